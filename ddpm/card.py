@@ -1,0 +1,85 @@
+"""The model card (README.md of a model folder): how the weights were made and how good they are."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .config import ModelConfig
+from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
+
+
+def _metrics_table(ev: dict) -> str:
+    rows = []
+    for name, r in ev.get("runs", {}).items():
+        rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {r['fd_ratio']:.2f}x | {r['inception_score']:.2f} | "
+                    f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
+                    f"{100 * r['memorised']:.2f}% |")
+    if not rows:
+        return "Not evaluated yet: run `python -m ddpm.evaluate --weights FOLDER --json`.\n"
+    floor = ev.get("real_floor_fd")
+    return ("| samples | N | Frechet distance | / real-data floor | MNIST Inception Score | class shares | memorised |\n"
+            "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
+            f"\n\nReal-data floor (N training images against the test set): FD {floor:.3f}. "
+            "Features and classes come from the classifier in `ddpm/assets/classifier.safetensors`.\n")
+
+
+def write_model_card(folder: str | Path, command: str | None = None) -> Path:
+    folder = Path(folder)
+    cfg = ModelConfig.load(folder / CONFIG_NAME)
+    facts = read_card_metadata(folder)
+    if command:
+        facts["command"] = command
+        (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+    elif (folder / "training.json").exists():
+        facts = json.loads((folder / "training.json").read_text()) | facts
+    ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
+    from .unet import UNet, count_parameters
+
+    params = count_parameters(UNet(cfg))
+    text = f"""---
+library_name: pytorch
+license: mit
+tags: [diffusion, ddpm, mnist, unconditional-image-generation, classifier-free-guidance]
+datasets: [{facts.get('dataset', 'mnist')}]
+---
+
+# DDPM on {facts.get('dataset', 'mnist').upper()} (28x28), class-conditional with a null class
+
+A {params / 1e6:.2f}M-parameter U-Net that predicts the noise (Ho, Jain & Abbeel 2020), trained with
+L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were replaced by a "null" class
+{100 * facts.get('label_dropout', 0.1):.0f}% of the time, so the same weights sample unconditionally
+(label = null) and with classifier-free guidance. These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
+
+## How it was trained
+
+    {facts.get('command', 'python train.py')}
+
+| data | steps | epochs | batch | lr | time | hardware | torch |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| {facts.get('images', '?')} {facts.get('dataset', 'mnist')} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {facts.get('train_minutes', '?')} min | {facts.get('device', '?')} | {facts.get('torch', '?')} |
+
+## Quality
+
+{_metrics_table(ev)}
+Measured with `{ev.get('command', 'python -m ddpm.evaluate --json')}`.
+
+![samples](samples.png)
+
+## Use
+
+    from ddpm.hub import load_pretrained
+    from ddpm.schedule import NoiseSchedule
+    from ddpm.samplers import sample
+    model = load_pretrained("{folder.name}")
+    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps=50)
+
+Architecture: {cfg.base_channels} channels x {list(cfg.channel_mult)} at 28/14/7 pixels, {cfg.num_res_blocks} residual
+block(s) per level, self-attention at {list(cfg.attention_resolutions)} pixels and in the middle, dropout {cfg.dropout}.
+"""
+    (folder / CARD_NAME).write_text(text)
+    return folder / CARD_NAME
+
+
+if __name__ == "__main__":
+    print(write_model_card(sys.argv[1] if len(sys.argv) > 1 else "weights"))

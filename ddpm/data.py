@@ -1,0 +1,59 @@
+"""Datasets as in-memory tensors scaled to [-1, 1] (MNIST is small enough to live in RAM)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASETS = ("mnist", "fashion-mnist")
+# where Debian's dataset-fashion-mnist package puts the raw files
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
+
+
+class DataError(RuntimeError):
+    """The dataset could not be found or read; the message says what to do."""
+
+
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 28, 28) in [0, 255] -> float (N, 1, 28, 28) in [-1, 1]."""
+    return images_uint8.float().div(127.5).sub(1).unsqueeze(1)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float (N, 1, H, W) in [-1, 1] -> uint8 (N, H, W)."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0]
+
+
+def _torchvision_dataset(name: str, root: Path, train: bool):
+    from torchvision import datasets
+
+    if name == "mnist":
+        return datasets.MNIST(str(root), train=train, download=True)
+    raw = root / "FashionMNIST" / "raw"
+    if not raw.exists() and FASHION_SYSTEM_DIR.exists():
+        raw.mkdir(parents=True)
+        for f in FASHION_SYSTEM_DIR.rglob("*-ubyte*"):
+            shutil.copy(f, raw / f.name)
+    return datasets.FashionMNIST(str(root), train=train, download=True)
+
+
+def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> (images uint8 (N, 28, 28), labels int64 (N,)). torchvision finds the raw .gz files
+    already in data_dir (e.g. a copy of MNIST/raw) and extracts them without the network."""
+    if name not in DATASETS:
+        raise DataError(f"dataset must be one of {DATASETS}, not {name!r}")
+    try:
+        ds = _torchvision_dataset(name, Path(data_dir), train)
+    except Exception as e:  # torchvision tries the network when files are missing
+        hint = "MNIST/raw/*-ubyte.gz" if name == "mnist" else "FashionMNIST/raw/ (apt-get install dataset-fashion-mnist)"
+        raise DataError(f"could not load {name} from {data_dir!r}: put the raw files in {hint} ({e})") from None
+    return ds.data.clone(), ds.targets.clone().long()
+
+
+def load_sample() -> tuple[np.ndarray, np.ndarray]:
+    """The small real sample shipped with the package: (images uint8 (N, 28, 28), labels (N,))."""
+    with np.load(SAMPLE_PATH) as f:
+        return f["images"], f["labels"]

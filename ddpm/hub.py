@@ -1,0 +1,85 @@
+"""A model folder is config.json + model.safetensors (+ README.md, the model card).
+Load it from a local folder or a Hugging Face Hub repo id; push it with huggingface_hub."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig
+from .safeio import load_tensors, save_tensors
+from .unet import UNet
+
+CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+class ModelLoadError(RuntimeError):
+    """A model folder or repo could not be read; the message says why."""
+
+
+def save_pretrained(model: UNet, folder: str | Path, state_dict: dict | None = None, meta: dict | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.save(folder / CONFIG_NAME)
+    save_tensors(folder / WEIGHTS_NAME, state_dict if state_dict is not None else model.state_dict(), meta)
+    return folder
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    name = str(name_or_path)
+    if p.exists() or name.startswith((".", "/")) or name.count("/") != 1:
+        raise ModelLoadError(f"{name!r} is not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) nor a Hub repo id")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME]))
+    except Exception as e:
+        raise ModelLoadError(f"could not download {name!r} from the Hugging Face Hub: {e}") from None
+
+
+def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:
+    """Rebuild the U-Net from config.json and load model.safetensors; returns it in eval mode."""
+    folder = _resolve(name_or_path)
+    try:
+        config = ModelConfig.load(folder / CONFIG_NAME)
+        state, _ = load_tensors(folder / WEIGHTS_NAME)
+        model = UNet(config)
+        model.load_state_dict(state)
+    except FileNotFoundError as e:
+        raise ModelLoadError(f"{folder} is missing {Path(e.filename).name}") from None
+    except (ValueError, RuntimeError, json.JSONDecodeError, TypeError) as e:
+        raise ModelLoadError(f"{folder} does not hold a valid model: {e}") from None
+    return model.to(device).eval()
+
+
+def read_card_metadata(folder: str | Path) -> dict:
+    """The training facts recorded in model.safetensors' metadata (empty if none)."""
+    try:
+        _, meta = load_tensors(Path(folder) / WEIGHTS_NAME)
+        return meta
+    except Exception:
+        return {}
+
+
+def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
+    """Upload the model folder. Without a token or network, say so and keep every local file."""
+    folder = Path(folder)
+    try:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id,
+                          allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "samples.png", "eval.json"])
+    except Exception as e:  # no token (401), no network, unknown repo ...
+        log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
+            f"Nothing was lost: the model is in {folder}. Log in with `hf auth login` (or set HF_TOKEN), "
+            f"then retry with: python -c \"from ddpm.hub import push_to_hub; push_to_hub('{folder}', '{repo_id}')\"")
+        return False
+    log(f"pushed {folder} to https://huggingface.co/{repo_id}")
+    return True

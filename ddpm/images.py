@@ -1,0 +1,30 @@
+"""Turning tensors into pictures: grids of digits as PIL images."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8_np(x: torch.Tensor) -> np.ndarray:
+    """float (N, 1, H, W) in [-1, 1] -> uint8 (N, H, W)."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0].cpu().numpy()
+
+
+def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int = 1, pad_value: int = 0) -> Image.Image:
+    """uint8 (N, H, W) -> one greyscale PIL image, `cols` per row, scaled by nearest neighbour."""
+    n, h, w = images.shape
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), pad_value, dtype=np.uint8)
+    for k, img in enumerate(images):
+        r, c = divmod(k, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+    out = Image.fromarray(canvas, mode="L")
+    return out.resize((out.width * scale, out.height * scale), Image.NEAREST) if scale != 1 else out
+
+
+def tensor_grid(x: torch.Tensor, cols: int | None = None, scale: int = 1, pad: int = 2) -> Image.Image:
+    return grid(to_uint8_np(x), cols=cols, scale=scale, pad=pad)

@@ -1,0 +1,174 @@
+"""Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020, Alg. 2) and DDIM (Song et al. 2021).
+
+Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat and
+x_prev, so a UI can animate x0_hat without recomputing anything. All randomness comes from one
+torch.Generator per sample, seeded from (seed, k): sample k depends only on (seed, k).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .schedule import NoiseSchedule
+
+SAMPLERS = ("ddpm", "ddim")
+VARIANCES = ("beta", "beta_tilde")
+
+
+@dataclass
+class Step:
+    t: int  # the timestep just denoised (0-based)
+    x_t: torch.Tensor  # (B, C, H, W) the input of this step
+    x0_hat: torch.Tensor  # (B, C, H, W) predicted clean image
+    eps_hat: torch.Tensor  # (B, C, H, W) predicted noise (guided)
+    x_prev: torch.Tensor  # (B, C, H, W) x_{t-1}; the final sample once t == 0 (or the last DDIM step)
+    index: int  # 0 .. num_steps-1
+    num_steps: int
+
+
+def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
+    """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image)."""
+    gens = []
+    for k in range(first, first + n):
+        g = torch.Generator()
+        g.manual_seed(int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0]))
+        gens.append(g)
+    return gens
+
+
+def randn_like_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
+    """(len(gens), *shape) standard normal; row k drawn from gens[k] only."""
+    return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device)
+
+
+# ---------------------------------------------------------------- one step of each sampler (pure math)
+
+def ddpm_step(sched: NoiseSchedule, x_t, t: int, eps_hat, noise, variance: str = "beta", clip: bool = True):
+    """p_sample, Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat).
+
+    x0_hat from Eq. 4 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
+    of Eq. 7, which equals Eq. 11 when x0_hat is not clipped. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2).
+    """
+    x0_hat = sched.predict_x0(x_t, t, eps_hat)
+    if clip:
+        x0_hat = x0_hat.clamp(-1, 1)
+    mean, _ = sched.q_posterior(x0_hat, x_t, t)
+    if t == 0:
+        return mean, x0_hat
+    var = sched.betas[t] if variance == "beta" else sched.posterior_variance[t]
+    return mean + var.sqrt() * noise, x0_hat
+
+
+def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):
+    """Song et al. 2021, Eq. 12, from t to t_prev (t_prev = -1 means alpha_bar = 1). Returns (x_prev, x0_hat)."""
+    a_t = sched.alpha_bar[t]
+    a_prev = sched.alpha_bar[t_prev] if t_prev >= 0 else torch.tensor(1.0)
+    x0_hat = sched.predict_x0(x_t, t, eps_hat)
+    if clip:
+        x0_hat = x0_hat.clamp(-1, 1)
+        eps_hat = sched.predict_eps(x_t, t, x0_hat)  # keep eps consistent with the clipped x0_hat
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()  # Eq. 16
+    x_prev = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps_hat
+    if eta > 0:
+        x_prev = x_prev + sigma * noise
+    return x_prev, x0_hat
+
+
+def ddim_timesteps(T: int, steps: int) -> list[int]:
+    """`steps` timesteps from T-1 down, evenly spaced ("trailing" spacing, so the first step starts at pure noise)."""
+    if not 1 <= steps <= T:
+        raise ValueError(f"steps must be between 1 and {T}, got {steps}")
+    return [int(round(T - i * T / steps)) - 1 for i in range(steps)]
+
+
+# ---------------------------------------------------------------- the model call, with guidance
+
+@torch.no_grad()
+def guided_eps(model, x_t, t: int, label: int | None, guidance: float = 1.0) -> torch.Tensor:
+    """eps_hat for a batch at one timestep. label None -> the null class (unconditional).
+
+    Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
+    w = 1 is plain conditional, w = 0 is unconditional.
+    """
+    b = x_t.shape[0]
+    tt = torch.full((b,), t, dtype=torch.long, device=x_t.device)
+    null = getattr(model.config, "num_classes", 0)
+    if label is None or null == 0 or guidance == 0:
+        y = torch.full((b,), null, dtype=torch.long, device=x_t.device) if null else None
+        return model(x_t, tt, y)
+    y = torch.full((b,), int(label), dtype=torch.long, device=x_t.device)
+    if guidance == 1:
+        return model(x_t, tt, y)
+    both = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([torch.full_like(y, null), y]))
+    eps_null, eps_cond = both.chunk(2)
+    return eps_null + guidance * (eps_cond - eps_null)
+
+
+# ---------------------------------------------------------------- the loops
+
+def sample_loop(
+    model,
+    sched: NoiseSchedule,
+    n: int,
+    seed: int,
+    sampler: str = "ddpm",
+    steps: int | None = None,
+    label: int | None = None,
+    guidance: float = 1.0,
+    eta: float = 0.0,
+    variance: str = "beta",
+    clip: bool = True,
+    x_start: torch.Tensor | None = None,
+    t_start: int | None = None,
+    first_index: int = 0,
+) -> Iterator[Step]:
+    """Denoise n samples, yielding a Step for each reverse step.
+
+    Starts from x_T ~ N(0, I) drawn per sample from (seed, first_index + k), or from x_start at
+    timestep t_start (to denoise a noised real image). steps: DDIM steps (DDPM always runs every t).
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
+    if variance not in VARIANCES:
+        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    device = next(model.parameters()).device
+    cfg = model.config
+    shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
+    gens = sample_generators(seed, n, first_index)
+    t_top = sched.T - 1 if t_start is None else int(t_start)
+    if x_start is None:
+        x = randn_like_per_sample(gens, shape, device)
+    else:
+        x = x_start.to(device).float()
+    if sampler == "ddpm":
+        ts = list(range(t_top, -1, -1))
+    else:
+        n_steps = steps or 50
+        # DDIM over a subsequence of [0, t_top]
+        ts = [t for t in ddim_timesteps(t_top + 1, min(n_steps, t_top + 1))]
+    for i, t in enumerate(ts):
+        eps_hat = guided_eps(model, x, t, label, guidance)
+        need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)
+        noise = randn_like_per_sample(gens, shape, device) if need_noise else None
+        if sampler == "ddpm":
+            x_prev, x0_hat = ddpm_step(sched, x, t, eps_hat, noise, variance, clip)
+        else:
+            t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+            x_prev, x0_hat = ddim_step(sched, x, t, t_prev, eps_hat, noise, eta, clip)
+        yield Step(t=t, x_t=x, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, index=i, num_steps=len(ts))
+        x = x_prev
+
+
+@torch.no_grad()
+def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256, **kwargs) -> torch.Tensor:
+    """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1]. Sample k depends only on (seed, k)."""
+    out = []
+    for first in range(0, n, batch_size):
+        last = None
+        for last in sample_loop(model, sched, min(batch_size, n - first), seed, first_index=first, **kwargs):
+            pass
+        out.append(last.x_prev.clamp(-1, 1).cpu())
+    return torch.cat(out)

@@ -1,0 +1,85 @@
+"""The noise schedule: every array the forward and reverse processes need, precomputed once.
+
+Math in float64, stored as float32 buffers (as improved-diffusion's GaussianDiffusion and
+diffusers' DDPMScheduler do). Indexing follows the code convention t = 0 .. T-1, where t = 0 is
+the paper's first step (x_1 is one step of noise away from x_0).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
+    """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 (scaled so any T spans the same range)."""
+    scale = 1000 / T
+    return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64)
+
+
+def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """Nichol & Dhariwal 2021, Eq. 17: alpha_bar(t) = cos^2(((t/T + s)/(1 + s)) * pi/2)."""
+    steps = torch.arange(T + 1, dtype=torch.float64) / T
+    f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+    return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
+
+
+class NoiseSchedule:
+    """Holds beta_t, alpha_t, alpha_bar_t, the posterior q(x_{t-1} | x_t, x_0) and the SNR."""
+
+    def __init__(self, T: int = 1000, kind: str = "linear"):
+        if kind not in ("linear", "cosine"):
+            raise ValueError(f"schedule must be 'linear' or 'cosine', not {kind!r}")
+        if T < 2:
+            raise ValueError("need at least 2 timesteps")
+        self.T, self.kind = T, kind
+        betas = linear_betas(T) if kind == "linear" else cosine_betas(T)
+        alphas = 1 - betas
+        alpha_bar = torch.cumprod(alphas, 0)
+        alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
+        f32 = lambda a: a.to(torch.float32)  # noqa: E731
+        self.betas = f32(betas)
+        self.alphas = f32(alphas)
+        self.alpha_bar = f32(alpha_bar)
+        self.alpha_bar_prev = f32(alpha_bar_prev)
+        self.sqrt_alpha_bar = f32(alpha_bar.sqrt())
+        self.sqrt_one_minus_alpha_bar = f32((1 - alpha_bar).sqrt())
+        self.sqrt_recip_alpha_bar = f32((1 / alpha_bar).sqrt())
+        self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())
+        # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
+        beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
+        self.posterior_variance = f32(beta_tilde)
+        # beta_tilde_0 = 0; log-variance clipped as in improved-diffusion
+        self.posterior_log_variance_clipped = f32(torch.log(torch.cat([beta_tilde[1:2], beta_tilde[1:]])))
+        # Eq. 7: mu_tilde = coef1 * x_0 + coef2 * x_t
+        self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
+        self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
+        self.snr = f32(alpha_bar / (1 - alpha_bar))
+        self.log_snr = f32(torch.log(alpha_bar / (1 - alpha_bar)))
+
+    @staticmethod
+    def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
+        """a[t] shaped (B, 1, 1, 1) to broadcast over images like x."""
+        t = torch.as_tensor(t, device=a.device).reshape(-1)
+        return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
+
+    def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """Eq. 4, the closed-form jump: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps."""
+        return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
+
+    def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """Eq. 2, one Markov step: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps."""
+        return self._at(self.alphas, t, x_prev).sqrt() * x_prev + self._at(self.betas, t, x_prev).sqrt() * eps
+
+    def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """Eq. 4 solved for x_0: x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+        return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
+
+    def predict_eps(self, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
+        """The same relation solved for eps (used after x0_hat is clipped)."""
+        return (self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - x0) / self._at(self.sqrt_recipm1_alpha_bar, t, x_t)
+
+    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eqs. 6-7: mean mu_tilde_t(x_t, x_0) and variance beta_tilde_t of q(x_{t-1} | x_t, x_0)."""
+        mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
+        return mean, self._at(self.posterior_variance, t, x_t)

@@ -1,0 +1,253 @@
+"""Training: L_simple on uniform t (Ho et al. 2020, Alg. 1), AdamW, EMA, exact resume."""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import hub
+from .config import ModelConfig, TrainConfig
+from .data import load_dataset, to_model_range
+from .images import tensor_grid
+from .safeio import load_tensors, save_tensors
+from .samplers import sample
+from .schedule import NoiseSchedule
+from .unet import UNet, count_parameters
+
+CKPT_NAME = "checkpoint.safetensors"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0):
+    """L_simple (Eq. 14): || eps - eps_theta(sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t) ||^2.
+
+    t ~ U{0..T-1}, eps ~ N(0, I), and a share `label_dropout` of labels swapped for the null class.
+    All draws come from `generator` (on the CPU, so runs are reproducible on every device)."""
+    b = x0.shape[0]
+    t = torch.randint(0, sched.T, (b,), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator)
+    drop = torch.rand(b, generator=generator) < label_dropout
+    t, eps = t.to(x0.device), eps.to(x0.device)
+    if y is not None:
+        y = torch.where(drop.to(y.device), torch.full_like(y, model.config.num_classes), y)
+    x_t = sched.q_sample(x0, t, eps)
+    return (model(x_t, t, y) - eps).pow(2).mean()
+
+
+class EMA:
+    """Exponential moving average of the weights, with warm-up: decay_n = min(decay, (1 + n) / (10 + n))."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for e, p in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.lerp_(p, 1 - d)
+            else:
+                e.copy_(p)
+
+
+# ---------------------------------------------------------------- checkpoint (no pickle)
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors = {f"optim.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, v in tensors.items():
+        if name.startswith("optim."):
+            _, i, k = name.split(".", 2)
+            state.setdefault(int(i), {})[k] = v
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(path: Path, model, ema: EMA, opt, gen: torch.Generator, progress: dict) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"ema.{k}": v for k, v in ema.model.state_dict().items()}
+    opt_tensors, opt_meta = _flatten_optimizer(opt)
+    tensors |= opt_tensors
+    tensors["rng.train"] = gen.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_tensors(path, tensors, {"progress": progress, **opt_meta})
+
+
+def load_checkpoint(path: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
+    tensors, meta = load_tensors(path)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    opt.load_state_dict(_unflatten_optimizer(tensors, meta))
+    gen.set_state(tensors["rng.train"])
+    torch.set_rng_state(tensors["rng.torch"])
+    return meta["progress"]
+
+
+# ---------------------------------------------------------------- the loop
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The data order of one epoch depends only on (seed, epoch), so a resumed run sees the same batches."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, data=None, log=print,
+          progress_bar: bool = True, checkpoint_every: int = 200) -> Path:
+    """Train per `cfg`, writing to cfg.out: the EMA model folder (config.json + model.safetensors),
+    checkpoint.safetensors, loss.csv, samples/epoch_XXX.png. Returns the output folder.
+
+    `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
+    Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps, or on Ctrl-C, always
+    leaving a checkpoint that `resume=True` continues from exactly."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
+    x_all = to_model_range(torch.as_tensor(images))  # (N, 1, 28, 28) in [-1, 1]
+    y_all = torch.as_tensor(labels).long()
+    n = len(x_all)
+    steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch
+
+    mcfg = cfg.model
+    sched = NoiseSchedule(mcfg.timesteps, mcfg.schedule)
+    model = UNet(mcfg).to(device)
+    ema = EMA(model, cfg.ema_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    use_amp = device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    ckpt = out / CKPT_NAME
+    progress = {"step": 0, "train_seconds": 0.0}
+    if resume:
+        if not ckpt.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
+        saved = json.loads((out / "train_config.json").read_text())
+        if saved.get("model") != mcfg.to_dict():
+            raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}")
+        progress = load_checkpoint(ckpt, model, ema, opt, gen)
+        log(f"resumed from {ckpt} at step {progress['step']}")
+    else:
+        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+
+    total_steps = cfg.epochs * steps_per_epoch if max_steps is None else min(max_steps, cfg.epochs * steps_per_epoch)
+    log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
+        f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
+    loss_log = out / "loss.csv"
+    if not loss_log.exists():
+        loss_log.write_text("step,epoch,loss,images_per_s,lr\n")
+
+    pbar = None
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        pbar = tqdm(total=total_steps, initial=progress["step"], unit="step", dynamic_ncols=True)
+    step, seconds = progress["step"], progress["train_seconds"]
+    run_start = time.time()
+    budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+    stop_reason = "done"
+    window, window_imgs, window_t = [], 0, time.time()
+    model.train()
+    try:
+        while step < total_steps:
+            epoch, i = divmod(step, steps_per_epoch)
+            order = _epoch_order(n, cfg.seed, epoch)
+            for i in range(i, steps_per_epoch):
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                x0, y = x_all[idx].to(device), y_all[idx].to(device)
+                lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))  # linear warm-up, then constant
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                    loss = diffusion_loss(model, sched, x0, y if mcfg.num_classes else None, gen, cfg.label_dropout)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                ema.update(model, step)
+                step += 1
+                window.append(loss.item())
+                window_imgs += len(idx)
+                now = time.time()
+                if pbar is not None:
+                    pbar.update(1)
+                    pbar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}",
+                                     img_s=f"{window_imgs / max(now - window_t, 1e-9):.0f}")
+                if step % 50 == 0 or step == total_steps:
+                    with loss_log.open("a") as f:
+                        f.write(f"{step},{epoch},{sum(window) / len(window):.5f},"
+                                f"{window_imgs / max(now - window_t, 1e-9):.1f},{lr:.3g}\n")
+                    window, window_imgs, window_t = [], 0, now
+                elapsed = seconds + (now - run_start)
+                if step % checkpoint_every == 0:
+                    save_checkpoint(ckpt, model, ema, opt, gen, {"step": step, "train_seconds": elapsed})
+                if step >= total_steps:
+                    break
+                if elapsed >= budget:
+                    stop_reason = f"time limit ({cfg.max_minutes} min)"
+                    break
+            else:
+                pass
+            if stop_reason != "done":
+                break
+            if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:
+                _epoch_samples(ema.model, sched, out, epoch, cfg.seed)
+                model.train()
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        if pbar is not None:
+            pbar.close()
+    seconds += time.time() - run_start
+    save_checkpoint(ckpt, model, ema, opt, gen, {"step": step, "train_seconds": seconds})
+    hub.save_pretrained(ema.model, out, meta=training_facts(cfg, step, steps_per_epoch, seconds, device, n))
+    log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
+        f"EMA weights in {out}")
+    return out
+
+
+@torch.no_grad()
+def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
+    """A 4x4 grid after each epoch: 50 DDIM steps, one row of unconditional samples, then labels 0..9."""
+    (out / "samples").mkdir(exist_ok=True)
+    x = sample(model, sched, 16, seed, sampler="ddim", steps=50)
+    tensor_grid(x, cols=4, scale=2).save(out / "samples" / f"epoch_{epoch:03d}.png")
+
+
+def training_facts(cfg: TrainConfig, step: int, steps_per_epoch: int, seconds: float, device, n: int) -> dict:
+    """What the model card reports about how these weights were made."""
+    dev = str(device)
+    if device.type == "cuda":
+        dev = torch.cuda.get_device_name(device)
+    elif device.type == "cpu":
+        dev = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "ema_decay": cfg.ema_decay,
+            "label_dropout": cfg.label_dropout, "train_minutes": round(seconds / 60, 1), "device": dev,
+            "torch": torch.__version__, "seed": cfg.seed}

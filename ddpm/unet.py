@@ -1,0 +1,138 @@
+"""A small time- and class-conditional U-Net that predicts the noise eps_hat = eps_theta(x_t, t, y).
+
+Layout in the style of Ho et al. 2020 (App. B) and improved-diffusion, scaled for a 2-core CPU:
+sinusoidal time embedding fed to every residual block, GroupNorm + SiLU, dropout,
+self-attention at the lowest resolution, skip connections between the halves, and a
+zero-initialised output conv so training starts from eps_hat = 0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps, as in the Transformer. t: (B,) -> (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]  # (B, half)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+def zero_init(module: nn.Module) -> nn.Module:
+    for p in module.parameters():
+        nn.init.zeros_(p)
+    return module
+
+
+class ResBlock(nn.Module):
+    """GN-SiLU-conv, add the embedding, GN-SiLU-dropout-conv, plus a (1x1) skip."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float, groups: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, c_out)
+        self.norm2 = nn.GroupNorm(groups, c_out)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = zero_init(nn.Conv2d(c_out, c_out, 3, padding=1))
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[:, :, None, None]  # (B, C, 1, 1) broadcast over pixels
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        return self.skip(x) + h
+
+
+class SelfAttention(nn.Module):
+    """Single-head self-attention over the pixels of a feature map, residual."""
+
+    def __init__(self, channels: int, groups: int):
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = zero_init(nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)  # (B, HW, C)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, HW, C)
+        return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
+
+
+class UNet(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = cfg = config
+        ch = [cfg.base_channels * m for m in cfg.channel_mult]
+        emb_dim = 4 * cfg.base_channels
+        self.time_mlp = nn.Sequential(
+            nn.Linear(cfg.base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+        )
+        # one extra row: the "null" class, used for unconditional samples and guidance
+        self.class_emb = nn.Embedding(cfg.num_classes + 1, emb_dim) if cfg.num_classes > 0 else None
+
+        def block(c_in, c_out):
+            return ResBlock(c_in, c_out, emb_dim, cfg.dropout, cfg.groups)
+
+        def attn(c, res):
+            return SelfAttention(c, cfg.groups) if res in cfg.attention_resolutions else nn.Identity()
+
+        self.conv_in = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
+        self.down, self.down_attn, self.downsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        res, c_prev = cfg.image_size, ch[0]
+        for i, c in enumerate(ch):
+            self.down.append(nn.ModuleList([block(c_prev if j == 0 else c, c) for j in range(cfg.num_res_blocks)]))
+            self.down_attn.append(attn(c, res))
+            last = i == len(ch) - 1
+            self.downsample.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
+            c_prev = c
+            res = res if last else (res + 1) // 2
+        self.mid1, self.mid_attn, self.mid2 = block(c_prev, c_prev), SelfAttention(c_prev, cfg.groups), block(c_prev, c_prev)
+        self.up, self.up_attn, self.upsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        for i, c in reversed(list(enumerate(ch))):
+            # the first block of each level takes the skip from the same level, concatenated
+            self.up.append(nn.ModuleList([block(c_prev + c if j == 0 else c, c) for j in range(cfg.num_res_blocks)]))
+            self.up_attn.append(attn(c, res))
+            self.upsample.append(nn.Identity() if i == 0 else nn.Conv2d(c, ch[i - 1], 3, padding=1))
+            c_prev = c if i == 0 else ch[i - 1]
+            res = res if i == 0 else res * 2
+        self.norm_out = nn.GroupNorm(cfg.groups, c_prev)
+        self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels, 3, padding=1))
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels, num_classes = null. -> eps_hat (B, C, H, W)."""
+        emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
+        if self.class_emb is not None:
+            if y is None:
+                y = torch.full_like(t, self.config.num_classes)
+            emb = emb + self.class_emb(y)
+        h = self.conv_in(x_t)
+        skips = []
+        for blocks, at, down in zip(self.down, self.down_attn, self.downsample):
+            for b in blocks:
+                h = b(h, emb)
+            h = at(h)
+            skips.append(h)
+            h = down(h)
+        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
+        for blocks, at, up in zip(self.up, self.up_attn, self.upsample):
+            skip = skips.pop()
+            h = torch.cat([h, skip], dim=1)
+            for b in blocks:
+                h = b(h, emb)
+            h = at(h)
+            if not isinstance(up, nn.Identity):
+                size = skips[-1].shape[-2:]  # 7 -> 14 -> 28 (odd sizes handled)
+                h = up(F.interpolate(h, size=size, mode="nearest"))
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,81 @@
+"""Train a DDPM on MNIST (or Fashion-MNIST) and optionally publish it to the Hugging Face Hub.
+
+    python train.py --max-minutes 90                 # the recipe of the bundled weights
+    python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
+    python train.py --push-to-hub --hub-model-id you/ddpm-mnist
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ddpm.config import ModelConfig, TrainConfig
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    d, m = TrainConfig(), ModelConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument_group("data")
+    a.add_argument("--data-dir", default=d.data_dir, help="folder holding MNIST/raw (or FashionMNIST/raw) [%(default)s]")
+    a.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=d.dataset, help="training set [%(default)s]")
+    a = p.add_argument_group("training")
+    a.add_argument("--epochs", type=int, default=d.epochs, help="passes over the data [%(default)s]")
+    a.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this many minutes of training")
+    a.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps in total")
+    a.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step [%(default)s]")
+    a.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate, after a linear warm-up [%(default)s]")
+    a.add_argument("--ema-decay", type=float, default=d.ema_decay, help="EMA decay of the published weights [%(default)s]")
+    a.add_argument("--label-dropout", type=float, default=d.label_dropout,
+                   help="share of labels replaced by the null class, for guidance [%(default)s]")
+    a.add_argument("--seed", type=int, default=d.seed, help="seed of data order, t and noise draws [%(default)s]")
+    a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
+    a.add_argument("--out", default=d.out, help="output folder: weights, checkpoint, loss.csv, samples/ [%(default)s]")
+    a.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors exactly")
+    a = p.add_argument_group("model and schedule")
+    a.add_argument("--schedule", choices=["linear", "cosine"], default=m.schedule, help="noise schedule [%(default)s]")
+    a.add_argument("--timesteps", type=int, default=m.timesteps, help="diffusion steps T [%(default)s]")
+    a.add_argument("--base-channels", type=int, default=m.base_channels, help="U-Net width at 28x28 [%(default)s]")
+    a.add_argument("--channel-mult", default=",".join(map(str, m.channel_mult)),
+                   help="width multipliers at 28, 14, 7 pixels [%(default)s]")
+    a.add_argument("--dropout", type=float, default=m.dropout, help="dropout in residual blocks [%(default)s]")
+    a.add_argument("--unconditional", action="store_true", help="no class labels (no guidance)")
+    a = p.add_argument_group("Hugging Face Hub")
+    a.add_argument("--push-to-hub", action="store_true", help="upload the model folder when training ends")
+    a.add_argument("--hub-model-id", default=None, help="repo id, e.g. you/ddpm-mnist (needs --push-to-hub)")
+    a.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    args = p.parse_args(argv)
+    if args.push_to_hub and not args.hub_model_id:
+        p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
+    try:
+        args.channel_mult = tuple(int(c) for c in args.channel_mult.split(","))
+    except ValueError:
+        p.error(f"--channel-mult must be integers separated by commas, not {args.channel_mult!r}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from ddpm import hub
+    from ddpm.card import write_model_card
+    from ddpm.data import DataError
+    from ddpm.training import train
+
+    model = ModelConfig(schedule=args.schedule, timesteps=args.timesteps, base_channels=args.base_channels,
+                        channel_mult=args.channel_mult, dropout=args.dropout,
+                        num_classes=0 if args.unconditional else 10)
+    cfg = TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
+                      batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
+                      seed=args.seed, device=args.device, out=args.out, model=model)
+    try:
+        out = train(cfg, resume=args.resume, max_steps=args.max_steps)
+    except (DataError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    write_model_card(out, command="python " + " ".join(sys.argv))
+    if args.push_to_hub:
+        return 0 if hub.push_to_hub(out, args.hub_model_id, private=args.private) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
