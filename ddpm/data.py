@@ -57,3 +57,22 @@ def load_sample() -> tuple[np.ndarray, np.ndarray]:
     """The small real sample shipped with the package: (images uint8 (N, 28, 28), labels (N,))."""
     with np.load(SAMPLE_PATH) as f:
         return f["images"], f["labels"]
+
+
+def make_sample(data_dir: str | Path, per_class: int = 30, out: Path = SAMPLE_PATH) -> Path:
+    """Write the bundled sample: the first `per_class` test images of each digit (never training data)."""
+    images, labels = load_dataset("mnist", data_dir, train=False)
+    idx = torch.cat([torch.nonzero(labels == c)[:per_class, 0] for c in range(10)]).sort().values
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, images=images[idx].numpy(), labels=labels[idx].numpy(), test_index=idx.numpy())
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(description="Write ddpm/assets/mnist_sample.npz from the MNIST test set.")
+    p.add_argument("--data-dir", default="data/mnist")
+    p.add_argument("--per-class", type=int, default=30)
+    a = p.parse_args()
+    print(make_sample(a.data_dir, a.per_class))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from .config import ModelConfig
 from .safeio import load_tensors, save_tensors
@@ -52,7 +53,7 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         model.load_state_dict(state)
     except FileNotFoundError as e:
         raise ModelLoadError(f"{folder} is missing {Path(e.filename).name}") from None
-    except (ValueError, RuntimeError, json.JSONDecodeError, TypeError) as e:
+    except (ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:  # JSONDecodeError is a ValueError
         raise ModelLoadError(f"{folder} does not hold a valid model: {e}") from None
     return model.to(device).eval()
 

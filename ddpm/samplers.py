@@ -146,9 +146,7 @@ def sample_loop(
     if sampler == "ddpm":
         ts = list(range(t_top, -1, -1))
     else:
-        n_steps = steps or 50
-        # DDIM over a subsequence of [0, t_top]
-        ts = [t for t in ddim_timesteps(t_top + 1, min(n_steps, t_top + 1))]
+        ts = ddim_timesteps(t_top + 1, min(50 if steps is None else steps, t_top + 1))  # a subsequence of [0, t_top]
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
         need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)

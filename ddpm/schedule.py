@@ -11,10 +11,11 @@ import math
 import torch
 
 
-def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 (scaled so any T spans the same range)."""
+def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_beta: float = 0.999) -> torch.Tensor:
+    """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 at T = 1000; other T are scaled
+    by 1000 / T so the chain ends equally noisy (as improved-diffusion does), capped below 1."""
     scale = 1000 / T
-    return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64)
+    return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64).clamp(max=max_beta)
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:

@@ -147,7 +147,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         if not ckpt.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
         saved = json.loads((out / "train_config.json").read_text())
-        if saved.get("model") != mcfg.to_dict():
+        if ModelConfig.from_dict(saved["model"]) != mcfg:
             raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}")
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
         log(f"resumed from {ckpt} at step {progress['step']}")

@@ -1,0 +1,166 @@
+"""A small MNIST CNN: the judge for samples (class shares, inception score) and the feature
+extractor for the Frechet distance. Trains on a CPU in minutes; weights ship in ddpm/assets.
+
+    python -m ddpm.classifier --data-dir data/mnist --out ddpm/assets/classifier.safetensors
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import DataError, load_dataset, to_model_range
+from .safeio import load_tensors, save_tensors
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "assets" / "classifier.safetensors"
+TRAIN_COMMAND = "python -m ddpm.classifier --data-dir data/mnist --out ddpm/assets/classifier.safetensors"
+
+
+class ClassifierLoadError(RuntimeError):
+    """The classifier weights could not be read; the message says what to run."""
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class MnistClassifier(nn.Module):
+    """(B, 1, 28, 28) in [-1, 1] -> logits (B, 10). Three conv stages (28 -> 14 -> 7), then a
+    `feature_dim`-d penultimate layer that `features` returns (the FD feature space)."""
+
+    def __init__(self, width: int = 24, feature_dim: int = 128, num_classes: int = 10):
+        super().__init__()
+        self.hparams = {"width": width, "feature_dim": feature_dim, "num_classes": num_classes}
+        w = width
+        self.body = nn.Sequential(
+            _block(1, w), nn.MaxPool2d(2),  # 14x14
+            _block(w, 2 * w), nn.MaxPool2d(2),  # 7x7
+            _block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(3),  # 3x3
+            nn.Flatten(),
+        )
+        self.fc = nn.Sequential(nn.Linear(4 * w * 9, feature_dim), nn.BatchNorm1d(feature_dim), nn.ReLU())
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, feature_dim) penultimate activations (after ReLU)."""
+        return self.fc(self.body(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(x)))
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float = 2.0, max_deg: float = 10.0) -> torch.Tensor:
+    """Random small rotations and shifts (pixels) in one affine warp; background stays -1."""
+    b = x.shape[0]
+    ang = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(max_deg)
+    shift = (torch.rand(b, 2, generator=gen) * 2 - 1) * max_shift * 2 / x.shape[-1]  # grid units
+    cos, sin = ang.cos(), ang.sin()
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
+
+
+@torch.inference_mode()
+def predict(model: MnistClassifier, x: torch.Tensor, batch_size: int = 1000, what: str = "logits") -> torch.Tensor:
+    """Batched logits (or `what="features"`) for float images (N, 1, 28, 28) in [-1, 1]."""
+    fn = model.features if what == "features" else model
+    return torch.cat([fn(x[i:i + batch_size].float()) for i in range(0, len(x), batch_size)])
+
+
+def accuracy(model: MnistClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
+    return (predict(model, x).argmax(1) == y).float().mean().item()
+
+
+def train(data_dir: str = "data/mnist", epochs: int = 5, batch_size: int = 128, lr: float = 3e-3,
+          seed: int = 0, width: int = 24, feature_dim: int = 128, log=print) -> tuple[MnistClassifier, dict]:
+    """AdamW with a one-cycle LR schedule and light augmentation. -> (model in eval mode, facts)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_tr, y_tr = load_dataset("mnist", data_dir, train=True)
+    x_te, y_te = load_dataset("mnist", data_dir, train=False)
+    x_tr, x_te = to_model_range(x_tr), to_model_range(x_te)
+    model = MnistClassifier(width, feature_dim)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    steps_per_epoch = math.ceil(len(x_tr) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    t0 = time.time()
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x_tr), generator=gen)
+        total = 0.0
+        for i in range(steps_per_epoch):
+            idx = perm[i * batch_size:(i + 1) * batch_size]
+            loss = F.cross_entropy(model(augment(x_tr[idx], gen)), y_tr[idx], label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        model.eval()
+        acc = accuracy(model, x_te, y_te)
+        log(f"epoch {epoch + 1}/{epochs}  loss {total / steps_per_epoch:.4f}  test acc {acc:.4%}  "
+            f"{(time.time() - t0) / 60:.1f} min")
+    facts = {"test_accuracy": round(acc, 4), "epochs": epochs, "seed": seed, "batch_size": batch_size,
+             "lr": lr, "minutes": round((time.time() - t0) / 60, 2), "hparams": model.hparams}
+    return model, facts
+
+
+def save_classifier(model: MnistClassifier, path: str | Path, facts: dict) -> None:
+    save_tensors(path, model.state_dict(), facts)
+
+
+def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device = "cpu") -> MnistClassifier:
+    """Rebuild the classifier from its safetensors file (hyperparameters in the metadata); eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClassifierLoadError(f"no classifier weights at {path}; train them with:\n  {TRAIN_COMMAND}")
+    try:
+        state, meta = load_tensors(path)
+        model = MnistClassifier(**meta.get("hparams", {}))
+        model.load_state_dict(state)
+    except Exception as e:
+        raise ClassifierLoadError(f"{path} does not hold valid classifier weights ({e}); retrain with:\n  "
+                                  f"{TRAIN_COMMAND}") from None
+    return model.to(device).eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m ddpm.classifier",
+        description="Train the small MNIST CNN used by `python -m ddpm.evaluate` (class shares, inception "
+                    "score, Frechet distance of its 128-d features) and save it as safetensors.")
+    p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
+    p.add_argument("--out", default=str(DEFAULT_PATH), help="weights file to write (default: the shipped asset)")
+    p.add_argument("--epochs", type=int, default=5, help="passes over the 60k training images (default: 5)")
+    p.add_argument("--batch-size", type=int, default=128, help="default: 128")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule (default: 3e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and augmentation (default: 0)")
+    p.add_argument("--width", type=int, default=24, help="channels of the first conv stage; doubles per stage (default: 24)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    a = p.parse_args(argv)
+    if a.epochs < 1:
+        p.error("--epochs must be at least 1")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        model, facts = train(a.data_dir, a.epochs, a.batch_size, a.lr, a.seed, a.width)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    facts["command"] = "python -m ddpm.classifier " + shlex.join(sys.argv[1:] if argv is None else argv)
+    save_classifier(model, a.out, facts)
+    print(f"saved {a.out}: test accuracy {facts['test_accuracy']:.2%} after {a.epochs} epochs, "
+          f"{facts['minutes']} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Tab 5, About: what the model is, how it was trained and how good it is, read from its folder."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..card import _metrics_table
+from ..hub import read_card_metadata
+from ..unet import count_parameters
+
+PAPERS = [
+    ("Ho, Jain & Abbeel 2020, Denoising Diffusion Probabilistic Models", "https://arxiv.org/abs/2006.11239"),
+    ("Song, Meng & Ermon 2021, Denoising Diffusion Implicit Models (DDIM)", "https://arxiv.org/abs/2010.02502"),
+    ("Nichol & Dhariwal 2021, Improved DDPM (the cosine schedule)", "https://arxiv.org/abs/2102.09672"),
+    ("Ho & Salimans 2022, Classifier-Free Diffusion Guidance", "https://arxiv.org/abs/2207.12598"),
+    ("LeCun et al. 1998, the MNIST database", "https://yann.lecun.com/exdb/mnist/"),
+]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def training_facts(folder: Path | None) -> dict:
+    """training.json (written with the model card) merged over the facts in model.safetensors' metadata."""
+    if folder is None:
+        return {}
+    return read_card_metadata(folder) | _read_json(folder / "training.json")
+
+
+def about_markdown(model, source: str, folder: Path | None) -> str:
+    cfg = model.config
+    facts = training_facts(folder)
+    ev = _read_json(folder / "eval.json") if folder else {}
+    guidance = ("class-conditional with a null class, so it samples any digit or a chosen one with "
+                "classifier-free guidance" if cfg.num_classes else "unconditional")
+    f = lambda k: facts.get(k, "?")  # noqa: E731
+    training = (
+        f"Trained with `{f('command')}` on {f('images')} {f('dataset')} training images: {f('steps')} steps "
+        f"({f('epochs')} epochs) of batch {f('batch_size')} at lr {f('lr')}, EMA decay {f('ema_decay')}, "
+        f"labels dropped {f('label_dropout')} of the time; {f('train_minutes')} minutes on {f('device')} "
+        f"(torch {f('torch')})." if facts else "No training record found next to these weights."
+    )
+    links = "\n".join(f"- [{name}]({url})" for name, url in PAPERS)
+    return f"""## What this is
+
+A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 MNIST digits. The forward process adds
+Gaussian noise in T = {cfg.timesteps} small steps; a U-Net learns to predict that noise (eps_hat) from x_t
+and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from pure noise x_T to a digit x_0.
+
+## The model
+
+- **Weights:** `{source}`
+- **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of width {cfg.base_channels} x
+  {list(cfg.channel_mult)}, {cfg.num_res_blocks} residual block(s) per level, self-attention at
+  {list(cfg.attention_resolutions)} pixels and in the middle.
+- **Schedule:** {cfg.schedule}, T = {cfg.timesteps}.
+- **Conditioning:** {guidance}.
+
+## Training
+
+{training}
+
+## Quality
+
+{_metrics_table(ev)}
+Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
+
+## Read more
+
+{links}
+"""

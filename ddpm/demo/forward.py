@@ -1,0 +1,123 @@
+"""Tab 1, the forward process q(x_t | x_0): noise a digit to any t, by the closed-form jump or step by step.
+
+t counts as in the paper: x_0 is the data and x_T (T = 1000) is almost pure noise; x_t for t >= 1 is
+schedule index t - 1 in the code (ddpm.schedule counts from 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from ..data import to_model_range
+from ..images import to_uint8_np
+from ..samplers import sample_generators
+from ..schedule import NoiseSchedule
+from . import draw
+from .limits import check_choice, check_int, check_seed
+from .runtime import schedule
+
+SCHEDULES = ("linear", "cosine")
+STRIP = 11  # thumbnails across t
+CURVE_POINTS = 200  # points per plotted curve
+
+
+@dataclass
+class ForwardView:
+    x0: Image.Image  # the preprocessed digit
+    x_t: Image.Image  # closed form, Eq. 4
+    x_t_chain: Image.Image  # t Markov steps, Eq. 2
+    strip: Image.Image  # x_t across t, same eps
+    scales: pd.DataFrame  # sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t) against t, with the chosen t marked
+    log_snr: pd.DataFrame  # log(alpha_bar_t / (1 - alpha_bar_t)) against t
+    text: str  # markdown: the numbers at t, and how the jump and the chain compare
+
+
+def fixed_eps(seed: int, shape=(1, 1, 28, 28)) -> torch.Tensor:
+    """One noise draw per seed (from the generator of (seed, 0)), reused for every t so x_t morphs smoothly."""
+    g = sample_generators(seed, 1)[0]
+    return torch.randn(shape, generator=g)
+
+
+def jump(sched: NoiseSchedule, x0: torch.Tensor, t: int, eps: torch.Tensor) -> torch.Tensor:
+    """x_t from x_0 in one go (Eq. 4); t = 0 is x_0 itself."""
+    return x0 if t == 0 else sched.q_sample(x0, t - 1, eps)
+
+
+def chain(sched: NoiseSchedule, x0: torch.Tensor, t: int, seed: int) -> torch.Tensor:
+    """x_t by t steps of q(x_s | x_{s-1}) (Eq. 2), fresh noise each step from the generator of (seed, 1)."""
+    g = sample_generators(seed, 1, first=1)[0]
+    x = x0
+    for s in range(t):
+        x = sched.q_step(x, s, torch.randn(x.shape, generator=g))
+    return x
+
+
+def curves(sched: NoiseSchedule, t: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long-form frames for gr.LinePlot: (t, value, curve); the chosen t is a vertical segment."""
+    ts = np.unique(np.linspace(1, sched.T, CURVE_POINTS).round().astype(int))
+    idx = ts - 1
+    a = sched.sqrt_alpha_bar[idx].numpy()
+    b = sched.sqrt_one_minus_alpha_bar[idx].numpy()
+    snr = sched.log_snr[idx].numpy()
+    scales = pd.concat([
+        pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[1.0, a], "curve": "sqrt(alpha_bar_t): signal kept"}),
+        pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[0.0, b], "curve": "sqrt(1 - alpha_bar_t): noise added"}),
+        pd.DataFrame({"t": [t, t], "value": [0.0, 1.0], "curve": f"chosen t = {t}"}),
+    ], ignore_index=True)
+    lo, hi = float(snr.min()), float(snr.max())
+    log_snr = pd.concat([
+        pd.DataFrame({"t": ts, "value": snr, "curve": "log SNR = log(alpha_bar_t / (1 - alpha_bar_t))"}),
+        pd.DataFrame({"t": [t, t], "value": [lo, hi], "curve": f"chosen t = {t}"}),
+    ], ignore_index=True)
+    return scales, log_snr
+
+
+def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
+    if t == 0:
+        return "t = 0: x_0 is the digit itself, no noise yet. Move the slider."
+    i = t - 1
+    a, b = float(sched.sqrt_alpha_bar[i]), float(sched.sqrt_one_minus_alpha_bar[i])
+    r_jump, r_chain = (x_t - a * x0), (x_t_chain - a * x0)  # what is left after removing the signal
+
+    def row(name, r):
+        return f"| {name} | {float(r.mean()):+.3f} | {float(r.std()):.3f} |"
+
+    return "\n".join([
+        f"**t = {t}**: sqrt(alpha_bar_t) = {a:.3f} of the digit is left, plus noise of scale "
+        f"sqrt(1 - alpha_bar_t) = {b:.3f}; log-SNR = {float(sched.log_snr[i]):+.2f}.",
+        "",
+        "Both routes give the same distribution q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I): "
+        "the leftover x_t - sqrt(alpha_bar_t) x_0 should have mean 0 and std sqrt(1 - alpha_bar_t) "
+        f"= {b:.3f}.",
+        "",
+        "| x_t - sqrt(alpha_bar_t) x_0 | mean | std |",
+        "| --- | --- | --- |",
+        row("closed-form jump (Eq. 4)", r_jump),
+        row(f"{t} Markov steps (Eq. 2)", r_chain),
+    ])
+
+
+def forward_view(x0_u8: np.ndarray, kind: str, t, seed, T: int = 1000) -> ForwardView:
+    """Everything tab 1 shows for one digit (uint8 (28, 28)), schedule kind, t in 0..T and noise seed."""
+    kind = check_choice("schedule", kind, SCHEDULES)
+    t, seed = check_int("t", t, 0, T), check_seed(seed)
+    sched = schedule(T, kind)
+    x0 = to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])  # (1, 1, 28, 28)
+    eps = fixed_eps(seed, x0.shape)
+    x_t, x_t_chain = jump(sched, x0, t, eps), chain(sched, x0, t, seed)
+    strip_ts = np.linspace(0, T, STRIP).round().astype(int)
+    strip = torch.cat([jump(sched, x0, int(s), eps) for s in strip_ts])
+    scales, log_snr = curves(sched, t)
+    return ForwardView(
+        x0=draw.digits(x0, scale=8),
+        x_t=draw.digits(x_t, scale=8),
+        x_t_chain=draw.digits(x_t_chain, scale=8),
+        strip=draw.labelled_strip(to_uint8_np(strip), [f"t={s}" for s in strip_ts], scale=3),
+        scales=scales,
+        log_snr=log_snr,
+        text=_numbers(sched, x0, x_t, x_t_chain, t),
+    )

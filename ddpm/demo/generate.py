@@ -1,0 +1,86 @@
+"""Tab 2, seeded sampling: a grid of digits that streams while it denoises.
+
+Sample k of a run depends only on (seed, k) (see ddpm.samplers), so the same settings give the same grid.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from PIL import Image
+
+from ..samplers import SAMPLERS, sample_loop
+from ..schedule import NoiseSchedule
+from . import draw
+from .limits import MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float, check_int, check_seed, parse_label
+
+UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
+CLASS_CHOICES = ["any"] + [str(d) for d in range(10)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    n: int
+    sampler: str  # "ddpm" (every t) or "ddim" (`steps` of them)
+    steps: int
+    label: int | None  # None = the null class (unconditional)
+    guidance: float  # classifier-free guidance scale w (used only with a label)
+
+    def describe(self) -> str:
+        how = f"DDPM, {self.steps} steps" if self.sampler == "ddpm" else f"DDIM, {self.steps} steps"
+        what = "any digit" if self.label is None else f"digit {self.label}, guidance w = {self.guidance:g}"
+        return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
+
+
+def resolve_seed(seed, randomise: bool) -> int:
+    """The seed actually used: a fresh random one if asked, else the given one (checked)."""
+    return secrets.randbelow(2**31) if randomise else check_seed(seed)
+
+
+def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS) -> Settings:
+    sampler = check_choice("sampler", sampler, SAMPLERS)
+    steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
+    return Settings(
+        seed=check_int("seed", seed, 0, MAX_SEED),
+        n=check_int("number of digits", n, 1, max_n),
+        sampler=sampler,
+        steps=steps,
+        label=parse_label(label),
+        guidance=check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE),
+    )
+
+
+@dataclass
+class Frame:
+    image: Image.Image
+    text: str  # progress, then a summary
+    done: bool
+    samples: torch.Tensor | None = None  # (n, 1, 28, 28) in [-1, 1] once done
+
+
+def grid_image(x: torch.Tensor) -> Image.Image:
+    return draw.digits(x.clamp(-1, 1), cols=math.ceil(math.sqrt(x.shape[0])))
+
+
+@torch.inference_mode()
+def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES) -> Iterator[Frame]:
+    """Yield the current x_t every ~steps/updates reverse steps, then the final samples."""
+    every = max(1, math.ceil(s.steps / updates))
+    start = time.perf_counter()
+    last = None
+    for last in sample_loop(model, sched, s.n, s.seed, sampler=s.sampler, steps=s.steps,
+                            label=s.label, guidance=s.guidance):
+        if (last.index + 1) % every == 0 and last.index + 1 < last.num_steps:
+            elapsed = time.perf_counter() - start
+            yield Frame(grid_image(last.x_prev),
+                        f"Denoising: step {last.index + 1} of {last.num_steps} (now at t = {last.t}), "
+                        f"{elapsed:.1f} s", done=False)
+    x0 = last.x_prev.clamp(-1, 1)
+    elapsed = time.perf_counter() - start
+    yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): "
+                f"{s.describe()}.", done=True, samples=x0)

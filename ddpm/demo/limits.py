@@ -1,0 +1,74 @@
+"""Limits that protect a shared 2-vCPU CPU, and the checks that enforce them.
+
+Every check raises InputError (a ValueError) with a message written for a person; app.py turns it
+into a gr.Error in one place, so the UI and the API show the same text.
+"""
+from __future__ import annotations
+
+import math
+
+MAX_DIGITS = 64  # images per Generate run
+MAX_TRAJECTORY_DIGITS = 16  # images per trajectory (every frame of each is kept in memory)
+MAX_STEPS = 1000  # DDIM steps
+MAX_GUIDANCE = 10.0
+MAX_SEED = 2**63 - 1
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_SIDE = 4096  # pixels, either side
+MAX_FRAMES = 100  # frames kept per trajectory (the GIF and the scrub slider)
+
+
+class InputError(ValueError):
+    """Bad user input; the message says what was wrong and what is allowed."""
+
+
+class MissingInput(InputError):
+    """Nothing to work on yet (no upload, an empty drawing): the UI may wait quietly, the API still says so."""
+
+
+def check_int(name: str, value, lo: int, hi: int) -> int:
+    """value as an int in [lo, hi]; accepts 3, 3.0 (gr.Number sends floats) or "3"; rejects 3.5, NaN, None, True."""
+    bad = InputError(f"{name} must be a whole number between {lo} and {hi}, not {value!r}")
+    if isinstance(value, bool) or value is None:
+        raise bad
+    try:
+        v = int(value) if isinstance(value, (int, str)) or hasattr(value, "__index__") else None
+    except ValueError:
+        v = None
+    if v is None:
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(f) or f != int(f):
+            raise bad
+        v = int(f)
+    if not lo <= v <= hi:
+        raise InputError(f"{name} must be between {lo} and {hi}, got {v}")
+    return v
+
+
+def check_float(name: str, value, lo: float, hi: float) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number between {lo} and {hi}, not {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(f) or not lo <= f <= hi:
+        raise InputError(f"{name} must be a number between {lo} and {hi}, got {value!r}")
+    return f
+
+
+def check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
+
+
+def check_seed(seed) -> int:
+    return check_int("seed", seed, 0, MAX_SEED)
+
+
+def parse_label(label) -> int | None:
+    """'any' (or None / '') -> None (the null class); '0'..'9' or 0..9 -> int."""
+    if label is None or label == "" or str(label).lower() == "any":
+        return None
+    return check_int("digit class", label, 0, 9)

@@ -1,0 +1,36 @@
+"""Files the app hands out (PNG grids, GIFs): one temp folder, old files pruned."""
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from PIL import Image
+
+MAX_AGE_S = 3600
+
+
+def output_dir() -> Path:
+    d = Path(tempfile.gettempdir()) / "ddpm-app"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
+    """A fresh file name like ddpm-app/samples-1a2b3c4d.png; files older than max_age_s are deleted."""
+    d = output_dir()
+    now = time.time()
+    for old in d.iterdir():
+        try:
+            if now - old.stat().st_mtime > max_age_s:
+                old.unlink()
+        except OSError:
+            pass  # another request removed it first
+    return d / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+def save_png(img: Image.Image, stem: str) -> Path:
+    path = new_path(stem, ".png")
+    img.save(path, format="PNG")
+    return path

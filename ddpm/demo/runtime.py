@@ -1,0 +1,69 @@
+"""What the app loads once at startup: the model, its schedule, its folder, the classifier (if shipped)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from .. import hub
+from ..schedule import NoiseSchedule
+
+MODEL_ENV = "DDPM_MODEL"
+
+
+def model_source() -> str:
+    """The model folder or Hub repo id: $DDPM_MODEL if set, else the bundled weights/."""
+    return os.environ.get(MODEL_ENV) or str(hub.DEFAULT_WEIGHTS)
+
+
+@lru_cache(maxsize=8)
+def schedule(T: int, kind: str) -> NoiseSchedule:
+    return NoiseSchedule(T, kind)
+
+
+@dataclass
+class Runtime:
+    model: torch.nn.Module
+    sched: NoiseSchedule  # the schedule the model was trained with
+    source: str
+    folder: Path | None  # where config.json, model.safetensors, README.md (+ training.json, eval.json) live
+    classifier: torch.nn.Module | None
+    classifier_note: str  # why the classifier is missing ("" when loaded)
+
+    @property
+    def T(self) -> int:
+        return self.sched.T
+
+
+def load_classifier() -> tuple[torch.nn.Module | None, str]:
+    """The shipped MNIST classifier (logits over 10 classes from (B, 1, 28, 28) in [-1, 1]) or (None, why)."""
+    try:
+        from ..classifier import load_classifier as load
+    except ImportError as e:
+        return None, f"The MNIST classifier is not installed (ddpm.classifier: {e})."
+    try:
+        return load().eval(), ""
+    except Exception as e:  # missing or unreadable ddpm/assets/classifier.safetensors
+        return None, f"The MNIST classifier could not be loaded ({type(e).__name__}: {e})."
+
+
+def model_folder(source: str) -> Path | None:
+    p = Path(source)
+    if p.is_dir():
+        return p
+    try:
+        return hub._resolve(source)  # the Hub snapshot already downloaded by load_pretrained
+    except Exception:
+        return None
+
+
+def load_runtime(source: str | None = None, with_classifier: bool = True) -> Runtime:
+    """Load everything; raises hub.ModelLoadError with a readable message if the model is missing."""
+    source = source or model_source()
+    model = hub.load_pretrained(source)
+    cfg = model.config
+    classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
+    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, model_folder(source), classifier, note)

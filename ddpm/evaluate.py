@@ -1,0 +1,249 @@
+"""Honest numbers for a sampler: Frechet distance of classifier features against the MNIST test
+set, next to the floor that N real training digits reach on the same metric, plus inception
+score, class shares and a memorisation check.
+
+    python -m ddpm.evaluate --weights weights --n 1000 --sampler ddim --steps 50 --out weights/eval.json
+    python -m ddpm.sample --n 1000 --sampler ddpm --out ddpm1000.npz
+    python -m ddpm.evaluate --from-samples ddpm1000.npz --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
+from .data import DataError, load_dataset, to_model_range
+from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
+    memorisation_threshold
+from .safeio import atomic_write_bytes
+
+
+class EvalError(RuntimeError):
+    """Bad input to the evaluation; the message says what to do."""
+
+
+@torch.inference_mode()
+def _scores(clf, images_uint8: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, 28, 28) -> (features (N, D), class probabilities (N, 10))."""
+    x = to_model_range(images_uint8)
+    feats = predict(clf, x, what="features")
+    probs = torch.softmax(clf.head(feats), 1)  # eval mode: dropout is the identity
+    return feats.double().numpy(), probs.double().numpy()
+
+
+@torch.inference_mode()
+def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor_seed: int = 0,
+                     classifier: str | Path = CLASSIFIER_PATH, floor_draws: int = 5) -> dict:
+    """All metrics for uint8 samples (N, 28, 28). The floor is the mean FD of `floor_draws` sets of
+    N random training digits (seeded by `n_floor_seed`), so FD's small-N bias is the same on both
+    sides of fd_ratio; its spread over the draws says how much N-sample noise to expect."""
+    s = torch.as_tensor(np.asarray(samples_uint8))
+    if s.dtype != torch.uint8 or s.ndim != 3 or tuple(s.shape[1:]) != (28, 28):
+        raise EvalError(f"samples must be uint8 of shape (N, 28, 28), got {s.dtype} {tuple(s.shape)}")
+    n = len(s)
+    if n < 2:
+        raise EvalError("need at least 2 samples")
+    t0 = time.perf_counter()
+    clf = load_classifier(classifier)
+    x_train, _ = load_dataset("mnist", data_dir, train=True)
+    x_test, y_test = load_dataset("mnist", data_dir, train=False)
+    g = torch.Generator().manual_seed(n_floor_seed)
+    test_idx = torch.randperm(len(x_test), generator=g)[:n]
+
+    f_test, p_test = _scores(clf, x_test)
+    f_samp, p_samp = _scores(clf, s)
+    ref = feature_stats(f_test)
+    fd = frechet_distance(*feature_stats(f_samp), *ref)
+    floors = [frechet_distance(*feature_stats(_scores(clf, x_train[torch.randperm(len(x_train), generator=g)[:n]])[0]),
+                               *ref) for _ in range(floor_draws)]
+    floor = float(np.mean(floors))
+
+    threshold = memorisation_threshold(x_train, x_test, n_test=1000, percentile=1.0, seed=n_floor_seed)
+    memorised = memorisation(s, x_train, x_test, threshold=threshold)
+    return {
+        "fd": round(fd, 4),
+        "real_floor_fd": round(floor, 4),
+        "real_floor_fd_std": round(float(np.std(floors, ddof=1)), 4) if floor_draws > 1 else None,
+        "fd_ratio": round(fd / floor, 3) if floor > 0 else None,
+        "inception_score": round(inception_score(p_samp), 4),
+        "real_inception_score": round(inception_score(p_test[test_idx.numpy()]), 4),
+        "class_share": [round(float(c), 4) for c in class_shares(p_samp)],
+        "memorised": round(memorised, 4),
+        "memorisation_threshold": round(threshold, 4),  # L2 on [0, 1] pixels
+        "classifier_test_accuracy": round(float((p_test.argmax(1) == y_test.numpy()).mean()), 4),
+        "n": n,
+        "eval_seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
+    """uint8 (N, 28, 28) under "samples" in an .npz (as `python -m ddpm.sample --out x.npz` writes),
+    plus any scalar facts stored beside it (seed, sampler, steps ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvalError(f"no samples file {path}; write one with:\n  python -m ddpm.sample --n 1000 --out {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "samples" not in f:
+                raise EvalError(f"{path} has no 'samples' array (keys: {sorted(f.files)})")
+            facts = {k: f[k].item() for k in f.files if k != "samples" and f[k].ndim == 0}
+            return f["samples"], facts
+    except EvalError:
+        raise
+    except Exception as e:
+        raise EvalError(f"could not read {path} as an .npz ({e})") from None
+
+
+def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
+             label: int | None, guidance: float) -> tuple[np.ndarray, int]:
+    """-> (uint8 samples (n, 28, 28), steps actually run)."""
+    from .hub import ModelLoadError, load_pretrained
+    from .images import to_uint8_np
+    from .samplers import sample
+    from .schedule import NoiseSchedule
+
+    try:
+        model = load_pretrained(weights)
+    except ModelLoadError as e:
+        raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
+    cfg = model.config
+    if label is not None and cfg.num_classes == 0:
+        raise EvalError("this model is unconditional; drop --label")
+    steps = cfg.timesteps if sampler == "ddpm" else min(steps or 50, cfg.timesteps)
+    sched = NoiseSchedule(cfg.timesteps, cfg.schedule)
+    with torch.inference_mode():
+        x = sample(model, sched, n, seed, batch_size=batch_size, sampler=sampler, steps=steps,
+                   label=label, guidance=guidance)
+    return to_uint8_np(x), steps
+
+
+def _timesteps(weights: str | None) -> int | None:
+    """T of a local model folder (the bundled weights/ by default), or None if it cannot be read."""
+    from .config import ModelConfig
+    from .hub import CONFIG_NAME, DEFAULT_WEIGHTS
+
+    try:
+        return ModelConfig.load(Path(weights or DEFAULT_WEIGHTS) / CONFIG_NAME).timesteps
+    except Exception:
+        return None
+
+
+def run_name(sampler: str, steps, label=None, guidance=1.0) -> str:
+    name = f"{sampler}-{steps}"
+    if label is not None:
+        name += f"-label{label}-w{guidance:g}"
+    return name
+
+
+def merge_into(path: str | Path, name: str, result: dict) -> None:
+    """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write)."""
+    path = Path(path)
+    doc = {}
+    if path.is_file():
+        try:
+            doc = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise EvalError(f"{path} is not valid JSON ({e}); move it away or pick another --out") from None
+    runs = doc.get("runs", {}) if isinstance(doc.get("runs"), dict) else {}
+    runs[name] = result
+    doc = {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs}
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=None, help="model folder or Hub repo id [the bundled weights/]")
+    p.add_argument("--n", type=int, default=None, help="samples to draw and score [1000; with --from-samples: all]")
+    p.add_argument("--sampler", choices=["ddpm", "ddim"], default=None, help="[ddpm, or what the .npz says]")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps [50]; DDPM always runs all T")
+    p.add_argument("--label", type=int, default=None, help="digit 0-9 to condition on (default: unconditional)")
+    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w [%(default)s]")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed; also picks the real floor images [%(default)s]")
+    p.add_argument("--batch-size", type=int, default=250, help="samples per forward pass [%(default)s]")
+    p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
+    p.add_argument("--classifier", default=str(CLASSIFIER_PATH), help="classifier weights [the shipped asset]")
+    p.add_argument("--json", action="store_true", help="print only the JSON result")
+    p.add_argument("--save-samples", metavar="FILE.npz", help="also save the drawn samples, to reuse with --from-samples")
+    p.add_argument("--from-samples", metavar="FILE.npz", help="score uint8 samples from an .npz instead of sampling")
+    p.add_argument("--run-name", default=None, help="key of this run in --out [e.g. ddpm-1000, ddim-50]")
+    p.add_argument("--out", metavar="FILE.json", help="merge the result into this file under runs/<run name>")
+    a = p.parse_args(argv)
+    if (a.n is not None and a.n < 2) or a.batch_size < 1 or (a.steps is not None and a.steps < 1):
+        p.error("--n must be at least 2; --batch-size and --steps must be positive")
+    if a.label is not None and not 0 <= a.label <= 9:
+        p.error("--label must be a digit 0-9")
+    if a.from_samples and a.save_samples:
+        p.error("--save-samples makes no sense with --from-samples")
+    return a
+
+
+def _print_human(r: dict) -> None:
+    print(f"{r['run']}: n={r['n']} sampler={r['sampler']} steps={r['steps']}")
+    sd = f" +- {r['real_floor_fd_std']:.3f}" if r.get("real_floor_fd_std") is not None else ""
+    print(f"  Frechet distance  {r['fd']:.3f}   (real-data floor with the same n: {r['real_floor_fd']:.3f}{sd}, "
+          f"ratio {r['fd_ratio']})")
+    print(f"  inception score   {r['inception_score']:.3f}   (real test digits: {r['real_inception_score']:.3f})")
+    print("  class shares      " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["class_share"])))
+    print(f"  memorised         {r['memorised']:.2%}   (real unseen digits: about 1% by construction)")
+    print(f"  {r['seconds']:.1f} s in all, {r['eval_seconds']:.1f} s of it scoring")
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    start = time.perf_counter()
+    command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
+    try:
+        if a.from_samples:
+            samples, facts = read_samples(a.from_samples)
+            if a.n is not None:
+                if a.n > len(samples):
+                    raise EvalError(f"--n {a.n} but {a.from_samples} holds only {len(samples)} samples")
+                samples = samples[:a.n]
+            sampler = a.sampler or facts.get("sampler")
+            steps = a.steps if a.steps is not None else facts.get("steps")
+            if sampler == "ddpm" and a.steps is None:  # ddpm runs every T; an .npz's "steps" may be a DDIM default
+                steps = _timesteps(a.weights)
+            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance) if sampler
+                                  else Path(a.from_samples).stem)
+        else:
+            from .hub import DEFAULT_WEIGHTS
+
+            sampler = a.sampler or "ddpm"
+            samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
+                                      a.batch_size, a.label, a.guidance)
+            name = a.run_name or run_name(sampler, steps, a.label, a.guidance)
+            if a.save_samples:
+                Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
+                np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps)
+        result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier)
+    except (EvalError, ClassifierLoadError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    result.update(run=name, sampler=sampler, steps=steps, label=a.label,
+                  guidance=a.guidance if a.label is not None else None, seed=a.seed,
+                  seconds=round(time.perf_counter() - start, 1), command=command)
+    if a.out:
+        try:
+            merge_into(a.out, name, result)
+        except EvalError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    if a.json:
+        print(json.dumps(result))
+    else:
+        _print_human(result)
+        if a.out:
+            print(f"  merged into {a.out} as runs[{name!r}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

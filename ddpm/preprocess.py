@@ -1,0 +1,224 @@
+"""Turn any picture of a digit into an MNIST digit.
+
+MNIST (LeCun et al. 1998) was made by fitting each digit in a 20x20 box, keeping its aspect ratio,
+with anti-aliasing (so grey levels appear), then centring its centre of mass in a 28x28 field.
+Ink is light (255) on a dark (0) background. preprocess() does the same to an upload, a scan, a
+photo or a sketch: open and check it, find the ink whatever the polarity, crop, fit, centre.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, InputError, MissingInput
+
+BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
+MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
+WORK = 80  # intermediate size of the digit's longer side, where stroke width is measured
+MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box size
+EMPTY_IMAGE = "No digit found: the image is blank or has too little contrast."
+EMPTY_SKETCH = "The drawing is empty: draw a digit on the sketchpad first."
+
+
+# ---------------------------------------------------------------- opening and checking
+
+def open_image(src) -> Image.Image:
+    """A path, bytes, PIL image or array -> a loaded PIL image, or InputError saying why not."""
+    if src is None:
+        raise MissingInput("No image: upload a picture of a digit first.")
+    if isinstance(src, Image.Image):
+        img = src
+    elif isinstance(src, np.ndarray):
+        img = _from_array(src)
+    else:
+        data = _read_bytes(src)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise InputError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise InputError(f"The image is too large: at most {MAX_UPLOAD_SIDE} pixels a side.") from None
+    _check_size(img)
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
+    return ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
+
+
+def _read_bytes(src) -> bytes:
+    if isinstance(src, (bytes, bytearray)):
+        data = bytes(src)
+    else:
+        path = Path(os.fspath(src))
+        if not path.is_file():
+            raise InputError(f"No such file: {path.name}")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise InputError(f"The file is too large: at most {MAX_UPLOAD_BYTES // 2**20} MB.")
+        data = path.read_bytes()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InputError(f"The file is too large: at most {MAX_UPLOAD_BYTES // 2**20} MB.")
+    if not data:
+        raise InputError("The file is empty.")
+    return data
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or a.size == 0:
+        raise InputError(f"Expected a greyscale, RGB or RGBA image array, got shape {a.shape}.")
+    if a.dtype != np.uint8:  # floats in [0, 1] or [0, 255]
+        a = np.nan_to_num(a.astype(np.float64))
+        a = a * 255 if a.max(initial=0) <= 1 else a
+        a = a.clip(0, 255).astype(np.uint8)
+    return Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a)
+
+
+def _check_size(img: Image.Image) -> None:
+    if max(img.size) > MAX_UPLOAD_SIDE:
+        raise InputError(f"The image is too large ({img.width}x{img.height}): at most {MAX_UPLOAD_SIDE} pixels a side.")
+    if min(img.size) < 1:
+        raise InputError("The image has no pixels.")
+
+
+def sketch_image(value):
+    """The picture inside a gr.Sketchpad value ({'background', 'layers', 'composite'}), or InputError if empty."""
+    if isinstance(value, dict):
+        value = value.get("composite")
+    if value is None:
+        raise MissingInput(EMPTY_SKETCH)
+    return value
+
+
+# ---------------------------------------------------------------- finding the ink
+
+def ink_map(img: Image.Image, empty: InputError | None = None) -> np.ndarray:
+    """-> float (H, W) in [0, 1], 1 = full ink, whatever the polarity, colour, lighting or transparency.
+
+    Raises `empty` (default: InputError(EMPTY_IMAGE)) when there is no ink."""
+    empty = empty or InputError(EMPTY_IMAGE)
+    img = _flatten_alpha(img).convert("L")
+    if max(img.size) > MAX_WORK_SIDE:  # a 20x20 digit needs no more; keeps big photos fast
+        scale = MAX_WORK_SIDE / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
+    g = np.asarray(img, dtype=np.float64) / 255
+    if np.median(_border(g)) > 0.5:  # dark ink on light paper: invert so ink is light, as in MNIST
+        g = 1 - g
+    g = g - _paper_plane(g)  # uneven lighting of a photo: subtract a plane fitted to the border
+    b = _border(g)
+    noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise
+    floor = np.median(b) + 4 * noise
+    k = max(4, g.size // 5000)  # the ink level: the k-th brightest pixel (robust to a few hot pixels)
+    hi = np.partition(g.ravel(), -k)[-k]
+    if hi - floor < 0.1:
+        raise empty
+    return np.clip((g - floor) / (hi - floor), 0, 1)
+
+
+def _paper_plane(g: np.ndarray) -> np.ndarray:
+    """Least-squares plane a + b y + c x through the border pixels that look like paper (not ink)."""
+    h, w = g.shape
+    ys = np.broadcast_to(np.arange(h, dtype=float)[:, None], (h, w))
+    xs = np.broadcast_to(np.arange(w, dtype=float)[None, :], (h, w))
+    vals, y, x = _border(g), _border(ys), _border(xs)
+    med = np.median(vals)
+    keep = vals <= med + 3 * 1.4826 * np.median(np.abs(vals - med)) + 1e-6
+    step = max(1, keep.sum() // 20000)  # a subsample is plenty for three numbers
+    A = np.stack([np.ones(keep.sum()), y[keep], x[keep]], axis=1)[::step]
+    coef, *_ = np.linalg.lstsq(A, vals[keep][::step], rcond=None)
+    return coef[0] + coef[1] * np.arange(h)[:, None] + coef[2] * np.arange(w)[None, :]
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite a transparent image onto a background that contrasts with its opaque pixels."""
+    if img.mode not in ("RGBA", "LA", "PA") and "transparency" not in img.info:
+        return img
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float64) / 255
+    alpha = rgba[..., 3:]
+    if alpha.min() > 0.99:
+        return img.convert("RGB")
+    grey = rgba[..., :3].mean(axis=2)
+    opaque = grey[alpha[..., 0] > 0.5]
+    paper = 1.0 if opaque.size == 0 or np.median(opaque) < 0.5 else 0.0  # black strokes -> white paper
+    out = rgba[..., :3] * alpha + paper * (1 - alpha)
+    return Image.fromarray((out * 255).round().astype(np.uint8))
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    k = max(1, min(a.shape) // 20)
+    return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
+
+
+# ---------------------------------------------------------------- fitting MNIST's frame
+
+def fit_mnist(ink: np.ndarray) -> np.ndarray:
+    """Ink map (H, W) in [0, 1] -> uint8 (28, 28): crop, thicken thin strokes, fit in 20x20, centre by mass."""
+    if ink.sum() == 0:
+        raise InputError(EMPTY_IMAGE)
+    (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
+    crop = ink[r0: r1 + 1, c0: c1 + 1]
+    work = _thicken(_resize(crop, WORK / max(crop.shape)))
+    patch = _resize(work, BOX / max(work.shape))
+    patch = patch / max(patch.max(), 1e-6)
+    return _centre_by_mass(patch)
+
+
+def _bounds(profile: np.ndarray, tail: float = 5e-4) -> tuple[int, int]:
+    """First and last row (or column) inside the ink mass, ignoring a `tail` share at each end (stray specks)."""
+    c = np.cumsum(profile) / profile.sum()
+    return int(np.searchsorted(c, tail, side="right")), int(np.searchsorted(c, 1 - tail, side="left"))
+
+
+def _resize(a: np.ndarray, scale: float) -> np.ndarray:
+    h, w = a.shape
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    method = Image.BOX if scale < 1 else Image.BILINEAR  # BOX = area average, the anti-aliasing of MNIST
+    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(size, method)).clip(0, 1)
+
+
+def _thicken(work: np.ndarray) -> np.ndarray:
+    """Dilate strokes much thinner than MNIST's (a fine pen on a big photo would fade to grey at 20x20)."""
+    mask = work > 0.5
+    area = mask.sum()
+    inner = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    edge = max(area - inner.sum(), 1)
+    width = 2 * area / edge  # a stroke of width w and length L has area wL and about 2L edge pixels
+    target = MNIST_STROKE * WORK / BOX
+    if width >= 0.6 * target:
+        return work
+    size = min(2 * int(round((target - width) / 2)) + 1, 9)  # odd MaxFilter size
+    img = Image.fromarray((work * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(size))
+    return np.asarray(img, dtype=np.float64) / 255
+
+
+def _centre_by_mass(patch: np.ndarray) -> np.ndarray:
+    h, w = patch.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    mass = patch.sum()
+    cy, cx = (ys * patch).sum() / mass, (xs * patch).sum() / mass
+    # MNIST's centres of mass sit at (14, 14) on average (measured on the bundled sample)
+    top, left = int(round(FIELD / 2 - cy)), int(round(FIELD / 2 - cx))
+    out = np.zeros((FIELD, FIELD))
+    # paste with clipping: a lopsided digit may push part of its box past the edge
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + h, FIELD), min(left + w, FIELD)
+    out[y0:y1, x0:x1] = patch[y0 - top: y1 - top, x0 - left: x1 - left]
+    return (out * 255).round().astype(np.uint8)
+
+
+# ---------------------------------------------------------------- the whole pipeline
+
+def preprocess(src, empty: InputError | None = None) -> np.ndarray:
+    """Any image (path, bytes, PIL, array) -> uint8 (28, 28), MNIST-style; InputError for bad input."""
+    return fit_mnist(ink_map(open_image(src), empty))
+
+
+def preprocess_sketch(value) -> np.ndarray:
+    """A gr.Sketchpad value -> uint8 (28, 28); InputError if nothing was drawn."""
+    return preprocess(sketch_image(value), MissingInput(EMPTY_SKETCH))

@@ -1,0 +1,74 @@
+"""Helpers for the app tests (e2e, browser): a tiny random model folder and a running app.py."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+
+from ddpm.config import ModelConfig
+from ddpm.hub import save_pretrained
+from ddpm.unet import UNet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_model(T: int = 50, seed: int = 0) -> UNet:
+    """A random 8-channel U-Net: untrained, but exercises every code path in milliseconds."""
+    torch.manual_seed(seed)
+    return UNet(ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(), timesteps=T)).eval()
+
+
+def save_tiny(folder: Path, T: int = 100) -> Path:
+    return save_pretrained(tiny_model(T), folder)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(model: str | Path, timeout: float = 180.0):
+    """Start app.py on a free localhost port with `model` as DDPM_MODEL; yield its URL; stop it."""
+    port = free_port()
+    env = os.environ | {
+        "DDPM_MODEL": str(model), "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+    }
+    env.setdefault("OMP_NUM_THREADS", "1")
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log", "w+")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"app.py did not answer on {url} within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url
+        assert proc.poll() is None, "app.py died during the test"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

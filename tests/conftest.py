@@ -1,0 +1,42 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download during tests
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from ddpm.config import ModelConfig  # noqa: E402
+from ddpm.schedule import NoiseSchedule  # noqa: E402
+from ddpm.unet import UNet  # noqa: E402
+
+
+def tiny_config(**kw) -> ModelConfig:
+    """A U-Net small enough to run many steps in milliseconds, with attention at 14 px and a null class."""
+    base = dict(base_channels=8, channel_mult=(1, 2), attention_resolutions=(14,), timesteps=20, dropout=0.0)
+    return ModelConfig(**(base | kw))
+
+
+def tiny_model(seed: int = 0, **kw) -> UNet:
+    torch.manual_seed(seed)
+    model = UNet(tiny_config(**kw))
+    # zero-initialised layers (output conv, second conv of each block) would hide t and the label
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1 and not p.any():
+                p.normal_(0, 0.05)
+    return model.eval()
+
+
+@pytest.fixture
+def model():
+    return tiny_model()
+
+
+@pytest.fixture
+def sched():
+    return NoiseSchedule(20, "linear")

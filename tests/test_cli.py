@@ -1,0 +1,66 @@
+"""The command lines: --help, sampling to .png/.npz, and train.py end to end (offline Hub push)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddpm import hub
+
+from conftest import ROOT, tiny_model
+
+ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+MNIST = ROOT / "data" / "mnist"
+
+
+def run(*args, timeout=300):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"]])
+def test_help(cmd):
+    r = run(*cmd, "--help")
+    assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_sample_cli_png_and_npz(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "6", "--sampler", "ddim", "--steps", "3",
+            "--label", "4", "--guidance", "2", "--out", str(tmp_path / "s.npz"))
+    assert r.returncode == 0, r.stderr
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["samples"].shape == (6, 28, 28) and f["samples"].dtype == np.uint8
+    r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--n", "0"], "--n must be"), (["--label", "12"], "--label must be"), (["--out", "x.jpg"], ".png or .npz"),
+    (["--weights", "/nonexistent/folder"], "not a model folder")])
+def test_sample_cli_rejects_bad_input(args, message):
+    r = run("-m", "ddpm.sample", *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_end_to_end_with_offline_push(tmp_path):
+    out = tmp_path / "run"
+    r = run("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
+            "--base-channels", "8", "--channel-mult", "1,2", "--timesteps", "20",
+            "--push-to-hub", "--hub-model-id", "me/ddpm-test")
+    assert r.returncode == 1, r.stderr  # the push fails offline ...
+    assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
+    for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
+        assert (out / name).exists(), name  # ... and every local file is kept
+    assert "--max-steps 2" in (out / "README.md").read_text()
+
+
+def test_train_cli_bad_flags():
+    r = run("train.py", "--push-to-hub")
+    assert r.returncode == 2 and "--hub-model-id" in r.stderr
+    r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
+    assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,294 @@
+"""The app's pure functions, tab by tab (ddpm.demo.*), on a tiny random U-Net (conftest: T = 20)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from ddpm.data import load_sample, to_model_range
+from ddpm.demo import about, forward, generate, outputs, roundtrip, runtime, sources, trajectory
+from ddpm.demo.limits import (MAX_DIGITS, InputError, MissingInput, check_float, check_int, check_seed,
+                              parse_label)
+from ddpm.schedule import NoiseSchedule
+
+DIGIT = load_sample()[0][0]  # a real MNIST test digit, uint8 (28, 28)
+
+
+def settings(T, **kw):
+    base = dict(seed=0, n=2, sampler="ddim", steps=5, label="any", guidance=1.0)
+    return generate.check_settings(**(base | kw), T=T)
+
+
+def same(a: Image.Image, b: Image.Image) -> bool:
+    return a.size == b.size and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+# ---------------------------------------------------------------- limits
+
+def test_check_int_accepts_whole_numbers_only():
+    assert check_int("n", 3, 1, 5) == check_int("n", 3.0, 1, 5) == check_int("n", "3", 1, 5) == 3
+    for bad in (3.5, float("nan"), None, True, "three", [3]):
+        with pytest.raises(InputError, match="whole number"):
+            check_int("n", bad, 1, 5)
+    with pytest.raises(InputError, match="between 1 and 5"):
+        check_int("n", 6, 1, 5)
+    assert check_seed(2**63 - 1) == 2**63 - 1
+    with pytest.raises(InputError):
+        check_seed(-1)
+
+
+def test_check_float_and_labels():
+    assert check_float("w", "2.5", 0, 10) == 2.5
+    for bad in (-1, 11, float("inf"), "x", None):
+        with pytest.raises(InputError):
+            check_float("w", bad, 0, 10)
+    assert parse_label("any") is None and parse_label(None) is None and parse_label("7") == 7
+    with pytest.raises(InputError):
+        parse_label("10")
+
+
+# ---------------------------------------------------------------- digit sources
+
+def test_pick_digit_from_each_source(tmp_path):
+    assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 0), DIGIT)
+    p = tmp_path / "digit.png"
+    Image.fromarray(255 - np.kron(DIGIT, np.ones((8, 8), np.uint8))).save(p)  # a dark-on-light "scan"
+    up = sources.pick_digit(sources.UPLOAD, upload=str(p))
+    assert np.corrcoef(up.ravel(), DIGIT.ravel())[0, 1] > 0.9
+    sketch = {"composite": np.stack([255 - DIGIT] * 3, axis=-1)}
+    assert sources.pick_digit(sources.DRAWING, sketch=sketch).max() == 255
+    assert "MNIST test digit #0" in sources.describe(sources.EXAMPLE, 0)
+
+
+def test_pick_digit_errors():
+    with pytest.raises(MissingInput, match="No image uploaded"):
+        sources.pick_digit(sources.UPLOAD, upload=None)
+    with pytest.raises(MissingInput, match="empty"):
+        sources.pick_digit(sources.DRAWING, sketch=None)
+    with pytest.raises(InputError, match="between 0 and"):
+        sources.pick_digit(sources.EXAMPLE, 10_000)
+    with pytest.raises(InputError, match="digit source"):
+        sources.pick_digit("webcam")
+
+
+# ---------------------------------------------------------------- tab 1: forward process
+
+def test_forward_view_outputs():
+    v = forward.forward_view(DIGIT, "linear", 250, 0, T=1000)
+    for img in (v.x0, v.x_t, v.x_t_chain, v.strip):
+        assert isinstance(img, Image.Image) and img.width >= 224
+    assert set(v.scales.columns) == {"t", "value", "curve"} and set(v.log_snr.columns) == {"t", "value", "curve"}
+    marker = v.scales[v.scales.curve.str.startswith("chosen")]
+    assert list(marker.t) == [250, 250]
+    assert "t = 250" in v.text and "Eq. 4" in v.text and "Eq. 2" in v.text
+
+
+def test_forward_t0_is_the_digit_and_same_seed_same_image():
+    v0 = forward.forward_view(DIGIT, "cosine", 0, 3, T=100)
+    assert same(v0.x0, v0.x_t) and same(v0.x0, v0.x_t_chain)
+    a, b = forward.forward_view(DIGIT, "linear", 40, 3, T=100), forward.forward_view(DIGIT, "linear", 40, 3, T=100)
+    c = forward.forward_view(DIGIT, "linear", 40, 4, T=100)
+    assert same(a.x_t, b.x_t) and same(a.x_t_chain, b.x_t_chain) and not same(a.x_t, c.x_t)
+
+
+def test_fixed_eps_makes_the_slider_morph_smoothly():
+    s = NoiseSchedule(1000)
+    x0 = to_model_range(torch.as_tensor(DIGIT)[None])
+    eps = forward.fixed_eps(0)
+    steps = [(forward.jump(s, x0, t + 1, eps) - forward.jump(s, x0, t, eps)).abs().mean() for t in range(1, 1000, 50)]
+    assert max(steps) < 0.05  # neighbouring t differ a little, not by a fresh noise draw (~1.1)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_jump_and_chain_have_the_same_statistics(kind):
+    """Eq. 4 (closed form) and t steps of Eq. 2 both give N(sqrt(alpha_bar) x0, (1 - alpha_bar) I)."""
+    s = NoiseSchedule(1000, kind)
+    x0 = to_model_range(torch.as_tensor(load_sample()[0][:8]))
+    for t in (10, 300, 900):
+        a, b = float(s.sqrt_alpha_bar[t - 1]), float(s.sqrt_one_minus_alpha_bar[t - 1])
+        chain = forward.chain(s, x0, t, seed=1)
+        jump = forward.jump(s, x0, t, torch.randn(x0.shape, generator=torch.Generator().manual_seed(2)))
+        for x in (chain, jump):
+            r = x - a * x0
+            assert abs(float(r.mean())) < 0.05 and abs(float(r.std()) / b - 1) < 0.05
+
+
+def test_forward_bad_numbers():
+    with pytest.raises(InputError, match="t must be between 0 and 100"):
+        forward.forward_view(DIGIT, "linear", 101, 0, T=100)
+    with pytest.raises(InputError, match="schedule"):
+        forward.forward_view(DIGIT, "sigmoid", 10, 0, T=100)
+    with pytest.raises(InputError, match="seed"):
+        forward.forward_view(DIGIT, "linear", 10, -5, T=100)
+
+
+# ---------------------------------------------------------------- tab 2: generate
+
+def test_check_settings_limits():
+    T = 20
+    assert settings(T, sampler="ddpm", steps=3).steps == T  # DDPM always runs every step
+    assert settings(T, label="4").label == 4
+    for bad in (dict(n=0), dict(n=MAX_DIGITS + 1), dict(steps=0), dict(steps=T + 1), dict(guidance=-1),
+                dict(sampler="euler"), dict(seed=1.5), dict(label="x")):
+        with pytest.raises(InputError):
+            settings(T, **bad)
+
+
+def test_resolve_seed():
+    assert generate.resolve_seed(7, False) == 7
+    seeds = {generate.resolve_seed(7, True) for _ in range(5)}
+    assert len(seeds) > 1 and all(0 <= s < 2**31 for s in seeds)
+
+
+def test_generate_streams_then_finishes_reproducibly(model, sched):
+    s = settings(sched.T, n=3, sampler="ddpm", seed=11)
+    frames = list(generate.generate(model, sched, s, updates=5))
+    assert [f.done for f in frames] == [False] * (len(frames) - 1) + [True]
+    assert 4 <= len(frames) <= 7  # ~updates refreshes, not one per step
+    assert "step" in frames[0].text and "Done" in frames[-1].text and "seed 11" in frames[-1].text
+    final = frames[-1]
+    assert final.samples.shape == (3, 1, 28, 28) and final.samples.abs().max() <= 1
+    again = list(generate.generate(model, sched, s, updates=5))[-1]
+    assert torch.equal(final.samples, again.samples) and same(final.image, again.image)
+    other = list(generate.generate(model, sched, settings(sched.T, n=3, sampler="ddpm", seed=12)))[-1]
+    assert not torch.equal(final.samples, other.samples)
+
+
+def test_generate_ddim_with_guidance(model, sched):
+    s = settings(sched.T, n=4, steps=4, label="3", guidance=2.0)
+    frames = list(generate.generate(model, sched, s))
+    assert frames[-1].done and frames[-1].image.width > 100 and "digit 3" in frames[-1].text
+
+
+# ---------------------------------------------------------------- tab 3: trajectory
+
+class FakeClassifier(torch.nn.Module):
+    """Logits that favour class 3 more and more as x0_hat gets brighter in the middle."""
+
+    def forward(self, x):
+        z = torch.zeros(x.shape[0], 10)
+        z[:, 3] = 4 + x[:, 0, 10:18, 10:18].mean(dim=(1, 2))
+        return z
+
+
+def test_keep_every():
+    assert trajectory.keep_every(1000, 100) == 10 and trajectory.keep_every(50, 100) == 1
+
+
+def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
+    s = settings(sched.T, n=2, sampler="ddpm")
+    traj = trajectory.run_trajectory(model, sched, s, classifier=FakeClassifier(), max_frames=6)
+    k = trajectory.keep_every(sched.T, 6)
+    kept = {i for i in range(sched.T) if i % k == 0} | {sched.T - 1}
+    assert traj.frames == len(kept) + 1 <= 6 + 2  # kept steps (the last included) + the final sample
+    assert traj.t[0] == sched.T and traj.t[-1] == 0 and traj.t == sorted(traj.t, reverse=True)
+    assert traj.x_t.shape == traj.x0_hat.shape == traj.eps_hat.shape == (traj.frames, 2, 28, 28)
+    assert np.array_equal(traj.x_t[-1], traj.x0_hat[-1])  # the final frame is the sample
+    panel = trajectory.frame_panel(traj, 0)
+    assert panel.width > 2.5 * panel.height  # three panels side by side
+    assert same(trajectory.frame_panel(traj, 10**6), trajectory.frame_panel(traj, traj.frames - 1))  # clamped
+    gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
+    assert gif.format == "GIF" and gif.n_frames == traj.frames
+    df = trajectory.decision_plot(traj)
+    assert set(df.digit) == {str(c) for c in range(10)} and df.probability.between(0, 1).all()
+    assert len(traj.probs_t) == sched.T  # every step, not only the kept frames
+    assert "**3**" in trajectory.decided_at(traj)
+
+
+def test_trajectory_without_classifier(model, sched):
+    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1))
+    assert traj.probs is None and trajectory.decision_plot(traj) is None and trajectory.decided_at(traj) == ""
+    assert traj.frames == 6  # 5 DDIM steps + the final sample
+
+
+def test_decided_at_reads_the_last_stable_run():
+    traj = trajectory.Trajectory([], np.zeros(0), np.zeros(0), np.zeros(0))
+    traj.probs_t = [50, 40, 30, 20, 10]
+    p = np.full((5, 10), 0.01)
+    p[:, 7] = [0.9, 0.2, 0.6, 0.7, 0.91]
+    traj.probs = p
+    assert "from t = 30 onward" in trajectory.decided_at(traj)
+    p[-1, 7] = 0.3
+    assert "unsure" in trajectory.decided_at(traj)
+
+
+def test_real_classifier_if_shipped(model, sched):
+    clf, note = runtime.load_classifier()
+    if clf is None:
+        pytest.skip(note)
+    logits = clf(to_model_range(torch.as_tensor(load_sample()[0][:50])))
+    assert logits.shape == (50, 10)
+    assert (logits.argmax(1).numpy() == load_sample()[1][:50]).mean() > 0.9
+    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1), classifier=clf)
+    assert traj.probs.shape == (5, 10) and np.allclose(traj.probs.sum(1), 1, atol=1e-5)
+
+
+# ---------------------------------------------------------------- tab 4: noise and denoise
+
+def test_roundtrip(model, sched):
+    r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
+    assert r.main.width > 2.5 * r.main.height * 0.8 and r.strip.width > r.strip.height
+    assert "t = 10" in r.text
+    r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
+    assert same(r.main, r2.main) and same(r.strip, r2.strip)
+    with pytest.raises(InputError, match="t must be between 1 and 20"):
+        roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
+
+
+def test_roundtrip_small_t_keeps_the_digit(model, sched):
+    """At t = 1 almost no noise is added, so the reverse chain must give (nearly) the digit back."""
+    x0 = to_model_range(torch.as_tensor(DIGIT)[None])
+    x_t = forward.jump(sched, x0, 1, forward.fixed_eps(0))
+    back = roundtrip.denoise_from(model, sched, x_t, 1, settings(sched.T, n=1, sampler="ddpm"))
+    assert (back - x0).abs().mean() < 0.1
+
+
+def test_strip_ts():
+    assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
+    assert roundtrip.strip_ts(20) == list(range(2, 21, 2))
+
+
+# ---------------------------------------------------------------- tab 5: about, and the runtime
+
+def test_about_reads_the_model_folder(model, tmp_path):
+    md = about.about_markdown(model, "somewhere", None)
+    assert "arxiv.org/abs/2006.11239" in md and "Not evaluated yet" in md and "No training record" in md
+    (tmp_path / "training.json").write_text(json.dumps({"command": "python train.py --max-minutes 80",
+                                                       "train_minutes": 80.0, "steps": 9000}))
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "runs": {"ddpm-1000": {
+        "n": 1000, "fd": 2.25, "fd_ratio": 4.5, "inception_score": 9.1, "class_share": [0.1] * 10,
+        "memorised": 0.0}}}))
+    md = about.about_markdown(model, str(tmp_path), tmp_path)
+    assert "python train.py --max-minutes 80" in md and "80.0 minutes" in md and "2.250" in md and "9.10" in md
+
+
+def test_model_source_env(monkeypatch):
+    monkeypatch.delenv(runtime.MODEL_ENV, raising=False)
+    assert runtime.model_source().endswith("weights")
+    monkeypatch.setenv(runtime.MODEL_ENV, "runs/interim")
+    assert runtime.model_source() == "runs/interim"
+
+
+def test_load_runtime_from_a_folder(tmp_path):
+    from ddpm.hub import save_pretrained
+
+    from conftest import tiny_model
+
+    save_pretrained(tiny_model(timesteps=30), tmp_path)
+    rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
+    assert rt.T == 30 and rt.folder == tmp_path and rt.classifier is None and rt.classifier_note
+
+
+def test_output_files_are_pruned(monkeypatch, tmp_path):
+    monkeypatch.setattr(outputs, "output_dir", lambda: tmp_path)
+    old = tmp_path / "old.png"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200,) * 2)
+    p = outputs.save_png(Image.new("L", (4, 4)), "grid")
+    assert p.exists() and p.suffix == ".png" and not old.exists()

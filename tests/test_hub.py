@@ -1,0 +1,81 @@
+"""Model folders: config.json + model.safetensors round trip, clear errors, and the Hub upload path."""
+import json
+
+import pytest
+import torch
+
+from ddpm import hub
+from ddpm.card import write_model_card
+from ddpm.config import ModelConfig
+
+from conftest import tiny_config, tiny_model
+
+
+def test_save_load_round_trip(tmp_path):
+    model = tiny_model()
+    hub.save_pretrained(model, tmp_path, meta={"steps": 5})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = hub.load_pretrained(tmp_path)
+    x, t, y = torch.randn(2, 1, 28, 28), torch.tensor([3, 7]), torch.tensor([1, 10])
+    with torch.no_grad():
+        assert torch.equal(model(x, t, y), loaded(x, t, y))
+    assert hub.read_card_metadata(tmp_path) == {"steps": 5}
+
+
+def test_config_json_round_trip(tmp_path):
+    cfg = tiny_config(schedule="cosine")
+    cfg.save(tmp_path / "config.json")
+    assert ModelConfig.load(tmp_path / "config.json") == cfg
+    with pytest.raises(ValueError, match="unknown config keys"):
+        ModelConfig.from_dict(cfg.to_dict() | {"pickle": True})
+
+
+def test_bad_folders_give_clear_errors(tmp_path):
+    with pytest.raises(hub.ModelLoadError, match="not a model folder"):
+        hub.load_pretrained(tmp_path / "missing")
+    with pytest.raises(hub.ModelLoadError, match="missing config.json"):
+        hub.load_pretrained(tmp_path)
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(hub.ModelLoadError, match="valid model"):
+        hub.load_pretrained(tmp_path)
+
+
+def test_hub_repo_id_offline_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(hub.ModelLoadError, match="could not download"):
+        hub.load_pretrained("someone/ddpm-mnist")
+
+
+def test_push_uploads_the_folder(tmp_path, monkeypatch):
+    """Exercise the upload up to the network call: the right repo and files are handed to huggingface_hub."""
+    import huggingface_hub
+
+    calls = {}
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.update(create=(repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
+    hub.save_pretrained(tiny_model(), tmp_path)
+    assert hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=lambda *_: None)
+    assert calls["create"] == ("me/ddpm", {"private": True, "exist_ok": True})
+    assert calls["upload"]["repo_id"] == "me/ddpm" and calls["upload"]["folder_path"] == str(tmp_path)
+    assert "model.safetensors" in calls["upload"]["allow_patterns"]
+
+
+def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    hub.save_pretrained(tiny_model(), tmp_path)
+    said = []
+    assert not hub.push_to_hub(tmp_path, "me/ddpm", log=said.append)
+    assert "could not push" in said[0] and "Nothing was lost" in said[0]
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
+
+
+def test_model_card_reports_training_and_metrics(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7, "train_minutes": 1.5, "device": "CPU"})
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "command": "python -m ddpm.evaluate", "runs": {
+        "ddim-50": {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": [0.1] * 10,
+                    "memorised": 0.001}}}))
+    card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
+    assert card.startswith("---\n") and "python train.py --max-steps 7" in card
+    assert "| ddim-50 | 1000 | 1.000 | 2.00x | 9.70 |" in card and "1.5 min" in card

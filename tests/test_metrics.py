@@ -1,0 +1,93 @@
+"""Fast checks of the evaluation metrics and the shipped classifier (CPU, seconds, no training)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm.classifier import load_classifier, predict
+from ddpm.data import load_sample, to_model_range
+from ddpm.metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
+    nearest_distances
+
+
+def _random_stats(rng, d=16, n=200):
+    f = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + rng.normal(size=d)
+    return feature_stats(f)
+
+
+def test_fd_of_identical_stats_is_zero():
+    mu, s = _random_stats(np.random.default_rng(0))
+    assert frechet_distance(mu, s, mu, s) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_fd_matches_closed_form_for_diagonal_covariances():
+    rng = np.random.default_rng(1)
+    mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+    v1, v2 = rng.uniform(0.1, 3, 8), rng.uniform(0.1, 3, 8)
+    expected = ((mu1 - mu2) ** 2).sum() + (v1 + v2 - 2 * np.sqrt(v1 * v2)).sum()
+    assert frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fd_is_symmetric_and_matches_scipy():
+    rng = np.random.default_rng(2)
+    a, b = _random_stats(rng), _random_stats(rng)
+    d = frechet_distance(*a, *b)
+    assert d > 0
+    assert frechet_distance(*b, *a) == pytest.approx(d, rel=1e-8)
+    linalg = pytest.importorskip("scipy.linalg")  # cross-check only; scipy is not a dependency
+    ref = ((a[0] - b[0]) ** 2).sum() + np.trace(a[1] + b[1] - 2 * linalg.sqrtm(a[1] @ b[1]).real)
+    assert d == pytest.approx(ref, rel=1e-6)
+
+
+def test_fd_rejects_mismatched_shapes():
+    with pytest.raises(ValueError):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def test_inception_score_bounds():
+    one_hot = np.eye(10)[np.arange(1000) % 10]
+    assert inception_score(one_hot) == pytest.approx(10.0)
+    assert inception_score(one_hot, splits=10) == pytest.approx(10.0)
+    same = np.tile(np.random.default_rng(3).dirichlet(np.ones(10)), (50, 1))
+    assert inception_score(same) == pytest.approx(1.0)
+
+
+def test_class_shares_sum_to_one():
+    probs = np.random.default_rng(4).dirichlet(np.ones(10), size=123)
+    shares = class_shares(probs)
+    assert shares.shape == (10,) and shares.sum() == pytest.approx(1.0)
+    assert class_shares(np.eye(10)[[3, 3, 7, 3]]).tolist() == [0, 0, 0, 0.75, 0, 0, 0, 0.25, 0, 0]
+
+
+def test_nearest_distances_brute_force():
+    g = torch.Generator().manual_seed(0)
+    q, r = torch.rand(7, 5, generator=g), torch.rand(30, 5, generator=g)
+    expected = torch.cdist(q.double(), r.double()).min(1).values
+    assert torch.allclose(nearest_distances(q, r, batch_size=3).double(), expected, atol=1e-5)
+
+
+def test_memorisation_copies_and_noise():
+    g = torch.Generator().manual_seed(0)
+    # sparse binary "digits" on a dark background, as uint8
+    train = (torch.rand(500, 28, 28, generator=g) > 0.9).to(torch.uint8) * 255
+    test = (torch.rand(200, 28, 28, generator=g) > 0.9).to(torch.uint8) * 255
+    assert memorisation(train[:50], train, test, n_test=200) == 1.0
+    noise = torch.randint(0, 256, (50, 28, 28), generator=g, dtype=torch.uint8)
+    assert memorisation(noise, train, test, n_test=200) == 0.0
+
+
+def test_shipped_classifier_reads_the_bundled_sample():
+    images, labels = load_sample()
+    clf = load_classifier()
+    pred = predict(clf, to_model_range(torch.from_numpy(images))).argmax(1).numpy()
+    assert (pred == labels).mean() >= 0.97
+    feats = predict(clf, to_model_range(torch.from_numpy(images[:4])), what="features")
+    assert feats.shape == (4, 128)
+
+
+@pytest.mark.parametrize("module", ["ddpm.evaluate", "ddpm.classifier"])
+def test_cli_help(module):
+    r = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage" in r.stdout

@@ -1,0 +1,148 @@
+"""MNIST-style preprocessing of uploads and drawings (ddpm.preprocess)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from ddpm.data import load_sample
+from ddpm.demo.limits import MAX_UPLOAD_BYTES, InputError, MissingInput
+from ddpm.preprocess import preprocess, preprocess_sketch
+
+YS, XS = np.mgrid[0:28, 0:28]
+
+
+def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    a = a.astype(float)
+    return (a * YS).sum() / a.sum(), (a * XS).sum() / a.sum()
+
+
+def seven(size=(600, 800), ink=20, paper=235, width=24, mode="L") -> Image.Image:
+    """A hand-drawn-looking 7, dark ink on light paper, off-centre."""
+    img = Image.new(mode, size, paper if mode == "L" else (paper,) * 3)
+    d = ImageDraw.Draw(img)
+    fill = ink if mode == "L" else (ink, ink, ink + 40)
+    d.line([(150, 200), (400, 200), (230, 650)], fill=fill, width=width)
+    return img
+
+
+def png_bytes(img: Image.Image, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_real_mnist_digits_come_back_almost_unchanged():
+    images, _ = load_sample()
+    corr = [np.corrcoef(im.ravel().astype(float), preprocess(im).ravel().astype(float))[0, 1] for im in images[:100]]
+    assert np.mean(corr) > 0.95
+
+
+def test_output_is_mnist_shaped_centred_and_fitted():
+    out = preprocess(seven())
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert out.max() == 255 and out[0].max() == 0 and out[:, 0].max() == 0  # light ink, dark border
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - 14) < 1 and abs(cx - 14) < 1
+    rows, cols = np.nonzero(out > 25)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 21  # the 20x20 box (+1 for anti-aliased edges)
+
+
+def test_polarity_colour_and_jpeg_do_not_matter():
+    dark_on_light = preprocess(seven())
+    light_on_dark = preprocess(seven(ink=235, paper=20))
+    colour_jpeg = preprocess(png_bytes(seven(mode="RGB"), "JPEG"))
+    for other in (light_on_dark, colour_jpeg):
+        assert np.corrcoef(dark_on_light.ravel(), other.ravel())[0, 1] > 0.9
+
+
+def test_noisy_photo_background_is_cleaned():
+    rng = np.random.default_rng(0)
+    photo = np.asarray(seven(), dtype=float) + rng.normal(0, 10, (800, 600))
+    photo += np.linspace(-20, 20, 600)[None]  # uneven light
+    out = preprocess(photo.clip(0, 255).astype(np.uint8))
+    assert np.corrcoef(out.ravel(), preprocess(seven()).ravel())[0, 1] > 0.9
+
+
+def test_thin_strokes_are_thickened_to_mnist_weight():
+    thin = preprocess(seven(size=(1200, 1600), width=2))
+    assert thin.max() == 255
+    assert (thin > 128).sum() > 30  # a visible stroke, not a faint grey hairline
+
+
+def test_sketch_with_transparent_background():
+    sk = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(sk).ellipse([80, 60, 200, 220], outline=(0, 0, 0, 255), width=18)
+    out = preprocess_sketch({"background": None, "layers": [], "composite": np.asarray(sk)})
+    assert out.shape == (28, 28) and out.max() == 255
+    assert out[14, 14] < 60  # a zero: hollow in the middle
+
+
+def test_sketch_on_white_canvas_and_path_input(tmp_path):
+    p = tmp_path / "sketch.png"
+    seven(size=(280, 280), width=16).save(p)
+    assert preprocess_sketch({"composite": str(p)}).max() == 255
+    assert preprocess(p).max() == 255
+
+
+@pytest.mark.parametrize("value", [None, {"background": None, "layers": [], "composite": None},
+                                   {"composite": np.full((280, 280, 4), 255, np.uint8)}])
+def test_empty_sketch_is_missing_input(value):
+    with pytest.raises(MissingInput, match="empty"):
+        preprocess_sketch(value)
+
+
+def test_blank_image_is_rejected():
+    with pytest.raises(InputError, match="No digit found"):
+        preprocess(Image.new("L", (100, 100), 200))
+
+
+def test_not_an_image(tmp_path):
+    p = tmp_path / "notes.png"
+    p.write_text("this is a text file with a .png name")
+    with pytest.raises(InputError, match="not an image"):
+        preprocess(str(p))
+
+
+def test_corrupt_image(tmp_path):
+    data = png_bytes(seven())
+    p = tmp_path / "cut.png"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="corrupt"):
+        preprocess(p)
+
+
+def test_empty_and_missing_files(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        preprocess(tmp_path / "empty.png")
+    with pytest.raises(InputError, match="No such file"):
+        preprocess(tmp_path / "nope.png")
+    with pytest.raises(MissingInput):
+        preprocess(None)
+
+
+def test_huge_file_and_huge_image(tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes(seven(size=(200, 200))) + b"\0" * MAX_UPLOAD_BYTES)
+    with pytest.raises(InputError, match="too large"):
+        preprocess(big)
+    wide = tmp_path / "wide.png"
+    Image.new("L", (5000, 40), 255).save(wide)  # small file, too many pixels
+    with pytest.raises(InputError, match="too large"):
+        preprocess(wide)
+
+
+def test_decompression_bomb_is_refused():
+    bomb = png_bytes(Image.new("1", (20000, 20000)))  # 400 M pixels in a few kB
+    with pytest.raises(InputError, match="too large"):
+        preprocess(bomb)
+
+
+def test_bad_arrays():
+    with pytest.raises(InputError, match="shape"):
+        preprocess(np.zeros((4, 4, 7), np.uint8))
+    float_digit = load_sample()[0][0].astype(np.float32) / 255  # floats in [0, 1] are fine
+    assert preprocess(float_digit).max() == 255

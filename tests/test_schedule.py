@@ -1,0 +1,91 @@
+"""The math of the forward process and the posterior (Ho et al. 2020, Eqs. 2, 4, 6, 7, 11)."""
+import pytest
+import torch
+
+from ddpm.schedule import NoiseSchedule
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("T", [10, 1000])
+def test_alpha_bar_decreases_in_unit_interval(kind, T):
+    s = NoiseSchedule(T, kind)
+    assert s.alpha_bar.shape == (T,) and s.alpha_bar.dtype == torch.float32
+    assert (s.alpha_bar[1:] < s.alpha_bar[:-1]).all()
+    assert 0 < s.alpha_bar[-1] < s.alpha_bar[0] < 1
+    assert (s.log_snr[1:] < s.log_snr[:-1]).all()
+    assert (s.posterior_variance <= s.betas + 1e-12).all()  # beta_tilde_t <= beta_t
+
+
+def test_linear_endpoints_and_bad_kind():
+    s = NoiseSchedule(1000, "linear")
+    assert s.betas[0].item() == pytest.approx(1e-4) and s.betas[-1].item() == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="linear"):
+        NoiseSchedule(1000, "quadratic")
+
+
+def test_q_sample_at_t0_is_x0():
+    """t = 0 is the first noising step: x_t equals x0 up to sqrt(beta_1) = 1% noise, and exactly with eps = 0."""
+    s = NoiseSchedule(1000, "linear")
+    x0 = torch.rand(4, 1, 28, 28) * 2 - 1
+    assert torch.allclose(s.q_sample(x0, 0, torch.zeros_like(x0)), x0, atol=1e-4)
+    eps = torch.randn_like(x0)
+    assert torch.allclose(s.q_sample(x0, 0, eps), x0, atol=0.0101 * eps.abs().max().item() + 1e-4)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_closed_form_matches_iterated_chain(kind):
+    """Running Eq. 2 step by step gives the mean and variance of Eq. 4."""
+    s = NoiseSchedule(1000, kind)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.tensor([-1.0, -0.3, 0.5, 1.0]).repeat(20000, 1)  # 20000 chains of 4 pixels
+    x = x0.clone()
+    for t in range(1000):
+        x = s.q_step(x, t, torch.randn(x.shape, generator=g))
+        if t in (10, 250, 999):
+            mean, var = x.mean(0), x.var(0)
+            assert torch.allclose(mean, s.sqrt_alpha_bar[t] * x0[0], atol=0.02)
+            assert torch.allclose(var, 1 - s.alpha_bar[t].expand(4), rtol=0.05, atol=2e-4)
+
+
+def test_chain_coefficients_multiply_to_closed_form():
+    s = NoiseSchedule(1000, "linear")
+    assert torch.allclose(torch.cumprod(s.alphas.double(), 0).float(), s.alpha_bar, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_x0_recovered_from_true_noise(kind):
+    s = NoiseSchedule(1000, kind)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.rand(1000, 1, 4, 4, generator=g) * 2 - 1
+    eps = torch.randn(x0.shape, generator=g)
+    t = torch.arange(1000)
+    x_t = s.q_sample(x0, t, eps)
+    # exact up to float32 rounding of x_t, which dividing by sqrt(alpha_bar_t) amplifies
+    tol = 1e-6 * (1 + s.sqrt_recip_alpha_bar).reshape(-1, 1, 1, 1) * 4
+    assert ((s.predict_x0(x_t, t, eps) - x0).abs() <= tol).all()
+    assert ((s.predict_eps(x_t, t, x0)[:990] - eps[:990]).abs() < 1e-3).all()
+
+
+def test_posterior_matches_bayes_rule():
+    """q(x_{t-1}|x_t,x0) from Gaussian conjugacy, in float64, against Eq. 7's coefficients."""
+    s = NoiseSchedule(1000, "linear")
+    ab = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)
+    x0, x_t = torch.tensor(0.7, dtype=torch.float64), torch.tensor(-0.2, dtype=torch.float64)
+    for t in (1, 10, 500, 999):
+        a_t, ab_prev = ab[t] / ab[t - 1], ab[t - 1]
+        beta = 1 - a_t
+        precision = 1 / (1 - ab_prev) + a_t / beta
+        mean = (ab_prev.sqrt() * x0 / (1 - ab_prev) + a_t.sqrt() * x_t / beta) / precision
+        m, v = s.q_posterior(x0.float().reshape(1, 1), x_t.float().reshape(1, 1), t)
+        assert m.item() == pytest.approx(mean.item(), rel=1e-4, abs=1e-6)
+        assert v.item() == pytest.approx((1 / precision).item(), rel=1e-4)
+
+
+def test_posterior_mean_with_predicted_x0_is_eq11():
+    """mu_tilde(x_t, x0_hat(eps)) = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_t)."""
+    s = NoiseSchedule(1000, "linear")
+    x_t, eps = torch.randn(8, 1, 5, 5), torch.randn(8, 1, 5, 5)
+    for t in (1, 100, 999):
+        m, _ = s.q_posterior(s.predict_x0(x_t, t, eps), x_t, t)
+        eq11 = (x_t - s.betas[t] / s.sqrt_one_minus_alpha_bar[t] * eps) / s.alphas[t].sqrt()
+        assert torch.allclose(m, eq11, atol=1e-4)
