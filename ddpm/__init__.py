@@ -1,0 +1,11 @@
+"""A from-scratch DDPM (Ho, Jain & Abbeel 2020) on MNIST, small enough to read in one sitting.
+
+Read in this order:
+  schedule.py   the forward process q(x_t | x_0) and the posterior q(x_{t-1} | x_t, x_0)
+  unet.py       the noise predictor eps_theta(x_t, t, y)
+  training.py   L_simple, EMA, exact resume
+  samplers.py   DDPM ancestral sampling, DDIM, classifier-free guidance
+  hub.py        config.json + model.safetensors folders, the Hugging Face Hub
+Around them: sample.py / evaluate.py / benchmark.py (command lines), classifier.py + metrics.py
+(the yardstick), preprocess.py + demo/ (the pure functions behind app.py).
+"""

@@ -211,6 +211,8 @@ def main(argv=None) -> int:
             steps = a.steps if a.steps is not None else facts.get("steps")
             if sampler == "ddpm" and a.steps is None:  # ddpm runs every T; an .npz's "steps" may be a DDIM default
                 steps = _timesteps(a.weights)
+            if a.label is None and "label" in facts:  # written by --save-samples for conditional runs
+                a.label, a.guidance = int(facts["label"]), float(facts.get("guidance", 1.0))
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance) if sampler
                                   else Path(a.from_samples).stem)
         else:
@@ -222,7 +224,8 @@ def main(argv=None) -> int:
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
-                np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps)
+                cond = {} if a.label is None else {"label": a.label, "guidance": a.guidance}
+                np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps, **cond)
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier)
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -83,6 +83,9 @@ def test_shipped_classifier_reads_the_bundled_sample():
     clf = load_classifier()
     pred = predict(clf, to_model_range(torch.from_numpy(images))).argmax(1).numpy()
     assert (pred == labels).mean() >= 0.97
+    # a confident classifier: real digits score an Inception Score near 10 (the yardstick of the targets)
+    probs = predict(clf, to_model_range(torch.from_numpy(images))).softmax(1)
+    assert inception_score(probs) >= 9.5
     feats = predict(clf, to_model_range(torch.from_numpy(images[:4])), what="features")
     assert feats.shape == (4, 128)
 

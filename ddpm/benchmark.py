@@ -1,0 +1,85 @@
+"""Time the sampling targets on this machine: a 16-digit grid with 1000 DDPM steps and with 50 DDIM steps.
+
+    python -m ddpm.benchmark                 # medians of 3 runs each, interleaved, as a table
+    python -m ddpm.benchmark --json --repeats 5
+
+Runs are interleaved (DDPM, DDIM, DDPM, ...) so both see the same machine load; report medians.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
+from .samplers import sample
+from .schedule import NoiseSchedule
+from .unet import count_parameters
+
+
+def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float]:
+    """(MFLOP per image, median ms per forward pass of n images)."""
+    x = torch.randn(n, 1, model.config.image_size, model.config.image_size)
+    t = torch.full((n,), 500)
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as fc:
+            model(x, t)
+        times = []
+        for _ in range(repeats + 3):
+            start = time.perf_counter()
+            model(x, t)
+            times.append(time.perf_counter() - start)
+    return fc.get_total_flops() / n / 1e6, statistics.median(times[3:]) * 1e3
+
+
+def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> dict:
+    model = load_pretrained(weights)
+    sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
+    cases = {"ddpm-1000": dict(sampler="ddpm"), f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps)}
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    with torch.inference_mode():
+        for r in range(repeats):
+            for name, kw in cases.items():
+                start = time.perf_counter()
+                sample(model, sched, n, seed=r, **kw)
+                times[name].append(time.perf_counter() - start)
+    mflop, ms = forward_cost(model, n)
+    return {"n": n, "repeats": repeats, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+            "parameters": count_parameters(model), "mflop_per_image": round(mflop, 1), "forward_ms": round(ms, 2),
+            "seconds": {k: {"median": round(statistics.median(v), 3), "all": [round(x, 3) for x in v]}
+                        for k, v in times.items()}}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
+    p.add_argument("--n", type=int, default=16, help="digits per grid [%(default)s]")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each sampler [%(default)s]")
+    p.add_argument("--ddim-steps", type=int, default=50, help="DDIM steps [%(default)s]")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    a = p.parse_args(argv)
+    if a.n < 1 or a.repeats < 1 or a.ddim_steps < 1:
+        p.error("--n, --repeats and --ddim-steps must be positive")
+    try:
+        res = run(a.weights, a.n, a.repeats, a.ddim_steps)
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"{res['parameters']:,} parameters, {res['mflop_per_image']} MFLOP/image, "
+          f"{res['forward_ms']} ms per forward pass of {a.n}, {res['threads']} threads on {res['cpu']}")
+    for k, v in res["seconds"].items():
+        print(f"{a.n}-digit grid, {k}: median {v['median']:.2f} s  (runs: {v['all']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
