@@ -9,7 +9,7 @@ from .config import ModelConfig
 from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 
 
-def _metrics_table(ev: dict) -> str:
+def metrics_table(ev: dict) -> str:
     rows = []
     for name, r in ev.get("runs", {}).items():
         rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {r['fd_ratio']:.2f}x | {r['inception_score']:.2f} | "
@@ -61,7 +61,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
 
 ## Quality
 
-{_metrics_table(ev)}
+{metrics_table(ev)}
 Measured with `{ev.get('command', 'python -m ddpm.evaluate --json')}`.
 
 ![samples](samples.png)

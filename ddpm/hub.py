@@ -13,6 +13,8 @@ from .safeio import load_tensors, save_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
+# what a model folder publishes: the model, its card, how it was trained and how good it is
+FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png"]
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -28,7 +30,8 @@ def save_pretrained(model: UNet, folder: str | Path, state_dict: dict | None = N
     return folder
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+def resolve_folder(name_or_path: str | Path) -> Path:
+    """A local model folder as is; a Hub repo id downloaded (or found in the cache) to a folder."""
     p = Path(name_or_path)
     if p.is_dir():
         return p
@@ -38,14 +41,14 @@ def _resolve(name_or_path: str | Path) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(name, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME]))
+        return Path(snapshot_download(name, allow_patterns=FOLDER_FILES))
     except Exception as e:
         raise ModelLoadError(f"could not download {name!r} from the Hugging Face Hub: {e}") from None
 
 
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:
     """Rebuild the U-Net from config.json and load model.safetensors; returns it in eval mode."""
-    folder = _resolve(name_or_path)
+    folder = resolve_folder(name_or_path)
     try:
         config = ModelConfig.load(folder / CONFIG_NAME)
         state, _ = load_tensors(folder / WEIGHTS_NAME)
@@ -75,8 +78,7 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
 
         api = HfApi()
         api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id,
-                          allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "samples.png", "eval.json"])
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES)
     except Exception as e:  # no token (401), no network, unknown repo ...
         log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
             f"Nothing was lost: the model is in {folder}. Log in with `hf auth login` (or set HF_TOKEN), "

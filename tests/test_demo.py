@@ -6,7 +6,6 @@ import os
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -84,7 +83,7 @@ def test_forward_view_outputs():
     for img in (v.x0, v.x_t, v.x_t_chain, v.strip):
         assert isinstance(img, Image.Image) and img.width >= 224
     assert set(v.scales.columns) == {"t", "value", "curve"} and set(v.log_snr.columns) == {"t", "value", "curve"}
-    marker = v.scales[v.scales.curve.str.startswith("chosen")]
+    marker = v.scales[v.scales.curve == forward.MARKER]
     assert list(marker.t) == [250, 250]
     assert "t = 250" in v.text and "Eq. 4" in v.text and "Eq. 2" in v.text
 
@@ -265,7 +264,8 @@ def test_about_reads_the_model_folder(model, tmp_path):
         "n": 1000, "fd": 2.25, "fd_ratio": 4.5, "inception_score": 9.1, "class_share": [0.1] * 10,
         "memorised": 0.0}}}))
     md = about.about_markdown(model, str(tmp_path), tmp_path)
-    assert "python train.py --max-minutes 80" in md and "80.0 minutes" in md and "2.250" in md and "9.10" in md
+    assert "python train.py --max-minutes 80" in md and "80.0 minutes of training" in md
+    assert "2.250" in md and "9.10" in md
 
 
 def test_model_source_env(monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..card import _metrics_table
+from ..card import metrics_table
 from ..hub import read_card_metadata
 from ..unet import count_parameters
 
@@ -31,19 +31,37 @@ def training_facts(folder: Path | None) -> dict:
     return read_card_metadata(folder) | _read_json(folder / "training.json")
 
 
+FACTS = [  # (key in training.json / the weights' metadata, how to say it)
+    ("command", "command: `{}`"),
+    ("images", "{} training images"),
+    ("dataset", "data: {}"),
+    ("steps", "{} optimizer steps"),
+    ("epochs", "{} epochs"),
+    ("batch_size", "batch {}"),
+    ("lr", "learning rate {}"),
+    ("ema_decay", "EMA decay {}"),
+    ("label_dropout", "share of labels swapped for the null class: {}"),
+    ("train_minutes", "{} minutes of training"),
+    ("device", "on {}"),
+    ("torch", "torch {}"),
+    ("interim_step", "interim EMA weights saved at step {} (training was still running)"),
+]
+
+
+def _training_text(facts: dict) -> str:
+    known = [how.format(facts[key]) for key, how in FACTS if key in facts]
+    if not known:
+        return "No training record found next to these weights (no training.json, no metadata)."
+    return "\n".join(f"- {line}" for line in known)
+
+
 def about_markdown(model, source: str, folder: Path | None) -> str:
     cfg = model.config
     facts = training_facts(folder)
     ev = _read_json(folder / "eval.json") if folder else {}
     guidance = ("class-conditional with a null class, so it samples any digit or a chosen one with "
                 "classifier-free guidance" if cfg.num_classes else "unconditional")
-    f = lambda k: facts.get(k, "?")  # noqa: E731
-    training = (
-        f"Trained with `{f('command')}` on {f('images')} {f('dataset')} training images: {f('steps')} steps "
-        f"({f('epochs')} epochs) of batch {f('batch_size')} at lr {f('lr')}, EMA decay {f('ema_decay')}, "
-        f"labels dropped {f('label_dropout')} of the time; {f('train_minutes')} minutes on {f('device')} "
-        f"(torch {f('torch')})." if facts else "No training record found next to these weights."
-    )
+    training = _training_text(facts)
     links = "\n".join(f"- [{name}]({url})" for name, url in PAPERS)
     return f"""## What this is
 
@@ -66,7 +84,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 
 ## Quality
 
-{_metrics_table(ev)}
+{metrics_table(ev)}
 Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
 
 ## Read more

@@ -23,6 +23,9 @@ from .runtime import schedule
 SCHEDULES = ("linear", "cosine")
 STRIP = 11  # thumbnails across t
 CURVE_POINTS = 200  # points per plotted curve
+MARKER = "chosen t"  # the vertical segment at the slider's t (one name, so its colour stays put)
+SIGNAL, NOISE, LOG_SNR = "sqrt(alpha_bar_t), signal", "sqrt(1 - alpha_bar_t), noise", "log(alpha_bar_t / (1 - alpha_bar_t))"
+COLORS = {SIGNAL: "#1f77b4", NOISE: "#ff7f0e", LOG_SNR: "#2ca02c", MARKER: "#d62728"}  # for gr.LinePlot's color_map
 
 
 @dataclass
@@ -64,14 +67,14 @@ def curves(sched: NoiseSchedule, t: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     b = sched.sqrt_one_minus_alpha_bar[idx].numpy()
     snr = sched.log_snr[idx].numpy()
     scales = pd.concat([
-        pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[1.0, a], "curve": "sqrt(alpha_bar_t): signal kept"}),
-        pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[0.0, b], "curve": "sqrt(1 - alpha_bar_t): noise added"}),
-        pd.DataFrame({"t": [t, t], "value": [0.0, 1.0], "curve": f"chosen t = {t}"}),
+        pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[1.0, a], "curve": SIGNAL}),
+        pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[0.0, b], "curve": NOISE}),
+        pd.DataFrame({"t": [t, t], "value": [0.0, 1.0], "curve": MARKER}),
     ], ignore_index=True)
     lo, hi = float(snr.min()), float(snr.max())
     log_snr = pd.concat([
-        pd.DataFrame({"t": ts, "value": snr, "curve": "log SNR = log(alpha_bar_t / (1 - alpha_bar_t))"}),
-        pd.DataFrame({"t": [t, t], "value": [lo, hi], "curve": f"chosen t = {t}"}),
+        pd.DataFrame({"t": ts, "value": snr, "curve": LOG_SNR}),
+        pd.DataFrame({"t": [t, t], "value": [lo, hi], "curve": MARKER}),
     ], ignore_index=True)
     return scales, log_snr
 

@@ -55,7 +55,7 @@ def model_folder(source: str) -> Path | None:
     if p.is_dir():
         return p
     try:
-        return hub._resolve(source)  # the Hub snapshot already downloaded by load_pretrained
+        return hub.resolve_folder(source)  # the Hub snapshot already downloaded by load_pretrained
     except Exception:
         return None
 

@@ -71,7 +71,8 @@ def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, ma
         traj.probs_t = all_t
         logits = classifier(torch.cat(first_x0))
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
-    traj.summary = (f"{s.describe()}; {traj.frames} frames (every {k} step{'s' * (k > 1)} and the final x_0) "
+    every = "every step" if k == 1 else f"every {k} steps"
+    traj.summary = (f"{s.describe()}; {traj.frames} frames ({every} and the final x_0) "
                     f"in {time.perf_counter() - start:.1f} s.")
     return traj
 

@@ -1,0 +1,276 @@
+"""DDPM on MNIST, the Gradio app: forward noising, seeded sampling, the x0_hat animation, noise-and-denoise.
+
+    python app.py                         # the bundled weights/ on http://127.0.0.1:7860
+    DDPM_MODEL=runs/mnist python app.py   # any model folder, or a Hub repo id such as you/ddpm-mnist
+
+This file only wires components to the pure functions in ddpm/ (ddpm.preprocess, ddpm.demo.*).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from ddpm.demo import draw  # noqa: E402
+from ddpm.hub import ModelLoadError  # noqa: E402
+from ddpm.demo.about import about_markdown  # noqa: E402
+from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
+from ddpm.demo.generate import CLASS_CHOICES, check_settings, generate, resolve_seed  # noqa: E402
+from ddpm.demo.limits import (MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS, MAX_TRAJECTORY_DIGITS, InputError,  # noqa: E402
+                              MissingInput)
+from ddpm.demo.outputs import new_path, save_png  # noqa: E402
+from ddpm.demo.roundtrip import roundtrip  # noqa: E402
+from ddpm.demo.runtime import load_runtime  # noqa: E402
+from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
+from ddpm.demo.trajectory import decided_at, decision_plot, frame_panel, run_trajectory, save_gif  # noqa: E402
+
+try:
+    RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
+except ModelLoadError as e:
+    raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
+T = RT.T
+HEAVY = dict(concurrency_id="model", concurrency_limit=1)  # one U-Net job at a time on a shared CPU
+# Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
+# user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
+PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
+    const root = document.querySelector('SKETCH');
+    const prompt = root && root.querySelector('.empty.wrap');
+    const brush = root && root.querySelector('button[aria-label=Brush]');
+    if (prompt && brush) brush.click();
+    if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
+  setTimeout(tick, 100); }"""
+SAMPLER_CHOICES = [(f"DDPM, all {T} steps (Ho et al. 2020)", "ddpm"), ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
+
+
+# ---------------------------------------------------------------- errors: one place turns InputError into gr.Error
+
+def user_errors(fn=None, *, quiet_if_missing: bool = False):
+    """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
+
+    quiet_if_missing: for events fired by the UI itself (a source switched, a drawing cleared), wait
+    silently (gr.skip) instead of complaining that there is nothing to work on yet."""
+    if fn is None:
+        return functools.partial(user_errors, quiet_if_missing=quiet_if_missing)
+
+    def convert(e: InputError):
+        if quiet_if_missing and isinstance(e, MissingInput):
+            return gr.skip()
+        raise gr.Error(str(e)) from None
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args):
+            try:
+                yield from fn(*args)
+            except InputError as e:
+                yield convert(e)
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except InputError as e:
+            return convert(e)
+    return call
+
+
+# ---------------------------------------------------------------- handlers: component values in, pure functions, values out
+
+def forward(source, index, upload, sketch, kind, t, seed):
+    v = forward_view(pick_digit(source, index, upload, sketch), kind, t, seed, T)
+    return v.x0, v.x_t, v.x_t_chain, v.strip, v.scales, v.log_snr, v.text
+
+
+def sample(seed, randomise, n, sampler, steps, label, guidance):
+    seed = resolve_seed(seed, randomise)
+    settings = check_settings(seed, n, sampler, steps, label, guidance, T)
+    for frame in generate(RT.model, RT.sched, settings):
+        png = str(save_png(frame.image, f"ddpm-samples-seed{seed}")) if frame.done else None
+        yield frame.image, png, frame.text, seed
+
+
+def trajectory(seed, randomise, n, sampler, steps, label, guidance):
+    seed = resolve_seed(seed, randomise)
+    settings = check_settings(seed, n, sampler, steps, label, guidance, T, max_n=MAX_TRAJECTORY_DIGITS)
+    traj = run_trajectory(RT.model, RT.sched, settings, RT.classifier)
+    gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{seed}", ".gif"))
+    last = traj.frames - 1
+    return (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_plot(traj),
+            decided_at(traj) or RT.classifier_note, traj.summary, seed, traj)
+
+
+def scrub(traj, i):
+    return frame_panel(traj, i)
+
+
+def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
+    x0 = pick_digit(source, index, upload, sketch)
+    r = roundtrip(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T))
+    return draw.digits(x0, scale=8), r.main, r.strip, r.text
+
+
+def preview(source, index, upload, sketch):
+    return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
+
+
+def show_source(source):
+    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
+
+
+# ---------------------------------------------------------------- cold start: what the default view shows
+
+def defaults() -> dict:
+    """Each tab's default outputs, computed once at startup and shown as the components' initial values
+    (each a tuple in the order of that tab's event outputs)."""
+    d = {"forward": forward(EXAMPLE, 0, None, None, "linear", T // 4, 0)}
+    *_, d["sample"] = sample(0, False, 16, "ddim", 50, "any", 3.0)  # the last frame: the finished grid
+    d["trajectory"] = trajectory(0, False, 1, "ddim", 50, "any", 3.0)
+    d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, "ddim", 50)
+    return d
+
+
+# ---------------------------------------------------------------- layout
+
+def digit_input(tab: str):
+    """Where the digit comes from: a radio and the three inputs it switches between."""
+    source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
+    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
+    upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
+                     file_types=["image"], visible=False, elem_id=f"{tab}-upload")
+    sketch = gr.Sketchpad(label="Draw a digit (brush tool on the left)", type="numpy", image_mode="RGBA", format="png",
+                          visible=False, canvas_size=(280, 280), layers=False, transforms=(),
+                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                          elem_id=f"{tab}-sketch")
+    source.change(show_source, source, [index, upload, sketch], api_name=f"show_source_{tab}",
+                  api_visibility="private", show_progress="hidden", queue=False
+                  ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
+    return source, index, upload, sketch
+
+
+def sampler_controls(tab: str, n_max: int, n_default: int):
+    """Seed, number of digits, sampler, steps, class and guidance: shared by Generate and the animation."""
+    with gr.Row():
+        seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id=f"{tab}-seed")
+        randomise = gr.Checkbox(False, label="new random seed each run")
+    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
+    sampler = gr.Radio(SAMPLER_CHOICES, value="ddim", label="sampler")
+    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(50, T), step=1, label="DDIM steps", info="used by DDIM only")
+    label_ = gr.Dropdown(CLASS_CHOICES, value="any", label="digit class")
+    guidance = gr.Slider(0, MAX_GUIDANCE, value=3.0, step=0.5, label="guidance scale w",
+                         info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
+    return [seed, randomise, n, sampler, steps, label_, guidance]
+
+
+def build(d: dict) -> gr.Blocks:
+    with gr.Blocks(title="DDPM on MNIST", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net "
+                    "undo it step by step (Ho et al. 2020). Everything runs on the CPU.")
+        with gr.Tab("1. Forward process"):
+            gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
+                        "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    f_in = digit_input("forward")
+                    f_kind = gr.Radio(list(SCHEDULES), value="linear", label="schedule",
+                                      info=f"the model was trained on {RT.sched.kind}")
+                    f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
+                    f_seed = gr.Number(0, label="noise seed", precision=0, minimum=0)
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        f_x0 = gr.Image(d["forward"][0], label="x_0, preprocessed as MNIST", format="png",
+                                        elem_id="forward-x0")
+                        f_xt = gr.Image(d["forward"][1], label="x_t in one jump (Eq. 4)", format="png",
+                                        elem_id="forward-xt")
+                        f_chain = gr.Image(d["forward"][2], label="x_t by t Markov steps (Eq. 2)", format="png")
+                    f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
+            f_strip = gr.Image(d["forward"][3], label="x_t across t (same eps)", show_label=False, format="png")
+            with gr.Row():
+                # no height=: a fixed height clips the legend in Gradio 6
+                f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
+                                       label="signal and noise scales", y_lim=[0, 1], color_title="")
+                f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
+                                    label="log-SNR", color_title="")
+            f_outs = [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text]
+            f_ins = [*f_in, f_kind, f_t, f_seed]
+            gr.on([f_in[1].change, f_kind.change, f_t.change, f_seed.change], user_errors(forward), f_ins, f_outs,
+                  api_name="forward", trigger_mode="always_last", show_progress="hidden")
+            gr.on([f_in[0].change, f_in[2].change, f_in[3].change], user_errors(forward, quiet_if_missing=True),
+                  f_ins, f_outs, api_name="forward_ui", api_visibility="undocumented",
+                  trigger_mode="always_last", show_progress="hidden")
+
+        with gr.Tab("2. Generate"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    g_ins = sampler_controls("generate", MAX_DIGITS, 16)
+                    g_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
+                with gr.Column(scale=2):
+                    g_grid = gr.Image(d["sample"][0], label="samples (x_t while denoising)", format="png",
+                                      elem_id="generate-grid")
+                    g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
+                    g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
+            g_go.click(user_errors(sample), g_ins, [g_grid, g_png, g_status, g_ins[0]], api_name="sample", **HEAVY)
+
+        with gr.Tab("3. x0-hat animation"):
+            gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
+                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Scrub through t.")
+            traj0 = d["trajectory"]
+            with gr.Row():
+                with gr.Column(scale=1):
+                    a_ins = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1)
+                    a_go = gr.Button("Run trajectory", variant="primary", elem_id="trajectory-go")
+                with gr.Column(scale=2):
+                    a_panel = gr.Image(traj0[0], label="x_t | x0_hat | eps_hat", show_label=False, format="png",
+                                       elem_id="trajectory-panel")
+                    a_frame = gr.Slider(0, traj0[7].frames - 1, value=traj0[7].frames - 1, step=1,
+                                        label="frame (left: pure noise, right: the final sample)",
+                                        elem_id="trajectory-frame")
+                    a_status = gr.Markdown(traj0[5], elem_id="trajectory-status")
+                    a_gif = gr.File(traj0[2], label="animated GIF")
+            a_plot = gr.LinePlot(traj0[3], x="t", y="probability", color="digit", y_lim=[0, 1],
+                                 label="When is the digit decided? P(class | x0_hat), first digit, "
+                                       "from an MNIST classifier (denoising runs right to left)")
+            a_decided = gr.Markdown(traj0[4])
+            a_state = gr.State(traj0[7])
+            a_go.click(user_errors(trajectory), a_ins,
+                       [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],
+                       api_name="trajectory", **HEAVY)
+            a_frame.change(user_errors(scrub), [a_state, a_frame], a_panel, api_name="trajectory_frame",
+                           trigger_mode="always_last", show_progress="hidden")
+
+        with gr.Tab("4. Noise and denoise your digit"):
+            gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "
+                        "chain from there. Small t gives your digit back; large t, a digit of the model's own.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    r_in = digit_input("roundtrip")
+                    r_x0 = gr.Image(d["roundtrip"][0], label="your digit, preprocessed as MNIST", format="png",
+                                    height=200, elem_id="roundtrip-x0")
+                    r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
+                    r_seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="roundtrip-seed")
+                    r_sampler = gr.Radio(SAMPLER_CHOICES, value="ddim", label="sampler")
+                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=min(50, T), step=1, label="DDIM steps (at most t)")
+                    r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
+                with gr.Column(scale=2):
+                    r_main = gr.Image(d["roundtrip"][1], label="x_0 | x_t | denoised", show_label=False,
+                                      format="png", elem_id="roundtrip-main")
+                    r_text = gr.Markdown(d["roundtrip"][3], elem_id="roundtrip-text")
+            r_strip = gr.Image(d["roundtrip"][2], label="as t grows", show_label=False, format="png")
+            r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
+                       [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
+            gr.on([c.change for c in r_in], user_errors(preview, quiet_if_missing=True), list(r_in), r_x0,
+                  api_name="preview", trigger_mode="always_last", show_progress="hidden")
+
+        with gr.Tab("5. About"):
+            gr.Markdown(about_markdown(RT.model, RT.source, RT.folder), elem_id="about")
+    return demo
+
+
+demo = build(defaults())
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=1, max_size=20).launch(max_file_size="10mb")

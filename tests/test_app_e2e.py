@@ -1,0 +1,135 @@
+"""End to end: start app.py on a free localhost port (tiny random model) and drive it with gradio_client."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app_helpers import ROOT, running_app, save_tiny
+from ddpm.data import load_sample
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+T = 100
+IMAGES, LABELS = load_sample()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    folder = save_tiny(tmp_path_factory.mktemp("tiny-model"), T=T)
+    with running_app(folder) as url:
+        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+def forward(client, source="MNIST test digit", index=0, upload=None, sketch=None, kind="linear", t=25, seed=0):
+    return client.predict(source, index, upload, sketch, kind, t, seed, api_name="/forward")
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def digit_from_display(path, scale=8) -> np.ndarray:
+    """Undo draw.digits(x, scale=8): a 2-pixel pad, then each pixel an 8x8 block."""
+    a = pixels(path)
+    return a[2 * scale + scale // 2:: scale, 2 * scale + scale // 2:: scale][:28, :28]
+
+
+def test_forward_with_an_mnist_example(client):
+    x0, x_t, chain, strip, scales, log_snr, text = forward(client, index=3)
+    assert np.array_equal(digit_from_display(x0), IMAGES[3])
+    assert pixels(x_t).shape == pixels(x0).shape and pixels(strip).shape[1] > 1000
+    assert "t = 25" in text and "Eq. 4" in text
+    assert scales and log_snr  # the plots' data come back as JSON
+
+
+def test_forward_with_a_real_mnist_digit_uploaded_as_png(client, tmp_path):
+    digit = IMAGES[42]
+    scan = 255 - np.kron(digit, np.ones((10, 10), np.uint8))  # a dark-on-light 280x280 "scan"
+    path = tmp_path / "digit.png"
+    Image.fromarray(scan).save(path)
+    x0, *_ = forward(client, source="upload", upload=handle_file(str(path)))
+    back = digit_from_display(x0)
+    assert np.corrcoef(back.ravel(), digit.ravel())[0, 1] > 0.9
+
+
+def test_a_drawing_through_the_api(client, tmp_path):
+    sketch = Image.new("RGBA", (280, 280), (255, 255, 255, 255))
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(sketch).line([(140, 40), (140, 240)], fill=(0, 0, 0, 255), width=18)  # a 1
+    path = tmp_path / "sketch.png"
+    sketch.save(path)
+    value = {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
+    x0 = client.predict("drawing", 0, None, value, api_name="/preview")
+    d = digit_from_display(x0)
+    assert d.max() == 255 and d[:, :10].max() < 50 and d[:, 18:].max() < 50  # a centred vertical stroke
+
+
+def test_bad_upload_gets_a_clear_message_and_the_server_stays_up(client, tmp_path):
+    fake = tmp_path / "digit.png"
+    fake.write_text("not a picture at all, just text with a .png name")
+    with pytest.raises(AppError, match="not an image"):
+        forward(client, source="upload", upload=handle_file(str(fake)))
+    with pytest.raises(AppError, match="No image uploaded"):
+        forward(client, source="upload", upload=None)
+    assert "t = 10" in forward(client, t=10)[-1]  # still serving
+
+
+def test_out_of_range_numbers(client):
+    """Gradio's sliders check their own range; ddpm.demo.limits checks again (whole numbers, seeds...)."""
+    with pytest.raises(AppError, match="greater than maximum value 100"):
+        forward(client, t=5000)
+    with pytest.raises(AppError, match="t must be a whole number"):
+        forward(client, t=12.5)
+    with pytest.raises(AppError, match="greater than maximum value 64"):
+        client.predict(0, False, 65, "ddim", 10, "any", 1.0, api_name="/sample")
+    with pytest.raises(AppError, match="number of digits must be a whole number"):
+        client.predict(0, False, 2.5, "ddim", 10, "any", 1.0, api_name="/sample")
+    with pytest.raises(AppError, match="greater than maximum value 100"):
+        client.predict(0, False, 4, "ddim", 5000, "any", 1.0, api_name="/sample")
+
+
+def test_sample_is_seeded_and_downloadable(client):
+    args = (5, False, 4, "ddim", 10, "7", 2.0)
+    grid, png, status, seed = client.predict(*args, api_name="/sample")
+    assert seed == 5 and "seed 5" in status and "Done" in status
+    assert Image.open(png).format == "PNG"
+    grid2, png2, _, _ = client.predict(*args, api_name="/sample")
+    assert np.array_equal(pixels(png), pixels(png2)) and np.array_equal(pixels(grid), pixels(grid2))
+    _, png3, _, _ = client.predict(6, False, 4, "ddim", 10, "7", 2.0, api_name="/sample")
+    assert not np.array_equal(pixels(png), pixels(png3))
+    *_, seed_r = client.predict(5, True, 1, "ddpm", 1, "any", 1.0, api_name="/sample")
+    assert isinstance(seed_r, int | float)  # a fresh seed, reported back
+
+
+def test_trajectory_returns_panels_and_a_gif(client):
+    panel, last_frame, gif, plot, decided, summary, seed = client.predict(
+        3, False, 1, "ddim", 20, "any", 1.0, api_name="/trajectory")
+    # the frame slider comes back as an update: 20 DDIM steps + the final sample are frames 0..20
+    assert last_frame["value"] == last_frame["maximum"] == 20 and seed == 3
+    img = Image.open(panel)
+    assert img.width > 2.5 * img.height * 0.8
+    g = Image.open(gif)
+    assert g.format == "GIF" and g.n_frames == 21
+    assert "20 steps" in summary and "seed 3" in summary
+    assert decided  # the classifier's verdict, or why it is missing
+
+
+def test_roundtrip(client):
+    x0, main, strip, text = client.predict("MNIST test digit", 1, None, None, 30, 0, "ddim", 10,
+                                           api_name="/roundtrip")
+    assert np.array_equal(digit_from_display(x0), IMAGES[1])
+    assert "t = 30" in text and Image.open(strip).width > Image.open(strip).height
+
+
+def test_app_refuses_to_start_without_a_model(tmp_path):
+    env = os.environ | {"DDPM_MODEL": str(tmp_path / "no-such-model"), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "cannot load the model" in r.stderr and "DDPM_MODEL" in r.stderr

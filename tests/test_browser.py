@@ -1,0 +1,133 @@
+"""The app in a real browser: headless Debian Chromium driven by Playwright opens every tab, runs its
+main action, checks that a new image appears, and saves screenshots to screenshots/.
+
+Needs `apt-get install chromium` (Playwright's own browser download needs the network). Uses a tiny
+random model unless DDPM_TEST_MODEL names a real one (for screenshots that show digits).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app_helpers import ROOT, running_app, save_tiny
+from ddpm.data import load_sample
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = ROOT / "screenshots"
+TIMEOUT_MS = 120_000
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    model = os.environ.get("DDPM_TEST_MODEL") or save_tiny(tmp_path_factory.mktemp("tiny-model"), T=100)
+    SHOTS.mkdir(exist_ok=True)
+    with running_app(model) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.wait_for_selector("#forward-xt img")
+        yield page
+        browser.close()
+
+
+def image_src(page, elem_id: str) -> str:
+    return page.eval_on_selector(f"#{elem_id} img", "img => img.src")
+
+
+def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
+    """Wait until the component shows a different, fully loaded image."""
+    page.wait_for_function(
+        """([sel, old]) => { const img = document.querySelector(sel);
+                             return img && img.src !== old && img.complete && img.naturalWidth > 0; }""",
+        arg=[f"#{elem_id} img", old_src])
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type into a gr.Number, or into the number box of a gr.Slider, and commit it."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_1_forward_slider_and_drawing(page):
+    open_tab(page, "1. Forward process")
+    old = image_src(page, "forward-xt")
+    set_number(page, "forward-t", 70)
+    wait_for_new_image(page, "forward-xt", old)
+    page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('t = 70')")
+    shot(page, "1-forward")
+    # draw a digit: switch the source, drag on the sketchpad's canvas, see the preprocessed x_0 change
+    old = image_src(page, "forward-x0")
+    page.locator("#forward-source").get_by_text("drawing").click()
+    canvas = page.locator("#forward-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")  # app.py picked the brush for us
+    b = canvas.bounding_box()
+    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * (0.2 + 0.06 * k))
+    page.mouse.up()
+    wait_for_new_image(page, "forward-x0", old)
+    shot(page, "1-forward-drawing")
+
+
+def test_2_generate(page):
+    open_tab(page, "2. Generate")
+    old = image_src(page, "generate-grid")
+    set_number(page, "generate-seed", 1)  # the default seed's grid is already on show
+    page.locator("#generate-go").click()
+    wait_for_new_image(page, "generate-grid", old)
+    page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Done')")
+    shot(page, "2-generate")
+
+
+def test_3_trajectory_and_scrub(page):
+    open_tab(page, "3. x0-hat animation")
+    old = image_src(page, "trajectory-panel")
+    set_number(page, "trajectory-seed", 2)
+    page.locator("#trajectory-go").click()
+    wait_for_new_image(page, "trajectory-panel", old)
+    old = image_src(page, "trajectory-panel")
+    set_number(page, "trajectory-frame", 10)
+    wait_for_new_image(page, "trajectory-panel", old)
+    shot(page, "3-trajectory")
+
+
+def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
+    open_tab(page, "4. Noise and denoise your digit")
+    scan = tmp_path / "scan.png"
+    Image.fromarray(255 - np.kron(load_sample()[0][7], np.ones((9, 9), np.uint8))).save(scan)  # dark on light
+    old = image_src(page, "roundtrip-x0")
+    page.locator("#roundtrip-source").get_by_text("upload").click()
+    page.locator("#roundtrip-upload input[type=file]").set_input_files(str(scan))
+    wait_for_new_image(page, "roundtrip-x0", old)  # the preview shows the upload, MNIST-style
+    old = image_src(page, "roundtrip-main")
+    set_number(page, "roundtrip-seed", 3)
+    page.locator("#roundtrip-go").click()
+    wait_for_new_image(page, "roundtrip-main", old)
+    shot(page, "4-roundtrip")
+
+
+def test_5_about(page):
+    open_tab(page, "5. About")
+    page.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
+    shot(page, "5-about")
