@@ -7,6 +7,8 @@ import dataclasses
 import json
 import math
 import platform
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -165,13 +167,14 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if progress_bar:
         from tqdm.auto import tqdm
 
-        pbar = tqdm(total=total_steps, initial=progress["step"], unit="step", dynamic_ncols=True)
+        pbar = tqdm(total=total_steps, initial=progress["step"], unit="step", dynamic_ncols=True, mininterval=1.0)
     step, seconds = progress["step"], progress["train_seconds"]
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     stop_reason = "done"
     window, window_imgs, window_t = [], 0, time.time()
     model.train()
+    previous_sigterm = _stop_on_sigterm()
     try:
         while step < total_steps:
             epoch, i = divmod(step, steps_per_epoch)
@@ -212,8 +215,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 if elapsed >= budget:
                     stop_reason = f"time limit ({cfg.max_minutes} min)"
                     break
-            else:
-                pass
             if stop_reason != "done":
                 break
             if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:
@@ -224,12 +225,26 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     finally:
         if pbar is not None:
             pbar.close()
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     seconds += time.time() - run_start
     save_checkpoint(ckpt, model, ema, opt, gen, {"step": step, "train_seconds": seconds})
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, step, steps_per_epoch, seconds, device, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm():
+    """`kill` (SIGTERM) stops training like Ctrl-C: checkpoint and EMA weights are written first.
+    (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 @torch.no_grad()

@@ -64,3 +64,23 @@ def test_train_cli_bad_flags():
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
+    """`kill` writes the checkpoint and the EMA model before exiting, so nothing is lost."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
+                          "--base-channels", "8", "--channel-mult", "1,2", "--timesteps", "20", "--epochs", "1"],
+                         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "loss.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    stdout, _ = p.communicate(timeout=120)
+    assert p.returncode == 0 and "stopped: interrupted" in stdout
+    assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
