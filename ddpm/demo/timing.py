@@ -44,9 +44,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="runs of each action [%(default)s]")
     a = p.parse_args(argv)
-    start = time.perf_counter()
     rt = load_runtime()
-    print(f"model and classifier loaded in {time.perf_counter() - start:.1f} s ({torch.get_num_threads()} threads)")
+    print(f"{torch.get_num_threads()} threads")
     times: dict[str, list[float]] = {}
     with torch.inference_mode():
         for _ in range(max(1, a.repeats)):
