@@ -22,11 +22,6 @@ def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.float().div(127.5).sub(1).unsqueeze(1)
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float (N, 1, H, W) in [-1, 1] -> uint8 (N, H, W)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0]
-
-
 def _torchvision_dataset(name: str, root: Path, train: bool):
     from torchvision import datasets
 

@@ -9,7 +9,7 @@ import torch
 from safetensors import SafetensorError
 
 from .config import ModelConfig
-from .safeio import load_tensors, save_tensors
+from .safeio import load_tensors, read_meta, save_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -64,8 +64,7 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
 def read_card_metadata(folder: str | Path) -> dict:
     """The training facts recorded in model.safetensors' metadata (empty if none)."""
     try:
-        _, meta = load_tensors(Path(folder) / WEIGHTS_NAME)
-        return meta
+        return read_meta(Path(folder) / WEIGHTS_NAME)
     except Exception:
         return {}
 

@@ -42,7 +42,11 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict 
         raise
 
 
-def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+def read_meta(path: str | Path) -> dict:
+    """The JSON metadata alone (reads the header, not the tensors)."""
     with safe_open(str(path), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("json", "{}"))
-    return load_file(str(path)), meta
+        return json.loads((f.metadata() or {}).get("json", "{}"))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    return load_file(str(path)), read_meta(path)
