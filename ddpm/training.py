@@ -160,8 +160,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
     loss_log = out / "loss.csv"
-    if not loss_log.exists():
+    if not loss_log.exists() or not resume:
         loss_log.write_text("step,epoch,loss,images_per_s,lr\n")
+    else:
+        _trim_loss_log(loss_log, progress["step"])
 
     pbar = None
     if progress_bar:
@@ -233,6 +235,14 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
+
+
+def _trim_loss_log(path: Path, step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from (a hard kill can leave some), so the
+    resumed run's rows follow on without repeats."""
+    header, *rows = path.read_text().splitlines()
+    kept = [r for r in rows if r and int(r.split(",", 1)[0]) <= step]
+    path.write_text("\n".join([header, *kept]) + "\n")
 
 
 def _raise_interrupt(signum, frame):

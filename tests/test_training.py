@@ -44,6 +44,16 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
             assert torch.equal(a[k], b[k]), k
 
 
+def test_resume_drops_loss_rows_logged_after_the_checkpoint(tmp_path):
+    cfg = _cfg(tmp_path)
+    out = _train(cfg, max_steps=9)
+    with (out / "loss.csv").open("a") as f:  # a hard kill after the checkpoint leaves rows beyond it
+        f.write("12,1,0.5,100.0,0.002\n")
+    _train(cfg, max_steps=14, resume=True)
+    steps = [int(r.split(",")[0]) for r in (out / "loss.csv").read_text().splitlines()[1:]]
+    assert steps == [9, 14]
+
+
 def test_resume_refuses_another_model(tmp_path):
     cfg = _cfg(tmp_path)
     _train(cfg, max_steps=2)
