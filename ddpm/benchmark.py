@@ -8,6 +8,7 @@ Runs are interleaved (DDPM, DDIM, DDPM, ...) so both see the same machine load; 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
@@ -23,25 +24,32 @@ from .schedule import NoiseSchedule
 from .unet import count_parameters
 
 
-def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float]:
-    """(MFLOP per image, median ms per forward pass of n images)."""
+def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, float]:
+    """(MFLOP per image, median ms per forward pass of n images, the same in the plain NCHW layout).
+
+    load_pretrained keeps conv weights channels_last; the NCHW copy is timed in the same loop,
+    interleaved, so the ratio of the two is a fair side-by-side figure."""
     x = torch.randn(n, 1, model.config.image_size, model.config.image_size)
     t = torch.full((n,), 500)
+    nchw = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    times: dict[str, list[float]] = {"model": [], "nchw": []}
     with torch.inference_mode():
         with FlopCounterMode(display=False) as fc:
             model(x, t)
-        times = []
-        for _ in range(repeats + 3):
-            start = time.perf_counter()
-            model(x, t)
-            times.append(time.perf_counter() - start)
-    return fc.get_total_flops() / n / 1e6, statistics.median(times[3:]) * 1e3
+        for i in range(repeats + 3):
+            for name, m in (("model", model), ("nchw", nchw)):
+                start = time.perf_counter()
+                m(x, t)
+                if i >= 3:
+                    times[name].append(time.perf_counter() - start)
+    return (fc.get_total_flops() / n / 1e6, statistics.median(times["model"]) * 1e3,
+            statistics.median(times["nchw"]) * 1e3)
 
 
 def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
-    cases = {"ddpm-1000": dict(sampler="ddpm"), f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps)}
+    cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"), f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps)}
     times: dict[str, list[float]] = {k: [] for k in cases}
     with torch.inference_mode():
         for r in range(repeats):
@@ -49,9 +57,9 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> di
                 start = time.perf_counter()
                 sample(model, sched, n, seed=r, **kw)
                 times[name].append(time.perf_counter() - start)
-    mflop, ms = forward_cost(model, n)
+    mflop, ms, ms_nchw = forward_cost(model, n)
     return {"n": n, "repeats": repeats, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-            "parameters": count_parameters(model), "mflop_per_image": round(mflop, 1), "forward_ms": round(ms, 2),
+            "parameters": count_parameters(model), "mflop_per_image": round(mflop, 1), "forward_ms": round(ms, 2), "forward_ms_nchw": round(ms_nchw, 2),
             "seconds": {k: {"median": round(statistics.median(v), 3), "all": [round(x, 3) for x in v]}
                         for k, v in times.items()}}
 
@@ -75,7 +83,8 @@ def main(argv=None) -> int:
         print(json.dumps(res, indent=2))
         return 0
     print(f"{res['parameters']:,} parameters, {res['mflop_per_image']} MFLOP/image, "
-          f"{res['forward_ms']} ms per forward pass of {a.n}, {res['threads']} threads on {res['cpu']}")
+          f"{res['forward_ms']} ms per forward pass of {a.n} (NCHW layout: {res['forward_ms_nchw']} ms), "
+          f"{res['threads']} threads on {res['cpu']}")
     for k, v in res["seconds"].items():
         print(f"{a.n}-digit grid, {k}: median {v['median']:.2f} s  (runs: {v['all']})")
     return 0

@@ -1,4 +1,5 @@
 """The command lines: --help, sampling to .png/.npz, and train.py end to end (offline Hub push)."""
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,8 @@ def run(*args, timeout=300):
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"]])
+@pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"], ["-m", "ddpm.evaluate"],
+                                 ["-m", "ddpm.benchmark"]])
 def test_help(cmd):
     r = run(*cmd, "--help")
     assert r.returncode == 0 and "usage" in r.stdout
@@ -36,6 +38,17 @@ def test_sample_cli_png_and_npz(tmp_path):
     r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
+
+
+def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
+    from ddpm import benchmark
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "2", "--repeats", "2", "--ddim-steps", "3",
+                           "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res["seconds"]) == {"ddpm-20", "ddim-3"} and len(res["seconds"]["ddim-3"]["all"]) == 2
+    assert res["forward_ms"] > 0 and res["forward_ms_nchw"] > 0 and res["mflop_per_image"] > 0
 
 
 @pytest.mark.parametrize("args,message", [
