@@ -49,7 +49,8 @@ def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, f
 def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
-    cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"), f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps)}
+    cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
+             f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps)}
     times: dict[str, list[float]] = {k: [] for k in cases}
     with torch.inference_mode():
         for r in range(repeats):
@@ -59,7 +60,8 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> di
                 times[name].append(time.perf_counter() - start)
     mflop, ms, ms_nchw = forward_cost(model, n)
     return {"n": n, "repeats": repeats, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-            "parameters": count_parameters(model), "mflop_per_image": round(mflop, 1), "forward_ms": round(ms, 2), "forward_ms_nchw": round(ms_nchw, 2),
+            "parameters": count_parameters(model), "mflop_per_image": round(mflop, 1),
+            "forward_ms": round(ms, 2), "forward_ms_nchw": round(ms_nchw, 2),
             "seconds": {k: {"median": round(statistics.median(v), 3), "all": [round(x, 3) for x in v]}
                         for k, v in times.items()}}
 

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open, save
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -28,18 +28,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
     """Write tensors (+ a JSON-able meta dict) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        save_file(tensors, tmp, metadata={"json": json.dumps(meta or {})})
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; weights are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(tensors, metadata={"json": json.dumps(meta or {})}))
 
 
 def read_meta(path: str | Path) -> dict:
