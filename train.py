@@ -24,6 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps in total")
     a.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step [%(default)s]")
     a.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate, after a linear warm-up [%(default)s]")
+    a.add_argument("--lr-decay-steps", type=int, default=d.lr_decay_steps,
+                   help="cosine-decay the lr to 0 over the last N steps of --epochs; 0 keeps it constant [%(default)s]")
     a.add_argument("--ema-decay", type=float, default=d.ema_decay, help="EMA decay of the published weights [%(default)s]")
     a.add_argument("--label-dropout", type=float, default=d.label_dropout,
                    help="share of labels replaced by the null class, for guidance [%(default)s]")
@@ -64,7 +66,8 @@ def main(argv=None) -> int:
                         channel_mult=args.channel_mult, dropout=args.dropout,
                         num_classes=0 if args.unconditional else 10)
     cfg = TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
-                      batch_size=args.batch_size, lr=args.lr, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
+                      batch_size=args.batch_size, lr=args.lr,
+                      lr_decay_steps=args.lr_decay_steps, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
                       seed=args.seed, device=args.device, out=args.out, model=model)
     try:
         out = train(cfg, resume=args.resume, max_steps=args.max_steps)

@@ -58,6 +58,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     warmup_steps: int = 200
+    lr_decay_steps: int = 0  # cosine decay to 0 over the last N steps of `epochs` (0 = constant lr)
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     label_dropout: float = 0.2  # share of labels replaced by the null class (for guidance)

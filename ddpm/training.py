@@ -156,7 +156,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     else:
         (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
-    total_steps = cfg.epochs * steps_per_epoch if max_steps is None else min(max_steps, cfg.epochs * steps_per_epoch)
+    schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
+    total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
     loss_log = out / "loss.csv"
@@ -184,7 +185,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             for i in range(i, steps_per_epoch):
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
                 x0, y = x_all[idx].to(device), y_all[idx].to(device)
-                lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))  # linear warm-up, then constant
+                lr = learning_rate(cfg, step, schedule_steps)
                 for g in opt.param_groups:
                     g["lr"] = lr
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
@@ -237,6 +238,17 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     return out
 
 
+def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
+    """Linear warm-up over cfg.warmup_steps, constant, then (if cfg.lr_decay_steps) a half cosine
+    down to 0 over the last lr_decay_steps of the schedule_steps. A function of the step alone, so
+    a resumed run follows the same curve."""
+    lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    decay_start = schedule_steps - cfg.lr_decay_steps
+    if cfg.lr_decay_steps > 0 and step >= decay_start:
+        lr *= 0.5 * (1 + math.cos(math.pi * (step - decay_start) / cfg.lr_decay_steps))
+    return lr
+
+
 def _trim_loss_log(path: Path, step: int) -> None:
     """Drop rows logged after the checkpoint we resume from (a hard kill can leave some), so the
     resumed run's rows follow on without repeats."""
@@ -273,6 +285,7 @@ def training_facts(cfg: TrainConfig, step: int, steps_per_epoch: int, seconds: f
     elif device.type == "cpu":
         dev = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
-            "batch_size": cfg.batch_size, "lr": cfg.lr, "ema_decay": cfg.ema_decay,
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
+            "ema_decay": cfg.ema_decay,
             "label_dropout": cfg.label_dropout, "train_minutes": round(seconds / 60, 1), "device": dev,
             "torch": torch.__version__, "seed": cfg.seed}

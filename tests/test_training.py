@@ -8,7 +8,9 @@ from ddpm import hub
 from ddpm.config import TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
-from ddpm.training import EMA, train
+import math
+
+from ddpm.training import EMA, learning_rate, train
 
 from conftest import tiny_config
 
@@ -30,9 +32,11 @@ def test_loss_falls_on_the_bundled_sample(tmp_path):
     assert len(losses) == 2 and losses[-1] < 0.5 * losses[0]  # 1.0 at the zero-initialised start
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path):
-    full = _train(_cfg(tmp_path / "full"), max_steps=14)
-    part = _cfg(tmp_path / "part")
+@pytest.mark.parametrize("decay", [0, 12])
+def test_resume_matches_an_uninterrupted_run(tmp_path, decay):
+    kw = dict(epochs=2, lr_decay_steps=decay)  # 18 steps; with decay, the lr falls over steps 6..18
+    full = _train(_cfg(tmp_path / "full", **kw), max_steps=14)
+    part = _cfg(tmp_path / "part", **kw)
     _train(part, max_steps=9)  # stops mid-epoch (9 steps/epoch), as a killed run would after a checkpoint
     resumed = _train(part, max_steps=14, resume=True)
     a, _ = load_tensors(full / "checkpoint.safetensors")
@@ -42,6 +46,18 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     for k in a:
         if not k.startswith("rng."):
             assert torch.equal(a[k], b[k]), k
+
+
+def test_learning_rate_warms_up_holds_then_decays_to_zero():
+    cfg = TrainConfig(lr=1e-3, warmup_steps=10, lr_decay_steps=100)
+    lrs = [learning_rate(cfg, s, 1000) for s in range(1000)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)  # linear warm-up
+    assert all(lr == pytest.approx(1e-3) for lr in lrs[9:901])  # constant until the last 100 steps
+    assert lrs[950] == pytest.approx(0.5e-3)  # half way down the cosine
+    assert all(a > b for a, b in zip(lrs[900:], lrs[901:])) and lrs[-1] < 1e-6
+    flat = TrainConfig(lr=1e-3, warmup_steps=10)
+    assert learning_rate(flat, 999, 1000) == pytest.approx(1e-3)
+    assert not math.isnan(learning_rate(TrainConfig(lr_decay_steps=5000), 0, 100))  # decay longer than the run
 
 
 def test_resume_drops_loss_rows_logged_after_the_checkpoint(tmp_path):
