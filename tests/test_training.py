@@ -1,5 +1,6 @@
 """Training on the bundled sample: the loss falls, and an interrupted run resumes exactly."""
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -8,8 +9,6 @@ from ddpm import hub
 from ddpm.config import TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
-import math
-
 from ddpm.training import EMA, learning_rate, train
 
 from conftest import tiny_config
