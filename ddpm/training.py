@@ -153,8 +153,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}")
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
         log(f"resumed from {ckpt} at step {progress['step']}")
-    else:
-        (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    # the config in force; a resume may change epochs, the lr schedule or the time budget
+    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
     schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)

@@ -1,5 +1,6 @@
 """Training on the bundled sample: the loss falls, and an interrupted run resumes exactly."""
 import dataclasses
+import json
 import math
 
 import pytest
@@ -67,6 +68,14 @@ def test_resume_drops_loss_rows_logged_after_the_checkpoint(tmp_path):
     _train(cfg, max_steps=14, resume=True)
     steps = [int(r.split(",")[0]) for r in (out / "loss.csv").read_text().splitlines()[1:]]
     assert steps == [9, 14]
+
+
+def test_resume_records_the_config_in_force(tmp_path):
+    cfg = _cfg(tmp_path, epochs=2)
+    out = _train(cfg, max_steps=9)
+    _train(dataclasses.replace(cfg, epochs=3, lr_decay_steps=9), max_steps=12, resume=True)
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["epochs"] == 3 and saved["lr_decay_steps"] == 9
 
 
 def test_resume_refuses_another_model(tmp_path):
