@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--hub-model-id", default=None, help="repo id, e.g. you/ddpm-mnist (needs --push-to-hub)")
     a.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = p.parse_args(argv)
+    if args.lr_decay_steps < 0:
+        p.error(f"--lr-decay-steps must be 0 (constant lr) or a positive number of steps, not {args.lr_decay_steps}")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
     try:

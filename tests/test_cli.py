@@ -75,6 +75,8 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
 def test_train_cli_bad_flags():
     r = run("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
+    r = run("train.py", "--lr-decay-steps", "-5")
+    assert r.returncode == 2 and "--lr-decay-steps must be" in r.stderr
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
 
