@@ -37,6 +37,7 @@ def write_model_card(folder: str | Path, command: str | None = None) -> Path:
     from .unet import UNet, count_parameters
 
     params = count_parameters(UNet(cfg))
+    command = facts.get("command", "python train.py").replace("\n", "\n    ")  # a recipe may take several lines
     text = f"""---
 library_name: pytorch
 license: mit
@@ -53,7 +54,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
 
 ## How it was trained
 
-    {facts.get('command', 'python train.py')}
+    {command}
 
 | data | steps | epochs | batch | lr | time | hardware | torch |
 | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -82,3 +82,9 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
     assert card.startswith("---\n") and "python train.py --max-steps 7" in card
     assert "| ddim-50 | 1000 | 1.000 | 2.00x | 9.70 |" in card and "1.5 min" in card
+
+
+def test_model_card_keeps_a_recipe_of_several_commands_in_its_code_block(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    card = write_model_card(tmp_path, command="python train.py --epochs 2\npython train.py --resume --epochs 3")
+    assert "\n    python train.py --epochs 2\n    python train.py --resume --epochs 3\n" in card.read_text()
