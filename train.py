@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ddpm.config import ModelConfig, TrainConfig
+from ddpm.config import ConfigError, ModelConfig, TrainConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,15 +48,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--hub-model-id", default=None, help="repo id, e.g. you/ddpm-mnist (needs --push-to-hub)")
     a.add_argument("--private", action="store_true", help="create the Hub repo as private")
     args = p.parse_args(argv)
-    if args.lr_decay_steps < 0:
-        p.error(f"--lr-decay-steps must be 0 (constant lr) or a positive number of steps, not {args.lr_decay_steps}")
+    if args.max_steps is not None and args.max_steps < 1:
+        p.error(f"--max-steps must be at least 1, not {args.max_steps}")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
     try:
         args.channel_mult = tuple(int(c) for c in args.channel_mult.split(","))
     except ValueError:
         p.error(f"--channel-mult must be integers separated by commas, not {args.channel_mult!r}")
+    try:
+        args.config = train_config(args)
+    except ConfigError as e:  # the config's own checks, named by flag
+        p.error(f"--{e.field.replace('_', '-')} {e.problem}")
     return args
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    model = ModelConfig(schedule=args.schedule, timesteps=args.timesteps, base_channels=args.base_channels,
+                        channel_mult=args.channel_mult, dropout=args.dropout,
+                        num_classes=0 if args.unconditional else 10)
+    return TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
+                       batch_size=args.batch_size, lr=args.lr,
+                       lr_decay_steps=args.lr_decay_steps, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
+                       seed=args.seed, device=args.device, out=args.out, model=model)
 
 
 def main(argv=None) -> int:
@@ -64,21 +78,20 @@ def main(argv=None) -> int:
     from ddpm import hub
     from ddpm.card import write_model_card
     from ddpm.data import DataError
+    from ddpm.sample import CARD_GRID, write_card_grid
     from ddpm.training import train
 
-    model = ModelConfig(schedule=args.schedule, timesteps=args.timesteps, base_channels=args.base_channels,
-                        channel_mult=args.channel_mult, dropout=args.dropout,
-                        num_classes=0 if args.unconditional else 10)
-    cfg = TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
-                      batch_size=args.batch_size, lr=args.lr,
-                      lr_decay_steps=args.lr_decay_steps, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
-                      seed=args.seed, device=args.device, out=args.out, model=model)
     try:
-        out = train(cfg, resume=args.resume, max_steps=args.max_steps)
+        out = train(args.config, resume=args.resume, max_steps=args.max_steps)
     except (DataError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    write_model_card(out, command="python " + " ".join(sys.argv))
+    print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
+    try:
+        write_card_grid(out)
+    except KeyboardInterrupt:
+        print("skipped the sample grid; the command above makes it later")
+    write_model_card(out, command="python " + " ".join(sys.argv), resumed=args.resume)
     if args.push_to_hub:
         return 0 if hub.push_to_hub(out, args.hub_model_id, private=args.private) else 1
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .config import ModelConfig
 from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
+from .sample import CARD_GRID
 
 
 def metrics_table(ev: dict) -> str:
@@ -24,15 +25,40 @@ def metrics_table(ev: dict) -> str:
             "Features and classes come from the classifier in `ddpm/assets/classifier.safetensors`.\n")
 
 
-def write_model_card(folder: str | Path, command: str | None = None) -> Path:
+def measured_with(ev: dict) -> str:
+    """The evaluate command of each row, as an indented block."""
+    commands = [r["command"] for r in ev.get("runs", {}).values() if r.get("command")]
+    commands = commands or [ev.get("command", "python -m ddpm.evaluate --json")]
+    return "Measured with:\n\n" + "\n".join(f"    {c}" for c in commands) + "\n"
+
+
+def sample_grid(folder: Path, timesteps: int) -> str:
+    command = CARD_GRID.format(folder=folder)
+    if not (folder / "samples.png").exists():
+        return f"No sample grid yet: `{command}` makes one, then `python -m ddpm.card {folder}` shows it here.\n"
+    return f"![samples](samples.png)\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
+
+
+def recipe(previous: str | None, command: str) -> str:
+    """A resumed run adds its command to the recipe; a repeat of the last line (a killed run resumed) adds nothing."""
+    if not previous:
+        return command
+    last = previous.splitlines()[-1].split("  # ")[0].strip()
+    return previous if last == command else previous + "\n" + command
+
+
+def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False) -> Path:
+    """Write folder/README.md. `command` (as train.py runs it) replaces the recipe in training.json,
+    or with `resumed` is added to it."""
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     facts = read_card_metadata(folder)
+    saved = json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
     if command:
-        facts["command"] = command
+        facts["command"] = recipe(saved.get("command") if resumed else None, command)
         (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
-    elif (folder / "training.json").exists():
-        facts = json.loads((folder / "training.json").read_text()) | facts
+    else:
+        facts = saved | facts
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
     from .unet import UNet, count_parameters
 
@@ -63,10 +89,8 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
 ## Quality
 
 {metrics_table(ev)}
-Measured with `{ev.get('command', 'python -m ddpm.evaluate --json')}`.
-
-![samples](samples.png)
-
+{measured_with(ev)}
+{sample_grid(folder, cfg.timesteps)}
 ## Use
 
     from ddpm.hub import load_pretrained

@@ -68,3 +68,29 @@ class TrainConfig:
     num_workers: int = 0
     sample_every_epoch: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self):
+        """Reject values that would crash or silently misbehave halfway through a run."""
+        checks = [
+            ("epochs", self.epochs >= 1, "at least 1"),
+            ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "a positive number of minutes"),
+            ("batch_size", self.batch_size >= 1, "at least 1"),
+            ("lr", self.lr > 0, "positive"),
+            ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
+            ("lr_decay_steps", self.lr_decay_steps >= 0, "0 (constant lr) or a positive number of steps"),
+            ("grad_clip", self.grad_clip > 0, "positive"),
+            ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
+            ("label_dropout", 0 <= self.label_dropout < 1, "in [0, 1)"),
+            ("dataset", self.dataset in ("mnist", "fashion-mnist"), "'mnist' or 'fashion-mnist'"),
+        ]
+        for name, ok, want in checks:
+            if not ok:
+                raise ConfigError(name, f"must be {want}, not {getattr(self, name)!r}")
+
+
+class ConfigError(ValueError):
+    """A bad TrainConfig value; `field` names it, so a CLI can name its flag instead."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem

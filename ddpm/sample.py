@@ -20,6 +20,24 @@ from .samplers import sample
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
+CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/samples.png"
+
+
+def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 50, batch_size: int = 256,
+                  **kwargs) -> np.ndarray:
+    """n digits as uint8 (n, 28, 28); kwargs go to `samplers.sample` (label, guidance, eta, variance, clip)."""
+    cfg = model.config
+    with torch.inference_mode():
+        x = sample(model, NoiseSchedule(cfg.timesteps, cfg.schedule), n, seed, batch_size=batch_size,
+                   sampler=sampler, steps=min(steps, cfg.timesteps), **kwargs)
+    return to_uint8_np(x)
+
+
+def write_card_grid(folder: str | Path) -> Path:
+    """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0)."""
+    path = Path(folder) / "samples.png"
+    grid(sample_images(load_pretrained(folder), 64, 0, "ddpm"), scale=2).save(path)
+    return path
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,13 +79,9 @@ def main(argv=None) -> int:
     if a.label is not None and cfg.num_classes == 0:
         print("error: this model is unconditional; drop --label", file=sys.stderr)
         return 2
-    sched = NoiseSchedule(cfg.timesteps, cfg.schedule)
     start = time.perf_counter()
-    with torch.inference_mode():
-        x = sample(model, sched, a.n, a.seed, batch_size=a.batch_size, sampler=a.sampler,
-                   steps=min(a.steps, cfg.timesteps), label=a.label, guidance=a.guidance, eta=a.eta,
-                   variance=a.variance, clip=not a.no_clip)
-    images = to_uint8_np(x)
+    images = sample_images(model, a.n, a.seed, a.sampler, a.steps, a.batch_size, label=a.label, guidance=a.guidance,
+                           eta=a.eta, variance=a.variance, clip=not a.no_clip)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":

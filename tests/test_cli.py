@@ -69,14 +69,18 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
         assert (out / name).exists(), name  # ... and every local file is kept
-    assert "--max-steps 2" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "--max-steps 2" in card and "![samples](samples.png)" in card
+    assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
 def test_train_cli_bad_flags():
     r = run("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
-    r = run("train.py", "--lr-decay-steps", "-5")
-    assert r.returncode == 2 and "--lr-decay-steps must be" in r.stderr
+    for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
+                        ("--max-minutes", "-1"), ("--max-steps", "0")]:
+        r = run("train.py", flag, value)  # refused before any data is read
+        assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
 

@@ -6,6 +6,7 @@ import torch
 
 from ddpm import hub
 from ddpm.card import write_model_card
+from ddpm.sample import write_card_grid
 from ddpm.config import ModelConfig
 
 from conftest import tiny_config, tiny_model
@@ -82,9 +83,44 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
     assert card.startswith("---\n") and "python train.py --max-steps 7" in card
     assert "| ddim-50 | 1000 | 1.000 | 2.00x | 9.70 |" in card and "1.5 min" in card
+    assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
+
+
+def test_model_card_shows_every_evaluate_command_and_the_grid(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    row = {"n": 9, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.0, "class_share": [0.1] * 10, "memorised": 0.0}
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "command": "python -m ddpm.evaluate B",
+                                                    "runs": {"a": row | {"command": "python -m ddpm.evaluate A"},
+                                                             "b": row | {"command": "python -m ddpm.evaluate B"}}}))
+    write_card_grid(tmp_path)
+    card = write_model_card(tmp_path).read_text()
+    assert "    python -m ddpm.evaluate A\n    python -m ddpm.evaluate B\n" in card
+    assert "![samples](samples.png)" in card and f"--weights {tmp_path} --seed 0 --n 64 --sampler ddpm" in card
+
+
+def test_card_grid_is_what_its_command_makes(tmp_path):
+    from ddpm import sample
+
+    hub.save_pretrained(tiny_model(), tmp_path)
+    write_card_grid(tmp_path)
+    args = ["--weights", str(tmp_path), "--seed", "0", "--n", "64", "--sampler", "ddpm", "--out", str(tmp_path / "cli.png")]
+    assert sample.CARD_GRID.format(folder=tmp_path).split()[3:] == args[:-1] + [str(tmp_path / "samples.png")]
+    assert sample.main(args) == 0
+    assert (tmp_path / "cli.png").read_bytes() == (tmp_path / "samples.png").read_bytes()
 
 
 def test_model_card_keeps_a_recipe_of_several_commands_in_its_code_block(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
     card = write_model_card(tmp_path, command="python train.py --epochs 2\npython train.py --resume --epochs 3")
     assert "\n    python train.py --epochs 2\n    python train.py --resume --epochs 3\n" in card.read_text()
+
+
+def test_a_resumed_run_adds_its_command_to_the_recipe(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    write_model_card(tmp_path, command="python train.py --epochs 2")
+    write_model_card(tmp_path, command="python train.py --resume --epochs 3", resumed=True)
+    write_model_card(tmp_path, command="python train.py --resume --epochs 3", resumed=True)  # killed, resumed again
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == \
+        "python train.py --epochs 2\npython train.py --resume --epochs 3"
+    write_model_card(tmp_path, command="python train.py --epochs 1")  # a fresh run starts a new recipe
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == "python train.py --epochs 1"

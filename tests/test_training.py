@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ddpm import hub
-from ddpm.config import TrainConfig
+from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
 from ddpm.training import EMA, learning_rate, train
@@ -102,3 +102,11 @@ def test_ema_warm_up_follows_early_weights():
         net.weight.add_(1.0)
     ema.update(net, step=0)  # decay_0 = 1/10: the average moves 90% of the way at once
     assert torch.allclose(ema.model.weight, net.weight - 0.1, atol=1e-6)
+
+
+@pytest.mark.parametrize("field, value", [("batch_size", 0), ("epochs", 0), ("lr", -1.0), ("lr_decay_steps", -5),
+                                          ("max_minutes", -1.0), ("label_dropout", 1.5), ("ema_decay", 1.0)])
+def test_train_config_rejects_values_that_would_fail_mid_run(field, value):
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(**{field: value})
+    assert e.value.field == field and repr(value) in str(e.value)
