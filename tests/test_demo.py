@@ -266,6 +266,10 @@ def test_about_reads_the_model_folder(model, tmp_path):
     md = about.about_markdown(model, str(tmp_path), tmp_path)
     assert "python train.py --max-minutes 80" in md and "80.0 minutes of training" in md
     assert "2.250" in md and "9.10" in md
+    (tmp_path / "training.json").write_text(json.dumps({"command": "python train.py --epochs 2  # 1 min\n"
+                                                                   "python train.py --resume --epochs 3"}))
+    md = about.about_markdown(model, str(tmp_path), tmp_path)  # a recipe of two runs: a code block, a line each
+    assert "\n      python train.py --epochs 2  # 1 min\n      python train.py --resume --epochs 3\n" in md
 
 
 def test_model_source_env(monkeypatch):

@@ -49,7 +49,10 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
 
 
 def _training_text(facts: dict) -> str:
-    known = [how.format(facts[key]) for key, how in FACTS if key in facts]
+    known = [how.format(facts[key]) for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
+    if "\n" in facts.get("command", ""):  # a recipe of several runs joined by --resume: one line each
+        known[0:0] = ["commands, run one after the other:\n\n" + "".join(
+            f"      {line}\n" for line in facts["command"].splitlines())]
     if not known:
         return "No training record found next to these weights (no training.json, no metadata)."
     return "\n".join(f"- {line}" for line in known)
