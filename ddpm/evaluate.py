@@ -102,15 +102,21 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
 
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
-             label: int | None, guidance: float) -> tuple[np.ndarray, int]:
-    """-> (uint8 samples (n, 28, 28), steps actually run)."""
+             label: int | None, guidance: float, device: str = "cpu") -> tuple[np.ndarray, int]:
+    """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
+    GPU draws the same digits up to float rounding."""
     from .hub import ModelLoadError, load_pretrained
     from .images import to_uint8_np
     from .samplers import sample
     from .schedule import NoiseSchedule
+    from .training import pick_device
 
     try:
-        model = load_pretrained(weights)
+        device = pick_device(device)
+    except ValueError as e:
+        raise EvalError(str(e)) from None
+    try:
+        model = load_pretrained(weights).to(device)
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
     cfg = model.config
@@ -168,6 +174,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w [%(default)s]")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; also picks the real floor images [%(default)s]")
     p.add_argument("--batch-size", type=int, default=250, help="samples per forward pass [%(default)s]")
+    p.add_argument("--device", default="cpu",
+                   help="where to sample: cpu (the README's figures), cuda, mps or auto [%(default)s]")
     p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH), help="classifier weights [the shipped asset]")
     p.add_argument("--json", action="store_true", help="print only the JSON result")
@@ -220,7 +228,7 @@ def main(argv=None) -> int:
 
             sampler = a.sampler or "ddpm"
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
-                                      a.batch_size, a.label, a.guidance)
+                                      a.batch_size, a.label, a.guidance, a.device)
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,17 @@ CKPT_NAME = "checkpoint.safetensors"
 
 
 def pick_device(name: str = "auto") -> torch.device:
+    """auto = cuda, then mps, then cpu. A device this machine lacks is a ValueError that says so."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from None
+        present = {"cpu": True, "cuda": torch.cuda.is_available(),
+                   "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())}
+        if not present.get(device.type, False):
+            raise ValueError(f"device {name!r} is not available on this machine: use auto or cpu")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -63,10 +72,12 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))
-        for e, p in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if e.dtype.is_floating_point:
-                e.lerp_(p, 1 - d)
-            else:
+        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
+        floats = [(e, p) for e, p in pairs if e.dtype.is_floating_point]
+        # e <- e + (1 - d) (p - e) for every tensor at once: one kernel launch, not one per tensor
+        torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1 - d)
+        for e, p in pairs:
+            if not e.dtype.is_floating_point:
                 e.copy_(p)
 
 
@@ -128,14 +139,14 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
-    x_all = to_model_range(torch.as_tensor(images))  # (N, 1, 28, 28) in [-1, 1]
-    y_all = torch.as_tensor(labels).long()
-    n = len(x_all)
+    n = len(images)
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch
 
     mcfg = cfg.model
     sched = NoiseSchedule(mcfg.timesteps, mcfg.schedule)
     model = UNet(mcfg).to(device)
+    x_all = to_model_range(torch.as_tensor(images)).to(device)  # (N, 1, 28, 28) in [-1, 1], all on the device
+    y_all = torch.as_tensor(labels).long().to(device)
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -183,8 +194,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             epoch, i = divmod(step, steps_per_epoch)
             order = _epoch_order(n, cfg.seed, epoch)
             for i in range(i, steps_per_epoch):
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                x0, y = x_all[idx].to(device), y_all[idx].to(device)
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)
+                x0, y = x_all[idx], y_all[idx]
                 lr = learning_rate(cfg, step, schedule_steps)
                 for g in opt.param_groups:
                     g["lr"] = lr
@@ -198,17 +209,17 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 scaler.update()
                 ema.update(model, step)
                 step += 1
-                window.append(loss.item())
+                window.append(loss.detach())  # no .item() here: reading the loss every step stalls a GPU
                 window_imgs += len(idx)
                 now = time.time()
                 if pbar is not None:
                     pbar.update(1)
-                    pbar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}",
-                                     img_s=f"{window_imgs / max(now - window_t, 1e-9):.0f}")
                 if step % 50 == 0 or step == total_steps:
+                    mean_loss, img_s = torch.stack(window).mean().item(), window_imgs / max(now - window_t, 1e-9)
                     with loss_log.open("a") as f:
-                        f.write(f"{step},{epoch},{sum(window) / len(window):.5f},"
-                                f"{window_imgs / max(now - window_t, 1e-9):.1f},{lr:.3g}\n")
+                        f.write(f"{step},{epoch},{mean_loss:.5f},{img_s:.1f},{lr:.3g}\n")
+                    if pbar is not None:
+                        pbar.set_postfix(epoch=epoch, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")
                     window, window_imgs, window_t = [], 0, now
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:

@@ -103,3 +103,11 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     stdout, _ = p.communicate(timeout=120)
     assert p.returncode == 0 and "stopped: interrupted" in stdout
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
+
+
+def test_evaluate_names_a_device_this_machine_lacks(tmp_path, capsys):
+    from ddpm import evaluate
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--device", "tpu9"]) == 2
+    assert "unknown device 'tpu9'" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from ddpm import hub
 from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
-from ddpm.training import EMA, learning_rate, train
+from ddpm.training import EMA, learning_rate, pick_device, train
 
 from conftest import tiny_config
 
@@ -110,3 +110,12 @@ def test_train_config_rejects_values_that_would_fail_mid_run(field, value):
     with pytest.raises(ConfigError) as e:
         TrainConfig(**{field: value})
     assert e.value.field == field and repr(value) in str(e.value)
+
+
+def test_pick_device_names_a_missing_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available on this machine"):
+            pick_device("cuda")
