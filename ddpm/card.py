@@ -25,6 +25,15 @@ def metrics_table(ev: dict) -> str:
             "Features and classes come from the classifier in `ddpm/assets/classifier.safetensors`.\n")
 
 
+def time_and_hardware(facts: dict) -> str:
+    """The training time on each machine, e.g. "468.4 min on CPU (x86_64, 2 threads) + 8.1 min on NVIDIA H100"."""
+    by_device = facts.get("minutes_by_device")
+    if not by_device:
+        device = facts.get("device")
+        return f"{facts.get('train_minutes', '?')} min" + (f" on {device}" if device else "")
+    return " + ".join(f"{minutes} min on {device}" for device, minutes in by_device.items())
+
+
 def measured_with(ev: dict) -> str:
     """The evaluate command of each row, as an indented block."""
     commands = [r["command"] for r in ev.get("runs", {}).values() if r.get("command")]
@@ -82,9 +91,9 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
 
     {command}
 
-| data | steps | epochs | batch | lr | time | hardware | torch |
-| --- | --- | --- | --- | --- | --- | --- | --- |
-| {facts.get('images', '?')} {facts.get('dataset', 'mnist')} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {facts.get('train_minutes', '?')} min | {facts.get('device', '?')} | {facts.get('torch', '?')} |
+| data | steps | epochs | batch | last lr | time and hardware | torch |
+| --- | --- | --- | --- | --- | --- | --- |
+| {facts.get('images', '?')} {facts.get('dataset', 'mnist')} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {time_and_hardware(facts)} | {facts.get('torch', '?')} |
 
 ## Quality
 

@@ -164,6 +164,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}")
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
         log(f"resumed from {ckpt} at step {progress['step']}")
+    hardware = describe_device(device)
+    # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
+    earlier = progress.get("seconds_by_device") or _earlier_hardware(out, progress["train_seconds"])
     # the config in force; a resume may change epochs, the lr schedule or the time budget
     (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
@@ -223,7 +226,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                     window, window_imgs, window_t = [], 0, now
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:
-                    save_checkpoint(ckpt, model, ema, opt, gen, {"step": step, "train_seconds": elapsed})
+                    save_checkpoint(ckpt, model, ema, opt, gen,
+                                    _progress(step, elapsed, earlier, hardware, now - run_start))
                 if step >= total_steps:
                     break
                 if elapsed >= budget:
@@ -241,9 +245,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             pbar.close()
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
-    seconds += time.time() - run_start
-    save_checkpoint(ckpt, model, ema, opt, gen, {"step": step, "train_seconds": seconds})
-    hub.save_pretrained(ema.model, out, meta=training_facts(cfg, step, steps_per_epoch, seconds, device, n))
+    run_seconds = time.time() - run_start
+    progress = _progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
+    seconds = progress["train_seconds"]
+    save_checkpoint(ckpt, model, ema, opt, gen, progress)
+    hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
@@ -288,15 +294,35 @@ def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
     tensor_grid(x, cols=4, scale=2).save(out / "samples" / f"epoch_{epoch:03d}.png")
 
 
-def training_facts(cfg: TrainConfig, step: int, steps_per_epoch: int, seconds: float, device, n: int) -> dict:
-    """What the model card reports about how these weights were made."""
-    dev = str(device)
+def describe_device(device: torch.device) -> str:
+    """The hardware as the model card names it, e.g. "NVIDIA H100 80GB HBM3" or "CPU (x86_64, 2 threads)"."""
     if device.type == "cuda":
-        dev = torch.cuda.get_device_name(device)
-    elif device.type == "cpu":
-        dev = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return str(device)
+
+
+def _progress(step: int, seconds: float, earlier: dict, hardware: str, run_seconds: float) -> dict:
+    """What a checkpoint records of the run so far: `earlier` seconds per device plus this run's."""
+    by_device = dict(earlier)
+    by_device[hardware] = by_device.get(hardware, 0.0) + run_seconds
+    return {"step": step, "train_seconds": seconds, "seconds_by_device": by_device}
+
+
+def _earlier_hardware(out: Path, seconds: float) -> dict:
+    """A checkpoint written before seconds_by_device existed: its time goes to the device its card names."""
+    if seconds <= 0:
+        return {}
+    return {hub.read_card_metadata(out).get("device", "earlier runs"): seconds}
+
+
+def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardware: str, n: int) -> dict:
+    """What the model card reports about how these weights were made."""
+    step = progress["step"]
+    minutes_by_device = {k: round(v / 60, 1) for k, v in progress["seconds_by_device"].items()}
     return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
             "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
-            "ema_decay": cfg.ema_decay,
-            "label_dropout": cfg.label_dropout, "train_minutes": round(seconds / 60, 1), "device": dev,
-            "torch": torch.__version__, "seed": cfg.seed}
+            "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
+            "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
+            "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..card import metrics_table
+from ..card import metrics_table, time_and_hardware
 from ..hub import read_card_metadata
 from ..unet import count_parameters
 
@@ -41,8 +41,6 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
     ("lr", "learning rate {}"),
     ("ema_decay", "EMA decay {}"),
     ("label_dropout", "share of labels swapped for the null class: {}"),
-    ("train_minutes", "{} minutes of training"),
-    ("device", "on {}"),
     ("torch", "torch {}"),
     ("interim_step", "interim EMA weights saved at step {} (training was still running)"),
 ]
@@ -50,6 +48,8 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
 
 def _training_text(facts: dict) -> str:
     known = [how.format(facts[key]) for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
+    if "train_minutes" in facts:
+        known.append(f"trained for {time_and_hardware(facts)}")
     if "\n" in facts.get("command", ""):  # a recipe of several runs joined by --resume: one line each
         known[0:0] = ["commands, run one after the other:\n\n" + "".join(
             f"      {line}\n" for line in facts["command"].splitlines())]
