@@ -13,16 +13,18 @@ from .sample import CARD_GRID
 def metrics_table(ev: dict) -> str:
     rows = []
     for name, r in ev.get("runs", {}).items():
-        rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {r['fd_ratio']:.2f}x | {r['inception_score']:.2f} | "
+        floor = r.get("real_floor_fd", ev.get("real_floor_fd"))
+        rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {floor:.3f} | {r['fd_ratio']:.2f}x | "
+                    f"{r['inception_score']:.2f} | "
                     f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
                     f"{100 * r['memorised']:.2f}% |")
     if not rows:
         return "Not evaluated yet: run `python -m ddpm.evaluate --weights FOLDER --json`.\n"
-    floor = ev.get("real_floor_fd")
-    return ("| samples | N | Frechet distance | / real-data floor | MNIST Inception Score | class shares | memorised |\n"
-            "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
-            f"\n\nReal-data floor (N training images against the test set): FD {floor:.3f}. "
-            "Features and classes come from the classifier in `ddpm/assets/classifier.safetensors`.\n")
+    return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
+            "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
+            "N grows, so compare FDs only at equal N. Features and classes come from the classifier in "
+            "`ddpm/assets/classifier.safetensors`.\n")
 
 
 def time_and_hardware(facts: dict) -> str:

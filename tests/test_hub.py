@@ -82,7 +82,7 @@ def test_model_card_reports_training_and_metrics(tmp_path):
                     "memorised": 0.001}}}))
     card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
     assert card.startswith("---\n") and "python train.py --max-steps 7" in card
-    assert "| ddim-50 | 1000 | 1.000 | 2.00x | 9.70 |" in card and "1.5 min" in card
+    assert "| ddim-50 | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "1.5 min" in card
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
 
 
