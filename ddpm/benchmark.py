@@ -1,9 +1,10 @@
-"""Time the sampling targets on this machine: a 16-digit grid with 1000 DDPM steps and with 50 DDIM steps.
+"""Time the sampling targets on this machine: a 16-digit grid with 1000 DDPM steps and with 50 DDIM steps
+(eta 0, and eta 1, which draws fresh noise at each step).
 
     python -m ddpm.benchmark                 # medians of 3 runs each, interleaved, as a table
     python -m ddpm.benchmark --json --repeats 5
 
-Runs are interleaved (DDPM, DDIM, DDPM, ...) so both see the same machine load; report medians.
+Runs are interleaved (DDPM, DDIM, DDIM eta 1, DDPM, ...) so both see the same machine load; report medians.
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> di
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
-             f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps)}
+             f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps),
+             f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step
     times: dict[str, list[float]] = {k: [] for k in cases}
     with torch.inference_mode():
         for r in range(repeats):

@@ -102,7 +102,7 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
 
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
-             label: int | None, guidance: float, device: str = "cpu") -> tuple[np.ndarray, int]:
+             label: int | None, guidance: float, device: str = "cpu", eta: float = 0.0) -> tuple[np.ndarray, int]:
     """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding."""
     from .hub import ModelLoadError, load_pretrained
@@ -126,7 +126,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     sched = NoiseSchedule(cfg.timesteps, cfg.schedule)
     with torch.inference_mode():
         x = sample(model, sched, n, seed, batch_size=batch_size, sampler=sampler, steps=steps,
-                   label=label, guidance=guidance)
+                   label=label, guidance=guidance, eta=eta)
     return to_uint8_np(x), steps
 
 
@@ -141,8 +141,8 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def run_name(sampler: str, steps, label=None, guidance=1.0) -> str:
-    name = f"{sampler}-{steps}"
+def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0) -> str:
+    name = f"{sampler}-{steps}" + (f"-eta{eta:g}" if sampler == "ddim" and eta else "")
     if label is not None:
         name += f"-label{label}-w{guidance:g}"
     return name
@@ -172,6 +172,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help="DDIM steps [50]; DDPM always runs all T")
     p.add_argument("--label", type=int, default=None, help="digit 0-9 to condition on (default: unconditional)")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w [%(default)s]")
+    p.add_argument("--eta", type=float, default=None,
+                   help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
     p.add_argument("--seed", type=int, default=0, help="sampling seed; also picks the real floor images [%(default)s]")
     p.add_argument("--batch-size", type=int, default=250, help="samples per forward pass [%(default)s]")
     p.add_argument("--device", default="cpu",
@@ -188,6 +190,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
     if a.label is not None and not 0 <= a.label <= 9:
         p.error("--label must be a digit 0-9")
+    if a.eta is not None and not 0 <= a.eta <= 1:
+        p.error("--eta must be between 0 and 1")
+    if a.eta and a.sampler == "ddpm":
+        p.error("--eta is a DDIM setting; DDPM always adds its full noise")
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
     return a
@@ -221,24 +227,26 @@ def main(argv=None) -> int:
                 steps = _timesteps(a.weights)
             if a.label is None and "label" in facts:  # written by --save-samples for conditional runs
                 a.label, a.guidance = int(facts["label"]), float(facts.get("guidance", 1.0))
-            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance) if sampler
+            eta = a.eta if a.eta is not None else float(facts.get("eta", 0.0))
+            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta) if sampler
                                   else Path(a.from_samples).stem)
         else:
             from .hub import DEFAULT_WEIGHTS
 
-            sampler = a.sampler or "ddpm"
+            sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
-                                      a.batch_size, a.label, a.guidance, a.device)
-            name = a.run_name or run_name(sampler, steps, a.label, a.guidance)
+                                      a.batch_size, a.label, a.guidance, a.device, eta)
+            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
-                cond = {} if a.label is None else {"label": a.label, "guidance": a.guidance}
+                cond = ({} if a.label is None else {"label": a.label, "guidance": a.guidance}) | \
+                    ({"eta": eta} if sampler == "ddim" else {})
                 np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps, **cond)
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier)
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    result.update(run=name, sampler=sampler, steps=steps, label=a.label,
+    result.update(run=name, sampler=sampler, steps=steps, eta=eta if sampler == "ddim" else None, label=a.label,
                   guidance=a.guidance if a.label is not None else None, seed=a.seed,
                   seconds=round(time.perf_counter() - start, 1), command=command)
     if a.out:

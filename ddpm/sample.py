@@ -63,6 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--label must be a digit 0-9")
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error("--out must end in .png or .npz")
+    if not 0 <= a.eta <= 1:
+        p.error("--eta must be between 0 and 1")
     if a.steps < 1 or a.batch_size < 1:
         p.error("--steps and --batch-size must be positive")
     return a
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
-        np.savez_compressed(out, samples=images, seed=a.seed, sampler=a.sampler, steps=a.steps)
+        np.savez_compressed(out, samples=images, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta)
     else:
         grid(images, scale=2).save(out)
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")

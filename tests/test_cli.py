@@ -47,13 +47,14 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "2", "--repeats", "2", "--ddim-steps", "3",
                            "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert set(res["seconds"]) == {"ddpm-20", "ddim-3"} and len(res["seconds"]["ddim-3"]["all"]) == 2
+    assert set(res["seconds"]) == {"ddpm-20", "ddim-3", "ddim-3-eta1"} and len(res["seconds"]["ddim-3"]["all"]) == 2
     assert res["forward_ms"] > 0 and res["forward_ms_nchw"] > 0 and res["mflop_per_image"] > 0
 
 
 @pytest.mark.parametrize("args,message", [
     (["--n", "0"], "--n must be"), (["--label", "12"], "--label must be"), (["--out", "x.jpg"], ".png or .npz"),
-    (["--weights", "/nonexistent/folder"], "not a model folder")])
+    (["--weights", "/nonexistent/folder"], "not a model folder"),
+    (["--eta", "2"], "--eta must be")])
 def test_sample_cli_rejects_bad_input(args, message):
     r = run("-m", "ddpm.sample", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
@@ -111,3 +112,15 @@ def test_evaluate_names_a_device_this_machine_lacks(tmp_path, capsys):
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--device", "tpu9"]) == 2
     assert "unknown device 'tpu9'" in capsys.readouterr().err
+
+
+def test_evaluate_draws_ddim_with_eta(tmp_path):
+    from ddpm import evaluate
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    draw = lambda eta: evaluate.generate(str(tmp_path / "m"), 3, "ddim", 4, 0, 3, None, 1.0, "cpu", eta)[0]
+    assert (draw(0.0) == draw(0.0)).all() and (draw(1.0) != draw(0.0)).any()  # eta > 0 adds fresh noise each step
+    assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
+    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"]):
+        with pytest.raises(SystemExit):
+            evaluate.parse_args(bad)
