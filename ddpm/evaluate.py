@@ -192,8 +192,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--label must be a digit 0-9")
     if a.eta is not None and not 0 <= a.eta <= 1:
         p.error("--eta must be between 0 and 1")
-    if a.eta and a.sampler == "ddpm":
-        p.error("--eta is a DDIM setting; DDPM always adds its full noise")
+    if a.eta and a.sampler != "ddim" and not a.from_samples:
+        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
     return a

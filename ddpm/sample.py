@@ -65,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--out must end in .png or .npz")
     if not 0 <= a.eta <= 1:
         p.error("--eta must be between 0 and 1")
+    if a.eta and a.sampler != "ddim":
+        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
     if a.steps < 1 or a.batch_size < 1:
         p.error("--steps and --batch-size must be positive")
     return a

@@ -54,7 +54,7 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
 @pytest.mark.parametrize("args,message", [
     (["--n", "0"], "--n must be"), (["--label", "12"], "--label must be"), (["--out", "x.jpg"], ".png or .npz"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
-    (["--eta", "2"], "--eta must be")])
+    (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting")])
 def test_sample_cli_rejects_bad_input(args, message):
     r = run("-m", "ddpm.sample", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
@@ -121,6 +121,6 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     draw = lambda eta: evaluate.generate(str(tmp_path / "m"), 3, "ddim", 4, 0, 3, None, 1.0, "cpu", eta)[0]
     assert (draw(0.0) == draw(0.0)).all() and (draw(1.0) != draw(0.0)).any()  # eta > 0 adds fresh noise each step
     assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
-    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"]):
+    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"]):  # the default is ddpm
         with pytest.raises(SystemExit):
             evaluate.parse_args(bad)
