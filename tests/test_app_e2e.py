@@ -105,6 +105,8 @@ def test_sample_is_seeded_and_downloadable(client):
     assert np.array_equal(pixels(png), pixels(png2)) and np.array_equal(pixels(grid), pixels(grid2))
     _, png3, _, _ = client.predict(6, False, 4, "ddim", 10, "7", 2.0, api_name="/sample")
     assert not np.array_equal(pixels(png), pixels(png3))
+    _, png4, status4, _ = client.predict(*args, 1.0, api_name="/sample")  # DDIM eta 1
+    assert "eta 1" in status4 and not np.array_equal(pixels(png), pixels(png4))
     *_, seed_r = client.predict(5, True, 1, "ddpm", 1, "any", 1.0, api_name="/sample")
     assert isinstance(seed_r, int | float)  # a fresh seed, reported back
 

@@ -139,6 +139,18 @@ def test_check_settings_limits():
             settings(T, **bad)
 
 
+def test_ddim_eta_adds_seeded_noise(model, sched):
+    assert settings(sched.T, sampler="ddpm", eta=1.0).eta == 0.0  # DDPM always adds its full noise
+    for bad in (dict(eta=-0.1), dict(eta=1.5), dict(eta="x")):
+        with pytest.raises(InputError, match="DDIM eta"):
+            settings(sched.T, **bad)
+    last = lambda s: list(generate.generate(model, sched, s))[-1]
+    s0, s1 = settings(sched.T, seed=4), settings(sched.T, seed=4, eta=1.0)
+    assert "eta 1" in last(s1).text and "eta" not in last(s0).text
+    assert not torch.equal(last(s0).samples, last(s1).samples)
+    assert torch.equal(last(s1).samples, last(s1).samples)  # still the same digits for the same seed
+
+
 def test_resolve_seed():
     assert generate.resolve_seed(7, False) == 7
     seeds = {generate.resolve_seed(7, True) for _ in range(5)}

@@ -30,9 +30,15 @@ class Settings:
     steps: int
     label: int | None  # None = the null class (unconditional)
     guidance: float  # classifier-free guidance scale w (used only with a label)
+    eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step as in DDPM (Song et al. Eq. 16)
+
+    def sampler_kwargs(self) -> dict:
+        """What samplers.sample_loop takes from these settings."""
+        return dict(sampler=self.sampler, steps=self.steps, label=self.label, guidance=self.guidance, eta=self.eta)
 
     def describe(self) -> str:
         how = f"DDPM, {self.steps} steps" if self.sampler == "ddpm" else f"DDIM, {self.steps} steps"
+        how += f", eta {self.eta:g}" if self.eta else ""
         what = "any digit" if self.label is None else f"digit {self.label}, guidance w = {self.guidance:g}"
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
 
@@ -42,9 +48,10 @@ def resolve_seed(seed, randomise: bool) -> int:
     return secrets.randbelow(2**31) if randomise else check_seed(seed)
 
 
-def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS) -> Settings:
+def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0) -> Settings:
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
+    eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
     return Settings(
         seed=check_int("seed", seed, 0, MAX_SEED),
         n=check_int("number of digits", n, 1, max_n),
@@ -52,6 +59,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         steps=steps,
         label=parse_label(label),
         guidance=check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE),
+        eta=eta,
     )
 
 
@@ -73,8 +81,7 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES) -
     every = max(1, math.ceil(s.steps / updates))
     start = time.perf_counter()
     last = None
-    for last in sample_loop(model, sched, s.n, s.seed, sampler=s.sampler, steps=s.steps,
-                            label=s.label, guidance=s.guidance):
+    for last in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
         if (last.index + 1) % every == 0 and last.index + 1 < last.num_steps:
             elapsed = time.perf_counter() - start
             yield Frame(grid_image(last.x_prev),

@@ -36,7 +36,7 @@ def denoise_from(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Sett
     """Run the reverse chain from x_t at paper t (code index t - 1) down to x_0."""
     last = None
     for last in sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=min(s.steps, t),
-                            x_start=x_t, t_start=t - 1):
+                            eta=s.eta, x_start=x_t, t_start=t - 1):
         pass
     return last.x_prev.clamp(-1, 1)
 

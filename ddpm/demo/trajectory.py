@@ -52,8 +52,7 @@ def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, ma
     k = keep_every(s.steps, max_frames)
     ts, xs, x0s, epss, first_x0, all_t = [], [], [], [], [], []
     step = None
-    for step in sample_loop(model, sched, s.n, s.seed, sampler=s.sampler, steps=s.steps,
-                            label=s.label, guidance=s.guidance):
+    for step in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
         first_x0.append(step.x0_hat[:1])
         all_t.append(step.t + 1)
         if step.index % k == 0 or step.index == step.num_steps - 1:
