@@ -160,13 +160,13 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
     sampler = gr.Radio(SAMPLER_CHOICES, value="ddim", label="sampler")
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(50, T), step=1, label="DDIM steps", info="used by DDIM only")
-    label_ = gr.Dropdown(CLASS_CHOICES, value="any", label="digit class")
-    guidance = gr.Slider(0, MAX_GUIDANCE, value=3.0, step=0.5, label="guidance scale w",
-                         info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM adds (Song et al. Eq. 16), "
                          "which gives this small model better digits in 50 steps; used by DDIM only")
-    return [seed, randomise, n, sampler, steps, label_, guidance, eta]
+    label_ = gr.Dropdown(CLASS_CHOICES, value="any", label="digit class")
+    guidance = gr.Slider(0, MAX_GUIDANCE, value=3.0, step=0.5, label="guidance scale w",
+                         info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
+    return [seed, randomise, n, sampler, steps, label_, guidance, eta]  # eta last: older API calls still fit
 
 
 def build(d: dict) -> gr.Blocks:
