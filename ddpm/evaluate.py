@@ -239,9 +239,9 @@ def main(argv=None) -> int:
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
-                cond = ({} if a.label is None else {"label": a.label, "guidance": a.guidance}) | \
-                    ({"eta": eta} if sampler == "ddim" else {})
-                np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps, **cond)
+                facts = ({} if a.label is None else {"label": a.label, "guidance": a.guidance}) | \
+                    ({"eta": eta} if sampler == "ddim" else {})  # read back by --from-samples
+                np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps, **facts)
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier)
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
