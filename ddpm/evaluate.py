@@ -116,7 +116,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     except ValueError as e:
         raise EvalError(str(e)) from None
     try:
-        model = load_pretrained(weights).to(device)
+        model = load_pretrained(weights, device)
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
     cfg = model.config

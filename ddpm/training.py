@@ -27,23 +27,24 @@ from .unet import UNet, count_parameters
 CKPT_NAME = "checkpoint.safetensors"
 
 
+def _available() -> dict[str, bool]:
+    """Which device types this machine has, in the order "auto" prefers them."""
+    mps = getattr(torch.backends, "mps", None)
+    return {"cuda": torch.cuda.is_available(), "mps": bool(mps and mps.is_available()), "cpu": True}
+
+
 def pick_device(name: str = "auto") -> torch.device:
     """auto = cuda, then mps, then cpu. A device this machine lacks is a ValueError that says so."""
-    if name != "auto":
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from None
-        present = {"cpu": True, "cuda": torch.cuda.is_available(),
-                   "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())}
-        if not present.get(device.type, False):
-            raise ValueError(f"device {name!r} is not available on this machine: use auto or cpu")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    available = _available()
+    if name == "auto":
+        return torch.device(next(kind for kind, ok in available.items() if ok))
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from None
+    if not available.get(device.type, False):
+        raise ValueError(f"device {name!r} is not available on this machine: use auto or cpu")
+    return device
 
 
 def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0):
