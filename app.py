@@ -163,7 +163,9 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM adds (Song et al. Eq. 16), "
                          "which gives this small model better digits in 50 steps; used by DDIM only")
-    label_ = gr.Dropdown(CLASS_CHOICES, value="any", label="digit class")
+    label_ = gr.Dropdown(CLASS_CHOICES, value="any", label="digit class",
+                         info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
+                              "from (seed, k), then drawn with that class, which gives this model sharper digits")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=3.0, step=0.5, label="guidance scale w",
                          info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
     return [seed, randomise, n, sampler, steps, label_, guidance, eta]  # eta last: older API calls still fit

@@ -5,6 +5,7 @@ score, class shares and a memorisation check.
     python -m ddpm.evaluate --weights weights --n 1000 --sampler ddim --steps 50 --out weights/eval.json
     python -m ddpm.sample --n 1000 --sampler ddpm --out ddpm1000.npz
     python -m ddpm.evaluate --from-samples ddpm1000.npz --json
+    python -m ddpm.evaluate --label random --out weights/eval.json   # class-conditional, as ADM/EDM/DiT score it
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .data import DataError, load_dataset, to_model_range
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
+from .samplers import label_arg
 
 
 class EvalError(RuntimeError):
@@ -102,7 +104,7 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
 
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
-             label: int | None, guidance: float, device: str = "cpu", eta: float = 0.0) -> tuple[np.ndarray, int]:
+             label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0) -> tuple[np.ndarray, int]:
     """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding."""
     from .hub import ModelLoadError, load_pretrained
@@ -170,7 +172,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n", type=int, default=None, help="samples to draw and score [1000; with --from-samples: all]")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default=None, help="[ddpm, or what the .npz says]")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps [50]; DDPM always runs all T")
-    p.add_argument("--label", type=int, default=None, help="digit 0-9 to condition on (default: unconditional)")
+    p.add_argument("--label", type=label_arg, default=None,
+                   help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w [%(default)s]")
     p.add_argument("--eta", type=float, default=None,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
@@ -188,8 +191,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if (a.n is not None and a.n < 2) or a.batch_size < 1 or (a.steps is not None and a.steps < 1):
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
-    if a.label is not None and not 0 <= a.label <= 9:
-        p.error("--label must be a digit 0-9")
     if a.eta is not None and not 0 <= a.eta <= 1:
         p.error("--eta must be between 0 and 1")
     if a.eta and a.sampler != "ddim" and not a.from_samples:
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
             if sampler == "ddpm" and a.steps is None:  # ddpm runs every T; an .npz's "steps" may be a DDIM default
                 steps = _timesteps(a.weights)
             if a.label is None and "label" in facts:  # written by --save-samples for conditional runs
-                a.label, a.guidance = int(facts["label"]), float(facts.get("guidance", 1.0))
+                a.label, a.guidance = label_arg(str(facts["label"])), float(facts.get("guidance", 1.0))
             eta = a.eta if a.eta is not None else float(facts.get("eta", 0.0))
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta) if sampler
                                   else Path(a.from_samples).stem)

@@ -6,6 +6,7 @@ torch.Generator per sample, seeded from (seed, k): sample k depends only on (see
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -16,6 +17,7 @@ from .schedule import NoiseSchedule
 
 SAMPLERS = ("ddpm", "ddim")
 VARIANCES = ("beta", "beta_tilde")
+RANDOM = "random"  # label="random": each sample's digit drawn uniformly from (seed, k)
 
 
 @dataclass
@@ -37,6 +39,24 @@ def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator
         g.manual_seed(int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0]))
         gens.append(g)
     return gens
+
+
+def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.Tensor:
+    """(n,) long: label k uniform over the classes, from (seed, k) alone, on a stream apart from the noise.
+
+    Sampling y ~ U{0..9} then x ~ p(x | y) is how class-conditional models are scored (ADM, EDM, DiT).
+    """
+    return torch.tensor([int(np.random.default_rng([int(seed), k, 1]).integers(num_classes))
+                         for k in range(first, first + n)], dtype=torch.long)
+
+
+def label_arg(value: str) -> int | str:
+    """argparse type of --label: a digit 0-9, or "random" for one uniform digit per sample."""
+    if value.strip().lower() == RANDOM:
+        return RANDOM
+    if value.strip().isdigit() and 0 <= int(value) <= 9:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
 
 
 def randn_like_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
@@ -87,8 +107,9 @@ def ddim_timesteps(T: int, steps: int) -> list[int]:
 # ---------------------------------------------------------------- the model call, with guidance
 
 @torch.no_grad()
-def guided_eps(model, x_t, t: int, label: int | None, guidance: float = 1.0) -> torch.Tensor:
-    """eps_hat for a batch at one timestep. label None -> the null class (unconditional).
+def guided_eps(model, x_t, t: int, label, guidance: float = 1.0) -> torch.Tensor:
+    """eps_hat for a batch at one timestep. label: None -> the null class (unconditional), an int for
+    the whole batch, or a (B,) long tensor of one label per sample.
 
     Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
     w = 1 is plain conditional, w = 0 is unconditional.
@@ -99,7 +120,10 @@ def guided_eps(model, x_t, t: int, label: int | None, guidance: float = 1.0) -> 
     if label is None or null == 0 or guidance == 0:
         y = torch.full((b,), null, dtype=torch.long, device=x_t.device) if null else None
         return model(x_t, tt, y)
-    y = torch.full((b,), int(label), dtype=torch.long, device=x_t.device)
+    if torch.is_tensor(label):
+        y = label.to(x_t.device)
+    else:
+        y = torch.full((b,), int(label), dtype=torch.long, device=x_t.device)
     if guidance == 1:
         return model(x_t, tt, y)
     both = model(torch.cat([x_t, x_t]), torch.cat([tt, tt]), torch.cat([torch.full_like(y, null), y]))
@@ -116,7 +140,7 @@ def sample_loop(
     seed: int,
     sampler: str = "ddpm",
     steps: int | None = None,
-    label: int | None = None,
+    label: int | str | None = None,
     guidance: float = 1.0,
     eta: float = 0.0,
     variance: str = "beta",
@@ -129,6 +153,7 @@ def sample_loop(
 
     Starts from x_T ~ N(0, I) drawn per sample from (seed, first_index + k), or from x_start at
     timestep t_start (to denoise a noised real image). steps: DDIM steps (DDPM always runs every t).
+    label: None (the null class), a digit, or "random" (digit k drawn from (seed, first_index + k)).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
@@ -138,6 +163,8 @@ def sample_loop(
     cfg = model.config
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
     gens = sample_generators(seed, n, first_index)
+    if label == RANDOM:
+        label = random_labels(seed, n, cfg.num_classes, first_index) if cfg.num_classes else None
     t_top = sched.T - 1 if t_start is None else int(t_start)
     if x_start is None:
         x = randn_like_per_sample(gens, shape, device)

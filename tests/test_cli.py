@@ -31,10 +31,11 @@ def test_help(cmd):
 def test_sample_cli_png_and_npz(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "6", "--sampler", "ddim", "--steps", "3",
-            "--label", "4", "--guidance", "2", "--out", str(tmp_path / "s.npz"))
+            "--label", "random", "--guidance", "2", "--out", str(tmp_path / "s.npz"))
     assert r.returncode == 0, r.stderr
     with np.load(tmp_path / "s.npz") as f:
         assert f["samples"].shape == (6, 28, 28) and f["samples"].dtype == np.uint8
+        assert f["label"].item() == "random" and f["guidance"].item() == 2.0  # ddpm.evaluate --from-samples reads them
     r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
@@ -52,7 +53,7 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--n", "0"], "--n must be"), (["--label", "12"], "--label must be"), (["--out", "x.jpg"], ".png or .npz"),
+    (["--n", "0"], "--n must be"), (["--label", "12"], "--label: must be"), (["--out", "x.jpg"], ".png or .npz"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting")])
 def test_sample_cli_rejects_bad_input(args, message):
@@ -121,6 +122,8 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     draw = lambda eta: evaluate.generate(str(tmp_path / "m"), 3, "ddim", 4, 0, 3, None, 1.0, "cpu", eta)[0]
     assert (draw(0.0) == draw(0.0)).all() and (draw(1.0) != draw(0.0)).any()  # eta > 0 adds fresh noise each step
     assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
-    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"]):  # the default is ddpm
+    assert evaluate.run_name("ddpm", 1000, "random", 1.0) == "ddpm-1000-labelrandom-w1"
+    assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
+    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"]):  # the default is ddpm
         with pytest.raises(SystemExit):
             evaluate.parse_args(bad)

@@ -48,6 +48,7 @@ def test_check_float_and_labels():
         with pytest.raises(InputError):
             check_float("w", bad, 0, 10)
     assert parse_label("any") is None and parse_label(None) is None and parse_label("7") == 7
+    assert parse_label("random") == "random"
     with pytest.raises(InputError):
         parse_label("10")
 
@@ -175,6 +176,8 @@ def test_generate_ddim_with_guidance(model, sched):
     s = settings(sched.T, n=4, steps=4, label="3", guidance=2.0)
     frames = list(generate.generate(model, sched, s))
     assert frames[-1].done and frames[-1].image.width > 100 and "digit 3" in frames[-1].text
+    mixed = list(generate.generate(model, sched, settings(sched.T, n=4, steps=4, label="random", guidance=2.0)))[-1]
+    assert "a random digit each" in mixed.text and not torch.equal(mixed.samples, frames[-1].samples)
 
 
 # ---------------------------------------------------------------- tab 3: trajectory

@@ -18,7 +18,8 @@ def test_same_seed_is_bit_identical(model, sched, sampler):
     assert not torch.equal(a, c)
 
 
-@pytest.mark.parametrize("sampler,label,guidance", [("ddpm", None, 1.0), ("ddim", 3, 2.5), ("ddpm", 5, 1.0)])
+@pytest.mark.parametrize("sampler,label,guidance",
+                         [("ddpm", None, 1.0), ("ddim", 3, 2.5), ("ddpm", 5, 1.0), ("ddim", "random", 2.0)])
 def test_sample_k_depends_only_on_seed_and_k(model, sched, sampler, label, guidance):
     small = _run(model, sched, n=2, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0)
     big = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0)
@@ -38,6 +39,29 @@ def test_noise_of_sample_k_is_exactly_the_same_in_any_grid():
     b = randn_like_per_sample(sample_generators(5, 16), (1, 28, 28), "cpu")
     c = randn_like_per_sample(sample_generators(5, 12, first=4), (1, 28, 28), "cpu")
     assert torch.equal(a, b[:4]) and torch.equal(c, b[4:])
+
+
+def test_random_labels_depend_only_on_seed_and_k():
+    from ddpm.samplers import random_labels
+
+    big = random_labels(5, 1000, 10)
+    assert torch.equal(random_labels(5, 4, 10), big[:4]) and torch.equal(random_labels(5, 6, 10, first=4), big[4:10])
+    assert not torch.equal(random_labels(6, 1000, 10), big)
+    shares = torch.bincount(big, minlength=10) / 1000.0
+    assert shares.shape == (10,) and shares.min() > 0.06 and shares.max() < 0.14  # uniform: sd 0.0095
+
+
+def test_random_label_is_the_conditional_sampler_with_the_drawn_label(model, sched):
+    """label="random" = the class-conditional sampler, each sample with its own digit from (seed, k)."""
+    from ddpm.samplers import random_labels
+
+    mixed = _run(model, sched, n=4, seed=2, sampler="ddim", steps=3, label="random", guidance=2.0)
+    for k, y in enumerate(random_labels(2, 4, 10).tolist()):
+        alone = _run(model, sched, n=k + 1, seed=2, sampler="ddim", steps=3, label=y, guidance=2.0)[k]
+        assert torch.allclose(mixed[k], alone, atol=1e-4)
+    x = torch.randn(3, 1, 28, 28)
+    per_sample = guided_eps(model, x, 5, torch.tensor([1, 7, 1]), guidance=2.0)
+    assert torch.allclose(per_sample[1], guided_eps(model, x[1:2], 5, 7, guidance=2.0)[0], atol=1e-5)
 
 
 def test_ddpm_yields_every_step(model, sched):

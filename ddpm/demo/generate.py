@@ -19,7 +19,8 @@ from . import draw
 from .limits import MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float, check_int, check_seed, parse_label
 
 UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
-CLASS_CHOICES = ["any"] + [str(d) for d in range(10)]
+CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", "random")] + \
+    [(str(d), str(d)) for d in range(10)]  # (shown, value)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Settings:
     n: int
     sampler: str  # "ddpm" (every t) or "ddim" (`steps` of them)
     steps: int
-    label: int | None  # None = the null class (unconditional)
+    label: int | str | None  # None = the null class (unconditional); "random" = digit k drawn from (seed, k)
     guidance: float  # classifier-free guidance scale w (used only with a label)
     eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step as in DDPM (Song et al. Eq. 16)
 
@@ -39,7 +40,8 @@ class Settings:
     def describe(self) -> str:
         how = f"DDPM, {self.steps} steps" if self.sampler == "ddpm" else f"DDIM, {self.steps} steps"
         how += f", eta {self.eta:g}" if self.eta else ""
-        what = "any digit" if self.label is None else f"digit {self.label}, guidance w = {self.guidance:g}"
+        what = ("any digit" if self.label is None else
+                f"{'a random digit each' if self.label == 'random' else f'digit {self.label}'}, guidance w = {self.guidance:g}")
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
 
 

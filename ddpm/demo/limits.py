@@ -67,8 +67,11 @@ def check_seed(seed) -> int:
     return check_int("seed", seed, 0, MAX_SEED)
 
 
-def parse_label(label) -> int | None:
-    """'any' (or None / '') -> None (the null class); '0'..'9' or 0..9 -> int."""
+def parse_label(label) -> int | str | None:
+    """'any' (or None / '') -> None (the null class); 'random' -> 'random' (a uniform digit per sample);
+    '0'..'9' or 0..9 -> int."""
     if label is None or label == "" or str(label).lower() == "any":
         return None
-    return check_int("digit class", label, 0, 9)
+    if str(label).lower() == "random":
+        return "random"
+    return check_int("digit class ('any', 'random' or 0-9)", label, 0, 9)
