@@ -17,14 +17,21 @@ def metrics_table(ev: dict) -> str:
         rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {floor:.3f} | {r['fd_ratio']:.2f}x | "
                     f"{r['inception_score']:.2f} | "
                     f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
-                    f"{100 * r['memorised']:.2f}% |")
+                    f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
     if not rows:
         return "Not evaluated yet: run `python -m ddpm.evaluate --weights FOLDER --json`.\n"
-    return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
+    return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised "
+            "| read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
             "N grows, so compare FDs only at equal N. Features and classes come from the classifier in "
-            "`ddpm/assets/classifier.safetensors`.\n")
+            "`ddpm/assets/classifier.safetensors`. Rows named `label...` sample with a class: `labelrandom` draws "
+            "digit k uniformly from (seed, k), as class-conditional models are scored (ADM, EDM, DiT), and its "
+            "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
+            "the digit asked for. The other rows use the null class.\n")
+
+
+def _read_as_asked(r: dict) -> str:
+    return f"{100 * r['label_accuracy']:.1f}%" if r.get("label_accuracy") is not None else "-"
 
 
 def time_and_hardware(facts: dict) -> str:

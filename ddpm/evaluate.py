@@ -24,7 +24,7 @@ from .data import DataError, load_dataset, to_model_range
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
-from .samplers import label_arg
+from .samplers import RANDOM, label_arg, random_labels
 
 
 class EvalError(RuntimeError):
@@ -42,10 +42,12 @@ def _scores(clf, images_uint8: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 @torch.inference_mode()
 def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor_seed: int = 0,
-                     classifier: str | Path = CLASSIFIER_PATH, floor_draws: int = 5) -> dict:
+                     classifier: str | Path = CLASSIFIER_PATH, floor_draws: int = 5, labels=None) -> dict:
     """All metrics for uint8 samples (N, 28, 28). The floor is the mean FD of `floor_draws` sets of
     N random training digits (seeded by `n_floor_seed`), so FD's small-N bias is the same on both
-    sides of fd_ratio; its spread over the draws says how much N-sample noise to expect."""
+    sides of fd_ratio; its spread over the draws says how much N-sample noise to expect.
+    labels: the (N,) digits a conditional sampler was asked for, if any; adds the share of each asked
+    digit and label_accuracy, the share of samples the classifier reads as the digit asked for."""
     s = torch.as_tensor(np.asarray(samples_uint8))
     if s.dtype != torch.uint8 or s.ndim != 3 or tuple(s.shape[1:]) != (28, 28):
         raise EvalError(f"samples must be uint8 of shape (N, 28, 28), got {s.dtype} {tuple(s.shape)}")
@@ -82,7 +84,23 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
         "classifier_test_accuracy": round(float((p_test.argmax(1) == y_test.numpy()).mean()), 4),
         "n": n,
         "eval_seconds": round(time.perf_counter() - t0, 1),
-    }
+    } | ({} if labels is None else _label_scores(np.asarray(labels), p_samp))
+
+
+def _label_scores(labels: np.ndarray, probs: np.ndarray) -> dict:
+    if labels.shape != (len(probs),):
+        raise EvalError(f"need one label per sample, got {labels.shape} for {len(probs)} samples")
+    return {"asked_share": [round(float(c), 4) for c in np.bincount(labels, minlength=10) / len(labels)],
+            "label_accuracy": round(float((probs.argmax(1) == labels).mean()), 4)}
+
+
+def asked_labels(label, seed: int, n: int) -> np.ndarray | None:
+    """The digit each of n samples was asked for: None (the null class), all `label`, or drawn from (seed, k)."""
+    if label is None:
+        return None
+    if label == RANDOM:
+        return random_labels(seed, n, 10).numpy()
+    return np.full(n, int(label))
 
 
 def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
@@ -208,6 +226,9 @@ def _print_human(r: dict) -> None:
     print(f"  inception score   {r['inception_score']:.3f}   (real test digits: {r['real_inception_score']:.3f})")
     print("  class shares      " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["class_share"])))
     print(f"  memorised         {r['memorised']:.2%}   (real unseen digits: about 1% by construction)")
+    if "label_accuracy" in r:
+        print("  asked for         " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["asked_share"])))
+        print(f"  read as asked     {r['label_accuracy']:.2%}   (the classifier's reading of each sample vs its label)")
     print(f"  {r['seconds']:.1f} s in all, {r['eval_seconds']:.1f} s of it scoring")
 
 
@@ -243,7 +264,9 @@ def main(argv=None) -> int:
                 facts = ({} if a.label is None else {"label": a.label, "guidance": a.guidance}) | \
                     ({"eta": eta} if sampler == "ddim" else {})  # read back by --from-samples
                 np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps, **facts)
-        result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier)
+        seed = int(facts.get("seed", a.seed)) if a.from_samples else a.seed  # the seed that drew the labels
+        result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
+                                  labels=asked_labels(a.label, seed, len(samples)))
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -79,10 +79,13 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7, "train_minutes": 1.5, "device": "CPU"})
     (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "command": "python -m ddpm.evaluate", "runs": {
         "ddim-50": {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": [0.1] * 10,
-                    "memorised": 0.001}}}))
+                    "memorised": 0.001},
+        "ddim-50-labelrandom-w1": {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7,
+                                   "class_share": [0.1] * 10, "memorised": 0.001, "label_accuracy": 0.973}}}))
     card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
     assert card.startswith("---\n") and "python train.py --max-steps 7" in card
     assert "| ddim-50 | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "1.5 min" in card
+    assert card.count("| 0.10% | - |") == 1 and "| 0.10% | 97.3% |" in card  # only conditional rows have a reading
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
 
 

@@ -94,3 +94,16 @@ def test_shipped_classifier_reads_the_bundled_sample():
 def test_cli_help(module):
     r = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_conditional_runs_report_the_asked_digits_and_how_often_they_came():
+    from ddpm.evaluate import EvalError, _label_scores, asked_labels
+    from ddpm.samplers import random_labels
+
+    assert asked_labels(None, 0, 5) is None and asked_labels(3, 0, 4).tolist() == [3] * 4
+    assert asked_labels("random", 7, 6).tolist() == random_labels(7, 6, 10).tolist()
+    probs = np.eye(10)[[1, 1, 2, 3]]  # the classifier reads 1, 1, 2, 3
+    r = _label_scores(np.array([1, 1, 2, 9]), probs)
+    assert r["label_accuracy"] == 0.75 and r["asked_share"][1] == 0.5 and r["asked_share"][9] == 0.25
+    with pytest.raises(EvalError, match="one label per sample"):
+        _label_scores(np.array([1, 2]), probs)
