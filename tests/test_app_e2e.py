@@ -107,6 +107,10 @@ def test_sample_is_seeded_and_downloadable(client):
     assert not np.array_equal(pixels(png), pixels(png3))
     _, png4, status4, _ = client.predict(*args, 1.0, api_name="/sample")  # DDIM eta 1
     assert "eta 1" in status4 and not np.array_equal(pixels(png), pixels(png4))
+    *_, status5, _ = client.predict(5, False, 4, "ddim", 10, "random", 2.0, api_name="/sample")
+    assert "a random digit each" in status5  # the pixels: test_demo and test_samplers, on a model whose labels matter
+    with pytest.raises(AppError, match="eleven is not in the list of choices"):
+        client.predict(5, False, 4, "ddim", 10, "eleven", 2.0, api_name="/sample")
     *_, seed_r = client.predict(5, True, 1, "ddpm", 1, "any", 1.0, api_name="/sample")
     assert isinstance(seed_r, int | float)  # a fresh seed, reported back
 
