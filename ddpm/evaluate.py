@@ -261,9 +261,9 @@ def main(argv=None) -> int:
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
-                facts = ({} if a.label is None else {"label": a.label, "guidance": a.guidance}) | \
-                    ({"eta": eta} if sampler == "ddim" else {})  # read back by --from-samples
-                np.savez_compressed(a.save_samples, samples=samples, seed=a.seed, sampler=sampler, steps=steps, **facts)
+                from .sample import save_npz
+
+                save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance)
         seed = int(facts.get("seed", a.seed)) if a.from_samples else a.seed  # the seed that drew the labels
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
                                   labels=asked_labels(a.label, seed, len(samples)))

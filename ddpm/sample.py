@@ -34,6 +34,13 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
     return to_uint8_np(x)
 
 
+def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
+             label: int | str | None = None, guidance: float = 1.0) -> None:
+    """uint8 (N, 28, 28) under "samples", beside the facts `ddpm.evaluate --from-samples` reads back."""
+    cond = {} if label is None else {"label": label, "guidance": guidance}
+    np.savez_compressed(path, samples=images, seed=seed, sampler=sampler, steps=steps, eta=eta, **cond)
+
+
 def write_card_grid(folder: str | Path) -> Path:
     """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0)."""
     path = Path(folder) / "samples.png"
@@ -89,8 +96,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
-        facts = {} if a.label is None else {"label": a.label, "guidance": a.guidance}  # read back by ddpm.evaluate
-        np.savez_compressed(out, samples=images, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, **facts)
+        save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance)
     else:
         grid(images, scale=2).save(out)
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")

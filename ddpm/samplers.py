@@ -164,7 +164,7 @@ def sample_loop(
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
     gens = sample_generators(seed, n, first_index)
     if label == RANDOM:
-        label = random_labels(seed, n, cfg.num_classes, first_index) if cfg.num_classes else None
+        label = random_labels(seed, n, cfg.num_classes, first_index).to(device) if cfg.num_classes else None
     t_top = sched.T - 1 if t_start is None else int(t_start)
     if x_start is None:
         x = randn_like_per_sample(gens, shape, device)

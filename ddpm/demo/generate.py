@@ -13,13 +13,13 @@ from typing import Iterator
 import torch
 from PIL import Image
 
-from ..samplers import SAMPLERS, sample_loop
+from ..samplers import RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .limits import MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float, check_int, check_seed, parse_label
 
 UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
-CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", "random")] + \
+CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
     [(str(d), str(d)) for d in range(10)]  # (shown, value)
 
 
@@ -41,7 +41,7 @@ class Settings:
         how = f"DDPM, {self.steps} steps" if self.sampler == "ddpm" else f"DDIM, {self.steps} steps"
         how += f", eta {self.eta:g}" if self.eta else ""
         what = ("any digit" if self.label is None else
-                f"{'a random digit each' if self.label == 'random' else f'digit {self.label}'}, guidance w = {self.guidance:g}")
+                f"{'a random digit each' if self.label == RANDOM else f'digit {self.label}'}, guidance w = {self.guidance:g}")
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from ..samplers import RANDOM
+
 MAX_DIGITS = 64  # images per Generate run
 MAX_TRAJECTORY_DIGITS = 16  # images per trajectory (every frame of each is kept in memory)
 MAX_STEPS = 1000  # DDIM steps
@@ -72,6 +74,6 @@ def parse_label(label) -> int | str | None:
     '0'..'9' or 0..9 -> int."""
     if label is None or label == "" or str(label).lower() == "any":
         return None
-    if str(label).lower() == "random":
-        return "random"
+    if str(label).lower() == RANDOM:
+        return RANDOM
     return check_int("digit class ('any', 'random' or 0-9)", label, 0, 9)
