@@ -40,9 +40,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     a = p.add_argument_group("model and schedule")
     a.add_argument("--schedule", choices=["linear", "cosine"], default=m.schedule, help="noise schedule [%(default)s]")
     a.add_argument("--timesteps", type=int, default=m.timesteps, help="diffusion steps T [%(default)s]")
-    a.add_argument("--base-channels", type=int, default=m.base_channels, help="U-Net width at 28x28 [%(default)s]")
+    a.add_argument("--base-channels", type=int, default=m.base_channels, help="U-Net width of the first level [%(default)s]")
     a.add_argument("--channel-mult", default=",".join(map(str, m.channel_mult)),
-                   help="width multipliers at 28, 14, 7 pixels [%(default)s]")
+                   help="width multipliers, one per level (28, 14, 7 pixels; 14, 7, 4 with --patch-size 2) [%(default)s]")
+    a.add_argument("--attention-res", default=",".join(map(str, m.attention_resolutions)),
+                   help="feature-map sizes that get self-attention [%(default)s]")
+    a.add_argument("--patch-size", type=int, choices=[1, 2], default=m.patch_size,
+                   help="2: fold each 2x2 pixel patch into 4 channels, so the U-Net starts at 14x14 [%(default)s]")
     a.add_argument("--dropout", type=float, default=m.dropout, help="dropout in residual blocks [%(default)s]")
     a.add_argument("--unconditional", action="store_true", help="no class labels (no guidance)")
     a = p.add_argument_group("Hugging Face Hub")
@@ -54,10 +58,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--max-steps must be at least 1, not {args.max_steps}")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
-    try:
-        args.channel_mult = tuple(int(c) for c in args.channel_mult.split(","))
-    except ValueError:
-        p.error(f"--channel-mult must be integers separated by commas, not {args.channel_mult!r}")
+    for flag in ("channel_mult", "attention_res"):
+        try:
+            setattr(args, flag, tuple(int(c) for c in getattr(args, flag).split(",") if c.strip()))
+        except ValueError:
+            p.error(f"--{flag.replace('_', '-')} must be integers separated by commas, not {getattr(args, flag)!r}")
     try:
         args.config = train_config(args)
     except ConfigError as e:  # the config's own checks, named by flag
@@ -67,7 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
     model = ModelConfig(schedule=args.schedule, timesteps=args.timesteps, base_channels=args.base_channels,
-                        channel_mult=args.channel_mult, dropout=args.dropout,
+                        channel_mult=args.channel_mult, attention_resolutions=args.attention_res,
+                        patch_size=args.patch_size, dropout=args.dropout,
                         num_classes=0 if args.unconditional else 10)
     return TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
                        batch_size=args.batch_size, lr=args.lr,

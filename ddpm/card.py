@@ -117,8 +117,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
     model = load_pretrained("{folder.name}")
     x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps=50)
 
-Architecture: {cfg.base_channels} channels x {list(cfg.channel_mult)} at 28/14/7 pixels, {cfg.num_res_blocks} residual
-block(s) per level, self-attention at {list(cfg.attention_resolutions)} pixels and in the middle, dropout {cfg.dropout}.
+Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 """
     (folder / CARD_NAME).write_text(text)
     return folder / CARD_NAME

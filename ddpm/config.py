@@ -21,9 +21,29 @@ class ModelConfig:
     attention_resolutions: tuple[int, ...] = (7,)  # feature-map sizes that get self-attention
     dropout: float = 0.0  # short CPU runs of a 0.5M model do not overfit MNIST
     groups: int = 8  # GroupNorm groups
+    patch_size: int = 1  # 2: pixel-unshuffle 28x28x1 to 14x14x4 first (lossless), so no level runs at 28x28
     # diffusion
     timesteps: int = 1000
     schedule: str = "linear"  # "linear" (Ho et al. 2020) or "cosine" (Nichol & Dhariwal 2021)
+
+    def __post_init__(self):
+        if self.patch_size < 1 or self.image_size % self.patch_size:
+            raise ValueError(f"patch_size must be a divisor of image_size {self.image_size}, not {self.patch_size!r}")
+
+    def level_sizes(self) -> list[int]:
+        """Feature-map size of each U-Net level, e.g. [28, 14, 7], or [14, 7, 4] with 2x2 patches."""
+        sizes = [self.image_size // self.patch_size]
+        for _ in self.channel_mult[1:]:
+            sizes.append((sizes[-1] + 1) // 2)
+        return sizes
+
+    def describe(self) -> str:
+        """One line on the U-Net's shape, for the model card and the app's About tab."""
+        patches = (f" ({self.patch_size}x{self.patch_size} pixel patches folded into channels first)"
+                   if self.patch_size > 1 else "")
+        return (f"{self.base_channels} channels x {list(self.channel_mult)} at "
+                f"{'/'.join(map(str, self.level_sizes()))} pixels{patches}, {self.num_res_blocks} residual "
+                f"block(s) per level, self-attention at {list(self.attention_resolutions)} pixels and in the middle")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

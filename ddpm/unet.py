@@ -4,6 +4,11 @@ Layout in the style of Ho et al. 2020 (App. B) and improved-diffusion, scaled fo
 sinusoidal time embedding fed to every residual block, GroupNorm + SiLU, dropout,
 self-attention at the lowest resolution, skip connections between the halves, and a
 zero-initialised output conv so training starts from eps_hat = 0.
+
+With patch_size = 2 the 28x28x1 image is first folded into 14x14x4 (pixel_unshuffle, lossless) and
+unfolded at the end, as U-ViT and "simple diffusion" shrink the input. No level then runs at 28x28,
+where a 2-core CPU spends most of its time on GroupNorm and SiLU rather than on convolutions, so
+the same milliseconds buy a wider, deeper network.
 """
 from __future__ import annotations
 
@@ -84,9 +89,10 @@ class UNet(nn.Module):
         def attn(c, res):
             return SelfAttention(c, cfg.groups) if res in cfg.attention_resolutions else nn.Identity()
 
-        self.conv_in = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
+        p = cfg.patch_size  # each p x p patch of pixels becomes p*p channels of one pixel
+        self.conv_in = nn.Conv2d(cfg.in_channels * p * p, ch[0], 3, padding=1)
         self.down, self.down_attn, self.downsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
-        res, c_prev = cfg.image_size, ch[0]
+        res, c_prev = cfg.image_size // p, ch[0]
         for i, c in enumerate(ch):
             self.down.append(nn.ModuleList([block(c_prev if j == 0 else c, c) for j in range(cfg.num_res_blocks)]))
             self.down_attn.append(attn(c, res))
@@ -104,7 +110,7 @@ class UNet(nn.Module):
             c_prev = c if i == 0 else ch[i - 1]
             res = res if i == 0 else res * 2
         self.norm_out = nn.GroupNorm(cfg.groups, c_prev)
-        self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels, 3, padding=1))
+        self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels * p * p, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels, num_classes = null. -> eps_hat (B, C, H, W)."""
@@ -113,7 +119,7 @@ class UNet(nn.Module):
             if y is None:
                 y = torch.full_like(t, self.config.num_classes)
             emb = emb + self.class_emb(y)
-        h = self.conv_in(x_t)
+        h = self.conv_in(F.pixel_unshuffle(x_t, self.config.patch_size))  # (B, C p^2, H/p, W/p)
         skips = []
         for blocks, at, down in zip(self.down, self.down_attn, self.downsample):
             for b in blocks:
@@ -131,7 +137,7 @@ class UNet(nn.Module):
             if not isinstance(up, nn.Identity):
                 size = skips[-1].shape[-2:]  # 7 -> 14 -> 28 (odd sizes handled)
                 h = up(F.interpolate(h, size=size, mode="nearest"))
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(h))), self.config.patch_size)
 
 
 def count_parameters(model: nn.Module) -> int:

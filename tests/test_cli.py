@@ -87,6 +87,19 @@ def test_train_cli_bad_flags():
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_train_cli_shapes_the_network():
+    import train
+
+    cfg = train.parse_args(["--patch-size", "2", "--base-channels", "32", "--channel-mult", "1,2,4",
+                            "--attention-res", "7,4"]).config.model
+    assert (cfg.patch_size, cfg.base_channels, cfg.channel_mult, cfg.attention_resolutions) == (2, 32, (1, 2, 4), (7, 4))
+    assert train.parse_args(["--attention-res", ""]).config.model.attention_resolutions == ()
+    for flag, value, message in [("--attention-res", "7x", "--attention-res must be integers"),
+                                 ("--patch-size", "3", "invalid choice")]:
+        r = run("train.py", flag, value)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
+
+
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     """`kill` writes the checkpoint and the EMA model before exiting, so nothing is lost."""

@@ -75,9 +75,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 ## The model
 
 - **Weights:** `{source}`
-- **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of width {cfg.base_channels} x
-  {list(cfg.channel_mult)}, {cfg.num_res_blocks} residual block(s) per level, self-attention at
-  {list(cfg.attention_resolutions)} pixels and in the middle.
+- **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of {cfg.describe()}.
 - **Schedule:** {cfg.schedule}, T = {cfg.timesteps}.
 - **Conditioning:** {guidance}.
 
