@@ -289,7 +289,7 @@ def _stop_on_sigterm():
 
 @torch.no_grad()
 def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
-    """A 4x4 grid after each epoch: 50 DDIM steps, one row of unconditional samples, then labels 0..9."""
+    """A 4x4 grid of unconditional (null-class) samples after each epoch: 50 DDIM steps, the same seed each time."""
     (out / "samples").mkdir(exist_ok=True)
     x = sample(model, sched, 16, seed, sampler="ddim", steps=50)
     tensor_grid(x, cols=4, scale=2).save(out / "samples" / f"epoch_{epoch:03d}.png")
