@@ -60,7 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
     for flag in ("channel_mult", "attention_res"):
         try:
-            setattr(args, flag, tuple(int(c) for c in getattr(args, flag).split(",") if c.strip()))
+            value = getattr(args, flag)  # --attention-res "" means none; --channel-mult needs at least one level
+            setattr(args, flag, tuple(int(c) for c in value.split(",")) if value.strip() or flag == "channel_mult" else ())
         except ValueError:
             p.error(f"--{flag.replace('_', '-')} must be integers separated by commas, not {getattr(args, flag)!r}")
     try:

@@ -119,7 +119,8 @@ class UNet(nn.Module):
             if y is None:
                 y = torch.full_like(t, self.config.num_classes)
             emb = emb + self.class_emb(y)
-        h = self.conv_in(F.pixel_unshuffle(x_t, self.config.patch_size))  # (B, C p^2, H/p, W/p)
+        p = self.config.patch_size
+        h = self.conv_in(F.pixel_unshuffle(x_t, p) if p > 1 else x_t)  # (B, C p^2, H/p, W/p)
         skips = []
         for blocks, at, down in zip(self.down, self.down_attn, self.downsample):
             for b in blocks:
@@ -137,7 +138,8 @@ class UNet(nn.Module):
             if not isinstance(up, nn.Identity):
                 size = skips[-1].shape[-2:]  # 7 -> 14 -> 28 (odd sizes handled)
                 h = up(F.interpolate(h, size=size, mode="nearest"))
-        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(h))), self.config.patch_size)
+        eps_hat = self.conv_out(F.silu(self.norm_out(h)))
+        return F.pixel_shuffle(eps_hat, p) if p > 1 else eps_hat
 
 
 def count_parameters(model: nn.Module) -> int:
