@@ -20,8 +20,8 @@ from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
 from ddpm.demo.generate import CLASS_CHOICES, check_settings, generate, resolve_seed  # noqa: E402
-from ddpm.demo.limits import (MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS, MAX_TRAJECTORY_DIGITS, InputError,  # noqa: E402
-                              MissingInput)
+from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
+                              MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
@@ -86,18 +86,19 @@ def forward(source, index, upload, sketch, kind, t, seed):
     return v.x0, v.x_t, v.x_t_chain, v.strip, v.scales, v.log_snr, v.text
 
 
-def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0):
+def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     seed = resolve_seed(seed, randomise)
-    settings = check_settings(seed, n, sampler, steps, label, guidance, T, eta=eta)
-    for frame in generate(RT.model, RT.sched, settings):
+    settings = check_settings(seed, n, sampler, steps, label, guidance, T, eta=eta, autoguidance=autoguidance)
+    for frame in generate(RT.sampling_model(settings.autoguidance), RT.sched, settings):
         png = str(save_png(frame.image, f"ddpm-samples-seed{seed}")) if frame.done else None
         yield frame.image, png, frame.text, seed
 
 
-def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0):
+def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     seed = resolve_seed(seed, randomise)
-    settings = check_settings(seed, n, sampler, steps, label, guidance, T, max_n=MAX_TRAJECTORY_DIGITS, eta=eta)
-    traj = run_trajectory(RT.model, RT.sched, settings, RT.classifier)
+    settings = check_settings(seed, n, sampler, steps, label, guidance, T, max_n=MAX_TRAJECTORY_DIGITS, eta=eta,
+                              autoguidance=autoguidance)
+    traj = run_trajectory(RT.sampling_model(settings.autoguidance), RT.sched, settings, RT.classifier)
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{seed}", ".gif"))
     last = traj.frames - 1
     return (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_plot(traj),
@@ -153,7 +154,8 @@ def digit_input(tab: str):
 
 
 def sampler_controls(tab: str, n_max: int, n_default: int):
-    """Seed, number of digits, sampler, steps, class, guidance and eta: shared by Generate and the animation."""
+    """Seed, number of digits, sampler, steps, class, guidance, eta and autoguidance: shared by Generate and the
+    animation."""
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
@@ -168,7 +170,12 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=3.0, step=0.5, label="guidance scale w",
                          info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
-    return [seed, randomise, n, sampler, steps, label_, guidance, eta]  # eta last: older API calls still fit
+    auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
+                     interactive=RT.guide is not None,
+                     info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps t <= 0.6 T "
+                          "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, about 40% more time"
+                     if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
+    return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto]  # new inputs last: older API calls fit
 
 
 def build(d: dict) -> gr.Blocks:

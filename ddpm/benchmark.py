@@ -3,6 +3,7 @@
 
     python -m ddpm.benchmark                 # medians of 3 runs each, interleaved, as a table
     python -m ddpm.benchmark --json --repeats 5
+    python -m ddpm.benchmark --autoguidance 1.5   # also each grid guided by the small weights/guide/
 
 Runs are interleaved (DDPM, DDIM, DDIM eta 1, DDPM, ...) so both see the same machine load; report medians.
 """
@@ -19,6 +20,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .samplers import sample
 from .schedule import NoiseSchedule
@@ -47,18 +49,24 @@ def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, f
             statistics.median(times["nchw"]) * 1e3)
 
 
-def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50) -> dict:
+def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50, autoguidance: float = 1.0,
+        autoguidance_tmax: int | None = None) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
              f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps),
              f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step
+    models = {name: model for name in cases}
+    if autoguidance != 1:  # the same grids with the guide's extra forward passes, in the same interleaved loop
+        guided = autoguided(model, weights, autoguidance, autoguidance_tmax)
+        for name in list(cases):
+            cases[f"{name}-autoguided{autoguidance:g}"], models[f"{name}-autoguided{autoguidance:g}"] = cases[name], guided
     times: dict[str, list[float]] = {k: [] for k in cases}
     with torch.inference_mode():
         for r in range(repeats):
             for name, kw in cases.items():
                 start = time.perf_counter()
-                sample(model, sched, n, seed=r, **kw)
+                sample(models[name], sched, n, seed=r, **kw)
                 times[name].append(time.perf_counter() - start)
     mflop, ms, ms_nchw = forward_cost(model, n)
     return {"n": n, "repeats": repeats, "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
@@ -74,13 +82,15 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=16, help="digits per grid [%(default)s]")
     p.add_argument("--repeats", type=int, default=3, help="runs of each sampler [%(default)s]")
     p.add_argument("--ddim-steps", type=int, default=50, help="DDIM steps [%(default)s]")
+    add_autoguidance_args(p)
     p.add_argument("--json", action="store_true", help="print JSON only")
     a = p.parse_args(argv)
     if a.n < 1 or a.repeats < 1 or a.ddim_steps < 1:
         p.error("--n, --repeats and --ddim-steps must be positive")
+    check_autoguidance_args(p, a)
     try:
-        res = run(a.weights, a.n, a.repeats, a.ddim_steps)
-    except ModelLoadError as e:
+        res = run(a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax)
+    except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.json:

@@ -6,6 +6,7 @@ score, class shares and a memorisation check.
     python -m ddpm.sample --n 1000 --sampler ddpm --out ddpm1000.npz
     python -m ddpm.evaluate --from-samples ddpm1000.npz --json
     python -m ddpm.evaluate --label random --out weights/eval.json   # class-conditional, as ADM/EDM/DiT score it
+    python -m ddpm.evaluate --autoguidance 2 --out weights/eval.json  # guided by the small weights/guide/
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
@@ -122,7 +124,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
 
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
-             label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0) -> tuple[np.ndarray, int]:
+             label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0,
+             autoguidance: float = 1.0, autoguidance_tmax: int | None = None) -> tuple[np.ndarray, int]:
     """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding."""
     from .hub import ModelLoadError, load_pretrained
@@ -139,6 +142,10 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
         model = load_pretrained(weights, device)
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
+    try:
+        model = autoguided(model, weights, autoguidance, autoguidance_tmax, device)
+    except (ModelLoadError, ValueError) as e:
+        raise EvalError(str(e)) from None
     cfg = model.config
     if label is not None and cfg.num_classes == 0:
         raise EvalError("this model is unconditional; drop --label")
@@ -161,10 +168,12 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0) -> str:
+def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0) -> str:
     name = f"{sampler}-{steps}" + (f"-eta{eta:g}" if sampler == "ddim" and eta else "")
     if label is not None:
         name += f"-label{label}-w{guidance:g}"
+    if autoguidance != 1:
+        name += f"-autoguided{autoguidance:g}"
     return name
 
 
@@ -195,6 +204,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w [%(default)s]")
     p.add_argument("--eta", type=float, default=None,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
+    add_autoguidance_args(p)
     p.add_argument("--seed", type=int, default=0, help="sampling seed; also picks the real floor images [%(default)s]")
     p.add_argument("--batch-size", type=int, default=250, help="samples per forward pass [%(default)s]")
     p.add_argument("--device", default="cpu",
@@ -215,6 +225,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
+    check_autoguidance_args(p, a)
     return a
 
 
@@ -250,20 +261,23 @@ def main(argv=None) -> int:
             if a.label is None and "label" in facts:  # written by --save-samples for conditional runs
                 a.label, a.guidance = label_arg(str(facts["label"])), float(facts.get("guidance", 1.0))
             eta = a.eta if a.eta is not None else float(facts.get("eta", 0.0))
-            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta) if sampler
-                                  else Path(a.from_samples).stem)
+            if a.autoguidance == 1:
+                a.autoguidance = float(facts.get("autoguidance", 1.0))
+            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance)
+                                  if sampler else Path(a.from_samples).stem)
         else:
             from .hub import DEFAULT_WEIGHTS
 
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
-                                      a.batch_size, a.label, a.guidance, a.device, eta)
-            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta)
+                                      a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
+                                      a.autoguidance_tmax)
+            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
                 from .sample import save_npz
 
-                save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance)
+                save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance, a.autoguidance)
         seed = int(facts.get("seed", a.seed)) if a.from_samples else a.seed  # the seed that drew the labels
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
                                   labels=asked_labels(a.label, seed, len(samples)))
@@ -272,6 +286,7 @@ def main(argv=None) -> int:
         return 2
     result.update(run=name, sampler=sampler, steps=steps, eta=eta if sampler == "ddim" else None, label=a.label,
                   guidance=a.guidance if a.label is not None else None, seed=a.seed,
+                  autoguidance=a.autoguidance if a.autoguidance != 1 else None,
                   seconds=round(time.perf_counter() - start, 1), command=command)
     if a.out:
         try:

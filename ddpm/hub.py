@@ -13,8 +13,10 @@ from .safeio import load_tensors, read_meta, save_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
-# what a model folder publishes: the model, its card, how it was trained and how good it is
+GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance (ddpm/autoguidance.py)
+# what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png"]
+FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -61,6 +63,15 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
     # channels_last (NHWC) conv weights: oneDNN's convolutions run 10-20% faster here with so few channels
     # (python -m ddpm.benchmark times both); the weights are the same, only the memory layout differs.
     return model.to(device, memory_format=torch.channels_last).eval()
+
+
+def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:
+    """The autoguidance guide shipped in the model folder's guide/ subfolder."""
+    folder = resolve_folder(name_or_path) / GUIDE_SUBFOLDER
+    if not (folder / CONFIG_NAME).is_file():
+        raise ModelLoadError(f"{folder.parent} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
+                             f"with: python train.py --base-channels 8 --epochs 3 --out {folder}")
+    return load_pretrained(folder, device)
 
 
 def read_card_metadata(folder: str | Path) -> dict:

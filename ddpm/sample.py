@@ -4,6 +4,7 @@
     python -m ddpm.sample --n 1000 --sampler ddpm --out samples.npz      # (N, 28, 28) uint8 under "samples"
     python -m ddpm.sample --label 7 --guidance 3 --out sevens.png
     python -m ddpm.sample --label random --n 64 --out mixed.png          # digit k drawn from (seed, k)
+    python -m ddpm.sample --autoguidance 2 --out guided.png              # guided by the small weights/guide/
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .images import grid, to_uint8_np
 from .samplers import label_arg, sample
@@ -35,10 +37,11 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
-             label: int | str | None = None, guidance: float = 1.0) -> None:
+             label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0) -> None:
     """uint8 (N, 28, 28) under "samples", beside the facts `ddpm.evaluate --from-samples` reads back."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
-    np.savez_compressed(path, samples=images, seed=seed, sampler=sampler, steps=steps, eta=eta, **cond)
+    np.savez_compressed(path, samples=images, seed=seed, sampler=sampler, steps=steps, eta=eta,
+                        autoguidance=autoguidance, **cond)
 
 
 def write_card_grid(folder: str | Path) -> Path:
@@ -63,6 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="digit class 0-9, or 'random' for a uniform digit per sample (default: unconditional)")
     p.add_argument("--guidance", type=float, default=1.0,
                    help="classifier-free guidance scale w: 0 unconditional, 1 plain conditional [%(default)s]")
+    add_autoguidance_args(p)
     p.add_argument("--batch-size", type=int, default=256, help="digits per forward pass [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
     a = p.parse_args(argv)
@@ -76,14 +80,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
     if a.steps < 1 or a.batch_size < 1:
         p.error("--steps and --batch-size must be positive")
+    check_autoguidance_args(p, a)
     return a
 
 
 def main(argv=None) -> int:
     a = parse_args(argv)
     try:
-        model = load_pretrained(a.weights)
-    except ModelLoadError as e:
+        model = autoguided(load_pretrained(a.weights), a.weights, a.autoguidance, a.autoguidance_tmax)
+    except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = model.config
@@ -96,7 +101,7 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
-        save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance)
+        save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance, a.autoguidance)
     else:
         grid(images, scale=2).save(out)
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")

@@ -302,6 +302,31 @@ def test_load_runtime_from_a_folder(tmp_path):
     save_pretrained(tiny_model(timesteps=30), tmp_path)
     rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
     assert rt.T == 30 and rt.folder == tmp_path and rt.classifier is None and rt.classifier_note
+    assert rt.guide is None and rt.sampling_model(1.0) is rt.model
+    with pytest.raises(InputError, match="no guide/ folder"):
+        rt.sampling_model(2.0)
+
+
+def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path):
+    from ddpm.autoguidance import Autoguided
+    from ddpm.hub import save_pretrained
+
+    from conftest import tiny_model
+
+    save_pretrained(tiny_model(0, timesteps=30), tmp_path)
+    save_pretrained(tiny_model(1, timesteps=20), tmp_path / "guide")  # another schedule: not a usable guide
+    assert runtime.load_runtime(str(tmp_path), with_classifier=False).guide is None
+    save_pretrained(tiny_model(1, timesteps=30), tmp_path / "guide")
+    rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
+    ag = rt.sampling_model(2.0)
+    assert isinstance(ag, Autoguided) and ag.t_max == 18  # 0.6 T
+    s = settings(30, autoguidance=2.0)
+    assert s.autoguidance == 2.0 and "autoguidance 2" in s.describe() and "autoguidance" not in settings(30).describe()
+    plain = list(generate.generate(rt.model, rt.sched, settings(30)))[-1].samples
+    guided = list(generate.generate(ag, rt.sched, s))[-1].samples
+    assert not torch.equal(plain, guided)
+    with pytest.raises(InputError, match="autoguidance must be a number between 0.0 and 4.0"):
+        settings(30, autoguidance=5)
 
 
 def test_output_files_are_pruned(monkeypatch, tmp_path):

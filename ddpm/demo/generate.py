@@ -16,7 +16,7 @@ from PIL import Image
 from ..samplers import RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .limits import MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float, check_int, check_seed, parse_label
+from .limits import MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float, check_int, check_seed, parse_label
 
 UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
@@ -32,6 +32,7 @@ class Settings:
     label: int | str | None  # None = the null class (unconditional); "random" = digit k drawn from (seed, k)
     guidance: float  # classifier-free guidance scale w (used only with a label)
     eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step as in DDPM (Song et al. Eq. 16)
+    autoguidance: float = 1.0  # weight of the small guide model (ddpm.autoguidance); 1 = off
 
     def sampler_kwargs(self) -> dict:
         """What samplers.sample_loop takes from these settings."""
@@ -40,6 +41,7 @@ class Settings:
     def describe(self) -> str:
         how = f"DDPM, {self.steps} steps" if self.sampler == "ddpm" else f"DDIM, {self.steps} steps"
         how += f", eta {self.eta:g}" if self.eta else ""
+        how += f", autoguidance {self.autoguidance:g}" if self.autoguidance != 1 else ""
         what = ("any digit" if self.label is None else
                 f"{'a random digit each' if self.label == RANDOM else f'digit {self.label}'}, guidance w = {self.guidance:g}")
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
@@ -50,7 +52,8 @@ def resolve_seed(seed, randomise: bool) -> int:
     return secrets.randbelow(2**31) if randomise else check_seed(seed)
 
 
-def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0) -> Settings:
+def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0,
+                   autoguidance=1.0) -> Settings:
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
@@ -62,6 +65,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         label=parse_label(label),
         guidance=check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE),
         eta=eta,
+        autoguidance=check_float("autoguidance", autoguidance, 0.0, MAX_AUTOGUIDANCE),
     )
 
 

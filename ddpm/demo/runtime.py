@@ -9,7 +9,9 @@ from pathlib import Path
 import torch
 
 from .. import hub
+from ..autoguidance import Autoguided, default_t_max
 from ..schedule import NoiseSchedule
+from .limits import InputError
 
 MODEL_ENV = "DDPM_MODEL"
 
@@ -32,10 +34,19 @@ class Runtime:
     folder: Path | None  # where config.json, model.safetensors, README.md (+ training.json, eval.json) live
     classifier: torch.nn.Module | None
     classifier_note: str  # why the classifier is missing ("" when loaded)
+    guide: torch.nn.Module | None = None  # the small model in the folder's guide/, for autoguidance
 
     @property
     def T(self) -> int:
         return self.sched.T
+
+    def sampling_model(self, autoguidance: float = 1.0) -> torch.nn.Module:
+        """The model itself, or the model guided by guide/ on the steps t <= 0.6 T (ddpm.autoguidance)."""
+        if autoguidance == 1:
+            return self.model
+        if self.guide is None:
+            raise InputError("This model has no guide/ folder, so autoguidance is off: set it to 1.")
+        return Autoguided(self.model, self.guide, autoguidance, default_t_max(self.T)).eval()
 
 
 def load_classifier() -> tuple[torch.nn.Module | None, str]:
@@ -66,4 +77,9 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     model = hub.load_pretrained(source)
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
-    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, model_folder(source), classifier, note)
+    try:
+        guide = hub.load_guide(source)
+        Autoguided(model, guide, 2.0)  # checks that the two share data and schedule
+    except (hub.ModelLoadError, ValueError):
+        guide = None  # autoguidance stays off
+    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, model_folder(source), classifier, note, guide)

@@ -1,0 +1,85 @@
+"""Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself").
+
+Classifier-free guidance needs a label, so it cannot sharpen the null class ("any digit"). Autoguidance
+needs none: a smaller, shorter-trained model of the same data (the guide) makes the same kinds of
+mistakes as the main model, only more of them, and the difference between the two points away from
+them (their Eq. 2, in eps form):
+
+    eps_hat = eps_guide(x_t, t, y) + w (eps_main(x_t, t, y) - eps_guide(x_t, t, y))
+
+w = 1 is the main model alone. As Kynkaenniemi et al. (2024) found for classifier-free guidance, it
+pays to guide only part of the way: here the steps with t <= t_max, where the strokes are drawn (at
+larger t the guide's errors steer which digit gets drawn, and the class shares tilt); the other steps
+also skip the guide's cost. `Autoguided` wraps the pair as one model, so every sampler, classifier-free
+guidance and the app use it unchanged. The guide is a `train.py` output folder of its own, shipped as
+`guide/` inside the main model's folder.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+MAX_WEIGHT = 10.0
+T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; the README says how it was picked)
+# what the two models must share for their eps predictions to be comparable
+SHARED_CONFIG = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
+
+
+class Autoguided(nn.Module):
+    """eps = eps_guide + w (eps_main - eps_guide) where t <= t_max, eps_main elsewhere; behaves as the
+    main model (same .config), so samplers take it in the model's place."""
+
+    def __init__(self, main: nn.Module, guide: nn.Module, weight: float, t_max: int | None = None):
+        super().__init__()
+        for key in SHARED_CONFIG:
+            a, b = getattr(main.config, key), getattr(guide.config, key)
+            if a != b:
+                raise ValueError(f"the guide does not match the model: {key} is {b!r} in the guide, {a!r} in the model")
+        self.main, self.guide, self.weight = main, guide, float(weight)
+        self.t_max = main.config.timesteps - 1 if t_max is None else int(t_max)  # None: every step
+
+    @property
+    def config(self):
+        return self.main.config
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        eps_main = self.main(x_t, t, y)  # (B, C, H, W)
+        guided = t <= self.t_max  # (B,)
+        if self.weight == 1 or not guided.any():
+            return eps_main
+        eps_guide = self.guide(x_t, t, y)
+        eps = eps_guide + self.weight * (eps_main - eps_guide)
+        return eps if guided.all() else torch.where(guided[:, None, None, None], eps, eps_main)
+
+
+def default_t_max(T: int) -> int:
+    return round(T_MAX_FRACTION * T)
+
+
+def autoguided(model: nn.Module, source, weight: float, t_max: int | None = None, device="cpu") -> nn.Module:
+    """`model` itself when weight == 1; else `model` guided by the guide/ folder of `source` (a model
+    folder or Hub repo id) on the steps t <= t_max [default_t_max(T)]."""
+    if weight == 1:
+        return model
+    from .hub import load_guide
+
+    t_max = default_t_max(model.config.timesteps) if t_max is None else t_max
+    return Autoguided(model, load_guide(source, device), weight, t_max).eval()
+
+
+def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
+    """--autoguidance W and --autoguidance-tmax T, shared by ddpm.sample, ddpm.evaluate and ddpm.benchmark."""
+    p.add_argument("--autoguidance", type=float, default=1.0, metavar="W",
+                   help="autoguidance weight: eps_guide + W (eps - eps_guide), with the small model in the "
+                        "weights' guide/ folder; 1 = off [%(default)s]")
+    p.add_argument("--autoguidance-tmax", type=int, default=None, metavar="T",
+                   help=f"guide only the steps t <= T [{T_MAX_FRACTION:g} of the model's timesteps]")
+
+
+def check_autoguidance_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    if not 0 <= a.autoguidance <= MAX_WEIGHT:
+        p.error(f"--autoguidance must be between 0 and {MAX_WEIGHT:g} (1 = off)")
+    if a.autoguidance_tmax is not None and a.autoguidance_tmax < 0:
+        p.error("--autoguidance-tmax must be 0 or more")

@@ -1,0 +1,100 @@
+"""Autoguidance: the formula, the interval, the guide/ folder and the command lines that use it."""
+import numpy as np
+import pytest
+import torch
+
+from ddpm import evaluate, hub
+from ddpm.autoguidance import Autoguided, autoguided, default_t_max
+from ddpm.samplers import sample
+
+from conftest import tiny_model
+from test_cli import run
+
+
+def _eps(m, x, t, y=None):
+    with torch.no_grad():
+        return m(x, torch.full((len(x),), t), y)
+
+
+def test_weight_interpolates_and_extrapolates_between_guide_and_model():
+    main, guide = tiny_model(0), tiny_model(1)
+    x = torch.randn(3, 1, 28, 28)
+    e_main, e_guide = _eps(main, x, 7), _eps(guide, x, 7)
+    assert not torch.allclose(e_main, e_guide)
+    assert torch.equal(_eps(Autoguided(main, guide, 1.0), x, 7), e_main)  # w = 1: the model alone
+    torch.testing.assert_close(_eps(Autoguided(main, guide, 0.0), x, 7), e_guide)  # w = 0: the guide alone
+    torch.testing.assert_close(_eps(Autoguided(main, guide, 2.5), x, 7), e_guide + 2.5 * (e_main - e_guide))
+    y = torch.tensor([0, 3, 10])  # labels and the null class pass through to both models
+    torch.testing.assert_close(_eps(Autoguided(main, guide, 2.0), x, 7, y), 2 * _eps(main, x, 7, y) - _eps(guide, x, 7, y))
+
+
+def test_only_steps_up_to_t_max_are_guided():
+    main, guide = tiny_model(0), tiny_model(1)
+    ag = Autoguided(main, guide, 2.0, t_max=10)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(_eps(ag, x, 11), _eps(main, x, 11))
+    torch.testing.assert_close(_eps(ag, x, 10), 2 * _eps(main, x, 10) - _eps(guide, x, 10))
+    t = torch.tensor([3, 15])  # a batch of mixed timesteps, as in training: guided row by row
+    with torch.no_grad():
+        mixed, m, g = ag(x, t), main(x, t), guide(x, t)
+    torch.testing.assert_close(mixed[0], 2 * m[0] - g[0])
+    assert torch.equal(mixed[1], m[1])
+    assert default_t_max(1000) == 600 and Autoguided(main, guide, 2.0).t_max == main.config.timesteps - 1
+
+
+def test_guide_must_share_data_and_schedule():
+    with pytest.raises(ValueError, match="timesteps is 30 in the guide, 20 in the model"):
+        Autoguided(tiny_model(0), tiny_model(1, timesteps=30), 2.0)
+    Autoguided(tiny_model(0), tiny_model(1, base_channels=16, attention_resolutions=()), 2.0)  # any width goes
+
+
+def test_guided_sampling_is_seeded_and_keeps_the_per_sample_property(sched):
+    ag = Autoguided(tiny_model(0), tiny_model(1), 2.0, t_max=12)
+    a = sample(ag, sched, 4, seed=5, batch_size=4, sampler="ddpm")
+    b = sample(ag, sched, 2, seed=5, batch_size=2, sampler="ddpm")
+    torch.testing.assert_close(a[:2], b, atol=1e-5, rtol=0)
+    assert not torch.allclose(a, sample(tiny_model(0), sched, 4, seed=5, batch_size=4, sampler="ddpm"))
+
+
+def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
+    main = tiny_model(0)
+    hub.save_pretrained(main, tmp_path / "m")
+    assert autoguided(main, tmp_path / "m", 1.0) is main  # off: nothing is loaded
+    with pytest.raises(hub.ModelLoadError, match="no guide/ model for autoguidance.*train.py --base-channels 8"):
+        autoguided(main, tmp_path / "m", 2.0)
+    hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
+    ag = autoguided(main, tmp_path / "m", 2.0, t_max=5)
+    assert isinstance(ag, Autoguided) and ag.t_max == 5 and ag.config is main.config
+    assert "guide/model.safetensors" in hub.FOLDER_FILES and "guide/config.json" in hub.FOLDER_FILES  # pushed, pulled
+
+
+def test_sample_and_evaluate_command_lines(tmp_path):
+    hub.save_pretrained(tiny_model(0), tmp_path / "m")
+    args = ["-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "3", "--sampler", "ddim", "--steps", "3",
+            "--autoguidance", "2", "--out", str(tmp_path / "s.npz")]
+    r = run(*args)
+    assert r.returncode == 2 and "no guide/ model" in r.stderr and "Traceback" not in r.stderr
+    hub.save_pretrained(tiny_model(1), tmp_path / "m" / "guide")
+    assert run(*args).returncode == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["autoguidance"].item() == 2.0
+        guided = f["samples"]
+    plain = evaluate.generate(str(tmp_path / "m"), 3, "ddim", 3, 0, 3, None, 1.0)[0]
+    assert (evaluate.generate(str(tmp_path / "m"), 3, "ddim", 3, 0, 3, None, 1.0, autoguidance=2.0)[0] == guided).all()
+    assert (plain != guided).any()
+    assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"
+    r = run("-m", "ddpm.sample", "--autoguidance", "-1")
+    assert r.returncode == 2 and "--autoguidance must be between 0 and 10" in r.stderr
+
+
+def test_benchmark_times_the_guided_grids_beside_the_plain_ones(tmp_path, capsys):
+    import json
+
+    from ddpm import benchmark
+
+    hub.save_pretrained(tiny_model(0), tmp_path / "m")
+    hub.save_pretrained(tiny_model(1), tmp_path / "m" / "guide")
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "2", "--repeats", "1", "--ddim-steps", "3",
+                           "--autoguidance", "1.5", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["seconds"]) == {
+        "ddpm-20", "ddim-3", "ddim-3-eta1", "ddpm-20-autoguided1.5", "ddim-3-autoguided1.5", "ddim-3-eta1-autoguided1.5"}
