@@ -278,7 +278,7 @@ def build(d: dict) -> gr.Blocks:
                   api_name="preview", trigger_mode="always_last", show_progress="hidden")
 
         with gr.Tab("5. About"):
-            gr.Markdown(about_markdown(RT.model, RT.source, RT.folder), elem_id="about")
+            gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide), elem_id="about")
     return demo
 
 

@@ -27,7 +27,8 @@ def metrics_table(ev: dict) -> str:
             "`ddpm/assets/classifier.safetensors`. Rows named `label...` sample with a class: `labelrandom` draws "
             "digit k uniformly from (seed, k), as class-conditional models are scored (ADM, EDM, DiT), and its "
             "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
-            "the digit asked for. The other rows use the null class.\n")
+            "the digit asked for. The other rows use the null class. Rows ending `autoguidedW` are guided by the "
+            "small model in `guide/` with weight W (below).\n")
 
 
 def _read_as_asked(r: dict) -> str:
@@ -55,6 +56,33 @@ def sample_grid(folder: Path, timesteps: int) -> str:
     if not (folder / "samples.png").exists():
         return f"No sample grid yet: `{command}` makes one, then `python -m ddpm.card {folder}` shows it here.\n"
     return f"![samples](samples.png)\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
+
+
+def guide_section(folder: Path) -> str:
+    """What the guide/ subfolder holds (autoguidance), or nothing when there is none."""
+    from .hub import GUIDE_SUBFOLDER
+
+    guide = folder / GUIDE_SUBFOLDER
+    if not (guide / CONFIG_NAME).exists():
+        return ""
+    from .unet import UNet, count_parameters
+
+    cfg = ModelConfig.load(guide / CONFIG_NAME)
+    facts = read_card_metadata(guide)
+    saved = json.loads((guide / "training.json").read_text()) if (guide / "training.json").exists() else {}
+    facts = saved | facts
+    return f"""## Autoguidance
+
+`{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {count_parameters(UNet(cfg)) / 1e6:.2f}M parameters
+({cfg.describe()}), trained for {time_and_hardware(facts)} with
+
+    {facts.get('command', 'python train.py')}
+
+`--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
+with eps_guide + W (eps - eps_guide) on the steps t <= 0.6 T (Karras et al. 2024, "Guiding a Diffusion
+Model with a Bad Version of Itself"), which sharpens the null class where classifier-free guidance cannot.
+
+"""
 
 
 def recipe(previous: str | None, command: str) -> str:
@@ -109,7 +137,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
 {metrics_table(ev)}
 {measured_with(ev)}
 {sample_grid(folder, cfg.timesteps)}
-## Use
+{guide_section(folder)}## Use
 
     from ddpm.hub import load_pretrained
     from ddpm.schedule import NoiseSchedule

@@ -98,3 +98,17 @@ def test_benchmark_times_the_guided_grids_beside_the_plain_ones(tmp_path, capsys
                            "--autoguidance", "1.5", "--json"]) == 0
     assert set(json.loads(capsys.readouterr().out)["seconds"]) == {
         "ddpm-20", "ddim-3", "ddim-3-eta1", "ddpm-20-autoguided1.5", "ddim-3-autoguided1.5", "ddim-3-eta1-autoguided1.5"}
+
+
+def test_model_card_describes_the_guide(tmp_path):
+    import json
+
+    from ddpm.card import write_model_card
+
+    hub.save_pretrained(tiny_model(0), tmp_path)
+    assert "Autoguidance" not in write_model_card(tmp_path, command="python train.py").read_text()
+    hub.save_pretrained(tiny_model(1), tmp_path / "guide")
+    (tmp_path / "guide" / "training.json").write_text(json.dumps(
+        {"command": "python train.py --base-channels 8 --epochs 3", "train_minutes": 4.3}))
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "## Autoguidance" in card and "python train.py --base-channels 8 --epochs 3" in card and "4.3 min" in card

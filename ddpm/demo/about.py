@@ -13,6 +13,8 @@ PAPERS = [
     ("Song, Meng & Ermon 2021, Denoising Diffusion Implicit Models (DDIM)", "https://arxiv.org/abs/2010.02502"),
     ("Nichol & Dhariwal 2021, Improved DDPM (the cosine schedule)", "https://arxiv.org/abs/2102.09672"),
     ("Ho & Salimans 2022, Classifier-Free Diffusion Guidance", "https://arxiv.org/abs/2207.12598"),
+    ("Karras et al. 2024, Guiding a Diffusion Model with a Bad Version of Itself (autoguidance)",
+     "https://arxiv.org/abs/2406.02507"),
     ("LeCun et al. 1998, the MNIST database", "https://yann.lecun.com/exdb/mnist/"),
 ]
 
@@ -58,12 +60,15 @@ def _training_text(facts: dict) -> str:
     return "\n".join(f"- {line}" for line in known)
 
 
-def about_markdown(model, source: str, folder: Path | None) -> str:
+def about_markdown(model, source: str, folder: Path | None, guide=None) -> str:
     cfg = model.config
     facts = training_facts(folder)
     ev = _read_json(folder / "eval.json") if folder else {}
     guidance = ("class-conditional with a null class, so it samples any digit or a chosen one with "
                 "classifier-free guidance" if cfg.num_classes else "unconditional")
+    if guide is not None:
+        guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
+                     f"({guide.config.describe()}), trained briefly, from the folder's guide/")
     training = _training_text(facts)
     links = "\n".join(f"- [{name}]({url})" for name, url in PAPERS)
     return f"""## What this is
