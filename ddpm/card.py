@@ -81,6 +81,7 @@ def guide_section(folder: Path) -> str:
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
 with eps_guide + W (eps - eps_guide) on the steps t <= 0.6 T (Karras et al. 2024, "Guiding a Diffusion
 Model with a Bad Version of Itself"), which sharpens the null class where classifier-free guidance cannot.
+In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddpm.autoguidance import autoguided`).
 
 """
 

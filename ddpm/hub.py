@@ -71,7 +71,9 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
     if not (folder / CONFIG_NAME).is_file():
         raise ModelLoadError(f"{folder.parent} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
                              f"with: python train.py --base-channels 8 --epochs 3 --out {folder}")
-    return load_pretrained(folder, device)
+    # NCHW, not channels_last: with 8 channels at 28x28 the plain layout runs this guide ~13% faster here
+    # (11.7 against 13.5 ms per forward pass of 16), the opposite of the main model
+    return load_pretrained(folder, device).to(memory_format=torch.contiguous_format)
 
 
 def read_card_metadata(folder: str | Path) -> dict:

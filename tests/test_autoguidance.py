@@ -65,7 +65,19 @@ def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
     ag = autoguided(main, tmp_path / "m", 2.0, t_max=5)
     assert isinstance(ag, Autoguided) and ag.t_max == 5 and ag.config is main.config
-    assert "guide/model.safetensors" in hub.FOLDER_FILES and "guide/config.json" in hub.FOLDER_FILES  # pushed, pulled
+    from huggingface_hub.utils import filter_repo_objects  # how upload_folder and snapshot_download apply patterns
+
+    files = ["model.safetensors", "checkpoint.safetensors", "guide/model.safetensors", "guide/config.json",
+             "guide/checkpoint.safetensors", "guide/README.md"]
+    assert set(filter_repo_objects(files, allow_patterns=hub.FOLDER_FILES)) == {  # published; checkpoints stay home
+        "model.safetensors", "guide/model.safetensors", "guide/config.json", "guide/README.md"}
+
+
+def test_the_bundled_guide_fits_the_bundled_model():
+    main, guide = hub.load_pretrained(), hub.load_guide()
+    ag = Autoguided(main, guide, 2.0, default_t_max(main.config.timesteps))
+    assert sum(p.numel() for p in guide.parameters()) < sum(p.numel() for p in main.parameters()) / 3
+    assert ag.t_max == 600
 
 
 def test_sample_and_evaluate_command_lines(tmp_path):
