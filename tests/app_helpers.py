@@ -25,7 +25,13 @@ def tiny_model(T: int = 50, seed: int = 0) -> UNet:
     return UNet(ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(), timesteps=T)).eval()
 
 
-def save_tiny(folder: Path, T: int = 100) -> Path:
+def save_tiny(folder: Path, T: int = 100, guide: bool = False) -> Path:
+    """A tiny random model folder; with `guide`, a second one in its guide/ for autoguidance."""
+    if guide:  # a guide whose zero-initialised output layer is not zero, so guiding changes the digits
+        g = tiny_model(T, seed=1)
+        with torch.no_grad():
+            g.conv_out.weight.normal_(0, 0.05)
+        save_pretrained(g, folder / "guide")
     return save_pretrained(tiny_model(T), folder)
 
 

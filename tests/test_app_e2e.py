@@ -22,7 +22,7 @@ IMAGES, LABELS = load_sample()
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    folder = save_tiny(tmp_path_factory.mktemp("tiny-model"), T=T)
+    folder = save_tiny(tmp_path_factory.mktemp("tiny-model"), T=T, guide=True)
     with running_app(folder) as url:
         yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
@@ -107,6 +107,10 @@ def test_sample_is_seeded_and_downloadable(client):
     assert not np.array_equal(pixels(png), pixels(png3))
     _, png4, status4, _ = client.predict(*args, 1.0, api_name="/sample")  # DDIM eta 1
     assert "eta 1" in status4 and not np.array_equal(pixels(png), pixels(png4))
+    _, png6, status6, _ = client.predict(*args, 0.0, 2.0, api_name="/sample")  # autoguidance w = 2
+    assert "autoguidance 2" in status6 and not np.array_equal(pixels(png), pixels(png6))
+    with pytest.raises(AppError, match="greater than maximum value 4.0"):  # Gradio checks the slider's range first
+        client.predict(*args, 0.0, 9.0, api_name="/sample")
     *_, status5, _ = client.predict(5, False, 4, "ddim", 10, "random", 2.0, api_name="/sample")
     assert "a random digit each" in status5  # the pixels: test_demo and test_samplers, on a model whose labels matter
     with pytest.raises(AppError, match="eleven is not in the list of choices"):
