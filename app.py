@@ -173,7 +173,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
                      info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps t <= 0.6 T "
-                          "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, about 40% more time"
+                          "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, for up to 40% more time"
                      if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
     return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto]  # new inputs last: older API calls fit
 

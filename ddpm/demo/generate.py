@@ -16,7 +16,8 @@ from PIL import Image
 from ..samplers import RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .limits import MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float, check_int, check_seed, parse_label
+from .limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float,
+                     check_int, check_seed, parse_label)
 
 UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
