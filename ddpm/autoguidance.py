@@ -46,8 +46,10 @@ class Autoguided(nn.Module):
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         eps_main = self.main(x_t, t, y)  # (B, C, H, W)
+        if self.weight == 1:
+            return eps_main
         guided = t <= self.t_max  # (B,)
-        if self.weight == 1 or not guided.any():
+        if not guided.any():
             return eps_main
         eps_guide = self.guide(x_t, t, y)
         eps = eps_guide + self.weight * (eps_main - eps_guide)

@@ -68,9 +68,7 @@ def guide_section(folder: Path) -> str:
     from .unet import UNet, count_parameters
 
     cfg = ModelConfig.load(guide / CONFIG_NAME)
-    facts = read_card_metadata(guide)
-    saved = json.loads((guide / "training.json").read_text()) if (guide / "training.json").exists() else {}
-    facts = saved | facts
+    facts = _saved_facts(guide) | read_card_metadata(guide)
     return f"""## Autoguidance
 
 `{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {count_parameters(UNet(cfg)) / 1e6:.2f}M parameters
@@ -84,6 +82,11 @@ Model with a Bad Version of Itself"), which sharpens the null class where classi
 In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddpm.autoguidance import autoguided`).
 
 """
+
+
+def _saved_facts(folder: Path) -> dict:
+    """training.json of a model folder, or {} before the first card is written."""
+    return json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
 
 
 def recipe(previous: str | None, command: str) -> str:
@@ -100,7 +103,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     facts = read_card_metadata(folder)
-    saved = json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
+    saved = _saved_facts(folder)
     if command:
         facts["command"] = recipe(saved.get("command") if resumed else None, command)
         (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")

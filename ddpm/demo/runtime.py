@@ -77,9 +77,11 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     model = hub.load_pretrained(source)
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
-    try:
-        guide = hub.load_guide(source)
-        Autoguided(model, guide, 2.0)  # checks that the two share data and schedule
+    folder = model_folder(source)
+    try:  # from the folder already resolved: a Hub repo is not looked up twice
+        guide = hub.load_guide(folder) if folder else None
+        if guide is not None:
+            Autoguided(model, guide, 2.0)  # checks that the two share data and schedule
     except (hub.ModelLoadError, ValueError):
         guide = None  # autoguidance stays off
-    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, model_folder(source), classifier, note, guide)
+    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, folder, classifier, note, guide)
