@@ -60,24 +60,27 @@ def default_t_max(T: int) -> int:
     return round(T_MAX_FRACTION * T)
 
 
-def autoguided(model: nn.Module, source, weight: float, t_max: int | None = None, device="cpu") -> nn.Module:
-    """`model` itself when weight == 1; else `model` guided by the guide/ folder of `source` (a model
-    folder or Hub repo id) on the steps t <= t_max [default_t_max(T)]."""
+def autoguided(model: nn.Module, source, weight: float, t_max: int | None = None, device="cpu",
+               guide=None) -> nn.Module:
+    """`model` itself when weight == 1; else `model` guided on the steps t <= t_max [default_t_max(T)] by
+    the model folder `guide` [the guide/ folder of `source`] (a model folder or Hub repo id either way)."""
     if weight == 1:
         return model
     from .hub import load_guide
 
     t_max = default_t_max(model.config.timesteps) if t_max is None else t_max
-    return Autoguided(model, load_guide(source, device), weight, t_max).eval()
+    return Autoguided(model, load_guide(source, device, guide), weight, t_max).eval()
 
 
 def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
-    """--autoguidance W and --autoguidance-tmax T, shared by ddpm.sample, ddpm.evaluate and ddpm.benchmark."""
+    """--autoguidance W, --autoguidance-tmax T and --autoguidance-guide DIR, shared by ddpm.sample, ddpm.evaluate and ddpm.benchmark."""
     p.add_argument("--autoguidance", type=float, default=1.0, metavar="W",
                    help="autoguidance weight: eps_guide + W (eps - eps_guide), with the small model in the "
                         "weights' guide/ folder; 1 = off [%(default)s]")
     p.add_argument("--autoguidance-tmax", type=int, default=None, metavar="T",
                    help=f"guide only the steps t <= T [{T_MAX_FRACTION:g} of the model's timesteps]")
+    p.add_argument("--autoguidance-guide", default=None, metavar="DIR",
+                   help="the guide: a model folder or Hub repo id, such as a train.py output [the weights' guide/]")
 
 
 def check_autoguidance_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:

@@ -50,7 +50,7 @@ def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, f
 
 
 def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50, autoguidance: float = 1.0,
-        autoguidance_tmax: int | None = None) -> dict:
+        autoguidance_tmax: int | None = None, autoguidance_guide: str | None = None) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
@@ -58,7 +58,7 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50, autog
              f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step
     models = {name: model for name in cases}
     if autoguidance != 1:  # the same grids with the guide's extra forward passes, in the same interleaved loop
-        guided = autoguided(model, weights, autoguidance, autoguidance_tmax)
+        guided = autoguided(model, weights, autoguidance, autoguidance_tmax, guide=autoguidance_guide)
         for name in list(cases):
             cases[f"{name}-autoguided{autoguidance:g}"], models[f"{name}-autoguided{autoguidance:g}"] = cases[name], guided
     times: dict[str, list[float]] = {k: [] for k in cases}
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         p.error("--n, --repeats and --ddim-steps must be positive")
     check_autoguidance_args(p, a)
     try:
-        res = run(a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax)
+        res = run(a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -125,7 +125,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
              label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0,
-             autoguidance: float = 1.0, autoguidance_tmax: int | None = None) -> tuple[np.ndarray, int]:
+             autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
+             autoguidance_guide: str | None = None) -> tuple[np.ndarray, int]:
     """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding."""
     from .hub import ModelLoadError, load_pretrained
@@ -143,7 +144,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
     try:
-        model = autoguided(model, weights, autoguidance, autoguidance_tmax, device)
+        model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
         raise EvalError(str(e)) from None
     cfg = model.config
@@ -271,7 +272,7 @@ def main(argv=None) -> int:
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
                                       a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
-                                      a.autoguidance_tmax)
+                                      a.autoguidance_tmax, a.autoguidance_guide)
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)

@@ -65,10 +65,11 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
     return model.to(device, memory_format=torch.channels_last).eval()
 
 
-def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:
-    """The autoguidance guide shipped in the model folder's guide/ subfolder."""
-    folder = resolve_folder(name_or_path) / GUIDE_SUBFOLDER
-    if not (folder / CONFIG_NAME).is_file():
+def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
+               guide: str | Path | None = None) -> UNet:
+    """The autoguidance guide shipped in the model folder's guide/ subfolder, or the model folder `guide`."""
+    folder = resolve_folder(guide) if guide else resolve_folder(name_or_path) / GUIDE_SUBFOLDER
+    if not guide and not (folder / CONFIG_NAME).is_file():
         raise ModelLoadError(f"{folder.parent} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
                              f"with: python train.py --base-channels 8 --epochs 3 --out {folder}")
     # NCHW, not channels_last: with 8 channels at 28x28 the plain layout runs this guide ~13% faster here

@@ -87,7 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     a = parse_args(argv)
     try:
-        model = autoguided(load_pretrained(a.weights), a.weights, a.autoguidance, a.autoguidance_tmax)
+        model = autoguided(load_pretrained(a.weights), a.weights, a.autoguidance, a.autoguidance_tmax,
+                           guide=a.autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

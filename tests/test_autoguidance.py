@@ -65,6 +65,12 @@ def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
     ag = autoguided(main, tmp_path / "m", 2.0, t_max=5)
     assert isinstance(ag, Autoguided) and ag.t_max == 5 and ag.config is main.config
+    hub.save_pretrained(tiny_model(2), tmp_path / "other")  # any model folder can guide instead of guide/
+    other = autoguided(main, tmp_path / "m", 2.0, guide=tmp_path / "other")
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(_eps(other, x, 3), 2 * _eps(main, x, 3) - _eps(tiny_model(2), x, 3))
+    with pytest.raises(hub.ModelLoadError, match="is not a model folder"):
+        autoguided(main, tmp_path / "m", 2.0, guide=tmp_path / "nowhere")
     from huggingface_hub.utils import filter_repo_objects  # how upload_folder and snapshot_download apply patterns
 
     files = ["model.safetensors", "checkpoint.safetensors", "guide/model.safetensors", "guide/config.json",
@@ -94,6 +100,12 @@ def test_sample_and_evaluate_command_lines(tmp_path):
     plain = evaluate.generate(str(tmp_path / "m"), 3, "ddim", 3, 0, 3, None, 1.0)[0]
     assert (evaluate.generate(str(tmp_path / "m"), 3, "ddim", 3, 0, 3, None, 1.0, autoguidance=2.0)[0] == guided).all()
     assert (plain != guided).any()
+    hub.save_pretrained(tiny_model(2), tmp_path / "g2")
+    assert run(*args, "--autoguidance-guide", str(tmp_path / "g2")).returncode == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert (f["samples"] != guided).any()  # another guide, other digits
+    r = run(*args, "--autoguidance-guide", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and "not a model folder" in r.stderr and "Traceback" not in r.stderr
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"
     r = run("-m", "ddpm.sample", "--autoguidance", "-1")
     assert r.returncode == 2 and "--autoguidance must be between 0 and 10" in r.stderr
