@@ -27,8 +27,9 @@ def metrics_table(ev: dict) -> str:
             "`ddpm/assets/classifier.safetensors`. Rows named `label...` sample with a class: `labelrandom` draws "
             "digit k uniformly from (seed, k), as class-conditional models are scored (ADM, EDM, DiT), and its "
             "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
-            "the digit asked for. The other rows use the null class. Rows ending `autoguidedW` are guided by the "
-            "small model in `guide/` with weight W (below).\n")
+            "the digit asked for. The other rows use the null class. Rows marked `autoguidedW` are guided by the "
+            "small model in `guide/` with weight W (below) on the steps t <= 0.6 T, or t <= T where `-tmaxT` "
+            "follows.\n")
 
 
 def _read_as_asked(r: dict) -> str:

@@ -169,12 +169,12 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0) -> str:
+def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0, autoguidance_tmax=None) -> str:
     name = f"{sampler}-{steps}" + (f"-eta{eta:g}" if sampler == "ddim" and eta else "")
     if label is not None:
         name += f"-label{label}-w{guidance:g}"
     if autoguidance != 1:
-        name += f"-autoguided{autoguidance:g}"
+        name += f"-autoguided{autoguidance:g}" + (f"-tmax{autoguidance_tmax}" if autoguidance_tmax is not None else "")
     return name
 
 
@@ -264,8 +264,8 @@ def main(argv=None) -> int:
             eta = a.eta if a.eta is not None else float(facts.get("eta", 0.0))
             if a.autoguidance == 1:
                 a.autoguidance = float(facts.get("autoguidance", 1.0))
-            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance)
-                                  if sampler else Path(a.from_samples).stem)
+            name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,
+                                           a.autoguidance_tmax) if sampler else Path(a.from_samples).stem)
         else:
             from .hub import DEFAULT_WEIGHTS
 
@@ -273,7 +273,7 @@ def main(argv=None) -> int:
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
                                       a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
                                       a.autoguidance_tmax, a.autoguidance_guide)
-            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance)
+            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax)
             if a.save_samples:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
                 from .sample import save_npz
@@ -288,6 +288,7 @@ def main(argv=None) -> int:
     result.update(run=name, sampler=sampler, steps=steps, eta=eta if sampler == "ddim" else None, label=a.label,
                   guidance=a.guidance if a.label is not None else None, seed=a.seed,
                   autoguidance=a.autoguidance if a.autoguidance != 1 else None,
+                  autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, 0.6 T
                   seconds=round(time.perf_counter() - start, 1), command=command)
     if a.out:
         try:

@@ -107,6 +107,7 @@ def test_sample_and_evaluate_command_lines(tmp_path):
     r = run(*args, "--autoguidance-guide", str(tmp_path / "nowhere"))
     assert r.returncode == 2 and "not a model folder" in r.stderr and "Traceback" not in r.stderr
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"
+    assert evaluate.run_name("ddpm", 1000, autoguidance=2.0, autoguidance_tmax=450) == "ddpm-1000-autoguided2-tmax450"
     r = run("-m", "ddpm.sample", "--autoguidance", "-1")
     assert r.returncode == 2 and "--autoguidance must be between 0 and 10" in r.stderr
 
