@@ -33,10 +33,7 @@ class Autoguided(nn.Module):
 
     def __init__(self, main: nn.Module, guide: nn.Module, weight: float, t_max: int | None = None):
         super().__init__()
-        for key in SHARED_CONFIG:
-            a, b = getattr(main.config, key), getattr(guide.config, key)
-            if a != b:
-                raise ValueError(f"the guide does not match the model: {key} is {b!r} in the guide, {a!r} in the model")
+        check_guide(main, guide)
         self.main, self.guide, self.weight = main, guide, float(weight)
         self.t_max = main.config.timesteps - 1 if t_max is None else int(t_max)  # None: every step
 
@@ -54,6 +51,14 @@ class Autoguided(nn.Module):
         eps_guide = self.guide(x_t, t, y)
         eps = eps_guide + self.weight * (eps_main - eps_guide)
         return eps if guided.all() else torch.where(guided[:, None, None, None], eps, eps_main)
+
+
+def check_guide(main: nn.Module, guide: nn.Module) -> None:
+    """ValueError unless the two models' eps predictions are comparable (same data and schedule)."""
+    for key in SHARED_CONFIG:
+        a, b = getattr(main.config, key), getattr(guide.config, key)
+        if a != b:
+            raise ValueError(f"the guide does not match the model: {key} is {b!r} in the guide, {a!r} in the model")
 
 
 def default_t_max(T: int) -> int:

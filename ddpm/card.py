@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .sample import CARD_GRID
@@ -28,8 +29,8 @@ def metrics_table(ev: dict) -> str:
             "digit k uniformly from (seed, k), as class-conditional models are scored (ADM, EDM, DiT), and its "
             "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
             "the digit asked for. The other rows use the null class. Rows marked `autoguidedW` are guided by the "
-            "small model in `guide/` with weight W (below) on the steps t <= 0.6 T, or t <= T where `-tmaxT` "
-            "follows.\n")
+            f"small model in `guide/` with weight W (below) on the steps t <= {T_MAX_FRACTION:g} T, or t <= T where "
+            "`-tmaxT` follows.\n")
 
 
 def _read_as_asked(r: dict) -> str:
@@ -78,7 +79,7 @@ def guide_section(folder: Path) -> str:
     {facts.get('command', 'python train.py')}
 
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
-with eps_guide + W (eps - eps_guide) on the steps t <= 0.6 T (Karras et al. 2024, "Guiding a Diffusion
+with eps_guide + W (eps - eps_guide) on the steps t <= {T_MAX_FRACTION:g} T (Karras et al. 2024, "Guiding a Diffusion
 Model with a Bad Version of Itself"), which sharpens the null class where classifier-free guidance cannot.
 In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddpm.autoguidance import autoguided`).
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .. import hub
-from ..autoguidance import Autoguided, default_t_max
+from ..autoguidance import Autoguided, check_guide, default_t_max
 from ..schedule import NoiseSchedule
 from .limits import InputError
 
@@ -81,7 +81,7 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     try:  # from the folder already resolved: a Hub repo is not looked up twice
         guide = hub.load_guide(folder) if folder else None
         if guide is not None:
-            Autoguided(model, guide, 2.0)  # checks that the two share data and schedule
+            check_guide(model, guide)
     except (hub.ModelLoadError, ValueError):
         guide = None  # autoguidance stays off
     return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, folder, classifier, note, guide)
