@@ -264,6 +264,8 @@ def main(argv=None) -> int:
             eta = a.eta if a.eta is not None else float(facts.get("eta", 0.0))
             if a.autoguidance == 1:
                 a.autoguidance = float(facts.get("autoguidance", 1.0))
+            if a.autoguidance_tmax is None and "autoguidance_tmax" in facts:
+                a.autoguidance_tmax = int(facts["autoguidance_tmax"])
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,
                                            a.autoguidance_tmax) if sampler else Path(a.from_samples).stem)
         else:
@@ -278,7 +280,8 @@ def main(argv=None) -> int:
                 Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
                 from .sample import save_npz
 
-                save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance, a.autoguidance)
+                save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance, a.autoguidance,
+                         a.autoguidance_tmax)
         seed = int(facts.get("seed", a.seed)) if a.from_samples else a.seed  # the seed that drew the labels
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
                                   labels=asked_labels(a.label, seed, len(samples)))

@@ -37,9 +37,12 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
-             label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0) -> None:
+             label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
+             autoguidance_tmax: int | None = None) -> None:
     """uint8 (N, 28, 28) under "samples", beside the facts `ddpm.evaluate --from-samples` reads back."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
+    if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, 0.6 T
+        cond["autoguidance_tmax"] = autoguidance_tmax
     np.savez_compressed(path, samples=images, seed=seed, sampler=sampler, steps=steps, eta=eta,
                         autoguidance=autoguidance, **cond)
 
@@ -102,7 +105,8 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
-        save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance, a.autoguidance)
+        save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance, a.autoguidance,
+                 a.autoguidance_tmax)
     else:
         grid(images, scale=2).save(out)
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")

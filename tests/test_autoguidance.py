@@ -112,6 +112,22 @@ def test_sample_and_evaluate_command_lines(tmp_path):
     assert r.returncode == 2 and "--autoguidance must be between 0 and 10" in r.stderr
 
 
+def test_a_saved_run_keeps_its_guided_steps(tmp_path, monkeypatch):
+    """--save-samples then --from-samples names the run after its t_max, so it cannot overwrite the default's row."""
+    import json
+
+    hub.save_pretrained(tiny_model(0), tmp_path / "m")
+    hub.save_pretrained(tiny_model(1), tmp_path / "m" / "guide")
+    assert run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "3",
+               "--autoguidance", "2", "--autoguidance-tmax", "5", "--out", str(tmp_path / "s.npz")).returncode == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["autoguidance_tmax"].item() == 5
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})  # no MNIST needed
+    assert evaluate.main(["--from-samples", str(tmp_path / "s.npz"), "--out", str(tmp_path / "e.json"), "--json"]) == 0
+    run_ = json.loads((tmp_path / "e.json").read_text())["runs"]["ddim-3-autoguided2-tmax5"]
+    assert run_["autoguidance"] == 2.0 and run_["autoguidance_tmax"] == 5
+
+
 def test_benchmark_times_the_guided_grids_beside_the_plain_ones(tmp_path, capsys):
     import json
 
