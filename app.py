@@ -15,6 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from ddpm.autoguidance import T_MAX_FRACTION  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown  # noqa: E402
@@ -172,7 +173,8 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                          info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
-                     info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps t <= 0.6 T "
+                     info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps "
+                          f"t <= {T_MAX_FRACTION:g} T "
                           "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, for up to 40% more time"
                      if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
     return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto]  # new inputs last: older API calls fit

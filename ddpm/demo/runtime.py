@@ -41,7 +41,7 @@ class Runtime:
         return self.sched.T
 
     def sampling_model(self, autoguidance: float = 1.0) -> torch.nn.Module:
-        """The model itself, or the model guided by guide/ on the steps t <= 0.6 T (ddpm.autoguidance)."""
+        """The model itself, or the model guided by guide/ on the steps t <= default_t_max(T) (ddpm.autoguidance)."""
         if autoguidance == 1:
             return self.model
         if self.guide is None:
