@@ -89,6 +89,15 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
 
 
+def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.2})
+    one = write_model_card(tmp_path, command="python train.py").read_text()
+    assert '"null" class\n20% of the time, so' in one
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
+    two = write_model_card(tmp_path, command="python train.py --label-dropout 0.5", resumed=True).read_text()
+    assert "50% of the time in the last sitting" in two and "python train.py\n    python train.py --label" in two
+
+
 def test_model_card_shows_every_evaluate_command_and_the_grid(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path)
     row = {"n": 9, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.0, "class_share": [0.1] * 10, "memorised": 0.0}
