@@ -291,7 +291,7 @@ def main(argv=None) -> int:
     result.update(run=name, sampler=sampler, steps=steps, eta=eta if sampler == "ddim" else None, label=a.label,
                   guidance=a.guidance if a.label is not None else None, seed=a.seed,
                   autoguidance=a.autoguidance if a.autoguidance != 1 else None,
-                  autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, 0.6 T
+                  autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, default_t_max(T)
                   seconds=round(time.perf_counter() - start, 1), command=command)
     if a.out:
         try:

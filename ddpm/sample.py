@@ -41,7 +41,7 @@ def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, step
              autoguidance_tmax: int | None = None) -> None:
     """uint8 (N, 28, 28) under "samples", beside the facts `ddpm.evaluate --from-samples` reads back."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
-    if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, 0.6 T
+    if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
         cond["autoguidance_tmax"] = autoguidance_tmax
     np.savez_compressed(path, samples=images, seed=seed, sampler=sampler, steps=steps, eta=eta,
                         autoguidance=autoguidance, **cond)
