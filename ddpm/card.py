@@ -117,6 +117,9 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     params = count_parameters(UNet(cfg))
     command = facts.get("command", "python train.py").replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
+    share = facts.get("label_dropout")  # a hand-made folder may not record it: say so rather than guess
+    null_share = (f"{100 * share:.0f}% of the time{sittings}" if share is not None
+                  else "part of the time (the share was not recorded)")
     text = f"""---
 library_name: pytorch
 license: mit
@@ -128,7 +131,7 @@ datasets: [{facts.get('dataset', 'mnist')}]
 
 A {params / 1e6:.2f}M-parameter U-Net that predicts the noise (Ho, Jain & Abbeel 2020), trained with
 L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were replaced by a "null" class
-{100 * facts.get('label_dropout', 0.1):.0f}% of the time{sittings}, so the same weights sample unconditionally
+{null_share}, so the same weights sample unconditionally
 (label = null) and with classifier-free guidance. These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
 
 ## How it was trained

@@ -96,6 +96,9 @@ def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
     two = write_model_card(tmp_path, command="python train.py --label-dropout 0.5", resumed=True).read_text()
     assert "50% of the time in the last sitting" in two and "python train.py\n    python train.py --label" in two
+    hub.save_pretrained(tiny_model(), tmp_path, meta={})  # a hand-made folder: no share recorded, none invented
+    three = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "the share was not recorded" in three and "% of the time" not in three
 
 
 def test_model_card_shows_every_evaluate_command_and_the_grid(tmp_path):
