@@ -102,7 +102,8 @@ def main(argv=None) -> int:
         write_card_grid(out)
     except KeyboardInterrupt:
         print("skipped the sample grid; the command above makes it later")
-    write_model_card(out, command="python " + " ".join(sys.argv), resumed=args.resume)
+    write_model_card(out, command="python " + " ".join(sys.argv), resumed=args.resume,
+                     repo_id=args.hub_model_id if args.push_to_hub else None)
     if args.push_to_hub:
         return 0 if hub.push_to_hub(out, args.hub_model_id, private=args.private) else 1
     return 0

@@ -11,7 +11,7 @@ from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .sample import CARD_GRID
 
 
-def metrics_table(ev: dict) -> str:
+def metrics_table(ev: dict, folder: Path) -> str:
     rows = []
     for name, r in ev.get("runs", {}).items():
         floor = r.get("real_floor_fd", ev.get("real_floor_fd"))
@@ -20,7 +20,8 @@ def metrics_table(ev: dict) -> str:
                     f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
                     f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
     if not rows:
-        return "Not evaluated yet: run `python -m ddpm.evaluate --weights FOLDER --json`.\n"
+        return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {folder}/eval.json` "
+                f"scores it, then `python -m ddpm.card {folder}` shows the figures here.\n")
     return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised "
             "| read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
@@ -47,10 +48,12 @@ def time_and_hardware(facts: dict) -> str:
 
 
 def measured_with(ev: dict) -> str:
-    """The evaluate command of each row, as an indented block."""
+    """The evaluate command of each row, as an indented block (nothing before the first evaluation)."""
     commands = [r["command"] for r in ev.get("runs", {}).values() if r.get("command")]
-    commands = commands or [ev.get("command", "python -m ddpm.evaluate --json")]
-    return "Measured with:\n\n" + "\n".join(f"    {c}" for c in commands) + "\n"
+    commands = commands or ([ev["command"]] if ev.get("command") else [])
+    if not commands:
+        return ""
+    return "Measured with:\n\n" + "\n".join(f"    {c}" for c in commands) + "\n\n"
 
 
 def sample_grid(folder: Path, timesteps: int) -> str:
@@ -99,9 +102,11 @@ def recipe(previous: str | None, command: str) -> str:
     return previous if last == command else previous + "\n" + command
 
 
-def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False) -> Path:
+def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False,
+                     repo_id: str | None = None) -> Path:
     """Write folder/README.md. `command` (as train.py runs it) replaces the recipe in training.json,
-    or with `resumed` is added to it."""
+    or with `resumed` is added to it. The card's code loads `repo_id` (the Hub repo it will be pushed to),
+    or else the folder as named here."""
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     facts = read_card_metadata(folder)
@@ -144,15 +149,14 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were 
 
 ## Quality
 
-{metrics_table(ev)}
-{measured_with(ev)}
-{sample_grid(folder, cfg.timesteps)}
+{metrics_table(ev, folder)}
+{measured_with(ev)}{sample_grid(folder, cfg.timesteps)}
 {guide_section(folder)}## Use
 
     from ddpm.hub import load_pretrained
     from ddpm.schedule import NoiseSchedule
     from ddpm.samplers import sample
-    model = load_pretrained("{folder.name}")
+    model = load_pretrained("{repo_id or folder.as_posix()}")
     x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps=50)
 
 Architecture: {cfg.describe()}, dropout {cfg.dropout}.

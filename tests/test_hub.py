@@ -139,3 +139,17 @@ def test_a_resumed_run_adds_its_command_to_the_recipe(tmp_path):
         "python train.py --epochs 2\npython train.py --resume --epochs 3"
     write_model_card(tmp_path, command="python train.py --epochs 1")  # a fresh run starts a new recipe
     assert json.loads((tmp_path / "training.json").read_text())["command"] == "python train.py --epochs 1"
+
+
+def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
+    import re
+
+    folder = tmp_path / "runs" / "mnist"
+    hub.save_pretrained(tiny_model(), folder)
+    card = write_model_card(folder, command="python train.py").read_text()
+    named = re.search(r'load_pretrained\("([^"]+)"\)', card).group(1)
+    assert hub.load_pretrained(named).config == tiny_model().config  # the card's own code runs as written
+    assert "Not evaluated yet" in card and "Measured with" not in card  # no command for figures it lacks
+    assert f"--weights {folder} --out {folder}/eval.json" in card
+    pushed = write_model_card(folder, command="python train.py", repo_id="you/ddpm-mnist").read_text()
+    assert 'load_pretrained("you/ddpm-mnist")' in pushed
