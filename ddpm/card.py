@@ -11,7 +11,8 @@ from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .sample import CARD_GRID
 
 
-def metrics_table(ev: dict, folder: Path | str = "FOLDER") -> str:
+def metrics_table(ev: dict, folder: Path | str | None = None) -> str:
+    folder = folder or "FOLDER"  # the folder the evaluate command should name, when known
     rows = []
     for name, r in ev.get("runs", {}).items():
         floor = r.get("real_floor_fd", ev.get("real_floor_fd"))
