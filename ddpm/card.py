@@ -11,7 +11,9 @@ from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .sample import CARD_GRID
 
 
-def metrics_table(ev: dict, folder: Path | str | None = None) -> str:
+def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None = None) -> str:
+    """The eval.json rows as a table; without rows, the commands that make them. `then` says where the
+    figures appear once scored [the card: after `python -m ddpm.card FOLDER`]."""
     folder = folder or "FOLDER"  # the folder the evaluate command should name, when known
     rows = []
     for name, r in ev.get("runs", {}).items():
@@ -22,7 +24,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None) -> str:
                     f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
     if not rows:
         return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {folder}/eval.json` "
-                f"scores it, then `python -m ddpm.card {folder}` shows the figures here.\n")
+                f"scores it, then {then or f'`python -m ddpm.card {folder}` shows the figures here'}.\n")
     return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised "
             "| read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "

@@ -90,7 +90,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 
 ## Quality
 
-{metrics_table(ev, folder)}
+{metrics_table(ev, folder, then="the app shows the figures here when it next starts")}
 Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
 
 ## Read more
