@@ -6,6 +6,7 @@
     python train.py --resume --epochs 125 --lr 1e-3 --lr-decay-steps 11232
     python train.py --resume --epochs 134 --lr 1e-3 --lr-decay-steps 4212 --label-dropout 0.5
     python train.py --resume --epochs 143 --lr 1e-3 --lr-decay-steps 4212 --label-dropout 0.5
+    python train.py --resume --epochs 158 --lr 1e-3 --lr-decay-steps 7020 --label-dropout 0.5  # on an H100
     python train.py --epochs 24 --lr-decay-steps 5616 --label-dropout 0.5  # 87 CPU-min: null class at the FD bar
     python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
     python train.py --push-to-hub --hub-model-id you/ddpm-mnist
