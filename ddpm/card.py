@@ -15,6 +15,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
     """The eval.json rows as a table; without rows, the commands that make them. `then` says where the
     figures appear once scored [the card: after `python -m ddpm.card FOLDER`]."""
     folder = folder or "FOLDER"  # the folder the evaluate command should name, when known
+    then = then or f"`python -m ddpm.card {folder}` shows the figures here"
     rows = []
     for name, r in ev.get("runs", {}).items():
         floor = r.get("real_floor_fd", ev.get("real_floor_fd"))
@@ -24,7 +25,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
                     f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
     if not rows:
         return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {folder}/eval.json` "
-                f"scores it, then {then or f'`python -m ddpm.card {folder}` shows the figures here'}.\n")
+                f"scores it, then {then}.\n")
     return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised "
             "| read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
