@@ -11,10 +11,12 @@ from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .sample import CARD_GRID
 
 
-def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None = None) -> str:
-    """The eval.json rows as a table; without rows, the commands that make them. `then` says where the
-    figures appear once scored [the card: after `python -m ddpm.card FOLDER`]."""
+def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None = None, out: str | None = None) -> str:
+    """The eval.json rows as a table; without rows, the commands that make them. `folder` is what
+    `--weights` names (a folder or a Hub repo id), `out` where the scores go [FOLDER/eval.json], `then`
+    where the figures appear once scored [the card: after `python -m ddpm.card FOLDER`]."""
     folder = folder or "FOLDER"  # the folder the evaluate command should name, when known
+    out = out or f"{folder}/eval.json"
     then = then or f"`python -m ddpm.card {folder}` shows the figures here"
     rows = []
     for name, r in ev.get("runs", {}).items():
@@ -24,7 +26,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
                     f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
                     f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
     if not rows:
-        return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {folder}/eval.json` "
+        return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {out}` "
                 f"scores it, then {then}.\n")
     return ("| samples | N | Frechet distance | real-data floor | ratio | MNIST Inception Score | class shares | memorised "
             "| read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +

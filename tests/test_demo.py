@@ -274,6 +274,9 @@ def test_about_reads_the_model_folder(model, tmp_path):
     md = about.about_markdown(model, "somewhere", None)
     assert "arxiv.org/abs/2006.11239" in md and "Not evaluated yet" in md and "No training record" in md
     assert "ddpm.card" not in md and "when it next starts" in md  # the app reads eval.json itself
+    hub_md = about.about_markdown(model, "you/ddpm-mnist", tmp_path / "cache")  # a Hub repo: its folder is a cache
+    assert "--weights you/ddpm-mnist --out eval.json" in hub_md and "hf upload you/ddpm-mnist eval.json" in hub_md
+    assert "cache" not in hub_md
     assert "autoguidance uses" not in md and "autoguidance uses a" in about.about_markdown(model, "somewhere", None, model)
     (tmp_path / "training.json").write_text(json.dumps({"command": "python train.py --max-minutes 80",
                                                        "train_minutes": 80.0, "steps": 9000}))

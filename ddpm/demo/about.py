@@ -60,6 +60,15 @@ def _training_text(facts: dict) -> str:
     return "\n".join(f"- {line}" for line in known)
 
 
+def _quality(ev: dict, source: str, folder: Path | None) -> str:
+    """The measured figures, or how to make them: for a Hub repo, score it and upload eval.json to the repo
+    (the app downloads it with the weights), since its local folder is only a cache."""
+    if Path(source).is_dir() or source.count("/") != 1:  # not a Hub repo id
+        return metrics_table(ev, folder, then="the app shows the figures here when it next starts")
+    return metrics_table(ev, source, out="eval.json", then=f"`hf upload {source} eval.json` adds them to the "
+                         "repo, and the app shows them here when it next starts")
+
+
 def about_markdown(model, source: str, folder: Path | None, guide=None) -> str:
     cfg = model.config
     facts = training_facts(folder)
@@ -90,7 +99,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 
 ## Quality
 
-{metrics_table(ev, folder, then="the app shows the figures here when it next starts")}
+{_quality(ev, source, folder)}
 Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
 
 ## Read more
