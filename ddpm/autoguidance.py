@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 MAX_WEIGHT = 10.0
-T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; the README says how it was picked)
+T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; docs/experiments.md says how it was picked)
 # what the two models must share for their eps predictions to be comparable
 SHARED_CONFIG = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 
