@@ -32,13 +32,19 @@ def save_pretrained(model: UNet, folder: str | Path, state_dict: dict | None = N
     return folder
 
 
+def is_repo_id(name_or_path: str | Path) -> bool:
+    """Whether a --weights value names a Hub repo ("owner/name") rather than a local path."""
+    name = str(name_or_path)
+    return not Path(name).exists() and not name.startswith((".", "/")) and name.count("/") == 1
+
+
 def resolve_folder(name_or_path: str | Path) -> Path:
     """A local model folder as is; a Hub repo id downloaded (or found in the cache) to a folder."""
     p = Path(name_or_path)
     if p.is_dir():
         return p
     name = str(name_or_path)
-    if p.exists() or name.startswith((".", "/")) or name.count("/") != 1:
+    if not is_repo_id(name):
         raise ModelLoadError(f"{name!r} is not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) nor a Hub repo id")
     try:
         from huggingface_hub import snapshot_download

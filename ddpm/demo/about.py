@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..card import metrics_table, time_and_hardware
-from ..hub import read_card_metadata
+from ..hub import is_repo_id, read_card_metadata
 from ..unet import count_parameters
 
 PAPERS = [
@@ -63,7 +63,7 @@ def _training_text(facts: dict) -> str:
 def _quality(ev: dict, source: str, folder: Path | None) -> str:
     """The measured figures, or how to make them: for a Hub repo, score it and upload eval.json to the repo
     (the app downloads it with the weights), since its local folder is only a cache."""
-    if Path(source).is_dir() or source.count("/") != 1:  # not a Hub repo id
+    if not is_repo_id(source):
         return metrics_table(ev, folder, then="the app shows the figures here when it next starts")
     return metrics_table(ev, source, out="eval.json", then=f"`hf upload {source} eval.json` adds them to the "
                          "repo, and the app shows them here when it next starts")
