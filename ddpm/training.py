@@ -164,6 +164,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         if ModelConfig.from_dict(saved["model"]) != mcfg:
             raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}")
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
+        _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
@@ -254,6 +255,21 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
+
+
+def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:
+    """ValueError if a resumed run's limits are already behind it. They count the whole run, earlier
+    sittings included, so the same command resumes a killed run exactly; a run that reached them stays done."""
+    step, minutes = progress["step"], progress["train_seconds"] / 60
+    where = f"the checkpoint is at step {step} (epoch {step / steps_per_epoch:.2f}, {minutes:.1f} min of training)"
+    if step > cfg.epochs * steps_per_epoch:
+        raise ValueError(f"--resume: {where}, past the end of --epochs {cfg.epochs}, which counts the whole "
+                         f"run; give --epochs {step // steps_per_epoch + 1} or more to train on")
+    if max_steps is not None and step > max_steps:
+        raise ValueError(f"--resume: {where}, past --max-steps {max_steps}, which counts the whole run")
+    if cfg.max_minutes and minutes >= cfg.max_minutes:
+        raise ValueError(f"--resume: {where}, past --max-minutes {cfg.max_minutes:g}, which counts every "
+                         f"sitting; for {cfg.max_minutes:g} more minutes give --max-minutes {minutes + cfg.max_minutes:.1f}")
 
 
 def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
