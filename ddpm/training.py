@@ -259,7 +259,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
 def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:
     """ValueError if a resumed run's limits are already behind it. They count the whole run, earlier
-    sittings included, so the same command resumes a killed run exactly; a run that reached them stays done."""
+    sittings included, so the same command resumes a killed run exactly. A run that ended at its --epochs
+    or --max-steps stays done; one stopped by --max-minutes is told what to give for more time."""
     step, minutes = progress["step"], progress["train_seconds"] / 60
     where = f"the checkpoint is at step {step} (epoch {step / steps_per_epoch:.2f}, {minutes:.1f} min of training)"
     if step > cfg.epochs * steps_per_epoch:
@@ -268,8 +269,9 @@ def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, m
     if max_steps is not None and step > max_steps:
         raise ValueError(f"--resume: {where}, past --max-steps {max_steps}, which counts the whole run")
     if cfg.max_minutes and minutes >= cfg.max_minutes:
+        more = minutes + cfg.max_minutes
         raise ValueError(f"--resume: {where}, past --max-minutes {cfg.max_minutes:g}, which counts every "
-                         f"sitting; for {cfg.max_minutes:g} more minutes give --max-minutes {minutes + cfg.max_minutes:.1f}")
+                         f"sitting; for {cfg.max_minutes:g} more minutes give --max-minutes {more:.1f}")
 
 
 def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
