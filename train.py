@@ -37,6 +37,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--ema-decay", type=float, default=d.ema_decay, help="EMA decay of the published weights [%(default)s]")
     a.add_argument("--label-dropout", type=float, default=d.label_dropout,
                    help="share of labels replaced by the null class, for guidance [%(default)s]")
+    a.add_argument("--null-teacher", default=d.null_teacher, metavar="FOLDER",
+                   help="a class-conditional model folder or Hub id: the null class's rows regress on its prediction "
+                        "given the true label instead of on the drawn noise (same best fit, less variance; "
+                        "docs/experiments.md has the study); unset: L_simple for every row")
     a.add_argument("--seed", type=int, default=d.seed, help="seed of data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: weights, checkpoint, loss.csv, samples/ [%(default)s]")
@@ -83,7 +87,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
                        batch_size=args.batch_size, lr=args.lr,
                        lr_decay_steps=args.lr_decay_steps, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
-                       seed=args.seed, device=args.device, out=args.out, model=model)
+                       null_teacher=args.null_teacher, seed=args.seed, device=args.device, out=args.out, model=model)
 
 
 def main(argv=None) -> int:

@@ -82,6 +82,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     label_dropout: float = 0.2  # share of labels replaced by the null class (for guidance)
+    # a model folder (or Hub id) whose labelled prediction eps_teacher(x_t, t, y) is the null-class rows' target
+    # instead of the drawn eps: the same best fit, E[eps | x_t], with less variance ("" = L_simple for all rows)
+    null_teacher: str = ""
     seed: int = 0
     device: str = "auto"
     out: str = "runs/mnist"
@@ -106,6 +109,9 @@ class TrainConfig:
         for name, ok, want in checks:
             if not ok:
                 raise ConfigError(name, f"must be {want}, not {getattr(self, name)!r}")
+        if self.null_teacher and not (self.label_dropout > 0 and self.model.num_classes):
+            raise ConfigError("null_teacher", "sets the target of null-class rows only, so it needs a class-conditional "
+                                              "model and --label-dropout above 0")
 
 
 class ConfigError(ValueError):

@@ -47,20 +47,29 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0):
+def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0,
+                   teacher=None):
     """L_simple (Eq. 14): || eps - eps_theta(sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t) ||^2.
 
     t ~ U{0..T-1}, eps ~ N(0, I), and a share `label_dropout` of labels swapped for the null class.
+    With a frozen class-conditional `teacher`, the null-class rows regress on teacher(x_t, t, y) instead of
+    eps: its mean over the classes y that fit x_t is the same best fit, E[eps | x_t], without the spread of
+    eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field).
     All draws come from `generator` (on the CPU, so runs are reproducible on every device)."""
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)
     eps = torch.randn(x0.shape, generator=generator)
     drop = torch.rand(b, generator=generator) < label_dropout
-    t, eps = t.to(x0.device), eps.to(x0.device)
-    if y is not None:
-        y = torch.where(drop.to(y.device), torch.full_like(y, model.config.num_classes), y)
+    t, eps, drop = t.to(x0.device), eps.to(x0.device), drop.to(x0.device)
     x_t = sched.q_sample(x0, t, eps)
-    return (model(x_t, t, y) - eps).pow(2).mean()
+    target = eps
+    if teacher is not None and drop.any():
+        with torch.no_grad():
+            target = eps.clone()
+            target[drop] = teacher(x_t[drop], t[drop], y[drop]).to(eps.dtype)  # the true labels, not the null class
+    if y is not None:
+        y = torch.where(drop, torch.full_like(y, model.config.num_classes), y)
+    return (model(x_t, t, y) - target).pow(2).mean()
 
 
 class EMA:
@@ -148,6 +157,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     model = UNet(mcfg).to(device)
     x_all = to_model_range(torch.as_tensor(images)).to(device)  # (N, 1, 28, 28) in [-1, 1], all on the device
     y_all = torch.as_tensor(labels).long().to(device)
+    teacher = _null_teacher(cfg, out, device) if cfg.null_teacher else None
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -166,6 +176,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
+    _set_aside_scores(out, log)
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or _earlier_hardware(out, progress["train_seconds"])
@@ -205,7 +216,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 for g in opt.param_groups:
                     g["lr"] = lr
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    loss = diffusion_loss(model, sched, x0, y if mcfg.num_classes else None, gen, cfg.label_dropout)
+                    loss = diffusion_loss(model, sched, x0, y if mcfg.num_classes else None, gen, cfg.label_dropout,
+                                          teacher)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
@@ -255,6 +267,40 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
+
+
+def _null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> UNet:
+    """The frozen model whose labelled predictions are the null class's target (see diffusion_loss)."""
+    try:
+        folder = hub.resolve_folder(cfg.null_teacher)
+        if folder.resolve() == out.resolve():
+            raise ValueError(f"--null-teacher {cfg.null_teacher} is the output folder, whose weights change as it "
+                             "trains (and again on --resume); copy them to another folder and name that")
+        teacher = hub.load_pretrained(folder, device).requires_grad_(False)
+    except hub.ModelLoadError as e:
+        raise ValueError(f"--null-teacher: {e}") from None
+    mine, theirs = cfg.model, teacher.config
+    shared = ("num_classes", "image_size", "in_channels", "timesteps", "schedule")
+    differ = [f"{k} {getattr(theirs, k)!r}, not {getattr(mine, k)!r}" for k in shared
+              if getattr(theirs, k) != getattr(mine, k)]
+    if differ:
+        raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
+                         + "; ".join(differ))
+    return teacher
+
+
+SCORES = ("eval.json", "samples.png")  # what a model folder says of its weights' quality
+
+
+def _set_aside_scores(out: Path, log) -> None:
+    """The scores and sample grid of the weights this run replaces would misreport the new ones (on the card,
+    on the Hub), so they are renamed NAME.previous.EXT, not lost; `python -m ddpm.evaluate` scores the new."""
+    for name in SCORES:
+        path = out / name
+        if path.exists():
+            kept = path.with_name(f"{path.stem}.previous{path.suffix}")
+            path.replace(kept)
+            log(f"{name} scored the weights this run replaces: kept as {kept}")
 
 
 def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:
@@ -343,5 +389,6 @@ def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardw
     return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
             "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
             "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
+            **({"null_teacher": cfg.null_teacher} if cfg.null_teacher else {}),
             "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
             "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}

@@ -83,6 +83,8 @@ def test_train_cli_bad_flags():
                         ("--max-minutes", "-1"), ("--max-steps", "0")]:
         r = run("train.py", flag, value)  # refused before any data is read
         assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
+    r = run("train.py", "--null-teacher", "weights", "--label-dropout", "0")
+    assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
 

@@ -11,6 +11,7 @@ from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
 from ddpm.training import EMA, learning_rate, pick_device, train
+from ddpm.unet import UNet
 
 from conftest import tiny_config
 
@@ -147,3 +148,55 @@ def test_training_time_is_kept_per_machine(tmp_path):
     assert p["seconds_by_device"] == {cpu: 600.0, "NVIDIA H100": 100.0} and p["train_seconds"] == 700.0
     both = {"train_minutes": 11.7, "minutes_by_device": {cpu: 10.0, "NVIDIA H100": 1.7}}
     assert time_and_hardware(both) == f"10.0 min on {cpu} + 1.7 min on NVIDIA H100"
+
+
+class _Recorder(torch.nn.Module):
+    """A stand-in teacher: predicts 0.5 everywhere and remembers the labels it was asked about."""
+
+    def forward(self, x_t, t, y):
+        self.seen = y.clone()
+        return torch.full_like(x_t, 0.5)
+
+
+def test_null_teacher_sets_the_target_of_null_rows_only(model, sched):
+    from ddpm.training import diffusion_loss
+
+    x0, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    plain = diffusion_loss(model, sched, x0, y, gen(), 0.0)
+    assert torch.equal(diffusion_loss(model, sched, x0, y, gen(), 0.0, _Recorder()), plain)  # no null rows
+    teacher = _Recorder()
+    all_null = diffusion_loss(model, sched, x0, y, gen(), 1.0, teacher)
+    assert torch.equal(teacher.seen, y)  # the teacher sees the true labels; the student the null class
+    g = gen()  # the same draws, in the same order, as diffusion_loss makes them
+    t, eps = torch.randint(0, sched.T, (8,), generator=g), torch.randn(x0.shape, generator=g)
+    eps_hat = model(sched.q_sample(x0, t, eps), t, torch.full_like(y, 10))
+    assert torch.allclose(all_null, (eps_hat - 0.5).pow(2).mean(), atol=1e-7)
+
+
+def test_training_with_a_null_teacher(tmp_path):
+    teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
+    out = _train(_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
+    assert hub.read_card_metadata(out)["null_teacher"] == str(teacher)
+    for cfg, message in [(_cfg(out, label_dropout=0.5, null_teacher=str(out)), "is the output folder"),
+                         (_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(tmp_path / "none")),
+                          "not a model folder"),
+                         (_cfg(tmp_path / "c", label_dropout=0.5, null_teacher=str(teacher),
+                               model=tiny_config(timesteps=50)), "timesteps 100, not 50")]:
+        with pytest.raises(ValueError, match=message):
+            _train(cfg, max_steps=2)
+    with pytest.raises(ConfigError, match="label-dropout above 0") as e:
+        _cfg(tmp_path, label_dropout=0.0, null_teacher=str(teacher))
+    assert e.value.field == "null_teacher"
+
+
+def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
+    cfg = _cfg(tmp_path)
+    out = _train(cfg, max_steps=3)
+    (out / "eval.json").write_text('{"runs": {"ddpm": "the old weights"}}')
+    _train(cfg, max_steps=5, resume=True)
+    assert not (out / "eval.json").exists()
+    assert "the old weights" in (out / "eval.previous.json").read_text()  # renamed, not lost
+    from ddpm.card import write_model_card
+
+    assert "Not evaluated yet" in write_model_card(out).read_text()
