@@ -8,6 +8,8 @@
     python train.py --resume --epochs 143 --lr 1e-3 --lr-decay-steps 4212 --label-dropout 0.5
     python train.py --resume --epochs 158 --lr 1e-3 --lr-decay-steps 7020 --label-dropout 0.5  # on an H100
     python train.py --epochs 24 --lr-decay-steps 5616 --label-dropout 0.5  # 87 CPU-min: null class at the FD bar
+    python train.py --resume --out runs/nt --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
+        --null-teacher weights  # on a copy of weights/: the null class regresses on its labelled predictions
     python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
     python train.py --push-to-hub --hub-model-id you/ddpm-mnist
 """
