@@ -300,7 +300,7 @@ def _set_aside_scores(out: Path, log) -> None:
         if path.exists():
             kept = path.with_name(f"{path.stem}.previous{path.suffix}")
             path.replace(kept)
-            log(f"{name} scored the weights this run replaces: kept as {kept}")
+            log(f"{name} described the weights this run replaces: kept as {kept}")
 
 
 def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:
