@@ -23,8 +23,6 @@ from torch import nn
 
 MAX_WEIGHT = 10.0
 T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; docs/experiments.md says how it was picked)
-# what the two models must share for their eps predictions to be comparable
-SHARED_CONFIG = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 
 
 class Autoguided(nn.Module):
@@ -55,10 +53,10 @@ class Autoguided(nn.Module):
 
 def check_guide(main: nn.Module, guide: nn.Module) -> None:
     """ValueError unless the two models' eps predictions are comparable (same data and schedule)."""
-    for key in SHARED_CONFIG:
-        a, b = getattr(main.config, key), getattr(guide.config, key)
-        if a != b:
-            raise ValueError(f"the guide does not match the model: {key} is {b!r} in the guide, {a!r} in the model")
+    mismatch = main.config.eps_mismatch(guide.config)
+    if mismatch:
+        key, a, b = mismatch[0]
+        raise ValueError(f"the guide does not match the model: {key} is {b!r} in the guide, {a!r} in the model")
 
 
 def default_t_max(T: int) -> int:

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# what two models must share for their eps predictions to be comparable: the same data and schedule
+COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
+
+
 @dataclass
 class ModelConfig:
     # data
@@ -44,6 +48,12 @@ class ModelConfig:
         return (f"{self.base_channels} channels x {list(self.channel_mult)} at "
                 f"{'/'.join(map(str, self.level_sizes()))} pixels{patches}, {self.num_res_blocks} residual "
                 f"block(s) per level, self-attention at {list(self.attention_resolutions)} pixels and in the middle")
+
+    def eps_mismatch(self, other: "ModelConfig") -> list[tuple[str, object, object]]:
+        """(key, ours, theirs) for each setting in which `other` models other data or noise, so its eps
+        predictions cannot stand in for ours (an autoguidance guide, a null-class teacher)."""
+        pairs = [(k, getattr(self, k), getattr(other, k)) for k in COMPARABLE_EPS]
+        return [(k, ours, theirs) for k, ours, theirs in pairs if ours != theirs]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

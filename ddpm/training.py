@@ -279,10 +279,7 @@ def _null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> UNet:
         teacher = hub.load_pretrained(folder, device).requires_grad_(False)
     except hub.ModelLoadError as e:
         raise ValueError(f"--null-teacher: {e}") from None
-    mine, theirs = cfg.model, teacher.config
-    shared = ("num_classes", "image_size", "in_channels", "timesteps", "schedule")
-    differ = [f"{k} {getattr(theirs, k)!r}, not {getattr(mine, k)!r}" for k in shared
-              if getattr(theirs, k) != getattr(mine, k)]
+    differ = [f"{k} {theirs!r}, not {ours!r}" for k, ours, theirs in cfg.model.eps_mismatch(teacher.config)]
     if differ:
         raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
                          + "; ".join(differ))
