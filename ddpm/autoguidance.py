@@ -21,7 +21,7 @@ import argparse
 import torch
 from torch import nn
 
-MAX_WEIGHT = 10.0
+from .config import MAX_AUTOGUIDANCE as MAX_WEIGHT
 T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; docs/experiments.md says how it was picked)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 # what two models must share for their eps predictions to be comparable: the same data and schedule
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
+MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
 
 
 @dataclass
@@ -95,6 +96,9 @@ class TrainConfig:
     # a model folder (or Hub id) whose labelled prediction eps_teacher(x_t, t, y) is the null-class rows' target
     # instead of the drawn eps: the same best fit, E[eps | x_t], with less variance ("" = L_simple for all rows)
     null_teacher: str = ""
+    # != 1: the null rows' target is instead the teacher's own null-class prediction autoguided by its guide/
+    # at this weight, the eps that `--autoguidance W` samples with (guidance distillation, Meng et al. 2023)
+    null_teacher_autoguidance: float = 1.0
     seed: int = 0
     device: str = "auto"
     out: str = "runs/mnist"
@@ -114,6 +118,8 @@ class TrainConfig:
             ("grad_clip", self.grad_clip > 0, "positive"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("label_dropout", 0 <= self.label_dropout < 1, "in [0, 1)"),
+            ("null_teacher_autoguidance", 0 <= self.null_teacher_autoguidance <= MAX_AUTOGUIDANCE,
+             f"between 0 and {MAX_AUTOGUIDANCE:g} (1 = off)"),
             ("dataset", self.dataset in ("mnist", "fashion-mnist"), "'mnist' or 'fashion-mnist'"),
         ]
         for name, ok, want in checks:
@@ -122,6 +128,8 @@ class TrainConfig:
         if self.null_teacher and not (self.label_dropout > 0 and self.model.num_classes):
             raise ConfigError("null_teacher", "sets the target of null-class rows only, so it needs a class-conditional "
                                               "model and --label-dropout above 0")
+        if self.null_teacher_autoguidance != 1 and not self.null_teacher:
+            raise ConfigError("null_teacher_autoguidance", "guides the null teacher's prediction, so it needs --null-teacher")
 
 
 class ConfigError(ValueError):

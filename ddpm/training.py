@@ -22,6 +22,7 @@ from .images import tensor_grid
 from .safeio import load_tensors, save_tensors
 from .samplers import sample
 from .schedule import NoiseSchedule
+from .teacher import null_teacher
 from .unet import UNet, count_parameters
 
 CKPT_NAME = "checkpoint.safetensors"
@@ -54,7 +55,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     t ~ U{0..T-1}, eps ~ N(0, I), and a share `label_dropout` of labels swapped for the null class.
     With a frozen class-conditional `teacher`, the null-class rows regress on teacher(x_t, t, y) instead of
     eps: its mean over the classes y that fit x_t is the same best fit, E[eps | x_t], without the spread of
-    eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field).
+    eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field). A teacher
+    may also ignore y and return an autoguided null-class eps (guidance distillation; see ddpm.teacher).
     All draws come from `generator` (on the CPU, so runs are reproducible on every device)."""
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)
@@ -157,7 +159,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     model = UNet(mcfg).to(device)
     x_all = to_model_range(torch.as_tensor(images)).to(device)  # (N, 1, 28, 28) in [-1, 1], all on the device
     y_all = torch.as_tensor(labels).long().to(device)
-    teacher = _null_teacher(cfg, out, device) if cfg.null_teacher else None
+    teacher = null_teacher(cfg, out, device) if cfg.null_teacher else None
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -269,23 +271,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     return out
 
 
-def _null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> UNet:
-    """The frozen model whose labelled predictions are the null class's target (see diffusion_loss)."""
-    try:
-        folder = hub.resolve_folder(cfg.null_teacher)
-        if folder.resolve() == out.resolve():
-            raise ValueError(f"--null-teacher {cfg.null_teacher} is the output folder, whose weights change as it "
-                             "trains (and again on --resume); copy them to another folder and name that")
-        teacher = hub.load_pretrained(folder, device).requires_grad_(False)
-    except hub.ModelLoadError as e:
-        raise ValueError(f"--null-teacher: {e}") from None
-    differ = [f"{k} {theirs!r}, not {ours!r}" for k, ours, theirs in cfg.model.eps_mismatch(teacher.config)]
-    if differ:
-        raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
-                         + "; ".join(differ))
-    return teacher
-
-
 SCORES = ("eval.json", "samples.png")  # what a model folder says of its weights' quality
 
 
@@ -387,5 +372,7 @@ def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardw
             "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
             "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
             **({"null_teacher": cfg.null_teacher} if cfg.null_teacher else {}),
+            **({"null_teacher_autoguidance": cfg.null_teacher_autoguidance}
+               if cfg.null_teacher_autoguidance != 1 else {}),
             "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
             "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}

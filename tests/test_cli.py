@@ -85,6 +85,8 @@ def test_train_cli_bad_flags():
         assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
     r = run("train.py", "--null-teacher", "weights", "--label-dropout", "0")
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
+    r = run("train.py", "--null-teacher-autoguidance", "2")
+    assert r.returncode == 2 and "--null-teacher-autoguidance guides the null teacher's prediction" in r.stderr
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
 

@@ -13,7 +13,7 @@ from ddpm.safeio import load_tensors
 from ddpm.training import EMA, learning_rate, pick_device, train
 from ddpm.unet import UNet
 
-from conftest import tiny_config
+from conftest import tiny_config, tiny_model
 
 
 def _cfg(out, **kw):
@@ -188,6 +188,40 @@ def test_training_with_a_null_teacher(tmp_path):
     with pytest.raises(ConfigError, match="label-dropout above 0") as e:
         _cfg(tmp_path, label_dropout=0.0, null_teacher=str(teacher))
     assert e.value.field == "null_teacher"
+
+
+def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
+    """With --null-teacher-autoguidance W the target is eps_guide + W (eps_teacher - eps_guide) for the null
+    class on t <= 0.6 T, whatever label the row had: what `--autoguidance W` samples with."""
+    from pathlib import Path
+
+    from ddpm.autoguidance import Autoguided
+    from ddpm.teacher import null_teacher
+
+    main, guide = tiny_model(0, timesteps=100), tiny_model(1, timesteps=100)
+    folder = hub.save_pretrained(main, tmp_path / "teacher")
+    hub.save_pretrained(guide, folder / "guide")
+    teacher = null_teacher(_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(folder),
+                                null_teacher_autoguidance=2.0), Path(tmp_path / "run"), torch.device("cpu"))
+    x_t, t, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 30, 60, 99]), torch.tensor([1, 2, 3, 4])
+    null = torch.full_like(y, 10)
+    with torch.no_grad():
+        got, main_null = teacher(x_t, t, y), main(x_t, t, null)
+        want = Autoguided(main, guide, 2.0, t_max=60)(x_t, t, null)  # guided where t <= 60 (0.6 T)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got[3], main_null[3])  # t = 99 > 60: the teacher alone
+    assert not torch.allclose(got[:3], main_null[:3], atol=1e-3)
+    assert not any(p.requires_grad for p in teacher.parameters())
+    out = _train(_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0),
+                 max_steps=3)
+    assert hub.read_card_metadata(out)["null_teacher_autoguidance"] == 2.0
+    (folder / "guide" / "config.json").unlink()
+    with pytest.raises(ValueError, match="--null-teacher-autoguidance: .* has no guide/ model"):
+        _train(_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0),
+               max_steps=2)
+    with pytest.raises(ConfigError, match="needs --null-teacher") as e:
+        _cfg(tmp_path, label_dropout=0.5, null_teacher_autoguidance=2.0)
+    assert e.value.field == "null_teacher_autoguidance"
 
 
 def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):

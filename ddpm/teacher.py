@@ -1,0 +1,55 @@
+"""The null class's teacher for `train.py --null-teacher FOLDER` (see ddpm.training.diffusion_loss).
+
+The null-class rows of each batch regress on a frozen model's prediction instead of on the drawn noise:
+- by default its prediction given the image's true label, eps_teacher(x_t, t, y), whose mean over the
+  labels that fit x_t is L_simple's own best fit, E[eps | x_t], with less variance;
+- with `--null-teacher-autoguidance W`, its own null-class prediction autoguided by its guide/ folder,
+  eps_guide + W (eps_teacher - eps_guide) on the steps t <= 0.6 T: the eps that `--autoguidance W` samples
+  with. The student then learns to draw the guided digits with one network pass per step, no guide
+  (the first stage of Meng et al. 2023's guidance distillation, with autoguidance in place of
+  classifier-free guidance).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import hub
+from .autoguidance import autoguided
+from .config import TrainConfig
+
+
+def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module:
+    """The frozen model that gives the null-class rows their target, called as teacher(x_t, t, y_true)."""
+    try:
+        folder = hub.resolve_folder(cfg.null_teacher)
+        if folder.resolve() == out.resolve():
+            raise ValueError(f"--null-teacher {cfg.null_teacher} is the output folder, whose weights change as it "
+                             "trains (and again on --resume); copy them to another folder and name that")
+        teacher = hub.load_pretrained(folder, device).requires_grad_(False)
+    except hub.ModelLoadError as e:
+        raise ValueError(f"--null-teacher: {e}") from None
+    differ = [f"{k} {theirs!r}, not {ours!r}" for k, ours, theirs in cfg.model.eps_mismatch(teacher.config)]
+    if differ:
+        raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
+                         + "; ".join(differ))
+    if cfg.null_teacher_autoguidance == 1:
+        return teacher
+    try:
+        guided = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
+    except (hub.ModelLoadError, ValueError) as e:
+        raise ValueError(f"--null-teacher-autoguidance: {e}") from None
+    return _AsNullClass(guided)
+
+
+class _AsNullClass(nn.Module):
+    """Asks `model` for its null-class prediction whatever label it is given: the autoguided sampler's eps."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x_t, t, y):
+        return self.model(x_t, t, torch.full_like(y, self.model.config.num_classes))
