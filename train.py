@@ -43,10 +43,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="a class-conditional model folder or Hub id: the null class's rows regress on its prediction "
                         "given the true label instead of on the drawn noise (same best fit, less variance; "
                         "docs/experiments.md has the study); unset: L_simple for every row")
+    a.add_argument("--null-teacher-label", choices=["true", "null"], default=d.null_teacher_label,
+                   help="the label the teacher is given: the image's own, or the null class [%(default)s]")
     a.add_argument("--null-teacher-autoguidance", type=float, default=d.null_teacher_autoguidance, metavar="W",
-                   help="not 1: the null rows regress instead on the teacher's null-class prediction autoguided by "
-                        "its guide/ at weight W, what --autoguidance W samples with, so the student learns the "
-                        "guided digits at one network pass per step (guidance distillation) [%(default)s]")
+                   help="not 1: autoguide the teacher's prediction by its guide/ at weight W, as --autoguidance W "
+                        "samples, so the student learns guided digits at one network pass per step "
+                        "(guidance distillation) [%(default)s]")
     a.add_argument("--seed", type=int, default=d.seed, help="seed of data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: weights, checkpoint, loss.csv, samples/ [%(default)s]")
@@ -93,7 +95,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
                        batch_size=args.batch_size, lr=args.lr,
                        lr_decay_steps=args.lr_decay_steps, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
-                       null_teacher=args.null_teacher, null_teacher_autoguidance=args.null_teacher_autoguidance,
+                       null_teacher=args.null_teacher, null_teacher_label=args.null_teacher_label,
+                       null_teacher_autoguidance=args.null_teacher_autoguidance,
                        seed=args.seed, device=args.device, out=args.out, model=model)
 
 

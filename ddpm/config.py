@@ -96,8 +96,10 @@ class TrainConfig:
     # a model folder (or Hub id) whose labelled prediction eps_teacher(x_t, t, y) is the null-class rows' target
     # instead of the drawn eps: the same best fit, E[eps | x_t], with less variance ("" = L_simple for all rows)
     null_teacher: str = ""
-    # != 1: the null rows' target is instead the teacher's own null-class prediction autoguided by its guide/
-    # at this weight, the eps that `--autoguidance W` samples with (guidance distillation, Meng et al. 2023)
+    # which label the teacher is given: "true" (the image's own) or "null" (its null class, as sampling "any digit" does)
+    null_teacher_label: str = "true"
+    # != 1: the teacher's prediction is autoguided by its guide/ at this weight, as `--autoguidance W` samples
+    # (with "null", the very eps the guided sampler uses: guidance distillation, Meng et al. 2023)
     null_teacher_autoguidance: float = 1.0
     seed: int = 0
     device: str = "auto"
@@ -120,6 +122,7 @@ class TrainConfig:
             ("label_dropout", 0 <= self.label_dropout < 1, "in [0, 1)"),
             ("null_teacher_autoguidance", 0 <= self.null_teacher_autoguidance <= MAX_AUTOGUIDANCE,
              f"between 0 and {MAX_AUTOGUIDANCE:g} (1 = off)"),
+            ("null_teacher_label", self.null_teacher_label in ("true", "null"), "'true' or 'null'"),
             ("dataset", self.dataset in ("mnist", "fashion-mnist"), "'mnist' or 'fashion-mnist'"),
         ]
         for name, ok, want in checks:
@@ -128,8 +131,9 @@ class TrainConfig:
         if self.null_teacher and not (self.label_dropout > 0 and self.model.num_classes):
             raise ConfigError("null_teacher", "sets the target of null-class rows only, so it needs a class-conditional "
                                               "model and --label-dropout above 0")
-        if self.null_teacher_autoguidance != 1 and not self.null_teacher:
-            raise ConfigError("null_teacher_autoguidance", "guides the null teacher's prediction, so it needs --null-teacher")
+        for name, default in [("null_teacher_label", "true"), ("null_teacher_autoguidance", 1.0)]:
+            if getattr(self, name) != default and not self.null_teacher:
+                raise ConfigError(name, "sets how the null teacher predicts, so it needs --null-teacher")
 
 
 class ConfigError(ValueError):

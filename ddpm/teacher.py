@@ -3,11 +3,12 @@
 The null-class rows of each batch regress on a frozen model's prediction instead of on the drawn noise:
 - by default its prediction given the image's true label, eps_teacher(x_t, t, y), whose mean over the
   labels that fit x_t is L_simple's own best fit, E[eps | x_t], with less variance;
-- with `--null-teacher-autoguidance W`, its own null-class prediction autoguided by its guide/ folder,
-  eps_guide + W (eps_teacher - eps_guide) on the steps t <= 0.6 T: the eps that `--autoguidance W` samples
-  with. The student then learns to draw the guided digits with one network pass per step, no guide
-  (the first stage of Meng et al. 2023's guidance distillation, with autoguidance in place of
-  classifier-free guidance).
+- `--null-teacher-autoguidance W` autoguides that prediction by the teacher's guide/ folder,
+  eps_guide + W (eps_teacher - eps_guide) on the steps t <= 0.6 T, so the student learns guided digits
+  that it then draws with one network pass per step and no guide (the first stage of Meng et al. 2023's
+  guidance distillation, with autoguidance in place of classifier-free guidance);
+- `--null-teacher-label null` gives the teacher its null class instead of the true label: with W, the very
+  eps that `--autoguidance W` samples "any digit" with.
 """
 from __future__ import annotations
 
@@ -35,17 +36,16 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
     if differ:
         raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
                          + "; ".join(differ))
-    if cfg.null_teacher_autoguidance == 1:
-        return teacher
-    try:
-        guided = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
-    except (hub.ModelLoadError, ValueError) as e:
-        raise ValueError(f"--null-teacher-autoguidance: {e}") from None
-    return _AsNullClass(guided)
+    if cfg.null_teacher_autoguidance != 1:
+        try:
+            teacher = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
+        except (hub.ModelLoadError, ValueError) as e:
+            raise ValueError(f"--null-teacher-autoguidance: {e}") from None
+    return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
 
 
 class _AsNullClass(nn.Module):
-    """Asks `model` for its null-class prediction whatever label it is given: the autoguided sampler's eps."""
+    """Asks `model` for its null-class prediction whatever label it is given."""
 
     def __init__(self, model: nn.Module):
         super().__init__()

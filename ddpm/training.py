@@ -371,8 +371,7 @@ def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardw
     return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
             "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
             "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
-            **({"null_teacher": cfg.null_teacher} if cfg.null_teacher else {}),
-            **({"null_teacher_autoguidance": cfg.null_teacher_autoguidance}
-               if cfg.null_teacher_autoguidance != 1 else {}),
+            **({"null_teacher": cfg.null_teacher, "null_teacher_label": cfg.null_teacher_label,
+                "null_teacher_autoguidance": cfg.null_teacher_autoguidance} if cfg.null_teacher else {}),
             "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
             "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}

@@ -86,7 +86,7 @@ def test_train_cli_bad_flags():
     r = run("train.py", "--null-teacher", "weights", "--label-dropout", "0")
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
     r = run("train.py", "--null-teacher-autoguidance", "2")
-    assert r.returncode == 2 and "--null-teacher-autoguidance guides the null teacher's prediction" in r.stderr
+    assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
 

@@ -191,18 +191,18 @@ def test_training_with_a_null_teacher(tmp_path):
 
 
 def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
-    """With --null-teacher-autoguidance W the target is eps_guide + W (eps_teacher - eps_guide) for the null
-    class on t <= 0.6 T, whatever label the row had: what `--autoguidance W` samples with."""
-    from pathlib import Path
-
+    """With --null-teacher-autoguidance W the target is eps_guide + W (eps_teacher - eps_guide) on t <= 0.6 T;
+    with --null-teacher-label null, for the null class whatever the row's label: what `--autoguidance W`
+    samples "any digit" with."""
     from ddpm.autoguidance import Autoguided
     from ddpm.teacher import null_teacher
 
     main, guide = tiny_model(0, timesteps=100), tiny_model(1, timesteps=100)
     folder = hub.save_pretrained(main, tmp_path / "teacher")
     hub.save_pretrained(guide, folder / "guide")
-    teacher = null_teacher(_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(folder),
-                                null_teacher_autoguidance=2.0), Path(tmp_path / "run"), torch.device("cpu"))
+    kw = dict(label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0)
+    teacher = null_teacher(_cfg(tmp_path / "run", null_teacher_label="null", **kw), tmp_path / "run",
+                           torch.device("cpu"))
     x_t, t, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 30, 60, 99]), torch.tensor([1, 2, 3, 4])
     null = torch.full_like(y, 10)
     with torch.no_grad():
@@ -212,16 +212,19 @@ def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
     torch.testing.assert_close(got[3], main_null[3])  # t = 99 > 60: the teacher alone
     assert not torch.allclose(got[:3], main_null[:3], atol=1e-3)
     assert not any(p.requires_grad for p in teacher.parameters())
-    out = _train(_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0),
-                 max_steps=3)
-    assert hub.read_card_metadata(out)["null_teacher_autoguidance"] == 2.0
+    labelled = null_teacher(_cfg(tmp_path / "run", **kw), tmp_path / "run", torch.device("cpu"))  # the true label
+    with torch.no_grad():
+        torch.testing.assert_close(labelled(x_t, t, y), Autoguided(main, guide, 2.0, t_max=60)(x_t, t, y))
+    out = _train(_cfg(tmp_path / "run", **kw), max_steps=3)
+    facts = hub.read_card_metadata(out)
+    assert (facts["null_teacher_label"], facts["null_teacher_autoguidance"]) == ("true", 2.0)
     (folder / "guide" / "config.json").unlink()
     with pytest.raises(ValueError, match="--null-teacher-autoguidance: .* has no guide/ model"):
-        _train(_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0),
-               max_steps=2)
-    with pytest.raises(ConfigError, match="needs --null-teacher") as e:
-        _cfg(tmp_path, label_dropout=0.5, null_teacher_autoguidance=2.0)
-    assert e.value.field == "null_teacher_autoguidance"
+        _train(_cfg(tmp_path / "b", **kw), max_steps=2)
+    for field, value in [("null_teacher_autoguidance", 2.0), ("null_teacher_label", "null")]:
+        with pytest.raises(ConfigError, match="needs --null-teacher") as e:
+            _cfg(tmp_path, label_dropout=0.5, **{field: value})
+        assert e.value.field == field
 
 
 def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
