@@ -10,6 +10,8 @@
     python train.py --epochs 24 --lr-decay-steps 5616 --label-dropout 0.5  # 87 CPU-min: null class at the FD bar
     python train.py --resume --out runs/nt --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
         --null-teacher weights  # on a copy of weights/: the null class regresses on its labelled predictions
+    python train.py --resume --out runs/ag --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
+        --null-teacher weights --null-teacher-autoguidance 2  # ...on the autoguided ones: guidance distilled
     python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
     python train.py --push-to-hub --hub-model-id you/ddpm-mnist
 """
