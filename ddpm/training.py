@@ -55,8 +55,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     t ~ U{0..T-1}, eps ~ N(0, I), and a share `label_dropout` of labels swapped for the null class.
     With a frozen class-conditional `teacher`, the null-class rows regress on teacher(x_t, t, y) instead of
     eps: its mean over the classes y that fit x_t is the same best fit, E[eps | x_t], without the spread of
-    eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field). A teacher
-    may also ignore y and return an autoguided null-class eps (guidance distillation; see ddpm.teacher).
+    eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field). The teacher
+    may also be autoguided, or ask for its null class whatever y is (guidance distillation; ddpm.teacher).
     All draws come from `generator` (on the CPU, so runs are reproducible on every device)."""
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)
