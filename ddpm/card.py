@@ -95,6 +95,20 @@ In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddp
 """
 
 
+def null_target(facts: dict, sittings: bool) -> str:
+    """What the null class's rows regressed on (in the last of several sittings), when a frozen teacher set it
+    (ddpm.teacher); nothing for plain L_simple."""
+    teacher = facts.get("null_teacher")
+    if not teacher:
+        return ""
+    given = "the image's true label" if facts.get("null_teacher_label", "true") == "true" else "the null class"
+    w = facts.get("null_teacher_autoguidance", 1.0)
+    guided = (f", autoguided with weight {w:g} by its `guide/` on t <= {T_MAX_FRACTION:g} T (guidance distillation)"
+              if w != 1 else "")
+    return (f" {'In the last sitting the' if sittings else 'The'} null class's rows regressed not on the drawn noise "
+            f"but on the prediction of a frozen teacher (`{teacher}` when it ran) given {given}{guided}.")
+
+
 def _saved_facts(folder: Path) -> dict:
     """training.json of a model folder, or {} before the first card is written."""
     return json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
@@ -143,7 +157,7 @@ datasets: [{facts.get('dataset', 'mnist')}]
 A {params / 1e6:.2f}M-parameter U-Net that predicts the noise (Ho, Jain & Abbeel 2020), trained with
 L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were replaced by a "null" class
 {null_share}, so the same weights sample unconditionally
-(label = null) and with classifier-free guidance. These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
+(label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))} These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
 
 ## How it was trained
 

@@ -153,3 +153,13 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     assert f"--weights {folder} --out {folder}/eval.json" in card
     pushed = write_model_card(folder, command="python train.py", repo_id="you/ddpm-mnist").read_text()
     assert 'load_pretrained("you/ddpm-mnist")' in pushed
+
+
+def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
+    assert "teacher" not in write_model_card(tmp_path, command="python train.py").read_text()
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5, "null_teacher": "runs/t",
+                                                       "null_teacher_label": "true", "null_teacher_autoguidance": 2.0})
+    card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t", resumed=True).read_text()
+    assert "In the last sitting the null class's rows regressed" in card
+    assert "(`runs/t` when it ran) given the image's true label, autoguided with weight 2 by its `guide/`" in card
