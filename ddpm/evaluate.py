@@ -5,6 +5,7 @@ score, class shares and a memorisation check.
     python -m ddpm.evaluate --weights weights --n 1000 --sampler ddim --steps 50 --out weights/eval.json
     python -m ddpm.sample --n 1000 --sampler ddpm --out ddpm1000.npz
     python -m ddpm.evaluate --from-samples ddpm1000.npz --json
+    python -m ddpm.evaluate --from-samples part1.npz part2.npz        # shards from `ddpm.sample --first`, joined
     python -m ddpm.evaluate --label random --out weights/eval.json   # class-conditional, as ADM/EDM/DiT score it
     python -m ddpm.evaluate --autoguidance 2 --out weights/eval.json  # guided by the small weights/guide/
 """
@@ -47,7 +48,8 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
                      classifier: str | Path = CLASSIFIER_PATH, floor_draws: int = 5, labels=None) -> dict:
     """All metrics for uint8 samples (N, 28, 28). The floor is the mean FD of `floor_draws` sets of
     N random training digits (seeded by `n_floor_seed`), so FD's small-N bias is the same on both
-    sides of fd_ratio; its spread over the draws says how much N-sample noise to expect.
+    sides of fd_ratio; its spread over the draws says how much N-sample noise to expect. The same
+    draws' smallest and largest class shares show how far N real digits stray from 10% by chance.
     labels: the (N,) digits a conditional sampler was asked for, if any; adds the share of each asked
     digit and label_accuracy, the share of samples the classifier reads as the digit asked for."""
     s = torch.as_tensor(np.asarray(samples_uint8))
@@ -67,9 +69,10 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
     f_samp, p_samp = _scores(clf, s)
     ref = feature_stats(f_test)
     fd = frechet_distance(*feature_stats(f_samp), *ref)
-    floors = [frechet_distance(*feature_stats(_scores(clf, x_train[torch.randperm(len(x_train), generator=g)[:n]])[0]),
-                               *ref) for _ in range(floor_draws)]
+    draws = [_scores(clf, x_train[torch.randperm(len(x_train), generator=g)[:n]]) for _ in range(floor_draws)]
+    floors = [frechet_distance(*feature_stats(f), *ref) for f, _ in draws]
     floor = float(np.mean(floors))
+    floor_shares = [class_shares(p) for _, p in draws]
 
     threshold = memorisation_threshold(x_train, x_test, n_test=1000, percentile=1.0, seed=n_floor_seed)
     memorised = memorisation(s, x_train, x_test, threshold=threshold)
@@ -81,6 +84,7 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
         "inception_score": round(inception_score(p_samp), 4),
         "real_inception_score": round(inception_score(p_test[test_idx.numpy()]), 4),
         "class_share": [round(float(c), 4) for c in class_shares(p_samp)],
+        "real_floor_class_share_extremes": [[round(float(c.min()), 4), round(float(c.max()), 4)] for c in floor_shares],
         "memorised": round(memorised, 4),
         "memorisation_threshold": round(threshold, 4),  # L2 on [0, 1] pixels
         "classifier_test_accuracy": round(float((p_test.argmax(1) == y_test.numpy()).mean()), 4),
@@ -96,12 +100,13 @@ def _label_scores(labels: np.ndarray, probs: np.ndarray) -> dict:
             "label_accuracy": round(float((probs.argmax(1) == labels).mean()), 4)}
 
 
-def asked_labels(label, seed: int, n: int) -> np.ndarray | None:
-    """The digit each of n samples was asked for: None (the null class), all `label`, or drawn from (seed, k)."""
+def asked_labels(label, seed: int, n: int, first: int = 0) -> np.ndarray | None:
+    """The digit each of samples first .. first + n - 1 was asked for: None (the null class), all `label`,
+    or drawn from (seed, k)."""
     if label is None:
         return None
     if label == RANDOM:
-        return random_labels(seed, n, 10).numpy()
+        return random_labels(seed, n, 10, first).numpy()
     return np.full(n, int(label))
 
 
@@ -121,6 +126,25 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
         raise
     except Exception as e:
         raise EvalError(f"could not read {path} as an .npz ({e})") from None
+
+
+def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
+    """Join .npz shards of one run (`ddpm.sample --first`) in sample order. They must agree on every
+    fact but `first` and cover one unbroken range of sample indices, or the figures would mix runs."""
+    parts = sorted((read_samples(p) + (p,) for p in paths), key=lambda part: int(part[1].get("first", 0)))
+    _, facts0, path0 = parts[0]
+    same = {k: v for k, v in facts0.items() if k != "first"}
+    end = int(facts0.get("first", 0))
+    for samples, facts, path in parts:
+        other = {k: v for k, v in facts.items() if k != "first"}
+        if other != same:
+            diff = sorted(k for k in same.keys() | other.keys() if same.get(k) != other.get(k))
+            raise EvalError(f"{path} and {path0} are not shards of one run: they differ in {', '.join(diff)}")
+        if int(facts.get("first", 0)) != end:
+            raise EvalError(f"{path} starts at sample {int(facts.get('first', 0))}, but the shards before it "
+                            f"end at {end}: draw the missing ones with `python -m ddpm.sample --first {end} ...`")
+        end += len(samples)
+    return np.concatenate([part[0] for part in parts]), dict(facts0)
 
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
@@ -214,7 +238,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH), help="classifier weights [the shipped asset]")
     p.add_argument("--json", action="store_true", help="print only the JSON result")
     p.add_argument("--save-samples", metavar="FILE.npz", help="also save the drawn samples, to reuse with --from-samples")
-    p.add_argument("--from-samples", metavar="FILE.npz", help="score uint8 samples from an .npz instead of sampling")
+    p.add_argument("--from-samples", metavar="FILE.npz", nargs="+",
+                   help="score uint8 samples from an .npz instead of sampling; several shards of one run "
+                        "(`ddpm.sample --first`) are joined in sample order")
     p.add_argument("--run-name", default=None, help="key of this run in --out [e.g. ddpm-1000, ddim-50]")
     p.add_argument("--out", metavar="FILE.json", help="merge the result into this file under runs/<run name>")
     a = p.parse_args(argv)
@@ -237,6 +263,9 @@ def _print_human(r: dict) -> None:
           f"ratio {r['fd_ratio']})")
     print(f"  inception score   {r['inception_score']:.3f}   (real test digits: {r['real_inception_score']:.3f})")
     print("  class shares      " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["class_share"])))
+    if r.get("real_floor_class_share_extremes"):
+        print("  real digits' min/max share over the floor's draws: "
+              + ", ".join(f"{lo:.3f}/{hi:.3f}" for lo, hi in r["real_floor_class_share_extremes"]))
     print(f"  memorised         {r['memorised']:.2%}   (real unseen digits: about 1% by construction)")
     if "label_accuracy" in r:
         print("  asked for         " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["asked_share"])))
@@ -250,10 +279,10 @@ def main(argv=None) -> int:
     command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
         if a.from_samples:
-            samples, facts = read_samples(a.from_samples)
+            samples, facts = read_shards(a.from_samples)
             if a.n is not None:
                 if a.n > len(samples):
-                    raise EvalError(f"--n {a.n} but {a.from_samples} holds only {len(samples)} samples")
+                    raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")
                 samples = samples[:a.n]
             sampler = a.sampler or facts.get("sampler")
             steps = a.steps if a.steps is not None else facts.get("steps")
@@ -267,7 +296,7 @@ def main(argv=None) -> int:
             if a.autoguidance_tmax is None and "autoguidance_tmax" in facts:
                 a.autoguidance_tmax = int(facts["autoguidance_tmax"])
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,
-                                           a.autoguidance_tmax) if sampler else Path(a.from_samples).stem)
+                                           a.autoguidance_tmax) if sampler else Path(a.from_samples[0]).stem)
         else:
             from .hub import DEFAULT_WEIGHTS
 
@@ -284,7 +313,8 @@ def main(argv=None) -> int:
                          a.autoguidance_tmax)
         seed = int(facts.get("seed", a.seed)) if a.from_samples else a.seed  # the seed that drew the labels
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
-                                  labels=asked_labels(a.label, seed, len(samples)))
+                                  labels=asked_labels(a.label, seed, len(samples),
+                                                      int(facts.get("first", 0)) if a.from_samples else 0))
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

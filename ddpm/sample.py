@@ -5,6 +5,7 @@
     python -m ddpm.sample --label 7 --guidance 3 --out sevens.png
     python -m ddpm.sample --label random --n 64 --out mixed.png          # digit k drawn from (seed, k)
     python -m ddpm.sample --autoguidance 2 --out guided.png              # guided by the small weights/guide/
+    python -m ddpm.sample --n 500 --first 500 --out part2.npz            # samples 500-999 of the same run, in a shard
 """
 from __future__ import annotations
 
@@ -38,12 +39,13 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
              label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
-             autoguidance_tmax: int | None = None) -> None:
-    """uint8 (N, 28, 28) under "samples", beside the facts `ddpm.evaluate --from-samples` reads back."""
+             autoguidance_tmax: int | None = None, first: int = 0) -> None:
+    """uint8 (N, 28, 28) under "samples" (samples first .. first + N - 1 of the seed), beside the facts
+    `ddpm.evaluate --from-samples` reads back."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
     if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
         cond["autoguidance_tmax"] = autoguidance_tmax
-    np.savez_compressed(path, samples=images, seed=seed, sampler=sampler, steps=steps, eta=eta,
+    np.savez_compressed(path, samples=images, seed=seed, first=first, sampler=sampler, steps=steps, eta=eta,
                         autoguidance=autoguidance, **cond)
 
 
@@ -59,6 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--seed", type=int, default=0, help="sample k depends only on (seed, k) [%(default)s]")
     p.add_argument("--n", type=int, default=16, help=f"number of digits, 1 to {MAX_N} [%(default)s]")
+    p.add_argument("--first", type=int, default=0,
+                   help="index of the first digit: --n 500 --first 500 draws digits 500-999 of the seed, so a long "
+                        "run can be split into shards that `ddpm.evaluate --from-samples` joins [%(default)s]")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ancestral DDPM or DDIM [%(default)s]")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps (DDPM always runs all T) [%(default)s]")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like [%(default)s]")
@@ -75,6 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if not 1 <= a.n <= MAX_N:
         p.error(f"--n must be between 1 and {MAX_N}")
+    if a.first < 0:
+        p.error("--first must be 0 or more")
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error("--out must end in .png or .npz")
     if not 0 <= a.eta <= 1:
@@ -101,12 +108,12 @@ def main(argv=None) -> int:
         return 2
     start = time.perf_counter()
     images = sample_images(model, a.n, a.seed, a.sampler, a.steps, a.batch_size, label=a.label, guidance=a.guidance,
-                           eta=a.eta, variance=a.variance, clip=not a.no_clip)
+                           eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
         save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance, a.autoguidance,
-                 a.autoguidance_tmax)
+                 a.autoguidance_tmax, a.first)
     else:
         grid(images, scale=2).save(out)
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")

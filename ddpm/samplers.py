@@ -188,12 +188,14 @@ def sample_loop(
 
 
 @torch.no_grad()
-def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256, **kwargs) -> torch.Tensor:
-    """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1]. Sample k depends only on (seed, k)."""
+def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256, first: int = 0,
+           **kwargs) -> torch.Tensor:
+    """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1], samples first .. first + n - 1.
+    Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
     out = []
-    for first in range(0, n, batch_size):
+    for start in range(0, n, batch_size):
         last = None
-        for last in sample_loop(model, sched, min(batch_size, n - first), seed, first_index=first, **kwargs):
+        for last in sample_loop(model, sched, min(batch_size, n - start), seed, first_index=first + start, **kwargs):
             pass
         out.append(last.x_prev.clamp(-1, 1).cpu())
     return torch.cat(out)

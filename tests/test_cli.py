@@ -36,6 +36,7 @@ def test_sample_cli_png_and_npz(tmp_path):
     with np.load(tmp_path / "s.npz") as f:
         assert f["samples"].shape == (6, 28, 28) and f["samples"].dtype == np.uint8
         assert f["label"].item() == "random" and f["guidance"].item() == 2.0  # ddpm.evaluate --from-samples reads them
+        assert f["first"].item() == 0  # the index of its first sample, so shards can be joined
     r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
@@ -55,7 +56,8 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
 @pytest.mark.parametrize("args,message", [
     (["--n", "0"], "--n must be"), (["--label", "12"], "--label: must be"), (["--out", "x.jpg"], ".png or .npz"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
-    (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting")])
+    (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
+    (["--first", "-1"], "--first must be")])
 def test_sample_cli_rejects_bad_input(args, message):
     r = run("-m", "ddpm.sample", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr

@@ -107,3 +107,20 @@ def test_conditional_runs_report_the_asked_digits_and_how_often_they_came():
     assert r["label_accuracy"] == 0.75 and r["asked_share"][1] == 0.5 and r["asked_share"][9] == 0.25
     with pytest.raises(EvalError, match="one label per sample"):
         _label_scores(np.array([1, 2]), probs)
+
+
+def test_shards_of_one_run_join_in_sample_order_and_others_are_refused(tmp_path):
+    from ddpm.evaluate import EvalError, read_shards
+    from ddpm.sample import save_npz
+
+    x = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    save_npz(tmp_path / "b.npz", x[4:], 3, "ddim", 50, 1.0, label="random", first=4)
+    save_npz(tmp_path / "a.npz", x[:4], 3, "ddim", 50, 1.0, label="random", first=0)
+    joined, facts = read_shards([str(tmp_path / "b.npz"), str(tmp_path / "a.npz")])  # any order on the command line
+    assert np.array_equal(joined, x) and facts["first"] == 0 and facts["seed"] == 3
+    save_npz(tmp_path / "c.npz", x[5:], 3, "ddim", 50, 1.0, label="random", first=5)
+    with pytest.raises(EvalError, match="starts at sample 5, but the shards before it end at 4"):
+        read_shards([str(tmp_path / "a.npz"), str(tmp_path / "c.npz")])
+    save_npz(tmp_path / "d.npz", x[4:], 4, "ddim", 50, 1.0, label="random", first=4)
+    with pytest.raises(EvalError, match="not shards of one run: they differ in seed"):
+        read_shards([str(tmp_path / "a.npz"), str(tmp_path / "d.npz")])

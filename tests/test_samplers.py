@@ -27,8 +27,11 @@ def test_sample_k_depends_only_on_seed_and_k(model, sched, sampler, label, guida
                    batch_size=2)
     # every random draw of sample k comes from (seed, k) alone; the network's float32 output differs
     # between batch sizes only in rounding (~1e-6), far below one grey level (2/255)
+    shard = _run(model, sched, n=3, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0,
+                 first=2)  # samples 2-4, as `ddpm.sample --first 2` draws them
     assert torch.allclose(small, big[:2], atol=1e-4)
     assert torch.allclose(big, batched, atol=1e-4)
+    assert torch.allclose(shard, big[2:], atol=1e-4)
     assert not torch.allclose(big[0], big[1], atol=0.1)
 
 
