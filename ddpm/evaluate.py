@@ -297,6 +297,9 @@ def main(argv=None) -> int:
                 a.autoguidance_tmax = int(facts["autoguidance_tmax"])
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,
                                            a.autoguidance_tmax) if sampler else Path(a.from_samples[0]).stem)
+            if a.run_name is None:  # settings that only ddpm.sample offers: name them, so no row is mistaken for the default
+                name += f"-{facts['variance']}" if facts.get("variance", "beta") != "beta" else ""
+                name += "-noclip" if not facts.get("clip", True) else ""
         else:
             from .hub import DEFAULT_WEIGHTS
 

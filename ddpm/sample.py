@@ -39,12 +39,16 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
              label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
-             autoguidance_tmax: int | None = None, first: int = 0) -> None:
+             autoguidance_tmax: int | None = None, first: int = 0, variance: str = "beta", clip: bool = True) -> None:
     """uint8 (N, 28, 28) under "samples" (samples first .. first + N - 1 of the seed), beside the facts
     `ddpm.evaluate --from-samples` reads back."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
     if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
         cond["autoguidance_tmax"] = autoguidance_tmax
+    if sampler == "ddpm" and variance != "beta":
+        cond["variance"] = variance
+    if not clip:
+        cond["clip"] = False
     np.savez_compressed(path, samples=images, seed=seed, first=first, sampler=sampler, steps=steps, eta=eta,
                         autoguidance=autoguidance, **cond)
 
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npz":
         save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance, a.autoguidance,
-                 a.autoguidance_tmax, a.first)
+                 a.autoguidance_tmax, a.first, a.variance, not a.no_clip)
     else:
         grid(images, scale=2).save(out)
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")

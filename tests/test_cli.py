@@ -146,3 +146,25 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"]):  # the default is ddpm
         with pytest.raises(SystemExit):
             evaluate.parse_args(bad)
+
+
+def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch):
+    """Two `ddpm.sample --first` shards score as the one run they came from, named after its settings."""
+    from ddpm import evaluate
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    common = ["-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--sampler", "ddpm", "--variance", "beta_tilde",
+              "--no-clip", "--seed", "4"]
+    whole, part = tmp_path / "whole.npz", [tmp_path / "p0.npz", tmp_path / "p1.npz"]
+    for args in (["--n", "5", "--out", str(whole)], ["--n", "2", "--out", str(part[0])],
+                 ["--n", "3", "--first", "2", "--out", str(part[1])]):
+        r = run(*common, *args)
+        assert r.returncode == 0, r.stderr
+    seen = []
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda s, *a, **k: seen.append(s) or {"real_floor_fd": 1.0})
+    assert evaluate.main(["--from-samples", str(part[1]), str(part[0]), "--weights", str(tmp_path / "m"),
+                          "--out", str(tmp_path / "e.json"), "--json"]) == 0
+    with np.load(whole) as f:
+        assert np.abs(seen[0].astype(int) - f["samples"]).max() <= 1  # float rounding between batch sizes at most
+    T = hub.load_pretrained(tmp_path / "m").config.timesteps
+    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == [f"ddpm-{T}-beta_tilde-noclip"]
