@@ -74,7 +74,7 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
     floor = float(np.mean(floors))
     floor_shares = [class_shares(p) for _, p in draws]
 
-    threshold = memorisation_threshold(x_train, x_test, n_test=1000, percentile=1.0, seed=n_floor_seed)
+    threshold = memorisation_threshold(x_train, x_test, percentile=1.0)  # all 10,000 test digits: one threshold for every run
     memorised = memorisation(s, x_train, x_test, threshold=threshold)
     return {
         "fd": round(fd, 4),
@@ -230,7 +230,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eta", type=float, default=None,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
     add_autoguidance_args(p)
-    p.add_argument("--seed", type=int, default=0, help="sampling seed; also picks the real floor images [%(default)s]")
+    p.add_argument("--seed", type=int, default=None,
+                   help="sampling seed; also picks the real floor images [0, or what the .npz says]")
     p.add_argument("--batch-size", type=int, default=250, help="samples per forward pass [%(default)s]")
     p.add_argument("--device", default="cpu",
                    help="where to sample: cpu (the README's figures), cuda, mps or auto [%(default)s]")
@@ -266,7 +267,7 @@ def _print_human(r: dict) -> None:
     if r.get("real_floor_class_share_extremes"):
         print("  real digits' min/max share over the floor's draws: "
               + ", ".join(f"{lo:.3f}/{hi:.3f}" for lo, hi in r["real_floor_class_share_extremes"]))
-    print(f"  memorised         {r['memorised']:.2%}   (real unseen digits: about 1% by construction)")
+    print(f"  memorised         {r['memorised']:.2%}   (real test digits: 1% by construction)")
     if "label_accuracy" in r:
         print("  asked for         " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["asked_share"])))
         print(f"  read as asked     {r['label_accuracy']:.2%}   (the classifier's reading of each sample vs its label)")
@@ -284,6 +285,10 @@ def main(argv=None) -> int:
                 if a.n > len(samples):
                     raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")
                 samples = samples[:a.n]
+            if a.seed is not None and "seed" in facts and int(facts["seed"]) != a.seed:
+                raise EvalError(f"{a.from_samples[0]} was drawn with seed {int(facts['seed'])}, not --seed {a.seed}: "
+                                "drop --seed, and the floor and the result follow the file's seed")
+            a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
             sampler = a.sampler or facts.get("sampler")
             steps = a.steps if a.steps is not None else facts.get("steps")
             if sampler == "ddpm" and a.steps is None:  # ddpm runs every T; an .npz's "steps" may be a DDIM default
@@ -303,6 +308,7 @@ def main(argv=None) -> int:
         else:
             from .hub import DEFAULT_WEIGHTS
 
+            a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
                                       a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
@@ -314,9 +320,8 @@ def main(argv=None) -> int:
 
                 save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance, a.autoguidance,
                          a.autoguidance_tmax)
-        seed = int(facts.get("seed", a.seed)) if a.from_samples else a.seed  # the seed that drew the labels
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
-                                  labels=asked_labels(a.label, seed, len(samples),
+                                  labels=asked_labels(a.label, a.seed, len(samples),
                                                       int(facts.get("first", 0)) if a.from_samples else 0))
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

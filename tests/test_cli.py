@@ -148,7 +148,7 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
             evaluate.parse_args(bad)
 
 
-def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch):
+def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, capsys):
     """Two `ddpm.sample --first` shards score as the one run they came from, named after its settings."""
     from ddpm import evaluate
 
@@ -160,11 +160,18 @@ def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch):
                  ["--n", "3", "--first", "2", "--out", str(part[1])]):
         r = run(*common, *args)
         assert r.returncode == 0, r.stderr
-    seen = []
-    monkeypatch.setattr(evaluate, "evaluate_samples", lambda s, *a, **k: seen.append(s) or {"real_floor_fd": 1.0})
+    seen, floor_seeds = [], []
+    monkeypatch.setattr(evaluate, "evaluate_samples",
+                        lambda s, *a, **k: seen.append(s) or floor_seeds.append(k["n_floor_seed"]) or {"real_floor_fd": 1.0})
     assert evaluate.main(["--from-samples", str(part[1]), str(part[0]), "--weights", str(tmp_path / "m"),
                           "--out", str(tmp_path / "e.json"), "--json"]) == 0
     with np.load(whole) as f:
         assert np.abs(seen[0].astype(int) - f["samples"]).max() <= 1  # float rounding between batch sizes at most
     T = hub.load_pretrained(tmp_path / "m").config.timesteps
-    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == [f"ddpm-{T}-beta_tilde-noclip"]
+    runs = json.loads((tmp_path / "e.json").read_text())["runs"]
+    assert list(runs) == [f"ddpm-{T}-beta_tilde-noclip"]
+    # the file's seed, not the flag's default, draws the real floor and is the seed reported
+    assert floor_seeds == [4] and runs[f"ddpm-{T}-beta_tilde-noclip"]["seed"] == 4
+    assert evaluate.main(["--from-samples", str(whole), "--seed", "4", "--json"]) == 0 and floor_seeds[-1] == 4
+    assert evaluate.main(["--from-samples", str(whole), "--seed", "0", "--json"]) == 2
+    assert "drawn with seed 4, not --seed 0" in capsys.readouterr().err

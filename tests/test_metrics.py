@@ -9,7 +9,7 @@ import torch
 from ddpm.classifier import load_classifier, predict
 from ddpm.data import load_sample, to_model_range
 from ddpm.metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
-    nearest_distances
+    memorisation_threshold, nearest_distances
 
 
 def _random_stats(rng, d=16, n=200):
@@ -73,9 +73,20 @@ def test_memorisation_copies_and_noise():
     # sparse binary "digits" on a dark background, as uint8
     train = (torch.rand(500, 28, 28, generator=g) > 0.9).to(torch.uint8) * 255
     test = (torch.rand(200, 28, 28, generator=g) > 0.9).to(torch.uint8) * 255
-    assert memorisation(train[:50], train, test, n_test=200) == 1.0
+    assert memorisation(train[:50], train, test) == 1.0
     noise = torch.randint(0, 256, (50, 28, 28), generator=g, dtype=torch.uint8)
-    assert memorisation(noise, train, test, n_test=200) == 0.0
+    assert memorisation(noise, train, test) == 0.0
+
+
+def test_memorisation_threshold_is_the_percentile_of_every_test_digit():
+    g = torch.Generator().manual_seed(1)
+    train = torch.rand(300, 28, 28, generator=g)
+    test = torch.rand(1200, 28, 28, generator=g)
+    nearest = torch.cdist(test.reshape(1200, -1).double(), train.reshape(300, -1).double()).min(1).values
+    assert memorisation_threshold(train, test) == pytest.approx(float(np.percentile(nearest.numpy(), 1.0)), rel=1e-5)
+    # so the test digits themselves score 1% by design (12 of 1200 lie under it), in any order
+    assert memorisation(test, train, test) == 0.01
+    assert memorisation_threshold(train, test.flip(0)) == memorisation_threshold(train, test)
 
 
 def test_shipped_classifier_reads_the_bundled_sample():
