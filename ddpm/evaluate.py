@@ -12,6 +12,7 @@ score, class shares and a memorisation check.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import sys
@@ -74,7 +75,7 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
     floor = float(np.mean(floors))
     floor_shares = [class_shares(p) for _, p in draws]
 
-    threshold = memorisation_threshold(x_train, x_test, percentile=1.0)  # all 10,000 test digits: one threshold for every run
+    threshold = cached_threshold(x_train, x_test, data_dir)  # all 10,000 test digits: one threshold for every run
     memorised = memorisation(s, x_train, x_test, threshold=threshold)
     return {
         "fd": round(fd, 4),
@@ -91,6 +92,30 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
         "n": n,
         "eval_seconds": round(time.perf_counter() - t0, 1),
     } | ({} if labels is None else _label_scores(np.asarray(labels), p_samp))
+
+
+THRESHOLD_CACHE = "memorisation_threshold.json"
+
+
+def cached_threshold(x_train: torch.Tensor, x_test: torch.Tensor, data_dir: str | Path) -> float:
+    """The memorisation threshold (1st percentile of all test-to-train nearest distances) is a fact of
+    the data, so it is computed once (10,000 x 60,000 distances, seconds on a CPU) and kept in
+    data_dir, keyed by a hash of both image sets: other data never reads a stale value. A data_dir
+    that cannot be written only loses the cache."""
+    key = hashlib.sha256(x_train.numpy().tobytes() + x_test.numpy().tobytes()).hexdigest()
+    path = Path(data_dir) / THRESHOLD_CACHE
+    try:
+        cached = json.loads(path.read_text())
+        if cached.get("sha256") == key and cached.get("percentile") == 1.0:
+            return float(cached["threshold"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # missing or unreadable: compute it again
+    threshold = memorisation_threshold(x_train, x_test, percentile=1.0)
+    try:
+        atomic_write_bytes(path, json.dumps({"percentile": 1.0, "threshold": threshold, "sha256": key}).encode())
+    except OSError:
+        pass
+    return threshold
 
 
 def _label_scores(labels: np.ndarray, probs: np.ndarray) -> dict:

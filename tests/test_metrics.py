@@ -89,6 +89,26 @@ def test_memorisation_threshold_is_the_percentile_of_every_test_digit():
     assert memorisation_threshold(train, test.flip(0)) == memorisation_threshold(train, test)
 
 
+def test_the_threshold_is_computed_once_per_dataset_and_kept_beside_it(tmp_path, monkeypatch):
+    import ddpm.evaluate as ev
+
+    g = torch.Generator().manual_seed(2)
+    train = (torch.rand(300, 28, 28, generator=g) * 255).to(torch.uint8)
+    test = (torch.rand(200, 28, 28, generator=g) * 255).to(torch.uint8)
+    calls = []
+    monkeypatch.setattr(ev, "memorisation_threshold", lambda *a, **k: calls.append(1) or memorisation_threshold(*a, **k))
+    first = ev.cached_threshold(train, test, tmp_path)
+    assert first == memorisation_threshold(train, test) and len(calls) == 1
+    assert ev.cached_threshold(train, test, tmp_path) == first and len(calls) == 1  # read back, not recomputed
+    other = test.clone()
+    other[0, 0, 0] ^= 1  # one pixel of other data: the cache must not answer for it
+    assert ev.cached_threshold(train, other, tmp_path) == memorisation_threshold(train, other) and len(calls) == 2
+    (tmp_path / ev.THRESHOLD_CACHE).write_text("not json")  # a broken cache is recomputed and rewritten
+    assert ev.cached_threshold(train, test, tmp_path) == first and len(calls) == 3
+    (tmp_path / "a_file").write_text("")
+    assert ev.cached_threshold(train, test, tmp_path / "a_file") == first  # a data_dir it cannot write to: still answers
+
+
 def test_shipped_classifier_reads_the_bundled_sample():
     images, labels = load_sample()
     clf = load_classifier()
