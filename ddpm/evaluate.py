@@ -102,7 +102,9 @@ def cached_threshold(x_train: torch.Tensor, x_test: torch.Tensor, data_dir: str 
     the data, so it is computed once (10,000 x 60,000 distances, seconds on a CPU) and kept in
     data_dir, keyed by a hash of both image sets: other data never reads a stale value. A data_dir
     that cannot be written only loses the cache."""
-    key = hashlib.sha256(x_train.numpy().tobytes() + x_test.numpy().tobytes()).hexdigest()
+    h = hashlib.sha256(x_train.numpy())  # hashes the arrays' buffers in place, no 55 MB copy
+    h.update(x_test.numpy())
+    key = h.hexdigest()
     path = Path(data_dir) / THRESHOLD_CACHE
     try:
         cached = json.loads(path.read_text())
