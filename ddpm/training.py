@@ -147,10 +147,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps, or on Ctrl-C, always
     leaving a checkpoint that `resume=True` continues from exactly."""
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
+    out.mkdir(parents=True, exist_ok=True)  # only once the device and the data are known to work
     n = len(images)
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch
 

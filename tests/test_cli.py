@@ -78,7 +78,7 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
-def test_train_cli_bad_flags():
+def test_train_cli_bad_flags(tmp_path):
     r = run("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
     for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
@@ -89,8 +89,10 @@ def test_train_cli_bad_flags():
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
     r = run("train.py", "--null-teacher-autoguidance", "2")
     assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
-    r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1")
+    out = tmp_path / "never_made"
+    r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()  # a run that cannot start leaves no empty output folder behind
 
 
 def test_train_cli_shapes_the_network():
