@@ -150,7 +150,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
-    out.mkdir(parents=True, exist_ok=True)  # only once the device and the data are known to work
     n = len(images)
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch
 
@@ -178,6 +177,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
+    out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
     _set_aside_scores(out, log)
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
