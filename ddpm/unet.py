@@ -91,24 +91,23 @@ class UNet(nn.Module):
 
         p = cfg.patch_size  # each p x p patch of pixels becomes p*p channels of one pixel
         self.conv_in = nn.Conv2d(cfg.in_channels * p * p, ch[0], 3, padding=1)
+        sizes = cfg.level_sizes()  # [28, 14, 7], or [14, 7, 4] with 2x2 patches: the same on both halves
         self.down, self.down_attn, self.downsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
-        res, c_prev = cfg.image_size // p, ch[0]
+        c_prev = ch[0]
         for i, c in enumerate(ch):
             self.down.append(nn.ModuleList([block(c_prev if j == 0 else c, c) for j in range(cfg.num_res_blocks)]))
-            self.down_attn.append(attn(c, res))
+            self.down_attn.append(attn(c, sizes[i]))
             last = i == len(ch) - 1
             self.downsample.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
             c_prev = c
-            res = res if last else (res + 1) // 2
         self.mid1, self.mid_attn, self.mid2 = block(c_prev, c_prev), SelfAttention(c_prev, cfg.groups), block(c_prev, c_prev)
         self.up, self.up_attn, self.upsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for i, c in reversed(list(enumerate(ch))):
             # the first block of each level takes the skip from the same level, concatenated
             self.up.append(nn.ModuleList([block(c_prev + c if j == 0 else c, c) for j in range(cfg.num_res_blocks)]))
-            self.up_attn.append(attn(c, res))
+            self.up_attn.append(attn(c, sizes[i]))
             self.upsample.append(nn.Identity() if i == 0 else nn.Conv2d(c, ch[i - 1], 3, padding=1))
             c_prev = c if i == 0 else ch[i - 1]
-            res = res if i == 0 else res * 2
         self.norm_out = nn.GroupNorm(cfg.groups, c_prev)
         self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels * p * p, 3, padding=1))
 
@@ -120,7 +119,8 @@ class UNet(nn.Module):
                 y = torch.full_like(t, self.config.num_classes)
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
-        h = self.conv_in(F.pixel_unshuffle(x_t, p) if p > 1 else x_t)  # (B, C p^2, H/p, W/p)
+        x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)
+        h = self.conv_in(x_in)  # (B, base_channels, H/p, W/p)
         skips = []
         for blocks, at, down in zip(self.down, self.down_attn, self.downsample):
             for b in blocks:
@@ -136,7 +136,7 @@ class UNet(nn.Module):
                 h = b(h, emb)
             h = at(h)
             if not isinstance(up, nn.Identity):
-                size = skips[-1].shape[-2:]  # 7 -> 14 -> 28 (odd sizes handled)
+                size = skips[-1].shape[-2:]  # back to the next level's size: 7 -> 14 -> 28, or 4 -> 7 -> 14
                 h = up(F.interpolate(h, size=size, mode="nearest"))
         eps_hat = self.conv_out(F.silu(self.norm_out(h)))
         return F.pixel_shuffle(eps_hat, p) if p > 1 else eps_hat

@@ -31,6 +31,16 @@ def test_patch_model_maps_images_to_noise_of_the_same_shape():
     assert isinstance(model.down_attn[1], SelfAttention) and not isinstance(model.down_attn[0], SelfAttention)
 
 
+@pytest.mark.parametrize("patch_size, attention_resolutions", [(1, (7,)), (1, (14, 7)), (2, (7,)), (2, (7, 4))])
+def test_attention_sits_at_the_same_levels_on_both_halves(patch_size, attention_resolutions):
+    """The decoder walks the encoder's sizes back up (14 -> 7 -> 4 comes back as 4 -> 7 -> 14, not 4 -> 8 -> 16)."""
+    model = UNet(ModelConfig(patch_size=patch_size, attention_resolutions=attention_resolutions))
+    sizes = model.config.level_sizes()
+    down = [size for size, a in zip(sizes, model.down_attn) if isinstance(a, SelfAttention)]
+    up = [size for size, a in zip(sizes[::-1], model.up_attn) if isinstance(a, SelfAttention)]
+    assert sorted(down) == sorted(up) == sorted(attention_resolutions)
+
+
 def test_patch_stem_is_lossless_and_keeps_each_pixel_in_place():
     """Output pixel (i, j) comes back where input pixel (i, j) went in: the unfold and fold invert each other."""
     x = torch.arange(2 * 28 * 28, dtype=torch.float32).reshape(2, 1, 28, 28)
