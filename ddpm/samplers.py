@@ -1,8 +1,9 @@
 """Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020, Alg. 2) and DDIM (Song et al. 2021).
 
 Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat and
-x_prev, so a UI can animate x0_hat without recomputing anything. All randomness comes from one
-torch.Generator per sample, seeded from (seed, k): sample k depends only on (seed, k).
+x_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
+torch.Generator per sample, seeded from (seed, k), and a random label from its own stream of (seed, k):
+sample k depends only on (seed, k).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class Step:
     t: int  # the timestep just denoised (0-based)
     x_t: torch.Tensor  # (B, C, H, W) the input of this step
     x0_hat: torch.Tensor  # (B, C, H, W) predicted clean image
-    eps_hat: torch.Tensor  # (B, C, H, W) predicted noise (guided)
+    eps_hat: torch.Tensor  # (B, C, H, W) the network's predicted noise (guided), before any clipping of x0_hat
     x_prev: torch.Tensor  # (B, C, H, W) x_{t-1}; the final sample once t == 0 (or the last DDIM step)
     index: int  # 0 .. num_steps-1
     num_steps: int
@@ -112,7 +113,8 @@ def guided_eps(model, x_t, t: int, label, guidance: float = 1.0) -> torch.Tensor
     the whole batch, or a (B,) long tensor of one label per sample.
 
     Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
-    w = 1 is plain conditional, w = 0 is unconditional.
+    w = 1 is plain conditional, w = 0 is unconditional. The paper writes (1 + w) eps_label - w eps_null,
+    so its w is our w - 1 (diffusers' guidance_scale is our w).
     """
     b = x_t.shape[0]
     tt = torch.full((b,), t, dtype=torch.long, device=x_t.device)
@@ -152,7 +154,8 @@ def sample_loop(
     """Denoise n samples, yielding a Step for each reverse step.
 
     Starts from x_T ~ N(0, I) drawn per sample from (seed, first_index + k), or from x_start at
-    timestep t_start (to denoise a noised real image). steps: DDIM steps (DDPM always runs every t).
+    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). steps: DDIM steps (DDPM
+    always runs every t).
     label: None (the null class), a digit, or "random" (digit k drawn from (seed, first_index + k)).
     """
     if sampler not in SAMPLERS:
@@ -168,6 +171,8 @@ def sample_loop(
     t_top = sched.T - 1 if t_start is None else int(t_start)
     if x_start is None:
         x = randn_like_per_sample(gens, shape, device)
+    elif x_start.shape[0] != n:
+        raise ValueError(f"x_start holds {x_start.shape[0]} images for {n} samples")
     else:
         x = x_start.to(device).float()
     if sampler == "ddpm":
@@ -192,10 +197,13 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
            **kwargs) -> torch.Tensor:
     """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1], samples first .. first + n - 1.
     Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
+    x_start = kwargs.pop("x_start", None)
     out = []
     for start in range(0, n, batch_size):
+        b = min(batch_size, n - start)
+        part = None if x_start is None else x_start[start:start + b]
         last = None
-        for last in sample_loop(model, sched, min(batch_size, n - start), seed, first_index=first + start, **kwargs):
+        for last in sample_loop(model, sched, b, seed, x_start=part, first_index=first + start, **kwargs):
             pass
         out.append(last.x_prev.clamp(-1, 1).cpu())
     return torch.cat(out)

@@ -86,6 +86,16 @@ def test_ddim_subsequence_and_start_from_noised_image(model, sched):
     assert [s.t for s in part] == list(range(6, -1, -1)) and torch.equal(part[0].x_t, x_start)
 
 
+def test_start_images_split_across_batches_with_their_samples(model, sched):
+    x_start = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    kw = dict(seed=3, sampler="ddim", steps=3, eta=1.0, t_start=9)
+    whole = sample(model, sched, n=5, batch_size=5, x_start=x_start, **kw)
+    batched = sample(model, sched, n=5, batch_size=2, x_start=x_start, **kw)  # batches of 2, 2 and 1
+    torch.testing.assert_close(batched, whole, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="x_start holds 5 images for 2 samples"):
+        next(sample_loop(model, sched, n=2, seed=0, x_start=x_start, t_start=9))
+
+
 def test_guidance_scales(model):
     x = torch.randn(2, 1, 28, 28)
     uncond = guided_eps(model, x, 5, None)
