@@ -26,14 +26,14 @@ T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; docs
 
 
 class Autoguided(nn.Module):
-    """eps = eps_guide + w (eps_main - eps_guide) where t <= t_max, eps_main elsewhere; behaves as the
-    main model (same .config), so samplers take it in the model's place."""
+    """eps = eps_guide + w (eps_main - eps_guide) where t <= t_max [default_t_max(T); T - 1 guides every
+    step], eps_main elsewhere; behaves as the main model (same .config), so samplers take it in the model's place."""
 
     def __init__(self, main: nn.Module, guide: nn.Module, weight: float, t_max: int | None = None):
         super().__init__()
         check_guide(main, guide)
         self.main, self.guide, self.weight = main, guide, float(weight)
-        self.t_max = main.config.timesteps - 1 if t_max is None else int(t_max)  # None: every step
+        self.t_max = default_t_max(main.config.timesteps) if t_max is None else int(t_max)
 
     @property
     def config(self):
@@ -60,6 +60,7 @@ def check_guide(main: nn.Module, guide: nn.Module) -> None:
 
 
 def default_t_max(T: int) -> int:
+    """The last guided step by default: 600 of t = 0 .. 999."""
     return round(T_MAX_FRACTION * T)
 
 
@@ -71,7 +72,6 @@ def autoguided(model: nn.Module, source, weight: float, t_max: int | None = None
         return model
     from .hub import load_guide
 
-    t_max = default_t_max(model.config.timesteps) if t_max is None else t_max
     return Autoguided(model, load_guide(source, device, guide), weight, t_max).eval()
 
 

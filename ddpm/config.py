@@ -104,7 +104,6 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     out: str = "runs/mnist"
-    num_workers: int = 0
     sample_every_epoch: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
 

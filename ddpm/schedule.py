@@ -19,7 +19,8 @@ def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_b
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """Nichol & Dhariwal 2021, Eq. 17: alpha_bar(t) = cos^2(((t/T + s)/(1 + s)) * pi/2)."""
+    """Nichol & Dhariwal 2021, Eq. 17: alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2);
+    beta_t = 1 - alpha_bar(t) / alpha_bar(t - 1), in which f(0) cancels."""
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
@@ -45,18 +46,16 @@ class NoiseSchedule:
         self.alpha_bar_prev = f32(alpha_bar_prev)
         self.sqrt_alpha_bar = f32(alpha_bar.sqrt())
         self.sqrt_one_minus_alpha_bar = f32((1 - alpha_bar).sqrt())
-        self.sqrt_recip_alpha_bar = f32((1 / alpha_bar).sqrt())
-        self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())
+        self.sqrt_recip_alpha_bar = f32((1 / alpha_bar).sqrt())  # 1 / sqrt(alpha_bar): x_t's weight in x0_hat
+        self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())  # sqrt(1 - alpha_bar) / sqrt(alpha_bar): eps's
         # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
         beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        self.posterior_variance = f32(beta_tilde)
-        # beta_tilde_0 = 0; log-variance clipped as in improved-diffusion
-        self.posterior_log_variance_clipped = f32(torch.log(torch.cat([beta_tilde[1:2], beta_tilde[1:]])))
+        self.posterior_variance = f32(beta_tilde)  # beta_tilde_0 = 0: the last step adds no noise
         # Eq. 7: mu_tilde = coef1 * x_0 + coef2 * x_t
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
         self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
-        self.snr = f32(alpha_bar / (1 - alpha_bar))
-        self.log_snr = f32(torch.log(alpha_bar / (1 - alpha_bar)))
+        self.snr = f32(alpha_bar / (1 - alpha_bar))  # signal-to-noise ratio of x_t, falling with t
+        self.log_snr = f32(torch.log(alpha_bar / (1 - alpha_bar)))  # what the app plots
 
     @staticmethod
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,8 @@
 
 Layout in the style of Ho et al. 2020 (App. B) and improved-diffusion, scaled for a 2-core CPU:
 sinusoidal time embedding fed to every residual block, GroupNorm + SiLU, dropout,
-self-attention at the lowest resolution, skip connections between the halves, and a
+self-attention at the lowest resolution, skip connections between the halves (one per level, where
+Ho et al. keep one per residual block: fewer channels to concatenate at 28x28), and a
 zero-initialised output conv so training starts from eps_hat = 0.
 
 With patch_size = 2 the 28x28x1 image is first folded into 14x14x4 (pixel_unshuffle, lossless) and

@@ -39,7 +39,7 @@ def test_only_steps_up_to_t_max_are_guided():
         mixed, m, g = ag(x, t), main(x, t), guide(x, t)
     torch.testing.assert_close(mixed[0], 2 * m[0] - g[0])
     assert torch.equal(mixed[1], m[1])
-    assert default_t_max(1000) == 600 and Autoguided(main, guide, 2.0).t_max == main.config.timesteps - 1
+    assert default_t_max(1000) == 600 and Autoguided(main, guide, 2.0).t_max == default_t_max(main.config.timesteps)
 
 
 def test_guide_must_share_data_and_schedule():

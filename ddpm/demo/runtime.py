@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .. import hub
-from ..autoguidance import Autoguided, check_guide, default_t_max
+from ..autoguidance import Autoguided, check_guide
 from ..schedule import NoiseSchedule
 from .limits import InputError
 
@@ -46,7 +46,7 @@ class Runtime:
             return self.model
         if self.guide is None:
             raise InputError("This model has no guide/ folder, so autoguidance is off: set it to 1.")
-        return Autoguided(self.model, self.guide, autoguidance, default_t_max(self.T)).eval()
+        return Autoguided(self.model, self.guide, autoguidance).eval()
 
 
 def load_classifier() -> tuple[torch.nn.Module | None, str]:
