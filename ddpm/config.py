@@ -11,6 +11,7 @@ from pathlib import Path
 # what two models must share for their eps predictions to be comparable: the same data and schedule
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
+MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (and the app) takes
 
 
 @dataclass

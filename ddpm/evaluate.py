@@ -28,7 +28,7 @@ from .data import DataError, load_dataset, to_model_range
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
-from .samplers import RANDOM, label_arg, random_labels
+from .samplers import RANDOM, check_sampling_args, label_arg, random_labels
 
 
 class EvalError(RuntimeError):
@@ -229,15 +229,24 @@ def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidanc
     return name
 
 
+def read_runs_file(path: str | Path) -> dict:
+    """What an --out file holds ({} if there is none yet); EvalError if it is not a JSON object."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EvalError(f"{path} is not a readable JSON file ({e}); move it away or pick another --out") from None
+    if not isinstance(doc, dict):
+        raise EvalError(f"{path} holds JSON but not an object of runs; move it away or pick another --out")
+    return doc
+
+
 def merge_into(path: str | Path, name: str, result: dict) -> None:
     """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write)."""
     path = Path(path)
-    doc = {}
-    if path.is_file():
-        try:
-            doc = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise EvalError(f"{path} is not valid JSON ({e}); move it away or pick another --out") from None
+    doc = read_runs_file(path)
     runs = doc.get("runs", {}) if isinstance(doc.get("runs"), dict) else {}
     runs[name] = result
     doc = {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs}
@@ -274,12 +283,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if (a.n is not None and a.n < 2) or a.batch_size < 1 or (a.steps is not None and a.steps < 1):
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
-    if a.eta is not None and not 0 <= a.eta <= 1:
-        p.error("--eta must be between 0 and 1")
-    if a.eta and a.sampler != "ddim" and not a.from_samples:
-        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
+    check_sampling_args(p, a)
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
+    if a.save_samples and Path(a.save_samples).suffix.lower() != ".npz":
+        p.error("--save-samples must end in .npz")
     check_autoguidance_args(p, a)
     return a
 
@@ -306,6 +314,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
+        if a.out:
+            read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)
             if a.n is not None:
@@ -361,8 +371,9 @@ def main(argv=None) -> int:
     if a.out:
         try:
             merge_into(a.out, name, result)
-        except EvalError as e:
-            print(f"error: {e}", file=sys.stderr)
+        except (EvalError, OSError) as e:
+            print(json.dumps(result))  # the run is not lost: its result goes to stdout instead
+            print(f"error: could not merge the result above into {a.out}: {e}", file=sys.stderr)
             return 2
     if a.json:
         print(json.dumps(result))

@@ -20,7 +20,7 @@ import torch
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .images import grid, to_uint8_np
-from .samplers import label_arg, sample
+from .samplers import check_sampling_args, label_arg, sample
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
@@ -61,7 +61,8 @@ def write_card_grid(folder: str | Path) -> Path:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--seed", type=int, default=0, help="sample k depends only on (seed, k) [%(default)s]")
     p.add_argument("--n", type=int, default=16, help=f"number of digits, 1 to {MAX_N} [%(default)s]")
@@ -88,10 +89,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--first must be 0 or more")
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error("--out must end in .png or .npz")
-    if not 0 <= a.eta <= 1:
-        p.error("--eta must be between 0 and 1")
-    if a.eta and a.sampler != "ddim":
-        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
+    check_sampling_args(p, a)
     if a.steps < 1 or a.batch_size < 1:
         p.error("--steps and --batch-size must be positive")
     check_autoguidance_args(p, a)

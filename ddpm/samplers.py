@@ -8,12 +8,14 @@ sample k depends only on (seed, k).
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 import torch
 
+from .config import MAX_GUIDANCE
 from .schedule import NoiseSchedule
 
 SAMPLERS = ("ddpm", "ddim")
@@ -58,6 +60,18 @@ def label_arg(value: str) -> int | str:
     if value.strip().isdigit() and 0 <= int(value) <= 9:
         return int(value)
     raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
+
+
+def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """The flag checks ddpm.sample and ddpm.evaluate share (p.error on a bad value; None means unset)."""
+    if a.seed is not None and a.seed < 0:
+        p.error(f"--seed must be 0 or more, not {a.seed}")
+    if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
+        p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
+    if a.eta is not None and not 0 <= a.eta <= 1:
+        p.error("--eta must be between 0 and 1")
+    if a.eta and a.sampler != "ddim" and not getattr(a, "from_samples", None):
+        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
 
 
 def randn_like_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:

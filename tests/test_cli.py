@@ -57,7 +57,8 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     (["--n", "0"], "--n must be"), (["--label", "12"], "--label: must be"), (["--out", "x.jpg"], ".png or .npz"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
-    (["--first", "-1"], "--first must be")])
+    (["--first", "-1"], "--first must be"), (["--seed", "-1"], "--seed must be 0 or more"),
+    (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10")])
 def test_sample_cli_rejects_bad_input(args, message):
     r = run("-m", "ddpm.sample", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
@@ -145,7 +146,8 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
     assert evaluate.run_name("ddpm", 1000, "random", 1.0) == "ddpm-1000-labelrandom-w1"
     assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
-    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"]):  # the default is ddpm
+    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"],  # the default is ddpm
+                ["--seed", "-2"], ["--guidance", "-1"], ["--save-samples", "s.np"]):
         with pytest.raises(SystemExit):
             evaluate.parse_args(bad)
 
@@ -177,3 +179,21 @@ def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, caps
     assert evaluate.main(["--from-samples", str(whole), "--seed", "4", "--json"]) == 0 and floor_seeds[-1] == 4
     assert evaluate.main(["--from-samples", str(whole), "--seed", "0", "--json"]) == 2
     assert "drawn with seed 4, not --seed 0" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_result(tmp_path, monkeypatch, capsys):
+    from ddpm import evaluate
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    drawn = []
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3))
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0, "fd": 2.0})
+    for text in ("[]", "{not json"):
+        (tmp_path / "e.json").write_text(text)
+        assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
+        assert "move it away or pick another --out" in capsys.readouterr().err and not drawn  # refused before sampling
+    (tmp_path / "e.json").unlink()
+    monkeypatch.setattr(evaluate, "merge_into", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["fd"] == 2.0 and "disk full" in err  # the finished run's result still reaches stdout

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 
+from ..config import MAX_GUIDANCE  # noqa: F401 (re-exported for the app)
 from ..samplers import RANDOM
 
 MAX_DIGITS = 64  # images per Generate run
 MAX_TRAJECTORY_DIGITS = 16  # images per trajectory (every frame of each is kept in memory)
 MAX_STEPS = 1000  # DDIM steps
-MAX_GUIDANCE = 10.0
-MAX_AUTOGUIDANCE = 4.0
+MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to config.MAX_AUTOGUIDANCE
 MAX_SEED = 2**63 - 1
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096  # pixels, either side
