@@ -41,10 +41,12 @@ def open_image(src) -> Image.Image:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 img = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError:
-            raise InputError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise InputError(f"The image is too large: at most {MAX_UPLOAD_SIDE} pixels a side.") from None
+        except UnidentifiedImageError:
+            raise InputError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
+        except (OSError, SyntaxError, ValueError) as e:  # a known format with a broken header
+            raise InputError(f"The image could not be read (corrupt file): {e}") from None
     _check_size(img)
     try:
         img.load()
@@ -114,7 +116,7 @@ def ink_map(img: Image.Image, empty: InputError | None = None) -> np.ndarray:
     b = _border(g)
     noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise
     floor = np.median(b) + 4 * noise
-    k = max(4, g.size // 5000)  # the ink level: the k-th brightest pixel (robust to a few hot pixels)
+    k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th brightest pixel (robust to a few hot pixels)
     hi = np.partition(g.ravel(), -k)[-k]
     if hi - floor < 0.1:
         raise empty

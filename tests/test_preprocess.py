@@ -114,6 +114,19 @@ def test_corrupt_image(tmp_path):
         preprocess(p)
 
 
+def test_known_format_with_a_broken_header():
+    with pytest.raises(InputError, match="corrupt"):  # PIL raises a plain OSError for this one
+        preprocess(b"BM" + bytes(100))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 1), (1000, 2)])
+def test_images_too_small_to_hold_a_digit(size):
+    a = np.zeros(size[::-1], np.uint8)
+    a[size[1] // 2, size[0] // 2] = 255
+    with pytest.raises(InputError, match="No digit found"):
+        preprocess(Image.fromarray(a))
+
+
 def test_empty_and_missing_files(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(InputError, match="empty"):
