@@ -29,7 +29,8 @@ class Step:
     x_t: torch.Tensor  # (B, C, H, W) the input of this step
     x0_hat: torch.Tensor  # (B, C, H, W) predicted clean image
     eps_hat: torch.Tensor  # (B, C, H, W) the network's predicted noise (guided), before any clipping of x0_hat
-    x_prev: torch.Tensor  # (B, C, H, W) x_{t-1}; the final sample once t == 0 (or the last DDIM step)
+    x_prev: torch.Tensor  # (B, C, H, W) x at t_prev; the final sample once t_prev == -1
+    t_prev: int  # the timestep x_prev is at: t - 1 for DDPM, the next of the subsequence for DDIM; -1 is x_0
     index: int  # 0 .. num_steps-1
     num_steps: int
 
@@ -197,12 +198,13 @@ def sample_loop(
         eps_hat = guided_eps(model, x, t, label, guidance)
         need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)
         noise = randn_like_per_sample(gens, shape, device) if need_noise else None
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         if sampler == "ddpm":
             x_prev, x0_hat = ddpm_step(sched, x, t, eps_hat, noise, variance, clip)
         else:
-            t_prev = ts[i + 1] if i + 1 < len(ts) else -1
             x_prev, x0_hat = ddim_step(sched, x, t, t_prev, eps_hat, noise, eta, clip)
-        yield Step(t=t, x_t=x, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, index=i, num_steps=len(ts))
+        yield Step(t=t, x_t=x, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, t_prev=t_prev, index=i,
+                   num_steps=len(ts))
         x = x_prev
 
 

@@ -164,6 +164,8 @@ def test_generate_streams_then_finishes_reproducibly(model, sched):
     assert [f.done for f in frames] == [False] * (len(frames) - 1) + [True]
     assert 4 <= len(frames) <= 7  # ~updates refreshes, not one per step
     assert "step" in frames[0].text and "Done" in frames[-1].text and "seed 11" in frames[-1].text
+    ddim = list(generate.generate(model, sched, settings(sched.T, n=1, sampler="ddim", steps=4), updates=4))
+    assert [f.text.split("now at ")[1].split(")")[0] for f in ddim[:-1]] == ["t = 15", "t = 10", "t = 5"]  # paper t of x_prev
     final = frames[-1]
     assert final.samples.shape == (3, 1, 28, 28) and final.samples.abs().max() <= 1
     again = list(generate.generate(model, sched, s, updates=5))[-1]
@@ -253,6 +255,14 @@ def test_roundtrip(model, sched):
     assert same(r.main, r2.main) and same(r.strip, r2.strip)
     with pytest.raises(InputError, match="t must be between 1 and 20"):
         roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
+
+
+def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatch):
+    """The forward eps comes from the generator of (seed, 0); the reverse chain must draw from other streams."""
+    seen, real = [], roundtrip.sample_loop
+    monkeypatch.setattr(roundtrip, "sample_loop", lambda *a, **k: seen.append(k) or real(*a, **k))
+    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddpm", seed=5))
+    assert seen and all(k["first_index"] >= 1 for k in seen)
 
 
 def test_roundtrip_small_t_keeps_the_digit(model, sched):

@@ -69,7 +69,7 @@ def test_random_label_is_the_conditional_sampler_with_the_drawn_label(model, sch
 
 def test_ddpm_yields_every_step(model, sched):
     steps = list(sample_loop(model, sched, n=2, seed=0, sampler="ddpm"))
-    assert [s.t for s in steps] == list(range(19, -1, -1))
+    assert [s.t for s in steps] == list(range(19, -1, -1)) and [s.t_prev for s in steps] == list(range(18, -2, -1))
     for s, nxt in zip(steps, steps[1:]):
         assert torch.equal(s.x_prev, nxt.x_t)
     s = steps[5]
@@ -80,7 +80,7 @@ def test_ddpm_yields_every_step(model, sched):
 
 def test_ddim_subsequence_and_start_from_noised_image(model, sched):
     steps = list(sample_loop(model, sched, n=1, seed=0, sampler="ddim", steps=4))
-    assert [s.t for s in steps] == [19, 14, 9, 4]
+    assert [s.t for s in steps] == [19, 14, 9, 4] and [s.t_prev for s in steps] == [14, 9, 4, -1]
     x_start = torch.zeros(1, 1, 28, 28)
     part = list(sample_loop(model, sched, n=1, seed=0, sampler="ddpm", x_start=x_start, t_start=6))
     assert [s.t for s in part] == list(range(6, -1, -1)) and torch.equal(part[0].x_t, x_start)

@@ -92,7 +92,7 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES) -
         if (last.index + 1) % every == 0 and last.index + 1 < last.num_steps:
             elapsed = time.perf_counter() - start
             yield Frame(grid_image(last.x_prev),
-                        f"Denoising: step {last.index + 1} of {last.num_steps} (now at t = {last.t}), "
+                        f"Denoising: step {last.index + 1} of {last.num_steps} (now at t = {last.t_prev + 1}), "
                         f"{elapsed:.1f} s", done=False)
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = time.perf_counter() - start

@@ -33,10 +33,13 @@ class RoundTrip:
 
 @torch.inference_mode()
 def denoise_from(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> torch.Tensor:
-    """Run the reverse chain from x_t at paper t (code index t - 1) down to x_0."""
+    """Run the reverse chain from x_t at paper t (code index t - 1) down to x_0.
+
+    Its noise comes from the generators of (seed, 1), (seed, 2), ...: the generator of (seed, 0) drew the
+    forward eps (forward.fixed_eps), and reusing it would make the first reverse step's noise that same eps."""
     last = None
     for last in sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=min(s.steps, t),
-                            eta=s.eta, x_start=x_t, t_start=t - 1):
+                            eta=s.eta, x_start=x_t, t_start=t - 1, first_index=1):
         pass
     return last.x_prev.clamp(-1, 1)
 
