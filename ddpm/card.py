@@ -21,7 +21,8 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
     rows = []
     for name, r in ev.get("runs", {}).items():
         floor = r.get("real_floor_fd", ev.get("real_floor_fd"))
-        rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {floor:.3f} | {r['fd_ratio']:.2f}x | "
+        ratio = f"{r['fd_ratio']:.2f}x" if r.get("fd_ratio") is not None else "-"  # None: a floor of 0
+        rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {floor:.3f} | {ratio} | "
                     f"{r['inception_score']:.2f} | "
                     f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
                     f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
@@ -186,5 +187,19 @@ Architecture: {cfg.describe()}, dropout {cfg.dropout}.
     return folder / CARD_NAME
 
 
+def main(argv: list[str]) -> int:
+    """python -m ddpm.card [FOLDER]: rewrite FOLDER/README.md [weights] from the files beside it."""
+    folder = Path(argv[0] if argv else "weights")
+    if not (folder / CONFIG_NAME).is_file():
+        print(f"error: {folder} is not a model folder (no {CONFIG_NAME})", file=sys.stderr)
+        return 2
+    try:
+        print(write_model_card(folder))
+    except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
+        print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    print(write_model_card(sys.argv[1] if len(sys.argv) > 1 else "weights"))
+    sys.exit(main(sys.argv[1:]))

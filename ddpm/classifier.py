@@ -149,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep 0 so the classifier is confident and real MNIST scores an Inception Score near 10 (default: 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     a = p.parse_args(argv)
-    if a.epochs < 1:
-        p.error("--epochs must be at least 1")
+    if a.epochs < 1 or a.batch_size < 1 or a.width < 1:
+        p.error("--epochs, --batch-size and --width must be at least 1")
+    if not (a.lr > 0 and 0 <= a.label_smoothing < 1):
+        p.error("--lr must be positive and --label-smoothing in [0, 1)")
     if a.threads:
         torch.set_num_threads(a.threads)
     try:

@@ -51,7 +51,8 @@ def resolve_folder(name_or_path: str | Path) -> Path:
 
         return Path(snapshot_download(name, allow_patterns=FOLDER_FILES))
     except Exception as e:
-        raise ModelLoadError(f"could not download {name!r} from the Hugging Face Hub: {e}") from None
+        raise ModelLoadError(f"{name!r} is no folder here, and as a Hub repo id it could not be downloaded "
+                             f"from the Hugging Face Hub: {e}") from None
 
 
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:

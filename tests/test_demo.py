@@ -217,6 +217,17 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     assert "**3**" in trajectory.decided_at(traj)
 
 
+def test_frame_panel_bad_frames(model, sched):
+    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1, steps=3), None)
+    assert same(trajectory.frame_panel(traj, 99), trajectory.frame_panel(traj, traj.frames - 1))  # clipped
+    assert same(trajectory.frame_panel(traj, 1.0), trajectory.frame_panel(traj, "1"))
+    for bad in (None, float("nan"), "one"):
+        with pytest.raises(InputError, match="frame must be a number"):
+            trajectory.frame_panel(traj, bad)
+    with pytest.raises(MissingInput, match="No trajectory yet"):
+        trajectory.frame_panel(None, 0)
+
+
 def test_trajectory_without_classifier(model, sched):
     traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1))
     assert traj.probs is None and trajectory.decision_plot(traj) is None and trajectory.decided_at(traj) == ""

@@ -47,7 +47,7 @@ def test_bad_folders_give_clear_errors(tmp_path):
 
 def test_hub_repo_id_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(hub.ModelLoadError, match="could not download"):
+    with pytest.raises(hub.ModelLoadError, match="is no folder here, and as a Hub repo id it could not be downloaded"):
         hub.load_pretrained("someone/ddpm-mnist")
 
 
@@ -87,6 +87,18 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     assert "| ddim-50 | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "1.5 min" in card
     assert card.count("| 0.10% | - |") == 1 and "| 0.10% | 97.3% |" in card  # only conditional rows have a reading
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
+
+
+def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
+    from ddpm import card
+
+    assert card.main([str(tmp_path / "nothing")]) == 2 and "is not a model folder" in capsys.readouterr().err
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "eval.json").write_text(json.dumps({"runs": {"ddpm-20": {
+        "n": 2, "fd": 1.0, "real_floor_fd": 0.0, "fd_ratio": None, "inception_score": 1.0, "class_share": [0.1] * 10,
+        "memorised": 0.0}}}))  # what ddpm.evaluate writes when the floor is 0
+    assert card.main([str(tmp_path)]) == 0
+    assert "| ddpm-20 | 2 | 1.000 | 0.000 | - |" in (tmp_path / "README.md").read_text()
 
 
 def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):

@@ -18,7 +18,8 @@ def output_dir() -> Path:
 
 
 def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
-    """A fresh file name like ddpm-app/samples-1a2b3c4d.png; files older than max_age_s are deleted."""
+    """A fresh file name like ddpm-app/ddpm-samples-seed0-1a2b3c4d.png (stem "ddpm-samples-seed0"); files
+    older than max_age_s are deleted."""
     d = output_dir()
     now = time.time()
     for old in d.iterdir():

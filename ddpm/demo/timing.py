@@ -1,6 +1,7 @@
 """Time each app tab's main action with its default settings, as the app runs it (no Gradio).
 
-    python -m ddpm.demo.timing               # medians of 3 runs, interleaved, on the bundled weights
+    python -m ddpm.demo.timing               # medians of 3 runs, interleaved, on the app's model ($DDPM_MODEL
+                                             # if set, else the bundled weights)
 """
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ from .sources import EXAMPLE, pick_digit
 from .trajectory import run_trajectory, save_gif
 
 
-def actions(rt) -> dict:
-    """The default action of each tab (the settings app.py starts with)."""
+def actions(rt, gif: Path) -> dict:
+    """The default action of each tab (the settings app.py starts with); tab 3 writes its GIF to `gif`."""
     T, digit = rt.T, pick_digit(EXAMPLE, 0)
-    gif = Path(tempfile.mkdtemp()) / "t.gif"
 
     def sample(sampler):
         s = check_settings(0, 16, sampler, 50, "any", 3.0, T)
@@ -47,9 +47,9 @@ def main(argv=None) -> int:
     rt = load_runtime()
     print(f"{torch.get_num_threads()} threads")
     times: dict[str, list[float]] = {}
-    with torch.inference_mode():
+    with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
         for _ in range(max(1, a.repeats)):
-            for name, fn in actions(rt).items():
+            for name, fn in actions(rt, Path(tmp) / "t.gif").items():
                 t0 = time.perf_counter()
                 fn()
                 times.setdefault(name, []).append(time.perf_counter() - t0)

@@ -20,7 +20,7 @@ from ..samplers import sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings
-from .limits import MAX_FRAMES
+from .limits import MAX_FRAMES, MissingInput, check_float
 
 PLOT_POINTS = 200  # points per class curve
 
@@ -77,8 +77,11 @@ def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, ma
 
 
 def frame_panel(traj: Trajectory, i: int) -> Image.Image:
-    """Frame i as three synchronised panels: x_t | x0_hat | eps_hat."""
-    i = int(np.clip(i, 0, traj.frames - 1))
+    """Frame i as three synchronised panels: x_t | x0_hat | eps_hat. i past either end shows the end frame
+    (a slider left where a longer run had it)."""
+    if traj is None:
+        raise MissingInput("No trajectory yet: run one first.")
+    i = int(np.clip(round(check_float("frame", i, -1e9, 1e9)), 0, traj.frames - 1))
     t = traj.t[i]
     cols = math.ceil(math.sqrt(traj.x_t.shape[1]))
     target = 224
