@@ -20,7 +20,8 @@ from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
-from ddpm.demo.generate import CLASS_CHOICES, check_settings, generate, resolve_seed  # noqa: E402
+from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
+                                DEFAULT_STEPS, check_settings, generate, resolve_seed)
 from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
                               MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
@@ -87,19 +88,25 @@ def forward(source, index, upload, sketch, kind, t, seed):
     return v.x0, v.x_t, v.x_t_chain, v.strip, v.scales, v.log_snr, v.text
 
 
+def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
+    """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
+    settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
+                              eta=eta, autoguidance=autoguidance)
+    return settings, RT.sampling_model(settings.autoguidance)
+
+
 def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
-    seed = resolve_seed(seed, randomise)
-    settings = check_settings(seed, n, sampler, steps, label, guidance, T, eta=eta, autoguidance=autoguidance)
-    for frame in generate(RT.sampling_model(settings.autoguidance), RT.sched, settings):
-        png = str(save_png(frame.image, f"ddpm-samples-seed{seed}")) if frame.done else None
-        yield frame.image, png, frame.text, seed
+    settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
+    for frame in generate(model, RT.sched, settings):
+        png = str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}")) if frame.done else None
+        yield frame.image, png, frame.text, settings.seed
 
 
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
-    seed = resolve_seed(seed, randomise)
-    settings = check_settings(seed, n, sampler, steps, label, guidance, T, max_n=MAX_TRAJECTORY_DIGITS, eta=eta,
-                              autoguidance=autoguidance)
-    traj = run_trajectory(RT.sampling_model(settings.autoguidance), RT.sched, settings, RT.classifier)
+    settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance,
+                               max_n=MAX_TRAJECTORY_DIGITS)
+    seed = settings.seed
+    traj = run_trajectory(model, RT.sched, settings, RT.classifier)
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{seed}", ".gif"))
     last = traj.frames - 1
     return (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_plot(traj),
@@ -130,9 +137,10 @@ def defaults() -> dict:
     """Each tab's default outputs, computed once at startup and shown as the components' initial values
     (each a tuple in the order of that tab's event outputs)."""
     d = {"forward": forward(EXAMPLE, 0, None, None, "linear", T // 4, 0)}
-    *_, d["sample"] = sample(0, False, 16, "ddim", 50, "any", 3.0)  # the last frame: the finished grid
-    d["trajectory"] = trajectory(0, False, 1, "ddim", 50, "any", 3.0)
-    d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, "ddim", 50)
+    choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
+    *_, d["sample"] = sample(0, False, 16, *choice)  # the last frame: the finished grid
+    d["trajectory"] = trajectory(0, False, 1, *choice)
+    d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, DEFAULT_STEPS)
     return d
 
 
@@ -161,15 +169,16 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
         seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
-    sampler = gr.Radio(SAMPLER_CHOICES, value="ddim", label="sampler")
-    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(50, T), step=1, label="DDIM steps", info="used by DDIM only")
+    sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler")
+    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
+                      info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM adds (Song et al. Eq. 16), "
                          "which gives this small model better digits in 50 steps; used by DDIM only")
-    label_ = gr.Dropdown(CLASS_CHOICES, value="any", label="digit class",
+    label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
                          info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")
-    guidance = gr.Slider(0, MAX_GUIDANCE, value=3.0, step=0.5, label="guidance scale w",
+    guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                          info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
@@ -266,8 +275,9 @@ def build(d: dict) -> gr.Blocks:
                                     height=200, elem_id="roundtrip-x0")
                     r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="roundtrip-seed")
-                    r_sampler = gr.Radio(SAMPLER_CHOICES, value="ddim", label="sampler")
-                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=min(50, T), step=1, label="DDIM steps (at most t)")
+                    r_sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler")
+                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1,
+                                        label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
                     r_main = gr.Image(d["roundtrip"][1], label="x_0 | x_t | denoised", show_label=False,

@@ -181,9 +181,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding."""
     from .hub import ModelLoadError, load_pretrained
-    from .images import to_uint8_np
-    from .samplers import sample
-    from .schedule import NoiseSchedule
+    from .sample import sample_images
     from .training import pick_device
 
     try:
@@ -202,11 +200,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     if label is not None and cfg.num_classes == 0:
         raise EvalError("this model is unconditional; drop --label")
     steps = cfg.timesteps if sampler == "ddpm" else min(steps or 50, cfg.timesteps)
-    sched = NoiseSchedule(cfg.timesteps, cfg.schedule)
-    with torch.inference_mode():
-        x = sample(model, sched, n, seed, batch_size=batch_size, sampler=sampler, steps=steps,
-                   label=label, guidance=guidance, eta=eta)
-    return to_uint8_np(x), steps
+    return sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta), steps
 
 
 def _timesteps(weights: str | None) -> int | None:

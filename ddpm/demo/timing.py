@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .forward import forward_view
-from .generate import check_settings, generate
+from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, check_settings, generate
 from .roundtrip import roundtrip
 from .runtime import load_runtime
 from .sources import EXAMPLE, pick_digit
@@ -25,18 +25,15 @@ from .trajectory import run_trajectory, save_gif
 def actions(rt, gif: Path) -> dict:
     """The default action of each tab (the settings app.py starts with); tab 3 writes its GIF to `gif`."""
     T, digit = rt.T, pick_digit(EXAMPLE, 0)
-
-    def sample(sampler):
-        s = check_settings(0, 16, sampler, 50, "any", 3.0, T)
-        return lambda: [None for _ in generate(rt.model, rt.sched, s)]
-
+    choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
+    grid, one = check_settings(0, 16, *choice, T), check_settings(0, 1, *choice, T)
+    what = f"{DEFAULT_SAMPLER.upper()} {DEFAULT_STEPS}"
     return {
         "1 forward process (t = T/4)": lambda: forward_view(digit, "linear", T // 4, 0, T),
-        "2 generate, 16 digits, DDIM 50": sample("ddim"),
-        "3 x0-hat animation, 1 digit, DDIM 50, with GIF": lambda: save_gif(
-            run_trajectory(rt.model, rt.sched, check_settings(0, 1, "ddim", 50, "any", 3.0, T), rt.classifier), gif),
-        "4 noise and denoise, t = T/2, DDIM 50": lambda: roundtrip(
-            rt.model, rt.sched, digit, T // 2, check_settings(0, 1, "ddim", 50, "any", 1.0, T)),
+        f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid)],
+        f"3 x0-hat animation, 1 digit, {what}, with GIF": lambda: save_gif(
+            run_trajectory(rt.model, rt.sched, one, rt.classifier), gif),
+        f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
     }
 
 
