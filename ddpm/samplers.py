@@ -1,7 +1,7 @@
 """Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020, Alg. 2) and DDIM (Song et al. 2021).
 
-Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat and
-x_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
+Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat,
+and x_prev at t_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
 torch.Generator per sample, seeded from (seed, k), and a random label from its own stream of (seed, k):
 sample k depends only on (seed, k).
 """

@@ -116,7 +116,9 @@ def save_checkpoint(path: Path, model, ema: EMA, opt, gen: torch.Generator, prog
     opt_tensors, opt_meta = _flatten_optimizer(opt)
     tensors |= opt_tensors
     tensors["rng.train"] = gen.get_state()
-    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.torch"] = torch.get_rng_state()  # weight init and dropout on the CPU
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()  # dropout on a GPU draws from this one
     save_tensors(path, tensors, {"progress": progress, **opt_meta})
 
 
@@ -127,6 +129,8 @@ def load_checkpoint(path: Path, model, ema: EMA, opt, gen: torch.Generator) -> d
     opt.load_state_dict(_unflatten_optimizer(tensors, meta))
     gen.set_state(tensors["rng.train"])
     torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
     return meta["progress"]
 
 
