@@ -1,6 +1,7 @@
 """The model card (README.md of a model folder): how the weights were made and how good they are."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -187,9 +188,12 @@ Architecture: {cfg.describe()}, dropout {cfg.dropout}.
     return folder / CARD_NAME
 
 
-def main(argv: list[str]) -> int:
-    """python -m ddpm.card [FOLDER]: rewrite FOLDER/README.md [weights] from the files beside it."""
-    folder = Path(argv[0] if argv else "weights")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ddpm.card",
+                                description="Rewrite a model folder's card (README.md) from the files beside it: "
+                                            "config.json, training.json, the weights' metadata and eval.json.")
+    p.add_argument("folder", nargs="?", default="weights", help="a train.py output folder [%(default)s]")
+    folder = Path(p.parse_args(argv).folder)
     if not (folder / CONFIG_NAME).is_file():
         print(f"error: {folder} is not a model folder (no {CONFIG_NAME})", file=sys.stderr)
         return 2

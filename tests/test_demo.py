@@ -245,15 +245,21 @@ def test_decided_at_reads_the_last_stable_run():
     assert "unsure" in trajectory.decided_at(traj)
 
 
-def test_real_classifier_if_shipped(model, sched):
+def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
     clf, note = runtime.load_classifier()
-    if clf is None:
-        pytest.skip(note)
+    assert clf is not None, note  # ddpm/assets/classifier.safetensors is in the repo
     logits = clf(to_model_range(torch.as_tensor(load_sample()[0][:50])))
     assert logits.shape == (50, 10)
     assert (logits.argmax(1).numpy() == load_sample()[1][:50]).mean() > 0.9
     traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1), classifier=clf)
     assert traj.probs.shape == (5, 10) and np.allclose(traj.probs.sum(1), 1, atol=1e-5)
+    import ddpm.classifier
+
+    def missing(*a, **k):
+        raise FileNotFoundError("classifier.safetensors")
+    monkeypatch.setattr(ddpm.classifier, "load_classifier", missing)
+    clf, note = runtime.load_classifier()  # the app still starts, and says why the probabilities are missing
+    assert clf is None and "could not be loaded (FileNotFoundError" in note
 
 
 # ---------------------------------------------------------------- tab 4: noise and denoise

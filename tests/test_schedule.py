@@ -33,6 +33,9 @@ def test_q_sample_at_t0_is_x0():
     assert torch.allclose(s.q_sample(x0, 0, torch.zeros_like(x0)), x0, atol=1e-4)
     eps = torch.randn_like(x0)
     assert torch.allclose(s.q_sample(x0, 0, eps), x0, atol=0.0101 * eps.abs().max().item() + 1e-4)
+    noise_only = s.q_sample(torch.zeros_like(x0), 0, eps)  # the noise enters with sqrt(1 - alpha_bar_0) = sqrt(beta_1)
+    torch.testing.assert_close(noise_only, (1 - s.alpha_bar[0]).sqrt() * eps)
+    torch.testing.assert_close((1 - s.alpha_bar[0]).sqrt(), torch.tensor(1e-4).sqrt())
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
@@ -48,6 +51,9 @@ def test_closed_form_matches_iterated_chain(kind):
             mean, var = x.mean(0), x.var(0)
             assert torch.allclose(mean, s.sqrt_alpha_bar[t] * x0[0], atol=0.02)
             assert torch.allclose(var, 1 - s.alpha_bar[t].expand(4), rtol=0.05, atol=2e-4)
+            jump = s.q_sample(x0, t, torch.randn(x.shape, generator=g))  # Eq. 4 itself, as many draws
+            assert torch.allclose(mean, jump.mean(0), atol=0.03)
+            assert torch.allclose(var, jump.var(0), rtol=0.07, atol=3e-4)
 
 
 def test_chain_coefficients_multiply_to_closed_form():

@@ -38,15 +38,14 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, decay):
     kw = dict(epochs=2, lr_decay_steps=decay)  # 18 steps; with decay, the lr falls over steps 6..18
     full = _train(_cfg(tmp_path / "full", **kw), max_steps=14)
     part = _cfg(tmp_path / "part", **kw)
-    _train(part, max_steps=9)  # stops mid-epoch (9 steps/epoch), as a killed run would after a checkpoint
+    _train(part, max_steps=5)  # stops mid-epoch (9 steps/epoch), as a killed run would after a checkpoint
     resumed = _train(part, max_steps=14, resume=True)
     a, _ = load_tensors(full / "checkpoint.safetensors")
     b, meta = load_tensors(resumed / "checkpoint.safetensors")
     assert meta["progress"]["step"] == 14
     assert a.keys() == b.keys()
-    for k in a:
-        if not k.startswith("rng."):
-            assert torch.equal(a[k], b[k]), k
+    for k in a:  # weights, EMA, optimizer moments and the generator's state
+        assert torch.equal(a[k], b[k]), k
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
@@ -145,7 +144,8 @@ def test_training_time_is_kept_per_machine(tmp_path):
     assert cpu.startswith("CPU (") and facts["device"] == cpu
     # a CPU run resumed on a GPU: both machines keep their own time, the total is their sum
     p = _progress(9, 700.0, _earlier_hardware(out, 600.0), "NVIDIA H100", 100.0)
-    assert p["seconds_by_device"] == {cpu: 600.0, "NVIDIA H100": 100.0} and p["train_seconds"] == 700.0
+    assert p["seconds_by_device"] == {cpu: 600.0, "NVIDIA H100": 100.0}
+    assert sum(p["seconds_by_device"].values()) == p["train_seconds"]
     both = {"train_minutes": 11.7, "minutes_by_device": {cpu: 10.0, "NVIDIA H100": 1.7}}
     assert time_and_hardware(both) == f"10.0 min on {cpu} + 1.7 min on NVIDIA H100"
 
