@@ -256,7 +256,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help="DDIM steps [50]; DDPM always runs all T")
     p.add_argument("--label", type=label_arg, default=None,
                    help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w [%(default)s]")
+    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w, 0 to 10 [%(default)s]")
     p.add_argument("--eta", type=float, default=None,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
     add_autoguidance_args(p)

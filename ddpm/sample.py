@@ -64,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
-    p.add_argument("--seed", type=int, default=0, help="sample k depends only on (seed, k) [%(default)s]")
+    p.add_argument("--seed", type=int, default=0, help="0 or more; sample k depends only on (seed, k) [%(default)s]")
     p.add_argument("--n", type=int, default=16, help=f"number of digits, 1 to {MAX_N} [%(default)s]")
     p.add_argument("--first", type=int, default=0,
                    help="index of the first digit: --n 500 --first 500 draws digits 500-999 of the seed, so a long "
@@ -78,7 +78,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--label", type=label_arg, default=None,
                    help="digit class 0-9, or 'random' for a uniform digit per sample (default: unconditional)")
     p.add_argument("--guidance", type=float, default=1.0,
-                   help="classifier-free guidance scale w: 0 unconditional, 1 plain conditional [%(default)s]")
+                   help="classifier-free guidance scale w, 0 to 10: 0 unconditional, 1 plain conditional [%(default)s]")
     add_autoguidance_args(p)
     p.add_argument("--batch-size", type=int, default=256, help="digits per forward pass [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
