@@ -148,19 +148,24 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     share = facts.get("label_dropout")  # a hand-made folder may not record it: say so rather than guess
     null_share = (f"{100 * share:.0f}% of the time{sittings}" if share is not None
                   else "part of the time (the share was not recorded)")
+    if cfg.num_classes:
+        kind, tags = "class-conditional with a null class", ", classifier-free-guidance"
+        labels = (f""" Labels were replaced by a "null" class
+{null_share}, so the same weights sample unconditionally
+(label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))}""")
+    else:
+        kind, tags, labels = "unconditional", "", " It was trained without labels."
     text = f"""---
 library_name: pytorch
 license: mit
-tags: [diffusion, ddpm, mnist, unconditional-image-generation, classifier-free-guidance]
+tags: [diffusion, ddpm, mnist, unconditional-image-generation{tags}]
 datasets: [{facts.get('dataset', 'mnist')}]
 ---
 
-# DDPM on {facts.get('dataset', 'mnist').upper()} (28x28), class-conditional with a null class
+# DDPM on {facts.get('dataset', 'mnist').upper()} (28x28), {kind}
 
 A {params / 1e6:.2f}M-parameter U-Net that predicts the noise (Ho, Jain & Abbeel 2020), trained with
-L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps. Labels were replaced by a "null" class
-{null_share}, so the same weights sample unconditionally
-(label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))} These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
+L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
 
 ## How it was trained
 

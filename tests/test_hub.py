@@ -89,6 +89,13 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
 
 
+def test_an_unconditional_models_card_says_so(tmp_path):
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"label_dropout": 0.2})
+    card = write_model_card(tmp_path, command="python train.py --unconditional").read_text()
+    assert "# DDPM on MNIST (28x28), unconditional" in card and "It was trained without labels." in card
+    assert "guidance" not in card and "null" not in card
+
+
 def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
     from ddpm import card
 

@@ -78,7 +78,7 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
     folder = model_folder(source)
-    try:  # from the folder already resolved: a Hub repo is not looked up twice
+    try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
         guide = hub.load_guide(folder) if folder else None
         if guide is not None:
             check_guide(model, guide)
