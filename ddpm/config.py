@@ -43,6 +43,11 @@ class ModelConfig:
             sizes.append((sizes[-1] + 1) // 2)
         return sizes
 
+    @property
+    def null_label(self) -> int | None:
+        """The "null" class's label: one past the digits (the class embedding's extra row); None without classes."""
+        return self.num_classes if self.num_classes else None
+
     def describe(self) -> str:
         """One line on the U-Net's shape, for the model card and the app's About tab."""
         patches = (f" ({self.patch_size}x{self.patch_size} pixel patches folded into channels first)"

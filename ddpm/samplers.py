@@ -133,9 +133,9 @@ def guided_eps(model, x_t, t: int, label, guidance: float = 1.0) -> torch.Tensor
     """
     b = x_t.shape[0]
     tt = torch.full((b,), t, dtype=torch.long, device=x_t.device)
-    null = getattr(model.config, "num_classes", 0)
-    if label is None or null == 0 or guidance == 0:
-        y = torch.full((b,), null, dtype=torch.long, device=x_t.device) if null else None
+    null = getattr(model.config, "null_label", None)
+    if label is None or null is None or guidance == 0:
+        y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
         return model(x_t, tt, y)
     if torch.is_tensor(label):
         y = label.to(x_t.device)

@@ -52,4 +52,4 @@ class _AsNullClass(nn.Module):
         self.model = model
 
     def forward(self, x_t, t, y):
-        return self.model(x_t, t, torch.full_like(y, self.model.config.num_classes))
+        return self.model(x_t, t, torch.full_like(y, self.model.config.null_label))

@@ -70,7 +70,7 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
             target = eps.clone()
             target[drop] = teacher(x_t[drop], t[drop], y[drop]).to(eps.dtype)  # the true labels, not the null class
     if y is not None:
-        y = torch.where(drop, torch.full_like(y, model.config.num_classes), y)
+        y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
     return (model(x_t, t, y) - target).pow(2).mean()
 
 

@@ -113,11 +113,11 @@ class UNet(nn.Module):
         self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels * p * p, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels, num_classes = null. -> eps_hat (B, C, H, W)."""
+        """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels (config.null_label: the null class). -> eps_hat (B, C, H, W)."""
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
         if self.class_emb is not None:
             if y is None:
-                y = torch.full_like(t, self.config.num_classes)
+                y = torch.full_like(t, self.config.null_label)
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
         x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)
