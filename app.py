@@ -297,4 +297,5 @@ def build(d: dict) -> gr.Blocks:
 demo = build(defaults())
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1, max_size=20).launch(max_file_size="10mb")
+    # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
+    demo.queue(default_concurrency_limit=1, max_size=20).launch(max_file_size="10mb", show_error=True)

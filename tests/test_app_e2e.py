@@ -94,6 +94,11 @@ def test_out_of_range_numbers(client):
         client.predict(0, False, 2.5, "ddim", 10, "any", 1.0, api_name="/sample")
     with pytest.raises(AppError, match="greater than maximum value 100"):
         client.predict(0, False, 4, "ddim", 5000, "any", 1.0, api_name="/sample")
+    # a value Gradio refuses before our code runs still tells the caller why (launch(show_error=True))
+    with pytest.raises(AppError, match="Expected a `float`"):
+        client.predict(0, False, "four", "ddim", 10, "any", 1.0, api_name="/sample")
+    with pytest.raises(AppError, match="Expected a `float`"):
+        client.predict("x", api_name="/trajectory_frame")
 
 
 def test_sample_is_seeded_and_downloadable(client):
