@@ -39,9 +39,3 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
         return preprocess(upload)
     return preprocess_sketch(sketch)
 
-
-def describe(source: str, example_index=0) -> str:
-    if source == EXAMPLE:
-        i = check_int("MNIST example number", example_index, 0, num_examples() - 1)
-        return f"MNIST test digit #{i} (a {int(examples()[1][i])})"
-    return "your upload" if source == UPLOAD else "your drawing"
