@@ -76,8 +76,9 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50, autog
                         for k, v in times.items()}}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ddpm.benchmark", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--n", type=int, default=16, help="digits per grid [%(default)s]")
     p.add_argument("--repeats", type=int, default=3, help="runs of each sampler [%(default)s]")
@@ -88,6 +89,11 @@ def main(argv=None) -> int:
     if a.n < 1 or a.repeats < 1 or a.ddim_steps < 1:
         p.error("--n, --repeats and --ddim-steps must be positive")
     check_autoguidance_args(p, a)
+    return a
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
     try:
         res = run(a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide)
     except (ModelLoadError, ValueError) as e:

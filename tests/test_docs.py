@@ -1,5 +1,7 @@
-"""The README and docs/ link only to files and headings that exist (GitHub's heading anchors)."""
+"""The README and docs/ link only to files and headings that exist (GitHub's heading anchors), and every
+command line they give for train.py, ddpm.sample, ddpm.evaluate and ddpm.benchmark still parses."""
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,49 @@ def test_slugs_follow_github():
     page = ROOT / "docs" / "experiments.md"
     assert "n--10000-on-the-bundled-weights" in anchors(page)
     assert "the-50-step-gap-belongs-to-the-deterministic-sampler" in anchors(page)
+
+
+# ---------------------------------------------------------------- every command the pages give still parses
+
+COMMAND = re.compile(r"python (?:-m ddpm\.(?:sample|evaluate|benchmark)|train\.py)\b[^`#&\n]*")
+# what a page writes for "any value here", by flag: --seed S, --weights W, --first 1000i, ...
+PLACEHOLDER_VALUE = {"--seed": "0", "--sampler": "ddim", "--weights": "weights", "--autoguidance": "2",
+                     "--autoguidance-tmax": "300", "--eta": "0.5", "--first": "1000", "--out": "runs/x",
+                     "--null-teacher": "weights"}
+
+
+def commands(page: Path) -> list[list[str]]:
+    """The train.py, ddpm.sample, ddpm.evaluate and ddpm.benchmark command lines of a page, in code spans and
+    ```bash blocks (one across a line break too), placeholders given a value."""
+    text = page.read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    spans = blocks + [s.replace("\n", " ") for s in re.findall(r"`([^`]+)`", prose)]
+    found = []
+    for span in spans:
+        for cmd in COMMAND.findall(span):
+            tokens = [t for t in shlex.split(cmd.strip()) if t != "..."][1:]
+            for i, t in enumerate(tokens):
+                if i and (re.fullmatch(r"[A-Z]+|\d+i", t)):
+                    tokens[i] = PLACEHOLDER_VALUE[tokens[i - 1]]
+            found.append(tokens)
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_command_on_the_page_parses(page):
+    import train
+    from ddpm import benchmark, evaluate, sample
+
+    parse = {"train.py": train.parse_args, "ddpm.sample": sample.parse_args, "ddpm.evaluate": evaluate.parse_args,
+             "ddpm.benchmark": benchmark.parse_args}
+    cmds = [c for c in commands(page) if "--help" not in c]
+    assert cmds
+    bad = []
+    for c in cmds:
+        args = c[1:] if c[0] == "train.py" else c[2:]
+        try:
+            parse[c[0] if c[0] == "train.py" else c[1]](args)
+        except SystemExit:
+            bad.append(" ".join(c))
+    assert not bad, f"{page.name}: these no longer parse: {bad}"
