@@ -15,6 +15,18 @@ from ddpm.schedule import NoiseSchedule  # noqa: E402
 from ddpm.unet import UNet  # noqa: E402
 
 
+def sample_cli(args, capsys) -> tuple[int, str]:
+    """python -m ddpm.sample ARGS, in-process: (exit code, stderr). An uncaught exception fails the calling
+    test, as a traceback would."""
+    from ddpm import sample
+
+    try:
+        rc = sample.main(args)
+    except SystemExit as e:  # argparse's p.error
+        rc = e.code
+    return rc, capsys.readouterr().err
+
+
 def tiny_config(**kw) -> ModelConfig:
     """A U-Net small enough to run many steps in milliseconds, with attention at 14 px and a null class."""
     base = dict(base_channels=8, channel_mult=(1, 2), attention_resolutions=(14,), timesteps=20, dropout=0.0)

@@ -7,7 +7,7 @@ from ddpm import evaluate, hub
 from ddpm.autoguidance import Autoguided, autoguided, default_t_max
 from ddpm.samplers import sample
 
-from conftest import tiny_model
+from conftest import sample_cli, tiny_model
 from test_cli import run
 
 
@@ -86,25 +86,14 @@ def test_the_bundled_guide_fits_the_bundled_model():
     assert ag.t_max == 600
 
 
-def _sample_cli(args, capsys) -> tuple[int, str]:
-    """python -m ddpm.sample ARGS, in-process (an uncaught exception fails the test, as a traceback would)."""
-    from ddpm import sample
-
-    try:
-        rc = sample.main(args)
-    except SystemExit as e:  # argparse's p.error
-        rc = e.code
-    return rc, capsys.readouterr().err
-
-
 def test_sample_and_evaluate_command_lines(tmp_path, capsys):
     hub.save_pretrained(tiny_model(0), tmp_path / "m")
     args = ["--weights", str(tmp_path / "m"), "--n", "3", "--sampler", "ddim", "--steps", "3",
             "--autoguidance", "2", "--out", str(tmp_path / "s.npz")]
-    rc, err = _sample_cli(args, capsys)
+    rc, err = sample_cli(args, capsys)
     assert rc == 2 and "no guide/ model" in err
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / "guide")
-    assert _sample_cli(args, capsys)[0] == 0
+    assert sample_cli(args, capsys)[0] == 0
     with np.load(tmp_path / "s.npz") as f:
         assert f["autoguidance"].item() == 2.0
         guided = f["samples"]
@@ -112,14 +101,14 @@ def test_sample_and_evaluate_command_lines(tmp_path, capsys):
     assert (evaluate.generate(str(tmp_path / "m"), 3, "ddim", 3, 0, 3, None, 1.0, autoguidance=2.0)[0] == guided).all()
     assert (plain != guided).any()
     hub.save_pretrained(tiny_model(2), tmp_path / "g2")
-    assert _sample_cli(args + ["--autoguidance-guide", str(tmp_path / "g2")], capsys)[0] == 0
+    assert sample_cli(args + ["--autoguidance-guide", str(tmp_path / "g2")], capsys)[0] == 0
     with np.load(tmp_path / "s.npz") as f:
         assert (f["samples"] != guided).any()  # another guide, other digits
-    rc, err = _sample_cli(args + ["--autoguidance-guide", str(tmp_path / "nowhere")], capsys)
+    rc, err = sample_cli(args + ["--autoguidance-guide", str(tmp_path / "nowhere")], capsys)
     assert rc == 2 and "not a model folder" in err
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0, autoguidance_tmax=450) == "ddpm-1000-autoguided2-tmax450"
-    rc, err = _sample_cli(["--autoguidance", "-1"], capsys)
+    rc, err = sample_cli(["--autoguidance", "-1"], capsys)
     assert rc == 2 and "--autoguidance must be between 0 and 10" in err
 
 

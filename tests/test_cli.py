@@ -11,7 +11,7 @@ from PIL import Image
 
 from ddpm import hub
 
-from conftest import ROOT, tiny_model
+from conftest import ROOT, sample_cli, tiny_model
 
 ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 MNIST = ROOT / "data" / "mnist"
@@ -61,13 +61,8 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     (["--first", "-1"], "--first must be"), (["--seed", "-1"], "--seed must be 0 or more"),
     (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10")])
 def test_sample_cli_rejects_bad_input(args, message, capsys):
-    from ddpm import sample
-
-    try:  # in-process: an uncaught exception would fail the test, as a traceback would
-        rc = sample.main(args)
-    except SystemExit as e:  # argparse's p.error
-        rc = e.code
-    assert rc == 2 and message in capsys.readouterr().err
+    rc, err = sample_cli(args, capsys)
+    assert rc == 2 and message in err
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
