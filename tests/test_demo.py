@@ -240,6 +240,9 @@ def test_decided_at_reads_the_last_stable_run():
     p[:, 7] = [0.9, 0.2, 0.6, 0.7, 0.91]
     traj.probs = p
     assert "from t = 30 onward" in trajectory.decided_at(traj)
+    assert "Before that" not in trajectory.decided_at(traj)  # nothing else passed 0.5 before t = 30
+    p[1, 8] = 0.75  # a blurry x0_hat read as an 8 on the way
+    assert "with p > 0.5 as 8:" in trajectory.decided_at(traj)
     p[-1, 7] = 0.3
     assert "unsure" in trajectory.decided_at(traj)
 

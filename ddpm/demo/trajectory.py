@@ -114,7 +114,8 @@ def decision_plot(traj: Trajectory) -> pd.DataFrame | None:
 
 
 def decided_at(traj: Trajectory) -> str:
-    """The largest t from which the final class keeps more than half the probability to the end."""
+    """The largest t from which the final class keeps more than half the probability to the end, and the other
+    digits the classifier read the still-blurry x0_hat as before it."""
     if traj.probs is None:
         return ""
     final = int(traj.probs[-1].argmax())
@@ -122,5 +123,12 @@ def decided_at(traj: Trajectory) -> str:
     if not above[-1]:
         return f"The classifier is unsure even at the end (best guess {final}, p = {traj.probs[-1, final]:.2f})."
     first = len(above) - int(np.argmin(above[::-1])) if not above.all() else 0  # first index of the final run
-    return (f"The classifier reads x0_hat as a **{final}** with p > 0.5 from t = {traj.probs_t[first]} onward "
+    text = (f"The classifier reads x0_hat as a **{final}** with p > 0.5 from t = {traj.probs_t[first]} onward "
             f"(the chain starts at t = {max(traj.probs_t)}); after that the steps only refine its strokes.")
+    early = traj.probs[:first]
+    earlier = sorted({int(c) for c, p in zip(early.argmax(1), early.max(1)) if p > 0.5 and c != final})
+    if earlier:  # a blurry x0_hat read confidently as another digit: the classifier only ever saw clean digits
+        text += (f" Before that, x0_hat is a blur that this classifier, trained on clean digits only, still reads "
+                 f"with p > 0.5 as {' or '.join(map(str, earlier))}: its early probabilities are a guess, "
+                 "not a decision.")
+    return text
