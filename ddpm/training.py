@@ -295,11 +295,11 @@ def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, m
     or --max-steps stays done; one stopped by --max-minutes is told what to give for more time."""
     step, minutes = progress["step"], progress["train_seconds"] / 60
     where = f"the checkpoint is at step {step} (epoch {step / steps_per_epoch:.2f}, {minutes:.1f} min of training)"
-    if step > cfg.epochs * steps_per_epoch:
-        raise ValueError(f"--resume: {where}, past the end of --epochs {cfg.epochs}, which counts the whole "
-                         f"run; give --epochs {step // steps_per_epoch + 1} or more to train on")
-    if max_steps is not None and step > max_steps:
-        raise ValueError(f"--resume: {where}, past --max-steps {max_steps}, which counts the whole run")
+    if step >= cfg.epochs * steps_per_epoch:  # equal: the same command again, after it finished
+        raise ValueError(f"--resume: {where}, at or past the end of --epochs {cfg.epochs}, which counts the "
+                         f"whole run; give --epochs {step // steps_per_epoch + 1} or more to train on")
+    if max_steps is not None and step >= max_steps:
+        raise ValueError(f"--resume: {where}, at or past --max-steps {max_steps}, which counts the whole run")
     if cfg.max_minutes and minutes >= cfg.max_minutes:
         more = minutes + cfg.max_minutes
         raise ValueError(f"--resume: {where}, past --max-minutes {cfg.max_minutes:g}, which counts every "

@@ -91,13 +91,24 @@ def test_resume_refuses_another_model(tmp_path):
 @pytest.mark.parametrize("change, max_steps, message", [
     (dict(epochs=1), 14, "past the end of --epochs 1.*--epochs 2 or more"),
     (dict(max_minutes=1e-6), 14, "past --max-minutes 1e-06"),
-    ({}, 5, "past --max-steps 5")])
+    ({}, 5, "past --max-steps 5"),
+    ({}, 12, "at or past --max-steps 12")])  # the same command again: refused, eval.json not set aside
 def test_resume_past_its_limits_says_so_and_changes_nothing(tmp_path, change, max_steps, message):
     cfg = _cfg(tmp_path, epochs=2)
     out = _train(cfg, max_steps=12)  # 9 steps per epoch: into the second epoch
     before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
     with pytest.raises(ValueError, match=message):
         _train(dataclasses.replace(cfg, **change), resume=True, max_steps=max_steps)
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+
+
+def test_resuming_a_finished_run_with_its_own_command_changes_nothing(tmp_path):
+    cfg = _cfg(tmp_path, epochs=1)
+    out = _train(cfg)  # 9 steps per epoch: the run ends at step 9, its --epochs
+    (out / "eval.json").write_text("{}")  # the scores of these weights, which a new run would set aside
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    with pytest.raises(ValueError, match="at or past the end of --epochs 1.*--epochs 2 or more"):
+        _train(cfg, resume=True)
     assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
 
 
