@@ -1,6 +1,6 @@
 """Train a DDPM on MNIST (or Fashion-MNIST) and optionally publish it to the Hugging Face Hub.
 
-    python train.py --epochs 59 --lr-decay-steps 11700  # the recipe of the bundled weights, then:
+    python train.py --epochs 59 --lr-decay-steps 11700  # the teacher's recipe (see the README), then:
     python train.py --resume --epochs 77 --lr 1e-3 --lr-decay-steps 8424
     python train.py --resume --epochs 101 --lr 1e-3 --lr-decay-steps 11232
     python train.py --resume --epochs 125 --lr 1e-3 --lr-decay-steps 11232
@@ -9,9 +9,9 @@
     python train.py --resume --epochs 158 --lr 1e-3 --lr-decay-steps 7020 --label-dropout 0.5  # on an H100
     python train.py --epochs 24 --lr-decay-steps 5616 --label-dropout 0.5  # 87 CPU-min: null class at the FD bar
     python train.py --resume --out runs/nt --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
-        --null-teacher weights  # on a copy of weights/: the null class regresses on its labelled predictions
+        --null-teacher runs/teacher  # on a copy of the teacher: its null class regresses on its labelled predictions
     python train.py --resume --out runs/ag --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
-        --null-teacher weights --null-teacher-autoguidance 2  # ...on the autoguided ones: guidance distilled
+        --null-teacher runs/teacher --null-teacher-autoguidance 2  # ...on autoguided ones: the bundled weights
     python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
     python train.py --push-to-hub --hub-model-id you/ddpm-mnist
 """

@@ -67,8 +67,8 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         raise ModelLoadError(f"{folder} is missing {Path(e.filename).name}") from None
     except (ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:  # JSONDecodeError is a ValueError
         raise ModelLoadError(f"{folder} does not hold a valid model: {e}") from None
-    # channels_last (NHWC) conv weights: oneDNN's convolutions run 10-20% faster here with so few channels
-    # (python -m ddpm.benchmark times both); the weights are the same, only the memory layout differs.
+    # channels_last (NHWC) conv weights: oneDNN's convolutions ran a few percent faster here with so few channels
+    # (python -m ddpm.benchmark times both, side by side); the weights are the same, only the layout differs.
     return model.to(device, memory_format=torch.channels_last).eval()
 
 
@@ -78,7 +78,7 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
     folder = resolve_folder(guide) if guide else resolve_folder(name_or_path) / GUIDE_SUBFOLDER
     if not guide and not (folder / CONFIG_NAME).is_file():
         raise ModelLoadError(f"{folder.parent} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
-                             f"with: python train.py --base-channels 8 --epochs 3 --out {folder}")
+                             f"with: python train.py --base-channels 8 --epochs 3 --label-dropout 0.5 --out {folder}")
     # NCHW, not channels_last: with 8 channels at 28x28 the plain layout runs this guide ~13% faster here
     # (11.7 against 13.5 ms per forward pass of 16), the opposite of the main model
     return load_pretrained(folder, device).to(memory_format=torch.contiguous_format)
