@@ -32,7 +32,7 @@ def test_relative_links_resolve(page):
 
 def test_slugs_follow_github():
     page = ROOT / "docs" / "experiments.md"
-    assert "n--10000-on-the-bundled-weights" in anchors(page)
+    assert "n--10000-on-the-158-epoch-weights" in anchors(page)
     assert "the-50-step-gap-belongs-to-the-deterministic-sampler" in anchors(page)
 
 
