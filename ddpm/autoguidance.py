@@ -3,14 +3,14 @@
 Classifier-free guidance needs a label, so it cannot sharpen the null class ("any digit"). Autoguidance
 needs none: a smaller, shorter-trained model of the same data (the guide) makes the same kinds of
 mistakes as the main model, only more of them, and the difference between the two points away from
-them (their Eq. 2, in eps form):
+them (their guidance formula, D_w = w D_1 + (1 - w) D_0, written for eps):
 
     eps_hat = eps_guide(x_t, t, y) + w (eps_main(x_t, t, y) - eps_guide(x_t, t, y))
 
-w = 1 is the main model alone. As Kynkaenniemi et al. (2024) found for classifier-free guidance, it
-pays to guide only part of the way: here the steps with t <= t_max, where the strokes are drawn (at
-larger t the guide's errors steer which digit gets drawn, and the class shares tilt); the other steps
-also skip the guide's cost. `Autoguided` wraps the pair as one model, so every sampler, classifier-free
+w = 1 is the main model alone. Karras et al. guide every step; this project guides only part of the way,
+as Kynkaenniemi et al. (2024) found pays for classifier-free guidance: the steps with t <= t_max, where
+the strokes are drawn (at larger t the guide's errors steer which digit gets drawn, and the class shares
+tilt; docs/experiments.md measures both); the other steps also skip the guide's cost. `Autoguided` wraps the pair as one model, so every sampler, classifier-free
 guidance and the app use it unchanged. The guide is a `train.py` output folder of its own, shipped as
 `guide/` inside the main model's folder.
 """
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import MAX_AUTOGUIDANCE as MAX_WEIGHT
-T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T (600 of 1000; docs/experiments.md says how it was picked)
+T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T: code t = 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 
 
 class Autoguided(nn.Module):
@@ -60,7 +60,7 @@ def check_guide(main: nn.Module, guide: nn.Module) -> None:
 
 
 def default_t_max(T: int) -> int:
-    """The last guided step by default: 600 of t = 0 .. 999."""
+    """The last guided step by default: t = 600 of t = 0 .. 999 (code index, 0-based)."""
     return round(T_MAX_FRACTION * T)
 
 

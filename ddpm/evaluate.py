@@ -28,7 +28,7 @@ from .data import DataError, load_dataset, to_model_range
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
-from .samplers import RANDOM, check_sampling_args, label_arg, random_labels
+from .samplers import DDIM_STEPS, RANDOM, check_sampling_args, label_arg, random_labels
 
 
 class EvalError(RuntimeError):
@@ -253,7 +253,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default=None, help="model folder or Hub repo id [the bundled weights/]")
     p.add_argument("--n", type=int, default=None, help="samples to draw and score [1000; with --from-samples: all]")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default=None, help="[ddpm, or what the .npz says]")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps [50]; DDPM always runs all T")
+    p.add_argument("--steps", type=int, default=None, help=f"DDIM steps [{DDIM_STEPS}]; DDPM always runs all T")
     p.add_argument("--label", type=label_arg, default=None,
                    help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w, 0 to 10 [%(default)s]")

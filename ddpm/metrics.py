@@ -57,8 +57,10 @@ def _probs(probs) -> np.ndarray:
 
 
 def inception_score(probs, splits: int = 1) -> float:
-    """exp(E_x KL(p(y|x) || p(y))), p(y) the mean of the rows; averaged over `splits` chunks.
-    1 when every row is the same; C when rows are one-hot and the C classes equally common."""
+    """exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016), p(y) the mean of the rows; averaged over `splits`
+    chunks. 1 when every row is the same; C when rows are one-hot and the C classes equally common.
+    ddpm.evaluate scores all N samples as one split (papers often average 10), with the MNIST classifier's
+    probabilities, so its ceiling is 10 and it is not comparable with ImageNet Inception Scores."""
     p = _probs(probs)
     if not 1 <= splits <= len(p):
         raise ValueError(f"splits must be between 1 and N={len(p)}, got {splits}")

@@ -20,7 +20,7 @@ import torch
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .images import grid, to_uint8_np
-from .samplers import check_sampling_args, label_arg, sample
+from .samplers import DDIM_STEPS, check_sampling_args, label_arg, sample
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
@@ -70,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="index of the first digit: --n 500 --first 500 draws digits 500-999 of the seed, so a long "
                         "run can be split into shards that `ddpm.evaluate --from-samples` joins [%(default)s]")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ancestral DDPM or DDIM [%(default)s]")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps (DDPM always runs all T) [%(default)s]")
+    p.add_argument("--steps", type=int, default=DDIM_STEPS, help="DDIM steps (DDPM always runs all T) [%(default)s]")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like [%(default)s]")
     p.add_argument("--variance", choices=["beta", "beta_tilde"], default="beta",
                    help="DDPM sigma_t^2: beta_t or the posterior beta_tilde_t [%(default)s]")

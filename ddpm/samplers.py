@@ -21,6 +21,7 @@ from .schedule import NoiseSchedule
 SAMPLERS = ("ddpm", "ddim")
 VARIANCES = ("beta", "beta_tilde")
 RANDOM = "random"  # label="random": each sample's digit drawn uniformly from (seed, k)
+DDIM_STEPS = 50  # DDIM's default number of steps
 
 
 @dataclass
@@ -91,30 +92,37 @@ def ddpm_step(sched: NoiseSchedule, x_t, t: int, eps_hat, noise, variance: str =
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
-    mean, _ = sched.q_posterior(x0_hat, x_t, t)
+    mean, beta_tilde = sched.q_posterior(x0_hat, x_t, t)
     if t == 0:
         return mean, x0_hat
-    var = sched.betas[t] if variance == "beta" else sched.posterior_variance[t]
+    var = sched.betas[t] if variance == "beta" else beta_tilde
     return mean + var.sqrt() * noise, x0_hat
 
 
 def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):
-    """Song et al. 2021, Eq. 12, from t to t_prev (t_prev = -1 means alpha_bar = 1). Returns (x_prev, x0_hat)."""
-    a_t = sched.alpha_bar[t]
-    a_prev = sched.alpha_bar[t_prev] if t_prev >= 0 else torch.tensor(1.0)
+    """Song et al. 2021, Eq. 12, from t to t_prev (t_prev = -1 means alpha_bar = 1). Returns (x_prev, x0_hat).
+
+    Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
+    is sqrt(a_prev) here. The coefficients are computed in float64: in float32, 1 - a_prev - sigma^2 (about
+    1e-8 at eta = 1 on the cosine schedule's first step) can round below 0."""
+    a_t = sched.alpha_bar_f64[t].item()
+    a_prev = sched.alpha_bar_f64[t_prev].item() if t_prev >= 0 else 1.0
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
         eps_hat = sched.predict_eps(x_t, t, x0_hat)  # keep eps consistent with the clipped x0_hat
-    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).sqrt()  # Eq. 16
-    x_prev = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps_hat
+    sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))  # Eq. 16
+    # Eq. 12: sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma^2) eps_hat (+ sigma noise); max() for rounding at eta 1
+    x_prev = math.sqrt(a_prev) * x0_hat + math.sqrt(max(0.0, 1 - a_prev - sigma**2)) * eps_hat
     if eta > 0:
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """`steps` timesteps from T-1 down, evenly spaced ("trailing" spacing, so the first step starts at pure noise)."""
+    """`steps` timesteps from T-1 down, evenly spaced: "trailing" spacing (Lin et al. 2024; diffusers'
+    timestep_spacing="trailing"), so the first step starts at pure noise. Song et al. used 0, c, 2c, ..., whose
+    last step is T - c (980 of 999 for 50 steps); docs/experiments.md compares the two."""
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be between 1 and {T}, got {steps}")
     return [int(round(T - i * T / steps)) - 1 for i in range(steps)]
@@ -169,8 +177,8 @@ def sample_loop(
     """Denoise n samples, yielding a Step for each reverse step.
 
     Starts from x_T ~ N(0, I) drawn per sample from (seed, first_index + k), or from x_start at
-    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). steps: DDIM steps (DDPM
-    always runs every t).
+    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). steps: DDIM steps [50],
+    at most t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, or "random" (digit k drawn from (seed, first_index + k)).
     """
     if sampler not in SAMPLERS:
@@ -193,7 +201,7 @@ def sample_loop(
     if sampler == "ddpm":
         ts = list(range(t_top, -1, -1))
     else:
-        ts = ddim_timesteps(t_top + 1, min(50 if steps is None else steps, t_top + 1))  # a subsequence of [0, t_top]
+        ts = ddim_timesteps(t_top + 1, min(DDIM_STEPS if steps is None else steps, t_top + 1))  # within [0, t_top]
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
         need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)

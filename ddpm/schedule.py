@@ -13,14 +13,16 @@ import torch
 
 def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_beta: float = 0.999) -> torch.Tensor:
     """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 at T = 1000; other T are scaled
-    by 1000 / T so the chain ends equally noisy (as improved-diffusion does), capped below 1."""
+    by 1000 / T so the chain ends about as noisy for T >= 50 (as improved-diffusion does; alpha_bar_T is 4e-5
+    at T = 1000, 8e-6 at T = 50); below that the largest betas hit the cap below 1 and it ends noisier."""
     scale = 1000 / T
     return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64).clamp(max=max_beta)
 
 
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """Nichol & Dhariwal 2021, Eq. 17: alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2);
-    beta_t = 1 - alpha_bar(t) / alpha_bar(t - 1), in which f(0) cancels."""
+    beta_t = 1 - alpha_bar(t) / alpha_bar(t - 1), in which f(0) cancels. Their s = 0.008 keeps sqrt(beta)
+    at the first step (0.006) just under one pixel bin of [-1, 1] (2/255 = 0.008)."""
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
@@ -43,14 +45,14 @@ class NoiseSchedule:
         self.betas = f32(betas)
         self.alphas = f32(alphas)
         self.alpha_bar = f32(alpha_bar)
-        self.alpha_bar_prev = f32(alpha_bar_prev)
+        self.alpha_bar_f64 = alpha_bar  # for coefficients of two timesteps, which DDIM computes per step
         self.sqrt_alpha_bar = f32(alpha_bar.sqrt())
         self.sqrt_one_minus_alpha_bar = f32((1 - alpha_bar).sqrt())
         self.sqrt_recip_alpha_bar = f32((1 / alpha_bar).sqrt())  # 1 / sqrt(alpha_bar): x_t's weight in x0_hat
         self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())  # sqrt(1 - alpha_bar) / sqrt(alpha_bar): eps's
         # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
         beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        self.posterior_variance = f32(beta_tilde)  # beta_tilde_0 = 0: the last step adds no noise
+        self.posterior_variance = f32(beta_tilde)  # 0 at code t = 0 (the paper's beta_tilde_1): the last step adds no noise
         # Eq. 7: mu_tilde = coef1 * x_0 + coef2 * x_t
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
         self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
@@ -59,7 +61,7 @@ class NoiseSchedule:
 
     @staticmethod
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
-        """a[t] shaped (B, 1, 1, 1) to broadcast over images like x."""
+        """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t)."""
         t = torch.as_tensor(t, device=a.device).reshape(-1)
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 

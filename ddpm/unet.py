@@ -4,7 +4,10 @@ Layout in the style of Ho et al. 2020 (App. B) and improved-diffusion, scaled fo
 sinusoidal time embedding fed to every residual block, GroupNorm + SiLU, dropout,
 self-attention at the lowest resolution, skip connections between the halves (one per level, where
 Ho et al. keep one per residual block: fewer channels to concatenate at 28x28), and a
-zero-initialised output conv so training starts from eps_hat = 0.
+zero-initialised output conv so training starts from eps_hat = 0. One more departure, kept because every
+shipped model was trained with it: each block adds Linear(emb) where both add Linear(SiLU(emb)), so the
+embedding MLP's last Linear and each block's projection compose into one linear map, and the time and
+class embeddings reach a block as a plain sum.
 
 With patch_size = 2 the 28x28x1 image is first folded into 14x14x4 (pixel_unshuffle, lossless) and
 unfolded at the end, as U-ViT and "simple diffusion" shrink the input. No level then runs at 28x28,
@@ -51,7 +54,7 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(emb)[:, :, None, None]  # (B, C, 1, 1) broadcast over pixels
+        h = h + self.emb(emb)[:, :, None, None]  # (B, C, 1, 1) broadcast over pixels; no SiLU first (module doc)
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.skip(x) + h
 
@@ -121,7 +124,7 @@ class UNet(nn.Module):
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
         x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)
-        h = self.conv_in(x_in)  # (B, base_channels, H/p, W/p)
+        h = self.conv_in(x_in)  # (B, ch[0], H/p, W/p), ch[0] = base_channels * channel_mult[0]
         skips = []
         for blocks, at, down in zip(self.down, self.down_attn, self.downsample):
             for b in blocks:

@@ -1,8 +1,9 @@
-"""Seeded determinism, the (seed, k) property, the Step stream, and guidance."""
+"""Seeded determinism, the (seed, k) property, the Step stream, guidance, and DDIM's numerics."""
 import pytest
 import torch
 
-from ddpm.samplers import guided_eps, sample, sample_loop
+from ddpm.samplers import ddim_step, ddim_timesteps, guided_eps, sample, sample_loop
+from ddpm.schedule import NoiseSchedule
 
 
 def _run(model, sched, **kw):
@@ -111,3 +112,16 @@ def test_bad_arguments(model, sched):
         next(sample_loop(model, sched, 1, 0, sampler="euler"))
     with pytest.raises(ValueError, match="steps"):
         next(sample_loop(model, sched, 1, 0, sampler="ddim", steps=0))
+
+
+@pytest.mark.parametrize("steps", [2, 5])
+def test_ddim_with_full_noise_stays_finite_on_the_cosine_schedule(steps):
+    # the cosine schedule's alpha_bar_999 is 2e-9: in float32, 1 - a_prev - sigma^2 rounded below 0 (NaN samples)
+    sched = NoiseSchedule(1000, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 1, 8, 8, generator=g)
+    ts = ddim_timesteps(1000, steps)
+    for t, t_prev in zip(ts, ts[1:] + [-1]):
+        x, _ = ddim_step(sched, x, t, t_prev, torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g),
+                         eta=1.0)
+        assert torch.isfinite(x).all(), (t, t_prev)

@@ -13,14 +13,14 @@ from typing import Iterator
 import torch
 from PIL import Image
 
-from ..samplers import RANDOM, SAMPLERS, sample_loop
+from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float,
                      check_int, check_seed, parse_label)
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults)
-DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", 50, "any", 3.0
+DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_STEPS, "any", 3.0
 UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
     [(str(d), str(d)) for d in range(10)]  # (shown, value)
