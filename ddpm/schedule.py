@@ -52,7 +52,7 @@ class NoiseSchedule:
         self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())  # sqrt(1 - alpha_bar) / sqrt(alpha_bar): eps's
         # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
         beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        self.posterior_variance = f32(beta_tilde)  # 0 at code t = 0 (the paper's beta_tilde_1): the last step adds no noise
+        self.posterior_variance = f32(beta_tilde)  # 0 at code t = 0 (paper's beta_tilde_1): the last step adds no noise
         # Eq. 7: mu_tilde = coef1 * x_0 + coef2 * x_t
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
         self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
