@@ -11,8 +11,8 @@ w = 1 is the main model alone. Karras et al. guide every step; this project guid
 as Kynkaenniemi et al. (2024) found pays for classifier-free guidance: the steps with t <= t_max, where
 the strokes are drawn (at larger t the guide's errors steer which digit gets drawn, and the class shares
 tilt; docs/experiments.md measures both); the other steps also skip the guide's cost. `Autoguided` wraps
-the pair as one model, so every sampler, classifier-free guidance and the app use it unchanged. The guide is a `train.py` output folder of its own, shipped as
-`guide/` inside the main model's folder.
+the pair as one model, so every sampler, classifier-free guidance and the app use it unchanged. The guide
+is a `train.py` output folder of its own, shipped as `guide/` inside the main model's folder.
 """
 from __future__ import annotations
 
