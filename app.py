@@ -1,4 +1,5 @@
-"""DDPM on MNIST, the Gradio app: forward noising, seeded sampling, the x0_hat animation, noise-and-denoise.
+"""DDPM on MNIST, the Gradio app: forward noising and the training loss, seeded sampling, the x0_hat animation,
+noise-and-denoise.
 
     python app.py                         # the bundled weights/ on http://127.0.0.1:7860
     DDPM_MODEL=runs/mnist python app.py   # any model folder, or a Hub repo id such as you/ddpm-mnist
@@ -24,6 +25,7 @@ from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, 
                                 DEFAULT_STEPS, check_settings, generate, resolve_seed)
 from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
                               MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
+from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
@@ -88,6 +90,11 @@ def forward(source, index, upload, sketch, kind, t, seed):
     return v.x0, v.x_t, v.x_t_chain, v.strip, v.scales, v.log_snr, v.text
 
 
+def objective(source, index, upload, sketch, t, seed):
+    v = objective_view(RT.model, RT.sched, pick_digit(source, index, upload, sketch), t, seed)
+    return v.panel, v.loss_curve, v.text
+
+
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
     """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
     settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
@@ -136,7 +143,8 @@ def show_source(source):
 def defaults() -> dict:
     """Each tab's default outputs, computed once at startup and shown as the components' initial values
     (each a tuple in the order of that tab's event outputs)."""
-    d = {"forward": forward(EXAMPLE, 0, None, None, "linear", T // 4, 0)}
+    d = {"forward": forward(EXAMPLE, 0, None, None, "linear", T // 4, 0),
+         "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
     *_, d["sample"] = sample(0, False, 16, *choice)  # the last frame: the finished grid
     d["trajectory"] = trajectory(0, False, 1, *choice)
@@ -160,6 +168,15 @@ def digit_input(tab: str):
                   api_visibility="private", show_progress="hidden", queue=False
                   ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
     return source, index, upload, sketch
+
+
+def live(digit, triggers, fn, ins, outs, api_name: str, **kw):
+    """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
+    own UI changes quietly (a drawing not made yet is no error) as `api_name`_ui."""
+    kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
+    gr.on([digit[1].change, *triggers], user_errors(fn), ins, outs, api_name=api_name, **kw)
+    gr.on([digit[0].change, digit[2].change, digit[3].change], user_errors(fn, quiet_if_missing=True), ins, outs,
+          api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
 def sampler_controls(tab: str, n_max: int, n_default: int):
@@ -218,13 +235,19 @@ def build(d: dict) -> gr.Blocks:
                                        label="signal and noise scales", y_lim=[0, 1], color_title="")
                 f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
                                     label="log-SNR", color_title="")
-            f_outs = [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text]
-            f_ins = [*f_in, f_kind, f_t, f_seed]
-            gr.on([f_in[1].change, f_kind.change, f_t.change, f_seed.change], user_errors(forward), f_ins, f_outs,
-                  api_name="forward", trigger_mode="always_last", show_progress="hidden")
-            gr.on([f_in[0].change, f_in[2].change, f_in[3].change], user_errors(forward, quiet_if_missing=True),
-                  f_ins, f_outs, api_name="forward_ui", api_visibility="undocumented",
-                  trigger_mode="always_last", show_progress="hidden")
+            gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
+                        f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
+                        "the network gets no label.")
+            o_panel = gr.Image(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
+                               show_label=False, format="png", elem_id="objective-panel")
+            with gr.Row():
+                o_curve = gr.LinePlot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
+                                      color_title="", label="L_simple for this digit and eps, against t")
+                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text")
+            live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
+                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward")
+            live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
+                 "objective", **HEAVY)
 
         with gr.Tab("2. Generate"):
             with gr.Row():

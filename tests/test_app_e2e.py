@@ -49,6 +49,13 @@ def test_forward_with_an_mnist_example(client):
     assert scales and log_snr  # the plots' data come back as JSON
 
 
+def test_objective_follows_tab_1s_digit_t_and_seed(client):
+    panel, curve, text = client.predict("MNIST test digit", 3, None, None, 25, 0, api_name="/objective")
+    assert "Loss at t = 25" in text and pixels(panel).shape[1] > 5 * 28 and curve
+    with pytest.raises(AppError, match="t must be a whole number"):
+        client.predict("MNIST test digit", 3, None, None, 2.5, 0, api_name="/objective")
+
+
 def test_forward_with_a_real_mnist_digit_uploaded_as_png(client, tmp_path):
     digit = IMAGES[42]
     scan = 255 - np.kron(digit, np.ones((10, 10), np.uint8))  # a dark-on-light 280x280 "scan"

@@ -73,6 +73,7 @@ def test_1_forward_slider_and_drawing(page):
     set_number(page, "forward-t", 70)
     wait_for_new_image(page, "forward-xt", old)
     page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('t = 70')")
+    page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('Loss at t = 70')")
     shot(page, "1-forward")
     # draw a digit: switch the source, drag on the sketchpad's canvas, see the preprocessed x_0 change
     old = image_src(page, "forward-x0")

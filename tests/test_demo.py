@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import about, forward, generate, outputs, roundtrip, runtime, sources, trajectory
+from ddpm.demo import about, forward, generate, objective, outputs, roundtrip, runtime, sources, trajectory
 from ddpm.demo.limits import (MAX_DIGITS, InputError, MissingInput, check_float, check_int, check_seed,
                               parse_label)
 from ddpm.schedule import NoiseSchedule
@@ -125,6 +125,29 @@ def test_forward_bad_numbers():
         forward.forward_view(DIGIT, "sigmoid", 10, 0, T=100)
     with pytest.raises(InputError, match="seed"):
         forward.forward_view(DIGIT, "linear", 10, -5, T=100)
+
+
+def test_objective_is_one_term_of_l_simple(model, sched):
+    torch.nn.init.normal_(model.conv_out.weight, std=0.1)  # zero-initialised, it would guess eps_hat = 0 everywhere
+    v = objective.objective_view(model, sched, DIGIT, 7, 3)
+    x0 = to_model_range(torch.as_tensor(DIGIT)[None])
+    eps = forward.fixed_eps(3)  # tab 1's draw for the same seed
+    x_t = sched.q_sample(x0, 6, eps)  # paper t = 7 is code index 6
+    with torch.no_grad():
+        eps_hat = model(x_t, torch.tensor([6]))
+    loss = v.loss_curve[v.loss_curve.curve == objective.LOSS].set_index("t").value
+    assert loss[7] == pytest.approx(float(((eps - eps_hat) ** 2).mean()), rel=1e-5)
+    assert list(loss.index) == sorted(set(range(1, 21)))  # every t of T = 20, the chosen one included
+    assert f"Loss at t = 7: {loss[7]:.4f}" in v.text and v.panel.width > 5 * 28
+    marker = v.loss_curve[v.loss_curve.curve == forward.MARKER]
+    assert list(marker.t) == [7, 7]
+
+
+def test_objective_at_t_0_shows_the_first_noisy_step_and_refuses_bad_input(model, sched):
+    assert "Loss at t = 1:" in objective.objective_view(model, sched, DIGIT, 0, 0).text
+    for t, seed in ((21, 0), (2.5, 0), (5, -1)):
+        with pytest.raises(InputError):
+            objective.objective_view(model, sched, DIGIT, t, seed)
 
 
 # ---------------------------------------------------------------- tab 2: generate

@@ -1,0 +1,71 @@
+"""Tab 1's training view: what L_simple (Ho et al. 2020, Eq. 14; Alg. 1) asks of the network.
+
+Training draws x_0, t and eps, builds x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (Eq. 4) and
+regresses the network's eps_hat(x_t, t) on eps. Here x_0 is your digit, eps tab 1's draw for the seed, and
+the network gets the null class (no label), so this is one term of the loss the model was trained on,
+shown at the chosen t and across all t. t counts as in the paper (code index t - 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from ..data import to_model_range
+from ..schedule import NoiseSchedule
+from . import draw
+from .forward import MARKER, fixed_eps
+from .limits import check_int, check_seed
+
+LOSS_POINTS = 50  # values of t on the loss curve (one batched network call)
+LOSS = "||eps - eps_hat||^2, mean over pixels"
+COLORS = {LOSS: "#1f77b4", MARKER: "#d62728"}  # for gr.LinePlot's color_map, the chosen t as in tab 1's plots
+
+
+@dataclass
+class ObjectiveView:
+    panel: Image.Image  # x_t | eps | eps_hat | eps - eps_hat | x0_hat, at the chosen t
+    loss_curve: pd.DataFrame  # (t, value, curve) for gr.LinePlot: this digit's loss against t, the chosen t marked
+    text: str  # markdown: the loss at t, and how to read the curve
+
+
+@torch.no_grad()
+def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> ObjectiveView:
+    """One training example of L_simple for a digit (uint8 (28, 28)), t in 0..T (0, the clean digit, shows
+    t = 1: the loss starts there) and noise seed."""
+    t, seed = max(1, check_int("t", t, 0, sched.T)), check_seed(seed)
+    x0 = to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])  # (1, 1, 28, 28)
+    eps = fixed_eps(seed, x0.shape)
+    ts = np.union1d(np.linspace(1, sched.T, LOSS_POINTS).round().astype(int), [t])  # paper t, ascending
+    code_t = torch.as_tensor(ts - 1)
+    n = len(ts)
+    x_t = sched.q_sample(x0.expand(n, -1, -1, -1), code_t, eps.expand(n, -1, -1, -1))  # (n, 1, 28, 28), Eq. 4
+    device = next(model.parameters()).device
+    eps_hat = model(x_t.to(device), code_t.to(device)).cpu()  # no label: the null class
+    losses = ((eps - eps_hat) ** 2).mean(dim=(1, 2, 3)).numpy()  # (n,)
+    i = int(np.searchsorted(ts, t))
+    x0_hat = sched.predict_x0(x_t[i:i + 1], t - 1, eps_hat[i:i + 1]).clamp(-1, 1)
+    err = eps[0] - eps_hat[i]
+    target = 168  # pixels per panel, five across
+    panel = draw.hstack([
+        draw.titled(draw.digits(x_t[i:i + 1], target=target), f"x_t, t = {t}\n(the network's input)"),
+        draw.titled(draw.digits(draw.eps_to_uint8(eps), target=target), "eps\n(the noise drawn)"),
+        draw.titled(draw.digits(draw.eps_to_uint8(eps_hat[i:i + 1]), target=target), "eps_hat\n(its guess)"),
+        draw.titled(draw.digits(draw.eps_to_uint8(err[None]), target=target), "eps - eps_hat\n(the error)"),
+        draw.titled(draw.digits(x0_hat, target=target), "x0_hat\n(from eps_hat)"),
+    ])
+    curve = pd.concat([pd.DataFrame({"t": ts, "value": losses, "curve": LOSS}),
+                       pd.DataFrame({"t": [t, t], "value": [0.0, float(losses.max())], "curve": MARKER})],
+                      ignore_index=True)
+    worst = int(ts[np.argmax(losses)])
+    text = (f"**Loss at t = {t}: {losses[i]:.4f}** (a network that output zeros would score "
+            f"{float((eps ** 2).mean()):.2f}). Training draws a digit, a t and an eps, and takes one gradient step "
+            "on this number (Alg. 1). The curve is the same digit and eps at every t: at large t, x_t is almost eps "
+            "itself, so eps is easy to read off and the loss is near 0; at small t, eps is a faint speckle on a "
+            f"clean digit, hard to tell from the digit's own edges (here the loss peaks at t = {worst}). L_simple "
+            "weighs every t alike; the true variational bound would weigh the small-t terms far more, and "
+            "dropping that weighting gave Ho et al. better samples (Sec. 3.4).")
+    return ObjectiveView(panel=panel, loss_curve=curve, text=text)
