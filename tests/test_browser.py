@@ -76,7 +76,7 @@ def test_1_forward_slider_and_drawing(page):
     page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('Loss at t = 70')")
     shot(page, "1-forward")
     # draw a digit: switch the source, drag on the sketchpad's canvas, see the preprocessed x_0 change
-    old = image_src(page, "forward-x0")
+    old, old_objective = image_src(page, "forward-x0"), image_src(page, "objective-panel")
     page.locator("#forward-source").get_by_text("drawing").click()
     canvas = page.locator("#forward-sketch canvas").first
     canvas.wait_for(state="visible")
@@ -88,6 +88,7 @@ def test_1_forward_slider_and_drawing(page):
         page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * (0.2 + 0.06 * k))
     page.mouse.up()
     wait_for_new_image(page, "forward-x0", old)
+    wait_for_new_image(page, "objective-panel", old_objective)  # the loss view follows the drawing too
     shot(page, "1-forward-drawing")
 
 
