@@ -19,7 +19,7 @@ import gradio as gr  # noqa: E402
 from ddpm.autoguidance import T_MAX_FRACTION  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.demo.about import about_markdown  # noqa: E402
+from ddpm.demo.about import about_markdown, loss_history, read_more  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, generate, resolve_seed)
@@ -313,7 +313,13 @@ def build(d: dict) -> gr.Blocks:
                   api_name="preview", trigger_mode="always_last", show_progress="hidden")
 
         with gr.Tab("5. About"):
-            gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide), elem_id="about")
+            gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")
+            losses = loss_history(RT.folder)
+            if losses is not None:  # the folder's loss.csv, when it has one
+                gr.LinePlot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
+                            label="training loss against optimizer step (loss.csv)", elem_id="about-loss")
+                gr.Markdown(losses.text, elem_id="about-loss-text")
+            gr.Markdown(read_more())
     return demo
 
 

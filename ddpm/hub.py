@@ -15,7 +15,7 @@ from .unet import UNet
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
 GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance (ddpm/autoguidance.py)
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
-FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png"]
+FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png", "loss.csv"]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 

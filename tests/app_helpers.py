@@ -26,13 +26,16 @@ def tiny_model(T: int = 50, seed: int = 0) -> UNet:
 
 
 def save_tiny(folder: Path, T: int = 100, guide: bool = False) -> Path:
-    """A tiny random model folder; with `guide`, a second one in its guide/ for autoguidance."""
+    """A tiny random model folder, with the bundled weights' loss.csv so the About tab draws its loss plot; with
+    `guide`, a second one in its guide/ for autoguidance."""
     if guide:  # a guide whose zero-initialised output layer is not zero, so guiding changes the digits
         g = tiny_model(T, seed=1)
         with torch.no_grad():
             g.conv_out.weight.normal_(0, 0.05)
         save_pretrained(g, folder / "guide")
-    return save_pretrained(tiny_model(T), folder)
+    out = save_pretrained(tiny_model(T), folder)
+    (out / "loss.csv").write_bytes((ROOT / "weights" / "loss.csv").read_bytes())
+    return out
 
 
 def free_port() -> int:

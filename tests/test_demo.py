@@ -344,6 +344,27 @@ def test_about_reads_the_model_folder(model, tmp_path):
     assert "\n      python train.py --epochs 2  # 1 min\n      python train.py --resume --epochs 3\n" in md
 
 
+def test_about_leaves_the_links_to_the_app_when_asked(model):
+    md = about.about_markdown(model, "somewhere", None, links=False)
+    assert "Read more" not in md and "## Quality" in md and "arxiv.org/abs/2006.11239" in about.read_more()
+
+
+def test_loss_history_reads_train_pys_log(tmp_path):
+    assert about.loss_history(None) is None and about.loss_history(tmp_path) is None  # nothing to plot: no plot
+    rows = [(50 * (i + 1), 0, 0.9 if i == 0 else 0.05 - i * 1e-5, 300.0, 1e-3) for i in range(1000)]
+    (tmp_path / "loss.csv").write_text("step,epoch,loss,images_per_s,lr\n" +
+                                       "".join(",".join(map(str, r)) + "\n" for r in rows))
+    h = about.loss_history(tmp_path)
+    assert len(h.curve) == about.LOSS_POINTS and h.curve.step.iloc[-1] == 50_000  # neighbouring rows averaged
+    assert h.curve.loss.iloc[1] == pytest.approx(np.mean([0.05 - i * 1e-5 for i in (3, 4, 5)]))
+    assert h.y_max == pytest.approx(2.5 * np.median([r[2] for r in rows[100:]]))  # the first fall is cut off
+    assert "falls from 0.90 at step 50" in h.text and "teacher" not in h.text
+    (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher"}))
+    assert "--null-teacher" in about.loss_history(tmp_path).text
+    (tmp_path / "loss.csv").write_text("not,a\nloss,log\n")
+    assert about.loss_history(tmp_path) is None  # the About tab shows no plot rather than failing
+
+
 def test_model_source_env(monkeypatch):
     monkeypatch.delenv(runtime.MODEL_ENV, raising=False)
     assert runtime.model_source().endswith("weights")

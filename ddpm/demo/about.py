@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from ..card import metrics_table, time_and_hardware
 from ..hub import is_repo_id, read_card_metadata
@@ -17,6 +21,44 @@ PAPERS = [
      "https://arxiv.org/abs/2406.02507"),
     ("LeCun et al. 1998, the MNIST database", "https://yann.lecun.com/exdb/mnist/"),
 ]
+
+
+LOSS_POINTS = 400  # at most this many points on the loss plot: neighbouring log rows averaged
+LOSS = "L_simple"
+
+
+@dataclass
+class LossHistory:
+    curve: pd.DataFrame  # (step, loss, curve) for gr.LinePlot
+    y_max: float  # the plot's upper limit: the first steps' loss is far above the rest
+    text: str  # markdown: how to read it
+
+
+def loss_history(folder: Path | None) -> LossHistory | None:
+    """The training loss against step from the folder's loss.csv (train.py logs the mean of every 50 steps),
+    or None if there is none (or it cannot be read: the About tab then shows no plot)."""
+    try:
+        log = pd.read_csv(folder / "loss.csv", usecols=["step", "loss"]).dropna()
+    except (TypeError, OSError, ValueError):  # no folder, no file, not a loss log
+        return None
+    if len(log) < 2:
+        return None
+    groups = np.array_split(np.arange(len(log)), min(LOSS_POINTS, len(log)))
+    step, loss = log.step.to_numpy(), log.loss.to_numpy()
+    curve = pd.DataFrame({"step": [int(step[g[-1]]) for g in groups], "loss": [float(loss[g].mean()) for g in groups],
+                          "curve": LOSS})
+    tail = float(np.median(loss[len(loss) // 10:]))  # the level after the first fall
+    text = (f"L_simple falls from {loss[0]:.2f} at step {step[0]} to about {tail:.3f} within the first tenth "
+            f"of training, then barely moves ({loss[-1]:.4f} at step {step[-1]}). Most of what is left cannot be "
+            "learnt: given x_t, many eps stay plausible (which digit lies under the noise is uncertain, and at "
+            "small t the noise hides among the digit's own pixel steps; tab 1 plots it against t), so even a "
+            "perfect network scores well above 0. The curve flattens long before the samples stop improving: "
+            "their quality, not the loss, says when to stop.")
+    if training_facts(folder).get("null_teacher"):
+        text += (" In the last sitting (`--null-teacher`) the null class's rows regressed on a frozen teacher's "
+                 "predictions instead of the drawn noise, a target with less variance, so the loss steps down "
+                 "there by more than the network improved.")
+    return LossHistory(curve=curve, y_max=float(min(loss.max(), 2.5 * tail)), text=text)
 
 
 def _read_json(path: Path) -> dict:
@@ -69,7 +111,13 @@ def _quality(ev: dict, source: str, folder: Path | None) -> str:
                          "repo, and the app shows them here when it next starts")
 
 
-def about_markdown(model, source: str, folder: Path | None, guide=None) -> str:
+def read_more() -> str:
+    return "## Read more\n\n" + "\n".join(f"- [{name}]({url})" for name, url in PAPERS) + "\n"
+
+
+def about_markdown(model, source: str, folder: Path | None, guide=None, links: bool = True) -> str:
+    """The About tab's text; links=False leaves out "Read more" (read_more()), for the app to put the loss plot
+    before it."""
     cfg = model.config
     facts = training_facts(folder)
     ev = _read_json(folder / "eval.json") if folder else {}
@@ -79,7 +127,6 @@ def about_markdown(model, source: str, folder: Path | None, guide=None) -> str:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
                      f"({guide.config.describe()}), trained briefly, from the folder's guide/")
     training = _training_text(facts)
-    links = "\n".join(f"- [{name}]({url})" for name, url in PAPERS)
     return f"""## What this is
 
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 MNIST digits. The forward process adds
@@ -102,7 +149,4 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 {_quality(ev, source, folder)}
 Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
 
-## Read more
-
-{links}
-"""
+""" + (read_more() if links else "")
