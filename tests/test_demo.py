@@ -361,8 +361,9 @@ def test_loss_history_reads_train_pys_log(tmp_path):
     assert "falls from 0.90 at step 50" in h.text and "teacher" not in h.text
     (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher"}))
     assert "--null-teacher" in about.loss_history(tmp_path).text
-    (tmp_path / "loss.csv").write_text("not,a\nloss,log\n")
-    assert about.loss_history(tmp_path) is None  # the About tab shows no plot rather than failing
+    for bad in ("not,a\nloss,log\n", "step,loss\n50,abc\n100,def\n"):
+        (tmp_path / "loss.csv").write_text(bad)
+        assert about.loss_history(tmp_path) is None  # the About tab shows no plot rather than failing
 
 
 def test_model_source_env(monkeypatch):

@@ -38,18 +38,22 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     """The training loss against step from the folder's loss.csv (train.py logs the mean of every 50 steps),
     or None if there is none (or it cannot be read: the About tab then shows no plot)."""
     try:
-        log = pd.read_csv(folder / "loss.csv", usecols=["step", "loss"]).dropna()
+        log = pd.read_csv(folder / "loss.csv", usecols=["step", "loss"]).apply(pd.to_numeric, errors="coerce")
     except (TypeError, OSError, ValueError):  # no folder, no file, not a loss log
         return None
+    log = log.dropna()  # rows that are not numbers
+
     if len(log) < 2:
         return None
     groups = np.array_split(np.arange(len(log)), min(LOSS_POINTS, len(log)))
     step, loss = log.step.to_numpy(), log.loss.to_numpy()
     curve = pd.DataFrame({"step": [int(step[g[-1]]) for g in groups], "loss": [float(loss[g].mean()) for g in groups],
                           "curve": LOSS})
-    tail = float(np.median(loss[len(loss) // 10:]))  # the level after the first fall
-    text = (f"L_simple falls from {loss[0]:.2f} at step {step[0]} to about {tail:.3f} within the first tenth "
-            f"of training, then barely moves ({loss[-1]:.4f} at step {step[-1]}). Most of what is left cannot be "
+    tenth = len(loss) // 10
+    tail = float(np.median(loss[tenth:]))  # the level after the first fall
+    at_tenth = float(np.median(loss[tenth:tenth + 5]))
+    text = (f"L_simple falls from {loss[0]:.2f} at step {int(step[0])} to {at_tenth:.3f} by step {int(step[tenth])}, a tenth of the way, and ends at {loss[-1]:.4f} (step {int(step[-1])}). "
+            "Most of what is left cannot be "
             "learnt: given x_t, many eps stay plausible (which digit lies under the noise is uncertain, and at "
             "small t the noise hides among the digit's own pixel steps; tab 1 plots it against t), so even a "
             "perfect network scores well above 0. The curve flattens long before the samples stop improving: "
