@@ -52,12 +52,12 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     tenth = len(loss) // 10
     tail = float(np.median(loss[tenth:]))  # the level after the first fall
     at_tenth = float(np.median(loss[tenth:tenth + 5]))
-    text = (f"L_simple falls from {loss[0]:.2f} at step {int(step[0])} to {at_tenth:.3f} by step {int(step[tenth])}, a tenth of the way, and ends at {loss[-1]:.4f} (step {int(step[-1])}). "
-            "Most of what is left cannot be "
-            "learnt: given x_t, many eps stay plausible (which digit lies under the noise is uncertain, and at "
-            "small t the noise hides among the digit's own pixel steps; tab 1 plots it against t), so even a "
-            "perfect network scores well above 0. The curve flattens long before the samples stop improving: "
-            "their quality, not the loss, says when to stop.")
+    text = (f"L_simple falls from {loss[0]:.2f} at step {int(step[0])} to {at_tenth:.3f} by step "
+            f"{int(step[tenth])}, a tenth of the way, and ends at {loss[-1]:.4f} (step {int(step[-1])}). Most of "
+            "what is left cannot be learnt: given x_t, many eps stay plausible (which digit lies under the noise "
+            "is uncertain, and at small t the noise hides among the digit's own pixel steps; tab 1 plots it "
+            "against t), so even a perfect network scores well above 0. The curve flattens long before the "
+            "samples stop improving: their quality, not the loss, says when to stop.")
     if training_facts(folder).get("null_teacher"):
         text += (" In the last sitting (`--null-teacher`) the null class's rows regressed on a frozen teacher's "
                  "predictions instead of the drawn noise, a target with less variance, so the loss steps down "
