@@ -37,7 +37,9 @@ try:
 except ModelLoadError as e:
     raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
 T = RT.T
-HEAVY = dict(concurrency_id="model", concurrency_limit=1)  # one U-Net job at a time on a shared CPU
+# one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
+# never waits seconds behind a grid while the forward view above it has moved on)
+HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
 # user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
 PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
@@ -143,7 +145,7 @@ def show_source(source):
 def defaults() -> dict:
     """Each tab's default outputs, computed once at startup and shown as the components' initial values
     (each a tuple in the order of that tab's event outputs)."""
-    d = {"forward": forward(EXAMPLE, 0, None, None, "linear", T // 4, 0),
+    d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
     *_, d["sample"] = sample(0, False, 16, *choice)  # the last frame: the finished grid
@@ -216,7 +218,7 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     f_in = digit_input("forward")
-                    f_kind = gr.Radio(list(SCHEDULES), value="linear", label="schedule",
+                    f_kind = gr.Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
                                       info=f"the model was trained on {RT.sched.kind}")
                     f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
                     f_seed = gr.Number(0, label="noise seed", precision=0, minimum=0)
@@ -247,7 +249,7 @@ def build(d: dict) -> gr.Blocks:
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward")
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
-                 "objective", **HEAVY)
+                 "objective", concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):
             with gr.Row():

@@ -132,6 +132,6 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
 def test_5_about(page):
     open_tab(page, "5. About")
     page.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
-    page.wait_for_function("() => document.querySelector('#about-loss-text').innerText.includes('L_simple falls')")
+    page.wait_for_function("() => document.querySelector('#about-loss-text').innerText.includes('The logged loss goes from')")
     page.locator("#about-loss canvas, #about-loss svg").first.wait_for()  # the plot itself is drawn
     shot(page, "5-about")

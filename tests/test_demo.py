@@ -358,9 +358,14 @@ def test_loss_history_reads_train_pys_log(tmp_path):
     assert len(h.curve) == about.LOSS_POINTS and h.curve.step.iloc[-1] == 50_000  # neighbouring rows averaged
     assert h.curve.loss.iloc[1] == pytest.approx(np.mean([0.05 - i * 1e-5 for i in (3, 4, 5)]))
     assert h.y_max == pytest.approx(2.5 * np.median([r[2] for r in rows[100:]]))  # the first fall is cut off
-    assert "falls from 0.90 at step 50" in h.text and "teacher" not in h.text
-    (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher"}))
-    assert "--null-teacher" in about.loss_history(tmp_path).text
+    assert "goes from 0.90 at step 50 to 0.049 by step 5050" in h.text and "teacher" not in h.text
+    (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher",
+                                                       "null_teacher_autoguidance": 2.0}))
+    text = about.loss_history(tmp_path).text
+    assert "--null-teacher" in text and "autoguided at w = 2" in text
+    (tmp_path / "loss.csv").write_text("step,loss\n50,0.9\n100,inf\n150,nan\n200,0.5\n")  # a run that overflowed
+    h = about.loss_history(tmp_path)
+    assert list(h.curve.step) == [50, 200] and "2 logged values were not finite" in h.text and "tenth" not in h.text
     for bad in ("not,a\nloss,log\n", "step,loss\n50,abc\n100,def\n"):
         (tmp_path / "loss.csv").write_text(bad)
         assert about.loss_history(tmp_path) is None  # the About tab shows no plot rather than failing

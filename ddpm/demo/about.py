@@ -24,7 +24,7 @@ PAPERS = [
 
 
 LOSS_POINTS = 400  # at most this many points on the loss plot: neighbouring log rows averaged
-LOSS = "L_simple"
+LOSS = "training loss"
 
 
 @dataclass
@@ -41,8 +41,8 @@ def loss_history(folder: Path | None) -> LossHistory | None:
         log = pd.read_csv(folder / "loss.csv", usecols=["step", "loss"]).apply(pd.to_numeric, errors="coerce")
     except (TypeError, OSError, ValueError):  # no folder, no file, not a loss log
         return None
-    log = log.dropna()  # rows that are not numbers
-
+    bad = ~np.isfinite(log.to_numpy(dtype=float)).all(axis=1)  # words, NaN or inf (an fp16 run's overflow)
+    log = log[~bad]
     if len(log) < 2:
         return None
     groups = np.array_split(np.arange(len(log)), min(LOSS_POINTS, len(log)))
@@ -51,17 +51,24 @@ def loss_history(folder: Path | None) -> LossHistory | None:
                           "curve": LOSS})
     tenth = len(loss) // 10
     tail = float(np.median(loss[tenth:]))  # the level after the first fall
-    at_tenth = float(np.median(loss[tenth:tenth + 5]))
-    text = (f"L_simple falls from {loss[0]:.2f} at step {int(step[0])} to {at_tenth:.3f} by step "
-            f"{int(step[tenth])}, a tenth of the way, and ends at {loss[-1]:.4f} (step {int(step[-1])}). Most of "
-            "what is left cannot be learnt: given x_t, many eps stay plausible (which digit lies under the noise "
-            "is uncertain, and at small t the noise hides among the digit's own pixel steps; tab 1 plots it "
-            "against t), so even a perfect network scores well above 0. The curve flattens long before the "
-            "samples stop improving: their quality, not the loss, says when to stop.")
-    if training_facts(folder).get("null_teacher"):
+    text = f"The logged loss goes from {loss[0]:.2f} at step {int(step[0])}"
+    if len(loss) >= 20:
+        text += f" to {float(np.median(loss[tenth:tenth + 5])):.3f} by step {int(step[tenth])}, a tenth of the way,"
+    text += (f" and ends at {loss[-1]:.4f} (step {int(step[-1])}). It is L_simple, and much of it cannot be "
+             "learnt: given x_t, many eps stay plausible (which digit lies under the noise is uncertain, and at "
+             "small t the noise hides among the digit's own pixel steps; tab 1 plots it against t), so even a "
+             "perfect network scores well above 0. The curve flattens long before the samples stop improving: "
+             "their quality, not the loss, says when to stop.")
+    if bad.any():
+        text += (f" {int(bad.sum())} logged values were not finite numbers and are left out; a run that diverges "
+                 "logs NaN or inf from then on.")
+    facts = training_facts(folder)
+    if facts.get("null_teacher"):
+        guided = facts.get("null_teacher_autoguidance") or 1
+        target = "predictions" if guided == 1 else f"predictions autoguided at w = {guided:g}"
         text += (" In the last sitting (`--null-teacher`) the null class's rows regressed on a frozen teacher's "
-                 "predictions instead of the drawn noise, a target with less variance, so the loss steps down "
-                 "there by more than the network improved.")
+                 f"{target} instead of on the drawn noise: a target with less variance, so the logged loss steps "
+                 "down there while the network's L_simple (tab 1) does not.")
     return LossHistory(curve=curve, y_max=float(min(loss.max(), 2.5 * tail)), text=text)
 
 

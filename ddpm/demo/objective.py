@@ -20,7 +20,7 @@ from . import draw
 from .forward import MARKER, fixed_eps
 from .limits import check_int, check_seed
 
-LOSS_POINTS = 50  # values of t on the loss curve (one batched network call)
+LOSS_POINTS = 60  # values of t on the loss curve, before duplicates go (one batched network call)
 LOSS = "||eps - eps_hat||^2, mean over pixels"
 COLORS = {LOSS: "#1f77b4", MARKER: "#d62728"}  # for gr.LinePlot's color_map, the chosen t as in tab 1's plots
 
@@ -36,10 +36,12 @@ class ObjectiveView:
 def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> ObjectiveView:
     """One training example of L_simple for a digit (uint8 (28, 28)), t in 0..T (0, the clean digit, shows
     t = 1: the loss starts there) and noise seed."""
-    t, seed = max(1, check_int("t", t, 0, sched.T)), check_seed(seed)
+    asked, seed = check_int("t", t, 0, sched.T), check_seed(seed)
+    t = max(1, asked)
     x0 = to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])  # (1, 1, 28, 28)
     eps = fixed_eps(seed, x0.shape)
-    ts = np.union1d(np.linspace(1, sched.T, LOSS_POINTS).round().astype(int), [t])  # paper t, ascending
+    # paper t, ascending, log-spaced: most of the loss sits at small t
+    ts = np.union1d(np.geomspace(1, sched.T, LOSS_POINTS).round().astype(int), [t])
     code_t = torch.as_tensor(ts - 1)
     n = len(ts)
     x_t = sched.q_sample(x0.expand(n, -1, -1, -1), code_t, eps.expand(n, -1, -1, -1))  # (n, 1, 28, 28), Eq. 4
@@ -61,11 +63,16 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> O
                        pd.DataFrame({"t": [t, t], "value": [0.0, float(losses.max())], "curve": MARKER})],
                       ignore_index=True)
     worst = int(ts[np.argmax(losses)])
-    text = (f"**Loss at t = {t}: {losses[i]:.4f}** (a network that output zeros would score "
-            f"{float((eps ** 2).mean()):.2f}). Training draws a digit, a t and an eps, and takes one gradient step "
-            "on this number (Alg. 1). The curve is the same digit and eps at every t: at large t, x_t is almost eps "
-            "itself, so eps is easy to read off and the loss is near 0; at small t, eps is a faint speckle on a "
-            f"clean digit, hard to tell from the digit's own edges (here the loss peaks at t = {worst}). L_simple "
-            "weighs every t alike; the true variational bound would weigh the small-t terms far more, and "
-            "dropping that weighting gave Ho et al. better samples (Sec. 3.4).")
+    text = (f"**Loss at t = {t}: {losses[i]:.4f}**" + (" (t = 0 is the clean digit, with nothing to predict)"
+                                                          if asked == 0 else "") +
+            f". A network that output zeros would score {float((eps ** 2).mean()):.2f}. Training draws a digit, "
+            "a t and an eps, and takes one gradient step on this number (Alg. 1); here the network gets no label "
+            "(the null class, 'any digit'), so a label would lower it a little. The curve is the same digit and eps "
+            "at every t: at large t, x_t is almost eps itself, so eps is easy to read off and the loss is near 0; "
+            "at small t, eps is a faint speckle on a clean digit, hard to tell from the digit's own pixel steps "
+            f"(here the loss peaks at t = {worst}). That error hardly matters in pixels: x0_hat's error is eps's "
+            "times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), about 0.01 at t = 1, which is why Ho et al. call "
+            "those terms easy. L_simple weighs every t alike, where the true variational bound weighs the "
+            "small-t terms far more than the middle ones; dropping that weighting gave them better samples "
+            "(Sec. 3.4).")
     return ObjectiveView(panel=panel, loss_curve=curve, text=text)
