@@ -363,6 +363,8 @@ def test_loss_history_reads_train_pys_log(tmp_path):
                                                        "null_teacher_autoguidance": 2.0}))
     text = about.loss_history(tmp_path).text
     assert "--null-teacher" in text and "autoguided at w = 2" in text
+    (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "x", "null_teacher_autoguidance": "two"}))
+    assert "frozen teacher's predictions instead" in about.loss_history(tmp_path).text  # a stray value: no crash
     (tmp_path / "loss.csv").write_text("step,loss\n50,0.9\n100,inf\n150,nan\n200,0.5\n")  # a run that overflowed
     h = about.loss_history(tmp_path)
     assert list(h.curve.step) == [50, 200] and "2 logged values were not finite" in h.text and "tenth" not in h.text

@@ -64,12 +64,13 @@ def loss_history(folder: Path | None) -> LossHistory | None:
                  "logs NaN or inf from then on.")
     facts = training_facts(folder)
     if facts.get("null_teacher"):
-        guided = facts.get("null_teacher_autoguidance") or 1
+        guided = facts.get("null_teacher_autoguidance")
+        guided = guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
         target = "predictions" if guided == 1 else f"predictions autoguided at w = {guided:g}"
         text += (" In the last sitting (`--null-teacher`) the null class's rows regressed on a frozen teacher's "
                  f"{target} instead of on the drawn noise: a target with less variance, so the logged loss steps "
                  "down there while the network's L_simple (tab 1) does not.")
-    return LossHistory(curve=curve, y_max=float(min(loss.max(), 2.5 * tail)), text=text)
+    return LossHistory(curve=curve, y_max=max(float(min(loss.max(), 2.5 * tail)), 1e-6), text=text)
 
 
 def _read_json(path: Path) -> dict:
