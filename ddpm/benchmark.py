@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
-from .samplers import sample
+from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .unet import count_parameters
 
@@ -49,7 +49,7 @@ def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, f
             statistics.median(times["nchw"]) * 1e3)
 
 
-def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = 50, autoguidance: float = 1.0,
+def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = DDIM_STEPS, autoguidance: float = 1.0,
         autoguidance_tmax: int | None = None, autoguidance_guide: str | None = None) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
@@ -82,7 +82,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--n", type=int, default=16, help="digits per grid [%(default)s]")
     p.add_argument("--repeats", type=int, default=3, help="runs of each sampler [%(default)s]")
-    p.add_argument("--ddim-steps", type=int, default=50, help="DDIM steps [%(default)s]")
+    p.add_argument("--ddim-steps", type=int, default=DDIM_STEPS, help="DDIM steps [%(default)s]")
     add_autoguidance_args(p)
     p.add_argument("--json", action="store_true", help="print JSON only")
     a = p.parse_args(argv)

@@ -199,7 +199,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     cfg = model.config
     if label is not None and cfg.num_classes == 0:
         raise EvalError("this model is unconditional; drop --label")
-    steps = cfg.timesteps if sampler == "ddpm" else min(steps or 50, cfg.timesteps)
+    steps = cfg.timesteps if sampler == "ddpm" else min(steps or DDIM_STEPS, cfg.timesteps)
     return sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta), steps
 
 

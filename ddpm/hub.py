@@ -2,7 +2,6 @@
 Load it from a local folder or a Hugging Face Hub repo id; push it with huggingface_hub."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch

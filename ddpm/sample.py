@@ -27,7 +27,7 @@ MAX_N = 100_000
 CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/samples.png"
 
 
-def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 50, batch_size: int = 256,
+def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = DDIM_STEPS, batch_size: int = 256,
                   **kwargs) -> np.ndarray:
     """n digits as uint8 (n, 28, 28); kwargs go to `samplers.sample` (label, guidance, eta, variance, clip)."""
     cfg = model.config

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import json
 import math
@@ -20,7 +19,7 @@ from .config import ModelConfig, TrainConfig
 from .data import load_dataset, to_model_range
 from .images import tensor_grid
 from .safeio import load_tensors, save_tensors
-from .samplers import sample
+from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .teacher import null_teacher
 from .unet import UNet, count_parameters
@@ -341,7 +340,7 @@ def _stop_on_sigterm():
 def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
     """A 4x4 grid of unconditional (null-class) samples after each epoch: 50 DDIM steps, the same seed each time."""
     (out / "samples").mkdir(exist_ok=True)
-    x = sample(model, sched, 16, seed, sampler="ddim", steps=50)
+    x = sample(model, sched, 16, seed, sampler="ddim", steps=DDIM_STEPS)
     tensor_grid(x, cols=4, scale=2).save(out / "samples" / f"epoch_{epoch:03d}.png")
 
 

@@ -39,6 +39,16 @@ class ForwardView:
     text: str  # markdown: the numbers at t, and how the jump and the chain compare
 
 
+def digit_tensor(x0_u8: np.ndarray) -> torch.Tensor:
+    """A preprocessed digit, uint8 (28, 28), as the network's input: (1, 1, 28, 28) in [-1, 1]."""
+    return to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])
+
+
+def marker(t: int, lo: float, hi: float) -> pd.DataFrame:
+    """The vertical segment at the chosen t on a gr.LinePlot (long-form rows of the MARKER curve)."""
+    return pd.DataFrame({"t": [t, t], "value": [lo, hi], "curve": MARKER})
+
+
 def fixed_eps(seed: int, shape=(1, 1, 28, 28)) -> torch.Tensor:
     """One noise draw per seed (from the generator of (seed, 0)), reused for every t so x_t morphs smoothly."""
     g = sample_generators(seed, 1)[0]
@@ -69,12 +79,12 @@ def curves(sched: NoiseSchedule, t: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     scales = pd.concat([
         pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[1.0, a], "curve": SIGNAL}),
         pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[0.0, b], "curve": NOISE}),
-        pd.DataFrame({"t": [t, t], "value": [0.0, 1.0], "curve": MARKER}),
+        marker(t, 0.0, 1.0),
     ], ignore_index=True)
     lo, hi = float(snr.min()), float(snr.max())
     log_snr = pd.concat([
         pd.DataFrame({"t": ts, "value": snr, "curve": LOG_SNR}),
-        pd.DataFrame({"t": [t, t], "value": [lo, hi], "curve": MARKER}),
+        marker(t, lo, hi),
     ], ignore_index=True)
     return scales, log_snr
 
@@ -109,7 +119,7 @@ def forward_view(x0_u8: np.ndarray, kind: str, t, seed, T: int = 1000) -> Forwar
     kind = check_choice("schedule", kind, SCHEDULES)
     t, seed = check_int("t", t, 0, T), check_seed(seed)
     sched = schedule(T, kind)
-    x0 = to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])  # (1, 1, 28, 28)
+    x0 = digit_tensor(x0_u8)
     eps = fixed_eps(seed, x0.shape)
     x_t, x_t_chain = jump(sched, x0, t, eps), chain(sched, x0, t, seed)
     strip_ts = np.linspace(0, T, STRIP).round().astype(int)

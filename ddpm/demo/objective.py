@@ -14,10 +14,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ..data import to_model_range
 from ..schedule import NoiseSchedule
 from . import draw
-from .forward import MARKER, fixed_eps
+from .forward import MARKER, digit_tensor, fixed_eps, marker
 from .limits import check_int, check_seed
 
 LOSS_POINTS = 60  # values of t on the loss curve, before duplicates go (one batched network call)
@@ -38,7 +37,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> O
     t = 1: the loss starts there) and noise seed."""
     asked, seed = check_int("t", t, 0, sched.T), check_seed(seed)
     t = max(1, asked)
-    x0 = to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])  # (1, 1, 28, 28)
+    x0 = digit_tensor(x0_u8)  # (1, 1, 28, 28)
     eps = fixed_eps(seed, x0.shape)
     # paper t, ascending, log-spaced: most of the loss sits at small t
     ts = np.union1d(np.geomspace(1, sched.T, LOSS_POINTS).round().astype(int), [t])
@@ -60,7 +59,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> O
         draw.titled(draw.digits(x0_hat, target=target), "x0_hat\n(from eps_hat)"),
     ])
     curve = pd.concat([pd.DataFrame({"t": ts, "value": losses, "curve": LOSS}),
-                       pd.DataFrame({"t": [t, t], "value": [0.0, float(losses.max())], "curve": MARKER})],
+                       marker(t, 0.0, float(losses.max()))],
                       ignore_index=True)
     worst = int(ts[np.argmax(losses)])
     text = (f"**Loss at t = {t}: {losses[i]:.4f}**" + (" (t = 0 is the clean digit, with nothing to predict)"

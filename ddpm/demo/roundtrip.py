@@ -12,12 +12,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data import to_model_range
 from ..images import to_uint8_np
 from ..samplers import sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .forward import fixed_eps, jump
+from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings
 from .limits import check_int
 
@@ -52,7 +51,7 @@ def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings) ->
     """Noise uint8 (28, 28) x0 to paper t with the fixed eps of s.seed, denoise, and repeat across t."""
     t = check_int("t", t, 1, sched.T)
     start = time.perf_counter()
-    x0 = to_model_range(torch.as_tensor(np.asarray(x0_u8, dtype=np.uint8))[None])
+    x0 = digit_tensor(x0_u8)
     eps = fixed_eps(s.seed, x0.shape)
     x_t = jump(sched, x0, t, eps)
     out = denoise_from(model, sched, x_t, t, s)
