@@ -16,6 +16,7 @@ import torch
 
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, check_settings, generate
+from .objective import objective_view
 from .roundtrip import roundtrip
 from .runtime import load_runtime
 from .sources import EXAMPLE, pick_digit
@@ -29,7 +30,8 @@ def actions(rt, gif: Path) -> dict:
     grid, one = check_settings(0, 16, *choice, T), check_settings(0, 1, *choice, T)
     what = f"{DEFAULT_SAMPLER.upper()} {DEFAULT_STEPS}"
     return {
-        "1 forward process (t = T/4)": lambda: forward_view(digit, "linear", T // 4, 0, T),
+        "1 forward process (t = T/4)": lambda: forward_view(digit, rt.sched.kind, T // 4, 0, T),
+        "1 what the network learns (t = T/4)": lambda: objective_view(rt.model, rt.sched, digit, T // 4, 0),
         f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid)],
         f"3 x0-hat animation, 1 digit, {what}, with GIF": lambda: save_gif(
             run_trajectory(rt.model, rt.sched, one, rt.classifier), gif),
