@@ -105,10 +105,7 @@ def ink_map(img: Image.Image, empty: InputError | None = None) -> np.ndarray:
 
     Raises `empty` (default: InputError(EMPTY_IMAGE)) when there is no ink."""
     empty = empty or InputError(EMPTY_IMAGE)
-    img = _flatten_alpha(img).convert("L")
-    if max(img.size) > MAX_WORK_SIDE:  # a 20x20 digit needs no more; keeps big photos fast
-        scale = MAX_WORK_SIDE / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
+    img = _flatten_alpha(_shrink(img)).convert("L")
     g = np.asarray(img, dtype=np.float64) / 255
     if np.median(_border(g)) > 0.5:  # dark ink on light paper: invert so ink is light, as in MNIST
         g = 1 - g
@@ -137,9 +134,24 @@ def _paper_plane(g: np.ndarray) -> np.ndarray:
     return coef[0] + coef[1] * np.arange(h)[:, None] + coef[2] * np.arange(w)[None, :]
 
 
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    """Big uploads -> at most MAX_WORK_SIDE a side (area average), before any per-pixel work: a 20x20 digit
+    needs no more, and it keeps big photos and big transparent PNGs fast. Greyscale, or RGBA if transparent
+    (Pillow averages RGBA with premultiplied alpha, so compositing afterwards gives the same picture)."""
+    img = img.convert("RGBA" if _has_alpha(img) else "L")
+    if max(img.size) <= MAX_WORK_SIDE:
+        return img
+    scale = MAX_WORK_SIDE / max(img.size)
+    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
+
+
 def _flatten_alpha(img: Image.Image) -> Image.Image:
     """Composite a transparent image onto a background that contrasts with its opaque pixels."""
-    if img.mode not in ("RGBA", "LA", "PA") and "transparency" not in img.info:
+    if not _has_alpha(img):
         return img
     rgba = np.asarray(img.convert("RGBA"), dtype=np.float64) / 255
     alpha = rgba[..., 3:]

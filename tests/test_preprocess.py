@@ -80,6 +80,22 @@ def test_sketch_with_transparent_background():
     assert out[14, 14] < 60  # a zero: hollow in the middle
 
 
+def test_big_transparent_upload_is_shrunk_before_per_pixel_work(monkeypatch):
+    """A 4096 px transparent PNG of a few KB once took 10 s and 2.5 GB per slider move: the alpha was composited
+    in float64 at full size. It is shrunk first now, and gives the digit the same picture on white paper gives."""
+    import ddpm.preprocess as pp
+    sizes = []
+    flatten = pp._flatten_alpha
+    monkeypatch.setattr(pp, "_flatten_alpha", lambda img: sizes.append(img.size) or flatten(img))
+    big = Image.new("RGBA", (2048, 1600), (0, 0, 0, 0))
+    ImageDraw.Draw(big).line([(600, 400), (1300, 400), (800, 1300)], fill=(0, 0, 0, 255), width=60)
+    out = preprocess(png_bytes(big))
+    assert max(max(s) for s in sizes) <= pp.MAX_WORK_SIDE
+    on_paper = Image.new("L", big.size, 255)
+    on_paper.paste(big.convert("L"), mask=big.getchannel("A"))
+    assert np.abs(out.astype(int) - preprocess(png_bytes(on_paper))).max() <= 2
+
+
 def test_sketch_on_white_canvas_and_path_input(tmp_path):
     p = tmp_path / "sketch.png"
     seven(size=(280, 280), width=16).save(p)
