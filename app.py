@@ -54,16 +54,17 @@ SAMPLER_CHOICES = [(f"DDPM, all {T} steps (Ho et al. 2020)", "ddpm"), ("DDIM, fe
 
 # ---------------------------------------------------------------- errors: one place turns InputError into gr.Error
 
-def user_errors(fn=None, *, quiet_if_missing: bool = False):
+def user_errors(fn=None, *, quiet: type[InputError] | None = None):
     """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
 
-    quiet_if_missing: for events fired by the UI itself (a source switched, a drawing cleared), wait
-    silently (gr.skip) instead of complaining that there is nothing to work on yet."""
+    quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
+    (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
+    view of the same event already checks aloud."""
     if fn is None:
-        return functools.partial(user_errors, quiet_if_missing=quiet_if_missing)
+        return functools.partial(user_errors, quiet=quiet)
 
     def convert(e: InputError):
-        if quiet_if_missing and isinstance(e, MissingInput):
+        if quiet is not None and isinstance(e, quiet):
             return gr.skip()
         raise gr.Error(str(e)) from None
 
@@ -172,12 +173,18 @@ def digit_input(tab: str):
     return source, index, upload, sketch
 
 
-def live(digit, triggers, fn, ins, outs, api_name: str, **kw):
+def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, **kw):
     """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
-    own UI changes quietly (a drawing not made yet is no error) as `api_name`_ui."""
+    own UI changes quietly (a drawing not made yet is no error) as `api_name`_ui.
+
+    echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
+    the UI this one stays quiet on all of them and each message shows once; its API event is a hidden button's."""
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
-    gr.on([digit[1].change, *triggers], user_errors(fn), ins, outs, api_name=api_name, **kw)
-    gr.on([digit[0].change, digit[2].change, digit[3].change], user_errors(fn, quiet_if_missing=True), ins, outs,
+    api, ui = [digit[1].change, *triggers], [digit[0].change, digit[2].change, digit[3].change]
+    if echo:
+        api, ui = [gr.Button(visible=False).click], ui + api
+    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
+    gr.on(ui, user_errors(fn, quiet=InputError if echo else MissingInput), ins, outs,
           api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
@@ -185,7 +192,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
     """Seed, number of digits, sampler, steps, class, guidance, eta and autoguidance: shared by Generate and the
     animation."""
     with gr.Row():
-        seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id=f"{tab}-seed")
+        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
     sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler")
@@ -198,7 +205,8 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                          info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
-                         info="classifier-free guidance (Ho & Salimans 2022); used only with a class")
+                         info="classifier-free guidance (Ho & Salimans 2022): 0 ignores the class (the null class's "
+                              "digits), 1 is the plain class-conditional model; used only with a class")
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
                      info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps "
@@ -221,7 +229,7 @@ def build(d: dict) -> gr.Blocks:
                     f_kind = gr.Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
                                       info=f"the model was trained on {RT.sched.kind}")
                     f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
-                    f_seed = gr.Number(0, label="noise seed", precision=0, minimum=0)
+                    f_seed = gr.Number(0, label="noise seed", precision=0)
                 with gr.Column(scale=2):
                     with gr.Row():
                         f_x0 = gr.Image(d["forward"][0], label="x_0, preprocessed as MNIST", format="png",
@@ -249,7 +257,7 @@ def build(d: dict) -> gr.Blocks:
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward")
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
-                 "objective", concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
+                 "objective", echo=True, concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):
             with gr.Row():
@@ -299,7 +307,7 @@ def build(d: dict) -> gr.Blocks:
                     r_x0 = gr.Image(d["roundtrip"][0], label="your digit, preprocessed as MNIST", format="png",
                                     height=200, elem_id="roundtrip-x0")
                     r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
-                    r_seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="roundtrip-seed")
+                    r_seed = gr.Number(0, label="seed", precision=0, elem_id="roundtrip-seed")
                     r_sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler")
                     r_steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1,
                                         label="DDIM steps (at most t)")
@@ -311,8 +319,7 @@ def build(d: dict) -> gr.Blocks:
             r_strip = gr.Image(d["roundtrip"][2], label="as t grows", show_label=False, format="png")
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
-            gr.on([c.change for c in r_in], user_errors(preview, quiet_if_missing=True), list(r_in), r_x0,
-                  api_name="preview", trigger_mode="always_last", show_progress="hidden")
+            live(r_in, [], preview, list(r_in), r_x0, "preview")
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

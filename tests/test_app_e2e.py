@@ -89,6 +89,16 @@ def test_bad_upload_gets_a_clear_message_and_the_server_stays_up(client, tmp_pat
     assert "t = 10" in forward(client, t=10)[-1]  # still serving
 
 
+def test_missing_input_and_seeds_the_browser_cannot_hold(client):
+    with pytest.raises(AppError, match="No image uploaded"):  # the UI's own source switch waits quietly instead
+        client.predict("upload", 0, None, None, api_name="/preview")
+    with pytest.raises(AppError, match="No image uploaded"):
+        client.predict("upload", 0, None, None, 25, 0, api_name="/objective")
+    for bad in (-1, 2**53):  # past 2**53 a browser's number box shows one seed and sends another
+        with pytest.raises(AppError, match="seed must be between 0 and 9007199254740991"):
+            client.predict(bad, False, 1, "ddim", 2, "any", 1.0, api_name="/sample")
+
+
 def test_out_of_range_numbers(client):
     """Gradio's sliders check their own range; ddpm.demo.limits checks again (whole numbers, seeds...)."""
     with pytest.raises(AppError, match="greater than maximum value 100"):

@@ -92,6 +92,20 @@ def test_1_forward_slider_and_drawing(page):
     shot(page, "1-forward-drawing")
 
 
+def test_1_a_bad_upload_is_reported_once(page, tmp_path):
+    """Tab 1's two views (forward, loss) read the same upload; only the first one reports what is wrong with it."""
+    fake = tmp_path / "digit.png"
+    fake.write_text("not a picture")
+    page.locator("#forward-source").get_by_text("upload").click()
+    page.wait_for_timeout(1000)  # as a person would: the source's own change event has run, with no file yet
+    page.locator("#forward-upload input[type=file]").set_input_files(str(fake))
+    message = page.locator("[data-testid=toast-body] .toast-message-item", has_text="not an image")
+    message.first.wait_for()
+    page.wait_for_timeout(1500)  # the loss view's event has run by now too
+    assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
+    page.locator("#forward-source").get_by_text("MNIST test digit").click()
+
+
 def test_2_generate(page):
     open_tab(page, "2. Generate")
     old = image_src(page, "generate-grid")

@@ -14,6 +14,7 @@ from ddpm.data import load_sample, to_model_range
 from ddpm.demo import about, forward, generate, objective, outputs, roundtrip, runtime, sources, trajectory
 from ddpm.demo.limits import (MAX_DIGITS, InputError, MissingInput, check_float, check_int, check_seed,
                               parse_label)
+from ddpm.preprocess import preprocess
 from ddpm.schedule import NoiseSchedule
 
 DIGIT = load_sample()[0][0]  # a real MNIST test digit, uint8 (28, 28)
@@ -37,9 +38,12 @@ def test_check_int_accepts_whole_numbers_only():
             check_int("n", bad, 1, 5)
     with pytest.raises(InputError, match="between 1 and 5"):
         check_int("n", 6, 1, 5)
-    assert check_seed(2**63 - 1) == 2**63 - 1
-    with pytest.raises(InputError):
-        check_seed(-1)
+    # the largest seed a browser's number box holds exactly (JavaScript numbers are doubles): 2**53 + 1 typed
+    # there arrives as 2**53, which is refused rather than run as another seed than the one shown
+    assert check_seed(2**53 - 1) == 2**53 - 1
+    for bad in (-1, 2**53):
+        with pytest.raises(InputError, match="seed must be between 0 and 9007199254740991"):
+            check_seed(bad)
 
 
 def test_check_float_and_labels():
@@ -63,6 +67,23 @@ def test_pick_digit_from_each_source(tmp_path):
     assert np.corrcoef(up.ravel(), DIGIT.ravel())[0, 1] > 0.9
     sketch = {"composite": np.stack([255 - DIGIT] * 3, axis=-1)}
     assert sources.pick_digit(sources.DRAWING, sketch=sketch).max() == 255
+
+
+def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources, "preprocess", lambda src: calls.append(src) or preprocess(src))
+    p = tmp_path / "digit.png"
+    Image.fromarray(np.kron(DIGIT, np.ones((4, 4), np.uint8))).save(p)
+    first = sources.pick_digit(sources.UPLOAD, upload=str(p))
+    first[:] = 0  # the caller's copy: the cache keeps its own
+    again = sources.pick_digit(sources.UPLOAD, upload=p)
+    assert len(calls) == 1 and again.max() == 255
+    Image.fromarray(np.kron(DIGIT[::-1], np.ones((4, 4), np.uint8))).save(p)  # written again: read again
+    os.utime(p, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert len(calls) == 1 and not np.array_equal(sources.pick_digit(sources.UPLOAD, upload=str(p)), again)
+    assert len(calls) == 2
+    with pytest.raises(InputError, match="No such file"):
+        sources.pick_digit(sources.UPLOAD, upload=str(tmp_path / "gone.png"))
 
 
 def test_pick_digit_errors():
@@ -156,6 +177,9 @@ def test_check_settings_limits():
     T = 20
     assert settings(T, sampler="ddpm", steps=3).steps == T  # DDPM always runs every step
     assert settings(T, label="4").label == 4
+    # w = 0 samples the null class whatever the class (samplers.guided_eps): the caption says so
+    assert "digit 4, guidance w = 0 (w = 0 ignores the class" in settings(T, label="4", guidance=0).describe()
+    assert "ignores" not in settings(T, label="4", guidance=0.5).describe() + settings(T, guidance=0).describe()
     for bad in (dict(n=0), dict(n=MAX_DIGITS + 1), dict(steps=0), dict(steps=T + 1), dict(guidance=-1),
                 dict(sampler="euler"), dict(seed=1.5), dict(label="x")):
         with pytest.raises(InputError):

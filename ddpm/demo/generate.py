@@ -47,6 +47,7 @@ class Settings:
         how += f", autoguidance {self.autoguidance:g}" if self.autoguidance != 1 else ""
         what = ("any digit" if self.label is None else
                 f"{'a random digit each' if self.label == RANDOM else f'digit {self.label}'}, guidance w = {self.guidance:g}")
+        what += " (w = 0 ignores the class: the null class's digits)" if self.label is not None and not self.guidance else ""
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
 
 

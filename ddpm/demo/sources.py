@@ -1,7 +1,9 @@
 """Where the user's digit comes from (tabs 1 and 4): a real MNIST test digit, an upload or a drawing."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +38,24 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
     if source == UPLOAD:
         if upload is None:
             raise MissingInput("No image uploaded: upload a picture of a digit, or pick another source.")
-        return preprocess(upload)
+        return upload_digit(upload)
     return preprocess_sketch(sketch)
+
+
+def upload_digit(upload) -> np.ndarray:
+    """preprocess(upload), done once per uploaded file: tab 1 redraws two views on every move of t or the seed,
+    and a big photo takes a few tenths of a second to open and fit. A file is known by its path, size and
+    modification time, so a file written again is read again."""
+    if not isinstance(upload, (str, os.PathLike)):
+        return preprocess(upload)
+    try:
+        st = Path(upload).stat()
+    except OSError:
+        return preprocess(upload)  # it says what is wrong with the path
+    return _preprocessed_file(os.fspath(upload), st.st_size, st.st_mtime_ns).copy()
+
+
+@lru_cache(maxsize=8)
+def _preprocessed_file(path: str, size: int, mtime_ns: int) -> np.ndarray:
+    return preprocess(path)
 
