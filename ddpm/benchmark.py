@@ -53,6 +53,7 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = DDIM_STEP
         autoguidance_tmax: int | None = None, autoguidance_guide: str | None = None) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
+    ddim_steps = min(ddim_steps, model.config.timesteps)  # as the samplers run it, so the names say what ran
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
              f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps),
              f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step

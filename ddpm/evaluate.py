@@ -12,6 +12,7 @@ score, class shares and a memorisation check.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import shlex
@@ -44,6 +45,16 @@ def _scores(clf, images_uint8: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return feats.double().numpy(), probs.double().numpy()
 
 
+@functools.lru_cache(maxsize=1)
+def reference(data_dir: str, classifier: str) -> tuple:
+    """(classifier, train images, test images, test labels): what every score is measured against. Loaded once,
+    so that main() can load them before hours of sampling, to refuse a bad --data-dir or --classifier then."""
+    clf = load_classifier(classifier)
+    x_train, _ = load_dataset("mnist", data_dir, train=True)
+    x_test, y_test = load_dataset("mnist", data_dir, train=False)
+    return clf, x_train, x_test, y_test
+
+
 @torch.inference_mode()
 def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor_seed: int = 0,
                      classifier: str | Path = CLASSIFIER_PATH, floor_draws: int = 5, labels=None) -> dict:
@@ -60,9 +71,10 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
     if n < 2:
         raise EvalError("need at least 2 samples")
     t0 = time.perf_counter()
-    clf = load_classifier(classifier)
-    x_train, _ = load_dataset("mnist", data_dir, train=True)
-    x_test, y_test = load_dataset("mnist", data_dir, train=False)
+    clf, x_train, x_test, y_test = reference(str(data_dir), str(classifier))
+    if n > len(x_train):
+        raise EvalError(f"the real-data floor draws N training digits, and MNIST has {len(x_train)}: score at most "
+                        f"that many samples (--n)")
     g = torch.Generator().manual_seed(n_floor_seed)
     test_idx = torch.randperm(len(x_test), generator=g)[:n]
 
@@ -83,7 +95,7 @@ def evaluate_samples(samples_uint8, data_dir: str | Path = "data/mnist", n_floor
         "real_floor_fd_std": round(float(np.std(floors, ddof=1)), 4) if floor_draws > 1 else None,
         "fd_ratio": round(fd / floor, 3) if floor > 0 else None,
         "inception_score": round(inception_score(p_samp), 4),
-        "real_inception_score": round(inception_score(p_test[test_idx.numpy()]), 4),
+        "real_inception_score": round(inception_score(p_test[test_idx.numpy()]), 4),  # min(N, 10,000) test digits
         "class_share": [round(float(c), 4) for c in class_shares(p_samp)],
         "real_floor_class_share_extremes": [[round(float(c.min()), 4), round(float(c.max()), 4)] for c in floor_shares],
         "memorised": round(memorised, 4),
@@ -256,7 +268,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help=f"DDIM steps [{DDIM_STEPS}]; DDPM always runs all T")
     p.add_argument("--label", type=label_arg, default=None,
                    help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale w, 0 to 10 [%(default)s]")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale w for --label, 0 to 10 [1]")
     p.add_argument("--eta", type=float, default=None,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
     add_autoguidance_args(p)
@@ -277,6 +289,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if (a.n is not None and a.n < 2) or a.batch_size < 1 or (a.steps is not None and a.steps < 1):
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
+    if a.n is not None and a.n > 60_000:
+        p.error("--n must be at most 60000: the real-data floor draws N of MNIST's 60,000 training digits")
     check_sampling_args(p, a)
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
@@ -310,6 +324,12 @@ def main(argv=None) -> int:
     try:
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
+        if a.save_samples:
+            from .sample import check_writable
+
+            if why := check_writable(a.save_samples):
+                raise EvalError(why)
+        reference(a.data_dir, a.classifier)  # and a bad --data-dir or --classifier
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)
             if a.n is not None:
@@ -346,11 +366,13 @@ def main(argv=None) -> int:
                                       a.autoguidance_tmax, a.autoguidance_guide)
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax)
             if a.save_samples:
-                Path(a.save_samples).parent.mkdir(parents=True, exist_ok=True)
                 from .sample import save_npz
 
-                save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance, a.autoguidance,
-                         a.autoguidance_tmax)
+                try:
+                    save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
+                             a.autoguidance, a.autoguidance_tmax)
+                except OSError as e:  # scored all the same, below
+                    print(f"warning: cannot write {a.save_samples}: {e.strerror or e}", file=sys.stderr)
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
                                   labels=asked_labels(a.label, a.seed, len(samples),
                                                       int(facts.get("first", 0)) if a.from_samples else 0))

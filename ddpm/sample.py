@@ -53,6 +53,22 @@ def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, step
                         autoguidance=autoguidance, **cond)
 
 
+def check_writable(path: str | Path) -> str | None:
+    """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
+    output path costs no run. Makes the missing folders, as the writing would."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as e:
+        return f"cannot write {path}: {e.strerror or e}"
+    return None
+
+
 def write_card_grid(folder: str | Path) -> Path:
     """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0)."""
     path = Path(folder) / "samples.png"
@@ -77,8 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-clip", action="store_true", help="do not clip x0_hat to [-1, 1]")
     p.add_argument("--label", type=label_arg, default=None,
                    help="digit class 0-9, or 'random' for a uniform digit per sample (default: unconditional)")
-    p.add_argument("--guidance", type=float, default=1.0,
-                   help="classifier-free guidance scale w, 0 to 10: 0 unconditional, 1 plain conditional [%(default)s]")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale w for --label, 0 to 10: 0 unconditional, 1 plain conditional [1]")
     add_autoguidance_args(p)
     p.add_argument("--batch-size", type=int, default=256, help="digits per forward pass [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
@@ -108,16 +124,23 @@ def main(argv=None) -> int:
     if a.label is not None and cfg.num_classes == 0:
         print("error: this model is unconditional; drop --label", file=sys.stderr)
         return 2
+    if why := check_writable(a.out):
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    steps = cfg.timesteps if a.sampler == "ddpm" else min(a.steps, cfg.timesteps)  # as run, for the .npz
     start = time.perf_counter()
-    images = sample_images(model, a.n, a.seed, a.sampler, a.steps, a.batch_size, label=a.label, guidance=a.guidance,
+    images = sample_images(model, a.n, a.seed, a.sampler, steps, a.batch_size, label=a.label, guidance=a.guidance,
                            eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first)
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".npz":
-        save_npz(out, images, a.seed, a.sampler, a.steps, a.eta, a.label, a.guidance, a.autoguidance,
-                 a.autoguidance_tmax, a.first, a.variance, not a.no_clip)
-    else:
-        grid(images, scale=2).save(out)
+    try:
+        if out.suffix.lower() == ".npz":
+            save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
+                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip)
+        else:
+            grid(images, scale=2).save(out)
+    except OSError as e:  # the disk filled up while sampling, say
+        print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")
     return 0
 

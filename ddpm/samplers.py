@@ -68,6 +68,9 @@ def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> No
     """The flag checks ddpm.sample and ddpm.evaluate share (p.error on a bad value; None means unset)."""
     if a.seed is not None and a.seed < 0:
         p.error(f"--seed must be 0 or more, not {a.seed}")
+    if a.guidance is not None and a.label is None:
+        p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
+    a.guidance = 1.0 if a.guidance is None else a.guidance
     if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
         p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
     if a.eta is not None and not 0 <= a.eta <= 1:

@@ -50,6 +50,8 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
                            "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res["seconds"]) == {"ddpm-20", "ddim-3", "ddim-3-eta1"} and len(res["seconds"]["ddim-3"]["all"]) == 2
+    assert set(benchmark.run(str(tmp_path / "m"), n=1, repeats=1, ddim_steps=500)["seconds"]) == \
+        {"ddpm-20", "ddim-20", "ddim-20-eta1"}  # named by the steps run: at most T
     assert res["forward_ms"] > 0 and res["forward_ms_nchw"] > 0 and res["mflop_per_image"] > 0
 
 
@@ -58,10 +60,33 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
     (["--first", "-1"], "--first must be"), (["--seed", "-1"], "--seed must be 0 or more"),
-    (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10")])
+    (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10"),
+    (["--guidance", "3"], "--guidance steers toward a class: add --label")])
 def test_sample_cli_rejects_bad_input(args, message, capsys):
     rc, err = sample_cli(args, capsys)
     assert rc == 2 and message in err
+
+
+def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_steps_run(tmp_path, monkeypatch,
+                                                                                         capsys):
+    from ddpm import sample
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    (tmp_path / "d.png").mkdir()
+    (tmp_path / "file").write_text("")
+    drawn = []
+    real = sample.sample_images
+    monkeypatch.setattr(sample, "sample_images", lambda *a, **k: drawn.append(a) or real(*a, **k))
+    for out in (tmp_path / "d.png", tmp_path / "file" / "x.npz"):  # a folder; a folder under a file
+        rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--out", str(out)], capsys)
+        assert rc == 2 and f"cannot write {out}" in err and not drawn
+    assert not (tmp_path / "new").exists()
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim", "--steps", "5000",
+                          "--out", str(tmp_path / "new" / "s.npz")], capsys)
+    assert rc == 0, err
+    T = hub.load_pretrained(tmp_path / "m").config.timesteps
+    with np.load(tmp_path / "new" / "s.npz") as f:
+        assert f["steps"].item() == T == drawn[0][4]  # DDIM runs at most T steps, and the file says so
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
@@ -147,7 +172,8 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     assert evaluate.run_name("ddpm", 1000, "random", 1.0) == "ddpm-1000-labelrandom-w1"
     assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
     for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"],  # the default is ddpm
-                ["--seed", "-2"], ["--guidance", "-1"], ["--save-samples", "s.np"]):
+                ["--seed", "-2"], ["--label", "3", "--guidance", "-1"], ["--guidance", "2"], ["--save-samples", "s.np"],
+                ["--n", "60001"]):
         with pytest.raises(SystemExit):
             evaluate.parse_args(bad)
 
@@ -192,6 +218,12 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
         (tmp_path / "e.json").write_text(text)
         assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
         assert "move it away or pick another --out" in capsys.readouterr().err and not drawn  # refused before sampling
+    (tmp_path / "s.npz").mkdir()
+    for args, message in ((["--save-samples", str(tmp_path / "s.npz")], "cannot write"),  # a folder
+                          (["--classifier", str(tmp_path / "none.safetensors")], "classifier"),
+                          (["--data-dir", str(tmp_path / "no-mnist")], "mnist")):
+        assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", *args]) == 2
+        assert message in capsys.readouterr().err.lower() and not drawn  # before sampling, not after
     (tmp_path / "e.json").unlink()
     monkeypatch.setattr(evaluate, "merge_into", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
