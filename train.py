@@ -18,9 +18,21 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
 
 from ddpm.config import ConfigError, ModelConfig, TrainConfig
+
+# what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's limits
+# (--max-minutes, --max-steps) or machine (--device)
+RESUMED = ("data_dir", "dataset", "epochs", "batch_size", "lr", "lr_decay_steps", "ema_decay", "label_dropout",
+           "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "seed")
+RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channels": "base_channels",
+                 "channel_mult": "channel_mult", "attention_res": "attention_resolutions", "patch_size": "patch_size",
+                 "dropout": "dropout"}  # flag -> ModelConfig field
+FLAG_OF = {v: k for k, v in RESUMED_MODEL.items()} | {"num_classes": "unconditional"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,7 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--seed", type=int, default=d.seed, help="seed of data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: weights, checkpoint, loss.csv, samples/ [%(default)s]")
-    a.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors exactly")
+    a.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.safetensors exactly; a flag not given again keeps the run's own "
+                        "value (OUT/train_config.json), but for --max-minutes, --max-steps and --device")
     a = p.add_argument_group("model and schedule")
     a.add_argument("--schedule", choices=["linear", "cosine"], default=m.schedule, help="noise schedule [%(default)s]")
     a.add_argument("--timesteps", type=int, default=m.timesteps, help="diffusion steps T [%(default)s]")
@@ -71,7 +85,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--push-to-hub", action="store_true", help="upload the model folder when training ends")
     a.add_argument("--hub-model-id", default=None, help="repo id, e.g. you/ddpm-mnist (needs --push-to-hub)")
     a.add_argument("--private", action="store_true", help="create the Hub repo as private")
-    args = p.parse_args(argv)
+    unset = object()  # tells the flags typed from those left at their defaults
+    args = p.parse_args(argv, argparse.Namespace(**{x.dest: unset for x in p._actions if x.dest != "help"}))
+    given = {k for k, v in vars(args).items() if v is not unset}
+    for x in p._actions:
+        if getattr(args, x.dest, None) is unset:
+            setattr(args, x.dest, x.default)
+    if not args.out.strip():
+        p.error("--out must name a folder")
+    if why := unusable_folder(Path(args.out)):
+        p.error(f"--out {args.out}: {why}")
     if args.max_steps is not None and args.max_steps < 1:
         p.error(f"--max-steps must be at least 1, not {args.max_steps}")
     if args.push_to_hub and not args.hub_model_id:
@@ -82,11 +105,51 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, flag, tuple(int(c) for c in value.split(",")) if value.strip() or flag == "channel_mult" else ())
         except ValueError:
             p.error(f"--{flag.replace('_', '-')} must be integers separated by commas, not {getattr(args, flag)!r}")
+    if args.resume:
+        args.kept = resume_settings(args, given)
     try:
         args.config = train_config(args)
     except ConfigError as e:  # the config's own checks, named by flag
-        p.error(f"--{e.field.replace('_', '-')} {e.problem}")
+        p.error(f"--{FLAG_OF.get(e.field, e.field).replace('_', '-')} {e.problem}")
+    levels = args.config.model.level_sizes()
+    if not set(args.config.model.attention_resolutions) <= set(levels):  # it would build none there, silently
+        p.error(f"--attention-res must be among the levels' sizes {levels} (\"\" for none), "
+                f"not {','.join(map(str, args.config.model.attention_resolutions))}")
     return args
+
+
+def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
+    """--resume: each setting not given again is the run's own, from OUT/train_config.json, so that
+    `--resume --out DIR` alone continues a run as it was begun. Returns the flags so kept."""
+    try:
+        saved = json.loads((Path(args.out) / "train_config.json").read_text())
+        model = saved["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # no run there: training says so
+    kept = []
+    for flag in RESUMED:
+        if flag not in given and flag in saved:
+            setattr(args, flag, saved[flag])
+            kept.append(flag)
+    for flag, key in RESUMED_MODEL.items():
+        if flag not in given and key in model:
+            setattr(args, flag, tuple(model[key]) if isinstance(model[key], list) else model[key])
+            kept.append(flag)
+    if "unconditional" not in given and "num_classes" in model:
+        args.unconditional = model["num_classes"] == 0
+    return kept
+
+
+def unusable_folder(out: Path) -> str | None:
+    """Why training cannot write into `out` (None if it can), asked before any data is read."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"{folder} cannot be written to"
+            return None
+    return None
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -110,9 +173,12 @@ def main(argv=None) -> int:
     from ddpm.sample import CARD_GRID, write_card_grid
     from ddpm.training import train
 
+    if getattr(args, "kept", None):
+        print(f"--resume: the run's own settings for the flags not given: {', '.join(args.kept)} "
+              f"({Path(args.out) / 'train_config.json'})")
     try:
         out = train(args.config, resume=args.resume, max_steps=args.max_steps)
-    except (DataError, FileNotFoundError, ValueError) as e:
+    except (DataError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")

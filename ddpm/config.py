@@ -12,6 +12,25 @@ from pathlib import Path
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
 MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (and the app) takes
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes up to 2**64 - 1; numpy's SeedSequence any int >= 0
+
+
+class ConfigError(ValueError):
+    """A bad config value; `field` names it, so a CLI can name its flag instead."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem
+
+
+def _whole(v, lo: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _reject(obj, checks) -> None:
+    for name, ok, want in checks:
+        if not ok:
+            raise ConfigError(name, f"must be {want}, not {getattr(obj, name)!r}")
 
 
 @dataclass
@@ -33,8 +52,25 @@ class ModelConfig:
     schedule: str = "linear"  # "linear" (Ho et al. 2020) or "cosine" (Nichol & Dhariwal 2021)
 
     def __post_init__(self):
-        if self.patch_size < 1 or self.image_size % self.patch_size:
-            raise ValueError(f"patch_size must be a divisor of image_size {self.image_size}, not {self.patch_size!r}")
+        """Reject what would build no network, or another one than the config says (also for a config.json read
+        from a folder, so a bad one is a clear error and not a traceback from deep in the U-Net)."""
+        groups = self.groups if _whole(self.groups, 1) else 1  # a bad one is named first
+        _reject(self, [
+            ("image_size", _whole(self.image_size, 1), "a positive whole number"),
+            ("in_channels", _whole(self.in_channels, 1), "a positive whole number"),
+            ("num_classes", _whole(self.num_classes), "0 (unconditional) or a positive whole number"),
+            ("groups", _whole(self.groups, 1), "a positive whole number"),
+            ("base_channels", _whole(self.base_channels, 1) and self.base_channels % groups == 0,
+             f"a positive multiple of the {groups} GroupNorm groups"),
+            ("channel_mult", len(self.channel_mult) >= 1 and all(_whole(c, 1) for c in self.channel_mult),
+             "one or more positive whole numbers"),
+            ("num_res_blocks", _whole(self.num_res_blocks, 1), "a positive whole number"),
+            ("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)"),
+            ("timesteps", _whole(self.timesteps, 2), "at least 2"),
+            ("schedule", self.schedule in ("linear", "cosine"), "'linear' or 'cosine'"),
+            ("patch_size", _whole(self.patch_size, 1) and _whole(self.image_size, 1)
+             and self.image_size % self.patch_size == 0, f"a divisor of image_size {self.image_size!r}"),
+        ])
 
     def level_sizes(self) -> list[int]:
         """Feature-map size of each U-Net level, e.g. [28, 14, 7], or [14, 7, 4] with 2x2 patches."""
@@ -115,11 +151,14 @@ class TrainConfig:
 
     def __post_init__(self):
         """Reject values that would crash or silently misbehave halfway through a run."""
+        import math
+
         checks = [
+            ("seed", _whole(self.seed) and self.seed <= MAX_SEED, f"a whole number from 0 to {MAX_SEED}"),
             ("epochs", self.epochs >= 1, "at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "a positive number of minutes"),
             ("batch_size", self.batch_size >= 1, "at least 1"),
-            ("lr", self.lr > 0, "positive"),
+            ("lr", math.isfinite(self.lr) and self.lr > 0, "a positive number"),
             ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
             ("lr_decay_steps", self.lr_decay_steps >= 0, "0 (constant lr) or a positive number of steps"),
             ("grad_clip", self.grad_clip > 0, "positive"),
@@ -130,9 +169,7 @@ class TrainConfig:
             ("null_teacher_label", self.null_teacher_label in ("true", "null"), "'true' or 'null'"),
             ("dataset", self.dataset in ("mnist", "fashion-mnist"), "'mnist' or 'fashion-mnist'"),
         ]
-        for name, ok, want in checks:
-            if not ok:
-                raise ConfigError(name, f"must be {want}, not {getattr(self, name)!r}")
+        _reject(self, checks)
         if self.null_teacher and not (self.label_dropout > 0 and self.model.num_classes):
             raise ConfigError("null_teacher", "sets the target of null-class rows only, so it needs a class-conditional "
                                               "model and --label-dropout above 0")
@@ -140,10 +177,3 @@ class TrainConfig:
             if getattr(self, name) != default and not self.null_teacher:
                 raise ConfigError(name, "sets how the null teacher predicts, so it needs --null-teacher")
 
-
-class ConfigError(ValueError):
-    """A bad TrainConfig value; `field` names it, so a CLI can name its flag instead."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"{field} {problem}")
-        self.field, self.problem = field, problem

@@ -1,11 +1,13 @@
 """Datasets as in-memory tensors scaled to [-1, 1] (MNIST is small enough to live in RAM)."""
 from __future__ import annotations
 
-import shutil
+import gzip
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .safeio import atomic_write_bytes
 
 DATASETS = ("mnist", "fashion-mnist")
 # where Debian's dataset-fashion-mnist package puts the raw files
@@ -28,10 +30,14 @@ def _torchvision_dataset(name: str, root: Path, train: bool):
     if name == "mnist":
         return datasets.MNIST(str(root), train=train, download=True)
     raw = root / "FashionMNIST" / "raw"
-    if not raw.exists() and FASHION_SYSTEM_DIR.exists():
-        raw.mkdir(parents=True)
-        for f in FASHION_SYSTEM_DIR.rglob("*-ubyte*"):
-            shutil.copy(f, raw / f.name)
+    # Debian's copy is gzipped anew (other bytes than the md5s torchvision checks .gz files against), so it is
+    # unpacked here into the idx files torchvision reads without a check; any missing one, each time
+    for f in sorted(FASHION_SYSTEM_DIR.glob("*-ubyte.gz")) if FASHION_SYSTEM_DIR.is_dir() else []:
+        idx = raw / f.name.removesuffix(".gz")
+        if not idx.exists():
+            raw.mkdir(parents=True, exist_ok=True)
+            with gzip.open(f) as src:
+                atomic_write_bytes(idx, src.read())
     return datasets.FashionMNIST(str(root), train=train, download=True)
 
 

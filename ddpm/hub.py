@@ -57,14 +57,16 @@ def resolve_folder(name_or_path: str | Path) -> Path:
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:
     """Rebuild the U-Net from config.json and load model.safetensors; returns it in eval mode."""
     folder = resolve_folder(name_or_path)
+    for name in (CONFIG_NAME, WEIGHTS_NAME):  # a run killed between the two writes leaves only the first
+        if not (folder / name).is_file():
+            raise ModelLoadError(f"{folder} is missing {name}")
     try:
         config = ModelConfig.load(folder / CONFIG_NAME)
         state, _ = load_tensors(folder / WEIGHTS_NAME)
         model = UNet(config)
         model.load_state_dict(state)
-    except FileNotFoundError as e:
-        raise ModelLoadError(f"{folder} is missing {Path(e.filename).name}") from None
-    except (ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:  # JSONDecodeError is a ValueError
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:
+        # JSONDecodeError and the config's own checks (ConfigError) are ValueErrors
         raise ModelLoadError(f"{folder} does not hold a valid model: {e}") from None
     # channels_last (NHWC) conv weights: oneDNN's convolutions ran a few percent faster here with so few channels
     # (python -m ddpm.benchmark times both, side by side); the weights are the same, only the layout differs.

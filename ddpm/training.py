@@ -151,6 +151,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     leaving a checkpoint that `resume=True` continues from exactly."""
     out = Path(cfg.out)
     device = pick_device(cfg.device)
+    if not resume and (out / CKPT_NAME).exists():  # hours of training, one forgotten --resume away from lost
+        raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
+                         f"--out (delete the folder to start it again)")
     torch.manual_seed(cfg.seed)
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
     n = len(images)
@@ -174,9 +177,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if resume:
         if not ckpt.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-        saved = json.loads((out / "train_config.json").read_text())
-        if ModelConfig.from_dict(saved["model"]) != mcfg:
-            raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}")
+        saved = ModelConfig.from_dict(json.loads((out / "train_config.json").read_text())["model"])
+        if saved != mcfg:
+            diff = ", ".join(f"{f.name} {getattr(saved, f.name)!r} there, {getattr(mcfg, f.name)!r} here"
+                             for f in dataclasses.fields(mcfg) if getattr(saved, f.name) != getattr(mcfg, f.name))
+            raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}: {diff}")
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
@@ -209,12 +214,14 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     stop_reason = "done"
     window, window_imgs, window_t = [], 0, time.time()
     model.train()
-    previous_sigterm = _stop_on_sigterm()
+    stop = _Interrupts()
+    previous_handlers = stop.install()
     try:
         while step < total_steps:
             epoch, i = divmod(step, steps_per_epoch)
             order = _epoch_order(n, cfg.seed, epoch)
             for i in range(i, steps_per_epoch):
+                stop.defer = True  # Ctrl-C or kill mid-step takes effect at its end
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)
                 x0, y = x_all[idx], y_all[idx]
                 lr = learning_rate(cfg, step, schedule_steps)
@@ -243,6 +250,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                     if pbar is not None:
                         pbar.set_postfix(epoch=epoch, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")
                     window, window_imgs, window_t = [], 0, now
+                stop.end_of_step()  # raises KeyboardInterrupt if one came during the step
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:
                     save_checkpoint(ckpt, model, ema, opt, gen,
@@ -262,8 +270,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     finally:
         if pbar is not None:
             pbar.close()
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        stop.uninstall(previous_handlers)
     run_seconds = time.time() - run_start
     progress = _progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]
@@ -324,16 +331,39 @@ def _trim_loss_log(path: Path, step: int) -> None:
     path.write_text("\n".join([header, *kept]) + "\n")
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+class _Interrupts:
+    """Ctrl-C (SIGINT) and `kill` (SIGTERM) stop training; checkpoint and EMA weights are written first.
+    (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)
 
+    One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
+    a step (the generator already past the step's draws, an optimizer update half applied) and a resume
+    matches an unbroken run exactly. Elsewhere (the epoch's sample grid), and at a second Ctrl-C, at once."""
 
-def _stop_on_sigterm():
-    """`kill` (SIGTERM) stops training like Ctrl-C: checkpoint and EMA weights are written first.
-    (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)"""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.defer, self.pending = False, False
+
+    def __call__(self, signum, frame):
+        if self.defer and not self.pending:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    def end_of_step(self) -> None:
+        self.defer = False
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def install(self) -> dict | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None  # signal handlers can only be set there
+        return {s: signal.signal(s, self) for s in self.SIGNALS}
+
+    @staticmethod
+    def uninstall(previous: dict | None) -> None:
+        for s, handler in (previous or {}).items():
+            signal.signal(s, handler)
 
 
 @torch.no_grad()

@@ -93,7 +93,7 @@ def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_st
 def test_train_cli_end_to_end_with_offline_push(tmp_path):
     out = tmp_path / "run"
     r = run("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
-            "--base-channels", "8", "--channel-mult", "1,2", "--timesteps", "20",
+            "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
             "--push-to-hub", "--hub-model-id", "me/ddpm-test")
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
@@ -121,6 +121,39 @@ def test_train_cli_bad_flags(tmp_path):
     assert not out.exists()  # a run that cannot start leaves no empty output folder behind
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--base-channels", "0"], "--base-channels must be a positive multiple of the 8 GroupNorm groups"),
+    (["--base-channels", "12"], "--base-channels must be a positive multiple"), (["--channel-mult", "0"], "--channel-mult"),
+    (["--attention-res", "5"], "--attention-res must be among the levels' sizes [28, 14, 7]"),
+    (["--timesteps", "1"], "--timesteps must be at least 2"), (["--dropout", "nan"], "--dropout must be in [0, 1)"),
+    (["--seed", "-1"], "--seed must be a whole number from 0"), (["--lr", "inf"], "--lr must be a positive number"),
+    (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),
+    (["--out", "README.md/run"], "README.md is a file, not a folder")])
+def test_train_cli_refuses_a_bad_network_seed_or_out_before_reading_data(args, message, capsys):
+    import train
+
+    with pytest.raises(SystemExit) as e:
+        train.parse_args(args)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, capsys):
+    """`python train.py --resume --out DIR` alone continues the run as it was begun (README), not with the defaults."""
+    import dataclasses
+
+    import train
+    from ddpm.config import ModelConfig, TrainConfig
+
+    run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
+                      seed=7, max_minutes=5, device="cpu", model=ModelConfig(base_channels=8, timesteps=50))
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
+    cfg = train.parse_args(["--resume", "--out", str(tmp_path)]).config
+    assert cfg == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine are its own
+    cfg = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8"]).config
+    assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
+    assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
+
+
 def test_train_cli_shapes_the_network():
     import train
 
@@ -142,7 +175,7 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
 
     out = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
-                          "--base-channels", "8", "--channel-mult", "1,2", "--timesteps", "20", "--epochs", "1"],
+                          "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1"],
                          cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "loss.csv").exists() and time.time() < deadline:

@@ -43,6 +43,20 @@ def test_bad_folders_give_clear_errors(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(hub.ModelLoadError, match="valid model"):
         hub.load_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()  # a run killed between writing config.json and the weights
+    with pytest.raises(hub.ModelLoadError, match="missing model.safetensors"):
+        hub.load_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("groups", 0, "groups must be a positive whole number"), ("channel_mult", [], "channel_mult must be one or more"),
+    ("schedule", "quadratic", "schedule must be 'linear' or 'cosine'"), ("timesteps", "20", "timesteps must be at")])
+def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, key, value, message):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text()) | {key: value}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(hub.ModelLoadError, match=message):
+        hub.load_pretrained(tmp_path)
 
 
 def test_hub_repo_id_offline_is_a_clear_error(monkeypatch):

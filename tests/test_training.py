@@ -48,6 +48,45 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, decay):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch):
+    """Ctrl-C (or kill) lands mid-step, after the step's draws from the generator: it takes effect at the step's
+    end, so the checkpoint holds whole steps and the resumed run matches an unbroken one."""
+    import os
+    import signal
+
+    from ddpm import training
+
+    kw = dict(epochs=2)
+    full = _train(_cfg(tmp_path / "full", **kw), max_steps=14)
+    calls, loss = [], training.diffusion_loss
+    def interrupted_at_6(*a, **k):  # noqa: E306
+        value = loss(*a, **k)  # t, eps and the dropped labels are drawn
+        calls.append(1)
+        if len(calls) == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+        return value
+    monkeypatch.setattr(training, "diffusion_loss", interrupted_at_6)
+    part = _cfg(tmp_path / "part", **kw)
+    _train(part, max_steps=14)
+    monkeypatch.setattr(training, "diffusion_loss", loss)
+    _, meta = load_tensors(part.out + "/checkpoint.safetensors")
+    assert meta["progress"]["step"] == 6  # stopped after the step it came in
+    resumed = _train(part, max_steps=14, resume=True)
+    a, _ = load_tensors(full / "checkpoint.safetensors")
+    b, _ = load_tensors(resumed / "checkpoint.safetensors")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
+    cfg = _cfg(tmp_path)
+    out = _train(cfg, max_steps=3)
+    before = (out / "checkpoint.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="holds a run .* continue it with --resume"):
+        _train(cfg, max_steps=2)
+    assert (out / "checkpoint.safetensors").read_bytes() == before
+
+
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
     cfg = TrainConfig(lr=1e-3, warmup_steps=10, lr_decay_steps=100)
     lrs = [learning_rate(cfg, s, 1000) for s in range(1000)]
@@ -82,7 +121,7 @@ def test_resume_refuses_another_model(tmp_path):
     cfg = _cfg(tmp_path)
     _train(cfg, max_steps=2)
     other = dataclasses.replace(cfg, model=tiny_config(timesteps=100, base_channels=16))
-    with pytest.raises(ValueError, match="model config differs"):
+    with pytest.raises(ValueError, match="model config differs .*: base_channels 8 there, 16 here"):
         _train(other, max_steps=4, resume=True)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         _train(_cfg(tmp_path / "empty"), max_steps=4, resume=True)
@@ -129,7 +168,8 @@ def test_ema_warm_up_follows_early_weights():
 
 
 @pytest.mark.parametrize("field, value", [("batch_size", 0), ("epochs", 0), ("lr", -1.0), ("lr_decay_steps", -5),
-                                          ("max_minutes", -1.0), ("label_dropout", 1.5), ("ema_decay", 1.0)])
+                                          ("max_minutes", -1.0), ("label_dropout", 1.5), ("ema_decay", 1.0),
+                                          ("seed", -1), ("lr", math.inf)])
 def test_train_config_rejects_values_that_would_fail_mid_run(field, value):
     with pytest.raises(ConfigError) as e:
         TrainConfig(**{field: value})
@@ -189,8 +229,9 @@ def test_training_with_a_null_teacher(tmp_path):
     teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
     out = _train(_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
     assert hub.read_card_metadata(out)["null_teacher"] == str(teacher)
-    for cfg, message in [(_cfg(out, label_dropout=0.5, null_teacher=str(out)), "is the output folder"),
-                         (_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(tmp_path / "none")),
+    with pytest.raises(ValueError, match="is the output folder"):  # a run resumed as its own teacher
+        _train(_cfg(out, label_dropout=0.5, null_teacher=str(out)), max_steps=5, resume=True)
+    for cfg, message in [(_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(tmp_path / "none")),
                           "not a model folder"),
                          (_cfg(tmp_path / "c", label_dropout=0.5, null_teacher=str(teacher),
                                model=tiny_config(timesteps=50)), "timesteps 100, not 50")]:
@@ -248,3 +289,25 @@ def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
     from ddpm.card import write_model_card
 
     assert "Not evaluated yet" in write_model_card(out).read_text()
+
+
+def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch):
+    """Debian's dataset-fashion-mnist gzips the idx files anew, so torchvision's md5 check of .gz files fails and
+    it would try the network: they are unpacked instead, also into a raw/ folder an earlier failed try left empty."""
+    import gzip
+    import struct
+
+    from ddpm import data
+
+    system = tmp_path / "system"
+    system.mkdir()
+    for split, n in (("train", 3), ("t10k", 2)):
+        images = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(range(n)) * 784
+        labels = struct.pack(">II", 0x801, n) + bytes(range(n))
+        for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
+            (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
+    monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
+    (tmp_path / "d" / "FashionMNIST" / "raw").mkdir(parents=True)
+    x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
+    assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
+    assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
