@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -99,6 +100,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--max-steps must be at least 1, not {args.max_steps}")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
+    if (args.hub_model_id or args.private) and not args.push_to_hub:
+        p.error("--hub-model-id and --private say where and how to push: add --push-to-hub")
+    if args.hub_model_id:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+        try:  # now, not after hours of training
+            validate_repo_id(args.hub_model_id)
+        except HFValidationError as e:
+            p.error(f"--hub-model-id: {e}")
     for flag in ("channel_mult", "attention_res"):
         try:
             value = getattr(args, flag)  # --attention-res "" means none; --channel-mult needs at least one level
@@ -182,6 +192,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill`, too, only skips the grid: the card follows
     try:
         write_card_grid(out)
     except KeyboardInterrupt:

@@ -128,7 +128,9 @@ def test_train_cli_bad_flags(tmp_path):
     (["--timesteps", "1"], "--timesteps must be at least 2"), (["--dropout", "nan"], "--dropout must be in [0, 1)"),
     (["--seed", "-1"], "--seed must be a whole number from 0"), (["--lr", "inf"], "--lr must be a positive number"),
     (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),
-    (["--out", "README.md/run"], "README.md is a file, not a folder")])
+    (["--out", "README.md/run"], "README.md is a file, not a folder"),
+    (["--push-to-hub", "--hub-model-id", "bad id"], "--hub-model-id: Repo id must use alphanumeric chars"),
+    (["--hub-model-id", "me/ddpm"], "add --push-to-hub"), (["--private"], "add --push-to-hub")])
 def test_train_cli_refuses_a_bad_network_seed_or_out_before_reading_data(args, message, capsys):
     import train
 
