@@ -13,7 +13,7 @@
     python train.py --resume --out runs/ag --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
         --null-teacher runs/teacher --null-teacher-autoguidance 2  # ...on autoguided ones: the bundled weights
     python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
-    python train.py --push-to-hub --hub-model-id you/ddpm-mnist
+    python train.py --out runs/hub --push-to-hub --hub-model-id you/ddpm-mnist  # a new run, published at its end
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from ddpm.config import ConfigError, ModelConfig, TrainConfig
@@ -115,27 +116,50 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, flag, tuple(int(c) for c in value.split(",")) if value.strip() or flag == "channel_mult" else ())
         except ValueError:
             p.error(f"--{flag.replace('_', '-')} must be integers separated by commas, not {getattr(args, flag)!r}")
+    kept, saved_at = [], Path(args.out) / "train_config.json"
     if args.resume:
-        args.kept = resume_settings(args, given)
+        try:
+            kept = resume_settings(args, given)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            p.error(f"--resume: {saved_at} is not a readable run config ({e}); give every flag of the run instead")
+    from_run = f" (kept from {saved_at} by --resume: give it again to change it)"
     try:
         args.config = train_config(args)
     except ConfigError as e:  # the config's own checks, named by flag
-        p.error(f"--{FLAG_OF.get(e.field, e.field).replace('_', '-')} {e.problem}")
+        flag = FLAG_OF.get(e.field, e.field)
+        p.error(f"--{flag.replace('_', '-')} {e.problem}" + (from_run if flag in kept else ""))
+    except (TypeError, ValueError) as e:  # a hand-edited train_config.json
+        p.error(f"--resume: {saved_at} holds a value of the wrong kind ({e})")
     levels = args.config.model.level_sizes()
-    if not set(args.config.model.attention_resolutions) <= set(levels):  # it would build none there, silently
+    if not args.resume and not set(args.config.model.attention_resolutions) <= set(levels):
+        # it would silently build none there (a run begun so before this check still resumes)
         p.error(f"--attention-res must be among the levels' sizes {levels} (\"\" for none), "
                 f"not {','.join(map(str, args.config.model.attention_resolutions))}")
+    args.kept = [shown for flag in kept if (shown := as_flag(p, flag, getattr(args, flag)))]
     return args
+
+
+def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
+    """How a kept setting would be typed (None where it is the flag's default)."""
+    default = p.get_default(dest)
+    if isinstance(value, (tuple, list)):
+        value = ",".join(map(str, value))
+    if value == default:
+        return None
+    flag = "--" + dest.replace("_", "-")
+    return flag if isinstance(value, bool) else f"{flag} {value}"
 
 
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     """--resume: each setting not given again is the run's own, from OUT/train_config.json, so that
     `--resume --out DIR` alone continues a run as it was begun. Returns the flags so kept."""
-    try:
-        saved = json.loads((Path(args.out) / "train_config.json").read_text())
-        model = saved["model"]
-    except (OSError, ValueError, KeyError, TypeError):
+    path = Path(args.out) / "train_config.json"
+    if not path.exists():
         return []  # no run there: training says so
+    saved = json.loads(path.read_text())
+    if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
+        raise ValueError("expected an object with a 'model' object")
+    model = saved["model"]
     kept = []
     for flag in RESUMED:
         if flag not in given and flag in saved:
@@ -147,6 +171,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
             kept.append(flag)
     if "unconditional" not in given and "num_classes" in model:
         args.unconditional = model["num_classes"] == 0
+        kept.append("unconditional")
     return kept
 
 
@@ -183,20 +208,24 @@ def main(argv=None) -> int:
     from ddpm.sample import CARD_GRID, write_card_grid
     from ddpm.training import train
 
-    if getattr(args, "kept", None):
-        print(f"--resume: the run's own settings for the flags not given: {', '.join(args.kept)} "
-              f"({Path(args.out) / 'train_config.json'})")
+    if args.kept:
+        print(f"--resume: the run's own settings, from {Path(args.out) / 'train_config.json'}: {' '.join(args.kept)}")
     try:
         out = train(args.config, resume=args.resume, max_steps=args.max_steps)
     except (DataError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill`, too, only skips the grid: the card follows
+    # Ctrl-C, and `kill` too, only skips the grid: the card follows
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
     try:
         write_card_grid(out)
     except KeyboardInterrupt:
         print("skipped the sample grid; the command above makes it later")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     write_model_card(out, command="python " + " ".join(sys.argv), resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if args.push_to_hub:

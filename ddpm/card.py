@@ -171,7 +171,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
 
     {command}
 
-| data | steps | epochs | batch | peak lr (last sitting) | time and hardware | torch |
+| data | steps | epochs | batch | --lr of the last sitting | time and hardware | torch |
 | --- | --- | --- | --- | --- | --- | --- |
 | {facts.get('images', '?')} {facts.get('dataset', 'mnist')} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {time_and_hardware(facts)} | {facts.get('torch', '?')} |
 

@@ -12,7 +12,8 @@ from pathlib import Path
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
 MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (and the app) takes
-MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes up to 2**64 - 1; numpy's SeedSequence any int >= 0
+# a training seed: each epoch's data order is seeded by seed * 100,003 + epoch, which must stay a 64-bit int
+MAX_TRAIN_SEED = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -154,7 +155,7 @@ class TrainConfig:
         import math
 
         checks = [
-            ("seed", _whole(self.seed) and self.seed <= MAX_SEED, f"a whole number from 0 to {MAX_SEED}"),
+            ("seed", _whole(self.seed) and self.seed <= MAX_TRAIN_SEED, f"a whole number from 0 to {MAX_TRAIN_SEED}"),
             ("epochs", self.epochs >= 1, "at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "a positive number of minutes"),
             ("batch_size", self.batch_size >= 1, "at least 1"),

@@ -48,7 +48,7 @@ def _scores(clf, images_uint8: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=1)
 def reference(data_dir: str, classifier: str) -> tuple:
     """(classifier, train images, test images, test labels): what every score is measured against. Loaded once,
-    so that main() can load them before hours of sampling, to refuse a bad --data-dir or --classifier then."""
+    so that main() can load them before a long sampling run, to refuse a bad --data-dir or --classifier then."""
     clf = load_classifier(classifier)
     x_train, _ = load_dataset("mnist", data_dir, train=True)
     x_test, y_test = load_dataset("mnist", data_dir, train=False)
@@ -189,9 +189,10 @@ def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
              label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0,
              autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
-             autoguidance_guide: str | None = None) -> tuple[np.ndarray, int]:
+             autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int]:
     """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
-    GPU draws the same digits up to float rounding."""
+    GPU draws the same digits up to float rounding. before_sampling(): called once the model is loaded
+    and checked (main() loads the data and classifier there, to refuse a bad path before a long run)."""
     from .hub import ModelLoadError, load_pretrained
     from .sample import sample_images
     from .training import pick_device
@@ -212,6 +213,8 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     if label is not None and cfg.num_classes == 0:
         raise EvalError("this model is unconditional; drop --label")
     steps = cfg.timesteps if sampler == "ddpm" else min(steps or DDIM_STEPS, cfg.timesteps)
+    if before_sampling is not None:
+        before_sampling()
     return sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta), steps
 
 
@@ -329,7 +332,6 @@ def main(argv=None) -> int:
 
             if why := check_writable(a.save_samples):
                 raise EvalError(why)
-        reference(a.data_dir, a.classifier)  # and a bad --data-dir or --classifier
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)
             if a.n is not None:
@@ -363,7 +365,8 @@ def main(argv=None) -> int:
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
                                       a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
-                                      a.autoguidance_tmax, a.autoguidance_guide)
+                                      a.autoguidance_tmax, a.autoguidance_guide,
+                                      before_sampling=lambda: reference(a.data_dir, a.classifier))
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax)
             if a.save_samples:
                 from .sample import save_npz

@@ -358,12 +358,14 @@ class _Interrupts:
     def install(self) -> dict | None:
         if threading.current_thread() is not threading.main_thread():
             return None  # signal handlers can only be set there
-        return {s: signal.signal(s, self) for s in self.SIGNALS}
+        # a job started with `&` in a script ignores SIGINT: it stays ignored, and SIGTERM stops it
+        return {s: signal.signal(s, self) for s in self.SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
 
     @staticmethod
     def uninstall(previous: dict | None) -> None:
         for s, handler in (previous or {}).items():
-            signal.signal(s, handler)
+            if handler is not None:  # None: set outside Python, cannot be restored
+                signal.signal(s, handler)
 
 
 @torch.no_grad()

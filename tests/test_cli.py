@@ -126,7 +126,8 @@ def test_train_cli_bad_flags(tmp_path):
     (["--base-channels", "12"], "--base-channels must be a positive multiple"), (["--channel-mult", "0"], "--channel-mult"),
     (["--attention-res", "5"], "--attention-res must be among the levels' sizes [28, 14, 7]"),
     (["--timesteps", "1"], "--timesteps must be at least 2"), (["--dropout", "nan"], "--dropout must be in [0, 1)"),
-    (["--seed", "-1"], "--seed must be a whole number from 0"), (["--lr", "inf"], "--lr must be a positive number"),
+    (["--seed", "-1"], "--seed must be a whole number from 0"), (["--seed", str(2**32)], "from 0 to 4294967295"),
+    (["--lr", "inf"], "--lr must be a positive number"),
     (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),
     (["--out", "README.md/run"], "README.md is a file, not a folder"),
     (["--push-to-hub", "--hub-model-id", "bad id"], "--hub-model-id: Repo id must use alphanumeric chars"),
@@ -149,11 +150,25 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
                       seed=7, max_minutes=5, device="cpu", model=ModelConfig(base_channels=8, timesteps=50))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
-    cfg = train.parse_args(["--resume", "--out", str(tmp_path)]).config
-    assert cfg == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine are its own
+    args = train.parse_args(["--resume", "--out", str(tmp_path)])
+    assert args.config == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine
+    assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
+                         "--seed 7", "--timesteps 50", "--base-channels 8"]  # shown as typed, where not the default
     cfg = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8"]).config
     assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
     assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
+    # a run begun before --attention-res was checked against the levels (7 px on a 28/14 net) still resumes
+    old = dataclasses.replace(run, model=ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(7,)))
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(old)))
+    assert train.parse_args(["--resume", "--out", str(tmp_path)]).config.model == old.model
+    for text, message in [("[]", "is not a readable run config"), ('{"model": null}', "is not a readable run config"),
+                          (json.dumps(dataclasses.asdict(run) | {"epochs": "20"}), "holds a value of the wrong kind"),
+                          (json.dumps(dataclasses.asdict(run) | {"epochs": 0}), "--epochs must be at least 1, not 0 "
+                                                                                "(kept from")]:
+        (tmp_path / "train_config.json").write_text(text)
+        with pytest.raises(SystemExit):
+            train.parse_args(["--resume", "--out", str(tmp_path)])
+        assert message in capsys.readouterr().err, text
 
 
 def test_train_cli_shapes_the_network():
@@ -247,7 +262,9 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     drawn = []
-    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3))
+    real_generate = evaluate.generate
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: real_generate(*a[:2], "ddim", 1, *a[4:], **k) and (
+        drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3)))  # the real checks, a 1-step draw
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0, "fd": 2.0})
     for text in ("[]", "{not json"):
         (tmp_path / "e.json").write_text(text)
@@ -259,6 +276,7 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
                           (["--data-dir", str(tmp_path / "no-mnist")], "mnist")):
         assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", *args]) == 2
         assert message in capsys.readouterr().err.lower() and not drawn  # before sampling, not after
+    monkeypatch.setattr(evaluate, "reference", lambda *a: None)  # no MNIST needed below
     (tmp_path / "e.json").unlink()
     monkeypatch.setattr(evaluate, "merge_into", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2

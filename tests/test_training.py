@@ -78,6 +78,23 @@ def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_an_ignored_sigint_stays_ignored():
+    """A job started with `&` by a script ignores Ctrl-C; training leaves it so (kill stops it)."""
+    import signal
+
+    from ddpm.training import _Interrupts
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stop = _Interrupts()
+        previous = stop.install()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) is stop
+        stop.uninstall(previous)
+        assert signal.getsignal(signal.SIGTERM) is not stop
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
     cfg = _cfg(tmp_path)
     out = _train(cfg, max_steps=3)
