@@ -50,7 +50,9 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
         ds = _torchvision_dataset(name, Path(data_dir), train)
     except Exception as e:  # torchvision tries the network when files are missing
         hint = "MNIST/raw/*-ubyte.gz" if name == "mnist" else "FashionMNIST/raw/ (apt-get install dataset-fashion-mnist)"
-        raise DataError(f"could not load {name} from {data_dir!r}: put the raw files in {hint} ({e})") from None
+        cause = ([line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__])[-1]
+        raise DataError(f"could not load {name} from {data_dir!r}: put the raw files in {hint} "
+                        f"(last error: {cause})") from None
     return ds.data.clone(), ds.targets.clone().long()
 
 

@@ -118,6 +118,7 @@ def test_train_cli_bad_flags(tmp_path):
     out = tmp_path / "never_made"
     r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr  # torchvision's many-line download report, in one
     assert not out.exists()  # a run that cannot start leaves no empty output folder behind
 
 
