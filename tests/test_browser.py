@@ -103,6 +103,8 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     message.first.wait_for()
     page.wait_for_timeout(1500)  # the loss view's event has run by now too
     assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
+    page.locator("[data-testid=toast-body] .toast-close").first.click()  # so that it hides no later screenshot
+    page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
     page.locator("#forward-source").get_by_text("MNIST test digit").click()
 
 
