@@ -94,18 +94,34 @@ def read_card_metadata(folder: str | Path) -> dict:
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
-    """Upload the model folder. Without a token or network, say so and keep every local file."""
+    """Upload the model folder's FOLDER_FILES, its card first rewritten to load `repo_id`. Files of that list
+    the folder no longer has (the scores a new run set aside) are deleted from the repo, so it never shows old
+    scores beside new weights. Without a token or network, say so and keep every local file."""
     folder = Path(folder)
+    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
+    if missing:
+        log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
+        return False
+    retry = f"push_to_hub('{folder}', '{repo_id}'{', private=True' if private else ''})"
     try:
         from huggingface_hub import HfApi
 
+        from .card import write_model_card
+
+        write_model_card(folder, repo_id=repo_id)
         api = HfApi()
         api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES)
+        if private and not api.repo_info(repo_id).private:  # exist_ok leaves a public repo public
+            log(f"did not push: {repo_id} already exists and is public, and you asked for a private repo. Make it "
+                f"private on the Hub (or drop --private), then retry with: "
+                f"python -c \"from ddpm.hub import push_to_hub; {retry}\"")
+            return False
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
+                          delete_patterns=FOLDER_FILES)
     except Exception as e:  # no token (401), no network, unknown repo ...
         log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
-            f"Nothing was lost: the model is in {folder}. Log in with `hf auth login` (or set HF_TOKEN), "
-            f"then retry with: python -c \"from ddpm.hub import push_to_hub; push_to_hub('{folder}', '{repo_id}')\"")
+            f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
+            f"HF_TOKEN), then retry with: python -c \"from ddpm.hub import push_to_hub; {retry}\"")
         return False
     log(f"pushed {folder} to https://huggingface.co/{repo_id}")
     return True

@@ -69,14 +69,32 @@ def test_push_uploads_the_folder(tmp_path, monkeypatch):
     """Exercise the upload up to the network call: the right repo and files are handed to huggingface_hub."""
     import huggingface_hub
 
-    calls = {}
+    from types import SimpleNamespace
+
+    calls, public = {}, []
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.update(create=(repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id: SimpleNamespace(private=not public))
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
     hub.save_pretrained(tiny_model(), tmp_path)
     assert hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=lambda *_: None)
     assert calls["create"] == ("me/ddpm", {"private": True, "exist_ok": True})
     assert calls["upload"]["repo_id"] == "me/ddpm" and calls["upload"]["folder_path"] == str(tmp_path)
     assert "model.safetensors" in calls["upload"]["allow_patterns"]
+    # the repo's eval.json goes when the folder set its own aside (a new run's weights, not yet scored)
+    assert calls["upload"]["delete_patterns"] == hub.FOLDER_FILES
+    # the published card loads the repo, and keeps doing so when it is written again (after ddpm.evaluate)
+    assert 'load_pretrained("me/ddpm")' in (tmp_path / "README.md").read_text()
+    assert 'load_pretrained("me/ddpm")' in write_model_card(tmp_path).read_text()
+    # asked for private, found public: nothing uploaded
+    public.append(1)
+    calls.clear()
+    said = []
+    assert not hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
+    assert "already exists and is public" in said[0] and "upload" not in calls
+    # not a model folder: nothing created on the Hub
+    calls.clear()
+    assert not hub.push_to_hub(tmp_path / "typo", "me/ddpm", log=said.append)
+    assert "not a model folder" in said[-1] and "create" not in calls
 
 
 def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
@@ -84,8 +102,9 @@ def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     hub.save_pretrained(tiny_model(), tmp_path)
     said = []
-    assert not hub.push_to_hub(tmp_path, "me/ddpm", log=said.append)
+    assert not hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
     assert "could not push" in said[0] and "Nothing was lost" in said[0]
+    assert "push_to_hub('" + str(tmp_path) + "', 'me/ddpm', private=True)" in said[0]  # the retry stays private
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
 
 
