@@ -260,7 +260,9 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     df = trajectory.decision_plot(traj)
     assert set(df.digit) == {str(c) for c in range(10)} and df.probability.between(0, 1).all()
     assert len(traj.probs_t) == sched.T  # every step, not only the kept frames
-    assert "**3**" in trajectory.decided_at(traj)
+    assert "**3**" in trajectory.decided_at(traj) and "the first digit's x0_hat" in trajectory.decided_at(traj)
+    # 20 steps kept every 4th: 0, 4, ..., 16, then the last step (index 19) and the final sample; the caption counts it
+    assert f"{traj.frames} frames (every {k} steps, the last step and the final x_0)" in traj.summary
 
 
 def test_frame_panel_bad_frames(model, sched):

@@ -70,7 +70,7 @@ def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, ma
         traj.probs_t = all_t
         logits = classifier(torch.cat(first_x0))
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
-    every = "every step" if k == 1 else f"every {k} steps"
+    every = "every step" if k == 1 else f"every {k} steps" + (", the last step" if (s.steps - 1) % k else "")
     traj.summary = (f"{s.describe()}; {traj.frames} frames ({every} and the final x_0) "
                     f"in {time.perf_counter() - start:.1f} s.")
     return traj
@@ -89,7 +89,9 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
     panels = [
         draw.titled(draw.digits(traj.x_t[i], cols=cols, target=target), label),
         draw.titled(draw.digits(traj.x0_hat[i], cols=cols, target=target), "x0_hat (predicted x_0)"),
-        draw.titled(draw.digits(traj.eps_hat[i], cols=cols, target=target), "eps_hat (predicted noise)"),
+        # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
+        draw.titled(draw.digits(traj.eps_hat[i], cols=cols, target=target),
+                    f"eps_hat of the last step (t = {traj.t[i - 1]})" if t == 0 and i else "eps_hat (predicted noise)"),
     ]
     return draw.hstack(panels)
 
@@ -123,7 +125,9 @@ def decided_at(traj: Trajectory) -> str:
     if not above[-1]:
         return f"The classifier is unsure even at the end (best guess {final}, p = {traj.probs[-1, final]:.2f})."
     first = len(above) - int(np.argmin(above[::-1])) if not above.all() else 0  # first index of the final run
-    text = (f"The classifier reads x0_hat as a **{final}** with p > 0.5 from t = {traj.probs_t[first]} onward "
+    several = traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1
+    whose = "the first digit's x0_hat" if several else "x0_hat"  # the classifier follows digit 0 only
+    text = (f"The classifier reads {whose} as a **{final}** with p > 0.5 from t = {traj.probs_t[first]} onward "
             f"(the chain starts at t = {max(traj.probs_t)}); after that the steps only refine its strokes.")
     early = traj.probs[:first]
     earlier = sorted({int(c) for c, p in zip(early.argmax(1), early.max(1)) if p > 0.5 and c != final})
