@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from ddpm.autoguidance import T_MAX_FRACTION  # noqa: E402
+from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown, loss_history, read_more  # noqa: E402
@@ -213,7 +213,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
                      info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps "
-                          f"t <= {T_MAX_FRACTION:g} T "
+                          f"t <= {default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T; code index <= {default_t_max(T)}) "
                           "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, for up to 40% more time"
                      if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
     return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto]  # new inputs last: older API calls fit
