@@ -128,20 +128,17 @@ def recipe(previous: str | None, command: str) -> str:
 def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False,
                      repo_id: str | None = None) -> Path:
     """Write folder/README.md. `command` (as train.py runs it) replaces the recipe in training.json,
-    or with `resumed` is added to it. The card's code loads `repo_id` (the Hub repo it will be pushed to,
-    kept in training.json), or the repo the folder was last pushed to, or else the folder as named here."""
+    or with `resumed` is added to it. The card's code loads `repo_id` (the Hub repo it will be pushed to),
+    or else the folder as named here."""
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     facts = read_card_metadata(folder)
     saved = _saved_facts(folder)
-    repo_id = repo_id or saved.get("repo_id")  # a card written again after a push still loads the repo
     if command:
         facts["command"] = recipe(saved.get("command") if resumed else None, command)
+        (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
     else:
         facts = saved | facts
-    if command or (repo_id and saved.get("repo_id") != repo_id):
-        (folder / "training.json").write_text(json.dumps(facts | ({"repo_id": repo_id} if repo_id else {}),
-                                                         indent=2) + "\n")
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
     from .unet import UNet, count_parameters
 

@@ -16,6 +16,7 @@ GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance 
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png", "loss.csv"]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
+SET_ASIDE = ("eval.json", "samples.png")  # what a new run renames *.previous.* (training.SCORES)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -94,34 +95,33 @@ def read_card_metadata(folder: str | Path) -> dict:
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
-    """Upload the model folder's FOLDER_FILES, its card first rewritten to load `repo_id`. Files of that list
-    the folder no longer has (the scores a new run set aside) are deleted from the repo, so it never shows old
-    scores beside new weights. Without a token or network, say so and keep every local file."""
+    """Upload the model folder's FOLDER_FILES. The scores a new run set aside (its eval.json or samples.png
+    renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside
+    new weights; nothing else is deleted. Without a token or network, say so and keep every local file."""
     folder = Path(folder)
     missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
     if missing:
         log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
         return False
     retry = f"push_to_hub('{folder}', '{repo_id}'{', private=True' if private else ''})"
+    set_aside = [name for name in SET_ASIDE if not (folder / name).exists()
+                 and (folder / name).with_name(f"{Path(name).stem}.previous{Path(name).suffix}").exists()]
     try:
         from huggingface_hub import HfApi
 
-        from .card import write_model_card
-
-        write_model_card(folder, repo_id=repo_id)
         api = HfApi()
         api.create_repo(repo_id, private=private, exist_ok=True)
-        if private and not api.repo_info(repo_id).private:  # exist_ok leaves a public repo public
-            log(f"did not push: {repo_id} already exists and is public, and you asked for a private repo. Make it "
-                f"private on the Hub (or drop --private), then retry with: "
-                f"python -c \"from ddpm.hub import push_to_hub; {retry}\"")
+        if private and api.repo_info(repo_id).private is False:  # exist_ok leaves a public repo public
+            log(f"did not push: {repo_id} already exists and is public, and a private repo was asked for. Make it "
+                f"private on the Hub, then retry with: python -c \"from ddpm.hub import push_to_hub; {retry}\"")
             return False
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
-                          delete_patterns=FOLDER_FILES)
+                          delete_patterns=set_aside or None)
     except Exception as e:  # no token (401), no network, unknown repo ...
         log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
             f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
             f"HF_TOKEN), then retry with: python -c \"from ddpm.hub import push_to_hub; {retry}\"")
         return False
-    log(f"pushed {folder} to https://huggingface.co/{repo_id}")
+    removed = f" (and removed the old weights' {', '.join(set_aside)} from it)" if set_aside else ""
+    log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
     return True

@@ -281,7 +281,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     return out
 
 
-SCORES = ("eval.json", "samples.png")  # what a model folder says of its weights' quality
+SCORES = hub.SET_ASIDE  # what a model folder says of its weights' quality
 
 
 def _set_aside_scores(out: Path, log) -> None:

@@ -80,11 +80,10 @@ def test_push_uploads_the_folder(tmp_path, monkeypatch):
     assert calls["create"] == ("me/ddpm", {"private": True, "exist_ok": True})
     assert calls["upload"]["repo_id"] == "me/ddpm" and calls["upload"]["folder_path"] == str(tmp_path)
     assert "model.safetensors" in calls["upload"]["allow_patterns"]
-    # the repo's eval.json goes when the folder set its own aside (a new run's weights, not yet scored)
-    assert calls["upload"]["delete_patterns"] == hub.FOLDER_FILES
-    # the published card loads the repo, and keeps doing so when it is written again (after ddpm.evaluate)
-    assert 'load_pretrained("me/ddpm")' in (tmp_path / "README.md").read_text()
-    assert 'load_pretrained("me/ddpm")' in write_model_card(tmp_path).read_text()
+    assert calls["upload"]["delete_patterns"] is None  # nothing on the repo is deleted ...
+    (tmp_path / "eval.previous.json").write_text("{}")  # ... but the scores a new run set aside
+    assert hub.push_to_hub(tmp_path, "me/ddpm", log=lambda *_: None)
+    assert calls["upload"]["delete_patterns"] == ["eval.json"]
     # asked for private, found public: nothing uploaded
     public.append(1)
     calls.clear()
