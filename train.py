@@ -20,15 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from ddpm.config import ConfigError, ModelConfig, TrainConfig
 
-# what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's limits
-# (--max-minutes, --max-steps) or machine (--device)
+# what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
+# (SITTING: its time limit, machine and folder; --max-steps is not in the config)
+SITTING = ("max_minutes", "device", "out")
 RESUMED = ("data_dir", "dataset", "epochs", "batch_size", "lr", "lr_decay_steps", "ema_decay", "label_dropout",
            "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "seed")
 RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channels": "base_channels",
@@ -188,16 +187,10 @@ def unusable_folder(out: Path) -> str | None:
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
-    model = ModelConfig(schedule=args.schedule, timesteps=args.timesteps, base_channels=args.base_channels,
-                        channel_mult=args.channel_mult, attention_resolutions=args.attention_res,
-                        patch_size=args.patch_size, dropout=args.dropout,
+    """The flags as the config: the same names (and RESUMED_MODEL's map for the model's)."""
+    model = ModelConfig(**{field: getattr(args, flag) for flag, field in RESUMED_MODEL.items()},
                         num_classes=0 if args.unconditional else 10)
-    return TrainConfig(data_dir=args.data_dir, dataset=args.dataset, epochs=args.epochs, max_minutes=args.max_minutes,
-                       batch_size=args.batch_size, lr=args.lr,
-                       lr_decay_steps=args.lr_decay_steps, ema_decay=args.ema_decay, label_dropout=args.label_dropout,
-                       null_teacher=args.null_teacher, null_teacher_label=args.null_teacher_label,
-                       null_teacher_autoguidance=args.null_teacher_autoguidance,
-                       seed=args.seed, device=args.device, out=args.out, model=model)
+    return TrainConfig(**{name: getattr(args, name) for name in (*RESUMED, *SITTING)}, model=model)
 
 
 def main(argv=None) -> int:
@@ -206,7 +199,7 @@ def main(argv=None) -> int:
     from ddpm.card import write_model_card
     from ddpm.data import DataError
     from ddpm.sample import CARD_GRID, write_card_grid
-    from ddpm.training import train
+    from ddpm.training import Interrupts, train
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / 'train_config.json'}: {' '.join(args.kept)}")
@@ -216,16 +209,14 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
-    # Ctrl-C, and `kill` too, only skips the grid: the card follows
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
+    interrupts = Interrupts()  # Ctrl-C, and `kill` too, only skips the grid: the card follows
+    previous = interrupts.install()
     try:
         write_card_grid(out)
     except KeyboardInterrupt:
         print("skipped the sample grid; the command above makes it later")
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        interrupts.uninstall(previous)
     write_model_card(out, command="python " + " ".join(sys.argv), resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if args.push_to_hub:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,8 +153,6 @@ class TrainConfig:
 
     def __post_init__(self):
         """Reject values that would crash or silently misbehave halfway through a run."""
-        import math
-
         checks = [
             ("seed", _whole(self.seed) and self.seed <= MAX_TRAIN_SEED, f"a whole number from 0 to {MAX_TRAIN_SEED}"),
             ("epochs", self.epochs >= 1, "at least 1"),

@@ -16,7 +16,12 @@ GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance 
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png", "loss.csv"]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
-SET_ASIDE = ("eval.json", "samples.png")  # what a new run renames *.previous.* (training.SCORES)
+SET_ASIDE = ("eval.json", "samples.png")  # what a folder says of its weights' quality: a new run sets them aside
+
+
+def set_aside_path(path: Path) -> Path:
+    """Where a run keeps a SET_ASIDE file of the weights it replaces: NAME.previous.EXT."""
+    return path.with_name(f"{path.stem}.previous{path.suffix}")
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -104,8 +109,7 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
         log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
         return False
     retry = f"push_to_hub('{folder}', '{repo_id}'{', private=True' if private else ''})"
-    set_aside = [name for name in SET_ASIDE if not (folder / name).exists()
-                 and (folder / name).with_name(f"{Path(name).stem}.previous{Path(name).suffix}").exists()]
+    set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
     try:
         from huggingface_hub import HfApi
 

@@ -214,7 +214,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     stop_reason = "done"
     window, window_imgs, window_t = [], 0, time.time()
     model.train()
-    stop = _Interrupts()
+    stop = Interrupts()
     previous_handlers = stop.install()
     try:
         while step < total_steps:
@@ -281,16 +281,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     return out
 
 
-SCORES = hub.SET_ASIDE  # what a model folder says of its weights' quality
-
-
 def _set_aside_scores(out: Path, log) -> None:
     """The scores and sample grid of the weights this run replaces would misreport the new ones (on the card,
     on the Hub), so they are renamed NAME.previous.EXT, not lost; `python -m ddpm.evaluate` scores the new."""
-    for name in SCORES:
+    for name in hub.SET_ASIDE:
         path = out / name
         if path.exists():
-            kept = path.with_name(f"{path.stem}.previous{path.suffix}")
+            kept = hub.set_aside_path(path)
             path.replace(kept)
             log(f"{name} described the weights this run replaces: kept as {kept}")
 
@@ -331,7 +328,7 @@ def _trim_loss_log(path: Path, step: int) -> None:
     path.write_text("\n".join([header, *kept]) + "\n")
 
 
-class _Interrupts:
+class Interrupts:
     """Ctrl-C (SIGINT) and `kill` (SIGTERM) stop training; checkpoint and EMA weights are written first.
     (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)
 

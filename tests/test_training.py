@@ -82,11 +82,11 @@ def test_an_ignored_sigint_stays_ignored():
     """A job started with `&` by a script ignores Ctrl-C; training leaves it so (kill stops it)."""
     import signal
 
-    from ddpm.training import _Interrupts
+    from ddpm.training import Interrupts
 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        stop = _Interrupts()
+        stop = Interrupts()
         previous = stop.install()
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) is stop
         stop.uninstall(previous)
