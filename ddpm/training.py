@@ -260,11 +260,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 if elapsed >= budget:
                     stop_reason = f"time limit ({cfg.max_minutes} min)"
                     break
-            if stop_reason != "done":
-                break
-            if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:
+            if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:  # also when time ran out on the epoch's last step
                 _epoch_samples(ema.model, sched, out, epoch, cfg.seed)
                 model.train()
+            if stop_reason != "done":
+                break
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     finally:

@@ -328,3 +328,11 @@ def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch)
     x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
     assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
     assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
+
+
+def test_a_time_limit_on_an_epochs_last_step_still_draws_its_grid(tmp_path):
+    n = len(load_sample()[0])
+    cfg = _cfg(tmp_path, batch_size=n, epochs=3, max_minutes=1e-9, sample_every_epoch=True)  # 1 step per epoch
+    out = _train(cfg)  # the time limit stops it after step 1, which ends epoch 0
+    _, meta = load_tensors(out / "checkpoint.safetensors")
+    assert meta["progress"]["step"] == 1 and (out / "samples" / "epoch_000.png").is_file()
