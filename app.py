@@ -27,10 +27,10 @@ from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_ST
                               MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
-from ddpm.demo.roundtrip import roundtrip  # noqa: E402
+from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.trajectory import decided_at, decision_plot, frame_panel, run_trajectory, save_gif  # noqa: E402
+from ddpm.demo.trajectory import decided_at, decision_plot, frame_panel, save_gif, trajectory_stream  # noqa: E402
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -38,8 +38,12 @@ except ModelLoadError as e:
     raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
 T = RT.T
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
-# never waits seconds behind a grid while the forward view above it has moved on)
+# never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)
+# ... and the views that need no network pass (milliseconds each) a few at a time, beside it
+VIEW = dict(concurrency_id="view", concurrency_limit=4)
+# events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
+QUEUE_SIZE = 100
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
 # user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
 PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
@@ -68,7 +72,7 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None):
     def convert(e: InputError):
         if quiet is not None and isinstance(e, quiet):
             return gr.skip()
-        raise gr.Error(str(e)) from None
+        raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -114,15 +118,21 @@ def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autogui
         yield frame.image, png, frame.text, settings.seed
 
 
+def status_only(text: str, n_outputs: int, at: int) -> tuple:
+    """A long job's progress line in output `at`, every other output left as it is."""
+    return tuple(text if i == at else gr.skip() for i in range(n_outputs))
+
+
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance,
                                max_n=MAX_TRAJECTORY_DIGITS)
-    seed = settings.seed
-    traj = run_trajectory(model, RT.sched, settings, RT.classifier)
-    gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{seed}", ".gif"))
+    for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
+        if isinstance(traj, str):  # progress, into the status line
+            yield status_only(traj, 8, at=5)
+    gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     last = traj.frames - 1
-    return (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_plot(traj),
-            decided_at(traj) or RT.classifier_note, traj.summary, seed, traj)
+    yield (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_plot(traj),
+           decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
 
 
 def scrub(traj, i):
@@ -131,8 +141,10 @@ def scrub(traj, i):
 
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
     x0 = pick_digit(source, index, upload, sketch)
-    r = roundtrip(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T))
-    return draw.digits(x0, scale=8), r.main, r.strip, r.text
+    for r in roundtrip_stream(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T)):
+        if isinstance(r, str):
+            yield status_only(r, 4, at=3)
+    yield draw.digits(x0, scale=8), r.main, r.strip, r.text
 
 
 def preview(source, index, upload, sketch):
@@ -152,8 +164,8 @@ def defaults() -> dict:
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
     *_, d["sample"] = sample(0, False, 16, *choice)  # the last frame: the finished grid
-    d["trajectory"] = trajectory(0, False, 1, *choice)
-    d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, DEFAULT_STEPS)
+    *_, d["trajectory"] = trajectory(0, False, 1, *choice)
+    *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, DEFAULT_STEPS)
     return d
 
 
@@ -258,7 +270,7 @@ def build(d: dict) -> gr.Blocks:
                                       color_title="", label="L_simple for this digit and eps, against t")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text")
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
-                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward")
+                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward", **VIEW)
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
@@ -299,7 +311,7 @@ def build(d: dict) -> gr.Blocks:
                        [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],
                        api_name="trajectory", **HEAVY)
             a_frame.change(user_errors(scrub), [a_state, a_frame], a_panel, api_name="trajectory_frame",
-                           trigger_mode="always_last", show_progress="hidden")
+                           trigger_mode="always_last", show_progress="hidden", **VIEW)
 
         with gr.Tab("4. Noise and denoise your digit"):
             gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "
@@ -324,7 +336,7 @@ def build(d: dict) -> gr.Blocks:
             r_strip = gr.Image(d["roundtrip"][2], label="as t grows", show_label=False, format="png")
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
-            live(r_in, [], preview, list(r_in), r_x0, "preview")
+            live(r_in, [], preview, list(r_in), r_x0, "preview", **VIEW)
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")
@@ -337,8 +349,8 @@ def build(d: dict) -> gr.Blocks:
     return demo
 
 
-demo = build(defaults())
+demo = build(defaults()).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
     # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
-    demo.queue(default_concurrency_limit=1, max_size=20).launch(max_file_size="10mb", show_error=True)
+    demo.launch(max_file_size="10mb", show_error=True)

@@ -38,6 +38,12 @@ def save_tiny(folder: Path, T: int = 100, guide: bool = False) -> Path:
     return out
 
 
+def app_log(url: str) -> str:
+    """What the app started by running_app() at `url` has printed so far."""
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    return (Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log").read_text()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,7 +59,7 @@ def running_app(model: str | Path, timeout: float = 180.0):
         "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
     }
     env.setdefault("OMP_NUM_THREADS", "1")
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log", "w+")
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log", "w+")  # app_log(url) reads it
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -1,15 +1,18 @@
 """End to end: start app.py on a free localhost port (tiny random model) and drive it with gradio_client."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app_helpers import ROOT, running_app, save_tiny
+from app_helpers import ROOT, app_log, running_app, save_tiny
 from ddpm.data import load_sample
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -99,6 +102,14 @@ def test_missing_input_and_seeds_the_browser_cannot_hold(client):
             client.predict(bad, False, 1, "ddim", 2, "any", 1.0, api_name="/sample")
 
 
+def test_a_users_mistake_is_not_logged_as_a_crash(client):
+    before = len(app_log(client.src))
+    with pytest.raises(AppError, match="No image uploaded"):
+        client.predict("upload", 0, None, None, api_name="/preview")
+    time.sleep(0.5)
+    assert "No image uploaded" not in app_log(client.src)[before:] and "Traceback" not in app_log(client.src)[before:]
+
+
 def test_out_of_range_numbers(client):
     """Gradio's sliders check their own range; ddpm.demo.limits checks again (whole numbers, seeds...)."""
     with pytest.raises(AppError, match="greater than maximum value 100"):
@@ -165,3 +176,19 @@ def test_app_refuses_to_start_without_a_model(tmp_path):
     env = os.environ | {"DDPM_MODEL": str(tmp_path / "no-such-model"), "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "cannot load the model" in r.stderr and "DDPM_MODEL" in r.stderr
+
+
+def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path, monkeypatch):
+    """A shared 2-vCPU Space: one network job at a time, each a generator (Gradio stops a generator when its tab
+    goes, a plain function only when it ends), and views that need no network pass run beside it, a few at a
+    time, in a queue long enough that a crowd moving sliders never refuses a Generate."""
+    monkeypatch.setenv("DDPM_MODEL", str(save_tiny(tmp_path / "m", T=T)))
+    sys.modules.pop("app", None)
+    app = importlib.import_module("app")
+    fns = {f.api_name: f for f in app.demo.fns.values() if f.api_name}
+    for name in ("sample", "trajectory", "roundtrip"):
+        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("model", 1) and fns[name].types_generator
+    for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
+        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
+    assert inspect.isgeneratorfunction(app.trajectory) and inspect.isgeneratorfunction(app.noise_and_denoise)
+    assert app.demo._queue.max_size >= 100

@@ -341,6 +341,40 @@ def test_roundtrip_small_t_keeps_the_digit(model, sched):
     assert (back - x0).abs().mean() < 0.1
 
 
+class Counting(torch.nn.Module):
+    """The model, counting its forward passes."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config, self.calls = model, model.config, 0
+
+    def forward(self, *args, **kw):
+        self.calls += 1
+        return self.model(*args, **kw)
+
+
+@pytest.mark.parametrize("job", ["trajectory", "roundtrip"])
+def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, sched, job):
+    """The app stops a job whose tab has gone by not asking its generator for more: the network must stop too."""
+    def stream(m):
+        if job == "trajectory":
+            return trajectory.trajectory_stream(m, sched, settings(sched.T, n=1, sampler="ddpm"))
+        return roundtrip.roundtrip_stream(m, sched, DIGIT, sched.T, settings(sched.T, n=1, sampler="ddpm"))
+
+    whole = Counting(model)
+    items = list(stream(whole))
+    lines, result = items[:-1], items[-1]
+    assert 10 <= len(lines) <= 25 and all(isinstance(x, str) and x.startswith("Denoising: ") for x in lines)
+    assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
+    # trajectory: one chain of T steps; roundtrip: the chain from t = T, then the strip's ten (2 + 4 + ... + 20)
+    assert whole.calls == (sched.T if job == "trajectory" else sched.T + sum(roundtrip.strip_ts(sched.T)))
+    cut = Counting(model)
+    s = stream(cut)
+    assert next(s).startswith("Denoising: ")
+    s.close()  # what Gradio does when the browser goes away
+    assert cut.calls <= whole.calls // 10
+
+
 def test_strip_ts():
     assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
     assert roundtrip.strip_ts(20) == list(range(2, 21, 2))

@@ -9,6 +9,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings
 from .limits import MAX_FRAMES, MissingInput, check_float
+from .progress import every, finish
 
 PLOT_POINTS = 200  # points per class curve
 
@@ -46,13 +48,19 @@ def keep_every(num_steps: int, max_frames: int = MAX_FRAMES) -> int:
 
 
 @torch.inference_mode()
-def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, max_frames: int = MAX_FRAMES) -> Trajectory:
-    """Run one seeded reverse chain and keep frames every k steps (k = keep_every)."""
+def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
+                      max_frames: int = MAX_FRAMES) -> Iterator[str | Trajectory]:
+    """Run one seeded reverse chain and keep frames every k steps (k = keep_every); yield a line of progress
+    every few steps (ddpm.demo.progress), then the Trajectory."""
     start = time.perf_counter()
     k = keep_every(s.steps, max_frames)
+    report = every(s.steps)
     ts, xs, x0s, epss, first_x0, all_t = [], [], [], [], [], []
     step = None
     for step in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
+        if (step.index + 1) % report == 0 and step.index + 1 < step.num_steps:
+            yield (f"Denoising: step {step.index + 1} of {step.num_steps} (now at t = {step.t_prev + 1}), "
+                   f"{time.perf_counter() - start:.1f} s")
         first_x0.append(step.x0_hat[:1])
         all_t.append(step.t + 1)
         if step.index % k == 0 or step.index == step.num_steps - 1:
@@ -70,10 +78,15 @@ def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, ma
         traj.probs_t = all_t
         logits = classifier(torch.cat(first_x0))
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
-    every = "every step" if k == 1 else f"every {k} steps" + (", the last step" if (s.steps - 1) % k else "")
-    traj.summary = (f"{s.describe()}; {traj.frames} frames ({every} and the final x_0) "
+    kept = "every step" if k == 1 else f"every {k} steps" + (", the last step" if (s.steps - 1) % k else "")
+    traj.summary = (f"{s.describe()}; {traj.frames} frames ({kept} and the final x_0) "
                     f"in {time.perf_counter() - start:.1f} s.")
-    return traj
+    yield traj
+
+
+def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, max_frames: int = MAX_FRAMES) -> Trajectory:
+    """trajectory_stream without the progress: the Trajectory."""
+    return finish(trajectory_stream(model, sched, s, classifier, max_frames))
 
 
 def frame_panel(traj: Trajectory, i: int) -> Image.Image:
