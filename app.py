@@ -30,7 +30,8 @@ from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.trajectory import decided_at, decision_plot, frame_panel, save_gif, trajectory_stream  # noqa: E402
+from ddpm.demo.trajectory import (PLOT_MIN_P, decided_at, decision_plot, frame_panel, save_gif,  # noqa: E402
+                                  trajectory_stream)
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -171,6 +172,17 @@ def defaults() -> dict:
 
 # ---------------------------------------------------------------- layout
 
+# on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
+# columns to a word each
+CSS = ".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap}"
+
+
+def picture(value, label: str, **kw) -> gr.Image:
+    """An output image: a PNG with only the full-screen button (Gradio's toolbar would cover the titles drawn
+    into the panels on a phone), and its label as the text a screen reader says."""
+    return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
+
+
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
@@ -234,8 +246,12 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
 def build(d: dict) -> gr.Blocks:
     with gr.Blocks(title="DDPM on MNIST", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net "
-                    "undo it step by step (Ho et al. 2020). Everything runs on the CPU.")
-        with gr.Tab("1. Forward process"):
+                    "undo it step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
+                    "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded "
+                    "digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, "
+                    "then denoise it · **5. About**: the model and its measured quality. On a narrow screen the tabs "
+                    "that do not fit are under ⋯.")
+        with gr.Tab("1. Forward"):
             gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
                         "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
             with gr.Row():
@@ -247,13 +263,13 @@ def build(d: dict) -> gr.Blocks:
                     f_seed = gr.Number(0, label="noise seed", precision=0)
                 with gr.Column(scale=2):
                     with gr.Row():
-                        f_x0 = gr.Image(d["forward"][0], label="x_0, preprocessed as MNIST", format="png",
-                                        elem_id="forward-x0")
-                        f_xt = gr.Image(d["forward"][1], label="x_t in one jump (Eq. 4)", format="png",
-                                        elem_id="forward-xt")
-                        f_chain = gr.Image(d["forward"][2], label="x_t by t Markov steps (Eq. 2)", format="png")
+                        f_x0 = picture(d["forward"][0], label="x_0, preprocessed as MNIST",
+                                       elem_id="forward-x0")
+                        f_xt = picture(d["forward"][1], label="x_t in one jump (Eq. 4)",
+                                       elem_id="forward-xt")
+                        f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
                     f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
-            f_strip = gr.Image(d["forward"][3], label="x_t across t (same eps)", show_label=False, format="png")
+            f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False)
             with gr.Row():
                 # no height=: a fixed height clips the legend in Gradio 6
                 f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
@@ -263,12 +279,13 @@ def build(d: dict) -> gr.Blocks:
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
-            o_panel = gr.Image(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
-                               show_label=False, format="png", elem_id="objective-panel")
+            o_panel = picture(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
+                              show_label=False, elem_id="objective-panel")
             with gr.Row():
+                # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
                 o_curve = gr.LinePlot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
-                                      color_title="", label="L_simple for this digit and eps, against t")
-                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text")
+                                      color_title="", label="L_simple for this digit and eps, against t", min_width=320)
+                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward", **VIEW)
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
@@ -280,13 +297,13 @@ def build(d: dict) -> gr.Blocks:
                     g_ins = sampler_controls("generate", MAX_DIGITS, 16)
                     g_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
                 with gr.Column(scale=2):
-                    g_grid = gr.Image(d["sample"][0], label="samples (x_t while denoising)", format="png",
-                                      elem_id="generate-grid")
+                    g_grid = picture(d["sample"][0], label="samples (x_t while denoising)", show_label=False,
+                                     elem_id="generate-grid")
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
             g_go.click(user_errors(sample), g_ins, [g_grid, g_png, g_status, g_ins[0]], api_name="sample", **HEAVY)
 
-        with gr.Tab("3. x0-hat animation"):
+        with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
                         "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Scrub through t.")
             traj0 = d["trajectory"]
@@ -295,16 +312,17 @@ def build(d: dict) -> gr.Blocks:
                     a_ins = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1)
                     a_go = gr.Button("Run trajectory", variant="primary", elem_id="trajectory-go")
                 with gr.Column(scale=2):
-                    a_panel = gr.Image(traj0[0], label="x_t | x0_hat | eps_hat", show_label=False, format="png",
-                                       elem_id="trajectory-panel")
+                    a_panel = picture(traj0[0], label="x_t | x0_hat | eps_hat", show_label=False,
+                                      elem_id="trajectory-panel")
                     a_frame = gr.Slider(0, traj0[7].frames - 1, value=traj0[7].frames - 1, step=1,
                                         label="frame (left: pure noise, right: the final sample)",
                                         elem_id="trajectory-frame")
                     a_status = gr.Markdown(traj0[5], elem_id="trajectory-status")
                     a_gif = gr.File(traj0[2], label="animated GIF")
             a_plot = gr.LinePlot(traj0[3], x="t", y="probability", color="digit", y_lim=[0, 1],
-                                 label="When is the digit decided? P(class | x0_hat), first digit, "
-                                       "from an MNIST classifier (denoising runs right to left)")
+                                 label="When is the digit decided? P(class | x0_hat), first digit, from an MNIST "
+                                       f"classifier, for the classes that reach {PLOT_MIN_P:g} (denoising runs right to "
+                                       "left)")
             a_decided = gr.Markdown(traj0[4])
             a_state = gr.State(traj0[7])
             a_go.click(user_errors(trajectory), a_ins,
@@ -313,14 +331,14 @@ def build(d: dict) -> gr.Blocks:
             a_frame.change(user_errors(scrub), [a_state, a_frame], a_panel, api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 
-        with gr.Tab("4. Noise and denoise your digit"):
+        with gr.Tab("4. Your digit"):
             gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "
                         "chain from there. Small t gives your digit back; large t, a digit of the model's own.")
             with gr.Row():
                 with gr.Column(scale=1):
                     r_in = digit_input("roundtrip")
-                    r_x0 = gr.Image(d["roundtrip"][0], label="your digit, preprocessed as MNIST", format="png",
-                                    height=200, elem_id="roundtrip-x0")
+                    r_x0 = picture(d["roundtrip"][0], label="your digit, preprocessed as MNIST",
+                                   height=200, elem_id="roundtrip-x0")
                     r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", precision=0, elem_id="roundtrip-seed")
                     r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
@@ -330,10 +348,10 @@ def build(d: dict) -> gr.Blocks:
                                         label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
-                    r_main = gr.Image(d["roundtrip"][1], label="x_0 | x_t | denoised", show_label=False,
-                                      format="png", elem_id="roundtrip-main")
+                    r_main = picture(d["roundtrip"][1], label="x_0 | x_t | denoised", show_label=False,
+                                     elem_id="roundtrip-main")
                     r_text = gr.Markdown(d["roundtrip"][3], elem_id="roundtrip-text")
-            r_strip = gr.Image(d["roundtrip"][2], label="as t grows", show_label=False, format="png")
+            r_strip = picture(d["roundtrip"][2], label="as t grows", show_label=False)
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", **VIEW)
@@ -353,4 +371,4 @@ demo = build(defaults()).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
     # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
-    demo.launch(max_file_size="10mb", show_error=True)
+    demo.launch(max_file_size="10mb", show_error=True, css=CSS)

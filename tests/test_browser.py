@@ -53,7 +53,11 @@ def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
 
 
 def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    tab = page.get_by_role("tab", name=name)
+    if not tab.count():  # on a narrow screen, under the tab bar's "More tabs" menu (⋯)
+        page.get_by_role("button", name="More tabs").click()
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.click()
 
 
 def set_number(page, elem_id: str, value) -> None:
@@ -68,7 +72,7 @@ def shot(page, name: str) -> None:
 
 
 def test_1_forward_slider_and_drawing(page):
-    open_tab(page, "1. Forward process")
+    open_tab(page, "1. Forward")
     old = image_src(page, "forward-xt")
     set_number(page, "forward-t", 70)
     wait_for_new_image(page, "forward-xt", old)
@@ -119,7 +123,7 @@ def test_2_generate(page):
 
 
 def test_3_trajectory_and_scrub(page):
-    open_tab(page, "3. x0-hat animation")
+    open_tab(page, "3. x0-hat")
     old = image_src(page, "trajectory-panel")
     set_number(page, "trajectory-seed", 2)
     page.locator("#trajectory-go").click()
@@ -131,7 +135,7 @@ def test_3_trajectory_and_scrub(page):
 
 
 def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
-    open_tab(page, "4. Noise and denoise your digit")
+    open_tab(page, "4. Your digit")
     scan = tmp_path / "scan.png"
     Image.fromarray(255 - np.kron(load_sample()[0][7], np.ones((9, 9), np.uint8))).save(scan)  # dark on light
     old = image_src(page, "roundtrip-x0")
@@ -151,3 +155,28 @@ def test_5_about(page):
     page.wait_for_function("() => document.querySelector('#about-loss-text').innerText.includes('The logged loss goes from')")
     page.locator("#about-loss canvas, #about-loss svg").first.wait_for()  # the plot itself is drawn
     shot(page, "5-about")
+
+
+def test_6_on_a_phone(page):
+    """A 390 px wide phone: two tabs show (with long names, only the first did) and the rest open from the ⋯ menu;
+    a table (tab 1's, About's) scrolls sideways instead of squeezing its columns; the loss plot and its text stack;
+    an output image carries only the full-screen button (the full toolbar covered the titles drawn into the
+    panels) and its label as alt text."""
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.set_default_timeout(TIMEOUT_MS)
+    try:
+        phone.goto(page.url)
+        phone.wait_for_selector("#objective-panel img")
+        buttons = phone.eval_on_selector_all("#objective-panel button[aria-label]", "bs => bs.map(b => b.ariaLabel)")
+        assert buttons == ["Fullscreen"], buttons
+        assert phone.eval_on_selector("#objective-panel img", "img => img.alt").startswith("x_t | eps | eps_hat")
+        assert phone.locator("#objective-text").bounding_box()["width"] > 300  # beside the plot: a strip a word wide
+        table = phone.eval_on_selector("#forward-text table",
+                                       "t => [getComputedStyle(t).overflowX, t.getBoundingClientRect().right]")
+        assert table[0] == "auto" and table[1] <= 390, table  # About's quality table has the same style
+        shot(phone, "6-phone-forward")
+        open_tab(phone, "5. About")
+        phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
+        shot(phone, "6-phone-about")
+    finally:
+        phone.close()

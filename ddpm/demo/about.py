@@ -123,6 +123,15 @@ def _quality(ev: dict, source: str, folder: Path | None) -> str:
                          "repo, and the app shows them here when it next starts")
 
 
+def _shown(source: str) -> str:
+    """A model folder inside the working directory (the bundled weights/) as a relative path, not the server's own
+    absolute one; anything else (a Hub repo id, a folder elsewhere) as given."""
+    try:
+        return Path(source).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return source
+
+
 def read_more() -> str:
     return "## Read more\n\n" + "\n".join(f"- [{name}]({url})" for name, url in PAPERS) + "\n"
 
@@ -147,7 +156,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 
 ## The model
 
-- **Weights:** `{source}`
+- **Weights:** `{_shown(source)}`
 - **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of {cfg.describe()}.
 - **Schedule:** {cfg.schedule}, T = {cfg.timesteps}.
 - **Conditioning:** {guidance}.

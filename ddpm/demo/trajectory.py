@@ -25,6 +25,7 @@ from .limits import MAX_FRAMES, MissingInput, check_float
 from .progress import every, finish
 
 PLOT_POINTS = 200  # points per class curve
+PLOT_MIN_P = 0.05  # the plot draws the classes that reach this: a legend short enough for a phone
 
 
 @dataclass
@@ -119,12 +120,14 @@ def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 15
 
 
 def decision_plot(traj: Trajectory) -> pd.DataFrame | None:
-    """Long-form (t, probability, digit) for gr.LinePlot: P(class | x0_hat_t) for digit 0 of the run."""
+    """Long-form (t, probability, digit) for gr.LinePlot: P(class | x0_hat_t) for digit 0 of the run, for each class
+    whose probability reaches PLOT_MIN_P (the others stay flat near 0)."""
     if traj.probs is None:
         return None
     idx = np.unique(np.linspace(0, len(traj.probs_t) - 1, min(PLOT_POINTS, len(traj.probs_t))).round().astype(int))
     t = np.asarray(traj.probs_t)[idx]
-    return pd.concat([pd.DataFrame({"t": t, "probability": traj.probs[idx, c], "digit": str(c)}) for c in range(10)],
+    shown = [c for c in range(10) if traj.probs[:, c].max() >= PLOT_MIN_P]  # never empty: 10 p's sum to 1
+    return pd.concat([pd.DataFrame({"t": t, "probability": traj.probs[idx, c], "digit": str(c)}) for c in shown],
                      ignore_index=True)
 
 
