@@ -1,4 +1,5 @@
-"""The app's pure functions, tab by tab (ddpm.demo.*), on a tiny random U-Net (conftest: T = 20)."""
+"""The app's pure functions, tab by tab (ddpm.demo.*), on a tiny random U-Net (conftest: T = 20); the reverse-chain
+jobs of tabs 3 and 4 are in test_demo_chains.py."""
 from __future__ import annotations
 
 import json
@@ -11,22 +12,12 @@ import torch
 from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import about, forward, generate, objective, outputs, roundtrip, runtime, sources, trajectory
+from ddpm.demo import about, forward, generate, objective, outputs, runtime, sources
 from ddpm.demo.limits import (MAX_DIGITS, InputError, MissingInput, check_float, check_int, check_seed,
                               parse_label)
 from ddpm.preprocess import preprocess
 from ddpm.schedule import NoiseSchedule
-
-DIGIT = load_sample()[0][0]  # a real MNIST test digit, uint8 (28, 28)
-
-
-def settings(T, **kw):
-    base = dict(seed=0, n=2, sampler="ddim", steps=5, label="any", guidance=1.0)
-    return generate.check_settings(**(base | kw), T=T)
-
-
-def same(a: Image.Image, b: Image.Image) -> bool:
-    return a.size == b.size and np.array_equal(np.asarray(a), np.asarray(b))
+from demo_helpers import DIGIT, same, settings
 
 
 # ---------------------------------------------------------------- limits
@@ -226,159 +217,6 @@ def test_generate_ddim_with_guidance(model, sched):
     assert frames[-1].done and frames[-1].image.width > 100 and "digit 3" in frames[-1].text
     mixed = list(generate.generate(model, sched, settings(sched.T, n=4, steps=4, label="random", guidance=2.0)))[-1]
     assert "a random digit each" in mixed.text and not torch.equal(mixed.samples, frames[-1].samples)
-
-
-# ---------------------------------------------------------------- tab 3: trajectory
-
-class FakeClassifier(torch.nn.Module):
-    """Logits that favour class 3 more and more as x0_hat gets brighter in the middle."""
-
-    def forward(self, x):
-        z = torch.zeros(x.shape[0], 10)
-        z[:, 3] = 4 + x[:, 0, 10:18, 10:18].mean(dim=(1, 2))
-        return z
-
-
-def test_keep_every():
-    assert trajectory.keep_every(1000, 100) == 10 and trajectory.keep_every(50, 100) == 1
-
-
-def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
-    s = settings(sched.T, n=2, sampler="ddpm")
-    traj = trajectory.run_trajectory(model, sched, s, classifier=FakeClassifier(), max_frames=6)
-    k = trajectory.keep_every(sched.T, 6)
-    kept = {i for i in range(sched.T) if i % k == 0} | {sched.T - 1}
-    assert traj.frames == len(kept) + 1 <= 6 + 2  # kept steps (the last included) + the final sample
-    assert traj.t[0] == sched.T and traj.t[-1] == 0 and traj.t == sorted(traj.t, reverse=True)
-    assert traj.x_t.shape == traj.x0_hat.shape == traj.eps_hat.shape == (traj.frames, 2, 28, 28)
-    assert np.array_equal(traj.x_t[-1], traj.x0_hat[-1])  # the final frame is the sample
-    panel = trajectory.frame_panel(traj, 0)
-    assert panel.width > 2.5 * panel.height  # three panels side by side
-    assert same(trajectory.frame_panel(traj, 10**6), trajectory.frame_panel(traj, traj.frames - 1))  # clamped
-    gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
-    assert gif.format == "GIF" and gif.n_frames == traj.frames
-    df = trajectory.decision_plot(traj)
-    # FakeClassifier gives every other class p < 0.02: the plot draws only the 3, whose legend fits a phone
-    assert set(df.digit) == {"3"} and df.probability.between(0, 1).all()
-    assert len(traj.probs_t) == sched.T  # every step, not only the kept frames
-    assert "**3**" in trajectory.decided_at(traj) and "the first digit's x0_hat" in trajectory.decided_at(traj)
-    # 20 steps kept every 4th: 0, 4, ..., 16, then the last step (index 19) and the final sample; the caption counts it
-    assert f"{traj.frames} frames (every {k} steps, the last step and the final x_0)" in traj.summary
-
-
-def test_frame_panel_bad_frames(model, sched):
-    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1, steps=3), None)
-    assert same(trajectory.frame_panel(traj, 99), trajectory.frame_panel(traj, traj.frames - 1))  # clipped
-    assert same(trajectory.frame_panel(traj, 1.0), trajectory.frame_panel(traj, "1"))
-    for bad in (None, float("nan"), "one"):
-        with pytest.raises(InputError, match="frame must be a number"):
-            trajectory.frame_panel(traj, bad)
-    with pytest.raises(MissingInput, match="No trajectory yet"):
-        trajectory.frame_panel(None, 0)
-
-
-def test_trajectory_without_classifier(model, sched):
-    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1))
-    assert traj.probs is None and trajectory.decision_plot(traj) is None and trajectory.decided_at(traj) == ""
-    assert traj.frames == 6  # 5 DDIM steps + the final sample
-
-
-def test_decided_at_reads_the_last_stable_run():
-    traj = trajectory.Trajectory([], np.zeros(0), np.zeros(0), np.zeros(0))
-    traj.probs_t = [50, 40, 30, 20, 10]
-    p = np.full((5, 10), 0.01)
-    p[:, 7] = [0.9, 0.2, 0.6, 0.7, 0.91]
-    traj.probs = p
-    assert "from t = 30 onward" in trajectory.decided_at(traj)
-    assert "Before that" not in trajectory.decided_at(traj)  # nothing else passed 0.5 before t = 30
-    p[1, 8] = 0.75  # a blurry x0_hat read as an 8 on the way
-    assert "with p > 0.5 as 8:" in trajectory.decided_at(traj)
-    p[-1, 7] = 0.3
-    assert "unsure" in trajectory.decided_at(traj)
-
-
-def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
-    clf, note = runtime.load_classifier()
-    assert clf is not None, note  # ddpm/assets/classifier.safetensors is in the repo
-    logits = clf(to_model_range(torch.as_tensor(load_sample()[0][:50])))
-    assert logits.shape == (50, 10)
-    assert (logits.argmax(1).numpy() == load_sample()[1][:50]).mean() > 0.9
-    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1), classifier=clf)
-    assert traj.probs.shape == (5, 10) and np.allclose(traj.probs.sum(1), 1, atol=1e-5)
-    import ddpm.classifier
-
-    def missing(*a, **k):
-        raise FileNotFoundError("classifier.safetensors")
-    monkeypatch.setattr(ddpm.classifier, "load_classifier", missing)
-    clf, note = runtime.load_classifier()  # the app still starts, and says why the probabilities are missing
-    assert clf is None and "could not be loaded (FileNotFoundError" in note
-
-
-# ---------------------------------------------------------------- tab 4: noise and denoise
-
-def test_roundtrip(model, sched):
-    r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
-    assert r.main.width > 2.5 * r.main.height * 0.8 and r.strip.width > r.strip.height
-    assert "t = 10" in r.text
-    r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
-    assert same(r.main, r2.main) and same(r.strip, r2.strip)
-    with pytest.raises(InputError, match="t must be between 1 and 20"):
-        roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
-
-
-def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatch):
-    """The forward eps comes from the generator of (seed, 0); the reverse chain must draw from other streams."""
-    seen, real = [], roundtrip.sample_loop
-    monkeypatch.setattr(roundtrip, "sample_loop", lambda *a, **k: seen.append(k) or real(*a, **k))
-    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddpm", seed=5))
-    assert seen and all(k["first_index"] >= 1 for k in seen)
-
-
-def test_roundtrip_small_t_keeps_the_digit(model, sched):
-    """At t = 1 almost no noise is added, so the reverse chain must give (nearly) the digit back."""
-    x0 = to_model_range(torch.as_tensor(DIGIT)[None])
-    x_t = forward.jump(sched, x0, 1, forward.fixed_eps(0))
-    back = roundtrip.denoise_from(model, sched, x_t, 1, settings(sched.T, n=1, sampler="ddpm"))
-    assert (back - x0).abs().mean() < 0.1
-
-
-class Counting(torch.nn.Module):
-    """The model, counting its forward passes."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.config, self.calls = model, model.config, 0
-
-    def forward(self, *args, **kw):
-        self.calls += 1
-        return self.model(*args, **kw)
-
-
-@pytest.mark.parametrize("job", ["trajectory", "roundtrip"])
-def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, sched, job):
-    """The app stops a job whose tab has gone by not asking its generator for more: the network must stop too."""
-    def stream(m):
-        if job == "trajectory":
-            return trajectory.trajectory_stream(m, sched, settings(sched.T, n=1, sampler="ddpm"))
-        return roundtrip.roundtrip_stream(m, sched, DIGIT, sched.T, settings(sched.T, n=1, sampler="ddpm"))
-
-    whole = Counting(model)
-    items = list(stream(whole))
-    lines, result = items[:-1], items[-1]
-    assert 10 <= len(lines) <= 25 and all(isinstance(x, str) and x.startswith("Denoising: ") for x in lines)
-    assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
-    # trajectory: one chain of T steps; roundtrip: the chain from t = T, then the strip's ten (2 + 4 + ... + 20)
-    assert whole.calls == (sched.T if job == "trajectory" else sched.T + sum(roundtrip.strip_ts(sched.T)))
-    cut = Counting(model)
-    s = stream(cut)
-    assert next(s).startswith("Denoising: ")
-    s.close()  # what Gradio does when the browser goes away
-    assert cut.calls <= whole.calls // 10
-
-
-def test_strip_ts():
-    assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
-    assert roundtrip.strip_ts(20) == list(range(2, 21, 2))
 
 
 # ---------------------------------------------------------------- tab 5: about, and the runtime
