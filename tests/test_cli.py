@@ -61,10 +61,19 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
     (["--first", "-1"], "--first must be"), (["--seed", "-1"], "--seed must be 0 or more"),
     (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10"),
+    (["--label", "3", "--guidance", "11", "--weights", "/nonexistent/folder"],  # refused before any weights load
+     "--guidance must be between 0 and 10"),
     (["--guidance", "3"], "--guidance steers toward a class: add --label")])
 def test_sample_cli_rejects_bad_input(args, message, capsys):
     rc, err = sample_cli(args, capsys)
     assert rc == 2 and message in err
+
+
+def test_sample_cli_takes_guidance_from_0_to_10():
+    """The ends of --guidance's range (MAX_GUIDANCE) are accepted, and a scale above it refused (above)."""
+    from ddpm import sample
+
+    assert [sample.parse_args(["--label", "3", "--guidance", w]).guidance for w in ("0", "10")] == [0.0, 10.0]
 
 
 def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_steps_run(tmp_path, monkeypatch,

@@ -41,6 +41,18 @@ def test_fd_is_symmetric_and_matches_the_textbook_formula():
     assert d == pytest.approx(ref, rel=1e-6)
 
 
+def test_feature_stats_covariance_is_the_unbiased_one():
+    """feature_stats divides by N - 1 (np.cov's default), the estimate FID uses; one feature gives a (1, 1) matrix."""
+    f = np.random.default_rng(5).normal(size=(5, 3))
+    mu, cov = feature_stats(f)
+    centred = f - f.mean(0)
+    np.testing.assert_allclose(mu, f.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(cov, centred.T @ centred / 4, rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(f, rowvar=False), rtol=1e-12)
+    _, cov1 = feature_stats(f[:, :1])
+    assert cov1.shape == (1, 1) and cov1[0, 0] == pytest.approx(f[:, 0].var(ddof=1))
+
+
 def test_fd_rejects_mismatched_shapes():
     with pytest.raises(ValueError):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
@@ -76,6 +88,50 @@ def test_memorisation_copies_and_noise():
     assert memorisation(train[:50], train, test) == 1.0
     noise = torch.randint(0, 256, (50, 28, 28), generator=g, dtype=torch.uint8)
     assert memorisation(noise, train, test) == 0.0
+
+
+def test_copies_of_real_digits_are_all_memorised():
+    """A copy lies at distance 0 from its original, though |q|^2 + |r|^2 - 2 q.r rounds a little below 0 in
+    float32 for real grey-level digits (the square root would be NaN, and NaN < threshold is False)."""
+    images, _ = load_sample()
+    train, test = images[:200], images[200:]
+    d = nearest_distances(train[:50], train)
+    assert torch.isfinite(d).all() and d.max() < 0.05  # rounding; other digits lie over 1 apart
+    assert memorisation(train[:50], train, test) == 1.0
+
+
+def test_uint8_and_unit_float_images_are_one_scale():
+    """uint8 pixels are read as value / 255, so uint8 images and the same images as floats in [0, 1] are
+    equally far apart (and the memorisation threshold is an L2 distance on [0, 1] pixels)."""
+    images, _ = load_sample()
+    train, test = images[:200], images[200:]
+    as_float = lambda a: torch.as_tensor(a).float() / 255  # noqa: E731
+    torch.testing.assert_close(nearest_distances(test, train), nearest_distances(as_float(test), as_float(train)),
+                               rtol=1e-5, atol=1e-5)
+    assert memorisation_threshold(train, test) == pytest.approx(
+        memorisation_threshold(as_float(train), as_float(test)), rel=1e-5)
+    assert 1 < memorisation_threshold(train, test) < 28  # L2 on [0, 1] pixels: at most sqrt(784)
+
+
+def test_evaluate_samples_scores_against_the_test_split_with_a_floor_from_the_train_split(tmp_path, monkeypatch):
+    """evaluate_samples run for real, with the shipped classifier and small splits of the bundled digits as the
+    reference data: the test digits themselves score FD 0 against the reference, while the floor of N random
+    train digits does not; noise scores far above the floor and copies of training digits are memorised."""
+    import ddpm.evaluate as ev
+
+    images, labels = load_sample()
+    x_train, x_test = torch.as_tensor(images[:200]), torch.as_tensor(images[200:])
+    clf = load_classifier()
+    monkeypatch.setattr(ev, "reference", lambda data_dir, classifier: (clf, x_train, x_test,
+                                                                        torch.as_tensor(labels[200:]).long()))
+    score = lambda s: ev.evaluate_samples(s, data_dir=tmp_path)  # noqa: E731
+    real = score(x_test)
+    assert real["fd"] == pytest.approx(0, abs=1e-3) and real["real_floor_fd"] > 10  # 31
+    assert real["n"] == 100 and real["classifier_test_accuracy"] >= 0.97
+    assert real["memorised"] == 0.01  # 1 of the 100 test digits is under the 1st percentile by design
+    noise = score(torch.randint(0, 256, (50, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8))
+    assert noise["fd_ratio"] > 3 and noise["memorised"] == 0.0  # 23
+    assert score(x_train[:50])["memorised"] == 1.0
 
 
 def test_memorisation_threshold_is_the_percentile_of_every_test_digit():

@@ -107,6 +107,20 @@ def test_guidance_scales(model):
     assert torch.allclose(guided_eps(model, x, 5, 4, guidance=w), uncond + w * (cond - uncond), atol=1e-5)
 
 
+@pytest.mark.parametrize("sampler, eta", [("ddpm", 0.0), ("ddim", 0.0), ("ddim", 1.0)])
+def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sampler, eta):
+    """clip=False (`--no-clip`): x0_hat is Eq. 4's own, beyond [-1, 1] at the noisy steps, and every step
+    stays finite; the returned images are still clamped to [-1, 1]."""
+    steps = list(sample_loop(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta, clip=False))
+    for s in steps:
+        assert torch.isfinite(s.x_prev).all() and torch.isfinite(s.x0_hat).all(), s.t
+        torch.testing.assert_close(s.x0_hat, sched.predict_x0(s.x_t, s.t, s.eps_hat))
+    assert max(s.x0_hat.abs().max().item() for s in steps) > 1.5
+    out = sample(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta, clip=False)
+    assert torch.isfinite(out).all() and out.abs().max() <= 1
+    assert not torch.equal(out, sample(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta))
+
+
 def test_bad_arguments(model, sched):
     with pytest.raises(ValueError, match="sampler"):
         next(sample_loop(model, sched, 1, 0, sampler="euler"))

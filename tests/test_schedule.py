@@ -26,6 +26,18 @@ def test_linear_endpoints_and_bad_kind():
         NoiseSchedule(1000, "quadratic")
 
 
+def test_short_linear_schedules_are_rescaled_to_end_as_noisy():
+    """Other T than 1000 scale the betas by 1000 / T (improved-diffusion), so T = 50 ends about as noisy
+    (alpha_bar_T = 8e-6, against 4e-5 at T = 1000) instead of keeping a visible digit; below T = 50
+    the largest betas hit the cap of 0.999."""
+    s = NoiseSchedule(50, "linear")
+    assert s.betas[0].item() == pytest.approx(2e-3) and s.betas[-1].item() == pytest.approx(0.4)
+    assert s.alpha_bar[-1].item() < 1e-4 and s.alpha_bar[-1].item() == pytest.approx(7.74e-6, rel=0.01)
+    assert NoiseSchedule(1000, "linear").alpha_bar[-1].item() == pytest.approx(4.04e-5, rel=0.01)
+    short = NoiseSchedule(10, "linear")
+    assert short.betas[0].item() == pytest.approx(1e-2) and short.betas[-1].item() == pytest.approx(0.999)
+
+
 def test_q_sample_at_t0_is_x0():
     """t = 0 is the first noising step: x_t equals x0 up to sqrt(beta_1) = 1% noise, and exactly with eps = 0."""
     s = NoiseSchedule(1000, "linear")

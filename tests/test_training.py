@@ -33,9 +33,11 @@ def test_loss_falls_on_the_bundled_sample(tmp_path):
     assert len(losses) == 2 and losses[-1] < 0.5 * losses[0]  # 1.0 at the zero-initialised start
 
 
-@pytest.mark.parametrize("decay", [0, 12])
-def test_resume_matches_an_uninterrupted_run(tmp_path, decay):
-    kw = dict(epochs=2, lr_decay_steps=decay)  # 18 steps; with decay, the lr falls over steps 6..18
+@pytest.mark.parametrize("decay, dropout", [(0, 0.0), (12, 0.1)])
+def test_resume_matches_an_uninterrupted_run(tmp_path, decay, dropout):
+    """Also with dropout, which draws from torch's global generator: the checkpoint restores it."""
+    # 18 steps; with decay, the lr falls over steps 6..18
+    kw = dict(epochs=2, lr_decay_steps=decay, model=tiny_config(timesteps=100, dropout=dropout))
     full = _train(_cfg(tmp_path / "full", **kw), max_steps=14)
     part = _cfg(tmp_path / "part", **kw)
     _train(part, max_steps=5)  # stops mid-epoch (9 steps/epoch), as a killed run would after a checkpoint
@@ -48,13 +50,18 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, decay):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch):
+def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, request):
     """Ctrl-C (or kill) lands mid-step, after the step's draws from the generator: it takes effect at the step's
     end, so the checkpoint holds whole steps and the resumed run matches an unbroken one."""
     import os
     import signal
 
     from ddpm import training
+
+    # a pytest started in the background (`&`, nohup in a script) inherits SIGINT ignored, which training keeps
+    # ignored (next test): this one sends Ctrl-C, so it gets Python's own handler, and gives back the old one
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
 
     kw = dict(epochs=2)
     full = _train(_cfg(tmp_path / "full", **kw), max_steps=14)
@@ -175,6 +182,48 @@ def test_output_folder_rebuilds_the_ema_model(tmp_path):
     assert not model.training
 
 
+def test_the_published_weights_are_the_ema_not_the_raw_model(tmp_path):
+    """model.safetensors holds the checkpoint's ema.* tensors, which a few steps in differ from its model.*."""
+    out = _train(_cfg(tmp_path), max_steps=3)
+    published, _ = load_tensors(out / "model.safetensors")
+    ckpt, _ = load_tensors(out / "checkpoint.safetensors")
+    assert published.keys() == {k[4:] for k in ckpt if k.startswith("ema.")}
+    for k, v in published.items():
+        assert torch.equal(v, ckpt[f"ema.{k}"]), k
+    assert any(not torch.equal(v, ckpt[f"model.{k}"]) for k, v in published.items())
+
+
+def test_gradients_are_clipped_at_the_configured_norm(tmp_path, monkeypatch):
+    """Every step clips the gradient norm at cfg.grad_clip, of all the model's parameters."""
+    clip, calls = torch.nn.utils.clip_grad_norm_, []
+
+    def recording(params, max_norm, *a, **k):
+        params = list(params)
+        calls.append((len(params), max_norm))
+        return clip(params, max_norm, *a, **k)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    _train(_cfg(tmp_path, grad_clip=0.25), max_steps=3)
+    n_params = len(list(UNet(tiny_config(timesteps=100)).parameters()))
+    assert calls == [(n_params, 0.25)] * 3
+
+
+def test_each_epoch_sees_every_image_once_in_its_own_order(tmp_path, monkeypatch):
+    """_epoch_order is a permutation that depends on (seed, epoch) alone, and training asks it for each epoch."""
+    from ddpm import training
+
+    orders = [training._epoch_order(300, 3, epoch) for epoch in range(3)]
+    for order in orders:
+        assert torch.equal(order.sort().values, torch.arange(300))
+    assert not torch.equal(orders[0], orders[1]) and not torch.equal(orders[1], orders[2])
+    assert not torch.equal(orders[0], torch.arange(300))
+    assert torch.equal(training._epoch_order(300, 3, 1), orders[1])  # a resumed run sees the same batches
+    assert not torch.equal(training._epoch_order(300, 4, 1), orders[1])
+    asked, real = [], training._epoch_order
+    monkeypatch.setattr(training, "_epoch_order", lambda *a: asked.append(a) or real(*a))
+    _train(_cfg(tmp_path, batch_size=150, epochs=3))  # 2 steps per epoch
+    assert asked == [(300, 3, 0), (300, 3, 1), (300, 3, 2)]
+
+
 def test_ema_warm_up_follows_early_weights():
     net = torch.nn.Linear(2, 2)
     ema = EMA(net, decay=0.999)
@@ -240,6 +289,24 @@ def test_null_teacher_sets_the_target_of_null_rows_only(model, sched):
     t, eps = torch.randint(0, sched.T, (8,), generator=g), torch.randn(x0.shape, generator=g)
     eps_hat = model(sched.q_sample(x0, t, eps), t, torch.full_like(y, 10))
     assert torch.allclose(all_null, (eps_hat - 0.5).pow(2).mean(), atol=1e-7)
+
+
+def test_null_teacher_leaves_the_drawn_noise_as_the_target_of_labelled_rows(model, sched):
+    """With label dropout 0.5, only the dropped rows (given the null class) regress on the teacher; the others
+    keep their label and their drawn eps as target."""
+    from ddpm.training import diffusion_loss
+
+    x0, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    teacher = _Recorder()
+    got = diffusion_loss(model, sched, x0, y, torch.Generator().manual_seed(5), 0.5, teacher)
+    g = torch.Generator().manual_seed(5)  # the same draws, in the same order, as diffusion_loss makes them
+    t, eps = torch.randint(0, sched.T, (8,), generator=g), torch.randn(x0.shape, generator=g)
+    drop = torch.rand(8, generator=g) < 0.5
+    assert 0 < drop.sum() < 8  # some rows of each kind
+    assert torch.equal(teacher.seen, y[drop])
+    target = torch.where(drop[:, None, None, None], 0.5, eps)
+    eps_hat = model(sched.q_sample(x0, t, eps), t, torch.where(drop, 10, y))
+    assert torch.allclose(got, (eps_hat - target).pow(2).mean(), atol=1e-7)
 
 
 def test_training_with_a_null_teacher(tmp_path):
