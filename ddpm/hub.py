@@ -29,11 +29,11 @@ class ModelLoadError(RuntimeError):
     """A model folder or repo could not be read; the message says why."""
 
 
-def save_pretrained(model: UNet, folder: str | Path, state_dict: dict | None = None, meta: dict | None = None) -> Path:
+def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save(folder / CONFIG_NAME)
-    save_tensors(folder / WEIGHTS_NAME, state_dict if state_dict is not None else model.state_dict(), meta)
+    save_tensors(folder / WEIGHTS_NAME, model.state_dict(), meta)
     return folder
 
 
