@@ -173,8 +173,9 @@ def defaults() -> dict:
 # ---------------------------------------------------------------- layout
 
 # on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
-# columns to a word each
-CSS = ".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap}"
+# columns to a word each; a slider reached with the keyboard shows that it has the focus
+CSS = (".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap} "
+       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px}")
 
 
 def picture(value, label: str, **kw) -> gr.Image:
@@ -189,7 +190,7 @@ def digit_input(tab: str):
     index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
     upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
-    sketch = gr.Sketchpad(label="Draw a digit (brush tool on the left)", type="numpy", image_mode="RGBA", format="png",
+    sketch = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
                           visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                           brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                           elem_id=f"{tab}-sketch")
