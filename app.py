@@ -226,9 +226,9 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
                       info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
-                    info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM adds (Song et al. Eq. 16), "
-                         "which gives this small model sharper digits in 50 steps (a higher IS; a better FD only "
-                         "with a class, see About); used by DDIM only")
+                    info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM with sigma^2 = beta_tilde "
+                         "(Song et al. Eq. 16), which gives this small model sharper digits in 50 steps (a higher IS; "
+                         "a better FD only with a class, see About); used by DDIM only")
     label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
                          info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")

@@ -7,9 +7,10 @@ them (their guidance formula, D_w = w D_1 + (1 - w) D_0, written for eps):
 
     eps_hat = eps_guide(x_t, t, y) + w (eps_main(x_t, t, y) - eps_guide(x_t, t, y))
 
-w = 1 is the main model alone. Karras et al. guide every step; this project guides only part of the way,
-as Kynkaenniemi et al. (2024) found pays for classifier-free guidance: the steps with t <= t_max, where
-the strokes are drawn (at larger t the guide's errors steer which digit gets drawn, and the class shares
+w = 1 is the main model alone. Karras et al. guide every step; this project guides only part of the way.
+Kynkaenniemi et al. (2024) found that classifier-free guidance pays only in a limited interval of noise
+levels; this project keeps that interval's upper limit only: the steps with t <= t_max, where the strokes
+are drawn (at larger t the guide's errors steer which digit gets drawn, and the class shares
 tilt; docs/experiments.md measures both); the other steps also skip the guide's cost. `Autoguided` wraps
 the pair as one model, so every sampler, classifier-free guidance and the app use it unchanged. The guide
 is a `train.py` output folder of its own, shipped as `guide/` inside the main model's folder.
@@ -22,7 +23,8 @@ import torch
 from torch import nn
 
 from .config import MAX_AUTOGUIDANCE as MAX_WEIGHT
-T_MAX_FRACTION = 0.6  # by default guide the steps t <= 0.6 T: code t = 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
+# by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
+T_MAX_FRACTION = 0.6
 
 
 class Autoguided(nn.Module):

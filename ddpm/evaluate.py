@@ -273,7 +273,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale w for --label, 0 to 10 [1]")
     p.add_argument("--eta", type=float, default=None,
-                   help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 as much noise as DDPM [0]")
+                   help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = beta_tilde [0]")
     add_autoguidance_args(p)
     p.add_argument("--seed", type=int, default=None,
                    help="sampling seed; also picks the real floor images [0, or what the .npz says]")

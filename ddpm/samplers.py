@@ -26,7 +26,7 @@ DDIM_STEPS = 50  # DDIM's default number of steps
 
 @dataclass
 class Step:
-    t: int  # the timestep just denoised (0-based)
+    t: int  # the timestep just denoised, a code index (0-based): the paper's t is t + 1
     x_t: torch.Tensor  # (B, C, H, W) the input of this step
     x0_hat: torch.Tensor  # (B, C, H, W) predicted clean image
     eps_hat: torch.Tensor  # (B, C, H, W) the network's predicted noise (guided), before any clipping of x0_hat
@@ -125,7 +125,8 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
 def ddim_timesteps(T: int, steps: int) -> list[int]:
     """`steps` timesteps from T-1 down, evenly spaced: "trailing" spacing (Lin et al. 2024; diffusers'
     timestep_spacing="trailing"), so the first step starts at pure noise. Song et al. used 0, c, 2c, ..., whose
-    last step is T - c (980 of 999 for 50 steps); docs/experiments.md compares the two."""
+    largest timestep is T - c (980 for 50 steps), so their sampling never starts at t = 999, pure noise;
+    docs/experiments.md compares the two."""
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be between 1 and {T}, got {steps}")
     return [int(round(T - i * T / steps)) - 1 for i in range(steps)]
@@ -145,7 +146,7 @@ def guided_eps(model, x_t, t: int, label, guidance: float = 1.0) -> torch.Tensor
     b = x_t.shape[0]
     tt = torch.full((b,), t, dtype=torch.long, device=x_t.device)
     null = getattr(model.config, "null_label", None)
-    if label is None or null is None or guidance == 0:
+    if label is None or null is None or guidance == 0:  # no label asked, an unconditional model, or w = 0: null only
         y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
         return model(x_t, tt, y)
     if torch.is_tensor(label):

@@ -2,7 +2,9 @@
 
 Math in float64, stored as float32 buffers (as improved-diffusion's GaussianDiffusion and
 diffusers' DDPMScheduler do). Indexing follows the code convention t = 0 .. T-1, where t = 0 is
-the paper's first step (x_1 is one step of noise away from x_0).
+the paper's first step (x_1 is one step of noise away from x_0): array[t] holds the paper's quantity at
+t + 1, so alpha_bar[0] is the paper's alpha_bar_1 = 1 - beta_1, and alpha_bar_prev[t] is the paper's
+alpha_bar_t (alpha_bar_0 = 1). The comments below write the equations in the paper's indices.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_b
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """Nichol & Dhariwal 2021, Eq. 17: alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2);
     beta_t = 1 - alpha_bar(t) / alpha_bar(t - 1), in which f(0) cancels. Their s = 0.008 keeps sqrt(beta)
-    at the first step (0.006) just under one pixel bin of [-1, 1] (2/255 = 0.008)."""
+    at the first step (0.006 at T = 1000) just under one pixel bin of [-1, 1] (2/255 = 0.008)."""
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
@@ -49,11 +51,14 @@ class NoiseSchedule:
         self.sqrt_alpha_bar = f32(alpha_bar.sqrt())
         self.sqrt_one_minus_alpha_bar = f32((1 - alpha_bar).sqrt())
         self.sqrt_recip_alpha_bar = f32((1 / alpha_bar).sqrt())  # 1 / sqrt(alpha_bar): x_t's weight in x0_hat
-        self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())  # sqrt(1 - alpha_bar) / sqrt(alpha_bar): eps's
+        self.sqrt_recipm1_alpha_bar = f32((1 / alpha_bar - 1).sqrt())  # sqrt(1 - alpha_bar) / sqrt(alpha_bar): eps's weight
         # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
         beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        self.posterior_variance = f32(beta_tilde)  # 0 at code t = 0 (paper's beta_tilde_1): the last step adds no noise
-        # Eq. 7: mu_tilde = coef1 * x_0 + coef2 * x_t
+        # 0 at code t = 0 (the paper's beta_tilde_1), so with sigma^2 = beta_tilde the last step adds no noise (with
+        # sigma^2 = beta, samplers.ddpm_step leaves it out there)
+        self.posterior_variance = f32(beta_tilde)
+        # Eq. 7: mu_tilde = coef1 x_0 + coef2 x_t, coef1 = sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t),
+        # coef2 = sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
         self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
         self.snr = f32(alpha_bar / (1 - alpha_bar))  # signal-to-noise ratio of x_t, falling with t

@@ -4,10 +4,11 @@ Layout in the style of Ho et al. 2020 (App. B) and improved-diffusion, scaled fo
 sinusoidal time embedding fed to every residual block, GroupNorm + SiLU, dropout,
 self-attention at the lowest resolution, skip connections between the halves (one per level, where
 Ho et al. keep one per residual block: fewer channels to concatenate at 28x28), and a
-zero-initialised output conv so training starts from eps_hat = 0. One more departure: each block adds
-Linear(emb) where both add Linear(SiLU(emb)), so the embedding MLP's last Linear and each block's projection
-compose into one linear map, and the time and class embeddings reach a block as a plain sum. Every shipped
-model was trained so, and adding the SiLU scored level over a 6-epoch run (docs/experiments.md).
+zero-initialised output conv so training starts from eps_hat = 0. One more departure: unlike Ho et al. and
+improved-diffusion, which add Linear(SiLU(emb)), a block adds Linear(emb), so the embedding MLP's last Linear and
+each block's projection compose into one linear map, and the time and class embeddings reach a block as a
+plain sum. Every shipped model was trained so; adding the SiLU made no measurable difference over a 6-epoch
+run (docs/experiments.md).
 
 With patch_size = 2 the 28x28x1 image is first folded into 14x14x4 (pixel_unshuffle, lossless) and
 unfolded at the end, as U-ViT and "simple diffusion" shrink the input. No level then runs at 28x28,
@@ -26,7 +27,8 @@ from .config import ModelConfig
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, as in the Transformer. t: (B,) -> (B, dim)."""
+    """Sinusoidal embedding of integer timesteps, [cos | sin] halves as in improved-diffusion (the Transformer's
+    frequencies; it interleaves sin and cos). t: (B,) -> (B, dim)."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]  # (B, half)

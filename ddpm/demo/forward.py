@@ -64,8 +64,8 @@ def chain(sched: NoiseSchedule, x0: torch.Tensor, t: int, seed: int) -> torch.Te
     """x_t by t steps of q(x_s | x_{s-1}) (Eq. 2), fresh noise each step from the generator of (seed, 1)."""
     g = sample_generators(seed, 1, first=1)[0]
     x = x0
-    for s in range(t):
-        x = sched.q_step(x, s, torch.randn(x.shape, generator=g))
+    for i in range(t):  # code index i: the paper's step from x_i to x_{i+1}
+        x = sched.q_step(x, i, torch.randn(x.shape, generator=g))
     return x
 
 

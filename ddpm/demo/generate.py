@@ -34,7 +34,7 @@ class Settings:
     steps: int
     label: int | str | None  # None = the null class (unconditional); "random" = digit k drawn from (seed, k)
     guidance: float  # classifier-free guidance scale w (used only with a label)
-    eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step as in DDPM (Song et al. Eq. 16)
+    eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step, DDPM's with sigma^2 = beta_tilde (Song et al. Eq. 16)
     autoguidance: float = 1.0  # weight of the small guide model (ddpm.autoguidance); 1 = off
 
     def sampler_kwargs(self) -> dict:

@@ -62,6 +62,9 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> O
                        marker(t, 0.0, float(losses.max()))],
                       ignore_index=True)
     worst = int(ts[np.argmax(losses)])
+    # the variational bound's weight on each t's eps error (Eq. 12 with sigma_t^2 = beta_t), against L_simple's 1
+    bound_w = (sched.betas / (2 * sched.alphas * (1 - sched.alpha_bar))).numpy()
+    mid = sched.T // 2
     text = (f"**Loss at t = {t}: {losses[i]:.4f}**" + (" (t = 0 is the clean digit, with nothing to predict)"
                                                           if asked == 0 else "") +
             f". A network that output zeros would score {float((eps ** 2).mean()):.2f}. Training draws a digit, "
@@ -72,6 +75,6 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> O
             f"(here the loss peaks at t = {worst}). That error hardly matters in pixels: x0_hat's error is eps's "
             "times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), about 0.01 at t = 1, which is why Ho et al. call "
             "those terms easy. L_simple weighs every t alike, where the true variational bound weighs the "
-            "small-t terms far more than the middle ones; dropping that weighting gave them better samples "
-            "(Sec. 3.4).")
+            f"small-t terms far more than the middle ones (Eq. 12's weight: {bound_w[0]:.2g} at t = 1, "
+            f"{bound_w[mid - 1]:.2g} at t = {mid}); dropping that weighting gave them better samples (Sec. 3.4).")
     return ObjectiveView(panel=panel, loss_curve=curve, text=text)

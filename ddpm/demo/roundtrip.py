@@ -34,7 +34,8 @@ class RoundTrip:
 
 def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> Iterator[Step]:
     """The reverse chain from x_t at paper t (code index t - 1) down to x_0, step by step: min(steps, t) steps
-    (DDPM: t), the last one's x_prev is x_0.
+    (DDPM: t), the last one's x_prev is x_0. It samples the null class (any digit): the label and guidance of
+    `s` are not used here.
 
     Its noise comes from the generators of (seed, 1), (seed, 2), ...: the generator of (seed, 0) drew the
     forward eps (forward.fixed_eps), and reusing it would make the first reverse step's noise that same eps."""

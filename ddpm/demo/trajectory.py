@@ -1,7 +1,8 @@
 """Tab 3, one seeded trajectory: x_t | x0_hat | eps_hat at every kept step, a GIF, and
 "when is the digit decided?" from an MNIST classifier applied to x0_hat.
 
-Frames show t as in the paper: the step that denoises code index i goes from x_{i+1} to x_i.
+Frames show t as in the paper: the step that denoises code index t goes from x_{t+1} to x_{t_prev+1} (to x_t for
+DDPM, whose t_prev is t - 1).
 """
 from __future__ import annotations
 
