@@ -29,7 +29,8 @@ from .data import DataError, load_dataset, to_model_range
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
-from .samplers import DDIM_STEPS, RANDOM, check_sampling_args, label_arg, random_labels
+from .sample import check_sampling_args, label_arg
+from .samplers import DDIM_STEPS, RANDOM, random_labels
 
 
 class EvalError(RuntimeError):

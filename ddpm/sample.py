@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -20,11 +21,36 @@ import torch
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .images import grid, to_uint8_np
-from .samplers import DDIM_STEPS, check_sampling_args, label_arg, sample
+from .config import MAX_GUIDANCE
+from .samplers import DDIM_STEPS, RANDOM, sample
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
 CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/samples.png"
+
+
+def label_arg(value: str) -> int | str:
+    """argparse type of --label: a digit 0-9, or "random" for one uniform digit per sample."""
+    if value.strip().lower() == RANDOM:
+        return RANDOM
+    if value.strip().isdigit() and 0 <= int(value) <= 9:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
+
+
+def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """The flag checks ddpm.sample and ddpm.evaluate share (p.error on a bad value; None means unset)."""
+    if a.seed is not None and a.seed < 0:
+        p.error(f"--seed must be 0 or more, not {a.seed}")
+    if a.guidance is not None and a.label is None:
+        p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
+    a.guidance = 1.0 if a.guidance is None else a.guidance
+    if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
+        p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
+    if a.eta is not None and not 0 <= a.eta <= 1:
+        p.error("--eta must be between 0 and 1")
+    if a.eta and a.sampler != "ddim" and not getattr(a, "from_samples", None):
+        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
 
 
 def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = DDIM_STEPS, batch_size: int = 256,
@@ -87,7 +113,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "run can be split into shards that `ddpm.evaluate --from-samples` joins [%(default)s]")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ancestral DDPM or DDIM [%(default)s]")
     p.add_argument("--steps", type=int, default=DDIM_STEPS, help="DDIM steps (DDPM always runs all T) [%(default)s]")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 DDPM-like [%(default)s]")
+    p.add_argument("--eta", type=float, default=0.0,
+                   help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
+                        "beta_tilde [%(default)s]")
     p.add_argument("--variance", choices=["beta", "beta_tilde"], default="beta",
                    help="DDPM sigma_t^2: beta_t or the posterior beta_tilde_t [%(default)s]")
     p.add_argument("--no-clip", action="store_true", help="do not clip x0_hat to [-1, 1]")

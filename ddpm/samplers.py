@@ -7,7 +7,6 @@ sample k depends only on (seed, k).
 """
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
 from typing import Iterator
@@ -15,7 +14,6 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .config import MAX_GUIDANCE
 from .schedule import NoiseSchedule
 
 SAMPLERS = ("ddpm", "ddim")
@@ -53,30 +51,6 @@ def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.
     """
     return torch.tensor([int(np.random.default_rng([int(seed), k, 1]).integers(num_classes))
                          for k in range(first, first + n)], dtype=torch.long)
-
-
-def label_arg(value: str) -> int | str:
-    """argparse type of --label: a digit 0-9, or "random" for one uniform digit per sample."""
-    if value.strip().lower() == RANDOM:
-        return RANDOM
-    if value.strip().isdigit() and 0 <= int(value) <= 9:
-        return int(value)
-    raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
-
-
-def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    """The flag checks ddpm.sample and ddpm.evaluate share (p.error on a bad value; None means unset)."""
-    if a.seed is not None and a.seed < 0:
-        p.error(f"--seed must be 0 or more, not {a.seed}")
-    if a.guidance is not None and a.label is None:
-        p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
-    a.guidance = 1.0 if a.guidance is None else a.guidance
-    if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
-        p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
-    if a.eta is not None and not 0 <= a.eta <= 1:
-        p.error("--eta must be between 0 and 1")
-    if a.eta and a.sampler != "ddim" and not getattr(a, "from_samples", None):
-        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
 
 
 def randn_like_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:

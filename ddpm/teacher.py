@@ -1,4 +1,5 @@
-"""The null class's teacher for `train.py --null-teacher FOLDER` (see ddpm.training.diffusion_loss).
+"""The null class's teacher for `train.py --null-teacher FOLDER` (see ddpm.training.diffusion_loss): an optional
+extension beyond DDPM, which made the bundled weights (docs/experiments.md).
 
 The null-class rows of each batch regress on a frozen model's prediction instead of on the drawn noise:
 - by default its prediction given the image's true label, eps_teacher(x_t, t, y), whose mean over the
@@ -42,6 +43,19 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
         except (hub.ModelLoadError, ValueError) as e:
             raise ValueError(f"--null-teacher-autoguidance: {e}") from None
     return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
+
+
+@torch.no_grad()
+def null_rows_target(teacher: nn.Module, x_t, t, y, eps, drop) -> torch.Tensor:
+    """L_simple's target with the null-class rows (`drop`, (B,) bool) replaced by teacher(x_t, t, y_true).
+
+    Its mean over the classes y that fit x_t is the same best fit as eps's, E[eps | x_t], without the spread
+    of eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field)."""
+    if not drop.any():
+        return eps
+    target = eps.clone()
+    target[drop] = teacher(x_t[drop], t[drop], y[drop]).to(eps.dtype)  # the true labels, not the null class
+    return target
 
 
 class _AsNullClass(nn.Module):

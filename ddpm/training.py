@@ -21,7 +21,7 @@ from .images import tensor_grid
 from .safeio import load_tensors, save_tensors
 from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
-from .teacher import null_teacher
+from .teacher import null_rows_target, null_teacher
 from .unet import UNet, count_parameters
 
 CKPT_NAME = "checkpoint.safetensors"
@@ -49,25 +49,20 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0,
                    teacher=None):
-    """L_simple (Eq. 14): || eps - eps_theta(sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t) ||^2.
+    """L_simple (Eq. 14, Alg. 1): || eps - eps_theta(sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t) ||^2,
+    averaged over pixels where Eq. 14 sums them (the same optimum, scaled by 1/784).
 
     t ~ U{0..T-1}, eps ~ N(0, I), and a share `label_dropout` of labels swapped for the null class.
-    With a frozen class-conditional `teacher`, the null-class rows regress on teacher(x_t, t, y) instead of
-    eps: its mean over the classes y that fit x_t is the same best fit, E[eps | x_t], without the spread of
-    eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field). The teacher
-    may also be autoguided, or ask for its null class whatever y is (guidance distillation; ddpm.teacher).
-    All draws come from `generator` (on the CPU, so runs are reproducible on every device)."""
+    `teacher` (train.py --null-teacher, an extension beyond DDPM) replaces the null-class rows' target
+    (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
+    every device)."""
     b = x0.shape[0]
-    t = torch.randint(0, sched.T, (b,), generator=generator)
-    eps = torch.randn(x0.shape, generator=generator)
-    drop = torch.rand(b, generator=generator) < label_dropout
+    t = torch.randint(0, sched.T, (b,), generator=generator)  # (B,) code index
+    eps = torch.randn(x0.shape, generator=generator)  # (B, 1, 28, 28)
+    drop = torch.rand(b, generator=generator) < label_dropout  # (B,) rows trained as the null class
     t, eps, drop = t.to(x0.device), eps.to(x0.device), drop.to(x0.device)
-    x_t = sched.q_sample(x0, t, eps)
-    target = eps
-    if teacher is not None and drop.any():
-        with torch.no_grad():
-            target = eps.clone()
-            target[drop] = teacher(x_t[drop], t[drop], y[drop]).to(eps.dtype)  # the true labels, not the null class
+    x_t = sched.q_sample(x0, t, eps)  # Eq. 4
+    target = eps if teacher is None else null_rows_target(teacher, x_t, t, y, eps, drop)
     if y is not None:
         y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
     return (model(x_t, t, y) - target).pow(2).mean()
@@ -83,12 +78,10 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))
-        pairs = list(zip(self.model.state_dict().values(), model.state_dict().values()))
-        floats = [(e, p) for e, p in pairs if e.dtype.is_floating_point]
-        # e <- e + (1 - d) (p - e) for every tensor at once: one kernel launch, not one per tensor
-        torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1 - d)
-        for e, p in pairs:
-            if not e.dtype.is_floating_point:
+        for e, p in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.lerp_(p, 1 - d)  # e <- e + (1 - d) (p - e) = d e + (1 - d) p
+            else:
                 e.copy_(p)
 
 
