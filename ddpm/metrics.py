@@ -52,7 +52,7 @@ def frechet_distance(mu1, s1, mu2, s2) -> float:
 def _probs(probs) -> np.ndarray:
     p = _f64(probs)
     if p.ndim != 2 or len(p) == 0:
-        raise ValueError(f"expected class probabilities of shape (N, C), got {p.shape}")
+        raise ValueError(f"expected class probabilities or logits of shape (N, C), got {p.shape}")
     return p
 
 

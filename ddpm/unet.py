@@ -78,6 +78,10 @@ class SelfAttention(nn.Module):
 
 
 class UNet(nn.Module):
+    """eps_theta(x_t, t, y): a down half of residual blocks that halves the size at each level (28 -> 14 -> 7),
+    a middle with attention, and an up half that mirrors it, each level's first block taking the down half's
+    output at that size (the skip) concatenated to its input."""
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = cfg = config
@@ -128,19 +132,19 @@ class UNet(nn.Module):
         x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)
         h = self.conv_in(x_in)  # (B, ch[0], H/p, W/p), ch[0] = base_channels * channel_mult[0]
         skips = []
-        for blocks, at, down in zip(self.down, self.down_attn, self.downsample):
-            for b in blocks:
-                h = b(h, emb)
-            h = at(h)
+        for blocks, attn, down in zip(self.down, self.down_attn, self.downsample):
+            for block in blocks:
+                h = block(h, emb)
+            h = attn(h)  # (B, ch[i], sizes[i], sizes[i])
             skips.append(h)
-            h = down(h)
-        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
-        for blocks, at, up in zip(self.up, self.up_attn, self.upsample):
-            skip = skips.pop()
-            h = torch.cat([h, skip], dim=1)
-            for b in blocks:
-                h = b(h, emb)
-            h = at(h)
+            h = down(h)  # half the size, but at the last level
+        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)  # (B, ch[-1], sizes[-1], sizes[-1])
+        for blocks, attn, up in zip(self.up, self.up_attn, self.upsample):
+            skip = skips.pop()  # (B, ch[i], s, s), the same size as h
+            h = torch.cat([h, skip], dim=1)  # (B, c_h + ch[i], s, s)
+            for block in blocks:
+                h = block(h, emb)
+            h = attn(h)
             if not isinstance(up, nn.Identity):
                 size = skips[-1].shape[-2:]  # back to the next level's size: 7 -> 14 -> 28, or 4 -> 7 -> 14
                 h = up(F.interpolate(h, size=size, mode="nearest"))

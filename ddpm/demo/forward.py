@@ -93,19 +93,19 @@ def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
     if t == 0:
         return "t = 0: x_0 is the digit itself, no noise yet. Move the slider."
     i = t - 1
-    a, b = float(sched.sqrt_alpha_bar[i]), float(sched.sqrt_one_minus_alpha_bar[i])
-    r_jump, r_chain = (x_t - a * x0), (x_t_chain - a * x0)  # what is left after removing the signal
+    sqrt_ab, sqrt_1m_ab = float(sched.sqrt_alpha_bar[i]), float(sched.sqrt_one_minus_alpha_bar[i])
+    r_jump, r_chain = (x_t - sqrt_ab * x0), (x_t_chain - sqrt_ab * x0)  # what is left after removing the signal
 
     def row(name, r):
         return f"| {name} | {float(r.mean()):+.3f} | {float(r.std()):.3f} |"
 
     return "\n".join([
-        f"**t = {t}**: sqrt(alpha_bar_t) = {a:.3f} of the digit is left, plus noise of scale "
-        f"sqrt(1 - alpha_bar_t) = {b:.3f}; log-SNR = {float(sched.log_snr[i]):+.2f}.",
+        f"**t = {t}**: sqrt(alpha_bar_t) = {sqrt_ab:.3f} of the digit is left, plus noise of scale "
+        f"sqrt(1 - alpha_bar_t) = {sqrt_1m_ab:.3f}; log-SNR = {float(sched.log_snr[i]):+.2f}.",
         "",
         "Both routes give the same distribution q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I): "
         "the leftover x_t - sqrt(alpha_bar_t) x_0 should have mean 0 and std sqrt(1 - alpha_bar_t) "
-        f"= {b:.3f}.",
+        f"= {sqrt_1m_ab:.3f}.",
         "",
         "| x_t - sqrt(alpha_bar_t) x_0 | mean | std |",
         "| --- | --- | --- |",
