@@ -1,11 +1,11 @@
-"""Training: L_simple on uniform t (Ho et al. 2020, Alg. 1), AdamW, EMA, exact resume."""
+"""Training: L_simple on uniform t (Ho et al. 2020, Alg. 1), AdamW, EMA, exact resume (the checkpoint file:
+ddpm.checkpoint; what a run records beside its weights: ddpm.run_record)."""
 from __future__ import annotations
 
 import copy
 import dataclasses
 import json
 import math
-import platform
 import signal
 import threading
 import time
@@ -17,14 +17,14 @@ from torch import nn
 from . import hub
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset, to_model_range
+from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from .images import tensor_grid
-from .safeio import load_tensors, save_tensors
+from .run_record import (describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts,
+                         trim_loss_log)
 from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
 from .unet import UNet, count_parameters
-
-CKPT_NAME = "checkpoint.safetensors"
 
 
 def _available() -> dict[str, bool]:
@@ -85,47 +85,6 @@ class EMA:
                 e.copy_(p)
 
 
-# ---------------------------------------------------------------- checkpoint (no pickle)
-
-def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = opt.state_dict()
-    tensors = {f"optim.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
-    return tensors, {"param_groups": sd["param_groups"]}
-
-
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict] = {}
-    for name, v in tensors.items():
-        if name.startswith("optim."):
-            _, i, k = name.split(".", 2)
-            state.setdefault(int(i), {})[k] = v
-    return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def save_checkpoint(path: Path, model, ema: EMA, opt, gen: torch.Generator, progress: dict) -> None:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    tensors |= {f"ema.{k}": v for k, v in ema.model.state_dict().items()}
-    opt_tensors, opt_meta = _flatten_optimizer(opt)
-    tensors |= opt_tensors
-    tensors["rng.train"] = gen.get_state()
-    tensors["rng.torch"] = torch.get_rng_state()  # weight init and dropout on the CPU
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()  # dropout on a GPU draws from this one
-    save_tensors(path, tensors, {"progress": progress, **opt_meta})
-
-
-def load_checkpoint(path: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
-    tensors, meta = load_tensors(path)
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    ema.model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    opt.load_state_dict(_unflatten_optimizer(tensors, meta))
-    gen.set_state(tensors["rng.train"])
-    torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return meta["progress"]
-
-
 # ---------------------------------------------------------------- the loop
 
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -179,10 +138,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
-    _set_aside_scores(out, log)
+    set_aside_scores(out, log)
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
-    earlier = progress.get("seconds_by_device") or _earlier_hardware(out, progress["train_seconds"])
+    earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
     # the config in force; a resume may change epochs, the lr schedule or the time budget
     (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
@@ -194,7 +153,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if not loss_log.exists() or not resume:
         loss_log.write_text("step,epoch,loss,images_per_s,lr\n")
     else:
-        _trim_loss_log(loss_log, progress["step"])
+        trim_loss_log(loss_log, progress["step"])
 
     pbar = None
     if progress_bar:
@@ -247,7 +206,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:
                     save_checkpoint(ckpt, model, ema, opt, gen,
-                                    _progress(step, elapsed, earlier, hardware, now - run_start))
+                                    run_progress(step, elapsed, earlier, hardware, now - run_start))
                 if step >= total_steps:
                     break
                 if elapsed >= budget:
@@ -265,24 +224,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             pbar.close()
         stop.uninstall(previous_handlers)
     run_seconds = time.time() - run_start
-    progress = _progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
+    progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]
     save_checkpoint(ckpt, model, ema, opt, gen, progress)
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
-
-
-def _set_aside_scores(out: Path, log) -> None:
-    """The scores and sample grid of the weights this run replaces would misreport the new ones (on the card,
-    on the Hub), so they are renamed NAME.previous.EXT, not lost; `python -m ddpm.evaluate` scores the new."""
-    for name in hub.SET_ASIDE:
-        path = out / name
-        if path.exists():
-            kept = hub.set_aside_path(path)
-            path.replace(kept)
-            log(f"{name} described the weights this run replaces: kept as {kept}")
 
 
 def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:
@@ -311,14 +259,6 @@ def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
     if cfg.lr_decay_steps > 0 and step >= decay_start:
         lr *= 0.5 * (1 + math.cos(math.pi * (step - decay_start) / cfg.lr_decay_steps))
     return lr
-
-
-def _trim_loss_log(path: Path, step: int) -> None:
-    """Drop rows logged after the checkpoint we resume from (a hard kill can leave some), so the
-    resumed run's rows follow on without repeats."""
-    header, *rows = path.read_text().splitlines()
-    kept = [r for r in rows if r and int(r.split(",", 1)[0]) <= step]
-    path.write_text("\n".join([header, *kept]) + "\n")
 
 
 class Interrupts:
@@ -364,39 +304,3 @@ def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
     (out / "samples").mkdir(exist_ok=True)
     x = sample(model, sched, 16, seed, sampler="ddim", steps=DDIM_STEPS)
     tensor_grid(x, cols=4, scale=2).save(out / "samples" / f"epoch_{epoch:03d}.png")
-
-
-def describe_device(device: torch.device) -> str:
-    """The hardware as the model card names it, e.g. "NVIDIA H100 80GB HBM3" or "CPU (x86_64, 2 threads)"."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "cpu":
-        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    return str(device)
-
-
-def _progress(step: int, seconds: float, earlier: dict, hardware: str, run_seconds: float) -> dict:
-    """What a checkpoint records of the run so far: `earlier` seconds per device plus this run's."""
-    by_device = dict(earlier)
-    by_device[hardware] = by_device.get(hardware, 0.0) + run_seconds
-    return {"step": step, "train_seconds": seconds, "seconds_by_device": by_device}
-
-
-def _earlier_hardware(out: Path, seconds: float) -> dict:
-    """A checkpoint written before seconds_by_device existed: its time goes to the device its card names."""
-    if seconds <= 0:
-        return {}
-    return {hub.read_card_metadata(out).get("device", "earlier runs"): seconds}
-
-
-def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardware: str, n: int) -> dict:
-    """What the model card reports about how these weights were made."""
-    step = progress["step"]
-    minutes_by_device = {k: round(v / 60, 1) for k, v in progress["seconds_by_device"].items()}
-    return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
-            "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
-            "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
-            **({"null_teacher": cfg.null_teacher, "null_teacher_label": cfg.null_teacher_label,
-                "null_teacher_autoguidance": cfg.null_teacher_autoguidance} if cfg.null_teacher else {}),
-            "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
-            "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}

@@ -253,14 +253,14 @@ def test_pick_device_names_a_missing_device():
 
 def test_training_time_is_kept_per_machine(tmp_path):
     from ddpm.card import time_and_hardware
-    from ddpm.training import _earlier_hardware, _progress
+    from ddpm.run_record import earlier_hardware, run_progress
 
     out = _train(_cfg(tmp_path), max_steps=4)
     facts = hub.read_card_metadata(out)
     (cpu,) = facts["minutes_by_device"]
     assert cpu.startswith("CPU (") and facts["device"] == cpu
     # a CPU run resumed on a GPU: both machines keep their own time, the total is their sum
-    p = _progress(9, 700.0, _earlier_hardware(out, 600.0), "NVIDIA H100", 100.0)
+    p = run_progress(9, 700.0, earlier_hardware(out, 600.0), "NVIDIA H100", 100.0)
     assert p["seconds_by_device"] == {cpu: 600.0, "NVIDIA H100": 100.0}
     assert sum(p["seconds_by_device"].values()) == p["train_seconds"]
     both = {"train_minutes": 11.7, "minutes_by_device": {cpu: 10.0, "NVIDIA H100": 1.7}}

@@ -1,0 +1,50 @@
+"""The training state as one pickle-free file (safetensors): model, EMA, optimizer and random generators, so a
+`--resume` continues exactly where a run stopped."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .safeio import load_tensors, save_tensors
+
+CKPT_NAME = "checkpoint.safetensors"
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors = {f"optim.{i}.{k}": v for i, s in sd["state"].items() for k, v in s.items()}
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, v in tensors.items():
+        if name.startswith("optim."):
+            _, i, k = name.split(".", 2)
+            state.setdefault(int(i), {})[k] = v
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress: dict) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"ema.{k}": v for k, v in ema.model.state_dict().items()}
+    opt_tensors, opt_meta = _flatten_optimizer(opt)
+    tensors |= opt_tensors
+    tensors["rng.train"] = gen.get_state()
+    tensors["rng.torch"] = torch.get_rng_state()  # weight init and dropout on the CPU
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()  # dropout on a GPU draws from this one
+    save_tensors(path, tensors, {"progress": progress, **opt_meta})
+
+
+def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator) -> dict:
+    tensors, meta = load_tensors(path)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    opt.load_state_dict(_unflatten_optimizer(tensors, meta))
+    gen.set_state(tensors["rng.train"])
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return meta["progress"]

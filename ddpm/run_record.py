@@ -1,0 +1,67 @@
+"""What a training run records about itself beside its weights: the facts its model card reports, its time on
+each machine, a loss log that a resume continues without repeats, and the scores of the weights it replaces
+set aside."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from . import hub
+from .config import TrainConfig
+
+
+def set_aside_scores(out: Path, log) -> None:
+    """The scores and sample grid of the weights this run replaces would misreport the new ones (on the card,
+    on the Hub), so they are renamed NAME.previous.EXT, not lost; `python -m ddpm.evaluate` scores the new."""
+    for name in hub.SET_ASIDE:
+        path = out / name
+        if path.exists():
+            kept = hub.set_aside_path(path)
+            path.replace(kept)
+            log(f"{name} described the weights this run replaces: kept as {kept}")
+
+
+def trim_loss_log(path: Path, step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from (a hard kill can leave some), so the
+    resumed run's rows follow on without repeats."""
+    header, *rows = path.read_text().splitlines()
+    kept = [r for r in rows if r and int(r.split(",", 1)[0]) <= step]
+    path.write_text("\n".join([header, *kept]) + "\n")
+
+
+def describe_device(device: torch.device) -> str:
+    """The hardware as the model card names it, e.g. "NVIDIA H100 80GB HBM3" or "CPU (x86_64, 2 threads)"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return str(device)
+
+
+def run_progress(step: int, seconds: float, earlier: dict, hardware: str, run_seconds: float) -> dict:
+    """What a checkpoint records of the run so far: `earlier` seconds per device plus this run's."""
+    by_device = dict(earlier)
+    by_device[hardware] = by_device.get(hardware, 0.0) + run_seconds
+    return {"step": step, "train_seconds": seconds, "seconds_by_device": by_device}
+
+
+def earlier_hardware(out: Path, seconds: float) -> dict:
+    """A checkpoint written before seconds_by_device existed: its time goes to the device its card names."""
+    if seconds <= 0:
+        return {}
+    return {hub.read_card_metadata(out).get("device", "earlier runs"): seconds}
+
+
+def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardware: str, n: int) -> dict:
+    """What the model card reports about how these weights were made."""
+    step = progress["step"]
+    minutes_by_device = {k: round(v / 60, 1) for k, v in progress["seconds_by_device"].items()}
+    return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
+            "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
+            **({"null_teacher": cfg.null_teacher, "null_teacher_label": cfg.null_teacher_label,
+                "null_teacher_autoguidance": cfg.null_teacher_autoguidance} if cfg.null_teacher else {}),
+            "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
+            "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}
