@@ -93,3 +93,6 @@ def check_autoguidance_args(p: argparse.ArgumentParser, a: argparse.Namespace) -
         p.error(f"--autoguidance must be between 0 and {MAX_WEIGHT:g} (1 = off)")
     if a.autoguidance_tmax is not None and a.autoguidance_tmax < 0:
         p.error("--autoguidance-tmax must be 0 or more")
+    if a.autoguidance == 1 and (a.autoguidance_tmax is not None or a.autoguidance_guide is not None):
+        p.error("--autoguidance-tmax and --autoguidance-guide shape autoguidance: add --autoguidance W "
+                "(W = 1 is off)")

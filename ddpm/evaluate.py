@@ -180,8 +180,12 @@ def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
         if other != same:
             diff = sorted(k for k in same.keys() | other.keys() if same.get(k) != other.get(k))
             raise EvalError(f"{path} and {path0} are not shards of one run: they differ in {', '.join(diff)}")
-        if int(facts.get("first", 0)) != end:
-            raise EvalError(f"{path} starts at sample {int(facts.get('first', 0))}, but the shards before it "
+        first = int(facts.get("first", 0))
+        if first < end:
+            raise EvalError(f"{path} starts at sample {first}, but the shards before it already reach sample "
+                            f"{end - 1}: it overlaps them (or is one of them twice)")
+        if first > end:
+            raise EvalError(f"{path} starts at sample {first}, but the shards before it "
                             f"end at {end}: draw the missing ones with `python -m ddpm.sample --first {end} ...`")
         end += len(samples)
     return np.concatenate([part[0] for part in parts]), dict(facts0)
@@ -230,13 +234,44 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0, autoguidance_tmax=None) -> str:
+def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0, autoguidance_tmax=None,
+             autoguidance_guide=None) -> str:
     name = f"{sampler}-{steps}" + (f"-eta{eta:g}" if sampler == "ddim" and eta else "")
     if label is not None:
         name += f"-label{label}-w{guidance:g}"
     if autoguidance != 1:
         name += f"-autoguided{autoguidance:g}" + (f"-tmax{autoguidance_tmax}" if autoguidance_tmax is not None else "")
+        name += f"-guide-{Path(str(autoguidance_guide)).name}" if autoguidance_guide else ""  # not the shipped guide/
     return name
+
+
+def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> None:
+    """--from-samples: the file says how its samples were drawn; a flag that says otherwise would file the
+    figures under another run's name (--out), so it is refused; a flag not given takes the file's value."""
+    def agree(flag: str, given, recorded) -> None:
+        if given is not None and recorded is not None and given != recorded:
+            raise EvalError(f"{path} was drawn with {flag} {recorded}, not {flag} {given}: drop {flag}, and the "
+                            "result follows the file")
+    if "seed" in facts:
+        agree("--seed", a.seed, int(facts["seed"]))
+    if "sampler" not in facts:  # not written by ddpm.sample or --save-samples: the flags say how it was drawn
+        return
+    agree("--sampler", a.sampler, str(facts["sampler"]))
+    if str(facts["sampler"]) == "ddim":
+        agree("--steps", a.steps, int(facts["steps"]))
+        agree("--eta", a.eta, float(facts.get("eta", 0.0)))
+    elif a.steps is not None:
+        raise EvalError(f"{path} was drawn by DDPM, which runs every step: drop --steps")
+    recorded = label_arg(str(facts["label"])) if "label" in facts else None
+    if a.label is not None and recorded is None:
+        raise EvalError(f"{path} was drawn without a label (the null class): drop --label")
+    agree("--label", a.label, recorded)
+    if recorded is not None and a.guidance_given:
+        agree("--guidance", a.guidance, float(facts.get("guidance", 1.0)))
+    agree("--autoguidance", a.autoguidance if a.autoguidance != 1 else None, float(facts.get("autoguidance", 1.0)))
+    if float(facts.get("autoguidance", 1.0)) != 1:
+        agree("--autoguidance-tmax", a.autoguidance_tmax, int(facts["autoguidance_tmax"]) if "autoguidance_tmax"
+              in facts else None)
 
 
 def read_runs_file(path: str | Path) -> dict:
@@ -291,6 +326,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--run-name", default=None, help="key of this run in --out [e.g. ddpm-1000, ddim-50]")
     p.add_argument("--out", metavar="FILE.json", help="merge the result into this file under runs/<run name>")
     a = p.parse_args(argv)
+    a.guidance_given = a.guidance is not None  # check_sampling_args fills in the default
     if (a.n is not None and a.n < 2) or a.batch_size < 1 or (a.steps is not None and a.steps < 1):
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
     if a.n is not None and a.n > 60_000:
@@ -339,9 +375,7 @@ def main(argv=None) -> int:
                 if a.n > len(samples):
                     raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")
                 samples = samples[:a.n]
-            if a.seed is not None and "seed" in facts and int(facts["seed"]) != a.seed:
-                raise EvalError(f"{a.from_samples[0]} was drawn with seed {int(facts['seed'])}, not --seed {a.seed}: "
-                                "drop --seed, and the floor and the result follow the file's seed")
+            _follow_the_file(a, facts, a.from_samples[0])
             a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
             sampler = a.sampler or facts.get("sampler")
             steps = a.steps if a.steps is not None else facts.get("steps")
@@ -368,7 +402,8 @@ def main(argv=None) -> int:
                                       a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
                                       a.autoguidance_tmax, a.autoguidance_guide,
                                       before_sampling=lambda: reference(a.data_dir, a.classifier))
-            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax)
+            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
+                                          a.autoguidance_guide)
             if a.save_samples:
                 from .sample import save_npz
 
@@ -387,6 +422,7 @@ def main(argv=None) -> int:
                   guidance=a.guidance if a.label is not None else None, seed=a.seed,
                   autoguidance=a.autoguidance if a.autoguidance != 1 else None,
                   autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, default_t_max(T)
+                  autoguidance_guide=a.autoguidance_guide if a.autoguidance != 1 else None,  # None: the weights' guide/
                   seconds=round(time.perf_counter() - start, 1), command=command)
     if a.out:
         try:

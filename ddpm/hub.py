@@ -108,7 +108,7 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     if missing:
         log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
         return False
-    retry = f"push_to_hub('{folder}', '{repo_id}'{', private=True' if private else ''})"
+    retry = f"python -m ddpm.push {folder} {repo_id}{' --private' if private else ''}"
     set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
     try:
         from huggingface_hub import HfApi
@@ -117,14 +117,14 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
         api.create_repo(repo_id, private=private, exist_ok=True)
         if private and api.repo_info(repo_id).private is False:  # exist_ok leaves a public repo public
             log(f"did not push: {repo_id} already exists and is public, and a private repo was asked for. Make it "
-                f"private on the Hub, then retry with: python -c \"from ddpm.hub import push_to_hub; {retry}\"")
+                f"private on the Hub, then retry with: {retry}")
             return False
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
                           delete_patterns=set_aside or None)
     except Exception as e:  # no token (401), no network, unknown repo ...
         log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
             f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
-            f"HF_TOKEN), then retry with: python -c \"from ddpm.hub import push_to_hub; {retry}\"")
+            f"HF_TOKEN), then retry with: {retry}")
         return False
     removed = f" (and removed the old weights' {', '.join(set_aside)} from it)" if set_aside else ""
     log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")

@@ -22,7 +22,7 @@ def run(*args, timeout=300):
 
 @pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"], ["-m", "ddpm.evaluate"],
                                  ["-m", "ddpm.benchmark"], ["-m", "ddpm.classifier"], ["-m", "ddpm.card"],
-                                 ["-m", "ddpm.demo.timing"]])
+                                 ["-m", "ddpm.demo.timing"], ["-m", "ddpm.push"]])
 def test_help(cmd):
     r = run(*cmd, "--help")
     assert r.returncode == 0 and "usage" in r.stdout
@@ -96,6 +96,23 @@ def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_st
     T = hub.load_pretrained(tmp_path / "m").config.timesteps
     with np.load(tmp_path / "new" / "s.npz") as f:
         assert f["steps"].item() == T == drawn[0][4]  # DDIM runs at most T steps, and the file says so
+
+
+def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys):
+    from ddpm import push
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1  # HF_HUB_OFFLINE: the push fails ...
+    out = capsys.readouterr().out
+    assert "could not push" in out and "Nothing was lost" in out and "python -m ddpm.push" in out
+    assert "me/ddpm-test" in (tmp_path / "m" / "README.md").read_text()  # ... the card names the repo
+    assert set(files) <= {p.name for p in (tmp_path / "m").iterdir()}  # and every file is kept
+    for args, message in (([str(tmp_path / "none"), "me/x"], "is not a model folder"),
+                          ([str(tmp_path / "m"), "not-a-repo-id"], "is not a Hub repo id")):
+        with pytest.raises(SystemExit):
+            push.main(args)
+        assert message in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
@@ -264,7 +281,45 @@ def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, caps
     assert floor_seeds == [4] and runs[f"ddpm-{T}-beta_tilde-noclip"]["seed"] == 4
     assert evaluate.main(["--from-samples", str(whole), "--seed", "4", "--json"]) == 0 and floor_seeds[-1] == 4
     assert evaluate.main(["--from-samples", str(whole), "--seed", "0", "--json"]) == 2
-    assert "drawn with seed 4, not --seed 0" in capsys.readouterr().err
+    assert "drawn with --seed 4, not --seed 0" in capsys.readouterr().err
+
+
+def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypatch, capsys):
+    """The .npz says how its samples were drawn: a flag that says otherwise would file its figures under another
+    run's name in --out (a DDIM file scored as the card's DDPM row), so it is refused; flags that agree pass."""
+    from ddpm import evaluate
+    from ddpm.sample import save_npz
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    digits = np.zeros((4, 28, 28), np.uint8)
+    save_npz(tmp_path / "ddim.npz", digits, seed=0, sampler="ddim", steps=10, label=7, guidance=3.0)
+    save_npz(tmp_path / "ddpm.npz", digits, seed=0, sampler="ddpm", steps=1000)
+    ddim, ddpm = ["--from-samples", str(tmp_path / "ddim.npz")], ["--from-samples", str(tmp_path / "ddpm.npz")]
+    for args, message in ((ddim + ["--sampler", "ddpm"], "drawn with --sampler ddim, not --sampler ddpm"),
+                          (ddim + ["--sampler", "ddim", "--steps", "50"], "drawn with --steps 10, not --steps 50"),
+                          (ddim + ["--sampler", "ddim", "--eta", "1"], "drawn with --eta 0.0, not --eta 1.0"),
+                          (ddim + ["--label", "3"], "drawn with --label 7, not --label 3"),
+                          (ddim + ["--label", "7", "--guidance", "2"], "drawn with --guidance 3.0, not --guidance 2.0"),
+                          (ddim + ["--autoguidance", "2"], "drawn with --autoguidance 1.0, not --autoguidance 2.0"),
+                          (ddpm + ["--label", "7"], "drawn without a label"),
+                          (ddpm + ["--steps", "50"], "drop --steps"),
+                          (ddpm + [str(tmp_path / "ddpm.npz")], "overlaps them (or is one of them twice)")):
+        assert evaluate.main(args + ["--json"]) == 2, args
+        assert message in capsys.readouterr().err, args
+    assert evaluate.main(ddim + ["--sampler", "ddim", "--steps", "10", "--label", "7", "--guidance", "3",
+                                 "--out", str(tmp_path / "e.json"), "--json"]) == 0
+    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
+
+
+def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
+    from ddpm import evaluate
+
+    assert evaluate.run_name("ddim", 50, autoguidance=1.5) == "ddim-50-autoguided1.5"
+    assert evaluate.run_name("ddim", 50, autoguidance=1.5, autoguidance_guide="runs/my_guide/") == \
+        "ddim-50-autoguided1.5-guide-my_guide"  # not the card's row for the shipped guide
+    for bad in (["--autoguidance-guide", "runs/g"], ["--autoguidance-tmax", "300"]):  # W = 1: autoguidance is off
+        with pytest.raises(SystemExit):
+            evaluate.parse_args(bad)
 
 
 def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_result(tmp_path, monkeypatch, capsys):

@@ -103,7 +103,7 @@ def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
     said = []
     assert not hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
     assert "could not push" in said[0] and "Nothing was lost" in said[0]
-    assert "push_to_hub('" + str(tmp_path) + "', 'me/ddpm', private=True)" in said[0]  # the retry stays private
+    assert f"python -m ddpm.push {tmp_path} me/ddpm --private" in said[0]  # the retry stays private
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
 
 

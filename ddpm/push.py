@@ -1,0 +1,40 @@
+"""Publish a finished `train.py` folder to the Hugging Face Hub: write its model card for the repo (so the card's
+code loads the repo, not a local path), then upload it (ddpm.hub.push_to_hub).
+
+    python -m ddpm.push runs/mnist you/ddpm-mnist
+    python -m ddpm.push runs/mnist you/ddpm-mnist --private
+
+Without a token or network it says so, keeps every local file and exits with 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .card import write_model_card
+from .hub import CONFIG_NAME, is_repo_id, push_to_hub
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ddpm.push", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folder", help="a train.py output folder")
+    p.add_argument("repo_id", help="the Hub repo to push to, owner/name (made if it does not exist)")
+    p.add_argument("--private", action="store_true", help="make a new repo private; refuse a public one")
+    a = p.parse_args(argv)
+    folder = Path(a.folder)
+    if not (folder / CONFIG_NAME).is_file():
+        p.error(f"{folder} is not a model folder (no {CONFIG_NAME})")
+    if a.repo_id.count("/") != 1 or not is_repo_id(a.repo_id):
+        p.error(f"{a.repo_id!r} is not a Hub repo id: give owner/name, such as you/ddpm-mnist")
+    try:
+        write_model_card(folder, repo_id=a.repo_id)
+    except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
+        print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
+        return 2
+    return 0 if push_to_hub(folder, a.repo_id, private=a.private) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
