@@ -1,4 +1,4 @@
-"""Train a DDPM on MNIST (or Fashion-MNIST) and optionally publish it to the Hugging Face Hub.
+r"""Train a DDPM on MNIST (or Fashion-MNIST) and optionally publish it to the Hugging Face Hub.
 
     python train.py --epochs 59 --lr-decay-steps 11700  # the teacher's recipe (see the README), then:
     python train.py --resume --epochs 77 --lr 1e-3 --lr-decay-steps 8424

@@ -107,7 +107,7 @@ def train(data_dir: str = "data/mnist", epochs: int = 5, batch_size: int = 128, 
             total += loss.item()
         model.eval()
         acc = accuracy(model, x_te, y_te)
-        log(f"epoch {epoch + 1}/{epochs}  loss {total / steps_per_epoch:.4f}  test acc {acc:.4%}  "
+        log(f"epoch {epoch + 1}/{epochs}  loss {total / steps_per_epoch:.4f}  test accuracy {acc:.2%}  "
             f"{(time.time() - t0) / 60:.1f} min")
     facts = {"test_accuracy": round(acc, 4), "epochs": epochs, "seed": seed, "batch_size": batch_size,
              "lr": lr, "label_smoothing": label_smoothing, "minutes": round((time.time() - t0) / 60, 2), "hparams": model.hparams}
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     facts["command"] = "python -m ddpm.classifier " + shlex.join(sys.argv[1:] if argv is None else argv)
     save_classifier(model, a.out, facts)
-    print(f"saved {a.out}: test accuracy {facts['test_accuracy']:.2%} after {a.epochs} epochs, "
+    print(f"saved {a.out}: test accuracy {facts['test_accuracy']:.2%} after {a.epochs} epoch{'s' * (a.epochs != 1)}, "
           f"{facts['minutes']} min")
     return 0
 

@@ -18,6 +18,7 @@ import json
 import shlex
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
     path = Path(path)
     if not path.is_file():
         raise EvalError(f"no samples file {path}; write one with:\n  python -m ddpm.sample --n 1000 --out {path}")
+    if not zipfile.is_zipfile(path):  # what np.load would say of a .png or .npy is no help
+        raise EvalError(f"{path} is not an .npz file; write one with:\n  python -m ddpm.sample --n 1000 --out x.npz")
     try:
         with np.load(path, allow_pickle=False) as f:
             if "samples" not in f:

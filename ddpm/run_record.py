@@ -1,9 +1,10 @@
 """What a training run records about itself beside its weights: the facts its model card reports, its time on
-each machine, a loss log that a resume continues without repeats, and the scores of the weights it replaces
+each machine, a loss log (loss.csv) that a resume continues without repeats, and the scores of the weights it replaces
 set aside."""
 from __future__ import annotations
 
 import platform
+import time
 from pathlib import Path
 
 import torch
@@ -23,12 +24,39 @@ def set_aside_scores(out: Path, log) -> None:
             log(f"{name} described the weights this run replaces: kept as {kept}")
 
 
-def trim_loss_log(path: Path, step: int) -> None:
-    """Drop rows logged after the checkpoint we resume from (a hard kill can leave some), so the
-    resumed run's rows follow on without repeats."""
-    header, *rows = path.read_text().splitlines()
-    kept = [r for r in rows if r and int(r.split(",", 1)[0]) <= step]
-    path.write_text("\n".join([header, *kept]) + "\n")
+class LossLog:
+    """loss.csv: one row per EVERY optimizer steps (the mean loss, images/s and lr), and one for the steps
+    before a stop that falls between two. A resumed run first drops the rows logged after its checkpoint
+    (a hard kill can leave some), so its own follow on without repeats."""
+
+    EVERY = 50
+    HEADER = "step,epoch,loss,images_per_s,lr\n"
+
+    def __init__(self, path: Path, fresh: bool, resumed_at: int = 0):
+        self.path = path
+        if fresh or not path.exists():
+            path.write_text(self.HEADER)
+        else:
+            header, *rows = path.read_text().splitlines()
+            kept = [r for r in rows if r and int(r.split(",", 1)[0]) <= resumed_at]
+            path.write_text("\n".join([header, *kept]) + "\n")
+        self.losses, self.images, self.since = [], 0, time.time()
+
+    def add(self, loss: torch.Tensor, images: int) -> None:
+        self.losses.append(loss.detach())  # no .item() here: reading the loss every step stalls a GPU
+        self.images += images
+
+    def pending(self) -> bool:
+        return bool(self.losses)
+
+    def write(self, step: int, epoch: int, lr: float) -> tuple[float, float]:
+        """Append the row of the steps since the last one; returns its (mean loss, images/s)."""
+        now = time.time()
+        mean_loss, img_s = torch.stack(self.losses).mean().item(), self.images / max(now - self.since, 1e-9)
+        with self.path.open("a") as f:
+            f.write(f"{step},{epoch},{mean_loss:.5f},{img_s:.1f},{lr:.3g}\n")
+        self.losses, self.images, self.since = [], 0, now
+        return mean_loss, img_s
 
 
 def describe_device(device: torch.device) -> str:
@@ -36,7 +64,7 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
-        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread{'s' * (torch.get_num_threads() != 1)})"
     return str(device)
 
 

@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(f"wrote {a.n} digits to {out} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {a.n} digit{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -19,8 +19,7 @@ from .config import ModelConfig, TrainConfig
 from .data import load_dataset, to_model_range
 from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from .images import tensor_grid
-from .run_record import (describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts,
-                         trim_loss_log)
+from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
@@ -149,11 +148,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
-    loss_log = out / "loss.csv"
-    if not loss_log.exists() or not resume:
-        loss_log.write_text("step,epoch,loss,images_per_s,lr\n")
-    else:
-        trim_loss_log(loss_log, progress["step"])
+    loss_log = LossLog(out / "loss.csv", fresh=not resume, resumed_at=progress["step"])
 
     pbar = None
     if progress_bar:
@@ -164,7 +159,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     stop_reason = "done"
-    window, window_imgs, window_t = [], 0, time.time()
     model.train()
     stop = Interrupts()
     previous_handlers = stop.install()
@@ -190,18 +184,14 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 scaler.update()
                 ema.update(model, step)
                 step += 1
-                window.append(loss.detach())  # no .item() here: reading the loss every step stalls a GPU
-                window_imgs += len(idx)
+                loss_log.add(loss, len(idx))
                 now = time.time()
                 if pbar is not None:
                     pbar.update(1)
-                if step % 50 == 0 or step == total_steps:
-                    mean_loss, img_s = torch.stack(window).mean().item(), window_imgs / max(now - window_t, 1e-9)
-                    with loss_log.open("a") as f:
-                        f.write(f"{step},{epoch},{mean_loss:.5f},{img_s:.1f},{lr:.3g}\n")
+                if step % LossLog.EVERY == 0 or step == total_steps:
+                    mean_loss, img_s = loss_log.write(step, epoch, lr)
                     if pbar is not None:
                         pbar.set_postfix(epoch=epoch, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")
-                    window, window_imgs, window_t = [], 0, now
                 stop.end_of_step()  # raises KeyboardInterrupt if one came during the step
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:
@@ -223,6 +213,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         if pbar is not None:
             pbar.close()
         stop.uninstall(previous_handlers)
+    if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
+        loss_log.write(step, epoch, lr)
     run_seconds = time.time() - run_start
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]

@@ -294,6 +294,7 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     digits = np.zeros((4, 28, 28), np.uint8)
     save_npz(tmp_path / "ddim.npz", digits, seed=0, sampler="ddim", steps=10, label=7, guidance=3.0)
     save_npz(tmp_path / "ddpm.npz", digits, seed=0, sampler="ddpm", steps=1000)
+    Image.fromarray(digits[0]).save(tmp_path / "grid.png")  # a grid passed by mistake
     ddim, ddpm = ["--from-samples", str(tmp_path / "ddim.npz")], ["--from-samples", str(tmp_path / "ddpm.npz")]
     for args, message in ((ddim + ["--sampler", "ddpm"], "drawn with --sampler ddim, not --sampler ddpm"),
                           (ddim + ["--sampler", "ddim", "--steps", "50"], "drawn with --steps 10, not --steps 50"),
@@ -303,7 +304,8 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
                           (ddim + ["--autoguidance", "2"], "drawn with --autoguidance 1.0, not --autoguidance 2.0"),
                           (ddpm + ["--label", "7"], "drawn without a label"),
                           (ddpm + ["--steps", "50"], "drop --steps"),
-                          (ddpm + [str(tmp_path / "ddpm.npz")], "overlaps them (or is one of them twice)")):
+                          (ddpm + [str(tmp_path / "ddpm.npz")], "overlaps them (or is one of them twice)"),
+                          (["--from-samples", str(tmp_path / "grid.png")], "grid.png is not an .npz file")):
         assert evaluate.main(args + ["--json"]) == 2, args
         assert message in capsys.readouterr().err, args
     assert evaluate.main(ddim + ["--sampler", "ddim", "--steps", "10", "--label", "7", "--guidance", "3",

@@ -403,3 +403,13 @@ def test_a_time_limit_on_an_epochs_last_step_still_draws_its_grid(tmp_path):
     out = _train(cfg)  # the time limit stops it after step 1, which ends epoch 0
     _, meta = load_tensors(out / "checkpoint.safetensors")
     assert meta["progress"]["step"] == 1 and (out / "samples" / "epoch_000.png").is_file()
+
+
+def test_a_stop_between_two_loss_rows_still_logs_its_steps(tmp_path):
+    """loss.csv has a row every 50 steps; a run stopped at step 1 by its time limit logs that step too, and a
+    resume continues the log from there."""
+    out = _train(_cfg(tmp_path, max_minutes=1e-9))
+    rows = (out / "loss.csv").read_text().splitlines()
+    assert rows[0] == "step,epoch,loss,images_per_s,lr" and [r.split(",")[0] for r in rows[1:]] == ["1"]
+    _train(_cfg(tmp_path, max_minutes=None), resume=True, max_steps=3)
+    assert [r.split(",")[0] for r in (out / "loss.csv").read_text().splitlines()[1:]] == ["1", "3"]

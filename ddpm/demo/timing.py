@@ -40,7 +40,7 @@ def actions(rt, gif: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m ddpm.demo.timing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="runs of each action [%(default)s]")
     a = p.parse_args(argv)
     rt = load_runtime()
