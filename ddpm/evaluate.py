@@ -365,12 +365,12 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
+        from .sample import check_writable
+
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
-        if a.save_samples:
-            from .sample import check_writable
-
-            if why := check_writable(a.save_samples):
+        for path in (a.out, a.save_samples):
+            if path and (why := check_writable(path)):
                 raise EvalError(why)
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)

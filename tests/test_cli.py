@@ -339,6 +339,7 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
         assert "move it away or pick another --out" in capsys.readouterr().err and not drawn  # refused before sampling
     (tmp_path / "s.npz").mkdir()
     for args, message in ((["--save-samples", str(tmp_path / "s.npz")], "cannot write"),  # a folder
+                          (["--out", str(tmp_path / "e.json" / "x.json")], "cannot write"),  # under a file
                           (["--classifier", str(tmp_path / "none.safetensors")], "classifier"),
                           (["--data-dir", str(tmp_path / "no-mnist")], "mnist")):
         assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", *args]) == 2
