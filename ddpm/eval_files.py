@@ -1,0 +1,93 @@
+"""The files ddpm.evaluate reads and writes: samples in .npz files (the shards of one run joined in sample
+order), and the JSON file of scored runs (weights/eval.json), each run under a name made from its settings."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .safeio import atomic_write_bytes
+
+
+class EvalError(RuntimeError):
+    """Bad input to the evaluation; the message says what to do."""
+
+
+def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
+    """uint8 (N, 28, 28) under "samples" in an .npz (as `python -m ddpm.sample --out x.npz` writes),
+    plus any scalar facts stored beside it (seed, sampler, steps ...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvalError(f"no samples file {path}; write one with:\n  python -m ddpm.sample --n 1000 --out {path}")
+    if not zipfile.is_zipfile(path):  # what np.load would say of a .png or .npy is no help
+        raise EvalError(f"{path} is not an .npz file; write one with:\n  python -m ddpm.sample --n 1000 --out x.npz")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "samples" not in f:
+                raise EvalError(f"{path} has no 'samples' array (keys: {sorted(f.files)})")
+            facts = {k: f[k].item() for k in f.files if k != "samples" and f[k].ndim == 0}
+            return f["samples"], facts
+    except EvalError:
+        raise
+    except Exception as e:
+        raise EvalError(f"could not read {path} as an .npz ({e})") from None
+
+
+def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
+    """Join .npz shards of one run (`ddpm.sample --first`) in sample order. They must agree on every
+    fact but `first` and cover one unbroken range of sample indices, or the figures would mix runs."""
+    parts = sorted((read_samples(p) + (p,) for p in paths), key=lambda part: int(part[1].get("first", 0)))
+    _, facts0, path0 = parts[0]
+    same = {k: v for k, v in facts0.items() if k != "first"}
+    end = int(facts0.get("first", 0))
+    for samples, facts, path in parts:
+        other = {k: v for k, v in facts.items() if k != "first"}
+        if other != same:
+            diff = sorted(k for k in same.keys() | other.keys() if same.get(k) != other.get(k))
+            raise EvalError(f"{path} and {path0} are not shards of one run: they differ in {', '.join(diff)}")
+        first = int(facts.get("first", 0))
+        if first < end:
+            raise EvalError(f"{path} starts at sample {first}, but the shards before it already reach sample "
+                            f"{end - 1}: it overlaps them (or is one of them twice)")
+        if first > end:
+            raise EvalError(f"{path} starts at sample {first}, but the shards before it "
+                            f"end at {end}: draw the missing ones with `python -m ddpm.sample --first {end} ...`")
+        end += len(samples)
+    return np.concatenate([part[0] for part in parts]), dict(facts0)
+
+
+def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0, autoguidance_tmax=None,
+             autoguidance_guide=None) -> str:
+    name = f"{sampler}-{steps}" + (f"-eta{eta:g}" if sampler == "ddim" and eta else "")
+    if label is not None:
+        name += f"-label{label}-w{guidance:g}"
+    if autoguidance != 1:
+        name += f"-autoguided{autoguidance:g}" + (f"-tmax{autoguidance_tmax}" if autoguidance_tmax is not None else "")
+        name += f"-guide-{Path(str(autoguidance_guide)).name}" if autoguidance_guide else ""  # not the shipped guide/
+    return name
+
+
+def read_runs_file(path: str | Path) -> dict:
+    """What an --out file holds ({} if there is none yet); EvalError if it is not a JSON object."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EvalError(f"{path} is not a readable JSON file ({e}); move it away or pick another --out") from None
+    if not isinstance(doc, dict):
+        raise EvalError(f"{path} holds JSON but not an object of runs; move it away or pick another --out")
+    return doc
+
+
+def merge_into(path: str | Path, name: str, result: dict) -> None:
+    """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write)."""
+    path = Path(path)
+    doc = read_runs_file(path)
+    runs = doc.get("runs", {}) if isinstance(doc.get("runs"), dict) else {}
+    runs[name] = result
+    doc = {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs}
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
