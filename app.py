@@ -30,8 +30,8 @@ from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.trajectory import (PLOT_MIN_P, decided_at, decision_plot, frame_panel, save_gif,  # noqa: E402
-                                  trajectory_stream)
+from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
+                                  decision_plot, frame_panel, save_gif, trajectory_stream)
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -132,8 +132,14 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
             yield status_only(traj, 8, at=5)
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     last = traj.frames - 1
-    yield (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_plot(traj),
+    yield (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
            decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
+
+
+def decision_view(traj, **kw) -> gr.LinePlot:
+    """Tab 3's "when is the digit decided?" plot (kw: its layout, when it is built): every class drawn, in its own
+    colour; the legend names those that reach PLOT_MIN_P."""
+    return gr.LinePlot(decision_plot(traj), colors_in_legend=decision_legend(traj), **kw)
 
 
 def scrub(traj, i):
@@ -320,10 +326,11 @@ def build(d: dict) -> gr.Blocks:
                                         elem_id="trajectory-frame")
                     a_status = gr.Markdown(traj0[5], elem_id="trajectory-status")
                     a_gif = gr.File(traj0[2], label="animated GIF")
-            a_plot = gr.LinePlot(traj0[3], x="t", y="probability", color="digit", y_lim=[0, 1],
-                                 label="When is the digit decided? P(class | x0_hat), first digit, from an MNIST "
-                                       f"classifier, for the classes that reach {PLOT_MIN_P:g} (denoising runs right to "
-                                       "left)")
+            a_plot = decision_view(traj0[7], x="t", y="probability", color="digit", y_lim=[0, 1],
+                                   color_map=DIGIT_COLORS,
+                                   label="When is the digit decided? P(class | x0_hat), first digit, from an MNIST "
+                                         f"classifier; the legend names the classes that reach {PLOT_MIN_P:g} "
+                                         "(denoising runs right to left)")
             a_decided = gr.Markdown(traj0[4])
             a_state = gr.State(traj0[7])
             a_go.click(user_errors(trajectory), a_ins,

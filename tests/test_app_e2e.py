@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import subprocess
 import sys
 import time
@@ -163,6 +164,10 @@ def test_trajectory_returns_panels_and_a_gif(client):
     assert g.format == "GIF" and g.n_frames == 21
     assert "20 steps" in summary and "seed 3" in summary
     assert decided  # the classifier's verdict, or why it is missing
+    # every class is drawn, in its own colour; the legend names those that matter, the final digit among them
+    assert {row[2] for row in plot["value"]["data"]} == set("0123456789")
+    final = re.search(r"\*\*(\d)\*\*", decided).group(1)
+    assert final in plot["colors_in_legend"] and len(plot["colors_in_legend"]) < 10
 
 
 def test_roundtrip(client):

@@ -43,8 +43,8 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
     assert gif.format == "GIF" and gif.n_frames == traj.frames
     df = trajectory.decision_plot(traj)
-    # FakeClassifier gives every other class p < 0.02: the plot draws only the 3, whose legend fits a phone
-    assert set(df.digit) == {"3"} and df.probability.between(0, 1).all()
+    assert set(df.digit) == {str(c) for c in range(10)} and df.probability.between(0, 1).all()
+    assert trajectory.decision_legend(traj) == ["3"]  # every other class stays under p 0.02: a legend for a phone
     assert len(traj.probs_t) == sched.T  # every step, not only the kept frames
     assert "**3**" in trajectory.decided_at(traj) and "the first digit's x0_hat" in trajectory.decided_at(traj)
     # 20 steps kept every 4th: 0, 4, ..., 16, then the last step (index 19) and the final sample; the caption counts it
@@ -65,6 +65,7 @@ def test_frame_panel_bad_frames(model, sched):
 def test_trajectory_without_classifier(model, sched):
     traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1))
     assert traj.probs is None and trajectory.decision_plot(traj) is None and trajectory.decided_at(traj) == ""
+    assert trajectory.decision_legend(traj) is None
     assert traj.frames == 6  # 5 DDIM steps + the final sample
 
 

@@ -26,7 +26,10 @@ from .limits import MAX_FRAMES, MissingInput, check_float
 from .progress import every, finish
 
 PLOT_POINTS = 200  # points per class curve
-PLOT_MIN_P = 0.05  # the plot draws the classes that reach this: a legend short enough for a phone
+PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
+# one fixed colour per digit (matplotlib's tab10), so a digit keeps its colour from run to run
+DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                                       "#7f7f7f", "#bcbd22", "#17becf"]))
 
 
 @dataclass
@@ -121,15 +124,21 @@ def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 15
 
 
 def decision_plot(traj: Trajectory) -> pd.DataFrame | None:
-    """Long-form (t, probability, digit) for gr.LinePlot: P(class | x0_hat_t) for digit 0 of the run, for each class
-    whose probability reaches PLOT_MIN_P (the others stay flat near 0)."""
+    """Long-form (t, probability, digit) for gr.LinePlot: P(class | x0_hat_t) for digit 0 of the run, every class."""
     if traj.probs is None:
         return None
     idx = np.unique(np.linspace(0, len(traj.probs_t) - 1, min(PLOT_POINTS, len(traj.probs_t))).round().astype(int))
     t = np.asarray(traj.probs_t)[idx]
-    shown = [c for c in range(10) if traj.probs[:, c].max() >= PLOT_MIN_P]  # never empty: 10 p's sum to 1
-    return pd.concat([pd.DataFrame({"t": t, "probability": traj.probs[idx, c], "digit": str(c)}) for c in shown],
+    return pd.concat([pd.DataFrame({"t": t, "probability": traj.probs[idx, c], "digit": str(c)}) for c in range(10)],
                      ignore_index=True)
+
+
+def decision_legend(traj: Trajectory) -> list[str] | None:
+    """The classes whose probability reaches PLOT_MIN_P somewhere (never none: ten p's sum to 1); the others stay
+    flat near 0 and are left out of the plot's legend."""
+    if traj.probs is None:
+        return None
+    return [str(c) for c in range(10) if traj.probs[:, c].max() >= PLOT_MIN_P]
 
 
 def decided_at(traj: Trajectory) -> str:
