@@ -27,6 +27,7 @@ from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_ST
                               MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
+from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
@@ -119,17 +120,19 @@ def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autogui
         yield frame.image, png, frame.text, settings.seed
 
 
-def status_only(text: str, n_outputs: int, at: int) -> tuple:
-    """A long job's progress line in output `at`, every other output left as it is."""
-    return tuple(text if i == at else gr.skip() for i in range(n_outputs))
+def progress_update(p: Progress, n_outputs: int, text_at: int, picture_at: int | None = None) -> tuple:
+    """A long job's Progress: its text in output `text_at`, its picture (if any) in `picture_at`, every other
+    output left as it is."""
+    shown = {text_at: p.text} | ({picture_at: p.picture} if picture_at is not None and p.picture else {})
+    return tuple(shown.get(i, gr.skip()) for i in range(n_outputs))
 
 
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance,
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
-        if isinstance(traj, str):  # progress, into the status line
-            yield status_only(traj, 8, at=5)
+        if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status
+            yield progress_update(traj, 8, text_at=5, picture_at=0)
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     last = traj.frames - 1
     yield (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
@@ -149,8 +152,8 @@ def scrub(traj, i):
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
     x0 = pick_digit(source, index, upload, sketch)
     for r in roundtrip_stream(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T)):
-        if isinstance(r, str):
-            yield status_only(r, 4, at=3)
+        if isinstance(r, Progress):
+            yield progress_update(r, 4, text_at=3)
     yield draw.digits(x0, scale=8), r.main, r.strip, r.text
 
 

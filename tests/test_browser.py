@@ -127,7 +127,8 @@ def test_3_trajectory_and_scrub(page):
     old = image_src(page, "trajectory-panel")
     set_number(page, "trajectory-seed", 2)
     page.locator("#trajectory-go").click()
-    wait_for_new_image(page, "trajectory-panel", old)
+    wait_for_new_image(page, "trajectory-panel", old)  # x_t | x0_hat | eps_hat while it denoises, then the last frame
+    page.wait_for_function("() => document.querySelector('#trajectory-status').innerText.includes(' frames (')")
     old = image_src(page, "trajectory-panel")
     set_number(page, "trajectory-frame", 10)
     wait_for_new_image(page, "trajectory-panel", old)

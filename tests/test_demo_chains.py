@@ -10,6 +10,7 @@ from PIL import Image
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import forward, roundtrip, runtime, trajectory
 from ddpm.demo.limits import InputError, MissingInput
+from ddpm.demo.progress import Progress
 from demo_helpers import DIGIT, same, settings
 
 
@@ -151,13 +152,15 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     whole = Counting(model)
     items = list(stream(whole))
     lines, result = items[:-1], items[-1]
-    assert 10 <= len(lines) <= 25 and all(isinstance(x, str) and x.startswith("Denoising: ") for x in lines)
+    assert 10 <= len(lines) <= 25 and all(isinstance(x, Progress) and x.text.startswith("Denoising: ") for x in lines)
+    # the animation shows x_t | x0_hat | eps_hat while it runs; noise and denoise, the line alone
+    assert all((x.picture is not None) == (job == "trajectory") for x in lines)
     assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
     # trajectory: one chain of T steps; roundtrip: the chain from t = T, then the strip's ten (2 + 4 + ... + 20)
     assert whole.calls == (sched.T if job == "trajectory" else sched.T + sum(roundtrip.strip_ts(sched.T)))
     cut = Counting(model)
     s = stream(cut)
-    assert next(s).startswith("Denoising: ")
+    assert next(s).text.startswith("Denoising: ")
     s.close()  # what Gradio does when the browser goes away
     assert cut.calls <= whole.calls // 10
 

@@ -20,7 +20,7 @@ from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings
 from .limits import check_int
-from .progress import every, finish
+from .progress import Progress, every, finish
 
 STRIP = 10  # columns "as t grows"
 
@@ -57,9 +57,9 @@ def strip_ts(T: int, n: int = STRIP) -> list[int]:
 
 
 @torch.inference_mode()
-def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings) -> Iterator[str | RoundTrip]:
-    """Noise uint8 (28, 28) x0 to paper t with the fixed eps of s.seed, denoise, and repeat across t; yield a line of
-    progress every few steps of the 1 + STRIP chains (ddpm.demo.progress), then the RoundTrip."""
+def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings) -> Iterator[Progress | RoundTrip]:
+    """Noise uint8 (28, 28) x0 to paper t with the fixed eps of s.seed, denoise, and repeat across t; yield a
+    Progress every few steps of the 1 + STRIP chains (ddpm.demo.progress), then the RoundTrip."""
     t = check_int("t", t, 1, sched.T)
     start = time.perf_counter()
     x0 = digit_tensor(x0_u8)  # (1, 1, 28, 28)
@@ -72,8 +72,8 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         for step in denoise_steps(model, sched, jump(sched, x0, u, eps), u, s):
             done += 1
             if done % report == 0 and done < total:
-                yield (f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step {done} of {total} "
-                       f"in all, {time.perf_counter() - start:.1f} s")
+                yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step {done} of "
+                               f"{total} in all, {time.perf_counter() - start:.1f} s")
         back.append(step.x_prev.clamp(-1, 1))
     x_t = jump(sched, x0, t, eps)
     main = draw.hstack([

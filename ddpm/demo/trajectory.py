@@ -23,7 +23,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings
 from .limits import MAX_FRAMES, MissingInput, check_float
-from .progress import every, finish
+from .progress import Progress, every, finish
 
 PLOT_POINTS = 200  # points per class curve
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
@@ -54,18 +54,21 @@ def keep_every(num_steps: int, max_frames: int = MAX_FRAMES) -> int:
 
 @torch.inference_mode()
 def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
-                      max_frames: int = MAX_FRAMES) -> Iterator[str | Trajectory]:
-    """Run one seeded reverse chain and keep frames every k steps (k = keep_every); yield a line of progress
-    every few steps (ddpm.demo.progress), then the Trajectory."""
+                      max_frames: int = MAX_FRAMES) -> Iterator[Progress | Trajectory]:
+    """Run one seeded reverse chain and keep frames every k steps (k = keep_every); every few steps, yield a
+    Progress with the step's x_t | x0_hat | eps_hat (ddpm.demo.progress), so x0_hat can be watched as it
+    emerges; then the Trajectory."""
     start = time.perf_counter()
     k = keep_every(s.steps, max_frames)
     report = every(s.steps)
     ts, xs, x0s, epss, first_x0, all_t = [], [], [], [], [], []
     step = None
     for step in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
-        if (step.index + 1) % report == 0 and step.index + 1 < step.num_steps:
-            yield (f"Denoising: step {step.index + 1} of {step.num_steps} (now at t = {step.t_prev + 1}), "
-                   f"{time.perf_counter() - start:.1f} s")
+        if step.index % report == 0:  # the first step too: its x0_hat is already a guess
+            now = three_panels(to_uint8_np(step.x_t), to_uint8_np(step.x0_hat), draw.eps_to_uint8(step.eps_hat),
+                               f"x_t, t = {step.t + 1}")
+            yield Progress(f"Denoising: step {step.index + 1} of {step.num_steps} (t = {step.t + 1}), "
+                           f"{time.perf_counter() - start:.1f} s", now)
         first_x0.append(step.x0_hat[:1])
         all_t.append(step.t + 1)
         if step.index % k == 0 or step.index == step.num_steps - 1:
@@ -101,17 +104,21 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
         raise MissingInput("No trajectory yet: run one first.")
     i = int(np.clip(round(check_float("frame", i, -1e9, 1e9)), 0, traj.frames - 1))
     t = traj.t[i]
-    cols = math.ceil(math.sqrt(traj.x_t.shape[1]))
-    target = 224
-    label = "x_0 (final sample)" if t == 0 else f"x_t, t = {t}"
-    panels = [
-        draw.titled(draw.digits(traj.x_t[i], cols=cols, target=target), label),
-        draw.titled(draw.digits(traj.x0_hat[i], cols=cols, target=target), "x0_hat (predicted x_0)"),
-        # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
-        draw.titled(draw.digits(traj.eps_hat[i], cols=cols, target=target),
-                    f"eps_hat of the last step (t = {traj.t[i - 1]})" if t == 0 and i else "eps_hat (predicted noise)"),
-    ]
-    return draw.hstack(panels)
+    # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
+    return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i],
+                        "x_0 (final sample)" if t == 0 else f"x_t, t = {t}",
+                        f"eps_hat of the last step (t = {traj.t[i - 1]})" if t == 0 and i else "eps_hat (predicted noise)")
+
+
+def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_label: str,
+                 eps_label: str = "eps_hat (predicted noise)") -> Image.Image:
+    """uint8 (n, 28, 28) each, as three grids side by side: x_t | x0_hat | eps_hat."""
+    cols, target = math.ceil(math.sqrt(x_t.shape[0])), 224
+    return draw.hstack([
+        draw.titled(draw.digits(x_t, cols=cols, target=target), x_label),
+        draw.titled(draw.digits(x0_hat, cols=cols, target=target), "x0_hat (predicted x_0)"),
+        draw.titled(draw.digits(eps_hat, cols=cols, target=target), eps_label),
+    ])
 
 
 def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 1500) -> Path:
