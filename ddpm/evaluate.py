@@ -213,6 +213,8 @@ def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> None:
     agree("--label", a.label, recorded)
     if recorded is not None and a.guidance_given:
         agree("--guidance", a.guidance, float(facts.get("guidance", 1.0)))
+    elif recorded is not None:  # --label alone: the file's w, not the flag's default of 1
+        a.guidance = float(facts.get("guidance", 1.0))
     agree("--autoguidance", a.autoguidance if a.autoguidance != 1 else None, float(facts.get("autoguidance", 1.0)))
     if float(facts.get("autoguidance", 1.0)) != 1:
         agree("--autoguidance-tmax", a.autoguidance_tmax, int(facts["autoguidance_tmax"]) if "autoguidance_tmax"

@@ -311,6 +311,8 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     assert evaluate.main(ddim + ["--sampler", "ddim", "--steps", "10", "--label", "7", "--guidance", "3",
                                  "--out", str(tmp_path / "e.json"), "--json"]) == 0
     assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
+    assert evaluate.main(ddim + ["--label", "7", "--out", str(tmp_path / "e.json"), "--json"]) == 0  # w from the file
+    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
 
 
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
