@@ -67,24 +67,23 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     ts = strip_ts(sched.T)
     starts = [t, *ts]  # the chosen t, then the strip's
     total = sum(min(s.steps, u) for u in starts)  # reverse steps in all
+    noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
     report, done, back = every(total), 0, []
-    for u in starts:
-        for step in denoise_steps(model, sched, jump(sched, x0, u, eps), u, s):
+    for u, x_u in zip(starts, noisy):
+        for step in denoise_steps(model, sched, x_u, u, s):
             done += 1
             if done % report == 0 and done < total:
                 yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step {done} of "
                                f"{total} in all, {time.perf_counter() - start:.1f} s")
         back.append(step.x_prev.clamp(-1, 1))
-    x_t = jump(sched, x0, t, eps)
     main = draw.hstack([
         draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
-        draw.titled(draw.digits(x_t.clamp(-1, 1), scale=6), f"x_t, t = {t}"),
+        draw.titled(draw.digits(noisy[0].clamp(-1, 1), scale=6), f"x_t, t = {t}"),
         draw.titled(draw.digits(back[0], scale=6), "denoised from x_t"),
     ])
-    noisy = torch.cat([jump(sched, x0, u, eps) for u in ts])
     labels = [f"t={u}" for u in ts]
     strip = draw.vstack([
-        draw.titled(draw.labelled_strip(to_uint8_np(noisy), labels), "x_t: the digit noised to t (same eps)"),
+        draw.titled(draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
         draw.titled(draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ], gap=6)
     steps = "every step (DDPM)" if s.sampler == "ddpm" else f"up to {s.steps} DDIM steps"
