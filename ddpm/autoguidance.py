@@ -88,11 +88,12 @@ def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
                    help="the guide: a model folder or Hub repo id, such as a train.py output [the weights' guide/]")
 
 
-def check_autoguidance_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+def check_autoguidance_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose: bool = False) -> None:
+    """p.error on a bad autoguidance flag; loose: `evaluate --from-samples`, whose file may supply the weight W."""
     if not 0 <= a.autoguidance <= MAX_WEIGHT:
         p.error(f"--autoguidance must be between 0 and {MAX_WEIGHT:g} (1 = off)")
     if a.autoguidance_tmax is not None and a.autoguidance_tmax < 0:
         p.error("--autoguidance-tmax must be 0 or more")
-    if a.autoguidance == 1 and (a.autoguidance_tmax is not None or a.autoguidance_guide is not None):
+    if a.autoguidance == 1 and not loose and (a.autoguidance_tmax is not None or a.autoguidance_guide is not None):
         p.error("--autoguidance-tmax and --autoguidance-guide shape autoguidance: add --autoguidance W "
                 "(W = 1 is off)")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
+from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args, default_t_max
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
 from .eval_files import EvalError, merge_into, read_runs_file, read_shards, run_name
@@ -150,8 +150,8 @@ def asked_labels(label, seed: int, n: int, first: int = 0) -> np.ndarray | None:
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
              label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0,
              autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
-             autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int]:
-    """-> (uint8 samples (n, 28, 28), steps actually run). The noise comes from CPU generators, so a
+             autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int, int]:
+    """-> (uint8 samples (n, 28, 28), steps actually run, the model's T). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding. before_sampling(): called once the model is loaded
     and checked (main() loads the data and classifier there, to refuse a bad path before a long run)."""
     from .hub import ModelLoadError, load_pretrained
@@ -176,7 +176,8 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     steps = cfg.timesteps if sampler == "ddpm" else min(steps or DDIM_STEPS, cfg.timesteps)
     if before_sampling is not None:
         before_sampling()
-    return sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta), steps
+    images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
+    return images, steps, cfg.timesteps
 
 
 def _timesteps(weights: str | None) -> int | None:
@@ -190,35 +191,65 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> None:
+class _Refuse:
+    """Stands in for the parser after parsing: a flag check's p.error becomes an EvalError."""
+    def error(self, message: str):
+        raise EvalError(message)
+
+
+def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str | None, int | str | None, float]:
     """--from-samples: the file says how its samples were drawn; a flag that says otherwise would file the
-    figures under another run's name (--out), so it is refused; a flag not given takes the file's value."""
+    figures under another run's name (--out), so it is refused; a flag not given takes the file's value.
+    Sets a.seed, a.label, a.guidance and a.autoguidance*; -> (sampler, steps, eta) of the file's run."""
     def agree(flag: str, given, recorded) -> None:
         if given is not None and recorded is not None and given != recorded:
             raise EvalError(f"{path} was drawn with {flag} {recorded}, not {flag} {given}: drop {flag}, and the "
                             "result follows the file")
+
+    def refuse(flags: str, how: str) -> None:
+        raise EvalError(f"{path} was drawn {how}: drop {flags}")
+
     if "seed" in facts:
         agree("--seed", a.seed, int(facts["seed"]))
+    a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
     if "sampler" not in facts:  # not written by ddpm.sample or --save-samples: the flags say how it was drawn
-        return
-    agree("--sampler", a.sampler, str(facts["sampler"]))
-    if str(facts["sampler"]) == "ddim":
-        agree("--steps", a.steps, int(facts["steps"]))
-        agree("--eta", a.eta, float(facts.get("eta", 0.0)))
-    elif a.steps is not None:
-        raise EvalError(f"{path} was drawn by DDPM, which runs every step: drop --steps")
-    recorded = label_arg(str(facts["label"])) if "label" in facts else None
-    if a.label is not None and recorded is None:
-        raise EvalError(f"{path} was drawn without a label (the null class): drop --label")
-    agree("--label", a.label, recorded)
-    if recorded is not None and a.guidance_given:
-        agree("--guidance", a.guidance, float(facts.get("guidance", 1.0)))
-    elif recorded is not None:  # --label alone: the file's w, not the flag's default of 1
+        a.guidance = a.guidance if a.guidance_given else None
+        check_sampling_args(_Refuse(), a)
+        check_autoguidance_args(_Refuse(), a)
+        steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
+        return a.sampler, steps, a.eta or 0.0
+    sampler, steps, eta = str(facts["sampler"]), int(facts["steps"]), float(facts.get("eta", 0.0))
+    agree("--sampler", a.sampler, sampler)
+    if sampler == "ddim":
+        agree("--steps", a.steps, steps)
+        agree("--eta", a.eta, eta)
+    elif a.steps not in (None, steps) or a.eta:
+        refuse("--steps and --eta", f"by DDPM, which runs all {steps} steps and adds its full noise")
+    label = label_arg(str(facts["label"])) if "label" in facts else None
+    if label is None and (a.label is not None or a.guidance_given):
+        refuse("--label and --guidance", "without a label (the null class)")
+    agree("--label", a.label, label)
+    if label is not None:  # --label alone takes the file's w, not the flag's default of 1
+        agree("--guidance", a.guidance if a.guidance_given else None, float(facts.get("guidance", 1.0)))
         a.guidance = float(facts.get("guidance", 1.0))
+    a.label = label
     agree("--autoguidance", a.autoguidance if a.autoguidance != 1 else None, float(facts.get("autoguidance", 1.0)))
-    if float(facts.get("autoguidance", 1.0)) != 1:
-        agree("--autoguidance-tmax", a.autoguidance_tmax, int(facts["autoguidance_tmax"]) if "autoguidance_tmax"
-              in facts else None)
+    a.autoguidance = float(facts.get("autoguidance", 1.0))
+    if a.autoguidance == 1:
+        if a.autoguidance_tmax is not None or a.autoguidance_guide is not None:
+            refuse("--autoguidance-tmax and --autoguidance-guide", "without autoguidance")
+        return sampler, steps, eta
+    tmax = int(facts["autoguidance_tmax"]) if "autoguidance_tmax" in facts else None  # None: the default
+    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
+    if tmax is not None or T is not None:
+        agree("--autoguidance-tmax", a.autoguidance_tmax, tmax if tmax is not None else default_t_max(T))
+        a.autoguidance_tmax = tmax
+    guide = str(facts["autoguidance_guide"]) if "autoguidance_guide" in facts else None  # None: the weights' guide/
+    if a.autoguidance_guide is not None and (guide is None or Path(guide).resolve() != Path(a.autoguidance_guide).resolve()):
+        raise EvalError(f"{path} was drawn with the guide {guide or 'in the weights folder (guide/)'}, not "
+                        f"{a.autoguidance_guide}: drop --autoguidance-guide, and the result follows the file")
+    a.autoguidance_guide = guide
+    return sampler, steps, eta
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -254,12 +285,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
     if a.n is not None and a.n > 60_000:
         p.error("--n must be at most 60000: the real-data floor draws N of MNIST's 60,000 training digits")
-    check_sampling_args(p, a)
+    check_sampling_args(p, a, loose=bool(a.from_samples))  # the file fills in the rest: _follow_the_file
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
     if a.save_samples and Path(a.save_samples).suffix.lower() != ".npz":
         p.error("--save-samples must end in .npz")
-    check_autoguidance_args(p, a)
+    check_autoguidance_args(p, a, loose=bool(a.from_samples))
     return a
 
 
@@ -298,21 +329,10 @@ def main(argv=None) -> int:
                 if a.n > len(samples):
                     raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")
                 samples = samples[:a.n]
-            _follow_the_file(a, facts, a.from_samples[0])
-            a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
-            sampler = a.sampler or facts.get("sampler")
-            steps = a.steps if a.steps is not None else facts.get("steps")
-            if sampler == "ddpm" and a.steps is None:  # ddpm runs every T; an .npz's "steps" may be a DDIM default
-                steps = _timesteps(a.weights)
-            if a.label is None and "label" in facts:  # written by --save-samples for conditional runs
-                a.label, a.guidance = label_arg(str(facts["label"])), float(facts.get("guidance", 1.0))
-            eta = a.eta if a.eta is not None else float(facts.get("eta", 0.0))
-            if a.autoguidance == 1:
-                a.autoguidance = float(facts.get("autoguidance", 1.0))
-            if a.autoguidance_tmax is None and "autoguidance_tmax" in facts:
-                a.autoguidance_tmax = int(facts["autoguidance_tmax"])
+            sampler, steps, eta = _follow_the_file(a, facts, a.from_samples[0])
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,
-                                           a.autoguidance_tmax) if sampler else Path(a.from_samples[0]).stem)
+                                           a.autoguidance_tmax, a.autoguidance_guide)
+                                  if sampler else Path(a.from_samples[0]).stem)
             if a.run_name is None:  # settings that only ddpm.sample offers: name them, so no row is mistaken for the default
                 name += f"-{facts['variance']}" if facts.get("variance", "beta") != "beta" else ""
                 name += "-noclip" if not facts.get("clip", True) else ""
@@ -321,10 +341,10 @@ def main(argv=None) -> int:
 
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
-            samples, steps = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
-                                      a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
-                                      a.autoguidance_tmax, a.autoguidance_guide,
-                                      before_sampling=lambda: reference(a.data_dir, a.classifier))
+            samples, steps, T = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
+                                         a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
+                                         a.autoguidance_tmax, a.autoguidance_guide,
+                                         before_sampling=lambda: reference(a.data_dir, a.classifier))
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
                                           a.autoguidance_guide)
             if a.save_samples:
@@ -332,7 +352,8 @@ def main(argv=None) -> int:
 
                 try:
                     save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
-                             a.autoguidance, a.autoguidance_tmax)
+                             a.autoguidance, a.autoguidance_tmax, autoguidance_guide=a.autoguidance_guide,
+                             timesteps=T)
                 except OSError as e:  # scored all the same, below
                     print(f"warning: cannot write {a.save_samples}: {e.strerror or e}", file=sys.stderr)
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,

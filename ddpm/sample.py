@@ -38,18 +38,19 @@ def label_arg(value: str) -> int | str:
     raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
 
 
-def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    """The flag checks ddpm.sample and ddpm.evaluate share (p.error on a bad value; None means unset)."""
+def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose: bool = False) -> None:
+    """The flag checks ddpm.sample and ddpm.evaluate share (p.error on a bad value; None means unset). loose:
+    `evaluate --from-samples`, whose file may supply what a flag needs (a label for --guidance, DDIM for --eta)."""
     if a.seed is not None and a.seed < 0:
         p.error(f"--seed must be 0 or more, not {a.seed}")
-    if a.guidance is not None and a.label is None:
+    if a.guidance is not None and a.label is None and not loose:
         p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
     a.guidance = 1.0 if a.guidance is None else a.guidance
     if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
         p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
     if a.eta is not None and not 0 <= a.eta <= 1:
         p.error("--eta must be between 0 and 1")
-    if a.eta and a.sampler != "ddim" and not getattr(a, "from_samples", None):
+    if a.eta and a.sampler != "ddim" and not loose:
         p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
 
 
@@ -65,12 +66,17 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
              label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
-             autoguidance_tmax: int | None = None, first: int = 0, variance: str = "beta", clip: bool = True) -> None:
+             autoguidance_tmax: int | None = None, first: int = 0, variance: str = "beta", clip: bool = True,
+             autoguidance_guide: str | None = None, timesteps: int | None = None) -> None:
     """uint8 (N, 28, 28) under "samples" (samples first .. first + N - 1 of the seed), beside the facts
-    `ddpm.evaluate --from-samples` reads back."""
+    `ddpm.evaluate --from-samples` reads back; timesteps: the model's T."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
     if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
         cond["autoguidance_tmax"] = autoguidance_tmax
+    if autoguidance != 1 and autoguidance_guide is not None:  # absent: the weights' own guide/
+        cond["autoguidance_guide"] = str(autoguidance_guide)
+    if timesteps is not None:
+        cond["timesteps"] = timesteps
     if sampler == "ddpm" and variance != "beta":
         cond["variance"] = variance
     if not clip:
@@ -163,7 +169,7 @@ def main(argv=None) -> int:
     try:
         if out.suffix.lower() == ".npz":
             save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
-                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip)
+                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps)
         else:
             grid(images, scale=2).save(out)
     except OSError as e:  # the disk filled up while sampling, say

@@ -86,7 +86,9 @@ def test_the_bundled_guide_fits_the_bundled_model():
     assert ag.t_max == 600
 
 
-def test_sample_and_evaluate_command_lines(tmp_path, capsys):
+def test_sample_and_evaluate_command_lines(tmp_path, capsys, monkeypatch):
+    import json
+
     hub.save_pretrained(tiny_model(0), tmp_path / "m")
     args = ["--weights", str(tmp_path / "m"), "--n", "3", "--sampler", "ddim", "--steps", "3",
             "--autoguidance", "2", "--out", str(tmp_path / "s.npz")]
@@ -104,6 +106,10 @@ def test_sample_and_evaluate_command_lines(tmp_path, capsys):
     assert sample_cli(args + ["--autoguidance-guide", str(tmp_path / "g2")], capsys)[0] == 0
     with np.load(tmp_path / "s.npz") as f:
         assert (f["samples"] != guided).any()  # another guide, other digits
+        assert f["autoguidance_guide"].item() == str(tmp_path / "g2") and f["timesteps"].item() == 20  # the tiny model's T
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})  # no MNIST needed
+    assert evaluate.main(["--from-samples", str(tmp_path / "s.npz"), "--out", str(tmp_path / "e.json"), "--json"]) == 0
+    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-3-autoguided2-guide-g2"]  # not the guide/ row
     rc, err = sample_cli(args + ["--autoguidance-guide", str(tmp_path / "nowhere")], capsys)
     assert rc == 2 and "not a model folder" in err
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"

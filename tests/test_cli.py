@@ -295,7 +295,13 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     save_npz(tmp_path / "ddim.npz", digits, seed=0, sampler="ddim", steps=10, label=7, guidance=3.0)
     save_npz(tmp_path / "ddpm.npz", digits, seed=0, sampler="ddpm", steps=1000)
     Image.fromarray(digits[0]).save(tmp_path / "grid.png")  # a grid passed by mistake
+    np.savez(tmp_path / "bare.npz", samples=digits)  # not ours: the flags say how it was drawn
+    bare = ["--from-samples", str(tmp_path / "bare.npz")]
+    save_npz(tmp_path / "guided.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000)
+    save_npz(tmp_path / "other.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000,
+             autoguidance_guide=str(tmp_path / "g"))
     ddim, ddpm = ["--from-samples", str(tmp_path / "ddim.npz")], ["--from-samples", str(tmp_path / "ddpm.npz")]
+    guided, other = ["--from-samples", str(tmp_path / "guided.npz")], ["--from-samples", str(tmp_path / "other.npz")]
     for args, message in ((ddim + ["--sampler", "ddpm"], "drawn with --sampler ddim, not --sampler ddpm"),
                           (ddim + ["--sampler", "ddim", "--steps", "50"], "drawn with --steps 10, not --steps 50"),
                           (ddim + ["--sampler", "ddim", "--eta", "1"], "drawn with --eta 0.0, not --eta 1.0"),
@@ -304,8 +310,15 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
                           (ddim + ["--autoguidance", "2"], "drawn with --autoguidance 1.0, not --autoguidance 2.0"),
                           (ddpm + ["--label", "7"], "drawn without a label"),
                           (ddpm + ["--steps", "50"], "drop --steps"),
+                          (ddpm + ["--guidance", "3"], "drawn without a label"),
+                          (ddpm + ["--autoguidance-tmax", "300"], "drawn without autoguidance"),
+                          (guided + ["--autoguidance-tmax", "300"], "drawn with --autoguidance-tmax 600, not"),
+                          (guided + ["--autoguidance-guide", str(tmp_path / "g")], "drawn with the guide in the weights"),
+                          (other + ["--autoguidance-guide", str(tmp_path / "h")], f"drawn with the guide {tmp_path / 'g'}"),
                           (ddpm + [str(tmp_path / "ddpm.npz")], "overlaps them (or is one of them twice)"),
-                          (["--from-samples", str(tmp_path / "grid.png")], "grid.png is not an .npz file")):
+                          (["--from-samples", str(tmp_path / "grid.png")], "grid.png is not an .npz file"),
+                          (bare + ["--guidance", "2"], "--guidance steers toward a class: add --label"),
+                          (bare + ["--autoguidance-tmax", "9"], "shape autoguidance: add --autoguidance W")):
         assert evaluate.main(args + ["--json"]) == 2, args
         assert message in capsys.readouterr().err, args
     assert evaluate.main(ddim + ["--sampler", "ddim", "--steps", "10", "--label", "7", "--guidance", "3",
@@ -313,6 +326,12 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
     assert evaluate.main(ddim + ["--label", "7", "--out", str(tmp_path / "e.json"), "--json"]) == 0  # w from the file
     assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
+    # flags that agree with the file pass, however they are spelled; each file keeps its own row
+    for args in (ddpm + ["--steps", "1000"], ddim + ["--guidance", "3"], guided + ["--autoguidance-tmax", "600"],
+                 other + ["--autoguidance", "2", "--autoguidance-guide", str(tmp_path / "g") + "/"]):
+        assert evaluate.main(args + ["--out", str(tmp_path / "e.json"), "--json"]) == 0, capsys.readouterr().err
+    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == [
+        "ddim-10-label7-w3", "ddpm-1000", "ddim-10-autoguided2", "ddim-10-autoguided2-guide-g"]
 
 
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
@@ -333,7 +352,7 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
     drawn = []
     real_generate = evaluate.generate
     monkeypatch.setattr(evaluate, "generate", lambda *a, **k: real_generate(*a[:2], "ddim", 1, *a[4:], **k) and (
-        drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3)))  # the real checks, a 1-step draw
+        drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3, 10)))  # the real checks, a 1-step draw
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0, "fd": 2.0})
     for text in ("[]", "{not json"):
         (tmp_path / "e.json").write_text(text)
