@@ -4,7 +4,7 @@ code loads the repo, not a local path), then upload it (ddpm.hub.push_to_hub).
     python -m ddpm.push runs/mnist you/ddpm-mnist
     python -m ddpm.push runs/mnist you/ddpm-mnist --private
 
-Without a token or network it says so, keeps every local file and exits with 1.
+Without a token or network it says so, keeps every local file as it was (the card too) and exits with 1.
 """
 from __future__ import annotations
 
@@ -28,12 +28,18 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} is not a model folder (no {CONFIG_NAME})")
     if a.repo_id.count("/") != 1 or not is_repo_id(a.repo_id):
         p.error(f"{a.repo_id!r} is not a Hub repo id: give owner/name, such as you/ddpm-mnist")
+    card = folder / "README.md"
+    old_card = card.read_bytes() if card.is_file() else None
     try:
         write_model_card(folder, repo_id=a.repo_id)
     except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
-    return 0 if push_to_hub(folder, a.repo_id, private=a.private) else 1
+    if push_to_hub(folder, a.repo_id, private=a.private):
+        return 0
+    if old_card is not None:  # not pushed: the local card keeps naming what it named before
+        card.write_bytes(old_card)
+    return 1
 
 
 if __name__ == "__main__":

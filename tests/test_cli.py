@@ -3,12 +3,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from ddpm import hub
+from ddpm.card import write_model_card
 
 from conftest import ROOT, sample_cli, tiny_model
 
@@ -98,16 +100,25 @@ def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_st
         assert f["steps"].item() == T == drawn[0][4]  # DDIM runs at most T steps, and the file says so
 
 
-def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys):
+def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):
     from ddpm import push
 
+    import huggingface_hub
+
     hub.save_pretrained(tiny_model(), tmp_path / "m")
+    card = write_model_card(tmp_path / "m").read_text()
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1  # HF_HUB_OFFLINE: the push fails ...
     out = capsys.readouterr().out
     assert "could not push" in out and "Nothing was lost" in out and "python -m ddpm.push" in out
-    assert "me/ddpm-test" in (tmp_path / "m" / "README.md").read_text()  # ... the card names the repo
-    assert set(files) <= {p.name for p in (tmp_path / "m").iterdir()}  # and every file is kept
+    assert (tmp_path / "m" / "README.md").read_text() == card  # ... the local card is left as it was
+    assert set(files) == {p.name for p in (tmp_path / "m").iterdir()}  # and so is every other file
+    uploaded = []  # a push that goes through carries the card written for the repo
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
+                        lambda self, folder_path, **kw: uploaded.append((Path(folder_path) / "README.md").read_text()))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
+    assert "me/ddpm-test" in uploaded[0] and "me/ddpm-test" not in card
     for args, message in (([str(tmp_path / "none"), "me/x"], "is not a model folder"),
                           ([str(tmp_path / "m"), "not-a-repo-id"], "is not a Hub repo id")):
         with pytest.raises(SystemExit):
