@@ -120,10 +120,10 @@ def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autogui
         yield frame.image, png, frame.text, settings.seed
 
 
-def progress_update(p: Progress, n_outputs: int, text_at: int, picture_at: int | None = None) -> tuple:
-    """A long job's Progress: its text in output `text_at`, its picture (if any) in `picture_at`, every other
-    output left as it is."""
-    shown = {text_at: p.text} | ({picture_at: p.picture} if picture_at is not None and p.picture else {})
+def progress_update(p: Progress, n_outputs: int, text_at: int, picture_at: int | None = None, also=None) -> tuple:
+    """A long job's Progress: its text in output `text_at`, its picture (if any) in `picture_at`, the values of
+    `also` ({position: value}) in theirs, every other output left as it is."""
+    shown = {text_at: p.text} | ({picture_at: p.picture} if picture_at is not None and p.picture else {}) | (also or {})
     return tuple(shown.get(i, gr.skip()) for i in range(n_outputs))
 
 
@@ -131,8 +131,8 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance,
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
-        if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status
-            yield progress_update(traj, 8, text_at=5, picture_at=0)
+        if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
+            yield progress_update(traj, 8, text_at=5, picture_at=0, also={7: None})  # the old run's frames go
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     last = traj.frames - 1
     yield (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
@@ -146,7 +146,8 @@ def decision_view(traj, **kw) -> gr.LinePlot:
 
 
 def scrub(traj, i):
-    return frame_panel(traj, i)
+    """The frame slider: frame i of the last finished run; nothing while a run is drawing into the panel."""
+    return gr.skip() if traj is None else frame_panel(traj, i)
 
 
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):

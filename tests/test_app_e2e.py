@@ -197,3 +197,7 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
     assert inspect.isgeneratorfunction(app.trajectory) and inspect.isgeneratorfunction(app.noise_and_denoise)
     assert app.demo._queue.max_size >= 100
+    # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
+    *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
+    assert live and all(update[7] is None for update in live) and done[7].frames == 5
+    assert isinstance(app.scrub(None, 3), type(app.gr.skip())) and app.scrub(done[7], 3) is not None
