@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+from typing import Any, NamedTuple
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -120,11 +121,31 @@ def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autogui
         yield frame.image, png, frame.text, settings.seed
 
 
-def progress_update(p: Progress, n_outputs: int, text_at: int, picture_at: int | None = None, also=None) -> tuple:
-    """A long job's Progress: its text in output `text_at`, its picture (if any) in `picture_at`, the values of
-    `also` ({position: value}) in theirs, every other output left as it is."""
-    shown = {text_at: p.text} | ({picture_at: p.picture} if picture_at is not None and p.picture else {}) | (also or {})
-    return tuple(shown.get(i, gr.skip()) for i in range(n_outputs))
+class TrajectoryOut(NamedTuple):
+    """Tab 3's outputs, in the order of its event's output list."""
+    panel: Any
+    frame: Any
+    gif: Any
+    plot: Any
+    decided: Any
+    status: Any
+    seed: Any
+    state: Any  # the finished Trajectory, for the frame slider
+
+
+class RoundtripOut(NamedTuple):
+    """Tab 4's outputs, in the order of its event's output list."""
+    x0: Any
+    main: Any
+    strip: Any
+    text: Any
+
+
+def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:
+    """A long job's Progress as its event's outputs: p.text in the field `text`, p.picture (if any) in `picture`,
+    `also`'s values in theirs, every other output left as it is."""
+    shown = {text: p.text} | ({picture: p.picture} if picture and p.picture else {}) | also
+    return outputs(**{field: shown.get(field, gr.skip()) for field in outputs._fields})
 
 
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
@@ -132,11 +153,11 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
-            yield progress_update(traj, 8, text_at=5, picture_at=0, also={7: None})  # the old run's frames go
+            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None)  # the old run's frames go
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     last = traj.frames - 1
-    yield (frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
-           decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
+    yield TrajectoryOut(frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
+                        decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
 
 
 def decision_view(traj, **kw) -> gr.LinePlot:
@@ -154,8 +175,8 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
     x0 = pick_digit(source, index, upload, sketch)
     for r in roundtrip_stream(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T)):
         if isinstance(r, Progress):
-            yield progress_update(r, 4, text_at=3)
-    yield draw.digits(x0, scale=8), r.main, r.strip, r.text
+            yield progress_update(r, RoundtripOut, "text")
+    yield RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text)
 
 
 def preview(source, index, upload, sketch):
@@ -323,20 +344,20 @@ def build(d: dict) -> gr.Blocks:
                     a_ins = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1)
                     a_go = gr.Button("Run trajectory", variant="primary", elem_id="trajectory-go")
                 with gr.Column(scale=2):
-                    a_panel = picture(traj0[0], label="x_t | x0_hat | eps_hat", show_label=False,
+                    a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel")
-                    a_frame = gr.Slider(0, traj0[7].frames - 1, value=traj0[7].frames - 1, step=1,
+                    a_frame = gr.Slider(0, traj0.state.frames - 1, value=traj0.state.frames - 1, step=1,
                                         label="frame (left: pure noise, right: the final sample)",
                                         elem_id="trajectory-frame")
-                    a_status = gr.Markdown(traj0[5], elem_id="trajectory-status")
-                    a_gif = gr.File(traj0[2], label="animated GIF")
-            a_plot = decision_view(traj0[7], x="t", y="probability", color="digit", y_lim=[0, 1],
+                    a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
+                    a_gif = gr.File(traj0.gif, label="animated GIF")
+            a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
                                    color_map=DIGIT_COLORS,
                                    label="When is the digit decided? P(class | x0_hat), first digit, from an MNIST "
                                          f"classifier; the legend names the classes that reach {PLOT_MIN_P:g} "
                                          "(denoising runs right to left)")
-            a_decided = gr.Markdown(traj0[4])
-            a_state = gr.State(traj0[7])
+            a_decided = gr.Markdown(traj0.decided)
+            a_state = gr.State(traj0.state)
             a_go.click(user_errors(trajectory), a_ins,
                        [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],
                        api_name="trajectory", **HEAVY)
@@ -349,7 +370,7 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     r_in = digit_input("roundtrip")
-                    r_x0 = picture(d["roundtrip"][0], label="your digit, preprocessed as MNIST",
+                    r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
                                    height=200, elem_id="roundtrip-x0")
                     r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", precision=0, elem_id="roundtrip-seed")
@@ -360,10 +381,10 @@ def build(d: dict) -> gr.Blocks:
                                         label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
-                    r_main = picture(d["roundtrip"][1], label="x_0 | x_t | denoised", show_label=False,
+                    r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main")
-                    r_text = gr.Markdown(d["roundtrip"][3], elem_id="roundtrip-text")
-            r_strip = picture(d["roundtrip"][2], label="as t grows", show_label=False)
+                    r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
+            r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False)
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", **VIEW)
