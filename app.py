@@ -206,7 +206,10 @@ def defaults() -> dict:
 # on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
 # columns to a word each; a slider reached with the keyboard shows that it has the focus
 CSS = (".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap} "
-       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px}")
+       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px} "
+       # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
+       "@media (max-width: 640px) {.strip .image-frame {overflow-x: auto; justify-content: flex-start} "
+       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain}}")
 
 
 def picture(value, label: str, **kw) -> gr.Image:
@@ -301,7 +304,8 @@ def build(d: dict) -> gr.Blocks:
                                        elem_id="forward-xt")
                         f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
                     f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
-            f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False)
+            f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False, elem_id="forward-strip",
+                              elem_classes=["strip"])
             with gr.Row():
                 # no height=: a fixed height clips the legend in Gradio 6
                 f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
@@ -384,7 +388,7 @@ def build(d: dict) -> gr.Blocks:
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main")
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
-            r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False)
+            r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False, elem_classes=["strip"])
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", **VIEW)

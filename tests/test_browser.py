@@ -162,7 +162,8 @@ def test_6_on_a_phone(page):
     """A 390 px wide phone: two tabs show (with long names, only the first did) and the rest open from the ⋯ menu;
     a table (tab 1's, About's) scrolls sideways instead of squeezing its columns; the loss plot and its text stack;
     an output image carries only the full-screen button (the full toolbar covered the titles drawn into the
-    panels) and its label as alt text; a slider with the keyboard focus shows it."""
+    panels) and its label as alt text; a strip of frames scrolls sideways at a height its labels can be read at;
+    a slider with the keyboard focus shows it."""
     phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.set_default_timeout(TIMEOUT_MS)
     try:
@@ -175,6 +176,9 @@ def test_6_on_a_phone(page):
         table = phone.eval_on_selector("#forward-text table",
                                        "t => [getComputedStyle(t).overflowX, t.getBoundingClientRect().right]")
         assert table[0] == "auto" and table[1] <= 390, table  # About's quality table has the same style
+        strip = phone.eval_on_selector("#forward-strip img", "i => [i.clientHeight, i.parentElement.scrollWidth, "
+                                                              "i.parentElement.clientWidth]")
+        assert strip[0] >= 100 and strip[1] > strip[2], strip  # the strip's t labels stay legible: it scrolls instead
         shot(phone, "6-phone-forward")
         phone.locator("#forward-t input[type=range]").focus()  # as the Tab key would: the slider shows its focus
         assert phone.eval_on_selector("#forward-t input[type=range]", "e => getComputedStyle(e).outlineStyle") == "solid"
