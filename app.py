@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.demo.about import about_markdown, loss_history, read_more  # noqa: E402
+from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, generate, resolve_seed)
@@ -40,6 +40,7 @@ try:
 except ModelLoadError as e:
     raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
 T = RT.T
+NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)
@@ -103,7 +104,7 @@ def forward(source, index, upload, sketch, kind, t, seed):
 
 
 def objective(source, index, upload, sketch, t, seed):
-    v = objective_view(RT.model, RT.sched, pick_digit(source, index, upload, sketch), t, seed)
+    v = objective_view(RT.model, RT.sched, pick_digit(source, index, upload, sketch), t, seed, NULL_TARGET)
     return v.panel, v.loss_curve, v.text
 
 

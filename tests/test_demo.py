@@ -153,6 +153,10 @@ def test_objective_is_one_term_of_l_simple(model, sched):
     assert f"Loss at t = 7: {loss[7]:.4f}" in v.text and v.panel.width > 5 * 28
     marker = v.loss_curve[v.loss_curve.curve == forward.MARKER]
     assert list(marker.t) == [7, 7]
+    assert "a label would lower it a little" in v.text and "teacher" not in v.text
+    distilled = objective.objective_view(model, sched, DIGIT, 7, 3, null_target="a frozen teacher's predictions")
+    assert "last trained on a frozen teacher's predictions in eps's place" in distilled.text  # not a plain DDPM's loss
+    assert "a label would lower" not in distilled.text
 
 
 def test_objective_at_t_0_shows_the_first_noisy_step_and_refuses_bad_input(model, sched):
@@ -271,6 +275,7 @@ def test_loss_history_reads_train_pys_log(tmp_path):
                                                        "null_teacher_autoguidance": 2.0}))
     text = about.loss_history(tmp_path).text
     assert "--null-teacher" in text and "autoguided at w = 2" in text
+    assert about.null_class_target(tmp_path) == "a frozen teacher's predictions autoguided at w = 2"
     (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "x", "null_teacher_autoguidance": "two"}))
     assert "frozen teacher's predictions instead" in about.loss_history(tmp_path).text  # a stray value: no crash
     (tmp_path / "loss.csv").write_text("step,loss\n50,0.9\n100,inf\n150,nan\n200,0.5\n")  # a run that overflowed

@@ -62,14 +62,11 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     if bad.any():
         text += (f" {int(bad.sum())} logged values were not finite numbers and are left out; a run that diverges "
                  "logs NaN or inf from then on.")
-    facts = training_facts(folder)
-    if facts.get("null_teacher"):
-        guided = facts.get("null_teacher_autoguidance")
-        guided = guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
-        target = "predictions" if guided == 1 else f"predictions autoguided at w = {guided:g}"
-        text += (" In the last sitting (`--null-teacher`) the null class's rows regressed on a frozen teacher's "
-                 f"{target} instead of on the drawn noise: a target with less variance, so the logged loss steps "
-                 "down there while the network's L_simple (tab 1) does not.")
+    target = null_class_target(folder)
+    if target:
+        text += (f" In the last sitting (`--null-teacher`) the null class's rows regressed on {target} instead "
+                 "of on the drawn noise: a target with less variance, so the logged loss steps down there while "
+                 "the network's L_simple (tab 1) rises, most at small t.")
     return LossHistory(curve=curve, y_max=max(float(min(loss.max(), 2.5 * tail)), 1e-6), text=text)
 
 
@@ -85,6 +82,17 @@ def training_facts(folder: Path | None) -> dict:
     if folder is None:
         return {}
     return read_card_metadata(folder) | _read_json(folder / "training.json")
+
+
+def null_class_target(folder: Path | None) -> str | None:
+    """What the null class ("any digit") was last trained to predict, if not the drawn noise eps
+    (`train.py --null-teacher`): "a frozen teacher's predictions ...", else None."""
+    facts = training_facts(folder)
+    if not facts.get("null_teacher"):
+        return None
+    guided = facts.get("null_teacher_autoguidance")
+    guided = guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
+    return "a frozen teacher's predictions" + (f" autoguided at w = {guided:g}" if guided != 1 else "")
 
 
 FACTS = [  # (key in training.json / the weights' metadata, how to say it)

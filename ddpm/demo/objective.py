@@ -2,8 +2,9 @@
 
 Training draws x_0, t and eps, builds x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (Eq. 4) and
 regresses the network's eps_hat(x_t, t) on eps. Here x_0 is your digit, eps tab 1's draw for the seed, and
-the network gets the null class (no label), so this is one term of the loss the model was trained on,
-shown at the chosen t and across all t. t counts as in the paper (code index t - 1).
+the network gets the null class (no label), so this is one term of the loss a plain DDPM is trained on,
+shown at the chosen t and across all t (weights trained with --null-teacher regressed the null class on a
+teacher instead: the text says so). t counts as in the paper (code index t - 1).
 """
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ class ObjectiveView:
 
 
 @torch.no_grad()
-def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> ObjectiveView:
+def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null_target: str | None = None
+                   ) -> ObjectiveView:
     """One training example of L_simple for a digit (uint8 (28, 28)), t in 0..T (0, the clean digit, shows
-    t = 1: the loss starts there) and noise seed."""
+    t = 1: the loss starts there) and noise seed. null_target: what the null class was last trained to predict
+    in eps's place (about.null_class_target), for the text."""
     asked, seed = check_int("t", t, 0, sched.T), check_seed(seed)
     t = max(1, asked)
     x0 = digit_tensor(x0_u8)  # (1, 1, 28, 28)
@@ -69,7 +72,11 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed) -> O
                                                           if asked == 0 else "") +
             f". A network that output zeros would score {float((eps ** 2).mean()):.2f}. Training draws a digit, "
             "a t and an eps, and takes one gradient step on this number (Alg. 1); here the network gets no label "
-            "(the null class, 'any digit'), so a label would lower it a little. The curve is the same digit and eps "
+            "(the null class, 'any digit')" + (
+                ", so a label would lower it a little. " if null_target is None else
+                f". These weights' null class was last trained on {null_target} in eps's place (About), so its "
+                "loss here sits above a plain DDPM's, most at small t, and the digit's true label scores lower. ") +
+            "The curve is the same digit and eps "
             "at every t: at large t, x_t is almost eps itself, so eps is easy to read off and the loss is near 0; "
             "at small t, eps is a faint speckle on a clean digit, hard to tell from the digit's own pixel steps "
             f"(here the loss peaks at t = {worst}). That error hardly matters in pixels: x0_hat's error is eps's "
