@@ -57,7 +57,8 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
-SAMPLER_CHOICES = [(f"DDPM, all {T} steps (Ho et al. 2020)", "ddpm"), ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
+SAMPLER_CHOICES = [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
+                   ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
 ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), SAMPLER_CHOICES[1]]
 
@@ -262,14 +263,15 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                       info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM with sigma^2 = beta_tilde "
-                         "(Song et al. Eq. 16), which gives this small model sharper digits in 50 steps (a higher IS; "
+                         "(Song et al. Eq. 16; the DDPM option here uses beta_t), which gives this small model sharper digits in 50 steps (a higher IS; "
                          "a better FD only with a class, see About); used by DDIM only")
     label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
                          info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
-                         info="classifier-free guidance (Ho & Salimans 2022): 0 ignores the class (the null class's "
-                              "digits), 1 is the plain class-conditional model; used only with a class")
+                         info="classifier-free guidance (Ho & Salimans 2022; this w is their w + 1, as diffusers' "
+                              "guidance_scale): 0 ignores the class (the null class's digits), 1 is the plain "
+                              "class-conditional model; used only with a class")
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
                      info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps "

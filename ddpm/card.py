@@ -38,8 +38,8 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             "digit k uniformly from (seed, k), as class-conditional models are scored (ADM, EDM, DiT), and its "
             "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
             "the digit asked for. The other rows use the null class. Rows marked `autoguidedW` are guided by the "
-            f"small model in `guide/` with weight W (below) on the steps t <= {T_MAX_FRACTION:g} T, or t <= T where "
-            "`-tmaxT` follows. \"memorised\" is the share of samples closer to their nearest training image than "
+            f"small model in `guide/` with weight W (below) on the steps with code index t <= {T_MAX_FRACTION:g} T "
+            "(the paper's t counts from 1, one more), or t <= K where `-tmaxK` follows. \"memorised\" is the share of samples closer to their nearest training image than "
             "99% of the 10,000 MNIST test digits are to theirs, so unseen real digits score 1%.\n")
 
 
