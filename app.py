@@ -20,6 +20,7 @@ import gradio as gr  # noqa: E402
 from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
+from ddpm.preprocess import peek_image  # noqa: E402
 from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
@@ -220,13 +221,40 @@ def picture(value, label: str, **kw) -> gr.Image:
     return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
 
 
+class DigitSketchpad(gr.Sketchpad):
+    """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
+    background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
+    10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
+    says it fits the upload limits."""
+
+    def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
+        return gr.ImageEditor.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        payload = payload.model_copy(update={"background": None, "layers": []})
+        cached = self.blob_storage.get(payload.id) if payload.id is not None else None
+        if cached is not None:  # the browser sends the images ahead, keyed by the value's id
+            self.blob_storage[payload.id] = cached.model_copy(update={"background": None, "layers": []})
+        composite = cached.composite if cached is not None else payload.composite and payload.composite.path
+        if composite:
+            try:
+                peek_image(composite)
+            except InputError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+        return super().preprocess(payload)
+
+
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
     index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
     upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
-    sketch = gr.Sketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
+    sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
                           visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                           brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                           elem_id=f"{tab}-sketch")

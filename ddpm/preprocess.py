@@ -29,6 +29,16 @@ EMPTY_SKETCH = "The drawing is empty: draw a digit on the sketchpad first."
 
 def open_image(src) -> Image.Image:
     """A path, bytes, PIL image or array -> a loaded PIL image, or InputError saying why not."""
+    img = peek_image(src)
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
+    return ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
+
+
+def peek_image(src) -> Image.Image:
+    """open_image's checks that need only the file's header (type, size): the image, not yet decoded."""
     if src is None:
         raise MissingInput("No image: upload a picture of a digit first.")
     if isinstance(src, Image.Image):
@@ -48,11 +58,7 @@ def open_image(src) -> Image.Image:
         except (OSError, SyntaxError, ValueError) as e:  # a known format with a broken header
             raise InputError(f"The image could not be read (corrupt file): {e}") from None
     _check_size(img)
-    try:
-        img.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
-    return ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
+    return img
 
 
 def _read_bytes(src) -> bytes:
@@ -142,11 +148,22 @@ def _shrink(img: Image.Image) -> Image.Image:
     """Big uploads -> at most MAX_WORK_SIDE a side (area average), before any per-pixel work: a 20x20 digit
     needs no more, and it keeps big photos and big transparent PNGs fast. Greyscale, or RGBA if transparent
     (Pillow averages RGBA with premultiplied alpha, so compositing afterwards gives the same picture)."""
-    img = img.convert("RGBA" if _has_alpha(img) else "L")
+    img = _eight_bit(img).convert("RGBA" if _has_alpha(img) else "L")
     if max(img.size) <= MAX_WORK_SIDE:
         return img
     scale = MAX_WORK_SIDE / max(img.size)
     return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BOX)
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16- and 32-bit greyscale (scans, TIFFs) -> 8-bit, scaled by the range its values use: Pillow's
+    convert("L") clips them to 0..255 instead, and a 16-bit scan's paper and ink both become 255."""
+    if not (img.mode.startswith("I") or img.mode == "F"):
+        return img
+    a = np.nan_to_num(np.asarray(img, dtype=np.float64))
+    top = max(float(a.max(initial=0)), 1e-12)
+    top = next((r for r in (1.0, 255.0, 65535.0) if top <= r), top)  # [0, 1] floats, 8-, 16-bit, or wider
+    return Image.fromarray((a.clip(0, top) / top * 255).round().astype(np.uint8))
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:

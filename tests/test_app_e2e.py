@@ -81,6 +81,13 @@ def test_a_drawing_through_the_api(client, tmp_path):
     x0 = client.predict("drawing", 0, None, value, api_name="/preview")
     d = digit_from_display(x0)
     assert d.max() == 255 and d[:, :10].max() < 50 and d[:, 18:].max() < 50  # a centred vertical stroke
+    # a few KB that would decode to gigabytes: only the composite is read, and its size is checked first
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (12000, 12000)).save(bomb)  # 12000^2 blank pixels compress to a few KB
+    heavy = value | {"background": handle_file(str(bomb)), "layers": [handle_file(str(bomb))] * 8}
+    assert np.array_equal(pixels(client.predict("drawing", 0, None, heavy, api_name="/preview")), pixels(x0))
+    with pytest.raises(AppError, match="too large.*at most 4096 pixels a side"):
+        client.predict("drawing", 0, None, value | {"composite": handle_file(str(bomb))}, api_name="/preview")
 
 
 def test_bad_upload_gets_a_clear_message_and_the_server_stays_up(client, tmp_path):

@@ -58,6 +58,17 @@ def test_polarity_colour_and_jpeg_do_not_matter():
         assert np.corrcoef(dark_on_light.ravel(), other.ravel())[0, 1] > 0.9
 
 
+def test_16_and_32_bit_scans_read_as_their_8_bit_picture():
+    """Pillow's convert("L") clips 16-bit values to 255, which made a 16-bit scan's paper and ink both white."""
+    grey = np.asarray(seven(), dtype=np.float64) / 255  # paper 235, ink 20
+    ref = preprocess(seven())
+    for img in (Image.fromarray((grey * 65535).round().astype(np.uint16)),  # a 16-bit PNG scan (mode I;16)
+                Image.fromarray((grey * 255000).round().astype(np.int32)),  # 32-bit integers (mode I)
+                Image.fromarray(grey.astype(np.float32))):  # floats in [0, 1] (mode F, a TIFF)
+        out = preprocess(png_bytes(img, "PNG" if img.mode == "I;16" else "TIFF"))
+        assert np.abs(out.astype(int) - ref.astype(int)).max() <= 2, img.mode
+
+
 def test_noisy_photo_background_is_cleaned():
     rng = np.random.default_rng(0)
     photo = np.asarray(seven(), dtype=float) + rng.normal(0, 10, (800, 600))

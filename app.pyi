@@ -1,0 +1,448 @@
+"""DDPM on MNIST, the Gradio app: forward noising and the training loss, seeded sampling, the x0_hat animation,
+noise-and-denoise.
+
+    python app.py                         # the bundled weights/ on http://127.0.0.1:7860
+    DDPM_MODEL=runs/mnist python app.py   # any model folder, or a Hub repo id such as you/ddpm-mnist
+
+This file only wires components to the pure functions in ddpm/ (ddpm.preprocess, ddpm.demo.*).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from typing import Any, NamedTuple
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
+from ddpm.demo import draw  # noqa: E402
+from ddpm.hub import ModelLoadError  # noqa: E402
+from ddpm.preprocess import peek_image  # noqa: E402
+from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
+from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
+from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
+                                DEFAULT_STEPS, check_settings, generate, resolve_seed)
+from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
+                              MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
+from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
+from ddpm.demo.outputs import new_path, save_png  # noqa: E402
+from ddpm.demo.progress import Progress  # noqa: E402
+from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
+from ddpm.demo.runtime import load_runtime  # noqa: E402
+from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
+from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
+                                  decision_plot, frame_panel, save_gif, trajectory_stream)
+
+try:
+    RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
+except ModelLoadError as e:
+    raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
+T = RT.T
+NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
+# one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
+# never waits seconds behind a grid while the forward view above it has moved on) ...
+HEAVY = dict(concurrency_id="model", concurrency_limit=1)
+# ... and the views that need no network pass (milliseconds each) a few at a time, beside it
+VIEW = dict(concurrency_id="view", concurrency_limit=4)
+# events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
+QUEUE_SIZE = 100
+# Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
+# user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
+PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
+    const root = document.querySelector('SKETCH');
+    const prompt = root && root.querySelector('.empty.wrap');
+    const brush = root && root.querySelector('button[aria-label=Brush]');
+    if (prompt && brush) brush.click();
+    if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
+  setTimeout(tick, 100); }"""
+SAMPLER_CHOICES = [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
+                   ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
+# tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
+ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), SAMPLER_CHOICES[1]]
+
+
+# ---------------------------------------------------------------- errors: one place turns InputError into gr.Error
+
+def user_errors(fn=None, *, quiet: type[InputError] | None = None):
+    """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
+
+    quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
+    (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
+    view of the same event already checks aloud."""
+    if fn is None:
+        return functools.partial(user_errors, quiet=quiet)
+
+    def convert(e: InputError):
+        if quiet is not None and isinstance(e, quiet):
+            return gr.skip()
+        raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args):
+            try:
+                yield from fn(*args)
+            except InputError as e:
+                yield convert(e)
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except InputError as e:
+            return convert(e)
+    return call
+
+
+# ---------------------------------------------------------------- handlers: component values in, pure functions, values out
+
+def forward(source, index, upload, sketch, kind, t, seed):
+    v = forward_view(pick_digit(source, index, upload, sketch), kind, t, seed, T)
+    return v.x0, v.x_t, v.x_t_chain, v.strip, v.scales, v.log_snr, v.text
+
+
+def objective(source, index, upload, sketch, t, seed):
+    v = objective_view(RT.model, RT.sched, pick_digit(source, index, upload, sketch), t, seed, NULL_TARGET)
+    return v.panel, v.loss_curve, v.text
+
+
+def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
+    """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
+    settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
+                              eta=eta, autoguidance=autoguidance)
+    return settings, RT.sampling_model(settings.autoguidance)
+
+
+def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
+    settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
+    for frame in generate(model, RT.sched, settings):
+        png = str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}")) if frame.done else None
+        yield frame.image, png, frame.text, settings.seed
+
+
+class TrajectoryOut(NamedTuple):
+    """Tab 3's outputs, in the order of its event's output list."""
+    panel: Any
+    frame: Any
+    gif: Any
+    plot: Any
+    decided: Any
+    status: Any
+    seed: Any
+    state: Any  # the finished Trajectory, for the frame slider
+
+
+class RoundtripOut(NamedTuple):
+    """Tab 4's outputs, in the order of its event's output list."""
+    x0: Any
+    main: Any
+    strip: Any
+    text: Any
+
+
+def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:
+    """A long job's Progress as its event's outputs: p.text in the field `text`, p.picture (if any) in `picture`,
+    `also`'s values in theirs, every other output left as it is."""
+    shown = {text: p.text} | ({picture: p.picture} if picture and p.picture else {}) | also
+    return outputs(**{field: shown.get(field, gr.skip()) for field in outputs._fields})
+
+
+def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
+    settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance,
+                               max_n=MAX_TRAJECTORY_DIGITS)
+    for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
+        if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
+            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None)  # the old run's frames go
+    gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
+    last = traj.frames - 1
+    yield TrajectoryOut(frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
+                        decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
+
+
+def decision_view(traj, **kw) -> gr.LinePlot:
+    """Tab 3's "when is the digit decided?" plot (kw: its layout, when it is built): every class drawn, in its own
+    colour; the legend names those that reach PLOT_MIN_P."""
+    return gr.LinePlot(decision_plot(traj), colors_in_legend=decision_legend(traj), **kw)
+
+
+def scrub(traj, i):
+    """The frame slider: frame i of the last finished run; nothing while a run is drawing into the panel."""
+    return gr.skip() if traj is None else frame_panel(traj, i)
+
+
+def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
+    x0 = pick_digit(source, index, upload, sketch)
+    for r in roundtrip_stream(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T)):
+        if isinstance(r, Progress):
+            yield progress_update(r, RoundtripOut, "text")
+    yield RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text)
+
+
+def preview(source, index, upload, sketch):
+    return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
+
+
+def show_source(source):
+    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
+
+
+# ---------------------------------------------------------------- cold start: what the default view shows
+
+def defaults() -> dict:
+    """Each tab's default outputs, computed once at startup and shown as the components' initial values
+    (each a tuple in the order of that tab's event outputs)."""
+    d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
+         "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
+    choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
+    *_, d["sample"] = sample(0, False, 16, *choice)  # the last frame: the finished grid
+    *_, d["trajectory"] = trajectory(0, False, 1, *choice)
+    *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, DEFAULT_STEPS)
+    return d
+
+
+# ---------------------------------------------------------------- layout
+
+# on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
+# columns to a word each; a slider reached with the keyboard shows that it has the focus
+CSS = (".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap} "
+       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px} "
+       # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
+       "@media (max-width: 640px) {.strip .image-frame {overflow-x: auto; justify-content: flex-start} "
+       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain}}")
+
+
+def picture(value, label: str, **kw) -> gr.Image:
+    """An output image: a PNG with only the full-screen button (Gradio's toolbar would cover the titles drawn
+    into the panels on a phone), and its label as the text a screen reader says."""
+    return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
+
+from gradio.events import Dependency
+
+class DigitSketchpad(gr.Sketchpad):
+    """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
+    background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
+    10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
+    says it fits the upload limits."""
+
+    def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
+        return gr.ImageEditor.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        payload = payload.model_copy(update={"background": None, "layers": []})
+        cached = self.blob_storage.get(payload.id) if payload.id is not None else None
+        if cached is not None:  # the browser sends the images ahead, keyed by the value's id
+            self.blob_storage[payload.id] = cached.model_copy(update={"background": None, "layers": []})
+        composite = cached.composite if cached is not None else payload.composite and payload.composite.path
+        if composite:
+            try:
+                peek_image(composite)
+            except InputError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def digit_input(tab: str):
+    """Where the digit comes from: a radio and the three inputs it switches between."""
+    source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
+    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
+    upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
+                     file_types=["image"], visible=False, elem_id=f"{tab}-upload")
+    sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
+                          visible=False, canvas_size=(280, 280), layers=False, transforms=(),
+                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                          elem_id=f"{tab}-sketch")
+    source.change(show_source, source, [index, upload, sketch], api_name=f"show_source_{tab}",
+                  api_visibility="private", show_progress="hidden", queue=False
+                  ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
+    return source, index, upload, sketch
+
+
+def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, **kw):
+    """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
+    own UI changes quietly (a drawing not made yet is no error) as `api_name`_ui.
+
+    echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
+    the UI this one stays quiet on all of them and each message shows once; its API event is a hidden button's."""
+    kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
+    api, ui = [digit[1].change, *triggers], [digit[0].change, digit[2].change, digit[3].change]
+    if echo:
+        api, ui = [gr.Button(visible=False).click], ui + api
+    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
+    gr.on(ui, user_errors(fn, quiet=InputError if echo else MissingInput), ins, outs,
+          api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
+
+
+def sampler_controls(tab: str, n_max: int, n_default: int):
+    """Seed, number of digits, sampler, steps, class, guidance, eta and autoguidance: shared by Generate and the
+    animation."""
+    with gr.Row():
+        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
+        randomise = gr.Checkbox(False, label="new random seed each run")
+    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
+    sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler")
+    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
+                      info="used by DDIM only")
+    eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
+                    info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM with sigma^2 = beta_tilde "
+                         "(Song et al. Eq. 16; the DDPM option here uses beta_t), which gives this small model sharper digits in 50 steps (a higher IS; "
+                         "a better FD only with a class, see About); used by DDIM only")
+    label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
+                         info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
+                              "from (seed, k), then drawn with that class, which gives this model sharper digits")
+    guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
+                         info="classifier-free guidance (Ho & Salimans 2022; this w is their w + 1, as diffusers' "
+                              "guidance_scale): 0 ignores the class (the null class's digits), 1 is the plain "
+                              "class-conditional model; used only with a class")
+    auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
+                     interactive=RT.guide is not None,
+                     info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps "
+                          f"t <= {default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T; code index <= {default_t_max(T)}) "
+                          "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, for up to 40% more time"
+                     if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
+    return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto]  # new inputs last: older API calls fit
+
+
+def build(d: dict) -> gr.Blocks:
+    with gr.Blocks(title="DDPM on MNIST", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net "
+                    "undo it step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
+                    "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded "
+                    "digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, "
+                    "then denoise it · **5. About**: the model and its measured quality. On a narrow screen the tabs "
+                    "that do not fit are under ⋯.")
+        with gr.Tab("1. Forward"):
+            gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
+                        "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    f_in = digit_input("forward")
+                    f_kind = gr.Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
+                                      info=f"the model was trained on {RT.sched.kind}")
+                    f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
+                    f_seed = gr.Number(0, label="noise seed", precision=0)
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        f_x0 = picture(d["forward"][0], label="x_0, preprocessed as MNIST",
+                                       elem_id="forward-x0")
+                        f_xt = picture(d["forward"][1], label="x_t in one jump (Eq. 4)",
+                                       elem_id="forward-xt")
+                        f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
+                    f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
+            f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False, elem_id="forward-strip",
+                              elem_classes=["strip"])
+            with gr.Row():
+                # no height=: a fixed height clips the legend in Gradio 6
+                f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
+                                       label="signal and noise scales", y_lim=[0, 1], color_title="")
+                f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
+                                    label="log-SNR", color_title="")
+            gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
+                        f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
+                        "the network gets no label.")
+            o_panel = picture(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
+                              show_label=False, elem_id="objective-panel")
+            with gr.Row():
+                # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
+                o_curve = gr.LinePlot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
+                                      color_title="", label="L_simple for this digit and eps, against t", min_width=320)
+                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
+            live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
+                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward", **VIEW)
+            live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
+                 "objective", echo=True, concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
+
+        with gr.Tab("2. Generate"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    g_ins = sampler_controls("generate", MAX_DIGITS, 16)
+                    g_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
+                with gr.Column(scale=2):
+                    g_grid = picture(d["sample"][0], label="samples (x_t while denoising)", show_label=False,
+                                     elem_id="generate-grid")
+                    g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
+                    g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
+            g_go.click(user_errors(sample), g_ins, [g_grid, g_png, g_status, g_ins[0]], api_name="sample", **HEAVY)
+
+        with gr.Tab("3. x0-hat"):
+            gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
+                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Scrub through t.")
+            traj0 = d["trajectory"]
+            with gr.Row():
+                with gr.Column(scale=1):
+                    a_ins = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1)
+                    a_go = gr.Button("Run trajectory", variant="primary", elem_id="trajectory-go")
+                with gr.Column(scale=2):
+                    a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
+                                      elem_id="trajectory-panel")
+                    a_frame = gr.Slider(0, traj0.state.frames - 1, value=traj0.state.frames - 1, step=1,
+                                        label="frame (left: pure noise, right: the final sample)",
+                                        elem_id="trajectory-frame")
+                    a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
+                    a_gif = gr.File(traj0.gif, label="animated GIF")
+            a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
+                                   color_map=DIGIT_COLORS,
+                                   label="When is the digit decided? P(class | x0_hat), first digit, from an MNIST "
+                                         f"classifier; the legend names the classes that reach {PLOT_MIN_P:g} "
+                                         "(denoising runs right to left)")
+            a_decided = gr.Markdown(traj0.decided)
+            a_state = gr.State(traj0.state)
+            a_go.click(user_errors(trajectory), a_ins,
+                       [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],
+                       api_name="trajectory", **HEAVY)
+            a_frame.change(user_errors(scrub), [a_state, a_frame], a_panel, api_name="trajectory_frame",
+                           trigger_mode="always_last", show_progress="hidden", **VIEW)
+
+        with gr.Tab("4. Your digit"):
+            gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "
+                        "chain from there. Small t gives your digit back; large t, a digit of the model's own.")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    r_in = digit_input("roundtrip")
+                    r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
+                                   height=200, elem_id="roundtrip-x0")
+                    r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
+                    r_seed = gr.Number(0, label="seed", precision=0, elem_id="roundtrip-seed")
+                    r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
+                                         info="DDPM is slow here: the strip below runs ten more chains, from t = "
+                                              f"{T // 10} to {T}")
+                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1,
+                                        label="DDIM steps (at most t)")
+                    r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
+                with gr.Column(scale=2):
+                    r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
+                                     elem_id="roundtrip-main")
+                    r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
+            r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False, elem_classes=["strip"])
+            r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
+                       [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
+            live(r_in, [], preview, list(r_in), r_x0, "preview", **VIEW)
+
+        with gr.Tab("5. About"):
+            gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")
+            losses = loss_history(RT.folder)
+            if losses is not None:  # the folder's loss.csv, when it has one
+                gr.LinePlot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
+                            label="training loss against optimizer step (loss.csv)", elem_id="about-loss")
+                gr.Markdown(losses.text, elem_id="about-loss-text")
+            gr.Markdown(read_more())
+    return demo
+
+
+demo = build(defaults()).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+
+if __name__ == "__main__":
+    # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
+    demo.launch(max_file_size="10mb", show_error=True, css=CSS)
