@@ -35,10 +35,15 @@ def test_check_int_accepts_whole_numbers_only():
     for bad in (-1, 2**53):
         with pytest.raises(InputError, match="seed must be between 0 and 9007199254740991"):
             check_seed(bad)
+    with pytest.raises(InputError, match=r"got 1e\+308$"):  # not all 309 digits of int(1e308)
+        check_seed(1e308)
+    with pytest.raises(InputError, match="got a 400-digit number$"):
+        check_seed(10**399)
 
 
 def test_check_float_and_labels():
     assert check_float("w", "2.5", 0, 10) == 2.5
+    assert str(check_float("w", -0.0, 0, 10)) == "0.0"  # a setting never reads "-0"
     for bad in (-1, 11, float("inf"), "x", None):
         with pytest.raises(InputError):
             check_float("w", bad, 0, 10)
@@ -195,6 +200,9 @@ def test_ddim_eta_adds_seeded_noise(model, sched):
 
 def test_resolve_seed():
     assert generate.resolve_seed(7, False) == 7
+    for bad in ("abc", 2, None):
+        with pytest.raises(InputError, match="new random seed must be true or false"):
+            generate.resolve_seed(7, bad)
     seeds = {generate.resolve_seed(7, True) for _ in range(5)}
     assert len(seeds) > 1 and all(0 <= s < 2**31 for s in seeds)
 

@@ -16,8 +16,8 @@ from PIL import Image
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, check_choice, check_float,
-                     check_int, check_seed, parse_label)
+from .limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError, check_choice,
+                     check_float, check_int, check_seed, parse_label, shown)
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults)
 DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_STEPS, "any", 3.0
@@ -42,7 +42,7 @@ class Settings:
         return dict(sampler=self.sampler, steps=self.steps, label=self.label, guidance=self.guidance, eta=self.eta)
 
     def describe(self) -> str:
-        how = f"DDPM, {self.steps} steps" if self.sampler == "ddpm" else f"DDIM, {self.steps} steps"
+        how = f"{self.sampler.upper()}, {self.steps} step{'s' * (self.steps != 1)}"
         how += f", eta {self.eta:g}" if self.eta else ""
         how += f", autoguidance {self.autoguidance:g}" if self.autoguidance != 1 else ""
         what = ("any digit" if self.label is None else
@@ -53,6 +53,8 @@ class Settings:
 
 def resolve_seed(seed, randomise: bool) -> int:
     """The seed actually used: a fresh random one if asked, else the given one (checked)."""
+    if not isinstance(randomise, bool):  # through the API: "abc" or 2 would have counted as ticked
+        raise InputError(f"new random seed must be true or false, not {shown(randomise)}")
     return secrets.randbelow(2**31) if randomise else check_seed(seed)
 
 

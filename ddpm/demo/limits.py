@@ -28,9 +28,17 @@ class MissingInput(InputError):
     """Nothing to work on yet (no upload, an empty drawing): the UI may wait quietly, the API still says so."""
 
 
+def shown(value) -> str:
+    """A value as a message quotes it: short (a 309-digit seed is counted, a page of text cut)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        return f"a {len(str(abs(value)))}-digit number"
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."
+
+
 def check_int(name: str, value, lo: int, hi: int) -> int:
     """value as an int in [lo, hi]; accepts 3, 3.0 (gr.Number sends floats) or "3"; rejects 3.5, NaN, None, True."""
-    bad = InputError(f"{name} must be a whole number between {lo} and {hi}, not {value!r}")
+    bad = InputError(f"{name} must be a whole number between {lo} and {hi}, not {shown(value)}")
     if isinstance(value, bool) or value is None:
         raise bad
     try:
@@ -46,7 +54,7 @@ def check_int(name: str, value, lo: int, hi: int) -> int:
             raise bad
         v = int(f)
     if not lo <= v <= hi:
-        raise InputError(f"{name} must be between {lo} and {hi}, got {v}")
+        raise InputError(f"{name} must be between {lo} and {hi}, got {shown(value if isinstance(value, float) else v)}")
     return v
 
 
@@ -54,15 +62,15 @@ def check_float(name: str, value, lo: float, hi: float) -> float:
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number between {lo} and {hi}, not {value!r}") from None
+        raise InputError(f"{name} must be a number between {lo} and {hi}, not {shown(value)}") from None
     if isinstance(value, bool) or not math.isfinite(f) or not lo <= f <= hi:
-        raise InputError(f"{name} must be a number between {lo} and {hi}, got {value!r}")
-    return f
+        raise InputError(f"{name} must be a number between {lo} and {hi}, got {shown(value)}")
+    return f + 0.0  # -0.0 -> 0.0, so no setting reads "-0"
 
 
 def check_choice(name: str, value, choices) -> str:
     if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {shown(value)}")
     return value
 
 

@@ -22,7 +22,7 @@ from ..samplers import sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings
-from .limits import MAX_FRAMES, MissingInput, check_float
+from .limits import MAX_FRAMES, InputError, MissingInput, check_float, shown
 from .progress import Progress, every, finish
 
 PLOT_POINTS = 200  # points per class curve
@@ -48,7 +48,7 @@ class Trajectory:
 
 
 def keep_every(num_steps: int, max_frames: int = MAX_FRAMES) -> int:
-    """Store every k-th step so a run keeps at most max_frames frames (plus the final one)."""
+    """Store every k-th step so a run keeps at most max_frames of them (plus its last step and the final x_0)."""
     return max(1, math.ceil(num_steps / max_frames))
 
 
@@ -102,7 +102,12 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
     (a slider left where a longer run had it)."""
     if traj is None:
         raise MissingInput("No trajectory yet: run one first.")
-    i = int(np.clip(round(check_float("frame", i, -1e9, 1e9)), 0, traj.frames - 1))
+    last = traj.frames - 1
+    try:
+        f = check_float("frame", i, -math.inf, math.inf)
+    except InputError:
+        raise InputError(f"frame must be a number between 0 and {last}, not {shown(i)}") from None
+    i = int(np.clip(round(f), 0, last))
     t = traj.t[i]
     # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
     return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i],
