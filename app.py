@@ -20,7 +20,6 @@ import gradio as gr  # noqa: E402
 from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.preprocess import peek_image  # noqa: E402
 from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
@@ -32,7 +31,8 @@ from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
-from ddpm.demo.sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples, pick_digit  # noqa: E402
+from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
+from ddpm.demo.widgets import CSS, digit_input, picture  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, frame_panel, save_gif, trajectory_stream)
 
@@ -49,15 +49,6 @@ HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 VIEW = dict(concurrency_id="view", concurrency_limit=4)
 # events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
 QUEUE_SIZE = 100
-# Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
-# user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
-PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
-    const root = document.querySelector('SKETCH');
-    const prompt = root && root.querySelector('.empty.wrap');
-    const brush = root && root.querySelector('button[aria-label=Brush]');
-    if (prompt && brush) brush.click();
-    if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
-  setTimeout(tick, 100); }"""
 SAMPLER_CHOICES = [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
                    ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
@@ -186,10 +177,6 @@ def preview(source, index, upload, sketch):
     return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
 
 
-def show_source(source):
-    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
-
-
 # ---------------------------------------------------------------- cold start: what the default view shows
 
 def defaults() -> dict:
@@ -208,62 +195,6 @@ def defaults() -> dict:
 
 # on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
 # columns to a word each; a slider reached with the keyboard shows that it has the focus
-CSS = (".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap} "
-       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px} "
-       # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
-       "@media (max-width: 640px) {.strip .image-frame {overflow-x: auto; justify-content: flex-start} "
-       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain}}")
-
-
-def picture(value, label: str, **kw) -> gr.Image:
-    """An output image: a PNG with only the full-screen button (Gradio's toolbar would cover the titles drawn
-    into the panels on a phone), and its label as the text a screen reader says."""
-    return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
-
-
-class DigitSketchpad(gr.Sketchpad):
-    """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
-    background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
-    10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
-    says it fits the upload limits."""
-
-    def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
-        return gr.ImageEditor.__name__.lower()
-
-    get_block_class = get_block_name
-
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        payload = payload.model_copy(update={"background": None, "layers": []})
-        cached = self.blob_storage.get(payload.id) if payload.id is not None else None
-        if cached is not None:  # the browser sends the images ahead, keyed by the value's id
-            self.blob_storage[payload.id] = cached.model_copy(update={"background": None, "layers": []})
-        composite = cached.composite if cached is not None else payload.composite and payload.composite.path
-        if composite:
-            try:
-                peek_image(composite)
-            except InputError as e:
-                raise gr.Error(str(e), print_exception=False) from None
-        return super().preprocess(payload)
-
-
-def digit_input(tab: str):
-    """Where the digit comes from: a radio and the three inputs it switches between."""
-    source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
-    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
-    upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
-                     file_types=["image"], visible=False, elem_id=f"{tab}-upload")
-    sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
-                          visible=False, canvas_size=(280, 280), layers=False, transforms=(),
-                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                          elem_id=f"{tab}-sketch")
-    source.change(show_source, source, [index, upload, sketch], api_name=f"show_source_{tab}",
-                  api_visibility="private", show_progress="hidden", queue=False
-                  ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
-    return source, index, upload, sketch
-
-
 def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, **kw):
     """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
     own UI changes quietly (a drawing not made yet is no error) as `api_name`_ui.

@@ -1,0 +1,77 @@
+"""The app's own Gradio pieces: the output picture, the digit input (a source radio switching between an MNIST
+example, an upload and a drawing), and the page's CSS. app.py lays them out and wires them to ddpm.demo."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..preprocess import peek_image
+from .limits import InputError
+from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples
+
+# Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
+# user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
+PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
+    const root = document.querySelector('SKETCH');
+    const prompt = root && root.querySelector('.empty.wrap');
+    const brush = root && root.querySelector('button[aria-label=Brush]');
+    if (prompt && brush) brush.click();
+    if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
+  setTimeout(tick, 100); }"""
+CSS = (".prose table {display: block; overflow-x: auto} .prose th, .prose td {white-space: nowrap} "
+       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px} "
+       # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
+       "@media (max-width: 640px) {.strip .image-frame {overflow-x: auto; justify-content: flex-start} "
+       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain}}")
+
+
+def picture(value, label: str, **kw) -> gr.Image:
+    """An output image: a PNG with only the full-screen button (Gradio's toolbar would cover the titles drawn
+    into the panels on a phone), and its label as the text a screen reader says."""
+    return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
+
+
+class DigitSketchpad(gr.Sketchpad):
+    """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
+    background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
+    10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
+    says it fits the upload limits."""
+
+    def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
+        return gr.ImageEditor.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        payload = payload.model_copy(update={"background": None, "layers": []})
+        cached = self.blob_storage.get(payload.id) if payload.id is not None else None
+        if cached is not None:  # the browser sends the images ahead, keyed by the value's id
+            self.blob_storage[payload.id] = cached.model_copy(update={"background": None, "layers": []})
+        composite = cached.composite if cached is not None else payload.composite and payload.composite.path
+        if composite:
+            try:
+                peek_image(composite)
+            except InputError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+        return super().preprocess(payload)
+
+
+def digit_input(tab: str):
+    """Where the digit comes from: a radio and the three inputs it switches between."""
+    source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
+    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
+    upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
+                     file_types=["image"], visible=False, elem_id=f"{tab}-upload")
+    sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
+                          visible=False, canvas_size=(280, 280), layers=False, transforms=(),
+                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                          elem_id=f"{tab}-sketch")
+    source.change(show_source, source, [index, upload, sketch], api_name=f"show_source_{tab}",
+                  api_visibility="private", show_progress="hidden", queue=False
+                  ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
+    return source, index, upload, sketch
+
+
+def show_source(source):
+    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
