@@ -113,8 +113,13 @@ def null_target(facts: dict, sittings: bool) -> str:
 
 
 def _saved_facts(folder: Path) -> dict:
-    """training.json of a model folder, or {} before the first card is written."""
-    return json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
+    """training.json of a model folder, or {} before the first card is written (or if a hand edit broke it:
+    the card is rewritten from the weights' own metadata rather than lost at the end of a run)."""
+    try:
+        facts = json.loads((folder / "training.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return facts if isinstance(facts, dict) else {}
 
 
 def recipe(previous: str | None, command: str) -> str:

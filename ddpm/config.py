@@ -15,6 +15,8 @@ MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
 MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (and the app) takes
 # a training seed: each epoch's data order is seeded by seed * 100,003 + epoch, which must stay a 64-bit int
 MAX_TRAIN_SEED = 2**32 - 1
+MAX_TIMESTEPS = 10_000  # T: ten times the paper's; a 64-digit DDPM grid of more would run for hours on a CPU
+MAX_BATCH = 4096  # images per step: the recipe uses 128; a batch's activations must fit in memory
 
 
 class ConfigError(ValueError):
@@ -68,7 +70,8 @@ class ModelConfig:
              "one or more positive whole numbers"),
             ("num_res_blocks", _whole(self.num_res_blocks, 1), "a positive whole number"),
             ("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)"),
-            ("timesteps", _whole(self.timesteps, 2), "at least 2"),
+            ("timesteps", _whole(self.timesteps, 2) and self.timesteps <= MAX_TIMESTEPS,
+             f"a whole number from 2 to {MAX_TIMESTEPS}"),
             ("schedule", self.schedule in ("linear", "cosine"), "'linear' or 'cosine'"),
             ("patch_size", _whole(self.patch_size, 1) and _whole(self.image_size, 1)
              and self.image_size % self.patch_size == 0, f"a divisor of image_size {self.image_size!r}"),
@@ -157,7 +160,7 @@ class TrainConfig:
             ("seed", _whole(self.seed) and self.seed <= MAX_TRAIN_SEED, f"a whole number from 0 to {MAX_TRAIN_SEED}"),
             ("epochs", self.epochs >= 1, "at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "a positive number of minutes"),
-            ("batch_size", self.batch_size >= 1, "at least 1"),
+            ("batch_size", 1 <= self.batch_size <= MAX_BATCH, f"from 1 to {MAX_BATCH} (the recipe uses 128)"),
             ("lr", math.isfinite(self.lr) and self.lr > 0, "a positive number"),
             ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
             ("lr_decay_steps", self.lr_decay_steps >= 0, "0 (constant lr) or a positive number of steps"),

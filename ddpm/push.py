@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .card import write_model_card
-from .hub import CONFIG_NAME, is_repo_id, push_to_hub
+from .hub import CONFIG_NAME, ModelLoadError, is_repo_id, load_pretrained, push_to_hub
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} is not a model folder (no {CONFIG_NAME})")
     if a.repo_id.count("/") != 1 or not is_repo_id(a.repo_id):
         p.error(f"{a.repo_id!r} is not a Hub repo id: give owner/name, such as you/ddpm-mnist")
+    try:
+        load_pretrained(folder)  # a truncated model.safetensors (a full disk) is not worth publishing
+    except ModelLoadError as e:
+        p.error(f"{folder} does not load, so it is not pushed: {e}")
     card = folder / "README.md"
     old_card = card.read_bytes() if card.is_file() else None
     try:

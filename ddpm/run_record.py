@@ -24,6 +24,14 @@ def set_aside_scores(out: Path, log) -> None:
             log(f"{name} described the weights this run replaces: kept as {kept}")
 
 
+def _step_of(row: str) -> int | None:
+    """The step a loss.csv row was logged at (None for a line that is not a row: a hand edit, a torn write)."""
+    try:
+        return int(row.split(",", 1)[0])
+    except ValueError:
+        return None
+
+
 class LossLog:
     """loss.csv: one row per EVERY optimizer steps (the mean loss, images/s and lr), and one for the steps
     before a stop that falls between two. A resumed run first drops the rows logged after its checkpoint
@@ -36,10 +44,10 @@ class LossLog:
         self.path = path
         if fresh or not path.exists():
             path.write_text(self.HEADER)
-        else:
-            header, *rows = path.read_text().splitlines()
-            kept = [r for r in rows if r and int(r.split(",", 1)[0]) <= resumed_at]
-            path.write_text("\n".join([header, *kept]) + "\n")
+        else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
+            rows = path.read_text(errors="replace").splitlines()[1:]
+            kept = [r for r in rows if _step_of(r) is not None and _step_of(r) <= resumed_at]
+            path.write_text(self.HEADER + "".join(r + "\n" for r in kept))
         self.losses, self.images, self.since = [], 0, time.time()
 
     def add(self, loss: torch.Tensor, images: int) -> None:

@@ -105,10 +105,15 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if not resume and (out / CKPT_NAME).exists():  # hours of training, one forgotten --resume away from lost
         raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
                          f"--out (delete the folder to start it again)")
+    if not resume and (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
+        raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
+                         "another --out, or move the folder away")
     torch.manual_seed(cfg.seed)
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
     n = len(images)
-    steps_per_epoch = max(1, n // cfg.batch_size)  # drop the ragged last batch
+    if cfg.batch_size > n:
+        raise ValueError(f"--batch-size {cfg.batch_size} is more than the {n:,} training images")
+    steps_per_epoch = n // cfg.batch_size  # drop the ragged last batch
 
     mcfg = cfg.model
     sched = NoiseSchedule(mcfg.timesteps, mcfg.schedule)
@@ -128,12 +133,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if resume:
         if not ckpt.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-        saved = ModelConfig.from_dict(json.loads((out / "train_config.json").read_text())["model"])
-        if saved != mcfg:
-            diff = ", ".join(f"{f.name} {getattr(saved, f.name)!r} there, {getattr(mcfg, f.name)!r} here"
-                             for f in dataclasses.fields(mcfg) if getattr(saved, f.name) != getattr(mcfg, f.name))
-            raise ValueError(f"--resume: the model config differs from the one in {out / 'train_config.json'}: {diff}")
-        progress = load_checkpoint(ckpt, model, ema, opt, gen)
+        _check_same_run(cfg, out / "train_config.json")
+        try:
+            progress = load_checkpoint(ckpt, model, ema, opt, gen)
+        except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
+            raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {e}). The EMA weights of its "
+                             f"last save, if any, are in {out / hub.WEIGHTS_NAME}; to train on, start a new run "
+                             "into another --out") from None
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
@@ -223,6 +229,22 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
     return out
+
+
+def _check_same_run(cfg: TrainConfig, saved_at: Path) -> None:
+    """--resume: ValueError if the checkpoint's run built another network or trained on other data (its
+    train_config.json; without one, the flags are taken as the run's)."""
+    if not saved_at.exists():
+        return
+    saved = json.loads(saved_at.read_text())
+    model = ModelConfig.from_dict(saved["model"])
+    diff = [f"{f.name} {getattr(model, f.name)!r} there, {getattr(cfg.model, f.name)!r} here"
+            for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]
+    if diff:
+        raise ValueError(f"--resume: the model config differs from the one in {saved_at}: {', '.join(diff)}")
+    if saved.get("dataset", cfg.dataset) != cfg.dataset:
+        raise ValueError(f"--resume: the run trained on {saved['dataset']} ({saved_at}), not {cfg.dataset}: drop "
+                         "--dataset, or train into another --out")
 
 
 def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:

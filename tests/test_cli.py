@@ -119,8 +119,11 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
                         lambda self, folder_path, **kw: uploaded.append((Path(folder_path) / "README.md").read_text()))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
     assert "me/ddpm-test" in uploaded[0] and "me/ddpm-test" not in card
+    hub.save_pretrained(tiny_model(), tmp_path / "cut")
+    (tmp_path / "cut" / "model.safetensors").write_bytes((tmp_path / "cut" / "model.safetensors").read_bytes()[:999])
     for args, message in (([str(tmp_path / "none"), "me/x"], "is not a model folder"),
-                          ([str(tmp_path / "m"), "not-a-repo-id"], "is not a Hub repo id")):
+                          ([str(tmp_path / "m"), "not-a-repo-id"], "is not a Hub repo id"),
+                          ([str(tmp_path / "cut"), "me/x"], "does not load, so it is not pushed")):
         with pytest.raises(SystemExit):
             push.main(args)
         assert message in capsys.readouterr().err
@@ -163,7 +166,10 @@ def test_train_cli_bad_flags(tmp_path):
     (["--base-channels", "0"], "--base-channels must be a positive multiple of the 8 GroupNorm groups"),
     (["--base-channels", "12"], "--base-channels must be a positive multiple"), (["--channel-mult", "0"], "--channel-mult"),
     (["--attention-res", "5"], "--attention-res must be among the levels' sizes [28, 14, 7]"),
-    (["--timesteps", "1"], "--timesteps must be at least 2"), (["--dropout", "nan"], "--dropout must be in [0, 1)"),
+    (["--timesteps", "1"], "--timesteps must be a whole number from 2 to 10000"),
+    (["--timesteps", "100000000"], "--timesteps must be a whole number from 2 to 10000"),  # a card grid of hours
+    (["--batch-size", "100000"], "--batch-size must be from 1 to 4096"),  # killed for memory, not refused
+    (["--dropout", "nan"], "--dropout must be in [0, 1)"),
     (["--seed", "-1"], "--seed must be a whole number from 0"), (["--seed", str(2**32)], "from 0 to 4294967295"),
     (["--lr", "inf"], "--lr must be a positive number"),
     (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),

@@ -50,7 +50,8 @@ def test_bad_folders_give_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("key, value, message", [
     ("groups", 0, "groups must be a positive whole number"), ("channel_mult", [], "channel_mult must be one or more"),
-    ("schedule", "quadratic", "schedule must be 'linear' or 'cosine'"), ("timesteps", "20", "timesteps must be at")])
+    ("schedule", "quadratic", "schedule must be 'linear' or 'cosine'"), ("timesteps", "20", "timesteps must be a whole number"),
+    ("timesteps", 10**9, "timesteps must be a whole number from 2 to 10000")])  # no T that runs out of memory
 def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, key, value, message):
     hub.save_pretrained(tiny_model(), tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text()) | {key: value}
@@ -119,6 +120,15 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     assert "| ddim-50 | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "1.5 min" in card
     assert card.count("| 0.10% | - |") == 1 and "| 0.10% | 97.3% |" in card  # only conditional rows have a reading
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
+
+
+def test_a_broken_training_json_does_not_stop_the_card(tmp_path):
+    """The card is written at the end of a run (before its push): a hand-edited training.json must not end it in a
+    traceback; the card is rebuilt from the weights' own metadata and the run's command."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    (tmp_path / "training.json").write_text("xx")
+    card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
+    assert "python train.py --max-steps 7" in card and json.loads((tmp_path / "training.json").read_text())["steps"] == 7
 
 
 def test_an_unconditional_models_card_says_so(tmp_path):

@@ -109,6 +109,13 @@ def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="holds a run .* continue it with --resume"):
         _train(cfg, max_steps=2)
     assert (out / "checkpoint.safetensors").read_bytes() == before
+    (out / "checkpoint.safetensors").unlink()  # a finished model as a download or a push leaves it: no checkpoint
+    model = (out / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="holds a model .* that a new run would overwrite"):
+        _train(cfg, max_steps=2)
+    assert (out / "model.safetensors").read_bytes() == model
+    with pytest.raises(ValueError, match="--batch-size 301 is more than the 300 training images"):
+        _train(_cfg(tmp_path / "b", batch_size=301), max_steps=2)
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
@@ -149,6 +156,24 @@ def test_resume_refuses_another_model(tmp_path):
         _train(other, max_steps=4, resume=True)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         _train(_cfg(tmp_path / "empty"), max_steps=4, resume=True)
+    with pytest.raises(ValueError, match="trained on mnist .*, not fashion-mnist: drop --dataset"):
+        _train(dataclasses.replace(cfg, dataset="fashion-mnist"), max_steps=4, resume=True)
+
+
+def test_resume_with_damaged_files_says_what_is_wrong_or_carries_on(tmp_path):
+    cfg = _cfg(tmp_path)
+    out = _train(cfg, max_steps=2)
+    (out / "train_config.json").unlink()  # lost: the run's config is the one given
+    (out / "loss.csv").write_text("step,epoch,loss,images_per_s,lr\n2,0,0.9,1.0,0.001\ngarbage line\n\n")
+    _train(cfg, max_steps=4, resume=True)
+    assert [r.split(",")[0] for r in (out / "loss.csv").read_text().splitlines()] == ["step", "2", "4"]
+    (out / "loss.csv").write_text("")  # emptied: a fresh header, then the new rows
+    _train(cfg, max_steps=6, resume=True)
+    assert (out / "loss.csv").read_text().splitlines()[0].startswith("step,")
+    ckpt = out / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a full disk truncated it
+    with pytest.raises(ValueError, match="checkpoint.safetensors cannot be read .* EMA weights of its last save"):
+        _train(cfg, max_steps=8, resume=True)
 
 
 @pytest.mark.parametrize("change, max_steps, message", [
