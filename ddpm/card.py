@@ -190,7 +190,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
     from ddpm.schedule import NoiseSchedule
     from ddpm.samplers import sample
     model = load_pretrained("{repo_id or folder.as_posix()}")
-    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps=50)
+    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps={min(50, cfg.timesteps)})
 
 Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 """

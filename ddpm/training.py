@@ -114,6 +114,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if cfg.batch_size > n:
         raise ValueError(f"--batch-size {cfg.batch_size} is more than the {n:,} training images")
     steps_per_epoch = n // cfg.batch_size  # drop the ragged last batch
+    if cfg.lr_decay_steps > cfg.epochs * steps_per_epoch:  # the cosine would begin before step 0, near lr 0
+        raise ValueError(f"--lr-decay-steps {cfg.lr_decay_steps} is longer than the run: --epochs {cfg.epochs} of "
+                         f"{steps_per_epoch} steps is {cfg.epochs * steps_per_epoch} steps")
 
     mcfg = cfg.model
     sched = NoiseSchedule(mcfg.timesteps, mcfg.schedule)

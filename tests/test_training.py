@@ -116,6 +116,9 @@ def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
     assert (out / "model.safetensors").read_bytes() == model
     with pytest.raises(ValueError, match="--batch-size 301 is more than the 300 training images"):
         _train(_cfg(tmp_path / "b", batch_size=301), max_steps=2)
+    with pytest.raises(ValueError, match="--lr-decay-steps 10 is longer than the run: --epochs 1 of 9 steps"):
+        _train(_cfg(tmp_path / "c", epochs=1, lr_decay_steps=10), max_steps=2)  # its lr would start near 0
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()  # refused before anything is written
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
