@@ -196,15 +196,17 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from ddpm import hub
-    from ddpm.card import write_model_card
+    from ddpm.card import record_command, write_model_card
     from ddpm.data import DataError
     from ddpm.sample import CARD_GRID, write_card_grid
     from ddpm.training import Interrupts, train
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / 'train_config.json'}: {' '.join(args.kept)}")
+    command = "python " + " ".join(sys.argv)
     try:
-        out = train(args.config, resume=args.resume, max_steps=args.max_steps)
+        out = train(args.config, resume=args.resume, max_steps=args.max_steps,
+                    on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed
     except (DataError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -217,7 +219,7 @@ def main(argv=None) -> int:
         print("skipped the sample grid; the command above makes it later")
     finally:
         interrupts.uninstall(previous)
-    write_model_card(out, command="python " + " ".join(sys.argv), resumed=args.resume,
+    write_model_card(out, command=command, resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if args.push_to_hub:
         return 0 if hub.push_to_hub(out, args.hub_model_id, private=args.private) else 1

@@ -130,6 +130,15 @@ def recipe(previous: str | None, command: str) -> str:
     return previous if last == command else previous + "\n" + command
 
 
+def record_command(folder: str | Path, command: str, resumed: bool = False) -> None:
+    """Put a starting run's command into folder/training.json's recipe (added to it if `resumed`), so that a run
+    killed before its card is written still hands its first command on to the run that resumes it."""
+    folder = Path(folder)
+    facts = _saved_facts(folder)
+    facts["command"] = recipe(facts.get("command") if resumed else None, command)
+    (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+
+
 def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False,
                      repo_id: str | None = None) -> Path:
     """Write folder/README.md. `command` (as train.py runs it) replaces the recipe in training.json,

@@ -93,11 +93,12 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, data=None, log=print,
-          progress_bar: bool = True, checkpoint_every: int = 200) -> Path:
+          progress_bar: bool = True, checkpoint_every: int = 200, on_start=None) -> Path:
     """Train per `cfg`, writing to cfg.out: the EMA model folder (config.json + model.safetensors),
     checkpoint.safetensors, loss.csv, samples/epoch_XXX.png. Returns the output folder.
 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
+    on_start(out): called once every check has passed, as the run begins writing (train.py records its command).
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps, or on Ctrl-C, always
     leaving a checkpoint that `resume=True` continues from exactly."""
     out = Path(cfg.out)
@@ -146,6 +147,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
+    if on_start is not None:
+        on_start(out)
     set_aside_scores(out, log)
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both

@@ -242,6 +242,8 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     while not (out / "loss.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
+    recorded = json.loads((out / "training.json").read_text())["command"]  # kept even if the run were killed -9
+    assert recorded.startswith("python train.py --data-dir") and recorded.endswith("--epochs 1")
     p.send_signal(signal.SIGTERM)
     stdout, _ = p.communicate(timeout=120)
     assert p.returncode == 0 and "stopped: interrupted" in stdout

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ddpm import hub
-from ddpm.card import write_model_card
+from ddpm.card import record_command, write_model_card
 from ddpm.sample import write_card_grid
 from ddpm.config import ModelConfig
 
@@ -200,6 +200,12 @@ def test_a_resumed_run_adds_its_command_to_the_recipe(tmp_path):
         "python train.py --epochs 2\npython train.py --resume --epochs 3"
     write_model_card(tmp_path, command="python train.py --epochs 1")  # a fresh run starts a new recipe
     assert json.loads((tmp_path / "training.json").read_text())["command"] == "python train.py --epochs 1"
+    # a run killed (kill -9) before its card: the command it recorded as it began is the recipe's first line
+    record_command(tmp_path, "python train.py --epochs 4")
+    record_command(tmp_path, "python train.py --resume --epochs 5", resumed=True)
+    write_model_card(tmp_path, command="python train.py --resume --epochs 5", resumed=True)
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == \
+        "python train.py --epochs 4\npython train.py --resume --epochs 5"
 
 
 def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
