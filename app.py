@@ -222,8 +222,9 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                       info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM with sigma^2 = beta_tilde "
-                         "(Song et al. Eq. 16; the DDPM option here uses beta_t), which gives this small model sharper digits in 50 steps (a higher IS; "
-                         "a better FD only with a class, see About); used by DDIM only")
+                         "(Song et al. Eq. 16; the DDPM option here uses beta_t), which gives this small model "
+                         "sharper digits in 50 steps (a higher IS; a better FD only with a class, see About); "
+                         "used by DDIM only")
     label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
                          info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")
@@ -266,8 +267,8 @@ def build(d: dict) -> gr.Blocks:
                                        elem_id="forward-xt")
                         f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
                     f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
-            f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False, elem_id="forward-strip",
-                              elem_classes=["strip"])
+            f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False,
+                              elem_id="forward-strip", elem_classes=["strip"])
             with gr.Row():
                 # no height=: a fixed height clips the legend in Gradio 6
                 f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,

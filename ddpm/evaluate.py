@@ -245,7 +245,8 @@ def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str
         agree("--autoguidance-tmax", a.autoguidance_tmax, tmax if tmax is not None else default_t_max(T))
         a.autoguidance_tmax = tmax
     guide = str(facts["autoguidance_guide"]) if "autoguidance_guide" in facts else None  # None: the weights' guide/
-    if a.autoguidance_guide is not None and (guide is None or Path(guide).resolve() != Path(a.autoguidance_guide).resolve()):
+    same_guide = guide is not None and Path(guide).resolve() == Path(str(a.autoguidance_guide)).resolve()
+    if a.autoguidance_guide is not None and not same_guide:
         raise EvalError(f"{path} was drawn with the guide {guide or 'in the weights folder (guide/)'}, not "
                         f"{a.autoguidance_guide}: drop --autoguidance-guide, and the result follows the file")
     a.autoguidance_guide = guide
