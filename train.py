@@ -227,4 +227,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # before training took over Ctrl-C (loading torch, the data) or after it (the card)
+        print("\nstopped (Ctrl-C); a run that had begun keeps its checkpoint: continue it with --resume",
+              file=sys.stderr)
+        sys.exit(130)

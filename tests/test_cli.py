@@ -250,6 +250,22 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
 
 
+def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path):
+    """Ctrl-C while torch and the data load (before training takes Ctrl-C over): a line, exit 130, nothing written."""
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "train.py", "--out", str(tmp_path / "run"), "--base-channels", "8",
+                          "--timesteps", "20", "--max-steps", "5"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored, as under `&`
+    time.sleep(1.0)  # well past Python's start, well before torch has loaded
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_evaluate_names_a_device_this_machine_lacks(tmp_path, capsys):
     from ddpm import evaluate
 
