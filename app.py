@@ -210,17 +210,20 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, **kw
           api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
-def sampler_controls(tab: str, n_max: int, n_default: int):
-    """Seed, number of digits, sampler, steps, class, guidance, eta and autoguidance: shared by Generate and the
-    animation."""
+def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
+    """Seed, number of digits, the `run` button, then the sampler, steps, class, guidance, eta and autoguidance:
+    shared by Generate and the animation. -> (the inputs, the button). The button comes before the settings
+    that have defaults, so the output beside it is on screen when it is pressed."""
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
-    sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler")
+    go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
+    sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
-                      info="used by DDIM only")
+                      interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
+                    interactive=DEFAULT_SAMPLER == "ddim",
                     info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM with sigma^2 = beta_tilde "
                          "(Song et al. Eq. 16; the DDPM option here uses beta_t), which gives this small model "
                          "sharper digits in 50 steps (a higher IS; a better FD only with a class, see About); "
@@ -229,6 +232,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                          info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
                               "from (seed, k), then drawn with that class, which gives this model sharper digits")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
+                         interactive=DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
                          info="classifier-free guidance (Ho & Salimans 2022; this w is their w + 1, as diffusers' "
                               "guidance_scale): 0 ignores the class (the null class's digits), 1 is the plain "
                               "class-conditional model; used only with a class")
@@ -238,7 +242,11 @@ def sampler_controls(tab: str, n_max: int, n_default: int):
                           f"t <= {default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T; code index <= {default_t_max(T)}) "
                           "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, for up to 40% more time"
                      if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
-    return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto]  # new inputs last: older API calls fit
+    # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
+    toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
+    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **toggle)
+    label_.change(lambda c: gr.Slider(interactive=c != "any"), label_, guidance, **toggle)
+    return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto], go  # new inputs last: older API calls fit
 
 
 def build(d: dict) -> gr.Blocks:
@@ -293,8 +301,7 @@ def build(d: dict) -> gr.Blocks:
         with gr.Tab("2. Generate"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    g_ins = sampler_controls("generate", MAX_DIGITS, 16)
-                    g_go = gr.Button("Generate", variant="primary", elem_id="generate-go")
+                    g_ins, g_go = sampler_controls("generate", MAX_DIGITS, 16, "Generate")
                 with gr.Column(scale=2):
                     g_grid = picture(d["sample"][0], label="samples (x_t while denoising)", show_label=False,
                                      elem_id="generate-grid")
@@ -304,12 +311,12 @@ def build(d: dict) -> gr.Blocks:
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
-                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Scrub through t.")
+                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Run, then scrub the "
+                        "frames from t = T (pure noise) down to 0 (the sample).")
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
-                    a_ins = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1)
-                    a_go = gr.Button("Run trajectory", variant="primary", elem_id="trajectory-go")
+                    a_ins, a_go = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1, "Run trajectory")
                 with gr.Column(scale=2):
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel")
@@ -317,13 +324,15 @@ def build(d: dict) -> gr.Blocks:
                                         label="frame (left: pure noise, right: the final sample)",
                                         elem_id="trajectory-frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
+                    # t falls from left to right, as the frames run, so the plot reads in the slider's direction
+                    a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
+                                           x_lim=[T, 0], x_title="t (left: pure noise, right: the final sample)",
+                                           y_title="P(class | x0_hat)", color_map=DIGIT_COLORS,
+                                           label="When is the digit decided? An MNIST classifier reads the first "
+                                                 "digit's x0_hat at every step; the legend names the classes that "
+                                                 f"reach {PLOT_MIN_P:g}")
+                    a_decided = gr.Markdown(traj0.decided)
                     a_gif = gr.File(traj0.gif, label="animated GIF")
-            a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
-                                   color_map=DIGIT_COLORS,
-                                   label="When is the digit decided? P(class | x0_hat), first digit, from an MNIST "
-                                         f"classifier; the legend names the classes that reach {PLOT_MIN_P:g} "
-                                         "(denoising runs right to left)")
-            a_decided = gr.Markdown(traj0.decided)
             a_state = gr.State(traj0.state)
             a_go.click(user_errors(trajectory), a_ins,
                        [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],

@@ -120,6 +120,13 @@ def test_2_generate(page):
     wait_for_new_image(page, "generate-grid", old)
     page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Done')")
     shot(page, "2-generate")
+    # a control that would change nothing is greyed out: w without a class, DDIM's steps and eta under DDPM
+    disabled = lambda name: page.locator(f"#generate-{name} input[type=range]").is_disabled()  # noqa: E731
+    assert disabled("guidance") and not disabled("eta")
+    page.locator("#generate-sampler").get_by_text("DDPM", exact=False).click()
+    page.wait_for_function("() => document.querySelector('#generate-eta input[type=range]').disabled")
+    page.locator("#generate-sampler").get_by_text("DDIM", exact=False).click()
+    page.wait_for_function("() => !document.querySelector('#generate-eta input[type=range]').disabled")
 
 
 def test_3_trajectory_and_scrub(page):
