@@ -280,9 +280,10 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 # no height=: a fixed height clips the legend in Gradio 6
                 f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
-                                       label="signal and noise scales", y_lim=[0, 1], color_title="")
+                                       label="signal and noise scales", y_lim=[0, 1], color_title="",
+                                       y_title="scale (times x_0, times eps)")
                 f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
-                                    label="log-SNR", color_title="")
+                                    label="log-SNR", color_title="", y_title="log(alpha_bar_t / (1 - alpha_bar_t))")
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
@@ -291,7 +292,8 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
                 o_curve = gr.LinePlot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
-                                      color_title="", label="L_simple for this digit and eps, against t", min_width=320)
+                                      color_title="", label="L_simple for this digit and eps, against t", min_width=320,
+                                      y_title="mean of (eps - eps_hat)^2")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward", **VIEW)
@@ -370,7 +372,8 @@ def build(d: dict) -> gr.Blocks:
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
                 gr.LinePlot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
-                            label="training loss against optimizer step (loss.csv)", elem_id="about-loss")
+                            label="training loss against optimizer step (loss.csv; the axis is cut above the "
+                                  "first fall)", elem_id="about-loss")
                 gr.Markdown(losses.text, elem_id="about-loss-text")
             gr.Markdown(read_more())
     return demo

@@ -256,10 +256,12 @@ def test_about_reads_the_model_folder(model, tmp_path):
 
 
 def test_about_names_a_folder_in_the_working_directory_by_its_relative_path(model, tmp_path, monkeypatch):
-    """The bundled weights/ shows as `weights`, not as the server's absolute path."""
+    """The bundled weights/ shows as `weights/` (and says so), not as the server's absolute path."""
     (tmp_path / "weights").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert "**Weights:** `weights`" in about.about_markdown(model, str(tmp_path / "weights"), None)
+    assert "**Weights:** `weights/`\n" in about.about_markdown(model, str(tmp_path / "weights"), None)
+    monkeypatch.setattr(about, "DEFAULT_WEIGHTS", tmp_path / "weights")
+    assert "**Weights:** `weights/` (the bundled weights)" in about.about_markdown(model, "weights", None)
     assert "**Weights:** `you/ddpm-mnist`" in about.about_markdown(model, "you/ddpm-mnist", None)
     assert f"**Weights:** `{tmp_path.parent}`" in about.about_markdown(model, str(tmp_path.parent), None)  # elsewhere
 

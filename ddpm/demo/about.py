@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..card import metrics_table, time_and_hardware
-from ..hub import is_repo_id, read_card_metadata
+from ..hub import DEFAULT_WEIGHTS, is_repo_id, read_card_metadata
 from ..unet import count_parameters
 
 PAPERS = [
@@ -131,13 +131,22 @@ def _quality(ev: dict, source: str, folder: Path | None) -> str:
                          "repo, and the app shows them here when it next starts")
 
 
+def _bundled(source: str) -> bool:
+    try:
+        return Path(source).resolve() == DEFAULT_WEIGHTS.resolve()
+    except OSError:
+        return False
+
+
 def _shown(source: str) -> str:
     """A model folder inside the working directory (the bundled weights/) as a relative path, not the server's own
     absolute one; anything else (a Hub repo id, a folder elsewhere) as given."""
     try:
-        return Path(source).resolve().relative_to(Path.cwd().resolve()).as_posix()
+        if Path(source).is_dir():
+            return Path(source).resolve().relative_to(Path.cwd().resolve()).as_posix() + "/"
     except (ValueError, OSError):
-        return source
+        pass
+    return source
 
 
 def read_more() -> str:
@@ -164,7 +173,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 
 ## The model
 
-- **Weights:** `{_shown(source)}`
+- **Weights:** `{_shown(source)}`{" (the bundled weights)" if _bundled(source) else ""}
 - **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of {cfg.describe()}.
 - **Schedule:** {cfg.schedule}, T = {cfg.timesteps}.
 - **Conditioning:** {guidance}.

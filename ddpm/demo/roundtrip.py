@@ -89,7 +89,8 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     steps = "every step (DDPM)" if s.sampler == "ddpm" else f"up to {s.steps} DDIM steps"
     text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {steps} in "
             f"{time.perf_counter() - start:.1f} s (all {len(starts)} runs). Small t keeps your digit; "
-            "as t nears T the model sees less of it and draws a digit of its own.")
+            "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "
+            "seed fixes the noise): try other seeds there to see other digits.")
     yield RoundTrip(main, strip, text)
 
 

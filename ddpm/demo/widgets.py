@@ -61,7 +61,7 @@ def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
     index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
-    upload = gr.File(label="Upload a photo or scan of one digit (PNG, JPEG, ...; up to 10 MB, 4096 px)",
+    upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
                           visible=False, canvas_size=(280, 280), layers=False, transforms=(),
