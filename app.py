@@ -57,18 +57,19 @@ ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), 
 
 # ---------------------------------------------------------------- errors: one place turns InputError into gr.Error
 
-def user_errors(fn=None, *, quiet: type[InputError] | None = None):
+def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
     """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
 
     quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
     (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
-    view of the same event already checks aloud."""
+    view of the same event already checks aloud. blank(message): the outputs to show instead while a quiet
+    MissingInput waits (emptied pictures and what to do), so no view goes on showing the digit before."""
     if fn is None:
-        return functools.partial(user_errors, quiet=quiet)
+        return functools.partial(user_errors, quiet=quiet, blank=blank)
 
     def convert(e: InputError):
         if quiet is not None and isinstance(e, quiet):
-            return gr.skip()
+            return blank(str(e)) if blank is not None and isinstance(e, MissingInput) else gr.skip()
         raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
 
     if inspect.isgeneratorfunction(fn):
@@ -195,9 +196,9 @@ def defaults() -> dict:
 
 # on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
 # columns to a word each; a slider reached with the keyboard shows that it has the focus
-def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, **kw):
+def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
     """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
-    own UI changes quietly (a drawing not made yet is no error) as `api_name`_ui.
+    own UI changes quietly (a drawing not made yet is no error: blank(message) empties the view) as `api_name`_ui.
 
     echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
     the UI this one stays quiet on all of them and each message shows once; its API event is a hidden button's."""
@@ -206,7 +207,7 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, **kw
     if echo:
         api, ui = [gr.Button(visible=False).click], ui + api
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
-    gr.on(ui, user_errors(fn, quiet=InputError if echo else MissingInput), ins, outs,
+    gr.on(ui, user_errors(fn, quiet=InputError if echo else MissingInput, blank=blank), ins, outs,
           api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
@@ -296,9 +297,11 @@ def build(d: dict) -> gr.Blocks:
                                       y_title="mean of (eps - eps_hat)^2")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
-                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward", **VIEW)
+                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
+                 blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW)
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
-                 "objective", echo=True, concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
+                 "objective", echo=True, blank=lambda why: (None, None, ""),
+                 concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):
             with gr.Row():
@@ -365,7 +368,7 @@ def build(d: dict) -> gr.Blocks:
             r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False, elem_classes=["strip"])
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
-            live(r_in, [], preview, list(r_in), r_x0, "preview", **VIEW)
+            live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

@@ -85,6 +85,9 @@ def test_1_forward_slider_and_drawing(page):
     canvas = page.locator("#forward-sketch canvas").first
     canvas.wait_for(state="visible")
     page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")  # app.py picked the brush for us
+    # nothing drawn yet: the views empty and say what to do, instead of showing the MNIST digit as if drawn
+    page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('drawing is empty')")
+    assert page.locator("#forward-x0 img").count() == 0 and page.locator("#objective-panel img").count() == 0
     b = canvas.bounding_box()
     page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
     page.mouse.down()
