@@ -225,23 +225,23 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
                       interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     interactive=DEFAULT_SAMPLER == "ddim",
-                    info="0: deterministic DDIM; 1: fresh noise at each step, as DDPM with sigma^2 = beta_tilde "
-                         "(Song et al. Eq. 16; the DDPM option here uses beta_t), which gives this small model "
-                         "sharper digits in 50 steps (a higher IS; a better FD only with a class, see About); "
-                         "used by DDIM only")
+                    info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
+                         "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives this "
+                         "model sharper digits in 50 steps")
     label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
-                         info="any: the null class, the model unconditioned; random: each digit's class drawn at random "
-                              "from (seed, k), then drawn with that class, which gives this model sharper digits")
+                         info="any: no class given (the null class). random: each digit gets a class drawn from the "
+                              "seed. A class gives this model sharper digits")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                          interactive=DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
-                         info="classifier-free guidance (Ho & Salimans 2022; this w is their w + 1, as diffusers' "
-                              "guidance_scale): 0 ignores the class (the null class's digits), 1 is the plain "
-                              "class-conditional model; used only with a class")
+                         info="how hard to push toward the class (classifier-free guidance, Ho & Salimans 2022): 1 is "
+                              "the plain conditional model, more gives more typical digits, 0 ignores the class. "
+                              "Their w is this w - 1 (diffusers' guidance_scale is this w). Needs a class")
     auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
-                     info="1: off. Above 1, a small, briefly trained copy (weights/guide/) steers the steps "
-                          f"t <= {default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T; code index <= {default_t_max(T)}) "
-                          "away from its own mistakes (Karras et al. 2024): sharper 'any' digits, for up to 40% more time"
+                     info="1: off. Above 1, the steps t <= "
+                          f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
+                          "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
+                          "up to 40% slower"
                      if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
@@ -365,7 +365,8 @@ def build(d: dict) -> gr.Blocks:
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main")
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
-            r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False, elem_classes=["strip"])
+                    r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
+                                      elem_classes=["strip"])
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
                        [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)

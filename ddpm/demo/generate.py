@@ -102,4 +102,5 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES) -
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = time.perf_counter() - start
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): "
-                f"{s.describe()}.", done=True, samples=x0)
+                f"{s.describe()}. These settings with this seed always draw these digits; another sampler or "
+                "number of steps starts from the same noise but follows another path.", done=True, samples=x0)
