@@ -148,7 +148,8 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
-            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None)  # the old run's frames go
+            # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own
+            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, plot=None, decided="")
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     last = traj.frames - 1
     yield TrajectoryOut(frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),

@@ -206,7 +206,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert app.demo._queue.max_size >= 100
     # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
     *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
-    assert live and all(update.state is None for update in live) and done.state.frames == 5
+    assert live and all(update.state is None and update.gif is None and update.plot is None for update in live)
+    assert done.state.frames == 5
     assert isinstance(app.scrub(None, 3), type(app.gr.skip())) and app.scrub(done.state, 3) is not None
     for name, fields in (("trajectory", app.TrajectoryOut._fields), ("roundtrip", app.RoundtripOut._fields)):
         assert len(fns[name].outputs) == len(fields)  # each field names one output of the event
