@@ -34,7 +34,7 @@ from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
 from ddpm.demo.widgets import CSS, digit_input, picture  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
-                                  decision_plot, frame_panel, save_gif, trajectory_stream)
+                                  decision_plot, frame_panel, panel_at, save_gif, trajectory_stream)
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -151,8 +151,8 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
             # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own
             yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, plot=None, decided="")
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
-    last = traj.frames - 1
-    yield TrajectoryOut(frame_panel(traj, last), gr.Slider(maximum=last, value=last), str(gif), decision_view(traj),
+    yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0), str(gif),
+                        decision_view(traj),
                         decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
 
 
@@ -162,9 +162,9 @@ def decision_view(traj, **kw) -> gr.LinePlot:
     return gr.LinePlot(decision_plot(traj), colors_in_legend=decision_legend(traj), **kw)
 
 
-def scrub(traj, i):
-    """The frame slider: frame i of the last finished run; nothing while a run is drawing into the panel."""
-    return gr.skip() if traj is None else frame_panel(traj, i)
+def scrub(traj, t):
+    """The t slider: the last finished run's frame nearest t; nothing while a run is drawing into the panel."""
+    return gr.skip() if traj is None else panel_at(traj, t)
 
 
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
@@ -317,8 +317,8 @@ def build(d: dict) -> gr.Blocks:
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
-                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Run, then scrub the "
-                        "frames from t = T (pure noise) down to 0 (the sample).")
+                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Run, then move t from T "
+                        "(pure noise, on the right) down to 0 (the sample).")
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
@@ -326,13 +326,12 @@ def build(d: dict) -> gr.Blocks:
                 with gr.Column(scale=2):
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel")
-                    a_frame = gr.Slider(0, traj0.state.frames - 1, value=traj0.state.frames - 1, step=1,
-                                        label="frame (left: pure noise, right: the final sample)",
-                                        elem_id="trajectory-frame")
+                    # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left
+                    a_frame = gr.Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
+                                        label="t (right: pure noise, left: the final sample); the nearest kept frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
-                    # t falls from left to right, as the frames run, so the plot reads in the slider's direction
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
-                                           x_lim=[T, 0], x_title="t (left: pure noise, right: the final sample)",
+                                           x_title="t (right: pure noise, left: the final sample)",
                                            y_title="P(class | x0_hat)", color_map=DIGIT_COLORS,
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  "digit's x0_hat at every step; the legend names the classes that "

@@ -163,8 +163,8 @@ def test_sample_is_seeded_and_downloadable(client):
 def test_trajectory_returns_panels_and_a_gif(client):
     panel, last_frame, gif, plot, decided, summary, seed = client.predict(
         3, False, 1, "ddim", 20, "any", 1.0, api_name="/trajectory")
-    # the frame slider comes back as an update: 20 DDIM steps + the final sample are frames 0..20
-    assert last_frame["value"] == last_frame["maximum"] == 20 and seed == 3
+    # the slider, in t as the plot, comes back at t = 0 (the sample) with the run's first t as its maximum
+    assert last_frame["value"] == 0 and last_frame["maximum"] == T and seed == 3
     img = Image.open(panel)
     assert img.width > 2.5 * img.height * 0.8
     g = Image.open(gif)
