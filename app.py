@@ -156,15 +156,19 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                         decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
 
 
-def decision_view(traj, **kw) -> gr.LinePlot:
+def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
     """Tab 3's "when is the digit decided?" plot (kw: its layout, when it is built): every class drawn, in its own
-    colour; the legend names those that reach PLOT_MIN_P."""
-    return gr.LinePlot(decision_plot(traj), colors_in_legend=decision_legend(traj), **kw)
+    colour, and a black line at the slider's t = `at`; the legend names the classes that reach PLOT_MIN_P."""
+    return gr.LinePlot(decision_plot(traj, at), colors_in_legend=decision_legend(traj), **kw)
 
 
 def scrub(traj, t):
-    """The t slider: the last finished run's frame nearest t; nothing while a run is drawing into the panel."""
-    return gr.skip() if traj is None else panel_at(traj, t)
+    """The t slider: the last finished run's frame nearest t, and the plot's line at t; nothing while a run is
+    drawing into the panel."""
+    if traj is None:
+        return gr.skip(), gr.skip()
+    # the data alone: Gradio redraws a plot for a new value, not for a gr.LinePlot(value) of the same layout
+    return panel_at(traj, t), decision_plot(traj, round(float(t)))
 
 
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
@@ -342,7 +346,7 @@ def build(d: dict) -> gr.Blocks:
             a_go.click(user_errors(trajectory), a_ins,
                        [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],
                        api_name="trajectory", **HEAVY)
-            a_frame.change(user_errors(scrub), [a_state, a_frame], a_panel, api_name="trajectory_frame",
+            a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 
         with gr.Tab("4. Your digit"):

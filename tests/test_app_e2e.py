@@ -172,7 +172,8 @@ def test_trajectory_returns_panels_and_a_gif(client):
     assert "20 steps" in summary and "seed 3" in summary
     assert decided  # the classifier's verdict, or why it is missing
     # every class is drawn, in its own colour; the legend names those that matter, the final digit among them
-    assert {row[2] for row in plot["value"]["data"]} == set("0123456789")
+    assert {row[2] for row in plot["value"]["data"]} == set("0123456789") | {"t shown"}  # and a line at the slider's t
+    assert "t shown" not in plot["colors_in_legend"]
     final = re.search(r"\*\*(\d)\*\*", decided).group(1)
     assert final in plot["colors_in_legend"] and len(plot["colors_in_legend"]) < 10
 
@@ -208,6 +209,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
     assert live and all(update.state is None and update.gif is None and update.plot is None for update in live)
     assert done.state.frames == 5
-    assert isinstance(app.scrub(None, 3), type(app.gr.skip())) and app.scrub(done.state, 3) is not None
+    assert all(isinstance(out, type(app.gr.skip())) for out in app.scrub(None, 3))
+    panel, plot = app.scrub(done.state, 3)  # the frame nearest t = 3, and the plot's line moved there
+    assert panel is not None and plot is not None
     for name, fields in (("trajectory", app.TrajectoryOut._fields), ("roundtrip", app.RoundtripOut._fields)):
         assert len(fns[name].outputs) == len(fields)  # each field names one output of the event

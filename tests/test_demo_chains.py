@@ -48,8 +48,9 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
         trajectory.panel_at(traj, float("nan"))
     gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
     assert gif.format == "GIF" and gif.n_frames == traj.frames
-    df = trajectory.decision_plot(traj)
-    assert set(df.digit) == {str(c) for c in range(10)} and df.probability.between(0, 1).all()
+    df = trajectory.decision_plot(traj, at=7)
+    assert set(df.digit) == {str(c) for c in range(10)} | {trajectory.NOW} and df.probability.between(0, 1).all()
+    assert list(df[df.digit == trajectory.NOW].t) == [7, 7]  # the slider's t, as a vertical line
     assert trajectory.decision_legend(traj) == ["3"]  # every other class stays under p 0.02: a legend for a phone
     assert len(traj.probs_t) == sched.T  # every step, not only the kept frames
     assert "**3**" in trajectory.decided_at(traj) and "the first digit's x0_hat" in trajectory.decided_at(traj)

@@ -27,9 +27,10 @@ from .progress import Progress, every, finish
 
 PLOT_POINTS = 200  # points per class curve
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
+NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
 # one fixed colour per digit (matplotlib's tab10), so a digit keeps its colour from run to run
 DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                                       "#7f7f7f", "#bcbd22", "#17becf"]))
+                                       "#7f7f7f", "#bcbd22", "#17becf"])) | {NOW: "#000000"}
 
 
 @dataclass
@@ -146,14 +147,15 @@ def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 15
     return path
 
 
-def decision_plot(traj: Trajectory) -> pd.DataFrame | None:
-    """Long-form (t, probability, digit) for gr.LinePlot: P(class | x0_hat_t) for digit 0 of the run, every class."""
+def decision_plot(traj: Trajectory, at: int = 0) -> pd.DataFrame | None:
+    """Long-form (t, probability, digit) for gr.LinePlot: P(class | x0_hat_t) for digit 0 of the run, every class,
+    and the vertical segment of the NOW series at t = `at` (the slider's t)."""
     if traj.probs is None:
         return None
     idx = np.unique(np.linspace(0, len(traj.probs_t) - 1, min(PLOT_POINTS, len(traj.probs_t))).round().astype(int))
     t = np.asarray(traj.probs_t)[idx]
-    return pd.concat([pd.DataFrame({"t": t, "probability": traj.probs[idx, c], "digit": str(c)}) for c in range(10)],
-                     ignore_index=True)
+    return pd.concat([pd.DataFrame({"t": t, "probability": traj.probs[idx, c], "digit": str(c)}) for c in range(10)]
+                     + [pd.DataFrame({"t": [at, at], "probability": [0.0, 1.0], "digit": NOW})], ignore_index=True)
 
 
 def decision_legend(traj: Trajectory) -> list[str] | None:
