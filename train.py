@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     from ddpm.card import record_command, write_model_card
     from ddpm.data import DataError
     from ddpm.sample import CARD_GRID, write_card_grid
-    from ddpm.training import Interrupts, train
+    from ddpm.training import Interrupts, Stopped, train
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / 'train_config.json'}: {' '.join(args.kept)}")
@@ -210,6 +210,12 @@ def main(argv=None) -> int:
     except (DataError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Stopped as e:  # Ctrl-C or kill: the card describes what was saved; a run not at its end is not published
+        write_model_card(e.out, command=command, resumed=args.resume)
+        hint = f"; python -m ddpm.push {e.out} {args.hub_model_id} publishes it as it is" if args.push_to_hub else ""
+        print(f"{e}: continue it with --resume{' (it pushes at its end)' if args.push_to_hub else ''}{hint}",
+              file=sys.stderr)
+        return 130
     print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, only skips the grid: the card follows
     previous = interrupts.install()

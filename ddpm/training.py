@@ -99,8 +99,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
     on_start(out): called once every check has passed, as the run begins writing (train.py records its command).
-    Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps, or on Ctrl-C, always
-    leaving a checkpoint that `resume=True` continues from exactly."""
+    Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps, or on Ctrl-C (then raising
+    Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly."""
     out = Path(cfg.out)
     device = pick_device(cfg.device)
     if not resume and (out / CKPT_NAME).exists():  # hours of training, one forgotten --resume away from lost
@@ -234,7 +234,18 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
+    if stop_reason == "interrupted":  # everything is saved; the caller still hears of the Ctrl-C (or kill)
+        raise Stopped(out)
     return out
+
+
+class Stopped(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or `kill` before its end, once its checkpoint and EMA weights are written
+    (.out: the folder); `--resume` continues it."""
+
+    def __init__(self, out: Path):
+        super().__init__(f"stopped before its end; the checkpoint and EMA weights are in {out}")
+        self.out = out
 
 
 def _check_same_run(cfg: TrainConfig, saved_at: Path) -> None:

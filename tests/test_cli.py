@@ -230,24 +230,28 @@ def test_train_cli_shapes_the_network():
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
-    """`kill` writes the checkpoint and the EMA model before exiting, so nothing is lost."""
+    """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
     import signal
     import time
 
     out = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
-                          "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1"],
+                          "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1",
+                          "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
                          cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "loss.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
     recorded = json.loads((out / "training.json").read_text())["command"]  # kept even if the run were killed -9
-    assert recorded.startswith("python train.py --data-dir") and recorded.endswith("--epochs 1")
+    assert recorded.startswith("python train.py --data-dir") and recorded.endswith("--hub-model-id me/ddpm-test")
     p.send_signal(signal.SIGTERM)
-    stdout, _ = p.communicate(timeout=120)
-    assert p.returncode == 0 and "stopped: interrupted" in stdout
+    stdout, stderr = p.communicate(timeout=120)
+    # stopped before its end: all saved, the card written, exit 130 so a script does not go on to publish it
+    assert p.returncode == 130 and "stopped: interrupted" in stdout and "continue it with --resume" in stderr
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
+    assert (out / "README.md").exists() and "Traceback" not in stderr
+    assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
 
 
 def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path):
