@@ -68,20 +68,20 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
     # the variational bound's weight on each t's eps error (Eq. 12 with sigma_t^2 = beta_t), against L_simple's 1
     bound_w = (sched.betas / (2 * sched.alphas * (1 - sched.alpha_bar))).numpy()
     mid = sched.T // 2
+    null = (", so a label would lower it a little." if null_target is None else
+            f". These weights' null class was last trained on {null_target} in eps's place (About), so its loss "
+            "here sits above a plain DDPM's, most at small t, and the digit's true label scores lower.")
     text = (f"**Loss at t = {t}: {losses[i]:.4f}**" + (" (t = 0 is the clean digit, with nothing to predict)"
                                                           if asked == 0 else "") +
-            f". A network that output zeros would score {float((eps ** 2).mean()):.2f}. Training draws a digit, "
-            "a t and an eps, and takes one gradient step on this number (Alg. 1); here the network gets no label "
-            "(the null class, 'any digit')" + (
-                ", so a label would lower it a little. " if null_target is None else
-                f". These weights' null class was last trained on {null_target} in eps's place (About), so its "
-                "loss here sits above a plain DDPM's, most at small t, and the digit's true label scores lower. ") +
-            "The curve is the same digit and eps "
-            "at every t: at large t, x_t is almost eps itself, so eps is easy to read off and the loss is near 0; "
-            "at small t, eps is a faint speckle on a clean digit, hard to tell from the digit's own pixel steps "
-            f"(here the loss peaks at t = {worst}). That error hardly matters in pixels: x0_hat's error is eps's "
-            "times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), about 0.01 at t = 1, which is why Ho et al. call "
-            "those terms easy. L_simple weighs every t alike, where the true variational bound weighs the "
-            f"small-t terms far more than the middle ones (Eq. 12's weight: {bound_w[0]:.2g} at t = 1, "
-            f"{bound_w[mid - 1]:.2g} at t = {mid}); dropping that weighting gave them better samples (Sec. 3.4).")
+            f" (a network that output zeros: {float((eps ** 2).mean()):.2f}). Training draws a digit, a t and an "
+            "eps, and takes one gradient step on this number (Alg. 1); here the network gets no label (the null "
+            f"class, 'any digit'){null}\n\n"
+            "**The curve** is the same digit and eps at every t: at large t, x_t is almost eps itself, so eps is "
+            "easy to read off and the loss is near 0; at small t, eps is a faint speckle on a clean digit, hard to "
+            f"tell from the digit's own pixel steps (here the loss peaks at t = {worst}). That error hardly matters "
+            "in pixels: x0_hat's error is eps's times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), about 0.01 at "
+            "t = 1, which is why Ho et al. call those terms easy.\n\n"
+            "**Why weigh every t alike?** The true variational bound weighs the small-t terms far more than the "
+            f"middle ones (Eq. 12's weight: {bound_w[0]:.2g} at t = 1, {bound_w[mid - 1]:.2g} at t = {mid}); "
+            "dropping that weighting (L_simple) gave Ho et al. better samples (Sec. 3.4).")
     return ObjectiveView(panel=panel, loss_curve=curve, text=text)
