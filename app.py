@@ -34,7 +34,7 @@ from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
 from ddpm.demo.widgets import CSS, digit_input, picture  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
-                                  decision_plot, frame_panel, panel_at, save_gif, trajectory_stream)
+                                  decision_plot, frame_panel, nearest_frame, save_gif, trajectory_stream)
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -140,6 +140,8 @@ def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: 
     """A long job's Progress as its event's outputs: p.text in the field `text`, p.picture (if any) in `picture`,
     `also`'s values in theirs, every other output left as it is."""
     shown = {text: p.text} | ({picture: p.picture} if picture and p.picture else {}) | also
+    if unknown := set(shown) - set(outputs._fields):  # a typo would otherwise leave its output untouched
+        raise ValueError(f"{outputs.__name__} has no output {sorted(unknown)}")
     return outputs(**{field: shown.get(field, gr.skip()) for field in outputs._fields})
 
 
@@ -167,8 +169,9 @@ def scrub(traj, t):
     drawing into the panel."""
     if traj is None:
         return gr.skip(), gr.skip()
+    i = nearest_frame(traj, t)  # the plot's line marks the frame shown, not the slider's own t between frames
     # the data alone: Gradio redraws a plot for a new value, not for a gr.LinePlot(value) of the same layout
-    return panel_at(traj, t), decision_plot(traj, round(float(t)))
+    return frame_panel(traj, i), decision_plot(traj, traj.t[i])
 
 
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
@@ -344,7 +347,8 @@ def build(d: dict) -> gr.Blocks:
                     a_gif = gr.File(traj0.gif, label="animated GIF")
             a_state = gr.State(traj0.state)
             a_go.click(user_errors(trajectory), a_ins,
-                       [a_panel, a_frame, a_gif, a_plot, a_decided, a_status, a_ins[0], a_state],
+                       list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot, decided=a_decided,
+                                          status=a_status, seed=a_ins[0], state=a_state)),
                        api_name="trajectory", **HEAVY)
             a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
@@ -372,7 +376,8 @@ def build(d: dict) -> gr.Blocks:
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_classes=["strip"])
             r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
-                       [r_x0, r_main, r_strip, r_text], api_name="roundtrip", **HEAVY)
+                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), api_name="roundtrip",
+                       **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
 
         with gr.Tab("5. About"):

@@ -212,9 +212,11 @@ def main(argv=None) -> int:
         return 2
     except Stopped as e:  # Ctrl-C or kill: the card describes what was saved; a run not at its end is not published
         write_model_card(e.out, command=command, resumed=args.resume)
-        hint = f"; python -m ddpm.push {e.out} {args.hub_model_id} publishes it as it is" if args.push_to_hub else ""
-        print(f"{e}: continue it with --resume{' (it pushes at its end)' if args.push_to_hub else ''}{hint}",
-              file=sys.stderr)
+        private = " --private" if args.private else ""
+        push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
+                f"`python -m ddpm.push {e.out} {args.hub_model_id}{private}` publishes it as it is"
+                if args.push_to_hub else "")
+        print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
     print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, only skips the grid: the card follows

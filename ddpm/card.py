@@ -9,6 +9,7 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
+from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
 
 
@@ -134,9 +135,9 @@ def record_command(folder: str | Path, command: str, resumed: bool = False) -> N
     """Put a starting run's command into folder/training.json's recipe (added to it if `resumed`), so that a run
     killed before its card is written still hands its first command on to the run that resumes it."""
     folder = Path(folder)
-    facts = _saved_facts(folder)
-    facts["command"] = recipe(facts.get("command") if resumed else None, command)
-    (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+    facts = _saved_facts(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
+    facts["command"] = recipe(facts.get("command"), command)
+    atomic_write_bytes(folder / "training.json", (json.dumps(facts, indent=2) + "\n").encode())
 
 
 def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False,

@@ -156,14 +156,14 @@ def _shrink(img: Image.Image) -> Image.Image:
 
 
 def _eight_bit(img: Image.Image) -> Image.Image:
-    """16- and 32-bit greyscale (scans, TIFFs) -> 8-bit, scaled by the range its values use: Pillow's
+    """16- and 32-bit greyscale (scans, TIFFs) -> 8-bit, stretched from the lowest value to the highest (a 12-bit
+    scan in a 16-bit file uses a sixteenth of the range; ink_map measures the contrast that is there): Pillow's
     convert("L") clips them to 0..255 instead, and a 16-bit scan's paper and ink both become 255."""
     if not (img.mode.startswith("I") or img.mode == "F"):
         return img
     a = np.nan_to_num(np.asarray(img, dtype=np.float64))
-    top = max(float(a.max(initial=0)), 1e-12)
-    top = next((r for r in (1.0, 255.0, 65535.0) if top <= r), top)  # [0, 1] floats, 8-, 16-bit, or wider
-    return Image.fromarray((a.clip(0, top) / top * 255).round().astype(np.uint8))
+    lo, hi = float(a.min(initial=0)), float(a.max(initial=0))
+    return Image.fromarray(((a - lo) / max(hi - lo, 1e-12) * 255).round().astype(np.uint8))
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:

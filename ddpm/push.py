@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if old_card is not None:  # not pushed: the local card keeps naming what it named before
         card.write_bytes(old_card)
+    else:  # there was none: none that names a repo never made
+        card.unlink(missing_ok=True)
     return 1
 
 

@@ -234,7 +234,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
-    if stop_reason == "interrupted":  # everything is saved; the caller still hears of the Ctrl-C (or kill)
+    if stop_reason == "interrupted" and step < total_steps:  # all saved; the caller still hears of the Ctrl-C
         raise Stopped(out)
     return out
 

@@ -210,7 +210,10 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert live and all(update.state is None and update.gif is None and update.plot is None for update in live)
     assert done.state.frames == 5
     assert all(isinstance(out, type(app.gr.skip())) for out in app.scrub(None, 3))
-    panel, plot = app.scrub(done.state, 3)  # the frame nearest t = 3, and the plot's line moved there
-    assert panel is not None and plot is not None
+    panel, plot = app.scrub(done.state, 3)  # the frame nearest t = 3, and the plot's line at that frame's t
+    shown_t = done.state.t[app.nearest_frame(done.state, 3)]
+    assert panel is not None and list(plot[plot.digit == "t shown"].t) == [shown_t, shown_t]
     for name, fields in (("trajectory", app.TrajectoryOut._fields), ("roundtrip", app.RoundtripOut._fields)):
-        assert len(fns[name].outputs) == len(fields)  # each field names one output of the event
+        assert len(fns[name].outputs) == len(fields)  # the event's outputs are built from these fields, by name
+    with pytest.raises(ValueError, match="has no output"):  # a misspelt output is an error, not a silent skip
+        app.progress_update(app.Progress("x"), app.TrajectoryOut, "staus")

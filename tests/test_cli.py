@@ -112,6 +112,9 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     out = capsys.readouterr().out
     assert "could not push" in out and "Nothing was lost" in out and "python -m ddpm.push" in out
     assert (tmp_path / "m" / "README.md").read_text() == card  # ... the local card is left as it was
+    hub.save_pretrained(tiny_model(), tmp_path / "bare")  # no card yet: none is left behind naming the repo
+    assert push.main([str(tmp_path / "bare"), "me/ddpm-test"]) == 1 and not (tmp_path / "bare" / "README.md").exists()
+    capsys.readouterr()
     assert set(files) == {p.name for p in (tmp_path / "m").iterdir()}  # and so is every other file
     uploaded = []  # a push that goes through carries the card written for the repo
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
@@ -365,6 +368,17 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
     assert evaluate.main(ddim + ["--label", "7", "--out", str(tmp_path / "e.json"), "--json"]) == 0  # w from the file
     assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
+    # a DDPM file from before T was recorded (its steps held the DDIM default): T from --weights, as before
+    save_npz(tmp_path / "old.npz", digits, seed=0, sampler="ddpm", steps=50)
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    T = hub.load_pretrained(tmp_path / "m").config.timesteps
+    assert evaluate.main(["--from-samples", str(tmp_path / "old.npz"), "--weights", str(tmp_path / "m"),
+                          "--out", str(tmp_path / "old.json"), "--json"]) == 0
+    assert list(json.loads((tmp_path / "old.json").read_text())["runs"]) == [f"ddpm-{T}"]
+    save_npz(tmp_path / "noT.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0)  # no T, no tmax
+    assert evaluate.main(["--from-samples", str(tmp_path / "noT.npz"), "--weights", "you/hub-model",
+                          "--autoguidance-tmax", "300", "--json"]) == 2
+    assert "records no T to check --autoguidance-tmax against" in capsys.readouterr().err
     # flags that agree with the file pass, however they are spelled; each file keeps its own row
     for args in (ddpm + ["--steps", "1000"], ddim + ["--guidance", "3"], guided + ["--autoguidance-tmax", "600"],
                  other + ["--autoguidance", "2", "--autoguidance-guide", str(tmp_path / "g") + "/"]):

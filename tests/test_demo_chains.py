@@ -43,9 +43,9 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     assert same(trajectory.frame_panel(traj, 10**6), trajectory.frame_panel(traj, traj.frames - 1))  # clamped
     # the app's slider is in t, as the plot: each t shows the kept frame nearest it
     for t, i in ((sched.T, 0), (0, traj.frames - 1), (traj.t[2] + 1, 2), (-5, traj.frames - 1)):
-        assert same(trajectory.panel_at(traj, t), trajectory.frame_panel(traj, i)), t
+        assert trajectory.nearest_frame(traj, t) == i, t
     with pytest.raises(InputError, match=f"t must be a number between 0 and {sched.T}, not"):
-        trajectory.panel_at(traj, float("nan"))
+        trajectory.nearest_frame(traj, float("nan"))
     gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
     assert gif.format == "GIF" and gif.n_frames == traj.frames
     df = trajectory.decision_plot(traj, at=7)

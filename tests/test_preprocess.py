@@ -63,10 +63,13 @@ def test_16_and_32_bit_scans_read_as_their_8_bit_picture():
     grey = np.asarray(seven(), dtype=np.float64) / 255  # paper 235, ink 20
     ref = preprocess(seven())
     for img in (Image.fromarray((grey * 65535).round().astype(np.uint16)),  # a 16-bit PNG scan (mode I;16)
+                Image.fromarray((grey * 4095).round().astype(np.uint16)),  # 12 bits in a 16-bit file
                 Image.fromarray((grey * 255000).round().astype(np.int32)),  # 32-bit integers (mode I)
                 Image.fromarray(grey.astype(np.float32))):  # floats in [0, 1] (mode F, a TIFF)
         out = preprocess(png_bytes(img, "PNG" if img.mode == "I;16" else "TIFF"))
         assert np.abs(out.astype(int) - ref.astype(int)).max() <= 2, img.mode
+    with pytest.raises(InputError, match="No digit found"):  # a blank 16-bit scan is still blank
+        preprocess(png_bytes(Image.fromarray(np.full((60, 60), 30000, np.uint16))))
 
 
 def test_noisy_photo_background_is_cleaned():

@@ -84,6 +84,9 @@ def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, requ
     b, _ = load_tensors(resumed / "checkpoint.safetensors")
     for k in a:
         assert torch.equal(a[k], b[k]), k
+    calls.clear()  # a Ctrl-C during the last step: the run has reached its end, so it is not reported as stopped
+    monkeypatch.setattr(training, "diffusion_loss", interrupted_at_6)
+    assert _train(_cfg(tmp_path / "last", **kw), max_steps=6) == tmp_path / "last"
 
 
 def test_an_ignored_sigint_stays_ignored():

@@ -116,15 +116,15 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
                         f"eps_hat of the last step (t = {traj.t[i - 1]})" if t == 0 and i else "eps_hat (predicted noise)")
 
 
-def panel_at(traj: Trajectory, t) -> Image.Image:
-    """frame_panel of the kept frame nearest to paper t (the slider's t: T is pure noise, 0 the sample)."""
+def nearest_frame(traj: Trajectory, t) -> int:
+    """The kept frame nearest to paper t (the slider's t: T is pure noise, 0 the sample); frame_panel shows it."""
     if traj is None:
         raise MissingInput("No trajectory yet: run one first.")
     try:
         t = check_float("t", t, -math.inf, math.inf)
     except InputError:
         raise InputError(f"t must be a number between 0 and {traj.t[0]}, not {shown(t)}") from None
-    return frame_panel(traj, int(np.argmin(np.abs(np.asarray(traj.t) - t))))
+    return int(np.argmin(np.abs(np.asarray(traj.t) - t)))
 
 
 def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_label: str,

@@ -54,6 +54,7 @@ class DigitSketchpad(gr.Sketchpad):
             try:
                 peek_image(composite)
             except InputError as e:
+                self.blob_storage.pop(payload.id, None)  # Gradio frees a drawing's bytes only in its own preprocess
                 raise gr.Error(str(e), print_exception=False) from None
         return super().preprocess(payload)
 
