@@ -62,14 +62,18 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
 
     quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
     (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
-    view of the same event already checks aloud. blank(message): the outputs to show instead while a quiet
-    MissingInput waits (emptied pictures and what to do), so no view goes on showing the digit before."""
+    view of the same event already checks aloud. blank(message): the outputs to show instead (emptied pictures and
+    what to do), so that no view goes on showing the digit before: a quiet error shows them silently, any other
+    one with a warning (the UI's own events of a digit source: a drawing not made yet, an unreadable upload)."""
     if fn is None:
         return functools.partial(user_errors, quiet=quiet, blank=blank)
 
     def convert(e: InputError):
         if quiet is not None and isinstance(e, quiet):
-            return blank(str(e)) if blank is not None and isinstance(e, MissingInput) else gr.skip()
+            return blank(str(e)) if blank is not None else gr.skip()
+        if blank is not None:
+            gr.Warning(str(e))
+            return blank(str(e))
         raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
 
     if inspect.isgeneratorfunction(fn):

@@ -100,7 +100,8 @@ def test_1_forward_slider_and_drawing(page):
 
 
 def test_1_a_bad_upload_is_reported_once(page, tmp_path):
-    """Tab 1's two views (forward, loss) read the same upload; only the first one reports what is wrong with it."""
+    """Tab 1's two views (forward, loss) read the same upload; only the first one reports what is wrong with it, and
+    both empty."""
     fake = tmp_path / "digit.png"
     fake.write_text("not a picture")
     page.locator("#forward-source").get_by_text("upload").click()
@@ -110,6 +111,9 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     message.first.wait_for()
     page.wait_for_timeout(1500)  # the loss view's event has run by now too
     assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
+    # and the views empty, saying why, rather than go on showing the MNIST digit as if it were the upload
+    page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('not an image')")
+    assert page.locator("#forward-x0 img").count() == 0 and page.locator("#objective-panel img").count() == 0
     page.locator("[data-testid=toast-body] .toast-close").first.click()  # so that it hides no later screenshot
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
     page.locator("#forward-source").get_by_text("MNIST test digit").click()
