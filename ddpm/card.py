@@ -135,9 +135,15 @@ def record_command(folder: str | Path, command: str, resumed: bool = False) -> N
     """Put a starting run's command into folder/training.json's recipe (added to it if `resumed`), so that a run
     killed before its card is written still hands its first command on to the run that resumes it."""
     folder = Path(folder)
-    facts = _saved_facts(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
-    facts["command"] = recipe(facts.get("command"), command)
+    saved = _saved_facts(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
+    _write_facts(folder, saved, recipe(saved.get("command"), command))
+
+
+def _write_facts(folder: Path, facts: dict, command: str) -> dict:
+    """facts with `command` as their recipe, written to folder/training.json (atomically)."""
+    facts["command"] = command
     atomic_write_bytes(folder / "training.json", (json.dumps(facts, indent=2) + "\n").encode())
+    return facts
 
 
 def write_model_card(folder: str | Path, command: str | None = None, resumed: bool = False,
@@ -148,12 +154,11 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     facts = read_card_metadata(folder)
-    saved = _saved_facts(folder)
     if command:
-        facts["command"] = recipe(saved.get("command") if resumed else None, command)
-        (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+        previous = _saved_facts(folder).get("command") if resumed else None
+        facts = _write_facts(folder, facts, recipe(previous, command))
     else:
-        facts = saved | facts
+        facts = _saved_facts(folder) | facts
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
     from .unet import UNet, count_parameters
 

@@ -219,8 +219,9 @@ def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
         return a.sampler, steps, a.eta or 0.0
     sampler, steps, eta = str(facts["sampler"]), int(facts["steps"]), float(facts.get("eta", 0.0))
+    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
     if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
-        steps = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights) or steps
+        steps = T or steps
     agree("--sampler", a.sampler, sampler)
     if sampler == "ddim":
         agree("--steps", a.steps, steps)
@@ -242,7 +243,6 @@ def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str
             refuse("--autoguidance-tmax and --autoguidance-guide", "without autoguidance")
         return sampler, steps, eta
     tmax = int(facts["autoguidance_tmax"]) if "autoguidance_tmax" in facts else None  # None: the default
-    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
     if tmax is None and T is None and a.autoguidance_tmax is not None:
         raise EvalError(f"{path} records no T to check --autoguidance-tmax against: drop it, or name the model "
                         "that drew the file with --weights")

@@ -46,7 +46,7 @@ class LossLog:
             path.write_text(self.HEADER)
         else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
             rows = path.read_text(errors="replace").splitlines()[1:]
-            kept = [r for r in rows if _step_of(r) is not None and _step_of(r) <= resumed_at]
+            kept = [r for r in rows if (step := _step_of(r)) is not None and step <= resumed_at]
             path.write_text(self.HEADER + "".join(r + "\n" for r in kept))
         self.losses, self.images, self.since = [], 0, time.time()
 

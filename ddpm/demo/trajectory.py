@@ -104,11 +104,7 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
     if traj is None:
         raise MissingInput("No trajectory yet: run one first.")
     last = traj.frames - 1
-    try:
-        f = check_float("frame", i, -math.inf, math.inf)
-    except InputError:
-        raise InputError(f"frame must be a number between 0 and {last}, not {shown(i)}") from None
-    i = int(np.clip(round(f), 0, last))
+    i = int(np.clip(round(_number("frame", i, last)), 0, last))
     t = traj.t[i]
     # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
     return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i],
@@ -120,11 +116,15 @@ def nearest_frame(traj: Trajectory, t) -> int:
     """The kept frame nearest to paper t (the slider's t: T is pure noise, 0 the sample); frame_panel shows it."""
     if traj is None:
         raise MissingInput("No trajectory yet: run one first.")
+    return int(np.argmin(np.abs(np.asarray(traj.t) - _number("t", t, traj.t[0]))))
+
+
+def _number(name: str, value, top: int) -> float:
+    """value as a finite float (a slider past either end is clamped by the caller); the message names 0..top."""
     try:
-        t = check_float("t", t, -math.inf, math.inf)
+        return check_float(name, value, -math.inf, math.inf)
     except InputError:
-        raise InputError(f"t must be a number between 0 and {traj.t[0]}, not {shown(t)}") from None
-    return int(np.argmin(np.abs(np.asarray(traj.t) - t)))
+        raise InputError(f"{name} must be a number between 0 and {top}, not {shown(value)}") from None
 
 
 def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_label: str,

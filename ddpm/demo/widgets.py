@@ -66,9 +66,9 @@ def digit_input(tab: str):
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
-                          visible=False, canvas_size=(280, 280), layers=False, transforms=(),
-                          brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                          elem_id=f"{tab}-sketch")
+                            visible=False, canvas_size=(280, 280), layers=False, transforms=(),
+                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                            elem_id=f"{tab}-sketch")
     source.change(show_source, source, [index, upload, sketch], api_name=f"show_source_{tab}",
                   api_visibility="private", show_progress="hidden", queue=False
                   ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
