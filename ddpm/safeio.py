@@ -21,8 +21,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are meant to be shared
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)  # the old file, if any, is untouched
+        if isinstance(e, OSError) and e.filename is None:  # a write to the open file (a full disk) names none
+            raise OSError(e.errno, f"could not write {path}: {e.strerror or e}") from e
         raise
 
 

@@ -26,6 +26,23 @@ def test_save_load_round_trip(tmp_path):
     assert hub.read_card_metadata(tmp_path) == {"steps": 5}
 
 
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    model = tiny_model()
+    hub.save_pretrained(model, tmp_path)
+    before = (tmp_path / "model.safetensors").read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")  # what a write to the open file raises: no filename
+
+    monkeypatch.setattr("ddpm.safeio.os.fsync", full)
+    with torch.no_grad():
+        model.conv_in.weight.add_(1.0)
+    with pytest.raises(OSError, match=r"could not write .*model\.safetensors: No space left on device"):
+        hub.save_pretrained(model, tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp"))
+
+
 def test_config_json_round_trip(tmp_path):
     cfg = tiny_config(schedule="cosine")
     cfg.save(tmp_path / "config.json")
