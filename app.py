@@ -293,10 +293,11 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 # no height=: a fixed height clips the legend in Gradio 6
                 f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
-                                       label="signal and noise scales", y_lim=[0, 1], color_title="",
+                                       label="signal and noise scales", y_lim=[0, 1], color_title="", x_axis_format="d",
                                        y_title="scale (times x_0, times eps)")
                 f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
-                                    label="log-SNR", color_title="", y_title="log(alpha_bar_t / (1 - alpha_bar_t))")
+                                    label="log-SNR", color_title="", x_axis_format="d",
+                                    y_title="log(alpha_bar_t / (1 - alpha_bar_t))")
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
@@ -306,7 +307,7 @@ def build(d: dict) -> gr.Blocks:
                 # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
                 o_curve = gr.LinePlot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
                                       color_title="", label="L_simple for this digit and eps, against t", min_width=320,
-                                      y_title="mean of (eps - eps_hat)^2")
+                                      y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
@@ -342,7 +343,7 @@ def build(d: dict) -> gr.Blocks:
                                         label="t (right: pure noise, left: the final sample); the nearest kept frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
-                                           x_title="t (right: pure noise, left: the final sample)",
+                                           x_title="t (right: pure noise, left: the final sample)", x_axis_format="d",
                                            y_title="P(class | x0_hat)", color_map=DIGIT_COLORS,
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  "digit's x0_hat at every step; the legend names the classes that "
