@@ -56,7 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="share of labels replaced by the null class, for guidance [%(default)s]")
     a.add_argument("--null-teacher", default=d.null_teacher, metavar="FOLDER",
                    help="a class-conditional model folder or Hub id: the null class's rows regress on its prediction "
-                        "given the true label instead of on the drawn noise (same best fit, less variance; "
+                        "given the true label instead of on the drawn noise (for an exact teacher the same best fit, "
+                        "less variance; "
                         "docs/experiments.md has the study); unset: L_simple for every row")
     a.add_argument("--null-teacher-label", choices=["true", "null"], default=d.null_teacher_label,
                    help="the label the teacher is given: the image's own, or the null class [%(default)s]")

@@ -32,7 +32,8 @@ def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, f
 
     load_pretrained keeps conv weights channels_last; the NCHW copy is timed in the same loop,
     interleaved, so the ratio of the two is a fair side-by-side figure."""
-    x = torch.randn(n, 1, model.config.image_size, model.config.image_size)
+    cfg = model.config
+    x = torch.randn(n, cfg.in_channels, cfg.image_size, cfg.image_size, generator=torch.Generator().manual_seed(0))
     t = torch.full((n,), 500)
     nchw = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
     times: dict[str, list[float]] = {"model": [], "nchw": []}

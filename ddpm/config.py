@@ -141,7 +141,8 @@ class TrainConfig:
     ema_decay: float = 0.999
     label_dropout: float = 0.2  # share of labels replaced by the null class (for guidance)
     # a model folder (or Hub id) whose labelled prediction eps_teacher(x_t, t, y) is the null-class rows' target
-    # instead of the drawn eps: the same best fit, E[eps | x_t], with less variance ("" = L_simple for all rows)
+    # instead of the drawn eps: for an exact teacher the same best fit, E[eps | x_t], with less variance
+    # ("" = L_simple for all rows)
     null_teacher: str = ""
     # which label the teacher is given: "true" (the image's own) or "null" (its null class, as sampling "any digit" does)
     null_teacher_label: str = "true"

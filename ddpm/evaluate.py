@@ -33,6 +33,8 @@ from .safeio import atomic_write_bytes
 from .sample import check_sampling_args, label_arg
 from .samplers import DDIM_STEPS, RANDOM, random_labels
 
+CLASSES = 10  # the classifier's, and those of every model train.py makes (MNIST, Fashion-MNIST)
+
 
 @torch.inference_mode()
 def _scores(clf, images_uint8: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -139,11 +141,11 @@ def _label_scores(labels: np.ndarray, probs: np.ndarray) -> dict:
 
 def asked_labels(label, seed: int, n: int, first: int = 0) -> np.ndarray | None:
     """The digit each of samples first .. first + n - 1 was asked for: None (the null class), all `label`,
-    or drawn from (seed, k)."""
+    or drawn from (seed, k), as the sampler drew them from a model of train.py's 10 classes."""
     if label is None:
         return None
     if label == RANDOM:
-        return random_labels(seed, n, 10, first).numpy()
+        return random_labels(seed, n, CLASSES, first).numpy()
     return np.full(n, int(label))
 
 

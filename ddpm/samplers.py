@@ -2,7 +2,7 @@
 
 Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat,
 and x_prev at t_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
-torch.Generator per sample, seeded from (seed, k), and a random label from its own stream of (seed, k):
+torch.Generator per sample, seeded from (seed, k), and a random label from its own (numpy) stream of (seed, k):
 sample k depends only on (seed, k).
 """
 from __future__ import annotations
@@ -35,7 +35,8 @@ class Step:
 
 
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
-    """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image)."""
+    """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image).
+    The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 100."""
     gens = []
     for k in range(first, first + n):
         g = torch.Generator()
@@ -53,7 +54,7 @@ def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.
                          for k in range(first, first + n)], dtype=torch.long)
 
 
-def randn_like_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
+def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
     """(len(gens), *shape) standard normal; row k drawn from gens[k] only."""
     return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device)
 
@@ -61,7 +62,9 @@ def randn_like_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], d
 # ---------------------------------------------------------------- one step of each sampler (pure math)
 
 def ddpm_step(sched: NoiseSchedule, x_t, t: int, eps_hat, noise, variance: str = "beta", clip: bool = True):
-    """p_sample, Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat).
+    """p_sample, Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat), each (B, C, H, W) like x_t.
+
+    t is the code index; eps_hat and noise are (B, C, H, W); noise may be None at t = 0, which adds none.
 
     x0_hat from Eq. 4 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
     of Eq. 7, which equals Eq. 11 when x0_hat is not clipped. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2).
@@ -79,9 +82,12 @@ def ddpm_step(sched: NoiseSchedule, x_t, t: int, eps_hat, noise, variance: str =
 def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):
     """Song et al. 2021, Eq. 12, from t to t_prev (t_prev = -1 means alpha_bar = 1). Returns (x_prev, x0_hat).
 
+    t, t_prev are code indices; x_t, eps_hat and noise are (B, C, H, W); noise may be None when eta = 0.
+
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
-    is sqrt(a_prev) here. The coefficients are computed in float64: in float32, 1 - a_prev - sigma^2 (about
-    1e-8 at eta = 1 on the cosine schedule's first step) can round below 0."""
+    is sqrt(a_prev) here. The coefficients are computed in float64: at eta = 1, 1 - a_prev - sigma^2 is tiny on
+    the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), and float32 keeps
+    none of its digits."""
     a_t = sched.alpha_bar_f64[t].item()
     a_prev = sched.alpha_bar_f64[t_prev].item() if t_prev >= 0 else 1.0
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
@@ -158,11 +164,15 @@ def sample_loop(
     timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). steps: DDIM steps [50],
     at most t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, or "random" (digit k drawn from (seed, first_index + k)).
+    The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
     if variance not in VARIANCES:
         raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if any(isinstance(m, torch.nn.Dropout) and m.p > 0 and m.training for m in model.modules()):
+        raise ValueError("the model is in training mode, where its dropout draws from torch's global random "
+                         "state, not from (seed, k): call model.eval() before sampling")
     device = next(model.parameters()).device
     cfg = model.config
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
@@ -171,7 +181,7 @@ def sample_loop(
         label = random_labels(seed, n, cfg.num_classes, first_index).to(device) if cfg.num_classes else None
     t_top = sched.T - 1 if t_start is None else int(t_start)
     if x_start is None:
-        x = randn_like_per_sample(gens, shape, device)
+        x = randn_per_sample(gens, shape, device)
     elif x_start.shape[0] != n:
         raise ValueError(f"x_start holds {x_start.shape[0]} images for {n} samples")
     else:
@@ -183,7 +193,7 @@ def sample_loop(
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
         need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)
-        noise = randn_like_per_sample(gens, shape, device) if need_noise else None
+        noise = randn_per_sample(gens, shape, device) if need_noise else None
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         if sampler == "ddpm":
             x_prev, x0_hat = ddpm_step(sched, x, t, eps_hat, noise, variance, clip)

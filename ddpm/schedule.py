@@ -1,10 +1,12 @@
 """The noise schedule: every array the forward and reverse processes need, precomputed once.
 
-Math in float64, stored as float32 buffers (as improved-diffusion's GaussianDiffusion and
-diffusers' DDPMScheduler do). Indexing follows the code convention t = 0 .. T-1, where t = 0 is
-the paper's first step (x_1 is one step of noise away from x_0): array[t] holds the paper's quantity at
-t + 1, so alpha_bar[0] is the paper's alpha_bar_1 = 1 - beta_1, and alpha_bar_prev[t] is the paper's
-alpha_bar_t (alpha_bar_0 = 1). The comments below write the equations in the paper's indices.
+Math in float64 (as improved-diffusion's GaussianDiffusion does; diffusers' DDPMScheduler works in float32),
+kept as float32 tensors, plus alpha_bar in float64 for DDIM's per-step coefficients. Indexing follows the
+code convention t = 0 .. T-1, where t = 0 is the paper's first step (x_1 is one step of noise away from x_0):
+array[t] holds the paper's quantity at t + 1, so alpha_bar[0] is the paper's alpha_bar_1 = 1 - beta_1 (and the shifted array alpha_bar_prev that the
+posterior is built from holds the paper's alpha_bar_t at [t], with alpha_bar_0 = 1). The comments below write the
+equations in the paper's indices; every method's t is the code index, so q_sample(x0, t, eps) returns the paper's
+x_{t+1}.
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ class NoiseSchedule:
         # coef2 = sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
         self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
-        self.snr = f32(alpha_bar / (1 - alpha_bar))  # signal-to-noise ratio of x_t, falling with t
+        self.snr = f32(alpha_bar / (1 - alpha_bar))  # signal-to-noise ratio of x_t, falling with t (Kingma et al. 2021)
         self.log_snr = f32(torch.log(alpha_bar / (1 - alpha_bar)))  # what the app plots
 
     @staticmethod
@@ -79,7 +81,8 @@ class NoiseSchedule:
         return self._at(self.alphas, t, x_prev).sqrt() * x_prev + self._at(self.betas, t, x_prev).sqrt() * eps
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 4 solved for x_0: x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+        """Eq. 4 solved for x_0 (Ho et al. print it as Eq. 15): x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) /
+        sqrt(alpha_bar_t)."""
         return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
 
     def predict_eps(self, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:

@@ -57,14 +57,35 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     every device)."""
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)  # (B,) code index
-    eps = torch.randn(x0.shape, generator=generator)  # (B, 1, 28, 28)
-    drop = torch.rand(b, generator=generator) < label_dropout  # (B,) rows trained as the null class
+    eps = torch.randn(x0.shape, generator=generator)  # (B, C, H, W)
+    # (B,) rows trained as the null class; drawn for unconditional models too, so the draws are the same stream
+    drop = torch.rand(b, generator=generator) < label_dropout
     t, eps, drop = t.to(x0.device), eps.to(x0.device), drop.to(x0.device)
     x_t = sched.q_sample(x0, t, eps)  # Eq. 4
     target = eps if teacher is None else null_rows_target(teacher, x_t, t, y, eps, drop)
     if y is not None:
         y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
     return (model(x_t, t, y) - target).pow(2).mean()
+
+
+def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig, lr: float,
+               teacher=None, amp_dtype: torch.dtype | None = None, scaler=None) -> torch.Tensor:
+    """One repeat of Ho et al.'s Alg. 1: for the batch x0 (B, C, H, W) with labels y (B,) or None, draw t and
+    eps (diffusion_loss), then take a gradient step on L_simple at learning rate lr, its norm clipped to
+    cfg.grad_clip. amp_dtype: autocast to it (CUDA), with `scaler` for float16. Returns the batch's loss."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    with torch.autocast(x0.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        loss = diffusion_loss(model, sched, x0, y, generator, cfg.label_dropout, teacher)
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        scaler = torch.amp.GradScaler("cpu", enabled=False)  # a pass-through
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)  # clip the true gradient, not the scaled one
+    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    scaler.step(opt)
+    scaler.update()
+    return loss
 
 
 class EMA:
@@ -109,7 +130,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if not resume and (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
         raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
                          "another --out, or move the folder away")
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
+    # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
     n = len(images)
     if cfg.batch_size > n:
@@ -128,9 +150,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    use_amp = device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    amp_dtype = None if device.type != "cuda" else torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
     ckpt = out / CKPT_NAME
     progress = {"step": 0, "train_seconds": 0.0}
@@ -183,17 +204,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)
                 x0, y = x_all[idx], y_all[idx]
                 lr = learning_rate(cfg, step, schedule_steps)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    loss = diffusion_loss(model, sched, x0, y if mcfg.num_classes else None, gen, cfg.label_dropout,
-                                          teacher)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                scaler.step(opt)
-                scaler.update()
+                loss = train_step(model, sched, opt, x0, y if mcfg.num_classes else None, gen, cfg, lr, teacher,
+                                  amp_dtype, scaler)
                 ema.update(model, step)
                 step += 1
                 loss_log.add(loss, len(idx))

@@ -27,7 +27,7 @@ def test_sample_k_depends_only_on_seed_and_k(model, sched, sampler, label, guida
     batched = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0,
                    batch_size=2)
     # every random draw of sample k comes from (seed, k) alone; the network's float32 output differs
-    # between batch sizes only in rounding (~1e-6), far below one grey level (2/255)
+    # between batch sizes only in rounding (about 2e-5 at most on the bundled weights), far below one grey level
     shard = _run(model, sched, n=3, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0,
                  first=2)  # samples 2-4, as `ddpm.sample --first 2` draws them
     assert torch.allclose(small, big[:2], atol=1e-4)
@@ -36,12 +36,26 @@ def test_sample_k_depends_only_on_seed_and_k(model, sched, sampler, label, guida
     assert not torch.allclose(big[0], big[1], atol=0.1)
 
 
-def test_noise_of_sample_k_is_exactly_the_same_in_any_grid():
-    from ddpm.samplers import randn_like_per_sample, sample_generators
+def test_a_model_with_dropout_in_training_mode_is_refused():
+    """Dropout in training mode draws from torch's global state, not from (seed, k): the same seed would give
+    other digits, so sampling asks for eval mode (a model without dropout samples the same in either mode)."""
+    from conftest import tiny_model
 
-    a = randn_like_per_sample(sample_generators(5, 4), (1, 28, 28), "cpu")
-    b = randn_like_per_sample(sample_generators(5, 16), (1, 28, 28), "cpu")
-    c = randn_like_per_sample(sample_generators(5, 12, first=4), (1, 28, 28), "cpu")
+    model, sched = tiny_model(dropout=0.5).train(), NoiseSchedule(20)
+    with pytest.raises(ValueError, match=r"training mode.*model\.eval\(\)"):
+        sample(model, sched, n=1, seed=0, sampler="ddim", steps=2)
+    a = sample(model.eval(), sched, n=1, seed=0, sampler="ddim", steps=2)
+    assert torch.equal(a, sample(model, sched, n=1, seed=0, sampler="ddim", steps=2))
+    plain = tiny_model().train()
+    assert torch.equal(sample(plain, sched, n=1, seed=0, steps=2), sample(plain.eval(), sched, n=1, seed=0, steps=2))
+
+
+def test_noise_of_sample_k_is_exactly_the_same_in_any_grid():
+    from ddpm.samplers import randn_per_sample, sample_generators
+
+    a = randn_per_sample(sample_generators(5, 4), (1, 28, 28), "cpu")
+    b = randn_per_sample(sample_generators(5, 16), (1, 28, 28), "cpu")
+    c = randn_per_sample(sample_generators(5, 12, first=4), (1, 28, 28), "cpu")
     assert torch.equal(a, b[:4]) and torch.equal(c, b[4:])
 
 

@@ -28,7 +28,7 @@ def test_linear_endpoints_and_bad_kind():
 
 def test_short_linear_schedules_are_rescaled_to_end_as_noisy():
     """Other T than 1000 scale the betas by 1000 / T (improved-diffusion), so T = 50 ends about as noisy
-    (alpha_bar_T = 8e-6, against 4e-5 at T = 1000) instead of keeping a visible digit; below T = 50
+    (alpha_bar_T = 8e-6, against 4e-5 at T = 1000) instead of keeping a visible digit; at T <= 20
     the largest betas hit the cap of 0.999."""
     s = NoiseSchedule(50, "linear")
     assert s.betas[0].item() == pytest.approx(2e-3) and s.betas[-1].item() == pytest.approx(0.4)
