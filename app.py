@@ -1,18 +1,25 @@
 """DDPM on MNIST, the Gradio app: forward noising and the training loss, seeded sampling, the x0_hat animation,
 noise-and-denoise.
 
+usage:
     python app.py                         # the bundled weights/ on http://127.0.0.1:7860
     DDPM_MODEL=runs/mnist python app.py   # any model folder, or a Hub repo id such as you/ddpm-mnist
+
+It takes no flags. GRADIO_SERVER_PORT and GRADIO_SERVER_NAME set its address (with port 7860 taken, Gradio
+takes the next free one: open the address it prints).
 
 This file only wires components to the pure functions in ddpm/ (ddpm.preprocess, ddpm.demo.*).
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import os
+import sys
 from typing import Any, NamedTuple
 
+if __name__ == "__main__" and sys.argv[1:]:  # --help, or a flag it does not have: say so before loading anything
+    asked = sys.argv[1:] in (["-h"], ["--help"])
+    print(__doc__, file=sys.stdout if asked else sys.stderr)
+    sys.exit(0 if asked else f"app.py takes no arguments, not {' '.join(sys.argv[1:])}")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
@@ -32,7 +39,7 @@ from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
-from ddpm.demo.widgets import CSS, digit_input, picture  # noqa: E402
+from ddpm.demo.widgets import CSS, digit_input, picture, user_errors  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, frame_panel, nearest_frame, save_gif, trajectory_stream)
 
@@ -53,45 +60,6 @@ SAMPLER_CHOICES = [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)",
                    ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
 ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), SAMPLER_CHOICES[1]]
-
-
-# ---------------------------------------------------------------- errors: one place turns InputError into gr.Error
-
-def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
-    """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
-
-    quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
-    (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
-    view of the same event already checks aloud. blank(message): the outputs to show instead (emptied pictures and
-    what to do), so that no view goes on showing the digit before: a quiet error shows them silently, any other
-    one with a warning (the UI's own events of a digit source: a drawing not made yet, an unreadable upload)."""
-    if fn is None:
-        return functools.partial(user_errors, quiet=quiet, blank=blank)
-
-    def convert(e: InputError):
-        if quiet is not None and isinstance(e, quiet):
-            return blank(str(e)) if blank is not None else gr.skip()
-        if blank is not None:
-            gr.Warning(str(e))
-            return blank(str(e))
-        raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
-
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def stream(*args):
-            try:
-                yield from fn(*args)
-            except InputError as e:
-                yield convert(e)
-        return stream
-
-    @functools.wraps(fn)
-    def call(*args):
-        try:
-            return fn(*args)
-        except InputError as e:
-            return convert(e)
-    return call
 
 
 # ---------------------------------------------------------------- handlers: component values in, pure functions, values out

@@ -31,7 +31,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
     if not rows:
         return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {out}` "
                 f"scores it, then {then}.\n")
-    return ("| samples | N | Frechet distance (lower: better) | real-data floor | ratio | MNIST Inception Score "
+    return ("| samples | N | Frechet distance (lower: better) | real-data floor | FD / floor | MNIST Inception Score "
             "(higher: better, at most 10) | class shares (10% each is ideal) | memorised | read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
             "N grows, so compare FDs only at equal N. Features and classes come from the classifier in "

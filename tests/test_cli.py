@@ -24,7 +24,7 @@ def run(*args, timeout=300):
 
 @pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"], ["-m", "ddpm.evaluate"],
                                  ["-m", "ddpm.benchmark"], ["-m", "ddpm.classifier"], ["-m", "ddpm.card"],
-                                 ["-m", "ddpm.demo.timing"], ["-m", "ddpm.push"]])
+                                 ["-m", "ddpm.demo.timing"], ["-m", "ddpm.push"], ["app.py"]])
 def test_help(cmd):
     r = run(*cmd, "--help")
     assert r.returncode == 0 and "usage" in r.stdout

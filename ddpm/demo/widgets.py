@@ -1,6 +1,10 @@
 """The app's own Gradio pieces: the output picture, the digit input (a source radio switching between an MNIST
-example, an upload and a drawing), and the page's CSS. app.py lays them out and wires them to ddpm.demo."""
+example, an upload and a drawing), the page's CSS, and the one place that turns InputError into gr.Error.
+app.py lays them out and wires them to ddpm.demo."""
 from __future__ import annotations
+
+import functools
+import inspect
 
 import gradio as gr
 
@@ -77,3 +81,40 @@ def digit_input(tab: str):
 
 def show_source(source):
     return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
+
+
+def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
+    """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
+
+    quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
+    (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
+    view of the same event already checks aloud. blank(message): the outputs to show instead (emptied pictures and
+    what to do), so that no view goes on showing the digit before: a quiet error shows them silently, any other
+    one with a warning (the UI's own events of a digit source: a drawing not made yet, an unreadable upload)."""
+    if fn is None:
+        return functools.partial(user_errors, quiet=quiet, blank=blank)
+
+    def convert(e: InputError):
+        if quiet is not None and isinstance(e, quiet):
+            return blank(str(e)) if blank is not None else gr.skip()
+        if blank is not None:
+            gr.Warning(str(e))
+            return blank(str(e))
+        raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args):
+            try:
+                yield from fn(*args)
+            except InputError as e:
+                yield convert(e)
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except InputError as e:
+            return convert(e)
+    return call
