@@ -56,6 +56,9 @@ HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 VIEW = dict(concurrency_id="view", concurrency_limit=4)
 # events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
 QUEUE_SIZE = 100
+# sessions whose state (tab 3's last run, up to ~4 MB) is kept, the least recently used dropped first: with Gradio's
+# 10,000, API clients (which never close their sessions) could hold gigabytes
+SESSIONS = 500
 SAMPLER_CHOICES = [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
                    ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
@@ -222,7 +225,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
                           f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
                           "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
                           "up to 40% slower"
-                     if RT.guide is not None else "this model has no guide/ folder, so autoguidance is off")
+                     if RT.guide is not None else f"{RT.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
     sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **toggle)
@@ -369,4 +372,4 @@ demo = build(defaults()).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
     # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
-    demo.launch(max_file_size="10mb", show_error=True, css=CSS)
+    demo.launch(max_file_size="10mb", show_error=True, css=CSS, state_session_capacity=SESSIONS)

@@ -60,6 +60,17 @@ def resolve_folder(name_or_path: str | Path) -> Path:
                              f"from the Hugging Face Hub: {e}") from None
 
 
+def _lfs_pointer(path: Path) -> str:
+    """What to do when `path` is a Git LFS pointer (a repo cloned or pushed without LFS), else ""."""
+    try:
+        with open(path, "rb") as f:
+            is_pointer = f.read(40).startswith(b"version https://git-lfs")
+    except OSError:
+        return ""
+    return (f"{path.name} is a Git LFS pointer, not the weights: fetch them with `git lfs pull` (or clone with "
+            "Git LFS installed)") if is_pointer else ""
+
+
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:
     """Rebuild the U-Net from config.json and load model.safetensors; returns it in eval mode."""
     folder = resolve_folder(name_or_path)
@@ -73,7 +84,8 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         model.load_state_dict(state)
     except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:
         # JSONDecodeError and the config's own checks (ConfigError) are ValueErrors
-        raise ModelLoadError(f"{folder} does not hold a valid model: {e}") from None
+        why = _lfs_pointer(folder / WEIGHTS_NAME) or str(e)
+        raise ModelLoadError(f"{folder} does not hold a valid model: {why}") from None
     # channels_last (NHWC) conv weights: oneDNN's convolutions ran a few percent faster here with so few channels
     # (python -m ddpm.benchmark times both, side by side); the weights are the same, only the layout differs.
     return model.to(device, memory_format=torch.channels_last).eval()

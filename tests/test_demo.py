@@ -186,6 +186,15 @@ def test_check_settings_limits():
             settings(T, **bad)
 
 
+def test_one_run_may_not_hold_the_shared_cpu_for_minutes():
+    """n x steps is capped: 16 digits of 1000 DDPM steps, or 64 of 250 DDIM steps, not 64 of 1000."""
+    assert settings(1000, n=16, sampler="ddpm").n == 16 and settings(1000, n=MAX_DIGITS, steps=250).steps == 250
+    with pytest.raises(InputError, match="64 digits of 1000 steps .* at most 16 digits with DDPM's 1000 steps"):
+        settings(1000, n=64, sampler="ddpm")
+    with pytest.raises(InputError, match="at most 63 digits with 251 steps, or fewer steps$"):
+        settings(1000, n=64, steps=251)
+
+
 def test_ddim_eta_adds_seeded_noise(model, sched):
     assert settings(sched.T, sampler="ddpm", eta=1.0).eta == 0.0  # DDPM always adds its full noise
     for bad in (dict(eta=-0.1), dict(eta=1.5), dict(eta="x")):
@@ -324,9 +333,13 @@ def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path):
 
     save_pretrained(tiny_model(0, timesteps=30), tmp_path)
     save_pretrained(tiny_model(1, timesteps=20), tmp_path / "guide")  # another schedule: not a usable guide
-    assert runtime.load_runtime(str(tmp_path), with_classifier=False).guide is None
+    rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
+    assert rt.guide is None and "guide/ could not be loaded (the guide does not match" in rt.guide_note
+    with pytest.raises(InputError, match="^This model's guide/ could not be loaded .*autoguidance is off"):
+        rt.sampling_model(2.0)  # not "has no guide/ folder": it has one, and the log says what is wrong with it
     save_pretrained(tiny_model(1, timesteps=30), tmp_path / "guide")
     rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
+    assert rt.guide_note == ""
     ag = rt.sampling_model(2.0)
     assert isinstance(ag, Autoguided) and ag.t_max == 18  # 0.6 T
     s = settings(30, autoguidance=2.0)

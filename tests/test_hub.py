@@ -43,6 +43,14 @@ def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch)
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_git_lfs_pointer_in_place_of_the_weights_says_so(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path)  # what a clone without Git LFS holds instead of the tensors:
+    (tmp_path / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n"
+                                                "oid sha256:0123abcd\nsize 1987654\n")
+    with pytest.raises(hub.ModelLoadError, match="model.safetensors is a Git LFS pointer.*git lfs pull"):
+        hub.load_pretrained(tmp_path)
+
+
 def test_config_json_round_trip(tmp_path):
     cfg = tiny_config(schedule="cosine")
     cfg.save(tmp_path / "config.json")

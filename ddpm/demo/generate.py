@@ -16,8 +16,8 @@ from PIL import Image
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError, check_choice,
-                     check_float, check_int, check_seed, parse_label, shown)
+from .limits import (MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError,
+                     check_choice, check_float, check_int, check_seed, parse_label, shown)
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults)
 DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_STEPS, "any", 3.0
@@ -63,9 +63,15 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
+    n = check_int("number of digits", n, 1, max_n)
+    if n * steps > MAX_DIGIT_STEPS:
+        with_, or_ = ("with DDPM's", "DDIM with fewer steps") if sampler == "ddpm" else ("with", "fewer steps")
+        raise InputError(f"{n} digits of {steps} steps each is more than one run may ask of this shared CPU "
+                         f"({MAX_DIGIT_STEPS:,} digit-steps): at most {MAX_DIGIT_STEPS // steps} digits {with_} "
+                         f"{steps} steps, or {or_}")
     return Settings(
         seed=check_int("seed", seed, 0, MAX_SEED),
-        n=check_int("number of digits", n, 1, max_n),
+        n=n,
         sampler=sampler,
         steps=steps,
         label=parse_label(label),

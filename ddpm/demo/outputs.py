@@ -8,7 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
-MAX_AGE_S = 3600
+# Gradio copies each file it is handed into its own cache (cleaned by app.py's delete_cache), so these copies are
+# needed for seconds only; a busy Space had kept an hour of 10 MB GIFs twice over
+MAX_AGE_S = 600
 
 
 def output_dir() -> Path:

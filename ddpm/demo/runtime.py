@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,7 @@ class Runtime:
     classifier: torch.nn.Module | None
     classifier_note: str  # why the classifier is missing ("" when loaded)
     guide: torch.nn.Module | None = None  # the small model in the folder's guide/, for autoguidance
+    guide_note: str = "this model has no guide/ folder"  # why guide is None ("" when loaded)
 
     @property
     def T(self) -> int:
@@ -45,7 +47,7 @@ class Runtime:
         if autoguidance == 1:
             return self.model
         if self.guide is None:
-            raise InputError("This model has no guide/ folder, so autoguidance is off: set it to 1.")
+            raise InputError(f"{self.guide_note[0].upper()}{self.guide_note[1:]}, so autoguidance is off: set it to 1.")
         return Autoguided(self.model, self.guide, autoguidance).eval()
 
 
@@ -78,10 +80,13 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
     folder = model_folder(source)
-    try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
-        guide = hub.load_guide(folder) if folder else None
-        if guide is not None:
+    guide, guide_note = None, "this model has no guide/ folder"
+    if folder is not None and (folder / hub.GUIDE_SUBFOLDER).is_dir():
+        try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
+            guide = hub.load_guide(folder)
             check_guide(model, guide)
-    except (hub.ModelLoadError, ValueError):
-        guide = None  # autoguidance stays off
-    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, folder, classifier, note, guide)
+            guide_note = ""
+        except (hub.ModelLoadError, ValueError) as e:  # autoguidance stays off, and the log says why
+            guide, guide_note = None, f"this model's guide/ could not be loaded ({e})"
+            print(f"warning: {guide_note}; autoguidance is off", file=sys.stderr)
+    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, folder, classifier, note, guide, guide_note)
