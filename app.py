@@ -31,7 +31,7 @@ from ddpm.demo.about import about_markdown, loss_history, null_class_target, rea
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, generate, resolve_seed)
-from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
+from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
                               MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
@@ -201,7 +201,8 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
-    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits")
+    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits",  # limits.MAX_DIGIT_STEPS:
+                  info=f"up to {MAX_DIGIT_STEPS // T} with DDPM's {T} steps" if n_max * T > MAX_DIGIT_STEPS else None)
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
