@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
+from .data import NAMES
 from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
@@ -175,14 +176,19 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
 (label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))}""")
     else:
         kind, tags, labels = "unconditional", "", " It was trained without labels."
+    dataset = str(facts.get("dataset", "mnist"))
+    name = NAMES.get(dataset, dataset)
+    quality = (metrics_table(ev, folder) if dataset == "mnist" else
+               f"Not scored: `ddpm.evaluate` measures against MNIST's digits with an MNIST classifier, so its figures "
+               f"would say nothing about a {name} model.\n")
     text = f"""---
 library_name: pytorch
 license: mit
-tags: [diffusion, ddpm, mnist, unconditional-image-generation{tags}]
-datasets: [{facts.get('dataset', 'mnist')}]
+tags: [diffusion, ddpm, {dataset}, unconditional-image-generation{tags}]
+datasets: [{dataset}]
 ---
 
-# DDPM on {facts.get('dataset', 'mnist').upper()} (28x28), {kind}
+# DDPM on {name} (28x28), {kind}
 
 A {params / 1e6:.2f}M-parameter U-Net that predicts the noise (Ho, Jain & Abbeel 2020), trained with
 L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
@@ -193,11 +199,11 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
 
 | data | steps | epochs | batch | --lr of the last sitting | time and hardware | torch |
 | --- | --- | --- | --- | --- | --- | --- |
-| {facts.get('images', '?')} {facts.get('dataset', 'mnist')} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {time_and_hardware(facts)} | {facts.get('torch', '?')} |
+| {facts.get('images', '?')} {name} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {time_and_hardware(facts)} | {facts.get('torch', '?')} |
 
 ## Quality
 
-{metrics_table(ev, folder)}
+{quality}
 {measured_with(ev)}{sample_grid(folder, cfg.timesteps)}
 {guide_section(folder)}## Use
 

@@ -10,6 +10,7 @@ import torch
 from .safeio import atomic_write_bytes
 
 DATASETS = ("mnist", "fashion-mnist")
+NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as their authors write them
 # where Debian's dataset-fashion-mnist package puts the raw files
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"

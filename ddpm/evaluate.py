@@ -149,6 +149,13 @@ def asked_labels(label, seed: int, n: int, first: int = 0) -> np.ndarray | None:
     return np.full(n, int(label))
 
 
+def only_mnist(dataset: str, what: str) -> None:
+    """Every figure here is measured against MNIST, through an MNIST classifier: refuse another dataset's samples."""
+    if dataset != "mnist":
+        raise EvalError(f"{what} trained on {dataset}, and ddpm.evaluate measures against MNIST's digits with an "
+                        "MNIST classifier: its figures would say nothing about this model")
+
+
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
              label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0,
              autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
@@ -156,7 +163,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     """-> (uint8 samples (n, 28, 28), steps actually run, the model's T). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding. before_sampling(): called once the model is loaded
     and checked (main() loads the data and classifier there, to refuse a bad path before a long run)."""
-    from .hub import ModelLoadError, load_pretrained
+    from .hub import ModelLoadError, load_pretrained, resolve_folder, trained_on
     from .sample import sample_images
     from .training import pick_device
 
@@ -168,6 +175,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
         model = load_pretrained(weights, device)
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
+    only_mnist(trained_on(resolve_folder(weights)), f"{weights} was")
     try:
         model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
@@ -333,6 +341,7 @@ def main(argv=None) -> int:
                 raise EvalError(why)
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)
+            only_mnist(str(facts.get("dataset", "mnist")), f"{a.from_samples[0]} holds samples of a model")
             if a.n is not None:
                 if a.n > len(samples):
                     raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")

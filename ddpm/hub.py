@@ -111,6 +111,11 @@ def read_card_metadata(folder: str | Path) -> dict:
         return {}
 
 
+def trained_on(folder: str | Path | None) -> str:
+    """The dataset a model folder was trained on, as its weights' metadata records it ("mnist" if they do not)."""
+    return str(read_card_metadata(folder).get("dataset") or "mnist") if folder is not None else "mnist"
+
+
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
     """Upload the model folder's FOLDER_FILES. The scores a new run set aside (its eval.json or samples.png
     renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
+from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .images import grid, to_uint8_np
 from .config import MAX_GUIDANCE
 from .samplers import DDIM_STEPS, RANDOM, sample
@@ -67,10 +67,12 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
              label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
              autoguidance_tmax: int | None = None, first: int = 0, variance: str = "beta", clip: bool = True,
-             autoguidance_guide: str | None = None, timesteps: int | None = None) -> None:
+             autoguidance_guide: str | None = None, timesteps: int | None = None, dataset: str = "mnist") -> None:
     """uint8 (N, 28, 28) under "samples" (samples first .. first + N - 1 of the seed), beside the facts
-    `ddpm.evaluate --from-samples` reads back; timesteps: the model's T."""
+    `ddpm.evaluate --from-samples` reads back; timesteps: the model's T; dataset: what it was trained on."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
+    if dataset != "mnist":  # absent: MNIST, as in every file written before it was recorded
+        cond["dataset"] = dataset
     if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
         cond["autoguidance_tmax"] = autoguidance_tmax
     if autoguidance != 1 and autoguidance_guide is not None:  # absent: the weights' own guide/
@@ -169,7 +171,8 @@ def main(argv=None) -> int:
     try:
         if out.suffix.lower() == ".npz":
             save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
-                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps)
+                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
+                     trained_on(resolve_folder(a.weights)))
         else:
             grid(images, scale=2).save(out)
     except OSError as e:  # the disk filled up while sampling, say

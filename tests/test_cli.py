@@ -281,6 +281,26 @@ def test_evaluate_names_a_device_this_machine_lacks(tmp_path, capsys):
     assert "unknown device 'tpu9'" in capsys.readouterr().err
 
 
+def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
+    """Its floor, classifier and memorisation are MNIST's: a Fashion-MNIST model's samples would be scored as digits."""
+    from ddpm import evaluate
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m", meta={"dataset": "fashion-mnist"})
+    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2"]) == 2
+    assert "was trained on fashion-mnist, and ddpm.evaluate measures against MNIST" in capsys.readouterr().err
+    r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2",
+            "--out", str(tmp_path / "s.npz"))
+    assert r.returncode == 0, r.stderr
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["dataset"].item() == "fashion-mnist"  # so --from-samples can tell
+    assert evaluate.main(["--from-samples", str(tmp_path / "s.npz")]) == 2
+    assert "s.npz holds samples of a model trained on fashion-mnist" in capsys.readouterr().err
+    write_model_card(tmp_path / "m")
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "# DDPM on Fashion-MNIST (28x28)" in card and "tags: [diffusion, ddpm, fashion-mnist," in card
+    assert "Not scored: `ddpm.evaluate` measures against MNIST" in card and "python -m ddpm.evaluate" not in card
+
+
 def test_evaluate_draws_ddim_with_eta(tmp_path):
     from ddpm import evaluate
 
