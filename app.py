@@ -26,6 +26,7 @@ import gradio as gr  # noqa: E402
 
 from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
+from ddpm.data import NAMES  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
@@ -48,6 +49,7 @@ try:
 except ModelLoadError as e:
     raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
 T = RT.T
+CONDITIONAL = RT.model.config.num_classes > 0  # else the class and guidance controls are greyed out
 NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
@@ -80,7 +82,7 @@ def objective(source, index, upload, sketch, t, seed):
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
     """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
     settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
-                              eta=eta, autoguidance=autoguidance)
+                              eta=eta, autoguidance=autoguidance, conditional=CONDITIONAL)
     return settings, RT.sampling_model(settings.autoguidance)
 
 
@@ -210,13 +212,14 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     interactive=DEFAULT_SAMPLER == "ddim",
                     info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
-                         "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives this "
-                         "model sharper digits in 50 steps")
-    label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class",
+                         "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
+                         "bundled model sharper digits in 50 steps")
+    label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class", interactive=CONDITIONAL,
                          info="any: no class given (the null class). random: each digit gets a class drawn from the "
-                              "seed. A class gives this model sharper digits")
+                              "seed. A class often gives sharper digits (it does for the bundled model)"
+                         if CONDITIONAL else "this model was trained without labels, so it takes no class")
     guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
-                         interactive=DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
+                         interactive=CONDITIONAL and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
                          info="how hard to push toward the class (classifier-free guidance, Ho & Salimans 2022): 1 is "
                               "the plain conditional model, more gives more typical digits, 0 ignores the class. "
                               "Their w is this w - 1 (diffusers' guidance_scale is this w). Needs a class")
@@ -242,6 +245,9 @@ def build(d: dict) -> gr.Blocks:
                     "digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, "
                     "then denoise it · **5. About**: the model and its measured quality. On a narrow screen the tabs "
                     "that do not fit are under ⋯.")
+        if RT.dataset != "mnist":
+            gr.Markdown(f"**This model was trained on {NAMES.get(RT.dataset, RT.dataset)}.** The texts here speak of "
+                        "digits, and the examples, the upload's preprocessing and the classifier are MNIST's.")
         with gr.Tab("1. Forward"):
             gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
                         "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")

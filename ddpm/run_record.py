@@ -96,7 +96,7 @@ def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardw
     minutes_by_device = {k: round(v / 60, 1) for k, v in progress["seconds_by_device"].items()}
     return {"dataset": cfg.dataset, "images": n, "steps": step, "epochs": round(step / steps_per_epoch, 2),
             "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_steps": cfg.lr_decay_steps,
-            "ema_decay": cfg.ema_decay, "label_dropout": cfg.label_dropout,
+            "ema_decay": cfg.ema_decay, **({"label_dropout": cfg.label_dropout} if cfg.model.num_classes else {}),
             **({"null_teacher": cfg.null_teacher, "null_teacher_label": cfg.null_teacher_label,
                 "null_teacher_autoguidance": cfg.null_teacher_autoguidance} if cfg.null_teacher else {}),
             "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,

@@ -62,6 +62,12 @@ def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
     assert autoguided(main, tmp_path / "m", 1.0) is main  # off: nothing is loaded
     with pytest.raises(hub.ModelLoadError, match="no guide/ model for autoguidance.*train.py --base-channels 8"):
         autoguided(main, tmp_path / "m", 2.0)
+    # the command it suggests makes a guide the model accepts: the same data, T and schedule
+    uncond = tiny_model(0, num_classes=0, schedule="cosine")
+    hub.save_pretrained(uncond, tmp_path / "u", meta={"dataset": "fashion-mnist"})
+    with pytest.raises(hub.ModelLoadError, match="epochs 3 --unconditional --dataset fashion-mnist --timesteps 20 "
+                                                 "--schedule cosine --out .*u/guide$"):
+        hub.load_guide(tmp_path / "u")
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
     ag = autoguided(main, tmp_path / "m", 2.0, t_max=5)
     assert isinstance(ag, Autoguided) and ag.t_max == 5 and ag.config is main.config

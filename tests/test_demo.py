@@ -312,6 +312,26 @@ def test_model_source_env(monkeypatch):
     assert runtime.model_source() == "runs/interim"
 
 
+def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
+    """An unconditional model takes no class (it would be dropped silently) and has no null class in its texts; a
+    Fashion-MNIST model is named, and the MNIST classifier does not read its clothes as digits."""
+    from ddpm.hub import save_pretrained
+
+    from conftest import tiny_model
+
+    uncond = tiny_model(num_classes=0, timesteps=30)
+    with pytest.raises(InputError, match="trained without labels, so it takes no class: choose 'any', not 3"):
+        settings(30, label="3", conditional=False)
+    assert settings(30, conditional=False).label is None
+    text = objective.objective_view(uncond, NoiseSchedule(30), DIGIT, 7, 3).text
+    assert "gets no label: this model was trained without labels." in text and "null class" not in text
+    save_pretrained(uncond, tmp_path / "u", meta={"dataset": "fashion-mnist", "label_dropout": 0.2})
+    md = about.about_markdown(uncond, "u", tmp_path / "u")
+    assert "on 28x28 images (this model: Fashion-MNIST)" in md and "null class" not in md
+    rt = runtime.load_runtime(str(tmp_path / "u"))
+    assert rt.dataset == "fashion-mnist" and rt.classifier is None and "trained on Fashion-MNIST" in rt.classifier_note
+
+
 def test_load_runtime_from_a_folder(tmp_path):
     from ddpm.hub import save_pretrained
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..card import metrics_table, time_and_hardware
+from ..data import NAMES
 from ..hub import DEFAULT_WEIGHTS, is_repo_id, read_card_metadata
 from ..unet import count_parameters
 
@@ -164,10 +165,13 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     if guide is not None:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
                      f"({guide.config.describe()}), trained briefly, from the folder's guide/")
-    training = _training_text(facts)
+    # an unconditional model has no null class (older training.json files record a share all the same)
+    dataset = str(facts.get("dataset", "mnist"))
+    images = "MNIST digits" if dataset == "mnist" else f"images (this model: {NAMES.get(dataset, dataset)})"
+    training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     return f"""## What this is
 
-A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 MNIST digits. The forward process adds
+A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds
 Gaussian noise in T = {cfg.timesteps} small steps; a U-Net learns to predict that noise (eps_hat) from x_t
 and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from pure noise x_T to a digit x_0.
 

@@ -59,7 +59,8 @@ def resolve_seed(seed, randomise: bool) -> int:
 
 
 def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0,
-                   autoguidance=1.0) -> Settings:
+                   autoguidance=1.0, conditional: bool = True) -> Settings:
+    """The run's settings, each checked (InputError says what is allowed); conditional: the model takes a class."""
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
@@ -69,12 +70,15 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         raise InputError(f"{n} digits of {steps} steps each is more than one run may ask of this shared CPU "
                          f"({MAX_DIGIT_STEPS:,} digit-steps): at most {MAX_DIGIT_STEPS // steps} digits {with_} "
                          f"{steps} steps, or {or_}")
+    label = parse_label(label)
+    if label is not None and not conditional:  # the network has no class input: a class would be dropped silently
+        raise InputError(f"this model was trained without labels, so it takes no class: choose 'any', not {shown(label)}")
     return Settings(
         seed=check_int("seed", seed, 0, MAX_SEED),
         n=n,
         sampler=sampler,
         steps=steps,
-        label=parse_label(label),
+        label=label,
         guidance=check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE),
         eta=eta,
         autoguidance=check_float("autoguidance", autoguidance, 0.0, MAX_AUTOGUIDANCE),

@@ -71,11 +71,13 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
     null = (", so a label would lower it a little." if null_target is None else
             f". These weights' null class was last trained on {null_target} in eps's place (About), so its loss "
             "here sits above a plain DDPM's, most at small t, and the digit's true label scores lower.")
+    gets = (" (the null class, 'any digit')" + null if getattr(model.config, "num_classes", 0) else
+            ": this model was trained without labels.")
     text = (f"**Loss at t = {t}: {losses[i]:.4f}**" + (" (t = 0 is the clean digit, with nothing to predict)"
                                                           if asked == 0 else "") +
             f" (a network that output zeros: {float((eps ** 2).mean()):.2f}). Training draws a digit, a t and an "
-            "eps, and takes one gradient step on this number (Alg. 1); here the network gets no label (the null "
-            f"class, 'any digit'){null}\n\n"
+            "eps, and takes one gradient step on this number (Alg. 1); here the network gets no label"
+            f"{gets}\n\n"
             "**The curve** is the same digit and eps at every t: at large t, x_t is almost eps itself, so eps is "
             "easy to read off and the loss is near 0; at small t, eps is a faint speckle on a clean digit, hard to "
             f"tell from the digit's own pixel steps (here the loss peaks at t = {worst}). That error hardly matters "

@@ -11,6 +11,7 @@ import torch
 
 from .. import hub
 from ..autoguidance import Autoguided, check_guide
+from ..data import NAMES
 from ..schedule import NoiseSchedule
 from .limits import InputError
 
@@ -37,6 +38,7 @@ class Runtime:
     classifier_note: str  # why the classifier is missing ("" when loaded)
     guide: torch.nn.Module | None = None  # the small model in the folder's guide/, for autoguidance
     guide_note: str = "this model has no guide/ folder"  # why guide is None ("" when loaded)
+    dataset: str = "mnist"  # what the model was trained on (the app's examples and classifier are MNIST's)
 
     @property
     def T(self) -> int:
@@ -80,6 +82,10 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
     folder = model_folder(source)
+    dataset = hub.trained_on(folder)
+    if dataset != "mnist" and classifier is not None:  # it would read clothes as digits, with confidence
+        classifier, note = None, (f"The MNIST classifier reads digits only, and this model was trained on "
+                                  f"{NAMES.get(dataset, dataset)}.")
     guide, guide_note = None, "this model has no guide/ folder"
     if folder is not None and (folder / hub.GUIDE_SUBFOLDER).is_dir():
         try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
@@ -89,4 +95,5 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
         except (hub.ModelLoadError, ValueError) as e:  # autoguidance stays off, and the log says why
             guide, guide_note = None, f"this model's guide/ could not be loaded ({e})"
             print(f"warning: {guide_note}; autoguidance is off", file=sys.stderr)
-    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, folder, classifier, note, guide, guide_note)
+    return Runtime(model, schedule(cfg.timesteps, cfg.schedule), source, folder, classifier, note, guide, guide_note,
+                   dataset)
