@@ -66,6 +66,14 @@ def test_inception_score_bounds():
     assert inception_score(same) == pytest.approx(1.0)
 
 
+def test_inception_score_is_the_exp_of_the_mean_kl_per_split():
+    # rows [1, 0] and [0.5, 0.5]: p(y) = [0.75, 0.25], KL = ln(4/3) and 0.5 ln(2/3) + 0.5 ln 2; exp of their mean
+    kl = [np.log(4 / 3), 0.5 * np.log(2 / 3) + 0.5 * np.log(2)]
+    assert inception_score(np.array([[1.0, 0.0], [0.5, 0.5]])) == pytest.approx(np.exp(np.mean(kl)), rel=1e-9)
+    halves = np.eye(2)[[0] * 50 + [1] * 50]  # each split holds one class only: p(y) per split, not overall
+    assert inception_score(halves) == pytest.approx(2.0) and inception_score(halves, splits=2) == pytest.approx(1.0)
+
+
 def test_class_shares_sum_to_one():
     probs = np.random.default_rng(4).dirichlet(np.ones(10), size=123)
     shares = class_shares(probs)

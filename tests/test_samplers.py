@@ -153,3 +153,39 @@ def test_ddim_with_full_noise_stays_finite_on_the_cosine_schedule(steps):
         x, _ = ddim_step(sched, x, t, t_prev, torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g),
                          eta=1.0)
         assert torch.isfinite(x).all(), (t, t_prev)
+
+
+class GaussianData(torch.nn.Module):
+    """The exact eps-predictor for data x0 ~ N(m, s^2) in every pixel: x_t = sqrt(ab) x0 + sqrt(1 - ab) eps is
+    Gaussian too, so E[eps | x_t] = sqrt(1 - ab) (x_t - sqrt(ab) m) / (ab s^2 + 1 - ab). Records each t it is given."""
+
+    def __init__(self, sched, m: float, s: float):
+        super().__init__()
+        from conftest import tiny_config
+
+        self.config = tiny_config(num_classes=0, timesteps=sched.T)
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # sample_loop finds the device from the parameters
+        self.alpha_bar, self.m, self.s, self.seen = sched.alpha_bar_f64, m, s, []
+
+    def forward(self, x_t, t, y=None):
+        self.seen.append(t.tolist())
+        ab = self.alpha_bar[t].to(x_t.dtype).view(-1, 1, 1, 1)
+        return (1 - ab).sqrt() * (x_t - ab.sqrt() * self.m) / (ab * self.s ** 2 + 1 - ab)
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("sampler, eta, variance", [("ddpm", 0.0, "beta_tilde"), ("ddpm", 0.0, "beta"),
+                                                    ("ddim", 0.0, "beta"), ("ddim", 1.0, "beta")])
+def test_with_the_exact_eps_every_sampler_draws_the_data(kind, sampler, eta, variance):
+    """End to end, without diffusers: given the true E[eps | x_t] of Gaussian data, the chain run over every t
+    ends at that data's mean and spread (6,272 pixels: sampling sd 0.3% of the mean, 0.9% of the sd), and the
+    network is asked about t = T-1 .. 0 in order. (With 50 DDIM steps the sd comes out 10-20% low: the
+    discretisation, which diffusers' schedulers share.)"""
+    sched = NoiseSchedule(1000, kind)
+    model = GaussianData(sched, m=0.1, s=0.25)
+    x = sample(model, sched, n=8, seed=0, sampler=sampler, steps=1000, eta=eta, variance=variance, clip=False)
+    assert x.mean().item() == pytest.approx(0.1, abs=0.01) and x.std().item() == pytest.approx(0.25, rel=0.03)
+    assert model.seen == [[t] * 8 for t in range(999, -1, -1)]
+    model.seen.clear()
+    sample(model, sched, n=2, seed=0, sampler="ddim", steps=4)
+    assert model.seen == [[t] * 2 for t in (999, 749, 499, 249)]

@@ -1,4 +1,6 @@
 """The math of the forward process and the posterior (Ho et al. 2020, Eqs. 2, 4, 6, 7, 11)."""
+import math
+
 import pytest
 import torch
 
@@ -17,6 +19,18 @@ def test_alpha_bar_decreases_in_unit_interval(kind, T):
     torch.testing.assert_close(s.snr, s.alpha_bar / (1 - s.alpha_bar), rtol=1e-3, atol=0)
     torch.testing.assert_close(s.log_snr.exp(), s.snr, rtol=1e-4, atol=0)
     assert (s.posterior_variance <= s.betas + 1e-12).all()  # beta_tilde_t <= beta_t
+
+
+def test_cosine_alpha_bar_is_eq_17():
+    """Nichol & Dhariwal's alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T + s) / (1 + s)) pi/2), at the paper's
+    t = code t + 1 (the 0.999 cap on beta changes only the last step)."""
+    T, s = 1000, 0.008
+    f = lambda t: math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    sched = NoiseSchedule(T, "cosine")
+    for t in (0, 1, 500, 998):
+        assert sched.alpha_bar[t].item() == pytest.approx(f(t + 1) / f(0), rel=1e-5)
+    assert NoiseSchedule(T).q_sample(torch.zeros(1), 1, torch.ones(1)).item() == pytest.approx(
+        math.sqrt(1 - (1 - 1e-4) * (1 - 1e-4 - (0.02 - 1e-4) / 999)), rel=1e-5)  # t = 1: two steps of noise
 
 
 def test_linear_endpoints_and_bad_kind():

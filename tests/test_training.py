@@ -10,7 +10,8 @@ from ddpm import hub
 from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
-from ddpm.training import EMA, learning_rate, pick_device, train
+from ddpm.schedule import NoiseSchedule
+from ddpm.training import EMA, learning_rate, pick_device, train, train_step
 from ddpm.unet import UNet
 
 from conftest import tiny_config, tiny_model
@@ -263,6 +264,44 @@ def test_ema_warm_up_follows_early_weights():
         net.weight.add_(1.0)
     ema.update(net, step=0)  # decay_0 = 1/10: the average moves 90% of the way at once
     assert torch.allclose(ema.model.weight, net.weight - 0.1, atol=1e-6)
+    half = EMA(net, decay=0.5)  # past the warm-up the configured decay rules: the average moves half of the way
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    half.update(net, step=100)
+    assert torch.allclose(half.model.weight, net.weight - 0.5, atol=1e-6)
+
+
+def test_train_step_uses_its_learning_rate_and_train_counts_the_ema_steps(tmp_path, monkeypatch):
+    model = tiny_model().train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1.0, weight_decay=0.01)
+    x0, y, cfg = torch.zeros(4, 1, 28, 28), torch.tensor([1, 2, 3, 4]), _cfg(tmp_path)
+    before = [p.detach().clone() for p in model.parameters()]
+    train_step(model, NoiseSchedule(20), opt, x0, y, torch.Generator().manual_seed(0), cfg, lr=0.0)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # lr 0: no step, no weight decay
+    train_step(model, NoiseSchedule(20), opt, x0, y, torch.Generator().manual_seed(0), cfg, lr=1e-3)
+    assert opt.param_groups[0]["lr"] == 1e-3 and not all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    steps, update = [], EMA.update
+    monkeypatch.setattr(EMA, "update", lambda self, m, step: steps.append(step) or update(self, m, step))
+    _train(_cfg(tmp_path / "run"), max_steps=3)
+    _train(_cfg(tmp_path / "run"), resume=True, max_steps=5)
+    assert steps == [0, 1, 2, 3, 4]  # the warm-up counts the run's steps, across a resume
+
+
+def test_each_batch_trains_with_its_own_labels(tmp_path, monkeypatch):
+    images = torch.arange(10, dtype=torch.uint8).repeat_interleave(28 * 28).reshape(10, 28, 28) * 20
+    labels = torch.arange(10)  # image k is filled with the grey 20 k: its label can be read off its pixels
+    seen = []
+
+    def loss(model, sched, x0, y, *a, **k):
+        seen.append(torch.equal(((x0[:, 0, 0, 0] + 1) * 127.5 / 20).round().long(), y))
+        return real(model, sched, x0, y, *a, **k)
+
+    from ddpm import training
+    real = training.diffusion_loss
+    monkeypatch.setattr(training, "diffusion_loss", loss)
+    train(_cfg(tmp_path, batch_size=4, label_dropout=0.0), data=(images, labels), log=lambda *_: None,
+          progress_bar=False, max_steps=4)
+    assert seen == [True] * 4
 
 
 @pytest.mark.parametrize("field, value", [("batch_size", 0), ("epochs", 0), ("lr", -1.0), ("lr_decay_steps", -5),

@@ -93,6 +93,24 @@ def test_unlabelled_call_is_the_null_class():
         assert not torch.allclose(model(x, t), model(x, t, torch.zeros(3, dtype=torch.long)))
 
 
+def test_a_new_network_predicts_zero_noise():
+    """The output conv (and each residual branch's last layer) start at zero, so training starts from eps_hat = 0
+    and L_simple = E[eps^2] = 1 (conftest's tiny_model fills them in, so that the tests see t and the label)."""
+    model = UNet(tiny_config())
+    x, t, y = torch.randn(2, 1, 28, 28), torch.tensor([3, 15]), torch.tensor([4, 10])
+    assert torch.equal(model(x, t, y), torch.zeros_like(x))
+
+
+def test_each_sample_gets_its_own_t_and_label():
+    """A batch of three is three separate calls: no sample's t or label reaches another's output."""
+    model = tiny_model()
+    x, t, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 7, 19]), torch.tensor([1, 2, 10])
+    with torch.no_grad():
+        batch = model(x, t, y)
+        for i in range(3):
+            torch.testing.assert_close(batch[i], model(x[i:i + 1], t[i:i + 1], y[i:i + 1])[0], rtol=0, atol=1e-5)
+
+
 def test_every_parameter_reaches_the_output():
     """Each module is on the forward path (attention at 14 px and in the middle, time and class embeddings,
     every block): a layer left out of forward() gets no gradient."""
