@@ -26,7 +26,7 @@ import gradio as gr  # noqa: E402
 
 from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
-from ddpm.data import NAMES  # noqa: E402
+from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
@@ -204,7 +204,8 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
         seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits",  # limits.MAX_DIGIT_STEPS:
-                  info=f"up to {MAX_DIGIT_STEPS // T} with DDPM's {T} steps" if n_max * T > MAX_DIGIT_STEPS else None)
+                  info=f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {MAX_DIGIT_STEPS // T} digits of "
+                       f"DDPM's {T} steps, half as many with a class's guidance (two passes a step)")
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
@@ -214,7 +215,8 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
                     info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
                          "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
                          "bundled model sharper digits in 50 steps")
-    label_ = gr.Dropdown(CLASS_CHOICES, value=DEFAULT_LABEL, label="digit class", interactive=CONDITIONAL,
+    label_ = gr.Dropdown(CLASS_CHOICES if CONDITIONAL else [("any", "any")], value=DEFAULT_LABEL, label="digit class",
+                         interactive=CONDITIONAL,
                          info="any: no class given (the null class). random: each digit gets a class drawn from the "
                               "seed. A class often gives sharper digits (it does for the bundled model)"
                          if CONDITIONAL else "this model was trained without labels, so it takes no class")
@@ -246,8 +248,8 @@ def build(d: dict) -> gr.Blocks:
                     "then denoise it · **5. About**: the model and its measured quality. On a narrow screen the tabs "
                     "that do not fit are under ⋯.")
         if RT.dataset != "mnist":
-            gr.Markdown(f"**This model was trained on {NAMES.get(RT.dataset, RT.dataset)}.** The texts here speak of "
-                        "digits, and the examples, the upload's preprocessing and the classifier are MNIST's.")
+            gr.Markdown(f"**This model was trained on {dataset_name(RT.dataset)}.** The texts here speak of digits, "
+                        "the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is off.")
         with gr.Tab("1. Forward"):
             gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
                         "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")

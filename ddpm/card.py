@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
-from .data import NAMES
+from .data import dataset_name
 from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
@@ -43,6 +43,12 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             f"small model in `guide/` with weight W (below) on the steps with code index t <= {T_MAX_FRACTION:g} T "
             "(the paper's t counts from 1, one more), or t <= K where `-tmaxK` follows. \"memorised\" is the share of samples closer to their nearest training image than "
             "99% of the 10,000 MNIST test digits are to theirs, so unseen real digits score 1%.\n")
+
+
+def not_scored(dataset: str) -> str:
+    """What the card and the app say in place of the quality table for a model of another dataset than MNIST."""
+    return (f"Not scored: `ddpm.evaluate` measures against MNIST's digits with an MNIST classifier, so its figures "
+            f"would say nothing about a {dataset_name(dataset)} model.\n")
 
 
 def _read_as_asked(r: dict) -> str:
@@ -177,10 +183,8 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     else:
         kind, tags, labels = "unconditional", "", " It was trained without labels."
     dataset = str(facts.get("dataset", "mnist"))
-    name = NAMES.get(dataset, dataset)
-    quality = (metrics_table(ev, folder) if dataset == "mnist" else
-               f"Not scored: `ddpm.evaluate` measures against MNIST's digits with an MNIST classifier, so its figures "
-               f"would say nothing about a {name} model.\n")
+    name = dataset_name(dataset)
+    quality = metrics_table(ev, folder) if dataset == "mnist" else not_scored(dataset)
     text = f"""---
 library_name: pytorch
 license: mit

@@ -11,6 +11,10 @@ from .safeio import atomic_write_bytes
 
 DATASETS = ("mnist", "fashion-mnist")
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as their authors write them
+
+
+def dataset_name(dataset: str) -> str:
+    return NAMES.get(dataset, dataset)
 # where Debian's dataset-fashion-mnist package puts the raw files
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"

@@ -8,11 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import dataset_name
 from .safeio import atomic_write_bytes
 
 
 class EvalError(RuntimeError):
     """Bad input to the evaluation; the message says what to do."""
+
+
+def only_mnist(dataset: str, what: str) -> None:
+    """Every figure is measured against MNIST, through an MNIST classifier: refuse another dataset's samples."""
+    if dataset != "mnist":
+        raise EvalError(f"{what} trained on {dataset_name(dataset)}, and ddpm.evaluate measures against MNIST's "
+                        "digits with an MNIST classifier: its figures would say nothing about this model")
 
 
 def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:

@@ -26,14 +26,14 @@ import torch
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args, default_t_max
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
-from .eval_files import EvalError, merge_into, read_runs_file, read_shards, run_name
+from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
 from .sample import check_sampling_args, label_arg
 from .samplers import DDIM_STEPS, RANDOM, random_labels
 
-CLASSES = 10  # the classifier's, and those of every model train.py makes (MNIST, Fashion-MNIST)
+CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
 
 
 @torch.inference_mode()
@@ -147,13 +147,6 @@ def asked_labels(label, seed: int, n: int, first: int = 0) -> np.ndarray | None:
     if label == RANDOM:
         return random_labels(seed, n, CLASSES, first).numpy()
     return np.full(n, int(label))
-
-
-def only_mnist(dataset: str, what: str) -> None:
-    """Every figure here is measured against MNIST, through an MNIST classifier: refuse another dataset's samples."""
-    if dataset != "mnist":
-        raise EvalError(f"{what} trained on {dataset}, and ddpm.evaluate measures against MNIST's digits with an "
-                        "MNIST classifier: its figures would say nothing about this model")
 
 
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,

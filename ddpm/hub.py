@@ -2,6 +2,7 @@
 Load it from a local folder or a Hugging Face Hub repo id; push it with huggingface_hub."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -126,8 +127,15 @@ def read_card_metadata(folder: str | Path) -> dict:
 
 
 def trained_on(folder: str | Path | None) -> str:
-    """The dataset a model folder was trained on, as its weights' metadata records it ("mnist" if they do not)."""
-    return str(read_card_metadata(folder).get("dataset") or "mnist") if folder is not None else "mnist"
+    """The dataset a model folder was trained on, as its weights' metadata or its training.json records it
+    ("mnist" if neither does)."""
+    if folder is None:
+        return "mnist"
+    try:
+        recorded = json.loads((Path(folder) / "training.json").read_text()).get("dataset")
+    except (OSError, ValueError, AttributeError):  # none, unreadable, or not a JSON object
+        recorded = None
+    return str(read_card_metadata(folder).get("dataset") or recorded or "mnist")
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:

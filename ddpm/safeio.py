@@ -24,7 +24,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)  # the old file, if any, is untouched
         if isinstance(e, OSError) and e.filename is None:  # a write to the open file (a full disk) names none
-            raise OSError(e.errno, f"could not write {path}: {e.strerror or e}") from e
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
 
 

@@ -153,6 +153,7 @@ def main(argv=None) -> int:
     try:
         model = autoguided(load_pretrained(a.weights), a.weights, a.autoguidance, a.autoguidance_tmax,
                            guide=a.autoguidance_guide)
+        dataset = trained_on(resolve_folder(a.weights))  # for the .npz: ddpm.evaluate scores MNIST's only
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -172,7 +173,7 @@ def main(argv=None) -> int:
         if out.suffix.lower() == ".npz":
             save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
                      a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
-                     trained_on(resolve_folder(a.weights)))
+                     dataset)
         else:
             grid(images, scale=2).save(out)
     except OSError as e:  # the disk filled up while sampling, say

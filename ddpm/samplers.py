@@ -86,8 +86,8 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
 
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
     is sqrt(a_prev) here. The coefficients are computed in float64: at eta = 1, 1 - a_prev - sigma^2 is tiny on
-    the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), and float32 keeps
-    none of its digits."""
+    the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), of which float32 keeps
+    a digit or two at 50 steps and none at 2."""
     a_t = sched.alpha_bar_f64[t].item()
     a_prev = sched.alpha_bar_f64[t_prev].item() if t_prev >= 0 else 1.0
     x0_hat = sched.predict_x0(x_t, t, eps_hat)

@@ -3,10 +3,10 @@
 Math in float64 (as improved-diffusion's GaussianDiffusion does; diffusers' DDPMScheduler works in float32),
 kept as float32 tensors, plus alpha_bar in float64 for DDIM's per-step coefficients. Indexing follows the
 code convention t = 0 .. T-1, where t = 0 is the paper's first step (x_1 is one step of noise away from x_0):
-array[t] holds the paper's quantity at t + 1, so alpha_bar[0] is the paper's alpha_bar_1 = 1 - beta_1 (and the shifted array alpha_bar_prev that the
-posterior is built from holds the paper's alpha_bar_t at [t], with alpha_bar_0 = 1). The comments below write the
-equations in the paper's indices; every method's t is the code index, so q_sample(x0, t, eps) returns the paper's
-x_{t+1}.
+array[t] holds the paper's quantity at t + 1, so alpha_bar[0] is the paper's alpha_bar_1 = 1 - beta_1 (and the
+shifted array alpha_bar_prev that the posterior is built from holds the paper's alpha_bar_t at [t], with
+alpha_bar_0 = 1). The comments below write the equations in the paper's indices; every method's t is the code
+index, so q_sample(x0, t, eps) returns the paper's x_{t+1}.
 """
 from __future__ import annotations
 

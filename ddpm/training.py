@@ -58,7 +58,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)  # (B,) code index
     eps = torch.randn(x0.shape, generator=generator)  # (B, C, H, W)
-    # (B,) rows trained as the null class; drawn for unconditional models too, so the draws are the same stream
+    # (B,) rows trained as the null class; drawn for unconditional models too, so that t and eps of every step are
+    # the same whether or not the model takes labels
     drop = torch.rand(b, generator=generator) < label_dropout
     t, eps, drop = t.to(x0.device), eps.to(x0.device), drop.to(x0.device)
     x_t = sched.q_sample(x0, t, eps)  # Eq. 4

@@ -30,6 +30,11 @@ def test_help(cmd):
     assert r.returncode == 0 and "usage" in r.stdout
 
 
+def test_the_app_refuses_a_flag_it_does_not_have_before_loading_anything():
+    r = run("app.py", "--port", "3", timeout=60)
+    assert r.returncode == 1 and "app.py takes no arguments, not --port 3" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_sample_cli_png_and_npz(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "6", "--sampler", "ddim", "--steps", "3",
@@ -287,14 +292,14 @@ def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
 
     hub.save_pretrained(tiny_model(), tmp_path / "m", meta={"dataset": "fashion-mnist"})
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2"]) == 2
-    assert "was trained on fashion-mnist, and ddpm.evaluate measures against MNIST" in capsys.readouterr().err
+    assert "was trained on Fashion-MNIST, and ddpm.evaluate measures against MNIST" in capsys.readouterr().err
     r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2",
             "--out", str(tmp_path / "s.npz"))
     assert r.returncode == 0, r.stderr
     with np.load(tmp_path / "s.npz") as f:
         assert f["dataset"].item() == "fashion-mnist"  # so --from-samples can tell
     assert evaluate.main(["--from-samples", str(tmp_path / "s.npz")]) == 2
-    assert "s.npz holds samples of a model trained on fashion-mnist" in capsys.readouterr().err
+    assert "s.npz holds samples of a model trained on Fashion-MNIST" in capsys.readouterr().err
     write_model_card(tmp_path / "m")
     card = (tmp_path / "m" / "README.md").read_text()
     assert "# DDPM on Fashion-MNIST (28x28)" in card and "tags: [diffusion, ddpm, fashion-mnist," in card

@@ -193,6 +193,10 @@ def test_one_run_may_not_hold_the_shared_cpu_for_minutes():
         settings(1000, n=64, sampler="ddpm")
     with pytest.raises(InputError, match="at most 63 digits with 251 steps, or fewer steps$"):
         settings(1000, n=64, steps=251)
+    # guidance with a class runs the null class and the class: two passes a step, so half the digits
+    assert settings(1000, n=16, sampler="ddpm", label="3", guidance=1.0).n == 16  # w = 1: the class alone
+    with pytest.raises(InputError, match="at most 8 digits with DDPM's 1000 steps of two network passes"):
+        settings(1000, n=9, sampler="ddpm", label="random", guidance=3.0)
 
 
 def test_ddim_eta_adds_seeded_noise(model, sched):
@@ -320,14 +324,15 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     from conftest import tiny_model
 
     uncond = tiny_model(num_classes=0, timesteps=30)
-    with pytest.raises(InputError, match="trained without labels, so it takes no class: choose 'any', not 3"):
+    with pytest.raises(InputError, match="^This model was trained without labels, so it takes no class: choose 'any'"):
         settings(30, label="3", conditional=False)
     assert settings(30, conditional=False).label is None
     text = objective.objective_view(uncond, NoiseSchedule(30), DIGIT, 7, 3).text
-    assert "gets no label: this model was trained without labels." in text and "null class" not in text
+    assert "gets no label, as in its training: this model takes none." in text and "null class" not in text
     save_pretrained(uncond, tmp_path / "u", meta={"dataset": "fashion-mnist", "label_dropout": 0.2})
     md = about.about_markdown(uncond, "u", tmp_path / "u")
     assert "on 28x28 images (this model: Fashion-MNIST)" in md and "null class" not in md
+    assert "Not scored: `ddpm.evaluate` measures against MNIST" in md and "python -m ddpm.evaluate" not in md
     rt = runtime.load_runtime(str(tmp_path / "u"))
     assert rt.dataset == "fashion-mnist" and rt.classifier is None and "trained on Fashion-MNIST" in rt.classifier_note
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..card import metrics_table, time_and_hardware
-from ..data import NAMES
-from ..hub import DEFAULT_WEIGHTS, is_repo_id, read_card_metadata
+from ..card import metrics_table, not_scored, time_and_hardware
+from ..data import dataset_name
+from ..hub import DEFAULT_WEIGHTS, is_repo_id, read_card_metadata, trained_on
 from ..unet import count_parameters
 
 PAPERS = [
@@ -99,7 +99,7 @@ def null_class_target(folder: Path | None) -> str | None:
 FACTS = [  # (key in training.json / the weights' metadata, how to say it)
     ("command", "command: `{}`"),
     ("images", "{} training images"),
-    ("dataset", "data: {}"),
+    ("dataset", "data: {}"),  # the id train.py's --dataset takes
     ("steps", "{} optimizer steps"),
     ("epochs", "{} epochs"),
     ("batch_size", "batch {}"),
@@ -123,9 +123,11 @@ def _training_text(facts: dict) -> str:
     return "\n".join(f"- {line}" for line in known)
 
 
-def _quality(ev: dict, source: str, folder: Path | None) -> str:
+def _quality(ev: dict, source: str, folder: Path | None, dataset: str) -> str:
     """The measured figures, or how to make them: for a Hub repo, score it and upload eval.json to the repo
     (the app downloads it with the weights), since its local folder is only a cache."""
+    if dataset != "mnist":
+        return not_scored(dataset)
     if not is_repo_id(source):
         return metrics_table(ev, folder, then="the app shows the figures here when it next starts")
     return metrics_table(ev, source, out="eval.json", then=f"`hf upload {source} eval.json` adds them to the "
@@ -165,9 +167,9 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     if guide is not None:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
                      f"({guide.config.describe()}), trained briefly, from the folder's guide/")
+    dataset = trained_on(folder)
+    images = "MNIST digits" if dataset == "mnist" else f"images (this model: {dataset_name(dataset)})"
     # an unconditional model has no null class (older training.json files record a share all the same)
-    dataset = str(facts.get("dataset", "mnist"))
-    images = "MNIST digits" if dataset == "mnist" else f"images (this model: {NAMES.get(dataset, dataset)})"
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     return f"""## What this is
 
@@ -188,7 +190,7 @@ and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from p
 
 ## Quality
 
-{_quality(ev, source, folder)}
+{_quality(ev, source, folder, dataset)}
 Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
 
 """ + (read_more() if links else "")

@@ -65,21 +65,25 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
     n = check_int("number of digits", n, 1, max_n)
-    if n * steps > MAX_DIGIT_STEPS:
-        with_, or_ = ("with DDPM's", "DDIM with fewer steps") if sampler == "ddpm" else ("with", "fewer steps")
-        raise InputError(f"{n} digits of {steps} steps each is more than one run may ask of this shared CPU "
-                         f"({MAX_DIGIT_STEPS:,} digit-steps): at most {MAX_DIGIT_STEPS // steps} digits {with_} "
-                         f"{steps} steps, or {or_}")
     label = parse_label(label)
     if label is not None and not conditional:  # the network has no class input: a class would be dropped silently
-        raise InputError(f"this model was trained without labels, so it takes no class: choose 'any', not {shown(label)}")
+        raise InputError(f"This model was trained without labels, so it takes no class: choose 'any', not "
+                         f"{shown(label)}")
+    guidance = check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE)
+    passes = 2 if label is not None and guidance not in (0, 1) else 1  # guided_eps: the null and the class rows
+    if n * steps * passes > MAX_DIGIT_STEPS:
+        per_digit = f"{steps} steps" + (" of two network passes (the guidance)" if passes == 2 else "")
+        with_, or_ = ("with DDPM's", "DDIM with fewer steps") if sampler == "ddpm" else ("with", "fewer steps")
+        raise InputError(f"{n} digits of {per_digit} each is more than one run may ask of this shared CPU "
+                         f"({MAX_DIGIT_STEPS:,} digit-steps): at most {MAX_DIGIT_STEPS // (steps * passes)} digits "
+                         f"{with_} {per_digit}, or {or_}")
     return Settings(
         seed=check_int("seed", seed, 0, MAX_SEED),
         n=n,
         sampler=sampler,
         steps=steps,
         label=label,
-        guidance=check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE),
+        guidance=guidance,
         eta=eta,
         autoguidance=check_float("autoguidance", autoguidance, 0.0, MAX_AUTOGUIDANCE),
     )

@@ -11,7 +11,7 @@ import torch
 
 from .. import hub
 from ..autoguidance import Autoguided, check_guide
-from ..data import NAMES
+from ..data import dataset_name
 from ..schedule import NoiseSchedule
 from .limits import InputError
 
@@ -85,7 +85,7 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     dataset = hub.trained_on(folder)
     if dataset != "mnist" and classifier is not None:  # it would read clothes as digits, with confidence
         classifier, note = None, (f"The MNIST classifier reads digits only, and this model was trained on "
-                                  f"{NAMES.get(dataset, dataset)}.")
+                                  f"{dataset_name(dataset)}.")
     guide, guide_note = None, "this model has no guide/ folder"
     if folder is not None and (folder / hub.GUIDE_SUBFOLDER).is_dir():
         try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
