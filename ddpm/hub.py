@@ -9,6 +9,7 @@ import torch
 from safetensors import SafetensorError
 
 from .config import ModelConfig
+from .data import dataset_name
 from .safeio import load_tensors, read_meta, save_tensors
 from .unet import UNet
 
@@ -99,6 +100,10 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
     if not guide and not (folder / CONFIG_NAME).is_file():
         raise ModelLoadError(f"{folder.parent} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
                              f"with: {_guide_command(folder.parent)} --out {folder}")
+    ours, its = trained_on(resolve_folder(name_or_path)), trained_on(folder)
+    if ours != its:  # config.json cannot tell (the same shapes, T and schedule): the training record can
+        raise ModelLoadError(f"the guide {folder} was trained on {dataset_name(its)}, the model on "
+                             f"{dataset_name(ours)}: a guide must model the same data")
     # NCHW, not channels_last: with 8 channels at 28x28 the plain layout runs this guide ~13% faster here
     # (11.7 against 13.5 ms per forward pass of 16), the opposite of the main model
     return load_pretrained(folder, device).to(memory_format=torch.contiguous_format)

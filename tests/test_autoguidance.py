@@ -68,6 +68,9 @@ def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
     with pytest.raises(hub.ModelLoadError, match="epochs 3 --unconditional --dataset fashion-mnist --timesteps 20 "
                                                  "--schedule cosine --out .*u/guide$"):
         hub.load_guide(tmp_path / "u")
+    hub.save_pretrained(tiny_model(1, num_classes=0, schedule="cosine"), tmp_path / "u" / hub.GUIDE_SUBFOLDER)
+    with pytest.raises(hub.ModelLoadError, match="guide .* was trained on MNIST, the model on Fashion-MNIST"):
+        hub.load_guide(tmp_path / "u")  # an MNIST guide of the same shape would have steered towards digits
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
     ag = autoguided(main, tmp_path / "m", 2.0, t_max=5)
     assert isinstance(ag, Autoguided) and ag.t_max == 5 and ag.config is main.config
