@@ -196,6 +196,15 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
           api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
+def run_button(button: gr.Button, fn, ins, outs, api_name: str) -> None:
+    """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
+    (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
+    button's, answers the same refusal with its message as an error."""
+    button.click(user_errors(fn, blank=lambda why: [gr.skip()] * len(outs)), ins, outs, api_name=f"{api_name}_ui",
+                 api_visibility="undocumented", **HEAVY)
+    gr.Button(visible=False).click(user_errors(fn), ins, outs, api_name=api_name, **HEAVY)
+
+
 def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
     """Seed, number of digits, the `run` button, then the sampler, steps, class, guidance, eta and autoguidance:
     shared by Generate and the animation. -> (the inputs, the button). The button comes before the settings
@@ -203,9 +212,12 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
-    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits",  # limits.MAX_DIGIT_STEPS:
-                  info=f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {MAX_DIGIT_STEPS // T} digits of "
-                       f"DDPM's {T} steps, half as many with a class's guidance (two passes a step)")
+    passes = 2 if CONDITIONAL else 1  # a class's guidance runs two network passes a step (limits.MAX_DIGIT_STEPS)
+    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits",
+                  info=f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {min(n_max, MAX_DIGIT_STEPS // T)} "
+                       f"digits of DDPM's {T} steps" + (f", {MAX_DIGIT_STEPS // (2 * T)} with a class's guidance"
+                                                        if CONDITIONAL else "")
+                  if n_max * T * passes > MAX_DIGIT_STEPS else None)
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
@@ -305,7 +317,7 @@ def build(d: dict) -> gr.Blocks:
                                      elem_id="generate-grid")
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
-            g_go.click(user_errors(sample), g_ins, [g_grid, g_png, g_status, g_ins[0]], api_name="sample", **HEAVY)
+            run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample")
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
@@ -323,6 +335,7 @@ def build(d: dict) -> gr.Blocks:
                                         label="t (right: pure noise, left: the final sample); the nearest kept frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
+                                           visible=RT.classifier is not None,  # else its text below says why
                                            x_title="t (right: pure noise, left: the final sample)", x_axis_format="d",
                                            y_title="P(class | x0_hat)", color_map=DIGIT_COLORS,
                                            label="When is the digit decided? An MNIST classifier reads the first "
@@ -331,10 +344,9 @@ def build(d: dict) -> gr.Blocks:
                     a_decided = gr.Markdown(traj0.decided)
                     a_gif = gr.File(traj0.gif, label="animated GIF")
             a_state = gr.State(traj0.state)
-            a_go.click(user_errors(trajectory), a_ins,
-                       list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot, decided=a_decided,
-                                          status=a_status, seed=a_ins[0], state=a_state)),
-                       api_name="trajectory", **HEAVY)
+            run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
+                                                                   decided=a_decided, status=a_status, seed=a_ins[0],
+                                                                   state=a_state)), "trajectory")
             a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 
@@ -360,9 +372,8 @@ def build(d: dict) -> gr.Blocks:
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_classes=["strip"])
-            r_go.click(user_errors(noise_and_denoise), [*r_in, r_t, r_seed, r_sampler, r_steps],
-                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), api_name="roundtrip",
-                       **HEAVY)
+            run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
+                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip")
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
 
         with gr.Tab("5. About"):

@@ -134,6 +134,17 @@ def test_2_generate(page):
     page.wait_for_function("() => document.querySelector('#generate-eta input[type=range]').disabled")
     page.locator("#generate-sampler").get_by_text("DDIM", exact=False).click()
     page.wait_for_function("() => !document.querySelector('#generate-eta input[type=range]').disabled")
+    # a refused setting: a warning says why, and the last grid and its caption stay, with no error badge on them
+    grid, status = image_src(page, "generate-grid"), page.inner_text("#generate-status")
+    set_number(page, "generate-seed", -5)
+    page.locator("#generate-go").click()
+    page.locator("[data-testid=toast-body] .toast-message-item", has_text="seed must be").first.wait_for()
+    page.wait_for_timeout(1000)
+    assert image_src(page, "generate-grid") == grid and page.inner_text("#generate-status") == status
+    assert "Error" not in page.inner_text("#generate-grid") + page.inner_text("#generate-status")
+    page.locator("[data-testid=toast-body] .toast-close").first.click()
+    page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
+    set_number(page, "generate-seed", 1)
 
 
 def test_3_trajectory_and_scrub(page):

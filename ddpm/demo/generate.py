@@ -72,11 +72,12 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     guidance = check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE)
     passes = 2 if label is not None and guidance not in (0, 1) else 1  # guided_eps: the null and the class rows
     if n * steps * passes > MAX_DIGIT_STEPS:
-        per_digit = f"{steps} steps" + (" of two network passes (the guidance)" if passes == 2 else "")
-        with_, or_ = ("with DDPM's", "DDIM with fewer steps") if sampler == "ddpm" else ("with", "fewer steps")
-        raise InputError(f"{n} digits of {per_digit} each is more than one run may ask of this shared CPU "
-                         f"({MAX_DIGIT_STEPS:,} digit-steps): at most {MAX_DIGIT_STEPS // (steps * passes)} digits "
-                         f"{with_} {per_digit}, or {or_}")
+        what = f"{n} digits of {steps} {sampler.upper()} steps" + (
+            " with a class's guidance (two network passes a step)" if passes == 2 else "")
+        instead = ("DDIM with fewer steps" if sampler == "ddpm" else "fewer steps") + (
+            ", or 'any' or w = 1 (one pass a step)" if passes == 2 else "")
+        raise InputError(f"{what} is more than one run may ask of this shared CPU ({MAX_DIGIT_STEPS:,} digit-steps): "
+                         f"at most {MAX_DIGIT_STEPS // (steps * passes)} digits, or {instead}")
     return Settings(
         seed=check_int("seed", seed, 0, MAX_SEED),
         n=n,

@@ -81,8 +81,8 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
             "**The curve** is the same digit and eps at every t: at large t, x_t is almost eps itself, so eps is "
             "easy to read off and the loss is near 0; at small t, eps is a faint speckle on a clean digit, hard to "
             f"tell from the digit's own pixel steps (here the loss peaks at t = {worst}). That error hardly matters "
-            "in pixels: x0_hat's error is eps's times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), about 0.01 at "
-            "t = 1, which is why Ho et al. call those terms easy.\n\n"
+            "in pixels: x0_hat's error is eps's times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), "
+            f"{sched.sqrt_recipm1_alpha_bar[0].item():.2g} at t = 1, which is why Ho et al. call those terms easy.\n\n"
             "**Why weigh every t alike?** The true variational bound weighs the small-t terms far more than the "
             f"middle ones (Eq. 12's weight: {bound_w[0]:.2g} at t = 1, {bound_w[mid - 1]:.2g} at t = {mid}); "
             "dropping that weighting (L_simple) gave Ho et al. better samples (Sec. 3.4).")
