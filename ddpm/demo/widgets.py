@@ -21,12 +21,14 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
-CSS = (".prose table {display: block; overflow-x: auto} "
+# a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
+# on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
+CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
+       ".prose th {overflow-wrap: normal; word-break: normal} "
        "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px} "
        "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
        # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
-       # and a table scrolls sideways rather than squeeze its columns to a word a line (on a desktop they wrap)
-       "@media (max-width: 640px) {.prose th, .prose td {white-space: nowrap} "
+       "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain}}")
 
