@@ -15,7 +15,7 @@ MAX_TRAJECTORY_DIGITS = 16  # images per trajectory (every frame of each is kept
 MAX_STEPS = 1000  # DDIM steps
 # digits x network passes per request: 16 digits of 1000 DDPM steps (about 13 s here), or 64 of 250 DDIM steps;
 # guidance with a class runs two passes a step, so half of those (autoguidance's small guide adds up to 40%).
-# With 64 DDPM digits (70 s and more) a few queued requests held the one model slot for many minutes.
+# With 64 DDPM digits (50 to 70 s and more) a few queued requests held the one model slot for many minutes.
 MAX_DIGIT_STEPS = 16_000
 MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to config.MAX_AUTOGUIDANCE
 MAX_SEED = 2**53 - 1  # the largest whole number a browser's number box holds exactly (a double)
