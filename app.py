@@ -179,8 +179,14 @@ def defaults() -> dict:
 
 # ---------------------------------------------------------------- layout
 
-# on a phone, a table (tab 1's two routes to x_t, About's quality) scrolls sideways instead of squeezing its
-# columns to a word each; a slider reached with the keyboard shows that it has the focus
+def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None, **kw):
+    """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
+    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows."""
+    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
+    gr.on(ui, user_errors(fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
+          api_visibility="undocumented", **kw)
+
+
 def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
     """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
     own UI changes quietly (a drawing not made yet is no error: blank(message) empties the view) as `api_name`_ui.
@@ -191,18 +197,15 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api, ui = [digit[1].change, *triggers], [digit[0].change, digit[2].change, digit[3].change]
     if echo:
         api, ui = [gr.Button(visible=False).click], ui + api
-    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
-    gr.on(ui, user_errors(fn, quiet=InputError if echo else MissingInput, blank=blank), ins, outs,
-          api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
+    api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
 def run_button(button: gr.Button, fn, ins, outs, api_name: str) -> None:
     """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
     button's, answers the same refusal with its message as an error."""
-    button.click(user_errors(fn, blank=lambda why: [gr.skip()] * len(outs)), ins, outs, api_name=f"{api_name}_ui",
-                 api_visibility="undocumented", **HEAVY)
-    gr.Button(visible=False).click(user_errors(fn), ins, outs, api_name=api_name, **HEAVY)
+    api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
+               blank=lambda why: [gr.skip()] * len(outs), **HEAVY)
 
 
 def sampler_controls(tab: str, n_max: int, n_default: int, run: str):

@@ -33,7 +33,8 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
         return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {out}` "
                 f"scores it, then {then}.\n")
     return ("| samples | N | Frechet distance (lower: better) | real-data floor | FD / floor | MNIST Inception Score "
-            "(higher: better, at most 10) | class shares (10% each is ideal) | memorised | read as asked |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
+            "(higher: better, at most 10) | class shares (10% each is ideal) | memorised | read as asked |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
             "N grows, so compare FDs only at equal N. Features and classes come from the classifier in "
             "`ddpm/assets/classifier.safetensors`. Rows named `label...` sample with a class: `labelrandom` draws "
@@ -41,7 +42,8 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
             "the digit asked for. The other rows use the null class. Rows marked `autoguidedW` are guided by the "
             f"small model in `guide/` with weight W (below) on the steps with code index t <= {T_MAX_FRACTION:g} T "
-            "(the paper's t counts from 1, one more), or t <= K where `-tmaxK` follows. \"memorised\" is the share of samples closer to their nearest training image than "
+            "(the paper's t counts from 1, one more), or t <= K where `-tmaxK` follows. \"memorised\" is the share "
+            "of samples closer to their nearest training image than "
             "99% of the 10,000 MNIST test digits are to theirs, so unseen real digits score 1%.\n")
 
 

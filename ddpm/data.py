@@ -11,10 +11,6 @@ from .safeio import atomic_write_bytes
 
 DATASETS = ("mnist", "fashion-mnist")
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as their authors write them
-
-
-def dataset_name(dataset: str) -> str:
-    return NAMES.get(dataset, dataset)
 # where Debian's dataset-fashion-mnist package puts the raw files
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
@@ -22,6 +18,11 @@ SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
 
 class DataError(RuntimeError):
     """The dataset could not be found or read; the message says what to do."""
+
+
+def dataset_name(dataset: str) -> str:
+    """A dataset id (train.py's --dataset) as its authors write it."""
+    return NAMES.get(dataset, dataset)
 
 
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:

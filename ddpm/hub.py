@@ -96,11 +96,12 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
 def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
                guide: str | Path | None = None) -> UNet:
     """The autoguidance guide shipped in the model folder's guide/ subfolder, or the model folder `guide`."""
-    folder = resolve_folder(guide) if guide else resolve_folder(name_or_path) / GUIDE_SUBFOLDER
+    main = resolve_folder(name_or_path)
+    folder = resolve_folder(guide) if guide else main / GUIDE_SUBFOLDER
     if not guide and not (folder / CONFIG_NAME).is_file():
-        raise ModelLoadError(f"{folder.parent} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
-                             f"with: {_guide_command(folder.parent)} --out {folder}")
-    ours, its = trained_on(resolve_folder(name_or_path)), trained_on(folder)
+        raise ModelLoadError(f"{main} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
+                             f"with: {_guide_command(main)} --out {folder}")
+    ours, its = trained_on(main), trained_on(folder)
     if ours != its:  # config.json cannot tell (the same shapes, T and schedule): the training record can
         raise ModelLoadError(f"the guide {folder} was trained on {dataset_name(its)}, the model on "
                              f"{dataset_name(ours)}: a guide must model the same data")
@@ -131,16 +132,21 @@ def read_card_metadata(folder: str | Path) -> dict:
         return {}
 
 
-def trained_on(folder: str | Path | None) -> str:
-    """The dataset a model folder was trained on, as its weights' metadata or its training.json records it
-    ("mnist" if neither does)."""
+def recorded_facts(folder: str | Path | None) -> dict:
+    """How a model folder was trained: training.json (written with the model card) merged over the facts in
+    model.safetensors' metadata; {} for no folder, and either part left out where it is missing or unreadable."""
     if folder is None:
-        return "mnist"
+        return {}
     try:
-        recorded = json.loads((Path(folder) / "training.json").read_text()).get("dataset")
-    except (OSError, ValueError, AttributeError):  # none, unreadable, or not a JSON object
-        recorded = None
-    return str(read_card_metadata(folder).get("dataset") or recorded or "mnist")
+        saved = json.loads((Path(folder) / "training.json").read_text())
+    except (OSError, ValueError):
+        saved = {}
+    return read_card_metadata(folder) | (saved if isinstance(saved, dict) else {})
+
+
+def trained_on(folder: str | Path | None) -> str:
+    """The dataset a model folder was trained on, as its training record says ("mnist" if it does not)."""
+    return str(recorded_facts(folder).get("dataset") or "mnist")
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:

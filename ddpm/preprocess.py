@@ -156,7 +156,7 @@ def _shrink(img: Image.Image) -> Image.Image:
 
 
 def _eight_bit(img: Image.Image) -> Image.Image:
-    """16- and 32-bit greyscale (scans, TIFFs) -> 8-bit, stretched from the lowest value to the highest (a 12-bit
+    """16- and 32-bit greyscale (scans, TIFFs) -> 8-bit, stretched from 0 (or a lower value) to the highest (a 12-bit
     scan in a 16-bit file uses a sixteenth of the range; ink_map measures the contrast that is there): Pillow's
     convert("L") clips them to 0..255 instead, and a 16-bit scan's paper and ink both become 255."""
     if not (img.mode.startswith("I") or img.mode == "F"):

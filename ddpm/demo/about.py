@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..card import metrics_table, not_scored, time_and_hardware
 from ..data import dataset_name
-from ..hub import DEFAULT_WEIGHTS, is_repo_id, read_card_metadata, trained_on
+from ..hub import DEFAULT_WEIGHTS, is_repo_id, recorded_facts, trained_on
 from ..unet import count_parameters
 
 PAPERS = [
@@ -78,17 +78,10 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def training_facts(folder: Path | None) -> dict:
-    """training.json (written with the model card) merged over the facts in model.safetensors' metadata."""
-    if folder is None:
-        return {}
-    return read_card_metadata(folder) | _read_json(folder / "training.json")
-
-
 def null_class_target(folder: Path | None) -> str | None:
     """What the null class ("any digit") was last trained to predict, if not the drawn noise eps
     (`train.py --null-teacher`): "a frozen teacher's predictions ...", else None."""
-    facts = training_facts(folder)
+    facts = recorded_facts(folder)
     if not facts.get("null_teacher"):
         return None
     guided = facts.get("null_teacher_autoguidance")
@@ -160,7 +153,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     """The About tab's text; links=False leaves out "Read more" (read_more()), for the app to put the loss plot
     before it."""
     cfg = model.config
-    facts = training_facts(folder)
+    facts = recorded_facts(folder)
     ev = _read_json(folder / "eval.json") if folder else {}
     guidance = ("class-conditional with a null class, so it samples any digit or a chosen one with "
                 "classifier-free guidance" if cfg.num_classes else "unconditional")
