@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +14,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from ddpm.config import ModelConfig  # noqa: E402
 from ddpm.schedule import NoiseSchedule  # noqa: E402
 from ddpm.unet import UNet  # noqa: E402
+
+# a command line run as a user would, one thread, offline
+CLI_ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+
+
+def run_python(*args, timeout=300) -> subprocess.CompletedProcess:
+    """python ARGS in the repo root, as a separate process: its exit code, stdout and stderr."""
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=CLI_ENV, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def sample_cli(args, capsys) -> tuple[int, str]:

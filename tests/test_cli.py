@@ -1,6 +1,5 @@
 """The command lines: --help, sampling to .png/.npz, and train.py end to end (offline Hub push)."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,39 +11,34 @@ from PIL import Image
 from ddpm import hub
 from ddpm.card import write_model_card
 
-from conftest import ROOT, sample_cli, tiny_model
+from conftest import CLI_ENV, ROOT, run_python, sample_cli, tiny_model
 
-ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 MNIST = ROOT / "data" / "mnist"
-
-
-def run(*args, timeout=300):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"], ["-m", "ddpm.evaluate"],
                                  ["-m", "ddpm.benchmark"], ["-m", "ddpm.classifier"], ["-m", "ddpm.card"],
                                  ["-m", "ddpm.demo.timing"], ["-m", "ddpm.push"], ["app.py"]])
 def test_help(cmd):
-    r = run(*cmd, "--help")
+    r = run_python(*cmd, "--help")
     assert r.returncode == 0 and "usage" in r.stdout
 
 
 def test_the_app_refuses_a_flag_it_does_not_have_before_loading_anything():
-    r = run("app.py", "--port", "3", timeout=60)
+    r = run_python("app.py", "--port", "3", timeout=60)
     assert r.returncode == 1 and "app.py takes no arguments, not --port 3" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_sample_cli_png_and_npz(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path / "m")
-    r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "6", "--sampler", "ddim", "--steps", "3",
+    r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "6", "--sampler", "ddim", "--steps", "3",
             "--label", "random", "--guidance", "2", "--out", str(tmp_path / "s.npz"))
     assert r.returncode == 0, r.stderr
     with np.load(tmp_path / "s.npz") as f:
         assert f["samples"].shape == (6, 28, 28) and f["samples"].dtype == np.uint8
         assert f["label"].item() == "random" and f["guidance"].item() == 2.0  # ddpm.evaluate --from-samples reads them
         assert f["first"].item() == 0  # the index of its first sample, so shards can be joined
-    r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
+    r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
 
@@ -140,7 +134,7 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_end_to_end_with_offline_push(tmp_path):
     out = tmp_path / "run"
-    r = run("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
+    r = run_python("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
             "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
             "--push-to-hub", "--hub-model-id", "me/ddpm-test")
     assert r.returncode == 1, r.stderr  # the push fails offline ...
@@ -153,18 +147,18 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
 
 
 def test_train_cli_bad_flags(tmp_path):
-    r = run("train.py", "--push-to-hub")
+    r = run_python("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
     for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
                         ("--max-minutes", "-1"), ("--max-steps", "0")]:
-        r = run("train.py", flag, value)  # refused before any data is read
+        r = run_python("train.py", flag, value)  # refused before any data is read
         assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
-    r = run("train.py", "--null-teacher", "weights", "--label-dropout", "0")
+    r = run_python("train.py", "--null-teacher", "weights", "--label-dropout", "0")
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
-    r = run("train.py", "--null-teacher-autoguidance", "2")
+    r = run_python("train.py", "--null-teacher-autoguidance", "2")
     assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
     out = tmp_path / "never_made"
-    r = run("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
+    r = run_python("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
     assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr  # torchvision's many-line download report, in one
     assert not out.exists()  # a run that cannot start leaves no empty output folder behind
@@ -232,7 +226,7 @@ def test_train_cli_shapes_the_network():
     assert train.parse_args(["--attention-res", ""]).config.model.attention_resolutions == ()
     for flag, value, message in [("--attention-res", "7x", "--attention-res must be integers"),
                                  ("--patch-size", "3", "invalid choice")]:
-        r = run("train.py", flag, value)
+        r = run_python("train.py", flag, value)
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
 
 
@@ -246,7 +240,7 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
                           "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1",
                           "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
-                         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "loss.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -268,7 +262,7 @@ def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path)
     import time
 
     p = subprocess.Popen([sys.executable, "train.py", "--out", str(tmp_path / "run"), "--base-channels", "8",
-                          "--timesteps", "20", "--max-steps", "5"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+                          "--timesteps", "20", "--max-steps", "5"], cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored, as under `&`
     time.sleep(1.0)  # well past Python's start, well before torch has loaded
@@ -276,176 +270,3 @@ def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
-
-
-def test_evaluate_names_a_device_this_machine_lacks(tmp_path, capsys):
-    from ddpm import evaluate
-
-    hub.save_pretrained(tiny_model(), tmp_path / "m")
-    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--device", "tpu9"]) == 2
-    assert "unknown device 'tpu9'" in capsys.readouterr().err
-
-
-def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
-    """Its floor, classifier and memorisation are MNIST's: a Fashion-MNIST model's samples would be scored as digits."""
-    from ddpm import evaluate
-
-    hub.save_pretrained(tiny_model(), tmp_path / "m", meta={"dataset": "fashion-mnist"})
-    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2"]) == 2
-    assert "was trained on Fashion-MNIST, and ddpm.evaluate measures against MNIST" in capsys.readouterr().err
-    r = run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2",
-            "--out", str(tmp_path / "s.npz"))
-    assert r.returncode == 0, r.stderr
-    with np.load(tmp_path / "s.npz") as f:
-        assert f["dataset"].item() == "fashion-mnist"  # so --from-samples can tell
-    assert evaluate.main(["--from-samples", str(tmp_path / "s.npz")]) == 2
-    assert "s.npz holds samples of a model trained on Fashion-MNIST" in capsys.readouterr().err
-    write_model_card(tmp_path / "m")
-    card = (tmp_path / "m" / "README.md").read_text()
-    assert "# DDPM on Fashion-MNIST (28x28)" in card and "tags: [diffusion, ddpm, fashion-mnist," in card
-    assert "Not scored: `ddpm.evaluate` measures against MNIST" in card and "python -m ddpm.evaluate" not in card
-
-
-def test_evaluate_draws_ddim_with_eta(tmp_path):
-    from ddpm import evaluate
-
-    hub.save_pretrained(tiny_model(), tmp_path / "m")
-    draw = lambda eta: evaluate.generate(str(tmp_path / "m"), 3, "ddim", 4, 0, 3, None, 1.0, "cpu", eta)[0]
-    assert (draw(0.0) == draw(0.0)).all() and (draw(1.0) != draw(0.0)).any()  # eta > 0 adds fresh noise each step
-    assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
-    assert evaluate.run_name("ddpm", 1000, "random", 1.0) == "ddpm-1000-labelrandom-w1"
-    assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
-    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"],  # the default is ddpm
-                ["--seed", "-2"], ["--label", "3", "--guidance", "-1"], ["--guidance", "2"], ["--save-samples", "s.np"],
-                ["--n", "60001"]):
-        with pytest.raises(SystemExit):
-            evaluate.parse_args(bad)
-
-
-def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, capsys):
-    """Two `ddpm.sample --first` shards score as the one run they came from, named after its settings."""
-    from ddpm import evaluate
-
-    hub.save_pretrained(tiny_model(), tmp_path / "m")
-    common = ["-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--sampler", "ddpm", "--variance", "beta_tilde",
-              "--no-clip", "--seed", "4"]
-    whole, part = tmp_path / "whole.npz", [tmp_path / "p0.npz", tmp_path / "p1.npz"]
-    for args in (["--n", "5", "--out", str(whole)], ["--n", "2", "--out", str(part[0])],
-                 ["--n", "3", "--first", "2", "--out", str(part[1])]):
-        r = run(*common, *args)
-        assert r.returncode == 0, r.stderr
-    seen, floor_seeds = [], []
-    monkeypatch.setattr(evaluate, "evaluate_samples",
-                        lambda s, *a, **k: seen.append(s) or floor_seeds.append(k["n_floor_seed"]) or {"real_floor_fd": 1.0})
-    assert evaluate.main(["--from-samples", str(part[1]), str(part[0]), "--weights", str(tmp_path / "m"),
-                          "--out", str(tmp_path / "e.json"), "--json"]) == 0
-    with np.load(whole) as f:
-        assert np.abs(seen[0].astype(int) - f["samples"]).max() <= 1  # float rounding between batch sizes at most
-    T = hub.load_pretrained(tmp_path / "m").config.timesteps
-    runs = json.loads((tmp_path / "e.json").read_text())["runs"]
-    assert list(runs) == [f"ddpm-{T}-beta_tilde-noclip"]
-    # the file's seed, not the flag's default, draws the real floor and is the seed reported
-    assert floor_seeds == [4] and runs[f"ddpm-{T}-beta_tilde-noclip"]["seed"] == 4
-    assert evaluate.main(["--from-samples", str(whole), "--seed", "4", "--json"]) == 0 and floor_seeds[-1] == 4
-    assert evaluate.main(["--from-samples", str(whole), "--seed", "0", "--json"]) == 2
-    assert "drawn with --seed 4, not --seed 0" in capsys.readouterr().err
-
-
-def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypatch, capsys):
-    """The .npz says how its samples were drawn: a flag that says otherwise would file its figures under another
-    run's name in --out (a DDIM file scored as the card's DDPM row), so it is refused; flags that agree pass."""
-    from ddpm import evaluate
-    from ddpm.sample import save_npz
-
-    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
-    digits = np.zeros((4, 28, 28), np.uint8)
-    save_npz(tmp_path / "ddim.npz", digits, seed=0, sampler="ddim", steps=10, label=7, guidance=3.0)
-    save_npz(tmp_path / "ddpm.npz", digits, seed=0, sampler="ddpm", steps=1000)
-    Image.fromarray(digits[0]).save(tmp_path / "grid.png")  # a grid passed by mistake
-    np.savez(tmp_path / "bare.npz", samples=digits)  # not ours: the flags say how it was drawn
-    bare = ["--from-samples", str(tmp_path / "bare.npz")]
-    save_npz(tmp_path / "guided.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000)
-    save_npz(tmp_path / "other.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000,
-             autoguidance_guide=str(tmp_path / "g"))
-    ddim, ddpm = ["--from-samples", str(tmp_path / "ddim.npz")], ["--from-samples", str(tmp_path / "ddpm.npz")]
-    guided, other = ["--from-samples", str(tmp_path / "guided.npz")], ["--from-samples", str(tmp_path / "other.npz")]
-    for args, message in ((ddim + ["--sampler", "ddpm"], "drawn with --sampler ddim, not --sampler ddpm"),
-                          (ddim + ["--sampler", "ddim", "--steps", "50"], "drawn with --steps 10, not --steps 50"),
-                          (ddim + ["--sampler", "ddim", "--eta", "1"], "drawn with --eta 0.0, not --eta 1.0"),
-                          (ddim + ["--label", "3"], "drawn with --label 7, not --label 3"),
-                          (ddim + ["--label", "7", "--guidance", "2"], "drawn with --guidance 3.0, not --guidance 2.0"),
-                          (ddim + ["--autoguidance", "2"], "drawn with --autoguidance 1.0, not --autoguidance 2.0"),
-                          (ddpm + ["--label", "7"], "drawn without a label"),
-                          (ddpm + ["--steps", "50"], "drop --steps"),
-                          (ddpm + ["--guidance", "3"], "drawn without a label"),
-                          (ddpm + ["--autoguidance-tmax", "300"], "drawn without autoguidance"),
-                          (guided + ["--autoguidance-tmax", "300"], "drawn with --autoguidance-tmax 600, not"),
-                          (guided + ["--autoguidance-guide", str(tmp_path / "g")], "drawn with the guide in the weights"),
-                          (other + ["--autoguidance-guide", str(tmp_path / "h")], f"drawn with the guide {tmp_path / 'g'}"),
-                          (ddpm + [str(tmp_path / "ddpm.npz")], "overlaps them (or is one of them twice)"),
-                          (["--from-samples", str(tmp_path / "grid.png")], "grid.png is not an .npz file"),
-                          (bare + ["--guidance", "2"], "--guidance steers toward a class: add --label"),
-                          (bare + ["--autoguidance-tmax", "9"], "shape autoguidance: add --autoguidance W")):
-        assert evaluate.main(args + ["--json"]) == 2, args
-        assert message in capsys.readouterr().err, args
-    assert evaluate.main(ddim + ["--sampler", "ddim", "--steps", "10", "--label", "7", "--guidance", "3",
-                                 "--out", str(tmp_path / "e.json"), "--json"]) == 0
-    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
-    assert evaluate.main(ddim + ["--label", "7", "--out", str(tmp_path / "e.json"), "--json"]) == 0  # w from the file
-    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-10-label7-w3"]
-    # a DDPM file from before T was recorded (its steps held the DDIM default): T from --weights, as before
-    save_npz(tmp_path / "old.npz", digits, seed=0, sampler="ddpm", steps=50)
-    hub.save_pretrained(tiny_model(), tmp_path / "m")
-    T = hub.load_pretrained(tmp_path / "m").config.timesteps
-    assert evaluate.main(["--from-samples", str(tmp_path / "old.npz"), "--weights", str(tmp_path / "m"),
-                          "--out", str(tmp_path / "old.json"), "--json"]) == 0
-    assert list(json.loads((tmp_path / "old.json").read_text())["runs"]) == [f"ddpm-{T}"]
-    save_npz(tmp_path / "noT.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0)  # no T, no tmax
-    assert evaluate.main(["--from-samples", str(tmp_path / "noT.npz"), "--weights", "you/hub-model",
-                          "--autoguidance-tmax", "300", "--json"]) == 2
-    assert "records no T to check --autoguidance-tmax against" in capsys.readouterr().err
-    # flags that agree with the file pass, however they are spelled; each file keeps its own row
-    for args in (ddpm + ["--steps", "1000"], ddim + ["--guidance", "3"], guided + ["--autoguidance-tmax", "600"],
-                 other + ["--autoguidance", "2", "--autoguidance-guide", str(tmp_path / "g") + "/"]):
-        assert evaluate.main(args + ["--out", str(tmp_path / "e.json"), "--json"]) == 0, capsys.readouterr().err
-    assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == [
-        "ddim-10-label7-w3", "ddpm-1000", "ddim-10-autoguided2", "ddim-10-autoguided2-guide-g"]
-
-
-def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
-    from ddpm import evaluate
-
-    assert evaluate.run_name("ddim", 50, autoguidance=1.5) == "ddim-50-autoguided1.5"
-    assert evaluate.run_name("ddim", 50, autoguidance=1.5, autoguidance_guide="runs/my_guide/") == \
-        "ddim-50-autoguided1.5-guide-my_guide"  # not the card's row for the shipped guide
-    for bad in (["--autoguidance-guide", "runs/g"], ["--autoguidance-tmax", "300"]):  # W = 1: autoguidance is off
-        with pytest.raises(SystemExit):
-            evaluate.parse_args(bad)
-
-
-def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_result(tmp_path, monkeypatch, capsys):
-    from ddpm import evaluate
-
-    hub.save_pretrained(tiny_model(), tmp_path / "m")
-    drawn = []
-    real_generate = evaluate.generate
-    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: real_generate(*a[:2], "ddim", 1, *a[4:], **k) and (
-        drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3, 10)))  # the real checks, a 1-step draw
-    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0, "fd": 2.0})
-    for text in ("[]", "{not json"):
-        (tmp_path / "e.json").write_text(text)
-        assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
-        assert "move it away or pick another --out" in capsys.readouterr().err and not drawn  # refused before sampling
-    (tmp_path / "s.npz").mkdir()
-    for args, message in ((["--save-samples", str(tmp_path / "s.npz")], "cannot write"),  # a folder
-                          (["--out", str(tmp_path / "e.json" / "x.json")], "cannot write"),  # under a file
-                          (["--classifier", str(tmp_path / "none.safetensors")], "classifier"),
-                          (["--data-dir", str(tmp_path / "no-mnist")], "mnist")):
-        assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", *args]) == 2
-        assert message in capsys.readouterr().err.lower() and not drawn  # before sampling, not after
-    monkeypatch.setattr(evaluate, "reference", lambda *a: None)  # no MNIST needed below
-    (tmp_path / "e.json").unlink()
-    monkeypatch.setattr(evaluate, "merge_into", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
-    out, err = capsys.readouterr()
-    assert json.loads(out)["fd"] == 2.0 and "disk full" in err  # the finished run's result still reaches stdout

@@ -1,0 +1,108 @@
+"""The null class's target: a teacher's eps for the null rows, the drawn noise for labelled ones."""
+import pytest
+import torch
+
+from ddpm import hub
+from ddpm.config import ConfigError
+from ddpm.unet import UNet
+
+from conftest import tiny_config, tiny_model
+from train_helpers import train_cfg, train_on_sample
+
+
+class _Recorder(torch.nn.Module):
+    """A stand-in teacher: predicts 0.5 everywhere and remembers the labels it was asked about."""
+
+    def forward(self, x_t, t, y):
+        self.seen = y.clone()
+        return torch.full_like(x_t, 0.5)
+
+
+def test_null_teacher_sets_the_target_of_null_rows_only(model, sched):
+    from ddpm.training import diffusion_loss
+
+    x0, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    plain = diffusion_loss(model, sched, x0, y, gen(), 0.0)
+    assert torch.equal(diffusion_loss(model, sched, x0, y, gen(), 0.0, _Recorder()), plain)  # no null rows
+    teacher = _Recorder()
+    all_null = diffusion_loss(model, sched, x0, y, gen(), 1.0, teacher)
+    assert torch.equal(teacher.seen, y)  # the teacher sees the true labels; the student the null class
+    g = gen()  # the same draws, in the same order, as diffusion_loss makes them
+    t, eps = torch.randint(0, sched.T, (8,), generator=g), torch.randn(x0.shape, generator=g)
+    eps_hat = model(sched.q_sample(x0, t, eps), t, torch.full_like(y, 10))
+    assert torch.allclose(all_null, (eps_hat - 0.5).pow(2).mean(), atol=1e-7)
+
+
+def test_null_teacher_leaves_the_drawn_noise_as_the_target_of_labelled_rows(model, sched):
+    """With label dropout 0.5, only the dropped rows (given the null class) regress on the teacher; the others
+    keep their label and their drawn eps as target."""
+    from ddpm.training import diffusion_loss
+
+    x0, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    teacher = _Recorder()
+    got = diffusion_loss(model, sched, x0, y, torch.Generator().manual_seed(5), 0.5, teacher)
+    g = torch.Generator().manual_seed(5)  # the same draws, in the same order, as diffusion_loss makes them
+    t, eps = torch.randint(0, sched.T, (8,), generator=g), torch.randn(x0.shape, generator=g)
+    drop = torch.rand(8, generator=g) < 0.5
+    assert 0 < drop.sum() < 8  # some rows of each kind
+    assert torch.equal(teacher.seen, y[drop])
+    target = torch.where(drop[:, None, None, None], 0.5, eps)
+    eps_hat = model(sched.q_sample(x0, t, eps), t, torch.where(drop, 10, y))
+    assert torch.allclose(got, (eps_hat - target).pow(2).mean(), atol=1e-7)
+
+
+def test_training_with_a_null_teacher(tmp_path):
+    teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
+    out = train_on_sample(train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
+    assert hub.read_card_metadata(out)["null_teacher"] == str(teacher)
+    with pytest.raises(ValueError, match="is the output folder"):  # a run resumed as its own teacher
+        train_on_sample(train_cfg(out, label_dropout=0.5, null_teacher=str(out)), max_steps=5, resume=True)
+    for cfg, message in [(train_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(tmp_path / "none")),
+                          "not a model folder"),
+                         (train_cfg(tmp_path / "c", label_dropout=0.5, null_teacher=str(teacher),
+                               model=tiny_config(timesteps=50)), "timesteps 100, not 50")]:
+        with pytest.raises(ValueError, match=message):
+            train_on_sample(cfg, max_steps=2)
+    with pytest.raises(ConfigError, match="label-dropout above 0") as e:
+        train_cfg(tmp_path, label_dropout=0.0, null_teacher=str(teacher))
+    assert e.value.field == "null_teacher"
+
+
+def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
+    """With --null-teacher-autoguidance W the target is eps_guide + W (eps_teacher - eps_guide) on t <= 0.6 T;
+    with --null-teacher-label null, for the null class whatever the row's label: what `--autoguidance W`
+    samples "any digit" with."""
+    from ddpm.autoguidance import Autoguided
+    from ddpm.teacher import null_teacher
+
+    main, guide = tiny_model(0, timesteps=100), tiny_model(1, timesteps=100)
+    folder = hub.save_pretrained(main, tmp_path / "teacher")
+    hub.save_pretrained(guide, folder / "guide")
+    kw = dict(label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0)
+    teacher = null_teacher(train_cfg(tmp_path / "run", null_teacher_label="null", **kw), tmp_path / "run",
+                           torch.device("cpu"))
+    x_t, t, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 30, 60, 99]), torch.tensor([1, 2, 3, 4])
+    null = torch.full_like(y, 10)
+    with torch.no_grad():
+        got, main_null = teacher(x_t, t, y), main(x_t, t, null)
+        want = Autoguided(main, guide, 2.0, t_max=60)(x_t, t, null)  # guided where t <= 60 (0.6 T)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got[3], main_null[3])  # t = 99 > 60: the teacher alone
+    assert not torch.allclose(got[:3], main_null[:3], atol=1e-3)
+    assert not any(p.requires_grad for p in teacher.parameters())
+    labelled = null_teacher(train_cfg(tmp_path / "run", **kw), tmp_path / "run", torch.device("cpu"))  # the true label
+    with torch.no_grad():
+        torch.testing.assert_close(labelled(x_t, t, y), Autoguided(main, guide, 2.0, t_max=60)(x_t, t, y))
+    out = train_on_sample(train_cfg(tmp_path / "run", **kw), max_steps=3)
+    facts = hub.read_card_metadata(out)
+    assert (facts["null_teacher_label"], facts["null_teacher_autoguidance"]) == ("true", 2.0)
+    (folder / "guide" / "config.json").unlink()
+    with pytest.raises(ValueError, match="--null-teacher-autoguidance: .* has no guide/ model"):
+        train_on_sample(train_cfg(tmp_path / "b", **kw), max_steps=2)
+    for field, value in [("null_teacher_autoguidance", 2.0), ("null_teacher_label", "null")]:
+        with pytest.raises(ConfigError, match="needs --null-teacher") as e:
+            train_cfg(tmp_path, label_dropout=0.5, **{field: value})
+        assert e.value.field == field
+
+

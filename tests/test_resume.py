@@ -1,0 +1,175 @@
+"""An interrupted or repeated run: --resume continues exactly, and refuses what would lose work."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from ddpm.safeio import load_tensors
+
+from conftest import tiny_config
+from train_helpers import train_cfg, train_on_sample
+
+
+@pytest.mark.parametrize("decay, dropout", [(0, 0.0), (12, 0.1)])
+def test_resume_matches_an_uninterrupted_run(tmp_path, decay, dropout):
+    """Also with dropout, which draws from torch's global generator: the checkpoint restores it."""
+    # 18 steps; with decay, the lr falls over steps 6..18
+    kw = dict(epochs=2, lr_decay_steps=decay, model=tiny_config(timesteps=100, dropout=dropout))
+    full = train_on_sample(train_cfg(tmp_path / "full", **kw), max_steps=14)
+    part = train_cfg(tmp_path / "part", **kw)
+    train_on_sample(part, max_steps=5)  # stops mid-epoch (9 steps/epoch), as a killed run would after a checkpoint
+    resumed = train_on_sample(part, max_steps=14, resume=True)
+    a, _ = load_tensors(full / "checkpoint.safetensors")
+    b, meta = load_tensors(resumed / "checkpoint.safetensors")
+    assert meta["progress"]["step"] == 14
+    assert a.keys() == b.keys()
+    for k in a:  # weights, EMA, optimizer moments and the generator's state
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, request):
+    """Ctrl-C (or kill) lands mid-step, after the step's draws from the generator: it takes effect at the step's
+    end, so the checkpoint holds whole steps and the resumed run matches an unbroken one."""
+    import os
+    import signal
+
+    from ddpm import training
+
+    # a pytest started in the background (`&`, nohup in a script) inherits SIGINT ignored, which training keeps
+    # ignored (next test): this one sends Ctrl-C, so it gets Python's own handler, and gives back the old one
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
+
+    kw = dict(epochs=2)
+    full = train_on_sample(train_cfg(tmp_path / "full", **kw), max_steps=14)
+    calls, loss = [], training.diffusion_loss
+    def interrupted_at_6(*a, **k):  # noqa: E306
+        value = loss(*a, **k)  # t, eps and the dropped labels are drawn
+        calls.append(1)
+        if len(calls) == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+        return value
+    monkeypatch.setattr(training, "diffusion_loss", interrupted_at_6)
+    part = train_cfg(tmp_path / "part", **kw)
+    with pytest.raises(training.Stopped):  # raised once the checkpoint and the EMA weights are written
+        train_on_sample(part, max_steps=14)
+    monkeypatch.setattr(training, "diffusion_loss", loss)
+    _, meta = load_tensors(part.out + "/checkpoint.safetensors")
+    assert meta["progress"]["step"] == 6  # stopped after the step it came in
+    resumed = train_on_sample(part, max_steps=14, resume=True)
+    a, _ = load_tensors(full / "checkpoint.safetensors")
+    b, _ = load_tensors(resumed / "checkpoint.safetensors")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    calls.clear()  # a Ctrl-C during the last step: the run has reached its end, so it is not reported as stopped
+    monkeypatch.setattr(training, "diffusion_loss", interrupted_at_6)
+    assert train_on_sample(train_cfg(tmp_path / "last", **kw), max_steps=6) == tmp_path / "last"
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """A job started with `&` by a script ignores Ctrl-C; training leaves it so (kill stops it)."""
+    import signal
+
+    from ddpm.training import Interrupts
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stop = Interrupts()
+        previous = stop.install()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) is stop
+        stop.uninstall(previous)
+        assert signal.getsignal(signal.SIGTERM) is not stop
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
+    cfg = train_cfg(tmp_path)
+    out = train_on_sample(cfg, max_steps=3)
+    before = (out / "checkpoint.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="holds a run .* continue it with --resume"):
+        train_on_sample(cfg, max_steps=2)
+    assert (out / "checkpoint.safetensors").read_bytes() == before
+    (out / "checkpoint.safetensors").unlink()  # a finished model as a download or a push leaves it: no checkpoint
+    model = (out / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="holds a model .* that a new run would overwrite"):
+        train_on_sample(cfg, max_steps=2)
+    assert (out / "model.safetensors").read_bytes() == model
+    with pytest.raises(ValueError, match="--batch-size 301 is more than the 300 training images"):
+        train_on_sample(train_cfg(tmp_path / "b", batch_size=301), max_steps=2)
+    with pytest.raises(ValueError, match="--lr-decay-steps 10 is longer than the run: --epochs 1 of 9 steps"):
+        train_on_sample(train_cfg(tmp_path / "c", epochs=1, lr_decay_steps=10), max_steps=2)  # its lr would start near 0
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()  # refused before anything is written
+
+
+def test_resume_drops_loss_rows_logged_after_the_checkpoint(tmp_path):
+    cfg = train_cfg(tmp_path)
+    out = train_on_sample(cfg, max_steps=9)
+    with (out / "loss.csv").open("a") as f:  # a hard kill after the checkpoint leaves rows beyond it
+        f.write("12,1,0.5,100.0,0.002\n")
+    train_on_sample(cfg, max_steps=14, resume=True)
+    steps = [int(r.split(",")[0]) for r in (out / "loss.csv").read_text().splitlines()[1:]]
+    assert steps == [9, 14]
+
+
+def test_resume_records_the_config_in_force(tmp_path):
+    cfg = train_cfg(tmp_path, epochs=2)
+    out = train_on_sample(cfg, max_steps=9)
+    train_on_sample(dataclasses.replace(cfg, epochs=3, lr_decay_steps=9), max_steps=12, resume=True)
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["epochs"] == 3 and saved["lr_decay_steps"] == 9
+
+
+def test_resume_refuses_another_model(tmp_path):
+    cfg = train_cfg(tmp_path)
+    train_on_sample(cfg, max_steps=2)
+    other = dataclasses.replace(cfg, model=tiny_config(timesteps=100, base_channels=16))
+    with pytest.raises(ValueError, match="model config differs .*: base_channels 8 there, 16 here"):
+        train_on_sample(other, max_steps=4, resume=True)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
+    with pytest.raises(ValueError, match="trained on mnist .*, not fashion-mnist: drop --dataset"):
+        train_on_sample(dataclasses.replace(cfg, dataset="fashion-mnist"), max_steps=4, resume=True)
+
+
+def test_resume_with_damaged_files_says_what_is_wrong_or_carries_on(tmp_path):
+    cfg = train_cfg(tmp_path)
+    out = train_on_sample(cfg, max_steps=2)
+    (out / "train_config.json").unlink()  # lost: the run's config is the one given
+    (out / "loss.csv").write_text("step,epoch,loss,images_per_s,lr\n2,0,0.9,1.0,0.001\ngarbage line\n\n")
+    train_on_sample(cfg, max_steps=4, resume=True)
+    assert [r.split(",")[0] for r in (out / "loss.csv").read_text().splitlines()] == ["step", "2", "4"]
+    (out / "loss.csv").write_text("")  # emptied: a fresh header, then the new rows
+    train_on_sample(cfg, max_steps=6, resume=True)
+    assert (out / "loss.csv").read_text().splitlines()[0].startswith("step,")
+    ckpt = out / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a full disk truncated it
+    with pytest.raises(ValueError, match="checkpoint.safetensors cannot be read .* EMA weights of its last save"):
+        train_on_sample(cfg, max_steps=8, resume=True)
+
+
+@pytest.mark.parametrize("change, max_steps, message", [
+    (dict(epochs=1), 14, "past the end of --epochs 1.*--epochs 2 or more"),
+    (dict(max_minutes=1e-6), 14, "past --max-minutes 1e-06"),
+    ({}, 5, "past --max-steps 5"),
+    ({}, 12, "at or past --max-steps 12")])  # the same command again: refused, eval.json not set aside
+def test_resume_past_its_limits_says_so_and_changes_nothing(tmp_path, change, max_steps, message):
+    cfg = train_cfg(tmp_path, epochs=2)
+    out = train_on_sample(cfg, max_steps=12)  # 9 steps per epoch: into the second epoch
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    with pytest.raises(ValueError, match=message):
+        train_on_sample(dataclasses.replace(cfg, **change), resume=True, max_steps=max_steps)
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+
+
+def test_resuming_a_finished_run_with_its_own_command_changes_nothing(tmp_path):
+    cfg = train_cfg(tmp_path, epochs=1)
+    out = train_on_sample(cfg)  # 9 steps per epoch: the run ends at step 9, its --epochs
+    (out / "eval.json").write_text("{}")  # the scores of these weights, which a new run would set aside
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    with pytest.raises(ValueError, match="at or past the end of --epochs 1.*--epochs 2 or more"):
+        train_on_sample(cfg, resume=True)
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+
+
