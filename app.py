@@ -29,18 +29,18 @@ from ddpm.demo import draw  # noqa: E402
 from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
-from ddpm.demo.forward import COLORS, SCHEDULES, forward_view  # noqa: E402
+from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, generate, resolve_seed)
-from ddpm.demo.limits import (MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
-                              MAX_TRAJECTORY_DIGITS, InputError, MissingInput)
+from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
+                              MAX_TRAJECTORY_DIGITS)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
-from ddpm.demo.widgets import CSS, digit_input, picture, user_errors  # noqa: E402
+from ddpm.demo.widgets import CSS, digit_input, live, picture, run_button, user_errors  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, frame_panel, nearest_frame, save_gif, trajectory_stream)
 
@@ -179,35 +179,6 @@ def defaults() -> dict:
 
 # ---------------------------------------------------------------- layout
 
-def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None, **kw):
-    """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
-    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows."""
-    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
-    gr.on(ui, user_errors(fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
-          api_visibility="undocumented", **kw)
-
-
-def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
-    """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
-    own UI changes quietly (a drawing not made yet is no error: blank(message) empties the view) as `api_name`_ui.
-
-    echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
-    the UI this one stays quiet on all of them and each message shows once; its API event is a hidden button's."""
-    kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
-    api, ui = [digit[1].change, *triggers], [digit[0].change, digit[2].change, digit[3].change]
-    if echo:
-        api, ui = [gr.Button(visible=False).click], ui + api
-    api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
-
-
-def run_button(button: gr.Button, fn, ins, outs, api_name: str) -> None:
-    """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
-    (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
-    button's, answers the same refusal with its message as an error."""
-    api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-               blank=lambda why: [gr.skip()] * len(outs), **HEAVY)
-
-
 def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
     """Seed, number of digits, the `run` button, then the sampler, steps, class, guidance, eta and autoguidance:
     shared by Generate and the animation. -> (the inputs, the button). The button comes before the settings
@@ -240,7 +211,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
                          info="how hard to push toward the class (classifier-free guidance, Ho & Salimans 2022): 1 is "
                               "the plain conditional model, more gives more typical digits, 0 ignores the class. "
                               "Their w is this w - 1 (diffusers' guidance_scale is this w). Needs a class")
-    auto = gr.Slider(0, MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
+    auto = gr.Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=RT.guide is not None,
                      info="1: off. Above 1, the steps t <= "
                           f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
@@ -268,6 +239,9 @@ def build(d: dict) -> gr.Blocks:
         with gr.Tab("1. Forward"):
             gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
                         "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
+            with gr.Accordion("Notation: beta_t, alpha_bar_t, SNR, eps_hat, x0_hat, ... (the model's schedule)",
+                              open=False):
+                gr.Markdown(notation(RT.sched, CONDITIONAL))
             with gr.Row():
                 with gr.Column(scale=1):
                     f_in = digit_input("forward")
@@ -291,8 +265,8 @@ def build(d: dict) -> gr.Blocks:
                                        label="signal and noise scales", y_lim=[0, 1], color_title="", x_axis_format="d",
                                        y_title="scale (times x_0, times eps)")
                 f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
-                                    label="log-SNR", color_title="", x_axis_format="d",
-                                    y_title="log(alpha_bar_t / (1 - alpha_bar_t))")
+                                    label="log-SNR (natural log)", color_title="", x_axis_format="d",
+                                    y_title="ln(alpha_bar_t / (1 - alpha_bar_t))")
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
@@ -320,7 +294,7 @@ def build(d: dict) -> gr.Blocks:
                                      elem_id="generate-grid")
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
-            run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample")
+            run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", **HEAVY)
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
@@ -349,7 +323,7 @@ def build(d: dict) -> gr.Blocks:
             a_state = gr.State(traj0.state)
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
                                                                    decided=a_decided, status=a_status, seed=a_ins[0],
-                                                                   state=a_state)), "trajectory")
+                                                                   state=a_state)), "trajectory", **HEAVY)
             a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 
@@ -376,7 +350,7 @@ def build(d: dict) -> gr.Blocks:
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_classes=["strip"])
             run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
-                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip")
+                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
 
         with gr.Tab("5. About"):
@@ -384,6 +358,7 @@ def build(d: dict) -> gr.Blocks:
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
                 gr.LinePlot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
+                            y_title="L_simple, mean over pixels",
                             label="training loss against optimizer step (loss.csv; the axis is cut above the "
                                   "first fall)", elem_id="about-loss")
                 gr.Markdown(losses.text, elem_id="about-loss-text")

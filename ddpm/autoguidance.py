@@ -23,7 +23,7 @@ import argparse
 import torch
 from torch import nn
 
-from .config import MAX_AUTOGUIDANCE as MAX_WEIGHT
+from .config import MAX_AUTOGUIDANCE
 # by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 T_MAX_FRACTION = 0.6
 
@@ -93,8 +93,8 @@ def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
 
 def check_autoguidance_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose: bool = False) -> None:
     """p.error on a bad autoguidance flag; loose: `evaluate --from-samples`, whose file may supply the weight W."""
-    if not 0 <= a.autoguidance <= MAX_WEIGHT:
-        p.error(f"--autoguidance must be between 0 and {MAX_WEIGHT:g} (1 = off)")
+    if not 0 <= a.autoguidance <= MAX_AUTOGUIDANCE:
+        p.error(f"--autoguidance must be between 0 and {MAX_AUTOGUIDANCE:g} (1 = off)")
     if a.autoguidance_tmax is not None and a.autoguidance_tmax < 0:
         p.error("--autoguidance-tmax must be 0 or more")
     if a.autoguidance == 1 and not loose and (a.autoguidance_tmax is not None or a.autoguidance_guide is not None):

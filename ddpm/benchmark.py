@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
-from .samplers import DDIM_STEPS, sample
+from .samplers import DDIM_STEPS, sample, steps_run
 from .schedule import NoiseSchedule
 from .unet import count_parameters
 
@@ -54,7 +54,7 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = DDIM_STEP
         autoguidance_tmax: int | None = None, autoguidance_guide: str | None = None) -> dict:
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
-    ddim_steps = min(ddim_steps, model.config.timesteps)  # as the samplers run it, so the names say what ran
+    ddim_steps = steps_run("ddim", ddim_steps, model.config.timesteps - 1)  # so the names say what ran
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
              f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps),
              f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step

@@ -9,9 +9,10 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .hub import CARD_NAME, CONFIG_NAME, read_card_metadata
+from .hub import CARD_NAME, CONFIG_NAME, TRAINING_NAME, read_weights_meta, recorded_facts
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
+from .samplers import DDIM_STEPS
 
 
 def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None = None, out: str | None = None) -> str:
@@ -37,7 +38,10 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
             "N grows, so compare FDs only at equal N. Features and classes come from the classifier in "
-            "`ddpm/assets/classifier.safetensors`. Rows named `label...` sample with a class: `labelrandom` draws "
+            "`ddpm/assets/classifier.safetensors`, not from Inception-v3: these are not FIDs, and no published "
+            "MNIST FID compares with them. The Inception Score, exp of the mean KL from the classifier's p(y | x) to "
+            "their average p(y), is 10 when each sample is read as one digit for sure and the ten come equally "
+            "often. Rows named `label...` sample with a class: `labelrandom` draws "
             "digit k uniformly from (seed, k), as class-conditional models are scored (ADM, EDM, DiT), and its "
             "class shares follow that draw; \"read as asked\" is the share of samples the classifier reads as "
             "the digit asked for. The other rows use the null class. Rows marked `autoguidedW` are guided by the "
@@ -92,7 +96,7 @@ def guide_section(folder: Path) -> str:
     from .unet import UNet, count_parameters
 
     cfg = ModelConfig.load(guide / CONFIG_NAME)
-    facts = _saved_facts(guide) | read_card_metadata(guide)
+    facts = recorded_facts(guide)
     return f"""## Autoguidance
 
 `{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {count_parameters(UNet(cfg)) / 1e6:.2f}M parameters
@@ -126,7 +130,7 @@ def _saved_facts(folder: Path) -> dict:
     """training.json of a model folder, or {} before the first card is written (or if a hand edit broke it:
     the card is rewritten from the weights' own metadata rather than lost at the end of a run)."""
     try:
-        facts = json.loads((folder / "training.json").read_text())
+        facts = json.loads((folder / TRAINING_NAME).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
     return facts if isinstance(facts, dict) else {}
@@ -151,7 +155,7 @@ def record_command(folder: str | Path, command: str, resumed: bool = False) -> N
 def _write_facts(folder: Path, facts: dict, command: str) -> dict:
     """facts with `command` as their recipe, written to folder/training.json (atomically)."""
     facts["command"] = command
-    atomic_write_bytes(folder / "training.json", (json.dumps(facts, indent=2) + "\n").encode())
+    atomic_write_bytes(folder / TRAINING_NAME, (json.dumps(facts, indent=2) + "\n").encode())
     return facts
 
 
@@ -162,12 +166,12 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     or else the folder as named here."""
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
-    facts = read_card_metadata(folder)
+    facts = read_weights_meta(folder)
     if command:
         previous = _saved_facts(folder).get("command") if resumed else None
         facts = _write_facts(folder, facts, recipe(previous, command))
     else:
-        facts = _saved_facts(folder) | facts
+        facts = recorded_facts(folder)
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
     from .unet import UNet, count_parameters
 
@@ -217,7 +221,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
     from ddpm.schedule import NoiseSchedule
     from ddpm.samplers import sample
     model = load_pretrained("{repo_id or folder.as_posix()}")
-    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps={min(50, cfg.timesteps)})
+    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps={min(DDIM_STEPS, cfg.timesteps)})
 
 Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 """

@@ -31,7 +31,7 @@ from .metrics import class_shares, feature_stats, frechet_distance, inception_sc
     memorisation_threshold
 from .safeio import atomic_write_bytes
 from .sample import check_sampling_args, label_arg
-from .samplers import DDIM_STEPS, RANDOM, random_labels
+from .samplers import DDIM_STEPS, RANDOM, random_labels, steps_run
 
 CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
 
@@ -176,7 +176,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     cfg = model.config
     if label is not None and cfg.num_classes == 0:
         raise EvalError("this model is unconditional; drop --label")
-    steps = cfg.timesteps if sampler == "ddpm" else min(steps or DDIM_STEPS, cfg.timesteps)
+    steps = steps_run(sampler, steps, cfg.timesteps - 1)
     if before_sampling is not None:
         before_sampling()
     images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
@@ -190,7 +190,7 @@ def _timesteps(weights: str | None) -> int | None:
 
     try:
         return ModelConfig.load(Path(weights or DEFAULT_WEIGHTS) / CONFIG_NAME).timesteps
-    except Exception:
+    except (OSError, ValueError, TypeError):  # no such folder (a Hub id), or a config.json that is no config
         return None
 
 

@@ -14,9 +14,10 @@ from .safeio import load_tensors, read_meta, save_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
+TRAINING_NAME = "training.json"  # how the weights were made: their facts and the recipe (card.write_model_card)
 GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance (ddpm/autoguidance.py)
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
-FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, "training.json", "eval.json", "samples.png", "loss.csv"]
+FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, "eval.json", "samples.png", "loss.csv"]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
 SET_ASIDE = ("eval.json", "samples.png")  # what a folder says of its weights' quality: a new run sets them aside
 
@@ -124,24 +125,25 @@ def _guide_command(folder: Path) -> str:
             + (f" --schedule {cfg.schedule}" if cfg.schedule != "linear" else ""))
 
 
-def read_card_metadata(folder: str | Path) -> dict:
-    """The training facts recorded in model.safetensors' metadata (empty if none)."""
+def read_weights_meta(folder: str | Path) -> dict:
+    """The training facts recorded in model.safetensors' own metadata (empty if none or unreadable)."""
     try:
         return read_meta(Path(folder) / WEIGHTS_NAME)
-    except Exception:
+    except (OSError, ValueError, SafetensorError):
         return {}
 
 
 def recorded_facts(folder: str | Path | None) -> dict:
-    """How a model folder was trained: training.json (written with the model card) merged over the facts in
-    model.safetensors' metadata; {} for no folder, and either part left out where it is missing or unreadable."""
+    """How a model folder was trained: the facts in model.safetensors' metadata (they travel with the weights, so
+    they win), over training.json (written with the model card), which adds the recipe (`command`) and stands in
+    for weights that record nothing. {} for no folder; either part left out where it is missing or unreadable."""
     if folder is None:
         return {}
     try:
-        saved = json.loads((Path(folder) / "training.json").read_text())
+        saved = json.loads((Path(folder) / TRAINING_NAME).read_text())
     except (OSError, ValueError):
         saved = {}
-    return read_card_metadata(folder) | (saved if isinstance(saved, dict) else {})
+    return (saved if isinstance(saved, dict) else {}) | read_weights_meta(folder)
 
 
 def trained_on(folder: str | Path | None) -> str:

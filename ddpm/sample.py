@@ -22,7 +22,7 @@ from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .images import grid, to_uint8_np
 from .config import MAX_GUIDANCE
-from .samplers import DDIM_STEPS, RANDOM, sample
+from .samplers import DDIM_STEPS, RANDOM, sample, steps_run
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
@@ -60,7 +60,7 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
     cfg = model.config
     with torch.inference_mode():
         x = sample(model, NoiseSchedule(cfg.timesteps, cfg.schedule), n, seed, batch_size=batch_size,
-                   sampler=sampler, steps=min(steps, cfg.timesteps), **kwargs)
+                   sampler=sampler, steps=steps, **kwargs)
     return to_uint8_np(x)
 
 
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     if why := check_writable(a.out):
         print(f"error: {why}", file=sys.stderr)
         return 2
-    steps = cfg.timesteps if a.sampler == "ddpm" else min(a.steps, cfg.timesteps)  # as run, for the .npz
+    steps = steps_run(a.sampler, a.steps, cfg.timesteps - 1)  # as run, for the .npz
     start = time.perf_counter()
     images = sample_images(model, a.n, a.seed, a.sampler, steps, a.batch_size, label=a.label, guidance=a.guidance,
                            eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first)

@@ -61,10 +61,11 @@ def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device
 
 # ---------------------------------------------------------------- one step of each sampler (pure math)
 
-def ddpm_step(sched: NoiseSchedule, x_t, t: int, eps_hat, noise, variance: str = "beta", clip: bool = True):
-    """p_sample, Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat), each (B, C, H, W) like x_t.
+def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "beta", clip: bool = True):
+    """One DDPM step, x_t -> x_{t-1} ~ p(x_{t-1} | x_t): Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat),
+    each (B, C, H, W) like x_t.
 
-    t is the code index; eps_hat and noise are (B, C, H, W); noise may be None at t = 0, which adds none.
+    t is the code index; eps_hat and the fresh noise z are (B, C, H, W); z may be None at t = 0, which adds none.
 
     x0_hat from Eq. 4 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
     of Eq. 7, which equals Eq. 11 when x0_hat is not clipped. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2).
@@ -73,10 +74,10 @@ def ddpm_step(sched: NoiseSchedule, x_t, t: int, eps_hat, noise, variance: str =
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
     mean, beta_tilde = sched.q_posterior(x0_hat, x_t, t)
-    if t == 0:
+    if t == 0:  # Alg. 2: z = 0 on the last step
         return mean, x0_hat
     var = sched.betas[t] if variance == "beta" else beta_tilde
-    return mean + var.sqrt() * noise, x0_hat
+    return mean + var.sqrt() * z, x0_hat
 
 
 def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):
@@ -110,6 +111,32 @@ def ddim_timesteps(T: int, steps: int) -> list[int]:
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be between 1 and {T}, got {steps}")
     return [int(round(T - i * T / steps)) - 1 for i in range(steps)]
+
+
+def steps_run(sampler: str, steps: int | None, t_top: int) -> int:
+    """How many reverse steps a chain from code index t_top runs: DDPM all t_top + 1, DDIM `steps`
+    (DDIM_STEPS if None) but at most t_top + 1. t_top = T - 1 for a chain from pure noise."""
+    if sampler == "ddpm":
+        return t_top + 1
+    return min(DDIM_STEPS if steps is None else steps, t_top + 1)
+
+
+def reverse_timesteps(sampler: str, t_top: int, steps: int | None = None) -> list[int]:
+    """The code indices a chain from t_top visits, in order: every t for DDPM, a trailing subsequence for DDIM."""
+    if sampler == "ddpm":
+        return list(range(t_top, -1, -1))
+    return ddim_timesteps(t_top + 1, steps_run(sampler, steps, t_top))  # within [0, t_top]
+
+
+def check_sampling(model, sampler: str, variance: str = "beta") -> None:
+    """Refuse what would sample wrongly: an unknown sampler or variance, or dropout left in training mode."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
+    if variance not in VARIANCES:
+        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if any(isinstance(m, torch.nn.Dropout) and m.p > 0 and m.training for m in model.modules()):
+        raise ValueError("the model is in training mode, where its dropout draws from torch's global random "
+                         "state, not from (seed, k): call model.eval() before sampling")
 
 
 # ---------------------------------------------------------------- the model call, with guidance
@@ -166,13 +193,7 @@ def sample_loop(
     label: None (the null class), a digit, or "random" (digit k drawn from (seed, first_index + k)).
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are).
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
-    if variance not in VARIANCES:
-        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
-    if any(isinstance(m, torch.nn.Dropout) and m.p > 0 and m.training for m in model.modules()):
-        raise ValueError("the model is in training mode, where its dropout draws from torch's global random "
-                         "state, not from (seed, k): call model.eval() before sampling")
+    check_sampling(model, sampler, variance)
     device = next(model.parameters()).device
     cfg = model.config
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
@@ -186,17 +207,14 @@ def sample_loop(
         raise ValueError(f"x_start holds {x_start.shape[0]} images for {n} samples")
     else:
         x = x_start.to(device).float()
-    if sampler == "ddpm":
-        ts = list(range(t_top, -1, -1))
-    else:
-        ts = ddim_timesteps(t_top + 1, min(DDIM_STEPS if steps is None else steps, t_top + 1))  # within [0, t_top]
+    ts = reverse_timesteps(sampler, t_top, steps)
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
         need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)
-        noise = randn_per_sample(gens, shape, device) if need_noise else None
+        noise = randn_per_sample(gens, shape, device) if need_noise else None  # (B, C, H, W), row k from gens[k]
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         if sampler == "ddpm":
-            x_prev, x0_hat = ddpm_step(sched, x, t, eps_hat, noise, variance, clip)
+            x_prev, x0_hat = p_sample(sched, x, t, eps_hat, noise, variance, clip)
         else:
             x_prev, x0_hat = ddim_step(sched, x, t, t_prev, eps_hat, noise, eta, clip)
         yield Step(t=t, x_t=x, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, t_prev=t_prev, index=i,

@@ -57,14 +57,14 @@ class NoiseSchedule:
         # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
         beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
         # 0 at code t = 0 (the paper's beta_tilde_1), so with sigma^2 = beta_tilde the last step adds no noise (with
-        # sigma^2 = beta, samplers.ddpm_step leaves it out there)
+        # sigma^2 = beta, samplers.p_sample leaves it out there)
         self.posterior_variance = f32(beta_tilde)
         # Eq. 7: mu_tilde = coef1 x_0 + coef2 x_t, coef1 = sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t),
         # coef2 = sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
         self.posterior_mean_coef2 = f32((1 - alpha_bar_prev) * alphas.sqrt() / (1 - alpha_bar))
-        self.snr = f32(alpha_bar / (1 - alpha_bar))  # signal-to-noise ratio of x_t, falling with t (Kingma et al. 2021)
-        self.log_snr = f32(torch.log(alpha_bar / (1 - alpha_bar)))  # what the app plots
+        snr = alpha_bar / (1 - alpha_bar)  # signal-to-noise ratio of x_t, falling with t (Kingma et al. 2021)
+        self.snr, self.log_snr = f32(snr), f32(snr.log())  # the app plots log-SNR (natural log)
 
     @staticmethod
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,7 @@ from ddpm import evaluate, hub
 from ddpm.autoguidance import Autoguided, autoguided, default_t_max
 from ddpm.samplers import sample
 
-from conftest import sample_cli, tiny_model
-from test_cli import run
+from conftest import run_python, sample_cli, tiny_model
 
 
 def _eps(m, x, t, y=None):
@@ -133,7 +132,7 @@ def test_a_saved_run_keeps_its_guided_steps(tmp_path, monkeypatch):
 
     hub.save_pretrained(tiny_model(0), tmp_path / "m")
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / "guide")
-    assert run("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "3",
+    assert run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "3",
                "--autoguidance", "2", "--autoguidance-tmax", "5", "--out", str(tmp_path / "s.npz")).returncode == 0
     with np.load(tmp_path / "s.npz") as f:
         assert f["autoguidance_tmax"].item() == 5

@@ -3,7 +3,7 @@ given the same model output and the same noise (diffusers is a test-only depende
 import pytest
 import torch
 
-from ddpm.samplers import ddim_step, ddim_timesteps, ddpm_step
+from ddpm.samplers import ddim_step, ddim_timesteps, p_sample
 from ddpm.schedule import NoiseSchedule
 
 diffusers = pytest.importorskip("diffusers")
@@ -36,14 +36,14 @@ def test_alpha_bar_matches(kind):
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
 @pytest.mark.parametrize("variance,variance_type", [("beta", "fixed_large"), ("beta_tilde", "fixed_small")])
 @pytest.mark.parametrize("clip", [True, False])
-def test_ddpm_step_matches(kind, variance, variance_type, clip):
+def test_p_sample_matches(kind, variance, variance_type, clip):
     ours, theirs = _pair(kind, diffusers.DDPMScheduler, variance_type=variance_type, clip_sample=clip)
     g = torch.Generator().manual_seed(0)
     for t in (999, 500, 37, 1, 0):
         x_t, eps_hat = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
         out = theirs.step(eps_hat.double(), t, x_t.double(), generator=torch.Generator().manual_seed(t))
         noise = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(t), dtype=torch.float64).float()
-        x_prev, x0_hat = ddpm_step(ours, x_t, t, eps_hat, noise, variance, clip)
+        x_prev, x0_hat = p_sample(ours, x_t, t, eps_hat, noise, variance, clip)
         assert _close(x0_hat, out.pred_original_sample)
         assert _close(x_prev, out.prev_sample)
 

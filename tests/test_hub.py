@@ -23,7 +23,22 @@ def test_save_load_round_trip(tmp_path):
     with torch.no_grad():  # loaded in channels_last layout: same weights, convs summed in another order
         torch.testing.assert_close(model(x, t, y), loaded(x, t, y), rtol=0, atol=1e-5)
     assert loaded.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
-    assert hub.read_card_metadata(tmp_path) == {"steps": 5}
+    assert hub.read_weights_meta(tmp_path) == {"steps": 5}
+
+
+def test_the_card_and_the_app_read_one_training_record(tmp_path):
+    """The weights' own facts win over training.json (which adds the recipe), for the card and the app alike."""
+    from ddpm.demo.about import about_markdown
+
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 200, "dataset": "mnist"})
+    (tmp_path / "training.json").write_text(json.dumps({"steps": 100, "command": "python train.py --epochs 2"}))
+    assert hub.recorded_facts(tmp_path) == {"steps": 200, "dataset": "mnist", "command": "python train.py --epochs 2"}
+    card = write_model_card(tmp_path).read_text()
+    assert "| 200 |" in card and "| 100 |" not in card and "python train.py --epochs 2" in card
+    about = about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
+    assert "200 optimizer steps" in about and "100 optimizer steps" not in about
+    (tmp_path / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")  # an LFS pointer
+    assert hub.recorded_facts(tmp_path) == {"steps": 100, "command": "python train.py --epochs 2"}
 
 
 def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):

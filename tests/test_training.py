@@ -154,7 +154,7 @@ def test_training_time_is_kept_per_machine(tmp_path):
     from ddpm.run_record import earlier_hardware, run_progress
 
     out = train_on_sample(train_cfg(tmp_path), max_steps=4)
-    facts = hub.read_card_metadata(out)
+    facts = hub.read_weights_meta(out)
     (cpu,) = facts["minutes_by_device"]
     assert cpu.startswith("CPU (") and facts["device"] == cpu
     # a CPU run resumed on a GPU: both machines keep their own time, the total is their sum

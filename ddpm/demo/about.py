@@ -164,11 +164,16 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     images = "MNIST digits" if dataset == "mnist" else f"images (this model: {dataset_name(dataset)})"
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
+    inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
+    target = null_class_target(folder)
+    distilled = (f" In its last sitting the null class was trained on {target} instead of the drawn noise "
+                 "(guidance distillation), so its 'any digit' samples are sharper than plain DDPM's." if target else "")
     return f"""## What this is
 
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds
-Gaussian noise in T = {cfg.timesteps} small steps; a U-Net learns to predict that noise (eps_hat) from x_t
-and t, trained with L_simple (Eq. 14). Sampling runs the chain backwards, from pure noise x_T to a digit x_0.
+Gaussian noise in T = {cfg.timesteps} small steps; a U-Net learns to predict that noise (eps_hat) from
+{inputs}, trained with L_simple (Eq. 14).{distilled} Sampling runs the chain backwards, from pure noise
+x_T to a digit x_0.
 
 ## The model
 

@@ -24,7 +24,7 @@ SCHEDULES = ("linear", "cosine")
 STRIP = 11  # thumbnails across t
 CURVE_POINTS = 200  # points per plotted curve
 MARKER = "chosen t"  # the vertical segment at the slider's t (one name, so its colour stays put)
-SIGNAL, NOISE, LOG_SNR = "sqrt(alpha_bar_t), signal", "sqrt(1 - alpha_bar_t), noise", "log(alpha_bar_t / (1 - alpha_bar_t))"
+SIGNAL, NOISE, LOG_SNR = "sqrt(alpha_bar_t), signal", "sqrt(1 - alpha_bar_t), noise", "ln(alpha_bar_t / (1 - alpha_bar_t))"
 COLORS = {SIGNAL: "#1f77b4", NOISE: "#ff7f0e", LOG_SNR: "#2ca02c", MARKER: "#d62728"}  # for gr.LinePlot's color_map
 
 
@@ -35,7 +35,7 @@ class ForwardView:
     x_t_chain: Image.Image  # t Markov steps, Eq. 2
     strip: Image.Image  # x_t across t, same eps
     scales: pd.DataFrame  # sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t) against t, with the chosen t marked
-    log_snr: pd.DataFrame  # log(alpha_bar_t / (1 - alpha_bar_t)) against t
+    log_snr: pd.DataFrame  # ln(alpha_bar_t / (1 - alpha_bar_t)) against t
     text: str  # markdown: the numbers at t, and how the jump and the chain compare
 
 
@@ -75,18 +75,44 @@ def curves(sched: NoiseSchedule, t: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     idx = ts - 1
     a = sched.sqrt_alpha_bar[idx].numpy()
     b = sched.sqrt_one_minus_alpha_bar[idx].numpy()
-    snr = sched.log_snr[idx].numpy()
+    ln_snr = sched.log_snr[idx].numpy()
     scales = pd.concat([
         pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[1.0, a], "curve": SIGNAL}),
         pd.DataFrame({"t": np.r_[0, ts], "value": np.r_[0.0, b], "curve": NOISE}),
         marker(t, 0.0, 1.0),
     ], ignore_index=True)
-    lo, hi = float(snr.min()), float(snr.max())
+    lo, hi = float(ln_snr.min()), float(ln_snr.max())
     log_snr = pd.concat([
-        pd.DataFrame({"t": ts, "value": snr, "curve": LOG_SNR}),
+        pd.DataFrame({"t": ts, "value": ln_snr, "curve": LOG_SNR}),
         marker(t, lo, hi),
     ], ignore_index=True)
     return scales, log_snr
+
+
+def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
+    """Markdown: the symbols the app uses, each with its value on this schedule (the null class if `conditional`)."""
+    T, betas, ab = sched.T, sched.betas, sched.alpha_bar
+    even = int((sched.log_snr < 0).int().argmax()) + 1  # paper t of the first step with more noise than signal
+    return "\n".join([
+        f"t counts the forward steps as in the paper: x_0 is the digit, x_t after t steps, x_T (T = {T}) noise. "
+        "The code counts from 0: its index t - 1 is the paper's t.",
+        "",
+        f"- **beta_t**: the variance of the noise added at step t ({sched.kind} schedule: {float(betas[0]):.2g} at "
+        f"t = 1 up to {float(betas[-1]):.3g} at t = T). **alpha_t** = 1 - beta_t.",
+        "- **alpha_bar_t** = alpha_1 alpha_2 ... alpha_t: the share of x_0's variance left at t "
+        f"({float(ab[T // 2 - 1]):.3f} at t = {T // 2}, {float(ab[-1]):.1e} at t = T), so "
+        "q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) (Eq. 4).",
+        "- **SNR**(t) = alpha_bar_t / (1 - alpha_bar_t), signal over noise in variance; the plot shows its natural "
+        f"log, 0 where the two are equal (here at about t = {even}).",
+        "- **eps** ~ N(0, I): the noise drawn; **eps_hat**: the network's guess of it from x_t and t; **x0_hat** = "
+        "(x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t): the clean digit that guess implies (Eq. 15).",
+        "- **beta_tilde_t** = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t: the variance of q(x_{t-1} | x_t, x_0) "
+        "(Eq. 7). A DDPM step back adds noise of variance sigma_t^2 = beta_t (this app) or beta_tilde_t; Ho et al. "
+        "found both give similar samples.",
+        ("- **null class**: the label meaning 'no class' (any digit); classifier-free guidance mixes its eps_hat with "
+         "a class's. " if conditional else "- ") + "**EMA**: the weights sampled are a running average of the "
+        "training weights.",
+    ])
 
 
 def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:

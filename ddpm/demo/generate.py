@@ -16,7 +16,7 @@ from PIL import Image
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .limits import (MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError,
+from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError,
                      check_choice, check_float, check_int, check_seed, parse_label, shown)
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults)
@@ -86,7 +86,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         label=label,
         guidance=guidance,
         eta=eta,
-        autoguidance=check_float("autoguidance", autoguidance, 0.0, MAX_AUTOGUIDANCE),
+        autoguidance=check_float("autoguidance", autoguidance, 0.0, APP_MAX_AUTOGUIDANCE),
     )
 
 

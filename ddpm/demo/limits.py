@@ -17,7 +17,7 @@ MAX_STEPS = 1000  # DDIM steps
 # guidance with a class runs two passes a step, so half of those (autoguidance's small guide adds up to 40%).
 # With 64 DDPM digits (50 to 70 s and more) a few queued requests held the one model slot for many minutes.
 MAX_DIGIT_STEPS = 16_000
-MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to config.MAX_AUTOGUIDANCE
+APP_MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to config.MAX_AUTOGUIDANCE
 MAX_SEED = 2**53 - 1  # the largest whole number a browser's number box holds exactly (a double)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096  # pixels, either side

@@ -77,13 +77,17 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
                                                           if asked == 0 else "") +
             f" (a network that output zeros: {float((eps ** 2).mean()):.2f}). Training draws a digit, a t and an "
             "eps, and takes one gradient step on this number (Alg. 1); here the network gets no label"
-            f"{gets}\n\n"
+            f"{gets} The panels draw x_t and x0_hat on [-1, 1] (beyond it clipped to black or white) and the "
+            "eps panels on [-3, 3] (grey is 0), so at large t x_t looks harsher than the eps it almost is.\n\n"
             "**The curve** is the same digit and eps at every t: at large t, x_t is almost eps itself, so eps is "
             "easy to read off and the loss is near 0; at small t, eps is a faint speckle on a clean digit, hard to "
             f"tell from the digit's own pixel steps (here the loss peaks at t = {worst}). That error hardly matters "
             "in pixels: x0_hat's error is eps's times sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t), "
-            f"{sched.sqrt_recipm1_alpha_bar[0].item():.2g} at t = 1, which is why Ho et al. call those terms easy.\n\n"
+            f"{sched.sqrt_recipm1_alpha_bar[0].item():.2g} at t = 1: in eps the largest errors, in pixels the "
+            "smallest.\n\n"
             "**Why weigh every t alike?** The true variational bound weighs the small-t terms far more than the "
-            f"middle ones (Eq. 12's weight: {bound_w[0]:.2g} at t = 1, {bound_w[mid - 1]:.2g} at t = {mid}); "
-            "dropping that weighting (L_simple) gave Ho et al. better samples (Sec. 3.4).")
+            f"middle ones (Eq. 12's weight: {bound_w[1]:.2g} at t = 2, {bound_w[mid - 1]:.2g} at t = {mid}; t = 1 "
+            "is the bound's decoder term L_0). Ho et al. dropped that weighting (L_simple, Sec. 3.4): the easy "
+            "denoising tasks at small t count for less, the network spends itself on the harder ones at larger t, "
+            "and the samples came out better.")
     return ObjectiveView(panel=panel, loss_curve=curve, text=text)

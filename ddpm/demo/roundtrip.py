@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ..images import to_uint8_np
-from ..samplers import Step, sample_loop
+from ..samplers import Step, sample_loop, steps_run
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
@@ -39,17 +39,8 @@ def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Set
 
     Its noise comes from the generators of (seed, 1), (seed, 2), ...: the generator of (seed, 0) drew the
     forward eps (forward.fixed_eps), and reusing it would make the first reverse step's noise that same eps."""
-    return sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=min(s.steps, t), eta=s.eta,
+    return sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=s.steps, eta=s.eta,
                        x_start=x_t, t_start=t - 1, first_index=1)
-
-
-@torch.inference_mode()
-def denoise_from(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> torch.Tensor:
-    """x_0 from x_t at paper t (denoise_steps run to the end)."""
-    last = None
-    for last in denoise_steps(model, sched, x_t, t, s):
-        pass
-    return last.x_prev.clamp(-1, 1)
 
 
 def strip_ts(T: int, n: int = STRIP) -> list[int]:
@@ -66,7 +57,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     eps = fixed_eps(s.seed, x0.shape)
     ts = strip_ts(sched.T)
     starts = [t, *ts]  # the chosen t, then the strip's
-    total = sum(min(s.steps, u) for u in starts)  # reverse steps in all
+    total = sum(steps_run(s.sampler, s.steps, u - 1) for u in starts)  # reverse steps in all
     noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
     report, done, back = every(total), 0, []
     for u, x_u in zip(starts, noisy):

@@ -71,7 +71,7 @@ def model_folder(source: str) -> Path | None:
         return p
     try:
         return hub.resolve_folder(source)  # the Hub snapshot already downloaded by load_pretrained
-    except Exception:
+    except hub.ModelLoadError:
         return None
 
 

@@ -107,9 +107,11 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
     i = int(np.clip(round(_number("frame", i, last)), 0, last))
     t = traj.t[i]
     # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
-    return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i],
-                        "x_0 (final sample)" if t == 0 else f"x_t, t = {t}",
-                        f"eps_hat of the last step (t = {traj.t[i - 1]})" if t == 0 and i else "eps_hat (predicted noise)")
+    if t == 0:
+        return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i], "x_0 (final sample)",
+                            f"eps_hat of the last step (t = {traj.t[i - 1]})" if i else "eps_hat (predicted noise)",
+                            x0_label="x_0 again (nothing left to predict)")
+    return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i], f"x_t, t = {t}")
 
 
 def nearest_frame(traj: Trajectory, t) -> int:
@@ -128,12 +130,12 @@ def _number(name: str, value, top: int) -> float:
 
 
 def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_label: str,
-                 eps_label: str = "eps_hat (predicted noise)") -> Image.Image:
+                 eps_label: str = "eps_hat (predicted noise)", x0_label: str = "x0_hat (predicted x_0)") -> Image.Image:
     """uint8 (n, 28, 28) each, as three grids side by side: x_t | x0_hat | eps_hat."""
     cols, target = math.ceil(math.sqrt(x_t.shape[0])), 224
     return draw.hstack([
         draw.titled(draw.digits(x_t, cols=cols, target=target), x_label),
-        draw.titled(draw.digits(x0_hat, cols=cols, target=target), "x0_hat (predicted x_0)"),
+        draw.titled(draw.digits(x0_hat, cols=cols, target=target), x0_label),
         draw.titled(draw.digits(eps_hat, cols=cols, target=target), eps_label),
     ])
 

@@ -1,6 +1,6 @@
 """The app's own Gradio pieces: the output picture, the digit input (a source radio switching between an MNIST
-example, an upload and a drawing), the page's CSS, and the one place that turns InputError into gr.Error.
-app.py lays them out and wires them to ddpm.demo."""
+example, an upload and a drawing), the page's CSS, the one place that turns InputError into gr.Error, and the
+wiring of a job to its API endpoint and its UI event. app.py lays them out and wires them to ddpm.demo."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +9,7 @@ import inspect
 import gradio as gr
 
 from ..preprocess import peek_image
-from .limits import InputError
+from .limits import InputError, MissingInput
 from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples
 
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
@@ -122,3 +122,34 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
         except InputError as e:
             return convert(e)
     return call
+
+
+# ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
+
+def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None, **kw):
+    """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
+    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows."""
+    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
+    gr.on(ui, user_errors(fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
+          api_visibility="undocumented", **kw)
+
+
+def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
+    """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
+    own UI changes quietly (a drawing not made yet is no error: blank(message) empties the view) as `api_name`_ui.
+
+    echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
+    the UI this one stays quiet on all of them and each message shows once; its API event is a hidden button's."""
+    kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
+    api, ui = [digit[1].change, *triggers], [digit[0].change, digit[2].change, digit[3].change]
+    if echo:
+        api, ui = [gr.Button(visible=False).click], ui + api
+    api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
+
+
+def run_button(button: gr.Button, fn, ins, outs, api_name: str, **kw) -> None:
+    """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
+    (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
+    button's, answers the same refusal with its message as an error."""
+    api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
+               blank=lambda why: [gr.skip()] * len(outs), **kw)
