@@ -28,7 +28,8 @@ from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.demo.about import about_markdown, loss_history, null_class_target, read_more  # noqa: E402
+from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
+                             shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, generate, resolve_seed)
@@ -50,6 +51,7 @@ except ModelLoadError as e:
     raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
 T = RT.T
 CONDITIONAL = RT.model.config.num_classes > 0  # else the class and guidance controls are greyed out
+WEIGHTS_FLAG = None if is_bundled(RT.source) else shown_source(RT.source)  # the command line's --weights
 NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
@@ -88,8 +90,9 @@ def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguida
 
 def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
-    for frame in generate(model, RT.sched, settings):
-        png = str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}")) if frame.done else None
+    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG):
+        png = (str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}", settings.command(WEIGHTS_FLAG)))
+               if frame.done else None)
         yield frame.image, png, frame.text, settings.seed
 
 

@@ -3,7 +3,8 @@
 Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat,
 and x_prev at t_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
 torch.Generator per sample, seeded from (seed, k), and a random label from its own (numpy) stream of (seed, k):
-sample k depends only on (seed, k).
+sample k depends only on (seed, k), up to the float rounding of the network's batched arithmetic (a batch of
+another size, thread count or CPU may move a rare pixel by one grey level).
 """
 from __future__ import annotations
 

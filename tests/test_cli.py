@@ -1,5 +1,6 @@
 """The command lines: --help, sampling to .png/.npz, and train.py end to end (offline Hub push)."""
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,27 @@ def test_sample_cli_png_and_npz(tmp_path):
     r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
+
+
+@pytest.mark.parametrize("kw", [dict(sampler="ddim", steps=4, label="3", guidance=2.0, eta=1.0),
+                                dict(sampler="ddpm", label="random", guidance=0.5), dict(sampler="ddim", steps=3)])
+def test_the_command_generate_shows_draws_its_digits_again(tmp_path, capsys, kw):
+    """Generate ends with the `python -m ddpm.sample` line of its settings (whose defaults differ from the app's):
+    run as shown, it draws the same uint8 digits."""
+    from ddpm.demo.generate import check_settings, generate
+    from ddpm.images import to_uint8_np
+    from ddpm.schedule import NoiseSchedule
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    model = hub.load_pretrained(tmp_path / "m")
+    s = check_settings(**(dict(seed=5, n=3, steps=None, label="any", guidance=1.0) | kw), T=model.config.timesteps)
+    last = list(generate(model, NoiseSchedule(model.config.timesteps), s, weights=str(tmp_path / "m")))[-1]
+    command = last.text.split("From the command line: `")[1].rstrip("`")
+    assert command == s.command(str(tmp_path / "m")) and command.startswith("python -m ddpm.sample --seed 5 ")
+    rc, err = sample_cli(shlex.split(command)[3:-2] + ["--out", str(tmp_path / "d.npz")], capsys)
+    assert rc == 0, err
+    with np.load(tmp_path / "d.npz") as f:
+        assert np.array_equal(f["samples"], to_uint8_np(last.samples))
 
 
 def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):

@@ -383,3 +383,5 @@ def test_output_files_are_pruned(monkeypatch, tmp_path):
     os.utime(old, (time.time() - 7200,) * 2)
     p = outputs.save_png(Image.new("L", (4, 4)), "grid")
     assert p.exists() and p.suffix == ".png" and not old.exists()
+    with Image.open(outputs.save_png(Image.new("L", (4, 4)), "grid", "python -m ddpm.sample --seed 3")) as im:
+        assert im.info["Comment"] == "python -m ddpm.sample --seed 3"  # a saved grid says how to draw it again

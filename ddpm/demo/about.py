@@ -127,14 +127,15 @@ def _quality(ev: dict, source: str, folder: Path | None, dataset: str) -> str:
                          "repo, and the app shows them here when it next starts")
 
 
-def _bundled(source: str) -> bool:
+def is_bundled(source: str) -> bool:
+    """Whether `source` is the bundled weights/ folder."""
     try:
         return Path(source).resolve() == DEFAULT_WEIGHTS.resolve()
     except OSError:
         return False
 
 
-def _shown(source: str) -> str:
+def shown_source(source: str) -> str:
     """A model folder inside the working directory (the bundled weights/) as a relative path, not the server's own
     absolute one; anything else (a Hub repo id, a folder elsewhere) as given."""
     try:
@@ -177,7 +178,7 @@ x_T to a digit x_0.
 
 ## The model
 
-- **Weights:** `{_shown(source)}`{" (the bundled weights)" if _bundled(source) else ""}
+- **Weights:** `{shown_source(source)}`{" (the bundled weights)" if is_bundled(source) else ""}
 - **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of {cfg.describe()}.
 - **Schedule:** {cfg.schedule}, T = {cfg.timesteps}.
 - **Conditioning:** {guidance}.

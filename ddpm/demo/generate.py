@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import shlex
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -49,6 +50,16 @@ class Settings:
                 f"{'a random digit each' if self.label == RANDOM else f'digit {self.label}'}, guidance w = {self.guidance:g}")
         what += " (w = 0 ignores the class: the null class's digits)" if self.label is not None and not self.guidance else ""
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
+
+    def command(self, weights: str | None = None) -> str:
+        """The `python -m ddpm.sample` line that draws these digits (its defaults differ from the app's: DDPM,
+        w = 1); weights: the model's folder or Hub id, None for the bundled weights."""
+        flags = [f"--seed {self.seed}", f"--n {self.n}", f"--sampler {self.sampler}"]
+        flags += [f"--steps {self.steps}"] + ([f"--eta {self.eta:g}"] if self.eta else []) if self.sampler == "ddim" else []
+        flags += [] if self.label is None else [f"--label {self.label}", f"--guidance {self.guidance:g}"]
+        flags += [f"--autoguidance {self.autoguidance:g}"] if self.autoguidance != 1 else []
+        flags += [f"--weights {shlex.quote(weights)}"] if weights else []
+        return " ".join(["python -m ddpm.sample", *flags, "--out digits.png"])
 
 
 def resolve_seed(seed, randomise: bool) -> int:
@@ -103,8 +114,10 @@ def grid_image(x: torch.Tensor) -> Image.Image:
 
 
 @torch.inference_mode()
-def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES) -> Iterator[Frame]:
-    """Yield the current x_t every ~steps/updates reverse steps, then the final samples."""
+def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, weights: str | None = None
+             ) -> Iterator[Frame]:
+    """Yield the current x_t every ~steps/updates reverse steps, then the final samples, whose text gives the
+    command line that draws them again (weights: as Settings.command takes it)."""
     every = max(1, math.ceil(s.steps / updates))
     start = time.perf_counter()
     last = None
@@ -117,5 +130,7 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES) -
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = time.perf_counter() - start
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): "
-                f"{s.describe()}. These settings with this seed always draw these digits; another sampler or "
-                "number of steps starts from the same noise but follows another path.", done=True, samples=x0)
+                f"{s.describe()}. This model draws these digits again from these settings and this seed (on "
+                "another CPU or torch version a pixel may differ by a grey level); another sampler or number of "
+                "steps starts from the same noise but follows another path. From the command line: "
+                f"`{s.command(weights)}`", done=True, samples=x0)

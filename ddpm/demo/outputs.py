@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 # Gradio copies each file it is handed into its own cache (cleaned by app.py's delete_cache), so these copies are
 # needed for seconds only; a busy Space had kept an hour of 10 MB GIFs twice over
@@ -33,7 +34,12 @@ def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
     return d / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
 
 
-def save_png(img: Image.Image, stem: str) -> Path:
+def save_png(img: Image.Image, stem: str, comment: str | None = None) -> Path:
+    """img as a fresh PNG file; comment: a text kept in the file (its PNG Comment chunk), such as how it was made."""
+    info = None
+    if comment:
+        info = PngInfo()
+        info.add_text("Comment", comment)
     path = new_path(stem, ".png")
-    img.save(path, format="PNG")
+    img.save(path, format="PNG", pnginfo=info)
     return path
