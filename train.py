@@ -104,12 +104,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     if (args.hub_model_id or args.private) and not args.push_to_hub:
         p.error("--hub-model-id and --private say where and how to push: add --push-to-hub")
     if args.hub_model_id:
-        from huggingface_hub.utils import HFValidationError, validate_repo_id
+        from ddpm.hub import repo_id_problem
 
-        try:  # now, not after hours of training
-            validate_repo_id(args.hub_model_id)
-        except HFValidationError as e:
-            p.error(f"--hub-model-id: {e}")
+        if why := repo_id_problem(args.hub_model_id):  # now, not after hours of training
+            p.error(f"--hub-model-id: {why}")
+    if args.push_to_hub:
+        from huggingface_hub import get_token
+
+        if not get_token():  # the upload would fail at the end, after the training
+            p.error("--push-to-hub needs a Hugging Face token with write access: log in first (`hf auth login`) or "
+                    "set HF_TOKEN; or train without --push-to-hub and push the folder later with python -m ddpm.push")
     for flag in ("channel_mult", "attention_res"):
         try:
             value = getattr(args, flag)  # --attention-res "" means none; --channel-mult needs at least one level

@@ -3,6 +3,9 @@ Load it from a local folder or a Hugging Face Hub repo id; push it with huggingf
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -15,6 +18,7 @@ from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
 TRAINING_NAME = "training.json"  # how the weights were made: their facts and the recipe (card.write_model_card)
+HUB_TIMEOUT_ENV, HUB_TIMEOUT_S = "DDPM_HUB_TIMEOUT", 30.0  # seconds to wait for the Hub before the cache
 GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance (ddpm/autoguidance.py)
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, "eval.json", "samples.png", "loss.csv"]
@@ -40,6 +44,20 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None) -
     return folder
 
 
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why `repo_id` cannot be pushed to and loaded back as owner/name (None if it can): the model card and
+    load_pretrained name it so, though the Hub alone would take a bare name as the pusher's own."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        return f"{repo_id!r} is not owner/name: give your Hub user (or organisation) and a name, such as you/ddpm-mnist"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        return f"{repo_id!r} is not a Hub repo id: {e}"
+    return None
+
+
 def is_repo_id(name_or_path: str | Path) -> bool:
     """Whether a --weights value names a Hub repo ("owner/name") rather than a local path."""
     name = str(name_or_path)
@@ -55,12 +73,55 @@ def resolve_folder(name_or_path: str | Path) -> Path:
     if not is_repo_id(name):
         raise ModelLoadError(f"{name!r} is not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) nor a Hub repo id")
     try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(name, allow_patterns=FOLDER_FILES))
+        return _download(name)
+    except ModelLoadError:
+        raise
     except Exception as e:
         raise ModelLoadError(f"{name!r} is no folder here, and as a Hub repo id it could not be downloaded "
                              f"from the Hugging Face Hub: {e}") from None
+
+
+def _hub_timeout() -> float:
+    value = os.environ.get(HUB_TIMEOUT_ENV) or str(HUB_TIMEOUT_S)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise ModelLoadError(f"{HUB_TIMEOUT_ENV} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+def _download(repo_id: str) -> Path:
+    """The repo's folder files, downloaded or found in huggingface_hub's cache. huggingface_hub waits without a limit
+    on a Hub that takes the connection but never answers (a cached copy is used only after an error), so the
+    download runs in a thread given HUB_TIMEOUT_S ($DDPM_HUB_TIMEOUT), after which the cached copy serves, if any."""
+    from huggingface_hub import snapshot_download
+
+    timeout = _hub_timeout()
+    result = {}
+
+    def fetch():
+        try:
+            result["path"] = snapshot_download(repo_id, allow_patterns=FOLDER_FILES)
+        except Exception as e:
+            result["error"] = e
+
+    worker = threading.Thread(target=fetch, daemon=True)  # a daemon: a stalled one does not hold the process at exit
+    worker.start()
+    worker.join(timeout)
+    if not worker.is_alive():
+        if "error" in result:
+            raise result["error"]
+        return Path(result["path"])
+    try:
+        cached = Path(snapshot_download(repo_id, allow_patterns=FOLDER_FILES, local_files_only=True))
+    except Exception:
+        raise ModelLoadError(f"the Hugging Face Hub did not answer about {repo_id!r} in {timeout:g} s and "
+                             f"there is no copy in the cache (set {HUB_TIMEOUT_ENV} to wait longer)") from None
+    print(f"note: the Hugging Face Hub did not answer in {timeout:g} s: {repo_id} is loaded from the cache, "
+          f"as last downloaded ({cached})", file=sys.stderr)
+    return cached
 
 
 def _lfs_pointer(path: Path) -> str:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .card import write_model_card
-from .hub import CONFIG_NAME, ModelLoadError, is_repo_id, load_pretrained, push_to_hub
+from .hub import CONFIG_NAME, ModelLoadError, load_pretrained, push_to_hub, repo_id_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(a.folder)
     if not (folder / CONFIG_NAME).is_file():
         p.error(f"{folder} is not a model folder (no {CONFIG_NAME})")
-    if a.repo_id.count("/") != 1 or not is_repo_id(a.repo_id):
-        p.error(f"{a.repo_id!r} is not a Hub repo id: give owner/name, such as you/ddpm-mnist")
+    if why := repo_id_problem(a.repo_id):
+        p.error(why)
     try:
         load_pretrained(folder)  # a truncated model.safetensors (a full disk) is not worth publishing
     except ModelLoadError as e:

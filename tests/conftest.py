@@ -19,9 +19,10 @@ from ddpm.unet import UNet  # noqa: E402
 CLI_ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 
 
-def run_python(*args, timeout=300) -> subprocess.CompletedProcess:
-    """python ARGS in the repo root, as a separate process: its exit code, stdout and stderr."""
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=CLI_ENV, capture_output=True, text=True,
+def run_python(*args, timeout=300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """python ARGS in the repo root, as a separate process (env: variables on top of CLI_ENV): its exit code,
+    stdout and stderr."""
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=CLI_ENV | (env or {}), capture_output=True, text=True,
                           timeout=timeout)
 
 

@@ -15,6 +15,7 @@ from ddpm.card import write_model_card
 from conftest import CLI_ENV, ROOT, run_python, sample_cli, tiny_model
 
 MNIST = ROOT / "data" / "mnist"
+FAKE_TOKEN = {"HF_TOKEN": "hf_not_a_real_token"}  # what --push-to-hub asks for before training (offline, it fails)
 
 
 @pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"], ["-m", "ddpm.evaluate"],
@@ -146,7 +147,8 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     hub.save_pretrained(tiny_model(), tmp_path / "cut")
     (tmp_path / "cut" / "model.safetensors").write_bytes((tmp_path / "cut" / "model.safetensors").read_bytes()[:999])
     for args, message in (([str(tmp_path / "none"), "me/x"], "is not a model folder"),
-                          ([str(tmp_path / "m"), "not-a-repo-id"], "is not a Hub repo id"),
+                          ([str(tmp_path / "m"), "not-a-repo-id"], "is not owner/name"),
+                          ([str(tmp_path / "m"), "me/ddpm tiny"], "is not a Hub repo id: Repo id must use"),
                           ([str(tmp_path / "cut"), "me/x"], "does not load, so it is not pushed")):
         with pytest.raises(SystemExit):
             push.main(args)
@@ -158,7 +160,7 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     out = tmp_path / "run"
     r = run_python("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
             "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
-            "--push-to-hub", "--hub-model-id", "me/ddpm-test")
+            "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
@@ -171,6 +173,10 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
 def test_train_cli_bad_flags(tmp_path):
     r = run_python("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
+    r = run_python("train.py", "--push-to-hub", "--hub-model-id", "me/ddpm", "--out", str(tmp_path / "r"),
+                   env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")})  # no token anywhere
+    assert r.returncode == 2 and "--push-to-hub needs a Hugging Face token" in r.stderr
+    assert not (tmp_path / "r").exists()  # refused before the run began
     for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
                         ("--max-minutes", "-1"), ("--max-steps", "0")]:
         r = run_python("train.py", flag, value)  # refused before any data is read
@@ -198,7 +204,9 @@ def test_train_cli_bad_flags(tmp_path):
     (["--lr", "inf"], "--lr must be a positive number"),
     (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),
     (["--out", "README.md/run"], "README.md is a file, not a folder"),
-    (["--push-to-hub", "--hub-model-id", "bad id"], "--hub-model-id: Repo id must use alphanumeric chars"),
+    (["--push-to-hub", "--hub-model-id", "me/bad id"], "--hub-model-id: 'me/bad id' is not a Hub repo id: Repo id "
+                                                       "must use alphanumeric chars"),
+    (["--push-to-hub", "--hub-model-id", "ddpm-tiny"], "'ddpm-tiny' is not owner/name"),  # the card could not load it
     (["--hub-model-id", "me/ddpm"], "add --push-to-hub"), (["--private"], "add --push-to-hub")])
 def test_train_cli_refuses_a_bad_network_seed_or_out_before_reading_data(args, message, capsys):
     import train
@@ -262,7 +270,7 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
                           "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1",
                           "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
-                         cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         cwd=ROOT, env=CLI_ENV | FAKE_TOKEN, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "loss.csv").exists() and time.time() < deadline:
         time.sleep(0.2)

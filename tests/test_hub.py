@@ -106,6 +106,38 @@ def test_hub_repo_id_offline_is_a_clear_error(monkeypatch):
         hub.load_pretrained("someone/ddpm-mnist")
 
 
+def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monkeypatch, capsys):
+    """huggingface_hub waits without a limit on a Hub that takes the connection and stays silent (it uses its cache
+    only after an error): after DDPM_HUB_TIMEOUT seconds the cached copy serves, or a message says there is none."""
+    import threading
+
+    import huggingface_hub
+
+    hub.save_pretrained(tiny_model(), tmp_path / "cached")
+    silent, cache = threading.Event(), {"someone/cached": str(tmp_path / "cached")}
+
+    def snapshot_download(repo_id, allow_patterns=None, local_files_only=False):
+        if not local_files_only:
+            silent.wait(60)  # the stalled request; set at the end of the test
+        if repo_id not in cache:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not in the cache")
+        return cache[repo_id]
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setenv("DDPM_HUB_TIMEOUT", "0.2")
+    try:
+        assert hub.load_pretrained("someone/cached").config.timesteps == 20
+        assert "did not answer in 0.2 s: someone/cached is loaded from the cache" in capsys.readouterr().err
+        with pytest.raises(hub.ModelLoadError, match="did not answer about 'someone/new' in 0.2 s and there is no "
+                                                     "copy in the cache"):
+            hub.load_pretrained("someone/new")
+        monkeypatch.setenv("DDPM_HUB_TIMEOUT", "soon")
+        with pytest.raises(hub.ModelLoadError, match="DDPM_HUB_TIMEOUT must be a number of seconds above 0, not 'soon'"):
+            hub.load_pretrained("someone/new")
+    finally:
+        silent.set()
+
+
 def test_push_uploads_the_folder(tmp_path, monkeypatch):
     """Exercise the upload up to the network call: the right repo and files are handed to huggingface_hub."""
     import huggingface_hub
