@@ -14,6 +14,8 @@ from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
 from .samplers import DDIM_STEPS
 
+HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}  # their ids on the Hub
+
 
 def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None = None, out: str | None = None) -> str:
     """The eval.json rows as a table; without rows, the commands that make them. `folder` is what
@@ -79,10 +81,13 @@ def measured_with(ev: dict) -> str:
     return "Measured with:\n\n" + "\n".join(f"    {c}" for c in commands) + "\n\n"
 
 
-def sample_grid(folder: Path, timesteps: int) -> str:
-    command = CARD_GRID.format(folder=folder)
+def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str:
+    """The card's sample grid and the command that draws it: from the Hub repo, when the card is for one."""
+    command = (CARD_GRID.format(folder=folder) if repo_id is None else
+               CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/samples.png", "samples.png"))
     if not (folder / "samples.png").exists():
-        return f"No sample grid yet: `{command}` makes one, then `python -m ddpm.card {folder}` shows it here.\n"
+        then = f"`python -m ddpm.card {folder}` shows it here" if repo_id is None else "uploaded to the repo, shows here"
+        return f"No sample grid yet: `{command}` makes one, then {then}.\n"
     return f"![samples](samples.png)\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
 
 
@@ -190,17 +195,21 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
         kind, tags, labels = "unconditional", "", " It was trained without labels."
     dataset = str(facts.get("dataset", "mnist"))
     name = dataset_name(dataset)
-    quality = metrics_table(ev, folder) if dataset == "mnist" else not_scored(dataset)
+    where = (dict(folder=folder) if repo_id is None else  # a pushed card names the repo, not the author's folders
+             dict(folder=repo_id, out="eval.json", then=f"uploaded to the repo (`hf upload {repo_id} eval.json`), "
+                                                         "they show here"))
+    quality = metrics_table(ev, **where) if dataset == "mnist" else not_scored(dataset)
     text = f"""---
 library_name: pytorch
 license: mit
+pipeline_tag: unconditional-image-generation
 tags: [diffusion, ddpm, {dataset}, unconditional-image-generation{tags}]
-datasets: [{dataset}]
+datasets: [{HUB_DATASETS.get(dataset, dataset)}]
 ---
 
 # DDPM on {name} (28x28), {kind}
 
-A {params / 1e6:.2f}M-parameter U-Net that predicts the noise (Ho, Jain & Abbeel 2020), trained with
+A {params / 1e6:.2f}M-parameter U-Net that predicts the noise ([Ho, Jain & Abbeel 2020](https://arxiv.org/abs/2006.11239)), trained with
 L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} These are the EMA weights (decay {facts.get('ema_decay', 0.999)}).
 
 ## How it was trained
@@ -214,8 +223,11 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
 ## Quality
 
 {quality}
-{measured_with(ev)}{sample_grid(folder, cfg.timesteps)}
+{measured_with(ev)}{sample_grid(folder, cfg.timesteps, repo_id)}
 {guide_section(folder)}## Use
+
+With the `ddpm` package of the project that trained it (its `ddpm/` folder, beside `train.py` and `app.py`; run
+from that folder after `pip install -r requirements.txt`. PyPI's `ddpm` is another project):
 
     from ddpm.hub import load_pretrained
     from ddpm.schedule import NoiseSchedule

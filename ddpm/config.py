@@ -123,7 +123,12 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A saved config.json. T and the schedule must be in it: no weight's shape shows them, so a file without
+        them would load with the defaults' and sample noise."""
+        d = json.loads(Path(path).read_text())
+        if isinstance(d, dict) and (missing := [k for k in ("timesteps", "schedule") if k not in d]):
+            raise ValueError(f"{Path(path).name} does not say the model's {' and '.join(missing)}")
+        return cls.from_dict(d)
 
 
 @dataclass

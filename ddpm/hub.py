@@ -145,6 +145,8 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         config = ModelConfig.load(folder / CONFIG_NAME)
         state, _ = load_tensors(folder / WEIGHTS_NAME)
         model = UNet(config)
+        if why := _mismatch(model.state_dict(), state):
+            raise ValueError(why)
         model.load_state_dict(state)
     except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:
         # JSONDecodeError and the config's own checks (ConfigError) are ValueErrors
@@ -153,6 +155,20 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
     # channels_last (NHWC) conv weights: oneDNN's convolutions ran a few percent faster here with so few channels
     # (python -m ddpm.benchmark times both, side by side); the weights are the same, only the layout differs.
     return model.to(device, memory_format=torch.channels_last).eval()
+
+
+def _mismatch(expected: dict, state: dict) -> str | None:
+    """What differs between the network config.json builds and the tensors model.safetensors holds, in one line
+    (torch lists every tensor, a hundred lines and more), or None."""
+    shapes = [k for k in expected if k in state and expected[k].shape != state[k].shape]
+    missing, extra = [k for k in expected if k not in state], [k for k in state if k not in expected]
+    if not (shapes or missing or extra):
+        return None
+    parts = [f"{len(shapes)} tensors of other shapes (first {shapes[0]}: {list(state[shapes[0]].shape)} in the "
+             f"weights, {list(expected[shapes[0]].shape)} for the config)"] if shapes else []
+    parts += [f"{len(missing)} missing (first {missing[0]})"] if missing else []
+    parts += [f"{len(extra)} the config has no place for (first {extra[0]})"] if extra else []
+    return f"{CONFIG_NAME} describes another network than {WEIGHTS_NAME} holds: {'; '.join(parts)}"
 
 
 def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",

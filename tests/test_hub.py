@@ -58,6 +58,20 @@ def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch)
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(cfg | {"base_channels": 16}))
+    with pytest.raises(hub.ModelLoadError) as e:
+        hub.load_pretrained(tmp_path)
+    assert "config.json describes another network than model.safetensors holds:" in str(e.value)
+    assert "tensors of other shapes (first " in str(e.value) and "\n" not in str(e.value)  # torch's: 100+ lines
+    del cfg["schedule"], cfg["timesteps"]  # no weight shows them: a cosine T = 20 model would sample as linear 1000
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(hub.ModelLoadError, match="config.json does not say the model's timesteps and schedule"):
+        hub.load_pretrained(tmp_path)
+
+
 def test_a_git_lfs_pointer_in_place_of_the_weights_says_so(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path)  # what a clone without Git LFS holds instead of the tensors:
     (tmp_path / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n"
@@ -292,6 +306,11 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     assert f"--weights {folder} --out {folder}/eval.json" in card
     pushed = write_model_card(folder, command="python train.py", repo_id="you/ddpm-mnist").read_text()
     assert 'load_pretrained("you/ddpm-mnist")' in pushed
+    assert str(folder) not in pushed  # its commands name the repo, not the author's folders
+    assert "--weights you/ddpm-mnist --out eval.json" in pushed
+    assert "--weights you/ddpm-mnist --seed 0 --n 64 --sampler ddpm --out samples.png" in pushed
+    front = pushed.split("---")[1]  # the Hub's metadata: its task filter and dataset page
+    assert "pipeline_tag: unconditional-image-generation" in front and "datasets: [ylecun/mnist]" in front
 
 
 def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):
