@@ -234,9 +234,21 @@ def main(argv=None) -> int:
         interrupts.uninstall(previous)
     write_model_card(out, command=command, resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
-    if args.push_to_hub:
-        return 0 if hub.push_to_hub(out, args.hub_model_id, private=args.private) else 1
-    return 0
+    if not args.push_to_hub:
+        return 0
+    try:
+        if hub.push_to_hub(out, args.hub_model_id, private=args.private):
+            return 0
+        stopped = False
+    except KeyboardInterrupt:
+        stopped = True
+    write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist
+    if stopped:
+        private = " --private" if args.private else ""
+        print(f"\nthe push was stopped (Ctrl-C); the run is finished and kept in {out}: "
+              f"`python -m ddpm.push {out} {args.hub_model_id}{private}` publishes it", file=sys.stderr)
+        return 130
+    return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
 from .samplers import DDIM_STEPS
 
+# the first line after a written card's metadata; a README.md without it was written or edited by hand
+GENERATED = "<!-- written by python -m ddpm.card from the files beside it: edit those, not this -->"
 HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}  # their ids on the Hub
 
 
@@ -206,6 +208,7 @@ pipeline_tag: unconditional-image-generation
 tags: [diffusion, ddpm, {dataset}, unconditional-image-generation{tags}]
 datasets: [{HUB_DATASETS.get(dataset, dataset)}]
 ---
+{GENERATED}
 
 # DDPM on {name} (28x28), {kind}
 
@@ -237,8 +240,23 @@ from that folder after `pip install -r requirements.txt`. PyPI's `ddpm` is anoth
 
 Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 """
-    (folder / CARD_NAME).write_text(text)
+    _keep_a_hand_written_card(folder / CARD_NAME)
+    atomic_write_bytes(folder / CARD_NAME, text.encode())
     return folder / CARD_NAME
+
+
+def _keep_a_hand_written_card(card: Path) -> None:
+    """A README.md that this module did not write (notes a learner added, a card of their own) is moved to
+    README.previous.md before a new card replaces it, and the move is said."""
+    try:
+        old = card.read_text(errors="replace")
+    except FileNotFoundError:
+        return
+    if GENERATED not in old:
+        kept = card.with_name("README.previous.md")
+        card.replace(kept)
+        print(f"note: {card} was not written by python -m ddpm.card (edited by hand?): kept as {kept}",
+              file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

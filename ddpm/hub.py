@@ -255,6 +255,6 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
             f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
             f"HF_TOKEN), then retry with: {retry}")
         return False
-    removed = f" (and removed the old weights' {', '.join(set_aside)} from it)" if set_aside else ""
+    removed = f" (and deleted the old weights' {', '.join(set_aside)} from it, if it had them)" if set_aside else ""
     log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
     return True

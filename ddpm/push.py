@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if old_card is not None:  # not pushed: the local card keeps naming what it named before
         card.write_bytes(old_card)
+        kept = folder / "README.previous.md"  # where write_model_card had moved a hand-written one
+        if kept.is_file() and kept.read_bytes() == old_card:
+            kept.unlink()
     else:  # there was none: none that names a repo never made
         card.unlink(missing_ok=True)
     return 1

@@ -167,7 +167,28 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
         assert (out / name).exists(), name  # ... and every local file is kept
     card = (out / "README.md").read_text()
     assert "--max-steps 2" in card and "![samples](samples.png)" in card
+    assert "me/ddpm-test" not in card.split("## Use")[1]  # not pushed: its code loads the folder, not the repo
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monkeypatch, capsys):
+    import train
+
+    def stopped(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setattr(hub, "push_to_hub", stopped)
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: None)  # the grid is not what this is about
+    out = tmp_path / "run"
+    assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
+                       "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
+                       "--push-to-hub", "--hub-model-id", "me/ddpm-test"]) == 130
+    err = capsys.readouterr().err
+    assert "the push was stopped (Ctrl-C); the run is finished" in err and "--resume" not in err
+    assert f"python -m ddpm.push {out} me/ddpm-test" in err
+    assert "me/ddpm-test" not in (out / "README.md").read_text().split("## Use")[1]  # loads the folder: no repo made
 
 
 def test_train_cli_bad_flags(tmp_path):

@@ -313,6 +313,17 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     assert "pipeline_tag: unconditional-image-generation" in front and "datasets: [ylecun/mnist]" in front
 
 
+def test_a_hand_written_card_is_kept_beside_the_new_one(tmp_path, capsys):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    card = write_model_card(tmp_path, command="python train.py")
+    write_model_card(tmp_path)  # its own card: replaced, nothing kept
+    assert not (tmp_path / "README.previous.md").exists() and capsys.readouterr().err == ""
+    card.write_text("---\nlicense: mit\n---\n# My notes on this run\n")
+    write_model_card(tmp_path)
+    assert "My notes" in (tmp_path / "README.previous.md").read_text() and "My notes" not in card.read_text()
+    assert "was not written by python -m ddpm.card (edited by hand?): kept as" in capsys.readouterr().err
+
+
 def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
     assert "teacher" not in write_model_card(tmp_path, command="python train.py").read_text()
