@@ -72,6 +72,14 @@ def resolve_folder(name_or_path: str | Path) -> Path:
     name = str(name_or_path)
     if not is_repo_id(name):
         raise ModelLoadError(f"{name!r} is not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) nor a Hub repo id")
+    parent = Path(name).parent
+    if parent.is_dir():  # runs/mnsit: a mistyped folder in runs/, not a repo of a Hub user called "runs"
+        held = sorted(f.name for f in parent.iterdir() if f.is_dir() and not f.name.startswith("."))
+        raise ModelLoadError(f"there is no folder {name} ({parent}/ holds {', '.join(held[:12]) or 'no folders'}"
+                             f"{', ...' if len(held) > 12 else ''}); as a Hub repo id it would not be looked up "
+                             f"while a folder {parent}/ is here")
+    if why := repo_id_problem(name):
+        raise ModelLoadError(f"{name!r} is no folder here, nor a valid Hub repo id ({why.split(': ', 1)[-1]})")
     try:
         return _download(name)
     except ModelLoadError:

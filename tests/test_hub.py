@@ -114,10 +114,17 @@ def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, ke
         hub.load_pretrained(tmp_path)
 
 
-def test_hub_repo_id_offline_is_a_clear_error(monkeypatch):
+def test_hub_repo_id_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(hub.ModelLoadError, match="is no folder here, and as a Hub repo id it could not be downloaded"):
         hub.load_pretrained("someone/ddpm-mnist")
+    with pytest.raises(hub.ModelLoadError, match="is no folder here, nor a valid Hub repo id .Repo id must use"):
+        hub.load_pretrained("someone/ddpm mnist")
+    monkeypatch.chdir(tmp_path)  # a typo of a folder in runs/ is not sent to the Hub as user "runs"
+    (tmp_path / "runs" / "mnist").mkdir(parents=True)
+    monkeypatch.setattr(hub, "_download", lambda name: pytest.fail("looked up on the Hub"))
+    with pytest.raises(hub.ModelLoadError, match=r"there is no folder runs/mnsit \(runs/ holds mnist\)"):
+        hub.load_pretrained("runs/mnsit")
 
 
 def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monkeypatch, capsys):
