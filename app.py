@@ -43,7 +43,8 @@ from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
 from ddpm.demo.widgets import CSS, digit_input, live, picture, run_button, user_errors  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
-                                  decision_plot, frame_panel, nearest_frame, save_gif, trajectory_stream)
+                                  decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
+                                  trajectory_stream)
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -105,6 +106,7 @@ class TrajectoryOut(NamedTuple):
     decided: Any
     status: Any
     seed: Any
+    film: Any  # x_t and x0_hat of the first digit at a few t's (after the older outputs: API callers' places stay)
     state: Any  # the finished Trajectory, for the frame slider
 
 
@@ -131,11 +133,12 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
             # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own
-            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, plot=None, decided="")
+            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, plot=None, decided="",
+                                  film=None)
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0), str(gif),
-                        decision_view(traj),
-                        decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, traj)
+                        decision_view(traj), decided_at(traj) or RT.classifier_note, traj.summary, settings.seed,
+                        film_strip(traj), traj)
 
 
 def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
@@ -323,10 +326,12 @@ def build(d: dict) -> gr.Blocks:
                                                  f"reach {PLOT_MIN_P:g}")
                     a_decided = gr.Markdown(traj0.decided)
                     a_gif = gr.File(traj0.gif, label="animated GIF")
+            a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below; read "
+                             "right to left, from t = T to the sample", elem_id="trajectory-film", elem_classes=["strip"])
             a_state = gr.State(traj0.state)
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
-                                                                   decided=a_decided, status=a_status, seed=a_ins[0],
-                                                                   state=a_state)), "trajectory", **HEAVY)
+                                                                   decided=a_decided, film=a_film, status=a_status,
+                                                                   seed=a_ins[0], state=a_state)), "trajectory", **HEAVY)
             a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 

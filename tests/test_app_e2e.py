@@ -161,8 +161,9 @@ def test_sample_is_seeded_and_downloadable(client):
 
 
 def test_trajectory_returns_panels_and_a_gif(client):
-    panel, last_frame, gif, plot, decided, summary, seed = client.predict(
+    panel, last_frame, gif, plot, decided, summary, seed, film = client.predict(
         3, False, 1, "ddim", 20, "any", 1.0, api_name="/trajectory")
+    assert Image.open(film).width > 3 * Image.open(film).height  # two rows of 11 stills, t = 0 to T
     # the slider, in t as the plot, comes back at t = 0 (the sample) with the run's first t as its maximum
     assert last_frame["value"] == 0 and last_frame["maximum"] == T and seed == 3
     img = Image.open(panel)

@@ -76,6 +76,16 @@ def test_trajectory_without_classifier(model, sched):
     assert traj.frames == 6  # 5 DDIM steps + the final sample
 
 
+def test_the_film_strip_shows_the_first_digits_chain_from_the_sample_to_noise(model, sched):
+    traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=2, steps=4))  # frames t = 20, 15, 10, 5, 0
+    film = np.asarray(trajectory.film_strip(traj))
+    one = np.asarray(trajectory.film_strip(trajectory.run_trajectory(model, sched, settings(sched.T, n=1, steps=4))))
+    assert np.array_equal(film, one)  # the first digit only: the same with a second one beside it
+    assert [traj.t[i] for i in trajectory.film_frames(traj)] == [0, 5, 10, 15, 20]  # the sample on the left
+    assert [traj.t[i] for i in trajectory.film_frames(traj, columns=2)] == [0, 20]
+    assert np.asarray(trajectory.film_strip(traj, columns=2)).shape[1] < film.shape[1]
+
+
 def test_decided_at_reads_the_last_stable_run():
     traj = trajectory.Trajectory([], np.zeros(0), np.zeros(0), np.zeros(0))
     traj.probs_t = [50, 40, 30, 20, 10]

@@ -26,6 +26,7 @@ from .limits import MAX_FRAMES, InputError, MissingInput, check_float, shown
 from .progress import Progress, every, finish
 
 PLOT_POINTS = 200  # points per class curve
+FILM_COLUMNS = 11  # stills in the film strip, t = 0 .. T
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
 NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
 # one fixed colour per digit (matplotlib's tab10), so a digit keeps its colour from run to run
@@ -138,6 +139,20 @@ def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_lab
         draw.titled(draw.digits(x0_hat, cols=cols, target=target), x0_label),
         draw.titled(draw.digits(eps_hat, cols=cols, target=target), eps_label),
     ])
+
+
+def film_frames(traj: Trajectory, columns: int = FILM_COLUMNS) -> list[int]:
+    """`columns` kept frames, evenly spread, in the order the film shows them: t = 0 (the sample) first."""
+    return np.unique(np.linspace(0, traj.frames - 1, min(columns, traj.frames)).round().astype(int))[::-1].tolist()
+
+
+def film_strip(traj: Trajectory, columns: int = FILM_COLUMNS) -> Image.Image:
+    """The first digit's reverse chain as stills at `columns` kept frames: x_t above, x0_hat below, t = 0 (the sample)
+    on the left and t = T on the right, as the slider and the plot run."""
+    idx = film_frames(traj, columns)
+    labels = [f"t={traj.t[i]}" for i in idx]
+    return draw.vstack([draw.titled(draw.labelled_strip(traj.x_t[idx, 0], labels), "x_t"),
+                        draw.titled(draw.labelled_strip(traj.x0_hat[idx, 0], labels), "x0_hat")], gap=6)
 
 
 def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 1500) -> Path:
