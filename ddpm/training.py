@@ -122,25 +122,18 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
     on_start(out): called once every check has passed, as the run begins writing (train.py records its command).
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps, or on Ctrl-C (then raising
-    Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly."""
+    Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly.
+    It seeds torch's global random state with cfg.seed (the weights' init and dropout draw from it; nn.Dropout
+    takes no generator), so a caller's own draws after it are not what they were before."""
     out = Path(cfg.out)
     device = pick_device(cfg.device)
-    if not resume and (out / CKPT_NAME).exists():  # hours of training, one forgotten --resume away from lost
-        raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
-                         f"--out (delete the folder to start it again)")
-    if not resume and (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
-        raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
-                         "another --out, or move the folder away")
+    if not resume:
+        _refuse_to_overwrite(out)
     torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
     # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
     n = len(images)
-    if cfg.batch_size > n:
-        raise ValueError(f"--batch-size {cfg.batch_size} is more than the {n:,} training images")
-    steps_per_epoch = n // cfg.batch_size  # drop the ragged last batch
-    if cfg.lr_decay_steps > cfg.epochs * steps_per_epoch:  # the cosine would begin before step 0, near lr 0
-        raise ValueError(f"--lr-decay-steps {cfg.lr_decay_steps} is longer than the run: --epochs {cfg.epochs} of "
-                         f"{steps_per_epoch} steps is {cfg.epochs * steps_per_epoch} steps")
+    steps_per_epoch = _steps_per_epoch(cfg, n)
 
     mcfg = cfg.model
     sched = NoiseSchedule(mcfg.timesteps, mcfg.schedule)
@@ -151,21 +144,12 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    amp_dtype = None if device.type != "cuda" else torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    amp_dtype, scaler = _mixed_precision(device)
 
     ckpt = out / CKPT_NAME
     progress = {"step": 0, "train_seconds": 0.0}
     if resume:
-        if not ckpt.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-        _check_same_run(cfg, out / "train_config.json")
-        try:
-            progress = load_checkpoint(ckpt, model, ema, opt, gen)
-        except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
-            raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {e}). The EMA weights of its "
-                             f"last save, if any, are in {out / hub.WEIGHTS_NAME}; to train on, start a new run "
-                             "into another --out") from None
+        progress = _restore(cfg, ckpt, model, ema, opt, gen)
         _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
@@ -184,11 +168,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
     loss_log = LossLog(out / "loss.csv", fresh=not resume, resumed_at=progress["step"])
 
-    pbar = None
-    if progress_bar:
-        from tqdm.auto import tqdm
-
-        pbar = tqdm(total=total_steps, initial=progress["step"], unit="step", dynamic_ncols=True, mininterval=1.0)
+    pbar = _progress_bar(total_steps, progress["step"]) if progress_bar else None
     step, seconds = progress["step"], progress["train_seconds"]
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -250,6 +230,53 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if stop_reason == "interrupted" and step < total_steps:  # all saved; the caller still hears of the Ctrl-C
         raise Stopped(out)
     return out
+
+
+def _refuse_to_overwrite(out: Path) -> None:
+    """A new run into a folder that holds one: hours of training, one forgotten --resume away from lost."""
+    if (out / CKPT_NAME).exists():
+        raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
+                         f"--out (delete the folder to start it again)")
+    if (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
+        raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
+                         "another --out, or move the folder away")
+
+
+def _steps_per_epoch(cfg: TrainConfig, n: int) -> int:
+    """Full batches in n images (the ragged last one is dropped); refuses a batch or an lr decay the data cannot fill."""
+    if cfg.batch_size > n:
+        raise ValueError(f"--batch-size {cfg.batch_size} is more than the {n:,} training images")
+    steps_per_epoch = n // cfg.batch_size
+    if cfg.lr_decay_steps > cfg.epochs * steps_per_epoch:  # the cosine would begin before step 0, near lr 0
+        raise ValueError(f"--lr-decay-steps {cfg.lr_decay_steps} is longer than the run: --epochs {cfg.epochs} of "
+                         f"{steps_per_epoch} steps is {cfg.epochs * steps_per_epoch} steps")
+    return steps_per_epoch
+
+
+def _mixed_precision(device: torch.device):
+    """(autocast dtype, grad scaler): bfloat16 on a CUDA GPU that has it, float16 with loss scaling on one that
+    does not; full float32 elsewhere (None, a disabled scaler)."""
+    amp_dtype = None if device.type != "cuda" else torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+
+def _restore(cfg: TrainConfig, ckpt: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
+    """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
+    if not ckpt.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
+    _check_same_run(cfg, ckpt.parent / "train_config.json")
+    try:
+        return load_checkpoint(ckpt, model, ema, opt, gen)
+    except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
+        raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {e}). The EMA weights of its "
+                         f"last save, if any, are in {ckpt.parent / hub.WEIGHTS_NAME}; to train on, start a new run "
+                         "into another --out") from None
+
+
+def _progress_bar(total_steps: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, mininterval=1.0)
 
 
 class Stopped(KeyboardInterrupt):
