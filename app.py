@@ -32,8 +32,8 @@ from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_clas
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                DEFAULT_STEPS, check_settings, generate, resolve_seed)
-from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
+                                DEFAULT_STEPS, check_settings, digits_help, generate, resolve_seed)
+from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
                               MAX_TRAJECTORY_DIGITS)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
@@ -192,12 +192,7 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
         randomise = gr.Checkbox(False, label="new random seed each run")
-    passes = 2 if CONDITIONAL else 1  # a class's guidance runs two network passes a step (limits.MAX_DIGIT_STEPS)
-    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits",
-                  info=f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {min(n_max, MAX_DIGIT_STEPS // T)} "
-                       f"digits of DDPM's {T} steps" + (f", {MAX_DIGIT_STEPS // (2 * T)} with a class's guidance"
-                                                        if CONDITIONAL else "")
-                  if n_max * T * passes > MAX_DIGIT_STEPS else None)
+    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, CONDITIONAL))
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",

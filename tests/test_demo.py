@@ -197,6 +197,11 @@ def test_one_run_may_not_hold_the_shared_cpu_for_minutes():
     assert settings(1000, n=16, sampler="ddpm", label="3", guidance=1.0).n == 16  # w = 1: the class alone
     with pytest.raises(InputError, match="DDPM steps with a class's guidance .* at most 8 digits, .* or 'any' or w = 1"):
         settings(1000, n=9, sampler="ddpm", label="random", guidance=3.0)
+    # the digits slider says as much, for the model it serves
+    assert generate.digits_help(64, 1000, True) == ("a run draws at most 16,000 digit-steps: 16 digits of DDPM's 1000 "
+                                                   "steps, 8 with a class's guidance")
+    assert generate.digits_help(64, 1000, False).endswith("16 digits of DDPM's 1000 steps")
+    assert generate.digits_help(16, 50, True) is None  # every setting fits: no help needed
 
 
 def test_ddim_eta_adds_seeded_noise(model, sched):

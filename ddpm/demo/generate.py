@@ -69,6 +69,23 @@ def resolve_seed(seed, randomise: bool) -> int:
     return secrets.randbelow(2**31) if randomise else check_seed(seed)
 
 
+def network_passes(label, guidance: float) -> int:
+    """U-Net passes a step costs: two with a class and a guidance scale other than 0 and 1 (samplers.guided_eps
+    runs the null and the class rows), else one."""
+    return 2 if label is not None and guidance not in (0, 1) else 1
+
+
+def digits_help(n_max: int, T: int, conditional: bool) -> str | None:
+    """The number-of-digits slider's help: how many DDPM digits fit in one run (MAX_DIGIT_STEPS), when fewer than
+    the slider's n_max do; None when every setting fits."""
+    passes = 2 if conditional else 1  # the most a step may cost: a class's guidance
+    if n_max * T * passes <= MAX_DIGIT_STEPS:
+        return None
+    guided = f", {MAX_DIGIT_STEPS // (2 * T)} with a class's guidance" if conditional else ""
+    return (f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {min(n_max, MAX_DIGIT_STEPS // T)} digits of DDPM's "
+            f"{T} steps{guided}")
+
+
 def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0,
                    autoguidance=1.0, conditional: bool = True) -> Settings:
     """The run's settings, each checked (InputError says what is allowed); conditional: the model takes a class."""
@@ -81,7 +98,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         raise InputError(f"This model was trained without labels, so it takes no class: choose 'any', not "
                          f"{shown(label)}")
     guidance = check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE)
-    passes = 2 if label is not None and guidance not in (0, 1) else 1  # guided_eps: the null and the class rows
+    passes = network_passes(label, guidance)
     if n * steps * passes > MAX_DIGIT_STEPS:
         what = f"{n} digits of {steps} {sampler.upper()} steps" + (
             " with a class's guidance (two network passes a step)" if passes == 2 else "")
