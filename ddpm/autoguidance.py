@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .config import MAX_AUTOGUIDANCE
+from .hub import load_guide
 # by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 T_MAX_FRACTION = 0.6
 
@@ -74,8 +75,6 @@ def autoguided(model: nn.Module, source, weight: float, t_max: int | None = None
     the model folder `guide` [the guide/ folder of `source`] (a model folder or Hub repo id either way)."""
     if weight == 1:
         return model
-    from .hub import load_guide
-
     return Autoguided(model, load_guide(source, device, guide), weight, t_max).eval()
 
 

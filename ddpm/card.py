@@ -9,10 +9,11 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .hub import CARD_NAME, CONFIG_NAME, TRAINING_NAME, read_weights_meta, recorded_facts
+from .hub import CARD_NAME, CONFIG_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, read_weights_meta, recorded_facts
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
 from .samplers import DDIM_STEPS
+from .unet import UNet, count_parameters
 
 # the first line after a written card's metadata; a README.md without it was written or edited by hand
 GENERATED = "<!-- written by python -m ddpm.card from the files beside it: edit those, not this -->"
@@ -95,13 +96,9 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
 
 def guide_section(folder: Path) -> str:
     """What the guide/ subfolder holds (autoguidance), or nothing when there is none."""
-    from .hub import GUIDE_SUBFOLDER
-
     guide = folder / GUIDE_SUBFOLDER
     if not (guide / CONFIG_NAME).exists():
         return ""
-    from .unet import UNet, count_parameters
-
     cfg = ModelConfig.load(guide / CONFIG_NAME)
     facts = recorded_facts(guide)
     return f"""## Autoguidance
@@ -180,8 +177,6 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     else:
         facts = recorded_facts(folder)
     ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
-    from .unet import UNet, count_parameters
-
     params = count_parameters(UNet(cfg))
     command = facts.get("command", "python train.py").replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""

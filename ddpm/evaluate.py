@@ -25,12 +25,15 @@ import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args, default_t_max
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
+from .config import ModelConfig
 from .data import DataError, load_dataset, to_model_range
+from .device import pick_device
 from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name
+from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
-from .sample import check_sampling_args, label_arg
+from .sample import check_sampling_args, check_writable, label_arg, sample_images, save_npz
 from .samplers import DDIM_STEPS, RANDOM, random_labels, steps_run
 
 CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
@@ -156,10 +159,6 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     """-> (uint8 samples (n, 28, 28), steps actually run, the model's T). The noise comes from CPU generators, so a
     GPU draws the same digits up to float rounding. before_sampling(): called once the model is loaded
     and checked (main() loads the data and classifier there, to refuse a bad path before a long run)."""
-    from .hub import ModelLoadError, load_pretrained, resolve_folder, trained_on
-    from .sample import sample_images
-    from .training import pick_device
-
     try:
         device = pick_device(device)
     except ValueError as e:
@@ -185,9 +184,6 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
 
 def _timesteps(weights: str | None) -> int | None:
     """T of a local model folder (the bundled weights/ by default), or None if it cannot be read."""
-    from .config import ModelConfig
-    from .hub import CONFIG_NAME, DEFAULT_WEIGHTS
-
     try:
         return ModelConfig.load(Path(weights or DEFAULT_WEIGHTS) / CONFIG_NAME).timesteps
     except (OSError, ValueError, TypeError):  # no such folder (a Hub id), or a config.json that is no config
@@ -325,7 +321,6 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
-        from .sample import check_writable
 
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
@@ -347,7 +342,6 @@ def main(argv=None) -> int:
                 name += f"-{facts['variance']}" if facts.get("variance", "beta") != "beta" else ""
                 name += "-noclip" if not facts.get("clip", True) else ""
         else:
-            from .hub import DEFAULT_WEIGHTS
 
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
@@ -358,7 +352,6 @@ def main(argv=None) -> int:
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
                                           a.autoguidance_guide)
             if a.save_samples:
-                from .sample import save_npz
 
                 try:
                     save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,

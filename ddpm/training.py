@@ -17,6 +17,7 @@ from torch import nn
 from . import hub
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset, to_model_range
+from .device import pick_device
 from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from .images import tensor_grid
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
@@ -24,26 +25,6 @@ from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
 from .unet import UNet, count_parameters
-
-
-def _available() -> dict[str, bool]:
-    """Which device types this machine has, in the order "auto" prefers them."""
-    mps = getattr(torch.backends, "mps", None)
-    return {"cuda": torch.cuda.is_available(), "mps": bool(mps and mps.is_available()), "cpu": True}
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """auto = cuda, then mps, then cpu. A device this machine lacks is a ValueError that says so."""
-    available = _available()
-    if name == "auto":
-        return torch.device(next(kind for kind, ok in available.items() if ok))
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from None
-    if not available.get(device.type, False):
-        raise ValueError(f"device {name!r} is not available on this machine: use auto or cpu")
-    return device
 
 
 def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0,

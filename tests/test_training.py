@@ -9,7 +9,8 @@ from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
 from ddpm.schedule import NoiseSchedule
-from ddpm.training import EMA, learning_rate, pick_device, train, train_step
+from ddpm.device import pick_device
+from ddpm.training import EMA, learning_rate, train, train_step
 from ddpm.unet import UNet
 
 from conftest import tiny_config, tiny_model
