@@ -28,20 +28,22 @@ from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
+from ddpm.demo.compare import COMPARE_DIGITS, compare_rows, compare_stream  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, digits_help, generate, resolve_seed)
 from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
-                              MAX_TRAJECTORY_DIGITS)
+                              MAX_TRAJECTORY_DIGITS, check_int)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
-from ddpm.demo.widgets import CSS, digit_input, live, picture, run_button, user_errors  # noqa: E402
+from ddpm.demo.widgets import (CSS, digit_input, live, picture, progress_update, run_button,  # noqa: E402
+                               user_errors)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -118,13 +120,11 @@ class RoundtripOut(NamedTuple):
     text: Any
 
 
-def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:
-    """A long job's Progress as its event's outputs: p.text in the field `text`, p.picture (if any) in `picture`,
-    `also`'s values in theirs, every other output left as it is."""
-    shown = {text: p.text} | ({picture: p.picture} if picture and p.picture else {}) | also
-    if unknown := set(shown) - set(outputs._fields):  # a typo would otherwise leave its output untouched
-        raise ValueError(f"{outputs.__name__} has no output {sorted(unknown)}")
-    return outputs(**{field: shown.get(field, gr.skip()) for field in outputs._fields})
+def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, kind):
+    n = min(check_int("number of digits", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
+    settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
+    for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T)):
+        yield (None, c.text) if isinstance(c, Progress) else (c.image, c.text)
 
 
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
@@ -296,6 +296,16 @@ def build(d: dict) -> gr.Blocks:
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
             run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", **HEAVY)
+            with gr.Accordion("Compare, from the same noise x_T: the samplers side by side, or a sweep of w",
+                              open=False):
+                c_kind = gr.Radio([("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers"),
+                                   ("guidance w = 0, 1, 2, 3, 5 (needs a class)", "guidance")], value="samplers",
+                                  label="one row each, with the settings above", elem_id="compare-kind")
+                c_go = gr.Button("Compare", elem_id="compare-go")
+                c_grid = picture(None, label=f"the seed's first {COMPARE_DIGITS} digits, one row per setting",
+                                 elem_id="compare-grid")
+                c_text = gr.Markdown(elem_id="compare-text")
+            run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text], "compare", **HEAVY)
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "

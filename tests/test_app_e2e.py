@@ -15,6 +15,7 @@ from PIL import Image
 
 from app_helpers import ROOT, app_log, running_app, save_tiny
 from ddpm.data import load_sample
+from ddpm.demo.widgets import progress_update
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -160,6 +161,16 @@ def test_sample_is_seeded_and_downloadable(client):
     assert isinstance(seed_r, int | float)  # a fresh seed, reported back
 
 
+def test_compare_runs_one_row_per_setting_from_the_same_noise(client):
+    grid, text = client.predict(5, False, 16, "ddim", 10, "7", 2.0, 0.0, 1.0, "guidance", api_name="/compare")
+    assert "Seed 5, 6 digits a row, DDIM, 10 steps, digit 7" in text and "w = 0 ignores the class" in text
+    five = pixels(grid)
+    grid, text = client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "samplers", api_name="/compare")
+    assert "2 digits a row, class: any digit" in text and pixels(grid).shape[0] < five.shape[0]  # 4 rows, not 5
+    with pytest.raises(AppError, match="A guidance sweep needs a class"):
+        client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "guidance", api_name="/compare")
+
+
 def test_trajectory_returns_panels_and_a_gif(client):
     panel, last_frame, gif, plot, decided, summary, seed, film = client.predict(
         3, False, 1, "ddim", 20, "any", 1.0, api_name="/trajectory")
@@ -200,7 +211,7 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     sys.modules.pop("app", None)
     app = importlib.import_module("app")
     fns = {f.api_name: f for f in app.demo.fns.values() if f.api_name}
-    for name in ("sample", "trajectory", "roundtrip"):
+    for name in ("sample", "trajectory", "roundtrip", "compare"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("model", 1) and fns[name].types_generator
     for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
@@ -217,4 +228,4 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     for name, fields in (("trajectory", app.TrajectoryOut._fields), ("roundtrip", app.RoundtripOut._fields)):
         assert len(fns[name].outputs) == len(fields)  # the event's outputs are built from these fields, by name
     with pytest.raises(ValueError, match="has no output"):  # a misspelt output is an error, not a silent skip
-        app.progress_update(app.Progress("x"), app.TrajectoryOut, "staus")
+        progress_update(app.Progress("x"), app.TrajectoryOut, "staus")

@@ -86,6 +86,25 @@ def test_the_film_strip_shows_the_first_digits_chain_from_the_sample_to_noise(mo
     assert np.asarray(trajectory.film_strip(traj, columns=2)).shape[1] < film.shape[1]
 
 
+def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched):
+    from ddpm.demo import compare
+
+    s = settings(1000, n=16, steps=50, label="3", guidance=2.0)
+    rows = compare.compare_rows("samplers", s, 1000)
+    assert [(r.sampler, r.steps, r.eta) for r in rows] == [("ddpm", 1000, 0), ("ddim", 50, 0), ("ddim", 50, 1),
+                                                          ("ddim", 10, 0)]
+    assert {(r.seed, r.n, r.label, r.guidance) for r in rows} == {(0, compare.COMPARE_DIGITS, 3, 2.0)}
+    assert [r.guidance for r in compare.compare_rows("guidance", s, 1000)] == list(compare.SWEEP)
+    with pytest.raises(InputError, match="These 5 rows ask 48,000 digit-steps"):  # DDPM: w = 0, 1 one pass, others two
+        compare.compare_rows("guidance", settings(1000, n=6, sampler="ddpm", label="3", guidance=2.0), 1000)
+    with pytest.raises(InputError, match="needs a class"):
+        compare.compare_rows("guidance", settings(1000), 1000)
+    small = compare.compare_rows("samplers", settings(sched.T, n=2, steps=5), sched.T)
+    *reports, done = compare.compare_stream(model, sched, "samplers", small)
+    assert reports and all(isinstance(r, Progress) for r in reports) and "Row 1 of 4 (DDPM, 20 steps)" in reports[0].text
+    assert done.image.width > 2 * 84 and "Seed 0, 2 digits a row" in done.text
+
+
 def test_decided_at_reads_the_last_stable_run():
     traj = trajectory.Trajectory([], np.zeros(0), np.zeros(0), np.zeros(0))
     traj.probs_t = [50, 40, 30, 20, 10]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+from typing import NamedTuple
 
 import gradio as gr
 
 from ..preprocess import peek_image
 from .limits import InputError, MissingInput
+from .progress import Progress
 from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples
 
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
@@ -153,3 +155,12 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, **kw) -> None:
     button's, answers the same refusal with its message as an error."""
     api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
                blank=lambda why: [gr.skip()] * len(outs), **kw)
+
+
+def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:
+    """A long job's Progress as its event's outputs: p.text in the field `text`, p.picture (if any) in `picture`,
+    `also`'s values in theirs, every other output left as it is."""
+    shown = {text: p.text} | ({picture: p.picture} if picture and p.picture else {}) | also
+    if unknown := set(shown) - set(outputs._fields):  # a typo would otherwise leave its output untouched
+        raise ValueError(f"{outputs.__name__} has no output {sorted(unknown)}")
+    return outputs(**{field: shown.get(field, gr.skip()) for field in outputs._fields})

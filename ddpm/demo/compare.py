@@ -1,0 +1,86 @@
+"""Tab 2's comparison: the same starting noise x_T through several samplers, or through several guidance scales,
+one row each. Digit k of every row starts from the noise of (seed, k) (ddpm.samplers), so the rows differ only by
+the path the reverse chain takes: the lecture's "same x_T, other sampler" and "same x_T, other w" pictures."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from PIL import Image
+
+from ..samplers import RANDOM, sample_loop
+from ..schedule import NoiseSchedule
+from . import draw
+from .generate import Settings, network_passes
+from .limits import MAX_DIGIT_STEPS, InputError, check_choice
+from .progress import Progress, every
+
+SAMPLERS_ROWS, GUIDANCE_ROWS = "samplers", "guidance"
+KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
+COMPARE_DIGITS = 6  # digits a row: the rows together stay within one run's digit-steps (limits.MAX_DIGIT_STEPS)
+SWEEP = (0.0, 1.0, 2.0, 3.0, 5.0)  # guidance scales w of the sweep: unconditional, conditional, then guided
+
+
+@dataclass
+class Comparison:
+    image: Image.Image  # one titled row of digits per setting
+    text: str
+
+
+def compare_rows(kind: str, s: Settings, T: int) -> list[Settings]:
+    """The settings of each row, from the tab's: `s`'s seed, class, guidance and autoguidance under DDPM and three
+    DDIMs (samplers), or `s`'s sampler under w in SWEEP (guidance); at most COMPARE_DIGITS digits a row."""
+    kind = check_choice("comparison", kind, KINDS)
+    s = dataclasses.replace(s, n=min(s.n, COMPARE_DIGITS))
+    if kind == SAMPLERS_ROWS:
+        ddim = dataclasses.replace(s, sampler="ddim", steps=min(50, T), eta=0.0)
+        rows = [dataclasses.replace(s, sampler="ddpm", steps=T, eta=0.0), ddim,
+                dataclasses.replace(ddim, eta=1.0), dataclasses.replace(ddim, steps=min(10, T))]
+    else:
+        if s.label is None:
+            raise InputError("A guidance sweep needs a class: choose a digit (or 'random') as the digit class")
+        rows = [dataclasses.replace(s, guidance=w) for w in SWEEP]
+    cost = sum(r.n * r.steps * network_passes(r.label, r.guidance) for r in rows)
+    if cost > MAX_DIGIT_STEPS:
+        raise InputError(f"These {len(rows)} rows ask {cost:,} digit-steps, more than one run may ask of this shared "
+                         f"CPU ({MAX_DIGIT_STEPS:,}): choose DDIM with fewer steps, or fewer digits")
+    return rows
+
+
+def row_title(kind: str, r: Settings) -> str:
+    if kind == GUIDANCE_ROWS:
+        return f"w = {r.guidance:g}" + {0.0: " (the null class)", 1.0: " (the class, unguided)"}.get(r.guidance, "")
+    return f"{r.sampler.upper()}, {r.steps} steps" + (f", eta {r.eta:g}" if r.eta else "")
+
+
+@torch.inference_mode()
+def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings]) -> Iterator[Progress | Comparison]:
+    """Run each row's reverse chain from the same x_T; a Progress every few steps, then the Comparison."""
+    start = time.perf_counter()
+    total, done, finished = sum(r.steps for r in rows), 0, []
+    report = every(total)
+    for r in rows:
+        last = None
+        for last in sample_loop(model, sched, r.n, r.seed, **r.sampler_kwargs()):
+            done += 1
+            if done % report == 0:
+                yield Progress(f"Row {len(finished) + 1} of {len(rows)} ({row_title(kind, r)}): step "
+                               f"{last.index + 1} of {last.num_steps}, {time.perf_counter() - start:.1f} s")
+        finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
+    first = rows[0]
+    what = ("any digit" if first.label is None else "a random digit each" if first.label == RANDOM
+            else f"digit {first.label}")
+    same = (f"class: {what}" + (f", w = {first.guidance:g}" if first.label is not None else "")
+            if kind == SAMPLERS_ROWS else f"{first.sampler.upper()}, {first.steps} steps, {what}")
+    yield Comparison(draw.vstack(finished, gap=4), (
+        f"Seed {first.seed}, {first.n} digits a row, {same}; done in {time.perf_counter() - start:.1f} s. Digit k of "
+        "every row starts from the same noise x_T, that of (seed, k): "
+        + ("the deterministic DDIM (eta 0) maps each x_T to one digit, and with 10 steps often to much the same "
+           "one as with 50; DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), so their "
+           "digits can take other shapes, or become other digits." if kind == SAMPLERS_ROWS else
+           "w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit toward "
+           "the most typical of its class, less varied (Ho & Salimans 2022); too large a w overshoots, into "
+           "speckled, overdrawn strokes.")))
