@@ -123,7 +123,7 @@ class RoundtripOut(NamedTuple):
 def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, kind):
     n = min(check_int("number of digits", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
-    for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T)):
+    for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T, CONDITIONAL)):
         yield (None, c.text) if isinstance(c, Progress) else (c.image, c.text)
 
 
@@ -299,7 +299,8 @@ def build(d: dict) -> gr.Blocks:
             with gr.Accordion("Compare, from the same noise x_T: the samplers side by side, or a sweep of w",
                               open=False):
                 c_kind = gr.Radio([("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers"),
-                                   ("guidance w = 0, 1, 2, 3, 5 (needs a class)", "guidance")], value="samplers",
+                                   ("guidance w = 0, 1, 2, 3, 5 (needs a class)", "guidance")][:1 + CONDITIONAL],
+                                  value="samplers",
                                   label="one row each, with the settings above", elem_id="compare-kind")
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first {COMPARE_DIGITS} digits, one row per setting",

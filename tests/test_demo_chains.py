@@ -99,6 +99,8 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
         compare.compare_rows("guidance", settings(1000, n=6, sampler="ddpm", label="3", guidance=2.0), 1000)
     with pytest.raises(InputError, match="needs a class"):
         compare.compare_rows("guidance", settings(1000), 1000)
+    with pytest.raises(InputError, match="without labels, so it has no guidance scale to sweep"):
+        compare.compare_rows("guidance", s, 1000, conditional=False)
     small = compare.compare_rows("samplers", settings(sched.T, n=2, steps=5), sched.T)
     *reports, done = compare.compare_stream(model, sched, "samplers", small)
     assert reports and all(isinstance(r, Progress) for r in reports) and "Row 1 of 4 (DDPM, 20 steps)" in reports[0].text

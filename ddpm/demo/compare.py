@@ -30,9 +30,10 @@ class Comparison:
     text: str
 
 
-def compare_rows(kind: str, s: Settings, T: int) -> list[Settings]:
+def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> list[Settings]:
     """The settings of each row, from the tab's: `s`'s seed, class, guidance and autoguidance under DDPM and three
-    DDIMs (samplers), or `s`'s sampler under w in SWEEP (guidance); at most COMPARE_DIGITS digits a row."""
+    DDIMs (samplers), or `s`'s sampler under w in SWEEP (guidance); at most COMPARE_DIGITS digits a row.
+    conditional: the model takes a class (else there is no w to sweep)."""
     kind = check_choice("comparison", kind, KINDS)
     s = dataclasses.replace(s, n=min(s.n, COMPARE_DIGITS))
     if kind == SAMPLERS_ROWS:
@@ -40,6 +41,8 @@ def compare_rows(kind: str, s: Settings, T: int) -> list[Settings]:
         rows = [dataclasses.replace(s, sampler="ddpm", steps=T, eta=0.0), ddim,
                 dataclasses.replace(ddim, eta=1.0), dataclasses.replace(ddim, steps=min(10, T))]
     else:
+        if not conditional:
+            raise InputError("This model was trained without labels, so it has no guidance scale to sweep")
         if s.label is None:
             raise InputError("A guidance sweep needs a class: choose a digit (or 'random') as the digit class")
         rows = [dataclasses.replace(s, guidance=w) for w in SWEEP]
