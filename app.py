@@ -177,7 +177,9 @@ def defaults() -> dict:
     d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
-    *_, d["sample"] = sample(0, False, 16, *choice)  # the last frame: the finished grid
+    *_, (grid, png, status, seed) = sample(0, False, 16, *choice)  # the last frame: the finished grid
+    # its time was a busy start-up's (the model loading, the other tabs' defaults), not what Generate takes
+    d["sample"] = (grid, png, "Drawn as the app started: " + status.split("a step): ", 1)[-1], seed)
     *_, d["trajectory"] = trajectory(0, False, 1, *choice)
     *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, DEFAULT_STEPS)
     return d

@@ -217,6 +217,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
     assert inspect.isgeneratorfunction(app.trajectory) and inspect.isgeneratorfunction(app.noise_and_denoise)
     assert app.demo._queue.max_size >= 100
+    # Generate's first caption: the grid drawn at start-up, without the time a busy start-up took
+    assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", app.defaults()["sample"][2])
     # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
     *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
     assert live and all(update.state is None and update.gif is None and update.plot is None for update in live)
