@@ -334,8 +334,10 @@ def build(d: dict) -> gr.Blocks:
                                                  f"reach {PLOT_MIN_P:g}")
                     a_decided = gr.Markdown(traj0.decided)
                     a_gif = gr.File(traj0.gif, label="animated GIF")
-            a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below; read "
-                             "right to left, from t = T to the sample", elem_id="trajectory-film", elem_classes=["strip"])
+            gr.Markdown("The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from "
+                        "t = T to the sample.")
+            a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",
+                             show_label=False, elem_id="trajectory-film", elem_classes=["strip", "film"])
             a_state = gr.State(traj0.state)
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
                                                                    decided=a_decided, film=a_film, status=a_status,

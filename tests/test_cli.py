@@ -58,7 +58,7 @@ def test_the_command_generate_shows_draws_its_digits_again(tmp_path, capsys, kw)
     model = hub.load_pretrained(tmp_path / "m")
     s = check_settings(**(dict(seed=5, n=3, steps=None, label="any", guidance=1.0) | kw), T=model.config.timesteps)
     last = list(generate(model, NoiseSchedule(model.config.timesteps), s, weights=str(tmp_path / "m")))[-1]
-    command = last.text.split("From the command line: `")[1].rstrip("`")
+    command = last.text.split("From the command line:\n\n```\n")[1].removesuffix("\n```")
     assert command == s.command(str(tmp_path / "m")) and command.startswith("python -m ddpm.sample --seed 5 ")
     rc, err = sample_cli(shlex.split(command)[3:-2] + ["--out", str(tmp_path / "d.npz")], capsys)
     assert rc == 0, err

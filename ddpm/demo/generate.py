@@ -149,5 +149,5 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): "
                 f"{s.describe()}. This model draws these digits again from these settings and this seed (on "
                 "another CPU or torch version a pixel may differ by a grey level); another sampler or number of "
-                "steps starts from the same noise but follows another path. From the command line: "
-                f"`{s.command(weights)}`", done=True, samples=x0)
+                "steps starts from the same noise but follows another path. From the command line:\n\n"
+                f"```\n{s.command(weights)}\n```", done=True, samples=x0)

@@ -32,7 +32,8 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
-       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain}}")
+       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
+       ".strip.film .image-frame img {height: 240px}}")  # two rows of stills
 
 
 def picture(value, label: str, **kw) -> gr.Image:
