@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,8 +18,10 @@ from .sample import CARD_GRID
 from .samplers import DDIM_STEPS
 from .unet import UNet, count_parameters
 
-# the first line after a written card's metadata; a README.md without it was written or edited by hand
-GENERATED = "<!-- written by python -m ddpm.card from the files beside it: edit those, not this -->"
+# the first line after a written card's metadata, with a digest of the rest: a README.md whose rest no longer
+# matches it was edited by hand, one without it written by hand (or by a version of this module before the mark)
+GENERATED = "<!-- written by python -m ddpm.card from the files beside it (edit those, not this); sha256 {} -->"
+MARK = re.compile(r"<!-- written by python -m ddpm\.card .*; sha256 ([0-9a-f]{16}) -->\n")
 HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}  # their ids on the Hub
 
 
@@ -89,7 +94,7 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
     command = (CARD_GRID.format(folder=folder) if repo_id is None else
                CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/samples.png", "samples.png"))
     if not (folder / "samples.png").exists():
-        then = f"`python -m ddpm.card {folder}` shows it here" if repo_id is None else "uploaded to the repo, shows here"
+        then = f"`python -m ddpm.card {folder}` shows it here" if repo_id is None else "once uploaded to the repo, it shows here"
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
     return f"![samples](samples.png)\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
 
@@ -193,7 +198,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     dataset = str(facts.get("dataset", "mnist"))
     name = dataset_name(dataset)
     where = (dict(folder=folder) if repo_id is None else  # a pushed card names the repo, not the author's folders
-             dict(folder=repo_id, out="eval.json", then=f"uploaded to the repo (`hf upload {repo_id} eval.json`), "
+             dict(folder=repo_id, out="eval.json", then=f"once uploaded to the repo (`hf upload {repo_id} eval.json`), "
                                                          "they show here"))
     quality = metrics_table(ev, **where) if dataset == "mnist" else not_scored(dataset)
     text = f"""---
@@ -203,7 +208,7 @@ pipeline_tag: unconditional-image-generation
 tags: [diffusion, ddpm, {dataset}, unconditional-image-generation{tags}]
 datasets: [{HUB_DATASETS.get(dataset, dataset)}]
 ---
-{GENERATED}
+{{MARK_HERE}}
 
 # DDPM on {name} (28x28), {kind}
 
@@ -235,23 +240,37 @@ from that folder after `pip install -r requirements.txt`. PyPI's `ddpm` is anoth
 
 Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 """
-    _keep_a_hand_written_card(folder / CARD_NAME)
+    text = text.replace("{MARK_HERE}", GENERATED.format(_digest(text.replace("{MARK_HERE}\n", ""))))
+    keep_a_hand_written_card(folder / CARD_NAME)
     atomic_write_bytes(folder / CARD_NAME, text.encode())
     return folder / CARD_NAME
 
 
-def _keep_a_hand_written_card(card: Path) -> None:
-    """A README.md that this module did not write (notes a learner added, a card of their own) is moved to
-    README.previous.md before a new card replaces it, and the move is said."""
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def keep_a_hand_written_card(card: Path) -> Path | None:
+    """A README.md that is not as this module wrote it (notes a learner added, a card of their own) is moved to
+    README.previous.md (README.previous.2.md, ... when that is taken) before a new card replaces it; the move is
+    said, and the kept file returned."""
     try:
         old = card.read_text(errors="replace")
     except FileNotFoundError:
-        return
-    if GENERATED not in old:
-        kept = card.with_name("README.previous.md")
-        card.replace(kept)
-        print(f"note: {card} was not written by python -m ddpm.card (edited by hand?): kept as {kept}",
-              file=sys.stderr)
+        return None
+    mark = MARK.search(old)
+    if mark and _digest(old[:mark.start()] + old[mark.end():]) == mark.group(1):
+        return None  # as written: nothing of anyone's to keep
+    kept = card.with_name("README.previous.md")
+    for i in itertools.count(2):
+        if not kept.exists():
+            break
+        kept = card.with_name(f"README.previous.{i}.md")
+    card.replace(kept)
+    why = "was edited since python -m ddpm.card wrote it" if mark else \
+        "carries no mark of python -m ddpm.card (written by hand, or by an older version of it)"
+    print(f"note: {card} {why}: kept as {kept}", file=sys.stderr)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:

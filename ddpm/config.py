@@ -126,7 +126,9 @@ class ModelConfig:
         """A saved config.json. T and the schedule must be in it: no weight's shape shows them, so a file without
         them would load with the defaults' and sample noise."""
         d = json.loads(Path(path).read_text())
-        if isinstance(d, dict) and (missing := [k for k in ("timesteps", "schedule") if k not in d]):
+        if not isinstance(d, dict):
+            raise ValueError(f"{Path(path).name} holds no JSON object of settings")
+        if missing := [k for k in ("timesteps", "schedule") if k not in d]:
             raise ValueError(f"{Path(path).name} does not say the model's {' and '.join(missing)}")
         return cls.from_dict(d)
 

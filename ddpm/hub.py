@@ -72,21 +72,23 @@ def resolve_folder(name_or_path: str | Path) -> Path:
     name = str(name_or_path)
     if not is_repo_id(name):
         raise ModelLoadError(f"{name!r} is not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) nor a Hub repo id")
+    if why := repo_id_problem(name):
+        raise ModelLoadError(f"{name!r} is no folder here, nor a valid Hub repo id ({why.split(': ', 1)[-1]})")
     parent = Path(name).parent
     if parent.is_dir():  # runs/mnsit: a mistyped folder in runs/, not a repo of a Hub user called "runs"
         held = sorted(f.name for f in parent.iterdir() if f.is_dir() and not f.name.startswith("."))
         raise ModelLoadError(f"there is no folder {name} ({parent}/ holds {', '.join(held[:12]) or 'no folders'}"
-                             f"{', ...' if len(held) > 12 else ''}); as a Hub repo id it would not be looked up "
-                             f"while a folder {parent}/ is here")
-    if why := repo_id_problem(name):
-        raise ModelLoadError(f"{name!r} is no folder here, nor a valid Hub repo id ({why.split(': ', 1)[-1]})")
-    try:
-        return _download(name)
-    except ModelLoadError:
-        raise
-    except Exception as e:
-        raise ModelLoadError(f"{name!r} is no folder here, and as a Hub repo id it could not be downloaded "
-                             f"from the Hugging Face Hub: {e}") from None
+                             f"{', ...' if len(held) > 12 else ''}); to load the Hub repo {name}, run from a folder "
+                             f"that has no {parent}/")
+    if name not in _DOWNLOADED:  # one look-up a process: a command may load a repo, then its guide and card
+        try:
+            _DOWNLOADED[name] = _download(name)
+        except ModelLoadError:
+            raise
+        except Exception as e:
+            raise ModelLoadError(f"{name!r} is no folder here, and as a Hub repo id it could not be downloaded "
+                                 f"from the Hugging Face Hub: {e}") from None
+    return _DOWNLOADED[name]
 
 
 def _hub_timeout() -> float:
@@ -100,10 +102,14 @@ def _hub_timeout() -> float:
     return seconds
 
 
+_DOWNLOADED: dict[str, Path] = {}  # repo id -> its snapshot folder, as found by this process
+
+
 def _download(repo_id: str) -> Path:
     """The repo's folder files, downloaded or found in huggingface_hub's cache. huggingface_hub waits without a limit
     on a Hub that takes the connection but never answers (a cached copy is used only after an error), so the
-    download runs in a thread given HUB_TIMEOUT_S ($DDPM_HUB_TIMEOUT), after which the cached copy serves, if any."""
+    download runs in a thread given HUB_TIMEOUT_S ($DDPM_HUB_TIMEOUT), after which the cached copy serves, if any;
+    with none, it waits ten times as long (a slow first download) before it gives up."""
     from huggingface_hub import snapshot_download
 
     timeout = _hub_timeout()
@@ -125,7 +131,14 @@ def _download(repo_id: str) -> Path:
     try:
         cached = Path(snapshot_download(repo_id, allow_patterns=FOLDER_FILES, local_files_only=True))
     except Exception:
-        raise ModelLoadError(f"the Hugging Face Hub did not answer about {repo_id!r} in {timeout:g} s and "
+        print(f"note: {repo_id} is not downloaded in {timeout:g} s and has no copy in the cache: waiting up to "
+              f"{10 * timeout:g} s for the Hugging Face Hub (Ctrl-C stops)", file=sys.stderr)
+        worker.join(9 * timeout)
+        if not worker.is_alive():
+            if "error" in result:
+                raise result["error"]
+            return Path(result["path"])
+        raise ModelLoadError(f"the Hugging Face Hub did not answer about {repo_id!r} in {10 * timeout:g} s and "
                              f"there is no copy in the cache (set {HUB_TIMEOUT_ENV} to wait longer)") from None
     print(f"note: the Hugging Face Hub did not answer in {timeout:g} s: {repo_id} is loaded from the cache, "
           f"as last downloaded ({cached})", file=sys.stderr)

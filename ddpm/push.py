@@ -34,20 +34,27 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} does not load, so it is not pushed: {e}")
     card = folder / "README.md"
     old_card = card.read_bytes() if card.is_file() else None
+    kept_before = set(folder.glob("README.previous*.md"))
     try:
         write_model_card(folder, repo_id=a.repo_id)
     except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
-    if push_to_hub(folder, a.repo_id, private=a.private):
-        return 0
+    try:
+        if push_to_hub(folder, a.repo_id, private=a.private):
+            return 0
+        stopped = False
+    except KeyboardInterrupt:
+        stopped = True
     if old_card is not None:  # not pushed: the local card keeps naming what it named before
         card.write_bytes(old_card)
-        kept = folder / "README.previous.md"  # where write_model_card had moved a hand-written one
-        if kept.is_file() and kept.read_bytes() == old_card:
+        for kept in set(folder.glob("README.previous*.md")) - kept_before:  # a copy write_model_card made of it
             kept.unlink()
     else:  # there was none: none that names a repo never made
         card.unlink(missing_ok=True)
+    if stopped:
+        print(f"\nthe push was stopped (Ctrl-C); {folder} is as it was", file=sys.stderr)
+        return 130
     return 1
 
 

@@ -46,7 +46,8 @@ def test_sample_cli_png_and_npz(tmp_path):
 
 
 @pytest.mark.parametrize("kw", [dict(sampler="ddim", steps=4, label="3", guidance=2.0, eta=1.0),
-                                dict(sampler="ddpm", label="random", guidance=0.5), dict(sampler="ddim", steps=3)])
+                                dict(sampler="ddpm", label="random", guidance=0.5), dict(sampler="ddim", steps=3),
+                                dict(sampler="ddim", steps=3, label="5", guidance=0.0, eta=0.30000000000000004)])
 def test_the_command_generate_shows_draws_its_digits_again(tmp_path, capsys, kw):
     """Generate ends with the `python -m ddpm.sample` line of its settings (whose defaults differ from the app's):
     run as shown, it draws the same uint8 digits."""
@@ -138,6 +139,15 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert push.main([str(tmp_path / "bare"), "me/ddpm-test"]) == 1 and not (tmp_path / "bare" / "README.md").exists()
     capsys.readouterr()
     assert set(files) == {p.name for p in (tmp_path / "m").iterdir()}  # and so is every other file
+    (tmp_path / "m" / "README.md").write_text("# my own card\n")  # kept aside for the push's card, then put back
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
+    assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
+        p.name for p in (tmp_path / "m").iterdir()}  # no README.previous.md left over
+    monkeypatch.setattr(push, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
+    assert "the push was stopped (Ctrl-C)" in capsys.readouterr().err
+    assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
+    monkeypatch.undo()
     uploaded = []  # a push that goes through carries the card written for the repo
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",

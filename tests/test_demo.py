@@ -11,12 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
+from ddpm import hub
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import about, forward, generate, objective, outputs, runtime, sources
 from ddpm.demo.limits import (MAX_DIGITS, InputError, MissingInput, check_float, check_int, check_seed,
                               parse_label)
 from ddpm.preprocess import preprocess
 from ddpm.schedule import NoiseSchedule
+from conftest import tiny_model
 from demo_helpers import DIGIT, same, settings
 
 
@@ -304,6 +306,11 @@ def test_loss_history_reads_train_pys_log(tmp_path):
     text = about.loss_history(tmp_path).text
     assert "--null-teacher" in text and "autoguided at w = 2" in text
     assert about.null_class_target(tmp_path) == "a frozen teacher's predictions autoguided at w = 2"
+    hub.save_pretrained(tiny_model(), tmp_path)  # About's first paragraph says so, "distillation" only if guided
+    assert "(guidance distillation)" in about.about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
+    (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher"}))
+    first = about.about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path).split("## The model")[0]
+    assert "trained on a frozen teacher's predictions instead of the drawn noise." in first and "distill" not in first
     (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "x", "null_teacher_autoguidance": "two"}))
     assert "frozen teacher's predictions instead" in about.loss_history(tmp_path).text  # a stray value: no crash
     (tmp_path / "loss.csv").write_text("step,loss\n50,0.9\n100,inf\n150,nan\n200,0.5\n")  # a run that overflowed

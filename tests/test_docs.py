@@ -64,8 +64,10 @@ def commands(page: Path) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_command_on_the_page_parses(page):
+def test_every_command_on_the_page_parses(page, monkeypatch):
     import train
+
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")  # --push-to-hub asks for a login before it trains
     from ddpm import benchmark, evaluate, sample
 
     parse = {"train.py": train.parse_args, "ddpm.sample": sample.parse_args, "ddpm.evaluate": evaluate.parse_args,

@@ -70,6 +70,9 @@ def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(hub.ModelLoadError, match="config.json does not say the model's timesteps and schedule"):
         hub.load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("[]")  # no settings at all: not the defaults' model
+    with pytest.raises(hub.ModelLoadError, match="config.json holds no JSON object of settings"):
+        hub.load_pretrained(tmp_path)
 
 
 def test_a_git_lfs_pointer_in_place_of_the_weights_says_so(tmp_path):
@@ -123,14 +126,17 @@ def test_hub_repo_id_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # a typo of a folder in runs/ is not sent to the Hub as user "runs"
     (tmp_path / "runs" / "mnist").mkdir(parents=True)
     monkeypatch.setattr(hub, "_download", lambda name: pytest.fail("looked up on the Hub"))
-    with pytest.raises(hub.ModelLoadError, match=r"there is no folder runs/mnsit \(runs/ holds mnist\)"):
+    with pytest.raises(hub.ModelLoadError, match=r"there is no folder runs/mnsit \(runs/ holds mnist\); to load "
+                                                 r"the Hub repo runs/mnsit, run from a folder that has no runs/"):
         hub.load_pretrained("runs/mnsit")
 
 
 def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monkeypatch, capsys):
     """huggingface_hub waits without a limit on a Hub that takes the connection and stays silent (it uses its cache
-    only after an error): after DDPM_HUB_TIMEOUT seconds the cached copy serves, or a message says there is none."""
+    only after an error): after DDPM_HUB_TIMEOUT seconds the cached copy serves; with none, a slow download gets
+    ten times as long, then a message says there is no copy."""
     import threading
+    import time
 
     import huggingface_hub
 
@@ -138,6 +144,9 @@ def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monk
     silent, cache = threading.Event(), {"someone/cached": str(tmp_path / "cached")}
 
     def snapshot_download(repo_id, allow_patterns=None, local_files_only=False):
+        if repo_id == "someone/slow" and not local_files_only:
+            time.sleep(0.5)  # a slow first download: more than the timeout, less than ten times it
+            return str(tmp_path / "cached")
         if not local_files_only:
             silent.wait(60)  # the stalled request; set at the end of the test
         if repo_id not in cache:
@@ -145,11 +154,16 @@ def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monk
         return cache[repo_id]
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(hub, "_DOWNLOADED", {})
     monkeypatch.setenv("DDPM_HUB_TIMEOUT", "0.2")
     try:
         assert hub.load_pretrained("someone/cached").config.timesteps == 20
         assert "did not answer in 0.2 s: someone/cached is loaded from the cache" in capsys.readouterr().err
-        with pytest.raises(hub.ModelLoadError, match="did not answer about 'someone/new' in 0.2 s and there is no "
+        start = time.perf_counter()  # the same repo again in this process (its guide, its card): no second wait
+        assert hub.resolve_folder("someone/cached") == tmp_path / "cached" and time.perf_counter() - start < 0.1
+        assert hub.load_pretrained("someone/slow").config.timesteps == 20
+        assert "waiting up to 2 s for the Hugging Face Hub" in capsys.readouterr().err
+        with pytest.raises(hub.ModelLoadError, match="did not answer about 'someone/new' in 2 s and there is no "
                                                      "copy in the cache"):
             hub.load_pretrained("someone/new")
         monkeypatch.setenv("DDPM_HUB_TIMEOUT", "soon")
@@ -323,12 +337,17 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
 def test_a_hand_written_card_is_kept_beside_the_new_one(tmp_path, capsys):
     hub.save_pretrained(tiny_model(), tmp_path)
     card = write_model_card(tmp_path, command="python train.py")
-    write_model_card(tmp_path)  # its own card: replaced, nothing kept
-    assert not (tmp_path / "README.previous.md").exists() and capsys.readouterr().err == ""
-    card.write_text("---\nlicense: mit\n---\n# My notes on this run\n")
+    write_model_card(tmp_path)  # its own card, as written: replaced, nothing kept
+    assert not list(tmp_path.glob("README.previous*")) and capsys.readouterr().err == ""
+    card.write_text(card.read_text() + "\nMy notes on this run.\n")  # notes added to a written card
     write_model_card(tmp_path)
     assert "My notes" in (tmp_path / "README.previous.md").read_text() and "My notes" not in card.read_text()
-    assert "was not written by python -m ddpm.card (edited by hand?): kept as" in capsys.readouterr().err
+    assert "was edited since python -m ddpm.card wrote it: kept as" in capsys.readouterr().err
+    card.write_text("---\nlicense: mit\n---\n# A card of my own\n")  # and one written by hand: the first kept stays
+    write_model_card(tmp_path)
+    assert "My notes" in (tmp_path / "README.previous.md").read_text()
+    assert "of my own" in (tmp_path / "README.previous.2.md").read_text()
+    assert "carries no mark of python -m ddpm.card (written by hand, or by an older" in capsys.readouterr().err
 
 
 def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):

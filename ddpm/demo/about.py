@@ -167,8 +167,10 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
     target = null_class_target(folder)
-    distilled = (f" In its last sitting the null class was trained on {target} instead of the drawn noise "
-                 "(guidance distillation), so its 'any digit' samples are sharper than a plain DDPM model's." if target else "")
+    distilled = "" if not target else (
+        f" In its last sitting the null class was trained on {target} instead of the drawn noise"
+        + (" (guidance distillation), so its 'any digit' samples are sharper than a plain DDPM model's."
+           if "autoguided" in target else "."))
     return f"""## What this is
 
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds

@@ -55,11 +55,23 @@ class Settings:
         """The `python -m ddpm.sample` line that draws these digits (its defaults differ from the app's: DDPM,
         w = 1); weights: the model's folder or Hub id, None for the bundled weights."""
         flags = [f"--seed {self.seed}", f"--n {self.n}", f"--sampler {self.sampler}"]
-        flags += [f"--steps {self.steps}"] + ([f"--eta {self.eta:g}"] if self.eta else []) if self.sampler == "ddim" else []
-        flags += [] if self.label is None else [f"--label {self.label}", f"--guidance {self.guidance:g}"]
-        flags += [f"--autoguidance {self.autoguidance:g}"] if self.autoguidance != 1 else []
-        flags += [f"--weights {shlex.quote(weights)}"] if weights else []
+        if self.sampler == "ddim":
+            flags.append(f"--steps {self.steps}")
+            if self.eta:
+                flags.append(f"--eta {_exact(self.eta)}")
+        if self.label is not None:
+            flags += [f"--label {self.label}", f"--guidance {_exact(self.guidance)}"]
+        if self.autoguidance != 1:
+            flags.append(f"--autoguidance {_exact(self.autoguidance)}")
+        if weights:
+            flags.append(f"--weights {shlex.quote(weights)}")
         return " ".join(["python -m ddpm.sample", *flags, "--out digits.png"])
+
+
+def _exact(x: float) -> str:
+    """x as a command line gives it back exactly: 3 for 3.0, 1.0000001 as it is (not :g's 1)."""
+    text = repr(float(x))
+    return text.removesuffix(".0")
 
 
 def resolve_seed(seed, randomise: bool) -> int:
