@@ -306,7 +306,7 @@ def build(d: dict) -> gr.Blocks:
                                   label="one row each, with the settings above", elem_id="compare-kind")
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first {COMPARE_DIGITS} digits, one row per setting",
-                                 elem_id="compare-grid")
+                                 show_label=False, elem_id="compare-grid")  # its label would cover the first row
                 c_text = gr.Markdown(elem_id="compare-text")
             run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text], "compare", **HEAVY)
 
