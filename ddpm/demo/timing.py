@@ -14,13 +14,15 @@ from pathlib import Path
 
 import torch
 
+from .compare import compare_rows, compare_stream
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, check_settings, generate
 from .objective import objective_view
 from .roundtrip import roundtrip
 from .runtime import load_runtime
 from .sources import EXAMPLE, pick_digit
-from .trajectory import run_trajectory, save_gif
+from .progress import finish
+from .trajectory import film_strip, run_trajectory, save_gif
 
 
 def actions(rt, gif: Path) -> dict:
@@ -28,13 +30,23 @@ def actions(rt, gif: Path) -> dict:
     T, digit = rt.T, pick_digit(EXAMPLE, 0)
     choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
     grid, one = check_settings(0, 16, *choice, T), check_settings(0, 1, *choice, T)
+    sevens = check_settings(0, 16, DEFAULT_SAMPLER, DEFAULT_STEPS, "7", DEFAULT_GUIDANCE, T)
     what = f"{DEFAULT_SAMPLER.upper()} {DEFAULT_STEPS}"
+
+    def compare(kind, s):
+        return lambda: finish(compare_stream(rt.model, rt.sched, kind, compare_rows(kind, s, T)))
+
+    def trajectory():
+        traj = run_trajectory(rt.model, rt.sched, one, rt.classifier)
+        return save_gif(traj, gif), film_strip(traj)
+
     return {
         "1 forward process (t = T/4)": lambda: forward_view(digit, rt.sched.kind, T // 4, 0, T),
         "1 what the network learns (t = T/4)": lambda: objective_view(rt.model, rt.sched, digit, T // 4, 0),
         f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid)],
-        f"3 x0-hat animation, 1 digit, {what}, with GIF": lambda: save_gif(
-            run_trajectory(rt.model, rt.sched, one, rt.classifier), gif),
+        "2 compare the samplers, 6 digits a row": compare("samplers", grid),
+        f"2 compare w = 0, 1, 2, 3, 5, digit 7, 6 digits a row, {what}": compare("guidance", sevens),
+        f"3 x0-hat animation, 1 digit, {what}, with GIF and film strip": trajectory,
         f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
     }
 
