@@ -27,6 +27,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 
 
 def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress: dict) -> None:
+    """Everything a run needs to continue exactly (weights, EMA, AdamW's state, the generators), as safetensors,
+    written atomically: a kill mid-write leaves the last checkpoint whole."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors |= {f"ema.{k}": v for k, v in ema.model.state_dict().items()}
     opt_tensors, opt_meta = _flatten_optimizer(opt)
@@ -39,6 +41,8 @@ def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress:
 
 
 def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator) -> dict:
+    """Put a save_checkpoint file back into model, ema, opt and gen (and torch's global random state); returns
+    the run's progress record (step, seconds trained)."""
     tensors, meta = load_tensors(path)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})

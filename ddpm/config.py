@@ -39,6 +39,7 @@ def _reject(obj, checks) -> None:
 
 @dataclass
 class ModelConfig:
+    """The network and its diffusion: everything config.json holds, enough to rebuild the model from it."""
     # data
     image_size: int = 28
     in_channels: int = 1
@@ -135,6 +136,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
+    """One training run: train.py's flags (ModelConfig under `model`), saved as train_config.json."""
     data_dir: str = "data/mnist"
     dataset: str = "mnist"  # or "fashion-mnist"
     epochs: int = 20

@@ -37,6 +37,8 @@ class ModelLoadError(RuntimeError):
 
 
 def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None) -> Path:
+    """config.json + model.safetensors (with `meta`, the training facts, in its header): the folder
+    load_pretrained rebuilds the model from."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.config.save(folder / CONFIG_NAME)

@@ -27,4 +27,5 @@ def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int =
 
 
 def tensor_grid(x: torch.Tensor, cols: int | None = None, scale: int = 1, pad: int = 2) -> Image.Image:
+    """(N, C, H, W) in [-1, 1] as one image grid."""
     return grid(to_uint8_np(x), cols=cols, scale=scale, pad=pad)

@@ -11,6 +11,8 @@ from safetensors.torch import load_file, safe_open, save
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it over: readers see the old file or the new one,
+    never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -41,4 +43,5 @@ def read_meta(path: str | Path) -> dict:
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(the tensors, the JSON metadata) of a safetensors file: no pickle, so loading runs no code."""
     return load_file(str(path)), read_meta(path)

@@ -79,6 +79,7 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
+        """ema = d ema + (1 - d) weights, with d warmed up over the first steps; integer buffers are copied."""
         d = min(self.decay, (1 + step) / (10 + step))
         for e, p in zip(self.model.state_dict().values(), model.state_dict().values()):
             if e.dtype.is_floating_point:

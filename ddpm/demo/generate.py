@@ -43,6 +43,7 @@ class Settings:
         return dict(sampler=self.sampler, steps=self.steps, label=self.label, guidance=self.guidance, eta=self.eta)
 
     def describe(self) -> str:
+        """The settings in words, for captions: '16 digits, DDIM, 50 steps, seed 0, any digit'."""
         how = f"{self.sampler.upper()}, {self.steps} step{'s' * (self.steps != 1)}"
         how += f", eta {self.eta:g}" if self.eta else ""
         how += f", autoguidance {self.autoguidance:g}" if self.autoguidance != 1 else ""
@@ -139,6 +140,7 @@ class Frame:
 
 
 def grid_image(x: torch.Tensor) -> Image.Image:
+    """(n, 1, 28, 28) in [-1, 1] as a square-ish grid, upscaled."""
     return draw.digits(x.clamp(-1, 1), cols=math.ceil(math.sqrt(x.shape[0])))
 
 
