@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from ddpm.config import ConfigError, ModelConfig, TrainConfig
+from ddpm.config import DATASETS, SCHEDULES, ConfigError, ModelConfig, TrainConfig
 
 # what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
 # (SITTING: its time limit, machine and folder; --max-steps is not in the config)
@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument_group("data")
     a.add_argument("--data-dir", default=d.data_dir, help="folder holding MNIST/raw (or FashionMNIST/raw) [%(default)s]")
-    a.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default=d.dataset, help="training set [%(default)s]")
+    a.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="training set [%(default)s]")
     a = p.add_argument_group("training")
     a.add_argument("--epochs", type=int, default=d.epochs, help="passes over the data [%(default)s]")
     a.add_argument("--max-minutes", type=float, default=None,
@@ -72,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="continue from OUT/checkpoint.safetensors exactly; a flag not given again keeps the run's own "
                         "value (OUT/train_config.json), but for --max-minutes, --max-steps and --device")
     a = p.add_argument_group("model and schedule")
-    a.add_argument("--schedule", choices=["linear", "cosine"], default=m.schedule, help="noise schedule [%(default)s]")
+    a.add_argument("--schedule", choices=SCHEDULES, default=m.schedule, help="noise schedule [%(default)s]")
     a.add_argument("--timesteps", type=int, default=m.timesteps, help="diffusion steps T [%(default)s]")
     a.add_argument("--base-channels", type=int, default=m.base_channels, help="U-Net width of the first level [%(default)s]")
     a.add_argument("--channel-mult", default=",".join(map(str, m.channel_mult)),

@@ -12,6 +12,8 @@ from pathlib import Path
 # what two models must share for their eps predictions to be comparable: the same data and schedule
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
+SCHEDULES = ("linear", "cosine")  # Ho et al. 2020; Nichol & Dhariwal 2021
+DATASETS = ("mnist", "fashion-mnist")  # the ids train.py's --dataset takes
 MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (and the app) takes
 # a training seed: each epoch's data order is seeded by seed * 100,003 + epoch, which must stay a 64-bit int
 MAX_TRAIN_SEED = 2**32 - 1
@@ -73,7 +75,7 @@ class ModelConfig:
             ("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)"),
             ("timesteps", _whole(self.timesteps, 2) and self.timesteps <= MAX_TIMESTEPS,
              f"a whole number from 2 to {MAX_TIMESTEPS}"),
-            ("schedule", self.schedule in ("linear", "cosine"), "'linear' or 'cosine'"),
+            ("schedule", self.schedule in SCHEDULES, " or ".join(map(repr, SCHEDULES))),
             ("patch_size", _whole(self.patch_size, 1) and _whole(self.image_size, 1)
              and self.image_size % self.patch_size == 0, f"a divisor of image_size {self.image_size!r}"),
         ])
@@ -180,7 +182,7 @@ class TrainConfig:
             ("null_teacher_autoguidance", 0 <= self.null_teacher_autoguidance <= MAX_AUTOGUIDANCE,
              f"between 0 and {MAX_AUTOGUIDANCE:g} (1 = off)"),
             ("null_teacher_label", self.null_teacher_label in ("true", "null"), "'true' or 'null'"),
-            ("dataset", self.dataset in ("mnist", "fashion-mnist"), "'mnist' or 'fashion-mnist'"),
+            ("dataset", self.dataset in DATASETS, " or ".join(map(repr, DATASETS))),
         ]
         _reject(self, checks)
         if self.null_teacher and not (self.label_dropout > 0 and self.model.num_classes):

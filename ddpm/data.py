@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import DATASETS
 from .safeio import atomic_write_bytes
 
-DATASETS = ("mnist", "fashion-mnist")
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as their authors write them
 # where Debian's dataset-fashion-mnist package puts the raw files
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")

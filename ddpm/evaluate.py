@@ -34,7 +34,7 @@ from .metrics import class_shares, feature_stats, frechet_distance, inception_sc
     memorisation_threshold
 from .safeio import atomic_write_bytes
 from .sample import check_sampling_args, check_writable, label_arg, sample_images, save_npz
-from .samplers import DDIM_STEPS, RANDOM, random_labels, steps_run
+from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, steps_run
 
 CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
 
@@ -262,7 +262,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=None, help="model folder or Hub repo id [the bundled weights/]")
     p.add_argument("--n", type=int, default=None, help="samples to draw and score [1000; with --from-samples: all]")
-    p.add_argument("--sampler", choices=["ddpm", "ddim"], default=None, help="[ddpm, or what the .npz says]")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None, help="[ddpm, or what the .npz says]")
     p.add_argument("--steps", type=int, default=None, help=f"DDIM steps [{DDIM_STEPS}]; DDPM always runs all T")
     p.add_argument("--label", type=label_arg, default=None,
                    help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")

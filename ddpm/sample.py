@@ -22,7 +22,7 @@ from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .images import grid, to_uint8_np
 from .config import MAX_GUIDANCE
-from .samplers import DDIM_STEPS, RANDOM, sample, steps_run
+from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, VARIANCES, sample, steps_run
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
@@ -119,12 +119,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--first", type=int, default=0,
                    help="index of the first digit: --n 500 --first 500 draws digits 500-999 of the seed, so a long "
                         "run can be split into shards that `ddpm.evaluate --from-samples` joins [%(default)s]")
-    p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ancestral DDPM or DDIM [%(default)s]")
+    p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="ancestral DDPM or DDIM [%(default)s]")
     p.add_argument("--steps", type=int, default=DDIM_STEPS, help="DDIM steps (DDPM always runs all T) [%(default)s]")
     p.add_argument("--eta", type=float, default=0.0,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
                         "beta_tilde [%(default)s]")
-    p.add_argument("--variance", choices=["beta", "beta_tilde"], default="beta",
+    p.add_argument("--variance", choices=VARIANCES, default="beta",
                    help="DDPM sigma_t^2: beta_t or the posterior beta_tilde_t [%(default)s]")
     p.add_argument("--no-clip", action="store_true", help="do not clip x0_hat to [-1, 1]")
     p.add_argument("--label", type=label_arg, default=None,

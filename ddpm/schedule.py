@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from .config import SCHEDULES
+
 
 def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_beta: float = 0.999) -> torch.Tensor:
     """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 at T = 1000; other T are scaled
@@ -36,7 +38,7 @@ class NoiseSchedule:
     """Holds beta_t, alpha_t, alpha_bar_t, the posterior q(x_{t-1} | x_t, x_0) and the SNR."""
 
     def __init__(self, T: int = 1000, kind: str = "linear"):
-        if kind not in ("linear", "cosine"):
+        if kind not in SCHEDULES:
             raise ValueError(f"schedule must be 'linear' or 'cosine', not {kind!r}")
         if T < 2:
             raise ValueError("need at least 2 timesteps")

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from ..config import SCHEDULES
 from ..data import to_model_range
 from ..images import to_uint8_np
 from ..samplers import sample_generators
@@ -20,7 +21,6 @@ from . import draw
 from .limits import check_choice, check_int, check_seed
 from .runtime import schedule
 
-SCHEDULES = ("linear", "cosine")
 STRIP = 11  # thumbnails across t
 CURVE_POINTS = 200  # points per plotted curve
 MARKER = "chosen t"  # the vertical segment at the slider's t (one name, so its colour stays put)
