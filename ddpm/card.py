@@ -12,7 +12,8 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .hub import CARD_NAME, CONFIG_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, read_weights_meta, recorded_facts
+from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, read_scores, read_weights_meta,
+                  recorded_facts)
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
 from .samplers import DDIM_STEPS
@@ -93,7 +94,7 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
     """The card's sample grid and the command that draws it: from the Hub repo, when the card is for one."""
     command = (CARD_GRID.format(folder=folder) if repo_id is None else
                CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/samples.png", "samples.png"))
-    if not (folder / "samples.png").exists():
+    if not (folder / GRID_NAME).exists():
         then = f"`python -m ddpm.card {folder}` shows it here" if repo_id is None else "once uploaded to the repo, it shows here"
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
     return f"![samples](samples.png)\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
@@ -181,7 +182,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
         facts = _write_facts(folder, facts, recipe(previous, command))
     else:
         facts = recorded_facts(folder)
-    ev = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").exists() else {}
+    ev = read_scores(folder)
     params = count_parameters(UNet(cfg))
     command = facts.get("command", "python train.py").replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""

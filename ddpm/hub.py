@@ -18,12 +18,13 @@ from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
 TRAINING_NAME = "training.json"  # how the weights were made: their facts and the recipe (card.write_model_card)
+EVAL_NAME, GRID_NAME, LOSS_NAME = "eval.json", "samples.png", "loss.csv"  # scores, the card's grid, the loss log
 HUB_TIMEOUT_ENV, HUB_TIMEOUT_S = "DDPM_HUB_TIMEOUT", 30.0  # seconds to wait for the Hub before the cache
 GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance (ddpm/autoguidance.py)
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
-FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, "eval.json", "samples.png", "loss.csv"]
+FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
-SET_ASIDE = ("eval.json", "samples.png")  # what a folder says of its weights' quality: a new run sets them aside
+SET_ASIDE = (EVAL_NAME, GRID_NAME)  # what a folder says of its weights' quality: a new run sets them aside
 
 
 def set_aside_path(path: Path) -> Path:
@@ -244,6 +245,22 @@ def recorded_facts(folder: str | Path | None) -> dict:
     except (OSError, ValueError):
         saved = {}
     return (saved if isinstance(saved, dict) else {}) | read_weights_meta(folder)
+
+
+def read_scores(folder: str | Path | None) -> dict:
+    """A model folder's eval.json ({} for no folder or no file; also for one that is no JSON object, a hand edit
+    gone wrong, which is said on stderr rather than stop a card or the app)."""
+    path = Path(folder) / EVAL_NAME if folder is not None else None
+    if path is None or not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        doc = e
+    if isinstance(doc, dict):
+        return doc
+    print(f"note: {path} is not a JSON object of scores ({doc}): its figures are left out", file=sys.stderr)
+    return {}
 
 
 def trained_on(folder: str | Path | None) -> str:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .card import write_model_card
-from .hub import CONFIG_NAME, ModelLoadError, load_pretrained, push_to_hub, repo_id_problem
+from .hub import CARD_NAME, CONFIG_NAME, ModelLoadError, load_pretrained, push_to_hub, repo_id_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         load_pretrained(folder)  # a truncated model.safetensors (a full disk) is not worth publishing
     except ModelLoadError as e:
         p.error(f"{folder} does not load, so it is not pushed: {e}")
-    card = folder / "README.md"
+    card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
     kept_before = set(folder.glob("README.previous*.md"))
     try:

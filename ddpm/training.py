@@ -148,7 +148,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
-    loss_log = LossLog(out / "loss.csv", fresh=not resume, resumed_at=progress["step"])
+    loss_log = LossLog(out / hub.LOSS_NAME, fresh=not resume, resumed_at=progress["step"])
 
     pbar = _progress_bar(total_steps, progress["step"]) if progress_bar else None
     step, seconds = progress["step"], progress["train_seconds"]

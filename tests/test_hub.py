@@ -334,6 +334,13 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     assert "pipeline_tag: unconditional-image-generation" in front and "datasets: [ylecun/mnist]" in front
 
 
+def test_a_broken_eval_json_leaves_the_figures_out_of_the_card_and_says_so(tmp_path, capsys):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "eval.json").write_text('{"runs": {"ddpm-20": ')  # cut short: a full disk, a hand edit
+    card = write_model_card(tmp_path, command="python train.py").read_text()  # the end of a run: no traceback
+    assert "Not evaluated yet" in card and "is not a JSON object of scores" in capsys.readouterr().err
+
+
 def test_a_hand_written_card_is_kept_beside_the_new_one(tmp_path, capsys):
     hub.save_pretrained(tiny_model(), tmp_path)
     card = write_model_card(tmp_path, command="python train.py")

@@ -1,7 +1,6 @@
 """Tab 5, About: what the model is, how it was trained and how good it is, read from its folder."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pandas as pd
 
 from ..card import metrics_table, not_scored, time_and_hardware
 from ..data import dataset_name
-from ..hub import DEFAULT_WEIGHTS, is_repo_id, recorded_facts, trained_on
+from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id, read_scores, recorded_facts, trained_on
 from ..unet import count_parameters
 
 PAPERS = [
@@ -39,7 +38,7 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     """The training loss against step from the folder's loss.csv (train.py logs the mean of every 50 steps),
     or None if there is none (or it cannot be read: the About tab then shows no plot)."""
     try:
-        log = pd.read_csv(folder / "loss.csv", usecols=["step", "loss"]).apply(pd.to_numeric, errors="coerce")
+        log = pd.read_csv(folder / LOSS_NAME, usecols=["step", "loss"]).apply(pd.to_numeric, errors="coerce")
     except (TypeError, OSError, ValueError):  # no folder, no file, not a loss log
         return None
     bad = ~np.isfinite(log.to_numpy(dtype=float)).all(axis=1)  # words, NaN or inf (an fp16 run's overflow)
@@ -69,13 +68,6 @@ def loss_history(folder: Path | None) -> LossHistory | None:
                  "of on the drawn noise: a target with less variance, so the logged loss steps down there while "
                  "the network's L_simple (tab 1) rises, most at small t.")
     return LossHistory(curve=curve, y_max=max(float(min(loss.max(), 2.5 * tail)), 1e-6), text=text)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def null_class_target(folder: Path | None) -> str | None:
@@ -155,7 +147,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     before it."""
     cfg = model.config
     facts = recorded_facts(folder)
-    ev = _read_json(folder / "eval.json") if folder else {}
+    ev = read_scores(folder)
     guidance = ("class-conditional with a null class, so it samples any digit or a chosen one with "
                 "classifier-free guidance" if cfg.num_classes else "unconditional")
     if guide is not None:
