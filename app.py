@@ -121,10 +121,14 @@ class RoundtripOut(NamedTuple):
 
 
 def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, kind):
+    """Generate's settings through `kind`'s rows (ddpm.demo.compare): (picture, caption, the seed used)."""
     n = min(check_int("number of digits", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
     for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T, CONDITIONAL)):
-        yield (None, c.text) if isinstance(c, Progress) else (c.image, c.text)
+        if isinstance(c, Progress):
+            yield None, c.text, settings.seed
+        else:
+            yield c.image, c.text, settings.seed
 
 
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
@@ -300,15 +304,17 @@ def build(d: dict) -> gr.Blocks:
             run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", **HEAVY)
             with gr.Accordion("Compare, from the same noise x_T: the samplers side by side, or a sweep of w",
                               open=False):
-                c_kind = gr.Radio([("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers"),
-                                   ("guidance w = 0, 1, 2, 3, 5 (needs a class)", "guidance")][:1 + CONDITIONAL],
-                                  value="samplers",
-                                  label="one row each, with the settings above", elem_id="compare-kind")
+                kinds = [("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers")]
+                if CONDITIONAL:  # a model without labels has no w to sweep
+                    kinds.append(("guidance w = 0, 1, 2, 3, 5 (needs a class)", "guidance"))
+                c_kind = gr.Radio(kinds, value="samplers", elem_id="compare-kind",
+                                  label=f"one row each, of the seed's first {COMPARE_DIGITS} digits, with the class, w "
+                                        "and autoguidance above (the sweep also takes the sampler, steps and eta)")
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first {COMPARE_DIGITS} digits, one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
                 c_text = gr.Markdown(elem_id="compare-text")
-            run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text], "compare", **HEAVY)
+            run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", **HEAVY)
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "

@@ -248,6 +248,7 @@ Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 
 
 def _digest(text: str) -> str:
+    """The card's mark: the first 16 hex digits of the sha256 of its text without the mark line."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -321,7 +321,6 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
-
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
         for path in (a.out, a.save_samples):
@@ -342,7 +341,6 @@ def main(argv=None) -> int:
                 name += f"-{facts['variance']}" if facts.get("variance", "beta") != "beta" else ""
                 name += "-noclip" if not facts.get("clip", True) else ""
         else:
-
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             samples, steps, T = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
@@ -352,7 +350,6 @@ def main(argv=None) -> int:
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
                                           a.autoguidance_guide)
             if a.save_samples:
-
                 try:
                     save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
                              a.autoguidance, a.autoguidance_tmax, autoguidance_guide=a.autoguidance_guide,

@@ -135,7 +135,7 @@ def _download(repo_id: str) -> Path:
         cached = Path(snapshot_download(repo_id, allow_patterns=FOLDER_FILES, local_files_only=True))
     except Exception:
         print(f"note: {repo_id} is not downloaded in {timeout:g} s and has no copy in the cache: waiting up to "
-              f"{10 * timeout:g} s for the Hugging Face Hub (Ctrl-C stops)", file=sys.stderr)
+              f"{10 * timeout:g} s for the Hugging Face Hub", file=sys.stderr)
         worker.join(9 * timeout)
         if not worker.is_alive():
             if "error" in result:

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     else:  # there was none: none that names a repo never made
         card.unlink(missing_ok=True)
     if stopped:
-        print(f"\nthe push was stopped (Ctrl-C); {folder} is as it was", file=sys.stderr)
+        print(f"\nthe push was stopped (Ctrl-C); {folder} is as it was (the Hub repo may have been made or partly "
+              "updated: push again to finish it)", file=sys.stderr)
         return 130
     return 1
 

@@ -162,10 +162,11 @@ def test_sample_is_seeded_and_downloadable(client):
 
 
 def test_compare_runs_one_row_per_setting_from_the_same_noise(client):
-    grid, text = client.predict(5, False, 16, "ddim", 10, "7", 2.0, 0.0, 1.0, "guidance", api_name="/compare")
+    grid, text, seed = client.predict(5, False, 16, "ddim", 10, "7", 2.0, 0.0, 1.0, "guidance", api_name="/compare")
     assert "Seed 5, 6 digits a row, DDIM, 10 steps, digit 7" in text and "w = 0 ignores the class" in text
+    assert seed == 5  # the seed box shows the seed used, as Generate's does
     five = pixels(grid)
-    grid, text = client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "samplers", api_name="/compare")
+    grid, text, _ = client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "samplers", api_name="/compare")
     assert "2 digits a row, class: any digit" in text and pixels(grid).shape[0] < five.shape[0]  # 4 rows, not 5
     with pytest.raises(AppError, match="A guidance sweep needs a class"):
         client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "guidance", api_name="/compare")

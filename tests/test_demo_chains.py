@@ -95,7 +95,8 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
                                                           ("ddim", 10, 0)]
     assert {(r.seed, r.n, r.label, r.guidance) for r in rows} == {(0, compare.COMPARE_DIGITS, 3, 2.0)}
     assert [r.guidance for r in compare.compare_rows("guidance", s, 1000)] == list(compare.SWEEP)
-    with pytest.raises(InputError, match="These 5 rows ask 48,000 digit-steps"):  # DDPM: w = 0, 1 one pass, others two
+    with pytest.raises(InputError, match="These 5 rows ask 48,000 digit-steps.*DDIM with fewer steps, or at most 2 "
+                                         "digits a row"):  # DDPM: w = 0, 1 one pass a step, the others two
         compare.compare_rows("guidance", settings(1000, n=6, sampler="ddpm", label="3", guidance=2.0), 1000)
     with pytest.raises(InputError, match="needs a class"):
         compare.compare_rows("guidance", settings(1000), 1000)
@@ -105,6 +106,11 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     *reports, done = compare.compare_stream(model, sched, "samplers", small)
     assert reports and all(isinstance(r, Progress) for r in reports) and "Row 1 of 4 (DDPM, 20 steps)" in reports[0].text
     assert done.image.width > 2 * 84 and "Seed 0, 2 digits a row" in done.text
+    # the caption names what the rows share, the settings each row leaves out of its title
+    sweep = compare.compare_rows("guidance", settings(1000, n=3, steps=20, eta=0.5, label="random", guidance=2,
+                                                      autoguidance=1.5), 1000)
+    assert compare.shared_settings("guidance", sweep[0]) == "DDIM, 20 steps, eta 0.5, a random digit each, autoguidance 1.5"
+    assert "w = 0 (which ignores the class)" in compare.shared_settings("samplers", settings(1000, label="3", guidance=0))
 
 
 def test_decided_at_reads_the_last_stable_run():

@@ -20,20 +20,27 @@ from .progress import Progress, every
 
 SAMPLERS_ROWS, GUIDANCE_ROWS = "samplers", "guidance"
 KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
-COMPARE_DIGITS = 6  # digits a row: the rows together stay within one run's digit-steps (limits.MAX_DIGIT_STEPS)
+COMPARE_DIGITS = 6  # digits a row: few enough that most settings' rows fit one run's digit-steps (MAX_DIGIT_STEPS)
 SWEEP = (0.0, 1.0, 2.0, 3.0, 5.0)  # guidance scales w of the sweep: unconditional, conditional, then guided
+SAMPLERS_SAY = ("the deterministic DDIM (eta 0) maps each x_T to one digit, and with 10 steps most often to the same "
+                "one as with 50. DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), and that "
+                "noise, not x_T, decides most of their digits: they seldom end as DDIM's digit.")
+GUIDANCE_SAYS = ("w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit "
+                 "toward the most typical of its class (Ho & Salimans 2022); too large a w overshoots, into "
+                 "speckled, overdrawn strokes that may no longer read as the class.")
 
 
 @dataclass
 class Comparison:
+    """What Compare shows: the rows as one picture, and what they hold in words."""
     image: Image.Image  # one titled row of digits per setting
     text: str
 
 
 def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> list[Settings]:
     """The settings of each row, from the tab's: `s`'s seed, class, guidance and autoguidance under DDPM and three
-    DDIMs (samplers), or `s`'s sampler under w in SWEEP (guidance); at most COMPARE_DIGITS digits a row.
-    conditional: the model takes a class (else there is no w to sweep)."""
+    DDIMs (samplers), or `s`'s sampler, steps, eta and autoguidance under w in SWEEP (guidance); at most
+    COMPARE_DIGITS digits a row. conditional: the model takes a class (else there is no w to sweep)."""
     kind = check_choice("comparison", kind, KINDS)
     s = dataclasses.replace(s, n=min(s.n, COMPARE_DIGITS))
     if kind == SAMPLERS_ROWS:
@@ -46,17 +53,39 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
         if s.label is None:
             raise InputError("A guidance sweep needs a class: choose a digit (or 'random') as the digit class")
         rows = [dataclasses.replace(s, guidance=w) for w in SWEEP]
-    cost = sum(r.n * r.steps * network_passes(r.label, r.guidance) for r in rows)
-    if cost > MAX_DIGIT_STEPS:
-        raise InputError(f"These {len(rows)} rows ask {cost:,} digit-steps, more than one run may ask of this shared "
-                         f"CPU ({MAX_DIGIT_STEPS:,}): choose DDIM with fewer steps, or fewer digits")
+    per_digit = sum(r.steps * network_passes(r.label, r.guidance) for r in rows)  # digit-steps of one digit a row
+    if s.n * per_digit > MAX_DIGIT_STEPS:
+        fits = MAX_DIGIT_STEPS // per_digit
+        instead = f"at most {fits} digit{'s' * (fits != 1)} a row" if fits else "another model"
+        if kind == GUIDANCE_ROWS:
+            instead = "DDIM with fewer steps, or " + instead
+        raise InputError(f"These {len(rows)} rows ask {s.n * per_digit:,} digit-steps, more than one run may ask of "
+                         f"this shared CPU ({MAX_DIGIT_STEPS:,}): choose {instead}")
     return rows
 
 
 def row_title(kind: str, r: Settings) -> str:
+    """A row's title: what differs between the rows (w, or the sampler and its steps)."""
     if kind == GUIDANCE_ROWS:
         return f"w = {r.guidance:g}" + {0.0: " (the null class)", 1.0: " (the class, unguided)"}.get(r.guidance, "")
     return f"{r.sampler.upper()}, {r.steps} steps" + (f", eta {r.eta:g}" if r.eta else "")
+
+
+def shared_settings(kind: str, r: Settings) -> str:
+    """In words, the settings every row shares (those row_title leaves out)."""
+    if r.label is None:
+        what = "any digit"
+    else:
+        what = "a random digit each" if r.label == RANDOM else f"digit {r.label}"
+    if kind == SAMPLERS_ROWS:
+        shared = [f"class: {what}"]
+        if r.label is not None:
+            shared.append(f"w = {r.guidance:g}" + (" (which ignores the class)" if r.guidance == 0 else ""))
+    else:
+        shared = [f"{r.sampler.upper()}, {r.steps} steps"] + ([f"eta {r.eta:g}"] if r.eta else []) + [what]
+    if r.autoguidance != 1:
+        shared.append(f"autoguidance {r.autoguidance:g}")
+    return ", ".join(shared)
 
 
 @torch.inference_mode()
@@ -74,16 +103,8 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
                                f"{last.index + 1} of {last.num_steps}, {time.perf_counter() - start:.1f} s")
         finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
     first = rows[0]
-    what = ("any digit" if first.label is None else "a random digit each" if first.label == RANDOM
-            else f"digit {first.label}")
-    same = (f"class: {what}" + (f", w = {first.guidance:g}" if first.label is not None else "")
-            if kind == SAMPLERS_ROWS else f"{first.sampler.upper()}, {first.steps} steps, {what}")
-    yield Comparison(draw.vstack(finished, gap=4), (
-        f"Seed {first.seed}, {first.n} digits a row, {same}; done in {time.perf_counter() - start:.1f} s. Digit k of "
-        "every row starts from the same noise x_T, that of (seed, k): "
-        + ("the deterministic DDIM (eta 0) maps each x_T to one digit, and with 10 steps often to much the same "
-           "one as with 50; DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), so their "
-           "digits can take other shapes, or become other digits." if kind == SAMPLERS_ROWS else
-           "w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit toward "
-           "the most typical of its class, less varied (Ho & Salimans 2022); too large a w overshoots, into "
-           "speckled, overdrawn strokes.")))
+    says = SAMPLERS_SAY if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
+    yield Comparison(draw.vstack(finished, gap=4),
+                     f"Seed {first.seed}, {first.n} digits a row, {shared_settings(kind, first)}; done in "
+                     f"{time.perf_counter() - start:.1f} s. Digit k of every row starts from the same noise x_T, "
+                     f"that of (seed, k): {says}")

@@ -94,9 +94,10 @@ def digits_help(n_max: int, T: int, conditional: bool) -> str | None:
     passes = 2 if conditional else 1  # the most a step may cost: a class's guidance
     if n_max * T * passes <= MAX_DIGIT_STEPS:
         return None
-    guided = f", {MAX_DIGIT_STEPS // (2 * T)} with a class's guidance" if conditional else ""
-    return (f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {min(n_max, MAX_DIGIT_STEPS // T)} digits of DDPM's "
-            f"{T} steps{guided}")
+    plain, guided = min(n_max, MAX_DIGIT_STEPS // T), MAX_DIGIT_STEPS // (2 * T)
+    with_class = f", {guided or 'none'} with a class's guidance" if conditional else ""
+    return (f"a run draws at most {MAX_DIGIT_STEPS:,} digit-steps: {plain} digit{'s' * (plain != 1)} of DDPM's "
+            f"{T} steps{with_class}")
 
 
 def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0,

@@ -45,10 +45,10 @@ def actions(rt, gif: Path) -> dict:
         "1 what the network learns (t = T/4)": lambda: objective_view(rt.model, rt.sched, digit, T // 4, 0),
         f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid)],
         "2 compare the samplers, 6 digits a row": compare("samplers", grid),
-        f"2 compare w = 0, 1, 2, 3, 5, digit 7, 6 digits a row, {what}": compare("guidance", sevens),
         f"3 x0-hat animation, 1 digit, {what}, with GIF and film strip": trajectory,
         f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
-    }
+    } | ({f"2 compare w = 0, 1, 2, 3, 5, digit 7, 6 digits a row, {what}": compare("guidance", sevens)}
+         if rt.model.config.num_classes else {})  # a model without labels has no w to sweep
 
 
 def main(argv=None) -> int:
