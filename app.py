@@ -32,8 +32,9 @@ from ddpm.demo.compare import COMPARE_DIGITS, compare_rows, compare_stream  # no
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
-from ddpm.demo.generate import (CLASS_CHOICES, DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                DEFAULT_STEPS, check_settings, digits_help, generate, resolve_seed)
+from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
+                                DEFAULT_STEPS, check_settings, class_choices, digits_help, generate,
+                                resolve_seed)
 from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
                               MAX_TRAJECTORY_DIGITS, check_int)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
@@ -208,7 +209,8 @@ def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
                     info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
                          "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
                          "bundled model sharper digits in 50 steps")
-    label_ = gr.Dropdown(CLASS_CHOICES if CONDITIONAL else [("any", "any")], value=DEFAULT_LABEL, label="digit class",
+    label_ = gr.Dropdown(class_choices(RT.dataset) if CONDITIONAL else [("any", "any")], value=DEFAULT_LABEL,
+                         label="digit class" if RT.dataset == "mnist" else "class",
                          interactive=CONDITIONAL,
                          info="any: no class given (the null class). random: each digit gets a class drawn from the "
                               "seed. A class often gives sharper digits (it does for the bundled model)"

@@ -11,6 +11,9 @@ from .config import DATASETS
 from .safeio import atomic_write_bytes
 
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as their authors write them
+# what each class index means, where it is not the digit itself (Xiao et al. 2017, Fashion-MNIST's README)
+CLASS_NAMES = {"fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                                 "Bag", "Ankle boot")}
 # where Debian's dataset-fashion-mnist package puts the raw files
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"

@@ -14,6 +14,7 @@ from typing import Iterator
 import torch
 from PIL import Image
 
+from ..data import CLASS_NAMES
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
@@ -25,6 +26,16 @@ DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_S
 UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
     [(str(d), str(d)) for d in range(10)]  # (shown, value)
+
+
+def class_choices(dataset: str = "mnist") -> list[tuple[str, str]]:
+    """The class dropdown's (shown, value) pairs: the digits, or for another dataset its classes by name (the
+    values stay 0-9, so the API takes the same ones)."""
+    names = CLASS_NAMES.get(dataset)
+    if names is None:
+        return CLASS_CHOICES
+    return ([("any (the null class)", "any"), ("random: a class drawn for each", RANDOM)]
+            + [(f"{i}: {name}", str(i)) for i, name in enumerate(names)])
 
 
 @dataclass(frozen=True)
