@@ -181,12 +181,12 @@ def defaults() -> dict:
     (each a tuple in the order of that tab's event outputs)."""
     d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
-    choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
+    choice = (DEFAULT_SAMPLER, min(DEFAULT_STEPS, T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
     *_, (grid, png, status, seed) = sample(0, False, 16, *choice)  # the last frame: the finished grid
     # its time was a busy start-up's (the model loading, the other tabs' defaults), not what Generate takes
     d["sample"] = (grid, png, "Drawn as the app started: " + status.split("a step): ", 1)[-1], seed)
     *_, d["trajectory"] = trajectory(0, False, 1, *choice)
-    *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, DEFAULT_STEPS)
+    *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, choice[1])
     return d
 
 
@@ -384,7 +384,7 @@ def build(d: dict) -> gr.Blocks:
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
                 gr.LinePlot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
-                            y_title="L_simple, mean over pixels",
+                            y_title="L_simple, mean over pixels", visible=losses.curve is not None,
                             label="training loss against optimizer step (loss.csv; the axis is cut above the "
                                   "first fall)", elem_id="about-loss")
                 gr.Markdown(losses.text, elem_id="about-loss-text")

@@ -204,6 +204,18 @@ def test_app_refuses_to_start_without_a_model(tmp_path):
     assert r.returncode == 1 and "cannot load the model" in r.stderr and "DDPM_MODEL" in r.stderr
 
 
+def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, monkeypatch):
+    """T = 20 < DDIM's default 50 steps: the start-up views use T steps, as the sliders do (it had refused to start);
+    a loss.csv of one row gives About a line and no curve."""
+    folder = save_tiny(tmp_path / "m", T=20)
+    (folder / "loss.csv").write_text("step,loss\n50,0.9\n")
+    monkeypatch.setenv("DDPM_MODEL", str(folder))
+    sys.modules.pop("app", None)
+    app = importlib.import_module("app")
+    assert "DDIM, 20 steps" in app.defaults()["sample"][2]
+    sys.modules.pop("app", None)
+
+
 def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path, monkeypatch):
     """A shared 2-vCPU Space: one network job at a time, each a generator (Gradio stops a generator when its tab
     goes, a plain function only when it ends), and views that need no network pass run beside it, a few at a

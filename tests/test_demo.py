@@ -319,6 +319,9 @@ def test_loss_history_reads_train_pys_log(tmp_path):
     for bad in ("not,a\nloss,log\n", "step,loss\n50,abc\n100,def\n"):
         (tmp_path / "loss.csv").write_text(bad)
         assert about.loss_history(tmp_path) is None  # the About tab shows no plot rather than failing
+    (tmp_path / "loss.csv").write_text("step,loss\n50,0.9\n")  # a run of under 100 steps: a line, no curve yet
+    h = about.loss_history(tmp_path)
+    assert h.curve is None and "one row so far (step 50, loss 0.9000)" in h.text
 
 
 def test_model_source_env(monkeypatch):

@@ -29,14 +29,14 @@ LOSS = "training loss"
 
 @dataclass
 class LossHistory:
-    curve: pd.DataFrame  # (step, loss, curve) for gr.LinePlot
+    curve: pd.DataFrame | None  # (step, loss, curve) for gr.LinePlot; None before the log has two rows
     y_max: float  # the plot's upper limit: the first steps' loss is far above the rest
     text: str  # markdown: how to read it
 
 
 def loss_history(folder: Path | None) -> LossHistory | None:
     """The training loss against step from the folder's loss.csv (train.py logs the mean of every 50 steps),
-    or None if there is none (or it cannot be read: the About tab then shows no plot)."""
+    or None if there is none (or it cannot be read: the About tab then shows no plot); with one row, no curve yet."""
     try:
         log = pd.read_csv(folder / LOSS_NAME, usecols=["step", "loss"]).apply(pd.to_numeric, errors="coerce")
     except (TypeError, OSError, ValueError):  # no folder, no file, not a loss log
@@ -44,7 +44,9 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     bad = ~np.isfinite(log.to_numpy(dtype=float)).all(axis=1)  # words, NaN or inf (an fp16 run's overflow)
     log = log[~bad]
     if len(log) < 2:
-        return None
+        return None if log.empty else LossHistory(None, 1.0, (
+            f"loss.csv has one row so far (step {int(log.step.iloc[0])}, loss {float(log.loss.iloc[0]):.4f}): train.py "
+            "logs the mean of every 50 steps, and the curve shows from the second row on."))
     groups = np.array_split(np.arange(len(log)), min(LOSS_POINTS, len(log)))
     step, loss = log.step.to_numpy(), log.loss.to_numpy()
     curve = pd.DataFrame({"step": [int(step[g[-1]]) for g in groups], "loss": [float(loss[g].mean()) for g in groups],

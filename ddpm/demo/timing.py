@@ -28,10 +28,11 @@ from .trajectory import film_strip, run_trajectory, save_gif
 def actions(rt, gif: Path) -> dict:
     """The default action of each tab (the settings app.py starts with); tab 3 writes its GIF to `gif`."""
     T, digit = rt.T, pick_digit(EXAMPLE, 0)
-    choice = (DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE)
+    steps = min(DEFAULT_STEPS, T)  # as the app's sliders start
+    choice = (DEFAULT_SAMPLER, steps, DEFAULT_LABEL, DEFAULT_GUIDANCE)
     grid, one = check_settings(0, 16, *choice, T), check_settings(0, 1, *choice, T)
-    sevens = check_settings(0, 16, DEFAULT_SAMPLER, DEFAULT_STEPS, "7", DEFAULT_GUIDANCE, T)
-    what = f"{DEFAULT_SAMPLER.upper()} {DEFAULT_STEPS}"
+    sevens = check_settings(0, 16, DEFAULT_SAMPLER, steps, "7", DEFAULT_GUIDANCE, T)
+    what = f"{DEFAULT_SAMPLER.upper()} {steps}"
 
     def compare(kind, s):
         return lambda: finish(compare_stream(rt.model, rt.sched, kind, compare_rows(kind, s, T)))
