@@ -12,8 +12,8 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, read_scores, read_weights_meta,
-                  recorded_facts)
+from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, read_scores,
+                  read_training_record, read_weights_meta, recorded_facts)
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
 from .samplers import DDIM_STEPS
@@ -136,16 +136,6 @@ def null_target(facts: dict, sittings: bool) -> str:
             f"but on the prediction of a frozen teacher (`{teacher}` when it ran) given {given}{guided}.")
 
 
-def _saved_facts(folder: Path) -> dict:
-    """training.json of a model folder, or {} before the first card is written (or if a hand edit broke it:
-    the card is rewritten from the weights' own metadata rather than lost at the end of a run)."""
-    try:
-        facts = json.loads((folder / TRAINING_NAME).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return facts if isinstance(facts, dict) else {}
-
-
 def recipe(previous: str | None, command: str) -> str:
     """A resumed run adds its command to the recipe; a repeat of the last line (a killed run resumed) adds nothing."""
     if not previous:
@@ -158,7 +148,7 @@ def record_command(folder: str | Path, command: str, resumed: bool = False) -> N
     """Put a starting run's command into folder/training.json's recipe (added to it if `resumed`), so that a run
     killed before its card is written still hands its first command on to the run that resumes it."""
     folder = Path(folder)
-    saved = _saved_facts(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
+    saved = read_training_record(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
     _write_facts(folder, saved, recipe(saved.get("command"), command))
 
 
@@ -178,7 +168,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     facts = read_weights_meta(folder)
     if command:
-        previous = _saved_facts(folder).get("command") if resumed else None
+        previous = read_training_record(folder).get("command") if resumed else None
         facts = _write_facts(folder, facts, recipe(previous, command))
     else:
         facts = recorded_facts(folder)

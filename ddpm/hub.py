@@ -124,13 +124,16 @@ def _download(repo_id: str) -> Path:
         except Exception as e:
             result["error"] = e
 
+    def outcome() -> Path:  # once fetch has ended
+        if "error" in result:
+            raise result["error"]
+        return Path(result["path"])
+
     worker = threading.Thread(target=fetch, daemon=True)  # a daemon: a stalled one does not hold the process at exit
     worker.start()
     worker.join(timeout)
     if not worker.is_alive():
-        if "error" in result:
-            raise result["error"]
-        return Path(result["path"])
+        return outcome()
     try:
         cached = Path(snapshot_download(repo_id, allow_patterns=FOLDER_FILES, local_files_only=True))
     except Exception:
@@ -138,9 +141,7 @@ def _download(repo_id: str) -> Path:
               f"{10 * timeout:g} s for the Hugging Face Hub", file=sys.stderr)
         worker.join(9 * timeout)
         if not worker.is_alive():
-            if "error" in result:
-                raise result["error"]
-            return Path(result["path"])
+            return outcome()
         raise ModelLoadError(f"the Hugging Face Hub did not answer about {repo_id!r} in {10 * timeout:g} s and "
                              f"there is no copy in the cache (set {HUB_TIMEOUT_ENV} to wait longer)") from None
     print(f"note: the Hugging Face Hub did not answer in {timeout:g} s: {repo_id} is loaded from the cache, "
@@ -240,11 +241,17 @@ def recorded_facts(folder: str | Path | None) -> dict:
     for weights that record nothing. {} for no folder; either part left out where it is missing or unreadable."""
     if folder is None:
         return {}
+    return read_training_record(folder) | read_weights_meta(folder)
+
+
+def read_training_record(folder: str | Path) -> dict:
+    """The folder's training.json, or {} before the first card is written (or if a hand edit broke it: the card
+    is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
     try:
         saved = json.loads((Path(folder) / TRAINING_NAME).read_text())
     except (OSError, ValueError):
-        saved = {}
-    return (saved if isinstance(saved, dict) else {}) | read_weights_meta(folder)
+        return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 def read_scores(folder: str | Path | None) -> dict:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..card import metrics_table, not_scored, time_and_hardware
 from ..data import dataset_name
-from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id, read_scores, recorded_facts, trained_on
+from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id, read_scores, recorded_facts
 from ..unet import count_parameters
 
 PAPERS = [
@@ -78,9 +78,14 @@ def null_class_target(folder: Path | None) -> str | None:
     facts = recorded_facts(folder)
     if not facts.get("null_teacher"):
         return None
-    guided = facts.get("null_teacher_autoguidance")
-    guided = guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
+    guided = _teacher_weight(facts)
     return "a frozen teacher's predictions" + (f" autoguided at w = {guided:g}" if guided != 1 else "")
+
+
+def _teacher_weight(facts: dict) -> float:
+    """The autoguidance weight of the null class's teacher, as recorded (1: none; a stray value counts as none)."""
+    guided = facts.get("null_teacher_autoguidance")
+    return guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
 
 
 FACTS = [  # (key in training.json / the weights' metadata, how to say it)
@@ -155,7 +160,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     if guide is not None:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
                      f"({guide.config.describe()}), trained briefly, from the folder's guide/")
-    dataset = trained_on(folder)
+    dataset = str(facts.get("dataset") or "mnist")  # as hub.trained_on says it
     images = "MNIST digits" if dataset == "mnist" else f"images (this model: {dataset_name(dataset)})"
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
@@ -164,7 +169,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     distilled = "" if not target else (
         f" In its last sitting the null class was trained on {target} instead of the drawn noise"
         + (" (guidance distillation), so its 'any digit' samples are sharper than a plain DDPM model's."
-           if "autoguided" in target else "."))
+           if _teacher_weight(facts) != 1 else "."))
     return f"""## What this is
 
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds

@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 from PIL import Image
 
-from ..samplers import RANDOM, sample_loop
+from ..samplers import sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings, network_passes
@@ -73,10 +73,7 @@ def row_title(kind: str, r: Settings) -> str:
 
 def shared_settings(kind: str, r: Settings) -> str:
     """In words, the settings every row shares (those row_title leaves out)."""
-    if r.label is None:
-        what = "any digit"
-    else:
-        what = "a random digit each" if r.label == RANDOM else f"digit {r.label}"
+    what = r.class_words()
     if kind == SAMPLERS_ROWS:
         shared = [f"class: {what}"]
         if r.label is not None:

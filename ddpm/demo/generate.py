@@ -58,10 +58,15 @@ class Settings:
         how = f"{self.sampler.upper()}, {self.steps} step{'s' * (self.steps != 1)}"
         how += f", eta {self.eta:g}" if self.eta else ""
         how += f", autoguidance {self.autoguidance:g}" if self.autoguidance != 1 else ""
-        what = ("any digit" if self.label is None else
-                f"{'a random digit each' if self.label == RANDOM else f'digit {self.label}'}, guidance w = {self.guidance:g}")
+        what = self.class_words() + (f", guidance w = {self.guidance:g}" if self.label is not None else "")
         what += " (w = 0 ignores the class: the null class's digits)" if self.label is not None and not self.guidance else ""
         return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
+
+    def class_words(self) -> str:
+        """The class asked for, in words: 'any digit', 'a random digit each' or 'digit 3'."""
+        if self.label is None:
+            return "any digit"
+        return "a random digit each" if self.label == RANDOM else f"digit {self.label}"
 
     def command(self, weights: str | None = None) -> str:
         """The `python -m ddpm.sample` line that draws these digits (its defaults differ from the app's: DDPM,
