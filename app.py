@@ -33,7 +33,7 @@ from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_clas
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                DEFAULT_STEPS, check_settings, class_choices, digits_help, generate,
+                                DEFAULT_STEPS, check_settings, class_choices, digits_help, finished_text, generate,
                                 resolve_seed)
 from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
                               MAX_TRAJECTORY_DIGITS, check_int)
@@ -88,7 +88,7 @@ def objective(source, index, upload, sketch, t, seed):
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
     """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
     settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
-                              eta=eta, autoguidance=autoguidance, conditional=CONDITIONAL)
+                              eta=eta, autoguidance=autoguidance, conditional=CONDITIONAL, dataset=RT.dataset)
     return settings, RT.sampling_model(settings.autoguidance)
 
 
@@ -182,9 +182,10 @@ def defaults() -> dict:
     d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, min(DEFAULT_STEPS, T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
-    *_, (grid, png, status, seed) = sample(0, False, 16, *choice)  # the last frame: the finished grid
-    # its time was a busy start-up's (the model loading, the other tabs' defaults), not what Generate takes
-    d["sample"] = (grid, png, "Drawn as the app started: " + status.split("a step): ", 1)[-1], seed)
+    *_, (grid, png, _, seed) = sample(0, False, 16, *choice)  # the last frame: the finished grid
+    # its caption without the time, a busy start-up's (the model loading, the other tabs' defaults), not Generate's
+    settings, _ = sampling(0, False, 16, *choice, 0.0, 1.0)
+    d["sample"] = (grid, png, "Drawn as the app started: " + finished_text(settings, WEIGHTS_FLAG), seed)
     *_, d["trajectory"] = trajectory(0, False, 1, *choice)
     *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, choice[1])
     return d

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .card import write_model_card
+from .card import keep_a_hand_written_card, write_model_card
 from .hub import CARD_NAME, CONFIG_NAME, ModelLoadError, load_pretrained, push_to_hub, repo_id_problem
 
 
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} does not load, so it is not pushed: {e}")
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
-    kept_before = set(folder.glob("README.previous*.md"))
     try:
+        kept = keep_a_hand_written_card(card)  # set aside here (write_model_card would), so a failed push can drop it
         write_model_card(folder, repo_id=a.repo_id)
     except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         stopped = True
     if old_card is not None:  # not pushed: the local card keeps naming what it named before
         card.write_bytes(old_card)
-        for kept in set(folder.glob("README.previous*.md")) - kept_before:  # a copy write_model_card made of it
+        if kept:  # the copy set aside above: the card itself is back
             kept.unlink()
     else:  # there was none: none that names a repo never made
         card.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import forward, roundtrip, runtime, trajectory
+from ddpm.demo import forward, generate, roundtrip, runtime, trajectory
 from ddpm.demo.limits import InputError, MissingInput
 from ddpm.demo.progress import Progress, finish
 from demo_helpers import DIGIT, same, settings
@@ -111,6 +111,16 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
                                                       autoguidance=1.5), 1000)
     assert compare.shared_settings("guidance", sweep[0]) == "DDIM, 20 steps, eta 0.5, a random digit each, autoguidance 1.5"
     assert "w = 0 (which ignores the class)" in compare.shared_settings("samplers", settings(1000, label="3", guidance=0))
+
+
+def test_a_dataset_with_named_classes_is_captioned_by_them(model, sched):
+    fashion = settings(sched.T, label="3", dataset="fashion-mnist")
+    assert "2 images" in fashion.describe() and "class 3 (Dress), guidance w = 1" in fashion.describe()
+    assert [settings(sched.T, label=c, dataset="fashion-mnist").class_words() for c in ("any", "random")] == [
+        "any class", "a random class each"]
+    assert "2 digits" in settings(sched.T, label="3").describe() and "digit 3," in settings(sched.T, label="3").describe()
+    *_, done = generate.generate(model, sched, fashion)
+    assert "class 3 (Dress)" in done.text and "draws these images again" in done.text
 
 
 def test_decided_at_reads_the_last_stable_run():

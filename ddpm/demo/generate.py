@@ -48,6 +48,7 @@ class Settings:
     guidance: float  # classifier-free guidance scale w (used only with a label)
     eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step, DDPM's with sigma^2 = beta_tilde (Song et al. Eq. 16)
     autoguidance: float = 1.0  # weight of the small guide model (ddpm.autoguidance); 1 = off
+    class_names: tuple[str, ...] | None = None  # a dataset's class names (data.CLASS_NAMES); None: MNIST's digits
 
     def sampler_kwargs(self) -> dict:
         """What samplers.sample_loop takes from these settings."""
@@ -59,14 +60,24 @@ class Settings:
         how += f", eta {self.eta:g}" if self.eta else ""
         how += f", autoguidance {self.autoguidance:g}" if self.autoguidance != 1 else ""
         what = self.class_words() + (f", guidance w = {self.guidance:g}" if self.label is not None else "")
-        what += " (w = 0 ignores the class: the null class's digits)" if self.label is not None and not self.guidance else ""
-        return f"{self.n} digit{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
+        if self.label is not None and not self.guidance:
+            what += f" (w = 0 ignores the class: the null class's {self.noun}s)"
+        return f"{self.n} {self.noun}{'s' * (self.n != 1)}, {how}, seed {self.seed}, {what}"
+
+    @property
+    def noun(self) -> str:
+        """What one sample is called: 'digit' (MNIST) or 'image' (a dataset whose classes have names)."""
+        return "image" if self.class_names else "digit"
 
     def class_words(self) -> str:
-        """The class asked for, in words: 'any digit', 'a random digit each' or 'digit 3'."""
+        """The class asked for, in words: 'any digit', 'a random digit each' or 'digit 3' (for a dataset with
+        named classes: 'any class', 'a random class each', 'class 3 (Dress)')."""
+        kind = "class" if self.class_names else "digit"
         if self.label is None:
-            return "any digit"
-        return "a random digit each" if self.label == RANDOM else f"digit {self.label}"
+            return f"any {kind}"
+        if self.label == RANDOM:
+            return f"a random {kind} each"
+        return f"class {self.label} ({self.class_names[self.label]})" if self.class_names else f"digit {self.label}"
 
     def command(self, weights: str | None = None) -> str:
         """The `python -m ddpm.sample` line that draws these digits (its defaults differ from the app's: DDPM,
@@ -117,8 +128,9 @@ def digits_help(n_max: int, T: int, conditional: bool) -> str | None:
 
 
 def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int = MAX_DIGITS, eta=0.0,
-                   autoguidance=1.0, conditional: bool = True) -> Settings:
-    """The run's settings, each checked (InputError says what is allowed); conditional: the model takes a class."""
+                   autoguidance=1.0, conditional: bool = True, dataset: str = "mnist") -> Settings:
+    """The run's settings, each checked (InputError says what is allowed); conditional: the model takes a class;
+    dataset: the model's (its class names go into the captions)."""
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
@@ -145,6 +157,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         guidance=guidance,
         eta=eta,
         autoguidance=check_float("autoguidance", autoguidance, 0.0, APP_MAX_AUTOGUIDANCE),
+        class_names=CLASS_NAMES.get(dataset),
     )
 
 
@@ -178,7 +191,12 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = time.perf_counter() - start
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): "
-                f"{s.describe()}. This model draws these digits again from these settings and this seed (on "
-                "another CPU or torch version a pixel may differ by a grey level); another sampler or number of "
-                "steps starts from the same noise but follows another path. From the command line:\n\n"
-                f"```\n{s.command(weights)}\n```", done=True, samples=x0)
+                + finished_text(s, weights), done=True, samples=x0)
+
+
+def finished_text(s: Settings, weights: str | None = None) -> str:
+    """The finished grid's caption after its timing: the settings, and the command line that draws them again."""
+    return (f"{s.describe()}. This model draws these {s.noun}s again from these settings and this seed (on "
+            "another CPU or torch version a pixel may differ by a grey level); another sampler or number of "
+            "steps starts from the same noise but follows another path. From the command line:\n\n"
+            f"```\n{s.command(weights)}\n```")
