@@ -1,5 +1,5 @@
 """DDPM on MNIST, the Gradio app: forward noising and the training loss, seeded sampling, the x0_hat animation,
-noise-and-denoise.
+noise-and-denoise and interpolation.
 
 usage:
     python app.py                         # the bundled weights/ on http://127.0.0.1:7860
@@ -24,25 +24,24 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from ddpm.autoguidance import T_MAX_FRACTION, default_t_max  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.compare import COMPARE_DIGITS, compare_rows, compare_stream  # noqa: E402
+from ddpm.demo.controls import sampler_choices, sampler_controls  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                DEFAULT_STEPS, check_settings, class_choices, digits_help, finished_text, generate,
-                                resolve_seed)
-from ddpm.demo.limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGITS, MAX_GUIDANCE, MAX_STEPS,  # noqa: E402
-                              MAX_TRAJECTORY_DIGITS, check_int)
+                                DEFAULT_STEPS, check_settings, finished_text, generate, resolve_seed)
+from ddpm.demo.interpolate import COLUMNS, interpolate_stream  # noqa: E402
+from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check_int  # noqa: E402
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
-from ddpm.demo.sources import EXAMPLE, pick_digit  # noqa: E402
+from ddpm.demo.sources import EXAMPLE, example_digit, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, digit_input, live, picture, progress_update, run_button,  # noqa: E402
                                user_errors)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
@@ -67,10 +66,8 @@ QUEUE_SIZE = 100
 # sessions whose state (tab 3's last run, up to ~4 MB) is kept, the least recently used dropped first: with Gradio's
 # 10,000, API clients (which never close their sessions) could hold gigabytes
 SESSIONS = 500
-SAMPLER_CHOICES = [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
-                   ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
-ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), SAMPLER_CHOICES[1]]
+ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), sampler_choices(T)[1]]
 
 
 # ---------------------------------------------------------------- handlers: component values in, pure functions, values out
@@ -170,6 +167,13 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
     yield RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text)
 
 
+def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps):
+    """Tab 4's interpolation: your digit and MNIST test digit #other, noised to t, mixed, denoised."""
+    x0, s = pick_digit(source, index, upload, sketch), check_settings(seed, 1, sampler, steps, "any", 1.0, T)
+    for r in interpolate_stream(RT.model, RT.sched, x0, example_digit(other), t, s):
+        yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)
+
+
 def preview(source, index, upload, sketch):
     return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
 
@@ -193,55 +197,13 @@ def defaults() -> dict:
 
 # ---------------------------------------------------------------- layout
 
-def sampler_controls(tab: str, n_max: int, n_default: int, run: str):
-    """Seed, number of digits, the `run` button, then the sampler, steps, class, guidance, eta and autoguidance:
-    shared by Generate and the animation. -> (the inputs, the button). The button comes before the settings
-    that have defaults, so the output beside it is on screen when it is pressed."""
-    with gr.Row():
-        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
-        randomise = gr.Checkbox(False, label="new random seed each run")
-    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, CONDITIONAL))
-    go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
-    sampler = gr.Radio(SAMPLER_CHOICES, value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
-    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
-                      interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
-    eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
-                    interactive=DEFAULT_SAMPLER == "ddim",
-                    info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
-                         "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
-                         "bundled model sharper digits in 50 steps")
-    label_ = gr.Dropdown(class_choices(RT.dataset) if CONDITIONAL else [("any", "any")], value=DEFAULT_LABEL,
-                         label="digit class" if RT.dataset == "mnist" else "class",
-                         interactive=CONDITIONAL,
-                         info="any: no class given (the null class). random: each digit gets a class drawn from the "
-                              "seed. A class often gives sharper digits (it does for the bundled model)"
-                         if CONDITIONAL else "this model was trained without labels, so it takes no class")
-    guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
-                         interactive=CONDITIONAL and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
-                         info="how hard to push toward the class (classifier-free guidance, Ho & Salimans 2022): 1 is "
-                              "the plain conditional model, more gives more typical digits, 0 ignores the class. "
-                              "Their w is this w - 1 (diffusers' guidance_scale is this w). Needs a class")
-    auto = gr.Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
-                     interactive=RT.guide is not None,
-                     info="1: off. Above 1, the steps t <= "
-                          f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
-                          "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
-                          "up to 40% slower"
-                     if RT.guide is not None else f"{RT.guide_note}, so autoguidance is off")
-    # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
-    toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
-    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **toggle)
-    label_.change(lambda c: gr.Slider(interactive=c != "any"), label_, guidance, **toggle)
-    return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto], go  # new inputs last: older API calls fit
-
-
 def build(d: dict) -> gr.Blocks:
     with gr.Blocks(title="DDPM on MNIST", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net "
                     "undo it step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
                     "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded "
                     "digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, "
-                    "then denoise it · **5. About**: the model and its measured quality. On a narrow screen the tabs "
+                    "then denoise it, or mix it with another · **5. About**: the model and its measured quality. On a narrow screen the tabs "
                     "that do not fit are under ⋯.")
         if RT.dataset != "mnist":
             gr.Markdown(f"**This model was trained on {dataset_name(RT.dataset)}.** The texts here speak of digits, "
@@ -298,7 +260,7 @@ def build(d: dict) -> gr.Blocks:
         with gr.Tab("2. Generate"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    g_ins, g_go = sampler_controls("generate", MAX_DIGITS, 16, "Generate")
+                    g_ins, g_go = sampler_controls(RT, "generate", MAX_DIGITS, 16, "Generate")
                 with gr.Column(scale=2):
                     g_grid = picture(d["sample"][0], label="samples (x_t while denoising)", show_label=False,
                                      elem_id="generate-grid")
@@ -326,7 +288,7 @@ def build(d: dict) -> gr.Blocks:
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
-                    a_ins, a_go = sampler_controls("trajectory", MAX_TRAJECTORY_DIGITS, 1, "Run trajectory")
+                    a_ins, a_go = sampler_controls(RT, "trajectory", MAX_TRAJECTORY_DIGITS, 1, "Run trajectory")
                 with gr.Column(scale=2):
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel")
@@ -379,6 +341,16 @@ def build(d: dict) -> gr.Blocks:
             run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
+            with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.3): noise both to t, mix the "
+                              "two x_t, denoise each mix", open=False):
+                i_other = gr.Slider(0, num_examples() - 1, value=1, step=1, label="the other digit x'_0: MNIST test "
+                                    f"digit # (your digit, t, seed, sampler and steps as above; {COLUMNS} mixes)")
+                i_go = gr.Button("Interpolate", elem_id="interpolate-go")
+                i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
+                                  elem_id="interpolate-image", elem_classes=["strip"])
+                i_text = gr.Markdown(elem_id="interpolate-text")
+            run_button(i_go, interpolate, [*r_in, i_other, r_t, r_seed, r_sampler, r_steps], [i_image, i_text],
+                       "interpolate", **HEAVY)
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

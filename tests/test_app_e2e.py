@@ -1,6 +1,7 @@
 """End to end: start app.py on a free localhost port (tiny random model) and drive it with gradio_client."""
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import os
@@ -196,6 +197,24 @@ def test_roundtrip(client):
                                            api_name="/roundtrip")
     assert np.array_equal(digit_from_display(x0), IMAGES[1])
     assert "t = 30" in text and Image.open(strip).width > Image.open(strip).height
+
+
+def test_interpolate(client):
+    image, text = client.predict("MNIST test digit", 0, None, None, 1, 30, 0, "ddim", 10, api_name="/interpolate")
+    assert "t = 30" in text and Image.open(image).width > Image.open(image).height
+    with pytest.raises(AppError, match="maximum value 299"):  # Gradio checks the slider's range first
+        client.predict("MNIST test digit", 0, None, None, 300, 30, 0, "ddim", 10, api_name="/interpolate")
+
+
+def test_the_readmes_api_calls_name_endpoints_the_app_has(client):
+    """Each c.predict(...) line of the README's "The app" names an endpoint with room for its arguments."""
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    calls = re.findall(r"^c\.predict\((.*), api_name=\"(/\w+)\"\)", (ROOT / "README.md").read_text(), re.M)
+    assert len(calls) >= 6
+    for args, name in calls:
+        assert name in endpoints, name
+        given = len(ast.parse(f"f({args})").body[0].value.args)
+        assert given <= len(endpoints[name]["parameters"]), (name, given)
 
 
 def test_app_refuses_to_start_without_a_model(tmp_path):

@@ -218,6 +218,30 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     assert cut.calls <= whole.calls // 10
 
 
+def test_interpolation_mixes_the_two_noised_digits_and_its_ends_are_tab_4s_chains(model, sched):
+    """Ho et al. Sec. 4.3: x_bar_t = (1 - lambda) x_t + lambda x'_t with x_t, x'_t fixed; lambda = 0 is your digit
+    noised exactly as tab 4 noises it, and (deterministic DDIM) denoised to tab 4's result."""
+    from ddpm.demo import interpolate
+
+    other = load_sample()[0][1]
+    s, t = settings(sched.T, n=1, steps=4), 12
+    *reports, r = interpolate.interpolate_stream(model, sched, DIGIT, other, t, s)
+    assert reports and all(isinstance(p, Progress) for p in reports) and "t = 12" in r.text
+    x_t = forward.jump(sched, forward.digit_tensor(DIGIT), t, forward.fixed_eps(0))
+    x_t_other = forward.jump(sched, forward.digit_tensor(other), t, interpolate.other_eps(0))
+    lam = interpolate.lambdas().view(-1, 1, 1, 1)
+    assert r.x_bar_t.shape == r.x_bar_0.shape == (interpolate.COLUMNS, 1, 28, 28)
+    assert torch.allclose(r.x_bar_t, (1 - lam) * x_t + lam * x_t_other, atol=1e-6)
+    assert torch.equal(r.x_bar_t[0], x_t[0]) and torch.allclose(r.x_bar_t[-1], x_t_other[0], atol=1e-6)
+    assert not torch.allclose(x_t, x_t_other)  # two digits, two noises
+    *_, alone = roundtrip.denoise_steps(model, sched, x_t, t, s)
+    assert torch.allclose(r.x_bar_0[0], alone.x_prev.clamp(-1, 1)[0], atol=1e-4)
+    again = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, t, s))
+    assert same(r.image, again.image) and torch.equal(r.x_bar_0, again.x_bar_0)
+    with pytest.raises(InputError, match="t must be between 1 and 20"):
+        finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 0, s))
+
+
 def test_strip_ts():
     assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
     assert roundtrip.strip_ts(20) == list(range(2, 21, 2))

@@ -1,0 +1,59 @@
+"""The sampler's settings as Gradio controls (seed, number of digits, sampler, steps, eta, class, w, autoguidance),
+laid out once for Generate and the animation; a control that would change nothing for the model is greyed out."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..autoguidance import T_MAX_FRACTION, default_t_max
+from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, class_choices, digits_help
+from .limits import APP_MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_STEPS
+from .runtime import Runtime
+
+
+def sampler_choices(T: int) -> list[tuple[str, str]]:
+    """The sampler radio's (shown, value) pairs for a model of T steps."""
+    return [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
+            ("DDIM, fewer steps (Song et al. 2021)", "ddim")]
+
+
+def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str):
+    """Seed, number of digits, the `run` button, then the sampler, steps, class, guidance, eta and autoguidance
+    for the model of `rt`: shared by Generate and the animation. -> (the inputs, the button). The button comes
+    before the settings that have defaults, so the output beside it is on screen when it is pressed."""
+    T, conditional = rt.T, rt.model.config.num_classes > 0
+    with gr.Row():
+        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
+        randomise = gr.Checkbox(False, label="new random seed each run")
+    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
+    go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
+    sampler = gr.Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
+    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
+                      interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
+    eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
+                    interactive=DEFAULT_SAMPLER == "ddim",
+                    info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
+                         "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
+                         "bundled model sharper digits in 50 steps")
+    label_ = gr.Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
+                         label="digit class" if rt.dataset == "mnist" else "class",
+                         interactive=conditional,
+                         info="any: no class given (the null class). random: each digit gets a class drawn from the "
+                              "seed. A class often gives sharper digits (it does for the bundled model)"
+                         if conditional else "this model was trained without labels, so it takes no class")
+    guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
+                         interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
+                         info="how hard to push toward the class (classifier-free guidance, Ho & Salimans 2022): 1 is "
+                              "the plain conditional model, more gives more typical digits, 0 ignores the class. "
+                              "Their w is this w - 1 (diffusers' guidance_scale is this w). Needs a class")
+    auto = gr.Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
+                     interactive=rt.guide is not None,
+                     info="1: off. Above 1, the steps t <= "
+                          f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
+                          "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
+                          "up to 40% slower"
+                     if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
+    # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
+    toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
+    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **toggle)
+    label_.change(lambda c: gr.Slider(interactive=c != "any"), label_, guidance, **toggle)
+    return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto], go  # new inputs last: older API calls fit

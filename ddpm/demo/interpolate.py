@@ -1,0 +1,87 @@
+"""Tab 4's interpolation (Ho et al. 2020, Sec. 4.3 and Fig. 8): two digits noised to the same t by q, the noisy
+pair mixed linearly, and each mix denoised by the reverse process.
+
+    x_t  = q_sample(x_0,  t, eps)      x'_t = q_sample(x'_0, t, eps')      (Eq. 4, each its own noise)
+    x_bar_t(lambda) = (1 - lambda) x_t + lambda x'_t,  then  x_bar_0 ~ p(x_0 | x_bar_t)
+
+x_t and x'_t stay fixed as lambda moves (as in the paper), so only the mix changes from column to column. At small
+t the reverse process cleans up a cross-fade of the two digits; at large t it turns the mix into one digit of its
+own. The mix of two independent noises is smaller than the schedule's noise at t (by up to 1/sqrt(2), at
+lambda = 1/2); the paper's linear mix leaves it so (on the bundled weights, rescaling it to the schedule's level
+changed few of the denoised digits).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..images import to_uint8_np
+from ..samplers import sample_generators, steps_run
+from ..schedule import NoiseSchedule
+from . import draw
+from .forward import digit_tensor, fixed_eps, jump
+from .generate import Settings
+from .limits import check_int
+from .progress import Progress, every
+from .roundtrip import denoise_steps
+
+COLUMNS = 9  # lambda = 0, 1/8, ..., 1
+
+
+@dataclass
+class Interpolation:
+    image: Image.Image  # three rows of COLUMNS: the pixel mix, x_bar_t, the denoised x_bar_0
+    text: str
+    x_bar_t: torch.Tensor  # (COLUMNS, 1, 28, 28) the mixes, lambda = 0 .. 1
+    x_bar_0: torch.Tensor  # (COLUMNS, 1, 28, 28) each mix denoised, in [-1, 1]
+
+
+def lambdas(n: int = COLUMNS) -> torch.Tensor:
+    """(n,) mixing weights from 0 (your digit) to 1 (the other digit)."""
+    return torch.linspace(0, 1, n)
+
+
+def other_eps(seed: int, shape=(1, 1, 28, 28)) -> torch.Tensor:
+    """eps' of the other digit, from the generator of (seed, COLUMNS + 1): (seed, 0) drew eps (forward.fixed_eps,
+    so lambda = 0 is tab 4's own x_t) and (seed, 1 .. COLUMNS) draw the columns' reverse noise (denoise_steps)."""
+    return torch.randn(shape, generator=sample_generators(seed, 1, first=COLUMNS + 1)[0])
+
+
+@torch.inference_mode()
+def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8: np.ndarray, t, s: Settings
+                       ) -> Iterator[Progress | Interpolation]:
+    """Your digit x_0 and another x'_0 (uint8 (28, 28) each) noised to paper t, mixed in COLUMNS steps of lambda
+    and denoised with s's sampler and steps (the null class); a Progress every few steps, then the Interpolation."""
+    t = check_int("t", t, 1, sched.T)
+    start = time.perf_counter()
+    lam = lambdas().view(-1, 1, 1, 1)  # (COLUMNS, 1, 1, 1)
+    x0, x0_other = digit_tensor(x0_u8), digit_tensor(other_u8)  # (1, 1, 28, 28) each
+    x_t = jump(sched, x0, t, fixed_eps(s.seed, x0.shape))
+    x_t_other = jump(sched, x0_other, t, other_eps(s.seed, x0.shape))
+    mixed = (1 - lam) * x_t + lam * x_t_other  # (COLUMNS, 1, 28, 28): x_bar_t, one per lambda
+    total = steps_run(s.sampler, s.steps, t - 1)
+    report = every(total)
+    for step in denoise_steps(model, sched, mixed, t, s):
+        if (step.index + 1) % report == 0 and step.index + 1 < total:
+            yield Progress(f"Denoising {COLUMNS} mixes from t = {t}: step {step.index + 1} of {total}, "
+                           f"{time.perf_counter() - start:.1f} s")
+    back = step.x_prev.clamp(-1, 1)
+    labels = [f"{v:.3g}" for v in lambdas().tolist()]
+    rows = [((1 - lam) * x0 + lam * x0_other, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
+            (mixed.clamp(-1, 1), f"x_bar_t = (1 - lambda) x_t + lambda x'_t, t = {t}"),
+            (back, "x_bar_t denoised by the model")]
+    image = draw.vstack([draw.titled(draw.labelled_strip(to_uint8_np(x), labels), title) for x, title in rows], gap=6)
+    steps = "every step (DDPM)" if s.sampler == "ddpm" else f"up to {s.steps} DDIM steps"
+    fresh = ("; each column also draws its own reverse noise" if s.sampler == "ddpm" or s.eta else
+             "; DDIM with eta 0 adds no noise on the way back, so the columns differ only by lambda")
+    text = (f"lambda runs from 0 (your digit) to 1 (the other digit), above each column. Both were noised to t = {t} "
+            f"with seed {s.seed}, then each mix denoised with {steps} in {time.perf_counter() - start:.1f} s{fresh}. "
+            "At small t the model tidies a cross-fade of the two; by about t = T/3 each mix becomes one whole "
+            "digit, most often one of the two, switching near the middle; at larger t the model sees less of "
+            "either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.3, Fig. 8).")
+    yield Interpolation(image, text, mixed, back)
