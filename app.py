@@ -41,9 +41,9 @@ from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
-from ddpm.demo.sources import EXAMPLE, example_digit, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.widgets import (CSS, digit_input, live, picture, progress_update, run_button,  # noqa: E402
-                               user_errors)
+from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
+from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
+                               run_button, user_errors)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -145,8 +145,8 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
 
 def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
     """Tab 3's "when is the digit decided?" plot (kw: its layout, when it is built): every class drawn, in its own
-    colour, and a black line at the slider's t = `at`; the legend names the classes that reach PLOT_MIN_P."""
-    return gr.LinePlot(decision_plot(traj, at), colors_in_legend=decision_legend(traj), **kw)
+    colour, and a grey line at the slider's t = `at`; the legend names the classes that reach PLOT_MIN_P."""
+    return line_plot(decision_plot(traj, at), colors_in_legend=decision_legend(traj), **kw)
 
 
 def scrub(traj, t):
@@ -203,8 +203,8 @@ def build(d: dict) -> gr.Blocks:
                     "undo it step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
                     "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded "
                     "digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, "
-                    "then denoise it, or mix it with another · **5. About**: the model and its measured quality. On a narrow screen the tabs "
-                    "that do not fit are under ⋯.")
+                    "then denoise it, or mix it with another · **5. About**: the model and its measured quality. "
+                    "On a narrow screen the tabs that do not fit are under ⋯.")
         if RT.dataset != "mnist":
             gr.Markdown(f"**This model was trained on {dataset_name(RT.dataset)}.** The texts here speak of digits, "
                         "the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is off.")
@@ -232,13 +232,14 @@ def build(d: dict) -> gr.Blocks:
             f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False,
                               elem_id="forward-strip", elem_classes=["strip"])
             with gr.Row():
-                # no height=: a fixed height clips the legend in Gradio 6
-                f_scales = gr.LinePlot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
-                                       label="signal and noise scales", y_lim=[0, 1], color_title="", x_axis_format="d",
-                                       y_title="scale (times x_0, times eps)")
-                f_snr = gr.LinePlot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
-                                    label="log-SNR (natural log)", color_title="", x_axis_format="d",
-                                    y_title="ln(alpha_bar_t / (1 - alpha_bar_t))")
+                # no height=: a fixed height clips the legend in Gradio 6; min_width: zoomed in, they stack rather
+                # than cut their legends short
+                f_scales = line_plot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS, min_width=480,
+                                     label="signal and noise scales", y_lim=[0, 1], color_title="", x_axis_format="d",
+                                     y_title="scale (times x_0, times eps)")
+                f_snr = line_plot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS, min_width=480,
+                                  label="log-SNR (natural log)", color_title="", x_axis_format="d",
+                                  y_title="ln(alpha_bar_t / (1 - alpha_bar_t))")
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
@@ -246,7 +247,7 @@ def build(d: dict) -> gr.Blocks:
                               show_label=False, elem_id="objective-panel")
             with gr.Row():
                 # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
-                o_curve = gr.LinePlot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
+                o_curve = line_plot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
                                       color_title="", label="L_simple for this digit and eps, against t", min_width=320,
                                       y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
@@ -266,7 +267,8 @@ def build(d: dict) -> gr.Blocks:
                                      elem_id="generate-grid")
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
-            run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", **HEAVY)
+            run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", show="generate-grid",
+                       **HEAVY)
             with gr.Accordion("Compare, from the same noise x_T: the samplers side by side, or a sweep of w",
                               open=False):
                 kinds = [("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers")]
@@ -279,7 +281,8 @@ def build(d: dict) -> gr.Blocks:
                 c_grid = picture(None, label=f"the seed's first {COMPARE_DIGITS} digits, one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
                 c_text = gr.Markdown(elem_id="compare-text")
-            run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", **HEAVY)
+            run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", show="compare-grid",
+                       **HEAVY)
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
@@ -312,7 +315,8 @@ def build(d: dict) -> gr.Blocks:
             a_state = gr.State(traj0.state)
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
                                                                    decided=a_decided, film=a_film, status=a_status,
-                                                                   seed=a_ins[0], state=a_state)), "trajectory", **HEAVY)
+                                                                   seed=a_ins[0], state=a_state)), "trajectory",
+                       show="trajectory-panel", **HEAVY)
             a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 
@@ -339,24 +343,26 @@ def build(d: dict) -> gr.Blocks:
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_classes=["strip"])
             run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
-                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip", **HEAVY)
+                       list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
+                       show="roundtrip-main", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.3): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
                 i_other = gr.Slider(0, num_examples() - 1, value=1, step=1, label="the other digit x'_0: MNIST test "
-                                    f"digit # (your digit, t, seed, sampler and steps as above; {COLUMNS} mixes)")
+                                    f"digit # (your digit, t, seed, sampler and steps as above; {COLUMNS} mixes)",
+                                    info=f"the first of each digit: {first_of_each_class()}")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip"])
                 i_text = gr.Markdown(elem_id="interpolate-text")
             run_button(i_go, interpolate, [*r_in, i_other, r_t, r_seed, r_sampler, r_steps], [i_image, i_text],
-                       "interpolate", **HEAVY)
+                       "interpolate", show="interpolate-image", **HEAVY)
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
-                gr.LinePlot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
+                line_plot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
                             y_title="L_simple, mean over pixels", visible=losses.curve is not None,
                             label="training loss against optimizer step (loss.csv; the axis is cut above the "
                                   "first fall)", elem_id="about-loss")
@@ -369,4 +375,4 @@ demo = build(defaults()).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
     # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
-    demo.launch(max_file_size="10mb", show_error=True, css=CSS, state_session_capacity=SESSIONS)
+    demo.launch(max_file_size="10mb", show_error=True, css=CSS, theme=THEME, state_session_capacity=SESSIONS)

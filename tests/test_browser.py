@@ -15,6 +15,7 @@ from PIL import Image
 
 from app_helpers import ROOT, running_app, save_tiny
 from ddpm.data import load_sample
+from ddpm.demo.trajectory import NOW_COLOR
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -155,8 +156,8 @@ def test_3_trajectory_and_scrub(page):
     wait_for_new_image(page, "trajectory-panel", old)  # x_t | x0_hat | eps_hat while it denoises, then the last frame
     page.wait_for_function("() => document.querySelector('#trajectory-status').innerText.includes(' frames (')")
     old = image_src(page, "trajectory-panel")
-    line = "() => [...document.querySelectorAll('path[stroke=\"#000000\"]')].map(p => p.getAttribute('d')).join()"
-    at_0 = page.evaluate(line)  # the decision plot's black line at the slider's t
+    line = f"() => [...document.querySelectorAll('path[stroke=\"{NOW_COLOR}\"]')].map(p => p.getAttribute('d')).join()"
+    at_0 = page.evaluate(line)  # the decision plot's grey line at the slider's t
     set_number(page, "trajectory-frame", 10)
     wait_for_new_image(page, "trajectory-panel", old)
     page.wait_for_function(f"() => ({line})() !== {at_0!r}")  # the plot's line follows the slider

@@ -1,5 +1,5 @@
 """The app's pure functions, tab by tab (ddpm.demo.*), on a tiny random U-Net (conftest: T = 20); the reverse-chain
-jobs of tabs 3 and 4 are in test_demo_chains.py."""
+jobs of tabs 3 and 4 are in test_demo_chains.py, the digit sources in test_sources.py."""
 from __future__ import annotations
 
 import json
@@ -13,10 +13,8 @@ from PIL import Image
 
 from ddpm import hub
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import about, forward, generate, objective, outputs, runtime, sources
-from ddpm.demo.limits import (MAX_DIGITS, InputError, MissingInput, check_float, check_int, check_seed,
-                              parse_label)
-from ddpm.preprocess import preprocess
+from ddpm.demo import about, forward, generate, objective, outputs, runtime
+from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label
 from ddpm.schedule import NoiseSchedule
 from conftest import tiny_model
 from demo_helpers import DIGIT, same, settings
@@ -53,46 +51,6 @@ def test_check_float_and_labels():
     assert parse_label("random") == "random"
     with pytest.raises(InputError):
         parse_label("10")
-
-
-# ---------------------------------------------------------------- digit sources
-
-def test_pick_digit_from_each_source(tmp_path):
-    assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 0), DIGIT)
-    p = tmp_path / "digit.png"
-    Image.fromarray(255 - np.kron(DIGIT, np.ones((8, 8), np.uint8))).save(p)  # a dark-on-light "scan"
-    up = sources.pick_digit(sources.UPLOAD, upload=str(p))
-    assert np.corrcoef(up.ravel(), DIGIT.ravel())[0, 1] > 0.9
-    sketch = {"composite": np.stack([255 - DIGIT] * 3, axis=-1)}
-    assert sources.pick_digit(sources.DRAWING, sketch=sketch).max() == 255
-
-
-def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):
-    calls = []
-    monkeypatch.setattr(sources, "preprocess", lambda src: calls.append(src) or preprocess(src))
-    p = tmp_path / "digit.png"
-    Image.fromarray(np.kron(DIGIT, np.ones((4, 4), np.uint8))).save(p)
-    first = sources.pick_digit(sources.UPLOAD, upload=str(p))
-    first[:] = 0  # the caller's copy: the cache keeps its own
-    again = sources.pick_digit(sources.UPLOAD, upload=p)
-    assert len(calls) == 1 and again.max() == 255
-    Image.fromarray(np.kron(DIGIT[::-1], np.ones((4, 4), np.uint8))).save(p)  # written again: read again
-    os.utime(p, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert len(calls) == 1 and not np.array_equal(sources.pick_digit(sources.UPLOAD, upload=str(p)), again)
-    assert len(calls) == 2
-    with pytest.raises(InputError, match="No such file"):
-        sources.pick_digit(sources.UPLOAD, upload=str(tmp_path / "gone.png"))
-
-
-def test_pick_digit_errors():
-    with pytest.raises(MissingInput, match="No image uploaded"):
-        sources.pick_digit(sources.UPLOAD, upload=None)
-    with pytest.raises(MissingInput, match="empty"):
-        sources.pick_digit(sources.DRAWING, sketch=None)
-    with pytest.raises(InputError, match="between 0 and"):
-        sources.pick_digit(sources.EXAMPLE, 10_000)
-    with pytest.raises(InputError, match="digit source"):
-        sources.pick_digit("webcam")
 
 
 # ---------------------------------------------------------------- tab 1: forward process

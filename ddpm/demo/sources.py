@@ -25,6 +25,12 @@ def num_examples() -> int:
     return len(examples()[0])
 
 
+def first_of_each_class() -> str:
+    """Where each digit first comes among the bundled examples, for the index slider's help: '0: #3, 1: #2, ...'."""
+    _, labels = examples()
+    return ", ".join(f"{d}: #{int(np.argmax(labels == d))}" for d in range(10) if (labels == d).any())
+
+
 def example_digit(index) -> np.ndarray:
     images, _ = examples()
     return images[check_int("MNIST example number", index, 0, len(images) - 1)]

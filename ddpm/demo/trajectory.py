@@ -29,9 +29,11 @@ PLOT_POINTS = 200  # points per class curve
 FILM_COLUMNS = 11  # stills in the film strip, t = 0 .. T
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
 NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
-# one fixed colour per digit (matplotlib's tab10), so a digit keeps its colour from run to run
+NOW_COLOR = "#8c8c8c"  # mid grey, seen on the light and on the dark theme (black vanished on the dark one)
+# one fixed colour per digit (matplotlib's tab10, but 7 in tab20b's blue-violet: tab10's grey is the marker's), so
+# a digit keeps its colour from run to run
 DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                                       "#7f7f7f", "#bcbd22", "#17becf"])) | {NOW: "#000000"}
+                                       "#6b6ecf", "#bcbd22", "#17becf"])) | {NOW: NOW_COLOR}
 
 
 @dataclass

@@ -12,7 +12,7 @@ import gradio as gr
 from ..preprocess import peek_image
 from .limits import InputError, MissingInput
 from .progress import Progress
-from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, num_examples
+from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, first_of_each_class, num_examples
 
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
 # user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
@@ -23,23 +23,38 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
+# scrolls an output that lies below the screen into view (run_button's show)
+SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
+  if (el && el.getBoundingClientRect().top > window.innerHeight - 80) el.scrollIntoView({behavior: 'smooth'}); }"""
 # a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
        ".prose th {overflow-wrap: normal; word-break: normal} "
-       "input[type=range]:focus-visible {outline: 2px solid var(--color-accent); outline-offset: 2px} "
+       "input[type=range]:focus-visible, input[type=radio]:focus-visible "
+       "{outline: 2px solid var(--color-accent); outline-offset: 2px} "
        "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
        # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
        ".strip.film .image-frame img {height: 240px}}")  # two rows of stills
+# Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
+# and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
+THEME = gr.themes.Default().set(
+    button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+    button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
+    block_info_text_color="*neutral_600")
 
 
 def picture(value, label: str, **kw) -> gr.Image:
     """An output image: a PNG with only the full-screen button (Gradio's toolbar would cover the titles drawn
     into the panels on a phone), and its label as the text a screen reader says."""
     return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
+
+
+def line_plot(value, **kw) -> gr.LinePlot:
+    """A plot with a full-screen button: its labels are small for a projector (the pictures have one too)."""
+    return gr.LinePlot(value, buttons=["fullscreen"], **kw)
 
 
 class DigitSketchpad(gr.Sketchpad):
@@ -73,7 +88,8 @@ class DigitSketchpad(gr.Sketchpad):
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
-    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #")
+    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
+                      info=f"the first of each digit: {first_of_each_class()}")
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
@@ -150,12 +166,16 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
-def run_button(button: gr.Button, fn, ins, outs, api_name: str, **kw) -> None:
+def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, **kw) -> None:
     """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
-    button's, answers the same refusal with its message as an error."""
+    button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
+    view when the button is pressed, if it lies below the screen (on a phone or zoomed in, the columns stack and
+    the output comes after every setting)."""
     api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
                blank=lambda why: [gr.skip()] * len(outs), **kw)
+    if show:  # in the browser alone: no round trip, no API
+        button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
 
 
 def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:

@@ -1,0 +1,61 @@
+"""Where the user's digit comes from (ddpm.demo.sources): a bundled MNIST test digit, an upload or a drawing."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ddpm.demo import sources
+from ddpm.demo.limits import InputError, MissingInput
+from ddpm.preprocess import preprocess
+from demo_helpers import DIGIT
+
+
+def test_pick_digit_from_each_source(tmp_path):
+    assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 0), DIGIT)
+    p = tmp_path / "digit.png"
+    Image.fromarray(255 - np.kron(DIGIT, np.ones((8, 8), np.uint8))).save(p)  # a dark-on-light "scan"
+    up = sources.pick_digit(sources.UPLOAD, upload=str(p))
+    assert np.corrcoef(up.ravel(), DIGIT.ravel())[0, 1] > 0.9
+    sketch = {"composite": np.stack([255 - DIGIT] * 3, axis=-1)}
+    assert sources.pick_digit(sources.DRAWING, sketch=sketch).max() == 255
+
+
+def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sources, "preprocess", lambda src: calls.append(src) or preprocess(src))
+    p = tmp_path / "digit.png"
+    Image.fromarray(np.kron(DIGIT, np.ones((4, 4), np.uint8))).save(p)
+    first = sources.pick_digit(sources.UPLOAD, upload=str(p))
+    first[:] = 0  # the caller's copy: the cache keeps its own
+    again = sources.pick_digit(sources.UPLOAD, upload=p)
+    assert len(calls) == 1 and again.max() == 255
+    Image.fromarray(np.kron(DIGIT[::-1], np.ones((4, 4), np.uint8))).save(p)  # written again: read again
+    os.utime(p, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert len(calls) == 1 and not np.array_equal(sources.pick_digit(sources.UPLOAD, upload=str(p)), again)
+    assert len(calls) == 2
+    with pytest.raises(InputError, match="No such file"):
+        sources.pick_digit(sources.UPLOAD, upload=str(tmp_path / "gone.png"))
+
+
+def test_pick_digit_errors():
+    with pytest.raises(MissingInput, match="No image uploaded"):
+        sources.pick_digit(sources.UPLOAD, upload=None)
+    with pytest.raises(MissingInput, match="empty"):
+        sources.pick_digit(sources.DRAWING, sketch=None)
+    with pytest.raises(InputError, match="between 0 and"):
+        sources.pick_digit(sources.EXAMPLE, 10_000)
+    with pytest.raises(InputError, match="digit source"):
+        sources.pick_digit("webcam")
+
+
+def test_the_index_sliders_help_gives_where_each_digit_first_comes():
+    _, labels = sources.examples()
+    help_ = sources.first_of_each_class()
+    for part in help_.split(", "):
+        digit, index = part.split(": #")
+        assert labels[int(index)] == int(digit) and int(digit) not in labels[:int(index)]
+    assert help_.startswith("0: #") and len(help_.split(", ")) == 10
