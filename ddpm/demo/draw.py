@@ -36,7 +36,7 @@ def eps_to_uint8(eps: torch.Tensor) -> np.ndarray:
     return to_uint8_np((eps / EPS_RANGE).clamp(-1, 1))
 
 
-def titled(img: Image.Image, title: str, size: int = 14) -> Image.Image:
+def titled(img: Image.Image, title: str, size: int = 16) -> Image.Image:
     """Add a band of text above an image."""
     f = font(size)
     lines = title.split("\n")
@@ -71,6 +71,6 @@ def vstack(images: list[Image.Image], gap: int = 0) -> Image.Image:
     return out
 
 
-def labelled_strip(images: np.ndarray, labels: list[str], scale: int = 3, size: int = 12) -> Image.Image:
+def labelled_strip(images: np.ndarray, labels: list[str], scale: int = 3, size: int = 15) -> Image.Image:
     """uint8 (N, H, W) -> thumbnails in a row, each titled with its label."""
     return hstack([titled(digits(img, scale=scale), lab, size) for img, lab in zip(images, labels)], gap=4)
