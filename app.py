@@ -206,8 +206,9 @@ def build(d: dict) -> gr.Blocks:
                     "then denoise it, or mix it with another · **5. About**: the model and its measured quality. "
                     "On a narrow screen the tabs that do not fit are under ⋯.")
         if RT.dataset != "mnist":
-            gr.Markdown(f"**This model was trained on {dataset_name(RT.dataset)}.** The texts here speak of digits, "
-                        "the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is off.")
+            gr.Markdown(f"**This model was trained on {dataset_name(RT.dataset)}.** Most texts here still speak of "
+                        "digits, the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is "
+                        "off.")
         with gr.Tab("1. Forward"):
             gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
                         "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
@@ -248,8 +249,8 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
                 o_curve = line_plot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
-                                      color_title="", label="L_simple for this digit and eps, against t", min_width=320,
-                                      y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
+                                    color_title="", label="L_simple for this digit and eps, against t", min_width=320,
+                                    y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
             live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
@@ -311,7 +312,7 @@ def build(d: dict) -> gr.Blocks:
             gr.Markdown("The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from "
                         "t = T to the sample.")
             a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",
-                             show_label=False, elem_id="trajectory-film", elem_classes=["strip", "film"])
+                             show_label=False, elem_id="trajectory-film", elem_classes=["strip", "two-rows"])
             a_state = gr.State(traj0.state)
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
                                                                    decided=a_decided, film=a_film, status=a_status,
@@ -341,19 +342,21 @@ def build(d: dict) -> gr.Blocks:
                                      elem_id="roundtrip-main")
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
-                                      elem_classes=["strip"])
+                                      elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])
             run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
                        show="roundtrip-main", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.3): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
-                i_other = gr.Slider(0, num_examples() - 1, value=1, step=1, label="the other digit x'_0: MNIST test "
-                                    f"digit # (your digit, t, seed, sampler and steps as above; {COLUMNS} mixes)",
-                                    info=f"the first of each digit: {first_of_each_class()}")
+                i_other = gr.Slider(0, num_examples() - 1, value=1, step=1,
+                                    label="the other digit x'_0: MNIST test digit #",
+                                    info=f"your digit, t, seed, sampler and steps as above, {COLUMNS} mixes; t near "
+                                         "T/3 turns one digit into the other. The first of each digit: "
+                                         f"{first_of_each_class()}")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
-                                  elem_id="interpolate-image", elem_classes=["strip"])
+                                  elem_id="interpolate-image", elem_classes=["strip", "three-rows"])
                 i_text = gr.Markdown(elem_id="interpolate-text")
             run_button(i_go, interpolate, [*r_in, i_other, r_t, r_seed, r_sampler, r_steps], [i_image, i_text],
                        "interpolate", show="interpolate-image", **HEAVY)
@@ -363,9 +366,9 @@ def build(d: dict) -> gr.Blocks:
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
                 line_plot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
-                            y_title="L_simple, mean over pixels", visible=losses.curve is not None,
-                            label="training loss against optimizer step (loss.csv; the axis is cut above the "
-                                  "first fall)", elem_id="about-loss")
+                          y_title="L_simple, mean over pixels", visible=losses.curve is not None,
+                          label="training loss against optimizer step (loss.csv; the axis is cut above the "
+                                "first fall)", elem_id="about-loss")
                 gr.Markdown(losses.text, elem_id="about-loss-text")
             gr.Markdown(read_more())
     return demo

@@ -34,10 +34,22 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} does not load, so it is not pushed: {e}")
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
+    kept = None
+
+    def put_back() -> None:
+        """Not pushed: the local card is as it was (none if there was none: none that names a repo never made)."""
+        if old_card is not None:
+            card.write_bytes(old_card)
+        else:
+            card.unlink(missing_ok=True)
+        if kept:  # the copy set aside below: the card itself is back
+            kept.unlink()
+
     try:
-        kept = keep_a_hand_written_card(card)  # set aside here (write_model_card would), so a failed push can drop it
+        kept = keep_a_hand_written_card(card)  # set aside here (write_model_card would), so put_back can drop it
         write_model_card(folder, repo_id=a.repo_id)
     except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
+        put_back()
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
     try:
@@ -46,12 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         stopped = False
     except KeyboardInterrupt:
         stopped = True
-    if old_card is not None:  # not pushed: the local card keeps naming what it named before
-        card.write_bytes(old_card)
-        if kept:  # the copy set aside above: the card itself is back
-            kept.unlink()
-    else:  # there was none: none that names a repo never made
-        card.unlink(missing_ok=True)
+    put_back()
     if stopped:
         print(f"\nthe push was stopped (Ctrl-C); {folder} is as it was (the Hub repo may have been made or partly "
               "updated: push again to finish it)", file=sys.stderr)

@@ -243,11 +243,11 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     sys.modules.pop("app", None)
     app = importlib.import_module("app")
     fns = {f.api_name: f for f in app.demo.fns.values() if f.api_name}
-    for name in ("sample", "trajectory", "roundtrip", "compare"):
+    for name in ("sample", "trajectory", "roundtrip", "compare", "interpolate", "interpolate_ui"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("model", 1) and fns[name].types_generator
     for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
-    assert inspect.isgeneratorfunction(app.trajectory) and inspect.isgeneratorfunction(app.noise_and_denoise)
+    assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
     assert app.demo._queue.max_size >= 100
     # Generate's first caption: the grid drawn at start-up, without the time a busy start-up took
     assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", app.defaults()["sample"][2])

@@ -191,7 +191,7 @@ def test_6_on_a_phone(page):
     """A 390 px wide phone: two tabs show (with long names, only the first did) and the rest open from the ⋯ menu;
     a table (tab 1's, About's) scrolls sideways instead of squeezing its columns; the loss plot and its text stack;
     an output image carries only the full-screen button (the full toolbar covered the titles drawn into the
-    panels) and its label as alt text; a strip of frames scrolls sideways at a height its labels can be read at;
+    panels) and its label as alt text; a strip of frames scrolls sideways at a height its labels can be read at (twice that for two rows);
     a slider with the keyboard focus shows it."""
     phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone.set_default_timeout(TIMEOUT_MS)
@@ -211,6 +211,8 @@ def test_6_on_a_phone(page):
         shot(phone, "6-phone-forward")
         phone.locator("#forward-t input[type=range]").focus()  # as the Tab key would: the slider shows its focus
         assert phone.eval_on_selector("#forward-t input[type=range]", "e => getComputedStyle(e).outlineStyle") == "solid"
+        open_tab(phone, "4. Your digit")  # a strip of two titled rows gets twice the height
+        assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
         open_tab(phone, "5. About")
         phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
         shot(phone, "6-phone-about")

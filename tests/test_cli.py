@@ -147,6 +147,10 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
     assert "the push was stopped (Ctrl-C)" in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
+    monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bad eval.json")))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2 and "a bad eval.json" in capsys.readouterr().err
+    assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
+        p.name for p in (tmp_path / "m").iterdir()}  # a card that could not be written leaves the own one in place
     monkeypatch.undo()
     uploaded = []  # a push that goes through carries the card written for the repo
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)

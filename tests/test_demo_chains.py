@@ -8,9 +8,10 @@ import torch
 from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import forward, generate, roundtrip, runtime, trajectory
+from ddpm.demo import forward, generate, interpolate, roundtrip, runtime, trajectory
 from ddpm.demo.limits import InputError, MissingInput
 from ddpm.demo.progress import Progress, finish
+from ddpm.samplers import sample_generators
 from demo_helpers import DIGIT, same, settings
 
 
@@ -218,28 +219,28 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     assert cut.calls <= whole.calls // 10
 
 
-def test_interpolation_mixes_the_two_noised_digits_and_its_ends_are_tab_4s_chains(model, sched):
+def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(model, sched):
     """Ho et al. Sec. 4.3: x_bar_t = (1 - lambda) x_t + lambda x'_t with x_t, x'_t fixed; lambda = 0 is your digit
-    noised exactly as tab 4 noises it, and (deterministic DDIM) denoised to tab 4's result."""
-    from ddpm.demo import interpolate
-
-    other = load_sample()[0][1]
-    s, t = settings(sched.T, n=1, steps=4), 12
-    *reports, r = interpolate.interpolate_stream(model, sched, DIGIT, other, t, s)
-    assert reports and all(isinstance(p, Progress) for p in reports) and "t = 12" in r.text
-    x_t = forward.jump(sched, forward.digit_tensor(DIGIT), t, forward.fixed_eps(0))
-    x_t_other = forward.jump(sched, forward.digit_tensor(other), t, interpolate.other_eps(0))
-    lam = interpolate.lambdas().view(-1, 1, 1, 1)
-    assert r.x_bar_t.shape == r.x_bar_0.shape == (interpolate.COLUMNS, 1, 28, 28)
-    assert torch.allclose(r.x_bar_t, (1 - lam) * x_t + lam * x_t_other, atol=1e-6)
-    assert torch.equal(r.x_bar_t[0], x_t[0]) and torch.allclose(r.x_bar_t[-1], x_t_other[0], atol=1e-6)
-    assert not torch.allclose(x_t, x_t_other)  # two digits, two noises
-    *_, alone = roundtrip.denoise_steps(model, sched, x_t, t, s)
-    assert torch.allclose(r.x_bar_0[0], alone.x_prev.clamp(-1, 1)[0], atol=1e-4)
-    again = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, t, s))
-    assert same(r.image, again.image) and torch.equal(r.x_bar_0, again.x_bar_0)
+    noised exactly as tab 4 noises it, and denoised as tab 4 denoises it (with DDPM's fresh noise too)."""
+    other, t = load_sample()[0][1], 12
+    for s in (settings(sched.T, n=1, steps=4), settings(sched.T, n=1, sampler="ddpm")):
+        *reports, r = interpolate.interpolate_stream(model, sched, DIGIT, other, t, s)
+        assert reports and all(isinstance(p, Progress) for p in reports) and "t = 12" in r.text
+        x_t = forward.jump(sched, forward.digit_tensor(DIGIT), t, forward.fixed_eps(0))
+        x_t_other = forward.jump(sched, forward.digit_tensor(other), t, interpolate.other_eps(0))
+        lam = interpolate.lambdas().view(-1, 1, 1, 1)
+        assert r.x_bar_t.shape == r.x_bar_0.shape == (interpolate.COLUMNS, 1, 28, 28)
+        assert torch.allclose(r.x_bar_t, (1 - lam) * x_t + lam * x_t_other, atol=1e-6)
+        assert torch.equal(r.x_bar_t[0], x_t[0]) and torch.allclose(r.x_bar_t[-1], x_t_other[0], atol=1e-6)
+        *_, alone = roundtrip.denoise_steps(model, sched, x_t, t, s)
+        assert torch.allclose(r.x_bar_0[0], alone.x_prev.clamp(-1, 1)[0], atol=1e-4)
+        again = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, t, s))
+        assert same(r.image, again.image) and torch.equal(r.x_bar_0, again.x_bar_0)
+    # eps' is a stream of its own: not tab 1's eps (seed, 0), nor a column's reverse noise (seed, 1 .. COLUMNS)
+    used = [torch.randn((1, 1, 28, 28), generator=g) for g in sample_generators(0, interpolate.COLUMNS + 1)]
+    assert not any(torch.allclose(interpolate.other_eps(0), u) for u in used)
     with pytest.raises(InputError, match="t must be between 1 and 20"):
-        finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 0, s))
+        finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 0, settings(sched.T, n=1)))
 
 
 def test_strip_ts():

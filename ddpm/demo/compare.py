@@ -103,5 +103,5 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
     says = SAMPLERS_SAY if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}s a row, {shared_settings(kind, first)}; done in "
-                     f"{time.perf_counter() - start:.1f} s. Digit k of every row starts from the same noise x_T, "
+                     f"{time.perf_counter() - start:.1f} s. {first.noun.capitalize()} k of every row starts from the same noise x_T, "
                      f"that of (seed, k): {says}")

@@ -43,6 +43,11 @@ def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Set
                        x_start=x_t, t_start=t - 1, first_index=1)
 
 
+def chain_words(s: Settings) -> str:
+    """How a chain from x_t runs, in words: 'every step (DDPM)' or 'up to 50 DDIM steps' (at most t of them)."""
+    return "every step (DDPM)" if s.sampler == "ddpm" else f"up to {s.steps} DDIM steps"
+
+
 def strip_ts(T: int, n: int = STRIP) -> list[int]:
     return sorted({int(v) for v in np.linspace(T / n, T, n).round()})
 
@@ -77,8 +82,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         draw.titled(draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
         draw.titled(draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ], gap=6)
-    steps = "every step (DDPM)" if s.sampler == "ddpm" else f"up to {s.steps} DDIM steps"
-    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {steps} in "
+    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s)} in "
             f"{time.perf_counter() - start:.1f} s (all {len(starts)} runs). Small t keeps your digit; "
             "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "
             "seed fixes the noise): try other seeds there to see other digits.")

@@ -30,10 +30,10 @@ FILM_COLUMNS = 11  # stills in the film strip, t = 0 .. T
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
 NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
 NOW_COLOR = "#8c8c8c"  # mid grey, seen on the light and on the dark theme (black vanished on the dark one)
-# one fixed colour per digit (matplotlib's tab10, but 7 in tab20b's blue-violet: tab10's grey is the marker's), so
-# a digit keeps its colour from run to run
+# one fixed colour per digit (matplotlib's tab10, but 7 in tab20b's dark olive: tab10's grey is the marker's, and
+# a violet would sit too near 4's), so a digit keeps its colour from run to run
 DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                                       "#6b6ecf", "#bcbd22", "#17becf"])) | {NOW: NOW_COLOR}
+                                       "#637939", "#bcbd22", "#17becf"])) | {NOW: NOW_COLOR}
 
 
 @dataclass
