@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def put_back() -> None:
         """Not pushed: the local card is as it was (none if there was none: none that names a repo never made)."""
-        if old_card is not None:
+        if kept:  # the hand-written card set aside below goes back by a rename, which even a full disk allows
+            kept.replace(card)
+        elif old_card is not None:
             card.write_bytes(old_card)
         else:
             card.unlink(missing_ok=True)
-        if kept:  # the copy set aside below: the card itself is back
-            kept.unlink()
 
     try:
         kept = keep_a_hand_written_card(card)  # set aside here (write_model_card would), so put_back can drop it
