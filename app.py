@@ -34,7 +34,7 @@ from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_clas
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 DEFAULT_STEPS, check_settings, finished_text, generate, resolve_seed)
-from ddpm.demo.interpolate import COLUMNS, interpolate_stream  # noqa: E402
+from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
 from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check_int  # noqa: E402
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
@@ -351,14 +351,15 @@ def build(d: dict) -> gr.Blocks:
                               "two x_t, denoise each mix", open=False):
                 i_other = gr.Slider(0, num_examples() - 1, value=1, step=1,
                                     label="the other digit x'_0: MNIST test digit #",
-                                    info=f"your digit, t, seed, sampler and steps as above, {COLUMNS} mixes; t near "
-                                         "T/3 turns one digit into the other. The first of each digit: "
-                                         f"{first_of_each_class()}")
+                                    info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
+                                         f"of each digit: {first_of_each_class()}")
+                i_t = gr.Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",
+                                info="near T/3 one digit turns into the other; from about T/2 the model draws its own")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])
                 i_text = gr.Markdown(elem_id="interpolate-text")
-            run_button(i_go, interpolate, [*r_in, i_other, r_t, r_seed, r_sampler, r_steps], [i_image, i_text],
+            run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps], [i_image, i_text],
                        "interpolate", show="interpolate-image", **HEAVY)
 
         with gr.Tab("5. About"):

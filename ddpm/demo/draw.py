@@ -36,8 +36,9 @@ def eps_to_uint8(eps: torch.Tensor) -> np.ndarray:
     return to_uint8_np((eps / EPS_RANGE).clamp(-1, 1))
 
 
-def titled(img: Image.Image, title: str, size: int = 16) -> Image.Image:
-    """Add a band of text above an image."""
+def titled(img: Image.Image, title: str, size: int = 16, left: bool = False) -> Image.Image:
+    """Add a band of text above an image, centred, or at the left (a wide strip's row title, which a phone shows
+    from its left end)."""
     f = font(size)
     lines = title.split("\n")
     line_h = size + 4
@@ -45,7 +46,7 @@ def titled(img: Image.Image, title: str, size: int = 16) -> Image.Image:
     out = Image.new("L", (max(img.width, text_w), img.height + line_h * len(lines) + 4), BG)
     d = ImageDraw.Draw(out)
     for i, line in enumerate(lines):
-        d.text(((out.width - f.getlength(line)) / 2, 2 + i * line_h), line, fill=FG, font=f)
+        d.text((8 if left else (out.width - f.getlength(line)) / 2, 2 + i * line_h), line, fill=FG, font=f)
     out.paste(img.convert("L"), ((out.width - img.width) // 2, line_h * len(lines) + 4))
     return out
 
@@ -74,3 +75,9 @@ def vstack(images: list[Image.Image], gap: int = 0) -> Image.Image:
 def labelled_strip(images: np.ndarray, labels: list[str], scale: int = 3, size: int = 15) -> Image.Image:
     """uint8 (N, H, W) -> thumbnails in a row, each titled with its label."""
     return hstack([titled(digits(img, scale=scale), lab, size) for img, lab in zip(images, labels)], gap=4)
+
+
+def titled_rows(rows: list[tuple[Image.Image, str]], gap: int = 6) -> Image.Image:
+    """Strips stacked one above another, each with its title at its left (where a phone, scrolling a wide
+    picture sideways, starts)."""
+    return vstack([titled(strip, title, left=True) for strip, title in rows], gap=gap)

@@ -43,6 +43,11 @@ class Interpolation:
     x_bar_0: torch.Tensor  # (COLUMNS, 1, 28, 28) each mix denoised, in [-1, 1]
 
 
+def default_t(T: int) -> int:
+    """The app's starting t: near T/3, where most mixes become one digit or the other (at T/2, the model's own)."""
+    return max(1, round(T / 3))
+
+
 def lambdas(n: int = COLUMNS) -> torch.Tensor:
     """(n,) mixing weights from 0 (your digit) to 1 (the other digit)."""
     return torch.linspace(0, 1, n)
@@ -77,7 +82,7 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
     rows = [((1 - lam) * x0 + lam * x0_other, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
             (mixed.clamp(-1, 1), f"x_bar_t = (1 - lambda) x_t + lambda x'_t, t = {t}"),
             (back, "x_bar_t denoised by the model")]
-    image = draw.vstack([draw.titled(draw.labelled_strip(to_uint8_np(x), labels), title) for x, title in rows], gap=6)
+    image = draw.titled_rows([(draw.labelled_strip(to_uint8_np(x), labels), title) for x, title in rows])
     fresh = ("; each column also draws its own reverse noise" if s.sampler == "ddpm" or s.eta else
              "; DDIM with eta 0 adds no noise on the way back, so the columns differ only by lambda")
     text = (f"lambda runs from 0 (your digit) to 1 (the other digit), above each column. Both were noised to t = {t} "

@@ -78,10 +78,10 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         draw.titled(draw.digits(back[0], scale=6), "denoised from x_t"),
     ])
     labels = [f"t={u}" for u in ts]
-    strip = draw.vstack([
-        draw.titled(draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
-        draw.titled(draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
-    ], gap=6)
+    strip = draw.titled_rows([
+        (draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
+        (draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
+    ])
     text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s)} in "
             f"{time.perf_counter() - start:.1f} s (all {len(starts)} runs). Small t keeps your digit; "
             "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "

@@ -17,7 +17,7 @@ import torch
 from .compare import compare_rows, compare_stream
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, check_settings, generate
-from .interpolate import COLUMNS, interpolate_stream
+from .interpolate import COLUMNS, default_t, interpolate_stream
 from .objective import objective_view
 from .roundtrip import roundtrip
 from .runtime import load_runtime
@@ -49,8 +49,8 @@ def actions(rt, gif: Path) -> dict:
         "2 compare the samplers, 6 digits a row": compare("samplers", grid),
         f"3 x0-hat animation, 1 digit, {what}, with GIF and film strip": trajectory,
         f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
-        f"4 interpolate, {COLUMNS} mixes, t = T/2, {what}": lambda: finish(
-            interpolate_stream(rt.model, rt.sched, digit, example_digit(1), T // 2, one)),
+        f"4 interpolate, {COLUMNS} mixes, t = T/3, {what}": lambda: finish(
+            interpolate_stream(rt.model, rt.sched, digit, example_digit(1), default_t(T), one)),
     } | ({f"2 compare w = 0, 1, 2, 3, 5, digit 7, 6 digits a row, {what}": compare("guidance", sevens)}
          if rt.model.config.num_classes else {})  # a model without labels has no w to sweep
 

@@ -153,8 +153,8 @@ def film_strip(traj: Trajectory, columns: int = FILM_COLUMNS) -> Image.Image:
     on the left and t = T on the right, as the slider and the plot run."""
     idx = film_frames(traj, columns)
     labels = [f"t={traj.t[i]}" for i in idx]
-    return draw.vstack([draw.titled(draw.labelled_strip(traj.x_t[idx, 0], labels), "x_t"),
-                        draw.titled(draw.labelled_strip(traj.x0_hat[idx, 0], labels), "x0_hat")], gap=6)
+    return draw.titled_rows([(draw.labelled_strip(traj.x_t[idx, 0], labels), "x_t"),
+                             (draw.labelled_strip(traj.x0_hat[idx, 0], labels), "x0_hat")])
 
 
 def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 1500) -> Path:

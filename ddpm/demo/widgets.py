@@ -23,9 +23,10 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
-# scrolls an output that lies below the screen into view (run_button's show)
+# scrolls an output that does not fit above the screen's bottom edge just enough to show it (run_button's show)
 SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
-  if (el && el.getBoundingClientRect().top > window.innerHeight - 80) el.scrollIntoView({behavior: 'smooth'}); }"""
+  if (el && el.getBoundingClientRect().bottom > window.innerHeight)
+    el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
 # a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
@@ -33,6 +34,8 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "input[type=range]:focus-visible, input[type=radio]:focus-visible "
        "{outline: 2px solid var(--color-accent); outline-offset: 2px} "
        "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
+       "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
+       ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
        # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
@@ -171,7 +174,7 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
     button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
-    view when the button is pressed, if it lies below the screen (on a phone or zoomed in, the columns stack and
+    view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
     the output comes after every setting)."""
     api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
                blank=lambda why: [gr.skip()] * len(outs), **kw)
