@@ -225,13 +225,17 @@ def test_app_refuses_to_start_without_a_model(tmp_path):
 
 def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, monkeypatch):
     """T = 20 < DDIM's default 50 steps: the start-up views use T steps, as the sliders do (it had refused to start);
-    a loss.csv of one row gives About a line and no curve."""
+    a loss.csv of one row gives About a line and no curve. The model's dataset, Fashion-MNIST here, reaches the
+    captions: its samples are images and its classes have names."""
     folder = save_tiny(tmp_path / "m", T=20)
     (folder / "loss.csv").write_text("step,loss\n50,0.9\n")
+    (folder / "training.json").write_text('{"dataset": "fashion-mnist"}')
     monkeypatch.setenv("DDPM_MODEL", str(folder))
     sys.modules.pop("app", None)
     app = importlib.import_module("app")
-    assert "DDIM, 20 steps" in app.defaults()["sample"][2]
+    assert "16 images, DDIM, 20 steps" in app.defaults()["sample"][2]
+    *_, (_, _, caption, _) = app.sample(0, False, 2, "ddim", 3, "3", 2.0)
+    assert "class 3 (Dress), guidance w = 2" in caption
     sys.modules.pop("app", None)
 
 
