@@ -33,7 +33,7 @@ from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_clas
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                DEFAULT_STEPS, check_settings, finished_text, generate, resolve_seed)
+                                DEFAULT_STEPS, check_settings, generate, resolve_seed)
 from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
 from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check_int  # noqa: E402
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
@@ -89,11 +89,17 @@ def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguida
     return settings, RT.sampling_model(settings.autoguidance)
 
 
-def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
+def sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
+    """Generate's frames, each with the finished grid's PNG (None before), and the settings used."""
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
-    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG):
+    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG, classifier=RT.classifier):
         png = (str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}", settings.command(WEIGHTS_FLAG)))
                if frame.done else None)
+        yield frame, png, settings
+
+
+def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
+    for frame, png, settings in sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance):
         yield frame.image, png, frame.text, settings.seed
 
 
@@ -186,10 +192,9 @@ def defaults() -> dict:
     d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, min(DEFAULT_STEPS, T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
-    *_, (grid, png, _, seed) = sample(0, False, 16, *choice)  # the last frame: the finished grid
+    *_, (last, png, settings) = sample_frames(0, False, 16, *choice)  # the last frame: the finished grid
     # its caption without the time, a busy start-up's (the model loading, the other tabs' defaults), not Generate's
-    settings, _ = sampling(0, False, 16, *choice, 0.0, 1.0)
-    d["sample"] = (grid, png, "Drawn as the app started: " + finished_text(settings, WEIGHTS_FLAG), seed)
+    d["sample"] = (last.image, png, "Drawn as the app started: " + last.summary, settings.seed)
     *_, d["trajectory"] = trajectory(0, False, 1, *choice)
     *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, choice[1])
     return d

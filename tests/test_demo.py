@@ -201,6 +201,14 @@ def test_generate_streams_then_finishes_reproducibly(model, sched):
     assert not torch.equal(final.samples, other.samples)
 
 
+def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sched):
+    fake = lambda x: torch.eye(10)[torch.arange(len(x)) % 10]  # reads sample k as digit k  # noqa: E731
+    *_, done = generate.generate(model, sched, settings(sched.T, n=5), classifier=fake)
+    assert "The MNIST classifier reads them, row by row, as 0 1 2 / 3 4." in done.text  # 5 digits: rows of 3
+    assert done.text.endswith(done.summary) and done.summary.startswith("5 digits, DDIM")  # the caption sans time
+    assert "classifier" not in list(generate.generate(model, sched, settings(sched.T, n=5)))[-1].text
+
+
 def test_generate_ddim_with_guidance(model, sched):
     s = settings(sched.T, n=4, steps=4, label="3", guidance=2.0)
     frames = list(generate.generate(model, sched, s))

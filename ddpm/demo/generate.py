@@ -167,6 +167,7 @@ class Frame:
     text: str  # progress, then a summary
     done: bool
     samples: torch.Tensor | None = None  # (n, 1, 28, 28) in [-1, 1] once done
+    summary: str = ""  # once done: the text without its timing (finished_text)
 
 
 def grid_image(x: torch.Tensor) -> Image.Image:
@@ -174,11 +175,21 @@ def grid_image(x: torch.Tensor) -> Image.Image:
     return draw.digits(x.clamp(-1, 1), cols=math.ceil(math.sqrt(x.shape[0])))
 
 
+def read_as(classifier, x0: torch.Tensor) -> str:
+    """What the shipped MNIST classifier reads in samples (n, 1, 28, 28) in [-1, 1], in words, row by row as the
+    grid shows them: a check that a chosen class came out, and the grid in words for a screen reader."""
+    cols = math.ceil(math.sqrt(x0.shape[0]))
+    read = [str(int(d)) for d in classifier(x0).argmax(1)]
+    rows = [" ".join(read[i:i + cols]) for i in range(0, len(read), cols)]
+    return f"The MNIST classifier reads them, row by row, as {' / '.join(rows)}."
+
+
 @torch.inference_mode()
-def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, weights: str | None = None
-             ) -> Iterator[Frame]:
+def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, weights: str | None = None,
+             classifier=None) -> Iterator[Frame]:
     """Yield the current x_t every ~steps/updates reverse steps, then the final samples, whose text gives the
-    command line that draws them again (weights: as Settings.command takes it)."""
+    command line that draws them again (weights: as Settings.command takes it) and, with a classifier, the
+    digits it reads in them."""
     every = max(1, math.ceil(s.steps / updates))
     start = time.perf_counter()
     last = None
@@ -190,13 +201,16 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
                         f"{elapsed:.1f} s", done=False)
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = time.perf_counter() - start
-    yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): "
-                + finished_text(s, weights), done=True, samples=x0)
+    summary = finished_text(s, weights, read_as(classifier, x0) if classifier is not None else "")
+    yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
+                done=True, samples=x0, summary=summary)
 
 
-def finished_text(s: Settings, weights: str | None = None) -> str:
-    """The finished grid's caption after its timing: the settings, and the command line that draws them again."""
-    return (f"{s.describe()}. This model draws these {s.noun}s again from these settings and this seed (on "
-            "another CPU or torch version a pixel may differ by a grey level); another sampler or number of "
-            "steps starts from the same noise but follows another path. From the command line:\n\n"
+def finished_text(s: Settings, weights: str | None = None, reading: str = "") -> str:
+    """The finished grid's caption after its timing: the settings, what a classifier reads in them (`reading`, if
+    given), and the command line that draws them again."""
+    return (f"{s.describe()}. {reading + ' ' if reading else ''}This model draws these {s.noun}s again from these "
+            "settings and this seed (on another CPU or torch version a pixel may differ by a grey level); another "
+            "sampler or number of steps starts from the same noise but follows another path. From the command "
+            "line:\n\n"
             f"```\n{s.command(weights)}\n```")

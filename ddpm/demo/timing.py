@@ -45,7 +45,8 @@ def actions(rt, gif: Path) -> dict:
     return {
         "1 forward process (t = T/4)": lambda: forward_view(digit, rt.sched.kind, T // 4, 0, T),
         "1 what the network learns (t = T/4)": lambda: objective_view(rt.model, rt.sched, digit, T // 4, 0),
-        f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid)],
+        f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid,
+                                                                           classifier=rt.classifier)],
         "2 compare the samplers, 6 digits a row": compare("samplers", grid),
         f"3 x0-hat animation, 1 digit, {what}, with GIF and film strip": trajectory,
         f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
