@@ -33,13 +33,13 @@ from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_clas
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                DEFAULT_STEPS, check_settings, generate, resolve_seed)
+                                check_settings, default_steps, generate, resolve_seed)
 from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
 from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check_int  # noqa: E402
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import roundtrip_stream  # noqa: E402
+from ddpm.demo.roundtrip import chain_settings, roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
@@ -167,7 +167,7 @@ def scrub(traj, t):
 
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
     x0 = pick_digit(source, index, upload, sketch)
-    for r in roundtrip_stream(RT.model, RT.sched, x0, t, check_settings(seed, 1, sampler, steps, "any", 1.0, T)):
+    for r in roundtrip_stream(RT.model, RT.sched, x0, t, chain_settings(seed, sampler, steps, T)):
         if isinstance(r, Progress):
             yield progress_update(r, RoundtripOut, "text")
     yield RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text)
@@ -175,7 +175,7 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
 
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps):
     """Tab 4's interpolation: your digit and MNIST test digit #other, noised to t, mixed, denoised."""
-    x0, s = pick_digit(source, index, upload, sketch), check_settings(seed, 1, sampler, steps, "any", 1.0, T)
+    x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
     for r in interpolate_stream(RT.model, RT.sched, x0, example_digit(other), t, s):
         yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)
 
@@ -191,7 +191,7 @@ def defaults() -> dict:
     (each a tuple in the order of that tab's event outputs)."""
     d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
-    choice = (DEFAULT_SAMPLER, min(DEFAULT_STEPS, T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
+    choice = (DEFAULT_SAMPLER, default_steps(T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
     *_, (last, png, settings) = sample_frames(0, False, 16, *choice)  # the last frame: the finished grid
     # its caption without the time, a busy start-up's (the model loading, the other tabs' defaults), not Generate's
     d["sample"] = (last.image, png, "Drawn as the app started: " + last.summary, settings.seed)
@@ -339,7 +339,7 @@ def build(d: dict) -> gr.Blocks:
                     r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                          info="DDPM is slow here: the strip below runs ten more chains, from t = "
                                               f"{T // 10} to {T}")
-                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1,
+                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                         label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):

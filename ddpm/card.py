@@ -12,11 +12,11 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, read_scores,
+from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, dataset_in, read_scores,
                   read_training_record, read_weights_meta, recorded_facts)
 from .safeio import atomic_write_bytes
 from .sample import CARD_GRID
-from .samplers import DDIM_STEPS
+from .samplers import steps_run
 from .unet import UNet, count_parameters
 
 # the first line after a written card's metadata, with a digest of the rest: a README.md whose rest no longer
@@ -166,10 +166,9 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     or else the folder as named here."""
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
-    facts = read_weights_meta(folder)
     if command:
         previous = read_training_record(folder).get("command") if resumed else None
-        facts = _write_facts(folder, facts, recipe(previous, command))
+        facts = _write_facts(folder, read_weights_meta(folder), recipe(previous, command))
     else:
         facts = recorded_facts(folder)
     ev = read_scores(folder)
@@ -186,7 +185,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
 (label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))}""")
     else:
         kind, tags, labels = "unconditional", "", " It was trained without labels."
-    dataset = str(facts.get("dataset", "mnist"))
+    dataset = dataset_in(facts)
     name = dataset_name(dataset)
     where = (dict(folder=folder) if repo_id is None else  # a pushed card names the repo, not the author's folders
              dict(folder=repo_id, out="eval.json", then=f"once uploaded to the repo (`hf upload {repo_id} eval.json`), "
@@ -227,7 +226,7 @@ from that folder after `pip install -r requirements.txt`. PyPI's `ddpm` is anoth
     from ddpm.schedule import NoiseSchedule
     from ddpm.samplers import sample
     model = load_pretrained("{repo_id or folder.as_posix()}")
-    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps={min(DDIM_STEPS, cfg.timesteps)})
+    x = sample(model, NoiseSchedule({cfg.timesteps}, "{cfg.schedule}"), n=16, seed=0, sampler="ddim", steps={steps_run("ddim", None, cfg.timesteps - 1)})
 
 Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 """

@@ -76,7 +76,8 @@ def resolve_folder(name_or_path: str | Path) -> Path:
     if not is_repo_id(name):
         raise ModelLoadError(f"{name!r} is not a model folder (expected {CONFIG_NAME} and {WEIGHTS_NAME}) nor a Hub repo id")
     if why := repo_id_problem(name):
-        raise ModelLoadError(f"{name!r} is no folder here, nor a valid Hub repo id ({why.split(': ', 1)[-1]})")
+        reason = why.removeprefix(f"{name!r} ").split(": ", 1)[-1]  # after "is not ...: ", not a ": " in the id
+        raise ModelLoadError(f"{name!r} is no folder here, nor a valid Hub repo id ({reason})")
     parent = Path(name).parent
     if parent.is_dir():  # runs/mnsit: a mistyped folder in runs/, not a repo of a Hub user called "runs"
         held = sorted(f.name for f in parent.iterdir() if f.is_dir() and not f.name.startswith("."))
@@ -272,7 +273,12 @@ def read_scores(folder: str | Path | None) -> dict:
 
 def trained_on(folder: str | Path | None) -> str:
     """The dataset a model folder was trained on, as its training record says ("mnist" if it does not)."""
-    return str(recorded_facts(folder).get("dataset") or "mnist")
+    return dataset_in(recorded_facts(folder))
+
+
+def dataset_in(facts: dict) -> str:
+    """The dataset that recorded facts (recorded_facts) name, "mnist" where they name none."""
+    return str(facts.get("dataset") or "mnist")
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:

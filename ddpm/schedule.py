@@ -39,7 +39,7 @@ class NoiseSchedule:
 
     def __init__(self, T: int = 1000, kind: str = "linear"):
         if kind not in SCHEDULES:
-            raise ValueError(f"schedule must be 'linear' or 'cosine', not {kind!r}")
+            raise ValueError(f"schedule must be {' or '.join(map(repr, SCHEDULES))}, not {kind!r}")
         if T < 2:
             raise ValueError("need at least 2 timesteps")
         self.T, self.kind = T, kind

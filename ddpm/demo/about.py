@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..card import metrics_table, not_scored, time_and_hardware
 from ..data import dataset_name
-from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id, read_scores, recorded_facts
+from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, dataset_in, is_repo_id, read_scores, recorded_facts
 from ..unet import count_parameters
 
 PAPERS = [
@@ -75,7 +75,11 @@ def loss_history(folder: Path | None) -> LossHistory | None:
 def null_class_target(folder: Path | None) -> str | None:
     """What the null class ("any digit") was last trained to predict, if not the drawn noise eps
     (`train.py --null-teacher`): "a frozen teacher's predictions ...", else None."""
-    facts = recorded_facts(folder)
+    return _null_target(recorded_facts(folder))
+
+
+def _null_target(facts: dict) -> str | None:
+    """null_class_target from the folder's facts, already read."""
     if not facts.get("null_teacher"):
         return None
     guided = _teacher_weight(facts)
@@ -160,12 +164,12 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     if guide is not None:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
                      f"({guide.config.describe()}), trained briefly, from the folder's guide/")
-    dataset = str(facts.get("dataset") or "mnist")  # as hub.trained_on says it
+    dataset = dataset_in(facts)
     images = "MNIST digits" if dataset == "mnist" else f"images (this model: {dataset_name(dataset)})"
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
-    target = null_class_target(folder)
+    target = _null_target(facts)
     distilled = "" if not target else (
         f" In its last sitting the null class was trained on {target} instead of the drawn noise"
         + (" (guidance distillation), so its 'any digit' samples are sharper than a plain DDPM model's."

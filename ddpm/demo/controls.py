@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..autoguidance import T_MAX_FRACTION, default_t_max
-from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, class_choices, digits_help
+from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
 from .limits import APP_MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_STEPS
 from .runtime import Runtime
 
@@ -27,7 +27,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
-    steps = gr.Slider(1, min(MAX_STEPS, T), value=min(DEFAULT_STEPS, T), step=1, label="DDIM steps",
+    steps = gr.Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, label="DDIM steps",
                       interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
     eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     interactive=DEFAULT_SAMPLER == "ddim",

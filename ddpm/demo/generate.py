@@ -28,6 +28,11 @@ CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn fo
     [(str(d), str(d)) for d in range(10)]  # (shown, value)
 
 
+def default_steps(T: int) -> int:
+    """The DDIM steps the app's sliders start at: DEFAULT_STEPS, or T for a model of fewer steps."""
+    return min(DEFAULT_STEPS, T)
+
+
 def class_choices(dataset: str = "mnist") -> list[tuple[str, str]]:
     """The class dropdown's (shown, value) pairs: the digits, or for another dataset its classes by name (the
     values stay 0-9, so the API takes the same ones)."""

@@ -18,7 +18,7 @@ from ..samplers import Step, sample_loop, steps_run
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
-from .generate import Settings
+from .generate import Settings, check_settings
 from .limits import check_int
 from .progress import Progress, every, finish
 
@@ -41,6 +41,11 @@ def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Set
     forward eps (forward.fixed_eps), and reusing it would make the first reverse step's noise that same eps."""
     return sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=s.steps, eta=s.eta,
                        x_start=x_t, t_start=t - 1, first_index=1)
+
+
+def chain_settings(seed, sampler, steps, T: int) -> Settings:
+    """Tab 4's settings for one chain from x_t (checked): the null class, so no label and no guidance."""
+    return check_settings(seed, 1, sampler, steps, "any", 1.0, T)
 
 
 def chain_words(s: Settings) -> str:

@@ -16,10 +16,10 @@ import torch
 
 from .compare import compare_rows, compare_stream
 from .forward import forward_view
-from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, DEFAULT_STEPS, check_settings, generate
+from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, check_settings, default_steps, generate
 from .interpolate import COLUMNS, default_t, interpolate_stream
 from .objective import objective_view
-from .roundtrip import roundtrip
+from .roundtrip import chain_settings, roundtrip
 from .runtime import load_runtime
 from .sources import EXAMPLE, example_digit, pick_digit
 from .progress import finish
@@ -29,9 +29,9 @@ from .trajectory import film_strip, run_trajectory, save_gif
 def actions(rt, gif: Path) -> dict:
     """The default action of each tab (the settings app.py starts with); tab 3 writes its GIF to `gif`."""
     T, digit = rt.T, pick_digit(EXAMPLE, 0)
-    steps = min(DEFAULT_STEPS, T)  # as the app's sliders start
+    steps = default_steps(T)
     choice = (DEFAULT_SAMPLER, steps, DEFAULT_LABEL, DEFAULT_GUIDANCE)
-    grid, one = check_settings(0, 16, *choice, T), check_settings(0, 1, *choice, T)
+    grid, one = check_settings(0, 16, *choice, T), chain_settings(0, DEFAULT_SAMPLER, steps, T)
     sevens = check_settings(0, 16, DEFAULT_SAMPLER, steps, "7", DEFAULT_GUIDANCE, T)
     what = f"{DEFAULT_SAMPLER.upper()} {steps}"
 
