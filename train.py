@@ -29,7 +29,8 @@ from ddpm.config import DATASETS, SCHEDULES, ConfigError, ModelConfig, TrainConf
 # (SITTING: its time limit, machine and folder; --max-steps is not in the config)
 SITTING = ("max_minutes", "device", "out")
 RESUMED = ("data_dir", "dataset", "epochs", "batch_size", "lr", "lr_decay_steps", "ema_decay", "label_dropout",
-           "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "seed")
+           "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "balance_classes",
+           "seed")
 RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channels": "base_channels",
                  "channel_mult": "channel_mult", "attention_res": "attention_resolutions", "patch_size": "patch_size",
                  "dropout": "dropout"}  # flag -> ModelConfig field
@@ -65,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="not 1: autoguide the teacher's prediction by its guide/ at weight W, as --autoguidance W "
                         "samples, so the student learns guided digits at one network pass per step "
                         "(guidance distillation) [%(default)s]")
+    a.add_argument("--balance-classes", action=argparse.BooleanOptionalAction, default=d.balance_classes,
+                   help="draw every class equally often (with replacement, so each epoch is as long), not each "
+                        "image once: the null class then learns a class-balanced dataset [off]")
     a.add_argument("--seed", type=int, default=d.seed, help="seed of data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: weights, checkpoint, loss.csv, samples/ [%(default)s]")

@@ -185,6 +185,9 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
 (label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))}""")
     else:
         kind, tags, labels = "unconditional", "", " It was trained without labels."
+    if facts.get("balance_classes"):
+        labels += (f" {'In the last sitting its' if sittings else 'Its'} batches drew every class equally often "
+                   "(`--balance-classes`), so it models a class-balanced dataset.")
     dataset = dataset_in(facts)
     name = dataset_name(dataset)
     where = (dict(folder=folder) if repo_id is None else  # a pushed card names the repo, not the author's folders

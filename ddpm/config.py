@@ -160,6 +160,9 @@ class TrainConfig:
     # != 1: the teacher's prediction is autoguided by its guide/ at this weight, as `--autoguidance W` samples
     # (with "null", the very eps the guided sampler uses: guidance distillation, Meng et al. 2023)
     null_teacher_autoguidance: float = 1.0
+    # draw each epoch's images with replacement, each class as often (weights 1 / its count), instead of a
+    # permutation: the null class then learns a class-balanced MNIST, where fives are 10% and not 9.0%
+    balance_classes: bool = False
     seed: int = 0
     device: str = "auto"
     out: str = "runs/mnist"
@@ -182,6 +185,7 @@ class TrainConfig:
             ("null_teacher_autoguidance", 0 <= self.null_teacher_autoguidance <= MAX_AUTOGUIDANCE,
              f"between 0 and {MAX_AUTOGUIDANCE:g} (1 = off)"),
             ("null_teacher_label", self.null_teacher_label in ("true", "null"), "'true' or 'null'"),
+            ("balance_classes", isinstance(self.balance_classes, bool), "true or false"),
             ("dataset", self.dataset in DATASETS, " or ".join(map(repr, DATASETS))),
         ]
         _reject(self, checks)

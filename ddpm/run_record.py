@@ -99,5 +99,6 @@ def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardw
             "ema_decay": cfg.ema_decay, **({"label_dropout": cfg.label_dropout} if cfg.model.num_classes else {}),
             **({"null_teacher": cfg.null_teacher, "null_teacher_label": cfg.null_teacher_label,
                 "null_teacher_autoguidance": cfg.null_teacher_autoguidance} if cfg.null_teacher else {}),
+            **({"balance_classes": True} if cfg.balance_classes else {}),
             "train_minutes": round(progress["train_seconds"] / 60, 1), "device": hardware,
             "minutes_by_device": minutes_by_device, "torch": torch.__version__, "seed": cfg.seed}

@@ -90,10 +90,19 @@ class EMA:
 
 # ---------------------------------------------------------------- the loop
 
-def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The data order of one epoch depends only on (seed, epoch), so a resumed run sees the same batches."""
+def _epoch_order(n: int, seed: int, epoch: int, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The data order of one epoch depends only on (seed, epoch), so a resumed run sees the same batches.
+    class_weights (N,): draw N indices with replacement in proportion to them (--balance-classes)."""
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    if class_weights is not None:
+        return torch.multinomial(class_weights, n, replacement=True, generator=g)
     return torch.randperm(n, generator=g)
+
+
+def balanced_weights(labels: torch.Tensor) -> torch.Tensor:
+    """(N,) float64 weights 1 / (count of the image's class), so every class is drawn equally often."""
+    counts = torch.bincount(labels)
+    return 1.0 / counts[labels].double()
 
 
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, data=None, log=print,
@@ -122,6 +131,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     model = UNet(mcfg).to(device)
     x_all = to_model_range(torch.as_tensor(images)).to(device)  # (N, 1, 28, 28) in [-1, 1], all on the device
     y_all = torch.as_tensor(labels).long().to(device)
+    class_weights = balanced_weights(torch.as_tensor(labels).long()) if cfg.balance_classes else None
     teacher = null_teacher(cfg, out, device) if cfg.null_teacher else None
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -161,7 +171,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     try:
         while step < total_steps:
             epoch, i = divmod(step, steps_per_epoch)
-            order = _epoch_order(n, cfg.seed, epoch)
+            order = _epoch_order(n, cfg.seed, epoch, class_weights)
             for i in range(i, steps_per_epoch):
                 stop.defer = True  # Ctrl-C or kill mid-step takes effect at its end
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)

@@ -365,3 +365,11 @@ def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):
     card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t", resumed=True).read_text()
     assert "In the last sitting the null class's rows regressed" in card
     assert "(`runs/t` when it ran) given the image's true label, autoguided with weight 2 by its `guide/`" in card
+
+
+def test_model_card_says_when_batches_were_class_balanced(tmp_path):
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={})
+    assert "balance" not in write_model_card(tmp_path, command="python train.py --unconditional").read_text()
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"balance_classes": True})
+    card = write_model_card(tmp_path, command="python train.py --unconditional --balance-classes").read_text()
+    assert "Its batches drew every class equally often (`--balance-classes`)" in card

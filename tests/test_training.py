@@ -82,7 +82,26 @@ def test_each_epoch_sees_every_image_once_in_its_own_order(tmp_path, monkeypatch
     asked, real = [], training._epoch_order
     monkeypatch.setattr(training, "_epoch_order", lambda *a: asked.append(a) or real(*a))
     train_on_sample(train_cfg(tmp_path, batch_size=150, epochs=3))  # 2 steps per epoch
-    assert asked == [(300, 3, 0), (300, 3, 1), (300, 3, 2)]
+    assert asked == [(300, 3, 0, None), (300, 3, 1, None), (300, 3, 2, None)]
+
+
+def test_balanced_epochs_draw_every_class_equally_often(tmp_path, monkeypatch):
+    """--balance-classes: an epoch is N draws with replacement, weights 1 / class count, still set by (seed, epoch)."""
+    from ddpm import training
+
+    labels = torch.tensor([0] * 900 + [1] * 100)  # a 9:1 dataset
+    weights = training.balanced_weights(labels)
+    assert weights[labels == 0].sum() == pytest.approx(1.0) and weights[labels == 1].sum() == pytest.approx(1.0)
+    order = training._epoch_order(1000, 3, 0, weights)
+    assert len(order) == 1000 and torch.equal(order, training._epoch_order(1000, 3, 0, weights))
+    assert not torch.equal(order, training._epoch_order(1000, 3, 1, weights))
+    share = (labels[order] == 1).float().mean().item()
+    assert 0.45 < share < 0.55  # 0.1 in a permutation; sd 0.016 here
+    asked, real = [], training._epoch_order
+    monkeypatch.setattr(training, "_epoch_order", lambda *a: asked.append(a) or real(*a))
+    out = train_on_sample(train_cfg(tmp_path, batch_size=150, epochs=1, balance_classes=True))
+    assert len(asked) == 1 and asked[0][3] is not None
+    assert hub.read_weights_meta(out)["balance_classes"] is True
 
 
 def test_ema_warm_up_follows_early_weights():
