@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from ddpm.config import DATASETS, SCHEDULES, ConfigError, ModelConfig, TrainConfig
+from ddpm.config import DATASETS, RUN_CONFIG_NAME, SCHEDULES, ConfigError, ModelConfig, TrainConfig
 
 # what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
 # (SITTING: its time limit, machine and folder; --max-steps is not in the config)
@@ -124,7 +124,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(args, flag, tuple(int(c) for c in value.split(",")) if value.strip() or flag == "channel_mult" else ())
         except ValueError:
             p.error(f"--{flag.replace('_', '-')} must be integers separated by commas, not {getattr(args, flag)!r}")
-    kept, saved_at = [], Path(args.out) / "train_config.json"
+    kept, saved_at = [], Path(args.out) / RUN_CONFIG_NAME
     if args.resume:
         try:
             kept = resume_settings(args, given)
@@ -161,7 +161,7 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     """--resume: each setting not given again is the run's own, from OUT/train_config.json, so that
     `--resume --out DIR` alone continues a run as it was begun. Returns the flags so kept."""
-    path = Path(args.out) / "train_config.json"
+    path = Path(args.out) / RUN_CONFIG_NAME
     if not path.exists():
         return []  # no run there: training says so
     saved = json.loads(path.read_text())
@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     from ddpm.training import Interrupts, Stopped, train
 
     if args.kept:
-        print(f"--resume: the run's own settings, from {Path(args.out) / 'train_config.json'}: {' '.join(args.kept)}")
+        print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
     command = "python " + " ".join(sys.argv)
     try:
         out = train(args.config, resume=args.resume, max_steps=args.max_steps,

@@ -93,11 +93,11 @@ def measured_with(ev: dict) -> str:
 def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str:
     """The card's sample grid and the command that draws it: from the Hub repo, when the card is for one."""
     command = (CARD_GRID.format(folder=folder) if repo_id is None else
-               CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/samples.png", "samples.png"))
+               CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/{GRID_NAME}", GRID_NAME))
     if not (folder / GRID_NAME).exists():
         then = f"`python -m ddpm.card {folder}` shows it here" if repo_id is None else "once uploaded to the repo, it shows here"
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
-    return f"![samples](samples.png)\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
+    return f"![samples]({GRID_NAME})\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
 
 
 def guide_section(folder: Path) -> str:

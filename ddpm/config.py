@@ -13,6 +13,7 @@ from pathlib import Path
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
 MAX_AUTOGUIDANCE = 10.0  # the largest autoguidance weight any command takes
 SCHEDULES = ("linear", "cosine")  # Ho et al. 2020; Nichol & Dhariwal 2021
+RUN_CONFIG_NAME = "train_config.json"  # a run's TrainConfig, beside its weights
 DATASETS = ("mnist", "fashion-mnist")  # the ids train.py's --dataset takes
 MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (and the app) takes
 # a training seed: each epoch's data order is seeded by seed * 100,003 + epoch, which must stay a 64-bit int

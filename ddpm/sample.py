@@ -19,14 +19,14 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
+from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .images import grid, to_uint8_np
 from .config import MAX_GUIDANCE
 from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, VARIANCES, sample, steps_run
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
-CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/samples.png"
+CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/" + GRID_NAME
 
 
 def label_arg(value: str) -> int | str:
@@ -105,7 +105,7 @@ def check_writable(path: str | Path) -> str | None:
 
 def write_card_grid(folder: str | Path) -> Path:
     """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0)."""
-    path = Path(folder) / "samples.png"
+    path = Path(folder) / GRID_NAME
     grid(sample_images(load_pretrained(folder), 64, 0, "ddpm"), scale=2).save(path)
     return path
 

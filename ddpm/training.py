@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import hub
-from .config import ModelConfig, TrainConfig
+from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
 from .data import load_dataset, to_model_range
 from .device import pick_device
 from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
@@ -152,7 +152,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
     # the config in force; a resume may change epochs, the lr schedule or the time budget
-    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    (out / RUN_CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
 
     schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
@@ -256,7 +256,7 @@ def _restore(cfg: TrainConfig, ckpt: Path, model, ema: EMA, opt, gen: torch.Gene
     """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
     if not ckpt.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-    _check_same_run(cfg, ckpt.parent / "train_config.json")
+    _check_same_run(cfg, ckpt.parent / RUN_CONFIG_NAME)
     try:
         return load_checkpoint(ckpt, model, ema, opt, gen)
     except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
