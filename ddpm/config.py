@@ -162,7 +162,7 @@ class TrainConfig:
     # (with "null", the very eps the guided sampler uses: guidance distillation, Meng et al. 2023)
     null_teacher_autoguidance: float = 1.0
     # draw each epoch's images with replacement, each class as often (weights 1 / its count), instead of a
-    # permutation: the null class then learns a class-balanced MNIST, where fives are 10% and not 9.0%
+    # permutation: the null class then learns a class-balanced dataset (MNIST's fives 10%, not 9.0%)
     balance_classes: bool = False
     seed: int = 0
     device: str = "auto"

@@ -259,12 +259,14 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     from ddpm.config import ModelConfig, TrainConfig
 
     run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
-                      balance_classes=True, seed=7, max_minutes=5, device="cpu", model=ModelConfig(base_channels=8, timesteps=50))
+                      balance_classes=True, seed=7, max_minutes=5, device="cpu",
+                      model=ModelConfig(base_channels=8, timesteps=50))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
     args = train.parse_args(["--resume", "--out", str(tmp_path)])
     assert args.config == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
-                         "--balance-classes", "--seed 7", "--timesteps 50", "--base-channels 8"]  # shown as typed, where not the default
+                         "--balance-classes", "--seed 7", "--timesteps 50",
+                         "--base-channels 8"]  # shown as typed, where not the default
     cfg = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8"]).config
     assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
     assert not train.parse_args(["--resume", "--out", str(tmp_path), "--no-balance-classes"]).config.balance_classes
