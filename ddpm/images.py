@@ -13,10 +13,15 @@ def to_uint8_np(x: torch.Tensor) -> np.ndarray:
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0].cpu().numpy()
 
 
+def grid_cols(n: int) -> int:
+    """Columns of a square-ish grid of n images (as many as rows, or one more)."""
+    return math.ceil(math.sqrt(n))
+
+
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int = 1, pad_value: int = 0) -> Image.Image:
     """uint8 (N, H, W) -> one greyscale PIL image, `cols` per row, scaled by nearest neighbour."""
     n, h, w = images.shape
-    cols = cols or math.ceil(math.sqrt(n))
+    cols = cols or grid_cols(n)
     rows = math.ceil(n / cols)
     canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), pad_value, dtype=np.uint8)
     for k, img in enumerate(images):

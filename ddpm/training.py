@@ -130,8 +130,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     sched = NoiseSchedule(mcfg.timesteps, mcfg.schedule)
     model = UNet(mcfg).to(device)
     x_all = to_model_range(torch.as_tensor(images)).to(device)  # (N, 1, 28, 28) in [-1, 1], all on the device
-    y_all = torch.as_tensor(labels).long().to(device)
-    class_weights = balanced_weights(torch.as_tensor(labels).long()) if cfg.balance_classes else None
+    y_cpu = torch.as_tensor(labels).long()  # (N,)
+    y_all = y_cpu.to(device)
+    class_weights = balanced_weights(y_cpu) if cfg.balance_classes else None
     teacher = null_teacher(cfg, out, device) if cfg.null_teacher else None
     ema = EMA(model, cfg.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from ..data import CLASS_NAMES
+from ..images import grid_cols
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
@@ -177,13 +178,13 @@ class Frame:
 
 def grid_image(x: torch.Tensor) -> Image.Image:
     """(n, 1, 28, 28) in [-1, 1] as a square-ish grid, upscaled."""
-    return draw.digits(x.clamp(-1, 1), cols=math.ceil(math.sqrt(x.shape[0])))
+    return draw.digits(x.clamp(-1, 1), cols=grid_cols(x.shape[0]))
 
 
 def read_as(classifier, x0: torch.Tensor) -> str:
     """What the shipped MNIST classifier reads in samples (n, 1, 28, 28) in [-1, 1], in words, row by row as the
     grid shows them: a check that a chosen class came out, and the grid in words for a screen reader."""
-    cols = math.ceil(math.sqrt(x0.shape[0]))
+    cols = grid_cols(x0.shape[0])  # as grid_image lays them out
     read = [str(int(d)) for d in classifier(x0).argmax(1)]
     rows = [" ".join(read[i:i + cols]) for i in range(0, len(read), cols)]
     return f"The MNIST classifier reads them, row by row, as {' / '.join(rows)}."

@@ -78,7 +78,7 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
             yield Progress(f"Denoising {COLUMNS} mixes from t = {t}: step {step.index + 1} of {total}, "
                            f"{time.perf_counter() - start:.1f} s")
     back = step.x_prev.clamp(-1, 1)
-    labels = [f"{v:.3g}" for v in lambdas().tolist()]
+    labels = [f"{v:.3g}" for v in lam.view(-1).tolist()]
     rows = [((1 - lam) * x0 + lam * x0_other, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
             (mixed.clamp(-1, 1), f"x_bar_t = (1 - lambda) x_t + lambda x'_t, t = {t}"),
             (back, "x_bar_t denoised by the model")]

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ..images import to_uint8_np
+from ..images import grid_cols, to_uint8_np
 from ..samplers import sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
@@ -135,7 +135,7 @@ def _number(name: str, value, top: int) -> float:
 def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_label: str,
                  eps_label: str = "eps_hat (predicted noise)", x0_label: str = "x0_hat (predicted x_0)") -> Image.Image:
     """uint8 (n, 28, 28) each, as three grids side by side: x_t | x0_hat | eps_hat."""
-    cols, target = math.ceil(math.sqrt(x_t.shape[0])), 224
+    cols, target = grid_cols(x_t.shape[0]), 224
     return draw.hstack([
         draw.titled(draw.digits(x_t, cols=cols, target=target), x_label),
         draw.titled(draw.digits(x0_hat, cols=cols, target=target), x0_label),
