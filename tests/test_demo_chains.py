@@ -10,7 +10,7 @@ from PIL import Image
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import forward, generate, interpolate, roundtrip, runtime, trajectory
 from ddpm.demo.limits import InputError, MissingInput
-from ddpm.demo.progress import Progress, finish
+from ddpm.demo.progress import Progress, Ticker, finish
 from ddpm.samplers import sample_generators
 from demo_helpers import DIGIT, same, settings
 
@@ -24,6 +24,15 @@ class FakeClassifier(torch.nn.Module):
         z = torch.zeros(x.shape[0], 10)
         z[:, 3] = 4 + x[:, 0, 10:18, 10:18].mean(dim=(1, 2))
         return z
+
+
+def test_ticker_reports_about_25_times_never_on_the_last_pass():
+    """A job of 100 passes reports every 4th (not the 100th: its result follows); first=True also reports the
+    first pass (the animation's first x0_hat), then every 4th after it; a job shorter than 25 passes, every pass."""
+    plain, first, short = Ticker(100), Ticker(100, first=True), Ticker(3)
+    assert [i for i in range(1, 101) if plain.due()] == list(range(4, 100, 4))
+    assert [i for i in range(1, 101) if first.due()] == list(range(1, 101, 4))
+    assert [short.due() for _ in range(3)] == [True, True, False] and short.elapsed().endswith(" s")
 
 
 def test_keep_every():

@@ -4,7 +4,6 @@ the path the reverse chain takes: the lecture's "same x_T, other sampler" and "s
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -16,7 +15,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings, network_passes
 from .limits import MAX_DIGIT_STEPS, InputError, check_choice
-from .progress import Progress, every
+from .progress import Progress, Ticker
 
 SAMPLERS_ROWS, GUIDANCE_ROWS = "samplers", "guidance"
 KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
@@ -88,20 +87,17 @@ def shared_settings(kind: str, r: Settings) -> str:
 @torch.inference_mode()
 def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings]) -> Iterator[Progress | Comparison]:
     """Run each row's reverse chain from the same x_T; a Progress every few steps, then the Comparison."""
-    start = time.perf_counter()
-    total, done, finished = sum(r.steps for r in rows), 0, []
-    report = every(total)
+    ticker, finished = Ticker(sum(r.steps for r in rows)), []
     for r in rows:
         last = None
         for last in sample_loop(model, sched, r.n, r.seed, **r.sampler_kwargs()):
-            done += 1
-            if done % report == 0:
+            if ticker.due():
                 yield Progress(f"Row {len(finished) + 1} of {len(rows)} ({row_title(kind, r)}): step "
-                               f"{last.index + 1} of {last.num_steps}, {time.perf_counter() - start:.1f} s")
+                               f"{last.index + 1} of {last.num_steps}, {ticker.elapsed()}")
         finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
     first = rows[0]
     says = SAMPLERS_SAY if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}s a row, {shared_settings(kind, first)}; done in "
-                     f"{time.perf_counter() - start:.1f} s. {first.noun.capitalize()} k of every row starts from the same noise x_T, "
+                     f"{ticker.elapsed()}. {first.noun.capitalize()} k of every row starts from the same noise x_T, "
                      f"that of (seed, k): {says}")

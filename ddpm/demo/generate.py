@@ -4,10 +4,8 @@ Sample k of a run depends only on (seed, k) (see ddpm.samplers), so the same set
 """
 from __future__ import annotations
 
-import math
 import secrets
 import shlex
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -21,10 +19,10 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError,
                      check_choice, check_float, check_int, check_seed, parse_label, shown)
+from .progress import UPDATES, Ticker
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults)
 DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_STEPS, "any", 3.0
-UPDATES = 25  # grid refreshes per run: often enough to watch, rare enough not to slow sampling
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
     [(str(d), str(d)) for d in range(10)]  # (shown, value)
 
@@ -196,17 +194,14 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     """Yield the current x_t every ~steps/updates reverse steps, then the final samples, whose text gives the
     command line that draws them again (weights: as Settings.command takes it) and, with a classifier, the
     digits it reads in them."""
-    every = max(1, math.ceil(s.steps / updates))
-    start = time.perf_counter()
-    last = None
+    ticker, last = Ticker(s.steps, updates=updates), None
     for last in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
-        if (last.index + 1) % every == 0 and last.index + 1 < last.num_steps:
-            elapsed = time.perf_counter() - start
+        if ticker.due():
             yield Frame(grid_image(last.x_prev),
                         f"Denoising: step {last.index + 1} of {last.num_steps} (now at t = {last.t_prev + 1}), "
-                        f"{elapsed:.1f} s", done=False)
+                        f"{ticker.elapsed()}", done=False)
     x0 = last.x_prev.clamp(-1, 1)
-    elapsed = time.perf_counter() - start
+    elapsed = ticker.seconds
     summary = finished_text(s, weights, read_as(classifier, x0) if classifier is not None else "")
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
                 done=True, samples=x0, summary=summary)

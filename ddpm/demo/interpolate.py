@@ -14,7 +14,6 @@ digit pairs and 4 seeds, measured by a scratch script), and neither way gave one
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,7 +28,7 @@ from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings
 from .limits import check_int
-from .progress import Progress, every
+from .progress import Progress, Ticker
 from .roundtrip import chain_words, denoise_steps
 
 COLUMNS = 9  # lambda = 0, 1/8, ..., 1
@@ -65,18 +64,16 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
     """Your digit x_0 and another x'_0 (uint8 (28, 28) each) noised to paper t, mixed in COLUMNS steps of lambda
     and denoised with s's sampler and steps (the null class); a Progress every few steps, then the Interpolation."""
     t = check_int("t", t, 1, sched.T)
-    start = time.perf_counter()
     lam = lambdas().view(-1, 1, 1, 1)  # (COLUMNS, 1, 1, 1)
     x0, x0_other = digit_tensor(x0_u8), digit_tensor(other_u8)  # (1, 1, 28, 28) each
     x_t = jump(sched, x0, t, fixed_eps(s.seed, x0.shape))
     x_t_other = jump(sched, x0_other, t, other_eps(s.seed, x0.shape))
     mixed = (1 - lam) * x_t + lam * x_t_other  # (COLUMNS, 1, 28, 28): x_bar_t, one per lambda
     total = steps_run(s.sampler, s.steps, t - 1)
-    report = every(total)
+    ticker = Ticker(total)
     for step in denoise_steps(model, sched, mixed, t, s):
-        if (step.index + 1) % report == 0 and step.index + 1 < total:
-            yield Progress(f"Denoising {COLUMNS} mixes from t = {t}: step {step.index + 1} of {total}, "
-                           f"{time.perf_counter() - start:.1f} s")
+        if ticker.due():
+            yield Progress(f"Denoising {COLUMNS} mixes from t = {t}: step {ticker.done} of {total}, {ticker.elapsed()}")
     back = step.x_prev.clamp(-1, 1)
     labels = [f"{v:.3g}" for v in lam.view(-1).tolist()]
     rows = [((1 - lam) * x0 + lam * x0_other, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
@@ -86,7 +83,7 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
     fresh = ("; each column also draws its own reverse noise" if s.sampler == "ddpm" or s.eta else
              "; DDIM with eta 0 adds no noise on the way back, so the columns differ only by lambda")
     text = (f"lambda runs from 0 (your digit) to 1 (the other digit), above each column. Both were noised to t = {t} "
-            f"with seed {s.seed}, then each mix denoised with {chain_words(s)} in {time.perf_counter() - start:.1f} s"
+            f"with seed {s.seed}, then each mix denoised with {chain_words(s)} in {ticker.elapsed()}"
             f"{fresh}. At small t the model tidies a cross-fade of the two. Near t = T/3 most mixes become one of the "
             "two digits, switching near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees "
             "less of either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.3, Fig. 8).")

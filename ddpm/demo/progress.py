@@ -4,13 +4,14 @@ generator between two yields; a plain function would keep the CPU busy to the en
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Iterable, TypeVar
 
 from PIL import Image
 
 R = TypeVar("R")
-UPDATES = 25  # progress lines per job: often enough to watch and to stop, rare enough to cost nothing
+UPDATES = 25  # progress reports per job: often enough to watch and to stop, rare enough to cost nothing
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,33 @@ class Progress:
 def every(total_steps: int, updates: int = UPDATES) -> int:
     """Report once every this many of total_steps network passes."""
     return max(1, math.ceil(total_steps / updates))
+
+
+class Ticker:
+    """Counts a job's network passes: says when a Progress is due, and how long the job has run.
+    Due every `every(total)` passes, not on the last (the result follows it); with first=True on the first pass
+    too, and then every that many after it."""
+
+    def __init__(self, total_steps: int, first: bool = False, updates: int = UPDATES):
+        self.total, self.first, self.done = total_steps, first, 0
+        self.every = every(total_steps, updates)
+        self.start = time.perf_counter()
+
+    def due(self) -> bool:
+        """One more pass done: is a Progress due?"""
+        self.done += 1
+        if self.first:
+            return (self.done - 1) % self.every == 0
+        return self.done % self.every == 0 and self.done < self.total
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the job began."""
+        return time.perf_counter() - self.start
+
+    def elapsed(self) -> str:
+        """Seconds since the job began, as the texts show them: '3.2 s'."""
+        return f"{self.seconds:.1f} s"
 
 
 def finish(stream: Iterable[Progress | R]) -> R:

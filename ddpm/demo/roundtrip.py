@@ -5,7 +5,6 @@ eps is the same draw as in tab 1 for the same seed (forward.fixed_eps).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -20,7 +19,7 @@ from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings, check_settings
 from .limits import check_int
-from .progress import Progress, every, finish
+from .progress import Progress, Ticker, finish
 
 STRIP = 10  # columns "as t grows"
 
@@ -62,20 +61,18 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     """Noise uint8 (28, 28) x0 to paper t with the fixed eps of s.seed, denoise, and repeat across t; yield a
     Progress every few steps of the 1 + STRIP chains (ddpm.demo.progress), then the RoundTrip."""
     t = check_int("t", t, 1, sched.T)
-    start = time.perf_counter()
     x0 = digit_tensor(x0_u8)  # (1, 1, 28, 28)
     eps = fixed_eps(s.seed, x0.shape)
     ts = strip_ts(sched.T)
     starts = [t, *ts]  # the chosen t, then the strip's
     total = sum(steps_run(s.sampler, s.steps, u - 1) for u in starts)  # reverse steps in all
     noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
-    report, done, back = every(total), 0, []
+    ticker, back = Ticker(total), []
     for u, x_u in zip(starts, noisy):
         for step in denoise_steps(model, sched, x_u, u, s):
-            done += 1
-            if done % report == 0 and done < total:
-                yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step {done} of "
-                               f"{total} in all, {time.perf_counter() - start:.1f} s")
+            if ticker.due():
+                yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step {ticker.done} "
+                               f"of {total} in all, {ticker.elapsed()}")
         back.append(step.x_prev.clamp(-1, 1))
     main = draw.hstack([
         draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
@@ -88,7 +85,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         (draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ])
     text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s)} in "
-            f"{time.perf_counter() - start:.1f} s (all {len(starts)} runs). Small t keeps your digit; "
+            f"{ticker.elapsed()} (all {len(starts)} runs). Small t keeps your digit; "
             "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "
             "seed fixes the noise): try other seeds there to see other digits.")
     yield RoundTrip(main, strip, text)

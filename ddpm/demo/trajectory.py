@@ -7,7 +7,6 @@ DDPM, whose t_prev is t - 1).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -23,7 +22,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings
 from .limits import MAX_FRAMES, InputError, MissingInput, check_float, shown
-from .progress import Progress, every, finish
+from .progress import Progress, Ticker, finish
 
 PLOT_POINTS = 200  # points per class curve
 FILM_COLUMNS = 11  # stills in the film strip, t = 0 .. T
@@ -62,17 +61,16 @@ def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
     """Run one seeded reverse chain and keep frames every k steps (k = keep_every); every few steps, yield a
     Progress with the step's x_t | x0_hat | eps_hat (ddpm.demo.progress), so x0_hat can be watched as it
     emerges; then the Trajectory."""
-    start = time.perf_counter()
     k = keep_every(s.steps, max_frames)
-    report = every(s.steps)
+    ticker = Ticker(s.steps, first=True)  # the first step too: its x0_hat is already a guess
     ts, xs, x0s, epss, first_x0, all_t = [], [], [], [], [], []
     step = None
     for step in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
-        if step.index % report == 0:  # the first step too: its x0_hat is already a guess
+        if ticker.due():
             now = three_panels(to_uint8_np(step.x_t), to_uint8_np(step.x0_hat), draw.eps_to_uint8(step.eps_hat),
                                f"x_t, t = {step.t + 1}")
             yield Progress(f"Denoising: step {step.index + 1} of {step.num_steps} (t = {step.t + 1}), "
-                           f"{time.perf_counter() - start:.1f} s", now)
+                           f"{ticker.elapsed()}", now)
         first_x0.append(step.x0_hat[:1])
         all_t.append(step.t + 1)
         if step.index % k == 0 or step.index == step.num_steps - 1:
@@ -92,7 +90,7 @@ def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
     kept = "every step" if k == 1 else f"every {k} steps" + (", the last step" if (s.steps - 1) % k else "")
     traj.summary = (f"{s.describe()}; {traj.frames} frames ({kept} and the final x_0) "
-                    f"in {time.perf_counter() - start:.1f} s.")
+                    f"in {ticker.elapsed()}.")
     yield traj
 
 
