@@ -223,7 +223,7 @@ def main(argv=None) -> int:
         write_model_card(e.out, command=command, resumed=args.resume)
         private = " --private" if args.private else ""
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
-                f"`python -m ddpm.push {e.out} {args.hub_model_id}{private}` publishes it as it is"
+                f"`{hub.push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"
                 if args.push_to_hub else "")
         print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
@@ -240,19 +240,10 @@ def main(argv=None) -> int:
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if not args.push_to_hub:
         return 0
-    try:
-        if hub.push_to_hub(out, args.hub_model_id, private=args.private):
-            return 0
-        stopped = False
-    except KeyboardInterrupt:
-        stopped = True
-    write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist
-    if stopped:
-        private = " --private" if args.private else ""
-        print(f"\nthe push was stopped (Ctrl-C); the run is finished and kept in {out}: "
-              f"`python -m ddpm.push {out} {args.hub_model_id}{private}` publishes it", file=sys.stderr)
-        return 130
-    return 1
+    status = hub.push_status(out, args.hub_model_id, private=args.private, kept=f"the run is finished and kept in {out}")
+    if status:
+        write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist
+    return status
 
 
 if __name__ == "__main__":

@@ -281,6 +281,11 @@ def dataset_in(facts: dict) -> str:
     return str(facts.get("dataset") or "mnist")
 
 
+def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
+    """The command line that pushes `folder` to `repo_id` again."""
+    return f"python -m ddpm.push {folder} {repo_id}{' --private' if private else ''}"
+
+
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
     """Upload the model folder's FOLDER_FILES. The scores a new run set aside (its eval.json or samples.png
     renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside
@@ -290,7 +295,7 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     if missing:
         log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
         return False
-    retry = f"python -m ddpm.push {folder} {repo_id}{' --private' if private else ''}"
+    retry = push_command(folder, repo_id, private)
     set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
     try:
         from huggingface_hub import HfApi
@@ -311,3 +316,15 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     removed = f" (and deleted the old weights' {', '.join(set_aside)} from it, if it had them)" if set_aside else ""
     log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
     return True
+
+
+def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: str = "") -> int:
+    """push_to_hub for a command line (train.py --push-to-hub, python -m ddpm.push): its exit status, 0 pushed,
+    1 not (push_to_hub said why), 130 stopped by Ctrl-C, said here with `kept` (what is kept locally) and the
+    command that pushes again."""
+    try:
+        return 0 if push_to_hub(folder, repo_id, private=private) else 1
+    except KeyboardInterrupt:
+        print(f"\nthe push was stopped (Ctrl-C); {kept or f'{folder} is as it was'} (the Hub repo may have been made "
+              f"or partly updated): `{push_command(folder, repo_id, private)}` pushes it again", file=sys.stderr)
+        return 130

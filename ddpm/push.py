@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .card import keep_a_hand_written_card, write_model_card
-from .hub import CARD_NAME, CONFIG_NAME, ModelLoadError, load_pretrained, push_to_hub, repo_id_problem
+from .hub import CARD_NAME, CONFIG_NAME, ModelLoadError, load_pretrained, push_status, repo_id_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,18 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         put_back()
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
-    try:
-        if push_to_hub(folder, a.repo_id, private=a.private):
-            return 0
-        stopped = False
-    except KeyboardInterrupt:
-        stopped = True
-    put_back()
-    if stopped:
-        print(f"\nthe push was stopped (Ctrl-C); {folder} is as it was (the Hub repo may have been made or partly "
-              "updated: push again to finish it)", file=sys.stderr)
-        return 130
-    return 1
+    status = push_status(folder, a.repo_id, private=a.private)
+    if status:
+        put_back()
+    return status
 
 
 if __name__ == "__main__":

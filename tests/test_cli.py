@@ -143,9 +143,11 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
         p.name for p in (tmp_path / "m").iterdir()}  # no README.previous.md left over
-    monkeypatch.setattr(push, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(hub, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
-    assert "the push was stopped (Ctrl-C)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
+    assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test` pushes it again" in err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
     monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bad eval.json")))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2 and "a bad eval.json" in capsys.readouterr().err
