@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import dataset_name
-from .safeio import atomic_write_bytes
+from .safeio import atomic_write_bytes, read_json_object
 
 
 class EvalError(RuntimeError):
@@ -79,16 +79,10 @@ def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidanc
 
 def read_runs_file(path: str | Path) -> dict:
     """What an --out file holds ({} if there is none yet); EvalError if it is not a JSON object."""
-    path = Path(path)
-    if not path.exists():
-        return {}
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EvalError(f"{path} is not a readable JSON file ({e}); move it away or pick another --out") from None
-    if not isinstance(doc, dict):
-        raise EvalError(f"{path} holds JSON but not an object of runs; move it away or pick another --out")
-    return doc
+        return read_json_object(path)
+    except ValueError as e:
+        raise EvalError(f"{e}; move it away or pick another --out") from None
 
 
 def merge_into(path: str | Path, name: str, result: dict) -> None:

@@ -2,7 +2,6 @@
 Load it from a local folder or a Hugging Face Hub repo id; push it with huggingface_hub."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -13,7 +12,7 @@ from safetensors import SafetensorError
 
 from .config import ModelConfig
 from .data import dataset_name
-from .safeio import load_tensors, read_meta, save_tensors
+from .safeio import load_tensors, read_json_object, read_meta, save_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -249,26 +248,21 @@ def read_training_record(folder: str | Path) -> dict:
     """The folder's training.json, or {} before the first card is written (or if a hand edit broke it: the card
     is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
     try:
-        saved = json.loads((Path(folder) / TRAINING_NAME).read_text())
-    except (OSError, ValueError):
+        return read_json_object(Path(folder) / TRAINING_NAME)
+    except ValueError:
         return {}
-    return saved if isinstance(saved, dict) else {}
 
 
 def read_scores(folder: str | Path | None) -> dict:
     """A model folder's eval.json ({} for no folder or no file; also for one that is no JSON object, a hand edit
     gone wrong, which is said on stderr rather than stop a card or the app)."""
-    path = Path(folder) / EVAL_NAME if folder is not None else None
-    if path is None or not path.exists():
+    if folder is None:
         return {}
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        doc = e
-    if isinstance(doc, dict):
-        return doc
-    print(f"note: {path} is not a JSON object of scores ({doc}): its figures are left out", file=sys.stderr)
-    return {}
+        return read_json_object(Path(folder) / EVAL_NAME)
+    except ValueError as e:
+        print(f"note: {e}: its scores are left out", file=sys.stderr)
+        return {}
 
 
 def trained_on(folder: str | Path | None) -> str:

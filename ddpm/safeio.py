@@ -30,6 +30,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def read_json_object(path: str | Path) -> dict:
+    """A JSON file that holds an object ({} where there is no file); ValueError, saying why, for one that cannot
+    be read, is not JSON, or holds something other than an object (a hand edit gone wrong)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
+        raise ValueError(f"{path} is not a readable JSON file ({e})") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path} holds JSON, but not an object")
+    return doc
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
     """Write tensors (+ a JSON-able meta dict) atomically."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}

@@ -336,9 +336,12 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
 
 def test_a_broken_eval_json_leaves_the_figures_out_of_the_card_and_says_so(tmp_path, capsys):
     hub.save_pretrained(tiny_model(), tmp_path)
-    (tmp_path / "eval.json").write_text('{"runs": {"ddpm-20": ')  # cut short: a full disk, a hand edit
-    card = write_model_card(tmp_path, command="python train.py").read_text()  # the end of a run: no traceback
-    assert "Not evaluated yet" in card and "is not a JSON object of scores" in capsys.readouterr().err
+    for text, why in (('{"runs": {"ddpm-20": ', "is not a readable JSON file"),  # cut short: a full disk
+                      ('[1.4, 9.5]', "holds JSON, but not an object")):  # a hand edit
+        (tmp_path / "eval.json").write_text(text)
+        card = write_model_card(tmp_path, command="python train.py").read_text()  # the end of a run: no traceback
+        err = capsys.readouterr().err
+        assert "Not evaluated yet" in card and f"eval.json {why}" in err and "its scores are left out" in err
 
 
 def test_a_hand_written_card_is_kept_beside_the_new_one(tmp_path, capsys):
