@@ -129,10 +129,8 @@ def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidan
     n = min(check_int("number of digits", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
     for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T, CONDITIONAL)):
-        if isinstance(c, Progress):
-            yield None, c.text, settings.seed
-        else:
-            yield c.image, c.text, settings.seed
+        # while it runs, the last comparison stays (as tab 4's pictures do) and the caption says how far it is
+        yield (gr.skip(), c.text, settings.seed) if isinstance(c, Progress) else (c.image, c.text, settings.seed)
 
 
 def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
