@@ -34,7 +34,7 @@ from .metrics import class_shares, feature_stats, frechet_distance, inception_sc
     memorisation_threshold
 from .safeio import atomic_write_bytes
 from .sample import check_sampling_args, check_writable, label_arg, sample_images, save_npz
-from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, steps_run
+from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, steps_run, too_many_steps
 
 CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
 
@@ -175,6 +175,8 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     cfg = model.config
     if label is not None and cfg.num_classes == 0:
         raise EvalError("this model is unconditional; drop --label")
+    if why := too_many_steps(sampler, steps, cfg.timesteps):
+        raise EvalError(why)
     steps = steps_run(sampler, steps, cfg.timesteps - 1)
     if before_sampling is not None:
         before_sampling()

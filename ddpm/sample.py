@@ -2,7 +2,7 @@
 
     python -m ddpm.sample --seed 0 --n 16 --sampler ddim --steps 50 --out grid.png
     python -m ddpm.sample --n 1000 --sampler ddpm --out samples.npz      # (N, 28, 28) uint8 under "samples"
-    python -m ddpm.sample --label 7 --guidance 3 --out sevens.png
+    python -m ddpm.sample --label 7 --guidance 1.5 --out sevens.png
     python -m ddpm.sample --label random --n 64 --out mixed.png          # digit k drawn from (seed, k)
     python -m ddpm.sample --autoguidance 2 --out guided.png              # guided by the small weights/guide/
     python -m ddpm.sample --n 500 --first 500 --out part2.npz            # samples 500-999 of the same run, in a shard
@@ -22,7 +22,7 @@ from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .images import grid, to_uint8_np
 from .config import MAX_GUIDANCE
-from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, VARIANCES, sample, steps_run
+from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, VARIANCES, sample, steps_run, too_many_steps
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
     if a.label is not None and cfg.num_classes == 0:
         print("error: this model is unconditional; drop --label", file=sys.stderr)
         return 2
-    if why := check_writable(a.out):
+    if why := too_many_steps(a.sampler, a.steps, cfg.timesteps) or check_writable(a.out):
         print(f"error: {why}", file=sys.stderr)
         return 2
     steps = steps_run(a.sampler, a.steps, cfg.timesteps - 1)  # as run, for the .npz

@@ -122,6 +122,14 @@ def steps_run(sampler: str, steps: int | None, t_top: int) -> int:
     return min(DDIM_STEPS if steps is None else steps, t_top + 1)
 
 
+def too_many_steps(sampler: str, steps: int | None, T: int) -> str | None:
+    """Why a command line's --steps cannot run on a T-step model (None if it can): DDIM visits each timestep at
+    most once. (A chain from part-way, as the app's noise-and-denoise runs, takes min(steps, t): steps_run.)"""
+    if sampler == "ddim" and steps is not None and steps > T:
+        return f"--steps {steps} is more than this model's T = {T}: DDIM takes at most one step per timestep"
+    return None
+
+
 def reverse_timesteps(sampler: str, t_top: int, steps: int | None = None) -> list[int]:
     """The code indices a chain from t_top visits, in order: every t for DDPM, a trailing subsequence for DDIM."""
     if sampler == "ddpm":

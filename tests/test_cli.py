@@ -101,8 +101,7 @@ def test_sample_cli_takes_guidance_from_0_to_10():
     assert [sample.parse_args(["--label", "3", "--guidance", w]).guidance for w in ("0", "10")] == [0.0, 10.0]
 
 
-def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_steps_run(tmp_path, monkeypatch,
-                                                                                         capsys):
+def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_steps_run(tmp_path, monkeypatch, capsys):
     from ddpm import sample
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
@@ -115,12 +114,15 @@ def test_sample_cli_refuses_an_unwritable_out_before_sampling_and_records_the_st
         rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--out", str(out)], capsys)
         assert rc == 2 and f"cannot write {out}" in err and not drawn
     assert not (tmp_path / "new").exists()
-    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim", "--steps", "5000",
+    T = hub.load_pretrained(tmp_path / "m").config.timesteps
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim", "--steps", str(T + 1),
+                          "--out", str(tmp_path / "new" / "s.npz")], capsys)
+    assert rc == 2 and f"--steps {T + 1} is more than this model's T = {T}" in err and not drawn  # as diffusers refuses
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddpm", "--steps", "5",
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)
     assert rc == 0, err
-    T = hub.load_pretrained(tmp_path / "m").config.timesteps
     with np.load(tmp_path / "new" / "s.npz") as f:
-        assert f["steps"].item() == T == drawn[0][4]  # DDIM runs at most T steps, and the file says so
+        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps whatever --steps says, and the file says so
 
 
 def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):

@@ -156,6 +156,15 @@ def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
             evaluate.parse_args(bad)
 
 
+def test_evaluate_refuses_more_ddim_steps_than_timesteps(tmp_path, capsys):
+    from ddpm import evaluate
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    T = hub.load_pretrained(tmp_path / "m").config.timesteps
+    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", str(T + 1)]) == 2
+    assert f"--steps {T + 1} is more than this model's T = {T}" in capsys.readouterr().err
+
+
 def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_result(tmp_path, monkeypatch, capsys):
     from ddpm import evaluate
 
