@@ -27,7 +27,7 @@ import gradio as gr  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.demo.compare import COMPARE_DIGITS, compare_rows, compare_stream  # noqa: E402
+from ddpm.demo.compare import COMPARE_DIGITS, SWEPT, compare_rows, compare_stream  # noqa: E402
 from ddpm.demo.controls import sampler_choices, sampler_controls  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
@@ -277,7 +277,7 @@ def build(d: dict) -> gr.Blocks:
                               open=False):
                 kinds = [("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers")]
                 if CONDITIONAL:  # a model without labels has no w to sweep
-                    kinds.append(("guidance w = 0, 1, 2, 3, 5 (needs a class)", "guidance"))
+                    kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
                 c_kind = gr.Radio(kinds, value="samplers", elem_id="compare-kind",
                                   label=f"one row each, of the seed's first {COMPARE_DIGITS} digits, with the class, w "
                                         "and autoguidance above (the sweep also takes the sampler, steps and eta)")

@@ -42,7 +42,7 @@ COMMAND = re.compile(r"python (?:-m ddpm\.(?:sample|evaluate|benchmark)|train\.p
 # what a page writes for "any value here", by flag: --seed S, --weights W, --first 1000i, ...
 PLACEHOLDER_VALUE = {"--seed": "0", "--sampler": "ddim", "--weights": "weights", "--autoguidance": "2",
                      "--autoguidance-tmax": "300", "--eta": "0.5", "--first": "1000", "--out": "runs/x",
-                     "--null-teacher": "weights"}
+                     "--null-teacher": "weights", "--guidance": "1.5"}
 
 
 def commands(page: Path) -> list[list[str]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .compare import compare_rows, compare_stream
+from .compare import SWEPT, compare_rows, compare_stream
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, check_settings, default_steps, generate
 from .interpolate import COLUMNS, default_t, interpolate_stream
@@ -52,7 +52,7 @@ def actions(rt, gif: Path) -> dict:
         f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
         f"4 interpolate, {COLUMNS} mixes, t = T/3, {what}": lambda: finish(
             interpolate_stream(rt.model, rt.sched, digit, example_digit(1), default_t(T), one)),
-    } | ({f"2 compare w = 0, 1, 2, 3, 5, digit 7, 6 digits a row, {what}": compare("guidance", sevens)}
+    } | ({f"2 compare w = {SWEPT}, digit 7, 6 digits a row, {what}": compare("guidance", sevens)}
          if rt.model.config.num_classes else {})  # a model without labels has no w to sweep
 
 
