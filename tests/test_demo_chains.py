@@ -180,8 +180,22 @@ def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatc
     """The forward eps comes from the generator of (seed, 0); the reverse chain must draw from other streams."""
     seen, real = [], roundtrip.sample_loop
     monkeypatch.setattr(roundtrip, "sample_loop", lambda *a, **k: seen.append(k) or real(*a, **k))
-    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddpm", seed=5))
-    assert seen and all(k["first_index"] >= 1 for k in seen)
+    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddim", eta=1.0, seed=5))
+    assert seen and all(k["first_index"] >= 1 for k in seen)  # DDPM's batched chains: the test below
+
+
+def test_roundtrip_ddpm_chains_run_as_one_batch_end_where_each_would_alone(model, sched):
+    """The strip's DDPM chains share one network pass per t (ddpm_chains), yet each draws its own noise as
+    denoise_steps does alone, from (seed, 1): the same x_0 up to batched float rounding."""
+    s = settings(sched.T, n=1, sampler="ddpm", seed=3)
+    starts = [7, *roundtrip.strip_ts(sched.T)]
+    x0 = forward.digit_tensor(DIGIT)
+    noisy = [forward.jump(sched, x0, u, forward.fixed_eps(s.seed)) for u in starts]
+    steps = list(roundtrip.ddpm_chains(model, sched, noisy, starts, s.seed))
+    assert [t for t, _ in steps] == list(range(sched.T - 1, -1, -1))  # T batched steps, down to t = 0
+    for u, x_u, batched in zip(starts, noisy, steps[-1][1]):
+        alone = finish(roundtrip.denoise_steps(model, sched, x_u, u, s)).x_prev
+        assert torch.allclose(batched, alone, atol=1e-4), u
 
 
 def test_roundtrip_small_t_keeps_the_digit(model, sched):
@@ -219,8 +233,8 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     # the animation shows x_t | x0_hat | eps_hat while it runs; noise and denoise, the line alone
     assert all((x.picture is not None) == (job == "trajectory") for x in lines)
     assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
-    # trajectory: one chain of T steps; roundtrip: the chain from t = T, then the strip's ten (2 + 4 + ... + 20)
-    assert whole.calls == (sched.T if job == "trajectory" else sched.T + sum(roundtrip.strip_ts(sched.T)))
+    # trajectory: one chain of T steps; roundtrip: the chain from t = T and the strip's ten as one batch of T steps
+    assert whole.calls == sched.T
     cut = Counting(model)
     s = stream(cut)
     assert next(s).text.startswith("Denoising: ")

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..images import to_uint8_np
-from ..samplers import Step, sample_loop, steps_run
+from ..samplers import Step, guided_eps, p_sample, randn_per_sample, sample_generators, sample_loop, steps_run
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
@@ -22,6 +22,7 @@ from .limits import check_int
 from .progress import Progress, Ticker, finish
 
 STRIP = 10  # columns "as t grows"
+REVERSE_FIRST = 1  # a chain's reverse noise: the generator of (seed, 1); (seed, 0) drew the forward eps
 
 
 @dataclass
@@ -39,7 +40,28 @@ def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Set
     Its noise comes from the generators of (seed, 1), (seed, 2), ...: the generator of (seed, 0) drew the
     forward eps (forward.fixed_eps), and reusing it would make the first reverse step's noise that same eps."""
     return sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=s.steps, eta=s.eta,
-                       x_start=x_t, t_start=t - 1, first_index=1)
+                       x_start=x_t, t_start=t - 1, first_index=REVERSE_FIRST)
+
+
+def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: list[int], seed: int
+                ) -> Iterator[tuple[int, list[torch.Tensor]]]:
+    """denoise_steps with DDPM for every x_u in `noisy` ((1, 1, 28, 28) each, at paper t = u in `starts`), run
+    as one batch that grows as t comes down to each start: at every t the chains already running are all at t,
+    so one network pass serves them all (T passes for the strip, not T/10 + 2T/10 + ... + T one-image passes).
+    Chain j draws its noise from its own copy of the generator of (seed, REVERSE_FIRST), in the order it would
+    alone, so it ends where denoise_steps ends it (up to the float rounding of a batch of another size).
+    Yields (t, the chains' x) after each step, t a code index; at t = 0 each x is its chain's x_0."""
+    shape = noisy[0].shape[1:]
+    gens = [sample_generators(seed, 1, REVERSE_FIRST)[0] for _ in starts]
+    x = list(noisy)
+    for t in range(max(starts) - 1, -1, -1):
+        run = [j for j, u in enumerate(starts) if u - 1 >= t]  # the chains that have begun by t
+        x_t = torch.cat([x[j] for j in run])  # (len(run), 1, 28, 28)
+        z = randn_per_sample([gens[j] for j in run], shape, x_t.device) if t > 0 else None
+        x_prev, _ = p_sample(sched, x_t, t, guided_eps(model, x_t, t, None), z)  # Alg. 2, the null class
+        for row, j in enumerate(run):
+            x[j] = x_prev[row:row + 1]
+        yield t, x
 
 
 def chain_settings(seed, sampler, steps, T: int) -> Settings:
@@ -65,15 +87,22 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     eps = fixed_eps(s.seed, x0.shape)
     ts = strip_ts(sched.T)
     starts = [t, *ts]  # the chosen t, then the strip's
-    total = sum(steps_run(s.sampler, s.steps, u - 1) for u in starts)  # reverse steps in all
     noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
-    ticker, back = Ticker(total), []
-    for u, x_u in zip(starts, noisy):
-        for step in denoise_steps(model, sched, x_u, u, s):
+    if s.sampler == "ddpm":  # every chain visits every t under its start: one batch, T network passes
+        ticker = Ticker(max(starts))
+        for u, x in ddpm_chains(model, sched, noisy, starts, s.seed):
             if ticker.due():
-                yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step {ticker.done} "
-                               f"of {total} in all, {ticker.elapsed()}")
-        back.append(step.x_prev.clamp(-1, 1))
+                yield Progress(f"Denoising: all {len(starts)} chains as one batch, now at t = {u + 1}, step "
+                               f"{ticker.done} of {ticker.total}, {ticker.elapsed()}")
+        back = [x_0.clamp(-1, 1) for x_0 in x]
+    else:  # DDIM: each chain its own subsequence of timesteps, so one after another
+        ticker, back = Ticker(sum(steps_run(s.sampler, s.steps, u - 1) for u in starts)), []
+        for u, x_u in zip(starts, noisy):
+            for step in denoise_steps(model, sched, x_u, u, s):
+                if ticker.due():
+                    yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step "
+                                   f"{ticker.done} of {ticker.total} in all, {ticker.elapsed()}")
+            back.append(step.x_prev.clamp(-1, 1))
     main = draw.hstack([
         draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
         draw.titled(draw.digits(noisy[0].clamp(-1, 1), scale=6), f"x_t, t = {t}"),
