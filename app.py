@@ -259,7 +259,7 @@ def build(d: dict) -> gr.Blocks:
                  [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
                  blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW)
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
-                 "objective", echo=True, blank=lambda why: (None, None, ""),
+                 "objective", echo=True, blank=lambda why: (None, None, f"*{why}*"),
                  concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):

@@ -114,6 +114,7 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
     # and the views empty, saying why, rather than go on showing the MNIST digit as if it were the upload
     page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('not an image')")
+    page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('not an image')")
     assert page.locator("#forward-x0 img").count() == 0 and page.locator("#objective-panel img").count() == 0
     page.locator("[data-testid=toast-body] .toast-close").first.click()  # so that it hides no later screenshot
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")

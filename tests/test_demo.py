@@ -29,6 +29,9 @@ def test_check_int_accepts_whole_numbers_only():
             check_int("n", bad, 1, 5)
     with pytest.raises(InputError, match="between 1 and 5"):
         check_int("n", 6, 1, 5)
+    for empty in (None, "", "  "):  # a number box left empty says so, not "not None"
+        with pytest.raises(InputError, match="^n is empty: give a whole number between 1 and 5$"):
+            check_int("n", empty, 1, 5)
     # the largest seed a browser's number box holds exactly (JavaScript numbers are doubles): 2**53 + 1 typed
     # there arrives as 2**53, which is refused rather than run as another seed than the one shown
     assert check_seed(2**53 - 1) == 2**53 - 1
