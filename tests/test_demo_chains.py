@@ -94,6 +94,9 @@ def test_the_film_strip_shows_the_first_digits_chain_from_the_sample_to_noise(mo
     assert [traj.t[i] for i in trajectory.film_frames(traj)] == [0, 5, 10, 15, 20]  # the sample on the left
     assert [traj.t[i] for i in trajectory.film_frames(traj, columns=2)] == [0, 20]
     assert np.asarray(trajectory.film_strip(traj, columns=2)).shape[1] < film.shape[1]
+    # DDPM keeps every k-th step and the last (t = 1): the stills still fall on round t's, not 0, 2, 5, 7 ...
+    ddpm = trajectory.run_trajectory(model, sched, settings(sched.T, n=1, sampler="ddpm"), max_frames=4)
+    assert 1 in ddpm.t and [ddpm.t[i] for i in trajectory.film_frames(ddpm, columns=5)] == [0, 5, 10, 15, 20]
 
 
 def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched):

@@ -142,8 +142,10 @@ def three_panels(x_t: np.ndarray, x0_hat: np.ndarray, eps_hat: np.ndarray, x_lab
 
 
 def film_frames(traj: Trajectory, columns: int = FILM_COLUMNS) -> list[int]:
-    """`columns` kept frames, evenly spread, in the order the film shows them: t = 0 (the sample) first."""
-    return np.unique(np.linspace(0, traj.frames - 1, min(columns, traj.frames)).round().astype(int))[::-1].tolist()
+    """At most `columns` kept frames, the nearest to t evenly spread from 0 to T (t = 0, 100, ..., 1000, not
+    whichever t every k-th frame has), in the order the film shows them: t = 0 (the sample) first."""
+    targets = np.linspace(0, traj.t[0], min(columns, traj.frames))
+    return list(dict.fromkeys(nearest_frame(traj, t) for t in targets))  # each frame once, in order
 
 
 def film_strip(traj: Trajectory, columns: int = FILM_COLUMNS) -> Image.Image:
