@@ -248,7 +248,7 @@ def build(d: dict) -> gr.Blocks:
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
             o_panel = picture(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
-                              show_label=False, elem_id="objective-panel")
+                              show_label=False, elem_id="objective-panel", elem_classes=["strip", "panels"])
             with gr.Row():
                 # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
                 o_curve = line_plot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
