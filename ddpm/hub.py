@@ -90,8 +90,18 @@ def resolve_folder(name_or_path: str | Path) -> Path:
             raise
         except Exception as e:
             raise ModelLoadError(f"{name!r} is no folder here, and as a Hub repo id it could not be downloaded "
-                                 f"from the Hugging Face Hub: {e}") from None
+                                 f"from the Hugging Face Hub: {_hub_problem(e)}") from None
     return _DOWNLOADED[name]
+
+
+def _hub_problem(e: Exception) -> str:
+    """huggingface_hub's error in one line, in the words of what to do about it."""
+    kind = type(e).__name__
+    if kind == "LocalEntryNotFoundError":  # what it raises offline (or with HF_HUB_OFFLINE=1) and nothing cached
+        return "the Hub cannot be reached from here (no network?), and no copy is in the cache"
+    if kind in ("RepositoryNotFoundError", "GatedRepoError"):
+        return "there is no such repo, or it is private or gated: check the id, or log in (`hf auth login`)"
+    return " ".join(str(e).split())
 
 
 def _hub_timeout() -> float:

@@ -119,7 +119,9 @@ def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, ke
 
 def test_hub_repo_id_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(hub.ModelLoadError, match="is no folder here, and as a Hub repo id it could not be downloaded"):
+    with pytest.raises(hub.ModelLoadError, match="is no folder here, and as a Hub repo id it could not be downloaded "
+                                                 "from the Hugging Face Hub: the Hub cannot be reached from here "
+                                                 r"\(no network\?\), and no copy is in the cache$"):
         hub.load_pretrained("someone/ddpm-mnist")
     with pytest.raises(hub.ModelLoadError, match="is no folder here, nor a valid Hub repo id .Repo id must use"):
         hub.load_pretrained("someone/ddpm mnist")
@@ -376,3 +378,11 @@ def test_model_card_says_when_batches_were_class_balanced(tmp_path):
     hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"balance_classes": True})
     card = write_model_card(tmp_path, command="python train.py --unconditional --balance-classes").read_text()
     assert "Its batches drew every class equally often (`--balance-classes`)" in card
+
+
+def test_a_hub_error_is_said_in_one_line_of_what_to_do():
+    class RepositoryNotFoundError(Exception):  # huggingface_hub's own needs an HTTP response to be made
+        pass
+
+    assert "no such repo, or it is private or gated" in hub._hub_problem(RepositoryNotFoundError("404 ..."))
+    assert hub._hub_problem(OSError("first line\nsecond  line")) == "first line second line"
