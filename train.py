@@ -18,9 +18,12 @@ r"""Train a DDPM on MNIST (or Fashion-MNIST) and optionally publish it to the Hu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ddpm.config import DATASETS, RUN_CONFIG_NAME, SCHEDULES, ConfigError, ModelConfig, TrainConfig
@@ -202,13 +205,32 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{name: getattr(args, name) for name in (*RESUMED, *SITTING)}, model=model)
 
 
+@contextlib.contextmanager
+def ctrl_c_held():
+    """Hold a Ctrl-C until the block ends, then raise it: torch loads in here (seconds), and a KeyboardInterrupt
+    raised inside its C++ start-up aborts the process ("terminate called after throwing ...") instead of stopping
+    it with a message."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread receives signals
+        yield
+        return
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    from ddpm import hub
-    from ddpm.card import record_command, write_model_card
-    from ddpm.data import DataError
-    from ddpm.sample import CARD_GRID, write_card_grid
-    from ddpm.training import Interrupts, Stopped, train
+    with ctrl_c_held():
+        args = parse_args(argv)
+        from ddpm import hub
+        from ddpm.card import record_command, write_model_card
+        from ddpm.data import DataError
+        from ddpm.sample import CARD_GRID, write_card_grid
+        from ddpm.training import Interrupts, Stopped, train
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
