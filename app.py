@@ -350,7 +350,7 @@ def build(d: dict) -> gr.Blocks:
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
                        show="roundtrip-main", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
-            with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.3): noise both to t, mix the "
+            with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
                 i_other = gr.Slider(0, num_examples() - 1, value=1, step=1,
                                     label="the other digit x'_0: MNIST test digit #",

@@ -246,7 +246,7 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
 
 
 def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(model, sched):
-    """Ho et al. Sec. 4.3: x_bar_t = (1 - lambda) x_t + lambda x'_t with x_t, x'_t fixed; lambda = 0 is your digit
+    """Ho et al. Sec. 4.4: x_bar_t = (1 - lambda) x_t + lambda x'_t with x_t, x'_t fixed; lambda = 0 is your digit
     noised exactly as tab 4 noises it, and denoised as tab 4 denoises it (with DDPM's fresh noise too)."""
     other, t = load_sample()[0][1], 12
     for s in (settings(sched.T, n=1, steps=4), settings(sched.T, n=1, sampler="ddpm")):

@@ -1,4 +1,4 @@
-"""Tab 4's interpolation (Ho et al. 2020, Sec. 4.3 and Fig. 8): two digits noised to the same t by q, the noisy
+"""Tab 4's interpolation (Ho et al. 2020, Sec. 4.4 and Fig. 8): two digits noised to the same t by q, the noisy
 pair mixed linearly, and each mix denoised by the reverse process.
 
     x_t  = q_sample(x_0,  t, eps)      x'_t = q_sample(x'_0, t, eps')      (Eq. 4, each its own noise)
@@ -86,5 +86,5 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
             f"with seed {s.seed}, then each mix denoised with {chain_words(s)} in {ticker.elapsed()}"
             f"{fresh}. At small t the model tidies a cross-fade of the two. Near t = T/3 most mixes become one of the "
             "two digits, switching near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees "
-            "less of either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.3, Fig. 8).")
+            "less of either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.4, Fig. 8).")
     yield Interpolation(image, text, mixed, back)
