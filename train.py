@@ -1,17 +1,17 @@
 r"""Train a DDPM on MNIST (or Fashion-MNIST) and optionally publish it to the Hugging Face Hub.
 
-    python train.py --epochs 59 --lr-decay-steps 11700  # the teacher's recipe (see the README), then:
+    python train.py --epochs 59 --lr-decay-steps 11700  # the teacher's recipe (the README times each line), then:
     python train.py --resume --epochs 77 --lr 1e-3 --lr-decay-steps 8424
     python train.py --resume --epochs 101 --lr 1e-3 --lr-decay-steps 11232
     python train.py --resume --epochs 125 --lr 1e-3 --lr-decay-steps 11232
     python train.py --resume --epochs 134 --lr 1e-3 --lr-decay-steps 4212 --label-dropout 0.5
     python train.py --resume --epochs 143 --lr 1e-3 --lr-decay-steps 4212 --label-dropout 0.5
     python train.py --resume --epochs 158 --lr 1e-3 --lr-decay-steps 7020 --label-dropout 0.5  # on an H100
-    python train.py --epochs 24 --lr-decay-steps 5616 --label-dropout 0.5  # 87 CPU-min: null class at the FD bar
-    python train.py --resume --out runs/nt --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
-        --null-teacher runs/teacher  # on a copy of the teacher: its null class regresses on its labelled predictions
-    python train.py --resume --out runs/ag --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
-        --null-teacher runs/teacher --null-teacher-autoguidance 2  # ...on autoguided ones: the bundled weights
+    python train.py --base-channels 8 --epochs 3 --label-dropout 0.5 --out runs/guide  # the teacher's small guide
+    cp -r runs/guide runs/mnist/guide && cp -r runs/mnist runs/student
+    python train.py --resume --out runs/student --epochs 166 --lr 3e-4 --lr-decay-steps 3744 --label-dropout 0.5 \
+        --null-teacher runs/mnist --null-teacher-autoguidance 2  # the bundled weights
+    python train.py --epochs 24 --lr-decay-steps 5616 --label-dropout 0.5 --out runs/fast  # 87 CPU-min: the FD bar
     python train.py --resume --out runs/mnist        # continue a stopped or killed run exactly
     python train.py --out runs/hub --push-to-hub --hub-model-id you/ddpm-mnist  # a new run, published at its end
 """
@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -234,7 +235,7 @@ def main(argv=None) -> int:
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
-    command = "python " + " ".join(sys.argv)
+    command = "python " + shlex.join(sys.argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
     try:
         out = train(args.config, resume=args.resume, max_steps=args.max_steps,
                     on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
                 if args.push_to_hub else "")
         print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
-    print(f"writing the model card's sample grid: {CARD_GRID.format(folder=out)}")
+    print(f"writing the model card's sample grid: {CARD_GRID.format(folder=shlex.quote(str(out)))}")
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, only skips the grid: the card follows
     previous = interrupts.install()
     try:

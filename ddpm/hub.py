@@ -3,6 +3,7 @@ Load it from a local folder or a Hugging Face Hub repo id; push it with huggingf
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -287,7 +288,7 @@ def dataset_in(facts: dict) -> str:
 
 def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
     """The command line that pushes `folder` to `repo_id` again."""
-    return f"python -m ddpm.push {folder} {repo_id}{' --private' if private else ''}"
+    return f"python -m ddpm.push {shlex.quote(str(folder))} {repo_id}{' --private' if private else ''}"
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:

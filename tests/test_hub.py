@@ -386,3 +386,12 @@ def test_a_hub_error_is_said_in_one_line_of_what_to_do():
 
     assert "no such repo, or it is private or gated" in hub._hub_problem(RepositoryNotFoundError("404 ..."))
     assert hub._hub_problem(OSError("first line\nsecond  line")) == "first line second line"
+
+
+def test_commands_for_a_folder_with_a_space_are_quoted_as_a_shell_needs(tmp_path):
+    from ddpm.card import metrics_table, sample_grid
+
+    folder = tmp_path / "my run"
+    assert f"python -m ddpm.evaluate --weights '{folder}' --out '{folder}'/eval.json" in metrics_table({}, folder)
+    assert f"--weights '{folder}' --seed 0" in sample_grid(folder, 1000)
+    assert hub.push_command(folder, "me/ddpm") == f"python -m ddpm.push '{folder}' me/ddpm"
