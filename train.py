@@ -172,6 +172,8 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
         raise ValueError("expected an object with a 'model' object")
     model = saved["model"]
+    if "max_minutes" not in given and saved.get("max_minutes") is not None:  # a sitting's own, not kept: say so
+        args.lifted = f"--max-minutes {saved['max_minutes']:g} limited the last sitting, not this one"
     kept = []
     for flag in RESUMED:
         if flag not in given and flag in saved:
@@ -235,6 +237,8 @@ def main(argv=None) -> int:
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
+    if getattr(args, "lifted", None):
+        print(f"--resume: {args.lifted}: it trains to --epochs {args.epochs} unless given --max-minutes again")
     command = "python " + shlex.join(sys.argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
     try:
         out = train(args.config, resume=args.resume, max_steps=args.max_steps,
@@ -243,7 +247,9 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Stopped as e:  # Ctrl-C or kill: the card describes what was saved; a run not at its end is not published
-        write_model_card(e.out, command=command, resumed=args.resume)
+        step = hub.read_weights_meta(e.out).get("steps")  # the recipe's line says where it stopped, so it replays
+        write_model_card(e.out, command=f"{command}  # stopped at step {step}" if step else command,
+                         resumed=args.resume)
         private = " --private" if args.private else ""
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
                 f"`{hub.push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"

@@ -268,6 +268,8 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
     args = train.parse_args(["--resume", "--out", str(tmp_path)])
     assert args.config == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine
+    assert args.lifted == "--max-minutes 5 limited the last sitting, not this one"  # which main() says
+    assert not hasattr(train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]), "lifted")
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
                          "--balance-classes", "--seed 7", "--timesteps 50",
                          "--base-channels 8"]  # shown as typed, where not the default
@@ -325,6 +327,8 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     assert p.returncode == 130 and "stopped: interrupted" in stdout and "continue it with --resume" in stderr
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
     assert (out / "README.md").exists() and "Traceback" not in stderr
+    steps = hub.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
+    assert json.loads((out / "training.json").read_text())["command"] == f"{recorded}  # stopped at step {steps}"
     assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
 
 
