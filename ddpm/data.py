@@ -55,10 +55,18 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
     already in data_dir (e.g. a copy of MNIST/raw) and extracts them without the network."""
     if name not in DATASETS:
         raise DataError(f"dataset must be one of {DATASETS}, not {name!r}")
+    raw = Path(data_dir) / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+    new = [d for d in (raw, *raw.parents) if not d.exists()]  # the folders torchvision's download=True would make
     try:
         ds = _torchvision_dataset(name, Path(data_dir), train)
     except Exception as e:  # torchvision tries the network when files are missing
-        hint = "MNIST/raw/*-ubyte.gz" if name == "mnist" else "FashionMNIST/raw/ (apt-get install dataset-fashion-mnist)"
+        for d in new:  # deepest first: a failed load leaves no empty folders behind
+            try:
+                d.rmdir()
+            except OSError:  # not empty, or not made: leave it and those above
+                break
+        hint = ("MNIST/raw/*-ubyte.gz" if name == "mnist" else f"FashionMNIST/raw/, or `apt-get install "
+                f"dataset-fashion-mnist`, whose copy in {FASHION_SYSTEM_DIR} is found by itself")
         cause = ([line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__])[-1]
         raise DataError(f"could not load {name} from {data_dir!r}: put the raw files in {hint} "
                         f"(last error: {cause})") from None

@@ -219,6 +219,21 @@ def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch)
     assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
 
 
+def test_missing_data_says_where_to_put_it_and_leaves_no_empty_folders(tmp_path, monkeypatch):
+    from ddpm import data
+
+    def torchvision_without_the_files(name, root, train):  # what download=True does offline: folders, then fails
+        (root / "FashionMNIST" / "raw").mkdir(parents=True)
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried mirror, got: no network")
+
+    monkeypatch.setattr(data, "_torchvision_dataset", torchvision_without_the_files)
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(data.DataError, match="apt-get install dataset-fashion-mnist`, whose copy in .* is found by "
+                                             "itself .last error: Tried mirror, got: no network"):
+        data.load_dataset("fashion-mnist", tmp_path / "kept" / "new" / "data")
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"] and not any((tmp_path / "kept").iterdir())
+
+
 def test_a_time_limit_on_an_epochs_last_step_still_draws_its_grid(tmp_path):
     n = len(load_sample()[0])
     cfg = train_cfg(tmp_path, batch_size=n, epochs=3, max_minutes=1e-9, sample_every_epoch=True)  # 1 step per epoch
