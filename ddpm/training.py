@@ -118,7 +118,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     takes no generator), so a caller's own draws after it are not what they were before."""
     out = Path(cfg.out)
     device = pick_device(cfg.device)
-    if not resume:
+    if resume:  # before the data loads: no checkpoint there, or another network or dataset
+        _check_resumable(cfg, out / CKPT_NAME)
+    else:
         _refuse_to_overwrite(out)
     torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
     # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
@@ -253,11 +255,15 @@ def _mixed_precision(device: torch.device):
     return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
 
-def _restore(cfg: TrainConfig, ckpt: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
-    """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
+def _check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
+    """--resume: FileNotFoundError without a checkpoint, ValueError for a run of another network or dataset."""
     if not ckpt.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
     _check_same_run(cfg, ckpt.parent / RUN_CONFIG_NAME)
+
+
+def _restore(cfg: TrainConfig, ckpt: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
+    """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
     try:
         return load_checkpoint(ckpt, model, ema, opt, gen)
     except Exception as e:  # truncated (a full disk), or not a checkpoint of this model

@@ -133,6 +133,22 @@ def test_resume_refuses_another_model(tmp_path):
         train_on_sample(dataclasses.replace(cfg, dataset="fashion-mnist"), max_steps=4, resume=True)
 
 
+def test_resume_refuses_another_run_before_the_data_loads(tmp_path, monkeypatch):
+    """Another dataset or network, or no checkpoint, is refused before the (seconds of) data loading, and a
+    dataset that is not there does not hide the real reason."""
+    from ddpm import training
+
+    cfg = train_cfg(tmp_path)
+    train_on_sample(cfg, max_steps=2)
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: pytest.fail("loaded the data first"))
+    with pytest.raises(ValueError, match="trained on mnist .*, not fashion-mnist"):
+        training.train(dataclasses.replace(cfg, dataset="fashion-mnist"), resume=True, max_steps=4)
+    with pytest.raises(ValueError, match="model config differs"):
+        training.train(dataclasses.replace(cfg, model=tiny_config(base_channels=16)), resume=True, max_steps=4)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        training.train(train_cfg(tmp_path / "empty"), resume=True, max_steps=4)
+
+
 def test_resume_with_damaged_files_says_what_is_wrong_or_carries_on(tmp_path):
     cfg = train_cfg(tmp_path)
     out = train_on_sample(cfg, max_steps=2)
