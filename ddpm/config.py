@@ -97,9 +97,11 @@ class ModelConfig:
         """One line on the U-Net's shape, for the model card and the app's About tab."""
         patches = (f" ({self.patch_size}x{self.patch_size} pixel patches folded into channels first)"
                    if self.patch_size > 1 else "")
+        attention = (f"at {list(self.attention_resolutions)} pixels and in the middle" if self.attention_resolutions
+                     else "in the middle only")
         return (f"{self.base_channels} channels x {list(self.channel_mult)} at "
                 f"{'/'.join(map(str, self.level_sizes()))} pixels{patches}, {self.num_res_blocks} residual "
-                f"block(s) per level, self-attention at {list(self.attention_resolutions)} pixels and in the middle")
+                f"block(s) per level, self-attention {attention}")
 
     def eps_mismatch(self, other: "ModelConfig") -> list[tuple[str, object, object]]:
         """(key, ours, theirs) for each setting in which `other` models other data or noise, so its eps

@@ -36,7 +36,8 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 def zero_init(module: nn.Module) -> nn.Module:
-    """Zero a layer's weights and bias: a residual branch ending in it starts as the identity, the output layer at eps_hat = 0."""
+    """Zero a layer's weights and bias: a residual branch ending in it starts at zero (its block passes on only the
+    skip connection), the output layer at eps_hat = 0."""
     for p in module.parameters():
         nn.init.zeros_(p)
     return module
@@ -154,5 +155,5 @@ class UNet(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Trainable numbers in the model (the card's and About's size)."""
+    """Numbers in the model's parameters, trainable or not (the card's and About's size)."""
     return sum(p.numel() for p in model.parameters())
