@@ -335,8 +335,8 @@ def build(d: dict) -> gr.Blocks:
                     r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", precision=0, elem_id="roundtrip-seed")
                     r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
-                                         info="DDPM is slower here: every t, in one batch with the strip's ten more chains "
-                                              f"(from t = {T // 10} to {T})")
+                                         info="DDPM is slower here: every t, in one batch with the strip's ten "
+                                              f"more chains (from t = {T // 10} to {T})")
                     r_steps = gr.Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                         label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")

@@ -96,7 +96,8 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
     command = (CARD_GRID.format(folder=shlex.quote(str(folder))) if repo_id is None else
                CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/{GRID_NAME}", GRID_NAME))
     if not (folder / GRID_NAME).exists():
-        then = f"`python -m ddpm.card {shlex.quote(str(folder))}` shows it here" if repo_id is None else "once uploaded to the repo, it shows here"
+        then = (f"`python -m ddpm.card {shlex.quote(str(folder))}` shows it here" if repo_id is None else
+                "once uploaded to the repo, it shows here")
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
     return f"![samples]({GRID_NAME})\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
 

@@ -210,7 +210,7 @@ def test_6_on_a_phone(page):
                                                               "i.parentElement.clientWidth]")
         assert strip[0] >= 100 and strip[1] > strip[2], strip  # the strip's t labels stay legible: it scrolls instead
         panels = phone.eval_on_selector("#objective-panel img", "i => [i.clientHeight, i.naturalHeight, "
-                                                                "i.parentElement.scrollWidth, i.parentElement.clientWidth]")
+                                        "i.parentElement.scrollWidth, i.parentElement.clientWidth]")
         assert panels[0] == panels[1] and panels[2] > panels[3], panels  # the five panels at their own size, scrolling
         shot(phone, "6-phone-forward")
         phone.locator("#forward-t input[type=range]").focus()  # as the Tab key would: the slider shows its focus

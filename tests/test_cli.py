@@ -122,7 +122,7 @@ def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_s
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)
     assert rc == 0, err
     with np.load(tmp_path / "new" / "s.npz") as f:
-        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps whatever --steps says, and the file says so
+        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps whatever --steps says; the file says so
 
 
 def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):

@@ -161,7 +161,8 @@ def test_evaluate_refuses_more_ddim_steps_than_timesteps(tmp_path, capsys):
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     T = hub.load_pretrained(tmp_path / "m").config.timesteps
-    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", str(T + 1)]) == 2
+    too_many = ["--sampler", "ddim", "--steps", str(T + 1)]
+    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", *too_many]) == 2
     assert f"--steps {T + 1} is more than this model's T = {T}" in capsys.readouterr().err
 
 
