@@ -214,7 +214,8 @@ def ctrl_c_held():
     """Hold a Ctrl-C until the block ends, then raise it: torch loads in here (seconds), and a KeyboardInterrupt
     raised inside its C++ start-up aborts the process ("terminate called after throwing ...") instead of stopping
     it with a message."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread receives signals
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
+            signal.SIG_IGN, None):  # signals reach the main thread only; a job run with `&` ignores Ctrl-C
         yield
         return
     pressed = []
@@ -231,7 +232,7 @@ def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
         from ddpm import hub
-        from ddpm.card import record_command, write_model_card
+        from ddpm.card import STOPPED, record_command, write_model_card
         from ddpm.data import DataError
         from ddpm.sample import CARD_GRID, write_card_grid
         from ddpm.training import Interrupts, Stopped, train
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
         return 2
     except Stopped as e:  # Ctrl-C or kill: the card describes what was saved; a run not at its end is not published
         step = hub.read_weights_meta(e.out).get("steps")  # the recipe's line says where it stopped, so it replays
-        write_model_card(e.out, command=f"{command}  # stopped at step {step}" if step else command,
+        write_model_card(e.out, command=f"{command}{STOPPED}{step}" if step else command,
                          resumed=args.resume)
         private = " --private" if args.private else ""
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "

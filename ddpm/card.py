@@ -138,12 +138,21 @@ def null_target(facts: dict, sittings: bool) -> str:
             f"but on the prediction of a frozen teacher (`{teacher}` when it ran) given {given}{guided}.")
 
 
+STOPPED = "  # stopped at step "  # train.py's note on a sitting stopped before its end (Ctrl-C or kill)
+
+
 def recipe(previous: str | None, command: str) -> str:
-    """A resumed run adds its command to the recipe; a repeat of the last line (a killed run resumed) adds nothing."""
+    """A resumed run adds its command to the recipe; a repeat of the last line (a killed run resumed) adds nothing,
+    but for the note of where a sitting stopped (STOPPED), which follows that line's latest outcome: set when it
+    stops, gone when the same line runs on. A hand-written note after "  # " stays."""
     if not previous:
         return command
-    last = previous.splitlines()[-1].split("  # ")[0].strip()
-    return previous if last == command else previous + "\n" + command
+    lines = previous.splitlines()
+    if lines[-1].split("  # ")[0].strip() != command.split("  # ")[0].strip():
+        return previous + "\n" + command
+    if STOPPED in lines[-1] or STOPPED in command:
+        lines[-1] = command
+    return "\n".join(lines)
 
 
 def record_command(folder: str | Path, command: str, resumed: bool = False) -> None:

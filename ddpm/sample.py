@@ -120,7 +120,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="index of the first digit: --n 500 --first 500 draws digits 500-999 of the seed, so a long "
                         "run can be split into shards that `ddpm.evaluate --from-samples` joins [%(default)s]")
     p.add_argument("--sampler", choices=SAMPLERS, default="ddpm", help="ancestral DDPM or DDIM [%(default)s]")
-    p.add_argument("--steps", type=int, default=DDIM_STEPS, help="DDIM steps (DDPM always runs all T) [%(default)s]")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"DDIM steps (DDPM always runs all T) [{DDIM_STEPS}, or T for a model of fewer timesteps]")
     p.add_argument("--eta", type=float, default=0.0,
                    help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
                         "beta_tilde [%(default)s]")
@@ -142,7 +143,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error("--out must end in .png or .npz")
     check_sampling_args(p, a)
-    if a.steps < 1 or a.batch_size < 1:
+    if (a.steps is not None and a.steps < 1) or a.batch_size < 1:
         p.error("--steps and --batch-size must be positive")
     check_autoguidance_args(p, a)
     return a

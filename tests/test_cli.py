@@ -123,6 +123,12 @@ def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_s
     assert rc == 0, err
     with np.load(tmp_path / "new" / "s.npz") as f:
         assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps whatever --steps says; the file says so
+    assert T < 50  # a model of fewer timesteps than DDIM's default 50 steps: with no --steps, DDIM runs T of them
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim",
+                          "--out", str(tmp_path / "new" / "d.npz")], capsys)
+    assert rc == 0, err
+    with np.load(tmp_path / "new" / "d.npz") as f:
+        assert f["steps"].item() == T
 
 
 def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):
@@ -346,3 +352,24 @@ def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignored():
+    import os
+    import signal
+
+    import train
+
+    reached_the_end = []
+    with pytest.raises(KeyboardInterrupt):
+        with train.ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
+            reached_the_end.append(True)
+    assert reached_the_end and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job run with `&`: Ctrl-C is not for it
+    try:
+        with train.ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -317,6 +317,21 @@ def test_a_resumed_run_adds_its_command_to_the_recipe(tmp_path):
         "python train.py --epochs 4\npython train.py --resume --epochs 5"
 
 
+def test_the_recipe_notes_where_a_sitting_stopped_until_the_same_line_runs_on():
+    from ddpm.card import STOPPED, recipe
+
+    first, again = "python train.py --max-steps 100", "python train.py --resume"
+    steps = [first, first + STOPPED + "5",  # a first sitting: recorded as it begins, then stopped at step 5
+             again, again + STOPPED + "8",  # a resumed one, stopped too
+             again, again]  # the same line again, which this time runs to the end
+    lines = None
+    for command in steps:
+        lines = recipe(lines, command)
+    assert lines == f"{first}{STOPPED}5\n{again}"  # replays: the first line to step 5, then the second to the end
+    hand = "python train.py --resume  # 56 more min: a warm restart"  # a note written by hand stays
+    assert recipe(f"{first}\n{hand}", again) == f"{first}\n{hand}"
+
+
 def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     import re
 

@@ -21,7 +21,7 @@ SAMPLERS_ROWS, GUIDANCE_ROWS = "samplers", "guidance"
 KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
 COMPARE_DIGITS = 6  # digits a row: few enough that most settings' rows fit one run's digit-steps (MAX_DIGIT_STEPS)
 SWEEP = (0.0, 1.0, 1.5, 2.0, 3.0)  # guidance scales w of the sweep: unconditional, conditional, then guided (the
-# bundled model's best w is 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
+# bundled model's digits read best at w = 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
 SWEPT = ", ".join(f"{w:g}" for w in SWEEP)  # "0, 1, 1.5, 2, 3", as the texts name them
 SAMPLERS_SAY = ("the deterministic DDIM (eta 0) maps each x_T to one digit, and with 10 steps most often to the same "
                 "one as with 50. DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), and that "

@@ -51,9 +51,9 @@ def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: 
     Chain j draws its noise from its own copy of the generator of (seed, REVERSE_FIRST), in the order it would
     alone, so it ends where denoise_steps ends it (up to the float rounding of a batch of another size).
     Yields (t, the chains' x) after each step, t a code index; at t = 0 each x is its chain's x_0."""
-    shape = noisy[0].shape[1:]
+    shape, device = noisy[0].shape[1:], next(model.parameters()).device
     gens = [sample_generators(seed, 1, REVERSE_FIRST)[0] for _ in starts]
-    x = list(noisy)
+    x = [x_u.to(device) for x_u in noisy]
     for t in range(max(starts) - 1, -1, -1):
         run = [j for j, u in enumerate(starts) if u - 1 >= t]  # the chains that have begun by t
         x_t = torch.cat([x[j] for j in run])  # (len(run), 1, 28, 28)
@@ -92,7 +92,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         ticker = Ticker(max(starts))
         for u, x in ddpm_chains(model, sched, noisy, starts, s.seed):
             if ticker.due():
-                yield Progress(f"Denoising: all {len(starts)} chains as one batch, now at t = {u + 1}, step "
+                yield Progress(f"Denoising: all {len(starts)} chains as one batch, now at t = {u}, step "
                                f"{ticker.done} of {ticker.total}, {ticker.elapsed()}")
         back = [x_0.clamp(-1, 1) for x_0 in x]
     else:  # DDIM: each chain its own subsequence of timesteps, so one after another
