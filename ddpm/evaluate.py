@@ -297,6 +297,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--save-samples makes no sense with --from-samples")
     if a.save_samples and Path(a.save_samples).suffix.lower() != ".npz":
         p.error("--save-samples must end in .npz")
+    if a.out and Path(a.out).suffix.lower() != ".json":  # JSON under another name, an .npz above all, misleads
+        p.error(f"--out {a.out}: it must end in .json (the scores are JSON; --save-samples FILE.npz keeps the samples)")
     check_autoguidance_args(p, a, loose=bool(a.from_samples))
     return a
 

@@ -50,9 +50,10 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
     for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"],  # the default is ddpm
                 ["--seed", "-2"], ["--label", "3", "--guidance", "-1"], ["--guidance", "2"], ["--save-samples", "s.np"],
-                ["--n", "60001"]):
+                ["--n", "60001"], ["--out", "samples.npz"], ["--out", "eval.txt"]):
         with pytest.raises(SystemExit):
             evaluate.parse_args(bad)
+    assert evaluate.parse_args(["--out", "weights/EVAL.JSON"]).out == "weights/EVAL.JSON"
 
 
 def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, capsys):
