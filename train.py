@@ -234,7 +234,7 @@ def main(argv=None) -> int:
         from ddpm import hub
         from ddpm.card import STOPPED, record_command, write_model_card
         from ddpm.data import DataError
-        from ddpm.sample import CARD_GRID, write_card_grid
+        from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.training import Interrupts, Stopped, train
 
     if args.kept:
@@ -258,7 +258,7 @@ def main(argv=None) -> int:
                 if args.push_to_hub else "")
         print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
-    print(f"writing the model card's sample grid: {CARD_GRID.format(folder=shlex.quote(str(out)))}")
+    print(f"writing the model card's sample grid: {card_grid_command(out)}")
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, only skips the grid: the card follows
     previous = interrupts.install()
     try:

@@ -16,7 +16,7 @@ from .data import dataset_name
 from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, dataset_in, read_scores,
                   read_training_record, read_weights_meta, recorded_facts)
 from .safeio import atomic_write_bytes
-from .sample import CARD_GRID
+from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
 from .unet import UNet, count_parameters
 
@@ -93,7 +93,7 @@ def measured_with(ev: dict) -> str:
 
 def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str:
     """The card's sample grid and the command that draws it: from the Hub repo, when the card is for one."""
-    command = (CARD_GRID.format(folder=shlex.quote(str(folder))) if repo_id is None else
+    command = (card_grid_command(folder) if repo_id is None else
                CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/{GRID_NAME}", GRID_NAME))
     if not (folder / GRID_NAME).exists():
         then = (f"`python -m ddpm.card {shlex.quote(str(folder))}` shows it here" if repo_id is None else

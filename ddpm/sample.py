@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,11 @@ from .schedule import NoiseSchedule
 
 MAX_N = 100_000
 CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/" + GRID_NAME
+
+
+def card_grid_command(folder: str | Path) -> str:
+    """CARD_GRID for a local folder, quoted as a shell needs (a folder named 'my run')."""
+    return CARD_GRID.format(folder=shlex.quote(str(folder)))
 
 
 def label_arg(value: str) -> int | str:

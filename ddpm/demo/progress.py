@@ -21,19 +21,14 @@ class Progress:
     picture: Image.Image | None = None
 
 
-def every(total_steps: int, updates: int = UPDATES) -> int:
-    """Report once every this many of total_steps network passes."""
-    return max(1, math.ceil(total_steps / updates))
-
-
 class Ticker:
     """Counts a job's network passes: says when a Progress is due, and how long the job has run.
-    Due every `every(total)` passes, not on the last (the result follows it); with first=True on the first pass
+    Due every ceil(total / updates) passes, not on the last (the result follows it); with first=True on the first pass
     too, and then every that many after it."""
 
     def __init__(self, total_steps: int, first: bool = False, updates: int = UPDATES):
         self.total, self.first, self.done = total_steps, first, 0
-        self.every = every(total_steps, updates)
+        self.every = max(1, math.ceil(total_steps / updates))  # report once every this many passes
         self.start = time.perf_counter()
 
     def due(self) -> bool:
