@@ -24,6 +24,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -198,6 +199,10 @@ def unusable_folder(out: Path) -> str | None:
                 return f"{folder} is a file, not a folder"
             if not os.access(folder, os.W_OK | os.X_OK):
                 return f"{folder} cannot be written to"
+            try:  # root passes os.access everywhere: make (and remove) a folder, as training will
+                tempfile.TemporaryDirectory(dir=folder).cleanup()
+            except OSError as e:
+                return f"{folder} cannot be written to ({e.strerror})"
             return None
     return None
 

@@ -249,6 +249,7 @@ def test_train_cli_bad_flags(tmp_path):
     (["--lr", "inf"], "--lr must be a positive number"),
     (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),
     (["--out", "README.md/run"], "README.md is a file, not a folder"),
+    (["--out", "/proc/run"], "/proc cannot be written to"),  # root passes os.access there; mkdir fails after the data
     (["--push-to-hub", "--hub-model-id", "me/bad id"], "--hub-model-id: 'me/bad id' is not a Hub repo id: Repo id "
                                                        "must use alphanumeric chars"),
     (["--push-to-hub", "--hub-model-id", "ddpm-tiny"], "'ddpm-tiny' is not owner/name"),  # the card could not load it
