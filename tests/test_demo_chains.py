@@ -201,6 +201,15 @@ def test_roundtrip_ddpm_chains_run_as_one_batch_end_where_each_would_alone(model
         assert torch.allclose(batched, alone, atol=1e-4), u
 
 
+def test_roundtrip_ddpm_chains_refuse_dropout_in_training_mode(sched):
+    """The batched chains skip sample_loop, so they ask for eval mode themselves (dropout would not follow the seed)."""
+    from conftest import tiny_model
+
+    noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), 5, forward.fixed_eps(0))]
+    with pytest.raises(ValueError, match="training mode"):
+        next(roundtrip.ddpm_chains(tiny_model(dropout=0.5).train(), sched, noisy, [5], 0))
+
+
 def test_roundtrip_small_t_keeps_the_digit(model, sched):
     """At t = 1 almost no noise is added, so the reverse chain must give (nearly) the digit back."""
     x0 = to_model_range(torch.as_tensor(DIGIT)[None])

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..images import to_uint8_np
-from ..samplers import Step, guided_eps, p_sample, randn_per_sample, sample_generators, sample_loop, steps_run
+from ..samplers import Step, check_sampling, guided_eps, p_sample, randn_per_sample, sample_generators, sample_loop, steps_run
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
@@ -51,6 +51,7 @@ def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: 
     Chain j draws its noise from its own copy of the generator of (seed, REVERSE_FIRST), in the order it would
     alone, so it ends where denoise_steps ends it (up to the float rounding of a batch of another size).
     Yields (t, the chains' x) after each step, t a code index; at t = 0 each x is its chain's x_0."""
+    check_sampling(model, "ddpm")  # as sample_loop does: dropout in training mode would not follow the seed
     shape, device = noisy[0].shape[1:], next(model.parameters()).device
     gens = [sample_generators(seed, 1, REVERSE_FIRST)[0] for _ in starts]
     x = [x_u.to(device) for x_u in noisy]
