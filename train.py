@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import signal
@@ -167,12 +166,9 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     """--resume: each setting not given again is the run's own, from OUT/train_config.json, so that
     `--resume --out DIR` alone continues a run as it was begun. Returns the flags so kept."""
-    path = Path(args.out) / RUN_CONFIG_NAME
-    if not path.exists():
+    saved = TrainConfig.read_saved(args.out)
+    if not saved:
         return []  # no run there: training says so
-    saved = json.loads(path.read_text())
-    if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
-        raise ValueError("expected an object with a 'model' object")
     model = saved["model"]
     if "max_minutes" not in given and saved.get("max_minutes") is not None:  # a sitting's own, not kept: say so
         args.lifted = f"--max-minutes {saved['max_minutes']:g} limited the last sitting, not this one"

@@ -199,3 +199,15 @@ class TrainConfig:
             if getattr(self, name) != default and not self.null_teacher:
                 raise ConfigError(name, "sets how the null teacher predicts, so it needs --null-teacher")
 
+
+    @staticmethod
+    def read_saved(folder: str | Path) -> dict:
+        """A run's train_config.json in `folder`, as saved ({} where there is none). ValueError for a file that is
+        not an object holding a 'model' object (a hand edit gone wrong), OSError for one that cannot be read."""
+        path = Path(folder) / RUN_CONFIG_NAME
+        if not path.exists():
+            return {}
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
+            raise ValueError("expected an object with a 'model' object")
+        return saved

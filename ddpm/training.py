@@ -259,7 +259,7 @@ def _check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
     """--resume: FileNotFoundError without a checkpoint, ValueError for a run of another network or dataset."""
     if not ckpt.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-    _check_same_run(cfg, ckpt.parent / RUN_CONFIG_NAME)
+    _check_same_run(cfg, ckpt.parent)
 
 
 def _restore(cfg: TrainConfig, ckpt: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
@@ -287,12 +287,16 @@ class Stopped(KeyboardInterrupt):
         self.out = out
 
 
-def _check_same_run(cfg: TrainConfig, saved_at: Path) -> None:
+def _check_same_run(cfg: TrainConfig, folder: Path) -> None:
     """--resume: ValueError if the checkpoint's run built another network or trained on other data (its
     train_config.json; without one, the flags are taken as the run's)."""
-    if not saved_at.exists():
+    saved_at = folder / RUN_CONFIG_NAME
+    try:
+        saved = TrainConfig.read_saved(folder)
+    except ValueError as e:  # JSONDecodeError too
+        raise ValueError(f"--resume: {saved_at} is not a readable run config ({e})") from None
+    if not saved:
         return
-    saved = json.loads(saved_at.read_text())
     model = ModelConfig.from_dict(saved["model"])
     diff = [f"{f.name} {getattr(model, f.name)!r} there, {getattr(cfg.model, f.name)!r} here"
             for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]

@@ -147,6 +147,9 @@ def test_resume_refuses_another_run_before_the_data_loads(tmp_path, monkeypatch)
         training.train(dataclasses.replace(cfg, model=tiny_config(base_channels=16)), resume=True, max_steps=4)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         training.train(train_cfg(tmp_path / "empty"), resume=True, max_steps=4)
+    (tmp_path / "train_config.json").write_text("[1, 2]")  # a hand edit gone wrong: one line, naming the file
+    with pytest.raises(ValueError, match=r"train_config.json is not a readable run config \(expected an object"):
+        training.train(cfg, resume=True, max_steps=4)
 
 
 def test_resume_with_damaged_files_says_what_is_wrong_or_carries_on(tmp_path):
