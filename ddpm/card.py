@@ -124,6 +124,12 @@ In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddp
 """
 
 
+def teacher_weight(facts: dict) -> float:
+    """The autoguidance weight of the null class's teacher, as recorded (1: none; a stray value counts as none)."""
+    guided = facts.get("null_teacher_autoguidance")
+    return guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
+
+
 def null_target(facts: dict, sittings: bool) -> str:
     """What the null class's rows regressed on (in the last of several sittings), when a frozen teacher set it
     (ddpm.teacher); nothing for plain L_simple."""
@@ -131,7 +137,7 @@ def null_target(facts: dict, sittings: bool) -> str:
     if not teacher:
         return ""
     given = "the image's true label" if facts.get("null_teacher_label", "true") == "true" else "the null class"
-    w = facts.get("null_teacher_autoguidance", 1.0)
+    w = teacher_weight(facts)
     guided = (f", autoguided with weight {w:g} by its `guide/` on t <= {T_MAX_FRACTION:g} T (guidance distillation)"
               if w != 1 else "")
     return (f" {'In the last sitting the' if sittings else 'The'} null class's rows regressed not on the drawn noise "

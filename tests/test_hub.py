@@ -385,6 +385,9 @@ def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):
     card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t", resumed=True).read_text()
     assert "In the last sitting the null class's rows regressed" in card
     assert "(`runs/t` when it ran) given the image's true label, autoguided with weight 2 by its `guide/`" in card
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"null_teacher": "runs/t", "null_teacher_autoguidance": "two"})
+    card = write_model_card(tmp_path).read_text()  # a hand-edited record: no crash, no claim of guidance (as About)
+    assert "(`runs/t` when it ran) given the image's true label." in card
 
 
 def test_model_card_says_when_batches_were_class_balanced(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..card import metrics_table, not_scored, time_and_hardware
+from ..card import metrics_table, not_scored, teacher_weight, time_and_hardware
 from ..data import dataset_name
 from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, dataset_in, is_repo_id, read_scores, recorded_facts
 from ..unet import count_parameters
@@ -82,14 +82,8 @@ def _null_target(facts: dict) -> str | None:
     """null_class_target from the folder's facts, already read."""
     if not facts.get("null_teacher"):
         return None
-    guided = _teacher_weight(facts)
+    guided = teacher_weight(facts)
     return "a frozen teacher's predictions" + (f" autoguided at w = {guided:g}" if guided != 1 else "")
-
-
-def _teacher_weight(facts: dict) -> float:
-    """The autoguidance weight of the null class's teacher, as recorded (1: none; a stray value counts as none)."""
-    guided = facts.get("null_teacher_autoguidance")
-    return guided if isinstance(guided, (int, float)) and not isinstance(guided, bool) else 1
 
 
 FACTS = [  # (key in training.json / the weights' metadata, how to say it)
@@ -173,7 +167,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     distilled = "" if not target else (
         f" In its last sitting the null class was trained on {target} instead of the drawn noise"
         + (" (guidance distillation), so its 'any digit' samples are sharper than a plain DDPM model's."
-           if _teacher_weight(facts) != 1 else "."))
+           if teacher_weight(facts) != 1 else "."))
     return f"""## What this is
 
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds
