@@ -1,0 +1,189 @@
+"""The model card (ddpm.card): what it reports of a run, its recipe, its commands, and the cards it keeps."""
+import json
+
+from ddpm import hub
+from ddpm.card import record_command, write_model_card
+from ddpm.sample import write_card_grid
+
+from conftest import tiny_model
+
+
+def test_model_card_reports_training_and_metrics(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7, "train_minutes": 1.5, "device": "CPU"})
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "command": "python -m ddpm.evaluate", "runs": {
+        "ddim-50": {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": [0.1] * 10,
+                    "memorised": 0.001},
+        "ddim-50-labelrandom-w1": {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7,
+                                   "class_share": [0.1] * 10, "memorised": 0.001, "label_accuracy": 0.973}}}))
+    card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
+    assert card.startswith("---\n") and "python train.py --max-steps 7" in card
+    assert "| ddim-50 | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "1.5 min" in card
+    assert card.count("| 0.10% | - |") == 1 and "| 0.10% | 97.3% |" in card  # only conditional rows have a reading
+    assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
+
+
+def test_a_broken_training_json_does_not_stop_the_card(tmp_path):
+    """The card is written at the end of a run (before its push): a hand-edited training.json must not end it in a
+    traceback; the card is rebuilt from the weights' own metadata and the run's command."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    (tmp_path / "training.json").write_text("xx")
+    card = write_model_card(tmp_path, command="python train.py --max-steps 7").read_text()
+    assert "python train.py --max-steps 7" in card and json.loads((tmp_path / "training.json").read_text())["steps"] == 7
+
+
+def test_an_unconditional_models_card_says_so(tmp_path):
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"label_dropout": 0.2})
+    card = write_model_card(tmp_path, command="python train.py --unconditional").read_text()
+    assert "# DDPM on MNIST (28x28), unconditional" in card and "It was trained without labels." in card
+    assert "guidance" not in card and "null" not in card
+
+
+def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
+    from ddpm import card
+
+    assert card.main([str(tmp_path / "nothing")]) == 2 and "is not a model folder" in capsys.readouterr().err
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "eval.json").write_text(json.dumps({"runs": {"ddpm-20": {
+        "n": 2, "fd": 1.0, "real_floor_fd": 0.0, "fd_ratio": None, "inception_score": 1.0, "class_share": [0.1] * 10,
+        "memorised": 0.0}}}))  # what ddpm.evaluate writes when the floor is 0
+    assert card.main([str(tmp_path)]) == 0
+    assert "| ddpm-20 | 2 | 1.000 | 0.000 | - |" in (tmp_path / "README.md").read_text()
+
+
+def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.2})
+    one = write_model_card(tmp_path, command="python train.py").read_text()
+    assert '"null" class\n20% of the time, so' in one
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
+    two = write_model_card(tmp_path, command="python train.py --label-dropout 0.5", resumed=True).read_text()
+    assert "50% of the time in the last sitting" in two and "python train.py\n    python train.py --label" in two
+    hub.save_pretrained(tiny_model(), tmp_path, meta={})  # a hand-made folder: no share recorded, none invented
+    three = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "the share was not recorded" in three and "% of the time" not in three
+
+
+def test_model_card_shows_every_evaluate_command_and_the_grid(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    row = {"n": 9, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.0, "class_share": [0.1] * 10, "memorised": 0.0}
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "command": "python -m ddpm.evaluate B",
+                                                    "runs": {"a": row | {"command": "python -m ddpm.evaluate A"},
+                                                             "b": row | {"command": "python -m ddpm.evaluate B"}}}))
+    write_card_grid(tmp_path)
+    card = write_model_card(tmp_path).read_text()
+    assert "    python -m ddpm.evaluate A\n    python -m ddpm.evaluate B\n" in card
+    assert "![samples](samples.png)" in card and f"--weights {tmp_path} --seed 0 --n 64 --sampler ddpm" in card
+
+
+def test_card_grid_is_what_its_command_makes(tmp_path):
+    from ddpm import sample
+
+    hub.save_pretrained(tiny_model(), tmp_path)
+    write_card_grid(tmp_path)
+    args = ["--weights", str(tmp_path), "--seed", "0", "--n", "64", "--sampler", "ddpm", "--out", str(tmp_path / "cli.png")]
+    assert sample.CARD_GRID.format(folder=tmp_path).split()[3:] == args[:-1] + [str(tmp_path / "samples.png")]
+    assert sample.main(args) == 0
+    assert (tmp_path / "cli.png").read_bytes() == (tmp_path / "samples.png").read_bytes()
+
+
+def test_model_card_keeps_a_recipe_of_several_commands_in_its_code_block(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    card = write_model_card(tmp_path, command="python train.py --epochs 2\npython train.py --resume --epochs 3")
+    assert "\n    python train.py --epochs 2\n    python train.py --resume --epochs 3\n" in card.read_text()
+
+
+def test_a_resumed_run_adds_its_command_to_the_recipe(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    write_model_card(tmp_path, command="python train.py --epochs 2")
+    write_model_card(tmp_path, command="python train.py --resume --epochs 3", resumed=True)
+    write_model_card(tmp_path, command="python train.py --resume --epochs 3", resumed=True)  # killed, resumed again
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == \
+        "python train.py --epochs 2\npython train.py --resume --epochs 3"
+    write_model_card(tmp_path, command="python train.py --epochs 1")  # a fresh run starts a new recipe
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == "python train.py --epochs 1"
+    # a run killed (kill -9) before its card: the command it recorded as it began is the recipe's first line
+    record_command(tmp_path, "python train.py --epochs 4")
+    record_command(tmp_path, "python train.py --resume --epochs 5", resumed=True)
+    write_model_card(tmp_path, command="python train.py --resume --epochs 5", resumed=True)
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == \
+        "python train.py --epochs 4\npython train.py --resume --epochs 5"
+
+
+def test_the_recipe_notes_where_a_sitting_stopped_until_the_same_line_runs_on():
+    from ddpm.card import STOPPED, recipe
+
+    first, again = "python train.py --max-steps 100", "python train.py --resume"
+    steps = [first, first + STOPPED + "5",  # a first sitting: recorded as it begins, then stopped at step 5
+             again, again + STOPPED + "8",  # a resumed one, stopped too
+             again, again]  # the same line again, which this time runs to the end
+    lines = None
+    for command in steps:
+        lines = recipe(lines, command)
+    assert lines == f"{first}{STOPPED}5\n{again}"  # replays: the first line to step 5, then the second to the end
+    hand = "python train.py --resume  # 56 more min: a warm restart"  # a note written by hand stays
+    assert recipe(f"{first}\n{hand}", again) == f"{first}\n{hand}"
+
+
+def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
+    import re
+
+    folder = tmp_path / "runs" / "mnist"
+    hub.save_pretrained(tiny_model(), folder)
+    card = write_model_card(folder, command="python train.py").read_text()
+    named = re.search(r'load_pretrained\("([^"]+)"\)', card).group(1)
+    assert hub.load_pretrained(named).config == tiny_model().config  # the card's own code runs as written
+    assert "Not evaluated yet" in card and "Measured with" not in card  # no command for figures it lacks
+    assert f"--weights {folder} --out {folder}/eval.json" in card
+    pushed = write_model_card(folder, command="python train.py", repo_id="you/ddpm-mnist").read_text()
+    assert 'load_pretrained("you/ddpm-mnist")' in pushed
+    assert str(folder) not in pushed  # its commands name the repo, not the author's folders
+    assert "--weights you/ddpm-mnist --out eval.json" in pushed
+    assert "--weights you/ddpm-mnist --seed 0 --n 64 --sampler ddpm --out samples.png" in pushed
+    front = pushed.split("---")[1]  # the Hub's metadata: its task filter and dataset page
+    assert "pipeline_tag: unconditional-image-generation" in front and "datasets: [ylecun/mnist]" in front
+
+
+def test_a_broken_eval_json_leaves_the_figures_out_of_the_card_and_says_so(tmp_path, capsys):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    for text, why in (('{"runs": {"ddpm-20": ', "is not a readable JSON file"),  # cut short: a full disk
+                      ('[1.4, 9.5]', "holds JSON, but not an object")):  # a hand edit
+        (tmp_path / "eval.json").write_text(text)
+        card = write_model_card(tmp_path, command="python train.py").read_text()  # the end of a run: no traceback
+        err = capsys.readouterr().err
+        assert "Not evaluated yet" in card and f"eval.json {why}" in err and "its scores are left out" in err
+
+
+def test_a_hand_written_card_is_kept_beside_the_new_one(tmp_path, capsys):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    card = write_model_card(tmp_path, command="python train.py")
+    write_model_card(tmp_path)  # its own card, as written: replaced, nothing kept
+    assert not list(tmp_path.glob("README.previous*")) and capsys.readouterr().err == ""
+    card.write_text(card.read_text() + "\nMy notes on this run.\n")  # notes added to a written card
+    write_model_card(tmp_path)
+    assert "My notes" in (tmp_path / "README.previous.md").read_text() and "My notes" not in card.read_text()
+    assert "was edited since python -m ddpm.card wrote it: kept as" in capsys.readouterr().err
+    card.write_text("---\nlicense: mit\n---\n# A card of my own\n")  # and one written by hand: the first kept stays
+    write_model_card(tmp_path)
+    assert "My notes" in (tmp_path / "README.previous.md").read_text()
+    assert "of my own" in (tmp_path / "README.previous.2.md").read_text()
+    assert "carries no mark of python -m ddpm.card (written by hand, or by an older" in capsys.readouterr().err
+
+
+def test_model_card_says_when_a_teacher_set_the_null_class_target(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
+    assert "teacher" not in write_model_card(tmp_path, command="python train.py").read_text()
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5, "null_teacher": "runs/t",
+                                                       "null_teacher_label": "true", "null_teacher_autoguidance": 2.0})
+    card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t", resumed=True).read_text()
+    assert "In the last sitting the null class's rows regressed" in card
+    assert "(`runs/t` when it ran) given the image's true label, autoguided with weight 2 by its `guide/`" in card
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"null_teacher": "runs/t", "null_teacher_autoguidance": "two"})
+    card = write_model_card(tmp_path).read_text()  # a hand-edited record: no crash, no claim of guidance (as About)
+    assert "(`runs/t` when it ran) given the image's true label." in card
+
+
+def test_model_card_says_when_batches_were_class_balanced(tmp_path):
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={})
+    assert "balance" not in write_model_card(tmp_path, command="python train.py --unconditional").read_text()
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"balance_classes": True})
+    card = write_model_card(tmp_path, command="python train.py --unconditional --balance-classes").read_text()
+    assert "Its batches drew every class equally often (`--balance-classes`)" in card
