@@ -27,12 +27,14 @@ from .config import ModelConfig
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, [cos | sin] halves as in improved-diffusion (the Transformer's
-    frequencies; it interleaves sin and cos). t: (B,) -> (B, dim)."""
+    """Sinusoidal embedding of integer timesteps with the Transformer's frequencies (Vaswani et al. 2017, Sec. 3.5),
+    laid out as [cos | sin] halves as improved-diffusion does (the Transformer interleaves sin and cos; either works
+    for the MLP that follows). An odd dim gets a last column of zeros. t: (B,) -> (B, dim)."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]  # (B, half)
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)  # (B, 2 * half)
+    return F.pad(emb, (0, dim % 2))
 
 
 def zero_init(module: nn.Module) -> nn.Module:

@@ -141,3 +141,15 @@ def test_model_config_refuses_a_dropout_outside_0_to_1(dropout):
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         ModelConfig(dropout=dropout)
     assert ModelConfig(dropout=0.99).dropout == 0.99
+
+
+def test_an_odd_width_builds_a_working_network():
+    """ModelConfig takes any multiple of its GroupNorm groups (9 with groups = 3): the time embedding pads its odd
+    last column with zeros rather than handing the MLP one value too few."""
+    from ddpm.unet import timestep_embedding
+
+    emb = timestep_embedding(torch.tensor([0, 7]), 5)
+    assert emb.shape == (2, 5) and torch.equal(emb[:, 4], torch.zeros(2))
+    assert torch.equal(emb[:, :4], timestep_embedding(torch.tensor([0, 7]), 4))
+    model = UNet(tiny_config(base_channels=9, groups=3)).eval()
+    assert model(torch.randn(2, 1, 28, 28), torch.tensor([1, 5]), torch.tensor([3, 10])).shape == (2, 1, 28, 28)
