@@ -27,7 +27,7 @@ import gradio as gr  # noqa: E402
 from ddpm.demo import draw  # noqa: E402
 from ddpm.data import dataset_name  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.demo.compare import COMPARE_DIGITS, SWEPT, compare_rows, compare_stream  # noqa: E402
+from ddpm.demo.compare import COMPARE_DIGITS, SWEPT, compare_rows, compare_stream, samplers_rows_words  # noqa: E402
 from ddpm.demo.controls import sampler_choices, sampler_controls  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
@@ -275,7 +275,7 @@ def build(d: dict) -> gr.Blocks:
                        **HEAVY)
             with gr.Accordion("Compare, from the same noise x_T: the samplers side by side, or a sweep of w",
                               open=False):
-                kinds = [("samplers: DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10", "samplers")]
+                kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
                 if CONDITIONAL:  # a model without labels has no w to sweep
                     kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
                 c_kind = gr.Radio(kinds, value="samplers", elem_id="compare-kind",

@@ -115,7 +115,10 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
         compare.compare_rows("guidance", settings(1000), 1000)
     with pytest.raises(InputError, match="without labels, so it has no guidance scale to sweep"):
         compare.compare_rows("guidance", s, 1000, conditional=False)
+    assert compare.samplers_rows_words(1000) == "DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10"
     small = compare.compare_rows("samplers", settings(sched.T, n=2, steps=5), sched.T)
+    assert [r.steps for r in small] == [20, 20, 20, 10]  # T = 20: so the radio says (it said DDIM 50)
+    assert compare.samplers_rows_words(sched.T) == "DDPM, DDIM 20, DDIM 20 with eta 1, DDIM 10"
     *reports, done = compare.compare_stream(model, sched, "samplers", small)
     assert reports and all(isinstance(r, Progress) for r in reports) and "Row 1 of 4 (DDPM, 20 steps)" in reports[0].text
     assert done.image.width > 2 * 84 and "Seed 0, 2 digits a row" in done.text

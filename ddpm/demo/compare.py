@@ -20,6 +20,7 @@ from .progress import Progress, Ticker
 SAMPLERS_ROWS, GUIDANCE_ROWS = "samplers", "guidance"
 KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
 COMPARE_DIGITS = 6  # digits a row: few enough that most settings' rows fit one run's digit-steps (MAX_DIGIT_STEPS)
+COMPARE_DDIM = (50, 10)  # the samplers rows' DDIM steps (at most T)
 SWEEP = (0.0, 1.0, 1.5, 2.0, 3.0)  # guidance scales w of the sweep: unconditional, conditional, then guided (the
 # bundled model's digits read best at w = 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
 SWEPT = ", ".join(f"{w:g}" for w in SWEEP)  # "0, 1, 1.5, 2, 3", as the texts name them
@@ -29,6 +30,12 @@ SAMPLERS_SAY = ("the deterministic DDIM (eta 0) maps each x_T to one digit, and 
 GUIDANCE_SAYS = ("w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit "
                  "toward the most typical of its class (Ho & Salimans 2022); too large a w overshoots, into "
                  "speckled, overdrawn strokes that may no longer read as the class.")
+
+
+def samplers_rows_words(T: int) -> str:
+    """The samplers rows as the radio names them, for a model of T timesteps: "DDPM, DDIM 50, ..."."""
+    many, few = (min(k, T) for k in COMPARE_DDIM)
+    return f"DDPM, DDIM {many}, DDIM {many} with eta 1, DDIM {few}"
 
 
 @dataclass
@@ -45,9 +52,10 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
     kind = check_choice("comparison", kind, KINDS)
     s = dataclasses.replace(s, n=min(s.n, COMPARE_DIGITS))
     if kind == SAMPLERS_ROWS:
-        ddim = dataclasses.replace(s, sampler="ddim", steps=min(50, T), eta=0.0)
+        many, few = (min(k, T) for k in COMPARE_DDIM)
+        ddim = dataclasses.replace(s, sampler="ddim", steps=many, eta=0.0)
         rows = [dataclasses.replace(s, sampler="ddpm", steps=T, eta=0.0), ddim,
-                dataclasses.replace(ddim, eta=1.0), dataclasses.replace(ddim, steps=min(10, T))]
+                dataclasses.replace(ddim, eta=1.0), dataclasses.replace(ddim, steps=few)]
     else:
         if not conditional:
             raise InputError("This model was trained without labels, so it has no guidance scale to sweep")
