@@ -62,6 +62,9 @@ def inception_score(probs, splits: int = 1) -> float:
     ddpm.evaluate scores all N samples as one split (papers often average 10), with the MNIST classifier's
     probabilities, so its ceiling is 10 and it is not comparable with ImageNet Inception Scores."""
     p = _probs(probs)
+    if (p < 0).any() or not np.allclose(p.sum(1), 1, atol=1e-4):  # logits would pass the sums below, meaningless
+        raise ValueError("the Inception Score takes class probabilities (rows >= 0 summing to 1), not logits: "
+                         "apply a softmax first")
     if not 1 <= splits <= len(p):
         raise ValueError(f"splits must be between 1 and N={len(p)}, got {splits}")
     scores = []

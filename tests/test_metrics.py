@@ -64,6 +64,9 @@ def test_inception_score_bounds():
     assert inception_score(one_hot, splits=10) == pytest.approx(10.0)
     same = np.tile(np.random.default_rng(3).dirichlet(np.ones(10)), (50, 1))
     assert inception_score(same) == pytest.approx(1.0)
+    logits = np.log(one_hot * 0.9 + 0.01)  # the classifier's raw output: a number, but no score; refused
+    with pytest.raises(ValueError, match="takes class probabilities .* not logits"):
+        inception_score(logits)
 
 
 def test_inception_score_is_the_exp_of_the_mean_kl_per_split():
