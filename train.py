@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import signal
 import sys
 import tempfile
@@ -234,6 +233,7 @@ def main(argv=None) -> int:
         args = parse_args(argv)
         from ddpm import hub
         from ddpm.card import STOPPED, record_command, write_model_card
+        from ddpm.cli_args import command_line
         from ddpm.data import DataError
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.training import Interrupts, Stopped, train
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
     if getattr(args, "lifted", None):
         print(f"--resume: {args.lifted}: it trains to --epochs {args.epochs} unless given --max-minutes again")
-    command = "python " + shlex.join(sys.argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
+    command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
     try:
         out = train(args.config, resume=args.resume, max_steps=args.max_steps,
                     on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed

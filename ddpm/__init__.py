@@ -6,6 +6,6 @@ Read in this order:
   training.py   L_simple, EMA, exact resume
   samplers.py   DDPM ancestral sampling, DDIM, classifier-free guidance
   hub.py        config.json + model.safetensors folders, the Hugging Face Hub
-Around them: sample.py / evaluate.py / benchmark.py (command lines), classifier.py + metrics.py
-(the yardstick), preprocess.py + demo/ (the pure functions behind app.py).
+Around them: sample.py / evaluate.py / benchmark.py (command lines; cli_args.py their shared flags),
+classifier.py + metrics.py (the yardstick), preprocess.py + demo/ (the pure functions behind app.py).
 """

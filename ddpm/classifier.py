@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cli_args import command_line
 from .data import DataError, load_dataset, to_model_range
 from .safeio import load_tensors, save_tensors
 
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    facts["command"] = "python -m ddpm.classifier " + shlex.join(sys.argv[1:] if argv is None else argv)
+    facts["command"] = command_line("-m ddpm.classifier", argv)
     save_classifier(model, a.out, facts)
     print(f"saved {a.out}: test accuracy {facts['test_accuracy']:.2%} after {a.epochs} epoch{'s' * (a.epochs != 1)}, "
           f"{facts['minutes']} min")

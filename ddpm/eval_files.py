@@ -1,5 +1,6 @@
-"""The files ddpm.evaluate reads and writes: samples in .npz files (the shards of one run joined in sample
-order), and the JSON file of scored runs (weights/eval.json), each run under a name made from its settings."""
+"""The files ddpm.evaluate reads and writes: samples in .npz files (as ddpm.sample writes them; the shards of
+one run joined in sample order), and the JSON file of scored runs (weights/eval.json), each run under a name made
+from its settings."""
 from __future__ import annotations
 
 import json
@@ -21,6 +22,29 @@ def only_mnist(dataset: str, what: str) -> None:
     if dataset != "mnist":
         raise EvalError(f"{what} trained on {dataset_name(dataset)}, and ddpm.evaluate measures against MNIST's "
                         "digits with an MNIST classifier: its figures would say nothing about this model")
+
+
+def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
+             label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
+             autoguidance_tmax: int | None = None, first: int = 0, variance: str = "beta", clip: bool = True,
+             autoguidance_guide: str | None = None, timesteps: int | None = None, dataset: str = "mnist") -> None:
+    """uint8 (N, 28, 28) under "samples" (samples first .. first + N - 1 of the seed), beside the facts
+    `ddpm.evaluate --from-samples` reads back; timesteps: the model's T; dataset: what it was trained on."""
+    cond = {} if label is None else {"label": label, "guidance": guidance}
+    if dataset != "mnist":  # absent: MNIST, as in every file written before it was recorded
+        cond["dataset"] = dataset
+    if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
+        cond["autoguidance_tmax"] = autoguidance_tmax
+    if autoguidance != 1 and autoguidance_guide is not None:  # absent: the weights' own guide/
+        cond["autoguidance_guide"] = str(autoguidance_guide)
+    if timesteps is not None:
+        cond["timesteps"] = timesteps
+    if sampler == "ddpm" and variance != "beta":
+        cond["variance"] = variance
+    if not clip:
+        cond["clip"] = False
+    np.savez_compressed(path, samples=images, seed=seed, first=first, sampler=sampler, steps=steps, eta=eta,
+                        autoguidance=autoguidance, **cond)
 
 
 def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:

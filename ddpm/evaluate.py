@@ -15,7 +15,6 @@ import argparse
 import functools
 import hashlib
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -24,17 +23,18 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args, default_t_max
+from .cli_args import add_sampling_args, check_sampling_args, check_writable, command_line, label_arg, steps_asked
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .config import ModelConfig
 from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
-from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name
+from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name, save_npz
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes
-from .sample import check_sampling_args, check_writable, label_arg, sample_images, save_npz
-from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, steps_run, too_many_steps
+from .sample import sample_images
+from .samplers import RANDOM, random_labels
 
 CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
 
@@ -170,18 +170,13 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     only_mnist(trained_on(resolve_folder(weights)), f"{weights} was")
     try:
         model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)
+        steps = steps_asked(model, label, sampler, steps)
     except (ModelLoadError, ValueError) as e:
         raise EvalError(str(e)) from None
-    cfg = model.config
-    if label is not None and cfg.num_classes == 0:
-        raise EvalError("this model is unconditional; drop --label")
-    if why := too_many_steps(sampler, steps, cfg.timesteps):
-        raise EvalError(why)
-    steps = steps_run(sampler, steps, cfg.timesteps - 1)
     if before_sampling is not None:
         before_sampling()
     images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
-    return images, steps, cfg.timesteps
+    return images, steps, model.config.timesteps
 
 
 def _timesteps(weights: str | None) -> int | None:
@@ -264,13 +259,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=None, help="model folder or Hub repo id [the bundled weights/]")
     p.add_argument("--n", type=int, default=None, help="samples to draw and score [1000; with --from-samples: all]")
-    p.add_argument("--sampler", choices=SAMPLERS, default=None, help="[ddpm, or what the .npz says]")
-    p.add_argument("--steps", type=int, default=None, help=f"DDIM steps [{DDIM_STEPS}]; DDPM always runs all T")
-    p.add_argument("--label", type=label_arg, default=None,
-                   help="digit 0-9 to condition on, or 'random': digit k uniform from (seed, k) (default: unconditional)")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale w for --label, 0 to 10 [1]")
-    p.add_argument("--eta", type=float, default=None,
-                   help="DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = beta_tilde [0]")
+    add_sampling_args(p, from_file=True)
     add_autoguidance_args(p)
     p.add_argument("--seed", type=int, default=None,
                    help="sampling seed; also picks the real floor images [0, or what the .npz says]")
@@ -323,7 +312,7 @@ def _print_human(r: dict) -> None:
 def main(argv=None) -> int:
     a = parse_args(argv)
     start = time.perf_counter()
-    command = "python -m ddpm.evaluate " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = command_line("-m ddpm.evaluate", argv)
     try:
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling

@@ -213,6 +213,10 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
     assert "the push was stopped (Ctrl-C); the run is finished" in err and "--resume" not in err
     assert f"python -m ddpm.push {out} me/ddpm-test" in err
     assert "me/ddpm-test" not in (out / "README.md").read_text().split("## Use")[1]  # loads the folder: no repo made
+    recorded = json.loads((out / "training.json").read_text())["command"]  # main(argv)'s, not the process's (pytest's)
+    assert recorded == f"python train.py --data-dir {MNIST} --out {out} --max-steps 2 --batch-size 8 " \
+                       "--base-channels 8 --channel-mult 1,2 --attention-res 14 --timesteps 20 --push-to-hub " \
+                       "--hub-model-id me/ddpm-test"
 
 
 def test_train_cli_bad_flags(tmp_path):

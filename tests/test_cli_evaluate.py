@@ -89,7 +89,7 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     """The .npz says how its samples were drawn: a flag that says otherwise would file its figures under another
     run's name in --out (a DDIM file scored as the card's DDPM row), so it is refused; flags that agree pass."""
     from ddpm import evaluate
-    from ddpm.sample import save_npz
+    from ddpm.eval_files import save_npz
 
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
     digits = np.zeros((4, 28, 28), np.uint8)

@@ -203,7 +203,7 @@ def test_conditional_runs_report_the_asked_digits_and_how_often_they_came():
 
 def test_shards_of_one_run_join_in_sample_order_and_others_are_refused(tmp_path):
     from ddpm.evaluate import EvalError, read_shards
-    from ddpm.sample import save_npz
+    from ddpm.eval_files import save_npz
 
     x = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
     save_npz(tmp_path / "b.npz", x[4:], 3, "ddim", 50, 1.0, label="random", first=4)

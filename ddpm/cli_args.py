@@ -1,0 +1,88 @@
+"""What the command lines share: ddpm.sample's and ddpm.evaluate's sampling flags and their checks, the steps a
+model can run, an output path tried before a long run, and the command line as a record quotes it."""
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+from pathlib import Path
+
+from .config import MAX_GUIDANCE
+from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, steps_run, too_many_steps
+
+
+def command_line(program: str, argv: list[str] | None = None) -> str:
+    """'python PROGRAM ARGS' as typed (argv, else the process's own), quoted as a shell needs: --out "my run"."""
+    return f"python {program} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
+def label_arg(value: str) -> int | str:
+    """argparse type of --label: a digit 0-9, or "random" for one uniform digit per sample."""
+    if value.strip().lower() == RANDOM:
+        return RANDOM
+    if value.strip().isdigit() and 0 <= int(value) <= 9:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
+
+
+def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> None:
+    """--sampler, --steps, --eta, --label and --guidance. from_file: ddpm.evaluate, where a flag left unset takes
+    what a --from-samples file says (so --sampler and --eta default to None, not ddpm and 0)."""
+    file = ", or what the .npz says" if from_file else ""
+    p.add_argument("--sampler", choices=SAMPLERS, default=None if from_file else "ddpm",
+                   help=f"ancestral DDPM or DDIM [ddpm{file}]")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"DDIM steps (DDPM always runs all T) [{DDIM_STEPS}, or T for a model of fewer timesteps{file}]")
+    p.add_argument("--eta", type=float, default=None if from_file else 0.0,
+                   help=f"DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
+                        f"beta_tilde [0{file}]")
+    p.add_argument("--label", type=label_arg, default=None,
+                   help=f"digit class 0-9, or 'random': digit k uniform from (seed, k) [none: the null class, any "
+                        f"digit{file}]")
+    p.add_argument("--guidance", type=float, default=None,
+                   help=f"classifier-free guidance scale w for --label, 0 to {MAX_GUIDANCE:g}: 0 unconditional, 1 "
+                        f"plain conditional [1{file}]")
+
+
+def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose: bool = False) -> None:
+    """The checks of add_sampling_args' flags and --seed (p.error on a bad value; None means unset). loose:
+    `evaluate --from-samples`, whose file may supply what a flag needs (a label for --guidance, DDIM for --eta)."""
+    if a.seed is not None and a.seed < 0:
+        p.error(f"--seed must be 0 or more, not {a.seed}")
+    if a.guidance is not None and a.label is None and not loose:
+        p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
+    a.guidance = 1.0 if a.guidance is None else a.guidance
+    if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
+        p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
+    if a.eta is not None and not 0 <= a.eta <= 1:
+        p.error("--eta must be between 0 and 1")
+    if a.eta and a.sampler != "ddim" and not loose:
+        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
+
+
+def steps_asked(model, label, sampler: str, steps: int | None) -> int:
+    """The steps `sampler` will run on this model for --steps (DDPM: all T; DDIM: 50, or T for a model of fewer
+    timesteps, unless given); ValueError for what the model cannot do: a label without classes, steps past T."""
+    cfg = model.config
+    if label is not None and cfg.num_classes == 0:
+        raise ValueError("this model is unconditional; drop --label")
+    if why := too_many_steps(sampler, steps, cfg.timesteps):
+        raise ValueError(why)
+    return steps_run(sampler, steps, cfg.timesteps - 1)
+
+
+def check_writable(path: str | Path) -> str | None:
+    """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
+    output path costs no run. Makes the missing folders, as the writing would."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as e:
+        return f"cannot write {path}: {e.strerror or e}"
+    return None
