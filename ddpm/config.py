@@ -1,5 +1,5 @@
-"""The one config dataclass. Saved as config.json next to model.safetensors, so a checkpoint
-rebuilds its model from those two files alone (no pickle)."""
+"""The config dataclasses: ModelConfig, saved as config.json next to model.safetensors, so a checkpoint rebuilds
+its model from those two files alone (no pickle); TrainConfig, a run's settings, saved as its train_config.json."""
 from __future__ import annotations
 
 import dataclasses

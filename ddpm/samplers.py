@@ -192,23 +192,24 @@ def sample_loop(
     clip: bool = True,
     x_start: torch.Tensor | None = None,
     t_start: int | None = None,
-    first_index: int = 0,
+    first: int = 0,
 ) -> Iterator[Step]:
     """Denoise n samples, yielding a Step for each reverse step.
 
-    Starts from x_T ~ N(0, I) drawn per sample from (seed, first_index + k), or from x_start at
-    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). steps: DDIM steps [50],
-    at most t_start + 1; DDPM always runs every t.
-    label: None (the null class), a digit, or "random" (digit k drawn from (seed, first_index + k)).
+    Starts from x_T ~ N(0, I) drawn per sample from (seed, first + k), or from x_start at
+    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). t_start is a code index, as every t
+    here: the paper's x_t at paper t is t_start = t - 1 (x_T is t_start = T - 1, the default). steps: DDIM steps
+    [50], at most t_start + 1; DDPM always runs every t.
+    label: None (the null class), a digit, or "random" (digit k drawn from (seed, first + k)).
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are).
     """
     check_sampling(model, sampler, variance)
     device = next(model.parameters()).device
     cfg = model.config
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
-    gens = sample_generators(seed, n, first_index)
+    gens = sample_generators(seed, n, first)
     if label == RANDOM:
-        label = random_labels(seed, n, cfg.num_classes, first_index).to(device) if cfg.num_classes else None
+        label = random_labels(seed, n, cfg.num_classes, first).to(device) if cfg.num_classes else None
     t_top = sched.T - 1 if t_start is None else int(t_start)
     if x_start is None:
         x = randn_per_sample(gens, shape, device)
@@ -242,7 +243,7 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
         b = min(batch_size, n - start)
         part = None if x_start is None else x_start[start:start + b]
         last = None
-        for last in sample_loop(model, sched, b, seed, x_start=part, first_index=first + start, **kwargs):
+        for last in sample_loop(model, sched, b, seed, x_start=part, first=first + start, **kwargs):
             pass
         out.append(last.x_prev.clamp(-1, 1).cpu())
     return torch.cat(out)

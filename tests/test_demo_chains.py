@@ -187,7 +187,7 @@ def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatc
     seen, real = [], roundtrip.sample_loop
     monkeypatch.setattr(roundtrip, "sample_loop", lambda *a, **k: seen.append(k) or real(*a, **k))
     roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddim", eta=1.0, seed=5))
-    assert seen and all(k["first_index"] >= 1 for k in seen)  # DDPM's batched chains: the test below
+    assert seen and all(k["first"] >= 1 for k in seen)  # DDPM's batched chains: the test below
 
 
 def test_roundtrip_ddpm_chains_run_as_one_batch_end_where_each_would_alone(model, sched):

@@ -97,7 +97,6 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
     ("ema_decay", "EMA decay {}"),
     ("label_dropout", "share of labels swapped for the null class: {}"),
     ("torch", "torch {}"),
-    ("interim_step", "interim EMA weights saved at step {} (training was still running)"),
 ]
 
 

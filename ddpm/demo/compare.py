@@ -1,6 +1,7 @@
 """Tab 2's comparison: the same starting noise x_T through several samplers, or through several guidance scales,
 one row each. Digit k of every row starts from the noise of (seed, k) (ddpm.samplers), so the rows differ only by
-the path the reverse chain takes: the lecture's "same x_T, other sampler" and "same x_T, other w" pictures."""
+the path the reverse chain takes: the "same x_T, other sampler" and "same x_T, other w" pictures a lecture on
+samplers and guidance draws."""
 from __future__ import annotations
 
 import dataclasses

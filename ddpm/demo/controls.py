@@ -5,8 +5,9 @@ from __future__ import annotations
 import gradio as gr
 
 from ..autoguidance import T_MAX_FRACTION, default_t_max
+from ..config import MAX_GUIDANCE
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
-from .limits import APP_MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_STEPS
+from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS
 from .runtime import Runtime
 
 

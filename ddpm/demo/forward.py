@@ -1,6 +1,6 @@
 """Tab 1, the forward process q(x_t | x_0): noise a digit to any t, by the closed-form jump or step by step.
 
-t counts as in the paper: x_0 is the data and x_T (T = 1000) is almost pure noise; x_t for t >= 1 is
+t counts as in the paper: x_0 is the data and x_T (T = 1000 for the bundled weights) is almost pure noise; x_t for t >= 1 is
 schedule index t - 1 in the code (ddpm.schedule counts from 0).
 """
 from __future__ import annotations

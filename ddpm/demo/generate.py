@@ -12,13 +12,14 @@ from typing import Iterator
 import torch
 from PIL import Image
 
+from ..config import MAX_GUIDANCE
 from ..data import CLASS_NAMES
 from ..images import grid_cols
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_GUIDANCE, MAX_SEED, MAX_STEPS, InputError,
-                     check_choice, check_float, check_int, check_seed, parse_label, shown)
+from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_SEED, MAX_STEPS, InputError, check_choice,
+                     check_float, check_int, check_seed, parse_label, shown)
 from .progress import UPDATES, Ticker
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults). With a class,

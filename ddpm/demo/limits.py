@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-from ..config import MAX_GUIDANCE  # noqa: F401 (re-exported for the app)
 from ..samplers import RANDOM
 
 MAX_DIGITS = 64  # images per Generate run

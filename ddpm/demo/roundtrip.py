@@ -40,7 +40,7 @@ def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Set
     Its noise comes from the generators of (seed, 1), (seed, 2), ...: the generator of (seed, 0) drew the
     forward eps (forward.fixed_eps), and reusing it would make the first reverse step's noise that same eps."""
     return sample_loop(model, sched, x_t.shape[0], s.seed, sampler=s.sampler, steps=s.steps, eta=s.eta,
-                       x_start=x_t, t_start=t - 1, first_index=REVERSE_FIRST)
+                       x_start=x_t, t_start=t - 1, first=REVERSE_FIRST)
 
 
 def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: list[int], seed: int
@@ -91,9 +91,9 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
     if s.sampler == "ddpm":  # every chain visits every t under its start: one batch, T network passes
         ticker = Ticker(max(starts))
-        for u, x in ddpm_chains(model, sched, noisy, starts, s.seed):
-            if ticker.due():
-                yield Progress(f"Denoising: all {len(starts)} chains as one batch, now at t = {u}, step "
+        for t_code, x in ddpm_chains(model, sched, noisy, starts, s.seed):  # its step from paper t_code + 1 ...
+            if ticker.due():  # ... leaves each chain's x at paper t = t_code
+                yield Progress(f"Denoising: all {len(starts)} chains as one batch, now at t = {t_code}, step "
                                f"{ticker.done} of {ticker.total}, {ticker.elapsed()}")
         back = [x_0.clamp(-1, 1) for x_0 in x]
     else:  # DDIM: each chain its own subsequence of timesteps, so one after another

@@ -66,11 +66,8 @@ def load_classifier() -> tuple[torch.nn.Module | None, str]:
 
 
 def model_folder(source: str) -> Path | None:
-    p = Path(source)
-    if p.is_dir():
-        return p
     try:
-        return hub.resolve_folder(source)  # the Hub snapshot already downloaded by load_pretrained
+        return hub.resolve_folder(source)  # a local folder as is, or the Hub snapshot load_pretrained downloaded
     except hub.ModelLoadError:
         return None
 
