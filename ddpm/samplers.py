@@ -74,11 +74,11 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
-    mean, beta_tilde = sched.q_posterior(x0_hat, x_t, t)
+    mean, _ = sched.q_posterior(x0_hat, x_t, t)
     if t == 0:  # Alg. 2: z = 0 on the last step
         return mean, x0_hat
-    var = sched.betas[t] if variance == "beta" else beta_tilde
-    return mean + var.sqrt() * z, x0_hat
+    sigma = sched.sqrt_betas[t] if variance == "beta" else sched.posterior_std[t]  # sigma_t, Sec. 3.2
+    return mean + sigma * z, x0_hat
 
 
 def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):

@@ -50,6 +50,8 @@ class NoiseSchedule:
         f32 = lambda a: a.to(torch.float32)  # noqa: E731
         self.betas = f32(betas)
         self.alphas = f32(alphas)
+        # Eq. 2's weights, and sigma_t = sqrt(beta_t), the reverse step's noise scale (Sec. 3.2)
+        self.sqrt_betas, self.sqrt_alphas = f32(betas.sqrt()), f32(alphas.sqrt())
         self.alpha_bar = f32(alpha_bar)
         self.alpha_bar_f64 = alpha_bar  # for coefficients of two timesteps, which DDIM computes per step
         self.sqrt_alpha_bar = f32(alpha_bar.sqrt())
@@ -61,6 +63,7 @@ class NoiseSchedule:
         # 0 at code t = 0 (the paper's beta_tilde_1), so with sigma^2 = beta_tilde the last step adds no noise (with
         # sigma^2 = beta, samplers.p_sample leaves it out there)
         self.posterior_variance = f32(beta_tilde)
+        self.posterior_std = f32(beta_tilde.sqrt())  # sigma_t = sqrt(beta_tilde_t), Sec. 3.2's other choice
         # Eq. 7: mu_tilde = coef1 x_0 + coef2 x_t, coef1 = sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t),
         # coef2 = sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
         self.posterior_mean_coef1 = f32(betas * alpha_bar_prev.sqrt() / (1 - alpha_bar))
@@ -80,7 +83,7 @@ class NoiseSchedule:
 
     def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 2, one Markov step: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps."""
-        return self._at(self.alphas, t, x_prev).sqrt() * x_prev + self._at(self.betas, t, x_prev).sqrt() * eps
+        return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 4 solved for x_0 (Ho et al. print it as Eq. 15): x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) /
