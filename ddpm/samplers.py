@@ -34,6 +34,16 @@ class Step:
     index: int  # 0 .. num_steps-1
     num_steps: int
 
+    @property
+    def paper_t(self) -> int:
+        """The paper's t of x_t (1 .. T): the code index t + 1."""
+        return self.t + 1
+
+    @property
+    def paper_t_prev(self) -> int:
+        """The paper's t of x_prev (0 .. T - 1; 0 is x_0): the code index t_prev + 1."""
+        return self.t_prev + 1
+
 
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image).

@@ -97,6 +97,7 @@ def test_ddpm_yields_every_step(model, sched):
 def test_ddim_subsequence_and_start_from_noised_image(model, sched):
     steps = list(sample_loop(model, sched, n=1, seed=0, sampler="ddim", steps=4))
     assert [s.t for s in steps] == [19, 14, 9, 4] and [s.t_prev for s in steps] == [14, 9, 4, -1]
+    assert [(s.paper_t, s.paper_t_prev) for s in steps] == [(20, 15), (15, 10), (10, 5), (5, 0)]  # x_T .. x_0
     x_start = torch.zeros(1, 1, 28, 28)
     part = list(sample_loop(model, sched, n=1, seed=0, sampler="ddpm", x_start=x_start, t_start=6))
     assert [s.t for s in part] == list(range(6, -1, -1)) and torch.equal(part[0].x_t, x_start)

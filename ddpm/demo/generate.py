@@ -201,7 +201,7 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     for last in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
         if ticker.due():
             yield Frame(grid_image(last.x_prev),
-                        f"Denoising: step {last.index + 1} of {last.num_steps} (now at t = {last.t_prev + 1}), "
+                        f"Denoising: step {last.index + 1} of {last.num_steps} (now at t = {last.paper_t_prev}), "
                         f"{ticker.elapsed()}", done=False)
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = ticker.seconds

@@ -68,13 +68,13 @@ def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
     for step in sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()):
         if ticker.due():
             now = three_panels(to_uint8_np(step.x_t), to_uint8_np(step.x0_hat), draw.eps_to_uint8(step.eps_hat),
-                               f"x_t, t = {step.t + 1}")
-            yield Progress(f"Denoising: step {step.index + 1} of {step.num_steps} (t = {step.t + 1}), "
+                               f"x_t, t = {step.paper_t}")
+            yield Progress(f"Denoising: step {step.index + 1} of {step.num_steps} (t = {step.paper_t}), "
                            f"{ticker.elapsed()}", now)
         first_x0.append(step.x0_hat[:1])
-        all_t.append(step.t + 1)
+        all_t.append(step.paper_t)
         if step.index % k == 0 or step.index == step.num_steps - 1:
-            ts.append(step.t + 1)
+            ts.append(step.paper_t)
             xs.append(to_uint8_np(step.x_t))
             x0s.append(to_uint8_np(step.x0_hat))
             epss.append(draw.eps_to_uint8(step.eps_hat))
