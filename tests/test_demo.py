@@ -15,6 +15,7 @@ from ddpm import hub
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import about, forward, generate, objective, outputs, runtime
 from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label
+from ddpm.samplers import sample_generators
 from ddpm.schedule import NoiseSchedule
 from conftest import tiny_model
 from demo_helpers import DIGIT, same, settings
@@ -74,6 +75,41 @@ def test_forward_t0_is_the_digit_and_same_seed_same_image():
     a, b = forward.forward_view(DIGIT, "linear", 40, 3, T=100), forward.forward_view(DIGIT, "linear", 40, 3, T=100)
     c = forward.forward_view(DIGIT, "linear", 40, 4, T=100)
     assert same(a.x_t, b.x_t) and same(a.x_t_chain, b.x_t_chain) and not same(a.x_t, c.x_t)
+
+
+def test_forward_view_numbers_curves_and_strip(monkeypatch):
+    """The table's two rows are the jump's and the chain's own leftovers, the log-SNR is that of paper t (code
+    index t - 1), the signal curve starts at 1 (and the noise at 0) at t = 0, and the strip runs from x_0 to x_T."""
+    strips, real = [], forward.draw.labelled_strip
+    monkeypatch.setattr(forward.draw, "labelled_strip",
+                        lambda im, labels, **k: strips.append((im, labels)) or real(im, labels, **k))
+    t, T = 40, 100
+    v = forward.forward_view(DIGIT, "linear", t, 0, T=T)
+    sched, x0 = NoiseSchedule(T, "linear"), forward.digit_tensor(DIGIT)
+    a = float(sched.sqrt_alpha_bar[t - 1])
+    rows = [f"| {name} | {float(r.mean()):+.3f} | {float(r.std()):.3f} |" for name, r in (
+        ("closed-form jump (Eq. 4)", forward.jump(sched, x0, t, forward.fixed_eps(0)) - a * x0),
+        (f"{t} Markov steps (Eq. 2)", forward.chain(sched, x0, t, 0) - a * x0))]
+    assert all(row in v.text.splitlines() for row in rows), v.text
+    assert f"log-SNR = {float(sched.log_snr[t - 1]):+.2f}." in v.text
+    at_0 = v.scales[v.scales.t == 0].set_index("curve").value
+    assert at_0[forward.SIGNAL] == 1.0 and at_0[forward.NOISE] == 0.0
+    (images, labels), = strips
+    assert labels == [f"t={u}" for u in range(0, T + 1, 10)] and np.array_equal(images[0], DIGIT)
+
+
+def test_notation_names_where_signal_and_noise_are_equal():
+    s = NoiseSchedule(1000)
+    even = next(t for t in range(1, 1001) if float(s.alpha_bar[t - 1]) < 0.5)  # paper t: more noise than signal
+    assert f"here at about t = {even})" in forward.notation(s)
+
+
+def test_fixed_eps_is_stream_seed_0_and_the_chain_draws_its_own_noise():
+    """fixed_eps is the draw of the generator of (seed, 0), the stream tab 4's reverse chains leave alone
+    (roundtrip.REVERSE_FIRST); chain() draws from another: on the eps's, its one step at t = 1 would be the jump."""
+    assert torch.equal(forward.fixed_eps(3), torch.randn((1, 1, 28, 28), generator=sample_generators(3, 1)[0]))
+    s, x0 = NoiseSchedule(20), forward.digit_tensor(DIGIT)
+    assert not torch.allclose(forward.chain(s, x0, 1, 0), forward.jump(s, x0, 1, forward.fixed_eps(0)))
 
 
 def test_fixed_eps_makes_the_slider_morph_smoothly():
@@ -143,6 +179,7 @@ def test_check_settings_limits():
     # w = 0 samples the null class whatever the class (samplers.guided_eps): the caption says so
     assert "digit 4, guidance w = 0 (w = 0 ignores the class" in settings(T, label="4", guidance=0).describe()
     assert "ignores" not in settings(T, label="4", guidance=0.5).describe() + settings(T, guidance=0).describe()
+    assert "2 digits, DDIM, 1 step, seed 0" in settings(T, steps=1).describe()
     for bad in (dict(n=0), dict(n=MAX_DIGITS + 1), dict(steps=0), dict(steps=T + 1), dict(guidance=-1),
                 dict(sampler="euler"), dict(seed=1.5), dict(label="x")):
         with pytest.raises(InputError):
@@ -165,6 +202,13 @@ def test_one_run_may_not_hold_the_shared_cpu_for_minutes():
                                                    "steps, 8 with a class's guidance")
     assert generate.digits_help(64, 1000, False).endswith("16 digits of DDPM's 1000 steps")
     assert generate.digits_help(16, 50, True) is None  # every setting fits: no help needed
+    assert generate.digits_help(16, 1000, False) is None  # 16 x 1000 = 16,000 digit-steps: fits exactly
+
+
+def test_the_command_line_keeps_autoguidance_and_quotes_the_weights():
+    assert "--autoguidance 2 --out digits.png" in settings(30, autoguidance=2.0).command()
+    assert "--autoguidance" not in settings(30).command()
+    assert settings(20).command("my run").endswith(" --weights 'my run' --out digits.png")
 
 
 def test_ddim_eta_adds_seeded_noise(model, sched):
@@ -298,6 +342,8 @@ def test_model_source_env(monkeypatch):
     assert runtime.model_source().endswith("weights")
     monkeypatch.setenv(runtime.MODEL_ENV, "runs/interim")
     assert runtime.model_source() == "runs/interim"
+    monkeypatch.setenv(runtime.MODEL_ENV, "")  # set but empty: the bundled weights, not the working directory
+    assert runtime.model_source().endswith("weights")
 
 
 def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
@@ -332,11 +378,12 @@ def test_load_runtime_from_a_folder(tmp_path):
     rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
     assert rt.T == 30 and rt.folder == tmp_path and rt.classifier is None and rt.classifier_note
     assert rt.guide is None and rt.sampling_model(1.0) is rt.model
-    with pytest.raises(InputError, match="no guide/ folder"):
-        rt.sampling_model(2.0)
+    for w in (2.0, 0.5):  # below 1 too: autoguidance is never silently off
+        with pytest.raises(InputError, match="no guide/ folder"):
+            rt.sampling_model(w)
 
 
-def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path):
+def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path, capsys):
     from ddpm.autoguidance import Autoguided
     from ddpm.hub import save_pretrained
 
@@ -346,6 +393,7 @@ def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path):
     save_pretrained(tiny_model(1, timesteps=20), tmp_path / "guide")  # another schedule: not a usable guide
     rt = runtime.load_runtime(str(tmp_path), with_classifier=False)
     assert rt.guide is None and "guide/ could not be loaded (the guide does not match" in rt.guide_note
+    assert "warning: this model's guide/ could not be loaded" in capsys.readouterr().err  # the log says so
     with pytest.raises(InputError, match="^This model's guide/ could not be loaded .*autoguidance is off"):
         rt.sampling_model(2.0)  # not "has no guide/ folder": it has one, and the log says what is wrong with it
     save_pretrained(tiny_model(1, timesteps=30), tmp_path / "guide")
@@ -353,6 +401,7 @@ def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path):
     assert rt.guide_note == ""
     ag = rt.sampling_model(2.0)
     assert isinstance(ag, Autoguided) and ag.t_max == 18  # 0.6 T
+    assert isinstance(rt.sampling_model(0.5), Autoguided)  # w < 1 (the slider allows 0 to 4) guides too
     s = settings(30, autoguidance=2.0)
     assert s.autoguidance == 2.0 and "autoguidance 2" in s.describe() and "autoguidance" not in settings(30).describe()
     plain = list(generate.generate(rt.model, rt.sched, settings(30)))[-1].samples

@@ -8,10 +8,12 @@ import torch
 from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import forward, generate, interpolate, roundtrip, runtime, trajectory
+from ddpm.demo import draw, forward, generate, interpolate, roundtrip, runtime, trajectory
 from ddpm.demo.limits import InputError, MissingInput
 from ddpm.demo.progress import Progress, Ticker, finish
 from ddpm.samplers import sample_generators
+from ddpm.schedule import NoiseSchedule
+from conftest import tiny_config, tiny_model
 from demo_helpers import DIGIT, same, settings
 
 
@@ -33,6 +35,8 @@ def test_ticker_reports_about_25_times_never_on_the_last_pass():
     assert [i for i in range(1, 101) if plain.due()] == list(range(4, 100, 4))
     assert [i for i in range(1, 101) if first.due()] == list(range(1, 101, 4))
     assert [short.due() for _ in range(3)] == [True, True, False] and short.elapsed().endswith(" s")
+    thirty = Ticker(30)  # every ceil(30 / 25) = 2 passes, not every pass: at most UPDATES reports
+    assert sum(thirty.due() for _ in range(30)) == 14
 
 
 def test_keep_every():
@@ -58,9 +62,14 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
         trajectory.nearest_frame(traj, float("nan"))
     gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
     assert gif.format == "GIF" and gif.n_frames == traj.frames
+    gif.seek(traj.frames - 1)
+    assert gif.info["duration"] == 1500  # the final sample is held a moment
     df = trajectory.decision_plot(traj, at=7)
     assert set(df.digit) == {str(c) for c in range(10)} | {trajectory.NOW} and df.probability.between(0, 1).all()
     assert list(df[df.digit == trajectory.NOW].t) == [7, 7]  # the slider's t, as a vertical line
+    for c in (3, 9):  # each digit's curve is its own probability (3 rises with FakeClassifier), at every step's t
+        curve = df[df.digit == str(c)]
+        assert np.array_equal(curve.probability, traj.probs[:, c]) and list(curve.t) == traj.probs_t
     assert trajectory.decision_legend(traj) == ["3"]  # every other class stays under p 0.02: a legend for a phone
     assert len(traj.probs_t) == sched.T  # every step, not only the kept frames
     assert "**3**" in trajectory.decided_at(traj) and "the first digit's x0_hat" in trajectory.decided_at(traj)
@@ -77,6 +86,22 @@ def test_frame_panel_bad_frames(model, sched):
             trajectory.frame_panel(traj, bad)
     with pytest.raises(MissingInput, match="No trajectory yet"):
         trajectory.frame_panel(None, 0)
+
+
+def test_the_animation_shows_the_first_x0_hat_and_each_panel_names_its_t(monkeypatch):
+    """The first report comes after the first step (its x0_hat is already a guess), not `every` steps later; the
+    x_t panel names the paper t of the step's x_t, and the final frame's eps_hat the last step's t (not t = 0)."""
+    titles, real = [], trajectory.three_panels
+    monkeypatch.setattr(trajectory, "three_panels",
+                        lambda *a, **k: titles.append((a[3], a[4] if len(a) > 4 else None)) or real(*a, **k))
+    s = settings(50, n=1, steps=50)  # 50 steps: a report every 2nd (Ticker), so a missed first step shows
+    *reports, traj = trajectory.trajectory_stream(tiny_model(timesteps=50), NoiseSchedule(50), s)
+    assert reports[0].text.startswith("Denoising: step 1 of 50 (t = 50), ")
+    assert reports[1].text.startswith("Denoising: step 3 of 50 (t = 48), ")
+    assert [x for x, _ in titles] == [f"x_t, t = {t}" for t in range(50, 0, -2)]
+    titles.clear()
+    trajectory.frame_panel(traj, traj.frames - 1)
+    assert titles == [("x_0 (final sample)", "eps_hat of the last step (t = 1)")]
 
 
 def test_trajectory_without_classifier(model, sched):
@@ -127,6 +152,12 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
                                                       autoguidance=1.5), 1000)
     assert compare.shared_settings("guidance", sweep[0]) == "DDIM, 20 steps, eta 0.5, a random digit each, autoguidance 1.5"
     assert "w = 0 (which ignores the class)" in compare.shared_settings("samplers", settings(1000, label="3", guidance=0))
+    assert [compare.row_title("guidance", r) for r in sweep] == [
+        "w = 0 (the null class)", "w = 1 (the class, unguided)", "w = 1.5", "w = 2", "w = 3"]
+    # exactly one run's digit-steps is allowed: 4 digits x 500 steps x (1 + 1 + 2 + 2 + 2) passes = 16,000
+    assert len(compare.compare_rows("guidance", settings(1000, n=4, steps=500, label="3", guidance=2), 1000)) == 5
+    with pytest.raises(InputError, match="choose DDIM with fewer steps, or another model$"):  # not even one digit fits
+        compare.compare_rows("guidance", settings(2001, n=1, sampler="ddpm", label="3", guidance=2), 2001)
 
 
 def test_a_dataset_with_named_classes_is_captioned_by_them(model, sched):
@@ -140,12 +171,15 @@ def test_a_dataset_with_named_classes_is_captioned_by_them(model, sched):
 
 
 def test_decided_at_reads_the_last_stable_run():
-    traj = trajectory.Trajectory([], np.zeros(0), np.zeros(0), np.zeros(0))
+    one = np.zeros((5, 1, 28, 28), np.uint8)  # five frames of one digit
+    traj = trajectory.Trajectory([], one, one, one)
     traj.probs_t = [50, 40, 30, 20, 10]
     p = np.full((5, 10), 0.01)
     p[:, 7] = [0.9, 0.2, 0.6, 0.7, 0.91]
     traj.probs = p
     assert "from t = 30 onward" in trajectory.decided_at(traj)
+    assert "reads x0_hat as a **7**" in trajectory.decided_at(traj)  # one digit: not "the first digit's"
+    assert "(the chain starts at t = 50)" in trajectory.decided_at(traj)
     assert "Before that" not in trajectory.decided_at(traj)  # nothing else passed 0.5 before t = 30
     p[1, 8] = 0.75  # a blurry x0_hat read as an 8 on the way
     assert "with p > 0.5 as 8:" in trajectory.decided_at(traj)
@@ -175,11 +209,44 @@ def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
 def test_roundtrip(model, sched):
     r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert r.main.width > 2.5 * r.main.height * 0.8 and r.strip.width > r.strip.height
-    assert "t = 10" in r.text
+    assert "t = 10" in r.text and "denoised with up to 3 DDIM steps" in r.text
     r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert same(r.main, r2.main) and same(r.strip, r2.strip)
     with pytest.raises(InputError, match="t must be between 1 and 20"):
         roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
+
+
+def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
+    """The main picture is x_0 | x_t at the chosen t (the fixed eps) | the reverse chain from that x_t: not the
+    strip's first chain, nor x_T. DDIM, so the chain from x_t can be rerun exactly."""
+    s = settings(sched.T, n=1, steps=3, seed=2)
+    x0 = forward.digit_tensor(DIGIT)
+    for t in (7, 13):
+        r = roundtrip.roundtrip(model, sched, DIGIT, t, s)
+        x_t = forward.jump(sched, x0, t, forward.fixed_eps(s.seed))
+        back = finish(roundtrip.denoise_steps(model, sched, x_t, t, s)).x_prev.clamp(-1, 1)
+        want = draw.hstack([draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
+                            draw.titled(draw.digits(x_t.clamp(-1, 1), scale=6), f"x_t, t = {t}"),
+                            draw.titled(draw.digits(back, scale=6), "denoised from x_t")])
+        assert same(r.main, want), t
+
+
+def test_roundtrip_ddpm_chains_run_on_the_models_device(sched):
+    """The chains move to the model's device (a GPU's): a model on the meta device sees only meta tensors."""
+    class Stub(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1, device="meta"))
+            self.config, self.seen = tiny_config(), set()
+
+        def forward(self, x, t, *args, **kw):
+            self.seen.add(x.device.type)
+            return torch.zeros_like(x)
+
+    stub = Stub().eval()
+    noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), u, forward.fixed_eps(0)) for u in (3, 5)]
+    list(roundtrip.ddpm_chains(stub, sched, noisy, [3, 5], 0))
+    assert stub.seen == {"meta"}
 
 
 def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatch):
@@ -247,6 +314,8 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     assert 10 <= len(lines) <= 25 and all(isinstance(x, Progress) and x.text.startswith("Denoising: ") for x in lines)
     # the animation shows x_t | x0_hat | eps_hat while it runs; noise and denoise, the line alone
     assert all((x.picture is not None) == (job == "trajectory") for x in lines)
+    # the first report comes after the first step, from paper t = T = 20 to 19
+    assert ("step 1 of 20 (t = 20)" if job == "trajectory" else "now at t = 19, step 1 of 20") in lines[0].text
     assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
     # trajectory: one chain of T steps; roundtrip: the chain from t = T and the strip's ten as one batch of T steps
     assert whole.calls == sched.T
@@ -270,15 +339,23 @@ def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(
         assert r.x_bar_t.shape == r.x_bar_0.shape == (interpolate.COLUMNS, 1, 28, 28)
         assert torch.allclose(r.x_bar_t, (1 - lam) * x_t + lam * x_t_other, atol=1e-6)
         assert torch.equal(r.x_bar_t[0], x_t[0]) and torch.allclose(r.x_bar_t[-1], x_t_other[0], atol=1e-6)
+        # the first row mixes the clean digits the same way round: lambda = 0 is yours, lambda = 1 the other
+        x0, x0_other = forward.digit_tensor(DIGIT), forward.digit_tensor(other)
+        assert torch.equal(r.pixels[0], x0[0]) and torch.allclose(r.pixels[-1], x0_other[0], atol=1e-6)
         *_, alone = roundtrip.denoise_steps(model, sched, x_t, t, s)
         assert torch.allclose(r.x_bar_0[0], alone.x_prev.clamp(-1, 1)[0], atol=1e-4)
         again = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, t, s))
         assert same(r.image, again.image) and torch.equal(r.x_bar_0, again.x_bar_0)
-    # eps' is a stream of its own: not tab 1's eps (seed, 0), nor a column's reverse noise (seed, 1 .. COLUMNS)
-    used = [torch.randn((1, 1, 28, 28), generator=g) for g in sample_generators(0, interpolate.COLUMNS + 1)]
+    # eps' is a stream of its own: not tab 1's eps (seed, 0), nor a column's reverse noise (seed, REVERSE_FIRST ..)
+    gens = sample_generators(0, 1) + sample_generators(0, interpolate.COLUMNS, first=roundtrip.REVERSE_FIRST)
+    used = [torch.randn((1, 1, 28, 28), generator=g) for g in gens]
     assert not any(torch.allclose(interpolate.other_eps(0), u) for u in used)
     with pytest.raises(InputError, match="t must be between 1 and 20"):
         finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 0, settings(sched.T, n=1)))
+    eta = settings(sched.T, n=1, steps=2, eta=0.5)  # DDIM with eta > 0 is not noiseless
+    assert "each column also draws its own reverse noise" in finish(
+        interpolate.interpolate_stream(model, sched, DIGIT, other, t, eta)).text
+    assert interpolate.default_t(1000) == 333 and interpolate.default_t(20) == 7  # near T/3
 
 
 def test_strip_ts():

@@ -1,6 +1,7 @@
 """Where the user's digit comes from (ddpm.demo.sources): a bundled MNIST test digit, an upload or a drawing."""
 from __future__ import annotations
 
+import io
 import os
 import time
 
@@ -59,3 +60,30 @@ def test_the_index_sliders_help_gives_where_each_digit_first_comes():
         digit, index = part.split(": #")
         assert labels[int(index)] == int(digit) and int(digit) not in labels[:int(index)]
     assert help_.startswith("0: #") and len(help_.split(", ")) == 10
+
+
+def test_a_refused_drawing_is_not_decoded_and_its_bytes_are_freed(monkeypatch):
+    """The app's sketchpad checks the composite's header before Gradio decodes it, and a refused drawing's bytes
+    (sent ahead by the browser, keyed by the value's id) leave blob_storage as an accepted one's do."""
+    import gradio as gr
+    from gradio.components.image_editor import EditorData, EditorDataBlobs
+
+    from ddpm.demo.widgets import DigitSketchpad
+
+    def png(width):
+        buf = io.BytesIO()
+        Image.new("L", (width, 1)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    sketch = DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
+    sketch.blob_storage["big"] = EditorDataBlobs(background=png(8), layers=[png(8)], composite=png(4097))
+    decoded = []
+    monkeypatch.setattr(gr.Sketchpad, "preprocess", lambda self, payload: decoded.append(payload))
+    with pytest.raises(gr.Error, match="too large .*at most 4096 pixels a side"):
+        sketch.preprocess(EditorData(id="big"))
+    assert "big" not in sketch.blob_storage and not decoded
+    monkeypatch.undo()
+    sketch.blob_storage["ok"] = EditorDataBlobs(background=png(8), layers=[png(8)], composite=png(28))
+    value = sketch.preprocess(EditorData(id="ok"))
+    assert "ok" not in sketch.blob_storage and value["composite"].shape[:2] == (1, 28)
+    assert value["background"] is None and value["layers"] == []  # only the composite is decoded

@@ -40,6 +40,7 @@ class Interpolation:
     text: str
     x_bar_t: torch.Tensor  # (COLUMNS, 1, 28, 28) the mixes, lambda = 0 .. 1
     x_bar_0: torch.Tensor  # (COLUMNS, 1, 28, 28) each mix denoised, in [-1, 1]
+    pixels: torch.Tensor  # (COLUMNS, 1, 28, 28) the first row: (1 - lambda) x_0 + lambda x'_0, for comparison
 
 
 def default_t(T: int) -> int:
@@ -76,7 +77,8 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
             yield Progress(f"Denoising {COLUMNS} mixes from t = {t}: step {ticker.done} of {total}, {ticker.elapsed()}")
     back = step.x_prev.clamp(-1, 1)
     labels = [f"{v:.3g}" for v in lam.view(-1).tolist()]
-    rows = [((1 - lam) * x0 + lam * x0_other, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
+    pixels = (1 - lam) * x0 + lam * x0_other
+    rows = [(pixels, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
             (mixed.clamp(-1, 1), f"x_bar_t = (1 - lambda) x_t + lambda x'_t, t = {t}"),
             (back, "x_bar_t denoised by the model")]
     image = draw.titled_rows([(draw.labelled_strip(to_uint8_np(x), labels), title) for x, title in rows])
@@ -87,4 +89,4 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
             f"{fresh}. At small t the model tidies a cross-fade of the two. Near t = T/3 most mixes become one of the "
             "two digits, switching near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees "
             "less of either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.4, Fig. 8).")
-    yield Interpolation(image, text, mixed, back)
+    yield Interpolation(image, text, mixed, back, pixels)
