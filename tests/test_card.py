@@ -48,6 +48,10 @@ def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
         "memorised": 0.0}}}))  # what ddpm.evaluate writes when the floor is 0
     assert card.main([str(tmp_path)]) == 0
     assert "| ddpm-20 | 2 | 1.000 | 0.000 | - |" in (tmp_path / "README.md").read_text()
+    capsys.readouterr()
+    (tmp_path / "config.json").write_text("[]")  # a hand edit gone wrong: a line, not a traceback
+    assert card.main([str(tmp_path)]) == 2
+    assert f"error: could not write the card of {tmp_path}: config.json holds no JSON object" in capsys.readouterr().err
 
 
 def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
@@ -137,7 +141,8 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     assert 'load_pretrained("you/ddpm-mnist")' in pushed
     assert str(folder) not in pushed  # its commands name the repo, not the author's folders
     assert "--weights you/ddpm-mnist --out eval.json" in pushed
-    assert "--weights you/ddpm-mnist --seed 0 --n 64 --sampler ddpm --out samples.png" in pushed
+    assert "--weights you/ddpm-mnist --seed 0 --n 64 --sampler ddpm --out samples.png` makes one, then once " \
+           "uploaded to the repo, it shows here." in pushed  # not `python -m ddpm.card FOLDER`, a folder of the author's
     front = pushed.split("---")[1]  # the Hub's metadata: its task filter and dataset page
     assert "pipeline_tag: unconditional-image-generation" in front and "datasets: [ylecun/mnist]" in front
 
@@ -145,8 +150,13 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
 def test_a_broken_eval_json_leaves_the_figures_out_of_the_card_and_says_so(tmp_path, capsys):
     hub.save_pretrained(tiny_model(), tmp_path)
     for text, why in (('{"runs": {"ddpm-20": ', "is not a readable JSON file"),  # cut short: a full disk
-                      ('[1.4, 9.5]', "holds JSON, but not an object")):  # a hand edit
-        (tmp_path / "eval.json").write_text(text)
+                      ('[1.4, 9.5]', "holds JSON, but not an object"),  # a hand edit
+                      (None, "is not a readable JSON file")):  # not a file at all
+        if text is None:
+            (tmp_path / "eval.json").unlink()
+            (tmp_path / "eval.json").mkdir()
+        else:
+            (tmp_path / "eval.json").write_text(text)
         card = write_model_card(tmp_path, command="python train.py").read_text()  # the end of a run: no traceback
         err = capsys.readouterr().err
         assert "Not evaluated yet" in card and f"eval.json {why}" in err and "its scores are left out" in err

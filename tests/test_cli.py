@@ -11,6 +11,7 @@ from PIL import Image
 
 from ddpm import hub
 from ddpm.card import write_model_card
+from ddpm.sample import card_grid_command
 
 from conftest import CLI_ENV, ROOT, run_python, sample_cli, tiny_model
 
@@ -88,10 +89,18 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10"),
     (["--label", "3", "--guidance", "11", "--weights", "/nonexistent/folder"],  # refused before any weights load
      "--guidance must be between 0 and 10"),
-    (["--guidance", "3"], "--guidance steers toward a class: add --label")])
-def test_sample_cli_rejects_bad_input(args, message, capsys):
-    rc, err = sample_cli(args, capsys)
+    (["--guidance", "3"], "--guidance steers toward a class: add --label"),
+    # refused before any weights load (with no check, the model would load, then fail mid-way or sample for long)
+    (["--sampler", "ddim", "--steps", "0", "--weights", "/nonexistent/folder"], "--steps and --batch-size must be positive"),
+    (["--batch-size", "0", "--weights", "/nonexistent/folder"], "--steps and --batch-size must be positive"),
+    (["--n", "100001", "--weights", "/nonexistent/folder"], "--n must be between 1 and 100000")])
+def test_sample_cli_rejects_bad_input(args, message, tmp_path, capsys):
+    """Each refused before sampling; should a check regress, the tiny model draws its digits in a blink, into
+    tmp_path (a case's own --weights or --out comes later, so it wins)."""
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--out", str(tmp_path / "s.png"), *args], capsys)
     assert rc == 2 and message in err
+    assert not (tmp_path / "s.png").exists()
 
 
 def test_sample_cli_takes_guidance_from_0_to_10():
@@ -99,6 +108,21 @@ def test_sample_cli_takes_guidance_from_0_to_10():
     from ddpm import sample
 
     assert [sample.parse_args(["--label", "3", "--guidance", w]).guidance for w in ("0", "10")] == [0.0, 10.0]
+
+
+def test_sample_cli_takes_every_digit_and_up_to_100000_of_them():
+    """The ends of --label's and --n's ranges are accepted (the values past them are refused above)."""
+    import argparse
+
+    from ddpm import sample
+    from ddpm.cli_args import label_arg
+
+    assert [label_arg(v) for v in ("0", "9", "Random", "RANDOM")] == [0, 9, "random", "random"]
+    for bad in ("10", "-1", "3.5", "any"):
+        with pytest.raises(argparse.ArgumentTypeError, match="must be a digit 0-9 or 'random'"):
+            label_arg(bad)
+    a = sample.parse_args(["--label", "9", "--n", "100000"])
+    assert (a.label, a.n) == (9, 100000)
 
 
 def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_steps_run(tmp_path, monkeypatch, capsys):
@@ -157,6 +181,8 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
     assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test` pushes it again" in err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test", "--private"]) == 130  # a private push's retry stays private
+    assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test --private` pushes it again" in capsys.readouterr().err
     monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bad eval.json")))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2 and "a bad eval.json" in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
@@ -187,6 +213,7 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
             "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
+    assert f"writing the model card's sample grid: {card_grid_command(out)}" in r.stdout  # as it can be run again
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
         assert (out / name).exists(), name  # ... and every local file is kept
     card = (out / "README.md").read_text()
@@ -217,6 +244,43 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
     assert recorded == f"python train.py --data-dir {MNIST} --out {out} --max-steps 2 --batch-size 8 " \
                        "--base-channels 8 --channel-mult 1,2 --attention-res 14 --timesteps 20 --push-to-hub " \
                        "--hub-model-id me/ddpm-test"
+
+
+def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path, monkeypatch, capsys):
+    """train.main's own lines, training stubbed: the settings --resume keeps and the time limit it lifts; the
+    recorded recipe and the card grid's command quoted as a shell needs (a folder named 'my run', an empty
+    --attention-res); and a stopped private run's command that publishes it, private still."""
+    import dataclasses
+
+    import train
+    from ddpm import training
+    from ddpm.cli_args import command_line
+    from ddpm.config import ModelConfig, TrainConfig
+
+    assert command_line("train.py", ["--out", "my run", "--attention-res", ""]) == \
+        "python train.py --out 'my run' --attention-res ''"
+    out = tmp_path / "my run"
+    hub.save_pretrained(tiny_model(), out, meta={"steps": 4})
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder: None)  # the grid is not what this is about
+    monkeypatch.setattr(training, "train", lambda cfg, **kw: out)
+    assert train.main(["--out", str(out), "--attention-res", ""]) == 0
+    assert f"writing the model card's sample grid: {card_grid_command(out)}\n" in capsys.readouterr().out
+    assert f"--weights '{out}' --seed 0" in card_grid_command(out)
+    assert json.loads((out / "training.json").read_text())["command"] == \
+        f"python train.py --out '{out}' --attention-res ''"  # the recipe replays as it is recorded
+
+    run = TrainConfig(out=str(out), epochs=6, max_minutes=5, model=ModelConfig(base_channels=8, timesteps=20))
+    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setattr(training, "train", lambda cfg, **kw: (_ for _ in ()).throw(training.Stopped(out)))
+    assert train.main(["--resume", "--out", str(out), "--push-to-hub", "--hub-model-id", "me/x", "--private"]) == 130
+    stdout, err = capsys.readouterr()
+    assert f"--resume: the run's own settings, from {out / 'train_config.json'}: --epochs 6 --timesteps 20 " \
+           "--base-channels 8\n" in stdout
+    assert "--resume: --max-minutes 5 limited the last sitting, not this one: it trains to --epochs 6 unless given " \
+           "--max-minutes again\n" in stdout
+    assert "--push-to-hub --hub-model-id me/x --private (pushed at its end)" in err
+    assert f"`python -m ddpm.push '{out}' me/x --private` publishes it as it is" in err  # not made public by mistake
 
 
 def test_train_cli_bad_flags(tmp_path):
@@ -362,19 +426,37 @@ def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path)
 def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignored():
     import os
     import signal
+    import threading
 
     import train
 
-    reached_the_end = []
-    with pytest.raises(KeyboardInterrupt):
-        with train.ctrl_c_held():
-            os.kill(os.getpid(), signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
-            reached_the_end.append(True)
-    assert reached_the_end and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job run with `&`: Ctrl-C is not for it
+    # a pytest started in the background (`&`, nohup in a script) inherits SIGINT ignored, which ctrl_c_held
+    # rightly leaves alone: this test sends Ctrl-C, so it gets Python's own handler, and gives back the old one
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        reached_the_end = []
+        with pytest.raises(KeyboardInterrupt):
+            with train.ctrl_c_held():
+                os.kill(os.getpid(), signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
+                reached_the_end.append(True)
+        assert reached_the_end and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job run with `&`: Ctrl-C is not for it
         with train.ctrl_c_held():
             os.kill(os.getpid(), signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raised = []  # train.main called from another thread (signal.signal works on the main thread only)
+
+        def held_off_the_main_thread():
+            try:
+                with train.ctrl_c_held():
+                    pass
+            except BaseException as e:
+                raised.append(e)
+
+        worker = threading.Thread(target=held_off_the_main_thread)
+        worker.start()
+        worker.join()
+        assert raised == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)

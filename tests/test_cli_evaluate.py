@@ -39,7 +39,7 @@ def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
     assert "Not scored: `ddpm.evaluate` measures against MNIST" in card and "python -m ddpm.evaluate" not in card
 
 
-def test_evaluate_draws_ddim_with_eta(tmp_path):
+def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
     from ddpm import evaluate
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
@@ -48,12 +48,27 @@ def test_evaluate_draws_ddim_with_eta(tmp_path):
     assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
     assert evaluate.run_name("ddpm", 1000, "random", 1.0) == "ddpm-1000-labelrandom-w1"
     assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
-    for bad in (["--eta", "1.5"], ["--sampler", "ddpm", "--eta", "0.5"], ["--eta", "1"], ["--label", "any"],  # the default is ddpm
-                ["--seed", "-2"], ["--label", "3", "--guidance", "-1"], ["--guidance", "2"], ["--save-samples", "s.np"],
-                ["--n", "60001"], ["--out", "samples.npz"], ["--out", "eval.txt"]):
-        with pytest.raises(SystemExit):
+    positive = "--batch-size and --steps must be positive"
+    for bad, message in ((["--eta", "1.5"], "--eta must be between 0 and 1"),
+                         (["--sampler", "ddpm", "--eta", "0.5"], "--eta is a DDIM setting"),
+                         (["--eta", "1"], "--eta is a DDIM setting"),  # the default is ddpm
+                         (["--label", "any"], "--label: must be a digit 0-9"),
+                         (["--seed", "-2"], "--seed must be 0 or more"),
+                         (["--label", "3", "--guidance", "-1"], "--guidance must be between 0 and 10"),
+                         (["--guidance", "2"], "--guidance steers toward a class: add --label"),
+                         (["--save-samples", "s.np"], "--save-samples must end in .npz"),
+                         (["--n", "60001"], "--n must be at most 60000"), (["--n", "1"], "--n must be at least 2"),
+                         (["--sampler", "ddim", "--steps", "0"], positive), (["--batch-size", "0"], positive),
+                         (["--from-samples", "a.npz", "--save-samples", "b.npz"], "--save-samples makes no sense with "
+                                                                                  "--from-samples"),
+                         (["--out", "samples.npz"], "--out samples.npz: it must end in .json"),
+                         (["--out", "eval.txt"], "--out eval.txt: it must end in .json")):
+        with pytest.raises(SystemExit):  # refused as it parses: before the model, the data or the samples load
             evaluate.parse_args(bad)
+        assert message in capsys.readouterr().err, bad
     assert evaluate.parse_args(["--out", "weights/EVAL.JSON"]).out == "weights/EVAL.JSON"
+    a = evaluate.parse_args(["--n", "60000", "--save-samples", "S.NPZ"])  # the ends of what is accepted
+    assert (a.n, a.save_samples) == (60000, "S.NPZ")
 
 
 def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, capsys):

@@ -40,6 +40,25 @@ def test_the_card_and_the_app_read_one_training_record(tmp_path):
     assert hub.recorded_facts(tmp_path) == {"steps": 100, "command": "python train.py --epochs 2"}
 
 
+def test_files_are_written_beside_their_target_and_readable_by_all(tmp_path, monkeypatch):
+    """The temporary file is made in the target's own folder, so the rename is atomic (across filesystems it would
+    fail, EXDEV); and the files come out 0644 (mkstemp makes 0600), readable by a group, a web server or a Space."""
+    import os
+    from pathlib import Path
+
+    from ddpm import safeio
+
+    renames, replace = [], os.replace
+    monkeypatch.setattr(safeio.os, "replace", lambda src, dst: renames.append((Path(src), Path(dst))) or
+                        replace(src, dst))
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    write_model_card(tmp_path / "m", command="python train.py")
+    assert {dst.name for _, dst in renames} == {"model.safetensors", "training.json", "README.md"}
+    assert all(src.parent == dst.parent for src, dst in renames), renames
+    for name in ("model.safetensors", "training.json", "README.md"):
+        assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644, name
+
+
 def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     model = tiny_model()
     hub.save_pretrained(model, tmp_path)
@@ -170,6 +189,10 @@ def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monk
         monkeypatch.setenv("DDPM_HUB_TIMEOUT", "soon")
         with pytest.raises(hub.ModelLoadError, match="DDPM_HUB_TIMEOUT must be a number of seconds above 0, not 'soon'"):
             hub.load_pretrained("someone/new")
+        for value in ("0", "-1", "inf", "nan"):  # no wait at all, or one without end
+            monkeypatch.setenv("DDPM_HUB_TIMEOUT", value)
+            with pytest.raises(hub.ModelLoadError, match=f"must be a number of seconds above 0, not '{value}'"):
+                hub._hub_timeout()
     finally:
         silent.set()
 
@@ -220,7 +243,11 @@ def test_a_hub_error_is_said_in_one_line_of_what_to_do():
     class RepositoryNotFoundError(Exception):  # huggingface_hub's own needs an HTTP response to be made
         pass
 
+    class GatedRepoError(Exception):
+        pass
+
     assert "no such repo, or it is private or gated" in hub._hub_problem(RepositoryNotFoundError("404 ..."))
+    assert "no such repo, or it is private or gated: check the id, or log in" in hub._hub_problem(GatedRepoError("403"))
     assert hub._hub_problem(OSError("first line\nsecond  line")) == "first line second line"
 
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ddpm.data import load_sample
-from ddpm.demo.limits import MAX_UPLOAD_BYTES, InputError, MissingInput
-from ddpm.preprocess import preprocess, preprocess_sketch
+from ddpm.demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, InputError, MissingInput
+from ddpm.preprocess import peek_image, preprocess, preprocess_sketch
 
 YS, XS = np.mgrid[0:28, 0:28]
 
@@ -68,6 +68,9 @@ def test_16_and_32_bit_scans_read_as_their_8_bit_picture():
                 Image.fromarray(grey.astype(np.float32))):  # floats in [0, 1] (mode F, a TIFF)
         out = preprocess(png_bytes(img, "PNG" if img.mode == "I;16" else "TIFF"))
         assert np.abs(out.astype(int) - ref.astype(int)).max() <= 2, img.mode
+    digit = load_sample()[0][0]  # anti-aliased: every grey level between ink and paper
+    signed = Image.fromarray((digit / 127.5 - 1).astype(np.float32))  # the model's [-1, 1]: from the lowest value
+    assert np.abs(preprocess(png_bytes(signed, "TIFF")).astype(int) - preprocess(digit)).max() <= 2
     with pytest.raises(InputError, match="No digit found"):  # a blank 16-bit scan is still blank
         preprocess(png_bytes(Image.fromarray(np.full((60, 60), 30000, np.uint16))))
 
@@ -84,6 +87,31 @@ def test_thin_strokes_are_thickened_to_mnist_weight():
     thin = preprocess(seven(size=(1200, 1600), width=2))
     assert thin.max() == 255
     assert (thin > 128).sum() > 30  # a visible stroke, not a faint grey hairline
+    for width in (16, 24):  # a pen about half MNIST's stroke: thickened too (unthickened, about 30 pixels)
+        assert (preprocess(seven(width=width)) > 128).sum() > 50, width  # the sample's sevens: 86 on average
+
+
+def test_phone_photos_come_out_upright():
+    """A phone stores a photo as its sensor saw it and says in EXIF how to turn it (Orientation 6: 90 degrees
+    clockwise): read sideways, a 7 is no 7."""
+    upright = seven()
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # as the sensor saw it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    buf = io.BytesIO()
+    stored.save(buf, format="JPEG", exif=exif.tobytes())
+    ref = preprocess(upright)
+    corr = lambda out: np.corrcoef(out.ravel().astype(float), ref.ravel().astype(float))[0, 1]  # noqa: E731
+    assert corr(preprocess(buf.getvalue())) > 0.95 and corr(preprocess(stored)) < 0.5
+
+
+def test_big_pictures_are_shrunk_by_area_average():
+    """Each output pixel is the mean of the pixels it covers (BOX), as MNIST's anti-aliasing; a bilinear
+    filter weighs them unevenly."""
+    import ddpm.preprocess as pp
+
+    a = np.random.default_rng(0).random((8, 12))
+    assert np.abs(pp._resize(a, 0.25) - a.reshape(2, 4, 3, 4).mean(axis=(1, 3))).max() < 1e-6
 
 
 def test_sketch_with_transparent_background():
@@ -127,6 +155,8 @@ def test_empty_sketch_is_missing_input(value):
 def test_blank_image_is_rejected():
     with pytest.raises(InputError, match="No digit found"):
         preprocess(Image.new("L", (100, 100), 200))
+    with pytest.raises(InputError, match="No digit found"):  # 3 grey levels of contrast: a smudge, not ink
+        preprocess(seven(ink=232, paper=235))
 
 
 def test_not_an_image(tmp_path):
@@ -176,6 +206,9 @@ def test_huge_file_and_huge_image(tmp_path):
     Image.new("L", (5000, 40), 255).save(wide)  # small file, too many pixels
     with pytest.raises(InputError, match="too large"):
         preprocess(wide)
+    assert peek_image(png_bytes(Image.new("L", (MAX_UPLOAD_SIDE, 8)))).size == (MAX_UPLOAD_SIDE, 8)  # the limit itself
+    with pytest.raises(InputError, match=f"too large \\({MAX_UPLOAD_SIDE + 1}x8\\)"):
+        peek_image(png_bytes(Image.new("L", (MAX_UPLOAD_SIDE + 1, 8))))
 
 
 def test_decompression_bomb_is_refused():

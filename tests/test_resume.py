@@ -131,6 +131,11 @@ def test_resume_refuses_another_model(tmp_path):
         train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
     with pytest.raises(ValueError, match="trained on mnist .*, not fashion-mnist: drop --dataset"):
         train_on_sample(dataclasses.replace(cfg, dataset="fashion-mnist"), max_steps=4, resume=True)
+    saved = json.loads((tmp_path / "train_config.json").read_text())
+    del saved["dataset"]  # a run begun before the config recorded its dataset (MNIST, then the only one) resumes
+    (tmp_path / "train_config.json").write_text(json.dumps(saved))
+    out = train_on_sample(cfg, max_steps=4, resume=True)
+    assert load_tensors(out / "checkpoint.safetensors")[1]["progress"]["step"] == 4
 
 
 def test_resume_refuses_another_run_before_the_data_loads(tmp_path, monkeypatch):
@@ -192,3 +197,13 @@ def test_resuming_a_finished_run_with_its_own_command_changes_nothing(tmp_path):
     assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
 
 
+
+
+def test_a_run_stopped_by_its_time_limit_is_told_the_limit_for_as_much_time_again():
+    from ddpm.training import _check_limits_left
+
+    cfg = train_cfg("unused", epochs=100, max_minutes=5)
+    with pytest.raises(ValueError, match=r"past --max-minutes 5, which counts every sitting; for 5 more minutes give "
+                                         r"--max-minutes 12\.5$"):
+        _check_limits_left(cfg, {"step": 30, "train_seconds": 450}, 9, None)  # 7.5 min trained, of 5 + a sitting over
+    _check_limits_left(cfg, {"step": 30, "train_seconds": 290}, 9, None)  # under the limit: trains on

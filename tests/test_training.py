@@ -219,6 +219,15 @@ def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch)
     assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
 
 
+def test_an_unknown_dataset_is_refused_before_torchvision_is_asked(tmp_path, monkeypatch):
+    from ddpm import data
+
+    monkeypatch.setattr(data, "_torchvision_dataset", lambda *a: pytest.fail("asked torchvision for cifar"))
+    with pytest.raises(data.DataError, match=r"dataset must be one of \('mnist', 'fashion-mnist'\), not 'cifar'"):
+        data.load_dataset("cifar", tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_missing_data_says_where_to_put_it_and_leaves_no_empty_folders(tmp_path, monkeypatch):
     from ddpm import data
 
