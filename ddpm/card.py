@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
-import json
 import re
 import shlex
 import sys
@@ -15,7 +14,7 @@ from .config import ModelConfig
 from .data import dataset_name
 from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, dataset_in, read_scores,
                   read_training_record, read_weights_meta, recorded_facts)
-from .safeio import atomic_write_bytes
+from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
 from .unet import UNet, count_parameters
@@ -172,7 +171,7 @@ def record_command(folder: str | Path, command: str, resumed: bool = False) -> N
 def _write_facts(folder: Path, facts: dict, command: str) -> dict:
     """facts with `command` as their recipe, written to folder/training.json (atomically)."""
     facts["command"] = command
-    atomic_write_bytes(folder / TRAINING_NAME, (json.dumps(facts, indent=2) + "\n").encode())
+    atomic_write_json(folder / TRAINING_NAME, facts)
     return facts
 
 

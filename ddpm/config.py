@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .safeio import atomic_write_json
+
 
 # what two models must share for their eps predictions to be comparable: the same data and schedule
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
@@ -125,7 +127,7 @@ class ModelConfig:
         return cls(**d)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_json(path, self.to_dict())  # a kill mid-write leaves the old file whole
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelConfig":

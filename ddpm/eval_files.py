@@ -3,14 +3,13 @@ one run joined in sample order), and the JSON file of scored runs (weights/eval.
 from its settings."""
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .data import dataset_name
-from .safeio import atomic_write_bytes, read_json_object
+from .safeio import atomic_write_json, read_json_object
 
 
 class EvalError(RuntimeError):
@@ -116,4 +115,4 @@ def merge_into(path: str | Path, name: str, result: dict) -> None:
     runs = doc.get("runs", {}) if isinstance(doc.get("runs"), dict) else {}
     runs[name] = result
     doc = {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs}
-    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+    atomic_write_json(path, doc)

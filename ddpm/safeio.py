@@ -30,6 +30,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_json(path: str | Path, doc) -> None:
+    """`doc` as indented JSON (one line per field, so a hand edit or a diff reads easily), written atomically."""
+    atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+
 def read_json_object(path: str | Path) -> dict:
     """A JSON file that holds an object ({} where there is no file); ValueError, saying why, for one that cannot
     be read, is not JSON, or holds something other than an object (a hand edit gone wrong)."""

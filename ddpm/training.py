@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import signal
 import threading
@@ -21,6 +20,7 @@ from .device import pick_device
 from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from .images import tensor_grid
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
+from .safeio import atomic_write_json
 from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
@@ -156,7 +156,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
     # the config in force; a resume may change epochs, the lr schedule or the time budget
-    (out / RUN_CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
 
     schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
