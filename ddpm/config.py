@@ -8,8 +8,6 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .safeio import atomic_write_json
-
 
 # what two models must share for their eps predictions to be comparable: the same data and schedule
 COMPARABLE_EPS = ("image_size", "in_channels", "num_classes", "timesteps", "schedule")
@@ -127,6 +125,8 @@ class ModelConfig:
         return cls(**d)
 
     def save(self, path: str | Path) -> None:
+        from .safeio import atomic_write_json  # here: safeio loads torch, and train.py reads flags before it does
+
         atomic_write_json(path, self.to_dict())  # a kill mid-write leaves the old file whole
 
     @classmethod
