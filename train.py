@@ -231,10 +231,11 @@ def ctrl_c_held():
 def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
-        from ddpm import hub
         from ddpm.card import STOPPED, record_command, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
+        from ddpm.facts import read_weights_meta
+        from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.training import Interrupts, Stopped, train
 
@@ -250,12 +251,12 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Stopped as e:  # Ctrl-C or kill: the card describes what was saved; a run not at its end is not published
-        step = hub.read_weights_meta(e.out).get("steps")  # the recipe's line says where it stopped, so it replays
+        step = read_weights_meta(e.out).get("steps")  # the recipe's line says where it stopped, so it replays
         write_model_card(e.out, command=f"{command}{STOPPED}{step}" if step else command,
                          resumed=args.resume)
         private = " --private" if args.private else ""
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
-                f"`{hub.push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"
+                f"`{push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"
                 if args.push_to_hub else "")
         print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
@@ -272,7 +273,7 @@ def main(argv=None) -> int:
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if not args.push_to_hub:
         return 0
-    status = hub.push_status(out, args.hub_model_id, private=args.private, kept=f"the run is finished and kept in {out}")
+    status = push_status(out, args.hub_model_id, private=args.private, kept=f"the run is finished and kept in {out}")
     if status:
         write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist
     return status

@@ -12,8 +12,8 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, dataset_in, read_scores,
-                  read_training_record, read_weights_meta, recorded_facts)
+from .facts import dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
+from .hub import CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run

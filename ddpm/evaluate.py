@@ -29,7 +29,8 @@ from .config import ModelConfig
 from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
 from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name, save_npz
-from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, trained_on
+from .facts import trained_on
+from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_bytes

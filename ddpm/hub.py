@@ -1,9 +1,9 @@
-"""A model folder is config.json + model.safetensors (+ README.md, the model card).
-Load it from a local folder or a Hugging Face Hub repo id; push it with huggingface_hub."""
+"""A model folder is config.json + model.safetensors (+ README.md, the model card, and the files FOLDER_FILES
+names). Save one, and load it from a local folder or a Hugging Face Hub repo id. What the folder records about its
+weights is read by ddpm.facts; ddpm.push publishes it; autoguidance.load_guide loads its guide/."""
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import threading
 from pathlib import Path
@@ -12,8 +12,7 @@ import torch
 from safetensors import SafetensorError
 
 from .config import ModelConfig
-from .data import dataset_name
-from .safeio import load_tensors, read_json_object, read_meta, save_tensors
+from .safeio import load_tensors, save_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -205,131 +204,3 @@ def _mismatch(expected: dict, state: dict) -> str | None:
     parts += [f"{len(missing)} missing (first {missing[0]})"] if missing else []
     parts += [f"{len(extra)} the config has no place for (first {extra[0]})"] if extra else []
     return f"{CONFIG_NAME} describes another network than {WEIGHTS_NAME} holds: {'; '.join(parts)}"
-
-
-def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
-               guide: str | Path | None = None) -> UNet:
-    """The autoguidance guide shipped in the model folder's guide/ subfolder, or the model folder `guide`."""
-    main = resolve_folder(name_or_path)
-    folder = resolve_folder(guide) if guide else main / GUIDE_SUBFOLDER
-    if not guide and not (folder / CONFIG_NAME).is_file():
-        raise ModelLoadError(f"{main} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
-                             f"with: {_guide_command(main)} --out {folder}")
-    ours, its = trained_on(main), trained_on(folder)
-    if ours != its:  # config.json cannot tell (the same shapes, T and schedule): the training record can
-        raise ModelLoadError(f"the guide {folder} was trained on {dataset_name(its)}, the model on "
-                             f"{dataset_name(ours)}: a guide must model the same data")
-    # NCHW, not channels_last: with 8 channels at 28x28 the plain layout runs this guide ~13% faster here
-    # (11.7 against 13.5 ms per forward pass of 16), the opposite of the main model
-    return load_pretrained(folder, device).to(memory_format=torch.contiguous_format)
-
-
-def _guide_command(folder: Path) -> str:
-    """train.py's command for a small guide that models what the model in `folder` models (data, T, schedule)."""
-    command = "python train.py --base-channels 8 --epochs 3"
-    try:
-        cfg = ModelConfig.load(folder / CONFIG_NAME)
-    except (OSError, ValueError):
-        return command + " --label-dropout 0.5"
-    dataset = trained_on(folder)
-    return (command + (" --label-dropout 0.5" if cfg.num_classes else " --unconditional")
-            + (f" --dataset {dataset}" if dataset != "mnist" else "")
-            + (f" --timesteps {cfg.timesteps}" if cfg.timesteps != 1000 else "")
-            + (f" --schedule {cfg.schedule}" if cfg.schedule != "linear" else ""))
-
-
-def read_weights_meta(folder: str | Path) -> dict:
-    """The training facts recorded in model.safetensors' own metadata (empty if none or unreadable)."""
-    try:
-        return read_meta(Path(folder) / WEIGHTS_NAME)
-    except (OSError, ValueError, SafetensorError):
-        return {}
-
-
-def recorded_facts(folder: str | Path | None) -> dict:
-    """How a model folder was trained: the facts in model.safetensors' metadata (they travel with the weights, so
-    they win), over training.json (written with the model card), which adds the recipe (`command`) and stands in
-    for weights that record nothing. {} for no folder; either part left out where it is missing or unreadable."""
-    if folder is None:
-        return {}
-    return read_training_record(folder) | read_weights_meta(folder)
-
-
-def read_training_record(folder: str | Path) -> dict:
-    """The folder's training.json, or {} before the first card is written (or if a hand edit broke it: the card
-    is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
-    try:
-        return read_json_object(Path(folder) / TRAINING_NAME)
-    except ValueError:
-        return {}
-
-
-def read_scores(folder: str | Path | None) -> dict:
-    """A model folder's eval.json ({} for no folder or no file; also for one that is no JSON object, a hand edit
-    gone wrong, which is said on stderr rather than stop a card or the app)."""
-    if folder is None:
-        return {}
-    try:
-        return read_json_object(Path(folder) / EVAL_NAME)
-    except ValueError as e:
-        print(f"note: {e}: its scores are left out", file=sys.stderr)
-        return {}
-
-
-def trained_on(folder: str | Path | None) -> str:
-    """The dataset a model folder was trained on, as its training record says ("mnist" if it does not)."""
-    return dataset_in(recorded_facts(folder))
-
-
-def dataset_in(facts: dict) -> str:
-    """The dataset that recorded facts (recorded_facts) name, "mnist" where they name none."""
-    return str(facts.get("dataset") or "mnist")
-
-
-def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
-    """The command line that pushes `folder` to `repo_id` again."""
-    return f"python -m ddpm.push {shlex.quote(str(folder))} {repo_id}{' --private' if private else ''}"
-
-
-def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
-    """Upload the model folder's FOLDER_FILES. The scores a new run set aside (its eval.json or samples.png
-    renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside
-    new weights; nothing else is deleted. Without a token or network, say so and keep every local file."""
-    folder = Path(folder)
-    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
-    if missing:
-        log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
-        return False
-    retry = push_command(folder, repo_id, private)
-    set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
-    try:
-        from huggingface_hub import HfApi
-
-        api = HfApi()
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        if private and api.repo_info(repo_id).private is False:  # exist_ok leaves a public repo public
-            log(f"did not push: {repo_id} already exists and is public, and a private repo was asked for. Make it "
-                f"private on the Hub, then retry with: {retry}")
-            return False
-        api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
-                          delete_patterns=set_aside or None)
-    except Exception as e:  # no token (401), no network, unknown repo ...
-        log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
-            f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
-            f"HF_TOKEN), then retry with: {retry}")
-        return False
-    removed = f" (and deleted the old weights' {', '.join(set_aside)} from it, if it had them)" if set_aside else ""
-    log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
-    return True
-
-
-def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: str = "") -> int:
-    """push_to_hub for a command line (train.py --push-to-hub, python -m ddpm.push): its exit status, 0 pushed,
-    1 not (push_to_hub said why), 130 stopped by Ctrl-C, said here with `kept` (what is kept locally) and the
-    command that pushes again."""
-    try:
-        return 0 if push_to_hub(folder, repo_id, private=private) else 1
-    except KeyboardInterrupt:
-        print(f"\nthe push was stopped (Ctrl-C); {kept or f'{folder} is as it was'} (the Hub repo may have been made "
-              f"or partly updated): `{push_command(folder, repo_id, private)}` pushes it again", file=sys.stderr)
-        return 130

@@ -1,5 +1,5 @@
 """Publish a finished `train.py` folder to the Hugging Face Hub: write its model card for the repo (so the card's
-code loads the repo, not a local path), then upload it (ddpm.hub.push_to_hub).
+code loads the repo, not a local path), then upload it (push_to_hub).
 
     python -m ddpm.push runs/mnist you/ddpm-mnist
     python -m ddpm.push runs/mnist you/ddpm-mnist --private
@@ -9,11 +9,62 @@ Without a token or network it says so, keeps every local file as it was (the car
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 from .card import keep_a_hand_written_card, write_model_card
-from .hub import CARD_NAME, CONFIG_NAME, ModelLoadError, load_pretrained, push_status, repo_id_problem
+from .hub import (CARD_NAME, CONFIG_NAME, FOLDER_FILES, SET_ASIDE, WEIGHTS_NAME, ModelLoadError, load_pretrained,
+                  repo_id_problem, set_aside_path)
+
+
+def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
+    """The command line that pushes `folder` to `repo_id` again."""
+    return f"python -m ddpm.push {shlex.quote(str(folder))} {repo_id}{' --private' if private else ''}"
+
+
+def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
+    """Upload the model folder's FOLDER_FILES. The scores a new run set aside (its eval.json or samples.png
+    renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside
+    new weights; nothing else is deleted. Without a token or network, say so and keep every local file."""
+    folder = Path(folder)
+    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
+    if missing:
+        log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
+        return False
+    retry = push_command(folder, repo_id, private)
+    set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
+    try:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if private and api.repo_info(repo_id).private is False:  # exist_ok leaves a public repo public
+            log(f"did not push: {repo_id} already exists and is public, and a private repo was asked for. Make it "
+                f"private on the Hub, then retry with: {retry}")
+            return False
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
+                          delete_patterns=set_aside or None)
+    except Exception as e:  # no token (401), no network, unknown repo ...
+        log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
+            f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
+            f"HF_TOKEN), then retry with: {retry}")
+        return False
+    removed = f" (and deleted the old weights' {', '.join(set_aside)} from it, if it had them)" if set_aside else ""
+    log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
+    return True
+
+
+def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: str = "") -> int:
+    """push_to_hub for a command line (train.py --push-to-hub, python -m ddpm.push): its exit status, 0 pushed,
+    1 not (push_to_hub said why), 130 stopped by Ctrl-C, said here with `kept` (what is kept locally) and the
+    command that pushes again."""
+    try:
+        return 0 if push_to_hub(folder, repo_id, private=private) else 1
+    except KeyboardInterrupt:
+        print(f"\nthe push was stopped (Ctrl-C); {kept or f'{folder} is as it was'} (the Hub repo may have been made "
+              f"or partly updated): `{push_command(folder, repo_id, private)}` pushes it again", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:

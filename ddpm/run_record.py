@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from . import hub
+from .facts import read_weights_meta
 from .config import TrainConfig
 
 
@@ -87,7 +88,7 @@ def earlier_hardware(out: Path, seconds: float) -> dict:
     """A checkpoint written before seconds_by_device existed: its time goes to the device its card names."""
     if seconds <= 0:
         return {}
-    return {hub.read_weights_meta(out).get("device", "earlier runs"): seconds}
+    return {read_weights_meta(out).get("device", "earlier runs"): seconds}
 
 
 def training_facts(cfg: TrainConfig, progress: dict, steps_per_epoch: int, hardware: str, n: int) -> dict:

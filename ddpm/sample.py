@@ -21,7 +21,8 @@ import torch
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .cli_args import add_sampling_args, check_sampling_args, check_writable, steps_asked
 from .eval_files import save_npz
-from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, trained_on
+from .facts import trained_on
+from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder
 from .images import grid, to_uint8_np
 from .samplers import DDIM_STEPS, VARIANCES, sample
 from .schedule import NoiseSchedule

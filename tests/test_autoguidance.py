@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ddpm import evaluate, hub
-from ddpm.autoguidance import Autoguided, autoguided, default_t_max
+from ddpm.autoguidance import Autoguided, autoguided, default_t_max, load_guide
 from ddpm.samplers import sample
 
 from conftest import run_python, sample_cli, tiny_model
@@ -66,10 +66,10 @@ def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
     hub.save_pretrained(uncond, tmp_path / "u", meta={"dataset": "fashion-mnist"})
     with pytest.raises(hub.ModelLoadError, match="epochs 3 --unconditional --dataset fashion-mnist --timesteps 20 "
                                                  "--schedule cosine --out .*u/guide$"):
-        hub.load_guide(tmp_path / "u")
+        load_guide(tmp_path / "u")
     hub.save_pretrained(tiny_model(1, num_classes=0, schedule="cosine"), tmp_path / "u" / hub.GUIDE_SUBFOLDER)
     with pytest.raises(hub.ModelLoadError, match="guide .* was trained on MNIST, the model on Fashion-MNIST"):
-        hub.load_guide(tmp_path / "u")  # an MNIST guide of the same shape would have steered towards digits
+        load_guide(tmp_path / "u")  # an MNIST guide of the same shape would have steered towards digits
     hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
     ag = autoguided(main, tmp_path / "m", 2.0, t_max=5)
     assert isinstance(ag, Autoguided) and ag.t_max == 5 and ag.config is main.config
@@ -88,7 +88,7 @@ def test_guide_folder_round_trip_and_a_clear_error_without_one(tmp_path):
 
 
 def test_the_bundled_guide_fits_the_bundled_model():
-    main, guide = hub.load_pretrained(), hub.load_guide()
+    main, guide = hub.load_pretrained(), load_guide()
     ag = Autoguided(main, guide, 2.0, default_t_max(main.config.timesteps))
     assert sum(p.numel() for p in guide.parameters()) < sum(p.numel() for p in main.parameters()) / 3
     assert ag.t_max == 600

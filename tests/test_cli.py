@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm import hub
+from ddpm import facts, hub
 from ddpm.card import write_model_card
 from ddpm.sample import card_grid_command
 
@@ -175,7 +175,7 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
         p.name for p in (tmp_path / "m").iterdir()}  # no README.previous.md left over
-    monkeypatch.setattr(hub, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(push, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
     err = capsys.readouterr().err
     assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
@@ -230,7 +230,7 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
         raise KeyboardInterrupt
 
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
-    monkeypatch.setattr(hub, "push_to_hub", stopped)
+    monkeypatch.setattr("ddpm.push.push_to_hub", stopped)
     monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: None)  # the grid is not what this is about
     out = tmp_path / "run"
     assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
@@ -281,6 +281,13 @@ def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path,
            "--max-minutes again\n" in stdout
     assert "--push-to-hub --hub-model-id me/x --private (pushed at its end)" in err
     assert f"`python -m ddpm.push '{out}' me/x --private` publishes it as it is" in err  # not made public by mistake
+
+
+def test_train_reads_its_flags_before_torch_loads():
+    """train.py's top-level imports (ddpm.config) load no torch: its flags are checked, and a Ctrl-C is a line,
+    in the seconds before torch's start-up (ctrl_c_held)."""
+    r = run_python("-c", "import sys, train; print('torch' in sys.modules)")
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 
 def test_train_cli_bad_flags(tmp_path):
@@ -402,7 +409,7 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     assert p.returncode == 130 and "stopped: interrupted" in stdout and "continue it with --resume" in stderr
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
     assert (out / "README.md").exists() and "Traceback" not in stderr
-    steps = hub.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
+    steps = facts.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
     assert json.loads((out / "training.json").read_text())["command"] == f"{recorded}  # stopped at step {steps}"
     assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
 

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from ddpm import hub
+from ddpm import facts, hub, push
 from ddpm.card import write_model_card
 from ddpm.config import ModelConfig
 
@@ -22,7 +22,7 @@ def test_save_load_round_trip(tmp_path):
     with torch.no_grad():  # loaded in channels_last layout: same weights, convs summed in another order
         torch.testing.assert_close(model(x, t, y), loaded(x, t, y), rtol=0, atol=1e-5)
     assert loaded.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
-    assert hub.read_weights_meta(tmp_path) == {"steps": 5}
+    assert facts.read_weights_meta(tmp_path) == {"steps": 5}
 
 
 def test_the_card_and_the_app_read_one_training_record(tmp_path):
@@ -31,13 +31,13 @@ def test_the_card_and_the_app_read_one_training_record(tmp_path):
 
     hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 200, "dataset": "mnist"})
     (tmp_path / "training.json").write_text(json.dumps({"steps": 100, "command": "python train.py --epochs 2"}))
-    assert hub.recorded_facts(tmp_path) == {"steps": 200, "dataset": "mnist", "command": "python train.py --epochs 2"}
+    assert facts.recorded_facts(tmp_path) == {"steps": 200, "dataset": "mnist", "command": "python train.py --epochs 2"}
     card = write_model_card(tmp_path).read_text()
     assert "| 200 |" in card and "| 100 |" not in card and "python train.py --epochs 2" in card
     about = about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
     assert "200 optimizer steps" in about and "100 optimizer steps" not in about
     (tmp_path / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")  # an LFS pointer
-    assert hub.recorded_facts(tmp_path) == {"steps": 100, "command": "python train.py --epochs 2"}
+    assert facts.recorded_facts(tmp_path) == {"steps": 100, "command": "python train.py --epochs 2"}
 
 
 def test_files_are_written_beside_their_target_and_readable_by_all(tmp_path, monkeypatch):
@@ -209,23 +209,23 @@ def test_push_uploads_the_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id: SimpleNamespace(private=not public))
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
     hub.save_pretrained(tiny_model(), tmp_path)
-    assert hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=lambda *_: None)
+    assert push.push_to_hub(tmp_path, "me/ddpm", private=True, log=lambda *_: None)
     assert calls["create"] == ("me/ddpm", {"private": True, "exist_ok": True})
     assert calls["upload"]["repo_id"] == "me/ddpm" and calls["upload"]["folder_path"] == str(tmp_path)
     assert "model.safetensors" in calls["upload"]["allow_patterns"]
     assert calls["upload"]["delete_patterns"] is None  # nothing on the repo is deleted ...
     (tmp_path / "eval.previous.json").write_text("{}")  # ... but the scores a new run set aside
-    assert hub.push_to_hub(tmp_path, "me/ddpm", log=lambda *_: None)
+    assert push.push_to_hub(tmp_path, "me/ddpm", log=lambda *_: None)
     assert calls["upload"]["delete_patterns"] == ["eval.json"]
     # asked for private, found public: nothing uploaded
     public.append(1)
     calls.clear()
     said = []
-    assert not hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
+    assert not push.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
     assert "already exists and is public" in said[0] and "upload" not in calls
     # not a model folder: nothing created on the Hub
     calls.clear()
-    assert not hub.push_to_hub(tmp_path / "typo", "me/ddpm", log=said.append)
+    assert not push.push_to_hub(tmp_path / "typo", "me/ddpm", log=said.append)
     assert "not a model folder" in said[-1] and "create" not in calls
 
 
@@ -234,7 +234,7 @@ def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     hub.save_pretrained(tiny_model(), tmp_path)
     said = []
-    assert not hub.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
+    assert not push.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
     assert "could not push" in said[0] and "Nothing was lost" in said[0]
     assert f"python -m ddpm.push {tmp_path} me/ddpm --private" in said[0]  # the retry stays private
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
@@ -258,4 +258,4 @@ def test_commands_for_a_folder_with_a_space_are_quoted_as_a_shell_needs(tmp_path
     folder = tmp_path / "my run"
     assert f"python -m ddpm.evaluate --weights '{folder}' --out '{folder}'/eval.json" in metrics_table({}, folder)
     assert f"--weights '{folder}' --seed 0" in sample_grid(folder, 1000)
-    assert hub.push_command(folder, "me/ddpm") == f"python -m ddpm.push '{folder}' me/ddpm"
+    assert push.push_command(folder, "me/ddpm") == f"python -m ddpm.push '{folder}' me/ddpm"

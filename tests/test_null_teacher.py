@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from ddpm import hub
+from ddpm.facts import read_weights_meta
 from ddpm.config import ConfigError
 from ddpm.unet import UNet
 
@@ -55,7 +56,7 @@ def test_null_teacher_leaves_the_drawn_noise_as_the_target_of_labelled_rows(mode
 def test_training_with_a_null_teacher(tmp_path):
     teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
     out = train_on_sample(train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
-    assert hub.read_weights_meta(out)["null_teacher"] == str(teacher)
+    assert read_weights_meta(out)["null_teacher"] == str(teacher)
     with pytest.raises(ValueError, match="is the output folder"):  # a run resumed as its own teacher
         train_on_sample(train_cfg(out, label_dropout=0.5, null_teacher=str(out)), max_steps=5, resume=True)
     for cfg, message in [(train_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(tmp_path / "none")),
@@ -95,7 +96,7 @@ def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(labelled(x_t, t, y), Autoguided(main, guide, 2.0, t_max=60)(x_t, t, y))
     out = train_on_sample(train_cfg(tmp_path / "run", **kw), max_steps=3)
-    facts = hub.read_weights_meta(out)
+    facts = read_weights_meta(out)
     assert (facts["null_teacher_label"], facts["null_teacher_autoguidance"]) == ("true", 2.0)
     (folder / "guide" / "config.json").unlink()
     with pytest.raises(ValueError, match="--null-teacher-autoguidance: .* has no guide/ model"):

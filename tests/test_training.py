@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from ddpm import hub
+from ddpm.facts import read_weights_meta
 from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
@@ -101,7 +102,7 @@ def test_balanced_epochs_draw_every_class_equally_often(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "_epoch_order", lambda *a: asked.append(a) or real(*a))
     out = train_on_sample(train_cfg(tmp_path, batch_size=150, epochs=1, balance_classes=True))
     assert len(asked) == 1 and asked[0][3] is not None
-    assert hub.read_weights_meta(out)["balance_classes"] is True
+    assert read_weights_meta(out)["balance_classes"] is True
 
 
 def test_ema_warm_up_follows_early_weights():
@@ -174,7 +175,7 @@ def test_training_time_is_kept_per_machine(tmp_path):
     from ddpm.run_record import earlier_hardware, run_progress
 
     out = train_on_sample(train_cfg(tmp_path), max_steps=4)
-    facts = hub.read_weights_meta(out)
+    facts = read_weights_meta(out)
     (cpu,) = facts["minutes_by_device"]
     assert cpu.startswith("CPU (") and facts["device"] == cpu
     # a CPU run resumed on a GPU: both machines keep their own time, the total is their sum

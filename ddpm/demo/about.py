@@ -9,7 +9,8 @@ import pandas as pd
 
 from ..card import metrics_table, not_scored, teacher_weight, time_and_hardware
 from ..data import dataset_name
-from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, dataset_in, is_repo_id, read_scores, recorded_facts
+from ..facts import dataset_in, read_scores, recorded_facts
+from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id
 from ..unet import count_parameters
 
 PAPERS = [

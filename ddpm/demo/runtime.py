@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 
 from .. import hub
-from ..autoguidance import Autoguided, check_guide
+from ..autoguidance import Autoguided, check_guide, load_guide
 from ..data import dataset_name
+from ..facts import trained_on
 from ..schedule import NoiseSchedule
 from .limits import InputError
 
@@ -79,14 +80,14 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
     folder = model_folder(source)
-    dataset = hub.trained_on(folder)
+    dataset = trained_on(folder)
     if dataset != "mnist" and classifier is not None:  # it would read clothes as digits, with confidence
         classifier, note = None, (f"The MNIST classifier reads digits only, and this model was trained on "
                                   f"{dataset_name(dataset)}.")
     guide, guide_note = None, "this model has no guide/ folder"
     if folder is not None and (folder / hub.GUIDE_SUBFOLDER).is_dir():
         try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
-            guide = hub.load_guide(folder)
+            guide = load_guide(folder)
             check_guide(model, guide)
             guide_note = ""
         except (hub.ModelLoadError, ValueError) as e:  # autoguidance stays off, and the log says why

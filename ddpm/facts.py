@@ -1,0 +1,60 @@
+"""What a model folder says about its weights: how they were trained (the facts in model.safetensors' metadata and
+in training.json, the recipe among them) and how good they are (eval.json). Each reader gives {} rather than stop a
+card or the app when a file is missing or a hand edit broke it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from safetensors import SafetensorError
+
+from .hub import EVAL_NAME, TRAINING_NAME, WEIGHTS_NAME
+from .safeio import read_json_object, read_meta
+
+
+def read_weights_meta(folder: str | Path) -> dict:
+    """The training facts recorded in model.safetensors' own metadata (empty if none or unreadable)."""
+    try:
+        return read_meta(Path(folder) / WEIGHTS_NAME)
+    except (OSError, ValueError, SafetensorError):
+        return {}
+
+
+def recorded_facts(folder: str | Path | None) -> dict:
+    """How a model folder was trained: the facts in model.safetensors' metadata (they travel with the weights, so
+    they win), over training.json (written with the model card), which adds the recipe (`command`) and stands in
+    for weights that record nothing. {} for no folder; either part left out where it is missing or unreadable."""
+    if folder is None:
+        return {}
+    return read_training_record(folder) | read_weights_meta(folder)
+
+
+def read_training_record(folder: str | Path) -> dict:
+    """The folder's training.json, or {} before the first card is written (or if a hand edit broke it: the card
+    is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
+    try:
+        return read_json_object(Path(folder) / TRAINING_NAME)
+    except ValueError:
+        return {}
+
+
+def read_scores(folder: str | Path | None) -> dict:
+    """A model folder's eval.json ({} for no folder or no file; also for one that is no JSON object, a hand edit
+    gone wrong, which is said on stderr rather than stop a card or the app)."""
+    if folder is None:
+        return {}
+    try:
+        return read_json_object(Path(folder) / EVAL_NAME)
+    except ValueError as e:
+        print(f"note: {e}: its scores are left out", file=sys.stderr)
+        return {}
+
+
+def trained_on(folder: str | Path | None) -> str:
+    """The dataset a model folder was trained on, as its training record says ("mnist" if it does not)."""
+    return dataset_in(recorded_facts(folder))
+
+
+def dataset_in(facts: dict) -> str:
+    """The dataset that recorded facts (recorded_facts) name, "mnist" where they name none."""
+    return str(facts.get("dataset") or "mnist")
