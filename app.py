@@ -298,7 +298,7 @@ def build(d: dict) -> gr.Blocks:
                     a_ins, a_go = sampler_controls(RT, "trajectory", MAX_TRAJECTORY_DIGITS, 1, "Run trajectory")
                 with gr.Column(scale=2):
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
-                                      elem_id="trajectory-panel")
+                                      elem_id="trajectory-panel", elem_classes=["strip", "panels"])
                     # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left
                     a_frame = gr.Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
                                         label="t (right: pure noise, left: the final sample); the nearest kept frame")
@@ -342,7 +342,7 @@ def build(d: dict) -> gr.Blocks:
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
-                                     elem_id="roundtrip-main")
+                                     elem_id="roundtrip-main", elem_classes=["strip", "panels"])
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])

@@ -209,14 +209,17 @@ def test_6_on_a_phone(page):
         strip = phone.eval_on_selector("#forward-strip img", "i => [i.clientHeight, i.parentElement.scrollWidth, "
                                                               "i.parentElement.clientWidth]")
         assert strip[0] >= 100 and strip[1] > strip[2], strip  # the strip's t labels stay legible: it scrolls instead
-        panels = phone.eval_on_selector("#objective-panel img", "i => [i.clientHeight, i.naturalHeight, "
-                                        "i.parentElement.scrollWidth, i.parentElement.clientWidth]")
-        assert panels[0] == panels[1] and panels[2] > panels[3], panels  # the five panels at their own size, scrolling
+        natural_size = "i => !!i && i.clientHeight == i.naturalHeight && i.parentElement.scrollWidth > i.parentElement.clientWidth"
+        # the five panels at their own size, scrolling: shrunk to the phone's width, their titles were 6 px tall
+        assert phone.eval_on_selector("#objective-panel img", natural_size)
         shot(phone, "6-phone-forward")
         phone.locator("#forward-t input[type=range]").focus()  # as the Tab key would: the slider shows its focus
         assert phone.eval_on_selector("#forward-t input[type=range]", "e => getComputedStyle(e).outlineStyle") == "solid"
+        open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's
+        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img'))", timeout=20_000)
         open_tab(phone, "4. Your digit")  # a strip of two titled rows gets twice the height
         assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
+        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#roundtrip-main img'))", timeout=20_000)
         open_tab(phone, "5. About")
         phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
         shot(phone, "6-phone-about")

@@ -40,7 +40,9 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
-       ".strip.panels .image-frame img {height: 224px} "  # tab 1's five titled panels, at their own size
+       # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
+       # size: shrunk to the phone's width, their titles were 6 px tall
+       ".strip.panels .image-frame img {height: auto} "
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px}}")  # the interpolation's three titled rows
 # Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
