@@ -182,6 +182,12 @@ def preview(source, index, upload, sketch):
     return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
 
 
+def new_digit():
+    """Tab 4's run outputs (main, strip, text, the interpolation's picture and text) once its digit changes: the
+    last run's pictures go, as tab 1's views follow the digit, so that none is read as the new digit's."""
+    return None, None, "*A new digit: press **Noise and denoise** to run the chain on it.*", None, ""
+
+
 # ---------------------------------------------------------------- cold start: what the default view shows
 
 def defaults() -> dict:
@@ -364,6 +370,8 @@ def build(d: dict) -> gr.Blocks:
                 i_text = gr.Markdown(elem_id="interpolate-text")
             run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps], [i_image, i_text],
                        "interpolate", show="interpolate-image", **HEAVY)
+            gr.on([c.change for c in r_in], new_digit, None, [r_main, r_strip, r_text, i_image, i_text],
+                  api_visibility="private", queue=False, show_progress="hidden")  # in the browser's UI alone
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

@@ -173,10 +173,12 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     page.locator("#roundtrip-source").get_by_text("upload").click()
     page.locator("#roundtrip-upload input[type=file]").set_input_files(str(scan))
     wait_for_new_image(page, "roundtrip-x0", old)  # the preview shows the upload, MNIST-style
-    old = image_src(page, "roundtrip-main")
+    # the last run's pictures, of another digit, are gone: none is read as the upload's
+    page.locator("#roundtrip-main img").wait_for(state="detached", timeout=20_000)
+    assert "A new digit" in page.locator("#roundtrip-text").inner_text()
     set_number(page, "roundtrip-seed", 3)
     page.locator("#roundtrip-go").click()
-    wait_for_new_image(page, "roundtrip-main", old)
+    page.locator("#roundtrip-main img").wait_for()
     shot(page, "4-roundtrip")
 
 
