@@ -285,10 +285,11 @@ def build(d: dict) -> gr.Blocks:
                 if CONDITIONAL:  # a model without labels has no w to sweep
                     kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
                 c_kind = gr.Radio(kinds, value="samplers", elem_id="compare-kind",
-                                  label=f"one row each, of the seed's first {COMPARE_DIGITS} digits, with the class, w "
-                                        "and autoguidance above (the sweep also takes the sampler, steps and eta)")
+                                  label=f"one row each, of the seed's first digits (the number above, at most "
+                                        f"{COMPARE_DIGITS}), with the class, w and autoguidance above (the sweep also "
+                                        "takes the sampler, steps and eta)")
                 c_go = gr.Button("Compare", elem_id="compare-go")
-                c_grid = picture(None, label=f"the seed's first {COMPARE_DIGITS} digits, one row per setting",
+                c_grid = picture(None, label=f"the seed's first digits (at most {COMPARE_DIGITS}), one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
                 c_text = gr.Markdown(elem_id="compare-text")
             run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", show="compare-grid",

@@ -209,7 +209,11 @@ def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
 def test_roundtrip(model, sched):
     r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert r.main.width > 2.5 * r.main.height * 0.8 and r.strip.width > r.strip.height
-    assert "t = 10" in r.text and "denoised with up to 3 DDIM steps" in r.text
+    assert "t = 10" in r.text and "denoised with 3 DDIM steps;" in r.text
+    few = roundtrip.roundtrip(model, sched, DIGIT, 2, settings(sched.T, n=1, steps=3)).text  # at most t of them
+    assert "denoised with 2 DDIM steps;" in few and "with 1 DDIM step;" in roundtrip.roundtrip(
+        model, sched, DIGIT, 1, settings(sched.T, n=1, steps=3)).text
+    assert roundtrip.chain_words(settings(sched.T, sampler="ddpm"), 7) == "all 7 steps (DDPM)"
     r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert same(r.main, r2.main) and same(r.strip, r2.strip)
     with pytest.raises(InputError, match="t must be between 1 and 20"):

@@ -70,9 +70,10 @@ def chain_settings(seed, sampler, steps, T: int) -> Settings:
     return check_settings(seed, 1, sampler, steps, "any", 1.0, T)
 
 
-def chain_words(s: Settings) -> str:
-    """How a chain from x_t runs, in words: 'every step (DDPM)' or 'up to 50 DDIM steps' (at most t of them)."""
-    return "every step (DDPM)" if s.sampler == "ddpm" else f"up to {s.steps} DDIM steps"
+def chain_words(s: Settings, t: int) -> str:
+    """How the chain from x_t at paper t runs, in words: 'all 300 steps (DDPM)' or '20 DDIM steps' (min(steps, t))."""
+    n = steps_run(s.sampler, s.steps, t - 1)
+    return f"all {n} steps (DDPM)" if s.sampler == "ddpm" else f"{n} DDIM step{'s' * (n != 1)}"
 
 
 def strip_ts(T: int, n: int = STRIP) -> list[int]:
@@ -114,8 +115,8 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         (draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
         (draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ])
-    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s)} in "
-            f"{ticker.elapsed()} (all {len(starts)} runs). Small t keeps your digit; "
+    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's chains each "
+            f"from their own t, in {ticker.elapsed()} for all {len(starts)}. Small t keeps your digit; "
             "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "
             "seed fixes the noise): try other seeds there to see other digits.")
     yield RoundTrip(main, strip, text)
