@@ -126,6 +126,10 @@ def test_out_of_range_numbers(client):
         forward(client, t=5000)
     with pytest.raises(AppError, match="t must be a whole number"):
         forward(client, t=12.5)
+    with pytest.raises(AppError, match="seed must be a whole number .*, not 3.7"):  # as t: refused, not rounded
+        forward(client, seed=3.7)
+    with pytest.raises(AppError, match="seed must be a whole number .*, not 3.7"):
+        client.predict(3.7, False, 1, "ddim", 2, "any", 1.0, api_name="/sample")
     with pytest.raises(AppError, match="greater than maximum value 64"):
         client.predict(0, False, 65, "ddim", 10, "any", 1.0, api_name="/sample")
     with pytest.raises(AppError, match="number of digits must be a whole number"):

@@ -23,7 +23,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     before the settings that have defaults, so the output beside it is on screen when it is pressed."""
     T, conditional = rt.T, rt.model.config.num_classes > 0
     with gr.Row():
-        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{tab}-seed")
+        seed = gr.Number(0, label="seed", elem_id=f"{tab}-seed")  # no precision=0: Gradio would round 3.7 to 4 unsaid
         randomise = gr.Checkbox(False, label="new random seed each run")
     n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
