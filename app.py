@@ -229,9 +229,10 @@ def build(d: dict) -> gr.Blocks:
                     f_in = digit_input("forward")
                     f_kind = gr.Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
                                       info=f"the model was trained on {RT.sched.kind}")
-                    f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
                     f_seed = gr.Number(0, label="noise seed")  # 3.7 refused, not run as 4
                 with gr.Column(scale=2):
+                    # right above the pictures it morphs (on a phone, where the columns stack, too)
+                    f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
                     with gr.Row():
                         f_x0 = picture(d["forward"][0], label="x_0, preprocessed as MNIST",
                                        elem_id="forward-x0")
