@@ -315,9 +315,9 @@ def build(d: dict) -> gr.Blocks:
                                            visible=RT.classifier is not None,  # else its text below says why
                                            x_title="t (right: pure noise, left: the final sample)", x_axis_format="d",
                                            y_title="P(class | x0_hat)", color_map=DIGIT_COLORS,
+                                           # short enough to clear the full-screen button at the title's end
                                            label="When is the digit decided? An MNIST classifier reads the first "
-                                                 "digit's x0_hat at every step; the legend names the classes that "
-                                                 f"reach {PLOT_MIN_P:g}")
+                                                 f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
                     a_decided = gr.Markdown(traj0.decided)
                     a_gif = gr.File(traj0.gif, label="animated GIF")
             gr.Markdown("The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from "
