@@ -184,8 +184,9 @@ def preview(source, index, upload, sketch):
 
 def new_digit():
     """Tab 4's run outputs (main, strip, text, the interpolation's picture and text) once its digit changes: the
-    last run's pictures go, as tab 1's views follow the digit, so that none is read as the new digit's."""
-    return None, None, "*A new digit: press **Noise and denoise** to run the chain on it.*", None, ""
+    last run's pictures go (and a run still going stops), as tab 1's views follow the digit, so that none is read
+    as the new digit's."""
+    return None, None, "*The digit changed: press **Noise and denoise** to run the chain on it.*", None, ""
 
 
 # ---------------------------------------------------------------- cold start: what the default view shows
@@ -354,7 +355,7 @@ def build(d: dict) -> gr.Blocks:
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])
-            run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
+            r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
                        show="roundtrip-main", **HEAVY)
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
@@ -370,10 +371,11 @@ def build(d: dict) -> gr.Blocks:
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])
                 i_text = gr.Markdown(elem_id="interpolate-text")
-            run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps], [i_image, i_text],
-                       "interpolate", show="interpolate-image", **HEAVY)
+            i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
+                               [i_image, i_text], "interpolate", show="interpolate-image", **HEAVY)
+            # in the browser's UI alone; a run of the old digit still going is stopped, or it would put it back
             gr.on([c.change for c in r_in], new_digit, None, [r_main, r_strip, r_text, i_image, i_text],
-                  api_visibility="private", queue=False, show_progress="hidden")  # in the browser's UI alone
+                  cancels=[r_run, i_run], api_visibility="private", queue=False, show_progress="hidden")
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

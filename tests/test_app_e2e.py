@@ -256,6 +256,10 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
     assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
+    # tab 4's digit changed: its runs of the old digit stop (their last outputs would put the old digit back)
+    new_digit, = [f for f in app.demo.fns.values() if f.fn is app.new_digit]
+    cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == new_digit.targets]
+    assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"roundtrip_ui", "interpolate_ui"}
     assert app.demo._queue.max_size >= 100
     # Generate's first caption: the grid drawn at start-up, without the time a busy start-up took
     assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", app.defaults()["sample"][2])

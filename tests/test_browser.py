@@ -175,7 +175,7 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     wait_for_new_image(page, "roundtrip-x0", old)  # the preview shows the upload, MNIST-style
     # the last run's pictures, of another digit, are gone: none is read as the upload's
     page.locator("#roundtrip-main img").wait_for(state="detached", timeout=20_000)
-    assert "A new digit" in page.locator("#roundtrip-text").inner_text()
+    assert "The digit changed" in page.locator("#roundtrip-text").inner_text()
     set_number(page, "roundtrip-seed", 3)
     page.locator("#roundtrip-go").click()
     page.locator("#roundtrip-main img").wait_for()

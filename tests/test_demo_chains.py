@@ -213,7 +213,9 @@ def test_roundtrip(model, sched):
     few = roundtrip.roundtrip(model, sched, DIGIT, 2, settings(sched.T, n=1, steps=3)).text  # at most t of them
     assert "denoised with 2 DDIM steps;" in few and "with 1 DDIM step;" in roundtrip.roundtrip(
         model, sched, DIGIT, 1, settings(sched.T, n=1, steps=3)).text
-    assert roundtrip.chain_words(settings(sched.T, sampler="ddpm"), 7) == "all 7 steps (DDPM)"
+    ddpm = settings(sched.T, sampler="ddpm")
+    assert [roundtrip.chain_words(ddpm, t) for t in (7, 1)] == ["all 7 steps (DDPM)", "all 1 step (DDPM)"]
+    assert "the strip's 10 chains each start from their own t. All 11 took " in r.text
     r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert same(r.main, r2.main) and same(r.strip, r2.strip)
     with pytest.raises(InputError, match="t must be between 1 and 20"):

@@ -73,7 +73,8 @@ def chain_settings(seed, sampler, steps, T: int) -> Settings:
 def chain_words(s: Settings, t: int) -> str:
     """How the chain from x_t at paper t runs, in words: 'all 300 steps (DDPM)' or '20 DDIM steps' (min(steps, t))."""
     n = steps_run(s.sampler, s.steps, t - 1)
-    return f"all {n} steps (DDPM)" if s.sampler == "ddpm" else f"{n} DDIM step{'s' * (n != 1)}"
+    steps = f"{n} step{'s' * (n != 1)}"
+    return f"all {steps} (DDPM)" if s.sampler == "ddpm" else f"{n} DDIM step{'s' * (n != 1)}"
 
 
 def strip_ts(T: int, n: int = STRIP) -> list[int]:
@@ -115,8 +116,9 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         (draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
         (draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ])
-    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's chains each "
-            f"from their own t, in {ticker.elapsed()} for all {len(starts)}. Small t keeps your digit; "
+    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's "
+            f"{len(starts) - 1} chains each start from their own t. All {len(starts)} took {ticker.elapsed()}. "
+            "Small t keeps your digit; "
             "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "
             "seed fixes the noise): try other seeds there to see other digits.")
     yield RoundTrip(main, strip, text)

@@ -154,10 +154,11 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
 
 def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
-    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows."""
+    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows.
+    Returns the UI's event (for another event to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
-    gr.on(ui, user_errors(fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
-          api_visibility="undocumented", **kw)
+    return gr.on(ui, user_errors(fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
+                 api_visibility="undocumented", **kw)
 
 
 def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
@@ -173,16 +174,17 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
-def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, **kw) -> None:
+def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, **kw):
     """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
     button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
     view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
-    the output comes after every setting)."""
-    api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-               blank=lambda why: [gr.skip()] * len(outs), **kw)
+    the output comes after every setting). Returns the button's event (for another event to cancel)."""
+    event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
+                       blank=lambda why: [gr.skip()] * len(outs), **kw)
     if show:  # in the browser alone: no round trip, no API
         button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
+    return event
 
 
 def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:
