@@ -33,7 +33,7 @@ from .facts import trained_on
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
-from .safeio import atomic_write_bytes
+from .safeio import atomic_write_json
 from .sample import sample_images
 from .samplers import RANDOM, random_labels
 
@@ -130,7 +130,7 @@ def cached_threshold(x_train: torch.Tensor, x_test: torch.Tensor, data_dir: str 
         pass  # missing or unreadable: compute it again
     threshold = memorisation_threshold(x_train, x_test, percentile=1.0)
     try:
-        atomic_write_bytes(path, json.dumps({"percentile": 1.0, "threshold": threshold, "sha256": key}).encode())
+        atomic_write_json(path, {"percentile": 1.0, "threshold": threshold, "sha256": key})
     except OSError:
         pass
     return threshold

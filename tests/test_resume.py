@@ -197,8 +197,6 @@ def test_resuming_a_finished_run_with_its_own_command_changes_nothing(tmp_path):
     assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
 
 
-
-
 def test_a_run_stopped_by_its_time_limit_is_told_the_limit_for_as_much_time_again():
     from ddpm.training import _check_limits_left
 

@@ -37,8 +37,16 @@ def test_learning_rate_warms_up_holds_then_decays_to_zero():
     assert not math.isnan(learning_rate(TrainConfig(lr_decay_steps=5000), 0, 100))  # decay longer than the run
 
 
-def test_output_folder_rebuilds_the_ema_model(tmp_path):
+def test_output_folder_rebuilds_the_ema_model(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from ddpm import safeio
+
+    renamed, replace = set(), os.replace  # each file written beside itself, then renamed over: whole or not at all
+    monkeypatch.setattr(safeio.os, "replace", lambda src, dst: renamed.add(Path(dst).name) or replace(src, dst))
     out = train_on_sample(train_cfg(tmp_path), max_steps=3)
+    assert {"train_config.json", "config.json", "model.safetensors", "checkpoint.safetensors"} <= renamed
     model = hub.load_pretrained(out)
     assert model.config == tiny_config(timesteps=100)
     assert not model.training
