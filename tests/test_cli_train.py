@@ -1,0 +1,280 @@
+"""train.py's command line: end to end on MNIST (an offline Hub push), its flags and --resume, and Ctrl-C or
+SIGTERM at each stage."""
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from ddpm import facts, hub
+from ddpm.sample import card_grid_command
+
+from conftest import CLI_ENV, ROOT, run_python, tiny_model
+
+MNIST = ROOT / "data" / "mnist"
+FAKE_TOKEN = {"HF_TOKEN": "hf_not_a_real_token"}  # what --push-to-hub asks for before training (offline, it fails)
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_end_to_end_with_offline_push(tmp_path):
+    out = tmp_path / "run"
+    r = run_python("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
+            "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
+            "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
+    assert r.returncode == 1, r.stderr  # the push fails offline ...
+    assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
+    assert f"writing the model card's sample grid: {card_grid_command(out)}" in r.stdout  # as it can be run again
+    for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
+        assert (out / name).exists(), name  # ... and every local file is kept
+    card = (out / "README.md").read_text()
+    assert "--max-steps 2" in card and "![samples](samples.png)" in card
+    assert "me/ddpm-test" not in card.split("## Use")[1]  # not pushed: its code loads the folder, not the repo
+    assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monkeypatch, capsys):
+    import train
+
+    def stopped(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setattr("ddpm.push.push_to_hub", stopped)
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: None)  # the grid is not what this is about
+    out = tmp_path / "run"
+    assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
+                       "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
+                       "--push-to-hub", "--hub-model-id", "me/ddpm-test"]) == 130
+    err = capsys.readouterr().err
+    assert "the push was stopped (Ctrl-C); the run is finished" in err and "--resume" not in err
+    assert f"python -m ddpm.push {out} me/ddpm-test" in err
+    assert "me/ddpm-test" not in (out / "README.md").read_text().split("## Use")[1]  # loads the folder: no repo made
+    recorded = json.loads((out / "training.json").read_text())["command"]  # main(argv)'s, not the process's (pytest's)
+    assert recorded == f"python train.py --data-dir {MNIST} --out {out} --max-steps 2 --batch-size 8 " \
+                       "--base-channels 8 --channel-mult 1,2 --attention-res 14 --timesteps 20 --push-to-hub " \
+                       "--hub-model-id me/ddpm-test"
+
+
+def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path, monkeypatch, capsys):
+    """train.main's own lines, training stubbed: the settings --resume keeps and the time limit it lifts; the
+    recorded recipe and the card grid's command quoted as a shell needs (a folder named 'my run', an empty
+    --attention-res); and a stopped private run's command that publishes it, private still."""
+    import dataclasses
+
+    import train
+    from ddpm import training
+    from ddpm.cli_args import command_line
+    from ddpm.config import ModelConfig, TrainConfig
+
+    assert command_line("train.py", ["--out", "my run", "--attention-res", ""]) == \
+        "python train.py --out 'my run' --attention-res ''"
+    out = tmp_path / "my run"
+    hub.save_pretrained(tiny_model(), out, meta={"steps": 4})
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder: None)  # the grid is not what this is about
+    monkeypatch.setattr(training, "train", lambda cfg, **kw: out)
+    assert train.main(["--out", str(out), "--attention-res", ""]) == 0
+    assert f"writing the model card's sample grid: {card_grid_command(out)}\n" in capsys.readouterr().out
+    assert f"--weights '{out}' --seed 0" in card_grid_command(out)
+    assert json.loads((out / "training.json").read_text())["command"] == \
+        f"python train.py --out '{out}' --attention-res ''"  # the recipe replays as it is recorded
+
+    run = TrainConfig(out=str(out), epochs=6, max_minutes=5, model=ModelConfig(base_channels=8, timesteps=20))
+    (out / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setattr(training, "train", lambda cfg, **kw: (_ for _ in ()).throw(training.Stopped(out)))
+    assert train.main(["--resume", "--out", str(out), "--push-to-hub", "--hub-model-id", "me/x", "--private"]) == 130
+    stdout, err = capsys.readouterr()
+    assert f"--resume: the run's own settings, from {out / 'train_config.json'}: --epochs 6 --timesteps 20 " \
+           "--base-channels 8\n" in stdout
+    assert "--resume: --max-minutes 5 limited the last sitting, not this one: it trains to --epochs 6 unless given " \
+           "--max-minutes again\n" in stdout
+    assert "--push-to-hub --hub-model-id me/x --private (pushed at its end)" in err
+    assert f"`python -m ddpm.push '{out}' me/x --private` publishes it as it is" in err  # not made public by mistake
+
+
+def test_train_reads_its_flags_before_torch_loads():
+    """train.py's top-level imports (ddpm.config) load no torch: its flags are checked, and a Ctrl-C is a line,
+    in the seconds before torch's start-up (ctrl_c_held)."""
+    r = run_python("-c", "import sys, train; print('torch' in sys.modules)")
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
+
+
+def test_train_cli_bad_flags(tmp_path):
+    r = run_python("train.py", "--push-to-hub")
+    assert r.returncode == 2 and "--hub-model-id" in r.stderr
+    r = run_python("train.py", "--push-to-hub", "--hub-model-id", "me/ddpm", "--out", str(tmp_path / "r"),
+                   env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")})  # no token anywhere
+    assert r.returncode == 2 and "--push-to-hub needs a Hugging Face token" in r.stderr
+    assert not (tmp_path / "r").exists()  # refused before the run began
+    for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
+                        ("--max-minutes", "-1"), ("--max-steps", "0")]:
+        r = run_python("train.py", flag, value)  # refused before any data is read
+        assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
+    r = run_python("train.py", "--null-teacher", "weights", "--label-dropout", "0")
+    assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
+    r = run_python("train.py", "--null-teacher-autoguidance", "2")
+    assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
+    out = tmp_path / "never_made"
+    r = run_python("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
+    assert r.returncode == 2 and "could not load mnist" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr  # torchvision's many-line download report, in one
+    assert not out.exists()  # a run that cannot start leaves no empty output folder behind
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--base-channels", "0"], "--base-channels must be a positive multiple of the 8 GroupNorm groups"),
+    (["--base-channels", "12"], "--base-channels must be a positive multiple"), (["--channel-mult", "0"], "--channel-mult"),
+    (["--attention-res", "5"], "--attention-res must be among the levels' sizes [28, 14, 7]"),
+    (["--timesteps", "1"], "--timesteps must be a whole number from 2 to 10000"),
+    (["--timesteps", "100000000"], "--timesteps must be a whole number from 2 to 10000"),  # a card grid of hours
+    (["--batch-size", "100000"], "--batch-size must be from 1 to 4096"),  # killed for memory, not refused
+    (["--dropout", "nan"], "--dropout must be in [0, 1)"),
+    (["--seed", "-1"], "--seed must be a whole number from 0"), (["--seed", str(2**32)], "from 0 to 4294967295"),
+    (["--lr", "inf"], "--lr must be a positive number"),
+    (["--out", ""], "--out must name a folder"), (["--out", "README.md"], "README.md is a file, not a folder"),
+    (["--out", "README.md/run"], "README.md is a file, not a folder"),
+    (["--out", "/proc/run"], "/proc cannot be written to"),  # root passes os.access there; mkdir fails after the data
+    (["--push-to-hub", "--hub-model-id", "me/bad id"], "--hub-model-id: 'me/bad id' is not a Hub repo id: Repo id "
+                                                       "must use alphanumeric chars"),
+    (["--push-to-hub", "--hub-model-id", "ddpm-tiny"], "'ddpm-tiny' is not owner/name"),  # the card could not load it
+    (["--hub-model-id", "me/ddpm"], "add --push-to-hub"), (["--private"], "add --push-to-hub")])
+def test_train_cli_refuses_a_bad_network_seed_or_out_before_reading_data(args, message, capsys):
+    import train
+
+    with pytest.raises(SystemExit) as e:
+        train.parse_args(args)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, capsys):
+    """`python train.py --resume --out DIR` alone continues the run as it was begun (README), not with the defaults."""
+    import dataclasses
+
+    import train
+    from ddpm.config import ModelConfig, TrainConfig
+
+    run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
+                      balance_classes=True, seed=7, max_minutes=5, device="cpu",
+                      model=ModelConfig(base_channels=8, timesteps=50))
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
+    args = train.parse_args(["--resume", "--out", str(tmp_path)])
+    assert args.config == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine
+    assert args.lifted == "--max-minutes 5 limited the last sitting, not this one"  # which main() says
+    assert not hasattr(train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]), "lifted")
+    assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
+                         "--balance-classes", "--seed 7", "--timesteps 50",
+                         "--base-channels 8"]  # shown as typed, where not the default
+    cfg = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8"]).config
+    assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
+    assert not train.parse_args(["--resume", "--out", str(tmp_path), "--no-balance-classes"]).config.balance_classes
+    assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
+    # a run begun before --attention-res was checked against the levels (7 px on a 28/14 net) still resumes
+    old = dataclasses.replace(run, model=ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(7,)))
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(old)))
+    assert train.parse_args(["--resume", "--out", str(tmp_path)]).config.model == old.model
+    for text, message in [("[]", "is not a readable run config"), ('{"model": null}', "is not a readable run config"),
+                          (json.dumps(dataclasses.asdict(run) | {"epochs": "20"}), "holds a value of the wrong kind"),
+                          (json.dumps(dataclasses.asdict(run) | {"epochs": 0}), "--epochs must be at least 1, not 0 "
+                                                                                "(kept from")]:
+        (tmp_path / "train_config.json").write_text(text)
+        with pytest.raises(SystemExit):
+            train.parse_args(["--resume", "--out", str(tmp_path)])
+        assert message in capsys.readouterr().err, text
+
+
+def test_train_cli_shapes_the_network():
+    import train
+
+    cfg = train.parse_args(["--patch-size", "2", "--base-channels", "32", "--channel-mult", "1,2,4",
+                            "--attention-res", "7,4"]).config.model
+    assert (cfg.patch_size, cfg.base_channels, cfg.channel_mult, cfg.attention_resolutions) == (2, 32, (1, 2, 4), (7, 4))
+    assert train.parse_args(["--attention-res", ""]).config.model.attention_resolutions == ()
+    for flag, value, message in [("--attention-res", "7x", "--attention-res must be integers"),
+                                 ("--patch-size", "3", "invalid choice")]:
+        r = run_python("train.py", flag, value)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
+    """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
+                          "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1",
+                          "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
+                         cwd=ROOT, env=CLI_ENV | FAKE_TOKEN, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "loss.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    recorded = json.loads((out / "training.json").read_text())["command"]  # kept even if the run were killed -9
+    assert recorded.startswith("python train.py --data-dir") and recorded.endswith("--hub-model-id me/ddpm-test")
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    # stopped before its end: all saved, the card written, exit 130 so a script does not go on to publish it
+    assert p.returncode == 130 and "stopped: interrupted" in stdout and "continue it with --resume" in stderr
+    assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
+    assert (out / "README.md").exists() and "Traceback" not in stderr
+    steps = facts.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
+    assert json.loads((out / "training.json").read_text())["command"] == f"{recorded}  # stopped at step {steps}"
+    assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
+
+
+def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path):
+    """Ctrl-C while torch and the data load (before training takes Ctrl-C over): a line, exit 130, nothing written."""
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "train.py", "--out", str(tmp_path / "run"), "--base-channels", "8",
+                          "--timesteps", "20", "--max-steps", "5"], cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored, as under `&`
+    time.sleep(1.0)  # well past Python's start, well before torch has loaded
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignored():
+    import os
+    import signal
+    import threading
+
+    import train
+
+    # a pytest started in the background (`&`, nohup in a script) inherits SIGINT ignored, which ctrl_c_held
+    # rightly leaves alone: this test sends Ctrl-C, so it gets Python's own handler, and gives back the old one
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        reached_the_end = []
+        with pytest.raises(KeyboardInterrupt):
+            with train.ctrl_c_held():
+                os.kill(os.getpid(), signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
+                reached_the_end.append(True)
+        assert reached_the_end and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job run with `&`: Ctrl-C is not for it
+        with train.ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raised = []  # train.main called from another thread (signal.signal works on the main thread only)
+
+        def held_off_the_main_thread():
+            try:
+                with train.ctrl_c_held():
+                    pass
+            except BaseException as e:
+                raised.append(e)
+
+        worker = threading.Thread(target=held_off_the_main_thread)
+        worker.start()
+        worker.join()
+        assert raised == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
