@@ -222,6 +222,7 @@ def test_6_on_a_phone(page):
         open_tab(phone, "4. Your digit")  # a strip of two titled rows gets twice the height
         assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#roundtrip-main img'))", timeout=20_000)
+        shot(phone, "6-phone-roundtrip")
         open_tab(phone, "5. About")
         phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
         shot(phone, "6-phone-about")
