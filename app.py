@@ -230,7 +230,7 @@ def build(d: dict) -> gr.Blocks:
                     f_in = digit_input("forward")
                     f_kind = gr.Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
                                       info=f"the model was trained on {RT.sched.kind}")
-                    f_seed = gr.Number(0, label="noise seed")  # 3.7 refused, not run as 4
+                    f_seed = gr.Number(0, label="noise seed", elem_id="forward-seed")  # 3.7 refused, not run as 4
                 with gr.Column(scale=2):
                     # right above the pictures it morphs (on a phone, where the columns stack, too)
                     f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")

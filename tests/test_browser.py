@@ -121,6 +121,22 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     page.locator("#forward-source").get_by_text("MNIST test digit").click()
 
 
+def test_1_a_refused_seed_keeps_both_views(page):
+    """A refused setting (a seed below 0) is said once, and both of tab 1's views stay as they were: the loss view
+    used to empty while the forward view above it kept its pictures."""
+    page.locator("#objective-panel img").wait_for()
+    page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('Loss at t')")
+    before = image_src(page, "forward-xt"), image_src(page, "objective-panel")
+    set_number(page, "forward-seed", -1)
+    message = page.locator("[data-testid=toast-body] .toast-message-item", has_text="seed must be")
+    message.first.wait_for()
+    page.wait_for_timeout(1500)  # the loss view's event has run by now too
+    assert message.count() == 1 and (image_src(page, "forward-xt"), image_src(page, "objective-panel")) == before
+    page.locator("[data-testid=toast-body] .toast-close").first.click()
+    page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
+    set_number(page, "forward-seed", 0)
+
+
 def test_2_generate(page):
     open_tab(page, "2. Generate")
     old = image_src(page, "generate-grid")

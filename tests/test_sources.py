@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ddpm.demo import sources
-from ddpm.demo.limits import InputError, MissingInput
+from ddpm.demo.limits import DigitError, InputError, MissingInput
 from ddpm.preprocess import preprocess
 from demo_helpers import DIGIT
 
@@ -23,6 +23,46 @@ def test_pick_digit_from_each_source(tmp_path):
     assert np.corrcoef(up.ravel(), DIGIT.ravel())[0, 1] > 0.9
     sketch = {"composite": np.stack([255 - DIGIT] * 3, axis=-1)}
     assert sources.pick_digit(sources.DRAWING, sketch=sketch).max() == 255
+
+
+def test_an_unusable_digit_empties_its_views_and_a_refused_setting_keeps_them(tmp_path):
+    """pick_digit says DigitError for the digit itself (a blank upload, no drawing) and a plain InputError for a
+    setting; user_errors then empties the views of a digit that cannot be used, and leaves every view as it was
+    (gr.skip) for a refused seed or t, whichever view says it aloud (tab 1's forward view) or keeps quiet (its
+    loss view below)."""
+    import gradio as gr
+
+    from ddpm.demo.widgets import user_errors
+
+    blank_png = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank_png)
+    errors = {}
+    for name, call in [("blank", lambda: sources.pick_digit(sources.UPLOAD, upload=str(blank_png))),
+                       ("none", lambda: sources.pick_digit(sources.DRAWING, sketch=None)),
+                       ("index", lambda: sources.pick_digit(sources.EXAMPLE, 10**6))]:
+        with pytest.raises(InputError) as e:
+            call()
+        errors[name] = e.value
+    assert isinstance(errors["blank"], DigitError) and isinstance(errors["none"], MissingInput)
+    assert not isinstance(errors["index"], DigitError)
+    seed = InputError("seed must be between 0 and 9")
+
+    def view(e, **kw):
+        def fails():
+            raise e
+        return user_errors(fails, blank=lambda why: ("emptied", why), **kw)()
+
+    # the forward view's digit events: nothing to work on yet is quiet, any other refusal a warning
+    assert view(errors["none"], quiet=MissingInput)[0] == "emptied"
+    with pytest.warns(UserWarning, match="No digit found"):
+        assert view(errors["blank"], quiet=MissingInput)[0] == "emptied"
+    with pytest.warns(UserWarning, match="seed must be"):
+        assert isinstance(view(seed, quiet=MissingInput), type(gr.skip()))
+    # the loss view under it, quiet on every refusal (the view above says it), does the same to its pictures
+    assert view(errors["blank"], quiet=InputError)[0] == "emptied" == view(errors["none"], quiet=InputError)[0]
+    assert isinstance(view(seed, quiet=InputError), type(gr.skip()))
+    with pytest.raises(gr.Error, match="seed must be"):  # the forward view's own events: said aloud, kept
+        user_errors(lambda: (_ for _ in ()).throw(seed))()
 
 
 def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):

@@ -27,7 +27,12 @@ class InputError(ValueError):
     """Bad user input; the message says what was wrong and what is allowed."""
 
 
-class MissingInput(InputError):
+class DigitError(InputError):
+    """The digit itself cannot be used (an unreadable or blank upload, no digit yet): the views of it empty, where a
+    refused setting (a seed, a t) leaves them as they were."""
+
+
+class MissingInput(DigitError):
     """Nothing to work on yet (no upload, an empty drawing): the UI may wait quietly, the API still says so."""
 
 

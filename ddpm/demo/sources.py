@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data import load_sample
 from ..preprocess import preprocess, preprocess_sketch
-from .limits import MissingInput, check_choice, check_int
+from .limits import DigitError, InputError, MissingInput, check_choice, check_int
 
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
@@ -37,15 +37,19 @@ def example_digit(index) -> np.ndarray:
 
 
 def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.ndarray:
-    """-> uint8 (28, 28), ink light on dark, as MNIST. InputError for a bad or missing upload or drawing."""
+    """-> uint8 (28, 28), ink light on dark, as MNIST. DigitError for a bad or missing upload or drawing (MissingInput
+    for a missing one), InputError for a bad source or index."""
     check_choice("digit source", source, SOURCES)
     if source == EXAMPLE:
         return example_digit(example_index)
-    if source == UPLOAD:
-        if upload is None:
-            raise MissingInput("No image uploaded: upload a picture of a digit, or pick another source.")
-        return upload_digit(upload)
-    return preprocess_sketch(sketch)
+    if source == UPLOAD and upload is None:
+        raise MissingInput("No image uploaded: upload a picture of a digit, or pick another source.")
+    try:
+        return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch)
+    except DigitError:
+        raise
+    except InputError as e:  # preprocess's refusals (too big, blank, unreadable) are all about the digit
+        raise DigitError(str(e)) from None
 
 
 def upload_digit(upload) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import gradio as gr
 
 from ..preprocess import peek_image
-from .limits import InputError, MissingInput
+from .limits import DigitError, InputError, MissingInput
 from .progress import Progress
 from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, first_of_each_class, num_examples
 
@@ -116,21 +116,20 @@ def show_source(source):
 def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
     """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
 
-    quiet: errors of this kind wait silently (gr.skip) instead: MissingInput for events fired by the UI itself
-    (a source switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another
-    view of the same event already checks aloud. blank(message): the outputs to show instead (emptied pictures and
-    what to do), so that no view goes on showing the digit before: a quiet error shows them silently, any other
-    one with a warning (the UI's own events of a digit source: a drawing not made yet, an unreadable upload)."""
+    quiet: errors of this kind are not said here: MissingInput for events fired by the UI itself (a source
+    switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another view of the
+    same event already checks aloud. blank(message): the outputs to show for a DigitError (emptied pictures and
+    what to do), so that no view goes on showing the digit before; for any other refusal (a seed, a t) the views
+    stay as they were (gr.skip), each view alike. With blank, an error not quiet is a warning."""
     if fn is None:
         return functools.partial(user_errors, quiet=quiet, blank=blank)
 
     def convert(e: InputError):
-        if quiet is not None and isinstance(e, quiet):
-            return blank(str(e)) if blank is not None else gr.skip()
-        if blank is not None:
+        if quiet is None or not isinstance(e, quiet):  # said here
+            if blank is None:
+                raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
             gr.Warning(str(e))
-            return blank(str(e))
-        raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
+        return blank(str(e)) if blank is not None and isinstance(e, DigitError) else gr.skip()
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -181,7 +180,7 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
     the output comes after every setting). Returns the button's event (for another event to cancel)."""
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-                       blank=lambda why: [gr.skip()] * len(outs), **kw)
+                       blank=lambda why: gr.skip(), **kw)
     if show:  # in the browser alone: no round trip, no API
         button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
     return event
