@@ -248,7 +248,7 @@ def build(d: dict) -> gr.Blocks:
                 # than cut their legends short
                 f_scales = line_plot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS, min_width=480,
                                      label="signal and noise scales", y_lim=[0, 1], color_title="", x_axis_format="d",
-                                     y_title="scale (times x_0, times eps)")
+                                     y_title="sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t)")
                 f_snr = line_plot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS, min_width=480,
                                   label="log-SNR (natural log)", color_title="", x_axis_format="d",
                                   y_title="ln(alpha_bar_t / (1 - alpha_bar_t))")

@@ -24,7 +24,8 @@ from .runtime import schedule
 STRIP = 11  # thumbnails across t
 CURVE_POINTS = 200  # points per plotted curve
 MARKER = "chosen t"  # the vertical segment at the slider's t (one name, so its colour stays put)
-SIGNAL, NOISE, LOG_SNR = "sqrt(alpha_bar_t), signal", "sqrt(1 - alpha_bar_t), noise", "ln(alpha_bar_t / (1 - alpha_bar_t))"
+# short, so that on a phone the legend's one row holds all three names (the formulas are in the axis titles)
+SIGNAL, NOISE, LOG_SNR = "signal", "noise", "log-SNR"
 COLORS = {SIGNAL: "#1f77b4", NOISE: "#ff7f0e", LOG_SNR: "#2ca02c", MARKER: "#d62728"}  # for gr.LinePlot's color_map
 
 
