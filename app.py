@@ -138,13 +138,14 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
-            # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own
+            # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own;
+            # the frame slider rests (greyed) until there are frames to scrub, not at a t the panel has left
             yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, plot=None, decided="",
-                                  film=None)
+                                  film=None, frame=gr.Slider(interactive=False))
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
-    yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0), str(gif),
-                        decision_view(traj), decided_at(traj) or RT.classifier_note, traj.summary, settings.seed,
-                        film_strip(traj), traj)
+    yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0, interactive=True),
+                        str(gif), decision_view(traj), decided_at(traj) or RT.classifier_note, traj.summary,
+                        settings.seed, film_strip(traj), traj)
 
 
 def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
