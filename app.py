@@ -43,7 +43,7 @@ from ddpm.demo.roundtrip import chain_settings, roundtrip_stream  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
-                               run_button, user_errors)
+                               Slider, run_button, user_errors)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -234,7 +234,7 @@ def build(d: dict) -> gr.Blocks:
                     f_seed = gr.Number(0, label="noise seed", elem_id="forward-seed")  # 3.7 refused, not run as 4
                 with gr.Column(scale=2):
                     # right above the pictures it morphs (on a phone, where the columns stack, too)
-                    f_t = gr.Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
+                    f_t = Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
                     with gr.Row():
                         f_x0 = picture(d["forward"][0], label="x_0, preprocessed as MNIST",
                                        elem_id="forward-x0")
@@ -310,7 +310,7 @@ def build(d: dict) -> gr.Blocks:
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel", elem_classes=["strip", "panels"])
                     # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left
-                    a_frame = gr.Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
+                    a_frame = Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
                                         label="t (right: pure noise, left: the final sample); the nearest kept frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
@@ -342,12 +342,12 @@ def build(d: dict) -> gr.Blocks:
                     r_in = digit_input("roundtrip")
                     r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
                                    height=200, elem_id="roundtrip-x0")
-                    r_t = gr.Slider(1, T, value=T // 2, step=1, label="t")
+                    r_t = Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
                     r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                          info="DDPM is slower here: every t, in one batch with the strip's ten "
                                               f"more chains (from t = {T // 10} to {T})")
-                    r_steps = gr.Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
+                    r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                         label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
@@ -362,11 +362,11 @@ def build(d: dict) -> gr.Blocks:
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
-                i_other = gr.Slider(0, num_examples() - 1, value=1, step=1,
+                i_other = Slider(0, num_examples() - 1, value=1, step=1,
                                     label="the other digit x'_0: MNIST test digit #",
                                     info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
                                          f"of each digit: {first_of_each_class()}")
-                i_t = gr.Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",
+                i_t = Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",
                                 info="near T/3 one digit turns into the other; from about T/2 the model draws its own")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,

@@ -121,9 +121,9 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     page.locator("#forward-source").get_by_text("MNIST test digit").click()
 
 
-def test_1_a_refused_seed_keeps_both_views(page):
-    """A refused setting (a seed below 0) is said once, and both of tab 1's views stay as they were: the loss view
-    used to empty while the forward view above it kept its pictures."""
+def test_1_a_refused_seed_or_t_keeps_both_views(page):
+    """A refused setting (a seed below 0, a t past the slider's end) is said, and both of tab 1's views stay as they
+    were: the loss view used to empty while the forward view above it kept its pictures."""
     page.locator("#objective-panel img").wait_for()
     page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('Loss at t')")
     before = image_src(page, "forward-xt"), image_src(page, "objective-panel")
@@ -135,6 +135,16 @@ def test_1_a_refused_seed_keeps_both_views(page):
     page.locator("[data-testid=toast-body] .toast-close").first.click()
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
     set_number(page, "forward-seed", 0)
+    page.wait_for_timeout(1000)
+    before = image_src(page, "forward-xt"), image_src(page, "objective-panel")
+    set_number(page, "forward-t", 5000)  # past the slider's end: said in the app's words (widgets.Slider)
+    message = page.locator("[data-testid=toast-body] .toast-message-item", has_text="t must be between 0 and 100")
+    message.first.wait_for()
+    page.wait_for_timeout(1500)  # (twice in its toast: Gradio checks t for each view's event, before the app's code)
+    assert (image_src(page, "forward-xt"), image_src(page, "objective-panel")) == before
+    for close in page.locator("[data-testid=toast-body] .toast-close").all():
+        close.click()
+    set_number(page, "forward-t", 70)
 
 
 def test_2_generate(page):

@@ -9,6 +9,7 @@ from ..config import MAX_GUIDANCE
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
 from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS
 from .runtime import Runtime
+from .widgets import Slider
 
 
 def sampler_choices(T: int) -> list[tuple[str, str]]:
@@ -25,12 +26,12 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     with gr.Row():
         seed = gr.Number(0, label="seed", elem_id=f"{tab}-seed")  # no precision=0: Gradio would round 3.7 to 4 unsaid
         randomise = gr.Checkbox(False, label="new random seed each run")
-    n = gr.Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
+    n = Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
-    steps = gr.Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, label="DDIM steps",
+    steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, label="DDIM steps",
                       interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
-    eta = gr.Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
+    eta = Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
                     interactive=DEFAULT_SAMPLER == "ddim",
                     info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
                          "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
@@ -41,14 +42,14 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                          info="any: no class given (the null class). random: each digit gets a class drawn from the "
                               "seed. A class often gives sharper digits (it does for the bundled model)"
                          if conditional else "this model was trained without labels, so it takes no class")
-    guidance = gr.Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
+    guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                          interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
                          info="needs a class, chosen above. How hard to push toward it (classifier-free guidance, "
                               "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
                               "digits until it overshoots into speckled strokes (for the bundled model 1.5 reads "
                               "best and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
                               "(diffusers' guidance_scale is this w)")
-    auto = gr.Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
+    auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                      interactive=rt.guide is not None,
                      info="1: off. Above 1, the steps t <= "
                           f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "

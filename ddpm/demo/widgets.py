@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import NamedTuple
 
 import gradio as gr
@@ -64,6 +65,27 @@ def line_plot(value, **kw) -> gr.LinePlot:
     return gr.LinePlot(value, buttons=["fullscreen"], **kw)
 
 
+class Slider(gr.Slider):
+    """gr.Slider, but a value past its ends (typed into its number box, or sent through the API) is refused in the
+    app's words, "t must be between 0 and 1000, not 5000", with no traceback in the server's log (Gradio's own
+    check says "Value 5000 is greater than maximum value 1000." and logs one). The value's name is its label's
+    start, before any " (" or ";". (No __init__ of its own: Gradio builds a component's config, and rebuilds it
+    for an update, from gr.Slider's arguments.)"""
+
+    def get_block_name(self) -> str:  # the browser side is gr.Slider's own
+        return gr.Slider.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload: float) -> float:  # annotated as gr.Slider's: Gradio checks API values against it
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            name = re.split(r" \(|;", self.label or "the value")[0]
+            raise gr.Error(f"{name} must be between {self.minimum:g} and {self.maximum:g}, not {payload:g}",
+                           print_exception=False) from None  # a number: Gradio's check compared it with both ends
+
+
 class DigitSketchpad(gr.Sketchpad):
     """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
     background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
@@ -95,7 +117,7 @@ class DigitSketchpad(gr.Sketchpad):
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
-    index = gr.Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
+    index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
                       info=f"the first of each digit: {first_of_each_class()}")
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
