@@ -311,7 +311,7 @@ def build(d: dict) -> gr.Blocks:
                                       elem_id="trajectory-panel", elem_classes=["strip", "panels"])
                     # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left
                     a_frame = Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
-                                        label="t (right: pure noise, left: the final sample); the nearest kept frame")
+                                     label="t (right: pure noise, left: the final sample); the nearest kept frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
                                            visible=RT.classifier is not None,  # else its text below says why
@@ -348,7 +348,7 @@ def build(d: dict) -> gr.Blocks:
                                          info="DDPM is slower here: every t, in one batch with the strip's ten "
                                               f"more chains (from t = {T // 10} to {T})")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
-                                        label="DDIM steps (at most t)")
+                                     label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
@@ -363,11 +363,11 @@ def build(d: dict) -> gr.Blocks:
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
                 i_other = Slider(0, num_examples() - 1, value=1, step=1,
-                                    label="the other digit x'_0: MNIST test digit #",
-                                    info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
-                                         f"of each digit: {first_of_each_class()}")
+                                 label="the other digit x'_0: MNIST test digit #",
+                                 info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
+                                      f"of each digit: {first_of_each_class()}")
                 i_t = Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",
-                                info="near T/3 one digit turns into the other; from about T/2 the model draws its own")
+                             info="near T/3 one digit turns into the other; from about T/2 the model draws its own")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])

@@ -30,12 +30,12 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = gr.Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, label="DDIM steps",
-                      interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
+                   interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
     eta = Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
-                    interactive=DEFAULT_SAMPLER == "ddim",
-                    info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
-                         "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
-                         "bundled model sharper digits in 50 steps")
+                 interactive=DEFAULT_SAMPLER == "ddim",
+                 info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
+                      "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
+                      "bundled model sharper digits in 50 steps")
     label_ = gr.Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
                          label="digit class" if rt.dataset == "mnist" else "class",
                          interactive=conditional,
@@ -43,19 +43,19 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                               "seed. A class often gives sharper digits (it does for the bundled model)"
                          if conditional else "this model was trained without labels, so it takes no class")
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
-                         interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
-                         info="needs a class, chosen above. How hard to push toward it (classifier-free guidance, "
-                              "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
-                              "digits until it overshoots into speckled strokes (for the bundled model 1.5 reads "
-                              "best and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
-                              "(diffusers' guidance_scale is this w)")
+                      interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
+                      info="needs a class, chosen above. How hard to push toward it (classifier-free guidance, "
+                           "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
+                           "digits until it overshoots into speckled strokes (for the bundled model 1.5 reads "
+                           "best and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
+                           "(diffusers' guidance_scale is this w)")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
-                     interactive=rt.guide is not None,
-                     info="1: off. Above 1, the steps t <= "
-                          f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
-                          "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
-                          "up to 40% slower"
-                     if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
+                  interactive=rt.guide is not None,
+                  info="1: off. Above 1, the steps t <= "
+                       f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
+                       "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
+                       "up to 40% slower"
+                  if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
     sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **toggle)

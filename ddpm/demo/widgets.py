@@ -1,6 +1,7 @@
-"""The app's own Gradio pieces: the output picture, the digit input (a source radio switching between an MNIST
-example, an upload and a drawing), the page's CSS, the one place that turns InputError into gr.Error, and the
-wiring of a job to its API endpoint and its UI event. app.py lays them out and wires them to ddpm.demo."""
+"""The app's own Gradio pieces: the output picture, a slider that refuses in the app's words, the digit input (a
+source radio switching between an MNIST example, an upload and a drawing), the page's CSS, the one place that turns
+InputError into gr.Error, and the wiring of a job to its API endpoint and its UI event. app.py lays them out and
+wires them to ddpm.demo."""
 from __future__ import annotations
 
 import functools
@@ -118,7 +119,7 @@ def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
-                      info=f"the first of each digit: {first_of_each_class()}")
+                   info=f"the first of each digit: {first_of_each_class()}")
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
