@@ -164,10 +164,11 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
     target = _null_target(facts)
-    distilled = "" if not target else (
-        f" In its last sitting the null class was trained on {target} instead of the drawn noise"
-        + (" (guidance distillation), so its 'any digit' samples are sharper than a plain DDPM model's."
-           if teacher_weight(facts) != 1 else "."))
+    distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
+        " A finishing step made its 'any digit' samples sharper than a plain DDPM model's: in its last sitting the "
+        f"null class was trained on {target} instead of the drawn noise (guidance distillation)."
+        if teacher_weight(facts) != 1 else
+        f" In its last sitting the null class was trained on {target} instead of the drawn noise.")
     return f"""## What this is
 
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds
