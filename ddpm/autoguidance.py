@@ -73,6 +73,8 @@ def default_t_max(T: int) -> int:
     return round(T_MAX_FRACTION * T)
 
 
+# ---------------------------------------------------------------- the guide, a model folder of its own
+
 def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
                guide: str | Path | None = None) -> UNet:
     """The autoguidance guide shipped in the model folder's guide/ subfolder, or the model folder `guide`."""
