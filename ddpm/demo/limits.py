@@ -64,7 +64,7 @@ def check_int(name: str, value, lo: int, hi: int) -> int:
             raise bad
         v = int(f)
     if not lo <= v <= hi:
-        raise InputError(f"{name} must be between {lo} and {hi}, got {shown(value if isinstance(value, float) else v)}")
+        raise InputError(f"{name} must be between {lo} and {hi}, not {shown(value if isinstance(value, float) else v)}")
     return v
 
 
@@ -74,13 +74,13 @@ def check_float(name: str, value, lo: float, hi: float) -> float:
     except (TypeError, ValueError):
         raise InputError(f"{name} must be a number between {lo} and {hi}, not {shown(value)}") from None
     if isinstance(value, bool) or not math.isfinite(f) or not lo <= f <= hi:
-        raise InputError(f"{name} must be a number between {lo} and {hi}, got {shown(value)}")
+        raise InputError(f"{name} must be a number between {lo} and {hi}, not {shown(value)}")
     return f + 0.0  # -0.0 -> 0.0, so no setting reads "-0"
 
 
 def check_choice(name: str, value, choices) -> str:
     if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}; got {shown(value)}")
+        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}, not {shown(value)}")
     return value
 
 
