@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, InputError, MissingInput
+from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, DigitError, MissingInput
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
@@ -28,12 +28,12 @@ EMPTY_SKETCH = "The drawing is empty: draw a digit on the sketchpad first."
 # ---------------------------------------------------------------- opening and checking
 
 def open_image(src) -> Image.Image:
-    """A path, bytes, PIL image or array -> a loaded PIL image, or InputError saying why not."""
+    """A path, bytes, PIL image or array -> a loaded PIL image, or DigitError saying why not."""
     img = peek_image(src)
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
+        raise DigitError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
     return ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
 
 
@@ -52,11 +52,11 @@ def peek_image(src) -> Image.Image:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 img = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(f"The image is too large: at most {MAX_UPLOAD_SIDE} pixels a side.") from None
+            raise DigitError(f"The image is too large: at most {MAX_UPLOAD_SIDE} pixels a side.") from None
         except UnidentifiedImageError:
-            raise InputError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
+            raise DigitError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
         except (OSError, SyntaxError, ValueError) as e:  # a known format with a broken header
-            raise InputError(f"The image could not be read (corrupt file): {e}") from None
+            raise DigitError(f"The image could not be read (corrupt file): {e}") from None
     _check_size(img)
     return img
 
@@ -67,20 +67,20 @@ def _read_bytes(src) -> bytes:
     else:
         path = Path(os.fspath(src))
         if not path.is_file():
-            raise InputError(f"No such file: {path.name}")
+            raise DigitError(f"No such file: {path.name}")
         if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise InputError(f"The file is too large: at most {MAX_UPLOAD_BYTES // 2**20} MB.")
+            raise DigitError(f"The file is too large: at most {MAX_UPLOAD_BYTES // 2**20} MB.")
         data = path.read_bytes()
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(f"The file is too large: at most {MAX_UPLOAD_BYTES // 2**20} MB.")
+        raise DigitError(f"The file is too large: at most {MAX_UPLOAD_BYTES // 2**20} MB.")
     if not data:
-        raise InputError("The file is empty.")
+        raise DigitError("The file is empty.")
     return data
 
 
 def _from_array(a: np.ndarray) -> Image.Image:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or a.size == 0:
-        raise InputError(f"Expected a greyscale, RGB or RGBA image array, got shape {a.shape}.")
+        raise DigitError(f"Expected a greyscale, RGB or RGBA image array, got shape {a.shape}.")
     if a.dtype != np.uint8:  # floats in [0, 1] or [0, 255]
         a = np.nan_to_num(a.astype(np.float64))
         a = a * 255 if a.max(initial=0) <= 1 else a
@@ -90,13 +90,13 @@ def _from_array(a: np.ndarray) -> Image.Image:
 
 def _check_size(img: Image.Image) -> None:
     if max(img.size) > MAX_UPLOAD_SIDE:
-        raise InputError(f"The image is too large ({img.width}x{img.height}): at most {MAX_UPLOAD_SIDE} pixels a side.")
+        raise DigitError(f"The image is too large ({img.width}x{img.height}): at most {MAX_UPLOAD_SIDE} pixels a side.")
     if min(img.size) < 1:
-        raise InputError("The image has no pixels.")
+        raise DigitError("The image has no pixels.")
 
 
 def sketch_image(value):
-    """The picture inside a gr.Sketchpad value ({'background', 'layers', 'composite'}), or InputError if empty."""
+    """The picture inside a gr.Sketchpad value ({'background', 'layers', 'composite'}), or MissingInput if empty."""
     if isinstance(value, dict):
         value = value.get("composite")
     if value is None:
@@ -106,11 +106,11 @@ def sketch_image(value):
 
 # ---------------------------------------------------------------- finding the ink
 
-def ink_map(img: Image.Image, empty: InputError | None = None) -> np.ndarray:
+def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
     """-> float (H, W) in [0, 1], 1 = full ink, whatever the polarity, colour, lighting or transparency.
 
-    Raises `empty` (default: InputError(EMPTY_IMAGE)) when there is no ink."""
-    empty = empty or InputError(EMPTY_IMAGE)
+    Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink."""
+    empty = empty or DigitError(EMPTY_IMAGE)
     img = _flatten_alpha(_shrink(img)).convert("L")
     g = np.asarray(img, dtype=np.float64) / 255
     if np.median(_border(g)) > 0.5:  # dark ink on light paper: invert so ink is light, as in MNIST
@@ -191,7 +191,7 @@ def _border(a: np.ndarray) -> np.ndarray:
 def fit_mnist(ink: np.ndarray) -> np.ndarray:
     """Ink map (H, W) in [0, 1] -> uint8 (28, 28): crop, thicken thin strokes, fit in 20x20, centre by mass."""
     if ink.sum() == 0:
-        raise InputError(EMPTY_IMAGE)
+        raise DigitError(EMPTY_IMAGE)
     (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
     crop = ink[r0: r1 + 1, c0: c1 + 1]
     work = _thicken(_resize(crop, WORK / max(crop.shape)))
@@ -245,11 +245,11 @@ def _centre_by_mass(patch: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- the whole pipeline
 
-def preprocess(src, empty: InputError | None = None) -> np.ndarray:
-    """Any image (path, bytes, PIL, array) -> uint8 (28, 28), MNIST-style; InputError for bad input."""
+def preprocess(src, empty: DigitError | None = None) -> np.ndarray:
+    """Any image (path, bytes, PIL, array) -> uint8 (28, 28), MNIST-style; DigitError (an InputError) for bad input."""
     return fit_mnist(ink_map(open_image(src), empty))
 
 
 def preprocess_sketch(value) -> np.ndarray:
-    """A gr.Sketchpad value -> uint8 (28, 28); InputError if nothing was drawn."""
+    """A gr.Sketchpad value -> uint8 (28, 28); MissingInput if nothing was drawn."""
     return preprocess(sketch_image(value), MissingInput(EMPTY_SKETCH))

@@ -73,8 +73,8 @@ def chain_settings(seed, sampler, steps, T: int) -> Settings:
 def chain_words(s: Settings, t: int) -> str:
     """How the chain from x_t at paper t runs, in words: 'all 300 steps (DDPM)' or '20 DDIM steps' (min(steps, t))."""
     n = steps_run(s.sampler, s.steps, t - 1)
-    steps = f"{n} step{'s' * (n != 1)}"
-    return f"all {steps} (DDPM)" if s.sampler == "ddpm" else f"{n} DDIM step{'s' * (n != 1)}"
+    plural = "s" * (n != 1)
+    return f"all {n} step{plural} (DDPM)" if s.sampler == "ddpm" else f"{n} DDIM step{plural}"
 
 
 def strip_ts(T: int, n: int = STRIP) -> list[int]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..data import load_sample
 from ..preprocess import preprocess, preprocess_sketch
-from .limits import DigitError, InputError, MissingInput, check_choice, check_int
+from .limits import MissingInput, check_choice, check_int
 
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
@@ -44,12 +44,7 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
         return example_digit(example_index)
     if source == UPLOAD and upload is None:
         raise MissingInput("No image uploaded: upload a picture of a digit, or pick another source.")
-    try:
-        return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch)
-    except DigitError:
-        raise
-    except InputError as e:  # preprocess's refusals (too big, blank, unreadable) are all about the digit
-        raise DigitError(str(e)) from None
+    return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch)
 
 
 def upload_digit(upload) -> np.ndarray:
