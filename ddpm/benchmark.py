@@ -21,6 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
+from .cli_args import stopped
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .samplers import DDIM_STEPS, sample, steps_run
 from .schedule import NoiseSchedule
@@ -103,6 +104,8 @@ def main(argv=None) -> int:
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return stopped("no figure is printed before every run has been timed")
     if a.json:
         print(json.dumps(res, indent=2))
         return 0

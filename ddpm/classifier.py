@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli_args import command_line
+from .cli_args import command_line, stopped
 from .data import DataError, load_dataset, to_model_range
 from .safeio import load_tensors, save_tensors
 
@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return stopped(f"the classifier was not saved; {a.out} is as it was")
     facts["command"] = command_line("-m ddpm.classifier", argv)
     save_classifier(model, a.out, facts)
     print(f"saved {a.out}: test accuracy {facts['test_accuracy']:.2%} after {a.epochs} epoch{'s' * (a.epochs != 1)}, "

@@ -1,5 +1,6 @@
 """What the command lines share: ddpm.sample's and ddpm.evaluate's sampling flags and their checks, the steps a
-model can run, an output path tried before a long run, and the command line as a record quotes it."""
+model can run, an output path tried before a long run, the command line as a record quotes it, and what a
+Ctrl-C says."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +16,13 @@ from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, steps_run, too_many_steps
 def command_line(program: str, argv: list[str] | None = None) -> str:
     """'python PROGRAM ARGS' as typed (argv, else the process's own), quoted as a shell needs: --out "my run"."""
     return f"python {program} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+
+def stopped(what: str) -> int:
+    """A Ctrl-C's answer in place of a traceback: one line saying what was and was not written; returns 130, the
+    exit status a shell gives a command stopped by Ctrl-C, so that a script does not go on as if it had ended."""
+    print(f"\nstopped (Ctrl-C); {what}", file=sys.stderr)
+    return 130
 
 
 def label_arg(value: str) -> int | str:

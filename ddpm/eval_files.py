@@ -3,13 +3,14 @@ one run joined in sample order), and the JSON file of scored runs (weights/eval.
 from its settings."""
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .data import dataset_name
-from .safeio import atomic_write_json, read_json_object
+from .safeio import atomic_write_bytes, atomic_write_json, read_json_object
 
 
 class EvalError(RuntimeError):
@@ -42,8 +43,10 @@ def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, step
         cond["variance"] = variance
     if not clip:
         cond["clip"] = False
-    np.savez_compressed(path, samples=images, seed=seed, first=first, sampler=sampler, steps=steps, eta=eta,
+    buf = io.BytesIO()  # written whole or not at all: a stop or a full disk leaves the old file, if any
+    np.savez_compressed(buf, samples=images, seed=seed, first=first, sampler=sampler, steps=steps, eta=eta,
                         autoguidance=autoguidance, **cond)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:

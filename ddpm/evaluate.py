@@ -15,6 +15,7 @@ import argparse
 import functools
 import hashlib
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -22,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args, default_t_max
-from .cli_args import add_sampling_args, check_sampling_args, check_writable, command_line, label_arg, steps_asked
+from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
+from .cli_args import add_sampling_args, check_sampling_args, check_writable, command_line, steps_asked, stopped
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
-from .config import ModelConfig
 from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
 from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name, save_npz
 from .facts import trained_on
-from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder
+from .from_samples import follow_the_file
+from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_json
@@ -180,81 +181,6 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     return images, steps, model.config.timesteps
 
 
-def _timesteps(weights: str | None) -> int | None:
-    """T of a local model folder (the bundled weights/ by default), or None if it cannot be read."""
-    try:
-        return ModelConfig.load(Path(weights or DEFAULT_WEIGHTS) / CONFIG_NAME).timesteps
-    except (OSError, ValueError, TypeError):  # no such folder (a Hub id), or a config.json that is no config
-        return None
-
-
-class _Refuse:
-    """Stands in for the parser after parsing: a flag check's p.error becomes an EvalError."""
-    def error(self, message: str):
-        raise EvalError(message)
-
-
-def _follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str | None, int | str | None, float]:
-    """--from-samples: the file says how its samples were drawn; a flag that says otherwise would file the
-    figures under another run's name (--out), so it is refused; a flag not given takes the file's value.
-    Sets a.seed, a.label, a.guidance and a.autoguidance*; -> (sampler, steps, eta) of the file's run."""
-    def agree(flag: str, given, recorded) -> None:
-        if given is not None and recorded is not None and given != recorded:
-            raise EvalError(f"{path} was drawn with {flag} {recorded}, not {flag} {given}: drop {flag}, and the "
-                            "result follows the file")
-
-    def refuse(flags: str, how: str) -> None:
-        raise EvalError(f"{path} was drawn {how}: drop {flags}")
-
-    if "seed" in facts:
-        agree("--seed", a.seed, int(facts["seed"]))
-    a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
-    if "sampler" not in facts:  # not written by ddpm.sample or --save-samples: the flags say how it was drawn
-        a.guidance = a.guidance if a.guidance_given else None
-        check_sampling_args(_Refuse(), a)
-        check_autoguidance_args(_Refuse(), a)
-        steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
-        return a.sampler, steps, a.eta or 0.0
-    sampler, steps, eta = str(facts["sampler"]), int(facts["steps"]), float(facts.get("eta", 0.0))
-    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
-    if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
-        steps = T or steps
-    agree("--sampler", a.sampler, sampler)
-    if sampler == "ddim":
-        agree("--steps", a.steps, steps)
-        agree("--eta", a.eta, eta)
-    elif a.steps not in (None, steps) or a.eta:
-        refuse("--steps and --eta", f"by DDPM, which runs all {steps} steps and adds its full noise")
-    label = label_arg(str(facts["label"])) if "label" in facts else None
-    if label is None and (a.label is not None or a.guidance_given):
-        refuse("--label and --guidance", "without a label (the null class)")
-    agree("--label", a.label, label)
-    if label is not None:  # --label alone takes the file's w, not the flag's default of 1
-        agree("--guidance", a.guidance if a.guidance_given else None, float(facts.get("guidance", 1.0)))
-        a.guidance = float(facts.get("guidance", 1.0))
-    a.label = label
-    agree("--autoguidance", a.autoguidance if a.autoguidance != 1 else None, float(facts.get("autoguidance", 1.0)))
-    a.autoguidance = float(facts.get("autoguidance", 1.0))
-    if a.autoguidance == 1:
-        if a.autoguidance_tmax is not None or a.autoguidance_guide is not None:
-            refuse("--autoguidance-tmax and --autoguidance-guide", "without autoguidance")
-        return sampler, steps, eta
-    tmax = int(facts["autoguidance_tmax"]) if "autoguidance_tmax" in facts else None  # None: the default
-    if tmax is None and T is None and a.autoguidance_tmax is not None:
-        raise EvalError(f"{path} records no T to check --autoguidance-tmax against: drop it, or name the model "
-                        "that drew the file with --weights")
-    if tmax is not None or T is not None:
-        agree("--autoguidance-tmax", a.autoguidance_tmax, tmax if tmax is not None else default_t_max(T))
-        a.autoguidance_tmax = tmax
-    guide = str(facts["autoguidance_guide"]) if "autoguidance_guide" in facts else None  # None: the weights' guide/
-    same_guide = guide is not None and Path(guide).resolve() == Path(str(a.autoguidance_guide)).resolve()
-    if a.autoguidance_guide is not None and not same_guide:
-        raise EvalError(f"{path} was drawn with the guide {guide or 'in the weights folder (guide/)'}, not "
-                        f"{a.autoguidance_guide}: drop --autoguidance-guide, and the result follows the file")
-    a.autoguidance_guide = guide
-    return sampler, steps, eta
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -282,7 +208,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--n must be at least 2; --batch-size and --steps must be positive")
     if a.n is not None and a.n > 60_000:
         p.error("--n must be at most 60000: the real-data floor draws N of MNIST's 60,000 training digits")
-    check_sampling_args(p, a, loose=bool(a.from_samples))  # the file fills in the rest: _follow_the_file
+    check_sampling_args(p, a, loose=bool(a.from_samples))  # the file fills in the rest: from_samples.follow_the_file
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")
     if a.save_samples and Path(a.save_samples).suffix.lower() != ".npz":
@@ -312,8 +238,29 @@ def _print_human(r: dict) -> None:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    a.samples_saved = False  # set once --save-samples holds this run's samples
+    try:
+        return score(a, command_line("-m ddpm.evaluate", argv))
+    except KeyboardInterrupt:  # every file is written whole or not at all, so a stop leaves none half-done
+        return stopped(stopped_text(a))
+
+
+def stopped_text(a: argparse.Namespace) -> str:
+    """What a Ctrl-C leaves: --out as it was, and where the samples drawn so far are (or how not to lose them)."""
+    out = f"{a.out} is as it was" if a.out else "nothing was scored"
+    if a.samples_saved:
+        return f"{out}; the samples are in {a.save_samples}: `python -m ddpm.evaluate --from-samples " \
+               f"{shlex.quote(a.save_samples)}` scores them"
+    if a.from_samples:
+        return out
+    return (f"{out}, and the samples drawn so far are lost. A long run can be drawn in parts that each survive a "
+            "stop: `python -m ddpm.sample` with the same flags and --n 500 --first 0 --out part0.npz, then --first "
+            "500 --out part1.npz, ...; `python -m ddpm.evaluate --from-samples part0.npz part1.npz ...` scores them")
+
+
+def score(a: argparse.Namespace, command: str) -> int:
+    """Draw (or read) the samples, score them, print and merge the result; the exit status."""
     start = time.perf_counter()
-    command = command_line("-m ddpm.evaluate", argv)
     try:
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
@@ -327,7 +274,7 @@ def main(argv=None) -> int:
                 if a.n > len(samples):
                     raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")
                 samples = samples[:a.n]
-            sampler, steps, eta = _follow_the_file(a, facts, a.from_samples[0])
+            sampler, steps, eta = follow_the_file(a, facts, a.from_samples[0])
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,
                                            a.autoguidance_tmax, a.autoguidance_guide)
                                   if sampler else Path(a.from_samples[0]).stem)
@@ -348,6 +295,7 @@ def main(argv=None) -> int:
                     save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
                              a.autoguidance, a.autoguidance_tmax, autoguidance_guide=a.autoguidance_guide,
                              timesteps=T)
+                    a.samples_saved = True
                 except OSError as e:  # scored all the same, below
                     print(f"warning: cannot write {a.save_samples}: {e.strerror or e}", file=sys.stderr)
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,

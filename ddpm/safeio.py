@@ -1,6 +1,7 @@
 """Atomic, pickle-free files: tensors in safetensors, everything else as JSON in its metadata."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -28,6 +29,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if isinstance(e, OSError) and e.filename is None:  # a write to the open file (a full disk) names none
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
+
+
+def atomic_write_png(path: str | Path, image) -> None:
+    """A PIL image as a PNG, written atomically: a stop or a full disk leaves the old picture, not half of one."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def atomic_write_json(path: str | Path, doc) -> None:

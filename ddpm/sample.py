@@ -19,11 +19,12 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import add_sampling_args, check_sampling_args, check_writable, steps_asked
+from .cli_args import add_sampling_args, check_sampling_args, check_writable, steps_asked, stopped
 from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder
 from .images import grid, to_uint8_np
+from .safeio import atomic_write_png
 from .samplers import DDIM_STEPS, VARIANCES, sample
 from .schedule import NoiseSchedule
 
@@ -49,7 +50,7 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = 
 def write_card_grid(folder: str | Path) -> Path:
     """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0)."""
     path = Path(folder) / GRID_NAME
-    grid(sample_images(load_pretrained(folder), 64, 0, "ddpm"), scale=2).save(path)
+    atomic_write_png(path, grid(sample_images(load_pretrained(folder), 64, 0, "ddpm"), scale=2))
     return path
 
 
@@ -86,6 +87,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     a = parse_args(argv)
     try:
+        return write_samples(a)
+    except KeyboardInterrupt:  # the file is written whole or not at all (write_samples), so nothing is half-done
+        split = "; --n and --first split a long run into files that each survive a stop" if a.n > a.batch_size else ""
+        return stopped(f"nothing was written to {a.out}{split}")
+
+
+def write_samples(a: argparse.Namespace) -> int:
+    """Sample as the flags say and write the grid or .npz; the exit status (2 with a line for what is refused)."""
+    try:
         model = autoguided(load_pretrained(a.weights), a.weights, a.autoguidance, a.autoguidance_tmax,
                            guide=a.autoguidance_guide)
         dataset = trained_on(resolve_folder(a.weights))  # for the .npz: ddpm.evaluate scores MNIST's only
@@ -107,7 +117,7 @@ def main(argv=None) -> int:
                      a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
                      dataset)
         else:
-            grid(images, scale=2).save(out)
+            atomic_write_png(out, grid(images, scale=2))
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return 2

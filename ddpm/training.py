@@ -20,7 +20,7 @@ from .device import pick_device
 from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from .images import tensor_grid
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
-from .safeio import atomic_write_json
+from .safeio import atomic_write_json, atomic_write_png
 from .samplers import DDIM_STEPS, sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
@@ -378,4 +378,4 @@ def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
     """A 4x4 grid of unconditional (null-class) samples after each epoch: 50 DDIM steps, the same seed each time."""
     (out / "samples").mkdir(exist_ok=True)
     x = sample(model, sched, 16, seed, sampler="ddim", steps=DDIM_STEPS)
-    tensor_grid(x, cols=4, scale=2).save(out / "samples" / f"epoch_{epoch:03d}.png")
+    atomic_write_png(out / "samples" / f"epoch_{epoch:03d}.png", tensor_grid(x, cols=4, scale=2))

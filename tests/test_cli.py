@@ -197,3 +197,42 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
         with pytest.raises(SystemExit):
             push.main(args)
         assert message in capsys.readouterr().err
+
+
+def test_sample_cli_ctrl_c_is_a_line_and_leaves_the_old_file_whole(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while sampling, or while the file is being written: one line, exit 130, and the file of the last
+    run as it was (not half of a new one), with no temporary file left beside it."""
+    import os
+
+    from ddpm import safeio, sample
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    for out in (tmp_path / "g.png", tmp_path / "s.npz"):
+        out.write_bytes(b"the last run's")
+        with monkeypatch.context() as m:
+            m.setattr(sample, "sample_images", ctrl_c)
+            rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "300", "--out", str(out)], capsys)
+        assert rc == 130 and err == f"\nstopped (Ctrl-C); nothing was written to {out}; --n and --first split a " \
+                                    "long run into files that each survive a stop\n"
+        with monkeypatch.context() as m:  # half the new file is on the disk when Ctrl-C comes
+            m.setattr(safeio.os, "fsync", ctrl_c)
+            rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(out)], capsys)
+        assert rc == 130 and err == f"\nstopped (Ctrl-C); nothing was written to {out}\n"
+        assert out.read_bytes() == b"the last run's" and sorted(os.listdir(tmp_path)) == sorted(
+            ["m", "g.png"] + (["s.npz"] if out.suffix == ".npz" else []))
+
+
+@pytest.mark.parametrize("module, target, said", [
+    ("ddpm.benchmark", "run", "no figure is printed before every run has been timed"),
+    ("ddpm.classifier", "train", "the classifier was not saved; "),
+    ("ddpm.demo.timing", "load_runtime", "no median is printed before every action has run --repeats times")])
+def test_the_measuring_command_lines_answer_ctrl_c_with_a_line(module, target, said, monkeypatch, capsys):
+    import importlib
+
+    m = importlib.import_module(module)
+    monkeypatch.setattr(m, target, lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert m.main([]) == 130 and capsys.readouterr().err.startswith(f"\nstopped (Ctrl-C); {said}")

@@ -208,3 +208,30 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["fd"] == 2.0 and "disk full" in err  # the finished run's result still reaches stdout
+
+
+def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch, capsys):
+    """Ctrl-C: exit 130 and one line, no traceback; --out as it was; the samples' file named if it was written,
+    else how a long run is drawn in parts that survive a stop."""
+    from ddpm import evaluate
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    (tmp_path / "e.json").write_text('{"runs": {}}')
+    run = ["--n", "2", "--out", str(tmp_path / "e.json"), "--save-samples", str(tmp_path / "s s.npz")]
+    monkeypatch.setattr(evaluate, "reference", lambda *a: None)  # no MNIST needed
+    monkeypatch.setattr(evaluate, "generate", ctrl_c)  # while sampling
+    assert evaluate.main(run) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"\nstopped (Ctrl-C); {tmp_path / 'e.json'} is as it was, and the samples drawn so far are "
+                          "lost") and "--first 0 --out part0.npz" in err and "--from-samples part0.npz" in err
+    assert not (tmp_path / "s s.npz").exists() and (tmp_path / "e.json").read_text() == '{"runs": {}}'
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: (np.zeros((2, 28, 28), np.uint8), 50, 1000))
+    monkeypatch.setattr(evaluate, "evaluate_samples", ctrl_c)  # while scoring, the samples saved
+    assert evaluate.main(run) == 130
+    assert capsys.readouterr().err == (f"\nstopped (Ctrl-C); {tmp_path / 'e.json'} is as it was; the samples are in "
+                                       f"{tmp_path / 's s.npz'}: `python -m ddpm.evaluate --from-samples "
+                                       f"'{tmp_path / 's s.npz'}'` scores them\n")
+    assert evaluate.main(["--from-samples", str(tmp_path / "s s.npz")]) == 130  # scoring a file: nothing else to say
+    assert capsys.readouterr().err == "\nstopped (Ctrl-C); nothing was scored\n"

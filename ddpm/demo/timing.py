@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..cli_args import stopped
 from .compare import SWEPT, compare_rows, compare_stream
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, check_settings, default_steps, generate
@@ -62,15 +63,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.demo.timing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="runs of each action [%(default)s]")
     a = p.parse_args(argv)
-    rt = load_runtime()
-    print(f"{torch.get_num_threads()} threads")
     times: dict[str, list[float]] = {}
-    with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
-        for _ in range(max(1, a.repeats)):
-            for name, fn in actions(rt, Path(tmp) / "t.gif").items():
-                t0 = time.perf_counter()
-                fn()
-                times.setdefault(name, []).append(time.perf_counter() - t0)
+    try:
+        rt = load_runtime()
+        print(f"{torch.get_num_threads()} threads")
+        with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
+            for _ in range(max(1, a.repeats)):
+                for name, fn in actions(rt, Path(tmp) / "t.gif").items():
+                    t0 = time.perf_counter()
+                    fn()
+                    times.setdefault(name, []).append(time.perf_counter() - t0)
+    except KeyboardInterrupt:
+        return stopped("no median is printed before every action has run --repeats times")
     for name, v in times.items():
         print(f"{name}: median {statistics.median(v):.2f} s  (runs: {[round(x, 2) for x in v]})")
     return 0

@@ -1,0 +1,87 @@
+"""ddpm.evaluate --from-samples: the .npz says how its samples were drawn, and the flags must agree with it (a flag
+that says otherwise would file the figures under another run's name); a flag not given takes the file's value."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .autoguidance import check_autoguidance_args, default_t_max
+from .cli_args import check_sampling_args, label_arg
+from .config import ModelConfig
+from .eval_files import EvalError
+from .hub import CONFIG_NAME, DEFAULT_WEIGHTS
+
+
+def _timesteps(weights: str | None) -> int | None:
+    """T of a local model folder (the bundled weights/ by default), or None if it cannot be read."""
+    try:
+        return ModelConfig.load(Path(weights or DEFAULT_WEIGHTS) / CONFIG_NAME).timesteps
+    except (OSError, ValueError, TypeError):  # no such folder (a Hub id), or a config.json that is no config
+        return None
+
+
+class _Refuse:
+    """Stands in for the parser after parsing: a flag check's p.error becomes an EvalError."""
+    def error(self, message: str):
+        raise EvalError(message)
+
+
+def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str | None, int | str | None, float]:
+    """--from-samples: the file says how its samples were drawn; a flag that says otherwise would file the
+    figures under another run's name (--out), so it is refused; a flag not given takes the file's value.
+    Sets a.seed, a.label, a.guidance and a.autoguidance*; -> (sampler, steps, eta) of the file's run."""
+    def agree(flag: str, given, recorded) -> None:
+        if given is not None and recorded is not None and given != recorded:
+            raise EvalError(f"{path} was drawn with {flag} {recorded}, not {flag} {given}: drop {flag}, and the "
+                            "result follows the file")
+
+    def refuse(flags: str, how: str) -> None:
+        raise EvalError(f"{path} was drawn {how}: drop {flags}")
+
+    if "seed" in facts:
+        agree("--seed", a.seed, int(facts["seed"]))
+    a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
+    if "sampler" not in facts:  # not written by ddpm.sample or --save-samples: the flags say how it was drawn
+        a.guidance = a.guidance if a.guidance_given else None
+        check_sampling_args(_Refuse(), a)
+        check_autoguidance_args(_Refuse(), a)
+        steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
+        return a.sampler, steps, a.eta or 0.0
+    sampler, steps, eta = str(facts["sampler"]), int(facts["steps"]), float(facts.get("eta", 0.0))
+    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
+    if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
+        steps = T or steps
+    agree("--sampler", a.sampler, sampler)
+    if sampler == "ddim":
+        agree("--steps", a.steps, steps)
+        agree("--eta", a.eta, eta)
+    elif a.steps not in (None, steps) or a.eta:
+        refuse("--steps and --eta", f"by DDPM, which runs all {steps} steps and adds its full noise")
+    label = label_arg(str(facts["label"])) if "label" in facts else None
+    if label is None and (a.label is not None or a.guidance_given):
+        refuse("--label and --guidance", "without a label (the null class)")
+    agree("--label", a.label, label)
+    if label is not None:  # --label alone takes the file's w, not the flag's default of 1
+        agree("--guidance", a.guidance if a.guidance_given else None, float(facts.get("guidance", 1.0)))
+        a.guidance = float(facts.get("guidance", 1.0))
+    a.label = label
+    agree("--autoguidance", a.autoguidance if a.autoguidance != 1 else None, float(facts.get("autoguidance", 1.0)))
+    a.autoguidance = float(facts.get("autoguidance", 1.0))
+    if a.autoguidance == 1:
+        if a.autoguidance_tmax is not None or a.autoguidance_guide is not None:
+            refuse("--autoguidance-tmax and --autoguidance-guide", "without autoguidance")
+        return sampler, steps, eta
+    tmax = int(facts["autoguidance_tmax"]) if "autoguidance_tmax" in facts else None  # None: the default
+    if tmax is None and T is None and a.autoguidance_tmax is not None:
+        raise EvalError(f"{path} records no T to check --autoguidance-tmax against: drop it, or name the model "
+                        "that drew the file with --weights")
+    if tmax is not None or T is not None:
+        agree("--autoguidance-tmax", a.autoguidance_tmax, tmax if tmax is not None else default_t_max(T))
+        a.autoguidance_tmax = tmax
+    guide = str(facts["autoguidance_guide"]) if "autoguidance_guide" in facts else None  # None: the weights' guide/
+    same_guide = guide is not None and Path(guide).resolve() == Path(str(a.autoguidance_guide)).resolve()
+    if a.autoguidance_guide is not None and not same_guide:
+        raise EvalError(f"{path} was drawn with the guide {guide or 'in the weights folder (guide/)'}, not "
+                        f"{a.autoguidance_guide}: drop --autoguidance-guide, and the result follows the file")
+    a.autoguidance_guide = guide
+    return sampler, steps, eta
