@@ -66,11 +66,21 @@ def line_plot(value, **kw) -> gr.LinePlot:
     return gr.LinePlot(value, buttons=["fullscreen"], **kw)
 
 
+class OutOfRange(float):
+    """A slider's value past its ends, carried to the handler with its refusal: user_errors says it there, so that
+    where two views read one slider (tab 1's t) it is said once, by the view that speaks for both."""
+
+    def __new__(cls, value: float, refusal: str):
+        out = super().__new__(cls, value)
+        out.refusal = refusal
+        return out
+
+
 class Slider(gr.Slider):
     """gr.Slider, but a value past its ends (typed into its number box, or sent through the API) is refused in the
     app's words, "t must be between 0 and 1000, not 5000", with no traceback in the server's log (Gradio's own
-    check says "Value 5000 is greater than maximum value 1000." and logs one). The value's name is its label's
-    start, before any " (" or ";". (No __init__ of its own: Gradio builds a component's config, and rebuilds it
+    check says "Value 5000 is greater than maximum value 1000." and logs one): the value reaches the handler as an
+    OutOfRange, which user_errors refuses. The value's name is its label's start, before any " (" or ";". (No __init__ of its own: Gradio builds a component's config, and rebuilds it
     for an update, from gr.Slider's arguments.)"""
 
     def get_block_name(self) -> str:  # the browser side is gr.Slider's own
@@ -81,10 +91,9 @@ class Slider(gr.Slider):
     def preprocess(self, payload: float) -> float:  # annotated as gr.Slider's: Gradio checks API values against it
         try:
             return super().preprocess(payload)
-        except gr.Error:
+        except gr.Error:  # a number: Gradio's check compared it with both ends
             name = re.split(r" \(|;", self.label or "the value")[0]
-            raise gr.Error(f"{name} must be between {self.minimum:g} and {self.maximum:g}, not {payload:g}",
-                           print_exception=False) from None  # a number: Gradio's check compared it with both ends
+            return OutOfRange(payload, f"{name} must be between {self.minimum:g} and {self.maximum:g}, not {payload:g}")
 
 
 class DigitSketchpad(gr.Sketchpad):
@@ -143,9 +152,15 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
     switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another view of the
     same event already checks aloud. blank(message): the outputs to show for a DigitError (emptied pictures and
     what to do), so that no view goes on showing the digit before; for any other refusal (a seed, a t) the views
-    stay as they were (gr.skip), each view alike. With blank, an error not quiet is a warning."""
+    stay as they were (gr.skip), each view alike. With blank, an error not quiet is a warning. A slider's value past
+    its ends (OutOfRange) is refused as an InputError before fn runs."""
     if fn is None:
         return functools.partial(user_errors, quiet=quiet, blank=blank)
+
+    def check(args):
+        for a in args:
+            if isinstance(a, OutOfRange):
+                raise InputError(a.refusal)
 
     def convert(e: InputError):
         if quiet is None or not isinstance(e, quiet):  # said here
@@ -158,6 +173,7 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
         @functools.wraps(fn)
         def stream(*args):
             try:
+                check(args)
                 yield from fn(*args)
             except InputError as e:
                 yield convert(e)
@@ -166,6 +182,7 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
     @functools.wraps(fn)
     def call(*args):
         try:
+            check(args)
             return fn(*args)
         except InputError as e:
             return convert(e)
