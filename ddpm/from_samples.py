@@ -20,6 +20,19 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
+def same_model(a: argparse.Namespace, T: int, path: str) -> None:
+    """A file drawn by a model of T steps is not scored as --weights' (or filed in --out's model folder) when that
+    model has another T: the figures would be filed under a model that did not draw them."""
+    folders = ([(a.weights or str(DEFAULT_WEIGHTS), "--weights " + a.weights if a.weights else "the bundled weights")]
+               if a.weights or a.out else [])
+    if a.out and (Path(a.out).parent / CONFIG_NAME).is_file():
+        folders.append((str(Path(a.out).parent), f"the model beside --out {a.out}"))
+    for folder, what in folders:
+        if (model_T := _timesteps(folder)) is not None and model_T != T:
+            raise EvalError(f"{path} was drawn by a model of T = {T} steps, and {what} has T = {model_T}: name the "
+                            "model that drew it with --weights, and merge into its own eval.json")
+
+
 class _Refuse:
     """Stands in for the parser after parsing: a flag check's p.error becomes an EvalError."""
     def error(self, message: str):
@@ -48,6 +61,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
         return a.sampler, steps, a.eta or 0.0
     sampler, steps, eta = str(facts["sampler"]), int(facts["steps"]), float(facts.get("eta", 0.0))
+    if "timesteps" in facts:
+        same_model(a, int(facts["timesteps"]), path)
     T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
     if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
         steps = T or steps

@@ -161,6 +161,30 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
         "ddim-10-label7-w3", "ddpm-1000", "ddim-10-autoguided2", "ddim-10-autoguided2-guide-g"]
 
 
+def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, monkeypatch, capsys):
+    """A file drawn by a model of T = 20 is not scored as the bundled T = 1000 model's, nor merged into the eval.json
+    beside a model of another T: its figures would be filed under a model that did not draw them."""
+    from ddpm import evaluate
+    from ddpm.eval_files import save_npz
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "t20")
+    save_npz(tmp_path / "s.npz", np.zeros((4, 28, 28), np.uint8), seed=0, sampler="ddpm", steps=20, timesteps=20)
+    s, bundled = ["--from-samples", str(tmp_path / "s.npz"), "--json"], hub.DEFAULT_WEIGHTS / "eval.json"
+    for args, says in ((["--out", str(tmp_path / "e.json")], "and the bundled weights has T = 1000"),
+                       (["--weights", str(hub.DEFAULT_WEIGHTS)], f"and --weights {hub.DEFAULT_WEIGHTS} has T = 1000"),
+                       (["--weights", str(tmp_path / "t20"), "--out", str(bundled)],
+                        f"and the model beside --out {bundled} has T = 1000")):
+        before = (tmp_path / "e.json").exists(), bundled.read_bytes()
+        assert evaluate.main(s + args) == 2, args
+        assert f"drawn by a model of T = 20 steps, {says}" in capsys.readouterr().err, args
+        assert ((tmp_path / "e.json").exists(), bundled.read_bytes()) == before
+    out = tmp_path / "t20" / "eval.json"  # its own model, or no model named and nothing filed: scored
+    assert evaluate.main(s + ["--weights", str(tmp_path / "t20"), "--out", str(out)]) == 0
+    assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
+    assert evaluate.main(s) == 0
+
+
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
     from ddpm import evaluate
 
