@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .cli_args import stopped
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
-from .samplers import DDIM_STEPS, sample, steps_run
+from .samplers import DDIM_STEPS, sample, too_many_steps
 from .schedule import NoiseSchedule
 from .unet import count_parameters
 
@@ -57,7 +57,8 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = DDIM_STEP
     times: {'seconds': {name: {'median', 'all'}}, ...}."""
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
-    ddim_steps = steps_run("ddim", ddim_steps, model.config.timesteps - 1)  # so the names say what ran
+    if why := too_many_steps("ddim", ddim_steps, model.config.timesteps):  # it would time fewer than asked
+        raise ValueError(why.replace("--steps", "--ddim-steps"))
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
              f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps),
              f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step

@@ -70,9 +70,24 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
                            "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res["seconds"]) == {"ddpm-20", "ddim-3", "ddim-3-eta1"} and len(res["seconds"]["ddim-3"]["all"]) == 2
-    assert set(benchmark.run(str(tmp_path / "m"), n=1, repeats=1, ddim_steps=500)["seconds"]) == \
-        {"ddpm-20", "ddim-20", "ddim-20-eta1"}  # named by the steps run: at most T
     assert res["forward_ms"] > 0 and res["forward_ms_nchw"] > 0 and res["mflop_per_image"] > 0
+    # more DDIM steps than T would time T steps under a name that says 500: refused, as ddpm.sample refuses them
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "1", "--repeats", "1", "--ddim-steps", "500"]) == 2
+    assert "--ddim-steps 500 is more than this model's T = 20" in capsys.readouterr().err
+    assert set(benchmark.run(str(tmp_path / "m"), n=1, repeats=1, ddim_steps=20)["seconds"]) == \
+        {"ddpm-20", "ddim-20", "ddim-20-eta1"}
+
+
+def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, capsys):
+    from ddpm.demo import timing
+
+    with pytest.raises(SystemExit):  # 0 repeats would still run once, and --repeats 0 is no figure at all
+        timing.main(["--repeats", "0"])
+    assert "--repeats must be at least 1, not 0" in capsys.readouterr().err
+    monkeypatch.setenv("DDPM_MODEL", "/nonexistent/weigths")  # a typo is a line, as app.py says it, not a traceback
+    assert timing.main(["--repeats", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot load the model: ") and "Set DDPM_MODEL to a model folder" in err
 
 
 @pytest.mark.parametrize("args,message", [

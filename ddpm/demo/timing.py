@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..cli_args import stopped
+from ..hub import ModelLoadError
 from .compare import SWEPT, compare_rows, compare_stream
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, check_settings, default_steps, generate
@@ -63,12 +64,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.demo.timing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="runs of each action [%(default)s]")
     a = p.parse_args(argv)
+    if a.repeats < 1:
+        p.error(f"--repeats must be at least 1, not {a.repeats}")
     times: dict[str, list[float]] = {}
     try:
-        rt = load_runtime()
+        try:
+            rt = load_runtime()
+        except ModelLoadError as e:  # as app.py says it: $DDPM_MODEL names no model
+            print(f"error: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.",
+                  file=sys.stderr)
+            return 2
         print(f"{torch.get_num_threads()} threads")
         with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
-            for _ in range(max(1, a.repeats)):
+            for _ in range(a.repeats):
                 for name, fn in actions(rt, Path(tmp) / "t.gif").items():
                     t0 = time.perf_counter()
                     fn()
