@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli_args import command_line, stopped
+from .cli_args import check_writable, command_line, stopped
 from .data import DataError, load_dataset, to_model_range
 from .safeio import load_tensors, save_tensors
 
@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--epochs, --batch-size and --width must be at least 1")
     if not (a.lr > 0 and 0 <= a.label_smoothing < 1):
         p.error("--lr must be positive and --label-smoothing in [0, 1)")
+    if Path(a.out).suffix.lower() != ".safetensors":  # what load_classifier and ddpm.evaluate --classifier read
+        p.error(f"--out {a.out}: it must end in .safetensors")
+    if why := check_writable(a.out):  # now, not after minutes of training
+        p.error(why)
     if a.threads:
         torch.set_num_threads(a.threads)
     try:

@@ -1,4 +1,5 @@
 """The command lines: --help, sampling to .png/.npz, the benchmark and ddpm.push (train.py's: test_cli_train.py)."""
+import os
 import json
 import shlex
 from pathlib import Path
@@ -76,6 +77,21 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     assert "--ddim-steps 500 is more than this model's T = 20" in capsys.readouterr().err
     assert set(benchmark.run(str(tmp_path / "m"), n=1, repeats=1, ddim_steps=20)["seconds"]) == \
         {"ddpm-20", "ddim-20", "ddim-20-eta1"}
+
+
+def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path, monkeypatch, capsys):
+    from ddpm import classifier
+
+    monkeypatch.setattr(classifier, "train", lambda *a, **k: pytest.fail("trained before --out was checked"))
+    (tmp_path / "ro").mkdir(mode=0o555)
+    (tmp_path / "d.safetensors").mkdir()
+    for out, says in ((tmp_path / "d.safetensors", "Is a directory"), (tmp_path / "c.pt", "it must end in .safetensors"),
+                      (tmp_path / "ro" / "c.safetensors", "cannot write")):
+        if out.parent.name == "ro" and os.access(out.parent, os.W_OK):
+            continue  # root writes anywhere: no read-only folder to test with
+        with pytest.raises(SystemExit):
+            classifier.main(["--out", str(out)])
+        assert says in capsys.readouterr().err, out
 
 
 def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, capsys):
@@ -217,7 +233,6 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
 def test_sample_cli_ctrl_c_is_a_line_and_leaves_the_old_file_whole(tmp_path, monkeypatch, capsys):
     """Ctrl-C while sampling, or while the file is being written: one line, exit 130, and the file of the last
     run as it was (not half of a new one), with no temporary file left beside it."""
-    import os
 
     from ddpm import safeio, sample
 
