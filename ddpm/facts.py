@@ -43,11 +43,35 @@ def read_scores(folder: str | Path | None) -> dict:
     gone wrong, which is said on stderr rather than stop a card or the app)."""
     if folder is None:
         return {}
+    path = Path(folder) / EVAL_NAME
     try:
-        return read_json_object(Path(folder) / EVAL_NAME)
+        ev = read_json_object(path)
     except ValueError as e:
         print(f"note: {e}: its scores are left out", file=sys.stderr)
         return {}
+    runs = ev.get("runs", {})
+    if not isinstance(runs, dict):
+        print(f'note: "runs" in {path} is no JSON object: its scores are left out', file=sys.stderr)
+        return {}
+    kept = {name: r for name, r in runs.items() if _well_formed(r, ev.get("real_floor_fd"))}
+    if len(kept) < len(runs):
+        print(f"note: {path}: runs {', '.join(sorted(set(runs) - set(kept)))} lack their figures and are left out",
+              file=sys.stderr)
+    return ev | {"runs": kept}
+
+
+def _well_formed(r, floor) -> bool:
+    """A run of eval.json as ddpm.evaluate writes it: the figures the card's table shows, as numbers."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+    if not isinstance(r, dict):
+        return False
+    shares = r.get("class_share")
+    return (all(number(r.get(k)) for k in ("n", "fd", "inception_score", "memorised"))
+            and number(r.get("real_floor_fd", floor))
+            and (r.get("fd_ratio") is None or number(r["fd_ratio"]))  # None: a floor of 0
+            and (r.get("label_accuracy") is None or number(r["label_accuracy"]))
+            and isinstance(shares, list) and len(shares) > 0 and all(number(x) for x in shares))
 
 
 def trained_on(folder: str | Path | None) -> str:

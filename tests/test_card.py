@@ -162,6 +162,22 @@ def test_a_broken_eval_json_leaves_the_figures_out_of_the_card_and_says_so(tmp_p
         assert "Not evaluated yet" in card and f"eval.json {why}" in err and "its scores are left out" in err
 
 
+def test_an_eval_json_of_the_wrong_shape_leaves_out_what_it_cannot_show(tmp_path, capsys):
+    """JSON objects that are no eval.json, or a row without its figures, are a note, not a traceback that stops the
+    card (and the About tab) at the end of a run; the rows that are whole are still shown."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    whole = {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": [0.1] * 10,
+             "memorised": 0.001}
+    for runs, says in ((5, '"runs" in'), ({"x": 5}, "runs x lack"), ({"x": whole | {"fd": "1.0"}}, "runs x lack"),
+                       ({"x": whole | {"class_share": []}}, "runs x lack"), ({"x": whole, "y": {}}, "runs y lack")):
+        (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "runs": runs}))
+        card = write_model_card(tmp_path, command="python train.py").read_text()
+        err = capsys.readouterr().err
+        assert says in err and "left out" in err, runs
+        assert ("| x | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card) == (runs == {"x": whole, "y": {}}), runs
+        assert ("Not evaluated yet" in card) != (runs == {"x": whole, "y": {}}), runs
+
+
 def test_a_hand_written_card_is_kept_beside_the_new_one(tmp_path, capsys):
     hub.save_pretrained(tiny_model(), tmp_path)
     card = write_model_card(tmp_path, command="python train.py")
