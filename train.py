@@ -180,6 +180,8 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
         if flag not in given and key in model:
             setattr(args, flag, tuple(model[key]) if isinstance(model[key], list) else model[key])
             kept.append(flag)
+    if "null_teacher" not in given:  # the teacher's weights as the run began: training checks they are unchanged
+        args.null_teacher_sha256 = str(saved.get("null_teacher_sha256", ""))
     if "unconditional" not in given and "num_classes" in model:
         args.unconditional = model["num_classes"] == 0
         kept.append("unconditional")
@@ -206,7 +208,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     """The flags as the config: the same names (and RESUMED_MODEL's map for the model's)."""
     model = ModelConfig(**{field: getattr(args, flag) for flag, field in RESUMED_MODEL.items()},
                         num_classes=0 if args.unconditional else 10)
-    return TrainConfig(**{name: getattr(args, name) for name in (*RESUMED, *SITTING)}, model=model)
+    return TrainConfig(**{name: getattr(args, name) for name in (*RESUMED, *SITTING)}, model=model,
+                       null_teacher_sha256=getattr(args, "null_teacher_sha256", ""))
 
 
 @contextlib.contextmanager

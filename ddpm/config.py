@@ -165,6 +165,9 @@ class TrainConfig:
     # != 1: the teacher's prediction is autoguided by its guide/ at this weight, as `--autoguidance W` samples
     # (with "null", the very eps the guided sampler uses: guidance distillation, Meng et al. 2023)
     null_teacher_autoguidance: float = 1.0
+    # sha256 of the teacher's tensors when the run began with it ("" until then): --resume refuses a teacher
+    # whose weights changed since (a copy of a distilled folder would otherwise resume taught by itself)
+    null_teacher_sha256: str = ""
     # draw each epoch's images with replacement, each class as often (weights 1 / its count), instead of a
     # permutation: the null class then learns a class-balanced dataset (MNIST's fives 10%, not 9.0%)
     balance_classes: bool = False

@@ -14,6 +14,7 @@ The null-class rows of each batch regress on a frozen model's prediction instead
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -34,6 +35,14 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
         teacher = hub.load_pretrained(folder, device).requires_grad_(False)
     except hub.ModelLoadError as e:
         raise ValueError(f"--null-teacher: {e}") from None
+    digest = weights_digest(teacher)
+    if cfg.null_teacher_sha256 and cfg.null_teacher_sha256 != digest:  # a resumed run whose teacher was replaced
+        raise ValueError(
+            f"--null-teacher {cfg.null_teacher} is not the model this run was taught by: its weights changed since "
+            f"(sha256 {cfg.null_teacher_sha256[:12]}... then, {digest[:12]}... now), so the rest of the run would "
+            "learn another model's answers (its own, if the folder now holds this run's weights). Put the teacher "
+            "back as it was, or give the one you mean as --null-teacher again")
+    cfg.null_teacher_sha256 = digest  # saved in train_config.json, and checked again by --resume
     differ = [f"{k} {theirs!r}, not {ours!r}" for k, ours, theirs in cfg.model.eps_mismatch(teacher.config)]
     if differ:
         raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
@@ -44,6 +53,15 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
         except (hub.ModelLoadError, ValueError) as e:
             raise ValueError(f"--null-teacher-autoguidance: {e}") from None
     return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 of a model's tensors by name (not of its file, whose metadata a card or a push may rewrite)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 @torch.no_grad()

@@ -1,4 +1,6 @@
 """The null class's target: a teacher's eps for the null rows, the drawn noise for labelled ones."""
+from dataclasses import replace as dataclasses_replace
+
 import pytest
 import torch
 
@@ -68,6 +70,45 @@ def test_training_with_a_null_teacher(tmp_path):
     with pytest.raises(ConfigError, match="label-dropout above 0") as e:
         train_cfg(tmp_path, label_dropout=0.0, null_teacher=str(teacher))
     assert e.value.field == "null_teacher"
+
+
+def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path):
+    """The teacher's weights are recorded as the run begins; a resume whose teacher folder now holds other weights
+    (a copy of a distilled folder, whose recorded teacher is the folder it was shipped in) is refused, not taught
+    the rest of the way by another model, itself included. Giving the teacher again records it afresh."""
+    import shutil
+
+    import train
+    from ddpm.config import TrainConfig
+    from ddpm.teacher import weights_digest
+
+    teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
+    out = train_on_sample(train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
+    recorded = TrainConfig.read_saved(out)["null_teacher_sha256"]
+    assert recorded == weights_digest(hub.load_pretrained(teacher)) and len(recorded) == 64
+    kw = dict(label_dropout=0.5, null_teacher=str(teacher), null_teacher_sha256=recorded)
+    train_on_sample(train_cfg(out, **kw), max_steps=4, resume=True)  # the same teacher: it goes on
+    shutil.copytree(teacher, tmp_path / "first teacher")
+    hub.save_pretrained(hub.load_pretrained(out), teacher)  # the teacher's folder now holds the student
+    with pytest.raises(ValueError, match="is not the model this run was taught by: its weights changed since"):
+        train_on_sample(train_cfg(out, **kw), max_steps=5, resume=True)
+    assert train.parse_args(["--resume", "--out", str(out)]).config.null_teacher_sha256 == recorded  # kept ...
+    again = train.parse_args(["--resume", "--out", str(out), "--null-teacher", str(teacher)]).config
+    assert again.null_teacher_sha256 == ""  # ... unless the teacher is named again: then it is read afresh
+    out = train_on_sample(dataclasses_replace(again, null_teacher=str(tmp_path / "first teacher")), max_steps=5,
+                          resume=True)
+    assert TrainConfig.read_saved(out)["null_teacher_sha256"] == recorded
+
+
+def test_the_bundled_weights_record_the_teacher_they_were_distilled_from():
+    """weights/ was distilled from the model shipped before it; that model is gone from weights/, so resuming a
+    copy of the folder as it stands is refused rather than taught by the distilled model itself."""
+    from ddpm.config import TrainConfig
+    from ddpm.teacher import weights_digest
+
+    saved = TrainConfig.read_saved(hub.DEFAULT_WEIGHTS)
+    assert saved["null_teacher"] == "weights" and len(saved["null_teacher_sha256"]) == 64
+    assert saved["null_teacher_sha256"] != weights_digest(hub.load_pretrained(hub.DEFAULT_WEIGHTS))
 
 
 def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
