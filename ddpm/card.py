@@ -13,7 +13,7 @@ from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
 from .facts import dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
-from .hub import CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME
+from .hub import CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, folder_problem
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
@@ -289,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "config.json, training.json, the weights' metadata and eval.json.")
     p.add_argument("folder", nargs="?", default="weights", help="a train.py output folder [%(default)s]")
     folder = Path(p.parse_args(argv).folder)
-    if not (folder / CONFIG_NAME).is_file():
-        print(f"error: {folder} is not a model folder (no {CONFIG_NAME})", file=sys.stderr)
+    if why := folder_problem(folder):
+        print(f"error: {why}", file=sys.stderr)
         return 2
     try:
         print(write_model_card(folder))

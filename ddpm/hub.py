@@ -66,6 +66,17 @@ def is_repo_id(name_or_path: str | Path) -> bool:
     return not Path(name).exists() and not name.startswith((".", "/")) and name.count("/") == 1
 
 
+def folder_problem(folder: str | Path) -> str | None:
+    """Why a local path is not a model folder (None if it holds both files), in words for a command line."""
+    folder = Path(folder)
+    if not folder.exists():
+        return f"{folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a model folder"
+    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
+    return f"{folder} is not a model folder (no {' or '.join(missing)})" if missing else None
+
+
 def resolve_folder(name_or_path: str | Path) -> Path:
     """A local model folder as is; a Hub repo id downloaded (or found in the cache) to a folder."""
     p = Path(name_or_path)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from .card import keep_a_hand_written_card, write_model_card
-from .hub import (CARD_NAME, CONFIG_NAME, FOLDER_FILES, SET_ASIDE, WEIGHTS_NAME, ModelLoadError, load_pretrained,
-                  repo_id_problem, set_aside_path)
+from .hub import (CARD_NAME, FOLDER_FILES, SET_ASIDE, ModelLoadError, folder_problem, load_pretrained, repo_id_problem,
+                  set_aside_path)
 
 
 def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
@@ -28,9 +28,8 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside
     new weights; nothing else is deleted. Without a token or network, say so and keep every local file."""
     folder = Path(folder)
-    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (folder / name).is_file()]
-    if missing:
-        log(f"could not push {folder}: it has no {' or '.join(missing)}, so it is not a model folder")
+    if why := folder_problem(folder):
+        log(f"could not push: {why}")
         return False
     retry = push_command(folder, repo_id, private)
     set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
@@ -75,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--private", action="store_true", help="make a new repo private; refuse a public one")
     a = p.parse_args(argv)
     folder = Path(a.folder)
-    if not (folder / CONFIG_NAME).is_file():
-        p.error(f"{folder} is not a model folder (no {CONFIG_NAME})")
+    if why := folder_problem(folder):
+        p.error(why)
     if why := repo_id_problem(a.repo_id):
         p.error(why)
     try:

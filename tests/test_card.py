@@ -41,7 +41,12 @@ def test_an_unconditional_models_card_says_so(tmp_path):
 def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
     from ddpm import card
 
-    assert card.main([str(tmp_path / "nothing")]) == 2 and "is not a model folder" in capsys.readouterr().err
+    assert card.main([str(tmp_path / "nothing")]) == 2 and f"{tmp_path / 'nothing'} does not exist" in \
+        capsys.readouterr().err
+    (tmp_path / "half").mkdir()  # a config without weights: a card for it would describe no model (push refuses it)
+    (tmp_path / "half" / "config.json").write_text("{}")
+    assert card.main([str(tmp_path / "half")]) == 2 and "is not a model folder (no model.safetensors)" in \
+        capsys.readouterr().err and not (tmp_path / "half" / "README.md").exists()
     hub.save_pretrained(tiny_model(), tmp_path)
     (tmp_path / "eval.json").write_text(json.dumps({"runs": {"ddpm-20": {
         "n": 2, "fd": 1.0, "real_floor_fd": 0.0, "fd_ratio": None, "inception_score": 1.0, "class_share": [0.1] * 10,

@@ -221,7 +221,10 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert "me/ddpm-test" in uploaded[0] and "me/ddpm-test" not in card
     hub.save_pretrained(tiny_model(), tmp_path / "cut")
     (tmp_path / "cut" / "model.safetensors").write_bytes((tmp_path / "cut" / "model.safetensors").read_bytes()[:999])
-    for args, message in (([str(tmp_path / "none"), "me/x"], "is not a model folder"),
+    (tmp_path / "empty").mkdir()
+    for args, message in (([str(tmp_path / "none"), "me/x"], f"{tmp_path / 'none'} does not exist"),
+                          ([str(tmp_path / "empty"), "me/x"], "is not a model folder (no config.json or model"),
+                          ([str(tmp_path / "m" / "config.json"), "me/x"], "config.json is a file, not a model folder"),
                           ([str(tmp_path / "m"), "not-a-repo-id"], "is not owner/name"),
                           ([str(tmp_path / "m"), "me/ddpm tiny"], "is not a Hub repo id: Repo id must use"),
                           ([str(tmp_path / "cut"), "me/x"], "does not load, so it is not pushed")):

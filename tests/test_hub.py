@@ -226,7 +226,7 @@ def test_push_uploads_the_folder(tmp_path, monkeypatch):
     # not a model folder: nothing created on the Hub
     calls.clear()
     assert not push.push_to_hub(tmp_path / "typo", "me/ddpm", log=said.append)
-    assert "not a model folder" in said[-1] and "create" not in calls
+    assert said[-1] == f"could not push: {tmp_path / 'typo'} does not exist" and "create" not in calls
 
 
 def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
