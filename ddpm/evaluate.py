@@ -185,7 +185,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=None, help="model folder or Hub repo id [the bundled weights/]")
-    p.add_argument("--n", type=int, default=None, help="samples to draw and score [1000; with --from-samples: all]")
+    p.add_argument("--n", type=int, default=None,
+                   help="samples to draw and score, 2 to 60000 [1000; with --from-samples: all]")
     add_sampling_args(p, from_file=True)
     add_autoguidance_args(p)
     p.add_argument("--seed", type=int, default=None,
@@ -204,10 +205,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", metavar="FILE.json", help="merge the result into this file under runs/<run name>")
     a = p.parse_args(argv)
     a.guidance_given = a.guidance is not None  # check_sampling_args fills in the default
-    if (a.n is not None and a.n < 2) or a.batch_size < 1 or (a.steps is not None and a.steps < 1):
-        p.error("--n must be at least 2; --batch-size and --steps must be positive")
-    if a.n is not None and a.n > 60_000:
-        p.error("--n must be at most 60000: the real-data floor draws N of MNIST's 60,000 training digits")
+    if a.n is not None and not 2 <= a.n <= 60_000:  # 2: a Frechet distance needs a covariance
+        p.error(f"--n must be from 2 to 60000, not {a.n}: the feature covariance needs two samples, and the real-data "
+                "floor draws N of MNIST's 60,000 training digits")
+    for flag, value in (("--batch-size", a.batch_size), ("--steps", a.steps)):
+        if value is not None and value < 1:
+            p.error(f"{flag} must be positive, not {value}")
     check_sampling_args(p, a, loose=bool(a.from_samples))  # the file fills in the rest: from_samples.follow_the_file
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")

@@ -48,7 +48,6 @@ def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
     assert evaluate.run_name("ddim", 50, eta=1.0) == "ddim-50-eta1" and evaluate.run_name("ddim", 50) == "ddim-50"
     assert evaluate.run_name("ddpm", 1000, "random", 1.0) == "ddpm-1000-labelrandom-w1"
     assert evaluate.parse_args(["--label", "random"]).label == "random" and evaluate.parse_args(["--label", "3"]).label == 3
-    positive = "--batch-size and --steps must be positive"
     for bad, message in ((["--eta", "1.5"], "--eta must be between 0 and 1"),
                          (["--sampler", "ddpm", "--eta", "0.5"], "--eta is a DDIM setting"),
                          (["--eta", "1"], "--eta is a DDIM setting"),  # the default is ddpm
@@ -57,8 +56,10 @@ def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
                          (["--label", "3", "--guidance", "-1"], "--guidance must be between 0 and 10"),
                          (["--guidance", "2"], "--guidance steers toward a class: add --label"),
                          (["--save-samples", "s.np"], "--save-samples must end in .npz"),
-                         (["--n", "60001"], "--n must be at most 60000"), (["--n", "1"], "--n must be at least 2"),
-                         (["--sampler", "ddim", "--steps", "0"], positive), (["--batch-size", "0"], positive),
+                         (["--n", "60001"], "--n must be from 2 to 60000, not 60001"),
+                         (["--n", "1"], "--n must be from 2 to 60000, not 1: the feature covariance needs two"),
+                         (["--sampler", "ddim", "--steps", "0"], "--steps must be positive, not 0"),
+                         (["--batch-size", "0"], "--batch-size must be positive, not 0"),
                          (["--from-samples", "a.npz", "--save-samples", "b.npz"], "--save-samples makes no sense with "
                                                                                   "--from-samples"),
                          (["--out", "samples.npz"], "--out samples.npz: it must end in .json"),
