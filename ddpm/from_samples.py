@@ -21,10 +21,9 @@ def _timesteps(weights: str | None) -> int | None:
 
 
 def same_model(a: argparse.Namespace, T: int, path: str) -> None:
-    """A file drawn by a model of T steps is not scored as --weights' (or filed in --out's model folder) when that
-    model has another T: the figures would be filed under a model that did not draw them."""
-    folders = ([(a.weights or str(DEFAULT_WEIGHTS), "--weights " + a.weights if a.weights else "the bundled weights")]
-               if a.weights or a.out else [])
+    """A file drawn by a model of T steps is not scored as --weights' (or filed in the eval.json of a model folder,
+    --out) when that model has another T: the figures would be filed under a model that did not draw them."""
+    folders = [(a.weights, f"--weights {a.weights}")] if a.weights else []
     if a.out and (Path(a.out).parent / CONFIG_NAME).is_file():
         folders.append((str(Path(a.out).parent), f"the model beside --out {a.out}"))
     for folder, what in folders:

@@ -51,6 +51,7 @@ def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
     for bad, message in ((["--eta", "1.5"], "--eta must be between 0 and 1"),
                          (["--sampler", "ddpm", "--eta", "0.5"], "--eta is a DDIM setting"),
                          (["--eta", "1"], "--eta is a DDIM setting"),  # the default is ddpm
+                         (["--steps", "50"], "--steps is a DDIM setting"),  # it would score 1000 steps as 50
                          (["--label", "any"], "--label: must be a digit 0-9"),
                          (["--seed", "-2"], "--seed must be 0 or more"),
                          (["--label", "3", "--guidance", "-1"], "--guidance must be between 0 and 10"),
@@ -163,8 +164,8 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
 
 
 def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, monkeypatch, capsys):
-    """A file drawn by a model of T = 20 is not scored as the bundled T = 1000 model's, nor merged into the eval.json
-    beside a model of another T: its figures would be filed under a model that did not draw them."""
+    """A file drawn by a model of T = 20 is not scored as a T = 1000 model's (--weights), nor merged into the
+    eval.json beside a model of another T: its figures would be filed under a model that did not draw them."""
     from ddpm import evaluate
     from ddpm.eval_files import save_npz
 
@@ -172,7 +173,7 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "t20")
     save_npz(tmp_path / "s.npz", np.zeros((4, 28, 28), np.uint8), seed=0, sampler="ddpm", steps=20, timesteps=20)
     s, bundled = ["--from-samples", str(tmp_path / "s.npz"), "--json"], hub.DEFAULT_WEIGHTS / "eval.json"
-    for args, says in ((["--out", str(tmp_path / "e.json")], "and the bundled weights has T = 1000"),
+    for args, says in ((["--out", str(bundled)], f"and the model beside --out {bundled} has T = 1000"),
                        (["--weights", str(hub.DEFAULT_WEIGHTS)], f"and --weights {hub.DEFAULT_WEIGHTS} has T = 1000"),
                        (["--weights", str(tmp_path / "t20"), "--out", str(bundled)],
                         f"and the model beside --out {bundled} has T = 1000")):
@@ -183,7 +184,7 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     out = tmp_path / "t20" / "eval.json"  # its own model, or no model named and nothing filed: scored
     assert evaluate.main(s + ["--weights", str(tmp_path / "t20"), "--out", str(out)]) == 0
     assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
-    assert evaluate.main(s) == 0
+    assert evaluate.main(s) == 0 and evaluate.main(s + ["--out", str(tmp_path / "e.json")]) == 0  # no model named
 
 
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
