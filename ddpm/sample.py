@@ -78,6 +78,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error("--out must end in .png or .npz")
     check_sampling_args(p, a)
+    if a.variance != "beta" and a.sampler == "ddim":  # DDIM's sigma_t comes from --eta (Song et al. Eq. 16)
+        p.error("--variance is a DDPM setting; DDIM's noise is set by --eta")
     if (a.steps is not None and a.steps < 1) or a.batch_size < 1:
         p.error("--steps and --batch-size must be positive")
     check_autoguidance_args(p, a)

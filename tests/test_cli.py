@@ -110,6 +110,8 @@ def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, 
     (["--n", "0"], "--n must be"), (["--label", "12"], "--label: must be"), (["--out", "x.jpg"], ".png or .npz"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
+    (["--steps", "50"], "--steps is a DDIM setting (add --sampler ddim); DDPM always runs all T steps, not 50"),
+    (["--sampler", "ddim", "--variance", "beta_tilde"], "--variance is a DDPM setting; DDIM's noise is set by --eta"),
     (["--first", "-1"], "--first must be"), (["--seed", "-1"], "--seed must be 0 or more"),
     (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10"),
     (["--label", "3", "--guidance", "11", "--weights", "/nonexistent/folder"],  # refused before any weights load
@@ -167,11 +169,11 @@ def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_s
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim", "--steps", str(T + 1),
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)
     assert rc == 2 and f"--steps {T + 1} is more than this model's T = {T}" in err and not drawn  # as diffusers refuses
-    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddpm", "--steps", "5",
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddpm",
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)
     assert rc == 0, err
     with np.load(tmp_path / "new" / "s.npz") as f:
-        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps whatever --steps says; the file says so
+        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps (--steps is refused); the file says so
     assert T < 50  # a model of fewer timesteps than DDIM's default 50 steps: with no --steps, DDIM runs T of them
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim",
                           "--out", str(tmp_path / "new" / "d.npz")], capsys)
