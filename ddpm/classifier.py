@@ -121,15 +121,20 @@ def save_classifier(model: MnistClassifier, path: str | Path, facts: dict) -> No
 def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device = "cpu") -> MnistClassifier:
     """Rebuild the classifier from its safetensors file (hyperparameters in the metadata); eval mode."""
     path = Path(path)
+    # the shipped asset is remade by retraining; another path is more likely a typo or the wrong file
+    fix = (f"retrain it with:\n  {TRAIN_COMMAND}" if path.resolve() == DEFAULT_PATH else
+           "name a file that python -m ddpm.classifier wrote, or leave --classifier out for the shipped one")
     if not path.is_file():
-        raise ClassifierLoadError(f"no classifier weights at {path}; train them with:\n  {TRAIN_COMMAND}")
+        raise ClassifierLoadError(f"no classifier weights at {path}; {fix}")
     try:
         state, meta = load_tensors(path)
         model = MnistClassifier(**meta.get("hparams", {}))
+        unknown, missing = set(state) - set(model.state_dict()), set(model.state_dict()) - set(state)
+        if unknown or missing:  # load_state_dict would list every name: kilobytes for a model's weights
+            raise ValueError(f"{len(unknown)} tensors it does not have, {len(missing)} of its own missing")
         model.load_state_dict(state)
     except Exception as e:
-        raise ClassifierLoadError(f"{path} does not hold valid classifier weights ({e}); retrain with:\n  "
-                                  f"{TRAIN_COMMAND}") from None
+        raise ClassifierLoadError(f"{path} does not hold the classifier's weights ({e}); {fix}") from None
     return model.to(device).eval()
 
 

@@ -188,6 +188,23 @@ def test_shipped_classifier_reads_the_bundled_sample():
     assert feats.shape == (4, 128)
 
 
+def test_a_classifier_that_does_not_load_is_one_short_line_that_fits_the_mistake(tmp_path, monkeypatch):
+    """A typo or a model's weights given as --classifier: check the path (not "retrain", which would overwrite
+    the shipped asset), and a count of the tensors that do not fit rather than kilobytes of their names. A
+    missing shipped asset: the command that remakes it."""
+    from ddpm import classifier, hub
+
+    for path, says in ((tmp_path / "typo.safetensors", "no classifier weights at"),
+                       (hub.DEFAULT_WEIGHTS / "model.safetensors", "tensors it does not have")):
+        with pytest.raises(classifier.ClassifierLoadError) as e:
+            load_classifier(path)
+        assert says in str(e.value) and "leave --classifier out for the shipped one" in str(e.value)
+        assert len(str(e.value)) < 300 and "conv_in" not in str(e.value) and "retrain" not in str(e.value)
+    monkeypatch.setattr(classifier, "DEFAULT_PATH", tmp_path / "classifier.safetensors")
+    with pytest.raises(classifier.ClassifierLoadError, match="retrain it with:\n  python -m ddpm.classifier"):
+        load_classifier(tmp_path / "classifier.safetensors")
+
+
 def test_conditional_runs_report_the_asked_digits_and_how_often_they_came():
     from ddpm.evaluate import EvalError, _label_scores, asked_labels
     from ddpm.samplers import random_labels
