@@ -86,8 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--channel-mult", default=",".join(map(str, m.channel_mult)),
                    help="width multipliers, one per level (28, 14, 7 pixels; 14, 7, 4 with --patch-size 2) [%(default)s]")
     a.add_argument("--attention-res", default=",".join(map(str, m.attention_resolutions)),
-                   help="feature-map sizes that get self-attention, among --channel-mult's levels (with 1,2: "
-                        "28 or 14; \"\" for none) [%(default)s]")
+                   help="feature-map sizes that get self-attention, among the levels' sizes that --channel-mult "
+                        "gives (\"\" for none) [%(default)s]")
     a.add_argument("--patch-size", type=int, choices=[1, 2], default=m.patch_size,
                    help="2: fold each 2x2 pixel patch into 4 channels, so the U-Net starts at 14x14 [%(default)s]")
     a.add_argument("--dropout", type=float, default=m.dropout, help="dropout in residual blocks [%(default)s]")

@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .cli_args import stopped
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
-from .samplers import DDIM_STEPS, sample, too_many_steps
+from .samplers import DDIM_STEPS, sample, steps_run, too_many_steps
 from .schedule import NoiseSchedule
 from .unet import count_parameters
 
@@ -51,14 +51,15 @@ def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, f
             statistics.median(times["nchw"]) * 1e3)
 
 
-def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int = DDIM_STEPS, autoguidance: float = 1.0,
+def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int | None = None, autoguidance: float = 1.0,
         autoguidance_tmax: int | None = None, autoguidance_guide: str | None = None) -> dict:
-    """Seconds to draw n digits with DDPM (all T steps) and DDIM (ddim_steps, eta 0 and 1), each timed `repeats`
-    times: {'seconds': {name: {'median', 'all'}}, ...}."""
+    """Seconds to draw n digits with DDPM (all T steps) and DDIM (ddim_steps [50, or T if fewer], eta 0 and 1),
+    each timed `repeats` times: {'seconds': {name: {'median', 'all'}}, ...}."""
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
     if why := too_many_steps("ddim", ddim_steps, model.config.timesteps):  # it would time fewer than asked
         raise ValueError(why.replace("--steps", "--ddim-steps"))
+    ddim_steps = steps_run("ddim", ddim_steps, model.config.timesteps - 1)  # not given: 50, or T if fewer
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),
              f"ddim-{ddim_steps}": dict(sampler="ddim", steps=ddim_steps),
              f"ddim-{ddim_steps}-eta1": dict(sampler="ddim", steps=ddim_steps, eta=1.0)}  # fresh noise each step
@@ -88,11 +89,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--n", type=int, default=16, help="digits per grid [%(default)s]")
     p.add_argument("--repeats", type=int, default=3, help="runs of each sampler [%(default)s]")
-    p.add_argument("--ddim-steps", type=int, default=DDIM_STEPS, help="DDIM steps [%(default)s]")
+    p.add_argument("--ddim-steps", type=int, default=None,
+                   help=f"DDIM steps, at most T [{DDIM_STEPS}, or T for a model of fewer timesteps]")
     add_autoguidance_args(p)
     p.add_argument("--json", action="store_true", help="print JSON only")
     a = p.parse_args(argv)
-    if a.n < 1 or a.repeats < 1 or a.ddim_steps < 1:
+    if a.n < 1 or a.repeats < 1 or (a.ddim_steps is not None and a.ddim_steps < 1):
         p.error("--n, --repeats and --ddim-steps must be positive")
     check_autoguidance_args(p, a)
     return a

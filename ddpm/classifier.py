@@ -123,7 +123,8 @@ def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device 
     path = Path(path)
     # the shipped asset is remade by retraining; another path is more likely a typo or the wrong file
     fix = (f"retrain it with:\n  {TRAIN_COMMAND}" if path.resolve() == DEFAULT_PATH else
-           "name a file that python -m ddpm.classifier wrote, or leave --classifier out for the shipped one")
+           f"name a file that python -m ddpm.classifier wrote (--out {path} makes one), or leave --classifier out "
+           "for the shipped one")
     if not path.is_file():
         raise ClassifierLoadError(f"no classifier weights at {path}; {fix}")
     try:
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--epochs, --batch-size and --width must be at least 1")
     if not (a.lr > 0 and 0 <= a.label_smoothing < 1):
         p.error("--lr must be positive and --label-smoothing in [0, 1)")
-    if Path(a.out).suffix.lower() != ".safetensors":  # what load_classifier and ddpm.evaluate --classifier read
+    if Path(a.out).suffix.lower() != ".safetensors":  # it is written as safetensors, so named (as the asset is)
         p.error(f"--out {a.out}: it must end in .safetensors")
     if why := check_writable(a.out):  # now, not after minutes of training
         p.error(why)

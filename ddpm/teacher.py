@@ -35,14 +35,6 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
         teacher = hub.load_pretrained(folder, device).requires_grad_(False)
     except hub.ModelLoadError as e:
         raise ValueError(f"--null-teacher: {e}") from None
-    digest = weights_digest(teacher)
-    if cfg.null_teacher_sha256 and cfg.null_teacher_sha256 != digest:  # a resumed run whose teacher was replaced
-        raise ValueError(
-            f"--null-teacher {cfg.null_teacher} is not the model this run was taught by: its weights changed since "
-            f"(sha256 {cfg.null_teacher_sha256[:12]}... then, {digest[:12]}... now), so the rest of the run would "
-            "learn another model's answers (its own, if the folder now holds this run's weights). Put the teacher "
-            "back as it was, or give the one you mean as --null-teacher again")
-    cfg.null_teacher_sha256 = digest  # saved in train_config.json, and checked again by --resume
     differ = [f"{k} {theirs!r}, not {ours!r}" for k, ours, theirs in cfg.model.eps_mismatch(teacher.config)]
     if differ:
         raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
@@ -52,6 +44,16 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
             teacher = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
         except (hub.ModelLoadError, ValueError) as e:
             raise ValueError(f"--null-teacher-autoguidance: {e}") from None
+    digest = weights_digest(teacher)  # with autoguidance, the guide's tensors too
+    if cfg.null_teacher_sha256 and cfg.null_teacher_sha256 != digest:  # a resumed run whose teacher was replaced
+        where = "" if str(folder) == str(folder.resolve()) else f" (here: {folder.resolve()})"
+        raise ValueError(
+            f"--null-teacher {cfg.null_teacher}{where} is not the model this run was taught by: its weights "
+            f"{'or its guide/ ' if cfg.null_teacher_autoguidance != 1 else ''}changed since (sha256 "
+            f"{cfg.null_teacher_sha256[:12]}... then, {digest[:12]}... now), so the rest of the run would learn another "
+            "model's answers (its own, if the folder now holds this run's weights). Put the teacher back as it was, "
+            "or give the one you mean as --null-teacher again")
+    cfg.null_teacher_sha256 = digest  # saved in train_config.json, and checked again by --resume
     return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
 
 

@@ -77,6 +77,9 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     assert "--ddim-steps 500 is more than this model's T = 20" in capsys.readouterr().err
     assert set(benchmark.run(str(tmp_path / "m"), n=1, repeats=1, ddim_steps=20)["seconds"]) == \
         {"ddpm-20", "ddim-20", "ddim-20-eta1"}
+    # not given: 50 steps, or T for a model of fewer timesteps (as ddpm.sample), named by the steps run
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "1", "--repeats", "1", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["seconds"]) == {"ddpm-20", "ddim-20", "ddim-20-eta1"}
 
 
 def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path, monkeypatch, capsys):

@@ -98,6 +98,15 @@ def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path):
     out = train_on_sample(dataclasses_replace(again, null_teacher=str(tmp_path / "first teacher")), max_steps=5,
                           resume=True)
     assert TrainConfig.read_saved(out)["null_teacher_sha256"] == recorded
+    # an autoguided teacher's target depends on its guide/ too: a replaced guide is refused as well
+    hub.save_pretrained(tiny_model(1, timesteps=100), tmp_path / "first teacher" / "guide")
+    kw = dict(label_dropout=0.5, null_teacher=str(tmp_path / "first teacher"), null_teacher_autoguidance=2.0)
+    out = train_on_sample(train_cfg(tmp_path / "guided", **kw), max_steps=2)
+    kw["null_teacher_sha256"] = TrainConfig.read_saved(out)["null_teacher_sha256"]
+    assert kw["null_teacher_sha256"] != recorded
+    hub.save_pretrained(tiny_model(2, timesteps=100), tmp_path / "first teacher" / "guide")
+    with pytest.raises(ValueError, match="its weights or its guide/ changed since"):
+        train_on_sample(train_cfg(out, **kw), max_steps=3, resume=True)
 
 
 def test_the_bundled_weights_record_the_teacher_they_were_distilled_from():
