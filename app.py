@@ -39,7 +39,7 @@ from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import chain_settings, roundtrip_stream  # noqa: E402
+from ddpm.demo.roundtrip import chain_settings, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
@@ -282,15 +282,16 @@ def build(d: dict) -> gr.Blocks:
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
             run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", show="generate-grid",
                        **HEAVY)
-            with gr.Accordion("Compare, from the same noise x_T: the samplers side by side, or a sweep of w",
-                              open=False):
+            with gr.Accordion("Compare, from the same noise x_T: the samplers side by side"
+                              + (", or a sweep of w" if CONDITIONAL else ""), open=False):
                 kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
                 if CONDITIONAL:  # a model without labels has no w to sweep
                     kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
                 c_kind = gr.Radio(kinds, value="samplers", elem_id="compare-kind",
                                   label=f"one row each, of the seed's first digits (the number above, at most "
-                                        f"{COMPARE_DIGITS}), with the class, w and autoguidance above (the sweep also "
-                                        "takes the sampler, steps and eta)")
+                                        f"{COMPARE_DIGITS}), with the "
+                                        + ("class, w and autoguidance above (the sweep also takes the sampler, steps "
+                                           "and eta)" if CONDITIONAL else "autoguidance above"))
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first digits (at most {COMPARE_DIGITS}), one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
@@ -346,7 +347,7 @@ def build(d: dict) -> gr.Blocks:
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
                     r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                          info="DDPM is slower here: every t, in one batch with the strip's ten "
-                                              f"more chains (from t = {T // 10} to {T})")
+                                              f"more chains (from t = {strip_ts(T)[0]} to {T})")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                      label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")

@@ -177,7 +177,7 @@ def test_compare_runs_one_row_per_setting_from_the_same_noise(client):
     assert seed == 5  # the seed box shows the seed used, as Generate's does
     five = pixels(grid)
     grid, text, _ = client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "samplers", api_name="/compare")
-    assert "2 digits a row, class: any digit" in text and pixels(grid).shape[0] < five.shape[0]  # 4 rows, not 5
+    assert "2 digits a row, any digit" in text and pixels(grid).shape[0] < five.shape[0]  # 4 rows, not 5
     with pytest.raises(AppError, match="A guidance sweep needs a class"):
         client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "guidance", api_name="/compare")
 

@@ -92,6 +92,7 @@ def test_forward_view_numbers_curves_and_strip(monkeypatch):
     assert at_0[forward.SIGNAL] == 1.0 and at_0[forward.NOISE] == 0.0
     (images, labels), = strips
     assert labels == [f"t={u}" for u in range(0, T + 1, 10)] and np.array_equal(images[0], DIGIT)
+    assert "| 1 Markov step (Eq. 2) |" in forward.forward_view(DIGIT, "linear", 1, 0, T=T).text
 
 
 def test_notation_names_where_signal_and_noise_are_equal():

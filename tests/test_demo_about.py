@@ -175,3 +175,9 @@ def test_output_files_are_pruned(monkeypatch, tmp_path):
     assert p.exists() and p.suffix == ".png" and not old.exists()
     with Image.open(outputs.save_png(Image.new("L", (4, 4)), "grid", "python -m ddpm.sample --seed 3")) as im:
         assert im.info["Comment"] == "python -m ddpm.sample --seed 3"  # a saved grid says how to draw it again
+
+
+def test_about_counts_one_epoch_as_one():
+    text = about._training_text({"epochs": 1, "steps": 1, "images": 2, "batch_size": 1})
+    assert "- 1 epoch\n" in text + "\n" and "1 optimizer step" in text and "2 training images" in text
+    assert "1 epochs" not in text and "1 optimizer steps" not in text

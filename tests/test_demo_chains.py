@@ -147,6 +147,11 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     *reports, done = compare.compare_stream(model, sched, "samplers", small)
     assert reports and all(isinstance(r, Progress) for r in reports) and "Row 1 of 4 (DDPM, 20 steps)" in reports[0].text
     assert done.image.width > 2 * 84 and "Seed 0, 2 digits a row" in done.text
+    assert "with 10 steps most often to the same one as with 20" in done.text  # not "as with 50" on T = 20
+    ten = compare.compare_rows("samplers", settings(10, n=1, steps=5), 10)  # T = 10: DDIM 10 once, not twice
+    assert [(r.sampler, r.steps, r.eta) for r in ten] == [("ddpm", 10, 0), ("ddim", 10, 0), ("ddim", 10, 1)]
+    assert compare.samplers_rows_words(10) == "DDPM, DDIM 10, DDIM 10 with eta 1"
+    assert "most often to the same one" not in compare.samplers_say(10)
     # the caption names what the rows share, the settings each row leaves out of its title
     sweep = compare.compare_rows("guidance", settings(1000, n=3, steps=20, eta=0.5, label="random", guidance=2,
                                                       autoguidance=1.5), 1000)
@@ -185,6 +190,9 @@ def test_decided_at_reads_the_last_stable_run():
     assert "with p > 0.5 as 8:" in trajectory.decided_at(traj)
     p[-1, 7] = 0.3
     assert "unsure" in trajectory.decided_at(traj)
+    traj.probs = np.full((5, 10), 0.01)
+    traj.probs[:, 8] = [0.9, 0.2, 0.6, 0.7, 0.91]  # the first run, read as an 8
+    assert "as an **8** with p > 0.5" in trajectory.decided_at(traj)
 
 
 def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
@@ -214,7 +222,7 @@ def test_roundtrip(model, sched):
     assert "denoised with 2 DDIM steps;" in few and "with 1 DDIM step;" in roundtrip.roundtrip(
         model, sched, DIGIT, 1, settings(sched.T, n=1, steps=3)).text
     ddpm = settings(sched.T, sampler="ddpm")
-    assert [roundtrip.chain_words(ddpm, t) for t in (7, 1)] == ["all 7 steps (DDPM)", "all 1 step (DDPM)"]
+    assert [roundtrip.chain_words(ddpm, t) for t in (7, 1)] == ["all 7 steps (DDPM)", "1 step (DDPM)"]
     assert "the strip's 10 chains each start from their own t. All 11 took " in r.text
     r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert same(r.main, r2.main) and same(r.strip, r2.strip)
@@ -367,3 +375,12 @@ def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(
 def test_strip_ts():
     assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
     assert roundtrip.strip_ts(20) == list(range(2, 21, 2))
+    assert roundtrip.strip_ts(5) == [1, 2, 3, 4, 5] and roundtrip.strip_ts(2) == [1, 2]  # never t = 0: no step
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_noise_and_denoise_runs_on_a_model_of_two_timesteps(sampler):
+    """The app runs tab 4 at start-up: on T = 2 to 5 its strip held t = 0, a chain of no step, and app.py died."""
+    sched2, model2 = NoiseSchedule(2), tiny_model(timesteps=2)
+    done = finish(roundtrip.roundtrip_stream(model2, sched2, DIGIT, 1, roundtrip.chain_settings(0, sampler, 2, 2)))
+    assert f"denoised with {'1 step (DDPM)' if sampler == 'ddpm' else '1 DDIM step'};" in done.text

@@ -89,10 +89,10 @@ def _null_target(facts: dict) -> str | None:
 
 FACTS = [  # (key in training.json / the weights' metadata, how to say it)
     ("command", "command: `{}`"),
-    ("images", "{} training images"),
+    ("images", "{} training image{s}"),
     ("dataset", "data: {}"),  # the id train.py's --dataset takes
-    ("steps", "{} optimizer steps"),
-    ("epochs", "{} epochs"),
+    ("steps", "{} optimizer step{s}"),
+    ("epochs", "{} epoch{s}"),
     ("batch_size", "batch {}"),
     ("lr", "learning rate {}"),
     ("ema_decay", "EMA decay {}"),
@@ -102,7 +102,8 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
 
 
 def _training_text(facts: dict) -> str:
-    known = [how.format(facts[key]) for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
+    known = [how.format(facts[key], s="s" * (facts[key] != 1)) for key, how in FACTS
+             if key in facts and "\n" not in str(facts[key])]
     if "train_minutes" in facts:
         known.append(f"trained for {time_and_hardware(facts)}")
     if "\n" in facts.get("command", ""):  # a recipe of several runs joined by --resume: one line each

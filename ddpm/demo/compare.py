@@ -25,18 +25,29 @@ COMPARE_DDIM = (50, 10)  # the samplers rows' DDIM steps (at most T)
 SWEEP = (0.0, 1.0, 1.5, 2.0, 3.0)  # guidance scales w of the sweep: unconditional, conditional, then guided (the
 # bundled model's digits read best at w = 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
 SWEPT = ", ".join(f"{w:g}" for w in SWEEP)  # "0, 1, 1.5, 2, 3", as the texts name them
-SAMPLERS_SAY = ("the deterministic DDIM (eta 0) maps each x_T to one digit, and with 10 steps most often to the same "
-                "one as with 50. DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), and that "
-                "noise, not x_T, decides most of their digits: they seldom end as DDIM's digit.")
 GUIDANCE_SAYS = ("w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit "
                  "toward the most typical of its class (Ho & Salimans 2022); too large a w overshoots, into "
                  "speckled, overdrawn strokes that may no longer read as the class.")
 
 
+def ddim_steps_compared(T: int) -> tuple[int, ...]:
+    """The samplers rows' DDIM step counts on a model of T timesteps: (50, 10), each at most T, once each."""
+    return tuple(dict.fromkeys(min(k, T) for k in COMPARE_DDIM))  # T <= 10: one count, one row fewer
+
+
 def samplers_rows_words(T: int) -> str:
     """The samplers rows as the radio names them, for a model of T timesteps: "DDPM, DDIM 50, ..."."""
-    many, few = (min(k, T) for k in COMPARE_DDIM)
-    return f"DDPM, DDIM {many}, DDIM {many} with eta 1, DDIM {few}"
+    many, *few = ddim_steps_compared(T)
+    return f"DDPM, DDIM {many}, DDIM {many} with eta 1" + "".join(f", DDIM {k}" for k in few)
+
+
+def samplers_say(T: int) -> str:
+    """What the samplers rows show, for a model of T timesteps."""
+    many, *few = ddim_steps_compared(T)
+    fewer = "".join(f", and with {k} steps most often to the same one as with {many}" for k in few)
+    return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}. DDPM and eta 1 add fresh noise at "
+            "every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their digits: they "
+            "seldom end as DDIM's digit.")
 
 
 @dataclass
@@ -53,10 +64,10 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
     kind = check_choice("comparison", kind, KINDS)
     s = dataclasses.replace(s, n=min(s.n, COMPARE_DIGITS))
     if kind == SAMPLERS_ROWS:
-        many, few = (min(k, T) for k in COMPARE_DDIM)
+        many, *few = ddim_steps_compared(T)
         ddim = dataclasses.replace(s, sampler="ddim", steps=many, eta=0.0)
         rows = [dataclasses.replace(s, sampler="ddpm", steps=T, eta=0.0), ddim,
-                dataclasses.replace(ddim, eta=1.0), dataclasses.replace(ddim, steps=few)]
+                dataclasses.replace(ddim, eta=1.0), *(dataclasses.replace(ddim, steps=k) for k in few)]
     else:
         if not conditional:
             raise InputError("This model was trained without labels, so it has no guidance scale to sweep")
@@ -85,7 +96,7 @@ def shared_settings(kind: str, r: Settings) -> str:
     """In words, the settings every row shares (those row_title leaves out)."""
     what = r.class_words()
     if kind == SAMPLERS_ROWS:
-        shared = [f"class: {what}"]
+        shared = [what]
         if r.label is not None:
             shared.append(f"w = {r.guidance:g}" + (" (which ignores the class)" if r.guidance == 0 else ""))
     else:
@@ -107,8 +118,9 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
                                f"{last.index + 1} of {last.num_steps}, {ticker.elapsed()}")
         finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
     first = rows[0]
-    says = SAMPLERS_SAY if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
+    says = samplers_say(sched.T) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     yield Comparison(draw.vstack(finished, gap=4),
-                     f"Seed {first.seed}, {first.n} {first.noun}s a row, {shared_settings(kind, first)}; done in "
+                     f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
+                     f"{shared_settings(kind, first)}; done in "
                      f"{ticker.elapsed()}. {first.noun.capitalize()} k of every row starts from the same noise x_T, "
                      f"that of (seed, k): {says}")

@@ -48,13 +48,14 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                            "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
                            "digits until it overshoots into speckled strokes (for the bundled model 1.5 reads "
                            "best and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
-                           "(diffusers' guidance_scale is this w)")
+                           "(diffusers' guidance_scale is this w)"
+                      if conditional else "this model takes no class, so there is nothing to guide toward")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                   interactive=rt.guide is not None,
                   info="1: off. Above 1, the steps t <= "
                        f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
-                       "small, briefly trained model (weights/guide/; Karras et al. 2024): sharper 'any' digits, "
-                       "up to 40% slower"
+                       "small, briefly trained model (the model folder's guide/; Karras et al. 2024): sharper "
+                       "'any' digits, slower by the guide's passes (up to 40% with the bundled weights' guide)"
                   if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")

@@ -137,7 +137,7 @@ def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
         "| x_t - sqrt(alpha_bar_t) x_0 | mean | std |",
         "| --- | --- | --- |",
         row("closed-form jump (Eq. 4)", r_jump),
-        row(f"{t} Markov steps (Eq. 2)", r_chain),
+        row(f"{t} Markov step{'s' * (t != 1)} (Eq. 2)", r_chain),
     ])
 
 

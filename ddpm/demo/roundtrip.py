@@ -73,12 +73,15 @@ def chain_settings(seed, sampler, steps, T: int) -> Settings:
 def chain_words(s: Settings, t: int) -> str:
     """How the chain from x_t at paper t runs, in words: 'all 300 steps (DDPM)' or '20 DDIM steps' (min(steps, t))."""
     n = steps_run(s.sampler, s.steps, t - 1)
-    plural = "s" * (n != 1)
-    return f"all {n} step{plural} (DDPM)" if s.sampler == "ddpm" else f"{n} DDIM step{plural}"
+    if s.sampler == "ddpm":
+        return f"all {n} steps (DDPM)" if n != 1 else "1 step (DDPM)"
+    return f"{n} DDIM step{'s' * (n != 1)}"
 
 
 def strip_ts(T: int, n: int = STRIP) -> list[int]:
-    return sorted({int(v) for v in np.linspace(T / n, T, n).round()})
+    """The paper t's the strip noises to and denoises from: n evenly spaced up to T, at least 1 (a chain from t = 0
+    has no step), each once (a model of T < n timesteps has fewer)."""
+    return sorted({max(1, int(v)) for v in np.linspace(T / n, T, n).round()})
 
 
 @torch.inference_mode()
