@@ -43,7 +43,7 @@ from ddpm.demo.roundtrip import chain_settings, roundtrip_stream, strip_ts  # no
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
-                               Slider, run_button, user_errors)
+                               Radio, Slider, run_button, user_errors)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -229,7 +229,7 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     f_in = digit_input("forward")
-                    f_kind = gr.Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
+                    f_kind = Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
                                       info=f"the model was trained on {RT.sched.kind}")
                     f_seed = gr.Number(0, label="noise seed", elem_id="forward-seed")  # 3.7 refused, not run as 4
                 with gr.Column(scale=2):
@@ -287,11 +287,11 @@ def build(d: dict) -> gr.Blocks:
                 kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
                 if CONDITIONAL:  # a model without labels has no w to sweep
                     kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
-                c_kind = gr.Radio(kinds, value="samplers", elem_id="compare-kind",
-                                  label=f"one row each, of the seed's first digits (the number above, at most "
-                                        f"{COMPARE_DIGITS}), with the "
-                                        + ("class, w and autoguidance above (the sweep also takes the sampler, steps "
-                                           "and eta)" if CONDITIONAL else "autoguidance above"))
+                c_kind = Radio(kinds, value="samplers", elem_id="compare-kind",
+                               label=f"what to compare (one row each, of the seed's first digits: the number above, "
+                                     f"at most {COMPARE_DIGITS}; with the "
+                                     + ("class, w and autoguidance above, and the sweep also takes the sampler, "
+                                        "steps and eta)" if CONDITIONAL else "autoguidance above)"))
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first digits (at most {COMPARE_DIGITS}), one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
@@ -345,7 +345,7 @@ def build(d: dict) -> gr.Blocks:
                                    height=200, elem_id="roundtrip-x0")
                     r_t = Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
-                    r_sampler = gr.Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
+                    r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                          info="DDPM is slower here: every t, in one batch with the strip's ten "
                                               f"more chains (from t = {strip_ts(T)[0]} to {T})")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,

@@ -141,6 +141,19 @@ def test_out_of_range_numbers(client):
         client.predict(0, False, 4, "ddim", 5000, "any", 1.0, api_name="/sample")
     with pytest.raises(AppError, match="t must be between 0 and"):  # tab 3's frame slider, its long label aside
         client.predict(-5, api_name="/trajectory_frame")
+    # a radio's or dropdown's value outside its choices, in the app's words and with no traceback in the log
+    before = len(app_log(client.src))
+    for args, says in (((0, False, 2, "ddim", 10, "10", 1.0), "digit class must be one of 'any', 'random', '0'"),
+                       ((0, False, 2, "ddim", 10, 7, 1.0), "digit class must be one of .*, not 7$"),
+                       ((0, False, 2, "DDIM", 10, "any", 1.0), "sampler must be one of 'ddpm', 'ddim', not 'DDIM'$")):
+        with pytest.raises(AppError, match=says):
+            client.predict(*args, api_name="/sample")
+    with pytest.raises(AppError, match="^what to compare must be one of 'samplers', 'guidance', not 'sweep'$"):
+        client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "sweep", api_name="/compare")
+    with pytest.raises(AppError, match="^schedule must be one of 'linear', 'cosine', not 'quadratic'$"):
+        forward(client, kind="quadratic")
+    time.sleep(0.5)
+    assert "Traceback" not in app_log(client.src)[before:]
     # a value Gradio refuses before our code runs still tells the caller why (launch(show_error=True))
     with pytest.raises(AppError, match="Expected a `float`"):
         client.predict(0, False, "four", "ddim", 10, "any", 1.0, api_name="/sample")
@@ -165,7 +178,7 @@ def test_sample_is_seeded_and_downloadable(client):
         client.predict(*args, 0.0, 9.0, api_name="/sample")
     *_, status5, _ = client.predict(5, False, 4, "ddim", 10, "random", 2.0, api_name="/sample")
     assert "a random digit each" in status5  # the pixels: test_demo and test_samplers, on a model whose labels matter
-    with pytest.raises(AppError, match="eleven is not in the list of choices"):
+    with pytest.raises(AppError, match="digit class must be one of 'any', .*, not 'eleven'"):
         client.predict(5, False, 4, "ddim", 10, "eleven", 2.0, api_name="/sample")
     *_, seed_r = client.predict(5, True, 1, "ddpm", 1, "any", 1.0, api_name="/sample")
     assert isinstance(seed_r, int | float)  # a fresh seed, reported back

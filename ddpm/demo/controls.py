@@ -9,7 +9,7 @@ from ..config import MAX_GUIDANCE
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
 from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS
 from .runtime import Runtime
-from .widgets import Slider
+from .widgets import Dropdown, Radio, Slider
 
 
 def sampler_choices(T: int) -> list[tuple[str, str]]:
@@ -28,7 +28,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
         randomise = gr.Checkbox(False, label="new random seed each run")
     n = Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
-    sampler = gr.Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
+    sampler = Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, label="DDIM steps",
                    interactive=DEFAULT_SAMPLER == "ddim", info="used by DDIM only")
     eta = Slider(0, 1, value=0, step=0.1, label="DDIM eta", elem_id=f"{tab}-eta",
@@ -36,7 +36,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                  info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
                       "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
                       "bundled model sharper digits in 50 steps")
-    label_ = gr.Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
+    label_ = Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
                          label="digit class" if rt.dataset == "mnist" else "class",
                          interactive=conditional,
                          info="any: no class given (the null class). random: each digit gets a class drawn from the "

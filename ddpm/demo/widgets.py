@@ -96,6 +96,53 @@ class Slider(gr.Slider):
             return OutOfRange(payload, f"{name} must be between {self.minimum:g} and {self.maximum:g}, not {payload:g}")
 
 
+class NotAChoice(str):
+    """A radio's or dropdown's value outside its choices (sent through the API), carried to the handler with its
+    refusal, as OutOfRange is: Gradio's own check logs a traceback for each."""
+
+    def __new__(cls, value, refusal: str):
+        out = super().__new__(cls, value)
+        out.refusal = refusal
+        return out
+
+
+def _not_a_choice(component, payload) -> NotAChoice:
+    name = re.split(r" \(|;", component.label or "the value")[0]
+    choices = ", ".join(repr(value) for _, value in component.choices)
+    return NotAChoice(payload, f"{name} must be one of {choices}, not {payload!r}")
+
+
+class Radio(gr.Radio):
+    """gr.Radio, but a value outside its choices is refused in the app's words, as Slider's past its ends."""
+
+    def get_block_name(self) -> str:  # the browser side is gr.Radio's own
+        return gr.Radio.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload: str | int | float | None) -> str | int | float | None:  # gr.Radio's annotation
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            return _not_a_choice(self, payload)
+
+
+class Dropdown(gr.Dropdown):
+    """gr.Dropdown (one choice), but a value outside its choices is refused in the app's words, as Radio's."""
+
+    def get_block_name(self) -> str:  # the browser side is gr.Dropdown's own
+        return gr.Dropdown.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload: str | int | float | list[str | int | float] | None
+                   ) -> str | int | float | list[str | int | float] | list[int | None] | None:  # gr.Dropdown's
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            return _not_a_choice(self, payload)
+
+
 class DigitSketchpad(gr.Sketchpad):
     """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
     background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
@@ -126,7 +173,7 @@ class DigitSketchpad(gr.Sketchpad):
 
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
-    source = gr.Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
+    source = Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
                    info=f"the first of each digit: {first_of_each_class()}")
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
@@ -153,13 +200,14 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
     same event already checks aloud. blank(message): the outputs to show for a DigitError (emptied pictures and
     what to do), so that no view goes on showing the digit before; for any other refusal (a seed, a t) the views
     stay as they were (gr.skip), each view alike. With blank, an error not quiet is a warning. A slider's value past
-    its ends (OutOfRange) is refused as an InputError before fn runs."""
+    its ends (OutOfRange), or a radio's or dropdown's outside its choices (NotAChoice), is refused as an InputError
+    before fn runs."""
     if fn is None:
         return functools.partial(user_errors, quiet=quiet, blank=blank)
 
     def check(args):
         for a in args:
-            if isinstance(a, OutOfRange):
+            if isinstance(a, (OutOfRange, NotAChoice)):
                 raise InputError(a.refusal)
 
     def convert(e: InputError):
