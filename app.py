@@ -230,7 +230,7 @@ def build(d: dict) -> gr.Blocks:
                 with gr.Column(scale=1):
                     f_in = digit_input("forward")
                     f_kind = Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
-                                      info=f"the model was trained on {RT.sched.kind}")
+                                   info=f"the model was trained on {RT.sched.kind}")
                     f_seed = gr.Number(0, label="noise seed", elem_id="forward-seed")  # 3.7 refused, not run as 4
                 with gr.Column(scale=2):
                     # right above the pictures it morphs (on a phone, where the columns stack, too)
@@ -346,8 +346,8 @@ def build(d: dict) -> gr.Blocks:
                     r_t = Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
-                                         info="DDPM is slower here: every t, in one batch with the strip's ten "
-                                              f"more chains (from t = {strip_ts(T)[0]} to {T})")
+                                      info="DDPM is slower here: every t, in one batch with the strip's ten "
+                                           f"more chains (from t = {strip_ts(T)[0]} to {T})")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                      label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")

@@ -197,8 +197,9 @@ def decided_at(traj: Trajectory) -> str:
     first = len(above) - int(np.argmin(above[::-1])) if not above.all() else 0  # first index of the final run
     several = traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1
     whose = "the first digit's x0_hat" if several else "x0_hat"  # the classifier follows digit 0 only
-    text = (f"The classifier reads {whose} as {'an' if final == 8 else 'a'} **{final}** with p > 0.5 from t = {traj.probs_t[first]} onward "
-            f"(the chain starts at t = {max(traj.probs_t)}); after that the steps only refine its strokes.")
+    text = (f"The classifier reads {whose} as {'an' if final == 8 else 'a'} **{final}** with p > 0.5 from t = "
+            f"{traj.probs_t[first]} onward (the chain starts at t = {max(traj.probs_t)}); after that the steps only "
+            "refine its strokes.")
     early = traj.probs[:first]
     earlier = sorted({int(c) for c, p in zip(early.argmax(1), early.max(1)) if p > 0.5 and c != final})
     if earlier:  # a blurry x0_hat read confidently as another digit: the classifier only ever saw clean digits
