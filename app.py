@@ -287,11 +287,11 @@ def build(d: dict) -> gr.Blocks:
                 kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
                 if CONDITIONAL:  # a model without labels has no w to sweep
                     kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
+                shared = ("the class, w and autoguidance above, and the sweep also takes the sampler, steps and eta"
+                          if CONDITIONAL else "the autoguidance above" if RT.guide is not None else "")
                 c_kind = Radio(kinds, value="samplers", elem_id="compare-kind",
                                label=f"what to compare (one row each, of the seed's first digits: the number above, "
-                                     f"at most {COMPARE_DIGITS}; with the "
-                                     + ("class, w and autoguidance above, and the sweep also takes the sampler, "
-                                        "steps and eta)" if CONDITIONAL else "autoguidance above)"))
+                                     f"at most {COMPARE_DIGITS}" + (f"; with {shared})" if shared else ")"))
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first digits (at most {COMPARE_DIGITS}), one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
@@ -346,8 +346,8 @@ def build(d: dict) -> gr.Blocks:
                     r_t = Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
-                                      info="DDPM is slower here: every t, in one batch with the strip's ten "
-                                           f"more chains (from t = {strip_ts(T)[0]} to {T})")
+                                      info=f"DDPM is slower here: every t, in one batch with the strip's "
+                                           f"{len(strip_ts(T))} more chains (from t = {strip_ts(T)[0]} to {T})")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                      label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")

@@ -261,6 +261,31 @@ def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, m
     sys.modules.pop("app", None)
 
 
+def test_the_app_starts_on_a_model_of_two_steps_without_labels(tmp_path, monkeypatch):
+    """T = 2: tab 4's strip held t = 0, a chain of no step, and the app died at start-up. Without labels or a guide
+    the texts offer no sweep of w, no autoguidance and nothing to guide toward; tab 4 counts the strip's chains."""
+    from ddpm import hub
+    from ddpm.config import ModelConfig
+    from ddpm.demo.widgets import NotAChoice
+    from ddpm.unet import UNet
+
+    cfg = ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(), timesteps=2, num_classes=0)
+    monkeypatch.setenv("DDPM_MODEL", str(hub.save_pretrained(UNet(cfg), tmp_path / "m")))
+    sys.modules.pop("app", None)
+    app = importlib.import_module("app")
+    assert "DDIM" in app.defaults()["sample"][2]
+    texts = [str(getattr(b, k, None) or "") for b in app.demo.blocks.values() for k in ("label", "info")]
+    assert not any("sweep of w" in x for x in texts)
+    assert "what to compare (one row each, of the seed's first digits: the number above, at most 6)" in texts
+    assert any("the strip's 2 more chains (from t = 1 to 2)" in x for x in texts)
+    assert any("nothing to guide toward" in x for x in texts)
+    # the UI's own events, POSTed a value outside the choices, change nothing (Gradio's check used to refuse it)
+    toggles = [f.fn for f in app.demo.fns.values() if f.fn is not None and f.fn.__name__ in ("show_source", "<lambda>")]
+    skip = type(app.gr.skip())
+    assert toggles and all(isinstance(fn(NotAChoice("bogus", "x must be ...")), skip) for fn in toggles)
+    sys.modules.pop("app", None)
+
+
 def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path, monkeypatch):
     """A shared 2-vCPU Space: one network job at a time, each a generator (Gradio stops a generator when its tab
     goes, a plain function only when it ends), and views that need no network pass run beside it, a few at a

@@ -7,9 +7,9 @@ import gradio as gr
 from ..autoguidance import T_MAX_FRACTION, default_t_max
 from ..config import MAX_GUIDANCE
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
-from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS
+from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS, InputError
 from .runtime import Runtime
-from .widgets import Dropdown, Radio, Slider
+from .widgets import Dropdown, Radio, Slider, user_errors
 
 
 def sampler_choices(T: int) -> list[tuple[str, str]]:
@@ -59,6 +59,9 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                   if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
-    sampler.change(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, sampler, [steps, eta], **toggle)
-    label_.change(lambda c: gr.Slider(interactive=c != "any"), label_, guidance, **toggle)
+    # (a value outside the choices, POSTed to these events, changes nothing: user_errors, quietly)
+    sampler.change(user_errors(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, quiet=InputError), sampler,
+                   [steps, eta], **toggle)
+    label_.change(user_errors(lambda c: gr.Slider(interactive=c != "any"), quiet=InputError), label_, guidance,
+                  **toggle)
     return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto], go  # new inputs last: older API calls fit

@@ -182,7 +182,8 @@ def digit_input(tab: str):
                             visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
-    source.change(show_source, source, [index, upload, sketch], api_name=f"show_source_{tab}",
+    source.change(user_errors(show_source, quiet=InputError), source, [index, upload, sketch],
+                  api_name=f"show_source_{tab}",
                   api_visibility="private", show_progress="hidden", queue=False
                   ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
     return source, index, upload, sketch
