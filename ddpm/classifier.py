@@ -130,7 +130,8 @@ def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device 
     try:
         state, meta = load_tensors(path)
         model = MnistClassifier(**meta.get("hparams", {}))
-        unknown, missing = set(state) - set(model.state_dict()), set(model.state_dict()) - set(state)
+        own = set(model.state_dict())
+        unknown, missing = set(state) - own, own - set(state)
         if unknown or missing:  # load_state_dict would list every name: kilobytes for a model's weights
             raise ValueError(f"{len(unknown)} tensors it does not have, {len(missing)} of its own missing")
         model.load_state_dict(state)
