@@ -21,7 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import stopped
+from .cli_args import positive_int, stopped
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .samplers import DDIM_STEPS, sample, steps_run, too_many_steps
 from .schedule import NoiseSchedule
@@ -87,15 +87,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
-    p.add_argument("--n", type=int, default=16, help="digits per grid [%(default)s]")
-    p.add_argument("--repeats", type=int, default=3, help="runs of each sampler [%(default)s]")
-    p.add_argument("--ddim-steps", type=int, default=None,
+    p.add_argument("--n", type=positive_int, default=16, help="digits per grid [%(default)s]")
+    p.add_argument("--repeats", type=positive_int, default=3, help="runs of each sampler [%(default)s]")
+    p.add_argument("--ddim-steps", type=positive_int, default=None,
                    help=f"DDIM steps, at most T [{DDIM_STEPS}, or T for a model of fewer timesteps]")
     add_autoguidance_args(p)
     p.add_argument("--json", action="store_true", help="print JSON only")
     a = p.parse_args(argv)
-    if a.n < 1 or a.repeats < 1 or (a.ddim_steps is not None and a.ddim_steps < 1):
-        p.error("--n, --repeats and --ddim-steps must be positive")
     check_autoguidance_args(p, a)
     return a
 

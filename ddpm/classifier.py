@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli_args import check_writable, command_line, stopped
+from .cli_args import check_writable, command_line, positive_int, stopped
 from .data import DataError, load_dataset, to_model_range
 from .safeio import load_tensors, save_tensors
 
@@ -147,17 +147,15 @@ def main(argv: list[str] | None = None) -> int:
                     "score, Frechet distance of its 128-d features) and save it as safetensors.")
     p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
     p.add_argument("--out", default=str(DEFAULT_PATH), help="weights file to write (default: the shipped asset)")
-    p.add_argument("--epochs", type=int, default=5, help="passes over the 60k training images (default: 5)")
-    p.add_argument("--batch-size", type=int, default=128, help="default: 128")
+    p.add_argument("--epochs", type=positive_int, default=5, help="passes over the 60k training images (default: 5)")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="default: 128")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule (default: 3e-3)")
     p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and augmentation (default: 0)")
-    p.add_argument("--width", type=int, default=24, help="channels of the first conv stage; doubles per stage (default: 24)")
+    p.add_argument("--width", type=positive_int, default=24, help="channels of the first conv stage; doubles per stage (default: 24)")
     p.add_argument("--label-smoothing", type=float, default=0.0,
                    help="keep 0 so the classifier is confident and real MNIST scores an Inception Score near 10 (default: 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     a = p.parse_args(argv)
-    if a.epochs < 1 or a.batch_size < 1 or a.width < 1:
-        p.error("--epochs, --batch-size and --width must be at least 1")
     if not (a.lr > 0 and 0 <= a.label_smoothing < 1):
         p.error("--lr must be positive and --label-smoothing in [0, 1)")
     if Path(a.out).suffix.lower() != ".safetensors":  # it is written as safetensors, so named (as the asset is)

@@ -1,5 +1,5 @@
-"""What the command lines share: ddpm.sample's and ddpm.evaluate's sampling flags and their checks, the steps a
-model can run, an output path tried before a long run, the command line as a record quotes it, and what a
+"""What the command lines share: ddpm.sample's and ddpm.evaluate's sampling flags and their checks, a count's
+type, the steps a model can run, an output path tried before a long run, the command line as a record quotes it, and what a
 Ctrl-C says."""
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ def stopped(what: str) -> int:
     return 130
 
 
+def positive_int(value: str) -> int:
+    """argparse type of a count (steps, batch size, repeats): a whole number, 1 or more."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
+    return n
+
+
 def label_arg(value: str) -> int | str:
     """argparse type of --label: a digit 0-9, or "random" for one uniform digit per sample."""
     if value.strip().lower() == RANDOM:
@@ -40,7 +51,7 @@ def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> No
     file = ", or what the .npz says" if from_file else ""
     p.add_argument("--sampler", choices=SAMPLERS, default=None if from_file else "ddpm",
                    help=f"ancestral DDPM or DDIM [ddpm{file}]")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None,
                    help=f"DDIM steps (DDPM always runs all T) [{DDIM_STEPS}, or T for a model of fewer timesteps{file}]")
     p.add_argument("--eta", type=float, default=None if from_file else 0.0,
                    help=f"DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import add_sampling_args, check_sampling_args, check_writable, command_line, steps_asked, stopped
+from .cli_args import (add_sampling_args, check_sampling_args, check_writable, command_line, positive_int, steps_asked,
+                       stopped)
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
@@ -191,7 +192,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_autoguidance_args(p)
     p.add_argument("--seed", type=int, default=None,
                    help="sampling seed; also picks the real floor images [0, or what the .npz says]")
-    p.add_argument("--batch-size", type=int, default=250, help="samples per forward pass [%(default)s]")
+    p.add_argument("--batch-size", type=positive_int, default=250, help="samples per forward pass [%(default)s]")
     p.add_argument("--device", default="cpu",
                    help="where to sample: cpu (the README's figures), cuda, mps or auto [%(default)s]")
     p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
@@ -208,9 +209,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if a.n is not None and not 2 <= a.n <= 60_000:  # 2: a Frechet distance needs a covariance
         p.error(f"--n must be from 2 to 60000, not {a.n}: the feature covariance needs two samples, and the real-data "
                 "floor draws N of MNIST's 60,000 training digits")
-    for flag, value in (("--batch-size", a.batch_size), ("--steps", a.steps)):
-        if value is not None and value < 1:
-            p.error(f"{flag} must be positive, not {value}")
     check_sampling_args(p, a, loose=bool(a.from_samples))  # the file fills in the rest: from_samples.follow_the_file
     if a.from_samples and a.save_samples:
         p.error("--save-samples makes no sense with --from-samples")

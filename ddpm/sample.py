@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import add_sampling_args, check_sampling_args, check_writable, steps_asked, stopped
+from .cli_args import add_sampling_args, check_sampling_args, check_writable, positive_int, steps_asked, stopped
 from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder
@@ -68,7 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="DDPM sigma_t^2: beta_t or the posterior beta_tilde_t [%(default)s]")
     p.add_argument("--no-clip", action="store_true", help="do not clip x0_hat to [-1, 1]")
     add_autoguidance_args(p)
-    p.add_argument("--batch-size", type=int, default=256, help="digits per forward pass [%(default)s]")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="digits per forward pass [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
     a = p.parse_args(argv)
     if not 1 <= a.n <= MAX_N:
@@ -80,8 +80,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     check_sampling_args(p, a)
     if a.variance != "beta" and a.sampler == "ddim":  # DDIM's sigma_t comes from --eta (Song et al. Eq. 16)
         p.error("--variance is a DDPM setting; DDIM's noise is set by --eta")
-    if (a.steps is not None and a.steps < 1) or a.batch_size < 1:
-        p.error("--steps and --batch-size must be positive")
     check_autoguidance_args(p, a)
     return a
 

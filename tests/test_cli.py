@@ -97,12 +97,27 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
         assert says in capsys.readouterr().err, out
 
 
+@pytest.mark.parametrize("module, args, says", [
+    ("benchmark", ["--repeats", "0"], "argument --repeats: must be 1 or more, not 0"),
+    ("benchmark", ["--n", "-3"], "argument --n: must be 1 or more, not -3"),
+    ("benchmark", ["--ddim-steps", "0"], "argument --ddim-steps: must be 1 or more, not 0"),
+    ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
+    ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'")])
+def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys):
+    """Every command line's counts share one argparse type, so each refuses 0 in the same words, before loading."""
+    import importlib
+
+    with pytest.raises(SystemExit):
+        importlib.import_module(f"ddpm.{module}").main(args)
+    assert says in capsys.readouterr().err
+
+
 def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, capsys):
     from ddpm.demo import timing
 
     with pytest.raises(SystemExit):  # 0 repeats would still run once, and --repeats 0 is no figure at all
         timing.main(["--repeats", "0"])
-    assert "--repeats must be at least 1, not 0" in capsys.readouterr().err
+    assert "argument --repeats: must be 1 or more, not 0" in capsys.readouterr().err
     monkeypatch.setenv("DDPM_MODEL", "/nonexistent/weigths")  # a typo is a line, as app.py says it, not a traceback
     assert timing.main(["--repeats", "1"]) == 2
     err = capsys.readouterr().err
@@ -121,8 +136,9 @@ def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, 
      "--guidance must be between 0 and 10"),
     (["--guidance", "3"], "--guidance steers toward a class: add --label"),
     # refused before any weights load (with no check, the model would load, then fail mid-way or sample for long)
-    (["--sampler", "ddim", "--steps", "0", "--weights", "/nonexistent/folder"], "--steps and --batch-size must be positive"),
-    (["--batch-size", "0", "--weights", "/nonexistent/folder"], "--steps and --batch-size must be positive"),
+    (["--sampler", "ddim", "--steps", "0", "--weights", "/nonexistent/folder"], "argument --steps: must be 1 or more, not 0"),
+    (["--batch-size", "0", "--weights", "/nonexistent/folder"], "argument --batch-size: must be 1 or more, not 0"),
+    (["--batch-size", "2.5"], "argument --batch-size: must be a whole number, not '2.5'"),
     (["--n", "100001", "--weights", "/nonexistent/folder"], "--n must be between 1 and 100000")])
 def test_sample_cli_rejects_bad_input(args, message, tmp_path, capsys):
     """Each refused before sampling; should a check regress, the tiny model draws its digits in a blink, into

@@ -59,8 +59,8 @@ def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
                          (["--save-samples", "s.np"], "--save-samples must end in .npz"),
                          (["--n", "60001"], "--n must be from 2 to 60000, not 60001"),
                          (["--n", "1"], "--n must be from 2 to 60000, not 1: the feature covariance needs two"),
-                         (["--sampler", "ddim", "--steps", "0"], "--steps must be positive, not 0"),
-                         (["--batch-size", "0"], "--batch-size must be positive, not 0"),
+                         (["--sampler", "ddim", "--steps", "0"], "argument --steps: must be 1 or more, not 0"),
+                         (["--batch-size", "0"], "argument --batch-size: must be 1 or more, not 0"),
                          (["--from-samples", "a.npz", "--save-samples", "b.npz"], "--save-samples makes no sense with "
                                                                                   "--from-samples"),
                          (["--out", "samples.npz"], "--out samples.npz: it must end in .json"),

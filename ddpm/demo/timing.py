@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli_args import stopped
+from ..cli_args import positive_int, stopped
 from ..hub import ModelLoadError
 from .compare import SWEPT, compare_rows, compare_stream
 from .forward import forward_view
@@ -62,10 +62,8 @@ def actions(rt, gif: Path) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.demo.timing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=3, help="runs of each action [%(default)s]")
+    p.add_argument("--repeats", type=positive_int, default=3, help="runs of each action [%(default)s]")
     a = p.parse_args(argv)
-    if a.repeats < 1:
-        p.error(f"--repeats must be at least 1, not {a.repeats}")
     times: dict[str, list[float]] = {}
     try:
         try:
