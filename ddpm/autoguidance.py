@@ -68,8 +68,8 @@ def check_guide(main: nn.Module, guide: nn.Module) -> None:
 
 
 def default_t_max(T: int) -> int:
-    """The highest guided timestep by default, so the first guided step of the reverse chain: t = 600 of
-    t = 0 .. 999 (code index, 0-based)."""
+    """The highest guided timestep by default: t = 600 of t = 0 .. 999 (code index, 0-based), the first guided step
+    of a DDPM chain (50-step DDIM visits 619 and 599, so it guides from 599)."""
     return round(T_MAX_FRACTION * T)
 
 

@@ -78,7 +78,7 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
 
     t is the code index; eps_hat and the fresh noise z are (B, C, H, W); z may be None at t = 0, which adds none.
 
-    x0_hat from Eq. 4 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
+    x0_hat from Eq. 15, Eq. 4 solved for x_0 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
     of Eq. 7, which equals Eq. 11 when x0_hat is not clipped. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2).
     """
     x0_hat = sched.predict_x0(x_t, t, eps_hat)

@@ -2,9 +2,9 @@
 extension beyond DDPM, which made the bundled weights (docs/experiments.md).
 
 The null-class rows of each batch regress on a frozen model's prediction instead of on the drawn noise:
-- by default its prediction given the image's true label, eps_teacher(x_t, t, y), whose mean over the
-  labels that fit x_t is, for a teacher that has learnt E[eps | x_t, y], L_simple's own best fit, E[eps | x_t],
-  with less variance (a real teacher's errors carry over to the student);
+- by default its prediction given the image's true label, eps_teacher(x_t, t, y), whose mean under p(y | x_t)
+  (over the labels that fit x_t) is, for a teacher that has learnt E[eps | x_t, y], L_simple's own best fit,
+  E[eps | x_t], with less variance (a real teacher's errors carry over to the student);
 - `--null-teacher-autoguidance W` autoguides that prediction by the teacher's guide/ folder,
   eps_guide + W (eps_teacher - eps_guide) on the steps t <= 0.6 T, so the student learns guided digits
   that it then draws with one network pass per step and no guide (the first stage of Meng et al. 2023's
@@ -70,7 +70,7 @@ def weights_digest(model: nn.Module) -> str:
 def null_rows_target(teacher: nn.Module, x_t, t, y, eps, drop) -> torch.Tensor:
     """L_simple's target with the null-class rows (`drop`, (B,) bool) replaced by teacher(x_t, t, y_true).
 
-    For an exact teacher, its mean over the classes y that fit x_t is eps's best fit, E[eps | x_t], without the spread
+    For an exact teacher, its mean under p(y | x_t) is eps's best fit, E[eps | x_t], without the spread
     of eps within a class (a lower-variance target, as in Xu et al. 2023's Stable Target Field)."""
     if not drop.any():
         return eps
