@@ -43,7 +43,7 @@ from ddpm.demo.roundtrip import chain_settings, roundtrip_stream, strip_ts  # no
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
-                               Radio, Slider, run_button, user_errors)
+                               Radio, Slider, run_button, seed_back_if_drawn, user_errors)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -281,7 +281,7 @@ def build(d: dict) -> gr.Blocks:
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
             run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", show="generate-grid",
-                       **HEAVY)
+                       ui_fn=seed_back_if_drawn(sample, 3), **HEAVY)
             with gr.Accordion("Compare, from the same noise x_T: the samplers side by side"
                               + (", or a sweep of w" if CONDITIONAL else ""), open=False):
                 kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
@@ -297,7 +297,7 @@ def build(d: dict) -> gr.Blocks:
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
                 c_text = gr.Markdown(elem_id="compare-text")
             run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", show="compare-grid",
-                       **HEAVY)
+                       ui_fn=seed_back_if_drawn(compare, 2), **HEAVY)
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
@@ -331,7 +331,8 @@ def build(d: dict) -> gr.Blocks:
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
                                                                    decided=a_decided, film=a_film, status=a_status,
                                                                    seed=a_ins[0], state=a_state)), "trajectory",
-                       show="trajectory-panel", **HEAVY)
+                       show="trajectory-panel",
+                       ui_fn=seed_back_if_drawn(trajectory, TrajectoryOut._fields.index("seed")), **HEAVY)
             a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
                            trigger_mode="always_last", show_progress="hidden", **VIEW)
 

@@ -319,3 +319,12 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert len(fns[name].outputs) == len(fields)  # the event's outputs are built from these fields, by name
     with pytest.raises(ValueError, match="has no output"):  # a misspelt output is an error, not a silent skip
         progress_update(app.Progress("x"), app.TrajectoryOut, "staus")
+    # a seed typed while Generate, Compare or the animation runs stays in the box: their UI events write the seed
+    # they ran back only when "new random seed" drew it (the API's answer always carries it)
+    skip = type(app.gr.skip())
+    for name, at, extra in (("sample", 3, ()), ("compare", 2, (0.0, 1.0, "samplers")), ("trajectory", 6, ())):
+        ui = fns[f"{name}_ui"].fn
+        typed = list(ui(7, False, 2, "ddim", 2, "any", 1.0, *extra))
+        assert typed and all(isinstance(out[at], skip) for out in typed), name
+        drawn = list(ui(7, True, 2, "ddim", 2, "any", 1.0, *extra))[-1][at]
+        assert isinstance(drawn, int) and drawn == list(fns[name].fn(drawn, False, 2, "ddim", 2, "any", 1.0, *extra))[-1][at]

@@ -240,13 +240,25 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
 
 # ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
 
-def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None, **kw):
+def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None,
+               ui_fn=None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
-    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows.
-    Returns the UI's event (for another event to cancel)."""
+    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows (and
+    ui_fn, if given, runs in fn's place). Returns the UI's event (for another event to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
-    return gr.on(ui, user_errors(fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
+    return gr.on(ui, user_errors(ui_fn or fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
                  api_visibility="undocumented", **kw)
+
+
+def seed_back_if_drawn(fn, at: int):
+    """A seeded job's generator fn (inputs seed, new-random-seed toggle, ...) for the UI, where its output `at`, the
+    seed it ran, goes back to the seed box only when the toggle drew it: a seed typed while a run goes stays in the
+    box for the next run, not overwritten by the one that ran (the API's fn returns the seed used every time)."""
+    @functools.wraps(fn)
+    def ui(seed, randomise, *rest):
+        for out in fn(seed, randomise, *rest):
+            yield out if randomise or not isinstance(out, tuple) else (*out[:at], gr.skip(), *out[at + 1:])
+    return ui
 
 
 def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
@@ -262,14 +274,15 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
-def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, **kw):
+def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None, **kw):
     """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
     button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
     view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
-    the output comes after every setting). Returns the button's event (for another event to cancel)."""
+    the output comes after every setting). ui_fn: run in fn's place in the UI (seed_back_if_drawn). Returns the
+    button's event (for another event to cancel)."""
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-                       blank=lambda why: gr.skip(), **kw)
+                       blank=lambda why: gr.skip(), ui_fn=ui_fn, **kw)
     if show:  # in the browser alone: no round trip, no API
         button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
     return event
