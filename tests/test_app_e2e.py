@@ -319,6 +319,15 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert len(fns[name].outputs) == len(fields)  # the event's outputs are built from these fields, by name
     with pytest.raises(ValueError, match="has no output"):  # a misspelt output is an error, not a silent skip
         progress_update(app.Progress("x"), app.TrajectoryOut, "staus")
+    # tab 1's t, seed and schedule moved before an upload or a drawing: the hint in the view, no red toast (their
+    # changes are UI events, where a missing digit is quiet); the API's /forward and /objective refuse it aloud
+    for name in ("forward", "objective", "preview"):
+        assert {event for _, event in fns[name].targets} == {"click"}, name  # a hidden button's
+        moved = {block for block, _ in fns[f"{name}_ui"].targets}
+        assert {block._id for block in fns[name].inputs} <= moved, name
+        assert not {block._id for block in fns[name].inputs}.intersection(b for b, _ in fns[name].targets)
+    hint = fns["forward_ui"].fn("upload", 0, None, None, "linear", 25, 0)
+    assert hint[:4] == (None, None, None, None) and "No image uploaded" in hint[-1]
     # a seed typed while Generate, Compare or the animation runs stays in the box: their UI events write the seed
     # they ran back only when "new random seed" drew it (the API's answer always carries it)
     skip = type(app.gr.skip())

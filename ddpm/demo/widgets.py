@@ -262,15 +262,16 @@ def seed_back_if_drawn(fn, at: int):
 
 
 def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
-    """Run fn as its inputs move: `triggers` and the MNIST index as the API event `api_name`; the digit source's
-    own UI changes quietly (a drawing not made yet is no error: blank(message) empties the view) as `api_name`_ui.
+    """Run fn as its inputs move. In the UI (`api_name`_ui) the digit's source, index, upload, drawing and `triggers`
+    all run it; a digit not given yet is no error there (an upload not made: blank(message) empties the view and
+    says what to do, with no toast, whichever input moved), and any other refusal is a warning. The API event
+    `api_name` is a hidden button's, where every refusal is an error.
 
     echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
-    the UI this one stays quiet on all of them and each message shows once; its API event is a hidden button's."""
+    the UI this one stays quiet on all of them and each message shows once."""
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
-    api, ui = [digit[1].change, *triggers], [digit[0].change, digit[2].change, digit[3].change]
-    if echo:
-        api, ui = [gr.Button(visible=False).click], ui + api
+    api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
+                                                  *triggers]
     api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
