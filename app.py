@@ -346,9 +346,11 @@ def build(d: dict) -> gr.Blocks:
                                    height=200, elem_id="roundtrip-x0")
                     r_t = Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
+                    ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
-                                      info=f"DDPM is slower here: every t, in one batch with the strip's "
-                                           f"{len(strip_ts(T))} more chains (from t = {strip_ts(T)[0]} to {T})")
+                                      info=f"DDPM runs every t, with the strip's {len(ts)} more chains (t = {ts[0]} "
+                                           f"to {T}) in one batch; DDIM runs the chains one by one, so its time "
+                                           "grows with its steps")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                      label="DDIM steps (at most t)")
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
