@@ -98,6 +98,17 @@ def test_1_forward_slider_and_drawing(page):
     wait_for_new_image(page, "forward-x0", old)
     wait_for_new_image(page, "objective-panel", old_objective)  # the loss view follows the drawing too
     shot(page, "1-forward-drawing")
+    # cleared, the canvas takes a new drawing at once: the brush is picked again, as when the source switched
+    page.locator("#forward-sketch button[aria-label='Clear canvas']").click()
+    page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('drawing is empty')")
+    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    assert page.locator("#forward-xt img").count() == 0  # emptied, the view waits for the new drawing
+    page.mouse.move(b["x"] + b["width"] * 0.3, b["y"] + b["height"] * 0.5)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(b["x"] + b["width"] * (0.3 + 0.04 * k), b["y"] + b["height"] * 0.5)
+    page.mouse.up()
+    page.locator("#forward-xt img").wait_for()
 
 
 def test_1_a_bad_upload_is_reported_once(page, tmp_path):

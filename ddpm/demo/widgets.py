@@ -186,6 +186,8 @@ def digit_input(tab: str):
                   api_name=f"show_source_{tab}",
                   api_visibility="private", show_progress="hidden", queue=False
                   ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
+    # the canvas cleared asks for a tool again ("select the draw tool to start"): the brush is picked as at the start
+    sketch.clear(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"), queue=False, api_visibility="private")
     return source, index, upload, sketch
 
 
