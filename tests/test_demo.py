@@ -12,7 +12,7 @@ from PIL import Image
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import forward, generate, objective
 from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label
-from ddpm.samplers import sample_generators
+from ddpm.samplers import random_labels, sample_generators
 from ddpm.schedule import NoiseSchedule
 from demo_helpers import DIGIT, same, settings
 
@@ -251,6 +251,13 @@ def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sche
     assert "The MNIST classifier reads them, row by row, as 0 1 2 / 3 4." in done.text  # 5 digits: rows of 3
     assert done.text.endswith(done.summary) and done.summary.startswith("5 digits, DDIM")  # the caption sans time
     assert "classifier" not in list(generate.generate(model, sched, settings(sched.T, n=5)))[-1].text
+    # a random class each: the labels drawn are said, and counted against the reading
+    *_, mixed = generate.generate(model, sched, settings(sched.T, n=5, label="random"), classifier=fake)
+    asked = random_labels(0, 5, 10).tolist()
+    words = " ".join(map(str, asked[:3])) + " / " + " ".join(map(str, asked[3:]))
+    hits = sum(a == k for k, a in enumerate(asked))
+    assert f"Asked for, row by row, {words}; the MNIST classifier reads them as 0 1 2 / 3 4: {hits} of 5 as asked." \
+        in mixed.text
 
 
 def test_generate_ddim_with_guidance(model, sched):

@@ -15,7 +15,7 @@ from PIL import Image
 from ..config import MAX_GUIDANCE
 from ..data import CLASS_NAMES
 from ..images import grid_cols
-from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, sample_loop
+from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_SEED, MAX_STEPS, InputError, check_choice,
@@ -182,13 +182,21 @@ def grid_image(x: torch.Tensor) -> Image.Image:
     return draw.digits(x.clamp(-1, 1), cols=grid_cols(x.shape[0]))
 
 
-def read_as(classifier, x0: torch.Tensor) -> str:
+def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None) -> str:
     """What the shipped MNIST classifier reads in samples (n, 1, 28, 28) in [-1, 1], in words, row by row as the
-    grid shows them: a check that a chosen class came out, and the grid in words for a screen reader."""
+    grid shows them: a check that a chosen class came out, and the grid in words for a screen reader. asked: (n,)
+    the labels drawn for a random class each, said first and counted against the reading."""
     cols = grid_cols(x0.shape[0])  # as grid_image lays them out
-    read = [str(int(d)) for d in classifier(x0).argmax(1)]
-    rows = [" ".join(read[i:i + cols]) for i in range(0, len(read), cols)]
-    return f"The MNIST classifier reads them, row by row, as {' / '.join(rows)}."
+    read = classifier(x0).argmax(1)  # (n,)
+
+    def rows(digits) -> str:
+        digits = [str(int(d)) for d in digits]
+        return " / ".join(" ".join(digits[i:i + cols]) for i in range(0, len(digits), cols))
+    if asked is None:
+        return f"The MNIST classifier reads them, row by row, as {rows(read)}."
+    hits = int((read == asked).sum())
+    return (f"Asked for, row by row, {rows(asked)}; the MNIST classifier reads them as {rows(read)}: {hits} of "
+            f"{len(read)} as asked.")
 
 
 @torch.inference_mode()
@@ -205,7 +213,8 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
                         f"{ticker.elapsed()}", done=False)
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = ticker.seconds
-    summary = finished_text(s, weights, read_as(classifier, x0) if classifier is not None else "")
+    asked = random_labels(s.seed, s.n, model.config.num_classes) if s.label == RANDOM else None  # as sample_loop's
+    summary = finished_text(s, weights, read_as(classifier, x0, asked) if classifier is not None else "")
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
                 done=True, samples=x0, summary=summary)
 
