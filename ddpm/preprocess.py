@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, DigitError, MissingInput
+from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
@@ -93,6 +93,9 @@ def _check_size(img: Image.Image) -> None:
         raise DigitError(f"The image is too large ({img.width}x{img.height}): at most {MAX_UPLOAD_SIDE} pixels a side.")
     if min(img.size) < 1:
         raise DigitError("The image has no pixels.")
+    if min(img.size) < MIN_UPLOAD_SIDE:  # a 3x3 "+" would be blown up to a blurry blob and read as a digit
+        raise DigitError(f"The image is too small ({img.width}x{img.height}) to hold a digit: at least "
+                         f"{MIN_UPLOAD_SIDE} pixels a side (MNIST's are 28x28).")
 
 
 def sketch_image(value):

@@ -179,12 +179,14 @@ def test_known_format_with_a_broken_header():
         preprocess(b"BM" + bytes(100))
 
 
-@pytest.mark.parametrize("size", [(1, 1), (3, 1), (1000, 2)])
+@pytest.mark.parametrize("size", [(1, 1), (3, 1), (3, 3), (1000, 2), (7, 40)])
 def test_images_too_small_to_hold_a_digit(size):
     a = np.zeros(size[::-1], np.uint8)
-    a[size[1] // 2, size[0] // 2] = 255
-    with pytest.raises(InputError, match="No digit found"):
+    a[size[1] // 2, :] = a[:, size[0] // 2] = 255  # a "+": ink enough, pixels too few to draw a digit's strokes
+    with pytest.raises(InputError, match=f"too small \\({size[0]}x{size[1]}\\) to hold a digit: at least 8 pixels"):
         preprocess(Image.fromarray(a))
+    if size == (3, 3):  # the same "+" in 8 pixels a side is read as a digit
+        assert preprocess(Image.fromarray(np.kron(a, np.ones((3, 3), np.uint8))[:8, :8])).shape == (28, 28)
 
 
 def test_empty_and_missing_files(tmp_path):
