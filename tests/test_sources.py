@@ -112,7 +112,7 @@ def test_a_refused_drawing_is_not_decoded_and_its_bytes_are_freed(monkeypatch):
 
     def png(width):
         buf = io.BytesIO()
-        Image.new("L", (width, 1)).save(buf, format="PNG")
+        Image.new("L", (width, 8)).save(buf, format="PNG")
         return buf.getvalue()
 
     sketch = DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
@@ -125,5 +125,5 @@ def test_a_refused_drawing_is_not_decoded_and_its_bytes_are_freed(monkeypatch):
     monkeypatch.undo()
     sketch.blob_storage["ok"] = EditorDataBlobs(background=png(8), layers=[png(8)], composite=png(28))
     value = sketch.preprocess(EditorData(id="ok"))
-    assert "ok" not in sketch.blob_storage and value["composite"].shape[:2] == (1, 28)
+    assert "ok" not in sketch.blob_storage and value["composite"].shape[:2] == (8, 28)
     assert value["background"] is None and value["layers"] == []  # only the composite is decoded
