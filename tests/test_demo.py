@@ -251,6 +251,8 @@ def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sche
     assert "The MNIST classifier reads them, row by row, as 0 1 2 / 3 4." in done.text  # 5 digits: rows of 3
     assert done.text.endswith(done.summary) and done.summary.startswith("5 digits, DDIM")  # the caption sans time
     assert "classifier" not in list(generate.generate(model, sched, settings(sched.T, n=5)))[-1].text
+    fake_one = list(generate.generate(model, sched, settings(sched.T, n=1), classifier=fake))[-1].text
+    assert "The MNIST classifier reads it as 0." in fake_one and "row by row" not in fake_one  # one digit
     # a random class each: the labels drawn are said, and counted against the reading
     *_, mixed = generate.generate(model, sched, settings(sched.T, n=5, label="random"), classifier=fake)
     asked = random_labels(0, 5, 10).tolist()

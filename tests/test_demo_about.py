@@ -181,3 +181,8 @@ def test_about_counts_one_epoch_as_one():
     text = about._training_text({"epochs": 1, "steps": 1, "images": 2, "batch_size": 1})
     assert "- 1 epoch\n" in text + "\n" and "1 optimizer step" in text and "2 training images" in text
     assert "1 epochs" not in text and "1 optimizer steps" not in text
+    # a recipe of several sittings records the last one's lr and label dropout: said so, as the card says it
+    one = about._training_text({"lr": 0.002, "label_dropout": 0.2, "command": "python train.py"})
+    assert "- learning rate 0.002\n" in one and "(the last sitting's)" not in one
+    two = about._training_text({"lr": 3e-4, "label_dropout": 0.5, "command": "python train.py\npython train.py --resume"})
+    assert "- learning rate 0.0003 (the last sitting's)" in two and "null class: 0.5 (the last sitting's)" in two

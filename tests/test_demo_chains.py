@@ -152,6 +152,10 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     assert [(r.sampler, r.steps, r.eta) for r in ten] == [("ddpm", 10, 0), ("ddim", 10, 0), ("ddim", 10, 1)]
     assert compare.samplers_rows_words(10) == "DDPM, DDIM 10, DDIM 10 with eta 1"
     assert "most often to the same one" not in compare.samplers_say(10)
+    # with a class every row draws it: the noise decides the shapes, not the digits
+    assert "they seldom end as DDIM's digit" in compare.samplers_say(1000)
+    assert "The class is the label's in every row" in compare.samplers_say(1000, 7)
+    assert "seldom end as DDIM's digit" not in compare.samplers_say(1000, "random")
     # the caption names what the rows share, the settings each row leaves out of its title
     sweep = compare.compare_rows("guidance", settings(1000, n=3, steps=20, eta=0.5, label="random", guidance=2,
                                                       autoguidance=1.5), 1000)
@@ -330,6 +334,9 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     assert all((x.picture is not None) == (job == "trajectory") for x in lines)
     # the first report comes after the first step, from paper t = T = 20 to 19
     assert ("step 1 of 20 (t = 20)" if job == "trajectory" else "now at t = 19, step 1 of 20") in lines[0].text
+    if job == "roundtrip":  # the batch holds only the chains begun: at t = 19 the one from T = 20, not the strip's
+        assert lines[0].text.startswith("Denoising: 2 of 11 chains as one batch")  # t and the strip's t = 20
+        assert lines[-1].text.startswith("Denoising: 11 of 11 chains")
     assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
     # trajectory: one chain of T steps; roundtrip: the chain from t = T and the strip's ten as one batch of T steps
     assert whole.calls == sched.T

@@ -87,6 +87,7 @@ def _null_target(facts: dict) -> str | None:
     return "a frozen teacher's predictions" + (f" autoguided at w = {guided:g}" if guided != 1 else "")
 
 
+LAST_SITTING = ("lr", "label_dropout")  # a recipe of several sittings changed these: its record keeps the last one's
 FACTS = [  # (key in training.json / the weights' metadata, how to say it)
     ("command", "command: `{}`"),
     ("images", "{} training image{s}"),
@@ -102,11 +103,12 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
 
 
 def _training_text(facts: dict) -> str:
-    known = [how.format(facts[key], s="s" * (facts[key] != 1)) for key, how in FACTS
-             if key in facts and "\n" not in str(facts[key])]
+    sittings = "\n" in facts.get("command", "")
+    known = [how.format(facts[key], s="s" * (facts[key] != 1)) + (" (the last sitting's)" if sittings and key in
+             LAST_SITTING else "") for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
     if "train_minutes" in facts:
         known.append(f"trained for {time_and_hardware(facts)}")
-    if "\n" in facts.get("command", ""):  # a recipe of several runs joined by --resume: one line each
+    if sittings:  # a recipe of several runs joined by --resume: one line each
         known[0:0] = ["commands, run one after the other:\n\n" + "".join(
             f"      {line}\n" for line in facts["command"].splitlines())]
     if not known:

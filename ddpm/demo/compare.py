@@ -23,7 +23,7 @@ KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
 COMPARE_DIGITS = 6  # digits a row: few enough that most settings' rows fit one run's digit-steps (MAX_DIGIT_STEPS)
 COMPARE_DDIM = (50, 10)  # the samplers rows' DDIM steps (at most T)
 SWEEP = (0.0, 1.0, 1.5, 2.0, 3.0)  # guidance scales w of the sweep: unconditional, conditional, then guided (the
-# bundled model's digits read best at w = 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
+# bundled model's digits score best at w = 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
 SWEPT = ", ".join(f"{w:g}" for w in SWEEP)  # "0, 1, 1.5, 2, 3", as the texts name them
 GUIDANCE_SAYS = ("w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit "
                  "toward the most typical of its class (Ho & Salimans 2022); too large a w overshoots, into "
@@ -41,13 +41,17 @@ def samplers_rows_words(T: int) -> str:
     return f"DDPM, DDIM {many}, DDIM {many} with eta 1" + "".join(f", DDIM {k}" for k in few)
 
 
-def samplers_say(T: int) -> str:
-    """What the samplers rows show, for a model of T timesteps."""
+def samplers_say(T: int, label=None) -> str:
+    """What the samplers rows show, for a model of T timesteps, sampled with `label` (None: the null class)."""
     many, *few = ddim_steps_compared(T)
     fewer = "".join(f", and with {k} steps most often to the same one as with {many}" for k in few)
-    return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}. DDPM and eta 1 add fresh noise at "
-            "every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their digits: they "
-            "seldom end as DDIM's digit.")
+    if label is None:
+        return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}. DDPM and eta 1 add fresh noise "
+                "at every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their digits: "
+                "they seldom end as DDIM's digit.")
+    return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}. The class is the label's in every "
+            "row; DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), and that noise, not x_T, "
+            "decides most of their shapes: they seldom look like DDIM's digit.")
 
 
 @dataclass
@@ -118,7 +122,7 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
                                f"{last.index + 1} of {last.num_steps}, {ticker.elapsed()}")
         finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
     first = rows[0]
-    says = samplers_say(sched.T) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
+    says = samplers_say(sched.T, first.label) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in "

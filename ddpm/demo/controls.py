@@ -35,7 +35,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                  interactive=DEFAULT_SAMPLER == "ddim",
                  info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
                       "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
-                      "bundled model sharper digits in 50 steps")
+                      "bundled model a higher IS in 50 steps (its FD a little worse)")
     label_ = Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
                       label="digit class" if rt.dataset == "mnist" else "class",
                       interactive=conditional,
@@ -46,16 +46,17 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
                       info="needs a class, chosen above. How hard to push toward it (classifier-free guidance, "
                            "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
-                           "digits until it overshoots into speckled strokes (for the bundled model 1.5 reads "
-                           "best and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
+                           "digits until it overshoots into speckled strokes (for the bundled model 1.5 scores "
+                           "best, with the highest IS and an FD near w = 1's, and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
                            "(diffusers' guidance_scale is this w)"
                       if conditional else "this model takes no class, so there is nothing to guide toward")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                   interactive=rt.guide is not None,
                   info="1: off. Above 1, the steps t <= "
                        f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
-                       "small, briefly trained model (the model folder's guide/; Karras et al. 2024): sharper "
-                       "'any' digits, slower by the guide's passes (up to 40% with the bundled weights' guide)"
+                       "small, briefly trained model (the model folder's guide/; Karras et al. 2024, who guide every "
+                       "step): a higher IS for 'any' digits, at a worse FD for the bundled weights, and slower by "
+                       "the guide's passes (up to 40% with their guide)"
                   if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")

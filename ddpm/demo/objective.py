@@ -87,7 +87,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
             f"{sched.sqrt_recipm1_alpha_bar[0].item():.2g} at t = 1: in eps the largest errors, in pixels the "
             "smallest.\n\n"
             "**Why weigh every t alike?** The true variational bound weighs the small-t terms far more than the "
-            f"middle ones (Eq. 12's weight: {bound_w[1]:.2g} at t = 2, {bound_w[mid - 1]:.2g} at t = {mid}; t = 1 "
+            f"middle ones (Eq. 12's weight, with sigma_t^2 = beta_t: {bound_w[1]:.2g} at t = 2, {bound_w[mid - 1]:.2g} at t = {mid}; t = 1 "
             "is the bound's decoder term L_0). Ho et al. dropped that weighting (L_simple, Sec. 3.4): the easy "
             "denoising tasks at small t count for less, the network spends itself on the harder ones at larger t, "
             "and the samples came out better.")

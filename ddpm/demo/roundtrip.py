@@ -98,7 +98,8 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         ticker = Ticker(max(starts))
         for t_code, x in ddpm_chains(model, sched, noisy, starts, s.seed):  # its step from paper t_code + 1 ...
             if ticker.due():  # ... leaves each chain's x at paper t = t_code
-                yield Progress(f"Denoising: all {len(starts)} chains as one batch, now at t = {t_code}, step "
+                begun = sum(u > t_code for u in starts)  # a chain joins the batch once t comes down to its start
+                yield Progress(f"Denoising: {begun} of {len(starts)} chains as one batch, now at t = {t_code}, step "
                                f"{ticker.done} of {ticker.total}, {ticker.elapsed()}")
         back = [x_0.clamp(-1, 1) for x_0 in x]
     else:  # DDIM: each chain its own subsequence of timesteps, so one after another
