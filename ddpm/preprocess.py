@@ -93,9 +93,9 @@ def _check_size(img: Image.Image) -> None:
         raise DigitError(f"The image is too large ({img.width}x{img.height}): at most {MAX_UPLOAD_SIDE} pixels a side.")
     if min(img.size) < 1:
         raise DigitError("The image has no pixels.")
-    if min(img.size) < MIN_UPLOAD_SIDE:  # a 3x3 "+" would be blown up to a blurry blob and read as a digit
+    if max(img.size) < MIN_UPLOAD_SIDE:  # a 3x3 "+" would be blown up to a blurry blob and read as a digit
         raise DigitError(f"The image is too small ({img.width}x{img.height}) to hold a digit: at least "
-                         f"{MIN_UPLOAD_SIDE} pixels a side (MNIST's are 28x28).")
+                         f"{MIN_UPLOAD_SIDE} pixels on its longer side (MNIST's are 28x28).")
 
 
 def sketch_image(value):

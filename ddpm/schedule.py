@@ -20,8 +20,8 @@ from .config import SCHEDULES
 def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_beta: float = 0.999) -> torch.Tensor:
     """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 at T = 1000; other T are scaled
     by 1000 / T so the chain ends about as noisy for T >= 50 (as improved-diffusion does; alpha_bar_T is 4e-5
-    at T = 1000, 8e-6 at T = 50); below that it ends noisier, and for T <= 20 the largest betas also hit the cap
-    (which leaves T = 2 at alpha_bar_T = 1e-3, betas 0.05 and 0.999)."""
+    at T = 1000, 8e-6 at T = 50); below that it ends noisier (but for T = 2, which the cap leaves at 1e-3, betas
+    0.05 and 0.999), and for T <= 20 the largest betas also hit the cap."""
     scale = 1000 / T
     return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64).clamp(max=max_beta)
 

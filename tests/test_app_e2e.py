@@ -335,5 +335,6 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         ui = fns[f"{name}_ui"].fn
         typed = list(ui(7, False, 2, "ddim", 2, "any", 1.0, *extra))
         assert typed and all(isinstance(out[at], skip) for out in typed), name
-        drawn = list(ui(7, True, 2, "ddim", 2, "any", 1.0, *extra))[-1][at]
-        assert isinstance(drawn, int) and drawn == list(fns[name].fn(drawn, False, 2, "ddim", 2, "any", 1.0, *extra))[-1][at]
+        last = list(ui(7, True, 2, "ddim", 2, "any", 1.0, *extra))[-1]
+        drawn = last[at]  # the seed drawn goes back to the box, and is the one the caption says the run used
+        assert isinstance(drawn, int) and any(f"eed {drawn}" in x for x in last if isinstance(x, str)), name

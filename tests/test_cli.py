@@ -104,7 +104,8 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
     ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
     ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'")])
 def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys):
-    """Every command line's counts share one argparse type, so each refuses 0 in the same words, before loading."""
+    """sample's, evaluate's, benchmark's, timing's and the classifier's counts share one argparse type, so each
+    refuses 0 in the same words, before loading."""
     import importlib
 
     with pytest.raises(SystemExit):

@@ -260,6 +260,8 @@ def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sche
     hits = sum(a == k for k, a in enumerate(asked))
     assert f"Asked for, row by row, {words}; the MNIST classifier reads them as 0 1 2 / 3 4: {hits} of 5 as asked." \
         in mixed.text
+    unasked = list(generate.generate(model, sched, settings(sched.T, n=5, label="random", guidance=0), classifier=fake))
+    assert "Asked for" not in unasked[-1].text and "reads them, row by row, as 0 1 2 / 3 4." in unasked[-1].text
 
 
 def test_generate_ddim_with_guidance(model, sched):

@@ -156,6 +156,10 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     assert "they seldom end as DDIM's digit" in compare.samplers_say(1000)
     assert "The class is the label's in every row" in compare.samplers_say(1000, 7)
     assert "seldom end as DDIM's digit" not in compare.samplers_say(1000, "random")
+    w0 = list(compare.compare_stream(model, sched, "samplers",
+                                     compare.compare_rows("samplers", settings(20, n=1, steps=2, label="3", guidance=0),
+                                                          20)))[-1]
+    assert "they seldom end as DDIM's digit" in w0.text  # w = 0 ignores the class: the null class's digits
     # the caption names what the rows share, the settings each row leaves out of its title
     sweep = compare.compare_rows("guidance", settings(1000, n=3, steps=20, eta=0.5, label="random", guidance=2,
                                                       autoguidance=1.5), 1000)

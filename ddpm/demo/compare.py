@@ -23,7 +23,7 @@ KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
 COMPARE_DIGITS = 6  # digits a row: few enough that most settings' rows fit one run's digit-steps (MAX_DIGIT_STEPS)
 COMPARE_DDIM = (50, 10)  # the samplers rows' DDIM steps (at most T)
 SWEEP = (0.0, 1.0, 1.5, 2.0, 3.0)  # guidance scales w of the sweep: unconditional, conditional, then guided (the
-# bundled model's digits score best at w = 1.5, and 3 already overshoots: generate.DEFAULT_GUIDANCE)
+# bundled model's digits have the highest IS at w = 1.5, with an FD near w = 1's; 3 overshoots: generate.DEFAULT_GUIDANCE)
 SWEPT = ", ".join(f"{w:g}" for w in SWEEP)  # "0, 1, 1.5, 2, 3", as the texts name them
 GUIDANCE_SAYS = ("w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit "
                  "toward the most typical of its class (Ho & Salimans 2022); too large a w overshoots, into "
@@ -42,16 +42,15 @@ def samplers_rows_words(T: int) -> str:
 
 
 def samplers_say(T: int, label=None) -> str:
-    """What the samplers rows show, for a model of T timesteps, sampled with `label` (None: the null class)."""
+    """What the samplers rows show, for a model of T timesteps, sampled with `label` (None: the null class, as
+    at w = 0)."""
     many, *few = ddim_steps_compared(T)
     fewer = "".join(f", and with {k} steps most often to the same one as with {many}" for k in few)
-    if label is None:
-        return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}. DDPM and eta 1 add fresh noise "
-                "at every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their digits: "
-                "they seldom end as DDIM's digit.")
-    return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}. The class is the label's in every "
-            "row; DDPM and eta 1 add fresh noise at every step (drawn from (seed, k) too), and that noise, not x_T, "
-            "decides most of their shapes: they seldom look like DDIM's digit.")
+    given, decides, ends = ((" The class is the label's in every row;", "shapes", "look like") if label is not None
+                            else ("", "digits", "end as"))
+    return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}.{given} DDPM and eta 1 add fresh "
+            f"noise at every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their "
+            f"{decides}: they seldom {ends} DDIM's digit.")
 
 
 @dataclass
@@ -122,7 +121,7 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
                                f"{last.index + 1} of {last.num_steps}, {ticker.elapsed()}")
         finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
     first = rows[0]
-    says = samplers_say(sched.T, first.label) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
+    says = samplers_say(sched.T, first.label if first.guidance else None) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in "

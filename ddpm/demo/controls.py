@@ -35,12 +35,12 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                  interactive=DEFAULT_SAMPLER == "ddim",
                  info="fresh noise added at each DDIM step: 0 none (deterministic), 1 as much as DDPM with "
                       "sigma^2 = beta_tilde (Song et al. Eq. 16; the DDPM option above uses beta_t). 1 gives the "
-                      "bundled model a higher IS in 50 steps (its FD a little worse)")
+                      "bundled model a higher IS in 50 steps (for 'any', its FD a little worse)")
     label_ = Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
                       label="digit class" if rt.dataset == "mnist" else "class",
                       interactive=conditional,
                       info="any: no class given (the null class). random: each digit gets a class drawn from the "
-                           "seed. A class often gives sharper digits (it does for the bundled model)"
+                           "seed. A class often gives digits that score higher (it does for the bundled model)"
                       if conditional else "this model was trained without labels, so it takes no class")
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",

@@ -23,7 +23,7 @@ from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_SEED
 from .progress import UPDATES, Ticker
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults). With a class,
-# w = 1.5 draws the bundled model's best-scoring digits (50 DDIM steps, random labels, N = 1000: IS 9.70, 99.1% read
+# w = 1.5 draws the bundled model's highest-IS digits at an FD near w = 1's (50 DDIM steps, random labels, N = 1000: IS 9.70, 99.1% read
 # as asked, FD 1.29 against w = 1's 1.115); w = 2 already overshoots (FD 2.87), and w = 3 speckles (FD 11.8, IS 9.05)
 DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_STEPS, "any", 1.5
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
@@ -216,7 +216,9 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
                         f"{ticker.elapsed()}", done=False)
     x0 = last.x_prev.clamp(-1, 1)
     elapsed = ticker.seconds
-    asked = random_labels(s.seed, s.n, model.config.num_classes) if s.label == RANDOM else None  # as sample_loop's
+    # the labels sample_loop drew for a random class each (w = 0 ignores them: the null class's digits)
+    asked = (random_labels(s.seed, s.n, model.config.num_classes)
+             if s.label == RANDOM and s.guidance and model.config.num_classes and classifier is not None else None)
     summary = finished_text(s, weights, read_as(classifier, x0, asked) if classifier is not None else "")
     yield Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
                 done=True, samples=x0, summary=summary)

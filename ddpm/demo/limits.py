@@ -20,7 +20,7 @@ APP_MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to con
 MAX_SEED = 2**53 - 1  # the largest whole number a browser's number box holds exactly (a double)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096  # pixels, either side
-MIN_UPLOAD_SIDE = 8  # pixels, each side: fewer cannot draw a digit's strokes (MNIST's digits fill 20x20 of 28x28)
+MIN_UPLOAD_SIDE = 8  # pixels, the longer side: fewer cannot draw a digit's strokes (a crop of a "1" may be 4 wide)
 MAX_FRAMES = 100  # denoising steps kept per trajectory, plus its last step and x_0 (the GIF and the scrub slider)
 
 

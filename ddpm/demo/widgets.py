@@ -176,7 +176,7 @@ def digit_input(tab: str):
     source = Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
                    info=f"the first of each digit: {first_of_each_class()}")
-    upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 4096 px a side)",
+    upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
                             visible=False, canvas_size=(280, 280), layers=False, transforms=(),
