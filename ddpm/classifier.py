@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=positive_int, default=24, help="channels of the first conv stage; doubles per stage (default: 24)")
     p.add_argument("--label-smoothing", type=float, default=0.0,
                    help="keep 0 so the classifier is confident and real MNIST scores an Inception Score near 10 (default: 0)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     a = p.parse_args(argv)
     if not (a.lr > 0 and 0 <= a.label_smoothing < 1):
         p.error("--lr must be positive and --label-smoothing in [0, 1)")

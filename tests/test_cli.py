@@ -102,14 +102,18 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
     ("benchmark", ["--n", "-3"], "argument --n: must be 1 or more, not -3"),
     ("benchmark", ["--ddim-steps", "0"], "argument --ddim-steps: must be 1 or more, not 0"),
     ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
-    ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'")])
-def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys):
+    ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'"),
+    ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0")])  # 0 was torch's choice, unsaid
+def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, monkeypatch, tmp_path):
     """sample's, evaluate's, benchmark's, timing's and the classifier's counts share one argparse type, so each
     refuses 0 in the same words, before loading."""
     import importlib
 
+    cli = importlib.import_module(f"ddpm.{module}")
+    job = {"benchmark": "run", "classifier": "train"}[module]  # a count let through must not time or train
+    monkeypatch.setattr(cli, job, lambda *a, **k: pytest.fail(f"{args} ran {job}"))
     with pytest.raises(SystemExit):
-        importlib.import_module(f"ddpm.{module}").main(args)
+        cli.main([*args, "--out", str(tmp_path / "c.safetensors")] if module == "classifier" else args)
     assert says in capsys.readouterr().err
 
 
