@@ -1,6 +1,6 @@
 """What the command lines share: ddpm.sample's and ddpm.evaluate's sampling flags and their checks, a count's
-type, the steps a model can run, an output path tried before a long run, the command line as a record quotes it, and what a
-Ctrl-C says."""
+type, the steps a model can run, an output path tried before a long run, the command line as a record quotes it,
+and what a Ctrl-C says."""
 from __future__ import annotations
 
 import argparse

@@ -104,8 +104,9 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
 
 def _training_text(facts: dict) -> str:
     sittings = "\n" in facts.get("command", "")
-    known = [how.format(facts[key], s="s" * (facts[key] != 1)) + (" (the last sitting's)" if sittings and key in
-             LAST_SITTING else "") for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
+    last = " (the last sitting's)" if sittings else ""
+    known = [how.format(facts[key], s="s" * (facts[key] != 1)) + (last if key in LAST_SITTING else "")
+             for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
     if "train_minutes" in facts:
         known.append(f"trained for {time_and_hardware(facts)}")
     if sittings:  # a recipe of several runs joined by --resume: one line each

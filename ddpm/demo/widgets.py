@@ -182,12 +182,13 @@ def digit_input(tab: str):
                             visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
+    pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
     source.change(user_errors(show_source, quiet=InputError), source, [index, upload, sketch],
                   api_name=f"show_source_{tab}",
                   api_visibility="private", show_progress="hidden", queue=False
-                  ).then(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"))
+                  ).then(None, js=pick_brush)
     # the canvas cleared asks for a tool again ("select the draw tool to start"): the brush is picked as at the start
-    sketch.clear(None, js=PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch"), queue=False, api_visibility="private")
+    sketch.clear(None, js=pick_brush, queue=False, api_visibility="private")
     return source, index, upload, sketch
 
 
