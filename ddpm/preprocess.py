@@ -21,7 +21,7 @@ BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
 WORK = 80  # intermediate size of the digit's longer side, where stroke width is measured
 MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box size
-EMPTY_IMAGE = "No digit found: the image is blank or has too little contrast."
+EMPTY_IMAGE = "No digit found: nothing stands out from the background (the image is blank, faint or only shaded)."
 EMPTY_SKETCH = "The drawing is empty: draw a digit on the sketchpad first."
 
 
@@ -116,14 +116,15 @@ def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
     empty = empty or DigitError(EMPTY_IMAGE)
     img = _flatten_alpha(_shrink(img)).convert("L")
     g = np.asarray(img, dtype=np.float64) / 255
-    if np.median(_border(g)) > 0.5:  # dark ink on light paper: invert so ink is light, as in MNIST
-        g = 1 - g
-    g = g - _paper_plane(g)  # uneven lighting of a photo: subtract a plane fitted to the border
+    g = g - _paper_plane(g)  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
+    k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th most extreme pixel (robust to a few hot pixels)
+    flat = np.sort(g.ravel())
+    if -flat[k - 1] > flat[-k]:  # the ink is darker than its paper (pen on paper): invert so ink is light, as in MNIST
+        g, flat = -g, -flat[::-1]
     b = _border(g)
     noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise
     floor = np.median(b) + 4 * noise
-    k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th brightest pixel (robust to a few hot pixels)
-    hi = np.partition(g.ravel(), -k)[-k]
+    hi = flat[-k]
     if hi - floor < 0.1:
         raise empty
     return np.clip((g - floor) / (hi - floor), 0, 1)
@@ -136,7 +137,7 @@ def _paper_plane(g: np.ndarray) -> np.ndarray:
     xs = np.broadcast_to(np.arange(w, dtype=float)[None, :], (h, w))
     vals, y, x = _border(g), _border(ys), _border(xs)
     med = np.median(vals)
-    keep = vals <= med + 3 * 1.4826 * np.median(np.abs(vals - med)) + 1e-6
+    keep = np.abs(vals - med) <= 3 * 1.4826 * np.median(np.abs(vals - med)) + 1e-6  # not ink, light or dark
     step = max(1, keep.sum() // 20000)  # a subsample is plenty for three numbers
     A = np.stack([np.ones(keep.sum()), y[keep], x[keep]], axis=1)[::step]
     coef, *_ = np.linalg.lstsq(A, vals[keep][::step], rcond=None)

@@ -5,8 +5,10 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
+from ddpm.classifier import load_classifier, predict
 from ddpm.data import load_sample
 from ddpm.demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, InputError, MissingInput
 from ddpm.preprocess import peek_image, preprocess, preprocess_sketch
@@ -56,6 +58,22 @@ def test_polarity_colour_and_jpeg_do_not_matter():
     colour_jpeg = preprocess(png_bytes(seven(mode="RGB"), "JPEG"))
     for other in (light_on_dark, colour_jpeg):
         assert np.corrcoef(dark_on_light.ravel(), other.ravel())[0, 1] > 0.9
+
+
+def test_ink_on_a_shaded_colour_background_either_way():
+    """A background shading from light to dark (a mid-grey border median) leaves the ink's polarity to which side
+    stands out from the paper: a pen stroke on a colour gradient is found, dark or light; the bare gradient is not."""
+    ys, xs = np.mgrid[0:600, 0:800] / 600
+    gradient = np.stack([xs / xs.max() * 255, ys * 255, (1 - xs / xs.max()) * 255], -1).astype(np.uint8)
+    digits = []
+    for ink in ((0, 0, 0), (255, 255, 255)):
+        img = Image.fromarray(gradient)
+        ImageDraw.Draw(img).line([(150, 200), (400, 200), (230, 650)], fill=ink, width=24)  # seven()'s strokes
+        digits.append(preprocess(img))
+    x = torch.tensor(np.stack(digits))[:, None].float() / 127.5 - 1  # (2, 1, 28, 28) in [-1, 1]
+    assert predict(load_classifier(), x).argmax(1).tolist() == [7, 7]  # fading where the paper nears the ink
+    with pytest.raises(InputError, match="No digit found: nothing stands out"):
+        preprocess(Image.fromarray(gradient))
 
 
 def test_16_and_32_bit_scans_read_as_their_8_bit_picture():
