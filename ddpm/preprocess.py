@@ -118,13 +118,13 @@ def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
     g = np.asarray(img, dtype=np.float64) / 255
     g = g - _paper_plane(g)  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
     k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th most extreme pixel (robust to a few hot pixels)
-    flat = np.sort(g.ravel())
-    if -flat[k - 1] > flat[-k]:  # the ink is darker than its paper (pen on paper): invert so ink is light, as in MNIST
-        g, flat = -g, -flat[::-1]
+    flat = np.partition(g.ravel(), [k - 1, g.size - k])
+    lo, hi = flat[k - 1], flat[-k]  # the k-th darkest and k-th brightest
+    if -lo > hi:  # the ink is darker than its paper (pen on paper): invert so ink is light, as in MNIST
+        g, hi = -g, -lo
     b = _border(g)
     noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise
     floor = np.median(b) + 4 * noise
-    hi = flat[-k]
     if hi - floor < 0.1:
         raise empty
     return np.clip((g - floor) / (hi - floor), 0, 1)
