@@ -117,7 +117,8 @@ def guide_section(folder: Path) -> str:
 
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
 with eps_guide + W (eps - eps_guide) on the steps t <= {T_MAX_FRACTION:g} T (Karras et al. 2024, "Guiding a Diffusion
-Model with a Bad Version of Itself"), which sharpens the null class where classifier-free guidance cannot.
+Model with a Bad Version of Itself"), which makes the null class's digits read more clearly (a higher Inception
+Score) where classifier-free guidance cannot steer.
 In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddpm.autoguidance import autoguided`).
 
 """
