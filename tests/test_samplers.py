@@ -1,4 +1,5 @@
 """Seeded determinism, the (seed, k) property, the Step stream, guidance, and DDIM's numerics."""
+import numpy as np
 import pytest
 import torch
 
@@ -58,6 +59,25 @@ def test_noise_of_sample_k_is_exactly_the_same_in_any_grid():
     b = randn_per_sample(sample_generators(5, 16), (1, 28, 28), "cpu")
     c = randn_per_sample(sample_generators(5, 12, first=4), (1, 28, 28), "cpu")
     assert torch.equal(a, b[:4]) and torch.equal(c, b[4:])
+
+
+SEEDS_0 = [2968811710, 3964924996, 3141116543]  # seed 0's first three samples' generator seeds
+LABELS_0 = [8, 6, 9, 9, 6, 5, 9, 9, 0, 8, 0, 0]  # seed 0's first twelve random labels
+
+
+def test_seeds_and_labels_are_pinned_and_apart():
+    """(seed, k) -> noise and label are the record's promise (--first shards join, a seed typed in the README gives
+    its grid): their values are pinned; seed s's sample k+1 is not seed s+1's sample k (a seed + k scheme), and
+    the label stream is not the noise's."""
+    from ddpm.samplers import random_labels, randn_per_sample, sample_generators
+
+    assert [g.initial_seed() for g in sample_generators(0, 3)] == SEEDS_0
+    assert random_labels(0, 12, 10).tolist() == LABELS_0
+    shape = (1, 4, 4)
+    assert not torch.equal(randn_per_sample(sample_generators(3, 2), shape, "cpu")[1],
+                           randn_per_sample(sample_generators(4, 1), shape, "cpu")[0])
+    label_seed = [int(np.random.default_rng([0, k]).integers(10)) for k in range(12)]  # the noise's key, unsalted
+    assert random_labels(0, 12, 10).tolist() != label_seed
 
 
 def test_random_labels_depend_only_on_seed_and_k():

@@ -268,3 +268,21 @@ def test_a_stop_between_two_loss_rows_still_logs_its_steps(tmp_path):
     assert rows[0] == "step,epoch,loss,images_per_s,lr" and [r.split(",")[0] for r in rows[1:]] == ["1"]
     train_on_sample(train_cfg(tmp_path, max_minutes=None), resume=True, max_steps=3)
     assert [r.split(",")[0] for r in (out / "loss.csv").read_text().splitlines()[1:]] == ["1", "3"]
+
+
+def test_diffusion_loss_is_l_simple_with_null_rows():
+    """Alg. 1 replayed from the same generator: t ~ U{0..T-1}, eps ~ N(0, I), then a share of rows relabelled
+    as the null class; the loss is the mean squared error of eps_theta(q_sample(x0, t, eps), t, y) against eps."""
+    from ddpm.training import diffusion_loss
+
+    sched, model = NoiseSchedule(50), tiny_model(timesteps=50)
+    x0, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8)
+    loss = diffusion_loss(model, sched, x0, y, torch.Generator().manual_seed(3), label_dropout=0.5)
+    g = torch.Generator().manual_seed(3)
+    t, eps = torch.randint(0, 50, (8,), generator=g), torch.randn(x0.shape, generator=g)
+    drop = torch.rand(8, generator=g) < 0.5
+    assert 0 < drop.sum() < 8  # both kinds of row in the batch
+    y_used = torch.where(drop, torch.full_like(y, model.config.null_label), y)
+    with torch.no_grad():
+        expected = (model(sched.q_sample(x0, t, eps), t, y_used) - eps).pow(2).mean()
+    assert torch.allclose(loss, expected, atol=1e-6)
