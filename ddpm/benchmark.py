@@ -21,11 +21,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import positive_int, stopped
+from .cli_args import positive_int, stopped, whole_number
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .samplers import DDIM_STEPS, sample, steps_run, too_many_steps
 from .schedule import NoiseSchedule
 from .unet import count_parameters
+
+MAX_GRID = 1024  # digits per timed grid, sampled as one batch (a typo of 10^8 filled the memory, unsaid)
 
 
 def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, float]:
@@ -87,7 +89,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
-    p.add_argument("--n", type=positive_int, default=16, help="digits per grid [%(default)s]")
+    p.add_argument("--n", type=whole_number(1, MAX_GRID), default=16,
+                   help=f"digits per grid, 1 to {MAX_GRID} [%(default)s]")
     p.add_argument("--repeats", type=positive_int, default=3, help="runs of each sampler [%(default)s]")
     p.add_argument("--ddim-steps", type=positive_int, default=None,
                    help=f"DDIM steps, at most T [{DDIM_STEPS}, or T for a model of fewer timesteps]")

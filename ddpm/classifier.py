@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli_args import check_writable, command_line, positive_int, stopped
+from .cli_args import check_writable, command_line, positive_int, stopped, whole_number
+from .config import MAX_TRAIN_SEED
 from .data import DataError, load_dataset, to_model_range
 from .safeio import load_tensors, save_tensors
 
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=positive_int, default=5, help="passes over the 60k training images (default: 5)")
     p.add_argument("--batch-size", type=positive_int, default=128, help="default: 128")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule (default: 3e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling and augmentation (default: 0)")
+    p.add_argument("--seed", type=whole_number(0, MAX_TRAIN_SEED), default=0,
+                   help="seed for init, shuffling and augmentation (default: 0)")
     p.add_argument("--width", type=positive_int, default=24, help="channels of the first conv stage; doubles per stage (default: 24)")
     p.add_argument("--label-smoothing", type=float, default=0.0,
                    help="keep 0 so the classifier is confident and real MNIST scores an Inception Score near 10 (default: 0)")

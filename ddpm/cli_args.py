@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .config import MAX_GUIDANCE
-from .samplers import DDIM_STEPS, RANDOM, SAMPLERS, steps_run, too_many_steps
+from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, too_many_steps
 
 
 def command_line(program: str, argv: list[str] | None = None) -> str:
@@ -25,15 +25,22 @@ def stopped(what: str) -> int:
     return 130
 
 
-def positive_int(value: str) -> int:
-    """argparse type of a count (steps, batch size, repeats): a whole number, 1 or more."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
-    return n
+def whole_number(lo: int, hi: int | None = None):
+    """argparse type of a whole number from lo to hi (None: no top)."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+        if n < lo or (hi is not None and n > hi):
+            raise argparse.ArgumentTypeError(f"must be {lo} or more, not {n}" if hi is None else
+                                             f"must be between {lo} and {hi}, not {n}")
+        return n
+    return parse
+
+
+positive_int = whole_number(1)  # a count: steps, batch size, repeats
+seed_arg = whole_number(0, MAX_SEED)  # a sampling seed, or a sample's index: the app's range
 
 
 def label_arg(value: str) -> int | str:
@@ -65,10 +72,8 @@ def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> No
 
 
 def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose: bool = False) -> None:
-    """The checks of add_sampling_args' flags and --seed (p.error on a bad value; None means unset). loose:
+    """The checks of add_sampling_args' flags (p.error on a bad value; None means unset). loose:
     `evaluate --from-samples`, whose file may supply what a flag needs (a label for --guidance, DDIM for --eta)."""
-    if a.seed is not None and a.seed < 0:
-        p.error(f"--seed must be 0 or more, not {a.seed}")
     if a.guidance is not None and a.label is None and not loose:
         p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
     a.guidance = 1.0 if a.guidance is None else a.guidance

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import (add_sampling_args, check_sampling_args, check_writable, command_line, positive_int, steps_asked,
-                       stopped)
+from .cli_args import (add_sampling_args, check_sampling_args, check_writable, command_line, positive_int, seed_arg,
+                       steps_asked, stopped)
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
@@ -190,7 +190,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="samples to draw and score, 2 to 60000 [1000; with --from-samples: all]")
     add_sampling_args(p, from_file=True)
     add_autoguidance_args(p)
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=seed_arg, default=None,
                    help="sampling seed; also picks the real floor images [0, or what the .npz says]")
     p.add_argument("--batch-size", type=positive_int, default=250, help="samples per forward pass [%(default)s]")
     p.add_argument("--device", default="cpu",

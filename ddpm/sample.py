@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import add_sampling_args, check_sampling_args, check_writable, positive_int, steps_asked, stopped
+from .cli_args import (add_sampling_args, check_sampling_args, check_writable, positive_int, seed_arg, steps_asked,
+                       stopped, whole_number)
 from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder
@@ -58,9 +59,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
-    p.add_argument("--seed", type=int, default=0, help="0 or more; sample k depends only on (seed, k) [%(default)s]")
-    p.add_argument("--n", type=int, default=16, help=f"number of digits, 1 to {MAX_N} [%(default)s]")
-    p.add_argument("--first", type=int, default=0,
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="0 to 2^53 - 1, as in the app; sample k depends only on (seed, k) [%(default)s]")
+    p.add_argument("--n", type=whole_number(1, MAX_N), default=16,
+                   help=f"number of digits, 1 to {MAX_N} [%(default)s]")
+    p.add_argument("--first", type=seed_arg, default=0,
                    help="index of the first digit: --n 500 --first 500 draws digits 500-999 of the seed, so a long "
                         "run can be split into shards that `ddpm.evaluate --from-samples` joins [%(default)s]")
     add_sampling_args(p)
@@ -71,10 +74,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=positive_int, default=256, help="digits per forward pass [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
     a = p.parse_args(argv)
-    if not 1 <= a.n <= MAX_N:
-        p.error(f"--n must be between 1 and {MAX_N}")
-    if a.first < 0:
-        p.error("--first must be 0 or more")
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error("--out must end in .png or .npz")
     check_sampling_args(p, a)

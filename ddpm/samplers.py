@@ -17,6 +17,10 @@ import torch
 
 from .schedule import NoiseSchedule
 
+# the seeds a grid takes, in the app and on the command line alike: up to the largest whole number a browser's number
+# box holds exactly (a double), so that every seed the app shows can be typed into ddpm.sample
+MAX_SEED = 2**53 - 1
+
 SAMPLERS = ("ddpm", "ddim")
 VARIANCES = ("beta", "beta_tilde")
 RANDOM = "random"  # label="random": each sample's digit drawn uniformly from (seed, k)

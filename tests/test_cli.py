@@ -99,11 +99,13 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
 
 @pytest.mark.parametrize("module, args, says", [
     ("benchmark", ["--repeats", "0"], "argument --repeats: must be 1 or more, not 0"),
-    ("benchmark", ["--n", "-3"], "argument --n: must be 1 or more, not -3"),
+    ("benchmark", ["--n", "-3"], "argument --n: must be between 1 and 1024, not -3"),
+    ("benchmark", ["--n", "100000000"], "argument --n: must be between 1 and 1024, not 100000000"),
     ("benchmark", ["--ddim-steps", "0"], "argument --ddim-steps: must be 1 or more, not 0"),
     ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
     ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'"),
-    ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0")])  # 0 was torch's choice, unsaid
+    ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0"),  # 0 was torch's choice, unsaid
+    ("classifier", ["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, not -1")])
 def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, monkeypatch, tmp_path):
     """sample's, evaluate's, benchmark's, timing's and the classifier's counts share one argparse type, so each
     refuses 0 in the same words, before loading."""
@@ -130,12 +132,14 @@ def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, 
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--n", "0"], "--n must be"), (["--label", "12"], "--label: must be"), (["--out", "x.jpg"], ".png or .npz"),
+    (["--n", "0"], "--n: must be between 1 and 100000, not 0"), (["--label", "12"], "--label: must be"),
+    (["--out", "x.jpg"], ".png or .npz"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
     (["--steps", "50"], "--steps is a DDIM setting (add --sampler ddim); DDPM always runs all T steps, not 50"),
     (["--sampler", "ddim", "--variance", "beta_tilde"], "--variance is a DDPM setting; DDIM's noise is set by --eta"),
-    (["--first", "-1"], "--first must be"), (["--seed", "-1"], "--seed must be 0 or more"),
+    (["--first", "-1"], "--first: must be between 0 and"), (["--seed", "-1"], "--seed: must be between 0 and"),
+    (["--seed", str(2**64)], "--seed: must be between 0 and 9007199254740991, not"),  # an .npz could not hold it
     (["--label", "3", "--guidance", "nan"], "--guidance must be between 0 and 10"),
     (["--label", "3", "--guidance", "11", "--weights", "/nonexistent/folder"],  # refused before any weights load
      "--guidance must be between 0 and 10"),
@@ -144,7 +148,7 @@ def test_demo_timing_refuses_no_repeats_and_a_model_it_cannot_load(monkeypatch, 
     (["--sampler", "ddim", "--steps", "0", "--weights", "/nonexistent/folder"], "argument --steps: must be 1 or more, not 0"),
     (["--batch-size", "0", "--weights", "/nonexistent/folder"], "argument --batch-size: must be 1 or more, not 0"),
     (["--batch-size", "2.5"], "argument --batch-size: must be a whole number, not '2.5'"),
-    (["--n", "100001", "--weights", "/nonexistent/folder"], "--n must be between 1 and 100000")])
+    (["--n", "100001", "--weights", "/nonexistent/folder"], "--n: must be between 1 and 100000, not 100001")])
 def test_sample_cli_rejects_bad_input(args, message, tmp_path, capsys):
     """Each refused before sampling; should a check regress, the tiny model draws its digits in a blink, into
     tmp_path (a case's own --weights or --out comes later, so it wins)."""

@@ -53,7 +53,8 @@ def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
                          (["--eta", "1"], "--eta is a DDIM setting"),  # the default is ddpm
                          (["--steps", "50"], "--steps is a DDIM setting"),  # it would score 1000 steps as 50
                          (["--label", "any"], "--label: must be a digit 0-9"),
-                         (["--seed", "-2"], "--seed must be 0 or more"),
+                         (["--seed", "-2"], "--seed: must be between 0 and"),
+                         (["--seed", str(2**63)], "--seed: must be between 0 and"),  # torch's seed would overflow
                          (["--label", "3", "--guidance", "-1"], "--guidance must be between 0 and 10"),
                          (["--guidance", "2"], "--guidance steers toward a class: add --label"),
                          (["--save-samples", "s.np"], "--save-samples must end in .npz"),

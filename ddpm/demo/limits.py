@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ..samplers import RANDOM
+from ..samplers import MAX_SEED, RANDOM
 
 MAX_DIGITS = 64  # images per Generate run
 MAX_TRAJECTORY_DIGITS = 16  # images per trajectory (every frame of each is kept in memory)
@@ -17,7 +17,6 @@ MAX_STEPS = 1000  # DDIM steps
 # With 64 DDPM digits (50 to 70 s and more) a few queued requests held the one model slot for many minutes.
 MAX_DIGIT_STEPS = 16_000
 APP_MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to config.MAX_AUTOGUIDANCE
-MAX_SEED = 2**53 - 1  # the largest whole number a browser's number box holds exactly (a double)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096  # pixels, either side
 MIN_UPLOAD_SIDE = 8  # pixels, the longer side: fewer cannot draw a digit's strokes (a crop of a "1" may be 4 wide)
