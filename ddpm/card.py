@@ -12,7 +12,7 @@ from pathlib import Path
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
-from .facts import dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
+from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
 from .hub import CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, folder_problem
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
@@ -113,7 +113,7 @@ def guide_section(folder: Path) -> str:
 `{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {count_parameters(UNet(cfg)) / 1e6:.2f}M parameters
 ({cfg.describe()}), trained for {time_and_hardware(facts)} with
 
-    {facts.get('command', 'python train.py')}
+    {facts.get('command', NO_RECIPE)}
 
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
 with eps_guide + W (eps - eps_guide) on the steps t <= {T_MAX_FRACTION:g} T (Karras et al. 2024, "Guiding a Diffusion
@@ -190,7 +190,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
         facts = recorded_facts(folder)
     ev = read_scores(folder)
     params = count_parameters(UNet(cfg))
-    command = facts.get("command", "python train.py").replace("\n", "\n    ")  # a recipe may take several lines
+    command = facts.get("command", NO_RECIPE).replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
     share = facts.get("label_dropout")  # a hand-made folder may not record it: say so rather than guess
     null_share = (f"{100 * share:.0f}% of the time{sittings}" if share is not None

@@ -11,6 +11,9 @@ from safetensors import SafetensorError
 from .hub import EVAL_NAME, TRAINING_NAME, WEIGHTS_NAME
 from .safeio import read_json_object, read_meta
 
+# a card's recipe where none is recorded: what to run, and that it is not the command these weights were trained by
+NO_RECIPE = "python train.py  # the command itself was not recorded (training.json is missing or unreadable)"
+
 
 def read_weights_meta(folder: str | Path) -> dict:
     """The training facts recorded in model.safetensors' own metadata (empty if none or unreadable)."""
@@ -30,11 +33,12 @@ def recorded_facts(folder: str | Path | None) -> dict:
 
 
 def read_training_record(folder: str | Path) -> dict:
-    """The folder's training.json, or {} before the first card is written (or if a hand edit broke it: the card
-    is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
+    """The folder's training.json, or {} before the first card is written (or if a hand edit broke it, which is said
+    on stderr: the card is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
     try:
         return read_json_object(Path(folder) / TRAINING_NAME)
-    except ValueError:
+    except ValueError as e:
+        print(f"note: {e}: the recipe and the sittings it records are left out", file=sys.stderr)
         return {}
 
 

@@ -31,6 +31,16 @@ def test_a_broken_training_json_does_not_stop_the_card(tmp_path):
     assert "python train.py --max-steps 7" in card and json.loads((tmp_path / "training.json").read_text())["steps"] == 7
 
 
+def test_a_card_without_a_readable_recipe_says_so(tmp_path, capsys):
+    """`python -m ddpm.card` on a folder whose training.json is broken: the card does not give the bare
+    `python train.py` as the command these weights came from, and stderr says what was left out."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    (tmp_path / "training.json").write_text("{bad")
+    card = write_model_card(tmp_path).read_text()
+    assert "the command itself was not recorded" in card
+    assert "training.json is not a readable JSON file" in capsys.readouterr().err
+
+
 def test_an_unconditional_models_card_says_so(tmp_path):
     hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"label_dropout": 0.2})
     card = write_model_card(tmp_path, command="python train.py --unconditional").read_text()
