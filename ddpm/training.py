@@ -289,20 +289,24 @@ class Stopped(KeyboardInterrupt):
 
 
 def _check_same_run(cfg: TrainConfig, folder: Path) -> None:
-    """--resume: ValueError if the checkpoint's run built another network or trained on other data (its
-    train_config.json; without one, the flags are taken as the run's)."""
+    """--resume: ValueError if the checkpoint's run built another network or trained on other data: its
+    train_config.json, and the config.json saved with its weights (the network's own, so a hand-edited or
+    missing train_config.json cannot start a network the checkpoint does not fit)."""
     saved_at = folder / RUN_CONFIG_NAME
     try:
         saved = TrainConfig.read_saved(folder)
     except ValueError as e:  # JSONDecodeError too
         raise ValueError(f"--resume: {saved_at} is not a readable run config ({e})") from None
-    if not saved:
-        return
-    model = ModelConfig.from_dict(saved["model"])
-    diff = [f"{f.name} {getattr(model, f.name)!r} there, {getattr(cfg.model, f.name)!r} here"
-            for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]
-    if diff:
-        raise ValueError(f"--resume: the model config differs from the one in {saved_at}: {', '.join(diff)}")
+    runs = [(saved_at, ModelConfig.from_dict(saved["model"]))] if saved else []
+    try:
+        runs.append((folder / hub.CONFIG_NAME, ModelConfig.load(folder / hub.CONFIG_NAME)))
+    except (OSError, ValueError, TypeError):
+        pass  # none, or unreadable: the checkpoint's own load says whether it fits
+    for path, model in runs:
+        diff = [f"{f.name} {getattr(model, f.name)!r} there, {getattr(cfg.model, f.name)!r} here"
+                for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]
+        if diff:
+            raise ValueError(f"--resume: the model config differs from the one in {path}: {', '.join(diff)}")
     if saved.get("dataset", cfg.dataset) != cfg.dataset:
         raise ValueError(f"--resume: the run trained on {saved['dataset']} ({saved_at}), not {cfg.dataset}: drop "
                          "--dataset, or train into another --out")

@@ -155,6 +155,12 @@ def test_resume_refuses_another_run_before_the_data_loads(tmp_path, monkeypatch)
     (tmp_path / "train_config.json").write_text("[1, 2]")  # a hand edit gone wrong: one line, naming the file
     with pytest.raises(ValueError, match=r"train_config.json is not a readable run config \(expected an object"):
         training.train(cfg, resume=True, max_steps=4)
+    # without train_config.json (or with its model hand-edited), the weights' own config.json names the network:
+    # one line, not a checkpoint's size mismatch per tensor
+    (tmp_path / "train_config.json").unlink()
+    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, base_channels=16))
+    with pytest.raises(ValueError, match=r"differs from the one in .*config.json: base_channels 8 there, 16 here$"):
+        training.train(wider, resume=True, max_steps=4)
 
 
 def test_resume_with_damaged_files_says_what_is_wrong_or_carries_on(tmp_path):
