@@ -141,8 +141,14 @@ def test_out_of_range_numbers(client):
         client.predict(0, False, 4, "ddim", 5000, "any", 1.0, api_name="/sample")
     with pytest.raises(AppError, match="t must be between 0 and"):  # tab 3's frame slider, its long label aside
         client.predict(-5, api_name="/trajectory_frame")
-    # a radio's or dropdown's value outside its choices, in the app's words and with no traceback in the log
+    # a radio's or dropdown's value outside its choices, or a slider's emptied, in the app's words and with no
+    # traceback in the log
     before = len(app_log(client.src))
+    # a slider's number box emptied: the browser sends None (Gradio's check failed in a raw TypeError)
+    with pytest.raises(AppError, match=r"^t is empty: give a number between 0 and 100$"):
+        forward(client, t=None)
+    with pytest.raises(AppError, match=r"^DDIM steps is empty: give a number between 1 and 100$"):
+        client.predict(0, False, 4, "ddim", None, "any", 1.0, api_name="/sample")
     for args, says in (((0, False, 2, "ddim", 10, "10", 1.0), "digit class must be one of 'any', 'random', '0'"),
                        ((0, False, 2, "ddim", 10, 7, 1.0), "digit class must be one of .*, not 7$"),
                        ((0, False, 2, "DDIM", 10, "any", 1.0), "sampler must be one of 'ddpm', 'ddim', not 'DDIM'$")):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 from typing import NamedTuple
 
@@ -89,11 +90,13 @@ class Slider(gr.Slider):
     get_block_class = get_block_name
 
     def preprocess(self, payload: float) -> float:  # annotated as gr.Slider's: Gradio checks API values against it
+        name, ends = re.split(r" \(|;", self.label or "the value")[0], f"{self.minimum:g} and {self.maximum:g}"
+        if payload is None:  # its number box emptied (Gradio's check raised a TypeError, shown raw)
+            return OutOfRange(math.nan, f"{name} is empty: give a number between {ends}")
         try:
             return super().preprocess(payload)
         except gr.Error:  # a number: Gradio's check compared it with both ends
-            name = re.split(r" \(|;", self.label or "the value")[0]
-            return OutOfRange(payload, f"{name} must be between {self.minimum:g} and {self.maximum:g}, not {payload:g}")
+            return OutOfRange(payload, f"{name} must be between {ends}, not {payload:g}")
 
 
 class NotAChoice(str):
