@@ -42,8 +42,8 @@ from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import chain_settings, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.widgets import (CSS, THEME, digit_input, line_plot, live, picture, progress_update,  # noqa: E402
-                               Radio, Slider, run_button, seed_back_if_drawn, user_errors)
+from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, picture,  # noqa: E402
+                               progress_update, Radio, Slider, run_button, seed_back_if_drawn)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -182,9 +182,8 @@ def preview(source, index, upload, sketch):
 
 
 def new_digit():
-    """Tab 4's run outputs (main, strip, text, the interpolation's picture and text) once its digit changes: the
-    last run's pictures go (and a run still going stops), as tab 1's views follow the digit, so that none is read
-    as the new digit's."""
+    """Tab 4's run outputs (main, strip, text, the interpolation's picture and text) once its digit changes: the last
+    run's pictures go (a run still going stops), as tab 1's views follow the digit: none passes for the new one's."""
     return None, None, "*The digit changed: press **Noise and denoise** to run the chain on it.*", None, ""
 
 
@@ -331,8 +330,9 @@ def build(d: dict) -> gr.Blocks:
                                                                    seed=a_ins[0], state=a_state)), "trajectory",
                        show="trajectory-panel",
                        ui_fn=seed_back_if_drawn(trajectory, TrajectoryOut._fields.index("seed")), **HEAVY)
-            a_frame.change(user_errors(scrub), [a_state, a_frame], [a_panel, a_plot], api_name="trajectory_frame",
-                           trigger_mode="always_last", show_progress="hidden", **VIEW)
+            api_and_ui([gr.Button(visible=False).click], [a_frame.change], scrub, [a_state, a_frame], [a_panel, a_plot],
+                       "trajectory_frame", blank=lambda why: gr.skip(), trigger_mode="always_last",
+                       show_progress="hidden", **VIEW)  # a t refused: a warning, as every slider's (the API: an error)
 
         with gr.Tab("4. Your digit"):
             gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "

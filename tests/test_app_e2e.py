@@ -16,7 +16,7 @@ from PIL import Image
 
 from app_helpers import ROOT, app_log, running_app, save_tiny
 from ddpm.data import load_sample
-from ddpm.demo.widgets import progress_update
+from ddpm.demo.widgets import OutOfRange, progress_update
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -320,6 +320,10 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert all(update.frame.interactive is False for update in live) and done.frame.interactive  # greyed meanwhile
     assert done.state.frames == 5
     assert all(isinstance(out, type(app.gr.skip())) for out in app.scrub(None, 3))
+    frame_ui = fns["trajectory_frame_ui"]  # a t past the frame slider's end: a warning, the frame kept (no red Error)
+    with pytest.warns(UserWarning, match="t must be between"):
+        kept = frame_ui.fn(done.state, OutOfRange(5000, "t must be between 0 and 20, not 5000"))
+    assert isinstance(kept, type(app.gr.skip()))
     panel, plot = app.scrub(done.state, 3)  # the frame nearest t = 3, and the plot's line at that frame's t
     shown_t = done.state.t[app.nearest_frame(done.state, 3)]
     assert panel is not None and list(plot[plot.digit == "t shown"].t) == [shown_t, shown_t]
