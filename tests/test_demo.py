@@ -151,7 +151,7 @@ def test_objective_is_one_term_of_l_simple(model, sched):
     loss = v.loss_curve[v.loss_curve.curve == objective.LOSS].set_index("t").value
     assert loss[7] == pytest.approx(float(((eps - eps_hat) ** 2).mean()), rel=1e-5)
     assert list(loss.index) == sorted(set(range(1, 21)))  # every t of T = 20, the chosen one included
-    assert f"Loss at t = 7: {loss[7]:.4f}" in v.text and v.panel.width > 5 * 28
+    assert f"Loss at t = 7: {loss[7]:.3g}" in v.text and v.panel.width > 5 * 28
     marker = v.loss_curve[v.loss_curve.curve == forward.MARKER]
     assert list(marker.t) == [7, 7]
     assert "a label would lower it a little" in v.text and "teacher" not in v.text

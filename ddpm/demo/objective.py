@@ -74,7 +74,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
             "above a plain DDPM's, most at small t, and the digit's true label scores lower.")
     gets = (" (the null class, 'any digit')" + null if getattr(model.config, "num_classes", 0) else
             ", as in its training: this model takes none.")
-    text = (f"**Loss at t = {t}: {losses[i]:.4f}**" + (" (t = 0 is the clean digit, with nothing to predict)"
+    text = (f"**Loss at t = {t}: {losses[i]:.3g}**" + (" (t = 0 is the clean digit, with nothing to predict)"
                                                           if asked == 0 else "") +
             f" (a network that output zeros: {float((eps ** 2).mean()):.2f}). Training draws a digit, a t and an "
             "eps, and takes one gradient step on this number (Alg. 1); here the network gets no label"
