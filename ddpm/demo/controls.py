@@ -47,8 +47,9 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                       info="needs a class, chosen above. How hard to push toward it (classifier-free guidance, "
                            "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
                            "digits until it overshoots into speckled strokes (for the bundled model 1.5 scores "
-                           "best, with the highest IS and an FD near w = 1's, and 3 is too much: Compare sweeps w), 0 ignores the class. Their w is this w - 1 "
-                           "(diffusers' guidance_scale is this w)"
+                           "best, with the highest IS and an FD near w = 1's, and 3 is too much: Compare sweeps w), "
+                           "0 ignores the class. Ho & Salimans' own w is this w - 1 (diffusers' guidance_scale is "
+                           "this w)"
                       if conditional else "this model takes no class, so there is nothing to guide toward")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                   interactive=rt.guide is not None,
