@@ -53,6 +53,8 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
     """uint8 (N, 28, 28) under "samples" in an .npz (as `python -m ddpm.sample --out x.npz` writes),
     plus any scalar facts stored beside it (seed, sampler, steps ...)."""
     path = Path(path)
+    if path.is_dir():  # the command below would be refused: --out must end in .npz
+        raise EvalError(f"{path} is a folder: give the .npz files in it (ddpm.sample --out x.npz writes one)")
     if not path.is_file():
         raise EvalError(f"no samples file {path}; write one with:\n  python -m ddpm.sample --n 1000 --out {path}")
     if not zipfile.is_zipfile(path):  # what np.load would say of a .png or .npy is no help

@@ -136,6 +136,7 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
                           (other + ["--autoguidance-guide", str(tmp_path / "h")], f"drawn with the guide {tmp_path / 'g'}"),
                           (ddpm + [str(tmp_path / "ddpm.npz")], "overlaps them (or is one of them twice)"),
                           (["--from-samples", str(tmp_path / "grid.png")], "grid.png is not an .npz file"),
+                          (["--from-samples", str(tmp_path)], f"{tmp_path} is a folder: give the .npz files in it"),
                           (bare + ["--guidance", "2"], "--guidance steers toward a class: add --label"),
                           (bare + ["--autoguidance-tmax", "9"], "shape autoguidance: add --autoguidance W")):
         assert evaluate.main(args + ["--json"]) == 2, args
