@@ -158,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="keep 0 so the classifier is confident and real MNIST scores an Inception Score near 10 (default: 0)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     a = p.parse_args(argv)
-    if not (a.lr > 0 and 0 <= a.label_smoothing < 1):
-        p.error("--lr must be positive and --label-smoothing in [0, 1)")
+    if not (math.isfinite(a.lr) and a.lr > 0):
+        p.error(f"--lr must be a positive number, not {a.lr}")
+    if not 0 <= a.label_smoothing < 1:
+        p.error(f"--label-smoothing must be in [0, 1), not {a.label_smoothing}")
     if Path(a.out).suffix.lower() != ".safetensors":  # it is written as safetensors, so named (as the asset is)
         p.error(f"--out {a.out}: it must end in .safetensors")
     if why := check_writable(a.out):  # now, not after minutes of training
@@ -168,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     try:
         model, facts = train(a.data_dir, a.epochs, a.batch_size, a.lr, a.seed, a.width, label_smoothing=a.label_smoothing)
-    except DataError as e:
+    except DataError as e:  # no MNIST there, or a broken file: the input's fault, as a refused flag is
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         return stopped(f"the classifier was not saved; {a.out} is as it was")
     facts["command"] = command_line("-m ddpm.classifier", argv)
