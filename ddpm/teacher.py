@@ -23,6 +23,8 @@ from torch import nn
 from . import hub
 from .autoguidance import autoguided
 from .config import TrainConfig
+from .data import dataset_name
+from .facts import trained_on
 
 
 def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module:
@@ -39,6 +41,9 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
     if differ:
         raise ValueError(f"--null-teacher {cfg.null_teacher} must model the same data and noise: it has "
                          + "; ".join(differ))
+    if (its := trained_on(folder)) != cfg.dataset:  # config.json cannot tell (the same shapes): its record can
+        raise ValueError(f"--null-teacher {cfg.null_teacher} was trained on {dataset_name(its)}, this run trains on "
+                         f"{dataset_name(cfg.dataset)}: a teacher must model the same data")
     if cfg.null_teacher_autoguidance != 1:
         try:
             teacher = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)

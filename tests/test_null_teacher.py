@@ -57,6 +57,8 @@ def test_null_teacher_leaves_the_drawn_noise_as_the_target_of_labelled_rows(mode
 
 def test_training_with_a_null_teacher(tmp_path):
     teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
+    fashion = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "fashion")  # the same shapes
+    (fashion / "training.json").write_text('{"dataset": "fashion-mnist"}')
     out = train_on_sample(train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
     assert read_weights_meta(out)["null_teacher"] == str(teacher)
     with pytest.raises(ValueError, match="is the output folder"):  # a run resumed as its own teacher
@@ -64,7 +66,9 @@ def test_training_with_a_null_teacher(tmp_path):
     for cfg, message in [(train_cfg(tmp_path / "b", label_dropout=0.5, null_teacher=str(tmp_path / "none")),
                           "not a model folder"),
                          (train_cfg(tmp_path / "c", label_dropout=0.5, null_teacher=str(teacher),
-                               model=tiny_config(timesteps=50)), "timesteps 100, not 50")]:
+                               model=tiny_config(timesteps=50)), "timesteps 100, not 50"),
+                         (train_cfg(tmp_path / "d", label_dropout=0.5, null_teacher=str(fashion)),
+                          "trained on Fashion-MNIST, this run trains on MNIST: a teacher must model the same data")]:
         with pytest.raises(ValueError, match=message):
             train_on_sample(cfg, max_steps=2)
     with pytest.raises(ConfigError, match="label-dropout above 0") as e:
@@ -83,6 +87,8 @@ def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path):
     from ddpm.teacher import weights_digest
 
     teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
+    fashion = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "fashion")  # the same shapes
+    (fashion / "training.json").write_text('{"dataset": "fashion-mnist"}')
     out = train_on_sample(train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(teacher)), max_steps=3)
     recorded = TrainConfig.read_saved(out)["null_teacher_sha256"]
     assert recorded == weights_digest(hub.load_pretrained(teacher)) and len(recorded) == 64
