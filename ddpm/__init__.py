@@ -5,6 +5,7 @@ Read in this order:
   unet.py       the noise predictor eps_theta(x_t, t, y)
   training.py   L_simple, EMA, exact resume
   samplers.py   DDPM ancestral sampling, DDIM, classifier-free guidance
+  autoguidance.py, teacher.py   beyond DDPM: a small guide model, and the null class's teacher that made the weights
   hub.py        config.json + model.safetensors folders, saved and loaded (from a folder or the Hugging Face Hub)
 Around them: sample.py / evaluate.py / benchmark.py (command lines; cli_args.py their shared flags),
 classifier.py + metrics.py (the yardstick), facts.py + card.py + push.py (what a folder records, its model card,

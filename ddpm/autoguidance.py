@@ -1,6 +1,6 @@
 """Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself").
 
-Classifier-free guidance needs a label, so it cannot sharpen the null class ("any digit"). Autoguidance
+Classifier-free guidance needs a label, so it cannot steer the null class ("any digit"). Autoguidance
 needs none: a smaller, shorter-trained model of the same data (the guide) makes the same kinds of
 mistakes as the main model, only more of them, and the difference between the two points away from
 them (their guidance formula, D_w = w D_1 + (1 - w) D_0, written for eps):
@@ -8,13 +8,13 @@ them (their guidance formula, D_w = w D_1 + (1 - w) D_0, written for eps):
     eps_hat = eps_guide(x_t, t, y) + w (eps_main(x_t, t, y) - eps_guide(x_t, t, y))
 
 w = 1 is the main model alone. Karras et al. guide every step; this project guides only part of the way.
-Kynkaenniemi et al. (2024) found that classifier-free guidance pays only in a limited interval of noise
-levels; this project keeps that interval's upper limit only: the steps with t <= t_max (code index), where
-the digit's class is chosen (about code t = 600 to 300) and its strokes drawn. Guiding them makes the digits read more clearly
-(a higher IS) and also tilts the class shares; t_max = 0.6 T gave the best IS and FD of the settings tried (guiding every step
-tilts the shares more; docs/experiments.md measures both); the other steps also skip the guide's cost. `Autoguided` wraps
-the pair as one model, so every sampler, classifier-free guidance and the app use it unchanged. The guide
-is a `train.py` output folder of its own, shipped as `guide/` inside the main model's folder.
+Kynkaenniemi et al. (2024) found that classifier-free guidance pays only in a limited interval of noise levels; here
+only the top of that interval is kept, with no lower cutoff: the steps with t <= t_max (code index), where the
+digit's class is chosen (about code t = 600 to 300) and its strokes drawn. Guiding them makes the digits read more
+clearly (a higher IS) and also tilts the class shares; t_max = 0.6 T gave the best IS and FD of the settings tried
+(guiding every step tilts the shares more; docs/experiments.md measures both); the other steps also skip the guide's
+cost. `Autoguided` wraps the pair as one model, so every sampler, classifier-free guidance and the app use it
+unchanged. The guide is a `train.py` output folder of its own, shipped as `guide/` inside the main model's folder.
 """
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ def check_guide(main: nn.Module, guide: nn.Module) -> None:
 
 
 def default_t_max(T: int) -> int:
-    """The highest guided timestep by default: t = 600 of t = 0 .. 999 (code index, 0-based), the first guided step
-    of a DDPM chain (50-step DDIM visits 619 and 599, so it guides from 599)."""
+    """The highest guided timestep by default, round(0.6 T) as a code index: for T = 1000, t = 600 of 0 .. 999 (the
+    paper's 601), the first guided step of a DDPM chain (50-step DDIM visits 619 and 599, so it guides from 599)."""
     return round(T_MAX_FRACTION * T)
 
 

@@ -1,7 +1,8 @@
 """Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020, Alg. 2) and DDIM (Song et al. 2021).
 
-Every sampler is a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat,
-and x_prev at t_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
+`p_sample` and `ddim_step` are one reverse step each, pure math returning (x_prev, x0_hat); `sample_loop` runs
+either as a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat, and x_prev at t_prev, so a
+UI can animate x0_hat without recomputing anything. All noise comes from one
 torch.Generator per sample, seeded from (seed, k), and a random label from its own (numpy) stream of (seed, k):
 sample k depends only on (seed, k), up to the float rounding of the network's batched arithmetic (a batch of
 another size, thread count or CPU may move a rare pixel by one grey level).
@@ -89,7 +90,7 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
     mean, _ = sched.q_posterior(x0_hat, x_t, t)
-    if t == 0:  # Alg. 2: z = 0 on the last step
+    if t == 0:  # Alg. 2 line 3: z = 0 at the paper's t = 1, the last step
         return mean, x0_hat
     sigma = sched.sqrt_betas[t] if variance == "beta" else sched.posterior_std[t]  # sigma_t, Sec. 3.2
     return mean + sigma * z, x0_hat
@@ -101,18 +102,19 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     t, t_prev are code indices; x_t, eps_hat and noise are (B, C, H, W); noise may be None when eta = 0.
 
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
-    is sqrt(a_prev) here. The coefficients are computed in float64: at eta = 1, 1 - a_prev - sigma^2 is tiny on
-    the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), of which float32 keeps
-    a digit or two at 50 steps and none at 2."""
-    a_t = sched.alpha_bar_f64[t].item()
-    a_prev = sched.alpha_bar_f64[t_prev].item() if t_prev >= 0 else 1.0
+    is sqrt(alpha_bar_prev) here. The coefficients are computed in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2
+    is tiny on the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), of which
+    float32 keeps a digit or two at 50 steps and none at 2."""
+    alpha_bar_t = sched.alpha_bar_f64[t].item()
+    alpha_bar_prev = sched.alpha_bar_f64[t_prev].item() if t_prev >= 0 else 1.0
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
         eps_hat = sched.predict_eps(x_t, t, x0_hat)  # keep eps consistent with the clipped x0_hat
-    sigma = eta * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))  # Eq. 16
-    # Eq. 12: sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma^2) eps_hat (+ sigma noise); max() for rounding at eta 1
-    x_prev = math.sqrt(a_prev) * x0_hat + math.sqrt(max(0.0, 1 - a_prev - sigma**2)) * eps_hat
+    sigma = eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev))  # Eq. 16
+    # Eq. 12: sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma^2) eps_hat (+ sigma noise); max() for
+    # rounding at eta 1
+    x_prev = math.sqrt(alpha_bar_prev) * x0_hat + math.sqrt(max(0.0, 1 - alpha_bar_prev - sigma**2)) * eps_hat
     if eta > 0:
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
@@ -120,9 +122,8 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
     """`steps` timesteps from T-1 down, evenly spaced: "trailing" spacing (Lin et al. 2024; diffusers'
-    timestep_spacing="trailing"), so the first step starts at pure noise. Song et al. used 0, c, 2c, ..., whose
-    largest timestep is T - c (980 for 50 steps), so their sampling never starts at t = 999, pure noise;
-    docs/experiments.md compares the two."""
+    timestep_spacing="trailing"), so the first step starts at pure noise. Song et al. used 0, c, 2c, ..., T - c
+    (980 at 50 steps): their first step treats pure noise as x at t = 980; docs/experiments.md compares the two."""
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be between 1 and {T}, got {steps}")
     return [int(round(T - i * T / steps)) - 1 for i in range(steps)]
@@ -212,7 +213,7 @@ def sample_loop(
 
     Starts from x_T ~ N(0, I) drawn per sample from (seed, first + k), or from x_start at
     timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). t_start is a code index, as every t
-    here: the paper's x_t at paper t is t_start = t - 1 (x_T is t_start = T - 1, the default). steps: DDIM steps
+    here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the default). steps: DDIM steps
     [50], at most t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, or "random" (digit k drawn from (seed, first + k)).
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are).

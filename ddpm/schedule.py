@@ -1,12 +1,12 @@
 """The noise schedule: every array the forward and reverse processes need, precomputed once.
 
 Math in float64 (as improved-diffusion's GaussianDiffusion does; diffusers' DDPMScheduler works in float32),
-kept as float32 tensors, plus alpha_bar in float64 for DDIM's per-step coefficients. Indexing follows the
-code convention t = 0 .. T-1, where t = 0 is the paper's first step (x_1 is one step of noise away from x_0):
-array[t] holds the paper's quantity at t + 1, so alpha_bar[0] is the paper's alpha_bar_1 = 1 - beta_1 (and the
-shifted array alpha_bar_prev that the posterior is built from holds the paper's alpha_bar_t at [t], with
-alpha_bar_0 = 1). The comments below write the equations in the paper's indices; every method's t is the code
-index, so q_sample(x0, t, eps) returns the paper's x_{t+1}.
+kept as float32 tensors, plus alpha_bar in float64 for DDIM's per-step coefficients.
+
+Indices: the code's t runs 0 .. T-1 and is the paper's t - 1 (the paper's t runs 1 .. T, x_1 is one step of
+noise from x_0). So alpha_bar[t] is the paper's alpha_bar_{t+1}, and alpha_bar_prev[t] the paper's alpha_bar_t
+(1 at t = 0). The comments write the equations in the paper's t; every method takes the code's t, so
+q_sample(x0, t, eps) returns the paper's x_{t+1}.
 """
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from .config import SCHEDULES
 
 
 def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_beta: float = 0.999) -> torch.Tensor:
-    """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 at T = 1000; other T are scaled
-    by 1000 / T so the chain ends about as noisy for T >= 50 (as improved-diffusion does; alpha_bar_T is 4e-5
-    at T = 1000, 8e-6 at T = 50); below that it ends noisier (but for T = 2, which the cap leaves at 1e-3, betas
-    0.05 and 0.999), and for T <= 20 the largest betas also hit the cap."""
+    """Ho et al. 2020, Sec. 4: betas rise linearly from 1e-4 to 0.02 at T = 1000; other T are scaled by 1000 / T
+    (as improved-diffusion does), so the chain ends about as noisy for T >= 50 (alpha_bar_T: 4e-5 at T = 1000,
+    8e-6 at T = 50) and noisier below. Betas are capped at 0.999, which the largest reach for T <= 20."""
     scale = 1000 / T
     return torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64).clamp(max=max_beta)
 
@@ -54,7 +53,7 @@ class NoiseSchedule:
         # Eq. 2's weights, and sigma_t = sqrt(beta_t), the reverse step's noise scale (Sec. 3.2)
         self.sqrt_betas, self.sqrt_alphas = f32(betas.sqrt()), f32(alphas.sqrt())
         self.alpha_bar = f32(alpha_bar)
-        self.alpha_bar_f64 = alpha_bar  # for coefficients of two timesteps, which DDIM computes per step
+        self.alpha_bar_f64 = alpha_bar  # float64: ddim_step mixes two timesteps' alpha_bar, computed per step
         self.sqrt_alpha_bar = f32(alpha_bar.sqrt())
         self.sqrt_one_minus_alpha_bar = f32((1 - alpha_bar).sqrt())
         self.sqrt_recip_alpha_bar = f32((1 / alpha_bar).sqrt())  # 1 / sqrt(alpha_bar): x_t's weight in x0_hat

@@ -1,10 +1,10 @@
 """The null class's teacher for `train.py --null-teacher FOLDER` (see ddpm.training.diffusion_loss): an optional
-extension beyond DDPM, which made the bundled weights (docs/experiments.md).
+extension beyond DDPM; the bundled weights were trained with it (docs/experiments.md).
 
 The null-class rows of each batch regress on a frozen model's prediction instead of on the drawn noise:
-- by default its prediction given the image's true label, eps_teacher(x_t, t, y), whose mean under p(y | x_t)
-  (over the labels that fit x_t) is, for a teacher that has learnt E[eps | x_t, y], L_simple's own best fit,
-  E[eps | x_t], with less variance (a real teacher's errors carry over to the student);
+- by default its prediction given the image's true label, eps_teacher(x_t, t, y). A perfect teacher's, averaged
+  over the labels that fit x_t, is E[eps | x_t], the very optimum of L_simple, but with less variance than the
+  drawn eps; a real teacher's errors carry over to the student;
 - `--null-teacher-autoguidance W` autoguides that prediction by the teacher's guide/ folder,
   eps_guide + W (eps_teacher - eps_guide) on the steps t <= 0.6 T, so the student learns guided digits
   that it then draws with one network pass per step and no guide (the first stage of Meng et al. 2023's

@@ -32,7 +32,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     """L_simple (Eq. 14, Alg. 1): || eps - eps_theta(sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t) ||^2,
     averaged over pixels where Eq. 14 sums them (the same optimum, scaled by 1/784).
 
-    t ~ U{0..T-1}, eps ~ N(0, I), and a share `label_dropout` of labels swapped for the null class.
+    t ~ U{0..T-1} (code index: the paper's U{1..T}), eps ~ N(0, I), and a share `label_dropout` of labels swapped
+    for the null class.
     `teacher` (train.py --null-teacher, an extension beyond DDPM) replaces the null-class rows' target
     (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
     every device)."""

@@ -38,15 +38,16 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 
 def zero_init(module: nn.Module) -> nn.Module:
-    """Zero a layer's weights and bias: a residual branch ending in it starts at zero (its block passes on only the
-    skip connection), the output layer at eps_hat = 0."""
+    """Zero a layer's weights and bias: a residual branch ending in it starts at zero (its block returns its
+    shortcut, x alone), the output layer at eps_hat = 0."""
     for p in module.parameters():
         nn.init.zeros_(p)
     return module
 
 
 class ResBlock(nn.Module):
-    """GN-SiLU-conv, add the embedding, GN-SiLU-dropout-conv, plus a (1x1) skip."""
+    """GN-SiLU-conv, add the embedding, GN-SiLU-dropout-conv, plus the residual shortcut (`skip`: x itself, or a 1x1
+    conv where the width changes; not the U-Net's skips, which carry each level's output to the decoder)."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float, groups: int):
         super().__init__()
@@ -141,7 +142,7 @@ class UNet(nn.Module):
                 h = block(h, emb)
             h = attn(h)  # (B, ch[i], sizes[i], sizes[i])
             skips.append(h)
-            h = down(h)  # half the size, but at the last level
+            h = down(h)  # halve the size (Identity at the last level)
         h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)  # (B, ch[-1], sizes[-1], sizes[-1])
         for blocks, attn, up in zip(self.up, self.up_attn, self.upsample):
             skip = skips.pop()  # (B, ch[i], s, s), the same size as h

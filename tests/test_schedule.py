@@ -50,7 +50,7 @@ def test_short_linear_schedules_are_rescaled_to_end_as_noisy():
     assert short.betas[0].item() == pytest.approx(1e-2) and short.betas[-1].item() == pytest.approx(0.999)
 
 
-def test_q_sample_at_t0_is_x0():
+def test_q_sample_at_code_t0_is_x0_up_to_one_step_of_noise():
     """t = 0 is the first noising step: x_t equals x0 up to sqrt(beta_1) = 1% noise, and exactly with eps = 0."""
     s = NoiseSchedule(1000, "linear")
     x0 = torch.rand(4, 1, 28, 28) * 2 - 1
