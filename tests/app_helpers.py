@@ -87,3 +87,4 @@ def running_app(model: str | Path, timeout: float = 180.0):
             proc.kill()
             proc.wait()
         log.close()
+        Path(log.name).unlink(missing_ok=True)  # read while the app ran (app_log); kept, they piled up in /tmp

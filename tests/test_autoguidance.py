@@ -122,7 +122,7 @@ def test_sample_and_evaluate_command_lines(tmp_path, capsys, monkeypatch):
     assert rc == 2 and "not a model folder" in err
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0, autoguidance_tmax=450) == "ddpm-1000-autoguided2-tmax450"
-    rc, err = sample_cli(["--autoguidance", "-1"], capsys)
+    rc, err = sample_cli(["--autoguidance", "-1", "--out", str(tmp_path / "x.png")], capsys)
     assert rc == 2 and "--autoguidance must be between 0 and 10" in err
 
 

@@ -174,7 +174,10 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
     hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "t20")
     save_npz(tmp_path / "s.npz", np.zeros((4, 28, 28), np.uint8), seed=0, sampler="ddpm", steps=20, timesteps=20)
-    s, bundled = ["--from-samples", str(tmp_path / "s.npz"), "--json"], hub.DEFAULT_WEIGHTS / "eval.json"
+    # a T = 1000 model folder with an eval.json, as the bundled one (not it: a broken check would overwrite it)
+    bundled = hub.save_pretrained(tiny_model(timesteps=1000), tmp_path / "t1000") / "eval.json"
+    bundled.write_text('{"runs": {}}')
+    s = ["--from-samples", str(tmp_path / "s.npz"), "--json"]
     for args, says in ((["--out", str(bundled)], f"and the model beside --out {bundled} has T = 1000"),
                        (["--weights", str(hub.DEFAULT_WEIGHTS)], f"and --weights {hub.DEFAULT_WEIGHTS} has T = 1000"),
                        (["--weights", str(tmp_path / "t20"), "--out", str(bundled)],

@@ -110,11 +110,11 @@ def test_train_cli_bad_flags(tmp_path):
     assert not (tmp_path / "r").exists()  # refused before the run began
     for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
                         ("--max-minutes", "-1"), ("--max-steps", "0")]:
-        r = run_python("train.py", flag, value)  # refused before any data is read
+        r = run_python("train.py", flag, value, "--out", str(tmp_path / "never"))  # refused before any data is read
         assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
-    r = run_python("train.py", "--null-teacher", "weights", "--label-dropout", "0")
+    r = run_python("train.py", "--null-teacher", "weights", "--label-dropout", "0", "--out", str(tmp_path / "never"))
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
-    r = run_python("train.py", "--null-teacher-autoguidance", "2")
+    r = run_python("train.py", "--null-teacher-autoguidance", "2", "--out", str(tmp_path / "never"))
     assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
     out = tmp_path / "never_made"
     r = run_python("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
@@ -184,7 +184,7 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
         assert message in capsys.readouterr().err, text
 
 
-def test_train_cli_shapes_the_network():
+def test_train_cli_shapes_the_network(tmp_path):
     import train
 
     cfg = train.parse_args(["--patch-size", "2", "--base-channels", "32", "--channel-mult", "1,2,4",
@@ -193,7 +193,7 @@ def test_train_cli_shapes_the_network():
     assert train.parse_args(["--attention-res", ""]).config.model.attention_resolutions == ()
     for flag, value, message in [("--attention-res", "7x", "--attention-res must be integers"),
                                  ("--patch-size", "3", "invalid choice")]:
-        r = run_python("train.py", flag, value)
+        r = run_python("train.py", flag, value, "--out", str(tmp_path / "never"))
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
 
 
