@@ -187,7 +187,8 @@ def test_sample_is_seeded_and_downloadable(client):
     with pytest.raises(AppError, match="digit class must be one of 'any', .*, not 'eleven'"):
         client.predict(5, False, 4, "ddim", 10, "eleven", 2.0, api_name="/sample")
     *_, seed_r = client.predict(5, True, 1, "ddpm", 1, "any", 1.0, api_name="/sample")
-    assert isinstance(seed_r, int | float)  # a fresh seed, reported back
+    *_, seed_s = client.predict(5, True, 1, "ddpm", 1, "any", 1.0, api_name="/sample")
+    assert isinstance(seed_r, int | float) and 5 != seed_r != seed_s  # a fresh seed each time, reported back
 
 
 def test_compare_runs_one_row_per_setting_from_the_same_noise(client):
