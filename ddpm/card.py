@@ -77,8 +77,13 @@ def time_and_hardware(facts: dict) -> str:
     by_device = facts.get("minutes_by_device")
     if not by_device:
         device = facts.get("device")
-        return f"{facts.get('train_minutes', '?')} min" + (f" on {device}" if device else "")
-    return " + ".join(f"{minutes} min on {device}" for device, minutes in by_device.items())
+        return f"{number(facts.get('train_minutes', '?'))} min" + (f" on {device}" if device else "")
+    return " + ".join(f"{number(minutes)} min on {device}" for device, minutes in by_device.items())
+
+
+def number(value):
+    """A recorded figure as a person writes it: 166, not the 166.0 a float was saved as (anything else as it is)."""
+    return f"{value:g}" if isinstance(value, float) else value
 
 
 def measured_with(ev: dict) -> str:
@@ -231,7 +236,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
 
 | data | steps | epochs | batch | --lr of the last sitting | time and hardware | torch |
 | --- | --- | --- | --- | --- | --- | --- |
-| {facts.get('images', '?')} {name} training images | {facts.get('steps', '?')} | {facts.get('epochs', '?')} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {time_and_hardware(facts)} | {facts.get('torch', '?')} |
+| {facts.get('images', '?')} {name} training images | {facts.get('steps', '?')} | {number(facts.get('epochs', '?'))} | {facts.get('batch_size', '?')} | {facts.get('lr', '?')} | {time_and_hardware(facts)} | {facts.get('torch', '?')} |
 
 ## Quality
 

@@ -35,7 +35,7 @@ def test_about_reads_the_model_folder(model, tmp_path):
         "n": 1000, "fd": 2.25, "fd_ratio": 4.5, "inception_score": 9.1, "class_share": [0.1] * 10,
         "memorised": 0.0}}}))
     md = about.about_markdown(model, str(tmp_path), tmp_path)
-    assert "python train.py --max-minutes 80" in md and "trained for 80.0 min\n" in md
+    assert "python train.py --max-minutes 80" in md and "trained for 80 min\n" in md
     assert "2.250" in md and "9.10" in md
     (tmp_path / "training.json").write_text(json.dumps({"command": "python train.py --epochs 2  # 1 min\n"
                                                                    "python train.py --resume --epochs 3"}))

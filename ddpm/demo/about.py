@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..card import metrics_table, not_scored, teacher_weight, time_and_hardware
+from ..card import metrics_table, not_scored, number, teacher_weight, time_and_hardware
 from ..data import dataset_name
 from ..facts import dataset_in, read_scores, recorded_facts
 from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id
@@ -105,7 +105,7 @@ FACTS = [  # (key in training.json / the weights' metadata, how to say it)
 def _training_text(facts: dict) -> str:
     sittings = "\n" in facts.get("command", "")
     last = " (the last sitting's)" if sittings else ""
-    known = [how.format(facts[key], s="s" * (facts[key] != 1)) + (last if key in LAST_SITTING else "")
+    known = [how.format(number(facts[key]), s="s" * (facts[key] != 1)) + (last if key in LAST_SITTING else "")
              for key, how in FACTS if key in facts and "\n" not in str(facts[key])]
     if "train_minutes" in facts:
         known.append(f"trained for {time_and_hardware(facts)}")
@@ -169,7 +169,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
-        " A finishing step meant to make its 'any digit' samples read more clearly as digits: in its last sitting the "
+        " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last sitting the "
         f"null class was trained on {target} instead of the drawn noise (guidance distillation)."
         if teacher_weight(facts) != 1 else
         f" In its last sitting the null class was trained on {target} instead of the drawn noise.")
