@@ -191,7 +191,7 @@ def test_training_time_is_kept_per_machine(tmp_path):
     assert p["seconds_by_device"] == {cpu: 600.0, "NVIDIA H100": 100.0}
     assert sum(p["seconds_by_device"].values()) == p["train_seconds"]
     both = {"train_minutes": 11.7, "minutes_by_device": {cpu: 10.0, "NVIDIA H100": 1.7}}
-    assert time_and_hardware(both) == f"10.0 min on {cpu} + 1.7 min on NVIDIA H100"
+    assert time_and_hardware(both) == f"10 min on {cpu} + 1.7 min on NVIDIA H100"
 
 
 def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
