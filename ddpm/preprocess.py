@@ -116,11 +116,15 @@ def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
     empty = empty or DigitError(EMPTY_IMAGE)
     img = _flatten_alpha(_shrink(img)).convert("L")
     g = np.asarray(img, dtype=np.float64) / 255
+    paper = np.median(_border(g))
     g = g - _paper_plane(g)  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
     k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th most extreme pixel (robust to a few hot pixels)
     flat = np.partition(g.ravel(), [k - 1, g.size - k])
     lo, hi = flat[k - 1], flat[-k]  # the k-th darkest and k-th brightest
-    if -lo > hi:  # the ink is darker than its paper (pen on paper): invert so ink is light, as in MNIST
+    # dark ink (pen on paper) is inverted, so that ink is light as in MNIST. Light paper or a dark board says which
+    # (a flash's hotspot can outshine pencil on light paper); on a mid-grey border (a shaded or colour background)
+    # the ink is dark unless the light side stands out clearly more (a white label may outshine a pen a little)
+    if paper > 0.65 or (paper >= 0.35 and hi < 1.5 * -lo):
         g, hi = -g, -lo
     b = _border(g)
     noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise

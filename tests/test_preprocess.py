@@ -76,6 +76,19 @@ def test_ink_on_a_shaded_colour_background_either_way():
         preprocess(Image.fromarray(gradient))
 
 
+def test_a_bright_spot_does_not_flip_dark_ink():
+    """Pencil under a flash (paper 150 at the edge, 240 in the middle) and a pen on grey paper beside a white label:
+    the bright spot stands out from the paper more than the ink does, yet the ink is read, not the spot."""
+    ys, xs = np.mgrid[0:800, 0:600]  # seven()'s 600x800 picture
+    flash = 240 - 90 * np.clip(np.hypot((ys - 400) / 800, (xs - 300) / 600) / 0.7071, 0, 1)
+    label = np.full((800, 600), 140.0)
+    label[20:160, 440:580] = 250
+    ink = np.asarray(seven(ink=255, paper=0), dtype=np.float64) / 255  # seven()'s strokes as a mask
+    pictures = [flash * (1 - 0.45 * ink), label * (1 - ink) + 60 * ink]
+    x = torch.tensor(np.stack([preprocess(Image.fromarray(p.astype(np.uint8))) for p in pictures]))
+    assert predict(load_classifier(), x[:, None].float() / 127.5 - 1).argmax(1).tolist() == [7, 7]
+
+
 def test_16_and_32_bit_scans_read_as_their_8_bit_picture():
     """Pillow's convert("L") clips 16-bit values to 255, which made a 16-bit scan's paper and ink both white."""
     grey = np.asarray(seven(), dtype=np.float64) / 255  # paper 235, ink 20
