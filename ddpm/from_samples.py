@@ -10,6 +10,7 @@ from .cli_args import check_sampling_args, label_arg
 from .config import ModelConfig
 from .eval_files import EvalError
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS
+from .samplers import MAX_SEED
 
 
 def _timesteps(weights: str | None) -> int | None:
@@ -53,6 +54,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
     if "seed" in facts:
         agree("--seed", a.seed, int(facts["seed"]))
     a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
+    if not 0 <= a.seed <= MAX_SEED:  # a hand-made file: --seed's own range (a torch seed past 2^63 overflows)
+        raise EvalError(f"{path} says seed {a.seed}: a seed is 0 to {MAX_SEED}")
     if "sampler" not in facts:  # not written by ddpm.sample or --save-samples: the flags say how it was drawn
         a.guidance = a.guidance if a.guidance_given else None
         check_sampling_args(_Refuse(), a)

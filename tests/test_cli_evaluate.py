@@ -116,6 +116,9 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     Image.fromarray(digits[0]).save(tmp_path / "grid.png")  # a grid passed by mistake
     np.savez(tmp_path / "bare.npz", samples=digits)  # not ours: the flags say how it was drawn
     bare = ["--from-samples", str(tmp_path / "bare.npz")]
+    np.savez(tmp_path / "seed.npz", samples=digits, seed=-1)  # hand-made: the seed --seed would refuse
+    assert evaluate.main(["--from-samples", str(tmp_path / "seed.npz"), "--json"]) == 2
+    assert "seed.npz says seed -1: a seed is 0 to 9007199254740991" in capsys.readouterr().err
     save_npz(tmp_path / "guided.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000)
     save_npz(tmp_path / "other.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000,
              autoguidance_guide=str(tmp_path / "g"))
