@@ -38,7 +38,7 @@ def read_training_record(folder: str | Path) -> dict:
     try:
         return read_json_object(Path(folder) / TRAINING_NAME)
     except ValueError as e:
-        print(f"note: {e}: the recipe and the sittings it records are left out", file=sys.stderr)
+        print(f"note: {e}: what it records (the recipe, the dataset) is left out", file=sys.stderr)
         return {}
 
 

@@ -169,8 +169,8 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
-        " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last sitting the "
-        f"null class was trained on {target} instead of the drawn noise (guidance distillation)."
+        " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last "
+        f"sitting the null class was trained on {target} instead of the drawn noise (guidance distillation)."
         if teacher_weight(facts) != 1 else
         f" In its last sitting the null class was trained on {target} instead of the drawn noise.")
     return f"""## What this is
