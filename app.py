@@ -360,7 +360,7 @@ def build(d: dict) -> gr.Blocks:
                                       elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])
             r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
-                       show="roundtrip-main", **HEAVY)
+                       show="roundtrip-main", queue_press=False, **HEAVY)  # a new digit cancels it
             live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
@@ -375,7 +375,7 @@ def build(d: dict) -> gr.Blocks:
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])
                 i_text = gr.Markdown(elem_id="interpolate-text")
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
-                               [i_image, i_text], "interpolate", show="interpolate-image", **HEAVY)
+                               [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
             # in the browser's UI alone; a run of the old digit still going is stopped, or it would put it back
             gr.on([c.change for c in r_in], new_digit, None, [r_main, r_strip, r_text, i_image, i_text],
                   cancels=[r_run, i_run], api_visibility="private", queue=False, show_progress="hidden")

@@ -305,8 +305,10 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("model", 1) and fns[name].types_generator
     for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
-    for name in ("sample_ui", "compare_ui", "trajectory_ui", "roundtrip_ui", "interpolate_ui"):
+    for name in ("sample_ui", "compare_ui", "trajectory_ui"):
         assert fns[name].trigger_mode == "always_last", name  # a press while it runs queues a run, not dropped
+    for name in ("roundtrip_ui", "interpolate_ui"):  # cancelled by a new digit: Gradio would run a queued press after
+        assert fns[name].trigger_mode == "once", name
     assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
     # tab 4's digit changed: its runs of the old digit stop (their last outputs would put the old digit back)
     new_digit, = [f for f in app.demo.fns.values() if f.fn is app.new_digit]

@@ -284,16 +284,19 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
-def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None, **kw):
+def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None,
+               queue_press: bool = True, **kw):
     """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
     button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
     view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
-    the output comes after every setting). ui_fn: run in fn's place in the UI (seed_back_if_drawn). A press while
-    the job runs queues one more run, with the settings as they are when it starts (Gradio's default dropped it
-    without a word). Returns the button's event (for another event to cancel)."""
+    the output comes after every setting). ui_fn: run in fn's place in the UI (seed_back_if_drawn). queue_press: a
+    press while the job runs queues one more run, with the settings as they are when it starts (Gradio's default
+    drops it without a word); False for a job another event cancels, as Gradio's cancel leaves a queued press to
+    run after it. Returns the button's event (for another event to cancel)."""
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-                       blank=lambda why: gr.skip(), ui_fn=ui_fn, trigger_mode="always_last", **kw)
+                       blank=lambda why: gr.skip(), ui_fn=ui_fn,
+                       trigger_mode="always_last" if queue_press else "once", **kw)
     if show:  # in the browser alone: no round trip, no API
         button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
     return event
