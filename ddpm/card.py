@@ -13,7 +13,8 @@ from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
 from .data import dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
-from .hub import CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, folder_problem
+from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, ModelLoadError, folder_problem,
+                  load_pretrained)
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
@@ -299,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     try:
+        load_pretrained(folder)  # a truncated model.safetensors: its card would describe weights that do not load
         print(write_model_card(folder))
-    except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
+    except (OSError, ValueError, ModelLoadError) as e:  # an unreadable or malformed file beside the config
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
     return 0

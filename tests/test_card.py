@@ -66,7 +66,14 @@ def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
     capsys.readouterr()
     (tmp_path / "config.json").write_text("[]")  # a hand edit gone wrong: a line, not a traceback
     assert card.main([str(tmp_path)]) == 2
-    assert f"error: could not write the card of {tmp_path}: config.json holds no JSON object" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: could not write the card of {tmp_path}: ") and "config.json holds no JSON object" in err
+    hub.save_pretrained(tiny_model(), tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a full disk cut it short: no card of "?" cells, as push refuses
+    card_before = (tmp_path / "README.md").read_bytes()
+    assert card.main([str(tmp_path)]) == 2 and f"could not write the card of {tmp_path}" in capsys.readouterr().err
+    assert (tmp_path / "README.md").read_bytes() == card_before
 
 
 def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
