@@ -182,7 +182,7 @@ def digit_input(tab: str):
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
-                            visible="hidden", canvas_size=(280, 280), layers=False, transforms=(),
+                            visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
@@ -196,10 +196,9 @@ def digit_input(tab: str):
 
 
 def show_source(source):
-    # the sketchpad stays in the page, only hidden ("hidden"): unmounted and mounted again, Gradio's canvas lost its
-    # drawing layer's texture and could stop taking strokes
-    return (gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD),
-            gr.Sketchpad(visible=True if source == DRAWING else "hidden"))
+    # (the sketchpad is unmounted when hidden: kept in the page with visible="hidden", it fired change events of its
+    # own as it hid, which ran tab 1's views again and said an upload's refusal twice)
+    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
 
 
 def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
