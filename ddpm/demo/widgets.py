@@ -90,13 +90,18 @@ class Slider(gr.Slider):
     get_block_class = get_block_name
 
     def preprocess(self, payload: float) -> float:  # annotated as gr.Slider's: Gradio checks API values against it
-        name, ends = re.split(r" \(|;", self.label or "the value")[0], f"{self.minimum:g} and {self.maximum:g}"
+        ends = f"{self.minimum:g} and {self.maximum:g}"
         if payload is None:  # its number box emptied (Gradio's check raised a TypeError, shown raw)
-            return OutOfRange(math.nan, f"{name} is empty: give a number between {ends}")
+            return OutOfRange(math.nan, f"{_value_name(self)} is empty: give a number between {ends}")
         try:
             return super().preprocess(payload)
         except gr.Error:  # a number: Gradio's check compared it with both ends
-            return OutOfRange(payload, f"{name} must be between {ends}, not {payload:g}")
+            return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {payload:g}")
+
+
+def _value_name(component) -> str:
+    """The name a refusal gives a component's value: its label's start, before any " (" or ";"."""
+    return re.split(r" \(|;", component.label or "the value")[0]
 
 
 class NotAChoice(str):
@@ -110,9 +115,8 @@ class NotAChoice(str):
 
 
 def _not_a_choice(component, payload) -> NotAChoice:
-    name = re.split(r" \(|;", component.label or "the value")[0]
     choices = ", ".join(repr(value) for _, value in component.choices)
-    return NotAChoice(payload, f"{name} must be one of {choices}, not {payload!r}")
+    return NotAChoice(payload, f"{_value_name(component)} must be one of {choices}, not {payload!r}")
 
 
 class Radio(gr.Radio):
