@@ -14,12 +14,40 @@ from ddpm.card import write_model_card
 from conftest import run_python, sample_cli, tiny_model
 
 
-@pytest.mark.parametrize("cmd", [["train.py"], ["-m", "ddpm.sample"], ["-m", "ddpm.data"], ["-m", "ddpm.evaluate"],
-                                 ["-m", "ddpm.benchmark"], ["-m", "ddpm.classifier"], ["-m", "ddpm.card"],
-                                 ["-m", "ddpm.demo.timing"], ["-m", "ddpm.push"], ["app.py"]])
-def test_help(cmd):
-    r = run_python(*cmd, "--help")
-    assert r.returncode == 0 and "usage" in r.stdout
+COMMANDS = ["train.py", "ddpm.sample", "ddpm.data", "ddpm.evaluate", "ddpm.benchmark", "ddpm.classifier", "ddpm.card",
+            "ddpm.demo.timing", "ddpm.push", "app.py"]
+# Each command's `--help`, run as `python -m` / `python FILE` runs it (runpy, as __main__), in one process: torch and
+# gradio load once, not ten times. Prints {command: [exit code, stdout]} as JSON.
+HELP_ALL = """
+import contextlib, io, json, runpy, sys
+out = {}
+for cmd in sys.argv[1:]:
+    sys.argv = [cmd, "--help"]
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            (runpy.run_path if cmd.endswith(".py") else runpy.run_module)(cmd, run_name="__main__")
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    except Exception as e:  # noqa: BLE001 - named in the failing test, not in a crash of all ten
+        code = repr(e)
+    out[cmd] = [code, buf.getvalue()]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def helps():
+    r = run_python("-c", HELP_ALL, *COMMANDS)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help(helps, cmd):
+    code, text = helps[cmd]
+    assert code == 0 and "usage" in text
 
 
 def test_the_app_refuses_a_flag_it_does_not_have_before_loading_anything():
