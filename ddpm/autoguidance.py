@@ -41,7 +41,11 @@ class Autoguided(nn.Module):
         super().__init__()
         check_guide(main, guide)
         self.main, self.guide, self.weight = main, guide, float(weight)
-        self.t_max = default_t_max(main.config.timesteps) if t_max is None else int(t_max)
+        T = main.config.timesteps
+        self.t_max = default_t_max(T) if t_max is None else int(t_max)
+        if not 0 <= self.t_max <= T - 1:  # past T - 1 would read as "every step" without saying so
+            raise ValueError(f"autoguidance's t_max (--autoguidance-tmax) must be a code index from 0 to {T - 1} "
+                             f"for this model of T = {T} ({T - 1} guides every step), not {self.t_max}")
 
     @property
     def config(self):
@@ -121,7 +125,7 @@ def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
                    help="autoguidance weight: eps_guide + W (eps - eps_guide), with the small model in the "
                         "weights' guide/ folder; 1 = off [%(default)s]")
     p.add_argument("--autoguidance-tmax", type=int, default=None, metavar="K",
-                   help=f"guide only the steps with code index t <= K (the paper's t <= K + 1) "
+                   help=f"guide only the steps with code index t <= K, 0 to T - 1 (the paper's t <= K + 1; T - 1: every step) "
                         f"[{T_MAX_FRACTION:g} of the model's timesteps]")
     p.add_argument("--autoguidance-guide", default=None, metavar="DIR",
                    help="the guide: a model folder or Hub repo id, such as a train.py output [the weights' guide/]")

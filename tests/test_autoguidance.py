@@ -39,6 +39,9 @@ def test_only_steps_up_to_t_max_are_guided():
     torch.testing.assert_close(mixed[0], 2 * m[0] - g[0])
     assert torch.equal(mixed[1], m[1])
     assert default_t_max(1000) == 600 and Autoguided(main, guide, 2.0).t_max == default_t_max(main.config.timesteps)
+    assert Autoguided(main, guide, 2.0, t_max=19).t_max == 19  # T - 1: every step of this T = 20 model
+    with pytest.raises(ValueError, match="from 0 to 19 for this model of T = 20"):
+        Autoguided(main, guide, 2.0, t_max=20)  # it used to be taken as "every step", unsaid
 
 
 def test_guide_must_share_data_and_schedule():
@@ -120,6 +123,8 @@ def test_sample_and_evaluate_command_lines(tmp_path, capsys, monkeypatch):
     assert list(json.loads((tmp_path / "e.json").read_text())["runs"]) == ["ddim-3-autoguided2-guide-g2"]  # not the guide/ row
     rc, err = sample_cli(args + ["--autoguidance-guide", str(tmp_path / "nowhere")], capsys)
     assert rc == 2 and "not a model folder" in err
+    rc, err = sample_cli(args + ["--autoguidance-tmax", "20"], capsys)  # past the tiny model's last step, 19
+    assert rc == 2 and "t_max (--autoguidance-tmax) must be a code index from 0 to 19" in err and "not 20" in err
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0) == "ddpm-1000-autoguided2"
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0, autoguidance_tmax=450) == "ddpm-1000-autoguided2-tmax450"
     rc, err = sample_cli(["--autoguidance", "-1", "--out", str(tmp_path / "x.png")], capsys)
