@@ -122,11 +122,11 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     page.locator("#forward-upload input[type=file]").set_input_files(str(fake))
     message = page.locator("[data-testid=toast-body] .toast-message-item", has_text="not an image")
     message.first.wait_for()
-    page.wait_for_timeout(1500)  # the loss view's event has run by now too
-    assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
-    # and the views empty, saying why, rather than go on showing the MNIST digit as if it were the upload
+    # the views empty, saying why, rather than go on showing the MNIST digit as if it were the upload; once both
+    # say it, both events have run, and only one of them made a toast
     page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('not an image')")
     page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('not an image')")
+    assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
     assert page.locator("#forward-x0 img").count() == 0 and page.locator("#objective-panel img").count() == 0
     page.locator("[data-testid=toast-body] .toast-close").first.click()  # so that it hides no later screenshot
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
