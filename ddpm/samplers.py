@@ -56,7 +56,7 @@ def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator
     gens = []
     for k in range(first, first + n):
         g = torch.Generator()
-        g.manual_seed(int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0]))
+        g.manual_seed(int(np.random.SeedSequence(seed_words(seed, k, 0)).generate_state(1)[0]))
         gens.append(g)
     return gens
 
@@ -66,8 +66,31 @@ def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.
 
     Sampling y ~ U{0..9} then x ~ p(x | y) is how class-conditional models are scored (ADM, EDM, DiT).
     """
-    return torch.tensor([int(np.random.default_rng([int(seed), k, 1]).integers(num_classes))
+    return torch.tensor([int(np.random.default_rng(seed_words(seed, k, 1)).integers(num_classes))
                          for k in range(first, first + n)], dtype=torch.long)
+
+
+def seed_words(seed: int, k: int, stream: int) -> list[int]:
+    """SeedSequence's entropy for sample k of `seed`: stream 0 its noise, 1 its random label.
+
+    SeedSequence reads each number as 32-bit words and pads the words with zeros, so [seed, k] alone would give
+    seed x * 2^32 + y the noise of seed y, sample x. Below 2^32 the words are [seed, k] (+ [1] for the label), as
+    every figure of this project was drawn; past it, five words of fixed width, tagged apart from those."""
+    if not _whole(seed, MAX_SEED):
+        raise ValueError(f"seed must be a whole number from 0 to 2^53 - 1, not {seed!r}")
+    if not _whole(k, 2**64 - 1):
+        raise ValueError(f"a sample's index (first + k) must be a whole number from 0 to 2^64 - 1, not {k!r}")
+    seed, k = int(seed), int(k)
+    if seed < 2**32 and k < 2**32:
+        return [seed, k] + [1] * stream
+    return [seed & 0xFFFFFFFF, seed >> 32, k & 0xFFFFFFFF, k >> 32, 2 + stream]
+
+
+def _whole(x, top: int) -> bool:
+    try:
+        return x == int(x) and 0 <= x <= top
+    except (TypeError, ValueError, OverflowError):  # a string, None, inf or nan
+        return False
 
 
 def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:

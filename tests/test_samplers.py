@@ -80,6 +80,36 @@ def test_seeds_and_labels_are_pinned_and_apart():
     assert random_labels(0, 12, 10).tolist() != label_seed
 
 
+def test_seeds_past_32_bits_share_no_noise_with_smaller_seeds():
+    """numpy's SeedSequence reads [seed, k] as 32-bit words padded with zeros, so seed x * 2^32 + y drew seed y's
+    sample x; seeds past 2^32 now have words of their own (below it nothing moved: SEEDS_0 above)."""
+    from ddpm.samplers import MAX_SEED, random_labels, randn_per_sample, sample_generators
+
+    def noise(seed, n=1, first=0):
+        return randn_per_sample(sample_generators(seed, n, first), (1, 4, 4), "cpu")
+
+    assert not torch.equal(noise(2**32)[0], noise(0, 2)[1])
+    assert not torch.equal(noise(3 * 2**32 + 7)[0], noise(7, 4)[3])
+    assert not torch.equal(noise(0, first=2**32)[0], noise(0, first=0)[0])  # an index past 32 bits, likewise
+    assert not torch.equal(noise(2**32 + 5, first=9)[0], noise(5, first=2**32 + 9)[0])
+    big = noise(MAX_SEED, 6)
+    assert torch.equal(noise(MAX_SEED, 2, first=4), big[4:])  # still (seed, k) alone, at the top of the range
+    assert torch.equal(random_labels(MAX_SEED, 3, 10, first=2), random_labels(MAX_SEED, 5, 10)[2:])
+
+
+@pytest.mark.parametrize("seed, first, message", [(7.5, 0, "seed must be a whole number from 0 to 2\\^53 - 1, not 7.5"),
+                                                  (-1, 0, "not -1"), (2**53, 0, "not 9007199254740992"),
+                                                  ("7", 0, "not '7'"), (0, -2, "index \\(first \\+ k\\) must be")])
+def test_the_python_api_refuses_a_seed_the_app_would(seed, first, message):
+    """7.5 drew seed 7's digits, 2^64 ran, -1 met numpy's bare 'expected non-negative integer'."""
+    from ddpm.samplers import random_labels, sample_generators
+
+    with pytest.raises(ValueError, match=message):
+        sample_generators(seed, 2, first)
+    with pytest.raises(ValueError, match=message):
+        random_labels(seed, 2, 10, first)
+
+
 def test_random_labels_depend_only_on_seed_and_k():
     from ddpm.samplers import random_labels
 
