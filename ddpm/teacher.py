@@ -29,6 +29,19 @@ from .facts import trained_on
 
 def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module:
     """The frozen model that gives the null-class rows their target, called as teacher(x_t, t, y_true)."""
+    folder, teacher = _load_teacher(cfg, out, device)
+    if cfg.null_teacher_autoguidance != 1:
+        try:
+            teacher = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
+        except (hub.ModelLoadError, ValueError) as e:
+            raise ValueError(f"--null-teacher-autoguidance: {e}") from None
+    _check_unchanged(cfg, folder, digest := weights_digest(teacher))  # with autoguidance, the guide's tensors too
+    cfg.null_teacher_sha256 = digest  # saved in train_config.json, and checked again by --resume
+    return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
+
+
+def _load_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> tuple[Path, nn.Module]:
+    """The teacher's folder and frozen model, once it is known to model this run's data and noise."""
     try:
         folder = hub.resolve_folder(cfg.null_teacher)
         if folder.resolve() == out.resolve():
@@ -44,12 +57,11 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
     if (its := trained_on(folder)) != cfg.dataset:  # config.json cannot tell (the same shapes): its record can
         raise ValueError(f"--null-teacher {cfg.null_teacher} was trained on {dataset_name(its)}, this run trains on "
                          f"{dataset_name(cfg.dataset)}: a teacher must model the same data")
-    if cfg.null_teacher_autoguidance != 1:
-        try:
-            teacher = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
-        except (hub.ModelLoadError, ValueError) as e:
-            raise ValueError(f"--null-teacher-autoguidance: {e}") from None
-    digest = weights_digest(teacher)  # with autoguidance, the guide's tensors too
+    return folder, teacher
+
+
+def _check_unchanged(cfg: TrainConfig, folder: Path, digest: str) -> None:
+    """ValueError if a resumed run's teacher is not the one it began with (its recorded sha256)."""
     if cfg.null_teacher_sha256 and cfg.null_teacher_sha256 != digest:  # a resumed run whose teacher was replaced
         where = "" if str(folder) == str(folder.resolve()) else f" (here: {folder.resolve()})"
         raise ValueError(
@@ -58,8 +70,6 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
             f"{cfg.null_teacher_sha256[:12]}... then, {digest[:12]}... now), so the rest of the run would learn another "
             "model's answers (its own, if the folder now holds this run's weights). Put the teacher back as it was, "
             "or give the one you mean as --null-teacher again")
-    cfg.null_teacher_sha256 = digest  # saved in train_config.json, and checked again by --resume
-    return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
 
 
 def weights_digest(model: nn.Module) -> str:
