@@ -39,7 +39,7 @@ from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import chain_settings, roundtrip_stream, strip_ts  # noqa: E402
+from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, picture,  # noqa: E402
@@ -181,10 +181,10 @@ def preview(source, index, upload, sketch):
     return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
 
 
-def new_digit():
+def new_digit(source, index, upload, sketch):
     """Tab 4's run outputs (main, strip, text, the interpolation's picture and text) once its digit changes: the last
     run's pictures go (a run still going stops), as tab 1's views follow the digit: none passes for the new one's."""
-    return None, None, "*The digit changed: press **Noise and denoise** to run the chain on it.*", None, ""
+    return None, None, digit_changed(source, index, upload, sketch), None, ""
 
 
 # ---------------------------------------------------------------- cold start: what the default view shows
@@ -377,7 +377,7 @@ def build(d: dict) -> gr.Blocks:
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
             # in the browser's UI alone; a run of the old digit still going is stopped, or it would put it back
-            gr.on([c.change for c in r_in], new_digit, None, [r_main, r_strip, r_text, i_image, i_text],
+            gr.on([c.change for c in r_in], new_digit, list(r_in), [r_main, r_strip, r_text, i_image, i_text],
                   cancels=[r_run, i_run], api_visibility="private", queue=False, show_progress="hidden")
 
         with gr.Tab("5. About"):

@@ -238,6 +238,18 @@ def test_roundtrip(model, sched):
         roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
 
 
+def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
+    """Tab 4's text once its digit changes: a blank upload said 'press Noise and denoise' under the preview's
+    'No digit found' warning."""
+    from ddpm.demo.sources import EXAMPLE, UPLOAD
+
+    assert "press **Noise and denoise**" in roundtrip.digit_changed(EXAMPLE, 3)
+    assert roundtrip.digit_changed(UPLOAD, 0, None).startswith("*No image uploaded")
+    Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
+    text = roundtrip.digit_changed(UPLOAD, 0, str(tmp_path / "blank.png"))
+    assert text.startswith("*The new digit cannot be used: No digit found") and "press" not in text
+
+
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
     """The main picture is x_0 | x_t at the chosen t (the fixed eps) | the reverse chain from that x_t: not the
     strip's first chain, nor x_T. DDIM, so the chain from x_t can be rerun exactly."""

@@ -18,8 +18,9 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings, check_settings
-from .limits import check_int
+from .limits import DigitError, MissingInput, check_int
 from .progress import Progress, Ticker, finish
+from .sources import pick_digit
 
 STRIP = 10  # columns "as t grows"
 REVERSE_FIRST = 1  # a chain's reverse noise: the generator of (seed, 1); (seed, 0) drew the forward eps
@@ -30,6 +31,18 @@ class RoundTrip:
     main: Image.Image  # x_0 | x_t | denoised, at the chosen t
     strip: Image.Image  # the same for t = T/10 .. T
     text: str
+
+
+def digit_changed(source: str, index=0, upload=None, sketch=None) -> str:
+    """Tab 4's text once its digit changes (the last run's pictures go): press the button, or, for a digit that
+    cannot be used, why, in the words of the warning its preview shows."""
+    try:
+        pick_digit(source, index, upload, sketch)
+    except MissingInput as e:  # no upload or drawing yet
+        return f"*{e}*"
+    except DigitError as e:
+        return f"*The new digit cannot be used: {e}*"
+    return "*The digit changed: press **Noise and denoise** to run the chain on it.*"
 
 
 def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> Iterator[Step]:
