@@ -298,8 +298,8 @@ def build(d: dict) -> gr.Blocks:
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
-                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Run, then move t from T "
-                        "(pure noise, on the right) down to 0 (the sample).")
+                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Run: the panels follow the "
+                        "chain from t = T (pure noise) to 0 as it denoises; then drag t to see any step again.")
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
