@@ -29,8 +29,8 @@ from pathlib import Path
 from ddpm.config import DATASETS, RUN_CONFIG_NAME, SCHEDULES, ConfigError, ModelConfig, TrainConfig
 
 # what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
-# (SITTING: its time limit, machine and folder; --max-steps is not in the config)
-SITTING = ("max_minutes", "device", "out")
+# (SITTING: its limits, machine and folder)
+SITTING = ("max_minutes", "max_steps", "device", "out")
 RESUMED = ("data_dir", "dataset", "epochs", "batch_size", "lr", "lr_decay_steps", "ema_decay", "label_dropout",
            "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "balance_classes",
            "seed")
@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--epochs", type=int, default=d.epochs, help="passes over the data [%(default)s]")
     a.add_argument("--max-minutes", type=float, default=None,
                    help="stop cleanly after this many minutes of training in all (with --resume, earlier sittings count)")
-    a.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps in total")
+    a.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps in all (with --resume, earlier sittings count)")
     a.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step [%(default)s]")
     a.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate, after a linear warm-up [%(default)s]")
     a.add_argument("--lr-decay-steps", type=int, default=d.lr_decay_steps,
@@ -106,8 +106,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--out must name a folder")
     if why := unusable_folder(Path(args.out)):
         p.error(f"--out {args.out}: {why}")
-    if args.max_steps is not None and args.max_steps < 1:
-        p.error(f"--max-steps must be at least 1, not {args.max_steps}")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
     if (args.hub_model_id or args.private) and not args.push_to_hub:
@@ -170,8 +168,8 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     if not saved:
         return []  # no run there: training says so
     model = saved["model"]
-    if "max_minutes" not in given and saved.get("max_minutes") is not None:  # a sitting's own, not kept: say so
-        args.lifted = f"--max-minutes {saved['max_minutes']:g} limited the last sitting, not this one"
+    args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]:g}" for flag in ("max_minutes", "max_steps")
+                   if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
     kept = []
     for flag in RESUMED:
         if flag not in given and flag in saved:
@@ -245,11 +243,12 @@ def main(argv=None) -> int:
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
-    if getattr(args, "lifted", None):
-        print(f"--resume: {args.lifted}: it trains to --epochs {args.epochs} unless given --max-minutes again")
+    if lifted := getattr(args, "lifted", None):
+        print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one: it trains to --epochs "
+              f"{args.epochs} unless given {' or '.join(flag.split()[0] for flag in lifted)} again")
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
     try:
-        out = train(args.config, resume=args.resume, max_steps=args.max_steps,
+        out = train(args.config, resume=args.resume,
                     on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed
     except (DataError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -148,6 +148,7 @@ class TrainConfig:
     dataset: str = "mnist"  # or "fashion-mnist"
     epochs: int = 20
     max_minutes: float | None = None
+    max_steps: int | None = None  # stop after this many optimizer steps in all (like max_minutes, a sitting's own)
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -183,6 +184,7 @@ class TrainConfig:
             ("seed", _whole(self.seed) and self.seed <= MAX_TRAIN_SEED, f"a whole number from 0 to {MAX_TRAIN_SEED}"),
             ("epochs", self.epochs >= 1, "at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "a positive number of minutes"),
+            ("max_steps", self.max_steps is None or (_whole(self.max_steps) and self.max_steps >= 1), "at least 1"),
             ("batch_size", 1 <= self.batch_size <= MAX_BATCH, f"from 1 to {MAX_BATCH} (the recipe uses 128)"),
             ("lr", math.isfinite(self.lr) and self.lr > 0, "a positive number"),
             ("warmup_steps", self.warmup_steps >= 0, "0 or more"),

@@ -156,13 +156,14 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     from ddpm.config import ModelConfig, TrainConfig
 
     run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
-                      balance_classes=True, seed=7, max_minutes=5, device="cpu",
+                      balance_classes=True, seed=7, max_minutes=5, max_steps=300, device="cpu",
                       model=ModelConfig(base_channels=8, timesteps=50))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
     args = train.parse_args(["--resume", "--out", str(tmp_path)])
-    assert args.config == dataclasses.replace(run, max_minutes=None, device="auto")  # a sitting's limit and machine
-    assert args.lifted == "--max-minutes 5 limited the last sitting, not this one"  # which main() says
-    assert not hasattr(train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]), "lifted")
+    assert args.config == dataclasses.replace(run, max_minutes=None, max_steps=None, device="auto")  # a sitting's
+    # limits and machine; main() says the limits were lifted (--max-steps was lifted unsaid: 300 steps ran 18,000)
+    assert args.lifted == ["--max-minutes 5", "--max-steps 300"]
+    assert train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]).lifted == ["--max-steps 300"]
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
                          "--balance-classes", "--seed 7", "--timesteps 50",
                          "--base-channels 8"]  # shown as typed, where not the default
