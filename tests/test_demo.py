@@ -156,7 +156,7 @@ def test_objective_is_one_term_of_l_simple(model, sched):
     assert list(marker.t) == [7, 7]
     assert "a label would lower it a little" in v.text and "teacher" not in v.text
     distilled = objective.objective_view(model, sched, DIGIT, 7, 3, null_target="a frozen teacher's predictions")
-    assert "last trained on a frozen teacher's predictions in eps's place" in distilled.text  # not a plain DDPM's loss
+    assert "last trained their null class on a frozen teacher's predictions in eps's place" in distilled.text  # not a plain DDPM's loss
     assert "a label would lower" not in distilled.text
 
 

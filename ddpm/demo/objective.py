@@ -69,9 +69,9 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
     bound_w = (sched.betas / (2 * sched.alphas * (1 - sched.alpha_bar))).numpy()
     mid = sched.T // 2
     null = (", so a label would lower it a little." if null_target is None else
-            f". These weights' null class was last trained on {null_target} in eps's place: a finishing step meant "
-            "to make the 'any digit' samples read more clearly as digits (About explains it). So its loss here sits "
-            "above a plain DDPM's, most at small t, and the digit's true label scores lower.")
+            f". (An aside on these weights: a finishing step, beyond DDPM, last trained their null class on "
+            f"{null_target} in eps's place, so that 'any digit' reads more clearly; its loss here sits above a plain "
+            "DDPM's, most at small t. About explains it.)")
     gets = (" (the null class, 'any digit')" + null if getattr(model.config, "num_classes", 0) else
             ", as in its training: this model takes none.")
     text = (f"**Loss at t = {t}: {losses[i]:.3g}**" + (" (t = 0 is the clean digit, with nothing to predict)"
