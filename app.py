@@ -33,7 +33,7 @@ from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_clas
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
-                                check_settings, default_steps, generate, resolve_seed)
+                                LastGrids, check_settings, default_steps, generate, resolve_seed)
 from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
 from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check_int  # noqa: E402
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
@@ -56,6 +56,7 @@ T = RT.T
 CONDITIONAL = RT.model.config.num_classes > 0  # else the class and guidance controls are greyed out
 WEIGHTS_FLAG = None if is_bundled(RT.source) else shown_source(RT.source)  # the command line's --weights
 NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
+GRIDS = LastGrids()  # Generate's last grids: pressed again unchanged, it shows one at once (same seed, same digits)
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)
@@ -90,7 +91,7 @@ def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguida
 def sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     """Generate's frames, each with the finished grid's PNG (None before), and the settings used."""
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
-    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG, classifier=RT.classifier):
+    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG, classifier=RT.classifier, drawn=GRIDS):
         png = (str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}", settings.command(WEIGHTS_FLAG)))
                if frame.done else None)
         yield frame, png, settings

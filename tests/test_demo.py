@@ -245,6 +245,24 @@ def test_generate_streams_then_finishes_reproducibly(model, sched):
     assert not torch.equal(final.samples, other.samples)
 
 
+def test_generate_pressed_again_unchanged_shows_its_grid_at_once(model, sched):
+    """A double click on Generate ran the whole job twice (84 s with DDPM, for the same digits)."""
+    drawn = generate.LastGrids(size=2)
+    s = settings(sched.T, n=3, sampler="ddim", steps=4, seed=11)
+    first = list(generate.generate(model, sched, s, drawn=drawn))
+    again = list(generate.generate(model, sched, s, drawn=drawn))
+    assert len(first) > 1 and len(again) == 1 and again[0].done  # no denoising frames: the grid, at once
+    assert torch.equal(again[0].samples, first[-1].samples) and same(again[0].image, first[-1].image)
+    assert again[0].text.startswith("Drawn before with these settings (in ") and "the same seed draws the same digits" \
+        in again[0].text and again[0].text.endswith(first[-1].summary)
+    # another seed, or the same settings for another --weights line, is drawn
+    assert len(list(generate.generate(model, sched, settings(sched.T, n=3, sampler="ddim", steps=4, seed=12),
+                                      drawn=drawn))) > 1
+    assert len(list(generate.generate(model, sched, s, weights="other", drawn=drawn))) > 1
+    assert drawn.get((s, None)) is None  # only the last two are kept
+    assert len(list(generate.generate(model, sched, s))) > 1  # without `drawn` (the API of ddpm.demo.timing), drawn
+
+
 def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sched):
     fake = lambda x: torch.eye(10)[torch.arange(len(x)) % 10]  # reads sample k as digit k  # noqa: E731
     *_, done = generate.generate(model, sched, settings(sched.T, n=5), classifier=fake)
