@@ -167,6 +167,9 @@ def test_2_generate(page):
     wait_for_new_image(page, "generate-grid", old)
     page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Done')")
     shot(page, "2-generate")
+    page.locator("#generate-go").click()  # again, nothing changed: the same grid at once, said so
+    page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Drawn before')")
+    assert page.locator("#generate-grid img").count() == 1
     # a control that would change nothing is greyed out: w without a class, DDIM's steps and eta under DDPM
     disabled = lambda name: page.locator(f"#generate-{name} input[type=range]").is_disabled()  # noqa: E731
     assert disabled("guidance") and not disabled("eta")
