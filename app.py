@@ -320,7 +320,9 @@ def build(d: dict) -> gr.Blocks:
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
                     a_decided = gr.Markdown(traj0.decided)
-                    a_gif = gr.File(traj0.gif, label="animated GIF")
+                    a_gif = picture(traj0.gif, "the run as a looping GIF (full screen plays it large)",
+                                    buttons=("download", "fullscreen"), elem_id="trajectory-gif",
+                                    elem_classes=["strip", "panels"], show_label=False)  # it would cover x_t's title
             gr.Markdown("The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from "
                         "t = T to the sample.")
             a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",

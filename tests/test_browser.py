@@ -197,6 +197,7 @@ def test_3_trajectory_and_scrub(page):
     page.locator("#trajectory-go").click()
     wait_for_new_image(page, "trajectory-panel", old)  # x_t | x0_hat | eps_hat while it denoises, then the last frame
     page.wait_for_function("() => document.querySelector('#trajectory-status').innerText.includes(' frames (')")
+    assert image_src(page, "trajectory-gif").endswith(".gif")  # the run loops in the page, not only as a download
     old = image_src(page, "trajectory-panel")
     line = f"() => [...document.querySelectorAll('path[stroke=\"{NOW_COLOR}\"]')].map(p => p.getAttribute('d')).join()"
     at_0 = page.evaluate(line)  # the decision plot's grey line at the slider's t

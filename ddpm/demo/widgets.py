@@ -56,10 +56,11 @@ THEME = gr.themes.Default().set(
     block_info_text_color="*neutral_600")
 
 
-def picture(value, label: str, **kw) -> gr.Image:
-    """An output image: a PNG with only the full-screen button (Gradio's toolbar would cover the titles drawn
-    into the panels on a phone), and its label as the text a screen reader says."""
-    return gr.Image(value, label=label, format="png", buttons=["fullscreen"], alt_text=label, **kw)
+def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
+    """An output image: a PNG (or the file given, such as a GIF) with only the full-screen button by default
+    (Gradio's toolbar would cover the titles drawn into the panels on a phone), and its label as the text a screen
+    reader says."""
+    return gr.Image(value, label=label, format="png", buttons=list(buttons), alt_text=label, **kw)
 
 
 def line_plot(value, **kw) -> gr.LinePlot:
