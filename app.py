@@ -343,10 +343,13 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     r_in = digit_input("roundtrip")
-                    r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
-                                   height=200, elem_id="roundtrip-x0")
                     r_t = Slider(1, T, value=T // 2, step=1, label="t")
                     r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
+                    # the button here, the preview and the sampler's settings under it: on a laptop it sat below them,
+                    # off the screen
+                    r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
+                    r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
+                                   height=200, elem_id="roundtrip-x0")
                     ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                       info=f"DDPM runs every t, with the strip's {len(ts)} more chains (t = {ts[0]} "
@@ -354,7 +357,6 @@ def build(d: dict) -> gr.Blocks:
                                            "grows with its steps")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                      label="DDIM steps (at most t)")
-                    r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                 with gr.Column(scale=2):
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main", elem_classes=["strip", "panels"])
