@@ -13,7 +13,7 @@ from typing import NamedTuple
 import gradio as gr
 
 from ..preprocess import peek_image
-from .limits import DigitError, InputError, MissingInput
+from .limits import DigitError, InputError, MissingInput, shown
 from .progress import Progress
 from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, first_of_each_class, num_examples
 
@@ -94,6 +94,13 @@ class Slider(gr.Slider):
         ends = f"{self.minimum:g} and {self.maximum:g}"
         if payload is None:  # its number box emptied (Gradio's check raised a TypeError, shown raw)
             return OutOfRange(math.nan, f"{_value_name(self)} is empty: give a number between {ends}")
+        if isinstance(payload, str):  # through the API: "4", as the seed's number box takes it
+            try:
+                payload = float(payload)
+            except ValueError:
+                pass
+        if not isinstance(payload, (int, float)) or isinstance(payload, bool):  # "abc", [1, 2]: Gradio's TypeError
+            return OutOfRange(math.nan, f"{_value_name(self)} must be a number between {ends}, not {shown(payload)}")
         try:
             return super().preprocess(payload)
         except gr.Error:  # a number: Gradio's check compared it with both ends
