@@ -175,6 +175,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     stop = Interrupts()
     previous_handlers = stop.install()
     try:
+        if resume and step and step % steps_per_epoch == 0 and cfg.sample_every_epoch:
+            done = step // steps_per_epoch - 1  # a stop during its grid (taken at once there) left the epoch without
+            if not (out / "samples" / f"epoch_{done:03d}.png").exists():  # one: the same EMA weights draw it now
+                _epoch_samples(ema.model, sched, out, done, cfg.seed)
+                model.train()
         while step < total_steps:
             epoch, i = divmod(step, steps_per_epoch)
             order = _epoch_order(n, cfg.seed, epoch, class_weights)

@@ -67,6 +67,30 @@ def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, requ
     assert train_on_sample(train_cfg(tmp_path / "last", **kw), max_steps=6) == tmp_path / "last"
 
 
+def test_a_stop_during_an_epochs_grid_gets_the_grid_on_resume(tmp_path, monkeypatch):
+    """A Ctrl-C is taken at once while an epoch's sample grid is drawn; the checkpoint is then at the epoch's end,
+    and --resume went on with the next epoch, so that grid was never drawn. Drawn on resume, it changes no weight."""
+    from ddpm import training
+
+    kw = dict(epochs=2, sample_every_epoch=True)
+    full = train_on_sample(train_cfg(tmp_path / "full", **kw))
+    draw = training._epoch_samples
+    def stopped(*a, **k):  # noqa: E306
+        raise KeyboardInterrupt
+    monkeypatch.setattr(training, "_epoch_samples", stopped)
+    part = train_cfg(tmp_path / "part", **kw)
+    with pytest.raises(training.Stopped):
+        train_on_sample(part)
+    assert not (tmp_path / "part" / "samples" / "epoch_000.png").exists()
+    monkeypatch.setattr(training, "_epoch_samples", draw)
+    resumed = train_on_sample(part, resume=True)
+    for epoch in ("epoch_000.png", "epoch_001.png"):
+        assert (resumed / "samples" / epoch).read_bytes() == (full / "samples" / epoch).read_bytes()
+    a, _ = load_tensors(full / "checkpoint.safetensors")
+    b, _ = load_tensors(resumed / "checkpoint.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_an_ignored_sigint_stays_ignored():
     """A job started with `&` by a script ignores Ctrl-C; training leaves it so (kill stops it)."""
     import signal
