@@ -344,7 +344,7 @@ def build(d: dict) -> gr.Blocks:
                 with gr.Column(scale=1):
                     r_in = digit_input("roundtrip")
                     r_t = Slider(1, T, value=T // 2, step=1, label="t")
-                    r_seed = gr.Number(0, label="seed", elem_id="roundtrip-seed")
+                    r_seed = gr.Number(0, label="noise seed", elem_id="roundtrip-seed")  # as tab 1's
                     # the button before the preview and the sampler: after them it sat below a laptop's screen
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                     r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
