@@ -44,20 +44,17 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                       if conditional else "this model was trained without labels, so it takes no class")
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
-                      info="needs a class, chosen above. How hard to push toward it (classifier-free guidance, "
-                           "Ho & Salimans 2022): 1 is the plain conditional model, more gives more typical "
-                           "digits until it overshoots into speckled strokes (for the bundled model 1.5 scores "
-                           "best, with the highest IS and an FD near w = 1's, and 3 is too much: Compare sweeps w), "
-                           "0 ignores the class. Ho & Salimans' own w is this w - 1 (diffusers' guidance_scale is "
-                           "this w)"
+                      info="needs a class. How hard to push toward it (classifier-free guidance, Ho & Salimans "
+                           "2022; their w is this w - 1, diffusers' guidance_scale this w): 0 ignores the class, 1 "
+                           "is the plain conditional model, more gives more typical digits until strokes speckle "
+                           "(for the bundled model 1.5 scores best, 3 is too much: Compare sweeps w)"
                       if conditional else "this model takes no class, so there is nothing to guide toward")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                   interactive=rt.guide is not None,
                   info="1: off. Above 1, the steps t <= "
                        f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
-                       "small, briefly trained model (the model folder's guide/; Karras et al. 2024, who guide every "
-                       "step): a higher IS for 'any' digits, at a worse FD for the bundled weights, and slower by "
-                       "the guide's passes (up to 40% with their guide)"
+                       "small guide model (the model folder's guide/; Karras et al. 2024): a higher IS for 'any' "
+                       "digits, for the bundled weights at a worse FD, and up to 40% slower"
                   if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
