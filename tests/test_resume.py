@@ -91,6 +91,26 @@ def test_a_stop_during_an_epochs_grid_gets_the_grid_on_resume(tmp_path, monkeypa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_ctrl_c_during_an_epochs_grid_lets_it_be_written(tmp_path, monkeypatch, request):
+    """The last epoch's grid, cut short, would be made by no resume (the run is at its end): a Ctrl-C there waits
+    for the grid, as one during a step waits for the step."""
+    import os
+    import signal
+
+    from ddpm import training
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in the mid-step test above
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
+    draw = training._epoch_samples
+    def ctrl_c_then_draw(*a, **k):  # noqa: E306
+        os.kill(os.getpid(), signal.SIGINT)
+        draw(*a, **k)
+    monkeypatch.setattr(training, "_epoch_samples", ctrl_c_then_draw)
+    cfg = train_cfg(tmp_path / "run", epochs=1, sample_every_epoch=True)
+    assert train_on_sample(cfg) == tmp_path / "run"  # the Ctrl-C came at the run's end: not a stop
+    assert (tmp_path / "run" / "samples" / "epoch_000.png").is_file()
+
+
 def test_an_ignored_sigint_stays_ignored():
     """A job started with `&` by a script ignores Ctrl-C; training leaves it so (kill stops it)."""
     import signal
