@@ -248,6 +248,13 @@ def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
     Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
     text = roundtrip.digit_changed(UPLOAD, 0, str(tmp_path / "blank.png"))
     assert text.startswith("*The new digit cannot be used: No digit found") and "press" not in text
+    from ddpm.demo.widgets import Slider
+
+    number = Slider(0, 299, value=0, step=1, label="MNIST test digit #")  # its box typed past the end, or emptied
+    assert roundtrip.digit_changed(EXAMPLE, number.preprocess(99999)) == \
+        "*The new digit cannot be used: MNIST test digit # must be between 0 and 299, not 99999*"
+    assert "is empty" in roundtrip.digit_changed(EXAMPLE, number.preprocess(None))  # not an InputError's traceback
+    assert "cannot be used: MNIST example number must be" in roundtrip.digit_changed(EXAMPLE, 2.5)  # (the API)
 
 
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):

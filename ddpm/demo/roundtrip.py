@@ -18,7 +18,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings, check_settings
-from .limits import DigitError, MissingInput, check_int
+from .limits import InputError, MissingInput, check_int
 from .progress import Progress, Ticker, finish
 from .sources import pick_digit
 
@@ -37,10 +37,12 @@ def digit_changed(source: str, index=0, upload=None, sketch=None) -> str:
     """Tab 4's text once its digit changes (the last run's pictures go): press the button, or, for a digit that
     cannot be used, why, in the words of the warning its preview shows."""
     try:
+        if refusal := getattr(index, "refusal", None):  # the number past its slider's ends (widgets.OutOfRange)
+            raise InputError(refusal)
         pick_digit(source, index, upload, sketch)
     except MissingInput as e:  # no upload or drawing yet
         return f"*{e}*"
-    except DigitError as e:
+    except InputError as e:  # a blank upload, a number refused
         return f"*The new digit cannot be used: {e}*"
     return "*The digit changed: press **Noise and denoise** to run the chain on it.*"
 
