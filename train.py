@@ -168,7 +168,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     if not saved:
         return []  # no run there: training says so
     model = saved["model"]
-    args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]:g}" for flag in ("max_minutes", "max_steps")
+    args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]!r}" for flag in ("max_minutes", "max_steps")
                    if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
     kept = []
     for flag in RESUMED:
@@ -244,8 +244,10 @@ def main(argv=None) -> int:
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
     if lifted := getattr(args, "lifted", None):
-        print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one: it trains to --epochs "
-              f"{args.epochs} unless given {' or '.join(flag.split()[0] for flag in lifted)} again")
+        now = [f"--{flag.replace('_', '-')} {getattr(args, flag)!r}" for flag in ("epochs", "max_minutes", "max_steps")
+               if getattr(args, flag) is not None]
+        print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one, which stops at "
+              f"{' or '.join(now)}{', whichever comes first' * (len(now) > 1)}")
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
     try:
         out = train(args.config, resume=args.resume,
