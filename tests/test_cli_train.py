@@ -88,8 +88,7 @@ def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path,
     stdout, err = capsys.readouterr()
     assert f"--resume: the run's own settings, from {out / 'train_config.json'}: --epochs 6 --timesteps 20 " \
            "--base-channels 8\n" in stdout
-    assert "--resume: --max-minutes 5 limited the last sitting, not this one: it trains to --epochs 6 unless given " \
-           "--max-minutes again\n" in stdout
+    assert "--resume: --max-minutes 5 limited the last sitting, not this one, which stops at --epochs 6\n" in stdout
     assert "--push-to-hub --hub-model-id me/x --private (pushed at its end)" in err
     assert f"`python -m ddpm.push '{out}' me/x --private` publishes it as it is" in err  # not made public by mistake
 
