@@ -320,7 +320,7 @@ def build(d: dict) -> gr.Blocks:
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
                     a_decided = gr.Markdown(traj0.decided)
-                    a_gif = picture(traj0.gif, "the run as a looping GIF (full screen plays it large)",
+                    a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
                                     buttons=("download", "fullscreen"), elem_id="trajectory-gif",
                                     elem_classes=["strip", "panels"], show_label=False)  # it would cover x_t's title
             gr.Markdown("The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from "

@@ -208,8 +208,8 @@ def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None) -> 
 
 class LastGrids:
     """The last few finished grids by their settings. The same settings and seed draw the same digits, so Generate
-    pressed again without a change (a double click, or a press queued while the run went on) shows the grid again
-    at once and says so, rather than spend the run's time (40 s with DDPM) drawing it anew."""
+    asked again for one of them (a double click, a press queued while the run went on, a seed gone back to) shows
+    it without drawing it anew, and says so, rather than spend the run's time (40 s with DDPM) on it again."""
 
     def __init__(self, size: int = 8):
         self.size, self._grids, self._lock = size, OrderedDict(), threading.Lock()
