@@ -43,7 +43,7 @@ from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip_stream,
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, picture,  # noqa: E402
-                               progress_update, Radio, Slider, run_button, seed_back_if_drawn)
+                               progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -262,9 +262,10 @@ def build(d: dict) -> gr.Blocks:
                                     color_title="", label="L_simple for this digit and eps, against t", min_width=320,
                                     y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
-            live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
-                 [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
-                 blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW)
+            snap_back(live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
+                           [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
+                           blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW),
+                      {"forward-t": f_t, "forward-index": f_in[1]})  # a refused t or # goes back, said once
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, blank=lambda why: (None, None, f"*{why}*"),
                  concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s

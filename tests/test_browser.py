@@ -149,13 +149,22 @@ def test_1_a_refused_seed_or_t_keeps_both_views(page):
     set_number(page, "forward-seed", 0)
     page.wait_for_timeout(1000)
     before = image_src(page, "forward-xt"), image_src(page, "objective-panel")
+    t_box = page.locator("#forward-t input[type=number]")
+    good_t = t_box.input_value()
     set_number(page, "forward-t", 5000)  # past the slider's end: said in the app's words (widgets.Slider)
     message = page.locator("[data-testid=toast-body] .toast-message-item", has_text="t must be between 0 and 100")
     message.first.wait_for()
     page.wait_for_timeout(1500)  # the loss view's event has run by now too: it reads t too, and stays quiet
     assert message.count() == 1 and (image_src(page, "forward-xt"), image_src(page, "objective-panel")) == before
+    # and the box goes back to its last good t, so the next move of another control is not refused for it again
+    page.wait_for_function(f"() => document.querySelector('#forward-t input[type=number]').value === '{good_t}'")
+    old = image_src(page, "forward-xt")
+    set_number(page, "forward-seed", 1)
+    wait_for_new_image(page, "forward-xt", old)  # the new seed's eps, at the last good t
+    assert message.count() == 1  # not said again
     for close in page.locator("[data-testid=toast-body] .toast-close").all():
         close.click()
+    set_number(page, "forward-seed", 0)
     set_number(page, "forward-t", 70)
 
 

@@ -30,6 +30,12 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
 SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
   if (el && el.getBoundingClientRect().bottom > window.innerHeight)
     el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
+# a live view's slider, given a value it refuses (typed past its ends, between its steps, or emptied), goes back to
+# its last good one once the view has said why, so that the next move of another control is not refused for it
+# again (window.__lastGood: per slider, in the page)
+SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {});
+  if (Number.isFinite(v) && v >= $LO && v <= $HI && Number.isInteger(v / $STEP)) { g['$KEY'] = v; return v; }
+  return '$KEY' in g ? g['$KEY'] : $START; }"""
 # a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
@@ -105,6 +111,17 @@ class Slider(gr.Slider):
             return super().preprocess(payload)
         except gr.Error:  # a number: Gradio's check compared it with both ends
             return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {payload:g}")
+
+
+def snap_back(view, sliders: dict[str, gr.Slider]) -> None:
+    """In the browser alone: once the live `view` has run (and said why), a value it refused in one of `sliders`
+    ({key: slider}) goes back to that slider's last good one (SNAP_BACK_JS)."""
+    for key, slider in sliders.items():
+        js = SNAP_BACK_JS
+        for name, value in (("$KEY", key), ("$LO", slider.minimum), ("$HI", slider.maximum), ("$STEP", slider.step),
+                            ("$START", slider.value)):
+            js = js.replace(name, str(value))
+        view.then(None, slider, slider, js=js, queue=False, api_visibility="private", show_progress="hidden")
 
 
 def _value_name(component) -> str:
@@ -292,7 +309,7 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
     api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
                                                   *triggers]
-    api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
+    return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
 def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None,
