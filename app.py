@@ -366,7 +366,8 @@ def build(d: dict) -> gr.Blocks:
             r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
                        show="roundtrip-main", queue_press=False, **HEAVY)  # a new digit cancels it
-            live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW)
+            snap_back(live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW),
+                      {"roundtrip-index": r_in[1]})  # a refused # back to the last (the button's blur moved it on)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
                 i_other = Slider(0, num_examples() - 1, value=1, step=1,

@@ -206,7 +206,7 @@ class DigitSketchpad(gr.Sketchpad):
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
-    index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #",
+    index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #", elem_id=f"{tab}-index",
                    info=f"the first of each digit: {first_of_each_class()}")
     upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
