@@ -45,6 +45,11 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
        ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
+       # a full-screen picture fills the screen (Gradio shows it at its own size there), its pixels kept square and
+       # sharp for a projector; on a phone, whole (a strip no longer scrolls there)
+       ".block.fullscreen .image-frame {overflow: hidden !important; justify-content: center !important} "
+       ".block.fullscreen .image-frame img {width: 100% !important; height: 100% !important; max-width: 100% !important; "
+       "object-fit: contain !important; image-rendering: pixelated} "
        # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
