@@ -310,7 +310,8 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     `api_name` is a hidden button's, where every refusal is an error.
 
     echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
-    the UI this one stays quiet on all of them and each message shows once."""
+    the UI this one stays quiet on all of them and each message shows once. Returns the UI's event (snap_back
+    follows it)."""
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
     api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
                                                   *triggers]
