@@ -56,7 +56,7 @@ T = RT.T
 CONDITIONAL = RT.model.config.num_classes > 0  # else the class and guidance controls are greyed out
 WEIGHTS_FLAG = None if is_bundled(RT.source) else shown_source(RT.source)  # the command line's --weights
 NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
-GRIDS = LastGrids()  # Generate's last grids: pressed again unchanged, it shows one at once (same seed, same digits)
+GRIDS = LastGrids()  # Generate's last 8 grids: asked again for one, it shows it, not drawn anew (same seed, same digits)
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)
