@@ -233,7 +233,8 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     wait_for_new_image(page, "roundtrip-x0", old)  # the preview shows the upload, MNIST-style
     # the last run's pictures, of another digit, are gone: none is read as the upload's
     page.locator("#roundtrip-main img").wait_for(state="detached", timeout=20_000)
-    assert "The digit changed" in page.locator("#roundtrip-text").inner_text()
+    # (the source's switch said "No image uploaded" first; the file's own change then says to press the button)
+    page.wait_for_function("() => document.querySelector('#roundtrip-text').innerText.includes('The digit changed')")
     set_number(page, "roundtrip-seed", 3)
     page.locator("#roundtrip-go").click()
     page.locator("#roundtrip-main img").wait_for()
