@@ -53,6 +53,7 @@ class Step:
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image).
     The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 100."""
+    seed, first = _checked(seed, first, n)
     gens = []
     for k in range(first, first + n):
         g = torch.Generator()
@@ -66,24 +67,32 @@ def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.
 
     Sampling y ~ U{0..9} then x ~ p(x | y) is how class-conditional models are scored (ADM, EDM, DiT).
     """
+    seed, first = _checked(seed, first, n)
     return torch.tensor([int(np.random.default_rng(seed_words(seed, k, 1)).integers(num_classes))
                          for k in range(first, first + n)], dtype=torch.long)
 
 
 def seed_words(seed: int, k: int, stream: int) -> list[int]:
-    """SeedSequence's entropy for sample k of `seed`: stream 0 its noise, 1 its random label.
+    """SeedSequence's entropy for sample k of `seed` (ints, checked by the caller): stream 0 its noise, 1 its
+    random label.
 
     SeedSequence reads each number as 32-bit words and pads the words with zeros, so [seed, k] alone would give
     seed x * 2^32 + y the noise of seed y, sample x. Below 2^32 the words are [seed, k] (+ [1] for the label), as
     every figure of this project was drawn; past it, five words of fixed width, tagged apart from those."""
-    if not _whole(seed, MAX_SEED):
-        raise ValueError(f"seed must be a whole number from 0 to 2^53 - 1, not {seed!r}")
-    if not _whole(k, 2**64 - 1):
-        raise ValueError(f"a sample's index (first + k) must be a whole number from 0 to 2^64 - 1, not {k!r}")
-    seed, k = int(seed), int(k)
     if seed < 2**32 and k < 2**32:
         return [seed, k] + [1] * stream
     return [seed & 0xFFFFFFFF, seed >> 32, k & 0xFFFFFFFF, k >> 32, 2 + stream]
+
+
+def _checked(seed, first, n: int) -> tuple[int, int]:
+    """(seed, first) as ints, once per call: ValueError unless seed is a whole number from 0 to MAX_SEED and the
+    indices first .. first + n - 1 are whole numbers that fit seed_words' two 32-bit words."""
+    if not _whole(seed, MAX_SEED):
+        raise ValueError(f"seed must be a whole number from 0 to 2^53 - 1, not {seed!r}")
+    for k in (first, first + n - 1) if n > 0 else ():
+        if not _whole(k, 2**64 - 1):
+            raise ValueError(f"a sample's index (first + k) must be a whole number from 0 to 2^64 - 1, not {k!r}")
+    return int(seed), int(first)
 
 
 def _whole(x, top: int) -> bool:
