@@ -239,18 +239,19 @@ def build(d: dict) -> gr.Blocks:
                         f_xt = picture(d["forward"][1], label="x_t in one jump (Eq. 4)",
                                        elem_id="forward-xt")
                         f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
+                    with gr.Row():
+                        # under the pictures, so t, x_t and the red line at t fit one laptop screen; no height=: a fixed
+                        # height clips the legend in Gradio 6; min_width: on a phone or zoomed in, they stack
+                        f_scales = line_plot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
+                                             label="signal and noise scales", y_lim=[0, 1], color_title="",
+                                             x_axis_format="d", y_title="sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t)",
+                                             min_width=300)
+                        f_snr = line_plot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
+                                          label="log-SNR (natural log)", color_title="", x_axis_format="d",
+                                          y_title="ln(alpha_bar_t / (1 - alpha_bar_t))", min_width=300)
                     f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
             f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False,
                               elem_id="forward-strip", elem_classes=["strip"])
-            with gr.Row():
-                # no height=: a fixed height clips the legend in Gradio 6; min_width: zoomed in, they stack rather
-                # than cut their legends short
-                f_scales = line_plot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS, min_width=480,
-                                     label="signal and noise scales", y_lim=[0, 1], color_title="", x_axis_format="d",
-                                     y_title="sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t)")
-                f_snr = line_plot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS, min_width=480,
-                                  label="log-SNR (natural log)", color_title="", x_axis_format="d",
-                                  y_title="ln(alpha_bar_t / (1 - alpha_bar_t))")
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
                         f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
                         "the network gets no label.")
