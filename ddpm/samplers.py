@@ -131,7 +131,8 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
 def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):
     """Song et al. 2021, Eq. 12, from t to t_prev (t_prev = -1 means alpha_bar = 1). Returns (x_prev, x0_hat).
 
-    t, t_prev are code indices; x_t, eps_hat and noise are (B, C, H, W); noise may be None when eta = 0.
+    t, t_prev are code indices; x_t, eps_hat and noise are (B, C, H, W); noise may be None when eta = 0 or
+    t_prev = -1 (sigma = 0 there).
 
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
     is sqrt(alpha_bar_prev) here. The coefficients are computed in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2
@@ -147,7 +148,7 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     # Eq. 12: sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma^2) eps_hat (+ sigma noise); max() for
     # rounding at eta 1
     x_prev = math.sqrt(alpha_bar_prev) * x0_hat + math.sqrt(max(0.0, 1 - alpha_bar_prev - sigma**2)) * eps_hat
-    if eta > 0:
+    if sigma > 0:  # eta = 0, or the last step to x_0 (alpha_bar_prev = 1): no noise
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
 
@@ -267,9 +268,10 @@ def sample_loop(
     ts = reverse_timesteps(sampler, t_top, steps)
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
-        need_noise = (sampler == "ddpm" and t > 0) or (sampler == "ddim" and eta > 0)
-        noise = randn_per_sample(gens, shape, device) if need_noise else None  # (B, C, H, W), row k from gens[k]
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+        # no noise on the step to x_0: DDPM's z = 0 at t = 1 (Alg. 2), DDIM's sigma = 0 when alpha_bar_prev = 1
+        need_noise = t_prev >= 0 and (sampler == "ddpm" or eta > 0)
+        noise = randn_per_sample(gens, shape, device) if need_noise else None  # (B, C, H, W), row k from gens[k]
         if sampler == "ddpm":
             x_prev, x0_hat = p_sample(sched, x, t, eps_hat, noise, variance, clip)
         else:

@@ -11,13 +11,30 @@ def _run(model, sched, **kw):
     return sample(model, sched, **kw)
 
 
-@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
-def test_same_seed_is_bit_identical(model, sched, sampler):
-    a = _run(model, sched, n=3, seed=7, sampler=sampler, steps=5, eta=0.5)
-    b = _run(model, sched, n=3, seed=7, sampler=sampler, steps=5, eta=0.5)
-    c = _run(model, sched, n=3, seed=8, sampler=sampler, steps=5, eta=0.5)
+@pytest.mark.parametrize("kw", [dict(sampler="ddpm"), dict(sampler="ddim", steps=5),
+                                dict(sampler="ddim", steps=5, eta=0.5)])
+def test_same_seed_is_bit_identical(model, sched, kw):
+    a = _run(model, sched, n=3, seed=7, **kw)
+    b = _run(model, sched, n=3, seed=7, **kw)
+    c = _run(model, sched, n=3, seed=8, **kw)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("kw,draws", [(dict(sampler="ddpm"), 20), (dict(sampler="ddim", steps=4, eta=1.0), 4),
+                                      (dict(sampler="ddim", steps=4), 1)])
+def test_noise_is_drawn_only_where_a_step_uses_it(model, sched, monkeypatch, kw, draws):
+    """x_T, then one draw per step that adds noise: none on the step to x_0 (DDPM's z = 0 at t = 1, DDIM's
+    sigma = 0 there), none at all for deterministic DDIM. (The T = 20 model: DDPM draws x_T and 19 z.)"""
+    import ddpm.samplers as samplers
+
+    calls = []
+    draw = samplers.randn_per_sample
+    monkeypatch.setattr(samplers, "randn_per_sample", lambda *a: calls.append(1) or draw(*a))
+    sample(model, sched, n=2, seed=0, **kw)
+    assert len(calls) == draws
+    x_prev, _ = ddim_step(sched, torch.zeros(1, 1, 4, 4), 3, -1, torch.zeros(1, 1, 4, 4), None, eta=1.0)
+    assert x_prev.shape == (1, 1, 4, 4)  # the last step to x_0 needs no noise at eta = 1
 
 
 @pytest.mark.parametrize("sampler,label,guidance",
