@@ -7,7 +7,7 @@ score, class shares and a memorisation check.
     python -m ddpm.evaluate --from-samples ddpm1000.npz --json
     python -m ddpm.evaluate --from-samples part1.npz part2.npz        # shards from `ddpm.sample --first`, joined
     python -m ddpm.evaluate --label random --out weights/eval.json   # class-conditional, as ADM/EDM/DiT score it
-    python -m ddpm.evaluate --autoguidance 2 --out weights/eval.json  # guided by the small weights/guide/
+    python -m ddpm.evaluate --autoguidance 1.5 --out weights/eval.json  # guided by the small weights/guide/
 """
 from __future__ import annotations
 

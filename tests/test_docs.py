@@ -82,3 +82,15 @@ def test_every_command_on_the_page_parses(page, monkeypatch):
         except SystemExit:
             bad.append(" ".join(c))
     assert not bad, f"{page.name}: these no longer parse: {bad}"
+
+
+def test_the_space_front_matter_matches_what_the_project_runs():
+    """A Space builds from the README's front matter: the Gradio it runs must be the pinned one, and its Python
+    (Spaces default to 3.10) one the pins install on (numpy 2.4 and pandas 3.1 need 3.11)."""
+    import gradio
+
+    head = (ROOT / "README.md").read_text().split("---\n")[1]
+    meta = dict(line.split(": ", 1) for line in head.splitlines())
+    assert meta["sdk_version"] == gradio.__version__
+    assert (ROOT / meta["app_file"]).exists()
+    assert tuple(int(p) for p in meta["python_version"].strip('"').split(".")) >= (3, 11)
