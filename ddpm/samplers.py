@@ -96,10 +96,21 @@ def _checked(seed, first, n: int) -> tuple[int, int]:
 
 
 def _whole(x, top: int) -> bool:
+    """x is a whole number from 0 to top: an int, numpy int or a float such as 7.0 (not 7.5, a string or None)."""
     try:
-        return x == int(x) and 0 <= x <= top
+        return not isinstance(x, bool) and x == int(x) and 0 <= x <= top
     except (TypeError, ValueError, OverflowError):  # a string, None, inf or nan
         return False
+
+
+def _check_count(name: str, x) -> None:
+    if not (_whole(x, 2**31) and x >= 1):
+        raise ValueError(f"{name} must be a whole number, at least 1, not {x!r}")
+
+
+def _real(x) -> bool:
+    """x is a finite number (not a string, None, a bool, inf or nan)."""
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
@@ -196,6 +207,31 @@ def check_sampling(model, sampler: str, variance: str = "beta") -> None:
                          "state, not from (seed, k): call model.eval() before sampling")
 
 
+def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
+    """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
+    whole number >= 1, a label the model has no class for (or on a model without classes), a guidance w or DDIM
+    eta outside [0, 10] and [0, 1], more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t)
+    run: steps_run). A (B,) label tensor is the caller's own, not checked here."""
+    from .config import MAX_GUIDANCE
+
+    _check_count("n", n)
+    classes = cfg.num_classes or 0
+    if label is not None and label != RANDOM and not torch.is_tensor(label):
+        if not classes:
+            raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")
+        if not _whole(label, classes - 1):
+            raise ValueError(f"label must be None (any digit), {RANDOM!r} or a class from 0 to {classes - 1}, "
+                             f"not {label!r}")
+    if not (_real(guidance) and 0 <= guidance <= MAX_GUIDANCE):
+        raise ValueError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {guidance!r}")
+    if not (_real(eta) and 0 <= eta <= 1):
+        raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
+    top = T if from_noise else 2**31
+    if sampler == "ddim" and steps is not None and not (_whole(steps, top) and steps >= 1):
+        most = f" to {T}, one per timestep" if from_noise else ", at least 1"
+        raise ValueError(f"DDIM's steps must be a whole number from 1{most}, not {steps!r}")
+
+
 # ---------------------------------------------------------------- the model call, with guidance
 
 @torch.no_grad()
@@ -252,8 +288,10 @@ def sample_loop(
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are).
     """
     check_sampling(model, sampler, variance)
-    device = next(model.parameters()).device
     cfg = model.config
+    check_request(cfg, sched.T, n, sampler, steps, label, guidance, eta, from_noise=t_start is None)
+    n, steps = int(n), None if steps is None else int(steps)  # 7.0 and numpy ints, checked whole, as plain ints
+    device = next(model.parameters()).device
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
     gens = sample_generators(seed, n, first)
     if label == RANDOM:
@@ -286,6 +324,9 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
            **kwargs) -> torch.Tensor:
     """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1], samples first .. first + n - 1.
     Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
+    _check_count("n", n)
+    _check_count("batch_size", batch_size)
+    n, batch_size = int(n), int(batch_size)
     x_start = kwargs.pop("x_start", None)
     out = []
     for start in range(0, n, batch_size):

@@ -204,11 +204,35 @@ def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sam
     assert not torch.equal(out, sample(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta))
 
 
-def test_bad_arguments(model, sched):
-    with pytest.raises(ValueError, match="sampler"):
-        next(sample_loop(model, sched, 1, 0, sampler="euler"))
-    with pytest.raises(ValueError, match="steps"):
-        next(sample_loop(model, sched, 1, 0, sampler="ddim", steps=0))
+@pytest.mark.parametrize("kw,message", [
+    (dict(sampler="euler"), "sampler"), (dict(sampler="ddim", steps=0), "steps"),
+    (dict(sampler="ddim", steps=21), r"from 1 to 20, one per timestep"), (dict(sampler="ddim", steps=2.5), "steps"),
+    (dict(n=0), "n must be"), (dict(n=-1), "n must be"), (dict(batch_size=0), "batch_size must be"),
+    (dict(label=10), r"class from 0 to 9"), (dict(label=-1), "class from"), (dict(label=7.9), "class from"),
+    (dict(label="any"), "class from"), (dict(label=True), "class from"),
+    (dict(label=3, guidance=-5), r"guidance must be between 0 and 10"),
+    (dict(label=3, guidance=float("nan")), "guidance"),
+    (dict(sampler="ddim", eta=-1), r"eta must be between 0"), (dict(sampler="ddim", eta=5), "eta")])
+def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, kw, message):
+    """Each refused in words before any step runs (eta -1 once ran, subtracting sigma^2 with no noise added; label
+    7.9 drew sevens, 10 the null class, -1 met torch's IndexError, n = 0 torch.cat's)."""
+    kw = dict(n=2, seed=0) | kw
+    with pytest.raises(ValueError, match=message):
+        sample(model, sched, **kw)
+
+
+def test_a_label_on_an_unconditional_model_is_refused(sched):
+    from conftest import tiny_model
+
+    plain = tiny_model(num_classes=0)
+    with pytest.raises(ValueError, match="no classes"):
+        sample(plain, sched, n=1, seed=0, label=3, sampler="ddim", steps=2)
+    assert sample(plain, sched, n=1, seed=0, sampler="ddim", steps=2).shape == (1, 1, 28, 28)
+
+
+def test_whole_numbers_as_floats_sample_as_ints(model, sched):
+    a = sample(model, sched, n=2.0, seed=0, sampler="ddim", steps=3.0, label=3.0, batch_size=1.0)
+    assert torch.equal(a, sample(model, sched, n=2, seed=0, sampler="ddim", steps=3, label=3, batch_size=1))
 
 
 @pytest.mark.parametrize("steps", [2, 5])
