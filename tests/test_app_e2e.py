@@ -102,6 +102,21 @@ def test_bad_upload_gets_a_clear_message_and_the_server_stays_up(client, tmp_pat
     assert "t = 10" in forward(client, t=10)[-1]  # still serving
 
 
+def test_a_path_without_handle_file_is_said_in_words_not_as_pydantics_error(client, tmp_path):
+    """Gradio checks a file's or drawing's API value before the app runs: a bare path met pydantic's "1 validation
+    error for FileData ... The 'meta' field must be explicitly provided", and a traceback in the server's log."""
+    png = tmp_path / "digit.png"
+    Image.fromarray(np.full((28, 28), 255, np.uint8)).save(png)
+    before = len(app_log(client.src))
+    for bare in (str(png), {"path": str(png)}, 5):
+        with pytest.raises(AppError, match=r"upload: send the image through gradio_client's handle_file\(path\)"):
+            forward(client, source="upload", upload=bare)
+    with pytest.raises(AppError, match=r"sketch: send None .* a drawing as the app's editor sends it"):
+        client.predict("drawing", 0, None, "abc", api_name="/preview")
+    assert "t = 10" in forward(client, t=10)[-1]  # still serving
+    assert "Traceback" not in app_log(client.src)[before:]
+
+
 def test_missing_input_and_seeds_the_browser_cannot_hold(client):
     with pytest.raises(AppError, match="No image uploaded"):  # the UI's own source switch waits quietly instead
         client.predict("upload", 0, None, None, api_name="/preview")

@@ -11,6 +11,8 @@ import re
 from typing import NamedTuple
 
 import gradio as gr
+import pydantic
+from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
 from .limits import DigitError, InputError, MissingInput, shown
@@ -180,11 +182,44 @@ class Dropdown(gr.Dropdown):
             return _not_a_choice(self, payload)
 
 
+def said(model: type, words: str) -> type:
+    """Gradio's data model for an input, its check of an API value said in words (a gr.Error the caller reads, no
+    traceback in the server's log) rather than as pydantic's ValidationError: a path where handle_file(path) belongs,
+    a string for a drawing. (Gradio checks the value before the component's preprocess runs.)"""
+    def model_validate(cls, obj, *args, **kwargs):
+        try:
+            return super(checked, cls).model_validate(obj, *args, **kwargs)
+        except pydantic.ValidationError:
+            raise gr.Error(words, print_exception=False) from None
+
+    checked = type(model.__name__, (model,), {"model_validate": classmethod(model_validate),
+                                              "__module__": model.__module__, "__doc__": model.__doc__})
+    return checked
+
+
+class DigitFile(gr.File):
+    """The upload: gr.File, a value that is not a file said in words."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data_model = said(FileData, "upload: send the image through gradio_client's handle_file(path), not a "
+                                         "bare path (or None when the digit's source is not an upload)")
+
+    def get_block_name(self) -> str:  # the browser side is gr.File's own
+        return gr.File.__name__.lower()
+
+    get_block_class = get_block_name
+
+
 class DigitSketchpad(gr.Sketchpad):
     """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
     background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
     10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
     says it fits the upload limits."""
+
+    data_model = said(gr.ImageEditor.data_model, "sketch: send None (unless the digit's source is a drawing), or a "
+                                                 "drawing as the app's editor sends it: a dict of background, layers "
+                                                 "and composite, each image through handle_file(path)")
 
     def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
         return gr.ImageEditor.__name__.lower()
@@ -213,7 +248,7 @@ def digit_input(tab: str):
     source = Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #", elem_id=f"{tab}-index",
                    info=f"the first of each digit: {first_of_each_class()}")
-    upload = gr.File(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
+    upload = DigitFile(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
                      file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
                             visible=False, canvas_size=(280, 280), layers=False, transforms=(),
