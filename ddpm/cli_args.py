@@ -62,7 +62,7 @@ def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> No
                    help=f"DDIM steps (DDPM always runs all T) [{DDIM_STEPS}, or T for a model of fewer timesteps{file}]")
     p.add_argument("--eta", type=float, default=None if from_file else 0.0,
                    help=f"DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
-                        f"beta_tilde [0{file}]")
+                        f"beta_tilde of the steps visited [0{file}]")
     p.add_argument("--label", type=label_arg, default=None,
                    help=f"digit class 0-9, or 'random': digit k uniform from (seed, k) [none: the null class, any "
                         f"digit{file}]")

@@ -57,7 +57,9 @@ class Settings:
     steps: int
     label: int | str | None  # None = the null class (unconditional); "random" = digit k drawn from (seed, k)
     guidance: float  # classifier-free guidance scale w (used only with a label)
-    eta: float = 0.0  # DDIM only: 0 deterministic, 1 fresh noise at each step, DDPM's with sigma^2 = beta_tilde (Song et al. Eq. 16)
+    # DDIM only: 0 deterministic, 1 fresh noise at each step, DDPM's with sigma^2 = beta_tilde (Song et al. Eq. 16)
+    # of the chain of visited steps (its beta = 1 - alpha_bar_t / alpha_bar_prev); the 1000-step beta_tilde at steps = T
+    eta: float = 0.0
     autoguidance: float = 1.0  # weight of the small guide model (ddpm.autoguidance); 1 = off
     class_names: tuple[str, ...] | None = None  # a dataset's class names (data.CLASS_NAMES); None: MNIST's digits
 

@@ -74,7 +74,8 @@ def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: 
         run = [j for j, u in enumerate(starts) if u - 1 >= t]  # the chains that have begun by t
         x_t = torch.cat([x[j] for j in run])  # (len(run), 1, 28, 28)
         z = randn_per_sample([gens[j] for j in run], shape, x_t.device) if t > 0 else None
-        x_prev, _ = p_sample(sched, x_t, t, guided_eps(model, x_t, t, None), z)  # Alg. 2, the null class
+        # Alg. 2, the null class, with sample_loop's default variance and clipping, as denoise_steps runs it
+        x_prev, _ = p_sample(sched, x_t, t, guided_eps(model, x_t, t, None), z, variance="beta", clip=True)
         for row, j in enumerate(run):
             x[j] = x_prev[row:row + 1]
         yield t, x
