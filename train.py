@@ -132,7 +132,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         try:
             kept = resume_settings(args, given)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            p.error(f"--resume: {saved_at} is not a readable run config ({e}); give every flag of the run instead")
+            p.error(f"--resume: {saved_at} is not a readable run config ({e}); repair it, or move it aside and give "
+                    "every flag of the run again")
     from_run = f" (kept from {saved_at} by --resume: give it again to change it)"
     try:
         args.config = train_config(args)

@@ -273,7 +273,8 @@ def score(a: argparse.Namespace, command: str) -> int:
             only_mnist(str(facts.get("dataset", "mnist")), f"{a.from_samples[0]} holds samples of a model")
             if a.n is not None:
                 if a.n > len(samples):
-                    raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} hold only {len(samples)} samples")
+                    verb = "holds" if len(a.from_samples) == 1 else "hold"
+                    raise EvalError(f"--n {a.n} but {' '.join(a.from_samples)} {verb} only {len(samples)} samples")
                 samples = samples[:a.n]
             sampler, steps, eta = follow_the_file(a, facts, a.from_samples[0])
             name = a.run_name or (run_name(sampler, steps if steps else "T", a.label, a.guidance, eta, a.autoguidance,

@@ -316,6 +316,10 @@ def _check_same_run(cfg: TrainConfig, folder: Path) -> None:
                 for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]
         if diff:
             raise ValueError(f"--resume: the model config differs from the one in {path}: {', '.join(diff)}")
+    if saved.get("batch_size", cfg.batch_size) != cfg.batch_size:  # the step count places the run in its data
+        raise ValueError(f"--resume: the run trained with batch size {saved['batch_size']} ({saved_at}), not "
+                         f"{cfg.batch_size}: its steps count batches of that size, which place it in the data, its "
+                         "epochs and its lr schedule; drop --batch-size, or train into another --out")
     if saved.get("dataset", cfg.dataset) != cfg.dataset:
         raise ValueError(f"--resume: the run trained on {saved['dataset']} ({saved_at}), not {cfg.dataset}: drop "
                          "--dataset, or train into another --out")

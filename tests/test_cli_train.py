@@ -174,7 +174,9 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     old = dataclasses.replace(run, model=ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(7,)))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(old)))
     assert train.parse_args(["--resume", "--out", str(tmp_path)]).config.model == old.model
-    for text, message in [("[]", "is not a readable run config"), ('{"model": null}', "is not a readable run config"),
+    for text, message in [("[]", "is not a readable run config"),  # flags given again cannot mend the file: it says so
+                          ('{"model": null}', "is not a readable run config (expected an object with a 'model' "
+                                              "object); repair it, or move it aside"),
                           (json.dumps(dataclasses.asdict(run) | {"epochs": "20"}), "holds a value of the wrong kind"),
                           (json.dumps(dataclasses.asdict(run) | {"epochs": 0}), "--epochs must be at least 1, not 0 "
                                                                                 "(kept from")]:

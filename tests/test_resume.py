@@ -175,6 +175,10 @@ def test_resume_refuses_another_model(tmp_path):
         train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
     with pytest.raises(ValueError, match="trained on mnist .*, not fashion-mnist: drop --dataset"):
         train_on_sample(dataclasses.replace(cfg, dataset="fashion-mnist"), max_steps=4, resume=True)
+    # a step is a batch: another batch size would start the rest of the run elsewhere in the data (step 2 is image
+    # 64 of the epoch, not 128) and count its epochs and lr schedule in batches of another size
+    with pytest.raises(ValueError, match=r"batch size 32 .*, not 64: its steps count batches of that size"):
+        train_on_sample(dataclasses.replace(cfg, batch_size=cfg.batch_size * 2), max_steps=4, resume=True)
     saved = json.loads((tmp_path / "train_config.json").read_text())
     del saved["dataset"]  # a run begun before the config recorded its dataset (MNIST, then the only one) resumes
     (tmp_path / "train_config.json").write_text(json.dumps(saved))
