@@ -249,7 +249,7 @@ def build(d: dict) -> gr.Blocks:
                         f_snr = line_plot(d["forward"][5], x="t", y="value", color="curve", color_map=COLORS,
                                           label="log-SNR (natural log)", color_title="", x_axis_format="d",
                                           y_title="ln(alpha_bar_t / (1 - alpha_bar_t))", min_width=300)
-                    f_text = gr.Markdown(d["forward"][6], elem_id="forward-text")
+                    f_text = gr.Markdown(d["forward"][6], elem_id="forward-text", label="x_t, in words")
             f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False,
                               elem_id="forward-strip", elem_classes=["strip"])
             gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
@@ -262,7 +262,7 @@ def build(d: dict) -> gr.Blocks:
                 o_curve = line_plot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
                                     color_title="", label="L_simple for this digit and eps, against t", min_width=320,
                                     y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
-                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320)
+                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320, label="the loss, in words")
             snap_back(live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                            [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
                            blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW),
@@ -278,7 +278,7 @@ def build(d: dict) -> gr.Blocks:
                 with gr.Column(scale=2):
                     g_grid = picture(d["sample"][0], label="samples (x_t while denoising)", show_label=False,
                                      elem_id="generate-grid")
-                    g_status = gr.Markdown(d["sample"][2], elem_id="generate-status")
+                    g_status = gr.Markdown(d["sample"][2], elem_id="generate-status", label="caption")
                     g_png = gr.File(d["sample"][1], label="download the grid (PNG)")
             run_button(g_go, sample, g_ins, [g_grid, g_png, g_status, g_ins[0]], "sample", show="generate-grid",
                        ui_fn=seed_back_if_drawn(sample, 3), **HEAVY)
@@ -295,7 +295,7 @@ def build(d: dict) -> gr.Blocks:
                 c_go = gr.Button("Compare", elem_id="compare-go")
                 c_grid = picture(None, label=f"the seed's first digits (at most {COMPARE_DIGITS}), one row per setting",
                                  show_label=False, elem_id="compare-grid")  # its label would cover the first row
-                c_text = gr.Markdown(elem_id="compare-text")
+                c_text = gr.Markdown(elem_id="compare-text", label="caption")
             run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", show="compare-grid",
                        ui_fn=seed_back_if_drawn(compare, 2), **HEAVY)
 
@@ -313,7 +313,7 @@ def build(d: dict) -> gr.Blocks:
                     # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left
                     a_frame = Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
                                      label="t (right: pure noise, left: the final sample); the nearest kept frame")
-                    a_status = gr.Markdown(traj0.status, elem_id="trajectory-status")
+                    a_status = gr.Markdown(traj0.status, elem_id="trajectory-status", label="status")
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
                                            visible=RT.classifier is not None,  # else its text below says why
                                            x_title="t (right: pure noise, left: the final sample)", x_axis_format="d",
@@ -321,7 +321,7 @@ def build(d: dict) -> gr.Blocks:
                                            # short enough to clear the full-screen button at the title's end
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
-                    a_decided = gr.Markdown(traj0.decided)
+                    a_decided = gr.Markdown(traj0.decided, label="when the digit was decided")
                     a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
                                     buttons=("download", "fullscreen"), elem_id="trajectory-gif",
                                     elem_classes=["strip", "panels"], show_label=False)  # it would cover x_t's title
@@ -361,7 +361,7 @@ def build(d: dict) -> gr.Blocks:
                 with gr.Column(scale=2):
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main", elem_classes=["strip", "panels"])
-                    r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text")
+                    r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text", label="caption")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])
             r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
@@ -380,7 +380,7 @@ def build(d: dict) -> gr.Blocks:
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])
-                i_text = gr.Markdown(elem_id="interpolate-text")
+                i_text = gr.Markdown(elem_id="interpolate-text", label="caption")
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
             # in the browser's UI alone; a run of the old digit still going is stopped, or it would put it back
