@@ -198,6 +198,9 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     params = count_parameters(UNet(cfg))
     command = facts.get("command", NO_RECIPE).replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
+    # the lines name the folders of their day (a sitting resumed from a copy names the copy): not a script to paste
+    as_run = ("\n\nEach line as it ran, with the folders of its day; the project README's \"Train your own\" gives "
+              "the recipe to replay." if "\n" in command else "")
     share = facts.get("label_dropout")  # a hand-made folder may not record it: say so rather than guess
     null_share = (f"{100 * share:.0f}% of the time{sittings}" if share is not None
                   else "part of the time (the share was not recorded)")
@@ -233,7 +236,7 @@ L_simple on a {cfg.schedule} schedule of T = {cfg.timesteps} steps.{labels} Thes
 
 ## How it was trained
 
-    {command}
+    {command}{as_run}
 
 | data | steps | epochs | batch | --lr of the last sitting | time and hardware | torch |
 | --- | --- | --- | --- | --- | --- | --- |

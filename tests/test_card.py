@@ -79,10 +79,11 @@ def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
 def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.2})
     one = write_model_card(tmp_path, command="python train.py").read_text()
-    assert '"null" class\n20% of the time, so' in one
+    assert '"null" class\n20% of the time, so' in one and "Each line as it ran" not in one  # one line: it replays
     hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
     two = write_model_card(tmp_path, command="python train.py --label-dropout 0.5", resumed=True).read_text()
     assert "50% of the time in the last sitting" in two and "python train.py\n    python train.py --label" in two
+    assert "Each line as it ran, with the folders of its day" in two  # sittings may name copies: not a script
     hub.save_pretrained(tiny_model(), tmp_path, meta={})  # a hand-made folder: no share recorded, none invented
     three = write_model_card(tmp_path, command="python train.py").read_text()
     assert "the share was not recorded" in three and "% of the time" not in three
