@@ -26,7 +26,7 @@ from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder
 from .images import grid, to_uint8_np
 from .safeio import atomic_write_png
-from .samplers import DDIM_STEPS, VARIANCES, sample
+from .samplers import VARIANCES, sample
 from .schedule import NoiseSchedule
 
 MAX_N = 100_000
@@ -38,9 +38,10 @@ def card_grid_command(folder: str | Path) -> str:
     return CARD_GRID.format(folder=shlex.quote(str(folder)))
 
 
-def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int = DDIM_STEPS, batch_size: int = 256,
+def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int | None = None, batch_size: int = 256,
                   **kwargs) -> np.ndarray:
-    """n digits as uint8 (n, 28, 28); kwargs go to `samplers.sample` (label, guidance, eta, variance, clip)."""
+    """n digits as uint8 (n, 28, 28); steps: DDIM's [50, or T if fewer]; kwargs go to `samplers.sample` (label,
+    guidance, eta, variance, clip)."""
     cfg = model.config
     with torch.inference_mode():
         x = sample(model, NoiseSchedule(cfg.timesteps, cfg.schedule), n, seed, batch_size=batch_size,

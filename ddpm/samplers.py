@@ -209,23 +209,26 @@ def check_sampling(model, sampler: str, variance: str = "beta") -> None:
 
 def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
     """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
-    whole number >= 1, a label the model has no class for (or on a model without classes), a guidance w or DDIM
-    eta outside [0, 10] and [0, 1], more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t)
-    run: steps_run). A (B,) label tensor is the caller's own, not checked here."""
+    whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
+    guidance w outside [0, 10], a DDIM eta outside [0, 1] or any eta with DDPM (which always adds its full noise),
+    more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run). A (B,) label
+    tensor is the caller's own, not checked here; DDPM's steps are not read (it runs every t)."""
     from .config import MAX_GUIDANCE
 
     _check_count("n", n)
     classes = cfg.num_classes or 0
-    if label is not None and label != RANDOM and not torch.is_tensor(label):
+    if label is not None and not torch.is_tensor(label):
         if not classes:
             raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")
-        if not _whole(label, classes - 1):
+        if not (isinstance(label, str) and label == RANDOM or _whole(label, classes - 1)):
             raise ValueError(f"label must be None (any digit), {RANDOM!r} or a class from 0 to {classes - 1}, "
                              f"not {label!r}")
     if not (_real(guidance) and 0 <= guidance <= MAX_GUIDANCE):
         raise ValueError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {guidance!r}")
     if not (_real(eta) and 0 <= eta <= 1):
         raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
+    if sampler == "ddpm" and eta != 0:
+        raise ValueError(f"eta={eta!r} is a DDIM setting (sampler='ddim'); DDPM always adds its full noise")
     top = T if from_noise else 2**31
     if sampler == "ddim" and steps is not None and not (_whole(steps, top) and steps >= 1):
         most = f" to {T}, one per timestep" if from_noise else ", at least 1"
@@ -294,8 +297,8 @@ def sample_loop(
     device = next(model.parameters()).device
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
     gens = sample_generators(seed, n, first)
-    if label == RANDOM:
-        label = random_labels(seed, n, cfg.num_classes, first).to(device) if cfg.num_classes else None
+    if isinstance(label, str):  # RANDOM (checked), on a model with classes
+        label = random_labels(seed, n, cfg.num_classes, first).to(device)
     t_top = sched.T - 1 if t_start is None else int(t_start)
     if x_start is None:
         x = randn_per_sample(gens, shape, device)

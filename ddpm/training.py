@@ -21,7 +21,7 @@ from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from .images import tensor_grid
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
-from .samplers import DDIM_STEPS, sample
+from .samplers import sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
 from .unet import UNet, count_parameters
@@ -393,7 +393,8 @@ class Interrupts:
 
 @torch.no_grad()
 def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
-    """A 4x4 grid of unconditional (null-class) samples after each epoch: 50 DDIM steps, the same seed each time."""
+    """A 4x4 grid of unconditional (null-class) samples after each epoch: 50 DDIM steps (T if fewer), the same seed
+    each time."""
     (out / "samples").mkdir(exist_ok=True)
-    x = sample(model, sched, 16, seed, sampler="ddim", steps=DDIM_STEPS)
+    x = sample(model, sched, 16, seed, sampler="ddim")  # steps=None: samplers.steps_run's 50, or T if fewer
     atomic_write_png(out / "samples" / f"epoch_{epoch:03d}.png", tensor_grid(x, cols=4, scale=2))

@@ -40,14 +40,15 @@ def test_noise_is_drawn_only_where_a_step_uses_it(model, sched, monkeypatch, kw,
 @pytest.mark.parametrize("sampler,label,guidance",
                          [("ddpm", None, 1.0), ("ddim", 3, 2.5), ("ddpm", 5, 1.0), ("ddim", "random", 2.0)])
 def test_sample_k_depends_only_on_seed_and_k(model, sched, sampler, label, guidance):
-    small = _run(model, sched, n=2, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0)
-    big = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0)
-    batched = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0,
+    eta = 1.0 if sampler == "ddim" else 0.0  # DDIM with fresh noise at each step, as DDPM draws
+    small = _run(model, sched, n=2, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta)
+    big = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta)
+    batched = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta,
                    batch_size=2)
     # every random draw of sample k comes from (seed, k) alone; the network's float32 output differs
     # between batch sizes only in rounding (about 2e-5 at most on the bundled weights), though a pixel at a
     # rounding edge of its uint8 can move by one grey level
-    shard = _run(model, sched, n=3, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=1.0,
+    shard = _run(model, sched, n=3, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta,
                  first=2)  # samples 2-4, as `ddpm.sample --first 2` draws them
     assert torch.allclose(small, big[:2], atol=1e-4)
     assert torch.allclose(big, batched, atol=1e-4)
@@ -212,7 +213,8 @@ def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sam
     (dict(label="any"), "class from"), (dict(label=True), "class from"),
     (dict(label=3, guidance=-5), r"guidance must be between 0 and 10"),
     (dict(label=3, guidance=float("nan")), "guidance"),
-    (dict(sampler="ddim", eta=-1), r"eta must be between 0"), (dict(sampler="ddim", eta=5), "eta")])
+    (dict(sampler="ddim", eta=-1), r"eta must be between 0"), (dict(sampler="ddim", eta=5), "eta"),
+    (dict(eta=0.5), r"eta=0.5 is a DDIM setting"), (dict(label=np.array([1, 2])), "class from 0 to 9")])
 def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, kw, message):
     """Each refused in words before any step runs (eta -1 once ran, subtracting sigma^2 with no noise added; label
     7.9 drew sevens, 10 the null class, -1 met torch's IndexError, n = 0 torch.cat's)."""
@@ -225,8 +227,9 @@ def test_a_label_on_an_unconditional_model_is_refused(sched):
     from conftest import tiny_model
 
     plain = tiny_model(num_classes=0)
-    with pytest.raises(ValueError, match="no classes"):
-        sample(plain, sched, n=1, seed=0, label=3, sampler="ddim", steps=2)
+    for label in (3, "random"):  # "random" drew the null class's digits, unsaid
+        with pytest.raises(ValueError, match="no classes"):
+            sample(plain, sched, n=1, seed=0, label=label, sampler="ddim", steps=2)
     assert sample(plain, sched, n=1, seed=0, sampler="ddim", steps=2).shape == (1, 1, 28, 28)
 
 

@@ -260,6 +260,14 @@ def test_a_time_limit_on_an_epochs_last_step_still_draws_its_grid(tmp_path):
     assert meta["progress"]["step"] == 1 and (out / "samples" / "epoch_000.png").is_file()
 
 
+def test_a_model_of_fewer_steps_than_ddims_50_still_draws_its_epoch_grids(tmp_path):
+    """The grid takes DDIM's 50 steps, or T if fewer: 50 on a T = 20 model was refused (more steps than timesteps)."""
+    n = len(load_sample()[0])
+    cfg = train_cfg(tmp_path, batch_size=n, epochs=1, sample_every_epoch=True, model=tiny_config(timesteps=20))
+    train_on_sample(cfg)
+    assert (tmp_path / "samples" / "epoch_000.png").is_file()
+
+
 def test_a_stop_between_two_loss_rows_still_logs_its_steps(tmp_path):
     """loss.csv has a row every 50 steps; a run stopped at step 1 by its time limit logs that step too, and a
     resume continues the log from there."""

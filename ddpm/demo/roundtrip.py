@@ -74,7 +74,8 @@ def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: 
         run = [j for j, u in enumerate(starts) if u - 1 >= t]  # the chains that have begun by t
         x_t = torch.cat([x[j] for j in run])  # (len(run), 1, 28, 28)
         z = randn_per_sample([gens[j] for j in run], shape, x_t.device) if t > 0 else None
-        # Alg. 2, the null class, with sample_loop's default variance and clipping, as denoise_steps runs it
+        # Alg. 2, the null class, with the variance and clipping denoise_steps runs (sample_loop's defaults, written
+        # out: p_sample's own defaults are not what this must match)
         x_prev, _ = p_sample(sched, x_t, t, guided_eps(model, x_t, t, None), z, variance="beta", clip=True)
         for row, j in enumerate(run):
             x[j] = x_prev[row:row + 1]
