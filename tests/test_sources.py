@@ -127,3 +127,16 @@ def test_a_refused_drawing_is_not_decoded_and_its_bytes_are_freed(monkeypatch):
     value = sketch.preprocess(EditorData(id="ok"))
     assert "ok" not in sketch.blob_storage and value["composite"].shape[:2] == (8, 28)
     assert value["background"] is None and value["layers"] == []  # only the composite is decoded
+
+
+def test_the_upload_is_gr_files_own_in_the_browser_and_says_a_bad_api_value_in_words():
+    """DigitFile keeps every prop gr.File sends the browser (an __init__ of its own once sent none: no label, no
+    elem_id, and the upload box never showed), and a value that is not a file is refused in the app's words."""
+    import gradio as gr
+
+    from ddpm.demo.widgets import DigitFile
+
+    kw = dict(label="Upload", elem_id="forward-upload", file_types=["image"], visible=False)
+    assert DigitFile(**kw).get_config() | {"name": "file"} == gr.File(**kw).get_config() | {"name": "file"}
+    with pytest.raises(gr.Error, match=r"handle_file\(path\), not a bare path"):
+        DigitFile(**kw).data_model.model_validate({"path": "/tmp/x.png"}, context={"validate_meta": True})

@@ -15,7 +15,7 @@ import pydantic
 from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
-from .limits import DigitError, InputError, MissingInput, shown
+from .limits import MAX_SEED, DigitError, InputError, MissingInput, shown
 from .progress import Progress
 from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, first_of_each_class, num_examples
 
@@ -120,13 +120,15 @@ class Slider(gr.Slider):
             return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {payload:g}")
 
 
-def snap_back(view, sliders: dict[str, gr.Slider]) -> None:
+def snap_back(view, sliders: dict[str, gr.Slider | gr.Number]) -> None:
     """In the browser alone: once the live `view` has run (and said why), a value it refused in one of `sliders`
-    ({key: slider}) goes back to that slider's last good one (SNAP_BACK_JS)."""
+    ({key: slider}) goes back to that slider's last good one (SNAP_BACK_JS). A gr.Number there is a seed box: a
+    whole number from 0 to MAX_SEED."""
     for key, slider in sliders.items():
+        lo, hi, step = ((slider.minimum, slider.maximum, slider.step) if isinstance(slider, gr.Slider)
+                        else (0, MAX_SEED, 1))
         js = SNAP_BACK_JS
-        for name, value in (("$KEY", key), ("$LO", slider.minimum), ("$HI", slider.maximum), ("$STEP", slider.step),
-                            ("$START", slider.value)):
+        for name, value in (("$KEY", key), ("$LO", lo), ("$HI", hi), ("$STEP", step), ("$START", slider.value)):
             js = js.replace(name, str(value))
         view.then(None, slider, slider, js=js, queue=False, api_visibility="private", show_progress="hidden")
 
@@ -197,13 +199,21 @@ def said(model: type, words: str) -> type:
     return checked
 
 
-class DigitFile(gr.File):
-    """The upload: gr.File, a value that is not a file said in words."""
+ONE_FILE = said(FileData, "upload: send the image through gradio_client's handle_file(path), not a bare path (or "
+                          "None when the digit's source is not an upload)")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.data_model = said(FileData, "upload: send the image through gradio_client's handle_file(path), not a "
-                                         "bare path (or None when the digit's source is not an upload)")
+
+class DigitFile(gr.File):
+    """The upload: gr.File, a value that is not a file said in words. (No __init__ of its own: Gradio sends the
+    browser the props named in the class's __init__ signature.)"""
+
+    @property
+    def data_model(self):
+        return ONE_FILE
+
+    @data_model.setter
+    def data_model(self, value):  # gr.File's __init__ sets FileData (ListFiles for many files): this takes one
+        pass
 
     def get_block_name(self) -> str:  # the browser side is gr.File's own
         return gr.File.__name__.lower()
