@@ -262,11 +262,12 @@ def build(d: dict) -> gr.Blocks:
                 o_curve = line_plot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
                                     color_title="", label="L_simple for this digit and eps, against t", min_width=320,
                                     y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
-                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320, label="the loss, in words")
+                o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320,
+                                     label="the loss, in words")
             snap_back(live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
                            [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
                            blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW),
-                      {"forward-t": f_t, "forward-index": f_in[1]})  # a refused t or # goes back, said once
+                      {"forward-t": f_t, "forward-index": f_in[1], "forward-seed": f_seed})  # a refused value goes back
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, blank=lambda why: (None, None, f"*{why}*"),
                  concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
@@ -335,9 +336,10 @@ def build(d: dict) -> gr.Blocks:
                                                                    seed=a_ins[0], state=a_state)), "trajectory",
                        show="trajectory-panel",
                        ui_fn=seed_back_if_drawn(trajectory, TrajectoryOut._fields.index("seed")), **HEAVY)
-            api_and_ui([gr.Button(visible=False).click], [a_frame.change], scrub, [a_state, a_frame], [a_panel, a_plot],
-                       "trajectory_frame", blank=lambda why: gr.skip(), trigger_mode="always_last",
-                       show_progress="hidden", **VIEW)  # a t refused: a warning, as every slider's (the API: an error)
+            snap_back(api_and_ui([gr.Button(visible=False).click], [a_frame.change], scrub, [a_state, a_frame],
+                                 [a_panel, a_plot], "trajectory_frame", blank=lambda why: gr.skip(),
+                                 trigger_mode="always_last", show_progress="hidden", **VIEW),
+                      {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
 
         with gr.Tab("4. Your digit"):
             gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "

@@ -144,6 +144,8 @@ def test_1_a_refused_seed_or_t_keeps_both_views(page):
     message.first.wait_for()
     page.wait_for_timeout(1500)  # the loss view's event has run by now too
     assert message.count() == 1 and (image_src(page, "forward-xt"), image_src(page, "objective-panel")) == before
+    # the box goes back to the seed on show, so that the next move of t is not refused for the seed again
+    page.wait_for_function("() => document.querySelector('#forward-seed input[type=number]').value === '0'")
     page.locator("[data-testid=toast-body] .toast-close").first.click()
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
     set_number(page, "forward-seed", 0)
@@ -214,6 +216,11 @@ def test_3_trajectory_and_scrub(page):
     wait_for_new_image(page, "trajectory-panel", old)
     page.wait_for_function(f"() => ({line})() !== {at_0!r}")  # the plot's line follows the slider
     shot(page, "3-trajectory")
+    set_number(page, "trajectory-frame", 5000)  # refused, said, and the box goes back to the t on show
+    page.locator("[data-testid=toast-body] .toast-message-item", has_text="not 5000").first.wait_for()
+    page.wait_for_function("() => document.querySelector('#trajectory-frame input[type=number]').value === '10'")
+    for close in page.locator("[data-testid=toast-body] .toast-close").all():
+        close.click()
 
 
 def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
