@@ -42,7 +42,7 @@ from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, picture,  # noqa: E402
+from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
@@ -137,14 +137,15 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
-            # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own;
-            # the frame slider rests (greyed) until there are frames to scrub, not at a t the panel has left
-            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, plot=None, decided="",
-                                  film=None, frame=gr.Slider(interactive=False))
+            # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own
+            # (the plot hides: emptied, it throws in the page); the frame slider rests (greyed) until there are
+            # frames to scrub, not at a t the panel has left
+            yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, decided="", film=None,
+                                  plot=gr.LinePlot(visible=False), frame=gr.Slider(interactive=False))
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0, interactive=True),
-                        str(gif), decision_view(traj), decided_at(traj) or RT.classifier_note, traj.summary,
-                        settings.seed, film_strip(traj), traj)
+                        str(gif), decision_view(traj, visible=RT.classifier is not None),
+                        decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, film_strip(traj), traj)
 
 
 def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
@@ -269,7 +270,7 @@ def build(d: dict) -> gr.Blocks:
                            blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW),
                       {"forward-t": f_t, "forward-index": f_in[1], "forward-seed": f_seed})  # a refused value goes back
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
-                 "objective", echo=True, blank=lambda why: (None, None, f"*{why}*"),
+                 "objective", echo=True, blank=lambda why: (None, no_lines("t", "value", "curve"), f"*{why}*"),
                  concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):

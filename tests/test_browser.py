@@ -35,6 +35,8 @@ def page(tmp_path_factory):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
+        page.errors = []  # uncaught errors in the page, for the tests that check none was thrown
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
         page.goto(url)
         page.wait_for_selector("#forward-xt img")
         yield page
@@ -117,6 +119,7 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     both empty."""
     fake = tmp_path / "digit.png"
     fake.write_text("not a picture")
+    errors = len(page.errors)
     page.locator("#forward-source").get_by_text("upload").click()
     page.wait_for_timeout(1000)  # as a person would: the source's own change event has run, with no file yet
     page.locator("#forward-upload input[type=file]").set_input_files(str(fake))
@@ -128,6 +131,7 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('not an image')")
     assert message.count() == 1  # Gradio stacks repeats in one toast ("Error (3)"): count its messages
     assert page.locator("#forward-x0 img").count() == 0 and page.locator("#objective-panel img").count() == 0
+    assert page.errors[errors:] == []  # the emptied loss plot threw "reading 'offsetWidth'" when set to None
     page.locator("[data-testid=toast-body] .toast-close").first.click()  # so that it hides no later screenshot
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
     page.locator("#forward-source").get_by_text("MNIST test digit").click()
@@ -205,10 +209,12 @@ def test_3_trajectory_and_scrub(page):
     open_tab(page, "3. x0-hat")
     old = image_src(page, "trajectory-panel")
     set_number(page, "trajectory-seed", 2)
+    errors = len(page.errors)
     page.locator("#trajectory-go").click()
     wait_for_new_image(page, "trajectory-panel", old)  # x_t | x0_hat | eps_hat while it denoises, then the last frame
     page.wait_for_function("() => document.querySelector('#trajectory-status').innerText.includes(' frames (')")
     assert image_src(page, "trajectory-gif").endswith(".gif")  # the run loops in the page, not only as a download
+    assert page.errors[errors:] == []  # the last run's plot, emptied while this one ran, threw in the page
     old = image_src(page, "trajectory-panel")
     line = f"() => [...document.querySelectorAll('path[stroke=\"{NOW_COLOR}\"]')].map(p => p.getAttribute('d')).join()"
     at_0 = page.evaluate(line)  # the decision plot's grey line at the slider's t

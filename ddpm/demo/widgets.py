@@ -11,6 +11,7 @@ import re
 from typing import NamedTuple
 
 import gradio as gr
+import pandas as pd
 import pydantic
 from gradio.data_classes import FileData
 
@@ -79,6 +80,13 @@ def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
 def line_plot(value, **kw) -> gr.LinePlot:
     """A plot with a full-screen button: its labels are small for a projector (the pictures have one too)."""
     return gr.LinePlot(value, buttons=["fullscreen"], **kw)
+
+
+def no_lines(*columns: str) -> pd.DataFrame:
+    """An emptied plot's value: its axes with no line. (None for a plot's value makes Gradio's plot throw "Cannot
+    read properties of null (reading 'offsetWidth')" in the page; a plot whose legend names classes is hidden
+    instead, as its empty frame throws too.)"""
+    return pd.DataFrame({c: [] for c in columns})
 
 
 class OutOfRange(float):
