@@ -23,7 +23,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_SEED, MAX_STEPS, InputError, check_choice,
                      check_float, check_int, check_seed, parse_label, shown)
-from .progress import UPDATES, Ticker
+from .progress import UPDATES, Ticker, took
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults). With a class,
 # w = 1.5 draws the bundled model's highest-IS digits at an FD near w = 1's (50 DDIM steps, random labels, N = 1000:
@@ -223,7 +223,7 @@ class LastGrids:
             self._grids.move_to_end(key)
             frame, seconds = self._grids[key]
         noun = key[0].noun
-        return dataclasses.replace(frame, text=f"Drawn before with these settings (in {seconds:.1f} s), so shown again "
+        return dataclasses.replace(frame, text=f"Drawn before with these settings (in {took(seconds)}), so shown again "
                                                f"at once: the same seed draws the same {noun}s. {frame.summary}")
 
     def put(self, key, frame: Frame, seconds: float) -> None:
@@ -255,7 +255,7 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     asked = (random_labels(s.seed, s.n, model.config.num_classes)
              if s.label == RANDOM and s.guidance and model.config.num_classes and classifier is not None else None)
     summary = finished_text(s, weights, read_as(classifier, x0, asked) if classifier is not None else "")
-    done = Frame(grid_image(x0), f"Done in {elapsed:.1f} s ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
+    done = Frame(grid_image(x0), f"Done in {took(elapsed)} ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
                  done=True, samples=x0, summary=summary)
     if drawn is not None:
         drawn.put((s, weights), done, elapsed)

@@ -45,7 +45,13 @@ class Ticker:
 
     def elapsed(self) -> str:
         """Seconds since the job began, as the texts show them: '3.2 s'."""
-        return f"{self.seconds:.1f} s"
+        return took(self.seconds)
+
+
+def took(seconds: float) -> str:
+    """A job's time in words: '3.2 s', and under a second two decimals ('0.14 s', not '0.1 s' beside '138 ms a
+    step')."""
+    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
 
 
 def finish(stream: Iterable[Progress | R]) -> R:
