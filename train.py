@@ -240,7 +240,8 @@ def main(argv=None) -> int:
         from ddpm.facts import read_weights_meta
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
-        from ddpm.training import Interrupts, Stopped, train
+        from ddpm.run_control import Interrupts, Stopped
+        from ddpm.training import train
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")

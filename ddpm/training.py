@@ -1,12 +1,11 @@
 """Training: L_simple on uniform t (Ho et al. 2020, Alg. 1), AdamW, EMA, exact resume (the checkpoint file:
-ddpm.checkpoint; what a run records beside its weights: ddpm.run_record)."""
+ddpm.checkpoint; what --resume checks and how Ctrl-C stops a run: ddpm.run_control; what a run records beside its
+weights: ddpm.run_record)."""
 from __future__ import annotations
 
 import copy
 import dataclasses
 import math
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -14,11 +13,12 @@ import torch
 from torch import nn
 
 from . import hub
-from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
+from .config import RUN_CONFIG_NAME, TrainConfig
 from .data import load_dataset, to_model_range
 from .device import pick_device
-from .checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
+from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
+from .run_control import Interrupts, Stopped, check_limits_left, check_resumable, refuse_to_overwrite, restore
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
@@ -122,9 +122,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     max_steps = cfg.max_steps if max_steps is None else max_steps
     device = pick_device(cfg.device)
     if resume:  # before the data loads: no checkpoint there, or another network or dataset
-        _check_resumable(cfg, out / CKPT_NAME)
+        check_resumable(cfg, out / CKPT_NAME)
     else:
-        _refuse_to_overwrite(out)
+        refuse_to_overwrite(out)
     torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
     # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
@@ -147,8 +147,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     ckpt = out / CKPT_NAME
     progress = {"step": 0, "train_seconds": 0.0}
     if resume:
-        progress = _restore(cfg, ckpt, model, ema, opt, gen)
-        _check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
+        progress = restore(cfg, ckpt, model, ema, opt, gen)
+        check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
     if on_start is not None:
@@ -237,16 +237,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     return out
 
 
-def _refuse_to_overwrite(out: Path) -> None:
-    """A new run into a folder that holds one: hours of training, one forgotten --resume away from lost."""
-    if (out / CKPT_NAME).exists():
-        raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
-                         f"--out (delete the folder to start it again)")
-    if (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
-        raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
-                         "another --out, or move the folder away")
-
-
 def _steps_per_epoch(cfg: TrainConfig, n: int) -> int:
     """Full batches in n images (the ragged last one is dropped); refuses a batch or an lr decay the data cannot fill."""
     if cfg.batch_size > n:
@@ -265,81 +255,10 @@ def _mixed_precision(device: torch.device):
     return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
 
-def _check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
-    """--resume: FileNotFoundError without a checkpoint, ValueError for a run of another network or dataset."""
-    if not ckpt.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
-    _check_same_run(cfg, ckpt.parent)
-
-
-def _restore(cfg: TrainConfig, ckpt: Path, model, ema: EMA, opt, gen: torch.Generator) -> dict:
-    """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
-    try:
-        return load_checkpoint(ckpt, model, ema, opt, gen)
-    except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
-        raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {e}). The EMA weights of its "
-                         f"last save, if any, are in {ckpt.parent / hub.WEIGHTS_NAME}; to train on, start a new run "
-                         "into another --out") from None
-
-
 def _progress_bar(total_steps: int, initial: int):
     from tqdm.auto import tqdm
 
     return tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, mininterval=1.0)
-
-
-class Stopped(KeyboardInterrupt):
-    """A run stopped by Ctrl-C or `kill` before its end, once its checkpoint and EMA weights are written
-    (.out: the folder); `--resume` continues it."""
-
-    def __init__(self, out: Path):
-        super().__init__(f"stopped before its end; the checkpoint and EMA weights are in {out}")
-        self.out = out
-
-
-def _check_same_run(cfg: TrainConfig, folder: Path) -> None:
-    """--resume: ValueError if the checkpoint's run built another network or trained on other data: its
-    train_config.json, and the config.json saved with its weights (the network's own, so a hand-edited or
-    missing train_config.json cannot start a network the checkpoint does not fit)."""
-    saved_at = folder / RUN_CONFIG_NAME
-    try:
-        saved = TrainConfig.read_saved(folder)
-    except ValueError as e:  # JSONDecodeError too
-        raise ValueError(f"--resume: {saved_at} is not a readable run config ({e})") from None
-    runs = [(saved_at, ModelConfig.from_dict(saved["model"]))] if saved else []
-    try:
-        runs.append((folder / hub.CONFIG_NAME, ModelConfig.load(folder / hub.CONFIG_NAME)))
-    except (OSError, ValueError, TypeError):
-        pass  # none, or unreadable: the checkpoint's own load says whether it fits
-    for path, model in runs:
-        diff = [f"{f.name} {getattr(model, f.name)!r} there, {getattr(cfg.model, f.name)!r} here"
-                for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]
-        if diff:
-            raise ValueError(f"--resume: the model config differs from the one in {path}: {', '.join(diff)}")
-    if saved.get("batch_size", cfg.batch_size) != cfg.batch_size:  # the step count places the run in its data
-        raise ValueError(f"--resume: the run trained with batch size {saved['batch_size']} ({saved_at}), not "
-                         f"{cfg.batch_size}: its steps count batches of that size, which place it in the data, its "
-                         "epochs and its lr schedule; drop --batch-size, or train into another --out")
-    if saved.get("dataset", cfg.dataset) != cfg.dataset:
-        raise ValueError(f"--resume: the run trained on {saved['dataset']} ({saved_at}), not {cfg.dataset}: drop "
-                         "--dataset, or train into another --out")
-
-
-def _check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, max_steps: int | None) -> None:
-    """ValueError if a resumed run's limits are already behind it. They count the whole run, earlier
-    sittings included, so the same command resumes a killed run exactly. A run that ended at its --epochs
-    or --max-steps stays done; one stopped by --max-minutes is told what to give for more time."""
-    step, minutes = progress["step"], progress["train_seconds"] / 60
-    where = f"the checkpoint is at step {step} (epoch {step / steps_per_epoch:.2f}, {minutes:.1f} min of training)"
-    if step >= cfg.epochs * steps_per_epoch:  # equal: the same command again, after it finished
-        raise ValueError(f"--resume: {where}, at or past the end of --epochs {cfg.epochs}, which counts the "
-                         f"whole run; give --epochs {step // steps_per_epoch + 1} or more to train on")
-    if max_steps is not None and step >= max_steps:
-        raise ValueError(f"--resume: {where}, at or past --max-steps {max_steps}, which counts the whole run")
-    if cfg.max_minutes and minutes >= cfg.max_minutes:
-        more = minutes + cfg.max_minutes
-        raise ValueError(f"--resume: {where}, past --max-minutes {cfg.max_minutes:g}, which counts every "
-                         f"sitting; for {cfg.max_minutes:g} more minutes give --max-minutes {more:.1f}")
 
 
 def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
@@ -351,44 +270,6 @@ def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
     if cfg.lr_decay_steps > 0 and step >= decay_start:
         lr *= 0.5 * (1 + math.cos(math.pi * (step - decay_start) / cfg.lr_decay_steps))
     return lr
-
-
-class Interrupts:
-    """Ctrl-C (SIGINT) and `kill` (SIGTERM) stop training; checkpoint and EMA weights are written first.
-    (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)
-
-    One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
-    a step (the generator already past the step's draws, an optimizer update half applied) and a resume
-    matches an unbroken run exactly. One during the epoch's sample grid (16 digits, 50 DDIM steps: about a second
-    on a CPU) lets the grid be written first; a second Ctrl-C stops at once."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.defer, self.pending = False, False
-
-    def __call__(self, signum, frame):
-        if self.defer and not self.pending:
-            self.pending = True
-            return
-        raise KeyboardInterrupt
-
-    def end_of_step(self) -> None:
-        self.defer = False
-        if self.pending:
-            raise KeyboardInterrupt
-
-    def install(self) -> dict | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None  # signal handlers can only be set there
-        # a job started with `&` in a script ignores SIGINT: it stays ignored, and SIGTERM stops it
-        return {s: signal.signal(s, self) for s in self.SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
-
-    @staticmethod
-    def uninstall(previous: dict | None) -> None:
-        for s, handler in (previous or {}).items():
-            if handler is not None:  # None: set outside Python, cannot be restored
-                signal.signal(s, handler)
 
 
 @torch.no_grad()

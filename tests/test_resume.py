@@ -115,7 +115,7 @@ def test_an_ignored_sigint_stays_ignored():
     """A job started with `&` by a script ignores Ctrl-C; training leaves it so (kill stops it)."""
     import signal
 
-    from ddpm.training import Interrupts
+    from ddpm.run_control import Interrupts
 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -252,10 +252,10 @@ def test_resuming_a_finished_run_with_its_own_command_changes_nothing(tmp_path):
 
 
 def test_a_run_stopped_by_its_time_limit_is_told_the_limit_for_as_much_time_again():
-    from ddpm.training import _check_limits_left
+    from ddpm.run_control import check_limits_left
 
     cfg = train_cfg("unused", epochs=100, max_minutes=5)
     with pytest.raises(ValueError, match=r"past --max-minutes 5, which counts every sitting; for 5 more minutes give "
                                          r"--max-minutes 12\.5$"):
-        _check_limits_left(cfg, {"step": 30, "train_seconds": 450}, 9, None)  # 7.5 min trained, of 5 + a sitting over
-    _check_limits_left(cfg, {"step": 30, "train_seconds": 290}, 9, None)  # under the limit: trains on
+        check_limits_left(cfg, {"step": 30, "train_seconds": 450}, 9, None)  # 7.5 min trained, of 5 + a sitting over
+    check_limits_left(cfg, {"step": 30, "train_seconds": 290}, 9, None)  # under the limit: trains on
