@@ -3,6 +3,9 @@ main action, checks that a new image appears, and saves screenshots to screensho
 
 Needs `apt-get install chromium` (Playwright's own browser download needs the network). Uses a tiny
 random model unless DDPM_TEST_MODEL names a real one (for screenshots that show digits).
+
+The tests share one page (one app start, as a visitor's session) and run in file order, each where the one before
+left the app: run the file whole, not one test picked with -k.
 """
 from __future__ import annotations
 
