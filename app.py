@@ -220,8 +220,10 @@ def build(d: dict) -> gr.Blocks:
                         "digits, the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is "
                         "off.")
         with gr.Tab("1. Forward"):
-            gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T pure noise. "
-                        "One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
+            gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T almost pure "
+                        f"noise (sqrt(alpha_bar_T) = {RT.sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left; "
+                        "sampling starts from N(0, I) in its place). One noise draw eps per seed, so moving t morphs "
+                        "smoothly (Eq. 4).")
             with gr.Accordion("Notation: beta_t, alpha_bar_t, SNR, eps_hat, x0_hat, ... (the model's schedule)",
                               open=False):
                 gr.Markdown(notation(RT.sched, CONDITIONAL))
@@ -303,8 +305,9 @@ def build(d: dict) -> gr.Blocks:
 
         with gr.Tab("3. x0-hat"):
             gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
-                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t). Run: the panels follow the "
-                        "chain from t = T (pure noise) to 0 as it denoises; then drag t to see any step again.")
+                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t), clipped to [-1, 1] as the "
+                        "sampler uses it. Run: the panels follow the chain from t = T (pure noise) to 0 as it "
+                        "denoises; then drag t to see any step again.")
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
@@ -395,7 +398,7 @@ def build(d: dict) -> gr.Blocks:
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
                 line_plot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
-                          y_title="L_simple, mean over pixels", visible=losses.curve is not None,
+                          y_title="training loss, mean over pixels", visible=losses.curve is not None,
                           label="training loss against optimizer step (loss.csv; the axis is cut above the "
                                 "first fall)", elem_id="about-loss")
                 gr.Markdown(losses.text, elem_id="about-loss-text")

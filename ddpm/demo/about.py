@@ -57,7 +57,10 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     text = f"The logged loss goes from {loss[0]:.2f} at step {int(step[0])}"
     if len(loss) >= 20:
         text += f" to {float(np.median(loss[tenth:tenth + 5])):.3f} by step {int(step[tenth])}, a tenth of the way,"
-    text += (f" and ends at {loss[-1]:.4f} (step {int(step[-1])}). It is L_simple, and much of it cannot be "
+    target = null_class_target(folder)
+    what = (" (in the last sitting, the null class's rows regressed on a teacher instead of the noise: below)"
+            if target else "")
+    text += (f" and ends at {loss[-1]:.4f} (step {int(step[-1])}). It is L_simple{what}, and much of it cannot be "
              "learnt: given x_t, many eps stay plausible (which digit lies under the noise is uncertain, and at "
              "small t the noise hides among the digit's own pixel steps; tab 1 plots it against t), so even a "
              "perfect network scores well above 0. The curve flattens long before the samples stop improving: "
@@ -65,7 +68,6 @@ def loss_history(folder: Path | None) -> LossHistory | None:
     if bad.any():
         text += (f" {int(bad.sum())} logged values were not finite numbers and are left out; a run that diverges "
                  "logs NaN or inf from then on.")
-    target = null_class_target(folder)
     if target:
         text += (f" In the last sitting (`--null-teacher`) the null class's rows regressed on {target} instead "
                  "of on the drawn noise: a target with less variance, so the logged loss steps down there while "

@@ -23,12 +23,13 @@ KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
 COMPARE_DIGITS = 6  # digits a row: few enough that most settings' rows fit one run's digit-steps (MAX_DIGIT_STEPS)
 COMPARE_DDIM = (50, 10)  # the samplers rows' DDIM steps (at most T)
 SWEEP = (0.0, 1.0, 1.5, 2.0, 3.0)  # guidance scales w of the sweep: unconditional, conditional, then guided (the
-# bundled model's digits have the highest IS at w = 1.5, with an FD near w = 1's, and 3 overshoots:
+# bundled model's digits have the highest IS at w = 1.5, with an FD 16% above w = 1's, and 3 overshoots:
 # generate.DEFAULT_GUIDANCE)
 SWEPT = ", ".join(f"{w:g}" for w in SWEEP)  # "0, 1, 1.5, 2, 3", as the texts name them
 GUIDANCE_SAYS = ("w = 0 ignores the class, w = 1 is the plain conditional model, and a larger w pushes each digit "
-                 "toward the most typical of its class (Ho & Salimans 2022); too large a w overshoots, into "
-                 "speckled, overdrawn strokes that may no longer read as the class.")
+                 "toward what the model reads most surely as its class, trading variety for clarity (Ho & Salimans "
+                 "2022); too large a w overshoots, into speckled, overdrawn strokes that may no longer read as the "
+                 "class.")
 
 
 def ddim_steps_compared(T: int) -> tuple[int, ...]:

@@ -96,7 +96,7 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
     even = int((sched.log_snr < 0).int().argmax()) + 1  # paper t of the first step with more noise than signal
     return "\n".join([
         f"t counts the forward steps as in the paper: x_0 is the digit, x_t after t steps, x_T (T = {T}) noise. "
-        "The code counts from 0: its index t - 1 is the paper's t.",
+        "The code counts from 0: the paper's x_t is the code's index t - 1 (index 0 is the paper's t = 1).",
         "",
         f"- **beta_t**: the variance of the noise added at step t ({sched.kind} schedule: {float(betas[0]):.2g} at "
         f"t = 1 up to {float(betas[-1]):.3g} at t = T). **alpha_t** = 1 - beta_t.",

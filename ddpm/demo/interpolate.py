@@ -86,7 +86,9 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
              "; DDIM with eta 0 adds no noise on the way back, so the columns differ only by lambda")
     text = (f"lambda runs from 0 (your digit) to 1 (the other digit), above each column. Both were noised to t = {t} "
             f"with seed {s.seed}, then each mix denoised with {chain_words(s, t)} in {ticker.elapsed()}"
-            f"{fresh}. At small t the model tidies a cross-fade of the two. Near t = T/3 most mixes become one of the "
+            f"{fresh}. The two noises are independent, so a mix holds less noise than t implies (at lambda = 1/2 "
+            "its std is 1/sqrt(2) of the schedule's; the paper mixes so too). At small t the model tidies a "
+            "cross-fade of the two. Near t = T/3 most mixes become one of the "
             "two digits, switching near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees "
             "less of either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.4, Fig. 8).")
     yield Interpolation(image, text, mixed, back, pixels)
