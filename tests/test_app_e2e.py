@@ -339,7 +339,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", app.defaults()["sample"][2])
     # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
     *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
-    assert live and all(update.state is None and update.gif is None and update.plot is None for update in live)
+    assert live and all(update.state is None and update.gif is None for update in live)
+    assert all(update.plot.visible is False for update in live)  # hidden: a plot set to None throws in the page
     assert all(update.frame.interactive is False for update in live) and done.frame.interactive  # greyed meanwhile
     assert done.state.frames == 5
     assert all(isinstance(out, type(app.gr.skip())) for out in app.scrub(None, 3))
