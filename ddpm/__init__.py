@@ -9,5 +9,6 @@ Read in this order:
   hub.py        config.json + model.safetensors folders, saved and loaded (from a folder or the Hugging Face Hub)
 Around them: sample.py / evaluate.py / benchmark.py (command lines; cli_args.py their shared flags),
 classifier.py + metrics.py (the yardstick), facts.py + card.py + push.py (what a folder records, its model card,
-publishing it), preprocess.py + demo/ (the pure functions behind app.py).
+publishing it), checkpoint.py + run_record.py + run_control.py (a run's checkpoint, records, resume checks and
+Ctrl-C), preprocess.py + demo/ (the pure functions behind app.py).
 """

@@ -102,8 +102,8 @@ class Interrupts:
 
     One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
     a step (the generator already past the step's draws, an optimizer update half applied) and a resume
-    matches an unbroken run exactly. One during the epoch's sample grid (16 digits, 50 DDIM steps: about a second
-    on a CPU) lets the grid be written first; a second Ctrl-C stops at once."""
+    matches an unbroken run exactly. One during the epoch's sample grid (16 digits, 50 DDIM steps or T if fewer:
+    about a second on a CPU) lets the grid be written first; a second Ctrl-C stops at once."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -288,7 +288,8 @@ def sample_loop(
     here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the default). steps: DDIM steps
     [50], at most t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, or "random" (digit k drawn from (seed, first + k)).
-    The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are).
+    The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are). Its arguments are
+    checked at the call (check_request), not at the first step.
     """
     check_sampling(model, sampler, variance)
     cfg = model.config
@@ -307,6 +308,13 @@ def sample_loop(
     else:
         x = x_start.to(device).float()
     ts = reverse_timesteps(sampler, t_top, steps)
+    return _reverse_steps(model, sched, x, ts, gens, label, guidance, sampler, eta, variance, clip)
+
+
+def _reverse_steps(model, sched: NoiseSchedule, x, ts: list[int], gens, label, guidance: float, sampler: str,
+                   eta: float, variance: str, clip: bool) -> Iterator[Step]:
+    """sample_loop's chain from x (B, C, H, W) at ts[0] through the timesteps ts, a Step each."""
+    shape, device = tuple(x.shape[1:]), x.device
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1

@@ -262,7 +262,8 @@ def test_the_readmes_api_calls_name_endpoints_the_app_has(client):
         given = len(ast.parse(f"f({args})").body[0].value.args)
         assert given <= len(endpoints[name]["parameters"]), (name, given)
     # every output is named for what it shows (a Markdown without a label was 'value_49' in view_api)
-    unnamed = [(name, r["label"]) for name, e in endpoints.items() for r in e["returns"] if r["label"].startswith("value_")]
+    unnamed = [(name, r["label"]) for name, e in endpoints.items() for r in e["returns"]
+               if r["label"].startswith("value_")]
     assert not unnamed
 
 

@@ -43,7 +43,8 @@ def test_times_under_a_second_keep_two_decimals():
     """'Done in 0.1 s (138 ms a step)' read as if the step took longer than the run: under a second, 0.14 s."""
     from ddpm.demo.progress import took
 
-    assert (took(0.138), took(0.004), took(1.26), took(22.74)) == ("0.14 s", "0.00 s", "1.3 s", "22.7 s")
+    assert (took(0.138), took(0.004), took(0.996), took(1.26), took(22.74)) == ("0.14 s", "0.00 s", "1.0 s", "1.3 s",
+                                                                                 "22.7 s")
 
 
 def test_keep_every():

@@ -223,6 +223,14 @@ def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, k
         sample(model, sched, **kw)
 
 
+def test_sample_loop_refuses_at_the_call_not_at_its_first_step(model, sched):
+    """A generator's body runs at the first next(): the checks run before it, so a bad call fails where it is made."""
+    with pytest.raises(ValueError, match="eta must be between"):
+        sample_loop(model, sched, 2, 0, sampler="ddim", eta=-1)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        sample_loop(model, sched, 2, 0, sampler="euler")
+
+
 def test_a_label_on_an_unconditional_model_is_refused(sched):
     from conftest import tiny_model
 

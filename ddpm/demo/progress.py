@@ -51,7 +51,7 @@ class Ticker:
 def took(seconds: float) -> str:
     """A job's time in words: '3.2 s', and under a second two decimals ('0.14 s', not '0.1 s' beside '138 ms a
     step')."""
-    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
+    return f"{seconds:.1f} s" if round(seconds, 2) >= 1 else f"{seconds:.2f} s"  # 0.996: '1.0 s', not '1.00 s'
 
 
 def finish(stream: Iterable[Progress | R]) -> R:

@@ -267,7 +267,7 @@ def digit_input(tab: str):
     index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #", elem_id=f"{tab}-index",
                    info=f"the first of each digit: {first_of_each_class()}")
     upload = DigitFile(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
-                     file_types=["image"], visible=False, elem_id=f"{tab}-upload")
+                       file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
                             visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
