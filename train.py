@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--epochs", type=int, default=d.epochs, help="passes over the data [%(default)s]")
     a.add_argument("--max-minutes", type=float, default=None,
                    help="stop cleanly after this many minutes of training in all (with --resume, earlier sittings count)")
-    a.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps in all (with --resume, earlier sittings count)")
+    a.add_argument("--max-steps", type=int, default=None,
+                   help="stop after this many optimizer steps in all (with --resume, earlier sittings count)")
     a.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step [%(default)s]")
     a.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate, after a linear warm-up [%(default)s]")
     a.add_argument("--lr-decay-steps", type=int, default=d.lr_decay_steps,

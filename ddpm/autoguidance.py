@@ -125,8 +125,8 @@ def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
                    help="autoguidance weight: eps_guide + W (eps - eps_guide), with the small model in the "
                         "weights' guide/ folder; 1 = off [%(default)s]")
     p.add_argument("--autoguidance-tmax", type=int, default=None, metavar="K",
-                   help=f"guide only the steps with code index t <= K, 0 to T - 1 (the paper's t <= K + 1; T - 1: every step) "
-                        f"[{T_MAX_FRACTION:g} of the model's timesteps]")
+                   help=f"guide only the steps with code index t <= K, 0 to T - 1 (the paper's t <= K + 1; T - 1: "
+                        f"every step) [{T_MAX_FRACTION:g} of the model's timesteps]")
     p.add_argument("--autoguidance-guide", default=None, metavar="DIR",
                    help="the guide: a model folder or Hub repo id, such as a train.py output [the weights' guide/]")
 

@@ -4,7 +4,7 @@
     python -m ddpm.sample --n 1000 --sampler ddpm --out samples.npz      # (N, 28, 28) uint8 under "samples"
     python -m ddpm.sample --label 7 --guidance 1.5 --out sevens.png
     python -m ddpm.sample --label random --n 64 --out mixed.png          # digit k drawn from (seed, k)
-    python -m ddpm.sample --autoguidance 1.5 --out guided.png              # guided by the small weights/guide/
+    python -m ddpm.sample --autoguidance 1.5 --out guided.png            # guided by the small weights/guide/
     python -m ddpm.sample --n 500 --first 500 --out part2.npz            # samples 500-999 of the same run, in a shard
 """
 from __future__ import annotations

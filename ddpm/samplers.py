@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .config import MAX_GUIDANCE
 from .schedule import NoiseSchedule
 
 # the seeds a grid takes, in the app and on the command line alike: up to the largest whole number a browser's number
@@ -213,8 +214,6 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     guidance w outside [0, 10], a DDIM eta outside [0, 1] or any eta with DDPM (which always adds its full noise),
     more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run). A (B,) label
     tensor is the caller's own, not checked here; DDPM's steps are not read (it runs every t)."""
-    from .config import MAX_GUIDANCE
-
     _check_count("n", n)
     classes = cfg.num_classes or 0
     if label is not None and not torch.is_tensor(label):

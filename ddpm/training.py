@@ -114,8 +114,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
     on_start(out): called once every check has passed, as the run begins writing (train.py records its command).
-    Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps [cfg.max_steps], or on Ctrl-C (then raising
-    Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly.
+    Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps [cfg.max_steps], or on Ctrl-C (then
+    raising Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly.
     It seeds torch's global random state with cfg.seed (the weights' init and dropout draw from it; nn.Dropout
     takes no generator), so a caller's own draws after it are not what they were before."""
     out = Path(cfg.out)

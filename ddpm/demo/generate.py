@@ -26,9 +26,9 @@ from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_SEED
 from .progress import UPDATES, Ticker, took
 
 # what Generate and the animation start with (app.py, and ddpm.demo.timing, which times those defaults). With a class,
-# w = 1.5 draws the bundled model's highest-IS digits at an FD 16% above w = 1's (50 DDIM steps, random labels, N = 1000:
-# IS 9.70, 99.1% read as asked, FD 1.29 against w = 1's 1.115); w = 2 already overshoots (FD 2.87), and w = 3 speckles
-# (FD 11.8, IS 9.05)
+# w = 1.5 draws the bundled model's highest-IS digits at an FD 16% above w = 1's (50 DDIM steps, random labels,
+# N = 1000: IS 9.70, 99.1% read as asked, FD 1.29 against w = 1's 1.115); w = 2 already overshoots (FD 2.87), and
+# w = 3 speckles (FD 11.8, IS 9.05)
 DEFAULT_SAMPLER, DEFAULT_STEPS, DEFAULT_LABEL, DEFAULT_GUIDANCE = "ddim", DDIM_STEPS, "any", 1.5
 CLASS_CHOICES = [("any (the null class)", "any"), ("random: a digit 0-9 drawn for each", RANDOM)] + \
     [(str(d), str(d)) for d in range(10)]  # (shown, value)
