@@ -24,8 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from ddpm.demo import draw  # noqa: E402
-from ddpm.data import dataset_name  # noqa: E402
+from ddpm.demo import draw, intro  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.compare import COMPARE_DIGITS, SWEPT, compare_rows, compare_stream, samplers_rows_words  # noqa: E402
 from ddpm.demo.controls import sampler_choices, sampler_controls  # noqa: E402
@@ -209,21 +208,9 @@ def defaults() -> dict:
 
 def build(d: dict) -> gr.Blocks:
     with gr.Blocks(title="DDPM on MNIST", delete_cache=(1800, 3600)) as demo:
-        gr.Markdown("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net "
-                    "undo it step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
-                    "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded "
-                    "digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, "
-                    "then denoise it, or mix it with another · **5. About**: the model and its measured quality. "
-                    "On a narrow screen the tabs that do not fit are under ⋯.")
-        if RT.dataset != "mnist":
-            gr.Markdown(f"**This model was trained on {dataset_name(RT.dataset)}.** Most texts here still speak of "
-                        "digits, the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is "
-                        "off.")
+        gr.Markdown(intro.header(RT.dataset))
         with gr.Tab("1. Forward"):
-            gr.Markdown("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T almost pure "
-                        f"noise (sqrt(alpha_bar_T) = {RT.sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left; "
-                        "sampling starts from N(0, I) in its place). One noise draw eps per seed, so moving t morphs "
-                        "smoothly (Eq. 4).")
+            gr.Markdown(intro.forward_intro(RT.sched))
             with gr.Accordion("Notation: beta_t, alpha_bar_t, SNR, eps_hat, x0_hat, ... (the model's schedule)",
                               open=False):
                 gr.Markdown(notation(RT.sched, CONDITIONAL))
@@ -255,9 +242,7 @@ def build(d: dict) -> gr.Blocks:
                     f_text = gr.Markdown(d["forward"][6], elem_id="forward-text", label="x_t, in words")
             f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False,
                               elem_id="forward-strip", elem_classes=["strip"])
-            gr.Markdown(f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. "
-                        f"The same digit, t and eps, noised with the model's own {RT.sched.kind} schedule; "
-                        "the network gets no label.")
+            gr.Markdown(intro.objective_intro(RT.sched.kind))
             o_panel = picture(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
                               show_label=False, elem_id="objective-panel", elem_classes=["strip", "panels"])
             with gr.Row():
@@ -304,10 +289,7 @@ def build(d: dict) -> gr.Blocks:
                        ui_fn=seed_back_if_drawn(compare, 2), **HEAVY)
 
         with gr.Tab("3. x0-hat"):
-            gr.Markdown("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
-                        "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t), clipped to [-1, 1] as the "
-                        "sampler uses it. Run: the panels follow the chain from t = T (pure noise) to 0 as it "
-                        "denoises; then drag t to see any step again.")
+            gr.Markdown(intro.TRAJECTORY)
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
@@ -330,8 +312,7 @@ def build(d: dict) -> gr.Blocks:
                     a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
                                     buttons=("download", "fullscreen"), elem_id="trajectory-gif",
                                     elem_classes=["strip", "panels"], show_label=False)  # it would cover x_t's title
-            gr.Markdown("The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from "
-                        "t = T to the sample.")
+            gr.Markdown(intro.FILM)
             a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",
                              show_label=False, elem_id="trajectory-film", elem_classes=["strip", "two-rows"])
             a_state = gr.State(traj0.state)
@@ -346,8 +327,7 @@ def build(d: dict) -> gr.Blocks:
                       {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
 
         with gr.Tab("4. Your digit"):
-            gr.Markdown("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse "
-                        "chain from there. Small t gives your digit back; large t, a digit of the model's own.")
+            gr.Markdown(intro.ROUNDTRIP)
             with gr.Row():
                 with gr.Column(scale=1):
                     r_in = digit_input("roundtrip")

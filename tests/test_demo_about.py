@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ddpm import hub
-from ddpm.demo import about, generate, objective, outputs, runtime
+from ddpm.demo import about, generate, intro, objective, outputs, runtime
 from ddpm.demo.limits import InputError
 from ddpm.schedule import NoiseSchedule
 from conftest import tiny_model
@@ -122,6 +122,15 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     assert rt.dataset == "fashion-mnist" and rt.classifier is None and "trained on Fashion-MNIST" in rt.classifier_note
     assert generate.class_choices("fashion-mnist")[5] == ("3: Dress", "3")  # by name; the API's values stay 0-9
     assert generate.class_choices("mnist") == generate.CLASS_CHOICES
+    assert "**This model was trained on Fashion-MNIST.**" in intro.header("fashion-mnist")
+    assert "This model was trained" not in intro.header("mnist")
+
+
+def test_tab_one_says_how_much_of_the_digit_x_T_keeps():
+    """sqrt(alpha_bar_T) of the model's own schedule: about 0.0064 for linear's T = 1000, cosine's about 5e-5."""
+    assert "(sqrt(alpha_bar_T) = 0.0064 of the digit is left;" in intro.forward_intro(NoiseSchedule(1000))
+    assert "(sqrt(alpha_bar_T) = 4.9e-05 of the digit is left;" in intro.forward_intro(NoiseSchedule(1000, "cosine"))
+    assert "noised with the model's own cosine schedule" in intro.objective_intro("cosine")
 
 
 def test_load_runtime_from_a_folder(tmp_path):

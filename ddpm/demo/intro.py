@@ -1,0 +1,41 @@
+"""The page's opening words and each tab's first lines: what the app shows, before any control."""
+from __future__ import annotations
+
+from ..data import dataset_name
+from ..schedule import NoiseSchedule
+
+
+def header(dataset: str = "mnist") -> str:
+    """The title and the tour of the tabs; a model of another dataset is told apart at once."""
+    text = ("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net undo it step by "
+            "step (Ho et al. 2020). Everything runs on the CPU.\n\n"
+            "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded digits · "
+            "**3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, then denoise it, "
+            "or mix it with another · **5. About**: the model and its measured quality. On a narrow screen the tabs "
+            "that do not fit are under ⋯.")
+    if dataset != "mnist":
+        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Most texts here still speak of digits, "
+                 "the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is off.")
+    return text
+
+
+def forward_intro(sched: NoiseSchedule) -> str:
+    """Tab 1: q(x_t | x_0), with how much of the digit x_T keeps under this schedule."""
+    return ("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T almost pure noise "
+            f"(sqrt(alpha_bar_T) = {sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left; sampling starts from "
+            "N(0, I) in its place). One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
+
+
+def objective_intro(kind: str) -> str:
+    """Tab 1's second half: the training objective on the same digit, t and eps."""
+    return (f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. The same digit, t "
+            f"and eps, noised with the model's own {kind} schedule; the network gets no label.")
+
+
+TRAJECTORY = ("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
+              "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t), clipped to [-1, 1] as the sampler "
+              "uses it. Run: the panels follow the chain from t = T (pure noise) to 0 as it denoises; then drag t to "
+              "see any step again.")
+FILM = "The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from t = T to the sample."
+ROUNDTRIP = ("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse chain from "
+             "there. Small t gives your digit back; large t, a digit of the model's own.")
