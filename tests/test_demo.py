@@ -1,6 +1,6 @@
 """The app's pure functions, tab by tab (ddpm.demo.*), on a tiny random U-Net (conftest: T = 20); the reverse-chain
-jobs of tabs 3 and 4 are in test_demo_chains.py, the digit sources in test_sources.py, About and the runtime in
-test_demo_about.py."""
+jobs of tab 3 (and Compare's rows) are in test_demo_chains.py, tab 4's in test_demo_roundtrip.py, the digit sources
+in test_sources.py, About and the runtime in test_demo_about.py."""
 from __future__ import annotations
 
 

@@ -1,0 +1,212 @@
+"""Tab 4's reverse-chain jobs (ddpm.demo.roundtrip, ddpm.demo.interpolate) on a tiny random U-Net (conftest:
+T = 20): noise and denoise, the interpolation, and how the long jobs stream their progress and stop."""
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from ddpm.data import load_sample, to_model_range
+from ddpm.demo import draw, forward, interpolate, roundtrip, trajectory
+from ddpm.demo.limits import InputError
+from ddpm.demo.progress import Progress, finish
+from ddpm.samplers import sample_generators
+from ddpm.schedule import NoiseSchedule
+from conftest import tiny_config, tiny_model
+from demo_helpers import DIGIT, same, settings
+
+
+# ---------------------------------------------------------------- tab 4: noise and denoise
+
+def test_roundtrip(model, sched):
+    r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
+    assert r.main.width > 2.5 * r.main.height * 0.8 and r.strip.width > r.strip.height
+    assert "t = 10" in r.text and "denoised with 3 DDIM steps;" in r.text
+    few = roundtrip.roundtrip(model, sched, DIGIT, 2, settings(sched.T, n=1, steps=3)).text  # at most t of them
+    assert "denoised with 2 DDIM steps;" in few and "with 1 DDIM step;" in roundtrip.roundtrip(
+        model, sched, DIGIT, 1, settings(sched.T, n=1, steps=3)).text
+    ddpm = settings(sched.T, sampler="ddpm")
+    assert [roundtrip.chain_words(ddpm, t) for t in (7, 1)] == ["all 7 steps (DDPM)", "1 step (DDPM)"]
+    assert "the strip's 10 chains each start from their own t. All 11 took " in r.text
+    r2 = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
+    assert same(r.main, r2.main) and same(r.strip, r2.strip)
+    with pytest.raises(InputError, match="t must be between 1 and 20"):
+        roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
+
+
+def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
+    """Tab 4's text once its digit changes: a blank upload said 'press Noise and denoise' under the preview's
+    'No digit found' warning."""
+    from ddpm.demo.sources import EXAMPLE, UPLOAD
+
+    assert "press **Noise and denoise**" in roundtrip.digit_changed(EXAMPLE, 3)
+    assert roundtrip.digit_changed(UPLOAD, 0, None).startswith("*No image uploaded")
+    Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
+    text = roundtrip.digit_changed(UPLOAD, 0, str(tmp_path / "blank.png"))
+    assert text.startswith("*The new digit cannot be used: No digit found") and "press" not in text
+    from ddpm.demo.widgets import Slider
+
+    number = Slider(0, 299, value=0, step=1, label="MNIST test digit #")  # its box typed past the end, or emptied
+    assert roundtrip.digit_changed(EXAMPLE, number.preprocess(99999)) == \
+        "*The new digit cannot be used: MNIST test digit # must be between 0 and 299, not 99999*"
+    assert "is empty" in roundtrip.digit_changed(EXAMPLE, number.preprocess(None))  # not an InputError's traceback
+    assert "cannot be used: MNIST example number must be" in roundtrip.digit_changed(EXAMPLE, 2.5)  # (the API)
+
+
+def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
+    """The main picture is x_0 | x_t at the chosen t (the fixed eps) | the reverse chain from that x_t: not the
+    strip's first chain, nor x_T. DDIM, so the chain from x_t can be rerun exactly."""
+    s = settings(sched.T, n=1, steps=3, seed=2)
+    x0 = forward.digit_tensor(DIGIT)
+    for t in (7, 13):
+        r = roundtrip.roundtrip(model, sched, DIGIT, t, s)
+        x_t = forward.jump(sched, x0, t, forward.fixed_eps(s.seed))
+        back = finish(roundtrip.denoise_steps(model, sched, x_t, t, s)).x_prev.clamp(-1, 1)
+        want = draw.hstack([draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
+                            draw.titled(draw.digits(x_t.clamp(-1, 1), scale=6), f"x_t, t = {t}"),
+                            draw.titled(draw.digits(back, scale=6), "denoised from x_t")])
+        assert same(r.main, want), t
+
+
+def test_roundtrip_ddpm_chains_run_on_the_models_device(sched):
+    """The chains move to the model's device (a GPU's): a model on the meta device sees only meta tensors."""
+    class Stub(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1, device="meta"))
+            self.config, self.seen = tiny_config(), set()
+
+        def forward(self, x, t, *args, **kw):
+            self.seen.add(x.device.type)
+            return torch.zeros_like(x)
+
+    stub = Stub().eval()
+    noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), u, forward.fixed_eps(0)) for u in (3, 5)]
+    list(roundtrip.ddpm_chains(stub, sched, noisy, [3, 5], 0))
+    assert stub.seen == {"meta"}
+
+
+def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatch):
+    """The forward eps comes from the generator of (seed, 0); the reverse chain must draw from other streams."""
+    seen, real = [], roundtrip.sample_loop
+    monkeypatch.setattr(roundtrip, "sample_loop", lambda *a, **k: seen.append(k) or real(*a, **k))
+    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddim", eta=1.0, seed=5))
+    assert seen and all(k["first"] >= 1 for k in seen)  # DDPM's batched chains: the test below
+
+
+def test_roundtrip_ddpm_chains_run_as_one_batch_end_where_each_would_alone(model, sched):
+    """The strip's DDPM chains share one network pass per t (ddpm_chains), yet each draws its own noise as
+    denoise_steps does alone, from (seed, 1): the same x_0 up to batched float rounding."""
+    s = settings(sched.T, n=1, sampler="ddpm", seed=3)
+    starts = [7, *roundtrip.strip_ts(sched.T)]
+    x0 = forward.digit_tensor(DIGIT)
+    noisy = [forward.jump(sched, x0, u, forward.fixed_eps(s.seed)) for u in starts]
+    steps = list(roundtrip.ddpm_chains(model, sched, noisy, starts, s.seed))
+    assert [t for t, _ in steps] == list(range(sched.T - 1, -1, -1))  # T batched steps, down to t = 0
+    for u, x_u, batched in zip(starts, noisy, steps[-1][1]):
+        alone = finish(roundtrip.denoise_steps(model, sched, x_u, u, s)).x_prev
+        assert torch.allclose(batched, alone, atol=1e-4), u
+
+
+def test_roundtrip_ddpm_chains_refuse_dropout_in_training_mode(sched):
+    """The batched chains skip sample_loop, so they ask for eval mode themselves (dropout would not follow the seed)."""
+    from conftest import tiny_model
+
+    noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), 5, forward.fixed_eps(0))]
+    with pytest.raises(ValueError, match="training mode"):
+        next(roundtrip.ddpm_chains(tiny_model(dropout=0.5).train(), sched, noisy, [5], 0))
+
+
+def test_roundtrip_small_t_keeps_the_digit(model, sched):
+    """At t = 1 almost no noise is added, so the reverse chain must give (nearly) the digit back."""
+    x0 = to_model_range(torch.as_tensor(DIGIT)[None])
+    x_t = forward.jump(sched, x0, 1, forward.fixed_eps(0))
+    back = finish(roundtrip.denoise_steps(model, sched, x_t, 1, settings(sched.T, n=1, sampler="ddpm"))).x_prev
+    assert (back - x0).abs().mean() < 0.1
+
+
+class Counting(torch.nn.Module):
+    """The model, counting its forward passes."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config, self.calls = model, model.config, 0
+
+    def forward(self, *args, **kw):
+        self.calls += 1
+        return self.model(*args, **kw)
+
+
+@pytest.mark.parametrize("job", ["trajectory", "roundtrip"])
+def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, sched, job):
+    """The app stops a job whose tab has gone by not asking its generator for more: the network must stop too."""
+    def stream(m):
+        if job == "trajectory":
+            return trajectory.trajectory_stream(m, sched, settings(sched.T, n=1, sampler="ddpm"))
+        return roundtrip.roundtrip_stream(m, sched, DIGIT, sched.T, settings(sched.T, n=1, sampler="ddpm"))
+
+    whole = Counting(model)
+    items = list(stream(whole))
+    lines, result = items[:-1], items[-1]
+    assert 10 <= len(lines) <= 25 and all(isinstance(x, Progress) and x.text.startswith("Denoising: ") for x in lines)
+    # the animation shows x_t | x0_hat | eps_hat while it runs; noise and denoise, the line alone
+    assert all((x.picture is not None) == (job == "trajectory") for x in lines)
+    # the first report comes after the first step, from paper t = T = 20 to 19
+    assert ("step 1 of 20 (t = 20)" if job == "trajectory" else "now at t = 19, step 1 of 20") in lines[0].text
+    if job == "roundtrip":  # the batch holds only the chains begun: at t = 19 the one from T = 20, not the strip's
+        assert lines[0].text.startswith("Denoising: 2 of 11 chains as one batch")  # t and the strip's t = 20
+        assert lines[-1].text.startswith("Denoising: 11 of 11 chains")
+    assert isinstance(result, trajectory.Trajectory if job == "trajectory" else roundtrip.RoundTrip)
+    # trajectory: one chain of T steps; roundtrip: the chain from t = T and the strip's ten as one batch of T steps
+    assert whole.calls == sched.T
+    cut = Counting(model)
+    s = stream(cut)
+    assert next(s).text.startswith("Denoising: ")
+    s.close()  # what Gradio does when the browser goes away
+    assert cut.calls <= whole.calls // 10
+
+
+def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(model, sched):
+    """Ho et al. Sec. 4.4: x_bar_t = (1 - lambda) x_t + lambda x'_t with x_t, x'_t fixed; lambda = 0 is your digit
+    noised exactly as tab 4 noises it, and denoised as tab 4 denoises it (with DDPM's fresh noise too)."""
+    other, t = load_sample()[0][1], 12
+    for s in (settings(sched.T, n=1, steps=4), settings(sched.T, n=1, sampler="ddpm")):
+        *reports, r = interpolate.interpolate_stream(model, sched, DIGIT, other, t, s)
+        assert reports and all(isinstance(p, Progress) for p in reports) and "t = 12" in r.text
+        x_t = forward.jump(sched, forward.digit_tensor(DIGIT), t, forward.fixed_eps(0))
+        x_t_other = forward.jump(sched, forward.digit_tensor(other), t, interpolate.other_eps(0))
+        lam = interpolate.lambdas().view(-1, 1, 1, 1)
+        assert r.x_bar_t.shape == r.x_bar_0.shape == (interpolate.COLUMNS, 1, 28, 28)
+        assert torch.allclose(r.x_bar_t, (1 - lam) * x_t + lam * x_t_other, atol=1e-6)
+        assert torch.equal(r.x_bar_t[0], x_t[0]) and torch.allclose(r.x_bar_t[-1], x_t_other[0], atol=1e-6)
+        # the first row mixes the clean digits the same way round: lambda = 0 is yours, lambda = 1 the other
+        x0, x0_other = forward.digit_tensor(DIGIT), forward.digit_tensor(other)
+        assert torch.equal(r.pixels[0], x0[0]) and torch.allclose(r.pixels[-1], x0_other[0], atol=1e-6)
+        *_, alone = roundtrip.denoise_steps(model, sched, x_t, t, s)
+        assert torch.allclose(r.x_bar_0[0], alone.x_prev.clamp(-1, 1)[0], atol=1e-4)
+        again = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, t, s))
+        assert same(r.image, again.image) and torch.equal(r.x_bar_0, again.x_bar_0)
+    # eps' is a stream of its own: not tab 1's eps (seed, 0), nor a column's reverse noise (seed, REVERSE_FIRST ..)
+    gens = sample_generators(0, 1) + sample_generators(0, interpolate.COLUMNS, first=roundtrip.REVERSE_FIRST)
+    used = [torch.randn((1, 1, 28, 28), generator=g) for g in gens]
+    assert not any(torch.allclose(interpolate.other_eps(0), u) for u in used)
+    with pytest.raises(InputError, match="t must be between 1 and 20"):
+        finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 0, settings(sched.T, n=1)))
+    eta = settings(sched.T, n=1, steps=2, eta=0.5)  # DDIM with eta > 0 is not noiseless
+    assert "each column also draws its own reverse noise" in finish(
+        interpolate.interpolate_stream(model, sched, DIGIT, other, t, eta)).text
+    assert interpolate.default_t(1000) == 333 and interpolate.default_t(20) == 7  # near T/3
+
+
+def test_strip_ts():
+    assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
+    assert roundtrip.strip_ts(20) == list(range(2, 21, 2))
+    assert roundtrip.strip_ts(5) == [1, 2, 3, 4, 5] and roundtrip.strip_ts(2) == [1, 2]  # never t = 0: no step
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_noise_and_denoise_runs_on_a_model_of_two_timesteps(sampler):
+    """The app runs tab 4 at start-up: on T = 2 to 5 its strip held t = 0, a chain of no step, and app.py died."""
+    sched2, model2 = NoiseSchedule(2), tiny_model(timesteps=2)
+    done = finish(roundtrip.roundtrip_stream(model2, sched2, DIGIT, 1, roundtrip.chain_settings(0, sampler, 2, 2)))
+    assert f"denoised with {'1 step (DDPM)' if sampler == 'ddpm' else '1 DDIM step'};" in done.text
