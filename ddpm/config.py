@@ -72,6 +72,8 @@ class ModelConfig:
              f"a positive multiple of the {groups} GroupNorm groups"),
             ("channel_mult", len(self.channel_mult) >= 1 and all(_whole(c, 1) for c in self.channel_mult),
              "one or more positive whole numbers"),
+            ("attention_resolutions", all(_whole(r, 1) for r in self.attention_resolutions),
+             "a list of positive whole numbers (feature-map sizes), or empty"),
             ("num_res_blocks", _whole(self.num_res_blocks, 1), "a positive whole number"),
             ("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)"),
             ("timesteps", _whole(self.timesteps, 2) and self.timesteps <= MAX_TIMESTEPS,
@@ -121,6 +123,8 @@ class ModelConfig:
         d = dict(d)
         for k in ("channel_mult", "attention_resolutions"):
             if k in d:
+                if not isinstance(d[k], (list, tuple)):  # null, a number, "124": not iterated into nonsense
+                    raise ConfigError(k, f"must be a list of whole numbers, not {json.dumps(d[k])}")
                 d[k] = tuple(d[k])
         return cls(**d)
 

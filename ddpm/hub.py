@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 
-from .config import ModelConfig
+from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
 from .safeio import load_tensors, save_tensors
 from .unet import UNet
 
@@ -189,6 +189,8 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
             raise ModelLoadError(f"{folder} is missing {name}")
     try:
         config = ModelConfig.load(folder / CONFIG_NAME)
+        if why := _unlike_its_run(folder, config):
+            raise ValueError(why)
         state, _ = load_tensors(folder / WEIGHTS_NAME)
         model = UNet(config)
         if why := _mismatch(model.state_dict(), state):
@@ -201,6 +203,24 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
     # channels_last (NHWC) conv weights: oneDNN's convolutions ran a few percent faster here with so few channels
     # (python -m ddpm.benchmark times both, side by side); the weights are the same, only the layout differs.
     return model.to(device, memory_format=torch.channels_last).eval()
+
+
+def _unlike_its_run(folder: Path, config: ModelConfig) -> str | None:
+    """Where config.json's T or schedule differs from the train_config.json train.py left beside it (a hand edit):
+    no weight's shape shows them, so the model would load and sample noise. A missing or unreadable record is no
+    objection (it is --resume's, and the Hub's folders have none)."""
+    try:
+        trained = TrainConfig.read_saved(folder).get("model", {})
+    except (OSError, ValueError):
+        return None
+    keys = [k for k in ("timesteps", "schedule") if k in trained and trained[k] != getattr(config, k)]
+    if not keys:
+        return None
+    said = " and ".join(f"{k} {getattr(config, k)!r}" for k in keys)
+    trained_said = " and ".join(f"{k} {trained[k]!r}" for k in keys)
+    return (f"{CONFIG_NAME} says {said}, but {RUN_CONFIG_NAME}, the run that trained these weights, says "
+            f"{trained_said}: no weight shows T or the schedule, so the model would sample noise; put the trained "
+            "values back")
 
 
 def _mismatch(expected: dict, state: dict) -> str | None:

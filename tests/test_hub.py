@@ -1,12 +1,14 @@
 """Model folders: config.json + model.safetensors round trip, clear errors, and the Hub upload path."""
+import dataclasses
 import json
+import re
 
 import pytest
 import torch
 
 from ddpm import facts, hub, push
 from ddpm.card import write_model_card
-from ddpm.config import ModelConfig
+from ddpm.config import ModelConfig, TrainConfig
 
 from conftest import tiny_config, tiny_model
 
@@ -91,6 +93,36 @@ def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
         hub.load_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("[]")  # no settings at all: not the defaults' model
     with pytest.raises(hub.ModelLoadError, match="config.json holds no JSON object of settings"):
+        hub.load_pretrained(tmp_path)
+
+
+def test_a_hand_edited_T_or_schedule_is_checked_against_the_run_that_trained_the_weights(tmp_path):
+    """No weight's shape shows T or the schedule: train_config.json, train.py's record beside the weights, does."""
+    model = tiny_model()
+    hub.save_pretrained(model, tmp_path)
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(TrainConfig(model=model.config))))
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(cfg | {"timesteps": 1000, "schedule": "cosine"}))
+    with pytest.raises(hub.ModelLoadError, match="config.json says timesteps 1000 and schedule 'cosine', but "
+                                                 "train_config.json, the run that trained these weights, says "
+                                                 "timesteps 20 and schedule 'linear': no weight shows T"):
+        hub.load_pretrained(tmp_path)
+    (tmp_path / "train_config.json").write_text("{")  # an unreadable record is no objection: the weights load
+    assert hub.load_pretrained(tmp_path).config.timesteps == 1000
+
+
+@pytest.mark.parametrize("value", [None, 4, "124"])
+def test_a_config_json_list_that_is_no_list_is_named_in_its_own_words(tmp_path, value):
+    hub.save_pretrained(tiny_model(), tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    for key in ("channel_mult", "attention_resolutions"):
+        (tmp_path / "config.json").write_text(json.dumps(cfg | {key: value}))
+        with pytest.raises(hub.ModelLoadError, match=f"{key} must be a list of whole numbers, not "
+                                                     + re.escape(json.dumps(value)) + "$"):
+            hub.load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(cfg | {"attention_resolutions": [7.5]}))
+    with pytest.raises(hub.ModelLoadError, match=r"attention_resolutions must be a list of positive whole numbers "
+                                                 r"\(feature-map sizes\), or empty, not \(7.5,\)"):
         hub.load_pretrained(tmp_path)
 
 
