@@ -88,16 +88,17 @@ def seed_words(seed: int, k: int, stream: int) -> list[int]:
 def _checked(seed, first, n: int) -> tuple[int, int]:
     """(seed, first) as ints, once per call: ValueError unless seed is a whole number from 0 to MAX_SEED and the
     indices first .. first + n - 1 are whole numbers that fit seed_words' two 32-bit words."""
-    if not _whole(seed, MAX_SEED):
+    if not _whole_up_to(seed, MAX_SEED):
         raise ValueError(f"seed must be a whole number from 0 to 2^53 - 1, not {seed!r}")
     for k in (first, first + n - 1) if n > 0 else ():
-        if not _whole(k, 2**64 - 1):
+        if not _whole_up_to(k, 2**64 - 1):
             raise ValueError(f"a sample's index (first + k) must be a whole number from 0 to 2^64 - 1, not {k!r}")
     return int(seed), int(first)
 
 
-def _whole(x, top: int) -> bool:
-    """x is a whole number from 0 to top: an int, numpy int or a float such as 7.0 (not 7.5, a string or None)."""
+def _whole_up_to(x, top: int) -> bool:
+    """x is a whole number from 0 to top: an int, numpy int or a float such as 7.0 (not 7.5, a string or None);
+    looser than the config's _whole, which takes ints alone (a config.json is written by train.py)."""
     try:
         return not isinstance(x, bool) and x == int(x) and 0 <= x <= top
     except (TypeError, ValueError, OverflowError):  # a string, None, inf or nan
@@ -105,7 +106,7 @@ def _whole(x, top: int) -> bool:
 
 
 def _check_count(name: str, x) -> None:
-    if not (_whole(x, 2**31) and x >= 1):
+    if not (_whole_up_to(x, 2**31) and x >= 1):
         raise ValueError(f"{name} must be a whole number, at least 1, not {x!r}")
 
 
@@ -219,7 +220,7 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     if label is not None and not torch.is_tensor(label):
         if not classes:
             raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")
-        if not (isinstance(label, str) and label == RANDOM or _whole(label, classes - 1)):
+        if not (isinstance(label, str) and label == RANDOM or _whole_up_to(label, classes - 1)):
             raise ValueError(f"label must be None (any digit), {RANDOM!r} or a class from 0 to {classes - 1}, "
                              f"not {label!r}")
     if not (_real(guidance) and 0 <= guidance <= MAX_GUIDANCE):
@@ -229,7 +230,7 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     if sampler == "ddpm" and eta != 0:
         raise ValueError(f"eta={eta!r} is a DDIM setting (sampler='ddim'); DDPM always adds its full noise")
     top = T if from_noise else 2**31
-    if sampler == "ddim" and steps is not None and not (_whole(steps, top) and steps >= 1):
+    if sampler == "ddim" and steps is not None and not (_whole_up_to(steps, top) and steps >= 1):
         most = f" to {T}, one per timestep" if from_noise else ", at least 1"
         raise ValueError(f"DDIM's steps must be a whole number from 1{most}, not {steps!r}")
 
