@@ -343,7 +343,9 @@ def build(d: dict) -> gr.Blocks:
                                            f"to {T}) in one batch; DDIM runs the chains one by one, so its time "
                                            "grows with its steps")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
-                                     label="DDIM steps (at most t)")
+                                     label="DDIM steps (each chain at most its own t)",
+                                     info=f"the strip's chains start at t = {ts[0]} to {T}: a small t above does "
+                                          "not shorten them")
                 with gr.Column(scale=2):
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main", elem_classes=["strip", "panels"])
