@@ -122,9 +122,10 @@ def guide_section(folder: Path) -> str:
     {facts.get('command', NO_RECIPE)}
 
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
-with eps_guide + W (eps - eps_guide) on the steps t <= {T_MAX_FRACTION:g} T (Karras et al. 2024, "Guiding a Diffusion
-Model with a Bad Version of Itself"), which makes the null class's digits read more clearly (a higher Inception
-Score) where classifier-free guidance cannot steer.
+with eps_guide + W (eps - eps_guide) (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of
+Itself"), here on the steps t <= {T_MAX_FRACTION:g} T alone (this project's choice, not the paper's), which
+makes the null class's digits read more clearly (a higher Inception Score) where classifier-free guidance cannot
+steer.
 In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddpm.autoguidance import autoguided`).
 
 """
