@@ -42,6 +42,24 @@ def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator)
                          "into another --out") from None
 
 
+class Diverged(ValueError):
+    """The loss became nan or inf: the weights being trained are ruined, so the run stops and saves none of them
+    (its folder keeps its last checkpoint, if it wrote one); train.py says so, and neither writes a card nor pushes."""
+
+
+def refuse_diverged(loss_log, step: int, epoch: int, lr: float, out: Path, saved: int | None) -> None:
+    """Diverged, with the row that shows it written to loss.csv, if a loss since the last row was nan or inf.
+    saved: the step of the folder's last checkpoint of this run (None if it has none)."""
+    if loss_log.finite():
+        return
+    mean, _ = loss_log.write(step, epoch, lr)
+    kept = (f"{out} keeps the checkpoint of step {saved}: --resume with a lower --lr goes on from there" if saved
+            else f"no checkpoint of it was written before: train into {out} again with a lower --lr (the recipe's is "
+                 f"{TrainConfig.lr:g})")
+    raise Diverged(f"the loss became {mean} by step {step} (lr {lr:.3g}): training diverged, and the weights it was "
+                   f"updating are ruined, so they were not saved; {kept}")
+
+
 class Stopped(KeyboardInterrupt):
     """A run stopped by Ctrl-C or `kill` before its end, once its checkpoint and EMA weights are written
     (.out: the folder); `--resume` continues it."""

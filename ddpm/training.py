@@ -18,7 +18,8 @@ from .data import load_dataset, to_model_range
 from .device import pick_device
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
-from .run_control import Interrupts, Stopped, check_limits_left, check_resumable, refuse_to_overwrite, restore
+from .run_control import (Interrupts, Stopped, check_limits_left, check_resumable, refuse_diverged,
+                          refuse_to_overwrite, restore)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
@@ -168,6 +169,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     pbar = _progress_bar(total_steps, progress["step"]) if progress_bar else None
     step, seconds = progress["step"], progress["train_seconds"]
+    saved = step or None  # the step of the folder's last checkpoint of this run (a resume's, until the next save)
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     stop_reason = "done"
@@ -197,14 +199,16 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 if pbar is not None:
                     pbar.update(1)
                 if step % LossLog.EVERY == 0 or step == total_steps:
+                    refuse_diverged(loss_log, step, epoch, lr, out, saved)  # nan weights neither saved nor sampled
                     mean_loss, img_s = loss_log.write(step, epoch, lr)
                     if pbar is not None:
                         pbar.set_postfix(epoch=epoch, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")
                 stop.end_of_step()  # raises KeyboardInterrupt if one came during the step
                 elapsed = seconds + (now - run_start)
-                if step % checkpoint_every == 0:
+                if step % checkpoint_every == 0:  # a multiple of LossLog.EVERY: its losses were checked above
                     save_checkpoint(ckpt, model, ema, opt, gen,
                                     run_progress(step, elapsed, earlier, hardware, now - run_start))
+                    saved = step
                 if step >= total_steps:
                     break
                 if elapsed >= budget:
@@ -212,6 +216,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                     break
             if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:  # also when time ran out on the epoch's last step
                 stop.defer = True  # the last epoch's grid, cut short, would be made by no resume
+                refuse_diverged(loss_log, step, epoch, lr, out, saved)
                 _epoch_samples(ema.model, sched, out, epoch, cfg.seed)
                 model.train()
                 stop.end_of_step()
@@ -224,6 +229,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             pbar.close()
         stop.uninstall(previous_handlers)
     if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
+        refuse_diverged(loss_log, step, epoch, lr, out, saved)
         loss_log.write(step, epoch, lr)
     run_seconds = time.time() - run_start
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)

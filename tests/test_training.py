@@ -320,3 +320,25 @@ def test_diffusion_loss_against_hand_written_models():
     sched, g = NoiseSchedule(T, "linear"), torch.Generator().manual_seed(0)
     assert diffusion_loss(Oracle(), sched, x0, None, g).item() < 1e-8
     assert abs(diffusion_loss(Zero(), sched, x0, None, g).item() - 1) < 0.03  # 12,544 draws: sd of the mean 0.013
+
+
+def test_a_run_whose_loss_turns_nan_stops_and_saves_none_of_its_ruined_weights(tmp_path):
+    """lr 1e8 blows the weights up at once: the run stops at the next loss row (every 50 steps, the run's last, and
+    the checkpoints', which fall on rows), keeps its last checkpoint of finite weights, and writes no model."""
+    from ddpm.run_control import Diverged
+
+    out = tmp_path / "run"
+    with pytest.raises(Diverged, match=r"^the loss became (nan|inf) by step 3 \(lr 1e\+08\): training diverged, and "
+                                       r"the weights it was updating are ruined, so they were not saved; no "
+                                       r"checkpoint of it was written before: train into .*run again with a lower "
+                                       r"--lr \(the recipe's is 0.002\)$"):
+        train_on_sample(train_cfg(out, lr=1e8, warmup_steps=0), max_steps=3)
+    assert not (out / "model.safetensors").exists() and not (out / "checkpoint.safetensors").exists()
+    step, _, loss, *_ = (out / "loss.csv").read_text().splitlines()[-1].split(",")
+    assert step == "3" and loss in ("nan", "inf")  # the row that shows it
+    train_on_sample(train_cfg(out), max_steps=2)  # a sound run, then a bad lr
+    before = (out / "checkpoint.safetensors").read_bytes(), (out / "model.safetensors").read_bytes()
+    with pytest.raises(Diverged, match=r"by step 5 .* keeps the checkpoint of step 2: --resume with a lower "
+                                       r"--lr goes on from there$"):
+        train_on_sample(train_cfg(out, lr=1e8, warmup_steps=0), resume=True, max_steps=5)
+    assert ((out / "checkpoint.safetensors").read_bytes(), (out / "model.safetensors").read_bytes()) == before
