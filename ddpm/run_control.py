@@ -1,6 +1,7 @@
-"""A training run's safety: what --resume checks before it continues a run (the same network, data and batch
-size, limits not yet behind it), what a new run refuses to overwrite, and how Ctrl-C or `kill` stop a run at the
-end of a step with its checkpoint written (training.train uses them; train.py catches Stopped)."""
+"""A training run's safety: what --resume checks before it continues a run (the same network, data, batch size and
+seed, limits not yet behind it), what a new run refuses to overwrite, how Ctrl-C or `kill` stop a run at the end of
+a step with its checkpoint written, and a loss gone nan stopping it before its ruined weights are saved
+(training.train uses them; train.py catches Stopped, and Diverged as an error)."""
 from __future__ import annotations
 
 import dataclasses
@@ -92,6 +93,10 @@ def check_same_run(cfg: TrainConfig, folder: Path) -> None:
         raise ValueError(f"--resume: the run trained with batch size {saved['batch_size']} ({saved_at}), not "
                          f"{cfg.batch_size}: its steps count batches of that size, which place it in the data, its "
                          "epochs and its lr schedule; drop --batch-size, or train into another --out")
+    if saved.get("seed", cfg.seed) != cfg.seed:  # the seed orders each epoch: a new one part-way repeats and skips
+        raise ValueError(f"--resume: the run trained with --seed {saved['seed']} ({saved_at}), not {cfg.seed}: the "
+                         "seed orders every epoch's images, so a new one part-way through an epoch would draw some "
+                         "of them twice and skip others; drop --seed, or train into another --out")
     if saved.get("dataset", cfg.dataset) != cfg.dataset:
         raise ValueError(f"--resume: the run trained on {saved['dataset']} ({saved_at}), not {cfg.dataset}: drop "
                          "--dataset, or train into another --out")

@@ -179,6 +179,9 @@ def test_resume_refuses_another_model(tmp_path):
     # 64 of the epoch, not 128) and count its epochs and lr schedule in batches of another size
     with pytest.raises(ValueError, match=r"batch size 32 .*, not 64: its steps count batches of that size"):
         train_on_sample(dataclasses.replace(cfg, batch_size=cfg.batch_size * 2), max_steps=4, resume=True)
+    with pytest.raises(ValueError, match=r"--seed 3 .*, not 7: the seed orders every epoch's images, so a new one "
+                                         r"part-way through an epoch would draw some of them twice and skip others"):
+        train_on_sample(dataclasses.replace(cfg, seed=7), max_steps=4, resume=True)
     saved = json.loads((tmp_path / "train_config.json").read_text())
     del saved["dataset"]  # a run begun before the config recorded its dataset (MNIST, then the only one) resumes
     (tmp_path / "train_config.json").write_text(json.dumps(saved))
