@@ -209,13 +209,30 @@ def check_sampling(model, sampler: str, variance: str = "beta") -> None:
                          "state, not from (seed, k): call model.eval() before sampling")
 
 
+def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> None:
+    """Refuse a chain begun part-way that cannot run as asked: x_start must be n images of the model's shape, and
+    t_start (a code index, 0 to T - 1) needs the x_start it says the timestep of (without one, pure noise would be
+    taken for x_t)."""
+    if x_start is not None and not (torch.is_tensor(x_start) and tuple(x_start.shape) == (n, *shape)):
+        got = tuple(x_start.shape) if torch.is_tensor(x_start) else type(x_start).__name__
+        raise ValueError(f"x_start must be a tensor of {n} images, shape {(n, *shape)}, not {got}")
+    if t_start is None:
+        return
+    if x_start is None:
+        raise ValueError("t_start is the timestep x_start sits at: give x_start (the noised images) too")
+    if not _whole_up_to(t_start, T - 1):
+        raise ValueError(f"t_start must be a code index from 0 to {T - 1} (the paper's t - 1), not {t_start!r}")
+
+
 def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
     """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
     whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
     guidance w outside [0, 10], a DDIM eta outside [0, 1] or any eta with DDPM (which always adds its full noise),
-    more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run). A (B,) label
-    tensor is the caller's own, not checked here; DDPM's steps are not read (it runs every t)."""
+    more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run), a label tensor
+    that is not one label per sample (its values are the caller's); DDPM's steps are not read (it runs every t)."""
     _check_count("n", n)
+    if torch.is_tensor(label) and tuple(label.shape) != (int(n),):
+        raise ValueError(f"a label tensor holds one class per sample, shape ({int(n)},), not {tuple(label.shape)}")
     classes = cfg.num_classes or 0
     if label is not None and not torch.is_tensor(label):
         if not classes:
@@ -297,16 +314,12 @@ def sample_loop(
     n, steps = int(n), None if steps is None else int(steps)  # 7.0 and numpy ints, checked whole, as plain ints
     device = next(model.parameters()).device
     shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
+    check_start(x_start, t_start, n, shape, sched.T)
     gens = sample_generators(seed, n, first)
     if isinstance(label, str):  # RANDOM (checked), on a model with classes
         label = random_labels(seed, n, cfg.num_classes, first).to(device)
     t_top = sched.T - 1 if t_start is None else int(t_start)
-    if x_start is None:
-        x = randn_per_sample(gens, shape, device)
-    elif x_start.shape[0] != n:
-        raise ValueError(f"x_start holds {x_start.shape[0]} images for {n} samples")
-    else:
-        x = x_start.to(device).float()
+    x = randn_per_sample(gens, shape, device) if x_start is None else x_start.to(device).float()
     ts = reverse_timesteps(sampler, t_top, steps)
     return _reverse_steps(model, sched, x, ts, gens, label, guidance, sampler, eta, variance, clip)
 
@@ -338,13 +351,16 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
     _check_count("n", n)
     _check_count("batch_size", batch_size)
     n, batch_size = int(n), int(batch_size)
-    x_start = kwargs.pop("x_start", None)
+    x_start, label = kwargs.pop("x_start", None), kwargs.pop("label", None)
+    for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these
+        if torch.is_tensor(whole) and whole.shape[:1] != (n,):
+            raise ValueError(f"{name} must hold {n} rows, one per sample, not {len(whole) if whole.dim() else 0}")
     out = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
-        part = None if x_start is None else x_start[start:start + b]
+        rows = {k: v[start:start + b] if torch.is_tensor(v) else v for k, v in (("x_start", x_start), ("label", label))}
         last = None
-        for last in sample_loop(model, sched, b, seed, x_start=part, first=first + start, **kwargs):
+        for last in sample_loop(model, sched, b, seed, first=first + start, **rows, **kwargs):
             pass
         out.append(last.x_prev.clamp(-1, 1).cpu())
     return torch.cat(out)

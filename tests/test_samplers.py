@@ -177,8 +177,31 @@ def test_start_images_split_across_batches_with_their_samples(model, sched):
     whole = sample(model, sched, n=5, batch_size=5, x_start=x_start, **kw)
     batched = sample(model, sched, n=5, batch_size=2, x_start=x_start, **kw)  # batches of 2, 2 and 1
     torch.testing.assert_close(batched, whole, rtol=0, atol=1e-5)
-    with pytest.raises(ValueError, match="x_start holds 5 images for 2 samples"):
-        next(sample_loop(model, sched, n=2, seed=0, x_start=x_start, t_start=9))
+    with pytest.raises(ValueError, match=r"x_start must be a tensor of 2 images, shape \(2, 1, 28, 28\), not "
+                                         r"\(5, 1, 28, 28\)"):
+        sample_loop(model, sched, n=2, seed=0, x_start=x_start, t_start=9)
+    with pytest.raises(ValueError, match="x_start must hold 4 rows, one per sample, not 5"):  # not its first 4 taken
+        sample(model, sched, n=4, batch_size=2, x_start=x_start, **kw)
+    labels = torch.tensor([3, 1, 4, 1, 5])  # one per sample, split with them: the same digits however batched
+    torch.testing.assert_close(sample(model, sched, n=5, batch_size=2, label=labels, x_start=x_start, **kw),
+                               sample(model, sched, n=5, batch_size=5, label=labels, x_start=x_start, **kw),
+                               rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(t_start=20), r"t_start must be a code index from 0 to 19 \(the paper's t - 1\), not 20"),
+    (dict(t_start=-1), "not -1"), (dict(t_start=2.5), "not 2.5"),
+    (dict(t_start=5, x_start=None), "t_start is the timestep x_start sits at: give x_start"),
+    (dict(x_start=torch.zeros(2, 3, 28, 28)), r"shape \(2, 1, 28, 28\), not \(2, 3, 28, 28\)"),
+    (dict(x_start=np.zeros((2, 1, 28, 28))), "x_start must be a tensor of 2 images, .* not ndarray"),
+    (dict(label=torch.tensor([1, 2, 3])), r"a label tensor holds one class per sample, shape \(2,\), not \(3,\)"),
+    (dict(label=torch.tensor(3), guidance=2), r"shape \(2,\), not \(\)")])
+def test_a_chain_begun_part_way_or_a_label_tensor_that_cannot_run_is_refused_in_words(model, sched, kw, message):
+    """t_start past the chain ran torch's IndexError; -1 ran no step (sample then failed on None); 2.5 ran as 2;
+    t_start without x_start took pure noise for x_t; a label tensor of 3 for 2 samples drew 3 samples."""
+    kw = dict(sampler="ddpm", x_start=torch.zeros(2, 1, 28, 28), t_start=5) | kw
+    with pytest.raises(ValueError, match=message):
+        sample_loop(model, sched, 2, 0, **kw)
 
 
 def test_guidance_scales(model):
