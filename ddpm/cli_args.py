@@ -110,5 +110,7 @@ def check_writable(path: str | Path) -> str | None:
         if not existed:
             path.unlink()
     except OSError as e:
+        if file := next((p for p in path.parents if p.is_file()), None):  # mkdir's bare "File exists"
+            return f"cannot write {path}: {file} is a file, not a folder"
         return f"cannot write {path}: {e.strerror or e}"
     return None

@@ -219,6 +219,7 @@ def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_s
     for out in (tmp_path / "d.png", tmp_path / "file" / "x.npz"):  # a folder; a folder under a file
         rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--out", str(out)], capsys)
         assert rc == 2 and f"cannot write {out}" in err and not drawn
+    assert f"{tmp_path / 'file'} is a file, not a folder" in err  # not mkdir's bare "File exists"
     assert not (tmp_path / "new").exists()
     T = hub.load_pretrained(tmp_path / "m").config.timesteps
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim", "--steps", str(T + 1),
