@@ -79,6 +79,8 @@ def folder_problem(folder: str | Path) -> str | None:
 
 def resolve_folder(name_or_path: str | Path) -> Path:
     """A local model folder as is; a Hub repo id downloaded (or found in the cache) to a folder."""
+    if not str(name_or_path).strip():  # Path("") is ".", the working directory: not what was asked
+        raise ModelLoadError("no model named: give a model folder or a Hub repo id, not an empty name")
     p = Path(name_or_path)
     if p.is_dir():
         return p

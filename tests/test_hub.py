@@ -147,6 +147,8 @@ def test_bad_folders_give_clear_errors(tmp_path):
         hub.load_pretrained(tmp_path / "missing")
     with pytest.raises(hub.ModelLoadError, match="missing config.json"):
         hub.load_pretrained(tmp_path)
+    with pytest.raises(hub.ModelLoadError, match="^no model named: give a model folder or a Hub repo id"):
+        hub.load_pretrained("")  # not ". is missing config.json"
     hub.save_pretrained(tiny_model(), tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(hub.ModelLoadError, match="valid model"):
