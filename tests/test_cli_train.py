@@ -200,6 +200,20 @@ def test_train_cli_shapes_the_network(tmp_path):
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_diverged_run_is_an_error_that_writes_no_card_and_pushes_nothing(tmp_path):
+    """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push."""
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
+                        "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
+                        "--max-steps", "3", "--lr", "1e8", "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
+                       cwd=ROOT, env=CLI_ENV | FAKE_TOKEN, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "error: the loss became" in r.stderr and "training diverged" in r.stderr and "lower --lr" in r.stderr
+    assert not (out / "model.safetensors").exists() and not (out / "README.md").exists()
+    assert "push" not in r.stdout.lower()
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
     import signal
