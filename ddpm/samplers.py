@@ -199,11 +199,15 @@ def reverse_timesteps(sampler: str, t_top: int, steps: int | None = None) -> lis
 
 
 def check_sampling(model, sampler: str, variance: str = "beta") -> None:
-    """Refuse what would sample wrongly: an unknown sampler or variance, or dropout left in training mode."""
+    """Refuse what would sample wrongly: an unknown sampler or variance, a variance with DDIM (which it would not
+    read), or dropout left in training mode."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
     if variance not in VARIANCES:
         raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if sampler == "ddim" and variance != "beta":  # as ddpm.sample's --variance: DDIM's sigma_t comes from eta
+        raise ValueError(f"variance={variance!r} is a DDPM setting (sampler='ddpm'); DDIM's noise is set by eta "
+                         "(Song et al. Eq. 16)")
     if any(isinstance(m, torch.nn.Dropout) and m.p > 0 and m.training for m in model.modules()):
         raise ValueError("the model is in training mode, where its dropout draws from torch's global random "
                          "state, not from (seed, k): call model.eval() before sampling")

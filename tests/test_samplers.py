@@ -237,7 +237,8 @@ def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sam
     (dict(label=3, guidance=-5), r"guidance must be between 0 and 10"),
     (dict(label=3, guidance=float("nan")), "guidance"),
     (dict(sampler="ddim", eta=-1), r"eta must be between 0"), (dict(sampler="ddim", eta=5), "eta"),
-    (dict(eta=0.5), r"eta=0.5 is a DDIM setting"), (dict(label=np.array([1, 2])), "class from 0 to 9")])
+    (dict(eta=0.5), r"eta=0.5 is a DDIM setting"),
+    (dict(sampler="ddim", variance="beta_tilde"), r"variance='beta_tilde' is a DDPM setting .*set by eta"), (dict(label=np.array([1, 2])), "class from 0 to 9")])
 def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, kw, message):
     """Each refused in words before any step runs (eta -1 once ran, subtracting sigma^2 with no noise added; label
     7.9 drew sevens, 10 the null class, -1 met torch's IndexError, n = 0 torch.cat's)."""
