@@ -167,8 +167,9 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     """--resume: each setting not given again is the run's own, from OUT/train_config.json, so that
     `--resume --out DIR` alone continues a run as it was begun. Returns the flags so kept."""
     saved = TrainConfig.read_saved(args.out)
-    if not saved:
-        return []  # no run there: training says so
+    if not saved:  # no run there (training says so), or a checkpoint whose settings were not kept beside it
+        args.unrecorded = any(Path(args.out).glob("checkpoint.safetensors"))  # ddpm.checkpoint's name (it loads torch)
+        return []
     model = saved["model"]
     args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]!r}" for flag in ("max_minutes", "max_steps")
                    if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
@@ -246,6 +247,10 @@ def main(argv=None) -> int:
 
     if args.kept:
         print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
+    if getattr(args, "unrecorded", False):
+        print(f"--resume: {Path(args.out) / RUN_CONFIG_NAME} is missing, so the run's own settings are not known: "
+              "each flag not given again takes train.py's default (the network's are checked against its "
+              "config.json)", file=sys.stderr)
     if lifted := getattr(args, "lifted", None):
         now = [f"--{flag.replace('_', '-')} {getattr(args, flag)!r}" for flag in ("epochs", "max_minutes", "max_steps")
                if getattr(args, flag) is not None]

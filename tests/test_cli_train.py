@@ -186,6 +186,19 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
         assert message in capsys.readouterr().err, text
 
 
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_resume_without_its_train_config_says_the_flags_take_their_defaults(tmp_path, capsys):
+    """A checkpoint whose train_config.json is gone resumed with the default lr, epochs and label dropout, unsaid."""
+    import train
+
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"not read before the notice")
+    assert train.main(["--resume", "--out", str(tmp_path), "--data-dir", str(MNIST), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume: {tmp_path / 'train_config.json'} is missing, so the run's own settings are not known: each " \
+           "flag not given again takes train.py's default" in err and "cannot be read" in err
+    assert not train.parse_args(["--resume", "--out", str(tmp_path / "none")]).__dict__.get("unrecorded")
+
+
 def test_train_cli_shapes_the_network(tmp_path):
     import train
 
