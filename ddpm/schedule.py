@@ -11,6 +11,7 @@ q_sample(x0, t, eps) returns the paper's x_{t+1}.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -40,8 +41,9 @@ class NoiseSchedule:
     def __init__(self, T: int = 1000, kind: str = "linear"):
         if kind not in SCHEDULES:
             raise ValueError(f"schedule must be {' or '.join(map(repr, SCHEDULES))}, not {kind!r}")
-        if T < 2:
-            raise ValueError("need at least 2 timesteps")
+        if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 2:
+            raise ValueError(f"T must be a whole number of timesteps, at least 2, not {T!r}")
+        T = int(T)
         self.T, self.kind = T, kind
         betas = linear_betas(T) if kind == "linear" else cosine_betas(T)
         alphas = 1 - betas
@@ -75,6 +77,9 @@ class NoiseSchedule:
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
         """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t)."""
         t = torch.as_tensor(t, device=a.device).reshape(-1)
+        if t.numel() and not (0 <= t.min() and t.max() < len(a)):  # a[-1] would wrap round to the last t unsaid
+            bad = t[(t < 0) | (t >= len(a))][0].item()
+            raise IndexError(f"t is a code index from 0 to {len(a) - 1} (the paper's t - 1), not {bad}")
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 
     def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:

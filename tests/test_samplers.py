@@ -247,6 +247,13 @@ def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, k
         sample(model, sched, **kw)
 
 
+def test_a_ddim_step_up_the_chain_is_refused_in_words(sched):
+    x = torch.zeros(1, 1, 28, 28)
+    for t, t_prev in ((5, 10), (5, 5), (20, 3), (5, -2)):  # (5, 10) met math's bare "math domain error"
+        with pytest.raises(ValueError, match=f"need -1 <= t_prev < t <= 19, not t = {t}, t_prev = {t_prev}"):
+            ddim_step(sched, x, t, t_prev, x, None)
+
+
 def test_sample_loop_refuses_at_the_call_not_at_its_first_step(model, sched):
     """A generator's body runs at the first next(): the checks run before it, so a bad call fails where it is made."""
     with pytest.raises(ValueError, match="eta must be between"):

@@ -38,6 +38,21 @@ def test_linear_endpoints_and_bad_kind():
         NoiseSchedule(1000, "quadratic")
 
 
+@pytest.mark.parametrize("T", [1, 2.5, "1000", True])
+def test_a_T_that_is_no_whole_number_of_at_least_2_is_refused_in_words(T):
+    with pytest.raises(ValueError, match=f"T must be a whole number of timesteps, at least 2, not {T!r}"):
+        NoiseSchedule(T)  # 2.5 met linspace's TypeError, "1000" a comparison of str and int
+
+
+def test_a_timestep_off_the_schedule_is_refused_not_wrapped_round():
+    """t = -1 read a[-1], the last timestep's values: x_T's noise level for a t that does not exist."""
+    s, x = NoiseSchedule(20), torch.zeros(2, 1, 28, 28)
+    for t in (-1, 20, torch.tensor([3, 25])):
+        with pytest.raises(IndexError, match=r"t is a code index from 0 to 19 \(the paper's t - 1\), not (-1|20|25)$"):
+            s.q_sample(x, t, x)
+    assert s.q_sample(x, torch.tensor([0, 19]), x).shape == x.shape
+
+
 def test_short_linear_schedules_are_rescaled_to_end_as_noisy():
     """Other T than 1000 scale the betas by 1000 / T (improved-diffusion), so T = 50 ends about as noisy
     (alpha_bar_T = 8e-6, against 4e-5 at T = 1000) instead of keeping a visible digit; at T <= 20
