@@ -236,13 +236,13 @@ def ctrl_c_held():
 def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
-        from ddpm.card import STOPPED, record_command, write_model_card
+        from ddpm.card import STOPPED, record_command, set_recipe, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
-        from ddpm.facts import read_weights_meta
+        from ddpm.facts import read_training_record, read_weights_meta
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
-        from ddpm.run_control import Interrupts, Stopped
+        from ddpm.run_control import Diverged, Interrupts, Stopped
         from ddpm.training import train
 
     if args.kept:
@@ -250,16 +250,24 @@ def main(argv=None) -> int:
     if getattr(args, "unrecorded", False):
         print(f"--resume: {Path(args.out) / RUN_CONFIG_NAME} is missing, so the run's own settings are not known: "
               "each flag not given again takes train.py's default (the network's are checked against its "
-              "config.json)", file=sys.stderr)
+              "config.json, where there is one)", file=sys.stderr)
     if lifted := getattr(args, "lifted", None):
         now = [f"--{flag.replace('_', '-')} {getattr(args, flag)!r}" for flag in ("epochs", "max_minutes", "max_steps")
                if getattr(args, flag) is not None]
         print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one, which stops at "
               f"{' or '.join(now)}{', whichever comes first' * (len(now) > 1)}")
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
+    before = read_training_record(args.out).get("command") if args.resume else None  # the recipe without this line
     try:
         out = train(args.config, resume=args.resume,
                     on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed
+    except Diverged as e:  # nothing saved since e.saved: the recipe's line says where this sitting's part ends
+        if e.saved and e.saved > e.began:
+            record_command(args.out, f"{command}{STOPPED}{e.saved}", resumed=True)
+        elif before:  # it left nothing: not a line of the weights' recipe
+            set_recipe(args.out, before)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except (DataError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

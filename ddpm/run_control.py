@@ -44,21 +44,34 @@ def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator)
 
 
 class Diverged(ValueError):
-    """The loss became nan or inf: the weights being trained are ruined, so the run stops and saves none of them
-    (its folder keeps its last checkpoint, if it wrote one); train.py says so, and neither writes a card nor pushes."""
+    """The weights stopped being finite (nan or inf): the run stops and saves none of them (its folder keeps its last
+    checkpoint, if any); train.py says so, writes no card and pushes nothing. .saved: the step of that checkpoint
+    (None without one), .began: the step this sitting began at (0, or a resume's)."""
+
+    def __init__(self, message: str, saved: int | None, began: int):
+        super().__init__(message)
+        self.saved, self.began = saved, began
 
 
-def refuse_diverged(loss_log, step: int, epoch: int, lr: float, out: Path, saved: int | None) -> None:
-    """Diverged, with the row that shows it written to loss.csv, if a loss since the last row was nan or inf.
-    saved: the step of the folder's last checkpoint of this run (None if it has none)."""
-    if loss_log.finite():
+def all_finite(*models: torch.nn.Module) -> bool:
+    """Every float weight and buffer is a number (one read of each tensor: cheap beside a training step)."""
+    return all(bool(v.isfinite().all()) for m in models for v in m.state_dict().values() if v.is_floating_point())
+
+
+def refuse_diverged(models, loss_log, step: int, epoch: int, lr: float, cfg: TrainConfig, saved: int | None,
+                    began: int) -> None:
+    """Diverged if any of `models` (the trained network and its EMA) holds a nan or inf, with the loss row of the
+    steps since the last one written to loss.csv. The weights are judged, not the loss: with float16 on a GPU the
+    grad scaler skips a step whose loss overflows and leaves them whole. saved: the step of the folder's last
+    checkpoint of this run (None if none)."""
+    if all_finite(*models):
         return
-    mean, _ = loss_log.write(step, epoch, lr)
-    kept = (f"{out} keeps the checkpoint of step {saved}: --resume with a lower --lr goes on from there" if saved
-            else f"no checkpoint of it was written before: train into {out} again with a lower --lr (the recipe's is "
-                 f"{TrainConfig.lr:g})")
-    raise Diverged(f"the loss became {mean} by step {step} (lr {lr:.3g}): training diverged, and the weights it was "
-                   f"updating are ruined, so they were not saved; {kept}")
+    loss = f"mean loss {loss_log.write(step, epoch, lr)[0]:.3g} since the last row, " if loss_log.pending() else ""
+    kept = (f"{cfg.out} keeps the checkpoint of step {saved}: --resume with an --lr below {cfg.lr:g} goes on from "
+            "there" if saved else f"no checkpoint of it was written: train into {cfg.out} again with an --lr below "
+                                  f"{cfg.lr:g}")
+    raise Diverged(f"training diverged by step {step} ({loss}lr {lr:.3g} at that step): the weights are no longer "
+                   f"finite, so they were not saved; {kept}", saved, began)
 
 
 class Stopped(KeyboardInterrupt):

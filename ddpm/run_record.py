@@ -58,10 +58,6 @@ class LossLog:
     def pending(self) -> bool:
         return bool(self.losses)
 
-    def finite(self) -> bool:
-        """Every loss since the last row is a number, not nan or inf (one read of the device, at a row or a grid)."""
-        return not self.losses or bool(torch.stack(self.losses).isfinite().all())
-
     def write(self, step: int, epoch: int, lr: float) -> tuple[float, float]:
         """Append the row of the steps since the last one; returns its (mean loss, images/s)."""
         now = time.time()

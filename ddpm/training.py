@@ -116,7 +116,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
     on_start(out): called once every check has passed, as the run begins writing (train.py records its command).
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps [cfg.max_steps], or on Ctrl-C (then
-    raising Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly.
+    raising Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly; or,
+    should the weights turn nan or inf, raising Diverged before any of them is saved or sampled (checked at each
+    loss row, checkpoint and epoch grid, and at the end).
     It seeds torch's global random state with cfg.seed (the weights' init and dropout draw from it; nn.Dropout
     takes no generator), so a caller's own draws after it are not what they were before."""
     out = Path(cfg.out)
@@ -169,7 +171,12 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     pbar = _progress_bar(total_steps, progress["step"]) if progress_bar else None
     step, seconds = progress["step"], progress["train_seconds"]
+    began = step
     saved = step or None  # the step of the folder's last checkpoint of this run (a resume's, until the next save)
+
+    def diverged():  # Diverged if the weights hold a nan or inf (step, epoch, lr and saved as they are at the call)
+        refuse_diverged((model, ema.model), loss_log, step, epoch, lr, cfg, saved, began)
+
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     stop_reason = "done"
@@ -199,13 +206,14 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 if pbar is not None:
                     pbar.update(1)
                 if step % LossLog.EVERY == 0 or step == total_steps:
-                    refuse_diverged(loss_log, step, epoch, lr, out, saved)  # nan weights neither saved nor sampled
+                    diverged()  # nan weights are neither saved nor sampled: checked at each row, save and grid
                     mean_loss, img_s = loss_log.write(step, epoch, lr)
                     if pbar is not None:
                         pbar.set_postfix(epoch=epoch, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")
                 stop.end_of_step()  # raises KeyboardInterrupt if one came during the step
                 elapsed = seconds + (now - run_start)
-                if step % checkpoint_every == 0:  # a multiple of LossLog.EVERY: its losses were checked above
+                if step % checkpoint_every == 0:
+                    diverged()
                     save_checkpoint(ckpt, model, ema, opt, gen,
                                     run_progress(step, elapsed, earlier, hardware, now - run_start))
                     saved = step
@@ -216,7 +224,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                     break
             if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:  # also when time ran out on the epoch's last step
                 stop.defer = True  # the last epoch's grid, cut short, would be made by no resume
-                refuse_diverged(loss_log, step, epoch, lr, out, saved)
+                diverged()
                 _epoch_samples(ema.model, sched, out, epoch, cfg.seed)
                 model.train()
                 stop.end_of_step()
@@ -228,8 +236,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         if pbar is not None:
             pbar.close()
         stop.uninstall(previous_handlers)
+    if step > began:
+        diverged()
     if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
-        refuse_diverged(loss_log, step, epoch, lr, out, saved)
         loss_log.write(step, epoch, lr)
     run_seconds = time.time() - run_start
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)

@@ -214,16 +214,22 @@ def test_train_cli_shapes_the_network(tmp_path):
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_a_diverged_run_is_an_error_that_writes_no_card_and_pushes_nothing(tmp_path):
-    """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push."""
+    """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push; a sitting that left
+    nothing (no checkpoint of its own) takes its line out of the recipe again."""
     out = tmp_path / "run"
-    r = subprocess.run([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
-                        "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
-                        "--max-steps", "3", "--lr", "1e8", "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
-                       cwd=ROOT, env=CLI_ENV | FAKE_TOKEN, capture_output=True, text=True, timeout=300)
+    tiny = ["train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8", "--base-channels", "8",
+            "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20"]
+    first = subprocess.run([sys.executable, *tiny, "--max-steps", "2"], cwd=ROOT, env=CLI_ENV, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    recipe, weights = json.loads((out / "training.json").read_text())["command"], (out / "model.safetensors").read_bytes()
+    r = subprocess.run([sys.executable, *tiny, "--resume", "--max-steps", "5", "--lr", "1e8", "--push-to-hub",
+                        "--hub-model-id", "me/ddpm-test"], cwd=ROOT, env=CLI_ENV | FAKE_TOKEN, capture_output=True,
+                       text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-    assert "error: the loss became" in r.stderr and "training diverged" in r.stderr and "lower --lr" in r.stderr
-    assert not (out / "model.safetensors").exists() and not (out / "README.md").exists()
-    assert "push" not in r.stdout.lower()
+    assert "error: training diverged by step 5" in r.stderr and "keeps the checkpoint of step 2" in r.stderr
+    assert (out / "model.safetensors").read_bytes() == weights and "push" not in r.stdout.lower()
+    assert json.loads((out / "training.json").read_text())["command"] == recipe  # the card's recipe as it was
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
