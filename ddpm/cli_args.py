@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -110,7 +111,8 @@ def check_writable(path: str | Path) -> str | None:
         if not existed:
             path.unlink()
     except OSError as e:
-        if file := next((p for p in path.parents if p.is_file()), None):  # mkdir's bare "File exists"
+        # mkdir's bare "File exists"; os.path.isfile, not Path.is_file: that raises in a folder we may not enter
+        if file := next((p for p in path.parents if os.path.isfile(p)), None):
             return f"cannot write {path}: {file} is a file, not a folder"
         return f"cannot write {path}: {e.strerror or e}"
     return None

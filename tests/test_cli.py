@@ -328,3 +328,19 @@ def test_the_measuring_command_lines_answer_ctrl_c_with_a_line(module, target, s
     monkeypatch.setattr(m, target, lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     args = ["--out", str(tmp_path / "c.safetensors")] if module == "ddpm.classifier" else []  # never the shipped one
     assert m.main(args) == 130 and capsys.readouterr().err.startswith(f"\nstopped (Ctrl-C); {said}")
+
+
+def test_an_output_path_in_a_folder_that_cannot_be_entered_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    """Path.is_file raises PermissionError in a folder this user may not enter (Python 3.11); the check of which
+    parent is a file must not (root enters every folder, so the refusal is stood in for)."""
+    from pathlib import Path
+
+    from ddpm.cli_args import check_writable
+
+    def refused(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", refused)
+    monkeypatch.setattr(Path, "mkdir", lambda self, **kw: refused(self))
+    assert check_writable(tmp_path / "locked" / "x.png") == f"cannot write {tmp_path / 'locked' / 'x.png'}: " \
+                                                            "Permission denied"
