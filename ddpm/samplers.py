@@ -361,7 +361,7 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
     x_start, label = kwargs.pop("x_start", None), kwargs.pop("label", None)
     for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these
         if torch.is_tensor(whole) and whole.shape[:1] != (n,):
-            raise ValueError(f"{name} must hold {n} rows, one per sample, not {len(whole) if whole.dim() else 0}")
+            raise ValueError(f"{name} must hold {n} rows, one per sample, not shape {tuple(whole.shape)}")
     out = []
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)

@@ -180,7 +180,7 @@ def test_start_images_split_across_batches_with_their_samples(model, sched):
     with pytest.raises(ValueError, match=r"x_start must be a tensor of 2 images, shape \(2, 1, 28, 28\), not "
                                          r"\(5, 1, 28, 28\)"):
         sample_loop(model, sched, n=2, seed=0, x_start=x_start, t_start=9)
-    with pytest.raises(ValueError, match="x_start must hold 4 rows, one per sample, not 5"):  # not its first 4 taken
+    with pytest.raises(ValueError, match=r"x_start must hold 4 rows, one per sample, not shape \(5, 1, 28, 28\)"):  # not its first 4 taken
         sample(model, sched, n=4, batch_size=2, x_start=x_start, **kw)
     labels = torch.tensor([3, 1, 4, 1, 5])  # one per sample, split with them: the same digits however batched
     torch.testing.assert_close(sample(model, sched, n=5, batch_size=2, label=labels, x_start=x_start, **kw),
