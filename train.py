@@ -107,6 +107,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--out must name a folder")
     if why := unusable_folder(Path(args.out)):
         p.error(f"--out {args.out}: {why}")
+    if args.unconditional and "label_dropout" in given:  # it would be taken and never used
+        p.error("--label-dropout is the share of labels replaced by the null class, and --unconditional trains "
+                "without labels: drop one of them")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
     if (args.hub_model_id or args.private) and not args.push_to_hub:

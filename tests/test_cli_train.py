@@ -199,8 +199,14 @@ def test_a_resume_without_its_train_config_says_the_flags_take_their_defaults(tm
     assert not train.parse_args(["--resume", "--out", str(tmp_path / "none")]).__dict__.get("unrecorded")
 
 
-def test_train_cli_shapes_the_network(tmp_path):
+def test_train_cli_shapes_the_network(tmp_path, capsys):
     import train
+
+    with pytest.raises(SystemExit):  # taken and never used before
+        train.parse_args(["--unconditional", "--label-dropout", "0.5", "--out", str(tmp_path / "never")])
+    assert "--label-dropout is the share of labels replaced by the null class, and --unconditional trains without " \
+           "labels: drop one of them" in capsys.readouterr().err
+    assert train.parse_args(["--unconditional", "--out", str(tmp_path / "never")]).config.model.num_classes == 0
 
     cfg = train.parse_args(["--patch-size", "2", "--base-channels", "32", "--channel-mult", "1,2,4",
                             "--attention-res", "7,4"]).config.model
