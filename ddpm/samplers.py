@@ -5,7 +5,8 @@ either as a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps
 UI can animate x0_hat without recomputing anything. All noise comes from one
 torch.Generator per sample, seeded from (seed, k), and a random label from its own (numpy) stream of (seed, k):
 sample k depends only on (seed, k), up to the float rounding of the network's batched arithmetic (a batch of
-another size, thread count or CPU may move a rare pixel by one grey level).
+another size, thread count or CPU may move a rare pixel by one grey level). What a call may ask is checked first,
+in ddpm/sampling_checks.py.
 """
 from __future__ import annotations
 
@@ -16,16 +17,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .config import MAX_GUIDANCE
+# the request's vocabulary and checks (ddpm.sampling_checks), also imported from here by the commands and the app
+from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
+                              check_sampling, check_seed, check_start, too_many_steps)
 from .schedule import NoiseSchedule
 
-# the seeds a grid takes, in the app and on the command line alike: up to the largest whole number a browser's number
-# box holds exactly (a double), so that every seed the app shows can be typed into ddpm.sample
-MAX_SEED = 2**53 - 1
-
-SAMPLERS = ("ddpm", "ddim")
-VARIANCES = ("beta", "beta_tilde")
-RANDOM = "random"  # label="random": each sample's digit drawn uniformly from (seed, k)
 DDIM_STEPS = 50  # DDIM's default number of steps
 
 
@@ -54,7 +50,7 @@ class Step:
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image).
     The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 100."""
-    seed, first = _checked(seed, first, n)
+    seed, first = check_seed(seed, first, n)
     gens = []
     for k in range(first, first + n):
         g = torch.Generator()
@@ -68,7 +64,7 @@ def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.
 
     Sampling y ~ U{0..9} then x ~ p(x | y) is how class-conditional models are scored (ADM, EDM, DiT).
     """
-    seed, first = _checked(seed, first, n)
+    seed, first = check_seed(seed, first, n)
     return torch.tensor([int(np.random.default_rng(seed_words(seed, k, 1)).integers(num_classes))
                          for k in range(first, first + n)], dtype=torch.long)
 
@@ -83,36 +79,6 @@ def seed_words(seed: int, k: int, stream: int) -> list[int]:
     if seed < 2**32 and k < 2**32:
         return [seed, k] + [1] * stream
     return [seed & 0xFFFFFFFF, seed >> 32, k & 0xFFFFFFFF, k >> 32, 2 + stream]
-
-
-def _checked(seed, first, n: int) -> tuple[int, int]:
-    """(seed, first) as ints, once per call: ValueError unless seed is a whole number from 0 to MAX_SEED and the
-    indices first .. first + n - 1 are whole numbers that fit seed_words' two 32-bit words."""
-    if not _whole_up_to(seed, MAX_SEED):
-        raise ValueError(f"seed must be a whole number from 0 to 2^53 - 1, not {seed!r}")
-    for k in (first, first + n - 1) if n > 0 else ():
-        if not _whole_up_to(k, 2**64 - 1):
-            raise ValueError(f"a sample's index (first + k) must be a whole number from 0 to 2^64 - 1, not {k!r}")
-    return int(seed), int(first)
-
-
-def _whole_up_to(x, top: int) -> bool:
-    """x is a whole number from 0 to top: an int, numpy int or a float such as 7.0 (not 7.5, a string or None);
-    looser than the config's _whole, which takes ints alone (a config.json is written by train.py)."""
-    try:
-        return not isinstance(x, bool) and x == int(x) and 0 <= x <= top
-    except (TypeError, ValueError, OverflowError):  # a string, None, inf or nan
-        return False
-
-
-def _check_count(name: str, x) -> None:
-    if not (_whole_up_to(x, 2**31) and x >= 1):
-        raise ValueError(f"{name} must be a whole number, at least 1, not {x!r}")
-
-
-def _real(x) -> bool:
-    """x is a finite number (not a string, None, a bool, inf or nan)."""
-    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
@@ -186,77 +152,11 @@ def steps_run(sampler: str, steps: int | None, t_top: int) -> int:
     return min(DDIM_STEPS if steps is None else steps, t_top + 1)
 
 
-def too_many_steps(sampler: str, steps: int | None, T: int) -> str | None:
-    """Why a command line's --steps cannot run on a T-step model (None if it can): DDIM visits each timestep at
-    most once. (A chain from part-way, as the app's noise-and-denoise runs, takes min(steps, t): steps_run.)"""
-    if sampler == "ddim" and steps is not None and steps > T:
-        return f"--steps {steps} is more than this model's T = {T}: DDIM takes at most one step per timestep"
-    return None
-
-
 def reverse_timesteps(sampler: str, t_top: int, steps: int | None = None) -> list[int]:
     """The code indices a chain from t_top visits, in order: every t for DDPM, a trailing subsequence for DDIM."""
     if sampler == "ddpm":
         return list(range(t_top, -1, -1))
     return ddim_timesteps(t_top + 1, steps_run(sampler, steps, t_top))  # within [0, t_top]
-
-
-def check_sampling(model, sampler: str, variance: str = "beta") -> None:
-    """Refuse what would sample wrongly: an unknown sampler or variance, a variance with DDIM (which it would not
-    read), or dropout left in training mode."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
-    if variance not in VARIANCES:
-        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
-    if sampler == "ddim" and variance != "beta":  # as ddpm.sample's --variance: DDIM's sigma_t comes from eta
-        raise ValueError(f"variance={variance!r} is a DDPM setting (sampler='ddpm'); DDIM's noise is set by eta "
-                         "(Song et al. Eq. 16)")
-    if any(isinstance(m, torch.nn.Dropout) and m.p > 0 and m.training for m in model.modules()):
-        raise ValueError("the model is in training mode, where its dropout draws from torch's global random "
-                         "state, not from (seed, k): call model.eval() before sampling")
-
-
-def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> None:
-    """Refuse a chain begun part-way that cannot run as asked: x_start must be n images of the model's shape, and
-    t_start (a code index, 0 to T - 1) needs the x_start it says the timestep of (without one, pure noise would be
-    taken for x_t)."""
-    if x_start is not None and not (torch.is_tensor(x_start) and tuple(x_start.shape) == (n, *shape)):
-        got = tuple(x_start.shape) if torch.is_tensor(x_start) else type(x_start).__name__
-        raise ValueError(f"x_start must be a tensor of {n} images, shape {(n, *shape)}, not {got}")
-    if t_start is None:
-        return
-    if x_start is None:
-        raise ValueError("t_start is the timestep x_start sits at: give x_start (the noised images) too")
-    if not _whole_up_to(t_start, T - 1):
-        raise ValueError(f"t_start must be a code index from 0 to {T - 1} (the paper's t - 1), not {t_start!r}")
-
-
-def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
-    """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
-    whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
-    guidance w outside [0, 10], a DDIM eta outside [0, 1] or any eta with DDPM (which always adds its full noise),
-    more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run), a label tensor
-    that is not one label per sample (its values are the caller's); DDPM's steps are not read (it runs every t)."""
-    _check_count("n", n)
-    if torch.is_tensor(label) and tuple(label.shape) != (int(n),):
-        raise ValueError(f"a label tensor holds one class per sample, shape ({int(n)},), not {tuple(label.shape)}")
-    classes = cfg.num_classes or 0
-    if label is not None and not torch.is_tensor(label):
-        if not classes:
-            raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")
-        if not (isinstance(label, str) and label == RANDOM or _whole_up_to(label, classes - 1)):
-            raise ValueError(f"label must be None (any digit), {RANDOM!r} or a class from 0 to {classes - 1}, "
-                             f"not {label!r}")
-    if not (_real(guidance) and 0 <= guidance <= MAX_GUIDANCE):
-        raise ValueError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {guidance!r}")
-    if not (_real(eta) and 0 <= eta <= 1):
-        raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
-    if sampler == "ddpm" and eta != 0:
-        raise ValueError(f"eta={eta!r} is a DDIM setting (sampler='ddim'); DDPM always adds its full noise")
-    top = T if from_noise else 2**31
-    if sampler == "ddim" and steps is not None and not (_whole_up_to(steps, top) and steps >= 1):
-        most = f" to {T}, one per timestep" if from_noise else ", at least 1"
-        raise ValueError(f"DDIM's steps must be a whole number from 1{most}, not {steps!r}")
 
 
 # ---------------------------------------------------------------- the model call, with guidance
@@ -355,8 +255,8 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
            **kwargs) -> torch.Tensor:
     """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1], samples first .. first + n - 1.
     Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
-    _check_count("n", n)
-    _check_count("batch_size", batch_size)
+    check_count("n", n)
+    check_count("batch_size", batch_size)
     n, batch_size = int(n), int(batch_size)
     x_start, label = kwargs.pop("x_start", None), kwargs.pop("label", None)
     for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these
