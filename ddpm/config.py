@@ -99,8 +99,8 @@ class ModelConfig:
         """One line on the U-Net's shape, for the model card and the app's About tab."""
         patches = (f" ({self.patch_size}x{self.patch_size} pixel patches folded into channels first)"
                    if self.patch_size > 1 else "")
-        attention = (f"at {list(self.attention_resolutions)} pixels and in the middle" if self.attention_resolutions
-                     else "in the middle only")
+        built = [r for r in self.attention_resolutions if r in self.level_sizes()]  # a size no level has gets none
+        attention = f"at {built} pixels and in the middle" if built else "in the middle only"
         return (f"{self.base_channels} channels x {list(self.channel_mult)} at "
                 f"{'/'.join(map(str, self.level_sizes()))} pixels{patches}, {self.num_res_blocks} residual "
                 f"block(s) per level, self-attention {attention}")

@@ -42,6 +42,15 @@ def test_attention_sits_at_the_same_levels_on_both_halves(patch_size, attention_
     assert sorted(down) == sorted(up) == sorted(attention_resolutions)
 
 
+def test_the_description_names_only_the_attention_the_network_has():
+    """A size no level has (7 on a 28/14 network; train.py refuses it for a new run, an old one still loads) builds
+    no attention there, and the card and About must not say it does."""
+    cfg = ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(7,), timesteps=20)
+    assert not any(isinstance(a, SelfAttention) for a in UNet(cfg).down_attn)
+    assert cfg.describe().endswith("self-attention in the middle only")
+    assert ModelConfig().describe().endswith("self-attention at [7] pixels and in the middle")
+
+
 def test_patch_stem_is_lossless_and_keeps_each_pixel_in_place():
     """Output pixel (i, j) comes back where input pixel (i, j) went in: the unfold and fold invert each other."""
     x = torch.arange(2 * 28 * 28, dtype=torch.float32).reshape(2, 1, 28, 28)
