@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--balance-classes", action=argparse.BooleanOptionalAction, default=d.balance_classes,
                    help="draw every class equally often (with replacement, so each epoch is as long), not each "
                         "image once: the null class then learns a class-balanced dataset [off]")
-    a.add_argument("--seed", type=int, default=d.seed, help="seed of data order, t and noise draws [%(default)s]")
+    a.add_argument("--seed", type=int, default=d.seed, help="seed of the weights' init and dropout, the data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md with samples.png, "
                         "train_config.json, training.json, a grid per epoch in samples/ [%(default)s]")

@@ -1,6 +1,6 @@
 """A training run's safety: what --resume checks before it continues a run (the same network, data, batch size and
 seed, limits not yet behind it), what a new run refuses to overwrite, how Ctrl-C or `kill` stop a run at the end of
-a step with its checkpoint written, and a loss gone nan stopping it before its ruined weights are saved
+a step with its checkpoint written, and weights gone nan or inf stopping it before any of them is saved
 (training.train uses them; train.py catches Stopped, and Diverged as an error)."""
 from __future__ import annotations
 

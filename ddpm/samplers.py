@@ -92,7 +92,8 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     """One DDPM step, x_t -> x_{t-1} ~ p(x_{t-1} | x_t): Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat),
     each (B, C, H, W) like x_t.
 
-    t is the code index; eps_hat and the fresh noise z are (B, C, H, W); z may be None at t = 0, which adds none.
+    x_t -> x_{t-1} in the paper's t; the argument t is the code index, the paper's t - 1 (t = 0 is the last step, the
+    paper's x_1 -> x_0). eps_hat and the fresh noise z are (B, C, H, W); z may be None at t = 0, which adds none.
 
     x0_hat from Eq. 15, Eq. 4 solved for x_0 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
     of Eq. 7, which equals Eq. 11 when x0_hat is not clipped. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2).
@@ -130,13 +131,14 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     # Eq. 12: sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma^2) eps_hat (+ sigma noise); max() for
     # rounding at eta 1
     x_prev = math.sqrt(alpha_bar_prev) * x0_hat + math.sqrt(max(0.0, 1 - alpha_bar_prev - sigma**2)) * eps_hat
-    if sigma > 0:  # eta = 0, or the last step to x_0 (alpha_bar_prev = 1): no noise
+    if sigma > 0:  # else (eta = 0, or the last step to x_0, where alpha_bar_prev = 1) no noise is added
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """`steps` timesteps from T-1 down, evenly spaced: "trailing" spacing (Lin et al. 2024; diffusers'
+    """`steps` timesteps from T-1 down, evenly spaced to the nearest whole t (halves to even, as numpy and diffusers
+    round): "trailing" spacing (Lin et al. 2024; diffusers'
     timestep_spacing="trailing"), so the first step starts at pure noise. Song et al. used 0, c, 2c, ..., T - c
     (980 at 50 steps): their first step treats pure noise as x at t = 980; docs/experiments.md compares the two."""
     if not 1 <= steps <= T:

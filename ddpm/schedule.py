@@ -4,9 +4,10 @@ Math in float64 (as improved-diffusion's GaussianDiffusion does; diffusers' DDPM
 kept as float32 tensors, plus alpha_bar in float64 for DDIM's per-step coefficients.
 
 Indices: the code's t runs 0 .. T-1 and is the paper's t - 1 (the paper's t runs 1 .. T, x_1 is one step of
-noise from x_0). So alpha_bar[t] is the paper's alpha_bar_{t+1}, and alpha_bar_prev[t] the paper's alpha_bar_t
-(1 at t = 0). The comments write the equations in the paper's t; every method takes the code's t, so
-q_sample(x0, t, eps) returns the paper's x_{t+1}.
+noise from x_0). So alpha_bar[t] is the paper's alpha_bar_{t+1}, and alpha_bar_prev[t] (built in __init__, not
+kept) the paper's alpha_bar_t (1 at t = 0). The comments write the equations in the paper's t; every method takes
+the code's t, so q_sample(x0, t, eps) returns the paper's x_{t+1}. Shapes: images x0, x_t, eps are (B, C, H, W);
+t is an int or a (B,) tensor of code indices, one per image.
 """
 from __future__ import annotations
 

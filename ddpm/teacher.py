@@ -6,7 +6,7 @@ The null-class rows of each batch regress on a frozen model's prediction instead
   over the labels that fit x_t, is E[eps | x_t], the very optimum of L_simple, but with less variance than the
   drawn eps; a real teacher's errors carry over to the student;
 - `--null-teacher-autoguidance W` autoguides that prediction by the teacher's guide/ folder,
-  eps_guide + W (eps_teacher - eps_guide) on the steps t <= 0.6 T, so the student learns guided digits
+  eps_guide + W (eps_teacher - eps_guide) on the steps with code index t <= 0.6 T, so the student learns guided digits
   that it then draws with one network pass per step and no guide (the first stage of Meng et al. 2023's
   guidance distillation, with autoguidance in place of classifier-free guidance);
 - `--null-teacher-label null` gives the teacher its null class instead of the true label: with W, the very

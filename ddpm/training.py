@@ -31,7 +31,7 @@ from .unet import UNet, count_parameters
 def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0,
                    teacher=None):
     """L_simple (Eq. 14, Alg. 1): || eps - eps_theta(sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t) ||^2,
-    averaged over pixels where Eq. 14 sums them (the same optimum, scaled by 1/784).
+    averaged over the batch and its pixels where Eq. 14 sums them (the same optimum, scaled by 1/(C H W): 1/784).
 
     t ~ U{0..T-1} (code index: the paper's U{1..T}), eps ~ N(0, I), and a share `label_dropout` of labels swapped
     for the null class.

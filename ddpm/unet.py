@@ -39,7 +39,7 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 def zero_init(module: nn.Module) -> nn.Module:
     """Zero a layer's weights and bias: a residual branch ending in it starts at zero (its block returns its
-    shortcut, x alone), the output layer at eps_hat = 0."""
+    shortcut, skip(x): x itself, or a 1x1 conv of it where the channels change), the output layer at eps_hat = 0."""
     for p in module.parameters():
         nn.init.zeros_(p)
     return module
@@ -127,7 +127,8 @@ class UNet(nn.Module):
         self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels * p * p, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels (config.null_label: the null class). -> eps_hat (B, C, H, W)."""
+        """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels (config.null_label: the null class). -> eps_hat (B, C, H, W).
+        y=None is the null class on a class-conditional model; an unconditional one (num_classes 0) ignores y."""
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
         if self.class_emb is not None:
             if y is None:
