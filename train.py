@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -38,6 +39,10 @@ RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channel
                  "channel_mult": "channel_mult", "attention_res": "attention_resolutions", "patch_size": "patch_size",
                  "dropout": "dropout"}  # flag -> ModelConfig field
 FLAG_OF = {v: k for k, v in RESUMED_MODEL.items()} | {"num_classes": "unconditional"}
+# the settings no flag sets (a run begun from Python may have others than the defaults): --resume keeps them as saved
+UNFLAGGED = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                  if f.name not in (*RESUMED, *SITTING, "model", "null_teacher_sha256"))
+UNFLAGGED_MODEL = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in FLAG_OF)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -181,6 +186,9 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
         if flag not in given and flag in saved:
             setattr(args, flag, saved[flag])
             kept.append(flag)
+    args.unflagged = {k: saved[k] for k in UNFLAGGED if k in saved}  # warmup_steps, grad_clip, ...
+    args.unflagged_model = {k: tuple(model[k]) if isinstance(model[k], list) else model[k]
+                            for k in UNFLAGGED_MODEL if k in model}  # num_res_blocks, groups, ...
     for flag, key in RESUMED_MODEL.items():
         if flag not in given and key in model:
             setattr(args, flag, tuple(model[key]) if isinstance(model[key], list) else model[key])
@@ -212,9 +220,9 @@ def unusable_folder(out: Path) -> str | None:
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The flags as the config: the same names (and RESUMED_MODEL's map for the model's)."""
     model = ModelConfig(**{field: getattr(args, flag) for flag, field in RESUMED_MODEL.items()},
-                        num_classes=0 if args.unconditional else 10)
+                        num_classes=0 if args.unconditional else 10, **getattr(args, "unflagged_model", {}))
     return TrainConfig(**{name: getattr(args, name) for name in (*RESUMED, *SITTING)}, model=model,
-                       null_teacher_sha256=getattr(args, "null_teacher_sha256", ""))
+                       null_teacher_sha256=getattr(args, "null_teacher_sha256", ""), **getattr(args, "unflagged", {}))
 
 
 @contextlib.contextmanager
