@@ -44,9 +44,13 @@ def _torchvision_dataset(name: str, root: Path, train: bool):
     for f in sorted(FASHION_SYSTEM_DIR.glob("*-ubyte.gz")) if FASHION_SYSTEM_DIR.is_dir() else []:
         idx = raw / f.name.removesuffix(".gz")
         if not idx.exists():
-            raw.mkdir(parents=True, exist_ok=True)
-            with gzip.open(f) as src:
-                atomic_write_bytes(idx, src.read())
+            try:
+                raw.mkdir(parents=True, exist_ok=True)
+                with gzip.open(f) as src:
+                    atomic_write_bytes(idx, src.read())
+            except OSError as e:  # a read-only --data-dir: the copy is there, but torchvision reads unpacked files
+                raise DataError(f"found {FASHION_SYSTEM_DIR}'s copy, but could not unpack it into {raw} "
+                                f"({e.strerror or e}): give a --data-dir that can be written (about 54 MB)") from None
     return datasets.FashionMNIST(str(root), train=train, download=True)
 
 
@@ -59,6 +63,8 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
     new = [d for d in (raw, *raw.parents) if not d.exists()]  # the folders torchvision's download=True would make
     try:
         ds = _torchvision_dataset(name, Path(data_dir), train)
+    except DataError:
+        raise
     except Exception as e:  # torchvision tries the network when files are missing
         for d in new:  # deepest first: a failed load leaves no empty folders behind
             try:

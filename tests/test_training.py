@@ -226,6 +226,10 @@ def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch)
     x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
     assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
     assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
+    (tmp_path / "file").write_text("")  # a --data-dir the copy cannot be unpacked into (read-only, or under a file)
+    with pytest.raises(data.DataError, match=r"found .*system's copy, but could not unpack it into .*file/d/FashionMNIST/"
+                                             r"raw \(Not a directory\): give a --data-dir that can be written"):
+        data.load_dataset("fashion-mnist", tmp_path / "file" / "d")  # not "put the raw files in ..., or apt-get it"
 
 
 def test_an_unknown_dataset_is_refused_before_torchvision_is_asked(tmp_path, monkeypatch):
