@@ -307,6 +307,9 @@ def test_the_app_starts_on_a_model_of_two_steps_without_labels(tmp_path, monkeyp
     assert "what to compare (one row each, of the seed's first digits: the number above, at most 6)" in texts
     assert any("the strip's 2 more chains (t = 1 to 2) in one batch" in x for x in texts)
     assert any("nothing to guide toward" in x for x in texts)
+    label = next(b for b in app.demo.blocks.values() if getattr(b, "label", None) == "digit class")
+    assert label.preprocess("3").refusal == ("digit class must be one of 'any', not '3' (this model was trained "
+                                             "without labels, so it takes no class)")  # the API's caller hears why
     # the UI's own events, POSTed a value outside the choices, change nothing (Gradio's check used to refuse it)
     toggles = [f.fn for f in app.demo.fns.values() if f.fn is not None and f.fn.__name__ in ("show_source", "<lambda>")]
     skip = type(app.gr.skip())
