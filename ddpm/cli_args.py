@@ -76,7 +76,8 @@ def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose
     """The checks of add_sampling_args' flags (p.error on a bad value; None means unset). loose:
     `evaluate --from-samples`, whose file may supply what a flag needs (a label for --guidance, DDIM for --eta)."""
     if a.guidance is not None and a.label is None and not loose:
-        p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w)")
+        p.error("--guidance steers toward a class: add --label (without one the null class is sampled, whatever w; a "
+                "model trained without labels takes neither)")
     a.guidance = 1.0 if a.guidance is None else a.guidance
     if not (math.isfinite(a.guidance) and 0 <= a.guidance <= MAX_GUIDANCE):
         p.error(f"--guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {a.guidance}")
