@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -168,7 +169,7 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
     if value == default:
         return None
     flag = "--" + dest.replace("_", "-")
-    return flag if isinstance(value, bool) else f"{flag} {value}"
+    return flag if isinstance(value, bool) else f"{flag} {shlex.quote(str(value))}"  # --attention-res '' 
 
 
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:

@@ -171,6 +171,9 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
     assert not train.parse_args(["--resume", "--out", str(tmp_path), "--no-balance-classes"]).config.balance_classes
     assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
+    bare = dataclasses.replace(run, model=ModelConfig(base_channels=8, timesteps=50, attention_resolutions=()))
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(bare)))
+    assert "--attention-res ''" in train.parse_args(["--resume", "--out", str(tmp_path)]).kept  # as a shell takes it
     # a run begun before --attention-res was checked against the levels (7 px on a 28/14 net) still resumes
     old = dataclasses.replace(run, model=ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(7,)))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(old)))
