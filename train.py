@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     d, m = TrainConfig(), ModelConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument_group("data")
-    a.add_argument("--data-dir", default=d.data_dir, help="folder holding MNIST/raw (or FashionMNIST/raw) [%(default)s]")
+    a.add_argument("--data-dir", default=d.data_dir, help="folder holding MNIST/raw (or FashionMNIST/raw, where Debian's dataset-fashion-mnist is "
+                        "unpacked, about 54 MB) [%(default)s]")
     a.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="training set [%(default)s]")
     a = p.add_argument_group("training")
     a.add_argument("--epochs", type=int, default=d.epochs, help="passes over the data [%(default)s]")
