@@ -114,9 +114,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--out must name a folder")
     if why := unusable_folder(Path(args.out)):
         p.error(f"--out {args.out}: {why}")
-    if args.unconditional and "label_dropout" in given:  # it would be taken and never used
-        p.error("--label-dropout is the share of labels replaced by the null class, and --unconditional trains "
-                "without labels: drop one of them")
     if args.push_to_hub and not args.hub_model_id:
         p.error("--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)")
     if (args.hub_model_id or args.private) and not args.push_to_hub:
@@ -149,16 +146,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     try:
         args.config = train_config(args)
     except ConfigError as e:  # the config's own checks, named by flag
+        if e.field in (*UNFLAGGED, *UNFLAGGED_MODEL):  # no flag sets it: a hand edit of the run's record
+            p.error(f"--resume: {saved_at} holds a {e.field} that no flag sets, and it {e.problem}: repair it")
         flag = FLAG_OF.get(e.field, e.field)
         p.error(f"--{flag.replace('_', '-')} {e.problem}" + (from_run if flag in kept else ""))
     except (TypeError, ValueError) as e:  # a hand-edited train_config.json
         p.error(f"--resume: {saved_at} holds a value of the wrong kind ({e})")
+    if not args.config.model.num_classes and "label_dropout" in given:  # it would be taken and never used
+        p.error("--label-dropout is the share of labels replaced by the null class, and this run is --unconditional "
+                "(trained without labels): drop --label-dropout")
     levels = args.config.model.level_sizes()
     if not args.resume and not set(args.config.model.attention_resolutions) <= set(levels):
         # it would silently build none there (a run begun so before this check still resumes)
         p.error(f"--attention-res must be among the levels' sizes {levels} (\"\" for none), "
                 f"not {','.join(map(str, args.config.model.attention_resolutions))}")
-    args.kept = [shown for flag in kept if (shown := as_flag(p, flag, getattr(args, flag)))]
+    unused = {"label_dropout"} if not args.config.model.num_classes else set()  # not typed back: it is refused
+    args.kept = [shown for flag in kept if flag not in unused and (shown := as_flag(p, flag, getattr(args, flag)))]
     return args
 
 
@@ -249,10 +252,11 @@ def ctrl_c_held():
 def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
-        from ddpm.card import STOPPED, record_command, set_recipe, write_model_card
+        from ddpm.card import STOPPED, record_command, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
-        from ddpm.facts import read_training_record, read_weights_meta
+        from ddpm.facts import read_weights_meta
+        from ddpm.hub import TRAINING_NAME
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.run_control import Diverged, Interrupts, Stopped
@@ -270,15 +274,18 @@ def main(argv=None) -> int:
         print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one, which stops at "
               f"{' or '.join(now)}{', whichever comes first' * (len(now) > 1)}")
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
-    before = read_training_record(args.out).get("command") if args.resume else None  # the recipe without this line
+    record = Path(args.out) / TRAINING_NAME  # its recipe, before this sitting adds its line
+    before = record.read_bytes() if args.resume and record.is_file() else None
     try:
         out = train(args.config, resume=args.resume,
                     on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed
     except Diverged as e:  # nothing saved since e.saved: the recipe's line says where this sitting's part ends
         if e.saved and e.saved > e.began:
             record_command(args.out, f"{command}{STOPPED}{e.saved}", resumed=True)
-        elif before:  # it left nothing: not a line of the weights' recipe
-            set_recipe(args.out, before)
+        elif args.resume and before is not None:  # it left nothing (training writes a sitting's files at its first
+            record.write_bytes(before)  # save), nor its line in the recipe
+        elif args.resume:
+            record.unlink(missing_ok=True)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (DataError, OSError, ValueError) as e:

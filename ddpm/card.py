@@ -176,13 +176,6 @@ def record_command(folder: str | Path, command: str, resumed: bool = False) -> N
     _write_facts(folder, saved, recipe(saved.get("command"), command))
 
 
-def set_recipe(folder: str | Path, command: str) -> None:
-    """folder/training.json's recipe set to `command` as it stands: a sitting that left nothing behind (it diverged
-    before its first checkpoint) takes its line back."""
-    folder = Path(folder)
-    _write_facts(folder, read_training_record(folder), command)
-
-
 def _write_facts(folder: Path, facts: dict, command: str) -> dict:
     """facts with `command` as their recipe, written to folder/training.json (atomically)."""
     facts["command"] = command

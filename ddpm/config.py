@@ -34,6 +34,10 @@ def _whole(v, lo: int = 0) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lo
 
 
+def _real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _reject(obj, checks) -> None:
     for name, ok, want in checks:
         if not ok:
@@ -194,6 +198,8 @@ class TrainConfig:
             ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
             ("lr_decay_steps", self.lr_decay_steps >= 0, "0 (constant lr) or a positive number of steps"),
             ("grad_clip", self.grad_clip > 0, "positive"),
+            ("weight_decay", _real(self.weight_decay) and self.weight_decay >= 0, "0 or more"),
+            ("sample_every_epoch", isinstance(self.sample_every_epoch, bool), "true or false"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("label_dropout", 0 <= self.label_dropout < 1, "in [0, 1)"),
             ("null_teacher_autoguidance", 0 <= self.null_teacher_autoguidance <= MAX_AUTOGUIDANCE,

@@ -156,12 +156,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
     if on_start is not None:
         on_start(out)
-    set_aside_scores(out, log)
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
-    # the config in force; a resume may change epochs, the lr schedule or the time budget
-    atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
 
     schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
@@ -176,6 +173,18 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     def diverged():  # Diverged if the weights hold a nan or inf (step, epoch, lr and saved as they are at the call)
         refuse_diverged((model, ema.model), loss_log, step, epoch, lr, cfg, saved, began)
+
+    first_save = True
+
+    def save(progress: dict) -> None:  # the checkpoint; the sitting's first also sets the old scores aside and
+        # records the config in force (a resume may change epochs, the lr schedule or the time budget): not before,
+        # so that a sitting that diverges before its first save leaves the folder's files as they were
+        nonlocal first_save
+        if first_save:
+            set_aside_scores(out, log)
+            atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
+            first_save = False
+        save_checkpoint(ckpt, model, ema, opt, gen, progress)
 
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -217,8 +226,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:
                     diverged()
-                    save_checkpoint(ckpt, model, ema, opt, gen,
-                                    run_progress(step, elapsed, earlier, hardware, now - run_start))
+                    save(run_progress(step, elapsed, earlier, hardware, now - run_start))
                     saved = step
                 if step >= total_steps:
                     break
@@ -246,7 +254,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     run_seconds = time.time() - run_start
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]
-    save_checkpoint(ckpt, model, ema, opt, gen, progress)
+    save(progress)
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")
