@@ -44,10 +44,11 @@ def _torchvision_dataset(name: str, root: Path, train: bool):
     for f in sorted(FASHION_SYSTEM_DIR.glob("*-ubyte.gz")) if FASHION_SYSTEM_DIR.is_dir() else []:
         idx = raw / f.name.removesuffix(".gz")
         if not idx.exists():
+            with gzip.open(f) as src:
+                unpacked = src.read()  # a corrupt copy fails here, in gzip's words
             try:
                 raw.mkdir(parents=True, exist_ok=True)
-                with gzip.open(f) as src:
-                    atomic_write_bytes(idx, src.read())
+                atomic_write_bytes(idx, unpacked)
             except OSError as e:  # a read-only --data-dir: the copy is there, but torchvision reads unpacked files
                 raise DataError(f"found {FASHION_SYSTEM_DIR}'s copy, but could not unpack it into {raw} "
                                 f"({e.strerror or e}): give a --data-dir that can be written (about 54 MB)") from None
@@ -63,14 +64,14 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
     new = [d for d in (raw, *raw.parents) if not d.exists()]  # the folders torchvision's download=True would make
     try:
         ds = _torchvision_dataset(name, Path(data_dir), train)
-    except DataError:
-        raise
     except Exception as e:  # torchvision tries the network when files are missing
         for d in new:  # deepest first: a failed load leaves no empty folders behind
             try:
                 d.rmdir()
             except OSError:  # not empty, or not made: leave it and those above
                 break
+        if isinstance(e, DataError):  # the Debian copy could not be unpacked: it says where
+            raise
         hint = ("MNIST/raw/*-ubyte.gz" if name == "mnist" else f"FashionMNIST/raw/, or `apt-get install "
                 f"dataset-fashion-mnist`, whose copy in {FASHION_SYSTEM_DIR} is found by itself")
         cause = ([line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__])[-1]
