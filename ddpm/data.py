@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,12 @@ def _torchvision_dataset(name: str, root: Path, train: bool):
     for f in sorted(FASHION_SYSTEM_DIR.glob("*-ubyte.gz")) if FASHION_SYSTEM_DIR.is_dir() else []:
         idx = raw / f.name.removesuffix(".gz")
         if not idx.exists():
-            with gzip.open(f) as src:
-                unpacked = src.read()  # a corrupt copy fails here, in gzip's words
+            try:
+                with gzip.open(f) as src:
+                    unpacked = src.read()
+            except (OSError, EOFError, zlib.error) as e:  # a truncated or damaged copy: apt-get has it already
+                raise DataError(f"{f} cannot be read ({e}): reinstall it (`apt-get install --reinstall "
+                                f"dataset-fashion-mnist`), or put the raw files in {raw}") from None
             try:
                 raw.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(idx, unpacked)

@@ -230,7 +230,10 @@ def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch)
     with pytest.raises(data.DataError, match=r"found .*system's copy, but could not unpack it into .*file/d/FashionMNIST/"
                                              r"raw \(Not a directory\): give a --data-dir that can be written"):
         data.load_dataset("fashion-mnist", tmp_path / "file" / "d")  # not "put the raw files in ..., or apt-get it"
-
+    (system / "t10k-labels-idx1-ubyte.gz").write_bytes(b"no gzip")  # a damaged copy: reinstall, not install
+    with pytest.raises(data.DataError, match=r"t10k-labels-idx1-ubyte.gz cannot be read \(Not a gzipped file .*\): "
+                                             r"reinstall it \(`apt-get install --reinstall dataset-fashion-mnist`\)"):
+        data.load_dataset("fashion-mnist", tmp_path / "e", train=False)
 
 def test_an_unknown_dataset_is_refused_before_torchvision_is_asked(tmp_path, monkeypatch):
     from ddpm import data
