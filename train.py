@@ -256,7 +256,6 @@ def main(argv=None) -> int:
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
         from ddpm.facts import read_weights_meta
-        from ddpm.hub import TRAINING_NAME
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.run_control import Diverged, Interrupts, Stopped
@@ -274,18 +273,12 @@ def main(argv=None) -> int:
         print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one, which stops at "
               f"{' or '.join(now)}{', whichever comes first' * (len(now) > 1)}")
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
-    record = Path(args.out) / TRAINING_NAME  # its recipe, before this sitting adds its line
-    before = record.read_bytes() if args.resume and record.is_file() else None
     try:
         out = train(args.config, resume=args.resume,
-                    on_start=lambda folder: record_command(folder, command, args.resume))  # kept if killed
+                    on_start=lambda folder: record_command(folder, command, args.resume))  # at its first checkpoint
     except Diverged as e:  # nothing saved since e.saved: the recipe's line says where this sitting's part ends
-        if e.saved and e.saved > e.began:
+        if e.saved and e.saved > e.began:  # (a sitting that saved nothing recorded no line: training.train)
             record_command(args.out, f"{command}{STOPPED}{e.saved}", resumed=True)
-        elif args.resume and before is not None:  # it left nothing (training writes a sitting's files at its first
-            record.write_bytes(before)  # save), nor its line in the recipe
-        elif args.resume:
-            record.unlink(missing_ok=True)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (DataError, OSError, ValueError) as e:

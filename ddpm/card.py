@@ -169,8 +169,8 @@ def recipe(previous: str | None, command: str) -> str:
 
 
 def record_command(folder: str | Path, command: str, resumed: bool = False) -> None:
-    """Put a starting run's command into folder/training.json's recipe (added to it if `resumed`), so that a run
-    killed before its card is written still hands its first command on to the run that resumes it."""
+    """Put a run's command into folder/training.json's recipe (added to it if `resumed`) at its first checkpoint, so
+    that a run killed before its card is written still hands its command on to the run that resumes it."""
     folder = Path(folder)
     saved = read_training_record(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
     _write_facts(folder, saved, recipe(saved.get("command"), command))

@@ -114,7 +114,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     for the model card (training.json). Returns the output folder.
 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
-    on_start(out): called once every check has passed, as the run begins writing (train.py records its command).
+    on_start(out): called at the sitting's first checkpoint, with its config written beside it (train.py records
+    its command there): a sitting stopped or diverged before it leaves no line in the recipe.
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps [cfg.max_steps], or on Ctrl-C (then
     raising Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly; or,
     should the weights turn nan or inf, raising Diverged before any of them is saved or sampled (checked at each
@@ -154,8 +155,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
-    if on_start is not None:
-        on_start(out)
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
@@ -176,12 +175,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     first_save = True
 
-    def save(progress: dict) -> None:  # the checkpoint; the sitting's first also sets the old scores aside and
-        # records the config in force (a resume may change epochs, the lr schedule or the time budget): not before,
-        # so that a sitting that diverges before its first save leaves the folder's files as they were
+    def save(progress: dict) -> None:  # the checkpoint; the sitting's first also records its command (on_start)
+        # and the config in force (a resume may change epochs, the lr schedule or the time budget), together, and not
+        # before: a sitting killed or diverged before it leaves the folder's record as it was
         nonlocal first_save
         if first_save:
-            set_aside_scores(out, log)
+            if on_start is not None:
+                on_start(out)
             atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
             first_save = False
         save_checkpoint(ckpt, model, ema, opt, gen, progress)
@@ -255,6 +255,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]
     save(progress)
+    if step > began:  # new weights replace those the scores and the card's grid describe
+        set_aside_scores(out, log)
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")

@@ -239,9 +239,10 @@ def test_train_cli_shapes_the_network(tmp_path, capsys):
 
 def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
     """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push. A resumed sitting
-    that diverges before a checkpoint of its own leaves every file as it was (the scores, the config, the recipe;
-    loss.csv keeps the rows that show it, which the next resume drops); one that wrote a checkpoint is marked
-    stopped there in the recipe. In-process on the bundled 300 digits: two train.py subprocesses took 8 s."""
+    that diverges before a checkpoint of its own leaves the weights, scores, config and recipe as they were
+    (loss.csv keeps the rows that show it, which the next resume drops); one that wrote a checkpoint is marked
+    stopped there in the recipe, and the scores stay, as the weights they describe do. In-process on the bundled
+    300 digits: two train.py subprocesses took 8 s."""
     import functools
 
     import train
@@ -276,6 +277,12 @@ def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(tmp_pat
 
     monkeypatch.setattr(training, "train_step", poisoned)
     monkeypatch.setattr(training, "train", functools.partial(training.train, checkpoint_every=2))
+    weights = (out / "model.safetensors").read_bytes()
+    assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "8"]) == 2  # checkpoint at 4, nan at 5
+    assert "by step 6 " in capsys.readouterr().err and (out / "model.safetensors").read_bytes() == weights
+    assert (out / "eval.json").exists() and (out / "samples.png").exists()  # they still describe the weights
+    assert json.loads((out / "training.json").read_text())["command"].endswith("--max-steps 8  # stopped at step 4")
+    steps.clear()
     fresh = tmp_path / "fresh"
     assert train.main([*tiny, "--out", str(fresh), "--max-steps", "6"]) == 2
     assert "by step 4 " in capsys.readouterr().err and not (fresh / "model.safetensors").exists()
@@ -297,8 +304,6 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     while not (out / "loss.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    recorded = json.loads((out / "training.json").read_text())["command"]  # kept even if the run were killed -9
-    assert recorded.startswith("python train.py --data-dir") and recorded.endswith("--hub-model-id me/ddpm-test")
     p.send_signal(signal.SIGTERM)
     stdout, stderr = p.communicate(timeout=120)
     # stopped before its end: all saved, the card written, exit 130 so a script does not go on to publish it
@@ -306,7 +311,9 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
     assert (out / "README.md").exists() and "Traceback" not in stderr
     steps = facts.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
-    assert json.loads((out / "training.json").read_text())["command"] == f"{recorded}  # stopped at step {steps}"
+    recorded = json.loads((out / "training.json").read_text())["command"]  # with the checkpoint, at its first save
+    assert recorded.startswith("python train.py --data-dir")
+    assert recorded.endswith(f"--hub-model-id me/ddpm-test  # stopped at step {steps}")
     assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
 
 
