@@ -115,7 +115,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
     on_start(out): called at the sitting's first checkpoint, with its config written beside it (train.py records
-    its command there): a sitting stopped or diverged before it leaves no line in the recipe.
+    its command there): a sitting killed or diverged before it leaves no line in the recipe (Ctrl-C reaches the
+    final save, which records it).
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps [cfg.max_steps], or on Ctrl-C (then
     raising Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly; or,
     should the weights turn nan or inf, raising Diverged before any of them is saved or sampled (checked at each

@@ -237,6 +237,49 @@ def test_train_cli_shapes_the_network(tmp_path, capsys):
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
 
 
+def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_neither(tmp_path, monkeypatch):
+    """Killed after its first checkpoint, a resumed sitting's recipe line and train_config.json agree (the next
+    resume takes its flags, as the recipe shows) and the scores stay beside the weights they describe; killed before
+    it, the folder's record is as it was."""
+    import functools
+
+    import train
+    from ddpm import training
+    from ddpm.data import load_sample
+
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setattr(training, "train", functools.partial(training.train, checkpoint_every=2))
+    tiny = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
+            "--timesteps", "20", "--device", "cpu"]
+    out = tmp_path / "run"
+    assert train.main([*tiny, "--out", str(out), "--max-steps", "2"]) == 0
+    (out / "eval.json").write_text("{}")
+    real_step = training.train_step
+
+    def killed_at(k):  # a kill -9 stood in for: an exception out of the k-th step of the sitting
+        steps = []
+
+        def step(*a, **kw):
+            steps.append(1)
+            if len(steps) == k:
+                raise SystemExit("killed")
+            return real_step(*a, **kw)
+        return step
+
+    record = lambda: ((out / "training.json").read_bytes(), (out / "train_config.json").read_bytes())  # noqa: E731
+    before = record()
+    monkeypatch.setattr(training, "train_step", killed_at(1))  # before its first checkpoint
+    with pytest.raises(SystemExit):
+        train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "9", "--lr", "5e-4"])
+    assert record() == before
+    monkeypatch.setattr(training, "train_step", killed_at(4))  # after its checkpoint at step 4
+    with pytest.raises(SystemExit):
+        train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "9", "--lr", "1e-3"])
+    assert json.loads((out / "training.json").read_text())["command"].endswith("--resume --max-steps 9 --lr 1e-3")
+    assert json.loads((out / "train_config.json").read_text())["lr"] == 1e-3
+    assert (out / "eval.json").exists() and (out / "samples.png").exists()
+
+
 def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
     """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push. A resumed sitting
     that diverges before a checkpoint of its own leaves the weights, scores, config and recipe as they were
