@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     d, m = TrainConfig(), ModelConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument_group("data")
-    a.add_argument("--data-dir", default=d.data_dir, help="folder holding MNIST/raw (or FashionMNIST/raw, where Debian's dataset-fashion-mnist is "
+    a.add_argument("--data-dir", default=d.data_dir,
+                   help="folder holding MNIST/raw (or FashionMNIST/raw, where Debian's dataset-fashion-mnist is "
                         "unpacked, about 54 MB) [%(default)s]")
     a.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="training set [%(default)s]")
     a = p.add_argument_group("training")
@@ -80,7 +81,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--balance-classes", action=argparse.BooleanOptionalAction, default=d.balance_classes,
                    help="draw every class equally often (with replacement, so each epoch is as long), not each "
                         "image once: the null class then learns a class-balanced dataset [off]")
-    a.add_argument("--seed", type=int, default=d.seed, help="seed of the weights' init and dropout, the data order, t and noise draws [%(default)s]")
+    a.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of the weights' init and dropout, the data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md with samples.png, "
                         "train_config.json, training.json, a grid per epoch in samples/ [%(default)s]")
@@ -173,7 +175,7 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
     if value == default:
         return None
     flag = "--" + dest.replace("_", "-")
-    return flag if isinstance(value, bool) else f"{flag} {shlex.quote(str(value))}"  # --attention-res '' 
+    return flag if isinstance(value, bool) else f"{flag} {shlex.quote(str(value))}"  # --attention-res ''
 
 
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
@@ -181,7 +183,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     `--resume --out DIR` alone continues a run as it was begun. Returns the flags so kept."""
     saved = TrainConfig.read_saved(args.out)
     if not saved:  # no run there (training says so), or a checkpoint whose settings were not kept beside it
-        args.unrecorded = any(Path(args.out).glob("checkpoint.safetensors"))  # ddpm.checkpoint's name (it loads torch)
+        args.unrecorded = (Path(args.out) / "checkpoint.safetensors").is_file()  # ddpm.checkpoint's name (loads torch)
         return []
     model = saved["model"]
     args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]!r}" for flag in ("max_minutes", "max_steps")

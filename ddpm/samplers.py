@@ -138,9 +138,9 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
     """`steps` timesteps from T-1 down, evenly spaced to the nearest whole t (halves to even, as numpy and diffusers
-    round): "trailing" spacing (Lin et al. 2024; diffusers'
-    timestep_spacing="trailing"), so the first step starts at pure noise. Song et al. used 0, c, 2c, ..., T - c
-    (980 at 50 steps): their first step treats pure noise as x at t = 980; docs/experiments.md compares the two."""
+    round): "trailing" spacing (Lin et al. 2024; diffusers' timestep_spacing="trailing"), so the first step starts
+    at pure noise. Song et al. used 0, c, 2c, ..., T - c (980 at 50 steps): their first step treats pure noise as x
+    at t = 980; docs/experiments.md compares the two."""
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be between 1 and {T}, got {steps}")
     return [int(round(T - i * T / steps)) - 1 for i in range(steps)]
