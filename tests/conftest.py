@@ -17,6 +17,8 @@ from ddpm.unet import UNet  # noqa: E402
 
 # a command line run as a user would, one thread, offline
 CLI_ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+MNIST = ROOT / "data" / "mnist"  # where .ci/run copies the raw files (train.py's end-to-end tests skip without them)
+FAKE_TOKEN = {"HF_TOKEN": "hf_not_a_real_token"}  # what --push-to-hub asks for before training (offline, it fails)
 
 
 def run_python(*args, timeout=300, env: dict | None = None) -> subprocess.CompletedProcess:

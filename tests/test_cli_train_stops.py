@@ -1,0 +1,188 @@
+"""How train.py stops: weights gone nan or inf, a hard kill, `kill` (SIGTERM) and Ctrl-C, each leaving the folder's
+record whole (the checkpoint, its config and the recipe agree; nothing half-written is published)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ddpm import facts
+from conftest import CLI_ENV, FAKE_TOKEN, MNIST, ROOT
+
+
+def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_neither(tmp_path, monkeypatch):
+    """Killed after its first checkpoint, a resumed sitting's recipe line and train_config.json agree (the next
+    resume takes its flags, as the recipe shows) and the scores stay beside the weights they describe; killed before
+    it, the folder's record is as it was."""
+    import functools
+
+    import train
+    from ddpm import training
+    from ddpm.data import load_sample
+
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setattr(training, "train", functools.partial(training.train, checkpoint_every=2))
+    tiny = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
+            "--timesteps", "20", "--device", "cpu"]
+    out = tmp_path / "run"
+    assert train.main([*tiny, "--out", str(out), "--max-steps", "2"]) == 0
+    (out / "eval.json").write_text("{}")
+    real_step = training.train_step
+
+    def killed_at(k):  # a kill -9 stood in for: an exception out of the k-th step of the sitting
+        steps = []
+
+        def step(*a, **kw):
+            steps.append(1)
+            if len(steps) == k:
+                raise SystemExit("killed")
+            return real_step(*a, **kw)
+        return step
+
+    record = lambda: ((out / "training.json").read_bytes(), (out / "train_config.json").read_bytes())  # noqa: E731
+    before = record()
+    monkeypatch.setattr(training, "train_step", killed_at(1))  # before its first checkpoint
+    with pytest.raises(SystemExit):
+        train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "9", "--lr", "5e-4"])
+    assert record() == before
+    monkeypatch.setattr(training, "train_step", killed_at(4))  # after its checkpoint at step 4
+    with pytest.raises(SystemExit):
+        train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "9", "--lr", "1e-3"])
+    assert json.loads((out / "training.json").read_text())["command"].endswith("--resume --max-steps 9 --lr 1e-3")
+    assert json.loads((out / "train_config.json").read_text())["lr"] == 1e-3
+    assert (out / "eval.json").exists() and (out / "samples.png").exists()
+
+
+def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
+    """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push. A resumed sitting
+    that diverges before a checkpoint of its own leaves the weights, scores, config and recipe as they were
+    (loss.csv keeps the rows that show it, which the next resume drops); one that wrote a checkpoint is marked
+    stopped there in the recipe, and the scores stay, as the weights they describe do. In-process on the bundled
+    300 digits: two train.py subprocesses took 8 s."""
+    import functools
+
+    import train
+    from ddpm import training
+    from ddpm.data import load_sample
+
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tiny = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
+            "--timesteps", "20", "--device", "cpu"]
+    out = tmp_path / "run"
+    assert train.main([*tiny, "--out", str(out), "--max-steps", "2"]) == 0
+    (out / "eval.json").write_text("{}")  # scores a new sitting would set aside
+    files = lambda: {p.relative_to(out): p.read_bytes() for p in out.rglob("*")  # noqa: E731
+                     if p.is_file() and p.name != "loss.csv"}
+    before = files()
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "5", "--lr", "1e8", "--epochs", "30",
+                       "--push-to-hub", "--hub-model-id", "me/ddpm-test"]) == 2
+    said = capsys.readouterr()
+    assert "error: training diverged by step 5" in said.err and "keeps the checkpoint of step 2" in said.err
+    assert files() == before and "push" not in said.out.lower()
+
+    real_step, steps = training.train_step, []
+
+    def poisoned(model, *a, **k):  # the weights turn nan after the third step, past the checkpoint of step 2
+        loss = real_step(model, *a, **k)
+        steps.append(1)
+        if len(steps) >= 3:
+            next(model.parameters()).data.fill_(float("nan"))
+        return loss
+
+    monkeypatch.setattr(training, "train_step", poisoned)
+    monkeypatch.setattr(training, "train", functools.partial(training.train, checkpoint_every=2))
+    weights = (out / "model.safetensors").read_bytes()
+    assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "8"]) == 2  # checkpoint at 4, nan at 5
+    assert "by step 6 " in capsys.readouterr().err and (out / "model.safetensors").read_bytes() == weights
+    assert (out / "eval.json").exists() and (out / "samples.png").exists()  # they still describe the weights
+    assert json.loads((out / "training.json").read_text())["command"].endswith("--max-steps 8  # stopped at step 4")
+    steps.clear()
+    fresh = tmp_path / "fresh"
+    assert train.main([*tiny, "--out", str(fresh), "--max-steps", "6"]) == 2
+    assert "by step 4 " in capsys.readouterr().err and not (fresh / "model.safetensors").exists()
+    assert json.loads((fresh / "training.json").read_text())["command"].endswith("--max-steps 6  # stopped at step 2")
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
+    """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8",
+                          "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20", "--epochs", "1",
+                          "--push-to-hub", "--hub-model-id", "me/ddpm-test"],
+                         cwd=ROOT, env=CLI_ENV | FAKE_TOKEN, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "loss.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    # stopped before its end: all saved, the card written, exit 130 so a script does not go on to publish it
+    assert p.returncode == 130 and "stopped: interrupted" in stdout and "continue it with --resume" in stderr
+    assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
+    assert (out / "README.md").exists() and "Traceback" not in stderr
+    steps = facts.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
+    recorded = json.loads((out / "training.json").read_text())["command"]  # with the checkpoint, at its first save
+    assert recorded.startswith("python train.py --data-dir")
+    assert recorded.endswith(f"--hub-model-id me/ddpm-test  # stopped at step {steps}")
+    assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
+
+
+def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path):
+    """Ctrl-C while torch and the data load (before training takes Ctrl-C over): a line, exit 130, nothing written."""
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "train.py", "--out", str(tmp_path / "run"), "--base-channels", "8",
+                          "--timesteps", "20", "--max-steps", "5"], cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored, as under `&`
+    time.sleep(1.0)  # well past Python's start, well before torch has loaded
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignored():
+    import os
+    import signal
+    import threading
+
+    import train
+
+    # a pytest started in the background (`&`, nohup in a script) inherits SIGINT ignored, which ctrl_c_held
+    # rightly leaves alone: this test sends Ctrl-C, so it gets Python's own handler, and gives back the old one
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        reached_the_end = []
+        with pytest.raises(KeyboardInterrupt):
+            with train.ctrl_c_held():
+                os.kill(os.getpid(), signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
+                reached_the_end.append(True)
+        assert reached_the_end and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job run with `&`: Ctrl-C is not for it
+        with train.ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raised = []  # train.main called from another thread (signal.signal works on the main thread only)
+
+        def held_off_the_main_thread():
+            try:
+                with train.ctrl_c_held():
+                    pass
+            except BaseException as e:
+                raised.append(e)
+
+        worker = threading.Thread(target=held_off_the_main_thread)
+        worker.start()
+        worker.join()
+        assert raised == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
