@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .autoguidance import T_MAX_FRACTION
 from .config import ModelConfig
-from .data import dataset_name
+from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
 from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, ModelLoadError, folder_problem,
                   load_pretrained)
@@ -216,6 +216,8 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
         labels += (f" {'In the last sitting its' if sittings else 'Its'} batches drew every class equally often "
                    "(`--balance-classes`), so it models a class-balanced dataset.")
     dataset = dataset_in(facts)
+    if cfg.num_classes and dataset in CLASS_NAMES:  # label k is no digit: say which class it is
+        labels += " Its labels: " + ", ".join(f"{k} {name}" for k, name in enumerate(CLASS_NAMES[dataset])) + "."
     name = dataset_name(dataset)
     where = (dict(folder=folder) if repo_id is None else  # a pushed card names the repo, not the author's folders
              dict(folder=repo_id, out="eval.json", then=f"once uploaded to the repo (`hf upload {repo_id} eval.json`), "

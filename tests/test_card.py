@@ -22,6 +22,16 @@ def test_model_card_reports_training_and_metrics(tmp_path):
     assert "No sample grid yet" in card and "![samples]" not in card  # no broken image link
 
 
+def test_a_fashion_mnist_card_says_which_garment_each_label_is(tmp_path):
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"dataset": "fashion-mnist", "label_dropout": 0.2})
+    card = write_model_card(tmp_path, command="python train.py --dataset fashion-mnist").read_text()
+    assert "# DDPM on Fashion-MNIST (28x28), class-conditional" in card
+    assert "Its labels: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt, 7 Sneaker, 8 Bag, " \
+           "9 Ankle boot." in card
+    hub.save_pretrained(tiny_model(), tmp_path / "digits", meta={"dataset": "mnist"})
+    assert "Its labels" not in write_model_card(tmp_path / "digits", command="x").read_text()  # label k is digit k
+
+
 def test_a_broken_training_json_does_not_stop_the_card(tmp_path):
     """The card is written at the end of a run (before its push): a hand-edited training.json must not end it in a
     traceback; the card is rebuilt from the weights' own metadata and the run's command."""
