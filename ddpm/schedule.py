@@ -76,10 +76,15 @@ class NoiseSchedule:
 
     @staticmethod
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
-        """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t)."""
-        t = torch.as_tensor(t, device=a.device).reshape(-1)
-        if t.numel() and not (0 <= t.min() and t.max() < len(a)):  # a[-1] would wrap round to the last t unsaid
-            bad = t[(t < 0) | (t >= len(a))][0].item()
+        """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t). A t off the
+        schedule is refused: a[-1] would wrap round to the last t unsaid."""
+        if isinstance(t, int) and not isinstance(t, bool):  # the samplers' case, every step: no tensor made for it
+            bad = None if 0 <= t < len(a) else t
+        else:  # a batch of t's (training), on any device
+            t = torch.as_tensor(t, device=a.device).reshape(-1)
+            out = (t < 0) | (t >= len(a))
+            bad = t[out][0].item() if t.numel() and out.any() else None
+        if bad is not None:
             raise IndexError(f"t is a code index from 0 to {len(a) - 1} (the paper's t - 1), not {bad}")
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 
