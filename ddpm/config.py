@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +35,9 @@ def _whole(v, lo: int = 0) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lo
 
 
-def _real(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def is_real(v) -> bool:
+    """v is a finite number, numpy's too (not a string, None, a bool, inf or nan)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _reject(obj, checks) -> None:
@@ -198,7 +200,7 @@ class TrainConfig:
             ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
             ("lr_decay_steps", self.lr_decay_steps >= 0, "0 (constant lr) or a positive number of steps"),
             ("grad_clip", self.grad_clip > 0, "positive"),
-            ("weight_decay", _real(self.weight_decay) and self.weight_decay >= 0, "0 or more"),
+            ("weight_decay", is_real(self.weight_decay) and self.weight_decay >= 0, "0 or more"),
             ("sample_every_epoch", isinstance(self.sample_every_epoch, bool), "true or false"),
             ("ema_decay", 0 <= self.ema_decay < 1, "in [0, 1)"),
             ("label_dropout", 0 <= self.label_dropout < 1, "in [0, 1)"),

@@ -4,12 +4,9 @@ in words, so the Python API refuses what the command lines and the app refuse (t
 words: ddpm.cli_args, ddpm.demo.limits); ddpm.samplers keeps the maths."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
-from .config import MAX_GUIDANCE
+from .config import MAX_GUIDANCE, is_real
 
 # the seeds a grid takes, in the app and on the command line alike: up to the largest whole number a browser's number
 # box holds exactly (a double), so that every seed the app shows can be typed into ddpm.sample
@@ -43,11 +40,6 @@ def whole_up_to(x, top: int) -> bool:
 def check_count(name: str, x) -> None:
     if not (whole_up_to(x, 2**31) and x >= 1):
         raise ValueError(f"{name} must be a whole number, at least 1, not {x!r}")
-
-
-def is_real(x) -> bool:
-    """x is a finite number (not a string, None, a bool, inf or nan)."""
-    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def too_many_steps(sampler: str, steps: int | None, T: int) -> str | None:
