@@ -194,8 +194,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
             setattr(args, flag, saved[flag])
             kept.append(flag)
     args.unflagged = {k: saved[k] for k in UNFLAGGED if k in saved}  # warmup_steps, grad_clip, ...
-    args.unflagged_model = {k: tuple(model[k]) if isinstance(model[k], list) else model[k]
-                            for k in UNFLAGGED_MODEL if k in model}  # num_res_blocks, groups, ...
+    args.unflagged_model = {k: model[k] for k in UNFLAGGED_MODEL if k in model}  # num_res_blocks, groups, ...
     for flag, key in RESUMED_MODEL.items():
         if flag not in given and key in model:
             setattr(args, flag, tuple(model[key]) if isinstance(model[key], list) else model[key])

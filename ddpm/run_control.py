@@ -54,8 +54,9 @@ class Diverged(ValueError):
 
 
 def all_finite(*models: torch.nn.Module) -> bool:
-    """Every float weight and buffer is a number (one read of each tensor: cheap beside a training step)."""
-    return all(bool(v.isfinite().all()) for m in models for v in m.state_dict().values() if v.is_floating_point())
+    """Every float weight and buffer is a number (one pass over the tensors, one read of the device)."""
+    return bool(torch.stack([v.isfinite().all() for m in models for v in m.state_dict().values()
+                             if v.is_floating_point()]).all())
 
 
 def refuse_diverged(models, loss_log, step: int, epoch: int, lr: float, cfg: TrainConfig, saved: int | None,

@@ -171,8 +171,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     began = step
     saved = step or None  # the step of the folder's last checkpoint of this run (a resume's, until the next save)
 
+    checked = began  # the step whose weights were last found finite: a row, a checkpoint and a grid share one
+
     def diverged():  # Diverged if the weights hold a nan or inf (step, epoch, lr and saved as they are at the call)
-        refuse_diverged((model, ema.model), loss_log, step, epoch, lr, cfg, saved, began)
+        nonlocal checked
+        if step != checked:
+            refuse_diverged((model, ema.model), loss_log, step, epoch, lr, cfg, saved, began)
+            checked = step
 
     first_save = True
 
@@ -248,8 +253,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         if pbar is not None:
             pbar.close()
         stop.uninstall(previous_handlers)
-    if step > began:
-        diverged()
+    diverged()  # (a sitting that took no step has nothing new to check)
     if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
         loss_log.write(step, epoch, lr)
     run_seconds = time.time() - run_start
