@@ -6,27 +6,35 @@ import sys
 
 import pytest
 
-from ddpm import facts
+import functools
+
+import train
+from ddpm import facts, training
+from ddpm.data import load_sample
 from conftest import CLI_ENV, FAKE_TOKEN, MNIST, ROOT
 
+TINY = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
+        "--timesteps", "20", "--device", "cpu"]
 
-def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_neither(tmp_path, monkeypatch):
+
+@pytest.fixture
+def run_of_two_steps(tmp_path, monkeypatch):
+    """train.py in-process on the bundled 300 digits: a finished sitting of 2 steps in tmp_path/run, with scores
+    (eval.json) a later sitting would set aside. Returns the folder."""
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "run"
+    assert train.main([*TINY, "--out", str(out), "--max-steps", "2"]) == 0
+    (out / "eval.json").write_text("{}")
+    return out
+
+
+def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_neither(run_of_two_steps, monkeypatch):
     """Killed after its first checkpoint, a resumed sitting's recipe line and train_config.json agree (the next
     resume takes its flags, as the recipe shows) and the scores stay beside the weights they describe; killed before
     it, the folder's record is as it was."""
-    import functools
-
-    import train
-    from ddpm import training
-    from ddpm.data import load_sample
-
-    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    out, tiny = run_of_two_steps, TINY
     monkeypatch.setattr(training, "train", functools.partial(training.train, checkpoint_every=2))
-    tiny = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
-            "--timesteps", "20", "--device", "cpu"]
-    out = tmp_path / "run"
-    assert train.main([*tiny, "--out", str(out), "--max-steps", "2"]) == 0
-    (out / "eval.json").write_text("{}")
     real_step = training.train_step
 
     def killed_at(k):  # a kill -9 stood in for: an exception out of the k-th step of the sitting
@@ -53,29 +61,18 @@ def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_nei
     assert (out / "eval.json").exists() and (out / "samples.png").exists()
 
 
-def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
+def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(run_of_two_steps, tmp_path, monkeypatch,
+                                                                         capsys):
     """It once ended 'done' with nan weights, a black card grid and, with --push-to-hub, a push. A resumed sitting
     that diverges before a checkpoint of its own leaves the weights, scores, config and recipe as they were
     (loss.csv keeps the rows that show it, which the next resume drops); one that wrote a checkpoint is marked
     stopped there in the recipe, and the scores stay, as the weights they describe do. In-process on the bundled
     300 digits: two train.py subprocesses took 8 s."""
-    import functools
-
-    import train
-    from ddpm import training
-    from ddpm.data import load_sample
-
-    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    tiny = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
-            "--timesteps", "20", "--device", "cpu"]
-    out = tmp_path / "run"
-    assert train.main([*tiny, "--out", str(out), "--max-steps", "2"]) == 0
-    (out / "eval.json").write_text("{}")  # scores a new sitting would set aside
+    out, tiny = run_of_two_steps, TINY
     files = lambda: {p.relative_to(out): p.read_bytes() for p in out.rglob("*")  # noqa: E731
                      if p.is_file() and p.name != "loss.csv"}
     before = files()
-    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "5", "--lr", "1e8", "--epochs", "30",
                        "--push-to-hub", "--hub-model-id", "me/ddpm-test"]) == 2
     said = capsys.readouterr()
