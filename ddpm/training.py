@@ -16,6 +16,7 @@ from . import hub
 from .config import RUN_CONFIG_NAME, TrainConfig
 from .data import load_dataset, to_model_range
 from .device import pick_device
+from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
 from .run_control import (Interrupts, Stopped, check_limits_left, check_resumable, refuse_diverged,
@@ -260,8 +261,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]
     save(progress)
-    if step > began:  # new weights replace those the scores and the card's grid describe
-        set_aside_scores(out, log)
+    if read_weights_meta(out).get("steps") != step:  # new weights replace those the scores and the card's grid
+        set_aside_scores(out, log)  # describe (also a sitting that took no step past a checkpoint a kill left ahead)
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
     log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
         f"EMA weights in {out}")

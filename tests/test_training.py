@@ -4,10 +4,12 @@ import math
 import pytest
 import torch
 
-from ddpm import hub
+from ddpm import hub, training
+from ddpm.checkpoint import CKPT_NAME
 from ddpm.facts import read_weights_meta
 from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
+from ddpm.run_control import Stopped
 from ddpm.safeio import load_tensors
 from ddpm.schedule import NoiseSchedule
 from ddpm.device import pick_device
@@ -204,6 +206,26 @@ def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
     from ddpm.card import write_model_card
 
     assert "Not evaluated yet" in write_model_card(out).read_text()
+
+
+def test_a_sitting_stopped_at_once_sets_aside_the_scores_of_weights_its_checkpoint_is_ahead_of(tmp_path, monkeypatch):
+    """A kill after a checkpoint leaves model.safetensors behind it; the next sitting, stopped before its first step,
+    still writes the checkpoint's EMA weights: the old weights' scores go aside, as after any new steps."""
+    import shutil
+
+    ahead = train_on_sample(train_cfg(tmp_path / "ahead"), max_steps=5)
+    out = train_on_sample(train_cfg(tmp_path / "run"), max_steps=3)
+    shutil.copy(ahead / CKPT_NAME, out / CKPT_NAME)  # as a sitting killed after its step-5 checkpoint leaves it
+    (out / "eval.json").write_text('{"runs": {"ddpm": "the step-3 weights"}}')
+    monkeypatch.setattr(training, "train_step", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(Stopped):
+        train_on_sample(train_cfg(tmp_path / "run"), resume=True)
+    assert read_weights_meta(out)["steps"] == 5 and not (out / "eval.json").exists()
+    assert "the step-3 weights" in (out / "eval.previous.json").read_text()
+    (out / "eval.json").write_text('{"runs": {"ddpm": "the step-5 weights"}}')  # scored, then stopped again at once:
+    with pytest.raises(Stopped):  # the same weights are written, and their scores stay
+        train_on_sample(train_cfg(tmp_path / "run"), resume=True)
+    assert "the step-5 weights" in (out / "eval.json").read_text()
 
 
 def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch):
