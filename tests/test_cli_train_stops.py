@@ -1,12 +1,12 @@
 """How train.py stops: weights gone nan or inf, a hard kill, `kill` (SIGTERM) and Ctrl-C, each leaving the folder's
 record whole (the checkpoint, its config and the recipe agree; nothing half-written is published)."""
+import functools
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-
-import functools
 
 import train
 from ddpm import facts, training
@@ -130,6 +130,13 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:  # no /proc, or the process has just ended
+        return "/torch/"
+
+
 def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path):
     """Ctrl-C while torch and the data load (before training takes Ctrl-C over): a line, exit 130, nothing written."""
     import signal
@@ -139,7 +146,11 @@ def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path)
                           "--timesteps", "20", "--max-steps", "5"], cwd=ROOT, env=CLI_ENV, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored, as under `&`
-    time.sleep(1.0)  # well past Python's start, well before torch has loaded
+    maps, deadline = Path(f"/proc/{p.pid}/maps"), time.time() + 60
+    if not maps.exists():  # no /proc (macOS): past Python's start, before torch has loaded, on an idle machine
+        time.sleep(1.0)
+    while p.poll() is None and time.time() < deadline and "/torch/" not in _read(maps):
+        time.sleep(0.01)  # torch's libraries mapped: inside ctrl_c_held, seconds before training takes Ctrl-C over
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "stopped (Ctrl-C)" in err and "Traceback" not in err, err
