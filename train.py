@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import shlex
 import signal
@@ -144,6 +145,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             p.error(f"--resume: {saved_at} is not a readable run config ({e}); repair it, or move it aside and give "
                     "every flag of the run again")
+    saved_at = getattr(args, "kept_from", saved_at)  # config.json, for a run whose train_config.json is gone
     from_run = f" (kept from {saved_at} by --resume: give it again to change it)"
     try:
         args.config = train_config(args)
@@ -184,8 +186,10 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     saved = TrainConfig.read_saved(args.out)
     if not saved:  # no run there (training says so), or a checkpoint whose settings were not kept beside it
         args.unrecorded = (Path(args.out) / "checkpoint.safetensors").is_file()  # ddpm.checkpoint's name (loads torch)
-        return []
-    model = saved["model"]
+        network = _network_of(Path(args.out)) if args.unrecorded else {}
+        if network:  # the network's own settings, from the config.json saved with its weights
+            args.kept_from = Path(args.out) / "config.json"
+        return _keep_network(args, given, network)
     args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]!r}" for flag in ("max_minutes", "max_steps")
                    if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
     kept = []
@@ -194,17 +198,33 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
             setattr(args, flag, saved[flag])
             kept.append(flag)
     args.unflagged = {k: saved[k] for k in UNFLAGGED if k in saved}  # warmup_steps, grad_clip, ...
+    if "null_teacher" not in given:  # the teacher's weights as the run began: training checks they are unchanged
+        args.null_teacher_sha256 = str(saved.get("null_teacher_sha256", ""))
+    return kept + _keep_network(args, given, saved["model"])
+
+
+def _keep_network(args: argparse.Namespace, given: set[str], model: dict) -> list[str]:
+    """--resume: the network's settings not given again, from a saved model config; returns the flags so kept."""
+    kept = []
     args.unflagged_model = {k: model[k] for k in UNFLAGGED_MODEL if k in model}  # num_res_blocks, groups, ...
     for flag, key in RESUMED_MODEL.items():
         if flag not in given and key in model:
             setattr(args, flag, tuple(model[key]) if isinstance(model[key], list) else model[key])
             kept.append(flag)
-    if "null_teacher" not in given:  # the teacher's weights as the run began: training checks they are unchanged
-        args.null_teacher_sha256 = str(saved.get("null_teacher_sha256", ""))
     if "unconditional" not in given and "num_classes" in model:
         args.unconditional = model["num_classes"] == 0
         kept.append("unconditional")
     return kept
+
+
+def _network_of(out: Path) -> dict:
+    """The model settings in OUT/config.json ({} where there is none or it is no JSON object: the checkpoint's own
+    load then says what is wrong)."""
+    try:
+        network = json.loads((out / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return network if isinstance(network, dict) else {}
 
 
 def unusable_folder(out: Path) -> str | None:
@@ -262,12 +282,15 @@ def main(argv=None) -> int:
         from ddpm.run_control import Diverged, Interrupts, Stopped
         from ddpm.training import train
 
+    kept_from = getattr(args, "kept_from", None)  # config.json, where train_config.json is gone
     if args.kept:
-        print(f"--resume: the run's own settings, from {Path(args.out) / RUN_CONFIG_NAME}: {' '.join(args.kept)}")
+        print(f"--resume: the run's own settings, from {kept_from or Path(args.out) / RUN_CONFIG_NAME}: "
+              f"{' '.join(args.kept)}")
     if getattr(args, "unrecorded", False):
         print(f"--resume: {Path(args.out) / RUN_CONFIG_NAME} is missing, so the run's own settings are not known: "
-              "each flag not given again takes train.py's default (the network's are checked against its "
-              "config.json, where there is one)", file=sys.stderr)
+              "each flag not given again takes train.py's default" + (
+                  f", except the network's, which its {kept_from.name} gives" if kept_from else
+                  " (the network's too: no readable config.json gives them)"), file=sys.stderr)
     if lifted := getattr(args, "lifted", None):
         now = [f"--{flag.replace('_', '-')} {getattr(args, flag)!r}" for flag in ("epochs", "max_minutes", "max_steps")
                if getattr(args, flag) is not None]

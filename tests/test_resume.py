@@ -165,6 +165,28 @@ def test_resume_records_the_config_in_force(tmp_path):
     assert saved["epochs"] == 3 and saved["lr_decay_steps"] == 9
 
 
+def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_path, monkeypatch, capsys):
+    """A run begun from Python with settings no flag sets (two blocks a level, 4 groups), its train_config.json
+    lost: --resume builds the network its config.json describes, rather than refusing the one the flags build."""
+    import train
+    from ddpm import training
+    from ddpm.config import ModelConfig
+    from ddpm.data import load_sample
+
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = tiny_config(timesteps=100, num_res_blocks=2, groups=4, num_classes=0)
+    out = train_on_sample(train_cfg(tmp_path, model=model), max_steps=2)
+    (out / "train_config.json").unlink()
+    assert train.main(["--resume", "--out", str(out), "--batch-size", "32", "--seed", "3", "--device", "cpu",
+                       "--max-steps", "4"]) == 0
+    assert ModelConfig.from_dict(json.loads((out / "train_config.json").read_text())["model"]) == model
+    said = capsys.readouterr()
+    assert f"--resume: the run's own settings, from {out / 'config.json'}: --timesteps 100 --base-channels 8 " \
+           "--channel-mult 1,2 --attention-res 14 --unconditional" in said.out
+    assert "takes train.py's default, except the network's, which its config.json gives" in said.err
+
+
 def test_resume_refuses_another_model(tmp_path):
     cfg = train_cfg(tmp_path)
     train_on_sample(cfg, max_steps=2)
