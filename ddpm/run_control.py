@@ -36,11 +36,18 @@ def check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
 def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator) -> dict:
     """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
     try:
-        return load_checkpoint(ckpt, model, ema, opt, gen)
+        progress = load_checkpoint(ckpt, model, ema, opt, gen)
     except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
         raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {e}). The EMA weights of its "
                          f"last save, if any, are in {ckpt.parent / hub.WEIGHTS_NAME}; to train on, start a new run "
                          "into another --out") from None
+    moments = [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
+    if not (all_finite(model, ema.model) and all(bool(v.isfinite().all()) for v in moments)):
+        # saved by a run that diverged before training checked (no --lr can go on from nan weights)
+        raise ValueError(f"--resume: the checkpoint of step {progress['step']} in {ckpt} holds weights that are not "
+                         "finite (nan or inf): the run had diverged before it was saved, so no --lr goes on from it; "
+                         "train afresh into another --out, or resume an earlier copy of the folder")
+    return progress
 
 
 class Diverged(ValueError):
@@ -69,7 +76,7 @@ def refuse_diverged(models, loss_log, step: int, epoch: int, lr: float, cfg: Tra
         return
     loss = f"mean loss {loss_log.write(step, epoch, lr)[0]:.3g} since the last row, " if loss_log.pending() else ""
     kept = (f"{cfg.out} keeps the checkpoint of step {saved}: --resume with an --lr below {cfg.lr:g} goes on from "
-            "there" if saved else f"no checkpoint of it was written: train into {cfg.out} again with an --lr below "
+            "there" if saved is not None else f"no checkpoint of it was written: train into {cfg.out} again with an --lr below "
                                   f"{cfg.lr:g}")
     raise Diverged(f"training diverged by step {step} ({loss}lr {lr:.3g} at that step): the weights are no longer "
                    f"finite, so they were not saved; {kept}", saved, began)

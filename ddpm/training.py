@@ -170,7 +170,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     pbar = _progress_bar(total_steps, progress["step"]) if progress_bar else None
     step, seconds = progress["step"], progress["train_seconds"]
     began = step
-    saved = step or None  # the step of the folder's last checkpoint of this run (a resume's, until the next save)
+    saved = step if resume else None  # the step of the folder's last checkpoint of this run (a resume's, maybe
+    # of step 0 after a Ctrl-C before the first step, until the next save)
 
     checked = began  # the step whose weights were last found finite: a row, a checkpoint and a grid share one
 

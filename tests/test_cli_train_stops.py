@@ -102,6 +102,30 @@ def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(run_of_
     assert json.loads((fresh / "training.json").read_text())["command"].endswith("--max-steps 6  # stopped at step 2")
 
 
+def test_a_resume_from_nan_weights_or_from_step_0_gets_advice_that_works(run_of_two_steps, monkeypatch, capsys):
+    """A checkpoint a run saved after it diverged (before training checked) is refused as it is read, not retried
+    with each lower --lr; a divergence resumed from the step-0 checkpoint a Ctrl-C before the first step leaves
+    points to that checkpoint, as a fresh run into the folder is refused."""
+    from ddpm.safeio import load_tensors, save_tensors
+
+    out, tiny = run_of_two_steps, TINY
+    tensors, meta = load_tensors(out / "checkpoint.safetensors")
+    save_tensors(out / "checkpoint.safetensors", {k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
+                                                  for k, v in tensors.items()}, meta)
+    before = (out / "model.safetensors").read_bytes()
+    assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "4", "--lr", "1e-5"]) == 2
+    err = capsys.readouterr().err
+    assert "the checkpoint of step 2 in " in err and "holds weights that are not finite" in err and "--lr below" not in err
+    assert (out / "model.safetensors").read_bytes() == before
+
+    fresh, real_step = out.parent / "fresh", training.train_step
+    monkeypatch.setattr(training, "train_step", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert train.main([*tiny, "--out", str(fresh), "--max-steps", "5"]) == 130  # stopped before its first step
+    monkeypatch.setattr(training, "train_step", real_step)
+    assert train.main([*tiny, "--out", str(fresh), "--resume", "--max-steps", "5", "--lr", "1e8"]) == 2
+    assert f"{fresh} keeps the checkpoint of step 0: --resume with an --lr below 1e+08" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
