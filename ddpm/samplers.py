@@ -118,7 +118,7 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     is sqrt(alpha_bar_prev) here. The coefficients are computed in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2
     is tiny on the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), of which
     float32 keeps a digit or two at 50 steps and none at 2."""
-    if not -1 <= t_prev < t < sched.T:  # a step up the chain, or in place, would take sqrt of a negative number
+    if not -1 <= t_prev < t < sched.T:  # up the chain sigma^2 < 0 (eta > 0): Eq. 16; in place, no step at all
         raise ValueError(f"DDIM steps down the chain: need -1 <= t_prev < t <= {sched.T - 1}, not t = {t}, "
                          f"t_prev = {t_prev}")
     alpha_bar_t = sched.alpha_bar_f64[t].item()
