@@ -169,6 +169,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
+    guided = " (twice as many with a class's guidance)" if cfg.num_classes else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
         " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last "
@@ -196,6 +197,6 @@ x_T to a digit x_0.
 ## Quality
 
 {_quality(ev, source, folder, dataset)}
-Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes, DDIM far fewer.
+Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes{guided}, DDIM far fewer.
 
 """ + (read_more() if links else "")

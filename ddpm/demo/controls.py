@@ -57,7 +57,8 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                   info="1: off. Above 1, the steps t <= "
                        f"{default_t_max(T) + 1} (about {T_MAX_FRACTION:g} T) are pushed away from the mistakes of a "
                        "small guide model (the model folder's guide/; Karras et al. 2024): a higher IS for 'any' "
-                       "digits, for the bundled weights at a worse FD, and up to 40% slower"
+                       "digits, for the bundled weights at a worse FD, and up to 40% slower. Below 1 they move "
+                       "toward the guide's (0: the guide alone on those steps)"
                   if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")

@@ -108,7 +108,8 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
         "- **eps** ~ N(0, I): the noise drawn; **eps_hat**: the network's guess of it from x_t and t; **x0_hat** = "
         "(x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t): the clean digit that guess implies (Eq. 15).",
         "- **beta_tilde_t** = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t: the variance of q(x_{t-1} | x_t, x_0) "
-        "(Eq. 7). A DDPM step back adds noise of variance sigma_t^2 = beta_t (this app) or beta_tilde_t; Ho et al. "
+        "(Eq. 7). A DDPM step back adds noise of variance sigma_t^2 = beta_t (this app's DDPM; its default, DDIM with "
+        "eta 0, adds none) or beta_tilde_t; Ho et al. "
         "found both give similar samples.",
         ("- **null class**: the label meaning 'no class' (any digit); classifier-free guidance mixes its eps_hat with "
          "a class's. " if conditional else "- ") + "**EMA**: the weights sampled are a running average of the "
