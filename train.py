@@ -137,7 +137,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             value = getattr(args, flag)  # --attention-res "" means none; --channel-mult needs at least one level
             setattr(args, flag, tuple(int(c) for c in value.split(",")) if value.strip() or flag == "channel_mult" else ())
         except ValueError:
-            p.error(f"--{flag.replace('_', '-')} must be integers separated by commas, not {getattr(args, flag)!r}")
+            p.error(f"{dashed(flag)} must be integers separated by commas, not {getattr(args, flag)!r}")
     kept, saved_at = [], Path(args.out) / RUN_CONFIG_NAME
     if args.resume:
         try:
@@ -153,7 +153,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if e.field in (*UNFLAGGED, *UNFLAGGED_MODEL):  # no flag sets it: a hand edit of the run's record
             p.error(f"--resume: {saved_at} holds a {e.field} that no flag sets, and it {e.problem}: repair it")
         flag = FLAG_OF.get(e.field, e.field)
-        p.error(f"--{flag.replace('_', '-')} {e.problem}" + (from_run if flag in kept else ""))
+        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else ""))
     except (TypeError, ValueError) as e:  # a hand-edited train_config.json
         p.error(f"--resume: {saved_at} holds a value of the wrong kind ({e})")
     if not args.config.model.num_classes and "label_dropout" in given:  # it would be taken and never used
@@ -176,8 +176,17 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
         value = ",".join(map(str, value))
     if value == default:
         return None
-    flag = "--" + dest.replace("_", "-")
-    return flag if isinstance(value, bool) else f"{flag} {shlex.quote(str(value))}"  # --attention-res ''
+    return dashed(dest) if isinstance(value, bool) else typed(dest, value)
+
+
+def dashed(dest: str) -> str:
+    """The flag of an argparse dest: max_steps -> --max-steps."""
+    return "--" + dest.replace("_", "-")
+
+
+def typed(dest: str, value) -> str:
+    """A flag with its value as a shell takes it: --max-steps 6, --attention-res ''."""
+    return f"{dashed(dest)} {shlex.quote(str(value))}"
 
 
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
@@ -190,7 +199,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
         if network:  # the network's own settings, from the config.json saved with its weights
             args.kept_from = Path(args.out) / "config.json"
         return _keep_network(args, given, network)
-    args.lifted = [f"--{flag.replace('_', '-')} {saved[flag]!r}" for flag in ("max_minutes", "max_steps")
+    args.lifted = [typed(flag, saved[flag]) for flag in ("max_minutes", "max_steps")
                    if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
     kept = []
     for flag in RESUMED:
@@ -292,7 +301,7 @@ def main(argv=None) -> int:
                   f", except the network's, which its {kept_from.name} gives" if kept_from else
                   " (the network's too: no readable config.json gives them)"), file=sys.stderr)
     if lifted := getattr(args, "lifted", None):
-        now = [f"--{flag.replace('_', '-')} {getattr(args, flag)!r}" for flag in ("epochs", "max_minutes", "max_steps")
+        now = [typed(flag, getattr(args, flag)) for flag in ("epochs", "max_minutes", "max_steps")
                if getattr(args, flag) is not None]
         print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one, which stops at "
               f"{' or '.join(now)}{', whichever comes first' * (len(now) > 1)}")
