@@ -77,11 +77,11 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
                 break
         if isinstance(e, DataError):  # the Debian copy could not be unpacked: it says where
             raise
-        hint = ("MNIST/raw/*-ubyte.gz" if name == "mnist" else f"FashionMNIST/raw/, or `apt-get install "
-                f"dataset-fashion-mnist`, whose copy in {FASHION_SYSTEM_DIR} is found by itself")
+        hint = (f"MNIST's four *-ubyte.gz files in {raw}/" if name == "mnist" else f"the raw files in {raw}/, or "
+                f"`apt-get install dataset-fashion-mnist`, whose copy in {FASHION_SYSTEM_DIR} is found by itself")
         cause = ([line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__])[-1]
-        raise DataError(f"could not load {name} from {data_dir!r}: put the raw files in {hint} "
-                        f"(last error: {cause})") from None
+        raise DataError(f"could not load {name} from {str(data_dir)!r}: put {hint} (torchvision's last error; it "
+                        f"downloads missing files where there is a network: {cause})") from None
     return ds.data.clone(), ds.targets.clone().long()
 
 
