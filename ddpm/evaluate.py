@@ -221,7 +221,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _print_human(r: dict) -> None:
-    print(f"{r['run']}: n={r['n']} sampler={r['sampler']} steps={r['steps']}")
+    first = f" (samples {r['first']} to {r['first'] + r['n'] - 1} of the seed)" if r.get("first") else ""
+    print(f"{r['run']}: n={r['n']}{first} sampler={r['sampler']} steps={r['steps']}")
     sd = f" +- {r['real_floor_fd_std']:.3f}" if r.get("real_floor_fd_std") is not None else ""
     print(f"  Frechet distance  {r['fd']:.3f}   (real-data floor with the same n: {r['real_floor_fd']:.3f}{sd}, "
           f"ratio {r['fd_ratio']})")
@@ -283,6 +284,8 @@ def score(a: argparse.Namespace, command: str) -> int:
             if a.run_name is None:  # settings that only ddpm.sample offers: name them, so no row is mistaken for the default
                 name += f"-{facts['variance']}" if facts.get("variance", "beta") != "beta" else ""
                 name += "-noclip" if not facts.get("clip", True) else ""
+                # samples from k on are other draws than the run's first ones: not filed in the place of that run
+                name += f"-first{int(facts['first'])}" if facts.get("first") else ""
         else:
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
@@ -303,6 +306,8 @@ def score(a: argparse.Namespace, command: str) -> int:
         result = evaluate_samples(samples, a.data_dir, n_floor_seed=a.seed, classifier=a.classifier,
                                   labels=asked_labels(a.label, a.seed, len(samples),
                                                       int(facts.get("first", 0)) if a.from_samples else 0))
+        if a.from_samples and facts.get("first"):
+            result["first"] = int(facts["first"])  # the index of the first sample, drawn from (seed, first)
     except (EvalError, ClassifierLoadError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

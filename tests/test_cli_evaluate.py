@@ -101,6 +101,10 @@ def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, caps
     assert evaluate.main(["--from-samples", str(whole), "--seed", "4", "--json"]) == 0 and floor_seeds[-1] == 4
     assert evaluate.main(["--from-samples", str(whole), "--seed", "0", "--json"]) == 2
     assert "drawn with --seed 4, not --seed 0" in capsys.readouterr().err
+    # the second shard alone is other draws than the run's first three: filed beside the run, saying where it starts
+    assert evaluate.main(["--from-samples", str(part[1]), "--out", str(tmp_path / "e.json"), "--json"]) == 0
+    runs = json.loads((tmp_path / "e.json").read_text())["runs"]
+    assert runs[f"ddpm-{T}-beta_tilde-noclip-first2"]["first"] == 2 and "first" not in runs[f"ddpm-{T}-beta_tilde-noclip"]
 
 
 def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypatch, capsys):
