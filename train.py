@@ -153,7 +153,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         if e.field in (*UNFLAGGED, *UNFLAGGED_MODEL):  # no flag sets it: a hand edit of the run's record
             p.error(f"--resume: {saved_at} holds a {e.field} that no flag sets, and it {e.problem}: repair it")
         flag = FLAG_OF.get(e.field, e.field)
-        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else ""))
+        groups = getattr(args, "unflagged_model", {}).get("groups", ModelConfig.groups)
+        edited = (f"; the {groups} groups are {saved_at}'s, which no flag sets" if e.field == "base_channels" and
+                  groups != ModelConfig.groups else "")  # a hand edit of the run's record, not the flag, may be amiss
+        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else "") + edited)
     except (TypeError, ValueError) as e:  # a hand-edited train_config.json
         p.error(f"--resume: {saved_at} holds a value of the wrong kind ({e})")
     if not args.config.model.num_classes and "label_dropout" in given:  # it would be taken and never used

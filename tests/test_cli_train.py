@@ -184,7 +184,11 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
                           (json.dumps(dataclasses.asdict(run) | {"warmup_steps": -5}),  # no --warmup-steps to name
                            "holds a warmup_steps that no flag sets, and it must be 0 or more, not -5: repair it"),
                           (json.dumps(dataclasses.asdict(run) | {"weight_decay": "x"}),  # once AdamW's traceback
-                           "holds a weight_decay that no flag sets, and it must be 0 or more, not 'x'")]:
+                           "holds a weight_decay that no flag sets, and it must be 0 or more, not 'x'"),
+                          (json.dumps(dataclasses.asdict(run) | {"model": dataclasses.asdict(run.model) | {"groups": 6}}),
+                           "multiple of the 6 GroupNorm groups, not 8 (kept from " + str(tmp_path / "train_config.json")
+                           + " by --resume: give it again to change it); the 6 groups are " +
+                           str(tmp_path / "train_config.json") + "'s, which no flag sets")]:
         (tmp_path / "train_config.json").write_text(text)
         with pytest.raises(SystemExit):
             train.parse_args(["--resume", "--out", str(tmp_path)])
