@@ -206,7 +206,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     null_share = (f"{100 * share:.0f}% of the time{sittings}" if share is not None
                   else "part of the time (the share was not recorded)")
     if cfg.num_classes:
-        kind, tags = "class-conditional with a null class", ", classifier-free-guidance"
+        kind, tags = "class-conditional with a null class", ", class-conditional, classifier-free-guidance"
         labels = (f""" Labels were replaced by a "null" class
 {null_share}, so the same weights sample unconditionally
 (label = null) and with classifier-free guidance.{null_target(facts, bool(sittings))}""")

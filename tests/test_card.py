@@ -55,7 +55,7 @@ def test_an_unconditional_models_card_says_so(tmp_path):
     hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"label_dropout": 0.2})
     card = write_model_card(tmp_path, command="python train.py --unconditional").read_text()
     assert "# DDPM on MNIST (28x28), unconditional" in card and "It was trained without labels." in card
-    assert "guidance" not in card and "null" not in card
+    assert "guidance" not in card and "null" not in card and "class-conditional" not in card
 
 
 def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
@@ -178,6 +178,7 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
            "uploaded to the repo, it shows here." in pushed  # not `python -m ddpm.card FOLDER`, a folder of the author's
     front = pushed.split("---")[1]  # the Hub's metadata: its task filter and dataset page
     assert "pipeline_tag: unconditional-image-generation" in front and "datasets: [ylecun/mnist]" in front
+    assert "unconditional-image-generation, class-conditional, classifier-free-guidance]" in front  # it does both
 
 
 def test_a_broken_eval_json_leaves_the_figures_out_of_the_card_and_says_so(tmp_path, capsys):
