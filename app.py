@@ -38,7 +38,7 @@ from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip_stream, strip_ts  # noqa: E402
+from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
@@ -144,7 +144,7 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0, interactive=True),
                         str(gif), decision_view(traj, visible=RT.classifier is not None),
-                        decided_at(traj) or RT.classifier_note, traj.summary, settings.seed, film_strip(traj), traj)
+                        decided_at(traj) or RT.classifier_note, traj.text, settings.seed, film_strip(traj), traj)
 
 
 def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
@@ -197,10 +197,14 @@ def defaults() -> dict:
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, default_steps(T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
     *_, (last, png, settings) = sample_frames(0, False, 16, *choice)  # the last frame: the finished grid
-    # its caption without the time, a busy start-up's (the model loading, the other tabs' defaults), not Generate's
-    d["sample"] = (last.image, png, "Drawn as the app started: " + last.summary, settings.seed)
-    *_, d["trajectory"] = trajectory(0, False, 1, *choice)
-    *_, d["roundtrip"] = noise_and_denoise(EXAMPLE, 0, None, None, T // 2, 0, DEFAULT_SAMPLER, choice[1])
+    # each caption without the time, a busy start-up's (the model loading, the other tabs' defaults), not the tab's
+    started = "Drawn as the app started: "
+    d["sample"] = (last.image, png, started + last.summary, settings.seed)
+    *_, traj = trajectory(0, False, 1, *choice)
+    d["trajectory"] = traj._replace(status=f"{started}{traj.state.summary}.")
+    x0 = pick_digit(EXAMPLE, 0, None, None)
+    r = roundtrip(RT.model, RT.sched, x0, T // 2, chain_settings(0, DEFAULT_SAMPLER, choice[1], T))
+    d["roundtrip"] = RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, started + r.summary)
     return d
 
 

@@ -339,8 +339,14 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == new_digit.targets]
     assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"roundtrip_ui", "interpolate_ui"}
     assert app.demo._queue.max_size >= 100
-    # Generate's first caption: the grid drawn at start-up, without the time a busy start-up took
-    assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", app.defaults()["sample"][2])
+    # the first captions of Generate, the animation and the round trip: drawn at start-up, without the time a busy
+    # start-up took (the animation's once read 27 s and the round trip's 50 s, ten times a press's)
+    first = app.defaults()
+    assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", first["sample"][2])
+    assert re.fullmatch(r"Drawn as the app started: 1 digit, DDIM, .* frames \(every step and the final x_0\)\.",
+                        first["trajectory"].status)
+    assert first["roundtrip"].text.startswith("Drawn as the app started: Noised to t = ")
+    assert " took " not in first["trajectory"].status + first["roundtrip"].text
     # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
     *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
     assert live and all(update.state is None and update.gif is None for update in live)

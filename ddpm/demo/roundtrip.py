@@ -31,6 +31,7 @@ class RoundTrip:
     main: Image.Image  # x_0 | x_t | denoised, at the chosen t
     strip: Image.Image  # the same for t = T/10 .. T
     text: str
+    summary: str = ""  # the text without its time (the app's start-up run is not timed for a user)
 
 
 def digit_changed(source: str, index=0, upload=None, sketch=None) -> str:
@@ -137,12 +138,11 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
         (draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
         (draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ])
-    text = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's "
-            f"{len(starts) - 1} chains each start from their own t. All {len(starts)} took {ticker.elapsed()}. "
-            "Small t keeps your digit; "
-            "as t nears T the model sees less of it and draws a digit of its own, which the seed picks (the "
-            "seed fixes the noise): try other seeds there to see other digits.")
-    yield RoundTrip(main, strip, text)
+    run = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's "
+           f"{len(starts) - 1} chains each start from their own t.")
+    reading = ("Small t keeps your digit; as t nears T the model sees less of it and draws a digit of its own, which "
+               "the seed picks (the seed fixes the noise): try other seeds there to see other digits.")
+    yield RoundTrip(main, strip, f"{run} All {len(starts)} took {ticker.elapsed()}. {reading}", f"{run} {reading}")
 
 
 def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings) -> RoundTrip:

@@ -43,11 +43,16 @@ class Trajectory:
     eps_hat: np.ndarray  # uint8 (F, n, 28, 28), eps_hat / 3 mapped to black..white
     probs_t: list[int] = field(default_factory=list)  # paper t of every step (not only kept frames)
     probs: np.ndarray | None = None  # (steps, 10) classifier probabilities on x0_hat of digit 0
-    summary: str = ""
+    summary: str = ""  # the run in words, without its time (the app's start-up run is not timed for a user)
+    took: str = ""
 
     @property
     def frames(self) -> int:
         return len(self.t)
+
+    @property
+    def text(self) -> str:
+        return f"{self.summary} in {self.took}."
 
 
 def keep_every(num_steps: int, max_frames: int = MAX_FRAMES) -> int:
@@ -89,8 +94,7 @@ def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
         logits = classifier(torch.cat(first_x0))
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
     kept = "every step" if k == 1 else f"every {k} steps" + (", the last step" if (s.steps - 1) % k else "")
-    traj.summary = (f"{s.describe()}; {traj.frames} frames ({kept} and the final x_0) "
-                    f"in {ticker.elapsed()}.")
+    traj.summary, traj.took = f"{s.describe()}; {traj.frames} frames ({kept} and the final x_0)", ticker.elapsed()
     yield traj
 
 
