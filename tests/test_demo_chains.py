@@ -163,6 +163,8 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     assert "they seldom end as DDIM's digit" in compare.samplers_say(1000)
     assert "Each digit has the same class in every row; DDPM and eta 1" in compare.samplers_say(1000, 7)
     assert "seldom end as DDIM's digit" not in compare.samplers_say(1000, "random")
+    assert compare.samplers_say(1000, 7).endswith("of their shapes: the same digit in strokes of their own, seldom "
+                                                  "DDIM's.")  # not that they seldom look like its digit
     w0 = list(compare.compare_stream(model, sched, "samplers",
                                      compare.compare_rows("samplers", settings(20, n=1, steps=2, label="3", guidance=0),
                                                           20)))[-1]

@@ -48,11 +48,11 @@ def samplers_say(T: int, label=None) -> str:
     at w = 0)."""
     many, *few = ddim_steps_compared(T)
     fewer = "".join(f", and with {k} steps most often to the same one as with {many}" for k in few)
-    given, decides, ends = ((" Each digit has the same class in every row;", "shapes", "look like") if label is not None
-                            else ("", "digits", "end as"))
+    given, decides = ((" Each digit has the same class in every row;", "shapes: the same digit in strokes of their "
+                       "own, seldom DDIM's") if label is not None else ("", "digits: they seldom end as DDIM's digit"))
     return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}.{given} DDPM and eta 1 add fresh "
             f"noise at every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their "
-            f"{decides}: they seldom {ends} DDIM's digit.")
+            f"{decides}.")
 
 
 @dataclass
