@@ -280,6 +280,13 @@ def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sche
         in mixed.text
     unasked = list(generate.generate(model, sched, settings(sched.T, n=5, label="random", guidance=0), classifier=fake))
     assert "Asked for" not in unasked[-1].text and "reads them, row by row, as 0 1 2 / 3 4." in unasked[-1].text
+    # one class asked of all: counted against the reading too (what guidance's w is for)
+    *_, threes = generate.generate(model, sched, settings(sched.T, n=5, label="3", guidance=2.0), classifier=fake)
+    assert "reads them, row by row, as 0 1 2 / 3 4: 1 of 5 as the 3 asked for." in threes.text
+    one = list(generate.generate(model, sched, settings(sched.T, n=1, label="3", guidance=2.0), classifier=fake))[-1]
+    assert "Asked for 3; the MNIST classifier reads it as 0." in one.text
+    ignored = list(generate.generate(model, sched, settings(sched.T, n=5, label="3", guidance=0), classifier=fake))
+    assert "asked for" not in ignored[-1].text.lower()  # w = 0 ignores the class
 
 
 def test_generate_ddim_with_guidance(model, sched):

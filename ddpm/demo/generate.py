@@ -188,10 +188,11 @@ def grid_image(x: torch.Tensor) -> Image.Image:
     return draw.digits(x.clamp(-1, 1), cols=grid_cols(x.shape[0]))
 
 
-def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None) -> str:
+def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, chosen: int | None = None) -> str:
     """What the shipped MNIST classifier reads in samples (n, 1, 28, 28) in [-1, 1], in words, row by row as the
     grid shows them: a check that a chosen class came out, and the grid in words for a screen reader. asked: (n,)
-    the labels drawn for a random class each, said first and counted against the reading."""
+    the labels drawn for a random class each, said first and counted against the reading; chosen: the one class
+    asked of all, counted against the reading."""
     cols = grid_cols(x0.shape[0])  # as grid_image lays them out
     read = classifier(x0).argmax(1)  # (n,)
 
@@ -199,10 +200,12 @@ def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None) -> 
         digits = [str(int(d)) for d in digits]
         return " / ".join(" ".join(digits[i:i + cols]) for i in range(0, len(digits), cols))
     if len(read) == 1:
-        ask = f"Asked for {int(asked[0])}; t" if asked is not None else "T"
+        ask = (f"Asked for {int(asked[0])}; t" if asked is not None else f"Asked for {chosen}; t" if chosen is not None
+               else "T")
         return f"{ask}he MNIST classifier reads it as {int(read[0])}."
     if asked is None:
-        return f"The MNIST classifier reads them, row by row, as {rows(read)}."
+        hits = f": {int((read == chosen).sum())} of {len(read)} as the {chosen} asked for" if chosen is not None else ""
+        return f"The MNIST classifier reads them, row by row, as {rows(read)}{hits}."
     hits = int((read == asked).sum())
     return (f"Asked for, row by row, {rows(asked)}; the MNIST classifier reads them as {rows(read)}: {hits} of "
             f"{len(read)} as asked.")
@@ -254,7 +257,8 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     # the labels sample_loop drew for a random class each (w = 0 ignores them: the null class's digits)
     asked = (random_labels(s.seed, s.n, model.config.num_classes)
              if s.label == RANDOM and s.guidance and model.config.num_classes and classifier is not None else None)
-    summary = finished_text(s, weights, read_as(classifier, x0, asked) if classifier is not None else "")
+    chosen = s.label if isinstance(s.label, int) and s.guidance and model.config.num_classes else None
+    summary = finished_text(s, weights, read_as(classifier, x0, asked, chosen) if classifier is not None else "")
     done = Frame(grid_image(x0), f"Done in {took(elapsed)} ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
                  done=True, samples=x0, summary=summary)
     if drawn is not None:
