@@ -48,6 +48,14 @@ def test_p_sample_matches(kind, variance, variance_type, clip):
         assert _close(x_prev, out.prev_sample)
 
 
+@pytest.mark.parametrize("steps", [50, 30, 7, 3, 1])
+def test_ddim_timesteps_round_as_diffusers_trailing_spacing(steps):
+    """Step counts that do not divide T (30: 999, 966, ...) round to the nearest t, as diffusers' "trailing" does."""
+    theirs = diffusers.DDIMScheduler(num_train_timesteps=1000, timestep_spacing="trailing")
+    theirs.set_timesteps(steps)
+    assert ddim_timesteps(1000, steps) == theirs.timesteps.tolist()
+
+
 @pytest.mark.parametrize("kind", ["linear", "cosine"])
 @pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])  # 0.5: a sigma(eta) right only at 0 and 1 (sqrt(eta)) fails
 @pytest.mark.parametrize("clip", [True, False])

@@ -75,6 +75,8 @@ def test_inception_score_is_the_exp_of_the_mean_kl_per_split():
     assert inception_score(np.array([[1.0, 0.0], [0.5, 0.5]])) == pytest.approx(np.exp(np.mean(kl)), rel=1e-9)
     halves = np.eye(2)[[0] * 50 + [1] * 50]  # each split holds one class only: p(y) per split, not overall
     assert inception_score(halves) == pytest.approx(2.0) and inception_score(halves, splits=2) == pytest.approx(1.0)
+    mixed = np.eye(2)[[0, 1, 0, 0]]  # split 1 two classes equally (IS 2), split 2 one class (IS 1): their mean
+    assert inception_score(mixed, splits=2) == pytest.approx(1.5)
 
 
 def test_class_shares_sum_to_one():
@@ -82,6 +84,7 @@ def test_class_shares_sum_to_one():
     shares = class_shares(probs)
     assert shares.shape == (10,) and shares.sum() == pytest.approx(1.0)
     assert class_shares(np.eye(10)[[3, 3, 7, 3]]).tolist() == [0, 0, 0, 0.75, 0, 0, 0, 0.25, 0, 0]
+    assert class_shares(np.log(probs)).tolist() == shares.tolist()  # logits (any scale) share their argmax
 
 
 def test_nearest_distances_brute_force():

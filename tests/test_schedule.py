@@ -19,6 +19,7 @@ def test_alpha_bar_decreases_in_unit_interval(kind, T):
     torch.testing.assert_close(s.snr, s.alpha_bar / (1 - s.alpha_bar), rtol=1e-3, atol=0)
     torch.testing.assert_close(s.log_snr.exp(), s.snr, rtol=1e-4, atol=0)
     assert (s.posterior_variance <= s.betas + 1e-12).all()  # beta_tilde_t <= beta_t
+    assert s.posterior_variance[0] == 0 and s.posterior_std[0] == 0  # the last step, to x_0, adds no noise
 
 
 def test_cosine_alpha_bar_is_eq_17():
@@ -34,6 +35,8 @@ def test_cosine_alpha_bar_is_eq_17():
 def test_linear_endpoints_and_bad_kind():
     s = NoiseSchedule(1000, "linear")
     assert s.betas[0].item() == pytest.approx(1e-4) and s.betas[-1].item() == pytest.approx(0.02)
+    by_hand = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)  # Ho et al., in float64
+    assert s.alpha_bar_f64.dtype == torch.float64 and torch.allclose(s.alpha_bar_f64, by_hand, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="linear"):
         NoiseSchedule(1000, "quadratic")
 

@@ -90,6 +90,7 @@ def test_each_epoch_sees_every_image_once_in_its_own_order(tmp_path, monkeypatch
     assert not torch.equal(orders[0], torch.arange(300))
     assert torch.equal(training._epoch_order(300, 3, 1), orders[1])  # a resumed run sees the same batches
     assert not torch.equal(training._epoch_order(300, 4, 1), orders[1])
+    assert not torch.equal(training._epoch_order(300, 0, 1), training._epoch_order(300, 1, 0))  # seeds apart
     asked, real = [], training._epoch_order
     monkeypatch.setattr(training, "_epoch_order", lambda *a: asked.append(a) or real(*a))
     train_on_sample(train_cfg(tmp_path, batch_size=150, epochs=3))  # 2 steps per epoch
@@ -143,6 +144,18 @@ def test_train_step_uses_its_learning_rate_and_train_counts_the_ema_steps(tmp_pa
     train_on_sample(train_cfg(tmp_path / "run"), max_steps=3)
     train_on_sample(train_cfg(tmp_path / "run"), resume=True, max_steps=5)
     assert steps == [0, 1, 2, 3, 4]  # the warm-up counts the run's steps, across a resume
+    # the EMA follows the step's new weights (Ho et al. average the trained weights): after step 0 it holds
+    # 0.1 init + 0.9 trained, not the init (an update before the gradient step would lag a step behind)
+    monkeypatch.setattr(EMA, "update", update)
+    one = train_on_sample(train_cfg(tmp_path / "one"), max_steps=1)
+    torch.manual_seed(3)  # train()'s seed (train_cfg's): the weights' init
+    init = UNet(tiny_config(timesteps=100)).state_dict()
+    tensors, _ = load_tensors(one / "checkpoint.safetensors")
+    moved = [k for k, v in init.items() if not torch.equal(v, tensors[f"model.{k}"])]
+    assert moved  # the step changed weights, so the check below can tell the orders apart
+    for k, v in init.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(tensors[f"ema.{k}"], 0.1 * v + 0.9 * tensors[f"model.{k}"])
 
 
 def test_each_batch_trains_with_its_own_labels(tmp_path, monkeypatch):
