@@ -38,13 +38,19 @@ def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator)
     try:
         progress = load_checkpoint(ckpt, model, ema, opt, gen)
     except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
-        raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {e}). The EMA weights of its "
+        said = str(e).strip().splitlines()[0] if str(e).strip() else ""  # torch lists every key that differs
+        if "state_dict" in said:
+            said += " it holds another network than these flags build: give the network's flags (such as " \
+                    "--base-channels and --channel-mult) as the run began"
+        raise ValueError(f"--resume: {ckpt} cannot be read ({type(e).__name__}: {said}). The EMA weights of its "
                          f"last save, if any, are in {ckpt.parent / hub.WEIGHTS_NAME}; to train on, start a new run "
                          "into another --out") from None
+    weights_ok = all_finite(model, ema.model)
     moments = [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
-    if not (all_finite(model, ema.model) and all(bool(v.isfinite().all()) for v in moments)):
+    if not (weights_ok and all(bool(v.isfinite().all()) for v in moments)):
         # saved by a run that diverged before training checked (no --lr can go on from nan weights)
-        raise ValueError(f"--resume: the checkpoint of step {progress['step']} in {ckpt} holds weights that are not "
+        what = "weights" if not weights_ok else "AdamW moments"
+        raise ValueError(f"--resume: the checkpoint of step {progress['step']} in {ckpt} holds {what} that are not "
                          "finite (nan or inf): the run had diverged before it was saved, so no --lr goes on from it; "
                          "train afresh into another --out, or resume an earlier copy of the folder")
     return progress

@@ -110,12 +110,15 @@ def test_a_resume_from_nan_weights_or_from_step_0_gets_advice_that_works(run_of_
 
     out, tiny = run_of_two_steps, TINY
     tensors, meta = load_tensors(out / "checkpoint.safetensors")
-    save_tensors(out / "checkpoint.safetensors", {k: v.clone().fill_(float("nan")) if v.is_floating_point() else v
-                                                  for k, v in tensors.items()}, meta)
-    before = (out / "model.safetensors").read_bytes()
-    assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "4", "--lr", "1e-5"]) == 2
-    err = capsys.readouterr().err
-    assert "the checkpoint of step 2 in " in err and "holds weights that are not finite" in err and "--lr below" not in err
+    for poisoned in (("model.", "ema."), ("optim.",)):  # the weights and their EMA, or AdamW's moments alone
+        save_tensors(out / "checkpoint.safetensors", {k: v.clone().fill_(float("nan"))
+                                                      if v.is_floating_point() and k.startswith(poisoned) else v
+                                                      for k, v in tensors.items()}, meta)
+        before = (out / "model.safetensors").read_bytes()
+        assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "4", "--lr", "1e-5"]) == 2
+        err = capsys.readouterr().err
+        assert "the checkpoint of step 2 in " in err and "are not finite (nan or inf)" in err, poisoned
+        assert "--lr below" not in err and (out / "model.safetensors").read_bytes() == before
     assert (out / "model.safetensors").read_bytes() == before
 
     fresh, real_step = out.parent / "fresh", training.train_step
