@@ -230,13 +230,14 @@ def _keep_network(args: argparse.Namespace, given: set[str], model: dict) -> lis
 
 
 def _network_of(out: Path) -> dict:
-    """The model settings in OUT/config.json ({} where there is none or it is no JSON object: the checkpoint's own
-    load then says what is wrong)."""
+    """The model settings in OUT/config.json, those it names of ModelConfig's ({} where there is none or it is no
+    JSON object: the checkpoint's own load then says what is wrong)."""
     try:
         network = json.loads((out / "config.json").read_text())
     except (OSError, ValueError):
         return {}
-    return network if isinstance(network, dict) else {}
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    return {k: v for k, v in network.items() if k in fields} if isinstance(network, dict) else {}
 
 
 def unusable_folder(out: Path) -> str | None:

@@ -185,6 +185,13 @@ def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_
     assert f"--resume: the run's own settings, from {out / 'config.json'}: --timesteps 100 --base-channels 8 " \
            "--channel-mult 1,2 --attention-res 14 --unconditional" in said.out
     assert "takes train.py's default, except the network's, which its config.json gives" in said.err
+    (out / "train_config.json").unlink()  # and config.json holds nothing of the network: the flags build another
+    (out / "config.json").write_text('{"note": "hand-made"}')
+    assert train.main(["--resume", "--out", str(out), "--batch-size", "32", "--device", "cpu", "--max-steps", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "(the network's too: no readable config.json gives them)" in err
+    assert "it holds another network than these flags build: give the network's flags" in err
+    assert "size mismatch" not in err  # torch's list of every key that differs, once hundreds of lines
 
 
 def test_resume_refuses_another_model(tmp_path):
