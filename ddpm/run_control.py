@@ -46,8 +46,7 @@ def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator)
                          f"last save, if any, are in {ckpt.parent / hub.WEIGHTS_NAME}; to train on, start a new run "
                          "into another --out") from None
     weights_ok = all_finite(model, ema.model)
-    moments = [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
-    if not (weights_ok and all(bool(v.isfinite().all()) for v in moments)):
+    if not (weights_ok and finite(v for state in opt.state.values() for v in state.values() if torch.is_tensor(v))):
         # saved by a run that diverged before training checked (no --lr can go on from nan weights)
         what = "weights" if not weights_ok else "AdamW moments"
         raise ValueError(f"--resume: the checkpoint of step {progress['step']} in {ckpt} holds {what} that are not "
@@ -68,8 +67,13 @@ class Diverged(ValueError):
 
 def all_finite(*models: torch.nn.Module) -> bool:
     """Every float weight and buffer is a number (one pass over the tensors, one read of the device)."""
-    return bool(torch.stack([v.isfinite().all() for m in models for v in m.state_dict().values()
-                             if v.is_floating_point()]).all())
+    return finite(v for m in models for v in m.state_dict().values())
+
+
+def finite(tensors) -> bool:
+    """Every float tensor of `tensors` holds only numbers, no nan or inf (one read of the device; True for none)."""
+    checks = [v.isfinite().all() for v in tensors if v.is_floating_point()]
+    return bool(torch.stack(checks).all()) if checks else True
 
 
 def refuse_diverged(models, loss_log, step: int, epoch: int, lr: float, cfg: TrainConfig, saved: int | None,
