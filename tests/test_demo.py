@@ -285,6 +285,8 @@ def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sche
     assert "reads them, row by row, as 0 1 2 / 3 4: 1 of 5 as the 3 asked for." in threes.text
     one = list(generate.generate(model, sched, settings(sched.T, n=1, label="3", guidance=2.0), classifier=fake))[-1]
     assert "Asked for 3; the MNIST classifier reads it as 0." in one.text
+    drawn = list(generate.generate(model, sched, settings(sched.T, n=1, label="random"), classifier=fake))[-1]
+    assert f"Asked for {int(random_labels(0, 1, 10)[0])}; the MNIST classifier reads it as 0." in drawn.text
     ignored = list(generate.generate(model, sched, settings(sched.T, n=5, label="3", guidance=0), classifier=fake))
     assert "asked for" not in ignored[-1].text.lower()  # w = 0 ignores the class
 

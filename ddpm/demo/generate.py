@@ -200,9 +200,9 @@ def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, cho
         digits = [str(int(d)) for d in digits]
         return " / ".join(" ".join(digits[i:i + cols]) for i in range(0, len(digits), cols))
     if len(read) == 1:
-        ask = (f"Asked for {int(asked[0])}; t" if asked is not None else f"Asked for {chosen}; t" if chosen is not None
-               else "T")
-        return f"{ask}he MNIST classifier reads it as {int(read[0])}."
+        wanted = int(asked[0]) if asked is not None else chosen  # None: no class was asked for
+        said = f"Asked for {wanted}; the" if wanted is not None else "The"
+        return f"{said} MNIST classifier reads it as {int(read[0])}."
     if asked is None:
         hits = f": {int((read == chosen).sum())} of {len(read)} as the {chosen} asked for" if chosen is not None else ""
         return f"The MNIST classifier reads them, row by row, as {rows(read)}{hits}."
