@@ -45,8 +45,11 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     # (B,) rows trained as the null class; drawn for unconditional models too, so that t and eps of every step are
     # the same whether or not the model takes labels
     drop = torch.rand(b, generator=generator) < label_dropout
-    t, eps, drop = t.to(x0.device), eps.to(x0.device), drop.to(x0.device)
-    x_t = sched.q_sample(x0, t, eps)  # Eq. 4
+    eps, drop = eps.to(x0.device), drop.to(x0.device)
+    # Eq. 4, with t still on the CPU beside the schedule's arrays: a t on a GPU would be read back to the CPU for
+    # the range check of each lookup, a wait for the GPU every step
+    x_t = sched.q_sample(x0, t, eps)
+    t = t.to(x0.device)
     target = eps if teacher is None else null_rows_target(teacher, x_t, t, y, eps, drop)
     if y is not None:
         y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
