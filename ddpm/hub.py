@@ -194,9 +194,11 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         if why := _unlike_its_run(folder, config):
             raise ValueError(why)
         state, _ = load_tensors(folder / WEIGHTS_NAME)
-        model = UNet(config)
-        if why := _mismatch(model.state_dict(), state):
+        with torch.device("meta"):  # the network's shapes without its memory: a config.json asking for a network
+            expected = UNet(config).state_dict()  # of 32 billion weights is refused, not killed out of memory
+        if why := _mismatch(expected, state):
             raise ValueError(why)
+        model = UNet(config)
         model.load_state_dict(state)
     except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:
         # JSONDecodeError and the config's own checks (ConfigError) are ValueErrors

@@ -96,6 +96,23 @@ def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
         hub.load_pretrained(tmp_path)
 
 
+def test_a_misfit_config_is_refused_from_shapes_before_its_network_takes_memory(tmp_path, monkeypatch):
+    """base_channels 4096 asks for 32 billion weights: built before the check, the process was killed out of
+    memory without a word. The shapes come from a network on the meta device, which holds no memory."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(cfg | {"base_channels": 4096}))
+    real = hub.UNet
+
+    def unet(config):
+        if torch.empty(0).device.type != "meta":
+            raise AssertionError("a network of the misfit config was built in memory")
+        return real(config)
+    monkeypatch.setattr(hub, "UNet", unet)
+    with pytest.raises(hub.ModelLoadError, match="describes another network than model.safetensors holds"):
+        hub.load_pretrained(tmp_path)
+
+
 def test_a_hand_edited_T_or_schedule_is_checked_against_the_run_that_trained_the_weights(tmp_path):
     """No weight's shape shows T or the schedule: train_config.json, train.py's record beside the weights, does."""
     model = tiny_model()
