@@ -108,16 +108,19 @@ def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidanc
 def read_runs_file(path: str | Path) -> dict:
     """What an --out file holds ({} if there is none yet); EvalError if it is not a JSON object."""
     try:
-        return read_json_object(path)
+        doc = read_json_object(path)
     except ValueError as e:
         raise EvalError(f"{e}; move it away or pick another --out") from None
+    if not isinstance(doc.get("runs", {}), dict):  # replaced, whatever it held would be lost
+        raise EvalError(f"{path}'s \"runs\" is not an object of runs by name, so no run can be added to it; move it "
+                        "away or pick another --out")
+    return doc
 
 
 def merge_into(path: str | Path, name: str, result: dict) -> None:
-    """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write)."""
+    """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write); the file's
+    other keys and runs stay as they were."""
     path = Path(path)
     doc = read_runs_file(path)
-    runs = doc.get("runs", {}) if isinstance(doc.get("runs"), dict) else {}
-    runs[name] = result
-    doc = {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs}
-    atomic_write_json(path, doc)
+    runs = doc.get("runs", {}) | {name: result}
+    atomic_write_json(path, doc | {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs})

@@ -229,7 +229,7 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
     monkeypatch.setattr(evaluate, "generate", lambda *a, **k: real_generate(*a[:2], "ddim", 1, *a[4:], **k) and (
         drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3, 10)))  # the real checks, a 1-step draw
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0, "fd": 2.0})
-    for text in ("[]", "{not json"):
+    for text in ("[]", "{not json", '{"runs": [1]}'):  # runs not by name: replaced, what they held would go
         (tmp_path / "e.json").write_text(text)
         assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
         assert "move it away or pick another --out" in capsys.readouterr().err and not drawn  # refused before sampling
@@ -246,6 +246,16 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "e.json")]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["fd"] == 2.0 and "disk full" in err  # the finished run's result still reaches stdout
+
+
+def test_a_run_merged_into_out_keeps_the_files_other_keys_and_runs(tmp_path):
+    from ddpm.eval_files import merge_into
+
+    (tmp_path / "e.json").write_text('{"notes": "mine", "runs": {"old": {"fd": 1}}, "command": "before"}')
+    merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.7, "command": "now", "fd": 2})
+    assert json.loads((tmp_path / "e.json").read_text()) == {
+        "notes": "mine", "runs": {"old": {"fd": 1}, "new": {"real_floor_fd": 0.7, "command": "now", "fd": 2}},
+        "command": "now", "real_floor_fd": 0.7}
 
 
 def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch, capsys):
