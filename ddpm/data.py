@@ -94,17 +94,36 @@ def load_sample() -> tuple[np.ndarray, np.ndarray]:
 def make_sample(data_dir: str | Path, per_class: int = 30, out: Path = SAMPLE_PATH) -> Path:
     """Write the bundled sample: the first `per_class` test images of each digit (never training data)."""
     images, labels = load_dataset("mnist", data_dir, train=False)
+    fewest = int(torch.bincount(labels, minlength=10).min())
+    if not 1 <= per_class <= fewest:  # more would give the digits unequal shares, and soon the whole test set
+        raise DataError(f"per_class must be from 1 to {fewest} (the test set's fewest images of one digit), not "
+                        f"{per_class}")
     idx = torch.cat([torch.nonzero(labels == c)[:per_class, 0] for c in range(10)]).sort().values
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, images=images[idx].numpy(), labels=labels[idx].numpy(), test_index=idx.numpy())
     return out
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(description="Write ddpm/assets/mnist_sample.npz from the MNIST test set.")
-    p.add_argument("--data-dir", default="data/mnist")
-    p.add_argument("--per-class", type=int, default=30)
-    a = p.parse_args()
-    print(make_sample(a.data_dir, a.per_class))
+    from .cli_args import check_writable, positive_int
+
+    p = argparse.ArgumentParser(prog="python -m ddpm.data", description="Write the small real sample the app and the "
+                                "tests use (ddpm/assets/mnist_sample.npz) from the MNIST test set.")
+    p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
+    p.add_argument("--per-class", type=positive_int, default=30,
+                   help="the first this many test images of each digit (default: 30, 300 in all)")
+    p.add_argument("--out", default=str(SAMPLE_PATH), help="file to write (default: the shipped asset)")
+    a = p.parse_args(argv)
+    if why := check_writable(a.out):
+        p.error(why)
+    try:
+        print(make_sample(a.data_dir, a.per_class, Path(a.out)))
+    except DataError as e:
+        p.exit(2, f"error: {e}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ from PIL import Image
 from ddpm import hub
 from ddpm.card import write_model_card
 
-from conftest import run_python, sample_cli, tiny_model
+from conftest import MNIST, run_python, sample_cli, tiny_model
 
 
 COMMANDS = ["train.py", "ddpm.sample", "ddpm.data", "ddpm.evaluate", "ddpm.benchmark", "ddpm.classifier", "ddpm.card",
@@ -344,3 +344,24 @@ def test_an_output_path_in_a_folder_that_cannot_be_entered_is_a_message_not_a_tr
     monkeypatch.setattr(Path, "mkdir", lambda self, **kw: refused(self))
     assert check_writable(tmp_path / "locked" / "x.png") == f"cannot write {tmp_path / 'locked' / 'x.png'}: " \
                                                             "Permission denied"
+
+
+def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tmp_path, capsys):
+    """python -m ddpm.data writes the shipped sample: 0 per digit wrote an empty file, -1 all but one test image of
+    each digit, and a missing --data-dir ended in a traceback."""
+    from ddpm import data
+
+    with pytest.raises(SystemExit) as e:
+        data.main(["--per-class", "0", "--out", str(tmp_path / "s.npz")])
+    assert e.value.code == 2 and "must be 1 or more, not 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        data.main(["--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "s.npz")])
+    assert e.value.code == 2 and "error: could not load mnist from" in capsys.readouterr().err
+    assert not (tmp_path / "s.npz").exists() and not (tmp_path / "none").exists()
+    if (MNIST / "MNIST" / "raw").exists():  # the count is checked against the test set's digits
+        with pytest.raises(SystemExit) as e:
+            data.main(["--data-dir", str(MNIST), "--per-class", "893", "--out", str(tmp_path / "s.npz")])
+        assert e.value.code == 2 and "from 1 to 892" in capsys.readouterr().err and not (tmp_path / "s.npz").exists()
+        assert data.main(["--data-dir", str(MNIST), "--per-class", "2", "--out", str(tmp_path / "s.npz")]) == 0
+        with np.load(tmp_path / "s.npz") as f:
+            assert sorted(f["labels"].tolist()) == sorted(list(range(10)) * 2)
