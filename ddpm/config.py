@@ -75,7 +75,7 @@ class ModelConfig:
             ("num_classes", _whole(self.num_classes), "0 (unconditional) or a positive whole number"),
             ("groups", _whole(self.groups, 1), "a positive whole number"),
             ("base_channels", _whole(self.base_channels, 1) and self.base_channels % groups == 0,
-             f"a positive multiple of the {groups} GroupNorm groups"),
+             f"a whole number, a positive multiple of the {groups} GroupNorm groups"),
             ("channel_mult", len(self.channel_mult) >= 1 and all(_whole(c, 1) for c in self.channel_mult),
              "one or more positive whole numbers"),
             ("attention_resolutions", all(_whole(r, 1) for r in self.attention_resolutions),
@@ -143,7 +143,10 @@ class ModelConfig:
     def load(cls, path: str | Path) -> "ModelConfig":
         """A saved config.json. T and the schedule must be in it: no weight's shape shows them, so a file without
         them would load with the defaults' and sample noise."""
-        d = json.loads(Path(path).read_text())
+        try:
+            d = json.loads(Path(path).read_text())
+        except ValueError as e:  # not JSON, or not UTF-8: json's words alone do not say which file
+            raise ValueError(f"{Path(path).name} is not JSON ({e})") from None
         if not isinstance(d, dict):
             raise ValueError(f"{Path(path).name} holds no JSON object of settings")
         if missing := [k for k in ("timesteps", "schedule") if k not in d]:

@@ -91,6 +91,13 @@ def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(hub.ModelLoadError, match="config.json does not say the model's timesteps and schedule"):
         hub.load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(cfg | {"timesteps": 20, "schedule": "linear",
+                                                           "base_channels": "16"}))  # a string: not its value
+    with pytest.raises(hub.ModelLoadError, match="base_channels must be a whole number, a positive multiple"):
+        hub.load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{'base_channels': 16}")  # Python's quotes: json's words name no file
+    with pytest.raises(hub.ModelLoadError, match=r"config\.json is not JSON \(Expecting property name"):
+        hub.load_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("[]")  # no settings at all: not the defaults' model
     with pytest.raises(hub.ModelLoadError, match="config.json holds no JSON object of settings"):
         hub.load_pretrained(tmp_path)
