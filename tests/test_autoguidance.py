@@ -47,6 +47,8 @@ def test_only_steps_up_to_t_max_are_guided():
 def test_guide_must_share_data_and_schedule():
     with pytest.raises(ValueError, match="timesteps is 30 in the guide, 20 in the model"):
         Autoguided(tiny_model(0), tiny_model(1, timesteps=30), 2.0)
+    with pytest.raises(ValueError, match="schedule is 'cosine' in the guide, 'linear' in the model"):
+        Autoguided(tiny_model(0), tiny_model(1, schedule="cosine"), 2.0)  # the same T, another noise at each t
     Autoguided(tiny_model(0), tiny_model(1, base_channels=16, attention_resolutions=()), 2.0)  # any width goes
 
 

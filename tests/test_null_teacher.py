@@ -67,6 +67,8 @@ def test_training_with_a_null_teacher(tmp_path):
                           "not a model folder"),
                          (train_cfg(tmp_path / "c", label_dropout=0.5, null_teacher=str(teacher),
                                model=tiny_config(timesteps=50)), "timesteps 100, not 50"),
+                         (train_cfg(tmp_path / "e", label_dropout=0.5, null_teacher=str(teacher),
+                               model=tiny_config(timesteps=100, schedule="cosine")), "schedule 'linear', not 'cosine'"),
                          (train_cfg(tmp_path / "d", label_dropout=0.5, null_teacher=str(fashion)),
                           "trained on Fashion-MNIST, this run trains on MNIST: a teacher must model the same data")]:
         with pytest.raises(ValueError, match=message):
