@@ -128,6 +128,25 @@ def test_an_ignored_sigint_stays_ignored():
         signal.signal(signal.SIGINT, before)
 
 
+def test_a_second_ctrl_c_during_a_step_stops_at_once():
+    """The first Ctrl-C in a step waits for its end (the checkpoint never holds half a step); a second one, for a
+    step or an epoch's grid that seems to hang, stops then and there, as Interrupts' docstring promises."""
+    import signal
+
+    from ddpm.run_control import Interrupts
+
+    stop = Interrupts()
+    stop.defer = True
+    stop(signal.SIGINT, None)  # deferred: returns
+    with pytest.raises(KeyboardInterrupt):
+        stop(signal.SIGINT, None)
+    stop = Interrupts()
+    stop.defer = True
+    stop(signal.SIGTERM, None)
+    with pytest.raises(KeyboardInterrupt):  # the first, at the step's end
+        stop.end_of_step()
+
+
 def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
     cfg = train_cfg(tmp_path)
     out = train_on_sample(cfg, max_steps=3)
