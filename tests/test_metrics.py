@@ -235,6 +235,9 @@ def test_shards_of_one_run_join_in_sample_order_and_others_are_refused(tmp_path)
     save_npz(tmp_path / "c.npz", x[5:], 3, "ddim", 50, 1.0, label="random", first=5)
     with pytest.raises(EvalError, match="starts at sample 5, but the shards before it end at 4"):
         read_shards([str(tmp_path / "a.npz"), str(tmp_path / "c.npz")])
+    save_npz(tmp_path / "e.npz", x[3:], 3, "ddim", 50, 1.0, label="random", first=3)  # sample 3 is a.npz's last
+    with pytest.raises(EvalError, match="starts at sample 3, but the shards before it already reach sample 3"):
+        read_shards([str(tmp_path / "a.npz"), str(tmp_path / "e.npz")])
     save_npz(tmp_path / "d.npz", x[4:], 4, "ddim", 50, 1.0, label="random", first=4)
     with pytest.raises(EvalError, match="not shards of one run: they differ in seed"):
         read_shards([str(tmp_path / "a.npz"), str(tmp_path / "d.npz")])
