@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
-from ddpm.demo import forward, generate, objective
+from ddpm.demo import draw, forward, generate, objective
 from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label
 from ddpm.samplers import random_labels, sample_generators
 from ddpm.schedule import NoiseSchedule
@@ -158,6 +158,25 @@ def test_objective_is_one_term_of_l_simple(model, sched):
     distilled = objective.objective_view(model, sched, DIGIT, 7, 3, null_target="a frozen teacher's predictions")
     assert "last trained their null class on a frozen teacher's predictions in eps's place" in distilled.text  # not a plain DDPM's loss
     assert "a label would lower" not in distilled.text
+
+
+def test_objective_panel_and_numbers_are_at_the_chosen_t(model, sched):
+    """x0_hat comes from Eq. 15 at the chosen t (code index t - 1); the text's numbers sit at the t's they name."""
+    torch.nn.init.normal_(model.conv_out.weight, std=0.1)
+    v = objective.objective_view(model, sched, DIGIT, 3, 3)  # small t: an index off by one shows most
+    x0, eps = to_model_range(torch.as_tensor(DIGIT)[None]), forward.fixed_eps(3)
+    x_t = sched.q_sample(x0, 2, eps)
+    with torch.no_grad():
+        x0_hat = sched.predict_x0(x_t, 2, model(x_t, torch.tensor([2]))).clamp(-1, 1)
+    want = draw.titled(draw.digits(x0_hat, target=168), "x0_hat\n(from eps_hat)").convert("L")
+    gap = 10  # draw.hstack's
+    got = v.panel.crop((v.panel.width - gap - want.width, gap, v.panel.width - gap, gap + want.height))
+    assert np.array_equal(np.asarray(got), np.asarray(want))
+    loss = v.loss_curve[v.loss_curve.curve == objective.LOSS].set_index("t").value
+    assert f"(here the loss peaks at t = {int(loss.idxmax())})" in v.text
+    b, a, ab = sched.betas, sched.alphas, sched.alpha_bar  # Eq. 12's weight at paper t: code index t - 1
+    w = lambda t: float(b[t - 1] / (2 * a[t - 1] * (1 - ab[t - 1])))  # noqa: E731
+    assert f"{w(2):.2g} at t = 2, {w(sched.T // 2):.2g} at t = {sched.T // 2};" in v.text
 
 
 def test_objective_at_t_0_shows_the_first_noisy_step_and_refuses_bad_input(model, sched):
