@@ -99,6 +99,7 @@ def test_notation_names_where_signal_and_noise_are_equal():
     s = NoiseSchedule(1000)
     even = next(t for t in range(1, 1001) if float(s.alpha_bar[t - 1]) < 0.5)  # paper t: more noise than signal
     assert f"here at about t = {even})" in forward.notation(s)
+    assert f"({float(s.alpha_bar[499]):.3f} at t = 500," in forward.notation(s)  # paper t = 500: code index 499
 
 
 def test_fixed_eps_is_stream_seed_0_and_the_chain_draws_its_own_noise():
@@ -107,6 +108,10 @@ def test_fixed_eps_is_stream_seed_0_and_the_chain_draws_its_own_noise():
     assert torch.equal(forward.fixed_eps(3), torch.randn((1, 1, 28, 28), generator=sample_generators(3, 1)[0]))
     s, x0 = NoiseSchedule(20), forward.digit_tensor(DIGIT)
     assert not torch.allclose(forward.chain(s, x0, 1, 0), forward.jump(s, x0, 1, forward.fixed_eps(0)))
+    g = sample_generators(0, 1, first=1)[0]  # chain's stream: two steps of Eq. 2 by hand, beta_1 then beta_2
+    z1, z2 = torch.randn(x0.shape, generator=g), torch.randn(x0.shape, generator=g)
+    x1 = (1 - s.betas[0]).sqrt() * x0 + s.betas[0].sqrt() * z1
+    torch.testing.assert_close(forward.chain(s, x0, 2, 0), (1 - s.betas[1]).sqrt() * x1 + s.betas[1].sqrt() * z2)
 
 
 def test_fixed_eps_makes_the_slider_morph_smoothly():
