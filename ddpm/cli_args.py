@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import MAX_GUIDANCE
+from .safeio import file_above
 from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, too_many_steps
 
 
@@ -114,8 +115,8 @@ def check_writable(path: str | Path) -> str | None:
         if not existed:
             path.unlink()
     except OSError as e:
-        # mkdir's bare "File exists"; os.path.isfile, not Path.is_file: that raises in a folder we may not enter
-        if file := next((p for p in path.parents if os.path.isfile(p)), None):
+        # mkdir's bare "File exists" does not say which file is in the way
+        if file := file_above(path):
             return f"cannot write {path}: {file} is a file, not a folder"
         return f"cannot write {path}: {e.strerror or e}"
     return None

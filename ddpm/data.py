@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .config import DATASETS
-from .safeio import atomic_write_bytes
+from .safeio import atomic_write_bytes, file_above
 
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as their authors write them
 # what each class index means, where it is not the digit itself (Xiao et al. 2017, Fashion-MNIST's README)
@@ -66,6 +66,8 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
     if name not in DATASETS:
         raise DataError(f"dataset must be one of {DATASETS}, not {name!r}")
     raw = Path(data_dir) / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+    if file := file_above(raw):  # data_dir or a folder above it: torchvision's error would blame the network
+        raise DataError(f"could not load {name} from {str(data_dir)!r}: {file} is a file, not a folder")
     new = [d for d in (raw, *raw.parents) if not d.exists()]  # the folders torchvision's download=True would make
     try:
         ds = _torchvision_dataset(name, Path(data_dir), train)

@@ -43,6 +43,12 @@ def atomic_write_json(path: str | Path, doc) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
+def file_above(path: str | Path) -> Path | None:
+    """The nearest folder above `path` that is in fact a file (no file can be made under it), or None.
+    os.path.isfile, not Path.is_file: that raises in a folder this user may not enter."""
+    return next((p for p in Path(path).parents if os.path.isfile(p)), None)
+
+
 def read_json_object(path: str | Path) -> dict:
     """A JSON file that holds an object ({} where there is no file); ValueError, saying why, for one that cannot
     be read, is not JSON, or holds something other than an object (a hand edit gone wrong)."""

@@ -365,6 +365,10 @@ def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tm
         data.main(["--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "s.npz")])
     assert e.value.code == 2 and "error: could not load mnist from" in capsys.readouterr().err
     assert not (tmp_path / "s.npz").exists() and not (tmp_path / "none").exists()
+    (tmp_path / "notes.txt").write_text("")  # a file as --data-dir: not "put the files in notes.txt/MNIST/raw/"
+    with pytest.raises(SystemExit) as e:
+        data.main(["--data-dir", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "s.npz")])
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in capsys.readouterr().err
     if (MNIST / "MNIST" / "raw").exists():  # the count is checked against the test set's digits
         with pytest.raises(SystemExit) as e:
             data.main(["--data-dir", str(MNIST), "--per-class", "893", "--out", str(tmp_path / "s.npz")])
