@@ -11,12 +11,15 @@ from ddpm.card import write_model_card
 from conftest import run_python, tiny_model
 
 
-def test_evaluate_names_a_device_this_machine_lacks(tmp_path, capsys):
+def test_evaluate_names_a_device_this_machine_lacks_and_an_empty_run_name(tmp_path, capsys):
     from ddpm import evaluate
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--device", "tpu9"]) == 2
     assert "unknown device 'tpu9'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # "" was taken as no name, and the row filed under the settings' own
+        evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--run-name", ""])
+    assert "--run-name is empty" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
