@@ -123,12 +123,11 @@ def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device 
     """Rebuild the classifier from its safetensors file (hyperparameters in the metadata); eval mode."""
     path = Path(path)
     # the shipped asset is remade by retraining; another path is more likely a typo or the wrong file
-    shipped = path.resolve() == DEFAULT_PATH
-    fix = (f"retrain it with:\n  {TRAIN_COMMAND}" if shipped else "name a file that python -m ddpm.classifier wrote "
-           "(its --out), or leave --classifier out for the shipped one")
+    def fix(out: str) -> str:
+        return (f"retrain it with:\n  {TRAIN_COMMAND}" if path.resolve() == DEFAULT_PATH else
+                f"name a file that python -m ddpm.classifier wrote ({out}), or leave --classifier out for the shipped one")
     if not path.is_file():  # only here may the advice name the path as --out: a file there would be overwritten
-        raise ClassifierLoadError(f"no classifier weights at {path}; " + (fix if shipped else fix.replace(
-            "(its --out)", f"(--out {path} makes one)")))
+        raise ClassifierLoadError(f"no classifier weights at {path}; {fix(f'--out {path} makes one')}")
     try:
         state, meta = load_tensors(path)
         model = MnistClassifier(**meta.get("hparams", {}))
@@ -138,7 +137,7 @@ def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device 
             raise ValueError(f"{len(unknown)} tensors it does not have, {len(missing)} of its own missing")
         model.load_state_dict(state)
     except Exception as e:
-        raise ClassifierLoadError(f"{path} does not hold the classifier's weights ({e}); {fix}") from None
+        raise ClassifierLoadError(f"{path} does not hold the classifier's weights ({e}); {fix('its --out')}") from None
     return model.to(device).eval()
 
 
