@@ -11,7 +11,7 @@ from PIL import Image
 
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import draw, forward, generate, objective
-from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label
+from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label, shown
 from ddpm.samplers import random_labels, sample_generators
 from ddpm.schedule import NoiseSchedule
 from demo_helpers import DIGIT, same, settings
@@ -48,9 +48,22 @@ def test_check_float_and_labels():
         with pytest.raises(InputError):
             check_float("w", bad, 0, 10)
     assert parse_label("any") is None and parse_label(None) is None and parse_label("7") == 7
-    assert parse_label("random") == "random"
+    assert parse_label("random") == "random" and parse_label("ANY") is None and parse_label("Random") == "random"
+    assert shown("x" * 100) == repr("x" * 100)[:20] + "..."  # a page of text is cut in a message
     with pytest.raises(InputError):
         parse_label("10")
+
+
+def test_the_pictures_scales_and_spacing():
+    """eps panels map [-3, 3] to black..white, mid-grey 0; zoom stops at 12x; a stack's gap and a left title."""
+    eps = torch.tensor([0.0, 1.5, -1.5, 3.0, -3.0, 5.0]).reshape(6, 1, 1, 1)
+    assert draw.eps_to_uint8(eps).ravel().tolist() == [128, 191, 64, 255, 0, 255]
+    assert draw.fit_scale(56) == 8 and draw.fit_scale(1) == 12 and draw.fit_scale(448) == 1
+    a, b = Image.new("L", (5, 3), 255), Image.new("L", (4, 2), 255)
+    stacked = np.asarray(draw.vstack([a, b], gap=7))
+    assert stacked.shape == (3 + 7 + 2, 5) and (stacked[3:10] == draw.BG).all() and (stacked[10:, :4] == 255).all()
+    left = np.asarray(draw.titled(Image.new("L", (400, 10)), "x", left=True))
+    assert (left[:20, :20] > draw.BG).any() and not (left[:20, 190:210] > draw.BG).any()  # the title at the left
 
 
 # ---------------------------------------------------------------- tab 1: forward process

@@ -59,6 +59,9 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     assert traj.t[0] == sched.T and traj.t[-1] == 0 and traj.t == sorted(traj.t, reverse=True)
     assert traj.x_t.shape == traj.x0_hat.shape == traj.eps_hat.shape == (traj.frames, 2, 28, 28)
     assert np.array_equal(traj.x_t[-1], traj.x0_hat[-1])  # the final frame is the sample
+    assert np.array_equal(traj.eps_hat[-1], traj.eps_hat[-2])  # beside it, the last step's eps_hat
+    assert not np.array_equal(traj.eps_hat[-1], traj.eps_hat[0])
+    assert trajectory.keep_every(1000) == 10  # 1000 DDPM steps: 100 frames (and the last step and x_0) at most
     panel = trajectory.frame_panel(traj, 0)
     assert panel.width > 2.5 * panel.height  # three panels side by side
     assert same(trajectory.frame_panel(traj, 10**6), trajectory.frame_panel(traj, traj.frames - 1))  # clamped

@@ -68,14 +68,16 @@ def test_an_unusable_digit_empties_its_views_and_a_refused_setting_keeps_them(tm
 def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(sources, "preprocess", lambda src: calls.append(src) or preprocess(src))
-    p = tmp_path / "digit.png"
+    p = tmp_path / "digit.bmp"  # uncompressed: written again with another digit, the size stays the same
     Image.fromarray(np.kron(DIGIT, np.ones((4, 4), np.uint8))).save(p)
     first = sources.pick_digit(sources.UPLOAD, upload=str(p))
     first[:] = 0  # the caller's copy: the cache keeps its own
     again = sources.pick_digit(sources.UPLOAD, upload=p)
     assert len(calls) == 1 and again.max() == 255
+    size = p.stat().st_size
     Image.fromarray(np.kron(DIGIT[::-1], np.ones((4, 4), np.uint8))).save(p)  # written again: read again
     os.utime(p, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert p.stat().st_size == size  # known by its time alone
     assert len(calls) == 1 and not np.array_equal(sources.pick_digit(sources.UPLOAD, upload=str(p)), again)
     assert len(calls) == 2
     with pytest.raises(InputError, match="No such file"):
@@ -89,6 +91,8 @@ def test_pick_digit_errors():
         sources.pick_digit(sources.DRAWING, sketch=None)
     with pytest.raises(InputError, match="between 0 and"):
         sources.pick_digit(sources.EXAMPLE, 10_000)
+    with pytest.raises(InputError, match=f"between 0 and {sources.num_examples() - 1}, not"):  # one past the last
+        sources.pick_digit(sources.EXAMPLE, sources.num_examples())
     with pytest.raises(InputError, match="digit source"):
         sources.pick_digit("webcam")
 
