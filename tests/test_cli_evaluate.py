@@ -286,3 +286,65 @@ def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch,
                                        f"'{tmp_path / 's s.npz'}'` scores them\n")
     assert evaluate.main(["--from-samples", str(tmp_path / "s s.npz")]) == 130  # scoring a file: nothing else to say
     assert capsys.readouterr().err == "\nstopped (Ctrl-C); nothing was scored\n"
+
+
+def test_a_random_label_shard_is_scored_against_the_labels_of_its_own_samples(tmp_path, monkeypatch):
+    """A `--label random` shard from --first 8 asked for the digits of samples 8.. of its seed: read as asked is
+    measured against those, not against the labels of samples 0.. (which would score the right digits as wrong)."""
+    from ddpm import evaluate
+    from ddpm.eval_files import save_npz
+
+    whole = evaluate.asked_labels("random", 5, 14)  # the digits one whole run of 14 samples asks for
+    assert not np.array_equal(whole[8:], whole[:6])  # else this test could not tell the two apart
+    asked = []
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: asked.append(k["labels"]) or {"real_floor_fd": 1.0})
+    save_npz(tmp_path / "p1.npz", np.zeros((6, 28, 28), np.uint8), seed=5, sampler="ddim", steps=2, label="random",
+             first=8)
+    assert evaluate.main(["--from-samples", str(tmp_path / "p1.npz"), "--json"]) == 0
+    assert asked[0].tolist() == whole[8:].tolist()
+
+
+def test_from_samples_n_takes_the_first_n_up_to_all_the_file_holds(tmp_path, monkeypatch, capsys):
+    """--n N scores the file's first N samples; N equal to what the file holds is all of them (not refused as too
+    many); more than it holds is refused."""
+    from ddpm import evaluate
+    from ddpm.eval_files import save_npz
+
+    seen = []
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda s, *a, **k: seen.append(s) or {"real_floor_fd": 1.0})
+    digits = np.arange(4, dtype=np.uint8)[:, None, None] * np.ones((4, 28, 28), np.uint8)  # sample k is all k
+    save_npz(tmp_path / "s.npz", digits, seed=0, sampler="ddim", steps=2)
+    s = ["--from-samples", str(tmp_path / "s.npz"), "--json"]
+    assert evaluate.main(s + ["--n", "4"]) == 0, capsys.readouterr().err
+    assert np.array_equal(seen[-1], digits)
+    assert evaluate.main(s + ["--n", "3"]) == 0 and np.array_equal(seen[-1], digits[:3])
+    assert evaluate.main(s + ["--n", "5"]) == 2 and len(seen) == 2
+    assert f"--n 5 but {tmp_path / 's.npz'} holds only 4 samples" in capsys.readouterr().err
+
+
+def test_from_samples_of_a_ddpm_file_refuses_eta(tmp_path, monkeypatch, capsys):
+    """DDPM adds its full noise: --eta 0.5 with a DDPM file would file its figures under a DDIM-like name (or say
+    eta did something), so it is refused with a message, not ignored."""
+    from ddpm import evaluate
+    from ddpm.eval_files import save_npz
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    save_npz(tmp_path / "ddpm.npz", np.zeros((4, 28, 28), np.uint8), seed=0, sampler="ddpm", steps=20, timesteps=20)
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--from-samples", str(tmp_path / "ddpm.npz"), "--eta", "0.5", "--out", str(out)]) == 2
+    assert "drawn by DDPM, which runs all 20 steps and adds its full noise: drop --steps and --eta" in \
+        capsys.readouterr().err and not out.exists()
+
+
+def test_from_samples_refuses_a_seed_above_the_largest(tmp_path, monkeypatch, capsys):
+    """A hand-made file's seed past MAX_SEED is refused as a negative one is: --seed's own range."""
+    from ddpm import evaluate
+    from ddpm.samplers import MAX_SEED
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    digits = np.zeros((4, 28, 28), np.uint8)
+    np.savez(tmp_path / "top.npz", samples=digits, seed=MAX_SEED)  # the largest: scored
+    assert evaluate.main(["--from-samples", str(tmp_path / "top.npz"), "--json"]) == 0, capsys.readouterr().err
+    np.savez(tmp_path / "seed.npz", samples=digits, seed=MAX_SEED + 1)
+    assert evaluate.main(["--from-samples", str(tmp_path / "seed.npz"), "--json"]) == 2
+    assert f"seed.npz says seed {MAX_SEED + 1}: a seed is 0 to {MAX_SEED}" in capsys.readouterr().err
