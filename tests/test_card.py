@@ -247,3 +247,35 @@ def test_model_card_says_when_batches_were_class_balanced(tmp_path):
     hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"balance_classes": True})
     card = write_model_card(tmp_path, command="python train.py --unconditional --balance-classes").read_text()
     assert "Its batches drew every class equally often (`--balance-classes`)" in card
+
+
+def test_the_class_share_range_runs_from_the_rarest_class_to_the_commonest(tmp_path):
+    """The table's class shares read "min to max": written the other way round, a reader takes 11.9% for the low end."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    shares = [0.1, 0.119, 0.064, 0.1, 0.1, 0.1, 0.1, 0.1, 0.117, 0.1]  # neither end first or last in the list
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "runs": {"ddpm-20": {
+        "n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": shares, "memorised": 0.001}}}))
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "| 9.70 | 6.4% to 11.9% | 0.10% |" in card
+
+
+def test_model_card_says_when_the_teacher_was_given_the_null_class(tmp_path):
+    """--null-teacher-label null: the teacher saw the null class, not the true label, and the card says which (a
+    card that says "true label" misdescribes how the null class was trained)."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5, "null_teacher": "runs/t",
+                                                       "null_teacher_label": "null"})
+    card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t --null-teacher-label null").read_text()
+    assert "(`runs/t` when it ran) given the null class." in card and "true label" not in card
+
+
+def test_an_eval_json_row_whose_label_accuracy_is_no_number_is_left_out(tmp_path, capsys):
+    """A hand-edited label_accuracy ("x") would crash the card's "read as asked" cell at the end of a run: the row
+    is left out with a note, and the whole rows are still shown."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    whole = {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": [0.1] * 10,
+             "memorised": 0.001, "label_accuracy": 0.973}
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "runs": {
+        "ok": whole, "bad": whole | {"label_accuracy": "x"}}}))
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "runs bad lack their figures and are left out" in capsys.readouterr().err
+    assert "| ok | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "| bad |" not in card
