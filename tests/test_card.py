@@ -264,7 +264,8 @@ def test_model_card_says_when_the_teacher_was_given_the_null_class(tmp_path):
     card that says "true label" misdescribes how the null class was trained)."""
     hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5, "null_teacher": "runs/t",
                                                        "null_teacher_label": "null"})
-    card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t --null-teacher-label null").read_text()
+    card = write_model_card(tmp_path, command="python train.py --null-teacher runs/t --null-teacher-label null")
+    card = card.read_text()
     assert "(`runs/t` when it ran) given the null class." in card and "true label" not in card
 
 

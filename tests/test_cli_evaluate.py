@@ -297,7 +297,8 @@ def test_a_random_label_shard_is_scored_against_the_labels_of_its_own_samples(tm
     whole = evaluate.asked_labels("random", 5, 14)  # the digits one whole run of 14 samples asks for
     assert not np.array_equal(whole[8:], whole[:6])  # else this test could not tell the two apart
     asked = []
-    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: asked.append(k["labels"]) or {"real_floor_fd": 1.0})
+    monkeypatch.setattr(evaluate, "evaluate_samples",
+                        lambda *a, **k: asked.append(k["labels"]) or {"real_floor_fd": 1.0})
     save_npz(tmp_path / "p1.npz", np.zeros((6, 28, 28), np.uint8), seed=5, sampler="ddim", steps=2, label="random",
              first=8)
     assert evaluate.main(["--from-samples", str(tmp_path / "p1.npz"), "--json"]) == 0
