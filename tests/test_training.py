@@ -282,10 +282,17 @@ def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch)
     x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
     assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
     assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
-    (tmp_path / "file").write_text("")  # a --data-dir the copy cannot be unpacked into (read-only, or under a file)
-    with pytest.raises(data.DataError, match=r"found .*system's copy, but could not unpack it into .*file/d/FashionMNIST/"
-                                             r"raw \(Not a directory\): give a --data-dir that can be written"):
-        data.load_dataset("fashion-mnist", tmp_path / "file" / "d")  # not "put the raw files in ..., or apt-get it"
+    (tmp_path / "file").write_text("")  # a --data-dir under a file: said before anything is tried
+    with pytest.raises(data.DataError, match=r"could not load fashion-mnist from .*: .*file is a file, not a folder"):
+        data.load_dataset("fashion-mnist", tmp_path / "file" / "d")
+
+    def read_only(*a):
+        raise OSError(30, "Read-only file system")
+    with monkeypatch.context() as m, pytest.raises(data.DataError, match=r"found .*system's copy, but could not "
+                                                    r"unpack it into .*ro/FashionMNIST/raw \(Read-only file system\): "
+                                                    r"give a --data-dir that can be written"):
+        m.setattr(data, "atomic_write_bytes", read_only)  # a --data-dir the copy cannot be unpacked into
+        data.load_dataset("fashion-mnist", tmp_path / "ro")  # not "put the raw files in ..., or apt-get it"
     (system / "t10k-labels-idx1-ubyte.gz").write_bytes(b"no gzip")  # a damaged copy: reinstall, not install
     with pytest.raises(data.DataError, match=r"t10k-labels-idx1-ubyte.gz cannot be read \(Not a gzipped file .*\): "
                                              r"reinstall it \(`apt-get install --reinstall dataset-fashion-mnist`\)"):
