@@ -40,7 +40,7 @@ from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
-from ddpm.demo.sources import EXAMPLE, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
+from ddpm.demo.sources import EXAMPLE, OTHER, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
@@ -174,7 +174,7 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps):
     """Tab 4's interpolation: your digit and MNIST test digit #other, noised to t, mixed, denoised."""
     x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
-    for r in interpolate_stream(RT.model, RT.sched, x0, example_digit(other), t, s):
+    for r in interpolate_stream(RT.model, RT.sched, x0, example_digit(other, OTHER), t, s):
         yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)
 
 
@@ -364,7 +364,7 @@ def build(d: dict) -> gr.Blocks:
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
                 i_other = Slider(0, num_examples() - 1, value=1, step=1,
-                                 label="the other digit x'_0: MNIST test digit #",
+                                 label=OTHER,
                                  info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
                                       f"of each digit: {first_of_each_class()}")
                 i_t = Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",

@@ -250,7 +250,7 @@ def test_interpolate(client):
     assert "t = 30" in text and Image.open(image).width > Image.open(image).height
     with pytest.raises(AppError, match="the other digit x'_0: MNIST test digit # must be between 0 and 299, not 300"):  # the slider's
         client.predict("MNIST test digit", 0, None, None, 300, 30, 0, "ddim", 10, api_name="/interpolate")
-    # between whole steps: named by the slider too (both digits' indexes were "MNIST example number")
+    # between whole steps: named as its slider is (both digits' indexes were "MNIST example number")
     with pytest.raises(AppError, match="^the other digit x'_0: MNIST test digit # must be a whole number between 0 "
                                        "and 299, not 1.5$"):
         client.predict("MNIST test digit", 0, None, None, 1.5, 30, 0, "ddim", 10, api_name="/interpolate")

@@ -50,7 +50,7 @@ def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
     assert roundtrip.digit_changed(EXAMPLE, number.preprocess(99999)) == \
         "*The new digit cannot be used: MNIST test digit # must be between 0 and 299, not 99999*"
     assert "is empty" in roundtrip.digit_changed(EXAMPLE, number.preprocess(None))  # not an InputError's traceback
-    assert "cannot be used: MNIST example number must be" in roundtrip.digit_changed(EXAMPLE, 2.5)  # (the API)
+    assert "cannot be used: MNIST test digit # must be" in roundtrip.digit_changed(EXAMPLE, 2.5)  # (the API)
 
 
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):

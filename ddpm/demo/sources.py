@@ -13,6 +13,8 @@ from .limits import MissingInput, check_choice, check_int
 
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
+INDEX = "MNIST test digit #"  # the index slider's label, and so a refusal's name for its value
+OTHER = f"the other digit x'_0: {INDEX}"  # tab 4's second digit, to interpolate to
 
 
 @lru_cache(maxsize=1)
@@ -31,9 +33,9 @@ def first_of_each_class() -> str:
     return ", ".join(f"{d}: #{int(np.argmax(labels == d))}" for d in range(10) if (labels == d).any())
 
 
-def example_digit(index) -> np.ndarray:
+def example_digit(index, name: str = INDEX) -> np.ndarray:
     images, _ = examples()
-    return images[check_int("MNIST example number", index, 0, len(images) - 1)]
+    return images[check_int(name, index, 0, len(images) - 1)]
 
 
 def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.ndarray:

@@ -18,7 +18,7 @@ from gradio.data_classes import FileData
 from ..preprocess import peek_image
 from .limits import MAX_SEED, DigitError, InputError, MissingInput, shown
 from .progress import Progress
-from .sources import DRAWING, EXAMPLE, SOURCES, UPLOAD, first_of_each_class, num_examples
+from .sources import DRAWING, EXAMPLE, INDEX, SOURCES, UPLOAD, first_of_each_class, num_examples
 
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
 # user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
@@ -100,10 +100,11 @@ class OutOfRange(float):
 
 
 class Slider(gr.Slider):
-    """gr.Slider, but a value past its ends or between whole steps (typed into its number box, or sent through the
-    API) is refused in the app's words, "t must be between 0 and 1000, not 5000", not Gradio's (whose check logs a
-    traceback): it reaches the handler as an OutOfRange, which user_errors refuses, named by the label's start
-    (before any " (" or ";"). (No __init__: Gradio rebuilds a component's config from gr.Slider's arguments.)"""
+    """gr.Slider, but a value past its ends (typed into its number box, or sent through the API) is refused in the
+    app's words, "t must be between 0 and 1000, not 5000", with no traceback in the server's log (Gradio's own
+    check says "Value 5000 is greater than maximum value 1000." and logs one): the value reaches the handler as an
+    OutOfRange, which user_errors refuses. The value's name is its label's start, before any " (" or ";". (No __init__ of its own: Gradio builds a component's config, and rebuilds it
+    for an update, from gr.Slider's arguments.)"""
 
     def get_block_name(self) -> str:  # the browser side is gr.Slider's own
         return gr.Slider.__name__.lower()
@@ -122,12 +123,9 @@ class Slider(gr.Slider):
         if not isinstance(payload, (int, float)) or isinstance(payload, bool):  # "abc", [1, 2]: Gradio's TypeError
             return OutOfRange(math.nan, f"{_value_name(self)} must be a number between {ends}, not {shown(payload)}")
         try:
-            value = super().preprocess(payload)
+            return super().preprocess(payload)
         except gr.Error:  # a number: Gradio's check compared it with both ends
             return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {payload:g}")
-        if self.step == 1 and not float(value).is_integer():  # t = 1.5: refused later, but not by the slider's name
-            return OutOfRange(value, f"{_value_name(self)} must be a whole number between {ends}, not {value:g}")
-        return value
 
 
 def snap_back(view, sliders: dict[str, gr.Slider | gr.Number]) -> None:
@@ -267,7 +265,7 @@ class DigitSketchpad(gr.Sketchpad):
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     source = Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
-    index = Slider(0, num_examples() - 1, value=0, step=1, label="MNIST test digit #", elem_id=f"{tab}-index",
+    index = Slider(0, num_examples() - 1, value=0, step=1, label=INDEX, elem_id=f"{tab}-index",
                    info=f"the first of each digit: {first_of_each_class()}")
     upload = DigitFile(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
                        file_types=["image"], visible=False, elem_id=f"{tab}-upload")
@@ -369,7 +367,8 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     the UI this one stays quiet on all of them and each message shows once. Returns the UI's event (snap_back
     follows it)."""
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
-    api, ui = [gr.Button(visible=False).click], [*(part.change for part in digit), *triggers]  # source .. sketch
+    api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
+                                                  *triggers]
     return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
 
 
