@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from pathlib import Path
 
@@ -98,18 +99,20 @@ def make_sample(data_dir: str | Path, per_class: int = 30, out: Path = SAMPLE_PA
     images, labels = load_dataset("mnist", data_dir, train=False)
     fewest = int(torch.bincount(labels, minlength=10).min())
     if not 1 <= per_class <= fewest:  # more would give the digits unequal shares, and soon the whole test set
-        raise DataError(f"per_class must be from 1 to {fewest} (the test set's fewest images of one digit), not "
-                        f"{per_class}")
+        raise DataError(f"the images per class (--per-class) must be from 1 to {fewest}, the test set's fewest of "
+                        f"one digit, not {per_class}")
     idx = torch.cat([torch.nonzero(labels == c)[:per_class, 0] for c in range(10)]).sort().values
+    npz = io.BytesIO()
+    np.savez_compressed(npz, images=images[idx].numpy(), labels=labels[idx].numpy(), test_index=idx.numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, images=images[idx].numpy(), labels=labels[idx].numpy(), test_index=idx.numpy())
+    atomic_write_bytes(out, npz.getvalue())  # the app's examples are never left half written
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from .cli_args import check_writable, positive_int
+    from .cli_args import check_writable, positive_int, stopped
 
     p = argparse.ArgumentParser(prog="python -m ddpm.data", description="Write the small real sample the app and the "
                                 "tests use (ddpm/assets/mnist_sample.npz) from the MNIST test set.")
@@ -118,12 +121,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="the first this many test images of each digit (default: 30, 300 in all)")
     p.add_argument("--out", default=str(SAMPLE_PATH), help="file to write (default: the shipped asset)")
     a = p.parse_args(argv)
+    if Path(a.out).suffix.lower() != ".npz":  # numpy would add it, and the file written would not be the one named
+        p.error(f"--out {a.out}: it must end in .npz")
     if why := check_writable(a.out):
         p.error(why)
     try:
         print(make_sample(a.data_dir, a.per_class, Path(a.out)))
     except DataError as e:
         p.exit(2, f"error: {e}\n")
+    except KeyboardInterrupt:
+        return stopped("nothing was written")
     return 0
 
 

@@ -367,17 +367,24 @@ def test_an_output_path_that_ends_in_a_slash_is_refused_not_written_as_a_file(tm
     assert not (tmp_path / "o.png").exists()
 
 
-def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tmp_path, capsys):
+def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tmp_path, monkeypatch, capsys):
     """python -m ddpm.data writes the shipped sample: 0 per digit wrote an empty file, -1 all but one test image of
-    each digit, and a missing --data-dir ended in a traceback."""
+    each digit, --out s wrote s.npz, and a missing --data-dir or a Ctrl-C ended in a traceback."""
     from ddpm import data
 
-    with pytest.raises(SystemExit) as e:
-        data.main(["--per-class", "0", "--out", str(tmp_path / "s.npz")])
-    assert e.value.code == 2 and "must be 1 or more, not 0" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as e:
+    for args, says in ((["--per-class", "0"], "must be 1 or more, not 0"), (["--out", str(tmp_path / "s")],
+                                                                           "it must end in .npz")):
+        with pytest.raises(SystemExit) as e:
+            data.main(["--out", str(tmp_path / "s.npz"), *args])
+        assert e.value.code == 2 and says in capsys.readouterr().err
+    with monkeypatch.context() as m, pytest.raises(SystemExit) as e:  # what torchvision does offline (no download)
+        m.setattr(data, "_torchvision_dataset", lambda *a: (_ for _ in ()).throw(RuntimeError("no network")))
         data.main(["--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "s.npz")])
     assert e.value.code == 2 and "error: could not load mnist from" in capsys.readouterr().err
+    with monkeypatch.context() as m:
+        m.setattr(data, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+        assert data.main(["--out", str(tmp_path / "s.npz")]) == 130
+    assert "stopped (Ctrl-C); nothing was written" in capsys.readouterr().err
     assert not (tmp_path / "s.npz").exists() and not (tmp_path / "none").exists()
     (tmp_path / "notes.txt").write_text("")  # a file as --data-dir: not "put the files in notes.txt/MNIST/raw/"
     with pytest.raises(SystemExit) as e:
@@ -386,7 +393,7 @@ def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tm
     if (MNIST / "MNIST" / "raw").exists():  # the count is checked against the test set's digits
         with pytest.raises(SystemExit) as e:
             data.main(["--data-dir", str(MNIST), "--per-class", "893", "--out", str(tmp_path / "s.npz")])
-        assert e.value.code == 2 and "from 1 to 892" in capsys.readouterr().err and not (tmp_path / "s.npz").exists()
+        assert "(--per-class) must be from 1 to 892" in capsys.readouterr().err and not (tmp_path / "s.npz").exists()
         assert data.main(["--data-dir", str(MNIST), "--per-class", "2", "--out", str(tmp_path / "s.npz")]) == 0
         with np.load(tmp_path / "s.npz") as f:
             assert sorted(f["labels"].tolist()) == sorted(list(range(10)) * 2)
