@@ -104,8 +104,8 @@ def steps_asked(model, label, sampler: str, steps: int | None) -> int:
 def check_writable(path: str | Path) -> str | None:
     """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
     output path costs no run. Makes the missing folders, as the writing would."""
-    if str(path).endswith(("/", os.sep)):  # Path() drops the slash: out.png/ would be written as the file out.png
-        return f"cannot write {path}: it ends in '/', as a folder's name does; name the file to write"
+    if os.path.basename(str(path)) in ("", ".", ".."):  # Path() drops a last "/" or "/.": o.png/ would write o.png
+        return f"cannot write {path}: that names a folder, not a file; name the file to write"
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

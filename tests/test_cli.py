@@ -360,11 +360,14 @@ def test_an_output_path_in_a_folder_that_cannot_be_entered_is_a_message_not_a_tr
                                                             "Permission denied"
 
 
-def test_an_output_path_that_ends_in_a_slash_is_refused_not_written_as_a_file(tmp_path):
+def test_an_output_path_that_names_a_folder_is_refused_not_written_as_a_file(tmp_path):
+    from ddpm.cli_args import check_writable
+
+    for path in (f"{tmp_path}/o.png/", f"{tmp_path}/o.png/.", f"{tmp_path}/o.png/.."):  # Path() would drop the end
+        assert check_writable(path) == f"cannot write {path}: that names a folder, not a file; name the file to write"
     r = run_python("-m", "ddpm.sample", "--sampler", "ddim", "--steps", "2", "--n", "1", "--out",
                    f"{tmp_path}/o.png/", timeout=120)
-    assert r.returncode == 2 and "it ends in '/', as a folder's name does" in r.stderr
-    assert not (tmp_path / "o.png").exists()
+    assert r.returncode == 2 and "that names a folder, not a file" in r.stderr and not (tmp_path / "o.png").exists()
 
 
 def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tmp_path, monkeypatch, capsys):
