@@ -144,8 +144,8 @@ class ModelConfig:
         """A saved config.json. T and the schedule must be in it: no weight's shape shows them, so a file without
         them would load with the defaults' and sample noise."""
         try:
-            d = json.loads(Path(path).read_text())
-        except ValueError as e:  # not JSON, or not UTF-8: json's words alone do not say which file
+            d = json.loads(Path(path).read_bytes())  # bytes: json finds UTF-8 (a BOM too) or UTF-16 itself
+        except ValueError as e:  # not JSON, or no text: json's words alone do not say which file
             raise ValueError(f"{Path(path).name} is not JSON ({e})") from None
         if not isinstance(d, dict):
             raise ValueError(f"{Path(path).name} holds no JSON object of settings")

@@ -103,6 +103,15 @@ def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
         hub.load_pretrained(tmp_path)
 
 
+def test_a_config_json_saved_with_a_bom_or_as_utf16_loads(tmp_path):
+    """Windows' Notepad saves UTF-8 with a byte-order mark (or UTF-16): the same settings, not "not JSON"."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    text = (tmp_path / "config.json").read_text()
+    for raw in ("\ufeff" + text).encode(), text.encode("utf-16"):
+        (tmp_path / "config.json").write_bytes(raw)
+        assert hub.load_pretrained(tmp_path).config == tiny_model().config
+
+
 def test_a_misfit_config_is_refused_from_shapes_before_its_network_takes_memory(tmp_path, monkeypatch):
     """base_channels 4096 asks for 32 billion weights: built before the check, the process was killed out of
     memory without a word. The shapes come from a network on the meta device, which holds no memory."""
