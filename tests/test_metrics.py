@@ -198,7 +198,8 @@ def test_a_classifier_that_does_not_load_is_one_short_line_that_fits_the_mistake
     from ddpm import classifier, hub
 
     for path, says in ((tmp_path / "typo.safetensors", "no classifier weights at"),
-                       (hub.DEFAULT_WEIGHTS / "model.safetensors", "tensors it does not have")):
+                       (hub.DEFAULT_WEIGHTS / "model.safetensors", "tensors it does not have"),
+                       (hub.DEFAULT_WEIGHTS, "no classifier weights at")):  # a model's folder
         with pytest.raises(classifier.ClassifierLoadError) as e:
             load_classifier(path)
         assert says in str(e.value) and "leave --classifier out for the shipped one" in str(e.value)
