@@ -217,7 +217,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if a.out and Path(a.out).suffix.lower() != ".json":  # JSON under another name, an .npz above all, misleads
         p.error(f"--out {a.out}: it must end in .json (the scores are JSON; --save-samples FILE.npz keeps the samples)")
     if a.run_name is not None and not a.run_name.strip():  # "" would be taken as no name: the settings' own
-        p.error("--run-name is empty: give the row a name, or leave the flag out for one made from the settings")
+        p.error("--run-name is blank: give the row a name, or leave the flag out for one made from the settings")
     check_autoguidance_args(p, a, loose=bool(a.from_samples))
     return a
 

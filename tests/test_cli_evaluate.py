@@ -18,8 +18,8 @@ def test_evaluate_names_a_device_this_machine_lacks_and_an_empty_run_name(tmp_pa
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--device", "tpu9"]) == 2
     assert "unknown device 'tpu9'" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # "" was taken as no name, and the row filed under the settings' own
-        evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--run-name", ""])
-    assert "--run-name is empty" in capsys.readouterr().err
+        evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--run-name", " "])
+    assert "--run-name is blank" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):

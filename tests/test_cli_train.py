@@ -121,7 +121,8 @@ def test_train_cli_bad_flags(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--base-channels", "0"], "--base-channels must be a whole number, a positive multiple of the 8 GroupNorm groups"),
-    (["--base-channels", "12"], "--base-channels must be a whole number, a positive multiple"), (["--channel-mult", "0"], "--channel-mult"),
+    (["--base-channels", "12"], "--base-channels must be a whole number, a positive multiple"),
+    (["--channel-mult", "0"], "--channel-mult"),
     (["--attention-res", "5"], "--attention-res must be among the levels' sizes [28, 14, 7]"),
     (["--timesteps", "1"], "--timesteps must be a whole number from 2 to 10000"),
     (["--timesteps", "100000000"], "--timesteps must be a whole number from 2 to 10000"),  # a card grid of hours

@@ -92,7 +92,7 @@ def test_a_config_that_misfits_its_weights_says_how_in_one_line(tmp_path):
     with pytest.raises(hub.ModelLoadError, match="config.json does not say the model's timesteps and schedule"):
         hub.load_pretrained(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(cfg | {"timesteps": 20, "schedule": "linear",
-                                                           "base_channels": "16"}))  # a string: not its value
+                                                           "base_channels": "16"}))  # "16" is no number
     with pytest.raises(hub.ModelLoadError, match="base_channels must be a whole number, a positive multiple"):
         hub.load_pretrained(tmp_path)
     (tmp_path / "config.json").write_text("{'base_channels': 16}")  # Python's quotes: json's words name no file
@@ -113,8 +113,9 @@ def test_a_config_json_saved_with_a_bom_or_as_utf16_loads(tmp_path):
 
 
 def test_a_misfit_config_is_refused_from_shapes_before_its_network_takes_memory(tmp_path, monkeypatch):
-    """base_channels 4096 asks for 32 billion weights: built before the check, the process was killed out of
-    memory without a word. The shapes come from a network on the meta device, which holds no memory."""
+    """base_channels 4096 asks for billions of weights (8 billion in this tiny shape, 32 in the bundled one):
+    built before the check, the process was killed out of memory without a word. The shapes come from a network
+    on the meta device, which holds no memory."""
     hub.save_pretrained(tiny_model(), tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(cfg | {"base_channels": 4096}))

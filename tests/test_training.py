@@ -193,43 +193,6 @@ def test_pick_device_names_a_missing_device():
             pick_device("cuda")
 
 
-def test_training_time_is_kept_per_machine(tmp_path):
-    from ddpm.card import time_and_hardware
-    from ddpm.run_record import earlier_hardware, run_progress
-
-    out = train_on_sample(train_cfg(tmp_path), max_steps=4)
-    facts = read_weights_meta(out)
-    (cpu,) = facts["minutes_by_device"]
-    assert cpu.startswith("CPU (") and facts["device"] == cpu
-    # a CPU run resumed on a GPU: both machines keep their own time, the total is their sum
-    p = run_progress(9, 700.0, earlier_hardware(out, 600.0), "NVIDIA H100", 100.0)
-    assert p["seconds_by_device"] == {cpu: 600.0, "NVIDIA H100": 100.0}
-    assert sum(p["seconds_by_device"].values()) == p["train_seconds"]
-    both = {"train_minutes": 11.7, "minutes_by_device": {cpu: 10.0, "NVIDIA H100": 1.7}}
-    assert time_and_hardware(both) == f"10 min on {cpu} + 1.7 min on NVIDIA H100"
-
-
-def test_a_resumed_run_on_the_same_machine_adds_its_time_to_that_machines(tmp_path):
-    """A run resumed on the machine of its earlier sittings: that machine's seconds are their sum, not the last
-    sitting's alone (the card would report a fraction of the training time)."""
-    from ddpm.run_record import run_progress
-
-    p = run_progress(9, 700.0, {"CPU": 600.0}, "CPU", 100.0)
-    assert p["seconds_by_device"] == {"CPU": 700.0} and p["train_seconds"] == 700.0
-    p = run_progress(12, 750.0, {"CPU": 600.0, "NVIDIA H100": 100.0}, "NVIDIA H100", 50.0)
-    assert p["seconds_by_device"] == {"CPU": 600.0, "NVIDIA H100": 150.0}
-
-
-def test_a_fresh_run_starts_a_new_loss_log(tmp_path):
-    """A fresh run (no --resume) into a folder that holds an old loss.csv, but no weights: the log starts anew
-    with the header, not after the old run's rows (whose steps would repeat the new run's)."""
-    old_rows = "0,0,1.0,1.0,0.0\n1,0,0.9,1.0,0.001\n50,5,0.5,1.0,0.002\n"  # none kept, a hand-written step 0 neither
-    (tmp_path / "loss.csv").write_text("step,epoch,loss,images_per_s,lr\n" + old_rows)
-    out = train_on_sample(train_cfg(tmp_path), max_steps=3)
-    rows = (out / "loss.csv").read_text().splitlines()
-    assert rows[0] == "step,epoch,loss,images_per_s,lr" and [r.split(",")[0] for r in rows[1:]] == ["3"]
-
-
 def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
     cfg = train_cfg(tmp_path)
     out = train_on_sample(cfg, max_steps=3)
@@ -336,16 +299,6 @@ def test_a_model_of_fewer_steps_than_ddims_50_still_draws_its_epoch_grids(tmp_pa
     cfg = train_cfg(tmp_path, batch_size=n, epochs=1, sample_every_epoch=True, model=tiny_config(timesteps=20))
     train_on_sample(cfg)
     assert (tmp_path / "samples" / "epoch_000.png").is_file()
-
-
-def test_a_stop_between_two_loss_rows_still_logs_its_steps(tmp_path):
-    """loss.csv has a row every 50 steps; a run stopped at step 1 by its time limit logs that step too, and a
-    resume continues the log from there."""
-    out = train_on_sample(train_cfg(tmp_path, max_minutes=1e-9))
-    rows = (out / "loss.csv").read_text().splitlines()
-    assert rows[0] == "step,epoch,loss,images_per_s,lr" and [r.split(",")[0] for r in rows[1:]] == ["1"]
-    train_on_sample(train_cfg(tmp_path, max_minutes=None), resume=True, max_steps=3)
-    assert [r.split(",")[0] for r in (out / "loss.csv").read_text().splitlines()[1:]] == ["1", "3"]
 
 
 def test_diffusion_loss_is_l_simple_with_null_rows():

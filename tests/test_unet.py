@@ -95,8 +95,9 @@ def test_shipped_weights_predict_the_noise_of_real_digits():
 
 def test_the_shipped_forward_pass_gives_its_recorded_output():
     """diffusers' expected-slice check: eps_hat of the bundled weights on fixed inputs (a labelled 7 at t = 300, a
-    null-class 2 at t = 700), to 1e-4. The MSE bars above let a forward pass drift that still predicts noise (an
-    upsampling by bilinear instead of nearest moved them by a tenth); this pins it. Retrained weights: record anew."""
+    null-class 2 at t = 700), to 1e-3 (other CPUs' kernels round otherwise). The MSE bars above let a forward pass
+    drift that still predicts noise (upsampling by bilinear instead of nearest moved them by a tenth, this slice by
+    0.05); this pins it. Retrained weights: record anew."""
     from ddpm.data import load_sample, to_model_range
     from ddpm.schedule import NoiseSchedule
 
@@ -110,9 +111,9 @@ def test_the_shipped_forward_pass_gives_its_recorded_output():
         eps_hat = model(sched.q_sample(x0, t, eps), t, torch.tensor([int(labels[0]), model.config.null_label]))
     assert labels[:2].tolist() == [7, 2]
     torch.testing.assert_close(eps_hat[0, 0, 14, 8:16], torch.tensor(
-        [-0.791771, 0.232718, 0.172298, -2.265544, 1.386837, -0.513798, 1.692693, -1.082195]), atol=1e-4, rtol=0)
+        [-0.791771, 0.232718, 0.172298, -2.265544, 1.386837, -0.513798, 1.692693, -1.082195]), atol=1e-3, rtol=0)
     torch.testing.assert_close(eps_hat[1, 0, 10, 8:16], torch.tensor(
-        [-0.630365, 0.376751, -1.292288, -0.112634, -0.057697, 0.707673, -0.335925, -1.120423]), atol=1e-4, rtol=0)
+        [-0.630365, 0.376751, -1.292288, -0.112634, -0.057697, 0.707673, -0.335925, -1.120423]), atol=1e-3, rtol=0)
 
 
 def test_unlabelled_call_is_the_null_class():
