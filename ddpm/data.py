@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the first this many test images of each digit (default: 30, 300 in all)")
     p.add_argument("--out", default=str(SAMPLE_PATH), help="file to write (default: the shipped asset)")
     a = p.parse_args(argv)
-    if Path(a.out).suffix.lower() != ".npz":  # numpy would add it, and the file written would not be the one named
+    if Path(a.out).suffix.lower() != ".npz":  # it is an .npz, so named (as --save-samples and the asset are)
         p.error(f"--out {a.out}: it must end in .npz")
     if why := check_writable(a.out):
         p.error(why)
