@@ -173,6 +173,11 @@ def test_out_of_range_numbers(client):
         client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "sweep", api_name="/compare")
     with pytest.raises(AppError, match="^schedule must be one of 'linear', 'cosine', not 'quadratic'$"):
         forward(client, kind="quadratic")
+    # None passes Gradio's checks to the handler's, which name the value as its radio or slider does
+    with pytest.raises(AppError, match="^what to compare must be one of 'samplers', 'guidance', not None$"):
+        client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, None, api_name="/compare")
+    with pytest.raises(AppError, match="^Digit from must be one of 'MNIST test digit', 'upload', 'drawing', not None$"):
+        forward(client, source=None)
     # a string or a list for a slider (Gradio's own check said "Could not preprocess input component ... TypeError:
     # '<' not supported between instances of 'str' and 'int'", and logged a traceback); a number in a string is read
     with pytest.raises(AppError, match=r"^number of digits must be a number between 1 and 64, not 'four'$"):

@@ -3,6 +3,7 @@ jobs of tab 3 (and Compare's rows) are in test_demo_chains.py, tab 4's in test_d
 in test_sources.py, About and the runtime in test_demo_about.py."""
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import pytest
@@ -217,6 +218,10 @@ def test_check_settings_limits():
     for bad in (dict(n=0), dict(n=MAX_DIGITS + 1), dict(steps=0), dict(steps=T + 1), dict(guidance=-1),
                 dict(sampler="euler"), dict(seed=1.5), dict(label="x")):
         with pytest.raises(InputError):
+            settings(T, **bad)
+    # a NaN sent past the sliders (raw HTTP): named as the slider is, so one input has one name
+    for bad, name in ((dict(guidance=math.nan), "guidance scale w"), (dict(autoguidance=math.nan), "autoguidance w")):
+        with pytest.raises(InputError, match=f"^{name} must be"):
             settings(T, **bad)
 
 

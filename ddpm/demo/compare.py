@@ -66,7 +66,7 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
     """The settings of each row, from the tab's: `s`'s seed, class, guidance and autoguidance under DDPM and three
     DDIMs (samplers), or `s`'s sampler, steps, eta and autoguidance under w in SWEEP (guidance); at most
     COMPARE_DIGITS digits a row. conditional: the model takes a class (else there is no w to sweep)."""
-    kind = check_choice("comparison", kind, KINDS)
+    kind = check_choice("what to compare", kind, KINDS)  # named as its radio is
     s = dataclasses.replace(s, n=min(s.n, COMPARE_DIGITS))
     if kind == SAMPLERS_ROWS:
         many, *few = ddim_steps_compared(T)

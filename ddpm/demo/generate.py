@@ -152,7 +152,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     if label is not None and not conditional:  # the network has no class input: a class would be dropped silently
         raise InputError(f"This model was trained without labels, so it takes no class: choose 'any', not "
                          f"{shown(label)}")
-    guidance = check_float("guidance scale", guidance, 0.0, MAX_GUIDANCE)
+    guidance = check_float("guidance scale w", guidance, 0.0, MAX_GUIDANCE)  # named as its slider is
     passes = network_passes(label, guidance)
     if n * steps * passes > MAX_DIGIT_STEPS:
         what = f"{n} digits of {steps} {sampler.upper()} steps" + (
@@ -169,7 +169,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
         label=label,
         guidance=guidance,
         eta=eta,
-        autoguidance=check_float("autoguidance", autoguidance, 0.0, APP_MAX_AUTOGUIDANCE),
+        autoguidance=check_float("autoguidance w", autoguidance, 0.0, APP_MAX_AUTOGUIDANCE),
         class_names=CLASS_NAMES.get(dataset),
     )
 

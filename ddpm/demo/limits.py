@@ -80,7 +80,7 @@ def check_float(name: str, value, lo: float, hi: float) -> float:
 
 def check_choice(name: str, value, choices) -> str:
     if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(str, choices))}, not {shown(value)}")
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, not {shown(value)}")  # as a radio says it
     return value
 
 

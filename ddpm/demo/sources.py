@@ -41,7 +41,7 @@ def example_digit(index, name: str = INDEX) -> np.ndarray:
 def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.ndarray:
     """-> uint8 (28, 28), ink light on dark, as MNIST. DigitError for a bad or missing upload or drawing (MissingInput
     for a missing one), InputError for a bad source or index."""
-    check_choice("digit source", source, SOURCES)
+    check_choice("Digit from", source, SOURCES)  # named as its radio is
     if source == EXAMPLE:
         return example_digit(example_index)
     if source == UPLOAD and upload is None:
