@@ -93,7 +93,7 @@ def test_pick_digit_errors():
         sources.pick_digit(sources.EXAMPLE, 10_000)
     with pytest.raises(InputError, match=f"between 0 and {sources.num_examples() - 1}, not"):  # one past the last
         sources.pick_digit(sources.EXAMPLE, sources.num_examples())
-    with pytest.raises(InputError, match="digit source"):
+    with pytest.raises(InputError, match="^Digit from must be one of .MNIST test digit., .upload., .drawing., not .webcam.$"):
         sources.pick_digit("webcam")
 
 
