@@ -171,7 +171,7 @@ def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path, capsys):
     plain = list(generate.generate(rt.model, rt.sched, settings(30)))[-1].samples
     guided = list(generate.generate(ag, rt.sched, s))[-1].samples
     assert not torch.equal(plain, guided)
-    with pytest.raises(InputError, match="autoguidance w must be a number between 0.0 and 4.0"):
+    with pytest.raises(InputError, match="^autoguidance w must be a number between 0 and 4, not 5$"):
         settings(30, autoguidance=5)
 
 

@@ -72,9 +72,9 @@ def check_float(name: str, value, lo: float, hi: float) -> float:
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number between {lo} and {hi}, not {shown(value)}") from None
+        raise InputError(f"{name} must be a number between {lo:g} and {hi:g}, not {shown(value)}") from None
     if isinstance(value, bool) or not math.isfinite(f) or not lo <= f <= hi:
-        raise InputError(f"{name} must be a number between {lo} and {hi}, not {shown(value)}")
+        raise InputError(f"{name} must be a number between {lo:g} and {hi:g}, not {shown(value)}")  # as a slider says it
     return f + 0.0  # -0.0 -> 0.0, so no setting reads "-0"
 
 
