@@ -58,6 +58,8 @@ def test_forward_with_an_mnist_example(client):
 def test_objective_follows_tab_1s_digit_t_and_seed(client):
     panel, curve, text = client.predict("MNIST test digit", 3, None, None, 25, 0, api_name="/objective")
     assert "Loss at t = 25" in text and pixels(panel).shape[1] > 5 * 28 and curve
+    other, *_ = client.predict("MNIST test digit", 3, None, None, 25, 1, api_name="/objective")  # another eps
+    assert not np.array_equal(pixels(panel), pixels(other))
     with pytest.raises(AppError, match="t must be a whole number"):
         client.predict("MNIST test digit", 3, None, None, 2.5, 0, api_name="/objective")
 
@@ -194,6 +196,8 @@ def test_sample_is_seeded_and_downloadable(client):
     grid, png, status, seed = client.predict(*args, api_name="/sample")
     assert seed == 5 and "seed 5" in status and "Done" in status
     assert Image.open(png).format == "PNG"
+    assert Image.open(png).info["Comment"].startswith("python -m ddpm.sample") and "--seed 5" in \
+        Image.open(png).info["Comment"]  # the command that draws it again, as the README says
     grid2, png2, _, _ = client.predict(*args, api_name="/sample")
     assert np.array_equal(pixels(png), pixels(png2)) and np.array_equal(pixels(grid), pixels(grid2))
     _, png3, _, _ = client.predict(6, False, 4, "ddim", 10, "7", 2.0, api_name="/sample")
@@ -248,11 +252,15 @@ def test_roundtrip(client):
                                            api_name="/roundtrip")
     assert np.array_equal(digit_from_display(x0), IMAGES[1])
     assert "t = 30" in text and Image.open(strip).width > Image.open(strip).height
+    _, main1, *_ = client.predict("MNIST test digit", 1, None, None, 30, 1, "ddim", 10, api_name="/roundtrip")
+    assert not np.array_equal(pixels(main), pixels(main1))  # the seed draws the forward eps
 
 
 def test_interpolate(client):
     image, text = client.predict("MNIST test digit", 0, None, None, 1, 30, 0, "ddim", 10, api_name="/interpolate")
     assert "t = 30" in text and Image.open(image).width > Image.open(image).height
+    image2, _ = client.predict("MNIST test digit", 0, None, None, 2, 30, 0, "ddim", 10, api_name="/interpolate")
+    assert not np.array_equal(pixels(image), pixels(image2))  # the other digit is the one asked for
     with pytest.raises(AppError, match="the other digit x'_0: MNIST test digit # must be between 0 and 299, not 300"):  # the slider's
         client.predict("MNIST test digit", 0, None, None, 300, 30, 0, "ddim", 10, api_name="/interpolate")
     # between whole steps: named as its slider is (both digits' indexes were "MNIST example number")

@@ -211,6 +211,10 @@ def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_
     assert "(the network's too: no readable config.json gives them)" in err
     assert "it holds another network than these flags build: give the network's flags" in err
     assert "size mismatch" not in err  # torch's list of every key that differs, once hundreds of lines
+    (out / "config.json").write_text("{")  # no JSON at all: the same words, not blamed on train_config.json
+    assert train.main(["--resume", "--out", str(out), "--batch-size", "32", "--device", "cpu", "--max-steps", "6"]) == 2
+    err = capsys.readouterr().err
+    assert "(the network's too: no readable config.json gives them)" in err and "train_config.json is not" not in err
 
 
 def test_resume_refuses_another_model(tmp_path):
