@@ -110,6 +110,24 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     assert set(json.loads(capsys.readouterr().out)["seconds"]) == {"ddpm-20", "ddim-20", "ddim-20-eta1"}
 
 
+def test_benchmark_times_what_each_row_names(tmp_path, monkeypatch):
+    """The eta1 rows draw with eta 1, the autoguided rows with the guide (the README's "up to 40% more" rests on
+    them), and the FLOPs are per image whatever the batch."""
+    from ddpm import benchmark
+    from ddpm.autoguidance import Autoguided
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
+    drawn = {}
+    monkeypatch.setattr(benchmark, "sample", lambda model, sched, n, seed, **kw: drawn.setdefault(
+        (type(model).__name__, kw.get("sampler"), kw.get("eta", 0.0)), kw))
+    benchmark.run(str(tmp_path / "m"), n=1, repeats=1, ddim_steps=3, autoguidance=2.0)
+    assert set(drawn) == {(name, sampler, eta) for name in ("UNet", Autoguided.__name__)
+                          for sampler, eta in (("ddpm", 0.0), ("ddim", 0.0), ("ddim", 1.0))}
+    model = tiny_model()
+    assert benchmark.forward_cost(model, 1, 1)[0] == pytest.approx(benchmark.forward_cost(model, 2, 1)[0])
+
+
 def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path, monkeypatch, capsys):
     from ddpm import classifier
 
@@ -132,7 +150,8 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
     ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'"),
     ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0"),  # 0 was torch's choice, unsaid
     ("classifier", ["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, not -1"),
-    ("classifier", ["--lr", "nan"], "--lr must be a positive number, not nan")])  # it blamed --label-smoothing too
+    ("classifier", ["--lr", "nan"], "--lr must be a positive number, not nan"),  # it blamed --label-smoothing too
+    ("classifier", ["--label-smoothing", "1"], "--label-smoothing must be in [0, 1), not 1.0")])  # all targets alike
 def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, monkeypatch, tmp_path):
     """sample's, evaluate's, benchmark's, timing's and the classifier's counts share one argparse type, so each
     refuses 0 in the same words, before loading."""

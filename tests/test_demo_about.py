@@ -184,6 +184,10 @@ def test_output_files_are_pruned(monkeypatch, tmp_path):
     assert p.exists() and p.suffix == ".png" and not old.exists()
     with Image.open(outputs.save_png(Image.new("L", (4, 4)), "grid", "python -m ddpm.sample --seed 3")) as im:
         assert im.info["Comment"] == "python -m ddpm.sample --seed 3"  # a saved grid says how to draw it again
+    young = tmp_path / "young.png"
+    young.write_bytes(b"x")
+    os.utime(young, (time.time() - 60,) * 2)  # a minute old: a download under way keeps its file
+    assert outputs.new_path("grid", ".png") != outputs.new_path("grid", ".png") and young.exists()  # two users, one seed
 
 
 def test_about_counts_one_epoch_as_one():

@@ -117,7 +117,8 @@ def test_seeds_past_32_bits_share_no_noise_with_smaller_seeds():
 
 @pytest.mark.parametrize("seed, first, message", [(7.5, 0, "seed must be a whole number from 0 to 2\\^53 - 1, not 7.5"),
                                                   (-1, 0, "not -1"), (2**53, 0, "not 9007199254740992"),
-                                                  ("7", 0, "not '7'"), (0, -2, "index \\(first \\+ k\\) must be")])
+                                                  ("7", 0, "not '7'"), (0, -2, "index \\(first \\+ k\\) must be"),
+                                                  (0, 2**64 - 1, f"2\\^64 - 1, not {2**64}")])  # the last one past
 def test_the_python_api_refuses_a_seed_the_app_would(seed, first, message):
     """7.5 drew seed 7's digits, 2^64 ran, -1 met numpy's bare 'expected non-negative integer'."""
     from ddpm.samplers import random_labels, sample_generators

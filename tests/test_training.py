@@ -184,8 +184,17 @@ def test_train_config_rejects_values_that_would_fail_mid_run(field, value):
     assert e.value.field == field and repr(value) in str(e.value)
 
 
-def test_pick_device_names_a_missing_device():
+def test_pick_device_names_a_missing_device(monkeypatch):
     assert pick_device("cpu") == torch.device("cpu")
+    from ddpm import device  # auto takes cuda, then mps, then the cpu, each only where this machine has it
+    for has, auto in (({"cuda": True, "mps": True}, "cuda"), ({"cuda": False, "mps": True}, "mps"),
+                      ({"cuda": False, "mps": False}, "cpu")):
+        monkeypatch.setattr(device.torch.cuda, "is_available", lambda: has["cuda"])
+        monkeypatch.setattr(device.torch.backends.mps, "is_available", lambda: has["mps"])
+        assert pick_device("auto").type == auto
+        if not has["mps"]:
+            with pytest.raises(ValueError, match="'mps' is not available on this machine"):
+                pick_device("mps")
     with pytest.raises(ValueError, match="unknown device"):
         pick_device("tpu9")
     if not torch.cuda.is_available():
