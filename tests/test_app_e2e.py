@@ -175,9 +175,8 @@ def test_out_of_range_numbers(client):
         client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "sweep", api_name="/compare")
     with pytest.raises(AppError, match="^schedule must be one of 'linear', 'cosine', not 'quadratic'$"):
         forward(client, kind="quadratic")
-    # None passes Gradio's checks to the handler's, which name the value as its radio or slider does
     with pytest.raises(AppError, match="^what to compare must be one of 'samplers', 'guidance', not None$"):
-        client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, None, api_name="/compare")
+        client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, None, api_name="/compare")  # past Gradio's checks
     with pytest.raises(AppError, match="^Digit from must be one of 'MNIST test digit', 'upload', 'drawing', not None$"):
         forward(client, source=None)
     # a string or a list for a slider (Gradio's own check said "Could not preprocess input component ... TypeError:
@@ -195,9 +194,7 @@ def test_sample_is_seeded_and_downloadable(client):
     args = (5, False, 4, "ddim", 10, "7", 2.0)
     grid, png, status, seed = client.predict(*args, api_name="/sample")
     assert seed == 5 and "seed 5" in status and "Done" in status
-    assert Image.open(png).format == "PNG"
-    assert Image.open(png).info["Comment"].startswith("python -m ddpm.sample") and "--seed 5" in \
-        Image.open(png).info["Comment"]  # the command that draws it again, as the README says
+    assert Image.open(png).format == "PNG" and " --seed 5 " in Image.open(png).info["Comment"]  # how to draw it again
     grid2, png2, _, _ = client.predict(*args, api_name="/sample")
     assert np.array_equal(pixels(png), pixels(png2)) and np.array_equal(pixels(grid), pixels(grid2))
     _, png3, _, _ = client.predict(6, False, 4, "ddim", 10, "7", 2.0, api_name="/sample")
@@ -263,9 +260,7 @@ def test_interpolate(client):
     assert not np.array_equal(pixels(image), pixels(image2))  # the other digit is the one asked for
     with pytest.raises(AppError, match="the other digit x'_0: MNIST test digit # must be between 0 and 299, not 300"):  # the slider's
         client.predict("MNIST test digit", 0, None, None, 300, 30, 0, "ddim", 10, api_name="/interpolate")
-    # between whole steps: named as its slider is (both digits' indexes were "MNIST example number")
-    with pytest.raises(AppError, match="^the other digit x'_0: MNIST test digit # must be a whole number between 0 "
-                                       "and 299, not 1.5$"):
+    with pytest.raises(AppError, match="^the other digit x'_0: MNIST test digit # must be a whole number between"):
         client.predict("MNIST test digit", 0, None, None, 1.5, 30, 0, "ddim", 10, api_name="/interpolate")
 
 
