@@ -125,7 +125,8 @@ def load_classifier(path: str | Path = DEFAULT_PATH, device: str | torch.device 
     # the shipped asset is remade by retraining; another path is more likely a typo or the wrong file
     def fix(out: str) -> str:
         return (f"retrain it with:\n  {TRAIN_COMMAND}" if path.resolve() == DEFAULT_PATH else
-                f"name a file that python -m ddpm.classifier wrote ({out}), or leave --classifier out for the shipped one")
+                f"name a file that python -m ddpm.classifier wrote ({out}), or leave --classifier out for the shipped "
+                "one")
     if not path.is_file():  # the advice names the path as --out only where nothing is: a file would be overwritten
         out = "its --out" if path.exists() else f"--out {path} makes one"  # a folder, or nothing at all
         raise ClassifierLoadError(f"no classifier weights at {path}; {fix(out)}")

@@ -123,4 +123,5 @@ def merge_into(path: str | Path, name: str, result: dict) -> None:
     path = Path(path)
     doc = read_runs_file(path)
     runs = doc.get("runs", {}) | {name: result}
-    atomic_write_json(path, doc | {"real_floor_fd": result["real_floor_fd"], "command": result["command"], "runs": runs})
+    atomic_write_json(path, doc | {"real_floor_fd": result["real_floor_fd"], "command": result["command"],
+                                   "runs": runs})

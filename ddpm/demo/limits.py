@@ -69,18 +69,20 @@ def check_int(name: str, value, lo: int, hi: int) -> int:
 
 
 def check_float(name: str, value, lo: float, hi: float) -> float:
+    # one refusal for every way it fails (as check_int's), its ends as a slider writes them: 0 and 4, not 0.0 and 4.0
+    bad = InputError(f"{name} must be a number between {lo:g} and {hi:g}, not {shown(value)}")
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number between {lo:g} and {hi:g}, not {shown(value)}") from None
+        raise bad from None
     if isinstance(value, bool) or not math.isfinite(f) or not lo <= f <= hi:
-        raise InputError(f"{name} must be a number between {lo:g} and {hi:g}, not {shown(value)}")  # as a slider says it
+        raise bad
     return f + 0.0  # -0.0 -> 0.0, so no setting reads "-0"
 
 
 def check_choice(name: str, value, choices) -> str:
     if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, not {shown(value)}")  # as a radio says it
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}, not {shown(value)}")  # as a radio
     return value
 
 
