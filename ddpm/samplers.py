@@ -161,19 +161,31 @@ def reverse_timesteps(sampler: str, t_top: int, steps: int | None = None) -> lis
     return ddim_timesteps(t_top + 1, steps_run(sampler, steps, t_top))  # within [0, t_top]
 
 
+def reverse_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, gens: list[torch.Generator], sampler: str,
+                 eta: float = 0.0, variance: str = "beta", clip: bool = True):
+    """One step of either sampler from t to t_prev (code indices; t_prev = t - 1 for DDPM), its noise drawn only
+    when the step adds some, row k from gens[k]. Returns (x_prev, x0_hat), each (B, C, H, W) like x_t."""
+    # no noise on the step to x_0: DDPM's z = 0 at t = 1 (Alg. 2), DDIM's sigma = 0 when alpha_bar_prev = 1
+    need_noise = t_prev >= 0 and (sampler == "ddpm" or eta > 0)
+    noise = randn_per_sample(gens, tuple(x_t.shape[1:]), x_t.device) if need_noise else None  # (B, C, H, W)
+    if sampler == "ddpm":
+        return p_sample(sched, x_t, t, eps_hat, noise, variance, clip)
+    return ddim_step(sched, x_t, t, t_prev, eps_hat, noise, eta, clip)
+
+
 # ---------------------------------------------------------------- the model call, with guidance
 
 @torch.no_grad()
-def guided_eps(model, x_t, t: int, label, guidance: float = 1.0) -> torch.Tensor:
-    """eps_hat for a batch at one timestep. label: None -> the null class (unconditional), an int for
-    the whole batch, or a (B,) long tensor of one label per sample.
+def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) -> torch.Tensor:
+    """eps_hat for a batch at one timestep t (a code index), or each sample at its own (t a (B,) tensor). label:
+    None -> the null class (unconditional), an int for the whole batch, or a (B,) long tensor of one label per sample.
 
     Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
     w = 1 is plain conditional, w = 0 is unconditional. The paper writes (1 + w) eps_label - w eps_null,
     so its w is our w - 1 (diffusers' guidance_scale is our w).
     """
     b = x_t.shape[0]
-    tt = torch.full((b,), t, dtype=torch.long, device=x_t.device)
+    tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
     null = getattr(model.config, "null_label", None)
     if label is None or null is None or guidance == 0:  # no label asked, an unconditional model, or w = 0: null only
         y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
@@ -236,17 +248,10 @@ def sample_loop(
 def _reverse_steps(model, sched: NoiseSchedule, x, ts: list[int], gens, label, guidance: float, sampler: str,
                    eta: float, variance: str, clip: bool) -> Iterator[Step]:
     """sample_loop's chain from x (B, C, H, W) at ts[0] through the timesteps ts, a Step each."""
-    shape, device = tuple(x.shape[1:]), x.device
     for i, t in enumerate(ts):
         eps_hat = guided_eps(model, x, t, label, guidance)
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-        # no noise on the step to x_0: DDPM's z = 0 at t = 1 (Alg. 2), DDIM's sigma = 0 when alpha_bar_prev = 1
-        need_noise = t_prev >= 0 and (sampler == "ddpm" or eta > 0)
-        noise = randn_per_sample(gens, shape, device) if need_noise else None  # (B, C, H, W), row k from gens[k]
-        if sampler == "ddpm":
-            x_prev, x0_hat = p_sample(sched, x, t, eps_hat, noise, variance, clip)
-        else:
-            x_prev, x0_hat = ddim_step(sched, x, t, t_prev, eps_hat, noise, eta, clip)
+        x_prev, x0_hat = reverse_step(sched, x, t, t_prev, eps_hat, gens, sampler, eta, variance, clip)
         yield Step(t=t, x_t=x, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, t_prev=t_prev, index=i,
                    num_steps=len(ts))
         x = x_prev

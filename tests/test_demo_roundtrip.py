@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ddpm import samplers
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import draw, forward, interpolate, roundtrip, trajectory
 from ddpm.demo.limits import InputError
@@ -68,7 +69,7 @@ def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
         assert same(r.main, want), t
 
 
-def test_roundtrip_ddpm_chains_run_on_the_models_device(sched):
+def test_roundtrip_chains_run_on_the_models_device(sched):
     """The chains move to the model's device (a GPU's): a model on the meta device sees only meta tensors."""
     class Stub(torch.nn.Module):
         def __init__(self):
@@ -82,39 +83,47 @@ def test_roundtrip_ddpm_chains_run_on_the_models_device(sched):
 
     stub = Stub().eval()
     noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), u, forward.fixed_eps(0)) for u in (3, 5)]
-    list(roundtrip.ddpm_chains(stub, sched, noisy, [3, 5], 0))
+    list(roundtrip.chains(stub, sched, noisy, [3, 5], settings(sched.T, n=1, sampler="ddpm")))
     assert stub.seen == {"meta"}
 
 
-def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatch):
-    """The forward eps comes from the generator of (seed, 0); the reverse chain must draw from other streams."""
-    seen, real = [], roundtrip.sample_loop
-    monkeypatch.setattr(roundtrip, "sample_loop", lambda *a, **k: seen.append(k) or real(*a, **k))
-    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler="ddim", eta=1.0, seed=5))
-    assert seen and all(k["first"] >= 1 for k in seen)  # DDPM's batched chains: the test below
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatch, sampler):
+    """The forward eps comes from the generator of (seed, 0); the reverse chains must draw from other streams."""
+    seen, real = [], roundtrip.sample_generators
+    monkeypatch.setattr(roundtrip, "sample_generators", lambda *a: seen.append(a) or real(*a))
+    roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler=sampler, eta=1.0, seed=5))
+    assert len(seen) == 11 and all(a == (5, 1, roundtrip.REVERSE_FIRST) for a in seen)  # one each, from (5, 1)
 
 
-def test_roundtrip_ddpm_chains_run_as_one_batch_end_where_each_would_alone(model, sched):
-    """The strip's DDPM chains share one network pass per t (ddpm_chains), yet each draws its own noise as
-    denoise_steps does alone, from (seed, 1): the same x_0 up to batched float rounding."""
-    s = settings(sched.T, n=1, sampler="ddpm", seed=3)
+@pytest.mark.parametrize("how", [dict(sampler="ddpm"), dict(steps=4), dict(steps=20), dict(steps=6, eta=1.0)])
+def test_roundtrip_chains_run_as_one_batch_end_where_each_would_alone(model, sched, how):
+    """The strip's chains share one network pass per step (chains), each at its own t, yet each draws its own noise
+    as denoise_steps does alone, from (seed, 1): the same x_0 up to batched float rounding. DDIM's chains ran one
+    after another (1000 steps from t = T cost some 6,500 one-digit passes); now the longest chain's count."""
+    s = settings(sched.T, n=1, seed=3, **how)
     starts = [7, *roundtrip.strip_ts(sched.T)]
     x0 = forward.digit_tensor(DIGIT)
     noisy = [forward.jump(sched, x0, u, forward.fixed_eps(s.seed)) for u in starts]
-    steps = list(roundtrip.ddpm_chains(model, sched, noisy, starts, s.seed))
-    assert [t for t, _ in steps] == list(range(sched.T - 1, -1, -1))  # T batched steps, down to t = 0
+    counted = Counting(model)
+    steps = list(roundtrip.chains(counted, sched, noisy, starts, s))
+    longest = max(len(samplers.reverse_timesteps(s.sampler, u - 1, s.steps)) for u in starts)
+    assert len(steps) == counted.calls == longest  # one batched pass a step
+    if s.sampler == "ddpm":  # every chain running is at the same t, down to t = 0
+        assert [now for now, _ in steps] == [[t] * len(now) for t, (now, _) in zip(range(sched.T - 1, -1, -1), steps)]
+    assert [len(now) for now, _ in steps][-1] == len(starts)  # all end together
     for u, x_u, batched in zip(starts, noisy, steps[-1][1]):
         alone = finish(roundtrip.denoise_steps(model, sched, x_u, u, s)).x_prev
         assert torch.allclose(batched, alone, atol=1e-4), u
 
 
-def test_roundtrip_ddpm_chains_refuse_dropout_in_training_mode(sched):
+def test_roundtrip_chains_refuse_dropout_in_training_mode(sched):
     """The batched chains skip sample_loop, so they ask for eval mode themselves (dropout would not follow the seed)."""
     from conftest import tiny_model
 
     noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), 5, forward.fixed_eps(0))]
     with pytest.raises(ValueError, match="training mode"):
-        next(roundtrip.ddpm_chains(tiny_model(dropout=0.5).train(), sched, noisy, [5], 0))
+        next(roundtrip.chains(tiny_model(dropout=0.5).train(), sched, noisy, [5], settings(sched.T, n=1)))
 
 
 def test_roundtrip_small_t_keeps_the_digit(model, sched):

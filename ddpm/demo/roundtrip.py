@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from ..images import to_uint8_np
-from ..samplers import Step, check_sampling, guided_eps, p_sample, randn_per_sample, sample_generators, sample_loop, steps_run
+from ..samplers import (Step, check_sampling, guided_eps, reverse_step, reverse_timesteps, sample_generators,
+                        sample_loop, steps_run)
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
@@ -59,28 +60,32 @@ def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Set
                        x_start=x_t, t_start=t - 1, first=REVERSE_FIRST)
 
 
-def ddpm_chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: list[int], seed: int
-                ) -> Iterator[tuple[int, list[torch.Tensor]]]:
-    """denoise_steps with DDPM for every x_u in `noisy` ((1, 1, 28, 28) each, at paper t = u in `starts`), run
-    as one batch that grows as t comes down to each start: at every t the chains already running are all at t,
-    so one network pass serves them all (T passes for the strip, not T/10 + 2T/10 + ... + T one-image passes).
-    Chain j draws its noise from its own copy of the generator of (seed, REVERSE_FIRST), in the order it would
-    alone, so it ends where denoise_steps ends it (up to the float rounding of a batch of another size).
-    Yields (t, the chains' x) after each step, t a code index; at t = 0 each x is its chain's x_0."""
-    check_sampling(model, "ddpm")  # as sample_loop does: dropout in training mode would not follow the seed
-    shape, device = noisy[0].shape[1:], next(model.parameters()).device
-    gens = [sample_generators(seed, 1, REVERSE_FIRST)[0] for _ in starts]
-    x = [x_u.to(device) for x_u in noisy]
-    for t in range(max(starts) - 1, -1, -1):
-        run = [j for j, u in enumerate(starts) if u - 1 >= t]  # the chains that have begun by t
+def chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: list[int], s: Settings
+           ) -> Iterator[tuple[list[int], list[torch.Tensor]]]:
+    """denoise_steps for every x_u in `noisy` ((1, 1, 28, 28) each, at paper t = u in `starts`), run as one batch:
+    the chains are lined up to end together, each joining the batch when as many steps are left as it has, and one
+    network pass serves every chain running, each at its own t (the longest chain's number of passes, not the sum of
+    all of theirs: with DDPM every chain running is at the same t). Chain j draws its noise from its own copy of the
+    generator of (seed, REVERSE_FIRST), in the order it would alone, so it ends where denoise_steps ends it (up to
+    the float rounding of a batch of another size). Yields (the code t each running chain has just left, the chains'
+    x) after each step; at the end each x is its chain's x_0."""
+    check_sampling(model, s.sampler)  # as sample_loop does: dropout in training mode would not follow the seed
+    paths = [reverse_timesteps(s.sampler, u - 1, s.steps) for u in starts]  # each chain's code t's, as alone
+    n = max(map(len, paths))
+    gens = [sample_generators(s.seed, 1, REVERSE_FIRST)[0] for _ in starts]
+    x = [x_u.to(next(model.parameters()).device) for x_u in noisy]
+    for i in range(n):
+        run = [j for j, path in enumerate(paths) if len(path) >= n - i]  # the chains begun by step i
+        ks = [i - n + len(paths[j]) for j in run]  # the step each of them is on
+        ts = [paths[j][k] for j, k in zip(run, ks)]
         x_t = torch.cat([x[j] for j in run])  # (len(run), 1, 28, 28)
-        z = randn_per_sample([gens[j] for j in run], shape, x_t.device) if t > 0 else None
-        # Alg. 2, the null class, with the variance and clipping denoise_steps runs (sample_loop's defaults, written
-        # out: p_sample's own defaults are not what this must match)
-        x_prev, _ = p_sample(sched, x_t, t, guided_eps(model, x_t, t, None), z, variance="beta", clip=True)
-        for row, j in enumerate(run):
-            x[j] = x_prev[row:row + 1]
-        yield t, x
+        eps_hat = guided_eps(model, x_t, torch.tensor(ts), None)  # the null class, each chain at its own t
+        for row, (j, k, t) in enumerate(zip(run, ks, ts)):
+            t_prev = paths[j][k + 1] if k + 1 < len(paths[j]) else -1
+            # with the variance and clipping denoise_steps runs (sample_loop's defaults, written out)
+            x[j], _ = reverse_step(sched, x_t[row:row + 1], t, t_prev, eps_hat[row:row + 1], [gens[j]], s.sampler,
+                                   s.eta, variance="beta", clip=True)
+        yield ts, x
 
 
 def chain_settings(seed, sampler, steps, T: int) -> Settings:
@@ -112,22 +117,14 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     ts = strip_ts(sched.T)
     starts = [t, *ts]  # the chosen t, then the strip's
     noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
-    if s.sampler == "ddpm":  # every chain visits every t under its start: one batch, T network passes
-        ticker = Ticker(max(starts))
-        for t_code, x in ddpm_chains(model, sched, noisy, starts, s.seed):  # its step from paper t_code + 1 ...
-            if ticker.due():  # ... leaves each chain's x at paper t = t_code
-                begun = sum(u > t_code for u in starts)  # a chain joins the batch once t comes down to its start
-                yield Progress(f"Denoising: {begun} of {len(starts)} chains as one batch, now at t = {t_code}, step "
-                               f"{ticker.done} of {ticker.total}, {ticker.elapsed()}")
-        back = [x_0.clamp(-1, 1) for x_0 in x]
-    else:  # DDIM: each chain its own subsequence of timesteps, so one after another
-        ticker, back = Ticker(sum(steps_run(s.sampler, s.steps, u - 1) for u in starts)), []
-        for u, x_u in zip(starts, noisy):
-            for step in denoise_steps(model, sched, x_u, u, s):
-                if ticker.due():
-                    yield Progress(f"Denoising: chain {len(back) + 1} of {len(starts)} (from t = {u}), step "
-                                   f"{ticker.done} of {ticker.total} in all, {ticker.elapsed()}")
-            back.append(step.x_prev.clamp(-1, 1))
+    ticker = Ticker(max(steps_run(s.sampler, s.steps, u - 1) for u in starts))  # passes: the longest chain's steps
+    for now, x in chains(model, sched, noisy, starts, s):
+        if ticker.due():
+            # DDPM's chains all leave code t = paper t + 1 together, to x at paper t = now[0]
+            at = f"now at t = {now[0]}" if s.sampler == "ddpm" else "each on its own DDIM steps"
+            yield Progress(f"Denoising: {len(now)} of {len(starts)} chains as one batch, {at}, step {ticker.done} of "
+                           f"{ticker.total}, {ticker.elapsed()}")
+    back = [x_0.clamp(-1, 1) for x_0 in x]
     main = draw.hstack([
         draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
         draw.titled(draw.digits(noisy[0].clamp(-1, 1), scale=6), f"x_t, t = {t}"),

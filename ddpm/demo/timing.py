@@ -51,7 +51,8 @@ def actions(rt, gif: Path) -> dict:
                                                                            classifier=rt.classifier)],
         "2 compare the samplers, 6 digits a row": compare("samplers", grid),
         f"3 x0-hat animation, 1 digit, {what}, with GIF and film strip": trajectory,
-        f"4 noise and denoise, t = T/2, {what}": lambda: roundtrip(rt.model, rt.sched, digit, T // 2, one),
+        f"4 noise and denoise, t = T/2, {what} (11 chains in one batch)": lambda: roundtrip(
+            rt.model, rt.sched, digit, T // 2, one),
         "4 noise and denoise, t = T, DDPM (11 chains in one batch)": lambda: roundtrip(
             rt.model, rt.sched, digit, T, chain_settings(0, "ddpm", steps, T)),
         f"4 interpolate, {COLUMNS} mixes, t = T/3, {what}": lambda: finish(
