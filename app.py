@@ -343,9 +343,9 @@ def build(d: dict) -> gr.Blocks:
                                    height=200, elem_id="roundtrip-x0")
                     ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
-                                      info=f"DDPM runs every t, with the strip's {len(ts)} more chains (t = {ts[0]} "
-                                           f"to {T}) in one batch; DDIM runs the chains one by one, so its time "
-                                           "grows with its steps")
+                                      info=f"Either runs the strip's {len(ts)} more chains (t = {ts[0]} to {T}) in "
+                                           "one batch: DDPM's at every t, all at the same t; DDIM's each on its own "
+                                           "steps, so its time grows with them")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
                                      label="DDIM steps (each chain at most its own t)",
                                      info=f"the strip's chains start at t = {ts[0]} to {T}: a small t above does "

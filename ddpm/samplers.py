@@ -49,7 +49,7 @@ class Step:
 
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image).
-    The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 100."""
+    The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 86."""
     seed, first = check_seed(seed, first, n)
     gens = []
     for k in range(first, first + n):

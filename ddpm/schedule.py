@@ -30,7 +30,9 @@ def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02, max_b
 def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """Nichol & Dhariwal 2021, Eq. 17: alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2);
     beta_t = 1 - alpha_bar(t) / alpha_bar(t - 1), in which f(0) cancels. Their s = 0.008 keeps sqrt(beta)
-    at the first step (0.006 at T = 1000) just under one pixel bin of [-1, 1] (2/255 = 0.008)."""
+    at the first step (0.006 at T = 1000) just under one pixel bin of [-1, 1] (2/255 = 0.008). Capping beta at
+    max_beta (as they do) changes only the last step, where Eq. 17 gives alpha_bar_T = 0 to float precision: here
+    it is (1 - max_beta) alpha_bar_{T-1} (2.4e-9 at T = 1000), so x_T keeps a trace of x_0 too faint to see."""
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     return (1 - f[1:] / f[:-1]).clamp(max=max_beta)

@@ -169,7 +169,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
-    guided = " (twice as many with a class's guidance)" if cfg.num_classes else ""
+    guided = " (twice as many with a class's guidance at a w other than 0 and 1)" if cfg.num_classes else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
         " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last "
