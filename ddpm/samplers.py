@@ -1,7 +1,14 @@
 """Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020, Alg. 2) and DDIM (Song et al. 2021).
 
-`p_sample` and `ddim_step` are one reverse step each, pure math returning (x_prev, x0_hat); `sample_loop` runs
-either as a generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat, and x_prev at t_prev, so a
+Alg. 2 here (code t = paper t - 1):
+    x_T ~ N(0, I)                              sample_loop (randn_per_sample: one generator per sample)
+    for t = T, ..., 1:                         reverse_chain, over reverse_timesteps(...)
+        eps_hat = eps_theta(x_t, t)            guided_eps (with classifier-free guidance, if asked)
+        z ~ N(0, I) if t > 1, else z = 0       reverse_step
+        x_{t-1} = mu_theta(x_t, t) + sigma_t z p_sample (DDIM: ddim_step, Song et al. Eq. 12)
+
+`p_sample` and `ddim_step` are one reverse step each, pure math returning (x_prev, x0_hat); `sample_loop` is a
+generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat, and x_prev at t_prev, so a
 UI can animate x0_hat without recomputing anything. All noise comes from one
 torch.Generator per sample, seeded from (seed, k), and a random label from its own (numpy) stream of (seed, k):
 sample k depends only on (seed, k), up to the float rounding of the network's batched arithmetic (a batch of
@@ -89,18 +96,14 @@ def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device
 # ---------------------------------------------------------------- one step of each sampler (pure math)
 
 def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "beta", clip: bool = True):
-    """One DDPM step, x_t -> x_{t-1} ~ p(x_{t-1} | x_t): Ho et al. Alg. 2 line 4. Returns (x_{t-1}, x0_hat),
-    each (B, C, H, W) like x_t.
-
-    x_t -> x_{t-1} in the paper's t; the argument t is the code index, the paper's t - 1 (t = 0 is the last step, the
-    paper's x_1 -> x_0). eps_hat and the fresh noise z are (B, C, H, W); z may be None at t = 0, which adds none.
-
-    x0_hat from Eq. 15, Eq. 4 solved for x_0 (optionally clipped to [-1, 1]); the mean is the posterior mean mu_tilde(x_t, x0_hat)
-    of Eq. 7, which equals Eq. 11 when x0_hat is not clipped. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2).
-    """
-    x0_hat = sched.predict_x0(x_t, t, eps_hat)
+    """One DDPM step x_t -> x_{t-1} ~ p(x_{t-1} | x_t), Ho et al. Alg. 2 line 4, from code t (the paper's t + 1;
+    t = 0 is the paper's x_1 -> x_0). Returns (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh
+    noise z; z may be None at t = 0, where none is added. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2)."""
+    x0_hat = sched.predict_x0(x_t, t, eps_hat)  # Eq. 15: Eq. 4 solved for x_0
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
+    # Eq. 7's mu_tilde(x_t, x0_hat); with x0_hat unclipped it is Eq. 11, Alg. 2's
+    # 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat)
     mean, _ = sched.q_posterior(x0_hat, x_t, t)
     if t == 0:  # Alg. 2 line 3: z = 0 at the paper's t = 1, the last step
         return mean, x0_hat
@@ -115,10 +118,9 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     t_prev = -1 (sigma = 0 there).
 
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
-    is sqrt(alpha_bar_prev) here. The coefficients are computed in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2
-    is tiny on the first step from t = T-1 (2.5e-6 with 50 steps of the cosine schedule, 1e-9 with 2), of which
-    float32 keeps a digit or two at 50 steps and none at 2."""
-    if not -1 <= t_prev < t < sched.T:  # up the chain sigma^2 < 0 (eta > 0): Eq. 16; in place, no step at all
+    is sqrt(alpha_bar_prev) here. The coefficients are in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2 is
+    2.5e-6 on the first of 50 cosine steps (1e-9 with 2 steps), of which float32 keeps a digit or two (or none)."""
+    if not -1 <= t_prev < t < sched.T:  # t_prev > t would go up the chain (Eq. 16's sigma^2 < 0); t_prev = t, no step
         raise ValueError(f"DDIM steps down the chain: need -1 <= t_prev < t <= {sched.T - 1}, not t = {t}, "
                          f"t_prev = {t_prev}")
     alpha_bar_t = sched.alpha_bar_f64[t].item()
@@ -240,21 +242,23 @@ def sample_loop(
     if isinstance(label, str):  # RANDOM (checked), on a model with classes
         label = random_labels(seed, n, cfg.num_classes, first).to(device)
     t_top = sched.T - 1 if t_start is None else int(t_start)
-    x = randn_per_sample(gens, shape, device) if x_start is None else x_start.to(device).float()
+    # x_T ~ N(0, I), row k from (seed, first + k); or the given x_t at t_start
+    x_t = randn_per_sample(gens, shape, device) if x_start is None else x_start.to(device).float()
     ts = reverse_timesteps(sampler, t_top, steps)
-    return _reverse_steps(model, sched, x, ts, gens, label, guidance, sampler, eta, variance, clip)
+    return reverse_chain(model, sched, x_t, ts, gens, label, guidance, sampler, eta, variance, clip)
 
 
-def _reverse_steps(model, sched: NoiseSchedule, x, ts: list[int], gens, label, guidance: float, sampler: str,
-                   eta: float, variance: str, clip: bool) -> Iterator[Step]:
-    """sample_loop's chain from x (B, C, H, W) at ts[0] through the timesteps ts, a Step each."""
+def reverse_chain(model, sched: NoiseSchedule, x_t, ts: list[int], gens, label, guidance: float, sampler: str,
+                  eta: float, variance: str, clip: bool) -> Iterator[Step]:
+    """Alg. 2's loop: the chain from x_t (B, C, H, W) at ts[0] down through the code timesteps ts, a Step each
+    (sample_loop checks its arguments and calls it)."""
     for i, t in enumerate(ts):
-        eps_hat = guided_eps(model, x, t, label, guidance)
-        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-        x_prev, x0_hat = reverse_step(sched, x, t, t_prev, eps_hat, gens, sampler, eta, variance, clip)
-        yield Step(t=t, x_t=x, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, t_prev=t_prev, index=i,
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1  # -1: x_prev is x_0
+        eps_hat = guided_eps(model, x_t, t, label, guidance)  # eps_theta(x_t, t)
+        x_prev, x0_hat = reverse_step(sched, x_t, t, t_prev, eps_hat, gens, sampler, eta, variance, clip)
+        yield Step(t=t, x_t=x_t, x0_hat=x0_hat, eps_hat=eps_hat, x_prev=x_prev, t_prev=t_prev, index=i,
                    num_steps=len(ts))
-        x = x_prev
+        x_t = x_prev
 
 
 @torch.no_grad()

@@ -46,14 +46,13 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     # the same whether or not the model takes labels
     drop = torch.rand(b, generator=generator) < label_dropout
     eps, drop = eps.to(x0.device), drop.to(x0.device)
-    # Eq. 4, with t still on the CPU beside the schedule's arrays: a t on a GPU would be read back to the CPU for
-    # the range check of each lookup, a wait for the GPU every step
-    x_t = sched.q_sample(x0, t, eps)
+    x_t = sched.q_sample(x0, t, eps)  # Eq. 4; t still on the CPU, so the lookup's range check needs no GPU sync
     t = t.to(x0.device)
     target = eps if teacher is None else null_rows_target(teacher, x_t, t, y, eps, drop)
     if y is not None:
         y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
-    return (model(x_t, t, y) - target).pow(2).mean()
+    eps_hat = model(x_t, t, y)  # eps_theta(x_t, t)
+    return (eps_hat - target).pow(2).mean()  # Eq. 14, averaged over the batch's pixels
 
 
 def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig, lr: float,
@@ -65,6 +64,7 @@ def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generat
         g["lr"] = lr
     with torch.autocast(x0.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
         loss = diffusion_loss(model, sched, x0, y, generator, cfg.label_dropout, teacher)
+    # Alg. 1's gradient step: loss.backward(), clip_grad_norm_, opt.step(); the scaler (float16 on CUDA) wraps them
     opt.zero_grad(set_to_none=True)
     if scaler is None:
         scaler = torch.amp.GradScaler("cpu", enabled=False)  # a pass-through

@@ -6,14 +6,10 @@ self-attention at 7x7 (attention_resolutions) and in the middle, skip connection
 Ho et al. keep one per residual block: fewer channels to concatenate at 28x28), and a
 zero-initialised output conv so training starts from eps_hat = 0. One more departure: unlike Ho et al. and
 improved-diffusion, which add Linear(SiLU(emb)), a block adds Linear(emb), so the embedding MLP's last Linear and
-each block's projection compose into one linear map, and the time and class embeddings reach a block as a
-plain sum. Every shipped model was trained so; adding the SiLU made no measurable difference over a 6-epoch
-run (docs/experiments.md).
+each block's projection compose into one linear map (the SiLU made no measurable difference: docs/experiments.md).
 
-With patch_size = 2 the 28x28x1 image is first folded into 14x14x4 (pixel_unshuffle, lossless) and
-unfolded at the end, as U-ViT and "simple diffusion" shrink the input. No level then runs at 28x28,
-where a 2-core CPU spends most of its time on GroupNorm and SiLU rather than on convolutions, so
-the same milliseconds buy a wider, deeper network.
+patch_size = 2 (tried, not shipped) folds the 28x28x1 image into 14x14x4 first (pixel_unshuffle, lossless) and
+unfolds it at the end, as U-ViT and "simple diffusion" do, so no level runs at 28x28.
 """
 from __future__ import annotations
 
@@ -127,7 +123,8 @@ class UNet(nn.Module):
         self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels * p * p, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t: (B, C, H, W), t: (B,) ints in [0, T), y: (B,) labels (config.null_label: the null class). -> eps_hat (B, C, H, W).
+        """x_t: (B, C, H, W), t: (B,) code indices in [0, T) (the paper's t - 1), y: (B,) labels (config.null_label:
+        the null class). -> eps_hat (B, C, H, W).
         y=None is the null class on a class-conditional model; an unconditional one (num_classes 0) ignores y."""
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
         if self.class_emb is not None:

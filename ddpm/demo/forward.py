@@ -93,7 +93,7 @@ def curves(sched: NoiseSchedule, t: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
     """Markdown: the symbols the app uses, each with its value on this schedule (the null class if `conditional`)."""
     T, betas, ab = sched.T, sched.betas, sched.alpha_bar
-    even = int((sched.log_snr < 0).int().argmax()) + 1  # paper t of the first step with more noise than signal
+    t_snr_1 = int((sched.log_snr < 0).int().argmax()) + 1  # paper t of the first step with more noise than signal
     return "\n".join([
         f"t counts the forward steps as in the paper: x_0 is the digit, x_t after t steps, x_T (T = {T}) noise. "
         "The code counts from 0: the paper's x_t is the code's index t - 1 (index 0 is the paper's t = 1).",
@@ -104,13 +104,12 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
         f"({float(ab[T // 2 - 1]):.3f} at t = {T // 2}, {float(ab[-1]):.1e} at t = T), so "
         "q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) (Eq. 4).",
         "- **SNR**(t) = alpha_bar_t / (1 - alpha_bar_t), signal over noise in variance; the plot shows its natural "
-        f"log, 0 where the two are equal (here at about t = {even}).",
+        f"log, 0 where the two are equal (here at about t = {t_snr_1}).",
         "- **eps** ~ N(0, I): the noise drawn; **eps_hat**: the network's guess of it from x_t and t; **x0_hat** = "
         "(x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t): the clean digit that guess implies (Eq. 15).",
         "- **beta_tilde_t** = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t: the variance of q(x_{t-1} | x_t, x_0) "
-        "(Eq. 7). A DDPM step back adds noise of variance sigma_t^2 = beta_t (this app's DDPM; its default, DDIM with "
-        "eta 0, adds none) or beta_tilde_t; Ho et al. "
-        "found both give similar samples.",
+        "(Eq. 7). A DDPM step back adds noise of variance sigma_t^2 = beta_t (this app's) or beta_tilde_t; Ho et al. "
+        "found both give similar samples. DDIM with eta 0, the app's default, adds none.",
         ("- **null class**: the label meaning 'no class' (any digit); classifier-free guidance mixes its eps_hat with "
          "a class's. " if conditional else "- ") + "**EMA**: the weights sampled are a running average of the "
         "training weights.",

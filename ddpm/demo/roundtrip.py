@@ -74,17 +74,18 @@ def chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: list[
     n = max(map(len, paths))
     gens = [sample_generators(s.seed, 1, REVERSE_FIRST)[0] for _ in starts]
     x = [x_u.to(next(model.parameters()).device) for x_u in noisy]
+    joins = [n - len(path) for path in paths]  # the step at which chain j joins, so that all end together
     for i in range(n):
-        run = [j for j, path in enumerate(paths) if len(path) >= n - i]  # the chains begun by step i
-        ks = [i - n + len(paths[j]) for j in run]  # the step each of them is on
-        ts = [paths[j][k] for j, k in zip(run, ks)]
-        x_t = torch.cat([x[j] for j in run])  # (len(run), 1, 28, 28)
+        running = [j for j in range(len(paths)) if i >= joins[j]]
+        ks = [i - joins[j] for j in running]  # each running chain's own step
+        ts = [paths[j][k] for j, k in zip(running, ks)]
+        x_t = torch.cat([x[j] for j in running])  # (len(running), 1, 28, 28)
         eps_hat = guided_eps(model, x_t, torch.tensor(ts), None)  # the null class, each chain at its own t
-        for row, (j, k, t) in enumerate(zip(run, ks, ts)):
+        for row, (j, k, t) in enumerate(zip(running, ks, ts)):
             t_prev = paths[j][k + 1] if k + 1 < len(paths[j]) else -1
-            # with the variance and clipping denoise_steps runs (sample_loop's defaults, written out)
+            # reverse_step's variance and clipping, as sample_loop's defaults (denoise_steps) are
             x[j], _ = reverse_step(sched, x_t[row:row + 1], t, t_prev, eps_hat[row:row + 1], [gens[j]], s.sampler,
-                                   s.eta, variance="beta", clip=True)
+                                   s.eta)
         yield ts, x
 
 
