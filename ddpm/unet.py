@@ -148,8 +148,8 @@ class UNet(nn.Module):
             for block in blocks:
                 h = block(h, emb)
             h = attn(h)
-            if not isinstance(up, nn.Identity):
-                size = skips[-1].shape[-2:]  # back to the next level's size: 7 -> 14 -> 28, or 4 -> 7 -> 14
+            if skips:  # a level above: up to its size, 7 -> 14 -> 28, or 4 -> 7 -> 14 (`up` is Identity at the top)
+                size = skips[-1].shape[-2:]
                 h = up(F.interpolate(h, size=size, mode="nearest"))
         eps_hat = self.conv_out(F.silu(self.norm_out(h)))
         return F.pixel_shuffle(eps_hat, p) if p > 1 else eps_hat
