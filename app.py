@@ -34,14 +34,15 @@ from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa:
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 LastGrids, check_settings, default_steps, generate, resolve_seed)
 from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
-from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, check_int  # noqa: E402
+from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, EmptyBox, check_int  # noqa: E402
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import chain_settings, digit_changed, roundtrip, roundtrip_stream, strip_ts  # noqa: E402
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, OTHER, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.widgets import (CSS, THEME, api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
+from ddpm.demo.page import CSS, THEME  # noqa: E402
+from ddpm.demo.widgets import (api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
@@ -326,7 +327,7 @@ def build(d: dict) -> gr.Blocks:
                        show="trajectory-panel",
                        ui_fn=seed_back_if_drawn(trajectory, TrajectoryOut._fields.index("seed")), **HEAVY)
             snap_back(api_and_ui([gr.Button(visible=False).click], [a_frame.change], scrub, [a_state, a_frame],
-                                 [a_panel, a_plot], "trajectory_frame", blank=lambda why: gr.skip(),
+                                 [a_panel, a_plot], "trajectory_frame", quiet=EmptyBox, blank=lambda why: gr.skip(),
                                  trigger_mode="always_last", show_progress="hidden", **VIEW),
                       {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
 

@@ -177,6 +177,36 @@ def test_1_a_refused_seed_or_t_keeps_both_views(page):
     set_number(page, "forward-t", 70)
 
 
+def test_1_a_box_emptied_to_type_a_new_number_waits(page):
+    """Erasing tab 1's t to type another: the box stays empty while it has the focus, with no toast, and the number
+    typed is the one run (it was put back to the last good t at once, so 70, Backspace twice, 3 ran t = 73); left
+    empty, it goes back to its last good t when it loses the focus."""
+    t_box, empty = page.locator("#forward-t input[type=number]"), page.locator(".toast-message-item", has_text="empty")
+    assert t_box.input_value() == "70"
+    t_box.click()
+    t_box.press("End")
+    for _ in range(2):
+        t_box.press("Backspace")  # 70 -> 7 (run live) -> empty
+        page.wait_for_timeout(800)
+    assert t_box.input_value() == ""
+    old = image_src(page, "forward-xt")
+    t_box.press("3")
+    t_box.press("Enter")
+    wait_for_new_image(page, "forward-xt", old)
+    page.wait_for_timeout(800)
+    assert t_box.input_value() == "3" and "t = 3" in page.locator("#forward-text").inner_text()
+    t_box.click()
+    t_box.press("End")
+    t_box.press("Backspace")
+    page.wait_for_timeout(800)
+    assert t_box.input_value() == ""
+    page.locator("#forward-text").click()  # the focus elsewhere: back to t = 3
+    page.wait_for_function("() => document.querySelector('#forward-t input[type=number]').value === '3'")
+    page.wait_for_timeout(800)
+    assert empty.count() == 0 and "t = 3" in page.locator("#forward-text").inner_text()
+    set_number(page, "forward-t", 70)
+
+
 def test_2_generate(page):
     open_tab(page, "2. Generate")
     old = image_src(page, "generate-grid")

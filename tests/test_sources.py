@@ -65,6 +65,32 @@ def test_an_unusable_digit_empties_its_views_and_a_refused_setting_keeps_them(tm
         user_errors(lambda: (_ for _ in ()).throw(seed))()
 
 
+def test_an_emptied_box_is_quiet_in_a_live_view_and_an_error_through_the_api():
+    """A live view's box emptied (a slider's number box, a seed box) is being typed into: its UI event waits
+    quietly (a toast for each Backspace to the empty box was said before the number typed), the API still says it."""
+    import math
+
+    import gradio as gr
+    from ddpm.demo.limits import EmptyBox, check_int
+    from ddpm.demo.widgets import Slider, user_errors
+
+    t = Slider(0, 100, value=5, step=1, label="t").preprocess(None)  # the slider's box emptied
+    assert math.isnan(t) and t.error is EmptyBox
+    with pytest.raises(EmptyBox, match="^seed is empty"):  # the seed box emptied
+        check_int("seed", None, 0, 9)
+
+    def view(seed, t):
+        return check_int("seed", seed, 0, 9) + t
+
+    live_quiet = (MissingInput, EmptyBox)  # as widgets.live has it
+    for args in [(None, 1), (1, t)]:
+        assert isinstance(user_errors(view, quiet=live_quiet, blank=lambda why: "emptied")(*args), type(gr.skip()))
+        with pytest.raises(gr.Error, match="is empty"):  # the API's event
+            user_errors(view)(*args)
+    with pytest.warns(UserWarning, match="must be between"):  # another refusal is still said
+        user_errors(view, quiet=live_quiet, blank=lambda why: "emptied")(10, 1)
+
+
 def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(sources, "preprocess", lambda src: calls.append(src) or preprocess(src))

@@ -32,6 +32,11 @@ class DigitError(InputError):
     refused setting (a seed, a t) leaves them as they were."""
 
 
+class EmptyBox(InputError):
+    """A number box left empty: in a live view the user is typing a new number, so the UI waits quietly (the box goes
+    back to its last good value if it loses the focus empty: page.SNAP_BACK_JS); the API still says so."""
+
+
 class MissingInput(DigitError):
     """Nothing to work on yet (no upload, an empty drawing): the UI may wait quietly, the API still says so."""
 
@@ -47,7 +52,7 @@ def shown(value) -> str:
 def check_int(name: str, value, lo: int, hi: int) -> int:
     """value as an int in [lo, hi]; accepts 3, 3.0 (gr.Number sends floats) or "3"; rejects 3.5, NaN, None, True."""
     if value is None or (isinstance(value, str) and not value.strip()):  # a number box left empty
-        raise InputError(f"{name} is empty: give a whole number between {lo} and {hi}")
+        raise EmptyBox(f"{name} is empty: give a whole number between {lo} and {hi}")
     bad = InputError(f"{name} must be a whole number between {lo} and {hi}, not {shown(value)}")
     if isinstance(value, bool):
         raise bad

@@ -1,5 +1,5 @@
 """The app's own Gradio pieces: the output picture, a slider that refuses in the app's words, the digit input (a
-source radio switching between an MNIST example, an upload and a drawing), the page's CSS, the one place that turns
+source radio switching between an MNIST example, an upload and a drawing), the one place that turns
 InputError into gr.Error, and the wiring of a job to its API endpoint and its UI event. app.py lays them out and
 wires them to ddpm.demo."""
 from __future__ import annotations
@@ -16,58 +16,10 @@ import pydantic
 from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
-from .limits import MAX_SEED, DigitError, InputError, MissingInput, shown
+from .limits import MAX_SEED, DigitError, EmptyBox, InputError, MissingInput, shown
+from .page import PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
 from .sources import DRAWING, EXAMPLE, INDEX, SOURCES, UPLOAD, first_of_each_class, num_examples
-
-# Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
-# user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
-PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
-    const root = document.querySelector('SKETCH');
-    const prompt = root && root.querySelector('.empty.wrap');
-    const brush = root && root.querySelector('button[aria-label=Brush]');
-    if (prompt && brush) brush.click();
-    if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
-  setTimeout(tick, 100); }"""
-# scrolls an output that does not fit above the screen's bottom edge just enough to show it (run_button's show)
-SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
-  if (el && el.getBoundingClientRect().bottom > window.innerHeight)
-    el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
-# a live view's slider, given a value it refuses (typed past its ends, between its steps, or emptied), goes back to
-# its last good one once the view has said why, so that the next move of another control is not refused for it
-# again (window.__lastGood: per slider, in the page)
-SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {});
-  if (Number.isFinite(v) && v >= $LO && v <= $HI && Number.isInteger(v / $STEP)) { g['$KEY'] = v; return v; }
-  return '$KEY' in g ? g['$KEY'] : $START; }"""
-# a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
-# on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
-CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
-       ".prose th {overflow-wrap: normal; word-break: normal} "
-       "input[type=range]:focus-visible, input[type=radio]:focus-visible "
-       "{outline: 2px solid var(--color-accent); outline-offset: 2px} "
-       "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
-       "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
-       ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
-       # a full-screen picture fills the screen (Gradio shows it at its own size there), its pixels kept square and
-       # sharp for a projector; on a phone, whole (a strip no longer scrolls there)
-       ".block.fullscreen .image-frame {overflow: hidden !important; justify-content: center !important} "
-       ".block.fullscreen .image-frame img {width: 100% !important; height: 100% !important; max-width: 100% !important; "
-       "object-fit: contain !important; image-rendering: pixelated} "
-       # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
-       "@media (max-width: 640px) {.prose th {white-space: nowrap} "
-       ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
-       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
-       # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
-       # size: shrunk to the phone's width, their titles were 6 px tall
-       ".strip.panels .image-frame img {height: auto} "
-       ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
-       ".strip.three-rows .image-frame img {height: 390px}}")  # the interpolation's three titled rows
-# Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
-# and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
-THEME = gr.themes.Default().set(
-    button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
-    button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
-    block_info_text_color="*neutral_600")
 
 
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
@@ -93,9 +45,9 @@ class OutOfRange(float):
     """A slider's value past its ends, carried to the handler with its refusal: user_errors says it there, so that
     where two views read one slider (tab 1's t) it is said once, by the view that speaks for both."""
 
-    def __new__(cls, value: float, refusal: str):
+    def __new__(cls, value: float, refusal: str, error: type[InputError] = InputError):
         out = super().__new__(cls, value)
-        out.refusal = refusal
+        out.refusal, out.error = refusal, error  # error: the InputError user_errors raises (EmptyBox: emptied)
         return out
 
 
@@ -114,7 +66,7 @@ class Slider(gr.Slider):
     def preprocess(self, payload: float) -> float:  # annotated as gr.Slider's: Gradio checks API values against it
         ends = f"{self.minimum:g} and {self.maximum:g}"
         if payload is None:  # its number box emptied (Gradio's check raised a TypeError, shown raw)
-            return OutOfRange(math.nan, f"{_value_name(self)} is empty: give a number between {ends}")
+            return OutOfRange(math.nan, f"{_value_name(self)} is empty: give a number between {ends}", EmptyBox)
         if isinstance(payload, str):  # through the API: "4", as the seed's number box takes it
             try:
                 payload = float(payload)
@@ -289,11 +241,11 @@ def show_source(source):
     return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
 
 
-def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
+def user_errors(fn=None, *, quiet: type[InputError] | tuple[type[InputError], ...] | None = None, blank=None):
     """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
 
-    quiet: errors of this kind are not said here: MissingInput for events fired by the UI itself (a source
-    switched, a drawing cleared: nothing to work on yet), InputError for a view whose inputs another view of the
+    quiet: errors of this kind (or kinds) are not said here: MissingInput for events fired by the UI itself (a source
+    switched, a drawing cleared: nothing to work on yet), EmptyBox for a live view's box being typed into, InputError for a view whose inputs another view of the
     same event already checks aloud. blank(message): the outputs to show for a DigitError (emptied pictures and
     what to do), so that no view goes on showing the digit before; for any other refusal (a seed, a t) the views
     stay as they were (gr.skip), each view alike. With blank, an error not quiet is a warning. A slider's value past
@@ -304,7 +256,9 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
 
     def check(args):
         for a in args:
-            if isinstance(a, (OutOfRange, NotAChoice)):
+            if isinstance(a, OutOfRange):
+                raise a.error(a.refusal)
+            if isinstance(a, NotAChoice):
                 raise InputError(a.refusal)
 
     def convert(e: InputError):
@@ -336,7 +290,7 @@ def user_errors(fn=None, *, quiet: type[InputError] | None = None, blank=None):
 
 # ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
 
-def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | None = None, blank=None,
+def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | tuple | None = None, blank=None,
                ui_fn=None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
     an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows (and
@@ -369,7 +323,8 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
     api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
                                                   *triggers]
-    return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else MissingInput, blank=blank, **kw)
+    return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else (MissingInput, EmptyBox),
+                      blank=blank, **kw)
 
 
 def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None,

@@ -1,0 +1,62 @@
+"""What the browser runs and shows besides Gradio's own: the page's CSS and theme, and the small scripts the app's
+events run in the page (widgets.py attaches them)."""
+import gradio as gr
+
+# Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
+# user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
+PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
+    const root = document.querySelector('SKETCH');
+    const prompt = root && root.querySelector('.empty.wrap');
+    const brush = root && root.querySelector('button[aria-label=Brush]');
+    if (prompt && brush) brush.click();
+    if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
+  setTimeout(tick, 100); }"""
+# scrolls an output that does not fit above the screen's bottom edge just enough to show it (run_button's show)
+SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
+  if (el && el.getBoundingClientRect().bottom > window.innerHeight)
+    el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
+# a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to its last good
+# one once the view has said why, so that the next move of another control is not refused for it again
+# (window.__lastGood: per slider, in the page); a box emptied while it has the focus is being typed into: it stays
+# empty (the view waits quietly: limits.EmptyBox) and goes back only if it loses the focus still empty (put back at
+# once, 25 -> 2 -> '' -> 3 became 23; left to Gradio, an empty box that loses the focus is set to its minimum)
+SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {});
+  if (Number.isFinite(v) && v >= $LO && v <= $HI && Number.isInteger(v / $STEP)) { g['$KEY'] = v; return v; }
+  const back = () => '$KEY' in g ? g['$KEY'] : $START;  // read when used: a number typed since is the good one
+  const box = document.querySelector('#$KEY input[type=number]');
+  if ((v === null || v === undefined || v === '') && box && box === document.activeElement) {
+    const left = (e) => { if (e.target !== box) return;  // capturing: before Gradio's own blur sets the box to its min
+      document.removeEventListener('blur', left, true);
+      if (box.value === '') { box.value = back(); box.dispatchEvent(new Event('input', {bubbles: true})); } };
+    document.addEventListener('blur', left, true);
+    return v; }
+  return back(); }"""
+# a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
+# on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
+CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
+       ".prose th {overflow-wrap: normal; word-break: normal} "
+       "input[type=range]:focus-visible, input[type=radio]:focus-visible "
+       "{outline: 2px solid var(--color-accent); outline-offset: 2px} "
+       "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
+       "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
+       ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
+       # a full-screen picture fills the screen (Gradio shows it at its own size there), its pixels kept square and
+       # sharp for a projector; on a phone, whole (a strip no longer scrolls there)
+       ".block.fullscreen .image-frame {overflow: hidden !important; justify-content: center !important} "
+       ".block.fullscreen .image-frame img {width: 100% !important; height: 100% !important; max-width: 100% !important; "
+       "object-fit: contain !important; image-rendering: pixelated} "
+       # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
+       "@media (max-width: 640px) {.prose th {white-space: nowrap} "
+       ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
+       ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
+       # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
+       # size: shrunk to the phone's width, their titles were 6 px tall
+       ".strip.panels .image-frame img {height: auto} "
+       ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
+       ".strip.three-rows .image-frame img {height: 390px}}")  # the interpolation's three titled rows
+# Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
+# and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
+THEME = gr.themes.Default().set(
+    button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+    button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
+    block_info_text_color="*neutral_600")
