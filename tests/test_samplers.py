@@ -152,6 +152,23 @@ def test_random_label_is_the_conditional_sampler_with_the_drawn_label(model, sch
     assert torch.allclose(per_sample[1], guided_eps(model, x[1:2], 5, 7, guidance=2.0)[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("variance", ["beta", "beta_tilde"])
+def test_a_ddpm_step_adds_the_variance_asked_with_sample_ks_noise(model, sched, variance):
+    """sample_loop's DDPM step is p_sample with the variance asked (sigma^2 = beta or beta_tilde, Ho et al. Sec.
+    3.2) and z the next draw of sample k's generator. On the T = 20 schedule the two sigmas are 0.24 and 0.07 at
+    t = 1 but agree to float32 at t = T-1 (and with the exact eps both chains end at the data), so a chain begun at
+    t = 1 tells them apart."""
+    from ddpm.samplers import VARIANCES, p_sample, randn_per_sample, sample_generators
+
+    x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    step = next(sample_loop(model, sched, 2, 4, sampler="ddpm", variance=variance, x_start=x, t_start=1))
+    z = randn_per_sample(sample_generators(4, 2), (1, 28, 28), "cpu")  # x_start given: z is the first draw
+    want, _ = p_sample(sched, x, 1, step.eps_hat, z, variance)
+    torch.testing.assert_close(step.x_prev, want)
+    other, _ = p_sample(sched, x, 1, step.eps_hat, z, next(v for v in VARIANCES if v != variance))
+    assert not torch.allclose(other, want, atol=1e-3)
+
+
 def test_ddpm_yields_every_step(model, sched):
     steps = list(sample_loop(model, sched, n=2, seed=0, sampler="ddpm"))
     assert [s.t for s in steps] == list(range(19, -1, -1)) and [s.t_prev for s in steps] == list(range(18, -2, -1))
@@ -205,6 +222,36 @@ def test_a_chain_begun_part_way_or_a_label_tensor_that_cannot_run_is_refused_in_
         sample_loop(model, sched, 2, 0, **kw)
 
 
+def test_guided_eps_pairs_each_row_with_its_own_t_on_every_path(model):
+    """A (B,) t (tab 4's batched chains, each at its own t) reaches the network row by row on every path: the null
+    class, the class alone (w = 1), and guidance's doubled batch, whose null rows must take the same t's as its
+    class rows. Each row's eps_hat is what that row alone at its own t gets."""
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    ts = torch.tensor([2, 9, 17])
+    for label, w in ((None, 1.0), (4, 1.0), (4, 2.0), (torch.tensor([1, 7, 3]), 2.0)):
+        per_row = guided_eps(model, x, ts, label, guidance=w)
+        for k in range(3):
+            alone = guided_eps(model, x[k:k + 1], int(ts[k]), label[k:k + 1] if torch.is_tensor(label) else label,
+                               guidance=w)
+            assert torch.allclose(per_row[k], alone[0], atol=1e-5), (label, w, k)
+
+
+def test_guidance_0_and_1_cost_one_network_pass(model):
+    """w = 0 is the null class alone and w = 1 the class alone: one pass of the batch, as generate.network_passes
+    counts a step for the app's cost limit; only another w runs the doubled batch (null rows and class rows)."""
+    from ddpm.demo.generate import network_passes
+
+    x, seen = torch.randn(2, 1, 28, 28), []
+    hook = model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+    try:
+        for w in (0.0, 1.0, 2.0):
+            seen.clear()
+            guided_eps(model, x, 5, 4, guidance=w)
+            assert seen == [2 * network_passes(4, w)], w
+    finally:
+        hook.remove()
+
+
 def test_guidance_scales(model):
     x = torch.randn(2, 1, 28, 28)
     uncond = guided_eps(model, x, 5, None)
@@ -247,6 +294,22 @@ def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, k
     kw = dict(n=2, seed=0) | kw
     with pytest.raises(ValueError, match=message):
         sample(model, sched, **kw)
+
+
+def test_a_ddim_step_to_code_t_0_lands_on_x_1_not_x_0(sched):
+    """t_prev = 0 is the paper's x_1, one step of noise from x_0 (alpha_bar_prev = alpha_bar_0 = 1 - beta_1 < 1);
+    only t_prev = -1 is x_0 (alpha_bar_prev = 1, sigma = 0). A trailing DDIM of T steps takes that step (t = 1 -> 0)
+    and so does tab 4's chain from a small t; Eq. 12 there keeps sqrt(1 - alpha_bar_0) of eps and, at eta > 0, a
+    sigma > 0 of fresh noise."""
+    import math
+
+    g = torch.Generator().manual_seed(0)
+    x, eps, noise = (torch.randn(2, 1, 8, 8, generator=g) for _ in range(3))
+    ab = sched.alpha_bar_f64[0].item()
+    x_prev, x0_hat = ddim_step(sched, x, 1, 0, eps, None, eta=0.0, clip=False)
+    torch.testing.assert_close(x_prev, math.sqrt(ab) * x0_hat + math.sqrt(1 - ab) * eps)
+    noisy, _ = ddim_step(sched, x, 1, 0, eps, noise, eta=1.0, clip=False)
+    assert not torch.allclose(noisy, x_prev, atol=1e-3)  # sigma > 0: the step to x_1 draws noise
 
 
 def test_a_ddim_step_up_the_chain_is_refused_in_words(sched):
