@@ -56,6 +56,15 @@ def test_a_timestep_off_the_schedule_is_refused_not_wrapped_round():
     assert s.q_sample(x, torch.tensor([0, 19]), x).shape == x.shape
 
 
+def test_a_batch_of_timesteps_off_the_schedule_is_refused_at_either_end():
+    """A (B,) tensor of t's (training's batches, tab 4's chains) is checked as an int t is: -1 would read a[-1] (x_T's
+    noise level) and T would meet torch's bare IndexError, not the message naming the code indices."""
+    s, x = NoiseSchedule(20), torch.zeros(2, 1, 28, 28)
+    for t in (torch.tensor([-1, 3]), torch.tensor([3, 20])):
+        with pytest.raises(IndexError, match=r"t is a code index from 0 to 19 \(the paper's t - 1\), not (-1|20)$"):
+            s.predict_x0(x, t, x)
+
+
 def test_short_linear_schedules_are_rescaled_to_end_as_noisy():
     """Other T than 1000 scale the betas by 1000 / T (improved-diffusion), so T = 50 ends about as noisy
     (alpha_bar_T = 8e-6, against 4e-5 at T = 1000) instead of keeping a visible digit; at T <= 20
