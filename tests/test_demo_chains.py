@@ -114,6 +114,38 @@ def test_the_animation_shows_the_first_x0_hat_and_each_panel_names_its_t(monkeyp
     assert titles == [("x_0 (final sample)", "eps_hat of the last step (t = 1)")]
 
 
+def test_the_classifier_reads_the_first_digits_x0_hat_at_each_steps_paper_t(model, sched):
+    """The decision plot's P(class | x0_hat_t): the classifier is given digit 0's x0_hat (not its x_t) at every step,
+    and each probability sits at the paper t of that step's x_t (T .. 1, as the frames and the slider), not at the
+    code index t - 1."""
+    from ddpm.samplers import sample_loop
+
+    class Recording(torch.nn.Module):
+        def forward(self, x):
+            self.seen = x.clone()
+            return torch.zeros(x.shape[0], 10)
+
+    s, clf = settings(sched.T, n=2, steps=4), Recording()
+    traj = trajectory.run_trajectory(model, sched, s, classifier=clf)
+    steps = list(sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()))
+    assert traj.probs_t == [step.paper_t for step in steps] == [20, 15, 10, 5]
+    assert torch.allclose(clf.seen, torch.cat([step.x0_hat[:1] for step in steps]), atol=1e-6)
+
+
+def test_a_frame_between_two_is_the_nearest_and_the_thresholds_are_inclusive_as_said():
+    """A frame number between two (the API takes floats) shows the nearest frame, not the one below; a class whose
+    probability reaches PLOT_MIN_P (not only passes it) is in the legend; the final class must keep more than half
+    (p = 0.5 exactly is not decided)."""
+    u8 = np.stack([np.full((1, 28, 28), 40 * i, np.uint8) for i in range(4)])  # four frames, each its own grey
+    traj = trajectory.Trajectory([30, 20, 10, 0], u8, u8, u8)
+    assert same(trajectory.frame_panel(traj, 1.6), trajectory.frame_panel(traj, 2))
+    assert not same(trajectory.frame_panel(traj, 1), trajectory.frame_panel(traj, 2))
+    traj.probs_t, traj.probs = [30, 20, 10], np.full((3, 10), 0.0)
+    traj.probs[:, 4], traj.probs[:, 7] = [0.95, 0.5, 0.95], [0.0, trajectory.PLOT_MIN_P, 0.0]
+    assert trajectory.decision_legend(traj) == ["4", "7"]
+    assert "from t = 10 onward" in trajectory.decided_at(traj)  # t = 20's p of 0.5 is no majority
+
+
 def test_trajectory_without_classifier(model, sched):
     traj = trajectory.run_trajectory(model, sched, settings(sched.T, n=1))
     assert traj.probs is None and trajectory.decision_plot(traj) is None and trajectory.decided_at(traj) == ""
@@ -183,6 +215,18 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     assert len(compare.compare_rows("guidance", settings(1000, n=4, steps=500, label="3", guidance=2), 1000)) == 5
     with pytest.raises(InputError, match="choose DDIM with fewer steps, or another model$"):  # not even one digit fits
         compare.compare_rows("guidance", settings(2001, n=1, sampler="ddpm", label="3", guidance=2), 2001)
+
+
+def test_the_samplers_rows_set_their_own_eta_whatever_the_tabs(model, sched):
+    """The samplers rows are DDPM, the deterministic DDIM (eta 0), DDIM with eta 1 and fewer DDIM steps (eta 0),
+    whatever eta the tab was left at: DDPM takes no eta (sample_loop refuses one), and a DDIM row at the tab's eta
+    would not be the deterministic map from x_T the caption describes."""
+    from ddpm.demo import compare
+
+    rows = compare.compare_rows("samplers", settings(sched.T, n=1, steps=5, eta=0.5), sched.T)
+    assert [(r.sampler, r.steps, r.eta) for r in rows] == [("ddpm", 20, 0), ("ddim", 20, 0), ("ddim", 20, 1),
+                                                          ("ddim", 10, 0)]
+    assert isinstance(list(compare.compare_stream(model, sched, "samplers", rows))[-1], compare.Comparison)
 
 
 def test_a_dataset_with_named_classes_is_captioned_by_them(model, sched):
