@@ -207,6 +207,15 @@ def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(
     assert interpolate.default_t(1000) == 333 and interpolate.default_t(20) == 7  # near T/3
 
 
+def test_interpolation_reports_count_the_steps_its_chain_runs(model, sched):
+    """Each report says step k of the steps the mixes' chain runs from paper t: DDPM's t of them (not t + 1, the
+    chain from code index t), DDIM's min(steps, t)."""
+    other = load_sample()[0][1]
+    for s, n in ((settings(sched.T, n=1, sampler="ddpm"), 12), (settings(sched.T, n=1, steps=20), 12)):
+        *reports, _ = interpolate.interpolate_stream(model, sched, DIGIT, other, 12, s)
+        assert reports and all(f" of {n}, " in r.text for r in reports), reports[0].text
+
+
 def test_strip_ts():
     assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
     assert roundtrip.strip_ts(20) == list(range(2, 21, 2))
