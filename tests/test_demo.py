@@ -305,6 +305,19 @@ def test_generate_pressed_again_unchanged_shows_its_grid_at_once(model, sched):
     assert len(list(generate.generate(model, sched, s))) > 1  # without `drawn` (the API of ddpm.demo.timing), drawn
 
 
+def test_last_grids_keeps_the_last_size_used_and_forgets_the_least_recently_used():
+    """LastGrids(size=2) holds two grids, not one; a grid shown again counts as used, so the next new grid pushes
+    out the one used longest ago, not the one drawn first."""
+    drawn, frame = generate.LastGrids(size=2), generate.Frame(Image.new("L", (1, 1)), "done", True, summary="s")
+    a, b, c = ((settings(20, seed=k), None) for k in range(3))
+    drawn.put(a, frame, 1.0)
+    drawn.put(b, frame, 1.0)
+    assert drawn.get(a) is not None and drawn.get(b) is not None  # both kept
+    drawn.get(a)  # a shown again: b is now the least recently used
+    drawn.put(c, frame, 1.0)
+    assert drawn.get(b) is None and drawn.get(a) is not None and drawn.get(c) is not None
+
+
 def test_the_finished_grid_says_what_the_classifier_reads_row_by_row(model, sched):
     fake = lambda x: torch.eye(10)[torch.arange(len(x)) % 10]  # reads sample k as digit k  # noqa: E731
     *_, done = generate.generate(model, sched, settings(sched.T, n=5), classifier=fake)
