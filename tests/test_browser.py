@@ -215,6 +215,8 @@ def test_2_generate(page):
     wait_for_new_image(page, "generate-grid", old)
     page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Done')")
     shot(page, "2-generate")
+    # the line that draws the grid wraps rather than run off the caption's edge (cut off at a laptop's width)
+    assert page.eval_on_selector("#generate-status pre", "e => e.scrollWidth <= e.clientWidth")
     page.locator("#generate-go").click()  # again, nothing changed: the same grid at once, said so
     page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Drawn before')")
     assert page.locator("#generate-grid img").count() == 1

@@ -37,7 +37,9 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        ".prose th {overflow-wrap: normal; word-break: normal} "
        "input[type=range]:focus-visible, input[type=radio]:focus-visible "
        "{outline: 2px solid var(--color-accent); outline-offset: 2px} "
-       "#about pre, #about pre code {white-space: pre-wrap !important; overflow-wrap: anywhere} "  # long commands wrap
+       # long commands wrap (About's, and Generate's line that draws the grid, cut off at a laptop's width)
+       "#about pre, #about pre code, #generate-status pre, #generate-status pre code "
+       "{white-space: pre-wrap !important; overflow-wrap: anywhere} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
        ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
        # a full-screen picture fills the screen (Gradio shows it at its own size there), its pixels kept square and
