@@ -50,7 +50,9 @@ def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
     number = Slider(0, 299, value=0, step=1, label="MNIST test digit #")  # its box typed past the end, or emptied
     assert roundtrip.digit_changed(EXAMPLE, number.preprocess(99999)) == \
         "*The new digit cannot be used: MNIST test digit # must be between 0 and 299, not 99999*"
-    assert "is empty" in roundtrip.digit_changed(EXAMPLE, number.preprocess(None))  # not an InputError's traceback
+    # emptied, the number is being typed: not called unusable (it stayed so until a number was typed)
+    assert roundtrip.digit_changed(EXAMPLE, number.preprocess(None)) == \
+        "*MNIST test digit # is empty: give a number between 0 and 299*"
     assert "cannot be used: MNIST test digit # must be" in roundtrip.digit_changed(EXAMPLE, 2.5)  # (the API)
 
 
@@ -115,6 +117,18 @@ def test_roundtrip_chains_run_as_one_batch_end_where_each_would_alone(model, sch
     for u, x_u, batched in zip(starts, noisy, steps[-1][1]):
         alone = finish(roundtrip.denoise_steps(model, sched, x_u, u, s)).x_prev
         assert torch.allclose(batched, alone, atol=1e-4), u
+
+
+def test_roundtrip_chains_refuse_what_a_chain_alone_refuses(model, sched):
+    """chains checks the settings as sample_loop does for denoise_steps: an eta with DDPM, or outside [0, 1], ran
+    unsaid (DDPM ignored it; -1 or nan gave DDIM a wrong sigma)."""
+    import dataclasses
+    noisy = [forward.jump(sched, forward.digit_tensor(DIGIT), 5, forward.fixed_eps(0))]
+    ddpm, ddim = settings(sched.T, n=1, sampler="ddpm"), settings(sched.T, n=1)
+    for s in [dataclasses.replace(ddpm, eta=0.5), dataclasses.replace(ddim, eta=-1.0),
+              dataclasses.replace(ddim, eta=float("nan"))]:
+        with pytest.raises(ValueError, match="eta"):
+            next(roundtrip.chains(model, sched, noisy, [5], s))
 
 
 def test_roundtrip_chains_refuse_dropout_in_training_mode(sched):

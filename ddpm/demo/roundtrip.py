@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from ..images import to_uint8_np
-from ..samplers import (Step, check_sampling, guided_eps, reverse_step, reverse_timesteps, sample_generators,
-                        sample_loop, steps_run)
+from ..samplers import (Step, check_request, check_sampling, guided_eps, reverse_step, reverse_timesteps,
+                        sample_generators, sample_loop, steps_run)
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings, check_settings
-from .limits import InputError, MissingInput, check_int
+from .limits import EmptyBox, InputError, MissingInput, check_int
 from .progress import Progress, Ticker, finish
 from .sources import pick_digit
 
@@ -40,9 +40,9 @@ def digit_changed(source: str, index=0, upload=None, sketch=None) -> str:
     cannot be used, why, in the words of the warning its preview shows."""
     try:
         if refusal := getattr(index, "refusal", None):  # the number past its slider's ends (widgets.OutOfRange)
-            raise InputError(refusal)
+            raise index.error(refusal)
         pick_digit(source, index, upload, sketch)
-    except MissingInput as e:  # no upload or drawing yet
+    except (MissingInput, EmptyBox) as e:  # no upload or drawing yet, or a number being typed
         return f"*{e}*"
     except InputError as e:  # a blank upload, a number refused
         return f"*The new digit cannot be used: {e}*"
@@ -70,6 +70,7 @@ def chains(model, sched: NoiseSchedule, noisy: list[torch.Tensor], starts: list[
     the float rounding of a batch of another size). Yields (the code t each running chain has just left, the chains'
     x) after each step; at the end each x is its chain's x_0."""
     check_sampling(model, s.sampler)  # as sample_loop does: dropout in training mode would not follow the seed
+    check_request(model.config, sched.T, 1, s.sampler, s.steps, None, 1.0, s.eta, from_noise=False)  # and eta
     paths = [reverse_timesteps(s.sampler, u - 1, s.steps) for u in starts]  # each chain's code t's, as alone
     n = max(map(len, paths))
     gens = [sample_generators(s.seed, 1, REVERSE_FIRST)[0] for _ in starts]

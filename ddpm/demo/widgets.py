@@ -314,7 +314,8 @@ def seed_back_if_drawn(fn, at: int):
 def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
     """Run fn as its inputs move. In the UI (`api_name`_ui) the digit's source, index, upload, drawing and `triggers`
     all run it; a digit not given yet is no error there (an upload not made: blank(message) empties the view and
-    says what to do, with no toast, whichever input moved), and any other refusal is a warning. The API event
+    says what to do, with no toast, whichever input moved), a box emptied is being typed into (quiet: EmptyBox), and
+    any other refusal is a warning. The API event
     `api_name` is a hidden button's, where every refusal is an error.
 
     echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
