@@ -257,6 +257,11 @@ def test_decided_at_reads_the_last_stable_run():
     traj.probs = np.full((5, 10), 0.01)
     traj.probs[:, 8] = [0.9, 0.2, 0.6, 0.7, 0.91]  # the first run, read as an 8
     assert "as an **8** with p > 0.5" in trajectory.decided_at(traj)
+    # an 8 from the first frame: the blur's reading is no decision (it said "from t = 50 onward", from pure noise)
+    traj.probs[:, 8] = 0.9
+    assert "from t = 50 onward" not in trajectory.decided_at(traj)
+    assert "in every frame, from the chain's start at t = 50, where x0_hat is still a blur" in trajectory.decided_at(traj)
+    assert "cannot tell when the digit was decided" in trajectory.decided_at(traj)
 
 
 def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):

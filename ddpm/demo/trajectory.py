@@ -191,7 +191,8 @@ def decision_legend(traj: Trajectory) -> list[str] | None:
 
 def decided_at(traj: Trajectory) -> str:
     """The largest t from which the final class keeps more than half the probability to the end, and the other
-    digits the classifier read the still-blurry x0_hat as before it."""
+    digits the classifier read the still-blurry x0_hat as before it; no such t when the final class held it from the
+    chain's first frame, as x0_hat is a blur there (a final 8 nearly always: the classifier reads blurs as 8s)."""
     if traj.probs is None:
         return ""
     final = int(traj.probs[-1].argmax())
@@ -201,7 +202,13 @@ def decided_at(traj: Trajectory) -> str:
     first = len(above) - int(np.argmin(above[::-1])) if not above.all() else 0  # first index of the final run
     several = traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1
     whose = "the first digit's x0_hat" if several else "x0_hat"  # the classifier follows digit 0 only
-    text = (f"The classifier reads {whose} as {'an' if final == 8 else 'a'} **{final}** with p > 0.5 from t = "
+    a = "an" if final == 8 else "a"
+    if first == 0:  # from the first frame: x0_hat at t = T is a blur, and the bundled classifier reads most blurs as 8s
+        return (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 in every frame, from the chain's start "
+                f"at t = {traj.probs_t[0]}, where x0_hat is still a blur: this classifier, trained on clean digits "
+                f"only, reads that blur as {a} {final} too, so here its probabilities cannot tell when the digit was "
+                "decided (another seed shows it).")
+    text = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 from t = "
             f"{traj.probs_t[first]} onward (the chain starts at t = {max(traj.probs_t)}); after that the steps only "
             "refine its strokes.")
     early = traj.probs[:first]
