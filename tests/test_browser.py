@@ -273,6 +273,10 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     page.wait_for_function("() => document.querySelector('#roundtrip-index input[type=number]').value === '0'")
     for close in page.locator("[data-testid=toast-body] .toast-close").all():
         close.click()
+    page.wait_for_timeout(1500)  # the digit's change events (the typo's, the snap back's) have run
+    # the last run's pictures and caption stay: the digit is the one they show (a typo wiped them, an 18 s DDPM run)
+    assert page.locator("#roundtrip-main img").count() == 1
+    assert page.evaluate("() => document.querySelector('#roundtrip-text').innerText").startswith("Drawn as the app")
     scan = tmp_path / "scan.png"
     Image.fromarray(255 - np.kron(load_sample()[0][7], np.ones((9, 9), np.uint8))).save(scan)  # dark on light
     old = image_src(page, "roundtrip-x0")

@@ -38,22 +38,38 @@ def test_roundtrip(model, sched):
 def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
     """Tab 4's text once its digit changes: a blank upload said 'press Noise and denoise' under the preview's
     'No digit found' warning."""
-    from ddpm.demo.sources import EXAMPLE, UPLOAD
+    from ddpm.demo.sources import EXAMPLE, UPLOAD, pick_digit
 
-    assert "press **Noise and denoise**" in roundtrip.digit_changed(EXAMPLE, 3)
-    assert roundtrip.digit_changed(UPLOAD, 0, None).startswith("*No image uploaded")
+    text, digit = roundtrip.digit_changed(EXAMPLE, 3)
+    assert "press **Noise and denoise**" in text and (digit == pick_digit(EXAMPLE, 3)).all()
+    assert roundtrip.digit_changed(UPLOAD, 0, None)[0].startswith("*No image uploaded")
     Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
-    text = roundtrip.digit_changed(UPLOAD, 0, str(tmp_path / "blank.png"))
-    assert text.startswith("*The new digit cannot be used: No digit found") and "press" not in text
+    text, digit = roundtrip.digit_changed(UPLOAD, 0, str(tmp_path / "blank.png"))
+    assert text.startswith("*The new digit cannot be used: No digit found") and "press" not in text and digit is None
+    assert "cannot be used: MNIST test digit # must be" in roundtrip.digit_changed(EXAMPLE, 2.5)[0]  # (the API)
+
+
+def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
+    """A number typed past its end (snapped back to the same one) and a box emptied and typed again wiped the last
+    run's pictures (a DDPM run of 18 s lost to a typo): the pictures now go only for a new digit."""
+    from ddpm.demo.sources import EXAMPLE, pick_digit
     from ddpm.demo.widgets import Slider
 
-    number = Slider(0, 299, value=0, step=1, label="MNIST test digit #")  # its box typed past the end, or emptied
-    assert roundtrip.digit_changed(EXAMPLE, number.preprocess(99999)) == \
-        "*The new digit cannot be used: MNIST test digit # must be between 0 and 299, not 99999*"
-    # emptied, the number is being typed: not called unusable (it stayed so until a number was typed)
-    assert roundtrip.digit_changed(EXAMPLE, number.preprocess(None)) == \
-        "*MNIST test digit # is empty: give a number between 0 and 299*"
-    assert "cannot be used: MNIST test digit # must be" in roundtrip.digit_changed(EXAMPLE, 2.5)  # (the API)
+    shown = pick_digit(EXAMPLE, 25)
+    number = Slider(0, 299, value=0, step=1, label="MNIST test digit #")
+    for typed in (number.preprocess(99999), number.preprocess(None), 25):  # past the end, emptied, the same number
+        assert roundtrip.digit_changed(EXAMPLE, typed, last=shown) == (None, shown)
+    assert roundtrip.digit_changed(EXAMPLE, 26, last=shown)[0].startswith("*The digit changed")
+    keep = roundtrip.KEEP
+    # the outputs: kept as they were, but a progress line of a run the change stopped says it stopped
+    assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, "Noised to t = 500", "")[:5] == (keep,) * 5
+    going = roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, "Denoising: 11 of 11 chains as one batch",
+                                         "Denoising 9 mixes from t = 300: step 3 of 50")
+    assert going[2] == "*Stopped as the digit's inputs changed: press **Noise and denoise** to run it again.*"
+    assert "press **Interpolate**" in going[4] and going[:2] + going[3:4] == (keep,) * 3
+    new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, shown, "Noised to t = 500", "Mixed")
+    assert new[:5] == (None, None, "*The digit changed: press **Noise and denoise** to run the chain on it.*", None, "")
+    assert (new[5] == pick_digit(EXAMPLE, 26)).all()
 
 
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
@@ -172,6 +188,7 @@ def test_long_jobs_report_progress_and_stop_when_their_stream_is_closed(model, s
     items = list(stream(whole))
     lines, result = items[:-1], items[-1]
     assert 10 <= len(lines) <= 25 and all(isinstance(x, Progress) and x.text.startswith("Denoising: ") for x in lines)
+    assert all(x.text.startswith(roundtrip.RUNNING) for x in lines)  # tab 4's change of digit tells them by it
     # the animation shows x_t | x0_hat | eps_hat while it runs; noise and denoise, the line alone
     assert all((x.picture is not None) == (job == "trajectory") for x in lines)
     # the first report comes after the first step, from paper t = T = 20 to 19
@@ -196,6 +213,7 @@ def test_interpolation_mixes_the_two_noised_digits_and_lambda_0_is_tab_4s_chain(
     for s in (settings(sched.T, n=1, steps=4), settings(sched.T, n=1, sampler="ddpm")):
         *reports, r = interpolate.interpolate_stream(model, sched, DIGIT, other, t, s)
         assert reports and all(isinstance(p, Progress) for p in reports) and "t = 12" in r.text
+        assert all(p.text.startswith(roundtrip.RUNNING) for p in reports)  # a change of digit can say it stopped
         x_t = forward.jump(sched, forward.digit_tensor(DIGIT), t, forward.fixed_eps(0))
         x_t_other = forward.jump(sched, forward.digit_tensor(other), t, interpolate.other_eps(0))
         lam = interpolate.lambdas().view(-1, 1, 1, 1)

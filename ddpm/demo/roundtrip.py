@@ -35,18 +35,48 @@ class RoundTrip:
     summary: str = ""  # the text without its time (the app's start-up run is not timed for a user)
 
 
-def digit_changed(source: str, index=0, upload=None, sketch=None) -> str:
-    """Tab 4's text once its digit changes (the last run's pictures go): press the button, or, for a digit that
-    cannot be used, why, in the words of the warning its preview shows."""
+KEEP = "keep"  # an output after_digit_change leaves as it is (app.py: gr.skip())
+RUNNING = "Denoising"  # how tab 4's progress captions begin while a run goes (roundtrip_stream, interpolate_stream)
+
+
+def digit_changed(source: str, index=0, upload=None, sketch=None, last: np.ndarray | None = None
+                  ) -> tuple[str | None, np.ndarray | None]:
+    """Tab 4 once its digit's inputs move: (text, digit). A new digit: the last run's pictures go, and text says to
+    press the button or, for a digit that cannot be used, why, in the words of the warning its preview shows. text
+    None: they stay, with their caption, as the digit is `last`, the one they were drawn from (a number typed again,
+    a source switched back), or its number box is being typed into (emptied, or typed past its ends: the preview
+    says why and the box goes back). digit: the digit now given (None if none), the next change's `last`."""
     try:
-        if refusal := getattr(index, "refusal", None):  # the number past its slider's ends (widgets.OutOfRange)
-            raise index.error(refusal)
-        pick_digit(source, index, upload, sketch)
-    except (MissingInput, EmptyBox) as e:  # no upload or drawing yet, or a number being typed
-        return f"*{e}*"
+        if getattr(index, "refusal", None):  # the box emptied or typed past its ends (widgets.OutOfRange)
+            return None, last
+        digit = pick_digit(source, index, upload, sketch)
+    except EmptyBox:  # a number being typed (the API's None)
+        return None, last
+    except MissingInput as e:  # no upload or drawing yet
+        return f"*{e}*", None
     except InputError as e:  # a blank upload, a number refused
-        return f"*The new digit cannot be used: {e}*"
-    return "*The digit changed: press **Noise and denoise** to run the chain on it.*"
+        return f"*The new digit cannot be used: {e}*", None
+    if last is not None and np.array_equal(digit, last):
+        return None, last
+    return "*The digit changed: press **Noise and denoise** to run the chain on it.*", digit
+
+
+def stopped(caption, button: str):
+    """A caption kept as tab 4's digit changes: KEEP (as it is) unless it is a run's progress line, as the change
+    stopped that run (app.py cancels it), so that it does not read as a run still going."""
+    if isinstance(caption, str) and caption.startswith(RUNNING):
+        return f"*Stopped as the digit's inputs changed: press **{button}** to run it again.*"
+    return KEEP
+
+
+def after_digit_change(source, index, upload, sketch, last: np.ndarray | None, text, i_text) -> tuple:
+    """Tab 4's outputs once its digit's inputs move (KEEP: one left as it is): the round trip's main picture, strip
+    and text, the interpolation's picture and text, and the digit now given (the next change's `last`). A new digit
+    empties the pictures, as tab 1's views follow the digit; the same one (digit_changed) keeps them."""
+    said, digit = digit_changed(source, index, upload, sketch, last)
+    if said is None:
+        return KEEP, KEEP, stopped(text, "Noise and denoise"), KEEP, stopped(i_text, "Interpolate"), digit
+    return None, None, said, None, "", digit
 
 
 def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> Iterator[Step]:
