@@ -279,3 +279,41 @@ def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
     monkeypatch.setattr(ddpm.classifier, "load_classifier", missing)
     clf, note = runtime.load_classifier()  # the app still starts, and says why the probabilities are missing
     assert clf is None and "could not be loaded (FileNotFoundError" in note
+
+
+def test_each_frame_holds_its_steps_x_t_x0_hat_and_eps_hat(model, sched):
+    """The frames are the chain's own steps: x_t the step's input, x0_hat its prediction (not the next x_t), eps_hat
+    its predicted noise, and the last frame the sample x_prev of the last step."""
+    from ddpm.demo import draw
+    from ddpm.images import to_uint8_np
+    from ddpm.samplers import sample_loop
+
+    for s in (settings(sched.T, n=2, steps=4), settings(sched.T, n=1, sampler="ddpm")):
+        traj = trajectory.run_trajectory(model, sched, s)
+        steps = list(sample_loop(model, sched, s.n, s.seed, **s.sampler_kwargs()))
+        assert traj.frames == len(steps) + 1  # every step kept (T = 20 < MAX_FRAMES), then the sample
+        assert np.array_equal(traj.x_t[:-1], np.stack([to_uint8_np(step.x_t) for step in steps]))
+        assert np.array_equal(traj.x0_hat[:-1], np.stack([to_uint8_np(step.x0_hat) for step in steps]))
+        assert np.array_equal(traj.eps_hat[:-1], np.stack([draw.eps_to_uint8(step.eps_hat) for step in steps]))
+        assert np.array_equal(traj.x_t[-1], to_uint8_np(steps[-1].x_prev))
+
+
+def _columns_of(img: Image.Image, value: int, axis: int) -> np.ndarray:
+    """Where a picture holds a digit of this uniform grey (many pixels of it: not a title's anti-aliased edge)."""
+    a = np.asarray(img.convert("L"))
+    return np.flatnonzero((a == value).sum(axis=axis) > 50)
+
+
+def test_panels_and_film_rows_show_x_t_x0_hat_eps_hat_in_their_titled_places(tmp_path):
+    """The frame shows x_t | x0_hat | eps_hat left to right, as titled; the film strip x_t above and x0_hat below;
+    the GIF loops forever (loop=0), as the app's animation is meant to."""
+    x_t, x0_hat, eps = (np.full((3, 1, 28, 28), v, np.uint8) for v in (37, 201, 120))
+    traj = trajectory.Trajectory([20, 10, 0], x_t, x0_hat, eps)
+    panel = trajectory.frame_panel(traj, 0)
+    left = [_columns_of(panel, v, axis=0) for v in (37, 201, 120)]
+    assert all(len(c) for c in left) and left[0].max() < left[1].min() and left[1].max() < left[2].min()
+    film = trajectory.film_strip(traj)
+    top, bottom = _columns_of(film, 37, axis=1), _columns_of(film, 201, axis=1)
+    assert len(top) and len(bottom) and top.max() < bottom.min()
+    gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
+    assert gif.info["loop"] == 0
