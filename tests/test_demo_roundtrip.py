@@ -87,6 +87,26 @@ def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
         assert same(r.main, want), t
 
 
+def test_roundtrip_strip_shows_each_strip_t_noised_and_its_chain_under_its_own_label(model, sched):
+    """The strip: above, the digit noised to each of strip_ts (the fixed eps), below, the chain from that x_t, each
+    labelled with its own t; not the chosen t's chain (starts[0]) shifted in, nor labels one column off."""
+    import numpy as np
+    from ddpm.images import to_uint8_np
+
+    s = settings(sched.T, n=1, steps=3, seed=2)
+    r = roundtrip.roundtrip(model, sched, DIGIT, 5, s)  # t = 5 is not one of the strip's t's
+    x0, ts = forward.digit_tensor(DIGIT), roundtrip.strip_ts(sched.T)
+    noisy = [forward.jump(sched, x0, u, forward.fixed_eps(s.seed)) for u in ts]
+    back = [finish(roundtrip.denoise_steps(model, sched, x_u, u, s)).x_prev.clamp(-1, 1) for u, x_u in zip(ts, noisy)]
+    labels = [f"t={u}" for u in ts]
+    want = draw.titled_rows([
+        (draw.labelled_strip(to_uint8_np(torch.cat(noisy)), labels), "x_t: the digit noised to t (same eps)"),
+        (draw.labelled_strip(to_uint8_np(torch.cat(back)), labels), "the reverse chain from x_t"),
+    ])
+    got, want = np.asarray(r.strip).astype(int), np.asarray(want).astype(int)
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1  # one grey level: a batch's float rounding
+
+
 def test_roundtrip_chains_run_on_the_models_device(sched):
     """The chains move to the model's device (a GPU's): a model on the meta device sees only meta tensors."""
     class Stub(torch.nn.Module):
