@@ -268,6 +268,22 @@ def test_interpolation_reports_count_the_steps_its_chain_runs(model, sched):
         assert reports and all(f" of {n}, " in r.text for r in reports), reports[0].text
 
 
+def test_interpolation_picture_rows_are_the_pixel_mix_x_bar_t_and_x_bar_0_under_their_lambdas(model, sched):
+    """The picture's three rows are what the Interpolation holds (the pixel mix, x_bar_t, the denoised x_bar_0), each
+    column under its own lambda from 0 (your digit) to 1: not x_bar_t twice, nor a row or the labels reversed."""
+    import numpy as np
+    from ddpm.images import to_uint8_np
+
+    r = finish(interpolate.interpolate_stream(model, sched, DIGIT, load_sample()[0][1], 12,
+                                              settings(sched.T, n=1, steps=4)))
+    labels = ["0", "0.125", "0.25", "0.375", "0.5", "0.625", "0.75", "0.875", "1"]
+    rows = [(r.pixels, "pixels mixed, (1 - lambda) x_0 + lambda x'_0 (for comparison)"),
+            (r.x_bar_t, "x_bar_t = (1 - lambda) x_t + lambda x'_t, t = 12"), (r.x_bar_0, "x_bar_t denoised by the model")]
+    want = draw.titled_rows([(draw.labelled_strip(to_uint8_np(x), labels), title) for x, title in rows])
+    assert not torch.allclose(r.x_bar_0, r.x_bar_t.clamp(-1, 1), atol=0.05)  # the rows can tell the two apart
+    assert np.array_equal(np.asarray(r.image), np.asarray(want))
+
+
 def test_strip_ts():
     assert roundtrip.strip_ts(1000) == list(range(100, 1001, 100))
     assert roundtrip.strip_ts(20) == list(range(2, 21, 2))
