@@ -229,6 +229,23 @@ def test_the_samplers_rows_set_their_own_eta_whatever_the_tabs(model, sched):
     assert isinstance(list(compare.compare_stream(model, sched, "samplers", rows))[-1], compare.Comparison)
 
 
+def test_compare_picture_is_each_rows_chain_from_the_same_x_T_in_row_order(model, sched):
+    """Compare's picture: row i is rows[i]'s chain, from the tab's seed (the same x_T in every row, guidance rows too),
+    its digits side by side in one line, titled by row_title; not the rows reversed, a seed of their own, or a grid."""
+    from ddpm.demo import compare, draw
+    from ddpm.samplers import sample_loop
+
+    for kind, s in (("samplers", settings(sched.T, n=3, steps=5, seed=4)),
+                    ("guidance", settings(sched.T, n=3, steps=3, seed=4, label="3", guidance=2.0))):
+        rows = compare.compare_rows(kind, s, sched.T)
+        assert {r.seed for r in rows} == {4}
+        done = list(compare.compare_stream(model, sched, kind, rows))[-1]
+        want = draw.vstack([draw.titled(draw.digits(list(sample_loop(model, sched, r.n, 4, **r.sampler_kwargs()))[-1]
+                                                    .x_prev.clamp(-1, 1), cols=3, scale=3), compare.row_title(kind, r))
+                            for r in rows], gap=4)
+        assert same(done.image, want), kind
+
+
 def test_a_dataset_with_named_classes_is_captioned_by_them(model, sched):
     fashion = settings(sched.T, label="3", dataset="fashion-mnist")
     assert "2 images" in fashion.describe() and "class 3 (Dress), guidance w = 1" in fashion.describe()
