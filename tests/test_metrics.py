@@ -53,6 +53,18 @@ def test_feature_stats_covariance_is_the_unbiased_one():
     assert cov1.shape == (1, 1) and cov1[0, 0] == pytest.approx(f[:, 0].var(ddof=1))
 
 
+def test_fd_of_few_samples_is_never_below_zero_and_one_sample_is_refused():
+    """50 samples of the classifier's 128 features give a covariance of rank 49: tr((s1 s2)^(1/2)) rounds above
+    tr(s1), so the formula alone gives an FD of about -0.0004 for a set against itself; a distance reports 0. One
+    sample has no covariance (np.cov's NaN would make every FD NaN): refused. IS with one row a split is 1."""
+    f = np.random.default_rng(0).normal(size=(50, 128)) * 10
+    mu, s = feature_stats(f)
+    assert frechet_distance(mu, s, mu, s) == 0.0
+    with pytest.raises(ValueError, match="N >= 2"):
+        feature_stats(f[:1])
+    assert inception_score(np.eye(10), splits=10) == pytest.approx(1.0)  # splits = N is allowed
+
+
 def test_fd_rejects_mismatched_shapes():
     with pytest.raises(ValueError):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
