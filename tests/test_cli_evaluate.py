@@ -363,3 +363,18 @@ def test_a_bare_ddpm_file_is_filed_under_the_weights_t(tmp_path, monkeypatch, ca
     assert evaluate.main(["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddpm", "--weights",
                           str(tmp_path / "m"), "--out", str(out), "--json"]) == 0, capsys.readouterr().err
     assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
+
+
+def test_a_ddim_file_with_eta_is_filed_under_its_eta(tmp_path, monkeypatch, capsys):
+    """A DDIM file drawn with eta 1 keeps its eta: filed as ddim-10-eta1 (not the deterministic ddim-10's row), and
+    --eta 1 agrees with it."""
+    from ddpm import evaluate
+    from ddpm.eval_files import save_npz
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    save_npz(tmp_path / "eta.npz", np.zeros((4, 28, 28), np.uint8), seed=0, sampler="ddim", steps=10, eta=1.0)
+    out = tmp_path / "e.json"
+    for flags in ([], ["--eta", "1"]):
+        assert evaluate.main(["--from-samples", str(tmp_path / "eta.npz"), "--out", str(out), "--json", *flags]) == 0, \
+            capsys.readouterr().err
+    assert list(json.loads(out.read_text())["runs"]) == ["ddim-10-eta1"]
