@@ -254,3 +254,14 @@ def test_shards_of_one_run_join_in_sample_order_and_others_are_refused(tmp_path)
     save_npz(tmp_path / "d.npz", x[4:], 4, "ddim", 50, 1.0, label="random", first=4)
     with pytest.raises(EvalError, match="not shards of one run: they differ in seed"):
         read_shards([str(tmp_path / "a.npz"), str(tmp_path / "d.npz")])
+
+
+def test_a_hand_made_npz_with_other_arrays_reads_its_samples_and_scalar_facts(tmp_path):
+    """An .npz saved by hand beside other arrays (labels, say) still reads: its samples, and as facts only the
+    scalars beside them (an array's .item() would refuse the whole file)."""
+    from ddpm.eval_files import read_samples
+
+    x = np.zeros((3, 28, 28), np.uint8)
+    np.savez(tmp_path / "mine.npz", samples=x, labels=np.array([1, 2, 3]), seed=7)
+    samples, facts = read_samples(tmp_path / "mine.npz")
+    assert np.array_equal(samples, x) and facts == {"seed": 7}
