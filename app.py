@@ -6,9 +6,7 @@ usage:
     DDPM_MODEL=runs/mnist python app.py   # any model folder, or a Hub repo id such as you/ddpm-mnist
 
 It takes no flags. GRADIO_SERVER_PORT and GRADIO_SERVER_NAME set its address (with port 7860 taken, Gradio
-takes the next free one: open the address it prints).
-
-This file only wires components to the pure functions in ddpm/ (ddpm.preprocess, ddpm.demo.*).
+takes the next free one: open the address it prints). The file only wires components to the pure functions in ddpm/.
 """
 from __future__ import annotations
 
@@ -27,7 +25,7 @@ import gradio as gr  # noqa: E402
 from ddpm.demo import draw, intro  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.compare import COMPARE_DIGITS, SWEPT, compare_rows, compare_stream, samplers_rows_words  # noqa: E402
-from ddpm.demo.controls import sampler_choices, sampler_controls  # noqa: E402
+from ddpm.demo.controls import ddim_only, sampler_choices, sampler_controls  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
@@ -64,8 +62,7 @@ HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 # ... and the views that need no network pass (milliseconds each) a few at a time, beside it
 VIEW = dict(concurrency_id="view", concurrency_limit=4)
 QUEUE_SIZE = 100  # events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
-SESSIONS = 500  # sessions whose state (tab 3's last run, up to ~4 MB) is kept, the least recently used dropped
-# first: with Gradio's 10,000, API clients (which never close their sessions) could hold gigabytes
+SESSIONS = 500  # sessions whose state (tab 3's last run, ~4 MB) is kept: Gradio's 10,000 API clients could take GBs
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
 ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), sampler_choices(T)[1]]
 
@@ -346,11 +343,12 @@ def build(d: dict) -> gr.Blocks:
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                       info=f"Either runs the strip's {len(ts)} more chains (t = {ts[0]} to {T}) in "
                                            "one batch: DDPM's at every t, all at the same t; DDIM's each on its own "
-                                           "steps, so its time grows with them")
-                    r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1,
+                                           "steps, so its time grows with them", elem_id="roundtrip-sampler")
+                    r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, elem_id="roundtrip-steps",
                                      label="DDIM steps (each chain at most its own t)",
                                      info=f"the strip's chains start at t = {ts[0]} to {T}: a small t above does "
-                                          "not shorten them")
+                                          "not shorten them", interactive=DEFAULT_SAMPLER == "ddim")
+                    ddim_only(r_sampler, r_steps)  # greyed while DDPM is chosen, as in tabs 2 and 3
                 with gr.Column(scale=2):
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main", elem_classes=["strip", "panels"])

@@ -277,6 +277,13 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     # the last run's pictures and caption stay: the digit is the one they show (a typo wiped them, an 18 s DDPM run)
     assert page.locator("#roundtrip-main img").count() == 1
     assert page.evaluate("() => document.querySelector('#roundtrip-text').innerText").startswith("Drawn as the app")
+    # DDPM reads no DDIM steps: the slider greys, as tabs 2 and 3's do (it stayed live, changing nothing)
+    steps_off = "() => document.querySelector('#roundtrip-steps input[type=range]').disabled"
+    assert not page.evaluate(steps_off)
+    page.locator("#roundtrip-sampler label", has_text="DDPM,").click()
+    page.wait_for_function(steps_off)
+    page.locator("#roundtrip-sampler label", has_text="DDIM,").click()
+    page.wait_for_function(f"() => !({steps_off})()")
     scan = tmp_path / "scan.png"
     Image.fromarray(255 - np.kron(load_sample()[0][7], np.ones((9, 9), np.uint8))).save(scan)  # dark on light
     old = image_src(page, "roundtrip-x0")

@@ -63,8 +63,17 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
     toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
     # (a value outside the choices, POSTed to these events, changes nothing: user_errors, quietly)
-    sampler.change(user_errors(lambda s: [gr.Slider(interactive=s == "ddim")] * 2, quiet=InputError), sampler,
-                   [steps, eta], **toggle)
+    ddim_only(sampler, steps, eta)
     label_.change(user_errors(lambda c: gr.Slider(interactive=c != "any"), quiet=InputError), label_, guidance,
                   **toggle)
     return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto], go  # new inputs last: older API calls fit
+
+
+def ddim_only(sampler: gr.Radio, *sliders: gr.Slider) -> None:
+    """Grey out the sliders that DDIM alone reads (its steps, its eta) while DDPM is chosen: a control that would
+    change nothing (the UI's own event, no API endpoint; a value outside the choices changes nothing, quietly)."""
+    def grey(s):
+        updates = [gr.Slider(interactive=s == "ddim") for _ in sliders]
+        return updates if len(updates) > 1 else updates[0]  # Gradio takes one output's value bare
+    sampler.change(user_errors(grey, quiet=InputError), sampler, list(sliders), queue=False, show_progress="hidden",
+                   api_visibility="private")
