@@ -168,6 +168,21 @@ def test_a_git_lfs_pointer_in_place_of_the_weights_says_so(tmp_path):
         hub.load_pretrained(tmp_path)
 
 
+def test_weights_holding_nan_are_refused(tmp_path):
+    """A model.safetensors with a nan tensor loaded unsaid: ddpm.sample wrote an all-black grid and exited 0, and
+    ddpm.evaluate merged its blank images' figures into eval.json."""
+    from safetensors.torch import load_file, save_file
+
+    hub.save_pretrained(tiny_model(), tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    name = sorted(state)[3]
+    state[name] = torch.full_like(state[name], float("nan"))
+    save_file(state, tmp_path / "model.safetensors")
+    with pytest.raises(hub.ModelLoadError, match=rf"model.safetensors holds nan or inf in 1 tensor\(s\), "
+                                                 rf"{re.escape(name)} first: such a network draws blank images"):
+        hub.load_pretrained(tmp_path)
+
+
 def test_config_json_round_trip(tmp_path):
     cfg = tiny_config(schedule="cosine")
     cfg.save(tmp_path / "config.json")
