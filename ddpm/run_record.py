@@ -12,6 +12,7 @@ import torch
 from . import hub
 from .facts import read_weights_meta
 from .config import TrainConfig
+from .safeio import atomic_write_bytes
 
 
 def set_aside_scores(out: Path, log) -> None:
@@ -48,7 +49,8 @@ class LossLog:
         else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
             rows = path.read_text(errors="replace").splitlines()[1:]
             kept = [r for r in rows if (step := _step_of(r)) is not None and step <= resumed_at]
-            path.write_text(self.HEADER + "".join(r + "\n" for r in kept))
+            # all at once: a kill inside a plain rewrite would leave the run's whole loss history empty
+            atomic_write_bytes(path, (self.HEADER + "".join(r + "\n" for r in kept)).encode())
         self.losses, self.images, self.since = [], 0, time.time()
 
     def add(self, loss: torch.Tensor, images: int) -> None:

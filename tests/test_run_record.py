@@ -49,3 +49,29 @@ def test_a_stop_between_two_loss_rows_still_logs_its_steps(tmp_path):
     assert rows[0] == "step,epoch,loss,images_per_s,lr" and [r.split(",")[0] for r in rows[1:]] == ["1"]
     train_on_sample(train_cfg(tmp_path, max_minutes=None), resume=True, max_steps=3)
     assert [r.split(",")[0] for r in (out / "loss.csv").read_text().splitlines()[1:]] == ["1", "3"]
+
+
+def test_a_kill_while_resume_trims_loss_csv_leaves_it_whole(tmp_path, monkeypatch):
+    """A resumed run rewrites loss.csv without the rows past its checkpoint: it did so in place, so a kill inside
+    the write left the run's whole loss history empty. Killed just before the new file takes the old one's place,
+    the old file is still whole."""
+    import os
+
+    import pytest
+
+    from ddpm.run_record import LossLog
+
+    path = tmp_path / "loss.csv"
+    before = LossLog.HEADER + "50,0,0.1,9.0,0.001\n100,0,0.09,9.0,0.001\n"
+    path.write_text(before)
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        LossLog(path, fresh=False, resumed_at=50)
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["loss.csv"]
+    monkeypatch.undo()
+    LossLog(path, fresh=False, resumed_at=50)
+    assert path.read_text() == LossLog.HEADER + "50,0,0.1,9.0,0.001\n"
