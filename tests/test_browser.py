@@ -341,6 +341,11 @@ def test_6_on_a_phone(page):
         assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#roundtrip-main img'))", timeout=20_000)
         shot(phone, "6-phone-roundtrip")
+        phone.get_by_text("Interpolate to another digit").click()  # its three rows fill the place kept for them
+        phone.locator("#interpolate-go").click()  # (a laptop's 480 px left 90 px blank under them)
+        phone.locator("#interpolate-image img").wait_for()
+        phone.wait_for_function("() => { const b = document.querySelector('#interpolate-image'), i = b.querySelector('img');"
+                                " return i.complete && b.clientHeight - i.clientHeight < 20; }", timeout=20_000)
         open_tab(phone, "5. About")
         phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
         shot(phone, "6-phone-about")

@@ -55,7 +55,8 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # size: shrunk to the phone's width, their titles were 6 px tall
        ".strip.panels .image-frame img {height: auto} "
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
-       ".strip.three-rows .image-frame img {height: 390px}}")  # the interpolation's three titled rows
+       ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
+       "#interpolate-image {min-height: 405px}}")  # kept for them (a laptop's 480 px left 90 px blank below them)
 # Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
 # and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
 THEME = gr.themes.Default().set(
