@@ -9,7 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from .autoguidance import T_MAX_FRACTION
+import torch
+
+from .autoguidance import T_MAX_FRACTION, check_guide, load_guide
 from .config import ModelConfig
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
@@ -113,10 +115,12 @@ def guide_section(folder: Path) -> str:
     if not (guide / CONFIG_NAME).exists():
         return ""
     cfg = ModelConfig.load(guide / CONFIG_NAME)
+    with torch.device("meta"):  # its size without its memory (check_loads has not always run: train.py's card)
+        params = count_parameters(UNet(cfg))
     facts = recorded_facts(guide)
     return f"""## Autoguidance
 
-`{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {count_parameters(UNet(cfg)) / 1e6:.2f}M parameters
+`{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {params / 1e6:.2f}M parameters
 ({cfg.describe()}), trained for {time_and_hardware(facts)} with
 
     {facts.get('command', NO_RECIPE)}
@@ -296,6 +300,17 @@ def keep_a_hand_written_card(card: Path) -> Path | None:
     return kept
 
 
+def check_loads(folder: Path) -> None:
+    """ModelLoadError unless the folder's model loads, and its guide/ (the card's Autoguidance section) too, as
+    `--autoguidance` loads and checks it: a card (or a push) should not describe weights that do not load."""
+    model = load_pretrained(folder)
+    if (folder / GUIDE_SUBFOLDER / CONFIG_NAME).exists():  # what guide_section describes
+        try:
+            check_guide(model, load_guide(folder))
+        except ValueError as e:  # a T, schedule or data of its own
+            raise ModelLoadError(f"{folder / GUIDE_SUBFOLDER}: {e}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.card",
                                 description="Rewrite a model folder's card (README.md) from the files beside it: "
@@ -306,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     try:
-        load_pretrained(folder)  # a truncated model.safetensors: its card would describe weights that do not load
+        check_loads(folder)  # a truncated model.safetensors: its card would describe weights that do not load
         print(write_model_card(folder))
     except (OSError, ValueError, ModelLoadError) as e:  # an unreadable or malformed file beside the config
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)

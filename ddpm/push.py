@@ -13,8 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .card import keep_a_hand_written_card, write_model_card
-from .hub import (CARD_NAME, FOLDER_FILES, SET_ASIDE, ModelLoadError, folder_problem, load_pretrained, repo_id_problem,
+from .card import check_loads, keep_a_hand_written_card, write_model_card
+from .hub import (CARD_NAME, FOLDER_FILES, SET_ASIDE, ModelLoadError, folder_problem, repo_id_problem,
                   set_aside_path)
 
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if why := repo_id_problem(a.repo_id):
         p.error(why)
     try:
-        load_pretrained(folder)  # a truncated model.safetensors (a full disk) is not worth publishing
+        check_loads(folder)  # a truncated model.safetensors (a full disk), or a guide/ that does not load
     except ModelLoadError as e:
         p.error(f"{folder} does not load, so it is not pushed: {e}")
     card = folder / CARD_NAME
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         put_back()
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
+    except BaseException:  # anything else (a bug, Ctrl-C): the local files are as they were all the same
+        put_back()
+        raise
     status = push_status(folder, a.repo_id, private=a.private)
     if status:
         put_back()

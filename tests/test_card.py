@@ -1,6 +1,8 @@
 """The model card (ddpm.card): what it reports of a run, its recipe, its commands, and the cards it keeps."""
 import json
 
+import pytest
+
 from ddpm import hub
 from ddpm.card import record_command, write_model_card
 from ddpm.sample import write_card_grid
@@ -280,3 +282,34 @@ def test_an_eval_json_row_whose_label_accuracy_is_no_number_is_left_out(tmp_path
     card = write_model_card(tmp_path, command="python train.py").read_text()
     assert "runs bad lack their figures and are left out" in capsys.readouterr().err
     assert "| ok | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "| bad |" not in card
+
+
+def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_path, capsys):
+    """guide/ is checked as --autoguidance loads it: a config asking for a vast network (it was built for real: a
+    traceback out of memory), no weights, another T, no JSON; each said in a line naming guide/, the own card kept."""
+    from ddpm import card, push
+
+    def folder(name, **kw):
+        hub.save_pretrained(tiny_model(), tmp_path / name)
+        hub.save_pretrained(tiny_model(1, **kw), tmp_path / name / "guide")
+        (tmp_path / name / "README.md").write_text("# my own card\n")
+        return tmp_path / name / "guide"
+
+    vast = folder("vast")
+    (vast / "config.json").write_text(json.dumps(json.loads((vast / "config.json").read_text()) | {
+        "base_channels": 100000}))
+    (folder("unweighted") / "model.safetensors").unlink()
+    folder("T", timesteps=10)
+    (folder("text") / "config.json").write_text("{x")
+    for name, why in (("vast", " does not hold a valid model: config.json describes another network"),
+                      ("unweighted", " is missing model.safetensors"), ("T", ": the guide does not match the model: "
+                                                                             "timesteps is 10 in the guide, 20"),
+                      ("text", " does not hold a valid model: config.json is not JSON")):
+        files = sorted(p.name for p in (tmp_path / name).iterdir())
+        assert card.main([str(tmp_path / name)]) == 2
+        assert f"{tmp_path / name / 'guide'}{why}" in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            push.main([str(tmp_path / name), "me/x"])
+        assert f"{tmp_path / name / 'guide'}{why}" in capsys.readouterr().err
+        assert (tmp_path / name / "README.md").read_text() == "# my own card\n"
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == files
