@@ -53,6 +53,22 @@ def test_a_card_without_a_readable_recipe_says_so(tmp_path, capsys):
     assert "training.json is not a readable JSON file" in capsys.readouterr().err
 
 
+def test_a_recipe_that_is_no_text_is_left_out_as_an_unreadable_one_is(tmp_path, capsys):
+    """A hand edit `"command": 5` in training.json: the card (and a resumed run's recipe) said AttributeError: 'int'
+    object has no attribute 'replace' in a traceback; now the recipe is not recorded, and stderr says why."""
+    from ddpm import card
+
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 7})
+    (tmp_path / "training.json").write_text(json.dumps({"command": 5, "images": 60000}))
+    assert card.main([str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "the command itself was not recorded" in text and "60000" in text  # the other facts stay
+    assert f'"command" in {tmp_path / "training.json"} is no text' in capsys.readouterr().err
+    (tmp_path / "training.json").write_text(json.dumps({"command": ["python train.py"]}))
+    record_command(tmp_path, "python train.py --resume", resumed=True)  # a resumed run's first checkpoint
+    assert json.loads((tmp_path / "training.json").read_text())["command"] == "python train.py --resume"
+
+
 def test_an_unconditional_models_card_says_so(tmp_path):
     hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"label_dropout": 0.2})
     card = write_model_card(tmp_path, command="python train.py --unconditional").read_text()
