@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import DATASETS, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_TIMESTEPS, is_real
 from .data import dataset_name
 from .safeio import atomic_write_bytes, atomic_write_json, read_json_object
+from .sampling_checks import MAX_SEED, RANDOM, SAMPLERS, VARIANCES, whole_up_to
 
 
 class EvalError(RuntimeError):
@@ -51,7 +53,7 @@ def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, step
 
 def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
     """uint8 (N, 28, 28) under "samples" in an .npz (as `python -m ddpm.sample --out x.npz` writes),
-    plus any scalar facts stored beside it (seed, sampler, steps ...)."""
+    plus any scalar facts stored beside it (seed, sampler, steps ...), each checked: checked_facts."""
     path = Path(path)
     if path.is_dir():  # the command below would be refused: --out must end in .npz
         raise EvalError(f"{path} is a folder: give the .npz files in it (ddpm.sample --out x.npz writes one)")
@@ -64,11 +66,42 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, dict]:
             if "samples" not in f:
                 raise EvalError(f"{path} has no 'samples' array (keys: {sorted(f.files)})")
             facts = {k: f[k].item() for k in f.files if k != "samples" and f[k].ndim == 0}
-            return f["samples"], facts
+            return f["samples"], checked_facts(facts, path)
     except EvalError:
         raise
     except Exception as e:
         raise EvalError(f"could not read {path} as an .npz ({e})") from None
+
+
+def checked_facts(facts: dict, path) -> dict:
+    """The facts of an .npz, each in the range of the flag that set it (ddpm.sample's): a hand-made file's
+    steps=-4 or guidance=nan would be filed as a run of its own, and seed="abc" would end in a traceback."""
+    def check(key: str, ok, what: str) -> None:
+        if key in facts and not ok(facts[key]):
+            raise EvalError(f"{path} records {key}={facts[key]!r}: {what}")
+
+    check("timesteps", lambda v: whole_up_to(v, MAX_TIMESTEPS) and v >= 1,
+          f"the model's T is a whole number from 1 to {MAX_TIMESTEPS}")
+    T = int(facts.get("timesteps", MAX_TIMESTEPS))
+    most = f"T = {T}" if "timesteps" in facts else "the model's T"
+    check("seed", lambda v: whole_up_to(v, MAX_SEED), f"a seed is 0 to {MAX_SEED}")
+    check("first", lambda v: whole_up_to(v, MAX_SEED), f"a sample's index is a whole number from 0 to {MAX_SEED}")
+    check("sampler", lambda v: v in SAMPLERS, f"the sampler is {' or '.join(SAMPLERS)}")
+    check("steps", lambda v: whole_up_to(v, T) and v >= 1, f"steps are a whole number from 1 to {most}")
+    check("eta", lambda v: is_real(v) and 0 <= v <= 1, "DDIM's eta is a number from 0 to 1")
+    check("label", lambda v: v == RANDOM or whole_up_to(v, 9), f"a label is a digit 0-9 or {RANDOM!r}")
+    check("guidance", lambda v: is_real(v) and 0 <= v <= MAX_GUIDANCE,
+          f"guidance w is a number from 0 to {MAX_GUIDANCE:g}")
+    check("autoguidance", lambda v: is_real(v) and 0 <= v <= MAX_AUTOGUIDANCE,
+          f"the autoguidance weight is a number from 0 to {MAX_AUTOGUIDANCE:g}")
+    check("autoguidance_tmax", lambda v: whole_up_to(v, T - 1),
+          f"autoguidance's t_max is a code index from 0 to {most} minus 1")
+    check("autoguidance_guide", lambda v: isinstance(v, str) and v.strip(), "the guide is a model folder")
+    check("dataset", lambda v: v in DATASETS, f"the dataset is {' or '.join(DATASETS)}")
+    check("variance", lambda v: v in VARIANCES, f"DDPM's variance is {' or '.join(VARIANCES)}")
+    check("clip", lambda v: isinstance(v, bool), "clip is True or False")
+    whole = ("timesteps", "seed", "first", "steps", "autoguidance_tmax", "label")  # 7, not 7.0: runs are named by them
+    return facts | {k: int(v) for k, v in facts.items() if k in whole and v != RANDOM}
 
 
 def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:

@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 from .autoguidance import check_autoguidance_args, default_t_max
-from .cli_args import check_sampling_args, label_arg
+from .cli_args import check_sampling_args
 from .config import ModelConfig
 from .eval_files import EvalError
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS
-from .samplers import MAX_SEED
 
 
 def _timesteps(weights: str | None) -> int | None:
@@ -53,16 +52,21 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
 
     if "seed" in facts:
         agree("--seed", a.seed, int(facts["seed"]))
-    a.seed = int(facts.get("seed", a.seed or 0))  # the seed that drew them: it also draws the floor and labels
-    if not 0 <= a.seed <= MAX_SEED:  # a hand-made file: --seed's own range (a torch seed past 2^63 overflows)
-        raise EvalError(f"{path} says seed {a.seed}: a seed is 0 to {MAX_SEED}")
+    # the seed that drew them: it also draws the floor and labels (each fact is in its flag's range: checked_facts)
+    a.seed = int(facts.get("seed", a.seed or 0))
     if "sampler" not in facts:  # not written by ddpm.sample or --save-samples: the flags say how it was drawn
         a.guidance = a.guidance if a.guidance_given else None
         check_sampling_args(_Refuse(), a)
         check_autoguidance_args(_Refuse(), a)
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
+        if a.sampler == "ddim" and steps is None:  # a guess at 50 would file another run's figures as ddim-50
+            raise EvalError(f"{path} does not say how many steps DDIM took: give them with --steps")
         return a.sampler, steps, a.eta or 0.0
-    sampler, steps, eta = str(facts["sampler"]), int(facts["steps"]), float(facts.get("eta", 0.0))
+    sampler, steps, eta = facts["sampler"], facts.get("steps"), float(facts.get("eta", 0.0))
+    if sampler == "ddim" and steps is None:  # a hand-made file (DDPM's steps are its T, below)
+        steps = a.steps  # a flag not given takes the file's value; a fact not given, the flag's
+        if steps is None:
+            raise EvalError(f"{path} records sampler='ddim' but not its steps: give them with --steps")
     if "timesteps" in facts:
         same_model(a, int(facts["timesteps"]), path)
     T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
@@ -73,8 +77,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         agree("--steps", a.steps, steps)
         agree("--eta", a.eta, eta)
     elif a.steps not in (None, steps) or a.eta:
-        refuse("--steps and --eta", f"by DDPM, which runs all {steps} steps and adds its full noise")
-    label = label_arg(str(facts["label"])) if "label" in facts else None
+        refuse("--steps and --eta", f"by DDPM, which runs all {steps or 'T'} steps and adds its full noise")
+    label = facts.get("label")
     if label is None and (a.label is not None or a.guidance_given):
         refuse("--label and --guidance", "without a label (the null class)")
     agree("--label", a.label, label)

@@ -125,7 +125,7 @@ def test_from_samples_refuses_flags_that_contradict_the_file(tmp_path, monkeypat
     bare = ["--from-samples", str(tmp_path / "bare.npz")]
     np.savez(tmp_path / "seed.npz", samples=digits, seed=-1)  # hand-made: the seed --seed would refuse
     assert evaluate.main(["--from-samples", str(tmp_path / "seed.npz"), "--json"]) == 2
-    assert "seed.npz says seed -1: a seed is 0 to 9007199254740991" in capsys.readouterr().err
+    assert "seed.npz records seed=-1: a seed is 0 to 9007199254740991" in capsys.readouterr().err
     save_npz(tmp_path / "guided.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000)
     save_npz(tmp_path / "other.npz", digits, seed=0, sampler="ddim", steps=10, autoguidance=2.0, timesteps=1000,
              autoguidance_guide=str(tmp_path / "g"))
@@ -348,7 +348,7 @@ def test_from_samples_refuses_a_seed_above_the_largest(tmp_path, monkeypatch, ca
     assert evaluate.main(["--from-samples", str(tmp_path / "top.npz"), "--json"]) == 0, capsys.readouterr().err
     np.savez(tmp_path / "seed.npz", samples=digits, seed=MAX_SEED + 1)
     assert evaluate.main(["--from-samples", str(tmp_path / "seed.npz"), "--json"]) == 2
-    assert f"seed.npz says seed {MAX_SEED + 1}: a seed is 0 to {MAX_SEED}" in capsys.readouterr().err
+    assert f"seed.npz records seed={MAX_SEED + 1}: a seed is 0 to {MAX_SEED}" in capsys.readouterr().err
 
 
 def test_a_bare_ddpm_file_is_filed_under_the_weights_t(tmp_path, monkeypatch, capsys):

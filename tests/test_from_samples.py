@@ -1,0 +1,68 @@
+"""ddpm.evaluate --from-samples with a hand-made .npz: each fact it records is checked as the flag that sets it would
+be, so nonsense is a one-line refusal, not a traceback or a run filed under a name such as ddim--4 or euler-5."""
+import json
+
+import numpy as np
+import pytest
+
+DIGITS = np.zeros((4, 28, 28), np.uint8)
+
+
+@pytest.fixture
+def evaluate(monkeypatch):
+    from ddpm import evaluate
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})  # no classifier: seconds
+    return evaluate
+
+
+@pytest.mark.parametrize("facts, says", [
+    (dict(sampler="ddim", steps=5, seed="abc"), "records seed='abc': a seed is 0 to"),
+    (dict(sampler="ddim", steps=5, eta="x"), "records eta='x': DDIM's eta is a number from 0 to 1"),
+    (dict(sampler="ddim", steps=5, timesteps="x"), "records timesteps='x': the model's T is a whole number from 1"),
+    (dict(sampler="ddim", steps=5, first=np.nan), "records first=nan: a sample's index is a whole number from 0"),
+    (dict(sampler="ddim", steps=5, first=-3), "records first=-3: a sample's index"),
+    (dict(sampler="ddim", steps=5, label=42), "records label=42: a label is a digit 0-9 or 'random'"),
+    (dict(sampler="ddim", steps=5, label=3, guidance=np.nan), "records guidance=nan: guidance w is a number from 0"),
+    (dict(sampler="ddim", steps=5, autoguidance=-1.0), "records autoguidance=-1.0: the autoguidance weight is"),
+    (dict(sampler="euler", steps=5), "records sampler='euler': the sampler is ddpm or ddim"),
+    (dict(sampler="ddim", steps=-4), "records steps=-4: steps are a whole number from 1 to the model's T"),
+    (dict(sampler="ddim", steps=30, timesteps=20), "records steps=30: steps are a whole number from 1 to T = 20"),
+    (dict(sampler="ddim", steps=5, timesteps=20, autoguidance=2.0, autoguidance_tmax=20),
+     "records autoguidance_tmax=20: autoguidance's t_max is a code index from 0 to T = 20 minus 1"),
+    (dict(sampler="ddpm", steps=20, variance="huge"), "records variance='huge': DDPM's variance is beta or beta_tilde"),
+    (dict(sampler="ddim", steps=5, dataset="cifar"), "records dataset='cifar': the dataset is mnist or fashion-mnist"),
+    (dict(sampler="ddim"), "records sampler='ddim' but not its steps: give them with --steps"),
+])
+def test_a_fact_out_of_its_range_is_refused_in_a_line(evaluate, tmp_path, capsys, facts, says):
+    np.savez(tmp_path / "F.npz", samples=DIGITS, **facts)
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--from-samples", str(tmp_path / "F.npz"), "--json", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert f"error: {tmp_path / 'F.npz'} {says}" in captured.err and "Traceback" not in captured.err
+    assert captured.out == "" and not out.exists()  # nothing scored, nothing filed
+
+
+def test_ddim_steps_the_file_lacks_come_from_steps_and_are_never_guessed(evaluate, tmp_path, capsys):
+    """A samples-only file scored with --sampler ddim was filed as 'ddim-T' with steps null: the file does not say
+    how many steps drew it, and guessing DDIM's default (50) could file another run's figures as ddim-50."""
+    np.savez(tmp_path / "bare.npz", samples=DIGITS)
+    np.savez(tmp_path / "nosteps.npz", samples=DIGITS, sampler="ddim", seed=0)
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddim", "--json"]) == 2
+    assert "bare.npz does not say how many steps DDIM took: give them with --steps" in capsys.readouterr().err
+    for name in ("bare", "nosteps"):
+        assert evaluate.main(["--from-samples", str(tmp_path / f"{name}.npz"), "--sampler", "ddim", "--steps", "7",
+                              "--out", str(out), "--json"]) == 0, capsys.readouterr().err
+        assert json.loads((out).read_text())["runs"]["ddim-7"]["steps"] == 7
+
+
+def test_facts_in_range_are_read_as_the_flags_would_take_them(evaluate, tmp_path, capsys):
+    """7.0 is the whole number 7: the row is ddim-7-label3-w2, not ddim-7.0-label3.0-w2 (nor refused)."""
+    np.savez(tmp_path / "F.npz", samples=DIGITS, sampler="ddim", steps=7.0, seed=1.0, label=3.0, guidance=2,
+             first=0, timesteps=20)
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--from-samples", str(tmp_path / "F.npz"), "--out", str(out), "--json"]) == 0, \
+        capsys.readouterr().err
+    row = json.loads(out.read_text())["runs"]["ddim-7-label3-w2"]
+    assert (row["steps"], row["seed"], row["label"], row["guidance"]) == (7, 1, 3, 2.0)
