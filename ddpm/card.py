@@ -123,7 +123,7 @@ def guide_section(folder: Path) -> str:
 `{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {params / 1e6:.2f}M parameters
 ({cfg.describe()}), trained for {time_and_hardware(facts)} with
 
-    {recorded_recipe(facts, guide) or NO_RECIPE}
+    {facts.get('command', NO_RECIPE)}
 
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
 with eps_guide + W (eps - eps_guide) (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of
@@ -172,22 +172,12 @@ def recipe(previous: str | None, command: str) -> str:
     return "\n".join(lines)
 
 
-def recorded_recipe(facts: dict, folder: Path) -> str | None:
-    """The recipe (`command`) of folder's training.json; None where there is none, or where a hand edit left no text
-    there, which is said on stderr (as a broken training.json is): the card then says it was not recorded."""
-    command = facts.get("command")
-    if command is None or isinstance(command, str):
-        return command
-    print(f'note: "command" in {folder / TRAINING_NAME} is no text: the recipe is left out', file=sys.stderr)
-    return None
-
-
 def record_command(folder: str | Path, command: str, resumed: bool = False) -> None:
     """Put a run's command into folder/training.json's recipe (added to it if `resumed`) at its first checkpoint, so
     that a run killed before its card is written still hands its command on to the run that resumes it."""
     folder = Path(folder)
     saved = read_training_record(folder) if resumed else {}  # a fresh run: nothing of an earlier one's facts
-    _write_facts(folder, saved, recipe(recorded_recipe(saved, folder), command))
+    _write_facts(folder, saved, recipe(saved.get("command"), command))
 
 
 def _write_facts(folder: Path, facts: dict, command: str) -> dict:
@@ -205,13 +195,13 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     folder = Path(folder)
     cfg = ModelConfig.load(folder / CONFIG_NAME)
     if command:
-        previous = recorded_recipe(read_training_record(folder), folder) if resumed else None
+        previous = read_training_record(folder).get("command") if resumed else None
         facts = _write_facts(folder, read_weights_meta(folder), recipe(previous, command))
     else:
         facts = recorded_facts(folder)
     ev = read_scores(folder)
     params = count_parameters(UNet(cfg))
-    command = (recorded_recipe(facts, folder) or NO_RECIPE).replace("\n", "\n    ")  # it may take several lines
+    command = facts.get("command", NO_RECIPE).replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
     # the lines name the folders of their day (a sitting resumed from a copy names the copy): not a script to paste
     as_run = ("\n\nEach line as it ran, with the folders of its day; the project README's \"Train your own\" gives "

@@ -34,12 +34,19 @@ def recorded_facts(folder: str | Path | None) -> dict:
 
 def read_training_record(folder: str | Path) -> dict:
     """The folder's training.json, or {} before the first card is written (or if a hand edit broke it, which is said
-    on stderr: the card is then rewritten from the weights' own metadata rather than lost at the end of a run)."""
+    on stderr: the card is then rewritten from the weights' own metadata rather than lost at the end of a run). A
+    recipe (`command`) that a hand edit left no text is left out likewise: the card, About and a resumed run read it
+    as text."""
+    path = Path(folder) / TRAINING_NAME
     try:
-        return read_json_object(Path(folder) / TRAINING_NAME)
+        record = read_json_object(path)
     except ValueError as e:
         print(f"note: {e}: what it records (the recipe, the dataset) is left out", file=sys.stderr)
         return {}
+    if not isinstance(record.get("command", ""), str):
+        print(f'note: "command" in {path} is no text: the recipe is left out', file=sys.stderr)
+        del record["command"]
+    return record
 
 
 def read_scores(folder: str | Path | None) -> dict:

@@ -41,6 +41,9 @@ def test_about_reads_the_model_folder(model, tmp_path):
                                                                    "python train.py --resume --epochs 3"}))
     md = about.about_markdown(model, str(tmp_path), tmp_path)  # a recipe of two runs: a code block, a line each
     assert "\n      python train.py --epochs 2  # 1 min\n      python train.py --resume --epochs 3\n" in md
+    (tmp_path / "training.json").write_text(json.dumps({"command": 5, "steps": 9000}))  # a hand edit: no text
+    md = about.about_markdown(model, str(tmp_path), tmp_path)  # (a TypeError stopped the app's start)
+    assert "command:" not in md and "9000" in md
 
 
 def test_about_names_a_folder_in_the_working_directory_by_its_relative_path(model, tmp_path, monkeypatch):
