@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ddpm import samplers
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import generate, runtime, trajectory
 from ddpm.demo.limits import InputError, MissingInput
@@ -151,6 +152,10 @@ def test_trajectory_without_classifier(model, sched):
     assert traj.probs is None and trajectory.decision_plot(traj) is None and trajectory.decided_at(traj) == ""
     assert trajectory.decision_legend(traj) is None
     assert traj.frames == 6  # 5 DDIM steps + the final sample
+    # the first digit's class, when one was asked for: decided_at tells the label's pick from the classifier's guess
+    given = [trajectory.run_trajectory(model, sched, settings(sched.T, n=1, steps=1, seed=4, **kw)).given
+             for kw in (dict(label="any"), dict(label="3"), dict(label="3", guidance=0.0), dict(label="random"))]
+    assert given == [None, 3, None, int(samplers.random_labels(4, 1, 10)[0])]  # w = 0 ignores the class
 
 
 def test_the_film_strip_shows_the_first_digits_chain_from_the_sample_to_noise(model, sched):
@@ -277,8 +282,11 @@ def test_decided_at_reads_the_last_stable_run():
     # an 8 from the first frame: the blur's reading is no decision (it said "from t = 50 onward", from pure noise)
     traj.probs[:, 8] = 0.9
     assert "from t = 50 onward" not in trajectory.decided_at(traj)
-    assert "in every frame, from the chain's start at t = 50, where x0_hat is still a blur" in trajectory.decided_at(traj)
-    assert "cannot tell when the digit was decided" in trajectory.decided_at(traj)
+    assert "at every step, from the chain's start at t = 50, where x0_hat is still a blur, about the average of all " \
+           "digits" in trajectory.decided_at(traj) and "cannot tell when the digit was decided" in trajectory.decided_at(traj)
+    traj.given = 8  # the class asked for: the label picked it (a run with label 1 at w = 5 read a 1 from t = T)
+    assert trajectory.decided_at(traj).endswith("blur, about the average 8 as the class was asked for: the label "
+                                                "picked this digit.")
 
 
 def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..images import grid_cols, to_uint8_np
-from ..samplers import sample_loop
+from ..samplers import RANDOM, random_labels, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings
@@ -44,6 +44,7 @@ class Trajectory:
     probs_t: list[int] = field(default_factory=list)  # paper t of every step (not only kept frames)
     probs: np.ndarray | None = None  # (steps, 10) classifier probabilities on x0_hat of digit 0
     summary: str = ""  # the run in words, without its time (the app's start-up run is not timed for a user)
+    given: int | None = None  # the class the first digit was asked for (a label, or random's, with w > 0), if any
     took: str = ""
 
     @property
@@ -93,6 +94,8 @@ def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
         traj.probs_t = all_t
         logits = classifier(torch.cat(first_x0))
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
+    if s.label is not None and s.guidance:  # the first digit's class (random's: drawn from (seed, 0))
+        traj.given = int(random_labels(s.seed, 1, model.config.num_classes)[0] if s.label == RANDOM else s.label)
     kept = "every step" if k == 1 else f"every {k} steps" + (", the last step" if (s.steps - 1) % k else "")
     traj.summary, traj.took = f"{s.describe()}; {traj.frames} frames ({kept} and the final x_0)", ticker.elapsed()
     yield traj
@@ -192,7 +195,8 @@ def decision_legend(traj: Trajectory) -> list[str] | None:
 def decided_at(traj: Trajectory) -> str:
     """The largest t from which the final class keeps more than half the probability to the end, and the other
     digits the classifier read the still-blurry x0_hat as before it; no such t when the final class held it from the
-    chain's first frame, as x0_hat is a blur there (a final 8 nearly always: the classifier reads blurs as 8s)."""
+    chain's start, where x0_hat is about the mean digit: the class asked for picked it, or the classifier reads that
+    blur as the final class (an 8, nearly always, for the bundled classifier and the null class)."""
     if traj.probs is None:
         return ""
     final = int(traj.probs[-1].argmax())
@@ -203,11 +207,14 @@ def decided_at(traj: Trajectory) -> str:
     several = traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1
     whose = "the first digit's x0_hat" if several else "x0_hat"  # the classifier follows digit 0 only
     a = "an" if final == 8 else "a"
-    if first == 0:  # from the first frame: x0_hat at t = T is a blur, and the bundled classifier reads most blurs as 8s
-        return (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 in every frame, from the chain's start "
-                f"at t = {traj.probs_t[0]}, where x0_hat is still a blur: this classifier, trained on clean digits "
-                f"only, reads that blur as {a} {final} too, so here its probabilities cannot tell when the digit was "
-                "decided (another seed shows it).")
+    if first == 0:  # from the first frame, where x0_hat is about the mean digit (of the class asked for, if any)
+        start = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 at every step, from the chain's start "
+                 f"at t = {traj.probs_t[0]}, where x0_hat is still a blur")
+        if traj.given == final:
+            return f"{start}, about the average {final} as the class was asked for: the label picked this digit."
+        return (f"{start}, about the average of all digits, which this classifier, trained on clean digits only, "
+                f"reads as {a} {final} too: here its probabilities cannot tell when the digit was decided (another "
+                "seed shows it).")
     text = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 from t = "
             f"{traj.probs_t[first]} onward (the chain starts at t = {max(traj.probs_t)}); after that the steps only "
             "refine its strokes.")
