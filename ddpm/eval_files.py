@@ -80,6 +80,9 @@ def checked_facts(facts: dict, path) -> dict:
         if key in facts and not ok(facts[key]):
             raise EvalError(f"{path} records {key}={facts[key]!r}: {what}")
 
+    if isinstance(facts.get("label"), str):  # as --label takes it: "3" is 3, "Random" is random
+        said = facts["label"].strip().lower()
+        facts = facts | {"label": int(said) if said.isdigit() else said}
     check("timesteps", lambda v: whole_up_to(v, MAX_TIMESTEPS) and v >= 1,
           f"the model's T is a whole number from 1 to {MAX_TIMESTEPS}")
     T = int(facts.get("timesteps", MAX_TIMESTEPS))

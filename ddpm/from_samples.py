@@ -32,6 +32,13 @@ def same_model(a: argparse.Namespace, T: int, path: str) -> None:
                             "model that drew it with --weights, and merge into its own eval.json")
 
 
+def at_most_T(value: int | None, top: int | None, what: str, path: str) -> None:
+    """Refuse a count past the model's T (a T - 1 for an index): such a run could not have been drawn, and its row
+    would stand in eval.json as if it had (None: nothing to check)."""
+    if value is not None and top is not None and value > top:
+        raise EvalError(f"{path}: {what} at most {top} for the model that drew it, not {value}")
+
+
 class _Refuse:
     """Stands in for the parser after parsing: a flag check's p.error becomes an EvalError."""
     def error(self, message: str):
@@ -61,6 +68,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
         if a.sampler == "ddim" and steps is None:  # a guess at 50 would file another run's figures as ddim-50
             raise EvalError(f"{path} does not say how many steps DDIM took: give them with --steps")
+        if a.sampler == "ddim":
+            at_most_T(steps, _timesteps(a.weights), "DDIM's steps are", path)
         return a.sampler, steps, a.eta or 0.0
     sampler, steps, eta = facts["sampler"], facts.get("steps"), float(facts.get("eta", 0.0))
     if sampler == "ddim" and steps is None:  # a hand-made file (DDPM's steps are its T, below)
@@ -72,6 +81,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
     T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
     if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
         steps = T or steps
+    else:  # (checked_facts checks a recorded T and steps together; a --steps or --weights' T comes here)
+        at_most_T(steps, T, "DDIM's steps are", path)
     agree("--sampler", a.sampler, sampler)
     if sampler == "ddim":
         agree("--steps", a.steps, steps)
@@ -96,6 +107,7 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
     if tmax is None and T is None and a.autoguidance_tmax is not None:
         raise EvalError(f"{path} records no T to check --autoguidance-tmax against: drop it, or name the model "
                         "that drew the file with --weights")
+    at_most_T(tmax, None if T is None else T - 1, "autoguidance's t_max (a code index) is", path)
     if tmax is not None or T is not None:
         agree("--autoguidance-tmax", a.autoguidance_tmax, tmax if tmax is not None else default_t_max(T))
         a.autoguidance_tmax = tmax

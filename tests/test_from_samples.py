@@ -66,3 +66,22 @@ def test_facts_in_range_are_read_as_the_flags_would_take_them(evaluate, tmp_path
         capsys.readouterr().err
     row = json.loads(out.read_text())["runs"]["ddim-7-label3-w2"]
     assert (row["steps"], row["seed"], row["label"], row["guidance"]) == (7, 1, 3, 2.0)
+
+
+def test_steps_and_t_max_past_the_models_t_are_refused_wherever_they_come_from(evaluate, tmp_path, capsys):
+    """--steps filling in a file's missing steps, and a t_max recorded without T, were checked against nothing: a
+    file of T = 20 scored with --steps 50 was filed as ddim-50, a run no model of T = 20 can draw. A label written
+    as text reads as --label reads it."""
+    np.savez(tmp_path / "T20.npz", samples=DIGITS, sampler="ddim", timesteps=20)
+    np.savez(tmp_path / "bare.npz", samples=DIGITS)
+    np.savez(tmp_path / "tmax.npz", samples=DIGITS, sampler="ddim", steps=5, autoguidance=2.0, autoguidance_tmax=5000)
+    for name, flags, says in (("T20", ["--steps", "50"], "T20.npz: DDIM's steps are at most 20 for the model that drew "
+                                                         "it, not 50"),
+                              ("bare", ["--sampler", "ddim", "--steps", "5000"], "at most 1000"),  # weights/: T = 1000
+                              ("tmax", [], "autoguidance's t_max (a code index) is at most 999")):
+        assert evaluate.main(["--from-samples", str(tmp_path / f"{name}.npz"), *flags, "--json"]) == 2
+        assert says in capsys.readouterr().err
+    np.savez(tmp_path / "text.npz", samples=DIGITS, sampler="ddim", steps=5, label=" 3", guidance=1.0)
+    out = tmp_path / "e.json"
+    assert evaluate.main(["--from-samples", str(tmp_path / "text.npz"), "--out", str(out), "--json"]) == 0
+    assert json.loads(out.read_text())["runs"]["ddim-5-label3-w1"]["label"] == 3
