@@ -305,10 +305,13 @@ def check_loads(folder: Path) -> None:
     `--autoguidance` loads and checks it: a card (or a push) should not describe weights that do not load."""
     model = load_pretrained(folder)
     if (folder / GUIDE_SUBFOLDER / CONFIG_NAME).exists():  # what guide_section describes
+        move = f"; move {GUIDE_SUBFOLDER}/ out of {folder} to go on without it"
         try:
             check_guide(model, load_guide(folder))
         except ValueError as e:  # a T, schedule or data of its own
-            raise ModelLoadError(f"{folder / GUIDE_SUBFOLDER}: {e}") from None
+            raise ModelLoadError(f"{folder / GUIDE_SUBFOLDER}: {e}{move}") from None
+        except ModelLoadError as e:
+            raise ModelLoadError(f"{e}{move}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_loads(folder)  # a truncated model.safetensors (a full disk), or a guide/ that does not load
     except ModelLoadError as e:
-        p.error(f"{folder} does not load, so it is not pushed: {e}")
+        p.error(f"{folder} is not pushed: {e}")  # e names what does not load: the model, or its guide/
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
     kept = None

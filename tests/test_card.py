@@ -326,6 +326,8 @@ def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_pa
         assert f"{tmp_path / name / 'guide'}{why}" in capsys.readouterr().err
         with pytest.raises(SystemExit):
             push.main([str(tmp_path / name), "me/x"])
-        assert f"{tmp_path / name / 'guide'}{why}" in capsys.readouterr().err
+        said = capsys.readouterr().err  # the model itself loads: the guide is what stops it (it said "does not
+        assert f"{tmp_path / name} is not pushed: {tmp_path / name / 'guide'}{why}" in said  # load"), and how to go on
+        assert f"move guide/ out of {tmp_path / name} to go on without it" in said
         assert (tmp_path / name / "README.md").read_text() == "# my own card\n"
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == files
