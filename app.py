@@ -62,7 +62,8 @@ HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 # ... and the views that need no network pass (milliseconds each) a few at a time, beside it
 VIEW = dict(concurrency_id="view", concurrency_limit=4)
 QUEUE_SIZE = 100  # events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
-SESSIONS = 500  # sessions whose state (tab 3's last run, ~4 MB) is kept: Gradio's 10,000 API clients could take GBs
+SESSIONS = 500  # sessions whose state (tab 3's last run, ~4 MB) is kept, the least recently used dropped first:
+# with Gradio's 10,000, API clients (which never close their sessions) could hold gigabytes
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
 ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), sampler_choices(T)[1]]
 
@@ -374,7 +375,7 @@ def build(d: dict) -> gr.Blocks:
                 i_text = gr.Markdown(elem_id="interpolate-text", label="caption")
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
-            r_last = gr.State(pick_digit(EXAMPLE, 0, None, None))  # the digit of the pictures shown (as r_in starts)
+            r_last = gr.State(pick_digit(EXAMPLE, 0, None, None))  # the digit the inputs last gave (r_in's first)
             gr.on([c.change for c in r_in], new_digit, [*r_in, r_last, r_text, i_text], [r_main, r_strip, r_text,
                   i_image, i_text, r_last], cancels=[r_run, i_run], api_visibility="private", queue=False,
                   show_progress="hidden")  # in the UI alone; a run going stops, or it would put its old digit back

@@ -65,7 +65,8 @@ def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
     assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, "Noised to t = 500", "")[:5] == (keep,) * 5
     going = roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, "Denoising: 11 of 11 chains as one batch",
                                          "Denoising 9 mixes from t = 300: step 3 of 50")
-    assert going[2] == "*Stopped as the digit's inputs changed: press **Noise and denoise** to run it again.*"
+    assert going[2] == ("*Stopped as the digit's inputs changed (the pictures are the run before it): press **Noise "
+                        "and denoise** to run it again.*")
     assert "press **Interpolate**" in going[4] and going[:2] + going[3:4] == (keep,) * 3
     new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, shown, "Noised to t = 500", "Mixed")
     assert new[:5] == (None, None, "*The digit changed: press **Noise and denoise** to run the chain on it.*", None, "")

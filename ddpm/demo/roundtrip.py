@@ -35,7 +35,7 @@ class RoundTrip:
     summary: str = ""  # the text without its time (the app's start-up run is not timed for a user)
 
 
-KEEP = "keep"  # an output after_digit_change leaves as it is (app.py: gr.skip())
+KEEP = object()  # an output after_digit_change leaves as it is (app.py: gr.skip())
 RUNNING = "Denoising"  # how tab 4's progress captions begin while a run goes (roundtrip_stream, interpolate_stream)
 
 
@@ -43,9 +43,10 @@ def digit_changed(source: str, index=0, upload=None, sketch=None, last: np.ndarr
                   ) -> tuple[str | None, np.ndarray | None]:
     """Tab 4 once its digit's inputs move: (text, digit). A new digit: the last run's pictures go, and text says to
     press the button or, for a digit that cannot be used, why, in the words of the warning its preview shows. text
-    None: they stay, with their caption, as the digit is `last`, the one they were drawn from (a number typed again,
-    a source switched back), or its number box is being typed into (emptied, or typed past its ends: the preview
-    says why and the box goes back). digit: the digit now given (None if none), the next change's `last`."""
+    None: they stay, with their caption, as the digit is `last`, the one the inputs last gave (the pictures shown are
+    of it, or gone: a number emptied and typed again), or its number box is being typed into (emptied, or typed past
+    its ends: the preview says why and the box goes back). digit: the digit now given (None if none), the next
+    change's `last`."""
     try:
         if getattr(index, "refusal", None):  # the box emptied or typed past its ends (widgets.OutOfRange)
             return None, last
@@ -65,7 +66,8 @@ def stopped(caption, button: str):
     """A caption kept as tab 4's digit changes: KEEP (as it is) unless it is a run's progress line, as the change
     stopped that run (app.py cancels it), so that it does not read as a run still going."""
     if isinstance(caption, str) and caption.startswith(RUNNING):
-        return f"*Stopped as the digit's inputs changed: press **{button}** to run it again.*"
+        return (f"*Stopped as the digit's inputs changed (the pictures are the run before it): press **{button}** to "
+                "run it again.*")
     return KEEP
 
 
