@@ -300,6 +300,17 @@ def test_an_eval_json_row_whose_label_accuracy_is_no_number_is_left_out(tmp_path
     assert "| ok | 1000 | 1.000 | 0.500 | 2.00x | 9.70 |" in card and "| bad |" not in card
 
 
+def test_a_run_ending_beside_a_broken_guide_still_gets_its_card(tmp_path, capsys):
+    """train.py writes the card at the end of a run: a guide/config.json broken by hand ended that run in a
+    traceback, its card unwritten; the card leaves the guide out and says why."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    hub.save_pretrained(tiny_model(), tmp_path / "guide")
+    (tmp_path / "guide" / "config.json").write_text("{x")
+    card = write_model_card(tmp_path, command="python train.py --out x").read_text()
+    assert "python train.py --out x" in card and "## Autoguidance" not in card
+    assert f"note: {tmp_path / 'guide'} does not load (" in capsys.readouterr().err
+
+
 def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_path, capsys):
     """guide/ is checked as --autoguidance loads it: a config asking for a vast network (it was built for real: a
     traceback out of memory), no weights, another T, no JSON; each said in a line naming guide/, the own card kept."""
