@@ -122,12 +122,13 @@ def guide_section(folder: Path) -> str:
         print(f"note: {guide} does not load ({e}): the card leaves out its Autoguidance section", file=sys.stderr)
         return ""
     facts = recorded_facts(guide)
+    recipe_lines = facts.get("command", NO_RECIPE).replace("\n", "\n    ")  # a resumed guide's: a line a sitting
     return f"""## Autoguidance
 
 `{GUIDE_SUBFOLDER}/` holds a second, much weaker model of the same data: {params / 1e6:.2f}M parameters
 ({cfg.describe()}), trained for {time_and_hardware(facts)} with
 
-    {facts.get('command', NO_RECIPE)}
+    {recipe_lines}
 
 `--autoguidance W` (in `ddpm.sample`, `ddpm.evaluate`, `ddpm.benchmark`, and a slider in the app) samples
 with eps_guide + W (eps - eps_guide) (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of

@@ -309,6 +309,10 @@ def test_a_run_ending_beside_a_broken_guide_still_gets_its_card(tmp_path, capsys
     card = write_model_card(tmp_path, command="python train.py --out x").read_text()
     assert "python train.py --out x" in card and "## Autoguidance" not in card
     assert f"note: {tmp_path / 'guide'} does not load (" in capsys.readouterr().err
+    hub.save_pretrained(tiny_model(), tmp_path / "guide")  # mended, and resumed once: its recipe stays one code block
+    (tmp_path / "guide" / "training.json").write_text(json.dumps({"command": "python train.py\npython train.py --resume"}))
+    card = write_model_card(tmp_path).read_text()
+    assert "\n    python train.py\n    python train.py --resume\n" in card.split("## Autoguidance")[1]
 
 
 def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_path, capsys):
