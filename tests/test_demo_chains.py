@@ -282,11 +282,24 @@ def test_decided_at_reads_the_last_stable_run():
     # an 8 from the first frame: the blur's reading is no decision (it said "from t = 50 onward", from pure noise)
     traj.probs[:, 8] = 0.9
     assert "from t = 50 onward" not in trajectory.decided_at(traj)
-    assert "at every step, from the chain's start at t = 50, where x0_hat is still a blur, about the average of all " \
-           "digits" in trajectory.decided_at(traj) and "cannot tell when the digit was decided" in trajectory.decided_at(traj)
+    said = trajectory.decided_at(traj)
+    assert "at every step, from the chain's start at t = 50, where x0_hat is still a blur of all digits which this " \
+           "classifier" in said and "cannot tell when the digit was decided" in said
     traj.given = 8  # the class asked for: the label picked it (a run with label 1 at w = 5 read a 1 from t = T)
-    assert trajectory.decided_at(traj).endswith("blur, about the average 8 as the class was asked for: the label "
-                                                "picked this digit.")
+    assert trajectory.decided_at(traj).endswith("as an **8**, the class asked for, with p > 0.5 at every step, from "
+                                                "the chain's start at t = 50, where x0_hat is a blur of that class: "
+                                                "the label picked this digit.")
+    traj.probs[3, 8] = 0.3  # a late dip (a speckled x0_hat at w = 5): said as such, not a decision at t = 10
+    assert "with p > 0.5 at all but 1 of its 5 steps (for good from t = 10; on those" in trajectory.decided_at(traj)
+    traj.probs[3, 8] = 0.9
+    traj.given = 1  # another class asked for, an 8 read from the start: the blur is the 1's, and the 1 not read
+    said = trajectory.decided_at(traj)
+    assert "a blur of the class asked for, 1, which this classifier" in said and "cannot tell" in said
+    assert said.endswith("The class asked for was 1, which the classifier does not read in the end.")
+    traj.probs[:, 8] = [0.9, 0.2, 0.6, 0.7, 0.91]  # a late dip read as another digit (a speckled x0_hat at w = 5)
+    traj.probs[1, 3] = 0.75
+    assert "Before that it also read x0_hat with p > 0.5 as 3: this classifier saw clean digits only, so on a " \
+           "blurry or speckled x0_hat" in trajectory.decided_at(traj)
 
 
 def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):

@@ -193,10 +193,10 @@ def decision_legend(traj: Trajectory) -> list[str] | None:
 
 
 def decided_at(traj: Trajectory) -> str:
-    """The largest t from which the final class keeps more than half the probability to the end, and the other
-    digits the classifier read the still-blurry x0_hat as before it; no such t when the final class held it from the
-    chain's start, where x0_hat is about the mean digit: the class asked for picked it, or the classifier reads that
-    blur as the final class (an 8, nearly always, for the bundled classifier and the null class)."""
+    """The largest t from which the final class keeps more than half the probability to the end, the other digits
+    the classifier read x0_hat as before it, and the class asked for if the classifier reads another. No such t when
+    the final class held it from the chain's start, where x0_hat is a blur: of the class asked for (the label picked
+    the digit), or of all digits, which the bundled classifier reads as an 8 nearly always."""
     if traj.probs is None:
         return ""
     final = int(traj.probs[-1].argmax())
@@ -207,21 +207,29 @@ def decided_at(traj: Trajectory) -> str:
     several = traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1
     whose = "the first digit's x0_hat" if several else "x0_hat"  # the classifier follows digit 0 only
     a = "an" if final == 8 else "a"
-    if first == 0:  # from the first frame, where x0_hat is about the mean digit (of the class asked for, if any)
+    other = (f" The class asked for was {traj.given}, which the classifier does not read in the end."
+             if traj.given not in (None, final) else "")
+    if traj.given == final and above[0]:  # x0_hat at t = T (E[x_0 | x_T, label]) is already a blur of that class
+        dips = int((~above).sum())
+        but = (f"at all but {dips} of its {len(above)} steps (for good from t = {traj.probs_t[first]}; on those this "
+               "classifier, which saw clean digits only, read the blurry or speckled x0_hat otherwise)") if dips else \
+            "at every step"
+        return (f"The classifier reads {whose} as {a} **{final}**, the class asked for, with p > 0.5 {but}, from the "
+                f"chain's start at t = {traj.probs_t[0]}, where x0_hat is a blur of that class: the label picked "
+                "this digit.")
+    if first == 0:  # from the chain's start, where x0_hat is a blur (E[x_0 | x_T], about the mean digit)
         start = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 at every step, from the chain's start "
                  f"at t = {traj.probs_t[0]}, where x0_hat is still a blur")
-        if traj.given == final:
-            return f"{start}, about the average {final} as the class was asked for: the label picked this digit."
-        return (f"{start}, about the average of all digits, which this classifier, trained on clean digits only, "
-                f"reads as {a} {final} too: here its probabilities cannot tell when the digit was decided (another "
-                "seed shows it).")
+        of = "of all digits" if traj.given is None else f"of the class asked for, {traj.given},"
+        return (f"{start} {of} which this classifier, trained on clean digits only, reads as {a} {final}: here its "
+                f"probabilities cannot tell when the digit was decided (another seed shows it).{other}")
     text = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 from t = "
             f"{traj.probs_t[first]} onward (the chain starts at t = {max(traj.probs_t)}); after that the steps only "
             "refine its strokes.")
     early = traj.probs[:first]
     earlier = sorted({int(c) for c, p in zip(early.argmax(1), early.max(1)) if p > 0.5 and c != final})
-    if earlier:  # a blurry x0_hat read confidently as another digit: the classifier only ever saw clean digits
-        text += (f" Before that, x0_hat is a blur that this classifier, trained on clean digits only, still reads "
-                 f"with p > 0.5 as {' or '.join(map(str, earlier))}: its early probabilities are a guess, "
-                 "not a decision.")
-    return text
+    if earlier:  # the classifier only ever saw clean digits: on a blurry (or, at a high w, speckled) x0_hat it guesses
+        text += (f" Before that it also read x0_hat with p > 0.5 as {' or '.join(map(str, earlier))}: this classifier "
+                 "saw clean digits only, so on a blurry or speckled x0_hat its probabilities are a guess, not a "
+                 "decision.")
+    return text + other
