@@ -36,8 +36,8 @@ from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, Empty
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import (KEEP, after_digit_change, chain_settings, roundtrip, roundtrip_stream,  # noqa: E402
-                                 strip_ts)
+from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_settings, roundtrip,  # noqa: E402
+                                 roundtrip_stream, strip_ts)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, OTHER, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.page import CSS, THEME  # noqa: E402
@@ -182,9 +182,9 @@ def preview(source, index, upload, sketch):
     return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
 
 
-def new_digit(*digit_last_and_texts):
-    """Tab 4's outputs once its digit's inputs move (roundtrip.after_digit_change): a new digit's run stops."""
-    return tuple(gr.skip() if v is KEEP else v for v in after_digit_change(*digit_last_and_texts))
+def new_digit(*digit_memo_and_shown):
+    """Tab 4's outputs as its digit moves (roundtrip.after_digit_change); a run going stops, or it would undo them."""
+    return tuple(gr.skip() if v is KEEP else v for v in after_digit_change(*digit_memo_and_shown))
 
 
 # ---------------------------------------------------------------- cold start: what the default view shows
@@ -375,10 +375,10 @@ def build(d: dict) -> gr.Blocks:
                 i_text = gr.Markdown(elem_id="interpolate-text", label="caption")
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
-            r_last = gr.State(pick_digit(EXAMPLE, 0, None, None))  # the digit the inputs last gave (r_in's first)
-            gr.on([c.change for c in r_in], new_digit, [*r_in, r_last, r_text, i_text], [r_main, r_strip, r_text,
-                  i_image, i_text, r_last], cancels=[r_run, i_run], api_visibility="private", queue=False,
-                  show_progress="hidden")  # in the UI alone; a run going stops, or it would put its old digit back
+            memo = gr.State(DigitMemo(pick_digit(EXAMPLE, 0, None, None)))  # the digit as r_in starts
+            shown = [r_main, r_strip, r_text, i_image, i_text]
+            gr.on([c.change for c in r_in], new_digit, [*r_in, memo, *shown], [*shown, memo], cancels=[r_run, i_run],
+                  api_visibility="private", queue=False, show_progress="hidden")  # in the UI alone
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

@@ -277,6 +277,13 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     # the last run's pictures and caption stay: the digit is the one they show (a typo wiped them, an 18 s DDPM run)
     assert page.locator("#roundtrip-main img").count() == 1
     assert page.evaluate("() => document.querySelector('#roundtrip-text').innerText").startswith("Drawn as the app")
+    # another digit puts them away (a number typed over passes through others: 0 -> 1 -> 12 -> 1 -> 0), and the
+    # digit they show brings them back
+    set_number(page, "roundtrip-index", 12)
+    page.locator("#roundtrip-main img").wait_for(state="detached")
+    set_number(page, "roundtrip-index", 0)
+    page.locator("#roundtrip-main img").wait_for()
+    page.wait_for_function("() => document.querySelector('#roundtrip-text').innerText.startsWith('Drawn as the app')")
     # DDPM reads no DDIM steps: the slider greys, as tabs 2 and 3's do (it stayed live, changing nothing)
     steps_off = "() => document.querySelector('#roundtrip-steps input[type=range]').disabled"
     assert not page.evaluate(steps_off)

@@ -2,6 +2,7 @@
 T = 20): noise and denoise, the interpolation, and how the long jobs stream their progress and stop."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -60,17 +61,27 @@ def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
     for typed in (number.preprocess(99999), number.preprocess(None), 25):  # past the end, emptied, the same number
         assert roundtrip.digit_changed(EXAMPLE, typed, last=shown) == (None, shown)
     assert roundtrip.digit_changed(EXAMPLE, 26, last=shown)[0].startswith("*The digit changed")
-    keep = roundtrip.KEEP
-    # the outputs: kept as they were, but a progress line of a run the change stopped says it stopped
-    assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, "Noised to t = 500", "")[:5] == (keep,) * 5
-    going = roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, "Denoising: 11 of 11 chains as one batch",
-                                         "Denoising 9 mixes from t = 300: step 3 of 50")
+    keep, memo = roundtrip.KEEP, roundtrip.DigitMemo(shown)
+    main, strip, i_image = (np.full((20, 60, 3), v, np.uint8) for v in (10, 20, 30))  # as the page sends them back
+    # kept as they were, but a progress line of a run the change stopped says it stopped
+    same = roundtrip.after_digit_change(EXAMPLE, 25, None, None, memo, main, strip, "Noised to t = 500", None, "")
+    assert same[:5] == (keep, keep, "Noised to t = 500", keep, "") and np.array_equal(same[5].last, shown)
+    going = roundtrip.after_digit_change(EXAMPLE, 25, None, None, memo, main, strip, "Denoising: 11 of 11 chains",
+                                         None, "Denoising 9 mixes from t = 300: step 3 of 50")
     assert going[2] == ("*Stopped as the digit's inputs changed (the pictures are the run before it): press **Noise "
                         "and denoise** to run it again.*")
-    assert "press **Interpolate**" in going[4] and going[:2] + going[3:4] == (keep,) * 3
-    new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, shown, "Noised to t = 500", "Mixed")
+    assert going[4] == "*Stopped as the digit's inputs changed: press **Interpolate** to run it again.*"  # none
+    # a new digit: the pictures go, put away with their digit ...
+    new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, memo, main, strip, "Noised to t = 500", i_image, "Mixed")
     assert new[:5] == (None, None, "*The digit changed: press **Noise and denoise** to run the chain on it.*", None, "")
-    assert (new[5] == pick_digit(EXAMPLE, 26)).all()
+    assert (new[5].last == pick_digit(EXAMPLE, 26)).all() and np.array_equal(new[5].kept[0], shown)
+    # ... through a number typed over (25 -> 2 -> 25) or an emptied upload, and back with it: shown again
+    two = roundtrip.after_digit_change(EXAMPLE, 2, None, None, new[5], None, None, new[2], None, "")
+    back = roundtrip.after_digit_change(EXAMPLE, 25, None, None, two[5], None, None, two[2], None, "")
+    assert [np.asarray(x).mean() for x in (back[0], back[1], back[3])] == [10, 20, 30]  # grey, as drawn
+    assert back[2:5:2] == ("Noised to t = 500", "Mixed") and back[5].kept is None
+    assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, two[5], None, None, "", None, "")[0] is not None
+    assert roundtrip.after_digit_change(EXAMPLE, 2, None, None, two[5], None, None, "", None, "")[:2] == (keep, keep)
 
 
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):

@@ -62,23 +62,47 @@ def digit_changed(source: str, index=0, upload=None, sketch=None, last: np.ndarr
     return "*The digit changed: press **Noise and denoise** to run the chain on it.*", digit
 
 
-def stopped(caption, button: str):
-    """A caption kept as tab 4's digit changes: KEEP (as it is) unless it is a run's progress line, as the change
+def stopped(caption, button: str, pictures: bool):
+    """A caption that tab 4's change of digit leaves: as it is, unless it is a run's progress line, as the change
     stopped that run (app.py cancels it), so that it does not read as a run still going."""
     if isinstance(caption, str) and caption.startswith(RUNNING):
-        return (f"*Stopped as the digit's inputs changed (the pictures are the run before it): press **{button}** to "
-                "run it again.*")
-    return KEEP
+        before = " (the pictures are the run before it)" if pictures else ""
+        return f"*Stopped as the digit's inputs changed{before}: press **{button}** to run it again.*"
+    return caption
 
 
-def after_digit_change(source, index, upload, sketch, last: np.ndarray | None, text, i_text) -> tuple:
-    """Tab 4's outputs once its digit's inputs move (KEEP: one left as it is): the round trip's main picture, strip
-    and text, the interpolation's picture and text, and the digit now given (the next change's `last`). A new digit
-    empties the pictures, as tab 1's views follow the digit; the same one (digit_changed) keeps them."""
-    said, digit = digit_changed(source, index, upload, sketch, last)
+@dataclass
+class DigitMemo:
+    """What tab 4 keeps across changes of its digit: the digit its inputs last gave, and the last run put away when
+    they left it (that digit, and the five outputs after_digit_change takes), to be shown again if they come back to
+    it: 61 -> 6 -> 61 as a number is typed over, an upload taken off and put back."""
+    last: np.ndarray | None
+    kept: tuple[np.ndarray, tuple] | None = None
+
+
+def _gray(picture):
+    """An output picture as the page sends it back (RGB numpy), kept as the grey PNG it was: a third the memory."""
+    return None if picture is None else Image.fromarray(np.asarray(picture)).convert("L")
+
+
+def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -> tuple:
+    """Tab 4's outputs once its digit's inputs move, from those `shown` (the round trip's main picture, strip and
+    text, the interpolation's picture and text; KEEP: left as it is), then the new DigitMemo. The same digit keeps
+    them (digit_changed); a new one puts them away and empties them, as tab 1's views follow the digit, and the
+    digit they were put away with brings them back."""
+    main, strip, text, i_image, i_text = shown
+    pictures = main is not None or i_image is not None
+    said, digit = digit_changed(source, index, upload, sketch, memo.last)
     if said is None:
-        return KEEP, KEEP, stopped(text, "Noise and denoise"), KEEP, stopped(i_text, "Interpolate"), digit
-    return None, None, said, None, "", digit
+        return (KEEP, KEEP, stopped(text, "Noise and denoise", main is not None), KEEP,
+                stopped(i_text, "Interpolate", i_image is not None), DigitMemo(digit, memo.kept))
+    kept = memo.kept
+    if memo.last is not None and pictures:  # the last digit's run, put away
+        kept = (memo.last, (_gray(main), _gray(strip), stopped(text, "Noise and denoise", main is not None),
+                            _gray(i_image), stopped(i_text, "Interpolate", i_image is not None)))
+    if digit is not None and kept is not None and np.array_equal(digit, kept[0]):  # back to it: shown again
+        return (*kept[1], DigitMemo(digit))
+    return None, None, said, None, "", DigitMemo(digit, kept)
 
 
 def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> Iterator[Step]:
