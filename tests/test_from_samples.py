@@ -33,6 +33,18 @@ def evaluate(monkeypatch):
     (dict(sampler="ddpm", steps=20, variance="huge"), "records variance='huge': DDPM's variance is beta or beta_tilde"),
     (dict(sampler="ddim", steps=5, dataset="cifar"), "records dataset='cifar': the dataset is mnist or fashion-mnist"),
     (dict(sampler="ddim"), "records sampler='ddim' but not its steps: give them with --steps"),
+    # each range's other end too (a mutation run: each of these ends unchecked was filed as a run of its own)
+    (dict(sampler="ddim", steps=0), "records steps=0: steps are a whole number from 1 to the model's T"),
+    (dict(sampler="ddim", steps=5, eta=2.0), "records eta=2.0: DDIM's eta is a number from 0 to 1"),
+    (dict(sampler="ddim", steps=5, label=3, guidance=-1.0), "records guidance=-1.0: guidance w is a number from 0"),
+    (dict(sampler="ddim", steps=5, label=3, guidance=11.0), "records guidance=11.0: guidance w is a number from 0 "
+                                                            "to 10"),
+    (dict(sampler="ddim", steps=5, autoguidance=11.0), "records autoguidance=11.0: the autoguidance weight is a "
+                                                       "number from 0 to 10"),
+    (dict(sampler="ddim", steps=5, label=10), "records label=10: a label is a digit 0-9"),
+    (dict(sampler="ddim", steps=5, clip="no"), "records clip='no': clip is True or False"),  # "no" is truthy
+    (dict(sampler="ddim", steps=5, autoguidance=2.0, autoguidance_guide=" "), "records autoguidance_guide=' ': the "
+                                                                               "guide is a model folder"),
 ])
 def test_a_fact_out_of_its_range_is_refused_in_a_line(evaluate, tmp_path, capsys, facts, says):
     np.savez(tmp_path / "F.npz", samples=DIGITS, **facts)
@@ -85,3 +97,18 @@ def test_steps_and_t_max_past_the_models_t_are_refused_wherever_they_come_from(e
     out = tmp_path / "e.json"
     assert evaluate.main(["--from-samples", str(tmp_path / "text.npz"), "--out", str(out), "--json"]) == 0
     assert json.loads(out.read_text())["runs"]["ddim-5-label3-w1"]["label"] == 3
+
+
+def test_facts_at_the_ends_of_their_ranges_are_filed_as_the_flags_would_file_them(evaluate, tmp_path, capsys):
+    """DDIM's steps = T is a run (all T steps, deterministic), 'Random' is --label's random, a label without a w is
+    w = 1, and a DDPM file that does not record its steps ran all T (weights/: T = 1000): none is refused."""
+    np.savez(tmp_path / "T20.npz", samples=DIGITS, sampler="ddim", timesteps=20)
+    np.savez(tmp_path / "random.npz", samples=DIGITS, sampler="ddim", steps=5, label="Random", guidance=2.0)
+    np.savez(tmp_path / "label.npz", samples=DIGITS, sampler="ddim", steps=5, label=3)
+    np.savez(tmp_path / "ddpm.npz", samples=DIGITS, sampler="ddpm")
+    out = tmp_path / "e.json"
+    for name, flags in (("T20", ["--steps", "20"]), ("random", []), ("label", []), ("ddpm", [])):
+        assert evaluate.main(["--from-samples", str(tmp_path / f"{name}.npz"), *flags, "--out", str(out),
+                              "--json"]) == 0, capsys.readouterr().err
+    assert set(json.loads(out.read_text())["runs"]) == {"ddim-20", "ddim-5-labelrandom-w2", "ddim-5-label3-w1",
+                                                        "ddpm-1000"}
