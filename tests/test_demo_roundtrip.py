@@ -84,6 +84,23 @@ def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
     assert roundtrip.after_digit_change(EXAMPLE, 2, None, None, two[5], None, None, "", None, "")[:2] == (keep, keep)
 
 
+def test_a_digit_that_cannot_be_used_is_no_last_digit_and_a_caption_may_be_none(tmp_path):
+    """After a source with no digit (no upload yet, a blank one) the pictures are gone: going back to the digit shown
+    before must say press, not keep the 'No image uploaded' line under it (a mutation run: keeping `last` there
+    passed). The API's emptied number (EmptyBox) keeps the last digit, as the box's own emptying does, and a caption
+    Gradio hands over as None is kept (None.startswith was a crash)."""
+    from ddpm.demo.sources import EXAMPLE, UPLOAD, pick_digit
+
+    shown = pick_digit(EXAMPLE, 25)
+    Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
+    for upload in (None, str(tmp_path / "blank.png")):
+        text, last = roundtrip.digit_changed(UPLOAD, 0, upload, last=shown)
+        assert text.startswith("*") and last is None
+        assert roundtrip.digit_changed(EXAMPLE, 25, last=last)[0].startswith("*The digit changed")
+    assert roundtrip.digit_changed(EXAMPLE, None, last=shown) == (None, shown)
+    assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, None, None)[:5] == (roundtrip.KEEP,) * 5
+
+
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
     """The main picture is x_0 | x_t at the chosen t (the fixed eps) | the reverse chain from that x_t: not the
     strip's first chain, nor x_T. DDIM, so the chain from x_t can be rerun exactly."""
