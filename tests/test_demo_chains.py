@@ -300,6 +300,9 @@ def test_decided_at_reads_the_last_stable_run():
     traj.probs[1, 3] = 0.75
     assert "Before that it also read x0_hat with p > 0.5 as 3: this classifier saw clean digits only, so on a " \
            "blurry or speckled x0_hat" in trajectory.decided_at(traj)
+    traj.given, traj.probs[:, 8], traj.probs[1, 3] = None, 0.9, 0.01
+    traj.probs[0, 8] = 0.2  # held from the second frame: a decision at its t, not the blur's reading
+    assert "from t = 40 onward" in trajectory.decided_at(traj) and "blur" not in trajectory.decided_at(traj)
 
 
 def test_shipped_classifier_reads_digits_and_x0_hat(model, sched, monkeypatch):
