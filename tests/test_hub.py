@@ -181,6 +181,12 @@ def test_weights_holding_nan_are_refused(tmp_path):
     with pytest.raises(hub.ModelLoadError, match=rf"model.safetensors holds nan or inf in 1 tensor\(s\), "
                                                  rf"{re.escape(name)} first: such a network draws blank images"):
         hub.load_pretrained(tmp_path)
+    state[name] = torch.zeros_like(state[name])  # one inf among finite numbers, in two tensors: refused too
+    for k in sorted(state)[5:7]:
+        state[k].view(-1)[0] = float("inf")
+    save_file(state, tmp_path / "model.safetensors")
+    with pytest.raises(hub.ModelLoadError, match=rf"nan or inf in 2 tensor\(s\), {re.escape(sorted(state)[5])} first"):
+        hub.load_pretrained(tmp_path)
 
 
 def test_config_json_round_trip(tmp_path):
