@@ -346,3 +346,14 @@ def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_pa
         assert f"move guide/ out of {tmp_path / name} to go on without it" in said
         assert (tmp_path / name / "README.md").read_text() == "# my own card\n"
         assert sorted(p.name for p in (tmp_path / name).iterdir()) == files
+
+
+def test_a_guide_folder_without_a_config_does_not_stop_the_card(tmp_path, capsys):
+    """guide/ is checked only where the card describes it (its config.json): a guide/ made but not yet filled is no
+    guide (checking the folder alone passed a mutation run: the card, and a push, were refused)."""
+    from ddpm import card
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    (tmp_path / "m" / "guide").mkdir()
+    assert card.main([str(tmp_path / "m")]) == 0, capsys.readouterr().err
+    assert "## Autoguidance" not in (tmp_path / "m" / "README.md").read_text()
