@@ -262,6 +262,32 @@ def test_ddim_eta_adds_seeded_noise(model, sched):
     assert torch.equal(last(s1).samples, last(s1).samples)  # still the same digits for the same seed
 
 
+def test_ddim_only_greys_ddims_sliders_while_ddpm_is_chosen(model):
+    """Tabs 2 and 3 grey DDIM's steps and eta, tab 4 its steps alone, while DDPM is chosen (a control that would change
+    nothing is greyed); a value POSTed outside the choices changes nothing, quietly. Only the browser test saw this:
+    the test flipped, eta left out, a one-slider list, or a loud refusal each passed a mutation run."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from ddpm.demo.controls import ddim_only, sampler_controls
+    from ddpm.demo.widgets import NotAChoice
+
+    rt = SimpleNamespace(T=20, model=model, dataset="mnist", guide=None, guide_note="no guide/")
+    with gr.Blocks() as demo:
+        inputs, _ = sampler_controls(rt, "tab", 4, 1, "Go")
+        radio, one = gr.Radio(["ddpm", "ddim"]), gr.Slider(1, 20)
+        ddim_only(radio, one)
+    sampler, steps, eta = inputs[3], inputs[4], inputs[7]
+    [grey] = [f for f in demo.fns.values() if (sampler._id, "change") in f.targets]
+    [grey_one] = [f for f in demo.fns.values() if (radio._id, "change") in f.targets]
+    assert [o._id for o in grey.outputs] == [steps._id, eta._id] and [o._id for o in grey_one.outputs] == [one._id]
+    for chosen, live in (("ddpm", False), ("ddim", True)):
+        assert [u.interactive for u in grey.fn(chosen)] == [live, live]
+        assert isinstance(grey_one.fn(chosen), gr.Slider) and grey_one.fn(chosen).interactive is live  # bare: one
+    assert isinstance(grey.fn(NotAChoice("bogus", "sampler must be ...")), type(gr.skip()))
+
+
 def test_resolve_seed():
     assert generate.resolve_seed(7, False) == 7
     for bad in ("abc", 2, None):
