@@ -98,7 +98,9 @@ def test_a_digit_that_cannot_be_used_is_no_last_digit_and_a_caption_may_be_none(
         assert text.startswith("*") and last is None
         assert roundtrip.digit_changed(EXAMPLE, 25, last=last)[0].startswith("*The digit changed")
     assert roundtrip.digit_changed(EXAMPLE, None, last=shown) == (None, shown)
-    assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, shown, None, None)[:5] == (roundtrip.KEEP,) * 5
+    keep = roundtrip.KEEP
+    assert roundtrip.after_digit_change(EXAMPLE, 25, None, None, roundtrip.DigitMemo(shown), None, None, None, None,
+                                        None)[:5] == (keep, keep, None, keep, None)
 
 
 def test_roundtrip_main_panels_are_x0_x_t_and_the_chain_from_x_t(model, sched):
