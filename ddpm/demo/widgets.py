@@ -25,8 +25,8 @@ from .sources import DRAWING, EXAMPLE, INDEX, SOURCES, UPLOAD, first_of_each_cla
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
     """An output image: a PNG (or the file given, such as a GIF) with only the full-screen button by default
     (Gradio's toolbar would cover the titles drawn into the panels on a phone), and its label as the text a screen
-    reader says."""
-    return gr.Image(value, label=label, format="png", buttons=list(buttons), alt_text=label, **kw)
+    reader says; never an upload box, even where an event reads it back (tab 4's put-away run)."""
+    return gr.Image(value, label=label, format="png", buttons=list(buttons), alt_text=label, interactive=False, **kw)
 
 
 def line_plot(value, **kw) -> gr.LinePlot:
