@@ -215,7 +215,8 @@ def test_a_classifier_that_does_not_load_is_one_short_line_that_fits_the_mistake
         with pytest.raises(classifier.ClassifierLoadError) as e:
             load_classifier(path)
         assert says in str(e.value) and "leave --classifier out for the shipped one" in str(e.value)
-        assert len(str(e.value)) < 300 and "conv_in" not in str(e.value) and "retrain" not in str(e.value)
+        short = str(e.value).replace(str(path), "PATH")  # the path, said twice, is as long as the machine's tmp
+        assert len(short) < 250 and "conv_in" not in str(e.value) and "retrain" not in str(e.value)
         # --out PATH makes one only where no file is: the model's weights there would be overwritten
         assert (f"--out {path} makes one" in str(e.value)) == (not path.exists())
     monkeypatch.setattr(classifier, "DEFAULT_PATH", tmp_path / "classifier.safetensors")
