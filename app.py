@@ -62,8 +62,8 @@ HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 # ... and the views that need no network pass (milliseconds each) a few at a time, beside it
 VIEW = dict(concurrency_id="view", concurrency_limit=4)
 QUEUE_SIZE = 100  # events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
-SESSIONS = 500  # sessions whose state (tab 3's last run, ~4 MB) is kept, the least recently used dropped first:
-# with Gradio's 10,000, API clients (which never close their sessions) could hold gigabytes
+SESSIONS = 500  # sessions whose state (tab 3's last run ~4 MB, tab 4's put-away run under 1) is kept, the least
+# recently used dropped first: with Gradio's 10,000, API clients (which never close their sessions) could hold GBs
 # tab 4 starts the chain at the chosen t, so DDPM runs t steps there (and the strip below it 100 to T more each)
 ROUNDTRIP_CHOICES = [("DDPM, every step from t down (Ho et al. 2020)", "ddpm"), sampler_choices(T)[1]]
 

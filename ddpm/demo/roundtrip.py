@@ -80,7 +80,7 @@ class DigitMemo:
     kept: tuple[np.ndarray, tuple] | None = None
 
 
-def _gray(picture):
+def _grey(picture):
     """An output picture as the page sends it back (RGB numpy), kept as the grey PNG it was: a third the memory."""
     return None if picture is None else Image.fromarray(np.asarray(picture)).convert("L")
 
@@ -98,8 +98,8 @@ def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -
                 stopped(i_text, "Interpolate", i_image is not None), DigitMemo(digit, memo.kept))
     kept = memo.kept
     if memo.last is not None and pictures:  # the last digit's run, put away
-        kept = (memo.last, (_gray(main), _gray(strip), stopped(text, "Noise and denoise", main is not None),
-                            _gray(i_image), stopped(i_text, "Interpolate", i_image is not None)))
+        kept = (memo.last, (_grey(main), _grey(strip), stopped(text, "Noise and denoise", main is not None),
+                            _grey(i_image), stopped(i_text, "Interpolate", i_image is not None)))
     if digit is not None and kept is not None and np.array_equal(digit, kept[0]):  # back to it: shown again
         return (*kept[1], DigitMemo(digit))
     return None, None, said, None, "", DigitMemo(digit, kept)
