@@ -283,7 +283,7 @@ def test_decided_at_reads_the_last_stable_run():
     traj.probs[:, 8] = 0.9
     assert "from t = 50 onward" not in trajectory.decided_at(traj)
     said = trajectory.decided_at(traj)
-    assert "at every step, from the chain's start at t = 50, where x0_hat is still a blur of all digits which this " \
+    assert "at every step, from the chain's start at t = 50, where x0_hat is still a blur of all digits, which this " \
            "classifier" in said and "cannot tell when the digit was decided" in said
     traj.given = 8  # the class asked for: the label picked it (a run with label 1 at w = 5 read a 1 from t = T)
     assert trajectory.decided_at(traj).endswith("as an **8**, the class asked for, with p > 0.5 at every step, from "

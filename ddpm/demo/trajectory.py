@@ -220,7 +220,7 @@ def decided_at(traj: Trajectory) -> str:
     if first == 0:  # from the chain's start, where x0_hat is a blur (E[x_0 | x_T], about the mean digit)
         start = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 at every step, from the chain's start "
                  f"at t = {traj.probs_t[0]}, where x0_hat is still a blur")
-        of = "of all digits" if traj.given is None else f"of the class asked for, {traj.given},"
+        of = "of all digits," if traj.given is None else f"of the class asked for, {traj.given},"
         return (f"{start} {of} which this classifier, trained on clean digits only, reads as {a} {final}: here its "
                 f"probabilities cannot tell when the digit was decided (another seed shows it).{other}")
     text = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 from t = "
