@@ -3,12 +3,14 @@ one run joined in sample order), and the JSON file of scored runs (weights/eval.
 from its settings."""
 from __future__ import annotations
 
+import argparse
 import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .cli_args import label_arg
 from .config import DATASETS, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_TIMESTEPS, is_real
 from .data import dataset_name
 from .safeio import atomic_write_bytes, atomic_write_json, read_json_object
@@ -81,8 +83,10 @@ def checked_facts(facts: dict, path) -> dict:
             raise EvalError(f"{path} records {key}={facts[key]!r}: {what}")
 
     if isinstance(facts.get("label"), str):  # as --label takes it: "3" is 3, "Random" is random
-        said = facts["label"].strip().lower()
-        facts = facts | {"label": int(said) if said.isdigit() else said}
+        try:
+            facts = facts | {"label": label_arg(facts["label"])}
+        except argparse.ArgumentTypeError:
+            pass  # refused below, in the words of every other fact
     check("timesteps", lambda v: whole_up_to(v, MAX_TIMESTEPS) and v >= 1,
           f"the model's T is a whole number from 1 to {MAX_TIMESTEPS}")
     T = int(facts.get("timesteps", MAX_TIMESTEPS))

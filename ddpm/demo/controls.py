@@ -12,6 +12,11 @@ from .runtime import Runtime
 from .widgets import Dropdown, Radio, Slider, user_errors
 
 
+# a control that would change nothing is greyed out: the UI's own events, no API endpoint (a value outside the
+# choices, POSTed to them, changes nothing: user_errors, quietly)
+TOGGLE = dict(queue=False, show_progress="hidden", api_visibility="private")
+
+
 def sampler_choices(T: int) -> list[tuple[str, str]]:
     """The sampler radio's (shown, value) pairs for a model of T steps."""
     return [(f"DDPM, all {T} steps, sigma_t^2 = beta_t (Ho et al. 2020)", "ddpm"),
@@ -60,20 +65,15 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                        "digits, for the bundled weights at a worse FD, and up to 40% slower. Below 1 they move "
                        "toward the guide's (0: the guide alone on those steps)"
                   if rt.guide is not None else f"{rt.guide_note}, so autoguidance is off")
-    # a control that would change nothing is greyed out (the UI's own events: no API endpoint)
-    toggle = dict(queue=False, show_progress="hidden", api_visibility="private")
-    # (a value outside the choices, POSTed to these events, changes nothing: user_errors, quietly)
     ddim_only(sampler, steps, eta)
     label_.change(user_errors(lambda c: gr.Slider(interactive=c != "any"), quiet=InputError), label_, guidance,
-                  **toggle)
+                  **TOGGLE)
     return [seed, randomise, n, sampler, steps, label_, guidance, eta, auto], go  # new inputs last: older API calls fit
 
 
 def ddim_only(sampler: gr.Radio, *sliders: gr.Slider) -> None:
-    """Grey out the sliders that DDIM alone reads (its steps, its eta) while DDPM is chosen: a control that would
-    change nothing (the UI's own event, no API endpoint; a value outside the choices changes nothing, quietly)."""
+    """Grey out the sliders that DDIM alone reads (its steps, its eta) while DDPM is chosen (TOGGLE)."""
     def grey(s):
         updates = [gr.Slider(interactive=s == "ddim") for _ in sliders]
         return updates if len(updates) > 1 else updates[0]  # Gradio takes one output's value bare
-    sampler.change(user_errors(grey, quiet=InputError), sampler, list(sliders), queue=False, show_progress="hidden",
-                   api_visibility="private")
+    sampler.change(user_errors(grey, quiet=InputError), sampler, list(sliders), **TOGGLE)
