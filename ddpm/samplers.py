@@ -96,8 +96,8 @@ def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device
 # ---------------------------------------------------------------- one step of each sampler (pure math)
 
 def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "beta", clip: bool = True):
-    """One DDPM step x_t -> x_{t-1} ~ p(x_{t-1} | x_t), Ho et al. Alg. 2 line 4, from code t (the paper's t + 1;
-    t = 0 is the paper's x_1 -> x_0). Returns (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh
+    """One DDPM step x_t -> x_{t-1} ~ p(x_{t-1} | x_t), Ho et al. Alg. 2 line 4, at code index t, which the paper
+    numbers t + 1 (code t = 0 is the paper's x_1 -> x_0). Returns (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh
     noise z; z may be None at t = 0, where none is added. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2)."""
     x0_hat = sched.predict_x0(x_t, t, eps_hat)  # Eq. 15: Eq. 4 solved for x_0
     if clip:
@@ -128,7 +128,8 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
-        eps_hat = sched.predict_eps(x_t, t, x0_hat)  # keep eps consistent with the clipped x0_hat
+        eps_hat = sched.predict_eps(x_t, t, x0_hat)  # consistent with the clipped x0_hat: not in Song et al.;
+        # improved-diffusion's ddim_sample does it, diffusers' DDIMScheduler with use_clipped_model_output=True
     sigma = eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev))  # Eq. 16
     # Eq. 12: sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma^2) eps_hat (+ sigma noise); max() for
     # rounding at eta 1

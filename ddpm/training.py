@@ -210,9 +210,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 _epoch_samples(ema.model, sched, out, done, cfg.seed)
                 model.train()
         # Alg. 1 is the lines from `idx =` to `train_step`: the epoch's next batch x_0 (and labels), then t, eps and
-        # one gradient step on L_simple inside train_step; `ema.update` is Ho et al.'s EMA of the weights (App. B),
-        # not part of Alg. 1; everything else in this loop is run control (the loss log, checkpoints, the
-        # divergence check, Ctrl-C and the time limit)
+        # one gradient step on L_simple inside train_step; `ema.update` is Ho et al.'s EMA of the weights (App. B:
+        # their decay 0.9999, here 0.999 with a warm-up, for short runs), not part of Alg. 1; everything else in this
+        # loop is run control (the loss log, checkpoints, the divergence check, Ctrl-C and the time limit)
         while step < total_steps:
             epoch, i = divmod(step, steps_per_epoch)
             order = _epoch_order(n, cfg.seed, epoch, class_weights)

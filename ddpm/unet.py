@@ -3,7 +3,7 @@
 Layout in the style of Ho et al. 2020 (App. B) and improved-diffusion, scaled for a 2-core CPU:
 sinusoidal time embedding fed to every residual block, GroupNorm + SiLU, dropout,
 self-attention at 7x7 (attention_resolutions) and in the middle, skip connections between the halves (one per level, where
-Ho et al. keep one per residual block: fewer channels to concatenate at 28x28), and a
+Ho et al. keep one per residual block and downsample: fewer channels to concatenate at 28x28), and a
 zero-initialised output conv so training starts from eps_hat = 0. One more departure: unlike Ho et al. and
 improved-diffusion, which add Linear(SiLU(emb)), a block adds Linear(emb), so the embedding MLP's last Linear and
 each block's projection compose into one linear map (the SiLU made no measurable difference: docs/experiments.md).

@@ -178,7 +178,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     ticker = Ticker(max(steps_run(s.sampler, s.steps, u - 1) for u in starts))  # passes: the longest chain's steps
     for now, x in chains(model, sched, noisy, starts, s):
         if ticker.due():
-            # DDPM's chains all leave code t = paper t + 1 together, to x at paper t = now[0]
+            # DDPM's chains all leave code t = now[0] together, landing at the paper's t = now[0]
             at = f"now at t = {now[0]}" if s.sampler == "ddpm" else "each on its own DDIM steps"
             yield Progress(f"Denoising: {len(now)} of {len(starts)} chains as one batch, {at}, step {ticker.done} of "
                            f"{ticker.total}, {ticker.elapsed()}")
