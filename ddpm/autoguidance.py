@@ -28,7 +28,8 @@ from torch import nn
 from .config import MAX_AUTOGUIDANCE, ModelConfig
 from .data import dataset_name
 from .facts import trained_on
-from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, GUIDE_SUBFOLDER, ModelLoadError, load_pretrained, resolve_folder
+from .hub import (CONFIG_NAME, DEFAULT_WEIGHTS, GUIDE_SUBFOLDER, WEIGHTS_NAME, ModelLoadError, load_pretrained,
+                  resolve_folder)
 from .unet import UNet
 # by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 T_MAX_FRACTION = 0.6
@@ -85,7 +86,7 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
     """The autoguidance guide shipped in the model folder's guide/ subfolder, or the model folder `guide`."""
     main = resolve_folder(name_or_path)
     folder = resolve_folder(guide) if guide else main / GUIDE_SUBFOLDER
-    if not guide and not (folder / CONFIG_NAME).is_file():
+    if not guide and not has_guide(main):
         raise ModelLoadError(f"{main} has no {GUIDE_SUBFOLDER}/ model for autoguidance; train a small one "
                              f"with: {_guide_command(main)} --out {folder}")
     ours, its = trained_on(main), trained_on(folder)
@@ -95,6 +96,11 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
     # NCHW, not channels_last: with 8 channels at 28x28 the plain layout runs this guide ~13% faster here
     # (11.7 against 13.5 ms per forward pass of 16), the opposite of the main model
     return load_pretrained(folder, device).to(memory_format=torch.contiguous_format)
+
+
+def has_guide(folder: Path) -> bool:
+    """Whether `folder`'s guide/ holds a model, or half of one (its weights without config.json: said when loaded)."""
+    return any((folder / GUIDE_SUBFOLDER / name).is_file() for name in (CONFIG_NAME, WEIGHTS_NAME))
 
 
 def _guide_command(folder: Path) -> str:

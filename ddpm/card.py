@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .autoguidance import T_MAX_FRACTION, check_guide, load_guide
+from .autoguidance import T_MAX_FRACTION, check_guide, has_guide, load_guide
 from .config import ModelConfig
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
@@ -113,6 +113,9 @@ def guide_section(folder: Path) -> str:
     """What the guide/ subfolder holds (autoguidance), or nothing when there is none."""
     guide = folder / GUIDE_SUBFOLDER
     if not (guide / CONFIG_NAME).exists():
+        if has_guide(folder):  # its weights alone (check_loads refuses them; train.py's card is written all the same)
+            print(f"note: {guide} is missing {CONFIG_NAME}: the card leaves out its Autoguidance section",
+                  file=sys.stderr)
         return ""
     try:
         cfg = ModelConfig.load(guide / CONFIG_NAME)
@@ -309,7 +312,7 @@ def check_loads(folder: Path) -> None:
     """ModelLoadError unless the folder's model loads, and its guide/ (the card's Autoguidance section) too, as
     `--autoguidance` loads and checks it: a card (or a push) should not describe weights that do not load."""
     model = load_pretrained(folder)
-    if (folder / GUIDE_SUBFOLDER / CONFIG_NAME).exists():  # what guide_section describes
+    if has_guide(folder):  # what guide_section describes, or its weights alone (a push would upload them)
         move = f"; move {GUIDE_SUBFOLDER}/ out of {folder} to go on without it"
         try:
             check_guide(model, load_guide(folder))

@@ -332,9 +332,11 @@ def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_pa
     (folder("unweighted") / "model.safetensors").unlink()
     folder("T", timesteps=10)
     (folder("text") / "config.json").write_text("{x")
+    (folder("unconfigured") / "config.json").unlink()  # its weights alone: a push would upload them, unloadable
     for name, why in (("vast", " does not hold a valid model: config.json describes another network"),
                       ("unweighted", " is missing model.safetensors"), ("T", ": the guide does not match the model: "
                                                                              "timesteps is 10 in the guide, 20"),
+                      ("unconfigured", " is missing config.json"),
                       ("text", " does not hold a valid model: config.json is not JSON")):
         files = sorted(p.name for p in (tmp_path / name).iterdir())
         assert card.main([str(tmp_path / name)]) == 2
@@ -357,3 +359,6 @@ def test_a_guide_folder_without_a_config_does_not_stop_the_card(tmp_path, capsys
     (tmp_path / "m" / "guide").mkdir()
     assert card.main([str(tmp_path / "m")]) == 0, capsys.readouterr().err
     assert "## Autoguidance" not in (tmp_path / "m" / "README.md").read_text()
+    (tmp_path / "m" / "guide" / "model.safetensors").write_bytes(b"")  # train.py's card: said, and written
+    assert "## Autoguidance" not in card.write_model_card(tmp_path / "m").read_text()
+    assert f"{tmp_path / 'm' / 'guide'} is missing config.json: the card leaves out" in capsys.readouterr().err
