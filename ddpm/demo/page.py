@@ -51,12 +51,15 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
+       # said under each, as a phone shows no scrollbar until touched (x0_hat, tab 3's middle panel, was off screen)
+       ".strip:has(img)::after {content: '\\2190  swipe sideways for the rest  \\2192'; display: block; "
+       "text-align: center; font-size: 12px; padding: 2px 0; color: var(--body-text-color-subdued)} "
        # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
        # size: shrunk to the phone's width, their titles were 6 px tall
        ".strip.panels .image-frame img {height: auto} "
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
-       "#interpolate-image {min-height: 405px}}")  # kept for them (a laptop's 480 px left 90 px blank below them)
+       "#interpolate-image {min-height: 412px}}")  # kept for them and the swipe line (a laptop's 480 px left 90 px blank)
 # Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
 # and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
 THEME = gr.themes.Default().set(
