@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .card import check_loads, keep_a_hand_written_card, write_model_card
+from .cli_args import stopped
 from .hub import (CARD_NAME, FOLDER_FILES, SET_ASIDE, ModelLoadError, folder_problem, repo_id_problem,
                   set_aside_path)
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         check_loads(folder)  # a truncated model.safetensors (a full disk), or a guide/ that does not load
     except ModelLoadError as e:
         p.error(f"{folder} is not pushed: {e}")  # e names what does not load: the model, or its guide/
+    except KeyboardInterrupt:
+        return stopped(f"nothing was pushed; {folder} is as it was")
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
     kept = None
@@ -102,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         put_back()
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
-    except BaseException:  # anything else (a bug, Ctrl-C): the local files are as they were all the same
+    except KeyboardInterrupt:  # a line, not a traceback, and the card as it was
+        put_back()
+        return stopped(f"nothing was pushed; {folder} is as it was")
+    except BaseException:  # anything else (a bug): the local files are as they were all the same
         put_back()
         raise
     status = push_status(folder, a.repo_id, private=a.private)

@@ -243,10 +243,17 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
         p.name for p in (tmp_path / "m").iterdir()}  # a card that could not be written leaves the own one in place
     for error in (RuntimeError("a bug"), KeyboardInterrupt()):  # any error, Ctrl-C too: the own card is put back
         monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(error))
-        with pytest.raises(type(error)):
-            push.main([str(tmp_path / "m"), "me/ddpm-test"])
+        if isinstance(error, KeyboardInterrupt):  # and a Ctrl-C says so in a line, not a traceback
+            assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130
+            assert f"stopped (Ctrl-C); nothing was pushed; {tmp_path / 'm'} is as it was" in capsys.readouterr().err
+        else:
+            with pytest.raises(type(error)):
+                push.main([str(tmp_path / "m"), "me/ddpm-test"])
         assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
             p.name for p in (tmp_path / "m").iterdir()}  # it was left as README.previous.md
+    monkeypatch.setattr(push, "check_loads", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))  # while it loads
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130
+    assert "nothing was pushed" in capsys.readouterr().err
     monkeypatch.undo()
     uploaded = []  # a push that goes through carries the card written for the repo
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
