@@ -76,7 +76,7 @@ def test_an_unconditional_models_card_says_so(tmp_path):
     assert "guidance" not in card and "null" not in card and "class-conditional" not in card
 
 
-def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
+def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys, monkeypatch):
     from ddpm import card
 
     assert card.main([str(tmp_path / "nothing")]) == 2 and f"{tmp_path / 'nothing'} does not exist" in \
@@ -102,6 +102,10 @@ def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys):
     card_before = (tmp_path / "README.md").read_bytes()
     assert card.main([str(tmp_path)]) == 2 and f"could not write the card of {tmp_path}" in capsys.readouterr().err
     assert (tmp_path / "README.md").read_bytes() == card_before
+    hub.save_pretrained(tiny_model(), tmp_path)
+    monkeypatch.setattr(card, "write_model_card", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert card.main([str(tmp_path)]) == 130  # Ctrl-C: a line, not a traceback
+    assert f"stopped (Ctrl-C); {tmp_path / 'README.md'} may not be written" in capsys.readouterr().err
 
 
 def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
