@@ -156,7 +156,10 @@ def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
     out = train_on_sample(train_cfg(tmp_path / "run", **kw), max_steps=3)
     facts = read_weights_meta(out)
     assert (facts["null_teacher_label"], facts["null_teacher_autoguidance"]) == ("true", 2.0)
-    (folder / "guide" / "config.json").unlink()
+    (folder / "guide" / "config.json").unlink()  # half a guide is named as such; no guide, as none
+    with pytest.raises(ValueError, match="--null-teacher-autoguidance: .*guide is missing config.json"):
+        train_on_sample(train_cfg(tmp_path / "b", **kw), max_steps=2)
+    (folder / "guide" / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="--null-teacher-autoguidance: .* has no guide/ model"):
         train_on_sample(train_cfg(tmp_path / "b", **kw), max_steps=2)
     for field, value in [("null_teacher_autoguidance", 2.0), ("null_teacher_label", "null")]:
