@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -31,10 +32,14 @@ def only_mnist(dataset: str, what: str) -> None:
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,
              label: int | str | None = None, guidance: float = 1.0, autoguidance: float = 1.0,
              autoguidance_tmax: int | None = None, first: int = 0, variance: str = "beta", clip: bool = True,
-             autoguidance_guide: str | None = None, timesteps: int | None = None, dataset: str = "mnist") -> None:
+             autoguidance_guide: str | None = None, timesteps: int | None = None, dataset: str = "mnist",
+             weights_sha256: str | None = None) -> None:
     """uint8 (N, 28, 28) under "samples" (samples first .. first + N - 1 of the seed), beside the facts
-    `ddpm.evaluate --from-samples` reads back; timesteps: the model's T; dataset: what it was trained on."""
+    `ddpm.evaluate --from-samples` reads back; timesteps: the model's T; dataset: what it was trained on;
+    weights_sha256: hub.weights_digest of the model that drew them (not of its guide)."""
     cond = {} if label is None else {"label": label, "guidance": guidance}
+    if weights_sha256 is not None:
+        cond["weights_sha256"] = weights_sha256
     if dataset != "mnist":  # absent: MNIST, as in every file written before it was recorded
         cond["dataset"] = dataset
     if autoguidance != 1 and autoguidance_tmax is not None:  # absent: the default, default_t_max(T)
@@ -107,6 +112,8 @@ def checked_facts(facts: dict, path) -> dict:
     check("dataset", lambda v: v in DATASETS, f"the dataset is {' or '.join(DATASETS)}")
     check("variance", lambda v: v in VARIANCES, f"DDPM's variance is {' or '.join(VARIANCES)}")
     check("clip", lambda v: isinstance(v, bool), "clip is True or False")
+    check("weights_sha256", lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) is not None,
+          "the weights' sha256 is 64 hex digits")
     whole = ("timesteps", "seed", "first", "steps", "autoguidance_tmax", "label")  # 7, not 7.0: runs are named by them
     return facts | {k: int(v) for k, v in facts.items() if k in whole and v != RANDOM}
 

@@ -32,7 +32,7 @@ from .device import pick_device
 from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name, save_npz
 from .facts import trained_on
 from .from_samples import follow_the_file
-from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder
+from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, weights_digest
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_json
@@ -158,10 +158,11 @@ def asked_labels(label, seed: int, n: int, first: int = 0) -> np.ndarray | None:
 def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, batch_size: int,
              label: int | str | None, guidance: float, device: str = "cpu", eta: float = 0.0,
              autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
-             autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int, int]:
-    """-> (uint8 samples (n, 28, 28), steps actually run, the model's T). The noise comes from CPU generators, so a
-    GPU draws the same digits up to float rounding. before_sampling(): called once the model is loaded
-    and checked (main() loads the data and classifier there, to refuse a bad path before a long run)."""
+             autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int, int, str]:
+    """-> (uint8 samples (n, 28, 28), steps actually run, the model's T, hub.weights_digest of it). The noise
+    comes from CPU generators, so a GPU draws the same digits up to float rounding. before_sampling(): called once
+    the model is loaded and checked (main() loads the data and classifier there, to refuse a bad path before a long
+    run)."""
     try:
         device = pick_device(device)
     except ValueError as e:
@@ -171,6 +172,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
     only_mnist(trained_on(resolve_folder(weights)), f"{weights} was")
+    digest = weights_digest(model)  # for --save-samples: whose samples these are
     try:
         model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)
         steps = steps_asked(model, label, sampler, steps)
@@ -179,7 +181,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     if before_sampling is not None:
         before_sampling()
     images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
-    return images, steps, model.config.timesteps
+    return images, steps, model.config.timesteps, digest
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -291,17 +293,17 @@ def score(a: argparse.Namespace, command: str) -> int:
         else:
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
-            samples, steps, T = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps, a.seed,
-                                         a.batch_size, a.label, a.guidance, a.device, eta, a.autoguidance,
-                                         a.autoguidance_tmax, a.autoguidance_guide,
-                                         before_sampling=lambda: reference(a.data_dir, a.classifier))
+            samples, steps, T, digest = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps,
+                                                 a.seed, a.batch_size, a.label, a.guidance, a.device, eta,
+                                                 a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide,
+                                                 before_sampling=lambda: reference(a.data_dir, a.classifier))
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
                                           a.autoguidance_guide)
             if a.save_samples:
                 try:
                     save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
                              a.autoguidance, a.autoguidance_tmax, autoguidance_guide=a.autoguidance_guide,
-                             timesteps=T)
+                             timesteps=T, weights_sha256=digest)
                     a.samples_saved = True
                 except OSError as e:  # scored all the same, below
                     print(f"warning: cannot write {a.save_samples}: {e.strerror or e}", file=sys.stderr)

@@ -9,7 +9,7 @@ from .autoguidance import check_autoguidance_args, default_t_max
 from .cli_args import check_sampling_args
 from .config import ModelConfig
 from .eval_files import EvalError
-from .hub import CONFIG_NAME, DEFAULT_WEIGHTS
+from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, WEIGHTS_NAME, ModelLoadError, load_pretrained, weights_digest
 
 
 def _timesteps(weights: str | None) -> int | None:
@@ -20,16 +20,32 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def same_model(a: argparse.Namespace, T: int, path: str) -> None:
-    """A file drawn by a model of T steps is not scored as --weights' (or filed in the eval.json of a model folder,
-    --out) when that model has another T: the figures would be filed under a model that did not draw them."""
+def _digest(weights: str) -> str | None:
+    """hub.weights_digest of a local model folder, or None if it does not load (a Hub id: not looked up)."""
+    if not (Path(weights) / WEIGHTS_NAME).is_file():
+        return None
+    try:
+        return weights_digest(load_pretrained(Path(weights)))
+    except ModelLoadError:
+        return None
+
+
+def same_model(a: argparse.Namespace, facts: dict, path: str) -> None:
+    """A file is not scored as --weights' (or filed in the eval.json of a model folder, --out) when that model has
+    another T than the one that drew it, or other weights (the file's weights_sha256, ddpm.sample's and
+    --save-samples' since they record it): the figures would be filed under a model that did not draw them."""
     folders = [(a.weights, f"--weights {a.weights}")] if a.weights else []
     if a.out and (Path(a.out).parent / CONFIG_NAME).is_file():
         folders.append((str(Path(a.out).parent), f"the model beside --out {a.out}"))
+    fix = "name the model that drew it with --weights, and merge into its own eval.json"
     for folder, what in folders:
-        if (model_T := _timesteps(folder)) is not None and model_T != T:
-            raise EvalError(f"{path} was drawn by a model of T = {T} steps, and {what} has T = {model_T}: name the "
-                            "model that drew it with --weights, and merge into its own eval.json")
+        T = facts.get("timesteps")
+        if T is not None and (model_T := _timesteps(folder)) is not None and model_T != T:
+            raise EvalError(f"{path} was drawn by a model of T = {T} steps, and {what} has T = {model_T}: {fix}")
+        drew = facts.get("weights_sha256")
+        if drew is not None and (digest := _digest(folder)) is not None and digest != drew:
+            raise EvalError(f"{path} was drawn by other weights than {what} (sha256 of their tensors {drew[:12]}..., "
+                            f"there {digest[:12]}...): {fix}")
 
 
 def at_most_T(value: int | None, top: int | None, what: str, path: str) -> None:
@@ -76,8 +92,7 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         steps = a.steps  # a flag not given takes the file's value; a fact not given, the flag's
         if steps is None:
             raise EvalError(f"{path} records sampler='ddim' but not its steps: give them with --steps")
-    if "timesteps" in facts:
-        same_model(a, int(facts["timesteps"]), path)
+    same_model(a, facts, path)
     T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
     if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
         steps = T or steps

@@ -3,6 +3,7 @@ names). Save one, and load it from a local folder or a Hugging Face Hub repo id.
 weights is read by ddpm.facts; ddpm.push publishes it; autoguidance.load_guide loads its guide/."""
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -181,6 +182,16 @@ def _lfs_pointer(path: Path) -> str:
         return ""
     return (f"{path.name} is a Git LFS pointer, not the weights: fetch them with `git lfs pull` (or clone with "
             "Git LFS installed)") if is_pointer else ""
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of a model's tensors by name (not of its file, whose metadata a card or a push may rewrite):
+    what --null-teacher and a samples .npz record of the model they came from."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu") -> UNet:

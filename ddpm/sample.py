@@ -23,7 +23,7 @@ from .cli_args import (add_sampling_args, check_sampling_args, check_writable, p
                        stopped, whole_number)
 from .eval_files import save_npz
 from .facts import trained_on
-from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder
+from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
 from .images import grid, to_uint8_np
 from .safeio import atomic_write_png
 from .samplers import VARIANCES, sample
@@ -96,8 +96,9 @@ def main(argv=None) -> int:
 def write_samples(a: argparse.Namespace) -> int:
     """Sample as the flags say and write the grid or .npz; the exit status (2 with a line for what is refused)."""
     try:
-        model = autoguided(load_pretrained(a.weights), a.weights, a.autoguidance, a.autoguidance_tmax,
-                           guide=a.autoguidance_guide)
+        model = load_pretrained(a.weights)
+        digest = weights_digest(model)  # for the .npz: whose samples these are
+        model = autoguided(model, a.weights, a.autoguidance, a.autoguidance_tmax, guide=a.autoguidance_guide)
         dataset = trained_on(resolve_folder(a.weights))  # for the .npz: ddpm.evaluate scores MNIST's only
         steps = steps_asked(model, a.label, a.sampler, a.steps)  # as run, for the .npz
     except (ModelLoadError, ValueError) as e:
@@ -115,7 +116,7 @@ def write_samples(a: argparse.Namespace) -> int:
         if out.suffix.lower() == ".npz":
             save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
                      a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
-                     dataset)
+                     dataset, digest)
         else:
             atomic_write_png(out, grid(images, scale=2))
     except OSError as e:  # the disk filled up while sampling, say

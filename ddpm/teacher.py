@@ -14,7 +14,6 @@ The null-class rows of each batch regress on a frozen model's prediction instead
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -35,7 +34,7 @@ def null_teacher(cfg: TrainConfig, out: Path, device: torch.device) -> nn.Module
             teacher = autoguided(teacher, folder, cfg.null_teacher_autoguidance, device=device).requires_grad_(False)
         except (hub.ModelLoadError, ValueError) as e:
             raise ValueError(f"--null-teacher-autoguidance: {e}") from None
-    _check_unchanged(cfg, folder, digest := weights_digest(teacher))  # with autoguidance, the guide's tensors too
+    _check_unchanged(cfg, folder, digest := hub.weights_digest(teacher))  # with autoguidance, the guide's tensors too
     cfg.null_teacher_sha256 = digest  # saved in train_config.json, and checked again by --resume
     return _AsNullClass(teacher) if cfg.null_teacher_label == "null" else teacher
 
@@ -70,15 +69,6 @@ def _check_unchanged(cfg: TrainConfig, folder: Path, digest: str) -> None:
             f"{cfg.null_teacher_sha256[:12]}... then, {digest[:12]}... now), so the rest of the run would learn another "
             "model's answers (its own, if the folder now holds this run's weights). Put the teacher back as it was, "
             "or give the one you mean as --null-teacher again")
-
-
-def weights_digest(model: nn.Module) -> str:
-    """sha256 of a model's tensors by name (not of its file, whose metadata a card or a push may rewrite)."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 @torch.no_grad()

@@ -202,6 +202,30 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     assert evaluate.main(s) == 0 and evaluate.main(s + ["--out", str(tmp_path / "e.json")]) == 0  # no model named
 
 
+
+def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(tmp_path, monkeypatch, capsys):
+    """ddpm.sample and --save-samples record the sha256 of the weights that drew a file: another model of the same T
+    (two runs of one recipe) cannot score it as its own (its card showed the other model's figures)."""
+    from ddpm import evaluate, sample
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    a, b = (hub.save_pretrained(tiny_model(seed, timesteps=20), tmp_path / name) for seed, name in ((0, "a"), (1, "b")))
+    assert sample.main(["--weights", str(a), "--n", "4", "--sampler", "ddim", "--steps", "2", "--out",
+                        str(tmp_path / "s.npz")]) == 0
+    assert evaluate.main(["--weights", str(b), "--n", "4", "--sampler", "ddim", "--steps", "2", "--save-samples",
+                          str(tmp_path / "e.npz"), "--json"]) == 0
+    capsys.readouterr()
+    for drawn, by, other in (("s.npz", a, b), ("e.npz", b, a)):
+        s = ["--from-samples", str(tmp_path / drawn), "--json"]
+        for args, says in ((["--out", str(other / "eval.json")], f"the model beside --out {other / 'eval.json'}"),
+                           (["--weights", str(other)], f"--weights {other}")):
+            before = (other / "eval.json").exists() and (other / "eval.json").read_bytes()
+            assert evaluate.main(s + args) == 2, args
+            assert f"drawn by other weights than {says} (sha256 of their tensors" in capsys.readouterr().err
+            assert before == ((other / "eval.json").exists() and (other / "eval.json").read_bytes())
+        assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
+        assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
+
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
     from ddpm import evaluate
 
@@ -230,7 +254,7 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
     drawn = []
     real_generate = evaluate.generate
     monkeypatch.setattr(evaluate, "generate", lambda *a, **k: real_generate(*a[:2], "ddim", 1, *a[4:], **k) and (
-        drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3, 10)))  # the real checks, a 1-step draw
+        drawn.append(1) or (np.zeros((2, 28, 28), np.uint8), 3, 10, "0" * 64)))  # the real checks, a 1-step draw
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0, "fd": 2.0})
     for text in ("[]", "{not json", '{"runs": [1]}'):  # runs not by name: replaced, what they held would go
         (tmp_path / "e.json").write_text(text)
@@ -278,7 +302,7 @@ def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch,
     assert err.startswith(f"\nstopped (Ctrl-C); {tmp_path / 'e.json'} is as it was, and the samples drawn so far are "
                           "lost") and "--first 0 --out part0.npz" in err and "--from-samples part0.npz" in err
     assert not (tmp_path / "s s.npz").exists() and (tmp_path / "e.json").read_text() == '{"runs": {}}'
-    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: (np.zeros((2, 28, 28), np.uint8), 50, 1000))
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: (np.zeros((2, 28, 28), np.uint8), 50, 1000, "0" * 64))
     monkeypatch.setattr(evaluate, "evaluate_samples", ctrl_c)  # while scoring, the samples saved
     assert evaluate.main(run) == 130
     assert capsys.readouterr().err == (f"\nstopped (Ctrl-C); {tmp_path / 'e.json'} is as it was; the samples are in "

@@ -43,6 +43,8 @@ def evaluate(monkeypatch):
                                                        "number from 0 to 10"),
     (dict(sampler="ddim", steps=5, label=10), "records label=10: a label is a digit 0-9"),
     (dict(sampler="ddim", steps=5, clip="no"), "records clip='no': clip is True or False"),  # "no" is truthy
+    (dict(sampler="ddim", steps=5, weights_sha256="abc"), "records weights_sha256='abc': the weights' sha256 is 64 "
+                                                          "hex digits"),
     (dict(sampler="ddim", steps=5, autoguidance=2.0, autoguidance_guide=" "), "records autoguidance_guide=' ': the "
                                                                                "guide is a model folder"),
 ])

@@ -86,7 +86,7 @@ def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path):
 
     import train
     from ddpm.config import TrainConfig
-    from ddpm.teacher import weights_digest
+    from ddpm.hub import weights_digest
 
     teacher = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "teacher")
     fashion = hub.save_pretrained(UNet(tiny_config(timesteps=100)), tmp_path / "fashion")  # the same shapes
@@ -121,7 +121,7 @@ def test_the_bundled_weights_record_the_teacher_they_were_distilled_from():
     """weights/ was distilled from the model shipped before it; that model is gone from weights/, so resuming a
     copy of the folder as it stands is refused rather than taught by the distilled model itself."""
     from ddpm.config import TrainConfig
-    from ddpm.teacher import weights_digest
+    from ddpm.hub import weights_digest
 
     saved = TrainConfig.read_saved(hub.DEFAULT_WEIGHTS)
     assert saved["null_teacher"] == "weights" and len(saved["null_teacher_sha256"]) == 64
