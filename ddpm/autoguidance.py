@@ -28,8 +28,7 @@ from torch import nn
 from .config import MAX_AUTOGUIDANCE, ModelConfig
 from .data import dataset_name
 from .facts import trained_on
-from .hub import (CONFIG_NAME, DEFAULT_WEIGHTS, GUIDE_SUBFOLDER, WEIGHTS_NAME, ModelLoadError, load_pretrained,
-                  resolve_folder)
+from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, GUIDE_SUBFOLDER, ModelLoadError, load_pretrained, resolve_folder
 from .unet import UNet
 # by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 T_MAX_FRACTION = 0.6
@@ -99,8 +98,10 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
 
 
 def has_guide(folder: Path) -> bool:
-    """Whether `folder`'s guide/ holds a model, or half of one (its weights without config.json: said when loaded)."""
-    return any((folder / GUIDE_SUBFOLDER / name).is_file() for name in (CONFIG_NAME, WEIGHTS_NAME))
+    """Whether `folder`'s guide/ holds a file: a model, or part of one (its weights alone, a run not yet ended, the
+    files a push would upload beside them), said when it is loaded; an empty guide/ is none."""
+    guide = folder / GUIDE_SUBFOLDER
+    return guide.is_dir() and any(f.is_file() for f in guide.iterdir())
 
 
 def _guide_command(folder: Path) -> str:

@@ -114,7 +114,7 @@ def guide_section(folder: Path) -> str:
     """What the guide/ subfolder holds (autoguidance), or nothing when there is none."""
     guide = folder / GUIDE_SUBFOLDER
     if not (guide / CONFIG_NAME).exists():
-        if has_guide(folder):  # its weights alone (check_loads refuses them; train.py's card is written all the same)
+        if has_guide(folder):  # part of one (check_loads refuses it; train.py's card is written all the same)
             print(f"note: {guide} is missing {CONFIG_NAME}: the card leaves out its Autoguidance section",
                   file=sys.stderr)
         return ""
@@ -313,7 +313,7 @@ def check_loads(folder: Path) -> None:
     """ModelLoadError unless the folder's model loads, and its guide/ (the card's Autoguidance section) too, as
     `--autoguidance` loads and checks it: a card (or a push) should not describe weights that do not load."""
     model = load_pretrained(folder)
-    if has_guide(folder):  # what guide_section describes, or its weights alone (a push would upload them)
+    if has_guide(folder):  # what guide_section describes, or part of a guide (a push would upload it)
         move = f"; move {GUIDE_SUBFOLDER}/ out of {folder} to go on without it"
         try:
             check_guide(model, load_guide(folder))

@@ -337,10 +337,14 @@ def test_the_card_and_a_push_refuse_a_guide_that_would_not_load_naming_it(tmp_pa
     folder("T", timesteps=10)
     (folder("text") / "config.json").write_text("{x")
     (folder("unconfigured") / "config.json").unlink()  # its weights alone: a push would upload them, unloadable
+    running = folder("running")  # a guide's run not ended: its checkpoint, card and loss log, no model yet
+    for name in ("config.json", "model.safetensors"):
+        (running / name).unlink()
+    (running / "checkpoint.safetensors").write_bytes(b"x")
     for name, why in (("vast", " does not hold a valid model: config.json describes another network"),
                       ("unweighted", " is missing model.safetensors"), ("T", ": the guide does not match the model: "
                                                                              "timesteps is 10 in the guide, 20"),
-                      ("unconfigured", " is missing config.json"),
+                      ("unconfigured", " is missing config.json"), ("running", " is missing config.json"),
                       ("text", " does not hold a valid model: config.json is not JSON")):
         files = sorted(p.name for p in (tmp_path / name).iterdir())
         assert card.main([str(tmp_path / name)]) == 2

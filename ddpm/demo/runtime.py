@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from .. import hub
-from ..autoguidance import Autoguided, check_guide, load_guide
+from ..autoguidance import Autoguided, check_guide, has_guide, load_guide
 from ..data import dataset_name
 from ..facts import trained_on
 from ..schedule import NoiseSchedule
@@ -85,7 +85,7 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
         classifier, note = None, (f"The MNIST classifier reads digits only, and this model was trained on "
                                   f"{dataset_name(dataset)}.")
     guide, guide_note = None, "this model has no guide/ folder"
-    if folder is not None and (folder / hub.GUIDE_SUBFOLDER).is_dir():
+    if folder is not None and has_guide(folder):  # an empty guide/ is none, as for the card and a push
         try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
             guide = load_guide(folder)
             check_guide(model, guide)
