@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
+from ddpm import hub
 from ddpm.safeio import load_tensors
 
-from conftest import tiny_config
+from conftest import tiny_config, tiny_model
 from train_helpers import train_cfg, train_on_sample
 
 
@@ -221,9 +222,17 @@ def test_resume_refuses_another_model(tmp_path):
     cfg = train_cfg(tmp_path)
     train_on_sample(cfg, max_steps=2)
     other = dataclasses.replace(cfg, model=tiny_config(timesteps=100, base_channels=16))
-    with pytest.raises(ValueError, match="model config differs .*: base_channels 8 there, 16 here"):
+    with pytest.raises(ValueError, match="model config differs .*: base_channels 8 there, 16 here; give the "
+                                         "network's flags as the run began, or train into another --out"):
         train_on_sample(other, max_steps=4, resume=True)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match="empty does not exist, so there is no checkpoint to go on from: "
+                                                "check --out, or drop --resume"):  # a typo in --out
+        train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*: drop --resume to start a new run there"):
+        train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
+    hub.save_pretrained(tiny_model(), tmp_path / "empty")  # a downloaded model: no optimizer state to go on with
+    with pytest.raises(FileNotFoundError, match=r"holds a model \(model.safetensors\) but no checkpoint"):
         train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
     with pytest.raises(ValueError, match="trained on mnist .*, not fashion-mnist: drop --dataset"):
         train_on_sample(dataclasses.replace(cfg, dataset="fashion-mnist"), max_steps=4, resume=True)
@@ -262,7 +271,7 @@ def test_resume_refuses_another_run_before_the_data_loads(tmp_path, monkeypatch)
     # one line, not a checkpoint's size mismatch per tensor
     (tmp_path / "train_config.json").unlink()
     wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, base_channels=16))
-    with pytest.raises(ValueError, match=r"differs from the one in .*config.json: base_channels 8 there, 16 here$"):
+    with pytest.raises(ValueError, match=r"differs from the one in .*config.json: base_channels 8 there, 16 here; give"):
         training.train(wider, resume=True, max_steps=4)
 
 
