@@ -76,7 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
-        p.error("--out must end in .png or .npz")
+        p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'samples.png'}"
+                if Path(a.out).is_dir() else "--out must end in .png or .npz")
     check_sampling_args(p, a)
     if a.variance != "beta" and a.sampler == "ddim":  # DDIM's sigma_t comes from --eta (Song et al. Eq. 16)
         p.error("--variance is a DDPM setting; DDIM's noise is set by --eta")
