@@ -305,6 +305,7 @@ def test_generate_streams_then_finishes_reproducibly(model, sched):
     assert "step" in frames[0].text and "Done" in frames[-1].text and "seed 11" in frames[-1].text
     ddim = list(generate.generate(model, sched, settings(sched.T, n=1, sampler="ddim", steps=4), updates=4))
     assert [f.text.split("now at ")[1].split(")")[0] for f in ddim[:-1]] == ["t = 15", "t = 10", "t = 5"]  # paper t of x_prev
+    assert "draws this digit again" in ddim[-1].text and "draws these digits again" in frames[-1].text  # n = 1, 3
     final = frames[-1]
     assert final.samples.shape == (3, 1, 28, 28) and final.samples.abs().max() <= 1
     again = list(generate.generate(model, sched, s, updates=5))[-1]

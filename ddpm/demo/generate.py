@@ -269,7 +269,8 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
 def finished_text(s: Settings, weights: str | None = None, reading: str = "") -> str:
     """The finished grid's caption after its timing: the settings, what a classifier reads in them (`reading`, if
     given), and the command line that draws them again."""
-    return (f"{s.describe()}. {reading + ' ' if reading else ''}This model draws these {s.noun}s again from these "
+    these = f"these {s.noun}s" if s.n != 1 else f"this {s.noun}"
+    return (f"{s.describe()}. {reading + ' ' if reading else ''}This model draws {these} again from these "
             "settings and this seed (on another CPU or torch version a pixel may differ by a grey level); another "
             "sampler or number of steps starts from the same noise but follows another path. From the command "
             "line:\n\n"
