@@ -37,7 +37,7 @@ from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_settings, roundtrip,  # noqa: E402
-                                 roundtrip_stream, strip_ts)
+                                 roundtrip_stream, strip_ts, until_left)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, OTHER, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
 from ddpm.demo.page import CSS, THEME  # noqa: E402
@@ -163,18 +163,18 @@ def scrub(traj, t):
     return frame_panel(traj, i), decision_plot(traj, traj.t[i])
 
 
-def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps):
+def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, memo=None):
     x0 = pick_digit(source, index, upload, sketch)
-    for r in roundtrip_stream(RT.model, RT.sched, x0, t, chain_settings(seed, sampler, steps, T)):
+    for r in until_left(roundtrip_stream(RT.model, RT.sched, x0, t, chain_settings(seed, sampler, steps, T)), memo):
         if isinstance(r, Progress):
             yield progress_update(r, RoundtripOut, "text")
     yield RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text)
 
 
-def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps):
+def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps, memo=None):
     """Tab 4's interpolation: your digit and MNIST test digit #other, noised to t, mixed, denoised."""
     x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
-    for r in interpolate_stream(RT.model, RT.sched, x0, example_digit(other, OTHER), t, s):
+    for r in until_left(interpolate_stream(RT.model, RT.sched, x0, example_digit(other, OTHER), t, s), memo):
         yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)
 
 
@@ -356,7 +356,8 @@ def build(d: dict) -> gr.Blocks:
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text", label="caption")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])
-            r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps],
+            memo = gr.State(DigitMemo(pick_digit(EXAMPLE, 0, None, None)))  # the digit as r_in starts
+            r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps, memo],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
                        show="roundtrip-main", queue_press=False, **HEAVY)  # a new digit cancels it
             snap_back(live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW),
@@ -373,9 +374,8 @@ def build(d: dict) -> gr.Blocks:
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])
                 i_text = gr.Markdown(elem_id="interpolate-text", label="caption")
-            i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps],
+            i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps, memo],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
-            memo = gr.State(DigitMemo(pick_digit(EXAMPLE, 0, None, None)))  # the digit as r_in starts
             shown = [r_main, r_strip, r_text, i_image, i_text]
             gr.on([c.change for c in r_in], new_digit, [*r_in, memo, *shown], [*shown, memo], cancels=[r_run, i_run],
                   api_visibility="private", queue=False, show_progress="hidden")  # in the UI alone

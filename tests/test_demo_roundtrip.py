@@ -84,6 +84,22 @@ def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
     assert roundtrip.after_digit_change(EXAMPLE, 2, None, None, two[5], None, None, "", None, "")[:2] == (keep, keep)
 
 
+
+def test_a_run_begun_before_the_digit_changed_yields_nothing_more(model, sched):
+    """A change of tab 4's digit cancels its runs, but a caption yielded before the cancel landed stayed over the
+    change's own ("Denoising ... step 48 of 50" under emptied pictures, as if hung): the change marks the memo the
+    runs began under, and they stop yielding at once."""
+    from ddpm.demo.sources import EXAMPLE, pick_digit
+
+    memo = roundtrip.DigitMemo(pick_digit(EXAMPLE, 25))
+    run = roundtrip.roundtrip_stream(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3, seed=2))
+    stream = roundtrip.until_left(run, memo)
+    assert next(stream) is not None and not memo.left
+    new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, memo, None, None, "Denoising", None, "")
+    assert memo.left and not new[5].left  # the memo the run began under, not the new one
+    assert list(stream) == []
+    assert list(roundtrip.until_left(iter([1, 2]), None)) == [1, 2]  # no memo (the Python API's): every item
+
 def test_a_digit_that_cannot_be_used_is_no_last_digit_and_a_caption_may_be_none(tmp_path):
     """After a source with no digit (no upload yet, a blank one) the pictures are gone: going back to the digit shown
     before must say press, not keep the 'No image uploaded' line under it (a mutation run: keeping `last` there

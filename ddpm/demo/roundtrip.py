@@ -75,9 +75,21 @@ def stopped(caption, button: str, pictures: bool):
 class DigitMemo:
     """What tab 4 keeps across changes of its digit: the digit its inputs last gave, and the last run put away when
     they left it (that digit, and the five outputs after_digit_change takes), to be shown again if they come back to
-    it: 61 -> 6 -> 61 as a number is typed over, an upload taken off and put back."""
+    it: 61 -> 6 -> 61 as a number is typed over, an upload taken off and put back. left: set once the inputs move
+    on from this memo (after_digit_change), so that a run begun under it yields no more (until_left)."""
     last: np.ndarray | None
     kept: tuple[np.ndarray, tuple] | None = None
+    left: bool = False
+
+
+def until_left(stream: Iterator, memo: DigitMemo | None) -> Iterator:
+    """`stream`'s items until tab 4's digit inputs change (memo.left): the change cancels the run, but a caption
+    yielded before the cancel lands would be shown over the change's own ("Denoising ... step 48 of 50" under
+    emptied pictures, as if the run hung), and a last picture over the emptied ones."""
+    for item in stream:
+        if memo is not None and memo.left:
+            return
+        yield item
 
 
 def _grey(picture):
@@ -91,6 +103,7 @@ def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -
     them (digit_changed); a new one puts them away and empties them, as tab 1's views follow the digit, and the
     digit they were put away with brings them back."""
     main, strip, text, i_image, i_text = shown
+    memo.left = True  # the runs begun under it stop yielding (until_left); the memo returned is a new one
     pictures = main is not None or i_image is not None
     said, digit = digit_changed(source, index, upload, sketch, memo.last)
     if said is None:
