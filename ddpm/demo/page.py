@@ -57,6 +57,7 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
        # size: shrunk to the phone's width, their titles were 6 px tall
        ".strip.panels .image-frame img {height: auto} "
+       "#trajectory-gif .image-frame {padding-top: 34px} "  # its two buttons above the panels' titles, not on them
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
        "#interpolate-image {min-height: 412px}}")  # kept for them and the swipe line (a laptop's 480 px left 90 px blank)
