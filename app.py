@@ -166,9 +166,8 @@ def scrub(traj, t):
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, memo=None):
     x0 = pick_digit(source, index, upload, sketch)
     for r in until_left(roundtrip_stream(RT.model, RT.sched, x0, t, chain_settings(seed, sampler, steps, T)), memo):
-        if isinstance(r, Progress):
-            yield progress_update(r, RoundtripOut, "text")
-    yield RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text)
+        yield (progress_update(r, RoundtripOut, "text") if isinstance(r, Progress) else
+               RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text))  # none once the digit changed
 
 
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps, memo=None):

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import os
 import re
 import subprocess
@@ -16,7 +14,6 @@ from PIL import Image
 
 from app_helpers import ROOT, app_log, running_app, save_tiny
 from ddpm.data import load_sample
-from ddpm.demo.widgets import OutOfRange, progress_update
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -283,118 +280,3 @@ def test_app_refuses_to_start_without_a_model(tmp_path):
     env = os.environ | {"DDPM_MODEL": str(tmp_path / "no-such-model"), "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "cannot load the model" in r.stderr and "DDPM_MODEL" in r.stderr
-
-
-def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, monkeypatch):
-    """T = 20 < DDIM's default 50 steps: the start-up views use T steps, as the sliders do (it had refused to start);
-    a loss.csv of one row gives About a line and no curve. The model's dataset, Fashion-MNIST here, reaches the
-    captions: its samples are images and its classes have names."""
-    folder = save_tiny(tmp_path / "m", T=20)
-    (folder / "loss.csv").write_text("step,loss\n50,0.9\n")
-    (folder / "training.json").write_text('{"dataset": "fashion-mnist"}')
-    monkeypatch.setenv("DDPM_MODEL", str(folder))
-    sys.modules.pop("app", None)
-    app = importlib.import_module("app")
-    assert "16 images, DDIM, 20 steps" in app.defaults()["sample"][2]
-    *_, (_, _, caption, _) = app.sample(0, False, 2, "ddim", 3, "3", 2.0)
-    assert "class 3 (Dress), guidance w = 2" in caption
-    sys.modules.pop("app", None)
-
-
-def test_the_app_starts_on_a_model_of_two_steps_without_labels(tmp_path, monkeypatch):
-    """T = 2: tab 4's strip held t = 0, a chain of no step, and the app died at start-up. Without labels or a guide
-    the texts offer no sweep of w, no autoguidance and nothing to guide toward; tab 4 counts the strip's chains."""
-    from ddpm import hub
-    from ddpm.config import ModelConfig
-    from ddpm.demo.widgets import NotAChoice
-    from ddpm.unet import UNet
-
-    cfg = ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(), timesteps=2, num_classes=0)
-    monkeypatch.setenv("DDPM_MODEL", str(hub.save_pretrained(UNet(cfg), tmp_path / "m")))
-    sys.modules.pop("app", None)
-    app = importlib.import_module("app")
-    assert "DDIM" in app.defaults()["sample"][2]
-    texts = [str(getattr(b, k, None) or "") for b in app.demo.blocks.values() for k in ("label", "info")]
-    assert not any("sweep of w" in x for x in texts)
-    assert "what to compare (one row each, of the seed's first digits: the number above, at most 6)" in texts
-    assert any("the strip's 2 more chains (t = 1 to 2) in one batch" in x for x in texts)
-    assert any("nothing to guide toward" in x for x in texts)
-    label = next(b for b in app.demo.blocks.values() if getattr(b, "label", None) == "digit class")
-    assert label.preprocess("3").refusal == ("digit class must be one of 'any', not '3' (this model was trained "
-                                             "without labels, so it takes no class)")  # the API's caller hears why
-    # the UI's own events, POSTed a value outside the choices, change nothing (Gradio's check used to refuse it)
-    toggles = [f.fn for f in app.demo.fns.values() if f.fn is not None and f.fn.__name__ in ("show_source", "<lambda>")]
-    skip = type(app.gr.skip())
-    assert toggles and all(isinstance(fn(NotAChoice("bogus", "x must be ...")), skip) for fn in toggles)
-    sys.modules.pop("app", None)
-
-
-def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path, monkeypatch):
-    """A shared 2-vCPU Space: one network job at a time, each a generator (Gradio stops a generator when its tab
-    goes, a plain function only when it ends), and views that need no network pass run beside it, a few at a
-    time, in a queue long enough that a crowd moving sliders never refuses a Generate."""
-    monkeypatch.setenv("DDPM_MODEL", str(save_tiny(tmp_path / "m", T=T)))
-    sys.modules.pop("app", None)
-    app = importlib.import_module("app")
-    fns = {f.api_name: f for f in app.demo.fns.values() if f.api_name}
-    for name in ("sample", "trajectory", "roundtrip", "compare", "interpolate", "interpolate_ui"):
-        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("model", 1) and fns[name].types_generator
-    for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
-        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
-    for name in ("sample_ui", "compare_ui", "trajectory_ui"):
-        assert fns[name].trigger_mode == "always_last", name  # a press while it runs queues a run, not dropped
-    for name in ("roundtrip_ui", "interpolate_ui"):  # cancelled by a new digit: Gradio would run a queued press after
-        assert fns[name].trigger_mode == "once", name
-    assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
-    # tab 4's digit changed: its runs of the old digit stop (their last outputs would put the old digit back)
-    new_digit, = [f for f in app.demo.fns.values() if f.fn is app.new_digit]
-    cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == new_digit.targets]
-    assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"roundtrip_ui", "interpolate_ui"}
-    pictures = [b for b in app.demo.blocks.values() if type(b).__name__ == "Image"]  # read back by new_digit too:
-    assert pictures and all(b.interactive is False for b in pictures)  # outputs, never upload boxes (a phone's 616 px)
-    assert app.demo._queue.max_size >= 100
-    # the first captions of Generate, the animation and the round trip: drawn at start-up, without the time a busy
-    # start-up took (the animation's once read 27 s and the round trip's 50 s, ten times a press's)
-    first = app.defaults()
-    assert re.match(r"Drawn as the app started: 16 digits, DDIM, ", first["sample"][2])
-    assert re.fullmatch(r"Drawn as the app started: 1 digit, DDIM, .* frames \(every step and the final x_0\)\.",
-                        first["trajectory"].status)
-    assert first["roundtrip"].text.startswith("Drawn as the app started: Noised to t = ")
-    assert " took " not in first["trajectory"].status + first["roundtrip"].text
-    # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
-    *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
-    assert live and all(update.state is None and update.gif is None for update in live)
-    assert all(update.plot.visible is False for update in live)  # hidden: a plot set to None throws in the page
-    assert all(update.frame.interactive is False for update in live) and done.frame.interactive  # greyed meanwhile
-    assert done.state.frames == 5
-    assert all(isinstance(out, type(app.gr.skip())) for out in app.scrub(None, 3))
-    frame_ui = fns["trajectory_frame_ui"]  # a t past the frame slider's end: a warning, the frame kept (no red Error)
-    with pytest.warns(UserWarning, match="t must be between"):
-        kept = frame_ui.fn(done.state, OutOfRange(5000, "t must be between 0 and 20, not 5000"))
-    assert isinstance(kept, type(app.gr.skip()))
-    panel, plot = app.scrub(done.state, 3)  # the frame nearest t = 3, and the plot's line at that frame's t
-    shown_t = done.state.t[app.nearest_frame(done.state, 3)]
-    assert panel is not None and list(plot[plot.digit == "t shown"].t) == [shown_t, shown_t]
-    for name, fields in (("trajectory", app.TrajectoryOut._fields), ("roundtrip", app.RoundtripOut._fields)):
-        assert len(fns[name].outputs) == len(fields)  # the event's outputs are built from these fields, by name
-    with pytest.raises(ValueError, match="has no output"):  # a misspelt output is an error, not a silent skip
-        progress_update(app.Progress("x"), app.TrajectoryOut, "staus")
-    # tab 1's t, seed and schedule moved before an upload or a drawing: the hint in the view, no red toast (their
-    # changes are UI events, where a missing digit is quiet); the API's /forward and /objective refuse it aloud
-    for name in ("forward", "objective", "preview"):
-        assert {event for _, event in fns[name].targets} == {"click"}, name  # a hidden button's
-        moved = {block for block, _ in fns[f"{name}_ui"].targets}
-        assert {block._id for block in fns[name].inputs} <= moved, name
-        assert not {block._id for block in fns[name].inputs}.intersection(b for b, _ in fns[name].targets)
-    hint = fns["forward_ui"].fn("upload", 0, None, None, "linear", 25, 0)
-    assert hint[:4] == (None, None, None, None) and "No image uploaded" in hint[-1]
-    # a seed typed while Generate, Compare or the animation runs stays in the box: their UI events write the seed
-    # they ran back only when "new random seed" drew it (the API's answer always carries it)
-    skip = type(app.gr.skip())
-    for name, at, extra in (("sample", 3, ()), ("compare", 2, (0.0, 1.0, "samplers")), ("trajectory", 6, ())):
-        ui = fns[f"{name}_ui"].fn
-        typed = list(ui(7, False, 2, "ddim", 2, "any", 1.0, *extra))
-        assert typed and all(isinstance(out[at], skip) for out in typed), name
-        last = list(ui(7, True, 2, "ddim", 2, "any", 1.0, *extra))[-1]
-        drawn = last[at]  # the seed drawn goes back to the box, and is the one the caption says the run used
-        assert isinstance(drawn, int) and any(f"eed {drawn}" in x for x in last if isinstance(x, str)), name

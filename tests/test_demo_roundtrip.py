@@ -87,18 +87,20 @@ def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
 
 def test_a_run_begun_before_the_digit_changed_yields_nothing_more(model, sched):
     """A change of tab 4's digit cancels its runs, but a caption yielded before the cancel landed stayed over the
-    change's own ("Denoising ... step 48 of 50" under emptied pictures, as if hung): the change marks the memo the
-    runs began under, and they stop yielding at once."""
+    change's own ("Denoising ... step 48 of 50" under emptied pictures, as if hung): the change moves the count the
+    memos share, and a run begun before it stops yielding; one begun after it, even from the memo before the change
+    (Gradio stores the new one only once the change returns), goes on."""
     from ddpm.demo.sources import EXAMPLE, pick_digit
 
     memo = roundtrip.DigitMemo(pick_digit(EXAMPLE, 25))
-    run = roundtrip.roundtrip_stream(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3, seed=2))
-    stream = roundtrip.until_left(run, memo)
-    assert next(stream) is not None and not memo.left
+    run = lambda: roundtrip.roundtrip_stream(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3, seed=2))
+    stream = roundtrip.until_left(run(), memo)
+    assert next(stream) is not None
     new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, memo, None, None, "Denoising", None, "")
-    assert memo.left and not new[5].left  # the memo the run began under, not the new one
-    assert list(stream) == []
+    assert list(stream) == [] and new[5].changes is memo.changes == [1]
+    assert isinstance(list(roundtrip.until_left(run(), memo))[-1], roundtrip.RoundTrip)  # begun after the change
     assert list(roundtrip.until_left(iter([1, 2]), None)) == [1, 2]  # no memo (the Python API's): every item
+
 
 def test_a_digit_that_cannot_be_used_is_no_last_digit_and_a_caption_may_be_none(tmp_path):
     """After a source with no digit (no upload yet, a blank one) the pictures are gone: going back to the digit shown

@@ -5,7 +5,7 @@ eps is the same draw as in tab 1 for the same seed (forward.fixed_eps).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -75,19 +75,21 @@ def stopped(caption, button: str, pictures: bool):
 class DigitMemo:
     """What tab 4 keeps across changes of its digit: the digit its inputs last gave, and the last run put away when
     they left it (that digit, and the five outputs after_digit_change takes), to be shown again if they come back to
-    it: 61 -> 6 -> 61 as a number is typed over, an upload taken off and put back. left: set once the inputs move
-    on from this memo (after_digit_change), so that a run begun under it yields no more (until_left)."""
+    it: 61 -> 6 -> 61 as a number is typed over, an upload taken off and put back. changes: [how many times the
+    inputs have moved], one list handed on from memo to memo: a run yields no more once they move (until_left)."""
     last: np.ndarray | None
     kept: tuple[np.ndarray, tuple] | None = None
-    left: bool = False
+    changes: list[int] = field(default_factory=lambda: [0])
 
 
 def until_left(stream: Iterator, memo: DigitMemo | None) -> Iterator:
-    """`stream`'s items until tab 4's digit inputs change (memo.left): the change cancels the run, but a caption
-    yielded before the cancel lands would be shown over the change's own ("Denoising ... step 48 of 50" under
-    emptied pictures, as if the run hung), and a last picture over the emptied ones."""
+    """`stream`'s items until tab 4's digit inputs change (memo.changes moves on from its count as the run began):
+    the change cancels the run, but a caption yielded before the cancel lands would be shown over the change's own
+    ("Denoising ... step 48 of 50" under emptied pictures, as if the run hung), and a last picture over the emptied
+    ones. A run begun after the change, even from the memo before it, goes on."""
+    began = None if memo is None else memo.changes[0]
     for item in stream:
-        if memo is not None and memo.left:
+        if memo is not None and memo.changes[0] != began:
             return
         yield item
 
@@ -103,19 +105,19 @@ def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -
     them (digit_changed); a new one puts them away and empties them, as tab 1's views follow the digit, and the
     digit they were put away with brings them back."""
     main, strip, text, i_image, i_text = shown
-    memo.left = True  # the runs begun under it stop yielding (until_left); the memo returned is a new one
+    memo.changes[0] += 1  # the runs going stop yielding (until_left); the memos returned carry the same count
     pictures = main is not None or i_image is not None
     said, digit = digit_changed(source, index, upload, sketch, memo.last)
     if said is None:
         return (KEEP, KEEP, stopped(text, "Noise and denoise", main is not None), KEEP,
-                stopped(i_text, "Interpolate", i_image is not None), DigitMemo(digit, memo.kept))
+                stopped(i_text, "Interpolate", i_image is not None), DigitMemo(digit, memo.kept, memo.changes))
     kept = memo.kept
     if memo.last is not None and pictures:  # the last digit's run, put away
         kept = (memo.last, (_grey(main), _grey(strip), stopped(text, "Noise and denoise", main is not None),
                             _grey(i_image), stopped(i_text, "Interpolate", i_image is not None)))
     if digit is not None and kept is not None and np.array_equal(digit, kept[0]):  # back to it: shown again
-        return (*kept[1], DigitMemo(digit))
-    return None, None, said, None, "", DigitMemo(digit, kept)
+        return (*kept[1], DigitMemo(digit, None, memo.changes))
+    return None, None, said, None, "", DigitMemo(digit, kept, memo.changes)
 
 
 def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> Iterator[Step]:
