@@ -347,8 +347,8 @@ def test_6_on_a_phone(page):
         assert phone.eval_on_selector("#forward-t input[type=range]", "e => getComputedStyle(e).outlineStyle") == "solid"
         open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img'))", timeout=20_000)
-        gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect().bottom,"
-                                                       " b.querySelector('img').getBoundingClientRect().top]")
+        gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect()"
+                                                       ".bottom, b.querySelector('img').getBoundingClientRect().top]")
         assert gif[0] <= gif[1], gif  # the GIF's download and full-screen buttons above its titles, not on them
         open_tab(phone, "4. Your digit")  # a strip of two titled rows gets twice the height
         assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
@@ -358,7 +358,8 @@ def test_6_on_a_phone(page):
         phone.locator("#interpolate-go").click()  # (a laptop's 480 px left 90 px blank under them)
         phone.locator("#interpolate-image img").wait_for()
         phone.wait_for_function("() => { const b = document.querySelector('#interpolate-image'), i = b.querySelector('img');"
-                                " return i.complete && b.clientHeight - i.clientHeight < 40; }", timeout=20_000)  # its swipe line
+                                " return i.complete && b.clientHeight - i.clientHeight < 40; }",  # with its swipe line
+                                timeout=20_000)
         open_tab(phone, "5. About")
         phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
         shot(phone, "6-phone-about")

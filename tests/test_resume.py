@@ -271,7 +271,7 @@ def test_resume_refuses_another_run_before_the_data_loads(tmp_path, monkeypatch)
     # one line, not a checkpoint's size mismatch per tensor
     (tmp_path / "train_config.json").unlink()
     wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, base_channels=16))
-    with pytest.raises(ValueError, match=r"differs from the one in .*config.json: base_channels 8 there, 16 here; give"):
+    with pytest.raises(ValueError, match=r"differs from the one in .*config.json: base_channels 8 there, 16 here; "):
         training.train(wider, resume=True, max_steps=4)
 
 

@@ -60,7 +60,7 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "#trajectory-gif .image-frame {padding-top: 34px} "  # its two buttons above the panels' titles, not on them
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
-       "#interpolate-image {min-height: 412px}}")  # kept for them and the swipe line (a laptop's 480 px left 90 px blank)
+       "#interpolate-image {min-height: 412px}}")  # kept for them and the swipe line (480 px left 90 px blank)
 # Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
 # and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
 THEME = gr.themes.Default().set(
