@@ -25,10 +25,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import MAX_AUTOGUIDANCE, ModelConfig
+from .checkpoint import CKPT_NAME
+from .config import MAX_AUTOGUIDANCE, RUN_CONFIG_NAME, ModelConfig
 from .data import dataset_name
 from .facts import trained_on
-from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, GUIDE_SUBFOLDER, ModelLoadError, load_pretrained, resolve_folder
+from .hub import (CONFIG_NAME, DEFAULT_WEIGHTS, FOLDER_FILES, GUIDE_SUBFOLDER, ModelLoadError, load_pretrained,
+                  resolve_folder)
 from .unet import UNet
 # by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 T_MAX_FRACTION = 0.6
@@ -80,6 +82,10 @@ def default_t_max(T: int) -> int:
 
 # ---------------------------------------------------------------- the guide, a model folder of its own
 
+# a guide folder's own files: what a push uploads of it, and a run's checkpoint and recipe
+GUIDE_FILES = [name for name in FOLDER_FILES if "/" not in name] + [CKPT_NAME, RUN_CONFIG_NAME]
+
+
 def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.device = "cpu",
                guide: str | Path | None = None) -> UNet:
     """The autoguidance guide shipped in the model folder's guide/ subfolder, or the model folder `guide`."""
@@ -98,10 +104,10 @@ def load_guide(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | torch.d
 
 
 def has_guide(folder: Path) -> bool:
-    """Whether `folder`'s guide/ holds a file: a model, or part of one (its weights alone, a run not yet ended, the
-    files a push would upload beside them), said when it is loaded; an empty guide/ is none."""
-    guide = folder / GUIDE_SUBFOLDER
-    return guide.is_dir() and any(f.is_file() for f in guide.iterdir())
+    """Whether `folder`'s guide/ holds a model, or part of one (its weights alone, a run not yet ended, the files a
+    push would upload beside them), said when it is loaded; an empty guide/, or one of other files only (.DS_Store),
+    is none."""
+    return any((folder / GUIDE_SUBFOLDER / name).is_file() for name in GUIDE_FILES)
 
 
 def _guide_command(folder: Path) -> str:

@@ -365,6 +365,7 @@ def test_a_guide_folder_without_a_config_does_not_stop_the_card(tmp_path, capsys
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     (tmp_path / "m" / "guide").mkdir()
+    (tmp_path / "m" / "guide" / ".DS_Store").write_bytes(b"x")  # nor is one of files no run or push writes
     assert card.main([str(tmp_path / "m")]) == 0, capsys.readouterr().err
     assert "## Autoguidance" not in (tmp_path / "m" / "README.md").read_text()
     (tmp_path / "m" / "guide" / "model.safetensors").write_bytes(b"")  # train.py's card: said, and written
