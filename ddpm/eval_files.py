@@ -120,13 +120,19 @@ def checked_facts(facts: dict, path) -> dict:
 
 def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
     """Join .npz shards of one run (`ddpm.sample --first`) in sample order. They must agree on every
-    fact but `first` and cover one unbroken range of sample indices, or the figures would mix runs."""
+    fact but `first` and cover one unbroken range of sample indices, or the figures would mix runs. A shard that
+    records no weights_sha256 (written before it was recorded) joins those that do, which give the run theirs."""
     parts = sorted((read_samples(p) + (p,) for p in paths), key=lambda part: int(part[1].get("first", 0)))
     _, facts0, path0 = parts[0]
-    same = {k: v for k, v in facts0.items() if k != "first"}
+    digests = {part[1]["weights_sha256"] for part in parts if "weights_sha256" in part[1]}
+    if len(digests) > 1:
+        raise EvalError(f"{' '.join(paths)} are not shards of one run: they were drawn by other weights (their "
+                        "weights_sha256 differ)")
+    ignored = ("first", "weights_sha256")
+    same = {k: v for k, v in facts0.items() if k not in ignored}
     end = int(facts0.get("first", 0))
     for samples, facts, path in parts:
-        other = {k: v for k, v in facts.items() if k != "first"}
+        other = {k: v for k, v in facts.items() if k not in ignored}
         if other != same:
             diff = sorted(k for k in same.keys() | other.keys() if same.get(k) != other.get(k))
             raise EvalError(f"{path} and {path0} are not shards of one run: they differ in {', '.join(diff)}")
@@ -138,7 +144,7 @@ def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
             raise EvalError(f"{path} starts at sample {first}, but the shards before it "
                             f"end at {end}: draw the missing ones with `python -m ddpm.sample --first {end} ...`")
         end += len(samples)
-    return np.concatenate([part[0] for part in parts]), dict(facts0)
+    return np.concatenate([part[0] for part in parts]), dict(facts0) | {"weights_sha256": d for d in digests}
 
 
 def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0, autoguidance_tmax=None,

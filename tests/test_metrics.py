@@ -255,6 +255,12 @@ def test_shards_of_one_run_join_in_sample_order_and_others_are_refused(tmp_path)
     save_npz(tmp_path / "d.npz", x[4:], 4, "ddim", 50, 1.0, label="random", first=4)
     with pytest.raises(EvalError, match="not shards of one run: they differ in seed"):
         read_shards([str(tmp_path / "a.npz"), str(tmp_path / "d.npz")])
+    # a shard from before the weights' sha256 was recorded joins one that records it, and the run keeps it ...
+    save_npz(tmp_path / "f.npz", x[4:], 3, "ddim", 50, 1.0, label="random", first=4, weights_sha256="a" * 64)
+    assert read_shards([str(tmp_path / "a.npz"), str(tmp_path / "f.npz")])[1]["weights_sha256"] == "a" * 64
+    save_npz(tmp_path / "g.npz", x[:4], 3, "ddim", 50, 1.0, label="random", first=0, weights_sha256="b" * 64)
+    with pytest.raises(EvalError, match=r"not shards of one run: they were drawn by other weights"):  # ... not another
+        read_shards([str(tmp_path / "g.npz"), str(tmp_path / "f.npz")])
 
 
 def test_a_hand_made_npz_with_other_arrays_reads_its_samples_and_scalar_facts(tmp_path):
