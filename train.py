@@ -286,10 +286,11 @@ def ctrl_c_held():
 def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
-        from ddpm.card import STOPPED, record_command, write_model_card
+        from ddpm.card import STOPPED, check_loads, record_command, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
         from ddpm.facts import read_weights_meta
+        from ddpm.hub import ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.run_control import Diverged, Interrupts, Stopped
@@ -344,6 +345,13 @@ def main(argv=None) -> int:
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if not args.push_to_hub:
         return 0
+    try:
+        check_loads(out)  # as ddpm.push checks: a guide/ put in the run's folder that does not load is not uploaded
+    except ModelLoadError as e:
+        write_model_card(out)  # the card names the folder, not a repo that was not made
+        print(f"error: {out} is not pushed: {e}; the run is finished and kept in {out}, and "
+              f"`{push_command(out, args.hub_model_id, args.private)}` publishes it then", file=sys.stderr)
+        return 1
     status = push_status(out, args.hub_model_id, private=args.private, kept=f"the run is finished and kept in {out}")
     if status:
         write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist

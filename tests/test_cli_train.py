@@ -28,6 +28,29 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypatch, capsys):
+    """train.py --push-to-hub checks the folder as ddpm.push does: a guide/ put in it whose run has not ended (no
+    model yet) was uploaded as it was, card, loss log and all."""
+    import train
+
+    pushed = []
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setattr("ddpm.push.push_to_hub", lambda *a, **kw: pushed.append(a) or True)
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: None)  # the grid is not what this is about
+    out = tmp_path / "run"
+    flags = ["--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8", "--base-channels", "8",
+             "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20"]
+    assert train.main(flags + ["--max-steps", "2"]) == 0
+    (out / "guide").mkdir()
+    (out / "guide" / "checkpoint.safetensors").write_bytes(b"x")
+    assert train.main(flags + ["--resume", "--max-steps", "3", "--push-to-hub", "--hub-model-id", "me/x"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {out} is not pushed: {out / 'guide'} is missing config.json" in err and not pushed
+    assert f"`python -m ddpm.push {out} me/x` publishes it then" in err
+    assert "me/x" not in (out / "README.md").read_text().split("## Use")[1]
+
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monkeypatch, capsys):
     import train
