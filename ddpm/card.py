@@ -12,12 +12,12 @@ from pathlib import Path
 import torch
 
 from .autoguidance import T_MAX_FRACTION, check_guide, has_guide, load_guide
+from .cli_args import stopped
 from .config import ModelConfig
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
 from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, ModelLoadError, folder_problem,
                   load_pretrained)
-from .cli_args import stopped
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
@@ -339,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # written whole or not at all (a card written by hand was set aside first)
-        return stopped(f"{folder / CARD_NAME} may not be written (a hand-written one is kept as README.previous.md): "
-                       f"run it again")
+        return stopped(f"{folder / CARD_NAME} may not have been written: run it again (a hand-written card, if "
+                       "there was one, was kept as the note above says)")
     return 0
 
 

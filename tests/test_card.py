@@ -105,7 +105,7 @@ def test_model_card_cli_and_a_run_without_a_ratio(tmp_path, capsys, monkeypatch)
     hub.save_pretrained(tiny_model(), tmp_path)
     monkeypatch.setattr(card, "write_model_card", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
     assert card.main([str(tmp_path)]) == 130  # Ctrl-C: a line, not a traceback
-    assert f"stopped (Ctrl-C); {tmp_path / 'README.md'} may not be written" in capsys.readouterr().err
+    assert f"stopped (Ctrl-C); {tmp_path / 'README.md'} may not have been written: run" in capsys.readouterr().err
 
 
 def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
