@@ -30,9 +30,11 @@ def check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
     """--resume: FileNotFoundError without a checkpoint, ValueError for a run of another network or dataset."""
     if not ckpt.exists():
         folder = ckpt.parent
-        if not folder.is_dir():
+        if not folder.exists():
             raise FileNotFoundError(f"--resume: {folder} does not exist, so there is no checkpoint to go on from: "
                                     "check --out, or drop --resume to start a new run there")
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--resume: {folder} is a file, not a run's folder")
         if (folder / hub.WEIGHTS_NAME).exists():  # a download, or a folder whose checkpoint was deleted
             raise FileNotFoundError(f"--resume: {folder} holds a model ({hub.WEIGHTS_NAME}) but no checkpoint "
                                     f"({ckpt.name}, written as a run trains: its optimizer state and place in the "
@@ -127,8 +129,9 @@ def check_same_run(cfg: TrainConfig, folder: Path) -> None:
         diff = [f"{f.name} {getattr(model, f.name)!r} there, {getattr(cfg.model, f.name)!r} here"
                 for f in dataclasses.fields(model) if getattr(model, f.name) != getattr(cfg.model, f.name)]
         if diff:
-            raise ValueError(f"--resume: the model config differs from the one in {path}: {', '.join(diff)}; give "
-                             "the network's flags as the run began, or train into another --out")
+            raise ValueError(f"--resume: the model config differs from the one in {path}: {', '.join(diff)}; drop "
+                             "the network's flags given here (--resume takes the run's own), or train into another "
+                             "--out")
     if saved.get("batch_size", cfg.batch_size) != cfg.batch_size:  # the step count places the run in its data
         raise ValueError(f"--resume: the run trained with batch size {saved['batch_size']} ({saved_at}), not "
                          f"{cfg.batch_size}: its steps count batches of that size, which place it in the data, its "

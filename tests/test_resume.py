@@ -222,12 +222,15 @@ def test_resume_refuses_another_model(tmp_path):
     cfg = train_cfg(tmp_path)
     train_on_sample(cfg, max_steps=2)
     other = dataclasses.replace(cfg, model=tiny_config(timesteps=100, base_channels=16))
-    with pytest.raises(ValueError, match="model config differs .*: base_channels 8 there, 16 here; give the "
-                                         "network's flags as the run began, or train into another --out"):
+    with pytest.raises(ValueError, match=r"model config differs .*: base_channels 8 there, 16 here; drop the "
+                                         r"network's flags given here \(--resume takes the run's own\), or train"):
         train_on_sample(other, max_steps=4, resume=True)
     with pytest.raises(FileNotFoundError, match="empty does not exist, so there is no checkpoint to go on from: "
                                                 "check --out, or drop --resume"):  # a typo in --out
         train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
+    (tmp_path / "file").write_text("")  # through the Python API (train.py's own check comes first)
+    with pytest.raises(FileNotFoundError, match="file is a file, not a run's folder"):
+        train_on_sample(train_cfg(tmp_path / "file"), max_steps=4, resume=True)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no checkpoint at .*: drop --resume to start a new run there"):
         train_on_sample(train_cfg(tmp_path / "empty"), max_steps=4, resume=True)
