@@ -202,7 +202,6 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     assert evaluate.main(s) == 0 and evaluate.main(s + ["--out", str(tmp_path / "e.json")]) == 0  # no model named
 
 
-
 def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(tmp_path, monkeypatch, capsys):
     """ddpm.sample and --save-samples record the sha256 of the weights that drew a file: another model of the same T
     (two runs of one recipe) cannot score it as its own (its card showed the other model's figures)."""
@@ -225,6 +224,7 @@ def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(t
             assert before == ((other / "eval.json").exists() and (other / "eval.json").read_bytes())
         assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
         assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
+
 
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
     from ddpm import evaluate

@@ -28,7 +28,6 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
-
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypatch, capsys):
     """train.py --push-to-hub checks the folder as ddpm.push does: a guide/ put in it whose run has not ended (no
@@ -50,6 +49,7 @@ def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypat
     assert f"error: {out} is not pushed: {out / 'guide'} is missing config.json" in err and not pushed
     assert f"`python -m ddpm.push {out} me/x` publishes it then" in err
     assert "me/x" not in (out / "README.md").read_text().split("## Use")[1]
+
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monkeypatch, capsys):

@@ -84,7 +84,6 @@ def test_the_same_digit_or_a_number_being_typed_keeps_the_last_run():
     assert roundtrip.after_digit_change(EXAMPLE, 2, None, None, two[5], None, None, "", None, "")[:2] == (keep, keep)
 
 
-
 def test_a_run_begun_before_the_digit_changed_yields_nothing_more(model, sched):
     """A change of tab 4's digit cancels its runs, but a caption yielded before the cancel landed stayed over the
     change's own ("Denoising ... step 48 of 50" under emptied pictures, as if hung): the change moves the count the
