@@ -202,30 +202,6 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     assert evaluate.main(s) == 0 and evaluate.main(s + ["--out", str(tmp_path / "e.json")]) == 0  # no model named
 
 
-def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(tmp_path, monkeypatch, capsys):
-    """ddpm.sample and --save-samples record the sha256 of the weights that drew a file: another model of the same T
-    (two runs of one recipe) cannot score it as its own (its card showed the other model's figures)."""
-    from ddpm import evaluate, sample
-
-    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
-    a, b = (hub.save_pretrained(tiny_model(seed, timesteps=20), tmp_path / name) for seed, name in ((0, "a"), (1, "b")))
-    assert sample.main(["--weights", str(a), "--n", "4", "--sampler", "ddim", "--steps", "2", "--out",
-                        str(tmp_path / "s.npz")]) == 0
-    assert evaluate.main(["--weights", str(b), "--n", "4", "--sampler", "ddim", "--steps", "2", "--save-samples",
-                          str(tmp_path / "e.npz"), "--json"]) == 0
-    capsys.readouterr()
-    for drawn, by, other in (("s.npz", a, b), ("e.npz", b, a)):
-        s = ["--from-samples", str(tmp_path / drawn), "--json"]
-        for args, says in ((["--out", str(other / "eval.json")], f"the model beside --out {other / 'eval.json'}"),
-                           (["--weights", str(other)], f"--weights {other}")):
-            before = (other / "eval.json").exists() and (other / "eval.json").read_bytes()
-            assert evaluate.main(s + args) == 2, args
-            assert f"drawn by other weights than {says} (sha256 of their tensors" in capsys.readouterr().err
-            assert before == ((other / "eval.json").exists() and (other / "eval.json").read_bytes())
-        assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
-        assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
-
-
 def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
     from ddpm import evaluate
 

@@ -1,9 +1,13 @@
-"""ddpm.evaluate --from-samples with a hand-made .npz: each fact it records is checked as the flag that sets it would
-be, so nonsense is a one-line refusal, not a traceback or a run filed under a name such as ddim--4 or euler-5."""
+"""ddpm.evaluate --from-samples: each fact a hand-made .npz records is checked as the flag that sets it would be, so
+nonsense is a one-line refusal, not a traceback or a run filed under a name such as ddim--4 or euler-5; and a file
+drawn by other weights is not filed under a model that did not draw it."""
 import json
 
 import numpy as np
 import pytest
+
+from conftest import tiny_model
+from ddpm import hub
 
 DIGITS = np.zeros((4, 28, 28), np.uint8)
 
@@ -114,3 +118,27 @@ def test_facts_at_the_ends_of_their_ranges_are_filed_as_the_flags_would_file_the
                               "--json"]) == 0, capsys.readouterr().err
     assert set(json.loads(out.read_text())["runs"]) == {"ddim-20", "ddim-5-labelrandom-w2", "ddim-5-label3-w1",
                                                         "ddpm-1000"}
+
+
+def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(tmp_path, monkeypatch, capsys):
+    """ddpm.sample and --save-samples record the sha256 of the weights that drew a file: another model of the same T
+    (two runs of one recipe) cannot score it as its own (its card showed the other model's figures)."""
+    from ddpm import evaluate, sample
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    a, b = (hub.save_pretrained(tiny_model(seed, timesteps=20), tmp_path / name) for seed, name in ((0, "a"), (1, "b")))
+    assert sample.main(["--weights", str(a), "--n", "4", "--sampler", "ddim", "--steps", "2", "--out",
+                        str(tmp_path / "s.npz")]) == 0
+    assert evaluate.main(["--weights", str(b), "--n", "4", "--sampler", "ddim", "--steps", "2", "--save-samples",
+                          str(tmp_path / "e.npz"), "--json"]) == 0
+    capsys.readouterr()
+    for drawn, by, other in (("s.npz", a, b), ("e.npz", b, a)):
+        s = ["--from-samples", str(tmp_path / drawn), "--json"]
+        for args, says in ((["--out", str(other / "eval.json")], f"the model beside --out {other / 'eval.json'}"),
+                           (["--weights", str(other)], f"--weights {other}")):
+            before = (other / "eval.json").exists() and (other / "eval.json").read_bytes()
+            assert evaluate.main(s + args) == 2, args
+            assert f"drawn by other weights than {says} (sha256 of their tensors" in capsys.readouterr().err
+            assert before == ((other / "eval.json").exists() and (other / "eval.json").read_bytes())
+        assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
+        assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
