@@ -98,6 +98,10 @@ def test_a_run_begun_before_the_digit_changed_yields_nothing_more(model, sched):
     new = roundtrip.after_digit_change(EXAMPLE, 26, None, None, memo, None, None, "Denoising", None, "")
     assert list(stream) == [] and new[5].changes is memo.changes == [1]
     assert isinstance(list(roundtrip.until_left(run(), memo))[-1], roundtrip.RoundTrip)  # begun after the change
+    stream = roundtrip.until_left(run(), new[5])  # a change event of the same digit, late: a run just pressed goes on
+    next(stream)
+    roundtrip.after_digit_change(EXAMPLE, 26, None, None, new[5], None, None, "Denoising", None, "")
+    assert isinstance(list(stream)[-1], roundtrip.RoundTrip) and memo.changes == [1]
     assert list(roundtrip.until_left(iter([1, 2]), None)) == [1, 2]  # no memo (the Python API's): every item
 
 

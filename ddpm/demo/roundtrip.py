@@ -105,12 +105,12 @@ def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -
     them (digit_changed); a new one puts them away and empties them, as tab 1's views follow the digit, and the
     digit they were put away with brings them back."""
     main, strip, text, i_image, i_text = shown
-    memo.changes[0] += 1  # the runs going stop yielding (until_left); the memos returned carry the same count
     pictures = main is not None or i_image is not None
     said, digit = digit_changed(source, index, upload, sketch, memo.last)
-    if said is None:
+    if said is None:  # the same digit: a run going may go on (a late change event would stop one just pressed)
         return (KEEP, KEEP, stopped(text, "Noise and denoise", main is not None), KEEP,
                 stopped(i_text, "Interpolate", i_image is not None), DigitMemo(digit, memo.kept, memo.changes))
+    memo.changes[0] += 1  # a new digit: the runs going stop yielding (until_left); the memos returned share the count
     kept = memo.kept
     if memo.last is not None and pictures:  # the last digit's run, put away
         kept = (memo.last, (_grey(main), _grey(strip), stopped(text, "Noise and denoise", main is not None),
