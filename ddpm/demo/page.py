@@ -53,7 +53,7 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
        # said under each, as a phone shows no scrollbar until touched (x0_hat, tab 3's middle panel, was off screen)
        ".strip:has(img)::after {content: '\\2190  swipe sideways for the rest  \\2192'; display: block; "
-       "text-align: center; font-size: 12px; padding: 2px 0; color: var(--body-text-color-subdued)} "
+       "text-align: center; font-size: 12px; padding: 2px 0; color: var(--block-info-text-color)} "
        # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
        # size: shrunk to the phone's width, their titles were 6 px tall
        ".strip.panels .image-frame img {height: auto} "
