@@ -144,7 +144,10 @@ def read_shards(paths: list[str]) -> tuple[np.ndarray, dict]:
             raise EvalError(f"{path} starts at sample {first}, but the shards before it "
                             f"end at {end}: draw the missing ones with `python -m ddpm.sample --first {end} ...`")
         end += len(samples)
-    return np.concatenate([part[0] for part in parts]), dict(facts0) | {"weights_sha256": d for d in digests}
+    joined = dict(facts0)
+    if digests:  # facts0 may be a shard from before the sha256 was recorded
+        joined["weights_sha256"] = digests.pop()
+    return np.concatenate([part[0] for part in parts]), joined
 
 
 def run_name(sampler: str, steps, label=None, guidance=1.0, eta=0.0, autoguidance=1.0, autoguidance_tmax=None,

@@ -38,11 +38,10 @@ def same_model(a: argparse.Namespace, facts: dict, path: str) -> None:
     if a.out and (Path(a.out).parent / CONFIG_NAME).is_file():
         folders.append((str(Path(a.out).parent), f"the model beside --out {a.out}"))
     fix = "name the model that drew it with --weights, and merge into its own eval.json"
+    T, drew = facts.get("timesteps"), facts.get("weights_sha256")
     for folder, what in folders:
-        T = facts.get("timesteps")
         if T is not None and (model_T := _timesteps(folder)) is not None and model_T != T:
             raise EvalError(f"{path} was drawn by a model of T = {T} steps, and {what} has T = {model_T}: {fix}")
-        drew = facts.get("weights_sha256")
         if drew is not None and (digest := _digest(folder)) is not None and digest != drew:
             raise EvalError(f"{path} was drawn by other weights than {what} (sha256 of their tensors {drew[:12]}..., "
                             f"there {digest[:12]}...): {fix}")

@@ -79,12 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(why)
     if why := repo_id_problem(a.repo_id):
         p.error(why)
+    nothing = f"nothing was pushed; {folder} is as it was"  # what a Ctrl-C before the upload leaves
     try:
         check_loads(folder)  # a truncated model.safetensors (a full disk), or a guide/ that does not load
     except ModelLoadError as e:
         p.error(f"{folder} is not pushed: {e}")  # e names what does not load: the model, or its guide/
     except KeyboardInterrupt:
-        return stopped(f"nothing was pushed; {folder} is as it was")
+        return stopped(nothing)
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
     kept = None
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # a line, not a traceback, and the card as it was
         put_back()
-        return stopped(f"nothing was pushed; {folder} is as it was")
+        return stopped(nothing)
     except BaseException:  # anything else (a bug): the local files are as they were all the same
         put_back()
         raise
