@@ -329,6 +329,9 @@ def test_generate_pressed_again_unchanged_shows_its_grid_at_once(model, sched):
                                       drawn=drawn))) > 1
     assert len(list(generate.generate(model, sched, s, weights="other", drawn=drawn))) > 1
     assert drawn.get((s, None)) is None  # only the last two are kept
+    one = settings(sched.T, n=1, sampler="ddim", steps=4, seed=11)
+    list(generate.generate(model, sched, one, drawn=drawn))
+    assert "the same seed draws the same digit. " in drawn.get((one, None)).text  # not "digits" for one
     assert len(list(generate.generate(model, sched, s))) > 1  # without `drawn` (the API of ddpm.demo.timing), drawn
 
 

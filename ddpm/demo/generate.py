@@ -225,9 +225,9 @@ class LastGrids:
                 return None
             self._grids.move_to_end(key)
             frame, seconds = self._grids[key]
-        noun = key[0].noun
+        same = f"the same {key[0].noun}" + ("s" if key[0].n != 1 else "")
         return dataclasses.replace(frame, text=f"Drawn before with these settings (in {took(seconds)}), so shown again "
-                                               f"at once: the same seed draws the same {noun}s. {frame.summary}")
+                                               f"at once: the same seed draws {same}. {frame.summary}")
 
     def put(self, key, frame: Frame, seconds: float) -> None:
         with self._lock:
