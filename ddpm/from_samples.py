@@ -35,8 +35,9 @@ def same_model(a: argparse.Namespace, facts: dict, path: str) -> None:
     another T than the one that drew it, or other weights (the file's weights_sha256, ddpm.sample's and
     --save-samples' since they record it): the figures would be filed under a model that did not draw them."""
     folders = [(a.weights, f"--weights {a.weights}")] if a.weights else []
-    if a.out and (Path(a.out).parent / CONFIG_NAME).is_file():
-        folders.append((str(Path(a.out).parent), f"the model beside --out {a.out}"))
+    beside = Path(a.out).parent if a.out else None
+    if beside and (beside / CONFIG_NAME).is_file() and not (a.weights and Path(a.weights).resolve() == beside.resolve()):
+        folders.append((str(beside), f"the model beside --out {a.out}"))  # (--weights' own folder: checked once)
     fix = "name the model that drew it with --weights, and merge into its own eval.json"
     T, drew = facts.get("timesteps"), facts.get("weights_sha256")
     for folder, what in folders:

@@ -123,7 +123,7 @@ def test_facts_at_the_ends_of_their_ranges_are_filed_as_the_flags_would_file_the
 def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(tmp_path, monkeypatch, capsys):
     """ddpm.sample and --save-samples record the sha256 of the weights that drew a file: another model of the same T
     (two runs of one recipe) cannot score it as its own (its card showed the other model's figures)."""
-    from ddpm import evaluate, sample
+    from ddpm import evaluate, from_samples, sample
 
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
     a, b = (hub.save_pretrained(tiny_model(seed, timesteps=20), tmp_path / name) for seed, name in ((0, "a"), (1, "b")))
@@ -132,6 +132,8 @@ def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(t
     assert evaluate.main(["--weights", str(b), "--n", "4", "--sampler", "ddim", "--steps", "2", "--save-samples",
                           str(tmp_path / "e.npz"), "--json"]) == 0
     capsys.readouterr()
+    hashed = []  # the models from_samples loaded and hashed
+    monkeypatch.setattr(from_samples, "weights_digest", lambda m: hashed.append(m) or hub.weights_digest(m))
     for drawn, by, other in (("s.npz", a, b), ("e.npz", b, a)):
         s = ["--from-samples", str(tmp_path / drawn), "--json"]
         for args, says in ((["--out", str(other / "eval.json")], f"the model beside --out {other / 'eval.json'}"),
@@ -140,5 +142,7 @@ def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(t
             assert evaluate.main(s + args) == 2, args
             assert f"drawn by other weights than {says} (sha256 of their tensors" in capsys.readouterr().err
             assert before == ((other / "eval.json").exists() and (other / "eval.json").read_bytes())
+        hashed.clear()
         assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
+        assert len(hashed) == 1  # one folder, --weights' and --out's: loaded and hashed once
         assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
