@@ -26,9 +26,10 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress: dict) -> None:
-    """Everything a run needs to continue exactly (weights, EMA, AdamW's state, the generators), as safetensors,
-    written atomically: a kill mid-write leaves the last checkpoint whole."""
+def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress: dict, scaler=None) -> None:
+    """Everything a run needs to continue exactly (weights, EMA, AdamW's state, the generators, and float16's loss
+    scale on a GPU without bfloat16), as safetensors, written atomically: a kill mid-write leaves the last checkpoint
+    whole."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors |= {f"ema.{k}": v for k, v in ema.model.state_dict().items()}
     opt_tensors, opt_meta = _flatten_optimizer(opt)
@@ -37,12 +38,15 @@ def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress:
     tensors["rng.torch"] = torch.get_rng_state()  # weight init and dropout on the CPU
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()  # dropout on a GPU draws from this one
-    save_tensors(path, tensors, {"progress": progress, **opt_meta})
+    # the loss scale and its growth count (a fresh scaler would start again at 2^16 and skip other steps); a disabled
+    # scaler (CPU, bfloat16) has none
+    scaling = {"grad_scaler": scaler.state_dict()} if scaler is not None and scaler.is_enabled() else {}
+    save_tensors(path, tensors, {"progress": progress, **opt_meta, **scaling})
 
 
-def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator) -> dict:
-    """Put a save_checkpoint file back into model, ema, opt and gen (and torch's global random state); returns
-    the run's progress record (step, seconds trained)."""
+def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, scaler=None) -> dict:
+    """Put a save_checkpoint file back into model, ema, opt, gen and an enabled scaler (and torch's global random
+    state); returns the run's progress record (step, seconds trained)."""
     tensors, meta = load_tensors(path)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
@@ -51,4 +55,6 @@ def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator) -> dict:
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
+    if "grad_scaler" in meta and scaler is not None and scaler.is_enabled():  # (a run begun on bfloat16 has none)
+        scaler.load_state_dict(meta["grad_scaler"])
     return meta["progress"]

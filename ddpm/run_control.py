@@ -43,10 +43,11 @@ def check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
     check_same_run(cfg, ckpt.parent)
 
 
-def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator) -> dict:
-    """--resume: the checkpoint's weights, EMA, optimizer and RNG states put back; returns its progress record."""
+def restore(cfg: TrainConfig, ckpt: Path, model, ema, opt, gen: torch.Generator, scaler=None) -> dict:
+    """--resume: the checkpoint's weights, EMA, optimizer, RNG states and loss scale put back; returns its progress
+    record."""
     try:
-        progress = load_checkpoint(ckpt, model, ema, opt, gen)
+        progress = load_checkpoint(ckpt, model, ema, opt, gen, scaler)
     except Exception as e:  # truncated (a full disk), or not a checkpoint of this model
         said = str(e).strip().splitlines()[0] if str(e).strip() else ""  # torch lists every key that differs
         if "state_dict" in said:

@@ -156,7 +156,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     ckpt = out / CKPT_NAME
     progress = {"step": 0, "train_seconds": 0.0}
     if resume:
-        progress = restore(cfg, ckpt, model, ema, opt, gen)
+        progress = restore(cfg, ckpt, model, ema, opt, gen, scaler)
         check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
@@ -195,7 +195,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 on_start(out)
             atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
             first_save = False
-        save_checkpoint(ckpt, model, ema, opt, gen, progress)
+        save_checkpoint(ckpt, model, ema, opt, gen, progress, scaler)
 
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf

@@ -29,6 +29,22 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, decay, dropout):
         assert torch.equal(a[k], b[k]), k
 
 
+def test_resume_goes_on_with_the_float16_loss_scale_it_stopped_at(tmp_path, monkeypatch):
+    """On a GPU without bfloat16 the loss scale grows every growth_interval steps without an overflow: a resume that
+    began again at 2^16 would have skipped other steps than an unbroken run. (A CPU scaler stands in for it.)"""
+    from ddpm import training
+
+    monkeypatch.setattr(training, "_mixed_precision", lambda device: (
+        None, torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3)))
+    full = train_on_sample(train_cfg(tmp_path / "full", epochs=2), max_steps=14)
+    part = train_cfg(tmp_path / "part", epochs=2)
+    train_on_sample(part, max_steps=5)
+    resumed = train_on_sample(part, max_steps=14, resume=True)
+    (a, full_meta), (b, meta) = (load_tensors(run / "checkpoint.safetensors") for run in (full, resumed))
+    assert full_meta["grad_scaler"]["scale"] == 2.0**20  # doubled after steps 3, 6, 9 and 12
+    assert meta["grad_scaler"] == full_meta["grad_scaler"] and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, request):
     """Ctrl-C (or kill) lands mid-step, after the step's draws from the generator: it takes effect at the step's
     end, so the checkpoint holds whole steps and the resumed run matches an unbroken one."""
