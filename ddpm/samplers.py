@@ -96,10 +96,10 @@ def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device
 # ---------------------------------------------------------------- one step of each sampler (pure math)
 
 def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "beta", clip: bool = True):
-    """One DDPM step x_t -> x_{t-1} ~ p(x_{t-1} | x_t), Ho et al. Alg. 2 line 4, at code index t, which the paper
-    numbers t + 1 (code t = 0 is the paper's x_1 -> x_0). Returns (x_{t-1}, x0_hat), each (B, C, H, W) like x_t,
-    eps_hat and the fresh noise z; z may be None at t = 0, where none is added. sigma_t^2 is beta_t or beta_tilde_t
-    (Sec. 3.2)."""
+    """One DDPM step, Ho et al. Alg. 2 line 4: x_{t-1} ~ p(x_{t-1} | x_t), in the paper's numbering, where the
+    argument t is the code index, the paper's t - 1 (code t = 0 is the paper's last step, x_1 -> x_0). Returns
+    (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh noise z; z may be None at code t = 0, where
+    none is added. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2)."""
     x0_hat = sched.predict_x0(x_t, t, eps_hat)  # Eq. 15: Eq. 4 solved for x_0
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)

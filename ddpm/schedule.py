@@ -91,11 +91,13 @@ class NoiseSchedule:
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 
     def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 4, the closed-form jump: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps."""
+        """Eq. 4, the closed-form jump: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (the argument t: a
+        code index, the paper's t - 1)."""
         return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
 
     def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 2, one Markov step: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps."""
+        """Eq. 2, one Markov step: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps (the argument t: a code index, the
+        paper's t - 1)."""
         return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
