@@ -333,12 +333,17 @@ def main(argv=None) -> int:
         print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
     print(f"writing the model card's sample grid: {card_grid_command(out)}")
-    interrupts = Interrupts()  # Ctrl-C, and `kill` too, only skips the grid: the card follows
+    interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
     previous = interrupts.install()
     try:
         write_card_grid(out)
-    except KeyboardInterrupt:
-        print("skipped the sample grid; the command above makes it later")
+    except KeyboardInterrupt:  # the run is finished and saved; a stop is still a stop (exit 130), not a push
+        write_model_card(out, command=command, resumed=args.resume)
+        push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
+                if args.push_to_hub else "")
+        print(f"\nstopped (Ctrl-C) while drawing the sample grid: the run is finished and kept in {out} with its "
+              f"card; the command above makes the grid later{push}", file=sys.stderr)
+        return 130
     finally:
         interrupts.uninstall(previous)
     write_model_card(out, command=command, resumed=args.resume,

@@ -130,6 +130,25 @@ def test_a_resume_from_nan_weights_or_from_step_0_gets_advice_that_works(run_of_
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pushed(run_of_two_steps, monkeypatch,
+                                                                                       capsys):
+    """The run is finished when its card's grid is drawn (a minute of DDPM on a CPU): a Ctrl-C there exited 0 and
+    went on to push, where the README says a stop publishes nothing and exits 130."""
+    from ddpm import push
+
+    out = run_of_two_steps
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(push, "push_status", lambda *a, **k: pytest.fail("pushed after a Ctrl-C"))
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
+    (out / "README.md").unlink()
+    assert train.main([*TINY, "--out", str(out), "--resume", "--max-steps", "3", "--push-to-hub", "--hub-model-id",
+                       "me/x"]) == 130
+    err = capsys.readouterr().err
+    assert "stopped (Ctrl-C) while drawing the sample grid: the run is finished" in err and "Traceback" not in err
+    assert f"nothing was pushed: `python -m ddpm.push {out} me/x` publishes it" in err
+    assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
+
+
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
     import signal
