@@ -31,7 +31,7 @@ from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
 from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name, save_npz
 from .facts import trained_on
-from .from_samples import follow_the_file
+from .from_samples import follow_the_file, same_model
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, weights_digest
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
@@ -160,8 +160,8 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
              autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
              autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int, int, str]:
     """-> (uint8 samples (n, 28, 28), steps actually run, the model's T, hub.weights_digest of it). The noise
-    comes from CPU generators, so a GPU draws the same digits up to float rounding. before_sampling(): called once
-    the model is loaded and checked (main() loads the data and classifier there, to refuse a bad path before a long
+    comes from CPU generators, so a GPU draws the same digits up to float rounding. before_sampling(T, digest): called
+    once the model is loaded and checked (main() loads the data and classifier there, to refuse a bad path before a long
     run)."""
     try:
         device = pick_device(device)
@@ -179,7 +179,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     except (ModelLoadError, ValueError) as e:
         raise EvalError(str(e)) from None
     if before_sampling is not None:
-        before_sampling()
+        before_sampling(model.config.timesteps, digest)
     images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
     return images, steps, model.config.timesteps, digest
 
@@ -293,10 +293,18 @@ def score(a: argparse.Namespace, command: str) -> int:
         else:
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
-            samples, steps, T, digest = generate(a.weights or str(DEFAULT_WEIGHTS), a.n or 1000, sampler, a.steps,
-                                                 a.seed, a.batch_size, a.label, a.guidance, a.device, eta,
-                                                 a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide,
-                                                 before_sampling=lambda: reference(a.data_dir, a.classifier))
+            weights = a.weights or str(DEFAULT_WEIGHTS)
+
+            def ready(T: int, digest: str) -> None:  # the model loaded: refuse an --out in another model's folder (its
+                # card would show this run's figures), then load the yardstick, both before a long run
+                if a.out:
+                    same_model(argparse.Namespace(weights=None, out=a.out), dict(timesteps=T, weights_sha256=digest),
+                               f"this run of --weights {weights}", drawn_by=weights,
+                               fix=f"merge into {Path(weights) / 'eval.json'}, or a file outside a model folder")
+                reference(a.data_dir, a.classifier)
+            samples, steps, T, digest = generate(weights, a.n or 1000, sampler, a.steps, a.seed, a.batch_size, a.label,
+                                                 a.guidance, a.device, eta, a.autoguidance, a.autoguidance_tmax,
+                                                 a.autoguidance_guide, before_sampling=ready)
             name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
                                           a.autoguidance_guide)
             if a.save_samples:

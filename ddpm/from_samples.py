@@ -30,15 +30,19 @@ def _digest(weights: str) -> str | None:
         return None
 
 
-def same_model(a: argparse.Namespace, facts: dict, path: str) -> None:
+FIX = "name the model that drew it with --weights, and merge into its own eval.json"
+
+
+def same_model(a: argparse.Namespace, facts: dict, path: str, fix: str = FIX, drawn_by: str | None = None) -> None:
     """A file is not scored as --weights' (or filed in the eval.json of a model folder, --out) when that model has
     another T than the one that drew it, or other weights (the file's weights_sha256, ddpm.sample's and
-    --save-samples' since they record it): the figures would be filed under a model that did not draw them."""
+    --save-samples' since they record it): the figures would be filed under a model that did not draw them.
+    drawn_by: a folder known to have drawn them (a fresh run's --weights), not checked again."""
     folders = [(a.weights, f"--weights {a.weights}")] if a.weights else []
     beside = Path(a.out).parent if a.out else None
-    if beside and (beside / CONFIG_NAME).is_file() and not (a.weights and Path(a.weights).resolve() == beside.resolve()):
+    if beside and (beside / CONFIG_NAME).is_file() and \
+            not any(Path(known).resolve() == beside.resolve() for known in (a.weights, drawn_by) if known):
         folders.append((str(beside), f"the model beside --out {a.out}"))  # (--weights' own folder: checked once)
-    fix = "name the model that drew it with --weights, and merge into its own eval.json"
     T, drew = facts.get("timesteps"), facts.get("weights_sha256")
     for folder, what in folders:
         if T is not None and (model_T := _timesteps(folder)) is not None and model_T != T:

@@ -146,3 +146,28 @@ def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(t
         assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
         assert len(hashed) == 1  # one folder, --weights' and --out's: loaded and hashed once
         assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
+
+
+def test_a_fresh_run_is_not_merged_into_another_models_eval_json(tmp_path, monkeypatch, capsys):
+    """--weights A --out B/eval.json filed A's scores under B, whose card then showed them (a CLI review found it);
+    refused once A is loaded, before sampling. Its own folder's eval.json, or a file outside a model folder, takes
+    it."""
+    from ddpm import evaluate, from_samples
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
+    monkeypatch.setattr(evaluate, "sample_images", lambda *a, **k: pytest.fail("sampled before the refusal"))
+    a, b = (hub.save_pretrained(tiny_model(seed, timesteps=20), tmp_path / name) for seed, name in ((0, "a"), (1, "b")))
+    c = hub.save_pretrained(tiny_model(0, timesteps=10), tmp_path / "c")
+    run = ["--n", "4", "--sampler", "ddim", "--steps", "2", "--json"]
+    for other, says in ((b, "was drawn by other weights than the model beside --out"), (c, "has T = 10")):
+        assert evaluate.main(run + ["--weights", str(a), "--out", str(other / "eval.json")]) == 2
+        err = capsys.readouterr().err
+        assert f"this run of --weights {a} " in err and says in err and f"merge into {a / 'eval.json'}" in err
+        assert not (other / "eval.json").exists()
+    monkeypatch.setattr(evaluate, "sample_images", lambda model, n, *a, **k: np.zeros((n, 28, 28), np.uint8))
+    hashed = []
+    monkeypatch.setattr(from_samples, "weights_digest", lambda m: hashed.append(m) or hub.weights_digest(m))
+    for out in (a / "eval.json", tmp_path / "scores.json"):
+        assert evaluate.main(run + ["--weights", str(a), "--out", str(out)]) == 0, capsys.readouterr().err
+        assert list(json.loads(out.read_text())["runs"]) == ["ddim-2"]
+    assert hashed == []  # its own folder: not loaded and hashed a second time
