@@ -173,11 +173,18 @@ def read_runs_file(path: str | Path) -> dict:
     return doc
 
 
-def merge_into(path: str | Path, name: str, result: dict) -> None:
+def merge_into(path: str | Path, name: str, result: dict) -> dict | None:
     """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write); the file's
-    other keys and runs stay as they were."""
+    other keys and runs stay as they were. A run of the same name is replaced (returned, to be said), but not by one
+    of fewer samples: a quick check filed into a model's eval.json would take the place of its published figure."""
     path = Path(path)
     doc = read_runs_file(path)
+    old = doc.get("runs", {}).get(name)
+    if isinstance(old, dict) and isinstance(old.get("n"), int) and isinstance(result.get("n"), int) \
+            and result["n"] < old["n"]:
+        raise EvalError(f"its runs[{name!r}] holds N = {old['n']} samples, which this run's N = {result['n']} would "
+                        "replace: give this run a name of its own with --run-name, or another --out")
     runs = doc.get("runs", {}) | {name: result}
     atomic_write_json(path, doc | {"real_floor_fd": result["real_floor_fd"], "command": result["command"],
                                    "runs": runs})
+    return old

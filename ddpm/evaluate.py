@@ -329,9 +329,10 @@ def score(a: argparse.Namespace, command: str) -> int:
                   autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, default_t_max(T)
                   autoguidance_guide=a.autoguidance_guide if a.autoguidance != 1 else None,  # None: the weights' guide/
                   seconds=round(time.perf_counter() - start, 1), command=command)
+    replaced = None
     if a.out:
         try:
-            merge_into(a.out, name, result)
+            replaced = merge_into(a.out, name, result)
         except (EvalError, OSError) as e:
             print(json.dumps(result))  # the run is not lost: its result goes to stdout instead
             print(f"error: could not merge the result above into {a.out}: {e}", file=sys.stderr)
@@ -340,8 +341,12 @@ def score(a: argparse.Namespace, command: str) -> int:
         print(json.dumps(result))
     else:
         _print_human(result)
-        if a.out:
-            print(f"  merged into {a.out} as runs[{name!r}]")
+    said = f"  merged into {a.out} as runs[{name!r}]"
+    if replaced is not None:  # said with --json too, on stderr: its stdout is the result alone
+        n = f" of N = {replaced['n']}" if isinstance(replaced, dict) and "n" in replaced else ""
+        print(f"{said}, in place of its earlier row{n}", file=sys.stderr if a.json else sys.stdout)
+    elif a.out and not a.json:
+        print(said)
     return 0
 
 

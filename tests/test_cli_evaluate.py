@@ -252,13 +252,18 @@ def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_resul
 
 
 def test_a_run_merged_into_out_keeps_the_files_other_keys_and_runs(tmp_path):
-    from ddpm.eval_files import merge_into
+    from ddpm.eval_files import EvalError, merge_into
 
     (tmp_path / "e.json").write_text('{"notes": "mine", "runs": {"old": {"fd": 1}}, "command": "before"}')
     merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.7, "command": "now", "fd": 2})
     assert json.loads((tmp_path / "e.json").read_text()) == {
         "notes": "mine", "runs": {"old": {"fd": 1}, "new": {"real_floor_fd": 0.7, "command": "now", "fd": 2}},
         "command": "now", "real_floor_fd": 0.7}
+    # a run of the same name is replaced (and said), but not by fewer samples: a quick check into a published file
+    assert merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.7, "command": "again", "n": 1000})["fd"] == 2
+    with pytest.raises(EvalError, match=r"its runs\['new'\] holds N = 1000 samples, which this run's N = 20 would "):
+        merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.9, "command": "quick", "n": 20})
+    assert json.loads((tmp_path / "e.json").read_text())["runs"]["new"]["command"] == "again"
 
 
 def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch, capsys):

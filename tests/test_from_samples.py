@@ -171,3 +171,9 @@ def test_a_fresh_run_is_not_merged_into_another_models_eval_json(tmp_path, monke
         assert evaluate.main(run + ["--weights", str(a), "--out", str(out)]) == 0, capsys.readouterr().err
         assert list(json.loads(out.read_text())["runs"]) == ["ddim-2"]
     assert hashed == []  # its own folder: not loaded and hashed a second time
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda x, *a, **k: {"real_floor_fd": 1.0, "n": len(x)})
+    assert evaluate.main(run + ["--weights", str(a), "--out", str(a / "eval.json")]) == 0
+    assert f"merged into {a / 'eval.json'} as runs['ddim-2'], in place of its earlier row\n" in capsys.readouterr().err
+    assert evaluate.main(run[:1] + ["3"] + run[2:] + ["--weights", str(a), "--out", str(a / "eval.json")]) == 2
+    assert "holds N = 4 samples, which this run's N = 3 would replace: give this run a name of its own with " \
+           "--run-name" in capsys.readouterr().err
