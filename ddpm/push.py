@@ -17,6 +17,7 @@ from .card import check_loads, keep_a_hand_written_card, write_model_card
 from .cli_args import stopped
 from .hub import (CARD_NAME, FOLDER_FILES, SET_ASIDE, ModelLoadError, folder_problem, repo_id_problem,
                   set_aside_path)
+from .safeio import atomic_write_bytes
 
 
 def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
@@ -94,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         """Not pushed: the local card is as it was (none if there was none: none that names a repo never made)."""
         if kept:  # the hand-written card set aside below goes back by a rename, which even a full disk allows
             kept.replace(card)
-        elif old_card is not None:
-            card.write_bytes(old_card)
+        elif old_card is not None:  # whole or not at all, and only if it changed (a read-only folder kept it)
+            if not (card.is_file() and card.read_bytes() == old_card):
+                atomic_write_bytes(card, old_card)
         else:
             card.unlink(missing_ok=True)
 

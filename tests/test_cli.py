@@ -277,6 +277,27 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
         assert message in capsys.readouterr().err
 
 
+def test_push_of_a_read_only_folder_is_a_line_and_its_card_untouched(tmp_path, capsys, monkeypatch):
+    """The card could not be written (a read-only folder): putting the unchanged card back wrote it all the same,
+    failed the same way, and ended in a traceback; on a full disk that truncating write could empty it."""
+    import errno
+    import pathlib
+
+    from ddpm import push
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    card = write_model_card(tmp_path / "m").read_bytes()
+
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+    for name in ("write_model_card", "atomic_write_bytes"):
+        monkeypatch.setattr(push, name, read_only, raising=False)
+    monkeypatch.setattr(pathlib.Path, "write_bytes", read_only)
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2
+    assert "could not write the card of" in capsys.readouterr().err
+    assert (tmp_path / "m" / "README.md").read_bytes() == card
+
+
 def test_sample_cli_ctrl_c_is_a_line_and_leaves_the_old_file_whole(tmp_path, monkeypatch, capsys):
     """Ctrl-C while sampling, or while the file is being written: one line, exit 130, and the file of the last
     run as it was (not half of a new one), with no temporary file left beside it."""
