@@ -14,6 +14,7 @@ import torch
 from . import hub
 from .checkpoint import CKPT_NAME, load_checkpoint
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
+from .unet import UNet, count_parameters
 
 
 def refuse_to_overwrite(out: Path) -> None:
@@ -24,6 +25,21 @@ def refuse_to_overwrite(out: Path) -> None:
     if (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
         raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
                          "another --out, or move the folder away")
+
+
+MAX_WEIGHTS = 1_000_000_000  # 16 GB with AdamW's moments and the EMA copy; the bundled model has half a million
+
+
+def check_size(mcfg: ModelConfig) -> None:
+    """A network past MAX_WEIGHTS (a mistyped --base-channels 100000) is refused before the data loads, counted on
+    the meta device, where building it takes no memory: not a traceback from the allocator, or the OOM killer."""
+    with torch.device("meta"):
+        n = count_parameters(UNet(mcfg))
+    if n > MAX_WEIGHTS:
+        raise ValueError(f"--base-channels {mcfg.base_channels} with --channel-mult "
+                         f"{','.join(map(str, mcfg.channel_mult))} makes a network of {n:,} weights, past the "
+                         f"{MAX_WEIGHTS:,} this trainer takes: give a smaller --base-channels (16 makes the bundled "
+                         "model's half a million)")
 
 
 def check_resumable(cfg: TrainConfig, ckpt: Path) -> None:

@@ -19,7 +19,7 @@ from .device import pick_device
 from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
-from .run_control import (Interrupts, Stopped, check_limits_left, check_resumable, refuse_diverged,
+from .run_control import (Interrupts, Stopped, check_limits_left, check_resumable, check_size, refuse_diverged,
                           refuse_to_overwrite, restore)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
@@ -130,6 +130,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     out = Path(cfg.out)
     max_steps = cfg.max_steps if max_steps is None else max_steps
     device = pick_device(cfg.device)
+    check_size(cfg.model)
     if resume:  # before the data loads: no checkpoint there, or another network or dataset
         check_resumable(cfg, out / CKPT_NAME)
     else:

@@ -133,6 +133,9 @@ def test_train_cli_bad_flags(tmp_path):
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
     r = run_python("train.py", "--null-teacher-autoguidance", "2", "--out", str(tmp_path / "never"))
     assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
+    r = run_python("train.py", "--base-channels", "100000", "--data-dir", "/nonexistent", "--out", str(tmp_path / "n"))
+    assert r.returncode == 2 and "makes a network of 19,180,032,600,001 weights, past the 1,000,000,000 this " \
+        "trainer takes: give a smaller --base-channels" in r.stderr  # not the allocator's traceback; before the data
     out = tmp_path / "never_made"
     r = run_python("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
     assert r.returncode == 2 and "Traceback" not in r.stderr
