@@ -25,6 +25,12 @@ def refuse_to_overwrite(out: Path) -> None:
     if (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
         raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
                          "another --out, or move the folder away")
+    # written at a run's first checkpoint or after it: without one, they are another's (a stray loss.csv is only a
+    # run stopped before its first checkpoint, and is replaced)
+    if held := [name for name in (hub.CONFIG_NAME, RUN_CONFIG_NAME, hub.TRAINING_NAME) if (out / name).exists()]:
+        raise ValueError(f"{out} holds {' and '.join(held)}, of no run this trainer could resume (there is no "
+                         f"{CKPT_NAME}), which a new run would overwrite: train into another --out, or move "
+                         f"{'it' if len(held) == 1 else 'them'} away")
 
 
 MAX_WEIGHTS = 1_000_000_000  # 16 GB with AdamW's moments and the EMA copy; the bundled model has half a million
