@@ -83,6 +83,12 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
         hint = (f"MNIST's four *-ubyte.gz files in {raw}/" if name == "mnist" else f"the raw files in {raw}/, or "
                 f"`apt-get install dataset-fashion-mnist`, whose copy in {FASHION_SYSTEM_DIR} is found by itself")
         cause = ([line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__])[-1]
+        held = sorted(f.name for f in raw.glob("*-ubyte*")) if raw.is_dir() else []
+        if held:  # the files are there but do not read: "put them there" would point the wrong way
+            raise DataError(f"could not load {name} from {str(data_dir)!r}: {raw}/ holds {', '.join(held)}, but they "
+                            "do not load: one is missing, damaged or cut short (a copy that stopped part way; an "
+                            f"unpacked *-ubyte file is read before its .gz): delete them and put {hint} again "
+                            f"(torchvision's last error: {cause})") from None
         raise DataError(f"could not load {name} from {str(data_dir)!r}: put {hint} (torchvision's last error; it "
                         f"downloads missing files where there is a network: {cause})") from None
     return ds.data.clone(), ds.targets.clone().long()

@@ -234,66 +234,6 @@ def test_a_sitting_stopped_at_once_sets_aside_the_scores_of_weights_its_checkpoi
     assert "the step-5 weights" in (out / "eval.json").read_text()
 
 
-def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch):
-    """Debian's dataset-fashion-mnist gzips the idx files anew, so torchvision's md5 check of .gz files fails and
-    it would try the network: they are unpacked instead, also into a raw/ folder an earlier failed try left empty."""
-    import gzip
-    import struct
-
-    from ddpm import data
-
-    system = tmp_path / "system"
-    system.mkdir()
-    for split, n in (("train", 3), ("t10k", 2)):
-        images = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(range(n)) * 784
-        labels = struct.pack(">II", 0x801, n) + bytes(range(n))
-        for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
-            (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
-    monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
-    (tmp_path / "d" / "FashionMNIST" / "raw").mkdir(parents=True)
-    x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
-    assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
-    assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
-    (tmp_path / "file").write_text("")  # a --data-dir under a file: said before anything is tried
-    with pytest.raises(data.DataError, match=r"could not load fashion-mnist from .*: .*file is a file, not a folder"):
-        data.load_dataset("fashion-mnist", tmp_path / "file" / "d")
-
-    def read_only(*a):
-        raise OSError(30, "Read-only file system")
-    with monkeypatch.context() as m, pytest.raises(data.DataError, match=r"found .*system's copy, but could not "
-                                                    r"unpack it into .*ro/FashionMNIST/raw \(Read-only file system\): "
-                                                    r"give a --data-dir that can be written"):
-        m.setattr(data, "atomic_write_bytes", read_only)  # a --data-dir the copy cannot be unpacked into
-        data.load_dataset("fashion-mnist", tmp_path / "ro")  # not "put the raw files in ..., or apt-get it"
-    (system / "t10k-labels-idx1-ubyte.gz").write_bytes(b"no gzip")  # a damaged copy: reinstall, not install
-    with pytest.raises(data.DataError, match=r"t10k-labels-idx1-ubyte.gz cannot be read \(Not a gzipped file .*\): "
-                                             r"reinstall it \(`apt-get install --reinstall dataset-fashion-mnist`\)"):
-        data.load_dataset("fashion-mnist", tmp_path / "e", train=False)
-
-def test_an_unknown_dataset_is_refused_before_torchvision_is_asked(tmp_path, monkeypatch):
-    from ddpm import data
-
-    monkeypatch.setattr(data, "_torchvision_dataset", lambda *a: pytest.fail("asked torchvision for cifar"))
-    with pytest.raises(data.DataError, match=r"dataset must be one of \('mnist', 'fashion-mnist'\), not 'cifar'"):
-        data.load_dataset("cifar", tmp_path)
-    assert not list(tmp_path.iterdir())
-
-
-def test_missing_data_says_where_to_put_it_and_leaves_no_empty_folders(tmp_path, monkeypatch):
-    from ddpm import data
-
-    def torchvision_without_the_files(name, root, train):  # what download=True does offline: folders, then fails
-        (root / "FashionMNIST" / "raw").mkdir(parents=True)
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried mirror, got: no network")
-
-    monkeypatch.setattr(data, "_torchvision_dataset", torchvision_without_the_files)
-    (tmp_path / "kept").mkdir()
-    with pytest.raises(data.DataError, match="apt-get install dataset-fashion-mnist`, whose copy in .* is found by "
-                                             "itself .torchvision's last error; .*: Tried mirror, got: no network"):
-        data.load_dataset("fashion-mnist", tmp_path / "kept" / "new" / "data")
-    assert list(tmp_path.iterdir()) == [tmp_path / "kept"] and not any((tmp_path / "kept").iterdir())
-
-
 def test_a_time_limit_on_an_epochs_last_step_still_draws_its_grid(tmp_path):
     n = len(load_sample()[0])
     cfg = train_cfg(tmp_path, batch_size=n, epochs=3, max_minutes=1e-9, sample_every_epoch=True)  # 1 step per epoch

@@ -1,0 +1,80 @@
+"""Loading the datasets offline: MNIST's raw files, Debian's Fashion-MNIST, and what is said when they are
+missing, misplaced or damaged."""
+import pytest
+
+
+def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch):
+    """Debian's dataset-fashion-mnist gzips the idx files anew, so torchvision's md5 check of .gz files fails and
+    it would try the network: they are unpacked instead, also into a raw/ folder an earlier failed try left empty."""
+    import gzip
+    import struct
+
+    from ddpm import data
+
+    system = tmp_path / "system"
+    system.mkdir()
+    for split, n in (("train", 3), ("t10k", 2)):
+        images = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(range(n)) * 784
+        labels = struct.pack(">II", 0x801, n) + bytes(range(n))
+        for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
+            (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
+    monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
+    (tmp_path / "d" / "FashionMNIST" / "raw").mkdir(parents=True)
+    x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
+    assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
+    assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
+    (tmp_path / "file").write_text("")  # a --data-dir under a file: said before anything is tried
+    with pytest.raises(data.DataError, match=r"could not load fashion-mnist from .*: .*file is a file, not a folder"):
+        data.load_dataset("fashion-mnist", tmp_path / "file" / "d")
+
+    def read_only(*a):
+        raise OSError(30, "Read-only file system")
+    with monkeypatch.context() as m, pytest.raises(data.DataError, match=r"found .*system's copy, but could not "
+                                                    r"unpack it into .*ro/FashionMNIST/raw \(Read-only file system\): "
+                                                    r"give a --data-dir that can be written"):
+        m.setattr(data, "atomic_write_bytes", read_only)  # a --data-dir the copy cannot be unpacked into
+        data.load_dataset("fashion-mnist", tmp_path / "ro")  # not "put the raw files in ..., or apt-get it"
+    (system / "t10k-labels-idx1-ubyte.gz").write_bytes(b"no gzip")  # a damaged copy: reinstall, not install
+    with pytest.raises(data.DataError, match=r"t10k-labels-idx1-ubyte.gz cannot be read \(Not a gzipped file .*\): "
+                                             r"reinstall it \(`apt-get install --reinstall dataset-fashion-mnist`\)"):
+        data.load_dataset("fashion-mnist", tmp_path / "e", train=False)
+
+def test_an_unknown_dataset_is_refused_before_torchvision_is_asked(tmp_path, monkeypatch):
+    from ddpm import data
+
+    monkeypatch.setattr(data, "_torchvision_dataset", lambda *a: pytest.fail("asked torchvision for cifar"))
+    with pytest.raises(data.DataError, match=r"dataset must be one of \('mnist', 'fashion-mnist'\), not 'cifar'"):
+        data.load_dataset("cifar", tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_data_says_where_to_put_it_and_leaves_no_empty_folders(tmp_path, monkeypatch):
+    from ddpm import data
+
+    def torchvision_without_the_files(name, root, train):  # what download=True does offline: folders, then fails
+        (root / "FashionMNIST" / "raw").mkdir(parents=True)
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried mirror, got: no network")
+
+    monkeypatch.setattr(data, "_torchvision_dataset", torchvision_without_the_files)
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(data.DataError, match="apt-get install dataset-fashion-mnist`, whose copy in .* is found by "
+                                             "itself .torchvision's last error; .*: Tried mirror, got: no network"):
+        data.load_dataset("fashion-mnist", tmp_path / "kept" / "new" / "data")
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"] and not any((tmp_path / "kept").iterdir())
+
+def test_files_that_are_there_but_do_not_read_are_called_damaged_not_missing(tmp_path, monkeypatch):
+    """A truncated unpacked file beside good .gz files (torchvision reads it first) was met with "put the four files
+    in raw/", where they already were (a CLI review found it)."""
+    from ddpm import data
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\0\0\x08\x03" + bytes(99980))  # cut short
+
+    def torchvision_on_the_cut_file(name, root, train):
+        raise RuntimeError("shape '[60000, 28, 28]' is invalid for input of size 99984")
+    monkeypatch.setattr(data, "_torchvision_dataset", torchvision_on_the_cut_file)
+    with pytest.raises(data.DataError, match=r"raw/ holds train-images-idx3-ubyte, but they do not load: one is "
+                                             r"missing, damaged or cut short .*: delete them and put MNIST's four \*-ubyte.gz files in .* again "
+                                             r"\(torchvision's last error: shape '\[60000, 28, 28\]' is invalid"):
+        data.load_dataset("mnist", tmp_path)
