@@ -13,7 +13,7 @@ import torch
 from safetensors import SafetensorError
 
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
-from .safeio import load_tensors, save_tensors
+from .safeio import atomic_write_bytes, encode_tensors, load_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -41,9 +41,10 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None) -
     """config.json + model.safetensors (with `meta`, the training facts, in its header): the folder
     load_pretrained rebuilds the model from."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    weights = encode_tensors(model.state_dict(), meta)  # first: a meta JSON cannot hold (a numpy float) is refused
+    folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
     model.config.save(folder / CONFIG_NAME)
-    save_tensors(folder / WEIGHTS_NAME, model.state_dict(), meta)
+    atomic_write_bytes(folder / WEIGHTS_NAME, weights)
     return folder
 
 

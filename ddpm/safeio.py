@@ -64,10 +64,15 @@ def read_json_object(path: str | Path) -> dict:
     return doc
 
 
+def encode_tensors(tensors: dict[str, torch.Tensor], meta: dict | None = None) -> bytes:
+    """A safetensors file's bytes: tensors + a JSON-able meta dict (a TypeError for a value JSON cannot hold)."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return save(tensors, metadata={"json": json.dumps(meta or {})})
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
     """Write tensors (+ a JSON-able meta dict) atomically."""
-    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    atomic_write_bytes(path, save(tensors, metadata={"json": json.dumps(meta or {})}))
+    atomic_write_bytes(path, encode_tensors(tensors, meta))
 
 
 def read_meta(path: str | Path) -> dict:
