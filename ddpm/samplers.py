@@ -18,6 +18,7 @@ in ddpm/sampling_checks.py.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -25,8 +26,9 @@ import numpy as np
 import torch
 
 # the request's vocabulary and checks (ddpm.sampling_checks), also imported from here by the commands and the app
+from .config import is_real
 from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
-                              check_sampling, check_seed, check_start, too_many_steps)
+                              check_sampling, check_schedule, check_seed, check_start, too_many_steps)
 from .schedule import NoiseSchedule
 
 DDIM_STEPS = 50  # DDIM's default number of steps
@@ -100,6 +102,12 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     argument t is the code index, the paper's t - 1 (code t = 0 is the paper's last step, x_1 -> x_0). Returns
     (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh noise z; z may be None at code t = 0, where
     none is added. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2)."""
+    t = _index("t", t)
+    if variance not in VARIANCES:  # else any other word would mean beta_tilde
+        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if z is None and t > 0:
+        raise ValueError(f"z, the fresh noise N(0, I) like x_t, is added at every step but the last (code t = 0); "
+                         f"this is t = {t}")
     x0_hat = sched.predict_x0(x_t, t, eps_hat)  # Eq. 15: Eq. 4 solved for x_0
     if clip:
         x0_hat = x0_hat.clamp(-1, 1)
@@ -121,6 +129,9 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
     is sqrt(alpha_bar_prev) here. The coefficients are in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2 is
     2.5e-6 on the first of 50 cosine steps (1e-9 with 2 steps), of which float32 keeps a digit or two (or none)."""
+    t, t_prev = _index("t", t), _index("t_prev", t_prev)
+    if not (is_real(eta) and 0 <= eta <= 1):  # eta < 0 gives a negative sigma; eta > 1 a negative variance in Eq. 12
+        raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
     if not -1 <= t_prev < t < sched.T:  # t_prev > t would go up the chain (Eq. 16's sigma^2 < 0); t_prev = t, no step
         raise ValueError(f"DDIM steps down the chain: need -1 <= t_prev < t <= {sched.T - 1}, not t = {t}, "
                          f"t_prev = {t_prev}")
@@ -136,8 +147,19 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     # rounding at eta 1
     x_prev = math.sqrt(alpha_bar_prev) * x0_hat + math.sqrt(max(0.0, 1 - alpha_bar_prev - sigma**2)) * eps_hat
     if sigma > 0:  # else (eta = 0, or the last step to x_0, where alpha_bar_prev = 1) no noise is added
+        if noise is None:
+            raise ValueError(f"noise N(0, I) like x_t is needed at eta = {eta} before the last step")
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
+
+
+def _index(name: str, t) -> int:
+    """One step's t as a plain int (an int, a numpy int or a one-element integer tensor); else a TypeError that
+    says so (a float t, or a (B,) tensor: one step runs one t for the whole batch)."""
+    try:
+        return operator.index(t)
+    except TypeError:
+        raise TypeError(f"{name} is one code index for the whole batch, a whole number, not {t!r}") from None
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
@@ -189,8 +211,12 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     so its w is our w - 1 (diffusers' guidance_scale is our w).
     """
     b = x_t.shape[0]
+    if not torch.is_tensor(t) and not 0 <= _index("t", t) < model.config.timesteps:  # 5.7 would be cut to 5 unsaid
+        raise IndexError(f"t is a code index from 0 to {model.config.timesteps - 1} (the paper's t - 1), not {t}")
     tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
     null = getattr(model.config, "null_label", None)
+    if null is not None and label is not None and not torch.is_tensor(label) and not 0 <= int(label) <= null:
+        raise ValueError(f"label must be a class from 0 to {null - 1}, or {null} (the null class), not {label!r}")
     if label is None or null is None or guidance == 0:  # no label asked, an unconditional model, or w = 0: null only
         y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
         return model(x_t, tt, y)
@@ -235,6 +261,7 @@ def sample_loop(
     """
     check_sampling(model, sampler, variance)
     cfg = model.config
+    check_schedule(cfg, sched)
     check_request(cfg, sched.T, n, sampler, steps, label, guidance, eta, from_noise=t_start is None)
     n, steps = int(n), None if steps is None else int(steps)  # 7.0 and numpy ints, checked whole, as plain ints
     device = next(model.parameters()).device

@@ -65,6 +65,15 @@ def check_sampling(model, sampler: str, variance: str = "beta") -> None:
                          "state, not from (seed, k): call model.eval() before sampling")
 
 
+def check_schedule(cfg, sched) -> None:
+    """The schedule must be the model's own (config.json's T and kind): no weight shows them, so a model run on
+    another (NoiseSchedule() for a T = 20 or cosine model) would take every t for another noise level, unsaid."""
+    if (sched.T, sched.kind) != (cfg.timesteps, cfg.schedule):
+        raise ValueError(f"the schedule is {sched.kind} with T = {sched.T}, but the model was trained on "
+                         f"{cfg.schedule} with T = {cfg.timesteps}: use NoiseSchedule({cfg.timesteps}, "
+                         f"{cfg.schedule!r})")
+
+
 def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> None:
     """Refuse a chain begun part-way that cannot run as asked: x_start must be n images of the model's shape, and
     t_start (a code index, 0 to T - 1) needs the x_start it says the timestep of (without one, pure noise would be
@@ -85,11 +94,18 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
     guidance w outside [0, 10], a DDIM eta outside [0, 1] or any eta with DDPM (which always adds its full noise),
     more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run), a label tensor
-    that is not one label per sample (its values are the caller's); DDPM's steps are not read (it runs every t)."""
+    that is not one whole-number class (or the null class) per sample; DDPM's steps are not read (it runs every t)."""
     check_count("n", n)
-    if torch.is_tensor(label) and tuple(label.shape) != (int(n),):
-        raise ValueError(f"a label tensor holds one class per sample, shape ({int(n)},), not {tuple(label.shape)}")
     classes = cfg.num_classes or 0
+    if torch.is_tensor(label):
+        if tuple(label.shape) != (int(n),):
+            raise ValueError(f"a label tensor holds one class per sample, shape ({int(n)},), not {tuple(label.shape)}")
+        if not classes:
+            raise ValueError("a label tensor: this model has no classes (unconditional); sample with label=None")
+        if label.is_floating_point() or label.is_complex() or label.dtype == torch.bool or \
+                not bool(((label >= 0) & (label <= classes)).all()):  # (classes itself: the null class)
+            raise ValueError(f"a label tensor holds whole numbers from 0 to {classes - 1} ({classes}: the null "
+                             f"class), not {label.dtype} values such as {label.flatten()[:4].tolist()}")
     if label is not None and not torch.is_tensor(label):
         if not classes:
             raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")

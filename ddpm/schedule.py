@@ -84,6 +84,9 @@ class NoiseSchedule:
             bad = None if 0 <= t < len(a) else t
         else:  # a batch of t's (training), on any device
             t = torch.as_tensor(t, device=a.device).reshape(-1)
+            if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:  # T * 0.5, or True: no index
+                raise TypeError(f"t is a code index, an int or a (B,) tensor of whole numbers, not {t.dtype} "
+                                f"({t[:1].tolist()[0] if t.numel() else 'empty'})")
             out = (t < 0) | (t >= len(a))
             bad = t[out][0].item() if t.numel() and out.any() else None
         if bad is not None:

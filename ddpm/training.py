@@ -24,6 +24,7 @@ from .run_control import (Interrupts, Stopped, check_limits_left, check_resumabl
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
+from .sampling_checks import check_schedule
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
 from .unet import UNet, count_parameters
@@ -39,6 +40,7 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     `teacher` (train.py --null-teacher, an extension beyond DDPM) replaces the null-class rows' target
     (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
     every device)."""
+    check_schedule(model.config, sched)
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)  # (B,) code index
     eps = torch.randn(x0.shape, generator=generator)  # (B, C, H, W)
@@ -49,7 +51,7 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     x_t = sched.q_sample(x0, t, eps)  # Eq. 4; t still on the CPU, so the lookup's range check needs no GPU sync
     t = t.to(x0.device)
     target = eps if teacher is None else null_rows_target(teacher, x_t, t, y, eps, drop)
-    if y is not None:
+    if y is not None and model.config.num_classes:  # (an unconditional model ignores y, as UNet.forward does)
         y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
     eps_hat = model(x_t, t, y)  # eps_theta(x_t, t)
     return (eps_hat - target).pow(2).mean()  # Eq. 14, averaged over the batch's pixels
@@ -138,6 +140,9 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
     # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
+    if data is not None and not (torch.as_tensor(images).dtype == torch.uint8 and labels is not None
+                                 and len(labels) == len(images)):  # floats in [0, 1] would train on near-blank images
+        raise ValueError("data is (images uint8 (N, 28, 28), 0 to 255 as MNIST's; labels (N,)), as load_dataset gives")
     n = len(images)
     steps_per_epoch = _steps_per_epoch(cfg, n)
 

@@ -363,7 +363,7 @@ class GaussianData(torch.nn.Module):
         super().__init__()
         from conftest import tiny_config
 
-        self.config = tiny_config(num_classes=0, timesteps=sched.T)
+        self.config = tiny_config(num_classes=0, timesteps=sched.T, schedule=sched.kind)
         self.anchor = torch.nn.Parameter(torch.zeros(()))  # sample_loop finds the device from the parameters
         self.alpha_bar, self.m, self.s, self.seen = sched.alpha_bar_f64, m, s, []
 

@@ -1,0 +1,99 @@
+"""The package called from Python, as a learner or a researcher would: a plain mistake (a schedule that is not the
+model's, a float t, a label it has no class for, a word for the variance) is a message that names it, not a wrong
+answer given unsaid or an error from deep inside torch (a review of the Python API found each)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_model
+from ddpm import hub
+from ddpm.samplers import ddim_step, guided_eps, p_sample, sample
+from ddpm.schedule import NoiseSchedule
+from ddpm.training import diffusion_loss, train
+from train_helpers import train_cfg
+
+X = torch.zeros(2, 1, 28, 28)
+
+
+def test_a_schedule_other_than_the_models_own_is_refused_for_sampling_and_for_the_loss():
+    model = tiny_model(schedule="cosine")  # T = 20, cosine
+    for sched in (NoiseSchedule(), NoiseSchedule(20)):  # the obvious call; the right T, the wrong kind
+        with pytest.raises(ValueError, match=r"the schedule is \w+ with T = \d+, but the model was trained on "
+                                             r"cosine with T = 20: use NoiseSchedule\(20, 'cosine'\)"):
+            sample(model, sched, 2, 0, sampler="ddim", steps=5)
+        with pytest.raises(ValueError, match="but the model was trained on cosine with T = 20"):
+            diffusion_loss(model, sched, X, None, torch.Generator())
+    assert sample(model, NoiseSchedule(20, "cosine"), 2, 0, sampler="ddim", steps=5).shape == (2, 1, 28, 28)
+
+
+def test_label_tensors_are_checked_as_labels_are():
+    cond, uncond = tiny_model(), tiny_model(num_classes=0)
+    sched = NoiseSchedule(20)
+    kw = dict(sampler="ddim", steps=2, guidance=2.0)
+    with pytest.raises(ValueError, match="a label tensor: this model has no classes"):  # it was ignored unsaid
+        sample(uncond, sched, 2, 0, label=torch.tensor([3, 3]), **kw)
+    for bad in (torch.tensor([11, 2]), torch.tensor([-1, 2]), torch.tensor([1.0, 2.0]), torch.tensor([True, False])):
+        with pytest.raises(ValueError, match=r"a label tensor holds whole numbers from 0 to 9 \(10: the null class\)"):
+            sample(cond, sched, 2, 0, label=bad, **kw)
+    assert sample(cond, sched, 2, 0, label=torch.tensor([10, 2]), **kw).shape == (2, 1, 28, 28)  # null: allowed
+    with pytest.raises(ValueError, match=r"label must be a class from 0 to 9, or 10 \(the null class\), not 12"):
+        guided_eps(cond, X, 5, 12, 2.0)  # not "index out of range in self" from the embedding
+
+
+def test_the_loss_of_an_unconditional_model_given_labels_ignores_them_as_the_network_does():
+    model, sched = tiny_model(num_classes=0), NoiseSchedule(20)
+    y = torch.tensor([3, 4])
+    with_y = diffusion_loss(model, sched, X, y, torch.Generator().manual_seed(0), label_dropout=0.5)
+    assert with_y == diffusion_loss(model, sched, X, None, torch.Generator().manual_seed(0), label_dropout=0.5)
+
+
+def test_one_step_refuses_what_it_would_run_wrongly():
+    sched = NoiseSchedule(20)
+    eps, z = torch.zeros_like(X), torch.randn_like(X)
+    with pytest.raises(ValueError, match=r"variance must be one of \('beta', 'beta_tilde'\), not 'Beta'"):
+        p_sample(sched, X, 5, eps, z, variance="Beta")  # it meant beta_tilde unsaid
+    with pytest.raises(ValueError, match="z, the fresh noise N.0, I. like x_t, is added at every step but the last"):
+        p_sample(sched, X, 5, eps, None)
+    assert torch.equal(p_sample(sched, X, 0, eps, None)[0], p_sample(sched, X, 0, eps, z)[0])  # none at t = 0
+    for eta in (-1.0, 2.0, float("nan")):
+        with pytest.raises(ValueError, match="eta must be between 0 .deterministic DDIM. and 1"):
+            ddim_step(sched, X, 19, 9, eps, z, eta=eta)
+    with pytest.raises(ValueError, match="noise N.0, I. like x_t is needed at eta = 1"):
+        ddim_step(sched, X, 19, 9, eps, None, eta=1.0)
+    for step in (lambda: p_sample(sched, X, torch.tensor([5, 5]), eps, z),
+                 lambda: ddim_step(sched, X, 19.0, 9, eps, z)):
+        with pytest.raises(TypeError, match="is one code index for the whole batch, a whole number"):
+            step()
+    assert torch.equal(p_sample(sched, X, np.int64(5), eps, z)[0], p_sample(sched, X, 5, eps, z)[0])
+
+
+def test_a_t_that_is_no_code_index_is_named():
+    sched, model = NoiseSchedule(20), tiny_model()
+    for t in (5.0, True, torch.tensor([1.5, 2.0])):
+        with pytest.raises(TypeError, match="t is a code index, an int or a .B,. tensor of whole numbers, not"):
+            sched.q_sample(X, t, X)
+    for t in (25, -3):
+        with pytest.raises(IndexError, match=f"t is a code index from 0 to 19 .the paper's t - 1., not {t}"):
+            guided_eps(model, X, t, None)
+    with pytest.raises(TypeError, match="t is one code index for the whole batch, a whole number, not 5.7"):
+        guided_eps(model, X, 5.7, None)  # it was cut to 5 unsaid
+
+
+def test_save_pretrained_replaces_neither_file_when_its_meta_is_not_json(tmp_path):
+    """It wrote config.json, then failed on the meta: the folder held one model's config and another's weights."""
+    hub.save_pretrained(tiny_model(timesteps=20), tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        hub.save_pretrained(tiny_model(seed=1, timesteps=1000), tmp_path, meta={"fd": np.float32(1.5)})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert json.loads((tmp_path / "config.json").read_text())["timesteps"] == 20
+
+
+def test_train_refuses_data_that_is_not_mnists_uint8_with_labels(tmp_path):
+    images = np.zeros((8, 28, 28), np.float32)  # in [0, 1]: to_model_range would make them near-blank, -1 to -0.99
+    for data in ((images, np.zeros(8, np.int64)), (images.astype(np.uint8), None)):
+        with pytest.raises(ValueError, match=r"data is \(images uint8 \(N, 28, 28\), 0 to 255 as MNIST's; labels"):
+            train(train_cfg(tmp_path / "run", batch_size=4), data=data, max_steps=1, progress_bar=False)
+    assert not (tmp_path / "run").exists()
