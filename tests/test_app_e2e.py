@@ -153,6 +153,10 @@ def test_out_of_range_numbers(client):
         client.predict(0, False, 2.5, "ddim", 10, "any", 1.0, api_name="/sample")
     with pytest.raises(AppError, match="DDIM steps must be between 1 and 100, not 5000"):
         client.predict(0, False, 4, "ddim", 5000, "any", 1.0, api_name="/sample")
+    before = len(app_log(client.src))
+    with pytest.raises(AppError, match="DDIM steps must be between 1 and 100, not a 401-digit number"):
+        client.predict(0, False, 4, "ddim", 10**400, "any", 1.0, api_name="/sample")  # no float: {:g} overflowed
+    assert "Traceback" not in app_log(client.src)[before:]
     with pytest.raises(AppError, match="t must be between 0 and"):  # tab 3's frame slider, its long label aside
         client.predict(-5, api_name="/trajectory_frame")
     # a radio's or dropdown's value outside its choices, or a slider's emptied, in the app's words and with no

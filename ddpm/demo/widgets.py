@@ -46,7 +46,7 @@ class OutOfRange(float):
     where two views read one slider (tab 1's t) it is said once, by the view that speaks for both."""
 
     def __new__(cls, value: float, refusal: str, error: type[InputError] = InputError):
-        out = super().__new__(cls, value)
+        out = super().__new__(cls, value if abs(value) < 10**308 else math.inf if value > 0 else -math.inf)  # 10**400
         out.refusal, out.error = refusal, error  # error: the InputError user_errors raises (EmptyBox: emptied)
         return out
 
@@ -76,8 +76,9 @@ class Slider(gr.Slider):
             return OutOfRange(math.nan, f"{_value_name(self)} must be a number between {ends}, not {shown(payload)}")
         try:
             return super().preprocess(payload)
-        except gr.Error:  # a number: Gradio's check compared it with both ends
-            return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {payload:g}")
+        except gr.Error:  # a number: Gradio's check compared it with both ends (10**400: no float, counted)
+            said = shown(payload) if isinstance(payload, int) and abs(payload) >= 10**21 else f"{payload:g}"
+            return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {said}")
 
 
 def snap_back(view, sliders: dict[str, gr.Slider | gr.Number]) -> None:
