@@ -32,7 +32,8 @@ from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa:
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 LastGrids, check_settings, default_steps, generate, resolve_seed)
 from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
-from ddpm.demo.limits import MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, EmptyBox, check_int  # noqa: E402
+from ddpm.demo.limits import (MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, EmptyBox, MissingInput,  # noqa: E402
+                              check_int)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
@@ -59,8 +60,7 @@ GRIDS = LastGrids()  # Generate's last 8 grids: asked again for one, it shows it
 # one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)
-# ... and the views that need no network pass (milliseconds each) a few at a time, beside it
-VIEW = dict(concurrency_id="view", concurrency_limit=4)
+VIEW = dict(concurrency_id="view", concurrency_limit=4)  # ... views with no network pass (ms each) a few at a time
 QUEUE_SIZE = 100  # events waiting, all kinds together: enough that a crowd moving sliders never refuses a Generate
 SESSIONS = 500  # sessions whose state (tab 3's last run ~4 MB, tab 4's put-away run under 1) is kept, the least
 # recently used dropped first: with Gradio's 10,000, API clients (which never close their sessions) could hold GBs
@@ -155,9 +155,9 @@ def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
 
 def scrub(traj, t):
     """The t slider: the last finished run's frame nearest t, and the plot's line at t; nothing while a run is
-    drawing into the panel."""
+    drawing into the panel (the UI waits quietly; the API, which got two empty updates, hears why)."""
     if traj is None:
-        return gr.skip(), gr.skip()
+        raise MissingInput("no finished x0-hat run in this session yet: run /trajectory first")
     i = nearest_frame(traj, t)  # the plot's line marks the frame shown, not the slider's own t between frames
     # the data alone: Gradio redraws a plot for a new value, not for a gr.LinePlot(value) of the same layout
     return frame_panel(traj, i), decision_plot(traj, traj.t[i])
@@ -324,8 +324,9 @@ def build(d: dict) -> gr.Blocks:
                        show="trajectory-panel",
                        ui_fn=seed_back_if_drawn(trajectory, TrajectoryOut._fields.index("seed")), **HEAVY)
             snap_back(api_and_ui([gr.Button(visible=False).click], [a_frame.change], scrub, [a_state, a_frame],
-                                 [a_panel, a_plot], "trajectory_frame", quiet=EmptyBox, blank=lambda why: gr.skip(),
-                                 trigger_mode="always_last", show_progress="hidden", **VIEW),
+                                 [a_panel, a_plot], "trajectory_frame", quiet=(EmptyBox, MissingInput),
+                                 blank=lambda why: gr.skip(), trigger_mode="always_last", show_progress="hidden",
+                                 **VIEW),
                       {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
 
         with gr.Tab("4. Your digit"):

@@ -103,8 +103,11 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert all(update.plot.visible is False for update in live)  # hidden: a plot set to None throws in the page
     assert all(update.frame.interactive is False for update in live) and done.frame.interactive  # greyed meanwhile
     assert done.state.frames == 5
-    assert all(isinstance(out, type(app.gr.skip())) for out in app.scrub(None, 3))
-    frame_ui = fns["trajectory_frame_ui"]  # a t past the frame slider's end: a warning, the frame kept (no red Error)
+    frame_ui = fns["trajectory_frame_ui"]
+    assert isinstance(frame_ui.fn(None, 3), type(app.gr.skip()))  # no finished run: the UI waits quietly ...
+    with pytest.raises(app.gr.Error, match="no finished x0-hat run in this session yet: run /trajectory first"):
+        fns["trajectory_frame"].fn(None, 3)  # ... and the API hears why (it got two empty updates)
+    # a t past the frame slider's end: a warning, the frame kept (no red Error)
     with pytest.warns(UserWarning, match="t must be between"):
         kept = frame_ui.fn(done.state, OutOfRange(5000, "t must be between 0 and 20, not 5000"))
     assert isinstance(kept, type(app.gr.skip()))
