@@ -28,7 +28,7 @@ import torch
 # the request's vocabulary and checks (ddpm.sampling_checks), also imported from here by the commands and the app
 from .config import is_real
 from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
-                              check_sampling, check_schedule, check_seed, check_start, too_many_steps)
+                              check_sampling, check_schedule, check_seed, check_start, too_many_steps, whole_up_to)
 from .schedule import NoiseSchedule
 
 DDIM_STEPS = 50  # DDIM's default number of steps
@@ -215,8 +215,11 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
         raise IndexError(f"t is a code index from 0 to {model.config.timesteps - 1} (the paper's t - 1), not {t}")
     tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
     null = getattr(model.config, "null_label", None)
-    if null is not None and label is not None and not torch.is_tensor(label) and not 0 <= int(label) <= null:
-        raise ValueError(f"label must be a class from 0 to {null - 1}, or {null} (the null class), not {label!r}")
+    if label is not None and not torch.is_tensor(label):  # 3.7 would be cut to 3 unsaid, 12 fail in the embedding
+        if null is None:
+            raise ValueError(f"label={label!r}: this model has no classes (unconditional); use label=None")
+        if not whole_up_to(label, null):  # (7.0 is 7, as sample_loop takes it)
+            raise ValueError(f"label must be a class from 0 to {null - 1}, or {null} (the null class), not {label!r}")
     if label is None or null is None or guidance == 0:  # no label asked, an unconditional model, or w = 0: null only
         y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
         return model(x_t, tt, y)

@@ -38,8 +38,13 @@ def test_label_tensors_are_checked_as_labels_are():
         with pytest.raises(ValueError, match=r"a label tensor holds whole numbers from 0 to 9 \(10: the null class\)"):
             sample(cond, sched, 2, 0, label=bad, **kw)
     assert sample(cond, sched, 2, 0, label=torch.tensor([10, 2]), **kw).shape == (2, 1, 28, 28)  # null: allowed
-    with pytest.raises(ValueError, match=r"label must be a class from 0 to 9, or 10 \(the null class\), not 12"):
-        guided_eps(cond, X, 5, 12, 2.0)  # not "index out of range in self" from the embedding
+    for bad in (12, 3.7, True):  # not "index out of range in self" from the embedding, nor 3.7 read as 3
+        with pytest.raises(ValueError, match=rf"label must be a class from 0 to 9, or 10 \(the null class\), "
+                                             rf"not {bad}$"):
+            guided_eps(cond, X, 5, bad, 2.0)
+    with pytest.raises(ValueError, match="label=3: this model has no classes"):
+        guided_eps(uncond, X, 5, 3, 2.0)
+    assert guided_eps(cond, X, 5, np.int64(3), 2.0).shape == X.shape
 
 
 def test_the_loss_of_an_unconditional_model_given_labels_ignores_them_as_the_network_does():

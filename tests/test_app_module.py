@@ -137,3 +137,17 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         last = list(ui(7, True, 2, "ddim", 2, "any", 1.0, *extra))[-1]
         drawn = last[at]  # the seed drawn goes back to the box, and is the one the caption says the run used
         assert isinstance(drawn, int) and any(f"eed {drawn}" in x for x in last if isinstance(x, str)), name
+
+
+def test_a_slider_counts_a_number_past_a_float_and_keeps_nan_for_an_emptied_box():
+    """10**400 through the API met float() in the refusal itself (a traceback in the log); the mend turned the
+    emptied box's nan into -inf for a while (a diff read found it)."""
+    import math
+
+    from ddpm.demo.widgets import Slider
+
+    steps = Slider(minimum=1, maximum=100, label="DDIM steps")
+    assert math.isnan(steps.preprocess(None)) and "is empty" in steps.preprocess(None).refusal
+    for big, said in ((10**400, "a 401-digit number"), (-10**400, "a 401-digit negative number")):
+        refused = steps.preprocess(big)
+        assert math.isinf(refused) and refused.refusal == f"DDIM steps must be between 1 and 100, not {said}"

@@ -40,6 +40,8 @@ def test_check_int_accepts_whole_numbers_only():
         check_seed(1e308)
     with pytest.raises(InputError, match="not a 400-digit number$"):
         check_seed(10**399)
+    with pytest.raises(InputError, match="not a 400-digit negative number$"):
+        check_seed(-10**399)
 
 
 def test_check_float_and_labels():

@@ -44,7 +44,7 @@ class MissingInput(DigitError):
 def shown(value) -> str:
     """A value as a message quotes it: short (a 309-digit seed is counted, a page of text cut)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
-        return f"a {len(str(abs(value)))}-digit number"
+        return f"a {len(str(abs(value)))}-digit {'negative ' * (value < 0)}number"
     text = repr(value)
     return text if len(text) <= 24 else text[:20] + "..."
 

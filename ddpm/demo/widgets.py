@@ -46,7 +46,9 @@ class OutOfRange(float):
     where two views read one slider (tab 1's t) it is said once, by the view that speaks for both."""
 
     def __new__(cls, value: float, refusal: str, error: type[InputError] = InputError):
-        out = super().__new__(cls, value if abs(value) < 10**308 else math.inf if value > 0 else -math.inf)  # 10**400
+        if isinstance(value, int) and abs(value) >= 10**308:  # 10**400: past a float's range (nan stays nan)
+            value = math.inf if value > 0 else -math.inf
+        out = super().__new__(cls, value)
         out.refusal, out.error = refusal, error  # error: the InputError user_errors raises (EmptyBox: emptied)
         return out
 
