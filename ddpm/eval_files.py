@@ -173,6 +173,15 @@ def read_runs_file(path: str | Path) -> dict:
     return doc
 
 
+def fewer_than_filed(path: str | Path, name: str, n: int, doc: dict | None = None) -> None:
+    """Refuse a run of n samples that would replace a row of more under the same name in `path` (read unless `doc`
+    is given; none yet: nothing to refuse): ddpm.evaluate asks before it samples or scores, merge_into again."""
+    old = (read_runs_file(path) if doc is None else doc).get("runs", {}).get(name)
+    if isinstance(old, dict) and isinstance(old.get("n"), int) and n < old["n"]:
+        raise EvalError(f"{path}'s runs[{name!r}] holds N = {old['n']} samples, which this run's N = {n} would "
+                        "replace: give this run a name of its own with --run-name, or another --out")
+
+
 def merge_into(path: str | Path, name: str, result: dict) -> dict | None:
     """Add one run to {"real_floor_fd", "command", "runs": {name: result}} in `path` (atomic write); the file's
     other keys and runs stay as they were. A run of the same name is replaced (returned, to be said), but not by one
@@ -180,10 +189,8 @@ def merge_into(path: str | Path, name: str, result: dict) -> dict | None:
     path = Path(path)
     doc = read_runs_file(path)
     old = doc.get("runs", {}).get(name)
-    if isinstance(old, dict) and isinstance(old.get("n"), int) and isinstance(result.get("n"), int) \
-            and result["n"] < old["n"]:
-        raise EvalError(f"its runs[{name!r}] holds N = {old['n']} samples, which this run's N = {result['n']} would "
-                        "replace: give this run a name of its own with --run-name, or another --out")
+    if isinstance(result.get("n"), int):
+        fewer_than_filed(path, name, result["n"], doc)
     runs = doc.get("runs", {}) | {name: result}
     atomic_write_json(path, doc | {"real_floor_fd": result["real_floor_fd"], "command": result["command"],
                                    "runs": runs})

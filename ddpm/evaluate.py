@@ -29,10 +29,11 @@ from .cli_args import (add_sampling_args, check_sampling_args, check_writable, c
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
 from .device import pick_device
-from .eval_files import EvalError, merge_into, only_mnist, read_runs_file, read_shards, run_name, save_npz
+from .eval_files import (EvalError, fewer_than_filed, merge_into, only_mnist, read_runs_file, read_shards, run_name,
+                         save_npz)
 from .facts import trained_on
 from .from_samples import follow_the_file, same_model
-from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained, resolve_folder, weights_digest
+from .hub import DEFAULT_WEIGHTS, ModelLoadError, is_repo_id, load_pretrained, resolve_folder, weights_digest
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_json
@@ -160,9 +161,9 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
              autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
              autoguidance_guide: str | None = None, before_sampling=None) -> tuple[np.ndarray, int, int, str]:
     """-> (uint8 samples (n, 28, 28), steps actually run, the model's T, hub.weights_digest of it). The noise
-    comes from CPU generators, so a GPU draws the same digits up to float rounding. before_sampling(T, digest): called
-    once the model is loaded and checked (main() loads the data and classifier there, to refuse a bad path before a long
-    run)."""
+    comes from CPU generators, so a GPU draws the same digits up to float rounding. before_sampling(T, digest,
+    steps): called once the model is loaded and checked (main() checks --out and loads the data and classifier there,
+    to refuse a bad path before a long run)."""
     try:
         device = pick_device(device)
     except ValueError as e:
@@ -179,7 +180,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     except (ModelLoadError, ValueError) as e:
         raise EvalError(str(e)) from None
     if before_sampling is not None:
-        before_sampling(model.config.timesteps, digest)
+        before_sampling(model.config.timesteps, digest, steps)
     images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
     return images, steps, model.config.timesteps, digest
 
@@ -290,23 +291,31 @@ def score(a: argparse.Namespace, command: str) -> int:
                 name += "-noclip" if not facts.get("clip", True) else ""
                 # samples from k on are other draws than the run's first ones: not filed in the place of that run
                 name += f"-first{int(facts['first'])}" if facts.get("first") else ""
+            if a.out:  # before the scoring, as a fresh run checks before sampling
+                fewer_than_filed(a.out, name, len(samples))
         else:
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
             weights = a.weights or str(DEFAULT_WEIGHTS)
 
-            def ready(T: int, digest: str) -> None:  # the model loaded: refuse an --out in another model's folder (its
-                # card would show this run's figures), then load the yardstick, both before a long run
+            def named(steps: int) -> str:
+                return a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance,
+                                              a.autoguidance_tmax, a.autoguidance_guide)
+
+            def ready(T: int, digest: str, steps: int) -> None:  # the model loaded: refuse an --out in another model's
+                # folder (its card would show this run's figures) or whose row this run may not replace, then load the
+                # yardstick, all before a long run
                 if a.out:
+                    own = "a file outside a model folder" if is_repo_id(weights) else \
+                        f"{Path(weights) / 'eval.json'}, or a file outside a model folder"
                     same_model(argparse.Namespace(weights=None, out=a.out), dict(timesteps=T, weights_sha256=digest),
-                               f"this run of --weights {weights}", drawn_by=weights,
-                               fix=f"merge into {Path(weights) / 'eval.json'}, or a file outside a model folder")
+                               f"this run of --weights {weights}", drawn_by=weights, fix=f"merge into {own}")
+                    fewer_than_filed(a.out, named(steps), a.n or 1000)
                 reference(a.data_dir, a.classifier)
             samples, steps, T, digest = generate(weights, a.n or 1000, sampler, a.steps, a.seed, a.batch_size, a.label,
                                                  a.guidance, a.device, eta, a.autoguidance, a.autoguidance_tmax,
                                                  a.autoguidance_guide, before_sampling=ready)
-            name = a.run_name or run_name(sampler, steps, a.label, a.guidance, eta, a.autoguidance, a.autoguidance_tmax,
-                                          a.autoguidance_guide)
+            name = named(steps)
             if a.save_samples:
                 try:
                     save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,

@@ -174,6 +174,7 @@ def test_a_fresh_run_is_not_merged_into_another_models_eval_json(tmp_path, monke
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda x, *a, **k: {"real_floor_fd": 1.0, "n": len(x)})
     assert evaluate.main(run + ["--weights", str(a), "--out", str(a / "eval.json")]) == 0
     assert f"merged into {a / 'eval.json'} as runs['ddim-2'], in place of its earlier row\n" in capsys.readouterr().err
+    monkeypatch.setattr(evaluate, "sample_images", lambda *a, **k: pytest.fail("sampled before the refusal"))
     assert evaluate.main(run[:1] + ["3"] + run[2:] + ["--weights", str(a), "--out", str(a / "eval.json")]) == 2
-    assert "holds N = 4 samples, which this run's N = 3 would replace: give this run a name of its own with " \
-           "--run-name" in capsys.readouterr().err
+    assert "runs['ddim-2'] holds N = 4 samples, which this run's N = 3 would replace: give this run a name of its " \
+           "own with --run-name" in capsys.readouterr().err  # said before sampling, not after
