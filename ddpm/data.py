@@ -1,6 +1,7 @@
 """Datasets as in-memory tensors scaled to [-1, 1] (MNIST is small enough to live in RAM)."""
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import zlib
@@ -84,6 +85,10 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
                 f"`apt-get install dataset-fashion-mnist`, whose copy in {FASHION_SYSTEM_DIR} is found by itself")
         cause = ([line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__])[-1]
         held = sorted(f.name for f in raw.glob("*-ubyte*")) if raw.is_dir() else []
+        if held and isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
+            raise DataError(f"could not load {name} from {str(data_dir)!r}: torchvision unpacks the .gz files in "
+                            f"{raw}/ before it reads them, and could not write there ({e.strerror or e}): give a "
+                            "--data-dir that can be written, with the files copied into its MNIST/raw/") from None
         if held:  # the files are there but do not read: "put them there" would point the wrong way
             raise DataError(f"could not load {name} from {str(data_dir)!r}: {raw}/ holds {', '.join(held)}, but they "
                             "do not load: one is missing, damaged or cut short (a copy that stopped part way; an "

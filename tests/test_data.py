@@ -64,7 +64,8 @@ def test_missing_data_says_where_to_put_it_and_leaves_no_empty_folders(tmp_path,
 
 def test_files_that_are_there_but_do_not_read_are_called_damaged_not_missing(tmp_path, monkeypatch):
     """A truncated unpacked file beside good .gz files (torchvision reads it first) was met with "put the four files
-    in raw/", where they already were (a CLI review found it)."""
+    in raw/", where they already were (a CLI review found it); a folder torchvision cannot unpack into is said to be
+    one, not damaged files (a diff read found it)."""
     from ddpm import data
 
     raw = tmp_path / "MNIST" / "raw"
@@ -75,6 +76,14 @@ def test_files_that_are_there_but_do_not_read_are_called_damaged_not_missing(tmp
         raise RuntimeError("shape '[60000, 28, 28]' is invalid for input of size 99984")
     monkeypatch.setattr(data, "_torchvision_dataset", torchvision_on_the_cut_file)
     with pytest.raises(data.DataError, match=r"raw/ holds train-images-idx3-ubyte, but they do not load: one is "
-                                             r"missing, damaged or cut short .*: delete them and put MNIST's four \*-ubyte.gz files in .* again "
-                                             r"\(torchvision's last error: shape '\[60000, 28, 28\]' is invalid"):
+                                             r"missing, damaged or cut short .*: delete them and put MNIST's four "
+                                             r"\*-ubyte.gz files in .* again \(torchvision's last error: shape "
+                                             r"'\[60000, 28, 28\]' is invalid"):
         data.load_dataset("mnist", tmp_path)
+
+    def torchvision_in_a_read_only_folder(name, root, train):  # the .gz there, unpacked next to them: refused
+        raise PermissionError(13, "Permission denied", str(raw / "train-labels-idx1-ubyte"))
+    monkeypatch.setattr(data, "_torchvision_dataset", torchvision_in_a_read_only_folder)
+    with pytest.raises(data.DataError, match=r"torchvision unpacks the .gz files in .*raw/ before it reads them, and "
+                                             r"could not write there \(Permission denied\): give a --data-dir that"):
+        data.load_dataset("mnist", tmp_path)  # not "damaged": delete good files
