@@ -17,20 +17,20 @@ from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
 from .unet import UNet, count_parameters
 
 
-def refuse_to_overwrite(out: Path) -> None:
-    """A new run into a folder that holds one: hours of training, one forgotten --resume away from lost."""
+def refuse_to_overwrite(out: Path) -> list[str]:
+    """A new run into a folder that holds one: hours of training, one forgotten --resume away from lost. Returns
+    the records a run of this trainer leaves when it stops at or before its first checkpoint, which a new run
+    replaces (and says so)."""
     if (out / CKPT_NAME).exists():
         raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
                          f"--out (delete the folder to start it again)")
     if (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
         raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
                          "another --out, or move the folder away")
-    # written at a run's first checkpoint or after it: without one, they are another's (a stray loss.csv is only a
-    # run stopped before its first checkpoint, and is replaced)
-    if held := [name for name in (hub.CONFIG_NAME, RUN_CONFIG_NAME, hub.TRAINING_NAME) if (out / name).exists()]:
-        raise ValueError(f"{out} holds {' and '.join(held)}, of no run this trainer could resume (there is no "
-                         f"{CKPT_NAME}), which a new run would overwrite: train into another --out, or move "
-                         f"{'it' if len(held) == 1 else 'them'} away")
+    if (out / hub.CONFIG_NAME).exists():  # written after a checkpoint: without one, another's (a model's half)
+        raise ValueError(f"{out} holds {hub.CONFIG_NAME} but no {CKPT_NAME} or {hub.WEIGHTS_NAME}, which a new run "
+                         "would overwrite: train into another --out, or move it away")
+    return [name for name in (RUN_CONFIG_NAME, hub.TRAINING_NAME, hub.LOSS_NAME) if (out / name).exists()]
 
 
 MAX_WEIGHTS = 1_000_000_000  # 16 GB with AdamW's moments and the EMA copy; the bundled model has half a million

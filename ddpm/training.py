@@ -135,8 +135,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     check_size(cfg.model)
     if resume:  # before the data loads: no checkpoint there, or another network or dataset
         check_resumable(cfg, out / CKPT_NAME)
-    else:
-        refuse_to_overwrite(out)
+    elif left := refuse_to_overwrite(out):
+        log(f"replacing {', '.join(left)} in {out}: left by a run that stopped at or before its first checkpoint")
     torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
     # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)

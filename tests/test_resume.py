@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from ddpm import hub
+from ddpm.data import load_sample
 from ddpm.safeio import load_tensors
+from ddpm.training import train
 
 from conftest import tiny_config, tiny_model
 from train_helpers import train_cfg, train_on_sample
@@ -176,18 +178,19 @@ def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="holds a model .* that a new run would overwrite"):
         train_on_sample(cfg, max_steps=2)
     assert (out / "model.safetensors").read_bytes() == model
-    (out / "model.safetensors").unlink()  # the files a run writes at its first checkpoint, without one: another's
-    for name in ("config.json", "train_config.json", "training.json"):
-        (out / name).unlink(missing_ok=True)
-    for name in ("config.json", "train_config.json", "training.json"):
+    (out / "model.safetensors").unlink()  # config.json alone, written after a checkpoint: another's
+    (out / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds config.json but no checkpoint.safetensors or model.safetensors, which "
+                                         "a new run would overwrite"):
+        train_on_sample(cfg, max_steps=2)
+    assert (out / "config.json").read_text() == "{}"
+    (out / "config.json").unlink()
+    for name in ("train_config.json", "training.json", "loss.csv"):  # what a run that died at its first save left
         (out / name).write_text("{}")
-        with pytest.raises(ValueError, match=f"holds {name}, of no run this trainer could resume .* which a new run "
-                                             "would overwrite"):
-            train_on_sample(cfg, max_steps=2)
-        assert (out / name).read_text() == "{}"
-        (out / name).unlink()
-    (out / "loss.csv").write_text("a run stopped before its first checkpoint\n")
-    assert train_on_sample(cfg, max_steps=2) == out and (out / "loss.csv").read_text().startswith("step,")
+    said = []
+    assert train(cfg, data=load_sample(), log=said.append, progress_bar=False, max_steps=2) == out
+    assert "replacing train_config.json, training.json, loss.csv in " in said[0] and "at or before its first " \
+        "checkpoint" in said[0] and (out / "loss.csv").read_text().startswith("step,")
     with pytest.raises(ValueError, match="--batch-size 301 is more than the 300 training images"):
         train_on_sample(train_cfg(tmp_path / "b", batch_size=301), max_steps=2)
     with pytest.raises(ValueError, match="--lr-decay-steps 10 is longer than the run: --epochs 1 of 9 steps"):
