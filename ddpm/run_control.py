@@ -33,7 +33,7 @@ def refuse_to_overwrite(out: Path) -> list[str]:
     return [name for name in (RUN_CONFIG_NAME, hub.TRAINING_NAME, hub.LOSS_NAME) if (out / name).exists()]
 
 
-MAX_WEIGHTS = 1_000_000_000  # 16 GB with AdamW's moments and the EMA copy; the bundled model has half a million
+MAX_WEIGHTS = 1_000_000_000  # 20 GB with gradients, AdamW's moments and the EMA copy; the bundled model has 0.5M
 
 
 def check_size(mcfg: ModelConfig) -> None:
