@@ -157,7 +157,7 @@ def scrub(traj, t):
     """The t slider: the last finished run's frame nearest t, and the plot's line at t; nothing while a run is
     drawing into the panel (the UI waits quietly; the API, which got two empty updates, hears why)."""
     if traj is None:
-        raise MissingInput("no finished x0-hat run in this session yet: run /trajectory first")
+        raise MissingInput("this session's /trajectory run is still going, or was stopped: wait, or run it again")
     i = nearest_frame(traj, t)  # the plot's line marks the frame shown, not the slider's own t between frames
     # the data alone: Gradio redraws a plot for a new value, not for a gr.LinePlot(value) of the same layout
     return frame_panel(traj, i), decision_plot(traj, traj.t[i])

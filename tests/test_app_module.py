@@ -105,7 +105,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert done.state.frames == 5
     frame_ui = fns["trajectory_frame_ui"]
     assert isinstance(frame_ui.fn(None, 3), type(app.gr.skip()))  # no finished run: the UI waits quietly ...
-    with pytest.raises(app.gr.Error, match="no finished x0-hat run in this session yet: run /trajectory first"):
+    with pytest.raises(app.gr.Error, match="this session's /trajectory run is still going, or was stopped: wait, or "
+                                           "run it again"):
         fns["trajectory_frame"].fn(None, 3)  # ... and the API hears why (it got two empty updates)
     # a t past the frame slider's end: a warning, the frame kept (no red Error)
     with pytest.warns(UserWarning, match="t must be between"):
