@@ -135,8 +135,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     check_size(cfg.model)
     if resume:  # before the data loads: no checkpoint there, or another network or dataset
         check_resumable(cfg, out / CKPT_NAME)
-    elif left := refuse_to_overwrite(out):
-        log(f"replacing {', '.join(left)} in {out}: left by a run that stopped at or before its first checkpoint")
+    left = [] if resume else refuse_to_overwrite(out)  # said below, once nothing more can refuse the run
     torch.manual_seed(cfg.seed)  # the weights' init and any dropout draw from torch's global state (saved with
     # each checkpoint, so --resume repeats them); the data order, t, eps and the null rows have their own generators
     images, labels = data if data is not None else load_dataset(cfg.dataset, cfg.data_dir, train=True)
@@ -174,6 +173,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
+    if left:  # no checkpoint goes with them: a run stopped at or before its first one leaves them
+        log(f"this run replaces {', '.join(left)} in {out}, which no checkpoint goes with")
     loss_log = LossLog(out / hub.LOSS_NAME, fresh=not resume, resumed_at=progress["step"])
 
     pbar = _progress_bar(total_steps, progress["step"]) if progress_bar else None
