@@ -87,8 +87,9 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
         held = sorted(f.name for f in raw.glob("*-ubyte*")) if raw.is_dir() else []
         if held and isinstance(e, OSError) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC):
             raise DataError(f"could not load {name} from {str(data_dir)!r}: torchvision unpacks the .gz files in "
-                            f"{raw}/ before it reads them, and could not write there ({e.strerror or e}): give a "
-                            "--data-dir that can be written, with the files copied into its MNIST/raw/") from None
+                            f"{raw}/ and reads them there, and could not ({e.strerror or e}): give a --data-dir that "
+                            f"can be written (and read), with the files copied into its {raw.parent.name}/raw/"
+                            ) from None
         if held:  # the files are there but do not read: "put them there" would point the wrong way
             raise DataError(f"could not load {name} from {str(data_dir)!r}: {raw}/ holds {', '.join(held)}, but they "
                             "do not load: one is missing, damaged or cut short (a copy that stopped part way; an "

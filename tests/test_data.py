@@ -84,6 +84,7 @@ def test_files_that_are_there_but_do_not_read_are_called_damaged_not_missing(tmp
     def torchvision_in_a_read_only_folder(name, root, train):  # the .gz there, unpacked next to them: refused
         raise PermissionError(13, "Permission denied", str(raw / "train-labels-idx1-ubyte"))
     monkeypatch.setattr(data, "_torchvision_dataset", torchvision_in_a_read_only_folder)
-    with pytest.raises(data.DataError, match=r"torchvision unpacks the .gz files in .*raw/ before it reads them, and "
-                                             r"could not write there \(Permission denied\): give a --data-dir that"):
+    with pytest.raises(data.DataError, match=r"torchvision unpacks the .gz files in .*raw/ and reads them there, and "
+                                             r"could not \(Permission denied\): give a --data-dir that can be "
+                                             r"written \(and read\), with the files copied into its MNIST/raw/"):
         data.load_dataset("mnist", tmp_path)  # not "damaged": delete good files
