@@ -28,7 +28,8 @@ import torch
 # the request's vocabulary and checks (ddpm.sampling_checks), also imported from here by the commands and the app
 from .config import is_real
 from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
-                              check_sampling, check_schedule, check_seed, check_start, too_many_steps, whole_up_to)
+                              check_label_tensor, check_sampling, check_schedule, check_seed, check_start,
+                              too_many_steps, whole_up_to)
 from .schedule import NoiseSchedule
 
 DDIM_STEPS = 50  # DDIM's default number of steps
@@ -215,7 +216,9 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
         raise IndexError(f"t is a code index from 0 to {model.config.timesteps - 1} (the paper's t - 1), not {t}")
     tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
     null = getattr(model.config, "null_label", None)
-    if label is not None and not torch.is_tensor(label):  # 3.7 would be cut to 3 unsaid, 12 fail in the embedding
+    if torch.is_tensor(label):  # its values read where that costs no device sync (sample_loop read them once)
+        check_label_tensor(label, b, null or 0, values=label.device.type == "cpu")
+    elif label is not None:  # 3.7 would be cut to 3 unsaid, 12 fail in the embedding
         if null is None:
             raise ValueError(f"label={label!r}: this model has no classes (unconditional); use label=None")
         if not whole_up_to(label, null):  # (7.0 is 7, as sample_loop takes it)

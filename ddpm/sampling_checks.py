@@ -89,6 +89,19 @@ def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> Non
         raise ValueError(f"t_start must be a code index from 0 to {T - 1} (the paper's t - 1), not {t_start!r}")
 
 
+def check_label_tensor(label: torch.Tensor, n: int, classes: int, values: bool = True) -> None:
+    """A label tensor holds one whole-number class per sample, 0 to classes - 1 or the null class (classes), on a
+    model with classes; values=False leaves the values unread (guided_eps on a GPU, every step: no device sync)."""
+    if tuple(label.shape) != (n,):
+        raise ValueError(f"a label tensor holds one class per sample, shape ({n},), not {tuple(label.shape)}")
+    if not classes:
+        raise ValueError("a label tensor: this model has no classes (unconditional); sample with label=None")
+    if label.is_floating_point() or label.is_complex() or label.dtype == torch.bool or \
+            values and not bool(((label >= 0) & (label <= classes)).all()):
+        raise ValueError(f"a label tensor holds whole numbers from 0 to {classes - 1} ({classes}: the null "
+                         f"class), not {label.dtype} values such as {label.flatten()[:4].tolist()}")
+
+
 def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
     """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
     whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
@@ -98,14 +111,7 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     check_count("n", n)
     classes = cfg.num_classes or 0
     if torch.is_tensor(label):
-        if tuple(label.shape) != (int(n),):
-            raise ValueError(f"a label tensor holds one class per sample, shape ({int(n)},), not {tuple(label.shape)}")
-        if not classes:
-            raise ValueError("a label tensor: this model has no classes (unconditional); sample with label=None")
-        if label.is_floating_point() or label.is_complex() or label.dtype == torch.bool or \
-                not bool(((label >= 0) & (label <= classes)).all()):  # (classes itself: the null class)
-            raise ValueError(f"a label tensor holds whole numbers from 0 to {classes - 1} ({classes}: the null "
-                             f"class), not {label.dtype} values such as {label.flatten()[:4].tolist()}")
+        check_label_tensor(label, int(n), classes)
     if label is not None and not torch.is_tensor(label):
         if not classes:
             raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")

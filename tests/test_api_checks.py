@@ -44,6 +44,10 @@ def test_label_tensors_are_checked_as_labels_are():
             guided_eps(cond, X, 5, bad, 2.0)
     with pytest.raises(ValueError, match="label=3: this model has no classes"):
         guided_eps(uncond, X, 5, 3, 2.0)
+    with pytest.raises(ValueError, match="a label tensor: this model has no classes"):  # as sample_loop refuses it
+        guided_eps(uncond, X, 5, torch.tensor([3, 4]), 2.0)
+    with pytest.raises(ValueError, match="a label tensor holds whole numbers from 0 to 9"):
+        guided_eps(cond, X, 5, torch.tensor([12, 1]), 2.0)
     assert guided_eps(cond, X, 5, np.int64(3), 2.0).shape == X.shape
 
 

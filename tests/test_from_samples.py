@@ -178,3 +178,7 @@ def test_a_fresh_run_is_not_merged_into_another_models_eval_json(tmp_path, monke
     assert evaluate.main(run[:1] + ["3"] + run[2:] + ["--weights", str(a), "--out", str(a / "eval.json")]) == 2
     assert "runs['ddim-2'] holds N = 4 samples, which this run's N = 3 would replace: give this run a name of its " \
            "own with --run-name" in capsys.readouterr().err  # said before sampling, not after
+    np.savez(tmp_path / "three.npz", samples=np.zeros((3, 28, 28), np.uint8), sampler="ddim", steps=2, timesteps=20)
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: pytest.fail("scored before the refusal"))
+    assert evaluate.main(["--from-samples", str(tmp_path / "three.npz"), "--out", str(a / "eval.json")]) == 2
+    assert "holds N = 4 samples, which this run's N = 3 would replace" in capsys.readouterr().err
