@@ -341,8 +341,8 @@ def main(argv=None) -> int:
         write_model_card(out, command=command, resumed=args.resume)
         push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
                 if args.push_to_hub else "")
-        print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: the run is finished and kept in {out} with its "
-              f"card; the command above makes the grid later{push}", file=sys.stderr)
+        print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: the run is finished and kept in {out} "
+              f"with its card; the command above makes the grid later{push}", file=sys.stderr)
         return 130
     finally:
         interrupts.uninstall(previous)

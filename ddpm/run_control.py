@@ -19,8 +19,8 @@ from .unet import UNet, count_parameters
 
 def refuse_to_overwrite(out: Path) -> list[str]:
     """A new run into a folder that holds one: hours of training, one forgotten --resume away from lost. Returns
-    the records a run of this trainer leaves when it stops at or before its first checkpoint, which a new run
-    replaces (and says so)."""
+    the run records there with no checkpoint beside them (what a run stopped at or before its first save leaves),
+    which a new run replaces, and says so."""
     if (out / CKPT_NAME).exists():
         raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
                          f"--out (delete the folder to start it again)")

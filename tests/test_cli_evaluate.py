@@ -261,7 +261,8 @@ def test_a_run_merged_into_out_keeps_the_files_other_keys_and_runs(tmp_path):
         "command": "now", "real_floor_fd": 0.7}
     # a run of the same name is replaced (and said), but not by fewer samples: a quick check into a published file
     assert merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.7, "command": "again", "n": 1000})["fd"] == 2
-    with pytest.raises(EvalError, match=r"e.json's runs\['new'\] holds N = 1000 samples, which this run's N = 20 would "):
+    with pytest.raises(EvalError, match=r"e.json's runs\['new'\] holds N = 1000 samples, which this run's N = 20 "
+                                        r"would "):
         merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.9, "command": "quick", "n": 20})
     assert json.loads((tmp_path / "e.json").read_text())["runs"]["new"]["command"] == "again"
 
