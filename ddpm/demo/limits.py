@@ -41,9 +41,12 @@ class MissingInput(DigitError):
     """Nothing to work on yet (no upload, an empty drawing): the UI may wait quietly, the API still says so."""
 
 
+COUNTED_FROM = 10**21  # a whole number this long is counted in a message, not written out
+
+
 def shown(value) -> str:
     """A value as a message quotes it: short (a 309-digit seed is counted, a page of text cut)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= COUNTED_FROM:
         return f"a {len(str(abs(value)))}-digit {'negative ' * (value < 0)}number"
     text = repr(value)
     return text if len(text) <= 24 else text[:20] + "..."

@@ -16,7 +16,7 @@ import pydantic
 from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
-from .limits import MAX_SEED, DigitError, EmptyBox, InputError, MissingInput, shown
+from .limits import COUNTED_FROM, MAX_SEED, DigitError, EmptyBox, InputError, MissingInput, shown
 from .page import PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
 from .sources import DRAWING, EXAMPLE, INDEX, SOURCES, UPLOAD, first_of_each_class, num_examples
@@ -79,7 +79,7 @@ class Slider(gr.Slider):
         try:
             return super().preprocess(payload)
         except gr.Error:  # a number: Gradio's check compared it with both ends (10**400: no float, counted)
-            said = shown(payload) if isinstance(payload, int) and abs(payload) >= 10**21 else f"{payload:g}"
+            said = shown(payload) if isinstance(payload, int) and abs(payload) >= COUNTED_FROM else f"{payload:g}"
             return OutOfRange(payload, f"{_value_name(self)} must be between {ends}, not {said}")
 
 
