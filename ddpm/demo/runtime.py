@@ -12,6 +12,7 @@ import torch
 from .. import hub
 from ..autoguidance import Autoguided, check_guide, has_guide, load_guide
 from ..data import dataset_name
+from ..device import fit_threads_to_quota
 from ..facts import trained_on
 from ..schedule import NoiseSchedule
 from .limits import InputError
@@ -76,6 +77,7 @@ def model_folder(source: str) -> Path | None:
 def load_runtime(source: str | None = None, with_classifier: bool = True) -> Runtime:
     """Load everything; raises hub.ModelLoadError with a readable message if the model is missing."""
     source = source or model_source()
+    fit_threads_to_quota()  # a Space's container sees its host's cores; torch should use the CPUs it is given
     model = hub.load_pretrained(source)
     cfg = model.config
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
