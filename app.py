@@ -41,7 +41,7 @@ from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_sett
                                  roundtrip_stream, strip_ts, until_left)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import EXAMPLE, OTHER, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
-from ddpm.demo.page import CSS, THEME  # noqa: E402
+from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.widgets import (api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
@@ -396,5 +396,4 @@ def build(d: dict) -> gr.Blocks:
 demo = build(defaults()).queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 if __name__ == "__main__":
-    # show_error: a value Gradio itself refuses (a None slider through the API) reaches the caller with its reason
-    demo.launch(max_file_size="10mb", show_error=True, css=CSS, theme=THEME, state_session_capacity=SESSIONS)
+    demo.launch(**LAUNCH, state_session_capacity=SESSIONS)  # page.LAUNCH says why each

@@ -57,6 +57,7 @@ def running_app(model: str | Path, timeout: float = 180.0):
     env = os.environ | {
         "DDPM_MODEL": str(model), "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+        "GRADIO_SSR_MODE": "True",  # as a Space's image sets it: the app serves its page as tested all the same
     }
     env.setdefault("OMP_NUM_THREADS", "1")
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log", "w+")  # app_log(url) reads it

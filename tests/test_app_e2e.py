@@ -44,6 +44,13 @@ def digit_from_display(path, scale=8) -> np.ndarray:
     return a[2 * scale + scale // 2:: scale, 2 * scale + scale // 2:: scale][:28, :28]
 
 
+def test_the_app_serves_itself_without_a_node_proxy_where_a_space_asks_for_ssr(client):
+    """A Space's image sets GRADIO_SSR_MODE (running_app does too): the app launches with ssr_mode=False, so the page
+    and its streams come from Gradio's Python server on the port it was given, as every test here sees them."""
+    log = app_log(client.src)
+    assert f"Running on local URL:  {client.src.rstrip('/')}" in log and "SSR" not in log
+
+
 def test_forward_with_an_mnist_example(client):
     x0, x_t, chain, strip, scales, log_snr, text = forward(client, index=3)
     assert np.array_equal(digit_from_display(x0), IMAGES[3])

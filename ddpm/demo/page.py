@@ -67,3 +67,7 @@ THEME = gr.themes.Default().set(
     button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
     button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
     block_info_text_color="*neutral_600")
+# how app.py launches: show_error lets a value Gradio itself refuses (a None slider through the API) reach the caller
+# with its reason; ssr_mode=False renders the page in the browser, as every test here sees it, also on a Space, whose
+# image sets GRADIO_SSR_MODE and would put an untested Node proxy in front of the app's streams and cancels
+LAUNCH = dict(max_file_size="10mb", show_error=True, css=CSS, theme=THEME, ssr_mode=False)
