@@ -94,3 +94,31 @@ def test_the_space_front_matter_matches_what_the_project_runs():
     assert meta["sdk_version"] == gradio.__version__
     assert (ROOT / meta["app_file"]).exists()
     assert tuple(int(p) for p in meta["python_version"].strip('"').split(".")) >= (3, 11)
+
+
+def test_the_readmes_space_upload_keeps_what_the_app_loads_and_leaves_the_checkpoints(tmp_path):
+    """The README's `hf upload` of the committed files, its --exclude applied by huggingface_hub's own filter: the
+    app, its pins and every file the bundled model and guide load from are uploaded; the resume checkpoints are not."""
+    import shutil
+    import subprocess
+
+    from huggingface_hub.utils import filter_repo_objects
+
+    from ddpm.demo.runtime import load_runtime
+
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the README's command uploads what git archive gives")
+    line = next(s for s in re.findall(r"^hf upload .*$", (ROOT / "README.md").read_text(), flags=re.M))
+    tokens = shlex.split(line.split("#")[0])
+    excludes = [tokens[i + 1] for i, t in enumerate(tokens) if t == "--exclude"]
+    assert tokens[tokens.index("--repo-type") + 1] == "space" and excludes
+    uploaded = set(filter_repo_objects(tracked.splitlines(), ignore_patterns=excludes))
+    assert {"app.py", "requirements.txt", "README.md", "LICENSE", "ddpm/assets/classifier.safetensors"} <= uploaded
+    assert not [f for f in uploaded if f.endswith("checkpoint.safetensors")]
+    for f in (f for f in uploaded if f.startswith("weights/")):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / f, tmp_path / f)
+    rt = load_runtime(str(tmp_path / "weights"))
+    assert rt.guide is not None and rt.classifier is not None and rt.folder == tmp_path / "weights"
