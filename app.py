@@ -342,9 +342,9 @@ def build(d: dict) -> gr.Blocks:
                                    height=200, elem_id="roundtrip-x0")
                     ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
-                                      info=f"Either runs the strip's {len(ts)} more chains (t = {ts[0]} to {T}) in "
-                                           "one batch: DDPM's at every t, all at the same t; DDIM's each on its own "
-                                           "steps, so its time grows with them", elem_id="roundtrip-sampler")
+                                      info=f"Either runs the strip's {len(ts)} more chains (t = {ts[0]} to {T}) as "
+                                           "one batch, each joining it as late as it can to end with the rest: DDPM's"
+                                           " all at one t; DDIM's each on its own steps", elem_id="roundtrip-sampler")
                     r_steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, elem_id="roundtrip-steps",
                                      label="DDIM steps (each chain at most its own t)",
                                      info=f"the strip's chains start at t = {ts[0]} to {T}: a small t above does "
@@ -369,7 +369,7 @@ def build(d: dict) -> gr.Blocks:
                                  info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
                                       f"of each digit: {first_of_each_class()}")
                 i_t = Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",
-                             info="near T/3 one digit turns into the other; from about T/2 the model draws its own")
+                             info="near T/3 one digit turns into the other; past T/2, more and more the model's own")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])

@@ -197,7 +197,8 @@ def test_objective_panel_and_numbers_are_at_the_chosen_t(model, sched):
     assert f"(here the loss peaks at t = {int(loss.idxmax())})" in v.text
     b, a, ab = sched.betas, sched.alphas, sched.alpha_bar  # Eq. 12's weight at paper t: code index t - 1
     w = lambda t: float(b[t - 1] / (2 * a[t - 1] * (1 - ab[t - 1])))  # noqa: E731
-    assert f"{w(2):.2g} at t = 2, {w(sched.T // 2):.2g} at t = {sched.T // 2};" in v.text
+    mid = sched.T // 2
+    assert f"{w(2):.2g} at t = 2, {w(mid):.2g} at t = {mid}; {w(2) / w(mid):.0f} times as much;" in v.text
 
 
 def test_objective_at_t_0_shows_the_first_noisy_step_and_refuses_bad_input(model, sched):

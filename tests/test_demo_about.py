@@ -28,7 +28,10 @@ def test_about_reads_the_model_folder(model, tmp_path):
     hub_md = about.about_markdown(model, "you/ddpm-mnist", tmp_path / "cache")  # a Hub repo: its folder is a cache
     assert "--weights you/ddpm-mnist --out eval.json" in hub_md and "hf upload you/ddpm-mnist eval.json" in hub_md
     assert "cache" not in hub_md
-    assert "autoguidance uses" not in md and "autoguidance uses a" in about.about_markdown(model, "somewhere", None, model)
+    guided = about.about_markdown(model, "somewhere", None, model)
+    assert "autoguidance uses" not in md and "autoguidance uses a" in guided
+    T = model.config.timesteps  # each DDPM sample's guide passes: the steps t <= round(0.6 T) + 1 (the paper's t)
+    assert "passes of the small guide" not in md and f"adds {round(0.6 * T) + 1} passes of the small guide" in guided
     (tmp_path / "training.json").write_text(json.dumps({"command": "python train.py --max-minutes 80",
                                                        "train_minutes": 80.0, "steps": 9000}))
     (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "runs": {"ddpm-1000": {
@@ -75,10 +78,11 @@ def test_loss_history_reads_train_pys_log(tmp_path):
     (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher",
                                                        "null_teacher_autoguidance": 2.0}))
     text = about.loss_history(tmp_path).text
-    assert "--null-teacher" in text and "autoguided at w = 2" in text
-    assert about.null_class_target(tmp_path) == "a frozen teacher's predictions autoguided at w = 2"
+    assert "--null-teacher" in text and "with autoguidance of weight 2" in text
+    assert about.null_class_target(tmp_path) == "a frozen teacher's predictions with autoguidance of weight 2"
     hub.save_pretrained(tiny_model(), tmp_path)  # About's first paragraph says so, "distillation" only if guided
-    assert "(guidance distillation)" in about.about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
+    md = about.about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
+    assert "(guidance distillation). The teacher was this model before that step; autoguidance" in md
     (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher"}))
     first = about.about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path).split("## The model")[0]
     assert "trained on a frozen teacher's predictions instead of the drawn noise." in first and "distill" not in first
@@ -131,8 +135,10 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
 
 def test_tab_one_says_how_much_of_the_digit_x_T_keeps():
     """sqrt(alpha_bar_T) of the model's own schedule: about 0.0064 for linear's T = 1000, cosine's about 5e-5."""
-    assert "(sqrt(alpha_bar_T) = 0.0064 of the digit is left;" in intro.forward_intro(NoiseSchedule(1000))
-    assert "(sqrt(alpha_bar_T) = 4.9e-05 of the digit is left;" in intro.forward_intro(NoiseSchedule(1000, "cosine"))
+    assert ("(sqrt(alpha_bar_T) = 0.0064 of the digit is left on the model's linear schedule;"
+            in intro.forward_intro(NoiseSchedule(1000)))
+    assert ("(sqrt(alpha_bar_T) = 4.9e-05 of the digit is left on the model's cosine schedule;"
+            in intro.forward_intro(NoiseSchedule(1000, "cosine")))
     assert "noised with the model's own cosine schedule" in intro.objective_intro("cosine")
 
 

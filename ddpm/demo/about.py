@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..autoguidance import default_t_max
 from ..card import metrics_table, not_scored, number, teacher_weight, time_and_hardware
 from ..data import dataset_name
 from ..facts import dataset_in, read_scores, recorded_facts
@@ -86,7 +87,7 @@ def _null_target(facts: dict) -> str | None:
     if not facts.get("null_teacher"):
         return None
     guided = teacher_weight(facts)
-    return "a frozen teacher's predictions" + (f" autoguided at w = {guided:g}" if guided != 1 else "")
+    return "a frozen teacher's predictions" + (f" with autoguidance of weight {guided:g}" if guided != 1 else "")
 
 
 LAST_SITTING = ("lr", "label_dropout")  # a recipe of several sittings changed these: its record keeps the last one's
@@ -169,11 +170,16 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
-    guided = " (twice as many with a class's guidance at a w other than 0 and 1)" if cfg.num_classes else ""
+    more = (["twice as many with a class's guidance at a w other than 0 and 1"] if cfg.num_classes else []) + (
+        [f"autoguidance adds {default_t_max(cfg.timesteps) + 1} passes of the small guide, on the steps t <= "
+         f"{default_t_max(cfg.timesteps) + 1}"] if guide is not None else [])
+    guided = f" ({'; '.join(more)})" if more else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
         " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last "
-        f"sitting the null class was trained on {target} instead of the drawn noise (guidance distillation)."
+        f"sitting the null class was trained on {target} instead of the drawn noise (guidance distillation). The "
+        "teacher was this model before that step; autoguidance (tab 2's slider) pushes a model's prediction away "
+        "from that of a small, briefly trained guide, which makes the same mistakes more strongly."
         if teacher_weight(facts) != 1 else
         f" In its last sitting the null class was trained on {target} instead of the drawn noise.")
     return f"""## What this is

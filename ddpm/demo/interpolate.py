@@ -90,5 +90,7 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
             "its std is 1/sqrt(2) of the schedule's; the paper mixes so too). At small t the model tidies a "
             "cross-fade of the two. Near t = T/3 most mixes become one of the "
             "two digits, switching near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees "
-            "less of either and draws digits of its own, as in the strip above (Ho et al. 2020, Sec. 4.4, Fig. 8).")
+            "less of either, and more and more of the mixes (the two ends last) come back as digits of its own, "
+            "which the seed's noise picks, as in the strip above. Ho et al. (2020, Sec. 4.4) mix so at t = 500 of "
+            "1000 (their Fig. 8); nearer T, their Fig. 9's mixes turn into new samples.")
     yield Interpolation(image, text, mixed, back, pixels)

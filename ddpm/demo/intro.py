@@ -7,8 +7,8 @@ from ..schedule import NoiseSchedule
 
 def header(dataset: str = "mnist") -> str:
     """The title and the tour of the tabs; a model of another dataset is told apart at once."""
-    text = ("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net undo it step by "
-            "step (Ho et al. 2020). Everything runs on the CPU.\n\n"
+    text = ("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net learn to turn "
+            "noise back into digits, step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
             "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded digits · "
             "**3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, then denoise it, "
             "or mix it with another · **5. About**: the model and its measured quality. On a narrow screen the tabs "
@@ -22,7 +22,8 @@ def header(dataset: str = "mnist") -> str:
 def forward_intro(sched: NoiseSchedule) -> str:
     """Tab 1: q(x_t | x_0), with how much of the digit x_T keeps under this schedule."""
     return ("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T almost pure noise "
-            f"(sqrt(alpha_bar_T) = {sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left; sampling starts from "
+            f"(sqrt(alpha_bar_T) = {sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left on the model's "
+            f"{sched.kind} schedule; sampling starts from "
             "N(0, I) in its place). One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
 
 
