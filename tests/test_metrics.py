@@ -63,6 +63,9 @@ def test_fd_of_few_samples_is_never_below_zero_and_one_sample_is_refused():
     with pytest.raises(ValueError, match="N >= 2"):
         feature_stats(f[:1])
     assert inception_score(np.eye(10), splits=10) == pytest.approx(1.0)  # splits = N is allowed
+    for splits in (0, 11):  # more splits than rows would leave empty chunks, and an IS of NaN
+        with pytest.raises(ValueError, match="splits must be between 1 and N=10"):
+            inception_score(np.eye(10), splits=splits)
 
 
 def test_fd_rejects_mismatched_shapes():

@@ -145,12 +145,42 @@ def test_big_pictures_are_shrunk_by_area_average():
     assert np.abs(pp._resize(a, 0.25) - a.reshape(2, 4, 3, 4).mean(axis=(1, 3))).max() < 1e-6
 
 
-def test_sketch_with_transparent_background():
+def test_big_uploads_are_shrunk_by_area_average_too():
+    """Past MAX_WORK_SIDE an upload is shrunk before anything else, also by area average: each pixel the mean of the
+    block it covers (a nearest-pixel shrink would keep one pixel in four and break thin strokes)."""
+    import ddpm.preprocess as pp
+
+    a = np.random.default_rng(0).integers(0, 256, (2 * pp.MAX_WORK_SIDE,) * 2).astype(np.uint8)
+    small = np.asarray(pp._shrink(Image.fromarray(a)), dtype=float)
+    blocks = a.reshape(pp.MAX_WORK_SIDE, 2, pp.MAX_WORK_SIDE, 2).mean(axis=(1, 3))
+    assert small.shape == blocks.shape and np.abs(small - blocks).max() <= 1
+
+
+@pytest.mark.parametrize("ink", [(0, 0, 0, 255), (255, 255, 255, 255)], ids=["black", "white"])
+def test_sketch_with_transparent_background(ink):
+    """Strokes on a transparent canvas, black or white (a dark-theme sketchpad): the paper put behind them contrasts."""
     sk = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
-    ImageDraw.Draw(sk).ellipse([80, 60, 200, 220], outline=(0, 0, 0, 255), width=18)
+    ImageDraw.Draw(sk).ellipse([80, 60, 200, 220], outline=ink, width=18)
     out = preprocess_sketch({"background": None, "layers": [], "composite": np.asarray(sk)})
     assert out.shape == (28, 28) and out.max() == 255
     assert out[14, 14] < 60  # a zero: hollow in the middle
+
+
+def test_a_few_specks_on_blank_paper_are_no_digit():
+    """The ink level is the k-th most extreme pixel, not the most extreme: three dust specks are no digit."""
+    img = Image.new("L", (280, 280), 200)
+    for xy in ((40, 50), (150, 160), (230, 90)):
+        img.putpixel(xy, 0)
+    with pytest.raises(InputError, match="No digit found"):
+        preprocess(img)
+
+
+def test_a_float_array_with_a_nan_reads_as_if_that_pixel_were_0():
+    a = np.asarray(seven(size=(280, 280), width=16), dtype=np.float64) / 255  # floats in [0, 1]
+    a[5, 5] = 0.0
+    with_nan = a.copy()
+    with_nan[5, 5] = np.nan
+    assert np.array_equal(preprocess(with_nan), preprocess(a))
 
 
 def test_big_transparent_upload_is_shrunk_before_per_pixel_work(monkeypatch):

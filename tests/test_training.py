@@ -79,6 +79,49 @@ def test_gradients_are_clipped_at_the_configured_norm(tmp_path, monkeypatch):
     assert calls == [(n_params, 0.25)] * 3
 
 
+def _one_step(tmp_path, model, opt, scaler=None, grad_clip=1.0):
+    x0, y = torch.as_tensor(load_sample()[0][:8], dtype=torch.float32)[:, None] / 127.5 - 1, torch.arange(8)
+    train_step(model, NoiseSchedule(20), opt, x0, y, torch.Generator().manual_seed(0),
+               train_cfg(tmp_path, grad_clip=grad_clip), lr=1.0, scaler=scaler)
+
+
+def test_the_step_moves_the_weights_by_the_clipped_true_gradient(tmp_path):
+    """With SGD at lr 1 the weights move by the gradient itself: by at most grad_clip, so the clip comes before the
+    step; and a loss scaler's factor (float16 training's, 2^16) is divided out before the clip, so it changes
+    nothing (clipped while scaled, the step would shrink 2^16-fold)."""
+    model = tiny_model().train()
+    before = [p.detach().clone() for p in model.parameters()]
+    _one_step(tmp_path, model, torch.optim.SGD(model.parameters(), lr=1.0), grad_clip=1e-3)
+    moved = torch.cat([(p.detach() - b).ravel() for p, b in zip(model.parameters(), before)]).norm()
+    assert 0.9e-3 < moved <= 1.0001e-3  # the gradient's norm is far above 1e-3: the clip held it
+    plain, scaled = tiny_model().train(), tiny_model().train()
+    _one_step(tmp_path, plain, torch.optim.SGD(plain.parameters(), lr=1.0))
+    _one_step(tmp_path, scaled, torch.optim.SGD(scaled.parameters(), lr=1.0),
+              scaler=torch.amp.GradScaler("cpu", init_scale=2.0 ** 16))
+    for a, b in zip(plain.parameters(), scaled.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_train_builds_its_optimizer_and_ema_from_the_config(tmp_path, monkeypatch):
+    """AdamW with the config's weight decay (its own default is 0.01, not the config's 0) and the EMA with the
+    config's decay: what the card reports is what trained."""
+    made = {}
+
+    class AdamW(torch.optim.AdamW):
+        def __init__(self, params, **kw):
+            made["adamw"] = kw
+            super().__init__(params, **kw)
+    init = EMA.__init__
+
+    def ema_init(self, model, decay=0.999):
+        made["ema"] = decay
+        init(self, model, decay)
+    monkeypatch.setattr(torch.optim, "AdamW", AdamW)
+    monkeypatch.setattr(EMA, "__init__", ema_init)
+    train_on_sample(train_cfg(tmp_path, ema_decay=0.9, weight_decay=0.0, lr=3e-3), max_steps=1)
+    assert made == {"adamw": {"lr": 3e-3, "weight_decay": 0.0}, "ema": 0.9}
+
+
 def test_each_epoch_sees_every_image_once_in_its_own_order(tmp_path, monkeypatch):
     """_epoch_order is a permutation that depends on (seed, epoch) alone, and training asks it for each epoch."""
     from ddpm import training
