@@ -27,21 +27,39 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """The CPUs this container may use, rounded up, when its cgroup caps them (cgroup v2's cpu.max, else v1's
-    cfs quota/period); None when uncapped or unreadable. A Space's container sees all of its host's cores, so torch
-    would start one thread per host core on a 2-CPU quota and lose time to throttling."""
+def cpu_quota(cgroup: Path = Path("/sys/fs/cgroup"), own: Path = Path("/proc/self/cgroup")) -> int | None:
+    """The CPUs this container may use, rounded up, when a cgroup caps them: the smallest cgroup v2 cpu.max from
+    this process's own cgroup (`own` names it) up to the root, else v1's cfs quota / period; None when uncapped or
+    unreadable. A Space's container sees all of its host's cores, so torch would start one thread per host core
+    on a 2-CPU quota and lose time to throttling."""
+    caps = [_cap(*_read(d / "cpu.max").split()[:2]) for d in _own_and_parents(cgroup, own)]
+    caps += [_cap(_read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us"))  # v1: a quota of -1 is uncapped
+             for d in (cgroup / "cpu", cgroup / "cpu,cpuacct")]
+    caps = [c for c in caps if c is not None]
+    return max(1, math.ceil(min(caps))) if caps else None
+
+
+def _read(path: Path) -> str:
     try:
-        if (cgroup / "cpu.max").is_file():  # v2: "200000 100000", or "max 100000" when uncapped
-            quota, period = (cgroup / "cpu.max").read_text().split()[:2]
-        else:  # v1: a quota of -1 is uncapped
-            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
-            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
-        if quota == "max" or int(quota) <= 0 or int(period) <= 0:
-            return None
-        return max(1, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
+        return path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _own_and_parents(cgroup: Path, own: Path) -> list[Path]:
+    """cgroup v2's folders from this process's cgroup ("0::/a/b" in /proc/self/cgroup) up to the root."""
+    line = next((ln for ln in _read(own).splitlines() if ln.startswith("0::")), "0::/")
+    folder = cgroup / line[3:].strip().lstrip("/")
+    return [folder, *[p for p in folder.parents if p.is_relative_to(cgroup)]]
+
+
+def _cap(quota: str = "", period: str = "") -> float | None:
+    """quota / period in CPUs ("max" or -1: none)."""
+    try:
+        q, p = int(quota), int(period)
+    except ValueError:
         return None
+    return q / p if q > 0 and p > 0 else None
 
 
 def fit_threads_to_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> int:

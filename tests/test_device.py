@@ -32,6 +32,27 @@ def test_cgroup_v1_quota_over_period_is_read_as_whole_cpus(tmp_path, quota, cpus
     assert cpu_quota(_v1(tmp_path, quota)) == cpus
 
 
+def test_a_nested_cgroup_v2_is_read_from_the_processs_own_cgroup_up(tmp_path):
+    """Without a cgroup namespace of its own, the container's cap sits in its own folder, named by /proc/self/cgroup;
+    the smallest cap on the way up to the root holds."""
+    own = tmp_path / "self-cgroup"
+    own.write_text("0::/system.slice/space.scope\n")
+    (tmp_path / "system.slice" / "space.scope").mkdir(parents=True)
+    (tmp_path / "system.slice" / "space.scope" / "cpu.max").write_text("max 100000\n")
+    (tmp_path / "system.slice" / "cpu.max").write_text("300000 100000\n")
+    assert cpu_quota(tmp_path, own) == 3
+    (tmp_path / "cpu.max").write_text("200000 100000\n")
+    assert cpu_quota(tmp_path, own) == 2
+    assert cpu_quota(tmp_path, tmp_path / "no-such-file") == 2  # the root's
+
+
+def test_cgroup_v1_under_its_joint_name_is_read_too(tmp_path):
+    (tmp_path / "cpu,cpuacct").mkdir()
+    (tmp_path / "cpu,cpuacct" / "cpu.cfs_quota_us").write_text("200000\n")
+    (tmp_path / "cpu,cpuacct" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(tmp_path) == 2
+
+
 def test_no_cgroup_files_is_no_quota(tmp_path):
     assert cpu_quota(tmp_path) is None
 
