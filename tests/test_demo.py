@@ -199,6 +199,7 @@ def test_objective_panel_and_numbers_are_at_the_chosen_t(model, sched):
     w = lambda t: float(b[t - 1] / (2 * a[t - 1] * (1 - ab[t - 1])))  # noqa: E731
     mid = sched.T // 2
     assert f"{w(2):.2g} at t = 2, {w(mid):.2g} at t = {mid}; {w(2) / w(mid):.0f} times as much;" in v.text
+    assert "the small-t terms about as much as the middle ones" in v.text  # T = 20: not "far more" (T = 1000: 50x)
 
 
 def test_objective_at_t_0_shows_the_first_noisy_step_and_refuses_bad_input(model, sched):

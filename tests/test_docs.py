@@ -112,8 +112,8 @@ def test_the_readmes_space_upload_keeps_what_the_app_loads_and_leaves_the_checkp
         tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout: the README's command uploads what git archive gives")
-    line = next(s for s in re.findall(r"^hf upload .*$", (ROOT / "README.md").read_text(), flags=re.M))
-    tokens = shlex.split(line.split("#")[0])
+    line = re.search(r"^hf upload (?:.*\\\n)*.*$", (ROOT / "README.md").read_text(), flags=re.M)[0]
+    tokens = shlex.split(line.replace("\\\n", " ").split("#")[0])
     excludes = [tokens[i + 1] for i, t in enumerate(tokens) if t == "--exclude"]
     assert tokens[tokens.index("--repo-type") + 1] == "space" and excludes
     uploaded = set(filter_repo_objects(tracked.splitlines(), ignore_patterns=excludes))

@@ -49,7 +49,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                       info="any: no class given (the null class). random: each digit gets a class drawn from the "
                            "seed. A class gives the bundled model a higher IS (w = 1, 50 DDIM steps: 9.47 against "
                            "9.38 for 'any'; its FD about the same, 1.12 against 1.10; at the default w = 1.5, IS "
-                           "9.70 at FD 1.30)"
+                           "9.70 at FD 1.29)"
                       if conditional else "this model was trained without labels, so it takes no class")
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",

@@ -7,8 +7,8 @@ from ..schedule import NoiseSchedule
 
 def header(dataset: str = "mnist") -> str:
     """The title and the tour of the tabs; a model of another dataset is told apart at once."""
-    text = ("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small U-Net learn to turn "
-            "noise back into digits, step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
+    text = ("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small trained U-Net turn "
+            "fresh noise into digits, step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
             "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded digits · "
             "**3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, then denoise it, "
             "or mix it with another · **5. About**: the model and its measured quality. On a narrow screen the tabs "
