@@ -263,6 +263,7 @@ def build(d: dict) -> gr.Blocks:
                  concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):
+            gr.Markdown(intro.GENERATE)
             with gr.Row():
                 with gr.Column(scale=1):
                     g_ins, g_go = sampler_controls(RT, "generate", MAX_DIGITS, 16, "Generate")

@@ -33,6 +33,10 @@ def objective_intro(kind: str) -> str:
             f"and eps, noised with the model's own {kind} schedule; the network gets no label.")
 
 
+GENERATE = ("p_theta(x_{t-1} | x_t): new digits. Each starts from its own fresh noise x_T ~ N(0, I), drawn from the "
+            "seed and its place in the grid, and the trained network takes it back to x_0 a step at a time: DDPM "
+            "through all T steps (Alg. 2), DDIM through fewer (Song et al. 2021). The same seed and settings give "
+            "the same digits.")
 TRAJECTORY = ("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
               "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t), clipped to [-1, 1] as the sampler "
               "uses it. Run: the panels follow the chain from t = T (pure noise) to 0 as it denoises; then drag t to "
