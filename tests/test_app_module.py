@@ -49,7 +49,7 @@ def test_the_app_starts_on_a_model_of_two_steps_without_labels(tmp_path, monkeyp
     texts = [str(getattr(b, k, None) or "") for b in app.demo.blocks.values() for k in ("label", "info")]
     assert not any("sweep of w" in x for x in texts)
     assert "what to compare (one row each, of the seed's first digits: the number above, at most 6)" in texts
-    assert any("the strip's 2 more chains (t = 1 to 2) in one batch" in x for x in texts)
+    assert any("the strip's 2 more chains (t = 1 to 2) as one batch" in x for x in texts)
     assert any("nothing to guide toward" in x for x in texts)
     label = next(b for b in app.demo.blocks.values() if getattr(b, "label", None) == "digit class")
     assert label.preprocess("3").refusal == ("digit class must be one of 'any', not '3' (this model was trained "
