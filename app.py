@@ -87,10 +87,10 @@ def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguida
     return settings, RT.sampling_model(settings.autoguidance)
 
 
-def sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
+def sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0, drawn=GRIDS):
     """Generate's frames, each with the finished grid's PNG (None before), and the settings used."""
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
-    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG, classifier=RT.classifier, drawn=GRIDS):
+    for frame in generate(model, RT.sched, settings, weights=WEIGHTS_FLAG, classifier=RT.classifier, drawn=drawn):
         png = (str(save_png(frame.image, f"ddpm-samples-seed{settings.seed}", settings.command(WEIGHTS_FLAG)))
                if frame.done else None)
         yield frame, png, settings
@@ -194,7 +194,7 @@ def defaults() -> dict:
     d = {"forward": forward(EXAMPLE, 0, None, None, RT.sched.kind, T // 4, 0),
          "objective": objective(EXAMPLE, 0, None, None, T // 4, 0)}
     choice = (DEFAULT_SAMPLER, default_steps(T), DEFAULT_LABEL, DEFAULT_GUIDANCE)  # as the sliders start
-    *_, (last, png, settings) = sample_frames(0, False, 16, *choice)  # the last frame: the finished grid
+    *_, (last, png, settings) = sample_frames(0, False, 16, *choice, drawn=None)  # a first press draws it again, live
     # each caption without the time, a busy start-up's (the model loading, the other tabs' defaults), not the tab's
     started = "Drawn as the app started: "
     d["sample"] = (last.image, png, started + last.summary, settings.seed)

@@ -28,6 +28,10 @@ def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, m
     assert "16 images, DDIM, 20 steps" in app.defaults()["sample"][2]
     *_, (_, _, caption, _) = app.sample(0, False, 2, "ddim", 3, "3", 2.0)
     assert "class 3 (Dress), guidance w = 2" in caption
+    # the grid on show at start is drawn again by a first press, so a learner sees it denoise; a second is not
+    first = list(app.sample(0, False, 16, "ddim", 20, "any", app.DEFAULT_GUIDANCE))
+    again = list(app.sample(0, False, 16, "ddim", 20, "any", app.DEFAULT_GUIDANCE))
+    assert len(first) > 1 and "Drawn before" not in first[-1][2] and again[-1][2].startswith("Drawn before")
     tabs = [b for b in app.demo.blocks.values() if type(b).__name__ == "Tab"]
     assert len(tabs) == 5 and all(type(t.children[0]).__name__ == "Markdown" for t in tabs)  # each opens with words
     sys.modules.pop("app", None)
