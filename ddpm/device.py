@@ -1,4 +1,5 @@
-"""Where tensors run: the device a --device flag names, checked against this machine."""
+"""Where tensors run: the device a --device flag names, checked against this machine, and on a CPU how many threads
+torch may use where a container's cgroup caps its CPUs."""
 from __future__ import annotations
 
 import math
