@@ -131,6 +131,8 @@ def test_sample_and_evaluate_command_lines(tmp_path, capsys, monkeypatch):
     assert evaluate.run_name("ddpm", 1000, autoguidance=2.0, autoguidance_tmax=450) == "ddpm-1000-autoguided2-tmax450"
     rc, err = sample_cli(["--autoguidance", "-1", "--out", str(tmp_path / "x.png")], capsys)
     assert rc == 2 and "--autoguidance must be between 0 and 10" in err
+    rc, err = sample_cli(["--autoguidance", "10.5", "--out", str(tmp_path / "x.png")], capsys)
+    assert rc == 2 and "--autoguidance must be between 0 and 10" in err
 
 
 def test_a_saved_run_keeps_its_guided_steps(tmp_path, monkeypatch):

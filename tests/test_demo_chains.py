@@ -358,3 +358,13 @@ def test_panels_and_film_rows_show_x_t_x0_hat_eps_hat_in_their_titled_places(tmp
     assert len(top) and len(bottom) and top.max() < bottom.min()
     gif = Image.open(trajectory.save_gif(traj, tmp_path / "t.gif"))
     assert gif.info["loop"] == 0
+
+
+def test_a_class_asked_for_but_read_only_later_is_decided_where_it_is_read():
+    from ddpm.demo import trajectory
+    one = np.zeros((5, 1, 28, 28), np.uint8)
+    traj = trajectory.Trajectory([], one, one, one, probs_t=[50, 40, 30, 20, 10], given=7)
+    traj.probs = np.full((5, 10), 0.01)
+    traj.probs[:, 7] = [0.2, 0.2, 0.6, 0.7, 0.91]
+    said = trajectory.decided_at(traj)
+    assert "from t = 30 onward" in said and "the label picked" not in said

@@ -183,7 +183,7 @@ def test_roundtrip_reverse_noise_is_not_the_forward_eps(model, sched, monkeypatc
     seen, real = [], roundtrip.sample_generators
     monkeypatch.setattr(roundtrip, "sample_generators", lambda *a: seen.append(a) or real(*a))
     roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, sampler=sampler, eta=1.0, seed=5))
-    assert len(seen) == 11 and all(a == (5, 1, roundtrip.REVERSE_FIRST) for a in seen)  # one each, from (5, 1)
+    assert len(seen) == 11 and all(a == (5, 1, 1) for a in seen)  # one each, from (5, 1): not (5, 0), tab 1's eps
 
 
 @pytest.mark.parametrize("how", [dict(sampler="ddpm"), dict(steps=4), dict(steps=20), dict(steps=6, eta=1.0)])
@@ -348,3 +348,8 @@ def test_noise_and_denoise_runs_on_a_model_of_two_timesteps(sampler):
     sched2, model2 = NoiseSchedule(2), tiny_model(timesteps=2)
     done = finish(roundtrip.roundtrip_stream(model2, sched2, DIGIT, 1, roundtrip.chain_settings(0, sampler, 2, 2)))
     assert f"denoised with {'1 step (DDPM)' if sampler == 'ddpm' else '1 DDIM step'};" in done.text
+
+
+def test_roundtrip_reports_count_the_longest_chains_steps_whatever_t_is_chosen(model, sched):
+    *reports, _ = roundtrip.roundtrip_stream(model, sched, DIGIT, 3, settings(sched.T, n=1, sampler="ddpm"))
+    assert len(reports) >= 10 and all(" of 20, " in r.text for r in reports), reports[-1].text

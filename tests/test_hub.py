@@ -348,3 +348,14 @@ def test_commands_for_a_folder_with_a_space_are_quoted_as_a_shell_needs(tmp_path
     assert f"python -m ddpm.evaluate --weights '{folder}' --out '{folder}'/eval.json" in metrics_table({}, folder)
     assert f"--weights '{folder}' --seed 0" in sample_grid(folder, 1000)
     assert push.push_command(folder, "me/ddpm") == f"python -m ddpm.push '{folder}' me/ddpm"
+
+
+def test_a_loaded_model_is_in_eval_mode_and_can_be_saved_again(tmp_path):
+    """A model trained with dropout loads ready to sample (eval mode), and the loaded, channels_last one saves as it is."""
+    hub.save_pretrained(tiny_model(dropout=0.1).train(), tmp_path / "a")
+    loaded = hub.load_pretrained(tmp_path / "a")
+    assert not loaded.training
+    hub.save_pretrained(loaded, tmp_path / "b")  # channels_last conv weights: written contiguous
+    again = hub.load_pretrained(tmp_path / "b")
+    for k, v in loaded.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k]), k

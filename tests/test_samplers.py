@@ -283,6 +283,7 @@ def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sam
     (dict(label=10), r"class from 0 to 9"), (dict(label=-1), "class from"), (dict(label=7.9), "class from"),
     (dict(label="any"), "class from"), (dict(label=True), "class from"),
     (dict(label=3, guidance=-5), r"guidance must be between 0 and 10"),
+    (dict(label=3, guidance=10.5), r"guidance must be between 0 and 10"),
     (dict(label=3, guidance=float("nan")), "guidance"),
     (dict(sampler="ddim", eta=-1), r"eta must be between 0"), (dict(sampler="ddim", eta=5), "eta"),
     (dict(sampler="ddim", eta=1.01), "eta"),  # past 1, sigma^2 outgrows 1 - alpha_bar_prev: a silently wrong step
@@ -389,3 +390,9 @@ def test_with_the_exact_eps_every_sampler_draws_the_data(kind, sampler, eta, var
     model.seen.clear()
     sample(model, sched, n=2, seed=0, sampler="ddim", steps=4)
     assert model.seen == [[t] * 2 for t in (999, 749, 499, 249)]
+
+
+def test_a_chain_begun_part_way_takes_more_ddim_steps_than_t_as_every_t(model, sched):
+    part = list(sample_loop(model, sched, n=1, seed=0, sampler="ddim", steps=50,
+                            x_start=torch.zeros(1, 1, 28, 28), t_start=6))
+    assert [s.t for s in part] == list(range(6, -1, -1))

@@ -185,3 +185,10 @@ def test_an_odd_width_builds_a_working_network():
     assert torch.equal(emb[:, :4], timestep_embedding(torch.tensor([0, 7]), 4))
     model = UNet(tiny_config(base_channels=9, groups=3)).eval()
     assert model(torch.randn(2, 1, 28, 28), torch.tensor([1, 5]), torch.tensor([3, 10])).shape == (2, 1, 28, 28)
+
+
+def test_count_parameters_counts_frozen_weights_too():
+    from ddpm.unet import count_parameters
+    model = tiny_model()
+    total = sum(p.numel() for p in model.parameters())
+    assert count_parameters(model.requires_grad_(False)) == total > 0
