@@ -351,7 +351,8 @@ def test_commands_for_a_folder_with_a_space_are_quoted_as_a_shell_needs(tmp_path
 
 
 def test_a_loaded_model_is_in_eval_mode_and_can_be_saved_again(tmp_path):
-    """A model trained with dropout loads ready to sample (eval mode), and the loaded, channels_last one saves as it is."""
+    """A model trained with dropout loads ready to sample (eval mode), and the loaded, channels_last one saves as
+    it is."""
     hub.save_pretrained(tiny_model(dropout=0.1).train(), tmp_path / "a")
     loaded = hub.load_pretrained(tmp_path / "a")
     assert not loaded.training

@@ -1,0 +1,37 @@
+"""Generate's pieces that the mutation rounds found unpinned: the null class's empty label, the last grids' key, its
+progress count and the command line it writes."""
+from __future__ import annotations
+
+import dataclasses
+
+from PIL import Image
+
+from ddpm.demo import generate
+from ddpm.demo.limits import parse_label
+from demo_helpers import settings
+
+
+def test_an_empty_label_is_the_null_class():
+    assert parse_label("") is None
+
+
+def test_last_grids_tell_apart_settings_that_differ_in_any_one_field():
+    s, drawn = settings(20), generate.LastGrids()
+    drawn.put((s, None), generate.Frame(Image.new("L", (1, 1)), "", True, summary="x"), 1.0)
+    assert drawn.get((s, None)) is not None
+    changed = dict(seed=1, n=3, sampler="ddpm", steps=4, label=3, guidance=2.0, eta=0.5, autoguidance=2.0,
+                   class_names=("a",) * 10)
+    assert set(changed) == {f.name for f in dataclasses.fields(s)}  # a new setting must be added here too
+    for k, v in changed.items():
+        assert drawn.get((dataclasses.replace(s, **{k: v}), None)) is None, k
+    assert drawn.get((s, "other/weights")) is None
+
+
+def test_generate_reports_count_the_steps_from_1(model, sched):
+    *reports, done = generate.generate(model, sched, settings(sched.T, n=1, steps=5), updates=5)
+    assert [r.text.split(" (now")[0] for r in reports] == [f"Denoising: step {i} of 5" for i in range(1, 5)]
+    assert done.done
+
+
+def test_the_command_line_gives_eta_back_exactly():
+    assert "--eta 0.123456789 " in settings(20, eta=0.123456789).command()
