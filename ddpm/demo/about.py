@@ -170,9 +170,10 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
     inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
+    guided_t = default_t_max(cfg.timesteps) + 1  # the paper's t of the last guided step, and how many steps
     more = (["twice as many with a class's guidance at a w other than 0 and 1"] if cfg.num_classes else []) + (
-        [f"autoguidance adds {default_t_max(cfg.timesteps) + 1} passes of the small guide, on the steps t <= "
-         f"{default_t_max(cfg.timesteps) + 1}"] if guide is not None else [])
+        [f"autoguidance adds {guided_t} passes of the small guide, on the steps t <= {guided_t}"]
+        if guide is not None else [])
     guided = f" ({'; '.join(more)})" if more else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was

@@ -68,7 +68,8 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
     # the variational bound's weight on each t's eps error (Eq. 12 with sigma_t^2 = beta_t), against L_simple's 1
     bound_w = (sched.betas / (2 * sched.alphas * (1 - sched.alpha_bar))).numpy()
     mid = sched.T // 2
-    more = "far more than" if bound_w[1] / bound_w[mid - 1] >= 2 else "about as much as"  # a short chain: alike
+    ratio = bound_w[1] / bound_w[mid - 1]  # t = 2 against the middle t
+    more = "far more than" if ratio >= 2 else "about as much as"  # a short chain: alike
     null = (", so a label would lower it a little." if null_target is None else
             f". (An aside on these weights: a finishing step, beyond DDPM, last trained their null class on "
             f"{null_target} in eps's place, so that 'any digit' reads more clearly; its loss here sits above a plain "
@@ -89,7 +90,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
             "smallest.\n\n"
             f"**Why weigh every t alike?** The true variational bound weighs the small-t terms {more} the "
             f"middle ones (Eq. 12's weight, with sigma_t^2 = beta_t: {bound_w[1]:.2g} at t = 2, "
-            f"{bound_w[mid - 1]:.2g} at t = {mid}; {bound_w[1] / bound_w[mid - 1]:.0f} times as much; t = 1 is the "
+            f"{bound_w[mid - 1]:.2g} at t = {mid}; {ratio:.0f} times as much; t = 1 is the "
             "bound's decoder term L_0). Ho et al. dropped that weighting (L_simple, Sec. 3.4), giving each t the "
             "same weight: at small t the digit is nearly clean, so getting x_0 back is easy (above: eps is hard to "
             "read there, but its error "
