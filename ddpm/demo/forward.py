@@ -26,7 +26,9 @@ CURVE_POINTS = 200  # points per plotted curve
 MARKER = "chosen t"  # the vertical segment at the slider's t (one name, so its colour stays put)
 # short, so that on a phone the legend's one row holds all three names (the formulas are in the axis titles)
 SIGNAL, NOISE, LOG_SNR = "signal", "noise", "log-SNR"
-COLORS = {SIGNAL: "#1f77b4", NOISE: "#ff7f0e", LOG_SNR: "#2ca02c", MARKER: "#d62728"}  # for gr.LinePlot's color_map
+# for gr.LinePlot's color_map: a darker orange than tab10's (3:1 on white), and the chosen t in tab 3's mid grey (a red
+# one and the green log-SNR curve look the same olive to a red-green colour-blind eye)
+COLORS = {SIGNAL: "#1f77b4", NOISE: "#c45a00", LOG_SNR: "#2ca02c", MARKER: "#8c8c8c"}
 
 
 @dataclass

@@ -17,12 +17,12 @@ from PIL import Image
 
 from ..schedule import NoiseSchedule
 from . import draw
-from .forward import MARKER, digit_tensor, fixed_eps, marker
+from .forward import COLORS as FORWARD_COLORS, MARKER, digit_tensor, fixed_eps, marker
 from .limits import check_int, check_seed
 
 LOSS_POINTS = 60  # values of t on the loss curve, before duplicates go (one batched network call)
 LOSS = "||eps - eps_hat||^2, mean over pixels"
-COLORS = {LOSS: "#1f77b4", MARKER: "#d62728"}  # for gr.LinePlot's color_map, the chosen t as in tab 1's plots
+COLORS = {LOSS: "#1f77b4", MARKER: FORWARD_COLORS[MARKER]}  # for gr.LinePlot's color_map, the chosen t as in tab 1's plots
 
 
 @dataclass

@@ -35,8 +35,12 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
        ".prose th {overflow-wrap: normal; word-break: normal} "
-       "input[type=range]:focus-visible, input[type=radio]:focus-visible "
-       "{outline: 2px solid var(--color-accent); outline-offset: 2px} "
+       # every control shows where the keyboard is: Gradio's own rules hide the outline of boxes and checkboxes
+       # (a 1 px border, 1.8:1 in pale blue), so this one must win over them
+       "input[type=range]:focus-visible, input[type=radio]:focus-visible, input[type=checkbox]:focus-visible, "
+       "input[type=number]:focus-visible, input[role=combobox]:focus-visible "
+       "{outline: 2px solid var(--color-accent) !important; outline-offset: 2px} "
+       ":root .dark {--color-accent: var(--primary-500) !important} "  # THEME's darker orange, on a dark page too dark
        # long commands wrap (About's, and Generate's line that draws the grid, cut off at a laptop's width)
        "#about pre, #about pre code, #generate-status pre, #generate-status pre code "
        "{white-space: pre-wrap !important; overflow-wrap: anywhere} "
@@ -61,12 +65,15 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
        "#interpolate-image {min-height: 412px}}")  # kept for them and the swipe line (480 px left 90 px blank)
-# Gradio's default look, but white on a darker orange and the controls' help (their `info`, where the eta, class
-# and guidance are explained) in a darker grey: axe measured both below 3:1 on white, too faint for a projector
+# Gradio's default look, but white on a darker orange, the controls' help (their `info`, where the eta, class
+# and guidance are explained) and the sliders' ends in a darker grey, and the accent (the chosen tab's name, the
+# focus outline) a darker orange on white: axe measured each below 3:1 on white, too faint for a projector or
+# for low vision (the dark theme keeps its lighter orange, which a dark page needs)
 THEME = gr.themes.Default().set(
     button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
     button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
-    block_info_text_color="*neutral_600")
+    block_info_text_color="*neutral_600", body_text_color_subdued="*neutral_600",
+    color_accent="*primary_700")
 # how app.py launches: show_error lets a value Gradio itself refuses (a None slider through the API) reach the caller
 # with its reason; ssr_mode=False renders the page in the browser, as every test here sees it, also on a Space, whose
 # image sets GRADIO_SSR_MODE and would put an untested Node proxy in front of the app's streams and cancels

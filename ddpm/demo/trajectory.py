@@ -29,10 +29,11 @@ FILM_COLUMNS = 11  # stills in the film strip, t = 0 .. T
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
 NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
 NOW_COLOR = "#8c8c8c"  # mid grey, seen on the light and on the dark theme (black vanished on the dark one)
-# one fixed colour per digit (matplotlib's tab10, but 7 in tab20b's dark olive: tab10's grey is the marker's, and
-# a violet would sit too near 4's), so a digit keeps its colour from run to run
-DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                                       "#637939", "#bcbd22", "#17becf"])) | {NOW: NOW_COLOR}
+# one fixed colour per digit, so a digit keeps its colour from run to run: matplotlib's tab10, but 7 in tab20b's dark
+# olive (tab10's grey is the marker's, and a violet would sit too near 4's), and 1, 6, 8 and 9 darker, as tab10's
+# orange, pink, yellow olive and cyan were below 3:1 on white (8 now a gold, apart from 7's olive)
+DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#c45a00", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#c2187a",
+                                       "#637939", "#a6761d", "#00838f"])) | {NOW: NOW_COLOR}
 
 
 @dataclass
