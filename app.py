@@ -311,7 +311,7 @@ def build(d: dict) -> gr.Blocks:
                                            # short enough to clear the full-screen button at the title's end
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
-                    a_decided = gr.Markdown(traj0.decided, label="when the digit was decided")
+                    a_decided = gr.Markdown(traj0.decided, label="when decided", elem_id="trajectory-decided")
                     a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
                                     buttons=("download", "fullscreen"), elem_id="trajectory-gif",
                                     elem_classes=["strip", "panels"], show_label=False)  # it would cover x_t's title

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 import sys
 
@@ -82,6 +83,18 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     for name in ("roundtrip_ui", "interpolate_ui"):  # cancelled by a new digit: Gradio would run a queued press after
         assert fns[name].trigger_mode == "once", name
     assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
+    # a screen reader hears each run's captions when it ends (they were read nowhere): the press notes them, the end
+    # puts them in the page's live region if they changed
+    for name, ids in [("sample", ["generate-status"]), ("compare", ["compare-text"]),
+                      ("trajectory", ["trajectory-decided", "trajectory-status"]), ("roundtrip", ["roundtrip-text"]),
+                      ("interpolate", ["interpolate-text"])]:
+        ui = fns[f"{name}_ui"]
+        ui_id = next(i for i, f in app.demo.fns.items() if f is ui)
+        press = [f for f in app.demo.fns.values() if f.fn is None and f.targets == ui.targets and f.js
+                 and "__captions" in f.js and "createElement" in f.js]
+        end = [f for f in app.demo.fns.values() if f.trigger_after == ui_id and f.js and "app-announce" in f.js]
+        assert len(press) == len(end) == 1, name
+        assert all(json.dumps(ids) in f.js and "IDS" not in f.js for f in press + end), name
     memo = app.DigitMemo(None)  # tab 4's digit changed as a run went: it ends without a word (it died on r.main)
     for run in (app.noise_and_denoise(app.EXAMPLE, 0, None, None, 5, 0, "ddpm", 5, memo),
                 app.interpolate(app.EXAMPLE, 0, None, None, 1, 5, 0, "ddpm", 5, memo)):

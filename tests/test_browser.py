@@ -215,12 +215,18 @@ def test_2_generate(page):
     page.locator("#generate-go").click()
     wait_for_new_image(page, "generate-grid", old)
     page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Done')")
+    # ... and a screen reader hears the caption, without the command's code block (its live region, out of sight)
+    said = "() => (document.getElementById('app-announce') || {}).textContent || ''"
+    page.wait_for_function(f"() => ({said})().startsWith('Done in')")
+    assert "python -m ddpm.sample" not in page.evaluate(said)
+    assert page.locator("#app-announce").bounding_box()["width"] <= 1
     shot(page, "2-generate")
     # the line that draws the grid wraps rather than run off the caption's edge (cut off at a laptop's width)
     assert page.eval_on_selector("#generate-status pre", "e => e.scrollWidth <= e.clientWidth")
     page.locator("#generate-go").click()  # again, nothing changed: the same grid at once, said so
     page.wait_for_function("() => document.querySelector('#generate-status').innerText.includes('Drawn before')")
     assert page.locator("#generate-grid img").count() == 1
+    page.wait_for_function(f"() => ({said})().startsWith('Drawn before')")
     # a control that would change nothing is greyed out: w without a class, DDIM's steps and eta under DDPM
     disabled = lambda name: page.locator(f"#generate-{name} input[type=range]").is_disabled()  # noqa: E731
     assert disabled("guidance") and not disabled("eta")
@@ -231,10 +237,12 @@ def test_2_generate(page):
     # a refused setting: a warning says why, and the last grid and its caption stay, with no error badge on them
     grid, status = image_src(page, "generate-grid"), page.inner_text("#generate-status")
     set_number(page, "generate-seed", -5)
+    page.evaluate("() => { document.getElementById('app-announce').textContent = ''; }")
     page.locator("#generate-go").click()
     page.locator("[data-testid=toast-body] .toast-message-item", has_text="seed must be").first.wait_for()
     page.wait_for_timeout(1000)
     assert image_src(page, "generate-grid") == grid and page.inner_text("#generate-status") == status
+    assert page.evaluate(said) == ""  # the warning toast is heard; the old caption is not said again
     assert "Error" not in page.inner_text("#generate-grid") + page.inner_text("#generate-status")
     page.locator("[data-testid=toast-body] .toast-close").first.click()
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
@@ -360,6 +368,16 @@ def test_6_on_a_phone(page):
         phone.wait_for_function("() => { const b = document.querySelector('#interpolate-image'), i = b.querySelector('img');"
                                 " return i.complete && b.clientHeight - i.clientHeight < 40; }",  # with its swipe line
                                 timeout=20_000)
+        open_tab(phone, "2. Generate")  # a press brings the grid into view as the run starts, not when it ends
+        phone.locator("#generate-sampler").get_by_text("DDPM", exact=False).click()
+        phone.locator("#generate-go").scroll_into_view_if_needed()
+        phone.wait_for_timeout(500)
+        phone.evaluate("() => { window.__seenAtScroll = null; addEventListener('scroll', () => { window.__seenAtScroll "
+                       "??= document.querySelector('#generate-status').innerText; }); }")
+        phone.locator("#generate-go").click()
+        phone.wait_for_function("() => document.querySelector('#generate-status').innerText.startsWith('Done in')")
+        seen = phone.evaluate("() => window.__seenAtScroll")
+        assert seen is not None and seen != phone.inner_text("#generate-status"), seen
         open_tab(phone, "5. About")
         phone.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")
         shot(phone, "6-phone-about")

@@ -31,6 +31,23 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
     document.addEventListener('blur', left, true);
     return v; }
   return back(); }"""
+# a screen reader hears a run's captions once it ends (the app's Markdown outputs, read nowhere else): at the press,
+# the page gets one polite live region, kept out of sight, and notes the captions' text; at the end, a changed text
+# is put in it (a refused run leaves its captions, and its warning toast is read out already). Code blocks (the
+# command that draws a grid) are left out, and the text cut at 600 characters
+SAY_TEXT = """const said = () => IDS.map((id) => { const el = document.getElementById(id); if (!el) return '';
+    const copy = el.cloneNode(true); copy.querySelectorAll('pre, button').forEach((c) => c.remove());
+    return copy.innerText.trim(); }).filter(Boolean).join(' ').slice(0, 600);"""
+NOTE_CAPTIONS_JS = """() => { """ + SAY_TEXT + """
+  if (!document.getElementById('app-announce')) { const r = document.createElement('div'); r.id = 'app-announce';
+    r.setAttribute('role', 'status'); r.setAttribute('aria-live', 'polite'); r.setAttribute('aria-atomic', 'true');
+    r.style.cssText = 'position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap';
+    document.body.appendChild(r); }
+  (window.__captions = window.__captions || {})[IDS.join()] = said(); }"""
+ANNOUNCE_JS = """() => { """ + SAY_TEXT + """
+  const r = document.getElementById('app-announce'), now = said();
+  if (!r || !now || now === (window.__captions || {})[IDS.join()]) return;
+  r.textContent = ''; setTimeout(() => { r.textContent = now; }, 50); }"""
 # a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "

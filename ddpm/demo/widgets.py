@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import math
 import re
 from typing import NamedTuple
@@ -17,7 +18,7 @@ from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
 from .limits import COUNTED_FROM, MAX_SEED, DigitError, EmptyBox, InputError, MissingInput, shown
-from .page import PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
+from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
 from .sources import DRAWING, EXAMPLE, INDEX, SOURCES, UPLOAD, first_of_each_class, num_examples
 
@@ -340,12 +341,20 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     the output comes after every setting). ui_fn: run in fn's place in the UI (seed_back_if_drawn). queue_press: a
     press while the job runs queues one more run, with the settings as they are when it starts (Gradio's default
     drops it without a word); False for a job another event cancels, as Gradio's cancel leaves a queued press to
-    run after it. Returns the button's event (for another event to cancel)."""
+    run after it. Its Markdown outputs with an elem_id are its captions: a screen reader hears them when the run
+    ends, if they changed (page.ANNOUNCE_JS). Returns the button's event (for another event to cancel)."""
+    # in the browser alone (no round trip, no API), made before the run's event: Gradio runs a button's events in
+    # the order they were made, each after the one before has ended (made after it, the scroll came at the run's end)
+    if show:
+        button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
+    ids = json.dumps([o.elem_id for o in outs if isinstance(o, gr.Markdown) and o.elem_id])
+    if ids != "[]":
+        button.click(None, js=NOTE_CAPTIONS_JS.replace("IDS", ids), queue=False, api_visibility="private")
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
                        blank=lambda why: gr.skip(), ui_fn=ui_fn,
                        trigger_mode="always_last" if queue_press else "once", **kw)
-    if show:  # in the browser alone: no round trip, no API
-        button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
+    if ids != "[]":
+        event.then(None, js=ANNOUNCE_JS.replace("IDS", ids), queue=False, api_visibility="private")
     return event
 
 
