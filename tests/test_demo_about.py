@@ -208,3 +208,24 @@ def test_about_counts_one_epoch_as_one():
     assert "- learning rate 0.002\n" in one and "(the last sitting's)" not in one
     two = about._training_text({"lr": 3e-4, "label_dropout": 0.5, "command": "python train.py\npython train.py --resume"})
     assert "- learning rate 0.0003 (the last sitting's)" in two and "null class: 0.5 (the last sitting's)" in two
+
+
+@pytest.mark.parametrize("bundled", [True, False])
+def test_the_controls_quote_the_bundled_models_figures_for_it_alone(bundled, tmp_path):
+    """The eta, class, w and autoguidance help quote IS and FD measured on the bundled weights: beside a learner's
+    own model, or one of Fashion-MNIST, those figures describe another model (each said "the bundled model")."""
+    import gradio as gr
+
+    from ddpm.demo.controls import sampler_controls
+
+    model = tiny_model(timesteps=30, num_classes=10)
+    rt = runtime.Runtime(model, NoiseSchedule(30), str(hub.DEFAULT_WEIGHTS if bundled else tmp_path), tmp_path,
+                         None, "no classifier", guide=tiny_model(timesteps=30, num_classes=10), guide_note="",
+                         dataset="mnist" if bundled else "fashion-mnist")
+    with gr.Blocks():
+        ins, _ = sampler_controls(rt, "t", 4, 1, "Run")
+    info = {c.label: c.info for c in ins if getattr(c, "info", None)}
+    figures = ["1.30 against 1.10", "9.47 against 9.38", "16% above w = 1's", "for the bundled weights at a worse FD"]
+    assert [any(f in text for text in info.values()) for f in figures] == [bundled] * 4, info
+    assert "until strokes speckle (Compare sweeps w)" in info["guidance scale w"] or bundled
+    assert "Karras et al. 2024), up to 40% slower. Below 1" in info["autoguidance w"] or bundled
