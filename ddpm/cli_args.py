@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import MAX_GUIDANCE
+from .data import CLASS_NAMES, dataset_name
 from .safeio import file_above
 from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, too_many_steps
 
@@ -45,6 +46,15 @@ positive_int = whole_number(1)  # a count: steps, batch size, repeats
 seed_arg = whole_number(0, MAX_SEED)  # a sampling seed, or a sample's index: the app's range
 
 
+class ClassName(int):
+    """A --label given by its class's name ("Sneaker"): the class's index, and the dataset whose class it is."""
+
+    def __new__(cls, index: int, name: str, dataset: str):
+        label = super().__new__(cls, index)
+        label.name, label.dataset = name, dataset
+        return label
+
+
 def label_arg(value: str) -> int | str:
     """argparse type of --label: a digit 0-9, or "random" for one uniform digit per sample."""
     if value.strip().lower() == RANDOM:
@@ -54,9 +64,32 @@ def label_arg(value: str) -> int | str:
     raise argparse.ArgumentTypeError(f"must be a digit 0-9 or {RANDOM!r}, not {value!r}")
 
 
+def label_or_name_arg(value: str) -> int | str:
+    """ddpm.sample's --label: as label_arg, or a class's name in a dataset that names its classes ("sneaker" is
+    Fashion-MNIST's 7), in any case; check_label_for then refuses it for a model of another dataset."""
+    for dataset, names in CLASS_NAMES.items():
+        for index, name in enumerate(names):
+            if value.strip().lower() == name.lower():
+                return ClassName(index, name, dataset)
+    try:
+        return label_arg(value)
+    except argparse.ArgumentTypeError:
+        named = "; ".join(f"{dataset_name(d)}'s by name: {', '.join(names)}" for d, names in CLASS_NAMES.items())
+        raise argparse.ArgumentTypeError(f"must be a class 0-9 or {RANDOM!r} ({named}), not {value!r}") from None
+
+
+def check_label_for(label, dataset: str) -> None:
+    """ValueError if a --label given by name names a class of another dataset than the model's (a Sneaker asked of
+    an MNIST model would draw sevens)."""
+    if isinstance(label, ClassName) and label.dataset != dataset:
+        raise ValueError(f"--label {label.name} is a class of {dataset_name(label.dataset)}, and this model was trained "
+                         f"on {dataset_name(dataset)}: give its class as a number, 0-9")
+
+
 def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> None:
     """--sampler, --steps, --eta, --label and --guidance. from_file: ddpm.evaluate, where a flag left unset takes
-    what a --from-samples file says (so --sampler and --eta default to None, not ddpm and 0)."""
+    what a --from-samples file says (so --sampler and --eta default to None, not ddpm and 0), and whose --label is
+    a digit (it scores MNIST's alone); ddpm.sample's takes a class's name too."""
     file = ", or what the .npz says" if from_file else ""
     p.add_argument("--sampler", choices=SAMPLERS, default=None if from_file else "ddpm",
                    help=f"ancestral DDPM or DDIM [ddpm{file}]")
@@ -65,9 +98,11 @@ def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> No
     p.add_argument("--eta", type=float, default=None if from_file else 0.0,
                    help=f"DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
                         f"beta_tilde of the steps visited [0{file}]")
-    p.add_argument("--label", type=label_arg, default=None,
+    p.add_argument("--label", type=label_arg if from_file else label_or_name_arg, default=None,
                    help=f"digit class 0-9, or 'random': digit k uniform from (seed, k) [none: the null class, any "
-                        f"digit{file}]")
+                        f"digit{file}]" if from_file else
+                   "class 0-9 (a digit; for a Fashion-MNIST model its number or its name, such as Sneaker), or "
+                   "'random': sample k's class uniform from (seed, k) [none: the null class, any digit]")
     p.add_argument("--guidance", type=float, default=None,
                    help=f"classifier-free guidance scale w for --label, 0 to {MAX_GUIDANCE:g}: 0 unconditional, 1 "
                         f"plain conditional [1{file}]")

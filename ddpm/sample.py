@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import (add_sampling_args, check_sampling_args, check_writable, positive_int, seed_arg, steps_asked,
-                       stopped, whole_number)
+from .cli_args import (add_sampling_args, check_label_for, check_sampling_args, check_writable, positive_int, seed_arg,
+                       steps_asked, stopped, whole_number)
 from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
@@ -101,6 +101,7 @@ def write_samples(a: argparse.Namespace) -> int:
         digest = weights_digest(model)  # for the .npz: whose samples these are
         model = autoguided(model, a.weights, a.autoguidance, a.autoguidance_tmax, guide=a.autoguidance_guide)
         dataset = trained_on(resolve_folder(a.weights))  # for the .npz: ddpm.evaluate scores MNIST's only
+        check_label_for(a.label, dataset)
         steps = steps_asked(model, a.label, a.sampler, a.steps)  # as run, for the .npz
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -123,7 +124,7 @@ def write_samples(a: argparse.Namespace) -> int:
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(f"wrote {a.n} digit{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {a.n} {'digit' if dataset == 'mnist' else 'image'}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -179,6 +179,33 @@ def test_sample_cli_takes_every_digit_and_up_to_100000_of_them():
     assert (a.label, a.n) == (9, 100000)
 
 
+def test_sample_cli_takes_a_fashion_mnist_class_by_name_for_a_fashion_mnist_model_alone(tmp_path, capsys):
+    """--label Sneaker was refused ("must be a digit 0-9") though the model card names the classes; for an MNIST
+    model the name is refused, not taken for its index (a Sneaker asked of it would have drawn sevens)."""
+    import argparse
+
+    from ddpm.cli_args import label_or_name_arg
+    from ddpm.eval_files import read_samples
+
+    assert [label_or_name_arg(v) for v in ("sneaker", " Ankle Boot", "T-shirt/top", "7", "random")] == [7, 9, 0, 7,
+                                                                                                        "random"]
+    with pytest.raises(argparse.ArgumentTypeError, match="Fashion-MNIST's by name: T-shirt/top, .*, not 'sneakers'"):
+        label_or_name_arg("sneakers")
+    mnist, fashion = hub.save_pretrained(tiny_model(num_classes=10), tmp_path / "m"), tmp_path / "f"
+    hub.save_pretrained(tiny_model(num_classes=10), fashion)
+    (fashion / "training.json").write_text('{"dataset": "fashion-mnist"}')
+    args = ["--label", "Sneaker", "--n", "2", "--sampler", "ddim", "--steps", "2"]
+    rc, err = sample_cli(["--weights", str(mnist), *args, "--out", str(tmp_path / "m.npz")], capsys)
+    assert rc == 2 and "--label Sneaker is a class of Fashion-MNIST, and this model was trained on MNIST" in err
+    assert not (tmp_path / "m.npz").exists()
+    from ddpm import sample
+
+    assert sample.main(["--weights", str(fashion), *args, "--out", str(tmp_path / "f.npz")]) == 0
+    assert capsys.readouterr().out.startswith("wrote 2 images to")  # not "digits"
+    images, facts = read_samples(tmp_path / "f.npz")
+    assert facts["label"] == 7 and facts["dataset"] == "fashion-mnist" and images.shape == (2, 28, 28)
+
+
 def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_steps_run(tmp_path, monkeypatch, capsys):
     from ddpm import sample
 
