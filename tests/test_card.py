@@ -34,6 +34,22 @@ def test_a_fashion_mnist_card_says_which_garment_each_label_is(tmp_path):
     assert "Its labels" not in write_model_card(tmp_path / "digits", command="x").read_text()  # label k is digit k
 
 
+def test_the_autoguidance_section_fits_the_guide_and_the_dataset(tmp_path):
+    """It called every guide "much weaker" (a Fashion-MNIST guide as large as its model too), claimed a higher
+    Inception Score for garments, and listed ddpm.evaluate, which refuses a Fashion-MNIST model."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"dataset": "fashion-mnist"})
+    hub.save_pretrained(tiny_model(1), tmp_path / "guide")
+    card = write_model_card(tmp_path, command="python train.py --dataset fashion-mnist").read_text()
+    assert "holds a second model of the same data, as large as the main one or larger (Karras" in card
+    assert "(in `ddpm.sample`, `ddpm.benchmark`, and a slider" in card and "Inception" not in card
+    assert "makes the null class's samples cleaner (not measured here" in card
+    hub.save_pretrained(tiny_model(base_channels=16), tmp_path / "mnist", meta={"dataset": "mnist"})
+    hub.save_pretrained(tiny_model(1), tmp_path / "mnist" / "guide")
+    card = write_model_card(tmp_path / "mnist", command="python train.py").read_text()
+    assert "holds a second model of the same data, much smaller: " in card and "`ddpm.evaluate`, `ddpm.bench" in card
+    assert "makes the null class's digits read more clearly (a higher Inception Score)" in card
+
+
 def test_a_broken_training_json_does_not_stop_the_card(tmp_path):
     """The card is written at the end of a run (before its push): a hand-edited training.json must not end it in a
     traceback; the card is rebuilt from the weights' own metadata and the run's command."""
