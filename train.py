@@ -86,7 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="seed of the weights' init and dropout, the data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md with samples.png, "
-                        "train_config.json, training.json, a grid per epoch in samples/ [%(default)s]")
+                        "train_config.json, training.json, a grid per epoch in samples/ [%(default)s; runs/fashion-mnist for "
+                        "--dataset fashion-mnist]")
     a.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.safetensors exactly; a flag not given again keeps the run's own "
                         "value (OUT/train_config.json), but for --max-minutes, --max-steps and --device")
@@ -113,6 +114,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     for x in p._actions:
         if getattr(args, x.dest, None) is unset:
             setattr(args, x.dest, x.default)
+    if "out" not in given and args.dataset != d.dataset:  # a Fashion-MNIST run in runs/mnist: refused beside an
+        args.out = f"runs/{args.dataset}"                   # MNIST run there, and misnamed without one
     if not args.out.strip():
         p.error("--out must name a folder")
     if why := unusable_folder(Path(args.out)):

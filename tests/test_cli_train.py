@@ -263,3 +263,15 @@ def test_train_cli_shapes_the_network(tmp_path, capsys):
                                  ("--patch-size", "3", "invalid choice")]:
         r = run_python("train.py", flag, value, "--out", str(tmp_path / "never"))
         assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
+
+
+def test_a_fashion_mnist_run_goes_to_a_folder_of_its_own_by_default(tmp_path, monkeypatch):
+    """`train.py --dataset fashion-mnist` wrote into runs/mnist: refused beside an MNIST run there, misnamed
+    without one. A folder typed is kept, and MNIST's default stays runs/mnist."""
+    import train
+
+    monkeypatch.chdir(tmp_path)
+    fashion = train.parse_args(["--dataset", "fashion-mnist"])
+    assert fashion.out == fashion.config.out == "runs/fashion-mnist"
+    assert train.parse_args(["--dataset", "fashion-mnist", "--out", "runs/f"]).config.out == "runs/f"
+    assert train.parse_args([]).config.out == "runs/mnist"
