@@ -369,7 +369,7 @@ def build(d: dict) -> gr.Blocks:
                                  label=OTHER,
                                  info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
                                       f"of each digit: {first_of_each_class()}")
-                i_t = Slider(1, T, value=default_t(T), step=1, label="t", elem_id="interpolate-t",
+                i_t = Slider(1, T, value=default_t(T), step=1, label="t (of the mix)", elem_id="interpolate-t",
                              info="near T/3 one digit turns into the other; past T/2, more and more the model's own")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,

@@ -35,6 +35,13 @@ def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, m
     assert len(first) > 1 and "Drawn before" not in first[-1][2] and again[-1][2].startswith("Drawn before")
     tabs = [b for b in app.demo.blocks.values() if type(b).__name__ == "Tab"]
     assert len(tabs) == 5 and all(type(t.children[0]).__name__ == "Markdown" for t in tabs)  # each opens with words
+    def inside(block):
+        for child in getattr(block, "children", []):
+            yield child
+            yield from inside(child)
+    for tab in tabs:  # a screen reader names a control by its label: tab 4's two sliders were both "t"
+        labels = [b.label for b in inside(tab) if type(b).__name__ in ("Slider", "Number", "Radio", "Dropdown")]
+        assert len(labels) == len(set(labels)), (tab.label, labels)
     sys.modules.pop("app", None)
 
 
