@@ -115,6 +115,7 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
     ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0"),  # 0 was torch's choice, unsaid
     ("classifier", ["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, not -1"),
     ("classifier", ["--lr", "nan"], "--lr must be a positive number, not nan"),  # it blamed --label-smoothing too
+    ("classifier", ["--lr", "0"], "--lr must be a positive number, not 0.0"),  # minutes of training that learn nothing
     ("classifier", ["--label-smoothing", "1"], "--label-smoothing must be in [0, 1), not 1.0")])  # all targets alike
 def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, monkeypatch, tmp_path):
     """sample's, evaluate's, benchmark's, timing's and the classifier's counts share one argparse type, so each

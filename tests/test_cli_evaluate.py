@@ -267,6 +267,8 @@ def test_a_run_merged_into_out_keeps_the_files_other_keys_and_runs(tmp_path):
                                         r"would "):
         merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.9, "command": "quick", "n": 20})
     assert json.loads((tmp_path / "e.json").read_text())["runs"]["new"]["command"] == "again"
+    assert merge_into(tmp_path / "e.json", "new", {"real_floor_fd": 0.7, "command": "rerun", "n": 1000})["command"] == \
+        "again"  # as many samples again (a rerun): replaced
 
 
 def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch, capsys):

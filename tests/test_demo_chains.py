@@ -368,3 +368,18 @@ def test_a_class_asked_for_but_read_only_later_is_decided_where_it_is_read():
     traj.probs[:, 7] = [0.2, 0.2, 0.6, 0.7, 0.91]
     said = trajectory.decided_at(traj)
     assert "from t = 30 onward" in said and "the label picked" not in said
+
+
+def test_compare_reports_count_each_rows_steps_from_1_through_the_last_row(model, sched):
+    """Each report names its row and the step within it, counted from 1, and they go on through the last row (the
+    Ticker counts every row's steps, so Gradio can stop a long comparison in any row); an autoguidance weight below 1
+    is named in the caption as one above it is."""
+    import re
+
+    from ddpm.demo import compare
+
+    rows = compare.compare_rows("guidance", settings(sched.T, n=1, steps=2, label="3", guidance=2.0), sched.T)
+    *reports, _ = compare.compare_stream(model, sched, "guidance", rows)  # 10 steps: a report after each but the last
+    said = [re.match(r"Row (\d) of 5 \(.*\): step (\d) of 2, ", r.text).groups() for r in reports]
+    assert said == [(str(row), str(step)) for row in range(1, 6) for step in (1, 2)][:-1]
+    assert compare.shared_settings("samplers", settings(1000, autoguidance=0.5)).endswith(", autoguidance 0.5")

@@ -39,6 +39,7 @@ def evaluate(monkeypatch):
     (dict(sampler="ddim"), "records sampler='ddim' but not its steps: give them with --steps"),
     # each range's other end too (a mutation run: each of these ends unchecked was filed as a run of its own)
     (dict(sampler="ddim", steps=0), "records steps=0: steps are a whole number from 1 to the model's T"),
+    (dict(sampler="ddpm", timesteps=0), "records timesteps=0: the model's T is a whole number from 1"),
     (dict(sampler="ddim", steps=5, eta=2.0), "records eta=2.0: DDIM's eta is a number from 0 to 1"),
     (dict(sampler="ddim", steps=5, label=3, guidance=-1.0), "records guidance=-1.0: guidance w is a number from 0"),
     (dict(sampler="ddim", steps=5, label=3, guidance=11.0), "records guidance=11.0: guidance w is a number from 0 "
@@ -182,3 +183,22 @@ def test_a_fresh_run_is_not_merged_into_another_models_eval_json(tmp_path, monke
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: pytest.fail("scored before the refusal"))
     assert evaluate.main(["--from-samples", str(tmp_path / "three.npz"), "--out", str(a / "eval.json")]) == 2
     assert "holds N = 4 samples, which this run's N = 3 would replace" in capsys.readouterr().err
+
+
+def test_a_fresh_run_draws_from_its_seed_and_saves_what_from_samples_checks(tmp_path, monkeypatch, capsys):
+    """A fresh run's --seed draws its samples and its floor and is the seed filed; --save-samples records it with the
+    model's T, which --from-samples checks the file against (a file without it is taken as --weights' T)."""
+    from ddpm import evaluate
+
+    floor_seeds = []
+    monkeypatch.setattr(evaluate, "reference", lambda *a: None)  # no MNIST needed
+    monkeypatch.setattr(evaluate, "evaluate_samples",
+                        lambda s, *a, **k: floor_seeds.append(k["n_floor_seed"]) or {"real_floor_fd": 1.0})
+    m = hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m")
+    out, saved = tmp_path / "e.json", tmp_path / "s.npz"
+    assert evaluate.main(["--weights", str(m), "--n", "2", "--sampler", "ddim", "--steps", "2", "--seed", "5",
+                          "--save-samples", str(saved), "--out", str(out), "--json"]) == 0, capsys.readouterr().err
+    assert floor_seeds == [5] and json.loads(out.read_text())["runs"]["ddim-2"]["seed"] == 5
+    with np.load(saved) as f:
+        assert (f["seed"].item(), f["timesteps"].item()) == (5, 20)
+        assert np.array_equal(f["samples"], evaluate.generate(str(m), 2, "ddim", 2, 5, 2, None, 1.0)[0])

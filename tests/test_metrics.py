@@ -236,6 +236,7 @@ def test_conditional_runs_report_the_asked_digits_and_how_often_they_came():
     probs = np.eye(10)[[1, 1, 2, 3]]  # the classifier reads 1, 1, 2, 3
     r = _label_scores(np.array([1, 1, 2, 9]), probs)
     assert r["label_accuracy"] == 0.75 and r["asked_share"][1] == 0.5 and r["asked_share"][9] == 0.25
+    assert _label_scores(np.array([1, 2]), probs[:2])["asked_share"] == [0, 0.5, 0.5] + [0] * 7  # every digit's
     with pytest.raises(EvalError, match="one label per sample"):
         _label_scores(np.array([1, 2]), probs)
 
@@ -275,3 +276,46 @@ def test_a_hand_made_npz_with_other_arrays_reads_its_samples_and_scalar_facts(tm
     np.savez(tmp_path / "mine.npz", samples=x, labels=np.array([1, 2, 3]), seed=7)
     samples, facts = read_samples(tmp_path / "mine.npz")
     assert np.array_equal(samples, x) and facts == {"seed": 7}
+
+
+def test_evaluate_samples_refuses_float_images_and_one_sample_before_loading_anything(monkeypatch):
+    """A float .npz (pixels in [0, 1], say) would be scored as black digits, and one sample has no covariance (a
+    traceback): both are refused as the input's fault, before the classifier and MNIST load."""
+    import re
+
+    import ddpm.evaluate as ev
+
+    monkeypatch.setattr(ev, "reference", lambda *a: pytest.fail("loaded before the samples were checked"))
+    for bad, says in ((np.zeros((4, 28, 28), np.float32), "must be uint8 of shape (N, 28, 28), got torch.float32"),
+                      (np.zeros((4, 32, 32), np.uint8), "got torch.uint8 (4, 32, 32)"),
+                      (np.zeros((1, 28, 28), np.uint8), "need at least 2 samples")):
+        with pytest.raises(ev.EvalError, match=re.escape(says)):
+            ev.evaluate_samples(bad)
+
+
+def test_the_real_data_yardsticks_are_the_seeded_draws_the_docstring_names(tmp_path, monkeypatch):
+    """evaluate_samples' yardsticks recomputed from the same seeded draws: the floor is the mean (its spread the
+    sample std, ddof=1) of floor_draws FDs of N random train digits against the test split, the real IS that of N
+    random test digits (not all of them), and the threshold the 1st percentile of each test digit's distance to its
+    nearest train digit. N may be every train digit: then, train and test alike, the floor is 0 and no ratio."""
+    import ddpm.evaluate as ev
+
+    images, labels = load_sample()
+    x_train, x_test = torch.as_tensor(images[:200]), torch.as_tensor(images[200:])
+    y_test = torch.as_tensor(labels[200:])
+    clf = load_classifier()
+    monkeypatch.setattr(ev, "reference", lambda data_dir, classifier: (clf, x_train, x_test, y_test.long()))
+    n = 40
+    r = ev.evaluate_samples(x_train[:n], data_dir=tmp_path, n_floor_seed=3, floor_draws=3)
+    g = torch.Generator().manual_seed(3)
+    test_idx = torch.randperm(len(x_test), generator=g)[:n]
+    f_test, p_test = ev._scores(clf, x_test)
+    floors = [frechet_distance(*feature_stats(ev._scores(clf, x_train[torch.randperm(200, generator=g)[:n]])[0]),
+                               *feature_stats(f_test)) for _ in range(3)]
+    assert (r["real_floor_fd"], r["real_floor_fd_std"]) == (round(float(np.mean(floors)), 4),
+                                                            round(float(np.std(floors, ddof=1)), 4))
+    assert r["real_inception_score"] == round(inception_score(p_test[test_idx.numpy()]), 4)
+    assert r["memorisation_threshold"] == round(memorisation_threshold(x_train, x_test), 4)
+    monkeypatch.setattr(ev, "reference", lambda data_dir, classifier: (clf, x_test, x_test, y_test.long()))
+    alike = ev.evaluate_samples(x_test, data_dir=tmp_path / "alike", floor_draws=2)
+    assert alike["n"] == len(x_test) and alike["real_floor_fd"] == 0 and alike["fd_ratio"] is None
