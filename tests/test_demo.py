@@ -277,7 +277,7 @@ def test_ddim_only_greys_ddims_sliders_while_ddpm_is_chosen(model):
     from ddpm.demo.controls import ddim_only, sampler_controls
     from ddpm.demo.widgets import NotAChoice
 
-    rt = SimpleNamespace(T=20, model=model, dataset="mnist", guide=None, guide_note="no guide/")
+    rt = SimpleNamespace(T=20, model=model, dataset="mnist", guide=None, guide_note="no guide/", source="m")
     with gr.Blocks() as demo:
         inputs, _ = sampler_controls(rt, "tab", 4, 1, "Go")
         radio, one = gr.Radio(["ddpm", "ddim"]), gr.Slider(1, 20)
