@@ -232,7 +232,7 @@ def build(d: dict) -> gr.Blocks:
                                        elem_id="forward-xt")
                         f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
                     with gr.Row():
-                        # under the pictures, so t, x_t and the grey line at t fit one laptop screen; no height=: a fixed
+                        # under the pictures, so t, x_t and the line at t fit one laptop screen; no height=: a fixed
                         # height clips the legend in Gradio 6; min_width: on a phone or zoomed in, they stack
                         f_scales = line_plot(d["forward"][4], x="t", y="value", color="curve", color_map=COLORS,
                                              label="signal and noise scales", y_lim=[0, 1], color_title="",

@@ -86,8 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="seed of the weights' init and dropout, the data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
     a.add_argument("--out", default=d.out, help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md with samples.png, "
-                        "train_config.json, training.json, a grid per epoch in samples/ [%(default)s; runs/fashion-mnist for "
-                        "--dataset fashion-mnist]")
+                        "train_config.json, training.json, a grid per epoch in samples/ [%(default)s; "
+                        "runs/fashion-mnist for --dataset fashion-mnist]")
     a.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.safetensors exactly; a flag not given again keeps the run's own "
                         "value (OUT/train_config.json), but for --max-minutes, --max-steps and --device")

@@ -82,8 +82,8 @@ def check_label_for(label, dataset: str) -> None:
     """ValueError if a --label given by name names a class of another dataset than the model's (a Sneaker asked of
     an MNIST model would draw sevens)."""
     if isinstance(label, ClassName) and label.dataset != dataset:
-        raise ValueError(f"--label {label.name} is a class of {dataset_name(label.dataset)}, and this model was trained "
-                         f"on {dataset_name(dataset)}: give its class as a number, 0-9")
+        raise ValueError(f"--label {label.name} is a class of {dataset_name(label.dataset)}, and this model was "
+                         f"trained on {dataset_name(dataset)}: give its class as a number, 0-9")
 
 
 def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> None:

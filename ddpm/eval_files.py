@@ -27,7 +27,7 @@ def only_mnist(dataset: str, what: str) -> None:
     if dataset != "mnist":
         raise EvalError(f"{what} trained on {dataset_name(dataset)}, and ddpm.evaluate measures against MNIST's "
                         "digits with an MNIST classifier: its figures would say nothing about this model (look at "
-                        "its samples instead: python -m ddpm.sample --out samples.png draws a grid)")
+                        "its samples instead: python -m ddpm.sample --weights FOLDER --out samples.png draws a grid)")
 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,

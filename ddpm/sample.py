@@ -124,7 +124,8 @@ def write_samples(a: argparse.Namespace) -> int:
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(f"wrote {a.n} {'digit' if dataset == 'mnist' else 'image'}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s")
+    noun = "digit" if dataset == "mnist" else "image"
+    print(f"wrote {a.n} {noun}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

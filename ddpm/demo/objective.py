@@ -22,7 +22,7 @@ from .limits import check_int, check_seed
 
 LOSS_POINTS = 60  # values of t on the loss curve, before duplicates go (one batched network call)
 LOSS = "||eps - eps_hat||^2, mean over pixels"
-COLORS = {LOSS: "#1f77b4", MARKER: FORWARD_COLORS[MARKER]}  # for gr.LinePlot's color_map, the chosen t as in tab 1's plots
+COLORS = {LOSS: "#1f77b4", MARKER: FORWARD_COLORS[MARKER]}  # for gr.LinePlot's color_map, the chosen t as tab 1's
 
 
 @dataclass
