@@ -88,3 +88,81 @@ def test_files_that_are_there_but_do_not_read_are_called_damaged_not_missing(tmp
                                              r"could not \(Permission denied\): give a --data-dir that can be "
                                              r"written \(and read\), with the files copied into its MNIST/raw/"):
         data.load_dataset("mnist", tmp_path)  # not "damaged": delete good files
+
+
+def test_a_debian_copy_whose_compressed_data_is_damaged_is_said_in_a_line(tmp_path, monkeypatch):
+    """Damage inside the deflate stream (a bad block on disk) raises zlib.error, not gzip's OSError or EOFError: it is
+    said as a truncated copy is, not ended in a traceback."""
+    import gzip
+
+    from ddpm import data
+
+    (tmp_path / "system").mkdir()
+    header = gzip.compress(b"idx", mtime=0)[:10]  # a gzip header, then no deflate stream
+    (tmp_path / "system" / "t10k-labels-idx1-ubyte.gz").write_bytes(header + b"\xff" * 20)
+    monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", tmp_path / "system")
+    with pytest.raises(data.DataError, match=r"t10k-labels-idx1-ubyte.gz cannot be read \(.*invalid block type\): "
+                                             r"reinstall it") as e:
+        data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
+    assert str(e.value).startswith(str(tmp_path / "system"))  # as it was raised: not after "put the raw files in"
+
+
+def test_the_sample_is_the_first_images_of_each_digit_in_test_set_order(tmp_path, monkeypatch):
+    """make_sample (python -m ddpm.data): per_class up to the fewest of one digit, kept in the test set's order (the
+    app's index slider runs through mixed digits, not thirty 0s first), each with its index in the test set."""
+    import numpy as np
+    import torch
+
+    from ddpm import data
+
+    labels = torch.tensor([3, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 2, 4, 5, 6, 7, 8, 9, 9])  # each digit twice, 9 thrice
+    images = torch.arange(len(labels), dtype=torch.uint8)[:, None, None].expand(-1, 28, 28).clone()
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: (images, labels))
+    out = data.make_sample("unused", per_class=2, out=tmp_path / "s.npz")  # 2: the fewest of one digit
+    with np.load(out) as f:
+        idx = f["test_index"].tolist()
+        assert idx == sorted(idx) and len(idx) == 20 and 20 not in idx  # the third 9 is left out
+        assert f["images"][:, 0, 0].tolist() == idx and f["labels"].tolist() == labels[idx].tolist()
+
+
+def test_a_full_disk_is_said_to_be_one_not_damaged_files(tmp_path, monkeypatch):
+    """No space left to unpack the .gz files beside them: "give a --data-dir that can be written", as for a read-only
+    one, not "delete them and put them there again" (good files, and the disk still full)."""
+    import errno
+
+    from ddpm import data
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(b"")
+
+    def torchvision_on_a_full_disk(name, root, train):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(data, "_torchvision_dataset", torchvision_on_a_full_disk)
+    with pytest.raises(data.DataError, match=r"could not \(No space left on device\): give a --data-dir that can be "
+                                             r"written"):
+        data.load_dataset("mnist", tmp_path)
+
+
+def test_a_data_dir_that_holds_the_unpacked_files_is_read_without_writing(tmp_path, monkeypatch):
+    """Debian's copy is unpacked once: a --data-dir that already holds the idx files (a shared, read-only one) loads,
+    where unpacking them again each run would be refused (and rewrite 54 MB)."""
+    import gzip
+    import struct
+
+    from ddpm import data
+
+    system = tmp_path / "system"
+    system.mkdir()
+    for split, n in (("train", 3), ("t10k", 2)):
+        images = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(range(n)) * 784
+        labels = struct.pack(">II", 0x801, n) + bytes(range(n))
+        for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
+            (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
+    monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
+    data.load_dataset("fashion-mnist", tmp_path / "d", train=False)  # unpacked into d/FashionMNIST/raw
+
+    def read_only(*a):
+        raise OSError(30, "Read-only file system")
+    monkeypatch.setattr(data, "atomic_write_bytes", read_only)
+    assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)

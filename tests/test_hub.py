@@ -318,6 +318,29 @@ def test_push_uploads_the_folder(tmp_path, monkeypatch):
     assert said[-1] == f"could not push: {tmp_path / 'typo'} does not exist" and "create" not in calls
 
 
+def test_a_public_push_to_a_public_repo_goes_through_and_says_what_it_deleted(tmp_path, monkeypatch):
+    """Only a push asked to be private refuses a public repo. The old weights' scores are deleted from the repo, and
+    said to be, only where the folder has no new ones: a new eval.json is uploaded in their place."""
+    import huggingface_hub
+
+    from types import SimpleNamespace
+
+    calls, said = {}, []
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id: SimpleNamespace(private=False))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "eval.previous.json").write_text("{}")
+    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)  # public, as asked
+    assert calls["upload"]["delete_patterns"] == ["eval.json"] and said[-1] == (
+        f"pushed {tmp_path} to https://huggingface.co/me/ddpm (and deleted the old weights' eval.json from it, if it "
+        "had them)")
+    (tmp_path / "eval.json").write_text("{}")  # the new weights scored too
+    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)
+    assert calls["upload"]["delete_patterns"] is None
+    assert said[-1] == f"pushed {tmp_path} to https://huggingface.co/me/ddpm"
+
+
 def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("HF_TOKEN", raising=False)

@@ -75,3 +75,66 @@ def test_a_kill_while_resume_trims_loss_csv_leaves_it_whole(tmp_path, monkeypatc
     monkeypatch.undo()
     LossLog(path, fresh=False, resumed_at=50)
     assert path.read_text() == LossLog.HEADER + "50,0,0.1,9.0,0.001\n"
+
+
+def test_the_weights_record_the_facts_the_card_reports(tmp_path):
+    """training_facts: each fact as the run had it, the null class's only for a conditional model, a teacher's only
+    with a teacher, and the epochs a fraction (step 20 at 9 steps an epoch is epoch 2.22, not 2)."""
+    import torch
+
+    from conftest import tiny_config
+    from ddpm.run_record import training_facts
+
+    cfg = train_cfg(tmp_path, lr=3e-3, lr_decay_steps=12, ema_decay=0.99, label_dropout=0.3, balance_classes=True,
+                    seed=7, null_teacher="runs/t", null_teacher_label="null", null_teacher_autoguidance=2.0)
+    progress = {"step": 20, "train_seconds": 660.0, "seconds_by_device": {"CPU": 600.0, "GPU": 60.0}}
+    assert training_facts(cfg, progress, 9, "GPU", 300) == {
+        "dataset": "mnist", "images": 300, "steps": 20, "epochs": 2.22, "batch_size": 32, "lr": 3e-3,
+        "lr_decay_steps": 12, "ema_decay": 0.99, "label_dropout": 0.3, "null_teacher": "runs/t",
+        "null_teacher_label": "null", "null_teacher_autoguidance": 2.0, "balance_classes": True,
+        "train_minutes": 11.0, "device": "GPU", "minutes_by_device": {"CPU": 10.0, "GPU": 1.0},
+        "torch": torch.__version__, "seed": 7}
+    unconditional = train_cfg(tmp_path, model=tiny_config(timesteps=100, num_classes=0))
+    plain = training_facts(unconditional, progress, 9, "GPU", 300)
+    assert not {"label_dropout", "null_teacher", "balance_classes"} & set(plain)
+
+
+def test_a_loss_row_is_the_mean_loss_and_the_images_per_second_since_the_last_row(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from ddpm import run_record
+    from ddpm.run_record import LossLog
+
+    clock = iter([100.0, 102.0, 106.0])
+    monkeypatch.setattr(run_record, "time", SimpleNamespace(time=lambda: next(clock)))  # its clock alone
+    log = LossLog(tmp_path / "loss.csv", fresh=True)  # its clock starts at 100 s
+    log.add(torch.tensor(1.0), 8)
+    log.add(torch.tensor(3.0), 8)
+    assert log.write(2, 0, 1e-3) == (2.0, 8.0)  # 16 images in 2 s
+    log.add(torch.tensor(0.5), 8)
+    assert log.write(3, 0, 1e-3) == (0.5, 2.0) and not log.pending()  # 8 images in the 4 s since the last row
+    assert (tmp_path / "loss.csv").read_text() == LossLog.HEADER + "2,0,2.00000,8.0,0.001\n3,0,0.50000,2.0,0.001\n"
+
+
+def test_a_resume_whose_loss_csv_is_gone_starts_it_anew(tmp_path):
+    """--resume of a folder whose loss.csv was deleted (or never copied): a new log, not a FileNotFoundError."""
+    from ddpm.run_record import LossLog
+
+    LossLog(tmp_path / "loss.csv", fresh=False, resumed_at=50)
+    assert (tmp_path / "loss.csv").read_text() == LossLog.HEADER
+
+
+def test_the_scores_a_run_replaces_are_kept_aside_and_said(tmp_path):
+    """eval.json and samples.png of the weights a run replaces: renamed *.previous.*, and each move said (a learner
+    who finds their scores gone looks in the log)."""
+    from ddpm.run_record import set_aside_scores
+
+    (tmp_path / "eval.json").write_text("{}")
+    (tmp_path / "samples.png").write_bytes(b"png")
+    said = []
+    set_aside_scores(tmp_path, said.append)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.previous.json", "samples.previous.png"]
+    assert said == [f"eval.json described the weights this run replaces: kept as {tmp_path / 'eval.previous.json'}",
+                    f"samples.png described the weights this run replaces: kept as {tmp_path / 'samples.previous.png'}"]

@@ -1,0 +1,77 @@
+"""The model card's facts, each where a reader looks for it: the training table's cells, the quality table's floor
+and readings, the grid's caption and code, and the sentences on labels, teachers and sittings."""
+import json
+
+from ddpm import hub
+from ddpm.card import write_model_card
+
+from conftest import tiny_model
+
+ROW = {"n": 1000, "fd": 1.0, "fd_ratio": 2.0, "inception_score": 9.7, "class_share": [0.1] * 10, "memorised": 0.001}
+
+
+def test_each_training_fact_is_in_its_own_column(tmp_path):
+    """A record of before minutes_by_device (its time and its device alone) still names the machine, and each cell
+    holds its own figure (steps and epochs, batch and lr are all numbers: swapped, nothing else would tell)."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={
+        "images": 300, "steps": 90, "epochs": 3.0, "batch_size": 32, "lr": 0.002, "ema_decay": 0.9995,
+        "train_minutes": 1.5, "device": "CPU (x86_64, 2 threads)", "torch": "2.5.0"})
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "| 300 MNIST training images | 90 | 3 | 32 | 0.002 | 1.5 min on CPU (x86_64, 2 threads) | 2.5.0 |" in card
+    assert "These are the EMA weights (decay 0.9995)." in card
+
+
+def test_each_quality_row_has_its_own_floor_and_reading(tmp_path):
+    """Rows scored at other N have other floors (eval.json's top-level floor is its latest run's); a conditional row
+    that no sample matched reads 0.0%, not "-" (which says the row asked for no digit)."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.1, "runs": {
+        "small": ROW | {"real_floor_fd": 0.5}, "big": ROW | {"n": 10000, "real_floor_fd": 0.1},
+        "ddim-50-label3-w1": ROW | {"label_accuracy": 0.0}}}))
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "| small | 1000 | 1.000 | 0.500 | 2.00x |" in card and "| big | 10000 | 1.000 | 0.100 | 2.00x |" in card
+    assert "| ddim-50-label3-w1 | 1000 |" in card and "| 0.10% | 0.0% |" in card
+    assert "The other rows use the null class." in card
+
+
+def test_an_eval_json_with_one_command_for_all_rows_still_shows_it(tmp_path):
+    """An eval.json whose rows carry no command of their own (its top-level one is the command of them all)."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "command": "python -m ddpm.evaluate X",
+                                                    "runs": {"ddpm-20": ROW}}))
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "Measured with:\n\n    python -m ddpm.evaluate X\n" in card
+
+
+def test_the_grid_caption_and_the_code_give_the_models_own_t_and_schedule(tmp_path):
+    hub.save_pretrained(tiny_model(schedule="cosine"), tmp_path)
+    (tmp_path / "samples.png").write_bytes(b"")  # the card only links it: drawing it takes seconds
+    card = write_model_card(tmp_path, command="python train.py").read_text()
+    assert "64 unconditional samples, 20 DDPM steps, seed 0:" in card
+    assert 'NoiseSchedule(20, "cosine")' in card
+
+
+def test_the_null_class_sentence_follows_the_record(tmp_path):
+    """A label dropout of 0 is a recorded share (not "not recorded"); a teacher guided with a weight below 1 was
+    guided all the same; a record without null_teacher_label (older runs) was given the true label, as the
+    config reads it."""
+    hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.0})
+    card = write_model_card(tmp_path, command="python train.py --label-dropout 0").read_text()
+    assert '"null" class\n0% of the time, so' in card and "not recorded" not in card
+    hub.save_pretrained(tiny_model(), tmp_path / "t", meta={"label_dropout": 0.5, "null_teacher": "runs/t",
+                                                             "null_teacher_label": "true",
+                                                             "null_teacher_autoguidance": 0.5})
+    card = write_model_card(tmp_path / "t", command="python train.py").read_text()
+    assert "given the image's true label, autoguided with weight 0.5 by its `guide/`" in card
+    hub.save_pretrained(tiny_model(), tmp_path / "old", meta={"label_dropout": 0.5, "null_teacher": "runs/t"})
+    card = write_model_card(tmp_path / "old").read_text()  # from the weights' record alone: no training.json
+    assert "(`runs/t` when it ran) given the image's true label." in card
+
+
+def test_balanced_batches_are_said_of_the_last_sitting_and_labels_only_of_a_conditional_model(tmp_path):
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path, meta={"balance_classes": True})
+    card = write_model_card(tmp_path, command="python train.py\npython train.py --resume --balance-classes").read_text()
+    assert "In the last sitting its batches drew every class equally often" in card
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path / "f", meta={"dataset": "fashion-mnist"})
+    card = write_model_card(tmp_path / "f", command="python train.py --dataset fashion-mnist --unconditional")
+    assert "It was trained without labels." in card.read_text() and "Its labels" not in card.read_text()

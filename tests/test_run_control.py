@@ -1,0 +1,83 @@
+"""ddpm.run_control on its own: the size limit at its edge, how a checkpoint that is not finite is named, and how
+Ctrl-C is taken between steps and off the main thread (the runs themselves: test_resume.py, test_training.py)."""
+import signal
+
+import pytest
+import torch
+
+from ddpm.config import ModelConfig
+from ddpm.run_control import MAX_WEIGHTS, Interrupts, check_size
+
+from conftest import tiny_model
+from train_helpers import train_cfg
+
+
+def test_the_size_limit_is_the_billion_weights_it_names(monkeypatch):
+    """A network of MAX_WEIGHTS trains; one weight more is refused (the count itself, on the meta device, is
+    train.py's test: a mistyped --base-channels 100000)."""
+    from ddpm import run_control
+
+    for n, refused in ((MAX_WEIGHTS, False), (MAX_WEIGHTS + 1, True)):
+        monkeypatch.setattr(run_control, "count_parameters", lambda model: n)
+        monkeypatch.setattr(run_control, "UNet", lambda cfg: None)  # not built: only its count matters here
+        if refused:
+            with pytest.raises(ValueError, match=f"makes a network of {n:,} weights, past the {MAX_WEIGHTS:,} this"):
+                check_size(ModelConfig())
+        else:
+            check_size(ModelConfig())
+
+
+def test_a_checkpoint_that_is_not_finite_names_what_is_not(tmp_path, monkeypatch):
+    """The weights, or AdamW's moments alone: the message says which (a learner looks in the wrong place otherwise)."""
+    from types import SimpleNamespace
+
+    from ddpm import run_control
+
+    monkeypatch.setattr(run_control, "load_checkpoint", lambda *a: {"step": 4})  # what it put back, as read
+    for poison, what in (("weights", "weights"), ("moments", "AdamW moments")):
+        model = tiny_model()
+        moments = {p: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)} for p in model.parameters()}
+        with torch.no_grad():
+            for t in (model.parameters() if poison == "weights" else [m["exp_avg"] for m in moments.values()]):
+                t.fill_(float("nan"))
+        with pytest.raises(ValueError, match=f"checkpoint of step 4 in .* holds {what} that are not finite"):
+            run_control.restore(train_cfg(tmp_path), tmp_path / "checkpoint.safetensors", model,
+                                SimpleNamespace(model=tiny_model()), SimpleNamespace(state=moments), torch.Generator())
+
+
+def test_a_ctrl_c_between_steps_stops_at_once():
+    """A step's end lifts the deferral: a Ctrl-C while the checkpoint or the last grid is written is not held for
+    a step that never comes."""
+    stop = Interrupts()
+    stop.defer = True
+    stop.end_of_step()  # no Ctrl-C came during the step
+    with pytest.raises(KeyboardInterrupt):
+        stop(signal.SIGINT, None)
+
+
+def test_training_off_the_main_thread_sets_no_handlers():
+    """train() from a thread (a notebook's, a server's): signal handlers can only be set on the main thread, so none
+    are, rather than a ValueError before the first step."""
+    import threading
+
+    before, got = signal.getsignal(signal.SIGTERM), []
+    worker = threading.Thread(target=lambda: got.append(Interrupts().install()))
+    worker.start()
+    worker.join()
+    assert got == [None] and signal.getsignal(signal.SIGTERM) is before
+
+
+def test_resume_checks_the_network_against_train_config_json_too(tmp_path):
+    """A run killed between its first checkpoint and its config.json (written after it) leaves train_config.json alone
+    to name its network: another one is refused there, in a line, before the data loads."""
+    import dataclasses
+    import json
+
+    from ddpm.run_control import check_same_run
+
+    cfg = train_cfg(tmp_path)
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    check_same_run(cfg, tmp_path)  # its own network
+    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, base_channels=16))
+    with pytest.raises(ValueError, match=r"differs from the one in .*train_config.json: base_channels 8 there, 16 "):
+        check_same_run(wider, tmp_path)
