@@ -6,19 +6,10 @@ import pytest
 def test_fashion_mnist_from_debians_package_loads_offline(tmp_path, monkeypatch):
     """Debian's dataset-fashion-mnist gzips the idx files anew, so torchvision's md5 check of .gz files fails and
     it would try the network: they are unpacked instead, also into a raw/ folder an earlier failed try left empty."""
-    import gzip
-    import struct
-
     from ddpm import data
 
     system = tmp_path / "system"
-    system.mkdir()
-    for split, n in (("train", 3), ("t10k", 2)):
-        images = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(range(n)) * 784
-        labels = struct.pack(">II", 0x801, n) + bytes(range(n))
-        for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
-            (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
-    monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
+    fake_debian_copy(system, monkeypatch)
     (tmp_path / "d" / "FashionMNIST" / "raw").mkdir(parents=True)
     x, y = data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
     assert x.shape == (2, 28, 28) and y.tolist() == [0, 1]
@@ -147,12 +138,24 @@ def test_a_full_disk_is_said_to_be_one_not_damaged_files(tmp_path, monkeypatch):
 def test_a_data_dir_that_holds_the_unpacked_files_is_read_without_writing(tmp_path, monkeypatch):
     """Debian's copy is unpacked once: a --data-dir that already holds the idx files (a shared, read-only one) loads,
     where unpacking them again each run would be refused (and rewrite 54 MB)."""
+    from ddpm import data
+
+    fake_debian_copy(tmp_path / "system", monkeypatch)
+    data.load_dataset("fashion-mnist", tmp_path / "d", train=False)  # unpacked into d/FashionMNIST/raw
+
+    def read_only(*a):
+        raise OSError(30, "Read-only file system")
+    monkeypatch.setattr(data, "atomic_write_bytes", read_only)
+    assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
+
+
+def fake_debian_copy(system, monkeypatch) -> None:
+    """A tiny Fashion-MNIST in Debian's place: 3 training and 2 test images, labels 0, 1 (, 2)."""
     import gzip
     import struct
 
     from ddpm import data
 
-    system = tmp_path / "system"
     system.mkdir()
     for split, n in (("train", 3), ("t10k", 2)):
         images = struct.pack(">IIII", 0x803, n, 28, 28) + bytes(range(n)) * 784
@@ -160,9 +163,3 @@ def test_a_data_dir_that_holds_the_unpacked_files_is_read_without_writing(tmp_pa
         for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
             (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
     monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
-    data.load_dataset("fashion-mnist", tmp_path / "d", train=False)  # unpacked into d/FashionMNIST/raw
-
-    def read_only(*a):
-        raise OSError(30, "Read-only file system")
-    monkeypatch.setattr(data, "atomic_write_bytes", read_only)
-    assert data.load_dataset("fashion-mnist", tmp_path / "d", train=True)[0].shape == (3, 28, 28)
