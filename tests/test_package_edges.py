@@ -1,0 +1,144 @@
+"""Edges of the package's config checks, records, JSON files, null teacher and benchmark that hand-made mutation
+testing found unguarded (each test fails on the mutant it was written for): an infinite weight decay, a guide
+of another image size, a teacher asked at the wrong t, a timing at the wrong size, a figure that is a bool."""
+import math
+
+import pytest
+import torch
+
+from ddpm.config import ConfigError, TrainConfig
+
+from conftest import tiny_config
+
+
+def test_eps_mismatch_names_each_setting_that_changes_the_data_or_the_noise():
+    """A guide or a null teacher of another image size or another class count runs on our x_t all the same (the
+    convolutions take any size), so each such setting must be named, not only T and the schedule."""
+    ours = tiny_config()
+    for key, theirs in [("image_size", 32), ("in_channels", 3), ("num_classes", 0), ("timesteps", 50),
+                        ("schedule", "cosine")]:
+        assert ours.eps_mismatch(tiny_config(**{key: theirs})) == [(key, getattr(ours, key), theirs)]
+    assert ours.eps_mismatch(tiny_config(base_channels=16, num_res_blocks=2)) == []  # its own network may differ
+
+
+def test_train_config_refuses_an_infinite_weight_decay():
+    """inf passes `>= 0`: AdamW's decay would then turn every weight into nan at the first step."""
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(weight_decay=math.inf)
+    assert e.value.field == "weight_decay" and "inf" in str(e.value)
+
+
+def test_train_config_refuses_a_teacher_autoguidance_past_the_largest_weight():
+    """--null-teacher-autoguidance takes what --autoguidance takes, 0 to 10: 50 would distil a saturated teacher."""
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(null_teacher="weights", label_dropout=0.5, null_teacher_autoguidance=10.5)
+    assert e.value.field == "null_teacher_autoguidance" and "between 0 and 10" in str(e.value)
+
+
+def test_a_null_teacher_autoguided_below_1_is_autoguided_too(tmp_path):
+    """W < 1 (towards the guide) is a weight like any other than 1: it must not be dropped for the plain teacher."""
+    from ddpm import hub
+    from ddpm.autoguidance import Autoguided
+    from ddpm.teacher import null_teacher
+
+    from conftest import tiny_model
+    from train_helpers import train_cfg
+
+    main, guide = tiny_model(0, timesteps=100), tiny_model(1, timesteps=100)
+    folder = hub.save_pretrained(main, tmp_path / "teacher")
+    hub.save_pretrained(guide, folder / "guide")
+    cfg = train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=0.5)
+    teacher = null_teacher(cfg, tmp_path / "run", torch.device("cpu"))
+    x_t, t, y = torch.randn(2, 1, 28, 28), torch.tensor([10, 40]), torch.tensor([1, 2])
+    with torch.no_grad():
+        torch.testing.assert_close(teacher(x_t, t, y), Autoguided(main, guide, 0.5, t_max=60)(x_t, t, y))
+
+
+def test_null_rows_target_asks_the_teacher_at_each_dropped_rows_own_x_t_t_and_label():
+    """The teacher's eps is E[eps | x_t] at the row's own noisy image and timestep: given eps, or t = 0, it would
+    teach the wrong target without any shape going wrong."""
+    from ddpm.teacher import null_rows_target
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x_t, t, y):
+            self.args = (x_t.clone(), t.clone(), y.clone())
+            return x_t + t[:, None, None, None]
+
+    g = torch.Generator().manual_seed(0)
+    x_t, eps = torch.randn(4, 1, 28, 28, generator=g), torch.randn(4, 1, 28, 28, generator=g)
+    t, y, drop = torch.tensor([3, 7, 11, 15]), torch.tensor([1, 2, 3, 4]), torch.tensor([True, False, True, False])
+    teacher, before = Recorder(), eps.clone()
+    target = null_rows_target(teacher, x_t, t, y, eps, drop)
+    assert all(torch.equal(a, b[drop]) for a, b in zip(teacher.args, (x_t, t, y)))
+    torch.testing.assert_close(target[drop], x_t[drop] + t[drop, None, None, None])
+    assert torch.equal(target[~drop], eps[~drop]) and torch.equal(eps, before)  # eps itself left as drawn
+
+
+def test_benchmark_times_each_grid_and_forward_pass_at_n_and_guided_rows_below_w_1(tmp_path, monkeypatch):
+    """--n sizes every timed grid and the forward pass the table reports "of n"; --autoguidance 0.5 (any w but 1)
+    adds the guided rows it names."""
+    from ddpm import benchmark, hub
+
+    from conftest import tiny_model
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    hub.save_pretrained(tiny_model(1), tmp_path / "m" / hub.GUIDE_SUBFOLDER)
+    grids, passes = [], []
+    monkeypatch.setattr(benchmark, "sample", lambda model, sched, n, seed, **kw: grids.append(n))
+    monkeypatch.setattr(benchmark, "forward_cost", lambda model, n=16: passes.append(n) or (1.0, 1.0, 1.0))
+    res = benchmark.run(str(tmp_path / "m"), n=3, repeats=1, ddim_steps=2, autoguidance=0.5)
+    rows = {f"{k}{g}" for k in ("ddpm-20", "ddim-2", "ddim-2-eta1") for g in ("", "-autoguided0.5")}
+    assert set(res["seconds"]) == rows
+    assert grids == [3] * 6 and passes == [3]
+
+
+def test_benchmarks_nchw_figure_times_a_plain_layout_copy(monkeypatch):
+    """forward_ms_nchw is the same network in the NCHW layout beside load_pretrained's channels_last one: a copy
+    left channels_last would time the same layout twice under two names."""
+    import copy
+    from types import SimpleNamespace
+
+    from ddpm import benchmark
+
+    from conftest import tiny_model
+
+    model = tiny_model().to(memory_format=torch.channels_last)
+    copies = []
+    keep = lambda m: copies.append(copy.deepcopy(m)) or copies[-1]  # noqa: E731
+    monkeypatch.setattr(benchmark, "copy", SimpleNamespace(deepcopy=keep))
+    benchmark.forward_cost(model, 1, 1)
+    convs = lambda m: [c.weight for c in m.modules() if isinstance(c, torch.nn.Conv2d)]  # noqa: E731
+    assert not all(w.is_contiguous() for w in convs(model))  # the model's own layout: channels_last
+    assert all(w.is_contiguous() for w in convs(copies[0]))
+
+
+
+def test_json_files_are_written_one_field_a_line_for_hand_edits(tmp_path):
+    """config.json, train_config.json and eval.json are meant to be read and hand-edited: indented, newline-ended."""
+    from ddpm.safeio import atomic_write_json
+
+    atomic_write_json(tmp_path / "c.json", {"timesteps": 20, "channel_mult": [1, 2]})
+    assert (tmp_path / "c.json").read_text() == '{\n  "timesteps": 20,\n  "channel_mult": [\n    1,\n    2\n  ]\n}\n'
+
+
+def test_an_eval_json_row_without_its_memorised_share_or_with_a_bool_figure_is_left_out(tmp_path, capsys):
+    """The card's table shows each row's memorised share and FD as numbers: a row without the one, or with `true`
+    for the other (a hand edit), is a note, not a blank, "True" or a crash."""
+    import json
+
+    from ddpm.facts import read_scores
+
+    row = {"n": 100, "fd": 1.0, "inception_score": 9.0, "memorised": 0.01, "fd_ratio": 2.0, "class_share": [0.1] * 10}
+    runs = {"ddpm-20": row, "ddim-5": {k: v for k, v in row.items() if k != "memorised"}, "ddim-9": row | {"fd": True}}
+    (tmp_path / "eval.json").write_text(json.dumps({"real_floor_fd": 0.5, "runs": runs}))
+    assert list(read_scores(tmp_path)["runs"]) == ["ddpm-20"]
+    assert "runs ddim-5, ddim-9 lack their figures and are left out" in capsys.readouterr().err
+
+
+def test_a_training_record_naming_no_dataset_reads_as_mnist():
+    """A hand edit that leaves "dataset" null or empty: the card, About and a null teacher's check read MNIST, as
+    for a record without the key, not "None" or ""."""
+    from ddpm.facts import dataset_in
+
+    assert dataset_in({}) == dataset_in({"dataset": None}) == dataset_in({"dataset": ""}) == "mnist"
+    assert dataset_in({"dataset": "fashion-mnist"}) == "fashion-mnist"
