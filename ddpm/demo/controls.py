@@ -31,7 +31,8 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     quotes the bundled model's measured figures only when it is the model loaded (a learner's own, or one of
     Fashion-MNIST, has not been measured so)."""
     T, conditional = rt.T, rt.model.config.num_classes > 0
-    measured = lambda text, otherwise="": text if is_bundled(rt.source) else otherwise  # noqa: E731
+    bundled = is_bundled(rt.source)
+    measured = lambda text, otherwise="": text if bundled else otherwise  # noqa: E731
     with gr.Row():
         seed = gr.Number(0, label="seed", elem_id=f"{tab}-seed")  # no precision=0: Gradio would round 3.7 to 4 unsaid
         randomise = gr.Checkbox(False, label="new random seed each run")

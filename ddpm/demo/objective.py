@@ -93,7 +93,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
             f"{bound_w[mid - 1]:.2g} at t = {mid}; {ratio:.0f} times as much; t = 1 is the "
             "bound's decoder term L_0). Ho et al. dropped that weighting (L_simple, Sec. 3.4), giving each t the "
             "same weight: at small t the digit is nearly clean, so getting x_0 back is easy (above: eps is hard to "
-            "read there, but its error "
-            "hardly shows in pixels); L_simple counts those steps for less, against the others, than the bound does, "
-            "the network spends itself on the harder denoising at larger t, and the samples came out better.")
+            "read there, but its error hardly shows in pixels); L_simple counts those steps for less, against the "
+            "others, than the bound does, the network spends itself on the harder denoising at larger t, and the "
+            "samples came out better.")
     return ObjectiveView(panel=panel, loss_curve=curve, text=text)

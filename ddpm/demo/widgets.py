@@ -347,13 +347,14 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     # the order they were made, each after the one before has ended (made after it, the scroll came at the run's end)
     if show:
         button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
-    ids = json.dumps([o.elem_id for o in outs if isinstance(o, gr.Markdown) and o.elem_id])
-    if ids != "[]":
+    captions = [o.elem_id for o in outs if isinstance(o, gr.Markdown) and o.elem_id]
+    ids = json.dumps(captions)  # as JavaScript reads it
+    if captions:
         button.click(None, js=NOTE_CAPTIONS_JS.replace("IDS", ids), queue=False, api_visibility="private")
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
                        blank=lambda why: gr.skip(), ui_fn=ui_fn,
                        trigger_mode="always_last" if queue_press else "once", **kw)
-    if ids != "[]":
+    if captions:
         event.then(None, js=ANNOUNCE_JS.replace("IDS", ids), queue=False, api_visibility="private")
     return event
 
