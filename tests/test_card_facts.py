@@ -1,6 +1,8 @@
 """The model card's facts, each where a reader looks for it: the training table's cells, the quality table's floor
 and readings, the grid's caption and code, and the sentences on labels, teachers and sittings."""
 import json
+import shutil
+from pathlib import Path
 
 from ddpm import hub
 from ddpm.card import write_model_card
@@ -75,3 +77,21 @@ def test_balanced_batches_are_said_of_the_last_sitting_and_labels_only_of_a_cond
     hub.save_pretrained(tiny_model(num_classes=0), tmp_path / "f", meta={"dataset": "fashion-mnist"})
     card = write_model_card(tmp_path / "f", command="python train.py --dataset fashion-mnist --unconditional")
     assert "It was trained without labels." in card.read_text() and "Its labels" not in card.read_text()
+
+
+def test_the_shipped_card_is_what_ddpm_card_writes_today(tmp_path, monkeypatch):
+    """weights/README.md is generated: a change to card.py, eval.json or training.json that was not followed by
+    `python -m ddpm.card weights` leaves the shipped card stale. Rebuilt in a copy (the weights linked, not
+    rewritten), it must come out byte for byte the same, and carry a valid mark (nothing set aside as hand-made)."""
+    shipped = Path(__file__).resolve().parents[1] / "weights"
+    copy = tmp_path / "weights"
+    copy.mkdir()
+    for f in shipped.iterdir():
+        if f.name == "README.md":
+            shutil.copy(f, copy / f.name)
+        else:
+            (copy / f.name).symlink_to(f, target_is_directory=f.is_dir())
+    monkeypatch.chdir(tmp_path)  # the card names its folder as given: "weights", as `python -m ddpm.card weights`
+    rebuilt = write_model_card(Path("weights")).read_text()
+    assert not (copy / "README.previous.md").exists(), "weights/README.md was edited by hand since ddpm.card wrote it"
+    assert rebuilt == (shipped / "README.md").read_text(), "weights/README.md is stale: run python -m ddpm.card weights"
