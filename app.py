@@ -390,7 +390,7 @@ def build(d: dict) -> gr.Blocks:
                           label="training loss against optimizer step (loss.csv; the axis is cut above the "
                                 "first fall)", elem_id="about-loss")
                 gr.Markdown(losses.text, elem_id="about-loss-text")
-            gr.Markdown(read_more())
+            gr.Markdown(read_more(RT.dataset))
     return demo
 
 

@@ -65,6 +65,13 @@ def test_about_leaves_the_links_to_the_app_when_asked(model):
     assert "Read more" not in md and "## Quality" in md and "arxiv.org/abs/2006.11239" in about.read_more()
 
 
+def test_read_more_cites_the_models_own_data():
+    """A Fashion-MNIST model's reading list cites Xiao et al. (its data's paper); MNIST's cites LeCun et al. alone."""
+    assert "Fashion" not in about.read_more() and "yann.lecun.com" in about.read_more()
+    assert "[Xiao, Rasul & Vollgraf 2017, Fashion-MNIST](https://arxiv.org/abs/1708.07747)" in \
+        about.read_more("fashion-mnist")
+
+
 def test_loss_history_reads_train_pys_log(tmp_path):
     assert about.loss_history(None) is None and about.loss_history(tmp_path) is None  # nothing to plot: no plot
     rows = [(50 * (i + 1), 0, 0.9 if i == 0 else 0.05 - i * 1e-5, 300.0, 1e-3) for i in range(1000)]

@@ -23,6 +23,7 @@ PAPERS = [
      "https://arxiv.org/abs/2406.02507"),
     ("LeCun et al. 1998, the MNIST database", "https://yann.lecun.com/exdb/mnist/"),
 ]
+DATASET_PAPERS = {"fashion-mnist": ("Xiao, Rasul & Vollgraf 2017, Fashion-MNIST", "https://arxiv.org/abs/1708.07747")}
 
 
 LOSS_POINTS = 400  # at most this many points on the loss plot: neighbouring log rows averaged
@@ -150,8 +151,10 @@ def shown_source(source: str) -> str:
     return source
 
 
-def read_more() -> str:
-    return "## Read more\n\n" + "\n".join(f"- [{name}]({url})" for name, url in PAPERS) + "\n"
+def read_more(dataset: str = "mnist") -> str:
+    """The papers, and the paper of the model's own data where that is not MNIST."""
+    papers = PAPERS + ([DATASET_PAPERS[dataset]] if dataset in DATASET_PAPERS else [])
+    return "## Read more\n\n" + "\n".join(f"- [{name}]({url})" for name, url in papers) + "\n"
 
 
 def about_markdown(model, source: str, folder: Path | None, guide=None, links: bool = True) -> str:
@@ -206,4 +209,4 @@ x_T to a digit x_0.
 {_quality(ev, source, folder, dataset)}
 Everything here runs on the CPU: one DDPM sample takes {cfg.timesteps} U-Net passes{guided}, DDIM far fewer.
 
-""" + (read_more() if links else "")
+""" + (read_more(dataset) if links else "")
