@@ -35,6 +35,10 @@ def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, m
     assert len(first) > 1 and "Drawn before" not in first[-1][2] and again[-1][2].startswith("Drawn before")
     tabs = [b for b in app.demo.blocks.values() if type(b).__name__ == "Tab"]
     assert len(tabs) == 5 and all(type(t.children[0]).__name__ == "Markdown" for t in tabs)  # each opens with words
+    # ... under a heading, for a screen reader to jump to (tab 1's second half, and tab 3's film strip, too)
+    heads = [b.value.split("\n")[0] for b in app.demo.blocks.values() if type(b).__name__ == "Markdown"
+             and (b.value or "").startswith("## ")]
+    assert all(t.children[0].value.startswith("## ") for t in tabs) and len(heads) == len(set(heads)) == 8, heads
     def inside(block):
         for child in getattr(block, "children", []):
             yield child

@@ -1,4 +1,5 @@
-"""The page's opening words and each tab's first lines: what the app shows, before any control."""
+"""The page's opening words and each tab's first lines: what the app shows, before any control. Each tab's part
+opens with a heading, for a screen reader to jump between them."""
 from __future__ import annotations
 
 from ..data import dataset_name
@@ -21,7 +22,7 @@ def header(dataset: str = "mnist") -> str:
 
 def forward_intro(sched: NoiseSchedule) -> str:
     """Tab 1: q(x_t | x_0), with how much of the digit x_T keeps under this schedule."""
-    return ("q(x_t | x_0): noise a digit. t counts as in the paper: x_0 is the digit, x_T almost pure noise "
+    return ("## Noise a digit: q(x_t | x_0)\nt counts as in the paper: x_0 is the digit, x_T almost pure noise "
             f"(sqrt(alpha_bar_T) = {sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left on the model's "
             f"{sched.kind} schedule; sampling starts from "
             "N(0, I) in its place). One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
@@ -29,18 +30,20 @@ def forward_intro(sched: NoiseSchedule) -> str:
 
 def objective_intro(kind: str) -> str:
     """Tab 1's second half: the training objective on the same digit, t and eps."""
-    return (f"**What the network learns from it** (L_simple, Eq. 14): given x_t and t, guess eps. The same digit, t "
+    return (f"## What the network learns from it: L_simple (Eq. 14)\nGiven x_t and t, guess eps. The same digit, t "
             f"and eps, noised with the model's own {kind} schedule; the network gets no label.")
 
 
-GENERATE = ("p_theta(x_{t-1} | x_t): new digits. Each starts from its own fresh noise x_T ~ N(0, I), drawn from the "
-            "seed and its place in the grid, and the trained network takes it back to x_0 a step at a time: DDPM "
-            "through all T steps (Alg. 2), DDIM through fewer (Song et al. 2021). The same seed and settings give "
-            "the same digits.")
-TRAJECTORY = ("At every step the model predicts the noise eps_hat, and with it a guess of the clean digit, "
-              "x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t), clipped to [-1, 1] as the sampler "
-              "uses it. Run: the panels follow the chain from t = T (pure noise) to 0 as it denoises; then drag t to "
-              "see any step again.")
-FILM = "The first digit's chain as stills, x_t above and x0_hat below: read it right to left, from t = T to the sample."
-ROUNDTRIP = ("Noise your digit to x_t (the same eps as tab 1 for the same seed), then run the reverse chain from "
-             "there. Small t gives your digit back; large t, a digit of the model's own.")
+GENERATE = ("## New digits: p_theta(x_{t-1} | x_t)\nEach starts from its own fresh noise x_T ~ N(0, I), drawn "
+            "from the seed and its place in the grid, and the trained network takes it back to x_0 a step at a "
+            "time: DDPM through all T steps (Alg. 2), DDIM through fewer (Song et al. 2021). The same seed and "
+            "settings give the same digits.")
+TRAJECTORY = ("## The predicted clean digit, step by step\nAt every step the model predicts the noise eps_hat, "
+              "and with it a guess of the clean digit, x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / "
+              "sqrt(alpha_bar_t), clipped to [-1, 1] as the sampler uses it. Run: the panels follow the chain from "
+              "t = T (pure noise) to 0 as it denoises; then drag t to see any step again.")
+FILM = ("## The chain as stills\nThe first digit's chain, x_t above and x0_hat below: read it right to left, from "
+        "t = T to the sample.")
+ROUNDTRIP = ("## Your digit, noised and denoised\nNoise your digit to x_t (the same eps as tab 1 for the same "
+             "seed), then run the reverse chain from there. Small t gives your digit back; large t, a digit of the "
+             "model's own.")
