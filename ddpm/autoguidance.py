@@ -3,7 +3,8 @@
 Classifier-free guidance needs a label, so it cannot steer the null class ("any digit"). Autoguidance
 needs none: a smaller, shorter-trained model of the same data (the guide) makes the same kinds of
 mistakes as the main model, only more of them, and the difference between the two points away from
-them (their guidance formula, D_w = w D_1 + (1 - w) D_0, written for eps):
+them (their guidance formula, D_w = w D_1 + (1 - w) D_0, written for eps: at a fixed x_t, x0_hat is affine in
+eps and w + (1 - w) = 1, so mixing the eps_hat's mixes the x0_hat's the same way):
 
     eps_hat = eps_guide(x_t, t, y) + w (eps_main(x_t, t, y) - eps_guide(x_t, t, y))
 

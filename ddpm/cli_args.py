@@ -120,7 +120,7 @@ def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose
     if a.eta is not None and not 0 <= a.eta <= 1:
         p.error("--eta must be between 0 and 1")
     if a.eta and a.sampler != "ddim" and not loose:
-        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM always adds its full noise")
+        p.error("--eta is a DDIM setting (add --sampler ddim); DDPM's noise is set by its variance, not by eta")
     if a.steps is not None and a.sampler != "ddim" and not loose:  # it would run all T steps, not the ones asked
         p.error(f"--steps is a DDIM setting (add --sampler ddim); DDPM always runs all T steps, not {a.steps}")
 

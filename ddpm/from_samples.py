@@ -107,7 +107,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         agree("--steps", a.steps, steps)
         agree("--eta", a.eta, eta)
     elif a.steps not in (None, steps) or a.eta:
-        refuse("--steps and --eta", f"by DDPM, which runs all {steps or 'T'} steps and adds its full noise")
+        refuse("--steps and --eta", f"by DDPM, which runs all {steps or 'T'} steps and whose variance, not eta, sets "
+                                    "its noise")
     label = facts.get("label")
     if label is None and (a.label is not None or a.guidance_given):
         refuse("--label and --guidance", "without a label (the null class)")

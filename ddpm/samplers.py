@@ -1,6 +1,6 @@
 """Reverse-process samplers: DDPM ancestral sampling (Ho et al. 2020, Alg. 2) and DDIM (Song et al. 2021).
 
-Alg. 2 here (code t = paper t - 1):
+Alg. 2, in the paper's t (the functions take the code index, t - 1):
     x_T ~ N(0, I)                              sample_loop (randn_per_sample: one generator per sample)
     for t = T, ..., 1:                         reverse_chain, over reverse_timesteps(...)
         eps_hat = eps_theta(x_t, t)            guided_eps (with classifier-free guidance, if asked)
@@ -58,7 +58,8 @@ class Step:
 
 
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
-    """One CPU generator per sample, seeded from (seed, k) through numpy's SeedSequence (as EDM seeds per image).
+    """One CPU generator per sample, as EDM keeps one per image; seeded here from (seed, k) through numpy's
+    SeedSequence.
     The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 86."""
     seed, first = check_seed(seed, first, n)
     gens = []
@@ -99,7 +100,7 @@ def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device
 # ---------------------------------------------------------------- one step of each sampler (pure math)
 
 def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "beta", clip: bool = True):
-    """One DDPM step, Ho et al. Alg. 2 line 4: x_{t-1} ~ p(x_{t-1} | x_t), in the paper's numbering, where the
+    """One DDPM step, Ho et al. Alg. 2 line 4: x_{t-1} ~ p_theta(x_{t-1} | x_t), in the paper's numbering, where the
     argument t is the code index, the paper's t - 1 (code t = 0 is the paper's last step, x_1 -> x_0). Returns
     (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh noise z; z may be None at code t = 0, where
     none is added. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2)."""
@@ -110,12 +111,13 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
         raise ValueError(f"z, the fresh noise N(0, I) like x_t, is added at every step but the last (code t = 0); "
                          f"this is t = {t}")
     x0_hat = sched.predict_x0(x_t, t, eps_hat)  # Eq. 15: Eq. 4 solved for x_0
-    if clip:
-        x0_hat = x0_hat.clamp(-1, 1)
+    if clip:  # not in Alg. 2: Ho et al.'s released code (clip_denoised) clips x0_hat to the data's [-1, 1]
+        x0_hat = x0_hat.clamp(-1, 1)  # (Sec. 3.3) and takes Eq. 7's mean at it; clip=False is Alg. 2 exactly
     # Eq. 7's mu_tilde(x_t, x0_hat); with x0_hat unclipped it is Eq. 11, Alg. 2's
     # 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat)
     mean, _ = sched.q_posterior(x0_hat, x_t, t)
-    if t == 0:  # Alg. 2 line 3: z = 0 at the paper's t = 1, the last step
+    # Alg. 2 line 3: z = 0 at the paper's t = 1, the last step; there alpha_bar_{t-1} = 1, so Eq. 7's mean is
+    if t == 0:  # x0_hat itself (Sec. 3.3: mu_theta(x_1, 1) shown without noise, in place of Eq. 13's decoder)
         return mean, x0_hat
     sigma = sched.sqrt_betas[t] if variance == "beta" else sched.posterior_std[t]  # sigma_t, Sec. 3.2
     return mean + sigma * z, x0_hat
@@ -128,10 +130,14 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     t_prev = -1 (sigma = 0 there).
 
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
-    is sqrt(alpha_bar_prev) here. The coefficients are in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2 is
+    is sqrt(alpha_bar_prev) here. At eta = 1, Eq. 16's sigma^2 is Ho et al.'s beta_tilde (Eq. 7) of the steps
+    visited: with every step visited, this is p_sample with variance="beta_tilde" (not its default "beta").
+    The coefficients are in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2 is
     2.5e-6 on the first of 50 cosine steps (1e-9 with 2 steps), of which float32 keeps a digit or two (or none)."""
     t, t_prev = _index("t", t), _index("t_prev", t_prev)
-    if not (is_real(eta) and 0 <= eta <= 1):  # eta < 0 gives a negative sigma; eta > 1 a negative variance in Eq. 12
+    # eta < 0: a negative sigma; eta > 1: 1 - alpha_bar_prev - sigma^2, eps_hat's squared weight
+    # in Eq. 12, can go below 0
+    if not (is_real(eta) and 0 <= eta <= 1):
         raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
     if not -1 <= t_prev < t < sched.T:  # t_prev > t would go up the chain (Eq. 16's sigma^2 < 0); t_prev = t, no step
         raise ValueError(f"DDIM steps down the chain: need -1 <= t_prev < t <= {sched.T - 1}, not t = {t}, "

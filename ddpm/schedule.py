@@ -66,7 +66,8 @@ class NoiseSchedule:
         # Eq. 7: beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t
         beta_tilde = betas * (1 - alpha_bar_prev) / (1 - alpha_bar)
         # 0 at code t = 0 (the paper's beta_tilde_1), so with sigma^2 = beta_tilde the last step adds no noise (with
-        # sigma^2 = beta, samplers.p_sample leaves it out there)
+        # sigma^2 = beta, samplers.p_sample leaves it out there). improved-diffusion also keeps log(beta_tilde), its
+        # first entry replaced by the next (log 0 = -inf), for its KL terms; this code takes no log of it.
         self.posterior_variance = f32(beta_tilde)
         self.posterior_std = f32(beta_tilde.sqrt())  # sigma_t = sqrt(beta_tilde_t), Sec. 3.2's other choice
         # Eq. 7: mu_tilde = coef1 x_0 + coef2 x_t, coef1 = sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t),

@@ -36,25 +36,26 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     averaged over the batch and its pixels where Eq. 14 sums them (the same optimum, scaled by 1/(C H W): 1/784).
 
     t ~ U{0..T-1} (code index: the paper's U{1..T}), eps ~ N(0, I), and a share `label_dropout` of labels swapped
-    for the null class.
+    for the null class (classifier-free guidance's training: Ho & Salimans 2022, Alg. 1, their p_uncond).
     `teacher` (train.py --null-teacher, an extension beyond DDPM) replaces the null-class rows' target
     (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
     every device)."""
     check_schedule(model.config, sched)
     b = x0.shape[0]
-    t = torch.randint(0, sched.T, (b,), generator=generator)  # (B,) code index
-    eps = torch.randn(x0.shape, generator=generator)  # (B, C, H, W)
+    t = torch.randint(0, sched.T, (b,), generator=generator)  # Alg. 1 line 3: (B,) code index, the paper's t - 1
+    eps = torch.randn(x0.shape, generator=generator)  # Alg. 1 line 4: (B, C, H, W)
     # (B,) rows trained as the null class; drawn for unconditional models too, so that t and eps of every step are
     # the same whether or not the model takes labels
     drop = torch.rand(b, generator=generator) < label_dropout
     eps, drop = eps.to(x0.device), drop.to(x0.device)
-    x_t = sched.q_sample(x0, t, eps)  # Eq. 4; t still on the CPU, so the lookup's range check needs no GPU sync
+    # Eq. 4, eps_theta's argument in Alg. 1 line 5; t still on the CPU, so the lookup's range check needs no GPU sync
+    x_t = sched.q_sample(x0, t, eps)
     t = t.to(x0.device)
     target = eps if teacher is None else null_rows_target(teacher, x_t, t, y, eps, drop)
     if y is not None and model.config.num_classes:  # (an unconditional model ignores y, as UNet.forward does)
         y = torch.where(drop, torch.full_like(y, model.config.null_label), y)
-    eps_hat = model(x_t, t, y)  # eps_theta(x_t, t)
-    return (eps_hat - target).pow(2).mean()  # Eq. 14, averaged over the batch's pixels
+    eps_hat = model(x_t, t, y)  # eps_theta(x_t, t, y)
+    return (eps_hat - target).pow(2).mean()  # Alg. 1 line 5's || . ||^2 (Eq. 14), averaged over the batch's pixels
 
 
 def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig, lr: float,
@@ -79,7 +80,9 @@ def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generat
 
 
 class EMA:
-    """Exponential moving average of the weights, with warm-up: decay_n = min(decay, (1 + n) / (10 + n))."""
+    """Exponential moving average of the weights (Ho et al. App. B), with TensorFlow's warm-up (its
+    ExponentialMovingAverage's num_updates): decay_n = min(decay, (1 + n) / (10 + n)), so the first steps' weights
+    are not averaged with the random initialisation for long."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999):
         self.decay = decay

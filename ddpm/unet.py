@@ -23,9 +23,10 @@ from .config import ModelConfig
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps with the Transformer's frequencies (Vaswani et al. 2017, Sec. 3.5),
-    laid out as [cos | sin] halves as improved-diffusion does (the Transformer interleaves sin and cos; either works
-    for the MLP that follows). An odd dim gets a last column of zeros. t: (B,) -> (B, dim)."""
+    """Sinusoidal embedding of integer timesteps (the code index 0..T-1, the paper's t - 1, in training and sampling
+    alike) with the Transformer's frequencies (Vaswani et al. 2017, Sec. 3.5), laid out as [cos | sin] halves as
+    improved-diffusion does (the Transformer interleaves sin and cos; either works for the MLP that follows).
+    An odd dim gets a last column of zeros. t: (B,) -> (B, dim)."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]  # (B, half)

@@ -335,8 +335,8 @@ def test_from_samples_n_takes_the_first_n_up_to_all_the_file_holds(tmp_path, mon
 
 
 def test_from_samples_of_a_ddpm_file_refuses_eta(tmp_path, monkeypatch, capsys):
-    """DDPM adds its full noise: --eta 0.5 with a DDPM file would file its figures under a DDIM-like name (or say
-    eta did something), so it is refused with a message, not ignored."""
+    """DDPM's variance, not eta, sets its noise: --eta 0.5 with a DDPM file would file its figures under a DDIM-like
+    name (or say eta did something), so it is refused with a message, not ignored."""
     from ddpm import evaluate
     from ddpm.eval_files import save_npz
 
@@ -344,8 +344,8 @@ def test_from_samples_of_a_ddpm_file_refuses_eta(tmp_path, monkeypatch, capsys):
     save_npz(tmp_path / "ddpm.npz", np.zeros((4, 28, 28), np.uint8), seed=0, sampler="ddpm", steps=20, timesteps=20)
     out = tmp_path / "e.json"
     assert evaluate.main(["--from-samples", str(tmp_path / "ddpm.npz"), "--eta", "0.5", "--out", str(out)]) == 2
-    assert "drawn by DDPM, which runs all 20 steps and adds its full noise: drop --steps and --eta" in \
-        capsys.readouterr().err and not out.exists()
+    assert ("drawn by DDPM, which runs all 20 steps and whose variance, not eta, sets its noise: drop --steps and "
+            "--eta") in capsys.readouterr().err and not out.exists()
 
 
 def test_from_samples_refuses_a_seed_above_the_largest(tmp_path, monkeypatch, capsys):

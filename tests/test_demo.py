@@ -255,7 +255,7 @@ def test_the_command_line_keeps_autoguidance_and_quotes_the_weights():
 
 
 def test_ddim_eta_adds_seeded_noise(model, sched):
-    assert settings(sched.T, sampler="ddpm", eta=1.0).eta == 0.0  # DDPM always adds its full noise
+    assert settings(sched.T, sampler="ddpm", eta=1.0).eta == 0.0  # DDPM: its variance sets its noise
     for bad in (dict(eta=-0.1), dict(eta=1.5), dict(eta="x")):
         with pytest.raises(InputError, match="DDIM eta"):
             settings(sched.T, **bad)

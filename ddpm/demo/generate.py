@@ -146,7 +146,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     dataset: the model's (its class names go into the captions)."""
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
-    eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM always adds its full noise
+    eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM: its variance sets its noise
     n = check_int("number of digits", n, 1, max_n)
     label = parse_label(label)
     if label is not None and not conditional:  # the network has no class input: a class would be dropped silently
