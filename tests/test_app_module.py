@@ -95,9 +95,9 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert fns[name].trigger_mode == "once", name
     assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
     # a screen reader hears each run's captions when it ends (they were read nowhere): the press notes them, the end
-    # puts them in the page's live region if they changed
+    # puts them in the page's live region if they changed, in the page's order ("Done in" before "when decided")
     for name, ids in [("sample", ["generate-status"]), ("compare", ["compare-text"]),
-                      ("trajectory", ["trajectory-decided", "trajectory-status"]), ("roundtrip", ["roundtrip-text"]),
+                      ("trajectory", ["trajectory-status", "trajectory-decided"]), ("roundtrip", ["roundtrip-text"]),
                       ("interpolate", ["interpolate-text"])]:
         ui = fns[f"{name}_ui"]
         ui_id = next(i for i, f in app.demo.fns.items() if f is ui)
