@@ -116,6 +116,10 @@ def test_1_forward_slider_and_drawing(page):
         page.mouse.move(b["x"] + b["width"] * (0.3 + 0.04 * k), b["y"] + b["height"] * 0.5)
     page.mouse.up()
     page.locator("#forward-xt img").wait_for()
+    # the notation's equations are typeset, offline, by the KaTeX Gradio ships (none left as raw $$ or in red)
+    page.get_by_text("Notation: beta_t").click()
+    page.wait_for_function("() => document.querySelectorAll('.katex-display').length >= 8")
+    assert page.locator(".katex-error").count() == 0 and "$$" not in page.locator(".katex-display").first.inner_text()
 
 
 def test_1_a_bad_upload_is_reported_once(page, tmp_path):

@@ -32,6 +32,22 @@ def test_notation_names_beta_at_its_first_and_last_t():
         forward.notation(s)
 
 
+def test_notation_typesets_each_equation_beside_the_code_that_implements_it():
+    """The notation ends with the paper's equations in $$ ... $$ (KaTeX), each naming a function that exists; the
+    guidance equation only for a model with classes (an unconditional one has no null class to mix)."""
+    import re
+
+    from ddpm import samplers, schedule, training
+    s = NoiseSchedule(1000)
+    text, plain = forward.notation(s), forward.notation(s, conditional=False)
+    tex = re.findall(r"\$\$(.+?)\$\$", text)
+    assert len(tex) == len(forward.EQUATIONS) + 1 and len(re.findall(r"\$\$", plain)) == 2 * len(forward.EQUATIONS)
+    assert all(t.count("{") == t.count("}") for t in tex)  # KaTeX would show an error in red for an unclosed one
+    assert "guided_eps" in text and "guided_eps" not in plain
+    for name in re.findall(r"`(\w+)`", forward.equations()):
+        assert any(hasattr(m, name) for m in (samplers, training, schedule.NoiseSchedule)), name
+
+
 def test_objective_panel_is_the_five_images_at_the_chosen_t(model, sched):
     """x_t, eps, eps_hat, the error eps - eps_hat and x0_hat, in that order, all at the chosen t (not the error or
     a noise panel at the curve's first t)."""

@@ -115,7 +115,41 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
         ("- **null class**: the label meaning 'no class' (any digit); classifier-free guidance mixes its eps_hat with "
          "a class's. " if conditional else "- ") + "**EMA**: the weights sampled are a running average of the "
         "training weights.",
+        "",
+        equations(conditional),
     ])
+
+
+# the paper's equations as it prints them (KaTeX, Gradio's $$ ... $$), each with the code name beside it
+EQUATIONS = [
+    ("Eq. 2, one forward step: `q_step`", r"q(x_t \mid x_{t-1}) = \mathcal{N}\big(\sqrt{1 - \beta_t}\, x_{t-1},\ "
+                                          r"\beta_t I\big)"),
+    ("Eq. 4, t steps at once: `q_sample`", r"x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon,"
+                                           r"\quad \epsilon \sim \mathcal{N}(0, I)"),
+    ("Eq. 14, the loss: `diffusion_loss`", r"L_\text{simple} = \mathbb{E}_{t, x_0, \epsilon} \big\| \epsilon - "
+                                           r"\epsilon_\theta(x_t, t) \big\|^2"),
+    ("Eq. 15, x0_hat: `predict_x0`", r"\hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\, \hat\epsilon}"
+                                     r"{\sqrt{\bar\alpha_t}}"),
+    ("Eq. 7, the posterior: `q_posterior`", r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}"
+                                            r"{1 - \bar\alpha_t} x_0 + \frac{\sqrt{\alpha_t}\, (1 - \bar\alpha_{t-1})}"
+                                            r"{1 - \bar\alpha_t} x_t, \quad \tilde\beta_t = \frac{1 - "
+                                            r"\bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t"),
+    ("Eq. 11, a DDPM step (Alg. 2): `p_sample`", r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big(x_t - \frac{\beta_t}"
+                                                 r"{\sqrt{1 - \bar\alpha_t}} \hat\epsilon\Big) + \sigma_t z"),
+    ("DDIM's Eq. 12 (Song et al., their alpha is alpha_bar here): `ddim_step`",
+     r"x_{t-1} = \sqrt{\bar\alpha_{t-1}}\, \hat x_0 + \sqrt{1 - \bar\alpha_{t-1} - \sigma_t^2}\, \hat\epsilon + "
+     r"\sigma_t z"),
+]
+GUIDANCE = ("Classifier-free guidance (Ho & Salimans 2022; their w is this w - 1): `guided_eps`",
+            r"\hat\epsilon = \epsilon_\theta(x_t, \varnothing) + w \big(\epsilon_\theta(x_t, y) - "
+            r"\epsilon_\theta(x_t, \varnothing)\big)")
+
+
+def equations(conditional: bool = True) -> str:
+    """Markdown: the equations the app shows, typeset (Gradio's Markdown renders $$ ... $$ with KaTeX)."""
+    rows = EQUATIONS + ([GUIDANCE] if conditional else [])
+    return "**The equations** (Ho et al. 2020 unless named), typeset:\n\n" + "\n\n".join(
+        f"{name}\n$${tex}$$" for name, tex in rows)
 
 
 def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
