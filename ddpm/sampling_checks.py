@@ -106,8 +106,9 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
     whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
     guidance w outside [0, 10], a DDIM eta outside [0, 1] or any eta with DDPM (whose noise its variance sets),
-    more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run), a label tensor
-    that is not one whole-number class (or the null class) per sample; DDPM's steps are not read (it runs every t)."""
+    more DDIM steps than timesteps from pure noise (from x_t part-way, min(steps, t) run: steps_run), DDPM steps
+    other than its T (it runs every t: steps=50 would run 1000 unsaid), a label tensor that is not one whole-number
+    class (or the null class) per sample. A guidance w without a label is not refused: the null class is sampled."""
     check_count("n", n)
     classes = cfg.num_classes or 0
     if torch.is_tensor(label):
@@ -124,6 +125,8 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
         raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
     if sampler == "ddpm" and eta != 0:
         raise ValueError(f"eta={eta!r} is a DDIM setting (sampler='ddim'); DDPM's variance, not eta, sets its noise")
+    if sampler == "ddpm" and steps is not None and steps != T:  # the app and the CLI pass T for DDPM
+        raise ValueError(f"steps={steps!r} is a DDIM setting (sampler='ddim'); DDPM runs all T = {T} steps")
     top = T if from_noise else 2**31
     if sampler == "ddim" and steps is not None and not (whole_up_to(steps, top) and steps >= 1):
         most = f" to {T}, one per timestep" if from_noise else ", at least 1"

@@ -41,14 +41,15 @@ def test_noise_is_drawn_only_where_a_step_uses_it(model, sched, monkeypatch, kw,
                          [("ddpm", None, 1.0), ("ddim", 3, 2.5), ("ddpm", 5, 1.0), ("ddim", "random", 2.0)])
 def test_sample_k_depends_only_on_seed_and_k(model, sched, sampler, label, guidance):
     eta = 1.0 if sampler == "ddim" else 0.0  # DDIM with fresh noise at each step, as DDPM draws
-    small = _run(model, sched, n=2, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta)
-    big = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta)
-    batched = _run(model, sched, n=5, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta,
+    steps = 4 if sampler == "ddim" else None  # DDPM runs all T
+    small = _run(model, sched, n=2, seed=3, sampler=sampler, steps=steps, label=label, guidance=guidance, eta=eta)
+    big = _run(model, sched, n=5, seed=3, sampler=sampler, steps=steps, label=label, guidance=guidance, eta=eta)
+    batched = _run(model, sched, n=5, seed=3, sampler=sampler, steps=steps, label=label, guidance=guidance, eta=eta,
                    batch_size=2)
     # every random draw of sample k comes from (seed, k) alone; the network's float32 output differs
     # between batch sizes only in rounding (about 2e-5 at most on the bundled weights), though a pixel at a
     # rounding edge of its uint8 can move by one grey level
-    shard = _run(model, sched, n=3, seed=3, sampler=sampler, steps=4, label=label, guidance=guidance, eta=eta,
+    shard = _run(model, sched, n=3, seed=3, sampler=sampler, steps=steps, label=label, guidance=guidance, eta=eta,
                  first=2)  # samples 2-4, as `ddpm.sample --first 2` draws them
     assert torch.allclose(small, big[:2], atol=1e-4)
     assert torch.allclose(big, batched, atol=1e-4)
@@ -67,7 +68,7 @@ def test_a_model_with_dropout_in_training_mode_is_refused():
     a = sample(model.eval(), sched, n=1, seed=0, sampler="ddim", steps=2)
     assert torch.equal(a, sample(model, sched, n=1, seed=0, sampler="ddim", steps=2))
     plain = tiny_model().train()
-    assert torch.equal(sample(plain, sched, n=1, seed=0, steps=2), sample(plain.eval(), sched, n=1, seed=0, steps=2))
+    assert torch.equal(sample(plain, sched, n=1, seed=0), sample(plain.eval(), sched, n=1, seed=0))
 
 
 def test_noise_of_sample_k_is_exactly_the_same_in_any_grid():
@@ -266,14 +267,15 @@ def test_guidance_scales(model):
 def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sampler, eta):
     """clip=False (`--no-clip`): x0_hat is Eq. 4's own, beyond [-1, 1] at the noisy steps, and every step
     stays finite; the returned images are still clamped to [-1, 1]."""
-    steps = list(sample_loop(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta, clip=False))
+    many = 5 if sampler == "ddim" else None  # DDPM runs all T
+    steps = list(sample_loop(model, sched, n=2, seed=0, sampler=sampler, steps=many, eta=eta, clip=False))
     for s in steps:
         assert torch.isfinite(s.x_prev).all() and torch.isfinite(s.x0_hat).all(), s.t
         torch.testing.assert_close(s.x0_hat, sched.predict_x0(s.x_t, s.t, s.eps_hat))
     assert max(s.x0_hat.abs().max().item() for s in steps) > 1.5
-    out = sample(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta, clip=False)
+    out = sample(model, sched, n=2, seed=0, sampler=sampler, steps=many, eta=eta, clip=False)
     assert torch.isfinite(out).all() and out.abs().max() <= 1
-    assert not torch.equal(out, sample(model, sched, n=2, seed=0, sampler=sampler, steps=5, eta=eta))
+    assert not torch.equal(out, sample(model, sched, n=2, seed=0, sampler=sampler, steps=many, eta=eta))
 
 
 @pytest.mark.parametrize("kw,message", [
@@ -287,11 +289,11 @@ def test_unclipped_sampling_keeps_eq4s_x0_hat_and_stays_finite(model, sched, sam
     (dict(label=3, guidance=float("nan")), "guidance"),
     (dict(sampler="ddim", eta=-1), r"eta must be between 0"), (dict(sampler="ddim", eta=5), "eta"),
     (dict(sampler="ddim", eta=1.01), "eta"),  # past 1, sigma^2 outgrows 1 - alpha_bar_prev: a silently wrong step
-    (dict(eta=0.5), r"eta=0.5 is a DDIM setting"),
+    (dict(eta=0.5), r"eta=0.5 is a DDIM setting"), (dict(steps=5), r"steps=5 is a DDIM setting .*all T = 20 steps"),
     (dict(sampler="ddim", variance="beta_tilde"), r"variance='beta_tilde' is a DDPM setting .*set by eta"), (dict(label=np.array([1, 2])), "class from 0 to 9")])
 def test_the_python_api_refuses_what_the_app_and_commands_refuse(model, sched, kw, message):
     """Each refused in words before any step runs (eta -1 once ran, subtracting sigma^2 with no noise added; label
-    7.9 drew sevens, 10 the null class, -1 met torch's IndexError, n = 0 torch.cat's)."""
+    7.9 drew sevens, 10 the null class, -1 met torch's IndexError, n = 0 torch.cat's, DDPM's steps=5 ran all 20)."""
     kw = dict(n=2, seed=0) | kw
     with pytest.raises(ValueError, match=message):
         sample(model, sched, **kw)
