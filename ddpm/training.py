@@ -41,6 +41,11 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
     every device)."""
     check_schedule(model.config, sched)
+    if not (torch.is_tensor(x0) and x0.is_floating_point()):  # uint8 digits would train on 0..255, unsaid
+        raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
+                        f"one, not {x0.dtype if torch.is_tensor(x0) else type(x0).__name__}")
+    if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
+        raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {y!r:.80}")
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)  # Alg. 1 line 3: (B,) code index, the paper's t - 1
     eps = torch.randn(x0.shape, generator=generator)  # Alg. 1 line 4: (B, C, H, W)

@@ -14,6 +14,7 @@ unfolds it at the end, as U-ViT and "simple diffusion" do, so no level runs at 2
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -79,6 +80,24 @@ class SelfAttention(nn.Module):
         return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
 
 
+def batch_timesteps(t, b: int, T: int, device) -> torch.Tensor:
+    """t as eps_theta takes it, a (B,) long tensor on `device`: from an int (one t for the whole batch) or a (B,)
+    tensor of whole-number code indices in [0, T). Their range is checked on the CPU only (on a GPU the check would
+    make every step wait for it): the sinusoidal embedding takes any number, so the paper's T = 1000 or a float t
+    would run unsaid."""
+    if not torch.is_tensor(t) and not isinstance(t, bool):
+        try:
+            t = torch.full((b,), operator.index(t), dtype=torch.long, device=device)
+        except TypeError:  # refused below, in words
+            pass
+    if not torch.is_tensor(t) or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"t is a code index (the paper's t - 1), an int or a (B,) tensor of whole numbers, not {t!r}")
+    if t.device.type == "cpu" and t.numel() and not (0 <= int(t.min()) and int(t.max()) < T):
+        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
+        raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {bad}")
+    return t
+
+
 class UNet(nn.Module):
     """eps_theta(x_t, t, y): a down half of residual blocks that halves the size at each level (28 -> 14 -> 7),
     a middle with attention, and an up half that mirrors it, each level's first block taking the down half's
@@ -123,10 +142,11 @@ class UNet(nn.Module):
         self.norm_out = nn.GroupNorm(cfg.groups, c_prev)
         self.conv_out = zero_init(nn.Conv2d(c_prev, cfg.in_channels * p * p, 3, padding=1))
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t: (B, C, H, W), t: (B,) code indices in [0, T) (the paper's t - 1), y: (B,) labels (config.null_label:
-        the null class). -> eps_hat (B, C, H, W).
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor | int, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x_t: (B, C, H, W), t: (B,) code indices in [0, T) (the paper's t - 1) or one int for all, y: (B,) labels
+        (config.null_label: the null class). -> eps_hat (B, C, H, W).
         y=None is the null class on a class-conditional model; an unconditional one (num_classes 0) ignores y."""
+        t = batch_timesteps(t, x_t.shape[0], self.config.timesteps, x_t.device)
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
         if self.class_emb is not None:
             if y is None:

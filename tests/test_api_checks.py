@@ -106,3 +106,26 @@ def test_train_refuses_data_that_is_not_mnists_uint8_with_labels(tmp_path):
         with pytest.raises(ValueError, match=r"data is \(images uint8 \(N, 28, 28\), 0 to 255 as MNIST's; labels"):
             train(train_cfg(tmp_path / "run", batch_size=4), data=data, max_steps=1, progress_bar=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_network_takes_one_int_t_and_refuses_a_t_off_its_schedule():
+    """model(x_t, 5) is the whole batch at t = 5 (it met 'int has no attribute device'); the paper's T, a float or a
+    bool t are refused in words (the sinusoidal embedding took them unsaid)."""
+    model = tiny_model().eval()  # T = 20
+    with torch.no_grad():
+        assert torch.equal(model(X, 5), model(X, torch.full((2,), 5)))
+        for bad, error, said in [(20, IndexError, "from 0 to 19 .*not 20"), (torch.tensor([3, -1]), IndexError,
+                                 "not -1"), (2.5, TypeError, "not 2.5"), (True, TypeError, "not True"),
+                                 (torch.tensor([1.0, 2.0]), TypeError, "whole numbers")]:
+            with pytest.raises(error, match=f"t is a code index .*{said}"):
+                model(X, bad)
+
+
+def test_the_loss_refuses_uint8_digits_and_labels_that_are_not_one_integer_per_image():
+    """Digits left in 0..255 trained on a meaningless loss unsaid; a list of labels met torch's full_like."""
+    model, sched = tiny_model(), NoiseSchedule(20)
+    with pytest.raises(TypeError, match=r"x0 is a float .*data.to_model_range\(uint8 digits\) makes one, not torch.uint8"):
+        diffusion_loss(model, sched, torch.zeros(2, 1, 28, 28, dtype=torch.uint8), None, torch.Generator())
+    for y in ([1, 2], torch.tensor([1]), torch.tensor([1.0, 2.0])):
+        with pytest.raises(TypeError, match=r"y is None or a \(B,\) integer tensor of labels"):
+            diffusion_loss(model, sched, X, y, torch.Generator())
