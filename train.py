@@ -88,6 +88,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--out", default=d.out, help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md with samples.png, "
                         "train_config.json, training.json, a grid per epoch in samples/ [%(default)s; "
                         "runs/fashion-mnist for --dataset fashion-mnist]")
+    a.add_argument("--no-sample-grid", dest="sample_grid", action="store_false",
+                   help="skip the card's samples.png at the end (64 digits, all T DDPM steps: about a minute on 2 CPU "
+                        "cores), for a quick run; the card says how to draw it later")
     a.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.safetensors exactly; a flag not given again keeps the run's own "
                         "value (OUT/train_config.json), but for --max-minutes, --max-steps and --device")
@@ -335,11 +338,15 @@ def main(argv=None) -> int:
                 if args.push_to_hub else "")
         print(f"{e}: continue it with --resume{push}", file=sys.stderr)
         return 130
-    print(f"writing the model card's sample grid: {card_grid_command(out)}")
+    if not args.sample_grid:
+        print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
+    else:
+        print(f"writing the model card's sample grid: {card_grid_command(out)}")
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
     previous = interrupts.install()
     try:
-        write_card_grid(out)
+        if args.sample_grid:
+            write_card_grid(out)
     except KeyboardInterrupt:  # the run is finished and saved; a stop is still a stop (exit 130), not a push
         write_model_card(out, command=command, resumed=args.resume)
         push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"

@@ -52,6 +52,22 @@ def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypat
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_quick_run_can_skip_the_cards_grid(tmp_path, monkeypatch, capsys):
+    """--no-sample-grid (a lab's 30-second run): the 64-digit, all-T DDPM grid took most of a tiny run's time; the
+    card is written without it and both say which command draws it later."""
+    import train
+
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: pytest.fail("drew the grid"))
+    out = tmp_path / "run"
+    assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
+                       "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
+                       "--no-sample-grid"]) == 0
+    assert f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it" in \
+        capsys.readouterr().out
+    assert f"No sample grid yet: `{card_grid_command(out)}` makes one" in (out / "README.md").read_text()
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monkeypatch, capsys):
     import train
 
