@@ -211,7 +211,8 @@ def reverse_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, gens: 
 @torch.no_grad()
 def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) -> torch.Tensor:
     """eps_hat for a batch at one timestep t (a code index), or each sample at its own (t a (B,) tensor). label:
-    None -> the null class (unconditional), an int for the whole batch, or a (B,) long tensor of one label per sample.
+    None -> the null class (unconditional; guidance is then not used), an int for the whole batch, or a (B,) long
+    tensor of one label per sample (config.null_label, 10 on MNIST, is the null class there too).
 
     Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
     w = 1 is plain conditional, w = 0 is unconditional. The paper writes (1 + w) eps_label - w eps_null,

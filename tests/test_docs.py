@@ -126,10 +126,15 @@ def test_the_readmes_space_upload_keeps_what_the_app_loads_and_leaves_the_checkp
     assert rt.guide is not None and rt.classifier is not None and rt.folder == tmp_path / "weights"
 
 
-def test_the_readmes_python_example_runs_as_written(monkeypatch):
-    """The README's notebook lines, run from the repo root as written: the bundled model's grid, then the same seed
+def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
+    """The README's notebook lines, run as written from a folder holding weights/ (the repo's): the bundled model's
+    grid, saved as the first command's grid.png is (pixel for pixel), the model's schedule, then the same seed
     autoguided by weights/guide/, which the app's autoguidance slider draws."""
-    monkeypatch.chdir(ROOT)
+    from PIL import Image
+
+    from ddpm import sample
+    (tmp_path / "weights").symlink_to(ROOT / "weights", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
     block = next(b for b in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
                  if "load_pretrained" in b)
     plain, ns = None, {}
@@ -138,3 +143,6 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch):
         plain = ns["digits"] if plain is None else plain
     assert plain.shape == ns["digits"].shape == (16, 28, 28) and plain.dtype == np.uint8
     assert ns["guided"] is not ns["model"] and not np.array_equal(plain, ns["digits"])
+    assert ns["sched"].T == ns["model"].config.timesteps and ns["sched"].kind == ns["model"].config.schedule
+    assert sample.main("--seed 0 --n 16 --sampler ddim --steps 50 --out cli.png".split()) == 0
+    assert np.array_equal(np.asarray(Image.open("grid.png")), np.asarray(Image.open("cli.png")))

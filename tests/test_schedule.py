@@ -1,5 +1,6 @@
 """The math of the forward process and the posterior (Ho et al. 2020, Eqs. 2, 4, 6, 7, 11)."""
 import math
+import re
 
 import pytest
 import torch
@@ -151,3 +152,10 @@ def test_posterior_mean_with_predicted_x0_is_eq11():
         m, _ = s.q_posterior(s.predict_x0(x_t, t, eps), x_t, t)
         eq11 = (x_t - s.betas[t] / s.sqrt_one_minus_alpha_bar[t] * eps) / s.alphas[t].sqrt()
         assert torch.allclose(m, eq11, atol=1e-4)
+
+
+def test_the_schedules_docstring_names_every_array_it_holds():
+    """help(NoiseSchedule) is where a learner finds its arrays (vars() is not): each one it holds is listed."""
+    doc = NoiseSchedule.__doc__
+    missing = [k for k in vars(NoiseSchedule(10)) if not re.search(rf"\b{k}\b", doc)]
+    assert not missing, missing
