@@ -36,6 +36,14 @@ def test_roundtrip(model, sched):
         roundtrip.roundtrip(model, sched, DIGIT, 0, settings(sched.T, n=1))
 
 
+
+def test_roundtrip_summary_is_its_text_without_the_time(model, sched):
+    """The start-up caption (summary) is the run's text, which names its seed, with 'All 11 took ...' taken out."""
+    r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=2, seed=3))
+    run, rest = r.text.split(" All 11 took ")
+    assert run.startswith("Noised to t = 10 with seed 3, then denoised with 2 DDIM steps;")
+    assert r.summary == f"{run} {rest.split('. ', 1)[1]}" and "took" not in r.summary
+
 def test_a_new_digit_says_press_or_why_it_cannot_be_used(tmp_path):
     """Tab 4's text once its digit changes: a blank upload said 'press Noise and denoise' under the preview's
     'No digit found' warning."""
