@@ -17,6 +17,7 @@ in ddpm/sampling_checks.py.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from dataclasses import dataclass
@@ -310,6 +311,11 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
     Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
     check_count("n", n)
     check_count("batch_size", batch_size)
+    takes = [k for k in inspect.signature(sample_loop).parameters if k not in ("model", "sched", "n", "seed", "first")]
+    if unknown := sorted(set(kwargs) - set(takes)):  # else sample_loop's TypeError names a function not called
+        hint = ("; autoguidance is a model of its own: sample from ddpm.autoguidance.autoguided(model, folder, w)"
+                if "autoguidance" in unknown else "")
+        raise TypeError(f"sampling takes no {', '.join(unknown)} (it takes {', '.join(takes)}){hint}")
     n, batch_size = int(n), int(batch_size)
     x_start, label = kwargs.pop("x_start", None), kwargs.pop("label", None)
     for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these
