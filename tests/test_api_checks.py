@@ -134,6 +134,6 @@ def test_the_loss_refuses_uint8_digits_and_labels_that_are_not_one_integer_per_i
 def test_a_keyword_sampling_does_not_take_is_named_with_those_it_does():
     """sample(..., autoguidance=1.5) met "sample_loop() got an unexpected keyword", a function the learner never
     called; now the message lists what sampling takes, and where autoguidance lives."""
-    with pytest.raises(TypeError, match=r"sampling takes no autoguidance \(it takes sampler, steps, label, guidance, eta"
-                                        r", variance, clip, x_start, t_start\); autoguidance is a model of its own"):
+    with pytest.raises(TypeError, match=r"sampling takes no autoguidance \(it takes sampler, steps, label, guidance, "
+                                        r"eta, variance, clip, x_start, t_start\); autoguidance is a model of its own"):
         sample(tiny_model(), NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, autoguidance=1.5)
