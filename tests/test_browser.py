@@ -357,6 +357,11 @@ def test_6_on_a_phone(page):
         shot(phone, "6-phone-forward")
         phone.locator("#forward-t input[type=range]").focus()  # as the Tab key would: the slider shows its focus
         assert phone.eval_on_selector("#forward-t input[type=range]", "e => getComputedStyle(e).outlineStyle") == "solid"
+        phone.get_by_text("Notation: beta_t").click()  # each typeset equation fits the phone, or scrolls: none cut off
+        phone.wait_for_function("() => document.querySelectorAll('.katex-display').length >= 8")
+        wide = phone.eval_on_selector_all(".katex-display", "ds => ds.filter(d => d.scrollWidth > d.clientWidth && "
+                                                            "getComputedStyle(d).overflowX !== 'auto').length")
+        assert wide == 0, wide
         open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img'))", timeout=20_000)
         gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect()"

@@ -130,10 +130,10 @@ EQUATIONS = [
                                            r"\epsilon_\theta(x_t, t) \big\|^2"),
     ("Eq. 15, x0_hat: `predict_x0`", r"\hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\, \hat\epsilon}"
                                      r"{\sqrt{\bar\alpha_t}}"),
-    ("Eq. 7, the posterior: `q_posterior`", r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}"
-                                            r"{1 - \bar\alpha_t} x_0 + \frac{\sqrt{\alpha_t}\, (1 - \bar\alpha_{t-1})}"
-                                            r"{1 - \bar\alpha_t} x_t, \quad \tilde\beta_t = \frac{1 - "
-                                            r"\bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t"),
+    ("Eq. 7, the posterior q(x_{t-1} | x_t, x_0)'s mean: `q_posterior`",
+     r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t} x_0 + \frac{\sqrt{\alpha_t}\, "
+     r"(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t"),
+    ("... and its variance: `q_posterior`", r"\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t"),
     ("Eq. 11, a DDPM step (Alg. 2): `p_sample`", r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big(x_t - \frac{\beta_t}"
                                                  r"{\sqrt{1 - \bar\alpha_t}} \hat\epsilon\Big) + \sigma_t z"),
     ("DDIM's Eq. 12 (Song et al., their alpha is alpha_bar here): `ddim_step`",

@@ -53,6 +53,7 @@ ANNOUNCE_JS = """() => { """ + SAY_TEXT + """
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
        ".prose th {overflow-wrap: normal; word-break: normal} "
        ".prose h2 {font-size: 1.3rem; margin: 0.2em 0 0.3em} "  # each tab's headings: for a screen reader, not a banner
+       ".katex-display {overflow-x: auto; overflow-y: hidden} "  # an equation wider than a phone scrolls, not cut off
        # every control shows where the keyboard is: Gradio's own rules hide the outline of boxes and checkboxes
        # (a 1 px border, 1.8:1 in pale blue), so this one must win over them
        "input[type=range]:focus-visible, input[type=radio]:focus-visible, input[type=checkbox]:focus-visible, "
