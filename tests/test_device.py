@@ -22,7 +22,8 @@ def _v1(tmp_path, quota, period="100000"):
 
 
 @pytest.mark.parametrize("text, cpus", [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1),
-                                        ("max 100000\n", None), ("garbled\n", None), ("0 100000\n", None)])
+                                        ("250000 100000\n", 3), ("max 100000\n", None), ("garbled\n", None),
+                                        ("0 100000\n", None), ("100000 0\n", None)])
 def test_cgroup_v2_cpu_max_is_read_as_whole_cpus(tmp_path, text, cpus):
     assert cpu_quota(_v2(tmp_path, text)) == cpus
 
@@ -55,6 +56,22 @@ def test_cgroup_v1_under_its_joint_name_is_read_too(tmp_path):
 
 def test_no_cgroup_files_is_no_quota(tmp_path):
     assert cpu_quota(tmp_path) is None
+
+
+def test_a_cpu_max_that_is_not_text_is_no_quota_not_a_crash(tmp_path):
+    """The app reads cpu.max at start-up: bytes that are no UTF-8 are read as no cap, as garbled text is."""
+    (tmp_path / "cpu.max").write_bytes(b"\xff\xfe 100000\n")
+    assert cpu_quota(tmp_path) is None
+
+
+def test_a_device_torch_names_but_this_machine_lacks_is_refused_in_words():
+    """--device xpu or meta (device types torch knows, the app runs none of) is refused, as an empty name is."""
+    for name in ("xpu", "meta"):
+        with pytest.raises(ValueError, match=f"device '{name}' is not available on this machine: use auto or cpu"):
+            device.pick_device(name)
+    with pytest.raises(ValueError, match="unknown device ''"):
+        device.pick_device("")
+    assert device.pick_device("cpu:0") == torch.device("cpu", 0)
 
 
 @pytest.fixture

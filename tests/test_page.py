@@ -1,6 +1,7 @@
 """What the page looks like to a learner with low vision or a red-green colour-blind eye: contrast of the theme's
 text and of the plots' colours (WCAG 2.1's relative luminance), and where the keyboard is."""
 import re
+from pathlib import Path
 
 import pytest
 from gradio.themes.utils import colors
@@ -26,9 +27,12 @@ def test_contrast_matches_wcag_examples():
     assert contrast("#767676", WHITE) == pytest.approx(4.54, abs=0.01)  # the lightest grey passing 4.5:1
 
 
-def theme_value(name: str) -> str:
-    """The light theme's colour behind one of its CSS variables, following var(--x) to a hex value."""
+def theme_value(name: str, dark: bool = False) -> str:
+    """The light (or dark) theme's colour behind one of its CSS variables, following var(--x) to a hex value."""
     css = page.THEME._get_theme_css()
+    if dark:  # the dark page's own value of `name`, where it sets one; the palette's hex values are the light one's
+        dark_css = css[css.index(":root .dark {"):]
+        name = re.fullmatch(r"var\(--([\w-]+)\)", re.search(rf"--{name}: ([^;]+);", dark_css).group(1)).group(1)
     while True:
         value = re.search(rf"--{name}: ([^;]+);", css).group(1).strip()
         if value.startswith("#"):
@@ -42,6 +46,13 @@ def test_theme_text_reads_on_white(name, least):
     """The chosen tab's name and the focus outline (the accent), the sliders' ends and the controls' help: axe
     measured Gradio's own at 2.8:1 and 1.9:1."""
     assert contrast(theme_value(name), WHITE) >= least
+
+
+@pytest.mark.parametrize("name", ["button-primary-background-fill", "button-primary-background-fill-hover"])
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_a_primary_buttons_white_text_reads_on_it_hovered_and_on_a_dark_page(name, dark):
+    """Generate's button keeps its white text at 4.5:1 under the pointer and in the dark theme too."""
+    assert contrast(theme_value(name, dark), WHITE) >= 4.5
 
 
 def test_dark_page_keeps_a_lighter_accent():
@@ -68,3 +79,145 @@ def test_every_kind_of_control_shows_keyboard_focus(control):
     """Gradio's boxes and checkboxes show focus as a 1 px border change (1.8:1); the page's outline must win."""
     rule = re.search(r"([^{}]*)\{outline: 2px solid var\(--color-accent\) !important", page.CSS).group(1)
     assert f"input[type={control}]:focus-visible" in rule and "input[role=combobox]:focus-visible" in rule
+
+
+# ---------------------------------------------------------------- the page's own CSS and scripts, in a bare Chromium
+# (a page of a few elements shaped as Gradio's, not the app: seconds, where test_browser.py takes minutes)
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"],
+                              headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def bare(browser):
+    """A function that opens a page of `html` under the app's CSS, `width` px wide (closed after the test)."""
+    tabs = []
+
+    def open_page(html: str = "", width: int = 1400, height: int = 1000):
+        tabs.append(browser.new_page(viewport={"width": width, "height": height}))
+        tabs[-1].set_default_timeout(5000)
+        tabs[-1].set_content(f"<style>{page.CSS}</style>{html}")
+        return tabs[-1]
+    yield open_page
+    for tab in tabs:
+        tab.close()
+
+
+SHAPES = ("<div class=prose><table><tr><th>a long header</th></tr><tr><td>1.30 against 1.10</td></tr></table></div>"
+          "<div id=generate-status><pre>python -m ddpm.sample --seed 1</pre></div><div id=interpolate-image></div>"
+          "<div class=strip id=s1><div class=image-frame><img></div></div>"
+          "<div class='strip two-rows'><div class=image-frame><img id=s2></div></div>"
+          "<div id=trajectory-gif><div class=image-frame id=gif></div></div>"
+          "<div class='block fullscreen'><div class=image-frame><img id=full></div></div>")
+STYLE = {"table": (".prose table", "overflowX"), "td": (".prose td", "whiteSpace"),
+         "pre": ("#generate-status pre", "whiteSpace"), "place": ("#interpolate-image", "minHeight"),
+         "full": ("#full", "imageRendering"), "strip": ("#s1 img", "height"), "two rows": ("#s2", "height"),
+         "gif": ("#gif", "paddingTop")}
+
+
+@pytest.mark.parametrize("width, want", [
+    (1400, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "480px", "full": "pixelated",
+            "strip": "0px", "two rows": "0px", "gif": "0px"}),
+    (390, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "412px", "full": "pixelated",
+           "strip": "120px", "two rows": "240px", "gif": "34px"})], ids=["laptop", "phone"])
+def test_the_css_reaches_the_elements_it_is_written_for(bare, width, want):
+    """Tables scroll sideways, commands wrap, the interpolation keeps its place, a full-screen picture stays sharp; on
+    a phone alone, strips keep a legible height, say they scroll sideways, and the GIF's buttons sit above it."""
+    tab = bare(SHAPES, width=width)
+    got = {k: tab.eval_on_selector(sel, f"e => getComputedStyle(e).{prop}") for k, (sel, prop) in STYLE.items()}
+    assert got == want
+    after = tab.eval_on_selector("#s1", "e => getComputedStyle(e, '::after').content")
+    assert ("swipe sideways" in after) == (width < 640), after
+
+
+def snap_back_js(lo=0, hi=100, step=5, start=50) -> str:
+    """The script widgets.snap_back attaches to a live view's slider #k of these ends, step and first value."""
+    import gradio as gr
+
+    from ddpm.demo.widgets import snap_back
+
+    with gr.Blocks() as demo:
+        slider = gr.Slider(lo, hi, value=start, step=step)
+        snap_back(gr.Button().click(lambda: None), {"k": slider})
+    [js] = [f.js for f in demo.fns.values() if f.js]
+    return js
+
+
+def test_snap_back_keeps_every_good_value_and_puts_back_a_refused_one(bare):
+    """Both ends and each step are good and remembered; past an end or between steps, the last good one comes back
+    (the slider's first value before any), as it does for a box emptied that has not the focus."""
+    js, tab = snap_back_js(), bare("<div id=k><input type=number></div>")
+    assert [tab.evaluate(js, v) for v in (500, 0, 7, 100, -5, 105, 35, 36)] == [50, 0, 0, 100, 100, 100, 35, 35]
+    assert tab.evaluate(js, None) == 35
+
+
+def test_a_box_emptied_to_type_in_waits_for_the_number_typed(bare):
+    """Emptied while it has the focus, the box stays empty; left empty, it gets the last good value back; left with
+    a number typed, it keeps that number."""
+    js, tab = snap_back_js(), bare("<div id=k><input type=number></div><button id=b>b</button>")
+    box = tab.locator("#k input")
+    assert tab.evaluate(js, 20) == 20
+    box.focus()
+    assert tab.evaluate(js, None) is None
+    tab.locator("#b").focus()
+    assert box.input_value() == "20"
+    box.focus()
+    tab.evaluate(js, None)
+    box.fill("45")
+    tab.locator("#b").focus()
+    assert box.input_value() == "45"
+
+
+def test_the_sketchpads_brush_is_picked_once_it_is_drawn(bare):
+    """Gradio draws the brush a moment after the sketchpad: the script keeps looking until it can click it, and the
+    "select the draw tool" prompt goes."""
+    tab = bare("<div id=sk><div class='empty wrap'>select the draw tool to start</div></div>")
+    tab.evaluate("() => setTimeout(() => { const b = document.createElement('button'); b.ariaLabel = 'Brush';"
+                 " b.onclick = () => document.querySelector('#sk .empty').remove();"
+                 " document.getElementById('sk').appendChild(b); }, 450)")
+    tab.evaluate(page.PICK_BRUSH_JS.replace("SKETCH", "#sk"))
+    tab.locator("#sk .empty").wait_for(state="detached")
+
+
+@pytest.mark.parametrize("below", [True, False], ids=["below the screen", "on screen"])
+def test_a_pressed_buttons_output_below_the_screen_is_scrolled_into_view(bare, below):
+    """run_button's `show`: an output past the screen's bottom edge is brought up to it; one on screen stays put."""
+    tab = bare(f"<div style='height: {1200 if below else 10}px'></div><div id=out style='height: 200px'></div>"
+               "<div style='height: 3000px'></div>", height=800)
+    tab.evaluate(page.SHOW_OUTPUT_JS.replace("ELEM", "out"))
+    if below:
+        tab.wait_for_function("() => document.getElementById('out').getBoundingClientRect().bottom <= innerHeight")
+    else:
+        tab.wait_for_timeout(500)
+        assert tab.evaluate("() => scrollY") == 0
+
+
+def test_a_screen_reader_hears_a_runs_new_captions_once(bare):
+    """At the press one polite live region, out of sight, is made; at the end it says the captions without their
+    code block, cut at 600 characters, and only if they changed."""
+    ids, words = '["cap"]', "Done in 3 s. " + "x" * 700
+    tab = bare("<div id=cap><p>Drawn before.</p></div>")
+    note, announce = page.NOTE_CAPTIONS_JS.replace("IDS", ids), page.ANNOUNCE_JS.replace("IDS", ids)
+    tab.evaluate(note)
+    region = tab.eval_on_selector("#app-announce", "r => [r.role, r.ariaLive, r.ariaAtomic, r.offsetWidth]")
+    assert region == ["status", "polite", "true", 1]
+    tab.evaluate(f"() => document.getElementById('cap').innerHTML = '<pre>python -m ddpm.sample</pre><p>{words}</p>'")
+    tab.evaluate(announce)
+    tab.wait_for_function("() => document.getElementById('app-announce').textContent !== ''")
+    assert tab.eval_on_selector("#app-announce", "r => r.textContent") == words[:600]
+    tab.evaluate("() => { document.getElementById('app-announce').textContent = ''; }")
+    tab.evaluate(note)
+    tab.evaluate(announce)  # the same captions again (a refused run left them): not said again
+    tab.wait_for_timeout(300)
+    assert tab.eval_on_selector("#app-announce", "r => r.textContent") == ""
