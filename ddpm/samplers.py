@@ -60,8 +60,7 @@ class Step:
 
 def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
     """One CPU generator per sample, as EDM keeps one per image; seeded here from (seed, k) through numpy's
-    SeedSequence.
-    The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 86."""
+    SeedSequence. The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 86."""
     seed, first = check_seed(seed, first, n)
     gens = []
     for k in range(first, first + n):
@@ -118,7 +117,8 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     # 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat)
     mean, _ = sched.q_posterior(x0_hat, x_t, t)
     # Alg. 2 line 3: z = 0 at the paper's t = 1, the last step; there alpha_bar_{t-1} = 1, so Eq. 7's mean is
-    if t == 0:  # x0_hat itself (Sec. 3.3: mu_theta(x_1, 1) shown without noise, in place of Eq. 13's decoder)
+    # x0_hat itself (Sec. 3.3: mu_theta(x_1, 1) shown without noise, in place of Eq. 13's decoder)
+    if t == 0:
         return mean, x0_hat
     sigma = sched.sqrt_betas[t] if variance == "beta" else sched.posterior_std[t]  # sigma_t, Sec. 3.2
     return mean + sigma * z, x0_hat
@@ -133,11 +133,11 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
     is sqrt(alpha_bar_prev) here. At eta = 1, Eq. 16's sigma^2 is Ho et al.'s beta_tilde (Eq. 7) of the steps
     visited: with every step visited, this is p_sample with variance="beta_tilde" (not its default "beta").
-    The coefficients are in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2 is
-    2.5e-6 on the first of 50 cosine steps (1e-9 with 2 steps), of which float32 keeps a digit or two (or none)."""
+    The coefficients are in float64: at eta = 1, 1 - alpha_bar_prev - sigma^2 is 2.5e-6 on the first of 50 cosine
+    steps (1e-9 with 2 steps), of which float32 keeps a digit or two (or none)."""
     t, t_prev = _index("t", t), _index("t_prev", t_prev)
-    # eta < 0: a negative sigma; eta > 1: 1 - alpha_bar_prev - sigma^2, eps_hat's squared weight
-    # in Eq. 12, can go below 0
+    # eta < 0: a negative sigma; eta > 1: eps_hat's squared weight in Eq. 12, 1 - alpha_bar_prev - sigma^2, can go
+    # below 0
     if not (is_real(eta) and 0 <= eta <= 1):
         raise ValueError(f"eta must be between 0 (deterministic DDIM) and 1, not {eta!r}")
     if not -1 <= t_prev < t < sched.T:  # t_prev > t would go up the chain (Eq. 16's sigma^2 < 0); t_prev = t, no step
