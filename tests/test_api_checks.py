@@ -124,7 +124,7 @@ def test_the_network_takes_one_int_t_and_refuses_a_t_off_its_schedule():
 def test_the_loss_refuses_uint8_digits_and_labels_that_are_not_one_integer_per_image():
     """Digits left in 0..255 trained on a meaningless loss unsaid; a list of labels met torch's full_like."""
     model, sched = tiny_model(), NoiseSchedule(20)
-    with pytest.raises(TypeError, match=r"x0 is a float .*data.to_model_range\(uint8 digits\) makes one, not torch.uint8"):
+    with pytest.raises(TypeError, match=r"x0 is a float .*to_model_range\(uint8 digits\) makes one, not torch.uint8"):
         diffusion_loss(model, sched, torch.zeros(2, 1, 28, 28, dtype=torch.uint8), None, torch.Generator())
     for y in ([1, 2], torch.tensor([1]), torch.tensor([1.0, 2.0])):
         with pytest.raises(TypeError, match=r"y is None or a \(B,\) integer tensor of labels"):
