@@ -40,7 +40,8 @@ from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_settings, roundtrip,  # noqa: E402
                                  roundtrip_stream, strip_ts, until_left)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
-from ddpm.demo.sources import EXAMPLE, OTHER, example_digit, first_of_each_class, num_examples, pick_digit  # noqa: E402
+from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each_class, index_label,  # noqa: E402
+                               num_examples, pick_digit, preprocessed_as)
 from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.widgets import (api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
@@ -173,7 +174,7 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, me
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps, memo=None):
     """Tab 4's interpolation: your digit and MNIST test digit #other, noised to t, mixed, denoised."""
     x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
-    for r in until_left(interpolate_stream(RT.model, RT.sched, x0, example_digit(other, OTHER), t, s), memo):
+    for r in until_left(interpolate_stream(RT.model, RT.sched, x0, example_digit(other, True), t, s), memo):
         yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)
 
 
@@ -226,7 +227,7 @@ def build(d: dict) -> gr.Blocks:
                     # right above the pictures it morphs (on a phone, where the columns stack, too)
                     f_t = Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
                     with gr.Row():
-                        f_x0 = picture(d["forward"][0], label="x_0, preprocessed as MNIST",
+                        f_x0 = picture(d["forward"][0], label=f"x_0, {preprocessed_as()}",
                                        elem_id="forward-x0")
                         f_xt = picture(d["forward"][1], label="x_t in one jump (Eq. 4)",
                                        elem_id="forward-xt")
@@ -339,7 +340,7 @@ def build(d: dict) -> gr.Blocks:
                     r_seed = gr.Number(0, label="noise seed", elem_id="roundtrip-seed")  # as tab 1's
                     # the button before the preview and the sampler: after them it sat below a laptop's screen
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
-                    r_x0 = picture(d["roundtrip"].x0, label="your digit, preprocessed as MNIST",
+                    r_x0 = picture(d["roundtrip"].x0, label=f"your digit, {preprocessed_as()}",
                                    height=200, elem_id="roundtrip-x0")
                     ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
@@ -365,10 +366,9 @@ def build(d: dict) -> gr.Blocks:
                       {"roundtrip-index": r_in[1]})  # a refused # back to the last (the button's blur moved it on)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
                               "two x_t, denoise each mix", open=False):
-                i_other = Slider(0, num_examples() - 1, value=1, step=1,
-                                 label=OTHER,
+                i_other = Slider(0, num_examples() - 1, value=1, step=1, label=index_label(other=True),
                                  info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
-                                      f"of each digit: {first_of_each_class()}")
+                                      f"of each {class_word()}: {first_of_each_class()}")
                 i_t = Slider(1, T, value=default_t(T), step=1, label="t (of the mix)", elem_id="interpolate-t",
                              info="near T/3 one digit turns into the other; past T/2, more and more the model's own")
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")

@@ -22,6 +22,11 @@ FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
 
 
+def sample_path(dataset: str = "mnist") -> Path:
+    """The bundled sample of a dataset's test set: assets/mnist_sample.npz, assets/fashion-mnist_sample.npz."""
+    return SAMPLE_PATH.with_name(f"{dataset}_sample.npz")
+
+
 class DataError(RuntimeError):
     """The dataset could not be found or read; the message says what to do."""
 
@@ -100,15 +105,15 @@ def load_dataset(name: str, data_dir: str | Path, train: bool = True) -> tuple[t
     return ds.data.clone(), ds.targets.clone().long()
 
 
-def load_sample() -> tuple[np.ndarray, np.ndarray]:
+def load_sample(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
     """The small real sample shipped with the package: (images uint8 (N, 28, 28), labels (N,))."""
-    with np.load(SAMPLE_PATH) as f:
+    with np.load(sample_path(dataset)) as f:
         return f["images"], f["labels"]
 
 
-def make_sample(data_dir: str | Path, per_class: int = 30, out: Path = SAMPLE_PATH) -> Path:
-    """Write the bundled sample: the first `per_class` test images of each digit (never training data)."""
-    images, labels = load_dataset("mnist", data_dir, train=False)
+def make_sample(data_dir: str | Path, per_class: int = 30, out: Path = SAMPLE_PATH, dataset: str = "mnist") -> Path:
+    """Write the bundled sample: the first `per_class` test images of each class (never training data)."""
+    images, labels = load_dataset(dataset, data_dir, train=False)
     fewest = int(torch.bincount(labels, minlength=10).min())
     if not 1 <= per_class <= fewest:  # more would give the digits unequal shares, and soon the whole test set
         raise DataError(f"the images per class (--per-class) must be from 1 to {fewest}, the test set's fewest of "
@@ -127,18 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     from .cli_args import check_writable, positive_int, stopped
 
     p = argparse.ArgumentParser(prog="python -m ddpm.data", description="Write the small real sample the app and the "
-                                "tests use (ddpm/assets/mnist_sample.npz) from the MNIST test set.")
+                                "tests use (ddpm/assets/mnist_sample.npz) from the MNIST test set, or a Fashion-MNIST "
+                                "model's (fashion-mnist_sample.npz).")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="whose test set (default: mnist)")
     p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
     p.add_argument("--per-class", type=positive_int, default=30,
                    help="the first this many test images of each digit (default: 30, 300 in all)")
-    p.add_argument("--out", default=str(SAMPLE_PATH), help="file to write (default: the shipped asset)")
+    p.add_argument("--out", default=None, help="file to write (default: the dataset's shipped asset)")
     a = p.parse_args(argv)
+    a.out = a.out or str(sample_path(a.dataset))
     if Path(a.out).suffix.lower() != ".npz":  # it is an .npz, so named (as --save-samples and the asset are)
         p.error(f"--out {a.out}: it must end in .npz")
     if why := check_writable(a.out):
         p.error(why)
     try:
-        print(make_sample(a.data_dir, a.per_class, Path(a.out)))
+        print(make_sample(a.data_dir, a.per_class, Path(a.out), a.dataset))
     except DataError as e:
         p.exit(2, f"error: {e}\n")
     except KeyboardInterrupt:

@@ -65,3 +65,14 @@ def model():
 @pytest.fixture
 def sched():
     return NoiseSchedule(20, "linear")
+
+
+@pytest.fixture(autouse=True)
+def mnist_examples_after_each_test():
+    """A test that loads a Fashion-MNIST model (load_runtime, app.py) switches the app's examples to its dataset:
+    every other test expects MNIST's, so they are switched back after each."""
+    yield
+    from ddpm.demo import sources
+
+    if sources._DATASET[0] != "mnist":
+        sources.use("mnist")

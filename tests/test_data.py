@@ -1,5 +1,7 @@
 """Loading the datasets offline: MNIST's raw files, Debian's Fashion-MNIST, and what is said when they are
 missing, misplaced or damaged."""
+from pathlib import Path
+
 import pytest
 
 
@@ -163,3 +165,17 @@ def fake_debian_copy(system, monkeypatch) -> None:
         for kind, payload in (("images-idx3", images), ("labels-idx1", labels)):
             (system / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(payload, mtime=0))
     monkeypatch.setattr(data, "FASHION_SYSTEM_DIR", system)
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").exists(),
+                    reason="apt-get install dataset-fashion-mnist to check the bundled Fashion-MNIST sample")
+def test_the_bundled_fashion_sample_is_what_python_m_ddpm_data_writes(tmp_path):
+    """ddpm/assets/fashion-mnist_sample.npz (a Fashion-MNIST model's examples in the app) is the first 30 test
+    images of each class, as `python -m ddpm.data --dataset fashion-mnist` writes them from Debian's copy."""
+    import numpy as np
+
+    from ddpm import data
+
+    assert data.main(["--dataset", "fashion-mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as made, np.load(data.sample_path("fashion-mnist")) as shipped:
+        assert all(np.array_equal(made[k], shipped[k]) for k in ("images", "labels", "test_index"))

@@ -42,6 +42,21 @@ def test_real_mnist_digits_come_back_almost_unchanged():
     assert np.mean(corr) > 0.95
 
 
+def test_for_fashion_mnist_an_item_fills_the_frame_as_its_images_do():
+    """dataset="fashion-mnist" (Xiao et al.'s recipe): the item's longer side fitted to 28, its box centred, light on
+    dark, no thickening; its own test images come back almost unchanged (MNIST's 20x20 box by mass would not)."""
+    images, _ = load_sample("fashion-mnist")
+    corr = [np.corrcoef(im.ravel().astype(float), preprocess(im, dataset="fashion-mnist").ravel().astype(float))[0, 1]
+            for im in images[:100]]
+    assert np.median(corr) > 0.99 and np.mean(corr) > 0.95
+    photo = np.full((400, 600), 240, np.uint8)
+    photo[150:250, 150:450] = 40  # a dark item three times as wide as tall on white: a product photo
+    out = preprocess(Image.fromarray(photo), dataset="fashion-mnist")
+    rows, cols = np.nonzero(out > 128)
+    assert (cols.min(), cols.max()) == (0, 27) and (rows.min(), rows.max()) == (10, 18) and out[0, 0] == 0
+    assert np.ptp(np.nonzero(preprocess(Image.fromarray(photo)) > 128)[1]) + 1 <= 21  # as a digit: the 20x20 box
+
+
 def test_output_is_mnist_shaped_centred_and_fitted():
     out = preprocess(seven())
     assert out.shape == (28, 28) and out.dtype == np.uint8

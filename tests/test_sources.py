@@ -93,7 +93,7 @@ def test_an_emptied_box_is_quiet_in_a_live_view_and_an_error_through_the_api():
 
 def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(sources, "preprocess", lambda src: calls.append(src) or preprocess(src))
+    monkeypatch.setattr(sources, "preprocess", lambda src, **kw: calls.append(src) or preprocess(src, **kw))
     p = tmp_path / "digit.bmp"  # uncompressed: written again with another digit, the size stays the same
     Image.fromarray(np.kron(DIGIT, np.ones((4, 4), np.uint8))).save(p)
     first = sources.pick_digit(sources.UPLOAD, upload=str(p))
@@ -170,3 +170,26 @@ def test_the_upload_is_gr_files_own_in_the_browser_and_says_a_bad_api_value_in_w
     assert DigitFile(**kw).get_config() | {"name": "file"} == gr.File(**kw).get_config() | {"name": "file"}
     with pytest.raises(gr.Error, match=r"handle_file\(path\), not a bare path"):
         DigitFile(**kw).data_model.model_validate({"path": "/tmp/x.png"}, context={"validate_meta": True})
+
+
+def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
+    """sources.use("fashion-mnist") (load_runtime does it for such a model): the examples are its bundled test
+    images, shown and refused by its dataset's name, indexed by class name, and an upload is fitted as its images
+    were made; the radio's value, the API's word, stays EXAMPLE."""
+    from ddpm.data import load_sample
+
+    sources.use("fashion-mnist")
+    fashion, labels = load_sample("fashion-mnist")
+    assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 5), fashion[5])
+    assert sources.example_name() == "Fashion-MNIST test image" and sources.class_word() == "class"
+    assert sources.first_of_each_class().startswith(f"T-shirt/top: #{int(np.argmax(labels == 0))}, Trouser: #")
+    with pytest.raises(InputError, match=r"^Fashion-MNIST test image # must be between 0 and 299"):
+        sources.pick_digit(sources.EXAMPLE, 300)
+    with pytest.raises(InputError, match=r"^the other image x'_0: Fashion-MNIST test image # must be"):
+        sources.example_digit(300, other=True)
+    wide = np.full((40, 120), 255, np.uint8)
+    wide[10:30, :] = 0  # a dark band three times as wide as tall on white
+    assert np.nonzero(sources.upload_digit(Image.fromarray(wide)).max(axis=0))[0].tolist() == list(range(28))
+    sources.use("mnist")
+    assert sources.example_name() == "MNIST test digit" and sources.index_label() == sources.INDEX
+    assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 5), load_sample()[0][5])

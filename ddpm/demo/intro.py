@@ -15,8 +15,9 @@ def header(dataset: str = "mnist") -> str:
             "or mix it with another · **5. About**: the model and its measured quality. On a narrow screen the tabs "
             "that do not fit are under ⋯.")
     if dataset != "mnist":
-        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Most texts here still speak of digits, "
-                 "the examples and the upload's preprocessing are MNIST's, and the MNIST classifier is off.")
+        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Most texts here still speak of digits; "
+                 "the examples are its test images, an upload is fitted as its images were, and the MNIST classifier "
+                 "is off.")
     return text
 
 

@@ -15,6 +15,7 @@ from ..data import dataset_name
 from ..device import fit_threads_to_quota
 from ..facts import trained_on
 from ..schedule import NoiseSchedule
+from . import sources
 from .limits import InputError
 
 MODEL_ENV = "DDPM_MODEL"
@@ -40,7 +41,7 @@ class Runtime:
     classifier_note: str  # why the classifier is missing ("" when loaded)
     guide: torch.nn.Module | None = None  # the small model in the folder's guide/, for autoguidance
     guide_note: str = "this model has no guide/ folder"  # why guide is None ("" when loaded)
-    dataset: str = "mnist"  # what the model was trained on (the app's examples and classifier are MNIST's)
+    dataset: str = "mnist"  # what the model was trained on (its examples are that dataset's; the classifier, MNIST's)
 
     @property
     def T(self) -> int:
@@ -83,6 +84,7 @@ def load_runtime(source: str | None = None, with_classifier: bool = True) -> Run
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
     folder = model_folder(source)
     dataset = trained_on(folder)
+    sources.use(dataset)  # tabs 1 and 4 offer its test images and fit an upload as its images were made
     if dataset != "mnist" and classifier is not None:  # it would read clothes as digits, with confidence
         classifier, note = None, (f"The MNIST classifier reads digits only, and this model was trained on "
                                   f"{dataset_name(dataset)}.")

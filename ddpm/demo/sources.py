@@ -1,4 +1,5 @@
-"""Where the user's digit comes from (tabs 1 and 4): a real MNIST test digit, an upload or a drawing."""
+"""Where the user's digit comes from (tabs 1 and 4): a real MNIST test digit, an upload or a drawing. A model of
+another dataset (use()) gets that dataset's bundled test images, and uploads fitted as its images were."""
 from __future__ import annotations
 
 import os
@@ -7,35 +8,68 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import load_sample
+from ..data import CLASS_NAMES, dataset_name, load_sample
 from ..preprocess import preprocess, preprocess_sketch
 from .limits import MissingInput, check_choice, check_int
 
+# the radio's values (the API's words, whatever the dataset); example_name() is what the page shows for EXAMPLE
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
-INDEX = "MNIST test digit #"  # the index slider's label, and so a refusal's name for its value
+INDEX = "MNIST test digit #"  # the index slider's label (index_label()), and so a refusal's name for its value
 OTHER = f"the other digit x'_0: {INDEX}"  # tab 4's second digit, to interpolate to
+_DATASET = ["mnist"]  # the loaded model's dataset (use()): its examples and its preprocessing
+
+
+def use(dataset: str) -> None:
+    """Take the examples and the preprocessing of `dataset` (the app calls it once, for its model)."""
+    _DATASET[0] = dataset
+    examples.cache_clear()
+    _preprocessed_file.cache_clear()
+
+
+def example_name() -> str:
+    """The example source as the page shows it: 'MNIST test digit', 'Fashion-MNIST test image'."""
+    return f"{dataset_name(_DATASET[0])} test {'digit' if _DATASET[0] == 'mnist' else 'image'}"
+
+
+def index_label(other: bool = False) -> str:
+    """The index slider's label (tab 4's second one with `other`)."""
+    label = f"{example_name()} #"
+    return (OTHER if _DATASET[0] == "mnist" else f"the other image x'_0: {label}") if other else \
+        (INDEX if _DATASET[0] == "mnist" else label)
+
+
+def preprocessed_as() -> str:
+    return f"preprocessed as {dataset_name(_DATASET[0])}"
 
 
 @lru_cache(maxsize=1)
 def examples() -> tuple[np.ndarray, np.ndarray]:
-    """The bundled real MNIST test digits: uint8 (N, 28, 28) and labels (N,)."""
-    return load_sample()
+    """The bundled real test images of the model's dataset (MNIST's digits): uint8 (N, 28, 28) and labels (N,)."""
+    return load_sample(_DATASET[0])
 
 
 def num_examples() -> int:
     return len(examples()[0])
 
 
+def class_word() -> str:
+    """What a class of the examples is: 'digit' (MNIST) or 'class'."""
+    return "digit" if _DATASET[0] == "mnist" else "class"
+
+
 def first_of_each_class() -> str:
-    """Where each digit first comes among the bundled examples, for the index slider's help: '0: #3, 1: #2, ...'."""
+    """Where each class first comes among the bundled examples, for the index slider's help: '0: #3, 1: #2, ...'
+    (by name for a dataset whose classes have names: 'T-shirt/top: #19, ...')."""
     _, labels = examples()
-    return ", ".join(f"{d}: #{int(np.argmax(labels == d))}" for d in range(10) if (labels == d).any())
+    names = CLASS_NAMES.get(_DATASET[0], range(10))
+    return ", ".join(f"{name}: #{int(np.argmax(labels == d))}" for d, name in enumerate(names) if (labels == d).any())
 
 
-def example_digit(index, name: str = INDEX) -> np.ndarray:
+def example_digit(index, other: bool = False) -> np.ndarray:
+    """The bundled example #index (a refusal names the index slider, tab 4's second one with `other`)."""
     images, _ = examples()
-    return images[check_int(name, index, 0, len(images) - 1)]
+    return images[check_int(index_label(other), index, 0, len(images) - 1)]
 
 
 def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.ndarray:
@@ -46,7 +80,7 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
         return example_digit(example_index)
     if source == UPLOAD and upload is None:
         raise MissingInput("No image uploaded: upload a picture of a digit, or pick another source.")
-    return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch)
+    return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch, _DATASET[0])
 
 
 def upload_digit(upload) -> np.ndarray:
@@ -54,15 +88,15 @@ def upload_digit(upload) -> np.ndarray:
     and a big photo takes a few tenths of a second to open and fit. A file is known by its path, size and
     modification time, so a file written again is read again."""
     if not isinstance(upload, (str, os.PathLike)):
-        return preprocess(upload)
+        return preprocess(upload, dataset=_DATASET[0])
     try:
         st = Path(upload).stat()
     except OSError:
-        return preprocess(upload)  # it says what is wrong with the path
+        return preprocess(upload, dataset=_DATASET[0])  # it says what is wrong with the path
     return _preprocessed_file(os.fspath(upload), st.st_size, st.st_mtime_ns).copy()
 
 
 @lru_cache(maxsize=8)
 def _preprocessed_file(path: str, size: int, mtime_ns: int) -> np.ndarray:
-    return preprocess(path)
+    return preprocess(path, dataset=_DATASET[0])
 

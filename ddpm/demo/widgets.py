@@ -20,7 +20,8 @@ from ..preprocess import peek_image
 from .limits import COUNTED_FROM, MAX_SEED, DigitError, EmptyBox, InputError, MissingInput, shown
 from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
-from .sources import DRAWING, EXAMPLE, INDEX, SOURCES, UPLOAD, first_of_each_class, num_examples
+from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
+                      num_examples)
 
 
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
@@ -220,9 +221,11 @@ class DigitSketchpad(gr.Sketchpad):
 
 def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
-    source = Radio(list(SOURCES), value=EXAMPLE, label="Digit from", elem_id=f"{tab}-source")
-    index = Slider(0, num_examples() - 1, value=0, step=1, label=INDEX, elem_id=f"{tab}-index",
-                   info=f"the first of each digit: {first_of_each_class()}")
+    # the example source is shown by its dataset's name; its value, the API's word, stays EXAMPLE
+    source = Radio([(example_name(), EXAMPLE), (UPLOAD, UPLOAD), (DRAWING, DRAWING)], value=EXAMPLE,
+                   label="Digit from", elem_id=f"{tab}-source")
+    index = Slider(0, num_examples() - 1, value=0, step=1, label=index_label(), elem_id=f"{tab}-index",
+                   info=f"the first of each {class_word()}: {first_of_each_class()}")
     upload = DigitFile(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
                        file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
