@@ -21,22 +21,25 @@ _DATASET = ["mnist"]  # the loaded model's dataset (use()): its examples and its
 
 
 def use(dataset: str) -> None:
-    """Take the examples and the preprocessing of `dataset` (the app calls it once, for its model)."""
+    """Take the examples and the preprocessing of `dataset` (runtime.load_runtime does, for the app's model)."""
     _DATASET[0] = dataset
     examples.cache_clear()
     _preprocessed_file.cache_clear()
 
 
+def _noun() -> str:
+    return "digit" if _DATASET[0] == "mnist" else "image"
+
+
 def example_name() -> str:
-    """The example source as the page shows it: 'MNIST test digit', 'Fashion-MNIST test image'."""
-    return f"{dataset_name(_DATASET[0])} test {'digit' if _DATASET[0] == 'mnist' else 'image'}"
+    """The example source as the page shows it: 'MNIST test digit' (EXAMPLE), 'Fashion-MNIST test image'."""
+    return f"{dataset_name(_DATASET[0])} test {_noun()}"
 
 
 def index_label(other: bool = False) -> str:
-    """The index slider's label (tab 4's second one with `other`)."""
+    """The index slider's label, INDEX for MNIST; tab 4's second one (OTHER) with `other`."""
     label = f"{example_name()} #"
-    return (OTHER if _DATASET[0] == "mnist" else f"the other image x'_0: {label}") if other else \
-        (INDEX if _DATASET[0] == "mnist" else label)
+    return f"the other {_noun()} x'_0: {label}" if other else label
 
 
 def preprocessed_as() -> str:
