@@ -84,3 +84,11 @@ def test_a_labelled_strip_and_titled_rows_have_their_sizes():
     assert rows.shape == (2 * 34 + 6, 400) and where(rows, INK)[:2] == (24, 34 + 6 + 33)
     _, xs = np.nonzero(rows[:24] > draw.BG)
     assert xs.min() < 20  # at the left, where a phone starts
+
+
+def test_a_left_title_wider_than_its_image_keeps_a_margin_at_its_right():
+    """left=True starts the text 8 px in: the band was only 8 px wider than the text, so its last letter touched (or
+    lost a pixel past) the right edge."""
+    band = np.asarray(draw.titled(Image.new("L", (1, 1)), "WWWWWWWW", left=True))
+    ink = np.nonzero((band != draw.BG).any(axis=0))[0]
+    assert ink.min() >= 8 and band.shape[1] - 1 - ink.max() >= 4

@@ -42,7 +42,7 @@ def titled(img: Image.Image, title: str, size: int = 16, left: bool = False) -> 
     f = font(size)
     lines = title.split("\n")
     line_h = size + 4
-    text_w = max(int(f.getlength(line)) for line in lines) + 8
+    text_w = max(int(f.getlength(line)) for line in lines) + (16 if left else 8)  # 4 px a side; 8 at the left
     out = Image.new("L", (max(img.width, text_w), img.height + line_h * len(lines) + 4), BG)
     d = ImageDraw.Draw(out)
     for i, line in enumerate(lines):
