@@ -162,6 +162,15 @@ def test_snap_back_keeps_every_good_value_and_puts_back_a_refused_one(bare):
     assert tab.evaluate(js, None) == 35
 
 
+def test_snap_back_counts_steps_from_the_low_end_and_keeps_a_fractional_step(bare):
+    """A slider from 1 in steps of 2 takes 3, not 4; one in steps of 0.1 takes 0.3 (0.3 / 0.1 is no whole number
+    in floating point, so it was snapped back)."""
+    tab = bare("<div id=k><input type=number></div>")
+    odd, tenths = snap_back_js(lo=1, hi=9, step=2, start=5), snap_back_js(lo=0, hi=1, step=0.1, start=0.5)
+    assert [tab.evaluate(odd, v) for v in (3, 4, 9)] == [3, 3, 9]
+    assert [tab.evaluate(tenths, v) for v in (0.3, 0.35, 0.7)] == [0.3, 0.3, 0.7]
+
+
 def test_a_box_emptied_to_type_in_waits_for_the_number_typed(bare):
     """Emptied while it has the focus, the box stays empty; left empty, it gets the last good value back; left with
     a number typed, it keeps that number."""
