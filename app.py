@@ -172,7 +172,7 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, me
 
 
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps, memo=None):
-    """Tab 4's interpolation: your digit and MNIST test digit #other, noised to t, mixed, denoised."""
+    """Tab 4's interpolation: your digit and the bundled example #other, noised to t, mixed, denoised."""
     x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
     for r in until_left(interpolate_stream(RT.model, RT.sched, x0, example_digit(other, True), t, s), memo):
         yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)

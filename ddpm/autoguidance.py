@@ -32,7 +32,7 @@ from .data import dataset_name
 from .facts import trained_on
 from .hub import (CONFIG_NAME, DEFAULT_WEIGHTS, FOLDER_FILES, GUIDE_SUBFOLDER, ModelLoadError, load_pretrained,
                   resolve_folder)
-from .unet import UNet
+from .unet import UNet, batch_timesteps
 # by default guide the steps t <= 0.6 T: code index 0 .. 600 of 0 .. 999 (docs/experiments.md: why)
 T_MAX_FRACTION = 0.6
 
@@ -55,7 +55,8 @@ class Autoguided(nn.Module):
     def config(self):
         return self.main.config
 
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor | int, y: torch.Tensor | None = None) -> torch.Tensor:
+        t = batch_timesteps(t, x_t.shape[0], self.config.timesteps, x_t.device)  # (B,), as the main model takes it
         eps_main = self.main(x_t, t, y)  # (B, C, H, W)
         if self.weight == 1:
             return eps_main

@@ -111,13 +111,15 @@ def load_sample(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
         return f["images"], f["labels"]
 
 
-def make_sample(data_dir: str | Path, per_class: int = 30, out: Path = SAMPLE_PATH, dataset: str = "mnist") -> Path:
-    """Write the bundled sample: the first `per_class` test images of each class (never training data)."""
+def make_sample(data_dir: str | Path, per_class: int = 30, out: Path | None = None, dataset: str = "mnist") -> Path:
+    """Write the bundled sample (to `out`, else the dataset's asset): the first `per_class` test images of each
+    class (never training data)."""
+    out = Path(out) if out is not None else sample_path(dataset)
     images, labels = load_dataset(dataset, data_dir, train=False)
     fewest = int(torch.bincount(labels, minlength=10).min())
-    if not 1 <= per_class <= fewest:  # more would give the digits unequal shares, and soon the whole test set
+    if not 1 <= per_class <= fewest:  # more would give the classes unequal shares, and soon the whole test set
         raise DataError(f"the images per class (--per-class) must be from 1 to {fewest}, the test set's fewest of "
-                        f"one digit, not {per_class}")
+                        f"one class, not {per_class}")
     idx = torch.cat([torch.nonzero(labels == c)[:per_class, 0] for c in range(10)]).sort().values
     npz = io.BytesIO()
     np.savez_compressed(npz, images=images[idx].numpy(), labels=labels[idx].numpy(), test_index=idx.numpy())
@@ -135,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                                 "tests use (ddpm/assets/mnist_sample.npz) from the MNIST test set, or a Fashion-MNIST "
                                 "model's (fashion-mnist_sample.npz).")
     p.add_argument("--dataset", choices=DATASETS, default="mnist", help="whose test set (default: mnist)")
-    p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
+    p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (FashionMNIST/raw/ for "
+                   "--dataset fashion-mnist, which Debian's copy is unpacked into; default: data/mnist)")
     p.add_argument("--per-class", type=positive_int, default=30,
-                   help="the first this many test images of each digit (default: 30, 300 in all)")
+                   help="the first this many test images of each class (default: 30, 300 in all)")
     p.add_argument("--out", default=None, help="file to write (default: the dataset's shipped asset)")
     a = p.parse_args(argv)
     a.out = a.out or str(sample_path(a.dataset))

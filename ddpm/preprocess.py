@@ -273,8 +273,10 @@ def _centre_by_mass(patch: np.ndarray) -> np.ndarray:
 def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> np.ndarray:
     """Any image (path, bytes, PIL, array) -> uint8 (28, 28), MNIST-style (or as Fashion-MNIST's images for
     dataset="fashion-mnist"); DigitError (an InputError) for bad input."""
-    fit = fit_mnist if dataset == "mnist" else fit_fashion
-    return fit(ink_map(open_image(src), empty))
+    fits = {"mnist": fit_mnist, "fashion-mnist": fit_fashion}
+    if dataset not in fits:  # "MNIST" or "fashion" would take another's fit unsaid
+        raise ValueError(f"dataset must be one of {tuple(fits)}, not {dataset!r}")
+    return fits[dataset](ink_map(open_image(src), empty))
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:

@@ -126,7 +126,8 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
     if sampler == "ddpm" and eta != 0:
         raise ValueError(f"eta={eta!r} is a DDIM setting (sampler='ddim'); DDPM's variance, not eta, sets its noise")
     if sampler == "ddpm" and steps is not None and steps != T:  # the app and the CLI pass T for DDPM
-        raise ValueError(f"steps={steps!r} is a DDIM setting (sampler='ddim'); DDPM runs all T = {T} steps")
+        raise ValueError(f"steps={steps!r} is a DDIM setting (sampler='ddim'); DDPM runs every t from its start (all "
+                         f"T = {T} from noise): leave steps out")
     top = T if from_noise else 2**31
     if sampler == "ddim" and steps is not None and not (whole_up_to(steps, top) and steps >= 1):
         most = f" to {T}, one per timestep" if from_noise else ", at least 1"

@@ -39,13 +39,13 @@ def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Ten
 
 
 class NoiseSchedule:
-    """Holds beta_t, alpha_t, alpha_bar_t, the posterior q(x_{t-1} | x_t, x_0) and the SNR, each a float32 (T,)
-    tensor indexed by the code's t (the paper's t - 1), as in `sched.alpha_bar[t]`:
+    """Holds beta_t, alpha_t, alpha_bar_t, the posterior q(x_{t-1} | x_t, x_0) and the SNR: (T,) float32 tensors
+    unless noted, indexed by the code's t (the paper's t - 1), as in `sched.alpha_bar[t]`:
 
     T, kind                        the number of steps and "linear" or "cosine" (a model's config.timesteps and
                                    config.schedule: NoiseSchedule(cfg.timesteps, cfg.schedule) is its schedule)
     betas, alphas                  beta_t and alpha_t = 1 - beta_t; sqrt_betas, sqrt_alphas their roots
-    alpha_bar                      alpha_1 ... alpha_t (alpha_bar_f64: the same in float64)
+    alpha_bar                      the product alpha_1 alpha_2 ... alpha_t (alpha_bar_f64: the same in float64)
     sqrt_alpha_bar, sqrt_one_minus_alpha_bar             Eq. 4's weights of x_0 and eps
     sqrt_recip_alpha_bar, sqrt_recipm1_alpha_bar         Eq. 15's weights of x_t and eps (predict_x0)
     posterior_variance, posterior_std                    beta_tilde_t (Eq. 7) and its root

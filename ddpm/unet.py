@@ -81,21 +81,28 @@ class SelfAttention(nn.Module):
 
 
 def batch_timesteps(t, b: int, T: int, device) -> torch.Tensor:
-    """t as eps_theta takes it, a (B,) long tensor on `device`: from an int (one t for the whole batch) or a (B,)
-    tensor of whole-number code indices in [0, T). Their range is checked on the CPU only (on a GPU the check would
-    make every step wait for it): the sinusoidal embedding takes any number, so the paper's T = 1000 or a float t
-    would run unsaid."""
+    """t as eps_theta takes it, a (B,) long tensor on `device`: from an int or a 0-dim tensor (one t for the whole
+    batch) or a (B,) tensor of whole-number code indices in [0, T). A tensor's range is checked on the CPU only (on a
+    GPU the check would make every step wait for it): the sinusoidal embedding takes any number, so the paper's
+    T = 1000 or a float t would run unsaid."""
     if not torch.is_tensor(t) and not isinstance(t, bool):
         try:
-            t = torch.full((b,), operator.index(t), dtype=torch.long, device=device)
+            t = operator.index(t)
         except TypeError:  # refused below, in words
             pass
+        else:
+            if not 0 <= t < T:
+                raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {t}")
+            return torch.full((b,), t, dtype=torch.long, device=device)
     if not torch.is_tensor(t) or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise TypeError(f"t is a code index (the paper's t - 1), an int or a (B,) tensor of whole numbers, not {t!r}")
+    t = t.expand(b) if t.dim() == 0 else t
+    if t.shape != (b,):
+        raise ValueError(f"t holds one code index per image, shape ({b},), not {tuple(t.shape)}")
     if t.device.type == "cpu" and t.numel() and not (0 <= int(t.min()) and int(t.max()) < T):
         bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
         raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {bad}")
-    return t
+    return t.to(device=device, dtype=torch.long)
 
 
 class UNet(nn.Module):

@@ -119,6 +119,15 @@ def test_the_network_takes_one_int_t_and_refuses_a_t_off_its_schedule():
                                  (torch.tensor([1.0, 2.0]), TypeError, "whole numbers")]:
             with pytest.raises(error, match=f"t is a code index .*{said}"):
                 model(X, bad)
+        assert torch.equal(model(X, torch.tensor(5)), model(X, 5))  # a 0-dim tensor: one t for all, too
+        with pytest.raises(ValueError, match=r"one code index per image, shape \(2,\), not \(1,\)"):
+            model(X, torch.tensor([5]))  # (1,) was broadcast over the batch unsaid
+        from ddpm.autoguidance import Autoguided
+        from ddpm.unet import batch_timesteps
+        with pytest.raises(IndexError, match="not 20"):  # an int is checked on any device: it costs no sync
+            batch_timesteps(20, 2, 20, torch.device("meta"))
+        guided = Autoguided(model, tiny_model(seed=1).eval(), 1.5)  # the README's autoguided(...) takes an int t too
+        assert torch.equal(guided(X, 3), guided(X, torch.full((2,), 3)))
 
 
 def test_the_loss_refuses_uint8_digits_and_labels_that_are_not_one_integer_per_image():

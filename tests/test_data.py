@@ -116,6 +116,9 @@ def test_the_sample_is_the_first_images_of_each_digit_in_test_set_order(tmp_path
         idx = f["test_index"].tolist()
         assert idx == sorted(idx) and len(idx) == 20 and 20 not in idx  # the third 9 is left out
         assert f["images"][:, 0, 0].tolist() == idx and f["labels"].tolist() == labels[idx].tolist()
+    monkeypatch.setattr(data, "SAMPLE_PATH", tmp_path / "mnist_sample.npz")  # without out=, the dataset's own asset
+    assert data.make_sample("unused", per_class=2, dataset="fashion-mnist") == tmp_path / "fashion-mnist_sample.npz"
+    assert not (tmp_path / "mnist_sample.npz").exists()  # it wrote over MNIST's examples
 
 
 def test_a_full_disk_is_said_to_be_one_not_damaged_files(tmp_path, monkeypatch):

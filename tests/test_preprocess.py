@@ -55,6 +55,8 @@ def test_for_fashion_mnist_an_item_fills_the_frame_as_its_images_do():
     rows, cols = np.nonzero(out > 128)
     assert (cols.min(), cols.max()) == (0, 27) and (rows.min(), rows.max()) == (10, 18) and out[0, 0] == 0
     assert np.ptp(np.nonzero(preprocess(Image.fromarray(photo)) > 128)[1]) + 1 <= 21  # as a digit: the 20x20 box
+    with pytest.raises(ValueError, match=r"dataset must be one of \('mnist', 'fashion-mnist'\), not 'MNIST'"):
+        preprocess(Image.fromarray(photo), dataset="MNIST")  # not Fashion-MNIST's fit, unsaid
 
 
 def test_output_is_mnist_shaped_centred_and_fitted():

@@ -192,4 +192,5 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
     assert np.nonzero(sources.upload_digit(Image.fromarray(wide)).max(axis=0))[0].tolist() == list(range(28))
     sources.use("mnist")
     assert sources.example_name() == "MNIST test digit" and sources.index_label() == sources.INDEX
+    assert sources.index_label(other=True) == sources.OTHER
     assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 5), load_sample()[0][5])

@@ -122,10 +122,12 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
 
 # the paper's equations as it prints them (KaTeX, Gradio's $$ ... $$), each with the code name beside it
 EQUATIONS = [
-    ("Eq. 2, one forward step: `q_step`", r"q(x_t \mid x_{t-1}) = \mathcal{N}\big(\sqrt{1 - \beta_t}\, x_{t-1},\ "
-                                          r"\beta_t I\big)"),
-    ("Eq. 4, t steps at once: `q_sample`", r"x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon,"
-                                           r"\quad \epsilon \sim \mathcal{N}(0, I)"),
+    ("Eq. 2, one forward step: `q_step`", r"q(x_t \mid x_{t-1}) = \mathcal{N}\big(x_t;\ \sqrt{1 - \beta_t}\, "
+                                          r"x_{t-1},\ \beta_t I\big)"),
+    ("Eq. 4, t steps at once: `q_sample`", r"q(x_t \mid x_0) = \mathcal{N}\big(x_t;\ \sqrt{\bar\alpha_t}\, x_0,\ "
+                                           r"(1 - \bar\alpha_t) I\big)"),
+    ("... drawn as (Sec. 3.2): `q_sample`", r"x_t = \sqrt{\bar\alpha_t}\, x_0 + \sqrt{1 - \bar\alpha_t}\, \epsilon,"
+                                            r"\quad \epsilon \sim \mathcal{N}(0, I)"),
     ("Eq. 14, the loss: `diffusion_loss`", r"L_\text{simple} = \mathbb{E}_{t, x_0, \epsilon} \big\| \epsilon - "
                                            r"\epsilon_\theta(x_t, t) \big\|^2"),
     ("Eq. 15, x0_hat: `predict_x0`", r"\hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\, \hat\epsilon}"
@@ -134,9 +136,10 @@ EQUATIONS = [
      r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t} x_0 + \frac{\sqrt{\alpha_t}\, "
      r"(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t"),
     ("... and its variance: `q_posterior`", r"\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t"),
-    ("Eq. 11, a DDPM step (Alg. 2): `p_sample`", r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big(x_t - \frac{\beta_t}"
+    ("Eq. 11, a DDPM step (Alg. 2): `p_sample` (exactly, with clip=False)", r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big(x_t - \frac{\beta_t}"
                                                  r"{\sqrt{1 - \bar\alpha_t}} \hat\epsilon\Big) + \sigma_t z"),
-    ("DDIM's Eq. 12 (Song et al., their alpha is alpha_bar here): `ddim_step`",
+    ("DDIM's Eq. 12 (Song et al., their alpha is alpha_bar here; sigma_t is their Eq. 16's, eta times beta_tilde's "
+     "root over the steps visited): `ddim_step`",
      r"x_{t-1} = \sqrt{\bar\alpha_{t-1}}\, \hat x_0 + \sqrt{1 - \bar\alpha_{t-1} - \sigma_t^2}\, \hat\epsilon + "
      r"\sigma_t z"),
 ]

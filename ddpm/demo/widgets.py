@@ -350,7 +350,8 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     # the order they were made, each after the one before has ended (made after it, the scroll came at the run's end)
     if show:
         button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
-    # read in the order they stand on the page (the order they were made), not the order fn returns them
+    # read in the order they stand on the page, not the order fn returns them: Gradio numbers its blocks (_id) in
+    # the order they are made, which is the page's order
     captions = [o.elem_id for o in sorted(outs, key=lambda o: o._id) if isinstance(o, gr.Markdown) and o.elem_id]
     ids = json.dumps(captions)  # as JavaScript reads it
     if captions:
