@@ -31,6 +31,11 @@ def _noun() -> str:
     return "digit" if _DATASET[0] == "mnist" else "image"
 
 
+def item_noun() -> str:
+    """What an upload or a drawing holds: 'digit', or 'item' (a garment, a shoe, a bag) for Fashion-MNIST."""
+    return "digit" if _DATASET[0] == "mnist" else "item"
+
+
 def example_name() -> str:
     """The example source as the page shows it: 'MNIST test digit' (EXAMPLE), 'Fashion-MNIST test image'."""
     return f"{dataset_name(_DATASET[0])} test {_noun()}"

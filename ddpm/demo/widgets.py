@@ -21,7 +21,7 @@ from .limits import COUNTED_FROM, MAX_SEED, DigitError, EmptyBox, InputError, Mi
 from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
 from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
-                      num_examples)
+                      item_noun, num_examples)
 
 
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
@@ -226,10 +226,11 @@ def digit_input(tab: str):
                    label="Digit from", elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label=index_label(), elem_id=f"{tab}-index",
                    info=f"the first of each {class_word()}: {first_of_each_class()}")
-    upload = DigitFile(label="Upload a photo or scan of one digit (up to 10 MB, 8 to 4096 px on its longer side)",
+    item = item_noun()  # "digit", or "item" for a Fashion-MNIST model
+    upload = DigitFile(label=f"Upload a photo or scan of one {item} (up to 10 MB, 8 to 4096 px on its longer side)",
                        file_types=["image"], visible=False, elem_id=f"{tab}-upload")
-    sketch = DigitSketchpad(label="Draw a digit", type="numpy", image_mode="RGBA", format="png",
-                            visible=False, canvas_size=(280, 280), layers=False, transforms=(),
+    sketch = DigitSketchpad(label=f"Draw {'a' if item == 'digit' else 'an'} {item}", type="numpy", image_mode="RGBA",
+                            format="png", visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
