@@ -198,12 +198,17 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- fitting MNIST's frame
 
-def fit_mnist(ink: np.ndarray) -> np.ndarray:
-    """Ink map (H, W) in [0, 1] -> uint8 (28, 28): crop, thicken thin strokes, fit in 20x20, centre by mass."""
+def _crop(ink: np.ndarray) -> np.ndarray:
+    """The ink map cut to the ink's box (stray specks left out: _bounds); DigitError if there is no ink."""
     if ink.sum() == 0:
         raise DigitError(EMPTY_IMAGE)
     (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
-    crop = ink[r0: r1 + 1, c0: c1 + 1]
+    return ink[r0: r1 + 1, c0: c1 + 1]
+
+
+def fit_mnist(ink: np.ndarray) -> np.ndarray:
+    """Ink map (H, W) in [0, 1] -> uint8 (28, 28): crop, thicken thin strokes, fit in 20x20, centre by mass."""
+    crop = _crop(ink)
     work = _thicken(_resize(crop, WORK / max(crop.shape)))
     patch = _resize(work, BOX / max(work.shape))
     patch = patch / max(patch.max(), 1e-6)
@@ -213,10 +218,8 @@ def fit_mnist(ink: np.ndarray) -> np.ndarray:
 def fit_fashion(ink: np.ndarray) -> np.ndarray:
     """Ink map (H, W) in [0, 1] -> uint8 (28, 28) as Fashion-MNIST's images were made: crop to the item, fit its
     longer side to 28 (area average), centre the box; no thickening (an item is no pen stroke)."""
-    if ink.sum() == 0:
-        raise DigitError(EMPTY_IMAGE)
-    (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
-    patch = _resize(ink[r0: r1 + 1, c0: c1 + 1], FIELD / max(r1 - r0 + 1, c1 - c0 + 1))
+    crop = _crop(ink)
+    patch = _resize(crop, FIELD / max(crop.shape))
     patch = patch / max(patch.max(), 1e-6)
     h, w = patch.shape
     out = np.zeros((FIELD, FIELD))

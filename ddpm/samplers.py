@@ -304,6 +304,11 @@ def reverse_chain(model, sched: NoiseSchedule, x_t, ts: list[int], gens, label, 
         x_t = x_prev
 
 
+# what sample() passes on to sample_loop (read once, not at every call)
+LOOP_KEYWORDS = tuple(k for k in inspect.signature(sample_loop).parameters
+                      if k not in ("model", "sched", "n", "seed", "first"))
+
+
 @torch.no_grad()
 def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256, first: int = 0,
            **kwargs) -> torch.Tensor:
@@ -311,11 +316,10 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
     Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
     check_count("n", n)
     check_count("batch_size", batch_size)
-    takes = [k for k in inspect.signature(sample_loop).parameters if k not in ("model", "sched", "n", "seed", "first")]
-    if unknown := sorted(set(kwargs) - set(takes)):  # else sample_loop's TypeError names a function not called
+    if unknown := sorted(set(kwargs) - set(LOOP_KEYWORDS)):  # else sample_loop's TypeError names a function not called
         hint = ("; autoguidance is a model of its own: sample from ddpm.autoguidance.autoguided(model, folder, w)"
                 if "autoguidance" in unknown else "")
-        raise TypeError(f"sampling takes no {', '.join(unknown)} (it takes {', '.join(takes)}){hint}")
+        raise TypeError(f"sampling takes no {', '.join(unknown)} (it takes {', '.join(LOOP_KEYWORDS)}){hint}")
     n, batch_size = int(n), int(batch_size)
     x_start, label = kwargs.pop("x_start", None), kwargs.pop("label", None)
     for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these

@@ -99,9 +99,10 @@ def batch_timesteps(t, b: int, T: int, device) -> torch.Tensor:
     t = t.expand(b) if t.dim() == 0 else t
     if t.shape != (b,):
         raise ValueError(f"t holds one code index per image, shape ({b},), not {tuple(t.shape)}")
-    if t.device.type == "cpu" and t.numel() and not (0 <= int(t.min()) and int(t.max()) < T):
-        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
-        raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {bad}")
+    if t.device.type == "cpu" and t.numel():  # each of the batch's lowest and highest t read once
+        lo, hi = int(t.min()), int(t.max())
+        if not 0 <= lo <= hi < T:
+            raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {lo if lo < 0 else hi}")
     return t.to(device=device, dtype=torch.long)
 
 
