@@ -342,20 +342,19 @@ def main(argv=None) -> int:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
     else:
         print(f"writing the model card's sample grid: {card_grid_command(out)}")
-    interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
-    previous = interrupts.install()
-    try:
-        if args.sample_grid:
+        interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
+        previous = interrupts.install()
+        try:
             write_card_grid(out)
-    except KeyboardInterrupt:  # the run is finished and saved; a stop is still a stop (exit 130), not a push
-        write_model_card(out, command=command, resumed=args.resume)
-        push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
-                if args.push_to_hub else "")
-        print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: the run is finished and kept in {out} "
-              f"with its card; the command above makes the grid later{push}", file=sys.stderr)
-        return 130
-    finally:
-        interrupts.uninstall(previous)
+        except KeyboardInterrupt:  # the run is finished and saved; a stop is still a stop (exit 130), not a push
+            write_model_card(out, command=command, resumed=args.resume)
+            push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
+                    if args.push_to_hub else "")
+            print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: the run is finished and kept in {out} "
+                  f"with its card; the command above makes the grid later{push}", file=sys.stderr)
+            return 130
+        finally:
+            interrupts.uninstall(previous)
     write_model_card(out, command=command, resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if not args.push_to_hub:
