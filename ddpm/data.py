@@ -36,6 +36,11 @@ def dataset_name(dataset: str) -> str:
     return NAMES.get(dataset, dataset)
 
 
+def sample_noun(dataset: str) -> str:
+    """What one of the dataset's images is called: 'digit' (MNIST) or 'image'."""
+    return "digit" if dataset == "mnist" else "image"
+
+
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) in [0, 255] -> float (N, 1, 28, 28) in [-1, 1]."""
     return images_uint8.float().div(127.5).sub(1).unsqueeze(1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import CLASS_NAMES, dataset_name, load_sample
+from ..data import CLASS_NAMES, dataset_name, load_sample, sample_noun
 from ..preprocess import preprocess, preprocess_sketch
 from .limits import MissingInput, check_choice, check_int
 
@@ -27,10 +27,6 @@ def use(dataset: str) -> None:
     _preprocessed_file.cache_clear()
 
 
-def _noun() -> str:
-    return "digit" if _DATASET[0] == "mnist" else "image"
-
-
 def item_noun() -> str:
     """What an upload or a drawing holds: 'digit', or 'item' (a garment, a shoe, a bag) for Fashion-MNIST."""
     return "digit" if _DATASET[0] == "mnist" else "item"
@@ -38,13 +34,13 @@ def item_noun() -> str:
 
 def example_name() -> str:
     """The example source as the page shows it: 'MNIST test digit' (EXAMPLE), 'Fashion-MNIST test image'."""
-    return f"{dataset_name(_DATASET[0])} test {_noun()}"
+    return f"{dataset_name(_DATASET[0])} test {sample_noun(_DATASET[0])}"
 
 
 def index_label(other: bool = False) -> str:
     """The index slider's label, INDEX for MNIST; tab 4's second one (OTHER) with `other`."""
     label = f"{example_name()} #"
-    return f"the other {_noun()} x'_0: {label}" if other else label
+    return f"the other {sample_noun(_DATASET[0])} x'_0: {label}" if other else label
 
 
 def preprocessed_as() -> str:
