@@ -308,6 +308,9 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     Image.fromarray(255 - np.kron(load_sample()[0][7], np.ones((9, 9), np.uint8))).save(scan)  # dark on light
     old = image_src(page, "roundtrip-x0")
     page.locator("#roundtrip-source").get_by_text("upload").click()
+    # as a learner's file picker does, the file comes after the switch's own answer: set at once, the two events
+    # raced (both unqueued) and the switch's "No image uploaded", arriving last, could stay
+    page.wait_for_function("() => document.querySelector('#roundtrip-text').innerText.includes('No image uploaded')")
     page.locator("#roundtrip-upload input[type=file]").set_input_files(str(scan))
     wait_for_new_image(page, "roundtrip-x0", old)  # the preview shows the upload, MNIST-style
     # the last run's pictures, of another digit, are gone: none is read as the upload's
