@@ -46,8 +46,7 @@ from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.widgets import (api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
-                                  decision_plot, film_strip, frame_panel, nearest_frame, save_gif,
-                                  trajectory_stream)
+                                  decision_plot, film_strip, frame_panel, nearest_frame, save_gif, trajectory_stream)
 
 try:
     RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
@@ -313,9 +312,10 @@ def build(d: dict) -> gr.Blocks:
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
                     a_decided = gr.Markdown(traj0.decided, label="when decided", elem_id="trajectory-decided")
-                    a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
-                                    buttons=("download", "fullscreen"), elem_id="trajectory-gif",
-                                    elem_classes=["strip", "panels"], show_label=False)  # it would cover x_t's title
+                    with gr.Accordion(intro.GIF_TITLE, elem_id="trajectory-gif-box"):  # closed, it stops (WCAG 2.2.2)
+                        a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
+                                        buttons=("download", "fullscreen"), elem_id="trajectory-gif",
+                                        elem_classes=["strip", "panels"], show_label=False)  # it'd cover x_t's title
             gr.Markdown(intro.FILM)
             a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",
                              show_label=False, elem_id="trajectory-film", elem_classes=["strip", "two-rows"])

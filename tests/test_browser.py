@@ -262,6 +262,9 @@ def test_3_trajectory_and_scrub(page):
     wait_for_new_image(page, "trajectory-panel", old)  # x_t | x0_hat | eps_hat while it denoises, then the last frame
     page.wait_for_function("() => document.querySelector('#trajectory-status').innerText.includes(' frames (')")
     assert image_src(page, "trajectory-gif").endswith(".gif")  # the run loops in the page, not only as a download
+    for state in ("hidden", "visible"):  # closed, out of view and still (it moves past 5 s: WCAG 2.2.2); open again
+        page.get_by_text("The run as a looping GIF: close this to stop it").click()
+        page.locator("#trajectory-gif img").wait_for(state=state)
     assert page.errors[errors:] == []  # the last run's plot, emptied while this one ran, threw in the page
     old = image_src(page, "trajectory-panel")
     line = f"() => [...document.querySelectorAll('path[stroke=\"{NOW_COLOR}\"]')].map(p => p.getAttribute('d')).join()"
