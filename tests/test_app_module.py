@@ -188,3 +188,32 @@ def test_a_slider_counts_a_number_past_a_float_and_keeps_nan_for_an_emptied_box(
     for big, said in ((10**400, "a 401-digit number"), (-10**400, "a 401-digit negative number")):
         refused = steps.preprocess(big)
         assert math.isinf(refused) and refused.refusal == f"DDIM steps must be between 1 and 100, not {said}"
+
+
+@pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # Gradio's own use of pandas, not the app's
+def test_an_unforeseen_exception_reaches_the_caller_in_its_own_words(tmp_path, monkeypatch):
+    """Every bad input is refused as a gr.Error, in words; a bug would raise something else, and app.py's launch
+    settings (page.LAUNCH, show_error) give its message to the page and to an API caller to report, not a bare
+    "Error"."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from app_helpers import free_port
+
+    monkeypatch.setenv("DDPM_MODEL", str(save_tiny(tmp_path / "m", T=20)))
+    sys.modules.pop("app", None)
+    app = importlib.import_module("app")
+
+    def broken(*args):
+        raise RuntimeError("a bug in the forward view")
+
+    monkeypatch.setattr(app, "forward_view", broken)
+    port = free_port()
+    app.demo.launch(**app.LAUNCH, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(AppError, match="a bug in the forward view"):
+            client.predict("MNIST test digit", 0, None, None, "linear", 5, 0, api_name="/forward")
+    finally:
+        app.demo.close()
+        sys.modules.pop("app", None)

@@ -94,7 +94,8 @@ THEME = gr.themes.Default().set(
     button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
     block_info_text_color="*neutral_600", body_text_color_subdued="*neutral_600",
     color_accent="*primary_700")
-# how app.py launches: show_error lets a value Gradio itself refuses (a None slider through the API) reach the caller
-# with its reason; ssr_mode=False renders the page in the browser, as every test here sees it, also on a Space, whose
-# image sets GRADIO_SSR_MODE and would put an untested Node proxy in front of the app's streams and cancels
+# how app.py launches: show_error gives an unforeseen exception (a bug: every bad input is refused as a gr.Error,
+# in words, with or without it) to the page and the caller with its message, not a bare "Error"; ssr_mode=False
+# renders the page in the browser, as every test here sees it, also on a Space, whose image sets GRADIO_SSR_MODE
+# and would put an untested Node proxy in front of the app's streams and cancels
 LAUNCH = dict(max_file_size="10mb", show_error=True, css=CSS, theme=THEME, ssr_mode=False)
