@@ -115,7 +115,7 @@ def main(argv=None) -> int:
         return 0
     print(f"{res['parameters']:,} parameters, {res['mflop_per_image']} MFLOP/image, "
           f"{res['forward_ms']} ms per forward pass of {a.n} (NCHW layout: {res['forward_ms_nchw']} ms), "
-          f"{res['threads']} threads on {res['cpu']}")
+          f"{res['threads']} thread{'s' * (res['threads'] != 1)} on {res['cpu']}")
     for k, v in res["seconds"].items():
         print(f"{a.n}-digit grid, {k}: median {v['median']:.2f} s  (runs: {v['all']})")
     return 0

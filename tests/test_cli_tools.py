@@ -26,6 +26,15 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     # not given: 50 steps, or T for a model of fewer timesteps (as ddpm.sample), named by the steps run
     assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "1", "--repeats", "1", "--json"]) == 0
     assert set(json.loads(capsys.readouterr().out)["seconds"]) == {"ddpm-20", "ddim-20", "ddim-20-eta1"}
+    # the printed figures name the threads they were measured on, in words ("1 threads" read as a slip)
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "1", "--repeats", "1", "--ddim-steps", "3"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert " MFLOP/image, " in (out := capsys.readouterr().out) and ", 1 thread on " in out
 
 
 def test_benchmark_times_what_each_row_names(tmp_path, monkeypatch):
