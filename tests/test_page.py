@@ -169,6 +169,8 @@ def test_snap_back_counts_steps_from_the_low_end_and_keeps_a_fractional_step(bar
     odd, tenths = snap_back_js(lo=1, hi=9, step=2, start=5), snap_back_js(lo=0, hi=1, step=0.1, start=0.5)
     assert [tab.evaluate(odd, v) for v in (3, 4, 9)] == [3, 3, 9]
     assert [tab.evaluate(tenths, v) for v in (0.3, 0.35, 0.7)] == [0.3, 0.3, 0.7]
+    whole = snap_back_js(lo=0, hi=9, step=1, start=5)  # whole steps exactly: the server refuses 3.0000000001
+    assert [tab.evaluate(whole, v) for v in (3, 3.0000000001, 4)] == [3, 3, 4]
 
 
 def test_a_box_emptied_to_type_in_waits_for_the_number_typed(bare):

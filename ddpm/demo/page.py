@@ -21,8 +21,11 @@ SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
 # empty (the view waits quietly: limits.EmptyBox) and goes back only if it loses the focus still empty (put back at
 # once, 25 -> 2 -> '' -> 3 became 23; left to Gradio, an empty box that loses the focus is set to its minimum)
 SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {});
-  const k = (v - $LO) / $STEP;  // a good value is LO + k STEP, k whole (0.3 of a 0.1 step: 2.9999999999999996)
-  if (Number.isFinite(v) && v >= $LO && v <= $HI && Math.abs(k - Math.round(k)) < 1e-9) { g['$KEY'] = v; return v; }
+  const k = (v - $LO) / $STEP;  // a good value is LO + k STEP, k whole: exactly for whole steps (3.0000000001 is
+  // refused by the server too), within rounding for a fractional one (0.3 of a 0.1 step: 2.9999999999999996)
+  const onStep = Number.isInteger($LO) && Number.isInteger($STEP) ? Number.isInteger(k)
+    : Math.abs(k - Math.round(k)) < 1e-9;
+  if (Number.isFinite(v) && v >= $LO && v <= $HI && onStep) { g['$KEY'] = v; return v; }
   const back = () => '$KEY' in g ? g['$KEY'] : $START;  // read when used: a number typed since is the good one
   const box = document.querySelector('#$KEY input[type=number]');
   if ((v === null || v === undefined || v === '') && box && box === document.activeElement) {
