@@ -24,7 +24,7 @@ from .run_control import (Interrupts, Stopped, check_limits_left, check_resumabl
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
-from .sampling_checks import check_schedule
+from .sampling_checks import check_label_tensor, check_schedule
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
 from .unet import UNet, count_parameters
@@ -44,9 +44,15 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     if not (torch.is_tensor(x0) and x0.is_floating_point()):  # uint8 digits would train on 0..255, unsaid
         raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
                         f"one, not {x0.dtype if torch.is_tensor(x0) else type(x0).__name__}")
+    weight = next(model.parameters(), None)  # (None: a hand-written model of no weights)
+    if weight is not None and x0.dtype != weight.dtype:  # float64 digits met a convolution's dtype error
+        raise TypeError(f"x0 is {x0.dtype} and the model's weights {weight.dtype}: give x0.to({weight.dtype})")
     if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
         raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {y!r:.80}")
     b = x0.shape[0]
+    if y is not None and model.config.num_classes:  # classes 0..C-1 (or C, null), read on the CPU only (no GPU sync)
+        check_label_tensor(y, b, model.config.num_classes, values=y.device.type == "cpu")
+        y = y.long()  # uint8 labels met the embedding's "Expected tensor ... Long, Int"
     t = torch.randint(0, sched.T, (b,), generator=generator)  # Alg. 1 line 3: (B,) code index, the paper's t - 1
     eps = torch.randn(x0.shape, generator=generator)  # Alg. 1 line 4: (B, C, H, W)
     # (B,) rows trained as the null class; drawn for unconditional models too, so that t and eps of every step are

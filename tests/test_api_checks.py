@@ -131,13 +131,22 @@ def test_the_network_takes_one_int_t_and_refuses_a_t_off_its_schedule():
 
 
 def test_the_loss_refuses_uint8_digits_and_labels_that_are_not_one_integer_per_image():
-    """Digits left in 0..255 trained on a meaningless loss unsaid; a list of labels met torch's full_like."""
+    """Digits left in 0..255 trained on a meaningless loss unsaid; a list of labels met torch's full_like, and
+    float64 digits, bool or out-of-range labels torch's own errors."""
     model, sched = tiny_model(), NoiseSchedule(20)
     with pytest.raises(TypeError, match=r"x0 is a float .*to_model_range\(uint8 digits\) makes one, not torch.uint8"):
         diffusion_loss(model, sched, torch.zeros(2, 1, 28, 28, dtype=torch.uint8), None, torch.Generator())
     for y in ([1, 2], torch.tensor([1]), torch.tensor([1.0, 2.0])):
         with pytest.raises(TypeError, match=r"y is None or a \(B,\) integer tensor of labels"):
             diffusion_loss(model, sched, X, y, torch.Generator())
+    with pytest.raises(TypeError, match=r"x0 is torch.float64 and the model's weights torch.float32: give x0.to"):
+        diffusion_loss(model, sched, X.double(), None, torch.Generator())  # a convolution's dtype error before
+    for y in (torch.tensor([True, False]), torch.tensor([3, 11])):  # torch's embedding error, or an IndexError
+        with pytest.raises(ValueError, match=r"a label tensor holds whole numbers from 0 to 9 \(10: the null class\)"):
+            diffusion_loss(model, sched, X, y, torch.Generator())
+    y = torch.tensor([3, 10])  # any integer type of labels trains as the same classes; 10 is the null class
+    want = diffusion_loss(model, sched, X, y, torch.Generator().manual_seed(0))
+    assert diffusion_loss(model, sched, X, y.to(torch.uint8), torch.Generator().manual_seed(0)) == want
 
 
 def test_a_keyword_sampling_does_not_take_is_named_with_those_it_does():
