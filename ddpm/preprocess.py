@@ -23,8 +23,18 @@ BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
 WORK = 80  # intermediate size of the digit's longer side, where stroke width is measured
 MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box size
-EMPTY_IMAGE = "No digit found: nothing stands out from the background (the image is blank, faint or only shaded)."
-EMPTY_SKETCH = "The drawing is empty: draw a digit on the sketchpad first."
+EMPTY_IMAGE = "No {} found: nothing stands out from the background (the image is blank, faint or only shaded)."
+
+
+def item_noun(dataset: str, article: bool = False) -> str:
+    """What an upload or a drawing holds: 'digit', or 'item' (a garment, a shoe, a bag) for Fashion-MNIST; with its
+    article, 'a digit' or 'an item'."""
+    noun = "digit" if dataset == "mnist" else "item"
+    return f"{'a' if noun == 'digit' else 'an'} {noun}" if article else noun
+
+
+def empty_sketch(dataset: str = "mnist") -> str:
+    return f"The drawing is empty: draw {item_noun(dataset, article=True)} on the sketchpad first."
 
 
 # ---------------------------------------------------------------- opening and checking
@@ -100,12 +110,12 @@ def _check_size(img: Image.Image) -> None:
                          f"{MIN_UPLOAD_SIDE} pixels on its longer side (MNIST's are 28x28).")
 
 
-def sketch_image(value):
+def sketch_image(value, dataset: str = "mnist"):
     """The picture inside a gr.Sketchpad value ({'background', 'layers', 'composite'}), or MissingInput if empty."""
     if isinstance(value, dict):
         value = value.get("composite")
     if value is None:
-        raise MissingInput(EMPTY_SKETCH)
+        raise MissingInput(empty_sketch(dataset))
     return value
 
 
@@ -115,7 +125,7 @@ def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
     """-> float (H, W) in [0, 1], 1 = full ink, whatever the polarity, colour, lighting or transparency.
 
     Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink."""
-    empty = empty or DigitError(EMPTY_IMAGE)
+    empty = empty or DigitError(EMPTY_IMAGE.format("digit"))
     img = _flatten_alpha(_shrink(img)).convert("L")
     g = np.asarray(img, dtype=np.float64) / 255
     paper = np.median(_border(g))
@@ -201,7 +211,7 @@ def _border(a: np.ndarray) -> np.ndarray:
 def _crop(ink: np.ndarray) -> np.ndarray:
     """The ink map cut to the ink's box (stray specks left out: _bounds); DigitError if there is no ink."""
     if ink.sum() == 0:
-        raise DigitError(EMPTY_IMAGE)
+        raise DigitError(EMPTY_IMAGE.format("digit"))
     (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
     return ink[r0: r1 + 1, c0: c1 + 1]
 
@@ -279,9 +289,9 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     fits = {"mnist": fit_mnist, "fashion-mnist": fit_fashion}
     if dataset not in fits:  # "MNIST" or "fashion" would take another's fit unsaid
         raise ValueError(f"dataset must be one of {tuple(fits)}, not {dataset!r}")
-    return fits[dataset](ink_map(open_image(src), empty))
+    return fits[dataset](ink_map(open_image(src), empty or DigitError(EMPTY_IMAGE.format(item_noun(dataset)))))
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:
     """A gr.Sketchpad value -> uint8 (28, 28); MissingInput if nothing was drawn."""
-    return preprocess(sketch_image(value), MissingInput(EMPTY_SKETCH), dataset)
+    return preprocess(sketch_image(value, dataset), MissingInput(empty_sketch(dataset)), dataset)

@@ -190,6 +190,11 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
     wide = np.full((40, 120), 255, np.uint8)
     wide[10:30, :] = 0  # a dark band three times as wide as tall on white
     assert np.nonzero(sources.upload_digit(Image.fromarray(wide)).max(axis=0))[0].tolist() == list(range(28))
+    # a missing, blank or empty picture is asked for as an item, as the upload's and the sketchpad's labels say
+    for args, says in ((("upload", 0, None), "upload a picture of an item,"), (("upload", 0, np.zeros((40, 40))),
+                       "No item found: nothing"), (("drawing", 0, None, None), "draw an item on the sketchpad")):
+        with pytest.raises(InputError, match=says):
+            sources.pick_digit(*args)
     sources.use("mnist")
     assert sources.example_name() == "MNIST test digit" and sources.index_label() == sources.INDEX
     assert sources.index_label(other=True) == sources.OTHER

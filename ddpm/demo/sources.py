@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import CLASS_NAMES, dataset_name, load_sample, sample_noun
-from ..preprocess import preprocess, preprocess_sketch
+from ..preprocess import item_noun as noun_of, preprocess, preprocess_sketch
 from .limits import MissingInput, check_choice, check_int
 
 # the radio's values (the API's words, whatever the dataset); example_name() is what the page shows for EXAMPLE
@@ -28,8 +28,8 @@ def use(dataset: str) -> None:
 
 
 def item_noun() -> str:
-    """What an upload or a drawing holds: 'digit', or 'item' (a garment, a shoe, a bag) for Fashion-MNIST."""
-    return "digit" if _DATASET[0] == "mnist" else "item"
+    """What an upload or a drawing of the loaded model's dataset holds: 'digit', or 'item'."""
+    return noun_of(_DATASET[0])
 
 
 def example_name() -> str:
@@ -83,7 +83,8 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
     if source == EXAMPLE:
         return example_digit(example_index)
     if source == UPLOAD and upload is None:
-        raise MissingInput("No image uploaded: upload a picture of a digit, or pick another source.")
+        raise MissingInput(f"No image uploaded: upload a picture of {noun_of(_DATASET[0], article=True)}, or pick "
+                           "another source.")
     return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch, _DATASET[0])
 
 
