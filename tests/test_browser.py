@@ -52,10 +52,9 @@ def image_src(page, elem_id: str) -> str:
 
 def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
     """Wait until the component shows a different, fully loaded image."""
-    page.wait_for_function(
-        """([sel, old]) => { const img = document.querySelector(sel);
+    page.wait_for_function("""([sel, old]) => { const img = document.querySelector(sel);
                              return img && img.src !== old && img.complete && img.naturalWidth > 0; }""",
-        arg=[f"#{elem_id} img", old_src])
+                           arg=[f"#{elem_id} img", old_src])
 
 
 def open_tab(page, name: str) -> None:
@@ -368,8 +367,9 @@ def test_6_on_a_phone(page):
         wide = phone.eval_on_selector_all(".katex-display", "ds => ds.filter(d => d.scrollWidth > d.clientWidth && "
                                                             "getComputedStyle(d).overflowX !== 'auto').length")
         assert wide == 0, wide
-        open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's
-        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img'))", timeout=20_000)
+        open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's; scrolled to x0_hat (LAUNCH's js)
+        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img')) && "
+                                "document.querySelector('#trajectory-panel .image-frame').scrollLeft > 0", timeout=20_000)
         gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect()"
                                                        ".bottom, b.querySelector('img').getBoundingClientRect().top]")
         assert gif[0] <= gif[1], gif  # the GIF's download and full-screen buttons above its titles, not on them
@@ -381,7 +381,7 @@ def test_6_on_a_phone(page):
         phone.locator("#interpolate-go").click()  # (a laptop's 480 px left 90 px blank under them)
         phone.locator("#interpolate-image img").wait_for()
         phone.wait_for_function("() => { const b = document.querySelector('#interpolate-image'), i = b.querySelector('img');"
-                                " return i.complete && b.clientHeight - i.clientHeight < 40; }",  # with its swipe line
+                                " return i.complete && b.clientHeight - i.clientHeight < 74; }",  # + swipe line, button
                                 timeout=20_000)
         open_tab(phone, "2. Generate")  # a press brings the grid into view as the run starts, not when it ends
         phone.locator("#generate-sampler").get_by_text("DDPM", exact=False).click()

@@ -118,27 +118,58 @@ SHAPES = ("<div class=prose><table><tr><th>a long header</th></tr><tr><td>1.30 a
           "<div id=generate-status><pre>python -m ddpm.sample --seed 1</pre></div><div id=interpolate-image></div>"
           "<div class=strip id=s1><div class=image-frame><img></div></div>"
           "<div class='strip two-rows'><div class=image-frame><img id=s2></div></div>"
-          "<div id=trajectory-gif><div class=image-frame id=gif></div></div>"
+          "<div id=trajectory-gif class=strip><div class=image-frame id=gif></div></div>"
+          "<div id=generate-grid><div class=image-frame id=grid></div></div>"
           "<div class='block fullscreen'><div class=image-frame><img id=full></div></div>")
 STYLE = {"table": (".prose table", "overflowX"), "td": (".prose td", "whiteSpace"),
          "pre": ("#generate-status pre", "whiteSpace"), "place": ("#interpolate-image", "minHeight"),
          "full": ("#full", "imageRendering"), "strip": ("#s1 img", "height"), "two rows": ("#s2", "height"),
-         "gif": ("#gif", "paddingTop")}
+         "gif": ("#gif", "paddingTop"), "grid": ("#grid", "paddingTop")}
 
 
 @pytest.mark.parametrize("width, want", [
     (1400, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "480px", "full": "pixelated",
-            "strip": "0px", "two rows": "0px", "gif": "0px"}),
-    (390, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "412px", "full": "pixelated",
-           "strip": "120px", "two rows": "240px", "gif": "34px"})], ids=["laptop", "phone"])
+            "strip": "0px", "two rows": "0px", "gif": "0px", "grid": "0px"}),
+    (390, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "446px", "full": "pixelated",
+           "strip": "120px", "two rows": "240px", "gif": "34px", "grid": "34px"})], ids=["laptop", "phone"])
 def test_the_css_reaches_the_elements_it_is_written_for(bare, width, want):
     """Tables scroll sideways, commands wrap, the interpolation keeps its place, a full-screen picture stays sharp; on
-    a phone alone, strips keep a legible height, say they scroll sideways, and the GIF's buttons sit above it."""
+    a phone alone, strips keep a legible height, say they scroll sideways, and pictures' buttons sit above them."""
     tab = bare(SHAPES, width=width)
     got = {k: tab.eval_on_selector(sel, f"e => getComputedStyle(e).{prop}") for k, (sel, prop) in STYLE.items()}
     assert got == want
     after = tab.eval_on_selector("#s1", "e => getComputedStyle(e, '::after').content")
     assert ("swipe sideways" in after) == (width < 640), after
+
+
+def picture(width: int) -> str:
+    """An <img> of a blank picture `width` px wide, 120 high (a strip's height on a phone)."""
+    svg = f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='120'/>"
+    return f"<img src=\"data:image/svg+xml,{svg.replace('<', '%3C').replace('>', '%3E')}\">"
+
+
+def test_a_phone_shows_tab_3s_x0_hat_and_tab_4s_denoised_digit_first_and_keeps_a_swipe(bare):
+    """On a phone the titled panels scroll sideways, and the result sat off screen: tab 3's box starts at x0_hat,
+    the middle panel, and tab 4's at the denoised digit, the last, once its picture has a width there (a tab opened
+    later, a run's first picture); a swipe since stays as the next picture comes (a scrub of t, a run's frames)."""
+    tab = bare(f"<div id=trajectory-panel class=strip><div class=image-frame>{picture(700)}</div></div>"
+               "<div id=tab4 style='display: none'><div id=roundtrip-main class=strip><div class=image-frame>"
+               f"{picture(600)}</div></div></div>", width=390)
+    tab.wait_for_function("() => [...document.images].every((i) => i.complete)")
+    tab.evaluate(f"({page.RESULT_IN_VIEW_JS})()")  # as Gradio runs LAUNCH's js once the page is up
+    where = "b => [b.scrollLeft, b.scrollWidth - b.clientWidth]"
+    left, spare = tab.eval_on_selector("#trajectory-panel .image-frame", where)
+    assert spare > 300 and abs(left - spare / 2) <= 1
+    tab.eval_on_selector("#tab4", "t => t.style.display = 'block'")  # tab 4 opened: its box gets a width
+    tab.wait_for_function("() => { const b = document.querySelector('#roundtrip-main .image-frame');"
+                          " return b.scrollLeft > 0 && b.scrollLeft === b.scrollWidth - b.clientWidth; }")
+    tab.eval_on_selector("#trajectory-panel .image-frame", "b => b.scrollLeft = 40")  # a swipe, then a new frame
+    tab.eval_on_selector("#trajectory-panel img", f"i => i.outerHTML = {picture(720)!r}")
+    tab.wait_for_function("() => document.querySelector('#trajectory-panel img').complete")
+    assert tab.eval_on_selector("#trajectory-panel .image-frame", where)[0] == 40
+    new_box = f"p => p.innerHTML = '<div class=image-frame>' + {picture(700)!r} + '</div>'"  # a new run's, say
+    tab.eval_on_selector("#trajectory-panel", new_box)
+    tab.wait_for_function("() => document.querySelector('#trajectory-panel .image-frame').scrollLeft > 100")
 
 
 def snap_back_js(lo=0, hi=100, step=5, start=50) -> str:

@@ -52,6 +52,20 @@ ANNOUNCE_JS = """() => { """ + SAY_TEXT + """
   const r = document.getElementById('app-announce'), now = said();
   if (!r || !now || now === (window.__captions || {})[IDS.join()]) return;
   r.textContent = ''; setTimeout(() => { r.textContent = now; }, 50); }"""
+# on a phone, titled panels side by side scroll sideways (CSS below), and the result sat off screen: tab 3's x0_hat,
+# the middle of x_t | x0_hat | eps_hat, and tab 4's denoised digit, the last of x_0 | x_t | denoised (x_0 is shown
+# above it). Each such box, the first time its picture is laid out wider than the box, starts scrolled to the result
+# (a share AT of the overflow); a swipe since is kept, through a scrub of t and a run's frames
+RESULT_IN_VIEW_JS = """() => { const AT = {'trajectory-panel': 0.5, 'roundtrip-main': 1};
+  const SEL = Object.keys(AT).map((id) => `#${id} .image-frame`).join(', ');
+  const place = (box) => { const spare = box.scrollWidth - box.clientWidth;
+    if (box.dataset.placed || !box.clientWidth || spare <= 0) return;
+    box.dataset.placed = '1'; box.scrollLeft = spare * AT[Object.keys(AT).find((id) => box.closest('#' + id))]; };
+  const sized = new ResizeObserver((seen) => seen.forEach((e) => place(e.target)));  // a tab opened: width at last
+  const watch = (box) => { sized.observe(box); place(box); };
+  document.querySelectorAll(SEL).forEach(watch);
+  document.addEventListener('load', (e) => { const box = e.target.tagName === 'IMG' && e.target.closest(SEL);
+    if (box) watch(box); }, true); }"""
 # a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
@@ -84,10 +98,12 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
        # size: shrunk to the phone's width, their titles were 6 px tall
        ".strip.panels .image-frame img {height: auto} "
-       "#trajectory-gif .image-frame {padding-top: 34px} "  # its two buttons above the panels' titles, not on them
+       # a picture's buttons (full screen; the GIF's download too) above the panels' titles and a grid's top row,
+       # not on them (on x0_hat's title, where a strip starts scrolled to it)
+       ".strip .image-frame, #generate-grid .image-frame, #compare-grid .image-frame {padding-top: 34px} "
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
-       "#interpolate-image {min-height: 412px}}")  # kept for them and the swipe line (480 px left 90 px blank)
+       "#interpolate-image {min-height: 446px}}")  # kept for them, a button and the swipe line (480: 90 px blank)
 # Gradio's default look, but white on a darker orange, the controls' help (their `info`, where the eta, class
 # and guidance are explained) and the sliders' ends in a darker grey, and the accent (the chosen tab's name, the
 # focus outline) a darker orange on white: axe measured each below 3:1 on white, too faint for a projector or
@@ -101,4 +117,4 @@ THEME = gr.themes.Default().set(
 # in words, with or without it) to the page and the caller with its message, not a bare "Error"; ssr_mode=False
 # renders the page in the browser, as every test here sees it, also on a Space, whose image sets GRADIO_SSR_MODE
 # and would put an untested Node proxy in front of the app's streams and cancels
-LAUNCH = dict(max_file_size="10mb", show_error=True, css=CSS, theme=THEME, ssr_mode=False)
+LAUNCH = dict(max_file_size="10mb", show_error=True, css=CSS, theme=THEME, js=RESULT_IN_VIEW_JS, ssr_mode=False)
