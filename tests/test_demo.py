@@ -100,15 +100,15 @@ def test_forward_view_numbers_curves_and_strip(monkeypatch):
     sched, x0 = NoiseSchedule(T, "linear"), forward.digit_tensor(DIGIT)
     a = float(sched.sqrt_alpha_bar[t - 1])
     rows = [f"| {name} | {float(r.mean()):+.3f} | {float(r.std()):.3f} |" for name, r in (
-        ("closed-form jump (Eq. 4)", forward.jump(sched, x0, t, forward.fixed_eps(0)) - a * x0),
-        (f"{t} Markov steps (Eq. 2)", forward.chain(sched, x0, t, 0) - a * x0))]
+        ("one jump (Eq. 4)", forward.jump(sched, x0, t, forward.fixed_eps(0)) - a * x0),
+        (f"{t} steps (Eq. 2)", forward.chain(sched, x0, t, 0) - a * x0))]
     assert all(row in v.text.splitlines() for row in rows), v.text
     assert f"log-SNR = {float(sched.log_snr[t - 1]):+.2f}." in v.text
     at_0 = v.scales[v.scales.t == 0].set_index("curve").value
     assert at_0[forward.SIGNAL] == 1.0 and at_0[forward.NOISE] == 0.0
     (images, labels), = strips
     assert labels == [f"t={u}" for u in range(0, T + 1, 10)] and np.array_equal(images[0], DIGIT)
-    assert "| 1 Markov step (Eq. 2) |" in forward.forward_view(DIGIT, "linear", 1, 0, T=T).text
+    assert "| 1 step (Eq. 2) |" in forward.forward_view(DIGIT, "linear", 1, 0, T=T).text
 
 
 def test_notation_names_where_signal_and_noise_are_equal():

@@ -174,10 +174,10 @@ def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
         "the leftover x_t - sqrt(alpha_bar_t) x_0 should have mean 0 and std sqrt(1 - alpha_bar_t) "
         f"= {sqrt_1m_ab:.3f}.",
         "",
-        "| x_t - sqrt(alpha_bar_t) x_0 | mean | std |",
+        "| route | mean | std |",  # narrow enough for a phone: the std column was off its screen
         "| --- | --- | --- |",
-        row("closed-form jump (Eq. 4)", r_jump),
-        row(f"{t} Markov step{'s' * (t != 1)} (Eq. 2)", r_chain),
+        row("one jump (Eq. 4)", r_jump),
+        row(f"{t} step{'s' * (t != 1)} (Eq. 2)", r_chain),
     ])
 
 
