@@ -361,7 +361,7 @@ def build(d: dict) -> gr.Blocks:
             memo = gr.State(DigitMemo(pick_digit(EXAMPLE, 0, None, None)))  # the digit as r_in starts
             r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps, memo],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
-                       show="roundtrip-main", queue_press=False, **HEAVY)  # a new digit cancels it
+                       show="roundtrip-text", queue_press=False, **HEAVY)  # its progress, under the panel, in view
             snap_back(live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW),
                       {"roundtrip-index": r_in[1]})  # a refused # back to the last (the button's blur moved it on)
             with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
