@@ -326,8 +326,8 @@ def test_generate_pressed_again_unchanged_shows_its_grid_at_once(model, sched):
     again = list(generate.generate(model, sched, s, drawn=drawn))
     assert len(first) > 1 and len(again) == 1 and again[0].done  # no denoising frames: the grid, at once
     assert torch.equal(again[0].samples, first[-1].samples) and same(again[0].image, first[-1].image)
-    assert again[0].text.startswith("Drawn before with these settings (in ") and "the same seed draws the same digits" \
-        in again[0].text and again[0].text.endswith(first[-1].summary)
+    assert again[0].text.startswith("Drawn before with these settings, by you or another visitor (in ")
+    assert "the same seed draws the same digits" in again[0].text and again[0].text.endswith(first[-1].summary)
     # another seed, or the same settings for another --weights line, is drawn
     assert len(list(generate.generate(model, sched, settings(sched.T, n=3, sampler="ddim", steps=4, seed=12),
                                       drawn=drawn))) > 1

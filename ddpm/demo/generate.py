@@ -226,8 +226,10 @@ class LastGrids:
             self._grids.move_to_end(key)
             frame, seconds = self._grids[key]
         same = f"the same {key[0].noun}" + ("s" if key[0].n != 1 else "")
-        return dataclasses.replace(frame, text=f"Drawn before with these settings (in {took(seconds)}), so shown again "
-                                               f"at once: the same seed draws {same}. {frame.summary}")
+        # the app's grids, not a session's: a first visit can meet one another visitor drew
+        return dataclasses.replace(frame, text=f"Drawn before with these settings, by you or another visitor (in "
+                                               f"{took(seconds)}), so shown again at once: the same seed draws {same}. "
+                                               f"{frame.summary}")
 
     def put(self, key, frame: Frame, seconds: float) -> None:
         with self._lock:
