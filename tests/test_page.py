@@ -263,3 +263,25 @@ def test_a_screen_reader_hears_a_runs_new_captions_once(bare):
     tab.evaluate(announce)  # the same captions again (a refused run left them): not said again
     tab.wait_for_timeout(300)
     assert tab.eval_on_selector("#app-announce", "r => r.textContent") == ""
+
+
+
+def test_a_chosen_option_stays_filled_under_the_pointer(bare):
+    """Gradio's radio stylesheet (found by its hover rule) and the theme's colours: its hover rule, as specific as
+    the chosen one and later, painted a chosen radio white under the pointer, and a phone keeps a tap's hover, so
+    Compare's chosen rows looked unchosen. Gradio loads a component's stylesheet as it mounts: here it comes last."""
+    import gradio
+
+    hover = re.compile(r"input\.(svelte-\w+):hover:not\(\[disabled\]\)\{[^}]*checkbox-background-color-hover")
+    own = next(css for p in (Path(gradio.__file__).parent / "templates/frontend/assets").glob("*.css")
+               if hover.search(css := p.read_text()) and "--radio-circle" in css)
+    svelte = hover.search(own).group(1)
+    tab = bare(width=390)
+    tab.set_content(f"<style>{page.THEME._get_theme_css()}{page.CSS}{own}</style><div style='padding: 40px'>"
+                    f"<input type=radio class={svelte} name=r id=a checked> <input type=radio class={svelte} name=r "
+                    "id=b></div>")
+    fill = "e => getComputedStyle(e).backgroundColor"
+    chosen, other = tab.eval_on_selector("#a", fill), tab.eval_on_selector("#b", fill)
+    assert chosen != other
+    tab.hover("#a")
+    assert tab.eval_on_selector("#a", fill) == chosen

@@ -78,6 +78,10 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "input[type=number]:focus-visible, input[role=combobox]:focus-visible "
        "{outline: 2px solid var(--color-accent) !important; outline-offset: 2px} "
        ":root .dark {--color-accent: var(--primary-500) !important} "  # THEME's darker orange, on a dark page too dark
+       # a chosen option stays filled under the pointer: Gradio's radio hover rule, as specific as its chosen one and
+       # later, painted it white, and on a phone a tap's hover stays, so Compare's chosen rows looked unchosen
+       "input[type=radio]:checked:hover:not([disabled]) {border-color: var(--checkbox-border-color-selected); "
+       "background-color: var(--checkbox-background-color-selected)} "
        # long commands wrap (About's, and Generate's line that draws the grid, cut off at a laptop's width)
        "#about pre, #about pre code, #generate-status pre, #generate-status pre code "
        "{white-space: pre-wrap !important; overflow-wrap: anywhere} "
