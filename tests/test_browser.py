@@ -124,8 +124,7 @@ def test_1_forward_slider_and_drawing(page):
 def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     """Tab 1's two views (forward, loss) read the same upload; only the first one reports what is wrong with it, and
     both empty."""
-    fake = tmp_path / "digit.png"
-    fake.write_text("not a picture")
+    (fake := tmp_path / "digit.png").write_text("not a picture")
     errors = len(page.errors)
     page.locator("#forward-source").get_by_text("upload").click()
     page.wait_for_timeout(1000)  # as a person would: the source's own change event has run, with no file yet
@@ -343,6 +342,7 @@ def test_6_on_a_phone(page):
     phone.set_default_timeout(TIMEOUT_MS)
     try:
         phone.goto(page.url)
+        phone.locator("#objective-panel img").scroll_into_view_if_needed()  # loaded lazily, once near the screen
         phone.wait_for_selector("#objective-panel img")
         buttons = phone.eval_on_selector_all("#objective-panel button[aria-label]", "bs => bs.map(b => b.ariaLabel)")
         assert buttons == ["Fullscreen"], buttons
