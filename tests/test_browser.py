@@ -368,8 +368,8 @@ def test_6_on_a_phone(page):
                                                             "getComputedStyle(d).overflowX !== 'auto').length")
         assert wide == 0, wide
         open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's; scrolled to x0_hat (LAUNCH's js)
-        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img')) && "
-                                "document.querySelector('#trajectory-panel .image-frame').scrollLeft > 0", timeout=20_000)
+        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img')) && document"
+                                ".querySelector('#trajectory-panel .image-frame').scrollLeft > 0", timeout=20_000)
         gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect()"
                                                        ".bottom, b.querySelector('img').getBoundingClientRect().top]")
         assert gif[0] <= gif[1], gif  # the GIF's download and full-screen buttons above its titles, not on them

@@ -31,7 +31,8 @@ def test_benchmark_times_both_samplers_and_layouts(tmp_path, capsys):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "1", "--repeats", "1", "--ddim-steps", "3"]) == 0
+        assert benchmark.main(["--weights", str(tmp_path / "m"), "--n", "1", "--repeats", "1", "--ddim-steps",
+                               "3"]) == 0
     finally:
         torch.set_num_threads(threads)
     assert " MFLOP/image, " in (out := capsys.readouterr().out) and ", 1 thread on " in out
