@@ -45,7 +45,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
         raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
                         f"one, not {x0.dtype if torch.is_tensor(x0) else type(x0).__name__}")
     weight = next(model.parameters(), None)  # (None: a hand-written model of no weights)
-    if weight is not None and x0.dtype != weight.dtype:  # float64 digits met a convolution's dtype error
+    x_t_dtype = torch.promote_types(x0.dtype, sched.sqrt_alpha_bar.dtype)  # q_sample's: half digits come out float32
+    if weight is not None and x_t_dtype != weight.dtype:  # float64 digits met a convolution's dtype error
         raise TypeError(f"x0 is {x0.dtype} and the model's weights {weight.dtype}: give x0.to({weight.dtype})")
     if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
         raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {y!r:.80}")

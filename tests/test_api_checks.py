@@ -141,6 +141,8 @@ def test_the_loss_refuses_uint8_digits_and_labels_that_are_not_one_integer_per_i
             diffusion_loss(model, sched, X, y, torch.Generator())
     with pytest.raises(TypeError, match=r"x0 is torch.float64 and the model's weights torch.float32: give x0.to"):
         diffusion_loss(model, sched, X.double(), None, torch.Generator())  # a convolution's dtype error before
+    half = diffusion_loss(model, sched, X.half(), None, torch.Generator().manual_seed(0))  # q_sample makes x_t float32
+    assert half == diffusion_loss(model, sched, X, None, torch.Generator().manual_seed(0))
     for y in (torch.tensor([True, False]), torch.tensor([3, 11])):  # torch's embedding error, or an IndexError
         with pytest.raises(ValueError, match=r"a label tensor holds whole numbers from 0 to 9 \(10: the null class\)"):
             diffusion_loss(model, sched, X, y, torch.Generator())
