@@ -39,9 +39,9 @@ def empty_sketch(dataset: str = "mnist") -> str:
 
 # ---------------------------------------------------------------- opening and checking
 
-def open_image(src) -> Image.Image:
+def open_image(src, dataset: str = "mnist") -> Image.Image:
     """A path, bytes, PIL image or array -> a loaded PIL image, or DigitError saying why not."""
-    img = peek_image(src)
+    img = peek_image(src, dataset)
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as e:
@@ -49,10 +49,10 @@ def open_image(src) -> Image.Image:
     return ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
 
 
-def peek_image(src) -> Image.Image:
+def peek_image(src, dataset: str = "mnist") -> Image.Image:
     """open_image's checks that need only the file's header (type, size): the image, not yet decoded."""
     if src is None:
-        raise MissingInput("No image: upload a picture of a digit first.")
+        raise MissingInput(f"No image: upload a picture of {item_noun(dataset, article=True)} first.")
     if isinstance(src, Image.Image):
         img = src
     elif isinstance(src, np.ndarray):
@@ -69,7 +69,7 @@ def peek_image(src) -> Image.Image:
             raise DigitError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
         except (OSError, SyntaxError, ValueError) as e:  # a known format with a broken header
             raise DigitError(f"The image could not be read (corrupt file): {e}") from None
-    _check_size(img)
+    _check_size(img, dataset)
     return img
 
 
@@ -100,14 +100,14 @@ def _from_array(a: np.ndarray) -> Image.Image:
     return Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a)
 
 
-def _check_size(img: Image.Image) -> None:
+def _check_size(img: Image.Image, dataset: str = "mnist") -> None:
     if max(img.size) > MAX_UPLOAD_SIDE:
         raise DigitError(f"The image is too large ({img.width}x{img.height}): at most {MAX_UPLOAD_SIDE} pixels a side.")
     if min(img.size) < 1:
         raise DigitError("The image has no pixels.")
     if max(img.size) < MIN_UPLOAD_SIDE:  # a 3x3 "+" would be blown up to a blurry blob and read as a digit
-        raise DigitError(f"The image is too small ({img.width}x{img.height}) to hold a digit: at least "
-                         f"{MIN_UPLOAD_SIDE} pixels on its longer side (MNIST's are 28x28).")
+        raise DigitError(f"The image is too small ({img.width}x{img.height}) to hold {item_noun(dataset, True)}: at "
+                         f"least {MIN_UPLOAD_SIDE} pixels on its longer side (the model's images are 28x28).")
 
 
 def sketch_image(value, dataset: str = "mnist"):
@@ -289,7 +289,7 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     fits = {"mnist": fit_mnist, "fashion-mnist": fit_fashion}
     if dataset not in fits:  # "MNIST" or "fashion" would take another's fit unsaid
         raise ValueError(f"dataset must be one of {tuple(fits)}, not {dataset!r}")
-    return fits[dataset](ink_map(open_image(src), empty or DigitError(EMPTY_IMAGE.format(item_noun(dataset)))))
+    return fits[dataset](ink_map(open_image(src, dataset), empty or DigitError(EMPTY_IMAGE.format(item_noun(dataset)))))
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:

@@ -267,6 +267,14 @@ def test_images_too_small_to_hold_a_digit(size):
         assert preprocess(Image.fromarray(np.kron(a, np.ones((3, 3), np.uint8))[:8, :8])).shape == (28, 28)
 
 
+@pytest.mark.parametrize("dataset, noun", [("mnist", "a digit"), ("fashion-mnist", "an item")])
+def test_a_missing_or_tiny_image_is_asked_for_as_the_datasets_own(dataset, noun):
+    with pytest.raises(MissingInput, match=f"^No image: upload a picture of {noun} first"):
+        preprocess(None, dataset=dataset)
+    with pytest.raises(InputError, match=f"too small \\(5x5\\) to hold {noun}: at least 8 pixels"):
+        preprocess(np.full((5, 5), 255, np.uint8), dataset=dataset)
+
+
 def test_a_narrow_crop_of_a_one_is_a_digit():
     """Only the longer side must reach 8 pixels: a "1" cropped to its ink is often 4 to 7 pixels wide."""
     one = np.zeros((28, 6), np.uint8)

@@ -192,7 +192,8 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
     assert np.nonzero(sources.upload_digit(Image.fromarray(wide)).max(axis=0))[0].tolist() == list(range(28))
     # a missing, blank or empty picture is asked for as an item, as the upload's and the sketchpad's labels say
     for args, says in ((("upload", 0, None), "upload a picture of an item,"), (("upload", 0, np.zeros((40, 40))),
-                       "No item found: nothing"), (("drawing", 0, None, None), "draw an item on the sketchpad")):
+                       "No item found: nothing"), (("drawing", 0, None, None), "draw an item on the sketchpad"),
+                      (("upload", 0, np.full((5, 5), 255, np.uint8)), r"too small \(5x5\) to hold an item: at least")):
         with pytest.raises(InputError, match=says):
             sources.pick_digit(*args)
     sources.use("mnist")
