@@ -148,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the first this many test images of each class (default: 30, 300 in all)")
     p.add_argument("--out", default=None, help="file to write (default: the dataset's shipped asset)")
     a = p.parse_args(argv)
-    a.out = str(sample_path(a.dataset)) if a.out is None else a.out  # an empty --out "$UNSET" is refused below
+    if a.out == "":  # --out "$UNSET": not the shipped asset, unsaid
+        p.error("--out is empty: give a file ending in .npz, or omit --out for the dataset's shipped sample")
+    a.out = a.out or str(sample_path(a.dataset))
     if Path(a.out).suffix.lower() != ".npz":  # it is an .npz, so named (as --save-samples and the asset are)
         p.error(f"--out {a.out}: it must end in .npz")
     if why := check_writable(a.out):

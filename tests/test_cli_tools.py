@@ -95,7 +95,7 @@ def test_the_sample_writer_refuses_counts_and_folders_it_cannot_use_in_a_line(tm
     with monkeypatch.context() as m, pytest.raises(SystemExit) as e:  # --out "$UNSET": not the shipped asset, unsaid
         m.setattr(data, "make_sample", lambda *a: pytest.fail(f"wrote {a[2]}"))
         data.main(["--out", ""])
-    assert e.value.code == 2 and "--out : it must end in .npz" in capsys.readouterr().err
+    assert e.value.code == 2 and "--out is empty: give a file ending in .npz" in capsys.readouterr().err
     with monkeypatch.context() as m, pytest.raises(SystemExit) as e:  # what torchvision does offline (no download)
         m.setattr(data, "_torchvision_dataset", lambda *a: (_ for _ in ()).throw(RuntimeError("no network")))
         data.main(["--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "s.npz")])
