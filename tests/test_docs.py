@@ -117,13 +117,32 @@ def test_the_readmes_space_upload_keeps_what_the_app_loads_and_leaves_the_checkp
     excludes = [tokens[i + 1] for i, t in enumerate(tokens) if t == "--exclude"]
     assert tokens[tokens.index("--repo-type") + 1] == "space" and excludes
     uploaded = set(filter_repo_objects(tracked.splitlines(), ignore_patterns=excludes))
-    assert {"app.py", "requirements.txt", "README.md", "LICENSE", "ddpm/assets/classifier.safetensors"} <= uploaded
+    assert {"app.py", "requirements.txt", "pre-requirements.txt", "README.md", "LICENSE",
+            "ddpm/assets/classifier.safetensors"} <= uploaded
     assert not [f for f in uploaded if f.endswith("checkpoint.safetensors")]
     for f in (f for f in uploaded if f.startswith("weights/")):
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / f, tmp_path / f)
     rt = load_runtime(str(tmp_path / "weights"))
     assert rt.guide is not None and rt.classifier is not None and rt.folder == tmp_path / "weights"
+
+
+def test_a_space_installs_the_pinned_torch_as_its_cpu_build_first():
+    """pre-requirements.txt, which a Space installs before requirements.txt, pins the same torch and torchvision from
+    torch's CPU index, and their +cpu builds satisfy requirements.txt's pins, so the CUDA build is never fetched."""
+    from packaging.requirements import Requirement
+
+    def pins(name):
+        lines = (ROOT / name).read_text().splitlines()
+        reqs = [Requirement(x.split("#")[0]) for x in lines if x.split("#")[0].strip() and not x.startswith("-")]
+        return {r.name: r.specifier for r in reqs}, lines
+
+    first, lines = pins("pre-requirements.txt")
+    main, _ = pins("requirements.txt")
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines and set(first) == {"torch", "torchvision"}
+    for name, spec in first.items():
+        assert spec == main[name]
+        assert spec.contains(f"{next(iter(spec)).version}+cpu")
 
 
 def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
