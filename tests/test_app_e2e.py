@@ -49,6 +49,7 @@ def test_the_app_serves_itself_without_a_node_proxy_where_a_space_asks_for_ssr(c
     and its streams come from Gradio's Python server on the port it was given, as every test here sees them."""
     log = app_log(client.src)
     assert f"Running on local URL:  {client.src.rstrip('/')}" in log and "SSR" not in log
+    assert log.index("Loading the model (") < log.index("Running on")  # the wait before it said why
 
 
 def test_forward_with_an_mnist_example(client):

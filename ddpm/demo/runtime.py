@@ -78,6 +78,10 @@ def model_folder(source: str) -> Path | None:
 def load_runtime(source: str | None = None, with_classifier: bool = True) -> Runtime:
     """Load everything; raises hub.ModelLoadError with a readable message if the model is missing."""
     source = source or model_source()
+    # the page answers only once the model is loaded and each tab's first view drawn: the log (a Space's too) said
+    # nothing for 20 to 40 s
+    print(f"Loading the model ({source}), then each tab's first view: the page's address follows in 20 s or so on 2 "
+          "CPU cores", file=sys.stderr, flush=True)
     fit_threads_to_quota()  # a Space's container sees its host's cores; torch should use the CPUs it is given
     model = hub.load_pretrained(source)
     cfg = model.config
