@@ -228,8 +228,8 @@ def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, ke
 def test_hub_repo_id_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(hub.ModelLoadError, match="is no folder here, and as a Hub repo id it could not be downloaded "
-                                                 "from the Hugging Face Hub: the Hub cannot be reached from here "
-                                                 r"\(no network\?\), and no copy is in the cache$"):
+                                                 "from the Hugging Face Hub: HF_HUB_OFFLINE is set, so the Hub is "
+                                                 "not asked, and no copy is in the cache$"):
         hub.load_pretrained("someone/ddpm-mnist")
     with pytest.raises(hub.ModelLoadError, match="is no folder here, nor a valid Hub repo id .Repo id must use"):
         hub.load_pretrained("someone/ddpm mnist")
@@ -362,6 +362,16 @@ def test_a_hub_error_is_said_in_one_line_of_what_to_do():
     assert "no such repo, or it is private or gated" in hub._hub_problem(RepositoryNotFoundError("404 ..."))
     assert "no such repo, or it is private or gated: check the id, or log in" in hub._hub_problem(GatedRepoError("403"))
     assert hub._hub_problem(OSError("first line\nsecond  line")) == "first line second line"
+
+
+def test_a_copy_missing_offline_is_blamed_on_hf_hub_offline_where_it_is_set(monkeypatch):
+    class LocalEntryNotFoundError(Exception):  # huggingface_hub's, raised with nothing cached and no Hub to ask
+        pass
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # "(no network?)" had sent a Space owner to look at the network
+    assert hub._hub_problem(LocalEntryNotFoundError()).startswith("HF_HUB_OFFLINE is set, so the Hub is not asked")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert hub._hub_problem(LocalEntryNotFoundError()).startswith("the Hub cannot be reached from here (no network?)")
 
 
 def test_commands_for_a_folder_with_a_space_are_quoted_as_a_shell_needs(tmp_path):
