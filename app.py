@@ -209,7 +209,7 @@ def defaults() -> dict:
 # ---------------------------------------------------------------- layout
 
 def build(d: dict) -> gr.Blocks:
-    with gr.Blocks(title="DDPM on MNIST", delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title=intro.TITLE, delete_cache=(1800, 3600)) as demo:
         gr.Markdown(intro.header(RT.dataset))
         with gr.Tab("1. Forward"):
             gr.Markdown(intro.forward_intro(RT.sched))

@@ -96,6 +96,8 @@ def test_the_space_front_matter_matches_what_the_project_runs():
     assert meta["sdk_version"] == gradio.__version__
     assert (ROOT / meta["app_file"]).exists()
     assert tuple(int(p) for p in meta["python_version"].strip('"').split(".")) >= (3, 11)
+    from ddpm.demo import intro  # the Space's title is the page's and its browser tab's (they had told two)
+    assert meta["title"] == intro.TITLE and intro.header().startswith(f"# {intro.TITLE}\n")
 
 
 def test_the_readmes_space_upload_keeps_what_the_app_loads_and_leaves_the_checkpoints(tmp_path):

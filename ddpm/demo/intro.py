@@ -6,9 +6,12 @@ from ..data import dataset_name
 from ..schedule import NoiseSchedule
 
 
+TITLE = "DDPM on MNIST, from scratch"  # the page's heading, the browser tab's and the Space's (README front matter)
+
+
 def header(dataset: str = "mnist") -> str:
     """The title and the tour of the tabs; a model of another dataset is told apart at once."""
-    text = ("# DDPM on MNIST, from scratch\nWatch Gaussian noise destroy a digit, then a small trained U-Net turn "
+    text = (f"# {TITLE}\nWatch Gaussian noise destroy a digit, then a small trained U-Net turn "
             "fresh noise into digits, step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
             "**1. Forward**: noise a digit, and what the network learns from it · **2. Generate**: seeded digits · "
             "**3. x0-hat**: watch the predicted clean digit emerge · **4. Your digit**: noise it, then denoise it, "
