@@ -49,7 +49,7 @@ from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif, trajectory_stream)
 
 try:
-    RT = load_runtime()  # $DDPM_MODEL, else the bundled weights/
+    RT = load_runtime(app=True)  # $DDPM_MODEL, else the bundled weights/
 except ModelLoadError as e:
     raise SystemExit(f"app.py: cannot load the model: {e}\nSet DDPM_MODEL to a model folder or a Hub repo id.") from None
 T = RT.T

@@ -53,9 +53,9 @@ ANNOUNCE_JS = """() => { """ + SAY_TEXT + """
   if (!r || !now || now === (window.__captions || {})[IDS.join()]) return;
   r.textContent = ''; setTimeout(() => { r.textContent = now; }, 50); }"""
 # on a phone, titled panels side by side scroll sideways (CSS below), and the result sat off screen: tab 3's x0_hat,
-# the middle of x_t | x0_hat | eps_hat (its panel and its GIF), and tab 4's denoised digit, the last of x_0 | x_t | denoised (x_0 is shown
-# above it). Each such box, the first time its picture is laid out wider than the box, starts scrolled to the result
-# (a share AT of the overflow); a swipe since is kept, through a scrub of t and a run's frames
+# the middle of x_t | x0_hat | eps_hat (its panel and its GIF), and tab 4's denoised digit, the last of x_0 | x_t |
+# denoised (x_0 is shown above it). Each such box, the first time its picture is laid out wider than the box, starts
+# scrolled to the result (a share AT of the overflow); a swipe since is kept, through a scrub of t and a run's frames
 RESULT_IN_VIEW_JS = """() => {
   const AT = {'trajectory-panel': 0.5, 'trajectory-gif': 0.5, 'roundtrip-main': 1};
   const SEL = Object.keys(AT).map((id) => `#${id} .image-frame`).join(', ');

@@ -75,13 +75,14 @@ def model_folder(source: str) -> Path | None:
         return None
 
 
-def load_runtime(source: str | None = None, with_classifier: bool = True) -> Runtime:
-    """Load everything; raises hub.ModelLoadError with a readable message if the model is missing."""
+def load_runtime(source: str | None = None, with_classifier: bool = True, app: bool = False) -> Runtime:
+    """Load everything; raises hub.ModelLoadError with a readable message if the model is missing. app: say on stderr
+    that the app's page answers only once this and each tab's first view are done (a Space's log said nothing for
+    20 to 40 s)."""
     source = source or model_source()
-    # the page answers only once the model is loaded and each tab's first view drawn: the log (a Space's too) said
-    # nothing for 20 to 40 s
-    print(f"Loading the model ({source}), then each tab's first view: the page's address follows in 20 s or so on 2 "
-          "CPU cores", file=sys.stderr, flush=True)
+    if app:
+        print(f"Loading the model ({source}), then each tab's first view: the page's address follows in 20 s or so "
+              "on 2 CPU cores", file=sys.stderr, flush=True)
     fit_threads_to_quota()  # a Space's container sees its host's cores; torch should use the CPUs it is given
     model = hub.load_pretrained(source)
     cfg = model.config
