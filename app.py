@@ -267,7 +267,7 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     g_ins, g_go = sampler_controls(RT, "generate", MAX_DIGITS, 16, "Generate")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, elem_id="generate-out"):  # on a phone, above the settings (page.CSS)
                     g_grid = picture(d["sample"][0], label="samples (x_t while denoising)", show_label=False,
                                      elem_id="generate-grid")
                     g_status = gr.Markdown(d["sample"][2], elem_id="generate-status", label="caption")

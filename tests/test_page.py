@@ -119,19 +119,20 @@ SHAPES = ("<div class=prose><table><tr><th>a long header</th></tr><tr><td>1.30 a
           "<div class=strip id=s1><div class=image-frame><img></div></div>"
           "<div class='strip two-rows'><div class=image-frame><img id=s2></div></div>"
           "<div id=trajectory-gif class=strip><div class=image-frame id=gif></div></div>"
-          "<div id=generate-grid><div class=image-frame id=grid></div></div>"
+          "<div id=generate-grid><div class=image-frame id=grid></div></div><div id=generate-out></div>"
           "<div class='block fullscreen'><div class=image-frame><img id=full></div></div>")
 STYLE = {"table": (".prose table", "overflowX"), "td": (".prose td", "whiteSpace"),
          "pre": ("#generate-status pre", "whiteSpace"), "place": ("#interpolate-image", "minHeight"),
          "full": ("#full", "imageRendering"), "strip": ("#s1 img", "height"), "two rows": ("#s2", "height"),
-         "gif": ("#gif", "paddingTop"), "grid": ("#grid", "paddingTop")}
+         "gif": ("#gif", "paddingTop"), "grid": ("#grid", "paddingTop"), "first": ("#generate-out", "order")}
 
 
 @pytest.mark.parametrize("width, want", [
     (1400, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "480px", "full": "pixelated",
-            "strip": "0px", "two rows": "0px", "gif": "0px", "grid": "0px"}),
+            "strip": "0px", "two rows": "0px", "gif": "0px", "grid": "0px", "first": "0"}),
     (390, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "446px", "full": "pixelated",
-           "strip": "120px", "two rows": "240px", "gif": "34px", "grid": "34px"})], ids=["laptop", "phone"])
+           "strip": "120px", "two rows": "240px", "gif": "34px", "grid": "34px", "first": "-1"})],
+    ids=["laptop", "phone"])
 def test_the_css_reaches_the_elements_it_is_written_for(bare, width, want):
     """Tables scroll sideways, commands wrap, the interpolation keeps its place, a full-screen picture stays sharp; on
     a phone alone, strips keep a legible height, say they scroll sideways, and pictures' buttons sit above them."""
@@ -232,17 +233,21 @@ def test_the_sketchpads_brush_is_picked_once_it_is_drawn(bare):
     tab.locator("#sk .empty").wait_for(state="detached")
 
 
-@pytest.mark.parametrize("below", [True, False], ids=["below the screen", "on screen"])
-def test_a_pressed_buttons_output_below_the_screen_is_scrolled_into_view(bare, below):
-    """run_button's `show`: an output past the screen's bottom edge is brought up to it; one on screen stays put."""
-    tab = bare(f"<div style='height: {1200 if below else 10}px'></div><div id=out style='height: 200px'></div>"
-               "<div style='height: 3000px'></div>", height=800)
+@pytest.mark.parametrize("where", ["below", "above", "on"], ids=["below the screen", "above it", "on screen"])
+def test_a_pressed_buttons_output_off_the_screen_is_scrolled_into_view(bare, where):
+    """run_button's `show`: an output past the screen's bottom edge is brought up to it, one above its top (Generate's
+    grid on a phone, over its settings) down to it; one on screen stays put."""
+    tab = bare(f"<div style='height: {1200 if where == 'below' else 10}px'></div><div id=out style='height: 200px'>"
+               "</div><div style='height: 3000px'></div>", height=800)
+    at = 1000 if where == "above" else 0  # the button pressed far under the output
+    tab.evaluate(f"() => window.scrollTo(0, {at})")
     tab.evaluate(page.SHOW_OUTPUT_JS.replace("ELEM", "out"))
-    if below:
-        tab.wait_for_function("() => document.getElementById('out').getBoundingClientRect().bottom <= innerHeight")
-    else:
+    if where == "on":
         tab.wait_for_timeout(500)
         assert tab.evaluate("() => scrollY") == 0
+    else:
+        tab.wait_for_function("() => { const r = document.getElementById('out').getBoundingClientRect();"
+                              " return r.top >= 0 && r.bottom <= innerHeight; }")
 
 
 def test_a_screen_reader_hears_a_runs_new_captions_once(bare):

@@ -11,10 +11,10 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
-# scrolls an output that does not fit above the screen's bottom edge just enough to show it (run_button's show)
-SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM');
-  if (el && el.getBoundingClientRect().bottom > window.innerHeight)
-    el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
+# scrolls an output past the screen's bottom edge, or above its top (a phone shows Generate's grid above its
+# settings), just enough to show it (run_button's show)
+SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el && el.getBoundingClientRect();
+  if (r && (r.bottom > window.innerHeight || r.top < 0)) el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
 # a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to its last good
 # one once the view has said why, so that the next move of another control is not refused for it again
 # (window.__lastGood: per slider, in the page); a box emptied while it has the focus is being typed into: it stays
@@ -95,6 +95,8 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "object-fit: contain !important; image-rendering: pixelated} "
        # on a phone a wide strip keeps a height its labels can be read at, and scrolls sideways
        "@media (max-width: 640px) {.prose th {white-space: nowrap} "
+       # Generate's grid and caption above its settings, not 1,700 px below the button under their help texts
+       "#generate-out {order: -1} "
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
        # said under each, as a phone shows no scrollbar until touched (x0_hat, tab 3's middle panel, was off screen)
