@@ -11,10 +11,12 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
-# scrolls an output past the screen's bottom edge, or above its top (a phone shows Generate's grid above its
-# settings), just enough to show it (run_button's show)
+# scrolls an output past the screen's bottom edge, or wholly above its top (a phone shows Generate's grid above its
+# settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
+# scrolled to, the button left the pointer for a second click to land on another control)
 SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el && el.getBoundingClientRect();
-  if (r && (r.bottom > window.innerHeight || r.top < 0)) el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }"""
+  if (r && (r.bottom > window.innerHeight || r.bottom < 0)) el.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+}"""
 # a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to its last good
 # one once the view has said why, so that the next move of another control is not refused for it again
 # (window.__lastGood: per slider, in the page); a box emptied while it has the focus is being typed into: it stays

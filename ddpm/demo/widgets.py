@@ -342,11 +342,12 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
     button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
     view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
-    the output comes after every setting). ui_fn: run in fn's place in the UI (seed_back_if_drawn). queue_press: a
-    press while the job runs queues one more run, with the settings as they are when it starts (Gradio's default
-    drops it without a word); False for a job another event cancels, as Gradio's cancel leaves a queued press to
-    run after it. Its Markdown outputs with an elem_id are its captions: a screen reader hears them when the run
-    ends, if they changed (page.ANNOUNCE_JS). Returns the button's event (for another event to cancel)."""
+    the output comes after every setting) or lies wholly above it (Generate's grid, which a phone shows first).
+    ui_fn: run in fn's place in the UI (seed_back_if_drawn). queue_press: a press while the job runs queues one
+    more run, with the settings as they are when it starts (Gradio's default drops it without a word); False for a
+    job another event cancels, as Gradio's cancel leaves a queued press to run after it. Its Markdown outputs with
+    an elem_id are its captions: a screen reader hears them when the run ends, if they changed (page.ANNOUNCE_JS).
+    Returns the button's event (for another event to cancel)."""
     # in the browser alone (no round trip, no API), made before the run's event: Gradio runs a button's events in
     # the order they were made, each after the one before has ended (made after it, the scroll came at the run's end)
     if show:
