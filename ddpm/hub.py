@@ -113,8 +113,9 @@ def _hub_problem(e: Exception) -> str:
     """huggingface_hub's error in one line, in the words of what to do about it."""
     kind = type(e).__name__
     if kind == "LocalEntryNotFoundError":  # what it raises offline (or with HF_HUB_OFFLINE=1) and nothing cached
-        if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):  # huggingface_hub's truths
-            return "HF_HUB_OFFLINE is set, so the Hub is not asked, and no copy is in the cache"
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # either keeps huggingface_hub offline
+            if os.environ.get(name, "").upper() in ("1", "ON", "YES", "TRUE"):  # its words for true
+                return f"{name} is set, so the Hub is not asked, and no copy is in the cache"
         return "the Hub cannot be reached from here (no network?), and no copy is in the cache"
     if kind in ("RepositoryNotFoundError", "GatedRepoError"):
         return "there is no such repo, or it is private or gated: check the id, or log in (`hf auth login`)"

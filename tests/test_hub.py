@@ -371,6 +371,9 @@ def test_a_copy_missing_offline_is_blamed_on_hf_hub_offline_where_it_is_set(monk
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # "(no network?)" had sent a Space owner to look at the network
     assert hub._hub_problem(LocalEntryNotFoundError()).startswith("HF_HUB_OFFLINE is set, so the Hub is not asked")
     monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "yes")  # huggingface_hub's other switch
+    assert hub._hub_problem(LocalEntryNotFoundError()).startswith("TRANSFORMERS_OFFLINE is set")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
     assert hub._hub_problem(LocalEntryNotFoundError()).startswith("the Hub cannot be reached from here (no network?)")
 
 
