@@ -131,7 +131,7 @@ def test_the_readmes_space_upload_keeps_what_the_app_loads_and_leaves_the_checkp
 
 def test_a_space_installs_the_pinned_torch_as_its_cpu_build_first():
     """pre-requirements.txt, which a Space installs before requirements.txt, pins the same torch and torchvision from
-    torch's CPU index, and their +cpu builds satisfy requirements.txt's pins, so the CUDA build is never fetched."""
+    torch's CPU index (a pin bumped in one file alone would install both builds, or none from the CPU index)."""
     from packaging.requirements import Requirement
 
     def pins(name):
@@ -142,9 +142,7 @@ def test_a_space_installs_the_pinned_torch_as_its_cpu_build_first():
     first, lines = pins("pre-requirements.txt")
     main, _ = pins("requirements.txt")
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines and set(first) == {"torch", "torchvision"}
-    for name, spec in first.items():
-        assert spec == main[name]
-        assert spec.contains(f"{next(iter(spec)).version}+cpu")
+    assert all(spec == main[name] for name, spec in first.items())
 
 
 def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):

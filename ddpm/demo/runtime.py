@@ -81,8 +81,8 @@ def load_runtime(source: str | None = None, with_classifier: bool = True, app: b
     20 to 40 s)."""
     source = source or model_source()
     if app:
-        print(f"Loading the model ({source}), then each tab's first view: the page's address follows in 20 s or so "
-              "on 2 CPU cores", file=sys.stderr, flush=True)
+        print(f"Loading the model ({source}), then each tab's first view: the page's address follows (10 to 40 s on "
+              "2 CPU cores)", file=sys.stderr, flush=True)
     fit_threads_to_quota()  # a Space's container sees its host's cores; torch should use the CPUs it is given
     model = hub.load_pretrained(source)
     cfg = model.config
