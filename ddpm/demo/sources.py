@@ -27,9 +27,9 @@ def use(dataset: str) -> None:
     _preprocessed_file.cache_clear()
 
 
-def item_noun() -> str:
-    """What an upload or a drawing of the loaded model's dataset holds: 'digit', or 'item'."""
-    return noun_of(_DATASET[0])
+def item_noun(article: bool = False) -> str:
+    """What an upload or a drawing of the loaded model's dataset holds: 'digit', or 'item' ('a digit', 'an item')."""
+    return noun_of(_DATASET[0], article)
 
 
 def example_name() -> str:
@@ -83,8 +83,8 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
     if source == EXAMPLE:
         return example_digit(example_index)
     if source == UPLOAD and upload is None:
-        raise MissingInput(f"No image uploaded: upload a picture of {noun_of(_DATASET[0], article=True)}, or pick "
-                           "another source.")
+        raise MissingInput(f"No image uploaded: upload a picture of {item_noun(article=True)}, or pick another "
+                           "source.")
     return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch, _DATASET[0])
 
 
