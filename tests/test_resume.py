@@ -357,3 +357,13 @@ def test_a_run_stopped_by_its_time_limit_is_told_the_limit_for_as_much_time_agai
                                          r"--max-minutes 12\.5$"):
         check_limits_left(cfg, {"step": 30, "train_seconds": 450}, 9, None)  # 7.5 min trained, of 5 + a sitting over
     check_limits_left(cfg, {"step": 30, "train_seconds": 290}, 9, None)  # under the limit: trains on
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: AdamW keeps its step counts on the CPU there")
+def test_a_run_on_a_gpu_resumes(tmp_path):
+    """The resume's finiteness check gathers the optimizer's CPU step counts and its GPU moments on one device (it
+    met torch's device error on an H100, 2026-12-05)."""
+    part = train_cfg(tmp_path / "part", epochs=2, device="cuda")
+    train_on_sample(part, max_steps=5)
+    resumed = train_on_sample(part, max_steps=8, resume=True)
+    assert load_tensors(resumed / "checkpoint.safetensors")[1]["progress"]["step"] == 8
