@@ -168,3 +168,18 @@ def test_an_autoguided_null_teacher_gives_the_guided_samplers_eps(tmp_path):
         assert e.value.field == field
 
 
+def test_the_teachers_target_stays_float32_under_the_students_bfloat16_autocast(tmp_path):
+    """On a GPU the student trains under bfloat16 autocast; the teacher's target (here autoguided) is computed in
+    float32 all the same (bfloat16 autocast on the CPU stands in for CUDA's)."""
+    from ddpm.teacher import null_rows_target, null_teacher
+
+    folder = hub.save_pretrained(tiny_model(0, timesteps=100), tmp_path / "teacher")
+    hub.save_pretrained(tiny_model(1, timesteps=100), folder / "guide")
+    cfg = train_cfg(tmp_path / "run", label_dropout=0.5, null_teacher=str(folder), null_teacher_autoguidance=2.0)
+    teacher = null_teacher(cfg, tmp_path / "run", torch.device("cpu"))
+    x_t, t, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 30, 60, 99]), torch.tensor([1, 2, 3, 4])
+    eps, drop = torch.randn(4, 1, 28, 28), torch.tensor([True, True, False, True])
+    want = null_rows_target(teacher, x_t, t, y, eps, drop)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = null_rows_target(teacher, x_t, t, y, eps, drop)
+    assert got.dtype == torch.float32 and torch.equal(got, want)
