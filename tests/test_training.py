@@ -245,6 +245,16 @@ def test_pick_device_names_a_missing_device(monkeypatch):
             pick_device("cuda")
 
 
+@pytest.mark.filterwarnings("ignore:torch.cuda.amp.GradScaler is enabled, but CUDA is not available")  # (no GPU here)
+def test_a_gpu_without_bfloat16_units_trains_in_float16_with_a_loss_scale(monkeypatch):
+    """By compute capability: torch.cuda.is_bf16_supported() says yes on a T4 or a V100 too (emulated, slowly)."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    for capability, want in (((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert training._mixed_precision(torch.device("cuda"))[0] == want
+    assert training._mixed_precision(torch.device("cpu"))[0] is None
+
+
 def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
     cfg = train_cfg(tmp_path)
     out = train_on_sample(cfg, max_steps=3)
