@@ -300,6 +300,7 @@ def main(argv=None) -> int:
         from ddpm.hub import ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
+        from ddpm.device import pick_device
         from ddpm.run_control import Diverged, Interrupts, Stopped
         from ddpm.training import train
 
@@ -346,7 +347,7 @@ def main(argv=None) -> int:
         interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
         previous = interrupts.install()
         try:
-            write_card_grid(out)
+            write_card_grid(out, pick_device(args.config.device))  # a GPU run draws it there, not on the CPU
         except KeyboardInterrupt:  # the run is finished and saved; a stop is still a stop (exit 130), not a push
             write_model_card(out, command=command, resumed=args.resume)
             push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"

@@ -51,10 +51,11 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int | 
     return to_uint8_np(x)
 
 
-def write_card_grid(folder: str | Path) -> Path:
-    """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0)."""
+def write_card_grid(folder: str | Path, device: str | torch.device = "cpu") -> Path:
+    """The model card's samples.png: what CARD_GRID makes (64 unconditional digits, all T DDPM steps, seed 0), on
+    `device` (train.py's own after a GPU run: the noise is the CPU generators', so the same digits up to rounding)."""
     path = Path(folder) / GRID_NAME
-    atomic_write_png(path, grid(sample_images(load_pretrained(folder), 64, 0, "ddpm"), scale=2))
+    atomic_write_png(path, grid(sample_images(load_pretrained(folder, device), 64, 0, "ddpm"), scale=2))
     return path
 
 

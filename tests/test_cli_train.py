@@ -3,6 +3,7 @@ kill, SIGTERM, Ctrl-C) is in test_cli_train_stops.py."""
 import json
 
 import pytest
+import torch
 from PIL import Image
 
 from ddpm import hub
@@ -37,11 +38,12 @@ def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypat
     pushed = []
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     monkeypatch.setattr("ddpm.push.push_to_hub", lambda *a, **kw: pushed.append(a) or True)
-    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: None)  # the grid is not what this is about
+    drawn_on = []  # the grid is not what this is about; it is drawn on the run's own device (a GPU's, after one)
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out, device: drawn_on.append(device))
     out = tmp_path / "run"
     flags = ["--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8", "--base-channels", "8",
              "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20"]
-    assert train.main(flags + ["--max-steps", "2"]) == 0
+    assert train.main(flags + ["--max-steps", "2", "--device", "cpu"]) == 0 and drawn_on == [torch.device("cpu")]
     (out / "guide").mkdir()
     (out / "guide" / "checkpoint.safetensors").write_bytes(b"x")
     assert train.main(flags + ["--resume", "--max-steps", "3", "--push-to-hub", "--hub-model-id", "me/x"]) == 1
@@ -57,7 +59,7 @@ def test_a_quick_run_can_skip_the_cards_grid(tmp_path, monkeypatch, capsys):
     card is written without it and both say which command draws it later."""
     import train
 
-    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: pytest.fail("drew the grid"))
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out, device: pytest.fail("drew the grid"))
     out = tmp_path / "run"
     assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
                        "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
@@ -76,7 +78,7 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
 
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     monkeypatch.setattr("ddpm.push.push_to_hub", stopped)
-    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out: None)  # the grid is not what this is about
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out, device: None)  # the grid is not what this is about
     out = tmp_path / "run"
     assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
                        "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
@@ -106,7 +108,7 @@ def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path,
         "python train.py --out 'my run' --attention-res ''"
     out = tmp_path / "my run"
     hub.save_pretrained(tiny_model(), out, meta={"steps": 4})
-    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder: None)  # the grid is not what this is about
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder, device: None)  # the grid is not the point
     monkeypatch.setattr(training, "train", lambda cfg, **kw: out)
     assert train.main(["--out", str(out), "--attention-res", ""]) == 0
     assert f"writing the model card's sample grid: {card_grid_command(out)}\n" in capsys.readouterr().out

@@ -137,7 +137,7 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     from ddpm import push
 
     out = run_of_two_steps
-    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder, device: (_ for _ in ()).throw(KeyboardInterrupt))
     monkeypatch.setattr(push, "push_status", lambda *a, **k: pytest.fail("pushed after a Ctrl-C"))
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     (out / "README.md").unlink()
