@@ -25,6 +25,10 @@ def pick_device(name: str = "auto") -> torch.device:
         raise ValueError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from None
     if not available.get(device.type, False):
         raise ValueError(f"device {name!r} is not available on this machine: use auto or cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()  # (torch's "invalid device ordinal" came later, as a traceback)
+        raise ValueError(f"device {name!r}: this machine has {count} GPU{'s' * (count != 1)}, cuda:0"
+                         f"{f' to cuda:{count - 1}' if count > 1 else ''}: use cuda or auto")
     return device
 
 

@@ -243,6 +243,11 @@ def test_pick_device_names_a_missing_device(monkeypatch):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="not available on this machine"):
             pick_device("cuda")
+    monkeypatch.setattr(device.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device.torch.cuda, "device_count", lambda: 1)
+    assert pick_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(ValueError, match=r"'cuda:1': this machine has 1 GPU, cuda:0: use cuda or auto"):
+        pick_device("cuda:1")
 
 
 @pytest.mark.filterwarnings("ignore:torch.cuda.amp.GradScaler is enabled, but CUDA is not available")  # (no GPU here)
