@@ -129,18 +129,31 @@ STYLE = {"table": (".prose table", "overflowX"), "td": (".prose td", "whiteSpace
 
 @pytest.mark.parametrize("width, want", [
     (1400, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "480px", "full": "pixelated",
-            "strip": "0px", "two rows": "0px", "gif": "0px", "grid": "0px", "first": "0"}),
+            "strip": "0px", "two rows": "0px", "gif": "34px", "grid": "34px", "first": "0"}),
     (390, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "446px", "full": "pixelated",
            "strip": "120px", "two rows": "240px", "gif": "34px", "grid": "34px", "first": "-1"})],
     ids=["laptop", "phone"])
 def test_the_css_reaches_the_elements_it_is_written_for(bare, width, want):
-    """Tables scroll sideways, commands wrap, the interpolation keeps its place, a full-screen picture stays sharp; on
-    a phone alone, strips keep a legible height, say they scroll sideways, and pictures' buttons sit above them."""
+    """Tables scroll sideways, commands wrap, the interpolation keeps its place, a full-screen picture stays sharp,
+    pictures' buttons sit above them; on a phone alone, strips keep a legible height and say they scroll sideways."""
     tab = bare(SHAPES, width=width)
     got = {k: tab.eval_on_selector(sel, f"e => getComputedStyle(e).{prop}") for k, (sel, prop) in STYLE.items()}
     assert got == want
     after = tab.eval_on_selector("#s1", "e => getComputedStyle(e, '::after').content")
-    assert ("swipe sideways" in after) == (width < 640), after
+    assert ("swipe or scroll sideways" in after) == (width < 640), after
+
+
+def test_a_strip_that_scrolls_shows_the_keyboards_ring_and_says_it_scrolls(bare):
+    """At 200% zoom (a page 640 px wide or less) a strip wider than the screen is a Tab stop whose arrow keys scroll
+    it: it shows the inputs' ring there (a faint 1 px line over its dark picture), and its line names scrolling."""
+    tab = bare(f"<style>{page.THEME._get_theme_css()}</style>"  # (the ring's colour is the theme's accent)
+               f"<div class=strip id=s><div class=image-frame>{picture(1200)}</div></div>", width=400)
+    tab.keyboard.press("Tab")
+    ring = "b => [document.activeElement === b, getComputedStyle(b).outlineStyle, getComputedStyle(b).outlineWidth]"
+    assert tab.eval_on_selector("#s .image-frame", ring) == [True, "solid", "2px"]
+    tab.keyboard.press("ArrowRight")
+    tab.wait_for_function("document.querySelector('#s .image-frame').scrollLeft > 0")  # (a smooth scroll)
+    assert "swipe or scroll sideways" in tab.eval_on_selector("#s", "e => getComputedStyle(e, '::after').content")
 
 
 def picture(width: int) -> str:

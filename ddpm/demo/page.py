@@ -88,6 +88,12 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # long commands wrap (About's, and Generate's line that draws the grid, cut off at a laptop's width)
        "#about pre, #about pre code, #generate-status pre, #generate-status pre code "
        "{white-space: pre-wrap !important; overflow-wrap: anywhere} "
+       # a picture's buttons (full screen; the GIF's download too) above the panels' titles and a grid's top row,
+       # not on them: on a phone on x0_hat's title, where a strip starts scrolled to it; on a projector's 853 px (a
+       # laptop at 150%) on the strip's "t=1000" and the end of tab 3's "eps_hat (t = 20)"
+       ".strip .image-frame, #generate-grid .image-frame, #compare-grid .image-frame {padding-top: 34px} "
+       # a strip that scrolls is a Tab stop of its own (the arrow keys scroll it): it shows the inputs' ring there
+       ".strip .image-frame:focus-visible {outline: 2px solid var(--color-accent); outline-offset: -2px} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
        ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
        # a full-screen picture fills the screen (Gradio shows it at its own size there), its pixels kept square and
@@ -102,14 +108,11 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        ".strip .image-frame {overflow-x: auto; justify-content: flex-start} "
        ".strip .image-frame img {height: 120px; width: auto; max-width: none; object-fit: contain} "
        # said under each, as a phone shows no scrollbar until touched (x0_hat, tab 3's middle panel, was off screen)
-       ".strip:has(img)::after {content: '\\2190  swipe sideways for the rest  \\2192'; display: block; "
+       ".strip:has(img)::after {content: '\\2190  swipe or scroll sideways for the rest  \\2192'; display: block; "
        "text-align: center; font-size: 12px; padding: 2px 0; color: var(--block-info-text-color)} "
        # titled panels side by side (tab 1's five, tab 3's x_t | x0_hat | eps_hat, tab 4's three) at their own
        # size: shrunk to the phone's width, their titles were 6 px tall
        ".strip.panels .image-frame img {height: auto} "
-       # a picture's buttons (full screen; the GIF's download too) above the panels' titles and a grid's top row,
-       # not on them (on x0_hat's title, where a strip starts scrolled to it)
-       ".strip .image-frame, #generate-grid .image-frame, #compare-grid .image-frame {padding-top: 34px} "
        ".strip.two-rows .image-frame img {height: 240px} "  # two titled rows: tab 3's film strip, tab 4's strip
        ".strip.three-rows .image-frame img {height: 390px} "  # the interpolation's three titled rows, and the place
        "#interpolate-image {min-height: 446px}}")  # kept for them, a button and the swipe line (480: 90 px blank)
