@@ -188,6 +188,23 @@ def test_a_phone_shows_tab_3s_x0_hat_and_tab_4s_denoised_digit_first_and_keeps_a
     tab.wait_for_function("() => document.querySelector('#trajectory-panel .image-frame').scrollLeft > 100")
 
 
+def test_a_keyboard_on_a_live_t_slider_brings_its_picture_into_view(bare):
+    """At 200% zoom a Tab to tab 1's t left x_t below the screen (the arrow keys move the slider, not the page), and
+    tab 3's frame slider its panel above it: the picture comes into view with the slider."""
+    tab = bare("<div style='height: 900px'></div><div id=forward-t><input type=range id=ft></div>"
+               f"<div style='height: 150px'></div><div id=forward-xt>{picture(200)}</div>"
+               f"<div style='height: 1500px'></div><div id=trajectory-panel>{picture(200)}</div>"
+               "<div style='height: 100px'></div><div id=trajectory-frame><input type=range id=tf></div>"
+               "<div style='height: 2000px'></div>", width=640, height=400)
+    tab.evaluate(f"({page.RESULT_IN_VIEW_JS})()")
+    in_view = "ids => ids.every((id) => { const r = document.getElementById(id).getBoundingClientRect();" \
+              " return r.top >= 0 && r.bottom <= innerHeight; })"
+    for slider, picture_id in (("ft", "forward-xt"), ("tf", "trajectory-panel")):
+        tab.keyboard.press("Tab")
+        assert tab.evaluate("document.activeElement.id") == slider
+        tab.wait_for_function(in_view, arg=[slider, picture_id])
+
+
 def snap_back_js(lo=0, hi=100, step=5, start=50) -> str:
     """The script widgets.snap_back attaches to a live view's slider #k of these ends, step and first value."""
     import gradio as gr

@@ -68,7 +68,17 @@ RESULT_IN_VIEW_JS = """() => {
   const watch = (box) => { sized.observe(box); place(box); };
   document.querySelectorAll(SEL).forEach(watch);
   document.addEventListener('load', (e) => { const box = e.target.tagName === 'IMG' && e.target.closest(SEL);
-    if (box) watch(box); }, true); }"""
+    if (box) watch(box); }, true);
+  // a keyboard on a live view's t slider moves it with the arrow keys, not the page: its picture (tab 1's x_t below
+  // it, tab 3's panel above it) comes into view with it, or as much as the screen holds beside it (200% zoom)
+  const PIC = {'forward-t': 'forward-xt', 'trajectory-frame': 'trajectory-panel'};
+  document.addEventListener('focusin', (e) => {
+    const box = e.target.matches('input[type=range]:focus-visible') && e.target.closest('#forward-t, #trajectory-frame');
+    if (box) requestAnimationFrame(() => { const s = box.getBoundingClientRect(),
+      p = document.getElementById(PIC[box.id]).getBoundingClientRect();
+      const top = Math.min(s.top, p.top), bottom = Math.max(s.bottom, p.bottom), h = window.innerHeight;
+      window.scrollBy(0, bottom - top <= h ? Math.min(top, 0) || Math.max(bottom - h, 0)
+                                           : p.top > s.top ? s.top : s.bottom - h); }); }); }"""
 # a table's cells keep their figures on one line, its headers wrap between words only; on a phone the headers stay
 # on one line too and the table scrolls sideways rather than squeeze its columns to a word a line
 CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: nowrap} "
