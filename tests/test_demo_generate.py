@@ -35,3 +35,18 @@ def test_generate_reports_count_the_steps_from_1(model, sched):
 
 def test_the_command_line_gives_eta_back_exactly():
     assert "--eta 0.123456789 " in settings(20, eta=0.123456789).command()
+
+
+def test_a_random_class_each_is_said_by_name_where_no_classifier_reads_the_grid(model, sched):
+    """A Fashion-MNIST model has no classifier in the app: its caption still says which class each cell was drawn
+    for, row by row (the cell's check, and the grid in words for a screen reader)."""
+    from ddpm.data import CLASS_NAMES
+    from ddpm.samplers import random_labels
+
+    s = dataclasses.replace(settings(sched.T, n=4, label="random"), class_names=CLASS_NAMES["fashion-mnist"])
+    *_, done = generate.generate(model, sched, s, updates=1)
+    names = [CLASS_NAMES["fashion-mnist"][int(k)] for k in random_labels(0, 4, 10)]
+    assert f"Asked for, row by row: {names[0]}, {names[1]} / {names[2]}, {names[3]}." in done.summary
+    one = dataclasses.replace(s, n=1)
+    assert f"Asked for {names[0]}." in list(generate.generate(model, sched, one, updates=1))[-1].summary
+    assert "Asked for" not in list(generate.generate(model, sched, settings(sched.T, n=4), updates=1))[-1].summary

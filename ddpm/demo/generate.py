@@ -211,6 +211,18 @@ def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, cho
             f"{len(read)} as asked.")
 
 
+def asked_for(asked: torch.Tensor | None, names: tuple[str, ...] | None = None) -> str:
+    """The classes drawn for a random class each ((n,) labels, or None: none drawn), by name where the dataset names
+    them, row by row as grid_image lays the samples out; "" for none."""
+    if asked is None:
+        return ""
+    words = [names[int(a)] if names else str(int(a)) for a in asked]
+    if len(words) == 1:
+        return f"Asked for {words[0]}."
+    cols = grid_cols(len(words))
+    return f"Asked for, row by row: {' / '.join(', '.join(words[i:i + cols]) for i in range(0, len(words), cols))}."
+
+
 class LastGrids:
     """The last few finished grids by their settings. The same settings and seed draw the same digits, so Generate
     asked again for one of them (a double click, a press queued while the run went on, a seed gone back to) shows
@@ -258,9 +270,11 @@ def generate(model, sched: NoiseSchedule, s: Settings, updates: int = UPDATES, w
     elapsed = ticker.seconds
     # the labels sample_loop drew for a random class each (w = 0 ignores them: the null class's digits)
     asked = (random_labels(s.seed, s.n, model.config.num_classes)
-             if s.label == RANDOM and s.guidance and model.config.num_classes and classifier is not None else None)
+             if s.label == RANDOM and s.guidance and model.config.num_classes else None)
     chosen = s.label if isinstance(s.label, int) and s.guidance and model.config.num_classes else None
-    summary = finished_text(s, weights, read_as(classifier, x0, asked, chosen) if classifier is not None else "")
+    # without the classifier (a Fashion-MNIST model), the classes drawn are still said, so each cell can be checked
+    reading = read_as(classifier, x0, asked, chosen) if classifier is not None else asked_for(asked, s.class_names)
+    summary = finished_text(s, weights, reading)
     done = Frame(grid_image(x0), f"Done in {took(elapsed)} ({1000 * elapsed / s.steps:.0f} ms a step): {summary}",
                  done=True, samples=x0, summary=summary)
     if drawn is not None:
