@@ -77,7 +77,9 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
         if not conditional:
             raise InputError("This model was trained without labels, so it has no guidance scale to sweep")
         if s.label is None:
-            raise InputError("A guidance sweep needs a class: choose a digit (or 'random') as the digit class")
+            menu = "a class (or 'random') in the class menu" if s.class_names else \
+                "a digit (or 'random') as the digit class"  # the menu's label, as controls.py names it
+            raise InputError(f"A guidance sweep needs a class: choose {menu}")
         rows = [dataclasses.replace(s, guidance=w) for w in SWEEP]
     per_digit = sum(r.steps * network_passes(r.label, r.guidance) for r in rows)  # digit-steps of one digit a row
     if s.n * per_digit > MAX_DIGIT_STEPS:
