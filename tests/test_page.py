@@ -143,6 +143,15 @@ def test_the_css_reaches_the_elements_it_is_written_for(bare, width, want):
     assert ("swipe or scroll sideways" in after) == (width < 640), after
 
 
+@pytest.mark.parametrize("width", [390, 853])
+def test_the_interpolations_kept_place_is_given_back_once_its_picture_came(bare, width):
+    """Its place is kept before the first run (the press's scroll shows where the picture will come); after, a
+    picture shrunk to the page's width (a projector's 853 px) left up to 130 px blank under it."""
+    tab = bare(f"<div id=interpolate-image class='strip three-rows'><div class=image-frame>{picture(600)}</div></div>",
+               width=width)
+    assert tab.eval_on_selector("#interpolate-image", "e => getComputedStyle(e).minHeight") == "0px"
+
+
 def test_a_strip_that_scrolls_shows_the_keyboards_ring_and_says_it_scrolls(bare):
     """At 200% zoom (a page 640 px wide or less) a strip wider than the screen is a Tab stop whose arrow keys scroll
     it: it shows the inputs' ring there (a faint 1 px line over its dark picture), and its line names scrolling."""

@@ -105,6 +105,8 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # a strip that scrolls is a Tab stop of its own (the arrow keys scroll it): it shows the inputs' ring there
        ".strip .image-frame:focus-visible {outline: 2px solid var(--color-accent); outline-offset: -2px} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
+       # and given back once it has (on a projector's 853 px, its three rows shrunk to 350 px left the rest blank)
+       "#interpolate-image:has(img) {min-height: 0 !important} "
        ".block.fullscreen .vega-embed {height: calc(100vh - 90px) !important} "  # a full-screen plot keeps its legend
        # a full-screen picture fills the screen (Gradio shows it at its own size there), its pixels kept square and
        # sharp for a projector; on a phone, whole (a strip no longer scrolls there)
