@@ -133,7 +133,8 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     assert "on 28x28 images (this model: Fashion-MNIST)" in md and "null class" not in md
     assert "Not scored: `ddpm.evaluate` measures against MNIST" in md and "python -m ddpm.evaluate" not in md
     rt = runtime.load_runtime(str(tmp_path / "u"))
-    assert rt.dataset == "fashion-mnist" and rt.classifier is None and "trained on Fashion-MNIST" in rt.classifier_note
+    assert rt.dataset == "fashion-mnist" and rt.classifier is None
+    assert "trained on Fashion-MNIST, so no chart shows when an image's class is decided" in rt.classifier_note
     assert generate.class_choices("fashion-mnist")[5] == ("3: Dress", "3")  # by name; the API's values stay 0-9
     assert generate.class_choices("mnist") == generate.CLASS_CHOICES
     assert "**This model was trained on Fashion-MNIST.**" in intro.header("fashion-mnist")

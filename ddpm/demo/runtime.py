@@ -92,7 +92,7 @@ def load_runtime(source: str | None = None, with_classifier: bool = True, app: b
     sources.use(dataset)  # tabs 1 and 4 offer its test images and fit an upload as its images were made
     if dataset != "mnist" and classifier is not None:  # it would read clothes as digits, with confidence
         classifier, note = None, (f"The MNIST classifier reads digits only, and this model was trained on "
-                                  f"{dataset_name(dataset)}.")
+                                  f"{dataset_name(dataset)}, so no chart shows when an image's class is decided.")
     guide, guide_note = None, "this model has no guide/ folder"
     if folder is not None and has_guide(folder):  # an empty guide/ is none, as for the card and a push
         try:  # from the folder resolved above (a Hub repo's files are in the cache load_pretrained filled)
