@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import shlex
 import zipfile
 from pathlib import Path
 
@@ -22,12 +23,14 @@ class EvalError(RuntimeError):
     """Bad input to the evaluation; the message says what to do."""
 
 
-def only_mnist(dataset: str, what: str) -> None:
-    """Every figure is measured against MNIST, through an MNIST classifier: refuse another dataset's samples."""
+def only_mnist(dataset: str, what: str, weights: str | None = None) -> None:
+    """Every figure is measured against MNIST, through an MNIST classifier: refuse another dataset's samples (the
+    grid's command names `weights` where they are known)."""
     if dataset != "mnist":
         raise EvalError(f"{what} trained on {dataset_name(dataset)}, and ddpm.evaluate measures against MNIST's "
                         "digits with an MNIST classifier: its figures would say nothing about this model (look at "
-                        "its samples instead: python -m ddpm.sample --weights FOLDER --out samples.png draws a grid)")
+                        f"its samples instead: python -m ddpm.sample --weights {shlex.quote(weights or 'FOLDER')} "
+                        "--out samples.png draws a grid)")
 
 
 def save_npz(path: str | Path, images: np.ndarray, seed: int, sampler: str, steps: int, eta: float = 0.0,

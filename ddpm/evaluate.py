@@ -172,7 +172,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
         model = load_pretrained(weights, device)
     except ModelLoadError as e:
         raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
-    only_mnist(trained_on(resolve_folder(weights)), f"{weights} was")
+    only_mnist(trained_on(resolve_folder(weights)), f"{weights} was", weights)
     digest = weights_digest(model)  # for --save-samples: whose samples these are
     try:
         model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)

@@ -30,8 +30,8 @@ def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2"]) == 2
     err = capsys.readouterr().err
     assert "was trained on Fashion-MNIST, and ddpm.evaluate measures against MNIST" in err
-    assert "(look at its samples instead: python -m ddpm.sample --weights FOLDER --out samples.png draws a grid)" \
-        in err  # no dead end
+    assert f"(look at its samples instead: python -m ddpm.sample --weights {tmp_path / 'm'} --out samples.png draws " \
+           "a grid)" in err  # no dead end, and no FOLDER to fill in
     r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2",
             "--out", str(tmp_path / "s.npz"))
     assert r.returncode == 0, r.stderr
