@@ -212,6 +212,11 @@ def test_a_keyboard_on_a_live_t_slider_brings_its_picture_into_view(bare):
         tab.keyboard.press("Tab")
         assert tab.evaluate("document.activeElement.id") == slider
         tab.wait_for_function(in_view, arg=[slider, picture_id])
+    errors = []  # a page without the picture (another app's layout) is left as it is, with no script error
+    tab.on("pageerror", lambda e: errors.append(e))
+    tab.evaluate("document.getElementById('forward-xt').remove(); document.getElementById('ft').focus()")
+    tab.wait_for_timeout(200)
+    assert tab.evaluate("document.activeElement.matches(':focus-visible')") and not errors
 
 
 def snap_back_js(lo=0, hi=100, step=5, start=50) -> str:

@@ -72,10 +72,11 @@ RESULT_IN_VIEW_JS = """() => {
   // a keyboard on a live view's t slider moves it with the arrow keys, not the page: its picture (tab 1's x_t below
   // it, tab 3's panel above it) comes into view with it, or as much as the screen holds beside it (200% zoom)
   const PIC = {'forward-t': 'forward-xt', 'trajectory-frame': 'trajectory-panel'};
+  const SLIDERS = Object.keys(PIC).map((id) => '#' + id).join(', ');
   document.addEventListener('focusin', (e) => {
-    const box = e.target.matches('input[type=range]:focus-visible') && e.target.closest('#forward-t, #trajectory-frame');
-    if (box) requestAnimationFrame(() => { const s = box.getBoundingClientRect(),
-      p = document.getElementById(PIC[box.id]).getBoundingClientRect();
+    const box = e.target.matches('input[type=range]:focus-visible') && e.target.closest(SLIDERS);
+    const pic = box && document.getElementById(PIC[box.id]);
+    if (pic) requestAnimationFrame(() => { const s = box.getBoundingClientRect(), p = pic.getBoundingClientRect();
       const top = Math.min(s.top, p.top), bottom = Math.max(s.bottom, p.bottom), h = window.innerHeight;
       window.scrollBy(0, bottom - top <= h ? Math.min(top, 0) || Math.max(bottom - h, 0)
                                            : p.top > s.top ? s.top : s.bottom - h); }); }); }"""
