@@ -104,11 +104,11 @@ def all_finite(*models: torch.nn.Module) -> bool:
 
 
 def finite(tensors) -> bool:
-    """Every float tensor of `tensors` holds only numbers, no nan or inf (one read of the device; True for none)."""
+    """Every float tensor of `tensors` holds only numbers, no nan or inf (one read of each device; True for none)."""
     checks = [v.isfinite().all() for v in tensors if v.is_floating_point()]
-    # AdamW keeps its step counts on the CPU beside moments on a GPU: gather on the GPU (a copy there waits for none)
-    on = next((c.device for c in checks if c.device.type != "cpu"), torch.device("cpu"))
-    return bool(torch.stack([c.to(on) for c in checks]).all()) if checks else True
+    # AdamW keeps its step counts on the CPU beside moments on a GPU: each device's checks are read together (a copy
+    # from one device to the other would wait for the GPU once per tensor)
+    return all(bool(torch.stack([c for c in checks if c.device == on]).all()) for on in {c.device for c in checks})
 
 
 def refuse_diverged(models, loss_log, step: int, epoch: int, lr: float, cfg: TrainConfig, saved: int | None,
