@@ -297,10 +297,10 @@ def main(argv=None) -> int:
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
         from ddpm.facts import read_weights_meta
+        from ddpm.device import pick_device
         from ddpm.hub import ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
-        from ddpm.device import pick_device
         from ddpm.run_control import Diverged, Interrupts, Stopped
         from ddpm.training import train
 

@@ -312,7 +312,7 @@ def _steps_per_epoch(cfg: TrainConfig, n: int) -> int:
 def _mixed_precision(device: torch.device):
     """(autocast dtype, grad scaler): bfloat16 on a CUDA GPU that has it (compute capability 8.0 on, Ampere), float16
     with loss scaling on one that does not (a T4, a V100); full float32 elsewhere (None, a disabled scaler).
-    (torch.cuda.is_bf16_supported() says yes on those too: it counts bfloat16 emulated, slowly, without tensor cores.)"""
+    (torch.cuda.is_bf16_supported() says yes on those too: it counts bfloat16 emulated, slowly, without its units.)"""
     amp_dtype = None if device.type != "cuda" else \
         torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
     return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
