@@ -46,7 +46,10 @@ def test_a_random_class_each_is_said_by_name_where_no_classifier_reads_the_grid(
     s = dataclasses.replace(settings(sched.T, n=4, label="random"), class_names=CLASS_NAMES["fashion-mnist"])
     *_, done = generate.generate(model, sched, s, updates=1)
     names = [CLASS_NAMES["fashion-mnist"][int(k)] for k in random_labels(0, 4, 10)]
-    assert f"Asked for, row by row: {names[0]}, {names[1]} / {names[2]}, {names[3]}." in done.summary
+    assert f"Asked for, row by row: {names[0]}, {names[1]}; {names[2]}, {names[3]}." in done.summary  # T-shirt/top
     one = dataclasses.replace(s, n=1)
     assert f"Asked for {names[0]}." in list(generate.generate(model, sched, one, updates=1))[-1].summary
+    digits = " ".join(str(int(k)) for k in random_labels(0, 4, 10))  # MNIST's, should its classifier be missing
+    *_, plain = generate.generate(model, sched, dataclasses.replace(s, class_names=None), updates=1)
+    assert f"Asked for, row by row, {digits[:3]} / {digits[4:]}." in plain.summary
     assert "Asked for" not in list(generate.generate(model, sched, settings(sched.T, n=4), updates=1))[-1].summary

@@ -193,12 +193,10 @@ def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, cho
     grid shows them: a check that a chosen class came out, and the grid in words for a screen reader. asked: (n,)
     the labels drawn for a random class each, said first and counted against the reading; chosen: the one class
     asked of all, counted against the reading."""
-    cols = grid_cols(x0.shape[0])  # as grid_image lays them out
     read = classifier(x0).argmax(1)  # (n,)
 
     def rows(digits) -> str:
-        digits = [str(int(d)) for d in digits]
-        return " / ".join(" ".join(digits[i:i + cols]) for i in range(0, len(digits), cols))
+        return by_rows([str(int(d)) for d in digits])
     if len(read) == 1:
         wanted = int(asked[0]) if asked is not None else chosen  # None: no class was asked for
         said = f"Asked for {wanted}; the" if wanted is not None else "The"
@@ -211,16 +209,22 @@ def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, cho
             f"{len(read)} as asked.")
 
 
+def by_rows(words: list[str], sep: str = " ", between: str = " / ") -> str:
+    """Words for the samples, row by row as grid_image lays them out: '3 7 / 1 2'."""
+    cols = grid_cols(len(words))
+    return between.join(sep.join(words[i:i + cols]) for i in range(0, len(words), cols))
+
+
 def asked_for(asked: torch.Tensor | None, names: tuple[str, ...] | None = None) -> str:
-    """The classes drawn for a random class each ((n,) labels, or None: none drawn), by name where the dataset names
-    them, row by row as grid_image lays the samples out; "" for none."""
+    """The classes drawn for a random class each ((n,) labels, or None: none drawn), row by row, by name where the
+    dataset names them ('Sneaker, Bag; Coat, T-shirt/top': a name may hold a slash); "" for none."""
     if asked is None:
         return ""
-    words = [names[int(a)] if names else str(int(a)) for a in asked]
-    if len(words) == 1:
-        return f"Asked for {words[0]}."
-    cols = grid_cols(len(words))
-    return f"Asked for, row by row: {' / '.join(', '.join(words[i:i + cols]) for i in range(0, len(words), cols))}."
+    if len(asked) == 1:
+        return f"Asked for {names[int(asked[0])] if names else int(asked[0])}."
+    if names:
+        return f"Asked for, row by row: {by_rows([names[int(a)] for a in asked], ', ', '; ')}."
+    return f"Asked for, row by row, {by_rows([str(int(a)) for a in asked])}."
 
 
 class LastGrids:
