@@ -297,7 +297,7 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1):
                     a_ins, a_go = sampler_controls(RT, "trajectory", MAX_TRAJECTORY_DIGITS, 1, "Run trajectory")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=600):
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel", elem_classes=["strip", "panels"])
                     # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left

@@ -1,0 +1,35 @@
+"""The app on a classroom projector: 1280 x 720 at 150% zoom, a page 853 x 480 CSS px, read from the back of the
+room. Headless Debian Chromium, as test_browser.py (which it skips with)."""
+from __future__ import annotations
+
+import pytest
+
+from app_helpers import running_app, save_tiny
+from test_browser import ARGS, CHROMIUM, open_tab, sync_api
+
+
+@pytest.fixture(scope="module")
+def projector(tmp_path_factory):
+    with running_app(save_tiny(tmp_path_factory.mktemp("tiny-model"), T=100)) as url, \
+            sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 853, "height": 480}, device_scale_factor=1.5)
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.wait_for_selector("#forward-xt img")
+        yield page
+        browser.close()
+
+
+def test_tab_3s_panel_takes_the_page_width_under_its_settings(projector):
+    """Beside the settings it was shrunk to half its size (366 px of 747: titles 7 px tall); under them, as on a
+    phone, it is shown whole, its frame slider right below it. A laptop's 1400 px keeps the two side by side."""
+    open_tab(projector, "3. x0-hat")
+    projector.locator("#trajectory-panel img").wait_for()
+    shown, natural = projector.eval_on_selector("#trajectory-panel img", "i => [i.clientWidth, i.naturalWidth]")
+    assert shown >= min(natural, 700), (shown, natural)
+    below = "(a, b) => document.querySelector(a).getBoundingClientRect().top > " \
+            "document.querySelector(b).getBoundingClientRect().bottom"
+    assert projector.evaluate(f"({below})('#trajectory-panel', '#trajectory-go')")
+    projector.set_viewport_size({"width": 1400, "height": 1000})
+    projector.wait_for_function(f"() => !({below})('#trajectory-panel', '#trajectory-go')")
