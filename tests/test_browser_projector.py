@@ -33,3 +33,12 @@ def test_tab_3s_panel_takes_the_page_width_under_its_settings(projector):
     assert projector.evaluate(f"({below})('#trajectory-panel', '#trajectory-go')")
     projector.set_viewport_size({"width": 1400, "height": 1000})
     projector.wait_for_function(f"() => !({below})('#trajectory-panel', '#trajectory-go')")
+
+
+def test_a_picture_is_no_tab_stop_of_its_own(projector):
+    """Gradio's button around each picture (for a select event none has here) was a Tab stop that did nothing: 5 in
+    tab 1 alone for a keyboard user, beside each picture's full-screen button, which stays."""
+    open_tab(projector, "1. Forward")
+    wrappers = "() => [...document.querySelectorAll('.picture button:has(> .image-frame)')].map((b) => b.tabIndex)"
+    projector.wait_for_function(f"() => ({wrappers})().length >= 5 && ({wrappers})().every((i) => i === -1)")
+    assert projector.locator("#forward-xt button[aria-label=Fullscreen]").evaluate("b => b.tabIndex") == 0

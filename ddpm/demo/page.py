@@ -69,6 +69,12 @@ RESULT_IN_VIEW_JS = """() => {
   document.querySelectorAll(SEL).forEach(watch);
   document.addEventListener('load', (e) => { const box = e.target.tagName === 'IMG' && e.target.closest(SEL);
     if (box) watch(box); }, true);
+  // Gradio wraps each picture in a button for its select event, which no picture here has: a Tab stop that does
+  // nothing, 2 or 3 a picture with its full-screen button (5 in tab 1); out of the Tab order as each one appears
+  const still = () => document.querySelectorAll('.picture button:has(> .image-frame):not([tabindex="-1"])')
+    .forEach((b) => { b.tabIndex = -1; });
+  new MutationObserver(still).observe(document.body, {childList: true, subtree: true});
+  still();
   // a keyboard on a live view's t slider moves it with the arrow keys, not the page: its picture (tab 1's x_t below
   // it, tab 3's panel above it) comes into view with it, or as much as the screen holds beside it (200% zoom)
   const PIC = {'forward-t': 'forward-xt', 'trajectory-frame': 'trajectory-panel'};

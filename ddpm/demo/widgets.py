@@ -27,7 +27,9 @@ from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
     """An output image: a PNG (or the file given, such as a GIF) with only the full-screen button by default
     (Gradio's toolbar would cover the titles drawn into the panels on a phone), and its label as the text a screen
-    reader says; never an upload box, even where an event reads it back (tab 4's put-away run)."""
+    reader says; never an upload box, even where an event reads it back (tab 4's put-away run). Its class
+    "picture" lets page.RESULT_IN_VIEW_JS take Gradio's button around it out of the Tab order (it does nothing)."""
+    kw["elem_classes"] = ["picture", *kw.get("elem_classes", [])]
     return gr.Image(value, label=label, format="png", buttons=list(buttons), alt_text=label, interactive=False, **kw)
 
 
