@@ -352,7 +352,7 @@ def build(d: dict) -> gr.Blocks:
                                      info=f"the strip's chains start at t = {ts[0]} to {T}: a small t above does "
                                           "not shorten them", interactive=DEFAULT_SAMPLER == "ddim")
                     ddim_only(r_sampler, r_steps)  # greyed while DDPM is chosen, as in tabs 2 and 3
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=600):  # under ~1000 px, under them, its strip legible (as tab 3)
                     r_main = picture(d["roundtrip"].main, label="x_0 | x_t | denoised", show_label=False,
                                      elem_id="roundtrip-main", elem_classes=["strip", "panels"])
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text", label="caption")

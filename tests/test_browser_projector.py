@@ -21,9 +21,9 @@ def projector(tmp_path_factory):
         browser.close()
 
 
-def test_tab_3s_panel_takes_the_page_width_under_its_settings(projector):
-    """Beside the settings it was shrunk to half its size (366 px of 747: titles 7 px tall); under them, as on a
-    phone, it is shown whole, its frame slider right below it. A laptop's 1400 px keeps the two side by side."""
+def test_tab_3s_and_tab_4s_results_take_the_page_width_under_their_settings(projector):
+    """Beside the settings tab 3's panel was shrunk to half its size (366 px of 747: titles 7 px tall); under them, as
+    on a phone, it is shown whole, its frame slider right below it. A laptop's 1400 px keeps them side by side."""
     open_tab(projector, "3. x0-hat")
     projector.locator("#trajectory-panel img").wait_for()
     shown, natural = projector.eval_on_selector("#trajectory-panel img", "i => [i.clientWidth, i.naturalWidth]")
@@ -31,7 +31,13 @@ def test_tab_3s_panel_takes_the_page_width_under_its_settings(projector):
     below = "(a, b) => document.querySelector(a).getBoundingClientRect().top > " \
             "document.querySelector(b).getBoundingClientRect().bottom"
     assert projector.evaluate(f"({below})('#trajectory-panel', '#trajectory-go')")
+    open_tab(projector, "4. Your digit")  # tab 4's results too, its strip (beside, a third of its size) legible
+    shown, natural = projector.eval_on_selector("#roundtrip-strip img", "i => [i.clientWidth, i.naturalWidth]")
+    assert shown >= min(natural, 700), (shown, natural)
+    assert projector.evaluate(f"({below})('#roundtrip-main', '#roundtrip-steps')")
     projector.set_viewport_size({"width": 1400, "height": 1000})
+    projector.wait_for_function(f"() => !({below})('#roundtrip-main', '#roundtrip-steps')")
+    open_tab(projector, "3. x0-hat")
     projector.wait_for_function(f"() => !({below})('#trajectory-panel', '#trajectory-go')")
 
 
