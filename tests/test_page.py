@@ -120,22 +120,25 @@ SHAPES = ("<div class=prose><table><tr><th>a long header</th></tr><tr><td>1.30 a
           "<div class='strip two-rows'><div class=image-frame><img id=s2></div></div>"
           "<div id=trajectory-gif class=strip><div class=image-frame id=gif></div></div>"
           "<div id=generate-grid><div class=image-frame id=grid></div></div><div id=generate-out></div>"
+          "<div class=picture><div class=image-frame id=titled></div></div>"
           "<div class='block fullscreen'><div class=image-frame><img id=full></div></div>")
 STYLE = {"table": (".prose table", "overflowX"), "td": (".prose td", "whiteSpace"),
          "pre": ("#generate-status pre", "whiteSpace"), "place": ("#interpolate-image", "minHeight"),
          "full": ("#full", "imageRendering"), "strip": ("#s1 img", "height"), "two rows": ("#s2", "height"),
-         "gif": ("#gif", "paddingTop"), "grid": ("#grid", "paddingTop"), "first": ("#generate-out", "order")}
+         "gif": ("#gif", "paddingTop"), "grid": ("#grid", "paddingTop"), "first": ("#generate-out", "order"),
+         "titled": ("#titled", "paddingTop")}
 
 
 @pytest.mark.parametrize("width, want", [
     (1400, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "480px", "full": "pixelated",
-            "strip": "0px", "two rows": "0px", "gif": "34px", "grid": "34px", "first": "0"}),
+            "strip": "0px", "two rows": "0px", "gif": "34px", "grid": "34px", "first": "0", "titled": "34px"}),
     (390, {"table": "auto", "td": "nowrap", "pre": "pre-wrap", "place": "446px", "full": "pixelated",
-           "strip": "120px", "two rows": "240px", "gif": "34px", "grid": "34px", "first": "-1"})],
+           "strip": "120px", "two rows": "240px", "gif": "34px", "grid": "34px", "first": "-1", "titled": "34px"})],
     ids=["laptop", "phone"])
 def test_the_css_reaches_the_elements_it_is_written_for(bare, width, want):
     """Tables scroll sideways, commands wrap, the interpolation keeps its place, a full-screen picture stays sharp,
-    pictures' buttons sit above them; on a phone alone, strips keep a legible height and say they scroll sideways."""
+    pictures' buttons and titles sit above them; on a phone alone, strips keep a legible height and say they scroll
+    sideways."""
     tab = bare(SHAPES, width=width)
     got = {k: tab.eval_on_selector(sel, f"e => getComputedStyle(e).{prop}") for k, (sel, prop) in STYLE.items()}
     assert got == want

@@ -108,7 +108,9 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # a picture's buttons (full screen; the GIF's download too) above the panels' titles and a grid's top row,
        # not on them: on a phone on x0_hat's title, where a strip starts scrolled to it; on a projector's 853 px (a
        # laptop at 150%) on the strip's "t=1000" and the end of tab 3's "eps_hat (t = 20)"
-       ".strip .image-frame, #generate-grid .image-frame, #compare-grid .image-frame {padding-top: 34px} "
+       # and on a tablet above the top rows of a labelled picture (tab 1's x_0 and x_t, tab 4's digit), as its title
+       ".picture .image-frame, .strip .image-frame, #generate-grid .image-frame, #compare-grid .image-frame "
+       "{padding-top: 34px} "
        # a strip that scrolls is a Tab stop of its own (the arrow keys scroll it): it shows the inputs' ring there
        ".strip .image-frame:focus-visible {outline: 2px solid var(--color-accent); outline-offset: -2px} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
