@@ -155,6 +155,18 @@ def test_the_interpolations_kept_place_is_given_back_once_its_picture_came(bare,
     assert tab.eval_on_selector("#interpolate-image", "e => getComputedStyle(e).minHeight") == "0px"
 
 
+def test_the_sketchpads_tools_are_big_enough_to_tap_and_clear_stands_apart(bare):
+    """Gradio's are 18 px, 24 px apart, and a tap on a tablet meant for Redo could land on Clear canvas, which Undo
+    does not bring back: at least 24 px (WCAG 2.5.8), with room before Clear."""
+    tab = bare("<div id=forward-sketch><button class=icon-button aria-label=Redo id=redo></button>"
+               "<button class=icon-button aria-label='Clear canvas' id=clear></button></div>", width=768)
+    size = "b => [b.getBoundingClientRect().width, b.getBoundingClientRect().height]"
+    assert tab.eval_on_selector("#redo", size) == [24, 24] and tab.eval_on_selector("#clear", size) == [24, 24]
+    gap = "() => document.querySelector('#clear').getBoundingClientRect().left - " \
+          "document.querySelector('#redo').getBoundingClientRect().right"
+    assert tab.evaluate(gap) >= 8
+
+
 def test_a_strip_that_scrolls_shows_the_keyboards_ring_and_says_it_scrolls(bare):
     """At 200% zoom (a page 640 px wide or less) a strip wider than the screen is a Tab stop whose arrow keys scroll
     it: it shows the inputs' ring there (a faint 1 px line over its dark picture), and its line names scrolling."""

@@ -113,6 +113,10 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        "{padding-top: 34px} "
        # a strip that scrolls is a Tab stop of its own (the arrow keys scroll it): it shows the inputs' ring there
        ".strip .image-frame:focus-visible {outline: 2px solid var(--color-accent); outline-offset: -2px} "
+       # the sketchpad's tools at least 24 px (WCAG 2.5.8; Gradio's are 18), and room before Clear canvas, which no
+       # Undo brings back: a tablet's tap meant for Redo, 24 px away, wiped the drawing
+       "[id$='-sketch'] button.icon-button {min-width: 24px; min-height: 24px} "
+       "[id$='-sketch'] button[aria-label='Clear canvas'] {margin-left: 8px} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
        # and given back once it has (on a projector's 853 px, its three rows shrunk to 350 px left the rest blank)
        "#interpolate-image:has(img) {min-height: 0 !important} "
