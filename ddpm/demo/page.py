@@ -71,8 +71,9 @@ RESULT_IN_VIEW_JS = """() => {
     if (box) watch(box); }, true);
   // Gradio wraps each picture in a button for its select event, which no picture here has: a Tab stop that does
   // nothing, 2 or 3 a picture with its full-screen button (5 in tab 1); out of the Tab order as each one appears
-  const still = () => document.querySelectorAll('.picture button:has(> .image-frame):not([tabindex="-1"])')
-    .forEach((b) => { b.tabIndex = -1; });
+  // (found by its first child, not by :has(), which an older browser would throw on, ending this script)
+  const still = () => document.querySelectorAll('.picture button').forEach((b) => {
+    if (b.tabIndex !== -1 && b.firstElementChild?.classList.contains('image-frame')) b.tabIndex = -1; });
   new MutationObserver(still).observe(document.body, {childList: true, subtree: true});
   still();
   // a keyboard on a live view's t slider moves it with the arrow keys, not the page: its picture (tab 1's x_t below
@@ -115,8 +116,9 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        ".strip .image-frame:focus-visible {outline: 2px solid var(--color-accent); outline-offset: -2px} "
        # the sketchpad's tools at least 24 px (WCAG 2.5.8; Gradio's are 18), and room before Clear canvas, which no
        # Undo brings back: a tablet's tap meant for Redo, 24 px away, wiped the drawing
-       "[id$='-sketch'] button.icon-button {min-width: 24px; min-height: 24px} "
-       "[id$='-sketch'] button[aria-label='Clear canvas'] {margin-left: 8px} "
+       # (from 400 px: on a 360 px phone the wider toolbar covered its "Draw a digit" title)
+       "@media (min-width: 400px) {[id$='-sketch'] button.icon-button {min-width: 24px; min-height: 24px} "
+       "[id$='-sketch'] button[aria-label='Clear canvas'] {margin-left: 8px}} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
        # and given back once it has (on a projector's 853 px, its three rows shrunk to 350 px left the rest blank)
        "#interpolate-image:has(img) {min-height: 0 !important} "
