@@ -341,7 +341,7 @@ def build(d: dict) -> gr.Blocks:
                     # the button before the preview and the sampler: after them it sat below a laptop's screen
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
                     r_x0 = picture(d["roundtrip"].x0, label=f"your digit, {preprocessed_as()}",
-                                   height=200, elem_id="roundtrip-x0")
+                                   height=234, elem_id="roundtrip-x0")
                     ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
                                       info=f"Either runs the strip's {len(ts)} more chains (t = {ts[0]} to {T}) as "
