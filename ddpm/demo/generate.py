@@ -220,11 +220,11 @@ def asked_for(asked: torch.Tensor | None, names: tuple[str, ...] | None = None) 
     dataset names them ('Sneaker, Bag; Coat, T-shirt/top': a name may hold a slash); "" for none."""
     if asked is None:
         return ""
-    if len(asked) == 1:
-        return f"Asked for {names[int(asked[0])] if names else int(asked[0])}."
-    if names:
-        return f"Asked for, row by row: {by_rows([names[int(a)] for a in asked], ', ', '; ')}."
-    return f"Asked for, row by row, {by_rows([str(int(a)) for a in asked])}."
+    words = [names[int(a)] if names else str(int(a)) for a in asked]
+    if len(words) == 1:
+        return f"Asked for {words[0]}."
+    return f"Asked for, row by row: {by_rows(words, ', ', '; ')}." if names else \
+        f"Asked for, row by row, {by_rows(words)}."
 
 
 class LastGrids:
