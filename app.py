@@ -278,7 +278,7 @@ def build(d: dict) -> gr.Blocks:
                               + (", or a sweep of w" if CONDITIONAL else ""), open=False):
                 kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
                 if CONDITIONAL:  # a model without labels has no w to sweep
-                    kinds.append((f"guidance w = {SWEPT} (needs a class)", "guidance"))
+                    kinds.append((f"guidance w = {SWEPT} (the class chosen, or a random one each)", "guidance"))
                 shared = ("the class, w and autoguidance above, and the sweep also takes the sampler, steps and eta"
                           if CONDITIONAL else "the autoguidance above" if RT.guide is not None else "")
                 c_kind = Radio(kinds, value="samplers", elem_id="compare-kind",

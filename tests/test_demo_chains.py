@@ -183,10 +183,8 @@ def test_compare_rows_share_the_seed_and_stay_within_one_runs_cost(model, sched)
     with pytest.raises(InputError, match="These 5 rows ask 48,000 digit-steps.*DDIM with fewer steps, or at most 2 "
                                          "digits a row"):  # DDPM: w = 0, 1 one pass a step, the others two
         compare.compare_rows("guidance", settings(1000, n=6, sampler="ddpm", label="3", guidance=2.0), 1000)
-    with pytest.raises(InputError, match="needs a class: choose a digit .or 'random'. as the digit class"):
-        compare.compare_rows("guidance", settings(1000), 1000)
-    with pytest.raises(InputError, match="needs a class: choose a class .or 'random'. in the class menu"):  # Fashion
-        compare.compare_rows("guidance", settings(1000, dataset="fashion-mnist"), 1000)
+    # no class chosen: w still has one to push toward, each digit's own from (seed, k), as "random" draws it
+    assert {r.label for r in compare.compare_rows("guidance", settings(1000, steps=10), 1000)} == {samplers.RANDOM}
     with pytest.raises(InputError, match="without labels, so it has no guidance scale to sweep"):
         compare.compare_rows("guidance", s, 1000, conditional=False)
     assert compare.samplers_rows_words(1000) == "DDPM, DDIM 50, DDIM 50 with eta 1, DDIM 10"

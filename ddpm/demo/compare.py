@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 from PIL import Image
 
-from ..samplers import sample_loop
+from ..samplers import RANDOM, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings, network_passes
@@ -76,11 +76,9 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
     else:
         if not conditional:
             raise InputError("This model was trained without labels, so it has no guidance scale to sweep")
-        if s.label is None:
-            menu = "a class (or 'random') in the class menu" if s.class_names else \
-                "a digit (or 'random') as the digit class"  # the menu's label, as controls.py names it
-            raise InputError(f"A guidance sweep needs a class: choose {menu}")
-        rows = [dataclasses.replace(s, guidance=w) for w in SWEEP]
+        # w needs a class to push toward: with none chosen ("any", as the menu starts), each digit gets its own,
+        # drawn from (seed, k) as "random" draws it, so the sweep shows w across the classes
+        rows = [dataclasses.replace(s, guidance=w, label=RANDOM if s.label is None else s.label) for w in SWEEP]
     per_digit = sum(r.steps * network_passes(r.label, r.guidance) for r in rows)  # digit-steps of one digit a row
     if s.n * per_digit > MAX_DIGIT_STEPS:
         fits = MAX_DIGIT_STEPS // per_digit
@@ -126,6 +124,9 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
         finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
     first = rows[0]
     says = samplers_say(sched.T, first.label if first.guidance else None) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
+    if kind == GUIDANCE_ROWS and first.label == RANDOM:
+        says += (f" Each {first.noun}'s class is drawn from (seed, k), the same in every row; for one class, choose it "
+                 "in the class menu.")
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in "
