@@ -36,8 +36,9 @@ def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress:
     tensors |= opt_tensors
     tensors["rng.train"] = gen.get_state()
     tensors["rng.torch"] = torch.get_rng_state()  # weight init and dropout on the CPU
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()  # dropout on a GPU draws from this one
+    device = next(model.parameters()).device
+    if device.type == "cuda":  # dropout on a GPU draws from that GPU's generator (cuda:1's, not the current one's)
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     # the loss scale and its growth count (a fresh scaler would start again at 2^16 and skip other steps); a disabled
     # scaler (CPU, bfloat16) has none
     scaling = {"grad_scaler": scaler.state_dict()} if scaler is not None and scaler.is_enabled() else {}
@@ -53,8 +54,9 @@ def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, scaler=No
     opt.load_state_dict(_unflatten_optimizer(tensors, meta))
     gen.set_state(tensors["rng.train"])
     torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    device = next(model.parameters()).device
+    if "rng.cuda" in tensors and device.type == "cuda":  # (a run moved to the CPU draws its dropout there)
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     if "grad_scaler" in meta and scaler is not None and scaler.is_enabled():  # (a run begun on bfloat16 has none)
         scaler.load_state_dict(meta["grad_scaler"])
     return meta["progress"]
