@@ -45,7 +45,8 @@ class NoiseSchedule:
     T, kind                        the number of steps and "linear" or "cosine" (a model's config.timesteps and
                                    config.schedule: NoiseSchedule(cfg.timesteps, cfg.schedule) is its schedule)
     betas, alphas                  beta_t and alpha_t = 1 - beta_t; sqrt_betas, sqrt_alphas their roots
-    alpha_bar                      the product alpha_1 alpha_2 ... alpha_t (alpha_bar_f64: the same in float64)
+    alpha_bar                      the product alpha_1 alpha_2 ... alpha_t in the paper's t, so alpha_bar[0] =
+                                   alpha_1 and alpha_bar[t] the paper's alpha_bar_{t+1} (alpha_bar_f64: in float64)
     sqrt_alpha_bar, sqrt_one_minus_alpha_bar             Eq. 4's weights of x_0 and eps
     sqrt_recip_alpha_bar, sqrt_recipm1_alpha_bar         Eq. 15's weights of x_t and eps (predict_x0)
     posterior_variance, posterior_std                    beta_tilde_t (Eq. 7) and its root
@@ -107,13 +108,13 @@ class NoiseSchedule:
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 
     def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 4, the closed-form jump: x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps (the argument t: a
-        code index, the paper's t - 1)."""
+        """Eq. 4's q(x_t | x_0), the closed-form jump, drawn as in Sec. 3.2: x_t = sqrt(alpha_bar_t) x_0 +
+        sqrt(1 - alpha_bar_t) eps (the argument t: a code index, the paper's t - 1)."""
         return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
 
     def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 2, one Markov step: x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps (the argument t: a code index, the
-        paper's t - 1)."""
+        """Eq. 2's q(x_t | x_{t-1}), one Markov step, drawn as x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps (the
+        argument t: a code index, the paper's t - 1)."""
         return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:

@@ -136,7 +136,7 @@ EQUATIONS = [
      r"\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\, \beta_t}{1 - \bar\alpha_t} x_0 + \frac{\sqrt{\alpha_t}\, "
      r"(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t"),
     ("... and its variance: `q_posterior`", r"\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t"),
-    ("Eq. 11, a DDPM step (Alg. 2): `p_sample` (exactly, with clip=False)",
+    ("A DDPM step, Alg. 2 line 4 (its mean is Eq. 11): `p_sample` (exactly, with clip=False)",
      r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}} \hat\epsilon\Big) + "
      r"\sigma_t z"),
     ("DDIM's Eq. 12 (Song et al., their alpha is alpha_bar here; sigma_t is their Eq. 16's, eta times beta_tilde's "
