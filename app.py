@@ -124,7 +124,7 @@ class RoundtripOut(NamedTuple):
 
 def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, kind):
     """Generate's settings through `kind`'s rows (ddpm.demo.compare): (picture, caption, the seed used)."""
-    n = min(check_int("number of digits", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
+    n = min(check_int(f"number of {RT.noun}s", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
     for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T, CONDITIONAL)):
         # while it runs, the last comparison stays (as tab 4's pictures do) and the caption says how far it is
@@ -209,7 +209,7 @@ def defaults() -> dict:
 # ---------------------------------------------------------------- layout
 
 def build(d: dict) -> gr.Blocks:
-    with gr.Blocks(title=intro.TITLE, delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title=intro.title(RT.dataset), delete_cache=(1800, 3600)) as demo:
         gr.Markdown(intro.header(RT.dataset))
         with gr.Tab("1. Forward"):
             gr.Markdown(intro.forward_intro(RT.sched))
@@ -331,7 +331,7 @@ def build(d: dict) -> gr.Blocks:
                                  **VIEW),
                       {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
 
-        with gr.Tab("4. Your digit"):
+        with gr.Tab(f"4. Your {RT.noun}"):
             gr.Markdown(intro.ROUNDTRIP)
             with gr.Row():
                 with gr.Column(scale=1):

@@ -27,7 +27,7 @@ def test_the_app_starts_on_a_model_of_fewer_steps_than_ddims_default(tmp_path, m
     sys.modules.pop("app", None)
     app = importlib.import_module("app")
     assert "16 images, DDIM, 20 steps" in app.defaults()["sample"][2]
-    assert app.demo.title == app.intro.TITLE  # the browser tab's title is the page's and the Space's
+    assert app.demo.title == "DDPM on Fashion-MNIST, from scratch"  # the browser tab's title is the page's
     *_, (_, _, caption, _) = app.sample(0, False, 2, "ddim", 3, "3", 2.0)
     assert "class 3 (Dress), guidance w = 2" in caption
     # tabs 1 and 4 offer its own test images, by its name (the radio's value stays the API's "MNIST test digit")

@@ -137,7 +137,11 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     assert "trained on Fashion-MNIST, so no chart shows when an image's class is decided" in rt.classifier_note
     assert generate.class_choices("fashion-mnist")[5] == ("3: Dress", "3")  # by name; the API's values stay 0-9
     assert generate.class_choices("mnist") == generate.CLASS_CHOICES
-    assert "**This model was trained on Fashion-MNIST.**" in intro.header("fashion-mnist")
+    fashion = intro.header("fashion-mnist")
+    assert "**This model was trained on Fashion-MNIST.**" in fashion and "digit emerge" not in fashion
+    assert fashion.startswith("# DDPM on Fashion-MNIST, from scratch\nWatch Gaussian noise destroy an image")
+    assert "**4. Your image**" in fashion and intro.title("fashion-mnist") == "DDPM on Fashion-MNIST, from scratch"
+    assert rt.noun == "image" and runtime.load_runtime().noun == "digit"  # the number slider's and the refusals' word
     assert "This model was trained" not in intro.header("mnist")
 
 

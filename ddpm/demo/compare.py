@@ -82,10 +82,10 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
     per_digit = sum(r.steps * network_passes(r.label, r.guidance) for r in rows)  # digit-steps of one digit a row
     if s.n * per_digit > MAX_DIGIT_STEPS:
         fits = MAX_DIGIT_STEPS // per_digit
-        instead = f"at most {fits} digit{'s' * (fits != 1)} a row" if fits else "another model"
+        instead = f"at most {fits} {s.noun}{'s' * (fits != 1)} a row" if fits else "another model"
         if kind == GUIDANCE_ROWS:
             instead = "DDIM with fewer steps, or " + instead
-        raise InputError(f"These {len(rows)} rows ask {s.n * per_digit:,} digit-steps, more than one run may ask of "
+        raise InputError(f"These {len(rows)} rows ask {s.n * per_digit:,} {s.noun}-steps, more than one run may ask of "
                          f"this shared CPU ({MAX_DIGIT_STEPS:,}): choose {instead}")
     return rows
 

@@ -36,7 +36,8 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     with gr.Row():
         seed = gr.Number(0, label="seed", elem_id=f"{tab}-seed")  # no precision=0: Gradio would round 3.7 to 4 unsaid
         randomise = gr.Checkbox(False, label="new random seed each run")
-    n = Slider(1, n_max, value=n_default, step=1, label="number of digits", info=digits_help(n_max, T, conditional))
+    n = Slider(1, n_max, value=n_default, step=1, label=f"number of {rt.noun}s",
+               info=digits_help(n_max, T, conditional, rt.dataset))
     go = gr.Button(run, variant="primary", elem_id=f"{tab}-go")
     sampler = Radio(sampler_choices(T), value=DEFAULT_SAMPLER, label="sampler", elem_id=f"{tab}-sampler")
     steps = Slider(1, min(MAX_STEPS, T), value=default_steps(T), step=1, label="DDIM steps",
