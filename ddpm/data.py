@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import gzip
 import io
+import sys
 import zlib
 from pathlib import Path
 
@@ -54,21 +55,24 @@ def _torchvision_dataset(name: str, root: Path, train: bool):
     raw = root / "FashionMNIST" / "raw"
     # Debian's copy is gzipped anew (other bytes than the md5s torchvision checks .gz files against), so it is
     # unpacked here into the idx files torchvision reads without a check; any missing one, each time
-    for f in sorted(FASHION_SYSTEM_DIR.glob("*-ubyte.gz")) if FASHION_SYSTEM_DIR.is_dir() else []:
+    copy = sorted(FASHION_SYSTEM_DIR.glob("*-ubyte.gz")) if FASHION_SYSTEM_DIR.is_dir() else []
+    if missing := [f for f in copy if not (raw / f.name.removesuffix(".gz")).exists()]:
+        print(f"Fashion-MNIST: unpacking {len(missing)} file{'s' * (len(missing) != 1)} of Debian's copy in "
+              f"{FASHION_SYSTEM_DIR} into {raw} (once)", file=sys.stderr)
+    for f in missing:
         idx = raw / f.name.removesuffix(".gz")
-        if not idx.exists():
-            try:
-                with gzip.open(f) as src:
-                    unpacked = src.read()
-            except (OSError, EOFError, zlib.error) as e:  # a truncated or damaged copy: apt-get has it already
-                raise DataError(f"{f} cannot be read ({e}): reinstall it (`apt-get install --reinstall "
-                                f"dataset-fashion-mnist`), or put the raw files in {raw}") from None
-            try:
-                raw.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(idx, unpacked)
-            except OSError as e:  # a read-only --data-dir: the copy is there, but torchvision reads unpacked files
-                raise DataError(f"found {FASHION_SYSTEM_DIR}'s copy, but could not unpack it into {raw} "
-                                f"({e.strerror or e}): give a --data-dir that can be written (about 54 MB)") from None
+        try:
+            with gzip.open(f) as src:
+                unpacked = src.read()
+        except (OSError, EOFError, zlib.error) as e:  # a truncated or damaged copy: apt-get has it already
+            raise DataError(f"{f} cannot be read ({e}): reinstall it (`apt-get install --reinstall "
+                            f"dataset-fashion-mnist`), or put the raw files in {raw}") from None
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(idx, unpacked)
+        except OSError as e:  # a read-only --data-dir: the copy is there, but torchvision reads unpacked files
+            raise DataError(f"found {FASHION_SYSTEM_DIR}'s copy, but could not unpack it into {raw} "
+                            f"({e.strerror or e}): give a --data-dir that can be written (about 54 MB)") from None
     return datasets.FashionMNIST(str(root), train=train, download=True)
 
 

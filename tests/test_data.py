@@ -140,13 +140,17 @@ def test_a_full_disk_is_said_to_be_one_not_damaged_files(tmp_path, monkeypatch):
         data.load_dataset("mnist", tmp_path)
 
 
-def test_a_data_dir_that_holds_the_unpacked_files_is_read_without_writing(tmp_path, monkeypatch):
-    """Debian's copy is unpacked once: a --data-dir that already holds the idx files (a shared, read-only one) loads,
-    where unpacking them again each run would be refused (and rewrite 54 MB)."""
+def test_a_data_dir_that_holds_the_unpacked_files_is_read_without_writing(tmp_path, monkeypatch, capsys):
+    """Debian's copy is unpacked once, and says so: a --data-dir that already holds the idx files (a shared,
+    read-only one) loads, where unpacking them again each run would be refused (and rewrite 54 MB)."""
     from ddpm import data
 
     fake_debian_copy(tmp_path / "system", monkeypatch)
     data.load_dataset("fashion-mnist", tmp_path / "d", train=False)  # unpacked into d/FashionMNIST/raw
+    said = capsys.readouterr().err
+    assert f"unpacking 4 files of Debian's copy in {tmp_path / 'system'} into {tmp_path / 'd'}" in said
+    data.load_dataset("fashion-mnist", tmp_path / "d", train=False)
+    assert "unpacking" not in capsys.readouterr().err  # once
 
     def read_only(*a):
         raise OSError(30, "Read-only file system")
