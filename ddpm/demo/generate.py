@@ -150,7 +150,7 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM: its variance sets its noise
     noun = sample_noun(dataset)  # 'digit' or 'image'
     n = check_int(f"number of {noun}s", n, 1, max_n)
-    label = parse_label(label)
+    label = parse_label(label, CLASS_NAMES.get(dataset))
     if label is not None and not conditional:  # the network has no class input: a class would be dropped silently
         raise InputError(f"This model was trained without labels, so it takes no class: choose 'any', not "
                          f"{shown(label)}")

@@ -98,11 +98,16 @@ def check_seed(seed) -> int:
     return check_int("seed", seed, 0, MAX_SEED)
 
 
-def parse_label(label) -> int | str | None:
+def parse_label(label, names: tuple[str, ...] | None = None) -> int | str | None:
     """'any' (or None / '') -> None (the null class); 'random' -> 'random' (a uniform digit per sample);
-    '0'..'9' or 0..9 -> int."""
+    '0'..'9' or 0..9 -> int; for a dataset whose classes have `names` (Fashion-MNIST's), a name too, in any case."""
     if label is None or label == "" or str(label).lower() == "any":
         return None
     if str(label).lower() == RANDOM:
         return RANDOM
-    return check_int("digit class ('any', 'random' or 0-9)", label, 0, 9)
+    if names is None:
+        return check_int("digit class ('any', 'random' or 0-9)", label, 0, 9)
+    by_name = {name.lower(): i for i, name in enumerate(names)}
+    if isinstance(label, str) and label.strip().lower() in by_name:  # "Sneaker", as ddpm.sample --label takes it
+        return by_name[label.strip().lower()]
+    return check_int(f"class ('any', 'random', 0-9 or a name: {', '.join(names)})", label, 0, len(names) - 1)
