@@ -255,8 +255,8 @@ def test_one_run_may_not_hold_the_shared_cpu_for_minutes():
         settings(1000, n=65, dataset="fashion-mnist")
     # its classes by name too, as ddpm.sample --label takes them; an MNIST model's class stays a digit
     assert settings(1000, label=" sneaker", dataset="fashion-mnist").label == 7
-    with pytest.raises(InputError, match=r"^class \('any', 'random', 0-9 or a name: T-shirt/top, Trouser, .*Ankle boot\) "
-                                         r"must be a whole number between 0 and 9, not 'Sneakers'$"):
+    with pytest.raises(InputError, match=r"^class \('any', 'random', 0-9 or a name: T-shirt/top, Trouser, .*Ankle "
+                                         r"boot\) must be a whole number between 0 and 9, not 'Sneakers'$"):
         settings(1000, label="Sneakers", dataset="fashion-mnist")
     with pytest.raises(InputError, match=r"^digit class \('any', 'random' or 0-9\) must be a whole number"):
         settings(1000, label="Sneaker")
