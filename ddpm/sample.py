@@ -22,6 +22,7 @@ from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_
 from .cli_args import (add_sampling_args, check_label_for, check_sampling_args, check_writable, positive_int, seed_arg,
                        steps_asked, stopped, whole_number)
 from .data import sample_noun
+from .device import pick_device
 from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
@@ -76,6 +77,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-clip", action="store_true", help="do not clip x0_hat to [-1, 1]")
     add_autoguidance_args(p)
     p.add_argument("--batch-size", type=positive_int, default=256, help="digits per forward pass [%(default)s]")
+    p.add_argument("--device", default="cpu",
+                   help="where to sample: cpu, cuda, mps or auto; the noise is drawn on the CPU either way, so a GPU "
+                        "gives the same digits up to rounding (a few grey levels) [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
@@ -100,9 +104,10 @@ def main(argv=None) -> int:
 def write_samples(a: argparse.Namespace) -> int:
     """Sample as the flags say and write the grid or .npz; the exit status (2 with a line for what is refused)."""
     try:
-        model = load_pretrained(a.weights)
+        device = pick_device(a.device)
+        model = load_pretrained(a.weights, device)
         digest = weights_digest(model)  # for the .npz: whose samples these are
-        model = autoguided(model, a.weights, a.autoguidance, a.autoguidance_tmax, guide=a.autoguidance_guide)
+        model = autoguided(model, a.weights, a.autoguidance, a.autoguidance_tmax, device, a.autoguidance_guide)
         dataset = trained_on(resolve_folder(a.weights))  # for the .npz: ddpm.evaluate scores MNIST's only
         check_label_for(a.label, dataset)
         steps = steps_asked(model, a.label, a.sampler, a.steps)  # as run, for the .npz

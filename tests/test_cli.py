@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ddpm import hub
@@ -65,7 +66,8 @@ def test_sample_cli_png_and_npz(tmp_path):
         assert f["samples"].shape == (6, 28, 28) and f["samples"].dtype == np.uint8
         assert f["label"].item() == "random" and f["guidance"].item() == 2.0  # ddpm.evaluate --from-samples reads them
         assert f["first"].item() == 0  # the index of its first sample, so shards can be joined
-    r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--out", str(tmp_path / "g.png"))
+    r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--device", "auto",
+                   "--out", str(tmp_path / "g.png"))  # auto: a GPU where there is one
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "g.png").size == (2 * 62, 2 * 62)  # 2x2 digits, 2 px padding, scaled 2x
 
@@ -148,7 +150,10 @@ def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, 
     (["--sampler", "ddim", "--steps", "0", "--weights", "/nonexistent/folder"], "argument --steps: must be 1 or more, not 0"),
     (["--batch-size", "0", "--weights", "/nonexistent/folder"], "argument --batch-size: must be 1 or more, not 0"),
     (["--batch-size", "2.5"], "argument --batch-size: must be a whole number, not '2.5'"),
-    (["--n", "100001", "--weights", "/nonexistent/folder"], "--n: must be between 1 and 100000, not 100001")])
+    (["--n", "100001", "--weights", "/nonexistent/folder"], "--n: must be between 1 and 100000, not 100001"),
+    (["--device", "tpu"], "unknown device 'tpu': use auto, cpu, cuda or mps")]
+    + ([(["--device", "cuda"], "device 'cuda' is not available on this machine")] if not torch.cuda.is_available()
+       else []))
 def test_sample_cli_rejects_bad_input(args, message, tmp_path, capsys):
     """Each refused before sampling; should a check regress, the tiny model draws its digits in a blink, into
     tmp_path (a case's own --weights or --out comes later, so it wins)."""
