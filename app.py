@@ -212,7 +212,7 @@ def build(d: dict) -> gr.Blocks:
     with gr.Blocks(title=intro.title(RT.dataset), delete_cache=(1800, 3600)) as demo:
         gr.Markdown(intro.header(RT.dataset))
         with gr.Tab("1. Forward"):
-            gr.Markdown(intro.forward_intro(RT.sched))
+            gr.Markdown(intro.forward_intro(RT.sched, RT.dataset))
             with gr.Accordion("Notation: beta_t, alpha_bar_t, SNR, eps_hat, x0_hat, ... (the model's schedule)",
                               open=False):
                 gr.Markdown(notation(RT.sched, CONDITIONAL))
@@ -244,7 +244,7 @@ def build(d: dict) -> gr.Blocks:
                     f_text = gr.Markdown(d["forward"][6], elem_id="forward-text", label="x_t, in words")
             f_strip = picture(d["forward"][3], label="x_t across t (same eps)", show_label=False,
                               elem_id="forward-strip", elem_classes=["strip"])
-            gr.Markdown(intro.objective_intro(RT.sched.kind))
+            gr.Markdown(intro.objective_intro(RT.sched.kind, RT.dataset))
             o_panel = picture(d["objective"][0], label="x_t | eps | eps_hat | eps - eps_hat | x0_hat",
                               show_label=False, elem_id="objective-panel", elem_classes=["strip", "panels"])
             with gr.Row():
@@ -263,7 +263,7 @@ def build(d: dict) -> gr.Blocks:
                  concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
 
         with gr.Tab("2. Generate"):
-            gr.Markdown(intro.GENERATE)
+            gr.Markdown(intro.said(intro.GENERATE, RT.dataset))
             with gr.Row():
                 with gr.Column(scale=1):
                     g_ins, g_go = sampler_controls(RT, "generate", MAX_DIGITS, 16, "Generate")
@@ -292,7 +292,7 @@ def build(d: dict) -> gr.Blocks:
                        ui_fn=seed_back_if_drawn(compare, 2), **HEAVY)
 
         with gr.Tab("3. x0-hat"):
-            gr.Markdown(intro.TRAJECTORY)
+            gr.Markdown(intro.said(intro.TRAJECTORY, RT.dataset))
             traj0 = d["trajectory"]
             with gr.Row():
                 with gr.Column(scale=1):
@@ -316,7 +316,7 @@ def build(d: dict) -> gr.Blocks:
                         a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
                                         buttons=("download", "fullscreen"), elem_id="trajectory-gif",
                                         elem_classes=["strip", "panels"], show_label=False)  # it'd cover x_t's title
-            gr.Markdown(intro.FILM)
+            gr.Markdown(intro.said(intro.FILM, RT.dataset))
             a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",
                              show_label=False, elem_id="trajectory-film", elem_classes=["strip", "two-rows"])
             a_state = gr.State(traj0.state)
@@ -332,7 +332,7 @@ def build(d: dict) -> gr.Blocks:
                       {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
 
         with gr.Tab(f"4. Your {RT.noun}"):
-            gr.Markdown(intro.ROUNDTRIP)
+            gr.Markdown(intro.said(intro.ROUNDTRIP, RT.dataset))
             with gr.Row():
                 with gr.Column(scale=1):
                     r_in = digit_input("roundtrip")

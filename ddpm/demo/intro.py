@@ -25,24 +25,29 @@ def header(dataset: str = "mnist") -> str:
             "denoise it, or mix it with another · **5. About**: the model and its measured quality. On a narrow "
             "screen the tabs that do not fit are under ⋯.")
     if dataset != "mnist":
-        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Some texts in the tabs still speak of "
-                 "digits; the examples are its test images, an upload is fitted as its images were, and the MNIST "
+        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Some labels and captions still speak "
+                 "of digits; the examples are its test images, an upload is fitted as its images were, and the MNIST "
                  "classifier is off.")
     return text
 
 
-def forward_intro(sched: NoiseSchedule) -> str:
+def said(text: str, dataset: str = "mnist") -> str:
+    """A tab's opening words for a model of `dataset`: as written for MNIST, or with 'image' for 'digit'."""
+    return text if dataset == "mnist" else text.replace("a digit", "an image").replace("digit", "image")
+
+
+def forward_intro(sched: NoiseSchedule, dataset: str = "mnist") -> str:
     """Tab 1: q(x_t | x_0), with how much of the digit x_T keeps under this schedule."""
-    return ("## Noise a digit: q(x_t | x_0)\nt counts as in the paper: x_0 is the digit, x_T almost pure noise "
+    return said("## Noise a digit: q(x_t | x_0)\nt counts as in the paper: x_0 is the digit, x_T almost pure noise "
             f"(sqrt(alpha_bar_T) = {sched.sqrt_alpha_bar[-1].item():.2g} of the digit is left on the model's "
             f"{sched.kind} schedule; sampling starts from "
-            "N(0, I) in its place). One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).")
+            "N(0, I) in its place). One noise draw eps per seed, so moving t morphs smoothly (Eq. 4).", dataset)
 
 
-def objective_intro(kind: str) -> str:
+def objective_intro(kind: str, dataset: str = "mnist") -> str:
     """Tab 1's second half: the training objective on the same digit, t and eps."""
-    return (f"## What the network learns from it: L_simple (Eq. 14)\nGiven x_t and t, guess eps. The same digit, t "
-            f"and eps, noised with the model's own {kind} schedule; the network gets no label.")
+    return said(f"## What the network learns from it: L_simple (Eq. 14)\nGiven x_t and t, guess eps. The same digit, "
+                f"t and eps, noised with the model's own {kind} schedule; the network gets no label.", dataset)
 
 
 GENERATE = ("## New digits: p_theta(x_{t-1} | x_t)\nEach starts from its own fresh noise x_T ~ N(0, I), drawn "
