@@ -187,6 +187,8 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
         sources.pick_digit(sources.EXAMPLE, 300)
     with pytest.raises(InputError, match=r"^the other image x'_0: Fashion-MNIST test image # must be"):
         sources.example_digit(300, other=True)
+    with pytest.raises(InputError, match=r"^Image from must be one of"):  # named as its radio is, for garments
+        sources.pick_digit("webcam")
     wide = np.full((40, 120), 255, np.uint8)
     wide[10:30, :] = 0  # a dark band three times as wide as tall on white
     assert np.nonzero(sources.upload_digit(Image.fromarray(wide)).max(axis=0))[0].tolist() == list(range(28))
@@ -198,5 +200,6 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
             sources.pick_digit(*args)
     sources.use("mnist")
     assert sources.example_name() == "MNIST test digit" and sources.index_label() == sources.INDEX
+    assert sources.source_label() == "Digit from"
     assert sources.index_label(other=True) == sources.OTHER
     assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 5), load_sample()[0][5])

@@ -167,7 +167,7 @@ def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
         return f"| {name} | {float(r.mean()):+.3f} | {float(r.std()):.3f} |"
 
     return "\n".join([
-        f"**t = {t}**: sqrt(alpha_bar_t) = {sqrt_ab:.3f} of the digit is left, plus noise of scale "
+        f"**t = {t}**: sqrt(alpha_bar_t) = {sqrt_ab:.3f} of x_0 is left, plus noise of scale "
         f"sqrt(1 - alpha_bar_t) = {sqrt_1m_ab:.3f}; log-SNR = {float(sched.log_snr[i]):+.2f}.",
         "",
         "Both routes give the same distribution q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I): "

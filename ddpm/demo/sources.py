@@ -43,6 +43,11 @@ def index_label(other: bool = False) -> str:
     return f"the other {sample_noun(_DATASET[0])} x'_0: {label}" if other else label
 
 
+def source_label() -> str:
+    """The source radio's label, and so a refusal's name for its value: 'Digit from', or 'Image from'."""
+    return f"{sample_noun(_DATASET[0]).capitalize()} from"
+
+
 def preprocessed_as() -> str:
     return f"preprocessed as {dataset_name(_DATASET[0])}"
 
@@ -79,7 +84,7 @@ def example_digit(index, other: bool = False) -> np.ndarray:
 def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.ndarray:
     """-> uint8 (28, 28), ink light on dark, as MNIST. DigitError for a bad or missing upload or drawing (MissingInput
     for a missing one), InputError for a bad source or index."""
-    check_choice("Digit from", source, SOURCES)  # named as its radio is
+    check_choice(source_label(), source, SOURCES)  # named as its radio is
     if source == EXAMPLE:
         return example_digit(example_index)
     if source == UPLOAD and upload is None:

@@ -21,7 +21,7 @@ from .limits import COUNTED_FROM, MAX_SEED, DigitError, EmptyBox, InputError, Mi
 from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
 from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
-                      item_noun, num_examples)
+                      item_noun, num_examples, source_label)
 
 
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
@@ -225,7 +225,7 @@ def digit_input(tab: str):
     """Where the digit comes from: a radio and the three inputs it switches between."""
     # the example source is shown by its dataset's name; its value, the API's word, stays EXAMPLE
     source = Radio([(example_name(), EXAMPLE), (UPLOAD, UPLOAD), (DRAWING, DRAWING)], value=EXAMPLE,
-                   label="Digit from", elem_id=f"{tab}-source")
+                   label=source_label(), elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label=index_label(), elem_id=f"{tab}-index",
                    info=f"the first of each {class_word()}: {first_of_each_class()}")
     item = item_noun()  # "digit", or "item" for a Fashion-MNIST model
