@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..autoguidance import default_t_max
 from ..card import metrics_table, not_scored, number, teacher_weight, time_and_hardware
-from ..data import dataset_name
+from ..data import dataset_name, sample_noun
 from ..facts import dataset_in, read_scores, recorded_facts
 from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id
 from ..unet import count_parameters
@@ -163,16 +163,17 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     cfg = model.config
     facts = recorded_facts(folder)
     ev = read_scores(folder)
-    guidance = ("class-conditional with a null class, so it samples any digit or a chosen one with "
+    dataset = dataset_in(facts)
+    noun = sample_noun(dataset)  # 'digit', or 'image' for Fashion-MNIST
+    guidance = (f"class-conditional with a null class, so it samples any {noun} or one of a chosen class with "
                 "classifier-free guidance" if cfg.num_classes else "unconditional")
     if guide is not None:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
                      f"({guide.config.describe()}), trained briefly, from the folder's guide/")
-    dataset = dataset_in(facts)
     images = "MNIST digits" if dataset == "mnist" else f"images (this model: {dataset_name(dataset)})"
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
-    inputs = "x_t, t and a class (or the null class, 'any digit')" if cfg.num_classes else "x_t and t"
+    inputs = f"x_t, t and a class (or the null class, 'any {noun}')" if cfg.num_classes else "x_t and t"
     guided_t = default_t_max(cfg.timesteps) + 1  # the paper's t of the last guided step, and how many steps
     more = (["twice as many with a class's guidance at a w other than 0 and 1"] if cfg.num_classes else []) + (
         [f"autoguidance adds {guided_t} passes of the small guide, on the steps t <= {guided_t}"]
@@ -180,7 +181,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     guided = f" ({'; '.join(more)})" if more else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
-        " A finishing step was meant to make its 'any digit' samples read more clearly as digits: in its last "
+        f" A finishing step was meant to make its 'any {noun}' samples read more clearly as {noun}s: in its last "
         f"sitting the null class was trained on {target} instead of the drawn noise (guidance distillation). The "
         "teacher was this model before that step; autoguidance (tab 2's slider) pushes a model's prediction away "
         "from that of a small, briefly trained guide, which makes the same mistakes more strongly."
@@ -191,7 +192,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
 A from-scratch teaching demo of DDPM (Ho et al. 2020) on 28x28 {images}. The forward process adds
 Gaussian noise in T = {cfg.timesteps} small steps; a U-Net learns to predict that noise (eps_hat) from
 {inputs}, trained with L_simple (Eq. 14).{distilled} Sampling runs the chain backwards, from pure noise
-x_T to a digit x_0.
+x_T to {'a digit' if dataset == 'mnist' else 'an image'} x_0.
 
 ## The model
 
