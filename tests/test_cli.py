@@ -107,6 +107,20 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
         assert says in capsys.readouterr().err, out
 
 
+def test_classifier_cli_run_bare_leaves_the_shipped_yardstick_alone(tmp_path, monkeypatch, capsys):
+    """Every measured figure used ddpm/assets/classifier.safetensors: a learner's retrain goes to runs/ unless the
+    asset is named (run bare, it had replaced the yardstick)."""
+    from ddpm import classifier
+
+    shipped = classifier.DEFAULT_PATH.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(classifier, "train", lambda *a, **k: (classifier.load_classifier(), {"test_accuracy": 0.5,
+                                                                                           "minutes": 0.1}))
+    assert classifier.main([]) == 0 and "saved runs/classifier.safetensors" in capsys.readouterr().out
+    assert classifier.load_classifier(tmp_path / "runs" / "classifier.safetensors") is not None
+    assert classifier.DEFAULT_PATH.read_bytes() == shipped
+
+
 @pytest.mark.parametrize("module, args, says", [
     ("benchmark", ["--repeats", "0"], "argument --repeats: must be 1 or more, not 0"),
     ("benchmark", ["--n", "-3"], "argument --n: must be between 1 and 1024, not -3"),
@@ -115,6 +129,7 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
     ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
     ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'"),
     ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0"),  # 0 was torch's choice, unsaid
+    ("classifier", ["--batch-size", "100000000"], "argument --batch-size: must be between 1 and 4096"),  # killed at 24 GB
     ("classifier", ["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, not -1"),
     ("classifier", ["--lr", "nan"], "--lr must be a positive number, not nan"),  # it blamed --label-smoothing too
     ("classifier", ["--lr", "0"], "--lr must be a positive number, not 0.0"),  # minutes of training that learn nothing
