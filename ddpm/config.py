@@ -21,6 +21,8 @@ MAX_GUIDANCE = 10.0  # the largest classifier-free guidance scale any command (a
 MAX_TRAIN_SEED = 2**32 - 1
 MAX_TIMESTEPS = 10_000  # T: ten times the paper's; a 64-digit DDPM grid of more would run for hours on a CPU
 MAX_BATCH = 4096  # images per step: the recipe uses 128; a batch's activations must fit in memory
+# blocks a level and levels: the recipe uses 1 and 3; a million blocks took minutes to build before any size check
+MAX_RES_BLOCKS, MAX_LEVELS = 16, 8
 
 
 class ConfigError(ValueError):
@@ -76,11 +78,12 @@ class ModelConfig:
             ("groups", _whole(self.groups, 1), "a positive whole number"),
             ("base_channels", _whole(self.base_channels, 1) and self.base_channels % groups == 0,
              f"a whole number, a positive multiple of the {groups} GroupNorm groups"),
-            ("channel_mult", len(self.channel_mult) >= 1 and all(_whole(c, 1) for c in self.channel_mult),
-             "one or more positive whole numbers"),
+            ("channel_mult", 1 <= len(self.channel_mult) <= MAX_LEVELS and all(_whole(c, 1) for c in self.channel_mult),
+             f"1 to {MAX_LEVELS} positive whole numbers (one a level)"),
             ("attention_resolutions", all(_whole(r, 1) for r in self.attention_resolutions),
              "a list of positive whole numbers (feature-map sizes), or empty"),
-            ("num_res_blocks", _whole(self.num_res_blocks, 1), "a positive whole number"),
+            ("num_res_blocks", _whole(self.num_res_blocks, 1) and self.num_res_blocks <= MAX_RES_BLOCKS,
+             f"a whole number from 1 to {MAX_RES_BLOCKS}"),
             ("dropout", isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "in [0, 1)"),
             ("timesteps", _whole(self.timesteps, 2) and self.timesteps <= MAX_TIMESTEPS,
              f"a whole number from 2 to {MAX_TIMESTEPS}"),
