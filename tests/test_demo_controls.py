@@ -10,6 +10,7 @@ import pytest
 from conftest import tiny_model
 from ddpm.autoguidance import default_t_max
 from ddpm.config import MAX_GUIDANCE
+from ddpm.data import sample_noun
 from ddpm.demo.controls import sampler_controls
 from ddpm.demo.generate import DEFAULT_GUIDANCE
 
@@ -17,8 +18,8 @@ from ddpm.demo.generate import DEFAULT_GUIDANCE
 def controls(conditional: bool = True, guide: bool = False, dataset: str = "mnist", T: int = 30):
     """(demo, {name: control}) for a tiny model of T steps, 6 digits at most, 4 at first."""
     model = tiny_model(timesteps=T, num_classes=10 if conditional else 0)
-    rt = SimpleNamespace(T=T, model=model, dataset=dataset, guide=model if guide else None, guide_note="no guide/",
-                         source="mine")
+    rt = SimpleNamespace(T=T, model=model, dataset=dataset, noun=sample_noun(dataset), guide=model if guide else None,
+                         guide_note="no guide/", source="mine")
     with gr.Blocks() as demo:
         ins, _ = sampler_controls(rt, "tab", 6, 4, "Go")
     names = ["seed", "randomise", "n", "sampler", "steps", "label", "guidance", "eta", "auto"]
@@ -59,6 +60,7 @@ def test_a_fashion_models_class_is_no_digit_class():
     _, mnist = controls()
     _, fashion = controls(dataset="fashion-mnist")
     assert mnist["label"].label == "digit class" and fashion["label"].label == "class"
+    assert mnist["n"].label == "number of digits" and fashion["n"].label == "number of images"
 
 
 def test_choosing_a_class_makes_w_live_in_the_page_alone():
