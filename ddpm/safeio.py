@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def atomic_write_png(path: str | Path, image) -> None:
 def atomic_write_json(path: str | Path, doc) -> None:
     """`doc` as indented JSON (one line per field, so a hand edit or a diff reads easily), written atomically."""
     atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def keep_previous(path: str | Path) -> Path | None:
+    """Copy a file about to be replaced to NAME.previous.SUFFIX (NAME.previous.2.SUFFIX, ... when that is taken,
+    as ddpm.card keeps a hand-written card) and return the copy; None when there is nothing there. For samples that
+    took minutes to draw: a mistyped --out should not cost them."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    kept, i = path.with_name(f"{path.stem}.previous{path.suffix}"), 2
+    while kept.exists():
+        kept, i = path.with_name(f"{path.stem}.previous.{i}{path.suffix}"), i + 1
+    shutil.copy2(path, kept)
+    return kept
 
 
 def file_above(path: str | Path) -> Path | None:

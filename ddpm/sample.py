@@ -27,7 +27,7 @@ from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
 from .images import grid, to_uint8_np
-from .safeio import atomic_write_png
+from .safeio import atomic_write_png, keep_previous
 from .samplers import VARIANCES, sample
 from .schedule import NoiseSchedule
 
@@ -121,9 +121,10 @@ def write_samples(a: argparse.Namespace) -> int:
     start = time.perf_counter()
     images = sample_images(model, a.n, a.seed, a.sampler, steps, a.batch_size, label=a.label, guidance=a.guidance,
                            eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first)
-    out = Path(a.out)
+    out, kept = Path(a.out), None
     try:
         if out.suffix.lower() == ".npz":
+            kept = keep_previous(out)  # minutes of sampling, kept from a mistyped --out
             save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
                      a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
                      dataset, digest)
@@ -132,7 +133,8 @@ def write_samples(a: argparse.Namespace) -> int:
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(f"wrote {a.n} {sample_noun(dataset)}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {a.n} {sample_noun(dataset)}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s"
+          + (f"; the file it replaced is kept as {kept}" if kept else ""))
     return 0
 
 

@@ -297,6 +297,11 @@ def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch,
                                        f"'{tmp_path / 's s.npz'}'` scores them\n")
     assert evaluate.main(["--from-samples", str(tmp_path / "s s.npz")]) == 130  # scoring a file: nothing else to say
     assert capsys.readouterr().err == "\nstopped (Ctrl-C); nothing was scored\n"
+    # another run into the same --save-samples keeps the samples it replaces (minutes of sampling), and says where
+    before = (tmp_path / "s s.npz").read_bytes()
+    assert evaluate.main(run) == 130
+    assert f"note: {tmp_path / 's s.npz'} held earlier samples: kept as {tmp_path / 's s.previous.npz'}\n" in \
+        capsys.readouterr().err and (tmp_path / "s s.previous.npz").read_bytes() == before
 
 
 def test_a_random_label_shard_is_scored_against_the_labels_of_its_own_samples(tmp_path, monkeypatch):
