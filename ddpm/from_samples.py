@@ -20,14 +20,15 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
-def _digest(weights: str) -> str | None:
-    """hub.weights_digest of a local model folder, or None if it does not load (a Hub id: not looked up)."""
+def _digest(weights: str, what: str) -> str | None:
+    """hub.weights_digest of a local model folder (None for a Hub id: not looked up); EvalError if its weights do not
+    load (a truncated file would have let any samples be filed under it)."""
     if not (Path(weights) / WEIGHTS_NAME).is_file():
         return None
     try:
         return weights_digest(load_pretrained(Path(weights)))
-    except ModelLoadError:
-        return None
+    except ModelLoadError as e:
+        raise EvalError(f"{what} does not load, so what drew the samples cannot be checked: {e}") from None
 
 
 FIX = "name the model that drew it with --weights, and merge into its own eval.json"
@@ -47,7 +48,7 @@ def same_model(a: argparse.Namespace, facts: dict, path: str, fix: str = FIX, dr
     for folder, what in folders:
         if T is not None and (model_T := _timesteps(folder)) is not None and model_T != T:
             raise EvalError(f"{path} was drawn by a model of T = {T} steps, and {what} has T = {model_T}: {fix}")
-        if drew is not None and (digest := _digest(folder)) is not None and digest != drew:
+        if drew is not None and (digest := _digest(folder, what)) is not None and digest != drew:
             raise EvalError(f"{path} was drawn by other weights than {what} (sha256 of their tensors {drew[:12]}..., "
                             f"there {digest[:12]}...): {fix}")
 

@@ -147,6 +147,10 @@ def test_from_samples_of_other_weights_of_the_same_t_are_not_filed_under_these(t
         assert evaluate.main(s + ["--weights", str(by), "--out", str(by / "eval.json")]) == 0  # its own: filed
         assert len(hashed) == 1  # one folder, --weights' and --out's: loaded and hashed once
         assert list(json.loads((by / "eval.json").read_text())["runs"]) == ["ddim-2"]
+    # weights that do not load cannot vouch for the file: refused, not passed over (it was scored, exit 0)
+    (a / "model.safetensors").write_bytes((a / "model.safetensors").read_bytes()[:1000])
+    assert evaluate.main(["--from-samples", str(tmp_path / "s.npz"), "--weights", str(a), "--json"]) == 2
+    assert f"--weights {a} does not load, so what drew the samples cannot be checked: " in capsys.readouterr().err
 
 
 def test_a_fresh_run_is_not_merged_into_another_models_eval_json(tmp_path, monkeypatch, capsys):
