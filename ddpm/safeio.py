@@ -17,7 +17,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    except OSError as e:  # a read-only folder: named by the file asked for, not by a random temporary name
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -27,7 +30,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)  # the old file, if any, is untouched
-        if isinstance(e, OSError) and e.filename is None:  # a write to the open file (a full disk) names none
+        if isinstance(e, OSError) and e.filename in (None, tmp):  # a full disk names none, a rename the temporary
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
 

@@ -142,3 +142,18 @@ def test_a_training_record_naming_no_dataset_reads_as_mnist():
 
     assert dataset_in({}) == dataset_in({"dataset": None}) == dataset_in({"dataset": ""}) == "mnist"
     assert dataset_in({"dataset": "fashion-mnist"}) == "fashion-mnist"
+
+
+def test_a_write_refused_by_the_folder_names_the_file_asked_for_not_its_temporary(tmp_path, monkeypatch):
+    """ddpm.card and ddpm.push on a read-only folder said "Read-only file system: '.../README.mddk5pdr03.tmp'"."""
+    import errno
+    import tempfile
+
+    from ddpm.safeio import atomic_write_bytes
+
+    def read_only(dir, prefix, suffix):
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}dk5pdr03{suffix}")
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as e:
+        atomic_write_bytes(tmp_path / "README.md", b"card")
+    assert e.value.filename == str(tmp_path / "README.md") and ".tmp" not in str(e.value)
