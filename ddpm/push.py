@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     folder = Path(a.folder)
     if why := folder_problem(folder):
-        p.error(why)
+        swapped = not folder_problem(a.repo_id) and not repo_id_problem(a.folder)
+        p.error(why + (f": the folder comes first, then the repo (python -m ddpm.push {a.repo_id} {a.folder})"
+                       if swapped else ""))
     if why := repo_id_problem(a.repo_id):
         p.error(why)
     nothing = f"nothing was pushed; {folder} is as it was"  # what a Ctrl-C before the upload leaves

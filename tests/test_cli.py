@@ -288,6 +288,13 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     err = capsys.readouterr().err
     assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
     assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test` pushes it again" in err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "m").rename(tmp_path / "runs" / "m")
+    with pytest.raises(SystemExit):  # the two the other way round: said, with the line in its order
+        push.main(["me/ddpm-test", "runs/m"])
+    assert ("me/ddpm-test does not exist: the folder comes first, then the repo (python -m ddpm.push runs/m "
+            "me/ddpm-test)") in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
     assert push.main([str(tmp_path / "m"), "me/ddpm-test", "--private"]) == 130  # a private push's retry stays private
     assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test --private` pushes it again" in capsys.readouterr().err
