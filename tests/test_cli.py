@@ -288,13 +288,6 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     err = capsys.readouterr().err
     assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
     assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test` pushes it again" in err
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "m").rename(tmp_path / "runs" / "m")
-    with pytest.raises(SystemExit):  # the two the other way round: said, with the line in its order
-        push.main(["me/ddpm-test", "runs/m"])
-    assert ("me/ddpm-test does not exist: the folder comes first, then the repo (python -m ddpm.push runs/m "
-            "me/ddpm-test)") in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
     assert push.main([str(tmp_path / "m"), "me/ddpm-test", "--private"]) == 130  # a private push's retry stays private
     assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test --private` pushes it again" in capsys.readouterr().err
@@ -335,6 +328,20 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
         with pytest.raises(SystemExit):
             push.main(args)
         assert message in capsys.readouterr().err
+
+
+def test_push_given_the_repo_first_says_the_order(tmp_path, capsys, monkeypatch):
+    from ddpm import push
+
+    monkeypatch.chdir(tmp_path)
+    hub.save_pretrained(tiny_model(), tmp_path / "runs" / "m")
+    with pytest.raises(SystemExit):
+        push.main(["me/ddpm-test", "runs/m"])
+    assert ("me/ddpm-test does not exist: the folder comes first, then the repo (python -m ddpm.push runs/m "
+            "me/ddpm-test)") in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a folder that is not there, and no swap: no hint
+        push.main(["runs/n", "me/ddpm-test"])
+    assert capsys.readouterr().err.endswith("error: runs/n does not exist\n")
 
 
 def test_push_of_a_read_only_folder_is_a_line_and_its_card_untouched(tmp_path, capsys, monkeypatch):
