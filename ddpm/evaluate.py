@@ -36,7 +36,7 @@ from .from_samples import follow_the_file, same_model
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, is_repo_id, load_pretrained, resolve_folder, weights_digest
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
-from .safeio import atomic_write_json, keep_previous
+from .safeio import atomic_write_json, keeping_previous
 from .sample import sample_images
 from .samplers import RANDOM, random_labels
 
@@ -318,11 +318,12 @@ def score(a: argparse.Namespace, command: str) -> int:
             name = named(steps)
             if a.save_samples:
                 try:
-                    if kept := keep_previous(a.save_samples):  # another run's samples: kept, and said
+                    with keeping_previous(a.save_samples) as kept:  # another run's samples: kept, and said
+                        save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
+                                 a.autoguidance, a.autoguidance_tmax, autoguidance_guide=a.autoguidance_guide,
+                                 timesteps=T, weights_sha256=digest)
+                    if kept:
                         print(f"note: {a.save_samples} held earlier samples: kept as {kept}", file=sys.stderr)
-                    save_npz(a.save_samples, samples, a.seed, sampler, steps, eta, a.label, a.guidance,
-                             a.autoguidance, a.autoguidance_tmax, autoguidance_guide=a.autoguidance_guide,
-                             timesteps=T, weights_sha256=digest)
                     a.samples_saved = True
                 except OSError as e:  # scored all the same, below
                     print(f"warning: cannot write {a.save_samples}: {e.strerror or e}", file=sys.stderr)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import contextmanager
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from safetensors.torch import load_file, safe_open, save
@@ -47,18 +49,24 @@ def atomic_write_json(path: str | Path, doc) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
-def keep_previous(path: str | Path) -> Path | None:
-    """Copy a file about to be replaced to NAME.previous.SUFFIX (NAME.previous.2.SUFFIX, ... when that is taken,
-    as ddpm.card keeps a hand-written card) and return the copy; None when there is nothing there. For samples that
-    took minutes to draw: a mistyped --out should not cost them."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    kept, i = path.with_name(f"{path.stem}.previous{path.suffix}"), 2
-    while kept.exists():
-        kept, i = path.with_name(f"{path.stem}.previous.{i}{path.suffix}"), i + 1
-    shutil.copy2(path, kept)
-    return kept
+@contextmanager
+def keeping_previous(path: str | Path) -> Iterator[Path | None]:
+    """Around a write over `path`: a copy of the file there first, as NAME.previous.SUFFIX (NAME.previous.2.SUFFIX,
+    ... when that is taken, as ddpm.card keeps a hand-written card), given to the block (None: nothing there), and
+    removed again if the write fails or is stopped (the atomic write left the file itself as it was). For samples
+    that took minutes to draw: a mistyped --out should not cost them."""
+    path, kept = Path(path), None
+    if path.is_file():
+        kept, i = path.with_name(f"{path.stem}.previous{path.suffix}"), 2
+        while kept.exists():
+            kept, i = path.with_name(f"{path.stem}.previous.{i}{path.suffix}"), i + 1
+        shutil.copy2(path, kept)
+    try:
+        yield kept
+    except BaseException:
+        if kept is not None:
+            kept.unlink(missing_ok=True)
+        raise
 
 
 def file_above(path: str | Path) -> Path | None:

@@ -27,7 +27,7 @@ from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
 from .images import grid, to_uint8_np
-from .safeio import atomic_write_png, keep_previous
+from .safeio import atomic_write_png, keeping_previous
 from .samplers import VARIANCES, sample
 from .schedule import NoiseSchedule
 
@@ -124,10 +124,10 @@ def write_samples(a: argparse.Namespace) -> int:
     out, kept = Path(a.out), None
     try:
         if out.suffix.lower() == ".npz":
-            kept = keep_previous(out)  # minutes of sampling, kept from a mistyped --out
-            save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
-                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
-                     dataset, digest)
+            with keeping_previous(out) as kept:  # minutes of sampling, kept from a mistyped --out
+                save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
+                         a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
+                         dataset, digest)
         else:
             atomic_write_png(out, grid(images, scale=2))
     except OSError as e:  # the disk filled up while sampling, say
