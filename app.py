@@ -210,7 +210,7 @@ def defaults() -> dict:
 
 def build(d: dict) -> gr.Blocks:
     with gr.Blocks(title=intro.title(RT.dataset), delete_cache=(1800, 3600)) as demo:
-        gr.Markdown(intro.header(RT.dataset))
+        gr.Markdown(intro.header(RT.dataset), elem_id="header")
         with gr.Tab("1. Forward"):
             gr.Markdown(intro.forward_intro(RT.sched, RT.dataset))
             with gr.Accordion("Notation: beta_t, alpha_bar_t, SNR, eps_hat, x0_hat, ... (the model's schedule)",

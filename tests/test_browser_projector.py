@@ -48,3 +48,15 @@ def test_a_picture_is_no_tab_stop_of_its_own(projector):
     wrappers = "() => [...document.querySelectorAll('.picture button:has(> .image-frame)')].map((b) => b.tabIndex)"
     projector.wait_for_function(f"() => ({wrappers})().length >= 5 && ({wrappers})().every((i) => i === -1)")
     assert projector.locator("#forward-xt button[aria-label=Fullscreen]").evaluate("b => b.tabIndex") == 0
+
+
+def test_a_short_screen_opens_on_the_tab_bar_sooner(projector):
+    """Under 560 px tall the header's tour of the tabs gives way (the tab bar right below names them): 210 px of a
+    480 px screen went to the header before any tab; a laptop's screen still shows the tour."""
+    top = "() => document.querySelector('[role=tablist]').getBoundingClientRect().top + window.scrollY"
+    tour = "() => document.querySelector('#header p:nth-of-type(2)').offsetHeight"
+    projector.set_viewport_size({"width": 853, "height": 480})  # (a test before may have left a laptop's)
+    projector.wait_for_function(f"() => ({tour})() === 0")
+    assert projector.evaluate(top) < 150
+    projector.set_viewport_size({"width": 1400, "height": 1000})
+    projector.wait_for_function(f"() => ({tour})() > 0")
