@@ -181,6 +181,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         progress = restore(cfg, ckpt, model, ema, opt, gen, scaler)
         check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
         log(f"resumed from {ckpt} at step {progress['step']}")
+        if cfg.max_minutes:  # the limit counts every sitting: how much of it this one has
+            trained = progress["train_seconds"] / 60
+            log(f"--max-minutes {cfg.max_minutes:g} counts every sitting: {trained:.1f} min trained, so this one has "
+                f"{cfg.max_minutes - trained:.1f} min")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
@@ -190,6 +194,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
+    if not progress["step"]:  # a first sitting: what its bar's figures mean, and where its progress shows
+        log(f"loss: L_simple (Eq. 14), the mean squared error of eps_hat, over the last {LossLog.EVERY} steps (a "
+            "network that guessed eps = 0 would score 1); it falls fast, then slowly, and the grids show the rest"
+            + (f": after each epoch, 16 digits of its EMA weights in {out / 'samples'}" if cfg.sample_every_epoch
+               else ""))
     if left:  # no checkpoint goes with them: a run stopped at or before its first one leaves them
         log(f"this run replaces {', '.join(left)} in {out}, which no checkpoint goes with")
     loss_log = LossLog(out / hub.LOSS_NAME, fresh=not resume, resumed_at=progress["step"])
@@ -257,7 +266,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                     diverged()  # nan weights are neither saved nor sampled: checked at each row, save and grid
                     mean_loss, img_s = loss_log.write(step, epoch, lr)
                     if pbar is not None:
-                        pbar.set_postfix(epoch=epoch, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")
+                        pbar.set_postfix(epoch=epoch + 1, loss=f"{mean_loss:.4f}", img_s=f"{img_s:.0f}")  # 1 first
                 stop.end_of_step()  # raises KeyboardInterrupt if one came during the step
                 elapsed = seconds + (now - run_start)
                 if step % checkpoint_every == 0:
@@ -293,8 +302,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if read_weights_meta(out).get("steps") != step:  # new weights replace those the scores and the card's grid
         set_aside_scores(out, log)  # describe (also a sitting that took no step past a checkpoint a kill left ahead)
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
-    log(f"stopped: {stop_reason} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
-        f"EMA weights in {out}")
+    ended = "finished" if stop_reason == "done" else f"stopped: {stop_reason}"
+    log(f"{ended} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; EMA weights in {out}")
     if stop_reason == "interrupted" and step < total_steps:  # all saved; the caller still hears of the Ctrl-C
         raise Stopped(out)
     return out
