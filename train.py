@@ -211,7 +211,9 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
         return _keep_network(args, given, network)
     args.lifted = [typed(flag, saved[flag]) for flag in ("max_minutes", "max_steps")
                    if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
-    kept = []
+    kept = []  # and a setting given anew is said with the run's own, which it replaces (a changed --lr, say)
+    args.changed = [f"{typed(f, getattr(args, f))} replaces the run's {saved[f]}" for f in RESUMED
+                    if f in given and f in saved and getattr(args, f) != saved[f]]
     for flag in RESUMED:
         if flag not in given and flag in saved:
             setattr(args, flag, saved[flag])
@@ -293,7 +295,7 @@ def ctrl_c_held():
 def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
-        from ddpm.card import STOPPED, check_loads, record_command, write_model_card
+        from ddpm.card import STOPPED, check_loads, record_command, what_next, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
         from ddpm.facts import read_weights_meta
@@ -308,6 +310,8 @@ def main(argv=None) -> int:
     if args.kept:
         print(f"--resume: the run's own settings, from {kept_from or Path(args.out) / RUN_CONFIG_NAME}: "
               f"{' '.join(args.kept)}")
+    for change in getattr(args, "changed", []):
+        print(f"--resume: {change}")
     if getattr(args, "unrecorded", False):
         print(f"--resume: {Path(args.out) / RUN_CONFIG_NAME} is missing, so the run's own settings are not known: "
               "each flag not given again takes train.py's default" + (
@@ -343,7 +347,8 @@ def main(argv=None) -> int:
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
     else:
-        print(f"writing the model card's sample grid: {card_grid_command(out)}")
+        print(f"writing the model card's sample grid (64 digits, every one of the T DDPM steps; Ctrl-C skips it, the "
+              f"run is kept): {card_grid_command(out)}")
         interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
         previous = interrupts.install()
         try:
@@ -360,6 +365,7 @@ def main(argv=None) -> int:
     write_model_card(out, command=command, resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if not args.push_to_hub:
+        print(what_next(out))
         return 0
     try:
         check_loads(out)  # as ddpm.push checks: a guide/ put in the run's folder that does not load is not uploaded

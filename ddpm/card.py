@@ -16,8 +16,8 @@ from .cli_args import stopped
 from .config import ModelConfig
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
-from .hub import (CARD_NAME, CONFIG_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, ModelLoadError, folder_problem,
-                  load_pretrained)
+from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, ModelLoadError,
+                  folder_problem, load_pretrained)
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
@@ -290,6 +290,18 @@ Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 def _digest(text: str) -> str:
     """The card's mark: the first 16 hex digits of the sha256 of its text without the mark line."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def what_next(folder: str | Path) -> str:
+    """train.py's last words: where the card is, and the commands a learner runs next on the folder's model (its
+    scores only for MNIST, which ddpm.evaluate measures against)."""
+    q = shlex.quote(str(folder))
+    score = (f"  python -m ddpm.evaluate --weights {q} --out {shlex.quote(str(Path(folder) / EVAL_NAME))}"
+             f"   # score it; python -m ddpm.card {q} then puts the scores in the card\n"
+             if dataset_in(recorded_facts(folder)) == "mnist" else "")
+    return (f"wrote {Path(folder) / CARD_NAME}, the model card; next:\n"
+            f"  DDPM_MODEL={q} python app.py   # open it in the app\n{score}"
+            f"  python -m ddpm.push {q} YOUR_NAME/REPO   # publish it on the Hub")
 
 
 def keep_a_hand_written_card(card: Path) -> Path | None:

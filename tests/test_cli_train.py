@@ -20,7 +20,9 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
             "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
-    assert f"writing the model card's sample grid: {card_grid_command(out)}" in r.stdout  # as it can be run again
+    assert f"writing the model card's sample grid (64 digits, every one of the T DDPM steps; Ctrl-C skips it, the run " \
+           f"is kept): {card_grid_command(out)}" in r.stdout  # as it can be run again
+    assert "finished at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean squared error" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
         assert (out / name).exists(), name  # ... and every local file is kept
     card = (out / "README.md").read_text()
@@ -111,7 +113,12 @@ def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path,
     monkeypatch.setattr("ddpm.sample.write_card_grid", lambda folder, device: None)  # the grid is not the point
     monkeypatch.setattr(training, "train", lambda cfg, **kw: out)
     assert train.main(["--out", str(out), "--attention-res", ""]) == 0
-    assert f"writing the model card's sample grid: {card_grid_command(out)}\n" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"is kept): {card_grid_command(out)}\n" in said
+    assert said.endswith(f"wrote {out / 'README.md'}, the model card; next:\n  DDPM_MODEL='{out}' python app.py   # open "
+                         f"it in the app\n  python -m ddpm.evaluate --weights '{out}' --out '{out / 'eval.json'}'   # "
+                         f"score it; python -m ddpm.card '{out}' then puts the scores in the card\n  python -m ddpm.push "
+                         f"'{out}' YOUR_NAME/REPO   # publish it on the Hub\n")
     assert f"--weights '{out}' --seed 0" in card_grid_command(out)
     assert json.loads((out / "training.json").read_text())["command"] == \
         f"python train.py --out '{out}' --attention-res ''"  # the recipe replays as it is recorded
@@ -209,8 +216,10 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
                          "--balance-classes", "--seed 7", "--timesteps 50",
                          "--base-channels 8"]  # shown as typed, where not the default
-    cfg = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8"]).config
+    given = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8", "--seed", "7"])
+    cfg = given.config
     assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
+    assert given.changed == ["--epochs 8 replaces the run's 6", "--lr 0.0003 replaces the run's 0.001"]  # said
     assert not train.parse_args(["--resume", "--out", str(tmp_path), "--no-balance-classes"]).config.balance_classes
     assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
     bare = dataclasses.replace(run, model=ModelConfig(base_channels=8, timesteps=50, attention_resolutions=()))
