@@ -229,14 +229,20 @@ def _print_human(r: dict) -> None:
     first = f" (samples {r['first']} to {r['first'] + r['n'] - 1} of the seed)" if r.get("first") else ""
     print(f"{r['run']}: n={r['n']}{first} sampler={r['sampler']} steps={r['steps']}")
     sd = f" +- {r['real_floor_fd_std']:.3f}" if r.get("real_floor_fd_std") is not None else ""
-    print(f"  Frechet distance  {r['fd']:.3f}   (real-data floor with the same n: {r['real_floor_fd']:.3f}{sd}, "
-          f"ratio {r['fd_ratio']})")
-    print(f"  inception score   {r['inception_score']:.3f}   (real test digits: {r['real_inception_score']:.3f})")
+    # each figure with how to read it: a learner's first run is scored here, and FD means nothing without its floor
+    print(f"  Frechet distance  {r['fd']:.3f}   (lower is better; {r['n']} real training digits score "
+          f"{r['real_floor_fd']:.3f}{sd}, so this is {r['fd_ratio']}x that floor; FDs compare at equal n only)")
+    print(f"  inception score   {r['inception_score']:.3f}   (1 to 10, higher is better: clear digits of every class; "
+          f"real test digits: {r['real_inception_score']:.3f})")
     print("  class shares      " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["class_share"])))
-    if r.get("real_floor_class_share_extremes"):
-        print("  real digits' min/max share over the floor's draws: "
-              + ", ".join(f"{lo:.3f}/{hi:.3f}" for lo, hi in r["real_floor_class_share_extremes"]))
-    print(f"  memorised         {r['memorised']:.2%}   (real test digits: 1% by construction)")
+    if extremes := r.get("real_floor_class_share_extremes"):  # one (smallest, largest) share a draw of real digits
+        lo, hi = min(e[0] for e in extremes), max(e[1] for e in extremes)
+        print(f"                    (in {len(extremes)} draws of {r['n']} real digits every class took {lo:.1%} to "
+              f"{hi:.1%})")
+    if max(r["class_share"]) > 0.5:
+        print("                    (most samples read as one digit: the model has not learnt the classes yet)")
+    print(f"  memorised         {r['memorised']:.2%}   (samples nearer a training digit than 99% of real test "
+          "digits are to theirs: 1% for real digits)")
     if "label_accuracy" in r:
         print("  asked for         " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["asked_share"])))
         print(f"  read as asked     {r['label_accuracy']:.2%}   (the classifier's reading of each sample vs its label)")
@@ -359,6 +365,9 @@ def score(a: argparse.Namespace, command: str) -> int:
         print(f"{said}, in place of its earlier row{n}", file=sys.stderr if a.json else sys.stdout)
     elif a.out and not a.json:
         print(said)
+    elif not a.json and not a.from_samples:  # said once a fresh run's figures would otherwise go unkept
+        print("  not saved: --out FOLDER/eval.json files them in the model's folder, whose card `python -m ddpm.card "
+              "FOLDER` then shows them")
     return 0
 
 
