@@ -342,7 +342,7 @@ def main(argv=None) -> int:
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
                 f"`{push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"
                 if args.push_to_hub else "")
-        print(f"{e}: continue it with --resume{push}", file=sys.stderr)
+        print(f"{e}: continue it with python train.py --resume --out {shlex.quote(str(e.out))}{push}", file=sys.stderr)
         return 130
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")

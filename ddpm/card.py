@@ -16,8 +16,8 @@ from .cli_args import stopped
 from .config import ModelConfig
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
-from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME, ModelLoadError,
-                  folder_problem, load_pretrained)
+from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
+                  ModelLoadError, folder_problem, load_pretrained)
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
@@ -219,8 +219,11 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     command = facts.get("command", NO_RECIPE).replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
     # the lines name the folders of their day (a sitting resumed from a copy names the copy): not a script to paste
-    as_run = ("\n\nEach line as it ran, with the folders of its day; the project README's \"Train your own\" gives "
-              "the recipe to replay." if "\n" in command else "")
+    lines = command.split("\n")  # one sitting a line: replayed in order when each resumes the one folder
+    one_run = len(set(re.findall(r"--out (\S+)", command))) <= 1 and all("--resume" in line for line in lines[1:])
+    replay = ("each after the first resumes the run, so in order, with one `--out` folder, they replay it" if one_run
+              else "the project README's \"Train your own\" gives the recipe to replay")  # the bundled one's copies
+    as_run = f"\n\nEach line as it ran, with the folders of its day; {replay}." if "\n" in command else ""
     share = facts.get("label_dropout")  # a hand-made folder may not record it: say so rather than guess
     null_share = (f"{100 * share:.0f}% of the time{sittings}" if share is not None
                   else "part of the time (the share was not recorded)")

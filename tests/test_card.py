@@ -129,9 +129,11 @@ def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
     one = write_model_card(tmp_path, command="python train.py").read_text()
     assert '"null" class\n20% of the time, so' in one and "Each line as it ran" not in one  # one line: it replays
     hub.save_pretrained(tiny_model(), tmp_path, meta={"label_dropout": 0.5})
-    two = write_model_card(tmp_path, command="python train.py --label-dropout 0.5", resumed=True).read_text()
-    assert "50% of the time in the last sitting" in two and "python train.py\n    python train.py --label" in two
-    assert "Each line as it ran, with the folders of its day" in two  # sittings may name copies: not a script
+    two = write_model_card(tmp_path, command="python train.py --resume --label-dropout 0.5", resumed=True).read_text()
+    assert "50% of the time in the last sitting" in two
+    assert "python train.py\n    python train.py --resume --label" in two
+    assert "Each line as it ran, with the folders of its day; each after the first resumes the run, so in order, " \
+           "with one `--out` folder, they replay it." in two  # (the bundled card points to the README's recipe)
     hub.save_pretrained(tiny_model(), tmp_path, meta={})  # a hand-made folder: no share recorded, none invented
     three = write_model_card(tmp_path, command="python train.py").read_text()
     assert "the share was not recorded" in three and "% of the time" not in three

@@ -167,7 +167,8 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     p.send_signal(signal.SIGTERM)
     stdout, stderr = p.communicate(timeout=120)
     # stopped before its end: all saved, the card written, exit 130 so a script does not go on to publish it
-    assert p.returncode == 130 and "stopped: interrupted" in stdout and "continue it with --resume" in stderr
+    assert p.returncode == 130 and "stopped: interrupted" in stdout
+    assert f"continue it with python train.py --resume --out {out} --push-to-hub" in stderr  # the whole line
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
     assert (out / "README.md").exists() and "Traceback" not in stderr
     steps = facts.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
