@@ -107,7 +107,8 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
         then = (f"`python -m ddpm.card {shlex.quote(str(folder))}` shows it here" if repo_id is None else
                 "once uploaded to the repo, it shows here")
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
-    return f"![samples]({GRID_NAME})\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}`\n"
+    return (f"![samples]({GRID_NAME})\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}` "
+            "(the same digits; on another CPU or thread count a few pixels may differ by a grey level)\n")
 
 
 def guide_section(folder: Path, main_params: int, dataset: str) -> str:
