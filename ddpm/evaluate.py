@@ -201,7 +201,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH), help="classifier weights [the shipped asset]")
     p.add_argument("--json", action="store_true", help="print only the JSON result")
-    p.add_argument("--save-samples", metavar="FILE.npz", help="also save the drawn samples, to reuse with --from-samples")
+    p.add_argument("--save-samples", metavar="FILE.npz",
+                   help="also save the drawn samples, to reuse with --from-samples (a file there is kept as "
+                        "FILE.previous, one generation)")
     p.add_argument("--from-samples", metavar="FILE.npz", nargs="+",
                    help="score uint8 samples from an .npz instead of sampling; several shards of one run "
                         "(`ddpm.sample --first`) are joined in sample order")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import io
 import json
-from contextlib import contextmanager
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -51,21 +51,24 @@ def atomic_write_json(path: str | Path, doc) -> None:
 
 @contextmanager
 def keeping_previous(path: str | Path) -> Iterator[Path | None]:
-    """Around a write over `path`: a copy of the file there first, as NAME.previous.SUFFIX (NAME.previous.2.SUFFIX,
-    ... when that is taken, as ddpm.card keeps a hand-written card), given to the block (None: nothing there), and
-    removed again if the write fails or is stopped (the atomic write left the file itself as it was). For samples
-    that took minutes to draw: a mistyped --out should not cost them."""
-    path, kept = Path(path), None
-    if path.is_file():
-        kept, i = path.with_name(f"{path.stem}.previous{path.suffix}"), 2
-        while kept.exists():
-            kept, i = path.with_name(f"{path.stem}.previous.{i}{path.suffix}"), i + 1
-        shutil.copy2(path, kept)
+    """Around a write over `path`: the file there first kept as NAME.previous (one generation, out of a `*.npz`
+    glob's way), given to the block (None: nothing there), and dropped again if the write fails or is stopped (the
+    atomic write left the file itself as it was). For samples that took minutes to draw: a mistyped --out should
+    not cost them."""
+    path = Path(path)
+    if not path.is_file():
+        yield None
+        return
+    kept = path.with_name(path.name + ".previous")
     try:
+        kept.unlink(missing_ok=True)  # the generation before: one is kept
+        try:
+            os.link(path, kept)  # no second copy on the disk: the write below replaces the name, not the data
+        except OSError:  # a filesystem without hard links
+            shutil.copy2(path, kept)
         yield kept
     except BaseException:
-        if kept is not None:
-            kept.unlink(missing_ok=True)
+        kept.unlink(missing_ok=True)
         raise
 
 

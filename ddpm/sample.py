@@ -80,7 +80,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu",
                    help="where to sample: cpu, cuda, mps or auto; the noise is drawn on the CPU either way, so a GPU "
                         "gives the same digits up to rounding (a few grey levels) [%(default)s]")
-    p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28) [%(default)s]")
+    p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28); an .npz there "
+                                                        "is kept as FILE.previous, one generation [%(default)s]")
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'samples.png'}"

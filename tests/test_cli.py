@@ -68,8 +68,8 @@ def test_sample_cli_png_and_npz(tmp_path):
         assert f["first"].item() == 0  # the index of its first sample, so shards can be joined
     r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps",
                    "2", "--out", str(tmp_path / "s.npz"))  # over the last: that one is kept, and said
-    assert r.returncode == 0 and f"; the file it replaced is kept as {tmp_path / 's.previous.npz'}" in r.stdout
-    with np.load(tmp_path / "s.previous.npz") as f:
+    assert r.returncode == 0 and f"; the file it replaced is kept as {tmp_path / 's.npz.previous'}" in r.stdout
+    with np.load(tmp_path / "s.npz.previous") as f:  # (out of the way of a --from-samples 's*.npz' glob)
         assert f["samples"].shape == (6, 28, 28)
     r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "4", "--device", "auto",
                    "--out", str(tmp_path / "g.png"))  # auto: a GPU where there is one

@@ -329,8 +329,10 @@ def test_evaluate_ctrl_c_is_a_line_that_says_what_is_kept(tmp_path, monkeypatch,
     # another run into the same --save-samples keeps the samples it replaces (minutes of sampling), and says where
     before = (tmp_path / "s s.npz").read_bytes()
     assert evaluate.main(run) == 130
-    assert f"note: {tmp_path / 's s.npz'} held earlier samples: kept as {tmp_path / 's s.previous.npz'}\n" in \
-        capsys.readouterr().err and (tmp_path / "s s.previous.npz").read_bytes() == before
+    assert f"note: {tmp_path / 's s.npz'} held earlier samples: kept as {tmp_path / 's s.npz.previous'}\n" in \
+        capsys.readouterr().err and (tmp_path / "s s.npz.previous").read_bytes() == before
+    assert evaluate.main(run) == 130 and sorted(p.name for p in tmp_path.glob("s s.*")) == ["s s.npz",
+                                                                                          "s s.npz.previous"]  # one
 
 
 def test_a_random_label_shard_is_scored_against_the_labels_of_its_own_samples(tmp_path, monkeypatch):
