@@ -189,6 +189,13 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
     return dashed(dest) if isinstance(value, bool) else typed(dest, value)
 
 
+def written(dest: str, value) -> str:
+    """Any setting as it is typed: --lr 0.001, --no-balance-classes, --null-teacher '' (none)."""
+    if isinstance(value, bool):
+        return dashed(dest) if value else "--no-" + dashed(dest)[2:]
+    return typed(dest, "" if value is None else value)
+
+
 def dashed(dest: str) -> str:
     """The flag of an argparse dest: max_steps -> --max-steps."""
     return "--" + dest.replace("_", "-")
@@ -212,7 +219,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     args.lifted = [typed(flag, saved[flag]) for flag in ("max_minutes", "max_steps")
                    if flag not in given and saved.get(flag) is not None]  # a sitting's own limits, not kept: say so
     kept = []  # and a setting given anew is said with the run's own, which it replaces (a changed --lr, say)
-    args.changed = [f"{typed(f, getattr(args, f))} replaces the run's {saved[f]}" for f in RESUMED
+    args.changed = [f"{written(f, getattr(args, f))} replaces the run's {written(f, saved[f])}" for f in RESUMED
                     if f in given and f in saved and getattr(args, f) != saved[f]]
     for flag in RESUMED:
         if flag not in given and flag in saved:

@@ -216,10 +216,13 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
                          "--balance-classes", "--seed 7", "--timesteps 50",
                          "--base-channels 8"]  # shown as typed, where not the default
-    given = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8", "--seed", "7"])
+    given = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8", "--seed", "7",
+                              "--no-balance-classes", "--null-teacher", "weights"])
     cfg = given.config
     assert (cfg.lr, cfg.epochs, cfg.batch_size, cfg.model.base_channels) == (3e-4, 8, 64, 8)
-    assert given.changed == ["--epochs 8 replaces the run's 6", "--lr 0.0003 replaces the run's 0.001"]  # said
+    assert given.changed == ["--epochs 8 replaces the run's --epochs 6", "--lr 0.0003 replaces the run's --lr 0.001",
+                             "--null-teacher weights replaces the run's --null-teacher ''",
+                             "--no-balance-classes replaces the run's --balance-classes"]  # each said as typed
     assert not train.parse_args(["--resume", "--out", str(tmp_path), "--no-balance-classes"]).config.balance_classes
     assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
     bare = dataclasses.replace(run, model=ModelConfig(base_channels=8, timesteps=50, attention_resolutions=()))
