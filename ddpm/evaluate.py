@@ -233,15 +233,16 @@ def _print_human(r: dict) -> None:
     sd = f" +- {r['real_floor_fd_std']:.3f}" if r.get("real_floor_fd_std") is not None else ""
     # each figure with how to read it: a learner's first run is scored here, and FD means nothing without its floor
     print(f"  Frechet distance  {r['fd']:.3f}   (lower is better; {r['n']} real training digits score "
-          f"{r['real_floor_fd']:.3f}{sd}, so this is {r['fd_ratio']}x that floor; FDs compare at equal n only)")
-    print(f"  inception score   {r['inception_score']:.3f}   (1 to 10, higher is better: clear digits of every class; "
-          f"real test digits: {r['real_inception_score']:.3f})")
+          f"{r['real_floor_fd']:.3f}{sd}" + (f", so this is {r['fd_ratio']}x that floor" if r.get("fd_ratio") else "")
+          + "; FDs compare at equal n only)")
+    print(f"  inception score   {r['inception_score']:.3f}   (1 to 10, higher is better; real test digits: "
+          f"{r['real_inception_score']:.3f})")
     print("  class shares      " + " ".join(f"{d}:{s:.3f}" for d, s in enumerate(r["class_share"])))
     if extremes := r.get("real_floor_class_share_extremes"):  # one (smallest, largest) share a draw of real digits
         lo, hi = min(e[0] for e in extremes), max(e[1] for e in extremes)
         print(f"                    (in {len(extremes)} draws of {r['n']} real digits every class took {lo:.1%} to "
               f"{hi:.1%})")
-    if max(r["class_share"]) > 0.5:
+    if max(r["class_share"]) > 0.5 and r.get("label") in (None, "random"):  # (not asked for one class)
         print("                    (most samples read as one digit: the model has not learnt the classes yet)")
     print(f"  memorised         {r['memorised']:.2%}   (samples nearer a training digit than 99% of real test "
           "digits are to theirs: 1% for real digits)")

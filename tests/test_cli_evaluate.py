@@ -219,6 +219,8 @@ def test_the_printed_figures_say_how_to_read_them(capsys):
     assert "(lower is better; 200 real training digits score 3.587 +- 0.735, so this is 235.261x that floor" in out
     assert "(1 to 10, higher is better" in out and "every class took 5.0% to 14.5%)" in out
     assert "most samples read as one digit: the model has not learnt the classes yet" in out
+    evaluate._print_human(r | {"label": 8})  # one class asked for: as it should be
+    assert "most samples read as one digit" not in capsys.readouterr().out
 
 
 def test_a_fresh_run_scored_without_out_says_how_to_keep_its_figures(monkeypatch, capsys):
