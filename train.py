@@ -354,8 +354,8 @@ def main(argv=None) -> int:
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
     else:
-        print(f"writing the model card's sample grid (64 digits, every one of the T DDPM steps; Ctrl-C skips it, the "
-              f"run is kept): {card_grid_command(out)}")
+        print(f"writing the model card's sample grid (64 samples, each through all {args.config.model.timesteps} DDPM "
+              f"steps; Ctrl-C skips it, the run is kept): {card_grid_command(out)}")
         interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
         previous = interrupts.install()
         try:

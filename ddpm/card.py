@@ -13,7 +13,7 @@ import torch
 
 from .autoguidance import T_MAX_FRACTION, check_guide, has_guide, load_guide
 from .cli_args import stopped
-from .config import ModelConfig
+from .config import ModelConfig, TrainConfig
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
 from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
@@ -108,7 +108,7 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
                 "once uploaded to the repo, it shows here")
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
     return (f"![samples]({GRID_NAME})\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}` "
-            "(the same digits; on another CPU or thread count a few pixels may differ by a grey level)\n")
+            "(the same samples; on another CPU or thread count a few pixels may differ by a grey level)\n")
 
 
 def guide_section(folder: Path, main_params: int, dataset: str) -> str:
@@ -219,9 +219,10 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     params = count_parameters(UNet(cfg))
     command = facts.get("command", NO_RECIPE).replace("\n", "\n    ")  # a recipe may take several lines
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
-    # the lines name the folders of their day (a sitting resumed from a copy names the copy): not a script to paste
+    # the lines name the folders of their day (a sitting resumed from a copy names the copy)
     lines = command.split("\n")  # one sitting a line: replayed in order when each resumes the one folder
-    one_run = len(set(re.findall(r"--out (\S+)", command))) <= 1 and all("--resume" in line for line in lines[1:])
+    folders = {m[1] if (m := re.search(r"--out[= ](\S+)", line)) else TrainConfig.out for line in lines}
+    one_run = len(folders) == 1 and all("--resume" in line for line in lines[1:])
     replay = ("each after the first resumes the run, so in order, with one `--out` folder, they replay it" if one_run
               else "the project README's \"Train your own\" gives the recipe to replay")  # the bundled one's copies
     as_run = f"\n\nEach line as it ran, with the folders of its day; {replay}." if "\n" in command else ""
@@ -300,8 +301,9 @@ def what_next(folder: str | Path) -> str:
     """train.py's last words: where the card is, and the commands a learner runs next on the folder's model (its
     scores only for MNIST, which ddpm.evaluate measures against)."""
     q = shlex.quote(str(folder))
-    score = (f"  python -m ddpm.evaluate --weights {q} --out {shlex.quote(str(Path(folder) / EVAL_NAME))}"
-             f"   # score it; python -m ddpm.card {q} then puts the scores in the card\n"
+    score = (f"  python -m ddpm.evaluate --weights {q} --sampler ddim --steps 50 --out "
+             f"{shlex.quote(str(Path(folder) / EVAL_NAME))}   # score 1000 samples, a few minutes on a CPU; python -m "
+             f"ddpm.card {q} then puts the scores in the card\n"
              if dataset_in(recorded_facts(folder)) == "mnist" else "")
     return (f"wrote {Path(folder) / CARD_NAME}, the model card; next:\n"
             f"  DDPM_MODEL={q} python app.py   # open it in the app\n{score}"

@@ -197,7 +197,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if not progress["step"]:  # a first sitting: what its bar's figures mean, and where its progress shows
         log(f"loss: L_simple (Eq. 14), the mean squared error of eps_hat, over the last {LossLog.EVERY} steps (a "
             "network that guessed eps = 0 would score 1); it falls fast, then slowly, and the grids show the rest"
-            + (f": after each epoch, 16 digits of its EMA weights in {out / 'samples'}" if cfg.sample_every_epoch
+            + (f": after each epoch, 16 samples of its EMA weights in {out / 'samples'}" if cfg.sample_every_epoch
                else ""))
     if left:  # no checkpoint goes with them: a run stopped at or before its first one leaves them
         log(f"this run replaces {', '.join(left)} in {out}, which no checkpoint goes with")
@@ -302,6 +302,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if read_weights_meta(out).get("steps") != step:  # new weights replace those the scores and the card's grid
         set_aside_scores(out, log)  # describe (also a sitting that took no step past a checkpoint a kill left ahead)
     hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
+    if stop_reason == "done" and step < schedule_steps:  # --max-steps: a resume goes on to --epochs
+        stop_reason = f"--max-steps {max_steps}"
     ended = "finished" if stop_reason == "done" else f"stopped: {stop_reason}"
     log(f"{ended} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; EMA weights in {out}")
     if stop_reason == "interrupted" and step < total_steps:  # all saved; the caller still hears of the Ctrl-C

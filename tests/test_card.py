@@ -134,6 +134,8 @@ def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
     assert "python train.py\n    python train.py --resume --label" in two
     assert "Each line as it ran, with the folders of its day; each after the first resumes the run, so in order, " \
            "with one `--out` folder, they replay it." in two  # (the bundled card points to the README's recipe)
+    copied = write_model_card(tmp_path, command="python train.py --resume --out=runs/copy", resumed=True).read_text()
+    assert "the project README's \"Train your own\" gives the recipe" in copied  # runs/mnist, then a copy of it
     hub.save_pretrained(tiny_model(), tmp_path, meta={})  # a hand-made folder: no share recorded, none invented
     three = write_model_card(tmp_path, command="python train.py").read_text()
     assert "the share was not recorded" in three and "% of the time" not in three

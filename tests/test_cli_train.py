@@ -20,9 +20,9 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
             "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
-    assert f"writing the model card's sample grid (64 digits, every one of the T DDPM steps; Ctrl-C skips it, the run " \
-           f"is kept): {card_grid_command(out)}" in r.stdout  # as it can be run again
-    assert "finished at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean squared error" in r.stdout
+    assert f"writing the model card's sample grid (64 samples, each through all 20 DDPM steps; Ctrl-C skips it, the " \
+           f"run is kept): {card_grid_command(out)}" in r.stdout  # as it can be run again
+    assert "stopped: --max-steps 2 at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean squared" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
         assert (out / name).exists(), name  # ... and every local file is kept
     card = (out / "README.md").read_text()
@@ -115,10 +115,11 @@ def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path,
     assert train.main(["--out", str(out), "--attention-res", ""]) == 0
     said = capsys.readouterr().out
     assert f"is kept): {card_grid_command(out)}\n" in said
-    assert said.endswith(f"wrote {out / 'README.md'}, the model card; next:\n  DDPM_MODEL='{out}' python app.py   # open "
-                         f"it in the app\n  python -m ddpm.evaluate --weights '{out}' --out '{out / 'eval.json'}'   # "
-                         f"score it; python -m ddpm.card '{out}' then puts the scores in the card\n  python -m ddpm.push "
-                         f"'{out}' YOUR_NAME/REPO   # publish it on the Hub\n")
+    assert said.endswith(f"wrote {out / 'README.md'}, the model card; next:\n  DDPM_MODEL='{out}' python app.py   # "
+                         f"open it in the app\n  python -m ddpm.evaluate --weights '{out}' --sampler ddim --steps 50 "
+                         f"--out '{out / 'eval.json'}'   # score 1000 samples, a few minutes on a CPU; python -m "
+                         f"ddpm.card '{out}' then puts the scores in the card\n  python -m ddpm.push '{out}' "
+                         "YOUR_NAME/REPO   # publish it on the Hub\n")
     assert f"--weights '{out}' --seed 0" in card_grid_command(out)
     assert json.loads((out / "training.json").read_text())["command"] == \
         f"python train.py --out '{out}' --attention-res ''"  # the recipe replays as it is recorded

@@ -181,7 +181,8 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     guided = f" ({'; '.join(more)})" if more else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
-        f" A finishing step was meant to make its 'any {noun}' samples read more clearly as {noun}s: in its last "
+        f" A finishing step was meant to make its 'any {noun}' samples read more clearly as "
+        f"{'digits' if dataset == 'mnist' else 'one of its classes'}: in its last "
         f"sitting the null class was trained on {target} instead of the drawn noise (guidance distillation). The "
         "teacher was this model before that step; autoguidance (tab 2's slider) pushes a model's prediction away "
         "from that of a small, briefly trained guide, which makes the same mistakes more strongly."

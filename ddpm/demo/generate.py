@@ -294,7 +294,6 @@ def finished_text(s: Settings, weights: str | None = None, reading: str = "") ->
     these = f"these {s.noun}s" if s.n != 1 else f"this {s.noun}"
     return (f"{s.describe()}. {reading + ' ' if reading else ''}This model draws {these} again from these "
             "settings and this seed (on another CPU, thread count or torch version a few pixels may differ by a grey "
-            "level); another "
-            "sampler or number of steps starts from the same noise but follows another path. From the command "
-            "line:\n\n"
+            "level); another sampler or number of steps starts from the same noise but follows another path. From "
+            "the command line:\n\n"
             f"```\n{s.command(weights)}\n```")
