@@ -1,6 +1,9 @@
-"""The MNIST classifier itself (ddpm.classifier): its batched predictions, its training augmentation, and a
-training run of a few steps on the bundled digits (CPU, about a second, no MNIST)."""
+"""The MNIST classifier itself (ddpm.classifier): its batched predictions, its training augmentation, a
+training run of a few steps on the bundled digits (CPU, about a second, no MNIST), and its command line's output."""
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from ddpm.classifier import load_classifier, predict
@@ -51,3 +54,33 @@ def test_the_classifier_trains_from_its_seed_and_its_file_loads_back_at_its_own_
     loaded = load_classifier(out)
     assert loaded.hparams["width"] == 2 and not loaded.training
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path, monkeypatch, capsys):
+    from ddpm import classifier
+
+    monkeypatch.setattr(classifier, "train", lambda *a, **k: pytest.fail("trained before --out was checked"))
+    (tmp_path / "d.safetensors").mkdir()
+    (tmp_path / "file").write_text("")  # a folder that cannot be made, even by root (who writes anywhere)
+    for out, says in ((tmp_path / "d.safetensors", "Is a directory"), (tmp_path / "c.pt", "it must end in .safetensors"),
+                      (tmp_path / "file" / "c.safetensors", "cannot write")):
+        with pytest.raises(SystemExit):
+            classifier.main(["--out", str(out)])
+        assert says in capsys.readouterr().err, out
+
+
+def test_classifier_cli_run_bare_leaves_the_shipped_yardstick_alone(tmp_path, monkeypatch, capsys):
+    """Every measured figure used ddpm/assets/classifier.safetensors: a learner's retrain goes to runs/ unless the
+    asset is named (run bare, it had replaced the yardstick)."""
+    from ddpm import classifier
+
+    asset = tmp_path / "assets" / "classifier.safetensors"  # the asset's stand-in: a regression writes over it, not
+    asset.parent.mkdir()  # over the shipped one
+    asset.write_bytes(classifier.DEFAULT_PATH.read_bytes())
+    monkeypatch.setattr(classifier, "DEFAULT_PATH", asset)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(classifier, "train", lambda *a, **k: (classifier.load_classifier(), {"test_accuracy": 0.5,
+                                                                                           "minutes": 0.1}))
+    assert classifier.main([]) == 0 and "saved runs/classifier.safetensors" in capsys.readouterr().out
+    assert classifier.load_classifier(tmp_path / "runs" / "classifier.safetensors") is not None
+    assert asset.read_bytes() == (Path(classifier.__file__).parent / "assets" / "classifier.safetensors").read_bytes()

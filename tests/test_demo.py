@@ -246,20 +246,6 @@ def test_one_run_may_not_hold_the_shared_cpu_for_minutes():
     assert generate.digits_help(64, 1000, False).endswith("16 digits of DDPM's 1000 steps")
     assert generate.digits_help(16, 50, True) is None  # every setting fits: no help needed
     assert generate.digits_help(16, 1000, False) is None  # 16 x 1000 = 16,000 digit-steps: fits exactly
-    # a Fashion-MNIST model's samples are images, in the slider's help and in the refusals alike
-    assert generate.digits_help(64, 1000, False, "fashion-mnist").endswith("16,000 image-steps: 16 images of DDPM's "
-                                                                          "1000 steps")
-    with pytest.raises(InputError, match=r"^17 images of 1000 DDPM steps .*16,000 image-steps.*: at most 16 images"):
-        settings(1000, n=17, sampler="ddpm", dataset="fashion-mnist")
-    with pytest.raises(InputError, match="^number of images must be between 1 and 64"):
-        settings(1000, n=65, dataset="fashion-mnist")
-    # its classes by name too, as ddpm.sample --label takes them; an MNIST model's class stays a digit
-    assert settings(1000, label=" sneaker", dataset="fashion-mnist").label == 7
-    with pytest.raises(InputError, match=r"^class \('any', 'random', 0-9 or a name: T-shirt/top, Trouser, .*Ankle "
-                                         r"boot\) must be a whole number between 0 and 9, not 'Sneakers'$"):
-        settings(1000, label="Sneakers", dataset="fashion-mnist")
-    with pytest.raises(InputError, match=r"^digit class \('any', 'random' or 0-9\) must be a whole number"):
-        settings(1000, label="Sneaker")
 
 
 def test_the_command_line_keeps_autoguidance_and_quotes_the_weights():
@@ -291,7 +277,8 @@ def test_ddim_only_greys_ddims_sliders_while_ddpm_is_chosen(model):
     from ddpm.demo.controls import ddim_only, sampler_controls
     from ddpm.demo.widgets import NotAChoice
 
-    rt = SimpleNamespace(T=20, model=model, dataset="mnist", noun="digit", guide=None, guide_note="no guide/", source="m")
+    rt = SimpleNamespace(T=20, model=model, dataset="mnist", noun="digit", guide=None, guide_note="no guide/",
+                         source="m")
     with gr.Blocks() as demo:
         inputs, _ = sampler_controls(rt, "tab", 4, 1, "Go")
         radio, one = gr.Radio(["ddpm", "ddim"]), gr.Slider(1, 20)

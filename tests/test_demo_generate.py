@@ -1,13 +1,14 @@
 """Generate's pieces that the mutation rounds found unpinned: the null class's empty label, the last grids' key, its
-progress count and the command line it writes."""
+progress count and the command line it writes; and a Fashion-MNIST model's words in its settings."""
 from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from PIL import Image
 
 from ddpm.demo import generate
-from ddpm.demo.limits import parse_label
+from ddpm.demo.limits import InputError, parse_label
 from demo_helpers import settings
 
 
@@ -53,3 +54,20 @@ def test_a_random_class_each_is_said_by_name_where_no_classifier_reads_the_grid(
     *_, plain = generate.generate(model, sched, dataclasses.replace(s, class_names=None), updates=1)
     assert f"Asked for, row by row, {digits[:3]} / {digits[4:]}." in plain.summary
     assert "Asked for" not in list(generate.generate(model, sched, settings(sched.T, n=4), updates=1))[-1].summary
+
+
+def test_a_fashion_mnist_models_settings_speak_of_images_and_take_class_names():
+    # a Fashion-MNIST model's samples are images, in the slider's help and in the refusals alike
+    assert generate.digits_help(64, 1000, False, "fashion-mnist").endswith("16,000 image-steps: 16 images of DDPM's "
+                                                                          "1000 steps")
+    with pytest.raises(InputError, match=r"^17 images of 1000 DDPM steps .*16,000 image-steps.*: at most 16 images"):
+        settings(1000, n=17, sampler="ddpm", dataset="fashion-mnist")
+    with pytest.raises(InputError, match="^number of images must be between 1 and 64"):
+        settings(1000, n=65, dataset="fashion-mnist")
+    # its classes by name too, as ddpm.sample --label takes them; an MNIST model's class stays a digit
+    assert settings(1000, label=" sneaker", dataset="fashion-mnist").label == 7
+    with pytest.raises(InputError, match=r"^class \('any', 'random', 0-9 or a name: T-shirt/top, Trouser, .*Ankle "
+                                         r"boot\) must be a whole number between 0 and 9, not 'Sneakers'$"):
+        settings(1000, label="Sneakers", dataset="fashion-mnist")
+    with pytest.raises(InputError, match=r"^digit class \('any', 'random' or 0-9\) must be a whole number"):
+        settings(1000, label="Sneaker")

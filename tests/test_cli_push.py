@@ -1,0 +1,112 @@
+"""ddpm.push, the command that publishes a finished run: its card written for the repo, what an offline or
+refused push leaves (every local file as it was), and its refusals of a folder or a repo id."""
+from pathlib import Path
+
+import pytest
+
+from ddpm import hub
+from ddpm.card import write_model_card
+
+from conftest import tiny_model
+
+
+def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):
+    from ddpm import push
+
+    import huggingface_hub
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    card = write_model_card(tmp_path / "m").read_text()
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1  # HF_HUB_OFFLINE: the push fails ...
+    out = capsys.readouterr().out
+    assert "could not push" in out and "Nothing was lost" in out and "python -m ddpm.push" in out
+    assert (tmp_path / "m" / "README.md").read_text() == card  # ... the local card is left as it was
+    hub.save_pretrained(tiny_model(), tmp_path / "bare")  # no card yet: none is left behind naming the repo
+    assert push.main([str(tmp_path / "bare"), "me/ddpm-test"]) == 1 and not (tmp_path / "bare" / "README.md").exists()
+    capsys.readouterr()
+    assert set(files) == {p.name for p in (tmp_path / "m").iterdir()}  # and so is every other file
+    (tmp_path / "m" / "README.md").write_text("# my own card\n")  # kept aside for the push's card, then put back
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
+    assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
+        p.name for p in (tmp_path / "m").iterdir()}  # no README.previous.md left over
+    monkeypatch.setattr(push, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
+    err = capsys.readouterr().err
+    assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
+    assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test` pushes it again" in err
+    assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test", "--private"]) == 130  # a private push's retry stays private
+    assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test --private` pushes it again" in capsys.readouterr().err
+    monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bad eval.json")))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2 and "a bad eval.json" in capsys.readouterr().err
+    assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
+        p.name for p in (tmp_path / "m").iterdir()}  # a card that could not be written leaves the own one in place
+    for error in (RuntimeError("a bug"), KeyboardInterrupt()):  # any error, Ctrl-C too: the own card is put back
+        monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(error))
+        if isinstance(error, KeyboardInterrupt):  # and a Ctrl-C says so in a line, not a traceback
+            assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130
+            assert f"stopped (Ctrl-C); nothing was pushed; {tmp_path / 'm'} is as it was" in capsys.readouterr().err
+        else:
+            with pytest.raises(type(error)):
+                push.main([str(tmp_path / "m"), "me/ddpm-test"])
+        assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {
+            p.name for p in (tmp_path / "m").iterdir()}  # it was left as README.previous.md
+    monkeypatch.setattr(push, "check_loads", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))  # while it loads
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130
+    assert "nothing was pushed" in capsys.readouterr().err
+    monkeypatch.undo()
+    uploaded = []  # a push that goes through carries the card written for the repo
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
+                        lambda self, folder_path, **kw: uploaded.append((Path(folder_path) / "README.md").read_text()))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
+    assert "me/ddpm-test" in uploaded[0] and "me/ddpm-test" not in card
+    hub.save_pretrained(tiny_model(), tmp_path / "cut")
+    (tmp_path / "cut" / "model.safetensors").write_bytes((tmp_path / "cut" / "model.safetensors").read_bytes()[:999])
+    (tmp_path / "empty").mkdir()
+    for args, message in (([str(tmp_path / "none"), "me/x"], f"{tmp_path / 'none'} does not exist"),
+                          ([str(tmp_path / "empty"), "me/x"], "is not a model folder (no config.json or model"),
+                          ([str(tmp_path / "m" / "config.json"), "me/x"], "config.json is a file, not a model folder"),
+                          ([str(tmp_path / "m"), "not-a-repo-id"], "is not owner/name"),
+                          ([str(tmp_path / "m"), "me/ddpm tiny"], "is not a Hub repo id: Repo id must use"),
+                          ([str(tmp_path / "cut"), "me/x"],
+                           f"{tmp_path / 'cut'} is not pushed: {tmp_path / 'cut'} does not hold a valid model")):
+        with pytest.raises(SystemExit):
+            push.main(args)
+        assert message in capsys.readouterr().err
+
+
+def test_push_given_the_repo_first_says_the_order(tmp_path, capsys, monkeypatch):
+    from ddpm import push
+
+    monkeypatch.chdir(tmp_path)
+    hub.save_pretrained(tiny_model(), tmp_path / "runs" / "m")
+    with pytest.raises(SystemExit):
+        push.main(["me/ddpm-test", "runs/m"])
+    assert ("me/ddpm-test does not exist: the folder comes first, then the repo (python -m ddpm.push runs/m "
+            "me/ddpm-test)") in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a folder that is not there, and no swap: no hint
+        push.main(["runs/n", "me/ddpm-test"])
+    assert capsys.readouterr().err.endswith("error: runs/n does not exist\n")
+
+
+def test_push_of_a_read_only_folder_is_a_line_and_its_card_untouched(tmp_path, capsys, monkeypatch):
+    """The card could not be written (a read-only folder): putting the unchanged card back wrote it all the same,
+    failed the same way, and ended in a traceback; on a full disk that truncating write could empty it."""
+    import errno
+    import pathlib
+
+    from ddpm import push
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    card = write_model_card(tmp_path / "m").read_bytes()
+
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+    for name in ("write_model_card", "atomic_write_bytes"):
+        monkeypatch.setattr(push, name, read_only, raising=False)
+    monkeypatch.setattr(pathlib.Path, "write_bytes", read_only)
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2
+    assert "could not write the card of" in capsys.readouterr().err
+    assert (tmp_path / "m" / "README.md").read_bytes() == card
