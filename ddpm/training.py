@@ -305,7 +305,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if stop_reason == "done" and step < schedule_steps:  # --max-steps: a resume goes on to --epochs
         stop_reason = f"--max-steps {max_steps}"
     ended = "finished" if stop_reason == "done" else f"stopped: {stop_reason}"
-    log(f"{ended} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; EMA weights in {out}")
+    log(f"{ended} at step {step} (epoch {step / steps_per_epoch:.2f}) after {seconds / 60:.1f} min; "
+        f"EMA weights in {out}")
     if stop_reason == "interrupted" and step < total_steps:  # all saved; the caller still hears of the Ctrl-C
         raise Stopped(out)
     return out

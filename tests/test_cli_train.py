@@ -22,7 +22,7 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
     assert f"writing the model card's sample grid (64 samples, each through all 20 DDPM steps; Ctrl-C skips it, the " \
            f"run is kept): {card_grid_command(out)}" in r.stdout  # as it can be run again
-    assert "stopped: --max-steps 2 at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean squared" in r.stdout
+    assert "stopped: --max-steps 2 at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
         assert (out / name).exists(), name  # ... and every local file is kept
     card = (out / "README.md").read_text()

@@ -146,7 +146,8 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     assert "**This model was trained on Fashion-MNIST.**" in fashion and "digit emerge" not in fashion
     assert fashion.startswith("# DDPM on Fashion-MNIST, from scratch\nWatch Gaussian noise destroy an image")
     assert "**4. Your image**" in fashion and intro.title("fashion-mnist") == "DDPM on Fashion-MNIST, from scratch"
-    assert intro.said(intro.ROUNDTRIP, "fashion-mnist").startswith("## Your image, noised and denoised\nNoise your image")
+    said = intro.said(intro.ROUNDTRIP, "fashion-mnist")
+    assert said.startswith("## Your image, noised and denoised\nNoise your image")
     assert "x_0 is the image" in intro.forward_intro(NoiseSchedule(20), "fashion-mnist")
     assert intro.said(intro.GENERATE) == intro.GENERATE and "digit" in intro.GENERATE  # MNIST's words as written
     assert rt.noun == "image" and runtime.load_runtime().noun == "digit"  # the number slider's and the refusals' word
