@@ -36,7 +36,7 @@ from .from_samples import follow_the_file, same_model
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, is_repo_id, load_pretrained, resolve_folder, weights_digest
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
-from .safeio import atomic_write_json, keeping_previous
+from .safeio import atomic_write_json, keeping_previous, previous_blocked
 from .sample import sample_images
 from .samplers import RANDOM, random_labels
 
@@ -203,7 +203,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print only the JSON result")
     p.add_argument("--save-samples", metavar="FILE.npz",
                    help="also save the drawn samples, to reuse with --from-samples (a file there is kept as "
-                        "FILE.previous, one generation)")
+                        "FILE.npz.previous, one generation)")
     p.add_argument("--from-samples", metavar="FILE.npz", nargs="+",
                    help="score uint8 samples from an .npz instead of sampling; several shards of one run "
                         "(`ddpm.sample --first`) are joined in sample order")
@@ -233,7 +233,7 @@ def _print_human(r: dict) -> None:
     sd = f" +- {r['real_floor_fd_std']:.3f}" if r.get("real_floor_fd_std") is not None else ""
     # each figure with how to read it: a learner's first run is scored here, and FD means nothing without its floor
     print(f"  Frechet distance  {r['fd']:.3f}   (lower is better; {r['n']} real training digits score "
-          f"{r['real_floor_fd']:.3f}{sd}" + (f", so this is {r['fd_ratio']}x that floor" if r.get("fd_ratio") else "")
+          f"{r['real_floor_fd']:.3f}{sd}" + (f", so this is {r['fd_ratio']}x that floor" if r.get("fd_ratio") is not None else "")
           + "; FDs compare at equal n only)")
     print(f"  inception score   {r['inception_score']:.3f}   (1 to 10, higher is better; real test digits: "
           f"{r['real_inception_score']:.3f})")
@@ -281,7 +281,7 @@ def score(a: argparse.Namespace, command: str) -> int:
         if a.out:
             read_runs_file(a.out)  # refuse a bad --out now, not after hours of sampling
         for path in (a.out, a.save_samples):
-            if path and (why := check_writable(path)):
+            if path and (why := check_writable(path) or (path == a.save_samples and previous_blocked(path))):
                 raise EvalError(why)
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)

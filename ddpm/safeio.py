@@ -49,27 +49,36 @@ def atomic_write_json(path: str | Path, doc) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
 
 
+def previous_blocked(path: str | Path) -> str | None:
+    """Why a file at `path` could not be kept by keeping_previous (its NAME.previous is a folder), or None; for a
+    command to say before it samples."""
+    kept = Path(str(path) + ".previous")
+    return f"{kept} is a folder, where the file now at {path} would be kept: move it" if kept.is_dir() else None
+
+
 @contextmanager
 def keeping_previous(path: str | Path) -> Iterator[Path | None]:
     """Around a write over `path`: the file there first kept as NAME.previous (one generation, out of a `*.npz`
-    glob's way), given to the block (None: nothing there), and dropped again if the write fails or is stopped (the
-    atomic write left the file itself as it was). For samples that took minutes to draw: a mistyped --out should
-    not cost them."""
+    glob's way), given to the block (None: nothing there). The older NAME.previous goes only once the write is done;
+    if it fails or is stopped, both stay as they were (the atomic write leaves the file itself whole). For samples
+    that took minutes to draw: a mistyped --out should not cost them."""
     path = Path(path)
     if not path.is_file():
         yield None
         return
     kept = path.with_name(path.name + ".previous")
+    fresh = path.with_name(path.name + ".previous.tmp")
     try:
-        kept.unlink(missing_ok=True)  # the generation before: one is kept
+        fresh.unlink(missing_ok=True)
         try:
-            os.link(path, kept)  # no second copy on the disk: the write below replaces the name, not the data
+            os.link(path, fresh)  # no second copy on the disk: the write below replaces the name, not the data
         except OSError:  # a filesystem without hard links
-            shutil.copy2(path, kept)
+            shutil.copy2(path, fresh)
         yield kept
     except BaseException:
-        kept.unlink(missing_ok=True)
+        fresh.unlink(missing_ok=True)
         raise
+    os.replace(fresh, kept)
 
 
 def file_above(path: str | Path) -> Path | None:

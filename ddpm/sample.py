@@ -27,7 +27,7 @@ from .eval_files import save_npz
 from .facts import trained_on
 from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
 from .images import grid, to_uint8_np
-from .safeio import atomic_write_png, keeping_previous
+from .safeio import atomic_write_png, keeping_previous, previous_blocked
 from .samplers import VARIANCES, sample
 from .schedule import NoiseSchedule
 
@@ -81,7 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="where to sample: cpu, cuda, mps or auto; the noise is drawn on the CPU either way, so a GPU "
                         "gives the same digits up to rounding (a few grey levels) [%(default)s]")
     p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28); an .npz there "
-                                                        "is kept as FILE.previous, one generation [%(default)s]")
+                                                        "is kept as FILE.npz.previous, one generation [%(default)s]")
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'samples.png'}"
@@ -116,7 +116,7 @@ def write_samples(a: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = model.config
-    if why := check_writable(a.out):
+    if why := check_writable(a.out) or (previous_blocked(a.out) if a.out.lower().endswith(".npz") else None):
         print(f"error: {why}", file=sys.stderr)
         return 2
     start = time.perf_counter()

@@ -298,3 +298,15 @@ def test_an_output_path_that_names_a_folder_is_refused_not_written_as_a_file(tmp
     r = run_python("-m", "ddpm.sample", "--sampler", "ddim", "--steps", "2", "--n", "1", "--out",
                    f"{tmp_path}/o.png/", timeout=120)
     assert r.returncode == 2 and "that names a folder, not a file" in r.stderr and not (tmp_path / "o.png").exists()
+
+
+def test_a_folder_where_the_replaced_samples_would_be_kept_is_refused_before_sampling(tmp_path, monkeypatch, capsys):
+    from ddpm import sample
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    (tmp_path / "s.npz").write_bytes(b"the last run's")
+    (tmp_path / "s.npz.previous").mkdir()
+    monkeypatch.setattr(sample, "sample_images", lambda *a, **k: pytest.fail("sampled before the refusal"))
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "s.npz")], capsys)
+    assert rc == 2 and f"{tmp_path / 's.npz.previous'} is a folder, where the file now at" in err
+    assert (tmp_path / "s.npz").read_bytes() == b"the last run's"

@@ -157,3 +157,27 @@ def test_a_write_refused_by_the_folder_names_the_file_asked_for_not_its_temporar
     with pytest.raises(OSError) as e:
         atomic_write_bytes(tmp_path / "README.md", b"card")
     assert e.value.filename == str(tmp_path / "README.md") and ".tmp" not in str(e.value)
+
+
+def test_a_replaced_file_is_kept_one_generation_and_a_failed_write_keeps_both(tmp_path):
+    """keeping_previous: the file a write replaces is kept as NAME.previous; a write that fails or is stopped leaves
+    the file and the generation kept before it as they were (it had deleted that generation first)."""
+    from ddpm.safeio import atomic_write_bytes, keeping_previous, previous_blocked
+
+    f, kept = tmp_path / "s.npz", tmp_path / "s.npz.previous"
+    with keeping_previous(f) as nothing:
+        atomic_write_bytes(f, b"one")
+    assert nothing is None and not kept.exists()
+    for new in (b"two", b"three"):
+        with keeping_previous(f):
+            atomic_write_bytes(f, new)
+    assert (f.read_bytes(), kept.read_bytes()) == (b"three", b"two")  # one generation
+    for stop in (OSError(28, "No space left on device"), KeyboardInterrupt()):
+        with pytest.raises(type(stop)):
+            with keeping_previous(f):
+                raise stop
+        assert (f.read_bytes(), kept.read_bytes()) == (b"three", b"two")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["s.npz", "s.npz.previous"]  # no temporary left
+    kept.unlink()
+    kept.mkdir()  # a folder in its place: said before any sampling, by name
+    assert previous_blocked(f) == f"{kept} is a folder, where the file now at {f} would be kept: move it"
