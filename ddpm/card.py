@@ -221,7 +221,7 @@ def write_model_card(folder: str | Path, command: str | None = None, resumed: bo
     sittings = " in the last sitting (each line below gives its own flags)" if "\n" in command else ""
     # the lines name the folders of their day (a sitting resumed from a copy names the copy)
     lines = command.split("\n")  # one sitting a line: replayed in order when each resumes the one folder
-    folders = {m[1] if (m := re.search(r"--out[= ](\S+)", line)) else TrainConfig.out for line in lines}
+    folders = {_out_of(line) for line in lines}
     one_run = len(folders) == 1 and all("--resume" in line for line in lines[1:])
     replay = ("each after the first resumes the run, so in order, with one `--out` folder, they replay it" if one_run
               else "the project README's \"Train your own\" gives the recipe to replay")  # the bundled one's copies
@@ -295,6 +295,20 @@ Architecture: {cfg.describe()}, dropout {cfg.dropout}.
 def _digest(text: str) -> str:
     """The card's mark: the first 16 hex digits of the sha256 of its text without the mark line."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _out_of(line: str) -> str:
+    """The --out folder of a recorded train.py line ('runs/my run' quoted as a shell takes it), or the default."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:  # a hand edit left a quote open: taken as it stands
+        words = line.split()
+    for i, word in enumerate(words):
+        if word == "--out" and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--out="):
+            return word[len("--out="):]
+    return TrainConfig.out
 
 
 def what_next(folder: str | Path) -> str:

@@ -136,6 +136,11 @@ def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
            "with one `--out` folder, they replay it." in two  # (the bundled card points to the README's recipe)
     copied = write_model_card(tmp_path, command="python train.py --resume --out=runs/copy", resumed=True).read_text()
     assert "the project README's \"Train your own\" gives the recipe" in copied  # runs/mnist, then a copy of it
+    from ddpm.card import _out_of
+
+    assert [_out_of(line) for line in ("python train.py --out 'runs/my run' --epochs 3  # 2 min", "python train.py",
+                                       "python train.py --resume --out=runs/b")] == ["runs/my run", "runs/mnist",
+                                                                                     "runs/b"]
     hub.save_pretrained(tiny_model(), tmp_path, meta={})  # a hand-made folder: no share recorded, none invented
     three = write_model_card(tmp_path, command="python train.py").read_text()
     assert "the share was not recorded" in three and "% of the time" not in three

@@ -133,9 +133,11 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     assert "on 28x28 images (this model: Fashion-MNIST)" in md and "null class" not in md
     assert [line for line in md.splitlines() if "digit" in line] == [line for line in md.splitlines()
                                                                      if "against MNIST's digits" in line]
-    save_pretrained(tiny_model(timesteps=30), tmp_path / "c", meta={"dataset": "fashion-mnist"})
+    save_pretrained(tiny_model(timesteps=30), tmp_path / "c", meta={"dataset": "fashion-mnist", "null_teacher": "t",
+                                                                    "null_teacher_autoguidance": 2.0})
     md = about.about_markdown(tiny_model(timesteps=30), "c", tmp_path / "c")
     assert "samples any image or one of a chosen class with" in md and "(or the null class, 'any image')" in md
+    assert "make its 'any image' samples read more clearly as one of its classes: in its last" in md
     assert "Not scored: `ddpm.evaluate` measures against MNIST" in md and "python -m ddpm.evaluate" not in md
     rt = runtime.load_runtime(str(tmp_path / "u"))
     assert rt.dataset == "fashion-mnist" and rt.classifier is None
