@@ -233,7 +233,8 @@ def _print_human(r: dict) -> None:
     sd = f" +- {r['real_floor_fd_std']:.3f}" if r.get("real_floor_fd_std") is not None else ""
     # each figure with how to read it: a learner's first run is scored here, and FD means nothing without its floor
     print(f"  Frechet distance  {r['fd']:.3f}   (lower is better; {r['n']} real training digits score "
-          f"{r['real_floor_fd']:.3f}{sd}" + (f", so this is {r['fd_ratio']}x that floor" if r.get("fd_ratio") is not None else "")
+          f"{r['real_floor_fd']:.3f}{sd}"
+          + (f", so this is {r['fd_ratio']}x that floor" if r.get("fd_ratio") is not None else "")
           + "; FDs compare at equal n only)")
     print(f"  inception score   {r['inception_score']:.3f}   (1 to 10, higher is better; real test digits: "
           f"{r['real_inception_score']:.3f})")
