@@ -106,7 +106,7 @@ def test_the_command_generate_shows_draws_its_digits_again(tmp_path, capsys, kw)
     ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
     ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'"),
     ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0"),  # 0 was torch's choice, unsaid
-    ("classifier", ["--batch-size", "100000000"], "argument --batch-size: must be between 1 and 4096"),  # killed at 24 GB
+    ("classifier", ["--batch-size", "100000000"], "argument --batch-size: must be between 1 and 4096"),  # 24 GB
     ("classifier", ["--seed", "-1"], "argument --seed: must be between 0 and 4294967295, not -1"),
     ("classifier", ["--lr", "nan"], "--lr must be a positive number, not nan"),  # it blamed --label-smoothing too
     ("classifier", ["--lr", "0"], "--lr must be a positive number, not 0.0"),  # minutes of training that learn nothing
