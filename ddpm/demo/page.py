@@ -71,11 +71,14 @@ RESULT_IN_VIEW_JS = """() => {
     if (box) watch(box); }, true);
   // Gradio wraps each picture in a button for its select event, which no picture here has: a Tab stop that does
   // nothing, 2 or 3 a picture with its full-screen button (5 in tab 1); out of the Tab order as each one appears
-  // (found by its first child, not by :has(), which an older browser would throw on, ending this script)
-  const still = () => document.querySelectorAll('.picture button').forEach((b) => {
+  // (found by its first child, not by :has(), which an older browser would throw on, ending this script); only
+  // where the page changed: a streaming grid changes it many times a second, and the whole page was searched each time
+  const still = (root) => root.querySelectorAll('.picture button').forEach((b) => {
     if (b.tabIndex !== -1 && b.firstElementChild?.classList.contains('image-frame')) b.tabIndex = -1; });
-  new MutationObserver(still).observe(document.body, {childList: true, subtree: true});
-  still();
+  new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+    if (n.nodeType === 1) still(n.closest('.picture') || n); })))
+    .observe(document.body, {childList: true, subtree: true});
+  still(document);
   // a keyboard on a live view's t slider moves it with the arrow keys, not the page: its picture (tab 1's x_t below
   // it, tab 3's panel above it) comes into view with it, or as much as the screen holds beside it (200% zoom)
   const PIC = {'forward-t': 'forward-xt', 'trajectory-frame': 'trajectory-panel'};
