@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import MAX_GUIDANCE
-from .data import CLASS_NAMES, dataset_name
+from .data import CLASS_NAMES, class_by_name, dataset_name
 from .safeio import file_above
 from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, too_many_steps
 
@@ -68,9 +68,8 @@ def label_or_name_arg(value: str) -> int | str:
     """ddpm.sample's --label: as label_arg, or a class's name in a dataset that names its classes ("sneaker" is
     Fashion-MNIST's 7), in any case; check_label_for then refuses it for a model of another dataset."""
     for dataset, names in CLASS_NAMES.items():
-        for index, name in enumerate(names):
-            if value.strip().lower() == name.lower():
-                return ClassName(index, name, dataset)
+        if (index := class_by_name(value, names)) is not None:
+            return ClassName(index, names[index], dataset)
     try:
         return label_arg(value)
     except argparse.ArgumentTypeError:

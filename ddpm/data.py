@@ -23,6 +23,15 @@ FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAMPLE_PATH = Path(__file__).resolve().parent / "assets" / "mnist_sample.npz"
 
 
+def class_by_name(value, names: tuple[str, ...]) -> int | None:
+    """The index of the class `value` names ('sneaker' or ' Sneaker' is Fashion-MNIST's 7), or None."""
+    if isinstance(value, str):
+        for index, name in enumerate(names):
+            if value.strip().lower() == name.lower():
+                return index
+    return None
+
+
 def sample_path(dataset: str = "mnist") -> Path:
     """The bundled sample of a dataset's test set: assets/mnist_sample.npz, assets/fashion-mnist_sample.npz."""
     return SAMPLE_PATH.with_name(f"{dataset}_sample.npz")

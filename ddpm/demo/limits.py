@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from ..data import class_by_name
 from ..samplers import MAX_SEED, RANDOM
 
 MAX_DIGITS = 64  # images per Generate run
@@ -107,7 +108,6 @@ def parse_label(label, names: tuple[str, ...] | None = None) -> int | str | None
         return RANDOM
     if names is None:
         return check_int("digit class ('any', 'random' or 0-9)", label, 0, 9)
-    by_name = {name.lower(): i for i, name in enumerate(names)}
-    if isinstance(label, str) and label.strip().lower() in by_name:  # "Sneaker", as ddpm.sample --label takes it
-        return by_name[label.strip().lower()]
+    if (index := class_by_name(label, names)) is not None:  # "Sneaker", as ddpm.sample --label takes it
+        return index
     return check_int(f"class ('any', 'random', 0-9 or a name: {', '.join(names)})", label, 0, len(names) - 1)
