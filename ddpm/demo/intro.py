@@ -2,7 +2,7 @@
 opens with a heading, for a screen reader to jump between them."""
 from __future__ import annotations
 
-from ..data import dataset_name, sample_noun
+from ..data import dataset_name
 from ..schedule import NoiseSchedule
 
 
@@ -17,13 +17,12 @@ def title(dataset: str = "mnist") -> str:
 def header(dataset: str = "mnist") -> str:
     """The title and the tour of the tabs, in the words of the model's dataset ('digit', or 'image'); a model of
     another dataset is told apart at once."""
-    noun, article = sample_noun(dataset), "an" if dataset != "mnist" else "a"
-    text = (f"# {title(dataset)}\nWatch Gaussian noise destroy {article} {noun}, then a small trained U-Net turn "
-            f"fresh noise into {noun}s, step by step (Ho et al. 2020). Everything runs on the CPU.\n\n"
-            f"**1. Forward**: noise {article} {noun}, and what the network learns from it · **2. Generate**: seeded "
-            f"{noun}s · **3. x0-hat**: watch the predicted clean {noun} emerge · **4. Your {noun}**: noise it, then "
-            "denoise it, or mix it with another · **5. About**: the model and its measured quality. On a narrow "
-            "screen the tabs that do not fit are under ⋯.")
+    text = f"# {title(dataset)}\n" + said(
+        "Watch Gaussian noise destroy a digit, then a small trained U-Net turn fresh noise into digits, step by step "
+        "(Ho et al. 2020). Everything runs on the CPU.\n\n**1. Forward**: noise a digit, and what the network learns "
+        "from it · **2. Generate**: seeded digits · **3. x0-hat**: watch the predicted clean digit emerge · **4. Your "
+        "digit**: noise it, then denoise it, or mix it with another · **5. About**: the model and its measured "
+        "quality. On a narrow screen the tabs that do not fit are under ⋯.", dataset)
     if dataset != "mnist":
         text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Some labels and captions still speak "
                  "of digits; the examples are its test images, an upload is fitted as its images were, and the MNIST "
