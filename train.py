@@ -184,9 +184,7 @@ def as_flag(p: argparse.ArgumentParser, dest: str, value) -> str | None:
     default = p.get_default(dest)
     if isinstance(value, (tuple, list)):
         value = ",".join(map(str, value))
-    if value == default:
-        return None
-    return dashed(dest) if isinstance(value, bool) else typed(dest, value)
+    return None if value == default else written(dest, value)
 
 
 def written(dest: str, value) -> str:

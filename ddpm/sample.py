@@ -116,15 +116,16 @@ def write_samples(a: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = model.config
-    if why := check_writable(a.out) or (previous_blocked(a.out) if a.out.lower().endswith(".npz") else None):
+    out, kept = Path(a.out), None
+    npz = out.suffix.lower() == ".npz"  # (a .png grid is cheap to draw again: not kept)
+    if why := check_writable(a.out) or (previous_blocked(out) if npz else None):
         print(f"error: {why}", file=sys.stderr)
         return 2
     start = time.perf_counter()
     images = sample_images(model, a.n, a.seed, a.sampler, steps, a.batch_size, label=a.label, guidance=a.guidance,
                            eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first)
-    out, kept = Path(a.out), None
     try:
-        if out.suffix.lower() == ".npz":
+        if npz:
             with keeping_previous(out) as kept:  # minutes of sampling, kept from a mistyped --out
                 save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
                          a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
