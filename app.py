@@ -24,7 +24,7 @@ import gradio as gr  # noqa: E402
 
 from ddpm.demo import draw, intro  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
-from ddpm.demo.compare import COMPARE_DIGITS, SWEPT, compare_rows, compare_stream, samplers_rows_words  # noqa: E402
+from ddpm.demo.compare import COMPARE_DIGITS, choices, compare_rows, compare_stream  # noqa: E402
 from ddpm.demo.controls import ddim_only, sampler_choices, sampler_controls  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
                              shown_source)
@@ -41,7 +41,7 @@ from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_sett
                                  roundtrip_stream, strip_ts, until_left)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each_class, index_label,  # noqa: E402
-                               num_examples, pick_digit, preprocessed_as)
+                               num_examples, pick_digit, preprocessed_as, worded)
 from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.widgets import (api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
                                progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
@@ -250,8 +250,8 @@ def build(d: dict) -> gr.Blocks:
             with gr.Row():
                 # min_width: on a phone the two stack instead of squeezing the plot to a strip beside the text
                 o_curve = line_plot(d["objective"][1], x="t", y="value", color="curve", color_map=LOSS_COLORS,
-                                    color_title="", label="L_simple for this digit and eps, against t", min_width=320,
-                                    y_title="mean of (eps - eps_hat)^2", x_axis_format="d")
+                                    color_title="", label=worded("L_simple for this digit and eps, against t"),
+                                    y_title="mean of (eps - eps_hat)^2", x_axis_format="d", min_width=320)
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320,
                                      label="the loss, in words")
             snap_back(live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
@@ -276,17 +276,11 @@ def build(d: dict) -> gr.Blocks:
                        ui_fn=seed_back_if_drawn(sample, 3), **HEAVY)
             with gr.Accordion("Compare, from the same noise x_T: the samplers side by side"
                               + (", or a sweep of w" if CONDITIONAL else ""), open=False):
-                kinds = [(f"samplers: {samplers_rows_words(T)}", "samplers")]
-                if CONDITIONAL:  # a model without labels has no w to sweep
-                    kinds.append((f"guidance w = {SWEPT} (the class chosen, or a random one each)", "guidance"))
-                shared = ("the class, w and autoguidance above, and the sweep also takes the sampler, steps and eta"
-                          if CONDITIONAL else "the autoguidance above" if RT.guide is not None else "")
-                c_kind = Radio(kinds, value="samplers", elem_id="compare-kind",
-                               label=f"what to compare (one row each, of the seed's first digits: the number above, "
-                                     f"at most {COMPARE_DIGITS}" + (f"; with {shared})" if shared else ")"))
+                kinds, says = choices(T, CONDITIONAL, RT.guide is not None)
+                c_kind = Radio(kinds, value="samplers", elem_id="compare-kind", label=says)
                 c_go = gr.Button("Compare", elem_id="compare-go")
-                c_grid = picture(None, label=f"the seed's first digits (at most {COMPARE_DIGITS}), one row per setting",
-                                 show_label=False, elem_id="compare-grid")  # its label would cover the first row
+                c_grid = picture(None, show_label=False, elem_id="compare-grid",  # its label would cover the first row
+                                 label=worded(f"the seed's first digits (at most {COMPARE_DIGITS}), one row a setting"))
                 c_text = gr.Markdown(elem_id="compare-text", label="caption")
             run_button(c_go, compare, [*g_ins, c_kind], [c_grid, c_text, g_ins[0]], "compare", show="compare-grid",
                        ui_fn=seed_back_if_drawn(compare, 2), **HEAVY)
@@ -317,7 +311,7 @@ def build(d: dict) -> gr.Blocks:
                                         buttons=("download", "fullscreen"), elem_id="trajectory-gif",
                                         elem_classes=["strip", "panels"], show_label=False)  # it'd cover x_t's title
             gr.Markdown(intro.said(intro.FILM, RT.dataset))
-            a_film = picture(traj0.film, label="the first digit's chain as stills: x_t above, x0_hat below",
+            a_film = picture(traj0.film, label=worded("the first digit's chain as stills: x_t above, x0_hat below"),
                              show_label=False, elem_id="trajectory-film", elem_classes=["strip", "two-rows"])
             a_state = gr.State(traj0.state)
             run_button(a_go, trajectory, a_ins, list(TrajectoryOut(panel=a_panel, frame=a_frame, gif=a_gif, plot=a_plot,
@@ -340,7 +334,7 @@ def build(d: dict) -> gr.Blocks:
                     r_seed = gr.Number(0, label="noise seed", elem_id="roundtrip-seed")  # as tab 1's
                     # the button before the preview and the sampler: after them it sat below a laptop's screen
                     r_go = gr.Button("Noise and denoise", variant="primary", elem_id="roundtrip-go")
-                    r_x0 = picture(d["roundtrip"].x0, label=f"your digit, {preprocessed_as()}",
+                    r_x0 = picture(d["roundtrip"].x0, label=worded(f"your digit, {preprocessed_as()}"),
                                    height=234, elem_id="roundtrip-x0")
                     ts = strip_ts(T)
                     r_sampler = Radio(ROUNDTRIP_CHOICES, value=DEFAULT_SAMPLER, label="sampler",
@@ -364,13 +358,14 @@ def build(d: dict) -> gr.Blocks:
                        show="roundtrip-text", queue_press=False, **HEAVY)  # its progress, under the panel, in view
             snap_back(live(r_in, [], preview, list(r_in), r_x0, "preview", blank=lambda why: None, **VIEW),
                       {"roundtrip-index": r_in[1]})  # a refused # back to the last (the button's blur moved it on)
-            with gr.Accordion("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix the "
-                              "two x_t, denoise each mix", open=False):
+            with gr.Accordion(worded("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix "
+                                     "the two x_t, denoise each mix"), open=False):
                 i_other = Slider(0, num_examples() - 1, value=1, step=1, label=index_label(other=True),
-                                 info=f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. The first "
-                                      f"of each {class_word()}: {first_of_each_class()}")
+                                 info=worded(f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. ")
+                                 + f"The first of each {class_word()}: {first_of_each_class()}")
                 i_t = Slider(1, T, value=default_t(T), step=1, label="t (of the mix)", elem_id="interpolate-t",
-                             info="near T/3 one digit turns into the other; past T/2, more and more the model's own")
+                             info=worded("near T/3 one digit turns into the other; past T/2, more and more the model's"
+                                         " own"))
                 i_go = gr.Button("Interpolate", elem_id="interpolate-go")
                 i_image = picture(None, label="pixel mix | x_bar_t | denoised, lambda from 0 to 1", show_label=False,
                                   elem_id="interpolate-image", elem_classes=["strip", "three-rows"])

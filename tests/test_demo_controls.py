@@ -61,6 +61,8 @@ def test_a_fashion_models_class_is_no_digit_class():
     _, fashion = controls(dataset="fashion-mnist")
     assert mnist["label"].label == "digit class" and fashion["label"].label == "class"
     assert mnist["n"].label == "number of digits" and fashion["n"].label == "number of images"
+    for name in ("label", "guidance"):  # their help speaks of the model's images too
+        assert "digit" in mnist[name].info and "digit" not in fashion[name].info
 
 
 def test_choosing_a_class_makes_w_live_in_the_page_alone():

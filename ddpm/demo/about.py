@@ -13,6 +13,7 @@ from ..data import dataset_name, sample_noun
 from ..facts import dataset_in, read_scores, recorded_facts
 from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id
 from ..unet import count_parameters
+from .sources import worded
 
 PAPERS = [
     ("Ho, Jain & Abbeel 2020, Denoising Diffusion Probabilistic Models", "https://arxiv.org/abs/2006.11239"),
@@ -74,7 +75,7 @@ def loss_history(folder: Path | None) -> LossHistory | None:
         text += (f" In the last sitting (`--null-teacher`) the null class's rows regressed on {target} instead "
                  "of on the drawn noise: a target with less variance, so the logged loss steps down there while "
                  "the network's L_simple (tab 1) rises, most at small t.")
-    return LossHistory(curve=curve, y_max=max(float(min(loss.max(), 2.5 * tail)), 1e-6), text=text)
+    return LossHistory(curve=curve, y_max=max(float(min(loss.max(), 2.5 * tail)), 1e-6), text=worded(text))
 
 
 def null_class_target(folder: Path | None) -> str | None:

@@ -17,6 +17,7 @@ from . import draw
 from .generate import Settings, network_passes
 from .limits import MAX_DIGIT_STEPS, InputError, check_choice
 from .progress import Progress, Ticker
+from .sources import worded
 
 SAMPLERS_ROWS, GUIDANCE_ROWS = "samplers", "guidance"
 KINDS = (SAMPLERS_ROWS, GUIDANCE_ROWS)
@@ -41,6 +42,18 @@ def samplers_rows_words(T: int) -> str:
     """The samplers rows as the radio names them, for a model of T timesteps: "DDPM, DDIM 50, ..."."""
     many, *few = ddim_steps_compared(T)
     return f"DDPM, DDIM {many}, DDIM {many} with eta 1" + "".join(f", DDIM {k}" for k in few)
+
+
+def choices(T: int, conditional: bool, guided: bool) -> tuple[list[tuple[str, str]], str]:
+    """Compare's radio for a model of T timesteps: its (shown, value) choices (a model without labels has no w to
+    sweep) and its label, which names the settings above that the rows take (`guided`: the model has a guide)."""
+    kinds = [(f"samplers: {samplers_rows_words(T)}", SAMPLERS_ROWS)]
+    if conditional:
+        kinds.append((f"guidance w = {SWEPT} (the class chosen, or a random one each)", GUIDANCE_ROWS))
+    shared = ("the class, w and autoguidance above, and the sweep also takes the sampler, steps and eta"
+              if conditional else "the autoguidance above" if guided else "")
+    rows = worded(f"one row each, of the seed's first digits: the number above, at most {COMPARE_DIGITS}")
+    return kinds, f"what to compare ({rows}" + (f"; with {shared})" if shared else ")")
 
 
 def samplers_say(T: int, label=None) -> str:
@@ -131,4 +144,4 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings])
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in "
                      f"{ticker.elapsed()}. {first.noun.capitalize()} k of every row starts from the same noise x_T, "
-                     f"that of (seed, k): {says}")
+                     f"that of (seed, k): {worded(says)}")

@@ -8,6 +8,7 @@ from ..autoguidance import T_MAX_FRACTION, default_t_max
 from ..config import MAX_GUIDANCE
 from .about import is_bundled
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
+from .intro import said
 from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS, InputError
 from .runtime import Runtime
 from .widgets import Dropdown, Radio, Slider, user_errors
@@ -52,17 +53,17 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
     label_ = Dropdown(class_choices(rt.dataset) if conditional else [("any", "any")], value=DEFAULT_LABEL,
                       label="digit class" if rt.dataset == "mnist" else "class",
                       interactive=conditional,
-                      info="any: no class given (the null class). random: each digit gets a class drawn from the "
-                           "seed." + measured(" A class gives the bundled model a higher IS (w = 1, 50 DDIM steps: "
+                      info=said("any: no class given (the null class). random: each digit gets a class drawn from "
+                                "the seed.", rt.dataset) + measured(" A class gives the bundled model a higher IS (w = 1, 50 DDIM steps: "
                            "9.47 against 9.38 for 'any'; its FD about the same, 1.12 against 1.10; at the default "
                            "w = 1.5, IS 9.70 at FD 1.29)")
                       if conditional else "this model was trained without labels, so it takes no class")
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
-                      info="needs a class. How hard to push toward it (classifier-free guidance, Ho & Salimans "
-                           "2022; their w is this w - 1, diffusers' guidance_scale this w): 0 ignores the class, 1 "
-                           "is the plain conditional model, more gives digits the model reads more surely as the "
-                           "class, less varied, until strokes speckle (" + measured("for the bundled model 1.5 "
+                      info=said("needs a class. How hard to push toward it (classifier-free guidance, Ho & Salimans "
+                                "2022; their w is this w - 1, diffusers' guidance_scale this w): 0 ignores the class, "
+                                "1 is the plain conditional model, more gives digits the model reads more surely as "
+                                "the class, less varied, until strokes speckle (", rt.dataset) + measured("for the bundled model 1.5 "
                            "gives the highest IS, at an FD 16% above w = 1's; 3 is too much: ") + "Compare sweeps w)"
                       if conditional else "this model takes no class, so there is nothing to guide toward")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",

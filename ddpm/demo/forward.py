@@ -20,6 +20,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .limits import check_choice, check_int, check_seed
 from .runtime import schedule
+from .sources import worded
 
 STRIP = 11  # thumbnails across t
 CURVE_POINTS = 200  # points per plotted curve
@@ -96,7 +97,7 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
     """Markdown: the symbols the app uses, each with its value on this schedule (the null class if `conditional`)."""
     T, betas, ab = sched.T, sched.betas, sched.alpha_bar
     t_snr_1 = int((sched.log_snr < 0).int().argmax()) + 1  # paper t of the first step with more noise than signal
-    return "\n".join([
+    return worded("\n".join([
         f"t counts the forward steps as in the paper: x_0 is the digit, x_t after t steps, x_T (T = {T}) noise. "
         "The code counts from 0: the paper's x_t is the code's index t - 1 (index 0 is the paper's t = 1).",
         "",
@@ -117,7 +118,7 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
         "training weights.",
         "",
         equations(conditional),
-    ])
+    ]))
 
 
 # the paper's equations as it prints them (KaTeX, Gradio's $$ ... $$), each with the code name beside it
@@ -158,7 +159,7 @@ def equations(conditional: bool = True) -> str:
 
 def _numbers(sched: NoiseSchedule, x0, x_t, x_t_chain, t: int) -> str:
     if t == 0:
-        return "t = 0: x_0 is the digit itself, no noise yet. Move the slider."
+        return worded("t = 0: x_0 is the digit itself, no noise yet. Move the slider.")
     i = t - 1
     sqrt_ab, sqrt_1m_ab = float(sched.sqrt_alpha_bar[i]), float(sched.sqrt_one_minus_alpha_bar[i])
     r_jump, r_chain = (x_t - sqrt_ab * x0), (x_t_chain - sqrt_ab * x0)  # what is left after removing the signal

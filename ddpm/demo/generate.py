@@ -106,7 +106,7 @@ class Settings:
             flags.append(f"--autoguidance {_exact(self.autoguidance)}")
         if weights:
             flags.append(f"--weights {shlex.quote(weights)}")
-        return " ".join(["python -m ddpm.sample", *flags, "--out digits.png"])
+        return " ".join(["python -m ddpm.sample", *flags, f"--out {self.noun}s.png"])
 
 
 def _exact(x: float) -> str:

@@ -30,6 +30,7 @@ from .generate import Settings
 from .limits import check_int
 from .progress import Progress, Ticker
 from .roundtrip import chain_words, denoise_steps
+from .sources import worded
 
 COLUMNS = 9  # lambda = 0, 1/8, ..., 1
 
@@ -93,4 +94,4 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
             "less of either, and more and more of the mixes (the two ends last) come back as digits of its own, "
             "which the seed's noise picks, as in the strip above. Ho et al. (2020, Sec. 4.4) mix so at t = 500 of "
             "1000 (their Fig. 8); nearer T, their Fig. 9's mixes turn into new samples.")
-    yield Interpolation(image, text, mixed, back, pixels)
+    yield Interpolation(image, worded(text), mixed, back, pixels)

@@ -24,9 +24,8 @@ def header(dataset: str = "mnist") -> str:
         "digit**: noise it, then denoise it, or mix it with another · **5. About**: the model and its measured "
         "quality. On a narrow screen the tabs that do not fit are under ⋯.", dataset)
     if dataset != "mnist":
-        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** Some labels and captions still speak "
-                 "of digits; the examples are its test images, an upload is fitted as its images were, and the MNIST "
-                 "classifier is off.")
+        text += (f"\n\n**This model was trained on {dataset_name(dataset)}.** The examples are its test images, an "
+                 "upload is fitted as its images were, and the MNIST classifier, which reads digits only, is off.")
     return text
 
 

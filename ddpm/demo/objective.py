@@ -19,6 +19,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .forward import COLORS as FORWARD_COLORS, MARKER, digit_tensor, fixed_eps, marker
 from .limits import check_int, check_seed
+from .sources import worded
 
 LOSS_POINTS = 60  # values of t on the loss curve, before duplicates go (one batched network call)
 LOSS = "||eps - eps_hat||^2, mean over pixels"
@@ -96,4 +97,4 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
             "read there, but its error hardly shows in pixels); L_simple counts those steps for less, against the "
             "others, than the bound does, the network spends itself on the harder denoising at larger t, and the "
             "samples came out better.")
-    return ObjectiveView(panel=panel, loss_curve=curve, text=text)
+    return ObjectiveView(panel=panel, loss_curve=curve, text=worded(text))

@@ -21,7 +21,7 @@ from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings, check_settings
 from .limits import EmptyBox, InputError, MissingInput, check_int
 from .progress import Progress, Ticker, finish
-from .sources import pick_digit
+from .sources import pick_digit, worded
 
 STRIP = 10  # columns "as t grows"
 REVERSE_FIRST = 1  # a chain's reverse noise: the generator of (seed, 1); (seed, 0) drew the forward eps
@@ -56,10 +56,10 @@ def digit_changed(source: str, index=0, upload=None, sketch=None, last: np.ndarr
     except MissingInput as e:  # no upload or drawing yet
         return f"*{e}*", None
     except InputError as e:  # a blank upload, a number refused
-        return f"*The new digit cannot be used: {e}*", None
+        return worded("*The new digit cannot be used: ") + f"{e}*", None
     if last is not None and np.array_equal(digit, last):
         return None, last
-    return "*The digit changed: press **Noise and denoise** to run the chain on it.*", digit
+    return worded("*The digit changed: press **Noise and denoise** to run the chain on it.*"), digit
 
 
 def stopped(caption, button: str, pictures: bool):
@@ -67,7 +67,7 @@ def stopped(caption, button: str, pictures: bool):
     stopped that run (app.py cancels it), so that it does not read as a run still going."""
     if isinstance(caption, str) and caption.startswith(RUNNING):
         before = " (the pictures are the run before it)" if pictures else ""
-        return f"*Stopped as the digit's inputs changed{before}: press **{button}** to run it again.*"
+        return worded(f"*Stopped as the digit's inputs changed{before}: press **{button}** to run it again.*")
     return caption
 
 
@@ -199,19 +199,20 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
                            f"{ticker.total}, {ticker.elapsed()}")
     back = [x_0.clamp(-1, 1) for x_0 in x]
     main = draw.hstack([
-        draw.titled(draw.digits(x0, scale=6), "x_0, your digit"),
+        draw.titled(draw.digits(x0, scale=6), worded("x_0, your digit")),
         draw.titled(draw.digits(noisy[0].clamp(-1, 1), scale=6), f"x_t, t = {t}"),
         draw.titled(draw.digits(back[0], scale=6), "denoised from x_t"),
     ])
     labels = [f"t={u}" for u in ts]
+    noised = worded("x_t: the digit noised to t (same eps)")
     strip = draw.titled_rows([
-        (draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), "x_t: the digit noised to t (same eps)"),
+        (draw.labelled_strip(to_uint8_np(torch.cat(noisy[1:])), labels), noised),
         (draw.labelled_strip(to_uint8_np(torch.cat(back[1:])), labels), "the reverse chain from x_t"),
     ])
     run = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's "
            f"{len(starts) - 1} chains each start from their own t.")
-    reading = ("Small t keeps your digit; as t nears T the model sees less of it and draws a digit of its own, which "
-               "the seed picks (the seed fixes the noise): try other seeds there to see other digits.")
+    reading = worded("Small t keeps your digit; as t nears T the model sees less of it and draws a digit of its own, "
+                     "which the seed picks (the seed fixes the noise): try other seeds there to see other digits.")
     yield RoundTrip(main, strip, f"{run} All {len(starts)} took {ticker.elapsed()}. {reading}", f"{run} {reading}")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..data import CLASS_NAMES, dataset_name, load_sample, sample_noun
 from ..preprocess import item_noun as noun_of, preprocess, preprocess_sketch
+from .intro import said
 from .limits import MissingInput, check_choice, check_int
 
 # the radio's values (the API's words, whatever the dataset); example_name() is what the page shows for EXAMPLE
@@ -50,6 +51,11 @@ def source_label() -> str:
 
 def preprocessed_as() -> str:
     return f"preprocessed as {dataset_name(_DATASET[0])}"
+
+
+def worded(text: str) -> str:
+    """`text`, written for MNIST, in the loaded model's words: 'image' for 'digit' for another dataset (intro.said)."""
+    return said(text, _DATASET[0])
 
 
 @lru_cache(maxsize=1)
