@@ -162,6 +162,21 @@ def test_a_drawing_sent_with_its_files_decodes_only_the_composite(tmp_path):
     assert value["background"] is None and value["layers"] == [] and value["composite"].shape[:2] == (8, 28)
 
 
+def test_a_picture_sent_as_the_drawing_is_its_composite_and_layers_alone_are_refused(tmp_path):
+    """An API caller's handle_file(path) for the sketch is the drawing as seen (it had passed as an empty drawing);
+    background or layers without the composite the app reads are refused in words, not called an empty drawing."""
+    from PIL import Image
+
+    Image.new("L", (28, 8), 255).save(tmp_path / "seven.png")
+    file = {"path": str(tmp_path / "seven.png"), "meta": {"_type": "gradio.FileData"}}
+    sketch = widgets.DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
+    given = sketch.data_model.model_validate(file, context={"validate_meta": True})
+    assert sketch.preprocess(given)["composite"].shape[:2] == (8, 28)
+    layers = sketch.data_model.model_validate({"background": None, "layers": [file], "composite": None})
+    with pytest.raises(gr.Error, match=r"reads the drawing as seen, its composite; send it as composite"):
+        sketch.preprocess(layers)
+
+
 def test_the_digit_inputs_index_runs_from_0_to_the_last_example():
     """digit_input: the index slider's end is the last MNIST test digit there is, not one past it."""
     from ddpm.demo.sources import num_examples

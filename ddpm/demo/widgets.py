@@ -152,11 +152,13 @@ class Dropdown(gr.Dropdown):
             return _not_a_choice(self, payload)
 
 
-def said(model: type, words: str) -> type:
+def said(model: type, words: str, taken=lambda obj: obj) -> type:
     """Gradio's data model for an input, its check of an API value said in words (a gr.Error the caller reads, no
     traceback in the server's log) rather than as pydantic's ValidationError: a path where handle_file(path) belongs,
-    a string for a drawing. (Gradio checks the value before the component's preprocess runs.)"""
+    a string for a drawing; `taken(value)` is checked in the value's place. (Gradio checks the value before the
+    component's preprocess runs.)"""
     def model_validate(cls, obj, *args, **kwargs):
+        obj = taken(obj)
         try:
             return super(checked, cls).model_validate(obj, *args, **kwargs)
         except pydantic.ValidationError:
@@ -189,6 +191,14 @@ class DigitFile(gr.File):
     get_block_class = get_block_name
 
 
+def file_as_drawing(obj):
+    """A file where a drawing belongs (the API's handle_file(path), a dict with a path and no editor fields) is
+    the drawing as seen, its composite: as a dict of its own it would pass as a drawing with nothing in it."""
+    if isinstance(obj, dict) and "path" in obj and not {"background", "layers", "composite"} & obj.keys():
+        return {"background": None, "layers": [], "composite": obj}
+    return obj
+
+
 class DigitSketchpad(gr.Sketchpad):
     """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
     background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
@@ -197,7 +207,8 @@ class DigitSketchpad(gr.Sketchpad):
 
     data_model = said(gr.ImageEditor.data_model, "sketch: send None (unless the digit's source is a drawing), or a "
                                                  "drawing as the app's editor sends it: a dict of background, layers "
-                                                 "and composite, each image through handle_file(path)")
+                                                 "and composite, each image through handle_file(path); or the "
+                                                 "drawing's picture alone, handle_file(path)", file_as_drawing)
 
     def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
         return gr.ImageEditor.__name__.lower()
@@ -207,8 +218,11 @@ class DigitSketchpad(gr.Sketchpad):
     def preprocess(self, payload):
         if payload is None:
             return None
-        payload = payload.model_copy(update={"background": None, "layers": []})
         cached = self.blob_storage.get(payload.id) if payload.id is not None else None
+        if cached is None and payload.composite is None and (payload.background or payload.layers):
+            raise gr.Error("sketch: the app reads the drawing as seen, its composite; send it as composite ("
+                           "handle_file(path)), not the background or layers alone", print_exception=False)
+        payload = payload.model_copy(update={"background": None, "layers": []})
         if cached is not None:  # the browser sends the images ahead, keyed by the value's id
             self.blob_storage[payload.id] = cached.model_copy(update={"background": None, "layers": []})
         composite = cached.composite if cached is not None else payload.composite and payload.composite.path
