@@ -40,9 +40,19 @@ def test_grid_scales_a_wide_grid_by_whole_pixels():
 
 
 def test_tensor_grid_passes_on_its_columns_scale_and_padding():
-    """Training's epoch grid (tensor_grid(x, cols=4, scale=2)) is the digits' uint8 grid as asked, not a default."""
+    """tensor_grid is the digits' uint8 grid as asked, not a default (test_training checks the epoch grid itself)."""
     x = torch.linspace(-1, 1, 6 * 28 * 28).reshape(6, 1, 28, 28)
     want = grid(to_uint8_np(x), cols=6, pad=3, scale=2)
     got = tensor_grid(x, cols=6, scale=2, pad=3)
     assert got.size == want.size == (2 * (6 * 31 + 3), 2 * 34)
     assert np.array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_to_uint8_gives_back_every_grey_level_and_clamps():
+    """to_uint8_np undoes data.to_model_range for all 256 levels (rounded, not truncated: 127.5 * (x + 1) lands a
+    hair under a whole number in float32), and values beyond [-1, 1] are black or white."""
+    from ddpm.data import to_model_range
+
+    levels = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16)
+    assert np.array_equal(to_uint8_np(to_model_range(levels)), levels.numpy())
+    assert to_uint8_np(torch.tensor([-3.0, 3.0]).reshape(1, 1, 1, 2)).tolist() == [[[0, 255]]]

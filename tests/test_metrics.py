@@ -161,6 +161,9 @@ def test_evaluate_samples_scores_against_the_test_split_with_a_floor_from_the_tr
     noise = score(torch.randint(0, 256, (50, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8))
     assert noise["fd_ratio"] > 3 and noise["memorised"] == 0.0  # 23
     assert score(x_train[:50])["memorised"] == 1.0
+    shifted = (torch.as_tensor(labels[200:]).long() + 1) % 10  # every test label wrong: the accuracy is read off them
+    monkeypatch.setattr(ev, "reference", lambda data_dir, classifier: (clf, x_train, x_test, shifted))
+    assert score(x_test)["classifier_test_accuracy"] <= 0.03
 
 
 def test_memorisation_threshold_is_the_percentile_of_every_test_digit():
