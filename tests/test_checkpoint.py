@@ -1,0 +1,39 @@
+"""ddpm.checkpoint on a GPU's path, run on the CPU: the random state saved and put back is that of the GPU the
+model is on, not the current one's (the test on a real GPU, test_resume.py's, runs only where there is one)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from ddpm.checkpoint import load_checkpoint, save_checkpoint
+from ddpm.training import EMA
+from conftest import tiny_model
+
+
+class OnCuda1(torch.nn.Module):
+    """A tiny model whose parameters say they are on cuda:1 (the checkpoint reads the device off the first)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = tiny_model()
+
+    def parameters(self, recurse: bool = True):
+        yield SimpleNamespace(device=torch.device("cuda", 1))
+
+
+def test_a_run_on_cuda_1_saves_and_puts_back_cuda_1s_generator(tmp_path, monkeypatch):
+    """torch.cuda's get_rng_state and set_rng_state stand in for a GPU's: cuda:1's state is saved and restored to
+    cuda:1, where dropout draws (the current device, cuda:0, was saved before the fix)."""
+    cuda1 = torch.device("cuda", 1)
+    states = {cuda1: torch.arange(8, dtype=torch.uint8), torch.device("cuda", 0): torch.zeros(8, dtype=torch.uint8)}
+    put = []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": states[torch.device(device)].clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": put.append((state, device)))
+    model = OnCuda1()
+    ema, opt = EMA(model.net), torch.optim.AdamW(model.net.parameters())
+    gen = torch.Generator().manual_seed(0)
+    save_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen, {"step": 1})
+    load_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen)
+    [(state, device)] = put
+    assert torch.device(device) == cuda1 and torch.equal(state, states[cuda1])
