@@ -136,9 +136,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.push_to_hub:
         from huggingface_hub import get_token
 
-        if not get_token():  # the upload would fail at the end, after the training
-            p.error("--push-to-hub needs a Hugging Face token with write access: log in first (`hf auth login`) or "
-                    "set HF_TOKEN; or train without --push-to-hub and push the folder later with python -m ddpm.push")
+        if not get_token():  # the upload would fail at the end, after the training; the flags are right (no usage)
+            p.exit(2, f"{p.prog}: error: --push-to-hub needs a Hugging Face token with write access: log in first "
+                      "(`hf auth login`) or set HF_TOKEN; or train without --push-to-hub and push the folder later "
+                      "with python -m ddpm.push\n")
     for flag in ("channel_mult", "attention_res"):
         try:
             value = getattr(args, flag)  # --attention-res "" means none; --channel-mult needs at least one level
@@ -358,11 +359,11 @@ def main(argv=None) -> int:
         previous = interrupts.install()
         try:
             write_card_grid(out, pick_device(args.config.device))  # a GPU run draws it there, not on the CPU
-        except KeyboardInterrupt:  # the run is finished and saved; a stop is still a stop (exit 130), not a push
+        except KeyboardInterrupt:  # the weights are saved; a stop is still a stop (exit 130), not a push
             write_model_card(out, command=command, resumed=args.resume)
             push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
                     if args.push_to_hub else "")
-            print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: the run is finished and kept in {out} "
+            print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: its trained weights are saved in {out} "
                   f"with its card; the command above makes the grid later{push}", file=sys.stderr)
             return 130
         finally:
@@ -376,10 +377,10 @@ def main(argv=None) -> int:
         check_loads(out)  # as ddpm.push checks: a guide/ put in the run's folder that does not load is not uploaded
     except ModelLoadError as e:
         write_model_card(out)  # the card names the folder, not a repo that was not made
-        print(f"error: {out} is not pushed: {e}; the run is finished and kept in {out}, and "
+        print(f"error: {out} is not pushed: {e}; its trained weights are saved in {out}, and "
               f"`{push_command(out, args.hub_model_id, args.private)}` publishes it then", file=sys.stderr)
         return 1
-    status = push_status(out, args.hub_model_id, private=args.private, kept=f"the run is finished and kept in {out}")
+    status = push_status(out, args.hub_model_id, private=args.private, kept=f"its trained weights are saved in {out}")
     if status:
         write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist
     return status

@@ -144,7 +144,7 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     assert train.main([*TINY, "--out", str(out), "--resume", "--max-steps", "3", "--push-to-hub", "--hub-model-id",
                        "me/x"]) == 130
     err = capsys.readouterr().err
-    assert "stopped (Ctrl-C or kill) while drawing the sample grid: the run is finished" in err
+    assert "stopped (Ctrl-C or kill) while drawing the sample grid: its trained weights are saved" in err
     assert "Traceback" not in err
     assert f"nothing was pushed: `python -m ddpm.push {out} me/x` publishes it" in err
     assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
