@@ -15,12 +15,54 @@ from .safeio import read_json_object, read_meta
 NO_RECIPE = "python train.py  # the command itself was not recorded (training.json is missing or unreadable)"
 
 
-def read_weights_meta(folder: str | Path) -> dict:
-    """The training facts recorded in model.safetensors' own metadata (empty if none or unreadable)."""
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _text(x) -> bool:
+    return isinstance(x, str)
+
+
+# each training fact as run_record.training_facts writes it (and training.json's recipe): a value of another type, a
+# hand edit or another program's, is left out rather than stop the card, About or the app on it
+FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": _number, "batch_size": _whole,
+               "lr": _number, "lr_decay_steps": _whole, "ema_decay": _number, "label_dropout": _number,
+               "null_teacher": _text, "null_teacher_label": _text, "null_teacher_autoguidance": _number,
+               "balance_classes": lambda x: isinstance(x, bool), "train_minutes": _number, "device": _text,
+               "minutes_by_device": lambda x: isinstance(x, dict) and all(map(_number, x.values())),
+               "torch": _text, "seed": _whole, "command": _text}
+
+
+def well_typed(facts, where: Path) -> tuple[dict, list[str]]:
+    """`facts` (a JSON value read from `where`) without the entries FACT_CHECKS refuses, each said on stderr ({} for
+    a value that is no JSON object), and the names refused."""
+    if not isinstance(facts, dict):
+        print(f"note: the training facts in {where} are no JSON object: they are left out", file=sys.stderr)
+        return {}, []
+    wrong = [k for k, v in facts.items() if k in FACT_CHECKS and not FACT_CHECKS[k](v)]
+    if wrong:
+        print(f"note: {', '.join(wrong)} in {where} {'is' if len(wrong) == 1 else 'are'} not of the type train.py "
+              "writes: left out", file=sys.stderr)
+    return {k: v for k, v in facts.items() if k not in wrong}, wrong
+
+
+def _weights_facts(folder: str | Path) -> tuple[dict, list[str]]:
+    path = Path(folder) / WEIGHTS_NAME
     try:
-        return read_meta(Path(folder) / WEIGHTS_NAME)
+        meta = read_meta(path)
     except (OSError, ValueError, SafetensorError):
-        return {}
+        return {}, []
+    return well_typed(meta, path)
+
+
+def read_weights_meta(folder: str | Path) -> dict:
+    """The training facts recorded in model.safetensors' own metadata (empty if none or unreadable; a fact of the
+    wrong type left out)."""
+    return _weights_facts(folder)[0]
 
 
 def recorded_facts(folder: str | Path | None) -> dict:
@@ -29,7 +71,8 @@ def recorded_facts(folder: str | Path | None) -> dict:
     for weights that record nothing. {} for no folder; either part left out where it is missing or unreadable."""
     if folder is None:
         return {}
-    return read_training_record(folder) | read_weights_meta(folder)
+    weights, refused = _weights_facts(folder)  # a fact refused there is not taken from training.json, an older record
+    return {k: v for k, v in read_training_record(folder).items() if k not in refused} | weights
 
 
 def read_training_record(folder: str | Path) -> dict:
@@ -43,10 +86,7 @@ def read_training_record(folder: str | Path) -> dict:
     except ValueError as e:
         print(f"note: {e}: what it records (the recipe, the dataset) is left out", file=sys.stderr)
         return {}
-    if not isinstance(record.get("command", ""), str):
-        print(f'note: "command" in {path} is no text: the recipe is left out', file=sys.stderr)
-        del record["command"]
-    return record
+    return well_typed(record, path)[0]
 
 
 def read_scores(folder: str | Path | None) -> dict:

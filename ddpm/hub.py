@@ -11,9 +11,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
-from .safeio import atomic_write_bytes, encode_tensors, load_tensors
+from .safeio import atomic_write_bytes, encode_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -208,7 +209,7 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         config = ModelConfig.load(folder / CONFIG_NAME)
         if why := _unlike_its_run(folder, config):
             raise ValueError(why)
-        state, _ = load_tensors(folder / WEIGHTS_NAME)
+        state = load_file(str(folder / WEIGHTS_NAME))  # the tensors alone: facts in the metadata are no concern here
         with torch.device("meta"):  # the network's shapes without its memory: a config.json asking for a network
             expected = UNet(config).state_dict()  # of 32 billion weights is refused, not killed out of memory
         if why := _mismatch(expected, state):
@@ -220,7 +221,8 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         model.load_state_dict(state)
     except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:
         # JSONDecodeError and the config's own checks (ConfigError) are ValueErrors
-        why = _lfs_pointer(folder / WEIGHTS_NAME) or str(e)
+        why = _lfs_pointer(folder / WEIGHTS_NAME) or (
+            f"{WEIGHTS_NAME} is no safetensors file ({e})" if isinstance(e, SafetensorError) else str(e))
         raise ModelLoadError(f"{folder} does not hold a valid model: {why}") from None
     # channels_last (NHWC) conv weights: oneDNN's convolutions ran a few percent faster here with so few channels
     # (python -m ddpm.benchmark times both, side by side); the weights are the same, only the layout differs.

@@ -79,7 +79,7 @@ def test_a_recipe_that_is_no_text_is_left_out_as_an_unreadable_one_is(tmp_path, 
     assert card.main([str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "the command itself was not recorded" in text and "60000" in text  # the other facts stay
-    assert f'"command" in {tmp_path / "training.json"} is no text' in capsys.readouterr().err
+    assert f'command in {tmp_path / "training.json"} is not of the type train.py writes' in capsys.readouterr().err
     (tmp_path / "training.json").write_text(json.dumps({"command": ["python train.py"]}))
     record_command(tmp_path, "python train.py --resume", resumed=True)  # a resumed run's first checkpoint
     assert json.loads((tmp_path / "training.json").read_text())["command"] == "python train.py --resume"

@@ -95,3 +95,25 @@ def test_the_shipped_card_is_what_ddpm_card_writes_today(tmp_path, monkeypatch):
     rebuilt = write_model_card(Path("weights")).read_text()
     assert not (copy / "README.previous.md").exists(), "weights/README.md was edited by hand since ddpm.card wrote it"
     assert rebuilt == (shipped / "README.md").read_text(), "weights/README.md is stale: run python -m ddpm.card weights"
+
+
+def test_weights_whose_facts_are_of_the_wrong_type_still_load_and_get_their_card_and_about(tmp_path, capsys):
+    """model.safetensors' metadata as another program (or a hand) may write it: a JSON list, a value of the wrong
+    type, or no JSON at all. The card, About and load_pretrained stopped on a TypeError or AttributeError (the app
+    would not start); now such facts are left out, said on stderr, and the weights load."""
+    from safetensors.torch import load_file, save_file
+
+    from ddpm.demo.about import about_markdown
+
+    model = hub.save_pretrained(tiny_model(), tmp_path / "m", meta={"steps": 90, "seed": 3})
+    weights = model / "model.safetensors"
+    state = load_file(str(weights))
+    for header, kept in [("[1, 2]", None), ('{"minutes_by_device": "x", "train_minutes": 1, "steps": true, '
+                                             '"epochs": 3.0}', "| 3 |"), ("not json", None)]:
+        save_file(state, str(weights), metadata={"json": header})
+        card = write_model_card(model, command="python train.py").read_text()
+        assert kept is None or kept in card
+        about_markdown(hub.load_pretrained(model), str(model), model)  # About's page, as the app builds it
+    err = capsys.readouterr().err
+    assert "the training facts in" in err and "are no JSON object: they are left out" in err
+    assert "minutes_by_device, steps in" in err and "are not of the type train.py writes: left out" in err

@@ -71,7 +71,8 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
                           ([str(tmp_path / "m"), "not-a-repo-id"], "is not owner/name"),
                           ([str(tmp_path / "m"), "me/ddpm tiny"], "is not a Hub repo id: Repo id must use"),
                           ([str(tmp_path / "cut"), "me/x"],
-                           f"{tmp_path / 'cut'} is not pushed: {tmp_path / 'cut'} does not hold a valid model")):
+                           f"{tmp_path / 'cut'} is not pushed: {tmp_path / 'cut'} does not hold a valid model: "
+                           "model.safetensors is no safetensors file (")):
         with pytest.raises(SystemExit):
             push.main(args)
         assert message in capsys.readouterr().err
