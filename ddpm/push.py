@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} is not pushed: {e}")  # e names what does not load: the model, or its guide/
     except KeyboardInterrupt:
         return stopped(nothing)
+    from huggingface_hub import get_token
+
+    if not get_token():  # before the card is written for the repo: the upload would be refused at the end
+        print(f"error: {a.folder} is not pushed: no Hugging Face token here; log in first (`hf auth login`) or set "
+              f"HF_TOKEN, then run this again", file=sys.stderr)
+        return 1
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
     kept = None

@@ -7,7 +7,7 @@ import pytest
 from ddpm import hub
 from ddpm.card import write_model_card
 
-from conftest import tiny_model
+from conftest import FAKE_TOKEN, tiny_model
 
 
 def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):
@@ -18,6 +18,12 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     card = write_model_card(tmp_path / "m").read_text()
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    monkeypatch.setenv("HF_TOKEN", "")  # no token: said before the card is written for the repo or the network asked
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
+    assert "is not pushed: no Hugging Face token here; log in first (`hf auth login`)" in capsys.readouterr().err
+    assert (tmp_path / "m" / "README.md").read_text() == card
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1  # HF_HUB_OFFLINE: the push fails ...
     out = capsys.readouterr().out
     assert "could not push" in out and "Nothing was lost" in out and "python -m ddpm.push" in out
@@ -56,6 +62,7 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130
     assert "nothing was pushed" in capsys.readouterr().err
     monkeypatch.undo()
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     uploaded = []  # a push that goes through carries the card written for the repo
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
@@ -105,6 +112,7 @@ def test_push_of_a_read_only_folder_is_a_line_and_its_card_untouched(tmp_path, c
 
     def read_only(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     for name in ("write_model_card", "atomic_write_bytes"):
         monkeypatch.setattr(push, name, read_only, raising=False)
     monkeypatch.setattr(pathlib.Path, "write_bytes", read_only)
