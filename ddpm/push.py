@@ -9,6 +9,7 @@ Without a token or network it says so, keeps every local file as it was (the car
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -54,6 +55,18 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     removed = f" (and deleted the old weights' {', '.join(set_aside)} from it, if it had them)" if set_aside else ""
     log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
     return True
+
+
+def local_paths(folder: str | Path) -> list[str]:
+    """The absolute paths (/..., ~/...) that the text files to upload name: commands as they were typed (the card's
+    recipe and its evaluate lines, training.json, eval.json), which may show a user name or a folder layout."""
+    found = set()
+    for name in (n for n in FOLDER_FILES if n.endswith((".md", ".json"))):
+        path = Path(folder) / name
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            found |= set(re.findall(r"""(?:^|(?<=[\s='"`(]))((?:/|~/)[^\s'"`)]+)""", text, flags=re.M))
+    return sorted(found)
 
 
 def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: str = "") -> int:
@@ -122,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:  # anything else (a bug): the local files are as they were all the same
         put_back()
         raise
+    if paths := local_paths(folder):  # published as typed: said, so that a next run can use relative ones
+        print(f"note: the card and the run's records name local paths as they were typed, and are published so: "
+              f"{', '.join(paths[:4])}{' ...' if len(paths) > 4 else ''}", file=sys.stderr)
     status = push_status(folder, a.repo_id, private=a.private)
     if status:
         put_back()

@@ -119,3 +119,24 @@ def test_push_of_a_read_only_folder_is_a_line_and_its_card_untouched(tmp_path, c
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2
     assert "could not write the card of" in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_bytes() == card
+
+
+def test_a_push_says_which_local_paths_its_files_publish(tmp_path, capsys, monkeypatch):
+    """Commands are recorded as typed: --data-dir /home/alice/mnist in training.json goes to the Hub in it and in
+    the card. The push says so (a user name may be in the path); relative paths and URLs are not named."""
+    import json
+
+    import huggingface_hub
+
+    from ddpm import push
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    (tmp_path / "m" / "training.json").write_text(json.dumps({
+        "command": "python train.py --data-dir /home/alice/mnist --out runs/m --note=~/x"}))
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: None)
+    assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
+    err = capsys.readouterr().err
+    assert "note: the card and the run's records name local paths as they were typed" in err
+    assert err.rstrip().endswith(": /home/alice/mnist, ~/x") and "runs/m" not in err and "huggingface.co" not in err
