@@ -70,7 +70,8 @@ def test_plot_colours_stand_out_on_both_pages(palette):
 
 def test_chosen_t_is_not_told_from_a_curve_by_red_and_green():
     """The chosen t's line was red beside the green log-SNR curve: one olive to a deuteranope."""
-    assert forward.COLORS[forward.MARKER] == objective.COLORS[objective.MARKER] == trajectory.NOW_COLOR
+    assert forward.COLORS[forward.MARKER] == objective.COLORS[objective.MARKER] == forward.MARKER_COLOR
+    assert trajectory.DIGIT_COLORS[trajectory.NOW] == forward.MARKER_COLOR
     assert len(set(trajectory.DIGIT_COLORS.values())) == 11
 
 

@@ -27,9 +27,11 @@ CURVE_POINTS = 200  # points per plotted curve
 MARKER = "chosen t"  # the vertical segment at the slider's t (one name, so its colour stays put)
 # short, so that on a phone the legend's one row holds all three names (the formulas are in the axis titles)
 SIGNAL, NOISE, LOG_SNR = "signal", "noise", "log-SNR"
-# for gr.LinePlot's color_map: a darker orange than tab10's (3:1 on white), and the chosen t in tab 3's mid grey (a red
-# one and the green log-SNR curve look the same olive to a red-green colour-blind eye)
-COLORS = {SIGNAL: "#1f77b4", NOISE: "#c45a00", LOG_SNR: "#2ca02c", MARKER: "#8c8c8c"}
+# the chosen t's line in every plot (tab 3's too): mid grey, seen on the light and on the dark theme (black vanished on
+# the dark one; a red one and the green log-SNR curve look the same olive to a red-green colour-blind eye)
+MARKER_COLOR = "#8c8c8c"
+# for gr.LinePlot's color_map: a darker orange than tab10's (3:1 on white)
+COLORS = {SIGNAL: "#1f77b4", NOISE: "#c45a00", LOG_SNR: "#2ca02c", MARKER: MARKER_COLOR}
 
 
 @dataclass

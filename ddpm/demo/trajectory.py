@@ -20,6 +20,7 @@ from ..images import grid_cols, to_uint8_np
 from ..samplers import RANDOM, random_labels, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
+from .forward import MARKER_COLOR
 from .generate import Settings
 from .limits import MAX_FRAMES, InputError, MissingInput, check_float, shown
 from .progress import Progress, Ticker, finish
@@ -28,12 +29,11 @@ PLOT_POINTS = 200  # points per class curve
 FILM_COLUMNS = 11  # stills in the film strip, t = 0 .. T
 PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough for a phone
 NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
-NOW_COLOR = "#8c8c8c"  # mid grey, seen on the light and on the dark theme (black vanished on the dark one)
 # one fixed colour per digit, so a digit keeps its colour from run to run: matplotlib's tab10, but 7 in tab20b's dark
 # olive (tab10's grey is the marker's, and a violet would sit too near 4's), and 1, 6, 8 and 9 darker, as tab10's
 # orange, pink, yellow olive and cyan were below 3:1 on white (8 now a gold, apart from 7's olive)
 DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#c45a00", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#c2187a",
-                                       "#637939", "#a6761d", "#00838f"])) | {NOW: NOW_COLOR}
+                                       "#637939", "#a6761d", "#00838f"])) | {NOW: MARKER_COLOR}
 
 
 @dataclass
@@ -110,9 +110,7 @@ def run_trajectory(model, sched: NoiseSchedule, s: Settings, classifier=None, ma
 def frame_panel(traj: Trajectory, i: int) -> Image.Image:
     """Frame i as three synchronised panels: x_t | x0_hat | eps_hat. i past either end shows the end frame
     (a slider left where a longer run had it)."""
-    if traj is None:
-        raise MissingInput("No trajectory yet: run one first.")
-    last = traj.frames - 1
+    last = _finished(traj).frames - 1
     i = int(np.clip(round(_number("frame", i, last)), 0, last))
     t = traj.t[i]
     # nothing is predicted at t = 0: the final frame repeats the last step's eps_hat, and says so
@@ -125,9 +123,14 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
 
 def nearest_frame(traj: Trajectory, t) -> int:
     """The kept frame nearest to paper t (the slider's t: T is pure noise, 0 the sample); frame_panel shows it."""
+    return int(np.argmin(np.abs(np.asarray(_finished(traj).t) - _number("t", t, traj.t[0]))))
+
+
+def _finished(traj: Trajectory | None) -> Trajectory:
+    """traj, or why there is none to show (the frame slider and the API's /trajectory_frame before a run)."""
     if traj is None:
         raise MissingInput("No trajectory yet: run one first.")
-    return int(np.argmin(np.abs(np.asarray(traj.t) - _number("t", t, traj.t[0]))))
+    return traj
 
 
 def _number(name: str, value, top: int) -> float:
