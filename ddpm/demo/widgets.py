@@ -17,7 +17,8 @@ import pydantic
 from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
-from .limits import COUNTED_FROM, MAX_SEED, DigitError, EmptyBox, InputError, MissingInput, shown
+from .limits import (COUNTED_FROM, MAX_SEED, MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, EmptyBox,
+                     InputError, MissingInput, shown)
 from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, PICK_BRUSH_JS, SHOW_OUTPUT_JS, SNAP_BACK_JS
 from .progress import Progress
 from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
@@ -243,7 +244,8 @@ def digit_input(tab: str):
     index = Slider(0, num_examples() - 1, value=0, step=1, label=index_label(), elem_id=f"{tab}-index",
                    info=f"the first of each {class_word()}: {first_of_each_class()}")
     item = item_noun()  # "digit", or "item" for a Fashion-MNIST model
-    upload = DigitFile(label=f"Upload a photo or scan of one {item} (up to 10 MB, 8 to 4096 px on its longer side)",
+    upload = DigitFile(label=f"Upload a photo or scan of one {item} (up to {MAX_UPLOAD_BYTES >> 20} MB, {MIN_UPLOAD_SIDE} "
+                             f"to {MAX_UPLOAD_SIDE} px on its longer side)",
                        file_types=["image"], visible=False, elem_id=f"{tab}-upload")
     sketch = DigitSketchpad(label=f"Draw {'a' if item == 'digit' else 'an'} {item}", type="numpy", image_mode="RGBA",
                             format="png", visible=False, canvas_size=(280, 280), layers=False, transforms=(),
