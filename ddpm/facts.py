@@ -15,7 +15,8 @@ from .safeio import read_json_object, read_meta
 NO_RECIPE = "python train.py  # the command itself was not recorded (training.json is missing or unreadable)"
 
 
-def _number(x) -> bool:
+def is_number(x) -> bool:
+    """x is an int or a float as JSON gives them, not a bool (which Python counts as an int)."""
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
@@ -29,11 +30,11 @@ def _text(x) -> bool:
 
 # each training fact as run_record.training_facts writes it (and training.json's recipe): a value of another type, a
 # hand edit or another program's, is left out rather than stop the card, About or the app on it
-FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": _number, "batch_size": _whole,
-               "lr": _number, "lr_decay_steps": _whole, "ema_decay": _number, "label_dropout": _number,
-               "null_teacher": _text, "null_teacher_label": _text, "null_teacher_autoguidance": _number,
-               "balance_classes": lambda x: isinstance(x, bool), "train_minutes": _number, "device": _text,
-               "minutes_by_device": lambda x: isinstance(x, dict) and all(map(_number, x.values())),
+FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": is_number, "batch_size": _whole,
+               "lr": is_number, "lr_decay_steps": _whole, "ema_decay": is_number, "label_dropout": is_number,
+               "null_teacher": _text, "null_teacher_label": _text, "null_teacher_autoguidance": is_number,
+               "balance_classes": lambda x: isinstance(x, bool), "train_minutes": is_number, "device": _text,
+               "minutes_by_device": lambda x: isinstance(x, dict) and all(map(is_number, x.values())),
                "torch": _text, "seed": _whole, "command": _text}
 
 
@@ -113,16 +114,14 @@ def read_scores(folder: str | Path | None) -> dict:
 
 def _well_formed(r, floor) -> bool:
     """A run of eval.json as ddpm.evaluate writes it: the figures the card's table shows, as numbers."""
-    def number(x) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
     if not isinstance(r, dict):
         return False
     shares = r.get("class_share")
-    return (all(number(r.get(k)) for k in ("n", "fd", "inception_score", "memorised"))
-            and number(r.get("real_floor_fd", floor))
-            and (r.get("fd_ratio") is None or number(r["fd_ratio"]))  # None: a floor of 0
-            and (r.get("label_accuracy") is None or number(r["label_accuracy"]))
-            and isinstance(shares, list) and len(shares) > 0 and all(number(x) for x in shares))
+    return (all(is_number(r.get(k)) for k in ("n", "fd", "inception_score", "memorised"))
+            and is_number(r.get("real_floor_fd", floor))
+            and (r.get("fd_ratio") is None or is_number(r["fd_ratio"]))  # None: a floor of 0
+            and (r.get("label_accuracy") is None or is_number(r["label_accuracy"]))
+            and isinstance(shares, list) and len(shares) > 0 and all(is_number(x) for x in shares))
 
 
 def trained_on(folder: str | Path | None) -> str:
