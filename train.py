@@ -134,12 +134,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         if why := repo_id_problem(args.hub_model_id):  # now, not after hours of training
             p.error(f"--hub-model-id: {why}")
     if args.push_to_hub:
-        from huggingface_hub import get_token
+        from ddpm.push import token_problem
 
-        if not get_token():  # the upload would fail at the end, after the training; the flags are right (no usage)
-            p.exit(2, f"{p.prog}: error: --push-to-hub needs a Hugging Face token with write access: log in first "
-                      "(`hf auth login`) or set HF_TOKEN; or train without --push-to-hub and push the folder later "
-                      "with python -m ddpm.push\n")
+        if why := token_problem():  # the upload would fail at the end, after the training (the flags are right)
+            p.exit(2, f"{p.prog}: error: --push-to-hub: {why}; or train without --push-to-hub and push the folder "
+                      "later with python -m ddpm.push\n")
     for flag in ("channel_mult", "attention_res"):
         try:
             value = getattr(args, flag)  # --attention-res "" means none; --channel-mult needs at least one level

@@ -69,6 +69,13 @@ def local_paths(folder: str | Path) -> list[str]:
     return sorted(found)
 
 
+def token_problem() -> str | None:
+    """Why the Hub would refuse a push for want of a token, asked before anything is written (None: there is one)."""
+    from huggingface_hub import get_token
+
+    return None if get_token() else "no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN"
+
+
 def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: str = "") -> int:
     """push_to_hub for a command line (train.py --push-to-hub, python -m ddpm.push): its exit status, 0 pushed,
     1 not (push_to_hub said why), 130 stopped by Ctrl-C, said here with `kept` (what is kept locally) and the
@@ -102,11 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{folder} is not pushed: {e}")  # e names what does not load: the model, or its guide/
     except KeyboardInterrupt:
         return stopped(nothing)
-    from huggingface_hub import get_token
-
-    if not get_token():  # before the card is written for the repo: the upload would be refused at the end
-        print(f"error: {a.folder} is not pushed: no Hugging Face token here; log in first (`hf auth login`) or set "
-              f"HF_TOKEN, then run this again", file=sys.stderr)
+    if why := token_problem():  # before the card is written for the repo: the upload would be refused at the end
+        print(f"error: {a.folder} is not pushed: {why}, then run this again", file=sys.stderr)
         return 1
     card = folder / CARD_NAME
     old_card = card.read_bytes() if card.is_file() else None
