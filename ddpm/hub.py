@@ -89,9 +89,9 @@ def resolve_folder(name_or_path: str | Path) -> Path:
         return p
     name = str(name_or_path)
     if not is_repo_id(name):
-        where = "is a file, not a model folder" if p.exists() else "does not exist"  # (a bare name, a/b/c, ./x)
-        raise ModelLoadError(f"{name!r} {where}: give a model folder (holding {CONFIG_NAME} and {WEIGHTS_NAME}) or a "
-                             "Hub repo id, owner/name such as you/ddpm-mnist")
+        why = "it is a file" if p.exists() else "it does not exist"  # (a bare name, a/b/c, ./x)
+        raise ModelLoadError(f"{name!r} is not a model folder ({why}) nor a Hub repo id: give a folder holding "
+                             f"{CONFIG_NAME} and {WEIGHTS_NAME}, or owner/name such as you/ddpm-mnist")
     if why := repo_id_problem(name):
         reason = why.removeprefix(f"{name!r} ").split(": ", 1)[-1]  # after "is not ...: ", not a ": " in the id
         raise ModelLoadError(f"{name!r} is no folder here, nor a valid Hub repo id ({reason})")

@@ -185,13 +185,14 @@ def test_a_replaced_file_is_kept_one_generation_and_a_failed_write_keeps_both(tm
 
 def test_a_name_that_is_no_folder_nor_owner_name_is_told_what_to_give(tmp_path, monkeypatch):
     """DDPM_MODEL or --weights of a bare name, a/b/c or a missing ./path: it said only 'is not a model folder ...
-    nor a Hub repo id'; it now says the path does not exist (or is a file) and what a repo id looks like."""
+    nor a Hub repo id'; it now says why (the path does not exist, or is a file) and what a repo id looks like."""
     from ddpm import hub
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("hi")
-    for name, where in (("ddpm-mnist", "does not exist"), ("a/b/c", "does not exist"),
-                        ("./runs/x", "does not exist"), ("notes.txt", "is a file, not a model folder")):
-        with pytest.raises(hub.ModelLoadError, match=rf"^'{name}' {where}: give a model folder \(holding config.json "
-                                                      r"and model.safetensors\) or a Hub repo id, owner/name such as"):
+    for name, why in (("ddpm-mnist", "does not exist"), ("a/b/c", "does not exist"), ("./runs/x", "does not exist"),
+                      ("notes.txt", "is a file")):
+        with pytest.raises(hub.ModelLoadError, match=rf"^'{name}' is not a model folder \(it {why}\) nor a Hub repo "
+                                                      r"id: give a folder holding config.json and model.safetensors, "
+                                                      r"or owner/name such as you/ddpm-mnist$"):
             hub.load_pretrained(name)
