@@ -46,9 +46,16 @@ def dataset_name(dataset: str) -> str:
     return NAMES.get(dataset, dataset)
 
 
-def sample_noun(dataset: str) -> str:
-    """What one of the dataset's images is called: 'digit' (MNIST) or 'image'."""
-    return "digit" if dataset == "mnist" else "image"
+# what MNIST's word 'digit' becomes for another dataset, in each of its senses (noun())
+OTHER_WORDS = {"sample": "image", "item": "item", "class": "class"}
+
+
+def noun(dataset: str, sense: str = "sample", article: bool = False) -> str:
+    """What the page and the commands call a thing of `dataset`: 'digit' for MNIST in every sense; for another
+    dataset a sample is an 'image', what an upload or a drawing holds an 'item' (a garment, a shoe, a bag) and a
+    class a 'class'. With its article: 'a digit', 'an item'."""
+    word = "digit" if dataset == "mnist" else OTHER_WORDS[sense]
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}" if article else word
 
 
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:

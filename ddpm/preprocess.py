@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from .data import noun
 from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
@@ -26,15 +27,8 @@ MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box s
 EMPTY_IMAGE = "No {} found: nothing stands out from the background (the image is blank, faint or only shaded)."
 
 
-def item_noun(dataset: str, article: bool = False) -> str:
-    """What an upload or a drawing holds: 'digit', or 'item' (a garment, a shoe, a bag) for Fashion-MNIST; with its
-    article, 'a digit' or 'an item'."""
-    noun = "digit" if dataset == "mnist" else "item"
-    return f"{'a' if noun == 'digit' else 'an'} {noun}" if article else noun
-
-
 def empty_sketch(dataset: str = "mnist") -> str:
-    return f"The drawing is empty: draw {item_noun(dataset, article=True)} on the sketchpad first."
+    return f"The drawing is empty: draw {noun(dataset, 'item', article=True)} on the sketchpad first."
 
 
 # ---------------------------------------------------------------- opening and checking
@@ -52,7 +46,7 @@ def open_image(src, dataset: str = "mnist") -> Image.Image:
 def peek_image(src, dataset: str = "mnist") -> Image.Image:
     """open_image's checks that need only the file's header (type, size): the image, not yet decoded."""
     if src is None:
-        raise MissingInput(f"No image: upload a picture of {item_noun(dataset, article=True)} first.")
+        raise MissingInput(f"No image: upload a picture of {noun(dataset, 'item', article=True)} first.")
     if isinstance(src, Image.Image):
         img = src
     elif isinstance(src, np.ndarray):
@@ -106,7 +100,7 @@ def _check_size(img: Image.Image, dataset: str = "mnist") -> None:
     if min(img.size) < 1:
         raise DigitError("The image has no pixels.")
     if max(img.size) < MIN_UPLOAD_SIDE:  # a 3x3 "+" would be blown up to a blurry blob and read as a digit
-        raise DigitError(f"The image is too small ({img.width}x{img.height}) to hold {item_noun(dataset, True)}: at "
+        raise DigitError(f"The image is too small ({img.width}x{img.height}) to hold {noun(dataset, 'item', True)}: at "
                          f"least {MIN_UPLOAD_SIDE} pixels on its longer side (the model's images are 28x28).")
 
 
@@ -289,7 +283,8 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     fits = {"mnist": fit_mnist, "fashion-mnist": fit_fashion}
     if dataset not in fits:  # "MNIST" or "fashion" would take another's fit unsaid
         raise ValueError(f"dataset must be one of {tuple(fits)}, not {dataset!r}")
-    return fits[dataset](ink_map(open_image(src, dataset), empty or DigitError(EMPTY_IMAGE.format(item_noun(dataset)))))
+    empty = empty or DigitError(EMPTY_IMAGE.format(noun(dataset, "item")))
+    return fits[dataset](ink_map(open_image(src, dataset), empty))
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:

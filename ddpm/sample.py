@@ -21,7 +21,7 @@ import torch
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .cli_args import (add_sampling_args, check_label_for, check_sampling_args, check_writable, positive_int, seed_arg,
                        steps_asked, stopped, whole_number)
-from .data import sample_noun
+from .data import noun
 from .device import pick_device
 from .eval_files import save_npz
 from .facts import trained_on
@@ -135,7 +135,7 @@ def write_samples(a: argparse.Namespace) -> int:
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(f"wrote {a.n} {sample_noun(dataset)}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s"
+    print(f"wrote {a.n} {noun(dataset)}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s"
           + (f"; the file it replaced is kept as {kept}" if kept else ""))
     return 0
 

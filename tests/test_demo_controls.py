@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_model
 from ddpm.autoguidance import default_t_max
 from ddpm.config import MAX_GUIDANCE
-from ddpm.data import sample_noun
+from ddpm.data import noun
 from ddpm.demo.controls import sampler_controls
 from ddpm.demo.generate import DEFAULT_GUIDANCE
 
@@ -18,7 +18,7 @@ from ddpm.demo.generate import DEFAULT_GUIDANCE
 def controls(conditional: bool = True, guide: bool = False, dataset: str = "mnist", T: int = 30):
     """(demo, {name: control}) for a tiny model of T steps, 6 digits at most, 4 at first."""
     model = tiny_model(timesteps=T, num_classes=10 if conditional else 0)
-    rt = SimpleNamespace(T=T, model=model, dataset=dataset, noun=sample_noun(dataset), guide=model if guide else None,
+    rt = SimpleNamespace(T=T, model=model, dataset=dataset, noun=noun(dataset), guide=model if guide else None,
                          guide_note="no guide/", source="mine")
     with gr.Blocks() as demo:
         ins, _ = sampler_controls(rt, "tab", 6, 4, "Go")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..autoguidance import default_t_max
 from ..card import metrics_table, not_scored, number, teacher_weight, time_and_hardware
-from ..data import dataset_name, sample_noun
+from ..data import dataset_name, noun
 from ..facts import dataset_in, read_scores, recorded_facts
 from ..hub import DEFAULT_WEIGHTS, LOSS_NAME, is_repo_id
 from ..unet import count_parameters
@@ -165,8 +165,8 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     facts = recorded_facts(folder)
     ev = read_scores(folder)
     dataset = dataset_in(facts)
-    noun = sample_noun(dataset)  # 'digit', or 'image' for Fashion-MNIST
-    guidance = (f"class-conditional with a null class, so it samples any {noun} or one of a chosen class with "
+    word = noun(dataset)  # 'digit', or 'image' for Fashion-MNIST
+    guidance = (f"class-conditional with a null class, so it samples any {word} or one of a chosen class with "
                 "classifier-free guidance" if cfg.num_classes else "unconditional")
     if guide is not None:
         guidance += (f"; autoguidance uses a {count_parameters(guide) / 1e6:.2f}M-parameter guide "
@@ -174,7 +174,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     images = "MNIST digits" if dataset == "mnist" else f"images (this model: {dataset_name(dataset)})"
     # an unconditional model has no null class (older training.json files record a share all the same)
     training = _training_text(facts if cfg.num_classes else {k: v for k, v in facts.items() if k != "label_dropout"})
-    inputs = f"x_t, t and a class (or the null class, 'any {noun}')" if cfg.num_classes else "x_t and t"
+    inputs = f"x_t, t and a class (or the null class, 'any {word}')" if cfg.num_classes else "x_t and t"
     guided_t = default_t_max(cfg.timesteps) + 1  # the paper's t of the last guided step, and how many steps
     more = (["twice as many with a class's guidance at a w other than 0 and 1"] if cfg.num_classes else []) + (
         [f"autoguidance adds {guided_t} passes of the small guide, on the steps t <= {guided_t}"]
@@ -182,7 +182,7 @@ def about_markdown(model, source: str, folder: Path | None, guide=None, links: b
     guided = f" ({'; '.join(more)})" if more else ""
     target = _null_target(facts)
     distilled = "" if not target else (  # what the step is for first, in plain words, then what it was
-        f" A finishing step was meant to make its 'any {noun}' samples read more clearly as "
+        f" A finishing step was meant to make its 'any {word}' samples read more clearly as "
         f"{'digits' if dataset == 'mnist' else 'one of its classes'}: in its last "
         f"sitting the null class was trained on {target} instead of the drawn noise (guidance distillation). The "
         "teacher was this model before that step; autoguidance (tab 2's slider) pushes a model's prediction away "

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from ..config import MAX_GUIDANCE
-from ..data import CLASS_NAMES, sample_noun
+from ..data import CLASS_NAMES, noun
 from ..images import grid_cols
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, sample_loop
 from ..schedule import NoiseSchedule
@@ -80,7 +80,7 @@ class Settings:
     @property
     def noun(self) -> str:
         """What one sample is called: 'digit' (MNIST) or 'image' (a dataset whose classes have names)."""
-        return "image" if self.class_names else "digit"  # as data.sample_noun
+        return "image" if self.class_names else "digit"  # as data.noun
 
     def class_words(self) -> str:
         """The class asked for, in words: 'any digit', 'a random digit each' or 'digit 3' (for a dataset with
@@ -130,14 +130,14 @@ def network_passes(label, guidance: float) -> int:
 
 def digits_help(n_max: int, T: int, conditional: bool, dataset: str = "mnist") -> str | None:
     """The number-of-digits slider's help: how many DDPM digits fit in one run (MAX_DIGIT_STEPS), when fewer than
-    the slider's n_max do; None when every setting fits. dataset: what a sample is called (data.sample_noun)."""
+    the slider's n_max do; None when every setting fits. dataset: what a sample is called (data.noun)."""
     passes = 2 if conditional else 1  # the most a step may cost: a class's guidance
     if n_max * T * passes <= MAX_DIGIT_STEPS:
         return None
     plain, guided = min(n_max, MAX_DIGIT_STEPS // T), MAX_DIGIT_STEPS // (2 * T)
     with_class = f", {guided or 'none'} with a class's guidance" if conditional else ""
-    noun = sample_noun(dataset)
-    return (f"a run draws at most {MAX_DIGIT_STEPS:,} {noun}-steps: {plain} {noun}{'s' * (plain != 1)} of DDPM's "
+    word = noun(dataset)
+    return (f"a run draws at most {MAX_DIGIT_STEPS:,} {word}-steps: {plain} {word}{'s' * (plain != 1)} of DDPM's "
             f"{T} steps{with_class}")
 
 
@@ -148,8 +148,8 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     sampler = check_choice("sampler", sampler, SAMPLERS)
     steps = T if sampler == "ddpm" else check_int("DDIM steps", steps, 1, min(MAX_STEPS, T))
     eta = check_float("DDIM eta", eta, 0.0, 1.0) if sampler == "ddim" else 0.0  # DDPM: its variance sets its noise
-    noun = sample_noun(dataset)  # 'digit' or 'image'
-    n = check_int(f"number of {noun}s", n, 1, max_n)
+    word = noun(dataset)  # 'digit' or 'image'
+    n = check_int(f"number of {word}s", n, 1, max_n)
     label = parse_label(label, CLASS_NAMES.get(dataset))
     if label is not None and not conditional:  # the network has no class input: a class would be dropped silently
         raise InputError(f"This model was trained without labels, so it takes no class: choose 'any', not "
@@ -157,12 +157,12 @@ def check_settings(seed, n, sampler, steps, label, guidance, T: int, max_n: int 
     guidance = check_float("guidance scale w", guidance, 0.0, MAX_GUIDANCE)  # named as its slider is
     passes = network_passes(label, guidance)
     if n * steps * passes > MAX_DIGIT_STEPS:
-        what = f"{n} {noun}s of {steps} {sampler.upper()} steps" + (
+        what = f"{n} {word}s of {steps} {sampler.upper()} steps" + (
             " with a class's guidance (two network passes a step)" if passes == 2 else "")
         instead = ("DDIM with fewer steps" if sampler == "ddpm" else "fewer steps") + (
             ", or 'any' or w = 1 (one pass a step)" if passes == 2 else "")
-        raise InputError(f"{what} is more than one run may ask of this shared CPU ({MAX_DIGIT_STEPS:,} {noun}-steps): "
-                         f"at most {MAX_DIGIT_STEPS // (steps * passes)} {noun}s, or {instead}")
+        raise InputError(f"{what} is more than one run may ask of this shared CPU ({MAX_DIGIT_STEPS:,} {word}-steps): "
+                         f"at most {MAX_DIGIT_STEPS // (steps * passes)} {word}s, or {instead}")
     return Settings(
         seed=check_int("seed", seed, 0, MAX_SEED),
         n=n,

@@ -11,7 +11,7 @@ import torch
 
 from .. import hub
 from ..autoguidance import Autoguided, check_guide, has_guide, load_guide
-from ..data import dataset_name, sample_noun
+from ..data import dataset_name, noun
 from ..device import fit_threads_to_quota
 from ..facts import trained_on
 from ..schedule import NoiseSchedule
@@ -50,7 +50,7 @@ class Runtime:
     @property
     def noun(self) -> str:
         """What one sample is called in the page's words: 'digit', or 'image' for Fashion-MNIST."""
-        return sample_noun(self.dataset)
+        return noun(self.dataset)
 
     def sampling_model(self, autoguidance: float = 1.0) -> torch.nn.Module:
         """The model itself, or the model guided by guide/ on the steps t <= default_t_max(T) (ddpm.autoguidance)."""

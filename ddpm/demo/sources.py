@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import CLASS_NAMES, dataset_name, load_sample, sample_noun
-from ..preprocess import item_noun as noun_of, preprocess, preprocess_sketch
+from ..data import CLASS_NAMES, dataset_name, load_sample, noun
+from ..preprocess import preprocess, preprocess_sketch
 from .intro import said
 from .limits import MissingInput, check_choice, check_int
 
@@ -30,23 +30,23 @@ def use(dataset: str) -> None:
 
 def item_noun(article: bool = False) -> str:
     """What an upload or a drawing of the loaded model's dataset holds: 'digit', or 'item' ('a digit', 'an item')."""
-    return noun_of(_DATASET[0], article)
+    return noun(_DATASET[0], "item", article)
 
 
 def example_name() -> str:
     """The example source as the page shows it: 'MNIST test digit' (EXAMPLE), 'Fashion-MNIST test image'."""
-    return f"{dataset_name(_DATASET[0])} test {sample_noun(_DATASET[0])}"
+    return f"{dataset_name(_DATASET[0])} test {noun(_DATASET[0])}"
 
 
 def index_label(other: bool = False) -> str:
     """The index slider's label, INDEX for MNIST; tab 4's second one (OTHER) with `other`."""
     label = f"{example_name()} #"
-    return f"the other {sample_noun(_DATASET[0])} x'_0: {label}" if other else label
+    return f"the other {noun(_DATASET[0])} x'_0: {label}" if other else label
 
 
 def source_label() -> str:
     """The source radio's label, and so a refusal's name for its value: 'Digit from', or 'Image from'."""
-    return f"{sample_noun(_DATASET[0]).capitalize()} from"
+    return f"{noun(_DATASET[0]).capitalize()} from"
 
 
 def preprocessed_as() -> str:
@@ -70,7 +70,7 @@ def num_examples() -> int:
 
 def class_word() -> str:
     """What a class of the examples is: 'digit' (MNIST) or 'class'."""
-    return "digit" if _DATASET[0] == "mnist" else "class"
+    return noun(_DATASET[0], "class")
 
 
 def first_of_each_class() -> str:

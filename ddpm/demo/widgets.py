@@ -243,11 +243,10 @@ def digit_input(tab: str):
                    label=source_label(), elem_id=f"{tab}-source")
     index = Slider(0, num_examples() - 1, value=0, step=1, label=index_label(), elem_id=f"{tab}-index",
                    info=f"the first of each {class_word()}: {first_of_each_class()}")
-    item = item_noun()  # "digit", or "item" for a Fashion-MNIST model
-    upload = DigitFile(label=f"Upload a photo or scan of one {item} (up to {MAX_UPLOAD_BYTES >> 20} MB, {MIN_UPLOAD_SIDE} "
-                             f"to {MAX_UPLOAD_SIDE} px on its longer side)",
+    upload = DigitFile(label=f"Upload a photo or scan of one {item_noun()} (up to {MAX_UPLOAD_BYTES >> 20} MB, "
+                             f"{MIN_UPLOAD_SIDE} to {MAX_UPLOAD_SIDE} px on its longer side)",
                        file_types=["image"], visible=False, elem_id=f"{tab}-upload")
-    sketch = DigitSketchpad(label=f"Draw {'a' if item == 'digit' else 'an'} {item}", type="numpy", image_mode="RGBA",
+    sketch = DigitSketchpad(label=f"Draw {item_noun(article=True)}", type="numpy", image_mode="RGBA",
                             format="png", visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
