@@ -300,6 +300,9 @@ def test_resolve_seed():
             generate.resolve_seed(7, bad)
     seeds = {generate.resolve_seed(7, True) for _ in range(5)}
     assert len(seeds) > 1 and all(0 <= s < 2**31 for s in seeds)
+    for bad in (3.7, None):  # a typed seed is checked: 3.7 was drawn as seed 3 unsaid
+        with pytest.raises(InputError, match="seed (must be a whole number|is empty)"):
+            generate.resolve_seed(bad, False)
 
 
 def test_generate_streams_then_finishes_reproducibly(model, sched):

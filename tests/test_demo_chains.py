@@ -274,6 +274,9 @@ def test_decided_at_reads_the_last_stable_run():
     assert "Before that" not in trajectory.decided_at(traj)  # nothing else passed 0.5 before t = 30
     p[1, 8] = 0.75  # a blurry x0_hat read as an 8 on the way
     assert "with p > 0.5 as 8:" in trajectory.decided_at(traj)
+    p[0, 8] = 0.95  # a start read as an 8: the decision is the last frame's class, 7, not the first's
+    assert "reads x0_hat as a **7**" in trajectory.decided_at(traj)
+    p[0, 8] = 0.01
     p[-1, 7] = 0.3
     assert "unsure" in trajectory.decided_at(traj)
     traj.probs = np.full((5, 10), 0.01)

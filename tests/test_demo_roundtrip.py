@@ -20,6 +20,12 @@ from demo_helpers import DIGIT, same, settings
 
 # ---------------------------------------------------------------- tab 4: noise and denoise
 
+def test_tab_4s_chains_are_the_null_class_and_deterministic_under_ddim():
+    """chain_settings: no label, no guidance, DDIM's eta 0 (the interpolation's text says DDIM adds no noise)."""
+    s = roundtrip.chain_settings(0, "ddim", 10, 1000)
+    assert (s.label, s.eta, s.n, s.steps, s.autoguidance) == (None, 0.0, 1, 10, 1.0)
+
+
 def test_roundtrip(model, sched):
     r = roundtrip.roundtrip(model, sched, DIGIT, 10, settings(sched.T, n=1, steps=3))
     assert r.main.width > 2.5 * r.main.height * 0.8 and r.strip.width > r.strip.height

@@ -203,3 +203,16 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
     assert sources.source_label() == "Digit from"
     assert sources.index_label(other=True) == sources.OTHER
     assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 5), load_sample()[0][5])
+
+
+def test_a_file_seen_under_one_dataset_is_fitted_again_under_another(tmp_path):
+    """upload_digit caches a file's preprocessing by path, size and time: use() empties the cache, or a file fitted
+    as an MNIST digit would stay so for a Fashion-MNIST model loaded after (the cache key has no dataset)."""
+    wide = np.full((40, 120), 255, np.uint8)
+    wide[10:30, :] = 0
+    Image.fromarray(wide).save(tmp_path / "band.png")
+    mnist = sources.upload_digit(tmp_path / "band.png")
+    sources.use("fashion-mnist")
+    fashion = sources.upload_digit(tmp_path / "band.png")
+    assert np.array_equal(fashion, preprocess(tmp_path / "band.png", dataset="fashion-mnist"))
+    assert not np.array_equal(fashion, mnist)
