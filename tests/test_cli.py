@@ -160,6 +160,25 @@ def test_sample_cli_takes_guidance_from_0_to_10():
     from ddpm import sample
 
     assert [sample.parse_args(["--label", "3", "--guidance", w]).guidance for w in ("0", "10")] == [0.0, 10.0]
+    assert sample.parse_args(["--label", "3"]).guidance == 1.0  # as --help says: the plain conditional model
+
+
+def test_sample_cli_refuses_a_label_for_an_unconditional_model_and_no_clip_is_heard(tmp_path, capsys):
+    """--label for a model trained without labels is refused in a line (exit 2, not a traceback); --no-clip
+    changes what DDPM draws (x0_hat left unclipped) and is recorded so."""
+    import numpy as np
+
+    hub.save_pretrained(tiny_model(num_classes=0), tmp_path / "u")
+    rc, err = sample_cli(["--weights", str(tmp_path / "u"), "--label", "3", "--out", str(tmp_path / "x.png")], capsys)
+    assert rc == 2 and "this model is unconditional; drop --label" in err and "Traceback" not in err
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    drawn = []
+    for flags in ([], ["--no-clip"]):
+        out = tmp_path / f"s{len(drawn)}.npz"
+        assert sample_cli(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(out), *flags], capsys)[0] == 0
+        with np.load(out) as f:
+            drawn.append((f["samples"], bool(f["clip"]) if "clip" in f.files else True))  # recorded when off
+    assert [clip for _, clip in drawn] == [True, False] and not np.array_equal(drawn[0][0], drawn[1][0])
 
 
 def test_sample_cli_takes_every_digit_and_up_to_100000_of_them():
