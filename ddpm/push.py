@@ -57,15 +57,21 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     return True
 
 
+ROOTED = r"(?:/|~\w*/|[A-Za-z]:\\)"  # where an absolute path begins: /, ~/ or ~user/, C:\
+# a rooted path quoted whole ('/home/a b/c'), or standing alone after a space, = or ` (or a bracket, but not a
+# markdown link's](/docs/x)); URLs (https://x/y) and sums (1/sqrt(2), a / b) are no paths
+PATH = re.compile(rf"""'({ROOTED}[^']*)'|"({ROOTED}[^"]*)"|(?:^|(?<=[\s=`])|(?<=[^\]]\())({ROOTED}[^\s'"`)]+)""",
+                  re.M)
+
+
 def local_paths(folder: str | Path) -> list[str]:
-    """The absolute paths (/..., ~/...) that the text files to upload name: commands as they were typed (the card's
-    recipe and its evaluate lines, training.json, eval.json), which may show a user name or a folder layout."""
+    """The absolute paths that the text files to upload name: commands as they were typed (the card's recipe and
+    its evaluate lines, training.json, eval.json), which may show a user name or a folder layout."""
     found = set()
     for name in (n for n in FOLDER_FILES if n.endswith((".md", ".json"))):
         path = Path(folder) / name
         if path.is_file():
-            text = path.read_text(errors="replace")
-            found |= set(re.findall(r"""(?:^|(?<=[\s='"`(]))((?:/|~/)[^\s'"`)]+)""", text, flags=re.M))
+            found |= {next(g for g in m.groups() if g) for m in PATH.finditer(path.read_text(errors="replace"))}
     return sorted(found)
 
 
@@ -73,13 +79,17 @@ def token_problem() -> str | None:
     """Why the Hub would refuse a push for want of a token, asked before anything is written (None: there is one)."""
     from huggingface_hub import get_token
 
-    return None if get_token() else "no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN"
+    return None if get_token() else ("no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN, "
+                                      "a token with write access")
 
 
 def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: str = "") -> int:
     """push_to_hub for a command line (train.py --push-to-hub, python -m ddpm.push): its exit status, 0 pushed,
     1 not (push_to_hub said why), 130 stopped by Ctrl-C, said here with `kept` (what is kept locally) and the
-    command that pushes again."""
+    command that pushes again. The local paths the upload publishes are named first."""
+    if paths := local_paths(folder):  # published as typed: said, so that a next run can use relative ones
+        print(f"note: the card and the run's records name local paths as they were typed, and are published so: "
+              f"{', '.join(paths[:4])}{' ...' if len(paths) > 4 else ''}", file=sys.stderr)
     try:
         return 0 if push_to_hub(folder, repo_id, private=private) else 1
     except KeyboardInterrupt:
@@ -139,9 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:  # anything else (a bug): the local files are as they were all the same
         put_back()
         raise
-    if paths := local_paths(folder):  # published as typed: said, so that a next run can use relative ones
-        print(f"note: the card and the run's records name local paths as they were typed, and are published so: "
-              f"{', '.join(paths[:4])}{' ...' if len(paths) > 4 else ''}", file=sys.stderr)
     status = push_status(folder, a.repo_id, private=a.private)
     if status:
         put_back()

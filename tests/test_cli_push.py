@@ -21,7 +21,7 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     monkeypatch.setenv("HF_TOKEN", "")  # no token: said before the card is written for the repo or the network asked
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
-    assert "is not pushed: no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN, then" in capsys.readouterr().err
+    assert "is not pushed: no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN, a token with" in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_text() == card
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1  # HF_HUB_OFFLINE: the push fails ...
@@ -132,11 +132,12 @@ def test_a_push_says_which_local_paths_its_files_publish(tmp_path, capsys, monke
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     (tmp_path / "m" / "training.json").write_text(json.dumps({
-        "command": "python train.py --data-dir /home/alice/mnist --out runs/m --note=~/x"}))
+        "command": "python train.py --data-dir /home/alice/mnist --out runs/m --note=~/x --guide '/home/a b/g' "
+                   "--teacher ~bob/t  # see [the docs](/docs/x), 1/sqrt(2) of https://hf.co/x"}))
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: None)
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
     err = capsys.readouterr().err
     assert "note: the card and the run's records name local paths as they were typed" in err
-    assert err.rstrip().endswith(": /home/alice/mnist, ~/x") and "runs/m" not in err and "huggingface.co" not in err
+    assert err.rstrip().endswith(": /home/a b/g, /home/alice/mnist, ~/x, ~bob/t")  # train.py's push says it too
