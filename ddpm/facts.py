@@ -38,16 +38,25 @@ FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": is
                "torch": _text, "seed": _whole, "command": _text}
 
 
+_SAID: set[str] = set()  # the notes below, each said once a process (a card and About read a folder many times)
+
+
+def _note(text: str) -> None:
+    if text not in _SAID:
+        _SAID.add(text)
+        print(f"note: {text}", file=sys.stderr)
+
+
 def well_typed(facts, where: Path) -> tuple[dict, list[str]]:
     """`facts` (a JSON value read from `where`) without the entries FACT_CHECKS refuses, each said on stderr ({} for
     a value that is no JSON object), and the names refused."""
     if not isinstance(facts, dict):
-        print(f"note: the training facts in {where} are no JSON object: they are left out", file=sys.stderr)
+        _note(f"the training facts in {where} are no JSON object: they are left out")
         return {}, []
     wrong = [k for k, v in facts.items() if k in FACT_CHECKS and not FACT_CHECKS[k](v)]
     if wrong:
-        print(f"note: {', '.join(wrong)} in {where} {'is' if len(wrong) == 1 else 'are'} not of the type train.py "
-              "writes: left out", file=sys.stderr)
+        _note(f"{', '.join(wrong)} in {where} {'is' if len(wrong) == 1 else 'are'} not of the type train.py writes: "
+              "left out")
     return {k: v for k, v in facts.items() if k not in wrong}, wrong
 
 
@@ -55,7 +64,10 @@ def _weights_facts(folder: str | Path) -> tuple[dict, list[str]]:
     path = Path(folder) / WEIGHTS_NAME
     try:
         meta = read_meta(path)
-    except (OSError, ValueError, SafetensorError):
+    except ValueError as e:  # the metadata is no JSON (the tensors may be fine: load_pretrained reads them alone)
+        _note(f"the training facts in {path} are no JSON ({e}): they are left out")
+        return {}, []
+    except (OSError, SafetensorError):  # no file, or no safetensors (load_pretrained says so)
         return {}, []
     return well_typed(meta, path)
 

@@ -117,3 +117,4 @@ def test_weights_whose_facts_are_of_the_wrong_type_still_load_and_get_their_card
     err = capsys.readouterr().err
     assert "the training facts in" in err and "are no JSON object: they are left out" in err
     assert "minutes_by_device, steps in" in err and "are not of the type train.py writes: left out" in err
+    assert "model.safetensors are no JSON (" in err and err.count("minutes_by_device, steps in") == 1  # said once
