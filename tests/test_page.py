@@ -70,8 +70,10 @@ def test_plot_colours_stand_out_on_both_pages(palette):
 
 def test_chosen_t_is_not_told_from_a_curve_by_red_and_green():
     """The chosen t's line was red beside the green log-SNR curve: one olive to a deuteranope."""
-    assert forward.COLORS[forward.MARKER] == objective.COLORS[objective.MARKER] == forward.MARKER_COLOR
-    assert trajectory.DIGIT_COLORS[trajectory.NOW] == forward.MARKER_COLOR
+    grey = forward.MARKER_COLOR
+    assert grey[1:3] == grey[3:5] == grey[5:7]  # no hue at all: neither red nor green
+    assert forward.COLORS[forward.MARKER] == objective.COLORS[objective.MARKER] == trajectory.DIGIT_COLORS[
+        trajectory.NOW] == grey
     assert len(set(trajectory.DIGIT_COLORS.values())) == 11
 
 

@@ -30,7 +30,8 @@ def header(dataset: str = "mnist") -> str:
 
 
 def said(text: str, dataset: str = "mnist") -> str:
-    """A tab's opening words for a model of `dataset`: as written for MNIST, or with 'image' for 'digit'."""
+    """Page text written for MNIST (a tab's opening words, a label, a caption: sources.worded) for a model of
+    `dataset`: as written for MNIST, or with 'image' for 'digit'."""
     return text if dataset == "mnist" else text.replace("a digit", "an image").replace("digit", "image")
 
 

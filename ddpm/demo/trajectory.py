@@ -127,7 +127,8 @@ def nearest_frame(traj: Trajectory, t) -> int:
 
 
 def _finished(traj: Trajectory | None) -> Trajectory:
-    """traj, or why there is none to show (the frame slider and the API's /trajectory_frame before a run)."""
+    """traj, or why there is none to show (frame_panel and nearest_frame called without a run; the app's state
+    starts as its start-up run, and app.scrub says why while a run is going)."""
     if traj is None:
         raise MissingInput("No trajectory yet: run one first.")
     return traj
