@@ -30,6 +30,8 @@ def test_a_fashion_mnist_card_says_which_garment_each_label_is(tmp_path):
     assert "# DDPM on Fashion-MNIST (28x28), class-conditional" in card
     assert "Its labels: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt, 7 Sneaker, 8 Bag, " \
            "9 Ankle boot." in card
+    assert "Not scored: `ddpm.evaluate` measures against MNIST's digits" in card  # not a command it would refuse
+    assert "python -m ddpm.evaluate --weights" not in card
     hub.save_pretrained(tiny_model(), tmp_path / "digits", meta={"dataset": "mnist"})
     assert "Its labels" not in write_model_card(tmp_path / "digits", command="x").read_text()  # label k is digit k
 

@@ -144,6 +144,17 @@ def test_train_reads_its_flags_before_torch_loads():
     assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
 
 
+def test_push_to_hub_without_a_repo_is_refused_with_a_token_too(tmp_path, monkeypatch, capsys):
+    """--push-to-hub needs --hub-model-id before anything trains, whether or not a token is there (without one the
+    token's refusal could hide a lost check of the repo)."""
+    import train
+
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--push-to-hub", "--out", str(tmp_path / "r")])
+    assert "--push-to-hub needs --hub-model-id (e.g. you/ddpm-mnist)" in capsys.readouterr().err
+
+
 def test_train_cli_bad_flags(tmp_path):
     r = run_python("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr

@@ -28,6 +28,15 @@ def test_train_config_refuses_an_infinite_weight_decay():
     assert e.value.field == "weight_decay" and "inf" in str(e.value)
 
 
+def test_train_config_refuses_a_label_dropout_of_1():
+    """--label-dropout 1 would train every row on the null class: no class would ever be learnt, while the card
+    called the model class-conditional."""
+    TrainConfig(label_dropout=0.99)
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(label_dropout=1.0)
+    assert e.value.field == "label_dropout"
+
+
 def test_train_config_refuses_a_teacher_autoguidance_past_the_largest_weight():
     """--null-teacher-autoguidance takes what --autoguidance takes, 0 to 10: 50 would distil a saturated teacher."""
     with pytest.raises(ConfigError) as e:
