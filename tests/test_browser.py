@@ -18,7 +18,7 @@ from PIL import Image
 
 from app_helpers import ROOT, running_app, save_tiny
 from ddpm.data import load_sample
-from ddpm.demo.forward import MARKER_COLOR
+from ddpm.demo.forward import MARKER_COLOR as GREY  # the chosen t's line
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -265,7 +265,7 @@ def test_3_trajectory_and_scrub(page):
         page.locator("#trajectory-gif img").wait_for(state=state)
     assert page.errors[errors:] == []  # the last run's plot, emptied while this one ran, threw in the page
     old = image_src(page, "trajectory-panel")
-    line = f"() => [...document.querySelectorAll('path[stroke=\"{MARKER_COLOR}\"]')].map(p => p.getAttribute('d')).join()"
+    line = f"() => [...document.querySelectorAll('path[stroke=\"{GREY}\"]')].map(p => p.getAttribute('d')).join()"
     at_0 = page.evaluate(line)  # the decision plot's grey line at the slider's t
     set_number(page, "trajectory-frame", 10)
     wait_for_new_image(page, "trajectory-panel", old)

@@ -21,7 +21,8 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     monkeypatch.setenv("HF_TOKEN", "")  # no token: said before the card is written for the repo or the network asked
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1
-    assert "is not pushed: no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN, a token with" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "is not pushed: no Hugging Face token here: log in first (`hf auth login`) or set HF_TOKEN, a token" in said
     assert (tmp_path / "m" / "README.md").read_text() == card
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 1  # HF_HUB_OFFLINE: the push fails ...

@@ -301,19 +301,17 @@ def test_a_time_limit_on_an_epochs_last_step_still_draws_its_grid(tmp_path):
 
 
 def test_a_model_of_fewer_steps_than_ddims_50_still_draws_its_epoch_grids(tmp_path):
-    """The grid takes DDIM's 50 steps, or T if fewer: 50 on a T = 20 model was refused (more steps than timesteps).
-    Each is the EMA weights' 16 null-class digits of the run's own seed (not the epoch's) in 4 columns at twice
-    their size, so that one run's grids differ by training alone."""
+    """The grid takes DDIM's 50 steps, or T if fewer (50 on a T = 20 model was refused). Each is the EMA weights' 16
+    null-class digits of the run's seed (not the epoch's: grids differ by training alone), 4 columns, twice size."""
     from PIL import Image
     from ddpm.images import tensor_grid
     from ddpm.samplers import sample
 
     n = len(load_sample()[0])
-    cfg = train_cfg(tmp_path, batch_size=n, epochs=2, sample_every_epoch=True, model=tiny_config(timesteps=20),
-                    seed=7)
-    train_on_sample(cfg)
-    model = hub.load_pretrained(tmp_path)
-    want = tensor_grid(sample(model, NoiseSchedule(20, "linear"), 16, 7, sampler="ddim", steps=20), cols=4, scale=2)
+    train_on_sample(train_cfg(tmp_path, batch_size=n, epochs=2, sample_every_epoch=True, seed=7,
+                              model=tiny_config(timesteps=20)))
+    x = sample(hub.load_pretrained(tmp_path), NoiseSchedule(20, "linear"), 16, 7, sampler="ddim", steps=20)
+    want = tensor_grid(x, cols=4, scale=2)
     grid = Image.open(tmp_path / "samples" / "epoch_001.png")  # the last epoch's: the weights saved
     assert grid.size == want.size and grid.tobytes() == want.tobytes()
 

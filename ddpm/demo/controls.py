@@ -54,17 +54,19 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                       label="digit class" if rt.dataset == "mnist" else "class",
                       interactive=conditional,
                       info=said("any: no class given (the null class). random: each digit gets a class drawn from "
-                                "the seed.", rt.dataset) + measured(" A class gives the bundled model a higher IS (w = 1, 50 DDIM steps: "
-                           "9.47 against 9.38 for 'any'; its FD about the same, 1.12 against 1.10; at the default "
-                           "w = 1.5, IS 9.70 at FD 1.29)")
+                                "the seed.", rt.dataset)
+                      + measured(" A class gives the bundled model a higher IS (w = 1, 50 DDIM steps: 9.47 against "
+                                 "9.38 for 'any'; its FD about the same, 1.12 against 1.10; at the default w = 1.5, "
+                                 "IS 9.70 at FD 1.29)")
                       if conditional else "this model was trained without labels, so it takes no class")
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
                       info=said("needs a class. How hard to push toward it (classifier-free guidance, Ho & Salimans "
                                 "2022; their w is this w - 1, diffusers' guidance_scale this w): 0 ignores the class, "
                                 "1 is the plain conditional model, more gives digits the model reads more surely as "
-                                "the class, less varied, until strokes speckle (", rt.dataset) + measured("for the bundled model 1.5 "
-                           "gives the highest IS, at an FD 16% above w = 1's; 3 is too much: ") + "Compare sweeps w)"
+                                "the class, less varied, until strokes speckle (", rt.dataset)
+                      + measured("for the bundled model 1.5 gives the highest IS, at an FD 16% above w = 1's; 3 is too "
+                                 "much: ") + "Compare sweeps w)"
                       if conditional else "this model takes no class, so there is nothing to guide toward")
     auto = Slider(0, APP_MAX_AUTOGUIDANCE, value=1.0, step=0.25, label="autoguidance w", elem_id=f"{tab}-autoguidance",
                   interactive=rt.guide is not None,

@@ -164,4 +164,5 @@ THEME = gr.themes.Default().set(
 # in words, with or without it) to the page and the caller with its message, not a bare "Error"; ssr_mode=False
 # renders the page in the browser, as every test here sees it, also on a Space, whose image sets GRADIO_SSR_MODE
 # and would put an untested Node proxy in front of the app's streams and cancels
-LAUNCH = dict(max_file_size=MAX_UPLOAD_BYTES, show_error=True, css=CSS, theme=THEME, js=RESULT_IN_VIEW_JS, ssr_mode=False)
+LAUNCH = dict(max_file_size=MAX_UPLOAD_BYTES, show_error=True, css=CSS, theme=THEME, js=RESULT_IN_VIEW_JS,
+              ssr_mode=False)
