@@ -159,6 +159,7 @@ def test_train_cli_bad_flags(tmp_path):
     r = run_python("train.py", "--push-to-hub")
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
     r = run_python("train.py", "--push-to-hub", "--hub-model-id", "me/ddpm", "--out", str(tmp_path / "r"),
+                   "--max-steps", "1", "--no-sample-grid",  # should the check be lost, a run of seconds, not minutes
                    env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")})  # no token anywhere
     assert r.returncode == 2 and r.stderr.startswith("train.py: error: --push-to-hub: no Hugging Face token here")
     assert not (tmp_path / "r").exists()  # refused before the run began
