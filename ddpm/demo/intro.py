@@ -2,7 +2,7 @@
 opens with a heading, for a screen reader to jump between them."""
 from __future__ import annotations
 
-from ..data import dataset_name
+from ..data import dataset_name, noun
 from ..schedule import NoiseSchedule
 
 
@@ -31,8 +31,10 @@ def header(dataset: str = "mnist") -> str:
 
 def said(text: str, dataset: str = "mnist") -> str:
     """Page text written for MNIST (a tab's opening words, a label, a caption: sources.worded) for a model of
-    `dataset`: as written for MNIST, or with 'image' for 'digit'."""
-    return text if dataset == "mnist" else text.replace("a digit", "an image").replace("digit", "image")
+    `dataset`: as written for MNIST, or with its word for a sample (data.noun: 'image') for 'digit'."""
+    if dataset == "mnist":
+        return text
+    return text.replace("a digit", noun(dataset, article=True)).replace("digit", noun(dataset))
 
 
 def forward_intro(sched: NoiseSchedule, dataset: str = "mnist") -> str:
