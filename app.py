@@ -43,8 +43,9 @@ from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each_class, index_label,  # noqa: E402
                                num_examples, pick_digit, preprocessed_as, worded)
 from ddpm.demo.page import LAUNCH  # noqa: E402
-from ddpm.demo.widgets import (api_and_ui, digit_input, line_plot, live, no_lines, picture,  # noqa: E402
-                               progress_update, Radio, Slider, run_button, seed_back_if_drawn, snap_back)
+from ddpm.demo.digit_input import digit_input  # noqa: E402
+from ddpm.demo.widgets import line_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
+from ddpm.demo.wiring import api_and_ui, live, progress_update, run_button, seed_back_if_drawn  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
                                   decision_plot, film_strip, frame_panel, nearest_frame, save_gif, trajectory_stream)
 

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from app_helpers import save_tiny
-from ddpm.demo.widgets import OutOfRange, progress_update
+from ddpm.demo.widgets import OutOfRange
+from ddpm.demo.wiring import progress_update
 
 T = 100  # the queue test's model, as test_app_e2e's
 

@@ -32,7 +32,7 @@ def test_an_unusable_digit_empties_its_views_and_a_refused_setting_keeps_them(tm
     loss view below)."""
     import gradio as gr
 
-    from ddpm.demo.widgets import user_errors
+    from ddpm.demo.wiring import user_errors
 
     blank_png = tmp_path / "blank.png"
     Image.new("L", (64, 64), 255).save(blank_png)
@@ -72,7 +72,8 @@ def test_an_emptied_box_is_quiet_in_a_live_view_and_an_error_through_the_api():
 
     import gradio as gr
     from ddpm.demo.limits import EmptyBox, check_int
-    from ddpm.demo.widgets import Slider, user_errors
+    from ddpm.demo.widgets import Slider
+    from ddpm.demo.wiring import user_errors
 
     t = Slider(0, 100, value=5, step=1, label="t").preprocess(None)  # the slider's box emptied
     assert math.isnan(t) and t.error is EmptyBox
@@ -82,7 +83,7 @@ def test_an_emptied_box_is_quiet_in_a_live_view_and_an_error_through_the_api():
     def view(seed, t):
         return check_int("seed", seed, 0, 9) + t
 
-    live_quiet = (MissingInput, EmptyBox)  # as widgets.live has it
+    live_quiet = (MissingInput, EmptyBox)  # as wiring.live has it
     for args in [(None, 1), (1, t)]:
         assert isinstance(user_errors(view, quiet=live_quiet, blank=lambda why: "emptied")(*args), type(gr.skip()))
         with pytest.raises(gr.Error, match="is empty"):  # the API's event
@@ -138,7 +139,7 @@ def test_a_refused_drawing_is_not_decoded_and_its_bytes_are_freed(monkeypatch):
     import gradio as gr
     from gradio.components.image_editor import EditorData, EditorDataBlobs
 
-    from ddpm.demo.widgets import DigitSketchpad
+    from ddpm.demo.digit_input import DigitSketchpad
 
     def png(width):
         buf = io.BytesIO()
@@ -164,7 +165,7 @@ def test_the_upload_is_gr_files_own_in_the_browser_and_says_a_bad_api_value_in_w
     elem_id, and the upload box never showed), and a value that is not a file is refused in the app's words."""
     import gradio as gr
 
-    from ddpm.demo.widgets import DigitFile
+    from ddpm.demo.digit_input import DigitFile
 
     kw = dict(label="Upload", elem_id="forward-upload", file_types=["image"], visible=False)
     assert DigitFile(**kw).get_config() | {"name": "file"} == gr.File(**kw).get_config() | {"name": "file"}

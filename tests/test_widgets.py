@@ -1,4 +1,4 @@
-"""ddpm.demo.widgets without a server: the output pictures' props, the refusals' words, the browser-side snap back's
+"""ddpm.demo.widgets, digit_input and wiring without a server: the output pictures' props, the refusals' words, the browser-side snap back's
 script, and the events live, run_button and progress_update make (their handlers called as Gradio calls them)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import NamedTuple
 import gradio as gr
 import pytest
 
-from ddpm.demo import widgets
+from ddpm.demo import digit_input, widgets, wiring
 from ddpm.demo.limits import MAX_SEED, EmptyBox, InputError, MissingInput
 from ddpm.demo.progress import Progress
 from ddpm.demo.sources import DRAWING, EXAMPLE, UPLOAD
@@ -74,7 +74,7 @@ def test_snap_back_writes_each_controls_ends_step_and_start_into_its_script():
 def test_the_source_radio_shows_only_the_input_it_names():
     """show_source: the index for an MNIST digit, the upload box for an upload, the sketchpad for a drawing."""
     for source in (EXAMPLE, UPLOAD, DRAWING):
-        index, upload, sketch = widgets.show_source(source)
+        index, upload, sketch = digit_input.show_source(source)
         assert [index.visible, upload.visible, sketch.visible] == [source == EXAMPLE, source == UPLOAD,
                                                                   source == DRAWING], source
 
@@ -83,7 +83,7 @@ def live_view(echo: bool):
     """A live view on a digit input, whose handler raises what it is given; its (API, UI) handlers."""
     with gr.Blocks() as demo:
         digit = [gr.Radio(["a"]), gr.Slider(), gr.File(), gr.Image()]
-        widgets.live(digit, [], lambda e, *rest: (_ for _ in ()).throw(e), [gr.State(), *digit[1:]], gr.Markdown(),
+        wiring.live(digit, [], lambda e, *rest: (_ for _ in ()).throw(e), [gr.State(), *digit[1:]], gr.Markdown(),
                      "view", echo=echo, blank=lambda why: f"*{why}*")
     fns = events(demo)
     assert fns["view_ui"].trigger_mode == "always_last"  # the view follows a slider dragged, to where it stops
@@ -118,7 +118,7 @@ def test_a_run_button_scrolls_to_its_output_and_warns_of_a_refusal_in_the_ui():
 
     with gr.Blocks() as demo:
         go = gr.Button()
-        widgets.run_button(go, job, [gr.Number()], [gr.Markdown(elem_id="job-text")], "job", show="job-grid")
+        wiring.run_button(go, job, [gr.Number()], [gr.Markdown(elem_id="job-text")], "job", show="job-grid")
     fns = events(demo)
     assert any(f.js and "job-grid" in f.js and f.queue is False for f in demo.fns.values())
     with pytest.warns(UserWarning, match="seed must be"):
@@ -135,13 +135,13 @@ def test_progress_keeps_a_picture_it_has_none_for_and_skips_the_other_outputs():
         text: object
         other: object
 
-    out = widgets.progress_update(Progress("step 3 of 20"), Out, "text", "picture")
+    out = wiring.progress_update(Progress("step 3 of 20"), Out, "text", "picture")
     assert out.text == "step 3 of 20" and isinstance(out.picture, SKIP) and isinstance(out.other, SKIP)
 
 
 def test_a_seed_run_passes_a_refusals_skip_through_when_the_seed_was_typed():
     """seed_back_if_drawn: an output that is no tuple (a refusal's gr.skip) goes through as it is."""
-    ui = widgets.seed_back_if_drawn(lambda seed, randomise: iter([gr.skip()]), 1)
+    ui = wiring.seed_back_if_drawn(lambda seed, randomise: iter([gr.skip()]), 1)
     assert [type(x) for x in ui(3, False)] == [SKIP]
 
 
@@ -156,7 +156,7 @@ def test_a_drawing_sent_with_its_files_decodes_only_the_composite(tmp_path):
         Image.new("L", (width, 8), 255).save(tmp_path / name)
         return FileData(path=str(tmp_path / name))
 
-    sketch = widgets.DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
+    sketch = digit_input.DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
     value = sketch.preprocess(EditorData(background=png("bg.png", 16), layers=[png("layer.png", 16)],
                                          composite=png("composite.png", 28)))
     assert value["background"] is None and value["layers"] == [] and value["composite"].shape[:2] == (8, 28)
@@ -169,7 +169,7 @@ def test_a_picture_sent_as_the_drawing_is_its_composite_and_layers_alone_are_ref
 
     Image.new("L", (28, 8), 255).save(tmp_path / "seven.png")
     file = {"path": str(tmp_path / "seven.png"), "meta": {"_type": "gradio.FileData"}}
-    sketch = widgets.DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
+    sketch = digit_input.DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
     given = sketch.data_model.model_validate(file, context={"validate_meta": True})
     assert sketch.preprocess(given)["composite"].shape[:2] == (8, 28)
     layers = sketch.data_model.model_validate({"background": None, "layers": [file], "composite": None})
@@ -182,6 +182,6 @@ def test_the_digit_inputs_index_runs_from_0_to_the_last_example():
     from ddpm.demo.sources import num_examples
 
     with gr.Blocks():
-        source, index, upload, sketch = widgets.digit_input("tab")
+        source, index, upload, sketch = digit_input.digit_input("tab")
     assert (index.minimum, index.maximum, index.step) == (0, num_examples() - 1, 1) and source.value == EXAMPLE
     assert index.preprocess(num_examples()).refusal.endswith(f"and {num_examples() - 1}, not {num_examples()}")

@@ -2,4 +2,4 @@
 objective), tab 2's grids and comparisons (generate, compare), tab 3's x0_hat animation (trajectory), tab 4's noise
 and denoise and interpolation (roundtrip, interpolate), tab 5 (about); plus the digit sources, drawing helpers,
 limits, progress reports, output files, the start-up load (runtime) and the timing benchmark (timing). The Gradio
-pieces are in controls and widgets; app.py only lays them out and wires them up."""
+pieces are in controls, widgets, digit_input and wiring; app.py only lays them out and wires them up."""

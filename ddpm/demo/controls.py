@@ -11,7 +11,8 @@ from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_ch
 from .intro import said
 from .limits import APP_MAX_AUTOGUIDANCE, MAX_STEPS, InputError
 from .runtime import Runtime
-from .widgets import Dropdown, Radio, Slider, user_errors
+from .widgets import Dropdown, Radio, Slider
+from .wiring import user_errors
 
 
 # a control that would change nothing is greyed out: the UI's own events, no API endpoint (a value outside the

@@ -1,6 +1,6 @@
 """Limits that protect a shared 2-vCPU CPU, and the checks that enforce them.
 
-Every check raises InputError (a ValueError) with a message written for a person; widgets.user_errors turns
+Every check raises InputError (a ValueError) with a message written for a person; wiring.user_errors turns
 it into a gr.Error in one place, so the UI and the API show the same text.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What the browser runs and shows besides Gradio's own: the page's CSS and theme, and the small scripts the app's
-events run in the page (widgets.py attaches them)."""
+events run in the page (widgets.py, digit_input.py and wiring.py attach them)."""
 import gradio as gr
 
 from .limits import MAX_UPLOAD_BYTES

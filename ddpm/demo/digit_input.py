@@ -1,0 +1,130 @@
+"""Where tab 1's and tab 4's digit comes from: a source radio switching between an example of the dataset, an upload
+and a drawing, with the upload and the drawing as Gradio components whose API values are checked, and said, before
+Gradio decodes them."""
+from __future__ import annotations
+
+import gradio as gr
+import pydantic
+from gradio.data_classes import FileData
+
+from ..preprocess import peek_image
+from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, InputError
+from .page import PICK_BRUSH_JS
+from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
+                      item_noun, num_examples, source_label)
+from .widgets import Radio, Slider
+from .wiring import user_errors
+
+
+
+def said(model: type, words: str, taken=lambda obj: obj) -> type:
+    """Gradio's data model for an input, its check of an API value said in words (a gr.Error the caller reads, no
+    traceback in the server's log) rather than as pydantic's ValidationError: a path where handle_file(path) belongs,
+    a string for a drawing; `taken(value)` is checked in the value's place. (Gradio checks the value before the
+    component's preprocess runs.)"""
+    def model_validate(cls, obj, *args, **kwargs):
+        obj = taken(obj)
+        try:
+            return super(checked, cls).model_validate(obj, *args, **kwargs)
+        except pydantic.ValidationError:
+            raise gr.Error(words, print_exception=False) from None
+
+    checked = type(model.__name__, (model,), {"model_validate": classmethod(model_validate),
+                                              "__module__": model.__module__, "__doc__": model.__doc__})
+    return checked
+
+
+ONE_FILE = said(FileData, "upload: send the image through gradio_client's handle_file(path), not a bare path (or "
+                          "None when the digit's source is not an upload)")
+
+
+class DigitFile(gr.File):
+    """The upload: gr.File, a value that is not a file said in words. (No __init__ of its own: Gradio sends the
+    browser the props named in the class's __init__ signature.)"""
+
+    @property
+    def data_model(self):
+        return ONE_FILE
+
+    @data_model.setter
+    def data_model(self, value):  # gr.File's __init__ sets FileData (ListFiles for many files): this takes one
+        pass
+
+    def get_block_name(self) -> str:  # the browser side is gr.File's own
+        return gr.File.__name__.lower()
+
+    get_block_class = get_block_name
+
+
+def file_as_drawing(obj):
+    """A file where a drawing belongs (the API's handle_file(path), a dict with a path and no editor fields) is
+    the drawing as seen, its composite: as a dict of its own it would pass as a drawing with nothing in it."""
+    if isinstance(obj, dict) and "path" in obj and not {"background", "layers", "composite"} & obj.keys():
+        return {"background": None, "layers": [], "composite": obj}
+    return obj
+
+
+class DigitSketchpad(gr.Sketchpad):
+    """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
+    background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
+    10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
+    says it fits the upload limits."""
+
+    data_model = said(gr.ImageEditor.data_model, "sketch: send None (unless the digit's source is a drawing), or a "
+                                                 "drawing as the app's editor sends it: a dict of background, layers "
+                                                 "and composite, each image through handle_file(path); or the "
+                                                 "drawing's picture alone, handle_file(path)", file_as_drawing)
+
+    def get_block_name(self) -> str:  # the browser side is gr.Sketchpad's own, the image editor's
+        return gr.ImageEditor.__name__.lower()
+
+    get_block_class = get_block_name
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        cached = self.blob_storage.get(payload.id) if payload.id is not None else None
+        if cached is None and payload.composite is None and (payload.background or payload.layers):
+            raise gr.Error("sketch: the app reads the drawing as seen, its composite; send it as composite ("
+                           "handle_file(path)), not the background or layers alone", print_exception=False)
+        payload = payload.model_copy(update={"background": None, "layers": []})
+        if cached is not None:  # the browser sends the images ahead, keyed by the value's id
+            self.blob_storage[payload.id] = cached.model_copy(update={"background": None, "layers": []})
+        composite = cached.composite if cached is not None else payload.composite and payload.composite.path
+        if composite:
+            try:
+                peek_image(composite)
+            except InputError as e:
+                self.blob_storage.pop(payload.id, None)  # Gradio frees a drawing's bytes only in its own preprocess
+                raise gr.Error(str(e), print_exception=False) from None
+        return super().preprocess(payload)
+
+
+def digit_input(tab: str):
+    """Where the digit comes from: a radio and the three inputs it switches between."""
+    # the example source is shown by its dataset's name; its value, the API's word, stays EXAMPLE
+    source = Radio([(example_name(), EXAMPLE), (UPLOAD, UPLOAD), (DRAWING, DRAWING)], value=EXAMPLE,
+                   label=source_label(), elem_id=f"{tab}-source")
+    index = Slider(0, num_examples() - 1, value=0, step=1, label=index_label(), elem_id=f"{tab}-index",
+                   info=f"the first of each {class_word()}: {first_of_each_class()}")
+    upload = DigitFile(label=f"Upload a photo or scan of one {item_noun()} (up to {MAX_UPLOAD_BYTES >> 20} MB, "
+                             f"{MIN_UPLOAD_SIDE} to {MAX_UPLOAD_SIDE} px on its longer side)",
+                       file_types=["image"], visible=False, elem_id=f"{tab}-upload")
+    sketch = DigitSketchpad(label=f"Draw {item_noun(article=True)}", type="numpy", image_mode="RGBA",
+                            format="png", visible=False, canvas_size=(280, 280), layers=False, transforms=(),
+                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                            elem_id=f"{tab}-sketch")
+    pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
+    source.change(user_errors(show_source, quiet=InputError), source, [index, upload, sketch],
+                  api_name=f"show_source_{tab}",
+                  api_visibility="private", show_progress="hidden", queue=False
+                  ).then(None, js=pick_brush)
+    # the canvas cleared asks for a tool again ("select the draw tool to start"): the brush is picked as at the start
+    sketch.clear(None, js=pick_brush, queue=False, api_visibility="private")
+    return source, index, upload, sketch
+
+
+def show_source(source):
+    # (the sketchpad is unmounted when hidden: kept in the page with visible="hidden", it fired change events of its
+    # own as it hid, which ran tab 1's views again and said an upload's refusal twice)
+    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)

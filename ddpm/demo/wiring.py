@@ -1,0 +1,143 @@
+"""Each job of the app wired to its API endpoint and its UI event: user_errors turns an InputError into the UI's
+message or the API's error (the one place that does), live views run as their inputs move, long jobs on a button,
+and a job's progress as its outputs."""
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from typing import NamedTuple
+
+import gradio as gr
+
+from .limits import DigitError, EmptyBox, InputError, MissingInput
+from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, SHOW_OUTPUT_JS
+from .progress import Progress
+from .widgets import NotAChoice, OutOfRange
+
+
+
+def user_errors(fn=None, *, quiet: type[InputError] | tuple[type[InputError], ...] | None = None, blank=None):
+    """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
+
+    quiet: errors of this kind (or kinds) are not said here: MissingInput for events fired by the UI itself (a source
+    switched, a drawing cleared: nothing to work on yet), EmptyBox for a live view's box being typed into, InputError for a view whose inputs another view of the
+    same event already checks aloud. blank(message): the outputs to show for a DigitError (emptied pictures and
+    what to do), so that no view goes on showing the digit before; for any other refusal (a seed, a t) the views
+    stay as they were (gr.skip), each view alike. With blank, an error not quiet is a warning. A slider's value past
+    its ends (OutOfRange), or a radio's or dropdown's outside its choices (NotAChoice), is refused as an InputError
+    before fn runs."""
+    if fn is None:
+        return functools.partial(user_errors, quiet=quiet, blank=blank)
+
+    def check(args):
+        for a in args:
+            if isinstance(a, OutOfRange):
+                raise a.error(a.refusal)
+            if isinstance(a, NotAChoice):
+                raise InputError(a.refusal)
+
+    def convert(e: InputError):
+        if quiet is None or not isinstance(e, quiet):  # said here
+            if blank is None:
+                raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback in the log
+            gr.Warning(str(e))
+        return blank(str(e)) if blank is not None and isinstance(e, DigitError) else gr.skip()
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args):
+            try:
+                check(args)
+                yield from fn(*args)
+            except InputError as e:
+                yield convert(e)
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            check(args)
+            return fn(*args)
+        except InputError as e:
+            return convert(e)
+    return call
+
+
+# ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
+
+def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | tuple | None = None, blank=None,
+               ui_fn=None, **kw):
+    """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
+    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows (and
+    ui_fn, if given, runs in fn's place). Returns the UI's event (for another event to cancel)."""
+    gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
+    return gr.on(ui, user_errors(ui_fn or fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
+                 api_visibility="undocumented", **kw)
+
+
+def seed_back_if_drawn(fn, at: int):
+    """A seeded job's generator fn (inputs seed, new-random-seed toggle, ...) for the UI, where its output `at`, the
+    seed it ran, goes back to the seed box only when the toggle drew it: a seed typed while a run goes stays in the
+    box for the next run, not overwritten by the one that ran (the API's fn returns the seed used every time)."""
+    @functools.wraps(fn)
+    def ui(seed, randomise, *rest):
+        for out in fn(seed, randomise, *rest):
+            yield out if randomise or not isinstance(out, tuple) else (*out[:at], gr.skip(), *out[at + 1:])
+    return ui
+
+
+def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
+    """Run fn as its inputs move. In the UI (`api_name`_ui) the digit's source, index, upload, drawing and `triggers`
+    all run it; a digit not given yet is no error there (an upload not made: blank(message) empties the view and
+    says what to do, with no toast, whichever input moved), a box emptied is being typed into (quiet: EmptyBox), and
+    any other refusal is a warning. The API event
+    `api_name` is a hidden button's, where every refusal is an error.
+
+    echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
+    the UI this one stays quiet on all of them and each message shows once. Returns the UI's event (snap_back
+    follows it)."""
+    kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
+    api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
+                                                  *triggers]
+    return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else (MissingInput, EmptyBox),
+                      blank=blank, **kw)
+
+
+def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None,
+               queue_press: bool = True, **kw):
+    """A long job on `button`: in the UI a refused setting is a warning and the last run's outputs stay as they were
+    (a gr.Error would cover each of them with an error badge until the next run); the API event `api_name`, a hidden
+    button's, answers the same refusal with its message as an error. show: the elem_id of the output to bring into
+    view when the button is pressed, if it ends below the screen (on a phone or zoomed in, the columns stack and
+    the output comes after every setting) or lies wholly above it (Generate's grid, which a phone shows first).
+    ui_fn: run in fn's place in the UI (seed_back_if_drawn). queue_press: a press while the job runs queues one
+    more run, with the settings as they are when it starts (Gradio's default drops it without a word); False for a
+    job another event cancels, as Gradio's cancel leaves a queued press to run after it. Its Markdown outputs with
+    an elem_id are its captions: a screen reader hears them when the run ends, if they changed (page.ANNOUNCE_JS).
+    Returns the button's event (for another event to cancel)."""
+    # in the browser alone (no round trip, no API), made before the run's event: Gradio runs a button's events in
+    # the order they were made, each after the one before has ended (made after it, the scroll came at the run's end)
+    if show:
+        button.click(None, js=SHOW_OUTPUT_JS.replace("ELEM", show), queue=False, api_visibility="private")
+    # read in the order they stand on the page, not the order fn returns them: Gradio numbers its blocks (_id) in
+    # the order they are made, which is the page's order
+    captions = [o.elem_id for o in sorted(outs, key=lambda o: o._id) if isinstance(o, gr.Markdown) and o.elem_id]
+    ids = json.dumps(captions)  # as JavaScript reads it
+    if captions:
+        button.click(None, js=NOTE_CAPTIONS_JS.replace("IDS", ids), queue=False, api_visibility="private")
+    event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
+                       blank=lambda why: gr.skip(), ui_fn=ui_fn,
+                       trigger_mode="always_last" if queue_press else "once", **kw)
+    if captions:
+        event.then(None, js=ANNOUNCE_JS.replace("IDS", ids), queue=False, api_visibility="private")
+    return event
+
+
+def progress_update(p: Progress, outputs: type[NamedTuple], text: str, picture: str | None = None, **also) -> tuple:
+    """A long job's Progress as its event's outputs: p.text in the field `text`, p.picture (if any) in `picture`,
+    `also`'s values in theirs, every other output left as it is."""
+    shown = {text: p.text} | ({picture: p.picture} if picture and p.picture else {}) | also
+    if unknown := set(shown) - set(outputs._fields):  # a typo would otherwise leave its output untouched
+        raise ValueError(f"{outputs.__name__} has no output {sorted(unknown)}")
+    return outputs(**{field: shown.get(field, gr.skip()) for field in outputs._fields})
