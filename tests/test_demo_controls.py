@@ -65,6 +65,20 @@ def test_a_fashion_models_class_is_no_digit_class():
         assert "digit" in mnist[name].info and "digit" not in fashion[name].info
 
 
+def test_a_fashion_models_class_menu_takes_a_class_by_its_name():
+    """The README's API line: a Fashion-MNIST model takes "Sneaker" as "7" (the menu refused it before the app's own
+    parse_label saw it); an MNIST model's menu refuses the name, in words."""
+    from ddpm.demo.widgets import NotAChoice
+
+    _, mnist = controls()
+    _, fashion = controls(dataset="fashion-mnist")
+    assert fashion["label"].preprocess(" sneaker") == "7" and fashion["label"].preprocess("7") == "7"
+    assert fashion["label"].preprocess("any") == "any"
+    for menu, value in ((fashion["label"], "Sneakers"), (mnist["label"], "Sneaker")):
+        refused = menu.preprocess(value)
+        assert isinstance(refused, NotAChoice) and f"not {value!r}" in refused.refusal
+
+
 def test_choosing_a_class_makes_w_live_in_the_page_alone():
     """The class's change event (guidance its only output) greys w for 'any' and frees it for a class; it and the
     sampler's run unqueued, without a progress bar, and are no API endpoint."""

@@ -6,6 +6,7 @@ import gradio as gr
 
 from ..autoguidance import T_MAX_FRACTION, default_t_max
 from ..config import MAX_GUIDANCE
+from ..data import CLASS_NAMES
 from .about import is_bundled
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, class_choices, default_steps, digits_help
 from .intro import said
@@ -60,6 +61,7 @@ def sampler_controls(rt: Runtime, tab: str, n_max: int, n_default: int, run: str
                                  "9.38 for 'any'; its FD about the same, 1.12 against 1.10; at the default w = 1.5, "
                                  "IS 9.70 at FD 1.29)")
                       if conditional else "this model was trained without labels, so it takes no class")
+    label_.names = CLASS_NAMES.get(rt.dataset, ()) if conditional else ()  # the API's "Sneaker" too, as "7"
     guidance = Slider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5, label="guidance scale w",
                       interactive=conditional and DEFAULT_LABEL != "any", elem_id=f"{tab}-guidance",
                       info=said("needs a class. How hard to push toward it (classifier-free guidance, Ho & Salimans "

@@ -9,6 +9,7 @@ import re
 import gradio as gr
 import pandas as pd
 
+from ..data import class_by_name
 from .limits import COUNTED_FROM, MAX_SEED, EmptyBox, InputError, shown
 from .page import SNAP_BACK_JS
 
@@ -127,7 +128,11 @@ class Radio(gr.Radio):
 
 
 class Dropdown(gr.Dropdown):
-    """gr.Dropdown (one choice), but a value outside its choices is refused in the app's words, as Radio's."""
+    """gr.Dropdown (one choice), but a value outside its choices is refused in the app's words, as Radio's. A class
+    menu whose classes have names (`names`, set once it is made: Fashion-MNIST's) takes a class by its name too, as
+    its number: the API's "Sneaker" is "7"."""
+
+    names: tuple[str, ...] = ()  # (not an __init__ argument: Gradio sends the browser those as props)
 
     def get_block_name(self) -> str:  # the browser side is gr.Dropdown's own
         return gr.Dropdown.__name__.lower()
@@ -136,6 +141,8 @@ class Dropdown(gr.Dropdown):
 
     def preprocess(self, payload: str | int | float | list[str | int | float] | None
                    ) -> str | int | float | list[str | int | float] | list[int | None] | None:  # gr.Dropdown's
+        if (index := class_by_name(payload, self.names)) is not None:
+            payload = str(index)
         try:
             return super().preprocess(payload)
         except gr.Error:
