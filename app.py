@@ -34,7 +34,7 @@ from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER
 from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa: E402
 from ddpm.demo.limits import (MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, EmptyBox, MissingInput,  # noqa: E402
                               check_int)
-from ddpm.demo.objective import COLORS as LOSS_COLORS, objective_view  # noqa: E402
+from ddpm.demo.objective import COLORS as LOSS_COLORS, LossCurves, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_settings, roundtrip,  # noqa: E402
@@ -58,7 +58,8 @@ CONDITIONAL = RT.model.config.num_classes > 0  # else the class and guidance con
 WEIGHTS_FLAG = None if is_bundled(RT.source) else shown_source(RT.source)  # the command line's --weights
 NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
 GRIDS = LastGrids()  # Generate's last 8 grids: asked again for one, it shows it, not drawn anew (same seed, same digits)
-# one sampling job at a time on a shared CPU (tab 1's loss view, one ~0.1 s batch, has its own queue so that it
+CURVES = LossCurves()  # tab 1's loss curves of the last 16 (digit, seed): a t moved reruns one image, not 60
+# one sampling job at a time on a shared CPU (tab 1's loss view, a batch of 60 at most, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)
 VIEW = dict(concurrency_id="view", concurrency_limit=4)  # ... views with no network pass (ms each) a few at a time
@@ -77,7 +78,7 @@ def forward(source, index, upload, sketch, kind, t, seed):
 
 
 def objective(source, index, upload, sketch, t, seed):
-    v = objective_view(RT.model, RT.sched, pick_digit(source, index, upload, sketch), t, seed, NULL_TARGET)
+    v = objective_view(RT.model, RT.sched, pick_digit(source, index, upload, sketch), t, seed, NULL_TARGET, CURVES)
     return v.panel, v.loss_curve, v.text
 
 
@@ -261,7 +262,7 @@ def build(d: dict) -> gr.Blocks:
                       {"forward-t": f_t, "forward-index": f_in[1], "forward-seed": f_seed})  # a refused value goes back
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, blank=lambda why: (None, no_lines("t", "value", "curve"), f"*{why}*"),
-                 concurrency_id="objective", concurrency_limit=1)  # one small batch, ~0.1 s
+                 concurrency_id="objective", concurrency_limit=1)  # one image a moved t, a batch of 60 a new digit
 
         with gr.Tab("2. Generate"):
             gr.Markdown(intro.said(intro.GENERATE, RT.dataset))

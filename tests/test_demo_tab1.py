@@ -95,3 +95,28 @@ def test_objective_texts_numbers_are_those_they_name(model, sched):
     loss = v.loss_curve[v.loss_curve.curve == objective.LOSS].set_index("t").value
     assert loss[7] < loss.max()  # else the segment's top could not tell the two apart
     assert list(v.loss_curve[v.loss_curve.curve == forward.MARKER].value) == [0.0, float(loss.max())]
+
+
+def test_kept_loss_curves_rerun_one_image_for_a_moved_t_and_show_the_same_view():
+    """The app's LossCurves: a t moved on the same digit and seed runs the network on that t's image alone (off the
+    curve's grid) or on none (on it), and the view is the one computed afresh; a 17th (digit, seed) drops the
+    least recently used of 16."""
+    from conftest import tiny_model
+
+    model, sched, curves = tiny_model(timesteps=1000), NoiseSchedule(1000), objective.LossCurves()
+    torch.nn.init.normal_(model.conv_out.weight, std=0.1)
+    batches = []
+    model.register_forward_hook(lambda m, args, out: batches.append(len(out)))
+    first = objective.objective_view(model, sched, DIGIT, 500, 3, curves=curves)
+    grid = len(np.unique(np.geomspace(1, 1000, objective.LOSS_POINTS).round()))
+    assert batches == [grid, 1]
+    for t, runs in ((501, [1, grid, 1]), (1000, [grid])):  # off the grid, then on it: kept, then afresh
+        batches.clear()
+        kept, fresh = (objective.objective_view(model, sched, DIGIT, t, 3, curves=c) for c in (curves, None))
+        assert batches == runs
+        assert kept.text == fresh.text and np.array_equal(np.asarray(kept.panel), np.asarray(fresh.panel))
+        assert np.allclose(kept.loss_curve.value, fresh.loss_curve.value, rtol=1e-5)
+    assert first.text != kept.text
+    for seed in range(4, 20):  # 16 more pairs: (DIGIT, 3) is the oldest, dropped
+        objective.objective_view(model, sched, DIGIT, 500, seed, curves=curves)
+    assert len(curves.kept) == 16 and (DIGIT.tobytes(), 3) not in curves.kept

@@ -8,6 +8,8 @@ teacher instead: the text says so). t counts as in the paper (code index t - 1).
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,25 +35,56 @@ class ObjectiveView:
     text: str  # markdown: the loss at t, and how to read the curve
 
 
+class LossCurves:
+    """The curve's network outputs for the last `size` (digit, noise seed) pairs of one model: a t slider dragged
+    over the curve reruns the network on one image, not on the curve's 60 (and a class dragging it on the same
+    example shares them)."""
+
+    def __init__(self, size: int = 16):
+        self.size, self.kept, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, make):
+        with self.lock:
+            if key in self.kept:
+                self.kept.move_to_end(key)
+                return self.kept[key]
+        value = make()
+        with self.lock:
+            self.kept[key] = value
+            while len(self.kept) > self.size:
+                self.kept.popitem(last=False)  # the least recently used
+        return value
+
+
+def _noised_and_guessed(model, sched: NoiseSchedule, x0: torch.Tensor, eps: torch.Tensor, ts: np.ndarray
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """x_t (Eq. 4) and the network's eps_hat at each paper t of `ts`, in one batch: each (len(ts), 1, 28, 28)."""
+    code_t, n = torch.as_tensor(ts - 1), len(ts)
+    x_t = sched.q_sample(x0.expand(n, -1, -1, -1), code_t, eps.expand(n, -1, -1, -1))
+    device = next(model.parameters()).device
+    return x_t, model(x_t.to(device), code_t.to(device)).cpu()  # no label: the null class
+
+
 @torch.no_grad()
-def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null_target: str | None = None
-                   ) -> ObjectiveView:
+def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null_target: str | None = None,
+                   curves: LossCurves | None = None) -> ObjectiveView:
     """One training example of L_simple for a digit (uint8 (28, 28)), t in 0..T (0, the clean digit, shows
     t = 1: the loss starts there) and noise seed. null_target: what the null class was last trained to predict
-    in eps's place (about.null_class_target), for the text."""
+    in eps's place (about.null_class_target), for the text. curves: the curves kept for this model, if any."""
     asked, seed = check_int("t", t, 0, sched.T), check_seed(seed)
     t = max(1, asked)
     x0 = digit_tensor(x0_u8)  # (1, 1, 28, 28)
     eps = fixed_eps(seed, x0.shape)
     # paper t, ascending, log-spaced: most of the loss sits at small t
-    ts = np.union1d(np.geomspace(1, sched.T, LOSS_POINTS).round().astype(int), [t])
-    code_t = torch.as_tensor(ts - 1)
-    n = len(ts)
-    x_t = sched.q_sample(x0.expand(n, -1, -1, -1), code_t, eps.expand(n, -1, -1, -1))  # (n, 1, 28, 28), Eq. 4
-    device = next(model.parameters()).device
-    eps_hat = model(x_t.to(device), code_t.to(device)).cpu()  # no label: the null class
-    losses = ((eps - eps_hat) ** 2).mean(dim=(1, 2, 3)).numpy()  # (n,)
-    i = int(np.searchsorted(ts, t))
+    grid = np.unique(np.geomspace(1, sched.T, LOSS_POINTS).round().astype(int))
+    along = lambda: _noised_and_guessed(model, sched, x0, eps, grid)  # noqa: E731
+    x_t, eps_hat = along() if curves is None else curves.get((x0_u8.tobytes(), seed), along)
+    ts, i = grid, int(np.searchsorted(grid, t))
+    if i == len(grid) or grid[i] != t:  # the chosen t, off the grid, joins it
+        x_t1, eps_hat1 = _noised_and_guessed(model, sched, x0, eps, np.array([t]))
+        ts = np.insert(grid, i, t)
+        x_t, eps_hat = (torch.cat([a[:i], b, a[i:]]) for a, b in ((x_t, x_t1), (eps_hat, eps_hat1)))
+    losses = ((eps - eps_hat) ** 2).mean(dim=(1, 2, 3)).numpy()  # (len(ts),)
     x0_hat = sched.predict_x0(x_t[i:i + 1], t - 1, eps_hat[i:i + 1]).clamp(-1, 1)
     err = eps[0] - eps_hat[i]
     target = 168  # pixels per panel, five across
