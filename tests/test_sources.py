@@ -160,6 +160,36 @@ def test_a_refused_drawing_is_not_decoded_and_its_bytes_are_freed(monkeypatch):
     assert value["background"] is None and value["layers"] == []  # only the composite is decoded
 
 
+def test_the_drawings_sent_ahead_keep_their_composites_alone_and_the_newest(monkeypatch):
+    """accept_blobs (what the browser sends before a drawing's event): a background or a layer is not kept (a
+    request naming layer 10,000,000 took 76 MB of Gradio's), a composite is, and then its event reads it; past
+    KEPT_DRAWINGS drawings, or KEPT_DRAWING_BYTES together, the oldest go."""
+    from gradio.components.image_editor import EditorData
+    from gradio.data_classes import DataWithFiles
+
+    from ddpm.demo import digit_input
+
+    def send(sketch, drawing, kind, data, index="null"):  # as gradio's /component_server route passes it
+        sketch.accept_blobs(DataWithFiles(data={"type": kind, "index": index, "id": drawing}, files=[("blob", data)]))
+
+    buf = io.BytesIO()
+    Image.new("L", (28, 28), 255).save(buf, format="PNG")
+    sketch = digit_input.DigitSketchpad(type="numpy", image_mode="RGBA", format="png")
+    send(sketch, "a", "layer", b"x", index="10000000")
+    send(sketch, "a", "background", buf.getvalue())
+    assert sketch.blob_storage == {}
+    send(sketch, "a", "composite", buf.getvalue())
+    assert sketch.preprocess(EditorData(id="a"))["composite"].shape[:2] == (28, 28) and sketch.blob_storage == {}
+    monkeypatch.setattr(digit_input, "KEPT_DRAWINGS", 3)
+    for drawing in "bcde":
+        send(sketch, drawing, "composite", b"12345")
+    assert list(sketch.blob_storage) == ["c", "d", "e"]
+    send(sketch, "c", "composite", b"12345")  # sent again: the newest
+    monkeypatch.setattr(digit_input, "KEPT_DRAWING_BYTES", 12)
+    send(sketch, "f", "composite", b"1234")
+    assert list(sketch.blob_storage) == ["c", "f"]
+
+
 def test_the_upload_is_gr_files_own_in_the_browser_and_says_a_bad_api_value_in_words():
     """DigitFile keeps every prop gr.File sends the browser (an __init__ of its own once sent none: no label, no
     elem_id, and the upload box never showed), and a value that is not a file is refused in the app's words."""

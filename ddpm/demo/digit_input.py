@@ -3,12 +3,16 @@ and a drawing, with the upload and the drawing as Gradio components whose API va
 Gradio decodes them."""
 from __future__ import annotations
 
+import threading
+
 import gradio as gr
 import pydantic
+from gradio.components.base import server
+from gradio.components.image_editor import EditorDataBlobs
 from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
-from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, InputError
+from .limits import KEPT_DRAWING_BYTES, KEPT_DRAWINGS, MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, InputError
 from .page import PICK_BRUSH_JS
 from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
                       item_noun, num_examples, source_label)
@@ -68,7 +72,9 @@ class DigitSketchpad(gr.Sketchpad):
     """The drawing, of which the app reads only the composite (preprocess.sketch_image). Gradio would decode the
     background and every layer at full size before any check of ours: an API call of a few KB (PNGs of 10000 x
     10000 blank pixels) could fill the server's memory. Here only the composite is decoded, once its header
-    says it fits the upload limits."""
+    says it fits the upload limits, and only it is kept of what the browser sends ahead (accept_blobs)."""
+
+    _blobs_lock = threading.Lock()  # the canvases' stores, written by requests on several threads
 
     data_model = said(gr.ImageEditor.data_model, "sketch: send None (unless the digit's source is a drawing), or a "
                                                  "drawing as the app's editor sends it: a dict of background, layers "
@@ -79,6 +85,23 @@ class DigitSketchpad(gr.Sketchpad):
         return gr.ImageEditor.__name__.lower()
 
     get_block_class = get_block_name
+
+    @server
+    def accept_blobs(self, data):
+        """The browser sends a drawing's images ahead of its event, keyed by the drawing's id. Gradio kept each one
+        (the background, a layer at whatever index a request named, the composite) until that event came, and
+        strokes merged into a later event never come: its memory grew with every drawing, and one request naming
+        layer 10,000,000 took 76 MB. Only the composite is kept here, for the newest KEPT_DRAWINGS drawings of at
+        most KEPT_DRAWING_BYTES together."""
+        if data.data.get("type") != "composite" or not data.files:
+            return
+        drawing, composite = str(data.data.get("id")), data.files[0][1]
+        with self._blobs_lock:
+            kept = self.blob_storage
+            kept.pop(drawing, None)  # sent again: now the newest
+            kept[drawing] = EditorDataBlobs(background=None, layers=[], composite=composite)
+            while len(kept) > KEPT_DRAWINGS or sum(len(b.composite or b"") for b in kept.values()) > KEPT_DRAWING_BYTES:
+                kept.pop(next(iter(kept)))  # the oldest first (a dict keeps the order of insertion)
 
     def preprocess(self, payload):
         if payload is None:

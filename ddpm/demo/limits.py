@@ -20,6 +20,9 @@ MAX_DIGIT_STEPS = 16_000
 APP_MAX_AUTOGUIDANCE = 4.0  # the app's slider; the command lines take up to config.MAX_AUTOGUIDANCE
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096  # pixels, either side
+# drawings the browser has sent ahead of their event, per canvas: the newest kept, up to both ends (a class drawing at
+# once sends a few a second; each event reads its own within a queue's wait)
+KEPT_DRAWINGS, KEPT_DRAWING_BYTES = 256, 16 * 1024 * 1024  # a canvas's composite is a few KB
 MIN_UPLOAD_SIDE = 8  # pixels, the longer side: fewer cannot draw a digit's strokes (a crop of a "1" may be 4 wide)
 MAX_FRAMES = 100  # denoising steps kept per trajectory, plus its last step and x_0 (the GIF and the scrub slider)
 
