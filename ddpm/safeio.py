@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from safetensors.torch import load_file, safe_open, save
+from safetensors.torch import load, safe_open, save
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -120,5 +120,7 @@ def read_meta(path: str | Path) -> dict:
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(the tensors, the JSON metadata) of a safetensors file: no pickle, so loading runs no code."""
-    return load_file(str(path)), read_meta(path)
+    """(the tensors, the JSON metadata) of a safetensors file: no pickle, so loading runs no code. Read into memory,
+    not mapped (load_file's way): AdamW keeps loaded moments as they are, so a resumed run's optimizer held the
+    checkpoint mapped, and on Windows a mapped file cannot be replaced: the run's first save failed."""
+    return load(Path(path).read_bytes()), read_meta(path)

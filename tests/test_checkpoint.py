@@ -1,9 +1,12 @@
 """ddpm.checkpoint on a GPU's path, run on the CPU: the random state saved and put back is that of the GPU the
-model is on, not the current one's (the test on a real GPU, test_resume.py's, runs only where there is one)."""
+model is on, not the current one's (the test on a real GPU, test_resume.py's, runs only where there is one); and a
+loaded checkpoint is not left mapped, so that the next save can replace it on Windows."""
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from ddpm.checkpoint import load_checkpoint, save_checkpoint
@@ -37,3 +40,20 @@ def test_a_run_on_cuda_1_saves_and_puts_back_cuda_1s_generator(tmp_path, monkeyp
     load_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen)
     [(state, device)] = put
     assert torch.device(device) == cuda1 and torch.equal(state, states[cuda1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_a_loaded_checkpoint_is_not_left_mapped_so_the_next_save_can_replace_it(tmp_path):
+    """AdamW keeps its loaded moments as they are: loaded by memory map, they held the checkpoint mapped for the rest
+    of the run, and on Windows a mapped file cannot be replaced, so a resumed run's first save failed. They are read
+    into memory now; the next save replaces the file."""
+    model = tiny_model()
+    ema, opt = EMA(model), torch.optim.AdamW(model.parameters())
+    model(torch.zeros(2, 1, 28, 28), torch.tensor([1, 2])).square().mean().backward()
+    opt.step()  # moments to save
+    path, gen = tmp_path / "c.safetensors", torch.Generator().manual_seed(0)
+    save_checkpoint(path, model, ema, opt, gen, {"step": 1})
+    load_checkpoint(path, model, ema, opt, gen)
+    assert str(path) not in Path("/proc/self/maps").read_text()
+    save_checkpoint(path, model, ema, opt, gen, {"step": 2})
+    assert load_checkpoint(path, model, ema, opt, gen)["step"] == 2
