@@ -330,7 +330,7 @@ def keep_a_hand_written_card(card: Path) -> Path | None:
     README.previous.md (README.previous.2.md, ... when that is taken) before a new card replaces it; the move is
     said, and the kept file returned."""
     try:
-        old = card.read_text(errors="replace")
+        old = card.read_text(encoding="utf-8", errors="replace")  # as written (not the locale's: cp1252 on Windows)
     except FileNotFoundError:
         return None
     mark = MARK.search(old)

@@ -232,7 +232,7 @@ class TrainConfig:
         path = Path(folder) / RUN_CONFIG_NAME
         if not path.exists():
             return {}
-        saved = json.loads(path.read_text())
+        saved = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
             raise ValueError("expected an object with a 'model' object")
         return saved

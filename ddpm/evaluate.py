@@ -126,7 +126,7 @@ def cached_threshold(x_train: torch.Tensor, x_test: torch.Tensor, data_dir: str 
     key = h.hexdigest()
     path = Path(data_dir) / THRESHOLD_CACHE
     try:
-        cached = json.loads(path.read_text())
+        cached = json.loads(path.read_text(encoding="utf-8"))
         if cached.get("sha256") == key and cached.get("percentile") == 1.0:
             return float(cached["threshold"])
     except (OSError, ValueError, TypeError, KeyError, AttributeError):

@@ -45,7 +45,7 @@ class LossLog:
     def __init__(self, path: Path, fresh: bool, resumed_at: int = 0):
         self.path = path
         if fresh or not path.exists():
-            path.write_text(self.HEADER)
+            path.write_text(self.HEADER, encoding="utf-8")
         else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
             rows = path.read_text(errors="replace").splitlines()[1:]
             kept = [r for r in rows if (step := _step_of(r)) is not None and step <= resumed_at]
@@ -64,7 +64,7 @@ class LossLog:
         """Append the row of the steps since the last one; returns its (mean loss, images/s)."""
         now = time.time()
         mean_loss, img_s = torch.stack(self.losses).mean().item(), self.images / max(now - self.since, 1e-9)
-        with self.path.open("a") as f:
+        with self.path.open("a", encoding="utf-8") as f:
             f.write(f"{step},{epoch},{mean_loss:.5f},{img_s:.1f},{lr:.3g}\n")
         self.losses, self.images, self.since = [], 0, now
         return mean_loss, img_s

@@ -94,7 +94,7 @@ def read_json_object(path: str | Path) -> dict:
     if not path.exists():
         return {}
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:  # ValueError: not UTF-8, or not JSON
         raise ValueError(f"{path} is not a readable JSON file ({e})") from None
     if not isinstance(doc, dict):

@@ -98,7 +98,7 @@ def _network_of(out: Path) -> dict:
     """The model settings in OUT/config.json, those it names of ModelConfig's ({} where there is none or it is no
     JSON object: the checkpoint's own load then says what is wrong)."""
     try:
-        network = json.loads((out / "config.json").read_text())
+        network = json.loads((out / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     fields = {f.name for f in dataclasses.fields(ModelConfig)}

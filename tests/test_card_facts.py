@@ -118,3 +118,16 @@ def test_weights_whose_facts_are_of_the_wrong_type_still_load_and_get_their_card
     assert "the training facts in" in err and "are no JSON object: they are left out" in err
     assert "minutes_by_device, steps in" in err and "are not of the type train.py writes: left out" in err
     assert "model.safetensors are no JSON (" in err and err.count("minutes_by_device, steps in") == 1  # said once
+
+
+def test_a_card_naming_a_non_ascii_folder_is_its_own_when_read_in_windows_locale(tmp_path, monkeypatch, capsys):
+    """The card is written as UTF-8 and was read back in the locale's encoding (cp1252 on Windows): for a folder
+    named modèle, every rewrite took its own card for a hand-edited one and kept it as README.previous.md."""
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, encoding=None, errors=None: real(self, encoding or "cp1252",
+                                                                                        errors))
+    folder = tmp_path / "modèle"
+    hub.save_pretrained(tiny_model(), folder)
+    write_model_card(folder, command=f"python train.py --out {folder}")
+    write_model_card(folder)
+    assert not list(folder.glob("README.previous*")) and "edited" not in capsys.readouterr().err
