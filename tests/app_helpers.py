@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -41,7 +42,7 @@ def save_tiny(folder: Path, T: int = 100, guide: bool = False) -> Path:
 def app_log(url: str) -> str:
     """What the app started by running_app() at `url` has printed so far."""
     port = url.rstrip("/").rsplit(":", 1)[1]
-    return (Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log").read_text()
+    return (Path(tempfile.gettempdir()) / f"ddpm-app-{port}.log").read_text()
 
 
 def free_port() -> int:
@@ -60,7 +61,7 @@ def running_app(model: str | Path, timeout: float = 180.0):
         "GRADIO_SSR_MODE": "True",  # as a Space's image sets it: the app serves its page as tested all the same
     }
     env.setdefault("OMP_NUM_THREADS", "1")
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"ddpm-app-{port}.log", "w+")  # app_log(url) reads it
+    log = open(Path(tempfile.gettempdir()) / f"ddpm-app-{port}.log", "w+")  # app_log(url) reads it
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:

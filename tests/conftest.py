@@ -19,6 +19,8 @@ from ddpm.unet import UNet  # noqa: E402
 CLI_ENV = os.environ | {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
 MNIST = ROOT / "data" / "mnist"  # where .ci/run copies the raw files (train.py's end-to-end tests skip without them)
 FAKE_TOKEN = {"HF_TOKEN": "hf_not_a_real_token"}  # what --push-to-hub asks for before training (offline, it fails)
+# Windows sends no SIGTERM or SIGINT to a child (it ends it outright) and makes links with admin rights only
+POSIX = pytest.mark.skipif(os.name == "nt", reason="needs POSIX signals to a child process, or a symlink")
 
 
 def run_python(*args, timeout=300, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ import pytest
 import train
 from ddpm import facts, training
 from ddpm.data import load_sample
-from conftest import CLI_ENV, FAKE_TOKEN, MNIST, ROOT
+from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT
 
 TINY = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
         "--timesteps", "20", "--device", "cpu"]
@@ -150,6 +150,7 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
 
 
+@POSIX
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
     import signal
@@ -185,6 +186,7 @@ def _read(path: Path) -> str:
         return "/torch/"
 
 
+@POSIX
 def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path):
     """Ctrl-C while torch and the data load (before training takes Ctrl-C over): a line, exit 130, nothing written."""
     import signal
@@ -206,7 +208,6 @@ def test_train_cli_ctrl_c_before_training_is_a_message_not_a_traceback(tmp_path)
 
 
 def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignored():
-    import os
     import signal
     import threading
 
@@ -219,12 +220,12 @@ def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignore
         reached_the_end = []
         with pytest.raises(KeyboardInterrupt):
             with train.ctrl_c_held():
-                os.kill(os.getpid(), signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
+                signal.raise_signal(signal.SIGINT)  # held here: nothing is raised inside (torch's C++ start-up)
                 reached_the_end.append(True)
         assert reached_the_end and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job run with `&`: Ctrl-C is not for it
         with train.ctrl_c_held():
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         signal.signal(signal.SIGINT, signal.default_int_handler)
         raised = []  # train.main called from another thread (signal.signal works on the main thread only)

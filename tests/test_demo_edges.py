@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ddpm.demo import about, outputs, progress, sources, trajectory
+from conftest import POSIX
 from demo_helpers import DIGIT, same
 
 
@@ -96,6 +97,7 @@ def test_an_upload_written_again_at_the_same_time_but_another_size_is_read_again
     assert not np.array_equal(sources.pick_digit(sources.UPLOAD, upload=str(p)), first)
 
 
+@POSIX
 def test_the_output_folder_is_one_temp_folder_found_again_and_a_vanished_file_is_no_error(tmp_path, monkeypatch):
     """output_dir is <temp>/ddpm-app on every call (the second call found it made); new_path's pruning skips a file
     another request removed between listing and stat (stood in for by a dangling link)."""

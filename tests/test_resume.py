@@ -51,7 +51,6 @@ def test_resume_goes_on_with_the_float16_loss_scale_it_stopped_at(tmp_path, monk
 def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, request):
     """Ctrl-C (or kill) lands mid-step, after the step's draws from the generator: it takes effect at the step's
     end, so the checkpoint holds whole steps and the resumed run matches an unbroken one."""
-    import os
     import signal
 
     from ddpm import training
@@ -68,7 +67,7 @@ def test_an_interrupt_mid_step_still_resumes_exactly(tmp_path, monkeypatch, requ
         value = loss(*a, **k)  # t, eps and the dropped labels are drawn
         calls.append(1)
         if len(calls) == 6:
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
         return value
     monkeypatch.setattr(training, "diffusion_loss", interrupted_at_6)
     part = train_cfg(tmp_path / "part", **kw)
@@ -114,7 +113,6 @@ def test_a_stop_during_an_epochs_grid_gets_the_grid_on_resume(tmp_path, monkeypa
 def test_a_ctrl_c_during_an_epochs_grid_lets_it_be_written(tmp_path, monkeypatch, request):
     """The last epoch's grid, cut short, would be made by no resume (the run is at its end): a Ctrl-C there waits
     for the grid, as one during a step waits for the step."""
-    import os
     import signal
 
     from ddpm import training
@@ -123,7 +121,7 @@ def test_a_ctrl_c_during_an_epochs_grid_lets_it_be_written(tmp_path, monkeypatch
     request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
     draw = training._epoch_samples
     def ctrl_c_then_draw(*a, **k):  # noqa: E306
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         draw(*a, **k)
     monkeypatch.setattr(training, "_epoch_samples", ctrl_c_then_draw)
     cfg = train_cfg(tmp_path / "run", epochs=1, sample_every_epoch=True)
