@@ -37,8 +37,8 @@ from ddpm.demo.limits import (MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, Empt
 from ddpm.demo.objective import COLORS as LOSS_COLORS, LossCurves, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import (KEEP, DigitMemo, after_digit_change, chain_settings, roundtrip,  # noqa: E402
-                                 roundtrip_stream, strip_ts, until_left)
+from ddpm.demo.roundtrip import (KEEP, DigitMemo, chain_settings, digit_change_outputs, roundtrip,  # noqa: E402
+                                 roundtrip_stream, shown_as_it_goes, strip_ts, until_left)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each_class, index_label,  # noqa: E402
                                num_examples, pick_digit, preprocessed_as, worded)
@@ -165,6 +165,7 @@ def scrub(traj, t):
     return frame_panel(traj, i), decision_plot(traj, traj.t[i])
 
 
+@shown_as_it_goes("x0", "main", "strip", "text")  # noted in the memo: a change of digit puts them away
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, memo=None):
     x0 = pick_digit(source, index, upload, sketch)
     for r in until_left(roundtrip_stream(RT.model, RT.sched, x0, t, chain_settings(seed, sampler, steps, T)), memo):
@@ -172,6 +173,7 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, me
                RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text))  # none once the digit changed
 
 
+@shown_as_it_goes("mix", "mix_text")
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps, memo=None):
     """Tab 4's interpolation: your digit and the bundled example #other, noised to t, mixed, denoised."""
     x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
@@ -183,9 +185,9 @@ def preview(source, index, upload, sketch):
     return draw.digits(pick_digit(source, index, upload, sketch), scale=8)
 
 
-def new_digit(*digit_memo_and_shown):
+def new_digit(*digit_and_memo):
     """Tab 4's outputs as its digit moves (roundtrip.after_digit_change); a run going stops, or it would undo them."""
-    return tuple(gr.skip() if v is KEEP else v for v in after_digit_change(*digit_memo_and_shown))
+    return tuple(gr.skip() if v is KEEP else v for v in digit_change_outputs(*digit_and_memo))
 
 
 # ---------------------------------------------------------------- cold start: what the default view shows
@@ -354,7 +356,8 @@ def build(d: dict) -> gr.Blocks:
                     r_text = gr.Markdown(d["roundtrip"].text, elem_id="roundtrip-text", label="caption")
                     r_strip = picture(d["roundtrip"].strip, label="as t grows", show_label=False,
                                       elem_id="roundtrip-strip", elem_classes=["strip", "two-rows"])
-            memo = gr.State(DigitMemo(pick_digit(EXAMPLE, 0, None, None)))  # the digit as r_in starts
+            memo = gr.State(DigitMemo(pick_digit(EXAMPLE, 0, None, None), shown=dict(  # the digit and run as they start
+                main=d["roundtrip"].main, strip=d["roundtrip"].strip, text=d["roundtrip"].text)))
             r_run = run_button(r_go, noise_and_denoise, [*r_in, r_t, r_seed, r_sampler, r_steps, memo],
                        list(RoundtripOut(x0=r_x0, main=r_main, strip=r_strip, text=r_text)), "roundtrip",
                        show="roundtrip-text", queue_press=False, **HEAVY)  # its progress, under the panel, in view
@@ -375,7 +378,7 @@ def build(d: dict) -> gr.Blocks:
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps, memo],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
             shown = [r_main, r_strip, r_text, i_image, i_text]
-            gr.on([c.change for c in r_in], new_digit, [*r_in, memo, *shown], [*shown, memo], cancels=[r_run, i_run],
+            gr.on([c.change for c in r_in], new_digit, [*r_in, memo], [*shown, memo], cancels=[r_run, i_run],
                   api_visibility="private", queue=False, show_progress="hidden")  # in the UI alone
 
         with gr.Tab("5. About"):

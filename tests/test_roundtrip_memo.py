@@ -37,3 +37,23 @@ def test_a_late_change_of_the_same_digit_keeps_the_run_put_away_and_the_shared_c
     back = change(25, same[5], text=same[2])
     assert list(run) == []  # back at 25: the run of 26 yields no more
     assert np.asarray(back[0]).mean() == 30 and back[2] == "Noised to t = 500"
+
+
+def test_what_tab_4_shows_is_noted_on_the_server_as_its_runs_go_and_put_away_from_there():
+    """The page's pictures are not sent back (as inputs they let any caller have huge images decoded): a run notes
+    each output as it goes out (a progress line its text alone), and a change of digit puts away and restores what
+    the notes say, noting in turn what it shows."""
+    import gradio as gr
+
+    @roundtrip.shown_as_it_goes("x0", "main", "strip", "text")
+    def run(memo):
+        yield "x0", gr.skip(), gr.skip(), "Denoising: step 1 of 2"
+        assert memo.shown == {"text": "Denoising: step 1 of 2"}
+        yield "x0", GREY, GREY, "Noised to t = 5"
+
+    memo = roundtrip.DigitMemo(pick_digit(EXAMPLE, 25))
+    assert len(list(run(memo))) == 2 and memo.shown == {"main": GREY, "strip": GREY, "text": "Noised to t = 5"}
+    away = roundtrip.digit_change_outputs(EXAMPLE, 26, None, None, memo)
+    assert away[:2] == (None, None) and away[5].shown == dict(zip(roundtrip.SHOWN, away[:5]))
+    back = roundtrip.digit_change_outputs(EXAMPLE, 25, None, None, away[5])
+    assert np.asarray(back[0]).mean() == 30 and back[2] == "Noised to t = 5" and back[5].shown["main"] is back[0]

@@ -5,6 +5,7 @@ eps is the same draw as in tab 1 for the same seed (forward.fixed_eps).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -76,10 +77,43 @@ class DigitMemo:
     """What tab 4 keeps across changes of its digit: the digit its inputs last gave, and the last run put away when
     they left it (that digit, and the five outputs after_digit_change takes), to be shown again if they come back to
     it: 61 -> 6 -> 61 as a number is typed over, an upload taken off and put back. changes: [how many times the
-    inputs have moved], one list handed on from memo to memo: a run yields no more once they move (until_left)."""
+    inputs have moved], one list handed on from memo to memo: a run yields no more once they move (until_left).
+    shown: what tab 4 shows now, by SHOWN's names, noted on the server as it goes out (shows): the page's pictures are
+    not sent back, as inputs of a change event they let any caller have images of any size decoded outside the
+    queue and kept in the session. One dict handed on, as changes is."""
     last: np.ndarray | None
     kept: tuple[np.ndarray, tuple] | None = None
     changes: list[int] = field(default_factory=lambda: [0])
+    shown: dict = field(default_factory=dict)
+
+
+SHOWN = ("main", "strip", "text", "mix", "mix_text")  # the outputs after_digit_change takes, in its order
+
+
+def shows(memo: DigitMemo | None, **outputs) -> None:
+    """Note in memo.shown what tab 4 now shows; an output left as it is (KEEP, gr.skip()'s dict) keeps its note."""
+    if memo is not None:
+        memo.shown.update({k: v for k, v in outputs.items() if k in SHOWN and v is not KEEP and not isinstance(v, dict)})
+
+
+def shown_as_it_goes(*names: str):
+    """A tab 4 run (a generator whose last argument is the memo) whose outputs, in `names`' order, are noted in
+    memo.shown as each goes out."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args):
+            for out in fn(*args):
+                shows(args[-1] if args and isinstance(args[-1], DigitMemo) else None, **dict(zip(names, out)))
+                yield out
+        return run
+    return wrap
+
+
+def digit_change_outputs(source, index, upload, sketch, memo: DigitMemo) -> tuple:
+    """after_digit_change on what tab 4 shows (memo.shown), the outputs it returns noted as shown."""
+    *outputs, new = after_digit_change(source, index, upload, sketch, memo, *(memo.shown.get(k) for k in SHOWN))
+    shows(new, **dict(zip(SHOWN, outputs)))
+    return (*outputs, new)
 
 
 def until_left(stream: Iterator, memo: DigitMemo | None) -> Iterator:
@@ -109,15 +143,16 @@ def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -
     said, digit = digit_changed(source, index, upload, sketch, memo.last)
     if said is None:  # the same digit: a run going may go on (a late change event would stop one just pressed)
         return (KEEP, KEEP, stopped(text, "Noise and denoise", main is not None), KEEP,
-                stopped(i_text, "Interpolate", i_image is not None), DigitMemo(digit, memo.kept, memo.changes))
+                stopped(i_text, "Interpolate", i_image is not None),
+                DigitMemo(digit, memo.kept, memo.changes, memo.shown))
     memo.changes[0] += 1  # a new digit: the runs going stop yielding (until_left); the memos returned share the count
     kept = memo.kept
     if memo.last is not None and pictures:  # the last digit's run, put away
         kept = (memo.last, (_grey(main), _grey(strip), stopped(text, "Noise and denoise", main is not None),
                             _grey(i_image), stopped(i_text, "Interpolate", i_image is not None)))
     if digit is not None and kept is not None and np.array_equal(digit, kept[0]):  # back to it: shown again
-        return (*kept[1], DigitMemo(digit, None, memo.changes))
-    return None, None, said, None, "", DigitMemo(digit, kept, memo.changes)
+        return (*kept[1], DigitMemo(digit, None, memo.changes, memo.shown))
+    return None, None, said, None, "", DigitMemo(digit, kept, memo.changes, memo.shown)
 
 
 def denoise_steps(model, sched: NoiseSchedule, x_t: torch.Tensor, t: int, s: Settings) -> Iterator[Step]:
