@@ -51,6 +51,7 @@ def test_a_choice_outside_says_the_choices_quoted_and_why_a_greyed_control_takes
     assert live.preprocess("DDIM").refusal == "sampler must be one of 'ddpm', 'ddim', not 'DDIM'"
     greyed = widgets.Dropdown(["any"], value="any", label="digit class", info="no labels", interactive=False)
     assert greyed.preprocess("3").refusal == "digit class must be one of 'any', not '3' (no labels)"
+    assert live.preprocess("x" * 100_000).refusal.endswith("not 'xxxxxxxxxxxxxxxxxxx...")  # a page of text: cut
 
 
 def test_snap_back_writes_each_controls_ends_step_and_start_into_its_script():

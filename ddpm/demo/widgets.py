@@ -109,7 +109,7 @@ class NotAChoice(str):
 def _not_a_choice(component, payload) -> NotAChoice:
     choices = ", ".join(repr(value) for _, value in component.choices)
     why = f" ({component.info})" if component.interactive is False and component.info else ""  # greyed: its reason
-    return NotAChoice(payload, f"{_value_name(component)} must be one of {choices}, not {payload!r}{why}")
+    return NotAChoice(payload, f"{_value_name(component)} must be one of {choices}, not {shown(payload)}{why}")
 
 
 class Radio(gr.Radio):
