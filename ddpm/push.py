@@ -57,7 +57,7 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
     return True
 
 
-ROOTED = r"(?:/|~\w*/|[A-Za-z]:\\)"  # where an absolute path begins: /, ~/ or ~user/, C:\
+ROOTED = r"(?:/|~\w*/|[A-Za-z]:[\\/]|\\\\)"  # where an absolute path begins: /, ~/ or ~user/, C:\ or C:/, \\server
 # a rooted path quoted whole ('/home/a b/c'), or standing alone after a space, = or ` (or a bracket, but not a
 # markdown link's](/docs/x)); URLs (https://x/y) and sums (1/sqrt(2), a / b) are no paths
 PATH = re.compile(rf"""'({ROOTED}[^']*)'|"({ROOTED}[^"]*)"|(?:^|(?<=[\s=`])|(?<=[^\]]\())({ROOTED}[^\s'"`)]+)""",

@@ -134,11 +134,13 @@ def test_a_push_says_which_local_paths_its_files_publish(tmp_path, capsys, monke
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     (tmp_path / "m" / "training.json").write_text(json.dumps({
         "command": "python train.py --data-dir /home/alice/mnist --out runs/m --note=~/x --guide '/home/a b/g' "
-                   "--teacher ~bob/t  # see [the docs](/docs/x), 1/sqrt(2) of https://hf.co/x"}))
+                   "--teacher ~bob/t --a C:/Users/ana/x --b \\\\srv\\share\\y --c 'C:\\My runs\\z'  # see [the docs]"
+                   "(/docs/x), 1/sqrt(2) of https://hf.co/x"}))
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: None)
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
     err = capsys.readouterr().err
     assert "note: the card and the run's records name local paths as they were typed" in err
-    assert err.rstrip().endswith(": /home/a b/g, /home/alice/mnist, ~/x, ~bob/t")  # train.py's push says it too
+    assert err.rstrip().endswith(": /home/a b/g, /home/alice/mnist, C:/Users/ana/x, C:\\My runs\\z, "
+                                 "\\\\srv\\share\\y, ~/x, ~bob/t")  # train.py's push says it too; Windows' forms too
