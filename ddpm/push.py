@@ -9,6 +9,7 @@ Without a token or network it says so, keeps every local file as it was (the car
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
 import sys
@@ -71,8 +72,28 @@ def local_paths(folder: str | Path) -> list[str]:
     for name in (n for n in FOLDER_FILES if n.endswith((".md", ".json"))):
         path = Path(folder) / name
         if path.is_file():
-            found |= {next(g for g in m.groups() if g) for m in PATH.finditer(path.read_text(errors="replace"))}
+            for text in _texts(path):
+                found |= {next(g for g in m.groups() if g) for m in PATH.finditer(text)}
     return sorted(found)
+
+
+def _texts(path: Path) -> list[str]:
+    """A file's text; a JSON file's strings, as they read unescaped (C:\\runs, not JSON's C:\\\\runs)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        doc = json.loads(text) if path.suffix == ".json" else None
+    except ValueError:
+        doc = None
+    if doc is None:
+        return [text]
+    strings, todo = [], [doc]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            strings.append(item)
+        elif isinstance(item, (dict, list)):
+            todo.extend(item.values() if isinstance(item, dict) else item)
+    return strings
 
 
 def token_problem() -> str | None:
