@@ -39,6 +39,8 @@ def save_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, progress:
     device = next(model.parameters()).device
     if device.type == "cuda":  # dropout on a GPU draws from that GPU's generator (cuda:1's, not the current one's)
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
+    elif device.type == "mps":  # and on a Mac's GPU from its own
+        tensors["rng.mps"] = torch.mps.get_rng_state()
     # the loss scale and its growth count (a fresh scaler would start again at 2^16 and skip other steps); a disabled
     # scaler (CPU, bfloat16) has none
     scaling = {"grad_scaler": scaler.state_dict()} if scaler is not None and scaler.is_enabled() else {}
@@ -57,6 +59,8 @@ def load_checkpoint(path: Path, model, ema, opt, gen: torch.Generator, scaler=No
     device = next(model.parameters()).device
     if "rng.cuda" in tensors and device.type == "cuda":  # (a run moved to the CPU draws its dropout there)
         torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+    elif "rng.mps" in tensors and device.type == "mps":
+        torch.mps.set_rng_state(tensors["rng.mps"])
     if "grad_scaler" in meta and scaler is not None and scaler.is_enabled():  # (a run begun on bfloat16 has none)
         scaler.load_state_dict(meta["grad_scaler"])
     return meta["progress"]

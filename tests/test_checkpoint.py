@@ -14,15 +14,15 @@ from ddpm.training import EMA
 from conftest import tiny_model
 
 
-class OnCuda1(torch.nn.Module):
-    """A tiny model whose parameters say they are on cuda:1 (the checkpoint reads the device off the first)."""
+class OnDevice(torch.nn.Module):
+    """A tiny model whose parameters say they are on `device` (the checkpoint reads the device off the first)."""
 
-    def __init__(self):
+    def __init__(self, device: torch.device):
         super().__init__()
-        self.net = tiny_model()
+        self.net, self.device = tiny_model(), device
 
     def parameters(self, recurse: bool = True):
-        yield SimpleNamespace(device=torch.device("cuda", 1))
+        yield SimpleNamespace(device=self.device)
 
 
 def test_a_run_on_cuda_1_saves_and_puts_back_cuda_1s_generator(tmp_path, monkeypatch):
@@ -33,7 +33,7 @@ def test_a_run_on_cuda_1_saves_and_puts_back_cuda_1s_generator(tmp_path, monkeyp
     put = []
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": states[torch.device(device)].clone())
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": put.append((state, device)))
-    model = OnCuda1()
+    model = OnDevice(cuda1)
     ema, opt = EMA(model.net), torch.optim.AdamW(model.net.parameters())
     gen = torch.Generator().manual_seed(0)
     save_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen, {"step": 1})
@@ -57,3 +57,18 @@ def test_a_loaded_checkpoint_is_not_left_mapped_so_the_next_save_can_replace_it(
     assert str(path) not in Path("/proc/self/maps").read_text()
     save_checkpoint(path, model, ema, opt, gen, {"step": 2})
     assert load_checkpoint(path, model, ema, opt, gen)["step"] == 2
+
+
+def test_a_run_on_a_macs_gpu_saves_and_puts_back_its_generator(tmp_path, monkeypatch):
+    """Dropout on mps draws from the Mac GPU's generator: saved and put back as the GPU's is (only CUDA's was, so a
+    resumed run with dropout there was not exact). torch.mps's calls stand in for the device."""
+    state, put = torch.arange(8, dtype=torch.uint8), []
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda device="mps": state.clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda new, device="mps": put.append(new))
+    model = OnDevice(torch.device("mps"))
+    ema, opt = EMA(model.net), torch.optim.AdamW(model.net.parameters())
+    gen = torch.Generator().manual_seed(0)
+    save_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen, {"step": 1})
+    load_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen)
+    [restored] = put
+    assert torch.equal(restored, state)
