@@ -4,6 +4,7 @@ set aside."""
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -47,11 +48,12 @@ class LossLog:
         if fresh or not path.exists():
             path.write_text(self.HEADER, encoding="utf-8")
         else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
-            rows = path.read_text(errors="replace").splitlines()[1:]
+            rows = path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]
             kept = [r for r in rows if (step := _step_of(r)) is not None and step <= resumed_at]
             # all at once: a kill inside a plain rewrite would leave the run's whole loss history empty
             atomic_write_bytes(path, (self.HEADER + "".join(r + "\n" for r in kept)).encode())
         self.losses, self.images, self.since = [], 0, time.time()
+        self.unwritten: list[str] = []  # rows the file refused (open in a program that locks it: Excel on Windows)
 
     def add(self, loss: torch.Tensor, images: int) -> None:
         self.losses.append(loss.detach())  # no .item() here: reading the loss every step stalls a GPU
@@ -61,13 +63,30 @@ class LossLog:
         return bool(self.losses)
 
     def write(self, step: int, epoch: int, lr: float) -> tuple[float, float]:
-        """Append the row of the steps since the last one; returns its (mean loss, images/s)."""
+        """Append the row of the steps since the last one; returns its (mean loss, images/s). A file that cannot be
+        written now (Excel holds it open on Windows) stops no run: its rows wait, said once, for the next write."""
         now = time.time()
         mean_loss, img_s = torch.stack(self.losses).mean().item(), self.images / max(now - self.since, 1e-9)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(f"{step},{epoch},{mean_loss:.5f},{img_s:.1f},{lr:.3g}\n")
+        self.unwritten.append(f"{step},{epoch},{mean_loss:.5f},{img_s:.1f},{lr:.3g}\n")
         self.losses, self.images, self.since = [], 0, now
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("".join(self.unwritten))
+            self.unwritten = []
+        except OSError as e:
+            if len(self.unwritten) == 1:
+                print(f"\nnote: {self.path} cannot be written now ({e.strerror or e}; open in another program?): "
+                      "training goes on, and its rows are written once it can be", file=sys.stderr)
         return mean_loss, img_s
+
+    def keep_unwritten(self) -> tuple[Path, int] | None:
+        """The rows the file refused to the end, written beside it (loss.unwritten.csv): (that file, the first row's
+        step), or None when every row went in."""
+        if not self.unwritten:
+            return None
+        beside = self.path.with_name("loss.unwritten.csv")
+        atomic_write_bytes(beside, (self.HEADER + "".join(self.unwritten)).encode())
+        return beside, int(self.unwritten[0].split(",", 1)[0])
 
 
 def describe_device(device: torch.device) -> str:

@@ -138,3 +138,54 @@ def test_the_scores_a_run_replaces_are_kept_aside_and_said(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.previous.json", "samples.previous.png"]
     assert said == [f"eval.json described the weights this run replaces: kept as {tmp_path / 'eval.previous.json'}",
                     f"samples.png described the weights this run replaces: kept as {tmp_path / 'samples.previous.png'}"]
+
+
+def test_a_loss_csv_held_open_elsewhere_stops_no_run_and_loses_no_row(tmp_path, monkeypatch, capsys):
+    """Excel holds an open CSV locked on Windows: the append failed and ended the run, losing every step since the
+    last checkpoint. Now its rows wait, said once, and go in when the file can be written; rows it refused to the
+    end are kept beside it."""
+    from pathlib import Path
+
+    import torch
+
+    from ddpm.run_record import LossLog
+
+    real_open, locked = Path.open, [True]
+
+    def open_(self, mode="r", *args, **kw):
+        if self.name == "loss.csv" and mode == "a" and locked[0]:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, mode, *args, **kw)
+
+    monkeypatch.setattr(Path, "open", open_)
+    log = LossLog(tmp_path / "loss.csv", fresh=True)
+    for step in (50, 100):
+        log.add(torch.tensor(0.5), 8)
+        log.write(step, 0, 1e-3)
+    assert capsys.readouterr().err.count("cannot be written now (Permission denied; open in another program?)") == 1
+    locked[0] = False
+    log.add(torch.tensor(0.25), 8)
+    log.write(150, 0, 1e-3)
+    assert [r.split(",")[0] for r in (tmp_path / "loss.csv").read_text().splitlines()] == ["step", "50", "100", "150"]
+    assert log.keep_unwritten() is None
+    locked[0] = True
+    log.add(torch.tensor(0.125), 8)
+    log.write(200, 1, 1e-3)
+    beside, since = log.keep_unwritten()
+    assert since == 200 and beside.read_text().splitlines()[1].startswith("200,1,0.12500,")
+
+
+def test_a_run_whose_loss_csv_stays_locked_ends_with_its_rows_kept_beside_it(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from ddpm.training import train
+    from ddpm.data import load_sample
+
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, mode="r", *a, **kw: (_ for _ in ()).throw(PermissionError(
+        13, "Permission denied")) if self.name == "loss.csv" and mode == "a" else real_open(self, mode, *a, **kw))
+    said = []
+    out = train(train_cfg(tmp_path), data=load_sample(), log=said.append, progress_bar=False, max_steps=4)
+    beside = out / "loss.unwritten.csv"
+    assert f"note: {out / 'loss.csv'} could not be written since step 4: those rows are in {beside}" in said
+    assert beside.read_text().splitlines()[1].startswith("4,")
