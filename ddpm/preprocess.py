@@ -175,9 +175,14 @@ def _eight_bit(img: Image.Image) -> Image.Image:
     convert("L") clips them to 0..255 instead, and a 16-bit scan's paper and ink both become 255."""
     if not (img.mode.startswith("I") or img.mode == "F"):
         return img
-    a = np.nan_to_num(np.asarray(img, dtype=np.float64))
-    lo, hi = float(a.min(initial=0)), float(a.max(initial=0))
-    return Image.fromarray(((a - lo) / max(hi - lo, 1e-12) * 255).round().astype(np.uint8))
+    a = np.asarray(img)  # its own ints or float32; float64 a band of rows at a time (a whole 4096^2 copy: 134 MB)
+    bands = [slice(r, r + 256) for r in range(0, a.shape[0], 256)]
+    lo = min([0.0] + [float(np.nan_to_num(a[b].astype(np.float64)).min()) for b in bands])
+    hi = max([0.0] + [float(np.nan_to_num(a[b].astype(np.float64)).max()) for b in bands])
+    out = np.empty(a.shape, np.uint8)
+    for b in bands:
+        out[b] = ((np.nan_to_num(a[b].astype(np.float64)) - lo) / max(hi - lo, 1e-12) * 255).round()
+    return Image.fromarray(out)
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:
