@@ -58,7 +58,7 @@ CONDITIONAL = RT.model.config.num_classes > 0  # else the class and guidance con
 WEIGHTS_FLAG = None if is_bundled(RT.source) else shown_source(RT.source)  # the command line's --weights
 NULL_TARGET = null_class_target(RT.folder)  # what the null class was last trained on, if not eps (tab 1's text)
 GRIDS = LastGrids()  # Generate's last 8 grids: asked again for one, it shows it, not drawn anew (same seed, same digits)
-CURVES = LossCurves()  # tab 1's loss curves of the last 16 (digit, seed): a t moved reruns one image, not 60
+CURVES = LossCurves()  # tab 1's loss curves of the last 16 (digit, seed): a moved t runs one image at most
 # one sampling job at a time on a shared CPU (tab 1's loss view, a batch of 60 at most, has its own queue so that it
 # never waits seconds behind a grid while the forward view above it has moved on) ...
 HEAVY = dict(concurrency_id="model", concurrency_limit=1)

@@ -57,3 +57,16 @@ def test_what_tab_4_shows_is_noted_on_the_server_as_its_runs_go_and_put_away_fro
     assert away[:2] == (None, None) and away[5].shown == dict(zip(roundtrip.SHOWN, away[:5]))
     back = roundtrip.digit_change_outputs(EXAMPLE, 25, None, None, away[5])
     assert np.asarray(back[0]).mean() == 30 and back[2] == "Noised to t = 5" and back[5].shown["main"] is back[0]
+
+
+def test_each_sessions_copy_of_the_memo_has_its_own_count_and_notes_and_shares_the_pictures():
+    """gr.State deep-copies its first value for every session: the start-up run's pictures (450 KB) are shared, not
+    copied, while the count and the notes are the session's own."""
+    import copy
+
+    first = roundtrip.DigitMemo(pick_digit(EXAMPLE, 0), shown={"main": GREY, "text": "Drawn as the app started"})
+    mine = copy.deepcopy(first)
+    assert mine.shown["main"] is GREY and mine.last is first.last
+    mine.changes[0] += 1
+    roundtrip.shows(mine, text="Noised to t = 5")
+    assert first.changes == [0] and first.shown["text"] == "Drawn as the app started"

@@ -86,6 +86,11 @@ class DigitMemo:
     changes: list[int] = field(default_factory=lambda: [0])
     shown: dict = field(default_factory=dict)
 
+    def __deepcopy__(self, memo: dict) -> "DigitMemo":
+        """gr.State's copy for each new session: its own count and notes, the pictures shared (never changed in
+        place): a copy of the start-up run's was 450 KB a session, for sessions kept an hour."""
+        return DigitMemo(self.last, self.kept, list(self.changes), dict(self.shown))
+
 
 SHOWN = ("main", "strip", "text", "mix", "mix_text")  # the outputs after_digit_change takes, in its order
 
@@ -93,7 +98,8 @@ SHOWN = ("main", "strip", "text", "mix", "mix_text")  # the outputs after_digit_
 def shows(memo: DigitMemo | None, **outputs) -> None:
     """Note in memo.shown what tab 4 now shows; an output left as it is (KEEP, gr.skip()'s dict) keeps its note."""
     if memo is not None:
-        memo.shown.update({k: v for k, v in outputs.items() if k in SHOWN and v is not KEEP and not isinstance(v, dict)})
+        memo.shown.update({k: v for k, v in outputs.items()
+                           if k in SHOWN and v is not KEEP and not isinstance(v, dict)})
 
 
 def shown_as_it_goes(*names: str):
@@ -129,15 +135,15 @@ def until_left(stream: Iterator, memo: DigitMemo | None) -> Iterator:
 
 
 def _grey(picture):
-    """An output picture as the page sends it back (RGB numpy), kept as the grey PNG it was: a third the memory."""
+    """An output picture as shown (a PIL image, or an RGB array), kept as the grey PNG it was: a third the memory."""
     return None if picture is None else Image.fromarray(np.asarray(picture)).convert("L")
 
 
 def after_digit_change(source, index, upload, sketch, memo: DigitMemo, *shown) -> tuple:
     """Tab 4's outputs once its digit's inputs move, from those `shown` (the round trip's main picture, strip and
-    text, the interpolation's picture and text; KEEP: left as it is), then the new DigitMemo. The same digit keeps
-    them (digit_changed); a new one puts them away and empties them, as tab 1's views follow the digit, and the
-    digit they were put away with brings them back."""
+    text, the interpolation's picture and text), then the new DigitMemo (an output KEEP is left as it is). The same
+    digit keeps them (digit_changed); a new one puts them away and empties them, as tab 1's views follow the digit,
+    and the digit they were put away with brings them back."""
     main, strip, text, i_image, i_text = shown
     pictures = main is not None or i_image is not None
     said, digit = digit_changed(source, index, upload, sketch, memo.last)
