@@ -79,14 +79,20 @@ class LossLog:
                       "training goes on, and its rows are written once it can be", file=sys.stderr)
         return mean_loss, img_s
 
-    def keep_unwritten(self) -> tuple[Path, int] | None:
-        """The rows the file refused to the end, written beside it (loss.unwritten.csv): (that file, the first row's
-        step), or None when every row went in."""
+    def keep_unwritten(self) -> str | None:
+        """Where the rows the file refused to the end went, in words (None when every row went in): appended to
+        loss.unwritten.csv beside it (a sitting's before kept), or, where that is locked too, into these words."""
         if not self.unwritten:
             return None
-        beside = self.path.with_name("loss.unwritten.csv")
-        atomic_write_bytes(beside, (self.HEADER + "".join(self.unwritten)).encode())
-        return beside, int(self.unwritten[0].split(",", 1)[0])
+        beside, since = self.path.with_name("loss.unwritten.csv"), self.unwritten[0].split(",", 1)[0]
+        try:
+            new = not beside.exists()
+            with beside.open("a", encoding="utf-8") as f:
+                f.write(self.HEADER * new + "".join(self.unwritten))
+            return f"{self.path} could not be written since step {since}: those rows are in {beside}"
+        except OSError:
+            return (f"{self.path} and {beside} could not be written since step {since}: its rows are\n"
+                    + self.HEADER + "".join(self.unwritten).rstrip("\n"))
 
 
 def describe_device(device: torch.device) -> str:

@@ -295,8 +295,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     diverged()  # (a sitting that took no step has nothing new to check)
     if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
         loss_log.write(step, epoch, lr)
-    if kept_aside := loss_log.keep_unwritten():  # loss.csv stayed locked to the end
-        log(f"note: {loss_log.path} could not be written since step {kept_aside[1]}: those rows are in {kept_aside[0]}")
+    if where := loss_log.keep_unwritten():  # loss.csv stayed locked to the end
+        log(f"note: {where}")
     run_seconds = time.time() - run_start
     progress = run_progress(step, seconds + run_seconds, earlier, hardware, run_seconds)
     seconds = progress["train_seconds"]
