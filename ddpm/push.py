@@ -73,12 +73,15 @@ def local_paths(folder: str | Path) -> list[str]:
         path = Path(folder) / name
         if path.is_file():
             for text in _texts(path):
-                found |= {next(g for g in m.groups() if g) for m in PATH.finditer(text)}
+                if path.suffix == ".json" and re.match(ROOTED, text) and "\n" not in text:
+                    found.add(text)  # a JSON value that is a path is one whole ("/home/ann smith/t")
+                else:
+                    found |= {next(g for g in m.groups() if g) for m in PATH.finditer(text)}
     return sorted(found)
 
 
 def _texts(path: Path) -> list[str]:
-    """A file's text; a JSON file's strings, as they read unescaped (C:\\runs, not JSON's C:\\\\runs)."""
+    """A file's text; a JSON file's strings, keys too, as they read unescaped (C:\\runs, not JSON's C:\\\\runs)."""
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         doc = json.loads(text) if path.suffix == ".json" else None
@@ -92,7 +95,7 @@ def _texts(path: Path) -> list[str]:
         if isinstance(item, str):
             strings.append(item)
         elif isinstance(item, (dict, list)):
-            todo.extend(item.values() if isinstance(item, dict) else item)
+            todo.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
     return strings
 
 

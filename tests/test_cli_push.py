@@ -144,3 +144,5 @@ def test_a_push_says_which_local_paths_its_files_publish(tmp_path, capsys, monke
     assert "note: the card and the run's records name local paths as they were typed" in err
     assert err.rstrip().endswith(": /home/a b/g, /home/alice/mnist, C:/Users/ana/x, C:\\My runs\\z ...")  # 4 said
     assert push.local_paths(tmp_path / "m")[4:] == ["\\\\srv\\share\\y", "~/x", "~bob/t"]  # Windows' forms too
+    (tmp_path / "m" / "training.json").write_text(json.dumps({"null_teacher": "/home/ann smith/t", "C:\\k": 1}))
+    assert push.local_paths(tmp_path / "m") == ["/home/ann smith/t", "C:\\k"]  # a JSON value whole, its keys too
