@@ -190,6 +190,45 @@ def test_the_drawings_sent_ahead_keep_their_composites_alone_and_the_newest(monk
     assert list(sketch.blob_storage) == ["c", "f"]
 
 
+def test_drawings_sent_ahead_while_another_thread_reads_one_are_all_taken():
+    """Gradio's preprocess pops a drawing read from the store on another worker thread, unlocked: walking the store
+    itself while it changed raised "dictionary changed size during iteration" (a drawing lost, about 1 in 15)."""
+    import sys
+    import threading
+
+    from gradio.components.image_editor import EditorDataBlobs
+    from gradio.data_classes import DataWithFiles
+
+    from ddpm.demo.digit_input import DigitSketchpad
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often: the race shows in a few thousand calls
+    sketch, errors, done = DigitSketchpad(type="numpy", image_mode="RGBA", format="png"), [], threading.Event()
+    sketch.blob_storage.update({f"k{i}": EditorDataBlobs(background=None, layers=[], composite=b"x") for i in range(250)})
+
+    def reads():  # preprocess's pop of a drawing read, and another drawing arriving
+        i = 0
+        while not done.is_set():
+            sketch.blob_storage.pop(f"p{i}", None)
+            sketch.blob_storage[f"p{i + 1}"] = EditorDataBlobs(background=None, layers=[], composite=b"y")
+            i += 1
+
+    other = threading.Thread(target=reads)
+    other.start()
+    try:
+        for n in range(5000):
+            try:
+                sketch.accept_blobs(DataWithFiles(data={"type": "composite", "index": None, "id": f"d{n}"},
+                                                  files=[("blob", b"z")]))
+            except RuntimeError as e:
+                errors.append(str(e))
+    finally:
+        done.set()
+        other.join()
+        sys.setswitchinterval(switch)
+    assert errors == []
+
+
 def test_the_upload_is_gr_files_own_in_the_browser_and_says_a_bad_api_value_in_words():
     """DigitFile keeps every prop gr.File sends the browser (an __init__ of its own once sent none: no label, no
     elem_id, and the upload box never showed), and a value that is not a file is refused in the app's words."""

@@ -96,12 +96,13 @@ class DigitSketchpad(gr.Sketchpad):
         if data.data.get("type") != "composite" or not data.files:
             return
         drawing, composite = str(data.data.get("id")), data.files[0][1]
-        with self._blobs_lock:
+        with self._blobs_lock:  # (preprocess, Gradio's too, pops from the store unlocked: a copy is walked here)
             kept = self.blob_storage
             kept.pop(drawing, None)  # sent again: now the newest
             kept[drawing] = EditorDataBlobs(background=None, layers=[], composite=composite)
-            while len(kept) > KEPT_DRAWINGS or sum(len(b.composite or b"") for b in kept.values()) > KEPT_DRAWING_BYTES:
-                kept.pop(next(iter(kept)))  # the oldest first (a dict keeps the order of insertion)
+            while (items := list(kept.items())) and (len(items) > KEPT_DRAWINGS or sum(
+                    len(b.composite or b"") for _, b in items) > KEPT_DRAWING_BYTES):
+                kept.pop(items[0][0], None)  # the oldest first (a dict keeps the order of insertion)
 
     def preprocess(self, payload):
         if payload is None:
