@@ -29,6 +29,7 @@ from ddpm.config import DATASETS, RUN_CONFIG_NAME, SCHEDULES, ConfigError, Model
 from ddpm.train_args import (FLAG_OF, UNFLAGGED, UNFLAGGED_MODEL, as_flag, dashed, resume_settings,
                              say_what_resume_kept, train_config, unusable_folder)
 
+
 def parse_args(argv=None) -> argparse.Namespace:
     d, m = TrainConfig(), ModelConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -16,7 +16,6 @@ from .progress import Progress
 from .widgets import NotAChoice, OutOfRange
 
 
-
 def user_errors(fn=None, *, quiet: type[InputError] | tuple[type[InputError], ...] | None = None, blank=None):
     """InputError -> gr.Error (shown in the UI and returned through the API); the server stays up.
 
