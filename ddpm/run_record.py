@@ -45,13 +45,17 @@ class LossLog:
 
     def __init__(self, path: Path, fresh: bool, resumed_at: int = 0):
         self.path = path
-        if fresh or not path.exists():
-            path.write_text(self.HEADER, encoding="utf-8")
-        else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
-            rows = path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]
-            kept = [r for r in rows if (step := _step_of(r)) is not None and step <= resumed_at]
-            # all at once: a kill inside a plain rewrite would leave the run's whole loss history empty
-            atomic_write_bytes(path, (self.HEADER + "".join(r + "\n" for r in kept)).encode())
+        try:  # before the first step: a file that cannot be written now costs nothing, and is said
+            if fresh or not path.exists():
+                path.write_text(self.HEADER, encoding="utf-8")
+            else:  # rows of steps past the checkpoint go (they are trained again); so do rows that are not rows
+                rows = path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]
+                kept = [r for r in rows if (step := _step_of(r)) is not None and step <= resumed_at]
+                # all at once: a kill inside a plain rewrite would leave the run's whole loss history empty
+                atomic_write_bytes(path, (self.HEADER + "".join(r + "\n" for r in kept)).encode())
+        except OSError as e:
+            raise OSError(f"{path} cannot be written ({e.strerror or e}; open in another program? close it, then run "
+                          "again: nothing was trained yet)") from None
         self.losses, self.images, self.since = [], 0, time.time()
         self.unwritten: list[str] = []  # rows the file refused (open in a program that locks it: Excel on Windows)
 

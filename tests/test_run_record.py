@@ -196,3 +196,14 @@ def test_a_run_whose_loss_csv_stays_locked_ends_with_its_rows_kept_beside_it(tmp
     beside = out / "loss.unwritten.csv"
     assert f"note: {out / 'loss.csv'} could not be written since step 4: those rows are in {beside}" in said
     assert beside.read_text().splitlines()[1].startswith("4,")
+
+
+def test_a_loss_csv_that_cannot_be_written_at_the_start_is_said_before_any_step(tmp_path):
+    import pytest
+
+    from ddpm.run_record import LossLog
+
+    (tmp_path / "loss.csv").mkdir()  # a folder stands in for a file Windows holds locked
+    with pytest.raises(OSError, match=r"loss.csv cannot be written \(.*; open in another program\? close it, then "
+                                      r"run again: nothing was trained yet\)"):
+        LossLog(tmp_path / "loss.csv", fresh=True)
