@@ -367,3 +367,22 @@ def test_noise_and_denoise_runs_on_a_model_of_two_timesteps(sampler):
 def test_roundtrip_reports_count_the_longest_chains_steps_whatever_t_is_chosen(model, sched):
     *reports, _ = roundtrip.roundtrip_stream(model, sched, DIGIT, 3, settings(sched.T, n=1, sampler="ddpm"))
     assert len(reports) >= 10 and all(" of 20, " in r.text for r in reports), reports[-1].text
+
+
+def test_tab_4s_chains_on_a_long_model_keep_to_the_digit_steps_one_run_may_ask():
+    """The strip's chains run up to T: on a T = 4000 model DDPM asked 22,001 digit-steps or more of a run (the
+    interpolation 36,000 at t = T), past the 16,000 every other tab keeps to; refused in words, DDIM's fewer steps
+    still run."""
+    from conftest import tiny_model
+    from ddpm.demo.sources import EXAMPLE, pick_digit
+
+    model, sched, digit = tiny_model(timesteps=4000), NoiseSchedule(4000), pick_digit(EXAMPLE, 0)
+    ddpm, ddim = (roundtrip.chain_settings(0, sampler, 50, 4000) for sampler in ("ddpm", "ddim"))
+    with pytest.raises(InputError, match=r"^Your chain and the strip's 10 chains, DDPM from t = 4000 down, ask 22,001 "
+                                         r"digit-steps: .* \(16,000\); choose DDIM with fewer steps$"):
+        next(roundtrip.roundtrip_stream(model, sched, digit, 1, ddpm))
+    with pytest.raises(InputError, match=r"^The 9 mixes, DDPM from t = 4000 down, ask 36,000 digit-steps: .*, or a "
+                                         r"smaller t$"):
+        next(interpolate.interpolate_stream(model, sched, digit, digit, 4000, ddpm))
+    assert next(interpolate.interpolate_stream(model, sched, digit, digit, 1000, ddpm))  # 9,000: runs
+    assert next(roundtrip.roundtrip_stream(model, sched, digit, 4000, ddim))

@@ -29,7 +29,7 @@ from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings
 from .limits import check_int
 from .progress import Progress, Ticker
-from .roundtrip import chain_words, denoise_steps
+from .roundtrip import chain_words, check_chains, denoise_steps
 from .sources import worded
 
 COLUMNS = 9  # lambda = 0, 1/8, ..., 1
@@ -66,6 +66,7 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
     """Your digit x_0 and another x'_0 (uint8 (28, 28) each) noised to paper t, mixed in COLUMNS steps of lambda
     and denoised with s's sampler and steps (the null class); a Progress every few steps, then the Interpolation."""
     t = check_int("t", t, 1, sched.T)
+    check_chains([t] * COLUMNS, s, f"The {COLUMNS} mixes")
     lam = lambdas().view(-1, 1, 1, 1)  # (COLUMNS, 1, 1, 1)
     x0, x0_other = digit_tensor(x0_u8), digit_tensor(other_u8)  # (1, 1, 28, 28) each
     x_t = jump(sched, x0, t, fixed_eps(s.seed, x0.shape))

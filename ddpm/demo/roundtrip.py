@@ -20,7 +20,7 @@ from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
 from .generate import Settings, check_settings
-from .limits import EmptyBox, InputError, MissingInput, check_int
+from .limits import MAX_DIGIT_STEPS, EmptyBox, InputError, MissingInput, check_int
 from .progress import Progress, Ticker, finish
 from .sources import pick_digit, worded
 
@@ -207,6 +207,16 @@ def chain_settings(seed, sampler, steps, T: int) -> Settings:
     return check_settings(seed, 1, sampler, steps, "any", 1.0, T)
 
 
+def check_chains(starts: list[int], s: Settings, what: str) -> None:
+    """Tab 4's chains from these paper t's (one batch), refused past the digit-steps one run may ask: the strip's
+    chains run up to T, so on a long chain (T = 4000) DDPM would hold the model for minutes."""
+    cost = sum(steps_run(s.sampler, s.steps, u - 1) for u in starts)
+    if cost > MAX_DIGIT_STEPS:
+        raise InputError(worded(f"{what}, {s.sampler.upper()} from t = {max(starts)} down, ask {cost:,} digit-steps: "
+                                f"more than one run may ask of this shared CPU ({MAX_DIGIT_STEPS:,}); choose DDIM "
+                                "with fewer steps" + (", or a smaller t" if len(set(starts)) == 1 else "")))
+
+
 def chain_words(s: Settings, t: int) -> str:
     """How the chain from x_t at paper t runs, in words: 'all 300 steps (DDPM)' or '20 DDIM steps' (min(steps, t))."""
     n = steps_run(s.sampler, s.steps, t - 1)
@@ -230,6 +240,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     eps = fixed_eps(s.seed, x0.shape)
     ts = strip_ts(sched.T)
     starts = [t, *ts]  # the chosen t, then the strip's
+    check_chains(starts, s, f"Your chain and the strip's {len(ts)} chains")
     noisy = [jump(sched, x0, u, eps) for u in starts]  # (1, 1, 28, 28) each: x_t at each start
     ticker = Ticker(max(steps_run(s.sampler, s.steps, u - 1) for u in starts))  # passes: the longest chain's steps
     for now, x in chains(model, sched, noisy, starts, s):
