@@ -204,7 +204,8 @@ def test_drawings_sent_ahead_while_another_thread_reads_one_are_all_taken():
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # threads take turns often: the race shows in a few thousand calls
     sketch, errors, done = DigitSketchpad(type="numpy", image_mode="RGBA", format="png"), [], threading.Event()
-    sketch.blob_storage.update({f"k{i}": EditorDataBlobs(background=None, layers=[], composite=b"x") for i in range(250)})
+    sketch.blob_storage.update({f"k{i}": EditorDataBlobs(background=None, layers=[], composite=b"x")
+                                for i in range(250)})
 
     def reads():  # preprocess's pop of a drawing read, and another drawing arriving
         i = 0

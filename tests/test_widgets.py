@@ -1,5 +1,6 @@
-"""ddpm.demo.widgets, digit_input and wiring without a server: the output pictures' props, the refusals' words, the browser-side snap back's
-script, and the events live, run_button and progress_update make (their handlers called as Gradio calls them)."""
+"""ddpm.demo.widgets, digit_input and wiring without a server: the output pictures' props, the refusals' words, the
+browser-side snap back's script, and the events live, run_button and progress_update make (their handlers called as
+Gradio calls them)."""
 from __future__ import annotations
 
 from typing import NamedTuple
