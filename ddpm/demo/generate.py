@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import shlex
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -21,6 +19,7 @@ from ..images import grid_cols
 from ..samplers import DDIM_STEPS, RANDOM, SAMPLERS, random_labels, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
+from .kept import LastFew
 from .limits import (APP_MAX_AUTOGUIDANCE, MAX_DIGIT_STEPS, MAX_DIGITS, MAX_SEED, MAX_STEPS, InputError, check_choice,
                      check_float, check_int, check_seed, parse_label, shown)
 from .progress import UPDATES, Ticker, took
@@ -229,20 +228,18 @@ def asked_for(asked: torch.Tensor | None, names: tuple[str, ...] | None = None) 
         f"Asked for, row by row, {by_rows(words)}."
 
 
-class LastGrids:
+class LastGrids(LastFew):
     """The last few finished grids by their settings. The same settings and seed draw the same digits, so Generate
     asked again for one of them (a double click, a press queued while the run went on, a seed gone back to) shows
     it without drawing it anew, and says so, rather than spend the run's time (40 s with DDPM) on it again."""
 
     def __init__(self, size: int = 8):
-        self.size, self._grids, self._lock = size, OrderedDict(), threading.Lock()
+        super().__init__(size)
 
     def get(self, key) -> Frame | None:
-        with self._lock:
-            if key not in self._grids:
-                return None
-            self._grids.move_to_end(key)
-            frame, seconds = self._grids[key]
+        if (kept := super().get(key)) is None:
+            return None
+        frame, seconds = kept
         same = f"the same {key[0].noun}" + ("s" if key[0].n != 1 else "")
         # the app's grids, not a session's: a first visit can meet one another visitor drew
         return dataclasses.replace(frame, text=f"Drawn before with these settings, by you or another visitor (in "
@@ -250,11 +247,7 @@ class LastGrids:
                                                f"{frame.summary}")
 
     def put(self, key, frame: Frame, seconds: float) -> None:
-        with self._lock:
-            self._grids[key] = frame, seconds
-            self._grids.move_to_end(key)
-            while len(self._grids) > self.size:
-                self._grids.popitem(last=False)
+        super().put(key, (frame, seconds))
 
 
 @torch.inference_mode()

@@ -8,8 +8,6 @@ teacher instead: the text says so). t counts as in the paper (code index t - 1).
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +18,7 @@ from PIL import Image
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import COLORS as FORWARD_COLORS, MARKER, digit_tensor, fixed_eps, marker
+from .kept import LastFew
 from .limits import check_int, check_seed
 from .sources import worded
 
@@ -35,24 +34,19 @@ class ObjectiveView:
     text: str  # markdown: the loss at t, and how to read the curve
 
 
-class LossCurves:
+class LossCurves(LastFew):
     """The curve's network outputs for the last `size` (digit, noise seed) pairs of one model: a t slider dragged
     over the curve reruns the network on one image, not on the curve's 60 (and a class dragging it on the same
     example shares them)."""
 
     def __init__(self, size: int = 16):
-        self.size, self.kept, self.lock = size, OrderedDict(), threading.Lock()
+        super().__init__(size)
 
     def get(self, key, make):
-        with self.lock:
-            if key in self.kept:
-                self.kept.move_to_end(key)
-                return self.kept[key]
-        value = make()
-        with self.lock:
-            self.kept[key] = value
-            while len(self.kept) > self.size:
-                self.kept.popitem(last=False)  # the least recently used
+        """The outputs kept for `key`, else make() (outside the lock: a batch of 60), kept."""
+        if (value := super().get(key)) is None:
+            value = make()
+            self.put(key, value)
         return value
 
 
