@@ -177,8 +177,10 @@ def _eight_bit(img: Image.Image) -> Image.Image:
         return img
     a = np.asarray(img)  # its own ints or float32; float64 a band of rows at a time (a whole 4096^2 copy: 134 MB)
     bands = [slice(r, r + 256) for r in range(0, a.shape[0], 256)]
-    lo = min([0.0] + [float(np.nan_to_num(a[b].astype(np.float64)).min()) for b in bands])
-    hi = max([0.0] + [float(np.nan_to_num(a[b].astype(np.float64)).max()) for b in bands])
+    lo = hi = 0.0
+    for b in bands:  # the ends, one band at a time (NaN counts as 0, inf as the largest float, as nan_to_num has it)
+        band = np.nan_to_num(a[b].astype(np.float64))
+        lo, hi = min(lo, float(band.min(initial=0))), max(hi, float(band.max(initial=0)))
     out = np.empty(a.shape, np.uint8)
     for b in bands:
         out[b] = ((np.nan_to_num(a[b].astype(np.float64)) - lo) / max(hi - lo, 1e-12) * 255).round()
