@@ -50,8 +50,16 @@ def image_src(page, elem_id: str) -> str:
     return page.eval_on_selector(f"#{elem_id} img", "img => img.src")
 
 
+def scroll_to(page, elem_id: str) -> None:
+    """Bring the component on screen: Gradio's pictures load lazily, and one left far from the screen (how far
+    depends on the page's layout and on Chromium's guess of the network) stays 0 x 0 px, unloaded, as Playwright's
+    "hidden" (CI failed so once, on a machine whose layout put tab 1's loss view further down)."""
+    page.eval_on_selector(f"#{elem_id}", "e => e.scrollIntoView({block: 'center'})")
+
+
 def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
     """Wait until the component shows a different, fully loaded image."""
+    scroll_to(page, elem_id)
     page.wait_for_function("""([sel, old]) => { const img = document.querySelector(sel);
                              return img && img.src !== old && img.complete && img.naturalWidth > 0; }""",
                            arg=[f"#{elem_id} img", old_src])
@@ -146,7 +154,8 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
 def test_1_a_refused_seed_or_t_keeps_both_views(page):
     """A refused setting (a seed below 0, a t past the slider's end) is said, and both of tab 1's views stay as they
     were: the loss view used to empty while the forward view above it kept its pictures."""
-    page.locator("#objective-panel img").wait_for()
+    scroll_to(page, "objective-panel")
+    page.locator("#objective-panel img").wait_for(state="attached")  # only its src is compared below
     page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('Loss at t')")
     before = image_src(page, "forward-xt"), image_src(page, "objective-panel")
     set_number(page, "forward-seed", -1)
@@ -296,6 +305,7 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     set_number(page, "roundtrip-index", 12)
     page.locator("#roundtrip-main img").wait_for(state="detached")
     set_number(page, "roundtrip-index", 0)
+    scroll_to(page, "roundtrip-main")
     page.locator("#roundtrip-main img").wait_for()
     page.wait_for_function("() => document.querySelector('#roundtrip-text').innerText.startsWith('Drawn as the app')")
     # DDPM reads no DDIM steps: the slider greys, as tabs 2 and 3's do (it stayed live, changing nothing)
