@@ -378,6 +378,7 @@ def test_6_on_a_phone(page):
                                                             "getComputedStyle(d).overflowX !== 'auto').length")
         assert wide == 0, wide
         open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's; scrolled to x0_hat (LAUNCH's js)
+        scroll_to(phone, "trajectory-panel")  # near the screen, so that it loads (lazily)
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img')) && document"
                                 ".querySelector('#trajectory-panel .image-frame').scrollLeft > 0", timeout=20_000)
         gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect()"
@@ -385,6 +386,7 @@ def test_6_on_a_phone(page):
         assert gif[0] <= gif[1], gif  # the GIF's download and full-screen buttons above its titles, not on them
         open_tab(phone, "4. Your digit")  # a strip of two titled rows gets twice the height
         assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
+        scroll_to(phone, "roundtrip-main")
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#roundtrip-main img'))", timeout=20_000)
         shot(phone, "6-phone-roundtrip")
         phone.get_by_text("Interpolate to another digit").click()  # its three rows fill the place kept for them
