@@ -211,7 +211,10 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         config = ModelConfig.load(folder / CONFIG_NAME)
         if why := _unlike_its_run(folder, config):
             raise ValueError(why)
-        state = load_file(str(folder / WEIGHTS_NAME))  # the tensors alone: facts in the metadata are no concern here
+        # the tensors alone (the facts in the metadata are no concern here), mapped rather than read like a
+        # checkpoint (safeio.load_tensors): load_state_dict copies them and the map goes, and a hostile file of
+        # 100 GB costs no memory before the shapes below refuse it
+        state = load_file(str(folder / WEIGHTS_NAME))
         with torch.device("meta"):  # the network's shapes without its memory: a config.json asking for a network
             expected = UNet(config).state_dict()  # of 32 billion weights is refused, not killed out of memory
         if why := _mismatch(expected, state):

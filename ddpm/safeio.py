@@ -116,11 +116,19 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict 
 def read_meta(path: str | Path) -> dict:
     """The JSON metadata alone (reads the header, not the tensors)."""
     with safe_open(str(path), framework="pt") as f:
-        return json.loads((f.metadata() or {}).get("json", "{}"))
+        return _meta(f.metadata())
+
+
+def _meta(header_metadata: dict | None) -> dict:
+    return json.loads((header_metadata or {}).get("json", "{}"))
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(the tensors, the JSON metadata) of a safetensors file: no pickle, so loading runs no code. Read into memory,
     not mapped (load_file's way): AdamW keeps loaded moments as they are, so a resumed run's optimizer held the
-    checkpoint mapped, and on Windows a mapped file cannot be replaced: the run's first save failed."""
-    return load(Path(path).read_bytes()), read_meta(path)
+    checkpoint mapped, and on Windows a mapped file cannot be replaced: the run's first save failed. Both from one
+    read, so that a file replaced meanwhile (a run saving its next checkpoint) cannot mix two."""
+    data = Path(path).read_bytes()
+    tensors = load(data)  # checks the whole format first: the header below is then known to be sound
+    n = int.from_bytes(data[:8], "little")  # the format: 8 bytes of header length, then the header's JSON
+    return tensors, _meta(json.loads(data[8:8 + n]).get("__metadata__"))

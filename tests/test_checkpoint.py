@@ -72,3 +72,22 @@ def test_a_run_on_a_macs_gpu_saves_and_puts_back_its_generator(tmp_path, monkeyp
     load_checkpoint(tmp_path / "c.safetensors", model, ema, opt, gen)
     [restored] = put
     assert torch.equal(restored, state)
+
+
+def test_tensors_and_facts_come_from_one_read_of_the_file(tmp_path, monkeypatch):
+    """A checkpoint's tensors and its facts (step, RNG states) are read at once: read in two opens, a run's next
+    save landing between them paired the old tensors with the new step."""
+    from ddpm import safeio
+
+    path = tmp_path / "c.safetensors"
+    safeio.save_tensors(path, {"w": torch.arange(3.0)}, {"step": 1})
+    real_load = safeio.load
+
+    def load_then_replaced(data):  # the run saves its next checkpoint right after the tensors are read
+        tensors = real_load(data)
+        safeio.save_tensors(path, {"w": torch.arange(3.0) + 1}, {"step": 2})
+        return tensors
+
+    monkeypatch.setattr(safeio, "load", load_then_replaced)
+    tensors, meta = safeio.load_tensors(path)
+    assert torch.equal(tensors["w"], torch.arange(3.0)) and meta == {"step": 1}
