@@ -72,28 +72,29 @@ def local_paths(folder: str | Path) -> list[str]:
     for name in (n for n in FOLDER_FILES if n.endswith((".md", ".json"))):
         path = Path(folder) / name
         if path.is_file():
-            for text in _texts(path):
-                if path.suffix == ".json" and re.match(ROOTED, text) and "\n" not in text:
+            for text, whole in _texts(path):
+                if whole and re.match(ROOTED, text) and "\n" not in text:
                     found.add(text)  # a JSON value that is a path is one whole ("/home/ann smith/t")
                 else:
                     found |= {next(g for g in m.groups() if g) for m in PATH.finditer(text)}
     return sorted(found)
 
 
-def _texts(path: Path) -> list[str]:
-    """A file's text; a JSON file's strings, keys too, as they read unescaped (C:\\runs, not JSON's C:\\\\runs)."""
+def _texts(path: Path) -> list[tuple[str, bool]]:
+    """A file's text; a JSON file's strings, keys too, as they read unescaped (C:\\runs, not JSON's C:\\\\runs), each
+    with True: a whole value."""
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         doc = json.loads(text) if path.suffix == ".json" else None
     except ValueError:
         doc = None
     if doc is None:
-        return [text]
+        return [(text, False)]
     strings, todo = [], [doc]
     while todo:
         item = todo.pop()
         if isinstance(item, str):
-            strings.append(item)
+            strings.append((item, True))
         elif isinstance(item, (dict, list)):
             todo.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
     return strings
