@@ -25,3 +25,10 @@ class LastFew:
             self.kept.move_to_end(key)
             while len(self.kept) > self.size:
                 self.kept.popitem(last=False)  # the least recently used
+
+    def get_or_make(self, key, make):
+        """The value kept for `key`, else make() (called outside the lock: it may take a while), kept."""
+        if (value := self.get(key)) is None:
+            value = make()
+            self.put(key, value)
+        return value

@@ -42,13 +42,6 @@ class LossCurves(LastFew):
     def __init__(self, size: int = 16):
         super().__init__(size)
 
-    def get(self, key, make):
-        """The outputs kept for `key`, else make() (outside the lock: a batch of 60), kept."""
-        if (value := super().get(key)) is None:
-            value = make()
-            self.put(key, value)
-        return value
-
 
 def _noised_and_guessed(model, sched: NoiseSchedule, x0: torch.Tensor, eps: torch.Tensor, ts: np.ndarray
                         ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,7 +65,7 @@ def objective_view(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, seed, null
     # paper t, ascending, log-spaced: most of the loss sits at small t
     grid = np.unique(np.geomspace(1, sched.T, LOSS_POINTS).round().astype(int))
     along = lambda: _noised_and_guessed(model, sched, x0, eps, grid)  # noqa: E731
-    x_t, eps_hat = along() if curves is None else curves.get((x0_u8.tobytes(), seed), along)
+    x_t, eps_hat = along() if curves is None else curves.get_or_make((x0_u8.tobytes(), seed), along)
     ts, i = grid, int(np.searchsorted(grid, t))
     if i == len(grid) or grid[i] != t:  # the chosen t, off the grid, joins it
         x_t1, eps_hat1 = _noised_and_guessed(model, sched, x0, eps, np.array([t]))
