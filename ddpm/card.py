@@ -13,9 +13,9 @@ import torch
 
 from .autoguidance import T_MAX_FRACTION, check_guide, has_guide, load_guide
 from .cli_args import stopped
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, is_real
 from .data import CLASS_NAMES, dataset_name
-from .facts import (NO_RECIPE, dataset_in, is_number, read_scores, read_training_record, read_weights_meta,
+from .facts import (NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta,
                     recorded_facts)
 from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
                   ModelLoadError, folder_problem, load_pretrained)
@@ -155,7 +155,7 @@ In Python: `model = autoguided(load_pretrained(FOLDER), FOLDER, 2.0)` (`from ddp
 def teacher_weight(facts: dict) -> float:
     """The autoguidance weight of the null class's teacher, as recorded (1: none; a stray value counts as none)."""
     guided = facts.get("null_teacher_autoguidance")
-    return guided if is_number(guided) else 1
+    return guided if is_real(guided) else 1
 
 
 def null_target(facts: dict, sittings: bool) -> str:

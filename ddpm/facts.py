@@ -8,16 +8,12 @@ from pathlib import Path
 
 from safetensors import SafetensorError
 
+from .config import is_real
 from .hub import EVAL_NAME, TRAINING_NAME, WEIGHTS_NAME
 from .safeio import read_json_object, read_meta
 
 # a card's recipe where none is recorded: what to run, and that it is not the command these weights were trained by
 NO_RECIPE = "python train.py  # the command itself was not recorded (training.json is missing or unreadable)"
-
-
-def is_number(x) -> bool:
-    """x is an int or a float as JSON gives them, not a bool (which Python counts as an int)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _whole(x) -> bool:
@@ -30,11 +26,11 @@ def _text(x) -> bool:
 
 # each training fact as run_record.training_facts writes it (and training.json's recipe): a value of another type, a
 # hand edit or another program's, is left out rather than stop the card, About or the app on it
-FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": is_number, "batch_size": _whole,
-               "lr": is_number, "lr_decay_steps": _whole, "ema_decay": is_number, "label_dropout": is_number,
-               "null_teacher": _text, "null_teacher_label": _text, "null_teacher_autoguidance": is_number,
-               "balance_classes": lambda x: isinstance(x, bool), "train_minutes": is_number, "device": _text,
-               "minutes_by_device": lambda x: isinstance(x, dict) and all(map(is_number, x.values())),
+FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": is_real, "batch_size": _whole,
+               "lr": is_real, "lr_decay_steps": _whole, "ema_decay": is_real, "label_dropout": is_real,
+               "null_teacher": _text, "null_teacher_label": _text, "null_teacher_autoguidance": is_real,
+               "balance_classes": lambda x: isinstance(x, bool), "train_minutes": is_real, "device": _text,
+               "minutes_by_device": lambda x: isinstance(x, dict) and all(map(is_real, x.values())),
                "torch": _text, "seed": _whole, "command": _text}
 
 
@@ -129,11 +125,11 @@ def _well_formed(r, floor) -> bool:
     if not isinstance(r, dict):
         return False
     shares = r.get("class_share")
-    return (all(is_number(r.get(k)) for k in ("n", "fd", "inception_score", "memorised"))
-            and is_number(r.get("real_floor_fd", floor))
-            and (r.get("fd_ratio") is None or is_number(r["fd_ratio"]))  # None: a floor of 0
-            and (r.get("label_accuracy") is None or is_number(r["label_accuracy"]))
-            and isinstance(shares, list) and len(shares) > 0 and all(is_number(x) for x in shares))
+    return (all(is_real(r.get(k)) for k in ("n", "fd", "inception_score", "memorised"))
+            and is_real(r.get("real_floor_fd", floor))
+            and (r.get("fd_ratio") is None or is_real(r["fd_ratio"]))  # None: a floor of 0
+            and (r.get("label_accuracy") is None or is_real(r["label_accuracy"]))
+            and isinstance(shares, list) and len(shares) > 0 and all(is_real(x) for x in shares))
 
 
 def trained_on(folder: str | Path | None) -> str:

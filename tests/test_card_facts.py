@@ -125,3 +125,15 @@ def test_a_card_naming_a_non_ascii_folder_is_its_own_when_read_in_windows_locale
     write_model_card(folder, command=f"python train.py --out {folder}")
     write_model_card(folder)
     assert not list(folder.glob("README.previous*")) and "edited" not in capsys.readouterr().err
+
+
+def test_a_figure_or_fact_of_nan_or_infinity_is_left_out_as_unreadable(tmp_path, capsys):
+    """Python's json reads NaN and Infinity: a hand-edited eval.json or training record holding them passed as
+    numbers, and a card or About would show "FD nan". Only finite numbers are taken now, as the configs take them."""
+    from ddpm.facts import read_scores, well_typed
+
+    run = {"n": 1000, "fd": 1.4, "inception_score": 9.5, "memorised": 0.01, "real_floor_fd": 0.7, "class_share": [0.1]}
+    (tmp_path / "eval.json").write_text(json.dumps({"runs": {"ddpm": run, "ddim": run | {"fd": float("nan")}}}))
+    assert list(read_scores(tmp_path)["runs"]) == ["ddpm"]
+    assert "runs ddim lack their figures" in capsys.readouterr().err
+    assert well_typed({"epochs": float("inf"), "lr": 1e-3}, tmp_path) == ({"lr": 1e-3}, ["epochs"])
