@@ -222,6 +222,26 @@ def test_output_files_are_pruned(monkeypatch, tmp_path):
     assert outputs.new_path("grid", ".png") != outputs.new_path("grid", ".png") and young.exists()  # two users, one seed
 
 
+def test_the_empty_folders_gradio_leaves_in_its_cache_are_swept_now_and_then(monkeypatch, tmp_path):
+    """Gradio's delete_cache removes the files it handed out, not the folder each sat in: a Space up for days kept
+    one per streamed frame. Handing out a file sweeps the old empty ones (every SWEEP_EVERY_S at most)."""
+    monkeypatch.setattr(outputs, "output_dir", lambda: tmp_path / "ours")
+    (tmp_path / "ours").mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache := tmp_path / "gradio"))
+    monkeypatch.setattr(outputs, "_last_sweep", [0.0])
+    for name in ("old-empty", "old-full", "young-empty", "later-empty"):
+        (cache / name).mkdir(parents=True)
+    (cache / "old-full" / "image.png").write_bytes(b"x")
+    for name in ("old-empty", "old-full", "later-empty"):
+        os.utime(cache / name, (time.time() - 7200,) * 2)
+    outputs.new_path("grid", ".png")
+    assert sorted(f.name for f in cache.iterdir()) == ["old-full", "young-empty"]  # a young one may be filling
+    (cache / "later-empty").mkdir()
+    os.utime(cache / "later-empty", (time.time() - 7200,) * 2)
+    outputs.new_path("grid", ".png")
+    assert (cache / "later-empty").exists()  # not again within SWEEP_EVERY_S: a request lists no big folder each time
+
+
 def test_about_counts_one_epoch_as_one():
     text = about._training_text({"epochs": 1, "steps": 1, "images": 2, "batch_size": 1})
     assert "- 1 epoch\n" in text + "\n" and "1 optimizer step" in text and "2 training images" in text

@@ -1,6 +1,7 @@
 """Files the app hands out (PNG grids, GIFs): one temp folder, old files pruned."""
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 import uuid
@@ -12,6 +13,10 @@ from PIL.PngImagePlugin import PngInfo
 # Gradio copies each file it is handed into its own cache (cleaned by app.py's delete_cache), so these copies are
 # needed for seconds only; a busy Space had kept an hour of 10 MB GIFs twice over
 MAX_AGE_S = 600
+# delete_cache removes the files Gradio handed out, each in a folder of its own (named by the content's hash), but
+# not the folders: a Space up for days kept an empty one (4 KB on ext4) for every frame it had streamed
+SWEEP_EVERY_S = 600
+_last_sweep = [0.0]
 
 
 def output_dir() -> Path:
@@ -25,6 +30,9 @@ def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
     older than max_age_s are deleted."""
     d = output_dir()
     now = time.time()
+    if now - _last_sweep[0] > SWEEP_EVERY_S:
+        _last_sweep[0] = now
+        prune_empty_folders(gradio_cache(), max_age_s)
     for old in d.iterdir():
         try:
             if now - old.stat().st_mtime > max_age_s:
@@ -32,6 +40,27 @@ def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
         except OSError:
             pass  # another request removed it first
     return d / f"{stem}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+def gradio_cache() -> Path:
+    """Where Gradio keeps the files it hands out and the uploads (its utils.get_upload_folder)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def prune_empty_folders(root: Path, max_age_s: float) -> None:
+    """Remove the empty folders right under `root` untouched for max_age_s: a folder Gradio has just made for a
+    file it is writing is young, and one that holds a file refuses rmdir."""
+    now = time.time()
+    try:
+        folders = [f for f in root.iterdir() if f.is_dir()]
+    except OSError:  # no cache yet
+        return
+    for folder in folders:
+        try:
+            if now - folder.stat().st_mtime > max_age_s:
+                folder.rmdir()
+        except OSError:
+            pass  # not empty, or removed by another request first
 
 
 def save_png(img: Image.Image, stem: str, comment: str | None = None) -> Path:
