@@ -6,12 +6,29 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import torch
 from safetensors.torch import load, safe_open, save
+
+
+# Windows refuses to replace a file that another program holds open for a moment (a virus scanner or the search
+# indexer reading a checkpoint just written): os.replace is tried again then, for up to 1.5 s
+REPLACE_TRIES = 6 if os.name == "nt" else 1
+
+
+def _replace(src: str, dst: Path) -> None:
+    for wait in [0.05 * 2 ** k for k in range(REPLACE_TRIES - 1)] + [None]:  # 0.05 s, 0.1 s, ... 0.8 s
+        try:
+            os.replace(src, dst)  # atomic on POSIX: readers see the old file or the new one
+            return
+        except PermissionError:
+            if wait is None:
+                raise
+            time.sleep(wait)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -29,7 +46,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are meant to be shared
-        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
+        _replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)  # the old file, if any, is untouched
         if isinstance(e, OSError) and e.filename in (None, tmp):  # a full disk names none, a rename the temporary
@@ -78,7 +95,7 @@ def keeping_previous(path: str | Path) -> Iterator[Path | None]:
     except BaseException:
         fresh.unlink(missing_ok=True)
         raise
-    os.replace(fresh, kept)
+    _replace(fresh, kept)
 
 
 def file_above(path: str | Path) -> Path | None:

@@ -168,6 +168,30 @@ def test_a_write_refused_by_the_folder_names_the_file_asked_for_not_its_temporar
     assert e.value.filename == str(tmp_path / "README.md") and ".tmp" not in str(e.value)
 
 
+def test_a_file_held_open_a_moment_on_windows_is_replaced_once_let_go(tmp_path, monkeypatch):
+    """Windows refuses to replace a file another program reads (a virus scanner on a checkpoint just written): the
+    save waits a little and tries again rather than stop the run; a file held for good is still said, by its name."""
+    from ddpm import safeio
+
+    real_replace, refusals = safeio.os.replace, [2]
+
+    def held(src, dst):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise PermissionError(13, "Access is denied", str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(safeio, "REPLACE_TRIES", 6)
+    monkeypatch.setattr(safeio.os, "replace", held)
+    monkeypatch.setattr(safeio.time, "sleep", lambda s: None)
+    safeio.atomic_write_bytes(f := tmp_path / "checkpoint.safetensors", b"new")
+    assert f.read_bytes() == b"new" and refusals == [0]
+    refusals[0] = 6
+    with pytest.raises(PermissionError) as e:
+        safeio.atomic_write_bytes(f, b"newer")
+    assert e.value.filename == str(f) and f.read_bytes() == b"new" and list(tmp_path.iterdir()) == [f]
+
+
 def test_a_replaced_file_is_kept_one_generation_and_a_failed_write_keeps_both(tmp_path):
     """keeping_previous: the file a write replaces is kept as NAME.previous; a write that fails or is stopped leaves
     the file and the generation kept before it as they were (it had deleted that generation first)."""
