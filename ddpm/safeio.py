@@ -20,7 +20,7 @@ from safetensors.torch import load, safe_open, save
 REPLACE_TRIES = 6 if os.name == "nt" else 1
 
 
-def _replace(src: str, dst: Path) -> None:
+def _replace(src: str | Path, dst: Path) -> None:
     for wait in [0.05 * 2 ** k for k in range(REPLACE_TRIES - 1)] + [None]:  # 0.05 s, 0.1 s, ... 0.8 s
         try:
             os.replace(src, dst)  # atomic on POSIX: readers see the old file or the new one
