@@ -120,3 +120,6 @@ def test_kept_loss_curves_rerun_one_image_for_a_moved_t_and_show_the_same_view()
     for seed in range(4, 20):  # 16 more pairs: (DIGIT, 3) is the oldest, dropped
         objective.objective_view(model, sched, DIGIT, 500, seed, curves=curves)
     assert len(curves.kept) == 16 and (DIGIT.tobytes(), 3) not in curves.kept
+    other = np.ascontiguousarray(DIGIT[:, ::-1])  # another digit, the same seed and t: its own curve, not DIGIT's
+    kept, fresh = (objective.objective_view(model, sched, other, 500, 19, curves=c) for c in (curves, None))
+    assert kept.text == fresh.text and np.array_equal(np.asarray(kept.panel), np.asarray(fresh.panel))

@@ -169,6 +169,16 @@ def test_phone_photos_come_out_upright():
     assert corr(preprocess(buf.getvalue())) > 0.95 and corr(preprocess(stored)) < 0.5
 
 
+def test_a_16_bit_scan_is_stretched_by_its_ends_in_every_band_and_keeps_its_last_row():
+    """The stretch's ends come from all the bands (here the highest is in the first band of 256 rows) and every row
+    is written, the last band's one row too."""
+    from ddpm.preprocess import _eight_bit
+
+    a = np.full((257, 40), 2000, np.uint16)
+    a[10, 5], a[256] = 4000, 1000  # the top end in band 1; band 2 is the last row alone
+    assert np.array_equal(np.asarray(_eight_bit(Image.fromarray(a))), (a / 4000 * 255).round().astype(np.uint8))
+
+
 def test_big_pictures_are_shrunk_by_area_average():
     """Each output pixel is the mean of the pixels it covers (BOX), as MNIST's anti-aliasing; a bilinear
     filter weighs them unevenly."""
