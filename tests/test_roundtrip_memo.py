@@ -42,7 +42,7 @@ def test_a_late_change_of_the_same_digit_keeps_the_run_put_away_and_the_shared_c
 def test_what_tab_4_shows_is_noted_on_the_server_as_its_runs_go_and_put_away_from_there():
     """The page's pictures are not sent back (as inputs they let any caller have huge images decoded): a run notes
     each output as it goes out (a progress line its text alone), and a change of digit puts away and restores what
-    the notes say, noting in turn what it shows."""
+    the notes say, noting in turn what it shows (a change to the same digit keeps them: they went on showing)."""
     import gradio as gr
 
     @roundtrip.shown_as_it_goes("x0", "main", "strip", "text")
@@ -53,7 +53,10 @@ def test_what_tab_4_shows_is_noted_on_the_server_as_its_runs_go_and_put_away_fro
 
     memo = roundtrip.DigitMemo(pick_digit(EXAMPLE, 25))
     assert len(list(run(memo))) == 2 and memo.shown == {"main": GREY, "strip": GREY, "text": "Noised to t = 5"}
-    away = roundtrip.digit_change_outputs(EXAMPLE, 26, None, None, memo)
+    # a late change event of the same digit leaves the pictures as they are (KEEP), and their notes with them
+    same = roundtrip.digit_change_outputs(EXAMPLE, 25, None, None, memo)
+    assert same[:2] == (roundtrip.KEEP, roundtrip.KEEP) and same[5].shown["main"] is GREY
+    away = roundtrip.digit_change_outputs(EXAMPLE, 26, None, None, same[5])
     assert away[:2] == (None, None) and away[5].shown == dict(zip(roundtrip.SHOWN, away[:5]))
     back = roundtrip.digit_change_outputs(EXAMPLE, 25, None, None, away[5])
     assert np.asarray(back[0]).mean() == 30 and back[2] == "Noised to t = 5" and back[5].shown["main"] is back[0]
