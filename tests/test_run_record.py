@@ -169,17 +169,18 @@ def test_a_loss_csv_held_open_elsewhere_stops_no_run_and_loses_no_row(tmp_path, 
     assert [r.split(",")[0] for r in (tmp_path / "loss.csv").read_text().splitlines()] == ["step", "50", "100", "150"]
     assert log.keep_unwritten() is None
     locked[0] = True
-    log.add(torch.tensor(0.125), 8)
-    log.write(200, 1, 1e-3)
+    for step in (200, 250):  # two rows wait: the words name the first
+        log.add(torch.tensor(0.125), 8)
+        log.write(step, 1, 1e-3)
     beside = tmp_path / "loss.unwritten.csv"
     beside.write_text(LossLog.HEADER + "10,0,0.9,1.0,0.001\n")  # an earlier sitting's: kept
     assert log.keep_unwritten().endswith(f"could not be written since step 200: those rows are in {beside}")
-    assert [r[:6] for r in beside.read_text().splitlines()] == ["step,e", "10,0,0", "200,1,"]
+    assert [r[:6] for r in beside.read_text().splitlines()] == ["step,e", "10,0,0", "200,1,", "250,1,"]
     beside.unlink()
     beside.mkdir()  # locked too (a folder stands in): the rows are in the words, not lost
     said = log.keep_unwritten().split("\n")
     assert said[0].endswith("could not be written since step 200: its rows are") and said[1] == LossLog.HEADER.strip()
-    assert said[2].startswith("200,1,0.12500,") and len(said) == 3
+    assert said[2].startswith("200,1,0.12500,") and said[3].startswith("250,1,") and len(said) == 4
 
 
 def test_a_run_whose_loss_csv_stays_locked_ends_with_its_rows_kept_beside_it(tmp_path, monkeypatch):
