@@ -133,7 +133,9 @@ def test_a_figure_or_fact_of_nan_or_infinity_is_left_out_as_unreadable(tmp_path,
     from ddpm.facts import read_scores, well_typed
 
     run = {"n": 1000, "fd": 1.4, "inception_score": 9.5, "memorised": 0.01, "real_floor_fd": 0.7, "class_share": [0.1]}
-    (tmp_path / "eval.json").write_text(json.dumps({"runs": {"ddpm": run, "ddim": run | {"fd": float("nan")}}}))
+    runs = {"ddpm": run, "ddim": run | {"fd": float("nan")}, "eta1": run | {"real_floor_fd": float("nan")},
+            "typed": run | {"real_floor_fd": "0.7"}}  # the card prints the floor as {:.3f}
+    (tmp_path / "eval.json").write_text(json.dumps({"runs": runs}))
     assert list(read_scores(tmp_path)["runs"]) == ["ddpm"]
-    assert "runs ddim lack their figures" in capsys.readouterr().err
+    assert "runs ddim, eta1, typed lack their figures" in capsys.readouterr().err
     assert well_typed({"epochs": float("inf"), "lr": 1e-3}, tmp_path) == ({"lr": 1e-3}, ["epochs"])
