@@ -117,11 +117,13 @@ def test_1_forward_slider_and_drawing(page):
     page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('drawing is empty')")
     page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
     assert page.locator("#forward-xt img").count() == 0  # emptied, the view waits for the new drawing
+    b = canvas.bounding_box()  # again: the waits and the click above scroll the page
     page.mouse.move(b["x"] + b["width"] * 0.3, b["y"] + b["height"] * 0.5)
     page.mouse.down()
     for k in range(1, 11):
         page.mouse.move(b["x"] + b["width"] * (0.3 + 0.04 * k), b["y"] + b["height"] * 0.5)
     page.mouse.up()
+    scroll_to(page, "forward-xt")
     page.locator("#forward-xt img").wait_for()
     # the notation's equations are typeset, offline, by the KaTeX Gradio ships (none left as raw $$ or in red)
     page.get_by_text("Notation: beta_t").click()
@@ -135,7 +137,8 @@ def test_1_a_bad_upload_is_reported_once(page, tmp_path):
     (fake := tmp_path / "digit.png").write_text("not a picture")
     errors = len(page.errors)
     page.locator("#forward-source").get_by_text("upload").click()
-    page.wait_for_timeout(1000)  # as a person would: the source's own change event has run, with no file yet
+    for view in ("forward", "objective"):  # as a person would: the switch's own events have run, with no file yet
+        page.wait_for_function(f"() => document.querySelector('#{view}-text').innerText.includes('No image uploaded')")
     page.locator("#forward-upload input[type=file]").set_input_files(str(fake))
     message = page.locator("[data-testid=toast-body] .toast-message-item", has_text="not an image")
     message.first.wait_for()
@@ -197,16 +200,16 @@ def test_1_a_box_emptied_to_type_a_new_number_waits(page):
     assert t_box.input_value() == "70"
     t_box.click()
     t_box.press("End")
-    for _ in range(2):
-        t_box.press("Backspace")  # 70 -> 7 (run live) -> empty
-        page.wait_for_timeout(800)
+    shows = "() => /\\bt = {}\\b/.test(document.querySelector('#forward-text').innerText)"  # that t's run has answered
+    t_box.press("Backspace")  # 70 -> 7, run live
+    page.wait_for_function(shows.format(7))
+    t_box.press("Backspace")  # -> empty
+    page.wait_for_timeout(800)
     assert t_box.input_value() == ""
-    old = image_src(page, "forward-xt")
     t_box.press("3")
     t_box.press("Enter")
-    wait_for_new_image(page, "forward-xt", old)
-    page.wait_for_timeout(800)
-    assert t_box.input_value() == "3" and "t = 3" in page.locator("#forward-text").inner_text()
+    page.wait_for_function(shows.format(3))
+    assert t_box.input_value() == "3"
     t_box.click()
     t_box.press("End")
     t_box.press("Backspace")
@@ -325,7 +328,7 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     page.locator("#roundtrip-upload input[type=file]").set_input_files(str(scan))
     wait_for_new_image(page, "roundtrip-x0", old)  # the preview shows the upload, MNIST-style
     # the last run's pictures, of another digit, are gone: none is read as the upload's
-    page.locator("#roundtrip-main img").wait_for(state="detached", timeout=20_000)
+    page.locator("#roundtrip-main img").wait_for(state="detached")
     # (the source's switch said "No image uploaded" first; the file's own change then says to press the button)
     page.wait_for_function("() => document.querySelector('#roundtrip-text').innerText.includes('The digit changed')")
     set_number(page, "roundtrip-seed", 3)
@@ -380,21 +383,20 @@ def test_6_on_a_phone(page):
         open_tab(phone, "3. x0-hat")  # the animation's titled panels too, and tab 4's; scrolled to x0_hat (LAUNCH's js)
         scroll_to(phone, "trajectory-panel")  # near the screen, so that it loads (lazily)
         phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#trajectory-panel img')) && document"
-                                ".querySelector('#trajectory-panel .image-frame').scrollLeft > 0", timeout=20_000)
+                                ".querySelector('#trajectory-panel .image-frame').scrollLeft > 0")
         gif = phone.eval_on_selector("#trajectory-gif", "b => [b.querySelector('button').getBoundingClientRect()"
                                                        ".bottom, b.querySelector('img').getBoundingClientRect().top]")
         assert gif[0] <= gif[1], gif  # the GIF's download and full-screen buttons above its titles, not on them
         open_tab(phone, "4. Your digit")  # a strip of two titled rows gets twice the height
         assert phone.eval_on_selector("#roundtrip-strip img", "i => i.clientHeight") >= 200
         scroll_to(phone, "roundtrip-main")
-        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#roundtrip-main img'))", timeout=20_000)
+        phone.wait_for_function(f"() => ({natural_size})(document.querySelector('#roundtrip-main img'))")
         shot(phone, "6-phone-roundtrip")
         phone.get_by_text("Interpolate to another digit").click()  # its three rows fill the place kept for them
         phone.locator("#interpolate-go").click()  # (a laptop's 480 px left 90 px blank under them)
         phone.locator("#interpolate-image img").wait_for()
         phone.wait_for_function("() => { const b = document.querySelector('#interpolate-image'), i = b.querySelector('img');"
-                                " return i.complete && b.clientHeight - i.clientHeight < 74; }",  # + swipe line, button
-                                timeout=20_000)
+                                " return i.complete && b.clientHeight - i.clientHeight < 74; }")  # + swipe line, button
         open_tab(phone, "2. Generate")  # a press brings the grid into view as the run starts, not when it ends
         phone.locator("#generate-sampler").get_by_text("DDPM", exact=False).click()
         phone.locator("#generate-go").scroll_into_view_if_needed()

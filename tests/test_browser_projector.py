@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app_helpers import running_app, save_tiny
-from test_browser import ARGS, CHROMIUM, open_tab, sync_api
+from test_browser import ARGS, CHROMIUM, open_tab, scroll_to, sync_api
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,7 @@ def test_tab_3s_and_tab_4s_results_take_the_page_width_under_their_settings(proj
     """Beside the settings tab 3's panel was shrunk to half its size (366 px of 747: titles 7 px tall); under them, as
     on a phone, it is shown whole, its frame slider right below it. A laptop's 1400 px keeps them side by side."""
     open_tab(projector, "3. x0-hat")
+    scroll_to(projector, "trajectory-panel")
     projector.locator("#trajectory-panel img").wait_for()
     shown, natural = projector.eval_on_selector("#trajectory-panel img", "i => [i.clientWidth, i.naturalWidth]")
     assert shown >= min(natural, 700), (shown, natural)
@@ -32,6 +33,8 @@ def test_tab_3s_and_tab_4s_results_take_the_page_width_under_their_settings(proj
             "document.querySelector(b).getBoundingClientRect().bottom"
     assert projector.evaluate(f"({below})('#trajectory-panel', '#trajectory-go')")
     open_tab(projector, "4. Your digit")  # tab 4's results too, its strip (beside, a third of its size) legible
+    scroll_to(projector, "roundtrip-strip")  # loaded (lazily), so that its natural width is known
+    projector.wait_for_function("() => document.querySelector('#roundtrip-strip img').naturalWidth > 0")
     shown, natural = projector.eval_on_selector("#roundtrip-strip img", "i => [i.clientWidth, i.naturalWidth]")
     assert shown >= min(natural, 700), (shown, natural)
     assert projector.evaluate(f"({below})('#roundtrip-main', '#roundtrip-steps')")
