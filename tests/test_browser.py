@@ -10,20 +10,16 @@ left the app: run the file whole, not one test picked with -k.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app_helpers import ROOT, running_app, save_tiny
+from app_helpers import running_app, save_tiny
+from browser_helpers import (ARGS, CHROMIUM, SHOTS, TIMEOUT_MS, image_src, open_tab, scroll_to, set_number, shot,
+                             wait_for_new_image)
 from ddpm.data import load_sample
 from ddpm.demo.forward import MARKER_COLOR as GREY  # the chosen t's line
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SHOTS = ROOT / "screenshots"
-TIMEOUT_MS = 120_000
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium", allow_module_level=True)
@@ -44,44 +40,6 @@ def page(tmp_path_factory):
         page.wait_for_selector("#forward-xt img")
         yield page
         browser.close()
-
-
-def image_src(page, elem_id: str) -> str:
-    return page.eval_on_selector(f"#{elem_id} img", "img => img.src")
-
-
-def scroll_to(page, elem_id: str) -> None:
-    """Bring the component on screen: Gradio's pictures load lazily, and one left far from the screen (how far
-    depends on the page's layout and on Chromium's guess of the network) stays 0 x 0 px, unloaded, as Playwright's
-    "hidden" (CI failed so once, on a machine whose layout put tab 1's loss view further down)."""
-    page.eval_on_selector(f"#{elem_id}", "e => e.scrollIntoView({block: 'center'})")
-
-
-def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
-    """Wait until the component shows a different, fully loaded image."""
-    scroll_to(page, elem_id)
-    page.wait_for_function("""([sel, old]) => { const img = document.querySelector(sel);
-                             return img && img.src !== old && img.complete && img.naturalWidth > 0; }""",
-                           arg=[f"#{elem_id} img", old_src])
-
-
-def open_tab(page, name: str) -> None:
-    tab = page.get_by_role("tab", name=name)
-    if not tab.count():  # on a narrow screen, under the tab bar's "More tabs" menu (⋯)
-        page.get_by_role("button", name="More tabs").click()
-        tab = page.locator(".overflow-dropdown button", has_text=name)
-    tab.click()
-
-
-def set_number(page, elem_id: str, value) -> None:
-    """Type into a gr.Number, or into the number box of a gr.Slider, and commit it."""
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_1_forward_slider_and_drawing(page):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app_helpers import running_app, save_tiny
-from test_browser import ARGS, CHROMIUM, open_tab, scroll_to, sync_api
+from browser_helpers import ARGS, CHROMIUM, open_tab, scroll_to
+from test_browser import sync_api
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,50 @@
+"""What the browser tests share: where Debian's chromium is and how it is started, and the steps they take on the
+app's page (open a tab, type a number, wait for a new picture, bring one on screen, save a screenshot)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from app_helpers import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = ROOT / "screenshots"
+TIMEOUT_MS = 120_000
+
+
+def image_src(page, elem_id: str) -> str:
+    return page.eval_on_selector(f"#{elem_id} img", "img => img.src")
+
+
+def scroll_to(page, elem_id: str) -> None:
+    """Bring the component on screen: Gradio's pictures load lazily, and one left far from the screen (how far
+    depends on the page's layout and on Chromium's guess of the network) stays 0 x 0 px, unloaded, as Playwright's
+    "hidden" (CI failed so once, on a machine whose layout put tab 1's loss view further down)."""
+    page.eval_on_selector(f"#{elem_id}", "e => e.scrollIntoView({block: 'center'})")
+
+
+def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
+    """Wait until the component shows a different, fully loaded image."""
+    scroll_to(page, elem_id)
+    page.wait_for_function("""([sel, old]) => { const img = document.querySelector(sel);
+                             return img && img.src !== old && img.complete && img.naturalWidth > 0; }""",
+                           arg=[f"#{elem_id} img", old_src])
+
+
+def open_tab(page, name: str) -> None:
+    tab = page.get_by_role("tab", name=name)
+    if not tab.count():  # on a narrow screen, under the tab bar's "More tabs" menu (⋯)
+        page.get_by_role("button", name="More tabs").click()
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.click()
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Type into a gr.Number, or into the number box of a gr.Slider, and commit it."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
