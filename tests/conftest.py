@@ -1,4 +1,5 @@
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,11 @@ MNIST = ROOT / "data" / "mnist"  # where .ci/run copies the raw files (train.py'
 FAKE_TOKEN = {"HF_TOKEN": "hf_not_a_real_token"}  # what --push-to-hub asks for before training (offline, it fails)
 # Windows sends no SIGTERM or SIGINT to a child (it ends it outright) and makes links with admin rights only
 POSIX = pytest.mark.skipif(os.name == "nt", reason="needs POSIX signals to a child process, or a symlink")
+
+
+def sh(path) -> str:
+    """A path as the tools print it in a command, quoted for a POSIX shell (a temp folder may hold a space)."""
+    return shlex.quote(str(path))
 
 
 def run_python(*args, timeout=300, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -1,13 +1,14 @@
 """The model card (ddpm.card): what it reports of a run, its recipe, its commands, and the cards it keeps."""
 import json
+import shlex
 
 import pytest
 
 from ddpm import hub
-from ddpm.card import record_command, write_model_card
+from ddpm.card import _out_of, record_command, write_model_card
 from ddpm.sample import write_card_grid
 
-from conftest import tiny_model
+from conftest import sh, tiny_model
 
 
 def test_model_card_reports_training_and_metrics(tmp_path):
@@ -138,7 +139,6 @@ def test_model_card_says_which_sitting_its_null_class_share_is_from(tmp_path):
            "with one `--out` folder, they replay it." in two  # (the bundled card points to the README's recipe)
     copied = write_model_card(tmp_path, command="python train.py --resume --out=runs/copy", resumed=True).read_text()
     assert "the project README's \"Train your own\" gives the recipe" in copied  # runs/mnist, then a copy of it
-    from ddpm.card import _out_of
 
     assert [_out_of(line) for line in ("python train.py --out 'runs/my run' --epochs 3  # 2 min", "python train.py",
                                        "python train.py --resume --out=runs/b")] == ["runs/my run", "runs/mnist",
@@ -157,7 +157,7 @@ def test_model_card_shows_every_evaluate_command_and_the_grid(tmp_path):
     write_card_grid(tmp_path)
     card = write_model_card(tmp_path).read_text()
     assert "    python -m ddpm.evaluate A\n    python -m ddpm.evaluate B\n" in card
-    assert "![samples](samples.png)" in card and f"--weights {tmp_path} --seed 0 --n 64 --sampler ddpm" in card
+    assert "![samples](samples.png)" in card and f"--weights {sh(tmp_path)} --seed 0 --n 64 --sampler ddpm" in card
 
 
 def test_card_grid_is_what_its_command_makes(tmp_path):
@@ -166,7 +166,7 @@ def test_card_grid_is_what_its_command_makes(tmp_path):
     hub.save_pretrained(tiny_model(), tmp_path)
     write_card_grid(tmp_path)
     args = ["--weights", str(tmp_path), "--seed", "0", "--n", "64", "--sampler", "ddpm", "--out", str(tmp_path / "cli.png")]
-    assert sample.CARD_GRID.format(folder=tmp_path).split()[3:] == args[:-1] + [str(tmp_path / "samples.png")]
+    assert shlex.split(sample.card_grid_command(tmp_path))[3:] == args[:-1] + [str(tmp_path / "samples.png")]
     assert sample.main(args) == 0
     assert (tmp_path / "cli.png").read_bytes() == (tmp_path / "samples.png").read_bytes()
 
@@ -218,7 +218,7 @@ def test_model_card_code_loads_the_folder_or_the_repo_it_is_pushed_to(tmp_path):
     named = re.search(r'load_pretrained\("([^"]+)"\)', card).group(1)
     assert hub.load_pretrained(named).config == tiny_model().config  # the card's own code runs as written
     assert "Not evaluated yet" in card and "Measured with" not in card  # no command for figures it lacks
-    assert f"--weights {folder} --out {folder}/eval.json" in card
+    assert f"--weights {sh(folder)} --out {sh(folder)}/eval.json" in card
     pushed = write_model_card(folder, command="python train.py", repo_id="you/ddpm-mnist").read_text()
     assert 'load_pretrained("you/ddpm-mnist")' in pushed
     assert str(folder) not in pushed  # its commands name the repo, not the author's folders

@@ -8,7 +8,7 @@ from PIL import Image
 from ddpm import hub
 from ddpm.card import write_model_card
 
-from conftest import run_python, tiny_model
+from conftest import run_python, sh, tiny_model
 
 
 def test_evaluate_names_a_device_this_machine_lacks_and_an_empty_run_name(tmp_path, capsys):
@@ -30,8 +30,8 @@ def test_evaluate_refuses_a_model_of_another_dataset(tmp_path, capsys):
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2"]) == 2
     err = capsys.readouterr().err
     assert "was trained on Fashion-MNIST, and ddpm.evaluate measures against MNIST" in err
-    assert f"(look at its samples instead: python -m ddpm.sample --weights {tmp_path / 'm'} --out samples.png draws " \
-           "a grid)" in err  # no dead end, and no FOLDER to fill in
+    assert f"(look at its samples instead: python -m ddpm.sample --weights {sh(tmp_path / 'm')} --out samples.png " \
+           "draws a grid)" in err  # no dead end, and no FOLDER to fill in
     r = run_python("-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "2",
             "--out", str(tmp_path / "s.npz"))
     assert r.returncode == 0, r.stderr

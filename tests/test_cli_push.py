@@ -7,7 +7,7 @@ import pytest
 from ddpm import hub
 from ddpm.card import write_model_card
 
-from conftest import FAKE_TOKEN, tiny_model
+from conftest import FAKE_TOKEN, sh, tiny_model
 
 
 def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):
@@ -41,10 +41,11 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
     err = capsys.readouterr().err
     assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
-    assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test` pushes it again" in err
+    assert f"`python -m ddpm.push {sh(tmp_path / 'm')} me/ddpm-test` pushes it again" in err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
     assert push.main([str(tmp_path / "m"), "me/ddpm-test", "--private"]) == 130  # a private push's retry stays private
-    assert f"`python -m ddpm.push {tmp_path / 'm'} me/ddpm-test --private` pushes it again" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"`python -m ddpm.push {sh(tmp_path / 'm')} me/ddpm-test --private` pushes it again" in err
     monkeypatch.setattr(push, "write_model_card", lambda *a, **k: (_ for _ in ()).throw(ValueError("a bad eval.json")))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 2 and "a bad eval.json" in capsys.readouterr().err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n" and set(files) == {

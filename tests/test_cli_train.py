@@ -9,7 +9,7 @@ from PIL import Image
 from ddpm import hub
 from ddpm.sample import card_grid_command
 
-from conftest import FAKE_TOKEN, MNIST, run_python, tiny_model
+from conftest import FAKE_TOKEN, MNIST, run_python, sh, tiny_model
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
@@ -51,7 +51,7 @@ def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypat
     assert train.main(flags + ["--resume", "--max-steps", "3", "--push-to-hub", "--hub-model-id", "me/x"]) == 1
     err = capsys.readouterr().err
     assert f"error: {out} is not pushed: {out / 'guide'} is missing config.json" in err and not pushed
-    assert f"`python -m ddpm.push {out} me/x` publishes it then" in err
+    assert f"`python -m ddpm.push {sh(out)} me/x` publishes it then" in err
     assert "me/x" not in (out / "README.md").read_text().split("## Use")[1]
 
 
@@ -87,10 +87,10 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
                        "--push-to-hub", "--hub-model-id", "me/ddpm-test"]) == 130
     err = capsys.readouterr().err
     assert "the push was stopped (Ctrl-C); its trained weights are saved" in err and "--resume" not in err
-    assert f"python -m ddpm.push {out} me/ddpm-test" in err
+    assert f"python -m ddpm.push {sh(out)} me/ddpm-test" in err
     assert "me/ddpm-test" not in (out / "README.md").read_text().split("## Use")[1]  # loads the folder: no repo made
     recorded = json.loads((out / "training.json").read_text())["command"]  # main(argv)'s, not the process's (pytest's)
-    assert recorded == f"python train.py --data-dir {MNIST} --out {out} --max-steps 2 --batch-size 8 " \
+    assert recorded == f"python train.py --data-dir {sh(MNIST)} --out {sh(out)} --max-steps 2 --batch-size 8 " \
                        "--base-channels 8 --channel-mult 1,2 --attention-res 14 --timesteps 20 --push-to-hub " \
                        "--hub-model-id me/ddpm-test"
 

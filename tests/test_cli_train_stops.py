@@ -11,7 +11,7 @@ import pytest
 import train
 from ddpm import facts, training
 from ddpm.data import load_sample
-from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT
+from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT, sh
 
 TINY = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
         "--timesteps", "20", "--device", "cpu"]
@@ -146,7 +146,7 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     err = capsys.readouterr().err
     assert "stopped (Ctrl-C or kill) while drawing the sample grid: its trained weights are saved" in err
     assert "Traceback" not in err
-    assert f"nothing was pushed: `python -m ddpm.push {out} me/x` publishes it" in err
+    assert f"nothing was pushed: `python -m ddpm.push {sh(out)} me/x` publishes it" in err
     assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
 
 
@@ -169,14 +169,14 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     stdout, stderr = p.communicate(timeout=120)
     # stopped before its end: all saved, the card written, exit 130 so a script does not go on to publish it
     assert p.returncode == 130 and "stopped: interrupted" in stdout
-    assert f"continue it with python train.py --resume --out {out} --push-to-hub" in stderr  # the whole line
+    assert f"continue it with python train.py --resume --out {sh(out)} --push-to-hub" in stderr  # the whole line
     assert (out / "model.safetensors").exists() and (out / "checkpoint.safetensors").exists()
     assert (out / "README.md").exists() and "Traceback" not in stderr
     steps = facts.read_weights_meta(out)["steps"]  # the recipe says where this sitting stopped, so that it replays
     recorded = json.loads((out / "training.json").read_text())["command"]  # with the checkpoint, at its first save
     assert recorded.startswith("python train.py --data-dir")
     assert recorded.endswith(f"--hub-model-id me/ddpm-test  # stopped at step {steps}")
-    assert "could not push" not in stdout and f"python -m ddpm.push {out} me/ddpm-test" in stderr  # not published
+    assert "could not push" not in stdout and f"python -m ddpm.push {sh(out)} me/ddpm-test" in stderr  # not published
 
 
 def _read(path: Path) -> str:

@@ -10,7 +10,7 @@ from ddpm import facts, hub, push
 from ddpm.card import write_model_card
 from ddpm.config import ModelConfig, TrainConfig
 
-from conftest import tiny_config, tiny_model
+from conftest import sh, tiny_config, tiny_model
 
 
 def test_save_load_round_trip(tmp_path):
@@ -350,7 +350,7 @@ def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
     said = []
     assert not push.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
     assert "could not push" in said[0] and "Nothing was lost" in said[0]
-    assert f"python -m ddpm.push {tmp_path} me/ddpm --private" in said[0]  # the retry stays private
+    assert f"python -m ddpm.push {sh(tmp_path)} me/ddpm --private" in said[0]  # the retry stays private
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "config.json").exists()
 
 
