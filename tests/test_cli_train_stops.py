@@ -164,6 +164,9 @@ def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     deadline = time.time() + 120
     while not (out / "loss.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
+    if not (out / "loss.csv").exists():  # said as such, not as a stop that was not clean
+        p.kill()
+        pytest.fail(f"train.py began no loss.csv in 120 s:\n{p.communicate()[1][-2000:]}")
     time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
     stdout, stderr = p.communicate(timeout=120)
