@@ -38,8 +38,12 @@ def _whole(v, lo: int = 0) -> bool:
 
 
 def is_real(v) -> bool:
-    """v is a finite number, numpy's too (not a string, None, a bool, inf or nan)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    """v is a finite number, numpy's too (not a string, None, a bool, inf or nan, nor an int past a float's range,
+    such as a 400-digit one in a hand-edited JSON file)."""
+    try:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _reject(obj, checks) -> None:

@@ -138,4 +138,5 @@ def test_a_figure_or_fact_of_nan_or_infinity_is_left_out_as_unreadable(tmp_path,
     (tmp_path / "eval.json").write_text(json.dumps({"runs": runs}))
     assert list(read_scores(tmp_path)["runs"]) == ["ddpm"]
     assert "runs ddim, eta1, typed lack their figures" in capsys.readouterr().err
-    assert well_typed({"epochs": float("inf"), "lr": 1e-3}, tmp_path) == ({"lr": 1e-3}, ["epochs"])
+    assert well_typed({"epochs": float("inf"), "lr": 1e-3, "train_minutes": 10 ** 400}, tmp_path) == \
+        ({"lr": 1e-3}, ["epochs", "train_minutes"])  # an int past a float's range raised OverflowError
