@@ -1,7 +1,10 @@
+import atexit
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download during tests
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's cache for the suite alone (the app's runs in it too): the app sweeps the empty folders of the cache it uses,
+# and a test must not touch the machine's other Gradio apps' files
+if "GRADIO_TEMP_DIR" not in os.environ:
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="ddpm-tests-gradio-")
+    atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
 
 from ddpm.config import ModelConfig  # noqa: E402
 from ddpm.schedule import NoiseSchedule  # noqa: E402

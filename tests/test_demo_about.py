@@ -231,13 +231,14 @@ def test_the_empty_folders_gradio_leaves_in_its_cache_are_swept_now_and_then(mon
     monkeypatch.setattr(outputs, "_last_sweep", [0.0])
     for name in ("old-empty", "old-full", "young-empty", "later-empty"):
         (cache / name).mkdir(parents=True)
+    os.utime(cache / "young-empty", (time.time() - 7200,) * 2)  # emptied by delete_cache an hour ago: may be reused
     (cache / "old-full" / "image.png").write_bytes(b"x")
     for name in ("old-empty", "old-full", "later-empty"):
-        os.utime(cache / name, (time.time() - 7200,) * 2)
+        os.utime(cache / name, (time.time() - outputs.EMPTY_FOR_S - 60,) * 2)
     outputs.new_path("grid", ".png")
     assert sorted(f.name for f in cache.iterdir()) == ["old-full", "young-empty"]  # a young one may be filling
     (cache / "later-empty").mkdir()
-    os.utime(cache / "later-empty", (time.time() - 7200,) * 2)
+    os.utime(cache / "later-empty", (time.time() - outputs.EMPTY_FOR_S - 60,) * 2)
     outputs.new_path("grid", ".png")
     assert (cache / "later-empty").exists()  # not again within SWEEP_EVERY_S: a request lists no big folder each time
 

@@ -14,8 +14,9 @@ from PIL.PngImagePlugin import PngInfo
 # needed for seconds only; a busy Space had kept an hour of 10 MB GIFs twice over
 MAX_AGE_S = 600
 # delete_cache removes the files Gradio handed out, each in a folder of its own (named by the content's hash), but
-# not the folders: a Space up for days kept an empty one (4 KB on ext4) for every frame it had streamed
-SWEEP_EVERY_S = 600
+# not the folders: a Space up for days kept an empty one (4 KB on ext4) for every frame it had streamed. Those empty
+# for a day go (the same picture handed out again reuses its folder, so one emptied an hour ago may be refilled)
+SWEEP_EVERY_S, EMPTY_FOR_S = 600, 86_400
 _last_sweep = [0.0]
 
 
@@ -32,7 +33,7 @@ def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
     now = time.time()
     if now - _last_sweep[0] > SWEEP_EVERY_S:
         _last_sweep[0] = now
-        prune_empty_folders(gradio_cache(), max_age_s)
+        prune_empty_folders(gradio_cache(), EMPTY_FOR_S)
     for old in d.iterdir():
         try:
             if now - old.stat().st_mtime > max_age_s:
@@ -48,8 +49,10 @@ def gradio_cache() -> Path:
 
 
 def prune_empty_folders(root: Path, max_age_s: float) -> None:
-    """Remove the empty folders right under `root` untouched for max_age_s: a folder Gradio has just made for a
-    file it is writing is young, and one that holds a file refuses rmdir."""
+    """Remove the empty folders right under `root` untouched for max_age_s (one that holds a file refuses rmdir). A
+    folder Gradio has just made is young; one it reuses for a picture handed out again keeps its old time, and were
+    this rmdir to fall between Gradio's mkdir and its write, that one request would fail: a window of microseconds,
+    once in 10 minutes, on a picture last handed out a day before."""
     now = time.time()
     try:
         folders = [f for f in root.iterdir() if f.is_dir()]
