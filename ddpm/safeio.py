@@ -16,7 +16,7 @@ from safetensors.torch import load, safe_open, save
 
 
 # Windows refuses to replace a file that another program holds open for a moment (a virus scanner or the search
-# indexer reading a checkpoint just written): os.replace is tried again then, for up to 1.5 s
+# indexer reading a checkpoint just written): os.replace is tried again then, for about 1.5 s
 REPLACE_TRIES = 6 if os.name == "nt" else 1
 
 

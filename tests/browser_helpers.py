@@ -20,7 +20,7 @@ def scroll_to(page, elem_id: str) -> None:
     """Bring the component on screen: Gradio's pictures load lazily, and one left far from the screen (how far
     depends on the page's layout and on Chromium's guess of the network) stays 0 x 0 px, unloaded, as Playwright's
     "hidden" (CI failed so once, on a machine whose layout put tab 1's loss view further down)."""
-    page.eval_on_selector(f"#{elem_id}", "e => e.scrollIntoView({block: 'center'})")
+    page.locator(f"#{elem_id}").evaluate("e => e.scrollIntoView({block: 'center'})")  # once it is there
 
 
 def wait_for_new_image(page, elem_id: str, old_src: str) -> None:
