@@ -187,16 +187,21 @@ def check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, ma
                          f"sitting; for {cfg.max_minutes:g} more minutes give --max-minutes {more:.1f}")
 
 
+def stop_signals(sig=signal) -> tuple:
+    """The signals that stop a run cleanly: SIGINT (Ctrl-C), SIGTERM (`kill`) and, on Windows, SIGBREAK (Ctrl-Break)."""
+    return (sig.SIGINT, sig.SIGTERM) + ((sig.SIGBREAK,) if hasattr(sig, "SIGBREAK") else ())
+
+
 class Interrupts:
-    """Ctrl-C (SIGINT) and `kill` (SIGTERM) stop training; checkpoint and EMA weights are written first.
-    (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)
+    """Ctrl-C (SIGINT), `kill` (SIGTERM) and on Windows Ctrl-Break stop training; checkpoint and EMA weights are
+    written first. (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)
 
     One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
     a step (the generator already past the step's draws, an optimizer update half applied) and a resume
     matches an unbroken run exactly. One during the epoch's sample grid (16 digits, 50 DDIM steps or T if fewer:
     about a second on a CPU) lets the grid be written first; a second Ctrl-C stops at once."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = stop_signals()
 
     def __init__(self):
         self.defer, self.pending = False, False

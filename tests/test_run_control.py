@@ -55,6 +55,18 @@ def test_a_ctrl_c_between_steps_stops_at_once():
         stop(signal.SIGINT, None)
 
 
+def test_ctrl_break_stops_a_run_cleanly_on_windows_as_ctrl_c_does():
+    """Windows has SIGBREAK (Ctrl-Break): it ended a run at once, without its stop's card; it is one of the stopping
+    signals where it exists."""
+    from types import SimpleNamespace
+
+    from ddpm.run_control import stop_signals
+
+    assert stop_signals(SimpleNamespace(SIGINT=2, SIGTERM=15, SIGBREAK=21)) == (2, 15, 21)
+    assert stop_signals(SimpleNamespace(SIGINT=2, SIGTERM=15)) == (2, 15)  # Linux, macOS
+    assert Interrupts.SIGNALS == stop_signals(signal)
+
+
 def test_training_off_the_main_thread_sets_no_handlers():
     """train() from a thread (a notebook's, a server's): signal handlers can only be set on the main thread, so none
     are, rather than a ValueError before the first step."""
