@@ -100,9 +100,13 @@ class DigitSketchpad(gr.Sketchpad):
             kept = self.blob_storage
             kept.pop(drawing, None)  # sent again: now the newest
             kept[drawing] = EditorDataBlobs(background=None, layers=[], composite=composite)
-            while (items := list(kept.items())) and (len(items) > KEPT_DRAWINGS or sum(
-                    len(b.composite or b"") for _, b in items) > KEPT_DRAWING_BYTES):
-                kept.pop(items[0][0], None)  # the oldest first (a dict keeps the order of insertion)
+            items = list(kept.items())  # the oldest first (a dict keeps the order of insertion)
+            size, total = len(items), sum(len(b.composite or b"") for _, b in items)
+            for key, blobs in items:  # one pass: the count and the bytes kept down as each goes
+                if size <= KEPT_DRAWINGS and total <= KEPT_DRAWING_BYTES:
+                    break
+                kept.pop(key, None)
+                size, total = size - 1, total - len(blobs.composite or b"")
 
     def preprocess(self, payload):
         if payload is None:
