@@ -15,8 +15,7 @@ from .autoguidance import T_MAX_FRACTION, check_guide, has_guide, load_guide
 from .cli_args import stopped
 from .config import ModelConfig, TrainConfig, is_real
 from .data import CLASS_NAMES, dataset_name
-from .facts import (NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta,
-                    recorded_facts)
+from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
 from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
                   ModelLoadError, folder_problem, load_pretrained)
 from .safeio import atomic_write_bytes, atomic_write_json
