@@ -4,6 +4,7 @@
     python -m ddpm.benchmark                 # medians of 3 runs each, interleaved, as a table
     python -m ddpm.benchmark --json --repeats 5
     python -m ddpm.benchmark --autoguidance 1.5   # also each grid guided by the small weights/guide/
+    python -m ddpm.benchmark --train-widths 16,32,64   # instead: training images/s at each base width
 
 Runs are interleaved (DDPM, DDIM, DDIM eta 1, DDPM, ...) so both see the same machine load; report medians.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import platform
 import statistics
@@ -22,12 +24,20 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .cli_args import positive_int, stopped, whole_number
+from .config import TrainConfig
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .samplers import DDIM_STEPS, sample, steps_run, too_many_steps
 from .schedule import NoiseSchedule
-from .unet import count_parameters
+from .training import train_step
+from .unet import UNet, count_parameters
 
 MAX_GRID = 1024  # digits per timed grid, sampled as one batch (a typo of 10^8 filled the memory, unsaid)
+MAX_WIDTH = 256  # a base width timed for training (base 64 already takes seconds a step on 2 cores)
+
+
+def widths_arg(value: str) -> list[int]:
+    """argparse type of --train-widths: base widths, comma-separated, each 1 to MAX_WIDTH."""
+    return [whole_number(1, MAX_WIDTH)(w) for w in value.split(",")]
 
 
 def forward_cost(model, n: int = 16, repeats: int = 20) -> tuple[float, float, float]:
@@ -85,6 +95,30 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int | None = No
                         for k, v in times.items()}}
 
 
+def train_rates(weights: str, widths: list[int], repeats: int = 3) -> dict:
+    """Images per second of one training step (Alg. 1 with AdamW: training.train_step, train.py's default batch and
+    recipe) of a fresh network of the weights' shape at each base width, on a random batch; one untimed step first,
+    then the widths interleaved: {'images_per_s': {width: {'median', 'all'}}, ...}. What a wider network would
+    cost to train here, before training it."""
+    shape, cfg = load_pretrained(weights).config, TrainConfig()
+    sched, gen = NoiseSchedule(shape.timesteps, shape.schedule), torch.Generator().manual_seed(0)
+    x0 = torch.rand(cfg.batch_size, shape.in_channels, shape.image_size, shape.image_size, generator=gen) * 2 - 1
+    y = torch.randint(0, 10, (cfg.batch_size,), generator=gen) if shape.num_classes else None
+    nets = {w: UNet(dataclasses.replace(shape, base_channels=w)).train() for w in widths}
+    opts = {w: torch.optim.AdamW(net.parameters(), lr=cfg.lr) for w, net in nets.items()}
+    rates: dict[int, list[float]] = {w: [] for w in widths}
+    for r in range(repeats + 1):
+        for w in widths:
+            start = time.perf_counter()
+            train_step(nets[w], sched, opts[w], x0, y, gen, cfg, cfg.lr)
+            if r:  # the first is a warm-up
+                rates[w].append(cfg.batch_size / (time.perf_counter() - start))
+    return {"batch_size": cfg.batch_size, "repeats": repeats, "threads": torch.get_num_threads(),
+            "parameters": {w: count_parameters(net) for w, net in nets.items()},
+            "images_per_s": {w: {"median": round(statistics.median(v), 1), "all": [round(x, 1) for x in v]}
+                             for w, v in rates.items()}}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,6 +129,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ddim-steps", type=positive_int, default=None,
                    help=f"DDIM steps, at most T [{DDIM_STEPS}, or T for a model of fewer timesteps]")
     add_autoguidance_args(p)
+    p.add_argument("--train-widths", type=widths_arg, default=None, metavar="W,W,...",
+                   help="instead of the grids: training images/s of a network of the weights' shape at each base "
+                        "width (--base-channels), e.g. 16,32,64")
     p.add_argument("--json", action="store_true", help="print JSON only")
     a = p.parse_args(argv)
     check_autoguidance_args(p, a)
@@ -103,6 +140,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
+    if a.train_widths:
+        return _train_main(a)
     try:
         res = run(a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
@@ -118,6 +157,24 @@ def main(argv=None) -> int:
           f"{res['threads']} thread{'s' * (res['threads'] != 1)} on {res['cpu']}")
     for k, v in res["seconds"].items():
         print(f"{a.n}-digit grid, {k}: median {v['median']:.2f} s  (runs: {v['all']})")
+    return 0
+
+
+def _train_main(a: argparse.Namespace) -> int:
+    try:
+        res = train_rates(a.weights, a.train_widths, a.repeats)
+    except (ModelLoadError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return stopped("no figure is printed before every width has been timed")
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"one training step on a random batch of {res['batch_size']}, {res['threads']} "
+          f"thread{'s' * (res['threads'] != 1)}, median of {res['repeats']}:")
+    for w, v in res["images_per_s"].items():
+        print(f"base width {w} ({res['parameters'][w]:,} parameters): {v['median']:.1f} images/s  (runs: {v['all']})")
     return 0
 
 

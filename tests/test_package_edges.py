@@ -101,6 +101,26 @@ def test_benchmark_times_each_grid_and_forward_pass_at_n_and_guided_rows_below_w
     assert grids == [3] * 6 and passes == [3]
 
 
+def test_benchmark_times_a_training_step_of_the_weights_shape_at_each_base_width(tmp_path, monkeypatch, capsys):
+    """--train-widths: train.py's step (train_step, its default batch) on a fresh network of the weights' shape at
+    each width, one untimed step first, then the widths interleaved; a width GroupNorm cannot take is refused."""
+    from ddpm import benchmark, hub
+
+    from conftest import tiny_model
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    steps = []
+    monkeypatch.setattr(benchmark, "train_step", lambda net, sched, opt, x0, y, *a: steps.append(
+        (net.config.base_channels, net.config.channel_mult, len(x0), net.training)))
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--train-widths", "8,16", "--repeats", "2"]) == 0
+    mult = tiny_model().config.channel_mult
+    assert steps == [(w, mult, 128, True) for _ in range(3) for w in (8, 16)]
+    out = capsys.readouterr().out
+    assert "random batch of 128" in out and "base width 8 (" in out and "base width 16 (" in out and "median of 2" in out
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--train-widths", "12"]) == 2
+    assert "positive multiple of the 8 GroupNorm groups, not 12" in capsys.readouterr().err
+
+
 def test_benchmarks_nchw_figure_times_a_plain_layout_copy(monkeypatch):
     """forward_ms_nchw is the same network in the NCHW layout beside load_pretrained's channels_last one: a copy
     left channels_last would time the same layout twice under two names."""
