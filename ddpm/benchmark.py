@@ -140,41 +140,28 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     a = parse_args(argv)
-    if a.train_widths:
-        return _train_main(a)
     try:
-        res = run(a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide)
+        res = train_rates(a.weights, a.train_widths, a.repeats) if a.train_widths else run(
+            a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return stopped("no figure is printed before every run has been timed")
+    threads = f"{res['threads']} thread{'s' * (res['threads'] != 1)}"
     if a.json:
         print(json.dumps(res, indent=2))
-        return 0
-    print(f"{res['parameters']:,} parameters, {res['mflop_per_image']} MFLOP/image, "
-          f"{res['forward_ms']} ms per forward pass of {a.n} (NCHW layout: {res['forward_ms_nchw']} ms), "
-          f"{res['threads']} thread{'s' * (res['threads'] != 1)} on {res['cpu']}")
-    for k, v in res["seconds"].items():
-        print(f"{a.n}-digit grid, {k}: median {v['median']:.2f} s  (runs: {v['all']})")
-    return 0
-
-
-def _train_main(a: argparse.Namespace) -> int:
-    try:
-        res = train_rates(a.weights, a.train_widths, a.repeats)
-    except (ModelLoadError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return stopped("no figure is printed before every width has been timed")
-    if a.json:
-        print(json.dumps(res, indent=2))
-        return 0
-    print(f"one training step on a random batch of {res['batch_size']}, {res['threads']} "
-          f"thread{'s' * (res['threads'] != 1)}, median of {res['repeats']}:")
-    for w, v in res["images_per_s"].items():
-        print(f"base width {w} ({res['parameters'][w]:,} parameters): {v['median']:.1f} images/s  (runs: {v['all']})")
+    elif a.train_widths:
+        print(f"one training step on a random batch of {res['batch_size']}, {threads}, median of {res['repeats']}:")
+        for w, v in res["images_per_s"].items():
+            print(f"base width {w} ({res['parameters'][w]:,} parameters): {v['median']:.1f} images/s  "
+                  f"(runs: {v['all']})")
+    else:
+        print(f"{res['parameters']:,} parameters, {res['mflop_per_image']} MFLOP/image, "
+              f"{res['forward_ms']} ms per forward pass of {a.n} (NCHW layout: {res['forward_ms_nchw']} ms), "
+              f"{threads} on {res['cpu']}")
+        for k, v in res["seconds"].items():
+            print(f"{a.n}-digit grid, {k}: median {v['median']:.2f} s  (runs: {v['all']})")
     return 0
 
 
