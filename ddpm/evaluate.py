@@ -23,21 +23,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
+from .autoguidance import add_autoguidance_args, check_autoguidance_args
 from .cli_args import (add_sampling_args, check_sampling_args, check_writable, command_line, positive_int, seed_arg,
-                       steps_asked, stopped)
+                       stopped)
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
-from .device import pick_device
 from .eval_files import (EvalError, fewer_than_filed, merge_into, only_mnist, read_runs_file, read_shards, run_name,
                          save_npz)
-from .facts import trained_on
 from .from_samples import follow_the_file, same_model
-from .hub import DEFAULT_WEIGHTS, ModelLoadError, is_repo_id, load_pretrained, resolve_folder, weights_digest
+from .hub import DEFAULT_WEIGHTS, ModelLoadError, is_repo_id
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_json, keeping_previous, previous_blocked
-from .sample import sample_images
+from .sample import load_for_sampling, sample_images
 from .samplers import RANDOM, random_labels
 
 CLASSES = 10  # the MNIST classifier's, and those of every model train.py makes
@@ -165,18 +163,10 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
     steps): called once the model is loaded and checked (main() checks --out and loads the data and classifier there,
     to refuse a bad path before a long run)."""
     try:
-        device = pick_device(device)
-    except ValueError as e:
-        raise EvalError(str(e)) from None
-    try:
-        model = load_pretrained(weights, device)
-    except ModelLoadError as e:
-        raise EvalError(f"{e}\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
-    only_mnist(trained_on(resolve_folder(weights)), f"{weights} was", weights)
-    digest = weights_digest(model)  # for --save-samples: whose samples these are
-    try:
-        model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)
-        steps = steps_asked(model, label, sampler, steps)
+        model, digest, _, steps = load_for_sampling(
+            weights, device, sampler, steps, label, autoguidance, autoguidance_tmax, autoguidance_guide,
+            check_dataset=lambda dataset: only_mnist(dataset, f"{weights} was", weights),
+            hint="\n  train a model with `python train.py`, or pass --weights FOLDER / --from-samples FILE.npz")
     except (ModelLoadError, ValueError) as e:
         raise EvalError(str(e)) from None
     if before_sampling is not None:

@@ -14,6 +14,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -50,6 +51,32 @@ def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int | 
         x = sample(model, NoiseSchedule(cfg.timesteps, cfg.schedule), n, seed, batch_size=batch_size,
                    sampler=sampler, steps=steps, **kwargs)
     return to_uint8_np(x)
+
+
+class Loaded(NamedTuple):
+    model: torch.nn.Module  # autoguided where asked
+    digest: str  # hub.weights_digest of the model itself: whose samples these are
+    dataset: str  # what it was trained on
+    steps: int  # the steps the sampler will run (cli_args.steps_asked)
+
+
+def load_for_sampling(weights: str, device: str | torch.device, sampler: str, steps: int | None, label=None,
+                      autoguidance: float = 1.0, autoguidance_tmax: int | None = None,
+                      autoguidance_guide: str | None = None, check_dataset: Callable[[str], None] | None = None,
+                      hint: str = "") -> Loaded:
+    """The steps ddpm.sample and ddpm.evaluate both take before they sample: the device, the model, its digest and
+    dataset (check_dataset may refuse it before the guide loads), the guide, the steps asked. ModelLoadError (with
+    `hint` after a model that does not load) or ValueError, in words."""
+    device = pick_device(device)
+    try:
+        model = load_pretrained(weights, device)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{e}{hint}") from None
+    digest, dataset = weights_digest(model), trained_on(resolve_folder(weights))
+    if check_dataset is not None:
+        check_dataset(dataset)
+    model = autoguided(model, weights, autoguidance, autoguidance_tmax, device, autoguidance_guide)
+    return Loaded(model, digest, dataset, steps_asked(model, label, sampler, steps))
 
 
 def write_card_grid(folder: str | Path, device: str | torch.device = "cpu") -> Path:
@@ -105,13 +132,9 @@ def main(argv=None) -> int:
 def write_samples(a: argparse.Namespace) -> int:
     """Sample as the flags say and write the grid or .npz; the exit status (2 with a line for what is refused)."""
     try:
-        device = pick_device(a.device)
-        model = load_pretrained(a.weights, device)
-        digest = weights_digest(model)  # for the .npz: whose samples these are
-        model = autoguided(model, a.weights, a.autoguidance, a.autoguidance_tmax, device, a.autoguidance_guide)
-        dataset = trained_on(resolve_folder(a.weights))  # for the .npz: ddpm.evaluate scores MNIST's only
-        check_label_for(a.label, dataset)
-        steps = steps_asked(model, a.label, a.sampler, a.steps)  # as run, for the .npz
+        model, digest, dataset, steps = load_for_sampling(  # digest, dataset and steps as run: for the .npz
+            a.weights, a.device, a.sampler, a.steps, a.label, a.autoguidance, a.autoguidance_tmax,
+            a.autoguidance_guide, check_dataset=lambda dataset: check_label_for(a.label, dataset))
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -330,3 +330,19 @@ def test_a_folder_where_the_replaced_samples_would_be_kept_is_refused_before_sam
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "2", "--out", str(tmp_path / "s.npz")], capsys)
     assert rc == 2 and f"{tmp_path / 's.npz.previous'} is a folder, where the file now at" in err
     assert (tmp_path / "s.npz").read_bytes() == b"the last run's"
+
+
+def test_both_sampling_command_lines_load_a_model_by_one_path_and_evaluate_says_how_to_get_one(tmp_path, capsys):
+    from ddpm import evaluate, sample
+
+    missing = ["--weights", str(tmp_path / "none"), "--n", "2"]
+    assert sample.main(missing + ["--out", str(tmp_path / "g.png")]) == 2
+    said = capsys.readouterr().err
+    assert "is not a model folder" in said and "python train.py" not in said
+    assert evaluate.main(missing) == 2
+    said = capsys.readouterr().err
+    assert "is not a model folder" in said and "train a model with `python train.py`" in said
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    loaded = sample.load_for_sampling(str(tmp_path / "m"), "cpu", "ddim", None)
+    assert loaded.dataset == "mnist" and loaded.steps == min(50, loaded.model.config.timesteps)
+    assert loaded.digest == hub.weights_digest(loaded.model)
