@@ -137,10 +137,12 @@ def steps_asked(model, label, sampler: str, steps: int | None) -> int:
 
 def check_writable(path: str | Path) -> str | None:
     """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
-    output path costs no run. Makes the missing folders, as the writing would."""
+    output path costs no run. Tries in the missing folders, as the writing would make them, then removes them again:
+    a run refused after this check (a --weights folder that is not there, named in --out too) leaves none behind."""
     if os.path.basename(str(path)) in ("", ".", ".."):  # Path() drops a last "/" or "/.": o.png/ would write o.png
         return f"cannot write {path}: that names a folder, not a file; name the file to write"
     path = Path(path)
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # deepest first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         existed = path.exists()
@@ -153,4 +155,10 @@ def check_writable(path: str | Path) -> str | None:
         if file := file_above(path):
             return f"cannot write {path}: {file} is a file, not a folder"
         return f"cannot write {path}: {e.strerror or e}"
+    finally:
+        for folder in made:  # (the writing makes them: safeio.atomic_write_bytes)
+            try:
+                folder.rmdir()
+            except OSError:  # written into meanwhile, or never made
+                pass
     return None

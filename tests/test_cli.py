@@ -346,3 +346,17 @@ def test_both_sampling_command_lines_load_a_model_by_one_path_and_evaluate_says_
     loaded = sample.load_for_sampling(str(tmp_path / "m"), "cpu", "ddim", None)
     assert loaded.dataset == "mnist" and loaded.steps == min(50, loaded.model.config.timesteps)
     assert loaded.digest == hub.weights_digest(loaded.model)
+
+
+def test_the_output_check_leaves_no_folder_behind_so_a_missing_weights_folder_is_said_as_missing(tmp_path, capsys):
+    """train.py's next line, `ddpm.evaluate --weights RUN --out RUN/eval.json`, with RUN mistyped: the --out check
+    made RUN, empty, and the load then said "missing config.json" instead of "does not exist"."""
+    from ddpm import evaluate
+    from ddpm.cli_args import check_writable
+
+    (tmp_path / "kept").mkdir()
+    assert check_writable(tmp_path / "a" / "b" / "x.png") is None and check_writable(tmp_path / "kept" / "x") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]  # the folders it made went, the one there stayed
+    run = tmp_path / "run"
+    assert evaluate.main(["--weights", str(run), "--n", "2", "--out", str(run / "eval.json")]) == 2
+    assert "(it does not exist)" in capsys.readouterr().err and not run.exists()
