@@ -41,8 +41,8 @@ def test_slugs_follow_github():
 
 # ---------------------------------------------------------------- every command the pages give still parses
 
-COMMAND = re.compile(r"python (?:-m ddpm\.(?:sample|evaluate|benchmark)|train\.py)\b[^`#&\n]*")
-# what a page writes for "any value here", by flag: --seed S, --weights W, --first 1000i, ...
+COMMAND = re.compile(r"python (?:-m ddpm\.(?:sample|evaluate|benchmark)|train\.py)\b[^`#&;\n]*")
+# what a page writes for "any value here", by flag: --seed S, --weights W, a shell loop's --first $((i*1000))
 PLACEHOLDER_VALUE = {"--seed": "0", "--sampler": "ddim", "--weights": "weights", "--autoguidance": "2",
                      "--autoguidance-tmax": "300", "--eta": "0.5", "--first": "1000", "--out": "runs/x",
                      "--null-teacher": "weights", "--guidance": "1.5"}
@@ -60,7 +60,7 @@ def commands(page: Path) -> list[list[str]]:
         for cmd in COMMAND.findall(span):
             tokens = [t for t in shlex.split(cmd.strip()) if t != "..."][1:]
             for i, t in enumerate(tokens):
-                if i and (re.fullmatch(r"[A-Z]+|\d+i", t)):
+                if i and (re.fullmatch(r"[A-Z]+|\$\(\(.*\)\)", t)):
                     tokens[i] = PLACEHOLDER_VALUE[tokens[i - 1]]
             found.append(tokens)
     return found
