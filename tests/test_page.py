@@ -3,6 +3,7 @@ text and of the plots' colours (WCAG 2.1's relative luminance), and where the ke
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio.themes.utils import colors
 
@@ -75,6 +76,26 @@ def test_chosen_t_is_not_told_from_a_curve_by_red_and_green():
     assert forward.COLORS[forward.MARKER] == objective.COLORS[objective.MARKER] == trajectory.DIGIT_COLORS[
         trajectory.NOW] == grey
     assert len(set(trajectory.DIGIT_COLORS.values())) == 11
+
+
+def test_the_digits_a_run_hesitates_between_keep_apart_colours_to_a_colour_blind_eye():
+    """8 was a gold beside 1's orange and 3's red: to a deuteranope (Machado et al. 2009's full-severity matrices
+    on linear RGB) 3 and 8 were 3.5 apart in CIELAB, about a just-seen difference; the default run plots 1 and 8."""
+    sim = {"deutan": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.01182, 0.04294, 0.968881]],
+           "protan": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                      [-0.003882, -0.048116, 1.051998]]}
+
+    def lab(hex_colour: str, m) -> np.ndarray:
+        c = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+        c = np.clip(np.array(m) @ np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4), 0, 1)
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ c
+        f = np.where((r := xyz / [0.95047, 1, 1.08883]) > 0.008856, np.cbrt(r), 7.787 * r + 16 / 116)
+        return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+    for kind, m in sim.items():
+        for a, b in ("38", "18", "49", "35", "58", "79", "17"):  # MNIST's look-alikes
+            gap = np.linalg.norm(lab(trajectory.DIGIT_COLORS[a], m) - lab(trajectory.DIGIT_COLORS[b], m))
+            assert gap >= 15, (kind, a, b, gap)
 
 
 @pytest.mark.parametrize("control", ["range", "radio", "checkbox", "number"])

@@ -31,9 +31,10 @@ PLOT_MIN_P = 0.05  # the legend names the classes that reach this: short enough 
 NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its own, left out of the legend)
 # one fixed colour per digit, so a digit keeps its colour from run to run: matplotlib's tab10, but 7 in tab20b's dark
 # olive (tab10's grey is the marker's, and a violet would sit too near 4's), and 1, 6, 8 and 9 darker, as tab10's
-# orange, pink, yellow olive and cyan were below 3:1 on white (8 now a gold, apart from 7's olive)
+# orange, pink, yellow olive and cyan were below 3:1 on white; 8 a periwinkle, as a gold beside 1's orange and 3's
+# red was one colour to a deuteranope (and 3 and 8, 1 and 8 are the pairs a digit hesitates between)
 DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#c45a00", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#c2187a",
-                                       "#637939", "#a6761d", "#00838f"])) | {NOW: MARKER_COLOR}
+                                       "#637939", "#7f7fff", "#00838f"])) | {NOW: MARKER_COLOR}
 
 
 @dataclass
