@@ -128,7 +128,7 @@ def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidan
     """Generate's settings through `kind`'s rows (ddpm.demo.compare): (picture, caption, the seed used)."""
     n = min(check_int(f"number of {RT.noun}s", n, 1, MAX_DIGITS), COMPARE_DIGITS)  # the rows' digits, not the grid's
     settings, model = sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance)
-    for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T, CONDITIONAL)):
+    for c in compare_stream(model, RT.sched, kind, compare_rows(kind, settings, T, CONDITIONAL), RT.classifier):
         # while it runs, the last comparison stays (as tab 4's pictures do) and the caption says how far it is
         yield (gr.skip(), c.text, settings.seed) if isinstance(c, Progress) else (c.image, c.text, settings.seed)
 
@@ -138,9 +138,8 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
-            # the last run's frames, GIF, plot and reading go: they would sit beside this run's panel as if its own
-            # (the plot hides: emptied, it throws in the page); the frame slider rests (greyed) until there are
-            # frames to scrub, not at a t the panel has left
+            # the last run's frames, GIF, plot (hidden: emptied, it throws in the page) and reading go, as they would
+            # sit beside this run's panel as its own; the frame slider rests (greyed) until there are frames to scrub
             yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, decided="", film=None,
                                   plot=gr.LinePlot(visible=False), frame=gr.Slider(interactive=False))
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
@@ -167,8 +166,8 @@ def scrub(traj, t):
 
 @shown_as_it_goes("x0", "main", "strip", "text")  # noted in the memo: a change of digit puts them away
 def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, memo=None):
-    x0 = pick_digit(source, index, upload, sketch)
-    for r in until_left(roundtrip_stream(RT.model, RT.sched, x0, t, chain_settings(seed, sampler, steps, T)), memo):
+    x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
+    for r in until_left(roundtrip_stream(RT.model, RT.sched, x0, t, s, RT.classifier), memo):
         yield (progress_update(r, RoundtripOut, "text") if isinstance(r, Progress) else
                RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, r.text))  # none once the digit changed
 
@@ -177,7 +176,8 @@ def noise_and_denoise(source, index, upload, sketch, t, seed, sampler, steps, me
 def interpolate(source, index, upload, sketch, other, t, seed, sampler, steps, memo=None):
     """Tab 4's interpolation: your digit and the bundled example #other, noised to t, mixed, denoised."""
     x0, s = pick_digit(source, index, upload, sketch), chain_settings(seed, sampler, steps, T)
-    for r in until_left(interpolate_stream(RT.model, RT.sched, x0, example_digit(other, True), t, s), memo):
+    other = example_digit(other, True)
+    for r in until_left(interpolate_stream(RT.model, RT.sched, x0, other, t, s, RT.classifier), memo):
         yield (gr.skip(), r.text) if isinstance(r, Progress) else (r.image, r.text)
 
 
@@ -205,7 +205,7 @@ def defaults() -> dict:
     *_, traj = trajectory(0, False, 1, *choice)
     d["trajectory"] = traj._replace(status=f"{started}{traj.state.summary}.")
     x0 = pick_digit(EXAMPLE, 0, None, None)
-    r = roundtrip(RT.model, RT.sched, x0, T // 2, chain_settings(0, DEFAULT_SAMPLER, choice[1], T))
+    r = roundtrip(RT.model, RT.sched, x0, T // 2, chain_settings(0, DEFAULT_SAMPLER, choice[1], T), RT.classifier)
     d["roundtrip"] = RoundtripOut(draw.digits(x0, scale=8), r.main, r.strip, started + r.summary)
     return d
 

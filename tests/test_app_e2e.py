@@ -230,6 +230,7 @@ def test_compare_runs_one_row_per_setting_from_the_same_noise(client):
     five = pixels(grid)
     grid, text, _ = client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "samplers", api_name="/compare")
     assert "2 digits a row, any digit" in text and pixels(grid).shape[0] < five.shape[0]  # 4 rows, not 5
+    assert "The MNIST classifier reads the rows as DDPM, " in text  # the picture in words
     _, text, _ = client.predict(5, False, 2, "ddim", 10, "any", 2.0, 0.0, 1.0, "guidance", api_name="/compare")
     assert "2 digits a row, DDIM, 10 steps, a random digit each" in text and "class is drawn from (seed, k)" in text
 
@@ -258,6 +259,7 @@ def test_roundtrip(client):
                                            api_name="/roundtrip")
     assert np.array_equal(digit_from_display(x0), IMAGES[1])
     assert "t = 30" in text and Image.open(strip).width > Image.open(strip).height
+    assert "The MNIST classifier reads your digit as 2 and the one denoised from t = 30 as" in text  # test digit #1
     _, main1, *_ = client.predict("MNIST test digit", 1, None, None, 30, 1, "ddim", 10, api_name="/roundtrip")
     assert not np.array_equal(pixels(main), pixels(main1))  # the seed draws the forward eps
 
@@ -265,6 +267,7 @@ def test_roundtrip(client):
 def test_interpolate(client):
     image, text = client.predict("MNIST test digit", 0, None, None, 1, 30, 0, "ddim", 10, api_name="/interpolate")
     assert "t = 30" in text and Image.open(image).width > Image.open(image).height
+    assert "The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as " in text
     image2, _ = client.predict("MNIST test digit", 0, None, None, 2, 30, 0, "ddim", 10, api_name="/interpolate")
     assert not np.array_equal(pixels(image), pixels(image2))  # the other digit is the one asked for
     with pytest.raises(AppError, match="the other digit x'_0: MNIST test digit # must be between 0 and 299, not 300"):  # the slider's

@@ -125,23 +125,28 @@ def shared_settings(kind: str, r: Settings) -> str:
 
 
 @torch.inference_mode()
-def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings]) -> Iterator[Progress | Comparison]:
-    """Run each row's reverse chain from the same x_T; a Progress every few steps, then the Comparison."""
-    ticker, finished = Ticker(sum(r.steps for r in rows)), []
+def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings], classifier=None
+                   ) -> Iterator[Progress | Comparison]:
+    """Run each row's reverse chain from the same x_T; a Progress every few steps, then the Comparison (with a
+    classifier, its text says which digits each row drew: the picture in words)."""
+    ticker, finished, read = Ticker(sum(r.steps for r in rows)), [], []
     for r in rows:
         last = None
         for last in sample_loop(model, sched, r.n, r.seed, **r.sampler_kwargs()):
             if ticker.due():
                 yield Progress(f"Row {len(finished) + 1} of {len(rows)} ({row_title(kind, r)}): step "
                                f"{last.index + 1} of {last.num_steps}, {ticker.elapsed()}")
-        finished.append(draw.titled(draw.digits(last.x_prev.clamp(-1, 1), cols=r.n, scale=3), row_title(kind, r)))
+        x0 = last.x_prev.clamp(-1, 1)  # (n, 1, 28, 28)
+        finished.append(draw.titled(draw.digits(x0, cols=r.n, scale=3), row_title(kind, r)))
+        if classifier is not None:
+            read.append(f"{row_title(kind, r)}: {' '.join(str(int(d)) for d in classifier(x0).argmax(1))}")
     first = rows[0]
     says = samplers_say(sched.T, first.label if first.guidance else None) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     if kind == GUIDANCE_ROWS and first.label == RANDOM:
         says += (f" Each {first.noun}'s class is drawn from (seed, k), the same in every row; for one class, choose it "
                  "in the class menu.")
+    said = f" The MNIST classifier reads the rows as {'; '.join(read)}." if read else ""
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
-                     f"{shared_settings(kind, first)}; done in "
-                     f"{ticker.elapsed()}. {first.noun.capitalize()} k of every row starts from the same noise x_T, "
-                     f"that of (seed, k): {worded(says)}")
+                     f"{shared_settings(kind, first)}; done in {ticker.elapsed()}.{said} {first.noun.capitalize()} "
+                     f"k of every row starts from the same noise x_T, that of (seed, k): {worded(says)}")

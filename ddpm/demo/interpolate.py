@@ -61,10 +61,11 @@ def other_eps(seed: int, shape=(1, 1, 28, 28)) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8: np.ndarray, t, s: Settings
-                       ) -> Iterator[Progress | Interpolation]:
+def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8: np.ndarray, t, s: Settings,
+                       classifier=None) -> Iterator[Progress | Interpolation]:
     """Your digit x_0 and another x'_0 (uint8 (28, 28) each) noised to paper t, mixed in COLUMNS steps of lambda
-    and denoised with s's sampler and steps (the null class); a Progress every few steps, then the Interpolation."""
+    and denoised with s's sampler and steps (the null class); a Progress every few steps, then the Interpolation
+    (with a classifier, its text says which digit each column came back as: the picture in words)."""
     t = check_int("t", t, 1, sched.T)
     check_chains([t] * COLUMNS, s, f"The {COLUMNS} mixes")
     lam = lambdas().view(-1, 1, 1, 1)  # (COLUMNS, 1, 1, 1)
@@ -87,12 +88,21 @@ def interpolate_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, other_u8:
     fresh = ("; each column also draws its own reverse noise" if s.sampler == "ddpm" or s.eta else
              "; DDIM with eta 0 adds no noise on the way back, so the columns differ only by lambda")
     text = (f"lambda runs from 0 (your digit) to 1 (the other digit), above each column. Both were noised to t = {t} "
-            f"with seed {s.seed}, then each mix denoised with {chain_words(s, t)} in {ticker.elapsed()}"
-            f"{fresh}. The two noises are independent, so a mix holds less noise than t implies (at lambda = 1/2 "
-            "its std is 1/sqrt(2) of the schedule's; the paper mixes so too). At small t the model tidies a "
-            "cross-fade of the two. Near t = T/3 most mixes become one of the "
-            "two digits, switching near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees "
-            "less of either, and more and more of the mixes (the two ends last) come back as digits of its own, "
-            "which the seed's noise picks, as in the strip above. Ho et al. (2020, Sec. 4.4) mix so at t = 500 of "
-            "1000 (their Fig. 8); nearer T, their Fig. 9's mixes turn into new samples.")
+            f"with seed {s.seed}, then each mix denoised with {chain_words(s, t)} in {ticker.elapsed()}{fresh}."
+            f"{read_mixes(classifier, back)} The two noises are independent, so a mix holds less noise than t "
+            "implies (at lambda = 1/2 its std is 1/sqrt(2) of the schedule's; the paper mixes so too). At small t the "
+            "model tidies a cross-fade of the two. Near t = T/3 most mixes become one of the two digits, switching "
+            "near lambda = 1/2, sometimes through a third; from about T/2 on, the model sees less of either, and more "
+            "and more of the mixes (the two ends last) come back as digits of its own, which the seed's noise picks, "
+            "as in the strip above. Ho et al. (2020, Sec. 4.4) mix so at t = 500 of 1000 (their Fig. 8); nearer T, "
+            "their Fig. 9's mixes turn into new samples.")
     yield Interpolation(image, worded(text), mixed, back, pixels)
+
+
+def read_mixes(classifier, back: torch.Tensor) -> str:
+    """' The MNIST classifier reads ...': the denoised mixes back (COLUMNS, 1, 28, 28) in [-1, 1] in words, by
+    column; '' without a classifier."""
+    if classifier is None:
+        return ""
+    read = " ".join(str(int(d)) for d in classifier(back).argmax(1))
+    return f" The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {read}."

@@ -232,9 +232,11 @@ def strip_ts(T: int, n: int = STRIP) -> list[int]:
 
 
 @torch.inference_mode()
-def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings) -> Iterator[Progress | RoundTrip]:
+def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings, classifier=None
+                     ) -> Iterator[Progress | RoundTrip]:
     """Noise uint8 (28, 28) x0 to paper t with the fixed eps of s.seed, denoise, and repeat across t; yield a
-    Progress every few steps of the 1 + STRIP chains (ddpm.demo.progress), then the RoundTrip."""
+    Progress every few steps of the 1 + STRIP chains (ddpm.demo.progress), then the RoundTrip (with a classifier,
+    its text says which digit each chain came back as: the pictures in words)."""
     t = check_int("t", t, 1, sched.T)
     x0 = digit_tensor(x0_u8)  # (1, 1, 28, 28)
     eps = fixed_eps(s.seed, x0.shape)
@@ -263,11 +265,21 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
     ])
     run = (f"Noised to t = {t} with seed {s.seed}, then denoised with {chain_words(s, t)}; the strip's "
            f"{len(starts) - 1} chains each start from their own t.")
+    run += f" {came_back(classifier, x0, back, t, ts)}" if classifier is not None else ""
     reading = worded("Small t keeps your digit; as t nears T the model sees less of it and draws a digit of its own, "
                      "which the seed picks (the seed fixes the noise): try other seeds there to see other digits.")
     yield RoundTrip(main, strip, f"{run} All {len(starts)} took {ticker.elapsed()}. {reading}", f"{run} {reading}")
 
 
-def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings) -> RoundTrip:
+def came_back(classifier, x0: torch.Tensor, back: list[torch.Tensor], t: int, ts: list[int]) -> str:
+    """What the MNIST classifier reads in your digit x0 (1, 1, 28, 28) and in each chain's end (back: yours from
+    t, then the strip's from each of ts), all in [-1, 1]."""
+    read = [str(int(d)) for d in classifier(torch.cat([x0, *back])).argmax(1)]  # (2 + len(ts),)
+    kept = "the same digit" if read[1] == read[0] else "another digit"
+    return (f"The MNIST classifier reads your digit as {read[0]} and the one denoised from t = {t} as {read[1]} "
+            f"({kept}); the strip's, from t = {ts[0]} to {ts[-1]}, as {' '.join(read[2:])}.")
+
+
+def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings, classifier=None) -> RoundTrip:
     """roundtrip_stream without the progress: the RoundTrip."""
-    return finish(roundtrip_stream(model, sched, x0_u8, t, s))
+    return finish(roundtrip_stream(model, sched, x0_u8, t, s, classifier))

@@ -1,0 +1,67 @@
+"""Tab 4's, the interpolation's and Compare's pictures said in words: with the MNIST classifier, each caption says
+which digit each chain came back as, so that a screen reader (or a glance) gets the result, not a picture alone."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ddpm.demo import compare, interpolate, roundtrip
+from ddpm.demo.forward import digit_tensor
+from ddpm.demo.progress import finish
+from ddpm.demo.runtime import load_classifier
+from demo_helpers import DIGIT, settings
+
+
+class ByPlace(torch.nn.Module):
+    """Reads the k-th image of a batch as the digit `first + k` mod 10 (or `always`), and keeps what it was shown."""
+
+    def __init__(self, always: int | None = None, first: int = 0):
+        super().__init__()
+        self.always, self.first, self.seen = always, first, []
+
+    def forward(self, x):  # (B, 1, 28, 28) -> (B, 10) logits
+        self.seen.append(x.clone())
+        read = (torch.arange(len(x)) + self.first) % 10 if self.always is None else torch.full((len(x),), self.always)
+        return torch.nn.functional.one_hot(read, 10).float()
+
+
+def test_tab_4_says_what_your_digit_and_each_chain_came_back_as(model, sched):
+    s = settings(sched.T, n=1, steps=3)
+    reader = ByPlace()
+    r = roundtrip.roundtrip(model, sched, DIGIT, 10, s, reader)
+    ts = roundtrip.strip_ts(sched.T)
+    strip = " ".join(str(k % 10) for k in range(2, 2 + len(ts)))
+    assert (f"The MNIST classifier reads your digit as 0 and the one denoised from t = 10 as 1 (another digit); the "
+            f"strip's, from t = {ts[0]} to {ts[-1]}, as {strip}.") in r.text
+    shown = reader.seen[0]  # your digit itself (not its x_t), then the chains' ends, all in [-1, 1]
+    assert torch.equal(shown[0], digit_tensor(DIGIT)[0]) and shown.abs().max() <= 1 and len(shown) == 2 + len(ts)
+    same = roundtrip.roundtrip(model, sched, DIGIT, 10, s, ByPlace(always=7))
+    assert "reads your digit as 7 and the one denoised from t = 10 as 7 (the same digit)" in same.text
+    assert "classifier" in same.summary and "classifier" not in roundtrip.roundtrip(model, sched, DIGIT, 10, s).text
+
+
+def test_the_interpolation_says_what_each_mix_came_back_as(model, sched):
+    s, other = settings(sched.T, n=1, steps=2), np.flipud(DIGIT).copy()
+    reader = ByPlace(first=3)
+    r = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 8, s, reader))
+    read = " ".join(str((k + 3) % 10) for k in range(interpolate.COLUMNS))
+    assert f"The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {read}." in r.text
+    assert torch.equal(reader.seen[0], r.x_bar_0)  # the denoised row, by column
+    assert "classifier" not in finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 8, s)).text
+
+
+def test_compare_says_what_each_row_drew(model, sched):
+    s = settings(sched.T, n=2, steps=2, label=None)
+    rows = compare.compare_rows(compare.SAMPLERS_ROWS, s, sched.T, conditional=False)
+    r = finish(compare.compare_stream(model, sched, compare.SAMPLERS_ROWS, rows, ByPlace(always=4)))
+    said = "; ".join(f"{compare.row_title(compare.SAMPLERS_ROWS, row)}: 4 4" for row in rows)
+    assert f"The MNIST classifier reads the rows as {said}." in r.text
+    assert "classifier" not in finish(compare.compare_stream(model, sched, compare.SAMPLERS_ROWS, rows)).text
+
+
+def test_the_shipped_classifier_reads_a_digit_kept_at_small_t_as_itself(model, sched):
+    """The real reader on a real digit: at t = 1 of 20 the chain's end is the digit, and so is its reading."""
+    classifier, _ = load_classifier()
+    r = roundtrip.roundtrip(model, sched, DIGIT, 1, settings(sched.T, n=1, steps=1), classifier)
+    read = int(classifier(digit_tensor(DIGIT)).argmax())
+    assert f"reads your digit as {read} and the one denoised from t = 1 as {read} (the same digit)" in r.text
