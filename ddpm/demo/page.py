@@ -77,10 +77,17 @@ RESULT_IN_VIEW_JS = """() => {
   // where the page changed: a streaming grid changes it many times a second, and the whole page was searched each time
   const still = (root) => root.querySelectorAll('.picture button').forEach((b) => {
     if (b.tabIndex !== -1 && b.firstElementChild?.classList.contains('image-frame')) b.tabIndex = -1; });
+  // a strip that scrolls sideways (a phone, 200% zoom) is a Tab stop of the browser's own: named as its picture,
+  // which a screen reader said as an unnamed group
+  const named = (root) => root.querySelectorAll('.strip .image-frame').forEach((f) => {
+    const alt = f.querySelector('img')?.alt;
+    if (alt && f.getAttribute('aria-label') !== alt) {
+      f.setAttribute('role', 'group'); f.setAttribute('aria-label', alt); }
+  });
   new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
-    if (n.nodeType === 1) still(n.closest('.picture') || n); })))
+    if (n.nodeType === 1) { still(n.closest('.picture') || n); named(n.closest('.strip') || n); } })))
     .observe(document.body, {childList: true, subtree: true});
-  still(document);
+  still(document); named(document);
   // a keyboard on a live view's t slider moves it with the arrow keys, not the page: its picture (tab 1's x_t below
   // it, tab 3's panel above it) comes into view with it, or as much as the screen holds beside it (200% zoom)
   const PIC = {'forward-t': 'forward-xt', 'trajectory-frame': 'trajectory-panel'};
