@@ -17,7 +17,9 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
 # settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
 # scrolled to, the button left the pointer for a second click to land on another control)
 SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el && el.getBoundingClientRect();
-  if (r && (r.bottom > window.innerHeight || r.bottom < 0)) el.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+  const still = window.matchMedia('(prefers-reduced-motion: reduce)').matches;  // asked of the system: no glide
+  if (r && (r.bottom > window.innerHeight || r.bottom < 0))
+    el.scrollIntoView({behavior: still ? 'auto' : 'smooth', block: 'nearest'});
 }"""
 # a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to its last good
 # one once the view has said why, so that the next move of another control is not refused for it again
@@ -42,10 +44,13 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
 # a screen reader hears a run's captions once it ends (the app's Markdown outputs, read nowhere else): at the press,
 # the page gets one polite live region, kept out of sight, and notes the captions' text; at the end, a changed text
 # is put in it (a refused run leaves its captions, and its warning toast is read out already). Code blocks (the
-# command that draws a grid) are left out, and the text cut at 600 characters
-SAY_TEXT = """const said = () => IDS.map((id) => { const el = document.getElementById(id); if (!el) return '';
+# command that draws a grid) are left out, and a text past 600 characters cut after its last sentence that fits
+# (cut mid-sentence, the interpolation's ended "from about T/2 on, the model")
+SAY_TEXT = """const said = () => { const all = IDS.map((id) => { const el = document.getElementById(id); if (!el) return '';
     const copy = el.cloneNode(true); copy.querySelectorAll('pre, button').forEach((c) => c.remove());
-    return copy.innerText.trim(); }).filter(Boolean).join(' ').slice(0, 600);"""
+    return copy.innerText.trim(); }).filter(Boolean).join(' ');
+    const end = all.length > 600 ? all.lastIndexOf('. ', 599) : -1;
+    return all.length <= 600 ? all : end > 0 ? all.slice(0, end + 1) : all.slice(0, 600); };"""
 NOTE_CAPTIONS_JS = """() => { """ + SAY_TEXT + """
   if (!document.getElementById('app-announce')) { const r = document.createElement('div'); r.id = 'app-announce';
     r.setAttribute('role', 'status'); r.setAttribute('aria-live', 'polite'); r.setAttribute('aria-atomic', 'true');
