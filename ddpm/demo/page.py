@@ -46,7 +46,8 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
 # is put in it (a refused run leaves its captions, and its warning toast is read out already). Code blocks (the
 # command that draws a grid) are left out, and a text past 600 characters cut after its last sentence that fits
 # (cut mid-sentence, the interpolation's ended "from about T/2 on, the model")
-SAY_TEXT = """const said = () => { const all = IDS.map((id) => { const el = document.getElementById(id); if (!el) return '';
+SAY_TEXT = """const said = () => { const all = IDS.map((id) => { const el = document.getElementById(id);
+    if (!el) return '';
     const copy = el.cloneNode(true); copy.querySelectorAll('pre, button').forEach((c) => c.remove());
     return copy.innerText.trim(); }).filter(Boolean).join(' ');
     const end = all.length > 600 ? all.lastIndexOf('. ', 599) : -1;
