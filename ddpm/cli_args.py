@@ -8,6 +8,7 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from .config import MAX_GUIDANCE
@@ -137,28 +138,24 @@ def steps_asked(model, label, sampler: str, steps: int | None) -> int:
 
 def check_writable(path: str | Path) -> str | None:
     """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
-    output path costs no run. Tries in the missing folders, as the writing would make them, then removes them again:
-    a run refused after this check (a --weights folder that is not there, named in --out too) leaves none behind."""
+    output path costs no run. Makes no folder: one that is missing is tried at the nearest folder above it that is
+    there (the writing makes the rest: safeio.atomic_write_bytes), so a run refused after this check (a --weights
+    folder that is not there, named in --out too) leaves no empty folder behind, and two runs into one new folder
+    cannot remove it under each other."""
     if os.path.basename(str(path)) in ("", ".", ".."):  # Path() drops a last "/" or "/.": o.png/ would write o.png
         return f"cannot write {path}: that names a folder, not a file; name the file to write"
-    path = Path(path)
-    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]  # deepest first
+    full = Path(os.path.normpath(path))  # a/../b is b, even where a is missing
+    if file := file_above(full):
+        return f"cannot write {path}: {file} is a file, not a folder"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        existed = path.exists()
-        with open(path, "ab"):
-            pass
-        if not existed:
-            path.unlink()
-    except OSError as e:
-        # mkdir's bare "File exists" does not say which file is in the way
-        if file := file_above(path):
-            return f"cannot write {path}: {file} is a file, not a folder"
-        return f"cannot write {path}: {e.strerror or e}"
-    finally:
-        for folder in made:  # (the writing makes them: safeio.atomic_write_bytes)
-            try:
-                folder.rmdir()
-            except OSError:  # written into meanwhile, or never made
+        if os.path.isdir(full.parent):  # (os.path: Path.is_dir raises in a folder this user may not enter)
+            existed = full.exists()
+            with open(full, "ab"):
                 pass
+            if not existed:
+                full.unlink()
+        else:
+            tempfile.TemporaryFile(dir=next(p for p in full.parents if os.path.isdir(p))).close()
+    except OSError as e:
+        return f"cannot write {path}: {e.strerror or e}"
     return None

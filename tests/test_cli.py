@@ -305,7 +305,8 @@ def test_an_output_path_in_a_folder_that_cannot_be_entered_is_a_message_not_a_tr
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "is_file", refused)
-    monkeypatch.setattr(Path, "mkdir", lambda self, **kw: refused(self))
+    monkeypatch.setattr(Path, "is_dir", refused)
+    monkeypatch.setattr("tempfile.TemporaryFile", lambda dir: refused(dir))  # the try in the folder that is there
     assert check_writable(tmp_path / "locked" / "x.png") == f"cannot write {tmp_path / 'locked' / 'x.png'}: " \
                                                             "Permission denied"
 
@@ -356,7 +357,8 @@ def test_the_output_check_leaves_no_folder_behind_so_a_missing_weights_folder_is
 
     (tmp_path / "kept").mkdir()
     assert check_writable(tmp_path / "a" / "b" / "x.png") is None and check_writable(tmp_path / "kept" / "x") is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]  # the folders it made went, the one there stayed
+    assert check_writable(tmp_path / "a" / ".." / "kept" / "x.png") is None  # (a is missing: still kept's place)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]  # nothing made, nothing taken away
     run = tmp_path / "run"
     assert evaluate.main(["--weights", str(run), "--n", "2", "--out", str(run / "eval.json")]) == 2
     assert "(it does not exist)" in capsys.readouterr().err and not run.exists()
