@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ddpm.demo import compare, interpolate, roundtrip
+from ddpm import samplers
+from ddpm.demo import compare, forward, interpolate, roundtrip
 from ddpm.demo.forward import digit_tensor
 from ddpm.demo.progress import finish
 from ddpm.demo.runtime import load_classifier
@@ -31,12 +32,15 @@ def test_tab_4_says_what_your_digit_and_each_chain_came_back_as(model, sched):
     r = roundtrip.roundtrip(model, sched, DIGIT, 10, s, reader)
     ts = roundtrip.strip_ts(sched.T)
     strip = " ".join(str(k % 10) for k in range(2, 2 + len(ts)))
-    assert (f"The MNIST classifier reads your digit as 0 and the one denoised from t = 10 as 1 (another digit); the "
+    assert (f"The MNIST classifier reads your digit as 0 and the one denoised from t = 10 as 1 (no longer a 0); the "
             f"strip's, from t = {ts[0]} to {ts[-1]}, as {strip}.") in r.text
-    shown = reader.seen[0]  # your digit itself (not its x_t), then the chains' ends, all in [-1, 1]
-    assert torch.equal(shown[0], digit_tensor(DIGIT)[0]) and shown.abs().max() <= 1 and len(shown) == 2 + len(ts)
+    # your digit itself (not its x_t), then each chain's end as the pictures show it: yours, the strip's by t
+    x0, starts = digit_tensor(DIGIT), [10, *ts]
+    noisy = [forward.jump(sched, x0, u, forward.fixed_eps(s.seed, x0.shape)) for u in starts]
+    *_, (_, ends) = roundtrip.chains(model, sched, noisy, starts, s)
+    assert torch.equal(reader.seen[0], torch.cat([x0, *ends]).clamp(-1, 1))
     same = roundtrip.roundtrip(model, sched, DIGIT, 10, s, ByPlace(always=7))
-    assert "reads your digit as 7 and the one denoised from t = 10 as 7 (the same digit)" in same.text
+    assert "reads your digit as 7 and the one denoised from t = 10 as 7 (still a 7)" in same.text
     assert "classifier" in same.summary and "classifier" not in roundtrip.roundtrip(model, sched, DIGIT, 10, s).text
 
 
@@ -50,13 +54,26 @@ def test_the_interpolation_says_what_each_mix_came_back_as(model, sched):
     assert "classifier" not in finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 8, s)).text
 
 
-def test_compare_says_what_each_row_drew(model, sched):
+def test_compare_says_what_each_row_drew_and_the_classes_asked(model, sched):
     s = settings(sched.T, n=2, steps=2, label=None)
     rows = compare.compare_rows(compare.SAMPLERS_ROWS, s, sched.T, conditional=False)
-    r = finish(compare.compare_stream(model, sched, compare.SAMPLERS_ROWS, rows, ByPlace(always=4)))
+    reader = ByPlace(always=4)
+    r = finish(compare.compare_stream(model, sched, compare.SAMPLERS_ROWS, rows, reader))
     said = "; ".join(f"{compare.row_title(compare.SAMPLERS_ROWS, row)}: 4 4" for row in rows)
     assert f"The MNIST classifier reads the rows as {said}." in r.text
+    for seen, row in zip(reader.seen, rows, strict=True):  # each row's own digits, as drawn
+        *_, last = samplers.sample_loop(model, sched, row.n, row.seed, **row.sampler_kwargs())
+        assert torch.equal(seen, last.x_prev.clamp(-1, 1))
     assert "classifier" not in finish(compare.compare_stream(model, sched, compare.SAMPLERS_ROWS, rows)).text
+    s = settings(sched.T, n=3, steps=2, label="random", guidance=2.0)  # a random class each: which ones, said
+    rows = compare.compare_rows(compare.GUIDANCE_ROWS, s, sched.T)
+    asked = " ".join(map(str, samplers.random_labels(s.seed, 3, 10).tolist()))
+    text = finish(compare.compare_stream(model, sched, compare.GUIDANCE_ROWS, rows, ByPlace())).text
+    assert f"reads the rows (asked for {asked}; w = 0 ignores it) as w = 0 (the null class): 0 1 2;" in text
+    s = settings(sched.T, n=2, steps=2, label="3", guidance=0.0)  # w = 0 in every row: no class is asked
+    rows = compare.compare_rows(compare.SAMPLERS_ROWS, s, sched.T)
+    assert "reads the rows as DDPM" in finish(compare.compare_stream(model, sched, compare.SAMPLERS_ROWS, rows,
+                                                                     ByPlace())).text
 
 
 def test_the_shipped_classifier_reads_a_digit_kept_at_small_t_as_itself(model, sched):
@@ -64,4 +81,4 @@ def test_the_shipped_classifier_reads_a_digit_kept_at_small_t_as_itself(model, s
     classifier, _ = load_classifier()
     r = roundtrip.roundtrip(model, sched, DIGIT, 1, settings(sched.T, n=1, steps=1), classifier)
     read = int(classifier(digit_tensor(DIGIT)).argmax())
-    assert f"reads your digit as {read} and the one denoised from t = 1 as {read} (the same digit)" in r.text
+    assert f"reads your digit as {read} and the one denoised from t = 1 as {read} (still a {read})" in r.text

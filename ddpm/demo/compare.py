@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 from PIL import Image
 
-from ..samplers import RANDOM, sample_loop
+from ..samplers import RANDOM, random_labels, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
 from .generate import Settings, network_passes
@@ -103,6 +103,15 @@ def compare_rows(kind: str, s: Settings, T: int, conditional: bool = True) -> li
     return rows
 
 
+def asked_words(kind: str, s: Settings, num_classes: int) -> str:
+    """' (asked for ...)': the class each digit of the rows was asked for (a random one each: from (seed, k), as
+    sample_loop draws it), so that the rows' readings can be checked against it; '' where no row uses a class."""
+    if s.label is None or (kind == SAMPLERS_ROWS and not s.guidance):
+        return ""
+    asked = " ".join(map(str, random_labels(s.seed, s.n, num_classes).tolist())) if s.label == RANDOM else s.label
+    return f" (asked for {asked}{'; w = 0 ignores it' if kind == GUIDANCE_ROWS else ''})"
+
+
 def row_title(kind: str, r: Settings) -> str:
     """A row's title: what differs between the rows (w, or the sampler and its steps)."""
     if kind == GUIDANCE_ROWS:
@@ -136,7 +145,7 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings],
             if ticker.due():
                 yield Progress(f"Row {len(finished) + 1} of {len(rows)} ({row_title(kind, r)}): step "
                                f"{last.index + 1} of {last.num_steps}, {ticker.elapsed()}")
-        x0 = last.x_prev.clamp(-1, 1)  # (n, 1, 28, 28)
+        x0 = last.x_prev.clamp(-1, 1).cpu()  # (n, 1, 28, 28)
         finished.append(draw.titled(draw.digits(x0, cols=r.n, scale=3), row_title(kind, r)))
         if classifier is not None:
             read.append(f"{row_title(kind, r)}: {' '.join(str(int(d)) for d in classifier(x0).argmax(1))}")
@@ -145,7 +154,8 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings],
     if kind == GUIDANCE_ROWS and first.label == RANDOM:
         says += (f" Each {first.noun}'s class is drawn from (seed, k), the same in every row; for one class, choose it "
                  "in the class menu.")
-    said = f" The MNIST classifier reads the rows as {'; '.join(read)}." if read else ""
+    asked = asked_words(kind, first, model.config.num_classes)
+    said = f" The MNIST classifier reads the rows{asked} as {'; '.join(read)}." if read else ""
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in {ticker.elapsed()}.{said} {first.noun.capitalize()} "

@@ -104,5 +104,5 @@ def read_mixes(classifier, back: torch.Tensor) -> str:
     column; '' without a classifier."""
     if classifier is None:
         return ""
-    read = " ".join(str(int(d)) for d in classifier(back).argmax(1))
+    read = " ".join(str(int(d)) for d in classifier(back.cpu()).argmax(1))
     return f" The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {read}."

@@ -84,12 +84,14 @@ RESULT_IN_VIEW_JS = """() => {
   const still = (root) => root.querySelectorAll('.picture button').forEach((b) => {
     if (b.tabIndex !== -1 && b.firstElementChild?.classList.contains('image-frame')) b.tabIndex = -1; });
   // a strip that scrolls sideways (a phone, 200% zoom) is a Tab stop of the browser's own: named as its picture,
-  // which a screen reader said as an unnamed group
-  const named = (root) => root.querySelectorAll('.strip .image-frame').forEach((f) => {
-    const alt = f.querySelector('img')?.alt;
-    if (alt && f.getAttribute('aria-label') !== alt) {
-      f.setAttribute('role', 'group'); f.setAttribute('aria-label', alt); }
-  });
+  // which a screen reader said as an unnamed group; unnamed again where it fits (its picture's alt says it once)
+  const name = (f) => { const alt = f.querySelector('img')?.alt;
+    if (alt && f.scrollWidth > f.clientWidth) { f.setAttribute('role', 'group'); f.setAttribute('aria-label', alt); }
+    else { f.removeAttribute('role'); f.removeAttribute('aria-label'); } };
+  const resized = new ResizeObserver((seen) => seen.forEach((e) => name(e.target)));
+  const named = (root) => root.querySelectorAll('.strip .image-frame').forEach((f) => { resized.observe(f); name(f); });
+  document.addEventListener('load', (e) => {  // (a picture loaded: now it may overflow its box)
+    const f = e.target.tagName === 'IMG' && e.target.closest('.strip .image-frame'); if (f) name(f); }, true);
   new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
     if (n.nodeType === 1) { still(n.closest('.picture') || n); named(n.closest('.strip') || n); } })))
     .observe(document.body, {childList: true, subtree: true});

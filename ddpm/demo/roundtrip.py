@@ -251,7 +251,7 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
             at = f"now at t = {now[0]}" if s.sampler == "ddpm" else "each on its own DDIM steps"
             yield Progress(f"Denoising: {len(now)} of {len(starts)} chains as one batch, {at}, step {ticker.done} of "
                            f"{ticker.total}, {ticker.elapsed()}")
-    back = [x_0.clamp(-1, 1) for x_0 in x]
+    back = [x_0.clamp(-1, 1).cpu() for x_0 in x]  # (the model's device: the pictures and the classifier are the CPU's)
     main = draw.hstack([
         draw.titled(draw.digits(x0, scale=6), worded("x_0, your digit")),
         draw.titled(draw.digits(noisy[0].clamp(-1, 1), scale=6), f"x_t, t = {t}"),
@@ -274,10 +274,10 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
 def came_back(classifier, x0: torch.Tensor, back: list[torch.Tensor], t: int, ts: list[int]) -> str:
     """What the MNIST classifier reads in your digit x0 (1, 1, 28, 28) and in each chain's end (back: yours from
     t, then the strip's from each of ts), all in [-1, 1]."""
-    read = [str(int(d)) for d in classifier(torch.cat([x0, *back])).argmax(1)]  # (2 + len(ts),)
-    kept = "the same digit" if read[1] == read[0] else "another digit"
+    read = [str(int(d)) for d in classifier(torch.cat([x0, *back]).cpu()).argmax(1)]  # (2 + len(ts),)
+    kept = "still" if read[1] == read[0] else "no longer"  # the class, not the picture: a 7 comes back as another 7
     return (f"The MNIST classifier reads your digit as {read[0]} and the one denoised from t = {t} as {read[1]} "
-            f"({kept}); the strip's, from t = {ts[0]} to {ts[-1]}, as {' '.join(read[2:])}.")
+            f"({kept} a {read[0]}); the strip's, from t = {ts[0]} to {ts[-1]}, as {' '.join(read[2:])}.")
 
 
 def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings, classifier=None) -> RoundTrip:
