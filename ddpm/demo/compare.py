@@ -14,7 +14,7 @@ from PIL import Image
 from ..samplers import RANDOM, random_labels, sample_loop
 from ..schedule import NoiseSchedule
 from . import draw
-from .generate import Settings, network_passes
+from .generate import Settings, network_passes, readings, unsure
 from .limits import MAX_DIGIT_STEPS, InputError, check_choice
 from .progress import Progress, Ticker
 from .sources import worded
@@ -62,7 +62,8 @@ def samplers_say(T: int, label=None) -> str:
     many, *few = ddim_steps_compared(T)
     fewer = "".join(f", and with {k} steps most often to the same one as with {many}" for k in few)
     given, decides = ((" Each digit has the same class in every row;", "shapes: the same digit in strokes of their "
-                       "own, seldom DDIM's") if label is not None else ("", "digits: they seldom end as DDIM's digit"))
+                       "own, seldom DDIM's") if label is not None else
+                      ("", "digits: most end as another digit than DDIM's"))
     return (f"the deterministic DDIM (eta 0) maps each x_T to one digit{fewer}.{given} DDPM and eta 1 add fresh "
             f"noise at every step (drawn from (seed, k) too), and that noise, not x_T, decides most of their "
             f"{decides}.")
@@ -148,14 +149,16 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings],
         x0 = last.x_prev.clamp(-1, 1).cpu()  # (n, 1, 28, 28)
         finished.append(draw.titled(draw.digits(x0, cols=r.n, scale=3), row_title(kind, r)))
         if classifier is not None:
-            read.append(f"{row_title(kind, r)}: {' '.join(str(int(d)) for d in classifier(x0).argmax(1))}")
+            read.append((row_title(kind, r), readings(classifier, x0)))
     first = rows[0]
     says = samplers_say(sched.T, first.label if first.guidance else None) if kind == SAMPLERS_ROWS else GUIDANCE_SAYS
     if kind == GUIDANCE_ROWS and first.label == RANDOM:
         says += (f" Each {first.noun}'s class is drawn from (seed, k), the same in every row; for one class, choose it "
                  "in the class menu.")
     asked = asked_words(kind, first, model.config.num_classes)
-    said = f" The MNIST classifier reads the rows{asked} as {'; '.join(read)}." if read else ""
+    rows_read = "; ".join(f"{title}: {' '.join(digits)}" for title, digits in read)
+    marks = unsure([d for _, digits in read for d in digits])
+    said = f" The MNIST classifier reads the rows{asked} as {rows_read}{marks}." if read else ""
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in {ticker.elapsed()}.{said} {first.noun.capitalize()} "

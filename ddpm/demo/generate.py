@@ -189,6 +189,21 @@ def grid_image(x: torch.Tensor) -> Image.Image:
     return draw.digits(x.clamp(-1, 1), cols=grid_cols(x.shape[0]))
 
 
+SURE = 0.9  # tab 4's and Compare's readings mark a digit the classifier gives less than this (a blend of two)
+
+
+def readings(classifier, x: torch.Tensor) -> list[str]:
+    """The MNIST classifier's digit for each of x (n, 1, 28, 28) in [-1, 1]: '7', or '7?' where it gives that digit
+    less than SURE (a cross-fade of a 7 and a 2 at small t, a shape between a 4 and a 7: said, not named as fact)."""
+    top = classifier(x.cpu()).softmax(1).max(1)  # (the logits' softmax: the probability of the digit read)
+    return [f"{int(d)}{'?' * (float(p) < SURE)}" for p, d in zip(top.values, top.indices)]
+
+
+def unsure(read: list[str]) -> str:
+    """'; a ? marks ...' where `readings` marked one, else ''."""
+    return f"; a ? marks a reading it gives under {SURE:.0%}" if any(r.endswith("?") for r in read) else ""
+
+
 def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, chosen: int | None = None) -> str:
     """What the shipped MNIST classifier reads in samples (n, 1, 28, 28) in [-1, 1], in words, row by row as the
     grid shows them: a check that a chosen class came out, and the grid in words for a screen reader. asked: (n,)

@@ -26,7 +26,7 @@ from ..samplers import sample_generators, steps_run
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
-from .generate import Settings
+from .generate import Settings, readings, unsure
 from .limits import check_int
 from .progress import Progress, Ticker
 from .roundtrip import chain_words, check_chains, denoise_steps
@@ -104,5 +104,5 @@ def read_mixes(classifier, back: torch.Tensor) -> str:
     column; '' without a classifier."""
     if classifier is None:
         return ""
-    read = " ".join(str(int(d)) for d in classifier(back.cpu()).argmax(1))
-    return f" The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {read}."
+    read = readings(classifier, back)
+    return f" The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {' '.join(read)}{unsure(read)}."

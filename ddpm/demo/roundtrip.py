@@ -19,7 +19,7 @@ from ..samplers import (Step, check_request, check_sampling, guided_eps, reverse
 from ..schedule import NoiseSchedule
 from . import draw
 from .forward import digit_tensor, fixed_eps, jump
-from .generate import Settings, check_settings
+from .generate import Settings, check_settings, readings, unsure
 from .limits import MAX_DIGIT_STEPS, EmptyBox, InputError, MissingInput, check_int
 from .progress import Progress, Ticker, finish
 from .sources import pick_digit, worded
@@ -274,10 +274,12 @@ def roundtrip_stream(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Setti
 def came_back(classifier, x0: torch.Tensor, back: list[torch.Tensor], t: int, ts: list[int]) -> str:
     """What the MNIST classifier reads in your digit x0 (1, 1, 28, 28) and in each chain's end (back: yours from
     t, then the strip's from each of ts), all in [-1, 1]."""
-    read = [str(int(d)) for d in classifier(torch.cat([x0, *back]).cpu()).argmax(1)]  # (2 + len(ts),)
-    kept = "still" if read[1] == read[0] else "no longer"  # the class, not the picture: a 7 comes back as another 7
+    read = readings(classifier, torch.cat([x0, *back]))  # (2 + len(ts),)
+    yours, back_t = (r.rstrip("?") for r in read[:2])
+    kept = "still" if back_t == yours else "no longer"  # the class, not the picture: a 7 comes back as another 7
     return (f"The MNIST classifier reads your digit as {read[0]} and the one denoised from t = {t} as {read[1]} "
-            f"({kept} a {read[0]}); the strip's, from t = {ts[0]} to {ts[-1]}, as {' '.join(read[2:])}.")
+            f"({kept} {'an' if yours == '8' else 'a'} {yours}); the strip's, from t = {ts[0]} to {ts[-1]}, as "
+            f"{' '.join(read[2:])}{unsure(read)}.")
 
 
 def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings, classifier=None) -> RoundTrip:
