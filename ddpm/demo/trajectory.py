@@ -215,14 +215,14 @@ def decided_at(traj: Trajectory) -> str:
     a = "an" if final == 8 else "a"
     other = (f" The class asked for was {traj.given}, which the classifier does not read in the end."
              if traj.given not in (None, final) else "")
-    if traj.given == final and above[0]:  # x0_hat at t = T (E[x_0 | x_T, label]) is already a blur of that class
+    if traj.given == final and above[0]:  # x0_hat at t = T (E[x_0 | x_T, label]) already sketches that class
         dips = int((~above).sum())
         but = (f"at all but {dips} of its {len(above)} steps (for good from t = {traj.probs_t[first]}; on those this "
                "classifier, which saw clean digits only, read the blurry or speckled x0_hat otherwise)") if dips else \
             "at every step"
         return (f"The classifier reads {whose} as {a} **{final}**, the class asked for, with p > 0.5 {but}, from the "
-                f"chain's start at t = {traj.probs_t[0]}, where x0_hat is a blur of that class: the label picked "
-                "this digit.")
+                f"chain's start at t = {traj.probs_t[0]}, where x0_hat is already a rough sketch of that class: the "
+                "label picked this digit.")
     if first == 0:  # from the chain's start, where x0_hat is a blur (E[x_0 | x_T], about the mean digit)
         start = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 at every step, from the chain's start "
                  f"at t = {traj.probs_t[0]}, where x0_hat is still a blur")
