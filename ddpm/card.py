@@ -43,7 +43,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
         ratio = f"{r['fd_ratio']:.2f}x" if r.get("fd_ratio") is not None else "-"  # None: a floor of 0
         rows.append(f"| {name} | {r['n']} | {r['fd']:.3f} | {floor:.3f} | {ratio} | "
                     f"{r['inception_score']:.2f} | "
-                    f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}% | "
+                    f"{100 * min(r['class_share']):.1f}% to {100 * max(r['class_share']):.1f}%{_real_shares(r)} | "
                     f"{100 * r['memorised']:.2f}% | {_read_as_asked(r)} |")
     if not rows:
         return (f"Not evaluated yet: `python -m ddpm.evaluate --weights {folder} --out {out}` "
@@ -52,7 +52,9 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             "(higher: better, at most 10) | class shares (10% each is ideal) | memorised | read as asked |\n"
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
-            "N grows, so compare FDs only at equal N. Features and classes come from the classifier in "
+            "N grows, so compare FDs only at equal N. Real digits' class shares wander at a small N too: "
+            "\"real:\" gives the smallest and largest share in the floor's draws of N training digits. Features and "
+            "classes come from the classifier in "
             "`ddpm/assets/classifier.safetensors`, not from Inception-v3: these are not FIDs, and no published "
             "MNIST FID compares with them. The Inception Score, exp of the mean KL(p(y | x) || p(y)) between the "
             "classifier's p(y | x) and their average p(y), is 10 when each sample is read as one digit for sure and the ten come equally "
@@ -64,6 +66,16 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             "(the paper's t counts from 1, one more), or t <= K where `-tmaxK` follows. \"memorised\" is the share "
             "of samples closer to their nearest training image than "
             "99% of the 10,000 MNIST test digits are to theirs, so unseen real digits score 1%.\n")
+
+
+def _real_shares(r: dict) -> str:
+    """' (real: 8.5% to 13.2%)': the smallest and largest class share of the row's draws of N real training
+    digits, so that a share's spread at this N is told from a shortfall ('' for a row scored without them)."""
+    draws = r.get("real_floor_class_share_extremes")
+    if not (isinstance(draws, list) and draws and all(isinstance(d, list) and len(d) == 2 and all(map(is_real, d))
+                                                      for d in draws)):  # (a hand edit: said nothing of)
+        return ""
+    return f" (real: {100 * min(d[0] for d in draws):.1f}% to {100 * max(d[1] for d in draws):.1f}%)"
 
 
 def not_scored(dataset: str) -> str:

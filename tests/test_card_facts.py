@@ -140,3 +140,16 @@ def test_a_figure_or_fact_of_nan_or_infinity_is_left_out_as_unreadable(tmp_path,
     assert "runs ddim, eta1, typed lack their figures" in capsys.readouterr().err
     assert well_typed({"epochs": float("inf"), "lr": 1e-3, "train_minutes": 10 ** 400}, tmp_path) == \
         ({"lr": 1e-3}, ["epochs", "train_minutes"])  # an int past a float's range raised OverflowError
+
+
+def test_the_quality_tables_class_shares_say_how_far_real_digits_wander():
+    """6.4% beside "10% is ideal" read as a failure whatever real digits do at that N: each row gives the floor's
+    draws' smallest and largest share too (nothing for a row scored without them, or a hand edit)."""
+    from ddpm.card import metrics_table
+
+    row = dict(n=1000, fd=1.4, real_floor_fd=0.72, fd_ratio=1.99, inception_score=9.5, memorised=0.007,
+               class_share=[0.064] + [0.104] * 9, real_floor_class_share_extremes=[[0.087, 0.112], [0.085, 0.132]])
+    assert "| 6.4% to 10.4% (real: 8.5% to 13.2%) |" in metrics_table({"runs": {"ddpm-1000": row}})
+    for kept in (None, [], [[0.08, "x"]], [[0.08]], "0.08 to 0.12"):
+        assert "| 6.4% to 10.4% |" in metrics_table({"runs": {"ddpm-1000": row | {
+            "real_floor_class_share_extremes": kept}}})
