@@ -80,15 +80,17 @@ def test_balanced_batches_are_said_of_the_last_sitting_and_labels_only_of_a_cond
 
 
 def test_the_shipped_card_is_what_ddpm_card_writes_today(tmp_path, monkeypatch):
-    """weights/README.md is generated: a change to card.py, eval.json or training.json that was not followed by
+    """weights/README.md (and guide/'s) is generated: a change to card.py, eval.json or training.json that was not followed by
     `python -m ddpm.card weights` leaves the shipped card stale. Rebuilt in a copy (the weights linked, not
     rewritten), it must come out byte for byte the same, and carry a valid mark (nothing set aside as hand-made)."""
     shipped = Path(__file__).resolve().parents[1] / "weights"
     copy = shutil.copytree(shipped, tmp_path / "weights")  # (copied, not linked: Windows links need admin rights)
     monkeypatch.chdir(tmp_path)  # the card names its folder as given: "weights", as `python -m ddpm.card weights`
-    rebuilt = write_model_card(Path("weights")).read_text()
-    assert not (copy / "README.previous.md").exists(), "weights/README.md was edited by hand since ddpm.card wrote it"
-    assert rebuilt == (shipped / "README.md").read_text(), "weights/README.md is stale: run python -m ddpm.card weights"
+    for folder in ("weights", "weights/guide"):  # the guide's card too (it missed two changes of card.py)
+        rebuilt = write_model_card(Path(folder)).read_text()
+        assert not (tmp_path / folder / "README.previous.md").exists(), f"{folder}/README.md was edited by hand"
+        assert rebuilt == (shipped.parent / folder / "README.md").read_text(), \
+            f"{folder}/README.md is stale: run python -m ddpm.card {folder}"
 
 
 def test_weights_whose_facts_are_of_the_wrong_type_still_load_and_get_their_card_and_about(tmp_path, capsys):
