@@ -84,7 +84,7 @@ def test_the_shipped_card_is_what_ddpm_card_writes_today(tmp_path, monkeypatch):
     `python -m ddpm.card weights` leaves the shipped card stale. Rebuilt in a copy (the weights linked, not
     rewritten), it must come out byte for byte the same, and carry a valid mark (nothing set aside as hand-made)."""
     shipped = Path(__file__).resolve().parents[1] / "weights"
-    copy = shutil.copytree(shipped, tmp_path / "weights")  # (copied, not linked: Windows links need admin rights)
+    shutil.copytree(shipped, tmp_path / "weights")  # (copied, not linked: Windows links need admin rights)
     monkeypatch.chdir(tmp_path)  # the card names its folder as given: "weights", as `python -m ddpm.card weights`
     for folder in ("weights", "weights/guide"):  # the guide's card too (it missed two changes of card.py)
         rebuilt = write_model_card(Path(folder)).read_text()
