@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .config import MAX_GUIDANCE
 from .data import CLASS_NAMES, class_by_name, dataset_name
-from .safeio import file_above
 from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, too_many_steps
 
 
@@ -138,24 +137,23 @@ def steps_asked(model, label, sampler: str, steps: int | None) -> int:
 
 def check_writable(path: str | Path) -> str | None:
     """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
-    output path costs no run. Makes no folder: one that is missing is tried at the nearest folder above it that is
-    there (the writing makes the rest: safeio.atomic_write_bytes), so a run refused after this check (a --weights
-    folder that is not there, named in --out too) leaves no empty folder behind, and two runs into one new folder
-    cannot remove it under each other."""
+    output path costs no run. Tries what the writing does (safeio.atomic_write_bytes: a temporary file in the
+    folder, renamed over the path) in the nearest folder there, and makes none: a run refused after this check (a
+    --weights folder that is not there, named in --out too) leaves no empty folder behind."""
     if os.path.basename(str(path)) in ("", ".", ".."):  # Path() drops a last "/" or "/.": o.png/ would write o.png
         return f"cannot write {path}: that names a folder, not a file; name the file to write"
-    full = Path(os.path.normpath(path))  # a/../b is b, even where a is missing
-    if file := file_above(full):
-        return f"cannot write {path}: {file} is a file, not a folder"
+    if os.path.isdir(path):
+        return f"cannot write {path}: it is a folder; name the file to write"
+    path = Path(path)
+    # the nearest thing there above it, as the system finds it (through links; lexists: a link to nothing too)
+    there = next((p for p in path.parents if os.path.lexists(p)), None)
+    if there is None:  # (a drive or share that is not there)
+        return f"cannot write {path}: none of the folders above it exists"
+    if not os.path.isdir(there):
+        what = "a file" if os.path.exists(there) else "a link to nothing"
+        return f"cannot write {path}: {there} is {what}, not a folder"
     try:
-        if os.path.isdir(full.parent):  # (os.path: Path.is_dir raises in a folder this user may not enter)
-            existed = full.exists()
-            with open(full, "ab"):
-                pass
-            if not existed:
-                full.unlink()
-        else:
-            tempfile.TemporaryFile(dir=next(p for p in full.parents if os.path.isdir(p))).close()
+        tempfile.TemporaryFile(dir=there).close()
     except OSError as e:
         return f"cannot write {path}: {e.strerror or e}"
     return None

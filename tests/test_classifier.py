@@ -62,7 +62,8 @@ def test_classifier_cli_refuses_an_out_it_cannot_write_before_training(tmp_path,
     monkeypatch.setattr(classifier, "train", lambda *a, **k: pytest.fail("trained before --out was checked"))
     (tmp_path / "d.safetensors").mkdir()
     (tmp_path / "file").write_text("")  # a folder that cannot be made, even by root (who writes anywhere)
-    for out, says in ((tmp_path / "d.safetensors", "Is a directory"), (tmp_path / "c.pt", "must end in .safetensors"),
+    for out, says in ((tmp_path / "d.safetensors", "it is a folder; name the file to write"),
+                      (tmp_path / "c.pt", "must end in .safetensors"),
                       (tmp_path / "file" / "c.safetensors", "cannot write")):
         with pytest.raises(SystemExit):
             classifier.main(["--out", str(out)])

@@ -362,3 +362,24 @@ def test_the_output_check_leaves_no_folder_behind_so_a_missing_weights_folder_is
     run = tmp_path / "run"
     assert evaluate.main(["--weights", str(run), "--n", "2", "--out", str(run / "eval.json")]) == 2
     assert "(it does not exist)" in capsys.readouterr().err and not run.exists()
+
+
+def test_the_output_check_sees_the_folders_as_the_write_will(tmp_path, monkeypatch):
+    """Through links, as the system does: what the check passes, the write (a temporary file in the folder, then a
+    rename) can do, and what the write would fail on is said before the run."""
+    from ddpm.cli_args import check_writable
+
+    if not hasattr(os, "symlink") or os.name == "nt":
+        pytest.skip("symlinks")
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    (tmp_path / "x" / "f").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "x" / "y")  # link/.. is x, so link/../f is x's file f
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    assert check_writable(tmp_path / "link" / ".." / "f" / "o.png") == \
+        f"cannot write {tmp_path}/link/../f/o.png: {tmp_path}/link/../f is a file, not a folder"
+    assert check_writable(tmp_path / "gone" / "o.png") == \
+        f"cannot write {tmp_path}/gone/o.png: {tmp_path}/gone is a link to nothing, not a folder"
+    assert check_writable(tmp_path / "x") == f"cannot write {tmp_path}/x: it is a folder; name the file to write"
+    assert check_writable(tmp_path / "link" / "new" / "o.png") is None
+    monkeypatch.setattr(os.path, "lexists", lambda p: False)  # a drive or share that is not there
+    assert check_writable(tmp_path / "o.png") == f"cannot write {tmp_path}/o.png: none of the folders above it exists"
