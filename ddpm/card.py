@@ -53,7 +53,8 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) +
             "\n\nThe floor is what N real training images score against the test set, at the row's N: both fall as "
             "N grows, so compare FDs only at equal N. Real digits' class shares wander at a small N too: "
-            "\"real:\" gives the smallest and largest share in the floor's draws of N training digits. Features and "
+            "\"real:\" gives the smallest and largest share in the floor's draws of N training digits (beside the "
+            "null-class rows: a labelled row's shares follow the classes it drew). Features and "
             "classes come from the classifier in "
             "`ddpm/assets/classifier.safetensors`, not from Inception-v3: these are not FIDs, and no published "
             "MNIST FID compares with them. The Inception Score, exp of the mean KL(p(y | x) || p(y)) between the "
@@ -70,10 +71,11 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
 
 def _real_shares(r: dict) -> str:
     """' (real: 8.5% to 13.2%)': the smallest and largest class share of the row's draws of N real training
-    digits, so that a share's spread at this N is told from a shortfall ('' for a row scored without them)."""
+    digits, so that a null-class row's spread at this N is told from a shortfall; '' for a row sampled with a class
+    (its shares follow the classes drawn, not MNIST's), one scored without them, or a hand edit."""
     draws = r.get("real_floor_class_share_extremes")
-    if not (isinstance(draws, list) and draws and all(isinstance(d, list) and len(d) == 2 and all(map(is_real, d))
-                                                      for d in draws)):  # (a hand edit: said nothing of)
+    if r.get("label") is not None or not (isinstance(draws, list) and draws and all(
+            isinstance(d, list) and len(d) == 2 and all(map(is_real, d)) and 0 <= d[0] <= d[1] <= 1 for d in draws)):
         return ""
     return f" (real: {100 * min(d[0] for d in draws):.1f}% to {100 * max(d[1] for d in draws):.1f}%)"
 

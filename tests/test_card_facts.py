@@ -80,8 +80,8 @@ def test_balanced_batches_are_said_of_the_last_sitting_and_labels_only_of_a_cond
 
 
 def test_the_shipped_card_is_what_ddpm_card_writes_today(tmp_path, monkeypatch):
-    """weights/README.md (and guide/'s) is generated: a change to card.py, eval.json or training.json that was not followed by
-    `python -m ddpm.card weights` leaves the shipped card stale. Rebuilt in a copy (the weights linked, not
+    """weights/README.md (and guide/'s) is generated: a change to card.py, eval.json or training.json that was not
+    followed by `python -m ddpm.card weights` leaves the shipped card stale. Rebuilt in a copy (the weights linked, not
     rewritten), it must come out byte for byte the same, and carry a valid mark (nothing set aside as hand-made)."""
     shipped = Path(__file__).resolve().parents[1] / "weights"
     shutil.copytree(shipped, tmp_path / "weights")  # (copied, not linked: Windows links need admin rights)
@@ -152,6 +152,7 @@ def test_the_quality_tables_class_shares_say_how_far_real_digits_wander():
     row = dict(n=1000, fd=1.4, real_floor_fd=0.72, fd_ratio=1.99, inception_score=9.5, memorised=0.007,
                class_share=[0.064] + [0.104] * 9, real_floor_class_share_extremes=[[0.087, 0.112], [0.085, 0.132]])
     assert "| 6.4% to 10.4% (real: 8.5% to 13.2%) |" in metrics_table({"runs": {"ddpm-1000": row}})
-    for kept in (None, [], [[0.08, "x"]], [[0.08]], "0.08 to 0.12"):
+    for kept in (None, [], [[0.08, "x"]], [[0.08]], "0.08 to 0.12", [[0.13, 0.08]], [[8.5, 13.2]], [[-1, 0.2]]):
         assert "| 6.4% to 10.4% |" in metrics_table({"runs": {"ddpm-1000": row | {
             "real_floor_class_share_extremes": kept}}})
+    assert "| 6.4% to 10.4% |" in metrics_table({"runs": {"ddpm-1000-labelrandom": row | {"label": "random"}}})

@@ -158,7 +158,7 @@ def compare_stream(model, sched: NoiseSchedule, kind: str, rows: list[Settings],
     asked = asked_words(kind, first, model.config.num_classes)
     rows_read = "; ".join(f"{title}: {' '.join(digits)}" for title, digits in read)
     marks = unsure([d for _, digits in read for d in digits])
-    said = f" The MNIST classifier reads the rows{asked} as {rows_read}{marks}." if read else ""
+    said = f" The MNIST classifier reads the rows{asked} as {rows_read}.{marks}" if read else ""
     yield Comparison(draw.vstack(finished, gap=4),
                      f"Seed {first.seed}, {first.n} {first.noun}{'s' * (first.n != 1)} a row, "
                      f"{shared_settings(kind, first)}; done in {ticker.elapsed()}.{said} {first.noun.capitalize()} "

@@ -200,8 +200,8 @@ def readings(classifier, x: torch.Tensor) -> list[str]:
 
 
 def unsure(read: list[str]) -> str:
-    """'; a ? marks ...' where `readings` marked one, else ''."""
-    return f"; a ? marks a reading it gives under {SURE:.0%}" if any(r.endswith("?") for r in read) else ""
+    """' A ? marks ...', a sentence of its own, where `readings` marked one, else ''."""
+    return f" A ? marks a reading the classifier gives under {SURE:.0%}." if any(r.endswith("?") for r in read) else ""
 
 
 def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, chosen: int | None = None) -> str:

@@ -105,4 +105,4 @@ def read_mixes(classifier, back: torch.Tensor) -> str:
     if classifier is None:
         return ""
     read = readings(classifier, back)
-    return f" The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {' '.join(read)}{unsure(read)}."
+    return f" The MNIST classifier reads the denoised mixes, lambda = 0 to 1, as {' '.join(read)}.{unsure(read)}"

@@ -275,11 +275,14 @@ def came_back(classifier, x0: torch.Tensor, back: list[torch.Tensor], t: int, ts
     """What the MNIST classifier reads in your digit x0 (1, 1, 28, 28) and in each chain's end (back: yours from
     t, then the strip's from each of ts), all in [-1, 1]."""
     read = readings(classifier, torch.cat([x0, *back]))  # (2 + len(ts),)
-    yours, back_t = (r.rstrip("?") for r in read[:2])
-    kept = "still" if back_t == yours else "no longer"  # the class, not the picture: a 7 comes back as another 7
-    return (f"The MNIST classifier reads your digit as {read[0]} and the one denoised from t = {t} as {read[1]} "
-            f"({kept} {'an' if yours == '8' else 'a'} {yours}); the strip's, from t = {ts[0]} to {ts[-1]}, as "
-            f"{' '.join(read[2:])}{unsure(read)}.")
+    yours, back_t = read[:2]  # the class, not the picture, comes back: a 7 as another 7
+    a = "an" if yours.rstrip("?") == "8" else "a"
+    if "?" in yours + back_t:  # either unsure: no fact made of it
+        kept = "read the same" if yours.rstrip("?") == back_t.rstrip("?") else "read as another digit"
+    else:
+        kept = f"{'still' if back_t == yours else 'no longer'} {a} {yours}"
+    return (f"The MNIST classifier reads your digit as {yours} and the one denoised from t = {t} as {back_t} "
+            f"({kept}); the strip's, from t = {ts[0]} to {ts[-1]}, as {' '.join(read[2:])}.{unsure(read)}")
 
 
 def roundtrip(model, sched: NoiseSchedule, x0_u8: np.ndarray, t, s: Settings, classifier=None) -> RoundTrip:
