@@ -46,8 +46,8 @@ from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
 from ddpm.demo.widgets import line_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
 from ddpm.demo.wiring import api_and_ui, live, progress_update, run_button, seed_back_if_drawn  # noqa: E402
-from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend,  # noqa: E402
-                                  decision_plot, film_strip, frame_panel, nearest_frame, save_gif, trajectory_stream)
+from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend, decision_plot,  # noqa: E402
+                                  film_strip, frame_panel, frame_slider, nearest_frame, save_gif, trajectory_stream)
 
 try:
     RT = load_runtime(app=True)  # $DDPM_MODEL, else the bundled weights/
@@ -143,7 +143,7 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
             yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, decided="", film=None,
                                   plot=gr.LinePlot(visible=False), frame=gr.Slider(interactive=False))
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
-    yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(maximum=traj.t[0], value=0, interactive=True),
+    yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(**frame_slider(traj), interactive=True),
                         str(gif), decision_view(traj, visible=RT.classifier is not None),
                         decided_at(traj) or RT.classifier_note, traj.text, settings.seed, film_strip(traj), traj)
 
@@ -299,7 +299,7 @@ def build(d: dict) -> gr.Blocks:
                     a_panel = picture(traj0.panel, label="x_t | x0_hat | eps_hat", show_label=False,
                                       elem_id="trajectory-panel", elem_classes=["strip", "panels"])
                     # in t, as the plot below: denoising runs from t = T on the right to the sample, t = 0, on the left
-                    a_frame = Slider(0, traj0.state.t[0], value=0, step=1, elem_id="trajectory-frame",
+                    a_frame = Slider(0, **frame_slider(traj0.state), elem_id="trajectory-frame",
                                      label="t (right: pure noise, left: the final sample); the nearest kept frame")
                     a_status = gr.Markdown(traj0.status, elem_id="trajectory-status", label="status")
                     a_plot = decision_view(traj0.state, x="t", y="probability", color="digit", y_lim=[0, 1],
@@ -327,7 +327,7 @@ def build(d: dict) -> gr.Blocks:
                                  [a_panel, a_plot], "trajectory_frame", quiet=(EmptyBox, MissingInput),
                                  blank=lambda why: gr.skip(), trigger_mode="always_last", show_progress="hidden",
                                  **VIEW),
-                      {"trajectory-frame": a_frame})  # a t refused: a warning (the API: an error), and t goes back
+                      {"trajectory-frame": a_frame}, between_steps=("trajectory-frame",))  # refused: said, goes back
 
         with gr.Tab(f"4. Your {RT.noun}"):
             gr.Markdown(intro.said(intro.ROUNDTRIP, RT.dataset))

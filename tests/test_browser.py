@@ -241,9 +241,14 @@ def test_3_trajectory_and_scrub(page):
     wait_for_new_image(page, "trajectory-panel", old)
     page.wait_for_function(f"() => ({line})() !== {at_0!r}")  # the plot's line follows the slider
     shot(page, "3-trajectory")
+    # an arrow key moves it one kept frame (50 DDIM steps of T = 100: 2 t apart), not one t (it showed no change)
+    old = image_src(page, "trajectory-panel")
+    page.locator("#trajectory-frame input[type=range]").press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#trajectory-frame input[type=number]').value === '12'")
+    wait_for_new_image(page, "trajectory-panel", old)  # its frame shown (and 12 noted as good) before the next
     set_number(page, "trajectory-frame", 5000)  # refused, said, and the box goes back to the t on show
     page.locator("[data-testid=toast-body] .toast-message-item", has_text="not 5000").first.wait_for()
-    page.wait_for_function("() => document.querySelector('#trajectory-frame input[type=number]').value === '10'")
+    page.wait_for_function("() => document.querySelector('#trajectory-frame input[type=number]').value === '12'")
     for close in page.locator("[data-testid=toast-body] .toast-close").all():
         close.click()
 

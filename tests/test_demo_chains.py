@@ -63,6 +63,7 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     assert np.array_equal(traj.eps_hat[-1], traj.eps_hat[-2])  # beside it, the last step's eps_hat
     assert not np.array_equal(traj.eps_hat[-1], traj.eps_hat[0])
     assert trajectory.keep_every(1000) == 10  # 1000 DDPM steps: 100 frames (and the last step and x_0) at most
+    assert trajectory.frame_slider(traj) == dict(maximum=sched.T, value=0, step=k)  # an arrow key: one frame
     panel = trajectory.frame_panel(traj, 0)
     assert panel.width > 2.5 * panel.height  # three panels side by side
     assert same(trajectory.frame_panel(traj, 10**6), trajectory.frame_panel(traj, traj.frames - 1))  # clamped

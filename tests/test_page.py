@@ -260,7 +260,7 @@ def test_a_keyboard_on_a_live_t_slider_brings_its_picture_into_view(bare):
     assert tab.evaluate("document.activeElement.matches(':focus-visible')") and not errors
 
 
-def snap_back_js(lo=0, hi=100, step=5, start=50) -> str:
+def snap_back_js(lo=0, hi=100, step=5, start=50, between: tuple = ()) -> str:
     """The script widgets.snap_back attaches to a live view's slider #k of these ends, step and first value."""
     import gradio as gr
 
@@ -268,7 +268,7 @@ def snap_back_js(lo=0, hi=100, step=5, start=50) -> str:
 
     with gr.Blocks() as demo:
         slider = gr.Slider(lo, hi, value=start, step=step)
-        snap_back(gr.Button().click(lambda: None), {"k": slider})
+        snap_back(gr.Button().click(lambda: None), {"k": slider}, between_steps=between)
     [js] = [f.js for f in demo.fns.values() if f.js]
     return js
 
@@ -290,6 +290,8 @@ def test_snap_back_counts_steps_from_the_low_end_and_keeps_a_fractional_step(bar
     assert [tab.evaluate(tenths, v) for v in (0.3, 0.35, 0.7)] == [0.3, 0.3, 0.7]
     whole = snap_back_js(lo=0, hi=9, step=1, start=5)  # whole steps exactly: the server refuses 3.0000000001
     assert [tab.evaluate(whole, v) for v in (3, 3.0000000001, 4)] == [3, 3, 4]
+    frames = snap_back_js(lo=0, hi=100, step=20, start=0, between=("k",))  # tab 3's frame slider: any whole t
+    assert [tab.evaluate(frames, v) for v in (40, 45, 45.5, 101)] == [40, 45, 45, 45]
 
 
 def test_a_box_emptied_to_type_in_waits_for_the_number_typed(bare):

@@ -122,6 +122,13 @@ def frame_panel(traj: Trajectory, i: int) -> Image.Image:
     return three_panels(traj.x_t[i], traj.x0_hat[i], traj.eps_hat[i], f"x_t, t = {t}")
 
 
+def frame_slider(traj: Trajectory) -> dict:
+    """The frame slider's range for a run, at its final sample (t = 0), and its step: the t between two kept frames
+    (the most common gap), so that an arrow key moves it one frame, not one t of the 20 between DDIM 50's frames."""
+    gaps = -np.diff(traj.t)
+    return dict(maximum=traj.t[0], value=0, step=max(1, int(np.median(gaps))) if len(gaps) else 1)
+
+
 def nearest_frame(traj: Trajectory, t) -> int:
     """The kept frame nearest to paper t (the slider's t: T is pure noise, 0 the sample); frame_panel shows it."""
     return int(np.argmin(np.abs(np.asarray(_finished(traj).t) - _number("t", t, traj.t[0]))))
