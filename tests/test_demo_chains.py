@@ -2,6 +2,8 @@
 U-Net (conftest: T = 20)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -63,7 +65,14 @@ def test_trajectory_frames_panel_and_gif(model, sched, tmp_path):
     assert np.array_equal(traj.eps_hat[-1], traj.eps_hat[-2])  # beside it, the last step's eps_hat
     assert not np.array_equal(traj.eps_hat[-1], traj.eps_hat[0])
     assert trajectory.keep_every(1000) == 10  # 1000 DDPM steps: 100 frames (and the last step and x_0) at most
-    assert trajectory.frame_slider(traj) == dict(maximum=sched.T, value=0, step=k)  # an arrow key: one frame
+    # an arrow key: one frame (frames 4 t apart, but a step of 4 would pass the last step's t = 1 by)
+    assert trajectory.frame_slider(traj) == dict(maximum=sched.T, value=0, step=2)
+    for sampler, steps in [("ddpm", 1000)] + [("ddim", k) for k in (3, 7, 50, 60, 190, 1000)]:
+        codes = samplers.reverse_timesteps(sampler, 999, steps)  # T = 1000; kept as run_trajectory keeps them
+        every = trajectory.keep_every(len(codes))
+        run = SimpleNamespace(t=[c + 1 for i, c in enumerate(codes) if i % every == 0 or i == len(codes) - 1] + [0])
+        stops = range(0, run.t[0] + 1, trajectory.frame_slider(run)["step"])  # (at DDIM 7, t = T was no stop's)
+        assert {trajectory.nearest_frame(run, stop) for stop in stops} == set(range(len(run.t))), (sampler, steps)
     panel = trajectory.frame_panel(traj, 0)
     assert panel.width > 2.5 * panel.height  # three panels side by side
     assert same(trajectory.frame_panel(traj, 10**6), trajectory.frame_panel(traj, traj.frames - 1))  # clamped
