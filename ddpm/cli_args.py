@@ -154,6 +154,6 @@ def check_writable(path: str | Path) -> str | None:
         return f"cannot write {path}: {there} is {what}, not a folder"
     try:
         tempfile.TemporaryFile(dir=there).close()
-    except OSError as e:
-        return f"cannot write {path}: {e.strerror or e}"
+    except OSError as e:  # (Permission denied: in the folder tried, which may be far above the file)
+        return f"cannot write {path}: {e.strerror or e}" + ("" if there == path.parent else f" in {there}")
     return None

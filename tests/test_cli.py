@@ -308,7 +308,7 @@ def test_an_output_path_in_a_folder_that_cannot_be_entered_is_a_message_not_a_tr
     monkeypatch.setattr(Path, "is_dir", refused)
     monkeypatch.setattr("tempfile.TemporaryFile", lambda dir: refused(dir))  # the try in the folder that is there
     assert check_writable(tmp_path / "locked" / "x.png") == f"cannot write {tmp_path / 'locked' / 'x.png'}: " \
-                                                            "Permission denied"
+                                                            f"Permission denied in {tmp_path}"  # the folder tried
 
 
 def test_an_output_path_that_names_a_folder_is_refused_not_written_as_a_file(tmp_path):

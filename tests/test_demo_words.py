@@ -46,7 +46,7 @@ def test_tab_4_says_what_your_digit_and_each_chain_came_back_as(model, sched):
     assert "? marks" not in same.text  # said only where a reading is marked
     unsure = roundtrip.roundtrip(model, sched, DIGIT, 10, s, ByPlace(always=8, unsure=(1, 3))).text
     assert (f"as 8 and the one denoised from t = 10 as 8? (read the same); the strip's, from t = {ts[0]} to "
-            f"{ts[-1]}, as 8 8? 8 8") in unsure and ". A ? marks a reading the classifier gives under 90%." in unsure
+            f"{ts[-1]}, as 8 8? 8 8") in unsure and ". A ? marks a digit the classifier is under 90% sure of." in unsure
     eight = roundtrip.roundtrip(model, sched, DIGIT, 10, s, ByPlace(first=8)).text  # 8, then 9: sure of both
     assert "reads your digit as 8 and the one denoised from t = 10 as 9 (no longer an 8)" in eight
     other = roundtrip.roundtrip(model, sched, DIGIT, 10, s, ByPlace(unsure=(0,))).text
@@ -59,7 +59,7 @@ def test_the_interpolation_says_what_each_mix_came_back_as(model, sched):
     reader = ByPlace(first=3, unsure=(4,))  # the middle mix a blend
     r = finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 8, s, reader))
     read = " ".join(f"{(k + 3) % 10}{'?' * (k == 4)}" for k in range(interpolate.COLUMNS))
-    marked = ". A ? marks a reading the classifier gives under 90%. The two noises"
+    marked = ". A ? marks a digit the classifier is under 90% sure of. The two noises"
     assert f"reads the denoised mixes, lambda = 0 to 1, as {read}{marked}" in r.text
     assert torch.equal(reader.seen[0], r.x_bar_0)  # the denoised row, by column
     assert "classifier" not in finish(interpolate.interpolate_stream(model, sched, DIGIT, other, 8, s)).text

@@ -201,7 +201,8 @@ def readings(classifier, x: torch.Tensor) -> list[str]:
 
 def unsure(read: list[str]) -> str:
     """' A ? marks ...', a sentence of its own, where `readings` marked one, else ''."""
-    return f" A ? marks a reading the classifier gives under {SURE:.0%}." if any(r.endswith("?") for r in read) else ""
+    marked = any(r.endswith("?") for r in read)
+    return f" A ? marks a digit the classifier is under {SURE:.0%} sure of." if marked else ""
 
 
 def read_as(classifier, x0: torch.Tensor, asked: torch.Tensor | None = None, chosen: int | None = None) -> str:
