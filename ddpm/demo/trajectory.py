@@ -126,11 +126,11 @@ def frame_slider(traj: Trajectory) -> dict:
     """The frame slider's range for a run, at its final sample (t = 0), and its step: the t between two kept frames
     (the most common gap), so that an arrow key moves it one frame, not one t of the 20 between DDIM 50's frames;
     less where a frame would be no stop's nearest (DDPM's last step, t = 1; DDIM 7's t = T): every frame is reached."""
-    ts = np.asarray(traj.t)
-    step = max(1, int(np.median(-np.diff(ts)))) if len(ts) > 1 else 1
-    while step > 1 and len({int(np.argmin(np.abs(ts - stop))) for stop in range(0, int(ts[0]) + 1, step)}) < len(ts):
-        step -= 1  # (nearest_frame's rule: the first of two as near)
-    return dict(maximum=int(ts[0]), value=0, step=step)
+    top = int(traj.t[0])
+    step = max(1, int(np.median(-np.diff(traj.t)))) if len(traj.t) > 1 else 1
+    while step > 1 and len({nearest_frame(traj, stop) for stop in range(0, top + 1, step)}) < len(traj.t):
+        step -= 1
+    return dict(maximum=top, value=0, step=step)
 
 
 def nearest_frame(traj: Trajectory, t) -> int:
