@@ -38,7 +38,7 @@ def actions(rt, gif: Path) -> dict:
     what = f"{DEFAULT_SAMPLER.upper()} {steps}"
 
     def compare(kind, s):
-        return lambda: finish(compare_stream(rt.model, rt.sched, kind, compare_rows(kind, s, T)))
+        return lambda: finish(compare_stream(rt.model, rt.sched, kind, compare_rows(kind, s, T), rt.classifier))
 
     def trajectory():
         traj = run_trajectory(rt.model, rt.sched, one, rt.classifier)
@@ -52,11 +52,12 @@ def actions(rt, gif: Path) -> dict:
         "2 compare the samplers, 6 digits a row": compare("samplers", grid),
         f"3 x0-hat animation, 1 digit, {what}, with GIF and film strip": trajectory,
         f"4 noise and denoise, t = T/2, {what} (11 chains in one batch)": lambda: roundtrip(
-            rt.model, rt.sched, digit, T // 2, one),
+            rt.model, rt.sched, digit, T // 2, one, rt.classifier),
         "4 noise and denoise, t = T, DDPM (11 chains in one batch)": lambda: roundtrip(
-            rt.model, rt.sched, digit, T, chain_settings(0, "ddpm", steps, T)),
+            rt.model, rt.sched, digit, T, chain_settings(0, "ddpm", steps, T), rt.classifier),
         f"4 interpolate, {COLUMNS} mixes, t = T/3, {what}": lambda: finish(
-            interpolate_stream(rt.model, rt.sched, digit, example_digit(1), default_t(T), one)),
+            interpolate_stream(rt.model, rt.sched, digit, example_digit(1), default_t(T), one,
+                               rt.classifier)),
     } | ({f"2 compare w = {SWEPT}, digit 7, 6 digits a row, {what}": compare("guidance", sevens)}
          if rt.model.config.num_classes else {})  # a model without labels has no w to sweep
 
