@@ -46,7 +46,7 @@ from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
 from ddpm.demo.widgets import line_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
 from ddpm.demo.wiring import api_and_ui, live, progress_update, run_button, seed_back_if_drawn  # noqa: E402
-from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decided_at, decision_legend, decision_plot,  # noqa: E402
+from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decision_legend, decision_plot, decision_text,  # noqa: E402
                                   film_strip, frame_panel, frame_slider, nearest_frame, save_gif, trajectory_stream)
 
 try:
@@ -145,7 +145,8 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(**frame_slider(traj), interactive=True),
                         str(gif), decision_view(traj, visible=RT.classifier is not None),
-                        decided_at(traj) or RT.classifier_note, traj.text, settings.seed, film_strip(traj), traj)
+                        decision_text(traj, traj.frames - 1) or RT.classifier_note, traj.text, settings.seed,
+                        film_strip(traj), traj)
 
 
 def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
@@ -156,12 +157,12 @@ def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
 
 def scrub(traj, t):
     """The t slider: the last finished run's frame nearest t, and the plot's line at t; nothing while a run is
-    drawing into the panel (the UI waits quietly; the API, which got two empty updates, hears why)."""
+    drawing into the panel (the UI waits quietly; the API, which got three empty updates, hears why)."""
     if traj is None:
         raise MissingInput("this session's /trajectory run is still going, or was stopped: wait, or run it again")
     i = nearest_frame(traj, t)  # the plot's line marks the frame shown, not the slider's own t between frames
     # the data alone: Gradio redraws a plot for a new value, not for a gr.LinePlot(value) of the same layout
-    return frame_panel(traj, i), decision_plot(traj, traj.t[i])
+    return frame_panel(traj, i), decision_plot(traj, traj.t[i]), decision_text(traj, i) or RT.classifier_note
 
 
 @shown_as_it_goes("x0", "main", "strip", "text")  # noted in the memo: a change of digit puts them away
@@ -230,10 +231,8 @@ def build(d: dict) -> gr.Blocks:
                     # right above the pictures it morphs (on a phone, where the columns stack, too)
                     f_t = Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")
                     with gr.Row():
-                        f_x0 = picture(d["forward"][0], label=f"x_0, {preprocessed_as()}",
-                                       elem_id="forward-x0")
-                        f_xt = picture(d["forward"][1], label="x_t in one jump (Eq. 4)",
-                                       elem_id="forward-xt")
+                        f_x0 = picture(d["forward"][0], label=f"x_0, {preprocessed_as()}", elem_id="forward-x0")
+                        f_xt = picture(d["forward"][1], label="x_t in one jump (Eq. 4)", elem_id="forward-xt")
                         f_chain = picture(d["forward"][2], label="x_t by t Markov steps (Eq. 2)")
                     with gr.Row():
                         # under the pictures, so t, x_t and the line at t fit one laptop screen; no height=: a fixed
@@ -324,7 +323,7 @@ def build(d: dict) -> gr.Blocks:
                        show="trajectory-panel",
                        ui_fn=seed_back_if_drawn(trajectory, TrajectoryOut._fields.index("seed")), **HEAVY)
             snap_back(api_and_ui([gr.Button(visible=False).click], [a_frame.change], scrub, [a_state, a_frame],
-                                 [a_panel, a_plot], "trajectory_frame", quiet=(EmptyBox, MissingInput),
+                                 [a_panel, a_plot, a_decided], "trajectory_frame", quiet=(EmptyBox, MissingInput),
                                  blank=lambda why: gr.skip(), trigger_mode="always_last", show_progress="hidden",
                                  **VIEW),
                       {"trajectory-frame": a_frame}, between_steps=("trajectory-frame",))  # refused: said, goes back

@@ -148,14 +148,15 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert isinstance(frame_ui.fn(None, 3), type(app.gr.skip()))  # no finished run: the UI waits quietly ...
     with pytest.raises(app.gr.Error, match="this session's /trajectory run is still going, or was stopped: wait, or "
                                            "run it again"):
-        fns["trajectory_frame"].fn(None, 3)  # ... and the API hears why (it got two empty updates)
+        fns["trajectory_frame"].fn(None, 3)  # ... and the API hears why (it got three empty updates)
     # a t past the frame slider's end: a warning, the frame kept (no red Error)
     with pytest.warns(UserWarning, match="t must be between"):
         kept = frame_ui.fn(done.state, OutOfRange(5000, "t must be between 0 and 20, not 5000"))
     assert isinstance(kept, type(app.gr.skip()))
-    panel, plot = app.scrub(done.state, 3)  # the frame nearest t = 3, and the plot's line at that frame's t
+    panel, plot, words = app.scrub(done.state, 3)  # the frame nearest t = 3, the plot's line and words at its t
     shown_t = done.state.t[app.nearest_frame(done.state, 3)]
     assert panel is not None and list(plot[plot.digit == "t shown"].t) == [shown_t, shown_t]
+    assert words == app.decision_text(done.state, app.nearest_frame(done.state, 3)) or app.RT.classifier_note
     for name, fields in (("trajectory", app.TrajectoryOut._fields), ("roundtrip", app.RoundtripOut._fields)):
         assert len(fns[name].outputs) == len(fields)  # the event's outputs are built from these fields, by name
     with pytest.raises(ValueError, match="has no output"):  # a misspelt output is an error, not a silent skip

@@ -59,6 +59,24 @@ def test_a_class_asked_for_and_read_in_the_end_is_not_said_to_be_missed():
     assert "from t = 30 onward" in said and "does not read" not in said and said.endswith("refine its strokes.")
 
 
+
+def test_the_words_under_the_plot_read_x0_hat_at_the_frame_shown():
+    """The slider's t in words (the plot's line at t, for a screen reader): the kept frame's own step, its two likeliest
+    classes; the final frame, x_0, by its last step; then when the digit was decided. No classifier: no words."""
+    one = np.zeros((3, 2, 28, 28), np.uint8)  # frames t = 50, 20 and the final x_0 of two digits
+    traj = trajectory.Trajectory([50, 20, 0], one, one, one, probs_t=[50, 40, 30, 20, 10])
+    traj.probs = np.full((5, 10), 0.01)
+    traj.probs[:, 7], traj.probs[:, 1] = [0.2, 0.3, 0.6, 0.8, 0.9], [0.7, 0.6, 0.3, 0.1, 0.05]
+    assert trajectory.reading_at(traj, 1) == ("At t = 20 the classifier reads the first digit's x0_hat as 7 (p = 0.80; "
+                                              "next 1, p = 0.10).")
+    assert trajectory.reading_at(traj, 0).startswith("At t = 50 the classifier reads the first digit's x0_hat as 1 (p")
+    assert trajectory.reading_at(traj, 2).startswith("At the last step (t = 10; the frame shown is its x_0) the "
+                                                     "classifier reads the first digit's x0_hat as 7 (p = 0.90;")
+    said = trajectory.decision_text(traj, 1)
+    assert said.startswith("At t = 20 ") and said.endswith(trajectory.decided_at(traj)) and "from t = 30 onward" in said
+    traj.probs = None
+    assert trajectory.reading_at(traj, 1) == trajectory.decision_text(traj, 1) == ""
+
 # ---------------------------------------------------------------- tab 5: About
 
 def test_a_recipes_totals_are_not_called_the_last_sittings_and_its_commands_are_written_once():

@@ -209,6 +209,26 @@ def decision_legend(traj: Trajectory) -> list[str] | None:
     return [str(c) for c in range(10) if traj.probs[:, c].max() >= PLOT_MIN_P]
 
 
+def reading_at(traj: Trajectory, i: int) -> str:
+    """What the classifier reads the first digit's x0_hat as at frame i (the slider's t), in words: the plot's line
+    at t for a screen reader, and the figure behind it. The final frame, x_0, is read by its last step's x0_hat."""
+    if traj.probs is None:
+        return ""
+    t = traj.t[i]
+    j = traj.probs_t.index(t) if t else len(traj.probs_t) - 1  # every kept frame's t is one step's
+    p = traj.probs[j]
+    first, second = (int(c) for c in np.argsort(p)[::-1][:2])
+    whose = "the first digit's x0_hat" if traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1 else "x0_hat"
+    at = f"At t = {t}" if t else f"At the last step (t = {traj.probs_t[j]}; the frame shown is its x_0)"
+    return (f"{at} the classifier reads {whose} as {first} (p = {p[first]:.2f}; next {second}, "
+            f"p = {p[second]:.2f}).")
+
+
+def decision_text(traj: Trajectory, i: int) -> str:
+    """Tab 3's words under the plot for frame i: the reading at its t, then when the digit was decided."""
+    return "\n\n".join(filter(None, [reading_at(traj, i), decided_at(traj)]))
+
+
 def decided_at(traj: Trajectory) -> str:
     """The largest t from which the final class keeps more than half the probability to the end, the other digits
     the classifier read x0_hat as before it, and the class asked for if the classifier reads another. No such t when
