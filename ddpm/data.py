@@ -59,7 +59,13 @@ def noun(dataset: str, sense: str = "sample", article: bool = False) -> str:
 
 
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 28, 28) in [0, 255] -> float (N, 1, 28, 28) in [-1, 1]."""
+    """uint8 (N, 28, 28) in [0, 255] -> float (N, 1, 28, 28) in [-1, 1]. Anything else is refused: [0, 1] floats
+    (torchvision's ToTensor) would come out all black, one (28, 28) image as (28, 1, 28)."""
+    if not (torch.is_tensor(images_uint8) and images_uint8.dtype == torch.uint8 and images_uint8.dim() == 3):
+        x = images_uint8
+        got = f"{x.dtype} of shape {tuple(x.shape)}" if hasattr(x, "shape") else type(x).__name__
+        raise TypeError(f"to_model_range takes a uint8 tensor of digits (N, H, W) in 0..255 (one digit: x[None]; "
+                        f"numpy: torch.from_numpy(a); [0, 1] floats x are already images: x * 2 - 1), not {got}")
     return images_uint8.float().div(127.5).sub(1).unsqueeze(1)
 
 

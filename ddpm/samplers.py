@@ -213,7 +213,8 @@ def reverse_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, gens: 
 def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) -> torch.Tensor:
     """eps_hat for a batch at one timestep t (a code index), or each sample at its own (t a (B,) tensor). label:
     None -> the null class (unconditional; guidance is then not used), an int for the whole batch, or a (B,) long
-    tensor of one label per sample (config.null_label, 10 on MNIST, is the null class there too).
+    tensor of one label per sample (config.null_label, 10 on MNIST, is the null class there too). Under no_grad: for
+    gradients, call the model itself.
 
     Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
     w = 1 is plain conditional, w = 0 is unconditional. The paper writes (1 + w) eps_label - w eps_null,
@@ -222,6 +223,8 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     b = x_t.shape[0]
     if not torch.is_tensor(t) and not 0 <= _index("t", t) < model.config.timesteps:  # 5.7 would be cut to 5 unsaid
         raise IndexError(f"t is a code index from 0 to {model.config.timesteps - 1} (the paper's t - 1), not {t}")
+    if torch.is_tensor(t) and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):  # ... a tensor's too
+        raise TypeError(f"t is a code index, an int or a (B,) tensor of whole numbers, not {t.dtype}")
     tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
     null = getattr(model.config, "null_label", None)
     if torch.is_tensor(label):  # its values read where that costs no device sync (sample_loop read them once)
@@ -266,10 +269,12 @@ def sample_loop(
     """Denoise n samples, yielding a Step for each reverse step.
 
     Starts from x_T ~ N(0, I) drawn per sample from (seed, first + k), or from x_start at
-    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W)). t_start is a code index, as every t
-    here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the default). steps: DDIM steps
-    [50], at most t_start + 1; DDPM always runs every t.
-    label: None (the null class), a digit, or "random" (digit k drawn from (seed, first + k)).
+    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W) floats, sched.q_sample's x_t). t_start
+    is a code index, as every t here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the
+    default: x_start without t_start is taken for your own x_T, pure noise). steps: DDIM steps [50], at most
+    t_start + 1; DDPM always runs every t.
+    label: None (the null class), a digit, "random" (digit k drawn from (seed, first + k)), or a (n,) long tensor
+    of one class per sample.
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are). Its arguments are
     checked at the call (check_request), not at the first step.
     """

@@ -81,6 +81,9 @@ def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> Non
     if x_start is not None and not (torch.is_tensor(x_start) and tuple(x_start.shape) == (n, *shape)):
         got = tuple(x_start.shape) if torch.is_tensor(x_start) else type(x_start).__name__
         raise ValueError(f"x_start must be a tensor of {n} images, shape {(n, *shape)}, not {got}")
+    if x_start is not None and not x_start.is_floating_point():  # uint8 digits would start the chain at 0..255
+        raise TypeError(f"x_start is a float tensor in [-1, 1] (ddpm.data.to_model_range makes one of uint8 digits, "
+                        f"sched.q_sample noises it to t_start), not {x_start.dtype}")
     if t_start is None:
         return
     if x_start is None:
@@ -117,8 +120,8 @@ def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, fro
         if not classes:
             raise ValueError(f"label={label!r}: this model has no classes (unconditional); sample with label=None")
         if not (isinstance(label, str) and label == RANDOM or whole_up_to(label, classes - 1)):
-            raise ValueError(f"label must be None (any digit), {RANDOM!r} or a class from 0 to {classes - 1}, "
-                             f"not {label!r}")
+            raise ValueError(f"label must be None (any digit), {RANDOM!r}, a class from 0 to {classes - 1} or a "
+                             f"tensor of one class per sample (torch.tensor([7, 3])), not {label!r}")
     if not (is_real(guidance) and 0 <= guidance <= MAX_GUIDANCE):
         raise ValueError(f"guidance must be between 0 and {MAX_GUIDANCE:g} (1 = plain conditional), not {guidance!r}")
     if not (is_real(eta) and 0 <= eta <= 1):

@@ -93,7 +93,8 @@ class NoiseSchedule:
     @staticmethod
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
         """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t). A t off the
-        schedule is refused: a[-1] would wrap round to the last t unsaid."""
+        schedule is refused: a[-1] would wrap round to the last t unsaid; so is a t of another length than x's
+        batch (torch would broadcast the two into a grid of pairs, or fail in its own words)."""
         if isinstance(t, int) and not isinstance(t, bool):  # the samplers' case, every step: no tensor made for it
             bad = None if 0 <= t < len(a) else t
         else:  # a batch of t's (training), on any device
@@ -101,6 +102,9 @@ class NoiseSchedule:
             if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:  # T * 0.5, or True: no index
                 raise TypeError(f"t is a code index, an int or a (B,) tensor of whole numbers, not {t.dtype} "
                                 f"({t[:1].tolist()[0] if t.numel() else 'empty'})")
+            if t.numel() not in (1, x.shape[0] if x.dim() else 1):
+                raise ValueError(f"t holds one code index per image, {x.shape[0]} here (or one for all), not "
+                                 f"{t.numel()}")
             out = (t < 0) | (t >= len(a))
             bad = t[out][0].item() if t.numel() and out.any() else None
         if bad is not None:
@@ -110,23 +114,39 @@ class NoiseSchedule:
     def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 4's q(x_t | x_0), the closed-form jump, drawn as in Sec. 3.2: x_t = sqrt(alpha_bar_t) x_0 +
         sqrt(1 - alpha_bar_t) eps (the argument t: a code index, the paper's t - 1)."""
+        images(x0=x0, eps=eps)
         return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
 
     def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 2's q(x_t | x_{t-1}), one Markov step, drawn as x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps (the
         argument t: a code index, the paper's t - 1)."""
+        images(x_prev=x_prev, eps=eps)
         return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 4 solved for x_0 (Ho et al. print it as Eq. 15): x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) /
         sqrt(alpha_bar_t)."""
+        images(x_t=x_t, eps=eps)
         return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
 
     def predict_eps(self, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
         """The same relation solved for eps (used after x0_hat is clipped)."""
+        images(x_t=x_t, x0=x0)
         return (self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - x0) / self._at(self.sqrt_recipm1_alpha_bar, t, x_t)
 
     def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         """Eqs. 6-7: mean mu_tilde_t(x_t, x_0) and variance beta_tilde_t of q(x_{t-1} | x_t, x_0)."""
+        images(x0=x0, x_t=x_t)
         mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
         return mean, self._at(self.posterior_variance, t, x_t)
+
+
+def images(**named) -> None:
+    """Each named argument is a float tensor (B, C, H, W): images in [-1, 1], or eps, the noise. A uint8 picture
+    (0..255) or a missing eps is refused in words, not broadcast into numbers that look like an image."""
+    for name, x in named.items():
+        if not (torch.is_tensor(x) and x.is_floating_point()):
+            what = x.dtype if torch.is_tensor(x) else type(x).__name__
+            kind = ("a float tensor of noise, torch.randn(x0.shape, generator=g)," if name == "eps" else
+                    "a float tensor of images in [-1, 1] (ddpm.data.to_model_range makes one of uint8 digits),")
+            raise TypeError(f"{name} is {kind} not {what}")

@@ -74,7 +74,8 @@ def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generat
                teacher=None, amp_dtype: torch.dtype | None = None, scaler=None) -> torch.Tensor:
     """One repeat of Ho et al.'s Alg. 1: for the batch x0 (B, C, H, W) with labels y (B,) or None, draw t and
     eps (diffusion_loss), then take a gradient step on L_simple at learning rate lr, its norm clipped to
-    cfg.grad_clip. amp_dtype: autocast to it (CUDA), with `scaler` for float16. Returns the batch's loss."""
+    cfg.grad_clip. amp_dtype: autocast to it (CUDA), with `scaler` for float16. Returns the batch's loss (detached:
+    float(loss) logs it)."""
     for g in opt.param_groups:
         g["lr"] = lr
     with torch.autocast(x0.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -88,7 +89,7 @@ def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generat
     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     scaler.step(opt)
     scaler.update()
-    return loss
+    return loss.detach()
 
 
 class EMA:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .sampling_checks import check_label_tensor
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -154,11 +155,20 @@ class UNet(nn.Module):
         """x_t: (B, C, H, W), t: (B,) code indices in [0, T) (the paper's t - 1) or one int for all, y: (B,) labels
         (config.null_label: the null class). -> eps_hat (B, C, H, W).
         y=None is the null class on a class-conditional model; an unconditional one (num_classes 0) ignores y."""
+        c = self.config.in_channels
+        if not (torch.is_tensor(x_t) and x_t.dim() == 4 and x_t.shape[1] == c and x_t.is_floating_point()):
+            got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
+            raise ValueError(f"x_t is a float batch of {c}-channel images, shape (B, {c}, H, W) (one 28 x 28 image: "
+                             f"x[None, None]), not {got}")  # else GroupNorm's or a convolution's own words
         t = batch_timesteps(t, x_t.shape[0], self.config.timesteps, x_t.device)
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
         if self.class_emb is not None:
             if y is None:
                 y = torch.full_like(t, self.config.null_label)
+            elif not torch.is_tensor(y):  # an int met the embedding's "must be Tensor, not int"
+                raise TypeError(f"y is a (B,) tensor of labels, torch.full((B,), {y!r}), not {type(y).__name__}")
+            else:  # 11 met an IndexError "index out of range in self"; read on the CPU only (no GPU sync)
+                check_label_tensor(y, x_t.shape[0], self.config.num_classes, values=y.device.type == "cpu")
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
         x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)

@@ -1,6 +1,7 @@
 """The package called from Python, as a learner or a researcher would: a plain mistake (a schedule that is not the
-model's, a float t, a label it has no class for, a word for the variance) is a message that names it, not a wrong
-answer given unsaid or an error from deep inside torch (a review of the Python API found each)."""
+model's, a float t, a label it has no class for, a word for the variance, uint8 or [0, 1] images, a digit without
+its batch and channel) is a message that names it, not a wrong answer given unsaid or an error from deep inside
+torch (two reviews of the Python API found each)."""
 import json
 
 import numpy as np
@@ -157,3 +158,60 @@ def test_a_keyword_sampling_does_not_take_is_named_with_those_it_does():
     with pytest.raises(TypeError, match=r"sampling takes no autoguidance \(it takes sampler, steps, label, guidance, "
                                         r"eta, variance, clip, x_start, t_start\); autoguidance is a model of its own"):
         sample(tiny_model(), NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, autoguidance=1.5)
+
+
+# ---------------------------------------------------------------- a notebook learner's mistakes (a second review)
+
+def test_the_schedule_refuses_uint8_images_a_missing_eps_and_a_t_per_other_image():
+    sched = NoiseSchedule(20)
+    with pytest.raises(TypeError, match=r"x0 is a float tensor of images in \[-1, 1\] \(ddpm.data.to_model_range"):
+        sched.q_sample(X.to(torch.uint8), 3, X)  # 0..255 went through, x_t's mean 30
+    with pytest.raises(TypeError, match=r"eps is a float tensor of noise, torch.randn\(x0.shape, generator=g\), "
+                                        "not NoneType"):
+        sched.q_sample(X, 3, None)
+    for call in (sched.q_step, sched.predict_x0, sched.predict_eps):
+        with pytest.raises(TypeError, match="is a float tensor"):
+            call(X, 3, X.to(torch.uint8))
+    with pytest.raises(TypeError, match="x_t is a float tensor"):
+        sched.q_posterior(X, X.long(), 3)
+    with pytest.raises(ValueError, match=r"t holds one code index per image, 2 here \(or one for all\), not 3"):
+        sched.q_sample(X, torch.tensor([1, 2, 3]), X)
+    assert sched.q_sample(X, torch.tensor([4]), X).shape == sched.q_sample(X, torch.tensor([1, 2]), X).shape
+
+
+def test_to_model_range_refuses_what_it_would_turn_into_a_black_or_misshapen_digit():
+    from ddpm.data import to_model_range
+    u8 = torch.full((2, 28, 28), 255, dtype=torch.uint8)
+    assert to_model_range(u8).shape == (2, 1, 28, 28) and bool((to_model_range(u8) == 1).all())
+    for bad, said in ((u8.float() / 255, r"torch.float32 of shape \(2, 28, 28\)"), (u8[0], r"\(28, 28\)"),
+                      (u8.numpy(), "uint8 of shape"), ([1, 2], "list")):
+        with pytest.raises(TypeError, match=r"takes a uint8 tensor of digits \(N, H, W\) in 0..255 .*" + said):
+            to_model_range(bad)
+
+
+def test_the_network_names_a_digit_without_its_batch_or_channel_and_a_label_it_cannot_take():
+    model = tiny_model()  # 10 classes, T = 20
+    for bad in (X[0, 0], X[:, 0], torch.zeros(2, 3, 28, 28), X.long()):
+        with pytest.raises(ValueError, match=r"x_t is a float batch of 1-channel images, shape \(B, 1, H, W\)"):
+            model(bad, 3)
+    with pytest.raises(TypeError, match=r"y is a \(B,\) tensor of labels, torch.full\(\(B,\), 7\), not int"):
+        model(X, 3, 7)
+    with pytest.raises(ValueError, match="a label tensor holds whole numbers from 0 to 9"):
+        model(X, 3, torch.tensor([11, 11]))
+    assert model(X, 3, torch.tensor([10, 3])).shape == X.shape  # 10: the null class
+
+
+def test_sampling_refuses_a_uint8_start_and_a_float_tensor_t_and_returns_a_detached_loss(tmp_path):
+    model = tiny_model()
+    with pytest.raises(TypeError, match=r"x_start is a float tensor in \[-1, 1\]"):
+        sample(model, NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, x_start=X.to(torch.uint8), t_start=5)
+    with pytest.raises(TypeError, match="t is a code index, an int or a"):
+        guided_eps(model, X, torch.tensor([5.7, 5.7]), None)  # was cut to 5 unsaid
+    with pytest.raises(ValueError, match=r"or a tensor of one class per sample \(torch.tensor\(\[7, 3\]\)\), "
+                                         r"not \[7, 3\]"):
+        sample(model, NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, label=[7, 3])
+    from ddpm.training import train_step
+    from ddpm.config import TrainConfig
+    opt = torch.optim.AdamW(model.parameters())
+    loss = train_step(model, NoiseSchedule(20), opt, X, None, torch.Generator().manual_seed(0), TrainConfig(), 1e-3)
+    assert not loss.requires_grad and loss.dim() == 0  # float(loss) without torch's warning
