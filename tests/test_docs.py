@@ -148,11 +148,13 @@ def test_a_space_installs_the_pinned_torch_as_its_cpu_build_first():
 
 def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
     """The README's notebook lines, run as written from a folder holding weights/ (the repo's): the bundled model's
-    grid, saved as the first command's grid.png is (pixel for pixel), the model's schedule, then the same seed
-    autoguided by weights/guide/, which the app's autoguidance slider draws."""
+    grid, saved as the first command's grid.png is (pixel for pixel), the model's schedule, a chain's x0_hat step by
+    step, the forward jump and x_0 recovered from it, then the same seed autoguided by weights/guide/, which the
+    app's autoguidance slider draws."""
     from PIL import Image
 
     from ddpm import sample
+    from ddpm.classifier import load_classifier
     shutil.copytree(ROOT / "weights", tmp_path / "weights")  # (not a link: Windows links need admin rights)
     monkeypatch.chdir(tmp_path)
     block = next(b for b in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
@@ -164,5 +166,8 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
     assert plain.shape == ns["digits"].shape == (16, 28, 28) and plain.dtype == np.uint8
     assert ns["guided"] is not ns["model"] and not np.array_equal(plain, ns["digits"])
     assert ns["sched"].T == ns["model"].config.timesteps and ns["sched"].kind == ns["model"].config.schedule
+    assert ns["x0_hats"].shape == (50, 4, 1, 28, 28) and ns["samples"].shape == (4, 1, 28, 28)
+    assert load_classifier()(ns["samples"]).argmax(1).tolist() == [7, 7, 7, 7]  # "four 7s", as the comment says
+    assert (ns["x0_hat"] - ns["x0"]).abs().mean() < 0.4  # the network's x0_hat at t = 500 near the digits (0.23)
     assert sample.main("--seed 0 --n 16 --sampler ddim --steps 50 --out cli.png".split()) == 0
     assert np.array_equal(np.asarray(Image.open("grid.png")), np.asarray(Image.open("cli.png")))
