@@ -76,8 +76,9 @@ def read_weights_meta(folder: str | Path) -> dict:
 
 def recorded_facts(folder: str | Path | None) -> dict:
     """How a model folder was trained: the facts in model.safetensors' metadata (they travel with the weights, so
-    they win), over training.json (written with the model card), which adds the recipe (`command`) and stands in
-    for weights that record nothing. {} for no folder; either part left out where it is missing or unreadable."""
+    they win), over training.json (written at the run's first checkpoint, and again with the card), which adds the
+    recipe (`command`) and stands in for weights that record nothing. {} for no folder; either part left out where
+    it is missing or unreadable."""
     if folder is None:
         return {}
     weights, refused = _weights_facts(folder)  # a fact refused there is not taken from training.json, an older record
@@ -85,10 +86,10 @@ def recorded_facts(folder: str | Path | None) -> dict:
 
 
 def read_training_record(folder: str | Path) -> dict:
-    """The folder's training.json, or {} before the first card is written (or if a hand edit broke it, which is said
-    on stderr: the card is then rewritten from the weights' own metadata rather than lost at the end of a run). A
-    recipe (`command`) that a hand edit left no text is left out likewise: the card, About and a resumed run read it
-    as text."""
+    """The folder's training.json, or {} before the run's first checkpoint wrote it (or if a hand edit broke it, which
+    is said on stderr: the card is then rewritten from the weights' own metadata rather than lost at the end of a
+    run). A recipe (`command`) that a hand edit left no text is left out likewise: the card, About and a resumed run
+    read it as text."""
     path = Path(folder) / TRAINING_NAME
     try:
         record = read_json_object(path)

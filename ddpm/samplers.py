@@ -7,9 +7,9 @@ Alg. 2, in the paper's t (the functions take the code index, t - 1):
         z ~ N(0, I) if t > 1, else z = 0       reverse_step
         x_{t-1} = mu_theta(x_t, t) + sigma_t z p_sample (DDIM: ddim_step, Song et al. Eq. 12)
 
-`p_sample` and `ddim_step` are one reverse step each, pure math returning (x_prev, x0_hat); `sample_loop` is a
-generator that yields a `Step` per reverse step: t, x_t, x0_hat, eps_hat, and x_prev at t_prev, so a
-UI can animate x0_hat without recomputing anything. All noise comes from one
+`p_sample` and `ddim_step` are one reverse step each, pure math returning (x_prev, x0_hat); `sample_loop` checks
+the call and returns a generator (reverse_chain's) that yields a `Step` per reverse step: t, x_t, x0_hat,
+eps_hat, and x_prev at t_prev, so a UI can animate x0_hat without recomputing anything. All noise comes from one
 torch.Generator per sample, seeded from (seed, k), and a random label from its own (numpy) stream of (seed, k):
 sample k depends only on (seed, k), up to the float rounding of the network's batched arithmetic (a batch of
 another size, thread count or CPU may move a rare pixel by one grey level). What a call may ask is checked first,

@@ -134,8 +134,9 @@ def balanced_weights(labels: torch.Tensor) -> torch.Tensor:
 def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, data=None, log=print,
           progress_bar: bool = True, checkpoint_every: int = 200, on_start=None) -> Path:
     """Train per `cfg`, writing to cfg.out: the EMA model folder (config.json + model.safetensors),
-    checkpoint.safetensors, loss.csv, samples/epoch_XXX.png, the run's settings (train_config.json) and its record
-    for the model card (training.json). Returns the output folder.
+    checkpoint.safetensors, loss.csv, samples/epoch_XXX.png and the run's settings (train_config.json); its facts for
+    the model card go into model.safetensors' metadata (train.py's on_start writes training.json, the recipe). Returns
+    the output folder.
 
     `data` = (images uint8 (N, 28, 28), labels (N,)) overrides the dataset (tests use the bundled sample).
     on_start(out): called at the sitting's first checkpoint, with its config written beside it (train.py records
