@@ -93,7 +93,8 @@ def add_sampling_args(p: argparse.ArgumentParser, from_file: bool = False) -> No
     p.add_argument("--sampler", choices=SAMPLERS, default=None if from_file else "ddpm",
                    help=f"ancestral DDPM or DDIM [ddpm{file}]")
     p.add_argument("--steps", type=positive_int, default=None,
-                   help=f"DDIM steps (DDPM always runs all T) [{DDIM_STEPS}, or T for a model of fewer timesteps{file}]")
+                   help=f"DDIM steps (DDPM always runs all T: with it, only T is taken) [{DDIM_STEPS}, or T for a "
+                        f"model of fewer timesteps{file}]")
     p.add_argument("--eta", type=float, default=None if from_file else 0.0,
                    help=f"DDIM eta (Song et al. Eq. 16): 0 deterministic, 1 the noise of DDPM with sigma^2 = "
                         f"beta_tilde of the steps visited [0{file}]")
@@ -120,8 +121,7 @@ def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose
         p.error("--eta must be between 0 and 1")
     if a.eta and a.sampler != "ddim" and not loose:
         p.error("--eta is a DDIM setting (add --sampler ddim); DDPM's noise is set by its variance, not by eta")
-    if a.steps is not None and a.sampler != "ddim" and not loose:  # it would run all T steps, not the ones asked
-        p.error(f"--steps is a DDIM setting (add --sampler ddim); DDPM always runs all T steps, not {a.steps}")
+    # --steps with DDPM is refused unless it is T, which only the model knows (steps_asked): DDPM runs all T
 
 
 def steps_asked(model, label, sampler: str, steps: int | None) -> int:

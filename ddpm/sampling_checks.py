@@ -44,9 +44,13 @@ def check_count(name: str, x) -> None:
 
 def too_many_steps(sampler: str, steps: int | None, T: int) -> str | None:
     """Why a command line's --steps cannot run on a T-step model (None if it can): DDIM visits each timestep at
-    most once. (A chain from part-way, as the app's noise-and-denoise runs, takes min(steps, t): steps_run.)"""
+    most once, and DDPM runs all T (--steps T is taken, as the issue's `--sampler {ddpm,ddim} --steps K` writes it).
+    (A chain from part-way, as the app's noise-and-denoise runs, takes min(steps, t): steps_run.)"""
     if sampler == "ddim" and steps is not None and steps > T:
         return f"--steps {steps} is more than this model's T = {T}: DDIM takes at most one step per timestep"
+    if sampler == "ddpm" and steps is not None and steps != T:
+        return (f"--steps {steps} is a DDIM setting (add --sampler ddim); DDPM always runs all T = {T} steps of this "
+                f"model: leave --steps out, or give {T}")
     return None
 
 

@@ -131,7 +131,8 @@ def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, 
                                                               "/tmp/samples.png"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
-    (["--steps", "50"], "--steps is a DDIM setting (add --sampler ddim); DDPM always runs all T steps, not 50"),
+    (["--steps", "50"], "--steps 50 is a DDIM setting (add --sampler ddim); DDPM always runs all T = 20 steps of "
+                        "this model: leave --steps out, or give 20"),  # (the tiny model's T)
     (["--sampler", "ddim", "--variance", "beta_tilde"], "--variance is a DDPM setting; DDIM's noise is set by --eta"),
     (["--first", "-1"], "--first: must be between 0 and"), (["--seed", "-1"], "--seed: must be between 0 and"),
     (["--seed", str(2**64)], "--seed: must be between 0 and 9007199254740991, not"),  # an .npz could not hold it
@@ -242,11 +243,15 @@ def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_s
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim", "--steps", str(T + 1),
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)
     assert rc == 2 and f"--steps {T + 1} is more than this model's T = {T}" in err and not drawn  # as diffusers refuses
-    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddpm",
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--steps", "3",  # DDPM would run all T
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)
+    assert rc == 2 and f"--steps 3 is a DDIM setting (add --sampler ddim); DDPM always runs all T = {T}" in err
+    assert not drawn
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddpm", "--steps", str(T),
+                          "--out", str(tmp_path / "new" / "s.npz")], capsys)  # the issue's --sampler ddpm --steps K
     assert rc == 0, err
     with np.load(tmp_path / "new" / "s.npz") as f:
-        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps (--steps is refused); the file says so
+        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps (other --steps are refused); the file says so
     assert T < 50  # a model of fewer timesteps than DDIM's default 50 steps: with no --steps, DDIM runs T of them
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim",
                           "--out", str(tmp_path / "new" / "d.npz")], capsys)

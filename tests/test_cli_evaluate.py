@@ -57,7 +57,6 @@ def test_evaluate_draws_ddim_with_eta(tmp_path, capsys):
     for bad, message in ((["--eta", "1.5"], "--eta must be between 0 and 1"),
                          (["--sampler", "ddpm", "--eta", "0.5"], "--eta is a DDIM setting"),
                          (["--eta", "1"], "--eta is a DDIM setting"),  # the default is ddpm
-                         (["--steps", "50"], "--steps is a DDIM setting"),  # it would score 1000 steps as 50
                          (["--label", "any"], "--label: must be a digit 0-9"),
                          (["--seed", "-2"], "--seed: must be between 0 and"),
                          (["--seed", str(2**63)], "--seed: must be between 0 and"),  # torch's seed would overflow
@@ -216,7 +215,7 @@ def test_another_guide_gets_its_own_run_name_and_needs_a_weight():
             evaluate.parse_args(bad)
 
 
-def test_evaluate_refuses_more_ddim_steps_than_timesteps(tmp_path, capsys):
+def test_evaluate_refuses_more_ddim_steps_than_timesteps_and_ddpm_steps_other_than_t(tmp_path, capsys):
     from ddpm import evaluate
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
@@ -224,6 +223,8 @@ def test_evaluate_refuses_more_ddim_steps_than_timesteps(tmp_path, capsys):
     too_many = ["--sampler", "ddim", "--steps", str(T + 1)]
     assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", *too_many]) == 2
     assert f"--steps {T + 1} is more than this model's T = {T}" in capsys.readouterr().err
+    assert evaluate.main(["--weights", str(tmp_path / "m"), "--n", "2", "--steps", "3"]) == 2  # 20 steps scored as 3
+    assert f"--steps 3 is a DDIM setting (add --sampler ddim); DDPM always runs all T = {T}" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_bad_out_file_before_sampling_and_never_loses_a_result(tmp_path, monkeypatch, capsys):
