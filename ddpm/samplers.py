@@ -30,7 +30,7 @@ import torch
 from .config import is_real
 from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
                               check_label_tensor, check_sampling, check_schedule, check_seed, check_start,
-                              too_many_steps, whole_up_to)
+                              check_timesteps, too_many_steps, whole_up_to)
 from .schedule import NoiseSchedule
 
 DDIM_STEPS = 50  # DDIM's default number of steps
@@ -265,6 +265,7 @@ def sample_loop(
     x_start: torch.Tensor | None = None,
     t_start: int | None = None,
     first: int = 0,
+    timesteps: list[int] | None = None,
 ) -> Iterator[Step]:
     """Denoise n samples, yielding a Step for each reverse step.
 
@@ -274,7 +275,8 @@ def sample_loop(
     default: x_start without t_start is taken for your own x_T, pure noise). steps: DDIM steps [50], at most
     t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, "random" (digit k drawn from (seed, first + k)), or a (n,) long tensor
-    of one class per sample.
+    of one class per sample. timesteps: DDIM's own subsequence instead of `steps` evenly spaced, code indices from
+    the top down (such as [999, 700, 400, 100, 0]).
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are). Its arguments are
     checked at the call (check_request), not at the first step.
     """
@@ -292,7 +294,8 @@ def sample_loop(
     t_top = sched.T - 1 if t_start is None else int(t_start)
     # x_T ~ N(0, I), row k from (seed, first + k); or the given x_t at t_start
     x_t = randn_per_sample(gens, shape, device) if x_start is None else x_start.to(device).float()
-    ts = reverse_timesteps(sampler, t_top, steps)
+    ts = reverse_timesteps(sampler, t_top, steps) if timesteps is None else \
+        check_timesteps(timesteps, sampler, steps, t_top, from_noise=t_start is None)
     return reverse_chain(model, sched, x_t, ts, gens, label, guidance, sampler, eta, variance, clip)
 
 

@@ -96,6 +96,24 @@ def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> Non
         raise ValueError(f"t_start must be a code index from 0 to {T - 1} (the paper's t - 1), not {t_start!r}")
 
 
+def check_timesteps(timesteps, sampler: str, steps, t_top: int, from_noise: bool) -> list[int]:
+    """DDIM's own subsequence of code indices, run in the order given: whole numbers from t_top down, each below the
+    one before (Song et al. Sec. 4.2 take any increasing tau of 1..T). From pure noise the first may lie below
+    T - 1 (x_T stands for x at it, as their spacings do); from x_start, it is t_start. Refused with DDPM, whose
+    posterior steps one t at a time, and beside `steps`, which would say it twice."""
+    if sampler != "ddim":
+        raise ValueError("timesteps is DDIM's subsequence (sampler='ddim'); DDPM visits every t")
+    if steps is not None:
+        raise ValueError("give steps (evenly spaced) or timesteps (your own), not both")
+    ts = timesteps.tolist() if hasattr(timesteps, "tolist") else list(timesteps)
+    if not ts or not all(whole_up_to(t, t_top) for t in ts) or any(a <= b for a, b in zip(ts, ts[1:])) or \
+            not from_noise and ts[0] != t_top:
+        start = f"from {t_top} or below" if from_noise else f"from t_start = {t_top}"
+        raise ValueError(f"timesteps are code indices (the paper's t - 1) {start} down to 0 or above, each below the "
+                         f"one before, such as [{t_top}, {t_top // 2}, 0]; not {ts[:8]}{'...' * (len(ts) > 8)}")
+    return [int(t) for t in ts]
+
+
 def check_label_tensor(label: torch.Tensor, n: int, classes: int, values: bool = True) -> None:
     """A label tensor holds one whole-number class per sample, 0 to classes - 1 or the null class (classes), on a
     model with classes; values=False leaves the values unread (guided_eps on a GPU, every step: no device sync)."""

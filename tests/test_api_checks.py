@@ -10,7 +10,7 @@ import torch
 
 from conftest import tiny_model
 from ddpm import hub
-from ddpm.samplers import ddim_step, guided_eps, p_sample, sample
+from ddpm.samplers import ddim_step, guided_eps, p_sample, reverse_timesteps, sample, sample_loop
 from ddpm.schedule import NoiseSchedule
 from ddpm.training import diffusion_loss, train
 from train_helpers import train_cfg
@@ -156,7 +156,7 @@ def test_a_keyword_sampling_does_not_take_is_named_with_those_it_does():
     """sample(..., autoguidance=1.5) met "sample_loop() got an unexpected keyword", a function the learner never
     called; now the message lists what sampling takes, and where autoguidance lives."""
     with pytest.raises(TypeError, match=r"sampling takes no autoguidance \(it takes sampler, steps, label, guidance, "
-                                        r"eta, variance, clip, x_start, t_start\); autoguidance is a model of its own"):
+                                        r"eta, variance, clip, x_start, t_start, timesteps\); autoguidance is a model of its own"):
         sample(tiny_model(), NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, autoguidance=1.5)
 
 
@@ -215,3 +215,24 @@ def test_sampling_refuses_a_uint8_start_and_a_float_tensor_t_and_returns_a_detac
     opt = torch.optim.AdamW(model.parameters())
     loss = train_step(model, NoiseSchedule(20), opt, X, None, torch.Generator().manual_seed(0), TrainConfig(), 1e-3)
     assert not loss.requires_grad and loss.dim() == 0  # float(loss) without torch's warning
+
+
+def test_ddim_runs_any_subsequence_of_timesteps_given_and_refuses_one_it_cannot_run():
+    """The issue's "DDIM over any subsequence": an uneven one runs in the order given, down to x_0; the evenly spaced
+    one of `steps` draws the same digits given as a list; one out of order, off the schedule, beside `steps`, with
+    DDPM, or not starting at t_start is refused."""
+    model, sched = tiny_model(), NoiseSchedule(20)
+    chain = list(sample_loop(model, sched, 2, 0, sampler="ddim", timesteps=[19, 12, 11, 3]))
+    assert [(s.t, s.t_prev) for s in chain] == [(19, 12), (12, 11), (11, 3), (3, -1)] and chain[0].num_steps == 4
+    even = reverse_timesteps("ddim", 19, 5)
+    assert torch.equal(sample(model, sched, 2, 0, sampler="ddim", timesteps=torch.tensor(even)),
+                       sample(model, sched, 2, 0, sampler="ddim", steps=5))
+    start = dict(x_start=X, t_start=15)
+    assert [s.t for s in sample_loop(model, sched, 2, 0, sampler="ddim", timesteps=[15, 3], **start)] == [15, 3]
+    for kw, said in ((dict(sampler="ddpm", timesteps=[19, 3]), "timesteps is DDIM's subsequence"),
+                     (dict(steps=3, timesteps=[19, 3]), r"give steps \(evenly spaced\) or timesteps \(your own\)"),
+                     (dict(timesteps=[3, 19]), r"from 19 or below down to 0 or above, each below the one before"),
+                     (dict(timesteps=[20, 3]), r"not \[20, 3\]"), (dict(timesteps=[]), r"not \[\]"),
+                     (dict(timesteps=[5.5]), r"not \[5.5\]"), (dict(timesteps=[12, 3], **start), "from t_start = 15")):
+        with pytest.raises(ValueError, match=said):
+            sample_loop(model, sched, 2, 0, **{"sampler": "ddim", **kw})
