@@ -79,7 +79,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "value (OUT/train_config.json), but for --max-minutes, --max-steps, --device and "
                         "--no-sample-grid (a sitting's own)")
     a = p.add_argument_group("model and schedule")
-    a.add_argument("--schedule", choices=SCHEDULES, default=m.schedule, help="noise schedule [%(default)s]")
+    a.add_argument("--schedule", choices=SCHEDULES, default=m.schedule,
+                   help="noise schedule: linear (Ho et al.: beta 1e-4 to 0.02 at T = 1000, both scaled by 1000 / T "
+                        "for other T, as improved-diffusion does) or cosine (Nichol & Dhariwal) [%(default)s]")
     a.add_argument("--timesteps", type=int, default=m.timesteps, help="diffusion steps T [%(default)s]")
     a.add_argument("--base-channels", type=int, default=m.base_channels, help="U-Net width of the first level [%(default)s]")
     a.add_argument("--channel-mult", default=",".join(map(str, m.channel_mult)),

@@ -92,7 +92,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--seed", type=seed_arg, default=0,
-                   help="0 to 2^53 - 1, as in the app; sample k depends only on (seed, k) [%(default)s]")
+                   help="0 to 2^53 - 1, as in the app; sample k depends only on (seed, k), up to float rounding "
+                        "across batch sizes (the README's \"What is inside\") [%(default)s]")
     p.add_argument("--n", type=whole_number(1, MAX_N), default=16,
                    help=f"number of digits, 1 to {MAX_N} [%(default)s]")
     p.add_argument("--first", type=seed_arg, default=0,
