@@ -191,6 +191,7 @@ def main(argv=None) -> int:
         from ddpm.data import DataError
         from ddpm.facts import read_weights_meta
         from ddpm.device import pick_device
+        from ddpm.evaluate import card_scores
         from ddpm.hub import ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
@@ -222,22 +223,29 @@ def main(argv=None) -> int:
         return 130
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
-    else:
-        print(f"writing the model card's sample grid (64 samples, each through all {args.config.model.timesteps} DDPM "
-              f"steps; Ctrl-C skips it, the run is kept): {card_grid_command(out)}")
-        interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid: the card is written, nothing is pushed
-        previous = interrupts.install()
-        try:
+    scored = args.push_to_hub and args.dataset == "mnist"  # a published card carries measured figures
+    interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid or the scores: the card is written, nothing
+    previous, doing = interrupts.install(), "writing its card: its trained weights are saved in {out}"  # is pushed
+    try:
+        if args.sample_grid:
+            doing = "drawing the sample grid: its trained weights are saved in {out} with its card; the command " \
+                    "above makes the grid later"
+            print(f"writing the model card's sample grid (64 samples, each through all {args.config.model.timesteps} "
+                  f"DDPM steps; Ctrl-C skips it, the run is kept): {card_grid_command(out)}")
             write_card_grid(out, pick_device(args.config.device))  # a GPU run draws it there, not on the CPU
-        except KeyboardInterrupt:  # the weights are saved; a stop is still a stop (exit 130), not a push
-            write_model_card(out, command=command, resumed=args.resume)
-            push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
-                    if args.push_to_hub else "")
-            print(f"\nstopped (Ctrl-C or kill) while drawing the sample grid: its trained weights are saved in {out} "
-                  f"with its card; the command above makes the grid later{push}", file=sys.stderr)
-            return 130
-        finally:
-            interrupts.uninstall(previous)
+        if scored:
+            doing = "scoring it: its trained weights are saved in {out} with its card; the command above scores " \
+                    "it later"
+            if card_scores(out, args.config.data_dir, pick_device(args.config.device)):  # said why; pushed unscored
+                print("the card goes out without scores (it says how to add them)", file=sys.stderr)
+    except KeyboardInterrupt:  # the weights are saved; a stop is still a stop (exit 130), not a push
+        write_model_card(out, command=command, resumed=args.resume)
+        push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
+                if args.push_to_hub else "")
+        print(f"\nstopped (Ctrl-C or kill) while {doing.format(out=out)}{push}", file=sys.stderr)
+        return 130
+    finally:
+        interrupts.uninstall(previous)
     write_model_card(out, command=command, resumed=args.resume,
                      repo_id=args.hub_model_id if args.push_to_hub else None)
     if not args.push_to_hub:

@@ -31,7 +31,7 @@ from .data import DataError, load_dataset, to_model_range
 from .eval_files import (EvalError, fewer_than_filed, merge_into, only_mnist, read_runs_file, read_shards, run_name,
                          save_npz)
 from .from_samples import follow_the_file, same_model
-from .hub import DEFAULT_WEIGHTS, ModelLoadError, is_repo_id
+from .hub import DEFAULT_WEIGHTS, EVAL_NAME, ModelLoadError, is_repo_id
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
 from .safeio import atomic_write_json, keeping_previous, previous_blocked
@@ -250,6 +250,20 @@ def main(argv=None) -> int:
         return score(a, command_line("-m ddpm.evaluate", argv))
     except KeyboardInterrupt:  # every file is written whole or not at all, so a stop leaves none half-done
         return stopped(stopped_text(a))
+
+
+def card_scores(folder: str | Path, data_dir: str | Path, device, say=print) -> int:
+    """train.py --push-to-hub's scores for the card it publishes: 1000 samples of 50 DDIM steps (or T if fewer),
+    seed 0, the null class, merged into FOLDER/eval.json as `ddpm.evaluate` would (its exit status; a Ctrl-C is the
+    caller's to answer: the run's card is written, nothing pushed). The command is said first, to run it again."""
+    argv = ["--weights", str(folder), "--n", "1000", "--sampler", "ddim", "--data-dir", str(data_dir),
+            "--device", str(device), "--out", str(Path(folder) / EVAL_NAME)]
+    command = command_line("-m ddpm.evaluate", argv)
+    say(f"scoring it for the card it publishes (1000 samples, 50 DDIM steps: about a minute on a CPU; Ctrl-C stops "
+        f"it, and then nothing is pushed): {command}")
+    a = parse_args(argv)
+    a.samples_saved = False
+    return score(a, command)
 
 
 def stopped_text(a: argparse.Namespace) -> str:

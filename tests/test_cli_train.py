@@ -28,6 +28,12 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     card = (out / "README.md").read_text()
     assert "--max-steps 2" in card and "![samples](samples.png)" in card
     assert "me/ddpm-test" not in card.split("## Use")[1]  # not pushed: its code loads the folder, not the repo
+    # the card it would have published carries measured figures (1000 DDIM samples, T = 20 steps here), not
+    # "Not evaluated yet", and the scoring command is said, to run again
+    assert "scoring it for the card it publishes (1000 samples, 50 DDIM steps" in r.stdout
+    assert f"python -m ddpm.evaluate --weights {sh(out)} --n 1000 --sampler ddim" in r.stdout
+    assert json.loads((out / "eval.json").read_text())["runs"]["ddim-20"]["n"] == 1000
+    assert "| ddim-20 | 1000 |" in card and "Not evaluated yet" not in card
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
@@ -318,3 +324,27 @@ def test_a_fashion_mnist_run_goes_to_a_folder_of_its_own_by_default(tmp_path, mo
     assert fashion.out == fashion.config.out == "runs/fashion-mnist"
     assert train.parse_args(["--dataset", "fashion-mnist", "--out", "runs/f"]).config.out == "runs/f"
     assert train.parse_args([]).config.out == "runs/mnist"
+
+
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_stop_while_scoring_for_the_card_keeps_the_run_and_pushes_nothing(tmp_path, monkeypatch, capsys):
+    """--push-to-hub scores the model for the card it publishes; a Ctrl-C (or kill) then is a stop, as during the
+    grid: the card is written, nothing pushed, and the line says how to publish it."""
+    import train
+
+    def stopped(*a, **kw):
+        raise KeyboardInterrupt
+
+    pushed = []
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    monkeypatch.setattr("ddpm.push.push_to_hub", lambda *a, **kw: pushed.append(a) or True)
+    monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out, device: None)  # the grid is not what this is about
+    monkeypatch.setattr("ddpm.evaluate.card_scores", stopped)
+    out = tmp_path / "run"
+    flags = ["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8", "--base-channels",
+             "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20"]
+    assert train.main(flags + ["--push-to-hub", "--hub-model-id", "me/x"]) == 130 and not pushed
+    err = capsys.readouterr().err
+    assert f"stopped (Ctrl-C or kill) while scoring it: its trained weights are saved in {out} with its card" in err
+    assert f"nothing was pushed: `python -m ddpm.push {sh(out)} me/x` publishes it" in err
+    assert (out / "README.md").exists() and not (out / "eval.json").exists()
