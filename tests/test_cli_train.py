@@ -30,7 +30,7 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert "me/ddpm-test" not in card.split("## Use")[1]  # not pushed: its code loads the folder, not the repo
     # the card it would have published carries measured figures (1000 DDIM samples, T = 20 steps here), not
     # "Not evaluated yet", and the scoring command is said, to run again
-    assert "scoring it for the card it publishes (1000 samples, 50 DDIM steps" in r.stdout
+    assert "scoring it for the card it publishes (1000 samples, 50 DDIM steps or T if fewer" in r.stdout
     assert f"python -m ddpm.evaluate --weights {sh(out)} --n 1000 --sampler ddim" in r.stdout
     assert json.loads((out / "eval.json").read_text())["runs"]["ddim-20"]["n"] == 1000
     assert "| ddim-20 | 1000 |" in card and "Not evaluated yet" not in card
