@@ -171,3 +171,26 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
     assert (ns["x0_hat"] - ns["x0"]).abs().mean() < 0.4  # the network's x0_hat at t = 500 near the digits (0.23)
     assert sample.main("--seed 0 --n 16 --sampler ddim --steps 50 --out cli.png".split()) == 0
     assert np.array_equal(np.asarray(Image.open("grid.png")), np.asarray(Image.open("cli.png")))
+
+
+def test_ci_fails_a_test_skipped_for_want_of_what_ci_provides(monkeypatch):
+    """.ci/run sets DDPM_CI=1: a skip for want of MNIST (or chromium, playwright, gradio_client, diffusers) would let
+    CI pass with train.py's end-to-end tests never run, so there it fails; a GPU's skip stays a skip, as do all
+    skips outside CI."""
+    from types import SimpleNamespace
+
+    from conftest import _fail_a_ci_skip
+
+    def report(why):
+        return SimpleNamespace(skipped=True, outcome="skipped", longrepr=("t.py", 1, f"Skipped: {why}"))
+
+    assert "DDPM_CI=1 python3 -m pytest -q" in (ROOT / ".ci" / "run").read_text()
+    monkeypatch.setenv("DDPM_CI", "1")
+    mnist, gpu = report("MNIST raw files not copied to data/mnist"), report("needs a GPU: AdamW keeps ...")
+    _fail_a_ci_skip(mnist), _fail_a_ci_skip(gpu)
+    assert mnist.outcome == "failed" and "skipped in CI, which provides what it needs" in mnist.longrepr
+    assert gpu.outcome == "skipped"
+    monkeypatch.delenv("DDPM_CI")
+    local = report("MNIST raw files not copied to data/mnist")
+    _fail_a_ci_skip(local)
+    assert local.outcome == "skipped"
