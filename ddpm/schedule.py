@@ -94,7 +94,7 @@ class NoiseSchedule:
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
         """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t). A t off the
         schedule is refused: a[-1] would wrap round to the last t unsaid; so is a t of another length than x's
-        batch (torch would broadcast the two into a grid of pairs, or fail in its own words)."""
+        batch (torch would fail in its own words), but for one image, broadcast over many t's (a strip of one digit)."""
         if isinstance(t, int) and not isinstance(t, bool):  # the samplers' case, every step: no tensor made for it
             bad = None if 0 <= t < len(a) else t
         else:  # a batch of t's (training), on any device
@@ -102,7 +102,7 @@ class NoiseSchedule:
             if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:  # T * 0.5, or True: no index
                 raise TypeError(f"t is a code index, an int or a (B,) tensor of whole numbers, not {t.dtype} "
                                 f"({t[:1].tolist()[0] if t.numel() else 'empty'})")
-            if t.numel() not in (1, x.shape[0] if x.dim() else 1):
+            if t.numel() != 1 and x.dim() and x.shape[0] not in (1, t.numel()):  # (one image at many t's
                 raise ValueError(f"t holds one code index per image, {x.shape[0]} here (or one for all), not "
                                  f"{t.numel()}")
             out = (t < 0) | (t >= len(a))

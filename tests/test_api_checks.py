@@ -177,6 +177,8 @@ def test_the_schedule_refuses_uint8_images_a_missing_eps_and_a_t_per_other_image
     with pytest.raises(ValueError, match=r"t holds one code index per image, 2 here \(or one for all\), not 3"):
         sched.q_sample(X, torch.tensor([1, 2, 3]), X)
     assert sched.q_sample(X, torch.tensor([4]), X).shape == sched.q_sample(X, torch.tensor([1, 2]), X).shape
+    strip = sched.q_sample(X[:1], torch.arange(0, 20, 5), torch.zeros(4, 1, 28, 28))  # one digit at four t's
+    assert strip.shape == (4, 1, 28, 28)
 
 
 def test_to_model_range_refuses_what_it_would_turn_into_a_black_or_misshapen_digit():
