@@ -87,6 +87,9 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         check_sampling_args(_Refuse(), a)
         check_autoguidance_args(_Refuse(), a)
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
+        if a.sampler == "ddpm" and a.steps not in (None, steps):  # it ran all T: --steps 50 would be dropped unsaid
+            raise EvalError(f"--steps {a.steps} is a DDIM setting (add --sampler ddim); DDPM runs all T = "
+                            f"{steps or 'T'} steps of the model: leave --steps out, or give its T")
         if a.sampler == "ddim" and steps is None:  # a guess at 50 would file another run's figures as ddim-50
             raise EvalError(f"{path} does not say how many steps DDIM took: give them with --steps")
         if a.sampler == "ddim":

@@ -370,20 +370,6 @@ def test_from_samples_refuses_a_seed_above_the_largest(tmp_path, monkeypatch, ca
     assert f"seed.npz records seed={MAX_SEED + 1}: a seed is 0 to {MAX_SEED}" in capsys.readouterr().err
 
 
-def test_a_bare_ddpm_file_is_filed_under_the_weights_t(tmp_path, monkeypatch, capsys):
-    """An .npz not written by ddpm.sample (only samples in it) with --sampler ddpm ran all T steps of --weights: its
-    row is ddpm-T with that model's T, as a drawn run's is, not 'ddpm-T' or --steps' value."""
-    from ddpm import evaluate
-
-    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: {"real_floor_fd": 1.0})
-    hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m")
-    np.savez(tmp_path / "bare.npz", samples=np.zeros((4, 28, 28), np.uint8))
-    out = tmp_path / "e.json"
-    assert evaluate.main(["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddpm", "--weights",
-                          str(tmp_path / "m"), "--out", str(out), "--json"]) == 0, capsys.readouterr().err
-    assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
-
-
 def test_a_ddim_file_with_eta_is_filed_under_its_eta(tmp_path, monkeypatch, capsys):
     """A DDIM file drawn with eta 1 keeps its eta: filed as ddim-10-eta1 (not the deterministic ddim-10's row), and
     --eta 1 agrees with it."""

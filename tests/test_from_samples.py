@@ -206,3 +206,18 @@ def test_a_fresh_run_draws_from_its_seed_and_saves_what_from_samples_checks(tmp_
     with np.load(saved) as f:
         assert (f["seed"].item(), f["timesteps"].item()) == (5, 20)
         assert np.array_equal(f["samples"], evaluate.generate(str(m), 2, "ddim", 2, 5, 2, None, 1.0)[0])
+
+
+def test_a_bare_ddpm_file_is_filed_under_the_weights_t(evaluate, tmp_path, capsys):
+    """An .npz not written by ddpm.sample (only samples in it) with --sampler ddpm ran all T steps of --weights: its
+    row is ddpm-T with that model's T, as a drawn run's is, not 'ddpm-T' or --steps' value; --steps other than T is
+    refused, not dropped."""
+    hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m")
+    np.savez(tmp_path / "bare.npz", samples=np.zeros((4, 28, 28), np.uint8))
+    out, flags = tmp_path / "e.json", ["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddpm", "--weights",
+                                       str(tmp_path / "m")]
+    assert evaluate.main(flags + ["--out", str(out), "--json"]) == 0, capsys.readouterr().err
+    assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
+    assert evaluate.main(flags + ["--steps", "20", "--json"]) == 0  # its T: `--sampler ddpm --steps T` is taken
+    assert evaluate.main(flags + ["--steps", "5"]) == 2  # filed as ddpm-20 with --steps 5 dropped unsaid before
+    assert "--steps 5 is a DDIM setting (add --sampler ddim); DDPM runs all T = 20 steps" in capsys.readouterr().err
