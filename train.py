@@ -189,10 +189,10 @@ def main(argv=None) -> int:
         from ddpm.card import STOPPED, check_loads, record_command, what_next, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
-        from ddpm.facts import read_weights_meta
+        from ddpm.facts import read_scores, read_weights_meta
         from ddpm.device import pick_device
         from ddpm.evaluate import card_scores
-        from ddpm.hub import ModelLoadError
+        from ddpm.hub import EVAL_NAME, ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.run_control import Diverged, Interrupts, Stopped
@@ -233,7 +233,9 @@ def main(argv=None) -> int:
             print(f"writing the model card's sample grid (64 samples, each through all {args.config.model.timesteps} "
                   f"DDPM steps; Ctrl-C skips it, the run is kept): {card_grid_command(out)}")
             write_card_grid(out, pick_device(args.config.device))  # a GPU run draws it there, not on the CPU
-        if scored:
+        if scored and read_scores(out).get("runs"):  # new weights set the old scores aside: these are the weights'
+            print(f"{out / EVAL_NAME} already scores these weights: the card shows it")
+        elif scored:
             doing = "scoring it: its trained weights are saved in {out} with its card; the command above scores " \
                     "it later"
             if card_scores(out, args.config.data_dir, pick_device(args.config.device)):  # said why; pushed unscored

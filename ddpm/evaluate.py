@@ -259,7 +259,7 @@ def card_scores(folder: str | Path, data_dir: str | Path, device, say=print) -> 
     argv = ["--weights", str(folder), "--n", "1000", "--sampler", "ddim", "--data-dir", str(data_dir),
             "--device", str(device), "--out", str(Path(folder) / EVAL_NAME)]
     command = command_line("-m ddpm.evaluate", argv)
-    say(f"scoring it for the card it publishes (1000 samples, 50 DDIM steps or T if fewer: about a minute on a CPU; "
+    say(f"scoring it for the card it publishes (1000 samples, 50 DDIM steps or T if fewer: a minute or two on a CPU; "
         f"Ctrl-C stops it, and then nothing is pushed): {command}")
     a = parse_args(argv)
     a.samples_saved = False

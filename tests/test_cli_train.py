@@ -348,3 +348,8 @@ def test_a_stop_while_scoring_for_the_card_keeps_the_run_and_pushes_nothing(tmp_
     assert f"stopped (Ctrl-C or kill) while scoring it: its trained weights are saved in {out} with its card" in err
     assert f"nothing was pushed: `python -m ddpm.push {sh(out)} me/x` publishes it" in err
     assert (out / "README.md").exists() and not (out / "eval.json").exists()
+    # weights whose eval.json is left (new weights set the old one aside) are not scored again (1-2 minutes; a row
+    # of more samples would be refused, and the card said to go out unscored while it showed that row)
+    monkeypatch.setattr("ddpm.facts.read_scores", lambda folder: {"runs": {"ddim-20": {}}})
+    assert train.main(flags + ["--out", str(tmp_path / "again"), "--push-to-hub", "--hub-model-id", "me/x"]) == 0
+    assert f"{tmp_path / 'again' / 'eval.json'} already scores these weights" in capsys.readouterr().out and pushed
