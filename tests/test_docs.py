@@ -190,6 +190,10 @@ def test_ci_fails_a_test_skipped_for_want_of_what_ci_provides(monkeypatch):
     _fail_a_ci_skip(mnist), _fail_a_ci_skip(gpu)
     assert mnist.outcome == "failed" and "skipped in CI, which provides what it needs" in mnist.longrepr
     assert gpu.outcome == "skipped"
+    xfail = report("diffusers agrees (an xfail's reason naming a provided thing)")
+    xfail.wasxfail = "diffusers ..."
+    _fail_a_ci_skip(xfail)
+    assert xfail.outcome == "skipped"
     monkeypatch.delenv("DDPM_CI")
     local = report("MNIST raw files not copied to data/mnist")
     _fail_a_ci_skip(local)
