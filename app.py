@@ -308,7 +308,8 @@ def build(d: dict) -> gr.Blocks:
                                            # short enough to clear the full-screen button at the title's end
                                            label="When is the digit decided? An MNIST classifier reads the first "
                                                  f"digit's x0_hat at each step (legend: P >= {PLOT_MIN_P:g})")
-                    a_decided = gr.Markdown(traj0.decided, label="when decided", elem_id="trajectory-decided")
+                    a_decided = gr.Markdown(traj0.decided, label="the reading at t, when decided",
+                                            elem_id="trajectory-decided")
                     with gr.Accordion(intro.GIF_TITLE, elem_id="trajectory-gif-box"):  # closed, it stops (WCAG 2.2.2)
                         a_gif = picture(traj0.gif, "the run as a looping GIF: x_t | x0_hat | eps_hat from t = T to 0",
                                         buttons=("download", "fullscreen"), elem_id="trajectory-gif",

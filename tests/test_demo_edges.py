@@ -59,7 +59,6 @@ def test_a_class_asked_for_and_read_in_the_end_is_not_said_to_be_missed():
     assert "from t = 30 onward" in said and "does not read" not in said and said.endswith("refine its strokes.")
 
 
-
 def test_the_words_under_the_plot_read_x0_hat_at_the_frame_shown():
     """The slider's t in words (the plot's line at t, for a screen reader): the kept frame's own step, its two likeliest
     classes; the final frame, x_0, by its last step; then when the digit was decided. No classifier: no words."""
