@@ -239,7 +239,9 @@ def test_3_trajectory_and_scrub(page):
     at_0 = page.evaluate(line)  # the decision plot's grey line at the slider's t
     set_number(page, "trajectory-frame", 10)
     wait_for_new_image(page, "trajectory-panel", old)
-    page.wait_for_function(f"() => ({line})() !== {at_0!r}")  # the plot's line follows the slider
+    page.wait_for_function(f"() => ({line})() !== {at_0!r}")  # the plot's line follows the slider ...
+    page.wait_for_function("() => document.querySelector('#trajectory-decided').innerText"  # ... and so do its words
+                           ".startsWith('At t = 10 the classifier reads')")
     shot(page, "3-trajectory")
     # an arrow key moves it one kept frame (50 DDIM steps of T = 100: 2 t apart), not one t (it showed no change)
     old = image_src(page, "trajectory-panel")
