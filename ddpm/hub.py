@@ -222,7 +222,7 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
         if bad := [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]:
             raise ValueError(f"{WEIGHTS_NAME} holds nan or inf in {len(bad)} tensor(s), {bad[0]} first: such a "
                              "network draws blank images (train.py stops a run whose weights turn nan or inf)")
-        model = UNet(config)
+        model = UNet(config).float()  # float32 as saved, also under torch.set_default_dtype(torch.float64)
         model.load_state_dict(state)
     except (OSError, ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as e:
         # JSONDecodeError and the config's own checks (ConfigError) are ValueErrors

@@ -238,3 +238,16 @@ def test_ddim_runs_any_subsequence_of_timesteps_given_and_refuses_one_it_cannot_
                      (dict(timesteps=[5.5]), r"not \[5.5\]"), (dict(timesteps=[12, 3], **start), "from t_start = 15")):
         with pytest.raises(ValueError, match=said):
             sample_loop(model, sched, 2, 0, **{"sampler": "ddim", **kw})
+
+
+def test_the_bundled_weights_load_as_float32_under_a_float64_default():
+    """A notebook that set torch.set_default_dtype(torch.float64) got a float64 model that failed every call with
+    "mat1 and mat2 must have the same dtype" (its inputs, made from float32 digits, were float32)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = hub.load_pretrained()
+    finally:
+        torch.set_default_dtype(before)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert model(X, 3).dtype == torch.float32
