@@ -226,6 +226,8 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     if torch.is_tensor(t) and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):  # ... a tensor's too
         raise TypeError(f"t is a code index, an int or a (B,) tensor of whole numbers, not {t.dtype}")
     tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
+    if not is_real(guidance):  # None met "unsupported operand type(s) for *" at the end
+        raise TypeError(f"guidance is a number w (1 = plain conditional, 0 = unconditional), not {guidance!r}")
     null = getattr(model.config, "null_label", None)
     if torch.is_tensor(label):  # its values read where that costs no device sync (sample_loop read them once)
         check_label_tensor(label, b, null or 0, values=label.device.type == "cpu")

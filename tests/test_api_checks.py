@@ -209,6 +209,9 @@ def test_sampling_refuses_a_uint8_start_and_a_float_tensor_t_and_returns_a_detac
         sample(model, NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, x_start=X.to(torch.uint8), t_start=5)
     with pytest.raises(TypeError, match="t is a code index, an int or a"):
         guided_eps(model, X, torch.tensor([5.7, 5.7]), None)  # was cut to 5 unsaid
+    with pytest.raises(TypeError, match=r"guidance is a number w \(1 = plain conditional, 0 = unconditional\), "
+                                        "not None"):
+        guided_eps(model, X, 5, 3, None)
     with pytest.raises(ValueError, match=r"or a tensor of one class per sample \(torch.tensor\(\[7, 3\]\)\), "
                                          r"not \[7, 3\]"):
         sample(model, NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, label=[7, 3])
