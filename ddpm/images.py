@@ -19,7 +19,12 @@ def grid_cols(n: int) -> int:
 
 
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int = 1, pad_value: int = 0) -> Image.Image:
-    """uint8 (N, H, W) -> one greyscale PIL image, `cols` per row, scaled by nearest neighbour."""
+    """uint8 (N, H, W) -> one greyscale PIL image, `cols` per row, scaled by nearest neighbour. Images in [-1, 1]
+    (N, C, H, W), as the samplers give them, go through tensor_grid (floats here came out all black)."""
+    if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 3):
+        got = f"{images.dtype} of shape {tuple(images.shape)}" if hasattr(images, "shape") else type(images).__name__
+        raise TypeError(f"grid takes uint8 images (N, H, W) in 0..255, not {got}: for a sampler's (N, C, H, W) in "
+                        "[-1, 1], use ddpm.images.tensor_grid")
     n, h, w = images.shape
     cols = cols or grid_cols(n)
     rows = math.ceil(n / cols)

@@ -167,6 +167,8 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
     assert ns["guided"] is not ns["model"] and not np.array_equal(plain, ns["digits"])
     assert ns["sched"].T == ns["model"].config.timesteps and ns["sched"].kind == ns["model"].config.schedule
     assert ns["x0_hats"].shape == (50, 4, 1, 28, 28) and ns["samples"].shape == (4, 1, 28, 28)
+    assert [s.t + 1 for s in ns["steps"]][::49] == [1000, 20]  # "x0_hat at t = 1000, 980, ..., 20"
+    assert Image.open("x0_hat.png").size == ns["tensor_grid"](ns["samples"][:1].repeat(6, 1, 1, 1), scale=2).size
     assert load_classifier()(ns["samples"]).argmax(1).tolist() == [7, 7, 7, 7]  # "four 7s", as the comment says
     assert (ns["x0_hat"] - ns["x0"]).abs().mean() < 0.4  # the network's x0_hat at t = 500 near the digits (0.23)
     assert sample.main("--seed 0 --n 16 --sampler ddim --steps 50 --out cli.png".split()) == 0

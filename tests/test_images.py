@@ -3,6 +3,7 @@ pictures and training's epoch grids all go through it)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from ddpm.images import grid, tensor_grid, to_uint8_np
@@ -56,3 +57,13 @@ def test_to_uint8_gives_back_every_grey_level_and_clamps():
     levels = torch.arange(256, dtype=torch.uint8).reshape(1, 16, 16)
     assert np.array_equal(to_uint8_np(to_model_range(levels)), levels.numpy())
     assert to_uint8_np(torch.tensor([-3.0, 3.0]).reshape(1, 1, 1, 2)).tolist() == [[[0, 255]]]
+
+
+def test_grid_refuses_images_it_would_draw_black_and_names_tensor_grid():
+    """A sampler's floats in [-1, 1] came out an all-black grid, and its (N, 1, H, W) a bare unpacking error."""
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    for bad, shown in ((x[:, 0].numpy(), r"float32 of shape \(4, 28, 28\)"), (x, r"torch.float32 of shape \(4, 1, 28")):
+        with pytest.raises(TypeError, match=r"grid takes uint8 images \(N, H, W\) in 0..255, not " + shown +
+                           r".*use ddpm.images.tensor_grid"):
+            grid(bad)
+    assert tensor_grid(x).size == grid(to_uint8_np(x)).size
