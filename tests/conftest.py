@@ -97,12 +97,17 @@ def mnist_examples_after_each_test():
 # what .ci/run puts there (DDPM_CI=1): a test skipped for want of one of these would pass CI untested, so there it
 # fails; a GPU, Windows or Debian's Fashion-MNIST may be missing on CI's machine, and their skips stay skips
 CI_PROVIDES = ("MNIST raw files", "chromium", "playwright", "gradio_client", "diffusers")
+CI_SKIPPED_MODULES = []  # modules skipped whole for want of one: failing their collection would stop the session
+
+
+def _ci_provided(report) -> bool:
+    why = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""  # a skip's (file, line, reason)
+    return os.environ.get("DDPM_CI") == "1" and report.skipped and not hasattr(report, "wasxfail") and \
+        any(s in why for s in CI_PROVIDES)
 
 
 def _fail_a_ci_skip(report) -> None:
-    why = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""  # a skip's (file, line, reason)
-    if os.environ.get("DDPM_CI") == "1" and report.skipped and not hasattr(report, "wasxfail") and \
-            any(s in why for s in CI_PROVIDES):
+    if _ci_provided(report):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, which provides what it needs: {report.longrepr}"
 
@@ -116,4 +121,15 @@ def pytest_runtest_makereport(item, call):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
     outcome = yield
-    _fail_a_ci_skip(outcome.get_result())  # a module skipped as a whole (the browser tests without chromium)
+    if _ci_provided(report := outcome.get_result()):  # the browser tests without chromium: the others still run
+        CI_SKIPPED_MODULES.append(f"{report.nodeid}: {report.longrepr[2]}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if CI_SKIPPED_MODULES:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    for line in CI_SKIPPED_MODULES:
+        terminalreporter.write_line(f"FAILED (skipped in CI, which provides what it needs) {line}", red=True)
