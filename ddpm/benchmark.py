@@ -26,7 +26,7 @@ from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_
 from .cli_args import positive_int, stopped, whole_number
 from .config import TrainConfig
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
-from .samplers import DDIM_STEPS, sample, steps_run, too_many_steps
+from .samplers import DDIM_STEPS, sample, steps_run, steps_problem
 from .schedule import NoiseSchedule
 from .training import train_step
 from .unet import UNet, count_parameters
@@ -69,7 +69,7 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int | None = No
     each timed `repeats` times: {'seconds': {name: {'median', 'all'}}, ...}."""
     model = load_pretrained(weights)
     sched = NoiseSchedule(model.config.timesteps, model.config.schedule)
-    if why := too_many_steps("ddim", ddim_steps, model.config.timesteps):  # it would time fewer than asked
+    if why := steps_problem("ddim", ddim_steps, model.config.timesteps):  # it would time fewer than asked
         raise ValueError(why.replace("--steps", "--ddim-steps"))
     ddim_steps = steps_run("ddim", ddim_steps, model.config.timesteps - 1)  # not given: 50, or T if fewer
     cases = {f"ddpm-{model.config.timesteps}": dict(sampler="ddpm"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import MAX_GUIDANCE
 from .data import CLASS_NAMES, class_by_name, dataset_name
-from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, too_many_steps
+from .samplers import DDIM_STEPS, MAX_SEED, RANDOM, SAMPLERS, steps_run, steps_problem
 
 
 def command_line(program: str, argv: list[str] | None = None) -> str:
@@ -121,7 +121,7 @@ def check_sampling_args(p: argparse.ArgumentParser, a: argparse.Namespace, loose
         p.error("--eta must be between 0 and 1")
     if a.eta and a.sampler != "ddim" and not loose:
         p.error("--eta is a DDIM setting (add --sampler ddim); DDPM's noise is set by its variance, not by eta")
-    # --steps with DDPM is refused unless it is T, which only the model knows (steps_asked): DDPM runs all T
+    # --steps with DDPM is refused unless it is T, which only the model knows (steps_asked, by steps_problem)
 
 
 def steps_asked(model, label, sampler: str, steps: int | None) -> int:
@@ -130,7 +130,7 @@ def steps_asked(model, label, sampler: str, steps: int | None) -> int:
     cfg = model.config
     if label is not None and cfg.num_classes == 0:
         raise ValueError("this model is unconditional; drop --label")
-    if why := too_many_steps(sampler, steps, cfg.timesteps):
+    if why := steps_problem(sampler, steps, cfg.timesteps):
         raise ValueError(why)
     return steps_run(sampler, steps, cfg.timesteps - 1)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .autoguidance import check_autoguidance_args, default_t_max
 from .cli_args import check_sampling_args
+from .sampling_checks import steps_problem
 from .config import ModelConfig
 from .eval_files import EvalError
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, WEIGHTS_NAME, ModelLoadError, load_pretrained, weights_digest
@@ -87,9 +88,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         check_sampling_args(_Refuse(), a)
         check_autoguidance_args(_Refuse(), a)
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
-        if a.sampler == "ddpm" and a.steps not in (None, steps):  # it ran all T: --steps 50 would be dropped unsaid
-            raise EvalError(f"--steps {a.steps} is a DDIM setting (add --sampler ddim); DDPM runs all T = "
-                            f"{steps or 'T'} steps of the model: leave --steps out, or give its T")
+        if a.sampler == "ddpm" and steps and (why := steps_problem("ddpm", a.steps, steps)):  # T (None: a Hub id's,
+            raise EvalError(why)  # not looked up) ran: --steps 50 would be dropped unsaid
         if a.sampler == "ddim" and steps is None:  # a guess at 50 would file another run's figures as ddim-50
             raise EvalError(f"{path} does not say how many steps DDIM took: give them with --steps")
         if a.sampler == "ddim":

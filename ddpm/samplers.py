@@ -30,7 +30,7 @@ import torch
 from .config import is_real
 from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
                               check_label_tensor, check_sampling, check_schedule, check_seed, check_start,
-                              check_timesteps, too_many_steps, whole_up_to)
+                              check_timesteps, steps_problem, whole_up_to)
 from .schedule import NoiseSchedule
 
 DDIM_STEPS = 50  # DDIM's default number of steps

@@ -42,7 +42,7 @@ def check_count(name: str, x) -> None:
         raise ValueError(f"{name} must be a whole number, at least 1, not {x!r}")
 
 
-def too_many_steps(sampler: str, steps: int | None, T: int) -> str | None:
+def steps_problem(sampler: str, steps: int | None, T: int) -> str | None:
     """Why a command line's --steps cannot run on a T-step model (None if it can): DDIM visits each timestep at
     most once, and DDPM runs all T (--steps T is taken, as the issue's `--sampler {ddpm,ddim} --steps K` writes it).
     (A chain from part-way, as the app's noise-and-denoise runs, takes min(steps, t): steps_run.)"""

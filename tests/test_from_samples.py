@@ -220,4 +220,4 @@ def test_a_bare_ddpm_file_is_filed_under_the_weights_t(evaluate, tmp_path, capsy
     assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
     assert evaluate.main(flags + ["--steps", "20", "--json"]) == 0  # its T: `--sampler ddpm --steps T` is taken
     assert evaluate.main(flags + ["--steps", "5"]) == 2  # filed as ddpm-20 with --steps 5 dropped unsaid before
-    assert "--steps 5 is a DDIM setting (add --sampler ddim); DDPM runs all T = 20 steps" in capsys.readouterr().err
+    assert "--steps 5 is a DDIM setting (add --sampler ddim); DDPM always runs all T = 20" in capsys.readouterr().err
