@@ -32,6 +32,7 @@ from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count
                               check_label_tensor, check_sampling, check_schedule, check_seed, check_start,
                               check_timesteps, steps_problem, whole_up_to)
 from .schedule import NoiseSchedule
+from .unet import batch_timesteps
 
 DDIM_STEPS = 50  # DDIM's default number of steps
 
@@ -221,11 +222,8 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     so its w is our w - 1 (diffusers' guidance_scale is our w).
     """
     b = x_t.shape[0]
-    if not torch.is_tensor(t) and not 0 <= _index("t", t) < model.config.timesteps:  # 5.7 would be cut to 5 unsaid
-        raise IndexError(f"t is a code index from 0 to {model.config.timesteps - 1} (the paper's t - 1), not {t}")
-    if torch.is_tensor(t) and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):  # ... a tensor's too
-        raise TypeError(f"t is a code index, an int or a (B,) tensor of whole numbers, not {t.dtype}")
-    tt = torch.as_tensor(t, dtype=torch.long, device=x_t.device).expand(b)  # (B,): one t, or one per sample
+    # (B,): one t, or one per sample, checked as the network checks it (5.7 or a float tensor would be cut unsaid)
+    tt = batch_timesteps(t, b, model.config.timesteps, x_t.device)
     if not is_real(guidance):  # None met "unsupported operand type(s) for *" at the end
         raise TypeError(f"guidance is a number w (1 = plain conditional, 0 = unconditional), not {guidance!r}")
     null = getattr(model.config, "null_label", None)

@@ -87,7 +87,8 @@ def test_a_t_that_is_no_code_index_is_named():
     for t in (25, -3):
         with pytest.raises(IndexError, match=f"t is a code index from 0 to 19 .the paper's t - 1., not {t}"):
             guided_eps(model, X, t, None)
-    with pytest.raises(TypeError, match="t is one code index for the whole batch, a whole number, not 5.7"):
+    with pytest.raises(TypeError, match=r"t is a code index \(the paper's t - 1\), an int or a \(B,\) tensor of whole "
+                                        "numbers, not 5.7"):
         guided_eps(model, X, 5.7, None)  # it was cut to 5 unsaid
 
 
@@ -156,7 +157,8 @@ def test_a_keyword_sampling_does_not_take_is_named_with_those_it_does():
     """sample(..., autoguidance=1.5) met "sample_loop() got an unexpected keyword", a function the learner never
     called; now the message lists what sampling takes, and where autoguidance lives."""
     with pytest.raises(TypeError, match=r"sampling takes no autoguidance \(it takes sampler, steps, label, guidance, "
-                                        r"eta, variance, clip, x_start, t_start, timesteps\); autoguidance is a model of its own"):
+                                        r"eta, variance, clip, x_start, t_start, timesteps\); autoguidance is a model "
+                                        "of its own"):
         sample(tiny_model(), NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, autoguidance=1.5)
 
 
@@ -207,8 +209,10 @@ def test_sampling_refuses_a_uint8_start_and_a_float_tensor_t_and_returns_a_detac
     model = tiny_model()
     with pytest.raises(TypeError, match=r"x_start is a float tensor in \[-1, 1\]"):
         sample(model, NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, x_start=X.to(torch.uint8), t_start=5)
-    with pytest.raises(TypeError, match="t is a code index, an int or a"):
+    with pytest.raises(TypeError, match=r"t is a code index \(the paper's t - 1\), an int or a"):
         guided_eps(model, X, torch.tensor([5.7, 5.7]), None)  # was cut to 5 unsaid
+    with pytest.raises(ValueError, match=r"t holds one code index per image, shape \(2,\), not \(3,\)"):
+        guided_eps(model, X, torch.tensor([5, 5, 5]), None)  # torch's "expanded size" before
     with pytest.raises(TypeError, match=r"guidance is a number w \(1 = plain conditional, 0 = unconditional\), "
                                         "not None"):
         guided_eps(model, X, 5, 3, None)

@@ -251,7 +251,7 @@ def test_sample_cli_refuses_a_bad_out_or_steps_before_sampling_and_records_the_s
                           "--out", str(tmp_path / "new" / "s.npz")], capsys)  # the issue's --sampler ddpm --steps K
     assert rc == 0, err
     with np.load(tmp_path / "new" / "s.npz") as f:
-        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps (other --steps are refused); the file says so
+        assert f["steps"].item() == T == drawn[0][4]  # DDPM runs all T steps (others are refused); the file says so
     assert T < 50  # a model of fewer timesteps than DDIM's default 50 steps: with no --steps, DDIM runs T of them
     rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "1", "--sampler", "ddim",
                           "--out", str(tmp_path / "new" / "d.npz")], capsys)
