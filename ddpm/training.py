@@ -53,7 +53,6 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     b = x0.shape[0]
     if y is not None and model.config.num_classes:  # classes 0..C-1 (or C, null), read on the CPU only (no GPU sync)
         check_label_tensor(y, b, model.config.num_classes, values=y.device.type == "cpu")
-        y = y.long()  # uint8 labels met the embedding's "Expected tensor ... Long, Int"
     t = torch.randint(0, sched.T, (b,), generator=generator)  # Alg. 1 line 3: (B,) code index, the paper's t - 1
     eps = torch.randn(x0.shape, generator=generator)  # Alg. 1 line 4: (B, C, H, W)
     # (B,) rows trained as the null class; drawn for unconditional models too, so that t and eps of every step are

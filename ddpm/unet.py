@@ -169,6 +169,7 @@ class UNet(nn.Module):
                 raise TypeError(f"y is a (B,) tensor of labels, torch.full((B,), {y!r}), not {type(y).__name__}")
             else:  # 11 met an IndexError "index out of range in self"; read on the CPU only (no GPU sync)
                 check_label_tensor(y, x_t.shape[0], self.config.num_classes, values=y.device.type == "cpu")
+                y = y.long()  # uint8 labels met the embedding's "Expected tensor ... Long, Int"
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
         x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)

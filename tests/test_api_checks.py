@@ -203,6 +203,7 @@ def test_the_network_names_a_digit_without_its_batch_or_channel_and_a_label_it_c
     with pytest.raises(ValueError, match="a label tensor holds whole numbers from 0 to 9"):
         model(X, 3, torch.tensor([11, 11]))
     assert model(X, 3, torch.tensor([10, 3])).shape == X.shape  # 10: the null class
+    assert torch.equal(model(X, 3, torch.tensor([7, 3], dtype=torch.uint8)), model(X, 3, torch.tensor([7, 3])))
 
 
 def test_sampling_refuses_a_uint8_start_and_a_float_tensor_t_and_returns_a_detached_loss(tmp_path):
