@@ -191,7 +191,7 @@ def main(argv=None) -> int:
         from ddpm.data import DataError
         from ddpm.facts import read_scores, read_weights_meta
         from ddpm.device import pick_device
-        from ddpm.evaluate import card_scores
+        from ddpm.evaluate import card_scores, card_scores_argv
         from ddpm.hub import EVAL_NAME, ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
@@ -223,28 +223,38 @@ def main(argv=None) -> int:
         return 130
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
-    scored = args.push_to_hub and args.dataset == "mnist"  # a published card carries measured figures
+    device = pick_device(args.config.device)  # a GPU run draws and scores there, not on the CPU
+    # a published card carries measured figures (new weights set the old eval.json aside: one left is theirs)
+    scored = args.push_to_hub and args.dataset == "mnist" and not read_scores(out).get("runs")
+    left = []  # what a stop leaves to do, in order: (what it does, its command)
+    if args.sample_grid:
+        left.append(("draws its grid", card_grid_command(out)))
+    if scored:
+        score = card_scores_argv(out, args.config.data_dir, device)
+        left.append(("scores it", command_line("-m ddpm.evaluate", score)))
+    if args.push_to_hub:
+        left.append(("publishes it", push_command(out, args.hub_model_id, args.private)))
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid or the scores: the card is written, nothing
-    previous, doing = interrupts.install(), "writing its card: its trained weights are saved in {out}"  # is pushed
+    previous, doing = interrupts.install(), "finishing"  # is pushed
     try:
         if args.sample_grid:
-            doing = "drawing the sample grid: its trained weights are saved in {out} with its card; the command " \
-                    "above makes the grid later"
+            doing = "drawing the sample grid"
             print(f"writing the model card's sample grid (64 samples, each through all {args.config.model.timesteps} "
-                  f"DDPM steps; Ctrl-C skips it, the run is kept): {card_grid_command(out)}")
-            write_card_grid(out, pick_device(args.config.device))  # a GPU run draws it there, not on the CPU
-        if scored and read_scores(out).get("runs"):  # new weights set the old scores aside: these are the weights'
+                  f"DDPM steps; Ctrl-C stops here, the run is kept{' and nothing pushed' * args.push_to_hub}): "
+                  f"{card_grid_command(out)}")
+            write_card_grid(out, device)
+            left.pop(0)
+        if args.push_to_hub and args.dataset == "mnist" and not scored:
             print(f"{out / EVAL_NAME} already scores these weights: the card shows it")
         elif scored:
-            doing = "scoring it: its trained weights are saved in {out} with its card; the command above scores " \
-                    "it later"
-            if card_scores(out, args.config.data_dir, pick_device(args.config.device)):  # said why; pushed unscored
+            doing = "scoring it"
+            if card_scores(out, args.config.data_dir, device):  # it said why; the push goes on, the card unscored
                 print("the card goes out without scores (it says how to add them)", file=sys.stderr)
     except KeyboardInterrupt:  # the weights are saved; a stop is still a stop (exit 130), not a push
         write_model_card(out, command=command, resumed=args.resume)
-        push = (f"; nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it"
-                if args.push_to_hub else "")
-        print(f"\nstopped (Ctrl-C or kill) while {doing.format(out=out)}{push}", file=sys.stderr)
+        then = "".join(f"; {'then ' * (k > 0)}`{cmd}` {what}" for k, (what, cmd) in enumerate(left))
+        print(f"\nstopped (Ctrl-C or kill) while {doing}: its trained weights are saved in {out} with its card"
+              f"{'; nothing was pushed' * args.push_to_hub}{then}", file=sys.stderr)
         return 130
     finally:
         interrupts.uninstall(previous)

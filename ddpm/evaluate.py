@@ -252,15 +252,20 @@ def main(argv=None) -> int:
         return stopped(stopped_text(a))
 
 
-def card_scores(folder: str | Path, data_dir: str | Path, device, say=print) -> int:
-    """train.py --push-to-hub's scores for the card it publishes: 1000 samples of 50 DDIM steps (or T if fewer),
-    seed 0, the null class, merged into FOLDER/eval.json as `ddpm.evaluate` would (its exit status; a Ctrl-C is the
-    caller's to answer: the run's card is written, nothing pushed). The command is said first, to run it again."""
-    argv = ["--weights", str(folder), "--n", "1000", "--sampler", "ddim", "--data-dir", str(data_dir),
+def card_scores_argv(folder: str | Path, data_dir: str | Path, device) -> list[str]:
+    """The arguments of train.py --push-to-hub's scores for the card it publishes: 1000 samples of 50 DDIM steps (or
+    T if fewer), seed 0, the null class, merged into FOLDER/eval.json."""
+    return ["--weights", str(folder), "--n", "1000", "--sampler", "ddim", "--data-dir", str(data_dir),
             "--device", str(device), "--out", str(Path(folder) / EVAL_NAME)]
+
+
+def card_scores(folder: str | Path, data_dir: str | Path, device) -> int:
+    """card_scores_argv's run, as `ddpm.evaluate` runs it (its exit status; a Ctrl-C is the caller's to answer: the
+    run's card is written, nothing pushed). The command is said first, to run it again."""
+    argv = card_scores_argv(folder, data_dir, device)
     command = command_line("-m ddpm.evaluate", argv)
-    say(f"scoring it for the card it publishes (1000 samples, 50 DDIM steps or T if fewer: a minute or two on a CPU; "
-        f"Ctrl-C stops it, and then nothing is pushed): {command}")
+    print(f"scoring it for the card it publishes (1000 samples, 50 DDIM steps or T if fewer: a minute or two on a "
+          f"CPU; Ctrl-C stops here, the run is kept and nothing pushed): {command}")
     a = parse_args(argv)
     a.samples_saved = False
     return score(a, command)

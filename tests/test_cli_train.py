@@ -20,8 +20,8 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
             "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
-    assert f"writing the model card's sample grid (64 samples, each through all 20 DDPM steps; Ctrl-C skips it, the " \
-           f"run is kept): {card_grid_command(out)}" in r.stdout  # as it can be run again
+    assert f"writing the model card's sample grid (64 samples, each through all 20 DDPM steps; Ctrl-C stops here, " \
+           f"the run is kept and nothing pushed): {card_grid_command(out)}" in r.stdout  # as it can be run again
     assert "stopped: --max-steps 2 at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
         assert (out / name).exists(), name  # ... and every local file is kept
@@ -123,7 +123,7 @@ def test_train_says_what_it_kept_and_prints_commands_that_run_as_shown(tmp_path,
     assert f"is kept): {card_grid_command(out)}\n" in said
     assert said.endswith(f"wrote {out / 'README.md'}, the model card; next:\n  DDPM_MODEL='{out}' python app.py   # "
                          f"open it in the app\n  python -m ddpm.evaluate --weights '{out}' --sampler ddim --steps 50 "
-                         f"--out '{out / 'eval.json'}'   # score 1000 samples, a few minutes on a CPU; python -m "
+                         f"--out '{out / 'eval.json'}'   # score 1000 samples, a minute or two on a CPU; python -m "
                          f"ddpm.card '{out}' then puts the scores in the card\n  python -m ddpm.push '{out}' "
                          "YOUR_NAME/REPO   # publish it on the Hub\n")
     assert f"--weights '{out}' --seed 0" in card_grid_command(out)
@@ -346,8 +346,15 @@ def test_a_stop_while_scoring_for_the_card_keeps_the_run_and_pushes_nothing(tmp_
     assert train.main(flags + ["--push-to-hub", "--hub-model-id", "me/x"]) == 130 and not pushed
     err = capsys.readouterr().err
     assert f"stopped (Ctrl-C or kill) while scoring it: its trained weights are saved in {out} with its card" in err
-    assert f"nothing was pushed: `python -m ddpm.push {sh(out)} me/x` publishes it" in err
+    assert f"nothing was pushed; `python -m ddpm.evaluate --weights {sh(out)} --n 1000" in err  # the grid was drawn
+    assert err.rstrip().endswith(f" scores it; then `python -m ddpm.push {sh(out)} me/x` publishes it")
     assert (out / "README.md").exists() and not (out / "eval.json").exists()
+    # a scoring that fails (it said why: no MNIST in --data-dir, a device not there) leaves the card unscored, pushed
+    monkeypatch.setattr("ddpm.evaluate.card_scores", lambda *a: 2)
+    assert train.main(flags + ["--out", str(tmp_path / "unscored"), "--push-to-hub", "--hub-model-id", "me/x"]) == 0
+    assert "the card goes out without scores (it says how to add them)" in capsys.readouterr().err and pushed
+    assert "Not evaluated yet" in (tmp_path / "unscored" / "README.md").read_text()
+    pushed.clear()
     # weights whose eval.json is left (new weights set the old one aside) are not scored again (1-2 minutes; a row
     # of more samples would be refused, and the card said to go out unscored while it showed that row)
     monkeypatch.setattr("ddpm.facts.read_scores", lambda folder: {"runs": {"ddim-20": {}}})

@@ -11,6 +11,7 @@ import pytest
 import train
 from ddpm import facts, training
 from ddpm.data import load_sample
+from ddpm.sample import card_grid_command
 from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT, sh
 
 TINY = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
@@ -146,7 +147,9 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     err = capsys.readouterr().err
     assert "stopped (Ctrl-C or kill) while drawing the sample grid: its trained weights are saved" in err
     assert "Traceback" not in err
-    assert f"nothing was pushed: `python -m ddpm.push {sh(out)} me/x` publishes it" in err
+    assert f"nothing was pushed; `{card_grid_command(out)}` draws its grid; then `python -m ddpm.evaluate --weights " \
+           f"{sh(out)} --n 1000 --sampler ddim" in err  # what is left, in order
+    assert err.rstrip().endswith(f"; then `python -m ddpm.push {sh(out)} me/x` publishes it")
     assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
 
 
