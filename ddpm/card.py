@@ -330,8 +330,8 @@ def what_next(folder: str | Path) -> str:
     scores only for MNIST, which ddpm.evaluate measures against)."""
     q = shlex.quote(str(folder))
     score = (f"  python -m ddpm.evaluate --weights {q} --sampler ddim --steps 50 --out "
-             f"{shlex.quote(str(Path(folder) / EVAL_NAME))}   # score 1000 samples, a minute or two on a CPU; python -m "
-             f"ddpm.card {q} then puts the scores in the card\n"
+             f"{shlex.quote(str(Path(folder) / EVAL_NAME))}   # score 1000 samples, a minute or two on a CPU; "
+             f"python -m ddpm.card {q} then puts the scores in the card\n"
              if dataset_in(recorded_facts(folder)) == "mnist" else "")
     return (f"wrote {Path(folder) / CARD_NAME}, the model card; next:\n"
             f"  DDPM_MODEL={q} python app.py   # open it in the app\n{score}"
