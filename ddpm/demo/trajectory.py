@@ -248,12 +248,13 @@ def decided_at(traj: Trajectory) -> str:
              if traj.given not in (None, final) else "")
     if traj.given == final and above[0]:  # x0_hat at t = T (E[x_0 | x_T, label]) already sketches that class
         dips = int((~above).sum())
-        but = (f"at all but {dips} of its {len(above)} steps (for good from t = {traj.probs_t[first]}; on those this "
-               "classifier, which saw clean digits only, read the blurry or speckled x0_hat otherwise)") if dips else \
-            "at every step"
-        return (f"The classifier reads {whose} as {a} **{final}**, the class asked for, with p > 0.5 {but}, from the "
-                f"chain's start at t = {traj.probs_t[0]}, where x0_hat is already a rough sketch of that class: the "
-                "label picked this digit.")
+        other = "one" if dips == 1 else dips
+        steps = (f" It does so at {len(above) - dips} of the {len(above)} steps, and for good from t = "
+                 f"{traj.probs_t[first]}; at the other {other}, this classifier, which saw clean digits only, reads "
+                 "the blurry or speckled x0_hat otherwise.") if dips else ""
+        return (f"The classifier reads {whose} as {a} **{final}**, the class asked for, with p > 0.5"
+                f"{'' if dips else ' at every step'}, from the chain's start at t = {traj.probs_t[0]}, where x0_hat is "
+                f"already a rough sketch of that class: the label picked this digit.{steps}")
     if first == 0:  # from the chain's start, where x0_hat is a blur (E[x_0 | x_T], about the mean digit)
         start = (f"The classifier reads {whose} as {a} **{final}** with p > 0.5 at every step, from the chain's start "
                  f"at t = {traj.probs_t[0]}, where x0_hat is still a blur")
@@ -266,7 +267,7 @@ def decided_at(traj: Trajectory) -> str:
     early = traj.probs[:first]
     earlier = sorted({int(c) for c, p in zip(early.argmax(1), early.max(1)) if p > 0.5 and c != final})
     if earlier:  # the classifier only ever saw clean digits: on a blurry (or, at a high w, speckled) x0_hat it guesses
-        text += (f" Before that it also read x0_hat with p > 0.5 as {' or '.join(map(str, earlier))}: this classifier "
+        text += (f" Before that it read {whose} with p > 0.5 as {' or '.join(map(str, earlier))}: this classifier "
                  "saw clean digits only, so on a blurry or speckled x0_hat its probabilities are a guess, not a "
                  "decision.")
     return text + other
