@@ -94,8 +94,9 @@ def seed_words(seed: int, k: int, stream: int) -> list[int]:
 
 
 def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
-    """(len(gens), *shape) standard normal; row k drawn from gens[k] only."""
-    return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device)
+    """(len(gens), *shape) standard normal, float32 as the network's weights (also under a float64 default dtype);
+    row k drawn from gens[k] only."""
+    return torch.stack([torch.randn(shape, generator=g, dtype=torch.float32) for g in gens]).to(device)
 
 
 # ---------------------------------------------------------------- one step of each sampler (pure math)

@@ -251,11 +251,13 @@ def test_ddim_runs_any_subsequence_of_timesteps_given_and_refuses_one_it_cannot_
 def test_the_bundled_weights_load_as_float32_under_a_float64_default():
     """A notebook that set torch.set_default_dtype(torch.float64) got a float64 model that failed every call with
     "mat1 and mat2 must have the same dtype" (its inputs, made from float32 digits, were float32)."""
-    before = torch.get_default_dtype()
+    before, tiny = torch.get_default_dtype(), tiny_model()
+    plain = sample(tiny, NoiseSchedule(20), 2, 0, sampler="ddim", steps=3)
     torch.set_default_dtype(torch.float64)
     try:
         model = hub.load_pretrained()
+        assert {p.dtype for p in model.parameters()} == {torch.float32}
+        assert model(X, 3).dtype == torch.float32
+        assert torch.equal(sample(tiny, NoiseSchedule(20), 2, 0, sampler="ddim", steps=3), plain)  # the same noise
     finally:
         torch.set_default_dtype(before)
-    assert {p.dtype for p in model.parameters()} == {torch.float32}
-    assert model(X, 3).dtype == torch.float32
