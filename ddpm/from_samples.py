@@ -88,8 +88,11 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         check_sampling_args(_Refuse(), a)
         check_autoguidance_args(_Refuse(), a)
         steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
-        if a.sampler == "ddpm" and steps and (why := steps_problem("ddpm", a.steps, steps)):  # T (None: a Hub id's,
-            raise EvalError(why)  # not looked up) ran: --steps 50 would be dropped unsaid
+        if a.sampler == "ddpm" and a.steps is not None and not steps:  # a Hub id's T is not looked up
+            raise EvalError(f"--steps {a.steps} with DDPM, which runs all T steps of --weights {a.weights}, whose T "
+                            "is not looked up here: leave --steps out")
+        if a.sampler == "ddpm" and (why := steps_problem("ddpm", a.steps, steps)):  # --steps 50 would be dropped
+            raise EvalError(why)
         if a.sampler == "ddim" and steps is None:  # a guess at 50 would file another run's figures as ddim-50
             raise EvalError(f"{path} does not say how many steps DDIM took: give them with --steps")
         if a.sampler == "ddim":

@@ -225,6 +225,8 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     b = x_t.shape[0]
     # (B,): one t, or one per sample, checked as the network checks it (5.7 or a float tensor would be cut unsaid)
     tt = batch_timesteps(t, b, model.config.timesteps, x_t.device)
+    if torch.is_tensor(guidance) and guidance.dim() == 0:  # a 0-d tensor w, as a float
+        guidance = float(guidance)
     if not is_real(guidance):  # None met "unsupported operand type(s) for *" at the end
         raise TypeError(f"guidance is a number w (1 = plain conditional, 0 = unconditional), not {guidance!r}")
     null = getattr(model.config, "null_label", None)

@@ -96,7 +96,8 @@ def batch_timesteps(t, b: int, T: int, device) -> torch.Tensor:
                 raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {t}")
             return torch.full((b,), t, dtype=torch.long, device=device)
     if not torch.is_tensor(t) or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        raise TypeError(f"t is a code index (the paper's t - 1), an int or a (B,) tensor of whole numbers, not {t!r}")
+        got = f"a {t.dtype} tensor of shape {tuple(t.shape)}" if torch.is_tensor(t) else repr(t)  # not its values
+        raise TypeError(f"t is a code index (the paper's t - 1), an int or a (B,) tensor of whole numbers, not {got}")
     t = t.expand(b) if t.dim() == 0 else t
     if t.shape != (b,):
         raise ValueError(f"t holds one code index per image, shape ({b},), not {tuple(t.shape)}")

@@ -210,8 +210,10 @@ def test_sampling_refuses_a_uint8_start_and_a_float_tensor_t_and_returns_a_detac
     model = tiny_model()
     with pytest.raises(TypeError, match=r"x_start is a float tensor in \[-1, 1\]"):
         sample(model, NoiseSchedule(20), 2, 0, sampler="ddim", steps=2, x_start=X.to(torch.uint8), t_start=5)
-    with pytest.raises(TypeError, match=r"t is a code index \(the paper's t - 1\), an int or a"):
+    with pytest.raises(TypeError, match=r"t is a code index \(the paper's t - 1\), an int or a \(B,\) tensor of whole "
+                                        r"numbers, not a torch.float32 tensor of shape \(2,\)$"):  # not its values
         guided_eps(model, X, torch.tensor([5.7, 5.7]), None)  # was cut to 5 unsaid
+    assert torch.equal(guided_eps(model, X, torch.tensor(5), 3, torch.tensor(2.0)), guided_eps(model, X, 5, 3, 2.0))
     with pytest.raises(ValueError, match=r"t holds one code index per image, shape \(2,\), not \(3,\)"):
         guided_eps(model, X, torch.tensor([5, 5, 5]), None)  # torch's "expanded size" before
     with pytest.raises(TypeError, match=r"guidance is a number w \(1 = plain conditional, 0 = unconditional\), "

@@ -221,3 +221,6 @@ def test_a_bare_ddpm_file_is_filed_under_the_weights_t(evaluate, tmp_path, capsy
     assert evaluate.main(flags + ["--steps", "20", "--json"]) == 0  # its T: `--sampler ddpm --steps T` is taken
     assert evaluate.main(flags + ["--steps", "5"]) == 2  # filed as ddpm-20 with --steps 5 dropped unsaid before
     assert "--steps 5 is a DDIM setting (add --sampler ddim); DDPM always runs all T = 20" in capsys.readouterr().err
+    hub_id = ["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddpm", "--weights", "me/repo"]
+    assert evaluate.main(hub_id + ["--steps", "5"]) == 2  # a Hub id's T is not looked up: not dropped either
+    assert "--steps 5 with DDPM, which runs all T steps of --weights me/repo" in capsys.readouterr().err
