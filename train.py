@@ -223,20 +223,19 @@ def main(argv=None) -> int:
         return 130
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")
-    device = pick_device(args.config.device)  # a GPU run draws and scores there, not on the CPU
-    # a published card carries measured figures (new weights set the old eval.json aside: one left is theirs)
-    scored = args.push_to_hub and args.dataset == "mnist" and not read_scores(out).get("runs")
-    left = []  # what a stop leaves to do, in order: (what it does, its command)
-    if args.sample_grid:
-        left.append(("draws its grid", card_grid_command(out)))
-    if scored:
-        score = card_scores_argv(out, args.config.data_dir, device)
-        left.append(("scores it", command_line("-m ddpm.evaluate", score)))
-    if args.push_to_hub:
-        left.append(("publishes it", push_command(out, args.hub_model_id, args.private)))
     interrupts = Interrupts()  # Ctrl-C, and `kill` too, during the grid or the scores: the card is written, nothing
-    previous, doing = interrupts.install(), "finishing"  # is pushed
+    previous, doing, left = interrupts.install(), "finishing", []  # is pushed; left: what a stop leaves, in order
     try:
+        # a published card carries measured figures (new weights set the old eval.json aside: one left is theirs)
+        scored = args.push_to_hub and args.dataset == "mnist" and not read_scores(out).get("runs")
+        device = pick_device(args.config.device) if args.sample_grid or scored else None  # a GPU run's own
+        if args.sample_grid:
+            left.append(("draws its grid", card_grid_command(out)))
+        if scored:
+            score = card_scores_argv(out, args.config.data_dir, device)
+            left.append(("scores it", command_line("-m ddpm.evaluate", score)))
+        if args.push_to_hub:
+            left.append(("publishes it", push_command(out, args.hub_model_id, args.private)))
         if args.sample_grid:
             doing = "drawing the sample grid"
             print(f"writing the model card's sample grid (64 samples, each through all {args.config.model.timesteps} "

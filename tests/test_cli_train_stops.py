@@ -150,6 +150,9 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     assert f"nothing was pushed; `{card_grid_command(out)}` draws its grid; then `python -m ddpm.evaluate --weights " \
            f"{sh(out)} --n 1000 --sampler ddim" in err  # what is left, in order
     assert err.rstrip().endswith(f"; then `python -m ddpm.push {sh(out)} me/x` publishes it")
+    assert train.main([*TINY, "--out", str(out), "--resume", "--max-steps", "4"]) == 130  # no push: the grid alone
+    assert capsys.readouterr().err.rstrip().endswith(f"while drawing the sample grid: its trained weights are saved in "
+                                                     f"{out} with its card; `{card_grid_command(out)}` draws its grid")
     assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
 
 
