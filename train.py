@@ -227,7 +227,9 @@ def main(argv=None) -> int:
     previous, doing, left = interrupts.install(), "finishing", []  # is pushed; left: what a stop leaves, in order
     try:
         # a published card carries measured figures (new weights set the old eval.json aside: one left is theirs)
-        scored = args.push_to_hub and args.dataset == "mnist" and not read_scores(out).get("runs")
+        wanted = args.push_to_hub and args.dataset == "mnist"
+        already = wanted and bool(read_scores(out).get("runs"))
+        scored = wanted and not already
         device = pick_device(args.config.device) if args.sample_grid or scored else None  # a GPU run's own
         if args.sample_grid:
             left.append(("draws its grid", card_grid_command(out)))
@@ -243,7 +245,7 @@ def main(argv=None) -> int:
                   f"{card_grid_command(out)}")
             write_card_grid(out, device)
             left.pop(0)
-        if args.push_to_hub and args.dataset == "mnist" and not scored:
+        if already:
             print(f"{out / EVAL_NAME} already scores these weights: the card shows it")
         elif scored:
             doing = "scoring it"

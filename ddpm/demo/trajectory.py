@@ -218,15 +218,19 @@ def reading_at(traj: Trajectory, i: int) -> str:
     j = traj.probs_t.index(t) if t else len(traj.probs_t) - 1  # every kept frame's t is one step's
     p = traj.probs[j]
     first, second = (int(c) for c in np.argsort(p)[::-1][:2])
-    whose = "the first digit's x0_hat" if traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1 else "x0_hat"
     at = f"At t = {t}" if t else f"At the last step (t = {traj.probs_t[j]}; the frame shown is its x_0)"
-    return (f"{at} the classifier reads {whose} as {first} (p = {p[first]:.2f}; next {second}, "
+    return (f"{at} the classifier reads {_whose(traj)} as {first} (p = {p[first]:.2f}; next {second}, "
             f"p = {p[second]:.2f}).")
 
 
 def decision_text(traj: Trajectory, i: int) -> str:
     """Tab 3's words under the plot for frame i: the reading at its t, then when the digit was decided."""
     return "\n\n".join(filter(None, [reading_at(traj, i), decided_at(traj)]))
+
+
+def _whose(traj: Trajectory) -> str:
+    """Whose x0_hat the classifier read: the first digit's, of several (it follows digit 0 only)."""
+    return "the first digit's x0_hat" if traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1 else "x0_hat"
 
 
 def decided_at(traj: Trajectory) -> str:
@@ -241,16 +245,15 @@ def decided_at(traj: Trajectory) -> str:
     if not above[-1]:
         return f"The classifier is unsure even at the end (best guess {final}, p = {traj.probs[-1, final]:.2f})."
     first = len(above) - int(np.argmin(above[::-1])) if not above.all() else 0  # first index of the final run
-    several = traj.x_t.ndim > 1 and traj.x_t.shape[1] > 1
-    whose = "the first digit's x0_hat" if several else "x0_hat"  # the classifier follows digit 0 only
+    whose = _whose(traj)
     a = "an" if final == 8 else "a"
     other = (f" The class asked for was {traj.given}, which the classifier does not read in the end."
              if traj.given not in (None, final) else "")
     if traj.given == final and above[0]:  # x0_hat at t = T (E[x_0 | x_T, label]) already sketches that class
         dips = int((~above).sum())
-        other = "one" if dips == 1 else dips
+        rest = "one" if dips == 1 else dips  # (`other`, above, is the class-asked sentence)
         steps = (f" It does so at {len(above) - dips} of the {len(above)} steps, and for good from t = "
-                 f"{traj.probs_t[first]}; at the other {other}, this classifier, which saw clean digits only, reads "
+                 f"{traj.probs_t[first]}; at the other {rest}, this classifier, which saw clean digits only, reads "
                  "the blurry or speckled x0_hat otherwise.") if dips else ""
         return (f"The classifier reads {whose} as {a} **{final}**, the class asked for, with p > 0.5"
                 f"{'' if dips else ' at every step'}, from the chain's start at t = {traj.probs_t[0]}, where x0_hat is "
