@@ -103,7 +103,7 @@ def train_rates(weights: str, widths: list[int], repeats: int = 3) -> dict:
     shape, cfg = load_pretrained(weights).config, TrainConfig()
     sched, gen = NoiseSchedule(shape.timesteps, shape.schedule), torch.Generator().manual_seed(0)
     x0 = torch.rand(cfg.batch_size, shape.in_channels, shape.image_size, shape.image_size, generator=gen) * 2 - 1
-    y = torch.randint(0, 10, (cfg.batch_size,), generator=gen) if shape.num_classes else None
+    y = torch.randint(0, shape.num_classes, (cfg.batch_size,), generator=gen) if shape.num_classes else None
     nets = {w: UNet(dataclasses.replace(shape, base_channels=w)).train() for w in widths}
     opts = {w: torch.optim.AdamW(net.parameters(), lr=cfg.lr) for w, net in nets.items()}
     rates: dict[int, list[float]] = {w: [] for w in widths}
