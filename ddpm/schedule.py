@@ -90,6 +90,38 @@ class NoiseSchedule:
         snr = alpha_bar / (1 - alpha_bar)  # signal-to-noise ratio of x_t, falling with t (Kingma et al. 2021)
         self.snr, self.log_snr = f32(snr), f32(snr.log())  # the app plots log-SNR (natural log)
 
+    def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """Eq. 4's q(x_t | x_0), the closed-form jump, drawn as in Sec. 3.2. In code indices it returns the paper's
+        x_{t+1} = sqrt(alpha_bar[t]) x0 + sqrt(1 - alpha_bar[t]) eps (alpha_bar[t] is the paper's alpha_bar_{t+1})."""
+        _check_images(x0=x0, eps=eps)
+        return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
+
+    def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """Eq. 2's q(x_t | x_{t-1}), one Markov step. In code indices it takes the paper's x_t and returns its
+        x_{t+1} = sqrt(1 - betas[t]) x_prev + sqrt(betas[t]) eps (code t = 0 takes x_0 to x_1)."""
+        _check_images(x_prev=x_prev, eps=eps)
+        return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
+
+    def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
+        """Eq. 4 solved for x_0 (Ho et al. print it as Eq. 15): x0_hat = (x_t - sqrt(1 - alpha_bar[t]) eps) /
+        sqrt(alpha_bar[t]), x_t being the paper's x_{t+1} (what q_sample(x0, t, eps) returns)."""
+        _check_images(x_t=x_t, eps=eps)
+        return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
+
+    def predict_eps(self, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
+        """The same relation solved for eps (used after x0_hat is clipped)."""
+        _check_images(x_t=x_t, x0=x0)
+        return (self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - x0) / self._at(self.sqrt_recipm1_alpha_bar, t, x_t)
+
+    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eqs. 6-7: mean mu_tilde_t(x_t, x_0) and variance beta_tilde_t of q(x_{t-1} | x_t, x_0); in code indices, of
+        the paper's x_t given its x_{t+1} (what q_sample(x0, t, eps) returns) and x0."""
+        _check_images(x0=x0, x_t=x_t)
+        mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
+        return mean, self._at(self.posterior_variance, t, x_t)
+
+    # ---- the plumbing: the per-t coefficient, t checked, and the images checked
+
     @staticmethod
     def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
         """a[t] shaped (B, 1, 1, 1) to broadcast over images like x ((1, 1, 1, 1) for an int t). A t off the
@@ -111,37 +143,8 @@ class NoiseSchedule:
             raise IndexError(f"t is a code index from 0 to {len(a) - 1} (the paper's t - 1), not {bad}")
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 
-    def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 4's q(x_t | x_0), the closed-form jump, drawn as in Sec. 3.2: x_t = sqrt(alpha_bar_t) x_0 +
-        sqrt(1 - alpha_bar_t) eps (the argument t: a code index, the paper's t - 1)."""
-        images(x0=x0, eps=eps)
-        return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
 
-    def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 2's q(x_t | x_{t-1}), one Markov step, drawn as x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps (the
-        argument t: a code index, the paper's t - 1)."""
-        images(x_prev=x_prev, eps=eps)
-        return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
-
-    def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
-        """Eq. 4 solved for x_0 (Ho et al. print it as Eq. 15): x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) /
-        sqrt(alpha_bar_t)."""
-        images(x_t=x_t, eps=eps)
-        return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
-
-    def predict_eps(self, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
-        """The same relation solved for eps (used after x0_hat is clipped)."""
-        images(x_t=x_t, x0=x0)
-        return (self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - x0) / self._at(self.sqrt_recipm1_alpha_bar, t, x_t)
-
-    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eqs. 6-7: mean mu_tilde_t(x_t, x_0) and variance beta_tilde_t of q(x_{t-1} | x_t, x_0)."""
-        images(x0=x0, x_t=x_t)
-        mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
-        return mean, self._at(self.posterior_variance, t, x_t)
-
-
-def images(**named) -> None:
+def _check_images(**named) -> None:
     """Each named argument is a float tensor (B, C, H, W): images in [-1, 1], or eps, the noise. A uint8 picture
     (0..255) or a missing eps is refused in words, not broadcast into numbers that look like an image."""
     for name, x in named.items():
