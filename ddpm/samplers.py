@@ -5,7 +5,7 @@ Alg. 2, in the paper's t (the functions take the code index, t - 1):
     for t = T, ..., 1:                         reverse_chain, over reverse_timesteps(...)
         eps_hat = eps_theta(x_t, t)            guided_eps (with classifier-free guidance, if asked)
         z ~ N(0, I) if t > 1, else z = 0       reverse_step
-        x_{t-1} = mu_theta(x_t, t) + sigma_t z p_sample (DDIM: ddim_step, Song et al. Eq. 12)
+        x_{t-1} = mu_theta(x_t, t) + sigma_t z   p_sample (DDIM: ddim_step, Song et al. Eq. 12)
 
 `p_sample` and `ddim_step` are one reverse step each, pure math returning (x_prev, x0_hat); `sample_loop` checks
 the call and returns a generator (reverse_chain's) that yields a `Step` per reverse step: t, x_t, x0_hat,
@@ -28,9 +28,9 @@ import torch
 
 # the request's vocabulary and checks (ddpm.sampling_checks), also imported from here by the commands and the app
 from .config import is_real
-from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_request,  # noqa: F401
-                              check_label_tensor, check_sampling, check_schedule, check_seed, check_start,
-                              check_timesteps, steps_problem, whole_up_to)
+from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_guided_call,  # noqa: F401
+                              check_request, check_sampling, check_schedule, check_seed, check_start, check_timesteps,
+                              steps_problem)
 from .schedule import NoiseSchedule
 from .unet import batch_timesteps
 
@@ -57,46 +57,6 @@ class Step:
     def paper_t_prev(self) -> int:
         """The paper's t of x_prev (0 .. T - 1; 0 is x_0): the code index t_prev + 1."""
         return self.t_prev + 1
-
-
-def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
-    """One CPU generator per sample, as EDM keeps one per image; seeded here from (seed, k) through numpy's
-    SeedSequence. The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 86."""
-    seed, first = check_seed(seed, first, n)
-    gens = []
-    for k in range(first, first + n):
-        g = torch.Generator()
-        g.manual_seed(int(np.random.SeedSequence(seed_words(seed, k, 0)).generate_state(1)[0]))
-        gens.append(g)
-    return gens
-
-
-def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.Tensor:
-    """(n,) long: label k uniform over the classes, from (seed, k) alone, on a stream apart from the noise.
-
-    Sampling y ~ U{0..9} then x ~ p(x | y) is how class-conditional models are scored (ADM, EDM, DiT).
-    """
-    seed, first = check_seed(seed, first, n)
-    return torch.tensor([int(np.random.default_rng(seed_words(seed, k, 1)).integers(num_classes))
-                         for k in range(first, first + n)], dtype=torch.long)
-
-
-def seed_words(seed: int, k: int, stream: int) -> list[int]:
-    """SeedSequence's entropy for sample k of `seed` (ints, checked by the caller): stream 0 its noise, 1 its
-    random label.
-
-    SeedSequence reads each number as 32-bit words and pads the words with zeros, so [seed, k] alone would give
-    seed x * 2^32 + y the noise of seed y, sample x. Below 2^32 the words are [seed, k] (+ [1] for the label), as
-    every figure of this project was drawn; past it, five words of fixed width, tagged apart from those."""
-    if seed < 2**32 and k < 2**32:
-        return [seed, k] + [1] * stream
-    return [seed & 0xFFFFFFFF, seed >> 32, k & 0xFFFFFFFF, k >> 32, 2 + stream]
-
-
-def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
-    """(len(gens), *shape) standard normal, float32 as the network's weights (also under a float64 default dtype);
-    row k drawn from gens[k] only."""
-    return torch.stack([torch.randn(shape, generator=g, dtype=torch.float32) for g in gens]).to(device)
 
 
 # ---------------------------------------------------------------- one step of each sampler (pure math)
@@ -129,8 +89,9 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
 def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, eta: float = 0.0, clip: bool = True):
     """Song et al. 2021, Eq. 12, from t to t_prev (t_prev = -1 means alpha_bar = 1). Returns (x_prev, x0_hat).
 
-    t, t_prev are code indices; x_t, eps_hat and noise are (B, C, H, W); noise may be None when eta = 0 or
-    t_prev = -1 (sigma = 0 there).
+    t, t_prev are code indices; x_t, eps_hat and noise are (B, C, H, W); noise (Song et al.'s eps_t, Alg. 2's z)
+    may be None when eta = 0 or t_prev = -1 (sigma = 0 there). alpha_bar_prev below is alpha_bar at t_prev, the
+    next timestep the chain visits (not t - 1, as in the schedule's arrays, unless every step is visited).
 
     Song et al. write alpha_t for what Ho et al. (and this code) call alpha_bar_t, so their sqrt(alpha_{t-1})
     is sqrt(alpha_bar_prev) here. At eta = 1, Eq. 16's sigma^2 is Ho et al.'s beta_tilde (Eq. 7) of the steps
@@ -223,20 +184,9 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     so its w is our w - 1 (diffusers' guidance_scale is our w).
     """
     b = x_t.shape[0]
-    # (B,): one t, or one per sample, checked as the network checks it (5.7 or a float tensor would be cut unsaid)
-    tt = batch_timesteps(t, b, model.config.timesteps, x_t.device)
-    if torch.is_tensor(guidance) and guidance.dim() == 0:  # a 0-d tensor w, as a float
-        guidance = float(guidance)
-    if not is_real(guidance):  # None met "unsupported operand type(s) for *" at the end
-        raise TypeError(f"guidance is a number w (1 = plain conditional, 0 = unconditional), not {guidance!r}")
-    null = getattr(model.config, "null_label", None)
-    if torch.is_tensor(label):  # its values read where that costs no device sync (sample_loop read them once)
-        check_label_tensor(label, b, null or 0, values=label.device.type == "cpu")
-    elif label is not None:  # 3.7 would be cut to 3 unsaid, 12 fail in the embedding
-        if null is None:
-            raise ValueError(f"label={label!r}: this model has no classes (unconditional); use label=None")
-        if not whole_up_to(label, null):  # (7.0 is 7, as sample_loop takes it)
-            raise ValueError(f"label must be a class from 0 to {null - 1}, or {null} (the null class), not {label!r}")
+    tt = batch_timesteps(t, b, model.config.timesteps, x_t.device)  # (B,): one t, or one per sample (checked)
+    null = getattr(model.config, "null_label", None)  # None on an unconditional model
+    guidance = check_guided_call(label, guidance, b, null)
     if label is None or null is None or guidance == 0:  # no label asked, an unconditional model, or w = 0: null only
         y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
         return model(x_t, tt, y)
@@ -272,9 +222,9 @@ def sample_loop(
 ) -> Iterator[Step]:
     """Denoise n samples, yielding a Step for each reverse step.
 
-    Starts from x_T ~ N(0, I) drawn per sample from (seed, first + k), or from x_start at
-    timestep t_start (to denoise a noised real image; x_start: (n, C, H, W) floats, sched.q_sample's x_t). t_start
-    is a code index, as every t here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the
+    Starts from x_T ~ N(0, I) drawn per sample from (seed, first + k), or from x_start at timestep t_start (to
+    denoise a noised real image; x_start: (n, C, H, W) floats, sched.q_sample's x_t; not improved-diffusion's
+    x_start, which is x_0). t_start is a code index, as every t here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the
     default: x_start without t_start is taken for your own x_T, pure noise). steps: DDIM steps [50], at most
     t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, "random" (digit k drawn from (seed, first + k)), or a (n,) long tensor
@@ -345,3 +295,45 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
             pass
         out.append(last.x_prev.clamp(-1, 1).cpu())
     return torch.cat(out)
+
+
+# ---------------------------------------------------------------- randomness: sample k from (seed, k) alone
+
+def sample_generators(seed: int, n: int, first: int = 0) -> list[torch.Generator]:
+    """One CPU generator per sample, as EDM keeps one per image; seeded here from (seed, k) through numpy's
+    SeedSequence. The seeds are 32-bit, so two of 10,000 samples share their noise with odds of about 1 in 86."""
+    seed, first = check_seed(seed, first, n)
+    gens = []
+    for k in range(first, first + n):
+        g = torch.Generator()
+        g.manual_seed(int(np.random.SeedSequence(seed_words(seed, k, 0)).generate_state(1)[0]))
+        gens.append(g)
+    return gens
+
+
+def random_labels(seed: int, n: int, num_classes: int, first: int = 0) -> torch.Tensor:
+    """(n,) long: label k uniform over the classes, from (seed, k) alone, on a stream apart from the noise.
+
+    Sampling y ~ U{0..9} then x ~ p(x | y) is how class-conditional models are scored (ADM, EDM, DiT).
+    """
+    seed, first = check_seed(seed, first, n)
+    return torch.tensor([int(np.random.default_rng(seed_words(seed, k, 1)).integers(num_classes))
+                         for k in range(first, first + n)], dtype=torch.long)
+
+
+def seed_words(seed: int, k: int, stream: int) -> list[int]:
+    """SeedSequence's entropy for sample k of `seed` (ints, checked by the caller): stream 0 its noise, 1 its
+    random label.
+
+    SeedSequence reads each number as 32-bit words and pads the words with zeros, so [seed, k] alone would give
+    seed x * 2^32 + y the noise of seed y, sample x. Below 2^32 the words are [seed, k] (+ [1] for the label), as
+    every figure of this project was drawn; past it, five words of fixed width, tagged apart from those."""
+    if seed < 2**32 and k < 2**32:
+        return [seed, k] + [1] * stream
+    return [seed & 0xFFFFFFFF, seed >> 32, k & 0xFFFFFFFF, k >> 32, 2 + stream]
+
+
+def randn_per_sample(gens: list[torch.Generator], shape: tuple[int, ...], device) -> torch.Tensor:
+    """(len(gens), *shape) standard normal, float32 as the network's weights (also under a float64 default dtype);
+    row k drawn from gens[k] only."""
+    return torch.stack([torch.randn(shape, generator=g, dtype=torch.float32) for g in gens]).to(device)

@@ -127,6 +127,22 @@ def check_label_tensor(label: torch.Tensor, n: int, classes: int, values: bool =
                          f"class), not {label.dtype} values such as {label.flatten()[:4].tolist()}")
 
 
+def check_guided_call(label, guidance, b: int, null: int | None) -> float:
+    """samplers.guided_eps's label and guidance w, checked as sample_loop checks them (guided_eps is also called on
+    its own, as autoguidance does): -> w as a float. null is the model's null class (None: no classes)."""
+    if torch.is_tensor(guidance) and guidance.dim() == 0:  # a 0-d tensor w, as a float
+        guidance = float(guidance)
+    if not is_real(guidance):  # None met "unsupported operand type(s) for *" at the end
+        raise TypeError(f"guidance is a number w (1 = plain conditional, 0 = unconditional), not {guidance!r}")
+    if torch.is_tensor(label):  # its values read where that costs no device sync (sample_loop read them once)
+        check_label_tensor(label, b, null or 0, values=label.device.type == "cpu")
+    elif label is not None:  # 3.7 would be cut to 3 unsaid, 12 fail in the embedding
+        if null is None:
+            raise ValueError(f"label={label!r}: this model has no classes (unconditional); use label=None")
+        if not whole_up_to(label, null):  # (7.0 is 7, as sample_loop takes it)
+            raise ValueError(f"label must be a class from 0 to {null - 1}, or {null} (the null class), not {label!r}")
+    return guidance
+
 def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
     """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
     whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
