@@ -40,19 +40,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     `teacher` (train.py --null-teacher, an extension beyond DDPM) replaces the null-class rows' target
     (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
     every device)."""
-    check_schedule(model.config, sched)
-    if not (torch.is_tensor(x0) and x0.is_floating_point()):  # uint8 digits would train on 0..255, unsaid
-        raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
-                        f"one, not {x0.dtype if torch.is_tensor(x0) else type(x0).__name__}")
-    weight = next(model.parameters(), None)  # (None: a hand-written model of no weights)
-    x_t_dtype = torch.promote_types(x0.dtype, sched.sqrt_alpha_bar.dtype)  # q_sample's: half digits come out float32
-    if weight is not None and x_t_dtype != weight.dtype:  # float64 digits met a convolution's dtype error
-        raise TypeError(f"x0 is {x0.dtype} and the model's weights {weight.dtype}: give x0.to({weight.dtype})")
-    if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
-        raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {y!r:.80}")
+    _check_loss_inputs(model, sched, x0, y)
     b = x0.shape[0]
-    if y is not None and model.config.num_classes:  # classes 0..C-1 (or C, null), read on the CPU only (no GPU sync)
-        check_label_tensor(y, b, model.config.num_classes, values=y.device.type == "cpu")
     t = torch.randint(0, sched.T, (b,), generator=generator)  # Alg. 1 line 3: (B,) code index, the paper's t - 1
     eps = torch.randn(x0.shape, generator=generator)  # Alg. 1 line 4: (B, C, H, W)
     # (B,) rows trained as the null class; drawn for unconditional models too, so that t and eps of every step are
@@ -68,6 +57,22 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     eps_hat = model(x_t, t, y)  # eps_theta(x_t, t, y)
     return (eps_hat - target).pow(2).mean()  # Alg. 1 line 5's || . ||^2 (Eq. 14), averaged over the batch's pixels
 
+
+def _check_loss_inputs(model, sched: NoiseSchedule, x0, y) -> None:
+    """diffusion_loss's arguments, refused in words: a schedule of another T or kind than the model's, x0 not a float
+    batch of the model's dtype, y not one whole-number label per image (or a class the model lacks)."""
+    check_schedule(model.config, sched)
+    if not (torch.is_tensor(x0) and x0.is_floating_point()):  # uint8 digits would train on 0..255, unsaid
+        raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
+                        f"one, not {x0.dtype if torch.is_tensor(x0) else type(x0).__name__}")
+    weight = next(model.parameters(), None)  # (None: a hand-written model of no weights)
+    x_t_dtype = torch.promote_types(x0.dtype, sched.sqrt_alpha_bar.dtype)  # q_sample's: half digits come out float32
+    if weight is not None and x_t_dtype != weight.dtype:  # float64 digits met a convolution's dtype error
+        raise TypeError(f"x0 is {x0.dtype} and the model's weights {weight.dtype}: give x0.to({weight.dtype})")
+    if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
+        raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {y!r:.80}")
+    if y is not None and model.config.num_classes:  # classes 0..C-1 (or C, null), read on the CPU only (no GPU sync)
+        check_label_tensor(y, x0.shape[0], model.config.num_classes, values=y.device.type == "cpu")
 
 def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig, lr: float,
                teacher=None, amp_dtype: torch.dtype | None = None, scaler=None) -> torch.Tensor:
@@ -172,6 +177,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     class_weights = balanced_weights(y_cpu) if cfg.balance_classes else None
     teacher = null_teacher(cfg, out, device) if cfg.null_teacher else None
     ema = EMA(model, cfg.ema_decay)
+    # AdamW with weight decay 0 by default (TrainConfig.weight_decay): Adam, as Ho et al. trained
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     amp_dtype, scaler = _mixed_precision(device)
