@@ -81,33 +81,6 @@ class SelfAttention(nn.Module):
         return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
 
 
-def batch_timesteps(t, b: int, T: int, device) -> torch.Tensor:
-    """t as eps_theta takes it, a (B,) long tensor on `device`: from an int or a 0-dim tensor (one t for the whole
-    batch) or a (B,) tensor of whole-number code indices in [0, T). A tensor's range is checked on the CPU only (on a
-    GPU the check would make every step wait for it): the sinusoidal embedding takes any number, so the paper's
-    T = 1000 or a float t would run unsaid."""
-    if not torch.is_tensor(t) and not isinstance(t, bool):
-        try:
-            t = operator.index(t)
-        except TypeError:  # refused below, in words
-            pass
-        else:
-            if not 0 <= t < T:
-                raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {t}")
-            return torch.full((b,), t, dtype=torch.long, device=device)
-    if not torch.is_tensor(t) or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        got = f"a {t.dtype} tensor of shape {tuple(t.shape)}" if torch.is_tensor(t) else repr(t)  # not its values
-        raise TypeError(f"t is a code index (the paper's t - 1), an int or a (B,) tensor of whole numbers, not {got}")
-    t = t.expand(b) if t.dim() == 0 else t
-    if t.shape != (b,):
-        raise ValueError(f"t holds one code index per image, shape ({b},), not {tuple(t.shape)}")
-    if t.device.type == "cpu" and t.numel():  # each of the batch's lowest and highest t read once
-        lo, hi = int(t.min()), int(t.max())
-        if not 0 <= lo <= hi < T:
-            raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {lo if lo < 0 else hi}")
-    return t.to(device=device, dtype=torch.long)
-
-
 class UNet(nn.Module):
     """eps_theta(x_t, t, y): a down half of residual blocks that halves the size at each level (28 -> 14 -> 7),
     a middle with attention, and an up half that mirrors it, each level's first block taking the down half's
@@ -156,21 +129,9 @@ class UNet(nn.Module):
         """x_t: (B, C, H, W), t: (B,) code indices in [0, T) (the paper's t - 1) or one int for all, y: (B,) labels
         (config.null_label: the null class). -> eps_hat (B, C, H, W).
         y=None is the null class on a class-conditional model; an unconditional one (num_classes 0) ignores y."""
-        c = self.config.in_channels
-        if not (torch.is_tensor(x_t) and x_t.dim() == 4 and x_t.shape[1] == c and x_t.is_floating_point()):
-            got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
-            raise ValueError(f"x_t is a float batch of {c}-channel images, shape (B, {c}, H, W) (one 28 x 28 image: "
-                             f"x[None, None]), not {got}")  # else GroupNorm's or a convolution's own words
-        t = batch_timesteps(t, x_t.shape[0], self.config.timesteps, x_t.device)
+        t, y = self._inputs(x_t, t, y)  # checked, as (B,) long tensors (y None on an unconditional model)
         emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
         if self.class_emb is not None:
-            if y is None:
-                y = torch.full_like(t, self.config.null_label)
-            elif not torch.is_tensor(y):  # an int met the embedding's "must be Tensor, not int"
-                raise TypeError(f"y is a (B,) tensor of labels, torch.full((B,), {y!r}), not {type(y).__name__}")
-            else:  # 11 met an IndexError "index out of range in self"; read on the CPU only (no GPU sync)
-                check_label_tensor(y, x_t.shape[0], self.config.num_classes, values=y.device.type == "cpu")
-                y = y.long()  # uint8 labels met the embedding's "Expected tensor ... Long, Int"
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
         x_in = F.pixel_unshuffle(x_t, p) if p > 1 else x_t  # (B, C p^2, H/p, W/p)
@@ -195,7 +156,52 @@ class UNet(nn.Module):
         eps_hat = self.conv_out(F.silu(self.norm_out(h)))
         return F.pixel_shuffle(eps_hat, p) if p > 1 else eps_hat
 
+    def _inputs(self, x_t, t, y) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """forward's arguments checked, in words rather than GroupNorm's, a convolution's or the embedding's: -> t and
+        y as (B,) long tensors on x_t's device (y None for an unconditional model, the null class for y=None)."""
+        c = self.config.in_channels
+        if not (torch.is_tensor(x_t) and x_t.dim() == 4 and x_t.shape[1] == c and x_t.is_floating_point()):
+            got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
+            raise ValueError(f"x_t is a float batch of {c}-channel images, shape (B, {c}, H, W) (one 28 x 28 image: "
+                             f"x[None, None]), not {got}")
+        t = batch_timesteps(t, x_t.shape[0], self.config.timesteps, x_t.device)
+        if self.class_emb is None:
+            return t, None
+        if y is None:
+            return t, torch.full_like(t, self.config.null_label)
+        if not torch.is_tensor(y):  # an int met the embedding's "must be Tensor, not int"
+            raise TypeError(f"y is a (B,) tensor of labels, torch.full((B,), {y!r}), not {type(y).__name__}")
+        # 11 met an IndexError "index out of range in self"; read on the CPU only (no GPU sync)
+        check_label_tensor(y, x_t.shape[0], self.config.num_classes, values=y.device.type == "cpu")
+        return t, y.long()  # uint8 labels met the embedding's "Expected tensor ... Long, Int"
 
 def count_parameters(model: nn.Module) -> int:
     """Numbers in the model's parameters, trainable or not (the card's and About's size)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def batch_timesteps(t, b: int, T: int, device) -> torch.Tensor:
+    """t as eps_theta takes it, a (B,) long tensor on `device`: from an int or a 0-dim tensor (one t for the whole
+    batch) or a (B,) tensor of whole-number code indices in [0, T). A tensor's range is checked on the CPU only (on a
+    GPU the check would make every step wait for it): the sinusoidal embedding takes any number, so the paper's
+    T = 1000 or a float t would run unsaid."""
+    if not torch.is_tensor(t) and not isinstance(t, bool):
+        try:
+            t = operator.index(t)
+        except TypeError:  # refused below, in words
+            pass
+        else:
+            if not 0 <= t < T:
+                raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {t}")
+            return torch.full((b,), t, dtype=torch.long, device=device)
+    if not torch.is_tensor(t) or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        got = f"a {t.dtype} tensor of shape {tuple(t.shape)}" if torch.is_tensor(t) else repr(t)  # not its values
+        raise TypeError(f"t is a code index (the paper's t - 1), an int or a (B,) tensor of whole numbers, not {got}")
+    t = t.expand(b) if t.dim() == 0 else t
+    if t.shape != (b,):
+        raise ValueError(f"t holds one code index per image, shape ({b},), not {tuple(t.shape)}")
+    if t.device.type == "cpu" and t.numel():  # each of the batch's lowest and highest t read once
+        lo, hi = int(t.min()), int(t.max())
+        if not 0 <= lo <= hi < T:
+            raise IndexError(f"t is a code index from 0 to {T - 1} (the paper's t - 1), not {lo if lo < 0 else hi}")
+    return t.to(device=device, dtype=torch.long)
