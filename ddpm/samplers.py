@@ -82,7 +82,7 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     # x0_hat itself (Sec. 3.3: mu_theta(x_1, 1) shown without noise, in place of Eq. 13's decoder)
     if t == 0:
         return mean, x0_hat
-    sigma = sched.sqrt_betas[t] if variance == "beta" else sched.posterior_std[t]  # sigma_t, Sec. 3.2
+    sigma = {"beta": sched.sqrt_betas, "beta_tilde": sched.posterior_std}[variance][t]  # sigma_t, Sec. 3.2
     return mean + sigma * z, x0_hat
 
 
@@ -167,7 +167,9 @@ def reverse_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, gens: 
     noise = randn_per_sample(gens, tuple(x_t.shape[1:]), x_t.device) if need_noise else None  # (B, C, H, W)
     if sampler == "ddpm":
         return p_sample(sched, x_t, t, eps_hat, noise, variance, clip)
-    return ddim_step(sched, x_t, t, t_prev, eps_hat, noise, eta, clip)
+    if sampler == "ddim":
+        return ddim_step(sched, x_t, t, t_prev, eps_hat, noise, eta, clip)
+    raise ValueError(f"sampler {sampler!r} has no step here (a name added to SAMPLERS needs one in reverse_step)")
 
 
 # ---------------------------------------------------------------- the model call, with guidance

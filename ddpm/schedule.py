@@ -38,6 +38,10 @@ def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Ten
     return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
 
 
+# each schedule's betas by name; config.SCHEDULES lists the same names for the flags and the config's checks
+BETAS = {"linear": linear_betas, "cosine": cosine_betas}
+
+
 class NoiseSchedule:
     """Holds beta_t, alpha_t, alpha_bar_t, the posterior q(x_{t-1} | x_t, x_0) and the SNR: (T,) float32 tensors
     unless noted, indexed by the code's t (the paper's t - 1), as in `sched.alpha_bar[t]`:
@@ -57,11 +61,13 @@ class NoiseSchedule:
     def __init__(self, T: int = 1000, kind: str = "linear"):
         if kind not in SCHEDULES:
             raise ValueError(f"schedule must be {' or '.join(map(repr, SCHEDULES))}, not {kind!r}")
+        if kind not in BETAS:  # a name added to config.SCHEDULES alone would otherwise run another schedule
+            raise ValueError(f"schedule {kind!r} has no betas: add its function to ddpm.schedule.BETAS")
         if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 2:
             raise ValueError(f"T must be a whole number of timesteps, at least 2, not {T!r}")
         T = int(T)
         self.T, self.kind = T, kind
-        betas = linear_betas(T) if kind == "linear" else cosine_betas(T)
+        betas = BETAS[kind](T)
         alphas = 1 - betas
         alpha_bar = torch.cumprod(alphas, 0)
         alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])

@@ -10,7 +10,8 @@ import torch
 
 from conftest import tiny_model
 from ddpm import hub
-from ddpm.samplers import ddim_step, guided_eps, p_sample, reverse_timesteps, sample, sample_loop
+from ddpm.samplers import (ddim_step, guided_eps, p_sample, reverse_step, reverse_timesteps, sample, sample_generators,
+                           sample_loop)
 from ddpm.schedule import NoiseSchedule
 from ddpm.training import diffusion_loss, train
 from train_helpers import train_cfg
@@ -77,6 +78,9 @@ def test_one_step_refuses_what_it_would_run_wrongly():
         with pytest.raises(TypeError, match="is one code index for the whole batch, a whole number"):
             step()
     assert torch.equal(p_sample(sched, X, np.int64(5), eps, z)[0], p_sample(sched, X, 5, eps, z)[0])
+    # a sampler name added to SAMPLERS alone, with no step of its own, is refused, not run as DDIM
+    with pytest.raises(ValueError, match="sampler 'interp' has no step here"):
+        reverse_step(sched, X, 5, 4, eps, sample_generators(0, 2), "interp")
 
 
 def test_a_t_that_is_no_code_index_is_named():

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ddpm.config import SCHEDULES
 from ddpm.data import load_sample, to_model_range
 from ddpm.demo import draw, forward, generate, objective
 from ddpm.demo.limits import MAX_DIGITS, InputError, check_float, check_int, check_seed, parse_label, shown
@@ -138,7 +139,7 @@ def test_fixed_eps_makes_the_slider_morph_smoothly():
     assert max(steps) < 0.05  # neighbouring t differ a little, not by a fresh noise draw (~1.1)
 
 
-@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("kind", SCHEDULES)
 def test_jump_and_chain_have_the_same_statistics(kind):
     """Eq. 4 (closed form) and t steps of Eq. 2 both give N(sqrt(alpha_bar) x0, (1 - alpha_bar) I)."""
     s = NoiseSchedule(1000, kind)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from ddpm.config import SCHEDULES
 from ddpm.samplers import ddim_step, ddim_timesteps, guided_eps, sample, sample_loop
 from ddpm.schedule import NoiseSchedule
 
@@ -376,7 +377,7 @@ class GaussianData(torch.nn.Module):
         return (1 - ab).sqrt() * (x_t - ab.sqrt() * self.m) / (ab * self.s ** 2 + 1 - ab)
 
 
-@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("kind", SCHEDULES)
 @pytest.mark.parametrize("sampler, eta, variance", [("ddpm", 0.0, "beta_tilde"), ("ddpm", 0.0, "beta"),
                                                     ("ddim", 0.0, "beta"), ("ddim", 1.0, "beta")])
 def test_with_the_exact_eps_every_sampler_draws_the_data(kind, sampler, eta, variance):

@@ -5,10 +5,11 @@ import re
 import pytest
 import torch
 
-from ddpm.schedule import NoiseSchedule
+from ddpm.config import SCHEDULES
+from ddpm.schedule import BETAS, NoiseSchedule
 
 
-@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("kind", SCHEDULES)
 @pytest.mark.parametrize("T", [10, 1000])
 def test_alpha_bar_decreases_in_unit_interval(kind, T):
     s = NoiseSchedule(T, kind)
@@ -39,6 +40,15 @@ def test_linear_endpoints_and_bad_kind():
     by_hand = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)  # Ho et al., in float64
     assert s.alpha_bar_f64.dtype == torch.float64 and torch.allclose(s.alpha_bar_f64, by_hand, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="linear"):
+        NoiseSchedule(1000, "no-such-schedule")
+
+
+def test_every_schedule_name_has_its_own_betas(monkeypatch):
+    """The flags' and configs' names (config.SCHEDULES) are BETAS's, so a name added to one alone is refused by
+    NoiseSchedule in words, not run as another schedule."""
+    assert tuple(BETAS) == SCHEDULES
+    monkeypatch.setattr("ddpm.schedule.SCHEDULES", SCHEDULES + ("quadratic",))
+    with pytest.raises(ValueError, match="'quadratic' has no betas: add its function to ddpm.schedule.BETAS"):
         NoiseSchedule(1000, "quadratic")
 
 
@@ -92,7 +102,7 @@ def test_q_sample_at_code_t0_is_x0_up_to_one_step_of_noise():
         math.sqrt(1 - (1 - 1e-4) * (1 - 1e-4 - (0.02 - 1e-4) / 999)), rel=1e-5)  # code t = 1: two steps of noise
 
 
-@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("kind", SCHEDULES)
 def test_closed_form_matches_iterated_chain(kind):
     """Running Eq. 2 step by step gives the mean and variance of Eq. 4."""
     s = NoiseSchedule(1000, kind)
@@ -115,7 +125,7 @@ def test_chain_coefficients_multiply_to_closed_form():
     assert torch.allclose(torch.cumprod(s.alphas.double(), 0).float(), s.alpha_bar, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("kind", SCHEDULES)
 def test_x0_recovered_from_true_noise(kind):
     s = NoiseSchedule(1000, kind)
     g = torch.Generator().manual_seed(1)
