@@ -200,6 +200,10 @@ class TrainConfig:
 
     def __post_init__(self):
         """Reject values that would crash or silently misbehave halfway through a run."""
+        if isinstance(self.model, dict):  # a saved train_config.json read back: TrainConfig(**json.load(f))
+            self.model = ModelConfig.from_dict(self.model)
+        if not isinstance(self.model, ModelConfig):
+            raise ConfigError("model", f"must be a ModelConfig (or its dict), not {type(self.model).__name__}")
         checks = [
             ("seed", _whole(self.seed) and self.seed <= MAX_TRAIN_SEED, f"a whole number from 0 to {MAX_TRAIN_SEED}"),
             ("epochs", self.epochs >= 1, "at least 1"),

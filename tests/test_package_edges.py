@@ -1,12 +1,14 @@
 """Edges of the package's config checks, records, JSON files, null teacher and benchmark that hand-made mutation
 testing found unguarded (each test fails on the mutant it was written for): an infinite weight decay, a guide
 of another image size, a teacher asked at the wrong t, a timing at the wrong size, a figure that is a bool."""
+import dataclasses
+import json
 import math
 
 import pytest
 import torch
 
-from ddpm.config import ConfigError, TrainConfig
+from ddpm.config import ConfigError, ModelConfig, TrainConfig
 
 from conftest import tiny_config
 
@@ -250,3 +252,11 @@ def test_a_name_that_is_no_folder_nor_owner_name_is_told_what_to_give(tmp_path, 
                                                       r"id: give a folder holding config.json and model.safetensors, "
                                                       r"or owner/name such as you/ddpm-mnist$"):
             hub.load_pretrained(name)
+
+
+def test_a_saved_train_config_reads_back_with_its_model_as_a_model_config():
+    cfg = TrainConfig(epochs=3, model=ModelConfig(base_channels=8, timesteps=50, schedule="cosine"))
+    back = TrainConfig(**json.loads(json.dumps(dataclasses.asdict(cfg))))  # train_config.json's round trip
+    assert back == cfg and isinstance(back.model, ModelConfig)
+    with pytest.raises(ConfigError, match="model must be a ModelConfig .or its dict., not str"):
+        TrainConfig(model="small")
