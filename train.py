@@ -84,8 +84,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "for other T, as improved-diffusion does) or cosine (Nichol & Dhariwal) [%(default)s]")
     a.add_argument("--timesteps", type=int, default=m.timesteps, help="diffusion steps T [%(default)s]")
     a.add_argument("--base-channels", type=int, default=m.base_channels, help="U-Net width of the first level [%(default)s]")
+    a.add_argument("--groups", type=int, default=m.groups,
+                   help="GroupNorm groups; --base-channels must be a multiple of it [%(default)s]")
     a.add_argument("--channel-mult", default=",".join(map(str, m.channel_mult)),
                    help="width multipliers, one per level (28, 14, 7 pixels; 14, 7, 4 with --patch-size 2) [%(default)s]")
+    a.add_argument("--num-res-blocks", type=int, default=m.num_res_blocks,
+                   help="residual blocks per level, in each half of the U-Net [%(default)s]")
     a.add_argument("--attention-res", default=",".join(map(str, m.attention_resolutions)),
                    help="feature-map sizes that get self-attention, among the levels' sizes that --channel-mult "
                         "gives (\"\" for none) [%(default)s]")
@@ -145,10 +149,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         if e.field in (*UNFLAGGED, *UNFLAGGED_MODEL):  # no flag sets it: a hand edit of the run's record
             p.error(f"--resume: {saved_at} holds a {e.field} that no flag sets, and it {e.problem}: repair it")
         flag = FLAG_OF.get(e.field, e.field)
-        groups = getattr(args, "unflagged_model", {}).get("groups", ModelConfig.groups)
-        edited = (f"; the {groups} groups are {saved_at}'s, which no flag sets" if e.field == "base_channels" and
-                  groups != ModelConfig.groups else "")  # a hand edit of the run's record, not the flag, may be amiss
-        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else "") + edited)
+        groups = f"; or change the {args.groups} groups with --groups" if e.field == "base_channels" else ""
+        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else "") + groups)
     except (TypeError, ValueError) as e:  # a hand-edited train_config.json
         p.error(f"--resume: {saved_at} holds a value of the wrong kind ({e})")
     if not args.config.model.num_classes and "label_dropout" in given:  # it would be taken and never used

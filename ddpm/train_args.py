@@ -20,8 +20,9 @@ SITTING = ("max_minutes", "max_steps", "device", "out")
 RESUMED = ("data_dir", "dataset", "epochs", "batch_size", "lr", "lr_decay_steps", "ema_decay", "label_dropout",
            "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "balance_classes",
            "seed")
-RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channels": "base_channels",
-                 "channel_mult": "channel_mult", "attention_res": "attention_resolutions", "patch_size": "patch_size",
+RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channels": "base_channels", "groups": "groups",
+                 "channel_mult": "channel_mult", "num_res_blocks": "num_res_blocks",
+                 "attention_res": "attention_resolutions", "patch_size": "patch_size",
                  "dropout": "dropout"}  # flag -> ModelConfig field
 FLAG_OF = {v: k for k, v in RESUMED_MODEL.items()} | {"num_classes": "unconditional"}
 # the settings no flag sets (a run begun from Python may have others than the defaults): --resume keeps them as saved
@@ -83,7 +84,7 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
 def _keep_network(args: argparse.Namespace, given: set[str], model: dict) -> list[str]:
     """--resume: the network's settings not given again, from a saved model config; returns the flags so kept."""
     kept = []
-    args.unflagged_model = {k: model[k] for k in UNFLAGGED_MODEL if k in model}  # num_res_blocks, groups, ...
+    args.unflagged_model = {k: model[k] for k in UNFLAGGED_MODEL if k in model}  # image_size, in_channels, ...
     for flag, key in RESUMED_MODEL.items():
         if flag not in given and key in model:
             setattr(args, flag, tuple(model[key]) if isinstance(model[key], list) else model[key])

@@ -234,7 +234,7 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     assert train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]).lifted == ["--max-steps 300"]
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
                          "--balance-classes", "--seed 7", "--timesteps 50",
-                         "--base-channels 8"]  # shown as typed, where not the default
+                         "--base-channels 8", "--num-res-blocks 2"]  # shown as typed, where not the default
     given = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8", "--seed", "7",
                               "--no-balance-classes", "--null-teacher", "weights"])
     cfg = given.config
@@ -244,6 +244,9 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
                              "--no-balance-classes replaces the run's --balance-classes"]  # each said as typed
     assert not train.parse_args(["--resume", "--out", str(tmp_path), "--no-balance-classes"]).config.balance_classes
     assert train.parse_args(["--out", str(tmp_path)]).config.lr == 2e-3  # without --resume: the flags' defaults
+    shaped = train.parse_args(["--out", str(tmp_path), "--base-channels", "12", "--groups", "4",
+                               "--num-res-blocks", "2"]).config.model  # every ModelConfig width has its flag
+    assert (shaped.base_channels, shaped.groups, shaped.num_res_blocks) == (12, 4, 2)
     bare = dataclasses.replace(run, model=ModelConfig(base_channels=8, timesteps=50, attention_resolutions=()))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(bare)))
     assert "--attention-res ''" in train.parse_args(["--resume", "--out", str(tmp_path)]).kept  # as a shell takes it
@@ -263,8 +266,7 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
                            "holds a weight_decay that no flag sets, and it must be 0 or more, not 'x'"),
                           (json.dumps(dataclasses.asdict(run) | {"model": dataclasses.asdict(run.model) | {"groups": 6}}),
                            "multiple of the 6 GroupNorm groups, not 8 (kept from " + str(tmp_path / "train_config.json")
-                           + " by --resume: give it again to change it); the 6 groups are " +
-                           str(tmp_path / "train_config.json") + "'s, which no flag sets")]:
+                           + " by --resume: give it again to change it); or change the 6 groups with --groups")]:
         (tmp_path / "train_config.json").write_text(text)
         with pytest.raises(SystemExit):
             train.parse_args(["--resume", "--out", str(tmp_path)])

@@ -233,7 +233,7 @@ def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_
     assert ModelConfig.from_dict(json.loads((out / "train_config.json").read_text())["model"]) == model
     said = capsys.readouterr()
     assert f"--resume: the run's own settings, from {out / 'config.json'}: --timesteps 100 --base-channels 8 " \
-           "--channel-mult 1,2 --attention-res 14 --unconditional" in said.out
+           "--groups 4 --channel-mult 1,2 --num-res-blocks 2 --attention-res 14 --unconditional" in said.out
     assert "takes train.py's default, except the network's, which its config.json gives" in said.err
     (out / "train_config.json").unlink()  # and config.json holds nothing of the network: the flags build another
     (out / "config.json").write_text('{"note": "hand-made"}')
