@@ -226,9 +226,9 @@ def sample_loop(
 
     Starts from x_T ~ N(0, I) drawn per sample from (seed, first + k), or from x_start at timestep t_start (to
     denoise a noised real image; x_start: (n, C, H, W) floats, sched.q_sample's x_t; not improved-diffusion's
-    x_start, which is x_0). t_start is a code index, as every t here: to start from the paper's x_t, pass t_start = t - 1 (T - 1, x_T, is the
-    default: x_start without t_start is taken for your own x_T, pure noise). steps: DDIM steps [50], at most
-    t_start + 1; DDPM always runs every t.
+    x_start, which is x_0). t_start is a code index, as every t here: to start from the paper's x_t, pass
+    t_start = t - 1 (T - 1, x_T, is the default: x_start without t_start is taken for your own x_T, pure noise).
+    steps: DDIM steps [50], at most t_start + 1; DDPM always runs every t.
     label: None (the null class), a digit, "random" (digit k drawn from (seed, first + k)), or a (n,) long tensor
     of one class per sample. timesteps: DDIM's own subsequence instead of `steps` evenly spaced, code indices from
     the top down (such as [999, 700, 400, 100, 0]).

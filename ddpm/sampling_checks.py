@@ -143,6 +143,7 @@ def check_guided_call(label, guidance, b: int, null: int | None) -> float:
             raise ValueError(f"label must be a class from 0 to {null - 1}, or {null} (the null class), not {label!r}")
     return guidance
 
+
 def check_request(cfg, T: int, n, sampler: str, steps, label, guidance, eta, from_noise: bool) -> None:
     """Refuse, in words, what the command line and the app refuse before they get here: a count that is not a
     whole number >= 1, a label the model has no class for (any label, "random" too, on a model without classes), a
