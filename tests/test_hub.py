@@ -217,7 +217,8 @@ def test_bad_folders_give_clear_errors(tmp_path):
 
 @pytest.mark.parametrize("key, value, message", [
     ("groups", 0, "groups must be a positive whole number"), ("channel_mult", [], "channel_mult must be 1 to 8 "),
-    ("schedule", "no-such-schedule", "schedule must be 'linear' or 'cosine'"), ("timesteps", "20", "timesteps must be a whole number"),
+    ("schedule", "no-such-schedule", "schedule must be 'linear' or 'cosine'"),
+    ("timesteps", "20", "timesteps must be a whole number"),
     ("timesteps", 10**9, "timesteps must be a whole number from 2 to 10000"),  # no T that runs out of memory
     ("num_res_blocks", 10**6, "num_res_blocks must be a whole number from 1 to 16"),  # nor minutes of building
     ("channel_mult", [1] * 10**5, "channel_mult must be 1 to 8 positive whole numbers")])
