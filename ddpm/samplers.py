@@ -35,6 +35,7 @@ from .schedule import NoiseSchedule
 from .unet import batch_timesteps
 
 DDIM_STEPS = 50  # DDIM's default number of steps
+SIGMA = {"beta": "sqrt_betas", "beta_tilde": "posterior_std"}  # each variance's sigma_t: its NoiseSchedule array
 
 
 @dataclass
@@ -67,8 +68,10 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     (x_{t-1}, x0_hat), each (B, C, H, W) like x_t, eps_hat and the fresh noise z; z may be None at code t = 0, where
     none is added. sigma_t^2 is beta_t or beta_tilde_t (Sec. 3.2)."""
     t = _index("t", t)
-    if variance not in VARIANCES:  # else any other word would mean beta_tilde
+    if variance not in VARIANCES:
         raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if variance not in SIGMA:  # a name added to VARIANCES alone
+        raise ValueError(f"variance {variance!r} has no sigma_t here (a name added to VARIANCES needs one in SIGMA)")
     if z is None and t > 0:
         raise ValueError(f"z, the fresh noise N(0, I) like x_t, is added at every step but the last (code t = 0); "
                          f"this is t = {t}")
@@ -82,7 +85,7 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     # x0_hat itself (Sec. 3.3: mu_theta(x_1, 1) shown without noise, in place of Eq. 13's decoder)
     if t == 0:
         return mean, x0_hat
-    sigma = {"beta": sched.sqrt_betas, "beta_tilde": sched.posterior_std}[variance][t]  # sigma_t, Sec. 3.2
+    sigma = getattr(sched, SIGMA[variance])[t]  # sigma_t, Sec. 3.2
     return mean + sigma * z, x0_hat
 
 

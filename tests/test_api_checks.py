@@ -60,7 +60,7 @@ def test_the_loss_of_an_unconditional_model_given_labels_ignores_them_as_the_net
     assert with_y == diffusion_loss(model, sched, X, None, torch.Generator().manual_seed(0), label_dropout=0.5)
 
 
-def test_one_step_refuses_what_it_would_run_wrongly():
+def test_one_step_refuses_what_it_would_run_wrongly(monkeypatch):
     sched = NoiseSchedule(20)
     eps, z = torch.zeros_like(X), torch.randn_like(X)
     with pytest.raises(ValueError, match=r"variance must be one of \('beta', 'beta_tilde'\), not 'Beta'"):
@@ -78,7 +78,11 @@ def test_one_step_refuses_what_it_would_run_wrongly():
         with pytest.raises(TypeError, match="is one code index for the whole batch, a whole number"):
             step()
     assert torch.equal(p_sample(sched, X, np.int64(5), eps, z)[0], p_sample(sched, X, 5, eps, z)[0])
-    # a sampler name added to SAMPLERS alone, with no step of its own, is refused, not run as DDIM
+    # a variance or sampler name added to VARIANCES or SAMPLERS alone, with no code of its own, is refused in words
+    with monkeypatch.context() as m:
+        m.setattr("ddpm.samplers.VARIANCES", ("beta", "beta_tilde", "learned"))
+        with pytest.raises(ValueError, match="variance 'learned' has no sigma_t here"):
+            p_sample(sched, X, 0, eps, None, variance="learned")  # at t = 0 too, where no sigma is used
     with pytest.raises(ValueError, match="sampler 'interp' has no step here"):
         reverse_step(sched, X, 5, 4, eps, sample_generators(0, 2), "interp")
 
