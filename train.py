@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 
 from ddpm.config import DATASETS, RUN_CONFIG_NAME, SCHEDULES, ConfigError, ModelConfig, TrainConfig
-from ddpm.train_args import (FLAG_OF, UNFLAGGED, UNFLAGGED_MODEL, as_flag, dashed, resume_settings,
+from ddpm.train_args import (FLAG_OF, UNFLAGGED, UNFLAGGED_MODEL, as_flag, dashed, groups_hint, resume_settings,
                              say_what_resume_kept, train_config, unusable_folder)
 
 
@@ -149,8 +149,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         if e.field in (*UNFLAGGED, *UNFLAGGED_MODEL):  # no flag sets it: a hand edit of the run's record
             p.error(f"--resume: {saved_at} holds a {e.field} that no flag sets, and it {e.problem}: repair it")
         flag = FLAG_OF.get(e.field, e.field)
-        groups = f"; or change the {args.groups} groups with --groups" if e.field == "base_channels" else ""
-        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else "") + groups)
+        hint = groups_hint(args, e, kept, saved_at)  # a base width that fits no groups: where they came from
+        p.error(f"{dashed(flag)} {e.problem}" + (from_run if flag in kept else "") + hint)
     except (TypeError, ValueError) as e:  # a hand-edited train_config.json
         p.error(f"--resume: {saved_at} holds a value of the wrong kind ({e})")
     if not args.config.model.num_classes and "label_dropout" in given:  # it would be taken and never used

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
+from .config import RUN_CONFIG_NAME, ConfigError, ModelConfig, TrainConfig
 
 # what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
 # (SITTING: its limits, machine and folder)
@@ -148,3 +148,13 @@ def say_what_resume_kept(args: argparse.Namespace) -> None:
                if getattr(args, flag) is not None]
         print(f"--resume: {' and '.join(lifted)} limited the last sitting, not this one, which stops at "
               f"{' or '.join(now)}{', whichever comes first' * (len(now) > 1)}")
+
+
+def groups_hint(args: argparse.Namespace, e: ConfigError, kept: list[str], saved_at: Path) -> str:
+    """A base width that is no multiple of the groups may need other groups: where they came from and the flag."""
+    base = args.base_channels
+    if e.field != "base_channels" or not (isinstance(base, int) and base > 0):
+        return ""
+    if "groups" in kept:
+        return f"; the {args.groups} groups are kept from {saved_at} by --resume: give --groups a divisor of {base}"
+    return f"; or give --groups a divisor of {base}"

@@ -247,6 +247,11 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
     shaped = train.parse_args(["--out", str(tmp_path), "--base-channels", "12", "--groups", "4",
                                "--num-res-blocks", "2"]).config.model  # every ModelConfig width has its flag
     assert (shaped.base_channels, shaped.groups, shaped.num_res_blocks) == (12, 4, 2)
+    for flags, hint in ((["--base-channels", "12"], "not 12; or give --groups a divisor of 12\n"),
+                        (["--base-channels", "0"], "not 0\n")):  # no divisor to give for a base of 0
+        with pytest.raises(SystemExit):
+            train.parse_args(["--out", str(tmp_path), *flags])
+        assert capsys.readouterr().err.endswith(hint)
     bare = dataclasses.replace(run, model=ModelConfig(base_channels=8, timesteps=50, attention_resolutions=()))
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(bare)))
     assert "--attention-res ''" in train.parse_args(["--resume", "--out", str(tmp_path)]).kept  # as a shell takes it
@@ -266,7 +271,8 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
                            "holds a weight_decay that no flag sets, and it must be 0 or more, not 'x'"),
                           (json.dumps(dataclasses.asdict(run) | {"model": dataclasses.asdict(run.model) | {"groups": 6}}),
                            "multiple of the 6 GroupNorm groups, not 8 (kept from " + str(tmp_path / "train_config.json")
-                           + " by --resume: give it again to change it); or change the 6 groups with --groups")]:
+                           + " by --resume: give it again to change it); the 6 groups are kept from " +
+                           str(tmp_path / "train_config.json") + " by --resume: give --groups a divisor of 8")]:
         (tmp_path / "train_config.json").write_text(text)
         with pytest.raises(SystemExit):
             train.parse_args(["--resume", "--out", str(tmp_path)])
