@@ -43,9 +43,9 @@ def check_size(mcfg: ModelConfig) -> None:
         n = count_parameters(UNet(mcfg))
     if n > MAX_WEIGHTS:
         raise ValueError(f"--base-channels {mcfg.base_channels} with --channel-mult "
-                         f"{','.join(map(str, mcfg.channel_mult))} makes a network of {n:,} weights, past the "
-                         f"{MAX_WEIGHTS:,} this trainer takes: give a smaller --base-channels (16 makes the bundled "
-                         "model's half a million)")
+                         f"{','.join(map(str, mcfg.channel_mult))} and --num-res-blocks {mcfg.num_res_blocks} makes a "
+                         f"network of {n:,} weights, past the {MAX_WEIGHTS:,} this trainer takes: give a smaller "
+                         "--base-channels or fewer --num-res-blocks (16 and 1 make the bundled model's half a million)")
 
 
 def check_resumable(cfg: TrainConfig, ckpt: Path) -> None:
