@@ -61,7 +61,7 @@ class NoiseSchedule:
     def __init__(self, T: int = 1000, kind: str = "linear"):
         if kind not in SCHEDULES:
             raise ValueError(f"schedule must be {' or '.join(map(repr, SCHEDULES))}, not {kind!r}")
-        if kind not in BETAS:  # a name added to config.SCHEDULES alone would otherwise run another schedule
+        if kind not in BETAS:  # a name added to config.SCHEDULES alone (a bare KeyError below otherwise)
             raise ValueError(f"schedule {kind!r} has no betas: add its function to ddpm.schedule.BETAS")
         if isinstance(T, bool) or not isinstance(T, numbers.Integral) or T < 2:
             raise ValueError(f"T must be a whole number of timesteps, at least 2, not {T!r}")

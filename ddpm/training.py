@@ -74,6 +74,7 @@ def _check_loss_inputs(model, sched: NoiseSchedule, x0, y) -> None:
     if y is not None and model.config.num_classes:  # classes 0..C-1 (or C, null), read on the CPU only (no GPU sync)
         check_label_tensor(y, x0.shape[0], model.config.num_classes, values=y.device.type == "cpu")
 
+
 def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig, lr: float,
                teacher=None, amp_dtype: torch.dtype | None = None, scaler=None) -> torch.Tensor:
     """One repeat of Ho et al.'s Alg. 1: for the batch x0 (B, C, H, W) with labels y (B,) or None, draw t and

@@ -157,8 +157,9 @@ class UNet(nn.Module):
         return F.pixel_shuffle(eps_hat, p) if p > 1 else eps_hat
 
     def _inputs(self, x_t, t, y) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """forward's arguments checked, in words rather than GroupNorm's, a convolution's or the embedding's: -> t and
-        y as (B,) long tensors on x_t's device (y None for an unconditional model, the null class for y=None)."""
+        """forward's arguments checked, in words rather than GroupNorm's, a convolution's or the embedding's: -> t, a
+        (B,) long tensor on x_t's device, and y, the labels given made long (None on an unconditional model; the
+        null class, on x_t's device, for y=None)."""
         c = self.config.in_channels
         if not (torch.is_tensor(x_t) and x_t.dim() == 4 and x_t.shape[1] == c and x_t.is_floating_point()):
             got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
@@ -174,6 +175,7 @@ class UNet(nn.Module):
         # 11 met an IndexError "index out of range in self"; read on the CPU only (no GPU sync)
         check_label_tensor(y, x_t.shape[0], self.config.num_classes, values=y.device.type == "cpu")
         return t, y.long()  # uint8 labels met the embedding's "Expected tensor ... Long, Int"
+
 
 def count_parameters(model: nn.Module) -> int:
     """Numbers in the model's parameters, trainable or not (the card's and About's size)."""

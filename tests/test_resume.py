@@ -216,8 +216,8 @@ def test_resume_records_the_config_in_force(tmp_path):
 
 
 def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_path, monkeypatch, capsys):
-    """A run begun from Python with settings no flag sets (two blocks a level, 4 groups), its train_config.json
-    lost: --resume builds the network its config.json describes, rather than refusing the one the flags build."""
+    """A run of another network (two blocks a level, 4 groups, T = 100, unconditional), its train_config.json lost:
+    --resume builds the network its config.json describes, rather than refusing the one the flags' defaults build."""
     import train
     from ddpm import training
     from ddpm.config import ModelConfig
