@@ -114,9 +114,10 @@ class ModelConfig:
                    if self.patch_size > 1 else "")
         built = [r for r in self.attention_resolutions if r in self.level_sizes()]  # a size no level has gets none
         attention = f"at {built} pixels and in the middle" if built else "in the middle only"
+        groups = f", GroupNorm in {self.groups} groups" if self.groups != ModelConfig.groups else ""  # (8 unsaid)
         return (f"{self.base_channels} channels x {list(self.channel_mult)} at "
                 f"{'/'.join(map(str, self.level_sizes()))} pixels{patches}, {self.num_res_blocks} residual "
-                f"block(s) per level, self-attention {attention}")
+                f"block(s) per level{groups}, self-attention {attention}")
 
     def eps_mismatch(self, other: "ModelConfig") -> list[tuple[str, object, object]]:
         """(key, ours, theirs) for each setting in which `other` models other data or noise, so its eps

@@ -49,6 +49,7 @@ def test_the_description_names_only_the_attention_the_network_has():
     assert not any(isinstance(a, SelfAttention) for a in UNet(cfg).down_attn)
     assert cfg.describe().endswith("self-attention in the middle only")
     assert ModelConfig().describe().endswith("self-attention at [7] pixels and in the middle")
+    assert "block(s) per level, GroupNorm in 4 groups, self-attention" in ModelConfig(groups=4).describe()  # --groups
 
 
 def test_patch_stem_is_lossless_and_keeps_each_pixel_in_place():
