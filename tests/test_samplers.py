@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm.config import SCHEDULES
 from ddpm.samplers import ddim_step, ddim_timesteps, guided_eps, sample, sample_loop
-from ddpm.schedule import NoiseSchedule
+from ddpm.schedule import SCHEDULES, NoiseSchedule  # (SCHEDULES: config's names, as the schedule takes them)
 
 
 def _run(model, sched, **kw):
