@@ -42,6 +42,7 @@ def test_p_sample_matches(kind, variance, variance_type, clip):
     for t in (999, 500, 37, 1, 0):
         x_t, eps_hat = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
         out = theirs.step(eps_hat.double(), t, x_t.double(), generator=torch.Generator().manual_seed(t))
+        # the same noise as theirs: diffusers draws float64 randn (the dtype of its inputs) from the generator given
         noise = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(t), dtype=torch.float64).float()
         x_prev, x0_hat = p_sample(ours, x_t, t, eps_hat, noise, variance, clip)
         assert _close(x0_hat, out.pred_original_sample)
