@@ -30,7 +30,7 @@ import torch
 from .config import is_real
 from .sampling_checks import (MAX_SEED, RANDOM, SAMPLERS, VARIANCES, check_count, check_guided_call,  # noqa: F401
                               check_request, check_sampling, check_schedule, check_seed, check_start, check_timesteps,
-                              steps_problem)
+                              one_label, steps_problem)
 from .schedule import NoiseSchedule
 from .unet import batch_timesteps
 
@@ -180,9 +180,9 @@ def reverse_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, gens: 
 @torch.no_grad()
 def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) -> torch.Tensor:
     """eps_hat for a batch at one timestep t (a code index), or each sample at its own (t a (B,) tensor). label:
-    None -> the null class (unconditional; guidance is then not used), an int for the whole batch, or a (B,) long
-    tensor of one label per sample (config.null_label, 10 on MNIST, is the null class there too). Under no_grad: for
-    gradients, call the model itself.
+    None -> the null class (unconditional; guidance is then not used), an int (or 0-d tensor) for the whole batch,
+    or a (B,) long tensor of one label per sample (config.null_label, 10 on MNIST, is the null class there too).
+    Under no_grad: for gradients, call the model itself.
 
     Classifier-free guidance (Ho & Salimans 2022): eps = eps_null + w (eps_label - eps_null);
     w = 1 is plain conditional, w = 0 is unconditional. The paper writes (1 + w) eps_label - w eps_null,
@@ -191,6 +191,7 @@ def guided_eps(model, x_t, t: int | torch.Tensor, label, guidance: float = 1.0) 
     b = x_t.shape[0]
     tt = batch_timesteps(t, b, model.config.timesteps, x_t.device)  # (B,): one t, or one per sample (checked)
     null = getattr(model.config, "null_label", None)  # None on an unconditional model
+    label = one_label(label)  # torch.tensor(7): 7 for every sample
     guidance = check_guided_call(label, guidance, b, null)
     if label is None or null is None or guidance == 0:  # no label asked, an unconditional model, or w = 0: null only
         y = None if null is None else torch.full((b,), null, dtype=torch.long, device=x_t.device)
@@ -232,14 +233,14 @@ def sample_loop(
     x_start, which is x_0). t_start is a code index, as every t here: to start from the paper's x_t, pass
     t_start = t - 1 (T - 1, x_T, is the default: x_start without t_start is taken for your own x_T, pure noise).
     steps: DDIM steps [50], at most t_start + 1; DDPM always runs every t.
-    label: None (the null class), a digit, "random" (digit k drawn from (seed, first + k)), or a (n,) long tensor
-    of one class per sample. timesteps: DDIM's own subsequence instead of `steps` evenly spaced, code indices from
-    the top down (such as [999, 700, 400, 100, 0]).
+    label: None (the null class), a digit (an int or 0-d tensor), "random" (digit k drawn from (seed, first + k)),
+    or a (n,) long tensor of one class per sample. timesteps: DDIM's own subsequence instead of `steps` evenly
+    spaced, code indices from the top down (such as [999, 700, 400, 100, 0]).
     The model must be in eval mode if it has dropout (hub.load_pretrained and the EMA copy are). Its arguments are
     checked at the call (check_request), not at the first step.
     """
     check_sampling(model, sampler, variance)
-    cfg = model.config
+    cfg, label = model.config, one_label(label)  # torch.tensor(7): 7 for every sample
     check_schedule(cfg, sched)
     check_request(cfg, sched.T, n, sampler, steps, label, guidance, eta, from_noise=t_start is None)
     n, steps = int(n), None if steps is None else int(steps)  # 7.0 and numpy ints, checked whole, as plain ints
@@ -287,7 +288,7 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
                 if "autoguidance" in unknown else "")
         raise TypeError(f"sampling takes no {', '.join(unknown)} (it takes {', '.join(LOOP_KEYWORDS)}){hint}")
     n, batch_size = int(n), int(batch_size)
-    x_start, label = kwargs.pop("x_start", None), kwargs.pop("label", None)
+    x_start, label = kwargs.pop("x_start", None), one_label(kwargs.pop("label", None))
     for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these
         if torch.is_tensor(whole) and whole.shape[:1] != (n,):
             raise ValueError(f"{name} must hold {n} rows, one per sample, not shape {tuple(whole.shape)}")

@@ -114,6 +114,12 @@ def check_timesteps(timesteps, sampler: str, steps, t_top: int, from_noise: bool
     return [int(t) for t in ts]
 
 
+def one_label(label):
+    """A 0-d tensor label (torch.tensor(7)) as the number it holds: one class for every sample, as the int 7 is
+    (the network's t takes a 0-d tensor so too); any other label as given."""
+    return label.item() if torch.is_tensor(label) and label.dim() == 0 else label
+
+
 def check_label_tensor(label: torch.Tensor, n: int, classes: int, values: bool = True) -> None:
     """A label tensor holds one whole-number class per sample, 0 to classes - 1 or the null class (classes), on a
     model with classes; values=False leaves the values unread (guided_eps on a GPU, every step: no device sync)."""

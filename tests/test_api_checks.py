@@ -53,6 +53,20 @@ def test_label_tensors_are_checked_as_labels_are():
     assert guided_eps(cond, X, 5, np.int64(3), 2.0).shape == X.shape
 
 
+def test_a_0_d_label_tensor_is_one_class_for_every_sample_as_an_int_is():
+    """torch.tensor(7), a learner's natural label, was refused as "shape (n,), not ()" even for one sample."""
+    model, sched = tiny_model(), NoiseSchedule(20)
+    kw = dict(sampler="ddim", steps=2, guidance=2.0)
+    for n in (1, 3):
+        as_tensor, as_int = (sample(model, sched, n, 0, label=label, **kw) for label in (torch.tensor(7), 7))
+        assert torch.equal(as_tensor, as_int)
+    assert torch.equal(guided_eps(model, X, 5, torch.tensor(7), 2.0), guided_eps(model, X, 5, 7, 2.0))
+    with pytest.raises(ValueError, match=r"label must be a class from 0 to 9, or 10 \(the null class\), not 7.5$"):
+        guided_eps(model, X, 5, torch.tensor(7.5), 2.0)
+    with pytest.raises(ValueError, match=r"label must be None \(any digit\), 'random', a class from 0 to 9"):
+        sample(model, sched, 1, 0, label=torch.tensor(12), **kw)
+
+
 def test_the_loss_of_an_unconditional_model_given_labels_ignores_them_as_the_network_does():
     model, sched = tiny_model(num_classes=0), NoiseSchedule(20)
     y = torch.tensor([3, 4])

@@ -214,7 +214,7 @@ def test_start_images_split_across_batches_with_their_samples(model, sched):
     (dict(x_start=torch.zeros(2, 3, 28, 28)), r"shape \(2, 1, 28, 28\), not \(2, 3, 28, 28\)"),
     (dict(x_start=np.zeros((2, 1, 28, 28))), "x_start must be a tensor of 2 images, .* not ndarray"),
     (dict(label=torch.tensor([1, 2, 3])), r"a label tensor holds one class per sample, shape \(2,\), not \(3,\)"),
-    (dict(label=torch.tensor(3), guidance=2), r"shape \(2,\), not \(\)")])
+    (dict(label=torch.tensor([[3], [4]]), guidance=2), r"shape \(2,\), not \(2, 1\)")])  # (0-d: one for all)
 def test_a_chain_begun_part_way_or_a_label_tensor_that_cannot_run_is_refused_in_words(model, sched, kw, message):
     """t_start past the chain ran torch's IndexError; -1 ran no step (sample then failed on None); 2.5 ran as 2;
     t_start without x_start took pure noise for x_t; a label tensor of 3 for 2 samples drew 3 samples."""
