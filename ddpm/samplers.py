@@ -85,6 +85,7 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     # x0_hat itself (Sec. 3.3: mu_theta(x_1, 1) shown without noise, in place of Eq. 13's decoder)
     if t == 0:
         return mean, x0_hat
+    _check_noise("z", z, x_t)
     sigma = getattr(sched, SIGMA[variance])[t]  # sigma_t, Sec. 3.2
     return mean + sigma * z, x0_hat
 
@@ -123,8 +124,18 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     if sigma > 0:  # else (eta = 0, or the last step to x_0, where alpha_bar_prev = 1) no noise is added
         if noise is None:
             raise ValueError(f"noise N(0, I) like x_t is needed at eta = {eta} before the last step")
+        _check_noise("noise", noise, x_t)
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
+
+
+def _check_noise(name: str, z, x_t) -> None:
+    """The fresh noise is one draw per pixel of each image, x_t's shape (torch.randn_like(x_t[0]) would give every
+    image the same draw, broadcast unsaid)."""
+    if not (torch.is_tensor(z) and z.is_floating_point() and z.shape == x_t.shape):
+        got = f"{z.dtype} of shape {tuple(z.shape)}" if torch.is_tensor(z) else type(z).__name__
+        raise ValueError(f"{name}, the fresh noise N(0, I), is a float tensor of x_t's shape {tuple(x_t.shape)}, "
+                         f"one draw per pixel of each image; not {got}")
 
 
 def _index(name: str, t) -> int:

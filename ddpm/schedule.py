@@ -151,11 +151,23 @@ class NoiseSchedule:
 
 
 def _check_images(**named) -> None:
-    """Each named argument is a float tensor (B, C, H, W): images in [-1, 1], or eps, the noise. A uint8 picture
-    (0..255) or a missing eps is refused in words, not broadcast into numbers that look like an image."""
+    """Each named argument is a float tensor (B, C, H, W): images in [-1, 1], or eps (z, noise), the noise, drawn for
+    each of the B images (an image may be one for all: a strip of one digit at many t's). A uint8 picture (0..255), a
+    missing eps or one drawn for a single image (torch.randn_like(x0[0])) is refused in words, not broadcast into
+    numbers that look like an image."""
     for name, x in named.items():
         if not (torch.is_tensor(x) and x.is_floating_point()):
             what = x.dtype if torch.is_tensor(x) else type(x).__name__
-            kind = ("a float tensor of noise, torch.randn(x0.shape, generator=g)," if name == "eps" else
-                    "a float tensor of images in [-1, 1] (ddpm.data.to_model_range makes one of uint8 digits),")
+            kind = ("a float tensor of noise, torch.randn(x0.shape, generator=g)," if name in ("eps", "z", "noise")
+                    else "a float tensor of images in [-1, 1] (ddpm.data.to_model_range makes one of uint8 digits),")
             raise TypeError(f"{name} is {kind} not {what}")
+    if len({x.shape[1:] for x in named.values()}) > 1 or len({x.dim() for x in named.values()}) > 1:
+        raise ValueError("the images and the noise are batches (B, C, H, W) of one image shape, not "
+                         + " and ".join(f"{name} {tuple(x.shape)}" for name, x in named.items()))
+    b = max(x.shape[0] if x.dim() else 1 for x in named.values())  # the batch: one image may stand for all of it
+    for name, x in named.items():
+        noise = name in ("eps", "z", "noise")  # drawn per image: one draw for all would give every image one noise
+        if x.dim() and x.shape[0] != b and (noise or x.shape[0] != 1):
+            what = (f"holds one draw of noise per image, B = {b} as the images" if noise else
+                    f"is a batch of B = {b} images (or 1, one image for all)")
+            raise ValueError(f"{name} {what}, not shape {tuple(x.shape)}")

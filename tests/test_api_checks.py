@@ -205,6 +205,24 @@ def test_the_schedule_refuses_uint8_images_a_missing_eps_and_a_t_per_other_image
     assert strip.shape == (4, 1, 28, 28)
 
 
+def test_noise_drawn_for_one_image_is_refused_not_shared_by_every_image():
+    """torch.randn_like(x0[0]) or a 0-d draw broadcast unsaid: every image got the same noise (numerical review)."""
+    sched, x4 = NoiseSchedule(20), torch.zeros(4, 1, 28, 28)
+    t4 = torch.tensor([1, 2, 3, 4])
+    for eps in (torch.randn(1, 1, 28, 28), torch.randn(4, 1, 1, 1), torch.randn(())):
+        with pytest.raises(ValueError, match=r"holds one draw of noise per image, B = 4|of one image shape, not x0"):
+            sched.q_sample(x4, t4, eps)
+    with pytest.raises(ValueError, match=r"x_t is a batch of B = 4 images \(or 1, one image for all\), not shape "):
+        sched.q_posterior(x4, torch.zeros(2, 1, 28, 28), 3)
+    for bad in (torch.randn(1, 1, 28, 28), torch.randn(28, 28)):
+        with pytest.raises(ValueError, match=r"z, the fresh noise N\(0, I\), is a float tensor of x_t's shape "
+                                             r"\(4, 1, 28, 28\), one draw per pixel of each image"):
+            p_sample(sched, x4, 5, x4, bad)
+        with pytest.raises(ValueError, match=r"noise, the fresh noise N\(0, I\), is a float tensor of x_t's shape"):
+            ddim_step(sched, x4, 5, 2, x4, bad, eta=1.0)
+    assert p_sample(sched, x4, 0, x4, torch.randn(1))[0].shape == x4.shape  # no noise at the last step: z unread
+
+
 def test_to_model_range_refuses_what_it_would_turn_into_a_black_or_misshapen_digit():
     from ddpm.data import to_model_range
     u8 = torch.full((2, 28, 28), 255, dtype=torch.uint8)
