@@ -110,7 +110,10 @@ class NoiseSchedule:
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 4 solved for x_0 (Ho et al. print it as Eq. 15): x0_hat = (x_t - sqrt(1 - alpha_bar[t]) eps) /
-        sqrt(alpha_bar[t]), x_t being the paper's x_{t+1} (what q_sample(x0, t, eps) returns)."""
+        sqrt(alpha_bar[t]), x_t being the paper's x_{t+1} (what q_sample(x0, t, eps) returns). Near t = T the
+        division multiplies float32's rounding of x_t by 1 / sqrt(alpha_bar[t]) (157 at linear t = 999, 2e4 at cosine):
+        from float32 images x0 comes back within about 1e-4 (linear) or 1e-2 (cosine) there; from float64, 3e-5
+        (the float32 buffers' own rounding) and 2e-7."""
         _check_images(x_t=x_t, eps=eps)
         return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
 
