@@ -310,6 +310,9 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
         last = None
         for last in sample_loop(model, sched, b, seed, first=first + start, **rows, **kwargs):
             pass
+        if not bool(last.x_prev.isfinite().all()):  # else the clamp and a picture would show nan as black, unsaid
+            raise FloatingPointError(f"samples {first + start} to {first + start + b - 1} came out nan or inf: the "
+                                     "model's eps_hat is not finite (weights of a run whose loss went nan?)")
         out.append(last.x_prev.clamp(-1, 1).cpu())
     return torch.cat(out)
 

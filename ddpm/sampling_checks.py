@@ -56,7 +56,7 @@ def steps_problem(sampler: str, steps: int | None, T: int) -> str | None:
 
 def check_sampling(model, sampler: str, variance: str = "beta") -> None:
     """Refuse what would sample wrongly: an unknown sampler or variance, a variance with DDIM (which it would not
-    read), or dropout left in training mode."""
+    read), weights other than float32, or dropout left in training mode."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")
     if variance not in VARIANCES:
@@ -64,6 +64,10 @@ def check_sampling(model, sampler: str, variance: str = "beta") -> None:
     if sampler == "ddim" and variance != "beta":  # as ddpm.sample's --variance: DDIM's sigma_t comes from eta
         raise ValueError(f"variance={variance!r} is a DDPM setting (sampler='ddpm'); DDIM's noise is set by eta "
                          "(Song et al. Eq. 16)")
+    weight = next(model.parameters(), None)  # x_T is drawn in float32, and the schedule's buffers are float32
+    if weight is not None and weight.dtype != torch.float32:
+        raise TypeError(f"the model's weights are {weight.dtype}, and the samplers run in float32 (x_T and the "
+                        "schedule's buffers): sample from model.float(), under torch.autocast for half precision")
     if any(isinstance(m, torch.nn.Dropout) and m.p > 0 and m.training for m in model.modules()):
         raise ValueError("the model is in training mode, where its dropout draws from torch's global random "
                          "state, not from (seed, k): call model.eval() before sampling")
@@ -88,6 +92,8 @@ def check_start(x_start, t_start, n: int, shape: tuple[int, ...], T: int) -> Non
     if x_start is not None and not x_start.is_floating_point():  # uint8 digits would start the chain at 0..255
         raise TypeError(f"x_start is a float tensor in [-1, 1] (ddpm.data.to_model_range makes one of uint8 digits, "
                         f"sched.q_sample noises it to t_start), not {x_start.dtype}")
+    if x_start is not None and not bool(x_start.isfinite().all()):  # nan ran the whole chain to nan samples
+        raise ValueError("x_start holds nan or inf: give finite images (sched.q_sample of digits in [-1, 1])")
     if t_start is None:
         return
     if x_start is None:

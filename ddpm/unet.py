@@ -130,7 +130,7 @@ class UNet(nn.Module):
         (config.null_label: the null class). -> eps_hat (B, C, H, W).
         y=None is the null class on a class-conditional model; an unconditional one (num_classes 0) ignores y."""
         t, y = self._inputs(x_t, t, y)  # checked, as (B,) long tensors (y None on an unconditional model)
-        emb = self.time_mlp(timestep_embedding(t, self.config.base_channels))  # (B, 4*base)
+        emb = self.time_mlp(timestep_embedding(t, self.config.base_channels).to(x_t.dtype))  # (B, 4*base)
         if self.class_emb is not None:
             emb = emb + self.class_emb(y)
         p = self.config.patch_size
@@ -165,6 +165,10 @@ class UNet(nn.Module):
             got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
             raise ValueError(f"x_t is a float batch of {c}-channel images, shape (B, {c}, H, W) (one 28 x 28 image: "
                              f"x[None, None]), not {got}")
+        weights = self.conv_in.weight.dtype  # (autocast casts each layer's inputs itself)
+        if x_t.dtype != weights and not torch.is_autocast_enabled(x_t.device.type):  # met "mat1 and mat2 must have..."
+            raise TypeError(f"x_t is {x_t.dtype} and the model's weights {weights}: give x_t.to({weights}) (for half "
+                            "precision, keep the weights float32 and run under torch.autocast)")
         t = batch_timesteps(t, x_t.shape[0], self.config.timesteps, x_t.device)
         if self.class_emb is None:
             return t, None

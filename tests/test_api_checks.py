@@ -303,3 +303,33 @@ def test_the_bundled_weights_load_as_float32_under_a_float64_default():
         assert torch.equal(sample(tiny, NoiseSchedule(20), 2, 0, sampler="ddim", steps=3), plain)  # the same noise
     finally:
         torch.set_default_dtype(before)
+
+
+def test_the_loss_refuses_images_off_minus_one_to_one_and_warns_of_zero_to_one_and_train_step_a_nan_lr():
+    """0..255 floats and ToTensor's [0, 1] trained unsaid; label_dropout 1.5 dropped every label and a nan lr made
+    every weight nan, unsaid (numerical review)."""
+    from ddpm.config import TrainConfig
+    from ddpm.training import train_step
+    model, sched, gen = tiny_model(), NoiseSchedule(20), torch.Generator()
+    with pytest.raises(ValueError, match=r"x0 holds images in \[-1, 1\] .*, not values from 0 to 255$"):
+        diffusion_loss(model, sched, torch.linspace(0, 255, 784).reshape(1, 1, 28, 28), None, gen)
+    with pytest.warns(UserWarning, match=r"x0 has no pixel below 0 \(from 0 to 1\): images in \[0, 1\]"):
+        diffusion_loss(model, sched, torch.linspace(0, 1, 784).reshape(1, 1, 28, 28), None, gen)
+    for bad in (1.5, -0.1, float("nan"), None):
+        with pytest.raises(ValueError, match=r"label_dropout is the share of labels trained as the null class"):
+            diffusion_loss(model, sched, X, None, gen, label_dropout=bad)
+    opt = torch.optim.AdamW(model.parameters())
+    with pytest.raises(ValueError, match=r"lr is a learning rate, a number >= 0, not nan"):
+        train_step(model, sched, opt, X, None, gen, TrainConfig(), float("nan"))
+    assert all(p.isfinite().all() for p in model.parameters())
+
+
+def test_samples_that_come_out_nan_are_refused_not_drawn_black():
+    """A model whose eps_hat is nan (a diverged run's weights) gave nan samples, which a grid draws black."""
+    model, sched = tiny_model(), NoiseSchedule(20)
+    with pytest.raises(ValueError, match=r"x_start holds nan or inf"):
+        sample(model, sched, 2, 0, sampler="ddim", steps=2, x_start=torch.full((2, 1, 28, 28), float("nan")), t_start=5)
+    with torch.no_grad():
+        model.conv_out.bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"samples 3 to 4 came out nan or inf: the model's eps_hat is not "):
+        sample(model, sched, 2, 0, sampler="ddim", steps=2, first=3)

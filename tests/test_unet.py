@@ -193,3 +193,27 @@ def test_count_parameters_counts_frozen_weights_too():
     model = tiny_model()
     total = sum(p.numel() for p in model.parameters())
     assert count_parameters(model.requires_grad_(False)) == total > 0
+
+
+def test_a_model_in_another_dtype_runs_on_inputs_of_its_own_and_is_refused_in_words_elsewhere():
+    """model.double() met "mat1 and mat2 must have the same dtype" from the float32 time embedding, and a half model
+    the same from the samplers, or a loss error telling to give x0 in float16, which q_sample makes float32 again
+    (numerical review). The samplers and the loss run in float32: half precision is autocast's."""
+    from ddpm.samplers import sample
+    from ddpm.schedule import NoiseSchedule
+    from ddpm.training import diffusion_loss
+    model, sched, x = tiny_model(), NoiseSchedule(20), torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(model.double()(x.double(), 5).float(), model.float()(x, 5), atol=1e-5, rtol=1e-4)
+        with pytest.raises(TypeError, match=r"x_t is torch.float32 and the model's weights torch.float16: give "
+                                            r"x_t.to\(torch.float16\) \(for half precision, keep the weights float32"):
+            model.half()(x, 5)
+        with pytest.raises(TypeError, match=r"the model's weights are torch.float16, and the samplers run in float32"):
+            sample(model, sched, 2, 0, sampler="ddim", steps=2)
+        with pytest.raises(TypeError, match=r"the model's weights are torch.float16, and q_sample's x_t is float32 "
+                                            r"\(the schedule's buffers\): keep the weights float32"):
+            diffusion_loss(model, sched, x.half(), None, torch.Generator())
+        model.float()
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # float32 weights, half-precision arithmetic
+            assert model(x.bfloat16(), 5).dtype == torch.bfloat16
+            assert sample(model, sched, 2, 0, sampler="ddim", steps=2).isfinite().all()
