@@ -131,12 +131,15 @@ def test_a_model_of_another_kind_is_described_as_it_is(tmp_path):
     save_pretrained(uncond, tmp_path / "u", meta={"dataset": "fashion-mnist", "label_dropout": 0.2})
     md = about.about_markdown(uncond, "u", tmp_path / "u")
     assert "on 28x28 images (this model: Fashion-MNIST)" in md and "null class" not in md
+    assert "a sinusoidal embedding of t (the Transformer's), through a small MLP, added inside every\n  residual " \
+           "block.\n" in md  # how t enters; the class's embedding only where there is one
     assert [line for line in md.splitlines() if "digit" in line] == [line for line in md.splitlines()
                                                                      if "against MNIST's digits" in line]
     save_pretrained(tiny_model(timesteps=30), tmp_path / "c", meta={"dataset": "fashion-mnist", "null_teacher": "t",
                                                                     "null_teacher_autoguidance": 2.0})
     md = about.about_markdown(tiny_model(timesteps=30), "c", tmp_path / "c")
     assert "samples any image or one of a chosen class with" in md and "(or the null class, 'any image')" in md
+    assert "residual block (the class's own embedding added to it)." in md
     assert "make its 'any image' samples read more clearly as one of its classes: in its last" in md
     assert "Not scored: `ddpm.evaluate` measures against MNIST" in md and "python -m ddpm.evaluate" not in md
     rt = runtime.load_runtime(str(tmp_path / "u"))

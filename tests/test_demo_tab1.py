@@ -44,6 +44,8 @@ def test_notation_typesets_each_equation_beside_the_code_that_implements_it():
     assert len(tex) == len(forward.EQUATIONS) + 1 and len(re.findall(r"\$\$", plain)) == 2 * len(forward.EQUATIONS)
     assert all(t.count("{") == t.count("}") for t in tex)  # KaTeX would show an error in red for an unclosed one
     assert "guided_eps" in text and "guided_eps" not in plain
+    assert r"\text{ if } t > 1, \text{ else } z = 0" in text  # Alg. 2 line 3, beside the step (seeds review)
+    assert "- **x_0**: the digit, its pixels mapped from [0, 1] to [-1, 1] (2x - 1" in text
     for name in re.findall(r"`(\w+)`", forward.equations()):
         assert any(hasattr(m, name) for m in (samplers, training, schedule.NoiseSchedule)), name
 

@@ -200,6 +200,8 @@ x_T to {'a digit' if dataset == 'mnist' else 'an image'} x_0.
 
 - **Weights:** `{shown_source(source)}`{" (the bundled weights)" if is_bundled(source) else ""}
 - **Size:** {count_parameters(model) / 1e6:.2f}M parameters; U-Net of {cfg.describe()}.
+- **How t enters:** a sinusoidal embedding of t (the Transformer's), through a small MLP, added inside every
+  residual block{" (the class's own embedding added to it)" if cfg.num_classes else ""}.
 - **Schedule:** {cfg.schedule}, T = {cfg.timesteps}.
 - **Conditioning:** {guidance}.
 

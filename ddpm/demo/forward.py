@@ -103,6 +103,8 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
         f"t counts the forward steps as in the paper: x_0 is the digit, x_t after t steps, x_T (T = {T}) noise. "
         "The code counts from 0: the paper's x_t is the code's index t - 1 (index 0 is the paper's t = 1).",
         "",
+        "- **x_0**: the digit, its pixels mapped from [0, 1] to [-1, 1] (2x - 1: the background is -1), centred "
+        "on 0 as the noise is, so that each step mixes two things of like scale.",
         f"- **beta_t**: the variance of the noise added at step t ({sched.kind} schedule: {float(betas[0]):.2g} at "
         f"t = 1 up to {float(betas[-1]):.3g} at t = T). **alpha_t** = 1 - beta_t.",
         "- **alpha_bar_t** = alpha_1 alpha_2 ... alpha_t: the share of x_0's variance left at t "
@@ -141,7 +143,7 @@ EQUATIONS = [
     ("... and its variance: `q_posterior`", r"\tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t"),
     ("A DDPM step, Alg. 2 line 4 (its mean is Eq. 11): `p_sample` (exactly, with clip=False)",
      r"x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}} \hat\epsilon\Big) + "
-     r"\sigma_t z"),
+     r"\sigma_t z,\quad z \sim \mathcal{N}(0, I) \text{ if } t > 1, \text{ else } z = 0"),
     ("DDIM's Eq. 12 (Song et al., their alpha is alpha_bar here; sigma_t is their Eq. 16's, eta times beta_tilde's "
      "root over the steps visited): `ddim_step`",
      r"x_{t-1} = \sqrt{\bar\alpha_{t-1}}\, \hat x_0 + \sqrt{1 - \bar\alpha_{t-1} - \sigma_t^2}\, \hat\epsilon + "

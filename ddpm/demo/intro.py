@@ -53,12 +53,15 @@ def objective_intro(kind: str, dataset: str = "mnist") -> str:
 
 GENERATE = ("## New digits: p_theta(x_{t-1} | x_t)\nEach starts from its own fresh noise x_T ~ N(0, I), drawn "
             "from the seed and its place in the grid, and the trained network takes it back to x_0 a step at a "
-            "time: DDPM through all T steps (Alg. 2), DDIM through fewer (Song et al. 2021). The same seed and "
-            "settings give the same digits.")
+            "time: DDPM through all T steps (Alg. 2: x_{t-1} = mu_theta(x_t, t) + sigma_t z, fresh noise z at "
+            "every step but the last), DDIM through fewer (Song et al. 2021). DDIM at eta 0 adds no noise after "
+            "x_T, yet its digits differ: the variety comes from x_T. The same seed and settings give the same "
+            "digits.")
 TRAJECTORY = ("## The predicted clean digit, step by step\nAt every step the model predicts the noise eps_hat, "
               "and with it a guess of the clean digit, x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / "
               "sqrt(alpha_bar_t), clipped to [-1, 1] as the sampler uses it. Run: the panels follow the chain from "
-              "t = T (pure noise) to 0 as it denoises; then drag t to see any step again.")
+              "t = T (pure noise) to 0 as it denoises; then drag t to see any step again. DDPM shows Alg. 2's "
+              "own chain through all T steps.")
 GIF_TITLE = ("The run as a looping GIF: close this to stop it (the t slider above and the stills below show "
              "the same steps)")
 FILM = ("## The chain as stills\nThe first digit's chain, x_t above and x0_hat below: read it right to left, from "
