@@ -27,7 +27,7 @@ from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.compare import COMPARE_DIGITS, choices, compare_rows, compare_stream  # noqa: E402
 from ddpm.demo.controls import ddim_only, sampler_choices, sampler_controls  # noqa: E402
 from ddpm.demo.about import (about_markdown, is_bundled, loss_history, null_class_target, read_more,  # noqa: E402
-                             shown_source)
+                             shown_source, training_progress)
 from ddpm.demo.forward import COLORS, SCHEDULES, forward_view, notation  # noqa: E402
 from ddpm.demo.generate import (DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER,  # noqa: E402
                                 LastGrids, check_settings, default_steps, generate, resolve_seed)
@@ -44,7 +44,7 @@ from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each
                                num_examples, pick_digit, preprocessed_as, worded)
 from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
-from ddpm.demo.widgets import line_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
+from ddpm.demo.widgets import line_plot, loss_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
 from ddpm.demo.wiring import api_and_ui, live, progress_update, run_button, seed_back_if_drawn  # noqa: E402
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decision_legend, decision_plot, decision_text,  # noqa: E402
                                   film_strip, frame_panel, frame_slider, nearest_frame, save_gif, trajectory_stream)
@@ -385,11 +385,11 @@ def build(d: dict) -> gr.Blocks:
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")
             losses = loss_history(RT.folder)
             if losses is not None:  # the folder's loss.csv, when it has one
-                line_plot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
-                          y_title="training loss, mean over pixels", visible=losses.curve is not None,
-                          label="training loss against optimizer step (loss.csv; the axis is cut above the "
-                                "first fall)", elem_id="about-loss")
+                loss_plot(losses)
                 gr.Markdown(losses.text, elem_id="about-loss-text")
+            if (progress := training_progress(RT.folder, RT.source)) is not None:  # the bundled weights' alone
+                picture(progress.path, label=progress.label, elem_id="about-progress")
+                gr.Markdown(progress.text, elem_id="about-progress-text")
             gr.Markdown(read_more(RT.dataset))
     return demo
 

@@ -29,6 +29,14 @@ def line_plot(value, **kw) -> gr.LinePlot:
     return gr.LinePlot(value, buttons=["fullscreen"], **kw)
 
 
+def loss_plot(losses) -> gr.LinePlot:
+    """About's training loss against step (about.loss_history's curve, hidden before it has two points)."""
+    return line_plot(losses.curve, x="step", y="loss", color="curve", color_title="", y_lim=[0, losses.y_max],
+                     y_title="training loss, mean over pixels", visible=losses.curve is not None,
+                     label="training loss against optimizer step (loss.csv; the axis is cut above the first fall)",
+                     elem_id="about-loss")
+
+
 def no_lines(*columns: str) -> pd.DataFrame:
     """An emptied plot's value: its axes with no line. (None for a plot's value makes Gradio's plot throw "Cannot
     read properties of null (reading 'offsetWidth')" in the page; a plot whose legend names classes is hidden
