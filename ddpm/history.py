@@ -16,7 +16,7 @@ from typing import Callable
 from PIL import Image
 
 from .demo import draw
-from .hub import CONFIG_NAME, TRAINING_NAME, WEIGHTS_NAME, load_pretrained
+from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, TRAINING_NAME, WEIGHTS_NAME, load_pretrained
 from .images import to_uint8_np
 from .safeio import atomic_write_png, read_json_object
 from .samplers import sample
@@ -28,13 +28,16 @@ PROGRESS_NAME = "progress.png"
 STAGES = ("33d826409e1145795ce9b9925a1f27adf88903ae", "9cad44e0e034ebb121a75b5b4bbb89f82f1b4373",
           "86c538f76a4e07d76d8f640dd33bca8156871a1b", "880d300f7ed746a1cf661a3a07c2bbd27c325acc",
           "08991365b4462c68ee6079e73cd5126d5a0a4e80")
+STAGE_STEPS = (6400, 15256, 27612, 58500, 77688)  # each stage's optimizer steps, as its training.json says (tested)
+ROOT = Path(__file__).resolve().parents[1]  # the repository (git runs there, from any folder)
 SEED, N, STEPS = 0, 10, 50  # the app's default sampler: deterministic DDIM, 50 steps, the null class ("any digit")
 
 
 def git_reader(commit: str) -> Callable[[str], bytes]:
     """A file of weights/ as it was at `commit` (git show), as bytes."""
     def read(name: str) -> bytes:
-        return subprocess.run(["git", "show", f"{commit}:weights/{name}"], capture_output=True, check=True).stdout
+        return subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:weights/{name}"], capture_output=True,
+                              check=True).stdout
     return read
 
 
@@ -62,7 +65,7 @@ def progress_picture(stages: list[tuple[object, str]], n: int = N, seed: int = S
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.history", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=f"weights/{PROGRESS_NAME}", help="the picture to write [%(default)s]")
+    p.add_argument("--out", default=str(DEFAULT_WEIGHTS / PROGRESS_NAME), help="the picture to write [%(default)s]")
     a = p.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -39,24 +39,42 @@ def test_a_stage_is_read_from_the_files_git_kept(tmp_path):
 
 def test_the_stages_are_in_this_repositorys_history_as_the_label_says():
     try:
-        found = [history.git_reader(c)("training.json") for c in history.STAGES]
+        found = [json.loads(history.git_reader(c)("training.json")) for c in history.STAGES]
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("no git history here (a copy without .git, or a shallow clone)")
-    steps = [f"{json.loads(doc)['steps']:,}" for doc in found]
-    assert about.PROGRESS_LABEL.endswith(f"{', '.join(steps[:-1])} and {steps[-1]} optimizer steps")
+    assert tuple(doc["steps"] for doc in found) == history.STAGE_STEPS
+    assert about.PROGRESS_LABEL.endswith("after 6,400, 15,256, 27,612, 58,500 and 77,688 optimizer steps")
+    epochs = [doc["epochs"] for doc in found]
+    assert (epochs[-1] - epochs[-2], found[-1]["command"].count("--null-teacher ")) == (41, 1)  # the text's 41 and 8
+    assert "--epochs 158 " in found[-1]["command"] and "--epochs 166 " in found[-1]["command"]
 
 
 def test_the_about_texts_loss_figures_are_loss_csvs():
     log = pd.read_csv(DEFAULT_WEIGHTS / "loss.csv")
-    first, fourth = (log[log.step <= s].tail(20).loss.median() for s in (6400, 58500))
+    first, fourth, last = (log[log.step <= s].tail(20).loss.median() for s in (6400, 58500, 77688))
     assert f"falls only from {first:.3f} to {fourth:.3f}, yet" in about.PROGRESS_TEXT
+    assert f"which is what drops the loss to {last:.3f}." in about.PROGRESS_TEXT
 
 
-def test_the_picture_is_the_bundled_models_alone(tmp_path):
+def test_the_picture_is_the_bundled_models_alone(tmp_path, monkeypatch):
     shown = about.training_progress(DEFAULT_WEIGHTS, str(DEFAULT_WEIGHTS))
     assert shown is not None and Path(shown.path).is_file() and "Samples over training" in shown.text
     assert about.training_progress(tmp_path, str(tmp_path)) is None  # another model: its history is not this one
+    (tmp_path / history.PROGRESS_NAME).write_bytes((DEFAULT_WEIGHTS / history.PROGRESS_NAME).read_bytes())
+    (tmp_path / "training.json").write_text('{"steps": 80000}')  # the bundled weights trained on with --resume
+    monkeypatch.setattr(about, "is_bundled", lambda source: True)
+    assert about.training_progress(tmp_path, str(tmp_path)) is None  # a stale picture is not shown
     assert about.training_progress(None, "you/ddpm-mnist") is None
+
+
+def test_the_command_draws_a_row_per_stage_from_the_files_each_kept(monkeypatch, tmp_path, capsys):
+    src = tmp_path / "src"
+    save_pretrained(tiny_model(timesteps=50), src)  # T = 50: the picture's 50 DDIM steps
+    (src / "training.json").write_text('{"steps": 6400, "train_minutes": 88.1}')
+    monkeypatch.setattr(history, "git_reader", lambda commit: lambda name: (src / name).read_bytes())
+    assert history.main(["--out", str(tmp_path / "p.png")]) == 0
+    assert Image.open(tmp_path / "p.png").size == Image.open(DEFAULT_WEIGHTS / history.PROGRESS_NAME).size
+    assert f"wrote {tmp_path / 'p.png'}: 5 stages of training, 10 samples each" in capsys.readouterr().out
 
 
 def test_without_git_history_the_command_says_so(monkeypatch, tmp_path, capsys):

@@ -103,8 +103,8 @@ def notation(sched: NoiseSchedule, conditional: bool = True) -> str:
         f"t counts the forward steps as in the paper: x_0 is the digit, x_t after t steps, x_T (T = {T}) noise. "
         "The code counts from 0: the paper's x_t is the code's index t - 1 (index 0 is the paper's t = 1).",
         "",
-        "- **x_0**: the digit, its pixels mapped from [0, 1] to [-1, 1] (2x - 1: the background is -1), centred "
-        "on 0 as the noise is, so that each step mixes two things of like scale.",
+        "- **x_0**: the digit, its pixels mapped from [0, 1] to [-1, 1] (2x - 1: the background is -1), a range "
+        "on the scale of the noise, so that the network sees like-scaled inputs from x_T ~ N(0, I) on (Sec. 3.3).",
         f"- **beta_t**: the variance of the noise added at step t ({sched.kind} schedule: {float(betas[0]):.2g} at "
         f"t = 1 up to {float(betas[-1]):.3g} at t = T). **alpha_t** = 1 - beta_t.",
         "- **alpha_bar_t** = alpha_1 alpha_2 ... alpha_t: the share of x_0's variance left at t "

@@ -61,7 +61,7 @@ TRAJECTORY = ("## The predicted clean digit, step by step\nAt every step the mod
               "and with it a guess of the clean digit, x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / "
               "sqrt(alpha_bar_t), clipped to [-1, 1] as the sampler uses it. Run: the panels follow the chain from "
               "t = T (pure noise) to 0 as it denoises; then drag t to see any step again. DDPM shows Alg. 2's "
-              "own chain through all T steps.")
+              "chain through all T steps (x0_hat clipped, as above).")
 GIF_TITLE = ("The run as a looping GIF: close this to stop it (the t slider above and the stills below show "
              "the same steps)")
 FILM = ("## The chain as stills\nThe first digit's chain, x_t above and x0_hat below: read it right to left, from "
