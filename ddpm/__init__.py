@@ -3,7 +3,7 @@
 Read in this order:
   schedule.py   the forward process q(x_t | x_0) and the posterior q(x_{t-1} | x_t, x_0)
   unet.py       the noise predictor eps_theta(x_t, t, y)
-  training.py   L_simple, EMA, exact resume
+  training.py   L_simple, EMA, exact resume (training_checks.py: what a loss or step call may take)
   samplers.py   DDPM ancestral sampling, DDIM, classifier-free guidance (sampling_checks.py: what a call may ask)
   autoguidance.py, teacher.py   beyond DDPM: a small guide model, and the null class's teacher that made the weights
   hub.py        config.json + model.safetensors folders, saved and loaded (from a folder or the Hugging Face Hub)

@@ -42,11 +42,19 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None) -
     """config.json + model.safetensors (with `meta`, the training facts, in its header): the folder
     load_pretrained rebuilds the model from."""
     folder = Path(folder)
+    model = unwrapped(model)
     weights = encode_tensors(model.state_dict(), meta)  # first: a meta JSON cannot hold (a numpy float) is refused
     folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
     model.config.save(folder / CONFIG_NAME)
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
     return folder
+
+
+def unwrapped(model):
+    """The U-Net inside torch.compile's wrapper (._orig_mod) or an AveragedModel / DataParallel (.module), whose
+    own state_dict's keys carry the wrapper's prefix, which load_pretrained would not find."""
+    inner = getattr(model, "_orig_mod", getattr(model, "module", None))
+    return unwrapped(inner) if isinstance(inner, torch.nn.Module) and not isinstance(model, UNet) else model
 
 
 def repo_id_problem(repo_id: str) -> str | None:

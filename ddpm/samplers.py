@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 import operator
+import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -75,6 +76,7 @@ def p_sample(sched: NoiseSchedule, x_t, t: int, eps_hat, z, variance: str = "bet
     if z is None and t > 0:
         raise ValueError(f"z, the fresh noise N(0, I) like x_t, is added at every step but the last (code t = 0); "
                          f"this is t = {t}")
+    _warn_if_graph(eps_hat)
     x0_hat = sched.predict_x0(x_t, t, eps_hat)  # Eq. 15: Eq. 4 solved for x_0
     if clip:  # not in Alg. 2: Ho et al.'s released code (clip_denoised) clips x0_hat to the data's [-1, 1]
         x0_hat = x0_hat.clamp(-1, 1)  # (Sec. 3.3) and takes Eq. 7's mean at it; clip=False is Alg. 2 exactly
@@ -110,6 +112,7 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
     if not -1 <= t_prev < t < sched.T:  # t_prev > t would go up the chain (Eq. 16's sigma^2 < 0); t_prev = t, no step
         raise ValueError(f"DDIM steps down the chain: need -1 <= t_prev < t <= {sched.T - 1}, not t = {t}, "
                          f"t_prev = {t_prev}")
+    _warn_if_graph(eps_hat)
     alpha_bar_t = sched.alpha_bar_f64[t].item()
     alpha_bar_prev = sched.alpha_bar_f64[t_prev].item() if t_prev >= 0 else 1.0
     x0_hat = sched.predict_x0(x_t, t, eps_hat)
@@ -127,6 +130,14 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
         _check_noise("noise", noise, x_t)
         x_prev = x_prev + sigma * noise
     return x_prev, x0_hat
+
+
+def _warn_if_graph(eps_hat) -> None:
+    """A loop of one's own that calls the network outside torch.no_grad() keeps every step's activations for a
+    backward pass never taken: tens of MB a step, a 1000-step chain out of memory."""
+    if torch.is_tensor(eps_hat) and eps_hat.requires_grad and torch.is_grad_enabled():
+        warnings.warn("eps_hat carries a graph for gradients, so each step keeps the network's activations (tens of "
+                      "MB a step): run the sampling loop under torch.no_grad()", stacklevel=3)
 
 
 def _check_noise(name: str, z, x_t) -> None:

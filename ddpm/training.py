@@ -7,14 +7,13 @@ import copy
 import dataclasses
 import math
 import time
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import hub
-from .config import RUN_CONFIG_NAME, TrainConfig, is_real
+from .config import RUN_CONFIG_NAME, TrainConfig
 from .data import load_dataset, to_model_range
 from .device import pick_device
 from .facts import read_weights_meta
@@ -25,9 +24,9 @@ from .run_control import (Interrupts, Stopped, check_limits_left, check_resumabl
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
-from .sampling_checks import check_label_tensor, check_schedule
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
+from .training_checks import check_loss_inputs, check_lr
 from .unet import UNet, count_parameters
 
 
@@ -41,7 +40,7 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     `teacher` (train.py --null-teacher, an extension beyond DDPM) replaces the null-class rows' target
     (ddpm.teacher.null_rows_target). All draws come from `generator` (on the CPU, so runs are reproducible on
     every device)."""
-    _check_loss_inputs(model, sched, x0, y, label_dropout)
+    check_loss_inputs(model, sched, x0, y, label_dropout)
     b = x0.shape[0]
     t = torch.randint(0, sched.T, (b,), generator=generator)  # Alg. 1 line 3: (B,) code index, the paper's t - 1
     eps = torch.randn(x0.shape, generator=generator)  # Alg. 1 line 4: (B, C, H, W)
@@ -59,49 +58,17 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generato
     return (eps_hat - target).pow(2).mean()  # Alg. 1 line 5's || . ||^2 (Eq. 14), averaged over the batch's pixels
 
 
-def _check_loss_inputs(model, sched: NoiseSchedule, x0, y, label_dropout) -> None:
-    """diffusion_loss's arguments, refused in words: a schedule of another T or kind than the model's, x0 not a float
-    batch of the model's dtype or outside [-1, 1] (a warning for [0, 1]), y not one whole-number label per image
-    (or a class the model lacks), a label_dropout outside [0, 1]."""
-    check_schedule(model.config, sched)
-    if not (torch.is_tensor(x0) and x0.is_floating_point()):  # uint8 digits would train on 0..255, unsaid
-        raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
-                        f"one, not {x0.dtype if torch.is_tensor(x0) else type(x0).__name__}")
-    weight = next(model.parameters(), None)  # (None: a hand-written model of no weights)
-    x_t_dtype = torch.promote_types(x0.dtype, sched.sqrt_alpha_bar.dtype)  # q_sample's: half digits come out float32
-    if weight is not None and weight.dtype.itemsize < 4:  # x_t comes out float32 at least (the schedule's buffers)
-        raise TypeError(f"the model's weights are {weight.dtype}, and q_sample's x_t is float32 (the schedule's "
-                        "buffers): keep the weights float32 and train in half precision under autocast "
-                        "(train_step's amp_dtype)")
-    if weight is not None and x_t_dtype != weight.dtype:  # float64 digits met a convolution's dtype error
-        raise TypeError(f"x0 is {x0.dtype} and the model's weights {weight.dtype}: give x0.to({weight.dtype})")
-    if x0.device.type == "cpu" and x0.numel():  # read where it costs no GPU sync (on one, train() makes x0 itself)
-        lo, hi = x0.min().item(), x0.max().item()
-        if not (-1.001 <= lo and hi <= 1.001):  # 0..255 floats trained a model of another scale, unsaid
-            raise ValueError(f"x0 holds images in [-1, 1] (ddpm.data.to_model_range makes them of uint8 digits), "
-                             f"not values from {lo:.3g} to {hi:.3g}")
-        if lo >= 0 and hi > 0:  # a digit's background is -1: ToTensor's [0, 1] trains an off-centre process, unsaid
-            warnings.warn(f"x0 has no pixel below 0 (from {lo:.3g} to {hi:.3g}): images in [0, 1], such as "
-                          "torchvision's ToTensor gives, train another model than [-1, 1] ones (x * 2 - 1)",
-                          stacklevel=3)
-    if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
-        raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {y!r:.80}")
-    if y is not None and model.config.num_classes:  # classes 0..C-1 (or C, null), read on the CPU only (no GPU sync)
-        check_label_tensor(y, x0.shape[0], model.config.num_classes, values=y.device.type == "cpu")
-    if not (is_real(label_dropout) and 0 <= label_dropout <= 1):  # 1.5 dropped every label, nan none, unsaid
-        raise ValueError(f"label_dropout is the share of labels trained as the null class, 0 to 1, not "
-                         f"{label_dropout!r}")
-
-
-def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig, lr: float,
-               teacher=None, amp_dtype: torch.dtype | None = None, scaler=None) -> torch.Tensor:
+def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generator, cfg: TrainConfig | None = None,
+               lr: float | None = None, teacher=None, amp_dtype: torch.dtype | None = None,
+               scaler=None) -> torch.Tensor:
     """One repeat of Ho et al.'s Alg. 1: for the batch x0 (B, C, H, W) with labels y (B,) or None, draw t and
-    eps (diffusion_loss), then take a gradient step on L_simple at learning rate lr, its norm clipped to
-    cfg.grad_clip. amp_dtype: autocast to it (CUDA), with `scaler` for float16. Returns the batch's loss (detached:
-    float(loss) logs it)."""
-    if not (is_real(lr) and lr >= 0):  # nan turned every weight nan at the first step, unsaid
-        raise ValueError(f"lr is a learning rate, a number >= 0, not {lr!r}")
-    for g in opt.param_groups:
+    eps (diffusion_loss), then take a gradient step on L_simple at learning rate lr (None: the optimizer's own, as
+    a scheduler of yours sets it), its norm clipped to cfg.grad_clip (cfg None: TrainConfig()'s, with its
+    label_dropout). amp_dtype: autocast to it (CUDA), with `scaler` for float16. Returns the batch's loss
+    (detached: float(loss) logs it)."""
+    cfg = TrainConfig() if cfg is None else cfg
+    check_lr(lr)
+    for g in opt.param_groups if lr is not None else ():
         g["lr"] = lr
     with torch.autocast(x0.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
         loss = diffusion_loss(model, sched, x0, y, generator, cfg.label_dropout, teacher)
@@ -125,12 +92,15 @@ class EMA:
     yet a 0.999 one; Ho et al. (App. B) average at 0.9999 over 800k steps."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999):
-        self.decay = decay
+        self.decay, self.updates = decay, 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        """ema = d ema + (1 - d) weights, with d warmed up over the first steps; integer buffers are copied."""
+    def update(self, model: nn.Module, step: int | None = None) -> None:
+        """ema = d ema + (1 - d) weights, with d warmed up over the first steps (step: the optimizer steps taken
+        before this one; None counts this EMA's updates); integer buffers are copied."""
+        step = self.updates if step is None else step
+        self.updates = step + 1
         d = min(self.decay, (1 + step) / (10 + step))
         for e, p in zip(self.model.state_dict().values(), model.state_dict().values()):
             if e.dtype.is_floating_point:

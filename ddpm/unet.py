@@ -160,11 +160,13 @@ class UNet(nn.Module):
         """forward's arguments checked, in words rather than GroupNorm's, a convolution's or the embedding's: -> t, a
         (B,) long tensor on x_t's device, and y, the labels given made long (None on an unconditional model; the
         null class, on x_t's device, for y=None)."""
-        c = self.config.in_channels
-        if not (torch.is_tensor(x_t) and x_t.dim() == 4 and x_t.shape[1] == c and x_t.is_floating_point()):
+        c, size = self.config.in_channels, self.config.image_size
+        if not (torch.is_tensor(x_t) and x_t.dim() == 4 and x_t.shape[1:] == (c, size, size) and
+                x_t.is_floating_point()):
             got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
-            raise ValueError(f"x_t is a float batch of {c}-channel images, shape (B, {c}, H, W) (one 28 x 28 image: "
-                             f"x[None, None]), not {got}")
+            pair = "; p_sample and ddim_step return (x_prev, x0_hat): x, x0_hat = ..." * isinstance(x_t, tuple)
+            raise ValueError(f"x_t is a float batch of {c}-channel {size} x {size} images, shape (B, {c}, {size}, "
+                             f"{size}) (one image: x[None, None]), not {got}{pair}")
         weights = self.conv_in.weight.dtype  # (autocast casts each layer's inputs itself)
         if x_t.dtype != weights and not torch.is_autocast_enabled(x_t.device.type):  # met "mat1 and mat2 must have..."
             raise TypeError(f"x_t is {x_t.dtype} and the model's weights {weights}: give x_t.to({weights}) (for half "

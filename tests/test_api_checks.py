@@ -210,7 +210,7 @@ def test_noise_drawn_for_one_image_is_refused_not_shared_by_every_image():
     sched, x4 = NoiseSchedule(20), torch.zeros(4, 1, 28, 28)
     t4 = torch.tensor([1, 2, 3, 4])
     for eps in (torch.randn(1, 1, 28, 28), torch.randn(4, 1, 1, 1), torch.randn(())):
-        with pytest.raises(ValueError, match=r"holds one draw of noise per image, B = 4|of one image shape, not x0"):
+        with pytest.raises(ValueError, match=r"holds one draw of noise per image, B = 4|x0, eps are batches \(B, C, H, W\) of one image shape, not x0"):
             sched.q_sample(x4, t4, eps)
     with pytest.raises(ValueError, match=r"x_t is a batch of B = 4 images \(or 1, one image for all\), not shape "):
         sched.q_posterior(x4, torch.zeros(2, 1, 28, 28), 3)
@@ -235,9 +235,12 @@ def test_to_model_range_refuses_what_it_would_turn_into_a_black_or_misshapen_dig
 
 def test_the_network_names_a_digit_without_its_batch_or_channel_and_a_label_it_cannot_take():
     model = tiny_model()  # 10 classes, T = 20
-    for bad in (X[0, 0], X[:, 0], torch.zeros(2, 3, 28, 28), X.long()):
-        with pytest.raises(ValueError, match=r"x_t is a float batch of 1-channel images, shape \(B, 1, H, W\)"):
+    for bad in (X[0, 0], X[:, 0], torch.zeros(2, 3, 28, 28), X.long(), torch.zeros(2, 1, 32, 32)):  # (a Pad(2)ed MNIST)
+        with pytest.raises(ValueError, match=r"x_t is a float batch of 1-channel 28 x 28 images, shape "
+                                             r"\(B, 1, 28, 28\) \(one image: x\[None, None\]\), not \S+ of shape"):
             model(bad, 3)
+    with pytest.raises(ValueError, match=r"not tuple; p_sample and ddim_step return \(x_prev, x0_hat\): x, x0_hat ="):
+        model(p_sample(NoiseSchedule(20), X, 0, X, None), 3)  # x = p_sample(...), a pair, in a loop of one's own
     with pytest.raises(TypeError, match=r"y is a \(B,\) tensor of labels, torch.full\(\(B,\), 7\), not int"):
         model(X, 3, 7)
     with pytest.raises(ValueError, match="a label tensor holds whole numbers from 0 to 9"):
@@ -319,7 +322,8 @@ def test_the_loss_refuses_images_off_minus_one_to_one_and_warns_of_zero_to_one_a
         with pytest.raises(ValueError, match=r"label_dropout is the share of labels trained as the null class"):
             diffusion_loss(model, sched, X, None, gen, label_dropout=bad)
     opt = torch.optim.AdamW(model.parameters())
-    with pytest.raises(ValueError, match=r"lr is a learning rate, a number >= 0, not nan"):
+    with pytest.raises(ValueError, match=r"lr is a learning rate, a number >= 0 \(or None: the optimizer.s own\), "
+                                         r"not nan"):
         train_step(model, sched, opt, X, None, gen, TrainConfig(), float("nan"))
     assert all(p.isfinite().all() for p in model.parameters())
 

@@ -91,6 +91,9 @@ def load_runtime(source: str | None = None, with_classifier: bool = True, app: b
     fit_threads_to_quota()  # a Space's container sees its host's cores; torch should use the CPUs it is given
     model = hub.load_pretrained(source)
     cfg = model.config
+    if (cfg.image_size, cfg.in_channels) != (28, 1):  # the tabs' digits, uploads and classifier are 28 x 28 greyscale
+        raise hub.ModelLoadError(f"this model makes {cfg.image_size} x {cfg.image_size} images of {cfg.in_channels} "
+                                 "channel(s); the app shows 28 x 28 greyscale ones (MNIST's, Fashion-MNIST's) alone")
     classifier, note = load_classifier() if with_classifier else (None, "The classifier was not loaded.")
     folder = model_folder(source)
     dataset = trained_on(folder)
