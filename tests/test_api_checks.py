@@ -210,7 +210,8 @@ def test_noise_drawn_for_one_image_is_refused_not_shared_by_every_image():
     sched, x4 = NoiseSchedule(20), torch.zeros(4, 1, 28, 28)
     t4 = torch.tensor([1, 2, 3, 4])
     for eps in (torch.randn(1, 1, 28, 28), torch.randn(4, 1, 1, 1), torch.randn(())):
-        with pytest.raises(ValueError, match=r"holds one draw of noise per image, B = 4|x0, eps are batches \(B, C, H, W\) of one image shape, not x0"):
+        with pytest.raises(ValueError, match=r"holds one draw of noise per image, B = 4|x0, eps are batches "
+                                             r"\(B, C, H, W\) of one image shape, not x0"):
             sched.q_sample(x4, t4, eps)
     with pytest.raises(ValueError, match=r"x_t is a batch of B = 4 images \(or 1, one image for all\), not shape "):
         sched.q_posterior(x4, torch.zeros(2, 1, 28, 28), 3)

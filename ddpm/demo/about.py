@@ -103,8 +103,9 @@ PROGRESS_TEXT = ("**Samples over training.** The same ten x_T (seed 0) taken to 
                  "steps, by these weights as they were after each stretch of training (this repository's history: "
                  "`python -m ddpm.history` redraws it from a clone). Over the first four rows the logged loss above "
                  "falls only from 0.024 to 0.021, yet the digits keep getting cleaner: stray pixels go, strokes "
-                 "close. The last row comes 41 epochs later: 33 more of plain training (half the labels dropped), then "
-                 "8 that trained the null class on another target (guidance distillation), which is what drops the loss to 0.013.")
+                 "close. The last row comes 41 epochs later: 33 more of plain training (half the labels dropped), "
+                 "then 8 that trained the null class on another target (guidance distillation), which is what drops "
+                 "the loss to 0.013.")
 
 
 def null_class_target(folder: Path | None) -> str | None:
