@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="cosine-decay the lr to 0 over the last N steps of --epochs; 0 keeps it constant [%(default)s]")
     a.add_argument("--ema-decay", type=float, default=d.ema_decay, help="EMA decay of the published weights [%(default)s]")
     a.add_argument("--label-dropout", type=float, default=d.label_dropout,
-                   help="share of labels replaced by the null class, for guidance [%(default)s]")
+                   help="share of labels replaced by the null class, for guidance (0 leaves the null class, the "
+                        "app's 'any digit', untrained) [%(default)s]")
     a.add_argument("--null-teacher", default=d.null_teacher, metavar="FOLDER",
                    help="a class-conditional model folder or Hub id: the null class's rows regress on its prediction "
                         "given the true label instead of on the drawn noise (for an exact teacher the same best fit, "

@@ -134,10 +134,10 @@ def ddim_step(sched: NoiseSchedule, x_t, t: int, t_prev: int, eps_hat, noise, et
 
 def _warn_if_graph(eps_hat) -> None:
     """A loop of one's own that calls the network outside torch.no_grad() keeps every step's activations for a
-    backward pass never taken: tens of MB a step, a 1000-step chain out of memory."""
+    backward pass never taken: a few MB per image a step, a 1000-step chain of 16 out of memory."""
     if torch.is_tensor(eps_hat) and eps_hat.requires_grad and torch.is_grad_enabled():
-        warnings.warn("eps_hat carries a graph for gradients, so each step keeps the network's activations (tens of "
-                      "MB a step): run the sampling loop under torch.no_grad()", stacklevel=3)
+        warnings.warn("eps_hat carries a graph for gradients, so each step keeps the network's activations (a few "
+                      "MB per image a step): run the sampling loop under torch.no_grad()", stacklevel=3)
 
 
 def _check_noise(name: str, z, x_t) -> None:

@@ -59,7 +59,8 @@ def check_sampling(model, sampler: str, variance: str = "beta") -> None:
     read), a model that is not a U-Net of this package, weights other than float32, or dropout left in training
     mode."""
     if not hasattr(model, "config"):  # met "'AveragedModel' object has no attribute 'config'" further on
-        raise TypeError(f"model is a ddpm U-Net, whose .config says how to sample it, not a {type(model).__name__} "
+        raise TypeError(f"model is a ddpm U-Net, whose .config says how to sample it, not a model of type "
+                        f"{type(model).__name__} "
                         "(an AveragedModel's or DataParallel's U-Net is its .module)")
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, not {sampler!r}")

@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -252,8 +253,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)
                 x0, y = x_all[idx], y_all[idx]
                 lr = learning_rate(cfg, step, schedule_steps)
-                loss = train_step(model, sched, opt, x0, y if mcfg.num_classes else None, gen, cfg, lr, teacher,
-                                  amp_dtype, scaler)
+                with warnings.catch_warnings():  # label_dropout 0 is chosen here (its flag's help says what it does)
+                    warnings.filterwarnings("ignore", "label_dropout=0 trains", UserWarning)
+                    loss = train_step(model, sched, opt, x0, y if mcfg.num_classes else None, gen, cfg, lr, teacher,
+                                      amp_dtype, scaler)
                 ema.update(model, step)
                 step += 1
                 loss_log.add(loss, len(idx))

@@ -28,9 +28,10 @@ def check_loss_inputs(model, sched: NoiseSchedule, x0, y, label_dropout) -> None
                         "(train_step's amp_dtype)")
     if weight is not None and x_t_dtype != weight.dtype:  # float64 digits met a convolution's dtype error
         raise TypeError(f"x0 is {x0.dtype} and the model's weights {weight.dtype}: give x0.to({weight.dtype})")
-    if x0.dim() != 4:  # (B, 28, 28) met the network's words for x_t, after q_sample broadcast it
-        raise ValueError(f"x0 is a batch of images, shape (B, C, H, W), not {tuple(x0.shape)} (one channel: "
-                         "x0[:, None])")
+    c, size = model.config.in_channels, model.config.image_size
+    if x0.dim() != 4 or x0.shape[1:] != (c, size, size):  # (B, 28, 28) met the network's words for x_t
+        raise ValueError(f"x0 is a batch of {c}-channel {size} x {size} images, shape (B, {c}, {size}, {size}), not "
+                         f"{tuple(x0.shape)}" + " (one channel: x0[:, None])" * (x0.dim() == 3))
     if x0.device.type == "cpu" and x0.numel():  # read where it costs no GPU sync (on one, train() makes x0 itself)
         lo, hi = x0.min().item(), x0.max().item()
         if not (-1.001 <= lo and hi <= 1.001):  # 0..255 floats trained a model of another scale, unsaid
@@ -39,8 +40,8 @@ def check_loss_inputs(model, sched: NoiseSchedule, x0, y, label_dropout) -> None
                              f"to {hi:.3g}")
         if lo >= 0 and hi > 0:  # a digit's background is -1: ToTensor's [0, 1] trains an off-centre process, unsaid
             warnings.warn(f"x0 has no pixel below 0 (from {lo:.3g} to {hi:.3g}): images in [0, 1], as torchvision's "
-                          "ToTensor gives them, where the model takes [-1, 1] (add Normalize((0.5,), (0.5,)))",
-                          stacklevel=3)
+                          "ToTensor gives them, where the model takes [-1, 1] (x * 2 - 1; after ToTensor, "
+                          "Normalize((0.5,), (0.5,)))", stacklevel=3)
     if y is not None and not (torch.is_tensor(y) and y.shape == x0.shape[:1] and not y.is_floating_point()):
         got = f"{y.dtype} of shape {tuple(y.shape)}" if torch.is_tensor(y) else f"{y!r:.80}"
         raise TypeError(f"y is None or a (B,) integer tensor of labels, one per image of x0, not {got}")
@@ -53,7 +54,7 @@ def check_loss_inputs(model, sched: NoiseSchedule, x0, y, label_dropout) -> None
         warnings.warn("y=None trains the null class alone: sampling with a label would use an untrained class "
                       "(a model without classes: ModelConfig(num_classes=0))" if y is None else
                       "label_dropout=0 trains no label as the null class, which sampling without a label (the app's "
-                      "'any digit') and guidance use: train with label_dropout=0.2, as train.py does", stacklevel=3)
+                      "'any digit') and guidance use: train with label_dropout=0.2 (train.py's default)", stacklevel=3)
 
 
 def check_lr(lr) -> None:

@@ -166,7 +166,7 @@ class UNet(nn.Module):
             got = f"{x_t.dtype} of shape {tuple(x_t.shape)}" if torch.is_tensor(x_t) else type(x_t).__name__
             pair = "; p_sample and ddim_step return (x_prev, x0_hat): x, x0_hat = ..." * isinstance(x_t, tuple)
             raise ValueError(f"x_t is a float batch of {c}-channel {size} x {size} images, shape (B, {c}, {size}, "
-                             f"{size}) (one image: x[None, None]), not {got}{pair}")
+                             f"{size}) (one image: x[{'None, None' if c == 1 else 'None'}]), not {got}{pair}")
         weights = self.conv_in.weight.dtype  # (autocast casts each layer's inputs itself)
         if x_t.dtype != weights and not torch.is_autocast_enabled(x_t.device.type):  # met "mat1 and mat2 must have..."
             raise TypeError(f"x_t is {x_t.dtype} and the model's weights {weights}: give x_t.to({weights}) (for half "

@@ -12,7 +12,7 @@ import torch
 from conftest import tiny_model
 from ddpm.config import TrainConfig
 from ddpm.hub import ModelLoadError, load_pretrained, save_pretrained
-from ddpm.samplers import p_sample, sample
+from ddpm.samplers import ddim_step, p_sample, sample
 from ddpm.schedule import NoiseSchedule
 from ddpm.training import EMA, diffusion_loss, train_step
 
@@ -48,12 +48,23 @@ def test_a_class_left_untrained_is_warned_of():
         diffusion_loss(tiny_model(num_classes=0), sched, X, None, torch.Generator())
 
 
+def test_train_with_no_label_dropout_chosen_says_nothing_mid_run(tmp_path):
+    """train.py --label-dropout 0 printed the learner's warning into the progress bar, with the Python name and
+    "as train.py does"; its flag's help says what 0 leaves untrained."""
+    from train_helpers import train_cfg, train_on_sample
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_on_sample(train_cfg(tmp_path / "run", label_dropout=0.0), max_steps=2)
+
+
 def test_a_sampling_loop_that_keeps_a_graph_is_warned_of_and_a_pair_taken_for_x_t_is_named():
     model, sched = tiny_model(), NoiseSchedule(20)
     x = torch.randn(2, 1, 28, 28)
     with pytest.warns(UserWarning, match=r"eps_hat carries a graph for gradients, so each step keeps the network's "
                                          r"activations .*: run the sampling loop under torch.no_grad\(\)"):
         x, _ = p_sample(sched, x, 19, model(x, 19), torch.randn(2, 1, 28, 28))
+    with pytest.warns(UserWarning, match=r"eps_hat carries a graph for gradients"):
+        ddim_step(sched, x, 18, 9, model(x, 18), None)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("error")
         pair = p_sample(sched, x, 18, model(x, 18), torch.randn(2, 1, 28, 28))
@@ -69,8 +80,9 @@ def test_a_wrapped_model_saves_as_the_u_net_inside_and_samples_only_unwrapped(tm
     for wrapped in (torch.compile(model), AveragedModel(model)):
         save_pretrained(wrapped, tmp_path / "m")
         assert torch.equal(load_pretrained(tmp_path / "m").conv_in.weight, model.conv_in.weight)
-    with pytest.raises(TypeError, match=r"model is a ddpm U-Net, whose .config says how to sample it, not a "
-                                        r"AveragedModel \(an AveragedModel's or DataParallel's U-Net is its .module\)"):
+    with pytest.raises(TypeError, match=r"model is a ddpm U-Net, whose .config says how to sample it, not a model "
+                                        r"of type AveragedModel \(an AveragedModel's or DataParallel's U-Net is its "
+                                        r"\.module\)"):
         sample(AveragedModel(model), NoiseSchedule(20), 2, 0, sampler="ddim", steps=2)
 
 
@@ -95,9 +107,11 @@ def test_train_step_leaves_a_schedulers_lr_alone_and_ema_counts_its_updates():
 def test_a_digit_without_its_channel_and_a_model_of_other_images_are_named(tmp_path):
     from ddpm.demo.runtime import load_runtime
     model, sched = tiny_model(), NoiseSchedule(20)
-    with pytest.raises(ValueError, match=r"x0 is a batch of images, shape \(B, C, H, W\), not \(4, 28, 28\) \(one "
-                                         r"channel: x0\[:, None\]\)"):
+    with pytest.raises(ValueError, match=r"x0 is a batch of 1-channel 28 x 28 images, shape \(B, 1, 28, 28\), not "
+                                         r"\(4, 28, 28\) \(one channel: x0\[:, None\]\)$"):
         diffusion_loss(model, sched, X[:, 0], Y, torch.Generator(), label_dropout=0.2)
+    with pytest.raises(ValueError, match=r"x0 is a batch of 1-channel 28 x 28 images, .*, not \(4, 1, 32, 32\)$"):
+        diffusion_loss(model, sched, torch.zeros(4, 1, 32, 32), Y, torch.Generator(), label_dropout=0.2)  # Pad(2)
     save_pretrained(tiny_model(image_size=32), tmp_path / "m32")
     with pytest.raises(ModelLoadError, match=r"this model makes 32 x 32 images of 1 channel\(s\); the app shows 28 x "
                                              r"28 greyscale ones"):
