@@ -14,8 +14,9 @@ from .schedule import NoiseSchedule
 
 def check_loss_inputs(model, sched: NoiseSchedule, x0, y, label_dropout) -> None:
     """diffusion_loss's arguments, refused in words: a schedule of another T or kind than the model's, x0 not a float
-    batch of the model's dtype or outside [-1, 1] (a warning for [0, 1]), y not one whole-number label per image
-    (or a class the model lacks), a label_dropout outside [0, 1]."""
+    batch of the model's dtype and image shape or outside [-1, 1] (a warning for [0, 1]), y not one whole-number
+    label per image (or a class the model lacks), a label_dropout outside [0, 1]; a warning for a class the call
+    leaves untrained (the null class at label_dropout 0, the digits' classes with y=None)."""
     check_schedule(model.config, sched)
     if not (torch.is_tensor(x0) and x0.is_floating_point()):  # uint8 digits would train on 0..255, unsaid
         raise TypeError("x0 is a float (B, C, H, W) batch in [-1, 1]: ddpm.data.to_model_range(uint8 digits) makes "
