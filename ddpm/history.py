@@ -17,7 +17,6 @@ from PIL import Image
 
 from .demo import draw
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, TRAINING_NAME, WEIGHTS_NAME, load_pretrained
-from .images import to_uint8_np
 from .safeio import atomic_write_png, read_json_object
 from .samplers import sample
 from .schedule import NoiseSchedule
@@ -58,7 +57,7 @@ def progress_picture(stages: list[tuple[object, str]], n: int = N, seed: int = S
     for model, title in stages:
         cfg = model.config
         x0 = sample(model, NoiseSchedule(cfg.timesteps, cfg.schedule), n, seed, sampler="ddim", steps=steps)
-        rows.append((draw.digits(to_uint8_np(x0), cols=n, scale=2), title))  # (n, 1, 28, 28) in a row
+        rows.append((draw.digits(x0, cols=n, scale=2), title))  # (n, 1, 28, 28) in [-1, 1], in a row
     return draw.titled_rows(rows)
 
 

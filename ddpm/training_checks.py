@@ -34,7 +34,7 @@ def check_loss_inputs(model, sched: NoiseSchedule, x0, y, label_dropout) -> None
         raise ValueError(f"x0 is a batch of {c}-channel {size} x {size} images, shape (B, {c}, {size}, {size}), not "
                          f"{tuple(x0.shape)}" + " (one channel: x0[:, None])" * (x0.dim() == 3))
     if x0.device.type == "cpu" and x0.numel():  # read where it costs no GPU sync (on one, train() makes x0 itself)
-        lo, hi = x0.min().item(), x0.max().item()
+        lo, hi = (v.item() for v in torch.aminmax(x0))  # one pass over the batch
         if not (-1.001 <= lo and hi <= 1.001):  # 0..255 floats trained a model of another scale, unsaid
             raise ValueError(f"x0 holds images in [-1, 1] (ddpm.data.to_model_range makes them of uint8 digits; "
                              f"after torchvision's ToTensor, Normalize((0.5,), (0.5,))), not values from {lo:.3g} "
