@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import re
 import shlex
 import sys
@@ -17,7 +16,7 @@ from .config import ModelConfig, TrainConfig, is_real
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
 from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
-                  ModelLoadError, folder_problem, load_pretrained)
+                  ModelLoadError, folder_problem, load_pretrained, set_aside_path)
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
@@ -349,12 +348,7 @@ def keep_a_hand_written_card(card: Path) -> Path | None:
     mark = MARK.search(old)
     if mark and _digest(old[:mark.start()] + old[mark.end():]) == mark.group(1):
         return None  # as written: nothing of anyone's to keep
-    kept = card.with_name("README.previous.md")
-    for i in itertools.count(2):
-        if not kept.exists():
-            break
-        kept = card.with_name(f"README.previous.{i}.md")
-    card.replace(kept)
+    card.replace(kept := set_aside_path(card))
     why = "was edited since python -m ddpm.card wrote it" if mark else \
         "carries no mark of python -m ddpm.card (written by hand, or by an older version of it)"
     print(f"note: {card} {why}: kept as {kept}", file=sys.stderr)

@@ -7,12 +7,14 @@ import hashlib
 import os
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
+from .checkpoint import CKPT_NAME
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
 from .safeio import atomic_write_bytes, encode_tensors
 from .unet import UNet
@@ -26,11 +28,18 @@ GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance 
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
 SET_ASIDE = (EVAL_NAME, GRID_NAME)  # what a folder says of its weights' quality: a new run sets them aside
+# all that a run writes about its weights, beside them: save_pretrained sets them aside for other weights
+RECORDS = (CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME, RUN_CONFIG_NAME, CKPT_NAME)
 
 
 def set_aside_path(path: Path) -> Path:
-    """Where a run keeps a SET_ASIDE file of the weights it replaces: NAME.previous.EXT."""
-    return path.with_name(f"{path.stem}.previous{path.suffix}")
+    """Where to keep a file of the weights being replaced: NAME.previous.EXT, or NAME.previous.2.EXT, .3, ... where
+    that is taken (an older generation is never overwritten)."""
+    n, kept = 1, path.with_name(f"{path.stem}.previous{path.suffix}")
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.stem}.previous.{n}{path.suffix}")
+    return kept
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -38,16 +47,37 @@ class ModelLoadError(RuntimeError):
     """A model folder or repo could not be read; the message says why."""
 
 
-def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None) -> Path:
+def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None, same_run: bool = False) -> Path:
     """config.json + model.safetensors (with `meta`, the training facts, in its header): the folder
-    load_pretrained rebuilds the model from."""
+    load_pretrained rebuilds the model from. Into a folder that holds other weights (or none) beside the RECORDS
+    of a run (its card, recipe, scores, grid, loss log, config and checkpoint), those are renamed NAME.previous.EXT,
+    and said: they describe weights no longer there, which the app, the card and a push would show for these.
+    same_run: the caller is the run that wrote them (train(), saving its own weights)."""
     folder = Path(folder)
     model = unwrapped(model)
     weights = encode_tensors(model.state_dict(), meta)  # first: a meta JSON cannot hold (a numpy float) is refused
     folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
+    if not same_run:
+        _set_aside_records(folder, weights_digest(model))
     model.config.save(folder / CONFIG_NAME)
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
     return folder
+
+
+def _set_aside_records(folder: Path, digest: str) -> None:
+    """Rename the RECORDS in `folder` unless its model.safetensors holds the tensors of `digest` already (or cannot
+    be read)."""
+    try:
+        if _digest(load_file(folder / WEIGHTS_NAME).items()) == digest:
+            return
+    except FileNotFoundError:  # no weights there: the records describe none of these
+        pass
+    except (OSError, SafetensorError):  # cut short (a full disk): they may be these, so the records stay
+        return
+    for name in RECORDS:
+        if (path := folder / name).is_file():
+            path.replace(kept := set_aside_path(path))
+            warnings.warn(f"{name} described the weights these replace in {folder}: kept as {kept.name}", stacklevel=3)
 
 
 def unwrapped(model):
@@ -202,8 +232,12 @@ def _lfs_pointer(path: Path) -> str:
 def weights_digest(model: torch.nn.Module) -> str:
     """sha256 of a model's tensors by name (not of its file, whose metadata a card or a push may rewrite):
     what --null-teacher and a samples .npz record of the model they came from."""
+    return _digest(model.state_dict().items())
+
+
+def _digest(tensors) -> str:
     h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
+    for name, tensor in sorted(tensors):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()

@@ -304,7 +304,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     save(progress)
     if read_weights_meta(out).get("steps") != step:  # new weights replace those the scores and the card's grid
         set_aside_scores(out, log)  # describe (also a sitting that took no step past a checkpoint a kill left ahead)
-    hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n))
+    hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n), same_run=True)
     if stop_reason == "done" and step < schedule_steps:  # --max-steps: a resume goes on to --epochs
         stop_reason = f"--max-steps {max_steps}"
     ended = "finished" if stop_reason == "done" else f"stopped: {stop_reason}"

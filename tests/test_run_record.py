@@ -1,4 +1,9 @@
 """What a run records beside its weights: the loss log (loss.csv) and the training time per machine."""
+from pathlib import Path
+
+import pytest
+
+from conftest import tiny_model
 from ddpm.facts import read_weights_meta
 
 from train_helpers import train_cfg, train_on_sample
@@ -208,3 +213,52 @@ def test_a_loss_csv_that_cannot_be_written_at_the_start_is_said_before_any_step(
     with pytest.raises(OSError, match=r"loss.csv cannot be written \(.*; open in another program\? close it, then "
                                       r"run again: nothing was trained yet\)"):
         LossLog(tmp_path / "loss.csv", fresh=True)
+
+
+def test_an_older_set_aside_file_is_never_overwritten(tmp_path):
+    """A second run's set-aside scores go beside the first's (NAME.previous.2.EXT): the bundled weights ship an
+    eval.previous.json, which a resume of a copy used to overwrite."""
+    from ddpm.run_record import set_aside_scores
+
+    for text in ("first", "second", "third"):
+        (tmp_path / "eval.json").write_text(text)
+        set_aside_scores(tmp_path, lambda *_: None)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "eval.previous.json": "first", "eval.previous.2.json": "second", "eval.previous.3.json": "third"}
+
+
+def test_other_weights_saved_into_a_run_folder_set_its_records_aside(tmp_path):
+    """A notebook's save_pretrained into a folder that a run wrote: the run's card, recipe, scores, grid, loss log,
+    config and checkpoint describe weights no longer there, so they are renamed *.previous.* and said, and the
+    folder then loads (its train_config.json no longer contradicts config.json); the same weights saved again move
+    nothing, and a guide/ stays (its load checks it fits)."""
+    import warnings
+
+    from ddpm import hub
+
+    folder = hub.save_pretrained(tiny_model(), tmp_path / "run", same_run=True)
+    for name in hub.RECORDS:
+        (folder / name).write_text(name)
+    hub.save_pretrained(tiny_model(), folder / "guide")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hub.save_pretrained(tiny_model(), folder)  # the same tensors: its records still describe them
+    assert all((folder / name).is_file() for name in hub.RECORDS)
+    with pytest.warns(UserWarning) as said:
+        hub.save_pretrained(tiny_model(seed=1, timesteps=30), folder)
+    kept = [f"{Path(name).stem}.previous{Path(name).suffix}" for name in hub.RECORDS]
+    assert [str(w.message) for w in said] == [f"{name} described the weights these replace in {folder}: kept as "
+                                              f"{k}" for name, k in zip(hub.RECORDS, kept)]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["config.json", "model.safetensors", "guide"] + kept)
+    assert [(folder / k).read_text() for k in kept] == list(hub.RECORDS)
+    assert hub.load_pretrained(folder).config.timesteps == 30
+    # weights cut short (a full disk) may have been these: their records stay; records beside no weights go
+    (folder / "eval.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:1000])
+    hub.save_pretrained(tiny_model(), folder)
+    assert (folder / "eval.json").is_file()
+    (bare := tmp_path / "bare").mkdir()
+    (bare / "training.json").write_text("{}")
+    with pytest.warns(UserWarning, match="training.json described the weights these replace"):
+        hub.save_pretrained(tiny_model(), bare)
+    assert sorted(p.name for p in bare.iterdir()) == ["config.json", "model.safetensors", "training.previous.json"]
