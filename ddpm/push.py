@@ -17,8 +17,7 @@ from pathlib import Path
 
 from .card import check_loads, keep_a_hand_written_card, write_model_card
 from .cli_args import stopped
-from .hub import (CARD_NAME, FOLDER_FILES, SET_ASIDE, ModelLoadError, folder_problem, repo_id_problem,
-                  set_aside_path)
+from .hub import CARD_NAME, FOLDER_FILES, GUIDE_SUBFOLDER, ModelLoadError, folder_problem, repo_id_problem
 from .safeio import atomic_write_bytes
 
 
@@ -28,15 +27,16 @@ def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
-    """Upload the model folder's FOLDER_FILES. The scores a new run set aside (its eval.json or samples.png
-    renamed *.previous.*, see training.py) are deleted from the repo too, so it never shows old scores beside
-    new weights; nothing else is deleted. Without a token or network, say so and keep every local file."""
+    """Upload the model folder's FOLDER_FILES, and delete from the repo those the folder does not hold (another
+    model's scores, grid, card or guide, pushed there before, would show beside these weights; the repo's history
+    keeps them). No other file of the repo is touched. Without a token or network, say so and keep every local
+    file."""
     folder = Path(folder)
     if why := folder_problem(folder):
         log(f"could not push: {why}")
         return False
     retry = push_command(folder, repo_id, private)
-    set_aside = [name for name in SET_ASIDE if not (folder / name).exists() and set_aside_path(folder / name).exists()]
+    absent = [name for name in FOLDER_FILES if not (folder / name).exists()]
     try:
         from huggingface_hub import HfApi
 
@@ -47,13 +47,16 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
                 f"private on the Hub, then retry with: {retry}")
             return False
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
-                          delete_patterns=set_aside or None)
+                          delete_patterns=absent or None)
     except Exception as e:  # no token (401), no network, unknown repo ...
         log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
             f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
             f"HF_TOKEN), then retry with: {retry}")
         return False
-    removed = f" (and deleted the old weights' {', '.join(set_aside)} from it, if it had them)" if set_aside else ""
+    guide = [n for n in absent if n.startswith(f"{GUIDE_SUBFOLDER}/")]  # no guide at all: named as one folder
+    names = [n for n in absent if n not in guide] + ([f"{GUIDE_SUBFOLDER}/"] if len(guide) * 2 == len(FOLDER_FILES)
+                                                     else guide)
+    removed = f" (and deleted from it any {', '.join(names)} of other weights: this folder has none)" if names else ""
     log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
     return True
 
