@@ -203,9 +203,12 @@ def main(argv=None) -> int:
 
     say_what_resume_kept(args)
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
+    def on_start(folder) -> None:  # at the sitting's first checkpoint: its line, noted as stopped where the weights
+        held = read_weights_meta(folder).get("steps") if args.resume else None  # are until its end saves new ones
+        record_command(folder, f"{command}{STOPPED}{held}" if held else command, args.resume)  # (a kill -9 before)
+
     try:
-        out = train(args.config, resume=args.resume,
-                    on_start=lambda folder: record_command(folder, command, args.resume))  # at its first checkpoint
+        out = train(args.config, resume=args.resume, on_start=on_start)
     except Diverged as e:  # nothing saved since e.saved: the recipe's line says where this sitting's part ends
         if e.saved and e.saved > e.began:  # (a sitting that saved nothing recorded no line: training.train)
             record_command(args.out, f"{command}{STOPPED}{e.saved}", resumed=True)

@@ -32,8 +32,9 @@ def run_of_two_steps(tmp_path, monkeypatch):
 
 def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_neither(run_of_two_steps, monkeypatch):
     """Killed after its first checkpoint, a resumed sitting's recipe line and train_config.json agree (the next
-    resume takes its flags, as the recipe shows) and the scores stay beside the weights they describe; killed before
-    it, the folder's record is as it was."""
+    resume takes its flags, as the recipe shows), the line noted as stopped at the step of the weights (they are
+    the last sitting's until this one's end saves its own), and the scores stay beside the weights they describe;
+    killed before it, the folder's record is as it was."""
     out, tiny = run_of_two_steps, TINY
     monkeypatch.setattr(training, "train", functools.partial(training.train, checkpoint_every=2))
     real_step = training.train_step
@@ -57,9 +58,14 @@ def test_a_sitting_killed_hard_leaves_its_recipe_line_and_config_together_or_nei
     monkeypatch.setattr(training, "train_step", killed_at(4))  # after its checkpoint at step 4
     with pytest.raises(SystemExit):
         train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "9", "--lr", "1e-3"])
-    assert json.loads((out / "training.json").read_text())["command"].endswith("--resume --max-steps 9 --lr 1e-3")
+    # the weights are still the first sitting's: the line says this one stopped where they are, until it saves its own
+    assert json.loads((out / "training.json").read_text())["command"].endswith(
+        "--resume --max-steps 9 --lr 1e-3  # stopped at step 2")
     assert json.loads((out / "train_config.json").read_text())["lr"] == 1e-3
     assert (out / "eval.json").exists() and (out / "samples.png").exists()
+    monkeypatch.setattr(training, "train_step", real_step)  # the same line run to its end: the note goes
+    assert train.main([*tiny, "--out", str(out), "--resume", "--max-steps", "9", "--lr", "1e-3"]) == 0
+    assert json.loads((out / "training.json").read_text())["command"].split("\n")[-1].endswith("--lr 1e-3")
 
 
 def test_a_diverged_sitting_is_an_error_that_leaves_the_folder_as_it_was(run_of_two_steps, tmp_path, monkeypatch,
