@@ -32,7 +32,7 @@ def grid(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int =
     for k, img in enumerate(images):
         r, c = divmod(k, cols)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
-    out = Image.fromarray(canvas, mode="L")
+    out = Image.fromarray(canvas)  # uint8: mode "L"
     return out.resize((out.width * scale, out.height * scale), Image.NEAREST) if scale != 1 else out
 
 

@@ -249,7 +249,7 @@ def _resize(a: np.ndarray, scale: float) -> np.ndarray:
     h, w = a.shape
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     method = Image.BOX if scale < 1 else Image.BILINEAR  # BOX = area average, the anti-aliasing of MNIST
-    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(size, method)).clip(0, 1)
+    return np.asarray(Image.fromarray(a.astype(np.float32)).resize(size, method)).clip(0, 1)
 
 
 def _thicken(work: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import gradio as gr
 import pytest
 
+from conftest import ROOT
 from ddpm.demo import digit_input, widgets, wiring
 from ddpm.demo.limits import MAX_SEED, EmptyBox, InputError, MissingInput
 from ddpm.demo.progress import Progress
@@ -187,3 +188,13 @@ def test_the_digit_inputs_index_runs_from_0_to_the_last_example():
         source, index, upload, sketch = digit_input.digit_input("tab")
     assert (index.minimum, index.maximum, index.step) == (0, num_examples() - 1, 1) and source.value == EXAMPLE
     assert index.preprocess(num_examples()).refusal.endswith(f"and {num_examples() - 1}, not {num_examples()}")
+
+
+def test_an_older_gradio_is_refused_in_one_line_naming_the_pin():
+    """Gradio 5 (a notebook's own) built half the page, then failed in a traceback on Gradio 6's api_visibility."""
+    pin = next(line.split("==")[1].split()[0] for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if line.startswith("gradio=="))
+    with pytest.raises(SystemExit, match=rf"^app.py needs Gradio 6 \(requirements.txt pins {pin}\), not 5.50.0: pip "
+                                         r"install -r requirements.txt$"):
+        widgets.check_gradio("5.50.0")
+    widgets.check_gradio(gr.__version__)  # the installed one passes
