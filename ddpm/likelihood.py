@@ -126,7 +126,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--n", type=whole_number(1, 10_000), default=100,
-                   help="test images, the first N of the test set; T network passes each (about 1.5 s each on 2 CPU "
+                   help="test images, the first N of the test set; T network passes each (about 1.3 s each on 2 CPU "
                         "cores for the bundled model) [%(default)s]")
     p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
     p.add_argument("--sample", action="store_true",
