@@ -87,7 +87,8 @@ def test_loss_history_reads_train_pys_log(tmp_path):
     text = about.loss_history(tmp_path).text
     assert "--null-teacher" in text and "with autoguidance of weight 2" in text
     assert about.null_class_target(tmp_path) == "a frozen teacher's predictions with autoguidance of weight 2"
-    hub.save_pretrained(tiny_model(), tmp_path)  # About's first paragraph says so, "distillation" only if guided
+    hub.save_pretrained(tiny_model(), tmp_path, same_run=True)  # as train() saves beside its records; About's first
+    # paragraph says so, "distillation" only if guided
     md = about.about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
     assert "(guidance distillation). The teacher was this model before that step; autoguidance" in md
     (tmp_path / "training.json").write_text(json.dumps({"null_teacher": "runs/teacher"}))
