@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .samplers import SIGMA, check_sampling, check_schedule, guided_eps, one_label, sample_generators
+from .samplers import (SIGMA, check_count, check_request, check_sampling, check_schedule, guided_eps, one_label,
+                       sample_generators)
 from .schedule import NoiseSchedule, _check_images
 
 BIN = 1 / 255  # half a pixel level of [-1, 1] (to_model_range maps 0..255 to -1..1 in steps of 2/255)
@@ -57,9 +58,10 @@ class Bound:
         return self.prior + self.terms.sum(1)
 
     def rate(self) -> torch.Tensor:
-        """(B, T) Fig. 5's rate: the bits/dim sent once the chain is down to code t, L_T + terms t .. T - 1 (a
-        receiver holding x_t sees x0_hat with distortion rmse[:, t])."""
-        return self.prior[:, None] + self.terms.flip(1).cumsum(1).flip(1)
+        """(B, T) Fig. 5's rate: the bits/dim a receiver has been sent once it holds the code's x_t (the paper's
+        x_{t+1}): L_T and the terms t + 1 .. T - 1 (the paper's L_{t+1} .. L_{T-1}). It sees x0_hat with distortion
+        rmse[:, t]; rate[:, 0] + L_0 is the total, and rate[:, T - 1] is L_T alone."""
+        return self.prior[:, None] + self.terms.flip(1).cumsum(1).flip(1) - self.terms
 
 
 @torch.no_grad()
@@ -69,42 +71,63 @@ def bound_terms(model, sched: NoiseSchedule, x0: torch.Tensor, seed: int = 0, la
     sampler runs it (sigma_t^2 = beta_t or beta_tilde_t, x0_hat clipped or not, the label and guidance w). T
     network passes per image, batch_size at a time. Image k's noise comes from (seed, k) alone, as a sample's does.
 
-    With sigma_t^2 = beta_tilde_t the decoder's variance would be beta_tilde_1 = 0: it takes beta_tilde_2, as
-    improved-diffusion's clipped log-variance does."""
+    Clipping x0_hat (the samplers' default) is part of p_theta here: it moves the mean, so the bits too, most of
+    all the decoder's (its outer bins reach past -1 and 1, where an unclipped mean gives the black pixels more mass).
+    The decoder (t = 0) takes sigma^2 = beta_tilde at the paper's t = 2 under either variance, as Ho et al.'s
+    released code and improved-diffusion do (beta_tilde_1 is 0; beta_1 costs about 0.05 bits/dim more); the
+    sampler adds no noise at that step, so its digits are the same either way."""
     check_sampling(model, "ddpm", variance)
     check_schedule(model.config, sched)
-    _check_images(x0=x0)
-    label, T = one_label(label), sched.T
-    b, dims = x0.shape[0], x0[0].numel()
+    _check_levels(x0)
+    if isinstance(label, str):  # "random" is a sampler's choice: a bound is of given digits, each with its class
+        raise ValueError(f"label is None (the null class), a class, or a tensor of one class per image, not {label!r}")
+    label, T, b = one_label(label), sched.T, x0.shape[0]
+    check_request(model.config, T, b, "ddpm", None, label, guidance, 0.0, from_noise=True)
+    check_count("batch_size", batch_size)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))  # a hand-written model may have none
-    x0 = x0.to(device=device, dtype=torch.float32)
-    var_p = getattr(sched, SIGMA[variance]).double() ** 2  # (T,) sigma_t^2 of p_theta (Sec. 3.2)
-    if variance == "beta_tilde":
-        var_p[0] = var_p[1]
+    var_p = getattr(sched, SIGMA[variance]).double() ** 2  # (T,) sigma_t^2 of p_theta (Sec. 3.2), on the CPU
+    var_p[0] = sched.posterior_variance[1]  # the decoder's (the docstring says why)
     nats_terms, rmse = torch.empty(b, T, dtype=torch.float64), torch.empty(b, T, dtype=torch.float64)
     for k, g in enumerate(sample_generators(seed, b)):
+        x0_k = x0[k:k + 1].to(device=device, dtype=torch.float32)  # (1, C, H, W)
         y = label[k] if torch.is_tensor(label) and label.dim() else label  # image k's own class, if each has one
         for start in range(0, T, batch_size):
-            t = torch.arange(start, min(T, start + batch_size), device=device)  # (n,) code indices
+            t = torch.arange(start, min(T, start + batch_size))  # (n,) code indices
             eps = torch.randn((len(t), *x0.shape[1:]), generator=g).to(device)  # (n, C, H, W)
-            x_t = sched.q_sample(x0[k:k + 1], t, eps)  # one image at n timesteps
-            ys = y.expand(len(t)) if torch.is_tensor(y) else y
-            x0_hat = sched.predict_x0(x_t, t, guided_eps(model, x_t, t, ys, guidance))
+            x_t = sched.q_sample(x0_k, t, eps)  # one image at n timesteps
+            eps_hat = guided_eps(model, x_t, t.to(device), y.expand(len(t)) if torch.is_tensor(y) else y, guidance)
+            x0_hat = sched.predict_x0(x_t, t, eps_hat)
             if clip:
                 x0_hat = x0_hat.clamp(-1, 1)
-            mean_q, var_q = sched.q_posterior(x0[k:k + 1], x_t, t)  # Eq. 7, the true step back
-            mean_p, _ = sched.q_posterior(x0_hat, x_t, t)  # Eq. 7 at x0_hat: p_theta's mean (Eq. 11 unclipped)
-            var = var_p[t.cpu()].to(device)[:, None, None, None]
-            kl = normal_kl(mean_q.double(), var_q.double().clamp(min=1e-20), mean_p.double(), var)
-            nll = -discretized_log_likelihood(x0[k:k + 1].double(), mean_p.double(), var.sqrt())
-            per_t = torch.where(t[:, None, None, None] == 0, nll, kl)  # the decoder at t = 0 (mean_p = x0_hat there)
-            nats_terms[k, start:start + len(t)] = per_t.flatten(1).sum(1).cpu()
-            rmse[k, start:start + len(t)] = ((x0_hat - x0[k:k + 1]) * 127.5).pow(2).flatten(1).mean(1).sqrt().cpu()
+            # the sums in float64 on the CPU (mps has no float64)
+            mean_q, var_q = (v.cpu().double() for v in sched.q_posterior(x0_k, x_t, t))  # Eq. 7, the true step back
+            mean_p = sched.q_posterior(x0_hat, x_t, t)[0].cpu().double()  # Eq. 7 at x0_hat: p_theta's mean (Eq. 11)
+            var = var_p[t][:, None, None, None]
+            kl = normal_kl(mean_q, var_q.clamp(min=1e-20), mean_p, var)  # beta_tilde is 0 at t = 0, not used there
+            nll = -discretized_log_likelihood(x0_k.cpu().double(), mean_p, var.sqrt())  # mean_p = x0_hat at t = 0
+            per_t = torch.where(t[:, None, None, None] == 0, nll, kl)  # (n, C, H, W) nats: the decoder at t = 0
+            nats_terms[k, start:start + len(t)] = per_t.flatten(1).sum(1)
+            rmse[k, start:start + len(t)] = ((x0_hat - x0_k) * 127.5).cpu().double().pow(2).flatten(1).mean(1).sqrt()
     ab_T = sched.alpha_bar_f64[-1].item()  # L_T: q(x_T | x_0) = N(sqrt(alpha_bar_T) x_0, 1 - alpha_bar_T)
     prior = normal_kl(math.sqrt(ab_T) * x0.double().cpu(), torch.tensor(1 - ab_T, dtype=torch.float64), 0.0,
                       torch.tensor(1.0, dtype=torch.float64)).flatten(1).sum(1)
-    to_bits = 1 / (math.log(2) * dims)
+    to_bits = 1 / (math.log(2) * x0[0].numel())
     return Bound(prior * to_bits, nats_terms * to_bits, rmse)
+
+
+def _check_levels(x0) -> None:
+    """x0 holds images on the 256 levels of [-1, 1], which the decoder's bins are cut around: [0, 1] images
+    (torchvision's ToTensor) scored 17 bits/dim on the bundled model, unsaid, as if they were other digits."""
+    _check_images(x0=x0)
+    levels = (x0.detach().double().cpu() + 1) * 127.5  # 0 .. 255 on the levels
+    if not levels.isfinite().all():
+        raise ValueError("x0 holds nan or inf: it is images on the 256 pixel levels of [-1, 1]")
+    between = bool(levels.numel()) and (levels - levels.round()).abs().max().item() >= 1e-3
+    if levels.numel() and (levels.min() < -1e-3 or levels.max() > 255 + 1e-3 or between):
+        raise ValueError(f"x0 holds images on the 256 pixel levels of [-1, 1] (ddpm.data.to_model_range makes them "
+                         f"of uint8 digits; [0, 1] floats x: x * 2 - 1), which the decoder's bins are cut around, not "
+                         f"values from {x0.min().item():.4g} to {x0.max().item():.4g}"
+                         + (", some between the levels" if between else ""))
 
 
 def summary(bound: Bound) -> dict:
@@ -128,7 +151,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n", type=whole_number(1, 10_000), default=100,
                    help="test images, the first N of the test set; T network passes each (about 1.3 s each on 2 CPU "
                         "cores for the bundled model) [%(default)s]")
-    p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
+    p.add_argument("--data-dir", default="data/mnist",
+                   help="folder holding MNIST/raw (FashionMNIST/raw for a Fashion-MNIST model) [%(default)s]")
     p.add_argument("--sample", action="store_true",
                    help="the 300 test images bundled with the package instead of --data-dir's test set")
     p.add_argument("--seed", type=seed_arg, default=0, help="image k's noise comes from (seed, k) [%(default)s]")
@@ -169,7 +193,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("stopped: nothing was measured", file=sys.stderr)
         return 130
-    r = summary(bound) | {"images": "bundled sample" if a.sample else f"{dataset} test set", "seed": a.seed,
+    r = summary(bound) | {"images": f"{dataset} {'bundled sample' if a.sample else 'test set'}", "seed": a.seed,
                           "given_class": a.given_class, "variance": a.variance, "clip": not a.no_clip}
     if a.json:
         print(json.dumps(r, indent=2))
