@@ -8,7 +8,8 @@ import torch
 
 from conftest import ROOT, run_python, tiny_config, tiny_model
 from ddpm.data import load_sample, to_model_range
-from ddpm.likelihood import Bound, bound_terms, discretized_log_likelihood, normal_kl, summary
+from ddpm.likelihood import (Bound, bound_terms, discretized_log_likelihood, known_x0_floor, normal_kl,
+                             summary)
 from ddpm.samplers import sample_generators
 from ddpm.schedule import NoiseSchedule
 
@@ -69,6 +70,9 @@ def test_a_network_that_knows_x0_pays_only_for_the_fixed_variances():
     want = -discretized_log_likelihood(x0.double(), x0.double(), std).sum() / (784 * math.log(2))
     for bound in (beta, tilde):
         assert bound.terms[0, 0].item() == pytest.approx(want.item(), rel=1e-4)
+    # all of it is what known_x0_floor counts without a network
+    for bound, variance in ((beta, "beta"), (tilde, "beta_tilde")):
+        assert known_x0_floor(sched, x0, variance).item() == pytest.approx(bound.total.item(), rel=1e-4)
     # the prior: x_T keeps sqrt(alpha_bar_T) = 0.0064 of x_0, a few millionths of a bit a pixel
     assert 0 < tilde.prior.item() < 1e-4 and tilde.prior.item() == beta.prior.item()
 
@@ -175,7 +179,7 @@ def test_the_command_prints_the_bound_and_refuses_in_words(tmp_path):
     assert out.returncode == 0, out.stderr
     import json
     r = json.loads(out.stdout)
-    assert r["n"] == 2 and r["images"] == "mnist bundled sample" and r["bits_per_dim"] > 0
+    assert r["n"] == 2 and r["images"] == "mnist bundled sample" and r["bits_per_dim"] > r["known_x0_floor"] > 0
     out = run_python("-m", "ddpm.likelihood", "--weights", str(folder), "--sample", "--n", "301")
     assert out.returncode == 2 and out.stderr.strip() == "error: --n 301 asks for more than the 300 test images there"
     folder = save_pretrained(tiny_model(num_classes=0), tmp_path / "plain")
