@@ -9,6 +9,7 @@ Without a token or network it says so, keeps every local file as it was (the car
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shlex
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from .card import check_loads, keep_a_hand_written_card, write_model_card
 from .cli_args import stopped
-from .hub import CARD_NAME, FOLDER_FILES, GUIDE_SUBFOLDER, ModelLoadError, folder_problem, repo_id_problem
+from .hub import (CARD_NAME, FOLDER_FILES, GUIDE_SUBFOLDER, WEIGHTS_NAME, ModelLoadError, folder_problem,
+                  repo_id_problem)
 from .safeio import atomic_write_bytes
 
 
@@ -27,16 +29,14 @@ def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:
-    """Upload the model folder's FOLDER_FILES, and delete from the repo those the folder does not hold (another
-    model's scores, grid, card or guide, pushed there before, would show beside these weights; the repo's history
-    keeps them). No other file of the repo is touched. Without a token or network, say so and keep every local
-    file."""
+    """Upload the model folder's FOLDER_FILES, and delete from the repo what `stale` names (the records of other
+    weights pushed there before). No other file of the repo is touched. Without a token or network, say so and keep
+    every local file."""
     folder = Path(folder)
     if why := folder_problem(folder):
         log(f"could not push: {why}")
         return False
     retry = push_command(folder, repo_id, private)
-    absent = [name for name in FOLDER_FILES if not (folder / name).exists()]
     try:
         from huggingface_hub import HfApi
 
@@ -46,19 +46,34 @@ def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=pri
             log(f"did not push: {repo_id} already exists and is public, and a private repo was asked for. Make it "
                 f"private on the Hub, then retry with: {retry}")
             return False
+        gone = stale(api, repo_id, folder)
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=FOLDER_FILES,
-                          delete_patterns=absent or None)
+                          delete_patterns=gone or None)
     except Exception as e:  # no token (401), no network, unknown repo ...
         log(f"could not push to the Hub ({type(e).__name__}: {e}).\n"
             f"Nothing was lost: the model is in {folder}. Check the network and your token (`hf auth login`, or "
             f"HF_TOKEN), then retry with: {retry}")
         return False
-    guide = [n for n in absent if n.startswith(f"{GUIDE_SUBFOLDER}/")]  # no guide at all: named as one folder
-    names = [n for n in absent if n not in guide] + ([f"{GUIDE_SUBFOLDER}/"] if len(guide) * 2 == len(FOLDER_FILES)
-                                                     else guide)
-    removed = f" (and deleted from it any {', '.join(names)} of other weights: this folder has none)" if names else ""
+    removed = f" (and deleted from it {', '.join(gone)}, of the weights it held before)" if gone else ""
     log(f"pushed {folder} to https://huggingface.co/{repo_id}{removed}")
     return True
+
+
+def stale(api, repo_id: str, folder: Path) -> list[str]:
+    """The files of the repo to delete: where its model.safetensors is not this folder's, each FOLDER_FILES name it
+    holds and the folder lacks (the scores, card, grid or loss log of the weights pushed before would show beside
+    these; the repo's history keeps them). With the same weights nothing goes (an eval.json uploaded by hand for
+    them, as the card says to, stays), nor does a guide/ unless the folder has one: a guide may guide any model
+    it fits (its load checks that)."""
+    held = set(api.list_repo_files(repo_id))
+    if WEIGHTS_NAME in held:
+        (info,) = api.get_paths_info(repo_id, [WEIGHTS_NAME])
+        mine = hashlib.sha256((folder / WEIGHTS_NAME).read_bytes()).hexdigest()
+        if getattr(getattr(info, "lfs", None), "sha256", None) == mine:  # an LFS file's id is its content's sha256
+            return []
+    guide = (folder / GUIDE_SUBFOLDER).is_dir()
+    return [name for name in FOLDER_FILES if name in held and not (folder / name).exists()
+            and (guide or not name.startswith(f"{GUIDE_SUBFOLDER}/"))]
 
 
 ROOTED = r"(?:/|~\w*/|[A-Za-z]:[\\/]|\\\\)"  # where an absolute path begins: /, ~/ or ~user/, C:\ or C:/, \\server

@@ -1,10 +1,13 @@
 """ddpm.push, the command that publishes a finished run: its card written for the repo, what an offline or
 refused push leaves (every local file as it was), and its refusals of a folder or a repo id."""
+import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 
+import huggingface_hub
 import pytest
 
-from ddpm import hub
+from ddpm import hub, push
 from ddpm.card import write_model_card
 
 from conftest import FAKE_TOKEN, sh, tiny_model
@@ -67,6 +70,7 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     uploaded = []  # a push that goes through carries the card written for the repo
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", lambda self, repo_id: [])  # a new repo
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
                         lambda self, folder_path, **kw: uploaded.append((Path(folder_path) / "README.md").read_text()))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
@@ -139,6 +143,7 @@ def test_a_push_says_which_local_paths_its_files_publish(tmp_path, capsys, monke
                    "(/docs/x), 1/sqrt(2) of https://hf.co/x"}))
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN["HF_TOKEN"])
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", lambda self, repo_id: [])  # a new repo
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: None)
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 0
     err = capsys.readouterr().err
@@ -148,3 +153,58 @@ def test_a_push_says_which_local_paths_its_files_publish(tmp_path, capsys, monke
     (tmp_path / "m" / "training.json").write_text(json.dumps({"null_teacher": "/home/ann smith/t", "C:\\k": 1}))
     found = push.local_paths(tmp_path / "m")  # (and the card's, written by the push above)
     assert {"/home/ann smith/t", "C:\\k"} <= set(found) and "/home/ann" not in found  # a value whole, keys too
+
+
+def fake_hub(monkeypatch, calls: dict, public: list, held: dict) -> None:
+    """HfApi up to the network: the repo holds `held` (name -> sha256 of an LFS file, or None)."""
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo",
+                        lambda self, repo_id, **kw: calls.update(create=(repo_id, kw)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id: SimpleNamespace(private=not public))
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files", lambda self, repo_id: list(held))
+    monkeypatch.setattr(huggingface_hub.HfApi, "get_paths_info", lambda self, repo_id, paths: [
+        SimpleNamespace(path=p, lfs=SimpleNamespace(sha256=held[p])) for p in paths])
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
+
+
+def test_push_uploads_the_folder(tmp_path, monkeypatch):
+    """Exercise the upload up to the network call: the right repo and files are handed to huggingface_hub."""
+    calls, public = {}, []
+    fake_hub(monkeypatch, calls, public, {})  # a new repo
+    hub.save_pretrained(tiny_model(), tmp_path)
+    assert push.push_to_hub(tmp_path, "me/ddpm", private=True, log=lambda *_: None)
+    assert calls["create"] == ("me/ddpm", {"private": True, "exist_ok": True})
+    assert calls["upload"]["repo_id"] == "me/ddpm" and calls["upload"]["folder_path"] == str(tmp_path)
+    assert "model.safetensors" in calls["upload"]["allow_patterns"] and calls["upload"]["delete_patterns"] is None
+    # asked for private, found public: nothing uploaded
+    public.append(1)
+    calls.clear()
+    said = []
+    assert not push.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
+    assert "already exists and is public" in said[0] and "upload" not in calls
+    # not a model folder: nothing created on the Hub
+    calls.clear()
+    assert not push.push_to_hub(tmp_path / "typo", "me/ddpm", log=said.append)
+    assert said[-1] == f"could not push: {tmp_path / 'typo'} does not exist" and "create" not in calls
+
+
+def test_a_push_over_other_weights_deletes_their_records_and_says_so(tmp_path, monkeypatch):
+    """A repo of other weights: the records of theirs that this folder lacks go (and are named), not its guide/
+    unless the folder has one. A repo of the same weights keeps all (an eval.json uploaded by hand, as the card
+    says to). Only a push asked to be private refuses a public repo."""
+    calls, said = {}, []
+    old = dict.fromkeys(["config.json", "README.md", "eval.json", "samples.png", "loss.csv", "guide/config.json",
+                         "guide/README.md"]) | {"model.safetensors": "0" * 64, "guide/model.safetensors": "1" * 64}
+    fake_hub(monkeypatch, calls, [1], old)
+    hub.save_pretrained(tiny_model(), tmp_path)
+    (tmp_path / "README.md").write_text("x")
+    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)  # public, as asked
+    assert calls["upload"]["delete_patterns"] == ["eval.json", "samples.png", "loss.csv"] and said[-1] == (
+        f"pushed {tmp_path} to https://huggingface.co/me/ddpm (and deleted from it eval.json, samples.png, loss.csv, "
+        "of the weights it held before)")
+    hub.save_pretrained(tiny_model(), tmp_path / "guide")  # a guide of its own: the old one's card goes too
+    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)
+    assert calls["upload"]["delete_patterns"] == ["eval.json", "samples.png", "loss.csv", "guide/README.md"]
+    old["model.safetensors"] = hashlib.sha256((tmp_path / "model.safetensors").read_bytes()).hexdigest()
+    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)  # the same weights: nothing goes
+    assert calls["upload"]["delete_patterns"] is None
+    assert said[-1] == f"pushed {tmp_path} to https://huggingface.co/me/ddpm"

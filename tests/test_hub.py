@@ -2,7 +2,6 @@
 import dataclasses
 import json
 import re
-from types import SimpleNamespace
 
 import huggingface_hub
 import pytest
@@ -289,59 +288,6 @@ def test_a_hub_that_never_answers_falls_back_to_the_cache_in_time(tmp_path, monk
                 hub._hub_timeout()
     finally:
         silent.set()
-
-
-def test_push_uploads_the_folder(tmp_path, monkeypatch):
-    """Exercise the upload up to the network call: the right repo and files are handed to huggingface_hub."""
-    calls, public = {}, []
-    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: calls.update(create=(repo_id, kw)))
-    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id: SimpleNamespace(private=not public))
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
-    hub.save_pretrained(tiny_model(), tmp_path)
-    assert push.push_to_hub(tmp_path, "me/ddpm", private=True, log=lambda *_: None)
-    assert calls["create"] == ("me/ddpm", {"private": True, "exist_ok": True})
-    assert calls["upload"]["repo_id"] == "me/ddpm" and calls["upload"]["folder_path"] == str(tmp_path)
-    assert "model.safetensors" in calls["upload"]["allow_patterns"]
-    # the repo keeps nothing the folder lacks: another model's records, pushed there before, would describe these
-    assert calls["upload"]["delete_patterns"] == [n for n in hub.FOLDER_FILES if n not in ("config.json",
-                                                                                            "model.safetensors")]
-    # asked for private, found public: nothing uploaded
-    public.append(1)
-    calls.clear()
-    said = []
-    assert not push.push_to_hub(tmp_path, "me/ddpm", private=True, log=said.append)
-    assert "already exists and is public" in said[0] and "upload" not in calls
-    # not a model folder: nothing created on the Hub
-    calls.clear()
-    assert not push.push_to_hub(tmp_path / "typo", "me/ddpm", log=said.append)
-    assert said[-1] == f"could not push: {tmp_path / 'typo'} does not exist" and "create" not in calls
-
-
-def test_a_public_push_to_a_public_repo_goes_through_and_says_what_it_deleted(tmp_path, monkeypatch):
-    """Only a push asked to be private refuses a public repo. What the folder does not hold is deleted from the repo
-    (the old weights' scores, card, grid, guide), and said to be; a guide in part is named file by file."""
-    calls, said = {}, []
-    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **kw: None)
-    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda self, repo_id: SimpleNamespace(private=False))
-    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", lambda self, **kw: calls.update(upload=kw))
-    hub.save_pretrained(tiny_model(), tmp_path)
-    for name in ("README.md", "training.json", "samples.png", "loss.csv"):
-        (tmp_path / name).write_text("x")
-    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)  # public, as asked
-    assert calls["upload"]["delete_patterns"][0] == "eval.json" and said[-1] == (
-        f"pushed {tmp_path} to https://huggingface.co/me/ddpm (and deleted from it any eval.json, guide/ of other "
-        "weights: this folder has none)")
-    (tmp_path / "eval.json").write_text("{}")  # the new weights scored too, and a guide but for its card
-    hub.save_pretrained(tiny_model(), tmp_path / "guide")
-    for name in ("training.json", "eval.json", "samples.png", "loss.csv"):
-        (tmp_path / "guide" / name).write_text("x")
-    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)
-    assert calls["upload"]["delete_patterns"] == ["guide/README.md"]
-    (tmp_path / "guide" / "README.md").write_text("x")
-    assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)
-    assert calls["upload"]["delete_patterns"] is None
-    assert said[-2:] == [f"pushed {tmp_path} to https://huggingface.co/me/ddpm (and deleted from it any guide/README.md "
-                         "of other weights: this folder has none)", f"pushed {tmp_path} to https://huggingface.co/me/ddpm"]
 
 
 def test_push_without_token_or_network_keeps_files(tmp_path, monkeypatch):
