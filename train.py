@@ -203,12 +203,17 @@ def main(argv=None) -> int:
 
     say_what_resume_kept(args)
     command = command_line("train.py", argv)  # quoted as a shell needs it: --out "my run", --attention-res ""
-    def on_start(folder) -> None:  # at the sitting's first checkpoint: its line, noted as stopped where the weights
-        held = read_weights_meta(folder).get("steps") if args.resume else None  # are until its end saves new ones
-        record_command(folder, f"{command}{STOPPED}{held}" if held else command, args.resume)  # (a kill -9 before)
+
+    def on_start(folder) -> None:
+        """At the sitting's first checkpoint, its line in the recipe; on a resume, noted as stopped at the step the
+        weights hold, as they do until the sitting's end saves its own (a kill -9 before leaves the note true)."""
+        held = read_weights_meta(folder).get("steps") if args.resume else None
+        record_command(folder, f"{command}{STOPPED}{held}" if held else command, args.resume)
 
     try:
         out = train(args.config, resume=args.resume, on_start=on_start)
+        if args.resume:  # the sitting's weights are saved: its line without the note, before the grid and scores
+            record_command(out, command, resumed=True)
     except Diverged as e:  # nothing saved since e.saved: the recipe's line says where this sitting's part ends
         if e.saved and e.saved > e.began:  # (a sitting that saved nothing recorded no line: training.train)
             record_command(args.out, f"{command}{STOPPED}{e.saved}", resumed=True)
