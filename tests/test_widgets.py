@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 from conftest import ROOT
-from ddpm.demo import digit_input, widgets, wiring
+from ddpm.demo import digit_input, page, widgets, wiring
 from ddpm.demo.limits import MAX_SEED, EmptyBox, InputError, MissingInput
 from ddpm.demo.progress import Progress
 from ddpm.demo.sources import DRAWING, EXAMPLE, UPLOAD
@@ -196,5 +196,5 @@ def test_an_older_gradio_is_refused_in_one_line_naming_the_pin():
                if line.startswith("gradio=="))
     with pytest.raises(SystemExit, match=rf"^app.py needs Gradio 6 \(requirements.txt pins {pin}\), not 5.50.0: pip "
                                          r"install -r requirements.txt$"):
-        widgets.check_gradio("5.50.0")
-    widgets.check_gradio(gr.__version__)  # the installed one passes
+        page.check_gradio("5.50.0")
+    page.check_gradio(gr.__version__)  # the installed one passes

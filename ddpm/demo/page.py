@@ -4,6 +4,18 @@ import gradio as gr
 
 from .limits import MAX_UPLOAD_BYTES
 
+
+def check_gradio(version: str) -> None:
+    """The app is written for Gradio 6 (api_visibility, buttons=, launch's css and theme): an older one installed
+    first (a notebook's, an old image's) failed in a traceback part way through building the page. Checked here,
+    before the theme below is built, as every module of the app's own components imports this one."""
+    if int(version.split(".")[0]) < 6:
+        raise SystemExit(f"app.py needs Gradio 6 (requirements.txt pins 6.31.0), not {version}: pip install -r "
+                         "requirements.txt")
+
+
+check_gradio(gr.__version__)
+
 # Gradio 6's sketchpad starts with no tool ("select the draw tool to start"): click its brush for the
 # user once the sketchpad is shown, retrying while it renders (its prompt is the .empty.wrap element)
 PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {

@@ -14,16 +14,6 @@ from .limits import COUNTED_FROM, MAX_SEED, EmptyBox, InputError, shown
 from .page import SNAP_BACK_JS
 
 
-def check_gradio(version: str) -> None:
-    """The app is written for Gradio 6 (api_visibility, buttons=, launch's css and theme): an older one installed
-    first (a notebook's, an old image's) would fail in a traceback part way through building the page."""
-    if int(version.split(".")[0]) < 6:
-        raise SystemExit(f"app.py needs Gradio 6 (requirements.txt pins 6.31.0), not {version}: pip install -r "
-                         "requirements.txt")
-
-
-check_gradio(gr.__version__)
-
 
 def picture(value, label: str, buttons=("fullscreen",), **kw) -> gr.Image:
     """An output image: a PNG (or the file given, such as a GIF) with only the full-screen button by default
