@@ -82,7 +82,8 @@ def bound_terms(model, sched: NoiseSchedule, x0: torch.Tensor, seed: int = 0, la
     if isinstance(label, str):  # "random" is a sampler's choice: a bound is of given digits, each with its class
         raise ValueError(f"label is None (the null class), a class, or a tensor of one class per image, not {label!r}")
     label, T, b = one_label(label), sched.T, x0.shape[0]
-    check_request(model.config, T, b, "ddpm", None, label, guidance, 0.0, from_noise=True)
+    check_request(model.config, T, n=b, sampler="ddpm", steps=None, label=label, guidance=guidance, eta=0.0,
+                  from_noise=True)  # as sample_loop checks them
     check_count("batch_size", batch_size)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))  # a hand-written model may have none
     var_p = getattr(sched, SIGMA[variance]).double() ** 2  # (T,) sigma_t^2 of p_theta (Sec. 3.2), on the CPU
@@ -101,7 +102,7 @@ def bound_terms(model, sched: NoiseSchedule, x0: torch.Tensor, seed: int = 0, la
                 x0_hat = x0_hat.clamp(-1, 1)
             # the sums in float64 on the CPU (mps has no float64)
             mean_q, var_q = (v.cpu().double() for v in sched.q_posterior(x0_k, x_t, t))  # Eq. 7, the true step back
-            mean_p = sched.q_posterior(x0_hat, x_t, t)[0].cpu().double()  # Eq. 7 at x0_hat: p_theta's mean (Eq. 11)
+            mean_p = sched.q_posterior(x0_hat, x_t, t)[0].cpu().double()  # Eq. 7 at x0_hat: p_theta's mean
             var = var_p[t][:, None, None, None]
             kl = normal_kl(mean_q, var_q.clamp(min=1e-20), mean_p, var)  # beta_tilde is 0 at t = 0, not used there
             nll = -discretized_log_likelihood(x0_k.cpu().double(), mean_p, var.sqrt())  # mean_p = x0_hat at t = 0
@@ -213,13 +214,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("stopped: nothing was measured", file=sys.stderr)
         return 130
-    r = summary(bound, known_x0_floor(sched, x0, a.variance)) | {"images": f"{dataset} {'bundled sample' if a.sample else 'test set'}", "seed": a.seed,
-                          "given_class": a.given_class, "variance": a.variance, "clip": not a.no_clip}
+    images = f"{dataset} {'bundled sample' if a.sample else 'test set'}"
+    r = summary(bound, known_x0_floor(sched, x0, a.variance)) | {
+        "images": images, "seed": a.seed, "given_class": a.given_class, "variance": a.variance, "clip": not a.no_clip}
     if a.json:
         print(json.dumps(r, indent=2))
         return 0
     err = f" +- {r['stderr']}" if r["stderr"] is not None else ""
-    print(f"bound on -log p(x_0): {r['bits_per_dim']}{err} bits/dim, mean of {r['n']} images of the {r['images']}\n"
+    print(f"bound on -log p(x_0): {r['bits_per_dim']}{err} bits/dim, mean of {r['n']} images of the "
+          f"{r['images']}\n"
           f"  L_T (prior) {r['prior_L_T']}, L_0 (decoder) {r['decoder_L_0']}, L_1..L_9 {r['steps_1_to_9']}, "
           f"L_10..L_(T-1) {r['steps_10_up']}\n  a network that knew x_0 would pay {r['known_x0_floor']} (the fixed "
           "variances' cost): the rest is the network's error")
