@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from .checkpoint import CKPT_NAME
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
-from .safeio import atomic_write_bytes, encode_tensors
+from .safeio import atomic_write_bytes, encode_tensors, load_tensors
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -57,27 +57,27 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None, s
     model = unwrapped(model)
     weights = encode_tensors(model.state_dict(), meta)  # first: a meta JSON cannot hold (a numpy float) is refused
     folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
-    if not same_run:
-        _set_aside_records(folder, weights_digest(model))
+    stale = [] if same_run else _stale_records(folder, weights_digest(model))  # asked before the old weights go
     model.config.save(folder / CONFIG_NAME)
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
+    for path in stale:  # once the new weights are there (a failed write leaves the records beside their own)
+        path.replace(kept := set_aside_path(path))
+        warnings.warn(f"{path.name} described the weights these replace in {folder}: kept as {kept.name}",
+                      stacklevel=2)
     return folder
 
 
-def _set_aside_records(folder: Path, digest: str) -> None:
-    """Rename the RECORDS in `folder` unless its model.safetensors holds the tensors of `digest` already (or cannot
-    be read)."""
+def _stale_records(folder: Path, digest: str) -> list[Path]:
+    """The RECORDS in `folder`, unless its model.safetensors holds the tensors of `digest` already (or cannot be
+    read)."""
     try:
-        if _digest(load_file(folder / WEIGHTS_NAME).items()) == digest:
-            return
+        if _digest(load_tensors(folder / WEIGHTS_NAME)[0].items()) == digest:
+            return []
     except FileNotFoundError:  # no weights there: the records describe none of these
         pass
     except (OSError, SafetensorError):  # cut short (a full disk): they may be these, so the records stay
-        return
-    for name in RECORDS:
-        if (path := folder / name).is_file():
-            path.replace(kept := set_aside_path(path))
-            warnings.warn(f"{name} described the weights these replace in {folder}: kept as {kept.name}", stacklevel=3)
+        return []
+    return [folder / name for name in RECORDS if (folder / name).is_file()]
 
 
 def unwrapped(model):

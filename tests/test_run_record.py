@@ -227,7 +227,7 @@ def test_an_older_set_aside_file_is_never_overwritten(tmp_path):
         "eval.previous.json": "first", "eval.previous.2.json": "second", "eval.previous.3.json": "third"}
 
 
-def test_other_weights_saved_into_a_run_folder_set_its_records_aside(tmp_path):
+def test_other_weights_saved_into_a_run_folder_set_its_records_aside(tmp_path, monkeypatch):
     """A notebook's save_pretrained into a folder that a run wrote: the run's card, recipe, scores, grid, loss log,
     config and checkpoint describe weights no longer there, so they are renamed *.previous.* and said, and the
     folder then loads (its train_config.json no longer contradicts config.json); the same weights saved again move
@@ -257,6 +257,13 @@ def test_other_weights_saved_into_a_run_folder_set_its_records_aside(tmp_path):
     (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:1000])
     hub.save_pretrained(tiny_model(), folder)
     assert (folder / "eval.json").is_file()
+    def full_disk(*a):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(hub, "atomic_write_bytes", full_disk)  # the new weights not written: the records stay
+    with pytest.raises(OSError):
+        hub.save_pretrained(tiny_model(seed=2), folder)
+    assert (folder / "eval.json").is_file()
+    monkeypatch.undo()
     (bare := tmp_path / "bare").mkdir()
     (bare / "training.json").write_text("{}")
     with pytest.warns(UserWarning, match="training.json described the weights these replace"):
