@@ -1,6 +1,6 @@
 """How many bits the model needs for an image: the variational bound on -log p_theta(x_0) (Ho et al. 2020, Eq. 5),
 term by term, in bits per dimension, and the rate-distortion curve of their Sec. 4.3 (Fig. 5) read off the same
-terms. The bound is the paper's L, the loss L_simple drops the weights of (Sec. 3.4).
+terms. Training's L_simple (Sec. 3.4) is this bound with its weights dropped.
 
 Eq. 5, in the paper's t:
     L   = L_T + sum over t = 2..T of L_{t-1} + L_0
