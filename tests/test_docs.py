@@ -149,8 +149,8 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
     """The README's notebook lines, run as written from a folder of nothing but them (the notebook in a subfolder
     that failed on a relative "weights"): the bundled model's
     grid, saved as the first command's grid.png is (pixel for pixel), the model's schedule, a chain's x0_hat step by
-    step, the forward jump and x_0 recovered from it, then the same seed autoguided by weights/guide/, which the
-    app's autoguidance slider draws."""
+    step, the forward jump and x_0 recovered from it, a digit's bound in bits/dim, then the same seed autoguided by
+    weights/guide/, which the app's autoguidance slider draws."""
     from PIL import Image
 
     from ddpm import sample
@@ -170,6 +170,7 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch, tmp_path):
     assert Image.open("x0_hat.png").size == ns["tensor_grid"](ns["samples"][:1].repeat(6, 1, 1, 1), scale=2).size
     assert load_classifier()(ns["samples"]).argmax(1).tolist() == [7, 7, 7, 7]  # "four 7s", as the comment says
     assert (ns["x0_hat"] - ns["x0"]).abs().mean() < 0.4  # the network's x0_hat at t = 500 near the digits (0.23)
+    assert 1 < ns["bound"].total.item() < 3 and ns["bound"].rmse[0, -1] > ns["bound"].rmse[0, 0]  # 2.0 bits/dim
     assert sample.main("--seed 0 --n 16 --sampler ddim --steps 50 --out cli.png".split()) == 0
     assert np.array_equal(np.asarray(Image.open("grid.png")), np.asarray(Image.open("cli.png")))
 
