@@ -79,6 +79,10 @@ def bound_terms(model, sched: NoiseSchedule, x0: torch.Tensor, seed: int = 0, la
     check_sampling(model, "ddpm", variance)
     check_schedule(model.config, sched)
     _check_levels(x0)
+    cfg = model.config
+    if x0.dim() != 4 or x0.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
+        raise ValueError(f"x0 is a batch (B, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}) of the model's "
+                         f"images (one: x[None, None]), not shape {tuple(x0.shape)}")
     if isinstance(label, str):  # "random" is a sampler's choice: a bound is of given digits, each with its class
         raise ValueError(f"label is None (the null class), a class, or a tensor of one class per image, not {label!r}")
     label, T, b = one_label(label), sched.T, x0.shape[0]

@@ -138,11 +138,14 @@ def test_guidance_and_clipping_are_part_of_p_theta():
     ("ok", {"label": 3, "guidance": -5}, "guidance must be between 0 and 10"),
     ("ok", {"label": "random"}, r"^label is None \(the null class\), a class, or a tensor of one class per image"),
     ("ok", {"batch_size": 0}, "batch_size"),
+    ("one", {}, r"^x0 is a batch \(B, 1, 28, 28\) of the model's images \(one: x\[None, None\]\), not shape "
+                r"\(28, 28\)$"),
 ])
 def test_what_would_give_a_wrong_number_is_refused_in_words(x0, kw, message):
     model, sched = tiny_model(), NoiseSchedule(20, "linear")
     digits = to_model_range(torch.from_numpy(load_sample()[0][:2]))
-    x0 = {"unit": (digits + 1) / 2, "shifted": digits + 2, "nan": digits * torch.nan, "ok": digits}[x0]
+    x0 = {"unit": (digits + 1) / 2, "shifted": digits + 2, "nan": digits * torch.nan, "ok": digits,
+          "one": digits[0, 0]}[x0]
     with pytest.raises((ValueError, TypeError), match=message):
         bound_terms(model, sched, x0, **kw)
 
