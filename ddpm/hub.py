@@ -57,7 +57,7 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None, s
     model = unwrapped(model)
     weights = encode_tensors(model.state_dict(), meta)  # first: a meta JSON cannot hold (a numpy float) is refused
     folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
-    stale = [] if same_run else _stale_records(folder, weights_digest(model))  # asked before the old weights go
+    stale = [] if same_run else _stale_records(folder, model)  # asked before the old weights go
     model.config.save(folder / CONFIG_NAME)
     atomic_write_bytes(folder / WEIGHTS_NAME, weights)
     for path in stale:  # once the new weights are there (a failed write leaves the records beside their own)
@@ -67,17 +67,19 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None, s
     return folder
 
 
-def _stale_records(folder: Path, digest: str) -> list[Path]:
-    """The RECORDS in `folder`, unless its model.safetensors holds the tensors of `digest` already (or cannot be
-    read)."""
+def _stale_records(folder: Path, model: torch.nn.Module) -> list[Path]:
+    """The RECORDS in `folder`, unless its model.safetensors holds `model`'s tensors already (or cannot be read)."""
+    records = [folder / name for name in RECORDS if (folder / name).is_file()]
+    if not records:  # a folder of weights alone (or a new one): nothing to compare
+        return []
     try:
-        if _digest(load_tensors(folder / WEIGHTS_NAME)[0].items()) == digest:
+        if _digest(load_tensors(folder / WEIGHTS_NAME)[0].items()) == weights_digest(model):
             return []
     except FileNotFoundError:  # no weights there: the records describe none of these
         pass
     except (OSError, SafetensorError):  # cut short (a full disk): they may be these, so the records stay
         return []
-    return [folder / name for name in RECORDS if (folder / name).is_file()]
+    return records
 
 
 def unwrapped(model):

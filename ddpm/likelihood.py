@@ -108,9 +108,9 @@ def bound_terms(model, sched: NoiseSchedule, x0: torch.Tensor, seed: int = 0, la
             mean_q, var_q = (v.cpu().double() for v in sched.q_posterior(x0_k, x_t, t))  # Eq. 7, the true step back
             mean_p = sched.q_posterior(x0_hat, x_t, t)[0].cpu().double()  # Eq. 7 at x0_hat: p_theta's mean
             var = var_p[t][:, None, None, None]
-            kl = normal_kl(mean_q, var_q.clamp(min=1e-20), mean_p, var)  # beta_tilde is 0 at t = 0, not used there
-            nll = -discretized_log_likelihood(x0_k.cpu().double(), mean_p, var.sqrt())  # mean_p = x0_hat at t = 0
-            per_t = torch.where(t[:, None, None, None] == 0, nll, kl)  # (n, C, H, W) nats: the decoder at t = 0
+            per_t = normal_kl(mean_q, var_q.clamp(min=1e-20), mean_p, var)  # (n, C, H, W) nats (beta_tilde_1 = 0)
+            if start == 0:  # t = 0: the decoder L_0 in place of a KL (mean_p is x0_hat there)
+                per_t[0] = -discretized_log_likelihood(x0_k[0].cpu().double(), mean_p[0], var[0].sqrt())
             nats_terms[k, start:start + len(t)] = per_t.flatten(1).sum(1)
             rmse[k, start:start + len(t)] = ((x0_hat - x0_k) * 127.5).cpu().double().pow(2).flatten(1).mean(1).sqrt()
     to_bits = 1 / (math.log(2) * x0[0].numel())
@@ -192,13 +192,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     from .data import DataError, load_dataset, load_sample, to_model_range
-    from .device import pick_device
-    from .facts import trained_on
-    from .hub import ModelLoadError, load_pretrained, resolve_folder
+    from .hub import ModelLoadError
+    from .sample import load_for_sampling
     a = parse_args(argv)
     try:
-        model = load_pretrained(a.weights, pick_device(a.device))
-        dataset = trained_on(resolve_folder(a.weights))
+        model, _, dataset, _ = load_for_sampling(a.weights, a.device, "ddpm", None)  # as ddpm.sample loads one
         if a.sample:
             images, labels = (torch.from_numpy(v) for v in load_sample(dataset))
         else:
