@@ -360,6 +360,8 @@ def score(a: argparse.Namespace, command: str) -> int:
                   autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, default_t_max(T)
                   autoguidance_guide=a.autoguidance_guide if a.autoguidance != 1 else None,  # None: the weights' guide/
                   seconds=round(time.perf_counter() - start, 1), command=command)
+    if drew := (facts.get("weights_sha256") if a.from_samples else digest):  # whose figures: facts.read_scores checks
+        result["weights_sha256"] = drew
     replaced = None
     if a.out:
         try:

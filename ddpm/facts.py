@@ -9,7 +9,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 
 from .config import is_real
-from .hub import EVAL_NAME, TRAINING_NAME, WEIGHTS_NAME
+from .hub import EVAL_NAME, TRAINING_NAME, WEIGHTS_NAME, file_digest
 from .safeio import read_json_object, read_meta
 
 # a card's recipe where none is recorded: what to run, and that it is not the command these weights were trained by
@@ -118,7 +118,24 @@ def read_scores(folder: str | Path | None) -> dict:
     if len(kept) < len(runs):
         print(f"note: {path}: runs {', '.join(sorted(set(runs) - set(kept)))} lack their figures and are left out",
               file=sys.stderr)
-    return ev | {"runs": kept}
+    if other := _scored_other_weights(Path(folder), kept):
+        print(f"note: {path}: runs {', '.join(sorted(other))} scored other weights than {Path(folder) / WEIGHTS_NAME} "
+              "holds (copied in since?) and are left out", file=sys.stderr)
+    return ev | {"runs": {name: r for name, r in kept.items() if name not in other}}
+
+
+def _scored_other_weights(folder: Path, runs: dict) -> list[str]:
+    """The runs whose weights_sha256 (ddpm.evaluate's record of the weights it scored) is not the digest of the
+    folder's model.safetensors. A run written before it was recorded, or a folder whose weights cannot be read,
+    leaves nothing to compare."""
+    recorded = {name: r["weights_sha256"] for name, r in runs.items() if "weights_sha256" in r}
+    if not recorded:
+        return []
+    try:
+        digest = file_digest(folder / WEIGHTS_NAME)
+    except (OSError, SafetensorError):
+        return []
+    return [name for name, d in recorded.items() if d != digest]
 
 
 def _well_formed(r, floor) -> bool:

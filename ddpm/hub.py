@@ -73,7 +73,7 @@ def _stale_records(folder: Path, model: torch.nn.Module) -> list[Path]:
     if not records:  # a folder of weights alone (or a new one): nothing to compare
         return []
     try:
-        if _digest(load_tensors(folder / WEIGHTS_NAME)[0].items()) == weights_digest(model):
+        if file_digest(folder / WEIGHTS_NAME) == weights_digest(model):
             return []
     except FileNotFoundError:  # no weights there: the records describe none of these
         pass
@@ -235,6 +235,12 @@ def weights_digest(model: torch.nn.Module) -> str:
     """sha256 of a model's tensors by name (not of its file, whose metadata a card or a push may rewrite):
     what --null-teacher and a samples .npz record of the model they came from."""
     return _digest(model.state_dict().items())
+
+
+def file_digest(path: str | Path) -> str:
+    """weights_digest of the model a model.safetensors holds, read without building it (OSError or SafetensorError
+    for a missing or broken file)."""
+    return _digest(load_tensors(path)[0].items())
 
 
 def _digest(tensors) -> str:

@@ -156,3 +156,36 @@ def test_the_quality_tables_class_shares_say_how_far_real_digits_wander():
         assert "| 6.4% to 10.4% |" in metrics_table({"runs": {"ddpm-1000": row | {
             "real_floor_class_share_extremes": kept}}})
     assert "| 6.4% to 10.4% |" in metrics_table({"runs": {"ddpm-1000-labelrandom": row | {"label": "random"}}})
+
+
+def test_scores_of_other_weights_copied_into_a_folder_are_left_out(tmp_path, monkeypatch, capsys):
+    """save_pretrained sets old records aside, but weights copied in by hand (`cp other/model.safetensors m/`) left
+    the old eval.json beside them: the card and About showed its figures as the new weights'. ddpm.evaluate now
+    records the digest of the weights it scored (of the ones that drew a samples file), and a run of other weights
+    is left out; a run that records none (written before) is kept."""
+    import numpy as np
+
+    from ddpm import evaluate
+    from ddpm.eval_files import save_npz
+    from ddpm.facts import read_scores
+
+    monkeypatch.setattr(evaluate, "reference", lambda *a: None)  # no MNIST: the scores below stand in
+    monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: ROW | {"real_floor_fd": 0.5})
+    model = hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m")
+    out = str(model / "eval.json")
+    assert evaluate.main(["--weights", str(model), "--n", "2", "--sampler", "ddim", "--steps", "2", "--out", out, "--json"]) == 0
+    digest = hub.weights_digest(hub.load_pretrained(model))
+    save_npz(tmp_path / "s.npz", np.zeros((2, 28, 28), np.uint8), 0, "ddpm", 20, timesteps=20, weights_sha256=digest)
+    assert evaluate.main(["--from-samples", str(tmp_path / "s.npz"), "--out", out, "--json"]) == 0
+    runs = json.loads((model / "eval.json").read_text())["runs"]
+    assert [r.get("weights_sha256") for r in runs.values()] == [digest, digest]
+    runs["older"] = ROW | {"real_floor_fd": 0.5}  # scored before the digest was recorded
+    (model / "eval.json").write_text(json.dumps({"runs": runs}))
+    assert list(read_scores(model)["runs"]) == ["ddim-2", "ddpm-20", "older"]
+    capsys.readouterr()
+    hub.save_pretrained(tiny_model(seed=1, timesteps=20), tmp_path / "other")
+    shutil.copy(tmp_path / "other" / "model.safetensors", model)
+    assert list(read_scores(model)["runs"]) == ["older"]
+    assert "runs ddim-2, ddpm-20 scored other weights than" in capsys.readouterr().err
+    (model / "model.safetensors").write_bytes(b"cut")  # unreadable: nothing to compare, as with no weights
+    assert list(read_scores(model)["runs"]) == ["ddim-2", "ddpm-20", "older"]
