@@ -26,7 +26,8 @@ from .data import noun
 from .device import pick_device
 from .eval_files import save_npz
 from .facts import trained_on
-from .hub import DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder, weights_digest
+from .hub import (CONFIG_NAME, DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder,
+                  weights_digest)
 from .images import grid, to_uint8_np
 from .safeio import atomic_write_png, keeping_previous, previous_blocked
 from .samplers import VARIANCES, sample
@@ -87,6 +88,21 @@ def write_card_grid(folder: str | Path, device: str | torch.device = "cpu") -> P
     return path
 
 
+def card_grid_problem(a: argparse.Namespace, out: Path, steps: int, T: int) -> str | None:
+    """Why --out may not be written (None if it may): a model folder's samples.png is the grid its card shows
+    under CARD_GRID's command, so only that command, for that folder's own weights, may replace it."""
+    folder = out.parent
+    if out.name != GRID_NAME or not (folder / CONFIG_NAME).is_file():
+        return None
+    if not (Path(a.weights).is_dir() and Path(a.weights).resolve() == folder.resolve()):
+        return (f"{out} is the grid on the card of the model in {folder}, and these would be digits of --weights "
+                f"{a.weights}: name another file, such as {folder / 'other.png'}")
+    as_card = (a.n, a.seed, a.first, a.sampler, steps, a.label, a.variance, a.no_clip, a.autoguidance) == \
+        (64, 0, 0, "ddpm", T, None, "beta", False, 1)
+    return None if as_card else (f"{out} is the grid the card shows as drawn by `{card_grid_command(folder)}`: "
+                                 "that command alone replaces it; name another file for other settings")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,7 +128,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                         "is kept as FILE.npz.previous, one generation [%(default)s]")
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
-        p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'samples.png'}"
+        p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'digits.png'}"
                 if Path(a.out).is_dir() else "--out must end in .png or .npz")
     check_sampling_args(p, a)
     if a.variance != "beta" and a.sampler == "ddim":  # DDIM's sigma_t comes from --eta (Song et al. Eq. 16)
@@ -142,7 +158,7 @@ def write_samples(a: argparse.Namespace) -> int:
     cfg = model.config
     out, kept = Path(a.out), None
     npz = out.suffix.lower() == ".npz"  # (a .png grid is cheap to draw again: not kept)
-    if why := check_writable(a.out) or (previous_blocked(out) if npz else None):
+    if why := check_writable(a.out) or (previous_blocked(out) if npz else card_grid_problem(a, out, steps, cfg.timesteps)):
         print(f"error: {why}", file=sys.stderr)
         return 2
     start = time.perf_counter()

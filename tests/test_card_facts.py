@@ -189,3 +189,24 @@ def test_scores_of_other_weights_copied_into_a_folder_are_left_out(tmp_path, mon
     assert "runs ddim-2, ddpm-20 scored other weights than" in capsys.readouterr().err
     (model / "model.safetensors").write_bytes(b"cut")  # unreadable: nothing to compare, as with no weights
     assert list(read_scores(model)["runs"]) == ["ddim-2", "ddpm-20", "older"]
+
+
+def test_a_model_folders_card_grid_is_replaced_by_the_cards_own_command_alone(tmp_path, capsys):
+    """`ddpm.sample --weights a --out b/samples.png` wrote a's digits where b's card shows b's grid, and a grid of
+    other settings in a's own folder stood under the caption naming CARD_GRID's. Both are refused before sampling,
+    the old grid left whole; the card's command itself, and any name outside a model folder, still write."""
+    from conftest import sample_cli
+    from ddpm.sample import card_grid_command
+
+    a, b = (hub.save_pretrained(tiny_model(seed=s, timesteps=4), tmp_path / name) for s, name in ((0, "a"), (1, "b")))
+    (b / "samples.png").write_bytes(b"b's grid")
+    rc, err = sample_cli(["--weights", str(a), "--out", str(b / "samples.png")], capsys)
+    assert rc == 2 and f"the grid on the card of the model in {b}, and these would be digits of --weights {a}" in err
+    assert (b / "samples.png").read_bytes() == b"b's grid"
+    for other in (["--n", "16"], ["--seed", "1"], ["--sampler", "ddim"], ["--label", "3"], ["--no-clip"]):
+        rc, err = sample_cli(["--weights", str(b), "--n", "64", *other, "--out", str(b / "samples.png")], capsys)
+        assert rc == 2 and f"drawn by `{card_grid_command(b)}`: that command alone replaces it" in err, other
+    assert (b / "samples.png").read_bytes() == b"b's grid"
+    card = card_grid_command(b).split()[3:]  # its flags, after "python -m ddpm.sample"
+    assert sample_cli(card, capsys)[0] == 0 and (b / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert sample_cli(["--weights", str(a), "--n", "4", "--out", str(tmp_path / "samples.png")], capsys)[0] == 0

@@ -128,7 +128,7 @@ def test_counts_below_one_are_refused_as_they_parse(module, args, says, capsys, 
 @pytest.mark.parametrize("args,message", [
     (["--n", "0"], "--n: must be between 1 and 100000, not 0"), (["--label", "12"], "--label: must be"),
     (["--out", "x.jpg"], ".png or .npz"), (["--out", "/tmp"], "--out /tmp is a folder: name a file in it, such as "
-                                                              "/tmp/samples.png"),
+                                                              "/tmp/digits.png"),
     (["--weights", "/nonexistent/folder"], "not a model folder"),
     (["--eta", "2", "--sampler", "ddim"], "--eta must be"), (["--eta", "1"], "--eta is a DDIM setting"),
     (["--steps", "50"], "--steps 50 is a DDIM setting (add --sampler ddim); DDPM always runs all T = 20 steps of "
