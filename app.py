@@ -149,10 +149,10 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                         film_strip(traj), traj)
 
 
-def decision_view(traj, at: int = 0, **kw) -> gr.LinePlot:
+def decision_view(traj, **kw) -> gr.LinePlot:
     """Tab 3's "when is the digit decided?" plot (kw: its layout, when it is built): every class drawn, in its own
-    colour, and a grey line at the slider's t = `at`; the legend names the classes that reach PLOT_MIN_P."""
-    return line_plot(decision_plot(traj, at), colors_in_legend=decision_legend(traj), **kw)
+    colour, a grey line at t = 0 where the slider rests after a run; the legend names classes reaching PLOT_MIN_P."""
+    return line_plot(decision_plot(traj), colors_in_legend=decision_legend(traj), **kw)
 
 
 def scrub(traj, t):

@@ -5,6 +5,7 @@ Read in this order:
   unet.py       the noise predictor eps_theta(x_t, t, y)
   training.py   L_simple, EMA, exact resume (training_checks.py: what a loss or step call may take)
   samplers.py   DDPM ancestral sampling, DDIM, classifier-free guidance (sampling_checks.py: what a call may ask)
+  likelihood.py the variational bound L = L_T + sum L_{t-1} + L_0 in bits/dim (Eq. 5, the decoder of Eq. 13)
   autoguidance.py, teacher.py   beyond DDPM: a small guide model, and the null class's teacher that made the weights
   hub.py        config.json + model.safetensors folders, saved and loaded (from a folder or the Hugging Face Hub)
 Around them: sample.py / evaluate.py / benchmark.py (command lines; cli_args.py their shared flags),

@@ -17,10 +17,10 @@ from ddpm.config import ModelConfig
 from ddpm.hub import save_pretrained
 from ddpm.unet import UNet
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT  # (browser_helpers and test_app_e2e take it from here)
 
 
-def tiny_model(T: int = 50, seed: int = 0) -> UNet:
+def _random_model(T: int = 50, seed: int = 0) -> UNet:
     """A random 8-channel U-Net: untrained, but exercises every code path in milliseconds."""
     torch.manual_seed(seed)
     return UNet(ModelConfig(base_channels=8, channel_mult=(1, 2), attention_resolutions=(), timesteps=T)).eval()
@@ -30,11 +30,11 @@ def save_tiny(folder: Path, T: int = 100, guide: bool = False) -> Path:
     """A tiny random model folder, with the bundled weights' loss.csv so the About tab draws its loss plot; with
     `guide`, a second one in its guide/ for autoguidance."""
     if guide:  # a guide whose zero-initialised output layer is not zero, so guiding changes the digits
-        g = tiny_model(T, seed=1)
+        g = _random_model(T, seed=1)
         with torch.no_grad():
             g.conv_out.weight.normal_(0, 0.05)
         save_pretrained(g, folder / "guide")
-    out = save_pretrained(tiny_model(T), folder)
+    out = save_pretrained(_random_model(T), folder)
     (out / "loss.csv").write_bytes((ROOT / "weights" / "loss.csv").read_bytes())
     return out
 

@@ -20,7 +20,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 T = 100
-IMAGES, LABELS = load_sample()
+IMAGES = load_sample()[0]
 
 
 @pytest.fixture(scope="module")

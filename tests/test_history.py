@@ -15,7 +15,6 @@ from ddpm import history
 from ddpm.demo import about
 from ddpm.hub import DEFAULT_WEIGHTS, save_pretrained
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_every_row_takes_the_same_x_T_and_the_picture_has_the_shipped_ones_layout():

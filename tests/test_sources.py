@@ -270,9 +270,9 @@ def test_a_fashion_mnist_model_gets_its_own_test_images_names_and_fit():
         with pytest.raises(InputError, match=says):
             sources.pick_digit(*args)
     sources.use("mnist")
-    assert sources.example_name() == "MNIST test digit" and sources.index_label() == sources.INDEX
+    assert sources.example_name() == "MNIST test digit" and sources.index_label() == "MNIST test digit #"
     assert sources.source_label() == "Digit from"
-    assert sources.index_label(other=True) == sources.OTHER
+    assert sources.index_label(other=True) == "the other digit x'_0: MNIST test digit #"
     assert np.array_equal(sources.pick_digit(sources.EXAMPLE, 5), load_sample()[0][5])
 
 

@@ -16,8 +16,6 @@ from .limits import MissingInput, check_choice, check_int
 # the radio's values (the API's words, whatever the dataset); example_name() is what the page shows for EXAMPLE
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
-INDEX = "MNIST test digit #"  # the index slider's label (index_label()), and so a refusal's name for its value
-OTHER = f"the other digit x'_0: {INDEX}"  # tab 4's second digit, to interpolate to
 _DATASET = ["mnist"]  # the loaded model's dataset (use()): its examples and its preprocessing
 
 
@@ -39,7 +37,8 @@ def example_name() -> str:
 
 
 def index_label(other: bool = False) -> str:
-    """The index slider's label, INDEX for MNIST; tab 4's second one (OTHER) with `other`."""
+    """The index slider's label ('MNIST test digit #', and so a refusal's name for its value); with `other`, tab 4's
+    second one, of the digit to interpolate to."""
     label = f"{example_name()} #"
     return f"the other {noun(_DATASET[0])} x'_0: {label}" if other else label
 
