@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NamedTuple
 
 if __name__ == "__main__" and sys.argv[1:]:  # --help, or a flag it does not have: say so before loading anything
     asked = sys.argv[1:] in (["-h"], ["--help"])
@@ -23,6 +22,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from ddpm.demo import draw, intro  # noqa: E402
+from ddpm.demo.bits import bits_text  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.compare import COMPARE_DIGITS, choices, compare_rows, compare_stream  # noqa: E402
 from ddpm.demo.controls import ddim_only, sampler_choices, sampler_controls  # noqa: E402
@@ -37,8 +37,8 @@ from ddpm.demo.limits import (MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, Empt
 from ddpm.demo.objective import COLORS as LOSS_COLORS, LossCurves, objective_view  # noqa: E402
 from ddpm.demo.outputs import new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
-from ddpm.demo.roundtrip import (KEEP, DigitMemo, chain_settings, digit_change_outputs, roundtrip,  # noqa: E402
-                                 roundtrip_stream, shown_as_it_goes, strip_ts, until_left)
+from ddpm.demo.roundtrip import (KEEP, DigitMemo, RoundtripOut, chain_settings, digit_change_outputs,  # noqa: E402
+                                 roundtrip, roundtrip_stream, shown_as_it_goes, strip_ts, until_left)
 from ddpm.demo.runtime import load_runtime  # noqa: E402
 from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each_class, index_label,  # noqa: E402
                                num_examples, pick_digit, preprocessed_as, worded)
@@ -46,8 +46,9 @@ from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
 from ddpm.demo.widgets import line_plot, loss_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
 from ddpm.demo.wiring import api_and_ui, live, progress_update, run_button, seed_back_if_drawn  # noqa: E402
-from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, decision_legend, decision_plot, decision_text,  # noqa: E402
-                                  film_strip, frame_panel, frame_slider, nearest_frame, save_gif, trajectory_stream)
+from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, TrajectoryOut, decision_legend, decision_plot,  # noqa: E402
+                                  decision_text, film_strip, frame_panel, frame_slider, nearest_frame, save_gif,
+                                  trajectory_stream)
 
 try:
     RT = load_runtime(app=True)  # $DDPM_MODEL, else the bundled weights/
@@ -82,6 +83,11 @@ def objective(source, index, upload, sketch, t, seed):
     return v.panel, v.loss_curve, v.text
 
 
+def bound(source, index, upload, sketch, seed):
+    """Tab 1's bound on -log p(x_0) for the digit (ddpm.demo.bits): T network passes, so a model job."""
+    yield bits_text(RT.model, RT.sched, pick_digit(source, index, upload, sketch), seed)
+
+
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
     """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
     settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
@@ -101,27 +107,6 @@ def sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, 
 def sample(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, autoguidance=1.0):
     for frame, png, settings in sample_frames(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance):
         yield frame.image, png, frame.text, settings.seed
-
-
-class TrajectoryOut(NamedTuple):
-    """Tab 3's outputs, in the order of its event's output list."""
-    panel: Any
-    frame: Any
-    gif: Any
-    plot: Any
-    decided: Any
-    status: Any
-    seed: Any
-    film: Any  # x_t and x0_hat of the first digit at a few t's (after the older outputs: API callers' places stay)
-    state: Any  # the finished Trajectory, for the frame slider
-
-
-class RoundtripOut(NamedTuple):
-    """Tab 4's outputs, in the order of its event's output list."""
-    x0: Any
-    main: Any
-    strip: Any
-    text: Any
 
 
 def compare(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, kind):
@@ -264,6 +249,14 @@ def build(d: dict) -> gr.Blocks:
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, blank=lambda why: (None, no_lines("t", "value", "curve"), f"*{why}*"),
                  concurrency_id="objective", concurrency_limit=1)  # one image a moved t, a batch of 60 a new digit
+            with gr.Accordion(worded("The bound L_simple stands in for: the bits this digit costs (Ho et al. 2020, Eq. "
+                                     "5)"), open=False):
+                b_go = gr.Button("Measure the bound", elem_id="bits-go")
+                b_text = gr.Markdown(elem_id="bits-text", label="the bound, in words")
+            b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
+                               **HEAVY)
+            gr.on([c.change for c in [*f_in, f_seed]], lambda: "", None, b_text, cancels=[b_run], queue=False,
+                  api_visibility="private", show_progress="hidden")  # a figure of another digit or seed goes
 
         with gr.Tab("2. Generate"):
             gr.Markdown(intro.said(intro.GENERATE, RT.dataset))

@@ -93,20 +93,23 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     sys.modules.pop("app", None)
     app = importlib.import_module("app")
     fns = {f.api_name: f for f in app.demo.fns.values() if f.api_name}
-    for name in ("sample", "trajectory", "roundtrip", "compare", "interpolate", "interpolate_ui"):
+    for name in ("sample", "trajectory", "roundtrip", "compare", "interpolate", "interpolate_ui", "bits",
+                 "bits_ui"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("model", 1) and fns[name].types_generator
     for name in ("forward", "forward_ui", "preview", "preview_ui", "trajectory_frame"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == ("view", 4)
     for name in ("sample_ui", "compare_ui", "trajectory_ui"):
         assert fns[name].trigger_mode == "always_last", name  # a press while it runs queues a run, not dropped
-    for name in ("roundtrip_ui", "interpolate_ui"):  # cancelled by a new digit: Gradio would run a queued press after
+    # cancelled by a new digit: Gradio would run a queued press after
+    for name in ("roundtrip_ui", "interpolate_ui", "bits_ui"):
         assert fns[name].trigger_mode == "once", name
-    assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate))
+    assert all(inspect.isgeneratorfunction(f) for f in (app.trajectory, app.noise_and_denoise, app.interpolate,
+                                                         app.bound))
     # a screen reader hears each run's captions when it ends (they were read nowhere): the press notes them, the end
     # puts them in the page's live region if they changed, in the page's order ("Done in" before "when decided")
     for name, ids in [("sample", ["generate-status"]), ("compare", ["compare-text"]),
                       ("trajectory", ["trajectory-status", "trajectory-decided"]), ("roundtrip", ["roundtrip-text"]),
-                      ("interpolate", ["interpolate-text"])]:
+                      ("interpolate", ["interpolate-text"]), ("bits", ["bits-text"])]:
         ui = fns[f"{name}_ui"]
         ui_id = next(i for i, f in app.demo.fns.items() if f is ui)
         press = [f for f in app.demo.fns.values() if f.fn is None and f.targets == ui.targets and f.js
@@ -124,6 +127,13 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     new_digit, = [f for f in app.demo.fns.values() if f.fn is app.new_digit]
     cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == new_digit.targets]
     assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"roundtrip_ui", "interpolate_ui"}
+    # tab 1's digit or seed moved: the bound of the one before is emptied, and one being measured stops
+    text, = [b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "bits-text"]
+    empty, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [text._id]
+              and {e for _, e in f.targets} == {"change"}]
+    assert len(empty.targets) == 5 and empty.fn() == "" and not empty.queue  # source, #, upload, drawing, seed
+    cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == empty.targets]
+    assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"bits_ui"}
     pictures = [b for b in app.demo.blocks.values() if type(b).__name__ == "Image"]
     assert pictures and all(b.interactive is False for b in pictures)  # outputs, never upload boxes (a phone's 616 px)
     # and no event takes one back as an input: Gradio decodes any image a caller sends there, of any size (tab 4's

@@ -66,7 +66,7 @@ def test_demo_timing_times_each_tabs_default_action_and_a_w_sweep_only_for_a_mod
         rt = SimpleNamespace(T=20, sched=NoiseSchedule(20), model=model, classifier=None)
         return list(timing.actions(rt, tmp_path / "t.gif"))
     labelled, unlabelled = names(tiny_model()), names(tiny_model(num_classes=0))
-    assert [n[0] for n in labelled] == ["1", "1", "2", "2", "3", "4", "4", "4", "2"]  # every tab, the sweep last
+    assert [n[0] for n in labelled] == ["1", "1", "1", "2", "2", "3", "4", "4", "4", "2"]  # every tab, the sweep last
     assert labelled[-1].startswith("2 compare w = ") and unlabelled == labelled[:-1]  # no w without labels
 
 

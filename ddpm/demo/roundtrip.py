@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -26,6 +26,14 @@ from .sources import pick_digit, worded
 
 STRIP = 10  # columns "as t grows"
 REVERSE_FIRST = 1  # a chain's reverse noise: the generator of (seed, 1); (seed, 0) drew the forward eps
+
+
+class RoundtripOut(NamedTuple):
+    """Tab 4's outputs in app.py, in the order of its event's output list."""
+    x0: Any
+    main: Any
+    strip: Any
+    text: Any
 
 
 @dataclass

@@ -19,6 +19,7 @@ from ..hub import ModelLoadError
 from .compare import SWEPT, compare_rows, compare_stream
 from .forward import forward_view
 from .generate import DEFAULT_GUIDANCE, DEFAULT_LABEL, DEFAULT_SAMPLER, check_settings, default_steps, generate
+from .bits import bits_text
 from .interpolate import COLUMNS, default_t, interpolate_stream
 from .objective import objective_view
 from .roundtrip import chain_settings, roundtrip
@@ -47,6 +48,7 @@ def actions(rt, gif: Path) -> dict:
     return {
         "1 forward process (t = T/4)": lambda: forward_view(digit, rt.sched.kind, T // 4, 0, T),
         "1 what the network learns (t = T/4)": lambda: objective_view(rt.model, rt.sched, digit, T // 4, 0),
+        "1 the bound on -log p(x_0) (T network passes)": lambda: bits_text(rt.model, rt.sched, digit, 0),
         f"2 generate, 16 digits, {what}": lambda: [None for _ in generate(rt.model, rt.sched, grid,
                                                                            classifier=rt.classifier)],
         "2 compare the samplers, 6 digits a row": compare("samplers", grid),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,19 @@ NOW = "t shown"  # the decision plot's marker of the slider's t (a series of its
 # red was one colour to a deuteranope (and 3 and 8, 1 and 8 are the pairs a digit hesitates between)
 DIGIT_COLORS = dict(zip("0123456789", ["#1f77b4", "#c45a00", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#c2187a",
                                        "#637939", "#7f7fff", "#00838f"])) | {NOW: MARKER_COLOR}
+
+
+class TrajectoryOut(NamedTuple):
+    """Tab 3's outputs in app.py, in the order of its event's output list."""
+    panel: Any
+    frame: Any
+    gif: Any
+    plot: Any
+    decided: Any
+    status: Any
+    seed: Any
+    film: Any  # x_t and x0_hat of the first digit at a few t's (after the older outputs: API callers' places stay)
+    state: Any  # the finished Trajectory, for the frame slider
 
 
 @dataclass
