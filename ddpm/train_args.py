@@ -78,6 +78,8 @@ def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:
     args.unflagged = {k: saved[k] for k in UNFLAGGED if k in saved}  # warmup_steps, grad_clip, ...
     if "null_teacher" not in given:  # the teacher's weights as the run began: training checks they are unchanged
         args.null_teacher_sha256 = str(saved.get("null_teacher_sha256", ""))
+        # a run begun before the digest was recorded: its teacher cannot be checked (it may be retrained in place)
+        args.teacher_unchecked = bool(saved.get("null_teacher")) and not args.null_teacher_sha256
     return kept + _keep_network(args, given, saved["model"])
 
 
@@ -143,6 +145,10 @@ def say_what_resume_kept(args: argparse.Namespace) -> None:
               "each flag not given again takes train.py's default" + (
                   f", except the network's, which its {kept_from.name} gives" if kept_from else
                   " (the network's too: no readable config.json gives them)"), file=sys.stderr)
+    if getattr(args, "teacher_unchecked", False):
+        print(f"--resume: this run began before runs recorded the digest of their --null-teacher, so "
+              f"{args.null_teacher} is taken as it is now, unchecked (give --null-teacher FOLDER again to name the "
+              "one you mean); its digest is recorded from here on", file=sys.stderr)
     if lifted := getattr(args, "lifted", None):
         now = [typed(flag, getattr(args, flag)) for flag in ("epochs", "max_minutes", "max_steps")
                if getattr(args, flag) is not None]

@@ -1,4 +1,5 @@
 """The null class's target: a teacher's eps for the null rows, the drawn noise for labelled ones."""
+import json
 from dataclasses import replace as dataclasses_replace
 
 import pytest
@@ -78,10 +79,11 @@ def test_training_with_a_null_teacher(tmp_path):
     assert e.value.field == "null_teacher"
 
 
-def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path):
+def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path, capsys):
     """The teacher's weights are recorded as the run begins; a resume whose teacher folder now holds other weights
     (a copy of a distilled folder, whose recorded teacher is the folder it was shipped in) is refused, not taught
-    the rest of the way by another model, itself included. Giving the teacher again records it afresh."""
+    the rest of the way by another model, itself included. Giving the teacher again records it afresh. A run begun
+    before the digest was recorded is resumed, and said to be unchecked (it took the digest as it stood, silently)."""
     import shutil
 
     import train
@@ -106,6 +108,16 @@ def test_a_resumed_run_refuses_a_teacher_whose_weights_changed(tmp_path):
     out = train_on_sample(dataclasses_replace(again, null_teacher=str(tmp_path / "first teacher")), max_steps=5,
                           resume=True)
     assert TrainConfig.read_saved(out)["null_teacher_sha256"] == recorded
+    from ddpm.train_args import say_what_resume_kept
+    saved = json.loads((out / "train_config.json").read_text())
+    for old_run in (False, True):  # one begun before the digest was recorded: resumed, but said to be unchecked
+        written = {k: v for k, v in saved.items() if not (old_run and k == "null_teacher_sha256")}
+        (out / "train_config.json").write_text(json.dumps(written))
+        say_what_resume_kept(train.parse_args(["--resume", "--out", str(out)]))
+        said = capsys.readouterr().err
+        assert ("began before runs recorded the digest of their --null-teacher, so " in said) == old_run, said
+    say_what_resume_kept(train.parse_args(["--resume", "--out", str(out), "--null-teacher", str(teacher)]))
+    assert "unchecked" not in capsys.readouterr().err  # named again: read afresh, as it would be for a new run
     # an autoguided teacher's target depends on its guide/ too: a replaced guide is refused as well
     hub.save_pretrained(tiny_model(1, timesteps=100), tmp_path / "first teacher" / "guide")
     kw = dict(label_dropout=0.5, null_teacher=str(tmp_path / "first teacher"), null_teacher_autoguidance=2.0)
