@@ -3,6 +3,7 @@ that says otherwise would file the figures under another run's name); a flag not
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .autoguidance import check_autoguidance_args, default_t_max
@@ -61,6 +62,18 @@ def at_most_T(value: int | None, top: int | None, what: str, path: str) -> None:
         raise EvalError(f"{path}: {what} at most {top} for the model that drew it, not {value}")
 
 
+def _unrecorded_from_flags(a: argparse.Namespace, facts: dict, path: str) -> dict:
+    """The facts of a file that records its sampler but not its eta, which ddpm.sample has always written since it
+    began to record the label, guidance and eta: those it lacks are taken from the flags, and said (an older file of
+    threes drawn at w = 3 was filed as the null class's run, and --label 3 refused as contradicting it)."""
+    filled = {"eta": a.eta or 0.0}
+    if "label" not in facts and a.label is not None:
+        filled |= {"label": a.label, "guidance": a.guidance if a.guidance_given else 1.0}
+    print(f"note: {path} does not record its label, guidance or eta (written by an older ddpm.sample, or by hand): "
+          "taken from --label, --guidance and --eta, or the null class and eta 0 where none is given", file=sys.stderr)
+    return filled | facts
+
+
 class _Refuse:
     """Stands in for the parser after parsing: a flag check's p.error becomes an EvalError."""
     def error(self, message: str):
@@ -98,6 +111,8 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         if a.sampler == "ddim":
             at_most_T(steps, _timesteps(a.weights), "DDIM's steps are", path)
         return a.sampler, steps, a.eta or 0.0
+    if "eta" not in facts:  # ddpm.sample before 2026-11-24 (or a hand-made file): no label, guidance or eta
+        facts = _unrecorded_from_flags(a, facts, path)
     sampler, steps, eta = facts["sampler"], facts.get("steps"), float(facts.get("eta", 0.0))
     if sampler == "ddim" and steps is None:  # a hand-made file (DDPM's steps are its T, below)
         steps = a.steps  # a flag not given takes the file's value; a fact not given, the flag's

@@ -224,3 +224,23 @@ def test_a_bare_ddpm_file_is_filed_under_the_weights_t(evaluate, tmp_path, capsy
     hub_id = ["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddpm", "--weights", "me/repo"]
     assert evaluate.main(hub_id + ["--steps", "5"]) == 2  # a Hub id's T is not looked up: not dropped either
     assert "--steps 5 with DDPM, which runs all T steps of --weights me/repo" in capsys.readouterr().err
+
+
+def test_a_file_of_an_older_sample_command_takes_its_label_guidance_and_eta_from_the_flags(evaluate, tmp_path,
+                                                                                          capsys):
+    """ddpm.sample recorded only seed, sampler and steps before it recorded the label, guidance and eta (and eta
+    ever since): a file of threes at w = 3, eta 1 was filed as the null class's deterministic ddim-5, and the flags
+    that said how it was drawn were refused as contradicting it. They fill in what it lacks now, and it is said."""
+    np.savez(tmp_path / "old.npz", samples=DIGITS, seed=0, sampler="ddim", steps=5)
+    out = tmp_path / "e.json"
+    for flags, name in ((["--label", "3", "--guidance", "3", "--eta", "1"], "ddim-5-eta1-label3-w3"),
+                        ([], "ddim-5")):
+        assert evaluate.main(["--from-samples", str(tmp_path / "old.npz"), *flags, "--out", str(out), "--json"]) == 0
+        assert "does not record its label, guidance or eta (written by an older ddpm.sample" in \
+            capsys.readouterr().err
+        assert name in json.loads(out.read_text())["runs"]
+    row = json.loads(out.read_text())["runs"]["ddim-5-eta1-label3-w3"]
+    assert (row["label"], row["guidance"], row["eta"]) == (3, 3.0, 1.0)
+    np.savez(tmp_path / "new.npz", samples=DIGITS, seed=0, sampler="ddim", steps=5, eta=0.0)  # as it writes now
+    assert evaluate.main(["--from-samples", str(tmp_path / "new.npz"), "--label", "3", "--json"]) == 2
+    assert "was drawn without a label (the null class): drop --label" in capsys.readouterr().err
