@@ -47,6 +47,9 @@ def same_model(a: argparse.Namespace, facts: dict, path: str, fix: str = FIX, dr
             not any(Path(known).resolve() == beside.resolve() for known in (a.weights, drawn_by) if known):
         folders.append((str(beside), f"the model beside --out {a.out}"))  # (--weights' own folder: checked once)
     T, drew = facts.get("timesteps"), facts.get("weights_sha256")
+    if drew is None and folders:  # only T, if that, can be held against the model named
+        print(f"note: {path} does not record the weights that drew it (written before samples files recorded "
+              f"them, or by hand), so nothing checks that {folders[-1][1]} drew it", file=sys.stderr)
     for folder, what in folders:
         if T is not None and (model_T := _timesteps(folder)) is not None and model_T != T:
             raise EvalError(f"{path} was drawn by a model of T = {T} steps, and {what} has T = {model_T}: {fix}")

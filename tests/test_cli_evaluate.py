@@ -201,6 +201,9 @@ def test_from_samples_of_another_model_is_not_filed_under_this_one(tmp_path, mon
     out = tmp_path / "t20" / "eval.json"  # its own model, or no model named and nothing filed: scored
     assert evaluate.main(s + ["--weights", str(tmp_path / "t20"), "--out", str(out)]) == 0
     assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
+    # (T alone was held against it: the file records no weights, and that much is said)
+    assert f"does not record the weights that drew it (written before samples files recorded them, or by hand), so " \
+           f"nothing checks that --weights {tmp_path / 't20'} drew it" in capsys.readouterr().err
     assert evaluate.main(s) == 0 and evaluate.main(s + ["--out", str(tmp_path / "e.json")]) == 0  # no model named
 
 
