@@ -158,7 +158,8 @@ def write_samples(a: argparse.Namespace) -> int:
     cfg = model.config
     out, kept = Path(a.out), None
     npz = out.suffix.lower() == ".npz"  # (a .png grid is cheap to draw again: not kept)
-    if why := check_writable(a.out) or (previous_blocked(out) if npz else card_grid_problem(a, out, steps, cfg.timesteps)):
+    if why := check_writable(a.out) or (previous_blocked(out) if npz else
+                                        card_grid_problem(a, out, steps, cfg.timesteps)):
         print(f"error: {why}", file=sys.stderr)
         return 2
     start = time.perf_counter()

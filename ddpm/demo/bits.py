@@ -1,4 +1,4 @@
-"""Tab 4's bound: how many bits per pixel the model needs for your digit, the variational bound on -log p(x_0)
+"""Tab 1's bound: how many bits per pixel the model needs for your digit, the variational bound on -log p(x_0)
 (Ho et al. 2020, Eq. 5) term by term, as ddpm.likelihood measures it, in words a learner can hold against the
 8 bits a raw pixel takes."""
 from __future__ import annotations
