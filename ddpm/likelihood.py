@@ -25,7 +25,7 @@ import torch
 
 from .samplers import (SIGMA, check_count, check_request, check_sampling, check_schedule, guided_eps, one_label,
                        sample_generators)
-from .schedule import NoiseSchedule, _check_images
+from .schedule import NoiseSchedule, check_images
 
 BIN = 1 / 255  # half a pixel level of [-1, 1] (to_model_range maps 0..255 to -1..1 in steps of 2/255)
 
@@ -140,7 +140,7 @@ def known_x0_floor(sched: NoiseSchedule, x0: torch.Tensor, variance: str = "beta
 def _check_levels(x0) -> None:
     """x0 holds images on the 256 levels of [-1, 1], which the decoder's bins are cut around: [0, 1] images
     (torchvision's ToTensor) scored 17 bits/dim on the bundled model, unsaid, as if they were other digits."""
-    _check_images(x0=x0)
+    check_images(x0=x0)
     levels = (x0.detach().double().cpu() + 1) * 127.5  # 0 .. 255 on the levels
     if not levels.isfinite().all():
         raise ValueError("x0 holds nan or inf: it is images on the 256 pixel levels of [-1, 1]")

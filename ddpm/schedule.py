@@ -99,13 +99,13 @@ class NoiseSchedule:
     def q_sample(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 4's q(x_t | x_0), the closed-form jump, drawn as in Sec. 3.2. In code indices it returns the paper's
         x_{t+1} = sqrt(alpha_bar[t]) x0 + sqrt(1 - alpha_bar[t]) eps (alpha_bar[t] is the paper's alpha_bar_{t+1})."""
-        _check_images(x0=x0, eps=eps)
+        check_images(x0=x0, eps=eps)
         return self._at(self.sqrt_alpha_bar, t, x0) * x0 + self._at(self.sqrt_one_minus_alpha_bar, t, x0) * eps
 
     def q_step(self, x_prev: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Eq. 2's q(x_t | x_{t-1}), one Markov step. In code indices it takes the paper's x_t and returns its
         x_{t+1} = sqrt(1 - betas[t]) x_prev + sqrt(betas[t]) eps (code t = 0 takes x_0 to x_1)."""
-        _check_images(x_prev=x_prev, eps=eps)
+        check_images(x_prev=x_prev, eps=eps)
         return self._at(self.sqrt_alphas, t, x_prev) * x_prev + self._at(self.sqrt_betas, t, x_prev) * eps
 
     def predict_x0(self, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
@@ -114,18 +114,18 @@ class NoiseSchedule:
         division multiplies float32's rounding of x_t by 1 / sqrt(alpha_bar[t]) (157 at linear t = 999, 2e4 at cosine):
         from float32 images x0 comes back within about 1e-4 (linear) or 1e-2 (cosine) at t = 999; from float64
         ones, within about 1e-4 over t >= 900 (the float32 buffers' own rounding)."""
-        _check_images(x_t=x_t, eps=eps)
+        check_images(x_t=x_t, eps=eps)
         return self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - self._at(self.sqrt_recipm1_alpha_bar, t, x_t) * eps
 
     def predict_eps(self, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
         """The same relation solved for eps (used after x0_hat is clipped)."""
-        _check_images(x_t=x_t, x0=x0)
+        check_images(x_t=x_t, x0=x0)
         return (self._at(self.sqrt_recip_alpha_bar, t, x_t) * x_t - x0) / self._at(self.sqrt_recipm1_alpha_bar, t, x_t)
 
     def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t) -> tuple[torch.Tensor, torch.Tensor]:
         """Eqs. 6-7: mean mu_tilde_t(x_t, x_0) and variance beta_tilde_t of q(x_{t-1} | x_t, x_0); in code indices, of
         the paper's x_t given its x_{t+1} (what q_sample(x0, t, eps) returns) and x0."""
-        _check_images(x0=x0, x_t=x_t)
+        check_images(x0=x0, x_t=x_t)
         mean = self._at(self.posterior_mean_coef1, t, x_t) * x0 + self._at(self.posterior_mean_coef2, t, x_t) * x_t
         return mean, self._at(self.posterior_variance, t, x_t)
 
@@ -153,7 +153,7 @@ class NoiseSchedule:
         return a[t].to(x.device).reshape(-1, *([1] * (x.dim() - 1)))
 
 
-def _check_images(**named) -> None:
+def check_images(**named) -> None:
     """Each named argument is a float tensor (B, C, H, W): images in [-1, 1], or eps (z, noise), the noise, drawn for
     each of the B images (an image may be one for all: a strip of one digit at many t's). A uint8 picture (0..255), a
     missing eps or one drawn for a single image (torch.randn_like(x0[0])) is refused in words, not broadcast into
