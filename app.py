@@ -88,6 +88,11 @@ def bound(source, index, upload, sketch, seed):
     yield bits_text(RT.model, RT.sched, pick_digit(source, index, upload, sketch), seed)
 
 
+def forget_bound():
+    """Tab 1's bound emptied as its digit or seed moves (it was the one before's)."""
+    return ""
+
+
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
     """The checked settings (with the seed actually used) and the model to sample with: Generate's and the animation's."""
     settings = check_settings(resolve_seed(seed, randomise), n, sampler, steps, label, guidance, T, max_n=max_n,
@@ -255,8 +260,8 @@ def build(d: dict) -> gr.Blocks:
                 b_text = gr.Markdown(elem_id="bits-text", label="the bound, in words")
             b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
                                **HEAVY)
-            gr.on([c.change for c in [*f_in, f_seed]], lambda: "", None, b_text, cancels=[b_run], queue=False,
-                  api_visibility="private", show_progress="hidden")  # a figure of another digit or seed goes
+            gr.on([c.change for c in [*f_in, f_seed]], forget_bound, None, b_text, cancels=[b_run], queue=False,
+                  api_visibility="private", show_progress="hidden")
 
         with gr.Tab("2. Generate"):
             gr.Markdown(intro.said(intro.GENERATE, RT.dataset))
