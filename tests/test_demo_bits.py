@@ -27,9 +27,16 @@ def test_the_table_adds_up_to_the_bound_of_the_same_seed(T, names):
     model, digit = tiny_model(timesteps=T), pick_digit(EXAMPLE, 3)
     sched = NoiseSchedule(T, model.config.schedule)
     text = bits_text(model, sched, digit, 5)
-    total = bound_terms(model, sched, digit_tensor(digit), seed=5).total.item()
+    b = bound_terms(model, sched, digit_tensor(digit), seed=5)
+    total = b.total.item()
     assert text.startswith(f"**{total:.3f} bits per pixel**") and f"{total * 784:,.0f} bits for all 784" in text
     assert list(rows(text)) == names and sum(rows(text).values()) == pytest.approx(total, abs=3e-3)
+    # Fig. 5 on this digit: at x_10 (the code's t = 9) what is left to send is the last two rows, L_0 .. L_9
+    assert ("Once the chain holds x_10" in text) == (T > 10)
+    if T > 10:
+        assert f"{b.rmse[0, 9].item():.1f} grey levels of 255 (root mean square) of this digit, yet the last two " \
+               f"rows, {b.terms[0, :10].sum().item():.3f} of the {total:.3f} bits, are still to be sent" in text
+        assert b.terms[0, :10].sum().item() == pytest.approx(rows(text)["L_1 .. L_9"] + rows(text)[DECODER], abs=2e-3)
     assert "noise seed 5" in text and bits_text(model, sched, digit, 5) == text  # the seed's draw, again
     assert bits_text(model, sched, digit, 6) != text
     for seed in (-1, 2.5, None):

@@ -30,12 +30,17 @@ def bits_text(model, sched: NoiseSchedule, x0_u8: np.ndarray, seed) -> str:
     rows = [("L_T, the prior", "x_T against N(0, I): no network, all but nothing", b.prior.item()), *steps,
             ("L_0, the decoder (Eq. 13)", "each pixel's exact grey level, given x_1", terms[0].item())]
     table = "\n".join(f"| {name} | {what} | {v:.3f} |" for name, what, v in rows)
+    # Fig. 5 read off one digit: at the code's t = FINE - 1 (the paper's x_FINE) the terms left are L_0 .. L_{FINE-1}
+    detail = (f"Once the chain holds x_{FINE}, the network's x0_hat is within {b.rmse[0, FINE - 1].item():.1f} grey "
+              f"levels of 255 (root mean square) of this digit, yet the last two rows, "
+              f"{terms[:FINE].sum().item():.3f} of the {total:.3f} bits, are still to be sent: most of the code goes "
+              "to detail no eye sees (Ho et al. Sec. 4.3, Fig. 5).\n\n") if T > FINE else ""
     return worded(
         f"**{total:.3f} bits per pixel** for this digit, {total * x0_u8.size:,.0f} bits for all {x0_u8.size} "
         f"of its pixels: an upper bound on -log2 p(x_0), the bits a code built on this model would need (its "
         f"raw pixels take 8 each). Where they go (Eq. 5; noise seed {seed}, one draw of eps per step: another "
         "seed gives another estimate of the same bound, a little apart):\n\n"
-        "| term | what it pays for | bits per pixel |\n| --- | --- | --- |\n" + table + "\n\n"
+        "| term | what it pays for | bits per pixel |\n| --- | --- | --- |\n" + table + "\n\n" + detail +
         "Hold it against a test digit and a drawing of something else, a square or an X: the bound rewards a few "
         "smooth strokes on black, digit or not, so it is a poor judge of what is a digit (Nalisnick et al. 2019 "
         "found models of CIFAR-10 giving SVHN's house numbers a higher likelihood); pixels like noise cost far "
