@@ -22,7 +22,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from ddpm.demo import draw, intro  # noqa: E402
-from ddpm.demo.bits import bits_text  # noqa: E402
+from ddpm.demo.bits import bits_stream, waiting  # noqa: E402
 from ddpm.hub import ModelLoadError  # noqa: E402
 from ddpm.demo.compare import COMPARE_DIGITS, choices, compare_rows, compare_stream  # noqa: E402
 from ddpm.demo.controls import ddim_only, sampler_choices, sampler_controls  # noqa: E402
@@ -85,12 +85,12 @@ def objective(source, index, upload, sketch, t, seed):
 
 def bound(source, index, upload, sketch, seed):
     """Tab 1's bound on -log p(x_0) for the digit (ddpm.demo.bits): T network passes, so a model job."""
-    yield bits_text(RT.model, RT.sched, pick_digit(source, index, upload, sketch), seed)
+    yield from bits_stream(RT.model, RT.sched, pick_digit(source, index, upload, sketch), seed)
 
 
 def forget_bound():
-    """Tab 1's bound emptied as its digit or seed moves (it was the one before's)."""
-    return ""
+    """Tab 1's bound put away as its digit or seed moves (it was the one before's)."""
+    return waiting(T)
 
 
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
@@ -257,9 +257,9 @@ def build(d: dict) -> gr.Blocks:
             with gr.Accordion(worded("The bound L_simple stands in for: the bits this digit costs (Ho et al. 2020, Eq. "
                                      "5)"), open=False):
                 b_go = gr.Button("Measure the bound", elem_id="bits-go")
-                b_text = gr.Markdown(elem_id="bits-text", label="the bound, in words")
+                b_text = gr.Markdown(waiting(T), elem_id="bits-text", label="the bound, in words")
             b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
-                               **HEAVY)
+                               show_progress="hidden", **HEAVY)
             gr.on([c.change for c in [*f_in, f_seed]], forget_bound, None, b_text, cancels=[b_run], queue=False,
                   api_visibility="private", show_progress="hidden")
 

@@ -131,7 +131,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     text, = [b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "bits-text"]
     empty, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [text._id]
               and {e for _, e in f.targets} == {"change"}]
-    assert len(empty.targets) == 5 and empty.fn is app.forget_bound and app.forget_bound() == "" and not empty.queue
+    assert len(empty.targets) == 5 and empty.fn is app.forget_bound and not empty.queue
+    assert app.forget_bound() == text.value == app.waiting(T)
     cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == empty.targets]
     assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"bits_ui"}
     pictures = [b for b in app.demo.blocks.values() if type(b).__name__ == "Image"]
