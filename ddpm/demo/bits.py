@@ -63,8 +63,9 @@ def bits_text(model, sched: NoiseSchedule, x0_u8: np.ndarray, seed) -> str:
         "Raw pixels take 8 bits each; a noisy image can cost more. Where the bits go (Eq. 5):\n\n"
         "| term | bits per pixel | what it pays for |\n| --- | --- | --- |\n" + table + "\n\n" + detail +
         "Hold it against a test digit and a drawing of something else: the bound favours simple, mostly black "
-        "images with clean edges, digit or not (a square or an X costs about what a digit does, a plain bar less "
-        "than any), so it is a poor judge of what is a digit: Nalisnick et al. (2019) found models of Fashion-MNIST "
-        "giving MNIST's digits a higher likelihood than their own test images. A digit under grainy grey noise "
-        "costs far more, past the raw 8. Training's L_simple is this bound with its weights dropped (Sec. 3.4); "
+        "images with clean edges, digit or not (on the bundled MNIST weights a square or an X costs about what a "
+        "test digit does, a plain bar less than any), so it is a poor judge of what is a digit: Nalisnick et al. "
+        "(2019) found models of Fashion-MNIST giving MNIST's digits a higher likelihood than their own test images. "
+        "Noise costs far more (there, the first test digit under grey noise: 10 bits per pixel, past the raw 8). "
+        "Training's L_simple is this bound with its weights dropped (Sec. 3.4); "
         "`python -m ddpm.likelihood` measures the bound on the test set.")
