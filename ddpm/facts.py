@@ -101,7 +101,8 @@ def read_training_record(folder: str | Path) -> dict:
 
 def read_scores(folder: str | Path | None) -> dict:
     """A model folder's eval.json ({} for no folder or no file; also for one that is no JSON object, a hand edit
-    gone wrong, which is said on stderr rather than stop a card or the app)."""
+    gone wrong, which is said on stderr rather than stop a card or the app), less the runs that lack their figures
+    or scored other weights than the folder's model.safetensors (said on stderr too)."""
     if folder is None:
         return {}
     path = Path(folder) / EVAL_NAME

@@ -238,9 +238,10 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 
 def file_digest(path: str | Path) -> str:
-    """weights_digest of the model a model.safetensors holds, read without building it (OSError or SafetensorError
-    for a missing or broken file)."""
-    return _digest(load_tensors(path)[0].items())
+    """weights_digest of the model a model.safetensors holds, read without building it: its float tensors as float32,
+    as loading makes them (a half-precision file's weights are the model's once loaded). OSError or SafetensorError
+    for a missing or broken file."""
+    return _digest((name, t.float() if t.is_floating_point() else t) for name, t in load_tensors(path)[0].items())
 
 
 def _digest(tensors) -> str:

@@ -92,7 +92,7 @@ def card_grid_problem(a: argparse.Namespace, out: Path, steps: int, T: int) -> s
     """Why --out may not be written (None if it may): a model folder's samples.png is the grid its card shows
     under CARD_GRID's command, so only that command, for that folder's own weights, may replace it."""
     folder = out.parent
-    if out.name != GRID_NAME or not (folder / CONFIG_NAME).is_file():
+    if out.name.lower() != GRID_NAME or not (folder / CONFIG_NAME).is_file():  # (Samples.PNG: the same file on macOS)
         return None
     if not (Path(a.weights).is_dir() and Path(a.weights).resolve() == folder.resolve()):
         return (f"{out} is the grid on the card of the model in {folder}, and these would be digits of --weights "

@@ -173,7 +173,8 @@ def test_scores_of_other_weights_copied_into_a_folder_are_left_out(tmp_path, mon
     monkeypatch.setattr(evaluate, "evaluate_samples", lambda *a, **k: ROW | {"real_floor_fd": 0.5})
     model = hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m")
     out = str(model / "eval.json")
-    assert evaluate.main(["--weights", str(model), "--n", "2", "--sampler", "ddim", "--steps", "2", "--out", out, "--json"]) == 0
+    assert evaluate.main(["--weights", str(model), "--n", "2", "--sampler", "ddim", "--steps", "2", "--out", out,
+                          "--json"]) == 0
     digest = hub.weights_digest(hub.load_pretrained(model))
     save_npz(tmp_path / "s.npz", np.zeros((2, 28, 28), np.uint8), 0, "ddpm", 20, timesteps=20, weights_sha256=digest)
     assert evaluate.main(["--from-samples", str(tmp_path / "s.npz"), "--out", out, "--json"]) == 0
@@ -189,6 +190,12 @@ def test_scores_of_other_weights_copied_into_a_folder_are_left_out(tmp_path, mon
     assert "runs ddim-2, ddpm-20 scored other weights than" in capsys.readouterr().err
     (model / "model.safetensors").write_bytes(b"cut")  # unreadable: nothing to compare, as with no weights
     assert list(read_scores(model)["runs"]) == ["ddim-2", "ddpm-20", "older"]
+    # weights stored in half precision are digested as loading makes them, float32: a row scored on them stays
+    from safetensors.torch import save_file
+    from ddpm.safeio import load_tensors
+    tensors = load_tensors(hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m2") / "model.safetensors")[0]
+    save_file({k: v.half() for k, v in tensors.items()}, model / "model.safetensors")
+    assert hub.file_digest(model / "model.safetensors") == hub.weights_digest(hub.load_pretrained(model))
 
 
 def test_a_model_folders_card_grid_is_replaced_by_the_cards_own_command_alone(tmp_path, capsys):
@@ -203,10 +210,13 @@ def test_a_model_folders_card_grid_is_replaced_by_the_cards_own_command_alone(tm
     rc, err = sample_cli(["--weights", str(a), "--out", str(b / "samples.png")], capsys)
     assert rc == 2 and f"the grid on the card of the model in {b}, and these would be digits of --weights {a}" in err
     assert (b / "samples.png").read_bytes() == b"b's grid"
-    for other in (["--n", "16"], ["--seed", "1"], ["--sampler", "ddim"], ["--label", "3"], ["--no-clip"]):
+    for other in (["--n", "16"], ["--seed", "1"], ["--first", "1"], ["--sampler", "ddim"], ["--label", "3"],
+                  ["--no-clip"], ["--variance", "beta_tilde"]):
         rc, err = sample_cli(["--weights", str(b), "--n", "64", *other, "--out", str(b / "samples.png")], capsys)
         assert rc == 2 and f"drawn by `{card_grid_command(b)}`: that command alone replaces it" in err, other
     assert (b / "samples.png").read_bytes() == b"b's grid"
+    rc, err = sample_cli(["--weights", str(a), "--out", str(b / "Samples.PNG")], capsys)  # one file, on macOS
+    assert rc == 2 and "the grid on the card of the model in" in err
     card = card_grid_command(b).split()[3:]  # its flags, after "python -m ddpm.sample"
     assert sample_cli(card, capsys)[0] == 0 and (b / "samples.png").read_bytes()[:4] == b"\x89PNG"
     assert sample_cli(["--weights", str(a), "--n", "4", "--out", str(tmp_path / "samples.png")], capsys)[0] == 0
