@@ -177,10 +177,13 @@ def read_runs_file(path: str | Path) -> dict:
     return doc
 
 
-def fewer_than_filed(path: str | Path, name: str, n: int, doc: dict | None = None) -> None:
+def fewer_than_filed(path: str | Path, name: str, n: int, doc: dict | None = None, digest: str | None = None) -> None:
     """Refuse a run of n samples that would replace a row of more under the same name in `path` (read unless `doc`
-    is given; none yet: nothing to refuse): ddpm.evaluate asks before it samples or scores, merge_into again."""
+    is given; none yet: nothing to refuse): ddpm.evaluate asks before it samples or scores, merge_into again. A row
+    that scored other weights than `digest` (this run's, if known) is no figure of these to keep: replaced."""
     old = (read_runs_file(path) if doc is None else doc).get("runs", {}).get(name)
+    if isinstance(old, dict) and digest and old.get("weights_sha256") not in (None, digest):
+        return
     if isinstance(old, dict) and isinstance(old.get("n"), int) and n < old["n"]:
         raise EvalError(f"{path}'s runs[{name!r}] holds N = {old['n']} samples, which this run's N = {n} would "
                         "replace: give this run a name of its own with --run-name, or another --out")
@@ -194,7 +197,7 @@ def merge_into(path: str | Path, name: str, result: dict) -> dict | None:
     doc = read_runs_file(path)
     old = doc.get("runs", {}).get(name)
     if isinstance(result.get("n"), int):
-        fewer_than_filed(path, name, result["n"], doc)
+        fewer_than_filed(path, name, result["n"], doc, result.get("weights_sha256"))
     runs = doc.get("runs", {}) | {name: result}
     atomic_write_json(path, doc | {"real_floor_fd": result["real_floor_fd"], "command": result["command"],
                                    "runs": runs})

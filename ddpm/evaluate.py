@@ -311,7 +311,7 @@ def score(a: argparse.Namespace, command: str) -> int:
                 # samples from k on are other draws than the run's first ones: not filed in the place of that run
                 name += f"-first{int(facts['first'])}" if facts.get("first") else ""
             if a.out:  # before the scoring, as a fresh run checks before sampling
-                fewer_than_filed(a.out, name, len(samples))
+                fewer_than_filed(a.out, name, len(samples), digest=facts.get("weights_sha256"))
         else:
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
@@ -329,7 +329,7 @@ def score(a: argparse.Namespace, command: str) -> int:
                         f"{Path(weights) / 'eval.json'}, or a file outside a model folder"
                     same_model(argparse.Namespace(weights=None, out=a.out), dict(timesteps=T, weights_sha256=digest),
                                f"this run of --weights {weights}", drawn_by=weights, fix=f"merge into {own}")
-                    fewer_than_filed(a.out, named(steps), a.n or 1000)
+                    fewer_than_filed(a.out, named(steps), a.n or 1000, digest=digest)
                 reference(a.data_dir, a.classifier)
             samples, steps, T, digest = generate(weights, a.n or 1000, sampler, a.steps, a.seed, a.batch_size, a.label,
                                                  a.guidance, a.device, eta, a.autoguidance, a.autoguidance_tmax,

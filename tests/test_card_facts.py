@@ -188,6 +188,10 @@ def test_scores_of_other_weights_copied_into_a_folder_are_left_out(tmp_path, mon
     shutil.copy(tmp_path / "other" / "model.safetensors", model)
     assert list(read_scores(model)["runs"]) == ["older"]
     assert "runs ddim-2, ddpm-20 scored other weights than" in capsys.readouterr().err
+    # scored again on the weights now there: a quick run may take the place of the row of N = 1000 that scored others
+    assert evaluate.main(["--weights", str(model), "--n", "2", "--sampler", "ddim", "--steps", "2", "--out", out,
+                          "--json"]) == 0, capsys.readouterr().err
+    assert list(read_scores(model)["runs"]) == ["ddim-2", "older"]
     (model / "model.safetensors").write_bytes(b"cut")  # unreadable: nothing to compare, as with no weights
     assert list(read_scores(model)["runs"]) == ["ddim-2", "ddpm-20", "older"]
     # weights stored in half precision are digested as loading makes them, float32: a row scored on them stays
