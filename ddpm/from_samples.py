@@ -22,6 +22,13 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
+def _model_of(a: argparse.Namespace) -> str | None:
+    """The model a file's figures are held against: --weights, else the model folder --out sits in (its eval.json),
+    else None (the bundled weights)."""
+    beside = Path(a.out).parent if a.out else None
+    return a.weights or (str(beside) if beside and (beside / CONFIG_NAME).is_file() else None)
+
+
 def _digest(weights: str, what: str) -> str | None:
     """hub.weights_digest of a local model folder (None for a Hub id: not looked up); EvalError if its weights do not
     load (a truncated file would have let any samples be filed under it)."""
@@ -103,7 +110,9 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         a.guidance = a.guidance if a.guidance_given else None
         check_sampling_args(_Refuse(), a)
         check_autoguidance_args(_Refuse(), a)
-        steps = _timesteps(a.weights) if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
+        same_model(a, facts, path)  # nothing recorded to hold against a model: says so, if one is named
+        T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(_model_of(a))
+        steps = T if a.sampler == "ddpm" else a.steps if a.steps is not None else facts.get("steps")
         if a.sampler == "ddpm" and a.steps is not None and not steps:  # a Hub id's T is not looked up
             raise EvalError(f"--steps {a.steps} with DDPM, which runs all T steps of --weights {a.weights}, whose T "
                             "is not looked up here: leave --steps out")
@@ -112,7 +121,7 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         if a.sampler == "ddim" and steps is None:  # a guess at 50 would file another run's figures as ddim-50
             raise EvalError(f"{path} does not say how many steps DDIM took: give them with --steps")
         if a.sampler == "ddim":
-            at_most_T(steps, _timesteps(a.weights), "DDIM's steps are", path)
+            at_most_T(steps, T, "DDIM's steps are", path)
         return a.sampler, steps, a.eta or 0.0
     if "eta" not in facts:  # ddpm.sample before 2026-11-24 (or a hand-made file): no label, guidance or eta
         facts = _unrecorded_from_flags(a, facts, path)
@@ -122,7 +131,7 @@ def follow_the_file(a: argparse.Namespace, facts: dict, path: str) -> tuple[str 
         if steps is None:
             raise EvalError(f"{path} records sampler='ddim' but not its steps: give them with --steps")
     same_model(a, facts, path)
-    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(a.weights)  # older files lack T
+    T = int(facts["timesteps"]) if "timesteps" in facts else _timesteps(_model_of(a))  # older files lack T
     if sampler == "ddpm":  # it runs all T; files written before T was recorded may hold a DDIM default as steps
         steps = T or steps
     else:  # (checked_facts checks a recorded T and steps together; a --steps or --weights' T comes here)

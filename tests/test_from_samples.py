@@ -244,3 +244,20 @@ def test_a_file_of_an_older_sample_command_takes_its_label_guidance_and_eta_from
     np.savez(tmp_path / "new.npz", samples=DIGITS, seed=0, sampler="ddim", steps=5, eta=0.0)  # as it writes now
     assert evaluate.main(["--from-samples", str(tmp_path / "new.npz"), "--label", "3", "--json"]) == 2
     assert "was drawn without a label (the null class): drop --label" in capsys.readouterr().err
+
+
+def test_a_file_that_records_nothing_is_held_against_the_model_beside_out(evaluate, tmp_path, capsys):
+    """A samples-only file filed into a model folder's eval.json took its DDPM steps from the bundled weights
+    (T = 1000), so a T = 20 model's card showed a row named ddpm-1000, and nothing said the file could not be
+    checked against the model it was filed beside."""
+    folder = hub.save_pretrained(tiny_model(timesteps=20), tmp_path / "m")
+    np.savez(tmp_path / "bare.npz", samples=DIGITS)
+    out = folder / "eval.json"
+    assert evaluate.main(["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddpm", "--out", str(out),
+                          "--json"]) == 0
+    assert list(json.loads(out.read_text())["runs"]) == ["ddpm-20"]
+    assert f"does not record the weights that drew it (written before samples files recorded them, or by hand), " \
+           f"so nothing checks that the model beside --out {out} drew it" in capsys.readouterr().err
+    assert evaluate.main(["--from-samples", str(tmp_path / "bare.npz"), "--sampler", "ddim", "--steps", "50",
+                          "--out", str(out), "--json"]) == 2
+    assert "DDIM's steps are at most 20 for the model that drew it, not 50" in capsys.readouterr().err
