@@ -77,6 +77,8 @@ def _unrecorded_from_flags(a: argparse.Namespace, facts: dict, path: str) -> dic
     began to record the label, guidance and eta: those it lacks are taken from the flags, and said (an older file of
     threes drawn at w = 3 was filed as the null class's run, and --label 3 refused as contradicting it)."""
     filled = {"eta": a.eta or 0.0}
+    if "label" not in facts and a.label is None and a.guidance_given:  # (the file's null class would be said next)
+        raise EvalError("--guidance steers toward a class: add --label")
     if "label" not in facts and a.label is not None:
         filled |= {"label": a.label, "guidance": a.guidance if a.guidance_given else 1.0}
     print(f"note: {path} does not record its label, guidance or eta (written by an older ddpm.sample, or by hand): "

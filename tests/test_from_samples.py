@@ -241,6 +241,8 @@ def test_a_file_of_an_older_sample_command_takes_its_label_guidance_and_eta_from
         assert name in json.loads(out.read_text())["runs"]
     row = json.loads(out.read_text())["runs"]["ddim-5-eta1-label3-w3"]
     assert (row["label"], row["guidance"], row["eta"]) == (3, 3.0, 1.0)
+    assert evaluate.main(["--from-samples", str(tmp_path / "old.npz"), "--guidance", "3", "--json"]) == 2
+    assert "--guidance steers toward a class: add --label" in capsys.readouterr().err  # not "was drawn without"
     np.savez(tmp_path / "new.npz", samples=DIGITS, seed=0, sampler="ddim", steps=5, eta=0.0)  # as it writes now
     assert evaluate.main(["--from-samples", str(tmp_path / "new.npz"), "--label", "3", "--json"]) == 2
     assert "was drawn without a label (the null class): drop --label" in capsys.readouterr().err
