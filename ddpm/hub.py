@@ -314,4 +314,7 @@ def _mismatch(expected: dict, state: dict) -> str | None:
              f"weights, {list(expected[shapes[0]].shape)} for the config)"] if shapes else []
     parts += [f"{len(missing)} missing (first {missing[0]})"] if missing else []
     parts += [f"{len(extra)} the config has no place for (first {extra[0]})"] if extra else []
+    if missing and not (shapes or extra) and all(k.startswith("up_attn.") for k in missing):  # unet before c8472ed
+        parts[-1] += (": weights trained with --patch-size before 2026-12-02, when the decoder gained its attention "
+                      "at 7 px; this version cannot load them (git checkout fc4d424 can), so train them again")
     return f"{CONFIG_NAME} describes another network than {WEIGHTS_NAME} holds: {'; '.join(parts)}"

@@ -131,6 +131,19 @@ def test_a_misfit_config_is_refused_from_shapes_before_its_network_takes_memory(
         hub.load_pretrained(tmp_path)
 
 
+def test_patch_weights_from_before_the_decoders_attention_at_7_px_are_named_as_such(tmp_path):
+    """--patch-size 2 --attention-res 7 weights trained before 2026-12-02 lack the decoder's attention at 7 px: the
+    message read as a hand edit of config.json; it says when such weights were made and what loads them."""
+    from safetensors.torch import save_file
+    from ddpm.safeio import load_tensors
+    folder = hub.save_pretrained(tiny_model(patch_size=2, attention_resolutions=(7,)), tmp_path / "p2")
+    tensors = load_tensors(folder / "model.safetensors")[0]
+    save_file({k: v for k, v in tensors.items() if not k.startswith("up_attn.")}, folder / "model.safetensors")
+    with pytest.raises(hub.ModelLoadError, match=r"6 missing \(first up_attn\.0\..*\): weights trained with "
+                                                 r"--patch-size before 2026-12-02.*git checkout fc4d424"):
+        hub.load_pretrained(folder)
+
+
 def test_a_hand_edited_T_or_schedule_is_checked_against_the_run_that_trained_the_weights(tmp_path):
     """No weight's shape shows T or the schedule: train_config.json, train.py's record beside the weights, does."""
     model = tiny_model()
