@@ -295,6 +295,7 @@ def score(a: argparse.Namespace, command: str) -> int:
                 raise EvalError(why)
         if a.from_samples:
             samples, facts = read_shards(a.from_samples)
+            digest = facts.get("weights_sha256")  # the weights that drew them, where the file records them
             only_mnist(str(facts.get("dataset", "mnist")), f"{a.from_samples[0]} holds samples of a model")
             if a.n is not None:
                 if a.n > len(samples):
@@ -311,7 +312,7 @@ def score(a: argparse.Namespace, command: str) -> int:
                 # samples from k on are other draws than the run's first ones: not filed in the place of that run
                 name += f"-first{int(facts['first'])}" if facts.get("first") else ""
             if a.out:  # before the scoring, as a fresh run checks before sampling
-                fewer_than_filed(a.out, name, len(samples), digest=facts.get("weights_sha256"))
+                fewer_than_filed(a.out, name, len(samples), digest=digest)
         else:
             a.seed = 0 if a.seed is None else a.seed
             sampler, eta = a.sampler or "ddpm", a.eta or 0.0
@@ -360,8 +361,8 @@ def score(a: argparse.Namespace, command: str) -> int:
                   autoguidance_tmax=a.autoguidance_tmax if a.autoguidance != 1 else None,  # None: the default, default_t_max(T)
                   autoguidance_guide=a.autoguidance_guide if a.autoguidance != 1 else None,  # None: the weights' guide/
                   seconds=round(time.perf_counter() - start, 1), command=command)
-    if drew := (facts.get("weights_sha256") if a.from_samples else digest):  # whose figures: facts.read_scores checks
-        result["weights_sha256"] = drew
+    if digest:  # whose figures they are: facts.read_scores checks them against the folder's weights
+        result["weights_sha256"] = digest
     replaced = None
     if a.out:
         try:

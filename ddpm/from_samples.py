@@ -22,11 +22,16 @@ def _timesteps(weights: str | None) -> int | None:
         return None
 
 
+def _folder_of(out: str | None) -> Path | None:
+    """The model folder --out sits in (its eval.json), if it is one."""
+    beside = Path(out).parent if out else None
+    return beside if beside and (beside / CONFIG_NAME).is_file() else None
+
+
 def _model_of(a: argparse.Namespace) -> str | None:
-    """The model a file's figures are held against: --weights, else the model folder --out sits in (its eval.json),
-    else None (the bundled weights)."""
-    beside = Path(a.out).parent if a.out else None
-    return a.weights or (str(beside) if beside and (beside / CONFIG_NAME).is_file() else None)
+    """The model a file's figures are held against: --weights, else the model folder --out sits in, else None (the
+    bundled weights)."""
+    return a.weights or (str(folder) if (folder := _folder_of(a.out)) else None)
 
 
 def _digest(weights: str, what: str) -> str | None:
@@ -49,9 +54,8 @@ def same_model(a: argparse.Namespace, facts: dict, path: str, fix: str = FIX, dr
     --save-samples' since they record it): the figures would be filed under a model that did not draw them.
     drawn_by: a folder known to have drawn them (a fresh run's --weights), not checked again."""
     folders = [(a.weights, f"--weights {a.weights}")] if a.weights else []
-    beside = Path(a.out).parent if a.out else None
-    if beside and (beside / CONFIG_NAME).is_file() and \
-            not any(Path(known).resolve() == beside.resolve() for known in (a.weights, drawn_by) if known):
+    beside = _folder_of(a.out)
+    if beside and not any(Path(known).resolve() == beside.resolve() for known in (a.weights, drawn_by) if known):
         folders.append((str(beside), f"the model beside --out {a.out}"))  # (--weights' own folder: checked once)
     T, drew = facts.get("timesteps"), facts.get("weights_sha256")
     if drew is None and folders:  # only T, if that, can be held against the model named

@@ -40,6 +40,8 @@ def set_aside_path(path: Path) -> Path:
         n += 1
         kept = path.with_name(f"{path.stem}.previous.{n}{path.suffix}")
     return kept
+
+
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
 

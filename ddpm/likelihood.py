@@ -27,6 +27,7 @@ from .samplers import (SIGMA, check_count, check_request, check_sampling, check_
                        sample_generators)
 from .schedule import NoiseSchedule, check_images
 
+FINE = 10  # the last nine steps' terms, L_1 .. L_9, are told apart from the rest (summary; the app's bound)
 BIN = 1 / 255  # half a pixel level of [-1, 1] (to_model_range maps 0..255 to -1..1 in steps of 2/255)
 
 
@@ -156,7 +157,7 @@ def summary(bound: Bound, floor: torch.Tensor | None = None) -> dict:
     """Means over the images (and their standard error for the total): where the bits go; and of `floor`
     (known_x0_floor), the part of them the fixed variances cost."""
     total, terms = bound.total, bound.terms
-    t10 = min(10, terms.shape[1])
+    t10 = min(FINE, terms.shape[1])
     return {"n": len(total), "bits_per_dim": round(total.mean().item(), 4),
             "stderr": round((total.std() / math.sqrt(len(total))).item(), 4) if len(total) > 1 else None,
             "prior_L_T": round(bound.prior.mean().item(), 6), "decoder_L_0": round(terms[:, 0].mean().item(), 4),

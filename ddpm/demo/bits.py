@@ -9,13 +9,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..likelihood import bound_terms
+from ..likelihood import FINE, bound_terms  # FINE: L_1 .. L_9 in a row of their own, for T >= 10 FINE
 from ..schedule import NoiseSchedule
 from .forward import digit_tensor
 from .limits import check_seed
 from .sources import worded
 
-FINE = 10  # L_1 .. L_9, the last steps, apart from the rest (as the README's table splits them), for T >= 10 FINE
 CLOSE = 5  # grey levels of 255 (RMS) within which x0_hat at x_FINE counts as the digit to the eye
 
 
