@@ -171,7 +171,8 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
         raise EvalError(str(e)) from None
     if before_sampling is not None:
         before_sampling(model.config.timesteps, digest, steps)
-    images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta)
+    images = sample_images(model, n, seed, sampler, steps, batch_size, label=label, guidance=guidance, eta=eta,
+                           progress=True)  # a bar: 1000 DDPM steps run minutes
     return images, steps, model.config.timesteps, digest
 
 

@@ -45,7 +45,7 @@ def card_grid_command(folder: str | Path) -> str:
 def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int | None = None, batch_size: int = 256,
                   **kwargs) -> np.ndarray:
     """n digits as uint8 (n, 28, 28); steps: DDIM's [50, or T if fewer] (DDPM runs all T); kwargs go to
-    `samplers.sample` (label, guidance, eta, variance, clip, first); guidance steers toward a label, and without one
+    `samplers.sample` (label, guidance, eta, variance, clip, first, progress); guidance steers toward a label, and without one
     is not used. For autoguidance, sample from `ddpm.autoguidance.autoguided(model, folder, w)` instead of model."""
     cfg = model.config
     with torch.inference_mode():
@@ -164,7 +164,7 @@ def write_samples(a: argparse.Namespace) -> int:
         return 2
     start = time.perf_counter()
     images = sample_images(model, a.n, a.seed, a.sampler, steps, a.batch_size, label=a.label, guidance=a.guidance,
-                           eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first)
+                           eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first, progress=True)
     try:
         if npz:
             with keeping_previous(out) as kept:  # minutes of sampling, kept from a mistyped --out

@@ -300,9 +300,10 @@ LOOP_KEYWORDS = tuple(k for k in inspect.signature(sample_loop).parameters
 
 @torch.no_grad()
 def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256, first: int = 0,
-           **kwargs) -> torch.Tensor:
+           progress: bool = False, **kwargs) -> torch.Tensor:
     """Run sample_loop to the end, in batches; -> (n, C, H, W) in [-1, 1], samples first .. first + n - 1.
-    Sample k depends only on (seed, k), so shards drawn apart concatenate to one run."""
+    Sample k depends only on (seed, k), so shards drawn apart concatenate to one run. progress: a bar on a terminal's
+    stderr over every step of every batch (the command lines' runs, minutes long)."""
     check_count("n", n)
     check_count("batch_size", batch_size)
     if unknown := sorted(set(kwargs) - set(LOOP_KEYWORDS)):  # else sample_loop's TypeError names a function not called
@@ -314,18 +315,28 @@ def sample(model, sched: NoiseSchedule, n: int, seed: int, batch_size: int = 256
     for whole, name in ((x_start, "x_start"), (label, "label")):  # each batch gets its own rows of these
         if torch.is_tensor(whole) and whole.shape[:1] != (n,):
             raise ValueError(f"{name} must hold {n} rows, one per sample, not shape {tuple(whole.shape)}")
-    out = []
+    out, bar, batches = [], None, -(-n // batch_size)
     for start in range(0, n, batch_size):
         b = min(batch_size, n - start)
         rows = {k: v[start:start + b] if torch.is_tensor(v) else v for k, v in (("x_start", x_start), ("label", label))}
         last = None
         for last in sample_loop(model, sched, b, seed, first=first + start, **rows, **kwargs):
-            pass
+            if progress:
+                bar = bar or _steps_bar(batches * last.num_steps)
+                bar.update()
         if not bool(last.x_prev.isfinite().all()):  # else the clamp and a picture would show nan as black, unsaid
             raise FloatingPointError(f"samples {first + start} to {first + start + b - 1} came out nan or inf: the "
                                      "model's eps_hat is not finite (weights of a run whose loss went nan?)")
         out.append(last.x_prev.clamp(-1, 1).cpu())
+    if bar is not None:
+        bar.close()
     return torch.cat(out)
+
+
+def _steps_bar(total: int):
+    from tqdm.auto import tqdm  # hidden where stderr is no terminal (a log file, a test)
+
+    return tqdm(total=total, unit="step", desc="sampling", dynamic_ncols=True, mininterval=1.0, disable=None)
 
 
 # ---------------------------------------------------------------- randomness: sample k from (seed, k) alone
