@@ -23,6 +23,7 @@ import shlex
 import signal
 import sys
 import threading
+from os.path import expanduser  # a path flag's leading ~: a shell leaves --out=~/runs/m as typed
 from pathlib import Path
 
 from ddpm.config import DATASETS, RUN_CONFIG_NAME, SCHEDULES, ConfigError, ModelConfig, TrainConfig
@@ -34,7 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     d, m = TrainConfig(), ModelConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument_group("data")
-    a.add_argument("--data-dir", default=d.data_dir,
+    a.add_argument("--data-dir", type=expanduser, default=d.data_dir,
                    help="folder holding MNIST/raw (or FashionMNIST/raw, where Debian's dataset-fashion-mnist is "
                         "unpacked, about 54 MB) [%(default)s]")
     a.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="training set [%(default)s]")
@@ -52,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--label-dropout", type=float, default=d.label_dropout,
                    help="share of labels replaced by the null class, for guidance (0 leaves the null class, the "
                         "app's 'any digit', untrained) [%(default)s]")
-    a.add_argument("--null-teacher", default=d.null_teacher, metavar="FOLDER",
+    a.add_argument("--null-teacher", type=expanduser, default=d.null_teacher, metavar="FOLDER",
                    help="a class-conditional model folder or Hub id: the null class's rows regress on its prediction "
                         "given the true label instead of on the drawn noise (for an exact teacher the same best fit, "
                         "less variance; "
@@ -69,9 +70,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.add_argument("--seed", type=int, default=d.seed,
                    help="seed of the weights' init and dropout, the data order, t and noise draws [%(default)s]")
     a.add_argument("--device", default=d.device, help="auto (cuda, then mps, then cpu), cpu, cuda, mps [%(default)s]")
-    a.add_argument("--out", default=d.out, help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md with samples.png, "
-                        "train_config.json, training.json, a grid per epoch in samples/ [%(default)s; "
-                        "runs/fashion-mnist for --dataset fashion-mnist]")
+    a.add_argument("--out", type=expanduser, default=d.out,
+                   help="output folder: model.safetensors + config.json, checkpoint, loss.csv, the card README.md "
+                        "with samples.png, train_config.json, training.json, a grid per epoch in samples/ "
+                        "[%(default)s; runs/fashion-mnist for --dataset fashion-mnist]")
     a.add_argument("--no-sample-grid", dest="sample_grid", action="store_false",
                    help="skip the card's samples.png at the end (64 digits, all T DDPM steps: about a minute on 2 CPU "
                         "cores), for a quick run; the card says how to draw it later")

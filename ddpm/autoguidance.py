@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CKPT_NAME
+from .cli_args import path_arg
 from .config import MAX_AUTOGUIDANCE, RUN_CONFIG_NAME, ModelConfig
 from .data import dataset_name
 from .facts import trained_on
@@ -143,7 +144,7 @@ def add_autoguidance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--autoguidance-tmax", type=int, default=None, metavar="K",
                    help=f"guide only the steps with code index t <= K, 0 to T - 1 (the paper's t <= K + 1; T - 1: "
                         f"every step) [{T_MAX_FRACTION:g} of the model's timesteps]")
-    p.add_argument("--autoguidance-guide", default=None, metavar="DIR",
+    p.add_argument("--autoguidance-guide", type=path_arg, default=None, metavar="DIR",
                    help="the guide: a model folder or Hub repo id, such as a train.py output [the weights' guide/]")
 
 

@@ -23,7 +23,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import positive_int, stopped, whole_number
+from .cli_args import path_arg, positive_int, stopped, whole_number
 from .config import TrainConfig
 from .hub import DEFAULT_WEIGHTS, ModelLoadError, load_pretrained
 from .samplers import DDIM_STEPS, sample, steps_run, steps_problem
@@ -122,7 +122,8 @@ def train_rates(weights: str, widths: list[int], repeats: int = 3) -> dict:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
+    p.add_argument("--weights", type=path_arg, default=str(DEFAULT_WEIGHTS),
+                   help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--n", type=whole_number(1, MAX_GRID), default=16,
                    help=f"digits per grid, 1 to {MAX_GRID} [%(default)s]")
     p.add_argument("--repeats", type=positive_int, default=3, help="runs of each sampler [%(default)s]")

@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 
 from .autoguidance import T_MAX_FRACTION, check_guide, has_guide, load_guide
-from .cli_args import stopped
+from .cli_args import path_arg, stopped
 from .config import ModelConfig, TrainConfig, is_real
 from .data import CLASS_NAMES, dataset_name
 from .facts import NO_RECIPE, dataset_in, read_scores, read_training_record, read_weights_meta, recorded_facts
-from .hub import (CARD_NAME, CONFIG_NAME, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
+from .hub import (CARD_NAME, CONFIG_NAME, DEFAULT_WEIGHTS, EVAL_NAME, GRID_NAME, GUIDE_SUBFOLDER, TRAINING_NAME,
                   ModelLoadError, folder_problem, load_pretrained, set_aside_path)
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
@@ -373,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.card",
                                 description="Rewrite a model folder's card (README.md) from the files beside it: "
                                             "config.json, training.json, the weights' metadata and eval.json.")
-    p.add_argument("folder", nargs="?", default="weights", help="a train.py output folder [%(default)s]")
+    p.add_argument("folder", type=path_arg, nargs="?", default=str(DEFAULT_WEIGHTS),
+                   help="a train.py output folder [the bundled weights/]")
     folder = Path(p.parse_args(argv).folder)
     if why := folder_problem(folder):
         print(f"error: {why}", file=sys.stderr)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cli_args import check_writable, command_line, positive_int, stopped, whole_number
+from .cli_args import check_writable, command_line, path_arg, positive_int, stopped, whole_number
 from .config import MAX_BATCH, MAX_TRAIN_SEED
 from .data import DataError, load_dataset, to_model_range
 from .safeio import load_tensors, save_tensors
@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m ddpm.classifier",
         description="Train the small MNIST CNN used by `python -m ddpm.evaluate` (class shares, inception "
                     "score, Frechet distance of its 128-d features) and save it as safetensors.")
-    p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
-    p.add_argument("--out", default="runs/classifier.safetensors",
+    p.add_argument("--data-dir", type=path_arg, default="data/mnist",
+                   help="folder with MNIST/raw/*-ubyte.gz (default: data/mnist)")
+    p.add_argument("--out", type=path_arg, default="runs/classifier.safetensors",
                    help="weights file to write, for ddpm.evaluate --classifier (default: runs/classifier.safetensors; "
                         "the shipped yardstick, which every measured figure used, is replaced only when named: "
                         "--out ddpm/assets/classifier.safetensors)")

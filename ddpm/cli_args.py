@@ -135,6 +135,12 @@ def steps_asked(model, label, sampler: str, steps: int | None) -> int:
     return steps_run(sampler, steps, cfg.timesteps - 1)
 
 
+def path_arg(value: str) -> str:
+    """A path flag's value, a leading ~ read as the home folder: a shell leaves `--out=~/runs/m` as typed (bash and
+    zsh expand ~ only at a word's start), and the run then made a folder named ~ where it ran."""
+    return os.path.expanduser(value)
+
+
 def check_writable(path: str | Path) -> str | None:
     """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
     output path costs no run. Tries what the writing does (safeio.atomic_write_bytes: a temporary file in the

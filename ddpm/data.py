@@ -162,17 +162,18 @@ def make_sample(data_dir: str | Path, per_class: int = 30, out: Path | None = No
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from .cli_args import check_writable, positive_int, stopped
+    from .cli_args import check_writable, path_arg, positive_int, stopped
 
     p = argparse.ArgumentParser(prog="python -m ddpm.data", description="Write the small real sample the app and the "
                                 "tests use (ddpm/assets/mnist_sample.npz) from the MNIST test set, or a Fashion-MNIST "
                                 "model's (fashion-mnist_sample.npz).")
     p.add_argument("--dataset", choices=DATASETS, default="mnist", help="whose test set (default: mnist)")
-    p.add_argument("--data-dir", default="data/mnist", help="folder with MNIST/raw/*-ubyte.gz (FashionMNIST/raw/ for "
-                   "--dataset fashion-mnist, which Debian's copy is unpacked into; default: data/mnist)")
+    p.add_argument("--data-dir", type=path_arg, default="data/mnist",
+                   help="folder with MNIST/raw/*-ubyte.gz (FashionMNIST/raw/ for --dataset fashion-mnist, which "
+                        "Debian's copy is unpacked into; default: data/mnist)")
     p.add_argument("--per-class", type=positive_int, default=30,
                    help="the first this many test images of each class (default: 30, 300 in all)")
-    p.add_argument("--out", default=None, help="file to write (default: the dataset's shipped asset)")
+    p.add_argument("--out", type=path_arg, default=None, help="file to write (default: the dataset's shipped asset)")
     a = p.parse_args(argv)
     if a.out == "":  # --out "$UNSET": not the shipped asset, unsaid
         p.error("--out is empty: give a file ending in .npz, or omit --out for the dataset's shipped sample")

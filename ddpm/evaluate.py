@@ -25,7 +25,7 @@ import torch
 
 from .autoguidance import add_autoguidance_args, check_autoguidance_args
 from .cli_args import (add_sampling_args, check_sampling_args, check_writable, command_line, positive_int, seed_arg,
-                       stopped)
+                       path_arg, stopped)
 from .classifier import ClassifierLoadError, DEFAULT_PATH as CLASSIFIER_PATH, load_classifier, predict
 from .data import DataError, load_dataset, to_model_range
 from .eval_files import (EvalError, fewer_than_filed, merge_into, only_mnist, read_runs_file, read_shards, run_name,
@@ -179,7 +179,7 @@ def generate(weights: str, n: int, sampler: str, steps: int | None, seed: int, b
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=None, help="model folder or Hub repo id [the bundled weights/]")
+    p.add_argument("--weights", type=path_arg, default=None, help="model folder or Hub repo id [the bundled weights/]")
     p.add_argument("--n", type=int, default=None,
                    help="samples to draw and score, 2 to 60000 [1000; with --from-samples: all]")
     add_sampling_args(p, from_file=True)
@@ -189,17 +189,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=positive_int, default=250, help="samples per forward pass [%(default)s]")
     p.add_argument("--device", default="cpu",
                    help="where to sample: cpu (the README's figures), cuda, mps or auto [%(default)s]")
-    p.add_argument("--data-dir", default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
+    p.add_argument("--data-dir", type=path_arg, default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH), help="classifier weights [the shipped asset]")
     p.add_argument("--json", action="store_true", help="print only the JSON result")
-    p.add_argument("--save-samples", metavar="FILE.npz",
+    p.add_argument("--save-samples", type=path_arg, metavar="FILE.npz",
                    help="also save the drawn samples, to reuse with --from-samples (a file there is kept as "
                         "FILE.npz.previous, one generation)")
-    p.add_argument("--from-samples", metavar="FILE.npz", nargs="+",
+    p.add_argument("--from-samples", type=path_arg, metavar="FILE.npz", nargs="+",
                    help="score uint8 samples from an .npz instead of sampling; several shards of one run "
                         "(`ddpm.sample --first`) are joined in sample order")
     p.add_argument("--run-name", default=None, help="key of this run in --out [e.g. ddpm-1000, ddim-50]")
-    p.add_argument("--out", metavar="FILE.json", help="merge the result into this file under runs/<run name>")
+    p.add_argument("--out", type=path_arg, metavar="FILE.json",
+                   help="merge the result into this file under runs/<run name>")
     a = p.parse_args(argv)
     a.guidance_given = a.guidance is not None  # check_sampling_args fills in the default
     if a.n is not None and not 2 <= a.n <= 60_000:  # 2: a Frechet distance needs a covariance

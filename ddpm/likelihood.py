@@ -167,16 +167,17 @@ def summary(bound: Bound, floor: torch.Tensor | None = None) -> dict:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from .cli_args import positive_int, seed_arg, whole_number
+    from .cli_args import path_arg, positive_int, seed_arg, whole_number
     from .hub import DEFAULT_WEIGHTS
     from .samplers import VARIANCES
     p = argparse.ArgumentParser(prog="python -m ddpm.likelihood", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
+    p.add_argument("--weights", type=path_arg, default=str(DEFAULT_WEIGHTS),
+                   help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--n", type=whole_number(1, 10_000), default=100,
                    help="test images, the first N of the test set; T network passes each (about 1.1 s each on 2 CPU "
                         "cores for the bundled model) [%(default)s]")
-    p.add_argument("--data-dir", default="data/mnist",
+    p.add_argument("--data-dir", type=path_arg, default="data/mnist",
                    help="folder holding MNIST/raw (FashionMNIST/raw for a Fashion-MNIST model) [%(default)s]")
     p.add_argument("--sample", action="store_true",
                    help="the 300 test images bundled with the package instead of --data-dir's test set")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .card import check_loads, keep_a_hand_written_card, write_model_card
-from .cli_args import stopped
+from .cli_args import path_arg, stopped
 from .hub import (CARD_NAME, FOLDER_FILES, GUIDE_SUBFOLDER, WEIGHTS_NAME, ModelLoadError, folder_problem,
                   repo_id_problem)
 from .safeio import atomic_write_bytes
@@ -144,7 +144,7 @@ def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: s
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ddpm.push", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folder", help="a train.py output folder")
+    p.add_argument("folder", type=path_arg, help="a train.py output folder")
     p.add_argument("repo_id", help="the Hub repo to push to, owner/name (made if it does not exist)")
     p.add_argument("--private", action="store_true", help="make a new repo private; refuse a public one")
     a = p.parse_args(argv)

@@ -21,7 +21,7 @@ import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
 from .cli_args import (add_sampling_args, check_label_for, check_sampling_args, check_writable, positive_int, seed_arg,
-                       steps_asked, stopped, whole_number)
+                       path_arg, steps_asked, stopped, whole_number)
 from .data import noun
 from .device import pick_device
 from .eval_files import save_npz
@@ -106,7 +106,8 @@ def card_grid_problem(a: argparse.Namespace, out: Path, steps: int, T: int) -> s
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ddpm.sample", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model folder or Hub repo id [bundled weights]")
+    p.add_argument("--weights", type=path_arg, default=str(DEFAULT_WEIGHTS),
+                   help="model folder or Hub repo id [bundled weights]")
     p.add_argument("--seed", type=seed_arg, default=0,
                    help="0 to 2^53 - 1, as in the app; sample k depends only on (seed, k), up to float rounding "
                         "across batch sizes (the README's \"What is inside\") [%(default)s]")
@@ -124,8 +125,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu",
                    help="where to sample: cpu, cuda, mps or auto; the noise is drawn on the CPU either way, so a GPU "
                         "gives the same digits up to rounding (a few grey levels) [%(default)s]")
-    p.add_argument("--out", default="samples.png", help="a .png grid or an .npz of uint8 (N, 28, 28); an .npz there "
-                                                        "is kept as FILE.npz.previous, one generation [%(default)s]")
+    p.add_argument("--out", type=path_arg, default="samples.png",
+                   help="a .png grid or an .npz of uint8 (N, 28, 28); an .npz there is kept as FILE.npz.previous, "
+                        "one generation [%(default)s]")
     a = p.parse_args(argv)
     if Path(a.out).suffix.lower() not in (".png", ".npz"):
         p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'digits.png'}"

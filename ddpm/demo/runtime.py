@@ -22,8 +22,9 @@ MODEL_ENV = "DDPM_MODEL"
 
 
 def model_source() -> str:
-    """The model folder or Hub repo id: $DDPM_MODEL if set, else the bundled weights/."""
-    return os.environ.get(MODEL_ENV) or str(hub.DEFAULT_WEIGHTS)
+    """The model folder or Hub repo id: $DDPM_MODEL if set (a leading ~ read as home: quoted, no shell expands it),
+    else the bundled weights/."""
+    return os.path.expanduser(os.environ.get(MODEL_ENV) or str(hub.DEFAULT_WEIGHTS))
 
 
 @lru_cache(maxsize=8)

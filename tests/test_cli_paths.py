@@ -1,0 +1,56 @@
+"""Paths given to the command lines: a leading ~ is the home folder in every path flag and in $DDPM_MODEL (a shell
+leaves `--out=~/runs/m` as typed, and a run made a folder named ~ where it ran); `python -m ddpm.card` with no
+folder means the bundled weights wherever it is run from; `python -m ddpm.history` checks its --out before its
+minute-and-a-half run."""
+import pytest
+
+from ddpm import benchmark, card, evaluate, history, hub, likelihood, push, sample
+from ddpm.demo import runtime
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_path_flags_read_a_leading_tilde_as_home(home):
+    import train
+
+    t = train.parse_args(["--out=~/runs/m", "--data-dir=~/data", "--null-teacher=~/teacher"])
+    assert (t.out, t.data_dir, t.null_teacher) == (str(home / "runs/m"), str(home / "data"), str(home / "teacher"))
+    s = sample.parse_args(["--weights=~/m", "--out=~/digits.png", "--autoguidance", "2", "--autoguidance-guide=~/g"])
+    assert (s.weights, s.out, s.autoguidance_guide) == (str(home / "m"), str(home / "digits.png"), str(home / "g"))
+    e = evaluate.parse_args(["--from-samples", "~/a.npz", "~/b.npz", "--out=~/eval.json", "--data-dir=~/d"])
+    assert e.from_samples == [str(home / "a.npz"), str(home / "b.npz")]
+    assert (e.out, e.data_dir) == (str(home / "eval.json"), str(home / "d"))
+    assert evaluate.parse_args(["--weights=~/m", "--save-samples=~/s.npz"]).save_samples == str(home / "s.npz")
+    assert likelihood.parse_args(["--weights=~/m"]).weights == str(home / "m")
+    assert benchmark.parse_args(["--weights=~/m"]).weights == str(home / "m")
+    assert sample.parse_args(["--weights=user/repo"]).weights == "user/repo"  # a Hub id as it was
+
+
+def test_folders_and_the_app_model_read_a_leading_tilde_as_home(home, monkeypatch, capsys):
+    assert card.main(["~/gone"]) == 2 and str(home / "gone") in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        push.main(["~/gone", "you/ddpm"])
+    assert str(home / "gone") in capsys.readouterr().err
+    monkeypatch.setenv(runtime.MODEL_ENV, "~/runs/m")
+    assert runtime.model_source() == str(home / "runs/m")
+
+
+def test_card_without_a_folder_means_the_bundled_weights_from_anywhere(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.chdir(tmp_path)  # no weights/ here: the card of ./weights was asked, "weights does not exist"
+    monkeypatch.setattr(card, "folder_problem", lambda folder: seen.append(folder) or "stopped here")
+    assert card.main([]) == 2 and seen == [hub.DEFAULT_WEIGHTS]
+
+
+def test_history_refuses_an_out_it_cannot_write_before_its_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(history, "stage", lambda *a: pytest.fail("ran before the refusal"))
+    (tmp_path / "file").write_text("")
+    for out, why in ((tmp_path, "is a folder: name a file in it"), (tmp_path / "p.jpg", "--out must end in .png"),
+                     (tmp_path / "file" / "p.png", "is a file, not a folder")):
+        with pytest.raises(SystemExit):
+            history.main(["--out", str(out)])
+        assert why in capsys.readouterr().err
