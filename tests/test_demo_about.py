@@ -213,7 +213,7 @@ def test_autoguidance_in_the_app_uses_the_guide_folder(tmp_path, capsys):
 
 def test_output_files_are_pruned(monkeypatch, tmp_path):
     monkeypatch.setattr(outputs, "output_dir", lambda: tmp_path)
-    old = tmp_path / "old.png"
+    old = tmp_path / "ddpm-samples-seed0-0123abcd.png"  # a name new_path gives: the pruning deletes no other
     old.write_bytes(b"x")
     os.utime(old, (time.time() - 7200,) * 2)
     p = outputs.save_png(Image.new("L", (4, 4)), "grid")

@@ -116,14 +116,44 @@ def test_an_upload_written_again_at_the_same_time_but_another_size_is_read_again
 
 @POSIX
 def test_the_output_folder_is_one_temp_folder_found_again_and_a_vanished_file_is_no_error(tmp_path, monkeypatch):
-    """output_dir is <temp>/ddpm-app on every call (the second call found it made); new_path's pruning skips a file
-    another request removed between listing and stat (stood in for by a dangling link)."""
+    """output_dir is <temp>/ddpm-app-<uid>, this user's alone, on every call (the second call found it made);
+    new_path's pruning skips a file another request removed between listing and stat (stood in for by a dangling
+    link), and a file the app did not name."""
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    assert outputs.output_dir() == outputs.output_dir() == tmp_path / "ddpm-app"
-    (tmp_path / "ddpm-app" / "gone.png").symlink_to(tmp_path / "nothing.png")
-    assert outputs.new_path("grid", ".png").parent == tmp_path / "ddpm-app"
+    ours = tmp_path / f"ddpm-app-{os.getuid()}"
+    assert outputs.output_dir() == outputs.output_dir() == ours and ours.stat().st_mode & 0o777 == 0o700
+    (ours / "grid-0123abcd.png").symlink_to(tmp_path / "nothing.png")
+    (notes := ours / "notes.txt").write_text("x")
+    os.utime(notes, (0, 0))
+    assert outputs.new_path("grid", ".png").parent == ours and notes.exists()
+
+
+@POSIX
+def test_a_folder_planted_as_a_link_or_made_by_another_user_is_passed_over(tmp_path, monkeypatch, capsys):
+    """A lab server's /tmp is shared: another user's ddpm-app folder (0755) made the app fail at start, and a link
+    planted in its place had the pruning delete the old files of the folder it points to."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(outputs, "_fallback", {}, raising=False)  # a fresh process
+    (victim := tmp_path / "victim").mkdir()
+    for name in ("thesis.tex", "grid-0123abcd.png"):
+        (victim / name).write_text("x")
+        os.utime(victim / name, (0, 0))
+    for name in ("ddpm-app", f"ddpm-app-{os.getuid()}"):
+        (tmp_path / name).symlink_to(victim)
+    d = outputs.new_path("grid", ".png").parent
+    assert sorted(os.listdir(victim)) == ["grid-0123abcd.png", "thesis.tex"]
+    assert d.parent == tmp_path and not d.is_symlink() and d.stat().st_mode & 0o777 == 0o700
+    assert outputs.output_dir() == d  # one fresh folder, kept, and said once
+    assert capsys.readouterr().err.count("is a link or not this user's own folder") == 1
+
+    real = os.getuid()
+    monkeypatch.setattr(outputs.os, "getuid", lambda: real + 1)  # the folder of that name is another user's
+    (theirs := tmp_path / f"ddpm-app-{real + 1}").mkdir()
+    assert outputs.new_path("grid", ".png").parent not in (theirs, tmp_path / "ddpm-app", d)
 
 
 # ---------------------------------------------------------------- the progress clock and ddpm.demo.timing

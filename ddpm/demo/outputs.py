@@ -1,7 +1,10 @@
-"""Files the app hands out (PNG grids, GIFs): one temp folder, old files pruned."""
+"""Files the app hands out (PNG grids, GIFs): one temp folder of this user's own, its old files pruned."""
 from __future__ import annotations
 
 import os
+import re
+import stat
+import sys
 import tempfile
 import time
 import uuid
@@ -18,17 +21,36 @@ MAX_AGE_S = 600
 # for a day go (the same picture handed out again reuses its folder, so one emptied an hour ago may be refilled)
 SWEEP_EVERY_S, EMPTY_FOR_S = 600, 86_400
 _last_sweep = [0.0]
+# the names new_path gives: the pruning deletes these alone, never a file it did not make
+OURS = re.compile(r"[\w.-]+-[0-9a-f]{8}\.(png|gif)")
+_fallback: dict[Path, Path] = {}  # a folder found not ours -> the fresh one used instead, for this process's life
 
 
 def output_dir() -> Path:
-    d = Path(tempfile.gettempdir()) / "ddpm-app"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """<temp>/ddpm-app-<uid>, this user's own (0700). Under the system temp folder, which Gradio serves files from; one
+    per user, as a lab server's /tmp is shared: a folder someone else made, or a link planted to another folder (whose
+    old files the pruning would delete), is passed over for a fresh one of this process's own."""
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: a temp folder per user already
+    d = Path(tempfile.gettempdir()) / ("ddpm-app" if uid is None else f"ddpm-app-{uid}")
+    if d in _fallback:
+        return _fallback[d]
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:  # a file, or a link to nothing: refused below
+        pass
+    st = d.lstat()
+    mine = stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022
+    if uid is None or mine and os.access(d, os.W_OK | os.X_OK):  # access: an ACL, a root-squashed share
+        return d
+    _fallback[d] = Path(tempfile.mkdtemp(prefix="ddpm-app-"))
+    print(f"{d} is a link or not this user's own folder: the app's files go to {_fallback[d]} instead",
+          file=sys.stderr)
+    return _fallback[d]
 
 
 def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
-    """A fresh file name like ddpm-app/ddpm-samples-seed0-1a2b3c4d.png (stem "ddpm-samples-seed0"); files
-    older than max_age_s are deleted."""
+    """A fresh file name like ddpm-app-1000/ddpm-samples-seed0-1a2b3c4d.png (stem "ddpm-samples-seed0"); the ones
+    it named older than max_age_s are deleted."""
     d = output_dir()
     now = time.time()
     if now - _last_sweep[0] > SWEEP_EVERY_S:
@@ -36,7 +58,7 @@ def new_path(stem: str, suffix: str, max_age_s: float = MAX_AGE_S) -> Path:
         prune_empty_folders(gradio_cache(), EMPTY_FOR_S)
     for old in d.iterdir():
         try:
-            if now - old.stat().st_mtime > max_age_s:
+            if OURS.fullmatch(old.name) and now - old.stat().st_mtime > max_age_s:
                 old.unlink()
         except OSError:
             pass  # another request removed it first
