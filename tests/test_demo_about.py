@@ -228,23 +228,26 @@ def test_output_files_are_pruned(monkeypatch, tmp_path):
 
 def test_the_empty_folders_gradio_leaves_in_its_cache_are_swept_now_and_then(monkeypatch, tmp_path):
     """Gradio's delete_cache removes the files it handed out, not the folder each sat in: a Space up for days kept
-    one per streamed frame. Handing out a file sweeps the old empty ones (every SWEEP_EVERY_S at most)."""
+    one per streamed frame. Handing out a file sweeps the old empty ones (every SWEEP_EVERY_S at most), and only
+    those named as Gradio names them: GRADIO_TEMP_DIR may be a general folder such as /scratch."""
     monkeypatch.setattr(outputs, "output_dir", lambda: tmp_path / "ours")
     (tmp_path / "ours").mkdir()
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache := tmp_path / "gradio"))
     monkeypatch.setattr(outputs, "_last_sweep", [0.0])
-    for name in ("old-empty", "old-full", "young-empty", "later-empty"):
+    old_empty, old_full, young_empty, later_empty = (f"{i}" * 64 for i in "abcd")  # a SHA-256 hex digest each
+    for name in (old_empty, old_full, young_empty, later_empty, "placeholder", "x" * 64):
         (cache / name).mkdir(parents=True)
-    os.utime(cache / "young-empty", (time.time() - 7200,) * 2)  # emptied by delete_cache an hour ago: may be reused
-    (cache / "old-full" / "image.png").write_bytes(b"x")
-    for name in ("old-empty", "old-full", "later-empty"):
+    os.utime(cache / young_empty, (time.time() - 7200,) * 2)  # emptied by delete_cache an hour ago: may be reused
+    (cache / old_full / "image.png").write_bytes(b"x")
+    for name in (old_empty, old_full, later_empty, "placeholder", "x" * 64):
         os.utime(cache / name, (time.time() - outputs.EMPTY_FOR_S - 60,) * 2)
     outputs.new_path("grid", ".png")
-    assert sorted(f.name for f in cache.iterdir()) == ["old-full", "young-empty"]  # a young one may be filling
-    (cache / "later-empty").mkdir()
-    os.utime(cache / "later-empty", (time.time() - outputs.EMPTY_FOR_S - 60,) * 2)
+    # a young one may be filling; one Gradio did not name is the user's
+    assert sorted(f.name for f in cache.iterdir()) == sorted(["x" * 64, old_full, "placeholder", young_empty])
+    (cache / later_empty).mkdir()
+    os.utime(cache / later_empty, (time.time() - outputs.EMPTY_FOR_S - 60,) * 2)
     outputs.new_path("grid", ".png")
-    assert (cache / "later-empty").exists()  # not again within SWEEP_EVERY_S: a request lists no big folder each time
+    assert (cache / later_empty).exists()  # not again within SWEEP_EVERY_S: a request lists no big folder each time
 
 
 def test_about_counts_one_epoch_as_one():

@@ -21,6 +21,9 @@ MAX_AGE_S = 600
 # for a day go (the same picture handed out again reuses its folder, so one emptied an hour ago may be refilled)
 SWEEP_EVERY_S, EMPTY_FOR_S = 600, 86_400
 _last_sweep = [0.0]
+# the folders Gradio makes in its cache, one for each file handed out or uploaded: a SHA-256 hex digest (gradio 6.31's
+# processing_utils.hash_* and route_utils' upload)
+GRADIO_CACHE_NAME = re.compile(r"[0-9a-f]{64}")
 # the names new_path gives: the pruning deletes these alone, never a file it did not make
 OURS = re.compile(r"[\w.-]+-[0-9a-f]{8}\.(png|gif)")
 _fallback: dict[Path, Path] = {}  # a folder found not ours -> the fresh one used instead, for this process's life
@@ -71,13 +74,15 @@ def gradio_cache() -> Path:
 
 
 def prune_empty_folders(root: Path, max_age_s: float) -> None:
-    """Remove the empty folders right under `root` untouched for max_age_s (one that holds a file refuses rmdir). A
-    folder Gradio has just made is young; one it reuses for a picture handed out again keeps its old time, and were
-    this rmdir to fall between Gradio's mkdir and its write, that one request would fail: a window of microseconds,
-    once in 10 minutes, on a picture last handed out a day before."""
+    """Remove the empty folders right under `root` untouched for max_age_s (one that holds a file refuses rmdir) and
+    named as Gradio names its cache's folders (GRADIO_CACHE_NAME): GRADIO_TEMP_DIR may be a general folder such as
+    /scratch, whose other empty folders are no business of the app's. A folder Gradio has just made is young; one it
+    reuses for a picture handed out again keeps its old time, and were this rmdir to fall between Gradio's mkdir and
+    its write, that one request would fail: a window of microseconds, once in 10 minutes, on a picture last handed
+    out a day before."""
     now = time.time()
     try:
-        folders = [f for f in root.iterdir() if f.is_dir()]
+        folders = [f for f in root.iterdir() if GRADIO_CACHE_NAME.fullmatch(f.name) and f.is_dir()]
     except OSError:  # no cache yet
         return
     for folder in folders:
