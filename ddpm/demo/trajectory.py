@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from ..classifier import predict
 from ..images import grid_cols, to_uint8_np
 from ..samplers import RANDOM, random_labels, sample_loop
 from ..schedule import NoiseSchedule
@@ -107,7 +108,7 @@ def trajectory_stream(model, sched: NoiseSchedule, s: Settings, classifier=None,
     traj = Trajectory(ts, np.stack(xs), np.stack(x0s), np.stack(epss))
     if classifier is not None:
         traj.probs_t = all_t
-        logits = classifier(torch.cat(first_x0))
+        logits = predict(classifier, torch.cat(first_x0), batch_size=100)  # 1000 steps at once: +170 MB at its peak
         traj.probs = torch.softmax(logits.float(), dim=1).numpy()
     if s.label is not None and s.guidance:  # the first digit's class (random's: drawn from (seed, 0))
         traj.given = int(random_labels(s.seed, 1, model.config.num_classes)[0] if s.label == RANDOM else s.label)
