@@ -23,6 +23,7 @@ MAX_TIMESTEPS = 10_000  # T: ten times the paper's; a 64-digit DDPM grid of more
 MAX_BATCH = 4096  # images per step: the recipe uses 128; a batch's activations must fit in memory
 # blocks a level and levels: the recipe uses 1 and 3; a million blocks took minutes to build before any size check
 MAX_RES_BLOCKS, MAX_LEVELS = 16, 8
+MAX_IMAGE_SIZE = 512  # pixels a side: far past MNIST's 28 (a hand-edited 10**9 asked 4e18 bytes for x_T)
 
 
 class ConfigError(ValueError):
@@ -76,7 +77,8 @@ class ModelConfig:
         from a folder, so a bad one is a clear error and not a traceback from deep in the U-Net)."""
         groups = self.groups if _whole(self.groups, 1) else 1  # a bad one is named first
         _reject(self, [
-            ("image_size", _whole(self.image_size, 1), "a positive whole number"),
+            ("image_size", _whole(self.image_size, 1) and self.image_size <= MAX_IMAGE_SIZE,
+             f"a whole number from 1 to {MAX_IMAGE_SIZE}"),
             ("in_channels", _whole(self.in_channels, 1), "a positive whole number"),
             ("num_classes", _whole(self.num_classes), "0 (unconditional) or a positive whole number"),
             ("groups", _whole(self.groups, 1), "a positive whole number"),

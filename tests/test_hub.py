@@ -232,6 +232,7 @@ def test_bad_folders_give_clear_errors(tmp_path):
     ("schedule", "no-such-schedule", "schedule must be 'linear' or 'cosine'"),
     ("timesteps", "20", "timesteps must be a whole number"),
     ("timesteps", 10**9, "timesteps must be a whole number from 2 to 10000"),  # no T that runs out of memory
+    ("image_size", 10**9, "image_size must be a whole number from 1 to 512"),  # nor an x_T
     ("num_res_blocks", 10**6, "num_res_blocks must be a whole number from 1 to 16"),  # nor minutes of building
     ("channel_mult", [1] * 10**5, "channel_mult must be 1 to 8 positive whole numbers")])
 def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, key, value, message):
