@@ -111,6 +111,8 @@ def _network_of(out: Path) -> dict:
 def unusable_folder(out: Path) -> str | None:
     """Why training cannot write into `out` (None if it can), asked before any data is read."""
     for folder in (out, *out.parents):
+        if os.path.islink(folder) and not folder.exists():  # mkdir met "File exists" (a link to nothing, or a loop)
+            return f"{folder} is a link to nothing (it names {os.readlink(folder)}): remove it or name another folder"
         if folder.exists():
             if not folder.is_dir():
                 return f"{folder} is a file, not a folder"

@@ -9,7 +9,7 @@ from PIL import Image
 from ddpm import hub
 from ddpm.sample import card_grid_command
 
-from conftest import FAKE_TOKEN, MNIST, run_python, sh, tiny_model
+from conftest import FAKE_TOKEN, MNIST, POSIX, run_python, sh, tiny_model
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
@@ -213,6 +213,18 @@ def test_train_cli_refuses_a_bad_network_seed_or_out_before_reading_data(args, m
     with pytest.raises(SystemExit) as e:
         train.parse_args(args)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+@POSIX
+def test_train_cli_names_a_link_to_nothing_as_out(tmp_path, capsys):
+    """runs/latest left pointing at a removed run: mkdir's bare "[Errno 17] File exists: 'runs/latest'" after the
+    data had loaded."""
+    import train
+
+    (tmp_path / "latest").symlink_to(tmp_path / "gone")
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", str(tmp_path / "latest")])
+    assert f"{tmp_path / 'latest'} is a link to nothing (it names {tmp_path / 'gone'})" in capsys.readouterr().err
 
 
 def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, capsys):
