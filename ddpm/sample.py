@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -167,20 +169,43 @@ def write_samples(a: argparse.Namespace) -> int:
     start = time.perf_counter()
     images = sample_images(model, a.n, a.seed, a.sampler, steps, a.batch_size, label=a.label, guidance=a.guidance,
                            eta=a.eta, variance=a.variance, clip=not a.no_clip, first=a.first, progress=True)
+
+    def write(path: Path) -> None:
+        if npz:
+            save_npz(path, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
+                     a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
+                     dataset, digest)
+        else:
+            atomic_write_png(path, grid(images, scale=2))
+
     try:
         if npz:
             with keeping_previous(out) as kept:  # minutes of sampling, kept from a mistyped --out
-                save_npz(out, images, a.seed, a.sampler, steps, a.eta, a.label, a.guidance, a.autoguidance,
-                         a.autoguidance_tmax, a.first, a.variance, not a.no_clip, a.autoguidance_guide, cfg.timesteps,
-                         dataset, digest)
+                write(out)
         else:
-            atomic_write_png(out, grid(images, scale=2))
+            write(out)
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
-        return 2
+        return rescue(write, out)
     print(f"wrote {a.n} {noun(dataset)}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s"
           + (f"; the file it replaced is kept as {kept}" if kept else ""))
     return 0
+
+
+def rescue(write: Callable[[Path], None], out: Path) -> int:
+    """After a write to --out failed: the samples (minutes or hours of sampling) written to the temp folder instead,
+    or said lost; the exit status, 2."""
+    fd, spare = tempfile.mkstemp(prefix=f"{out.stem}-", suffix=out.suffix)
+    os.close(fd)
+    try:
+        write(Path(spare))
+    except OSError as e:
+        Path(spare).unlink(missing_ok=True)
+        print(f"error: nor in the temp folder ({e.strerror or e}): the samples are lost; --n and --first draw a run "
+              "in parts", file=sys.stderr)
+        return 2
+    print(f"the samples are kept in {spare} instead: move the file where it belongs", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The command lines' bar over sampling: `python -m ddpm.sample` and `python -m ddpm.evaluate` run for minutes (1000
-samples of 1000 DDPM steps: about 20 on 2 CPU cores), and said nothing until the end; sampling from Python shows no
-bar unless asked."""
+"""The command lines' long sampling runs (1000 samples of 1000 DDPM steps: about 20 minutes on 2 CPU cores): a bar
+over them in `python -m ddpm.sample` and `python -m ddpm.evaluate`, which said nothing until the end (sampling from
+Python shows no bar unless asked); and ddpm.sample's samples kept when --out cannot take them."""
+import errno
+
 import numpy as np
 import torch
 
-from ddpm import evaluate, hub, samplers
+from ddpm import evaluate, hub, sample, samplers
 from ddpm.schedule import NoiseSchedule
 
 from conftest import sample_cli, tiny_model
@@ -46,3 +48,25 @@ def test_ddpm_evaluate_asks_for_the_bar(tmp_path, monkeypatch):
     with torch.no_grad():
         evaluate.generate(str(tmp_path / "m"), 2, "ddim", 3, 0, 2, None, 1.0)
     assert asked == [True]
+
+
+def test_ddpm_sample_keeps_its_samples_when_out_cannot_take_them(tmp_path, monkeypatch, capsys):
+    """A disk that fills while sampling: the run's samples went with the failed write."""
+    import tempfile
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    (tmp_path / "spare").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spare"))
+    real, out = sample.save_npz, tmp_path / "full" / "s.npz"
+
+    def full_disk(path, *a, **k):
+        if path == out:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(sample, "save_npz", full_disk)
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "3",
+                          "--out", str(out)], capsys)
+    [spare] = (tmp_path / "spare").glob("s-*.npz")
+    assert rc == 2 and f"cannot write {out}: No space left on device" in err and f"kept in {spare} instead" in err
+    assert np.load(spare)["samples"].shape == (2, 28, 28) and not out.exists()
