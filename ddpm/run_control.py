@@ -188,13 +188,17 @@ def check_limits_left(cfg: TrainConfig, progress: dict, steps_per_epoch: int, ma
 
 
 def stop_signals(sig=signal) -> tuple:
-    """The signals that stop a run cleanly: SIGINT (Ctrl-C), SIGTERM (`kill`) and, on Windows, SIGBREAK (Ctrl-Break)."""
-    return (sig.SIGINT, sig.SIGTERM) + ((sig.SIGBREAK,) if hasattr(sig, "SIGBREAK") else ())
+    """The signals that stop a run cleanly: SIGINT (Ctrl-C), SIGTERM (`kill`), SIGHUP where there is one (the
+    terminal closed, an SSH session dropped: its default ended the run unsaved) and, on Windows, SIGBREAK
+    (Ctrl-Break)."""
+    return (sig.SIGINT, sig.SIGTERM) + tuple(getattr(sig, name) for name in ("SIGHUP", "SIGBREAK")
+                                             if hasattr(sig, name))
 
 
 class Interrupts:
-    """Ctrl-C (SIGINT), `kill` (SIGTERM) and on Windows Ctrl-Break stop training; checkpoint and EMA weights are
-    written first. (A job started in the background of a script ignores SIGINT, so SIGTERM is how it is stopped.)
+    """Ctrl-C (SIGINT), `kill` (SIGTERM), a closed terminal (SIGHUP) and on Windows Ctrl-Break stop training;
+    checkpoint and EMA weights are written first. (A job started in the background of a script ignores SIGINT, so
+    SIGTERM is how it is stopped; one started with nohup ignores SIGHUP, which stays ignored.)
 
     One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
     a step (the generator already past the step's draws, an optimizer update half applied) and a resume

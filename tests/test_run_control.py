@@ -63,8 +63,37 @@ def test_ctrl_break_stops_a_run_cleanly_on_windows_as_ctrl_c_does():
     from ddpm.run_control import stop_signals
 
     assert stop_signals(SimpleNamespace(SIGINT=2, SIGTERM=15, SIGBREAK=21)) == (2, 15, 21)
-    assert stop_signals(SimpleNamespace(SIGINT=2, SIGTERM=15)) == (2, 15)  # Linux, macOS
+    assert stop_signals(SimpleNamespace(SIGINT=2, SIGTERM=15, SIGHUP=1)) == (2, 15, 1)  # Linux, macOS
     assert Interrupts.SIGNALS == stop_signals(signal)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="Windows has no SIGHUP")
+def test_a_closed_terminal_stops_a_run_with_its_checkpoint_saved(tmp_path, monkeypatch):
+    """SIGHUP (the terminal closed, an SSH session dropped) ended a run at once, by its default, with nothing saved
+    since the last checkpoint: it stops it as `kill` does, at the step's end, all saved."""
+    from ddpm import training
+    from ddpm.safeio import read_meta
+    from train_helpers import train_on_sample
+
+    def default(*_):  # SIG_DFL's end of the process, as an error (the test runner lives on)
+        raise RuntimeError("SIGHUP ended the run unsaved")
+    before = signal.signal(signal.SIGHUP, default)  # not ignored, as in a terminal (nohup ignores it: kept so)
+    try:
+        loss = training.diffusion_loss
+        calls = []
+
+        def hung_up_at_3(*a, **k):
+            calls.append(1)
+            if len(calls) == 3:
+                signal.raise_signal(signal.SIGHUP)
+            return loss(*a, **k)
+        monkeypatch.setattr(training, "diffusion_loss", hung_up_at_3)
+        with pytest.raises(training.Stopped):
+            train_on_sample(train_cfg(tmp_path / "run"), max_steps=9)
+        assert read_meta(tmp_path / "run" / "checkpoint.safetensors")["progress"]["step"] == 3
+        assert (tmp_path / "run" / "model.safetensors").is_file()
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_training_off_the_main_thread_sets_no_handlers():
