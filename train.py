@@ -200,7 +200,7 @@ def main(argv=None) -> int:
         from ddpm.hub import EVAL_NAME, ModelLoadError
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
-        from ddpm.run_control import Diverged, Interrupts, Stopped
+        from ddpm.run_control import Abandoned, Diverged, Interrupts, Stopped
         from ddpm.training import train
 
     say_what_resume_kept(args)
@@ -216,9 +216,12 @@ def main(argv=None) -> int:
         out = train(args.config, resume=args.resume, on_start=on_start)
         if args.resume:  # the sitting's weights are saved: its line without the note, before the grid and scores
             record_command(out, command, resumed=True)
-    except Diverged as e:  # nothing saved since e.saved: the recipe's line says where this sitting's part ends
-        if e.saved and e.saved > e.began:  # (a sitting that saved nothing recorded no line: training.train)
+    except (Diverged, Abandoned) as e:  # nothing saved since e.saved: the recipe's line says where this sitting's
+        if e.saved and e.saved > e.began:  # part ends (a sitting that saved nothing recorded no line: training.train)
             record_command(args.out, f"{command}{STOPPED}{e.saved}", resumed=True)
+        if isinstance(e, Abandoned):  # a second Ctrl-C mid-step: a stop, not an error
+            print(f"\n{e}", file=sys.stderr)
+            return 130
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (DataError, OSError, ValueError) as e:

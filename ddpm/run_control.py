@@ -136,6 +136,24 @@ class Stopped(KeyboardInterrupt):
         self.out = out
 
 
+class StopNow(KeyboardInterrupt):
+    """A second Ctrl-C or kill while the first waits for the step's end: the run stops at once."""
+
+
+class Abandoned(KeyboardInterrupt):
+    """A run stopped at once, in the middle of a step, by a second Ctrl-C or kill: nothing is saved, since a
+    checkpoint of half a step (AdamW a step ahead, the EMA not yet updated) would not resume as the run would have
+    gone on. .saved: the step of the folder's last checkpoint of this run (None without one), .began: the step this
+    sitting began at (0, or a resume's)."""
+
+    def __init__(self, out: Path, step: int, saved: int | None, began: int):
+        kept = (f"the checkpoint of step {saved} in {out} is whole: continue it with --resume" if saved is not None
+                else f"no checkpoint of it was written: train into {out} again")
+        super().__init__(f"stopped at once by a second Ctrl-C or kill, in the middle of step {step + 1}: nothing "
+                         f"was saved, so that no checkpoint holds half a step; {kept}")
+        self.out, self.saved, self.began = out, saved, began
+
+
 def check_same_run(cfg: TrainConfig, folder: Path) -> None:
     """--resume: ValueError if the checkpoint's run built another network or trained on other data: its
     train_config.json, and the config.json saved with its weights (the network's own, so a hand-edited or
@@ -203,7 +221,9 @@ class Interrupts:
     One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
     a step (the generator already past the step's draws, an optimizer update half applied) and a resume
     matches an unbroken run exactly. One during the epoch's sample grid (16 digits, 50 DDIM steps or T if fewer:
-    about a second on a CPU) lets the grid be written first; a second Ctrl-C stops at once."""
+    about a second on a CPU) lets the grid be written first. A second one (for a step or a grid that seems to hang)
+    stops at once, as StopNow: during a step, training then saves nothing (Abandoned); during a grid, the weights
+    are whole and saved."""
 
     SIGNALS = stop_signals()
 
@@ -214,7 +234,7 @@ class Interrupts:
         if self.defer and not self.pending:
             self.pending = True
             return
-        raise KeyboardInterrupt
+        raise StopNow if self.pending else KeyboardInterrupt
 
     def end_of_step(self) -> None:
         self.defer = False

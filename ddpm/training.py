@@ -20,8 +20,8 @@ from .device import pick_device
 from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
-from .run_control import (Interrupts, Stopped, check_limits_left, check_resumable, check_size, refuse_diverged,
-                          refuse_to_overwrite, restore)
+from .run_control import (Abandoned, Interrupts, Stopped, StopNow, check_limits_left, check_resumable, check_size,
+                          refuse_diverged, refuse_to_overwrite, restore)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
@@ -139,7 +139,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     its command there): a sitting killed or diverged before it leaves no line in the recipe (Ctrl-C reaches the
     final save, which records it).
     Stops after cfg.epochs, after cfg.max_minutes of training, after max_steps [cfg.max_steps], or on Ctrl-C (then
-    raising Stopped, once all is saved), always leaving a checkpoint that `resume=True` continues from exactly; or,
+    raising Stopped, once all is saved; a second Ctrl-C mid-step raises Abandoned, saving nothing), always leaving
+    a checkpoint that `resume=True` continues from exactly; or,
     should the weights turn nan or inf, raising Diverged before any of them is saved or sampled (checked at each
     loss row, checkpoint and epoch grid, and at the end).
     It seeds torch's global random state with cfg.seed (the weights' init and dropout draw from it; nn.Dropout
@@ -232,6 +233,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     stop_reason = "done"
+    mid_step = half = False  # half: a second Ctrl-C stopped the run in the middle of a step
     model.train()
     stop = Interrupts()
     previous_handlers = stop.install()
@@ -249,7 +251,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             epoch, i = divmod(step, steps_per_epoch)
             order = _epoch_order(n, cfg.seed, epoch, class_weights)
             for i in range(i, steps_per_epoch):
-                stop.defer = True  # Ctrl-C or kill mid-step takes effect at its end
+                stop.defer = mid_step = True  # Ctrl-C or kill mid-step takes effect at its end
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].to(device)
                 x0, y = x_all[idx], y_all[idx]
                 lr = learning_rate(cfg, step, schedule_steps)
@@ -259,6 +261,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                                       amp_dtype, scaler)
                 ema.update(model, step)
                 step += 1
+                mid_step = False
                 loss_log.add(loss, len(idx))
                 now = time.time()
                 if pbar is not None:
@@ -287,12 +290,15 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 stop.end_of_step()
             if stop_reason != "done":
                 break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         stop_reason = "interrupted"
+        half = mid_step and isinstance(e, StopNow)
     finally:
         if pbar is not None:
             pbar.close()
         stop.uninstall(previous_handlers)
+    if half:  # its checkpoint would hold half a step; the last one saved is whole
+        raise Abandoned(out, step, saved, began)
     diverged()  # (a sitting that took no step has nothing new to check)
     if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
         loss_log.write(step, epoch, lr)

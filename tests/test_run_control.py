@@ -122,3 +122,38 @@ def test_resume_checks_the_network_against_train_config_json_too(tmp_path):
     wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, base_channels=16))
     with pytest.raises(ValueError, match=r"differs from the one in .*train_config.json: base_channels 8 there, 16 "):
         check_same_run(wider, tmp_path)
+
+
+def test_a_second_ctrl_c_mid_step_stops_at_once_and_saves_no_half_step(tmp_path, monkeypatch, request):
+    """A second Ctrl-C lands in the step the first waits for: the run stopped there and then saved a checkpoint of
+    half a step (AdamW a step ahead of its recorded step, the EMA not updated), which the docstring says never
+    happens. It stops at once, saving nothing: the last checkpoint stays whole and --resume goes on as an unbroken
+    run."""
+    from ddpm import training
+    from ddpm.run_control import Abandoned
+    from ddpm.safeio import load_tensors
+    from train_helpers import train_on_sample
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored, as a pytest run with `&` has it
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
+    full = train_on_sample(train_cfg(tmp_path / "full"), max_steps=7)
+    calls, update = [], training.EMA.update
+
+    def twice_at_5(self, *a, **k):  # between AdamW's update and the EMA's, in the fifth step
+        calls.append(1)
+        if len(calls) == 5:
+            signal.raise_signal(signal.SIGINT)  # deferred to the step's end
+            signal.raise_signal(signal.SIGINT)  # an impatient second: stops here
+        return update(self, *a, **k)
+    monkeypatch.setattr(training.EMA, "update", twice_at_5)
+    part = train_cfg(tmp_path / "part")
+    with pytest.raises(Abandoned, match="in the middle of step 5: nothing was saved.* checkpoint of step 3 in .* is "
+                                        "whole: continue it with --resume"):
+        train_on_sample(part, max_steps=7, checkpoint_every=3)
+    monkeypatch.setattr(training.EMA, "update", update)
+    tensors, meta = load_tensors(tmp_path / "part" / "checkpoint.safetensors")
+    assert meta["progress"]["step"] == 3 and not (tmp_path / "part" / "model.safetensors").exists()
+    assert {v.item() for k, v in tensors.items() if k.endswith(".step")} == {3.0}  # AdamW's own count agrees
+    a, _ = load_tensors(full / "checkpoint.safetensors")
+    b, _ = load_tensors(train_on_sample(part, max_steps=7, resume=True) / "checkpoint.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
