@@ -191,6 +191,13 @@ def ctrl_c_held():
 def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
+        from ddpm.run_control import unbroken_output
+    with unbroken_output():  # a terminal gone (or `| tee`, ended by the same Ctrl-C) costs lines, not the run's end
+        return _main(args, argv)
+
+
+def _main(args, argv) -> int:
+    with ctrl_c_held():
         from ddpm.card import STOPPED, check_loads, record_command, what_next, write_model_card
         from ddpm.cli_args import command_line
         from ddpm.data import DataError
@@ -297,6 +304,7 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:  # before training took over Ctrl-C (loading torch, the data) or after it (the card)
-        print("\nstopped (Ctrl-C); a run that had begun keeps its checkpoint: continue it with --resume",
-              file=sys.stderr)
+        with contextlib.suppress(OSError):  # a terminal gone with it
+            print("\nstopped (Ctrl-C); a run that had begun keeps its checkpoint: continue it with --resume",
+                  file=sys.stderr)
         sys.exit(130)

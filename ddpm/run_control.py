@@ -4,8 +4,11 @@ a step with its checkpoint written, and weights gone nan or inf stopping it befo
 (training.train uses them; train.py catches Stopped, and Diverged as an error)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -252,3 +255,60 @@ class Interrupts:
         for s, handler in (previous or {}).items():
             if handler is not None:  # None: set outside Python, cannot be restored
                 signal.signal(s, handler)
+
+
+class Unbroken:
+    """A text stream (stdout, stderr) whose write and flush never raise: a closed terminal, a dropped SSH session or
+    a `| tee` ended by the same Ctrl-C as the run raise OSError (EPIPE, EIO) at the next line written, and that line
+    (a progress bar's last refresh, say) came before the run's final save, which was lost. Once one fails, the
+    lines are dropped; to_null points the stream's file at os.devnull too, so Python's flush at exit finds it whole
+    (a command's own stdout and stderr; not done to a caller's)."""
+
+    def __init__(self, stream, to_null: bool = False):
+        self.stream, self.to_null, self.gone = stream, to_null, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except OSError:
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except OSError:
+                self._lost()
+
+    def _lost(self) -> None:
+        self.gone = True
+        if self.to_null:
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # no file behind it (a test's capture)
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self.stream.fileno())
+                os.close(null)
+
+    def __getattr__(self, name):  # encoding, isatty, fileno: the stream's own
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def unbroken_output():
+    """sys.stdout and sys.stderr as Unbroken for the block (train.py's run: a gone terminal loses lines, not the run's
+    save, card or exit status)."""
+    kept = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Unbroken(sys.stdout, to_null=True), Unbroken(sys.stderr, to_null=True)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = kept
+
+
+def unbroken_log(log):
+    """`log` (print, by default) with an OSError from it dropped: a line lost to a gone terminal, not the run."""
+    def said(*args, **kwargs):
+        with contextlib.suppress(OSError):
+            log(*args, **kwargs)
+    return said

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -20,8 +21,8 @@ from .device import pick_device
 from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
-from .run_control import (Abandoned, Interrupts, Stopped, StopNow, check_limits_left, check_resumable, check_size,
-                          refuse_diverged, refuse_to_overwrite, restore)
+from .run_control import (Abandoned, Interrupts, Stopped, StopNow, Unbroken, check_limits_left, check_resumable,
+                          check_size, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png
 from .samplers import sample
@@ -146,6 +147,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     It seeds torch's global random state with cfg.seed (the weights' init and dropout draw from it; nn.Dropout
     takes no generator), so a caller's own draws after it are not what they were before."""
     out = Path(cfg.out)
+    log = unbroken_log(log)  # a gone terminal (or `| tee` ended by the same Ctrl-C) must not stop the saves below
     max_steps = cfg.max_steps if max_steps is None else max_steps
     device = pick_device(cfg.device)
     check_size(cfg.model)
@@ -344,7 +346,9 @@ def _mixed_precision(device: torch.device):
 def _progress_bar(total_steps: int, initial: int):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, mininterval=1.0)
+    # its writes (each refresh, and close) never raise: a broken pipe there once came before the final save
+    return tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, mininterval=1.0,
+                file=Unbroken(sys.stderr))
 
 
 def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:

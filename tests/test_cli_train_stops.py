@@ -13,6 +13,7 @@ from ddpm import facts, training
 from ddpm.data import load_sample
 from ddpm.sample import card_grid_command
 from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT, sh
+from train_helpers import train_cfg
 
 TINY = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
         "--timesteps", "20", "--device", "cpu"]
@@ -261,3 +262,41 @@ def test_train_holds_a_ctrl_c_while_torch_loads_and_leaves_an_ignored_one_ignore
         assert raised == [] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_that_also_ends_tee_still_saves_the_run(tmp_path, monkeypatch, request):
+    """`python train.py 2>&1 | tee train.log`: a terminal's Ctrl-C ends tee too, and the progress bar's close, or the
+    next line, raised BrokenPipeError before the final save: no checkpoint, no weights (and with stdout alone piped,
+    `error: [Errno 32] Broken pipe`, no card). Lines to a gone stream are dropped; the saves and the exit stay."""
+    import io
+    import signal
+
+    class Gone(io.StringIO):  # the pipe's reader has exited
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # not ignored, as a pytest run with `&` has it
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    loss, calls = training.diffusion_loss, []
+
+    def ctrl_c_at_3(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return loss(*a, **k)
+    monkeypatch.setattr(training, "diffusion_loss", ctrl_c_at_3)
+    for piped in ("both", "stdout"):
+        calls.clear()
+        monkeypatch.setattr(sys, "stdout", Gone())
+        monkeypatch.setattr(sys, "stderr", Gone() if piped == "both" else io.StringIO())
+        out = tmp_path / piped
+        assert train.main([*TINY, "--out", str(out), "--max-steps", "6", "--no-sample-grid"]) == 130, piped
+        assert facts.read_weights_meta(out)["steps"] == 3 and (out / "checkpoint.safetensors").is_file()
+        assert (out / "README.md").is_file()
+    assert "continue it with python train.py --resume" in sys.stderr.getvalue()  # stderr whole: the hint is there
+    calls.clear()  # train() called by a script or notebook, not train.py: the same, with its own log
+    monkeypatch.setattr(sys, "stderr", Gone())
+    with pytest.raises(training.Stopped):
+        training.train(train_cfg(tmp_path / "lib"), max_steps=6, data=load_sample(), log=Gone().write)
+    assert facts.read_weights_meta(tmp_path / "lib")["steps"] == 3
