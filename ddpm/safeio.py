@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -13,6 +14,12 @@ from typing import Iterator
 
 import torch
 from safetensors.torch import load, safe_open, save
+
+
+# atomic_write_bytes' temporary file beside NAME: NAME.<8 random characters>.ddpm.tmp, a name nothing else makes, so
+# that one a kill -9 or the OOM killer left mid-write (no cleanup runs then) can be known and removed
+TMP_SUFFIX = ".ddpm.tmp"
+_OURS = re.compile(r".+\.[a-z0-9_]{8}" + re.escape(TMP_SUFFIX))  # tempfile's 8 characters
 
 
 # Windows refuses to replace a file that another program holds open for a moment (a virus scanner or the search
@@ -37,7 +44,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TMP_SUFFIX)
     except OSError as e:  # a read-only folder: named by the file asked for, not by a random temporary name
         raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     try:
@@ -52,6 +59,25 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if isinstance(e, OSError) and e.filename in (None, tmp):  # a full disk names none, a rename the temporary
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
+
+
+def remove_stale_temporaries(folder: str | Path, old_names=(), min_age_s: float = 60.0) -> list[str]:
+    """Delete the temporary files that atomic_write_bytes left in `folder` when killed mid-write, which `cp -r` of a
+    run copied on: NAME.<8 random>.ddpm.tmp, and NAME<8 random>.tmp for the NAMEs in old_names (its names before
+    2026-12-06, matched only for the files a caller writes). One changed in the last min_age_s may be another
+    program's write in progress (ddpm.evaluate scoring the folder), and is left. Returns the names removed."""
+    old = [re.compile(re.escape(name) + r"[a-z0-9_]{8}\.tmp") for name in old_names]
+    removed = []
+    for p in sorted(Path(folder).glob("*.tmp")):
+        if not (_OURS.fullmatch(p.name) or any(o.fullmatch(p.name) for o in old)):
+            continue
+        try:
+            if p.is_file() and time.time() - p.stat().st_mtime > min_age_s:
+                p.unlink()
+                removed.append(p.name)
+        except OSError:  # gone meanwhile, or not ours to delete: left as it is
+            pass
+    return removed
 
 
 def atomic_write_png(path: str | Path, image) -> None:

@@ -24,7 +24,7 @@ from .images import tensor_grid
 from .run_control import (Abandoned, Interrupts, Stopped, StopNow, Unbroken, check_limits_left, check_resumable,
                           check_size, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
-from .safeio import atomic_write_json, atomic_write_png
+from .safeio import atomic_write_json, atomic_write_png, remove_stale_temporaries
 from .samplers import sample
 from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
@@ -188,6 +188,11 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             log(f"--max-minutes {cfg.max_minutes:g} counts every sitting: {trained:.1f} min trained, so this one has "
                 f"{cfg.max_minutes - trained:.1f} min")
     out.mkdir(parents=True, exist_ok=True)  # made at its first write, so a run refused above leaves nothing behind
+    epochs = [f"epoch_{e:03d}.png" for e in range(cfg.epochs)]
+    stale = remove_stale_temporaries(out, RUN_FILES) + [f"samples/{name}" for name in remove_stale_temporaries(
+        out / "samples", epochs)]
+    if stale:
+        log(f"removed {len(stale)} unfinished temporary file(s) a killed write left in {out}: {', '.join(stale)}")
     hardware = describe_device(device)
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
@@ -321,6 +326,12 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     if stop_reason == "interrupted" and step < total_steps:  # all saved; the caller still hears of the Ctrl-C
         raise Stopped(out)
     return out
+
+
+# the files of a run's folder that are written atomically: a killed write's temporary beside one is removed by the
+# next sitting (safeio.remove_stale_temporaries), not copied on by `cp -r runs/mnist runs/student`
+RUN_FILES = (CKPT_NAME, hub.WEIGHTS_NAME, hub.CONFIG_NAME, hub.CARD_NAME, hub.TRAINING_NAME, hub.EVAL_NAME,
+             hub.GRID_NAME, hub.LOSS_NAME, RUN_CONFIG_NAME, "progress.png")
 
 
 def _steps_per_epoch(cfg: TrainConfig, n: int) -> int:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from ddpm.checkpoint import load_checkpoint, save_checkpoint
-from ddpm.training import EMA
+from ddpm.data import load_sample
+from ddpm.training import EMA, train
 from conftest import tiny_model
 
 
@@ -91,3 +92,35 @@ def test_tensors_and_facts_come_from_one_read_of_the_file(tmp_path, monkeypatch)
     monkeypatch.setattr(safeio, "load", load_then_replaced)
     tensors, meta = safeio.load_tensors(path)
     assert torch.equal(tensors["w"], torch.arange(3.0)) and meta == {"step": 1}
+
+
+def test_a_killed_writes_temporary_files_are_removed_by_the_next_sitting(tmp_path, monkeypatch):
+    """A kill -9 or the OOM killer mid-write leaves the write's temporary file (no cleanup runs), which stayed for
+    good and was copied on by `cp -r runs/mnist runs/student`. The next sitting removes those of its own files,
+    old names and new, and nothing else: not a file of another name, nor one written in the last minute (another
+    program's write in progress)."""
+    import os
+    import tempfile
+    import time
+
+    from ddpm import safeio
+    from train_helpers import train_cfg, train_on_sample
+
+    made, mkstemp = [], tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda **kw: made.append(mkstemp(**kw)) or made[-1])
+    cfg = train_cfg(tmp_path / "run")
+    out = train_on_sample(cfg, max_steps=2)
+    assert made and all(safeio._OURS.fullmatch(Path(name).name) for _, name in made)  # the names it now makes
+    (out / "samples").mkdir()
+    stale = ["checkpoint.safetensorsab1_cd34.tmp", "model.safetensors.k3j4h5g6.ddpm.tmp",  # old name, new name
+             "samples/epoch_000.pngq9w8e7r6.tmp"]
+    kept = ["notes12345678.tmp", "mine.tmp", "checkpoint.safetensorsab1_cd34.tmp.bak", "README.mdTOOLONG99.tmp"]
+    for name in stale + kept:
+        (out / name).write_bytes(b"half")
+        os.utime(out / name, (time.time() - 3600,) * 2)
+    (out / "config.json.z0x9c8v7.ddpm.tmp").write_bytes(b"being written")  # just now: left
+    said = []
+    train(cfg, data=load_sample(), log=said.append, progress_bar=False, max_steps=3, resume=True)
+    assert not any((out / name).exists() for name in stale)
+    assert all((out / name).exists() for name in kept) and (out / "config.json.z0x9c8v7.ddpm.tmp").exists()
+    assert f"removed 3 unfinished temporary file(s) a killed write left in {out}: {', '.join(stale)}" in said
