@@ -219,6 +219,18 @@ def _main(args, argv) -> int:
         held = read_weights_meta(folder).get("steps") if args.resume else None
         record_command(folder, f"{command}{STOPPED}{held}" if held else command, args.resume)
 
+    def card_written(folder, **kw) -> bool:
+        """The model card, or a line that says why it is not (a full disk, a folder made read-only): it comes after
+        the weights and the checkpoint, which a traceback here made look lost."""
+        try:
+            write_model_card(folder, **kw)
+            return True
+        except OSError as e:
+            print(f"error: could not write the card {e.filename or Path(folder) / 'README.md'}: {e.strerror or e}; "
+                  f"the trained weights and the checkpoint are saved in {folder}; once there is room (or the folder "
+                  f"is writable), `python -m ddpm.card {shlex.quote(str(folder))}` writes the card", file=sys.stderr)
+            return False
+
     try:
         out = train(args.config, resume=args.resume, on_start=on_start)
         if args.resume:  # the sitting's weights are saved: its line without the note, before the grid and scores
@@ -236,8 +248,7 @@ def _main(args, argv) -> int:
         return 2
     except Stopped as e:  # Ctrl-C or kill: the card describes what was saved; a run not at its end is not published
         step = read_weights_meta(e.out).get("steps")  # the recipe's line says where it stopped, so it replays
-        write_model_card(e.out, command=f"{command}{STOPPED}{step}" if step else command,
-                         resumed=args.resume)
+        card_written(e.out, command=f"{command}{STOPPED}{step}" if step else command, resumed=args.resume)
         private = " --private" if args.private else ""
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
                 f"`{push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"
@@ -275,28 +286,33 @@ def _main(args, argv) -> int:
             if card_scores(out, args.config.data_dir, device):  # it said why; the push goes on, the card unscored
                 print("the card goes out without scores (it says how to add them)", file=sys.stderr)
     except KeyboardInterrupt:  # the weights are saved; a stop is still a stop (exit 130), not a push
-        write_model_card(out, command=command, resumed=args.resume)
+        carded = card_written(out, command=command, resumed=args.resume)
         then = "".join(f"; {'then ' * (k > 0)}`{cmd}` {what}" for k, (what, cmd) in enumerate(left))
-        print(f"\nstopped (Ctrl-C or kill) while {doing}: its trained weights are saved in {out} with its card"
+        print(f"\nstopped (Ctrl-C or kill) while {doing}: its trained weights are saved in {out}"
+              f"{' with its card' * carded}"
               f"{'; nothing was pushed' * args.push_to_hub}{then}", file=sys.stderr)
         return 130
     finally:
         interrupts.uninstall(previous)
-    write_model_card(out, command=command, resumed=args.resume,
-                     repo_id=args.hub_model_id if args.push_to_hub else None)
+    if not card_written(out, command=command, resumed=args.resume,
+                        repo_id=args.hub_model_id if args.push_to_hub else None):  # said why; no push without it
+        if args.push_to_hub:
+            print(f"nothing was pushed: `{push_command(out, args.hub_model_id, args.private)}` publishes it once its "
+                  "card is written", file=sys.stderr)
+        return 1
     if not args.push_to_hub:
         print(what_next(out))
         return 0
     try:
         check_loads(out)  # as ddpm.push checks: a guide/ put in the run's folder that does not load is not uploaded
     except ModelLoadError as e:
-        write_model_card(out)  # the card names the folder, not a repo that was not made
+        card_written(out)  # the card names the folder, not a repo that was not made
         print(f"error: {out} is not pushed: {e}; its trained weights are saved in {out}, and "
               f"`{push_command(out, args.hub_model_id, args.private)}` publishes it then", file=sys.stderr)
         return 1
     status = push_status(out, args.hub_model_id, private=args.private, kept=f"its trained weights are saved in {out}")
     if status:
-        write_model_card(out)  # not pushed: the card names the folder, not a repo that may not exist
+        card_written(out)  # not pushed: the card names the folder, not a repo that may not exist
     return status
 
 

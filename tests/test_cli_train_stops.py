@@ -300,3 +300,31 @@ def test_a_ctrl_c_that_also_ends_tee_still_saves_the_run(tmp_path, monkeypatch, 
     with pytest.raises(training.Stopped):
         training.train(train_cfg(tmp_path / "lib"), max_steps=6, data=load_sample(), log=Gone().write)
     assert facts.read_weights_meta(tmp_path / "lib")["steps"] == 3
+
+
+def test_a_card_that_cannot_be_written_is_a_line_that_says_the_run_is_saved(tmp_path, monkeypatch, capsys):
+    """A full disk at README.md, after the weights and the checkpoint were saved, ended train.py in a traceback that
+    made the run look lost: a line says so, what is saved and how to write the card; a stop still says --resume."""
+    import errno
+
+    from ddpm import card
+
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    write = card.atomic_write_bytes
+
+    def full_at_the_card(path, data):
+        if Path(path).name == "README.md":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write(path, data)
+    monkeypatch.setattr(card, "atomic_write_bytes", full_at_the_card)
+    out = tmp_path / "run"
+    said = (f"error: could not write the card {out / 'README.md'}: No space left on device; the trained weights and "
+            f"the checkpoint are saved in {out}; once there is room (or the folder is writable), `python -m ddpm.card "
+            f"{sh(out)}` writes the card")
+    assert train.main([*TINY, "--out", str(out), "--max-steps", "2", "--no-sample-grid"]) == 1
+    assert said in capsys.readouterr().err and facts.read_weights_meta(out)["steps"] == 2
+    monkeypatch.setattr(training, "train_step", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert train.main([*TINY, "--out", str(out), "--resume", "--max-steps", "4", "--no-sample-grid"]) == 130
+    err = capsys.readouterr().err
+    assert said in err and f"continue it with python train.py --resume --out {sh(out)}" in err
+    assert (out / "checkpoint.safetensors").is_file() and not (out / "README.md").exists()
