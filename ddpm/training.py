@@ -22,7 +22,7 @@ from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
 from .run_control import (Abandoned, Interrupts, Stopped, StopNow, Unbroken, check_limits_left, check_resumable,
-                          check_size, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
+                          check_size, checkpoint_failed, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png, remove_stale_temporaries
 from .samplers import sample
@@ -235,7 +235,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
                 on_start(out)
             atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
             first_save = False
-        save_checkpoint(ckpt, model, ema, opt, gen, progress, scaler)
+        try:
+            save_checkpoint(ckpt, model, ema, opt, gen, progress, scaler)
+        except OSError as e:  # a full disk: what is kept, not a bare errno
+            raise checkpoint_failed(e, ckpt, progress["step"], saved) from e
 
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf

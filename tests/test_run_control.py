@@ -157,3 +157,33 @@ def test_a_second_ctrl_c_mid_step_stops_at_once_and_saves_no_half_step(tmp_path,
     a, _ = load_tensors(full / "checkpoint.safetensors")
     b, _ = load_tensors(train_on_sample(part, max_steps=7, resume=True) / "checkpoint.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_full_disk_at_a_checkpoint_says_the_last_one_is_whole(tmp_path, monkeypatch):
+    """A disk that fills at a periodic checkpoint read as a bare '[Errno 28] No space left on device: .../checkpoint
+    .safetensors', which a learner may take for a lost run: it names the step of the checkpoint kept whole, the room
+    a save needs (two checkpoints), and --resume."""
+    import errno
+    import re
+
+    from ddpm import training
+    from ddpm.safeio import read_meta
+    from train_helpers import train_on_sample
+
+    save, calls = training.save_checkpoint, []
+
+    def full_at_the_second(path, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return save(path, *a, **k)
+    monkeypatch.setattr(training, "save_checkpoint", full_at_the_second)
+    out = tmp_path / "run"
+    kept = rf"the checkpoint of step 2 in {re.escape(str(out))} is whole, and --resume continues from it once there is "
+    with pytest.raises(OSError, match=r"^could not write the checkpoint of step 4 \(No space left on device\); "
+                                      rf"{kept}room \(.* room for two of [0-9.]+ MB\)$"):
+        train_on_sample(train_cfg(out), max_steps=6, checkpoint_every=2)
+    assert read_meta(out / "checkpoint.safetensors")["progress"]["step"] == 2
+    calls[:] = [1]  # the first one fails: there is none to keep
+    with pytest.raises(OSError, match=r"step 2 \(No space left on device\); no checkpoint of it was written: train "):
+        train_on_sample(train_cfg(tmp_path / "fresh"), max_steps=6, checkpoint_every=2)
