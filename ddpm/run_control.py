@@ -252,6 +252,8 @@ class Interrupts:
         if self.defer and not self.pending:
             self.pending = True
             return
+        if self.pending and signum == getattr(signal, "SIGHUP", None):  # a closed terminal sends two (the shell's
+            return  # and the kernel's, a fraction of a millisecond apart): not a second press, which saves nothing
         raise StopNow if self.pending else KeyboardInterrupt
 
     def end_of_step(self) -> None:
@@ -308,16 +310,31 @@ class Unbroken:
     def __getattr__(self, name):  # encoding, isatty, fileno: the stream's own
         return getattr(self.stream, name)
 
+    def __eq__(self, other):  # the stream it wraps: tqdm flushes stdout and stderr before its bar only if its file
+        # is one of them (else a log's lines came after the whole bar); NotImplemented lets tqdm's own wrapper answer
+        return _unwrapped(self) is _unwrapped(other) or NotImplemented
+
+    __hash__ = object.__hash__
+
+
+def _unwrapped(stream):
+    while isinstance(stream, Unbroken):
+        stream = stream.stream
+    return stream
+
 
 @contextlib.contextmanager
 def unbroken_output():
     """sys.stdout and sys.stderr as Unbroken for the block (train.py's run: a gone terminal loses lines, not the run's
     save, card or exit status)."""
     kept = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = Unbroken(sys.stdout, to_null=True), Unbroken(sys.stderr, to_null=True)
+    sys.stdout, sys.stderr = (None if s is None else Unbroken(s, to_null=True) for s in kept)  # None: pythonw's
     try:
         yield
     finally:
+        for wrapped in (sys.stdout, sys.stderr):  # a pipe's buffered lines, through the wrapper: a reader gone showed
+            if wrapped is not None:  # at Python's own flush at exit, after this, as "Exception ignored" and exit 120
+                wrapped.flush()
         sys.stdout, sys.stderr = kept
 
 

@@ -166,6 +166,26 @@ def test_a_ctrl_c_during_the_end_grid_is_a_stop_the_card_written_and_nothing_pus
     assert "load_pretrained(\"me/x\")" not in (out / "README.md").read_text()  # no repo it was not pushed to
 
 
+@pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
+def test_a_pipe_whose_reader_has_gone_costs_a_finished_run_its_lines_alone(tmp_path):
+    """`python train.py ... | head -1`, or a tee ended by the terminal's Ctrl-C: stdout into a pipe is block-buffered,
+    so no write failed, only Python's flush at exit, after train.py had put its streams back ("Exception ignored ...
+    BrokenPipeError", exit 120, the run saved)."""
+    env = {k: v for k, v in CLI_ENV.items() if k != "PYTHONUNBUFFERED"}  # a user's shell has it unset
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), *TINY,
+                          "--max-steps", "2", "--no-sample-grid"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdout.close()  # the reader gone before the first line
+    err = p.stderr.read()
+    assert p.wait(timeout=300) == 0 and "Exception ignored" not in err, err[-2000:]
+    assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
+    both = subprocess.run([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(tmp_path / "log"), *TINY,
+                           "--max-steps", "2", "--no-sample-grid"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300).stdout  # `2>&1 | tee train.log`
+    assert both.index("device cpu") < both.index("step/s")  # the run's first lines, then its bar (not at the end)
+
+
 @POSIX
 def test_train_cli_stops_cleanly_on_sigterm(tmp_path):
     """`kill` writes the checkpoint, the EMA model and the card before exiting, so nothing is lost."""
