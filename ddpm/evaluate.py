@@ -190,7 +190,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu",
                    help="where to sample: cpu (the README's figures), cuda, mps or auto [%(default)s]")
     p.add_argument("--data-dir", type=path_arg, default="data/mnist", help="folder holding MNIST/raw [%(default)s]")
-    p.add_argument("--classifier", default=str(CLASSIFIER_PATH), help="classifier weights [the shipped asset]")
+    p.add_argument("--classifier", type=path_arg, default=str(CLASSIFIER_PATH),
+                   help="classifier weights [the shipped asset]")
     p.add_argument("--json", action="store_true", help="print only the JSON result")
     p.add_argument("--save-samples", type=path_arg, metavar="FILE.npz",
                    help="also save the drawn samples, to reuse with --from-samples (a file there is kept as "

@@ -2,6 +2,8 @@
 leaves `--out=~/runs/m` as typed, and a run made a folder named ~ where it ran); `python -m ddpm.card` with no
 folder means the bundled weights wherever it is run from; `python -m ddpm.history` checks its --out before its
 minute-and-a-half run."""
+import os
+
 import pytest
 
 from ddpm import benchmark, card, evaluate, history, hub, likelihood, push, sample
@@ -10,6 +12,8 @@ from ddpm.demo import runtime
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
+    if os.name == "nt":  # expanduser reads USERPROFILE there
+        monkeypatch.setenv("USERPROFILE", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     return tmp_path
 
@@ -24,7 +28,8 @@ def test_path_flags_read_a_leading_tilde_as_home(home):
     e = evaluate.parse_args(["--from-samples", "~/a.npz", "~/b.npz", "--out=~/eval.json", "--data-dir=~/d"])
     assert e.from_samples == [str(home / "a.npz"), str(home / "b.npz")]
     assert (e.out, e.data_dir) == (str(home / "eval.json"), str(home / "d"))
-    assert evaluate.parse_args(["--weights=~/m", "--save-samples=~/s.npz"]).save_samples == str(home / "s.npz")
+    e = evaluate.parse_args(["--weights=~/m", "--save-samples=~/s.npz", "--classifier=~/c.safetensors"])
+    assert (e.save_samples, e.classifier) == (str(home / "s.npz"), str(home / "c.safetensors"))
     assert likelihood.parse_args(["--weights=~/m"]).weights == str(home / "m")
     assert benchmark.parse_args(["--weights=~/m"]).weights == str(home / "m")
     assert sample.parse_args(["--weights=user/repo"]).weights == "user/repo"  # a Hub id as it was
