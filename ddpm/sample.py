@@ -47,8 +47,9 @@ def card_grid_command(folder: str | Path) -> str:
 def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int | None = None, batch_size: int = 256,
                   **kwargs) -> np.ndarray:
     """n digits as uint8 (n, 28, 28); steps: DDIM's [50, or T if fewer] (DDPM runs all T); kwargs go to
-    `samplers.sample` (label, guidance, eta, variance, clip, first, progress); guidance steers toward a label, and without one
-    is not used. For autoguidance, sample from `ddpm.autoguidance.autoguided(model, folder, w)` instead of model."""
+    `samplers.sample` (label, guidance, eta, variance, clip, first, progress); guidance steers toward a label, and
+    without one is not used. For autoguidance, sample from `ddpm.autoguidance.autoguided(model, folder, w)` instead
+    of model."""
     cfg = model.config
     with torch.inference_mode():
         x = sample(model, NoiseSchedule(cfg.timesteps, cfg.schedule), n, seed, batch_size=batch_size,
