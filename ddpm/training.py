@@ -178,10 +178,17 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     amp_dtype, scaler = _mixed_precision(device)
 
     ckpt = out / CKPT_NAME
-    progress = {"step": 0, "train_seconds": 0.0}
+    progress, weights_only = {"step": 0, "train_seconds": 0.0}, False
     if resume:
         progress = restore(cfg, ckpt, model, ema, opt, gen, scaler)
-        check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
+        try:
+            check_limits_left(cfg, progress, steps_per_epoch, max_steps)  # before anything in `out` changes
+        except ValueError:  # a run at its end: refused, unless its last weights were never written beside it
+            if read_weights_meta(out).get("steps") == progress["step"]:
+                raise
+            weights_only = True  # (a full disk, or a kill, between the checkpoint and model.safetensors)
+            log(f"the checkpoint of step {progress['step']} has no weights file beside it: writing it, with no step "
+                "to train")
         log(f"resumed from {ckpt} at step {progress['step']}")
         if cfg.max_minutes:  # the limit counts every sitting: how much of it this one has
             trained = progress["train_seconds"] / 60
@@ -199,6 +206,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
 
     schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
+    total_steps = progress["step"] if weights_only else total_steps
     log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
     if not progress["step"]:  # a first sitting: what its bar's figures mean, and where its progress shows

@@ -348,6 +348,20 @@ def test_resuming_a_finished_run_with_its_own_command_changes_nothing(tmp_path):
     assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
 
 
+def test_a_finished_run_whose_weights_were_never_written_gets_them_on_resume(tmp_path):
+    """A full disk (or a kill) between the last checkpoint and model.safetensors: the same command was refused, the
+    run being at its end, and no command wrote the weights without training on. It writes them, taking no step."""
+    cfg = train_cfg(tmp_path, epochs=1)
+    out = train_on_sample(cfg)
+    kept, meta = load_tensors(out / "model.safetensors")
+    (out / "model.safetensors").unlink()
+    said = []
+    train(cfg, resume=True, data=load_sample(), log=said.append, progress_bar=False)
+    again, meta_again = load_tensors(out / "model.safetensors")
+    assert kept.keys() == again.keys() and all(torch.equal(kept[k], again[k]) for k in kept)
+    assert meta_again["steps"] == meta["steps"] == 9 and any("has no weights file beside it" in s for s in said)
+
+
 def test_a_run_stopped_by_its_time_limit_is_told_the_limit_for_as_much_time_again():
     from ddpm.run_control import check_limits_left
 
