@@ -141,6 +141,15 @@ def path_arg(value: str) -> str:
     return os.path.expanduser(value)
 
 
+def out_suffix_problem(out: str, suffixes: tuple[str, ...], example: str) -> str | None:
+    """Why --out names no file of these suffixes (None if it does); a folder is shown a file in it to name."""
+    if Path(out).suffix.lower() in suffixes:
+        return None
+    if os.path.isdir(out):
+        return f"--out {out} is a folder: name a file in it, such as {Path(out) / example}"
+    return f"--out must end in {' or '.join(suffixes)}"
+
+
 def check_writable(path: str | Path) -> str | None:
     """Why a file cannot be written at `path` (None if it can): asked before sampling, so that a typo in the
     output path costs no run. Tries what the writing does (safeio.atomic_write_bytes: a temporary file in the

@@ -7,7 +7,6 @@ before the digits stop improving; this picture (weights/progress.png, in the app
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from typing import Callable
 
 from PIL import Image
 
-from .cli_args import check_writable, path_arg
+from .cli_args import check_writable, out_suffix_problem, path_arg
 from .demo import draw
 from .hub import CONFIG_NAME, DEFAULT_WEIGHTS, TRAINING_NAME, WEIGHTS_NAME, load_pretrained
 from .safeio import atomic_write_png, read_json_object
@@ -69,10 +68,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=path_arg, default=str(DEFAULT_WEIGHTS / PROGRESS_NAME),
                    help="the picture to write [%(default)s]")
     a = p.parse_args(argv)
-    if Path(a.out).suffix.lower() != ".png":  # else a folder's name became a PNG file's, after a minute and a half
-        p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / PROGRESS_NAME}"
-                if os.path.isdir(a.out) else "--out must end in .png")
-    if why := check_writable(a.out):  # before the run, not after it
+    # before the run, not after it (a folder's name became a PNG file's, after a minute and a half)
+    if why := out_suffix_problem(a.out, (".png",), PROGRESS_NAME) or check_writable(a.out):
         p.error(why)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -22,8 +23,8 @@ import numpy as np
 import torch
 
 from .autoguidance import add_autoguidance_args, autoguided, check_autoguidance_args
-from .cli_args import (add_sampling_args, check_label_for, check_sampling_args, check_writable, positive_int, seed_arg,
-                       path_arg, steps_asked, stopped, whole_number)
+from .cli_args import (add_sampling_args, check_label_for, check_sampling_args, check_writable, out_suffix_problem,
+                       path_arg, positive_int, seed_arg, steps_asked, stopped, whole_number)
 from .data import noun
 from .device import pick_device
 from .eval_files import save_npz
@@ -132,9 +133,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="a .png grid or an .npz of uint8 (N, 28, 28); an .npz there is kept as FILE.npz.previous, "
                         "one generation [%(default)s]")
     a = p.parse_args(argv)
-    if Path(a.out).suffix.lower() not in (".png", ".npz"):
-        p.error(f"--out {a.out} is a folder: name a file in it, such as {Path(a.out) / 'digits.png'}"
-                if Path(a.out).is_dir() else "--out must end in .png or .npz")
+    if why := out_suffix_problem(a.out, (".png", ".npz"), "digits.png"):
+        p.error(why)
     check_sampling_args(p, a)
     if a.variance != "beta" and a.sampler == "ddim":  # DDIM's sigma_t comes from --eta (Song et al. Eq. 16)
         p.error("--variance is a DDPM setting; DDIM's noise is set by --eta")
@@ -179,11 +179,8 @@ def write_samples(a: argparse.Namespace) -> int:
         else:
             atomic_write_png(path, grid(images, scale=2))
 
-    try:
-        if npz:
-            with keeping_previous(out) as kept:  # minutes of sampling, kept from a mistyped --out
-                write(out)
-        else:
+    try:  # an .npz there (minutes of sampling) is kept from a mistyped --out
+        with keeping_previous(out) if npz else contextlib.nullcontext() as kept:
             write(out)
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
