@@ -20,6 +20,7 @@ from .hub import (CARD_NAME, CONFIG_NAME, DEFAULT_WEIGHTS, EVAL_NAME, GRID_NAME,
 from .safeio import atomic_write_bytes, atomic_write_json
 from .sample import CARD_GRID, card_grid_command
 from .samplers import steps_run
+from .train_args import shell_path
 from .unet import UNet, count_parameters
 
 # the first line after a written card's metadata, with a digest of the rest: a README.md whose rest no longer
@@ -327,13 +328,17 @@ def _out_of(line: str) -> str:
 def what_next(folder: str | Path) -> str:
     """train.py's last words: where the card is, and the commands a learner runs next on the folder's model (its
     scores only for MNIST, which ddpm.evaluate measures against)."""
-    q = shlex.quote(str(folder))
+    root = Path(__file__).resolve().parents[1]  # the project's folder, where app.py and `-m ddpm` are found
+    away = (root / "app.py").is_file() and Path.cwd().resolve() != root
+    where = Path(folder).resolve() if away else Path(folder)  # named whole: the commands run after a cd
+    q = shell_path(where)
     score = (f"  python -m ddpm.evaluate --weights {q} --sampler ddim --steps 50 --out "
-             f"{shlex.quote(str(Path(folder) / EVAL_NAME))}   # score 1000 samples, a minute or two on a CPU; "
+             f"{shell_path(where / EVAL_NAME)}   # score 1000 samples, a minute or two on a CPU; "
              f"python -m ddpm.card {q} then puts the scores in the card\n"
              if dataset_in(recorded_facts(folder)) == "mnist" else "")
     return (f"wrote {Path(folder) / CARD_NAME}, the model card; next:\n"
-            f"  DDPM_MODEL={q} python app.py   # open it in the app\n{score}"
+            + (f"  cd {shell_path(root)}   # the project's folder, where these commands run\n" if away else "")
+            + f"  DDPM_MODEL={q} python app.py   # open it in the app\n{score}"
             f"  python -m ddpm.push {q} YOUR_NAME/REPO   # publish it on the Hub")
 
 

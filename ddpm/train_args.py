@@ -52,8 +52,15 @@ def dashed(dest: str) -> str:
 
 
 def typed(dest: str, value) -> str:
-    """A flag with its value as a shell takes it: --max-steps 6, --attention-res ''."""
-    return f"{dashed(dest)} {shlex.quote(str(value))}"
+    """A flag with its value as a shell takes it: --max-steps 6, --attention-res '', --out=-x (a value argparse
+    would take for a flag is joined to it)."""
+    return f"{dashed(dest)}{'=' if str(value).startswith('-') else ' '}{shlex.quote(str(value))}"
+
+
+def shell_path(path) -> str:
+    """A path as a command line types it: quoted, and a name that starts with a dash as ./-x (else a flag)."""
+    text = str(path)
+    return shlex.quote("./" + text if text.startswith("-") else text)
 
 
 def resume_settings(args: argparse.Namespace, given: set[str]) -> list[str]:

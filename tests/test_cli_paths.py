@@ -59,3 +59,35 @@ def test_history_refuses_an_out_it_cannot_write_before_its_run(tmp_path, monkeyp
         with pytest.raises(SystemExit):
             history.main(["--out", str(out)])
         assert why in capsys.readouterr().err
+
+
+def test_the_next_commands_train_prints_run_as_shown_from_another_folder_and_for_a_dashed_name(tmp_path, monkeypatch):
+    """train.py's last words name the folder so that each command parses: from another folder than the project's,
+    a cd to it first and the run's folder named whole; a folder named -x as ./-x (else a flag), and a recorded
+    --out=-x joined to its flag."""
+    import shlex
+
+    import train
+    from conftest import tiny_model
+    from ddpm.train_args import typed
+
+    run = tmp_path / "-x"
+    hub.save_pretrained(tiny_model(), run, meta={"steps": 1})
+    project = os.path.dirname(os.path.abspath(train.__file__))
+    monkeypatch.chdir(tmp_path)  # elsewhere: cd to the project, then the folder named whole
+    lines = card.what_next("-x").splitlines()
+    assert lines[1] == f"  cd {shlex.quote(project)}   # the project's folder, where these commands run"
+    assert lines[2].startswith(f"  DDPM_MODEL={shlex.quote(str(run))} python app.py")
+    assert lines[-1].startswith(f"  python -m ddpm.push {shlex.quote(str(run))} YOUR_NAME/REPO")
+    monkeypatch.chdir(project)  # in the project: no cd, and a relative name kept as given
+    lines = card.what_next(os.path.relpath(run, project)).splitlines()
+    assert lines[1].startswith("  DDPM_MODEL=")
+    monkeypatch.chdir(tmp_path)  # a project whose folder holds the run: -x is named ./-x
+    monkeypatch.setattr(card, "__file__", str(tmp_path / "ddpm" / "card.py"))
+    (tmp_path / "app.py").write_text("")
+    score = [line for line in card.what_next("-x").splitlines() if "ddpm.evaluate" in line][0]
+    assert score.startswith("  python -m ddpm.evaluate --weights ./-x ")
+    a = evaluate.parse_args(shlex.split(score.split("#")[0])[3:])
+    assert (a.weights, a.out) == ("./-x", "./-x/eval.json")
+    assert card.shell_path("-x") == "./-x" and card.shell_path("a b") == "'a b'"
+    assert train.parse_args(shlex.split(typed("out", "-x"))).out == "-x"
