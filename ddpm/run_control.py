@@ -1,12 +1,12 @@
 """A training run's safety: what --resume checks before it continues a run (the same network, data, batch size and
 seed, limits not yet behind it), what a new run refuses to overwrite, how Ctrl-C or `kill` stop a run at the end of
 a step with its checkpoint written, and weights gone nan or inf stopping it before any of them is saved
-(training.train uses them; train.py catches Stopped, and Diverged as an error)."""
+(training.train uses them; train.py catches Stopped, and Diverged as an error). What a save that fails (a full disk)
+says: ddpm.unsaved."""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import os
 import signal
 import sys
@@ -138,20 +138,6 @@ class Stopped(KeyboardInterrupt):
     def __init__(self, out: Path):
         super().__init__(f"stopped before its end; the checkpoint and EMA weights are in {out}")
         self.out = out
-
-
-def checkpoint_failed(e: OSError, ckpt: Path, step: int, saved: int | None) -> OSError:
-    """The OSError of a checkpoint that could not be written (a full disk), saying what is kept: it read as a bare
-    '[Errno 28] No space left on device', after which a learner may think the run lost or delete the old one.
-    saved: the step of the folder's last checkpoint of this run (None without one)."""
-    room = ""
-    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # a new one is written beside the old one
-        size = f" of {ckpt.stat().st_size / 1e6:.1f} MB" if ckpt.is_file() else ""
-        room = f" (a checkpoint is written beside the last one before it replaces it: room for two{size})"
-    kept = (f"the checkpoint of step {saved} in {ckpt.parent} is whole, and --resume continues from it once there is "
-            f"room{room}" if saved is not None else f"no checkpoint of it was written: train into {ckpt.parent} again "
-            f"once there is room{room}")
-    return OSError(f"could not write the checkpoint of step {step} ({e.strerror or e}); {kept}")
 
 
 class StopNow(KeyboardInterrupt):

@@ -22,7 +22,7 @@ from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
 from .run_control import (Abandoned, Interrupts, Stopped, StopNow, Unbroken, check_limits_left, check_resumable,
-                          check_size, checkpoint_failed, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
+                          check_size, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png, remove_stale_temporaries
 from .samplers import sample
@@ -30,6 +30,7 @@ from .schedule import NoiseSchedule
 from .teacher import null_rows_target, null_teacher
 from .training_checks import check_loss_inputs, check_lr
 from .unet import UNet, count_parameters
+from .unsaved import checkpoint_failed, explained, limit_flags, record_failed, weights_failed
 
 
 def diffusion_loss(model, sched: NoiseSchedule, x0, y, generator: torch.Generator, label_dropout: float = 0.0,
@@ -239,14 +240,13 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         # before: a sitting killed or diverged before it leaves the folder's record as it was
         nonlocal first_save
         if first_save:
-            if on_start is not None:
-                on_start(out)
-            atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
+            with explained(record_failed, out, progress["step"], saved):  # a full disk: what is kept, in words
+                if on_start is not None:
+                    on_start(out)
+                atomic_write_json(out / RUN_CONFIG_NAME, dataclasses.asdict(cfg))
             first_save = False
-        try:
+        with explained(checkpoint_failed, ckpt, progress["step"], saved):
             save_checkpoint(ckpt, model, ema, opt, gen, progress, scaler)
-        except OSError as e:  # a full disk: what is kept, not a bare errno
-            raise checkpoint_failed(e, ckpt, progress["step"], saved) from e
 
     run_start = time.time()
     budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -328,7 +328,10 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     save(progress)
     if read_weights_meta(out).get("steps") != step:  # new weights replace those the scores and the card's grid
         set_aside_scores(out, log)  # describe (also a sitting that took no step past a checkpoint a kill left ahead)
-    hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n), same_run=True)
+    limit = limit_flags(step, schedule_steps, max_steps, cfg.max_minutes, stop_reason.startswith("time"))
+    with explained(weights_failed, out, step, limit):  # the checkpoint just written is whole: a resume writes them
+        hub.save_pretrained(ema.model, out, meta=training_facts(cfg, progress, steps_per_epoch, hardware, n),
+                            same_run=True)
     if stop_reason == "done" and step < schedule_steps:  # --max-steps: a resume goes on to --epochs
         stop_reason = f"--max-steps {max_steps}"
     ended = "finished" if stop_reason == "done" else f"stopped: {stop_reason}"

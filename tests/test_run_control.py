@@ -167,6 +167,7 @@ def test_a_full_disk_at_a_checkpoint_says_the_last_one_is_whole(tmp_path, monkey
     a save needs (two checkpoints), and --resume."""
     import errno
     import re
+    import shlex
 
     from ddpm import training
     from ddpm.safeio import read_meta
@@ -181,7 +182,8 @@ def test_a_full_disk_at_a_checkpoint_says_the_last_one_is_whole(tmp_path, monkey
         return save(path, *a, **k)
     monkeypatch.setattr(training, "save_checkpoint", full_at_the_second)
     out = tmp_path / "run"
-    kept = rf"the checkpoint of step 2 in {re.escape(str(out))} is whole, and --resume continues from it once there is "
+    resume = re.escape(f"`python train.py --resume --out {shlex.quote(str(out))}`")
+    kept = rf"the checkpoint of step 2 in {re.escape(str(out))} is whole, and {resume} continues from it once there is "
     with pytest.raises(OSError, match=r"^could not write the checkpoint of step 4 \(No space left on device\); "
                                       rf"{kept}room \(.* room for two of [0-9.]+ MB\)$"):
         train_on_sample(train_cfg(out), max_steps=6, checkpoint_every=2)
