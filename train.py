@@ -208,6 +208,7 @@ def _main(args, argv) -> int:
         from ddpm.push import push_command, push_status
         from ddpm.sample import card_grid_command, write_card_grid
         from ddpm.run_control import Abandoned, Diverged, Interrupts, Stopped
+        from ddpm.unsaved import resume_command
         from ddpm.training import train
 
     say_what_resume_kept(args)
@@ -253,7 +254,7 @@ def _main(args, argv) -> int:
         push = (f" --push-to-hub --hub-model-id {args.hub_model_id}{private} (pushed at its end); "
                 f"`{push_command(e.out, args.hub_model_id, args.private)}` publishes it as it is"
                 if args.push_to_hub else "")
-        print(f"{e}: continue it with python train.py --resume --out {shlex.quote(str(e.out))}{push}", file=sys.stderr)
+        print(f"{e}: continue it with {resume_command(e.out)}{push}", file=sys.stderr)
         return 130
     if not args.sample_grid:
         print(f"--no-sample-grid: the card has no samples.png; `{card_grid_command(out)}` draws it")

@@ -19,6 +19,7 @@ from . import hub
 from .checkpoint import CKPT_NAME, load_checkpoint
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
 from .unet import UNet, count_parameters
+from .unsaved import resume_command
 
 
 def refuse_to_overwrite(out: Path) -> list[str]:
@@ -148,13 +149,19 @@ class Abandoned(KeyboardInterrupt):
     """A run stopped at once, in the middle of a step, by a second Ctrl-C or kill: nothing is saved, since a
     checkpoint of half a step (AdamW a step ahead, the EMA not yet updated) would not resume as the run would have
     gone on. .saved: the step of the folder's last checkpoint of this run (None without one), .began: the step this
-    sitting began at (0, or a resume's)."""
+    sitting began at (0, or a resume's). unwritten: the loss rows loss.csv refused (open in another program), lost."""
 
-    def __init__(self, out: Path, step: int, saved: int | None, began: int):
-        kept = (f"the checkpoint of step {saved} in {out} is whole: continue it with --resume" if saved is not None
-                else f"no checkpoint of it was written: train into {out} again")
+    def __init__(self, out: Path, step: int, saved: int | None, began: int, unwritten: list[str] = ()):
+        kept = (f"the checkpoint of step {saved} in {out} is whole: continue it with {resume_command(out)}"
+                if saved is not None else f"no checkpoint of it was written: train into {out} again")
+        rows = ""
+        if unwritten:  # said, not dropped unseen: they are in no file
+            first, last = (row.split(",", 1)[0] for row in (unwritten[0], unwritten[-1]))
+            which = f"1 loss row (step {last}) was" if len(unwritten) == 1 else \
+                f"{len(unwritten)} loss rows (steps {first} to {last}) were"
+            rows = f"; {which} not saved: {out / hub.LOSS_NAME} could not be written"
         super().__init__(f"stopped at once by a second Ctrl-C or kill, in the middle of step {step + 1}: nothing "
-                         f"was saved, so that no checkpoint holds half a step; {kept}")
+                         f"was saved, so that no checkpoint holds half a step; {kept}{rows}")
         self.out, self.saved, self.began = out, saved, began
 
 

@@ -316,7 +316,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             pbar.close()
         stop.uninstall(previous_handlers)
     if half:  # its checkpoint would hold half a step; the last one saved is whole
-        raise Abandoned(out, step, saved, began)
+        raise Abandoned(out, step, saved, began, loss_log.unwritten)  # rows a locked loss.csv refused: said
     diverged()  # (a sitting that took no step has nothing new to check)
     if loss_log.pending():  # a stop between two rows: the steps since the last one get a row too
         loss_log.write(step, epoch, lr)

@@ -1,5 +1,7 @@
 """ddpm.run_control on its own: the size limit at its edge, how a checkpoint that is not finite is named, and how
 Ctrl-C is taken between steps and off the main thread (the runs themselves: test_resume.py, test_training.py)."""
+import re
+import shlex
 import signal
 
 import pytest
@@ -149,8 +151,9 @@ def test_a_second_ctrl_c_mid_step_stops_at_once_and_saves_no_half_step(tmp_path,
         return update(self, *a, **k)
     monkeypatch.setattr(training.EMA, "update", twice_at_5)
     part = train_cfg(tmp_path / "part")
+    resume = re.escape(f"continue it with python train.py --resume --out {shlex.quote(part.out)}")
     with pytest.raises(Abandoned, match="in the middle of step 5: nothing was saved.* checkpoint of step 3 in .* is "
-                                        "whole: continue it with --resume"):
+                                        f"whole: {resume}$"):  # the whole command, as other stops give it
         train_on_sample(part, max_steps=7, checkpoint_every=3)
     monkeypatch.setattr(training.EMA, "update", update)
     tensors, meta = load_tensors(tmp_path / "part" / "checkpoint.safetensors")
@@ -161,13 +164,39 @@ def test_a_second_ctrl_c_mid_step_stops_at_once_and_saves_no_half_step(tmp_path,
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_second_ctrl_c_says_how_many_loss_rows_a_locked_loss_csv_lost(tmp_path, monkeypatch, request):
+    """Rows loss.csv refused (open in another program) wait for the stop to write them elsewhere; a second Ctrl-C
+    mid-step writes nothing, and dropped them unsaid."""
+    from ddpm import training
+    from ddpm.run_control import Abandoned
+    from ddpm.run_record import LossLog
+    from train_helpers import train_on_sample
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, before))
+    monkeypatch.setattr(LossLog, "EVERY", 2)  # rows at steps 2 and 4, before the stop in step 5
+    cfg, calls, update = train_cfg(tmp_path / "run"), [], training.EMA.update
+
+    def locked_then_twice_at_5(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 1:  # loss.csv can no longer be opened to append to
+            (tmp_path / "run" / "loss.csv").unlink()
+            (tmp_path / "run" / "loss.csv").mkdir()
+        if len(calls) == 5:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+        return update(self, *a, **k)
+    monkeypatch.setattr(training.EMA, "update", locked_then_twice_at_5)
+    with pytest.raises(Abandoned, match=r"--resume --out .*; 2 loss rows \(steps 2 to 4\) were not saved: "
+                                        r".*loss\.csv could not be written$"):
+        train_on_sample(cfg, max_steps=7, checkpoint_every=3)
+
+
 def test_a_full_disk_at_a_checkpoint_says_the_last_one_is_whole(tmp_path, monkeypatch):
     """A disk that fills at a periodic checkpoint read as a bare '[Errno 28] No space left on device: .../checkpoint
     .safetensors', which a learner may take for a lost run: it names the step of the checkpoint kept whole, the room
     a save needs (two checkpoints), and --resume."""
     import errno
-    import re
-    import shlex
 
     from ddpm import training
     from ddpm.safeio import read_meta
