@@ -310,6 +310,12 @@ class Unbroken:
     __hash__ = object.__hash__
 
 
+def guarded(stream, to_null: bool = False):
+    """`stream` as Unbroken, once: one already guarded (train.py's stdout and stderr, which train() guards again for
+    callers from Python) is given back as it is, and None (pythonw's) stays None."""
+    return stream if stream is None or isinstance(stream, Unbroken) else Unbroken(stream, to_null)
+
+
 def _unwrapped(stream):
     while isinstance(stream, Unbroken):
         stream = stream.stream
@@ -321,7 +327,7 @@ def unbroken_output():
     """sys.stdout and sys.stderr as Unbroken for the block (train.py's run: a gone terminal loses lines, not the run's
     save, card or exit status)."""
     kept = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (None if s is None else Unbroken(s, to_null=True) for s in kept)  # None: pythonw's
+    sys.stdout, sys.stderr = (guarded(s, to_null=True) for s in kept)
     try:
         yield
     finally:
@@ -332,8 +338,13 @@ def unbroken_output():
 
 
 def unbroken_log(log):
-    """`log` (print, by default) with an OSError from it dropped: a line lost to a gone terminal, not the run."""
+    """`log` (print, by default) with an OSError from it dropped: a line lost to a gone terminal, not the run
+    (one already so is given back as it is)."""
+    if getattr(log, "unbroken", False):
+        return log
+
     def said(*args, **kwargs):
         with contextlib.suppress(OSError):
             log(*args, **kwargs)
+    said.unbroken = True
     return said

@@ -21,8 +21,8 @@ from .device import pick_device
 from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
-from .run_control import (Abandoned, Interrupts, Stopped, StopNow, Unbroken, check_limits_left, check_resumable,
-                          check_size, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
+from .run_control import (Abandoned, Interrupts, Stopped, StopNow, check_limits_left, check_resumable,
+                          check_size, guarded, refuse_diverged, refuse_to_overwrite, restore, unbroken_log)
 from .run_record import LossLog, describe_device, earlier_hardware, run_progress, set_aside_scores, training_facts
 from .safeio import atomic_write_json, atomic_write_png, remove_stale_temporaries
 from .samplers import sample
@@ -373,7 +373,7 @@ def _progress_bar(total_steps: int, initial: int):
 
     # its writes (each refresh, and close) never raise: a broken pipe there once came before the final save
     return tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, mininterval=1.0,
-                file=Unbroken(sys.stderr))
+                file=guarded(sys.stderr))  # train.py's stderr is guarded already: not twice
 
 
 def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:

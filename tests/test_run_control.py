@@ -220,3 +220,22 @@ def test_a_full_disk_at_a_checkpoint_says_the_last_one_is_whole(tmp_path, monkey
     calls[:] = [1]  # the first one fails: there is none to keep
     with pytest.raises(OSError, match=r"step 2 \(No space left on device\); no checkpoint of it was written: train "):
         train_on_sample(train_cfg(tmp_path / "fresh"), max_steps=6, checkpoint_every=2)
+
+
+def test_a_guarded_stream_or_log_is_not_guarded_again(monkeypatch):
+    """Under train.py, stderr is guarded, and train() guarded its bar's stream again (for callers from Python): each
+    line went through two guards. One already guarded is used as it is."""
+    import sys
+
+    from ddpm import training
+    from ddpm.run_control import Unbroken, unbroken_log, unbroken_output
+
+    monkeypatch.setattr("tqdm.auto.tqdm", lambda **kwargs: kwargs)  # the bar's arguments
+    with unbroken_output():
+        out, err = sys.stdout, sys.stderr
+        assert isinstance(err, Unbroken) and not isinstance(err.stream, Unbroken)
+        with unbroken_output():
+            assert sys.stdout is out and sys.stderr is err
+        assert training._progress_bar(3, 0)["file"] is err
+    log = unbroken_log(print)
+    assert unbroken_log(log) is log
