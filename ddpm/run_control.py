@@ -19,7 +19,7 @@ from . import hub
 from .checkpoint import CKPT_NAME, load_checkpoint
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
 from .unet import UNet, count_parameters
-from .unsaved import resume_command
+from .unsaved import FULL, resume_command
 
 
 def refuse_to_overwrite(out: Path) -> list[str]:
@@ -272,7 +272,9 @@ class Unbroken:
     a `| tee` ended by the same Ctrl-C as the run raise OSError (EPIPE, EIO) at the next line written, and that line
     (a progress bar's last refresh, say) came before the run's final save, which was lost. Once one fails, the
     lines are dropped; to_null points the stream's file at os.devnull too, so Python's flush at exit finds it whole
-    (a command's own stdout and stderr; not done to a caller's)."""
+    (a command's own stdout and stderr; not done to a caller's). A full disk under `> train.log` (ENOSPC, EDQUOT,
+    EFBIG) is no gone terminal: its lines are dropped too, as the log is secondary to the run, but said once on the
+    other stream (say_full)."""
 
     def __init__(self, stream, to_null: bool = False):
         self.stream, self.to_null, self.gone = stream, to_null, False
@@ -281,19 +283,21 @@ class Unbroken:
         if not self.gone:
             try:
                 return self.stream.write(text)
-            except OSError:
-                self._lost()
+            except OSError as e:
+                self._lost(e)
         return len(text)
 
     def flush(self) -> None:
         if not self.gone:
             try:
                 self.stream.flush()
-            except OSError:
-                self._lost()
+            except OSError as e:
+                self._lost(e)
 
-    def _lost(self) -> None:
+    def _lost(self, e: OSError) -> None:
         self.gone = True
+        if e.errno in FULL:
+            say_full(self, e)
         if self.to_null:
             with contextlib.suppress(OSError, ValueError, AttributeError):  # no file behind it (a test's capture)
                 null = os.open(os.devnull, os.O_WRONLY)
@@ -308,6 +312,17 @@ class Unbroken:
         return _unwrapped(self) is _unwrapped(other) or NotImplemented
 
     __hash__ = object.__hash__
+
+
+def say_full(stream, e: OSError) -> None:
+    """Say once, on the other standard stream (stdout for stderr), that `stream` found the disk full: training goes
+    on (the log is secondary), but not silently, as for a closed terminal. Nothing is said where that fails too."""
+    is_err = _unwrapped(stream) is _unwrapped(sys.stderr)
+    what = "stderr" if is_err else "stdout" if _unwrapped(stream) is _unwrapped(sys.stdout) else "the run's log"
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # also full, closed, or None (pythonw)
+        print(f"\nnote: {what} could not be written ({e.strerror or e}): training goes on without its further "
+              "lines there; if the run's folder is out of room too, its next save stops it and says what is kept",
+              file=sys.stdout if is_err else sys.stderr, flush=True)
 
 
 def guarded(stream, to_null: bool = False):
@@ -343,8 +358,14 @@ def unbroken_log(log):
     if getattr(log, "unbroken", False):
         return log
 
+    full = []
+
     def said(*args, **kwargs):
-        with contextlib.suppress(OSError):
+        try:
             log(*args, **kwargs)
+        except OSError as e:  # a gone terminal; a full disk is said once
+            if e.errno in FULL and not full:
+                full.append(e)
+                say_full(None, e)
     said.unbroken = True
     return said

@@ -239,3 +239,45 @@ def test_a_guarded_stream_or_log_is_not_guarded_again(monkeypatch):
         assert training._progress_bar(3, 0)["file"] is err
     log = unbroken_log(print)
     assert unbroken_log(log) is log
+
+
+def test_a_full_disk_under_the_log_is_said_once_and_training_goes_on(tmp_path, monkeypatch, capsys):
+    """`python train.py > train.log` on a full disk (ENOSPC, EDQUOT, EFBIG) was taken for a closed terminal: the log
+    stopped, unsaid. The run goes on (the log is secondary), and the other stream says so, once; a gone stream
+    (EPIPE, EIO) is still dropped unsaid."""
+    import errno
+    import io
+    import os
+    import sys
+
+    import train
+    from ddpm import facts, training
+    from ddpm.data import load_sample
+    from ddpm.run_control import Unbroken, unbroken_log
+
+    class Failing(io.StringIO):
+        def __init__(self, code):
+            super().__init__()
+            self.code = code
+
+        def write(self, text):
+            raise OSError(self.code, os.strerror(self.code))
+
+    for code in (errno.EPIPE, errno.EIO, errno.EBADF):
+        Unbroken(Failing(code)).write("a line\n")
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(sys, "stdout", Failing(errno.ENOSPC))
+    out = tmp_path / "run"
+    assert train.main(["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
+                       "--timesteps", "20", "--device", "cpu", "--out", str(out), "--max-steps", "2",
+                       "--no-sample-grid"]) == 0
+    assert facts.read_weights_meta(out)["steps"] == 2
+    err = capsys.readouterr().err
+    assert err.count("note: stdout could not be written (No space left on device): training goes on without its "
+                     "further lines there; if the run's folder is out of room too, its next save stops it") == 1, err
+    log = unbroken_log(Failing(errno.EDQUOT).write)  # train() called from Python, with its own log
+    log("a line")
+    log("another")
+    assert capsys.readouterr().err.count("note: the run's log could not be written (Disk quota exceeded)") == 1
