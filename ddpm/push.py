@@ -20,6 +20,7 @@ from .card import check_loads, keep_a_hand_written_card, write_model_card
 from .cli_args import path_arg, stopped
 from .hub import (CARD_NAME, FOLDER_FILES, GUIDE_SUBFOLDER, WEIGHTS_NAME, ModelLoadError, folder_problem,
                   repo_id_problem)
+from .run_control import stops_as_ctrl_c
 from .safeio import atomic_write_bytes
 
 
@@ -134,10 +135,12 @@ def push_status(folder: str | Path, repo_id: str, private: bool = False, kept: s
         print(f"note: the card and the run's records name local paths as they were typed, and are published so: "
               f"{', '.join(paths[:4])}{' ...' if len(paths) > 4 else ''}", file=sys.stderr)
     try:
-        return 0 if push_to_hub(folder, repo_id, private=private) else 1
+        with stops_as_ctrl_c():  # a `kill` or a closed terminal too: the caller puts the card back
+            return 0 if push_to_hub(folder, repo_id, private=private) else 1
     except KeyboardInterrupt:
-        print(f"\nthe push was stopped (Ctrl-C); {kept or f'{folder} is as it was'} (the Hub repo may have been made "
-              f"or partly updated): `{push_command(folder, repo_id, private)}` pushes it again", file=sys.stderr)
+        print(f"\nthe push was stopped (Ctrl-C or kill); {kept or f'{folder} is as it was'} (the Hub repo may have "
+              f"been made or partly updated): `{push_command(folder, repo_id, private)}` pushes it again",
+              file=sys.stderr)
         return 130
 
 
@@ -179,22 +182,27 @@ def main(argv: list[str] | None = None) -> int:
         else:
             card.unlink(missing_ok=True)
 
-    try:
-        kept = keep_a_hand_written_card(card)  # set aside here (write_model_card would), so put_back can drop it
-        write_model_card(folder, repo_id=a.repo_id)
-    except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
-        put_back()
-        print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # a line, not a traceback, and the card as it was
-        put_back()
-        return stopped(nothing)
-    except BaseException:  # anything else (a bug): the local files are as they were all the same
-        put_back()
-        raise
-    status = push_status(folder, a.repo_id, private=a.private)
-    if status:
-        put_back()
+    with stops_as_ctrl_c():  # a `kill` or a closed terminal from here on puts the card back too
+        try:
+            kept = keep_a_hand_written_card(card)  # set aside here (write_model_card would), so put_back can drop it
+            write_model_card(folder, repo_id=a.repo_id)
+        except (OSError, ValueError) as e:  # an unreadable or malformed file beside the config
+            put_back()
+            print(f"error: could not write the card of {folder}: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # a line, not a traceback, and the card as it was
+            put_back()
+            return stopped(nothing)
+        except BaseException:  # anything else (a bug): the local files are as they were all the same
+            put_back()
+            raise
+        try:
+            status = push_status(folder, a.repo_id, private=a.private)
+        except BaseException:  # a second stop while the first was being said
+            put_back()
+            raise
+        if status:
+            put_back()
     return status
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import torch
@@ -265,6 +266,31 @@ class Interrupts:
         for s, handler in (previous or {}).items():
             if handler is not None:  # None: set outside Python, cannot be restored
                 signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def stops_as_ctrl_c(repeat_s: float = 1.0):
+    """In the block, `kill` (SIGTERM), a closed terminal (SIGHUP) and Ctrl-Break raise KeyboardInterrupt as Ctrl-C
+    does, so that what a Ctrl-C puts back (a push's card) is put back for them too: by default they end the process
+    at once. One within repeat_s of the last is dropped (a closed terminal sends two SIGHUPs); one ignored (nohup)
+    stays ignored."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers can only be set there
+        yield
+        return
+    last = [None]
+
+    def handler(signum, frame):
+        now = time.monotonic()
+        if last[0] is not None and now - last[0] < repeat_s:
+            return
+        last[0] = now
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in stop_signals() if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        Interrupts.uninstall(previous)
 
 
 class Unbroken:

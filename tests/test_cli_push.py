@@ -10,7 +10,7 @@ import pytest
 from ddpm import hub, push
 from ddpm.card import write_model_card
 
-from conftest import FAKE_TOKEN, sh, tiny_model
+from conftest import FAKE_TOKEN, POSIX, run_python, sh, tiny_model
 
 
 def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_path, capsys, monkeypatch):
@@ -43,7 +43,7 @@ def test_push_cli_writes_the_card_for_the_repo_and_fails_clearly_offline(tmp_pat
     monkeypatch.setattr(push, "push_to_hub", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     assert push.main([str(tmp_path / "m"), "me/ddpm-test"]) == 130  # Ctrl-C: a line, not a traceback
     err = capsys.readouterr().err
-    assert f"the push was stopped (Ctrl-C); {tmp_path / 'm'} is as it was" in err
+    assert f"the push was stopped (Ctrl-C or kill); {tmp_path / 'm'} is as it was" in err
     assert f"`python -m ddpm.push {sh(tmp_path / 'm')} me/ddpm-test` pushes it again" in err
     assert (tmp_path / "m" / "README.md").read_text() == "# my own card\n"
     assert push.main([str(tmp_path / "m"), "me/ddpm-test", "--private"]) == 130  # a private push's retry stays private
@@ -208,3 +208,37 @@ def test_a_push_over_other_weights_deletes_their_records_and_says_so(tmp_path, m
     assert push.push_to_hub(tmp_path, "me/ddpm", log=said.append)  # the same weights: nothing goes
     assert calls["upload"]["delete_patterns"] is None
     assert said[-1] == f"pushed {tmp_path} to https://huggingface.co/me/ddpm"
+
+
+# python -m ddpm.push with the Hub faked up to the upload, which is stopped as its argv[2] says
+STOPPED_UPLOAD = """
+import os, signal, sys, time
+import huggingface_hub
+from ddpm import push
+
+def upload(self, folder_path, **kw):
+    print("uploading", "me/ddpm-test" in open(os.path.join(folder_path, "README.md")).read())
+    if sys.argv[2] == "ctrl-c":
+        raise KeyboardInterrupt
+    os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+    time.sleep(30)
+
+huggingface_hub.HfApi.create_repo = lambda self, repo_id, **kw: None
+huggingface_hub.HfApi.list_repo_files = lambda self, repo_id: []
+huggingface_hub.HfApi.upload_folder = upload
+sys.exit(push.main([sys.argv[1], "me/ddpm-test"]))
+"""
+
+
+@POSIX
+def test_a_push_stopped_mid_upload_by_ctrl_c_or_kill_puts_the_card_back(tmp_path):
+    """A `kill` (SIGTERM) or a closed terminal (SIGHUP) during the upload ended the process at once, and left the
+    local card naming a Hub repo that got nothing (or not all); now they stop it as Ctrl-C does."""
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    card = write_model_card(tmp_path / "m").read_text()
+    for stop in ("ctrl-c", "SIGTERM", "SIGHUP"):
+        done = run_python("-c", STOPPED_UPLOAD, str(tmp_path / "m"), stop, env=FAKE_TOKEN, timeout=120)
+        assert done.stdout.strip() == "uploading True", (stop, done.stdout, done.stderr)  # the repo's card went up
+        assert done.returncode == 130, (stop, done.returncode, done.stderr)
+        assert f"the push was stopped (Ctrl-C or kill); {tmp_path / 'm'} is as it was" in done.stderr
+        assert (tmp_path / "m" / "README.md").read_text() == card  # the folder's own again

@@ -92,7 +92,7 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
                        "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
                        "--push-to-hub", "--hub-model-id", "me/ddpm-test"]) == 130
     err = capsys.readouterr().err
-    assert "the push was stopped (Ctrl-C); its trained weights are saved" in err and "--resume" not in err
+    assert "the push was stopped (Ctrl-C or kill); its trained weights are saved" in err and "--resume" not in err
     assert f"python -m ddpm.push {sh(out)} me/ddpm-test" in err
     assert "me/ddpm-test" not in (out / "README.md").read_text().split("## Use")[1]  # loads the folder: no repo made
     recorded = json.loads((out / "training.json").read_text())["command"]  # main(argv)'s, not the process's (pytest's)
