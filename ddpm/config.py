@@ -24,6 +24,7 @@ MAX_BATCH = 4096  # images per step: the recipe uses 128; a batch's activations 
 # blocks a level and levels: the recipe uses 1 and 3; a million blocks took minutes to build before any size check
 MAX_RES_BLOCKS, MAX_LEVELS = 16, 8
 MAX_IMAGE_SIZE = 512  # pixels a side: far past MNIST's 28 (a hand-edited 10**9 asked 4e18 bytes for x_T)
+MAX_SETTINGS_BYTES = 2**20  # 1 MiB: a config.json holds a few hundred bytes, a train_config.json a few kB
 
 
 class ConfigError(ValueError):
@@ -33,6 +34,16 @@ class ConfigError(ValueError):
         super().__init__(f"{field} {problem}")
         self.field, self.problem = field, problem
 
+
+def read_settings(path: str | Path) -> bytes:
+    """A settings file's bytes: one past MAX_SETTINGS_BYTES is refused (ValueError naming it) unread, not read
+    whole (another file saved under its name, or an endless one, was a MemoryError or a hang)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_SETTINGS_BYTES + 1)
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise ValueError(f"{Path(path).name} is larger than 1 MiB, far more than any settings: it is not read "
+                         "(another file saved under its name?)")
+    return data
 
 def _whole(v, lo: int = 0) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lo
@@ -153,8 +164,9 @@ class ModelConfig:
     def load(cls, path: str | Path) -> "ModelConfig":
         """A saved config.json. T and the schedule must be in it: no weight's shape shows them, so a file without
         them would load with the defaults' and sample noise."""
+        data = read_settings(path)
         try:
-            d = json.loads(Path(path).read_bytes())  # bytes: json finds UTF-8 (a BOM too) or UTF-16 itself
+            d = json.loads(data)  # bytes: json finds UTF-8 (a BOM too) or UTF-16 itself
         except ValueError as e:  # not JSON, or no text: json's words alone do not say which file
             raise ValueError(f"{Path(path).name} is not JSON ({e})") from None
         if not isinstance(d, dict):
@@ -243,7 +255,7 @@ class TrainConfig:
         path = Path(folder) / RUN_CONFIG_NAME
         if not path.exists():
             return {}
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = json.loads(read_settings(path).decode("utf-8"))
         if not isinstance(saved, dict) or not isinstance(saved.get("model"), dict):
             raise ValueError("expected an object with a 'model' object")
         return saved

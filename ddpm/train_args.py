@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .config import RUN_CONFIG_NAME, ConfigError, ModelConfig, TrainConfig
+from .config import RUN_CONFIG_NAME, ConfigError, ModelConfig, TrainConfig, read_settings
 
 # what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
 # (SITTING: its limits, machine and folder)
@@ -108,7 +108,7 @@ def _network_of(out: Path) -> dict:
     """The model settings in OUT/config.json, those it names of ModelConfig's ({} where there is none or it is no
     JSON object: the checkpoint's own load then says what is wrong)."""
     try:
-        network = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        network = json.loads(read_settings(out / "config.json").decode("utf-8"))
     except (OSError, ValueError):
         return {}
     fields = {f.name for f in dataclasses.fields(ModelConfig)}

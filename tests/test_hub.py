@@ -243,6 +243,20 @@ def test_a_config_json_that_builds_no_such_network_is_a_clear_error(tmp_path, ke
         hub.load_pretrained(tmp_path)
 
 
+def test_a_settings_file_past_1_mib_is_refused_unread(tmp_path):
+    """config.json (and train_config.json) were read whole: another file saved under the name, or an endless one,
+    was a MemoryError or a hang. One of 1 MiB still loads; a byte more is refused in words naming it."""
+    hub.save_pretrained(tiny_model(), tmp_path)
+    text = (tmp_path / "config.json").read_text()
+    (tmp_path / "config.json").write_text(text.ljust(2**20))  # valid JSON, padded with spaces
+    hub.load_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(text.ljust(2**20 + 1))
+    with pytest.raises(hub.ModelLoadError, match=r"does not hold a valid model: config.json is larger than 1 MiB"):
+        hub.load_pretrained(tmp_path)
+    (tmp_path / "train_config.json").write_text(json.dumps({"model": {}}).ljust(2**20 + 1))
+    with pytest.raises(ValueError, match=r"^train_config.json is larger than 1 MiB, far more than any settings"):
+        TrainConfig.read_saved(tmp_path)
+
 def test_hub_repo_id_offline_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(hub.ModelLoadError, match="is no folder here, and as a Hub repo id it could not be downloaded "
