@@ -3,6 +3,7 @@ names). Save one, and load it from a local folder or a Hugging Face Hub repo id.
 weights is read by ddpm.facts; ddpm.push publishes it; autoguidance.load_guide loads its guide/."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -16,7 +17,7 @@ from safetensors.torch import load_file
 
 from .checkpoint import CKPT_NAME
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
-from .safeio import atomic_write_bytes, encode_tensors, load_tensors
+from .safeio import atomic_write_bytes, encode_tensors, load_tensors, read_header
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -27,6 +28,7 @@ GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance 
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
+SIZE_KEY = "image_size"  # the image size the weights were saved at, in model.safetensors' header
 SET_ASIDE = (EVAL_NAME, GRID_NAME)  # what a folder says of its weights' quality: a new run sets them aside
 # all that a run writes about its weights, beside them: save_pretrained sets them aside for other weights
 RECORDS = (CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME, RUN_CONFIG_NAME, CKPT_NAME)
@@ -57,7 +59,8 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None, s
     same_run: the caller is the run that wrote them (train(), saving its own weights)."""
     folder = Path(folder)
     model = unwrapped(model)
-    weights = encode_tensors(model.state_dict(), meta)  # first: a meta JSON cannot hold (a numpy float) is refused
+    # first: a meta JSON cannot hold (a numpy float) is refused
+    weights = encode_tensors(model.state_dict(), meta, {SIZE_KEY: str(model.config.image_size)})
     folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
     stale = [] if same_run else _stale_records(folder, model)  # asked before the old weights go
     model.config.save(folder / CONFIG_NAME)
@@ -262,7 +265,7 @@ def load_pretrained(name_or_path: str | Path = DEFAULT_WEIGHTS, device: str | to
             raise ModelLoadError(f"{folder} is missing {name}")
     try:
         config = ModelConfig.load(folder / CONFIG_NAME)
-        if why := _unlike_its_run(folder, config):
+        if why := _unlike_its_run(folder, config) or _other_size(folder, config):
             raise ValueError(why)
         # the tensors alone (the facts in the metadata are no concern here), mapped rather than read like a
         # checkpoint (safeio.load_tensors): load_state_dict copies them and the map goes, and a hostile file of
@@ -304,6 +307,23 @@ def _unlike_its_run(folder: Path, config: ModelConfig) -> str | None:
             f"{trained_said}: no weight shows T or the schedule, so the model would sample noise; put the trained "
             "values back")
 
+
+def _other_size(folder: Path, config: ModelConfig) -> str | None:
+    """Where config.json's image_size is not the one its weights were trained at (a hand edit): the convolutions
+    run at any size, so the model would load and draw pictures of a size it never learnt. The size is read from
+    model.safetensors' header (save_pretrained's), else from the run's train_config.json; neither: no objection."""
+    try:
+        trained = read_header(folder / WEIGHTS_NAME).get(SIZE_KEY)
+    except (OSError, SafetensorError):  # the load below says what is wrong
+        return None
+    if trained is None:  # weights saved before their size was recorded
+        with contextlib.suppress(OSError, ValueError):
+            trained = TrainConfig.read_saved(folder).get("model", {}).get("image_size")
+    if not str(trained).isdecimal() or int(trained) == config.image_size:
+        return None
+    return (f"{CONFIG_NAME} says image_size {config.image_size}, but {WEIGHTS_NAME} was trained on {trained} x "
+            f"{trained} images: they would draw {config.image_size} x {config.image_size} pictures they never learnt; "
+            f"put image_size {trained} back")
 
 def _mismatch(expected: dict, state: dict) -> str | None:
     """What differs between the network config.json builds and the tensors model.safetensors holds, in one line

@@ -159,6 +159,27 @@ def test_a_hand_edited_T_or_schedule_is_checked_against_the_run_that_trained_the
     assert hub.load_pretrained(tmp_path).config.timesteps == 1000
 
 
+def test_a_hand_edited_image_size_is_checked_against_the_size_the_weights_were_trained_at(tmp_path):
+    """No weight's shape shows the image size (the convolutions take any): image_size 27 on 28-pixel weights loaded
+    and drew 27 x 27 pictures. save_pretrained records it in model.safetensors' header; for weights saved before
+    that, train_config.json says it; with neither, the weights load as before."""
+    from ddpm.safeio import atomic_write_bytes, encode_tensors
+
+    model = tiny_model()
+    hub.save_pretrained(model, tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(cfg | {"image_size": 27}))
+    said = r"config.json says image_size 27, but model.safetensors was trained on 28 x 28 images: .* image_size 28 back"
+    with pytest.raises(hub.ModelLoadError, match=said):
+        hub.load_pretrained(tmp_path)
+    atomic_write_bytes(tmp_path / "model.safetensors", encode_tensors(model.state_dict()))  # no size in the header
+    assert hub.load_pretrained(tmp_path).config.image_size == 27  # nothing says otherwise
+    (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(TrainConfig(model=model.config))))
+    with pytest.raises(hub.ModelLoadError, match=said):
+        hub.load_pretrained(tmp_path)
+    hub.save_pretrained(tiny_model(image_size=32), tmp_path / "m32")  # another size, trained so, loads
+    assert hub.load_pretrained(tmp_path / "m32").config.image_size == 32
+
 @pytest.mark.parametrize("value", [None, 4, "124"])
 def test_a_config_json_list_that_is_no_list_is_named_in_its_own_words(tmp_path, value):
     hub.save_pretrained(tiny_model(), tmp_path)
