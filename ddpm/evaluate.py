@@ -34,7 +34,7 @@ from .from_samples import follow_the_file, same_model
 from .hub import DEFAULT_WEIGHTS, EVAL_NAME, ModelLoadError, is_repo_id
 from .metrics import class_shares, feature_stats, frechet_distance, inception_score, memorisation, \
     memorisation_threshold
-from .safeio import atomic_write_json, keeping_previous, previous_blocked
+from .safeio import PreviousNotKept, atomic_write_json, keeping_previous, previous_blocked
 from .sample import load_for_sampling, sample_images
 from .samplers import RANDOM, random_labels
 
@@ -347,6 +347,9 @@ def score(a: argparse.Namespace, command: str) -> int:
                                  timesteps=T, weights_sha256=digest)
                     if kept:
                         print(f"note: {a.save_samples} held earlier samples: kept as {kept}", file=sys.stderr)
+                    a.samples_saved = True
+                except PreviousNotKept as e:  # written all the same
+                    print(f"warning: {e}", file=sys.stderr)
                     a.samples_saved = True
                 except OSError as e:  # scored all the same, below
                     print(f"warning: cannot write {a.save_samples}: {e.strerror or e}", file=sys.stderr)

@@ -99,12 +99,24 @@ def previous_blocked(path: str | Path) -> str | None:
     return f"{kept} is a folder, where the file now at {path} would be kept: move it" if kept.is_dir() else None
 
 
+class PreviousNotKept(OSError):
+    """keeping_previous's write is done, but the file it replaced could not be renamed NAME.previous: it is left
+    as NAME.previous.tmp (`left`), which the next write to NAME deletes."""
+
+    def __init__(self, path: Path, kept: Path, left: Path, e: OSError):
+        super().__init__(f"{path} is written, but the file it replaced could not be kept as {kept.name} "
+                         f"({e.strerror or e}): it is left as {left}, which the next write to {path.name} deletes: "
+                         "move it")
+        self.kept, self.left = kept, left
+
+
 @contextmanager
 def keeping_previous(path: str | Path) -> Iterator[Path | None]:
     """Around a write over `path`: the file there first kept as NAME.previous (one generation, out of a `*.npz`
     glob's way), given to the block (None: nothing there). The older NAME.previous goes only once the write is done;
     if it fails or is stopped, both stay as they were (the atomic write leaves the file itself whole). For samples
-    that took minutes to draw: a mistyped --out should not cost them."""
+    that took minutes to draw: a mistyped --out should not cost them. PreviousNotKept where only the last rename
+    fails."""
     path = Path(path)
     if not path.is_file():
         yield None
@@ -121,7 +133,10 @@ def keeping_previous(path: str | Path) -> Iterator[Path | None]:
     except BaseException:
         fresh.unlink(missing_ok=True)
         raise
-    _replace(fresh, kept)
+    try:
+        _replace(fresh, kept)
+    except OSError as e:  # the write itself is done: not a failed write
+        raise PreviousNotKept(path, kept, fresh, e) from e
 
 
 def file_above(path: str | Path) -> Path | None:

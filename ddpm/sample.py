@@ -32,7 +32,7 @@ from .facts import trained_on
 from .hub import (CONFIG_NAME, DEFAULT_WEIGHTS, GRID_NAME, ModelLoadError, load_pretrained, resolve_folder,
                   weights_digest)
 from .images import grid, to_uint8_np
-from .safeio import atomic_write_png, keeping_previous, previous_blocked
+from .safeio import PreviousNotKept, atomic_write_png, keeping_previous, previous_blocked
 from .samplers import VARIANCES, sample
 from .schedule import NoiseSchedule
 
@@ -179,14 +179,19 @@ def write_samples(a: argparse.Namespace) -> int:
         else:
             atomic_write_png(path, grid(images, scale=2))
 
+    not_kept = None
     try:  # an .npz there (minutes of sampling) is kept from a mistyped --out
         with keeping_previous(out) if npz else contextlib.nullcontext() as kept:
             write(out)
+    except PreviousNotKept as e:  # --out is written all the same: no second copy in the temp folder
+        kept, not_kept = None, e
     except OSError as e:  # the disk filled up while sampling, say
         print(f"error: cannot write {out}: {e.strerror or e}", file=sys.stderr)
         return rescue(write, out)
     print(f"wrote {a.n} {noun(dataset)}{'s' * (a.n != 1)} to {out} in {time.perf_counter() - start:.1f} s"
           + (f"; the file it replaced is kept as {kept}" if kept else ""))
+    if not_kept:
+        print(f"warning: {not_kept}", file=sys.stderr)
     return 0
 
 

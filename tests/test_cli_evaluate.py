@@ -386,3 +386,28 @@ def test_a_ddim_file_with_eta_is_filed_under_its_eta(tmp_path, monkeypatch, caps
         assert evaluate.main(["--from-samples", str(tmp_path / "eta.npz"), "--out", str(out), "--json", *flags]) == 0, \
             capsys.readouterr().err
     assert list(json.loads(out.read_text())["runs"]) == ["ddim-10-eta1"]
+
+
+def test_evaluate_save_samples_written_but_the_old_file_not_renamed_says_it_is_written(tmp_path, monkeypatch, capsys):
+    """keeping_previous's last rename failing after --save-samples was written: it said 'cannot write', and a stop
+    then said the samples were lost, though they were in the file."""
+    import errno
+
+    from ddpm import evaluate, safeio
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    real = safeio._replace
+    monkeypatch.setattr(safeio, "_replace", lambda src, dst: real(src, dst) if not dst.name.endswith(".previous")
+                        else (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+    monkeypatch.setattr(evaluate, "reference", lambda *a: None)  # no MNIST needed
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: (np.zeros((2, 28, 28), np.uint8), 50, 1000, "0" * 64))
+    monkeypatch.setattr(evaluate, "evaluate_samples", ctrl_c)  # while scoring, the samples saved
+    (tmp_path / "s.npz").write_bytes(b"older samples")
+    assert evaluate.main(["--n", "2", "--out", str(tmp_path / "e.json"), "--save-samples", str(tmp_path / "s.npz")]) \
+        == 130
+    err = capsys.readouterr().err
+    assert f"warning: {tmp_path / 's.npz'} is written, but the file it replaced could not be kept" in err
+    assert f"the samples are in {tmp_path / 's.npz'}" in err and "cannot write" not in err
+    assert (tmp_path / "s.npz.previous.tmp").read_bytes() == b"older samples"

@@ -70,3 +70,33 @@ def test_ddpm_sample_keeps_its_samples_when_out_cannot_take_them(tmp_path, monke
     [spare] = (tmp_path / "spare").glob("s-*.npz")
     assert rc == 2 and f"cannot write {out}: No space left on device" in err and f"kept in {spare} instead" in err
     assert np.load(spare)["samples"].shape == (2, 28, 28) and not out.exists()
+
+
+def test_ddpm_sample_whose_out_is_written_but_the_old_file_not_renamed_makes_no_rescue_copy(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """keeping_previous's last rename (the replaced file to NAME.previous) failing after --out was written: it was
+    taken for a failed write, and the samples went to the temp folder a second time, said not written."""
+    import tempfile
+
+    from ddpm import safeio
+
+    hub.save_pretrained(tiny_model(), tmp_path / "m")
+    (tmp_path / "spare").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spare"))
+    out = tmp_path / "s.npz"
+    out.write_bytes(b"the older samples")
+    real = safeio._replace
+
+    def refused(src, dst):
+        if dst.name.endswith(".previous"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(src, dst)
+
+    monkeypatch.setattr(safeio, "_replace", refused)
+    rc, err = sample_cli(["--weights", str(tmp_path / "m"), "--n", "2", "--sampler", "ddim", "--steps", "3",
+                          "--out", str(out)], capsys)
+    left = tmp_path / "s.npz.previous.tmp"
+    assert rc == 0 and not list((tmp_path / "spare").iterdir()) and "cannot write" not in err
+    assert np.load(out)["samples"].shape == (2, 28, 28) and left.read_bytes() == b"the older samples"
+    assert f"warning: {out} is written, but the file it replaced could not be kept as s.npz.previous (Permission " \
+           f"denied): it is left as {left}, which the next write to s.npz deletes: move it" in err
