@@ -35,7 +35,7 @@ from ddpm.demo.interpolate import COLUMNS, default_t, interpolate_stream  # noqa
 from ddpm.demo.limits import (MAX_DIGITS, MAX_STEPS, MAX_TRAJECTORY_DIGITS, EmptyBox, MissingInput,  # noqa: E402
                               check_int)
 from ddpm.demo.objective import COLORS as LOSS_COLORS, LossCurves, objective_view  # noqa: E402
-from ddpm.demo.outputs import new_path, save_png  # noqa: E402
+from ddpm.demo.outputs import CACHE_AGE_S, CACHE_SWEEP_S, new_path, save_png  # noqa: E402
 from ddpm.demo.progress import Progress  # noqa: E402
 from ddpm.demo.roundtrip import (KEEP, DigitMemo, RoundtripOut, chain_settings, digit_change_outputs,  # noqa: E402
                                  roundtrip, roundtrip_stream, shown_as_it_goes, strip_ts, until_left)
@@ -204,7 +204,7 @@ def defaults() -> dict:
 # ---------------------------------------------------------------- layout
 
 def build(d: dict) -> gr.Blocks:
-    with gr.Blocks(title=intro.title(RT.dataset), delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title=intro.title(RT.dataset), delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
         gr.Markdown(intro.header(RT.dataset), elem_id="header")
         with gr.Tab("1. Forward"):
             gr.Markdown(intro.forward_intro(RT.sched, RT.dataset))

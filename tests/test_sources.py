@@ -107,8 +107,31 @@ def test_an_upload_is_preprocessed_once_until_the_file_changes(tmp_path, monkeyp
     assert p.stat().st_size == size  # known by its time alone
     assert len(calls) == 1 and not np.array_equal(sources.pick_digit(sources.UPLOAD, upload=str(p)), again)
     assert len(calls) == 2
-    with pytest.raises(InputError, match="No such file"):
+    with pytest.raises(DigitError, match="no longer on the server"):
         sources.pick_digit(sources.UPLOAD, upload=str(tmp_path / "gone.png"))
+
+
+def test_an_expired_upload_asks_for_it_again_and_one_in_use_is_kept(tmp_path, monkeypatch):
+    """Gradio's delete_cache removes an upload an hour old while the page still holds its name: the views say to
+    upload it again (not "No such file: <hash>.png"). An upload in Gradio's cache has its ctime, by which
+    delete_cache ages it, set to now each time it is read (its mtime, the preprocessed cache's key, kept); a file
+    elsewhere is not touched."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    up, other = tmp_path / "gradio" / "ab12" / "digit.png", tmp_path / "elsewhere.png"
+    up.parent.mkdir(parents=True)
+    for p in (up, other):
+        Image.fromarray(np.kron(DIGIT, np.ones((4, 4), np.uint8))).save(p)
+    before = {p: p.stat() for p in (up, other)}
+    time.sleep(0.05)
+    for p in (up, other):
+        sources.pick_digit(sources.UPLOAD, upload=str(p))
+    assert up.stat().st_ctime_ns > before[up].st_ctime_ns and up.stat().st_mtime_ns == before[up].st_mtime_ns
+    assert other.stat().st_ctime_ns == before[other].st_ctime_ns
+    up.unlink()  # delete_cache's sweep
+    with pytest.raises(DigitError, match=r"^That picture is no longer on the server \(an upload is kept for an hour "
+                                         r"after its last use\): upload it again, or pick another source\.$"):
+        sources.pick_digit(sources.UPLOAD, upload=str(up))
+    assert [sources.kept_for(s) for s in (3600, 7200, 86_400)] == ["an hour", "2 hours", "a day"]
 
 
 def test_pick_digit_errors():

@@ -13,6 +13,11 @@ from pathlib import Path
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+# Gradio's delete_cache (app.py): every CACHE_SWEEP_S the files it handed out (downloads, pictures) or was sent
+# (uploads) more than CACHE_AGE_S old are deleted (by ctime: an upload in use is kept fresh, sources.still_uploaded).
+# Not a day: the one model slot, kept busy, hands out GBs an hour (a 16-digit trajectory's frames and GIF: 13 MB), and
+# a day of that would fill a free Space's disk. A download link older than an hour fails: pressing again redraws it
+CACHE_SWEEP_S, CACHE_AGE_S = 1800, 3600
 # Gradio copies each file it is handed into its own cache (cleaned by app.py's delete_cache), so these copies are
 # needed for seconds only; a busy Space had kept an hour of 10 MB GIFs twice over
 MAX_AGE_S = 600

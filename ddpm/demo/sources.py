@@ -11,11 +11,15 @@ import numpy as np
 from ..data import CLASS_NAMES, dataset_name, load_sample, noun
 from ..preprocess import preprocess, preprocess_sketch
 from .intro import said
-from .limits import MissingInput, check_choice, check_int
+from .limits import DigitError, MissingInput, check_choice, check_int
+from .outputs import CACHE_AGE_S, gradio_cache
 
 # the radio's values (the API's words, whatever the dataset); example_name() is what the page shows for EXAMPLE
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
+# an upload Gradio's delete_cache removed (app.py): the page still holds its name, and "No such file" said nothing
+GONE = ("That picture is no longer on the server (an upload is kept for {} after its last use): upload it again, "
+        "or pick another source.")
 _DATASET = ["mnist"]  # the loaded model's dataset (use()): its examples and its preprocessing
 
 
@@ -104,11 +108,33 @@ def upload_digit(upload) -> np.ndarray:
     modification time, so a file written again is read again."""
     if not isinstance(upload, (str, os.PathLike)):
         return preprocess(upload, dataset=_DATASET[0])
-    try:
-        st = Path(upload).stat()
-    except OSError:
+    st = still_uploaded(upload)
+    if st is None:
         return preprocess(upload, dataset=_DATASET[0])  # it says what is wrong with the path
     return _preprocessed_file(os.fspath(upload), st.st_size, st.st_mtime_ns).copy()
+
+
+def still_uploaded(path) -> os.stat_result | None:
+    """The upload's stat (None if it cannot be read); DigitError (GONE) if it is no longer there. One in Gradio's
+    cache is kept while the page uses it: delete_cache ages a file by its ctime, which this sets to now (mtime kept)."""
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError:
+        raise DigitError(GONE.format(kept_for())) from None
+    except OSError:
+        return None
+    if Path(os.path.abspath(path)).is_relative_to(os.path.abspath(gradio_cache())):
+        try:
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except OSError:
+            pass  # not ours to touch: it ages as it would
+    return st
+
+
+def kept_for(seconds: float = CACHE_AGE_S) -> str:
+    """How long Gradio keeps a file, in words: 'an hour', '2 hours', 'a day'."""
+    hours = round(seconds / 3600)
+    return "a day" if hours == 24 else "an hour" if hours == 1 else f"{hours} hours"
 
 
 @lru_cache(maxsize=8)
