@@ -5,6 +5,7 @@
     python -m ddpm.benchmark --json --repeats 5
     python -m ddpm.benchmark --autoguidance 1.5   # also each grid guided by the small weights/guide/
     python -m ddpm.benchmark --train-widths 16,32,64   # instead: training images/s at each base width
+    python -m ddpm.benchmark --train-widths 32,64 --bf16   # and each under bfloat16 autocast
 
 Runs are interleaved (DDPM, DDIM, DDIM eta 1, DDPM, ...) so both see the same machine load; report medians.
 """
@@ -95,28 +96,31 @@ def run(weights: str, n: int = 16, repeats: int = 3, ddim_steps: int | None = No
                         for k, v in times.items()}}
 
 
-def train_rates(weights: str, widths: list[int], repeats: int = 3) -> dict:
+def train_rates(weights: str, widths: list[int], repeats: int = 3, bf16: bool = False) -> dict:
     """Images per second of one training step (Alg. 1 with AdamW: training.train_step, train.py's default batch and
     recipe) of a fresh network of the weights' shape at each base width, on a random batch; one untimed step first,
     then the widths interleaved: {'images_per_s': {width: {'median', 'all'}}, ...}. What a wider network would
-    cost to train here, before training it."""
+    cost to train here, before training it. bf16: each width also under bfloat16 autocast (train.py's
+    --mixed-precision bf16), interleaved with its float32 step: 'images_per_s_bf16'."""
     shape, cfg = load_pretrained(weights).config, TrainConfig()
     sched, gen = NoiseSchedule(shape.timesteps, shape.schedule), torch.Generator().manual_seed(0)
     x0 = torch.rand(cfg.batch_size, shape.in_channels, shape.image_size, shape.image_size, generator=gen) * 2 - 1
     y = torch.randint(0, shape.num_classes, (cfg.batch_size,), generator=gen) if shape.num_classes else None
     nets = {w: UNet(dataclasses.replace(shape, base_channels=w)).train() for w in widths}
     opts = {w: torch.optim.AdamW(net.parameters(), lr=cfg.lr) for w, net in nets.items()}
-    rates: dict[int, list[float]] = {w: [] for w in widths}
+    kinds = {"images_per_s": None} | ({"images_per_s_bf16": torch.bfloat16} if bf16 else {})
+    rates = {kind: {w: [] for w in widths} for kind in kinds}
     for r in range(repeats + 1):
         for w in widths:
-            start = time.perf_counter()
-            train_step(nets[w], sched, opts[w], x0, y, gen, cfg, cfg.lr)
-            if r:  # the first is a warm-up
-                rates[w].append(cfg.batch_size / (time.perf_counter() - start))
+            for kind, amp_dtype in kinds.items():
+                start = time.perf_counter()
+                train_step(nets[w], sched, opts[w], x0, y, gen, cfg, cfg.lr, amp_dtype=amp_dtype)
+                if r:  # the first is a warm-up
+                    rates[kind][w].append(cfg.batch_size / (time.perf_counter() - start))
     return {"batch_size": cfg.batch_size, "repeats": repeats, "threads": torch.get_num_threads(),
             "parameters": {w: count_parameters(net) for w, net in nets.items()},
-            "images_per_s": {w: {"median": round(statistics.median(v), 1), "all": [round(x, 1) for x in v]}
-                             for w, v in rates.items()}}
+            **{kind: {w: {"median": round(statistics.median(v), 1), "all": [round(x, 1) for x in v]}
+                      for w, v in by_width.items()} for kind, by_width in rates.items()}}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -133,16 +137,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-widths", type=widths_arg, default=None, metavar="W,W,...",
                    help="instead of the grids: training images/s of a network of the weights' shape at each base "
                         "width (--base-channels), e.g. 16,32,64")
+    p.add_argument("--bf16", action="store_true",
+                   help="with --train-widths: each width also under bfloat16 autocast (train.py's --mixed-precision "
+                        "bf16), interleaved")
     p.add_argument("--json", action="store_true", help="print JSON only")
     a = p.parse_args(argv)
     check_autoguidance_args(p, a)
+    if a.bf16 and not a.train_widths:
+        p.error("--bf16 times training steps: give it with --train-widths")
     return a
 
 
 def main(argv=None) -> int:
     a = parse_args(argv)
     try:
-        res = train_rates(a.weights, a.train_widths, a.repeats) if a.train_widths else run(
+        res = train_rates(a.weights, a.train_widths, a.repeats, a.bf16) if a.train_widths else run(
             a.weights, a.n, a.repeats, a.ddim_steps, a.autoguidance, a.autoguidance_tmax, a.autoguidance_guide)
     except (ModelLoadError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -155,8 +164,9 @@ def main(argv=None) -> int:
     elif a.train_widths:
         print(f"one training step on a random batch of {res['batch_size']}, {threads}, median of {res['repeats']}:")
         for w, v in res["images_per_s"].items():
+            bf16 = res.get("images_per_s_bf16", {}).get(w)
             print(f"base width {w} ({res['parameters'][w]:,} parameters): {v['median']:.1f} images/s  "
-                  f"(runs: {v['all']})")
+                  f"(runs: {v['all']})" + (f"; bf16 autocast {bf16['median']:.1f} ({bf16['all']})" if bf16 else ""))
     else:
         print(f"{res['parameters']:,} parameters, {res['mflop_per_image']} MFLOP/image, "
               f"{res['forward_ms']} ms per forward pass of {a.n} (NCHW layout: {res['forward_ms_nchw']} ms), "

@@ -1,5 +1,5 @@
-"""Where tensors run: the device a --device flag names, checked against this machine, and on a CPU how many threads
-torch may use where a container's cgroup caps its CPUs."""
+"""Where tensors run: the device a --device flag names, checked against this machine, on a CPU how many threads
+torch may use where a container's cgroup caps its CPUs, and the precision training autocasts to there."""
 from __future__ import annotations
 
 import math
@@ -73,3 +73,25 @@ def fit_threads_to_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     if quota is not None and torch.get_num_threads() > quota:
         torch.set_num_threads(quota)
     return torch.get_num_threads()
+
+
+def mixed_precision(device: torch.device, choice: str = "auto"):
+    """(autocast dtype, grad scaler) for TrainConfig.mixed_precision: "auto" is bfloat16 on a CUDA GPU that has it
+    (compute capability 8.0 on, Ampere), float16 with loss scaling on one that does not (a T4, a V100), float32
+    elsewhere (None, a disabled scaler); "bf16" is bfloat16 on any device with its units, a CPU's included; "no" is
+    float32. (torch.cuda.is_bf16_supported() says yes on older GPUs too: it counts bfloat16 emulated, slowly.)"""
+    units = bf16_units(device)
+    if choice == "bf16" and not units:
+        raise ValueError(f"--mixed-precision bf16: this {device.type.upper()} has no bfloat16 units (AVX512-BF16 or "
+                         "AMX on a CPU, Ampere or newer for CUDA), so bfloat16 would be emulated, slower than float32; "
+                         "leave it at auto")
+    amp_dtype = torch.bfloat16 if choice == "bf16" or (choice == "auto" and units and device.type == "cuda") else \
+        torch.float16 if choice == "auto" and device.type == "cuda" else None
+    return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+
+def bf16_units(device: torch.device) -> bool:
+    """Whether the device computes in bfloat16 natively: a CUDA GPU from Ampere on, a CPU with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device)[0] >= 8
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())

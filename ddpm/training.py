@@ -17,7 +17,7 @@ from torch import nn
 from . import hub
 from .config import RUN_CONFIG_NAME, TrainConfig
 from .data import load_dataset, to_model_range
-from .device import pick_device
+from .device import mixed_precision, pick_device
 from .facts import read_weights_meta
 from .checkpoint import CKPT_NAME, save_checkpoint
 from .images import tensor_grid
@@ -151,6 +151,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     log = unbroken_log(log)  # a gone terminal (or `| tee` ended by the same Ctrl-C) must not stop the saves below
     max_steps = cfg.max_steps if max_steps is None else max_steps
     device = pick_device(cfg.device)
+    amp_dtype, scaler = mixed_precision(device, cfg.mixed_precision)  # before the data: a CPU without bf16 units
     check_size(cfg.model)
     if resume:  # before the data loads: no checkpoint there, or another network or dataset
         check_resumable(cfg, out / CKPT_NAME)
@@ -176,7 +177,6 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     # AdamW with weight decay 0 by default (TrainConfig.weight_decay): Adam, as Ho et al. trained
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    amp_dtype, scaler = _mixed_precision(device)
 
     ckpt = out / CKPT_NAME
     progress, weights_only = {"step": 0, "train_seconds": 0.0}, False
@@ -201,7 +201,7 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         out / "samples", epochs)]
     if stale:
         log(f"removed {len(stale)} unfinished temporary file(s) a killed write left in {out}: {', '.join(stale)}")
-    hardware = describe_device(device)
+    hardware = describe_device(device) + (" with bfloat16 autocast" if device.type == "cpu" and amp_dtype else "")
     # seconds trained on each machine, so a run resumed elsewhere (a CPU run finished on a GPU) reports both
     earlier = progress.get("seconds_by_device") or earlier_hardware(out, progress["train_seconds"])
 
@@ -357,15 +357,6 @@ def _steps_per_epoch(cfg: TrainConfig, n: int) -> int:
         raise ValueError(f"--lr-decay-steps {cfg.lr_decay_steps} is longer than the run: --epochs {cfg.epochs} of "
                          f"{steps_per_epoch} steps is {cfg.epochs * steps_per_epoch} steps")
     return steps_per_epoch
-
-
-def _mixed_precision(device: torch.device):
-    """(autocast dtype, grad scaler): bfloat16 on a CUDA GPU that has it (compute capability 8.0 on, Ampere), float16
-    with loss scaling on one that does not (a T4, a V100); full float32 elsewhere (None, a disabled scaler).
-    (torch.cuda.is_bf16_supported() says yes on those too: it counts bfloat16 emulated, slowly, without its units.)"""
-    amp_dtype = None if device.type != "cuda" else \
-        torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
-    return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
 
 def _progress_bar(total_steps: int, initial: int):

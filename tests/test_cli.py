@@ -104,6 +104,7 @@ def test_the_command_generate_shows_draws_its_digits_again(tmp_path, capsys, kw)
     ("benchmark", ["--n", "100000000"], "argument --n: must be between 1 and 1024, not 100000000"),
     ("benchmark", ["--ddim-steps", "0"], "argument --ddim-steps: must be 1 or more, not 0"),
     ("benchmark", ["--train-widths", "16,0"], "argument --train-widths: must be between 1 and 256, not 0"),
+    ("benchmark", ["--bf16"], "--bf16 times training steps: give it with --train-widths"),
     ("classifier", ["--width", "0"], "argument --width: must be 1 or more, not 0"),
     ("classifier", ["--epochs", "two"], "argument --epochs: must be a whole number, not 'two'"),
     ("classifier", ["--threads", "0"], "argument --threads: must be 1 or more, not 0"),  # 0 was torch's choice, unsaid

@@ -236,11 +236,12 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
 
     run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
                       balance_classes=True, seed=7, max_minutes=5, max_steps=300, device="cpu",
-                      warmup_steps=500, grad_clip=0.5, weight_decay=0.01, sample_every_epoch=False,  # no flags: a run
+                      mixed_precision="bf16", warmup_steps=500, grad_clip=0.5, weight_decay=0.01, sample_every_epoch=False,  # no flags: a run
                       model=ModelConfig(base_channels=8, timesteps=50, num_res_blocks=2))  # begun from Python
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
     args = train.parse_args(["--resume", "--out", str(tmp_path)])
-    assert args.config == dataclasses.replace(run, max_minutes=None, max_steps=None, device="auto")  # a sitting's
+    assert args.config == dataclasses.replace(run, max_minutes=None, max_steps=None, device="auto",
+                                              mixed_precision="auto")  # a sitting's
     # limits and machine; main() says the limits were lifted (--max-steps was lifted unsaid: 300 steps ran 18,000)
     assert args.lifted == ["--max-minutes 5", "--max-steps 300"]  # as typed (1234567 read "1.23457e+06")
     assert train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]).lifted == ["--max-steps 300"]

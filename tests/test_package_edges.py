@@ -112,14 +112,18 @@ def test_benchmark_times_a_training_step_of_the_weights_shape_at_each_base_width
 
     hub.save_pretrained(tiny_model(), tmp_path / "m")
     steps = []
-    monkeypatch.setattr(benchmark, "train_step", lambda net, sched, opt, x0, y, *a: steps.append(
-        (net.config.base_channels, net.config.channel_mult, len(x0), net.training)))
+    monkeypatch.setattr(benchmark, "train_step", lambda net, sched, opt, x0, y, *a, amp_dtype=None: steps.append(
+        (net.config.base_channels, net.config.channel_mult, len(x0), net.training, amp_dtype)))
     assert benchmark.main(["--weights", str(tmp_path / "m"), "--train-widths", "8,16", "--repeats", "2"]) == 0
     mult = tiny_model().config.channel_mult
-    assert steps == [(w, mult, 128, True) for _ in range(3) for w in (8, 16)]
+    assert steps == [(w, mult, 128, True, None) for _ in range(3) for w in (8, 16)]
     out = capsys.readouterr().out
     assert "random batch of 128" in out and "median of 2" in out
-    assert "base width 8 (" in out and "base width 16 (" in out
+    assert "base width 8 (" in out and "base width 16 (" in out and "bf16" not in out
+    steps.clear()  # --bf16: each width's float32 step, then its bfloat16 one
+    assert benchmark.main(["--weights", str(tmp_path / "m"), "--train-widths", "8", "--repeats", "1", "--bf16"]) == 0
+    assert steps == [(8, mult, 128, True, dtype) for _ in range(2) for dtype in (None, torch.bfloat16)]
+    assert "; bf16 autocast " in capsys.readouterr().out
     assert benchmark.main(["--weights", str(tmp_path / "m"), "--train-widths", "12"]) == 2
     assert "positive multiple of the 8 GroupNorm groups, not 12" in capsys.readouterr().err
 

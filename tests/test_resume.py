@@ -37,7 +37,7 @@ def test_resume_goes_on_with_the_float16_loss_scale_it_stopped_at(tmp_path, monk
     began again at 2^16 would have skipped other steps than an unbroken run. (A CPU scaler stands in for it.)"""
     from ddpm import training
 
-    monkeypatch.setattr(training, "_mixed_precision", lambda device: (
+    monkeypatch.setattr(training, "mixed_precision", lambda device, choice: (
         None, torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=3)))
     full = train_on_sample(train_cfg(tmp_path / "full", epochs=2), max_steps=14)
     part = train_cfg(tmp_path / "part", epochs=2)

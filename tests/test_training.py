@@ -9,6 +9,7 @@ from ddpm.checkpoint import CKPT_NAME
 from ddpm.facts import read_weights_meta
 from ddpm.config import ConfigError, TrainConfig
 from ddpm.data import load_sample
+from ddpm.device import mixed_precision
 from ddpm.run_control import Stopped
 from ddpm.safeio import load_tensors
 from ddpm.schedule import NoiseSchedule
@@ -256,8 +257,8 @@ def test_a_gpu_without_bfloat16_units_trains_in_float16_with_a_loss_scale(monkey
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     for capability, want in (((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
-        assert training._mixed_precision(torch.device("cuda"))[0] == want
-    assert training._mixed_precision(torch.device("cpu"))[0] is None
+        assert mixed_precision(torch.device("cuda"))[0] == want
+    assert mixed_precision(torch.device("cpu"))[0] is None
 
 
 def test_training_sets_aside_the_scores_of_the_weights_it_replaces(tmp_path):
@@ -398,3 +399,35 @@ def test_divergence_is_judged_by_the_weights_not_by_one_overflowing_loss(tmp_pat
         next(ema.parameters())[0] = float("nan")
     with pytest.raises(Diverged, match=r"^training diverged by step 7 \(mean loss inf since the last row, lr 0.001"):
         refuse_diverged((model, ema), log, 7, 0, 1e-3, train_cfg(tmp_path), None, 0)
+
+
+@pytest.mark.filterwarnings("ignore:torch.cuda.amp.GradScaler is enabled, but CUDA is not available")
+def test_mixed_precision_bf16_autocasts_on_a_cpu_with_bfloat16_units_and_is_refused_without(monkeypatch, tmp_path):
+    """--mixed-precision bf16 on a CPU: its convolutions run in bfloat16 (a step up to 2.1x as fast on this CPU),
+    its weights stay float32, and the card's hardware says so; "auto" keeps a CPU in float32; a CPU without the
+    units (bfloat16 emulated, slower than float32) is refused in words before any data is read."""
+    from ddpm import device as dev
+    from train_helpers import train_cfg, train_on_sample
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dev, "bf16_units", lambda device: True)
+    assert [mixed_precision(cpu, c)[0] for c in ("auto", "bf16", "no")] == [None, torch.bfloat16, None]
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert mixed_precision(torch.device("cuda"), "no")[0] is None
+    seen = []
+    real_forward = torch.nn.Conv2d.forward
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", lambda self, x: seen.append(out := real_forward(self, x)) or out)
+    out = train_on_sample(train_cfg(tmp_path / "bf16", mixed_precision="bf16"), max_steps=2)
+    assert {t.dtype for t in seen} == {torch.bfloat16}
+    assert {t.dtype for t in hub.load_pretrained(out).state_dict().values()} == {torch.float32}
+    assert read_weights_meta(out)["device"].endswith(" with bfloat16 autocast")
+    seen.clear()
+    out = train_on_sample(train_cfg(tmp_path / "auto"), max_steps=1)
+    assert {t.dtype for t in seen} == {torch.float32} and "autocast" not in read_weights_meta(out)["device"]
+
+    monkeypatch.setattr(dev, "bf16_units", lambda device: False)
+    with pytest.raises(ValueError, match="this CPU has no bfloat16 units .* slower than float32; leave it at auto"):
+        train_on_sample(train_cfg(tmp_path / "none", mixed_precision="bf16", data_dir=str(tmp_path / "no data")))
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(ConfigError, match="mixed_precision"):
+        TrainConfig(mixed_precision="fp8")
