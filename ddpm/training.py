@@ -208,7 +208,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
     schedule_steps = cfg.epochs * steps_per_epoch  # the lr schedule ends here; max_steps only stops early
     total_steps = schedule_steps if max_steps is None else min(max_steps, schedule_steps)
     total_steps = progress["step"] if weights_only else total_steps
-    log(f"device {device}, {count_parameters(model):,} parameters, {n:,} images, "
+    autocast = f" ({str(amp_dtype).removeprefix('torch.')} autocast)" if amp_dtype else ""
+    log(f"device {device}{autocast}, {count_parameters(model):,} parameters, {n:,} images, "
         f"{steps_per_epoch} steps/epoch, up to {total_steps} steps")
     if not progress["step"]:  # a first sitting: what its bar's figures mean, and where its progress shows
         log(f"loss: L_simple (Eq. 14), the mean squared error of eps_hat, over the last {LossLog.EVERY} steps (a "

@@ -417,7 +417,10 @@ def test_mixed_precision_bf16_autocasts_on_a_cpu_with_bfloat16_units_and_is_refu
     seen = []
     real_forward = torch.nn.Conv2d.forward
     monkeypatch.setattr(torch.nn.Conv2d, "forward", lambda self, x: seen.append(out := real_forward(self, x)) or out)
-    out = train_on_sample(train_cfg(tmp_path / "bf16", mixed_precision="bf16"), max_steps=2)
+    said = []
+    out = train(train_cfg(tmp_path / "bf16", mixed_precision="bf16"), data=load_sample(), log=said.append,
+                progress_bar=False, max_steps=2)
+    assert said[0].startswith("device cpu (bfloat16 autocast), ")
     assert {t.dtype for t in seen} == {torch.bfloat16}
     assert {t.dtype for t in hub.load_pretrained(out).state_dict().values()} == {torch.float32}
     assert read_weights_meta(out)["device"].endswith(" with bfloat16 autocast")
