@@ -7,13 +7,15 @@ import shlex
 from contextlib import contextmanager
 from pathlib import Path
 
+from .train_args import typed
+
 # a disk or quota with no room left, or a file past `ulimit -f`: room made, the same write succeeds
 FULL = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
 
 
 def resume_command(out: str | Path, *flags: str) -> str:
     """The whole command that continues the run in `out`, quoted as a shell needs: --out "my run"."""
-    return shlex.join(["python", "train.py", "--resume", "--out", str(out), *flags])
+    return f"python train.py --resume {typed('out', out)}" + "".join(f" {shlex.quote(f)}" for f in flags)
 
 
 @contextmanager

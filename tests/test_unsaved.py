@@ -74,3 +74,13 @@ def test_weights_lost_to_a_stop_before_the_runs_end_are_written_by_a_plain_resum
     said = str(weights_failed(OSError(errno.ENOSPC, "No space left on device"), tmp_path, 3, None))
     assert said.endswith(f"`python train.py --resume --out {sh(tmp_path)}` continues from it once there is room (its "
                          "end, or a stop, writes them)")
+
+
+def test_the_resume_command_a_stop_prints_parses_as_shown_for_any_folder_name():
+    """A folder with a space is quoted, one named -x is joined to its flag (--out -x reads as two flags)."""
+    from ddpm.unsaved import resume_command
+
+    for name in ("runs/mnist", "my run", "-x"):
+        line = resume_command(name, "--max-steps", "5")
+        args = train.parse_args(shlex.split(line)[2:])
+        assert (args.resume, args.out, args.config.max_steps) == (True, name, 5)
