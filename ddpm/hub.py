@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from .checkpoint import CKPT_NAME
 from .config import RUN_CONFIG_NAME, ModelConfig, TrainConfig
-from .safeio import atomic_write_bytes, encode_tensors, load_tensors, read_header
+from .safeio import atomic_write_bytes, encode_tensors, load_tensors, read_meta
 from .unet import UNet
 
 CONFIG_NAME, WEIGHTS_NAME, CARD_NAME = "config.json", "model.safetensors", "README.md"
@@ -28,7 +28,7 @@ GUIDE_SUBFOLDER = "guide"  # an optional second, smaller model for autoguidance 
 # what a model folder publishes: the model, its card, how it was trained and how good it is, and its guide
 FOLDER_FILES = [CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME]
 FOLDER_FILES += [f"{GUIDE_SUBFOLDER}/{name}" for name in FOLDER_FILES]
-SIZE_KEY = "image_size"  # the image size the weights were saved at, in model.safetensors' header
+SIZE_KEY = "image_size"  # the image size the weights were saved at, in model.safetensors' meta
 SET_ASIDE = (EVAL_NAME, GRID_NAME)  # what a folder says of its weights' quality: a new run sets them aside
 # all that a run writes about its weights, beside them: save_pretrained sets them aside for other weights
 RECORDS = (CARD_NAME, TRAINING_NAME, EVAL_NAME, GRID_NAME, LOSS_NAME, RUN_CONFIG_NAME, CKPT_NAME)
@@ -60,7 +60,7 @@ def save_pretrained(model: UNet, folder: str | Path, meta: dict | None = None, s
     folder = Path(folder)
     model = unwrapped(model)
     # first: a meta JSON cannot hold (a numpy float) is refused
-    weights = encode_tensors(model.state_dict(), meta, {SIZE_KEY: str(model.config.image_size)})
+    weights = encode_tensors(model.state_dict(), {**(meta or {}), SIZE_KEY: model.config.image_size})
     folder.mkdir(parents=True, exist_ok=True)  # before either file is replaced, not between the two
     stale = [] if same_run else _stale_records(folder, model)  # asked before the old weights go
     model.config.save(folder / CONFIG_NAME)
@@ -311,10 +311,10 @@ def _unlike_its_run(folder: Path, config: ModelConfig) -> str | None:
 def _other_size(folder: Path, config: ModelConfig) -> str | None:
     """Where config.json's image_size is not the one its weights were trained at (a hand edit): the convolutions
     run at any size, so the model would load and draw pictures of a size it never learnt. The size is read from
-    model.safetensors' header (save_pretrained's), else from the run's train_config.json; neither: no objection."""
+    model.safetensors' meta (save_pretrained's), else from the run's train_config.json; neither: no objection."""
     try:
-        trained = read_header(folder / WEIGHTS_NAME).get(SIZE_KEY)
-    except (OSError, SafetensorError):  # the load below says what is wrong
+        trained = read_meta(folder / WEIGHTS_NAME).get(SIZE_KEY)
+    except (OSError, SafetensorError, ValueError, AttributeError):  # the load below says what is wrong
         return None
     if trained is None:  # weights saved before their size was recorded
         with contextlib.suppress(OSError, ValueError):

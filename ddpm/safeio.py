@@ -160,12 +160,12 @@ def read_json_object(path: str | Path) -> dict:
     return doc
 
 
-def encode_tensors(tensors: dict[str, torch.Tensor], meta: dict | None = None,
-                   header: dict[str, str] | None = None) -> bytes:
-    """A safetensors file's bytes: tensors + a JSON-able meta dict (a TypeError for a value JSON cannot hold), and
-    `header`'s strings beside it in the file's metadata (read_header)."""
+def encode_tensors(tensors: dict[str, torch.Tensor], meta: dict | None = None) -> bytes:
+    """A safetensors file's bytes: tensors + a JSON-able meta dict (a TypeError for a value JSON cannot hold). The
+    meta is the header's one string: safetensors writes the header's keys in no fixed order, so a second key made
+    the same weights' bytes differ from one save to the next."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    return save(tensors, metadata={**(header or {}), "json": json.dumps(meta or {})})
+    return save(tensors, metadata={"json": json.dumps(meta or {})})
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
@@ -177,12 +177,6 @@ def read_meta(path: str | Path) -> dict:
     """The JSON metadata alone (reads the header, not the tensors)."""
     with safe_open(str(path), framework="pt") as f:
         return _meta(f.metadata())
-
-
-def read_header(path: str | Path) -> dict[str, str]:
-    """The file's metadata strings as they are (encode_tensors' header, and its meta as JSON under "json")."""
-    with safe_open(str(path), framework="pt") as f:
-        return f.metadata() or {}
 
 
 def _meta(header_metadata: dict | None) -> dict:

@@ -25,7 +25,7 @@ def test_save_load_round_trip(tmp_path):
     with torch.no_grad():  # loaded in channels_last layout: same weights, convs summed in another order
         torch.testing.assert_close(model(x, t, y), loaded(x, t, y), rtol=0, atol=1e-5)
     assert loaded.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
-    assert facts.read_weights_meta(tmp_path) == {"steps": 5}
+    assert facts.read_weights_meta(tmp_path) == {"steps": 5, "image_size": 28}  # the size it was saved at, too
 
 
 def test_the_card_and_the_app_read_one_training_record(tmp_path):
@@ -34,7 +34,8 @@ def test_the_card_and_the_app_read_one_training_record(tmp_path):
 
     hub.save_pretrained(tiny_model(), tmp_path, meta={"steps": 200, "dataset": "mnist"})
     (tmp_path / "training.json").write_text(json.dumps({"steps": 100, "command": "python train.py --epochs 2"}))
-    assert facts.recorded_facts(tmp_path) == {"steps": 200, "dataset": "mnist", "command": "python train.py --epochs 2"}
+    assert facts.recorded_facts(tmp_path) == {"steps": 200, "dataset": "mnist", "image_size": 28,
+                                              "command": "python train.py --epochs 2"}
     card = write_model_card(tmp_path).read_text()
     assert "| 200 |" in card and "| 100 |" not in card and "python train.py --epochs 2" in card
     about = about_markdown(hub.load_pretrained(tmp_path), str(tmp_path), tmp_path)
@@ -161,12 +162,17 @@ def test_a_hand_edited_T_or_schedule_is_checked_against_the_run_that_trained_the
 
 def test_a_hand_edited_image_size_is_checked_against_the_size_the_weights_were_trained_at(tmp_path):
     """No weight's shape shows the image size (the convolutions take any): image_size 27 on 28-pixel weights loaded
-    and drew 27 x 27 pictures. save_pretrained records it in model.safetensors' header; for weights saved before
-    that, train_config.json says it; with neither, the weights load as before."""
+    and drew 27 x 27 pictures. save_pretrained records it in model.safetensors' meta; for weights saved before
+    that, train_config.json says it; with neither, the weights load as before. The same weights saved again are the
+    same bytes (a push compares them so): safetensors writes a header's keys in no fixed order, so one key it is."""
+    from safetensors import safe_open
+
     from ddpm.safeio import atomic_write_bytes, encode_tensors
 
     model = tiny_model()
     hub.save_pretrained(model, tmp_path)
+    with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as f:
+        assert list(f.metadata()) == ["json"] and json.loads(f.metadata()["json"])["image_size"] == 28
     cfg = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(cfg | {"image_size": 27}))
     said = r"config.json says image_size 27, but model.safetensors was trained on 28 x 28 images: .* image_size 28 back"
