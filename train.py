@@ -83,8 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "cores), for a quick run; the card says how to draw it later")
     a.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.safetensors exactly; a flag not given again keeps the run's own "
-                        "value (OUT/train_config.json), but for --max-minutes, --max-steps, --device, --mixed-precision "
-                        "and --no-sample-grid (a sitting's own)")
+                        "value (OUT/train_config.json), but for --max-minutes, --max-steps, --device and "
+                        "--no-sample-grid (a sitting's own)")
     a = p.add_argument_group("model and schedule")
     a.add_argument("--schedule", choices=SCHEDULES, default=m.schedule,
                    help="noise schedule: linear (Ho et al.: beta 1e-4 to 0.02 at T = 1000, both scaled by 1000 / T "

@@ -82,9 +82,12 @@ def mixed_precision(device: torch.device, choice: str = "auto"):
     float32. (torch.cuda.is_bf16_supported() says yes on older GPUs too: it counts bfloat16 emulated, slowly.)"""
     units = bf16_units(device)
     if choice == "bf16" and not units:
-        raise ValueError(f"--mixed-precision bf16: this {device.type.upper()} has no bfloat16 units (AVX512-BF16 or "
-                         "AMX on a CPU, Ampere or newer for CUDA), so bfloat16 would be emulated, slower than float32; "
-                         "leave it at auto")
+        why = {"cuda": "this GPU has no bfloat16 units (CUDA's from Ampere on): bfloat16 would be emulated, slower "
+                       "than float32 (auto trains in float16 with a loss scale there)",
+               "cpu": "this CPU has no bfloat16 units torch uses (AVX512-BF16 or AMX, on x86): bfloat16 would be "
+                      "emulated, slower than float32"}.get(device.type, f"it is for CUDA and x86 CPUs; {device.type} "
+                                                                         "trains in float32")
+        raise ValueError(f"--mixed-precision bf16: {why}; give --mixed-precision auto")
     amp_dtype = torch.bfloat16 if choice == "bf16" or (choice == "auto" and units and device.type == "cuda") else \
         torch.float16 if choice == "auto" and device.type == "cuda" else None
     return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)

@@ -16,10 +16,10 @@ from .config import RUN_CONFIG_NAME, ConfigError, ModelConfig, TrainConfig, read
 
 # what --resume keeps from the run's train_config.json unless given again: its settings, not the sitting's own
 # (SITTING: its limits, machine and folder)
-SITTING = ("max_minutes", "max_steps", "device", "mixed_precision", "out")
+SITTING = ("max_minutes", "max_steps", "device", "out")
 RESUMED = ("data_dir", "dataset", "epochs", "batch_size", "lr", "lr_decay_steps", "ema_decay", "label_dropout",
            "null_teacher", "null_teacher_label", "null_teacher_autoguidance", "balance_classes",
-           "seed")
+           "seed", "mixed_precision")
 RESUMED_MODEL = {"schedule": "schedule", "timesteps": "timesteps", "base_channels": "base_channels", "groups": "groups",
                  "channel_mult": "channel_mult", "num_res_blocks": "num_res_blocks",
                  "attention_res": "attention_resolutions", "patch_size": "patch_size",

@@ -240,13 +240,12 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
                       model=ModelConfig(base_channels=8, timesteps=50, num_res_blocks=2))  # begun from Python
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
     args = train.parse_args(["--resume", "--out", str(tmp_path)])
-    assert args.config == dataclasses.replace(run, max_minutes=None, max_steps=None, device="auto",
-                                              mixed_precision="auto")  # a sitting's
+    assert args.config == dataclasses.replace(run, max_minutes=None, max_steps=None, device="auto")  # a sitting's
     # limits and machine; main() says the limits were lifted (--max-steps was lifted unsaid: 300 steps ran 18,000)
     assert args.lifted == ["--max-minutes 5", "--max-steps 300"]  # as typed (1234567 read "1.23457e+06")
     assert train.parse_args(["--resume", "--out", str(tmp_path), "--max-minutes", "9"]).lifted == ["--max-steps 300"]
     assert args.kept == ["--epochs 6", "--batch-size 64", "--lr 0.001", "--lr-decay-steps 20", "--label-dropout 0.5",
-                         "--balance-classes", "--seed 7", "--timesteps 50",
+                         "--balance-classes", "--seed 7", "--mixed-precision bf16", "--timesteps 50",
                          "--base-channels 8", "--num-res-blocks 2"]  # shown as typed, where not the default
     given = train.parse_args(["--resume", "--out", str(tmp_path), "--lr", "3e-4", "--epochs", "8", "--seed", "7",
                               "--no-balance-classes", "--null-teacher", "weights"])

@@ -429,8 +429,15 @@ def test_mixed_precision_bf16_autocasts_on_a_cpu_with_bfloat16_units_and_is_refu
     assert {t.dtype for t in seen} == {torch.float32} and "autocast" not in read_weights_meta(out)["device"]
 
     monkeypatch.setattr(dev, "bf16_units", lambda device: False)
-    with pytest.raises(ValueError, match="this CPU has no bfloat16 units .* slower than float32; leave it at auto"):
+    with pytest.raises(ValueError, match="this CPU has no bfloat16 units .* slower than float32; give "
+                                         "--mixed-precision auto"):
         train_on_sample(train_cfg(tmp_path / "none", mixed_precision="bf16", data_dir=str(tmp_path / "no data")))
     assert not (tmp_path / "none").exists()
+    with pytest.raises(ValueError, match="bf16: it is for CUDA and x86 CPUs; mps trains in float32; give "):
+        mixed_precision(torch.device("mps"), "bf16")
+    monkeypatch.undo()  # the real bf16_units, on a T4
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    with pytest.raises(ValueError, match=r"this GPU has no bfloat16 units .*\(auto trains in float16 with a loss"):
+        mixed_precision(torch.device("cuda"), "bf16")
     with pytest.raises(ConfigError, match="mixed_precision"):
         TrainConfig(mixed_precision="fp8")
