@@ -18,8 +18,8 @@ from .outputs import CACHE_AGE_S, gradio_cache
 EXAMPLE, UPLOAD, DRAWING = "MNIST test digit", "upload", "drawing"
 SOURCES = (EXAMPLE, UPLOAD, DRAWING)
 # an upload Gradio's delete_cache removed (app.py): the page still holds its name, and "No such file" said nothing
-GONE = ("That picture is no longer on the server (an upload is kept for {} after its last use): upload it again, "
-        "or pick another source.")
+GONE = ("That picture is no longer on the server (an upload is kept for about {}): upload it again, or pick another "
+        "source.")
 _DATASET = ["mnist"]  # the loaded model's dataset (use()): its examples and its preprocessing
 
 
@@ -117,13 +117,16 @@ def upload_digit(upload) -> np.ndarray:
 def still_uploaded(path) -> os.stat_result | None:
     """The upload's stat (None if it cannot be read); DigitError (GONE) if it is no longer there. One in Gradio's
     cache is kept while the page uses it: delete_cache ages a file by its ctime, which this sets to now (mtime kept)."""
+    cached = Path(os.path.realpath(path)).is_relative_to(os.path.realpath(gradio_cache()))  # (macOS: /private/var)
     try:
         st = Path(path).stat()
     except FileNotFoundError:
-        raise DigitError(GONE.format(kept_for())) from None
+        if cached:
+            raise DigitError(GONE.format(kept_for())) from None
+        return None  # a path of the caller's own: "No such file"
     except OSError:
         return None
-    if Path(os.path.abspath(path)).is_relative_to(os.path.abspath(gradio_cache())):
+    if cached:
         try:
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
         except OSError:
@@ -132,9 +135,9 @@ def still_uploaded(path) -> os.stat_result | None:
 
 
 def kept_for(seconds: float = CACHE_AGE_S) -> str:
-    """How long Gradio keeps a file, in words: 'an hour', '2 hours', 'a day'."""
-    hours = round(seconds / 3600)
-    return "a day" if hours == 24 else "an hour" if hours == 1 else f"{hours} hours"
+    """How long Gradio keeps a file, in words: '30 minutes', 'an hour', '2 hours', '1.5 hours'."""
+    return f"{seconds / 60:g} minutes" if seconds < 3600 else "an hour" if seconds == 3600 else \
+        f"{seconds / 3600:g} hours"
 
 
 @lru_cache(maxsize=8)
