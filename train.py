@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shlex
 import signal
 import sys
 import threading
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from ddpm.config import DATASETS, MIXED_PRECISION, RUN_CONFIG_NAME, SCHEDULES, ConfigError, ModelConfig, TrainConfig
 from ddpm.train_args import (FLAG_OF, UNFLAGGED, UNFLAGGED_MODEL, as_flag, dashed, groups_hint, resume_settings,
-                             say_what_resume_kept, train_config, unusable_folder)
+                             say_what_resume_kept, shell_path, train_config, unusable_folder)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -233,7 +232,7 @@ def _main(args, argv) -> int:
         except OSError as e:
             print(f"error: could not write the card {e.filename or Path(folder) / 'README.md'}: {e.strerror or e}; "
                   f"the trained weights and the checkpoint are saved in {folder}; once there is room (or the folder "
-                  f"is writable), `python -m ddpm.card {shlex.quote(str(folder))}` writes the card", file=sys.stderr)
+                  f"is writable), `python -m ddpm.card {shell_path(folder)}` writes the card", file=sys.stderr)
             return False
 
     try:

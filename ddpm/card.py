@@ -34,7 +34,7 @@ def metrics_table(ev: dict, folder: Path | str | None = None, then: str | None =
     """The eval.json rows as a table; without rows, the commands that make them. `folder` is what
     `--weights` names (a folder or a Hub repo id), `out` where the scores go [FOLDER/eval.json], `then`
     where the figures appear once scored [the card: after `python -m ddpm.card FOLDER`]."""
-    folder = shlex.quote(str(folder or "FOLDER"))  # the folder the evaluate command should name, when known
+    folder = shell_path(folder or "FOLDER")  # the folder the evaluate command should name, when known
     out = out or f"{folder}/eval.json"
     then = then or f"`python -m ddpm.card {folder}` shows the figures here"
     rows = []
@@ -118,7 +118,7 @@ def sample_grid(folder: Path, timesteps: int, repo_id: str | None = None) -> str
     command = (card_grid_command(folder) if repo_id is None else
                CARD_GRID.format(folder=repo_id).replace(f"{repo_id}/{GRID_NAME}", GRID_NAME))
     if not (folder / GRID_NAME).exists():
-        then = (f"`python -m ddpm.card {shlex.quote(str(folder))}` shows it here" if repo_id is None else
+        then = (f"`python -m ddpm.card {shell_path(folder)}` shows it here" if repo_id is None else
                 "once uploaded to the repo, it shows here")
         return f"No sample grid yet: `{command}` makes one, then {then}.\n"
     return (f"![samples]({GRID_NAME})\n\n64 unconditional samples, {timesteps} DDPM steps, seed 0: `{command}` "

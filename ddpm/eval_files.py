@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import io
 import re
-import shlex
 import zipfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from .config import DATASETS, MAX_AUTOGUIDANCE, MAX_GUIDANCE, MAX_TIMESTEPS, is_
 from .data import dataset_name
 from .safeio import atomic_write_bytes, atomic_write_json, read_json_object
 from .sampling_checks import MAX_SEED, RANDOM, SAMPLERS, VARIANCES, whole_up_to
+from .train_args import shell_path
 
 
 class EvalError(RuntimeError):
@@ -29,7 +29,7 @@ def only_mnist(dataset: str, what: str, weights: str | None = None) -> None:
     if dataset != "mnist":
         raise EvalError(f"{what} trained on {dataset_name(dataset)}, and ddpm.evaluate measures against MNIST's "
                         "digits with an MNIST classifier: its figures would say nothing about this model (look at "
-                        f"its samples instead: python -m ddpm.sample --weights {shlex.quote(weights or 'FOLDER')} "
+                        f"its samples instead: python -m ddpm.sample --weights {shell_path(weights or 'FOLDER')} "
                         "--out samples.png draws a grid)")
 
 

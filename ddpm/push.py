@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import json
 import re
-import shlex
 import sys
 from pathlib import Path
 
@@ -22,11 +21,12 @@ from .hub import (CARD_NAME, FOLDER_FILES, GUIDE_SUBFOLDER, WEIGHTS_NAME, ModelL
                   repo_id_problem)
 from .run_control import stops_as_ctrl_c
 from .safeio import atomic_write_bytes
+from .train_args import shell_path
 
 
 def push_command(folder: str | Path, repo_id: str, private: bool = False) -> str:
     """The command line that pushes `folder` to `repo_id` again."""
-    return f"python -m ddpm.push {shlex.quote(str(folder))} {repo_id}{' --private' if private else ''}"
+    return f"python -m ddpm.push {shell_path(folder)} {repo_id}{' --private' if private else ''}"
 
 
 def push_to_hub(folder: str | Path, repo_id: str, private: bool = False, log=print) -> bool:

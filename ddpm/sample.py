@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from .images import grid, to_uint8_np
 from .safeio import PreviousNotKept, atomic_write_png, keeping_previous, previous_blocked
 from .samplers import VARIANCES, sample
 from .schedule import NoiseSchedule
+from .train_args import shell_path
 
 MAX_N = 100_000
 CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler ddpm --out {folder}/" + GRID_NAME
@@ -42,7 +42,7 @@ CARD_GRID = "python -m ddpm.sample --weights {folder} --seed 0 --n 64 --sampler 
 
 def card_grid_command(folder: str | Path) -> str:
     """CARD_GRID for a local folder, quoted as a shell needs (a folder named 'my run')."""
-    return CARD_GRID.format(folder=shlex.quote(str(folder)))
+    return CARD_GRID.format(folder=shell_path(folder))
 
 
 def sample_images(model, n: int, seed: int, sampler: str = "ddpm", steps: int | None = None, batch_size: int = 256,

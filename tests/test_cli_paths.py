@@ -90,4 +90,7 @@ def test_the_next_commands_train_prints_run_as_shown_from_another_folder_and_for
     a = evaluate.parse_args(shlex.split(score.split("#")[0])[3:])
     assert (a.weights, a.out) == ("./-x", "./-x/eval.json")
     assert card.shell_path("-x") == "./-x" and card.shell_path("a b") == "'a b'"
+    a = sample.parse_args(shlex.split(sample.card_grid_command("-x"))[3:])  # the other commands printed for a run
+    assert (a.weights, a.out) == ("./-x", "./-x/samples.png")
+    assert shlex.split(push.push_command("-x", "me/m"))[3:] == ["./-x", "me/m"]
     assert train.parse_args(shlex.split(typed("out", "-x"))).out == "-x"
