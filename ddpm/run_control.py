@@ -273,9 +273,11 @@ def stops_as_ctrl_c(repeat_s: float = 1.0):
     """In the block, `kill` (SIGTERM), a closed terminal (SIGHUP) and Ctrl-Break raise KeyboardInterrupt as Ctrl-C
     does, so that what a Ctrl-C puts back (a push's card) is put back for them too: by default they end the process
     at once. One within repeat_s of the last is dropped (a closed terminal sends two SIGHUPs); one ignored (nohup)
-    stays ignored."""
-    if threading.current_thread() is not threading.main_thread():  # signal handlers can only be set there
-        yield
+    stays ignored. Within another such block (push_status inside ddpm.push's) the outer one's handler and clock go on:
+    a closed terminal's second SIGHUP, past the inner block, was a KeyboardInterrupt as the card was put back."""
+    if threading.current_thread() is not threading.main_thread() or any(
+            getattr(signal.getsignal(s), "stops_as_ctrl_c", False) for s in stop_signals()):
+        yield  # signal handlers can only be set in the main thread; one of these is set already
         return
     last = [None]
 
@@ -286,6 +288,7 @@ def stops_as_ctrl_c(repeat_s: float = 1.0):
         last[0] = now
         raise KeyboardInterrupt
 
+    handler.stops_as_ctrl_c = True
     previous = {s: signal.signal(s, handler) for s in stop_signals() if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield

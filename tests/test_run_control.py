@@ -281,3 +281,24 @@ def test_a_full_disk_under_the_log_is_said_once_and_training_goes_on(tmp_path, m
     log("a line")
     log("another")
     assert capsys.readouterr().err.count("note: the run's log could not be written (Disk quota exceeded)") == 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGHUP is POSIX's")
+def test_a_block_that_stops_as_ctrl_c_inside_another_shares_its_handler_and_its_clock():
+    """ddpm.push's card block holds push_status's upload block: a closed terminal's two SIGHUPs, the second after
+    the inner block said the first, raised the second as a KeyboardInterrupt while the card was put back."""
+    import os
+    import time
+
+    from ddpm.run_control import stops_as_ctrl_c
+
+    with stops_as_ctrl_c():
+        outer = signal.getsignal(signal.SIGHUP)
+        with pytest.raises(KeyboardInterrupt):
+            with stops_as_ctrl_c():
+                assert signal.getsignal(signal.SIGHUP) is outer
+                os.kill(os.getpid(), signal.SIGHUP)
+                time.sleep(1)
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal's second, within a second of the first: dropped
+        time.sleep(0.1)
+    assert signal.getsignal(signal.SIGHUP) is not outer
