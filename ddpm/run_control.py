@@ -28,8 +28,8 @@ def refuse_to_overwrite(out: Path) -> list[str]:
     the run records there with no checkpoint beside them (what a run stopped at or before its first save leaves),
     which a new run replaces, and says so."""
     if (out / CKPT_NAME).exists():
-        raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with --resume, or train into another "
-                         f"--out (delete the folder to start it again)")
+        raise ValueError(f"{out} holds a run (its {CKPT_NAME}): continue it with `{resume_command(out)}` (its own "
+                         f"settings kept), or train into another --out (delete the folder to start it again)")
     if (out / hub.WEIGHTS_NAME).exists():  # a finished model (a download, a push) has no checkpoint
         raise ValueError(f"{out} holds a model ({hub.WEIGHTS_NAME}) that a new run would overwrite: train into "
                          "another --out, or move the folder away")

@@ -169,7 +169,8 @@ def test_a_run_without_resume_never_overwrites_a_checkpoint(tmp_path):
     cfg = train_cfg(tmp_path)
     out = train_on_sample(cfg, max_steps=3)
     before = (out / "checkpoint.safetensors").read_bytes()
-    with pytest.raises(ValueError, match="holds a run .* continue it with --resume"):
+    said = f"holds a run .* continue it with `python train.py --resume --out {re.escape(str(out))}` "
+    with pytest.raises(ValueError, match=said):
         train_on_sample(cfg, max_steps=2)
     assert (out / "checkpoint.safetensors").read_bytes() == before
     (out / "checkpoint.safetensors").unlink()  # a finished model as a download or a push leaves it: no checkpoint
