@@ -216,6 +216,8 @@ import os, signal, sys, time
 import huggingface_hub
 from ddpm import push
 
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal (this test's runner may be under nohup)
+
 def upload(self, folder_path, **kw):
     print("uploading", "me/ddpm-test" in open(os.path.join(folder_path, "README.md")).read())
     if sys.argv[2] == "ctrl-c":

@@ -1,14 +1,16 @@
 """ddpm.run_control on its own: the size limit at its edge, how a checkpoint that is not finite is named, and how
 Ctrl-C is taken between steps and off the main thread (the runs themselves: test_resume.py, test_training.py)."""
+import os
 import re
 import shlex
 import signal
+import time
 
 import pytest
 import torch
 
 from ddpm.config import ModelConfig
-from ddpm.run_control import MAX_WEIGHTS, Interrupts, check_size
+from ddpm.run_control import MAX_WEIGHTS, Interrupts, check_size, stops_as_ctrl_c
 
 from conftest import tiny_model
 from train_helpers import train_cfg
@@ -287,11 +289,14 @@ def test_a_full_disk_under_the_log_is_said_once_and_training_goes_on(tmp_path, m
 def test_a_block_that_stops_as_ctrl_c_inside_another_shares_its_handler_and_its_clock():
     """ddpm.push's card block holds push_status's upload block: a closed terminal's two SIGHUPs, the second after
     the inner block said the first, raised the second as a KeyboardInterrupt while the card was put back."""
-    import os
-    import time
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal (the runner may be under nohup)
+    try:
+        _two_hangups()
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
-    from ddpm.run_control import stops_as_ctrl_c
 
+def _two_hangups():
     with stops_as_ctrl_c():
         outer = signal.getsignal(signal.SIGHUP)
         with pytest.raises(KeyboardInterrupt):
