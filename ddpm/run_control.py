@@ -126,8 +126,8 @@ def refuse_diverged(models, loss_log, step: int, epoch: int, lr: float, cfg: Tra
     if all_finite(*models):
         return
     loss = f"mean loss {loss_log.write(step, epoch, lr)[0]:.3g} since the last row, " if loss_log.pending() else ""
-    kept = (f"{cfg.out} keeps the checkpoint of step {saved}: --resume with an --lr below {cfg.lr:g} goes on from "
-            "there" if saved is not None else
+    kept = (f"{cfg.out} keeps the checkpoint of step {saved}: with an --lr below {cfg.lr:g}, say "
+            f"`{resume_command(cfg.out, '--lr', f'{cfg.lr / 10:g}')}`, it goes on from there" if saved is not None else
             f"no checkpoint of it was written: train into {cfg.out} again with an --lr below {cfg.lr:g}")
     raise Diverged(f"training diverged by step {step} ({loss}lr {lr:.3g} at that step): the weights are no longer "
                    f"finite, so they were not saved; {kept}", saved, began)

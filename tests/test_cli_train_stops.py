@@ -137,7 +137,8 @@ def test_a_resume_from_nan_weights_or_from_step_0_gets_advice_that_works(run_of_
     assert train.main([*tiny, "--out", str(fresh), "--max-steps", "5"]) == 130  # stopped before its first step
     monkeypatch.setattr(training, "train_step", real_step)
     assert train.main([*tiny, "--out", str(fresh), "--resume", "--max-steps", "5", "--lr", "1e8"]) == 2
-    assert f"{fresh} keeps the checkpoint of step 0: --resume with an --lr below 1e+08" in capsys.readouterr().err
+    said = f"{fresh} keeps the checkpoint of step 0: with an --lr below 1e+08, say `python train.py --resume --out "
+    assert said + f"{sh(fresh)} --lr 1e+07`, it goes on from there" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")

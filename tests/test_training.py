@@ -378,8 +378,8 @@ def test_a_run_whose_weights_turn_nan_stops_and_saves_none_of_them(tmp_path):
     assert (step, loss) == ("3", "nan")  # the row that shows it
     train_on_sample(train_cfg(out), max_steps=2)  # a sound run, then a bad lr
     before = (out / "checkpoint.safetensors").read_bytes(), (out / "model.safetensors").read_bytes()
-    with pytest.raises(Diverged, match=r"by step 5 .* keeps the checkpoint of step 2: --resume with an --lr below "
-                                       r"1e\+08 goes on from there$") as e:
+    with pytest.raises(Diverged, match=r"by step 5 .* keeps the checkpoint of step 2: with an --lr below 1e\+08, say "
+                                       r"`python train.py --resume --out .* --lr 1e\+07`, it goes on from there$") as e:
         train_on_sample(train_cfg(out, lr=1e8, warmup_steps=0), resume=True, max_steps=5)
     assert (e.value.saved, e.value.began) == (2, 2)
     assert ((out / "checkpoint.safetensors").read_bytes(), (out / "model.safetensors").read_bytes()) == before
