@@ -67,8 +67,8 @@ def train_step(model, sched: NoiseSchedule, opt, x0, y, generator: torch.Generat
     """One repeat of Ho et al.'s Alg. 1: for the batch x0 (B, C, H, W) with labels y (B,) or None, draw t and
     eps (diffusion_loss), then take a gradient step on L_simple at learning rate lr (None: the optimizer's own, as
     a scheduler of yours sets it), its norm clipped to cfg.grad_clip (cfg None: TrainConfig()'s, with its
-    label_dropout). amp_dtype: autocast to it (CUDA; a CPU told bf16), with `scaler` for float16. Returns the batch's loss
-    (detached: float(loss) logs it)."""
+    label_dropout). amp_dtype: autocast to it (CUDA; a CPU told bf16), with `scaler` for float16. Returns the
+    batch's loss (detached: float(loss) logs it)."""
     cfg = TrainConfig() if cfg is None else cfg
     check_lr(lr)
     for g in opt.param_groups if lr is not None else ():

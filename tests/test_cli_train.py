@@ -236,7 +236,8 @@ def test_train_resume_keeps_the_runs_own_settings_unless_given_again(tmp_path, c
 
     run = TrainConfig(out=str(tmp_path), batch_size=64, lr=1e-3, lr_decay_steps=20, label_dropout=0.5, epochs=6,
                       balance_classes=True, seed=7, max_minutes=5, max_steps=300, device="cpu",
-                      mixed_precision="bf16", warmup_steps=500, grad_clip=0.5, weight_decay=0.01, sample_every_epoch=False,  # no flags: a run
+                      mixed_precision="bf16",
+                      warmup_steps=500, grad_clip=0.5, weight_decay=0.01, sample_every_epoch=False,  # no flags: a run
                       model=ModelConfig(base_channels=8, timesteps=50, num_res_blocks=2))  # begun from Python
     (tmp_path / "train_config.json").write_text(json.dumps(dataclasses.asdict(run)))
     args = train.parse_args(["--resume", "--out", str(tmp_path)])
