@@ -28,7 +28,8 @@ def _text(x) -> bool:
 # hand edit or another program's, is left out rather than stop the card, About or the app on it
 FACT_CHECKS = {"dataset": _text, "images": _whole, "steps": _whole, "epochs": is_real, "batch_size": _whole,
                "lr": is_real, "lr_decay_steps": _whole, "image_size": _whole, "ema_decay": is_real,
-               "label_dropout": is_real, "null_teacher": _text, "null_teacher_label": _text, "null_teacher_autoguidance": is_real,
+               "label_dropout": is_real, "null_teacher": _text, "null_teacher_label": _text,
+               "null_teacher_autoguidance": is_real,
                "balance_classes": lambda x: isinstance(x, bool), "train_minutes": is_real, "device": _text,
                "minutes_by_device": lambda x: isinstance(x, dict) and all(map(is_real, x.values())),
                "torch": _text, "seed": _whole, "command": _text}
