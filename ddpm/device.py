@@ -88,8 +88,12 @@ def mixed_precision(device: torch.device, choice: str = "auto"):
                       "emulated, slower than float32"}.get(device.type, f"it is for CUDA and x86 CPUs; {device.type} "
                                                                          "trains in float32")
         raise ValueError(f"--mixed-precision bf16: {why}; give --mixed-precision auto")
-    amp_dtype = torch.bfloat16 if choice == "bf16" or (choice == "auto" and units and device.type == "cuda") else \
-        torch.float16 if choice == "auto" and device.type == "cuda" else None
+    if choice == "bf16":
+        amp_dtype = torch.bfloat16
+    elif choice == "auto" and device.type == "cuda":
+        amp_dtype = torch.bfloat16 if units else torch.float16
+    else:  # "no", or "auto" off CUDA
+        amp_dtype = None
     return amp_dtype, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
 

@@ -227,8 +227,7 @@ def stop_signals(sig=signal) -> tuple:
 
 class Interrupts:
     """Ctrl-C (SIGINT), `kill` (SIGTERM), a closed terminal (SIGHUP) and on Windows Ctrl-Break stop training;
-    checkpoint and EMA weights are written first. (A job started in the background of a script ignores SIGINT, so
-    SIGTERM is how it is stopped; one started with nohup ignores SIGHUP, which stays ignored.)
+    checkpoint and EMA weights are written first (install_handler: a signal ignored, under `&` or nohup, stays so).
 
     One that comes during a training step takes effect at the step's end, so the checkpoint never holds half
     a step (the generator already past the step's draws, an optimizer update half applied) and a resume
@@ -256,10 +255,7 @@ class Interrupts:
             raise KeyboardInterrupt
 
     def install(self) -> dict | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None  # signal handlers can only be set there
-        # a job started with `&` in a script ignores SIGINT: it stays ignored, and SIGTERM stops it
-        return {s: signal.signal(s, self) for s in self.SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
+        return install_handler(self)
 
     @staticmethod
     def uninstall(previous: dict | None) -> None:
@@ -268,16 +264,22 @@ class Interrupts:
                 signal.signal(s, handler)
 
 
+def install_handler(handler) -> dict | None:
+    """`handler` for every stop signal not ignored (`&` in a script ignores SIGINT, nohup SIGHUP: they stay so);
+    the handlers it replaced, or None off the main thread, where no handler can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return {s: signal.signal(s, handler) for s in stop_signals() if signal.getsignal(s) is not signal.SIG_IGN}
+
+
 @contextlib.contextmanager
 def stops_as_ctrl_c(repeat_s: float = 1.0):
     """In the block, `kill` (SIGTERM), a closed terminal (SIGHUP) and Ctrl-Break raise KeyboardInterrupt as Ctrl-C
     does, so that what a Ctrl-C puts back (a push's card) is put back for them too: by default they end the process
-    at once. One within repeat_s of the last is dropped (a closed terminal sends two SIGHUPs); one ignored (nohup)
-    stays ignored. Within another such block (push_status inside ddpm.push's) the outer one's handler and clock go on:
-    a closed terminal's second SIGHUP, past the inner block, was a KeyboardInterrupt as the card was put back."""
-    if threading.current_thread() is not threading.main_thread() or any(
-            getattr(signal.getsignal(s), "stops_as_ctrl_c", False) for s in stop_signals()):
-        yield  # signal handlers can only be set in the main thread; one of these is set already
+    at once. One within repeat_s of the last is dropped (a closed terminal sends two SIGHUPs). Inside another such
+    block (push_status's in ddpm.push's) the outer handler and its clock go on, for a second SIGHUP past the inner."""
+    if any(getattr(signal.getsignal(s), "stops_as_ctrl_c", False) for s in stop_signals()):
+        yield  # one of these is set already
         return
     last = [None]
 
@@ -289,7 +291,7 @@ def stops_as_ctrl_c(repeat_s: float = 1.0):
         raise KeyboardInterrupt
 
     handler.stops_as_ctrl_c = True
-    previous = {s: signal.signal(s, handler) for s in stop_signals() if signal.getsignal(s) is not signal.SIG_IGN}
+    previous = install_handler(handler)
     try:
         yield
     finally:
@@ -355,8 +357,7 @@ def say_full(stream, e: OSError) -> None:
 
 
 def guarded(stream, to_null: bool = False):
-    """`stream` as Unbroken, once: one already guarded (train.py's stdout and stderr, which train() guards again for
-    callers from Python) is given back as it is, and None (pythonw's) stays None."""
+    """`stream` as Unbroken, once (train() guards train.py's guarded stderr again); None (pythonw's) stays None."""
     return stream if stream is None or isinstance(stream, Unbroken) else Unbroken(stream, to_null)
 
 
@@ -386,7 +387,6 @@ def unbroken_log(log):
     (one already so is given back as it is)."""
     if getattr(log, "unbroken", False):
         return log
-
     full = []
 
     def said(*args, **kwargs):
