@@ -195,8 +195,14 @@ def main(argv=None) -> int:
     with ctrl_c_held():
         args = parse_args(argv)
         from ddpm.run_control import unbroken_output
-    with unbroken_output():  # a terminal gone (or `| tee`, ended by the same Ctrl-C) costs lines, not the run's end
-        return _main(args, argv)
+        from ddpm.unsaved import ctrl_c_outside_training
+    try:
+        with unbroken_output():  # a terminal gone (or `| tee`, ended by the same Ctrl-C) costs lines, not the run
+            return _main(args, argv)
+    except KeyboardInterrupt:  # before training took Ctrl-C over (torch, the data loading) or after it (the card)
+        with contextlib.suppress(OSError):  # a terminal gone with it
+            print(f"\n{ctrl_c_outside_training(args.out)}", file=sys.stderr)
+        return 130
 
 
 def _main(args, argv) -> int:
@@ -323,8 +329,7 @@ def _main(args, argv) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except KeyboardInterrupt:  # before training took over Ctrl-C (loading torch, the data) or after it (the card)
+    except KeyboardInterrupt:  # while the flags are read (torch loads then): nothing was written
         with contextlib.suppress(OSError):  # a terminal gone with it
-            print("\nstopped (Ctrl-C); a run that had begun keeps its checkpoint: continue it with --resume",
-                  file=sys.stderr)
+            print("\nstopped (Ctrl-C) before training began: nothing was written", file=sys.stderr)
         sys.exit(130)

@@ -78,3 +78,11 @@ def limit_flags(step: int, schedule_steps: int, max_steps: int | None, max_minut
     if max_steps is not None and step >= max_steps:
         return "--max-steps", str(max_steps)
     return ("--max-minutes", f"{max_minutes:g}") if timed_out else None
+
+
+def ctrl_c_outside_training(out: str | Path) -> str:
+    """What a Ctrl-C that training did not catch says (while torch or the data load, or as the card is written):
+    the folder's checkpoint and how to go on from it, or that there is none yet."""
+    if (Path(out) / "checkpoint.safetensors").is_file():  # ddpm.checkpoint's CKPT_NAME (this loads no torch)
+        return f"stopped (Ctrl-C): the checkpoint in {out} is kept; `{resume_command(out)}` continues it"
+    return f"stopped (Ctrl-C) before training began: {out} holds no checkpoint; the same command starts the run"

@@ -349,3 +349,18 @@ def test_a_card_that_cannot_be_written_is_a_line_that_says_the_run_is_saved(tmp_
     err = capsys.readouterr().err
     assert said in err and f"continue it with python train.py --resume --out {sh(out)}" in err
     assert (out / "checkpoint.safetensors").is_file() and not (out / "README.md").exists()
+
+
+def test_a_ctrl_c_as_the_data_loads_names_the_folder_and_what_it_keeps(run_of_two_steps, tmp_path, monkeypatch,
+                                                                        capsys):
+    """Before training takes Ctrl-C over: a resume's message is the whole command that continues it; a fresh run's
+    says there is no checkpoint yet."""
+    from ddpm.unsaved import resume_command
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    capsys.readouterr()
+    assert train.main(["--resume", "--out", str(run_of_two_steps)]) == 130
+    said = capsys.readouterr().err
+    assert f"the checkpoint in {run_of_two_steps} is kept; `{resume_command(run_of_two_steps)}`" in said, said
+    fresh = tmp_path / "fresh"
+    assert train.main([*TINY, "--out", str(fresh), "--max-steps", "2"]) == 130
+    assert f"before training began: {fresh} holds no checkpoint" in capsys.readouterr().err
