@@ -260,7 +260,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
         if resume and step and step % steps_per_epoch == 0 and cfg.sample_every_epoch:
             done = step // steps_per_epoch - 1  # a stop during its grid (taken at once there) left the epoch without
             if not (out / "samples" / f"epoch_{done:03d}.png").exists():  # one: the same EMA weights draw it now
-                _epoch_samples(ema.model, sched, out, done, cfg.seed)
+                if note := _epoch_samples(ema.model, sched, out, done, cfg.seed):
+                    log(note)
                 model.train()
         # Alg. 1 is the lines from `idx =` to `train_step`: the epoch's next batch x_0 (and labels), then t, eps and
         # one gradient step on L_simple inside train_step; `ema.update` is Ho et al.'s EMA of the weights (App. B:
@@ -304,7 +305,8 @@ def train(cfg: TrainConfig, resume: bool = False, max_steps: int | None = None, 
             if (step % steps_per_epoch == 0) and cfg.sample_every_epoch:  # also when time ran out on the epoch's last step
                 stop.defer = True  # the last epoch's grid, cut short, would be made by no resume
                 diverged()
-                _epoch_samples(ema.model, sched, out, epoch, cfg.seed)
+                if note := _epoch_samples(ema.model, sched, out, epoch, cfg.seed):
+                    log(note)
                 model.train()
                 stop.end_of_step()
             if stop_reason != "done":
@@ -380,9 +382,14 @@ def learning_rate(cfg: TrainConfig, step: int, schedule_steps: int) -> float:
 
 
 @torch.no_grad()
-def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> None:
+def _epoch_samples(model, sched, out: Path, epoch: int, seed: int) -> str | None:
     """A 4x4 grid of unconditional (null-class) samples after each epoch: 50 DDIM steps (T if fewer), the same seed
-    each time."""
-    (out / "samples").mkdir(exist_ok=True)
+    each time. Returns a note when the picture could not be written."""
     x = sample(model, sched, 16, seed, sampler="ddim")  # steps=None: samplers.steps_run's 50, or T if fewer
-    atomic_write_png(out / "samples" / f"epoch_{epoch:03d}.png", tensor_grid(x, cols=4, scale=2))
+    path = out / "samples" / f"epoch_{epoch:03d}.png"
+    try:
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_png(path, tensor_grid(x, cols=4, scale=2))
+    except OSError as e:  # a picture, not the run: a disk that stays full is said, with what is kept, at the next save
+        return f"note: {path} could not be written ({e.strerror or e}); training goes on without it"
+    return None

@@ -84,3 +84,39 @@ def test_the_resume_command_a_stop_prints_parses_as_shown_for_any_folder_name():
         line = resume_command(name, "--max-steps", "5")
         args = train.parse_args(shlex.split(line)[2:])
         assert (args.resume, args.out, args.config.max_steps) == (True, name, 5)
+
+
+def test_a_full_disk_at_an_epoch_grid_is_a_note_and_training_goes_on(tmp_path, monkeypatch):
+    """The per-epoch picture is not the run: it ended training in a bare errno, losing the steps since the last
+    checkpoint; now a note, and the next epoch's grid is drawn as ever."""
+    from train_helpers import train_cfg
+    full_at(monkeypatch).append("epoch_000.png")
+    n, said = len(load_sample()[0]), []
+    cfg = train_cfg(tmp_path / "run", batch_size=n, epochs=2, sample_every_epoch=True)  # 1 step per epoch
+    out = training.train(cfg, data=load_sample(), log=said.append, progress_bar=False)
+    grids = out / "samples"
+    assert f"note: {grids / 'epoch_000.png'} could not be written (No space left on device); training goes on " \
+           "without it" in said, said
+    assert [p.name for p in grids.iterdir()] == ["epoch_001.png"] and facts.read_weights_meta(out)["steps"] == 2
+
+
+def test_a_full_disk_at_loss_csv_asks_for_room_not_for_another_program_to_close_it(tmp_path, monkeypatch, capsys):
+    from ddpm.run_record import LossLog
+    import torch
+    real_open = Path.open
+
+    def open_(self, mode="r", *a, **kw):
+        if self.name == "loss.csv" and mode in "aw":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(self, mode, *a, **kw)
+    monkeypatch.setattr(Path, "open", open_)
+    with pytest.raises(OSError, match=r"loss.csv cannot be written \(No space left on device; make room, then run "):
+        LossLog(tmp_path / "loss.csv", fresh=True)
+    monkeypatch.setattr(Path, "open", real_open)
+    log = LossLog(tmp_path / "loss.csv", fresh=True)
+    monkeypatch.setattr(Path, "open", open_)
+    log.add(torch.tensor(0.5), 8)
+    log.write(50, 0, 1e-3)
+    err = capsys.readouterr().err
+    assert "cannot be written now (No space left on device): training goes on, and its rows are written once there " \
+           "is room" in err and "another program" not in err
