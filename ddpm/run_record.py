@@ -14,6 +14,7 @@ from . import hub
 from .facts import read_weights_meta
 from .config import TrainConfig
 from .safeio import atomic_write_bytes
+from .unsaved import FULL
 
 
 def set_aside_scores(out: Path, log) -> None:
@@ -54,8 +55,9 @@ class LossLog:
                 # all at once: a kill inside a plain rewrite would leave the run's whole loss history empty
                 atomic_write_bytes(path, (self.HEADER + "".join(r + "\n" for r in kept)).encode())
         except OSError as e:
-            raise OSError(f"{path} cannot be written ({e.strerror or e}; open in another program? close it, then run "
-                          "again: nothing was trained yet)") from None
+            fix = "make room" if e.errno in FULL else "open in another program? close it"
+            raise OSError(f"{path} cannot be written ({e.strerror or e}; {fix}, then run again: nothing was trained "
+                          "yet)") from None
         self.losses, self.images, self.since = [], 0, time.time()
         self.unwritten: list[str] = []  # rows the file refused (open in a program that locks it: Excel on Windows)
 
@@ -79,8 +81,9 @@ class LossLog:
             self.unwritten = []
         except OSError as e:
             if len(self.unwritten) == 1:
-                print(f"\nnote: {self.path} cannot be written now ({e.strerror or e}; open in another program?): "
-                      "training goes on, and its rows are written once it can be", file=sys.stderr)
+                why, when = ("", "there is room") if e.errno in FULL else ("; open in another program?", "it can be")
+                print(f"\nnote: {self.path} cannot be written now ({e.strerror or e}{why}): training goes on, and its "
+                      f"rows are written once {when}", file=sys.stderr)
         return mean_loss, img_s
 
     def keep_unwritten(self) -> str | None:
