@@ -162,7 +162,13 @@ def _shrink(img: Image.Image) -> Image.Image:
     """Big uploads -> at most MAX_WORK_SIDE a side (area average), before any per-pixel work: a 20x20 digit
     needs no more, and it keeps big photos and big transparent PNGs fast. Greyscale, or RGBA if transparent
     (Pillow averages RGBA with premultiplied alpha, so compositing afterwards gives the same picture)."""
-    img = _eight_bit(img).convert("RGBA" if _has_alpha(img) else "L")
+    if img.mode == "LAB":  # a CIELAB TIFF (some scanners): Pillow converts LAB to nothing, and its L is the greyscale
+        img = img.getchannel("L")
+    try:
+        img = _eight_bit(img).convert("RGBA" if _has_alpha(img) else "L")
+    except ValueError:  # a mode Pillow opens but cannot convert: said, not a traceback
+        raise DigitError(f"The image's colour mode ({img.mode}) cannot be read: save it as an ordinary RGB or "
+                         "greyscale PNG or JPEG.") from None
     if max(img.size) <= MAX_WORK_SIDE:
         return img
     scale = MAX_WORK_SIDE / max(img.size)

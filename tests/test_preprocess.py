@@ -123,6 +123,14 @@ def test_16_and_32_bit_scans_read_as_their_8_bit_picture():
         preprocess(png_bytes(Image.fromarray(np.full((60, 60), 30000, np.uint16))))
 
 
+def test_a_lab_scan_reads_as_its_lightness_and_a_mode_pillow_cannot_convert_is_said():
+    """A CIELAB TIFF (some scanners write one) raised Pillow's ValueError, a traceback: LAB converts to nothing."""
+    lab = png_bytes(seven(mode="RGB").convert("LAB"), "TIFF")
+    assert np.abs(preprocess(lab).astype(int) - preprocess(seven()).astype(int)).max() <= 8
+    with pytest.raises(InputError, match=r"colour mode \(La\) cannot be read"):
+        preprocess(Image.new("La", (60, 60)))
+
+
 def test_a_big_16_bit_scan_is_stretched_a_band_at_a_time():
     """A 4096 x 4096 16-bit upload (within the limits) was made float64 whole, over 300 MB at its peak for one
     request; a band of rows at a time gives the same 8 bits at a fifth of that."""
