@@ -24,6 +24,10 @@ BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
 WORK = 80  # intermediate size of the digit's longer side, where stroke width is measured
 MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box size
+SHEET_FILL = 0.8  # ink filling more of its (not thin) box is a sheet or a canvas, not strokes (MNIST's: at most 0.62)
+SHEET_INSET = 0.08  # a sheet is looked into this share of its box in from each side (a photo's skew, its edge's shade)
+SHEET = ("What stands out is a large solid area (a sheet of paper, or a drawing app's canvas, on a darker surround?), "
+         "and no digit was found on it: crop the picture close to the digit and upload it again.")
 EMPTY_IMAGE = "No {} found: nothing stands out from the background (the image is blank, faint or only shaded)."
 
 
@@ -297,7 +301,32 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     if dataset not in fits:  # "MNIST" or "fashion" would take another's fit unsaid
         raise ValueError(f"dataset must be one of {tuple(fits)}, not {dataset!r}")
     empty = empty or DigitError(EMPTY_IMAGE.format(noun(dataset, "item")))
-    return fits[dataset](ink_map(open_image(src, dataset), empty))
+    img = open_image(src, dataset)
+    ink = ink_map(img, empty)
+    # (a Fashion-MNIST item may be solid: a bag, a shirt; only a digit's ink is strokes)
+    return fits[dataset](_on_the_sheet(img, ink) if dataset == "mnist" and _is_a_sheet(ink) else ink)
+
+
+def _is_a_sheet(ink: np.ndarray) -> bool:
+    """The ink found fills most of a box that is no thin stroke (a 1's box is full too): light paper on a dark desk,
+    a drawing app's white canvas in a screenshot, a whiteboard in its frame, taken for the ink (light on dark)."""
+    crop = _crop(ink)
+    return crop.mean() > SHEET_FILL and min(crop.shape) > 0.4 * max(crop.shape)
+
+
+def _on_the_sheet(img: Image.Image, ink: np.ndarray) -> np.ndarray:
+    """The ink on the sheet that ink_map took for the digit: its box, a little in from each side, looked at again
+    (its own border is the paper now); DigitError(SHEET) if no digit's strokes are there either."""
+    small = _shrink(img)  # the picture as ink_map saw it: the ink map's pixels
+    (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
+    dr, dc = round(SHEET_INSET * (r1 - r0 + 1)), round(SHEET_INSET * (c1 - c0 + 1))
+    try:
+        inner = ink_map(small.crop((c0 + dc, r0 + dr, c1 + 1 - dc, r1 + 1 - dr)))
+    except DigitError:
+        raise DigitError(SHEET) from None
+    if _is_a_sheet(inner):
+        raise DigitError(SHEET)
+    return inner
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:

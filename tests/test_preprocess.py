@@ -147,6 +147,22 @@ def test_a_big_16_bit_scan_is_stretched_a_band_at_a_time():
     assert peak < 100 * 2 ** 20 and np.array_equal(got, (a / 4095 * 255).round().astype(np.uint8))
 
 
+def test_a_sheet_on_a_dark_desk_is_looked_into_not_taken_for_the_digit():
+    """Light paper on a dark desk (a screenshot's white canvas, a framed whiteboard): the border is dark, so the
+    paper was the 'ink' and came back as a solid block, said to be a digit. Its 7 is found; a blank sheet is said."""
+    photo = Image.new("L", (300, 260), 60)
+    photo.paste(seven().resize((150, 200)), (75, 30))  # a sheet with a 7 on it
+    ImageDraw.Draw(photo).line([(75, 60), (65, 200)], fill=60, width=8)  # the desk over an edge: a skewed photo
+    ref = preprocess(seven())
+    out = preprocess(photo)
+    assert np.corrcoef(out.ravel(), ref.ravel())[0, 1] > 0.9 and (out > 128).mean() < 0.3
+    blank = Image.new("L", (300, 260), 60)
+    blank.paste(235, (50, 30, 250, 230))
+    with pytest.raises(InputError, match="large solid area .* crop the picture close to the digit"):
+        preprocess(blank)
+    assert (preprocess(blank, dataset="fashion-mnist") > 128).mean() > 0.5  # a solid item is Fashion-MNIST's own
+
+
 def test_noisy_photo_background_is_cleaned():
     rng = np.random.default_rng(0)
     photo = np.asarray(seven(), dtype=float) + rng.normal(0, 10, (800, 600))
