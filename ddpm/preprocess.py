@@ -28,6 +28,9 @@ SHEET_FILL = 0.8  # ink filling more of its (not thin) box is a sheet or a canva
 SHEET_INSET = 0.08  # a sheet is looked into this share of its box in from each side (a photo's skew, its edge's shade)
 SHEET = ("What stands out is a large solid area (a sheet of paper, or a drawing app's canvas, on a darker surround?), "
          "and no digit was found on it: crop the picture close to the digit and upload it again.")
+READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "AVIF")  # USE's, and some phones' AVIF (JPEG: MPO too)
+USE = "use PNG, JPEG, BMP, GIF, TIFF or WebP"
+HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")  # an iPhone's photos, unless set to JPEG
 EMPTY_IMAGE = "No {} found: nothing stands out from the background (the image is blank, faint or only shaded)."
 
 
@@ -60,15 +63,33 @@ def peek_image(src, dataset: str = "mnist") -> Image.Image:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(io.BytesIO(data))
+                img = Image.open(io.BytesIO(data), formats=READ_FORMATS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise DigitError(f"The image is too large: at most {MAX_UPLOAD_SIDE} pixels a side.") from None
         except UnidentifiedImageError:
-            raise DigitError("That file is not an image (use PNG, JPEG, BMP, GIF, TIFF or WebP).") from None
+            raise DigitError(_not_read(data)) from None
         except (OSError, SyntaxError, ValueError) as e:  # a known format with a broken header
             raise DigitError(f"The image could not be read (corrupt file): {e}") from None
     _check_size(img, dataset)
     return img
+
+
+def _not_read(data: bytes) -> str:
+    """Why a file is not opened, in words. Only READ_FORMATS are: Pillow's other formats are little used and some are
+    not for an upload of anyone's (EPS is decoded by running Ghostscript on it, which said it was 'corrupt' when
+    Ghostscript was not installed)."""
+    brand = data[8:12] if data[4:8] == b"ftyp" else b""
+    if brand in HEIC_BRANDS or (brand in (b"mif1", b"msf1") and b"heic" in data[:64]):
+        return (f"That is a HEIC photo (an iPhone's own format), which the app does not read: {USE} (export it as "
+                "JPEG, or upload a screenshot of it).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:  # its header alone: nothing decoded, nothing run
+                kind = img.format
+    except Exception:  # noqa: BLE001 (not an image of any format Pillow knows, or a broken one)
+        return f"That file is not an image ({USE})."
+    return f"The app does not read {kind} files: {USE}."
 
 
 def _read_bytes(src) -> bytes:

@@ -294,6 +294,25 @@ def test_not_an_image(tmp_path):
         preprocess(str(p))
 
 
+def test_only_the_named_formats_are_opened_and_an_iphones_heic_photo_is_said_as_such(monkeypatch):
+    """EPS was decoded by running Ghostscript on the upload (without it: 'corrupt'); a HEIC photo was 'not an image'."""
+    from PIL import EpsImagePlugin
+
+    def no_ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript was run on an upload")
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", no_ghostscript)
+    with pytest.raises(InputError, match="The app does not read EPS files: use PNG, JPEG"):
+        preprocess(png_bytes(seven(), "EPS"))
+    with pytest.raises(InputError, match="does not read PPM files"):
+        preprocess(png_bytes(seven(), "PPM"))
+    heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(100)  # an iPhone photo's first bytes
+    with pytest.raises(InputError, match="HEIC photo .*export it as JPEG"):
+        preprocess(heic)
+    phone = io.BytesIO()  # a phone camera's JPEG with a second picture (MPO) is a JPEG still
+    seven(mode="RGB").save(phone, "MPO", save_all=True, append_images=[Image.new("RGB", (60, 80))])
+    assert np.abs(preprocess(phone.getvalue()).astype(int) - preprocess(seven())).max() <= 40
+
+
 def test_corrupt_image(tmp_path):
     data = png_bytes(seven())
     p = tmp_path / "cut.png"
