@@ -47,7 +47,10 @@ def open_image(src, dataset: str = "mnist") -> Image.Image:
         img.load()
     except (OSError, SyntaxError, ValueError) as e:
         raise DigitError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
-    return ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
+    several = getattr(img, "is_animated", False)  # (exif_transpose's copy is a single frame: noted in its info)
+    img = ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
+    img.info["several frames"] = several
+    return img
 
 
 def peek_image(src, dataset: str = "mnist") -> Image.Image:
@@ -323,7 +326,13 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
         raise ValueError(f"dataset must be one of {tuple(fits)}, not {dataset!r}")
     empty = empty or DigitError(EMPTY_IMAGE.format(noun(dataset, "item")))
     img = open_image(src, dataset)
-    ink = ink_map(img, empty)
+    try:
+        ink = ink_map(img, empty)
+    except DigitError as e:  # an animation or a multi-page scan: only its first frame is read, perhaps a blank one
+        if not img.info.get("several frames"):
+            raise
+        raise type(e)(f"{e} The file holds several frames or pages, and only the first is read: save the one with "
+                      f"the {noun(dataset, 'item')} as a picture of its own.") from None
     # (a Fashion-MNIST item may be solid: a bag, a shirt; only a digit's ink is strokes)
     return fits[dataset](_on_the_sheet(img, ink) if dataset == "mnist" and _is_a_sheet(ink) else ink)
 
