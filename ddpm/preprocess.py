@@ -28,7 +28,9 @@ SHEET_FILL = 0.8  # ink filling more of its (not thin) box is a sheet or a canva
 SHEET_INSET = 0.08  # a sheet is looked into this share of its box in from each side (a photo's skew, its edge's shade)
 SHEET = ("What stands out is a large solid area (a sheet of paper, or a drawing app's canvas, on a darker surround?), "
          "and no digit was found on it: crop the picture close to the digit and upload it again.")
-READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "AVIF")  # USE's, and some phones' AVIF (JPEG: MPO too)
+# USE's, and some phones' AVIF (JPEG: a phone's MPO too) and netpbm's PGM (Pillow's "PPM"), which MNIST tutorials
+# write: a plain header and raw pixels
+READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "AVIF", "PPM")
 USE = "use PNG, JPEG, BMP, GIF, TIFF or WebP"
 HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")  # an iPhone's photos, unless set to JPEG
 EMPTY_IMAGE = "No {} found: nothing stands out from the background (the image is blank, faint or only shaded)."
