@@ -37,6 +37,15 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
+def fewer_card_samples(monkeypatch, n: int = 50) -> None:
+    """train.py --push-to-hub's scoring for the card, run as it is but on 50 samples, not 1000 (half a minute of a
+    push test that is not about the scores): the end-to-end test above scores the 1000."""
+    from ddpm import evaluate
+
+    argv = evaluate.card_scores_argv
+    monkeypatch.setattr(evaluate, "card_scores_argv", lambda *a: [str(n) if v == "1000" else v for v in argv(*a)])
+
+
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypatch, capsys):
     """train.py --push-to-hub checks the folder as ddpm.push does: a guide/ put in it whose run has not ended (no
@@ -48,6 +57,7 @@ def test_a_run_with_a_guide_that_does_not_load_is_not_pushed(tmp_path, monkeypat
     monkeypatch.setattr("ddpm.push.push_to_hub", lambda *a, **kw: pushed.append(a) or True)
     drawn_on = []  # the grid is not what this is about; it is drawn on the run's own device (a GPU's, after one)
     monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out, device: drawn_on.append(device))
+    fewer_card_samples(monkeypatch)
     out = tmp_path / "run"
     flags = ["--data-dir", str(MNIST), "--out", str(out), "--batch-size", "8", "--base-channels", "8",
              "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20"]
@@ -87,6 +97,7 @@ def test_train_cli_ctrl_c_during_the_push_keeps_the_finished_run(tmp_path, monke
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
     monkeypatch.setattr("ddpm.push.push_to_hub", stopped)
     monkeypatch.setattr("ddpm.sample.write_card_grid", lambda out, device: None)  # the grid is not what this is about
+    fewer_card_samples(monkeypatch)
     out = tmp_path / "run"
     assert train.main(["--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
                        "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
