@@ -15,12 +15,14 @@ from conftest import FAKE_TOKEN, MNIST, POSIX, run_python, sh, tiny_model
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
 def test_train_cli_end_to_end_with_offline_push(tmp_path):
     out = tmp_path / "run"
+    # T = 5: each of the card's 1000 scored samples costs T passes (T = 20 took 17 s more); 5 < 50 still tests the
+    # scoring's "50 DDIM steps or T if fewer"
     r = run_python("train.py", "--data-dir", str(MNIST), "--out", str(out), "--max-steps", "2", "--batch-size", "8",
-            "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "20",
+            "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14", "--timesteps", "5",
             "--push-to-hub", "--hub-model-id", "me/ddpm-test", env=FAKE_TOKEN)
     assert r.returncode == 1, r.stderr  # the push fails offline ...
     assert "could not push" in r.stdout and "Nothing was lost" in r.stdout
-    assert f"writing the model card's sample grid (64 samples, each through all 20 DDPM steps; Ctrl-C stops here, " \
+    assert f"writing the model card's sample grid (64 samples, each through all 5 DDPM steps; Ctrl-C stops here, " \
            f"the run is kept and nothing pushed): {card_grid_command(out)}" in r.stdout  # as it can be run again
     assert "stopped: --max-steps 2 at step 2 (epoch " in r.stdout and "loss: L_simple (Eq. 14), the mean" in r.stdout
     for name in ("config.json", "model.safetensors", "README.md", "checkpoint.safetensors", "loss.csv"):
@@ -28,12 +30,12 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     card = (out / "README.md").read_text()
     assert "--max-steps 2" in card and "![samples](samples.png)" in card
     assert "me/ddpm-test" not in card.split("## Use")[1]  # not pushed: its code loads the folder, not the repo
-    # the card it would have published carries measured figures (1000 DDIM samples, T = 20 steps here), not
+    # the card it would have published carries measured figures (1000 DDIM samples, T = 5 steps here), not
     # "Not evaluated yet", and the scoring command is said, to run again
     assert "scoring it for the card it publishes (1000 samples, 50 DDIM steps or T if fewer" in r.stdout
     assert f"python -m ddpm.evaluate --weights {sh(out)} --n 1000 --sampler ddim" in r.stdout
-    assert json.loads((out / "eval.json").read_text())["runs"]["ddim-20"]["n"] == 1000
-    assert "| ddim-20 | 1000 |" in card and "Not evaluated yet" not in card
+    assert json.loads((out / "eval.json").read_text())["runs"]["ddim-5"]["n"] == 1000
+    assert "| ddim-5 | 1000 |" in card and "Not evaluated yet" not in card
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
 
 
