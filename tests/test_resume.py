@@ -91,7 +91,7 @@ def test_a_stop_during_an_epochs_grid_gets_the_grid_on_resume(tmp_path, monkeypa
     and --resume went on with the next epoch, so that grid was never drawn. Drawn on resume, it changes no weight."""
     from ddpm import training
 
-    kw = dict(epochs=2, sample_every_epoch=True)
+    kw = dict(epochs=2, sample_every_epoch=True, model=tiny_config(timesteps=20))  # grids of 20 DDIM steps, not 50
     full = train_on_sample(train_cfg(tmp_path / "full", **kw))
     draw = training._epoch_samples
     def stopped(*a, **k):  # noqa: E306
@@ -217,7 +217,7 @@ def test_resume_records_the_config_in_force(tmp_path):
 
 
 def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_path, monkeypatch, capsys):
-    """A run of another network (two blocks a level, 4 groups, T = 100, unconditional), its train_config.json lost:
+    """A run of another network (two blocks a level, 4 groups, T = 20, unconditional), its train_config.json lost:
     --resume builds the network its config.json describes, rather than refusing the one the flags' defaults build."""
     import train
     from ddpm import training
@@ -226,14 +226,14 @@ def test_resume_without_its_train_config_takes_the_network_from_config_json(tmp_
 
     monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    model = tiny_config(timesteps=100, num_res_blocks=2, groups=4, num_classes=0)
+    model = tiny_config(timesteps=20, num_res_blocks=2, groups=4, num_classes=0)  # T = 100's card grid took 7 s
     out = train_on_sample(train_cfg(tmp_path, model=model), max_steps=2)
     (out / "train_config.json").unlink()
     assert train.main(["--resume", "--out", str(out), "--batch-size", "32", "--seed", "3", "--device", "cpu",
                        "--max-steps", "4"]) == 0
     assert ModelConfig.from_dict(json.loads((out / "train_config.json").read_text())["model"]) == model
     said = capsys.readouterr()
-    assert f"--resume: the run's own settings, from {out / 'config.json'}: --timesteps 100 --base-channels 8 " \
+    assert f"--resume: the run's own settings, from {out / 'config.json'}: --timesteps 20 --base-channels 8 " \
            "--groups 4 --channel-mult 1,2 --num-res-blocks 2 --attention-res 14 --unconditional" in said.out
     assert "takes train.py's default, except the network's, which its config.json gives" in said.err
     (out / "train_config.json").unlink()  # and config.json holds nothing of the network: the flags build another
