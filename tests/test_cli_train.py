@@ -10,6 +10,7 @@ from ddpm import hub
 from ddpm.sample import card_grid_command
 
 from conftest import FAKE_TOKEN, MNIST, POSIX, run_python, sh, tiny_model
+from train_helpers import fewer_card_samples
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
@@ -37,15 +38,6 @@ def test_train_cli_end_to_end_with_offline_push(tmp_path):
     assert json.loads((out / "eval.json").read_text())["runs"]["ddim-5"]["n"] == 1000
     assert "| ddim-5 | 1000 |" in card and "Not evaluated yet" not in card
     assert Image.open(out / "samples.png").size == (2 * 242, 2 * 242)  # the card's 8x8 grid
-
-
-def fewer_card_samples(monkeypatch, n: int = 50) -> None:
-    """train.py --push-to-hub's scoring for the card, run as it is but on 50 samples, not 1000 (half a minute of a
-    push test that is not about the scores): the end-to-end test above scores the 1000."""
-    from ddpm import evaluate
-
-    argv = evaluate.card_scores_argv
-    monkeypatch.setattr(evaluate, "card_scores_argv", lambda *a: [str(n) if v == "1000" else v for v in argv(*a)])
 
 
 @pytest.mark.skipif(not (MNIST / "MNIST" / "raw").exists(), reason="MNIST raw files not copied to data/mnist")
