@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,14 @@ def run_python(*args, timeout=300, env: dict | None = None) -> subprocess.Comple
     stdout and stderr."""
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=CLI_ENV | (env or {}), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def at_once(*calls) -> list:
+    """Each of `calls` (run_python's, as functools.partial) in a thread, as many at a time as the machine has cores:
+    independent commands each spend seconds loading torch, which run one after another did not share. Their
+    results, in order."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 def sample_cli(args, capsys) -> tuple[int, str]:

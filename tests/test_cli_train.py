@@ -1,6 +1,7 @@
 """train.py's command line: end to end on MNIST (an offline Hub push), its flags and --resume; how it stops (nan,
 kill, SIGTERM, Ctrl-C) is in test_cli_train_stops.py."""
 import json
+from functools import partial
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from PIL import Image
 from ddpm import hub
 from ddpm.sample import card_grid_command
 
-from conftest import FAKE_TOKEN, MNIST, POSIX, run_python, sh, tiny_model
+from conftest import FAKE_TOKEN, MNIST, POSIX, at_once, run_python, sh, tiny_model
 from train_helpers import fewer_card_samples
 
 
@@ -167,26 +168,36 @@ def test_push_to_hub_without_a_repo_is_refused_with_a_token_too(tmp_path, monkey
 
 
 def test_train_cli_bad_flags(tmp_path):
-    r = run_python("train.py", "--push-to-hub")
+    out, never = tmp_path / "never_made", ["--out", str(tmp_path / "never")]  # never: refused before any data is read
+    bad = [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"), ("--max-minutes", "-1"),
+           ("--max-steps", "0")]
+    done = iter(at_once(  # eleven commands of their own, read below in this order
+        partial(run_python, "train.py", "--push-to-hub"),
+        partial(run_python, "train.py", "--push-to-hub", "--hub-model-id", "me/ddpm", "--out", str(tmp_path / "r"),
+                "--max-steps", "1", "--no-sample-grid",  # should the check be lost, a run of seconds, not minutes
+                env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")}),  # no token anywhere
+        *[partial(run_python, "train.py", flag, value, *never) for flag, value in bad],
+        partial(run_python, "train.py", "--null-teacher", "weights", "--label-dropout", "0", *never),
+        partial(run_python, "train.py", "--null-teacher-autoguidance", "2", *never),
+        partial(run_python, "train.py", "--base-channels", "100000", "--data-dir", "/nonexistent", "--out",
+                str(tmp_path / "n")),
+        partial(run_python, "train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))))
+    r = next(done)
     assert r.returncode == 2 and "--hub-model-id" in r.stderr
-    r = run_python("train.py", "--push-to-hub", "--hub-model-id", "me/ddpm", "--out", str(tmp_path / "r"),
-                   "--max-steps", "1", "--no-sample-grid",  # should the check be lost, a run of seconds, not minutes
-                   env={"HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")})  # no token anywhere
+    r = next(done)
     assert r.returncode == 2 and r.stderr.startswith("train.py: error: --push-to-hub: no Hugging Face token here")
     assert not (tmp_path / "r").exists()  # refused before the run began
-    for flag, value in [("--lr-decay-steps", "-5"), ("--batch-size", "0"), ("--label-dropout", "1.5"),
-                        ("--max-minutes", "-1"), ("--max-steps", "0")]:
-        r = run_python("train.py", flag, value, "--out", str(tmp_path / "never"))  # refused before any data is read
+    for flag, value in bad:
+        r = next(done)
         assert r.returncode == 2 and f"{flag} must be" in r.stderr and "Traceback" not in r.stderr, (flag, r.stderr)
-    r = run_python("train.py", "--null-teacher", "weights", "--label-dropout", "0", "--out", str(tmp_path / "never"))
+    r = next(done)
     assert r.returncode == 2 and "--null-teacher sets the target of null-class rows only" in r.stderr
-    r = run_python("train.py", "--null-teacher-autoguidance", "2", "--out", str(tmp_path / "never"))
+    r = next(done)
     assert r.returncode == 2 and "--null-teacher-autoguidance sets how the null teacher predicts" in r.stderr
-    r = run_python("train.py", "--base-channels", "100000", "--data-dir", "/nonexistent", "--out", str(tmp_path / "n"))
+    r = next(done)
     assert r.returncode == 2 and "makes a network of 19,180,032,600,001 weights, past the 1,000,000,000 this " \
         "trainer takes: give a smaller --base-channels" in r.stderr  # not the allocator's traceback; before the data
-    out = tmp_path / "never_made"
-    r = run_python("train.py", "--data-dir", "/nonexistent", "--max-steps", "1", "--out", str(out))
+    r = next(done)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "could not load mnist from '/nonexistent': put MNIST's four *-ubyte.gz files in /nonexistent/MNIST/raw/ " \
            "(torchvision's last error" in r.stderr
