@@ -2,11 +2,12 @@
 network that knows x_0 pays only what the fixed variances cost, and the bundled model finds a real digit far
 likelier than the same pixels shuffled."""
 import math
+from functools import partial
 
 import pytest
 import torch
 
-from conftest import ROOT, run_python, tiny_config, tiny_model
+from conftest import ROOT, at_once, run_python, tiny_config, tiny_model
 from ddpm.data import load_sample, to_model_range
 from ddpm.likelihood import (Bound, bound_terms, discretized_log_likelihood, known_x0_floor, normal_kl,
                              summary)
@@ -174,17 +175,21 @@ def test_the_bundled_model_finds_a_real_digit_likelier_than_its_pixels_shuffled(
 
 
 def test_the_command_prints_the_bound_and_refuses_in_words(tmp_path):
-    out = run_python("-m", "ddpm.likelihood", "--help")
-    assert out.returncode == 0 and "bits/dim" in out.stdout and "--given-class" in out.stdout
     from ddpm.hub import save_pretrained
-    folder = save_pretrained(tiny_model(), tmp_path / "tiny")
-    out = run_python("-m", "ddpm.likelihood", "--weights", str(folder), "--sample", "--n", "2", "--json")
+    folder, plain = save_pretrained(tiny_model(), tmp_path / "tiny"), save_pretrained(tiny_model(num_classes=0),
+                                                                                        tmp_path / "plain")
+    done = iter(at_once(*[partial(run_python, "-m", "ddpm.likelihood", *args) for args in (  # read in this order
+        ["--help"], ["--weights", str(folder), "--sample", "--n", "2", "--json"],
+        ["--weights", str(folder), "--sample", "--n", "301"],
+        ["--weights", str(plain), "--sample", "--n", "1", "--given-class"])]))
+    out = next(done)
+    assert out.returncode == 0 and "bits/dim" in out.stdout and "--given-class" in out.stdout
+    out = next(done)
     assert out.returncode == 0, out.stderr
     import json
     r = json.loads(out.stdout)
     assert r["n"] == 2 and r["images"] == "mnist bundled sample" and r["bits_per_dim"] > r["known_x0_floor"] > 0
-    out = run_python("-m", "ddpm.likelihood", "--weights", str(folder), "--sample", "--n", "301")
+    out = next(done)
     assert out.returncode == 2 and out.stderr.strip() == "error: --n 301 asks for more than the 300 test images there"
-    folder = save_pretrained(tiny_model(num_classes=0), tmp_path / "plain")
-    out = run_python("-m", "ddpm.likelihood", "--weights", str(folder), "--sample", "--n", "1", "--given-class")
+    out = next(done)
     assert out.returncode == 2 and "unconditional: drop --given-class" in out.stderr
