@@ -8,7 +8,7 @@ from PIL import Image
 from ddpm import hub
 from ddpm.card import write_model_card
 
-from conftest import run_python, sh, tiny_model
+from conftest import at_once, run_python, sh, tiny_model
 
 
 def test_evaluate_names_a_device_this_machine_lacks_and_an_empty_run_name(tmp_path, capsys):
@@ -87,9 +87,9 @@ def test_shards_from_the_cli_join_into_one_named_run(tmp_path, monkeypatch, caps
     common = ["-m", "ddpm.sample", "--weights", str(tmp_path / "m"), "--sampler", "ddpm", "--variance", "beta_tilde",
               "--no-clip", "--seed", "4"]
     whole, part = tmp_path / "whole.npz", [tmp_path / "p0.npz", tmp_path / "p1.npz"]
-    for args in (["--n", "5", "--out", str(whole)], ["--n", "2", "--out", str(part[0])],
-                 ["--n", "3", "--first", "2", "--out", str(part[1])]):
-        r = run_python(*common, *args)
+    for r in at_once(*[lambda a=args: run_python(*common, *a) for args in (  # a core each
+            ["--n", "5", "--out", str(whole)], ["--n", "2", "--out", str(part[0])],
+            ["--n", "3", "--first", "2", "--out", str(part[1])])]):
         assert r.returncode == 0, r.stderr
     seen, floor_seeds = [], []
     monkeypatch.setattr(evaluate, "evaluate_samples",
