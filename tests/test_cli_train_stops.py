@@ -12,7 +12,7 @@ import train
 from ddpm import facts, training
 from ddpm.data import load_sample
 from ddpm.sample import card_grid_command
-from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT, sh
+from conftest import CLI_ENV, FAKE_TOKEN, MNIST, POSIX, ROOT, at_once, sh
 from train_helpers import train_cfg
 
 TINY = ["--batch-size", "8", "--base-channels", "8", "--channel-mult", "1,2", "--attention-res", "14",
@@ -174,16 +174,21 @@ def test_a_pipe_whose_reader_has_gone_costs_a_finished_run_its_lines_alone(tmp_p
     BrokenPipeError", exit 120, the run saved)."""
     env = {k: v for k, v in CLI_ENV.items() if k != "PYTHONUNBUFFERED"}  # a user's shell has it unset
     out = tmp_path / "run"
-    p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), *TINY,
-                          "--max-steps", "2", "--no-sample-grid"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    p.stdout.close()  # the reader gone before the first line
-    err = p.stderr.read()
-    assert p.wait(timeout=300) == 0 and "Exception ignored" not in err, err[-2000:]
+
+    def reader_gone() -> tuple[int, str]:
+        p = subprocess.Popen([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(out), *TINY,
+                              "--max-steps", "2", "--no-sample-grid"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        p.stdout.close()  # the reader gone before the first line
+        err = p.stderr.read()
+        return p.wait(timeout=300), err
+
+    (code, err), both = at_once(reader_gone, lambda: subprocess.run(  # two runs of their own, a core each
+        [sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(tmp_path / "log"), *TINY, "--max-steps",
+         "2", "--no-sample-grid"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=300).stdout)  # `2>&1 | tee train.log`
+    assert code == 0 and "Exception ignored" not in err, err[-2000:]
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
-    both = subprocess.run([sys.executable, "train.py", "--data-dir", str(MNIST), "--out", str(tmp_path / "log"), *TINY,
-                           "--max-steps", "2", "--no-sample-grid"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=300).stdout  # `2>&1 | tee train.log`
     assert both.index("device cpu") < both.index("step/s")  # the run's first lines, then its bar (not at the end)
 
 
