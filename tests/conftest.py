@@ -92,6 +92,16 @@ def sched():
     return NoiseSchedule(20, "linear")
 
 
+@pytest.fixture(scope="session")
+def tiny_app(tmp_path_factory):
+    """app.py on a tiny random model (T = 100): one start (seconds) for the browser tests' two files, whose pages
+    are each a visitor's session of their own, as two visitors' would be."""
+    from app_helpers import running_app, save_tiny
+
+    with running_app(save_tiny(tmp_path_factory.mktemp("tiny-model"), T=100)) as url:
+        yield url
+
+
 @pytest.fixture(autouse=True)
 def mnist_examples_after_each_test():
     """A test that loads a Fashion-MNIST model (load_runtime, app.py) switches the app's examples to its dataset:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_helpers import running_app, save_tiny
+from app_helpers import running_app
 from browser_helpers import (ARGS, CHROMIUM, SHOTS, TIMEOUT_MS, image_src, open_tab, scroll_to, set_number, shot,
                              wait_for_new_image)
 from ddpm.data import load_sample
@@ -27,16 +27,25 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    model = os.environ.get("DDPM_TEST_MODEL") or save_tiny(tmp_path_factory.mktemp("tiny-model"), T=100)
+def app_url(request):
+    """The suite's tiny app (test_browser_projector.py's too), or one of DDPM_TEST_MODEL for screenshots."""
+    if model := os.environ.get("DDPM_TEST_MODEL"):
+        with running_app(model) as url:
+            yield url
+    else:
+        yield request.getfixturevalue("tiny_app")
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
     SHOTS.mkdir(exist_ok=True)
-    with running_app(model) as url, sync_api.sync_playwright() as p:
+    with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
         page.errors = []  # uncaught errors in the page, for the tests that check none was thrown
         page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(url)
+        page.goto(app_url)
         page.wait_for_selector("#forward-xt img")
         yield page
         browser.close()

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from app_helpers import running_app, save_tiny
 from browser_helpers import ARGS, CHROMIUM, open_tab, scroll_to
 from test_browser import sync_api
 
 
 @pytest.fixture(scope="module")
-def projector(tmp_path_factory):
-    with running_app(save_tiny(tmp_path_factory.mktemp("tiny-model"), T=100)) as url, \
-            sync_api.sync_playwright() as p:
+def projector(tiny_app):  # the app test_browser.py runs in its own page (conftest.py)
+    with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 853, "height": 480}, device_scale_factor=1.5)
         page.set_default_timeout(60_000)
-        page.goto(url)
+        page.goto(tiny_app)
         page.wait_for_selector("#forward-xt img")
         yield page
         browser.close()
