@@ -49,7 +49,9 @@ def open_image(src, dataset: str = "mnist") -> Image.Image:
         img.load()
     except (OSError, SyntaxError, ValueError) as e:
         raise DigitError(f"The image could not be decoded (corrupt or truncated file): {e}") from None
-    several = getattr(img, "is_animated", False)  # (exif_transpose's copy is a single frame: noted in its info)
+    # (exif_transpose's copy is a single frame: noted in its info); a phone's MPO is one photo to its owner, its other
+    # frames the camera's own (a preview, a second lens), which no one saves as a picture of its own
+    several = getattr(img, "is_animated", False) and img.format != "MPO"
     img = ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
     img.info["several frames"] = several
     return img
