@@ -200,10 +200,21 @@ def save_gif(traj: Trajectory, path: str | Path, ms: int = 80, hold_ms: int = 15
     the first carries only the pixels that changed (the rest transparent, over the frame before), in a palette of
     the greys it uses: the same pixels, the start-up run's GIF 40% smaller (1.57 to 0.93 MB for a phone's link)."""
     frames = [frame_panel(traj, i) for i in range(traj.frames)]
+    # a GIF is its first frame's size, and a frame wider is cut: the final one's longer labels ("eps_hat of the last
+    # step (t = 1)") made it the widest, its label cut short for the moment the sample is held. All as wide as it
+    size = (max(f.width for f in frames), max(f.height for f in frames))
+    frames = [f if f.size == size else _padded(f, size) for f in frames]
     durations = [ms] * (len(frames) - 1) + [hold_ms]
     path = Path(path)
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
     return path
+
+
+def _padded(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """img at the top left of a frame of `size`, the rest the panels' background."""
+    out = Image.new(img.mode, size, draw.BG)
+    out.paste(img, (0, 0))
+    return out
 
 
 def decision_plot(traj: Trajectory, at: int = 0) -> pd.DataFrame | None:
