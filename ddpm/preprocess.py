@@ -26,6 +26,7 @@ WORK = 80  # intermediate size of the digit's longer side, where stroke width is
 MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box size
 SHEET_FILL = 0.8  # ink filling more of its (not thin) box is a sheet or a canvas, not strokes (MNIST's: at most 0.62)
 SHEET_INSET = 0.08  # a sheet is looked into this share of its box in from each side (a photo's skew, its edge's shade)
+SHEET_EDGE_GAPS = 0.03  # at most this share of a sheet's edge (inset) is not ink: 0 on sheets, 7%+ on bold digits
 SHEET = ("What stands out is a large solid area (a sheet of paper, or a drawing app's canvas, on a darker surround?), "
          "and no digit was found on it: crop the picture close to the digit and upload it again.")
 # USE's, and some phones' AVIF (JPEG: a phone's MPO too) and netpbm's PGM (Pillow's "PPM"), which MNIST tutorials
@@ -343,9 +344,15 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
 
 def _is_a_sheet(ink: np.ndarray) -> bool:
     """The ink found fills most of a box that is no thin stroke (a 1's box is full too): light paper on a dark desk,
-    a drawing app's white canvas in a screenshot, a whiteboard in its frame, taken for the ink (light on dark)."""
+    a drawing app's white canvas in a screenshot, a whiteboard in its frame, taken for the ink (light on dark); and
+    all round just inside its box, where a sheet is paper edge to edge and a bold digit's corners are rounded off
+    (a marker's 0 or 8 fills 80% of its box too: its holes were taken for the digit)."""
     crop = _crop(ink)
-    return crop.mean() > SHEET_FILL and min(crop.shape) > 0.4 * max(crop.shape)
+    if crop.mean() <= SHEET_FILL or min(crop.shape) <= 0.4 * max(crop.shape):
+        return False
+    h, w = crop.shape
+    dr, dc = round(SHEET_INSET * h), round(SHEET_INSET * w)
+    return (_border(crop[dr: h - dr, dc: w - dc]) < 0.5).mean() < SHEET_EDGE_GAPS
 
 
 def _on_the_sheet(img: Image.Image, ink: np.ndarray) -> np.ndarray:
