@@ -49,7 +49,9 @@ def at_once(*calls) -> list:
     """Each of `calls` (run_python's, as functools.partial) in a thread, as many at a time as the machine has cores:
     independent commands each spend seconds loading torch, which run one after another did not share. Their
     results, in order."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # the cores this process may use (os.cpu_count() counts a container host's), 4 at most: each loads torch
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=min(cores, 4)) as pool:
         return list(pool.map(lambda call: call(), calls))
 
 
