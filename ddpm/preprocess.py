@@ -27,8 +27,6 @@ MNIST_STROKE = 2.2  # typical MNIST stroke width in pixels at the 20-pixel box s
 SHEET_FILL = 0.8  # ink filling more of its (not thin) box is a sheet or a canvas, not strokes (MNIST's: at most 0.62)
 SHEET_INSET = 0.08  # a sheet is looked into this share of its box in from each side (a photo's skew, its edge's shade)
 SHEET_EDGE_GAPS = 0.03  # at most this share of a sheet's edge (inset) is not ink: 0 on sheets, 7%+ on bold digits
-SHEET = ("What stands out is a large solid area (a sheet of paper, or a drawing app's canvas, on a darker surround?), "
-         "and no digit was found on it: crop the picture close to the digit and upload it again.")
 # USE's, and some phones' AVIF (JPEG: a phone's MPO too) and netpbm's PGM (Pillow's "PPM"), which MNIST tutorials
 # write: a plain header and raw pixels
 READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "AVIF", "PPM")
@@ -357,17 +355,16 @@ def _is_a_sheet(ink: np.ndarray) -> bool:
 
 def _on_the_sheet(img: Image.Image, ink: np.ndarray) -> np.ndarray:
     """The ink on the sheet that ink_map took for the digit: its box, a little in from each side, looked at again
-    (its own border is the paper now); DigitError(SHEET) if no digit's strokes are there either."""
+    (its own border is the paper now). A blank sheet, or a sheet again, is the solid shape itself, as it was: a
+    filled square uploaded to see what the bound makes of it (the README's) looks just like a blank sheet."""
     small = _shrink(img)  # the picture as ink_map saw it: the ink map's pixels
     (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
     dr, dc = round(SHEET_INSET * (r1 - r0 + 1)), round(SHEET_INSET * (c1 - c0 + 1))
     try:
         inner = ink_map(small.crop((c0 + dc, r0 + dr, c1 + 1 - dc, r1 + 1 - dr)))
     except DigitError:
-        raise DigitError(SHEET) from None
-    if _is_a_sheet(inner):
-        raise DigitError(SHEET)
-    return inner
+        return ink
+    return ink if _is_a_sheet(inner) else inner
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:
