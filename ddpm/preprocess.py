@@ -19,6 +19,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from .data import noun
 from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
+from .paper import without_lines
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
@@ -336,8 +337,10 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
             raise
         raise type(e)(f"{e} The file holds several frames or pages, and only the first is read: save the one with "
                       f"the {noun(dataset, 'item')} as a picture of its own.") from None
-    # (a Fashion-MNIST item may be solid: a bag, a shirt; only a digit's ink is strokes)
-    return fits[dataset](_on_the_sheet(img, ink) if dataset == "mnist" and _is_a_sheet(ink) else ink)
+    if dataset == "mnist":  # only a digit's ink is strokes (a Fashion-MNIST item may be solid, a bag, or striped)
+        ink = _on_the_sheet(img, ink) if _is_a_sheet(ink) else ink
+        ink = without_lines(ink)  # a ruled or squared page's printed lines are no digit's (ddpm.paper)
+    return fits[dataset](ink)
 
 
 def _is_a_sheet(ink: np.ndarray) -> bool:
