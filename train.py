@@ -201,8 +201,15 @@ def main(argv=None) -> int:
             return _main(args, argv)
     except KeyboardInterrupt:  # before training took Ctrl-C over (torch, the data loading) or after it (the card)
         with contextlib.suppress(OSError):  # a terminal gone with it
-            print(f"\n{ctrl_c_outside_training(args.out)}", file=sys.stderr)
+            print(f"\n{ctrl_c_outside_training(args.out, _ended(args))}", file=sys.stderr)
         return 130
+
+
+def _ended(args) -> bool:
+    """Whether the weights in args.out are at this sitting's end (its --epochs or --max-steps)."""
+    from ddpm.facts import read_weights_meta  # torch has loaded: parse_args loads it
+    held, cfg = read_weights_meta(args.out), args.config
+    return held.get("epochs", 0) >= cfg.epochs or cfg.max_steps is not None and held.get("steps", 0) >= cfg.max_steps
 
 
 def _main(args, argv) -> int:

@@ -7,7 +7,7 @@ import shlex
 from contextlib import contextmanager
 from pathlib import Path
 
-from .train_args import typed
+from .train_args import shell_path, typed
 
 # a disk or quota with no room left, or a file past `ulimit -f`: room made, the same write succeeds
 FULL = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
@@ -80,9 +80,12 @@ def limit_flags(step: int, schedule_steps: int, max_steps: int | None, max_minut
     return ("--max-minutes", f"{max_minutes:g}") if timed_out else None
 
 
-def ctrl_c_outside_training(out: str | Path) -> str:
-    """What a Ctrl-C that training did not catch says (while torch or the data load, or as the card is written):
-    the folder's checkpoint and how to go on from it, or that there is none yet."""
+def ctrl_c_outside_training(out: str | Path, ended: bool = False) -> str:
+    """What a Ctrl-C that training did not catch says (while torch or the data load, or after training `ended`, as
+    the card is written): the folder's checkpoint and how to go on from it, or that there is none yet."""
+    if ended:  # a --resume would take no step: the card is what is left
+        return f"stopped (Ctrl-C) after training ended: its weights are saved in {out}; `python -m ddpm.card " \
+               f"{shell_path(out)}` writes its card"
     if (Path(out) / "checkpoint.safetensors").is_file():  # ddpm.checkpoint's CKPT_NAME (this loads no torch)
         return f"stopped (Ctrl-C): the checkpoint in {out} is kept; `{resume_command(out)}` continues it"
     return f"stopped (Ctrl-C) before training began: {out} holds no checkpoint; the same command starts the run"

@@ -369,3 +369,15 @@ def test_a_ctrl_c_as_the_data_loads_names_the_folder_and_what_it_keeps(run_of_tw
     fresh = tmp_path / "fresh"
     assert train.main([*TINY, "--out", str(fresh), "--max-steps", "2"]) == 130
     assert f"before training began: {fresh} holds no checkpoint" in capsys.readouterr().err
+
+
+def test_a_ctrl_c_after_training_ended_says_the_card_is_left_not_a_resume(tmp_path, monkeypatch, capsys):
+    """Past training's own Ctrl-C (the card, check_loads): a --resume would take no step."""
+    from ddpm import card
+    monkeypatch.setattr(training, "load_dataset", lambda *a, **k: load_sample())
+    monkeypatch.setattr(card, "what_next", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    out = tmp_path / "run"
+    assert train.main([*TINY, "--out", str(out), "--max-steps", "2", "--no-sample-grid"]) == 130
+    said = capsys.readouterr().err
+    assert f"after training ended: its weights are saved in {out}; `python -m ddpm.card {sh(out)}` writes its " \
+           "card" in said, said
