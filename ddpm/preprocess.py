@@ -338,36 +338,38 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
         raise type(e)(f"{e} The file holds several frames or pages, and only the first is read: save the one with "
                       f"the {noun(dataset, 'item')} as a picture of its own.") from None
     if dataset == "mnist":  # only a digit's ink is strokes (a Fashion-MNIST item may be solid, a bag, or striped)
-        ink = _on_the_sheet(img, ink) if _is_a_sheet(ink) else ink
+        if inside := _sheet_inside(ink):
+            ink = _on_the_sheet(img, ink, inside)
         ink = without_lines(ink)  # a ruled or squared page's printed lines are no digit's (ddpm.paper)
     return fits[dataset](ink)
 
 
-def _is_a_sheet(ink: np.ndarray) -> bool:
-    """The ink found fills most of a box that is no thin stroke (a 1's box is full too): light paper on a dark desk,
-    a drawing app's white canvas in a screenshot, a whiteboard in its frame, taken for the ink (light on dark); and
-    all round just inside its box, where a sheet is paper edge to edge and a bold digit's corners are rounded off
-    (a marker's 0 or 8 fills 80% of its box too: its holes were taken for the digit)."""
-    crop = _crop(ink)
-    if crop.mean() <= SHEET_FILL or min(crop.shape) <= 0.4 * max(crop.shape):
-        return False
-    h, w = crop.shape
-    dr, dc = round(SHEET_INSET * h), round(SHEET_INSET * w)
-    return (_border(crop[dr: h - dr, dc: w - dc]) < 0.5).mean() < SHEET_EDGE_GAPS
-
-
-def _on_the_sheet(img: Image.Image, ink: np.ndarray) -> np.ndarray:
-    """The ink on the sheet that ink_map took for the digit: its box, a little in from each side, looked at again
-    (its own border is the paper now). A blank sheet, or a sheet again, is the solid shape itself, as it was: a
-    filled square uploaded to see what the bound makes of it (the README's) looks just like a blank sheet."""
-    small = _shrink(img)  # the picture as ink_map saw it: the ink map's pixels
+def _sheet_inside(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box just inside a sheet's edge (left, top, right, bottom), when the ink found is a sheet, else None: it
+    fills most of a box that is no thin stroke (a 1's box is full too), as light paper on a dark desk, a drawing
+    app's white canvas in a screenshot or a whiteboard in its frame do, taken for the ink (light on dark); and it is
+    ink all round just inside that box, where a sheet is paper edge to edge and a bold digit's corners are rounded
+    off (a marker's 0 or 8 fills 80% of its box too: its holes were taken for the digit)."""
     (r0, r1), (c0, c1) = _bounds(ink.sum(axis=1)), _bounds(ink.sum(axis=0))
-    dr, dc = round(SHEET_INSET * (r1 - r0 + 1)), round(SHEET_INSET * (c1 - c0 + 1))
+    crop = ink[r0: r1 + 1, c0: c1 + 1]  # _crop's (ink_map found ink)
+    h, w = crop.shape
+    if crop.mean() <= SHEET_FILL or min(h, w) <= 0.4 * max(h, w):
+        return None
+    dr, dc = round(SHEET_INSET * h), round(SHEET_INSET * w)
+    if (_border(crop[dr: h - dr, dc: w - dc]) < 0.5).mean() >= SHEET_EDGE_GAPS:
+        return None
+    return c0 + dc, r0 + dr, c1 + 1 - dc, r1 + 1 - dr
+
+
+def _on_the_sheet(img: Image.Image, ink: np.ndarray, inside: tuple[int, int, int, int]) -> np.ndarray:
+    """The ink on the sheet that ink_map took for the digit: the box `inside` its edge looked at again (its own
+    border is the paper now). A blank sheet, or a sheet again, is the solid shape itself, as it was: a filled square
+    uploaded to see what the bound makes of it (the README's) looks just like a blank sheet."""
     try:
-        inner = ink_map(small.crop((c0 + dc, r0 + dr, c1 + 1 - dc, r1 + 1 - dr)))
+        inner = ink_map(_shrink(img).crop(inside))  # the picture as ink_map saw it: the ink map's pixels
     except DigitError:
         return ink
-    return ink if _is_a_sheet(inner) else inner
+    return ink if _sheet_inside(inner) else inner
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:
