@@ -1,0 +1,70 @@
+"""A sheet of paper photographed on a desk, told apart from a digit's strokes, and the part of it to look into.
+
+Light paper on a darker desk (a drawing app's white canvas in a screenshot, a whiteboard in its frame too): the
+picture's border is the desk, so ink_map takes the paper for the ink, light on dark, and the digit written on it is a
+hole in that ink. A sheet is what strokes are not: a quadrilateral (a rectangle, turned when the photo is askew, a
+trapezoid when the phone was tilted) that the ink fills edge to edge, all but the digit. Its four corners are the
+ink's extreme points along the diagonals (a sheet turned less than about 45 degrees) or along the axes (more).
+A marker's bold 0 or 8 fills most of its box too, but bulges past those four points on its round sides.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SMALL = 160  # the shape is judged on the ink map shrunk to this (its longer side): a sheet's corners need no more
+SHEET_FILL = 0.8  # ink filling more of its (not thin) quadrilateral is a sheet or a canvas (MNIST's: at most 0.62)
+SHEET_SPILL = 0.1  # at most this share of it lies past the quadrilateral (a sheet: 3%, its blurred edge; a marker's 0: 28%)
+SHEET_INSET = 0.08  # a sheet is looked into this share of its size in from each side (its edge's shade, a shadow)
+SHEET_EDGE_GAPS = 0.03  # at most this share of a sheet's outline (inset) is not ink: 0 on sheets, 7%+ on bold digits
+RIM = 0.1  # the paper is read from the band this share of the inside's size in from its edge
+
+
+def sheet_inside(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Masks (H, W) of a sheet's inside, SHEET_INSET in from its edge, and of the rim of that inside (where its paper
+    is read), when the ink map `ink` (H, W) found a sheet; else None."""
+    scale = min(1.0, SMALL / max(ink.shape))
+    small = ink if scale == 1 else np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
+        (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale))), Image.BOX))
+    inked = small > 0.5
+    corners = _corners(inked)
+    if corners is None:
+        return None
+    quad = _quad(corners, inked.shape)
+    sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
+    if (inked[quad].mean() <= SHEET_FILL or (inked & ~quad).sum() > SHEET_SPILL * inked.sum()
+            or sides.min() <= 0.4 * sides.max()):  # a 1 fills its box too, but is thin
+        return None
+    inset = _shrunk(corners, 1 - 2 * SHEET_INSET)
+    if (~inked[_quad(inset, inked.shape, outline=True)]).mean() >= SHEET_EDGE_GAPS:
+        return None
+    full = (inset + 0.5) / np.array([small.shape[1] / ink.shape[1], small.shape[0] / ink.shape[0]]) - 0.5
+    inside = _quad(full, ink.shape)
+    return inside, inside & ~_quad(_shrunk(full, 1 - RIM), ink.shape)
+
+
+def _corners(inked: np.ndarray) -> np.ndarray | None:
+    """(4, 2) x, y: the ink's extreme points along the diagonals or along the axes, whichever span more area."""
+    ys, xs = np.nonzero(inked)
+    if len(xs) < 16:
+        return None
+    best, area = None, 0.0
+    for u, v in ((xs + ys, xs - ys), (xs, ys)):  # top-left, top-right, bottom-right, bottom-left; left, bottom, ...
+        quad = np.array([(xs[i], ys[i]) for i in (np.argmin(u), np.argmax(v), np.argmax(u), np.argmin(v))], float)
+        x, y = quad.T
+        a = abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2  # the shoelace formula
+        if a > area:
+            best, area = quad, a
+    return best
+
+
+def _shrunk(corners: np.ndarray, factor: float) -> np.ndarray:
+    centre = corners.mean(axis=0)
+    return centre + factor * (corners - centre)
+
+
+def _quad(corners: np.ndarray, shape: tuple[int, int], outline: bool = False) -> np.ndarray:
+    """A mask (H, W) of the quadrilateral with these (x, y) corners, filled or only its outline."""
+    img = Image.new("1", (shape[1], shape[0]), 0)
+    ImageDraw.Draw(img).polygon([tuple(c) for c in corners], fill=None if outline else 1, outline=1)
+    return np.asarray(img, dtype=bool)
