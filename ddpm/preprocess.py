@@ -20,7 +20,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from .data import noun
 from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
 from .paper import without_lines
-from .sheet import sheet_inside
+from .sheet import sheet_corners, upright
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
@@ -145,42 +145,37 @@ def sketch_image(value, dataset: str = "mnist"):
 
 # ---------------------------------------------------------------- finding the ink
 
-def ink_map(img: Image.Image, empty: DigitError | None = None, sheet: tuple | None = None) -> np.ndarray:
+def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
     """-> float (H, W) in [0, 1], 1 = full ink, whatever the polarity, colour, lighting or transparency.
 
-    Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink. `sheet`: masks (inside, rim) of the
-    shrunk picture (ddpm.sheet): only the inside is looked at, and its rim is the paper, where the border is."""
+    Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink."""
     empty = empty or DigitError(EMPTY_IMAGE.format("digit"))
     img = _flatten_alpha(_shrink(img)).convert("L")
     g = np.asarray(img, dtype=np.float64) / 255
-    border = _border if sheet is None else (lambda a: a[sheet[1]])
-    paper = np.median(border(g))
-    g = g - _paper_plane(g, border)  # a photo's uneven light, or a shaded background: subtract a plane fitted to it
-    seen = g.ravel() if sheet is None else g[sheet[0]]
-    k = min(max(4, seen.size // 5000), seen.size)  # the ink level: the k-th most extreme pixel (robust to hot pixels)
-    flat = np.partition(seen, [k - 1, seen.size - k])
+    paper = np.median(_border(g))
+    g = g - _paper_plane(g)  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
+    k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th most extreme pixel (robust to a few hot pixels)
+    flat = np.partition(g.ravel(), [k - 1, g.size - k])
     lo, hi = flat[k - 1], flat[-k]  # the k-th darkest and k-th brightest
     # dark ink (pen on paper) is inverted, so that ink is light as in MNIST. Light paper or a dark board says which
     # (a flash's hotspot can outshine pencil on light paper); on a mid-grey border (a shaded or colour background)
     # the ink is dark unless the light side stands out clearly more (a white label may outshine a pen a little)
     if paper > 0.65 or (paper >= 0.35 and hi < 1.5 * -lo):
         g, hi = -g, -lo
-    b = border(g)
+    b = _border(g)
     noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise
     floor = np.median(b) + 4 * noise
     if hi - floor < 0.1:
         raise empty
-    ink = np.clip((g - floor) / (hi - floor), 0, 1)
-    return ink if sheet is None else ink * sheet[0]
+    return np.clip((g - floor) / (hi - floor), 0, 1)
 
 
-def _paper_plane(g: np.ndarray, border=None) -> np.ndarray:
-    """Least-squares plane a + b y + c x through the border pixels (or another band's) that look like paper."""
-    border = border or _border
+def _paper_plane(g: np.ndarray) -> np.ndarray:
+    """Least-squares plane a + b y + c x through the border pixels that look like paper (not ink)."""
     h, w = g.shape
     ys = np.broadcast_to(np.arange(h, dtype=float)[:, None], (h, w))
     xs = np.broadcast_to(np.arange(w, dtype=float)[None, :], (h, w))
-    vals, y, x = border(g), border(ys), border(xs)
+    vals, y, x = _border(g), _border(ys), _border(xs)
     med = np.median(vals)
     keep = np.abs(vals - med) <= 3 * 1.4826 * np.median(np.abs(vals - med)) + 1e-6  # not ink, light or dark
     step = max(1, keep.sum() // 20000)  # a subsample is plenty for three numbers
@@ -341,21 +336,21 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
         raise type(e)(f"{e} The file holds several frames or pages, and only the first is read: save the one with "
                       f"the {noun(dataset, 'item')} as a picture of its own.") from None
     if dataset == "mnist":  # only a digit's ink is strokes (a Fashion-MNIST item may be solid, a bag, or striped)
-        if sheet := sheet_inside(ink):  # light paper on a darker desk, taken for the ink (ddpm.sheet)
-            ink = _on_the_sheet(img, ink, sheet)
+        if (corners := sheet_corners(ink)) is not None:  # light paper on a darker desk, taken for the ink
+            ink = _on_the_sheet(img, ink, corners)
         ink = without_lines(ink)  # a ruled or squared page's printed lines are no digit's (ddpm.paper)
     return fits[dataset](ink)
 
 
-def _on_the_sheet(img: Image.Image, ink: np.ndarray, sheet: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """The ink on a sheet that ink_map took for the digit (ddpm.sheet): the sheet's inside looked at again, its rim
-    the paper now. A blank sheet, or a sheet again, is the solid shape itself, as it was: a filled square uploaded to
-    see what the bound makes of it (the README's) looks just like a blank sheet."""
+def _on_the_sheet(img: Image.Image, ink: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The ink on a sheet that ink_map took for the digit (ddpm.sheet): the inside of its `corners` looked at again,
+    turned upright (its own border is the paper now). A blank sheet, or a sheet again, is the solid shape itself, as
+    it was: a filled square uploaded to see what the bound makes of it (the README's) looks just like a blank sheet."""
     try:
-        inner = ink_map(img, sheet=sheet)
+        inner = ink_map(upright(_shrink(img), corners))  # the picture as ink_map saw it: the ink map's pixels
     except DigitError:
         return ink
-    return ink if sheet_inside(inner) else inner
+    return ink if sheet_corners(inner) is not None else inner
 
 
 def preprocess_sketch(value, dataset: str = "mnist") -> np.ndarray:

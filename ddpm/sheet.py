@@ -17,12 +17,12 @@ SHEET_FILL = 0.8  # ink filling more of its (not thin) quadrilateral is a sheet 
 SHEET_SPILL = 0.1  # at most this share of it lies past the quadrilateral (a sheet: 3%, its blurred edge; a marker's 0: 28%)
 SHEET_INSET = 0.08  # a sheet is looked into this share of its size in from each side (its edge's shade, a shadow)
 SHEET_EDGE_GAPS = 0.03  # at most this share of a sheet's outline (inset) is not ink: 0 on sheets, 7%+ on bold digits
-RIM = 0.1  # the paper is read from the band this share of the inside's size in from its edge
 
 
-def sheet_inside(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Masks (H, W) of a sheet's inside, SHEET_INSET in from its edge, and of the rim of that inside (where its paper
-    is read), when the ink map `ink` (H, W) found a sheet; else None."""
+def sheet_corners(ink: np.ndarray) -> np.ndarray | None:
+    """(4, 2) x, y in `ink`'s pixels: the corners of a sheet's inside, SHEET_INSET in from its edge, its top-left one
+    first and on round clockwise (upright as the sheet is nearest to), when the ink map `ink` (H, W) found a sheet;
+    else None."""
     scale = min(1.0, SMALL / max(ink.shape))
     small = ink if scale == 1 else np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
         (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale))), Image.BOX))
@@ -38,9 +38,21 @@ def sheet_inside(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     inset = _shrunk(corners, 1 - 2 * SHEET_INSET)
     if (~inked[_quad(inset, inked.shape, outline=True)]).mean() >= SHEET_EDGE_GAPS:
         return None
-    full = (inset + 0.5) / np.array([small.shape[1] / ink.shape[1], small.shape[0] / ink.shape[0]]) - 0.5
-    inside = _quad(full, ink.shape)
-    return inside, inside & ~_quad(_shrunk(full, 1 - RIM), ink.shape)
+    inset = (inset + 0.5) / np.array([small.shape[1] / ink.shape[1], small.shape[0] / ink.shape[0]]) - 0.5
+    turn = np.arctan2(*(inset - inset.mean(axis=0)).T[::-1])  # each corner's way from the middle: y down, so -pi
+    inset, turn = inset[np.argsort(turn)], np.sort(turn)  # (left) and up round clockwise on the screen
+    first = np.argmin(np.abs(np.angle(np.exp(1j * (turn + 3 * np.pi / 4)))))  # the nearest to up-left: -3 pi / 4
+    return np.roll(inset, -first, axis=0)
+
+
+def upright(img: Image.Image, corners: np.ndarray) -> Image.Image:
+    """The quadrilateral with these corners (top-left first, clockwise) in `img`, turned and stretched into an
+    upright rectangle: the sheet as a scanner would see it (a bilinear map of the four corners: near enough a
+    photo's perspective for a digit)."""
+    tl, tr, br, bl = corners
+    size = (max(1, round((np.hypot(*(tr - tl)) + np.hypot(*(br - bl))) / 2)),
+            max(1, round((np.hypot(*(bl - tl)) + np.hypot(*(br - tr))) / 2)))
+    return img.transform(size, Image.QUAD, tuple((np.stack([tl, bl, br, tr]) + 0.5).ravel()), Image.BILINEAR)
 
 
 def _corners(inked: np.ndarray) -> np.ndarray | None:

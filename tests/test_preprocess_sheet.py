@@ -30,15 +30,17 @@ def on_a_desk(digit: np.ndarray, pose) -> Image.Image:
     return photo
 
 
-def test_a_sheet_photographed_askew_or_at_an_angle_is_looked_into():
+def test_a_sheet_photographed_askew_or_at_an_angle_is_looked_into_upright():
     """A sheet turned 5 degrees or more fills too little of its upright box to be seen as a sheet, so the paper (light
     on the dark desk: the ink) came back as the digit, read as one at random (12%); and a tilted phone's trapezoid,
-    and a sheet past the photo's edge. Its quadrilateral is found and looked into: the digit is read."""
+    and a sheet past the photo's edge. Its quadrilateral is found, turned upright and looked into: the digit is read,
+    on a sheet turned 40 degrees too (the digit itself turned with it was read as another one in three times)."""
     images, labels = load_sample()
     pick = [int(np.nonzero(labels == d)[0][0]) for d in range(10)]
-    photos = [on_a_desk(images[i], pose) for pose in (5, 10, 20, "tilted", "cut") for i in pick]
+    poses = (5, 10, 20, -30, 40, "tilted", "cut")
+    photos = [on_a_desk(images[i], pose) for pose in poses for i in pick]
     x = torch.tensor(np.stack([preprocess(p) for p in photos]))[:, None].float() / 127.5 - 1
-    assert (predict(load_classifier(), x).argmax(1).numpy() == np.tile(labels[pick], 5)).mean() >= 0.9
+    assert (predict(load_classifier(), x).argmax(1).numpy() == np.tile(labels[pick], len(poses))).mean() >= 0.95
 
 
 def test_a_sheet_on_a_dark_desk_is_looked_into_not_taken_for_the_digit():
