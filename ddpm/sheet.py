@@ -14,14 +14,14 @@ from PIL import Image, ImageDraw
 
 SMALL = 160  # the shape is judged on the ink map shrunk to this (its longer side): a sheet's corners need no more
 SHEET_FILL = 0.8  # ink filling more of its (not thin) quadrilateral is a sheet or a canvas (MNIST's: at most 0.62)
-SHEET_SPILL = 0.1  # at most this share of it lies past the quadrilateral (a sheet: 3%, its blurred edge; a marker's 0: 28%)
+SHEET_SPILL = 0.1  # at most this share of it lies past the quadrilateral (a sheet: 3%, a blurred edge; a marker's 0: 28%+)
 SHEET_INSET = 0.08  # a sheet is looked into this share of its size in from each side (its edge's shade, a shadow)
 SHEET_EDGE_GAPS = 0.03  # at most this share of a sheet's outline (inset) is not ink: 0 on sheets, 7%+ on bold digits
 
 
 def sheet_corners(ink: np.ndarray) -> np.ndarray | None:
     """(4, 2) x, y in `ink`'s pixels: the corners of a sheet's inside, SHEET_INSET in from its edge, its top-left one
-    first and on round clockwise (upright as the sheet is nearest to), when the ink map `ink` (H, W) found a sheet;
+    first, then clockwise (upright as the sheet is nearest to), when the ink map `ink` (H, W) found a sheet;
     else None."""
     scale = min(1.0, SMALL / max(ink.shape))
     small = ink if scale == 1 else np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
@@ -39,9 +39,11 @@ def sheet_corners(ink: np.ndarray) -> np.ndarray | None:
     if (~inked[_quad(inset, inked.shape, outline=True)]).mean() >= SHEET_EDGE_GAPS:
         return None
     inset = (inset + 0.5) / np.array([small.shape[1] / ink.shape[1], small.shape[0] / ink.shape[0]]) - 0.5
-    turn = np.arctan2(*(inset - inset.mean(axis=0)).T[::-1])  # each corner's way from the middle: y down, so -pi
-    inset, turn = inset[np.argsort(turn)], np.sort(turn)  # (left) and up round clockwise on the screen
-    first = np.argmin(np.abs(np.angle(np.exp(1j * (turn + 3 * np.pi / 4)))))  # the nearest to up-left: -3 pi / 4
+    # clockwise on the screen (y points down: a corner's angle seen from the middle grows clockwise), the corner
+    # nearest up-left (-3 pi / 4) first: the sheet as upright as it is nearest to
+    turn = np.arctan2(*(inset - inset.mean(axis=0)).T[::-1])
+    inset, turn = inset[np.argsort(turn)], np.sort(turn)
+    first = np.argmin(np.abs(np.angle(np.exp(1j * (turn + 3 * np.pi / 4)))))  # differences wrapped to (-pi, pi]
     return np.roll(inset, -first, axis=0)
 
 
