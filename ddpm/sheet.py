@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 SMALL = 160  # the shape is judged on the ink map shrunk to this (its longer side): a sheet's corners need no more
 SHEET_FILL = 0.8  # ink filling more of its (not thin) quadrilateral is a sheet or a canvas (MNIST's: at most 0.62)
-SHEET_SPILL = 0.1  # at most this share of it lies past the quadrilateral (a sheet: 3%, a blurred edge; a marker's 0: 28%+)
+SHEET_SPILL = 0.1  # at most this share of it lies past that quadrilateral (a sheet: 3%, a blurred edge; a bold 0: 28%+)
 SHEET_INSET = 0.08  # a sheet is looked into this share of its size in from each side (its edge's shade, a shadow)
 SHEET_EDGE_GAPS = 0.03  # at most this share of a sheet's outline (inset) is not ink: 0 on sheets, 7%+ on bold digits
 
