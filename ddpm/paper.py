@@ -1,10 +1,11 @@
-"""A notebook's printed lines (ruled or squared paper, a margin line) told apart from a digit's strokes.
+"""A notebook's printed lines (ruled, squared, dotted or dashed paper, a margin line) told apart from a digit's strokes.
 
 On lined or squared paper ink_map finds the printed lines as well as the digit (light blue print still stands out from
 white paper, and a pen can be as light), so the crop took the page and the digit came out shrunk or skewed. The lines
-are what a digit's strokes are not, all at once: straight, thin, crossing the whole picture from edge to edge, and
-several of them parallel. Their pixels are taken out of the ink map, except where a stroke crosses a line (ink just
-beside it): there the stroke is kept whole. Colour is no help (a blue pen on blue rules, a red pen on a red margin).
+are what a digit's strokes are not, all at once: straight, thin, crossing the whole picture from edge to edge (a dot
+grid's rows and dashed rules too, once their gaps are bridged), and several of them parallel. Their pixels are taken
+out of the ink map, except where a stroke crosses a line (ink just beside it): there the stroke is kept whole. Colour
+is no help (a blue pen on blue rules, a red pen on a red margin).
 """
 from __future__ import annotations
 
@@ -16,19 +17,22 @@ THIN = 0.03  # and is at most this share of the picture thick (at least 6 pixels
 FRINGE = 0.25  # the rows beside a line covered this much are its blurred edge, taken out with it
 LINES = 3  # a page shows several; a digit cropped close may have two long straight bars (a 7 with a crossbar)
 TILTS = np.tan(np.radians(np.arange(-3, 3.01, 0.2)))  # a photo not quite straight: lines at up to 3 degrees
+GAP = 0.03  # a dotted or dashed line's gaps, up to twice this share of the picture's breadth, are bridged
 
 
 def without_lines(ink: np.ndarray) -> np.ndarray:
     """The ink map less its paper's printed lines; `ink` itself when fewer than LINES of them are parallel (a long
     straight stroke may be a 1 or a 7's bar cropped close: a margin line is taken out only beside a page's rules)."""
-    rows, across = _lines(ink)
-    cols, down = _lines((ink * ~across).T)
-    if max(rows, cols) < LINES:
-        return ink
-    return ink * ~(across | down.T)
+    found = []
+    for gap in (0, GAP):  # printed rules, and dotted or dashed ones (a dot grid's rows) with their gaps bridged
+        rows, across = _lines(ink, gap)
+        cols, down = _lines((ink * ~across).T, gap)
+        found.append((max(rows, cols), across | down.T))
+    lines, mask = max(found, key=lambda f: f[0])  # whichever finds more (a squared grid's columns fill the gaps)
+    return ink if lines < LINES else ink * ~mask
 
 
-def _lines(ink: np.ndarray) -> tuple[int, np.ndarray]:
+def _lines(ink: np.ndarray, gap: float = 0) -> tuple[int, np.ndarray]:
     """(how many lines run along the rows, within 3 degrees, across at least half the picture; a mask of the pixels
     of every such line, the bits of one cut off by a tilted picture's top or bottom edge too)."""
     h, w = ink.shape
@@ -46,6 +50,12 @@ def _lines(ink: np.ndarray) -> tuple[int, np.ndarray]:
         best = max(best, (score, (shift, count)), key=lambda b: b[0])
     shift, count = best[1]
     n = len(count)
+    if g := round(gap * w):  # a row's gaps of up to 2g bridged: a dot grid's rows, or dashes, are lines as rules are
+        y = np.arange(n)[:, None] - shift.max() + shift[None, :]  # the picture's row of sheared row k at column x
+        seen = (y >= 0) & (y < h)
+        row = np.pad(seen & near[y.clip(0, h - 1), np.arange(w)], ((0, 0), (g + 1, g)))
+        run = np.cumsum(row, axis=1, dtype=np.int32)
+        count = (seen & (run[:, 2 * g + 1:] > run[:, : -2 * g - 1])).sum(axis=1)
     start = shift.max() - shift  # the sheared rows that column x reaches: start[x] .. start[x] + h - 1
     path = np.cumsum(np.bincount(start, minlength=n + 1)[:n] - np.bincount(start + h, minlength=n + h + 1)[:n])
     frac = count / np.maximum(path, 1)
