@@ -159,8 +159,9 @@ def _index(name: str, t) -> int:
 
 
 def ddim_timesteps(T: int, steps: int) -> list[int]:
-    """`steps` timesteps from T-1 down, evenly spaced to the nearest whole t (halves to even, as numpy and diffusers
-    round): "trailing" spacing (Lin et al. 2024; diffusers' timestep_spacing="trailing"), so the first step starts
+    """`steps` timesteps from T-1 down, evenly spaced to the nearest whole t (exact halves to even, as numpy rounds):
+    "trailing" spacing (Lin et al. 2024; diffusers' timestep_spacing="trailing", which works in floats: at 48 steps
+    its 937.5 is 937.4999, one t lower, and at 61 its list runs one step on, to -1), so the first step starts
     at pure noise. Song et al. used 0, c, 2c, ..., T - c (980 at 50 steps): their first step treats pure noise as x
     at t = 980; docs/experiments.md compares the two."""
     if not 1 <= steps <= T:

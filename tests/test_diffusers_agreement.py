@@ -51,7 +51,8 @@ def test_p_sample_matches(kind, variance, variance_type, clip):
 
 @pytest.mark.parametrize("steps", [50, 30, 7, 3, 1])
 def test_ddim_timesteps_round_as_diffusers_trailing_spacing(steps):
-    """Step counts that do not divide T (30: 999, 966, ...) round to the nearest t, as diffusers' "trailing" does."""
+    """Step counts that do not divide T (30: 999, 966, ...) round to the nearest t, as diffusers' "trailing" does
+    (its float arithmetic rounds an exact half down at some counts, 48 the first: ddim_timesteps' docstring)."""
     theirs = diffusers.DDIMScheduler(num_train_timesteps=1000, timestep_spacing="trailing")
     theirs.set_timesteps(steps)
     assert ddim_timesteps(1000, steps) == theirs.timesteps.tolist()
