@@ -2,10 +2,11 @@
 
 Light paper on a darker desk (a drawing app's white canvas in a screenshot, a whiteboard in its frame too): the
 picture's border is the desk, so ink_map takes the paper for the ink, light on dark, and the digit written on it is a
-hole in that ink. A sheet is what strokes are not: a quadrilateral (a rectangle, turned when the photo is askew, a
-trapezoid when the phone was tilted) that the ink fills edge to edge, all but the digit. Its four corners are the
-ink's extreme points along the diagonals (a sheet turned less than about 45 degrees) or along the axes (more).
-A marker's bold 0 or 8 fills most of its box too, but bulges past those four points on its round sides.
+hole in that ink (a coloured note darker than a white desk is faint ink, the digit on it full ink). A sheet is what
+strokes are not: a quadrilateral (a rectangle, turned when the photo is askew, a trapezoid when the phone was tilted)
+that the ink fills edge to edge, all but the digit. Its four corners are the ink's extreme points along the diagonals
+(a sheet turned less than about 45 degrees) or along the axes (more). A marker's bold 0 or 8 fills most of its box too,
+but bulges past those four points on its round sides.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 SMALL = 160  # the shape is judged on the ink map shrunk to this (its longer side): a sheet's corners need no more
+SHEET_INKED = 0.02  # ink this strong or more is the sheet's: a coloured note, darker than a white desk, is faint ink
 SHEET_FILL = 0.8  # ink filling more of its (not thin) quadrilateral is a sheet or a canvas (MNIST's: at most 0.62)
 SHEET_SPILL = 0.1  # at most this share of it lies past that quadrilateral (a sheet: 3%, a blurred edge; a bold 0: 28%+)
 SHEET_INSET = 0.08  # a sheet is looked into this share of its size in from each side (its edge's shade, a shadow)
@@ -26,7 +28,7 @@ def sheet_corners(ink: np.ndarray) -> np.ndarray | None:
     scale = min(1.0, SMALL / max(ink.shape))
     small = ink if scale == 1 else np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
         (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale))), Image.BOX))
-    inked = small > 0.5
+    inked = small > SHEET_INKED
     corners = _corners(inked)
     if corners is None:
         return None
