@@ -20,6 +20,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from .data import noun
 from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
 from .paper import without_lines
+from .shade import unshaded
 from .sheet import sheet_corners, upright
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
@@ -145,29 +146,40 @@ def sketch_image(value, dataset: str = "mnist"):
 
 # ---------------------------------------------------------------- finding the ink
 
-def ink_map(img: Image.Image, empty: DigitError | None = None) -> np.ndarray:
+def ink_map(img: Image.Image, empty: DigitError | None = None, strokes: bool = True) -> np.ndarray:
     """-> float (H, W) in [0, 1], 1 = full ink, whatever the polarity, colour, lighting or transparency.
 
-    Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink."""
+    Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink. `strokes`: the ink is a pen's (a digit's),
+    so a wide dark patch at the border is a shadow (ddpm.shade), not ink (a Fashion-MNIST item may be that patch)."""
     empty = empty or DigitError(EMPTY_IMAGE.format("digit"))
     img = _flatten_alpha(_shrink(img)).convert("L")
-    g = np.asarray(img, dtype=np.float64) / 255
-    paper = np.median(_border(g))
-    g = g - _paper_plane(g)  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
+    grey = np.asarray(img, dtype=np.float64) / 255
+    paper = np.median(_border(grey))
+    plane = _paper_plane(grey)
+    g = grey - plane  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
     k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th most extreme pixel (robust to a few hot pixels)
     flat = np.partition(g.ravel(), [k - 1, g.size - k])
     lo, hi = flat[k - 1], flat[-k]  # the k-th darkest and k-th brightest
     # dark ink (pen on paper) is inverted, so that ink is light as in MNIST. Light paper or a dark board says which
     # (a flash's hotspot can outshine pencil on light paper); on a mid-grey border (a shaded or colour background)
     # the ink is dark unless the light side stands out clearly more (a white label may outshine a pen a little)
-    if paper > 0.65 or (paper >= 0.35 and hi < 1.5 * -lo):
+    if dark := paper > 0.65 or (paper >= 0.35 and hi < 1.5 * -lo):
         g, hi = -g, -lo
-    b = _border(g)
-    noise = 1.4826 * np.median(np.abs(b - np.median(b)))  # robust std of paper texture and sensor noise
-    floor = np.median(b) + 4 * noise
+    floor = _floor(g)
+    gain = 1.0
+    if strokes and dark and (shaded := unshaded(grey, plane)) is not None:  # a shadow no plane follows (ddpm.shade)
+        g, gain = shaded
+        floor, hi = _floor(g), np.partition(g.ravel(), g.size - k)[g.size - k]
     if hi - floor < 0.1:
         raise empty
-    return np.clip((g - floor) / (hi - floor), 0, 1)
+    return np.clip((g - floor) / (hi - floor) * gain, 0, 1)
+
+
+def _floor(g: np.ndarray) -> float:
+    """The ink threshold: the border's median + 4 robust std of its paper texture and sensor noise."""
+    b = _border(g)
+    noise = 1.4826 * np.median(np.abs(b - np.median(b)))
+    return np.median(b) + 4 * noise
 
 
 def _paper_plane(g: np.ndarray) -> np.ndarray:
@@ -329,7 +341,7 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     empty = empty or DigitError(EMPTY_IMAGE.format(noun(dataset, "item")))
     img = open_image(src, dataset)
     try:
-        ink = ink_map(img, empty)
+        ink = ink_map(img, empty, strokes=dataset == "mnist")
     except DigitError as e:  # an animation or a multi-page scan: only its first frame is read, perhaps a blank one
         if not img.info.get("several frames"):
             raise
