@@ -22,6 +22,7 @@ from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, Dig
 from .paper import without_lines
 from .shade import unshaded
 from .sheet import sheet_corners, upright
+from .strays import without_strays
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
 MAX_WORK_SIDE = 1024  # big uploads are shrunk (area average) to this before anything else
@@ -351,6 +352,7 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
         if (corners := sheet_corners(ink)) is not None:  # light paper on a darker desk, taken for the ink
             ink = _on_the_sheet(img, ink, corners)
         ink = without_lines(ink)  # a ruled or squared page's printed lines are no digit's (ddpm.paper)
+        ink = without_strays(ink)  # nor is a dot or a tick beside it, which would shrink it (ddpm.strays)
     return fits[dataset](ink)
 
 
