@@ -7,17 +7,17 @@ from PIL import Image, ImageDraw
 
 from ddpm.preprocess import preprocess_sketch
 
-R = 18  # the app's brush radius (digit_input: gr.Brush(default_size=18)), on its 280 x 280 canvas
+R = 18  # a bold brush's radius (the app's starts at 8: digit_input), on the app's 280 x 280 canvas
 
 
-def sketch(strokes, dots=()) -> dict:
+def sketch(strokes, dots=(), r: int = R) -> dict:
     """A gr.Sketchpad value as Gradio 6 sends it: black brush strokes on the canvas's opaque white background."""
     img = Image.new("RGBA", (280, 280), "white")
     d = ImageDraw.Draw(img)
     for s in strokes:
-        d.line(s, fill="black", width=2 * R, joint="curve")
+        d.line(s, fill="black", width=2 * r, joint="curve")
         for x, y in (s[0], s[-1]):
-            d.ellipse([x - R, y - R, x + R, y + R], fill="black")
+            d.ellipse([x - r, y - r, x + r, y + r], fill="black")
     for x, y, r in dots:
         d.ellipse([x - r, y - r, x + r, y + r], fill="black")
     a = np.asarray(img)

@@ -138,9 +138,12 @@ def digit_input(tab: str):
     upload = DigitFile(label=f"Upload a photo or scan of one {item_noun()} (up to {MAX_UPLOAD_BYTES >> 20} MB, "
                              f"{MIN_UPLOAD_SIDE} to {MAX_UPLOAD_SIDE} px on its longer side)",
                        file_types=["image"], visible=False, elem_id=f"{tab}-upload")
+    # the brush's size is its radius (Gradio stamps circles of it): 8 draws MNIST's stroke width on a digit half the
+    # canvas high (a bigger one's is thickened: preprocess), and one a quarter as high is still read; 18 drew a
+    # marker's 36 px, and a digit drawn small came out a blob (tests/test_sketch_brush.py)
     sketch = DigitSketchpad(label=f"Draw {item_noun(article=True)}", type="numpy", image_mode="RGBA",
                             format="png", visible=False, canvas_size=(280, 280), layers=False, transforms=(),
-                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                            brush=gr.Brush(default_size=8, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
     source.change(user_errors(show_source, quiet=InputError), source, [index, upload, sketch],
