@@ -34,8 +34,8 @@ def unshaded(g: np.ndarray, plane: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     r = max(2, round(WINDOW * min(small.shape) / 2))
     paper = _closing(small, r)  # ink a dark valley narrower than the window, which the max filter fills
     lit = _shrink(plane)
-    shade = _ring((paper < lit - MARGIN) & (paper > DEEPEST * lit))  # (darker still: a bold stroke at the edge)
-    if shade.mean() <= UNEVEN:
+    shade = (paper < lit - MARGIN) & (paper > DEEPEST * lit)  # (darker still: a bold stroke at the edge)
+    if _ring(shade).mean() <= UNEVEN or _along_ring(shade, 3 * r).mean() <= UNEVEN:  # (the first: quicker)
         return None
     paper = _edges(paper, r)
     for _ in range(r):  # a shadow's corner narrower than the window, which the closing filled: let the shadow flow in
@@ -81,6 +81,16 @@ def _edges(paper: np.ndarray, r: int) -> np.ndarray:
         near, far = a[n - 1 - r], a[n - 1 - 2 * r]
         a[n - r:] = np.minimum(a[n - r:], near + (r - x[::-1]) / r * (near - far))
     return out
+
+
+def _along_ring(mask: np.ndarray, run: int) -> np.ndarray:
+    """_ring(mask), less its runs along the picture's edge shorter than 2 run + 1: a shadow stretches along the edge,
+    a bold stroke of a digit cropped close crosses it (wider than the window, lighter than DEEPEST: a pencil's, a red
+    marker's, a soft pen stroke's grey edge), and its paper taken for a shadow hollowed the strokes out."""
+    rows, cols = (_filter(_filter(mask.astype(float), run, f, axis), run, g, axis) > 0
+                  for axis in (1, 0) for f, g in [(np.min, np.max)])
+    k = max(1, min(mask.shape) // 20)  # as _ring's
+    return np.concatenate([rows[:k].ravel(), rows[-k:].ravel(), cols[:, :k].ravel(), cols[:, -k:].ravel()])
 
 
 def _ring(a: np.ndarray) -> np.ndarray:
