@@ -153,6 +153,7 @@ def ink_map(img: Image.Image, empty: DigitError | None = None, strokes: bool = T
     Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink. `strokes`: the ink is a pen's (a digit's),
     so a wide dark patch at the border is a shadow (ddpm.shade), not ink (a Fashion-MNIST item may be that patch)."""
     empty = empty or DigitError(EMPTY_IMAGE.format("digit"))
+    colour = img if img.mode in ("RGB", "P", "CMYK", "YCbCr") else None  # (_shrink makes it greyscale)
     img = _flatten_alpha(_shrink(img)).convert("L")
     grey = np.asarray(img, dtype=np.float64) / 255
     paper = np.median(_border(grey))
@@ -168,7 +169,7 @@ def ink_map(img: Image.Image, empty: DigitError | None = None, strokes: bool = T
         g, hi = -g, -lo
     floor = _floor(g)
     gain = 1.0
-    if strokes and dark and (shaded := unshaded(grey, plane)) is not None:  # a shadow no plane follows (ddpm.shade)
+    if strokes and dark and (shaded := unshaded(grey, plane, colour)) is not None:  # a shadow, not a plane: ddpm.shade
         g, gain = shaded
         floor, hi = _floor(g), np.partition(g.ravel(), g.size - k)[g.size - k]
     if hi - floor < 0.1:

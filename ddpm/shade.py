@@ -19,14 +19,16 @@ WINDOW = 0.1  # the closing's window, this share of the shorter side: wider than
 UNEVEN = 0.02  # the paper falls MARGIN (of the greyscale) short of the plane on more than this share of the border
 MARGIN = 0.05
 DEEPEST = 0.3  # a shadow leaves the paper at least this share of its light (a marker's ink: less)
+TINT = 0.15  # a shadow's paper at most this much more saturated than the lit paper (a red marker's: 0.8)
 MIN_SIDE = 64  # smaller pictures are no photos of a page
 
 
-def unshaded(g: np.ndarray, plane: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """When the paper of greyscale `g` (H, W) in [0, 1] falls short of ink_map's `plane` on the border (a shadow): its
-    dark ink, light (the paper's own brightness less the pixel's: paper about 0, with the same noise lit or shaded),
-    and the gain (H, W) that makes up for the shadow dimming the ink (about 1 on lit paper); else None. (Light ink on a
-    dark board is left to the plane: a shadow there is darker still, no ink, and a bright patch is a sheet: ddpm.sheet.)
+def unshaded(g: np.ndarray, plane: np.ndarray, colour: Image.Image | None = None) -> tuple[np.ndarray, ...] | None:
+    """When the paper of greyscale `g` (H, W) in [0, 1] falls short of ink_map's `plane` on the border (a shadow, as
+    grey as the paper: the picture in `colour`, when it has colour, says): its dark ink, light (the paper's own
+    brightness less the pixel's: paper about 0, with the same noise lit or shaded), and the gain (H, W) that makes
+    up for the shadow dimming the ink (about 1 on lit paper); else None. (Light ink on a dark board is left to the
+    plane: a shadow there is darker still, no ink, and a bright patch is a sheet: ddpm.sheet.)
     """
     if min(g.shape) < MIN_SIDE:
         return None
@@ -37,6 +39,8 @@ def unshaded(g: np.ndarray, plane: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     shade = (paper < lit - MARGIN) & (paper > DEEPEST * lit)  # (darker still: a bold stroke at the edge)
     if _ring(shade).mean() <= UNEVEN or _along_ring(shade, 3 * r).mean() <= UNEVEN:  # (the first: quicker)
         return None
+    if colour is not None and _coloured(colour, small.shape, shade):
+        return None
     paper = _edges(paper, r)
     for _ in range(r):  # a shadow's corner narrower than the window, which the closing filled: let the shadow flow in
         paper = np.maximum(_filter(_filter(paper, 1, np.min, 0), 1, np.min, 1), small)
@@ -44,6 +48,18 @@ def unshaded(g: np.ndarray, plane: np.ndarray) -> tuple[np.ndarray, np.ndarray] 
     paper = np.asarray(Image.fromarray(paper.astype(np.float32)).resize(g.shape[::-1], Image.BILINEAR), np.float64)
     paper = np.maximum(paper, np.maximum(DEEPEST * plane, 1e-3))  # a marker's strokes wider than the window are ink
     return paper - g, np.median(_ring(paper)) / paper
+
+
+def _coloured(colour: Image.Image, shape: tuple[int, int], shade: np.ndarray) -> bool:
+    """Whether the `shade` (a mask of the picture shrunk to `shape`) is more colourful than the paper round it: a
+    shadow dims the paper, and leaves its colour; a red or blue marker's stroke crossing the edge is no shadow."""
+    rgb = np.asarray(colour.convert("RGB").resize(shape[::-1], Image.BOX), np.float64)
+    top = rgb.max(axis=2)
+    saturation = (top - rgb.min(axis=2)) / np.maximum(top, 1)
+    ring = _ring(shade)
+    if ring.all():
+        return False
+    return np.median(_ring(saturation)[ring]) > np.median(_ring(saturation)[~ring]) + TINT
 
 
 def _shrink(a: np.ndarray) -> np.ndarray:
