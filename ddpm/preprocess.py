@@ -352,7 +352,7 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     if dataset == "mnist":  # only a digit's ink is strokes (a Fashion-MNIST item may be solid, a bag, or striped)
         if (corners := sheet_corners(ink)) is not None:  # light paper on a darker desk, taken for the ink
             ink = _on_the_sheet(img, ink, corners)
-        ink = without_lines(ink)  # a ruled or squared page's printed lines are no digit's (ddpm.paper)
+        ink = without_lines(ink)  # a ruled, squared or dotted page's printed lines are no digit's (ddpm.paper)
         ink = without_strays(ink)  # nor is a dot or a tick beside it, which would shrink it (ddpm.strays)
     return fits[dataset](ink)
 
