@@ -21,7 +21,7 @@ from .data import noun
 from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
 from .paper import without_lines
 from .shade import unshaded
-from .sheet import sheet_corners, upright
+from .sheet import sheet_corners, upright, without_desk_strips
 from .strays import without_strays
 
 BOX, FIELD = 20, 28  # MNIST: fit in 20x20, centre in 28x28
@@ -352,6 +352,7 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     if dataset == "mnist":  # only a digit's ink is strokes (a Fashion-MNIST item may be solid, a bag, or striped)
         if (corners := sheet_corners(ink)) is not None:  # light paper on a darker desk, taken for the ink
             ink = _on_the_sheet(img, ink, corners)
+        ink = without_desk_strips(ink)  # nor is the desk along an edge of a sheet that all but fills the photo
         ink = without_lines(ink)  # a ruled, squared or dotted page's printed lines are no digit's (ddpm.paper)
         ink = without_strays(ink)  # nor is a dot or a tick beside it, which would shrink it (ddpm.strays)
     return fits[dataset](ink)

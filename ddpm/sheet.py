@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+STRIP_ROWS = 0.9  # a desk's strip along an edge: ink runs in from that edge on this share of its rows or more
+STRIP_DEEP = 0.15  # and at most this deep into the picture (typically: a sheet is no strip)
+LEFT = 0.05  # a strip is taken out when what is left holds this share of its ink or more (else it was the digit)
 SMALL = 160  # the shape is judged on the ink map shrunk to this (its longer side): a sheet's corners need no more
 SHEET_INKED = 0.02  # ink this strong or more is the sheet's: a coloured note, darker than a white desk, is faint ink
 SHEET_FILL = 0.8  # ink filling more of its (not thin) quadrilateral is a sheet or a canvas (MNIST's: at most 0.62)
@@ -84,3 +87,22 @@ def _quad(corners: np.ndarray, shape: tuple[int, int], outline: bool = False) ->
     img = Image.new("1", (shape[1], shape[0]), 0)
     ImageDraw.Draw(img).polygon([tuple(c) for c in corners], fill=None if outline else 1, outline=1)
     return np.asarray(img, dtype=bool)
+
+
+def without_desk_strips(ink: np.ndarray) -> np.ndarray:
+    """The ink map less a strip of desk along an edge, where the sheet fills the photo but for it: along at least
+    STRIP_ROWS of that edge ink runs in from it, each run about as long as the others (at most STRIP_DEEP of the
+    picture). A digit's strokes crossing an edge cross a few rows of it; beyond the strip's own depth they are kept.
+    `ink` itself when there is none, or when it leaves next to nothing (a 1 drawn along the picture's edge)."""
+    out = ink
+    for turn in range(4):  # the left edge of the picture turned 0, 90, 180 and 270 degrees
+        a = np.rot90(out, turn)
+        inked = a > 0  # (however faint: the strip's blurred edge too)
+        run = np.where(inked.all(axis=1), a.shape[1], np.argmin(inked, axis=1))  # ink in from the edge, each row
+        deep = np.median(run[run > 0]) if (run > 0).any() else 0
+        if (run > 0).mean() < STRIP_ROWS or deep > STRIP_DEEP * a.shape[1]:
+            continue
+        cut = np.minimum(run, round(1.5 * deep) + 1)  # a stroke running on from the strip keeps its length past it
+        a = a * (np.arange(a.shape[1])[None, :] >= cut[:, None])
+        out = np.rot90(a, -turn)
+    return out if out.sum() >= LEFT * (ink.sum() - out.sum()) else ink
