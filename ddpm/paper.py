@@ -13,21 +13,25 @@ import numpy as np
 
 INKED = 0.0  # an ink map's pixel above this is ink, however faint (a light blue rule is about 0.25)
 SPAN = 0.75  # a printed line covers this share of its path across the picture (a stroke crossing it adds to that)
-THIN = 0.03  # and is at most this share of the picture thick (at least 6 pixels allowed): no shadow, no desk's edge
+THIN = 0.03  # and is at most this share of the picture thick (8 pixels allowed): no shadow, no desk's edge
 FRINGE = 0.25  # the rows beside a line covered this much are its blurred edge, taken out with it
 LINES = 3  # a page shows several; a digit cropped close may have two long straight bars (a 7 with a crossbar)
 TILTS = np.tan(np.radians(np.arange(-3, 3.01, 0.2)))  # a photo not quite straight: lines at up to 3 degrees
+BOXED = 0.1  # a box's lines are taken out when the ink they leave holds this share of theirs (a digit's strokes)
 GAP = 0.03  # a dotted or dashed line's gaps, up to twice this share of the picture's breadth, are bridged
 
 
 def without_lines(ink: np.ndarray) -> np.ndarray:
     """The ink map less its paper's printed lines; `ink` itself when fewer than LINES of them are parallel (a long
-    straight stroke may be a 1 or a 7's bar cropped close: a margin line is taken out only beside a page's rules)."""
+    straight stroke may be a 1 or a 7's bar cropped close: a margin line is taken out only beside a page's rules),
+    unless two run each way round ink of their own: a form's printed box (a square 0 alone is no box)."""
     found = []
     for gap in (0, GAP):  # printed rules, and dotted or dashed ones (a dot grid's rows) with their gaps bridged
         rows, across = _lines(ink, gap)
         cols, down = _lines((ink * ~across).T, gap)
-        found.append((max(rows, cols), across | down.T))
+        mask = across | down.T
+        box = min(rows, cols) >= 2 and (ink * ~mask).sum() >= BOXED * (ink * mask).sum()
+        found.append((LINES if box else max(rows, cols), mask))
     lines, mask = max(found, key=lambda f: f[0])  # whichever finds more (a squared grid's columns fill the gaps)
     return ink if lines < LINES else ink * ~mask
 
@@ -69,7 +73,7 @@ def _lines(ink: np.ndarray, gap: float = 0) -> tuple[int, np.ndarray]:
         while k + 1 < n and frac[k + 1] >= SPAN:
             k += 1
         k1, k = k, k + 1
-        if k1 - k0 + 1 > max(6, THIN * h):  # a thick band from edge to edge: no printed line
+        if k1 - k0 + 1 > max(8, THIN * h):  # a thick band from edge to edge: no printed line
             continue
         for _ in range(3):  # its blurred edges, or its drift from the tilt tried
             k0 -= k0 > 0 and frac[k0 - 1] >= FRINGE
