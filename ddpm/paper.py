@@ -1,4 +1,4 @@
-"""A notebook's printed lines (ruled, squared, dotted or dashed paper, a margin line) told apart from a digit's strokes.
+"""A page's printed lines (ruled, squared, dotted or dashed paper, a margin, a form's box) told apart from strokes.
 
 On lined or squared paper ink_map finds the printed lines as well as the digit (light blue print still stands out from
 white paper, and a pen can be as light), so the crop took the page and the digit came out shrunk or skewed. The lines

@@ -6,7 +6,8 @@ hole in that ink (a coloured note darker than a white desk is faint ink, the dig
 strokes are not: a quadrilateral (a rectangle, turned when the photo is askew, a trapezoid when the phone was tilted)
 that the ink fills edge to edge, all but the digit. Its four corners are the ink's extreme points along the diagonals
 (a sheet turned less than about 45 degrees) or along the axes (more). A marker's bold 0 or 8 fills most of its box too,
-but bulges past those four points on its round sides.
+but bulges past those four points on its round sides. A sheet that fills the photo but for a strip of desk along an
+edge shows that strip as ink running in from the edge: without_desk_strips takes it out.
 """
 from __future__ import annotations
 
