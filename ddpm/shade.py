@@ -32,10 +32,11 @@ def unshaded(g: np.ndarray, plane: np.ndarray, colour: Image.Image | None = None
     """
     if min(g.shape) < MIN_SIDE:
         return None
-    small = _shrink(g)
+    small, lit = _shrink(g), _shrink(plane)
+    if _ring(small < lit - MARGIN).mean() <= UNEVEN:  # the closing is no darker than the picture: no shade (quick)
+        return None
     r = max(2, round(WINDOW * min(small.shape) / 2))
     paper = _closing(small, r)  # ink a dark valley narrower than the window, which the max filter fills
-    lit = _shrink(plane)
     shade = (paper < lit - MARGIN) & (paper > DEEPEST * lit)  # (darker still: a bold stroke at the edge)
     if _ring(shade).mean() <= UNEVEN or _along_ring(shade, 3 * r).mean() <= UNEVEN:  # (the first: quicker)
         return None
