@@ -1,9 +1,9 @@
 """A stray mark away from a digit (a dot, a short tick, an eraser's leftover crumb) told apart from its strokes.
 
 The crop took in all the ink it found, so a dot dropped beside a drawn digit was kept in its 28 x 28 picture, and the
-digit came out smaller or pushed aside (a 9 with a dot below it read as a 4). A stray mark is short and it stands apart; a
-digit's pieces drawn apart (a 5's top bar, a 4 in two strokes, a pen that skipped) are long, or close to the rest.
-Pieces are found on a coarse grid, so that a stroke's tiny gaps do not split it.
+digit came out smaller or pushed aside (a 9 with a dot below it read as a 4). A stray mark is short and it stands
+apart; a digit's pieces drawn apart (a 5's top bar, a 4 in two strokes, a pen that skipped) are long, or close to the
+rest. Pieces are found on a coarse grid, so that a stroke's tiny gaps do not split it.
 """
 from __future__ import annotations
 
