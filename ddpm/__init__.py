@@ -12,5 +12,6 @@ Around them: sample.py / evaluate.py / benchmark.py (command lines; cli_args.py 
 classifier.py + metrics.py (the yardstick), facts.py + card.py + push.py (what a folder records, its model card,
 publishing it), checkpoint.py + run_record.py + run_control.py (a run's checkpoint, records, resume checks and
 Ctrl-C), train_args.py (train.py's flags as the config), preprocess.py + demo/ (the pure functions behind app.py;
-paper.py: a notebook's printed lines told from a digit's strokes).
+paper.py: a page's printed lines told from a digit's strokes; sheet.py, shade.py, strays.py: a sheet on a desk, a
+shadow, a stray dot).
 """

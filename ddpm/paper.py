@@ -26,9 +26,9 @@ def without_lines(ink: np.ndarray) -> np.ndarray:
     straight stroke may be a 1 or a 7's bar cropped close: a margin line is taken out only beside a page's rules),
     unless two run each way round ink of their own: a form's printed box (a square 0 alone is no box)."""
     found = []
-    for gap in (0, GAP):  # printed rules, and dotted or dashed ones (a dot grid's rows) with their gaps bridged
-        rows, across = _lines(ink, gap)
-        cols, down = _lines((ink * ~across).T, gap)
+    # printed rules, and dotted or dashed ones (a dot grid's rows) with their gaps bridged: the rows' tilt sought once
+    for gap, (rows, across) in zip((0, GAP), _lines(ink, (0, GAP))):
+        (cols, down), = _lines((ink * ~across).T, (gap,))
         mask = across | down.T
         box = min(rows, cols) >= 2 and (ink * ~mask).sum() >= BOXED * (ink * mask).sum()
         found.append((LINES if box else max(rows, cols), mask))
@@ -36,9 +36,10 @@ def without_lines(ink: np.ndarray) -> np.ndarray:
     return ink if lines < LINES else ink * ~mask
 
 
-def _lines(ink: np.ndarray, gap: float = 0) -> tuple[int, np.ndarray]:
-    """(how many lines run along the rows, within 3 degrees, across at least half the picture; a mask of the pixels
-    of every such line, the bits of one cut off by a tilted picture's top or bottom edge too)."""
+def _lines(ink: np.ndarray, gaps=(0,)) -> list[tuple[int, np.ndarray]]:
+    """For each share of the breadth in `gaps` (a row's gaps of up to twice it bridged): (how many lines run along the
+    rows, within 3 degrees, across at least half the picture; a mask of the pixels of every such line, the bits of
+    one cut off by a tilted picture's top or bottom edge too)."""
     h, w = ink.shape
     inked = ink > INKED
     near = inked.copy()  # a pixel's row +-1: a line's path is followed to the nearest tilt tried, not exactly
@@ -54,14 +55,21 @@ def _lines(ink: np.ndarray, gap: float = 0) -> tuple[int, np.ndarray]:
         best = max(best, (score, (shift, count)), key=lambda b: b[0])
     shift, count = best[1]
     n = len(count)
+    start = shift.max() - shift  # the sheared rows that column x reaches: start[x] .. start[x] + h - 1
+    path = np.cumsum(np.bincount(start, minlength=n + 1)[:n] - np.bincount(start + h, minlength=n + h + 1)[:n])
+    return [_bands(inked, near, shift, count, path, gap) for gap in gaps]
+
+
+def _bands(inked, near, shift, count, path, gap: float) -> tuple[int, np.ndarray]:
+    """_lines' count for one gap: the lines found along the sheared rows (`count` pixels of each, `path` long)."""
+    h, w = inked.shape
+    n = len(count)
     if g := round(gap * w):  # a row's gaps of up to 2g bridged: a dot grid's rows, or dashes, are lines as rules are
         y = np.arange(n)[:, None] - shift.max() + shift[None, :]  # the picture's row of sheared row k at column x
         seen = (y >= 0) & (y < h)
         row = np.pad(seen & near[y.clip(0, h - 1), np.arange(w)], ((0, 0), (g + 1, g)))
         run = np.cumsum(row, axis=1, dtype=np.int32)
         count = (seen & (run[:, 2 * g + 1:] > run[:, : -2 * g - 1])).sum(axis=1)
-    start = shift.max() - shift  # the sheared rows that column x reaches: start[x] .. start[x] + h - 1
-    path = np.cumsum(np.bincount(start, minlength=n + 1)[:n] - np.bincount(start + h, minlength=n + h + 1)[:n])
     frac = count / np.maximum(path, 1)
     lines, mask = 0, np.zeros((h, w), bool)
     k = 0

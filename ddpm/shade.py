@@ -32,7 +32,7 @@ def unshaded(g: np.ndarray, plane: np.ndarray, colour: Image.Image | None = None
     """
     if min(g.shape) < MIN_SIDE:
         return None
-    small, lit = _shrink(g), _shrink(plane)
+    small, lit = shrunk(g), shrunk(plane)
     if _ring(small < lit - MARGIN).mean() <= UNEVEN:  # the closing is no darker than the picture: no shade (quick)
         return None
     r = max(2, round(WINDOW * min(small.shape) / 2))
@@ -63,8 +63,9 @@ def _coloured(colour: Image.Image, shape: tuple[int, int], shade: np.ndarray) ->
     return np.median(_ring(saturation)[ring]) > np.median(_ring(saturation)[~ring]) + TINT
 
 
-def _shrink(a: np.ndarray) -> np.ndarray:
-    scale = min(1.0, LOW / max(a.shape))
+def shrunk(a: np.ndarray, side: int = LOW) -> np.ndarray:
+    """An array (H, W) area-averaged to at most `side` on its longer side (as float64; ddpm.sheet's too)."""
+    scale = min(1.0, side / max(a.shape))
     size = (max(1, round(a.shape[1] * scale)), max(1, round(a.shape[0] * scale)))
     return np.asarray(Image.fromarray(a.astype(np.float32)).resize(size, Image.BOX), np.float64)
 

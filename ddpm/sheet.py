@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .shade import shrunk
+
 STRIP_ROWS = 0.9  # a desk's strip along an edge: ink runs in from that edge on this share of its rows or more
 STRIP_DEEP = 0.15  # and at most this deep into the picture (typically: a sheet is no strip)
 LEFT = 0.05  # a strip is taken out when what is left holds this share of its ink or more (else it was the digit)
@@ -29,9 +31,7 @@ def sheet_corners(ink: np.ndarray) -> np.ndarray | None:
     """(4, 2) x, y in `ink`'s pixels: the corners of a sheet's inside, SHEET_INSET in from its edge, its top-left one
     first, then clockwise (upright as the sheet is nearest to), when the ink map `ink` (H, W) found a sheet;
     else None."""
-    scale = min(1.0, SMALL / max(ink.shape))
-    small = ink if scale == 1 else np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
-        (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale))), Image.BOX))
+    small = shrunk(ink, SMALL)
     inked = small > SHEET_INKED
     corners = _corners(inked)
     if corners is None:
@@ -98,6 +98,8 @@ def without_desk_strips(ink: np.ndarray) -> np.ndarray:
     out = ink
     for turn in range(4):  # the left edge of the picture turned 0, 90, 180 and 270 degrees
         a = np.rot90(out, turn)
+        if (a[:, 0] > 0).mean() < STRIP_ROWS:  # (quick: the test below, on the edge's own column)
+            continue
         inked = a > 0  # (however faint: the strip's blurred edge too)
         run = np.where(inked.all(axis=1), a.shape[1], np.argmin(inked, axis=1))  # ink in from the edge, each row
         deep = np.median(run[run > 0]) if (run > 0).any() else 0
