@@ -88,9 +88,10 @@ def bound(source, index, upload, sketch, seed):
     yield from bits_stream(RT.model, RT.sched, pick_digit(source, index, upload, sketch), seed)
 
 
-def forget_bound():
-    """Tab 1's bound put away as its digit or seed moves (it was the one before's)."""
-    return waiting(T)
+def forget_bound(shown: str):
+    """Tab 1's bound put away as its digit or seed moves (it was the one before's); none shown, nothing is sent (a
+    slow page fires the digit's change events again on its own: wiring.skip_repeats)."""
+    return gr.skip() if shown == waiting(T) else waiting(T)
 
 
 def sampling(seed, randomise, n, sampler, steps, label, guidance, eta, autoguidance, max_n=MAX_DIGITS):
@@ -260,7 +261,7 @@ def build(d: dict) -> gr.Blocks:
                 b_text = gr.Markdown(waiting(T), elem_id="bits-text", label="the bound, in words")
             b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
                                show_progress="hidden", **HEAVY)
-            gr.on([c.change for c in [*f_in, f_seed]], forget_bound, None, b_text, cancels=[b_run], queue=False,
+            gr.on([c.change for c in [*f_in, f_seed]], forget_bound, b_text, b_text, cancels=[b_run], queue=False,
                   api_visibility="private", show_progress="hidden")
 
         with gr.Tab("2. Generate"):

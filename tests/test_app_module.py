@@ -132,7 +132,9 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     empty, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [text._id]
               and {e for _, e in f.targets} == {"change"}]
     assert len(empty.targets) == 5 and empty.fn is app.forget_bound and not empty.queue
-    assert app.forget_bound() == text.value == app.waiting(T)
+    assert app.forget_bound("**4.1 bits per pixel** ...") == text.value == app.waiting(T)
+    assert isinstance(app.forget_bound(app.waiting(T)), type(app.gr.skip()))  # none shown: nothing sent
+    assert [i._id for i in empty.inputs] == [text._id]
     cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == empty.targets]
     assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"bits_ui"}
     pictures = [b for b in app.demo.blocks.values() if type(b).__name__ == "Image"]
@@ -179,8 +181,10 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         moved = {block for block, _ in fns[f"{name}_ui"].targets}
         assert {block._id for block in fns[name].inputs} <= moved, name
         assert not {block._id for block in fns[name].inputs}.intersection(b for b, _ in fns[name].targets)
-    hint = fns["forward_ui"].fn("upload", 0, None, None, "linear", 25, 0)
+    visitor, moved = app.gr.Request(session_hash="a visitor"), ("upload", 0, None, None, "linear", 25, 0)
+    hint = fns["forward_ui"].fn(visitor, *moved)  # (Gradio passes the UI's events the request: skip_repeats)
     assert hint[:4] == (None, None, None, None) and "No image uploaded" in hint[-1]
+    assert isinstance(fns["forward_ui"].fn(visitor, *moved), type(app.gr.skip()))  # the same again: nothing sent
     # a seed typed while Generate, Compare or the animation runs stays in the box: their UI events write the seed
     # they ran back only when "new random seed" drew it (the API's answer always carries it)
     skip = type(app.gr.skip())

@@ -17,7 +17,7 @@ from .page import PICK_BRUSH_JS
 from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
                       item_noun, num_examples, source_label)
 from .widgets import Radio, Slider
-from .wiring import user_errors
+from .wiring import skip_repeats, user_errors
 
 
 
@@ -146,7 +146,7 @@ def digit_input(tab: str):
                             brush=gr.Brush(default_size=8, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
-    source.change(user_errors(show_source, quiet=InputError), source, [index, upload, sketch],
+    source.change(user_errors(skip_repeats(show_source), quiet=InputError), source, [index, upload, sketch],
                   api_name=f"show_source_{tab}",
                   api_visibility="private", show_progress="hidden", queue=False
                   ).then(None, js=pick_brush)

@@ -4,11 +4,15 @@ and a job's progress as its outputs."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import gradio as gr
+import numpy as np
 
 from .limits import DigitError, EmptyBox, InputError, MissingInput
 from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, SHOW_OUTPUT_JS
@@ -63,6 +67,47 @@ def user_errors(fn=None, *, quiet: type[InputError] | tuple[type[InputError], ..
     return call
 
 
+def fingerprint(value):
+    """A comparable stand-in for an event's inputs: an array by its shape, dtype and a digest of its bytes (a
+    drawing is 280 x 280 x 4), dicts, lists and tuples item by item, anything else by its type and repr."""
+    if isinstance(value, np.ndarray):
+        digest = hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16).digest()
+        return "array", value.shape, value.dtype.str, digest
+    if isinstance(value, dict):
+        return "dict", tuple((repr(k), fingerprint(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__, tuple(fingerprint(v) for v in value)
+    return type(value).__name__, repr(value)
+
+
+SESSIONS_KEPT = 1000  # visitors' sessions whose last inputs skip_repeats keeps (the one heard from longest ago goes)
+
+
+def skip_repeats(fn):
+    """fn for a UI event that runs as its inputs change, run only when they differ from those it last ran on in
+    this visitor's session (Gradio's session hash); a repeat answers gr.skip(), every output left as it is. On a
+    page slow to draw (Chromium's CPU slowed 8x), Gradio's image editor, hidden with a drawing in it, fires its
+    change event again and again with nothing changed, and each ran the digit's views anew: an upload's refusal
+    was said up to seven times in ten seconds. The browser's events may go on; they cost the server nothing now.
+    The API's events do not go through it."""
+    last, lock = OrderedDict(), threading.Lock()
+
+    def ui(request: gr.Request, *args):
+        session, seen = getattr(request, "session_hash", None), fingerprint(args)
+        if session is not None:
+            with lock:
+                if last.get(session) == seen:
+                    last.move_to_end(session)
+                    return gr.skip()
+                last[session] = seen
+                last.move_to_end(session)
+                while len(last) > SESSIONS_KEPT:
+                    last.popitem(last=False)
+        return fn(*args)
+    ui.__name__, ui.__qualname__, ui.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__  # not wraps: Gradio reads
+    return ui  # the signature for the request it passes, and would follow __wrapped__ to fn's
+
+
 # ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
 
 def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | tuple | None = None, blank=None,
@@ -90,8 +135,8 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     """Run fn as its inputs move. In the UI (`api_name`_ui) the digit's source, index, upload, drawing and `triggers`
     all run it; a digit not given yet is no error there (an upload not made: blank(message) empties the view and
     says what to do, with no toast, whichever input moved), a box emptied is being typed into (quiet: EmptyBox), and
-    any other refusal is a warning. The API event
-    `api_name` is a hidden button's, where every refusal is an error.
+    any other refusal is a warning; inputs it last ran on, in the same visitor's session, run nothing
+    (skip_repeats). The API event `api_name` is a hidden button's, where every refusal is an error.
 
     echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
     the UI this one stays quiet on all of them and each message shows once. Returns the UI's event (snap_back
@@ -100,7 +145,7 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
                                                   *triggers]
     return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else (MissingInput, EmptyBox),
-                      blank=blank, **kw)
+                      blank=blank, ui_fn=skip_repeats(fn), **kw)
 
 
 def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None,
