@@ -46,5 +46,17 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
+def stroke(page, canvas, start: tuple[float, float], step: tuple[float, float], moves: int = 10) -> None:
+    """Drag the mouse across the canvas from `start` by `moves` moves of `step`, each a fraction of its width and
+    height, as a hand draws a stroke. The canvas's box is read here: the waits and clicks before scroll the page."""
+    b = canvas.bounding_box()
+    at = lambda k: (b["x"] + b["width"] * (start[0] + step[0] * k), b["y"] + b["height"] * (start[1] + step[1] * k))
+    page.mouse.move(*at(0))
+    page.mouse.down()
+    for k in range(1, moves + 1):
+        page.mouse.move(*at(k))
+    page.mouse.up()
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

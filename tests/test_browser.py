@@ -17,7 +17,7 @@ from PIL import Image
 
 from app_helpers import running_app
 from browser_helpers import (ARGS, CHROMIUM, SHOTS, TIMEOUT_MS, image_src, open_tab, scroll_to, set_number, shot,
-                             wait_for_new_image)
+                             stroke, wait_for_new_image)
 from ddpm.data import load_sample
 from ddpm.demo.forward import MARKER_COLOR as GREY  # the chosen t's line
 
@@ -70,12 +70,7 @@ def test_1_forward_slider_and_drawing(page):
     for view in ("forward", "objective"):  # two events: the loss view's, on a queue of its own, may come second
         page.wait_for_function(f"() => document.querySelector('#{view}-text').innerText.includes('drawing is empty')")
     assert page.locator("#forward-x0 img").count() == 0 and page.locator("#objective-panel img").count() == 0
-    b = canvas.bounding_box()
-    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
-    page.mouse.down()
-    for k in range(1, 11):
-        page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * (0.2 + 0.06 * k))
-    page.mouse.up()
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))  # a 1, down the middle
     wait_for_new_image(page, "forward-x0", old)
     wait_for_new_image(page, "objective-panel", old_objective)  # the loss view follows the drawing too
     shot(page, "1-forward-drawing")
@@ -84,12 +79,7 @@ def test_1_forward_slider_and_drawing(page):
     page.wait_for_function("() => document.querySelector('#forward-text').innerText.includes('drawing is empty')")
     page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
     assert page.locator("#forward-xt img").count() == 0  # emptied, the view waits for the new drawing
-    b = canvas.bounding_box()  # again: the waits and the click above scroll the page
-    page.mouse.move(b["x"] + b["width"] * 0.3, b["y"] + b["height"] * 0.5)
-    page.mouse.down()
-    for k in range(1, 11):
-        page.mouse.move(b["x"] + b["width"] * (0.3 + 0.04 * k), b["y"] + b["height"] * 0.5)
-    page.mouse.up()
+    stroke(page, canvas, (0.3, 0.5), (0.04, 0))  # a bar across
     scroll_to(page, "forward-xt")
     page.locator("#forward-xt img").wait_for()
     # the notation's equations are typeset, offline, by the KaTeX Gradio ships (none left as raw $$ or in red)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from browser_helpers import ARGS, CHROMIUM, open_tab
+from browser_helpers import ARGS, CHROMIUM, open_tab, stroke
 from test_browser import sync_api
 
 
@@ -34,12 +34,7 @@ def test_a_drawing_put_away_then_a_bad_upload_is_said_once(slow_page, tmp_path):
     canvas = page.locator("#forward-sketch canvas").first
     canvas.wait_for(state="visible")
     page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
-    b = canvas.bounding_box()
-    page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.2)
-    page.mouse.down()
-    for k in range(1, 11):
-        page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * (0.2 + 0.06 * k))
-    page.mouse.up()
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
     page.wait_for_timeout(3000)  # the drawing's own events still going, as a person switches on at once
     page.locator("#forward-source").get_by_text("upload").click()
     for view in ("forward", "objective"):
