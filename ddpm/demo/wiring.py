@@ -1,6 +1,6 @@
 """Each job of the app wired to its API endpoint and its UI event: user_errors turns an InputError into the UI's
-message or the API's error (the one place that does), live views run as their inputs move, long jobs on a button,
-and a job's progress as its outputs."""
+message or the API's error (the one place that does), live views run as their inputs move (skip_repeats: not again
+on the same ones), long jobs on a button, and a job's progress as its outputs."""
 from __future__ import annotations
 
 import functools
