@@ -93,8 +93,8 @@ def skip_repeats(fn):
     last, lock = OrderedDict(), threading.Lock()
 
     def ui(request: gr.Request, *args):
-        session, seen = getattr(request, "session_hash", None), fingerprint(args)
-        if session is not None:
+        if (session := getattr(request, "session_hash", None)) is not None:
+            seen = fingerprint(args)
             with lock:
                 if last.get(session) == seen:
                     last.move_to_end(session)
