@@ -2,6 +2,7 @@
 app's page (open a tab, type a number, wait for a new picture, bring one on screen, save a screenshot)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from app_helpers import ROOT
@@ -10,6 +11,27 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = ROOT / "screenshots"
 TIMEOUT_MS = 120_000
+
+
+@contextmanager
+def app_page(url: str, timeout_ms: int = TIMEOUT_MS, cpu_slowdown: int = 1, **page_kw):
+    """The app at `url` in a page of its own browser (`page_kw`: new_page's viewport, device_scale_factor), loaded:
+    tab 1's first picture shown. page.errors: the uncaught errors thrown in it, for the tests that check none was.
+    cpu_slowdown: Chromium's own throttle, the page run as on a CPU that many times slower (from its load on)."""
+    from playwright.sync_api import sync_playwright  # (a test file skips without it, before it gets here)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        page = browser.new_page(**page_kw)
+        page.set_default_timeout(timeout_ms)
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        if cpu_slowdown > 1:
+            page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": cpu_slowdown})
+        page.goto(url)
+        page.wait_for_selector("#forward-xt img")
+        yield page
+        browser.close()
 
 
 def image_src(page, elem_id: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from app_helpers import running_app
-from browser_helpers import (ARGS, CHROMIUM, SHOTS, TIMEOUT_MS, image_src, open_tab, scroll_to, set_number, shot,
+from browser_helpers import (CHROMIUM, SHOTS, TIMEOUT_MS, app_page, image_src, open_tab, scroll_to, set_number, shot,
                              stroke, wait_for_new_image)
 from ddpm.data import load_sample
 from ddpm.demo.forward import MARKER_COLOR as GREY  # the chosen t's line
@@ -39,16 +39,8 @@ def app_url(request):
 @pytest.fixture(scope="module")
 def page(app_url):
     SHOTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.errors = []  # uncaught errors in the page, for the tests that check none was thrown
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(app_url)
-        page.wait_for_selector("#forward-xt img")
+    with app_page(app_url, viewport={"width": 1400, "height": 1000}) as page:
         yield page
-        browser.close()
 
 
 def test_1_forward_slider_and_drawing(page):

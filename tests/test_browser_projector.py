@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import ARGS, CHROMIUM, open_tab, scroll_to
-from test_browser import sync_api
+from browser_helpers import app_page, open_tab, scroll_to
+from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
 
 @pytest.fixture(scope="module")
 def projector(tiny_app):  # the app test_browser.py runs in its own page (conftest.py)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 853, "height": 480}, device_scale_factor=1.5)
-        page.set_default_timeout(60_000)
-        page.goto(tiny_app)
-        page.wait_for_selector("#forward-xt img")
+    with app_page(tiny_app, 60_000, viewport={"width": 853, "height": 480}, device_scale_factor=1.5) as page:
         yield page
-        browser.close()
 
 
 def test_tab_3s_and_tab_4s_results_take_the_page_width_under_their_settings(projector):

@@ -6,21 +6,14 @@ import time
 
 import pytest
 
-from browser_helpers import ARGS, CHROMIUM, open_tab, stroke
-from test_browser import sync_api
+from browser_helpers import app_page, open_tab, stroke
+from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
 
 @pytest.fixture(scope="module")
 def slow_page(tiny_app):  # the app test_browser.py runs, in a page of its own (conftest.py)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
-        page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 8})
-        page.goto(tiny_app)
-        page.wait_for_selector("#forward-xt img")
+    with app_page(tiny_app, cpu_slowdown=8, viewport={"width": 1400, "height": 1000}) as page:
         yield page
-        browser.close()
 
 
 def test_a_drawing_put_away_then_a_bad_upload_is_said_once(slow_page, tmp_path):
