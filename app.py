@@ -45,7 +45,8 @@ from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each
 from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
 from ddpm.demo.widgets import line_plot, loss_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
-from ddpm.demo.wiring import api_and_ui, live, progress_update, run_button, seed_back_if_drawn  # noqa: E402
+from ddpm.demo.wiring import (api_and_ui, live, on_new_inputs, progress_update, run_button,  # noqa: E402
+                              seed_back_if_drawn)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, TrajectoryOut, decision_legend, decision_plot,  # noqa: E402
                                   decision_text, film_strip, frame_panel, frame_slider, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -89,8 +90,7 @@ def bound(source, index, upload, sketch, seed):
 
 
 def forget_bound(shown: str):
-    """Tab 1's bound put away as its digit or seed moves (it was the one before's); none shown, nothing is sent (a
-    slow page fires the digit's change events again on its own: wiring.skip_repeats)."""
+    """Tab 1's bound put away as its digit or seed moves (it was the one before's); none shown, nothing is sent."""
     return gr.skip() if shown == waiting(T) else waiting(T)
 
 
@@ -261,8 +261,7 @@ def build(d: dict) -> gr.Blocks:
                 b_text = gr.Markdown(waiting(T), elem_id="bits-text", label="the bound, in words")
             b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
                                show_progress="hidden", **HEAVY)
-            gr.on([c.change for c in [*f_in, f_seed]], forget_bound, b_text, b_text, cancels=[b_run], queue=False,
-                  api_visibility="private", show_progress="hidden")
+            on_new_inputs([c.change for c in [*f_in, f_seed]], [*f_in, f_seed], forget_bound, b_text, b_text, [b_run])
 
         with gr.Tab("2. Generate"):
             gr.Markdown(intro.said(intro.GENERATE, RT.dataset))
@@ -377,8 +376,7 @@ def build(d: dict) -> gr.Blocks:
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps, memo],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
             shown = [r_main, r_strip, r_text, i_image, i_text]
-            gr.on([c.change for c in r_in], new_digit, [*r_in, memo], [*shown, memo], cancels=[r_run, i_run],
-                  api_visibility="private", queue=False, show_progress="hidden")  # in the UI alone
+            on_new_inputs([c.change for c in r_in], r_in, new_digit, [*r_in, memo], [*shown, memo], [r_run, i_run])
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

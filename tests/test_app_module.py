@@ -124,14 +124,23 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         memo.changes[0] += 1
         assert list(run) == []
     # tab 4's digit changed: its runs of the old digit stop (their last outputs would put the old digit back)
+    # (both on a State the digit's inputs move: a repeat of the same inputs stops nothing, wiring.on_new_inputs)
+    def moved_by(event) -> int:
+        """How many inputs' change events move the State whose change runs `event` (and its cancel)."""
+        (state, kind), = event.targets
+        gate, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [state]]
+        assert kind == "change" and gate.fn.__name__ == "moves" and gate.queue and gate.concurrency_limit is None
+        assert [i._id for i in gate.inputs] == [t for t, _ in gate.targets]  # it compares what moved it
+        return len(gate.targets)
     new_digit, = [f for f in app.demo.fns.values() if f.fn is app.new_digit]
     cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == new_digit.targets]
     assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"roundtrip_ui", "interpolate_ui"}
+    assert moved_by(new_digit) == 4  # source, index, upload, drawing
     # tab 1's digit or seed moved: the bound of the one before is emptied, and one being measured stops
     text, = [b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "bits-text"]
-    empty, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [text._id]
+    empty, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [text._id] and f.fn is not None
               and {e for _, e in f.targets} == {"change"}]
-    assert len(empty.targets) == 5 and empty.fn is app.forget_bound and not empty.queue
+    assert moved_by(empty) == 5 and empty.fn is app.forget_bound and not empty.queue
     assert app.forget_bound("**4.1 bits per pixel** ...") == text.value == app.waiting(T)
     assert isinstance(app.forget_bound(app.waiting(T)), type(app.gr.skip()))  # none shown: nothing sent
     assert [i._id for i in empty.inputs] == [text._id]

@@ -2,6 +2,7 @@
 loaded machine). Headless Debian Chromium, as test_browser.py (which it skips with)."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -42,3 +43,30 @@ def test_a_drawing_put_away_then_a_bad_upload_is_said_once(slow_page, tmp_path):
         counts.append(message.count())
         page.wait_for_timeout(500)
     assert max(counts) == 1, counts
+
+
+
+def test_a_drawing_put_away_stops_no_run_of_tab_4(slow_page):
+    """A drawing made in tab 4, then the source switched back to MNIST: the drawing's change event, sent seconds
+    late (after its upload) with the source still "drawing", came after the switch's, and tab 4 put its run away
+    again for a drawing no longer chosen; and as Gradio cancels a listener's `cancels` with an event of its own on
+    each firing of its triggers, it stopped a run just pressed ("Stopped as the digit's inputs changed"). An event
+    built before the source's last switch is now skipped, and the digit's change (new_digit) and its cancel follow
+    a State that only new inputs move (wiring.on_new_inputs): one switch, one change."""
+    page = slow_page
+    open_tab(page, "4. Your digit")
+    page.locator("#roundtrip-source").get_by_text("drawing").click()
+    canvas = page.locator("#roundtrip-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#roundtrip-sketch .empty.wrap").wait_for(state="detached")
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
+    page.wait_for_timeout(3000)
+    fn_index = page.evaluate("() => window.gradio_config.dependencies.find(d => d.api_name === 'new_digit').id")
+    sent = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}").get("fn_index"))
+            if r.method == "POST" and "/run/predict" in r.url else None)
+    page.locator("#roundtrip-source").get_by_text("MNIST").click()
+    page.locator("#roundtrip-main img").wait_for()  # the run put away as the drawing came, shown again
+    page.wait_for_timeout(12_000)  # the repeats came within ten seconds of the switch (one or two of them)
+    assert sent.count(fn_index) == 1, sent
+    assert page.locator("#roundtrip-main img").count() == 1  # the late drawing put it away again, MNIST chosen

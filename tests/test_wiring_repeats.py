@@ -83,3 +83,28 @@ def test_gradio_passes_the_request_through_user_errors():
         inputs, *_ = special_args(fn, ["upload", 70], request)
         assert inputs[0] is request and inputs[1:] == ["upload", 70]
     assert skip_repeats(view).__name__ == "view"  # as the app's tests find its handlers
+
+
+def test_an_event_built_before_the_source_was_switched_is_skipped():
+    """A drawing's change is sent after its upload: on a slow page, seconds after the switch to MNIST, with the
+    source still "drawing". What the source radio last switched to, in that session, decides."""
+    runs = []
+
+    def view(source, index):
+        runs.append((source, index))
+        return source
+
+    switch = skip_repeats(lambda source: source, switches="tab-source")
+    ui = skip_repeats(view, source="tab-source")
+    a, b = gr.Request(session_hash="a"), gr.Request(session_hash="b")
+    assert ui(a, "drawing", 0) == "drawing"  # nothing switched yet (the page as it loads): runs
+    switch(a, "MNIST")
+    assert isinstance(ui(a, "drawing", 1), SKIP)  # built before the switch
+    assert ui(a, "MNIST", 1) == "MNIST"
+    assert ui(b, "drawing", 1) == "drawing"  # another visitor's switch is not this one's
+    assert ui(None, "drawing", 1) == "drawing"  # no session (the API): runs
+    switch(a, "drawing")
+    assert ui(a, "drawing", 1) == "drawing"
+    other = skip_repeats(view, source="other-source")  # another tab's radio
+    assert other(a, "upload", 1) == "upload"
+    assert runs == [("drawing", 0), ("MNIST", 1), ("drawing", 1), ("drawing", 1), ("drawing", 1), ("upload", 1)]

@@ -146,10 +146,9 @@ def digit_input(tab: str):
                             brush=gr.Brush(default_size=8, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
-    source.change(user_errors(skip_repeats(show_source), quiet=InputError), source, [index, upload, sketch],
-                  api_name=f"show_source_{tab}",
-                  api_visibility="private", show_progress="hidden", queue=False
-                  ).then(None, js=pick_brush)
+    source.change(user_errors(skip_repeats(show_source, switches=source.elem_id), quiet=InputError), source,
+                  [index, upload, sketch], api_name=f"show_source_{tab}", api_visibility="private",
+                  show_progress="hidden", queue=False).then(None, js=pick_brush)
     # the canvas cleared asks for a tool again ("select the draw tool to start"): the brush is picked as at the start
     sketch.clear(None, js=pick_brush, queue=False, api_visibility="private")
     return source, index, upload, sketch

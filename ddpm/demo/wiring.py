@@ -1,11 +1,13 @@
 """Each job of the app wired to its API endpoint and its UI event: user_errors turns an InputError into the UI's
 message or the API's error (the one place that does), live views run as their inputs move (skip_repeats: not again
-on the same ones), long jobs on a button, and a job's progress as its outputs."""
+on the same ones, nor on those of a source switched away from), a digit's change that stops the runs of the one
+before (on_new_inputs), long jobs on a button, and a job's progress as its outputs."""
 from __future__ import annotations
 
 import functools
 import hashlib
 import inspect
+import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -83,29 +85,77 @@ def fingerprint(value):
 SESSIONS_KEPT = 1000  # visitors' sessions whose last inputs skip_repeats keeps (the one heard from longest ago goes)
 
 
-def skip_repeats(fn):
+class PerSession:
+    """Values kept for visitors' sessions (a key begins with Gradio's session hash), at most `per_session` keys a
+    session for SESSIONS_KEPT sessions: the key heard from longest ago goes first. put() answers the value it
+    replaced."""
+
+    def __init__(self, per_session: int = 1):
+        self.kept, self.lock, self.per_session = OrderedDict(), threading.Lock(), per_session
+
+    def put(self, key: tuple, value):
+        with self.lock:
+            old = self.kept.get(key)
+            self.kept[key] = value
+            self.kept.move_to_end(key)
+            while len(self.kept) > SESSIONS_KEPT * self.per_session:
+                self.kept.popitem(last=False)
+            return old
+
+    def get(self, key):
+        with self.lock:
+            return self.kept.get(key)
+
+
+SOURCES = PerSession(2)  # (session, the elem_id of a digit's source radio: tabs 1 and 4) -> the source last chosen
+
+
+def skip_repeats(fn, source: str | None = None, switches: str | None = None):
     """fn for a UI event that runs as its inputs change, run only when they differ from those it last ran on in
     this visitor's session (Gradio's session hash); a repeat answers gr.skip(), every output left as it is. On a
     page slow to draw (Chromium's CPU slowed 8x), Gradio's image editor, hidden with a drawing in it, fires its
-    change event again and again with nothing changed, and each ran the digit's views anew: an upload's refusal
-    was said up to seven times in ten seconds. The browser's events may go on; they cost the server nothing now.
-    The API's events do not go through it."""
-    last, lock = OrderedDict(), threading.Lock()
+    change event again with nothing changed, and each ran the digit's views anew: an upload's refusal was said up
+    to seven times in ten seconds. source: the elem_id of the digit's source radio, whose value is fn's first
+    input: an event that gives another source than the one the page last switched it to (switches, on the radio's
+    own change, notes it) was built before the switch and is skipped too. The drawing's change waits for the
+    drawing's upload before it is sent, and on a slow page it came seconds after the switch away from it, with the
+    source still "drawing": tab 4 put its run away for a drawing no longer chosen. The API's events do not go
+    through it."""
+    last = PerSession()
 
     def ui(request: gr.Request, *args):
         if (session := getattr(request, "session_hash", None)) is not None:
-            seen = fingerprint(args)
-            with lock:
-                if last.get(session) == seen:
-                    last.move_to_end(session)
-                    return gr.skip()
-                last[session] = seen
-                last.move_to_end(session)
-                while len(last) > SESSIONS_KEPT:
-                    last.popitem(last=False)
+            if switches is not None:
+                SOURCES.put((session, switches), args[0])
+            elif source is not None and SOURCES.get((session, source)) not in (None, args[0]):
+                return gr.skip()  # built before the switch
+            if last.put((session,), seen := fingerprint(args)) == seen:
+                return gr.skip()
         return fn(*args)
     ui.__name__, ui.__qualname__, ui.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__  # not wraps: Gradio reads
     return ui  # the signature for the request it passes, and would follow __wrapped__ to fn's
+
+
+_MOVES = itertools.count(1)  # a new number for each move: a State's change event fires on a new value alone
+
+
+def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, **kw):
+    """fn (fn_ins -> outs) run, and the events `cancels` cancelled, as the digit's inputs `ins` (its source first)
+    move, but not on a repeat of those they last moved to in the visitor's session, nor on an event built before
+    the source's last switch (skip_repeats). Gradio cancels with an event of its own beside the listener's, on
+    every firing of its triggers, which no answer of fn's can hold back: a slow page's drawing, its change sent
+    after the switch away from it, stopped a run just pressed. So the triggers only move a State, and the State's
+    change runs fn, on the inputs as they are then, and cancels. The move is queued (the page hears of a State's
+    change only through the queue), in a group of its own with no limit: ms each, never behind a model's run.
+    Returns fn's event."""
+    moved = gr.State(0)
+
+    def moves(*values):
+        return next(_MOVES)
+    gr.on(triggers, skip_repeats(moves, source=ins[0].elem_id), ins, moved, trigger_mode="always_last",
+          concurrency_id="moves", concurrency_limit=None, api_visibility="private", show_progress="hidden")
+    return moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private",
+                        show_progress="hidden", **kw)
 
 
 # ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
@@ -145,7 +195,7 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
                                                   *triggers]
     return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else (MissingInput, EmptyBox),
-                      blank=blank, ui_fn=skip_repeats(fn), **kw)
+                      blank=blank, ui_fn=skip_repeats(fn, source=digit[0].elem_id), **kw)
 
 
 def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None = None, ui_fn=None,
