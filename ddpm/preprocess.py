@@ -20,7 +20,7 @@ from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from .data import noun
 from .demo.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError, MissingInput
 from .paper import without_lines
-from .shade import unshaded
+from .shade import border, unshaded
 from .sheet import sheet_corners, upright, without_desk_strips
 from .strays import without_strays
 
@@ -156,7 +156,7 @@ def ink_map(img: Image.Image, empty: DigitError | None = None, strokes: bool = T
     colour = img if img.mode in ("RGB", "P", "CMYK", "YCbCr") else None  # (_shrink makes it greyscale)
     img = _flatten_alpha(_shrink(img)).convert("L")
     grey = np.asarray(img, dtype=np.float64) / 255
-    paper = np.median(_border(grey))
+    paper = np.median(border(grey))
     plane = _paper_plane(grey)
     g = grey - plane  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
     k = min(max(4, g.size // 5000), g.size)  # the ink level: the k-th most extreme pixel (robust to a few hot pixels)
@@ -179,7 +179,7 @@ def ink_map(img: Image.Image, empty: DigitError | None = None, strokes: bool = T
 
 def _floor(g: np.ndarray) -> float:
     """The ink threshold: the border's median + 4 robust std of its paper texture and sensor noise."""
-    b = _border(g)
+    b = border(g)
     noise = 1.4826 * np.median(np.abs(b - np.median(b)))
     return np.median(b) + 4 * noise
 
@@ -189,7 +189,7 @@ def _paper_plane(g: np.ndarray) -> np.ndarray:
     h, w = g.shape
     ys = np.broadcast_to(np.arange(h, dtype=float)[:, None], (h, w))
     xs = np.broadcast_to(np.arange(w, dtype=float)[None, :], (h, w))
-    vals, y, x = _border(g), _border(ys), _border(xs)
+    vals, y, x = border(g), border(ys), border(xs)
     med = np.median(vals)
     keep = np.abs(vals - med) <= 3 * 1.4826 * np.median(np.abs(vals - med)) + 1e-6  # not ink, light or dark
     step = max(1, keep.sum() // 20000)  # a subsample is plenty for three numbers
@@ -250,11 +250,6 @@ def _flatten_alpha(img: Image.Image) -> Image.Image:
     paper = 1.0 if opaque.size == 0 or np.median(opaque) < 0.5 else 0.0  # black strokes -> white paper
     out = rgba[..., :3] * alpha + paper * (1 - alpha)
     return Image.fromarray((out * 255).round().astype(np.uint8))
-
-
-def _border(a: np.ndarray) -> np.ndarray:
-    k = max(1, min(a.shape) // 20)
-    return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
 
 
 # ---------------------------------------------------------------- fitting MNIST's frame

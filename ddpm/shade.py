@@ -33,12 +33,12 @@ def unshaded(g: np.ndarray, plane: np.ndarray, colour: Image.Image | None = None
     if min(g.shape) < MIN_SIDE:
         return None
     small, lit = shrunk(g), shrunk(plane)
-    if _ring(small < lit - MARGIN).mean() <= UNEVEN:  # the closing is no darker than the picture: no shade (quick)
+    if border(small < lit - MARGIN).mean() <= UNEVEN:  # the closing is no darker than the picture: no shade (quick)
         return None
     r = max(2, round(WINDOW * min(small.shape) / 2))
     paper = _closing(small, r)  # ink a dark valley narrower than the window, which the max filter fills
     shade = (paper < lit - MARGIN) & (paper > DEEPEST * lit)  # (darker still: a bold stroke at the edge)
-    if _ring(shade).mean() <= UNEVEN or _along_ring(shade, 3 * r).mean() <= UNEVEN:  # (the first: quicker)
+    if border(shade).mean() <= UNEVEN or _along_ring(shade, 3 * r).mean() <= UNEVEN:  # (the first: quicker)
         return None
     if colour is not None and _coloured(colour, small.shape, shade):
         return None
@@ -48,7 +48,7 @@ def unshaded(g: np.ndarray, plane: np.ndarray, colour: Image.Image | None = None
     paper = _filter(_filter(paper, 1, np.min, 0), 1, np.min, 1)  # a pixel's nearest shadow: no lit rim at its edge
     paper = np.asarray(Image.fromarray(paper.astype(np.float32)).resize(g.shape[::-1], Image.BILINEAR), np.float64)
     paper = np.maximum(paper, np.maximum(DEEPEST * plane, 1e-3))  # a marker's strokes wider than the window are ink
-    return paper - g, np.median(_ring(paper)) / paper
+    return paper - g, np.median(border(paper)) / paper
 
 
 def _coloured(colour: Image.Image, shape: tuple[int, int], shade: np.ndarray) -> bool:
@@ -57,10 +57,10 @@ def _coloured(colour: Image.Image, shape: tuple[int, int], shade: np.ndarray) ->
     rgb = np.asarray(colour.convert("RGB").resize(shape[::-1], Image.BOX), np.float64)
     top = rgb.max(axis=2)
     saturation = (top - rgb.min(axis=2)) / np.maximum(top, 1)
-    ring = _ring(shade)
+    ring = border(shade)
     if ring.all():
         return False
-    return np.median(_ring(saturation)[ring]) > np.median(_ring(saturation)[~ring]) + TINT
+    return np.median(border(saturation)[ring]) > np.median(border(saturation)[~ring]) + TINT
 
 
 def shrunk(a: np.ndarray, side: int = LOW) -> np.ndarray:
@@ -102,15 +102,17 @@ def _edges(paper: np.ndarray, r: int) -> np.ndarray:
 
 
 def _along_ring(mask: np.ndarray, run: int) -> np.ndarray:
-    """_ring(mask), less its runs along the picture's edge shorter than 2 run + 1: a shadow stretches along the edge,
+    """border(mask), less its runs along the picture's edge shorter than 2 run + 1: a shadow stretches along the edge,
     a bold stroke of a digit cropped close crosses it (wider than the window, lighter than DEEPEST: a pencil's, a red
     marker's, a soft pen stroke's grey edge), and its paper taken for a shadow hollowed the strokes out."""
     rows, cols = (_filter(_filter(mask.astype(float), run, f, axis), run, g, axis) > 0
                   for axis in (1, 0) for f, g in [(np.min, np.max)])
-    k = max(1, min(mask.shape) // 20)  # as _ring's
+    k = max(1, min(mask.shape) // 20)  # as border's
     return np.concatenate([rows[:k].ravel(), rows[-k:].ravel(), cols[:, :k].ravel(), cols[:, -k:].ravel()])
 
 
-def _ring(a: np.ndarray) -> np.ndarray:
-    k = max(1, min(a.shape) // 20)  # as ink_map's border
+def border(a: np.ndarray) -> np.ndarray:
+    """The pixels of an array (H, W) within a twentieth of its shorter side of its edge (at least 1), flat (corners
+    twice): where the paper is judged, here and in ddpm.preprocess's ink_map."""
+    k = max(1, min(a.shape) // 20)
     return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
