@@ -152,10 +152,15 @@ def ink_map(img: Image.Image, empty: DigitError | None = None, strokes: bool = T
 
     Raises `empty` (default: DigitError(EMPTY_IMAGE)) when there is no ink. `strokes`: the ink is a pen's (a digit's),
     so a wide dark patch at the border is a shadow (ddpm.shade), not ink (a Fashion-MNIST item may be that patch)."""
+    return _shrunk_ink_map(_shrink(img), img, empty, strokes)
+
+
+def _shrunk_ink_map(work: Image.Image, img: Image.Image, empty: DigitError | None = None,
+                    strokes: bool = True) -> np.ndarray:
+    """ink_map(img), `img` already shrunk to `work` (_shrink's): preprocess shrinks an upload once, a sheet's too."""
     empty = empty or DigitError(EMPTY_IMAGE.format("digit"))
-    colour = img if img.mode in ("RGB", "P", "CMYK", "YCbCr") else None  # (_shrink makes it greyscale)
-    img = _flatten_alpha(_shrink(img)).convert("L")
-    grey = np.asarray(img, dtype=np.float64) / 255
+    colour = img if img.mode in ("RGB", "P", "CMYK", "YCbCr") else None  # (_shrink made `work` greyscale)
+    grey = np.asarray(_flatten_alpha(work).convert("L"), dtype=np.float64) / 255
     paper = np.median(border(grey))
     plane = _paper_plane(grey)
     g = grey - plane  # uneven lighting of a photo, or a shaded background: subtract a plane fitted to the border
@@ -338,7 +343,8 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
     empty = empty or DigitError(EMPTY_IMAGE.format(noun(dataset, "item")))
     img = open_image(src, dataset)
     try:
-        ink = ink_map(img, empty, strokes=dataset == "mnist")
+        work = _shrink(img)  # once: a sheet found in it is looked into on these pixels (_on_the_sheet)
+        ink = _shrunk_ink_map(work, img, empty, strokes=dataset == "mnist")
     except DigitError as e:  # an animation or a multi-page scan: only its first frame is read, perhaps a blank one
         if not img.info.get("several frames"):
             raise
@@ -346,19 +352,20 @@ def preprocess(src, empty: DigitError | None = None, dataset: str = "mnist") -> 
                       f"the {noun(dataset, 'item')} as a picture of its own.") from None
     if dataset == "mnist":  # only a digit's ink is strokes (a Fashion-MNIST item may be solid, a bag, or striped)
         if (corners := sheet_corners(ink)) is not None:  # light paper on a darker desk, taken for the ink
-            ink = _on_the_sheet(img, ink, corners)
+            ink = _on_the_sheet(work, ink, corners)
         ink = without_desk_strips(ink)  # nor is the desk along an edge of a sheet that all but fills the photo
         ink = without_lines(ink)  # a ruled, squared or dotted page's printed lines are no digit's (ddpm.paper)
         ink = without_strays(ink)  # nor is a dot or a tick beside it, which would shrink it (ddpm.strays)
     return fits[dataset](ink)
 
 
-def _on_the_sheet(img: Image.Image, ink: np.ndarray, corners: np.ndarray) -> np.ndarray:
+def _on_the_sheet(work: Image.Image, ink: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """The ink on a sheet that ink_map took for the digit (ddpm.sheet): the inside of its `corners` looked at again,
     turned upright (its own border is the paper now). A blank sheet, or a sheet again, is the solid shape itself, as
-    it was: a filled square uploaded to see what the bound makes of it (the README's) looks just like a blank sheet."""
+    it was: a filled square uploaded to see what the bound makes of it (the README's) looks just like a blank sheet.
+    `work`: the upload as ink_map saw it (_shrink's), so the corners are in its pixels."""
     try:
-        inner = ink_map(upright(_shrink(img), corners))  # the picture as ink_map saw it: the ink map's pixels
+        inner = ink_map(upright(work, corners))
     except DigitError:
         return ink
     return ink if sheet_corners(inner) is not None else inner
