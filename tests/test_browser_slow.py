@@ -17,19 +17,25 @@ def slow_page(tiny_app):  # the app test_browser.py runs, in a page of its own (
         yield page
 
 
+def draw_a_stroke(page, tab: str, prefix: str) -> None:
+    """The tab opened, its source switched to drawing and a stroke drawn: three seconds later, the drawing's own
+    events are still going, as a person switches on at once."""
+    open_tab(page, tab)
+    page.locator(f"#{prefix}-source").get_by_text("drawing").click()
+    canvas = page.locator(f"#{prefix}-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator(f"#{prefix}-sketch .empty.wrap").wait_for(state="detached")
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
+    page.wait_for_timeout(3000)
+
+
 def test_a_drawing_put_away_then_a_bad_upload_is_said_once(slow_page, tmp_path):
     """A drawing made, then the source switched to upload and a file that is no picture sent: the hidden drawing
     fired its change events again and again with nothing changed (Gradio's image editor, on a slow page), and each
     ran tab 1's views anew, so the upload's refusal was said over and over (five toasts in CI; here up to seven, in
     a third to a half of the runs). A view given the inputs it last ran on now sends nothing (wiring.skip_repeats)."""
     page = slow_page
-    open_tab(page, "1. Forward")
-    page.locator("#forward-source").get_by_text("drawing").click()
-    canvas = page.locator("#forward-sketch canvas").first
-    canvas.wait_for(state="visible")
-    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
-    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
-    page.wait_for_timeout(3000)  # the drawing's own events still going, as a person switches on at once
+    draw_a_stroke(page, "1. Forward", "forward")
     page.locator("#forward-source").get_by_text("upload").click()
     for view in ("forward", "objective"):
         page.wait_for_function(f"() => document.querySelector('#{view}-text').innerText.includes('No image uploaded')")
@@ -54,13 +60,7 @@ def test_a_drawing_put_away_stops_no_run_of_tab_4(slow_page):
     built before the source's last switch is now skipped, and the digit's change (new_digit) and its cancel follow
     a State that only new inputs move (wiring.on_new_inputs): one switch, one change."""
     page = slow_page
-    open_tab(page, "4. Your digit")
-    page.locator("#roundtrip-source").get_by_text("drawing").click()
-    canvas = page.locator("#roundtrip-sketch canvas").first
-    canvas.wait_for(state="visible")
-    page.locator("#roundtrip-sketch .empty.wrap").wait_for(state="detached")
-    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
-    page.wait_for_timeout(3000)
+    draw_a_stroke(page, "4. Your digit", "roundtrip")
     fn_index = page.evaluate("() => window.gradio_config.dependencies.find(d => d.api_name === 'new_digit').id")
     sent = []
     page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}").get("fn_index"))
