@@ -45,7 +45,7 @@ from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each
 from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
 from ddpm.demo.widgets import line_plot, loss_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
-from ddpm.demo.wiring import (api_and_ui, live, on_new_inputs, progress_update, run_button,  # noqa: E402
+from ddpm.demo.wiring import (api_and_ui, live, noting_start, on_new_inputs, progress_update, run_button,  # noqa: E402
                               seed_back_if_drawn)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, TrajectoryOut, decision_legend, decision_plot,  # noqa: E402
                                   decision_text, film_strip, frame_panel, frame_slider, nearest_frame, save_gif,
@@ -260,8 +260,9 @@ def build(d: dict) -> gr.Blocks:
                 b_go = gr.Button("Measure the bound", elem_id="bits-go")
                 b_text = gr.Markdown(waiting(T), elem_id="bits-text", label="the bound, in words")
             b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
-                               show_progress="hidden", **HEAVY)
-            on_new_inputs([c.change for c in [*f_in, f_seed]], [*f_in, f_seed], forget_bound, b_text, b_text, [b_run])
+                               show_progress="hidden", ui_fn=noting_start(bound, "bits"), **HEAVY)
+            on_new_inputs([c.change for c in [*f_in, f_seed]], [*f_in, f_seed], forget_bound, b_text, b_text, [b_run],
+                          started="bits")  # a press on the inputs just typed is not stopped by their late change
 
         with gr.Tab("2. Generate"):
             gr.Markdown(intro.said(intro.GENERATE, RT.dataset))

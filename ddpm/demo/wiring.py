@@ -136,10 +136,24 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None):
     return ui  # the signature for the request it passes, and would follow __wrapped__ to fn's
 
 
+STARTED = PerSession(2)  # (session, on_new_inputs' started) -> the inputs a run of theirs last started on
+
+
+def noting_start(fn, key: str):
+    """A UI run, the generator fn, that notes in STARTED under `key` the inputs it starts on (all of its inputs:
+    those of on_new_inputs' `ins` whose moves it is not stopped by)."""
+    def ui(request: gr.Request, *args):
+        if (session := getattr(request, "session_hash", None)) is not None:
+            STARTED.put((session, key), fingerprint(args))
+        yield from fn(*args)
+    ui.__name__, ui.__qualname__, ui.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__  # as skip_repeats'
+    return ui
+
+
 _MOVES = itertools.count(1)  # a new number for each move: a State's change event fires on a new value alone
 
 
-def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, **kw):
+def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, started: str | None = None, **kw):
     """fn (fn_ins -> outs) run, and the events `cancels` cancelled, as the digit's inputs `ins` (its source first)
     move, but not on a repeat of those they last moved to in the visitor's session, nor on an event built before
     the source's last switch (skip_repeats). Gradio cancels with an event of its own beside the listener's, on
@@ -147,12 +161,23 @@ def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, **kw):
     after the switch away from it, stopped a run just pressed. So the triggers only move a State, and the State's
     change runs fn, on the inputs as they are then, and cancels. The move is queued (the page hears of a State's
     change only through the queue), in a group of its own with no limit: ms each, never behind a model's run.
-    Returns fn's event."""
+    started: the key under which the runs note the inputs they start on (noting_start); the move reaches the
+    server round trips after the inputs moved, and a run pressed in between, on the new inputs, was stopped (a
+    seed typed and Measure pressed at once: nothing measured). Moves to those inputs are skipped. Returns fn's
+    event."""
     moved = gr.State(0)
 
     def moves(*values):
         return next(_MOVES)
-    gr.on(triggers, skip_repeats(moves, source=ins[0].elem_id), ins, moved, trigger_mode="always_last",
+    gate = skip_repeats(moves, source=ins[0].elem_id)
+
+    def ui(request: gr.Request, *values):  # (gate first: it notes the inputs, or a later move back is a repeat)
+        moved_to = gate(request, *values)
+        if started and STARTED.get((getattr(request, "session_hash", None), started)) == fingerprint(values):
+            return gr.skip()  # a run already started on these inputs is of them: not stopped
+        return moved_to
+    ui.__name__ = ui.__qualname__ = moves.__name__
+    gr.on(triggers, ui, ins, moved, trigger_mode="always_last",
           concurrency_id="moves", concurrency_limit=None, api_visibility="private", show_progress="hidden")
     return moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private",
                         show_progress="hidden", **kw)
