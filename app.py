@@ -248,13 +248,13 @@ def build(d: dict) -> gr.Blocks:
                                     y_title="mean of (eps - eps_hat)^2", x_axis_format="d", min_width=320)
                 o_text = gr.Markdown(d["objective"][2], elem_id="objective-text", min_width=320,
                                      label="the loss, in words")
-            snap_back(live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
-                           [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
-                           blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW),
-                      {"forward-t": f_t, "forward-index": f_in[1], "forward-seed": f_seed})  # a refused value goes back
+            f_view = live(f_in, [f_kind.change, f_t.change, f_seed.change], forward, [*f_in, f_kind, f_t, f_seed],
+                          [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
+                          blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW)
+            snap_back(f_view, {"forward-t": f_t, "forward-index": f_in[1], "forward-seed": f_seed})  # refused: back
             live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, blank=lambda why: (None, no_lines("t", "value", "curve"), f"*{why}*"),
-                 concurrency_id="objective", concurrency_limit=1)  # one image a moved t, a batch of 60 a new digit
+                 after=f_view, concurrency_id="objective", concurrency_limit=1)  # an image a moved t, 60 a new digit
             with gr.Accordion(worded("The bound L_simple stands in for: the bits this digit costs (Ho et al. 2020, Eq. "
                                      "5)"), open=False):
                 b_go = gr.Button("Measure the bound", elem_id="bits-go")

@@ -129,7 +129,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         """How many inputs' change events move the State whose change runs `event` (and its cancel)."""
         (state, kind), = event.targets
         gate, = [f for f in app.demo.fns.values() if [o._id for o in f.outputs] == [state]]
-        assert kind == "change" and gate.fn.__name__ == "moves" and gate.queue and gate.concurrency_limit is None
+        assert kind == "change" and gate.fn.__name__ == "moves" and gate.queue and gate.concurrency_limit == 1
+        assert gate.trigger_mode == "multiple"  # never put aside: no second view waits on the views' triggers
         assert [i._id for i in gate.inputs] == [t for t, _ in gate.targets]  # it compares what moved it
         return len(gate.targets)
     new_digit, = [f for f in app.demo.fns.values() if f.fn is app.new_digit]
@@ -146,6 +147,14 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert [i._id for i in empty.inputs] == [text._id]
     cancel, = [f for f in app.demo.fns.values() if f.is_cancel_function and f.targets == empty.targets]
     assert {app.demo.fns[i].api_name for i in cancel.cancels} == {"bits_ui"}
+    # a trigger with two queued views that wait ("always_last") fired itself again for ever in the page (Gradio puts
+    # aside the one not done, and fires the trigger again for both when it is done): one such view a trigger
+    waiting = {}
+    for f in app.demo.fns.values():
+        for target in f.targets if f.queue and f.fn is not None and f.trigger_mode == "always_last" else ():
+            waiting.setdefault(target, []).append(f.api_name)
+    assert {t: names for t, names in waiting.items() if len(names) > 1} == {}
+    assert fns["objective_ui"].trigger_after == fns["forward_ui"]._id  # it follows the forward view's runs
     pictures = [b for b in app.demo.blocks.values() if type(b).__name__ == "Image"]
     assert pictures and all(b.interactive is False for b in pictures)  # outputs, never upload boxes (a phone's 616 px)
     # and no event takes one back as an input: Gradio decodes any image a caller sends there, of any size (tab 4's
@@ -187,7 +196,8 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     # changes are UI events, where a missing digit is quiet); the API's /forward and /objective refuse it aloud
     for name in ("forward", "objective", "preview"):
         assert {event for _, event in fns[name].targets} == {"click"}, name  # a hidden button's
-        moved = {block for block, _ in fns[f"{name}_ui"].targets}
+        ui = fns[f"{name}_ui"]  # (the loss view follows the forward view's runs, moved by the same inputs)
+        moved = {block for block, _ in (ui if ui.trigger_after is None else app.demo.fns[ui.trigger_after]).targets}
         assert {block._id for block in fns[name].inputs} <= moved, name
         assert not {block._id for block in fns[name].inputs}.intersection(b for b, _ in fns[name].targets)
     visitor, moved = app.gr.Request(session_hash="a visitor"), ("upload", 0, None, None, "linear", 25, 0)

@@ -160,7 +160,9 @@ def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, started: str | None 
     every firing of its triggers, which no answer of fn's can hold back: a slow page's drawing, its change sent
     after the switch away from it, stopped a run just pressed. So the triggers only move a State, and the State's
     change runs fn, on the inputs as they are then, and cancels. The move is queued (the page hears of a State's
-    change only through the queue), in a group of its own with no limit: ms each, never behind a model's run.
+    change only through the queue), in a group of its own, one at a time in the order sent (ms each, never behind a
+    model's run), each trigger's ("multiple": a queued view waits on the same triggers, and two that wait put each
+    other aside for ever, as live's `after` says).
     started: the key under which the runs note the inputs they start on (noting_start); the move reaches the
     server round trips after the inputs moved, and a run pressed in between, on the new inputs, was stopped (a
     seed typed and Measure pressed at once: nothing measured). Moves to those inputs are skipped. Returns fn's
@@ -177,8 +179,8 @@ def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, started: str | None 
             return gr.skip()  # a run already started on these inputs is of them: not stopped
         return moved_to
     ui.__name__ = ui.__qualname__ = moves.__name__
-    gr.on(triggers, ui, ins, moved, trigger_mode="always_last",
-          concurrency_id="moves", concurrency_limit=None, api_visibility="private", show_progress="hidden")
+    gr.on(triggers, ui, ins, moved, trigger_mode="multiple", concurrency_id="moves", concurrency_limit=1,
+          api_visibility="private", show_progress="hidden")
     return moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private",
                         show_progress="hidden", **kw)
 
@@ -188,11 +190,13 @@ def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, started: str | None 
 def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | tuple | None = None, blank=None,
                ui_fn=None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
-    an error; `ui` as the undocumented `api_name`_ui, where user_errors' quiet and blank decide what it shows (and
-    ui_fn, if given, runs in fn's place). Returns the UI's event (for another event to cancel)."""
+    an error; `ui` (triggers, or an event's `then`) as the undocumented `api_name`_ui, where user_errors' quiet and
+    blank decide what it shows (and ui_fn, if given, runs in fn's place). Returns the UI's event (for another event
+    to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
-    return gr.on(ui, user_errors(ui_fn or fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
-                 api_visibility="undocumented", **kw)
+    listen = ui if callable(ui) else functools.partial(gr.on, ui)
+    return listen(user_errors(ui_fn or fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
+                  api_visibility="undocumented", **kw)
 
 
 def seed_back_if_drawn(fn, at: int):
@@ -206,7 +210,7 @@ def seed_back_if_drawn(fn, at: int):
     return ui
 
 
-def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, **kw):
+def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blank=None, after=None, **kw):
     """Run fn as its inputs move. In the UI (`api_name`_ui) the digit's source, index, upload, drawing and `triggers`
     all run it; a digit not given yet is no error there (an upload not made: blank(message) empties the view and
     says what to do, with no toast, whichever input moved), a box emptied is being typed into (quiet: EmptyBox), and
@@ -214,11 +218,16 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     (skip_repeats). The API event `api_name` is a hidden button's, where every refusal is an error.
 
     echo: a view above already reports these inputs' errors (tab 1's loss view under the forward view), so in
-    the UI this one stays quiet on all of them and each message shows once. Returns the UI's event (snap_back
-    follows it)."""
+    the UI this one stays quiet on all of them and each message shows once. after: another view's UI event, after
+    which this one runs in the UI (on the inputs as they are then), in place of its triggers: a trigger that two
+    queued views wait on ("always_last") fired itself again and again in the page (the one not done yet is put
+    aside, and when it is done Gradio fires the trigger again for both, while the other runs), with 50 to 100
+    requests in the seconds after quick clicks. Returns the UI's event (snap_back follows it)."""
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
     api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
                                                   *triggers]
+    if after is not None:
+        ui = after.then
     return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else (MissingInput, EmptyBox),
                       blank=blank, ui_fn=skip_repeats(fn, source=digit[0].elem_id), **kw)
 
