@@ -252,7 +252,7 @@ def build(d: dict) -> gr.Blocks:
                           [f_x0, f_xt, f_chain, f_strip, f_scales, f_snr, f_text], "forward",
                           blank=lambda why: (None, None, None, None, gr.skip(), gr.skip(), f"*{why}*"), **VIEW)
             snap_back(f_view, {"forward-t": f_t, "forward-index": f_in[1], "forward-seed": f_seed})  # refused: back
-            live(f_in, [f_t.change, f_seed.change], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
+            live(f_in, [], objective, [*f_in, f_t, f_seed], [o_panel, o_curve, o_text],
                  "objective", echo=True, blank=lambda why: (None, no_lines("t", "value", "curve"), f"*{why}*"),
                  after=f_view, concurrency_id="objective", concurrency_limit=1)  # an image a moved t, 60 a new digit
             with gr.Accordion(worded("The bound L_simple stands in for: the bits this digit costs (Ho et al. 2020, Eq. "
