@@ -108,9 +108,10 @@ class PerSession:
 
 
 SOURCES = PerSession(2)  # (session, the elem_id of a digit's source radio: tabs 1 and 4) -> the source last chosen
+STARTED = PerSession(2)  # (session, on_new_inputs' started) -> the inputs a run of theirs last started on
 
 
-def skip_repeats(fn, source: str | None = None, switches: str | None = None):
+def skip_repeats(fn, source: str | None = None, switches: str | None = None, started: str | None = None):
     """fn for a UI event that runs as its inputs change, run only when they differ from those it last ran on in
     this visitor's session (Gradio's session hash); a repeat answers gr.skip(), every output left as it is. On a
     page slow to draw (Chromium's CPU slowed 8x), Gradio's image editor, hidden with a drawing in it, fires its
@@ -119,8 +120,8 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None):
     input: an event that gives another source than the one the page last switched it to (switches, on the radio's
     own change, notes it) was built before the switch and is skipped too. The drawing's change waits for the
     drawing's upload before it is sent, and on a slow page it came seconds after the switch away from it, with the
-    source still "drawing": tab 4 put its run away for a drawing no longer chosen. The API's events do not go
-    through it."""
+    source still "drawing": tab 4 put its run away for a drawing no longer chosen. started: inputs a run noted
+    under this key as it started on them (noting_start) are skipped too. The API's events do not go through it."""
     last = PerSession()
 
     def ui(request: gr.Request, *args):
@@ -131,12 +132,11 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None):
                 return gr.skip()  # built before the switch
             if last.put((session,), seen := fingerprint(args)) == seen:
                 return gr.skip()
+            if started is not None and STARTED.get((session, started)) == seen:
+                return gr.skip()  # a run already started on these inputs is of them
         return fn(*args)
     ui.__name__, ui.__qualname__, ui.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__  # not wraps: Gradio reads
     return ui  # the signature for the request it passes, and would follow __wrapped__ to fn's
-
-
-STARTED = PerSession(2)  # (session, on_new_inputs' started) -> the inputs a run of theirs last started on
 
 
 def noting_start(fn, key: str):
@@ -171,16 +171,9 @@ def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, started: str | None 
 
     def moves(*values):
         return next(_MOVES)
-    gate = skip_repeats(moves, source=ins[0].elem_id)
-
-    def ui(request: gr.Request, *values):  # (gate first: it notes the inputs, or a later move back is a repeat)
-        moved_to = gate(request, *values)
-        if started and STARTED.get((getattr(request, "session_hash", None), started)) == fingerprint(values):
-            return gr.skip()  # a run already started on these inputs is of them: not stopped
-        return moved_to
-    ui.__name__ = ui.__qualname__ = moves.__name__
-    gr.on(triggers, ui, ins, moved, trigger_mode="multiple", concurrency_id="moves", concurrency_limit=1,
-          api_visibility="private", show_progress="hidden")
+    gr.on(triggers, skip_repeats(moves, source=ins[0].elem_id, started=started), ins, moved,
+          trigger_mode="multiple", concurrency_id="moves", concurrency_limit=1, api_visibility="private",
+          show_progress="hidden")
     return moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private",
                         show_progress="hidden", **kw)
 
