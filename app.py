@@ -261,8 +261,8 @@ def build(d: dict) -> gr.Blocks:
                 b_text = gr.Markdown(waiting(T), elem_id="bits-text", label="the bound, in words")
             b_run = run_button(b_go, bound, [*f_in, f_seed], [b_text], "bits", show="bits-text", queue_press=False,
                                show_progress="hidden", ui_fn=noting_start(bound, "bits"), **HEAVY)
-            on_new_inputs([c.change for c in [*f_in, f_seed]], [*f_in, f_seed], forget_bound, b_text, b_text, [b_run],
-                          started="bits")  # a press on the inputs just typed is not stopped by their late change
+            # a press on the inputs just typed is not stopped by their late change (started)
+            on_new_inputs([*f_in, f_seed], forget_bound, b_text, b_text, [b_run], started="bits")
 
         with gr.Tab("2. Generate"):
             gr.Markdown(intro.said(intro.GENERATE, RT.dataset))
@@ -377,7 +377,7 @@ def build(d: dict) -> gr.Blocks:
             i_run = run_button(i_go, interpolate, [*r_in, i_other, i_t, r_seed, r_sampler, r_steps, memo],
                                [i_image, i_text], "interpolate", show="interpolate-image", queue_press=False, **HEAVY)
             shown = [r_main, r_strip, r_text, i_image, i_text]
-            on_new_inputs([c.change for c in r_in], r_in, new_digit, [*r_in, memo], [*shown, memo], [r_run, i_run])
+            on_new_inputs(r_in, new_digit, [*r_in, memo], [*shown, memo], [r_run, i_run])
 
         with gr.Tab("5. About"):
             gr.Markdown(about_markdown(RT.model, RT.source, RT.folder, RT.guide, links=False), elem_id="about")

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from app_helpers import save_tiny
+from ddpm.demo.digit_input import DRAWING_ID_JS, SHOW_SOURCE_JS, DigitSketchpad
 from ddpm.demo.widgets import OutOfRange
 from ddpm.demo.wiring import progress_update
 
@@ -79,7 +80,7 @@ def test_the_app_starts_on_a_model_of_two_steps_without_labels(tmp_path, monkeyp
     assert label.preprocess("3").refusal == ("digit class must be one of 'any', not '3' (this model was trained "
                                              "without labels, so it takes no class)")  # the API's caller hears why
     # the UI's own events, POSTed a value outside the choices, change nothing (Gradio's check used to refuse it)
-    toggles = [f.fn for f in app.demo.fns.values() if f.fn is not None and f.fn.__name__ in ("show_source", "<lambda>")]
+    toggles = [f.fn for f in app.demo.fns.values() if f.fn is not None and f.fn.__name__ in ("note_source", "<lambda>")]
     skip = type(app.gr.skip())
     assert toggles and all(isinstance(fn(NotAChoice("bogus", "x must be ...")), skip) for fn in toggles)
     sys.modules.pop("app", None)
@@ -198,8 +199,19 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
         assert {event for _, event in fns[name].targets} == {"click"}, name  # a hidden button's
         ui = fns[f"{name}_ui"]  # (the loss view follows the forward view's runs, moved by the same inputs)
         moved = {block for block, _ in (ui if ui.trigger_after is None else app.demo.fns[ui.trigger_after]).targets}
-        assert {block._id for block in fns[name].inputs} <= moved, name
+        assert {block._id for block in fns[f"{name}_ui"].inputs} <= moved, name
         assert not {block._id for block in fns[name].inputs}.intersection(b for b, _ in fns[name].targets)
+    # no server's event of the page has a drawing as an input or an output: Gradio's page sends the drawing's
+    # images again (3 requests) for each such event's input or output as every later event's progress moves (30
+    # requests a move of tab 1's t); the page's events read it from a State, read once as it changes by the id its
+    # images were sent ahead under (digit_input.reader); the API's events read the drawing itself
+    sketches = {b for b in app.demo.blocks.values() if isinstance(b, DigitSketchpad)}
+    assert len(sketches) == 2 and all(isinstance(s.read_in_ui, app.gr.State) for s in sketches)
+    server = [f for f in app.demo.fns.values() if f.fn is not None and sketches & {*f.inputs, *f.outputs}]
+    assert all(f.api_visibility == "public" and {e for _, e in f.targets} == {"click"} for f in server), server
+    assert {f.api_name for f in server} == {"forward", "objective", "bits", "preview", "roundtrip", "interpolate"}
+    page = [f for f in app.demo.fns.values() if f.fn is None and sketches & {*f.inputs, *f.outputs}]
+    assert sorted(f.js for f in page) == sorted([DRAWING_ID_JS] * 2 + [SHOW_SOURCE_JS] * 2)
     visitor, moved = app.gr.Request(session_hash="a visitor"), ("upload", 0, None, None, "linear", 25, 0)
     hint = fns["forward_ui"].fn(visitor, *moved)  # (Gradio passes the UI's events the request: skip_repeats)
     assert hint[:4] == (None, None, None, None) and "No image uploaded" in hint[-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import app_page
+from browser_helpers import app_page, set_number, stroke
 from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
 LATENCY_MS = 400
@@ -54,3 +54,35 @@ def test_quick_switches_of_the_source_settle(far_page):
         page.wait_for_timeout(4000)
         counts.append(len(sent) - before)
     assert counts == [0, 0, 0], counts
+
+
+def test_a_drawing_is_sent_once_and_moves_of_t_send_none_of_it(far_page):
+    """A drawing as tab 1's source, then t moved five times: Gradio's page sent the drawing's images again (3
+    requests) for every view that read it, and for every server's event that ever had it as an input or an output,
+    each time any event's progress moved: 228 uploads for the five moves, the views 11 s behind the last. The page's
+    events now read the drawing from a State, read once by the id its images were sent ahead under, and the source
+    shows its input in the page alone (digit_input)."""
+    page = far_page
+    page.locator("#forward-source").get_by_text("drawing").click()
+    canvas = page.locator("#forward-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    assert page.locator("#forward-index").is_hidden() and page.locator("#forward-upload").is_hidden()
+    sent = []
+    page.on("request", lambda r: sent.append(r.url.split("/gradio_api/")[-1]) if r.method == "POST" else None)
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
+    text = "() => document.querySelector('#forward-text').innerText"
+    page.wait_for_function(f"() => !({text})().includes('drawing is empty')")
+    page.wait_for_timeout(3000)
+    assert sum(url.startswith("upload") for url in sent) == 3, sent  # background, composite, layer: once
+    sent.clear()
+    for t in (30, 31, 32, 33, 34):
+        set_number(page, "forward-t", t)
+        page.wait_for_timeout(100)
+    page.wait_for_function(f"() => ({text})().includes('t = 34')")
+    page.wait_for_function("() => document.querySelector('#objective-text').innerText.includes('Loss at t = 34')")
+    page.wait_for_timeout(3000)
+    assert not [url for url in sent if url.startswith("upload")], sent
+    page.locator("#forward-source").get_by_text("MNIST").click()
+    page.locator("#forward-index").wait_for(state="visible")
+    page.locator("#forward-sketch").wait_for(state="hidden", timeout=10_000)

@@ -12,7 +12,7 @@ from conftest import ROOT
 from ddpm.demo import digit_input, page, widgets, wiring
 from ddpm.demo.limits import MAX_SEED, EmptyBox, InputError, MissingInput
 from ddpm.demo.progress import Progress
-from ddpm.demo.sources import DRAWING, EXAMPLE, UPLOAD
+from ddpm.demo.sources import EXAMPLE
 
 SKIP = type(gr.skip())
 
@@ -72,14 +72,6 @@ def test_snap_back_writes_each_controls_ends_step_and_start_into_its_script():
     assert "const k = (v - 0) / 1;" in scripts["tab-seed"].js and f"v >= 0 && v <= {MAX_SEED} && " in \
         scripts["tab-seed"].js
     assert "'tab-seed' in g ? g['tab-seed'] : 3;" in scripts["tab-seed"].js
-
-
-def test_the_source_radio_shows_only_the_input_it_names():
-    """show_source: the index for an MNIST digit, the upload box for an upload, the sketchpad for a drawing."""
-    for source in (EXAMPLE, UPLOAD, DRAWING):
-        index, upload, sketch = digit_input.show_source(source)
-        assert [index.visible, upload.visible, sketch.visible] == [source == EXAMPLE, source == UPLOAD,
-                                                                  source == DRAWING], source
 
 
 def live_view(echo: bool):

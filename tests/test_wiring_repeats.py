@@ -10,6 +10,7 @@ from gradio.helpers import special_args
 
 from ddpm.demo import wiring
 from ddpm.demo.limits import DigitError, InputError
+from ddpm.demo.sources import DRAWING, EXAMPLE, read_drawing
 from ddpm.demo.wiring import fingerprint, skip_repeats, user_errors
 
 SKIP = type(gr.skip())
@@ -108,3 +109,20 @@ def test_an_event_built_before_the_source_was_switched_is_skipped():
     other = skip_repeats(view, source="other-source")  # another tab's radio
     assert other(a, "upload", 1) == "upload"
     assert runs == [("drawing", 0), ("MNIST", 1), ("drawing", 1), ("drawing", 1), ("drawing", 1), ("upload", 1)]
+
+
+def test_a_drawing_read_while_another_source_is_chosen_moves_nothing():
+    """Of the digit's inputs, a view's repeat check reads the source and the one it picks: the drawing's State, read
+    late (after the switch away from it), or changed behind a hidden canvas, is no new input to a view of an MNIST
+    digit, and stops no run of it (tab 4's digit change cancels its runs)."""
+    runs = []
+    ui = skip_repeats(lambda *args: runs.append(args), source="tab-source")
+    a = gr.Request(session_hash="drawn")  # a session no switch of the radio's has been noted in
+    first, later = read_drawing(None, 1), read_drawing({"composite": np.full((28, 28, 3), 255, np.uint8)}, 2)
+    ui(a, EXAMPLE, 0, None, first, 70)
+    assert isinstance(ui(a, EXAMPLE, 0, None, later, 70), SKIP)  # the drawing is not what MNIST reads
+    ui(a, EXAMPLE, 1, None, later, 70)
+    ui(a, DRAWING, 1, None, later, 70)
+    assert isinstance(ui(a, DRAWING, 2, None, later, 70), SKIP)  # nor is the index what a drawing reads
+    ui(a, DRAWING, 2, None, first, 70)
+    assert [r[:2] for r in runs] == [(EXAMPLE, 0), (EXAMPLE, 1), (DRAWING, 1), (DRAWING, 2)]

@@ -1,21 +1,24 @@
 """Where tab 1's and tab 4's digit comes from: a source radio switching between an example of the dataset, an upload
 and a drawing, with the upload and the drawing as Gradio components whose API values are checked, and said, before
-Gradio decodes them."""
+Gradio decodes them; the drawing read once as it changes, into a State that the page's events read in its place."""
 from __future__ import annotations
 
+import itertools
+import json
 import threading
 
 import gradio as gr
 import pydantic
 from gradio.components.base import server
-from gradio.components.image_editor import EditorDataBlobs
+from gradio.components.image_editor import EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
 
 from ..preprocess import peek_image
-from .limits import KEPT_DRAWING_BYTES, KEPT_DRAWINGS, MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, InputError
+from .limits import (KEPT_DRAWING_BYTES, KEPT_DRAWINGS, MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError,
+                     InputError)
 from .page import PICK_BRUSH_JS
-from .sources import (DRAWING, EXAMPLE, UPLOAD, class_word, example_name, first_of_each_class, index_label,
-                      item_noun, num_examples, source_label)
+from .sources import (DRAWING, EXAMPLE, SOURCES, UPLOAD, Drawn, class_word, example_name, first_of_each_class,
+                      index_label, item_noun, num_examples, read_drawing, source_label)
 from .widgets import Radio, Slider
 from .wiring import skip_repeats, user_errors
 
@@ -75,6 +78,7 @@ class DigitSketchpad(gr.Sketchpad):
     says it fits the upload limits, and only it is kept of what the browser sends ahead (accept_blobs)."""
 
     _blobs_lock = threading.Lock()  # the canvases' stores, written by requests on several threads
+    read_in_ui: gr.State | None = None  # the drawing as the page's events read it (sources.Drawn; digit_input)
 
     data_model = said(gr.ImageEditor.data_model, "sketch: send None (unless the digit's source is a drawing), or a "
                                                  "drawing as the app's editor sends it: a dict of background, layers "
@@ -145,16 +149,54 @@ def digit_input(tab: str):
                             format="png", visible=False, canvas_size=(280, 280), layers=False, transforms=(),
                             brush=gr.Brush(default_size=8, colors=["#000000"], color_mode="fixed"),
                             elem_id=f"{tab}-sketch")
+    # the page's events read the drawing from a State, read once as it changes (wiring.ui_side; the API's events take
+    # the drawing itself). Gradio's page reads a drawing by sending its images (3 requests), and it reads again every
+    # input of a server's event that has ended, and every output of one, each time any later event's progress moves:
+    # a drawing read by the server even once was sent 30 times for each move of tab 1's t (46 when each view read
+    # it), and on a 400 ms link the views fell seconds behind. So no server's event has it as an input or an output:
+    # the page hands the id its images were sent ahead under to a hidden box, and the server reads them into the State
+    drawing_id = gr.Textbox(visible=False)
+    sketch.read_in_ui = gr.State(read_drawing(None))
+    sketch.change(None, sketch, drawing_id, js=DRAWING_ID_JS, queue=False, api_visibility="private")
+    drawing_id.change(skip_repeats(reader(sketch)), drawing_id, sketch.read_in_ui, trigger_mode="always_last",
+                      concurrency_id="moves", api_visibility="private", show_progress="hidden")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
-    source.change(user_errors(skip_repeats(show_source, switches=source.elem_id), quiet=InputError), source,
-                  [index, upload, sketch], api_name=f"show_source_{tab}", api_visibility="private",
-                  show_progress="hidden", queue=False).then(None, js=pick_brush)
+    source.change(None, source, [index, upload, sketch], js=SHOW_SOURCE_JS, queue=False,
+                  api_visibility="private").then(None, js=pick_brush)
+    # every switch noted, in order ("multiple": a second listener of the radio's change that waits, "always_last",
+    # beside tab 1's forward view, had Gradio's page fire the change again and again: wiring.live's `after`)
+    source.change(user_errors(skip_repeats(note_source, switches=source.elem_id), quiet=InputError), source, None,
+                  api_name=f"show_source_{tab}", api_visibility="private", show_progress="hidden", queue=False,
+                  trigger_mode="multiple")
     # the canvas cleared asks for a tool again ("select the draw tool to start"): the brush is picked as at the start
     sketch.clear(None, js=pick_brush, queue=False, api_visibility="private")
     return source, index, upload, sketch
 
 
-def show_source(source):
-    # (the sketchpad is unmounted when hidden: kept in the page with visible="hidden", it fired change events of its
-    # own as it hid, which ran tab 1's views again and said an upload's refusal twice)
-    return gr.Slider(visible=source == EXAMPLE), gr.File(visible=source == UPLOAD), gr.Sketchpad(visible=source == DRAWING)
+_DRAWINGS = itertools.count(1)
+DRAWING_ID_JS = "(sketch) => (sketch && sketch.id) || ''"  # the id its images were sent ahead under (accept_blobs)
+
+
+def reader(sketch: DigitSketchpad):
+    """The read of `sketch`'s drawing by its id (DRAWING_ID_JS): sources.Drawn, numbered anew, as the State's change
+    fires on a new value alone. The page sends a drawing's images ahead of its change event (accept_blobs), keyed by
+    a new id; no id (a canvas cleared) or an id with no images is an empty drawing."""
+    def read_drawn(drawing_id: str):
+        try:
+            value = sketch.preprocess(EditorData(id=drawing_id)) if drawing_id else None
+        except gr.Error as e:  # a composite past the limits (its header read alone)
+            return Drawn(next(_DRAWINGS), None, DigitError(e.message))
+        return read_drawing(value, next(_DRAWINGS))
+    return read_drawn
+
+
+# the source's input shown, the others hidden, by the page alone: a server's event with the drawing as an output
+# would have the page send its images as every later event's progress moves (above). (The sketchpad is unmounted
+# when hidden: kept in the page with visible="hidden", it fired change events of its own as it hid, which ran tab
+# 1's views again.)
+SHOW_SOURCE_JS = f"(source) => {json.dumps(SOURCES)}.map(s => ({{__type__: 'update', visible: source === s}}))"
+
+
+def note_source(source):
+    """The server's side of a switch of the source: skip_repeats' `switches` notes it (the page shows the input)."""
+    return None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..data import CLASS_NAMES, dataset_name, load_sample, noun
 from ..preprocess import preprocess, preprocess_sketch
 from .intro import said
-from .limits import DigitError, MissingInput, check_choice, check_int
+from .limits import DigitError, InputError, MissingInput, check_choice, check_int
 from .outputs import CACHE_AGE_S, gradio_cache
 
 # the radio's values (the API's words, whatever the dataset); example_name() is what the page shows for EXAMPLE
@@ -99,7 +100,39 @@ def pick_digit(source: str, example_index=0, upload=None, sketch=None) -> np.nda
     if source == UPLOAD and upload is None:
         raise MissingInput(f"No image uploaded: upload a picture of {item_noun(article=True)}, or pick another "
                            "source.")
-    return upload_digit(upload) if source == UPLOAD else preprocess_sketch(sketch, _DATASET[0])
+    return upload_digit(upload) if source == UPLOAD else drawing_digit(sketch)
+
+
+class Drawn(NamedTuple):
+    """A drawing as the page's events read it: read once as it changes, into a State (digit_input.reader), so that
+    no event that reads the digit (a moved t, a pressed run) has the page send the drawing's images to the server
+    (digit_input says how often it did). pick_digit takes it in the drawing's place."""
+    n: int  # a new number for each drawing read: a State's change event fires on a new value alone
+    digit: np.ndarray | None  # uint8 (28, 28), or None ...
+    refusal: InputError | None  # ... and why (MissingInput for a canvas with nothing on it)
+
+
+def read_drawing(sketch, n: int = 0) -> Drawn:
+    """A drawing (a gr.Sketchpad value, or None) read: its digit, or the refusal pick_digit would raise for it."""
+    try:
+        return Drawn(n, preprocess_sketch(sketch, _DATASET[0]), None)
+    except InputError as e:
+        return Drawn(n, None, e.with_traceback(None))
+
+
+def drawing_digit(sketch) -> np.ndarray:
+    """The drawing's digit: from a Drawn (the page's events), or the drawing itself (the API's)."""
+    if not isinstance(sketch, Drawn):
+        return preprocess_sketch(sketch, _DATASET[0])
+    if sketch.refusal is not None:
+        raise type(sketch.refusal)(*sketch.refusal.args)  # anew: each raise of one object lengthens its traceback
+    return sketch.digit.copy()
+
+
+def chosen_input(source, index=0, upload=None, sketch=None):
+    """The one of the digit's inputs that its source reads (all three for a source that is none of them)."""
+    inputs = (index, upload, sketch)  # in the order of SOURCES
+    return inputs[SOURCES.index(source)] if isinstance(source, str) and source in SOURCES else inputs
 
 
 def upload_digit(upload) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from .limits import DigitError, EmptyBox, InputError, MissingInput
 from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, SHOW_OUTPUT_JS
 from .progress import Progress
+from .sources import chosen_input
 from .widgets import NotAChoice, OutOfRange
 
 
@@ -120,7 +121,8 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None, sta
     input: an event that gives another source than the one the page last switched it to (switches, on the radio's
     own change, notes it) was built before the switch and is skipped too. The drawing's change waits for the
     drawing's upload before it is sent, and on a slow page it came seconds after the switch away from it, with the
-    source still "drawing": tab 4 put its run away for a drawing no longer chosen. started: inputs a run noted
+    source still "drawing": tab 4 put its run away for a drawing no longer chosen; and of the digit's four inputs,
+    only the one the source reads counts (digit_seen). started: inputs a run noted
     under this key as it started on them (noting_start) are skipped too. The API's events do not go through it."""
     last = PerSession()
 
@@ -130,7 +132,7 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None, sta
                 SOURCES.put((session, switches), args[0])
             elif source is not None and SOURCES.get((session, source)) not in (None, args[0]):
                 return gr.skip()  # built before the switch
-            if last.put((session,), seen := fingerprint(args)) == seen:
+            if last.put((session,), seen := digit_seen(args) if source else fingerprint(args)) == seen:
                 return gr.skip()
             if started is not None and STARTED.get((session, started)) == seen:
                 return gr.skip()  # a run already started on these inputs is of them
@@ -139,12 +141,25 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None, sta
     return ui  # the signature for the request it passes, and would follow __wrapped__ to fn's
 
 
+def digit_seen(args):
+    """The fingerprint of an event's inputs that begin with the digit's four (source, index, upload, drawing): of
+    those four, the source and the one it reads alone. A drawing read late, after the switch away from it, changes
+    no digit."""
+    return fingerprint((args[0], chosen_input(*args[:4]), *args[4:]))
+
+
+def ui_side(component):
+    """What the page's events read in `component`'s place: the digit's drawing is read as its State (sources.Drawn,
+    digit_input's read_in_ui), the API's events read the drawing itself."""
+    return getattr(component, "read_in_ui", None) or component
+
+
 def noting_start(fn, key: str):
-    """A UI run, the generator fn, that notes in STARTED under `key` the inputs it starts on (all of its inputs:
-    those of on_new_inputs' `ins` whose moves it is not stopped by)."""
+    """A UI run, the generator fn, that notes in STARTED under `key` the inputs it starts on (all of its inputs,
+    the digit's four first: those of on_new_inputs' `ins` whose moves it is not stopped by)."""
     def ui(request: gr.Request, *args):
         if (session := getattr(request, "session_hash", None)) is not None:
-            STARTED.put((session, key), fingerprint(args))
+            STARTED.put((session, key), digit_seen(args))
         yield from fn(*args)
     ui.__name__, ui.__qualname__, ui.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__  # as skip_repeats'
     return ui
@@ -153,25 +168,26 @@ def noting_start(fn, key: str):
 _MOVES = itertools.count(1)  # a new number for each move: a State's change event fires on a new value alone
 
 
-def on_new_inputs(triggers, ins, fn, fn_ins, outs, cancels, started: str | None = None, **kw):
-    """fn (fn_ins -> outs) run, and the events `cancels` cancelled, as the digit's inputs `ins` (its source first)
-    move, but not on a repeat of those they last moved to in the visitor's session, nor on an event built before
-    the source's last switch (skip_repeats). Gradio cancels with an event of its own beside the listener's, on
-    every firing of its triggers, which no answer of fn's can hold back: a slow page's drawing, its change sent
-    after the switch away from it, stopped a run just pressed. So the triggers only move a State, and the State's
-    change runs fn, on the inputs as they are then, and cancels. The move is queued (the page hears of a State's
-    change only through the queue), in a group of its own, one at a time in the order sent (ms each, never behind a
-    model's run), each trigger's ("multiple": a queued view waits on the same triggers, and two that wait put each
-    other aside for ever, as live's `after` says).
+def on_new_inputs(ins, fn, fn_ins, outs, cancels, started: str | None = None, **kw):
+    """fn (fn_ins -> outs) run, and the events `cancels` cancelled, as the inputs `ins` (the digit's four first,
+    its drawing read as its State: ui_side) move, but not on a repeat of those they last moved to in the visitor's
+    session, nor on an event built before the source's last switch (skip_repeats). Gradio cancels with an event of
+    its own beside the listener's, on every firing of its triggers, which no answer of fn's can hold back: a slow
+    page's drawing, its change sent after the switch away from it, stopped a run just pressed. So the triggers
+    only move a State, and the State's change runs fn, on the inputs as they are then, and cancels. The move is
+    queued (the page hears of a State's change only through the queue), in a group of its own, one at a time in
+    the order sent (ms each, never behind a model's run), each trigger's ("multiple": a queued view waits on the
+    same triggers, and two that wait put each other aside for ever, as live's `after` says).
     started: the key under which the runs note the inputs they start on (noting_start); the move reaches the
     server round trips after the inputs moved, and a run pressed in between, on the new inputs, was stopped (a
     seed typed and Measure pressed at once: nothing measured). Moves to those inputs are skipped. Returns fn's
     event."""
-    moved = gr.State(0)
+    moved, ins = gr.State(0), [ui_side(c) for c in ins]
+    fn_ins = [ui_side(c) for c in fn_ins] if isinstance(fn_ins, list) else ui_side(fn_ins)
 
     def moves(*values):
         return next(_MOVES)
-    gr.on(triggers, skip_repeats(moves, source=ins[0].elem_id, started=started), ins, moved,
+    gr.on([c.change for c in ins], skip_repeats(moves, source=ins[0].elem_id, started=started), ins, moved,
           trigger_mode="multiple", concurrency_id="moves", concurrency_limit=1, api_visibility="private",
           show_progress="hidden")
     return moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private",
@@ -188,8 +204,8 @@ def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | 
     to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
     listen = ui if callable(ui) else functools.partial(gr.on, ui)
-    return listen(user_errors(ui_fn or fn, quiet=quiet, blank=blank), ins, outs, api_name=f"{api_name}_ui",
-                  api_visibility="undocumented", **kw)
+    return listen(user_errors(ui_fn or fn, quiet=quiet, blank=blank), [ui_side(c) for c in ins], outs,
+                  api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
 def seed_back_if_drawn(fn, at: int):
@@ -217,8 +233,7 @@ def live(digit, triggers, fn, ins, outs, api_name: str, echo: bool = False, blan
     aside, and when it is done Gradio fires the trigger again for both, while the other runs), with 50 to 100
     requests in the seconds after quick clicks. Returns the UI's event (snap_back follows it)."""
     kw = dict(trigger_mode="always_last", show_progress="hidden", **kw)
-    api, ui = [gr.Button(visible=False).click], [digit[0].change, digit[1].change, digit[2].change, digit[3].change,
-                                                  *triggers]
+    api, ui = [gr.Button(visible=False).click], [*(ui_side(c).change for c in digit), *triggers]
     if after is not None:
         ui = after.then
     return api_and_ui(api, ui, fn, ins, outs, api_name, quiet=InputError if echo else (MissingInput, EmptyBox),
