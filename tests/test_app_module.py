@@ -211,7 +211,9 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     assert all(f.api_visibility == "public" and {e for _, e in f.targets} == {"click"} for f in server), server
     assert {f.api_name for f in server} == {"forward", "objective", "bits", "preview", "roundtrip", "interpolate"}
     page = [f for f in app.demo.fns.values() if f.fn is None and sketches & {*f.inputs, *f.outputs}]
-    assert sorted(f.js for f in page) == sorted([DRAWING_ID_JS] * 2 + [SHOW_SOURCE_JS] * 2)
+    assert sorted(f.js for f in page) == sorted([DRAWING_ID_JS.replace("KEY", f"{tab}-source") for tab in ("forward",
+                                                                                                       "roundtrip")]
+                                                + [SHOW_SOURCE_JS] * 2)
     visitor, moved = app.gr.Request(session_hash="a visitor"), ("upload", 0, None, None, "linear", 25, 0)
     hint = fns["forward_ui"].fn(visitor, *moved)  # (Gradio passes the UI's events the request: skip_repeats)
     assert hint[:4] == (None, None, None, None) and "No image uploaded" in hint[-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import app_page, set_number, stroke
+from browser_helpers import app_page, image_src, open_tab, set_number, stroke, wait_for_new_image
 from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
 LATENCY_MS = 400
@@ -86,3 +86,51 @@ def test_a_drawing_is_sent_once_and_moves_of_t_send_none_of_it(far_page):
     page.locator("#forward-source").get_by_text("MNIST").click()
     page.locator("#forward-index").wait_for(state="visible")
     page.locator("#forward-sketch").wait_for(state="hidden", timeout=10_000)
+
+
+def test_a_stroke_or_a_number_and_a_run_pressed_at_once_run_on_that_digit(far_page):
+    """Tab 4: a digit drawn, or its number typed, and Noise and denoise pressed at once (the press's blur commits
+    the number), as a learner does. The run read the digit before the stroke (a first drawing: "The drawing is
+    empty"), as the drawing's State is filled round trips after it, or ran on the new one and was stopped by its
+    change, round trips late ("The digit changed"); tab 1's bound alike. A run pressed now waits for the digit's
+    work going in the page (page.DIGIT_BUSY_JS): the run is of the digit shown, and nothing stops it."""
+    page = far_page
+    open_tab(page, "4. Your digit")
+    text = "() => document.querySelector('#roundtrip-text').innerText"
+    toasts = page.locator("[data-testid=toast-body]")
+
+    def press_and_see_it_run():
+        old = image_src(page, "roundtrip-main") if page.locator("#roundtrip-main img").count() else ""
+        page.get_by_role("button", name="Noise and denoise").click()
+        try:
+            wait_for_new_image(page, "roundtrip-main", old)
+        except Exception as e:  # (Playwright's timeout): what the tab says instead
+            raise AssertionError(f"{page.evaluate(text)} | {toasts.all_inner_texts()}") from e
+        page.wait_for_timeout(4000)  # the digit's change, had it come late, would have put the run away by now
+        assert page.evaluate(text).startswith("Noised to t") and page.locator("#roundtrip-main img").count() == 1
+        assert toasts.count() == 0, toasts.all_inner_texts()
+
+    set_number(page, "roundtrip-index", 7)
+    page.locator("#roundtrip-index input[type=number]").fill("5")  # typed, not committed: the press's blur commits it
+    press_and_see_it_run()
+    assert page.locator("#roundtrip-index input[type=number]").input_value() == "5"
+    page.locator("#roundtrip-source").get_by_text("drawing").click()
+    canvas = page.locator("#roundtrip-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#roundtrip-sketch .empty.wrap").wait_for(state="detached")
+    page.wait_for_timeout(4000)  # the switch's own events have come and gone
+    for start in ((0.5, 0.2), (0.3, 0.5)):  # a first drawing, then a second stroke on it
+        stroke(page, canvas, start, (0, 0.06) if start[0] == 0.5 else (0.04, 0))
+        press_and_see_it_run()
+    open_tab(page, "1. Forward")
+    page.locator("#forward-source").get_by_text("drawing").click()
+    canvas = page.locator("#forward-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    page.wait_for_timeout(4000)
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
+    page.locator("#bits-go").click()
+    bits = "() => document.querySelector('#bits-text').innerText"
+    page.wait_for_function(f"() => ({bits})().includes('bits per pixel for this digit')", timeout=60_000)
+    page.wait_for_timeout(4000)
+    assert "bits per pixel for this digit" in page.evaluate(bits) and toasts.count() == 0

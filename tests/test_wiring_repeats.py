@@ -114,15 +114,19 @@ def test_an_event_built_before_the_source_was_switched_is_skipped():
 def test_a_drawing_read_while_another_source_is_chosen_moves_nothing():
     """Of the digit's inputs, a view's repeat check reads the source and the one it picks: the drawing's State, read
     late (after the switch away from it), or changed behind a hidden canvas, is no new input to a view of an MNIST
-    digit, and stops no run of it (tab 4's digit change cancels its runs)."""
+    digit, and stops no run of it (tab 4's digit change cancels its runs); a drawing read again as it was (the
+    sketchpad, shown again, sends it anew, under a new number) is no new input either."""
     runs = []
     ui = skip_repeats(lambda *args: runs.append(args), source="tab-source")
     a = gr.Request(session_hash="drawn")  # a session no switch of the radio's has been noted in
-    first, later = read_drawing(None, 1), read_drawing({"composite": np.full((28, 28, 3), 255, np.uint8)}, 2)
+    ink = np.dstack([np.zeros((28, 28, 3), np.uint8), np.kron(np.eye(4, dtype=np.uint8) * 255,
+                                                              np.ones((7, 7), np.uint8))])  # a diagonal stroke
+    first, later = read_drawing(None, 1), read_drawing({"composite": ink}, 2)  # none, then a stroke
     ui(a, EXAMPLE, 0, None, first, 70)
     assert isinstance(ui(a, EXAMPLE, 0, None, later, 70), SKIP)  # the drawing is not what MNIST reads
     ui(a, EXAMPLE, 1, None, later, 70)
     ui(a, DRAWING, 1, None, later, 70)
     assert isinstance(ui(a, DRAWING, 2, None, later, 70), SKIP)  # nor is the index what a drawing reads
     ui(a, DRAWING, 2, None, first, 70)
+    assert isinstance(ui(a, DRAWING, 2, None, first._replace(n=3), 70), SKIP)  # read again as it was: no new digit
     assert [r[:2] for r in runs] == [(EXAMPLE, 0), (EXAMPLE, 1), (DRAWING, 1), (DRAWING, 2)]

@@ -16,11 +16,11 @@ from gradio.data_classes import FileData
 from ..preprocess import peek_image
 from .limits import (KEPT_DRAWING_BYTES, KEPT_DRAWINGS, MAX_UPLOAD_BYTES, MAX_UPLOAD_SIDE, MIN_UPLOAD_SIDE, DigitError,
                      InputError)
-from .page import PICK_BRUSH_JS
+from .page import COUNT_IN_JS, DIGIT_DONE_JS, PICK_BRUSH_JS
 from .sources import (DRAWING, EXAMPLE, SOURCES, UPLOAD, Drawn, class_word, example_name, first_of_each_class,
                       index_label, item_noun, num_examples, read_drawing, source_label)
 from .widgets import Radio, Slider
-from .wiring import skip_repeats, user_errors
+from .wiring import counts_in, skip_repeats, user_errors
 
 
 
@@ -79,6 +79,7 @@ class DigitSketchpad(gr.Sketchpad):
 
     _blobs_lock = threading.Lock()  # the canvases' stores, written by requests on several threads
     read_in_ui: gr.State | None = None  # the drawing as the page's events read it (sources.Drawn; digit_input)
+    busy_key: str | None = None  # the key its digit's work in the page counts under (page.DIGIT_BUSY_JS)
 
     data_model = said(gr.ImageEditor.data_model, "sketch: send None (unless the digit's source is a drawing), or a "
                                                  "drawing as the app's editor sends it: a dict of background, layers "
@@ -156,10 +157,15 @@ def digit_input(tab: str):
     # it), and on a 400 ms link the views fell seconds behind. So no server's event has it as an input or an output:
     # the page hands the id its images were sent ahead under to a hidden box, and the server reads them into the State
     drawing_id = gr.Textbox(visible=False)
-    sketch.read_in_ui = gr.State(read_drawing(None))
-    sketch.change(None, sketch, drawing_id, js=DRAWING_ID_JS, queue=False, api_visibility="private")
-    drawing_id.change(skip_repeats(reader(sketch)), drawing_id, sketch.read_in_ui, trigger_mode="always_last",
-                      concurrency_id="moves", api_visibility="private", show_progress="hidden")
+    sketch.read_in_ui, sketch.busy_key = gr.State(read_drawing(None)), source.elem_id
+    for c in (source, index, upload, sketch.read_in_ui):
+        counts_in(c, source.elem_id)  # before any other listener of their changes (wiring.counts_in)
+    sketch.change(None, [sketch, drawing_id], drawing_id, js=DRAWING_ID_JS.replace("KEY", source.elem_id),
+                  queue=False, api_visibility="private")  # a new id counts in the digit's work (wiring.run_button)
+    # each new id read ("multiple": each was counted in, and is counted out as its read ends; ms each, in order)
+    drawing_id.change(skip_repeats(reader(sketch)), drawing_id, sketch.read_in_ui, trigger_mode="multiple",
+                      concurrency_id="moves", api_visibility="private", show_progress="hidden").then(
+        None, js=DIGIT_DONE_JS.replace("KEY", source.elem_id), queue=False, api_visibility="private")
     pick_brush = PICK_BRUSH_JS.replace("SKETCH", f"#{tab}-sketch")
     source.change(None, source, [index, upload, sketch], js=SHOW_SOURCE_JS, queue=False,
                   api_visibility="private").then(None, js=pick_brush)
@@ -174,7 +180,9 @@ def digit_input(tab: str):
 
 
 _DRAWINGS = itertools.count(1)
-DRAWING_ID_JS = "(sketch) => (sketch && sketch.id) || ''"  # the id its images were sent ahead under (accept_blobs)
+# the id the drawing's images were sent ahead under (accept_blobs), a new one counted in the digit's work
+DRAWING_ID_JS = ("(sketch, last) => { const id = (sketch && sketch.id) || ''; if (id !== last) { " + COUNT_IN_JS +
+                 " } (window.__strokes = window.__strokes || {})['KEY'] = 0; return id; }")  # the stroke's change came
 
 
 def reader(sketch: DigitSketchpad):

@@ -27,6 +27,26 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
     if (prompt && brush) brush.click();
     if (n++ < 30 && (!root || prompt)) setTimeout(tick, 200); };
   setTimeout(tick, 100); }"""
+# the digit's work in the page, per tab (KEY: its source radio's elem_id): a drawing's read, the digit's move and its
+# change (wiring.on_new_inputs) each count themselves in as they are sent and out (a tenth of a second after they end,
+# for the next to count in) once done; a run pressed waits, at most 10 s, until none is left, so that it runs on the
+# digit shown and is not stopped by that digit's own change coming late (a stroke, or a number typed, then the
+# button pressed at once; on a 400 ms link the drawing's read comes 3 round trips after the stroke). A stroke begun
+# (STROKES_JS) counts too, until its change comes (digit_input.DRAWING_ID_JS) or for 5 s: the editor sends the drawing
+# ahead, a round trip, before it says it changed
+COUNT_IN_JS = "const b = (window.__digitBusy = window.__digitBusy || {}); b['KEY'] = (b['KEY'] || 0) + 1;"
+DIGIT_BUSY_JS = "(...args) => { " + COUNT_IN_JS + " return args; }"
+DIGIT_DONE_JS = ("() => { setTimeout(() => { const b = window.__digitBusy || {}; "
+                 "b['KEY'] = Math.max(0, (b['KEY'] || 0) - 1); }, 100); }")
+DIGIT_WAIT_JS = """async (...args) => { const stroke = () => (window.__strokes || {})['KEY'] || 0;
+  const busy = () => ((window.__digitBusy || {})['KEY'] || 0) + (Date.now() - stroke() < 5000);
+  for (let i = 0; i < 200 && busy() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return args; }"""
+# a stroke begun on a drawing's canvas, noted by its tab's key (DIGIT_WAIT_JS)
+STROKES_JS = """() => document.addEventListener('pointerdown', (e) => {
+  const sketch = e.target.tagName === 'CANVAS' && e.target.closest('[id$="-sketch"]');
+  if (sketch) (window.__strokes = window.__strokes || {})[sketch.id.replace(/-sketch$/, '-source')] = Date.now();
+}, true)"""
 # scrolls an output past the screen's bottom edge, or wholly above its top (a phone shows Generate's grid above its
 # settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
 # scrolled to, the button left the pointer for a second click to land on another control)
@@ -197,5 +217,6 @@ THEME = gr.themes.Default().set(
 # what Gradio sends bare, the page above all (its HTML carries every component's config: 385,601 bytes, 48,720
 # gzipped, 7 s less on a phone's 400 kbit/s link), and the JSON; Starlette leaves a run's event stream (its frames
 # would wait in the compressor), the pictures and the pre-compressed scripts as they are
-LAUNCH = dict(max_file_size=MAX_UPLOAD_BYTES, show_error=True, css=CSS, theme=THEME, js=RESULT_IN_VIEW_JS,
+LAUNCH = dict(max_file_size=MAX_UPLOAD_BYTES, show_error=True, css=CSS, theme=THEME,
+              js=f"() => {{ ({RESULT_IN_VIEW_JS})(); ({STROKES_JS})(); }}",
               ssr_mode=False, app_kwargs=dict(middleware=[Middleware(GZipMiddleware, minimum_size=1000)]))

@@ -17,9 +17,9 @@ import gradio as gr
 import numpy as np
 
 from .limits import DigitError, EmptyBox, InputError, MissingInput
-from .page import ANNOUNCE_JS, NOTE_CAPTIONS_JS, SHOW_OUTPUT_JS
+from .page import ANNOUNCE_JS, DIGIT_BUSY_JS, DIGIT_DONE_JS, DIGIT_WAIT_JS, NOTE_CAPTIONS_JS, SHOW_OUTPUT_JS
 from .progress import Progress
-from .sources import chosen_input
+from .sources import Drawn, chosen_input
 from .widgets import NotAChoice, OutOfRange
 
 
@@ -144,14 +144,32 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None, sta
 def digit_seen(args):
     """The fingerprint of an event's inputs that begin with the digit's four (source, index, upload, drawing): of
     those four, the source and the one it reads alone. A drawing read late, after the switch away from it, changes
-    no digit."""
-    return fingerprint((args[0], chosen_input(*args[:4]), *args[4:]))
+    no digit; nor does one read again as it was (its number aside: the sketchpad, shown again, sends it anew)."""
+    picked = chosen_input(*args[:4])
+    return fingerprint((args[0], picked._replace(n=0) if isinstance(picked, Drawn) else picked, *args[4:]))
 
 
 def ui_side(component):
     """What the page's events read in `component`'s place: the digit's drawing is read as its State (sources.Drawn,
     digit_input's read_in_ui), the API's events read the drawing itself."""
     return getattr(component, "read_in_ui", None) or component
+
+
+def busy_key(components) -> str | None:
+    """The key under which the page counts the digit's work going (page.DIGIT_BUSY_JS) for the digit among
+    `components` (digit_input's busy_key, on its drawing), None if there is none."""
+    return next((c.busy_key for c in components if getattr(c, "busy_key", None)), None)
+
+
+def counts_in(component, key: str) -> None:
+    """`component`'s change counts in the digit's work going in the page under `key` (page.DIGIT_BUSY_JS), once, in
+    the page alone; on_new_inputs' move counts it out as it ends. Gradio's page sends a trigger's listeners one after
+    another, each once the one before has ended (a view's run: a round trip or more), so this listener comes before
+    any other on the digit's inputs (digit_input): counted in by the move itself, a number typed and a run pressed
+    at once found nothing going, and the move, a second later, stopped the run."""
+    if getattr(component, "counted_in", None) != key:
+        component.change(None, js=DIGIT_BUSY_JS.replace("KEY", key), queue=False, api_visibility="private")
+        component.counted_in = key
 
 
 def noting_start(fn, key: str):
@@ -180,32 +198,39 @@ def on_new_inputs(ins, fn, fn_ins, outs, cancels, started: str | None = None, **
     same triggers, and two that wait put each other aside for ever, as live's `after` says).
     started: the key under which the runs note the inputs they start on (noting_start); the move reaches the
     server round trips after the inputs moved, and a run pressed in between, on the new inputs, was stopped (a
-    seed typed and Measure pressed at once: nothing measured). Moves to those inputs are skipped. Returns fn's
-    event."""
+    seed typed and Measure pressed at once: nothing measured). Moves to those inputs are skipped. The move and fn
+    count themselves in the page's digit work going (page.DIGIT_BUSY_JS), which a run pressed waits out
+    (run_button). Returns fn's event."""
+    key = busy_key(ins)
     moved, ins = gr.State(0), [ui_side(c) for c in ins]
     fn_ins = [ui_side(c) for c in fn_ins] if isinstance(fn_ins, list) else ui_side(fn_ins)
+    busy, done = DIGIT_BUSY_JS.replace("KEY", key), DIGIT_DONE_JS.replace("KEY", key)
+    for c in ins:
+        counts_in(c, key)  # (the digit's own four counted in first: digit_input)
 
     def moves(*values):
         return next(_MOVES)
     gr.on([c.change for c in ins], skip_repeats(moves, source=ins[0].elem_id, started=started), ins, moved,
           trigger_mode="multiple", concurrency_id="moves", concurrency_limit=1, api_visibility="private",
-          show_progress="hidden")
-    return moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private",
-                        show_progress="hidden", **kw)
+          show_progress="hidden").then(None, js=done, queue=False, api_visibility="private")
+    event = moved.change(fn, fn_ins, outs, cancels=cancels, queue=False, api_visibility="private", js=busy,
+                         show_progress="hidden", **kw)
+    event.then(None, js=done, queue=False, api_visibility="private")
+    return event
 
 
 # ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
 
 def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | tuple | None = None, blank=None,
-               ui_fn=None, **kw):
+               ui_fn=None, ui_js: str | None = None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
     an error; `ui` (triggers, or an event's `then`) as the undocumented `api_name`_ui, where user_errors' quiet and
-    blank decide what it shows (and ui_fn, if given, runs in fn's place). Returns the UI's event (for another event
-    to cancel)."""
+    blank decide what it shows (and ui_fn, if given, runs in fn's place; ui_js before it, in the page). Returns the
+    UI's event (for another event to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
     listen = ui if callable(ui) else functools.partial(gr.on, ui)
     return listen(user_errors(ui_fn or fn, quiet=quiet, blank=blank), [ui_side(c) for c in ins], outs,
-                  api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
+                  api_name=f"{api_name}_ui", api_visibility="undocumented", js=ui_js, **kw)
 
 
 def seed_back_if_drawn(fn, at: int):
@@ -262,8 +287,9 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     ids = json.dumps(captions)  # as JavaScript reads it
     if captions:
         button.click(None, js=NOTE_CAPTIONS_JS.replace("IDS", ids), queue=False, api_visibility="private")
+    key = busy_key(ins)  # a job on the digit waits for the digit's work going in the page (on_new_inputs)
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-                       blank=lambda why: gr.skip(), ui_fn=ui_fn,
+                       blank=lambda why: gr.skip(), ui_fn=ui_fn, ui_js=key and DIGIT_WAIT_JS.replace("KEY", key),
                        trigger_mode="always_last" if queue_press else "once", **kw)
     if captions:
         event.then(None, js=ANNOUNCE_JS.replace("IDS", ids), queue=False, api_visibility="private")
