@@ -134,3 +134,27 @@ def test_a_stroke_or_a_number_and_a_run_pressed_at_once_run_on_that_digit(far_pa
     page.wait_for_function(f"() => ({bits})().includes('bits per pixel for this digit')", timeout=60_000)
     page.wait_for_timeout(4000)
     assert "bits per pixel for this digit" in page.evaluate(bits) and toasts.count() == 0
+
+
+def test_quick_presses_while_the_digit_settles_run_once(far_page):
+    """A number typed, then Noise and denoise pressed four times quickly: the press waits in the page for the
+    digit's work going (page.DIGIT_WAIT_JS), and Gradio's "once" drops a press only while a run it sent is going;
+    the wait, in the run's own event, came before any was sent, so each press waited and each sent a run (4 runs
+    on the shared CPU, the cancel of a new digit reaching only the last). The wait is now a listener of its own
+    before the run's, and the presses that wait with it reach a run already sent."""
+    import json
+    import urllib.request
+    page = far_page
+    names = {d["id"]: d.get("api_name") for d in json.load(urllib.request.urlopen(page.url + "config"))["dependencies"]}
+    open_tab(page, "4. Your digit")
+    page.locator("#roundtrip-source").get_by_text("MNIST").click()
+    page.wait_for_timeout(4000)
+    runs = []
+    page.on("request", lambda r: runs.append(1) if r.method == "POST" and "queue/join" in r.url and names.get(
+        json.loads(r.post_data or "{}").get("fn_index")) == "roundtrip_ui" else None)
+    set_number(page, "roundtrip-index", 11)
+    for _ in range(4):
+        page.get_by_role("button", name="Noise and denoise").click()
+        page.wait_for_timeout(150)
+    page.wait_for_timeout(8000)
+    assert len(runs) == 1, runs

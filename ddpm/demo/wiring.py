@@ -222,15 +222,15 @@ def on_new_inputs(ins, fn, fn_ins, outs, cancels, started: str | None = None, **
 # ---------------------------------------------------------------- events: each job as an API endpoint and a UI event
 
 def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | tuple | None = None, blank=None,
-               ui_fn=None, ui_js: str | None = None, **kw):
+               ui_fn=None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
     an error; `ui` (triggers, or an event's `then`) as the undocumented `api_name`_ui, where user_errors' quiet and
-    blank decide what it shows (and ui_fn, if given, runs in fn's place; ui_js before it, in the page). Returns the
+    blank decide what it shows (and ui_fn, if given, runs in fn's place). Returns the
     UI's event (for another event to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
     listen = ui if callable(ui) else functools.partial(gr.on, ui)
     return listen(user_errors(ui_fn or fn, quiet=quiet, blank=blank), [ui_side(c) for c in ins], outs,
-                  api_name=f"{api_name}_ui", api_visibility="undocumented", js=ui_js, **kw)
+                  api_name=f"{api_name}_ui", api_visibility="undocumented", **kw)
 
 
 def seed_back_if_drawn(fn, at: int):
@@ -287,9 +287,13 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     ids = json.dumps(captions)  # as JavaScript reads it
     if captions:
         button.click(None, js=NOTE_CAPTIONS_JS.replace("IDS", ids), queue=False, api_visibility="private")
-    key = busy_key(ins)  # a job on the digit waits for the digit's work going in the page (on_new_inputs)
+    # a job on the digit waits for the digit's work going in the page (on_new_inputs), in a listener of its own
+    # before the run's: in the run's own event (its js) each press waited and each then sent a run, as Gradio's
+    # "once" drops a press only while a run it sent is going; presses that wait together now reach one run sent
+    if key := busy_key(ins):
+        button.click(None, js=DIGIT_WAIT_JS.replace("KEY", key), queue=False, api_visibility="private")
     event = api_and_ui([gr.Button(visible=False).click], [button.click], fn, ins, outs, api_name,
-                       blank=lambda why: gr.skip(), ui_fn=ui_fn, ui_js=key and DIGIT_WAIT_JS.replace("KEY", key),
+                       blank=lambda why: gr.skip(), ui_fn=ui_fn,
                        trigger_mode="always_last" if queue_press else "once", **kw)
     if captions:
         event.then(None, js=ANNOUNCE_JS.replace("IDS", ids), queue=False, api_visibility="private")
