@@ -42,11 +42,15 @@ DIGIT_WAIT_JS = """async (...args) => { const stroke = () => (window.__strokes |
   const busy = () => ((window.__digitBusy || {})['KEY'] || 0) + (Date.now() - stroke() < 5000);
   for (let i = 0; i < 200 && busy() > 0; i++) await new Promise((r) => setTimeout(r, 50));
   return args; }"""
-# a stroke begun on a drawing's canvas, noted by its tab's key (DIGIT_WAIT_JS)
-STROKES_JS = """() => document.addEventListener('pointerdown', (e) => {
-  const sketch = e.target.tagName === 'CANVAS' && e.target.closest('[id$="-sketch"]');
-  if (sketch) (window.__strokes = window.__strokes || {})[sketch.id.replace(/-sketch$/, '-source')] = Date.now();
-}, true)"""
+# a stroke on a drawing's canvas, noted by its tab's key (DIGIT_WAIT_JS) as it begins and again as it ends, wherever
+# the pointer is let go: a slow stroke's change came 4.4 s after it began, on a 400 ms link
+STROKES_JS = """() => { let down = null;
+  const note = (key) => { (window.__strokes = window.__strokes || {})[key] = Date.now(); };
+  document.addEventListener('pointerdown', (e) => {
+    const sketch = e.target.tagName === 'CANVAS' && e.target.closest('[id$="-sketch"]');
+    down = sketch ? sketch.id.replace(/-sketch$/, '-source') : null;
+    if (down) note(down); }, true);
+  document.addEventListener('pointerup', () => { if (down) note(down); down = null; }, true); }"""
 # scrolls an output past the screen's bottom edge, or wholly above its top (a phone shows Generate's grid above its
 # settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
 # scrolled to, the button left the pointer for a second click to land on another control)

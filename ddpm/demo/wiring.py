@@ -225,8 +225,8 @@ def api_and_ui(api, ui, fn, ins, outs, api_name: str, quiet: type[InputError] | 
                ui_fn=None, **kw):
     """fn on two sets of triggers: `api` as the endpoint `api_name`, where a bad input answers with its message as
     an error; `ui` (triggers, or an event's `then`) as the undocumented `api_name`_ui, where user_errors' quiet and
-    blank decide what it shows (and ui_fn, if given, runs in fn's place). Returns the
-    UI's event (for another event to cancel)."""
+    blank decide what it shows (and ui_fn, if given, runs in fn's place). Returns the UI's event (for another event
+    to cancel)."""
     gr.on(api, user_errors(fn), ins, outs, api_name=api_name, **kw)
     listen = ui if callable(ui) else functools.partial(gr.on, ui)
     return listen(user_errors(ui_fn or fn, quiet=quiet, blank=blank), [ui_side(c) for c in ins], outs,
