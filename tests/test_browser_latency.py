@@ -123,17 +123,22 @@ def test_a_stroke_or_a_number_and_a_run_pressed_at_once_run_on_that_digit(far_pa
         stroke(page, canvas, start, (0, 0.06) if start[0] == 0.5 else (0.04, 0))
         press_and_see_it_run()
     open_tab(page, "1. Forward")
+    if not page.locator("#bits-go").is_visible():  # (open if the seed's test ran first)
+        page.get_by_text("The bound L_simple stands in for").click()
+        page.locator("#bits-go").wait_for()
     page.locator("#forward-source").get_by_text("drawing").click()
     canvas = page.locator("#forward-sketch canvas").first
     canvas.wait_for(state="visible")
     page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
     page.wait_for_timeout(4000)
-    if not page.locator("#bits-go").is_visible():  # (the accordion is open if the seed's test ran first)
-        page.get_by_text("The bound L_simple stands in for").click()
     stroke(page, canvas, (0.5, 0.2), (0, 0.06))
     page.locator("#bits-go").click()
     bits = "() => document.querySelector('#bits-text').innerText"
-    page.wait_for_function(f"() => ({bits})().includes('bits per pixel for this digit')", timeout=60_000)
+    try:
+        page.wait_for_function(f"() => ({bits})().includes('bits per pixel for this digit')", timeout=60_000)
+    except Exception as e:  # (Playwright's timeout): what the bound says instead
+        raise AssertionError(f"{page.evaluate(bits)} | {toasts.all_inner_texts()} | "
+                             f"{page.evaluate('() => JSON.stringify([window.__digitBusy, window.__strokes])')}") from e
     page.wait_for_timeout(4000)
     assert "bits per pixel for this digit" in page.evaluate(bits) and toasts.count() == 0
 
