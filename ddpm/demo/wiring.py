@@ -276,6 +276,7 @@ def run_button(button: gr.Button, fn, ins, outs, api_name: str, show: str | None
     more run, with the settings as they are when it starts (Gradio's default drops it without a word); False for a
     job another event cancels, as Gradio's cancel leaves a queued press to run after it. Its Markdown outputs with
     an elem_id are its captions: a screen reader hears them when the run ends, if they changed (page.ANNOUNCE_JS).
+    A job on the digit (its drawing among ins) waits, in the page, for the digit's work going (page.DIGIT_WAIT_JS).
     Returns the button's event (for another event to cancel)."""
     # in the browser alone (no round trip, no API), made before the run's event: Gradio runs a button's events in
     # the order they were made, each after the one before has ended (made after it, the scroll came at the run's end)
