@@ -119,11 +119,11 @@ def skip_repeats(fn, source: str | None = None, switches: str | None = None, sta
     change event again with nothing changed, and each ran the digit's views anew: an upload's refusal was said up
     to seven times in ten seconds. source: the elem_id of the digit's source radio, whose value is fn's first
     input: an event that gives another source than the one the page last switched it to (switches, on the radio's
-    own change, notes it) was built before the switch and is skipped too. The drawing's change waits for the
-    drawing's upload before it is sent, and on a slow page it came seconds after the switch away from it, with the
-    source still "drawing": tab 4 put its run away for a drawing no longer chosen; and of the digit's four inputs,
-    only the one the source reads counts (digit_seen). started: inputs a run noted
-    under this key as it started on them (noting_start) are skipped too. The API's events do not go through it."""
+    own change, notes it) was built before the switch and is skipped too: on a slow page a drawing's change came
+    seconds after the switch away from it, with the source still "drawing", and tab 4 put its run away for a
+    drawing no longer chosen. Of the digit's four inputs, only the one the source reads counts (digit_seen).
+    started: inputs a run noted under this key as it started on them (noting_start) are skipped too. The API's
+    events do not go through it."""
     last = PerSession()
 
     def ui(request: gr.Request, *args):
