@@ -45,8 +45,8 @@ from ddpm.demo.sources import (EXAMPLE, class_word, example_digit, first_of_each
 from ddpm.demo.page import LAUNCH  # noqa: E402
 from ddpm.demo.digit_input import digit_input  # noqa: E402
 from ddpm.demo.widgets import line_plot, loss_plot, no_lines, picture, Radio, Slider, snap_back  # noqa: E402
-from ddpm.demo.wiring import (api_and_ui, live, noting_start, on_new_inputs, progress_update, run_button,  # noqa: E402
-                              seed_back_if_drawn)
+from ddpm.demo.wiring import (api_and_ui, counts_in, live, noting_start, on_new_inputs, progress_update,  # noqa: E402
+                              run_button, seed_back_if_drawn)
 from ddpm.demo.trajectory import (DIGIT_COLORS, PLOT_MIN_P, TrajectoryOut, decision_legend, decision_plot,  # noqa: E402
                                   decision_text, film_strip, frame_panel, frame_slider, nearest_frame, save_gif,
                                   trajectory_stream)
@@ -218,6 +218,7 @@ def build(d: dict) -> gr.Blocks:
                     f_kind = Radio(list(SCHEDULES), value=RT.sched.kind, label="schedule",
                                    info=f"the model was trained on {RT.sched.kind}")
                     f_seed = gr.Number(0, label="noise seed", elem_id="forward-seed")  # 3.7 refused, not run as 4
+                    counts_in(f_seed, f_in[0].elem_id)  # the bound's input: before the views' listeners (as f_in's)
                 with gr.Column(scale=2):
                     # right above the pictures it morphs (on a phone, where the columns stack, too)
                     f_t = Slider(0, T, value=T // 4, step=1, label="t", elem_id="forward-t")

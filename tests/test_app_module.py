@@ -271,3 +271,27 @@ def test_an_unforeseen_exception_reaches_the_caller_in_its_own_words(tmp_path, m
     finally:
         app.demo.close()
         sys.modules.pop("app", None)
+
+
+def test_each_input_of_a_digit_counts_in_before_its_other_listeners(tmp_path, monkeypatch):
+    """Gradio's page sends a trigger's listeners one after another, each once the one before has ended: tab 1's
+    seed was counted in the digit's work after the forward view's listener of its change, a round trip late, and a
+    seed typed and the bound pressed at once found nothing going (the run went first; started= alone saved it).
+    Every input that moves a digit's State (wiring.on_new_inputs) counts in first (wiring.counts_in)."""
+    monkeypatch.setenv("DDPM_MODEL", str(save_tiny(tmp_path / "m", T=T)))
+    sys.modules.pop("app", None)
+    app = importlib.import_module("app")
+    fns = list(app.demo.fns.values())  # in the order made: the order the page sends a trigger's listeners
+    gates = [f for f in fns if f.fn is not None and f.fn.__name__ == "moves"]
+    ids = {b._id: getattr(b, "elem_id", None) for b in app.demo.blocks.values()}
+    assert len(gates) == 2 and "forward-seed" in {ids[b] for g in gates for b, _ in g.targets}
+    for gate in gates:
+        for target in gate.targets:
+            first = next(f for f in fns if target in f.targets)
+            assert first.fn is None and "__digitBusy" in (first.js or "") and "+ 1" in first.js, ids[target[0]]
+    with app.gr.Blocks():  # one made after another listener is refused as the app is built
+        box = app.gr.Number(elem_id="late")
+        box.change(None, js="() => {}")
+        with pytest.raises(ValueError, match="late: counts_in"):
+            app.counts_in(box, "tab-source")
+    sys.modules.pop("app", None)

@@ -166,8 +166,12 @@ def counts_in(component, key: str) -> None:
     the page alone; on_new_inputs' move counts it out as it ends. Gradio's page sends a trigger's listeners one after
     another, each once the one before has ended (a view's run: a round trip or more), so this listener comes before
     any other on the digit's inputs (digit_input): counted in by the move itself, a number typed and a run pressed
-    at once found nothing going, and the move, a second later, stopped the run."""
+    at once found nothing going, and the move, a second later, stopped the run. A change listener made before it
+    is an error (tab 1's seed, counted in after its view's listener, was counted in a round trip late)."""
     if getattr(component, "counted_in", None) != key:
+        if any((component._id, "change") in f.targets for f in gr.context.Context.root_block.fns.values()):
+            raise ValueError(f"{component.elem_id or component}: counts_in(..., {key!r}) must come before any other "
+                             "listener of its change: call it where the component is made")
         component.change(None, js=DIGIT_BUSY_JS.replace("KEY", key), queue=False, api_visibility="private")
         component.counted_in = key
 
