@@ -165,3 +165,37 @@ def test_quick_presses_while_the_digit_settles_run_once(far_page):
         page.wait_for_timeout(150)
     page.wait_for_timeout(8000)
     assert len(runs) == 1, runs
+
+
+def test_a_press_after_a_gesture_on_the_canvas_that_draws_nothing_waits_briefly(far_page):
+    """The pointer pressed on the drawing's canvas and let go off it draws nothing, and no change comes to clear the
+    stroke it notes (page.STROKES_JS): Measure the bound pressed at once waited 5 s for it (4.9 s to the run's
+    request). A stroke the editor has not begun to send 2 s after it ends now counts no more (page.DIGIT_WAIT_JS)."""
+    import json
+    import time
+    page = far_page
+    names = {d["id"]: d.get("api_name") for d in page.evaluate("() => window.gradio_config.dependencies")}
+    open_tab(page, "1. Forward")
+    if not page.locator("#bits-go").is_visible():  # (open if another test ran first)
+        page.get_by_text("The bound L_simple stands in for").click()
+        page.locator("#bits-go").wait_for()
+    page.locator("#forward-source").get_by_text("drawing").click()
+    canvas = page.locator("#forward-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    stroke(page, canvas, (0.5, 0.2), (0, 0.06))
+    page.wait_for_timeout(6000)  # the stroke's change has come and gone
+    sent = []
+    page.on("request", lambda r: sent.append(time.monotonic()) if r.method == "POST" and "queue/join" in r.url
+            and names.get(json.loads(r.post_data or "{}").get("fn_index")) == "bits_ui" else None)
+    canvas.scroll_into_view_if_needed()
+    b = canvas.bounding_box()
+    page.mouse.move(b["x"] + b["width"] * 0.1, b["y"] + b["height"] * 0.9)
+    page.mouse.down()
+    page.mouse.move(b["x"] - 60, b["y"] + b["height"] * 0.9)  # off the canvas at once: nothing drawn
+    page.mouse.up()
+    pressed = time.monotonic()
+    page.locator("#bits-go").click()
+    page.wait_for_timeout(6000)
+    assert sent and sent[0] - pressed < 3, (sent and sent[0] - pressed, page.evaluate(
+        "() => JSON.stringify([window.__digitBusy, window.__strokes, window.__strokeSends])"))

@@ -33,24 +33,34 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
 # digit shown and is not stopped by that digit's own change coming late (a stroke, or a number typed, then the
 # button pressed at once; on a 400 ms link the drawing's read comes 3 round trips after the stroke). A stroke begun
 # (STROKES_JS) counts too, until its change comes (digit_input.DRAWING_ID_JS) or for 5 s: the editor sends the drawing
-# ahead, a round trip, before it says it changed
+# ahead, a round trip, before it says it changed. One the editor has not begun to send 2 s after the pointer was let
+# go drew nothing: a press made at once had waited 5 s for a change that never came (a pointer pressed on the canvas
+# and let go off it, a drag of the Pan tool); a drawing's send began 0.5 to 0.8 s after it, on any link, CPU 8x slower
 COUNT_IN_JS = "const b = (window.__digitBusy = window.__digitBusy || {}); b['KEY'] = (b['KEY'] || 0) + 1;"
 DIGIT_BUSY_JS = "(...args) => { " + COUNT_IN_JS + " return args; }"
 DIGIT_DONE_JS = ("() => { setTimeout(() => { const b = window.__digitBusy || {}; "
                  "b['KEY'] = Math.max(0, (b['KEY'] || 0) - 1); }, 100); }")
 DIGIT_WAIT_JS = """async (...args) => { const stroke = () => (window.__strokes || {})['KEY'] || 0;
-  const busy = () => ((window.__digitBusy || {})['KEY'] || 0) + (Date.now() - stroke() < 5000);
+  const sent = () => ((window.__strokeSends || {})['KEY'] || 0) >= stroke();  // since the stroke's last note
+  const busy = () => ((window.__digitBusy || {})['KEY'] || 0) + (Date.now() - stroke() < (sent() ? 5000 : 2000));
   for (let i = 0; i < 200 && busy() > 0; i++) await new Promise((r) => setTimeout(r, 50));
   return args; }"""
 # a stroke on a drawing's canvas, noted by its tab's key (DIGIT_WAIT_JS) as it begins and again as it ends, wherever
-# the pointer is let go: a slow stroke's change came 4.4 s after it began, on a 400 ms link
+# the pointer is let go: a slow stroke's change came 4.4 s after it began, on a 400 ms link; and the editor's send of
+# a drawing (its images to the server's accept_blobs, through fetch) noted for each stroke not yet changed
 STROKES_JS = """() => { let down = null;
   const note = (key) => { (window.__strokes = window.__strokes || {})[key] = Date.now(); };
   document.addEventListener('pointerdown', (e) => {
     const sketch = e.target.tagName === 'CANVAS' && e.target.closest('[id$="-sketch"]');
     down = sketch ? sketch.id.replace(/-sketch$/, '-source') : null;
     if (down) note(down); }, true);
-  document.addEventListener('pointerup', () => { if (down) note(down); down = null; }, true); }"""
+  document.addEventListener('pointerup', () => { if (down) note(down); down = null; }, true);
+  const fetch = window.fetch;
+  window.fetch = function (what, ...rest) {
+    if (String((what && what.url) || what).includes('/component_server')) {
+      const sends = (window.__strokeSends = window.__strokeSends || {});
+      Object.entries(window.__strokes || {}).forEach(([key, at]) => { if (at) sends[key] = Date.now(); }); }
+    return fetch(what, ...rest); }; }"""
 # scrolls an output past the screen's bottom edge, or wholly above its top (a phone shows Generate's grid above its
 # settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
 # scrolled to, the button left the pointer for a second click to land on another control)
