@@ -197,5 +197,6 @@ def test_a_press_after_a_gesture_on_the_canvas_that_draws_nothing_waits_briefly(
     pressed = time.monotonic()
     page.locator("#bits-go").click()
     page.wait_for_timeout(6000)
-    assert sent and sent[0] - pressed < 3, (sent and sent[0] - pressed, page.evaluate(
+    # at most 2 s waited now (5 s before): 4 s leaves room for a busy machine
+    assert sent and sent[0] - pressed < 4, (sent and sent[0] - pressed, page.evaluate(
         "() => JSON.stringify([window.__digitBusy, window.__strokes, window.__strokeSends])"))
