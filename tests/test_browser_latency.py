@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from browser_helpers import app_page, image_src, open_tab, set_number, stroke, wait_for_new_image
+from ddpm.demo.digit_input import DRAWING_ID_JS
 from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
 LATENCY_MS = 400
@@ -200,3 +201,19 @@ def test_a_press_after_a_gesture_on_the_canvas_that_draws_nothing_waits_briefly(
     # at most 2 s waited now (5 s before): 4 s leaves room for a busy machine
     assert sent and sent[0] - pressed < 4, (sent and sent[0] - pressed, page.evaluate(
         "() => JSON.stringify([window.__digitBusy, window.__strokes, window.__strokeSends])"))
+
+
+@pytest.mark.parametrize("sent_at, left", [(1000, 2000), (3000, 0)])
+def test_a_drawings_change_leaves_a_stroke_ended_after_its_send_pending(far_page, sent_at, left):
+    """Two strokes, the second ended as the first's send had begun (page.STROKES_JS notes each stroke and each send):
+    the first's change cleared the stroke noted, so a run pressed at once waited for the first's read alone and the
+    second's change, a moment later, stopped it ("The digit changed", 1 of 4 tries on a 40 ms link). The change now
+    leaves a stroke that ended after the send it reports pending (page.DIGIT_WAIT_JS), and clears one sent since."""
+    page = far_page.context.browser.new_page()  # the app's page keeps its own notes
+    try:
+        drawn = DRAWING_ID_JS.replace("KEY", "k")
+        kept = page.evaluate(f"""() => {{ window.__strokes = {{k: 2000}}; window.__strokeSends = {{k: {sent_at}}};
+            const id = ({drawn})({{id: 'new'}}, 'old'); return [id, window.__strokes.k, window.__digitBusy.k]; }}""")
+    finally:
+        page.close()
+    assert kept == ["new", left, 1], kept  # the new id counted in either way
