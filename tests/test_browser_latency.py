@@ -20,6 +20,20 @@ def far_page(tiny_app):  # the app test_browser.py runs, in a page of its own (c
         yield page
 
 
+def bound_beside_a_canvas(page):
+    """Tab 1 with the bound's accordion open (it may be, from a test before) and a drawing as the source: its canvas.
+    Opened after the canvas shows, the accordion's scroll moved the canvas under a stroke already aimed."""
+    open_tab(page, "1. Forward")
+    if not page.locator("#bits-go").is_visible():
+        page.get_by_text("The bound L_simple stands in for").click()
+        page.locator("#bits-go").wait_for()
+    page.locator("#forward-source").get_by_text("drawing").click()
+    canvas = page.locator("#forward-sketch canvas").first
+    canvas.wait_for(state="visible")
+    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    return canvas
+
+
 def test_a_seed_typed_and_the_bound_pressed_at_once_is_measured(far_page):
     """A seed typed and Measure the bound pressed at once (the press's blur commits the seed): the seed's change
     stops the bound's runs and puts its result away, but only round trips later (wiring.on_new_inputs), by when
@@ -123,14 +137,7 @@ def test_a_stroke_or_a_number_and_a_run_pressed_at_once_run_on_that_digit(far_pa
     for start in ((0.5, 0.2), (0.3, 0.5)):  # a first drawing, then a second stroke on it
         stroke(page, canvas, start, (0, 0.06) if start[0] == 0.5 else (0.04, 0))
         press_and_see_it_run()
-    open_tab(page, "1. Forward")
-    if not page.locator("#bits-go").is_visible():  # (open if the seed's test ran first)
-        page.get_by_text("The bound L_simple stands in for").click()
-        page.locator("#bits-go").wait_for()
-    page.locator("#forward-source").get_by_text("drawing").click()
-    canvas = page.locator("#forward-sketch canvas").first
-    canvas.wait_for(state="visible")
-    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    canvas = bound_beside_a_canvas(page)
     page.wait_for_timeout(4000)
     stroke(page, canvas, (0.5, 0.2), (0, 0.06))
     page.locator("#bits-go").click()
@@ -176,14 +183,7 @@ def test_a_press_after_a_gesture_on_the_canvas_that_draws_nothing_waits_briefly(
     import time
     page = far_page
     names = {d["id"]: d.get("api_name") for d in page.evaluate("() => window.gradio_config.dependencies")}
-    open_tab(page, "1. Forward")
-    if not page.locator("#bits-go").is_visible():  # (open if another test ran first)
-        page.get_by_text("The bound L_simple stands in for").click()
-        page.locator("#bits-go").wait_for()
-    page.locator("#forward-source").get_by_text("drawing").click()
-    canvas = page.locator("#forward-sketch canvas").first
-    canvas.wait_for(state="visible")
-    page.locator("#forward-sketch .empty.wrap").wait_for(state="detached")
+    canvas = bound_beside_a_canvas(page)
     stroke(page, canvas, (0.5, 0.2), (0, 0.06))
     page.wait_for_timeout(6000)  # the stroke's change has come and gone
     sent = []
