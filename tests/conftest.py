@@ -104,6 +104,40 @@ def tiny_app(tmp_path_factory):
         yield url
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"],
+                              headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def bare(browser):
+    """A function that opens a page of `html` under the app's CSS, `width` px wide (closed after the test): the
+    page's own CSS and scripts tried in a few elements shaped as Gradio's, not the app (seconds, where
+    test_browser.py takes minutes)."""
+    from ddpm.demo.page import CSS
+
+    tabs = []
+
+    def open_page(html: str = "", width: int = 1400, height: int = 1000):
+        tabs.append(browser.new_page(viewport={"width": width, "height": height}))
+        tabs[-1].set_default_timeout(5000)
+        tabs[-1].set_content(f"<style>{CSS}</style>{html}")
+        return tabs[-1]
+    yield open_page
+    for tab in tabs:
+        tab.close()
+
+
 @pytest.fixture(autouse=True)
 def mnist_examples_after_each_test():
     """A test that loads a Fashion-MNIST model (load_runtime, app.py) switches the app's examples to its dataset:
