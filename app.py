@@ -366,7 +366,8 @@ def build(d: dict) -> gr.Blocks:
             with gr.Accordion(worded("Interpolate to another digit (Ho et al. 2020, Sec. 4.4): noise both to t, mix "
                                      "the two x_t, denoise each mix"), open=False):
                 i_other = Slider(0, num_examples() - 1, value=1, step=1, label=index_label(other=True),
-                                 info=worded(f"your digit, seed, sampler and steps as above, {COLUMNS} mixes. ")
+                                 elem_id="interpolate-other", info=worded(f"your digit, seed, sampler and steps as "
+                                                                          f"above, {COLUMNS} mixes. ")
                                  + f"The first of each {class_word()}: {first_of_each_class()}")
                 i_t = Slider(1, T, value=default_t(T), step=1, label="t (of the mix)", elem_id="interpolate-t",
                              info=worded("near T/3 one digit turns into the other; past T/2, more and more the model's"

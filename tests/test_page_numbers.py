@@ -1,16 +1,19 @@
-"""The page's script for a number typed into a slider's or a seed's box: a refused one goes back to the last good
-(widgets.snap_back). In a bare page of Debian's chromium (conftest's `bare`)."""
+"""The page's scripts for a number typed into a slider's or a seed's box: a refused one goes back to the last good
+(widgets.snap_back), once the view was sent it (page.SENT_JS); one past a slider's ends is kept as typed when the
+box loses focus, for the app to refuse in words (page.KEEP_TYPED_JS). Each in a bare page of Debian's chromium."""
+from ddpm.demo import page
 
 
 def snap_back_js(lo=0, hi=100, step=5, start=50, between: tuple = ()) -> str:
-    """The script widgets.snap_back attaches to a live view's slider #k of these ends, step and first value."""
+    """The script widgets.snap_back attaches to a live view's slider #k of these ends, step and first value (the
+    view, event 0, reads a box before it: the slider is its input 1)."""
     import gradio as gr
 
     from ddpm.demo.widgets import snap_back
 
     with gr.Blocks() as demo:
-        slider = gr.Slider(lo, hi, value=start, step=step)
-        snap_back(gr.Button().click(lambda: None), {"k": slider}, between_steps=between)
+        box, slider = gr.Number(), gr.Slider(lo, hi, value=start, step=step)
+        snap_back(gr.Button().click(lambda a, b: None, [box, slider]), {"k": slider}, between_steps=between)
     [js] = [f.js for f in demo.fns.values() if f.js]
     return js
 
@@ -34,6 +37,48 @@ def test_snap_back_counts_steps_from_the_low_end_and_keeps_a_fractional_step(bar
     assert [tab.evaluate(whole, v) for v in (3, 3.0000000001, 4)] == [3, 3, 4]
     frames = snap_back_js(lo=0, hi=100, step=20, start=0, between=("k",))  # tab 3's frame slider: any whole t
     assert [tab.evaluate(frames, v) for v in (40, 45, 45.5, 101)] == [40, 45, 45, 45]
+
+
+def test_snap_back_leaves_a_number_typed_since_its_view_was_sent(bare):
+    """A view's answer may come back after a number past the end was typed (a 400 ms link): that number, not yet
+    sent to the view (page.SENT_JS notes what was), stays for the view's own run to refuse aloud; once sent, it
+    goes back. A page that noted nothing (another Gradio's requests) puts it back at once, as before."""
+    js, tab = snap_back_js(), bare("<div id=k><input type=number></div>")
+    assert tab.evaluate(js, 20) == 20
+    tab.evaluate("window.__sent = {0: [null, 5]}")
+    assert tab.evaluate(js, 500) == 500
+    tab.evaluate("window.__sent = {0: [null, 500], 1: [20, 20]}")
+    assert tab.evaluate(js, 500) == 20
+
+
+def test_the_page_notes_the_inputs_it_sends_each_event(bare):
+    """page.SENT_JS: Gradio's queue/join request, read as it goes, by its event's number; other requests and a body
+    that is no JSON pass untouched."""
+    tab = bare()
+    tab.evaluate("window.fetch = async (what, init) => (init && init.body) || String(what)")  # no network
+    tab.evaluate(f"({page.SENT_JS})()")
+    went = tab.evaluate("""async () => [
+        await fetch('/gradio_api/queue/join?x', {method: 'POST', body: JSON.stringify({fn_index: 7, data: [1, 500]})}),
+        await fetch('/gradio_api/queue/join', {method: 'POST', body: 'not json'}), await fetch('/file=a.png'),
+        await fetch('/upload', {method: 'POST', body: JSON.stringify({fn_index: 8, data: [2]})})]""")
+    assert went[1:3] == ["not json", "/file=a.png"] and '"fn_index":7' in went[0]
+    assert tab.evaluate("window.__sent") == {"7": [1, 500]}
+
+
+def test_a_slider_box_left_past_its_ends_keeps_the_number_typed(bare):
+    """page.KEEP_TYPED_JS: Gradio's slider sets a number past its ends to the nearer end as its box loses focus (a
+    listener of the box's own here); the page keeps it, for its change to be refused in words. A number within
+    the ends, an emptied box and a box of no slider (a seed) lose the focus as Gradio has them."""
+    tab = bare("<div class=block><input type=number id=n><input type=range min=0 max=299></div>"
+               "<div class=block><input type=number id=s></div><button id=b>b</button>")
+    tab.evaluate(f"""() => {{ window.clamped = [];
+        for (const box of document.querySelectorAll('input[type=number]'))
+          box.addEventListener('blur', () => window.clamped.push(box.id + ':' + box.value));
+        ({page.KEEP_TYPED_JS})(); }}""")
+    for box, typed in (("n", "500"), ("n", "-1"), ("n", "120"), ("n", ""), ("s", "5000")):
+        tab.locator(f"#{box}").fill(typed)
+        tab.locator("#b").focus()
+    assert tab.evaluate("window.clamped") == ["n:120", "n:", "s:5000"]
 
 
 def test_a_box_emptied_to_type_in_waits_for_the_number_typed(bare):

@@ -61,6 +61,22 @@ STROKES_JS = """() => { let down = null;
       const sends = (window.__strokeSends = window.__strokeSends || {});
       Object.entries(window.__strokes || {}).forEach(([key, at]) => { if (at) sends[key] = Date.now(); }); }
     return fetch(what, ...rest); }; }"""
+# notes, per event, the inputs the page last sent it (Gradio's queue/join request: its fn_index and data): a view's
+# answer may come after a number was typed that the view has not been sent, which SNAP_BACK_JS then leaves
+SENT_JS = """() => { const fetch = window.fetch;
+  window.fetch = function (what, init, ...rest) {
+    if (String((what && what.url) || what).includes('/queue/join') && typeof (init && init.body) === 'string') {
+      try { const b = JSON.parse(init.body); (window.__sent = window.__sent || {})[b.fn_index] = b.data; } catch {} }
+    return fetch(what, init, ...rest); }; }"""
+# Gradio's slider sets a number typed past its ends to the nearer end as its box loses focus (a run button pressed):
+# on a 400 ms link before the typed number's change was sent, so 500 typed for a digit ran #299 unsaid. The page keeps
+# the number typed, as Enter does: its change is refused in words, the box goes back (SNAP_BACK_JS), or a run reading
+# it is refused (capturing, before Gradio's own blur; an emptied box is SNAP_BACK_JS's)
+KEEP_TYPED_JS = """() => document.addEventListener('blur', (e) => {
+  const box = e.target, range = box.closest && box.closest('.block')?.querySelector('input[type=range]');
+  if (!range || box.type !== 'number' || box.value === '') return;
+  const v = Number(box.value);
+  if (v < Number(range.min) || v > Number(range.max)) e.stopPropagation(); }, true)"""
 # scrolls an output past the screen's bottom edge, or wholly above its top (a phone shows Generate's grid above its
 # settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
 # scrolled to, the button left the pointer for a second click to land on another control)
@@ -82,6 +98,8 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
   if (Number.isFinite(v) && v >= $LO && v <= $HI && onStep) { g['$KEY'] = v; return v; }
   const back = () => '$KEY' in g ? g['$KEY'] : $START;  // read when used: a number typed since is the good one
   const box = document.querySelector('#$KEY input[type=number]');
+  const sent = (window.__sent || {})[$FN];  // the inputs the view ran on (SENT_JS): a number typed since, its own
+  if (sent && JSON.stringify(sent[$POS]) !== JSON.stringify(v)) return v;  // run to come refuses it aloud
   if ((v === null || v === undefined || v === '') && box && box === document.activeElement) {
     const left = (e) => { if (e.target !== box) return;  // capturing: before Gradio's own blur sets the box to its min
       document.removeEventListener('blur', left, true);
@@ -232,5 +250,5 @@ THEME = gr.themes.Default().set(
 # gzipped, 7 s less on a phone's 400 kbit/s link), and the JSON; Starlette leaves a run's event stream (its frames
 # would wait in the compressor), the pictures and the pre-compressed scripts as they are
 LAUNCH = dict(max_file_size=MAX_UPLOAD_BYTES, show_error=True, css=CSS, theme=THEME,
-              js=f"() => {{ ({RESULT_IN_VIEW_JS})(); ({STROKES_JS})(); }}",
+              js=f"() => {{ ({RESULT_IN_VIEW_JS})(); ({STROKES_JS})(); ({KEEP_TYPED_JS})(); ({SENT_JS})(); }}",
               ssr_mode=False, app_kwargs=dict(middleware=[Middleware(GZipMiddleware, minimum_size=1000)]))
