@@ -129,13 +129,13 @@ def trajectory(seed, randomise, n, sampler, steps, label, guidance, eta=0.0, aut
                                max_n=MAX_TRAJECTORY_DIGITS)
     for traj in trajectory_stream(model, RT.sched, settings, RT.classifier):
         if isinstance(traj, Progress):  # the step's x_t | x0_hat | eps_hat into the panel, a line into the status;
-            # the last run's frames, GIF, plot (hidden: emptied, it throws in the page) and reading go, as they would
-            # sit beside this run's panel as its own; the frame slider rests (greyed) until there are frames to scrub
+            # the last run's frames, GIF, plot and reading go, as they'd sit beside this run's panel as its own (the
+            # plot put away by CSS: emptied or hidden, it throws in the page); the frame slider rests (greyed) meanwhile
             yield progress_update(traj, TrajectoryOut, "status", "panel", state=None, gif=None, decided="", film=None,
-                                  plot=gr.LinePlot(visible=False), frame=gr.Slider(interactive=False))
+                                  plot=gr.LinePlot(elem_classes=["put-away"]), frame=gr.Slider(interactive=False))
     gif = save_gif(traj, new_path(f"ddpm-trajectory-seed{settings.seed}", ".gif"))
     yield TrajectoryOut(frame_panel(traj, traj.frames - 1), gr.Slider(**frame_slider(traj), interactive=True),
-                        str(gif), decision_view(traj, visible=RT.classifier is not None),
+                        str(gif), decision_view(traj, visible=RT.classifier is not None, elem_classes=[]),
                         decision_text(traj, traj.frames - 1) or RT.classifier_note, traj.text, settings.seed,
                         film_strip(traj), traj)
 

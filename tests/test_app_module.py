@@ -173,7 +173,9 @@ def test_model_jobs_queue_one_at_a_time_and_views_cannot_fill_the_queue(tmp_path
     # while the animation draws its live panels, the frame slider leaves the panel alone (the state holds no run)
     *live, done = app.trajectory(0, False, 1, "ddim", 4, "any", 1.0)
     assert live and all(update.state is None and update.gif is None for update in live)
-    assert all(update.plot.visible is False for update in live)  # hidden: a plot set to None throws in the page
+    # put away by a CSS class (page.CSS): a plot set to None, emptied or hidden throws in the page
+    assert all(update.plot.elem_classes == ["put-away"] for update in live) and done.plot.elem_classes == []
+    assert ".put-away {display: none !important}" in app.LAUNCH["css"]
     assert all(update.frame.interactive is False for update in live) and done.frame.interactive  # greyed meanwhile
     assert done.state.frames == 5
     frame_ui = fns["trajectory_frame_ui"]

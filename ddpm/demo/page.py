@@ -209,6 +209,7 @@ CSS = (".prose table {display: block; overflow-x: auto} .prose td {white-space: 
        # header's tour of the tabs, which the tab bar right below it names, gives way (90 px of a 480 px screen);
        # not on a narrow one too (a laptop at 400% zoom, 320 x 450), whose tab bar hides tabs under the ⋯ it explains
        "@media (max-height: 560px) and (min-width: 640px) {#header p:nth-of-type(2) {display: none}} "
+       ".put-away {display: none !important} "
        "#interpolate-image {min-height: 480px} "  # its place kept, so run_button's scroll shows the picture that comes
        # and given back once it has (on a projector's 853 px, its three rows shrunk to 350 px left the rest blank)
        "#interpolate-image:has(img) {min-height: 0 !important} "
