@@ -247,3 +247,30 @@ def test_a_number_past_the_end_typed_and_a_run_pressed_is_refused_aloud(far_page
         for close in page.locator("[data-testid=toast-body] .toast-close").all():
             close.click()
         set_number(page, "interpolate-other", 1)
+
+
+def test_a_slider_box_left_with_no_number_and_a_run_pressed_is_refused_aloud(far_page):
+    """1e400 typed (past a float: no number to the browser, its box's value '') or the box emptied, then the run
+    pressed: Gradio's slider set the box to its low end as the press took the focus, and Interpolate ran on the
+    other digit #0, or t = 1, without a word. The page now keeps the box as it is (page.KEEP_TYPED_JS): the run is
+    refused, saying it is empty."""
+    page = far_page
+    toasts = page.locator("[data-testid=toast-body] .toast-message-item")
+    open_tab(page, "4. Your digit")
+    page.locator("#roundtrip-source").get_by_text("MNIST").click()
+    if not page.locator("#interpolate-go").is_visible():
+        page.get_by_text("Interpolate to another digit").click()
+    try:
+        for box, typed, said in (("interpolate-other", "1e400", "# is empty"), ("interpolate-t", "", " t is empty")):
+            page.locator(f"#{box} input[type=number]").click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type(typed, delay=80) if typed else page.keyboard.press("Backspace")
+            page.locator("#interpolate-go").click()
+            toasts.filter(has_text=f"{said}: give a number between").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(2000)
+            assert page.locator("#interpolate-image img").count() == 0  # refused, not run on #0 or t = 1
+            set_number(page, box, 1)
+    finally:
+        for close in page.locator("[data-testid=toast-body] .toast-close").all():
+            close.click()
+        set_number(page, "interpolate-other", 1)

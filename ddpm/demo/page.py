@@ -71,12 +71,15 @@ SENT_JS = """() => { const fetch = window.fetch;
 # Gradio's slider sets a number typed past its ends to the nearer end as its box loses focus (a run button pressed):
 # on a 400 ms link before the typed number's change was sent, so 500 typed for a digit ran #299 unsaid. The page keeps
 # the number typed, as Enter does: its change is refused in words, the box goes back (SNAP_BACK_JS), or a run reading
-# it is refused (capturing, before Gradio's own blur; an emptied box is SNAP_BACK_JS's)
+# it is refused (capturing, before Gradio's own blur). An emptied box too, and one holding text that is no number
+# to the browser (1e400, past a float: its value reads ''): Gradio set either to the slider's low end, and a run
+# pressed at once ran on it unsaid (#0 for 1e400); kept empty, the run says so, and SNAP_BACK_JS's own blur listener
+# (on the same document, so not stopped) or its later run puts back the last good number
 KEEP_TYPED_JS = """() => document.addEventListener('blur', (e) => {
   const box = e.target, range = box.closest && box.closest('.block')?.querySelector('input[type=range]');
-  if (!range || box.type !== 'number' || box.value === '') return;
+  if (!range || box.type !== 'number') return;
   const v = Number(box.value);
-  if (v < Number(range.min) || v > Number(range.max)) e.stopPropagation(); }, true)"""
+  if (box.value === '' || v < Number(range.min) || v > Number(range.max)) e.stopPropagation(); }, true)"""
 # scrolls an output past the screen's bottom edge, or wholly above its top (a phone shows Generate's grid above its
 # settings), just enough to show it (run_button's show); one partly above stays (a laptop's grid beside its button:
 # scrolled to, the button left the pointer for a second click to land on another control)
