@@ -227,7 +227,7 @@ def test_3_trajectory_and_scrub(page):
     set_number(page, "trajectory-seed", 2)
     errors = len(page.errors)
     # the last run's plot is put away while this one runs: hidden (visible=False), it was taken out of the page, and
-    # on a 400 ms link each of its redraws' size watchers threw once it was gone (16 errors in 2 of 5 runs)
+    # on a 400 ms link each of its redraws' size watchers threw once it was gone (1 to 16 errors in 3 of 5 runs)
     page.evaluate("""() => { const plot = [...document.querySelectorAll('.block')]
         .find((b) => b.innerText.startsWith('When is the digit decided')), seen = (window.__plotSeen = []);
       new MutationObserver(() => seen.push([plot.classList.contains('put-away'), !!plot.querySelector('.vega-embed')]))

@@ -3,6 +3,8 @@ events reach the server round trips after the learner made them. Headless Debian
 (which it skips with)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from browser_helpers import app_page, image_src, open_tab, set_number, stroke, wait_for_new_image
@@ -219,6 +221,23 @@ def test_a_drawings_change_leaves_a_stroke_ended_after_its_send_pending(far_page
     assert kept == ["new", left, 1], kept  # the new id counted in either way
 
 
+@contextmanager
+def interpolate_beside_tab_4(page):
+    """Tab 4 on an MNIST digit, Interpolate open, the page's events settled; yields its toasts. After: the toasts
+    closed, and the other digit back to 1."""
+    open_tab(page, "4. Your digit")
+    page.locator("#roundtrip-source").get_by_text("MNIST").click()
+    if not page.locator("#interpolate-go").is_visible():
+        page.get_by_text("Interpolate to another digit").click()
+    page.wait_for_timeout(4000)
+    try:
+        yield page.locator("[data-testid=toast-body] .toast-message-item")
+    finally:
+        for close in page.locator("[data-testid=toast-body] .toast-close").all():
+            close.click()
+        set_number(page, "interpolate-other", 1)
+
+
 def test_a_number_past_the_end_typed_and_a_run_pressed_is_refused_aloud(far_page):
     """A digit's number past the end typed, then its run pressed at once: Gradio's slider set the box to its end as
     the press took the focus, before the number's own change was sent, and the run went on #299 without a word (tab
@@ -226,12 +245,7 @@ def test_a_number_past_the_end_typed_and_a_run_pressed_is_refused_aloud(far_page
     refused aloud, and tab 4's box goes back (page.SNAP_BACK_JS, which now leaves a number its view has not been
     sent yet: the first answer came back before the number's own) where Interpolate's keeps it, its run refused."""
     page = far_page
-    toasts = page.locator("[data-testid=toast-body] .toast-message-item")
-    open_tab(page, "4. Your digit")
-    page.locator("#roundtrip-source").get_by_text("MNIST").click()
-    page.get_by_text("Interpolate to another digit").click()
-    page.wait_for_timeout(4000)
-    try:
+    with interpolate_beside_tab_4(page) as toasts:
         for box, button in (("roundtrip-index", "roundtrip-go"), ("interpolate-other", "interpolate-go")):
             typed = page.locator(f"#{box} input[type=number]")
             typed.click()
@@ -243,10 +257,6 @@ def test_a_number_past_the_end_typed_and_a_run_pressed_is_refused_aloud(far_page
             back = typed.input_value()
             assert back != "299" and (back == "500") == (box == "interpolate-other"), back
         assert page.locator("#interpolate-image img").count() == 0  # refused, not run on #299
-    finally:
-        for close in page.locator("[data-testid=toast-body] .toast-close").all():
-            close.click()
-        set_number(page, "interpolate-other", 1)
 
 
 def test_a_slider_box_left_with_no_number_and_a_run_pressed_is_refused_aloud(far_page):
@@ -255,22 +265,16 @@ def test_a_slider_box_left_with_no_number_and_a_run_pressed_is_refused_aloud(far
     other digit #0, or t = 1, without a word. The page now keeps the box as it is (page.KEEP_TYPED_JS): the run is
     refused, saying it is empty."""
     page = far_page
-    toasts = page.locator("[data-testid=toast-body] .toast-message-item")
-    open_tab(page, "4. Your digit")
-    page.locator("#roundtrip-source").get_by_text("MNIST").click()
-    if not page.locator("#interpolate-go").is_visible():
-        page.get_by_text("Interpolate to another digit").click()
-    try:
+    with interpolate_beside_tab_4(page) as toasts:
         for box, typed, said in (("interpolate-other", "1e400", "# is empty"), ("interpolate-t", "", " t is empty")):
             page.locator(f"#{box} input[type=number]").click()
             page.keyboard.press("Control+A")
-            page.keyboard.type(typed, delay=80) if typed else page.keyboard.press("Backspace")
+            if typed:
+                page.keyboard.type(typed, delay=80)
+            else:
+                page.keyboard.press("Backspace")
             page.locator("#interpolate-go").click()
             toasts.filter(has_text=f"{said}: give a number between").first.wait_for(timeout=10_000)
             page.wait_for_timeout(2000)
             assert page.locator("#interpolate-image img").count() == 0  # refused, not run on #0 or t = 1
             set_number(page, box, 1)
-    finally:
-        for close in page.locator("[data-testid=toast-body] .toast-close").all():
-            close.click()
-        set_number(page, "interpolate-other", 1)
