@@ -207,9 +207,9 @@ def test_a_press_after_a_gesture_on_the_canvas_that_draws_nothing_waits_briefly(
 
 @pytest.mark.parametrize("sent_at, left", [(1000, 2000), (3000, 0)])
 def test_a_drawings_change_leaves_a_stroke_ended_after_its_send_pending(far_page, sent_at, left):
-    """Two strokes, the second ended as the first's send had begun (page.STROKES_JS notes each stroke and each send):
-    the first's change cleared the stroke noted, so a run pressed at once waited for the first's read alone and the
-    second's change, a moment later, stopped it ("The digit changed", 1 of 4 tries on a 40 ms link). The change now
+    """Two strokes, the second ended as the first's send had begun (page.STROKES_JS notes each stroke, SENT_JS each
+    send): the first's change cleared the stroke noted, so a run pressed at once waited for the first's read alone and
+    the second's change, a moment later, stopped it ("The digit changed", 1 of 4 tries on a 40 ms link). The change now
     leaves a stroke that ended after the send it reports pending (page.DIGIT_WAIT_JS), and clears one sent since."""
     page = far_page.context.browser.new_page()  # the app's page keeps its own notes
     try:

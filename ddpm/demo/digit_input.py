@@ -181,9 +181,9 @@ def digit_input(tab: str):
 
 _DRAWINGS = itertools.count(1)
 # the id the drawing's images were sent ahead under (accept_blobs), a new one counted in the digit's work; the stroke
-# noted is done with (page.STROKES_JS) unless it ended after this send began: the editor sends it next, its own change
-# a round trip or more later (a second stroke drawn as the first's change came, 40 ms link: the run pressed at once
-# went on the first's read alone, and the second's change stopped it)
+# noted is done with (page.STROKES_JS, SENT_JS) unless it ended after this send began: the editor sends it next, its
+# own change a round trip or more later (a second stroke drawn as the first's change came, 40 ms link: the run pressed
+# at once went on the first's read alone, and the second's change stopped it)
 DRAWING_ID_JS = ("(sketch, last) => { const id = (sketch && sketch.id) || ''; if (id !== last) { " + COUNT_IN_JS +
                  " } const s = (window.__strokes = window.__strokes || {}); "
                  "if ((s['KEY'] || 0) <= ((window.__strokeSends || {})['KEY'] || 0)) s['KEY'] = 0; return id; }")

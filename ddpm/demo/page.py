@@ -46,27 +46,26 @@ DIGIT_WAIT_JS = """async (...args) => { const stroke = () => (window.__strokes |
   for (let i = 0; i < 200 && busy() > 0; i++) await new Promise((r) => setTimeout(r, 50));
   return args; }"""
 # a stroke on a drawing's canvas, noted by its tab's key (DIGIT_WAIT_JS) as it begins and again as it ends, wherever
-# the pointer is let go: a slow stroke's change came 4.4 s after it began, on a 400 ms link; and the editor's send of
-# a drawing (its images to the server's accept_blobs, through fetch) noted for each stroke not yet changed
+# the pointer is let go: a slow stroke's change came 4.4 s after it began, on a 400 ms link (its send: SENT_JS)
 STROKES_JS = """() => { let down = null;
   const note = (key) => { (window.__strokes = window.__strokes || {})[key] = Date.now(); };
   document.addEventListener('pointerdown', (e) => {
     const sketch = e.target.tagName === 'CANVAS' && e.target.closest('[id$="-sketch"]');
     down = sketch ? sketch.id.replace(/-sketch$/, '-source') : null;
     if (down) note(down); }, true);
-  document.addEventListener('pointerup', () => { if (down) note(down); down = null; }, true);
-  const fetch = window.fetch;
-  window.fetch = function (what, ...rest) {
-    if (String((what && what.url) || what).includes('/component_server')) {
-      const sends = (window.__strokeSends = window.__strokeSends || {});
-      Object.entries(window.__strokes || {}).forEach(([key, at]) => { if (at) sends[key] = Date.now(); }); }
-    return fetch(what, ...rest); }; }"""
-# notes, per event, the inputs the page last sent it (Gradio's queue/join request: its fn_index and data): a view's
-# answer may come after a number was typed that the view has not been sent, which SNAP_BACK_JS then leaves
+  document.addEventListener('pointerup', () => { if (down) note(down); down = null; }, true); }"""
+# what the page sends, noted by one wrapper of fetch: per event, the inputs it was last sent (Gradio's queue/join
+# request: its fn_index and data), as a view's answer may come after a number was typed that the view has not been
+# sent, which SNAP_BACK_JS then leaves; and the editor's send of a drawing (its images to the server's accept_blobs,
+# a component_server request), noted for each stroke not yet changed (DIGIT_WAIT_JS, digit_input.DRAWING_ID_JS)
 SENT_JS = """() => { const fetch = window.fetch;
   window.fetch = function (what, init, ...rest) {
-    if (String((what && what.url) || what).includes('/queue/join') && typeof (init && init.body) === 'string') {
+    const url = String((what && what.url) || what);
+    if (url.includes('/queue/join') && typeof (init && init.body) === 'string') {
       try { const b = JSON.parse(init.body); (window.__sent = window.__sent || {})[b.fn_index] = b.data; } catch {} }
+    if (url.includes('/component_server')) {
+      const sends = (window.__strokeSends = window.__strokeSends || {});
+      Object.entries(window.__strokes || {}).forEach(([key, at]) => { if (at) sends[key] = Date.now(); }); }
     return fetch(what, init, ...rest); }; }"""
 # Gradio's slider sets a number typed past its ends to the nearer end as its box loses focus (a run button pressed):
 # on a 400 ms link before the typed number's change was sent, so 500 typed for a digit ran #299 unsaid. The page keeps
