@@ -177,6 +177,25 @@ def test_1_a_box_emptied_to_type_a_new_number_waits(page):
     page.wait_for_function("() => document.querySelector('#forward-t input[type=number]').value === '3'")
     page.wait_for_timeout(800)
     assert empty.count() == 0 and "t = 3" in page.locator("#forward-text").inner_text()
+    # typed key by key past the end, the number stays as typed while the box has the focus (it was put back to 50 at
+    # 500's refusal, so the next 0 made 500 again); Enter puts back the last good t, the one shown
+    t_box.click()
+    t_box.press("Control+A")
+    for key, t in (("5", 5), ("0", 50)):
+        t_box.press(key)
+        page.wait_for_function(shows.format(t))
+    t_box.press("0")
+    page.locator(".toast-message-item", has_text="not 500").first.wait_for()
+    page.wait_for_timeout(800)
+    assert t_box.input_value() == "500"
+    t_box.press("0")
+    page.locator(".toast-message-item", has_text="not 5000").first.wait_for()
+    page.wait_for_timeout(800)
+    assert t_box.input_value() == "5000"
+    t_box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#forward-t input[type=number]').value === '50'")
+    for close in page.locator("[data-testid=toast-body] .toast-close").all():
+        close.click()
     set_number(page, "forward-t", 70)
 
 

@@ -98,3 +98,31 @@ def test_a_box_emptied_to_type_in_waits_for_the_number_typed(bare):
     box.fill("45")
     tab.locator("#b").focus()
     assert box.input_value() == "45"
+
+
+def test_a_number_typed_key_by_key_past_the_end_stays_until_enter_or_the_box_is_left(bare):
+    """A box being typed into (page.TYPING_JS) keeps a number refused while it has the focus, so that the keys typed
+    next add to it (70 then 0 then 0 was put back to 70 at each refusal, the box never past 70; 7 of 75, between
+    steps of 5, put back to 20, so 205); Enter, or the box left, puts the last good number back. One committed with
+    Enter before its refusal came goes back at once."""
+    js, tab = snap_back_js(), bare("<div id=k><input type=number></div><button id=b>b</button>")
+    tab.evaluate(f"({page.TYPING_JS})()")
+    box = tab.locator("#k input")
+    assert tab.evaluate(js, 20) == 20
+    box.focus()
+    for typed in ("7", "75"):
+        box.press(typed[-1])
+        assert tab.evaluate(js, int(typed)) == int(typed) and box.input_value() == typed
+    box.fill("")
+    for typed, kept in (("7", 7), ("70", 70), ("700", 700), ("7000", 7000)):
+        box.press(typed[-1])
+        assert tab.evaluate(js, int(typed)) == kept and box.input_value() == typed
+    box.press("Enter")
+    assert box.input_value() == "70"
+    box.fill("900")
+    assert tab.evaluate(js, 900) == 900
+    tab.locator("#b").focus()
+    assert box.input_value() == "70"
+    box.fill("500")
+    box.press("Enter")
+    assert tab.evaluate(js, 500) == 70

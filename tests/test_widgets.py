@@ -67,9 +67,9 @@ def test_snap_back_writes_each_controls_ends_step_and_start_into_its_script():
     scripts = {f.js.split("g['")[1].split("'")[0]: f for f in demo.fns.values() if f.js}
     assert set(scripts) == {"tab-t", "tab-seed"}
     assert all(f.queue is False and f.trigger_after == 0 for f in scripts.values())
-    assert "const k = (v - 1) / 0.5;" in scripts["tab-t"].js and "v >= 1 && v <= 50 && " in scripts["tab-t"].js
+    assert "const k = (x - 1) / 0.5;" in scripts["tab-t"].js and "x >= 1 && x <= 50 && " in scripts["tab-t"].js
     assert "'tab-t' in g ? g['tab-t'] : 7;" in scripts["tab-t"].js
-    assert "const k = (v - 0) / 1;" in scripts["tab-seed"].js and f"v >= 0 && v <= {MAX_SEED} && " in \
+    assert "const k = (x - 0) / 1;" in scripts["tab-seed"].js and f"x >= 0 && x <= {MAX_SEED} && " in \
         scripts["tab-seed"].js
     assert "'tab-seed' in g ? g['tab-seed'] : 3;" in scripts["tab-seed"].js
 

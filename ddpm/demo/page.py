@@ -87,26 +87,43 @@ SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el &
   if (r && (r.bottom > window.innerHeight || r.bottom < 0))
     el.scrollIntoView({behavior: still ? 'auto' : 'smooth', block: 'nearest'});
 }"""
+# a number box is being typed into from a key that changes it until Enter is pressed in it (SNAP_BACK_JS waits);
+# the page's own input events (a number put back) are no typing
+TYPING_JS = """() => { const number = (e) => e.isTrusted && e.target.type === 'number';
+  document.addEventListener('input', (e) => { if (number(e)) e.target.__typing = true; }, true);
+  document.addEventListener('keydown', (e) => { if (number(e) && e.key === 'Enter') e.target.__typing = false; }, true);
+}"""
 # a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to its last good
 # one once the view has said why, so that the next move of another control is not refused for it again
-# (window.__lastGood: per slider, in the page); a box emptied while it has the focus is being typed into: it stays
-# empty (the view waits quietly: limits.EmptyBox) and goes back only if it loses the focus still empty (put back at
-# once, 25 -> 2 -> '' -> 3 became 23; left to Gradio, an empty box that loses the focus is set to its minimum)
+# (window.__lastGood: per slider, in the page). A box still being typed into (TYPING_JS) keeps a number refused, or
+# its emptying, until Enter or the focus leaves it, and goes back then if the number is still refused: put back at
+# once, a number typed key by key past the end was cut (70000 for a digit: 700 refused, the box back to 70, its 0
+# typed, 700 again, so #70 shown) and an emptied box was filled again (25 -> 2 -> '' -> 3 became 23); left to
+# Gradio, an empty box that loses the focus is set to its minimum
 SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {});
-  const k = (v - $LO) / $STEP;  // a good value is LO + k STEP, k whole: exactly for whole steps (3.0000000001 is
-  // refused by the server too), within rounding for a fractional one (0.3 of a 0.1 step: 2.9999999999999996)
-  const onStep = Number.isInteger($LO) && Number.isInteger($STEP) ? Number.isInteger(k)
-    : Math.abs(k - Math.round(k)) < 1e-9;
-  if (Number.isFinite(v) && v >= $LO && v <= $HI && onStep) { g['$KEY'] = v; return v; }
+  const good = (x) => { const k = (x - $LO) / $STEP;  // a good value is LO + k STEP, k whole: exactly for whole
+    // steps (3.0000000001 is refused by the server too), within rounding for a fractional one (0.3 of 0.1 steps:
+    // 2.9999999999999996)
+    const onStep = Number.isInteger($LO) && Number.isInteger($STEP) ? Number.isInteger(k)
+      : Math.abs(k - Math.round(k)) < 1e-9;
+    return Number.isFinite(x) && x >= $LO && x <= $HI && onStep; };
+  if (good(v)) { g['$KEY'] = v; return v; }
   const back = () => '$KEY' in g ? g['$KEY'] : $START;  // read when used: a number typed since is the good one
   const box = document.querySelector('#$KEY input[type=number]');
   const sent = (window.__sent || {})[$FN];  // the inputs the view ran on (SENT_JS): a number typed since, its own
   if (sent && JSON.stringify(sent[$POS]) !== JSON.stringify(v)) return v;  // run to come refuses it aloud
-  if ((v === null || v === undefined || v === '') && box && box === document.activeElement) {
-    const left = (e) => { if (e.target !== box) return;  // capturing: before Gradio's own blur sets the box to its min
-      document.removeEventListener('blur', left, true);
-      if (box.value === '') { box.value = back(); box.dispatchEvent(new Event('input', {bubbles: true})); } };
+  const empty = v === null || v === undefined || v === '';
+  if (box && box === document.activeElement && (empty || box.__typing)) {
+    if (box.__waits) return v;  // one wait a box
+    box.__waits = true;
+    const left = (e) => { if (e.target !== box || (e.type === 'keydown' && e.key !== 'Enter')) return;
+      document.removeEventListener('blur', left, true);  // capturing: before Gradio's own blur sets the box to
+      document.removeEventListener('keydown', left, true);  // its min
+      box.__waits = false;
+      if (box.value === '' || !good(Number(box.value))) {
+        box.value = back(); box.dispatchEvent(new Event('input', {bubbles: true})); } };
     document.addEventListener('blur', left, true);
+    document.addEventListener('keydown', left, true);
     return v; }
   return back(); }"""
 # a screen reader hears a run's captions once it ends (the app's Markdown outputs, read nowhere else): at the press,
@@ -253,5 +270,6 @@ THEME = gr.themes.Default().set(
 # gzipped, 7 s less on a phone's 400 kbit/s link), and the JSON; Starlette leaves a run's event stream (its frames
 # would wait in the compressor), the pictures and the pre-compressed scripts as they are
 LAUNCH = dict(max_file_size=MAX_UPLOAD_BYTES, show_error=True, css=CSS, theme=THEME,
-              js=f"() => {{ ({RESULT_IN_VIEW_JS})(); ({STROKES_JS})(); ({KEEP_TYPED_JS})(); ({SENT_JS})(); }}",
+              js=f"() => {{ ({RESULT_IN_VIEW_JS})(); ({STROKES_JS})(); ({KEEP_TYPED_JS})(); ({TYPING_JS})(); "
+                 f"({SENT_JS})(); }}",
               ssr_mode=False, app_kwargs=dict(middleware=[Middleware(GZipMiddleware, minimum_size=1000)]))
