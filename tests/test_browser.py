@@ -329,6 +329,27 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     shot(page, "4-roundtrip")
 
 
+def test_4_a_number_refused_as_typed_then_the_run_pressed_runs_on_the_digit_shown(page):
+    """A digit's number typed past the end stays in the box, refused, until the box is left (page.TYPING_JS); left
+    for the run's button, it is put back to the digit shown, and the run, pressed, waits for that change: it was
+    sent first, and the change, 14 ms later, stopped it ("Stopped as the digit's inputs changed")."""
+    page.locator("#roundtrip-source").get_by_text("MNIST").click()
+    set_number(page, "roundtrip-index", 50)
+    page.wait_for_timeout(1500)
+    box = page.locator("#roundtrip-index input[type=number]")
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("500", delay=80)  # 5, 50, 500: each a change
+    page.locator("[data-testid=toast-body] .toast-message-item", has_text="not 500").first.wait_for()
+    page.wait_for_timeout(800)
+    assert box.input_value() == "500"
+    page.locator("#roundtrip-go").click()
+    page.locator("#roundtrip-main img").wait_for()
+    assert box.input_value() == "50" and page.locator("#roundtrip-text").inner_text().startswith("Noised to t")
+    for close in page.locator("[data-testid=toast-body] .toast-close").all():
+        close.click()
+
+
 def test_5_about(page):
     open_tab(page, "5. About")
     page.wait_for_function("() => document.querySelector('#about').innerText.includes('parameters')")

@@ -35,14 +35,17 @@ PICK_BRUSH_JS = """() => { let n = 0; const tick = () => {
 # (STROKES_JS) counts too, until its change comes (digit_input.DRAWING_ID_JS) or for 5 s: the editor sends the drawing
 # ahead, a round trip, before it says it changed. One the editor has not begun to send 2 s after the pointer was let
 # go drew nothing: a press made at once had waited 5 s for a change that never came (a pointer pressed on the canvas
-# and let go off it, a drag of the Pan tool); a drawing's send began 0.5 to 0.8 s after it, on any link, CPU 8x slower
+# and let go off it, a drag of the Pan tool); a drawing's send began 0.5 to 0.8 s after it, on any link, CPU 8x slower.
+# A number put back in its box (SNAP_BACK_JS) counts for half a second, until its change counts itself in: put back
+# as the press took the focus, its change came 14 ms after the run was sent, and stopped it
 COUNT_IN_JS = "const b = (window.__digitBusy = window.__digitBusy || {}); b['KEY'] = (b['KEY'] || 0) + 1;"
 DIGIT_BUSY_JS = "(...args) => { " + COUNT_IN_JS + " return args; }"
 DIGIT_DONE_JS = ("() => { setTimeout(() => { const b = window.__digitBusy || {}; "
                  "b['KEY'] = Math.max(0, (b['KEY'] || 0) - 1); }, 100); }")
 DIGIT_WAIT_JS = """async (...args) => { const stroke = () => (window.__strokes || {})['KEY'] || 0;
   const sent = () => ((window.__strokeSends || {})['KEY'] || 0) >= stroke();  // since the stroke's last note
-  const busy = () => ((window.__digitBusy || {})['KEY'] || 0) + (Date.now() - stroke() < (sent() ? 5000 : 2000));
+  const busy = () => ((window.__digitBusy || {})['KEY'] || 0) + (Date.now() - stroke() < (sent() ? 5000 : 2000))
+    + (Date.now() - (window.__putBack || 0) < 500);
   for (let i = 0; i < 200 && busy() > 0; i++) await new Promise((r) => setTimeout(r, 50));
   return args; }"""
 # a stroke on a drawing's canvas, noted by its tab's key (DIGIT_WAIT_JS) as it begins and again as it ends, wherever
@@ -121,10 +124,12 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
       document.removeEventListener('keydown', left, true);  // its min
       box.__waits = false;
       if (box.value === '' || !good(Number(box.value))) {
-        box.value = back(); box.dispatchEvent(new Event('input', {bubbles: true})); } };
+        window.__putBack = Date.now(); box.value = back(); box.dispatchEvent(new Event('input', {bubbles: true})); }
+    };
     document.addEventListener('blur', left, true);
     document.addEventListener('keydown', left, true);
     return v; }
+  window.__putBack = Date.now();  // its change to come (DIGIT_WAIT_JS)
   return back(); }"""
 # a screen reader hears a run's captions once it ends (the app's Markdown outputs, read nowhere else): at the press,
 # the page gets one polite live region, kept out of sight, and notes the captions' text; at the end, a changed text
