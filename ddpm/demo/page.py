@@ -120,13 +120,13 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
     if (box.__waits) return v;  // one wait a box
     box.__waits = true;
     const left = (e) => { if (e.target !== box || (e.type === 'keydown' && e.key !== 'Enter')) return;
-      document.removeEventListener('blur', left, true);  // capturing: before Gradio's own blur sets the box to
-      document.removeEventListener('keydown', left, true);  // its min
+      document.removeEventListener('blur', left, true);
+      document.removeEventListener('keydown', left, true);
       box.__waits = false;
       if (box.value === '' || !good(Number(box.value))) {
         window.__putBack = Date.now(); box.value = back(); box.dispatchEvent(new Event('input', {bubbles: true})); }
     };
-    document.addEventListener('blur', left, true);
+    document.addEventListener('blur', left, true);  // capturing: before Gradio's own blur sets the box to its min
     document.addEventListener('keydown', left, true);
     return v; }
   window.__putBack = Date.now();  // its change to come (DIGIT_WAIT_JS)
