@@ -90,15 +90,20 @@ SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el &
   if (r && (r.bottom > window.innerHeight || r.bottom < 0))
     el.scrollIntoView({behavior: still ? 'auto' : 'smooth', block: 'nearest'});
 }"""
-# a number box is being typed into from a key that changes it until Enter is pressed in it (SNAP_BACK_JS waits);
-# the page's own input events (a number put back) are no typing
+# a number box is being typed into from a key that changes it until Enter is pressed in it or it loses the focus
+# (SNAP_BACK_JS waits), and the number it held before that typing began is noted (SNAP_BACK_JS puts it back); the
+# page's own input events (a number put back) are no typing
 TYPING_JS = """() => { const number = (e) => e.isTrusted && e.target.type === 'number';
+  document.addEventListener('beforeinput', (e) => {
+    if (number(e) && !e.target.__typing) e.target.__before = e.target.value; }, true);
   document.addEventListener('input', (e) => { if (number(e)) e.target.__typing = true; }, true);
   document.addEventListener('keydown', (e) => { if (number(e) && e.key === 'Enter') e.target.__typing = false; }, true);
-}"""
-# a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to its last good
-# one once the view has said why, so that the next move of another control is not refused for it again
-# (window.__lastGood: per slider, in the page). A box still being typed into (TYPING_JS) keeps a number refused, or
+  document.addEventListener('blur', (e) => { if (e.target.type === 'number') e.target.__typing = false; }, true); }"""
+# a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to the number
+# its box held before that typing began (TYPING_JS), else to its last good one (window.__lastGood: per slider, in
+# the page), once the view has said why, so that the next move of another control is not refused for it again: the
+# last good one alone was the last the view ran on, a number passed through on the way (50, or 5 on a busy machine,
+# when 500 was typed over 25). A box still being typed into (TYPING_JS) keeps a number refused, or
 # its emptying, until Enter or the focus leaves it, and goes back then if the number is still refused: put back at
 # once, a number typed key by key past the end was cut (70000 for a digit: 700 refused, the box back to 70, its 0
 # typed, 700 again, so #70 shown) and an emptied box was filled again (25 -> 2 -> '' -> 3 became 23); left to
@@ -111,8 +116,9 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
       : Math.abs(k - Math.round(k)) < 1e-9;
     return Number.isFinite(x) && x >= $LO && x <= $HI && onStep; };
   if (good(v)) { g['$KEY'] = v; return v; }
-  const back = () => '$KEY' in g ? g['$KEY'] : $START;  // read when used: a number typed since is the good one
   const box = document.querySelector('#$KEY input[type=number]');
+  const back = () => { const before = box && box.__before;  // read when used: typing may begin again
+    return before && good(Number(before)) ? Number(before) : '$KEY' in g ? g['$KEY'] : $START; };
   const sent = (window.__sent || {})[$FN];  // the inputs the view ran on (SENT_JS): a number typed since, its own
   if (sent && JSON.stringify(sent[$POS]) !== JSON.stringify(v)) return v;  // run to come refuses it aloud
   const empty = v === null || v === undefined || v === '';

@@ -88,11 +88,12 @@ class Slider(gr.Slider):
 
 def snap_back(view, sliders: dict[str, gr.Slider | gr.Number], between_steps: tuple[str, ...] = ()) -> None:
     """In the browser alone: once the live `view` has run (and said why), a value it refused in one of `sliders`
-    ({key: slider}) goes back to that slider's last good one (SNAP_BACK_JS); a value typed since the view was sent
-    its inputs (page.SENT_JS) stays, for the view's own run to refuse, and one in a box still being typed into
-    (page.TYPING_JS) stays until Enter or the focus leaves. A gr.Number there is a seed box: a
-    whole number from 0 to MAX_SEED. between_steps: keys whose slider takes any whole number typed, between its
-    steps too (the frame slider steps from frame to frame; a t typed between two shows the nearer)."""
+    ({key: slider}) goes back to the number its box held before the typing, or to its last good one (SNAP_BACK_JS);
+    a value typed since the view was sent its inputs (page.SENT_JS) stays, for the view's own run to refuse, and
+    one in a box still being typed into (page.TYPING_JS) stays until Enter or the focus leaves. A gr.Number there
+    is a seed box: a whole number from 0 to MAX_SEED. between_steps: keys whose slider takes any whole number
+    typed, between its steps too (the frame slider steps from frame to frame; a t typed between two shows the
+    nearer)."""
     for key, slider in sliders.items():
         lo, hi, step = ((slider.minimum, slider.maximum, 1 if key in between_steps else slider.step)
                         if isinstance(slider, gr.Slider) else (0, MAX_SEED, 1))
