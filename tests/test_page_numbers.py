@@ -104,7 +104,8 @@ def test_a_number_typed_key_by_key_past_the_end_stays_until_enter_or_the_box_is_
     """A box being typed into (page.TYPING_JS) keeps a number refused while it has the focus, so that the keys typed
     next add to it (70 then 0 then 0 was put back to 70 at each refusal, the box never past 70; 7 of 75, between
     steps of 5, put back to 20, so 205); Enter, or the box left, puts back the number the box held before the typing
-    began (or, with none, the last good one). One committed with Enter before its refusal came goes back at once."""
+    began, or before its last pause of a second (or, with none, the last good one). One committed with Enter before
+    its refusal came goes back at once."""
     js, tab = snap_back_js(), bare("<div id=k><input type=number></div><button id=b>b</button>")
     tab.evaluate(f"({page.TYPING_JS})()")
     box = tab.locator("#k input")
@@ -135,3 +136,14 @@ def test_a_number_typed_key_by_key_past_the_end_stays_until_enter_or_the_box_is_
         assert tab.evaluate(js, int(typed)) == int(typed)
     box.press("Enter")
     assert box.input_value() == "70"  # the number before the typing began, not 90, the last the view ran on
+    box.press("Control+A")  # 80 typed over it, looked at for a second, then 900 typed over 80: back to 80
+    for typed in ("8", "80"):
+        box.press(typed[-1])
+        tab.evaluate(js, int(typed))
+    tab.wait_for_timeout(1100)
+    box.press("Control+A")
+    for typed in ("9", "90", "900"):
+        box.press(typed[-1])
+        tab.evaluate(js, int(typed))
+    box.press("Enter")
+    assert box.input_value() == "80"

@@ -91,12 +91,14 @@ SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el &
     el.scrollIntoView({behavior: still ? 'auto' : 'smooth', block: 'nearest'});
 }"""
 # a number box is being typed into from a key that changes it until Enter is pressed in it or it loses the focus
-# (SNAP_BACK_JS waits), and the number it held before that typing began is noted (SNAP_BACK_JS puts it back); the
-# page's own input events (a number put back) are no typing
+# (SNAP_BACK_JS waits), and the number it held before that typing began, or before the last pause of a second, is
+# noted (SNAP_BACK_JS puts it back: 80 typed, looked at, then 500 typed over it goes back to 80); the page's own
+# input events (a number put back) are no typing
 TYPING_JS = """() => { const number = (e) => e.isTrusted && e.target.type === 'number';
-  document.addEventListener('beforeinput', (e) => {
-    if (number(e) && !e.target.__typing) e.target.__before = e.target.value; }, true);
-  document.addEventListener('input', (e) => { if (number(e)) e.target.__typing = true; }, true);
+  document.addEventListener('beforeinput', (e) => { const box = e.target;
+    if (number(e) && (!box.__typing || Date.now() - box.__keyAt > 1000)) box.__before = box.value; }, true);
+  document.addEventListener('input', (e) => {
+    if (number(e)) { e.target.__typing = true; e.target.__keyAt = Date.now(); } }, true);
   document.addEventListener('keydown', (e) => { if (number(e) && e.key === 'Enter') e.target.__typing = false; }, true);
   document.addEventListener('blur', (e) => { if (e.target.type === 'number') e.target.__typing = false; }, true); }"""
 # a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to the number
