@@ -104,8 +104,8 @@ def test_a_number_typed_key_by_key_past_the_end_stays_until_enter_or_the_box_is_
     """A box being typed into (page.TYPING_JS) keeps a number refused while it has the focus, so that the keys typed
     next add to it (70 then 0 then 0 was put back to 70 at each refusal, the box never past 70; 7 of 75, between
     steps of 5, put back to 20, so 205); Enter, or the box left, puts back the number the box held before the typing
-    began, or before its last pause of a second (or, with none, the last good one). One committed with Enter before
-    its refusal came goes back at once."""
+    began, or at its last pause of a second that held a good one (or, with none, the last good one). One committed
+    with Enter before its refusal came goes back at once."""
     js, tab = snap_back_js(), bare("<div id=k><input type=number></div><button id=b>b</button>")
     tab.evaluate(f"({page.TYPING_JS})()")
     box = tab.locator("#k input")
@@ -145,5 +145,14 @@ def test_a_number_typed_key_by_key_past_the_end_stays_until_enter_or_the_box_is_
     for typed in ("9", "90", "900"):
         box.press(typed[-1])
         tab.evaluate(js, int(typed))
+    box.press("Enter")
+    assert box.input_value() == "80"
+    box.press("Control+A")  # 900 typed over 80, a second's pause, then 9000: 900, refused, is no number to go back to
+    for typed in ("9", "90", "900"):
+        box.press(typed[-1])
+        tab.evaluate(js, int(typed))
+    tab.wait_for_timeout(1100)
+    box.press("0")
+    tab.evaluate(js, 9000)
     box.press("Enter")
     assert box.input_value() == "80"

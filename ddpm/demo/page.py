@@ -91,21 +91,22 @@ SHOW_OUTPUT_JS = """() => { const el = document.getElementById('ELEM'), r = el &
     el.scrollIntoView({behavior: still ? 'auto' : 'smooth', block: 'nearest'});
 }"""
 # a number box is being typed into from a key that changes it until Enter is pressed in it or it loses the focus
-# (SNAP_BACK_JS waits), and the number it held before that typing began, or before the last pause of a second, is
-# noted (SNAP_BACK_JS puts it back: 80 typed, looked at, then 500 typed over it goes back to 80); the page's own
-# input events (a number put back) are no typing
+# (SNAP_BACK_JS waits), and the number it held as that typing began, and at each pause of a second in it, is noted
+# (SNAP_BACK_JS puts back the last good one: 80 typed, looked at, then 500 typed over it goes back to 80); the
+# page's own input events (a number put back) are no typing
 TYPING_JS = """() => { const number = (e) => e.isTrusted && e.target.type === 'number';
   document.addEventListener('beforeinput', (e) => { const box = e.target;
-    if (number(e) && (!box.__typing || Date.now() - box.__keyAt > 1000)) box.__before = box.value; }, true);
+    if (number(e) && (!box.__typing || Date.now() - box.__keyAt > 1000))
+      box.__before = [...(box.__before || []).slice(-7), box.value]; }, true);
   document.addEventListener('input', (e) => {
     if (number(e)) { e.target.__typing = true; e.target.__keyAt = Date.now(); } }, true);
   document.addEventListener('keydown', (e) => { if (number(e) && e.key === 'Enter') e.target.__typing = false; }, true);
   document.addEventListener('blur', (e) => { if (e.target.type === 'number') e.target.__typing = false; }, true); }"""
 # a live view's slider, given a value it refuses (typed past its ends, between its steps), goes back to the number
-# its box held before that typing began (TYPING_JS), else to its last good one (window.__lastGood: per slider, in
-# the page), once the view has said why, so that the next move of another control is not refused for it again: the
-# last good one alone was the last the view ran on, a number passed through on the way (50, or 5 on a busy machine,
-# when 500 was typed over 25). A box still being typed into (TYPING_JS) keeps a number refused, or
+# its box held before that typing (the last good one TYPING_JS noted), else to its last good value (window.__lastGood:
+# per slider, in the page), once the view has said why, so that the next move of another control is not refused for
+# it again: the last good value alone was the last the view ran on, a number passed through on the way (50, or 5 on
+# a busy machine, when 500 was typed over 25). A box still being typed into (TYPING_JS) keeps a number refused, or
 # its emptying, until Enter or the focus leaves it, and goes back then if the number is still refused: put back at
 # once, a number typed key by key past the end was cut (70000 for a digit: 700 refused, the box back to 70, its 0
 # typed, 700 again, so #70 shown) and an emptied box was filled again (25 -> 2 -> '' -> 3 became 23); left to
@@ -119,8 +120,9 @@ SNAP_BACK_JS = """(v) => { const g = (window.__lastGood = window.__lastGood || {
     return Number.isFinite(x) && x >= $LO && x <= $HI && onStep; };
   if (good(v)) { g['$KEY'] = v; return v; }
   const box = document.querySelector('#$KEY input[type=number]');
-  const back = () => { const before = box && box.__before;  // read when used: typing may begin again
-    return before && good(Number(before)) ? Number(before) : '$KEY' in g ? g['$KEY'] : $START; };
+  const back = () => {  // read when used: typing may begin again
+    const before = ((box && box.__before) || []).filter((b) => b !== '' && good(Number(b))).pop();
+    return before !== undefined ? Number(before) : '$KEY' in g ? g['$KEY'] : $START; };
   const sent = (window.__sent || {})[$FN];  // the inputs the view ran on (SENT_JS): a number typed since, its own
   if (sent && JSON.stringify(sent[$POS]) !== JSON.stringify(v)) return v;  // run to come refuses it aloud
   const empty = v === null || v === undefined || v === '';
