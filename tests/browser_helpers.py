@@ -68,6 +68,12 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
+def close_toasts(page) -> None:
+    """Close every toast on show (a refusal's message), so that a later wait for one finds only its own."""
+    for close in page.locator("[data-testid=toast-body] .toast-close").all():
+        close.click()
+
+
 def stroke(page, canvas, start: tuple[float, float], step: tuple[float, float], moves: int = 10) -> None:
     """Drag the mouse across the canvas from `start` by `moves` moves of `step`, each a fraction of its width and
     height, as a hand draws a stroke. The canvas's box is read here: the waits and clicks before scroll the page."""

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from app_helpers import running_app
-from browser_helpers import (CHROMIUM, SHOTS, TIMEOUT_MS, app_page, image_src, open_tab, scroll_to, set_number, shot,
-                             stroke, wait_for_new_image)
+from browser_helpers import (CHROMIUM, SHOTS, TIMEOUT_MS, app_page, close_toasts, image_src, open_tab, scroll_to,
+                             set_number, shot, stroke, wait_for_new_image)
 from ddpm.data import load_sample
 from ddpm.demo.forward import MARKER_COLOR as GREY  # the chosen t's line
 
@@ -191,8 +191,7 @@ def test_3_trajectory_and_scrub(page):
     set_number(page, "trajectory-frame", 5000)  # refused, said, and the box goes back to the t on show
     page.locator("[data-testid=toast-body] .toast-message-item", has_text="not 5000").first.wait_for()
     page.wait_for_function("() => document.querySelector('#trajectory-frame input[type=number]').value === '12'")
-    for close in page.locator("[data-testid=toast-body] .toast-close").all():
-        close.click()
+    close_toasts(page)
 
 
 def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
@@ -202,8 +201,7 @@ def test_4_noise_and_denoise_an_uploaded_digit(page, tmp_path):
     set_number(page, "roundtrip-index", 5000)
     page.locator("[data-testid=toast-body] .toast-message-item", has_text="not 5000").first.wait_for()
     page.wait_for_function("() => document.querySelector('#roundtrip-index input[type=number]').value === '0'")
-    for close in page.locator("[data-testid=toast-body] .toast-close").all():
-        close.click()
+    close_toasts(page)
     page.wait_for_timeout(1500)  # the digit's change events (the typo's, the snap back's) have run
     # the last run's pictures and caption stay: the digit is the one they show (a typo wiped them, an 18 s DDPM run)
     assert page.locator("#roundtrip-main img").count() == 1

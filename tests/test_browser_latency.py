@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from browser_helpers import app_page, image_src, open_tab, set_number, stroke, wait_for_new_image
+from browser_helpers import app_page, close_toasts, image_src, open_tab, set_number, stroke, wait_for_new_image
 from ddpm.demo.digit_input import DRAWING_ID_JS
 from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
@@ -233,8 +233,7 @@ def interpolate_beside_tab_4(page):
     try:
         yield page.locator("[data-testid=toast-body] .toast-message-item")
     finally:
-        for close in page.locator("[data-testid=toast-body] .toast-close").all():
-            close.click()
+        close_toasts(page)
         set_number(page, "interpolate-other", 1)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_helpers import app_page, image_src, open_tab, scroll_to, set_number, wait_for_new_image
+from browser_helpers import app_page, close_toasts, image_src, open_tab, scroll_to, set_number, wait_for_new_image
 from test_browser import sync_api  # noqa: F401 (skipped as test_browser.py is: no chromium or playwright)
 
 
@@ -48,8 +48,7 @@ def test_1_a_refused_seed_or_t_keeps_both_views(page):
     set_number(page, "forward-seed", 1)
     wait_for_new_image(page, "forward-xt", old)  # the new seed's eps, at the last good t
     assert message.count() == 1  # not said again
-    for close in page.locator("[data-testid=toast-body] .toast-close").all():
-        close.click()
+    close_toasts(page)
     set_number(page, "forward-seed", 0)
     set_number(page, "forward-t", 70)
 
@@ -100,8 +99,7 @@ def test_1_a_box_emptied_to_type_a_new_number_waits(page):
     t_box.press("Enter")
     page.wait_for_function("() => document.querySelector('#forward-t input[type=number]').value === '3'")
     page.wait_for_function(shows.format(3))
-    for close in page.locator("[data-testid=toast-body] .toast-close").all():
-        close.click()
+    close_toasts(page)
     set_number(page, "forward-t", 70)
 
 
@@ -124,5 +122,4 @@ def test_4_a_number_refused_as_typed_then_the_run_pressed_runs_on_the_digit_show
     page.locator("#roundtrip-go").click()
     page.locator("#roundtrip-main img").wait_for()
     assert box.input_value() == "7" and page.locator("#roundtrip-text").inner_text().startswith("Noised to t")
-    for close in page.locator("[data-testid=toast-body] .toast-close").all():
-        close.click()
+    close_toasts(page)
