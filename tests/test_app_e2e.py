@@ -171,9 +171,9 @@ def test_out_of_range_numbers(client):
     # traceback in the log
     before = len(app_log(client.src))
     # a slider's number box emptied: the browser sends None (Gradio's check failed in a raw TypeError)
-    with pytest.raises(AppError, match=r"^t is empty: give a number between 0 and 100$"):
+    with pytest.raises(AppError, match=r"^t holds no number: give a number between 0 and 100$"):
         forward(client, t=None)
-    with pytest.raises(AppError, match=r"^DDIM steps is empty: give a number between 1 and 100$"):
+    with pytest.raises(AppError, match=r"^DDIM steps holds no number: give a number between 1 and 100$"):
         client.predict(0, False, 4, "ddim", None, "any", 1.0, api_name="/sample")
     for args, says in (((0, False, 2, "ddim", 10, "10", 1.0), "digit class must be one of 'any', 'random', '0'"),
                        ((0, False, 2, "ddim", 10, 7, 1.0), "digit class must be one of .*, not 7$"),

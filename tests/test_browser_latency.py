@@ -262,10 +262,11 @@ def test_a_slider_box_left_with_no_number_and_a_run_pressed_is_refused_aloud(far
     """1e400 typed (past a float: no number to the browser, its box's value '') or the box emptied, then the run
     pressed: Gradio's slider set the box to its low end as the press took the focus, and Interpolate ran on the
     other digit #0, or t = 1, without a word. The page now keeps the box as it is (page.KEEP_TYPED_JS): the run is
-    refused, saying it is empty."""
+    refused, saying it holds no number."""
     page = far_page
     with interpolate_beside_tab_4(page) as toasts:
-        for box, typed, said in (("interpolate-other", "1e400", "# is empty"), ("interpolate-t", "", " t is empty")):
+        refusals = (("interpolate-other", "1e400", "# holds no number"), ("interpolate-t", "", " t holds no number"))
+        for box, typed, said in refusals:
             page.locator(f"#{box} input[type=number]").click()
             page.keyboard.press("Control+A")
             if typed:

@@ -29,7 +29,7 @@ def test_check_int_accepts_whole_numbers_only():
     with pytest.raises(InputError, match="between 1 and 5"):
         check_int("n", 6, 1, 5)
     for empty in (None, "", "  "):  # a number box left empty says so, not "not None"
-        with pytest.raises(InputError, match="^n is empty: give a whole number between 1 and 5$"):
+        with pytest.raises(InputError, match="^n holds no number: give a whole number between 1 and 5$"):
             check_int("n", empty, 1, 5)
     # the largest seed a browser's number box holds exactly (JavaScript numbers are doubles): 2**53 + 1 typed
     # there arrives as 2**53, which is refused rather than run as another seed than the one shown
@@ -302,7 +302,7 @@ def test_resolve_seed():
     seeds = {generate.resolve_seed(7, True) for _ in range(5)}
     assert len(seeds) > 1 and all(0 <= s < 2**31 for s in seeds)
     for bad in (3.7, None):  # a typed seed is checked: 3.7 was drawn as seed 3 unsaid
-        with pytest.raises(InputError, match="seed (must be a whole number|is empty)"):
+        with pytest.raises(InputError, match="seed (must be a whole number|holds no number)"):
             generate.resolve_seed(bad, False)
 
 

@@ -59,8 +59,8 @@ def shown(value) -> str:
 
 def check_int(name: str, value, lo: int, hi: int) -> int:
     """value as an int in [lo, hi]; accepts 3, 3.0 (gr.Number sends floats) or "3"; rejects 3.5, NaN, None, True."""
-    if value is None or (isinstance(value, str) and not value.strip()):  # a number box left empty
-        raise EmptyBox(f"{name} is empty: give a whole number between {lo} and {hi}")
+    if value is None or (isinstance(value, str) and not value.strip()):  # emptied, or 1e400 typed (no float)
+        raise EmptyBox(f"{name} holds no number: give a whole number between {lo} and {hi}")
     bad = InputError(f"{name} must be a whole number between {lo} and {hi}, not {shown(value)}")
     if isinstance(value, bool):
         raise bad
