@@ -70,7 +70,7 @@ class Slider(gr.Slider):
 
     def preprocess(self, payload: float) -> float:  # annotated as gr.Slider's: Gradio checks API values against it
         ends = f"{self.minimum:g} and {self.maximum:g}"
-        if payload is None:  # its number box emptied (Gradio's check raised a TypeError, shown raw)
+        if payload is None:  # its box emptied, or 1e400 typed (Gradio's check raised a TypeError, shown raw)
             return OutOfRange(math.nan, f"{_value_name(self)} holds no number: give a number between {ends}", EmptyBox)
         if isinstance(payload, str):  # through the API: "4", as the seed's number box takes it
             try:
