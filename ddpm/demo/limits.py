@@ -37,9 +37,9 @@ class DigitError(InputError):
 
 
 class EmptyBox(InputError):
-    """A number box left empty: in a live view the user is typing a new number, so the UI waits quietly (the box goes
-    back to its last good value if Enter is pressed or it loses the focus empty: page.SNAP_BACK_JS); the API still
-    says so."""
+    """A number box left empty, or holding what the browser reads as no number (1e400): in a live view the user is
+    typing a new number, so the UI waits quietly (the box goes back to its last good value if Enter is pressed or it
+    loses the focus empty: page.SNAP_BACK_JS); the API still says so."""
 
 
 class MissingInput(DigitError):
